@@ -1,0 +1,4 @@
+//! Compliance: every transfer is screened before money moves.
+//!
+//! # Layout
+//! - (being written)
