@@ -245,6 +245,11 @@ impl AssetRegistry {
             })
     }
 
+    /// The asset with exactly this CAIP-19 id.
+    pub fn asset(&self, id: &AssetId) -> Option<&Asset> {
+        self.assets.iter().find(|a| &a.id == id)
+    }
+
     /// A currency to price in: a fiat code (`usd`, `eur`) or an asset code (`usdc`).
     pub fn currency(&self, code: &str) -> Option<Currency> {
         Currency::fiat(code).or_else(|| {

@@ -16,8 +16,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::address::Address;
-use crate::asset::Asset;
+use crate::address::{Address, AddressError};
+use crate::asset::{Asset, AssetKind, AssetRegistry, RegistryError};
 use crate::id::{MerchantId, PaymentIntentId};
 use crate::money::Money;
 
@@ -160,6 +160,52 @@ pub struct SettlementTarget {
     pub address: Address,
 }
 
+/// Why a settlement target was refused; each maps to its own API error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettlementError {
+    #[error("unknown chain `{0}`")]
+    UnknownChain(String),
+    #[error("unknown asset `{0}`")]
+    UnknownAsset(String),
+    #[error("asset `{asset}` is not available on chain `{chain}`")]
+    AssetNotOnChain { asset: String, chain: String },
+    #[error("`{0}` cannot be a settlement asset: merchants settle in stablecoins or deposit tokens")]
+    NotSettleable(String),
+    #[error(transparent)]
+    Address(#[from] AddressError),
+}
+
+impl SettlementTarget {
+    /// Resolves what a merchant typed (`usdc`, `base`, `0x…`; or CAIP ids) into a target,
+    /// checking that the asset exists on that chain and the address is valid there.
+    pub fn resolve(
+        registry: &AssetRegistry,
+        asset: &str,
+        chain: &str,
+        address: &str,
+    ) -> Result<Self, SettlementError> {
+        let chain = registry
+            .chain(chain)
+            .ok_or_else(|| SettlementError::UnknownChain(chain.to_owned()))?;
+        let asset = registry.asset_on(asset, chain).map_err(|e| match e {
+            RegistryError::AssetNotOnChain { asset, chain } => {
+                SettlementError::AssetNotOnChain { asset, chain }
+            }
+            RegistryError::UnknownAsset(a) | RegistryError::UnknownChain(a) | RegistryError::Data(a) => {
+                SettlementError::UnknownAsset(a)
+            }
+        })?;
+        if asset.kind == AssetKind::Native {
+            return Err(SettlementError::NotSettleable(asset.code.clone()));
+        }
+        let address = Address::parse(address, chain.id.namespace())?;
+        Ok(Self {
+            asset: asset.clone(),
+            address,
+        })
+    }
+}
+
 /// Why the merchant canceled, Stripe's vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +256,7 @@ pub struct PaymentIntent {
     pub client_secret: String,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
+    pub updated_at_ms: i64,
     pub canceled_at_ms: Option<i64>,
     pub cancellation_reason: Option<CancellationReason>,
     /// Bumped on every change; lets readers detect concurrent updates.
@@ -224,6 +271,7 @@ impl PaymentIntent {
         let mut next = self.clone();
         next.status = status;
         next.version += 1;
+        next.updated_at_ms = now_ms;
         if status == PaymentStatus::Canceled {
             next.canceled_at_ms = Some(now_ms);
         }

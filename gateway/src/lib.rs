@@ -1,1 +1,28 @@
-//! placeholder
+//! The Rialto gateway: the HTTP API merchants and payers call, the persistence behind it, the
+//! background workers, and the `rialto` command.
+//!
+//! This is the only crate that touches sqlx, axum, configuration files or the environment. It
+//! sequences compliance → router → store (DESIGN.md §1); the other crates stay pure.
+//!
+//! # Layout
+//! - [`api`]: axum routes, authentication, idempotency, request bodies, error mapping, OpenAPI.
+//! - [`store`]: the `Store` trait and its SQL implementation for SQLite and PostgreSQL.
+//! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
+//! - [`error`]: the one mapping from failures to Stripe-style error objects.
+//! - [`keys`]: API key generation, parsing and hashing; client secrets.
+//! - [`merchants`]: creating merchants with their keys.
+//! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
+//! - [`server`]: start-up, telemetry and graceful shutdown.
+//! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
+//! - [`clock`]: injected time.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod merchants;
+pub mod registry;
+pub mod server;
+pub mod store;
+pub mod workers;

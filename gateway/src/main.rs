@@ -1,1 +1,139 @@
-fn main() {}
+//! `rialto`: run the gateway, apply migrations, manage merchants.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rialto_gateway::clock::{Clock, SystemClock};
+use rialto_gateway::config::{Config, Overrides};
+use rialto_gateway::merchants::{create_merchant, NewMerchant};
+use rialto_gateway::{registry, server};
+
+#[derive(Debug, Parser)]
+#[command(name = "rialto", version, about = "Rialto stablecoin payment gateway")]
+struct Cli {
+    /// Configuration file (optional; RIALTO__SECTION__KEY variables override it).
+    #[arg(long, global = true, default_value = "rialto.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP gateway and its workers (applies migrations first).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// sqlite://rialto.db (default) or postgres://…
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Manage merchants.
+    Merchants {
+        #[command(subcommand)]
+        command: MerchantsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MerchantsCommand {
+    /// Create a merchant and print its API keys (shown this once only).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Default settlement asset (usdc, eurc, … or a CAIP-19 id).
+        #[arg(long, requires_all = ["settlement_chain", "settlement_address"])]
+        settlement_asset: Option<String>,
+        /// Default settlement chain (base, ethereum, solana, … or CAIP-2).
+        #[arg(long, requires_all = ["settlement_asset", "settlement_address"])]
+        settlement_chain: Option<String>,
+        /// Default settlement address on that chain.
+        #[arg(long, requires_all = ["settlement_asset", "settlement_chain"])]
+        settlement_address: Option<String>,
+        /// Also issue sk_live_/pk_live_ keys.
+        #[arg(long)]
+        live: bool,
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<Config> {
+    Config::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let registry = Arc::new(registry::builtin().context("loading the built-in asset registry")?);
+    match cli.command {
+        Command::Serve {
+            listen,
+            database_url,
+        } => {
+            let config = load_config(&cli.config, Overrides { listen, database_url })?;
+            server::init_tracing(&config);
+            let listener = tokio::net::TcpListener::bind(&config.server.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+            server::serve(config, registry, listener).await
+        }
+        Command::Migrate { database_url } => {
+            let config = load_config(&cli.config, Overrides { listen: None, database_url })?;
+            server::open_store(&config, registry)
+                .await
+                .context("applying migrations")?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Merchants {
+            command:
+                MerchantsCommand::Create {
+                    name,
+                    settlement_asset,
+                    settlement_chain,
+                    settlement_address,
+                    live,
+                    database_url,
+                    json,
+                },
+        } => {
+            let config = load_config(&cli.config, Overrides { listen: None, database_url })?;
+            let store = server::open_store(&config, registry.clone()).await?;
+            let settlement = match (settlement_asset, settlement_chain, settlement_address) {
+                (Some(a), Some(c), Some(addr)) => Some((a, c, addr)),
+                _ => None,
+            };
+            let new = NewMerchant {
+                name,
+                settlement,
+                live_keys: live,
+            };
+            let created = create_merchant(&store, &registry, &new, SystemClock.now_ms()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!("merchant:        {}", created.id);
+                println!("secret key:      {}", created.secret_key);
+                println!("publishable key: {}", created.publishable_key);
+                if let (Some(sk), Some(pk)) = (&created.live_secret_key, &created.live_publishable_key) {
+                    println!("live secret key: {sk}");
+                    println!("live publishable key: {pk}");
+                }
+                println!("These keys are shown once. Store them now.");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Who is calling: `Authorization: Bearer sk_test_…` (or `pk_…`), resolved to a merchant and a
+//! mode, rate limited per key.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use governor::clock::{Clock as _, DefaultClock};
+use rialto_core::id::MerchantId;
+
+use super::AppState;
+use crate::error::{ApiError, ErrorCode};
+use crate::keys::{hash_key, parse_key};
+use crate::store::{ApiKeyRecord, KeyKind};
+
+/// Keys do not change once issued (revocation will clear this cache), so a short TTL keeps the
+/// key lookup off the hot path.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+const KEY_CACHE_MAX: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub(super) struct CachedKey {
+    record: ApiKeyRecord,
+    fetched: Instant,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    pub kind: KeyKind,
+    pub key_id: String,
+}
+
+impl Caller {
+    /// Refuses publishable keys where only the merchant's server may act.
+    pub fn require_secret(&self) -> Result<(), ApiError> {
+        match self.kind {
+            KeyKind::Secret => Ok(()),
+            KeyKind::Publishable => Err(ApiError::new(
+                ErrorCode::SecretKeyRequired,
+                "This request needs a secret key (sk_…); publishable keys can only read a \
+                 payment intent with its client_secret.",
+            )),
+        }
+    }
+
+    /// Idempotency keys and other per-merchant namespaces never cross modes.
+    pub fn scope(&self) -> String {
+        format!("{}:{}", self.merchant_id, if self.livemode { "live" } else { "test" })
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ApiKeyMissing,
+            "No API key provided. Send `Authorization: Bearer sk_test_…`.",
+        )
+    })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ApiKeyInvalid,
+                "The Authorization header must be `Bearer <api key>`.",
+            )
+        })
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::new(ErrorCode::ApiKeyInvalid, "Invalid API key provided.")
+}
+
+async fn lookup(state: &AppState, key: &str) -> Result<ApiKeyRecord, ApiError> {
+    let hash = hash_key(key);
+    let cached = state
+        .key_cache
+        .read()
+        .ok()
+        .and_then(|cache| cache.get(&hash).cloned())
+        .filter(|c| c.fetched.elapsed() < KEY_CACHE_TTL);
+    if let Some(hit) = cached {
+        return Ok(hit.record);
+    }
+    let record = state
+        .store
+        .find_api_key(&hash)
+        .await?
+        .ok_or_else(invalid_key)?;
+    if let Ok(mut cache) = state.key_cache.write() {
+        if cache.len() >= KEY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            hash,
+            CachedKey {
+                record: record.clone(),
+                fetched: Instant::now(),
+            },
+        );
+    }
+    Ok(record)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts)?;
+        let (kind, livemode) = parse_key(key).ok_or_else(invalid_key)?;
+        let record = lookup(state, key).await?;
+        if record.kind != kind || record.livemode != livemode {
+            return Err(invalid_key());
+        }
+        if livemode && state.config.live.venues.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::LivemodeUnavailable,
+                "Live mode is not available: this gateway has no live venues or chains \
+                 configured. Use a _test_ key, or configure live.venues.",
+            ));
+        }
+        let key_id = record.id.to_string();
+        if let Err(not_until) = state.limiter.check_key(&key_id) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut err = ApiError::new(
+                ErrorCode::RateLimited,
+                "Too many requests with this API key. Retry after the number of seconds in \
+                 the Retry-After header.",
+            );
+            err.retry_after = Some(wait.as_secs().max(1));
+            return Err(err);
+        }
+        Ok(Caller {
+            merchant_id: record.merchant_id,
+            livemode,
+            kind,
+            key_id,
+        })
+    }
+}

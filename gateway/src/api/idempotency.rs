@@ -1,0 +1,155 @@
+//! `Idempotency-Key` handling (DESIGN.md §5). Same key and same request → the stored response,
+//! byte for byte; same key and another request → 422; same key while the first is still
+//! running → 409.
+//!
+//! Responses are stored in the same transaction as the change they describe (see the `Store`
+//! docs), so there is one commit per request. Two instances racing on one key both try to
+//! commit; the database's primary key lets exactly one win and the loser replays the winner.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::{AppState, Caller};
+use crate::error::{ApiError, ErrorCode};
+use crate::store::IdempotencyRecord;
+
+pub const HEADER: &str = "idempotency-key";
+const MAX_KEY_LEN: usize = 255;
+
+/// What to do with a request that may carry an idempotency key.
+#[derive(Debug)]
+pub enum Begin {
+    /// No key: run the request normally.
+    NoKey,
+    /// Seen before with the same body: answer with this.
+    Replay(Response),
+    /// First time: run it, and store the answer through the guard.
+    Fresh(Guard),
+}
+
+/// Holds the key "in flight" in this process until dropped.
+#[derive(Debug)]
+pub struct Guard {
+    inflight: Arc<Mutex<HashSet<(String, String)>>>,
+    scope: String,
+    key: String,
+    request_hash: String,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.inflight.lock() {
+            set.remove(&(self.scope.clone(), self.key.clone()));
+        }
+    }
+}
+
+impl Guard {
+    /// The record to commit with the change.
+    pub fn record(&self, status: StatusCode, body: &str, now_ms: i64) -> IdempotencyRecord {
+        IdempotencyRecord {
+            scope: self.scope.clone(),
+            key: self.key.clone(),
+            request_hash: self.request_hash.clone(),
+            response_status: status.as_u16(),
+            response_body: body.to_owned(),
+            created_at_ms: now_ms,
+        }
+    }
+
+    /// Another instance committed this key first: answer as it did, or 422 if its request
+    /// differed.
+    pub async fn lost_race(self, state: &AppState) -> Result<Response, ApiError> {
+        let stored = state.store.get_idempotency(&self.scope, &self.key).await?;
+        match stored {
+            Some(record) if record.request_hash == self.request_hash => Ok(replay(&record)),
+            Some(_) => Err(reused()),
+            None => Err(ApiError::internal(&"idempotency record vanished after a conflict")),
+        }
+    }
+}
+
+fn reused() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyKeyReused,
+        "This Idempotency-Key was already used with a different request. Use a new key for a \
+         new request.",
+    )
+    .param("Idempotency-Key")
+}
+
+fn replay(record: &IdempotencyRecord) -> Response {
+    let status = StatusCode::from_u16(record.response_status).unwrap_or(StatusCode::OK);
+    let mut response = (status, record.response_body.clone()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// Fingerprint of the request: method, path and exact body bytes.
+fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+pub async fn begin(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Begin, ApiError> {
+    let Some(value) = headers.get(HEADER) else {
+        return Ok(Begin::NoKey);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::IdempotencyKeyInvalid,
+                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters."),
+            )
+            .param("Idempotency-Key")
+        })?
+        .to_owned();
+    let scope = caller.scope();
+    let request_hash = request_hash(method, path, body);
+    if let Some(record) = state.store.get_idempotency(&scope, &key).await? {
+        return if record.request_hash == request_hash {
+            Ok(Begin::Replay(replay(&record)))
+        } else {
+            Err(reused())
+        };
+    }
+    let claimed = state
+        .inflight
+        .lock()
+        .map(|mut set| set.insert((scope.clone(), key.clone())))
+        .unwrap_or(false);
+    if !claimed {
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyKeyInUse,
+            "A request with this Idempotency-Key is still being processed. Retry shortly.",
+        )
+        .param("Idempotency-Key"));
+    }
+    Ok(Begin::Fresh(Guard {
+        inflight: state.inflight.clone(),
+        scope,
+        key,
+        request_hash,
+    }))
+}

@@ -1,0 +1,54 @@
+//! The OpenAPI document, generated from the handlers' annotations. The committed copy at
+//! `gateway/openapi.json` must equal [`document`] (a test enforces it); `sdk-ts` types are
+//! generated from that file.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::payment_intents;
+use crate::error::{ErrorBody, ErrorObject, ErrorType};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rialto API",
+        description = "Stablecoin payment orchestration: payment intents settled to the merchant's stablecoin on the merchant's chain. Amounts are decimal strings in whole units.",
+        version = "0.1.0"
+    ),
+    paths(
+        payment_intents::create,
+        payment_intents::retrieve,
+        payment_intents::list,
+        payment_intents::cancel
+    ),
+    components(schemas(ErrorBody, ErrorObject, ErrorType)),
+    modifiers(&BearerAuth),
+    tags((name = "payment_intents", description = "Charge a payer, settle to the merchant"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("sk_test_… / pk_test_… API keys"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline, exactly as committed.
+pub fn document() -> String {
+    let mut text = ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}

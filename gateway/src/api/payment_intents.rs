@@ -1,0 +1,690 @@
+//! `/v1/payment_intents`: create, retrieve, list, cancel.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use rialto_core::address::AddressError;
+use rialto_core::id::PaymentIntentId;
+use rialto_core::intent::{
+    CancellationReason, PaymentEvent, PaymentIntent, PaymentStatus, SettlementError,
+    SettlementTarget,
+};
+use rialto_core::money::{Money, MoneyError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::body::{parse_json, parse_query, RawBody};
+use super::idempotency::{self, Begin, Guard};
+use super::{AppState, Caller};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::keys::{client_secret, constant_time_eq};
+use crate::store::{CasOutcome, IdempotencyRecord, IntentFilter, KeyKind, StoreError};
+
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_METADATA_KEY_LEN: usize = 40;
+const MAX_METADATA_VALUE_LEN: usize = 500;
+const MAX_DESCRIPTION_LEN: usize = 1000;
+const DEFAULT_LIMIT: u32 = 10;
+const MAX_LIMIT: u32 = 100;
+
+/// Where the merchant wants to be paid; overrides the merchant's default.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementParams {
+    /// Asset short name (`usdc`) or CAIP-19 id.
+    #[schema(example = "usdc")]
+    pub asset: String,
+    /// Chain alias (`base`) or CAIP-2 id (`eip155:8453`).
+    #[schema(example = "base")]
+    pub chain: String,
+    /// Address on that chain; EVM addresses in mixed case must carry a valid EIP-55 checksum.
+    #[schema(example = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")]
+    pub address: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentIntentParams {
+    /// Decimal string in whole units of `currency`; no more decimals than it has.
+    #[schema(example = "25.00")]
+    pub amount: String,
+    /// `usd`, `eur`, or a stablecoin (`usdc`, `eurc`, …).
+    #[schema(example = "usd")]
+    pub currency: String,
+    pub settlement: Option<SettlementParams>,
+    pub description: Option<String>,
+    /// Up to 50 string keys (≤ 40 chars) with string values (≤ 500 chars).
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Seconds the payer has to fund the intent.
+    #[schema(example = 3600)]
+    pub expires_in: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPaymentIntentParams {
+    /// `duplicate`, `fraudulent`, `requested_by_customer` or `abandoned`.
+    pub cancellation_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 10.
+    limit: Option<String>,
+    /// An intent id: return the page after it (older intents).
+    starting_after: Option<String>,
+    /// An intent id: return the page before it (newer intents).
+    ending_before: Option<String>,
+    status: Option<String>,
+    /// Unix seconds, inclusive.
+    #[serde(rename = "created[gte]")]
+    #[param(rename = "created[gte]")]
+    created_gte: Option<String>,
+    /// Unix seconds, inclusive.
+    #[serde(rename = "created[lte]")]
+    #[param(rename = "created[lte]")]
+    created_lte: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RetrieveParams {
+    /// Required with a publishable key.
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementObject {
+    #[schema(example = "usdc")]
+    pub asset: String,
+    #[schema(example = "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913")]
+    pub asset_id: String,
+    #[schema(example = "base")]
+    pub chain: String,
+    #[schema(example = "eip155:8453")]
+    pub chain_id: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentIntentObject {
+    pub id: String,
+    /// Always `payment_intent`.
+    pub object: &'static str,
+    pub livemode: bool,
+    #[schema(example = "25.00")]
+    pub amount: String,
+    #[schema(example = "usd")]
+    pub currency: String,
+    #[schema(example = "0.00")]
+    pub amount_refunded: String,
+    #[schema(example = "awaiting_funds")]
+    pub status: String,
+    /// `underpaid`, `overpaid` or `late` with amounts, once funds arrive.
+    pub payment_detail: Option<serde_json::Value>,
+    pub settlement: SettlementObject,
+    pub description: Option<String>,
+    /// Omitted for publishable-key reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub client_secret: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub expires_at: i64,
+    pub canceled_at: Option<i64>,
+    pub cancellation_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentIntentList {
+    /// Always `list`.
+    pub object: &'static str,
+    pub data: Vec<PaymentIntentObject>,
+    pub has_more: bool,
+    pub url: &'static str,
+}
+
+impl PaymentIntentObject {
+    fn new(intent: &PaymentIntent, with_metadata: bool) -> Self {
+        let asset = &intent.settlement.asset;
+        Self {
+            id: intent.id.to_string(),
+            object: "payment_intent",
+            livemode: intent.livemode,
+            amount: intent.amount.to_amount_string(),
+            currency: intent.amount.currency().code().to_owned(),
+            amount_refunded: Money::zero(intent.amount.currency().clone()).to_amount_string(),
+            status: intent.status.as_str().to_owned(),
+            payment_detail: None,
+            settlement: SettlementObject {
+                asset: asset.code.clone(),
+                asset_id: asset.id.to_string(),
+                chain: asset.chain_alias.clone(),
+                chain_id: asset.id.chain().to_string(),
+                address: intent.settlement.address.to_string(),
+            },
+            description: intent.description.clone(),
+            metadata: with_metadata.then(|| intent.metadata.clone()),
+            client_secret: intent.client_secret.clone(),
+            created: intent.created_at_ms / 1000,
+            expires_at: intent.expires_at_ms / 1000,
+            canceled_at: intent.canceled_at_ms.map(|ms| ms / 1000),
+            cancellation_reason: intent.cancellation_reason.map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn serialize<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::internal(&e))
+}
+
+fn money_error(err: MoneyError, param: &str) -> ApiError {
+    let code = match err {
+        MoneyError::TooLarge | MoneyError::Overflow => ErrorCode::AmountTooLarge,
+        _ => ErrorCode::InvalidAmount,
+    };
+    ApiError::new(code, format!("Invalid {param}: {err}.")).param(param)
+}
+
+fn settlement_error(err: SettlementError) -> ApiError {
+    let (code, param) = match &err {
+        SettlementError::UnknownChain(_) => (ErrorCode::InvalidChain, "settlement.chain"),
+        SettlementError::UnknownAsset(_) | SettlementError::NotSettleable(_) => {
+            (ErrorCode::InvalidAsset, "settlement.asset")
+        }
+        SettlementError::AssetNotOnChain { .. } => (ErrorCode::AssetNotOnChain, "settlement.asset"),
+        SettlementError::Address(AddressError::EvmChecksum) => {
+            (ErrorCode::AddressChecksumMismatch, "settlement.address")
+        }
+        SettlementError::Address(_) => (ErrorCode::InvalidAddress, "settlement.address"),
+    };
+    ApiError::new(code, format!("{err}.")).param(param)
+}
+
+fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let invalid = |msg: String, param: String| {
+        Err(ApiError::new(ErrorCode::MetadataInvalid, msg).param(param))
+    };
+    if metadata.len() > MAX_METADATA_KEYS {
+        return invalid(
+            format!("metadata can have at most {MAX_METADATA_KEYS} keys."),
+            "metadata".into(),
+        );
+    }
+    for (key, value) in metadata {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN || key.contains(['[', ']']) {
+            return invalid(
+                format!("metadata keys must be 1 to {MAX_METADATA_KEY_LEN} characters, without brackets."),
+                format!("metadata.{key}"),
+            );
+        }
+        if value.chars().count() > MAX_METADATA_VALUE_LEN {
+            return invalid(
+                format!("metadata values must be at most {MAX_METADATA_VALUE_LEN} characters."),
+                format!("metadata.{key}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Builds the intent a create request describes, or says what is wrong with it.
+async fn build_intent(
+    state: &AppState,
+    caller: &Caller,
+    params: CreatePaymentIntentParams,
+    now_ms: i64,
+) -> Result<PaymentIntent, ApiError> {
+    let currency = state.registry.currency(&params.currency).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidCurrency,
+            format!(
+                "Unknown currency `{}`: use usd, eur or a supported stablecoin such as usdc.",
+                params.currency
+            ),
+        )
+        .param("currency")
+    })?;
+    let amount =
+        Money::parse_positive(&params.amount, currency).map_err(|e| money_error(e, "amount"))?;
+    let settlement = match params.settlement {
+        Some(s) => SettlementTarget::resolve(&state.registry, &s.asset, &s.chain, &s.address)
+            .map_err(settlement_error)?,
+        None => merchant_default_settlement(state, caller).await?,
+    };
+    let metadata = params.metadata.unwrap_or_default();
+    validate_metadata(&metadata)?;
+    if params
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
+    {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            format!("description must be at most {MAX_DESCRIPTION_LEN} characters."),
+        )
+        .param("description"));
+    }
+    let limits = &state.config.intents;
+    let expires_in = params.expires_in.unwrap_or(limits.default_expires_in_secs);
+    if !(limits.min_expires_in_secs..=limits.max_expires_in_secs).contains(&expires_in) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidExpiresIn,
+            format!(
+                "expires_in must be between {} and {} seconds.",
+                limits.min_expires_in_secs, limits.max_expires_in_secs
+            ),
+        )
+        .param("expires_in"));
+    }
+    let id = PaymentIntentId::generate();
+    Ok(PaymentIntent {
+        id,
+        merchant_id: caller.merchant_id,
+        livemode: caller.livemode,
+        amount,
+        settlement,
+        status: PaymentStatus::AwaitingFunds,
+        description: params.description,
+        metadata,
+        client_secret: client_secret(&id.to_string()),
+        created_at_ms: now_ms,
+        expires_at_ms: now_ms + expires_in * 1000,
+        updated_at_ms: now_ms,
+        canceled_at_ms: None,
+        cancellation_reason: None,
+        version: 1,
+    })
+}
+
+async fn merchant_default_settlement(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<SettlementTarget, ApiError> {
+    let missing = || {
+        ApiError::new(
+            ErrorCode::ParameterMissing,
+            "Missing required param: settlement (this merchant has no default settlement \
+             target).",
+        )
+        .param("settlement")
+    };
+    let merchant = state
+        .store
+        .get_merchant(&caller.merchant_id)
+        .await?
+        .ok_or_else(missing)?;
+    let (Some(asset), Some(address)) = (merchant.settlement_asset, merchant.settlement_address)
+    else {
+        return Err(missing());
+    };
+    let chain = asset.split('/').next().unwrap_or_default().to_owned();
+    SettlementTarget::resolve(&state.registry, &asset, &chain, &address)
+        .map_err(|e| ApiError::internal(&format!("merchant default settlement: {e}")))
+}
+
+/// Claims the request's idempotency key, if it has one. `Err(response)` is a replay to send
+/// as-is.
+async fn claim(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Result<Option<Guard>, Response>, ApiError> {
+    Ok(
+        match idempotency::begin(state, caller, headers, "POST", uri.path(), body).await? {
+            Begin::Replay(response) => Err(response),
+            Begin::NoKey => Ok(None),
+            Begin::Fresh(guard) => Ok(Some(guard)),
+        },
+    )
+}
+
+/// A write's failure: an API error, or its idempotency key was committed by someone else.
+#[derive(Debug)]
+enum WriteError {
+    Api(ApiError),
+    KeyTaken,
+}
+
+impl From<ApiError> for WriteError {
+    fn from(err: ApiError) -> Self {
+        WriteError::Api(err)
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::IdempotencyKeyTaken => WriteError::KeyTaken,
+            other => WriteError::Api(other.into()),
+        }
+    }
+}
+
+/// Answers a write: its response, its error, or (when another request committed the same key
+/// first) that request's stored response.
+async fn finish(
+    state: &AppState,
+    result: Result<Response, WriteError>,
+    guard: Option<Guard>,
+) -> Result<Response, ApiError> {
+    match (result, guard) {
+        (Ok(response), _) => Ok(response),
+        (Err(WriteError::Api(err)), _) => Err(err),
+        (Err(WriteError::KeyTaken), Some(guard)) => guard.lost_race(state).await,
+        (Err(WriteError::KeyTaken), None) => {
+            Err(ApiError::internal(&"idempotency conflict without a key"))
+        }
+    }
+}
+
+fn record_for(guard: Option<&Guard>, body: &str, now_ms: i64) -> Option<IdempotencyRecord> {
+    guard.map(|g| g.record(StatusCode::OK, body, now_ms))
+}
+
+/// Create a payment intent.
+#[utoipa::path(
+    post, path = "/v1/payment_intents", tag = "payment_intents",
+    request_body = CreatePaymentIntentParams,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses(
+        (status = 200, body = PaymentIntentObject),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let guard = match claim(&state, &caller, &headers, &uri, &body).await? {
+        Ok(guard) => guard,
+        Err(replay) => return Ok(replay),
+    };
+    let result = create_inner(&state, &caller, &body, guard.as_ref()).await;
+    finish(&state, result, guard).await
+}
+
+async fn create_inner(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+    guard: Option<&Guard>,
+) -> Result<Response, WriteError> {
+    let params: CreatePaymentIntentParams = parse_json(body)?;
+    let now = state.clock.now_ms();
+    let intent = build_intent(state, caller, params, now).await?;
+    let json = serialize(&PaymentIntentObject::new(&intent, true))?;
+    let record = record_for(guard, &json, now);
+    state.store.create_intent(&intent, record.as_ref()).await?;
+    metrics::counter!("rialto_payment_intents_created_total").increment(1);
+    Ok(json_response(StatusCode::OK, json))
+}
+
+fn parse_intent_id(id: &str) -> Result<PaymentIntentId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::missing("payment_intent", id, "id"))
+}
+
+/// Retrieve a payment intent (secret key, or publishable key with `client_secret`).
+#[utoipa::path(
+    get, path = "/v1/payment_intents/{id}", tag = "payment_intents",
+    params(("id" = String, Path, description = "pi_…"), RetrieveParams),
+    responses((status = 200, body = PaymentIntentObject), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params: RetrieveParams = parse_query(uri.query())?;
+    let intent_id = parse_intent_id(&id)?;
+    let not_found = || ApiError::missing("payment_intent", &id, "id");
+    let intent = state
+        .store
+        .get_intent(&caller.merchant_id, caller.livemode, &intent_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let full_view = match caller.kind {
+        KeyKind::Secret => true,
+        KeyKind::Publishable => {
+            let given = params.client_secret.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ParameterMissing,
+                    "A publishable key needs the intent's client_secret.",
+                )
+                .param("client_secret")
+            })?;
+            if !constant_time_eq(given.as_bytes(), intent.client_secret.as_bytes()) {
+                return Err(not_found());
+            }
+            false
+        }
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        serialize(&PaymentIntentObject::new(&intent, full_view))?,
+    ))
+}
+
+fn parse_seconds(value: Option<String>, param: &str) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| {
+            v.parse::<i64>()
+                .ok()
+                .filter(|s| (0..=253_402_300_799).contains(s))
+                .map(|s| s * 1000)
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::ParameterInvalid, format!("{param} must be Unix seconds."))
+                        .param(param)
+                })
+        })
+        .transpose()
+}
+
+async fn parse_cursor(
+    state: &AppState,
+    caller: &Caller,
+    value: Option<String>,
+    param: &str,
+) -> Result<Option<PaymentIntentId>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidCursor,
+            format!("{param} must be the id of one of your payment intents."),
+        )
+        .param(param)
+    };
+    let id: PaymentIntentId = value.parse().map_err(|_| invalid())?;
+    state
+        .store
+        .get_intent(&caller.merchant_id, caller.livemode, &id)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(Some(id))
+}
+
+async fn list_filter(
+    state: &AppState,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<IntentFilter, ApiError> {
+    let limit = match params.limit {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ParameterInvalid,
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}."),
+                )
+                .param("limit")
+            })?,
+    };
+    if params.starting_after.is_some() && params.ending_before.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "Use starting_after or ending_before, not both.",
+        )
+        .param("ending_before"));
+    }
+    let status = params
+        .status
+        .map(|s| {
+            s.parse::<PaymentStatus>().map_err(|_| {
+                ApiError::new(ErrorCode::ParameterInvalid, format!("Unknown status `{s}`."))
+                    .param("status")
+            })
+        })
+        .transpose()?;
+    Ok(IntentFilter {
+        status,
+        created_gte_ms: parse_seconds(params.created_gte, "created[gte]")?,
+        created_lte_ms: parse_seconds(params.created_lte, "created[lte]")?,
+        starting_after: parse_cursor(state, caller, params.starting_after, "starting_after").await?,
+        ending_before: parse_cursor(state, caller, params.ending_before, "ending_before").await?,
+        limit,
+    })
+}
+
+/// List payment intents, newest first.
+#[utoipa::path(
+    get, path = "/v1/payment_intents", tag = "payment_intents",
+    params(ListParams),
+    responses((status = 200, body = PaymentIntentList), (status = 400, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let params: ListParams = parse_query(uri.query())?;
+    let filter = list_filter(&state, &caller, params).await?;
+    let page = state
+        .store
+        .list_intents(&caller.merchant_id, caller.livemode, &filter)
+        .await?;
+    let list = PaymentIntentList {
+        object: "list",
+        data: page
+            .data
+            .iter()
+            .map(|i| PaymentIntentObject::new(i, true))
+            .collect(),
+        has_more: page.has_more,
+        url: "/v1/payment_intents",
+    };
+    Ok(json_response(StatusCode::OK, serialize(&list)?))
+}
+
+/// Cancel a payment intent that is still awaiting funds.
+#[utoipa::path(
+    post, path = "/v1/payment_intents/{id}/cancel", tag = "payment_intents",
+    params(("id" = String, Path, description = "pi_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body(content = CancelPaymentIntentParams, description = "Optional"),
+    responses((status = 200, body = PaymentIntentObject), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let guard = match claim(&state, &caller, &headers, &uri, &body).await? {
+        Ok(guard) => guard,
+        Err(replay) => return Ok(replay),
+    };
+    let result = cancel_inner(&state, &caller, &id, &body, guard.as_ref()).await;
+    finish(&state, result, guard).await
+}
+
+async fn cancel_inner(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+    guard: Option<&Guard>,
+) -> Result<Response, WriteError> {
+    let params: CancelPaymentIntentParams = parse_json(body)?;
+    let reason = params
+        .cancellation_reason
+        .map(|r| {
+            r.parse::<CancellationReason>().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::ParameterInvalid,
+                    "cancellation_reason must be duplicate, fraudulent, requested_by_customer \
+                     or abandoned.",
+                )
+                .param("cancellation_reason")
+            })
+        })
+        .transpose()?;
+    let intent_id = parse_intent_id(id)?;
+    let current = state
+        .store
+        .get_intent(&caller.merchant_id, caller.livemode, &intent_id)
+        .await?
+        .ok_or_else(|| ApiError::missing("payment_intent", id, "id"))?;
+    let now = state.clock.now_ms();
+    let mut next = current.transition(PaymentEvent::Cancel, now).map_err(|_| {
+        ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            format!(
+                "This payment intent is {} and can no longer be canceled.",
+                current.status
+            ),
+        )
+    })?;
+    next.cancellation_reason = reason;
+    let json = serialize(&PaymentIntentObject::new(&next, true))?;
+    let record = record_for(guard, &json, now);
+    match state
+        .store
+        .update_intent(current.status, &next, record.as_ref())
+        .await?
+    {
+        CasOutcome::Updated => Ok(json_response(StatusCode::OK, json)),
+        // Moved under us (funds arrived, or another cancel won): say so, never overwrite.
+        CasOutcome::Conflict => Err(WriteError::Api(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "This payment intent changed while it was being canceled; retrieve it and retry \
+             if it can still be canceled.",
+        ))),
+    }
+}

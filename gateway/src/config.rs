@@ -1,0 +1,283 @@
+//! Configuration: `rialto.toml` (optional) overlaid by `RIALTO__SECTION__KEY` environment
+//! variables, then command-line flags; validated once at start-up so a bad value stops the
+//! process with a clear message instead of surfacing later.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::store::Backend;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub rate_limit: RateLimitConfig,
+    pub intents: IntentConfig,
+    pub live: LiveConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://rialto.db` (default) or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info,rialto_gateway=debug`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per API key.
+    pub per_second: u32,
+    /// Requests a key may send at once above the sustained rate.
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntentConfig {
+    pub default_expires_in_secs: i64,
+    pub min_expires_in_secs: i64,
+    pub max_expires_in_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Venues and chains configured for live money. While empty, `sk_live_`/`pk_live_` keys are
+    /// refused with `livemode_unavailable`.
+    pub venues: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            intents: IntentConfig::default(),
+            live: LiveConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 64 * 1024,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://rialto.db".into(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_second: 100,
+            burst: 200,
+        }
+    }
+}
+
+impl Default for IntentConfig {
+    fn default() -> Self {
+        Self {
+            default_expires_in_secs: 3600,
+            min_expires_in_secs: 60,
+            max_expires_in_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line; `None` leaves the file/env value in place.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Defaults ← `path` (if it exists) ← `RIALTO__…` env ← flags; then validated.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_from(path, Env::prefixed("RIALTO__").split("__"), overrides)
+    }
+
+    fn load_from(path: &Path, env: Env, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(env.lowercase(true));
+        if let Some(listen) = &overrides.listen {
+            figment = figment.merge(Serialized::default("server.listen", listen));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "server.listen must be an address like 127.0.0.1:8080, got {:?}",
+                self.server.listen
+            ));
+        }
+        if Backend::from_url(&self.database.url).is_none() {
+            return invalid(format!(
+                "database.url must start with sqlite: or postgres://, got {:?}",
+                redact_url(&self.database.url)
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections must be at least 1".into());
+        }
+        if self.server.max_body_bytes < 1024 {
+            return invalid("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
+            return invalid("rate_limit.per_second and rate_limit.burst must be at least 1".into());
+        }
+        let i = &self.intents;
+        if !(1 <= i.min_expires_in_secs
+            && i.min_expires_in_secs <= i.default_expires_in_secs
+            && i.default_expires_in_secs <= i.max_expires_in_secs)
+        {
+            return invalid(
+                "intents: need 1 <= min_expires_in_secs <= default_expires_in_secs <= \
+                 max_expires_in_secs"
+                    .into(),
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid(format!("log.level is not a valid filter: {:?}", self.log.level));
+        }
+        Ok(())
+    }
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_then_flags_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "rialto.toml",
+                "[server]\nlisten = \"127.0.0.1:9000\"\n[database]\nurl = \"sqlite://a.db\"\n",
+            )?;
+            jail.set_env("RIALTO__DATABASE__URL", "sqlite://b.db");
+            jail.set_env("RIALTO__RATE_LIMIT__BURST", "7");
+            let from_env = Config::load(Path::new("rialto.toml"), &Overrides::default()).unwrap();
+            assert_eq!(from_env.server.listen, "127.0.0.1:9000");
+            assert_eq!(from_env.database.url, "sqlite://b.db");
+            assert_eq!(from_env.rate_limit.burst, 7);
+            let flags = Overrides {
+                listen: Some("127.0.0.1:9001".into()),
+                database_url: Some("postgres://u:secret@h/db".into()),
+            };
+            let from_flags = Config::load(Path::new("rialto.toml"), &flags).unwrap();
+            assert_eq!(from_flags.server.listen, "127.0.0.1:9001");
+            assert_eq!(from_flags.database.url, "postgres://u:secret@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_fail_fast_with_a_clear_message() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RIALTO__SERVER__LISTEN", "nowhere");
+            let err = Config::load(Path::new("missing.toml"), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("server.listen"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("rialto.toml", "[server]\nlisten_typo = 1\n")?;
+            let err = Config::load(Path::new("rialto.toml"), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("listen_typo"), "{err}");
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.database.url = "mysql://u:hunter2@h/db".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("database.url") && !err.contains("hunter2"), "{err}");
+    }
+}

@@ -1,0 +1,225 @@
+//! The one place where failures become HTTP answers: Stripe-style error objects with stable
+//! snake_case codes. Internal causes are logged with the request id and never shown.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// Stripe's error families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    InvalidRequestError,
+    AuthenticationError,
+    PermissionError,
+    IdempotencyError,
+    RateLimitError,
+    ApiError,
+}
+
+/// Every error code the API can answer with. Codes are part of the public contract: add new
+/// ones, never rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidJson,
+    ParameterUnknown,
+    ParameterMissing,
+    ParameterInvalid,
+    InvalidAmount,
+    AmountTooLarge,
+    InvalidCurrency,
+    InvalidChain,
+    InvalidAsset,
+    AssetNotOnChain,
+    InvalidAddress,
+    AddressChecksumMismatch,
+    MetadataInvalid,
+    InvalidExpiresIn,
+    InvalidCursor,
+    ResourceMissing,
+    UrlNotFound,
+    MethodNotAllowed,
+    RequestTooLarge,
+    PaymentIntentUnexpectedState,
+    ApiKeyMissing,
+    ApiKeyInvalid,
+    LivemodeUnavailable,
+    SecretKeyRequired,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    IdempotencyKeyInUse,
+    RateLimited,
+    ApiError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::ParameterUnknown => "parameter_unknown",
+            ErrorCode::ParameterMissing => "parameter_missing",
+            ErrorCode::ParameterInvalid => "parameter_invalid",
+            ErrorCode::InvalidAmount => "invalid_amount",
+            ErrorCode::AmountTooLarge => "amount_too_large",
+            ErrorCode::InvalidCurrency => "invalid_currency",
+            ErrorCode::InvalidChain => "invalid_chain",
+            ErrorCode::InvalidAsset => "invalid_asset",
+            ErrorCode::AssetNotOnChain => "asset_not_on_chain",
+            ErrorCode::InvalidAddress => "invalid_address",
+            ErrorCode::AddressChecksumMismatch => "address_checksum_mismatch",
+            ErrorCode::MetadataInvalid => "metadata_invalid",
+            ErrorCode::InvalidExpiresIn => "invalid_expires_in",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::ResourceMissing => "resource_missing",
+            ErrorCode::UrlNotFound => "url_not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTooLarge => "request_too_large",
+            ErrorCode::PaymentIntentUnexpectedState => "payment_intent_unexpected_state",
+            ErrorCode::ApiKeyMissing => "api_key_missing",
+            ErrorCode::ApiKeyInvalid => "api_key_invalid",
+            ErrorCode::LivemodeUnavailable => "livemode_unavailable",
+            ErrorCode::SecretKeyRequired => "secret_key_required",
+            ErrorCode::IdempotencyKeyInvalid => "idempotency_key_invalid",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ApiError => "api_error",
+        }
+    }
+
+    fn status_and_type(self) -> (StatusCode, ErrorType) {
+        use ErrorCode as C;
+        use ErrorType as T;
+        match self {
+            C::ResourceMissing | C::UrlNotFound => (StatusCode::NOT_FOUND, T::InvalidRequestError),
+            C::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, T::InvalidRequestError),
+            C::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, T::InvalidRequestError),
+            C::ApiKeyMissing | C::ApiKeyInvalid => {
+                (StatusCode::UNAUTHORIZED, T::AuthenticationError)
+            }
+            C::LivemodeUnavailable | C::SecretKeyRequired => {
+                (StatusCode::FORBIDDEN, T::PermissionError)
+            }
+            C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, T::IdempotencyError),
+            C::IdempotencyKeyInUse => (StatusCode::CONFLICT, T::IdempotencyError),
+            C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
+            C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
+            C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
+            C::InvalidJson
+            | C::ParameterUnknown
+            | C::ParameterMissing
+            | C::ParameterInvalid
+            | C::InvalidAmount
+            | C::AmountTooLarge
+            | C::InvalidCurrency
+            | C::InvalidChain
+            | C::InvalidAsset
+            | C::AssetNotOnChain
+            | C::InvalidAddress
+            | C::AddressChecksumMismatch
+            | C::MetadataInvalid
+            | C::InvalidExpiresIn
+            | C::InvalidCursor
+            | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
+        }
+    }
+}
+
+/// A failure on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub param: Option<String>,
+    /// Seconds to wait, for 429s.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn missing(kind: &str, id: &str, param: &str) -> Self {
+        Self::new(ErrorCode::ResourceMissing, format!("No such {kind}: '{id}'")).param(param)
+    }
+
+    /// An internal failure: logged in full here, shown only as `api_error`.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            ErrorCode::ApiError,
+            "Something went wrong on our side. Retry with the same Idempotency-Key; quote the \
+             request id if it persists.",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status_and_type().0
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+/// The JSON body: `{"error": {...}}`, as documented in the OpenAPI file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorObject {
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    /// Stable snake_case code, e.g. `invalid_amount`.
+    pub code: String,
+    pub message: String,
+    /// The request parameter at fault, when there is one (`settlement.address`).
+    pub param: Option<String>,
+    /// Filled in by the request-id layer on the way out.
+    pub request_id: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.code.status_and_type();
+        let body = ErrorBody {
+            error: ErrorObject {
+                kind,
+                code: self.code.as_str().to_owned(),
+                message: self.message,
+                param: self.param,
+                request_id: None,
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response.extensions_mut().insert(ErrorMarker);
+        response
+    }
+}
+
+/// Marks a response as an API error so the request-id layer can stamp its body.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorMarker;

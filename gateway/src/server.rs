@@ -1,0 +1,115 @@
+//! Start-up and shutdown: logging, metrics, store, migrations, workers, the HTTP server, and a
+//! graceful stop on SIGINT/SIGTERM (in-flight requests finish, workers stop).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use rialto_core::asset::AssetRegistry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{router, AppState};
+use crate::clock::SystemClock;
+use crate::config::{redact_url, Config, LogFormat};
+use crate::store::{SqlStore, Store, StoreError};
+use crate::workers::run_maintenance;
+
+pub fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+/// The process-wide Prometheus recorder (metrics macros write to one global recorder).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_store(
+    config: &Config,
+    registry: Arc<AssetRegistry>,
+) -> Result<SqlStore, StoreError> {
+    let store = SqlStore::connect(
+        &config.database.url,
+        config.database.max_connections,
+        registry,
+    )
+    .await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Serves until SIGINT/SIGTERM. `listener` is already bound (tests bind port 0).
+pub async fn serve(
+    config: Config,
+    registry: Arc<AssetRegistry>,
+    listener: TcpListener,
+) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = Arc::new(open_store(&config, registry.clone()).await?);
+    tracing::info!(
+        database = %redact_url(&config.database.url),
+        listen = %listener.local_addr()?,
+        "rialto gateway ready (sandbox mode: _test_ keys)"
+    );
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let clock = Arc::new(SystemClock);
+    let state = AppState::new(
+        store.clone(),
+        registry,
+        Arc::new(config),
+        clock.clone(),
+        metrics_handle(),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(run_maintenance(
+        store,
+        clock,
+        Duration::from_secs(5),
+        stop_rx.clone(),
+    ));
+    let mut server_stop = stop_rx;
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        let _ = server_stop.changed().await;
+    });
+    let server = tokio::spawn(async move { server.await });
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined??,
+        Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+    }
+    let _ = worker.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,524 @@
+//! [`Store`] over sqlx's `Any` driver: one implementation, SQLite or PostgreSQL chosen by the
+//! URL. Queries are checked at run time (a fresh machine builds with no database), use `$n`
+//! placeholders in order (both engines accept them) and only portable types: TEXT, BIGINT.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rialto_core::address::Address;
+use rialto_core::asset::AssetRegistry;
+use rialto_core::chain::AssetId;
+use rialto_core::id::{MerchantId, PaymentIntentId};
+use rialto_core::intent::{CancellationReason, PaymentIntent, PaymentStatus, SettlementTarget};
+use rialto_core::money::Money;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+
+use super::{
+    ApiKeyRecord, CasOutcome, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page, Store,
+    StoreError,
+};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL selects, if it is one we support.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    registry: Arc<AssetRegistry>,
+}
+
+const INTENT_COLUMNS: &str = "id, merchant_id, livemode, amount, currency, settlement_asset, \
+    settlement_address, status, description, metadata, client_secret, created_at, expires_at, \
+    canceled_at, cancellation_reason, version, updated_at";
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`). SQLite files are
+    /// created if missing and run in WAL mode with full fsync on commit.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        registry: Arc<AssetRegistry>,
+    ) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Configuration(
+                "database URL must start with sqlite: or postgres://".into(),
+            ))
+        })?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') && !url.contains(":memory:") => {
+                format!("{url}?mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; FULL keeps every commit
+                        // durable across power loss; the busy timeout queues writers.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Self {
+            pool,
+            backend,
+            registry,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    fn intent_from_row(&self, row: &AnyRow) -> Result<PaymentIntent, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("payment intent {what}"));
+        let text = |col: &str| row.try_get::<String, _>(col).map_err(StoreError::from);
+        let currency_code = text("currency")?;
+        let currency = self
+            .registry
+            .currency(&currency_code)
+            .ok_or_else(|| corrupt("currency"))?;
+        let amount = Money::parse(&text("amount")?, currency).map_err(|_| corrupt("amount"))?;
+        let asset_id: AssetId = text("settlement_asset")?
+            .parse()
+            .map_err(|_| corrupt("settlement asset"))?;
+        let asset = self
+            .registry
+            .asset(&asset_id)
+            .ok_or_else(|| corrupt("settlement asset"))?
+            .clone();
+        let address = Address::parse(&text("settlement_address")?, asset.id.chain().namespace())
+            .map_err(|_| corrupt("settlement address"))?;
+        let metadata: BTreeMap<String, String> =
+            serde_json::from_str(&text("metadata")?).map_err(|_| corrupt("metadata"))?;
+        let cancellation_reason = row
+            .try_get::<Option<String>, _>("cancellation_reason")?
+            .map(|r| CancellationReason::from_str(&r).map_err(|_| corrupt("cancellation reason")))
+            .transpose()?;
+        Ok(PaymentIntent {
+            id: text("id")?.parse().map_err(|_| corrupt("id"))?,
+            merchant_id: text("merchant_id")?.parse().map_err(|_| corrupt("merchant"))?,
+            livemode: row.try_get::<i64, _>("livemode")? == 1,
+            amount,
+            settlement: SettlementTarget { asset, address },
+            status: PaymentStatus::from_str(&text("status")?).map_err(|_| corrupt("status"))?,
+            description: row.try_get("description")?,
+            metadata,
+            client_secret: text("client_secret")?,
+            created_at_ms: row.try_get("created_at")?,
+            expires_at_ms: row.try_get("expires_at")?,
+            canceled_at_ms: row.try_get("canceled_at")?,
+            cancellation_reason,
+            version: row.try_get("version")?,
+            updated_at_ms: row.try_get("updated_at")?,
+        })
+    }
+
+    fn intents_from_rows(&self, rows: &[AnyRow]) -> Result<Vec<PaymentIntent>, StoreError> {
+        rows.iter().map(|r| self.intent_from_row(r)).collect()
+    }
+}
+
+fn metadata_json(intent: &PaymentIntent) -> String {
+    serde_json::Value::Object(
+        intent
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    )
+    .to_string()
+}
+
+async fn insert_idempotency(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status, \
+         response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&record.scope)
+    .bind(&record.key)
+    .bind(&record.request_hash)
+    .bind(i64::from(record.response_status))
+    .bind(&record.response_body)
+    .bind(record.created_at_ms)
+    .execute(&mut **tx)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::IdempotencyKeyTaken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("api key {what}"));
+    let kind = match row.try_get::<String, _>("kind")?.as_str() {
+        "secret" => KeyKind::Secret,
+        "publishable" => KeyKind::Publishable,
+        _ => return Err(corrupt("kind")),
+    };
+    Ok(ApiKeyRecord {
+        id: row.try_get::<String, _>("id")?.parse().map_err(|_| corrupt("id"))?,
+        merchant_id: row
+            .try_get::<String, _>("merchant_id")?
+            .parse()
+            .map_err(|_| corrupt("merchant"))?,
+        kind,
+        livemode: row.try_get::<i64, _>("livemode")? == 1,
+        key_hash: row.try_get("key_hash")?,
+        key_hint: row.try_get("key_hint")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_merchant(
+        &self,
+        merchant: &Merchant,
+        keys: &[ApiKeyRecord],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO merchants (id, name, settlement_asset, settlement_address, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(merchant.id.to_string())
+        .bind(&merchant.name)
+        .bind(&merchant.settlement_asset)
+        .bind(&merchant.settlement_address)
+        .bind(merchant.created_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(key.id.to_string())
+            .bind(key.merchant_id.to_string())
+            .bind(key.kind.as_str())
+            .bind(i64::from(key.livemode))
+            .bind(&key.key_hash)
+            .bind(&key.key_hint)
+            .bind(key.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, settlement_asset, settlement_address, created_at FROM merchants \
+             WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Merchant {
+                id: *id,
+                name: row.try_get("name")?,
+                settlement_asset: row.try_get("settlement_asset")?,
+                settlement_address: row.try_get("settlement_address")?,
+                created_at_ms: row.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, merchant_id, kind, livemode, key_hash, key_hint, created_at FROM api_keys \
+             WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn create_intent(
+        &self,
+        intent: &PaymentIntent,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(intent.id.to_string())
+        .bind(intent.merchant_id.to_string())
+        .bind(i64::from(intent.livemode))
+        .bind(intent.amount.to_amount_string())
+        .bind(intent.amount.currency().code().to_owned())
+        .bind(intent.settlement.asset.id.to_string())
+        .bind(intent.settlement.address.to_string())
+        .bind(intent.status.as_str())
+        .bind(intent.description.clone())
+        .bind(metadata_json(intent))
+        .bind(&intent.client_secret)
+        .bind(intent.created_at_ms)
+        .bind(intent.expires_at_ms)
+        .bind(intent.canceled_at_ms)
+        .bind(intent.cancellation_reason.map(|r| r.as_str().to_owned()))
+        .bind(intent.version)
+        .bind(intent.updated_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(record) = idempotency {
+            insert_idempotency(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_intent(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        id: &PaymentIntentId,
+    ) -> Result<Option<PaymentIntent>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND merchant_id = $2 \
+             AND livemode = $3"
+        ))
+        .bind(id.to_string())
+        .bind(merchant.to_string())
+        .bind(i64::from(livemode))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(|r| self.intent_from_row(r)).transpose()
+    }
+
+    async fn get_intent_unscoped(
+        &self,
+        id: &PaymentIntentId,
+    ) -> Result<Option<PaymentIntent>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(|r| self.intent_from_row(r)).transpose()
+    }
+
+    async fn list_intents(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        filter: &IntentFilter,
+    ) -> Result<Page<PaymentIntent>, StoreError> {
+        // Placeholders are numbered in the order they appear; conditions are appended in that
+        // same order so SQLite (which numbers by appearance) and Postgres agree.
+        let mut sql = format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE merchant_id = $1 AND livemode = $2"
+        );
+        let mut n = 2;
+        let mut next = |sql: &mut String, cond: &str| {
+            n += 1;
+            sql.push_str(&format!(" AND {cond} ${n}"));
+        };
+        if filter.status.is_some() {
+            next(&mut sql, "status =");
+        }
+        if filter.created_gte_ms.is_some() {
+            next(&mut sql, "created_at >=");
+        }
+        if filter.created_lte_ms.is_some() {
+            next(&mut sql, "created_at <=");
+        }
+        if filter.starting_after.is_some() {
+            next(&mut sql, "id <");
+        }
+        // `ending_before` pages backwards: read ascending from the cursor, then flip.
+        let backwards = filter.ending_before.is_some() && filter.starting_after.is_none();
+        if backwards {
+            next(&mut sql, "id >");
+        }
+        n += 1;
+        sql.push_str(&format!(
+            " ORDER BY id {} LIMIT ${n}",
+            if backwards { "ASC" } else { "DESC" }
+        ));
+        let mut query = sqlx::query(&sql)
+            .bind(merchant.to_string())
+            .bind(i64::from(livemode));
+        if let Some(status) = filter.status {
+            query = query.bind(status.as_str());
+        }
+        if let Some(gte) = filter.created_gte_ms {
+            query = query.bind(gte);
+        }
+        if let Some(lte) = filter.created_lte_ms {
+            query = query.bind(lte);
+        }
+        if let Some(cursor) = filter.starting_after {
+            query = query.bind(cursor.to_string());
+        }
+        if backwards {
+            if let Some(cursor) = filter.ending_before {
+                query = query.bind(cursor.to_string());
+            }
+        }
+        let rows = query
+            .bind(i64::from(filter.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut data = self.intents_from_rows(&rows)?;
+        let has_more = data.len() > filter.limit as usize;
+        data.truncate(filter.limit as usize);
+        if backwards {
+            data.reverse();
+        }
+        Ok(Page { data, has_more })
+    }
+
+    async fn update_intent(
+        &self,
+        expected: PaymentStatus,
+        next: &PaymentIntent,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
+             version = $4, updated_at = $5 WHERE id = $6 AND status = $7 AND version = $8",
+        )
+        .bind(next.status.as_str())
+        .bind(next.canceled_at_ms)
+        .bind(next.cancellation_reason.map(|r| r.as_str().to_owned()))
+        .bind(next.version)
+        .bind(next.updated_at_ms)
+        .bind(next.id.to_string())
+        .bind(expected.as_str())
+        .bind(next.version - 1)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(CasOutcome::Conflict);
+        }
+        if let Some(record) = idempotency {
+            insert_idempotency(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn intents_due_to_expire(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 AND expires_at <= $2 \
+             ORDER BY expires_at LIMIT $3"
+        ))
+        .bind(PaymentStatus::AwaitingFunds.as_str())
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        self.intents_from_rows(&rows)
+    }
+
+    async fn get_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request_hash, response_status, response_body, created_at FROM \
+             idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let status: i64 = row.try_get("response_status")?;
+            Ok(IdempotencyRecord {
+                scope: scope.to_owned(),
+                key: key.to_owned(),
+                request_hash: row.try_get("request_hash")?,
+                response_status: u16::try_from(status)
+                    .map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
+                response_body: row.try_get("response_body")?,
+                created_at_ms: row.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn prune_idempotency(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,199 @@
+//! Test harness: a gateway on port 0 with a fresh database (SQLite file or a new PostgreSQL
+//! database on the server that `tools/test.sh` starts), plus a merchant and its keys.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use reqwest::{Client, RequestBuilder, Response};
+use rialto_core::asset::AssetRegistry;
+use rialto_gateway::api::{router, AppState};
+use rialto_gateway::clock::{Clock, SystemClock};
+use rialto_gateway::config::Config;
+use rialto_gateway::merchants::{create_merchant, CreatedMerchant, NewMerchant};
+use rialto_gateway::registry;
+use rialto_gateway::server::{metrics_handle, open_store};
+use rialto_gateway::store::SqlStore;
+use serde_json::Value;
+use sqlx::any::AnyPoolOptions;
+
+pub const ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated database URL for one test.
+pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("rialto.db").display());
+            (url, Some(dir))
+        }
+        Db::Postgres => {
+            let admin = std::env::var("RIALTO_TEST_PG_URL").expect(
+                "RIALTO_TEST_PG_URL is not set: run the tests with tools/test.sh, which starts a \
+                 throwaway PostgreSQL, or point it at a server where you may create databases",
+            );
+            sqlx::any::install_default_drivers();
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&admin)
+                .await
+                .expect("connect to the test PostgreSQL server");
+            let name = format!(
+                "rialto_{}",
+                rialto_core::id::MerchantId::generate().to_string().replace("mer_", "")
+            );
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .expect("create test database");
+            pool.close().await;
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+pub fn registry() -> Arc<AssetRegistry> {
+    Arc::new(registry::builtin().expect("built-in registry"))
+}
+
+pub async fn fresh_store(db: Db) -> (Arc<SqlStore>, Option<tempfile::TempDir>) {
+    let (url, dir) = fresh_database(db).await;
+    let mut config = Config::default();
+    config.database.url = url;
+    let store = open_store(&config, registry()).await.expect("open store");
+    (Arc::new(store), dir)
+}
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub store: Arc<SqlStore>,
+    pub merchant: CreatedMerchant,
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (url, dir) = fresh_database(db).await;
+    let mut config = Config::default();
+    config.database.url = url.clone();
+    config.rate_limit.per_second = 10_000;
+    config.rate_limit.burst = 10_000;
+    tweak(&mut config);
+    let registry = registry();
+    let store = Arc::new(open_store(&config, registry.clone()).await.expect("open store"));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let merchant = create_merchant(
+        store.as_ref(),
+        &registry,
+        &NewMerchant {
+            name: "Test Shop".into(),
+            settlement: Some(("usdc".into(), "base".into(), ADDRESS.into())),
+            live_keys: true,
+        },
+        clock.now_ms(),
+    )
+    .await
+    .expect("create merchant");
+    let state = AppState::new(
+        store.clone(),
+        registry,
+        Arc::new(config),
+        clock,
+        metrics_handle(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router(state)).await;
+    });
+    TestApp {
+        base,
+        client: Client::new(),
+        store,
+        merchant,
+        database_url: url,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn sk(&self) -> &str {
+        &self.merchant.secret_key
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.base)).bearer_auth(key)
+    }
+
+    pub fn post(&self, path: &str, key: &str) -> RequestBuilder {
+        self.client.post(format!("{}{path}", self.base)).bearer_auth(key)
+    }
+
+    /// Creates a merchant on the same database and returns its keys.
+    pub async fn another_merchant(&self) -> CreatedMerchant {
+        create_merchant(
+            self.store.as_ref(),
+            &registry(),
+            &NewMerchant {
+                name: "Other Shop".into(),
+                settlement: Some(("usdc".into(), "ethereum".into(), ADDRESS.into())),
+                live_keys: false,
+            },
+            SystemClock.now_ms(),
+        )
+        .await
+        .expect("create merchant")
+    }
+
+    pub async fn create_intent(&self, body: Value) -> Value {
+        let response = self
+            .post("/v1/payment_intents", self.sk())
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "create failed");
+        response.json().await.expect("json")
+    }
+
+    pub async fn intent_count(&self) -> usize {
+        let list: Value = self
+            .get("/v1/payment_intents?limit=100", self.sk())
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        list["data"].as_array().map(Vec::len).unwrap_or(0)
+    }
+}
+
+/// Asserts an error response's status and code, and returns its error object.
+pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
+    let got = response.status().as_u16();
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(got, status, "status for {body}");
+    assert_eq!(body["error"]["code"], code, "code in {body}");
+    assert!(body["error"]["type"].is_string(), "type in {body}");
+    assert!(body["error"]["message"].is_string(), "message in {body}");
+    assert!(
+        body["error"]["request_id"].as_str().is_some_and(|r| r.starts_with("req_")),
+        "request id in {body}"
+    );
+    body["error"].clone()
+}
