@@ -3,8 +3,11 @@
 //! running → 409.
 //!
 //! Responses are stored in the same transaction as the change they describe (see the `Store`
-//! docs), so there is one commit per request. Two instances racing on one key both try to
-//! commit; the database's primary key lets exactly one win and the loser replays the winner.
+//! docs), so there is one commit per request and no read before it: a fresh key costs nothing
+//! extra. A key seen before is discovered when its write hits the primary key (or, if the
+//! request fails validation first, by one lookup then), and the stored response is replayed.
+//! Two instances racing on one key both try to commit; exactly one wins and the loser replays
+//! the winner.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,8 +28,6 @@ const MAX_KEY_LEN: usize = 255;
 pub enum Begin {
     /// No key: run the request normally.
     NoKey,
-    /// Seen before with the same body: answer with this.
-    Replay(Response),
     /// First time: run it, and store the answer through the guard.
     Fresh(Guard),
 }
@@ -61,14 +62,25 @@ impl Guard {
         }
     }
 
-    /// Another instance committed this key first: answer as it did, or 422 if its request
-    /// differed.
+    /// The key was committed before (by an earlier request, or by another instance just now):
+    /// answer as that request did, or 422 if it was a different request.
     pub async fn lost_race(self, state: &AppState) -> Result<Response, ApiError> {
         let stored = state.store.get_idempotency(&self.scope, &self.key).await?;
         match stored {
             Some(record) if record.request_hash == self.request_hash => Ok(replay(&record)),
             Some(_) => Err(reused()),
             None => Err(ApiError::internal(&"idempotency record vanished after a conflict")),
+        }
+    }
+
+    /// The request failed before writing. If its key was used before, the stored answer (or
+    /// the 422) wins over this error: a retry must see what the first attempt saw, even if
+    /// the world changed since.
+    pub async fn after_error(self, state: &AppState, err: ApiError) -> Result<Response, ApiError> {
+        match state.store.get_idempotency(&self.scope, &self.key).await? {
+            Some(record) if record.request_hash == self.request_hash => Ok(replay(&record)),
+            Some(_) => Err(reused()),
+            None => Err(err),
         }
     }
 }
@@ -127,13 +139,6 @@ pub async fn begin(
         .to_owned();
     let scope = caller.scope();
     let request_hash = request_hash(method, path, body);
-    if let Some(record) = state.store.get_idempotency(&scope, &key).await? {
-        return if record.request_hash == request_hash {
-            Ok(Begin::Replay(replay(&record)))
-        } else {
-            Err(reused())
-        };
-    }
     let claimed = state
         .inflight
         .lock()

@@ -336,20 +336,18 @@ async fn merchant_default_settlement(
         .map_err(|e| ApiError::internal(&format!("merchant default settlement: {e}")))
 }
 
-/// Claims the request's idempotency key, if it has one. `Err(response)` is a replay to send
-/// as-is.
+/// Claims the request's idempotency key, if it has one.
 async fn claim(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
     uri: &Uri,
     body: &[u8],
-) -> Result<Result<Option<Guard>, Response>, ApiError> {
+) -> Result<Option<Guard>, ApiError> {
     Ok(
         match idempotency::begin(state, caller, headers, "POST", uri.path(), body).await? {
-            Begin::Replay(response) => Err(response),
-            Begin::NoKey => Ok(None),
-            Begin::Fresh(guard) => Ok(Some(guard)),
+            Begin::NoKey => None,
+            Begin::Fresh(guard) => Some(guard),
         },
     )
 }
@@ -385,6 +383,9 @@ async fn finish(
 ) -> Result<Response, ApiError> {
     match (result, guard) {
         (Ok(response), _) => Ok(response),
+        (Err(WriteError::Api(err)), Some(guard)) if err.status().is_client_error() => {
+            guard.after_error(state, err).await
+        }
         (Err(WriteError::Api(err)), _) => Err(err),
         (Err(WriteError::KeyTaken), Some(guard)) => guard.lost_race(state).await,
         (Err(WriteError::KeyTaken), None) => {
@@ -418,10 +419,7 @@ pub async fn create(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     caller.require_secret()?;
-    let guard = match claim(&state, &caller, &headers, &uri, &body).await? {
-        Ok(guard) => guard,
-        Err(replay) => return Ok(replay),
-    };
+    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
     let result = create_inner(&state, &caller, &body, guard.as_ref()).await;
     finish(&state, result, guard).await
 }
@@ -626,10 +624,7 @@ pub async fn cancel(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     caller.require_secret()?;
-    let guard = match claim(&state, &caller, &headers, &uri, &body).await? {
-        Ok(guard) => guard,
-        Err(replay) => return Ok(replay),
-    };
+    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
     let result = cancel_inner(&state, &caller, &id, &body, guard.as_ref()).await;
     finish(&state, result, guard).await
 }

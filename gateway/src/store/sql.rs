@@ -47,7 +47,12 @@ impl Backend {
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
+    /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
+    /// Writes. On SQLite a single connection: the database admits one writer at a time, and
+    /// queueing writers here (async, in order) beats letting them collide in SQLite's busy
+    /// handler, which sleeps and retries.
+    writer: AnyPool,
     backend: Backend,
     registry: Arc<AssetRegistry>,
 }
@@ -76,9 +81,23 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
-        let pool = AnyPoolOptions::new()
+        let pool = Self::pool_options(backend, max_connections).connect(&url).await?;
+        let writer = match backend {
+            Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+            registry,
+        })
+    }
+
+    fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+        AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -92,13 +111,6 @@ impl SqlStore {
                     Ok(())
                 })
             })
-            .connect(&url)
-            .await?;
-        Ok(Self {
-            pool,
-            backend,
-            registry,
-        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -169,29 +181,60 @@ fn metadata_json(intent: &PaymentIntent) -> String {
     .to_string()
 }
 
-async fn insert_idempotency(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    record: &IdempotencyRecord,
-) -> Result<(), StoreError> {
-    let result = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status, \
-         response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&record.scope)
-    .bind(&record.key)
-    .bind(&record.request_hash)
-    .bind(i64::from(record.response_status))
-    .bind(&record.response_body)
-    .bind(record.created_at_ms)
-    .execute(&mut **tx)
-    .await;
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> {
+    query
+        .bind(intent.id.to_string())
+        .bind(intent.merchant_id.to_string())
+        .bind(i64::from(intent.livemode))
+        .bind(intent.amount.to_amount_string())
+        .bind(intent.amount.currency().code().to_owned())
+        .bind(intent.settlement.asset.id.to_string())
+        .bind(intent.settlement.address.to_string())
+        .bind(intent.status.as_str())
+        .bind(intent.description.clone())
+        .bind(metadata_json(intent))
+        .bind(intent.client_secret.clone())
+        .bind(intent.created_at_ms)
+        .bind(intent.expires_at_ms)
+        .bind(intent.canceled_at_ms)
+        .bind(intent.cancellation_reason.map(|r| r.as_str().to_owned()))
+        .bind(intent.version)
+        .bind(intent.updated_at_ms)
+}
+
+fn bind_record<'q>(query: AnyQuery<'q>, record: &IdempotencyRecord) -> AnyQuery<'q> {
+    query
+        .bind(record.scope.clone())
+        .bind(record.key.clone())
+        .bind(record.request_hash.clone())
+        .bind(i64::from(record.response_status))
+        .bind(record.response_body.clone())
+        .bind(record.created_at_ms)
+}
+
+/// A unique violation on the idempotency key means another request committed it first.
+fn map_key_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
     match result {
-        Ok(_) => Ok(()),
+        Ok(value) => Ok(value),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             Err(StoreError::IdempotencyKeyTaken)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn insert_idempotency(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    let query = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status, \
+         response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    );
+    map_key_conflict(bind_record(query, record).execute(&mut **tx).await)?;
+    Ok(())
 }
 
 fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
@@ -222,7 +265,7 @@ impl Store for SqlStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.writer).await?;
         Ok(())
     }
 
@@ -236,7 +279,7 @@ impl Store for SqlStore {
         merchant: &Merchant,
         keys: &[ApiKeyRecord],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO merchants (id, name, settlement_asset, settlement_address, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -303,34 +346,36 @@ impl Store for SqlStore {
         intent: &PaymentIntent,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ))
-        .bind(intent.id.to_string())
-        .bind(intent.merchant_id.to_string())
-        .bind(i64::from(intent.livemode))
-        .bind(intent.amount.to_amount_string())
-        .bind(intent.amount.currency().code().to_owned())
-        .bind(intent.settlement.asset.id.to_string())
-        .bind(intent.settlement.address.to_string())
-        .bind(intent.status.as_str())
-        .bind(intent.description.clone())
-        .bind(metadata_json(intent))
-        .bind(&intent.client_secret)
-        .bind(intent.created_at_ms)
-        .bind(intent.expires_at_ms)
-        .bind(intent.canceled_at_ms)
-        .bind(intent.cancellation_reason.map(|r| r.as_str().to_owned()))
-        .bind(intent.version)
-        .bind(intent.updated_at_ms)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(record) = idempotency {
-            insert_idempotency(&mut tx, record).await?;
+        let insert_intent = format!(
+            "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        );
+        match (idempotency, self.backend) {
+            (None, _) => {
+                bind_intent(sqlx::query(&insert_intent), intent)
+                    .execute(&self.writer)
+                    .await?;
+            }
+            // One statement, one round trip, one commit: the hot path of every keyed create.
+            (Some(record), Backend::Postgres) => {
+                let sql = format!(
+                    "WITH created AS ({insert_intent}) INSERT INTO idempotency_keys (scope, \
+                     idempotency_key, request_hash, response_status, response_body, created_at) \
+                     VALUES ($18, $19, $20, $21, $22, $23)"
+                );
+                let query = bind_intent(sqlx::query(&sql), intent);
+                map_key_conflict(bind_record(query, record).execute(&self.writer).await)?;
+            }
+            // SQLite has no data-modifying CTEs; its statements are in-process calls anyway.
+            (Some(record), Backend::Sqlite) => {
+                let mut tx = self.writer.begin().await?;
+                bind_intent(sqlx::query(&insert_intent), intent)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_idempotency(&mut tx, record).await?;
+                tx.commit().await?;
+            }
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -442,7 +487,7 @@ impl Store for SqlStore {
         next: &PaymentIntent,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let updated = sqlx::query(
             "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
              version = $4, updated_at = $5 WHERE id = $6 AND status = $7 AND version = $8",
@@ -517,7 +562,7 @@ impl Store for SqlStore {
     async fn prune_idempotency(&self, before_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Throughput and latency of POST /v1/payment_intents (idempotency key, durable write) on SQLite
+# and PostgreSQL, against a minimal axum handler doing one equivalent INSERT on the same
+# database (the ceiling). Load comes from wrk in a second process on loopback.
+#
+#   bench/http.sh [DURATION_SECONDS] [CONNECTIONS]
+#
+# Needs wrk (Debian package `wrk`; installed here if missing). PostgreSQL runs with fsync ON so
+# both backends do durable commits; SQLite runs in WAL mode with synchronous=FULL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-20}
+conns=${2:-32}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release -p rialto-gateway --bin rialto --example insert_ceiling >&2
+bin=target/release/rialto
+ceiling=target/release/examples/insert_ceiling
+work=$(mktemp -d /tmp/rialto-bench.XXXXXX)
+export PG_FSYNC=on
+# shellcheck source=tools/pg.sh
+source tools/pg.sh
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; pg_stop; rm -rf "$work"; }
+trap cleanup EXIT
+pg_start
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
+
+run_wrk() { # url label
+  RUN="$2-$RANDOM" wrk -t2 -c"$conns" -d"${duration}s" --timeout 10s -s bench/post_intent.lua "$1" | grep '^RESULT' | sed "s/^RESULT/$2/"
+}
+
+bench_backend() { # name url
+  local name=$1 url=$2 port sk mer
+  $bin --config /nonexistent migrate --database-url "$url" 2>/dev/null
+  out=$($bin --config /nonexistent merchants create --name bench --database-url "$url" --json)
+  sk=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["secret_key"])' <<<"$out")
+  mer=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$out")
+  export SK=$sk
+  port=$(free_port)
+  RIALTO__RATE_LIMIT__PER_SECOND=1000000 RIALTO__RATE_LIMIT__BURST=1000000 RIALTO__LOG__LEVEL=warn \
+    $bin --config /nonexistent serve --listen "127.0.0.1:$port" --database-url "$url" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/health"
+  run_wrk "http://127.0.0.1:$port" "rialto-$name"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  port=$(free_port)
+  DATABASE_URL=$url MERCHANT_ID=$mer LISTEN="127.0.0.1:$port" $ceiling >"$work/$name-ceiling.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/v1/payment_intents" || true
+  sleep 0.3
+  run_wrk "http://127.0.0.1:$port" "ceiling-$name"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -sr); duration ${duration}s, ${conns} connections" >&2
+bench_backend sqlite "sqlite://$work/bench.db"
+psql_url=${RIALTO_TEST_PG_URL%/postgres}/postgres
+"$(pg_bindir)/psql" "$RIALTO_TEST_PG_URL" -qc "CREATE DATABASE rialto_bench" >/dev/null
+bench_backend postgres "${RIALTO_TEST_PG_URL%/postgres}/rialto_bench"

@@ -1,0 +1,116 @@
+//! The `rialto` binary as operators use it: migrate, merchants create, serve and a graceful
+//! stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn rialto() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rialto"));
+    // Keep the developer's own rialto.toml and RIALTO__ variables out of the test.
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .arg("--config")
+        .arg("/nonexistent/rialto.toml");
+    cmd
+}
+
+#[test]
+fn merchants_create_prints_keys_once_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let migrate = rialto().args(["migrate", "--database-url", &url]).output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let out = rialto()
+        .args([
+            "merchants", "create", "--name", "Coffee Shop",
+            "--settlement-asset", "usdc", "--settlement-chain", "base",
+            "--settlement-address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "--database-url", &url, "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(created["id"].as_str().unwrap().starts_with("mer_"));
+    assert!(created["secret_key"].as_str().unwrap().starts_with("sk_test_"));
+    assert!(created["publishable_key"].as_str().unwrap().starts_with("pk_test_"));
+    // The database holds only hashes.
+    let db = std::fs::read(dir.path().join("r.db")).unwrap_or_default();
+    let wal = std::fs::read(dir.path().join("r.db-wal")).unwrap_or_default();
+    let sk = created["secret_key"].as_str().unwrap().as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(sk.len()).any(|w| w == sk), "secret key stored in clear");
+    }
+}
+
+#[test]
+fn bad_settlement_or_config_fails_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let out = rialto()
+        .args([
+            "merchants", "create", "--name", "X", "--settlement-asset", "usdc",
+            "--settlement-chain", "base", "--settlement-address",
+            "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "--database-url", &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum"));
+    let out = rialto()
+        .args(["serve", "--database-url", "mysql://nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.url"));
+    let out = rialto()
+        .env("RIALTO__SERVER__LISTEN", "not-an-address")
+        .args(["serve", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+}
+
+#[test]
+fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = rialto()
+        .env("RIALTO__LOG__FORMAT", "json")
+        .args(["serve", "--listen", &listen, "--database-url", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let health = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&listen) {
+            use std::io::{Read, Write};
+            stream.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            break answer;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    let logs: Vec<Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    let messages: Vec<&str> = logs.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("ready")), "{messages:?}");
+    assert!(messages.contains(&"stopped"), "{messages:?}");
+}
