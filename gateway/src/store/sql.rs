@@ -366,14 +366,16 @@ impl Store for SqlStore {
                 let query = bind_intent(sqlx::query(&sql), intent);
                 map_key_conflict(bind_record(query, record).execute(&self.writer).await)?;
             }
-            // SQLite has no data-modifying CTEs; its statements are in-process calls anyway.
+            // SQLite: the same single statement through a view (see migration 0002).
             (Some(record), Backend::Sqlite) => {
-                let mut tx = self.writer.begin().await?;
-                bind_intent(sqlx::query(&insert_intent), intent)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_idempotency(&mut tx, record).await?;
-                tx.commit().await?;
+                let sql = format!(
+                    "INSERT INTO intent_creations ({INTENT_COLUMNS}, scope, idempotency_key, \
+                     request_hash, response_status, response_body, key_created_at) VALUES ($1, \
+                     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                     $19, $20, $21, $22, $23)"
+                );
+                let query = bind_intent(sqlx::query(&sql), intent);
+                map_key_conflict(bind_record(query, record).execute(&self.writer).await)?;
             }
         }
         Ok(())
