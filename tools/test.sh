@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: formatting-independent, self-contained. Starts a throwaway PostgreSQL for the
-# Postgres half of the store and API suites and stops it afterwards.
+# Runs every test. Self-contained: starts a throwaway PostgreSQL for the Postgres half of the
+# store and API suites (and stops it afterwards), installs the pinned devnet toolchain from npm
+# and checks the committed contract artifacts deploy and work on a real local anvil chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=tools/pg.sh
@@ -9,3 +10,8 @@ trap pg_stop EXIT
 pg_start
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"
+echo "== devnet contracts on a local anvil chain" >&2
+ANVIL_BIN="$(tools/devnet/install.sh)"
+export ANVIL_BIN
+node contracts/build.mjs --check
+node tools/devnet/smoke.mjs

@@ -90,7 +90,11 @@ fn eip55(bytes: &[u8; 20]) -> String {
     out.push_str("0x");
     for (i, c) in lower.chars().enumerate() {
         let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
-        out.push(if nibble >= 8 { c.to_ascii_uppercase() } else { c });
+        out.push(if nibble >= 8 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
     }
     out
 }
@@ -151,8 +155,19 @@ mod tests {
 
     #[test]
     fn malformed_evm_addresses_are_rejected() {
-        for bad in ["", "0x", "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe", "0xZZaeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"] {
-            assert_eq!(Address::parse(bad, ChainNamespace::Eip155), Err(AddressError::EvmMalformed), "{bad:?}");
+        for bad in [
+            "",
+            "0x",
+            "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe",
+            "0xZZaeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+        ] {
+            assert_eq!(
+                Address::parse(bad, ChainNamespace::Eip155),
+                Err(AddressError::EvmMalformed),
+                "{bad:?}"
+            );
         }
     }
 
@@ -163,8 +178,18 @@ mod tests {
         assert_eq!(a.to_string(), usdc_mint);
         let system = "11111111111111111111111111111111";
         assert!(Address::parse(system, ChainNamespace::Solana).is_ok());
-        for bad in ["", "0OIl", "1111111111111111111111111111111", "111111111111111111111111111111111", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1vv"] {
-            assert_eq!(Address::parse(bad, ChainNamespace::Solana), Err(AddressError::SolanaMalformed), "{bad:?}");
+        for bad in [
+            "",
+            "0OIl",
+            "1111111111111111111111111111111",
+            "111111111111111111111111111111111",
+            "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1vv",
+        ] {
+            assert_eq!(
+                Address::parse(bad, ChainNamespace::Solana),
+                Err(AddressError::SolanaMalformed),
+                "{bad:?}"
+            );
         }
     }
 }

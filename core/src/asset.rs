@@ -121,8 +121,8 @@ impl AssetRegistry {
         for row in chains.chains {
             registry.add_chain(row)?;
         }
-        let reference: ReferenceFile = serde_json::from_str(reference_json)
-            .map_err(|e| RegistryError::Data(e.to_string()))?;
+        let reference: ReferenceFile =
+            serde_json::from_str(reference_json).map_err(|e| RegistryError::Data(e.to_string()))?;
         for token in reference.tokens {
             let Some(decimals) = token.decimals else {
                 continue;
@@ -131,7 +131,13 @@ impl AssetRegistry {
                 .chain(&token.chain)
                 .ok_or_else(|| RegistryError::UnknownChain(token.chain.clone()))?
                 .clone();
-            registry.add_asset(&chain, &token.symbol, &token.address, decimals, AssetKind::Stablecoin)?;
+            registry.add_asset(
+                &chain,
+                &token.symbol,
+                &token.address,
+                decimals,
+                AssetKind::Stablecoin,
+            )?;
         }
         Ok(registry)
     }
@@ -177,7 +183,10 @@ impl AssetRegistry {
             ChainNamespace::Eip155 => "erc20",
             ChainNamespace::Solana => "token",
             ChainNamespace::Other => {
-                return Err(RegistryError::Data(format!("unsupported chain {}", chain.id)))
+                return Err(RegistryError::Data(format!(
+                    "unsupported chain {}",
+                    chain.id
+                )))
             }
         };
         let id = AssetId::new(chain.id.clone(), asset_ns, &address.to_string())
@@ -254,7 +263,10 @@ impl AssetRegistry {
     pub fn currency(&self, code: &str) -> Option<Currency> {
         Currency::fiat(code).or_else(|| {
             let code = code.to_ascii_lowercase();
-            self.assets.iter().find(|a| a.code == code).map(Asset::currency)
+            self.assets
+                .iter()
+                .find(|a| a.code == code)
+                .map(Asset::currency)
         })
     }
 }
@@ -264,7 +276,8 @@ fn same_asset_ignoring_case(a: &AssetId, b: &AssetId) -> bool {
     a.chain() == b.chain()
         && a.asset_namespace() == b.asset_namespace()
         && a.asset_namespace() == "erc20"
-        && a.asset_reference().eq_ignore_ascii_case(b.asset_reference())
+        && a.asset_reference()
+            .eq_ignore_ascii_case(b.asset_reference())
 }
 
 #[cfg(test)]
@@ -303,16 +316,28 @@ mod tests {
         let r = registry();
         let base = r.chain("base").unwrap().clone();
         let usdc = r.asset_on("usdc", &base).unwrap();
-        assert_eq!(usdc.id.to_string(), "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913");
+        assert_eq!(
+            usdc.id.to_string(),
+            "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+        );
         let lower = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
         assert_eq!(r.asset_on(lower, &base).unwrap().id, usdc.id);
         assert_eq!(
             r.asset_on("eurc", &base),
-            Err(RegistryError::AssetNotOnChain { asset: "eurc".into(), chain: "base".into() })
+            Err(RegistryError::AssetNotOnChain {
+                asset: "eurc".into(),
+                chain: "base".into()
+            })
         );
-        assert_eq!(r.asset_on("doge", &base), Err(RegistryError::UnknownAsset("doge".into())));
+        assert_eq!(
+            r.asset_on("doge", &base),
+            Err(RegistryError::UnknownAsset("doge".into()))
+        );
         let sol = r.chain("solana").unwrap().clone();
-        assert_eq!(r.asset_on("usdc", &sol).unwrap().id.asset_namespace(), "token");
+        assert_eq!(
+            r.asset_on("usdc", &sol).unwrap().id.asset_namespace(),
+            "token"
+        );
     }
 
     #[test]

@@ -73,9 +73,7 @@ impl FromStr for ChainId {
         if !is_caip2_namespace(ns) || !is_caip_reference(reference, 32) {
             return Err(ChainIdError::MalformedChain);
         }
-        if ns == "eip155"
-            && (reference.parse::<u64>().is_err() || reference.starts_with('0'))
-        {
+        if ns == "eip155" && (reference.parse::<u64>().is_err() || reference.starts_with('0')) {
             return Err(ChainIdError::MalformedChain);
         }
         Ok(Self(s.to_owned()))
@@ -120,11 +118,17 @@ impl AssetId {
     }
 
     pub fn asset_namespace(&self) -> &str {
-        self.asset.split_once(':').map(|(ns, _)| ns).unwrap_or_default()
+        self.asset
+            .split_once(':')
+            .map(|(ns, _)| ns)
+            .unwrap_or_default()
     }
 
     pub fn asset_reference(&self) -> &str {
-        self.asset.split_once(':').map(|(_, r)| r).unwrap_or_default()
+        self.asset
+            .split_once(':')
+            .map(|(_, r)| r)
+            .unwrap_or_default()
     }
 }
 
@@ -170,10 +174,26 @@ mod tests {
 
     #[test]
     fn caip2_chain_ids_parse_and_reject() {
-        for good in ["eip155:1", "eip155:8453", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "cosmos:cosmoshub-4"] {
+        for good in [
+            "eip155:1",
+            "eip155:8453",
+            "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+            "cosmos:cosmoshub-4",
+        ] {
             assert!(good.parse::<ChainId>().is_ok(), "{good}");
         }
-        for bad in ["", "eip155", "eip155:", ":1", "EIP155:1", "eip155:0x1", "eip155:01", "ab:1", "eip155:1:2", "solana:abc/def"] {
+        for bad in [
+            "",
+            "eip155",
+            "eip155:",
+            ":1",
+            "EIP155:1",
+            "eip155:0x1",
+            "eip155:01",
+            "ab:1",
+            "eip155:1:2",
+            "solana:abc/def",
+        ] {
             assert!(bad.parse::<ChainId>().is_err(), "{bad}");
         }
         let base: ChainId = "eip155:8453".parse().unwrap();

@@ -36,7 +36,9 @@ impl<K: IdKind> Id<K> {
     /// A new id, strictly greater than every id this process generated before.
     pub fn generate() -> Self {
         let body = {
-            let mut guard = GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = GENERATOR
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let generator = guard.get_or_insert_with(Generator::new);
             // Overflow needs 2^80 ids within one millisecond; fall back to a fresh random body.
             generator.generate().unwrap_or_else(|_| Ulid::new())
@@ -82,7 +84,12 @@ impl<K: IdKind> FromStr for Id<K> {
 
 impl<K: IdKind> fmt::Display for Id<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_{}", K::PREFIX, self.body.to_string().to_ascii_lowercase())
+        write!(
+            f,
+            "{}_{}",
+            K::PREFIX,
+            self.body.to_string().to_ascii_lowercase()
+        )
     }
 }
 
@@ -190,7 +197,9 @@ mod tests {
 
     #[test]
     fn generated_ids_sort_in_creation_order_as_strings() {
-        let ids: Vec<String> = (0..1000).map(|_| MerchantId::generate().to_string()).collect();
+        let ids: Vec<String> = (0..1000)
+            .map(|_| MerchantId::generate().to_string())
+            .collect();
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
@@ -198,7 +207,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["pi_", "pi_123", "pi_01JD0000000000000000000000", "pi-01jd0000000000000000000000", "pi_01jd00000000000000000000u0"] {
+        for bad in [
+            "pi_",
+            "pi_123",
+            "pi_01JD0000000000000000000000",
+            "pi-01jd0000000000000000000000",
+            "pi_01jd00000000000000000000u0",
+        ] {
             assert!(bad.parse::<PaymentIntentId>().is_err(), "{bad}");
         }
     }

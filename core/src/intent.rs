@@ -169,7 +169,9 @@ pub enum SettlementError {
     UnknownAsset(String),
     #[error("asset `{asset}` is not available on chain `{chain}`")]
     AssetNotOnChain { asset: String, chain: String },
-    #[error("`{0}` cannot be a settlement asset: merchants settle in stablecoins or deposit tokens")]
+    #[error(
+        "`{0}` cannot be a settlement asset: merchants settle in stablecoins or deposit tokens"
+    )]
     NotSettleable(String),
     #[error(transparent)]
     Address(#[from] AddressError),
@@ -191,9 +193,9 @@ impl SettlementTarget {
             RegistryError::AssetNotOnChain { asset, chain } => {
                 SettlementError::AssetNotOnChain { asset, chain }
             }
-            RegistryError::UnknownAsset(a) | RegistryError::UnknownChain(a) | RegistryError::Data(a) => {
-                SettlementError::UnknownAsset(a)
-            }
+            RegistryError::UnknownAsset(a)
+            | RegistryError::UnknownChain(a)
+            | RegistryError::Data(a) => SettlementError::UnknownAsset(a),
         })?;
         if asset.kind == AssetKind::Native {
             return Err(SettlementError::NotSettleable(asset.code.clone()));

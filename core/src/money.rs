@@ -294,17 +294,31 @@ mod tests {
             (
                 "1.001",
                 Currency::usd(),
-                MoneyError::TooPrecise { currency: "usd".into(), max: 2 },
+                MoneyError::TooPrecise {
+                    currency: "usd".into(),
+                    max: 2,
+                },
             ),
             (
                 "1.0000001",
                 usdc(),
-                MoneyError::TooPrecise { currency: "usdc".into(), max: 6 },
+                MoneyError::TooPrecise {
+                    currency: "usdc".into(),
+                    max: 6,
+                },
             ),
-            ("99999999999999999999999999999999", usdc(), MoneyError::TooLarge),
+            (
+                "99999999999999999999999999999999",
+                usdc(),
+                MoneyError::TooLarge,
+            ),
         ];
         for (input, currency, expected) in cases {
-            assert_eq!(Money::parse(input, currency), Err(expected), "input {input:?}");
+            assert_eq!(
+                Money::parse(input, currency),
+                Err(expected),
+                "input {input:?}"
+            );
         }
     }
 
@@ -332,7 +346,10 @@ mod tests {
         assert_eq!(a.checked_add(&b).unwrap().to_amount_string(), "11.00");
         assert_eq!(b.checked_sub(&a), Err(MoneyError::Negative));
         let e = Money::parse("1", Currency::eur()).unwrap();
-        assert!(matches!(a.checked_add(&e), Err(MoneyError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            a.checked_add(&e),
+            Err(MoneyError::CurrencyMismatch { .. })
+        ));
     }
 
     #[test]

@@ -88,7 +88,12 @@ async fn main() -> anyhow::Result<()> {
                 .await?,
         )
     } else {
-        Pool::Postgres(PgPoolOptions::new().max_connections(16).connect(&url).await?)
+        Pool::Postgres(
+            PgPoolOptions::new()
+                .max_connections(16)
+                .connect(&url)
+                .await?,
+        )
     };
     let state = Ceiling {
         pool,

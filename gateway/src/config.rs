@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Backend;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -78,19 +78,6 @@ pub struct LiveConfig {
     /// Venues and chains configured for live money. While empty, `sk_live_`/`pk_live_` keys are
     /// refused with `livemode_unavailable`.
     pub venues: Vec<String>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            log: LogConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            intents: IntentConfig::default(),
-            live: LiveConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -213,7 +200,10 @@ impl Config {
             );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return invalid(format!("log.level is not a valid filter: {:?}", self.log.level));
+            return invalid(format!(
+                "log.level is not a valid filter: {:?}",
+                self.log.level
+            ));
         }
         Ok(())
     }
@@ -234,6 +224,8 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
+// figment's Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -278,6 +270,9 @@ mod tests {
         let mut config = Config::default();
         config.database.url = "mysql://u:hunter2@h/db".into();
         let err = config.validate().unwrap_err().to_string();
-        assert!(err.contains("database.url") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("database.url") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }

@@ -154,7 +154,11 @@ impl ApiError {
     }
 
     pub fn missing(kind: &str, id: &str, param: &str) -> Self {
-        Self::new(ErrorCode::ResourceMissing, format!("No such {kind}: '{id}'")).param(param)
+        Self::new(
+            ErrorCode::ResourceMissing,
+            format!("No such {kind}: '{id}'"),
+        )
+        .param(param)
     }
 
     /// An internal failure: logged in full here, shown only as `api_error`.

@@ -98,7 +98,14 @@ mod tests {
 
     #[test]
     fn foreign_or_truncated_keys_do_not_parse() {
-        for bad in ["", "sk_test_", "sk_test_short", "rk_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "sk_prod_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "sk_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"] {
+        for bad in [
+            "",
+            "sk_test_",
+            "sk_test_short",
+            "rk_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "sk_prod_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "sk_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
+        ] {
             assert_eq!(parse_key(bad), None, "{bad}");
         }
     }

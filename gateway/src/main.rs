@@ -82,7 +82,13 @@ async fn main() -> anyhow::Result<()> {
             listen,
             database_url,
         } => {
-            let config = load_config(&cli.config, Overrides { listen, database_url })?;
+            let config = load_config(
+                &cli.config,
+                Overrides {
+                    listen,
+                    database_url,
+                },
+            )?;
             server::init_tracing(&config);
             let listener = tokio::net::TcpListener::bind(&config.server.listen)
                 .await
@@ -90,7 +96,13 @@ async fn main() -> anyhow::Result<()> {
             server::serve(config, registry, listener).await
         }
         Command::Migrate { database_url } => {
-            let config = load_config(&cli.config, Overrides { listen: None, database_url })?;
+            let config = load_config(
+                &cli.config,
+                Overrides {
+                    listen: None,
+                    database_url,
+                },
+            )?;
             server::open_store(&config, registry)
                 .await
                 .context("applying migrations")?;
@@ -109,7 +121,13 @@ async fn main() -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let config = load_config(&cli.config, Overrides { listen: None, database_url })?;
+            let config = load_config(
+                &cli.config,
+                Overrides {
+                    listen: None,
+                    database_url,
+                },
+            )?;
             let store = server::open_store(&config, registry.clone()).await?;
             let settlement = match (settlement_asset, settlement_chain, settlement_address) {
                 (Some(a), Some(c), Some(addr)) => Some((a, c, addr)),
@@ -127,7 +145,9 @@ async fn main() -> anyhow::Result<()> {
                 println!("merchant:        {}", created.id);
                 println!("secret key:      {}", created.secret_key);
                 println!("publishable key: {}", created.publishable_key);
-                if let (Some(sk), Some(pk)) = (&created.live_secret_key, &created.live_publishable_key) {
+                if let (Some(sk), Some(pk)) =
+                    (&created.live_secret_key, &created.live_publishable_key)
+                {
                     println!("live secret key: {sk}");
                     println!("live publishable key: {pk}");
                 }

@@ -25,7 +25,11 @@ mod tests {
         );
         let solana = registry.chain("solana").unwrap();
         assert_eq!(
-            registry.asset_on("usdc", solana).unwrap().contract.to_string(),
+            registry
+                .asset_on("usdc", solana)
+                .unwrap()
+                .contract
+                .to_string(),
             "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
         );
         for symbol in ["usdc", "usdt", "pyusd", "eurc"] {

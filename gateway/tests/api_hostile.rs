@@ -55,7 +55,25 @@ async fn racing_duplicates_create_exactly_one_intent_on_postgres() {
 /// odd unicode, nested junk.
 fn mutate(rng: &mut StdRng, valid: &str) -> String {
     let mut bytes: Vec<char> = valid.chars().collect();
-    let junk = ["\u{0}", "\"", "{", "}", "[", "]", ":", ",", "-", "1e999", "null", "\u{202e}", "é", "\\", "99999999999999999999999999", "0x", " "];
+    let junk = [
+        "\u{0}",
+        "\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "-",
+        "1e999",
+        "null",
+        "\u{202e}",
+        "é",
+        "\\",
+        "99999999999999999999999999",
+        "0x",
+        " ",
+    ];
     for _ in 0..rng.gen_range(1..6) {
         let at = rng.gen_range(0..=bytes.len());
         match rng.gen_range(0..3) {
@@ -82,8 +100,26 @@ fn mutate(rng: &mut StdRng, valid: &str) -> String {
 fn structured_cases() -> Vec<Value> {
     let base = json!({"amount": "1.00", "currency": "usd", "settlement": {"asset": "usdc", "chain": "base", "address": ADDRESS}});
     let mut out = Vec::new();
-    for field in ["amount", "currency", "settlement", "metadata", "expires_in", "description"] {
-        for value in [json!(null), json!(true), json!(-1), json!(1.5), json!([]), json!({}), json!(""), json!("x".repeat(5000)), json!(i64::MIN), json!(u64::MAX)] {
+    for field in [
+        "amount",
+        "currency",
+        "settlement",
+        "metadata",
+        "expires_in",
+        "description",
+    ] {
+        for value in [
+            json!(null),
+            json!(true),
+            json!(-1),
+            json!(1.5),
+            json!([]),
+            json!({}),
+            json!(""),
+            json!("x".repeat(5000)),
+            json!(i64::MIN),
+            json!(u64::MAX),
+        ] {
             let mut body = base.clone();
             body[field] = value;
             out.push(body);
@@ -109,7 +145,10 @@ async fn hostile_bodies_get_only_client_errors(db: Db) {
             .unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        assert!(status == 200 || (400..500).contains(&status), "{status} for {body:?}: {text}");
+        assert!(
+            status == 200 || (400..500).contains(&status),
+            "{status} for {body:?}: {text}"
+        );
         if status == 200 {
             created += 1;
         } else {
@@ -119,7 +158,12 @@ async fn hostile_bodies_get_only_client_errors(db: Db) {
     }
     // Only mutations that still form a valid request may create anything.
     assert_eq!(app.intent_count().await.min(100), created.min(100));
-    let path_cases = ["/v1/payment_intents/%00", "/v1/payment_intents/pi_%F0%9F%92%A9", "/v1/payment_intents/../merchants", "/v1/payment_intents/pi_01jd0000000000000000000000"];
+    let path_cases = [
+        "/v1/payment_intents/%00",
+        "/v1/payment_intents/pi_%F0%9F%92%A9",
+        "/v1/payment_intents/../merchants",
+        "/v1/payment_intents/pi_01jd0000000000000000000000",
+    ];
     for path in path_cases {
         let response = app.get(path, app.sk()).send().await.unwrap();
         assert!((400..500).contains(&response.status().as_u16()), "{path}");
@@ -139,12 +183,25 @@ async fn hostile_bodies_get_only_client_errors_on_postgres() {
 #[tokio::test]
 async fn the_full_flow_runs_on_postgres_too() {
     let app = spawn_app(Db::Postgres).await;
-    let created = app.create_intent(json!({"amount": "25.50", "currency": "usdc", "metadata": {"k": "v"}})).await;
+    let created = app
+        .create_intent(json!({"amount": "25.50", "currency": "usdc", "metadata": {"k": "v"}}))
+        .await;
     assert_eq!(created["amount"], "25.50");
     let id = created["id"].as_str().unwrap();
-    let canceled: Value = app.post(&format!("/v1/payment_intents/{id}/cancel"), app.sk()).send().await.unwrap().json().await.unwrap();
+    let canceled: Value = app
+        .post(&format!("/v1/payment_intents/{id}/cancel"), app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(canceled["status"], "canceled");
     let other = app.another_merchant().await;
-    let read = app.get(&format!("/v1/payment_intents/{id}"), &other.secret_key).send().await.unwrap();
+    let read = app
+        .get(&format!("/v1/payment_intents/{id}"), &other.secret_key)
+        .send()
+        .await
+        .unwrap();
     expect_error(read, 404, "resource_missing").await;
 }

@@ -21,28 +21,57 @@ fn rialto() -> Command {
 fn merchants_create_prints_keys_once_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("r.db").display());
-    let migrate = rialto().args(["migrate", "--database-url", &url]).output().unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let migrate = rialto()
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     let out = rialto()
         .args([
-            "merchants", "create", "--name", "Coffee Shop",
-            "--settlement-asset", "usdc", "--settlement-chain", "base",
-            "--settlement-address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-            "--database-url", &url, "--json",
+            "merchants",
+            "create",
+            "--name",
+            "Coffee Shop",
+            "--settlement-asset",
+            "usdc",
+            "--settlement-chain",
+            "base",
+            "--settlement-address",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "--database-url",
+            &url,
+            "--json",
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(created["id"].as_str().unwrap().starts_with("mer_"));
-    assert!(created["secret_key"].as_str().unwrap().starts_with("sk_test_"));
-    assert!(created["publishable_key"].as_str().unwrap().starts_with("pk_test_"));
+    assert!(created["secret_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("sk_test_"));
+    assert!(created["publishable_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("pk_test_"));
     // The database holds only hashes.
     let db = std::fs::read(dir.path().join("r.db")).unwrap_or_default();
     let wal = std::fs::read(dir.path().join("r.db-wal")).unwrap_or_default();
     let sk = created["secret_key"].as_str().unwrap().as_bytes();
     for bytes in [&db, &wal] {
-        assert!(!bytes.windows(sk.len()).any(|w| w == sk), "secret key stored in clear");
+        assert!(
+            !bytes.windows(sk.len()).any(|w| w == sk),
+            "secret key stored in clear"
+        );
     }
 }
 
@@ -52,9 +81,18 @@ fn bad_settlement_or_config_fails_with_a_clear_message() {
     let url = format!("sqlite://{}", dir.path().join("r.db").display());
     let out = rialto()
         .args([
-            "merchants", "create", "--name", "X", "--settlement-asset", "usdc",
-            "--settlement-chain", "base", "--settlement-address",
-            "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "--database-url", &url,
+            "merchants",
+            "create",
+            "--name",
+            "X",
+            "--settlement-asset",
+            "usdc",
+            "--settlement-chain",
+            "base",
+            "--settlement-address",
+            "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "--database-url",
+            &url,
         ])
         .output()
         .unwrap();
@@ -79,7 +117,11 @@ fn bad_settlement_or_config_fails_with_a_clear_message() {
 fn serve_answers_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("r.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = rialto()
         .env("RIALTO__LOG__FORMAT", "json")
@@ -92,17 +134,26 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     let health = loop {
         if let Ok(mut stream) = std::net::TcpStream::connect(&listen) {
             use std::io::{Read, Write};
-            stream.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
             let mut answer = String::new();
             stream.read_to_string(&mut answer).unwrap();
             break answer;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     let logs: Vec<Value> = BufReader::new(child.stdout.take().unwrap())
@@ -110,7 +161,10 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect();
-    let messages: Vec<&str> = logs.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    let messages: Vec<&str> = logs
+        .iter()
+        .filter_map(|l| l["fields"]["message"].as_str())
+        .collect();
     assert!(messages.iter().any(|m| m.contains("ready")), "{messages:?}");
     assert!(messages.contains(&"stopped"), "{messages:?}");
 }

@@ -68,21 +68,44 @@ async fn intents_round_trip_exactly(store: &dyn Store) {
     let m = merchant(store).await;
     let pi = intent(m, T0);
     store.create_intent(&pi, None).await.unwrap();
-    assert_eq!(store.get_intent(&m, false, &pi.id).await.unwrap(), Some(pi.clone()));
-    assert_eq!(store.get_intent(&m, true, &pi.id).await.unwrap(), None, "other mode");
+    assert_eq!(
+        store.get_intent(&m, false, &pi.id).await.unwrap(),
+        Some(pi.clone())
+    );
+    assert_eq!(
+        store.get_intent(&m, true, &pi.id).await.unwrap(),
+        None,
+        "other mode"
+    );
     let other = merchant(store).await;
-    assert_eq!(store.get_intent(&other, false, &pi.id).await.unwrap(), None, "other merchant");
+    assert_eq!(
+        store.get_intent(&other, false, &pi.id).await.unwrap(),
+        None,
+        "other merchant"
+    );
     assert_eq!(store.get_intent_unscoped(&pi.id).await.unwrap(), Some(pi));
 }
 
 async fn api_keys_are_found_by_hash_only(store: &dyn Store) {
     let id = MerchantId::generate();
-    let m = Merchant { id, name: "Keys".into(), settlement_asset: None, settlement_address: None, created_at_ms: T0 };
+    let m = Merchant {
+        id,
+        name: "Keys".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+    };
     let (key, record) = generate_key(id, KeyKind::Publishable, true, T0);
-    store.create_merchant(&m, std::slice::from_ref(&record)).await.unwrap();
+    store
+        .create_merchant(&m, std::slice::from_ref(&record))
+        .await
+        .unwrap();
     let found = store.find_api_key(&record.key_hash).await.unwrap().unwrap();
     assert_eq!(found, record);
-    assert!(store.find_api_key(&key).await.unwrap().is_none(), "the plain key is not stored");
+    assert!(
+        store.find_api_key(&key).await.unwrap().is_none(),
+        "the plain key is not stored"
+    );
     assert_eq!(store.get_merchant(&id).await.unwrap().unwrap().name, "Keys");
 }
 
@@ -90,11 +113,21 @@ async fn an_intent_and_its_idempotency_record_commit_together(store: &dyn Store)
     let m = merchant(store).await;
     let scope = format!("{m}:test");
     let first = intent(m, T0);
-    store.create_intent(&first, Some(&record(&scope, "k1", "first"))).await.unwrap();
+    store
+        .create_intent(&first, Some(&record(&scope, "k1", "first")))
+        .await
+        .unwrap();
     let second = intent(m, T0);
-    let err = store.create_intent(&second, Some(&record(&scope, "k1", "second"))).await.unwrap_err();
+    let err = store
+        .create_intent(&second, Some(&record(&scope, "k1", "second")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::IdempotencyKeyTaken), "{err}");
-    assert_eq!(store.get_intent(&m, false, &second.id).await.unwrap(), None, "rolled back");
+    assert_eq!(
+        store.get_intent(&m, false, &second.id).await.unwrap(),
+        None,
+        "rolled back"
+    );
     let stored = store.get_idempotency(&scope, "k1").await.unwrap().unwrap();
     assert_eq!(stored.response_body, "first");
 }
@@ -105,9 +138,18 @@ async fn transitions_are_compare_and_set(store: &dyn Store) {
     store.create_intent(&pi, None).await.unwrap();
     let canceled = pi.transition(PaymentEvent::Cancel, T0 + 5).unwrap();
     let funded = pi.transition(PaymentEvent::FundsDetected, T0 + 5).unwrap();
-    assert_eq!(store.update_intent(pi.status, &canceled, None).await.unwrap(), CasOutcome::Updated);
+    assert_eq!(
+        store
+            .update_intent(pi.status, &canceled, None)
+            .await
+            .unwrap(),
+        CasOutcome::Updated
+    );
     // A writer that read the old row loses: zero rows change, nothing is overwritten.
-    assert_eq!(store.update_intent(pi.status, &funded, None).await.unwrap(), CasOutcome::Conflict);
+    assert_eq!(
+        store.update_intent(pi.status, &funded, None).await.unwrap(),
+        CasOutcome::Conflict
+    );
     let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
     assert_eq!(now.status, PaymentStatus::Canceled);
     assert_eq!(now.canceled_at_ms, Some(T0 + 5));
@@ -120,9 +162,19 @@ async fn concurrent_transitions_let_exactly_one_writer_win(store: &dyn Store) {
     store.create_intent(&pi, None).await.unwrap();
     let a = pi.transition(PaymentEvent::Cancel, T0 + 1).unwrap();
     let b = pi.transition(PaymentEvent::Expire, T0 + 1).unwrap();
-    let (ra, rb) = tokio::join!(store.update_intent(pi.status, &a, None), store.update_intent(pi.status, &b, None));
+    let (ra, rb) = tokio::join!(
+        store.update_intent(pi.status, &a, None),
+        store.update_intent(pi.status, &b, None)
+    );
     let outcomes = [ra.unwrap(), rb.unwrap()];
-    assert_eq!(outcomes.iter().filter(|o| **o == CasOutcome::Updated).count(), 1, "{outcomes:?}");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == CasOutcome::Updated)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
 }
 
 async fn lists_page_newest_first_with_filters(store: &dyn Store) {
@@ -134,18 +186,53 @@ async fn lists_page_newest_first_with_filters(store: &dyn Store) {
         ids.push(pi.id);
     }
     ids.reverse();
-    let page = |filter: IntentFilter| async move { store.list_intents(&m, false, &filter).await.unwrap() };
-    let first = page(IntentFilter { limit: 2, ..Default::default() }).await;
-    assert_eq!(first.data.iter().map(|i| i.id).collect::<Vec<_>>(), ids[..2]);
+    let page =
+        |filter: IntentFilter| async move { store.list_intents(&m, false, &filter).await.unwrap() };
+    let first = page(IntentFilter {
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        first.data.iter().map(|i| i.id).collect::<Vec<_>>(),
+        ids[..2]
+    );
     assert!(first.has_more);
-    let next = page(IntentFilter { limit: 2, starting_after: Some(ids[1]), ..Default::default() }).await;
-    assert_eq!(next.data.iter().map(|i| i.id).collect::<Vec<_>>(), ids[2..4]);
-    let back = page(IntentFilter { limit: 2, ending_before: Some(ids[3]), ..Default::default() }).await;
-    assert_eq!(back.data.iter().map(|i| i.id).collect::<Vec<_>>(), ids[1..3]);
-    let window = page(IntentFilter { limit: 10, created_gte_ms: Some(T0 + 1000), created_lte_ms: Some(T0 + 3000), ..Default::default() }).await;
+    let next = page(IntentFilter {
+        limit: 2,
+        starting_after: Some(ids[1]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        next.data.iter().map(|i| i.id).collect::<Vec<_>>(),
+        ids[2..4]
+    );
+    let back = page(IntentFilter {
+        limit: 2,
+        ending_before: Some(ids[3]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        back.data.iter().map(|i| i.id).collect::<Vec<_>>(),
+        ids[1..3]
+    );
+    let window = page(IntentFilter {
+        limit: 10,
+        created_gte_ms: Some(T0 + 1000),
+        created_lte_ms: Some(T0 + 3000),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(window.data.len(), 3);
     assert!(!window.has_more);
-    let none = page(IntentFilter { limit: 10, status: Some(PaymentStatus::Succeeded), ..Default::default() }).await;
+    let none = page(IntentFilter {
+        limit: 10,
+        status: Some(PaymentStatus::Succeeded),
+        ..Default::default()
+    })
+    .await;
     assert!(none.data.is_empty());
 }
 
@@ -161,7 +248,14 @@ async fn the_expiry_worker_expires_only_overdue_unfunded_intents(store: &dyn Sto
     }
     let moved = expire_due_intents(store, &clock).await.unwrap();
     assert!(moved >= 1);
-    let get = |id| async move { store.get_intent(&m, false, &id).await.unwrap().unwrap().status };
+    let get = |id| async move {
+        store
+            .get_intent(&m, false, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    };
     assert_eq!(get(due.id).await, PaymentStatus::Expired);
     assert_eq!(get(fresh.id).await, PaymentStatus::AwaitingFunds);
     assert_eq!(get(funded.id).await, PaymentStatus::FundsReceived);
@@ -175,12 +269,26 @@ async fn idempotency_records_are_pruned_after_a_day(store: &dyn Store) {
     let m = merchant(store).await;
     let mut old = record(&scope, "old", "x");
     old.created_at_ms = T0 - IDEMPOTENCY_TTL_MS - 1;
-    store.create_intent(&intent(m, T0), Some(&old)).await.unwrap();
-    store.create_intent(&intent(m, T0), Some(&record(&scope, "new", "y"))).await.unwrap();
+    store
+        .create_intent(&intent(m, T0), Some(&old))
+        .await
+        .unwrap();
+    store
+        .create_intent(&intent(m, T0), Some(&record(&scope, "new", "y")))
+        .await
+        .unwrap();
     let clock = ManualClock::new(T0);
     assert!(prune_idempotency_keys(store, &clock).await.unwrap() >= 1);
-    assert!(store.get_idempotency(&scope, "old").await.unwrap().is_none());
-    assert!(store.get_idempotency(&scope, "new").await.unwrap().is_some());
+    assert!(store
+        .get_idempotency(&scope, "old")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_idempotency(&scope, "new")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 async fn migrations_are_idempotent_and_ping_works(store: &dyn Store) {

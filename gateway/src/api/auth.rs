@@ -49,7 +49,11 @@ impl Caller {
 
     /// Idempotency keys and other per-merchant namespaces never cross modes.
     pub fn scope(&self) -> String {
-        format!("{}:{}", self.merchant_id, if self.livemode { "live" } else { "test" })
+        format!(
+            "{}:{}",
+            self.merchant_id,
+            if self.livemode { "live" } else { "test" }
+        )
     }
 }
 

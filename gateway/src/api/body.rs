@@ -99,7 +99,11 @@ fn serde_error(path: &str, message: &str) -> ApiError {
         )
         .param(param);
     }
-    let param = if path == "." { String::new() } else { path.to_owned() };
+    let param = if path == "." {
+        String::new()
+    } else {
+        path.to_owned()
+    };
     let code = if param == "amount" || param.ends_with(".amount") {
         ErrorCode::InvalidAmount
     } else {
@@ -162,13 +166,33 @@ mod tests {
             ("[1]", ErrorCode::ParameterInvalid, None),
             ("{}", ErrorCode::ParameterMissing, Some("amount")),
             ("{\"amount\": 25}", ErrorCode::InvalidAmount, Some("amount")),
-            ("{\"amount\": \"1\", \"bogus\": 1}", ErrorCode::ParameterUnknown, Some("bogus")),
-            ("{\"amount\": \"1\", \"inner\": {}}", ErrorCode::ParameterMissing, Some("inner.address")),
-            ("{\"amount\": \"1\", \"inner\": {\"address\": 5}}", ErrorCode::ParameterInvalid, Some("inner.address")),
-            ("{\"amount\": \"1\", \"inner\": {\"address\": \"a\", \"x\": 1}}", ErrorCode::ParameterUnknown, Some("inner.x")),
+            (
+                "{\"amount\": \"1\", \"bogus\": 1}",
+                ErrorCode::ParameterUnknown,
+                Some("bogus"),
+            ),
+            (
+                "{\"amount\": \"1\", \"inner\": {}}",
+                ErrorCode::ParameterMissing,
+                Some("inner.address"),
+            ),
+            (
+                "{\"amount\": \"1\", \"inner\": {\"address\": 5}}",
+                ErrorCode::ParameterInvalid,
+                Some("inner.address"),
+            ),
+            (
+                "{\"amount\": \"1\", \"inner\": {\"address\": \"a\", \"x\": 1}}",
+                ErrorCode::ParameterUnknown,
+                Some("inner.x"),
+            ),
         ];
         for (body, code, param) in cases {
-            assert_eq!(code_and_param(body), (code, param.map(str::to_owned)), "{body}");
+            assert_eq!(
+                code_and_param(body),
+                (code, param.map(str::to_owned)),
+                "{body}"
+            );
         }
     }
 }

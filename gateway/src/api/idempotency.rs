@@ -69,7 +69,9 @@ impl Guard {
         match stored {
             Some(record) if record.request_hash == self.request_hash => Ok(replay(&record)),
             Some(_) => Err(reused()),
-            None => Err(ApiError::internal(&"idempotency record vanished after a conflict")),
+            None => Err(ApiError::internal(
+                &"idempotency record vanished after a conflict",
+            )),
         }
     }
 
@@ -98,7 +100,10 @@ fn replay(record: &IdempotencyRecord) -> Response {
     let status = StatusCode::from_u16(record.response_status).unwrap_or(StatusCode::OK);
     let mut response = (status, record.response_body.clone()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }

@@ -40,7 +40,11 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     span.in_scope(|| {
-        tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+        tracing::info!(
+            status,
+            elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
     });
     let labels = [
         ("method", method.to_string()),

@@ -4,8 +4,8 @@ mod auth;
 mod body;
 mod idempotency;
 mod middleware;
-mod ops;
 pub mod openapi;
+mod ops;
 mod payment_intents;
 
 use std::collections::{HashMap, HashSet};
@@ -76,7 +76,10 @@ pub fn router(state: AppState) -> Router {
             post(payment_intents::create).get(payment_intents::list),
         )
         .route("/payment_intents/{id}", get(payment_intents::retrieve))
-        .route("/payment_intents/{id}/cancel", post(payment_intents::cancel))
+        .route(
+            "/payment_intents/{id}/cancel",
+            post(payment_intents::cancel),
+        )
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/v1", v1)

@@ -41,9 +41,5 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        document(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], document()).into_response()
 }

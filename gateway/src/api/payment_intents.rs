@@ -181,9 +181,10 @@ impl PaymentIntentObject {
 
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -225,7 +226,8 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError
         );
     }
     for (key, value) in metadata {
-        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN || key.contains(['[', ']']) {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN || key.contains(['[', ']'])
+        {
             return invalid(
                 format!("metadata keys must be 1 to {MAX_METADATA_KEY_LEN} characters, without brackets."),
                 format!("metadata.{key}"),
@@ -496,8 +498,11 @@ fn parse_seconds(value: Option<String>, param: &str) -> Result<Option<i64>, ApiE
                 .filter(|s| (0..=253_402_300_799).contains(s))
                 .map(|s| s * 1000)
                 .ok_or_else(|| {
-                    ApiError::new(ErrorCode::ParameterInvalid, format!("{param} must be Unix seconds."))
-                        .param(param)
+                    ApiError::new(
+                        ErrorCode::ParameterInvalid,
+                        format!("{param} must be Unix seconds."),
+                    )
+                    .param(param)
                 })
         })
         .transpose()
@@ -558,8 +563,11 @@ async fn list_filter(
         .status
         .map(|s| {
             s.parse::<PaymentStatus>().map_err(|_| {
-                ApiError::new(ErrorCode::ParameterInvalid, format!("Unknown status `{s}`."))
-                    .param("status")
+                ApiError::new(
+                    ErrorCode::ParameterInvalid,
+                    format!("Unknown status `{s}`."),
+                )
+                .param("status")
             })
         })
         .transpose()?;
@@ -567,7 +575,8 @@ async fn list_filter(
         status,
         created_gte_ms: parse_seconds(params.created_gte, "created[gte]")?,
         created_lte_ms: parse_seconds(params.created_lte, "created[lte]")?,
-        starting_after: parse_cursor(state, caller, params.starting_after, "starting_after").await?,
+        starting_after: parse_cursor(state, caller, params.starting_after, "starting_after")
+            .await?,
         ending_before: parse_cursor(state, caller, params.ending_before, "ending_before").await?,
         limit,
     })

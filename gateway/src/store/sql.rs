@@ -81,7 +81,9 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
-        let pool = Self::pool_options(backend, max_connections).connect(&url).await?;
+        let pool = Self::pool_options(backend, max_connections)
+            .connect(&url)
+            .await?;
         let writer = match backend {
             Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await?,
             Backend::Postgres => pool.clone(),
@@ -103,10 +105,18 @@ impl SqlStore {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the one writer; FULL keeps every commit
                         // durable across power loss; the busy timeout queues writers.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = FULL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -148,7 +158,9 @@ impl SqlStore {
             .transpose()?;
         Ok(PaymentIntent {
             id: text("id")?.parse().map_err(|_| corrupt("id"))?,
-            merchant_id: text("merchant_id")?.parse().map_err(|_| corrupt("merchant"))?,
+            merchant_id: text("merchant_id")?
+                .parse()
+                .map_err(|_| corrupt("merchant"))?,
             livemode: row.try_get::<i64, _>("livemode")? == 1,
             amount,
             settlement: SettlementTarget { asset, address },
@@ -245,7 +257,10 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
         _ => return Err(corrupt("kind")),
     };
     Ok(ApiKeyRecord {
-        id: row.try_get::<String, _>("id")?.parse().map_err(|_| corrupt("id"))?,
+        id: row
+            .try_get::<String, _>("id")?
+            .parse()
+            .map_err(|_| corrupt("id"))?,
         merchant_id: row
             .try_get::<String, _>("merchant_id")?
             .parse()

@@ -45,7 +45,9 @@ pub async fn fresh_database(db: Db) -> (String, Option<tempfile::TempDir>) {
                 .expect("connect to the test PostgreSQL server");
             let name = format!(
                 "rialto_{}",
-                rialto_core::id::MerchantId::generate().to_string().replace("mer_", "")
+                rialto_core::id::MerchantId::generate()
+                    .to_string()
+                    .replace("mer_", "")
             );
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&pool)
@@ -92,7 +94,11 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
     config.rate_limit.burst = 10_000;
     tweak(&mut config);
     let registry = registry();
-    let store = Arc::new(open_store(&config, registry.clone()).await.expect("open store"));
+    let store = Arc::new(
+        open_store(&config, registry.clone())
+            .await
+            .expect("open store"),
+    );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let merchant = create_merchant(
         store.as_ref(),
@@ -136,11 +142,15 @@ impl TestApp {
     }
 
     pub fn get(&self, path: &str, key: &str) -> RequestBuilder {
-        self.client.get(format!("{}{path}", self.base)).bearer_auth(key)
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
     }
 
     pub fn post(&self, path: &str, key: &str) -> RequestBuilder {
-        self.client.post(format!("{}{path}", self.base)).bearer_auth(key)
+        self.client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
     }
 
     /// Creates a merchant on the same database and returns its keys.
@@ -192,7 +202,9 @@ pub async fn expect_error(response: Response, status: u16, code: &str) -> Value 
     assert!(body["error"]["type"].is_string(), "type in {body}");
     assert!(body["error"]["message"].is_string(), "message in {body}");
     assert!(
-        body["error"]["request_id"].as_str().is_some_and(|r| r.starts_with("req_")),
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("req_")),
         "request id in {body}"
     );
     body["error"].clone()
