@@ -45,6 +45,35 @@ impl Address {
         }
     }
 
+    /// The address a contract gets when `self` deploys it with CREATE at `nonce`:
+    /// keccak256(rlp([sender, nonce]))[12..]. Sandbox assets have fixed addresses because the
+    /// devnet deploys them from a fixed account at fixed nonces.
+    pub fn evm_create(&self, nonce: u64) -> Option<Address> {
+        let Address::Evm(sender) = self else {
+            return None;
+        };
+        let be = nonce.to_be_bytes();
+        let significant = &be[be.iter().position(|b| *b != 0).unwrap_or(8)..];
+        let mut payload = Vec::with_capacity(30);
+        payload.push(0x80 + 20);
+        payload.extend_from_slice(sender);
+        match significant {
+            [] => payload.push(0x80),
+            [single] if *single < 0x80 => payload.push(*single),
+            bytes => {
+                payload.push(0x80 + bytes.len() as u8);
+                payload.extend_from_slice(bytes);
+            }
+        }
+        let mut rlp = Vec::with_capacity(payload.len() + 1);
+        rlp.push(0xc0 + payload.len() as u8);
+        rlp.extend_from_slice(&payload);
+        let hash = Keccak256::digest(&rlp);
+        let mut out = [0u8; 20];
+        out.copy_from_slice(&hash[12..]);
+        Some(Address::Evm(out))
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Address::Evm(b) => b,
@@ -169,6 +198,25 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn create_addresses_match_known_deployments() {
+        let deployer = Address::parse("0x6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0", ChainNamespace::Eip155).unwrap();
+        let expected = [
+            (0, "0xcd234a471b72ba2f1ccf0a70fcaba648a5eecd8d"),
+            (1, "0x343c43a37d37dff08ae8c4a11544c718abb4fcf8"),
+            (2, "0xf778b86fa74e846c4f0a1fbd1335fe81c00a0c91"),
+            (3, "0xfffd933a0bc612844eaf0c6fe3e5b8e9b6c1d19c"),
+        ];
+        for (nonce, want) in expected {
+            let got = deployer.evm_create(nonce).unwrap().to_string().to_ascii_lowercase();
+            assert_eq!(got, want, "nonce {nonce}");
+        }
+        let big = deployer.evm_create(0x1234).unwrap();
+        assert_ne!(big, deployer.evm_create(0x34).unwrap());
+        let sol = Address::parse("11111111111111111111111111111111", ChainNamespace::Solana).unwrap();
+        assert_eq!(sol.evm_create(0), None);
     }
 
     #[test]

@@ -113,25 +113,33 @@ pub struct AssetRegistry {
 }
 
 impl AssetRegistry {
-    /// Builds the registry from the chains file and the reference token file (JSON texts).
-    pub fn from_json(chains_json: &str, reference_json: &str) -> Result<Self, RegistryError> {
+    /// Builds the registry from the chains file and token files (JSON texts in the reference
+    /// format: `{"tokens": [{symbol, chain, address, decimals}, …]}`; other fields ignored).
+    pub fn from_json(chains_json: &str, token_files: &[&str]) -> Result<Self, RegistryError> {
         let chains: ChainsFile =
             serde_json::from_str(chains_json).map_err(|e| RegistryError::Data(e.to_string()))?;
         let mut registry = Self::default();
         for row in chains.chains {
             registry.add_chain(row)?;
         }
-        let reference: ReferenceFile =
-            serde_json::from_str(reference_json).map_err(|e| RegistryError::Data(e.to_string()))?;
-        for token in reference.tokens {
+        for file in token_files {
+            registry.add_token_file(file)?;
+        }
+        Ok(registry)
+    }
+
+    fn add_token_file(&mut self, json: &str) -> Result<(), RegistryError> {
+        let file: ReferenceFile =
+            serde_json::from_str(json).map_err(|e| RegistryError::Data(e.to_string()))?;
+        for token in file.tokens {
             let Some(decimals) = token.decimals else {
                 continue;
             };
-            let chain = registry
+            let chain = self
                 .chain(&token.chain)
                 .ok_or_else(|| RegistryError::UnknownChain(token.chain.clone()))?
                 .clone();
-            registry.add_asset(
+            self.add_asset(
                 &chain,
                 &token.symbol,
                 &token.address,
@@ -139,7 +147,7 @@ impl AssetRegistry {
                 AssetKind::Stablecoin,
             )?;
         }
-        Ok(registry)
+        Ok(())
     }
 
     fn add_chain(&mut self, row: ChainRow) -> Result<(), RegistryError> {
@@ -298,7 +306,7 @@ mod tests {
     ]}"#;
 
     fn registry() -> AssetRegistry {
-        AssetRegistry::from_json(CHAINS, TOKENS).unwrap()
+        AssetRegistry::from_json(CHAINS, &[TOKENS]).unwrap()
     }
 
     #[test]

@@ -646,3 +646,26 @@ async fn the_served_openapi_document_lists_the_payment_intent_routes() {
     }
     assert!(doc["components"]["schemas"]["PaymentIntentObject"].is_object());
 }
+
+#[tokio::test]
+async fn sandbox_chains_take_test_payments_and_refuse_live_ones() {
+    let app = spawn_app_with(Db::Sqlite, |c| c.live.venues = vec!["test-venue".into()]).await;
+    let body = json!({"amount": "3.00", "currency": "usd",
+        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": ADDRESS}});
+    let test = app.create_intent(body.clone()).await;
+    assert_eq!(test["settlement"]["chain_id"], "eip155:31338");
+    assert_eq!(
+        test["settlement"]["asset_id"],
+        "eip155:31338/erc20:0xb19b36b1456E65E3A6D514D3F715f204BD59f431"
+    );
+    let live = app.merchant.live_secret_key.clone().unwrap();
+    let response = app.post("/v1/payment_intents", &live).json(&body).send().await.unwrap();
+    let error = expect_error(response, 400, "invalid_chain").await;
+    assert_eq!(error["param"], "settlement.chain");
+    let mut mainnet = body;
+    mainnet["settlement"]["chain"] = json!("base");
+    let ok = app.post("/v1/payment_intents", &live).json(&mainnet).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let created: Value = ok.json().await.unwrap();
+    assert_eq!(created["livemode"], true);
+}

@@ -267,6 +267,13 @@ async fn build_intent(
             .map_err(settlement_error)?,
         None => merchant_default_settlement(state, caller).await?,
     };
+    if caller.livemode && settlement_is_sandbox(state, &settlement) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidChain,
+            "Live payments cannot settle on a sandbox (devnet) chain.",
+        )
+        .param("settlement.chain"));
+    }
     let metadata = params.metadata.unwrap_or_default();
     validate_metadata(&metadata)?;
     if params
@@ -310,6 +317,13 @@ async fn build_intent(
         cancellation_reason: None,
         version: 1,
     })
+}
+
+fn settlement_is_sandbox(state: &AppState, target: &SettlementTarget) -> bool {
+    state
+        .registry
+        .chain(target.asset.id.chain().as_str())
+        .is_some_and(|c| c.sandbox)
 }
 
 async fn merchant_default_settlement(
