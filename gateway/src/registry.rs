@@ -31,7 +31,9 @@ mod tests {
             let expected = deployer.evm_create(nonce).unwrap();
             let chain = registry.chain(token["chain"].as_str().unwrap()).unwrap();
             assert!(chain.sandbox);
-            let asset = registry.asset_on(token["symbol"].as_str().unwrap(), chain).unwrap();
+            let asset = registry
+                .asset_on(token["symbol"].as_str().unwrap(), chain)
+                .unwrap();
             assert_eq!(asset.contract, expected, "{token}");
         }
     }

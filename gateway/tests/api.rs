@@ -659,12 +659,22 @@ async fn sandbox_chains_take_test_payments_and_refuse_live_ones() {
         "eip155:31338/erc20:0xb19b36b1456E65E3A6D514D3F715f204BD59f431"
     );
     let live = app.merchant.live_secret_key.clone().unwrap();
-    let response = app.post("/v1/payment_intents", &live).json(&body).send().await.unwrap();
+    let response = app
+        .post("/v1/payment_intents", &live)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let error = expect_error(response, 400, "invalid_chain").await;
     assert_eq!(error["param"], "settlement.chain");
     let mut mainnet = body;
     mainnet["settlement"]["chain"] = json!("base");
-    let ok = app.post("/v1/payment_intents", &live).json(&mainnet).send().await.unwrap();
+    let ok = app
+        .post("/v1/payment_intents", &live)
+        .json(&mainnet)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let created: Value = ok.json().await.unwrap();
     assert_eq!(created["livemode"], true);

@@ -122,11 +122,16 @@ fn serde_error(path: &str, message: &str) -> ApiError {
     }
 }
 
-/// Parses a query string into `T` (which should deny unknown fields).
+/// Parses a query string into `T` (which should deny unknown fields). A parameter given with
+/// an empty value (`limit=`, as HTML forms send) counts as not given.
 pub fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
-        query.unwrap_or_default().as_bytes(),
-    ));
+    let pairs: Vec<_> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    let kept = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(kept.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         serde_error(&path, &err.into_inner().to_string())

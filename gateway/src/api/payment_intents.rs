@@ -422,7 +422,8 @@ fn record_for(guard: Option<&Guard>, body: &str, now_ms: i64) -> Option<Idempote
     responses(
         (status = 200, body = PaymentIntentObject),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody)
     ),
     security(("api_key" = []))
@@ -465,7 +466,12 @@ fn parse_intent_id(id: &str) -> Result<PaymentIntentId, ApiError> {
 #[utoipa::path(
     get, path = "/v1/payment_intents/{id}", tag = "payment_intents",
     params(("id" = String, Path, description = "pi_…"), RetrieveParams),
-    responses((status = 200, body = PaymentIntentObject), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = PaymentIntentObject),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    ),
     security(("api_key" = []))
 )]
 pub async fn retrieve(
@@ -600,7 +606,11 @@ async fn list_filter(
 #[utoipa::path(
     get, path = "/v1/payment_intents", tag = "payment_intents",
     params(ListParams),
-    responses((status = 200, body = PaymentIntentList), (status = 400, body = ErrorBody)),
+    responses(
+        (status = 200, body = PaymentIntentList),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)
+    ),
     security(("api_key" = []))
 )]
 pub async fn list(
@@ -634,8 +644,13 @@ pub async fn list(
     params(("id" = String, Path, description = "pi_…"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body(content = CancelPaymentIntentParams, description = "Optional"),
-    responses((status = 200, body = PaymentIntentObject), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = PaymentIntentObject),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    ),
     security(("api_key" = []))
 )]
 pub async fn cancel(
