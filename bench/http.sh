@@ -3,7 +3,10 @@
 # and PostgreSQL, against a minimal axum handler doing one equivalent INSERT on the same
 # database (the ceiling). Load comes from wrk in a second process on loopback.
 #
-#   bench/http.sh [DURATION_SECONDS] [CONNECTIONS]
+#   bench/http.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
+#
+# Each round measures Rialto then the ceiling back to back on each backend; the summary gives
+# the median of the rounds and Rialto's share of the ceiling.
 #
 # Needs wrk (Debian package `wrk`; installed here if missing). PostgreSQL runs with fsync ON so
 # both backends do durable commits; SQLite runs in WAL mode with synchronous=FULL.
@@ -11,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-20}
 conns=${2:-32}
+rounds=${3:-3}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -p rialto-gateway --bin rialto --example insert_ceiling >&2
 bin=target/release/rialto
@@ -54,8 +58,29 @@ bench_backend() { # name url
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -sr); duration ${duration}s, ${conns} connections" >&2
-bench_backend sqlite "sqlite://$work/bench.db"
-psql_url=${RIALTO_TEST_PG_URL%/postgres}/postgres
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -sr); duration ${duration}s, ${conns} connections, ${rounds} rounds" >&2
 "$(pg_bindir)/psql" "$RIALTO_TEST_PG_URL" -qc "CREATE DATABASE rialto_bench" >/dev/null
-bench_backend postgres "${RIALTO_TEST_PG_URL%/postgres}/rialto_bench"
+for round in $(seq 1 "$rounds"); do
+  bench_backend sqlite "sqlite://$work/bench-$round.db"
+  bench_backend postgres "${RIALTO_TEST_PG_URL%/postgres}/rialto_bench"
+done | tee "$work/results.txt"
+python3 - "$work/results.txt" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, *fields = line.split()
+    kv = dict(f.split("=") for f in fields)
+    rows.setdefault(label, []).append(kv)
+print("\n| backend | server | req/s (median) | p50 ms | p99 ms | share of ceiling |")
+print("|---|---|---|---|---|---|")
+for backend in ("sqlite", "postgres"):
+    med = {}
+    for server in ("rialto", "ceiling"):
+        runs = rows.get(f"{server}-{backend}", [])
+        if not runs:
+            continue
+        med[server] = {k: statistics.median(float(r[k]) for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+    for server, m in med.items():
+        share = f"{100 * m['rps'] / med['ceiling']['rps']:.0f}%" if server == "rialto" and "ceiling" in med else ""
+        print(f"| {backend} | {server} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {share} |")
+PY
