@@ -202,7 +202,11 @@ mod tests {
 
     #[test]
     fn create_addresses_match_known_deployments() {
-        let deployer = Address::parse("0x6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0", ChainNamespace::Eip155).unwrap();
+        let deployer = Address::parse(
+            "0x6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0",
+            ChainNamespace::Eip155,
+        )
+        .unwrap();
         let expected = [
             (0, "0xcd234a471b72ba2f1ccf0a70fcaba648a5eecd8d"),
             (1, "0x343c43a37d37dff08ae8c4a11544c718abb4fcf8"),
@@ -210,12 +214,17 @@ mod tests {
             (3, "0xfffd933a0bc612844eaf0c6fe3e5b8e9b6c1d19c"),
         ];
         for (nonce, want) in expected {
-            let got = deployer.evm_create(nonce).unwrap().to_string().to_ascii_lowercase();
+            let got = deployer
+                .evm_create(nonce)
+                .unwrap()
+                .to_string()
+                .to_ascii_lowercase();
             assert_eq!(got, want, "nonce {nonce}");
         }
         let big = deployer.evm_create(0x1234).unwrap();
         assert_ne!(big, deployer.evm_create(0x34).unwrap());
-        let sol = Address::parse("11111111111111111111111111111111", ChainNamespace::Solana).unwrap();
+        let sol =
+            Address::parse("11111111111111111111111111111111", ChainNamespace::Solana).unwrap();
         assert_eq!(sol.evm_create(0), None);
     }
 

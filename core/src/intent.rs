@@ -163,12 +163,9 @@ pub struct SettlementTarget {
 /// Why a settlement target was refused; each maps to its own API error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettlementError {
-    #[error("unknown chain `{0}`")]
-    UnknownChain(String),
-    #[error("unknown asset `{0}`")]
-    UnknownAsset(String),
-    #[error("asset `{asset}` is not available on chain `{chain}`")]
-    AssetNotOnChain { asset: String, chain: String },
+    /// Unknown chain or asset, or an asset not on that chain.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error(
         "`{0}` cannot be a settlement asset: merchants settle in stablecoins or deposit tokens"
     )]
@@ -188,15 +185,8 @@ impl SettlementTarget {
     ) -> Result<Self, SettlementError> {
         let chain = registry
             .chain(chain)
-            .ok_or_else(|| SettlementError::UnknownChain(chain.to_owned()))?;
-        let asset = registry.asset_on(asset, chain).map_err(|e| match e {
-            RegistryError::AssetNotOnChain { asset, chain } => {
-                SettlementError::AssetNotOnChain { asset, chain }
-            }
-            RegistryError::UnknownAsset(a)
-            | RegistryError::UnknownChain(a)
-            | RegistryError::Data(a) => SettlementError::UnknownAsset(a),
-        })?;
+            .ok_or_else(|| RegistryError::UnknownChain(chain.to_owned()))?;
+        let asset = registry.asset_on(asset, chain)?;
         if asset.kind == AssetKind::Native {
             return Err(SettlementError::NotSettleable(asset.code.clone()));
         }

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rialto_core::address::AddressError;
+use rialto_core::asset::RegistryError;
 use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{
     CancellationReason, PaymentEvent, PaymentIntent, PaymentStatus, SettlementError,
@@ -202,11 +203,14 @@ fn money_error(err: MoneyError, param: &str) -> ApiError {
 
 fn settlement_error(err: SettlementError) -> ApiError {
     let (code, param) = match &err {
-        SettlementError::UnknownChain(_) => (ErrorCode::InvalidChain, "settlement.chain"),
-        SettlementError::UnknownAsset(_) | SettlementError::NotSettleable(_) => {
-            (ErrorCode::InvalidAsset, "settlement.asset")
+        SettlementError::Registry(RegistryError::UnknownChain(_)) => {
+            (ErrorCode::InvalidChain, "settlement.chain")
         }
-        SettlementError::AssetNotOnChain { .. } => (ErrorCode::AssetNotOnChain, "settlement.asset"),
+        SettlementError::Registry(RegistryError::UnknownAsset(_) | RegistryError::Data(_))
+        | SettlementError::NotSettleable(_) => (ErrorCode::InvalidAsset, "settlement.asset"),
+        SettlementError::Registry(RegistryError::AssetNotOnChain { .. }) => {
+            (ErrorCode::AssetNotOnChain, "settlement.asset")
+        }
         SettlementError::Address(AddressError::EvmChecksum) => {
             (ErrorCode::AddressChecksumMismatch, "settlement.address")
         }
