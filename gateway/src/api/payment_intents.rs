@@ -420,7 +420,7 @@ fn record_for(guard: Option<&Guard>, body: &str, now_ms: i64) -> Option<Idempote
 
 /// Create a payment intent.
 #[utoipa::path(
-    post, path = "/v1/payment_intents", tag = "payment_intents",
+    post, path = "/v1/payment_intents", operation_id = "create_payment_intent", tag = "payment_intents",
     request_body = CreatePaymentIntentParams,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     responses(
@@ -468,7 +468,7 @@ fn parse_intent_id(id: &str) -> Result<PaymentIntentId, ApiError> {
 
 /// Retrieve a payment intent (secret key, or publishable key with `client_secret`).
 #[utoipa::path(
-    get, path = "/v1/payment_intents/{id}", tag = "payment_intents",
+    get, path = "/v1/payment_intents/{id}", operation_id = "retrieve_payment_intent", tag = "payment_intents",
     params(("id" = String, Path, description = "pi_…"), RetrieveParams),
     responses(
         (status = 200, body = PaymentIntentObject),
@@ -608,7 +608,7 @@ async fn list_filter(
 
 /// List payment intents, newest first.
 #[utoipa::path(
-    get, path = "/v1/payment_intents", tag = "payment_intents",
+    get, path = "/v1/payment_intents", operation_id = "list_payment_intents", tag = "payment_intents",
     params(ListParams),
     responses(
         (status = 200, body = PaymentIntentList),
@@ -644,7 +644,7 @@ pub async fn list(
 
 /// Cancel a payment intent that is still awaiting funds.
 #[utoipa::path(
-    post, path = "/v1/payment_intents/{id}/cancel", tag = "payment_intents",
+    post, path = "/v1/payment_intents/{id}/cancel", operation_id = "cancel_payment_intent", tag = "payment_intents",
     params(("id" = String, Path, description = "pi_…"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body(content = CancelPaymentIntentParams, description = "Optional"),

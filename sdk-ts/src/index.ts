@@ -1,0 +1,128 @@
+// Rialto API client. Request and response types come from the generated OpenAPI schema
+// (src/schema.d.ts, regenerated with `npm run generate` from gateway/openapi.json), so a change
+// to the API shows up here as a type error. Amounts are decimal strings, never numbers.
+import type { components } from "./schema.js";
+
+export type PaymentIntent = components["schemas"]["PaymentIntentObject"];
+export type PaymentIntentList = components["schemas"]["PaymentIntentList"];
+export type CreatePaymentIntentParams = components["schemas"]["CreatePaymentIntentParams"];
+export type CancelPaymentIntentParams = components["schemas"]["CancelPaymentIntentParams"];
+export type ErrorObject = components["schemas"]["ErrorObject"];
+
+/** An error answered by the gateway, with its stable `code` and the offending `param`. */
+export class RialtoError extends Error {
+  readonly status: number;
+  readonly type: ErrorObject["type"];
+  readonly code: string;
+  readonly param: string | null;
+  readonly requestId: string | null;
+  readonly retryAfterSeconds: number | null;
+
+  constructor(status: number, error: ErrorObject, retryAfter: string | null) {
+    super(error.message);
+    this.name = "RialtoError";
+    this.status = status;
+    this.type = error.type;
+    this.code = error.code;
+    this.param = error.param ?? null;
+    this.requestId = error.request_id ?? null;
+    this.retryAfterSeconds = retryAfter === null ? null : Number.parseInt(retryAfter, 10);
+  }
+}
+
+export interface ClientOptions {
+  /** `sk_test_…` on servers, `pk_test_…` in wallets and browsers. */
+  apiKey: string;
+  /** e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  fetch?: typeof fetch;
+}
+
+export interface ListParams {
+  limit?: number;
+  starting_after?: string;
+  ending_before?: string;
+  status?: string;
+  createdGte?: number;
+  createdLte?: number;
+}
+
+export class RialtoClient {
+  private readonly apiKey: string;
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    this.apiKey = options.apiKey;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** Creates an intent. Pass an idempotency key so a retry can never create a second one. */
+  createPaymentIntent(
+    params: CreatePaymentIntentParams,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<PaymentIntent> {
+    return this.request("POST", "/v1/payment_intents", params, options.idempotencyKey);
+  }
+
+  /** Reads an intent. With a publishable key, `clientSecret` is required. */
+  retrievePaymentIntent(id: string, options: { clientSecret?: string } = {}): Promise<PaymentIntent> {
+    const query = options.clientSecret
+      ? `?client_secret=${encodeURIComponent(options.clientSecret)}`
+      : "";
+    return this.request("GET", `/v1/payment_intents/${encodeURIComponent(id)}${query}`);
+  }
+
+  listPaymentIntents(params: ListParams = {}): Promise<PaymentIntentList> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set("limit", String(params.limit));
+    if (params.starting_after) query.set("starting_after", params.starting_after);
+    if (params.ending_before) query.set("ending_before", params.ending_before);
+    if (params.status) query.set("status", params.status);
+    if (params.createdGte !== undefined) query.set("created[gte]", String(params.createdGte));
+    if (params.createdLte !== undefined) query.set("created[lte]", String(params.createdLte));
+    const suffix = query.size > 0 ? `?${query}` : "";
+    return this.request("GET", `/v1/payment_intents${suffix}`);
+  }
+
+  cancelPaymentIntent(
+    id: string,
+    params: CancelPaymentIntentParams = {},
+    options: { idempotencyKey?: string } = {},
+  ): Promise<PaymentIntent> {
+    return this.request(
+      "POST",
+      `/v1/payment_intents/${encodeURIComponent(id)}/cancel`,
+      params,
+      options.idempotencyKey,
+    );
+  }
+
+  private async request<T>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    idempotencyKey?: string,
+  ): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+    const response = await this.fetchImpl(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      let error: ErrorObject;
+      try {
+        error = (JSON.parse(text) as { error: ErrorObject }).error;
+      } catch {
+        error = { type: "api_error", code: "api_error", message: text || response.statusText };
+      }
+      throw new RialtoError(response.status, error, response.headers.get("retry-after"));
+    }
+    return JSON.parse(text) as T;
+  }
+}
