@@ -174,7 +174,31 @@ impl IdKind for EventKind {
     const PREFIX: &'static str = "evt";
 }
 
+/// Marker for webhook endpoint ids (`we_`).
+#[derive(Debug)]
+pub enum WebhookEndpointKind {}
+impl IdKind for WebhookEndpointKind {
+    const PREFIX: &'static str = "we";
+}
+
+/// Marker for webhook delivery ids (`wd_`): one event to one endpoint.
+#[derive(Debug)]
+pub enum WebhookDeliveryKind {}
+impl IdKind for WebhookDeliveryKind {
+    const PREFIX: &'static str = "wd";
+}
+
+/// Marker for webhook delivery attempt ids (`wa_`).
+#[derive(Debug)]
+pub enum WebhookAttemptKind {}
+impl IdKind for WebhookAttemptKind {
+    const PREFIX: &'static str = "wa";
+}
+
 pub type MerchantId = Id<MerchantKind>;
+pub type WebhookEndpointId = Id<WebhookEndpointKind>;
+pub type WebhookDeliveryId = Id<WebhookDeliveryKind>;
+pub type WebhookAttemptId = Id<WebhookAttemptKind>;
 pub type PaymentIntentId = Id<PaymentIntentKind>;
 pub type ApiKeyId = Id<ApiKeyKind>;
 pub type EventId = Id<EventKind>;

@@ -20,6 +20,35 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub intents: IntentConfig,
     pub live: LiveConfig,
+    pub secrets: SecretsConfig,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Base64 of 32 bytes that seal secrets stored in the database (webhook signing secrets).
+    /// Prefer setting it through `RIALTO__SECRETS__MASTER_KEY`. When empty, the key is read
+    /// from `master_key_file`, which is created (mode 0600) on first start.
+    pub master_key: String,
+    pub master_key_file: String,
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsConfig")
+            .field("master_key", &"[redacted]")
+            .field("master_key_file", &self.master_key_file)
+            .finish()
+    }
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            master_key: String::new(),
+            master_key_file: "rialto.key".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,6 +39,7 @@ pub enum ErrorCode {
     MetadataInvalid,
     InvalidExpiresIn,
     InvalidCursor,
+    InvalidUrl,
     ResourceMissing,
     UrlNotFound,
     MethodNotAllowed,
@@ -73,6 +74,7 @@ impl ErrorCode {
             ErrorCode::MetadataInvalid => "metadata_invalid",
             ErrorCode::InvalidExpiresIn => "invalid_expires_in",
             ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::InvalidUrl => "invalid_url",
             ErrorCode::ResourceMissing => "resource_missing",
             ErrorCode::UrlNotFound => "url_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -123,6 +125,7 @@ impl ErrorCode {
             | C::MetadataInvalid
             | C::InvalidExpiresIn
             | C::InvalidCursor
+            | C::InvalidUrl
             | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         }
     }

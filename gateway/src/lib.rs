@@ -12,6 +12,7 @@
 //! - [`keys`]: API key generation, parsing and hashing; client secrets.
 //! - [`merchants`]: creating merchants with their keys.
 //! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
+//! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
 //! - [`server`]: start-up, telemetry and graceful shutdown.
 //! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
 //! - [`clock`]: injected time.
@@ -25,4 +26,5 @@ pub mod merchants;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 pub mod workers;

@@ -1,8 +1,12 @@
 //! Start-up and shutdown: logging, metrics, store, migrations, workers, the HTTP server, and a
 //! graceful stop on SIGINT/SIGTERM (in-flight requests finish, workers stop).
 
+use std::io::Write;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use anyhow::Context;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use rialto_core::asset::AssetRegistry;
@@ -10,9 +14,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{router, AppState};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{redact_url, Config, LogFormat};
 use crate::store::{SqlStore, Store, StoreError};
+use crate::webhooks::{run_webhook_worker, DeliveryConfig, Sealer};
 use crate::workers::run_maintenance;
 
 pub fn init_tracing(config: &Config) {
@@ -48,6 +53,31 @@ pub async fn open_store(
     Ok(store)
 }
 
+/// The master key that seals stored secrets: from config, else from the key file, which is
+/// created on first start.
+pub fn load_sealer(config: &Config) -> anyhow::Result<Sealer> {
+    let secrets = &config.secrets;
+    if !secrets.master_key.is_empty() {
+        return Sealer::from_base64(&secrets.master_key)
+            .map_err(|e| anyhow::anyhow!("secrets.master_key: {e}"));
+    }
+    let path = Path::new(&secrets.master_key_file);
+    if !path.exists() {
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        let mut file = file
+            .open(path)
+            .with_context(|| format!("creating master key file {}", path.display()))?;
+        file.write_all(Sealer::generate_key().as_bytes())?;
+        tracing::warn!(path = %path.display(), "generated a new master key; back it up: stored webhook secrets cannot be opened without it");
+    }
+    let key = std::fs::read_to_string(path)
+        .with_context(|| format!("reading master key file {}", path.display()))?;
+    Sealer::from_base64(&key).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Serves until SIGINT/SIGTERM. `listener` is already bound (tests bind port 0).
 pub async fn serve(
     config: Config,
@@ -61,15 +91,24 @@ pub async fn serve(
         "rialto gateway ready (sandbox mode: _test_ keys)"
     );
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let clock = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sealer = Arc::new(load_sealer(&config)?);
     let state = AppState::new(
         store.clone(),
         registry,
         Arc::new(config),
         clock.clone(),
         metrics_handle(),
+        sealer.clone(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
+    let webhooks = tokio::spawn(run_webhook_worker(
+        store.clone(),
+        sealer,
+        clock.clone(),
+        DeliveryConfig::default(),
+        stop_rx.clone(),
+    ));
     let worker = tokio::spawn(run_maintenance(
         store,
         clock,
@@ -89,6 +128,7 @@ pub async fn serve(
         Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
     }
     let _ = worker.await;
+    let _ = webhooks.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rialto_core::intent::PaymentEvent;
 use tokio::sync::watch;
 
+use crate::api::{intent_event, intent_json};
 use crate::clock::Clock;
 use crate::store::{CasOutcome, Store, StoreError};
 
@@ -22,7 +23,12 @@ pub async fn expire_due_intents(store: &dyn Store, clock: &dyn Clock) -> Result<
         let Ok(next) = intent.transition(PaymentEvent::Expire, now) else {
             continue;
         };
-        if store.update_intent(intent.status, &next, None).await? == CasOutcome::Updated {
+        let event = intent_event(&next, "payment_intent.expired", &intent_json(&next), now);
+        if store
+            .update_intent(intent.status, &next, Some(&event), None)
+            .await?
+            == CasOutcome::Updated
+        {
             expired += 1;
         }
     }

@@ -5,13 +5,15 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{fresh_store, registry, Db, ADDRESS};
+use rialto_core::id::EventId;
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, SettlementTarget};
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::clock::ManualClock;
 use rialto_gateway::keys::generate_key;
 use rialto_gateway::store::{
-    CasOutcome, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Store, StoreError,
+    CasOutcome, Event, EventFilter, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Store,
+    StoreError,
 };
 use rialto_gateway::workers::{expire_due_intents, prune_idempotency_keys, IDEMPOTENCY_TTL_MS};
 
@@ -53,6 +55,17 @@ fn intent(merchant: MerchantId, created_at_ms: i64) -> PaymentIntent {
     }
 }
 
+fn created(pi: &PaymentIntent) -> Event {
+    Event {
+        id: EventId::generate(),
+        merchant_id: pi.merchant_id,
+        livemode: pi.livemode,
+        kind: "payment_intent.created".into(),
+        object_json: format!("{{\"id\":\"{}\"}}", pi.id),
+        created_at_ms: pi.created_at_ms,
+    }
+}
+
 fn record(scope: &str, key: &str, body: &str) -> IdempotencyRecord {
     IdempotencyRecord {
         scope: scope.into(),
@@ -67,7 +80,7 @@ fn record(scope: &str, key: &str, body: &str) -> IdempotencyRecord {
 async fn intents_round_trip_exactly(store: &dyn Store) {
     let m = merchant(store).await;
     let pi = intent(m, T0);
-    store.create_intent(&pi, None).await.unwrap();
+    store.create_intent(&pi, &created(&pi), None).await.unwrap();
     assert_eq!(
         store.get_intent(&m, false, &pi.id).await.unwrap(),
         Some(pi.clone())
@@ -114,12 +127,20 @@ async fn an_intent_and_its_idempotency_record_commit_together(store: &dyn Store)
     let scope = format!("{m}:test");
     let first = intent(m, T0);
     store
-        .create_intent(&first, Some(&record(&scope, "k1", "first")))
+        .create_intent(
+            &first,
+            &created(&first),
+            Some(&record(&scope, "k1", "first")),
+        )
         .await
         .unwrap();
     let second = intent(m, T0);
     let err = store
-        .create_intent(&second, Some(&record(&scope, "k1", "second")))
+        .create_intent(
+            &second,
+            &created(&second),
+            Some(&record(&scope, "k1", "second")),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::IdempotencyKeyTaken), "{err}");
@@ -135,19 +156,22 @@ async fn an_intent_and_its_idempotency_record_commit_together(store: &dyn Store)
 async fn transitions_are_compare_and_set(store: &dyn Store) {
     let m = merchant(store).await;
     let pi = intent(m, T0);
-    store.create_intent(&pi, None).await.unwrap();
+    store.create_intent(&pi, &created(&pi), None).await.unwrap();
     let canceled = pi.transition(PaymentEvent::Cancel, T0 + 5).unwrap();
     let funded = pi.transition(PaymentEvent::FundsDetected, T0 + 5).unwrap();
     assert_eq!(
         store
-            .update_intent(pi.status, &canceled, None)
+            .update_intent(pi.status, &canceled, None, None)
             .await
             .unwrap(),
         CasOutcome::Updated
     );
     // A writer that read the old row loses: zero rows change, nothing is overwritten.
     assert_eq!(
-        store.update_intent(pi.status, &funded, None).await.unwrap(),
+        store
+            .update_intent(pi.status, &funded, None, None)
+            .await
+            .unwrap(),
         CasOutcome::Conflict
     );
     let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
@@ -159,12 +183,12 @@ async fn transitions_are_compare_and_set(store: &dyn Store) {
 async fn concurrent_transitions_let_exactly_one_writer_win(store: &dyn Store) {
     let m = merchant(store).await;
     let pi = intent(m, T0);
-    store.create_intent(&pi, None).await.unwrap();
+    store.create_intent(&pi, &created(&pi), None).await.unwrap();
     let a = pi.transition(PaymentEvent::Cancel, T0 + 1).unwrap();
     let b = pi.transition(PaymentEvent::Expire, T0 + 1).unwrap();
     let (ra, rb) = tokio::join!(
-        store.update_intent(pi.status, &a, None),
-        store.update_intent(pi.status, &b, None)
+        store.update_intent(pi.status, &a, None, None),
+        store.update_intent(pi.status, &b, None, None)
     );
     let outcomes = [ra.unwrap(), rb.unwrap()];
     assert_eq!(
@@ -182,7 +206,7 @@ async fn lists_page_newest_first_with_filters(store: &dyn Store) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let pi = intent(m, T0 + i * 1000);
-        store.create_intent(&pi, None).await.unwrap();
+        store.create_intent(&pi, &created(&pi), None).await.unwrap();
         ids.push(pi.id);
     }
     ids.reverse();
@@ -244,7 +268,7 @@ async fn the_expiry_worker_expires_only_overdue_unfunded_intents(store: &dyn Sto
     let mut funded = intent(m, T0 - 120_000);
     funded.status = PaymentStatus::FundsReceived;
     for pi in [&due, &fresh, &funded] {
-        store.create_intent(pi, None).await.unwrap();
+        store.create_intent(pi, &created(pi), None).await.unwrap();
     }
     let moved = expire_due_intents(store, &clock).await.unwrap();
     assert!(moved >= 1);
@@ -262,6 +286,15 @@ async fn the_expiry_worker_expires_only_overdue_unfunded_intents(store: &dyn Sto
     clock.advance_ms(61_000);
     expire_due_intents(store, &clock).await.unwrap();
     assert_eq!(get(fresh.id).await, PaymentStatus::Expired);
+    let filter = EventFilter {
+        kind: Some("payment_intent.expired".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let events = store.list_events(&m, false, &filter).await.unwrap();
+    assert_eq!(events.data.len(), 2, "one expired event per expired intent");
+    let object: serde_json::Value = serde_json::from_str(&events.data[0].object_json).unwrap();
+    assert_eq!(object["status"], "expired");
 }
 
 async fn idempotency_records_are_pruned_after_a_day(store: &dyn Store) {
@@ -270,11 +303,15 @@ async fn idempotency_records_are_pruned_after_a_day(store: &dyn Store) {
     let mut old = record(&scope, "old", "x");
     old.created_at_ms = T0 - IDEMPOTENCY_TTL_MS - 1;
     store
-        .create_intent(&intent(m, T0), Some(&old))
+        .create_intent(&intent(m, T0), &created(&intent(m, T0)), Some(&old))
         .await
         .unwrap();
     store
-        .create_intent(&intent(m, T0), Some(&record(&scope, "new", "y")))
+        .create_intent(
+            &intent(m, T0),
+            &created(&intent(m, T0)),
+            Some(&record(&scope, "new", "y")),
+        )
         .await
         .unwrap();
     let clock = ManualClock::new(T0);

@@ -12,13 +12,13 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::{AppState, Caller};
 use crate::error::{ApiError, ErrorCode};
-use crate::store::IdempotencyRecord;
+use crate::store::{IdempotencyRecord, StoreError};
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
@@ -162,4 +162,66 @@ pub async fn begin(
         key,
         request_hash,
     }))
+}
+
+/// Claims the request's idempotency key, if it has one.
+pub async fn claim(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Option<Guard>, ApiError> {
+    Ok(
+        match begin(state, caller, headers, "POST", uri.path(), body).await? {
+            Begin::NoKey => None,
+            Begin::Fresh(guard) => Some(guard),
+        },
+    )
+}
+
+/// A write's failure: an API error, or its idempotency key was committed by someone else.
+#[derive(Debug)]
+pub enum WriteError {
+    Api(ApiError),
+    KeyTaken,
+}
+
+impl From<ApiError> for WriteError {
+    fn from(err: ApiError) -> Self {
+        WriteError::Api(err)
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::IdempotencyKeyTaken => WriteError::KeyTaken,
+            other => WriteError::Api(other.into()),
+        }
+    }
+}
+
+/// Answers a write: its response, its error, or (when another request committed the same key
+/// first) that request's stored response.
+pub async fn finish(
+    state: &AppState,
+    result: Result<Response, WriteError>,
+    guard: Option<Guard>,
+) -> Result<Response, ApiError> {
+    match (result, guard) {
+        (Ok(response), _) => Ok(response),
+        (Err(WriteError::Api(err)), Some(guard)) if err.status().is_client_error() => {
+            guard.after_error(state, err).await
+        }
+        (Err(WriteError::Api(err)), _) => Err(err),
+        (Err(WriteError::KeyTaken), Some(guard)) => guard.lost_race(state).await,
+        (Err(WriteError::KeyTaken), None) => {
+            Err(ApiError::internal(&"idempotency conflict without a key"))
+        }
+    }
+}
+
+pub fn record_for(guard: Option<&Guard>, body: &str, now_ms: i64) -> Option<IdempotencyRecord> {
+    guard.map(|g| g.record(StatusCode::OK, body, now_ms))
 }

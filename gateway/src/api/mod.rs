@@ -2,28 +2,37 @@
 
 mod auth;
 mod body;
+mod events;
 mod idempotency;
 mod middleware;
 pub mod openapi;
 mod ops;
 mod payment_intents;
+mod webhook_endpoints;
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rialto_core::asset::AssetRegistry;
+use rialto_core::id::{Id, IdKind};
+use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
+use crate::webhooks::Sealer;
 
 pub use auth::Caller;
+pub use events::event_object_json;
+pub(crate) use payment_intents::{intent_event, intent_json};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone, Debug)]
@@ -33,6 +42,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Option<PrometheusHandle>,
+    pub sealer: Arc<Sealer>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
@@ -51,6 +61,7 @@ impl AppState {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         metrics: Option<PrometheusHandle>,
+        sealer: Arc<Sealer>,
     ) -> Self {
         let per_second = NonZeroU32::new(config.rate_limit.per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit.burst).unwrap_or(NonZeroU32::MIN);
@@ -61,6 +72,7 @@ impl AppState {
             config,
             clock,
             metrics,
+            sealer,
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
@@ -79,6 +91,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/payment_intents/{id}/cancel",
             post(payment_intents::cancel),
+        )
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::retrieve))
+        .route("/events/{id}/deliveries", get(events::deliveries))
+        .route("/events/{id}/redeliver", post(events::redeliver))
+        .route(
+            "/webhook_endpoints",
+            post(webhook_endpoints::create).get(webhook_endpoints::list),
+        )
+        .route(
+            "/webhook_endpoints/{id}",
+            get(webhook_endpoints::retrieve).post(webhook_endpoints::update),
+        )
+        .route(
+            "/webhook_endpoints/{id}/rotate_secret",
+            post(webhook_endpoints::rotate_secret),
         )
         .route("/openapi.json", get(ops::openapi));
     Router::new()
@@ -104,4 +132,44 @@ async fn method_not_allowed() -> ApiError {
         ErrorCode::MethodNotAllowed,
         "This URL does not accept that HTTP method.",
     )
+}
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub(crate) fn serialize<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::internal(&e))
+}
+
+/// Parses a path id; a malformed one is simply not found (404), like an unknown one.
+pub(crate) fn parse_id<K: IdKind>(text: &str, kind: &str) -> Result<Id<K>, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::missing(kind, text, "id"))
+}
+
+const DEFAULT_LIMIT: u32 = 10;
+const MAX_LIMIT: u32 = 100;
+
+/// A list's `limit`: 1 to 100, default 10.
+pub(crate) fn parse_limit(limit: Option<String>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ParameterInvalid,
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}."),
+                )
+                .param("limit")
+            }),
+    }
 }

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::payment_intents;
+use super::{events, payment_intents, webhook_endpoints};
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
 #[derive(OpenApi)]
@@ -19,11 +19,24 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         payment_intents::create,
         payment_intents::retrieve,
         payment_intents::list,
-        payment_intents::cancel
+        payment_intents::cancel,
+        events::list,
+        events::retrieve,
+        events::deliveries,
+        events::redeliver,
+        webhook_endpoints::create,
+        webhook_endpoints::list,
+        webhook_endpoints::retrieve,
+        webhook_endpoints::update,
+        webhook_endpoints::rotate_secret
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
     modifiers(&BearerAuth),
-    tags((name = "payment_intents", description = "Charge a payer, settle to the merchant"))
+    tags(
+        (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
+        (name = "events", description = "What happened, and how its webhooks were delivered"),
+        (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)")
+    )
 )]
 struct ApiDoc;
 

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use rialto_core::address::AddressError;
 use rialto_core::asset::RegistryError;
-use rialto_core::id::PaymentIntentId;
+use rialto_core::id::{EventId, PaymentIntentId};
 use rialto_core::intent::{
     CancellationReason, PaymentEvent, PaymentIntent, PaymentStatus, SettlementError,
     SettlementTarget,
@@ -17,18 +17,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{parse_json, parse_query, RawBody};
-use super::idempotency::{self, Begin, Guard};
-use super::{AppState, Caller};
+use super::idempotency::{claim, finish, record_for, Guard, WriteError};
+use super::{json_response, parse_id, parse_limit, serialize, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::{client_secret, constant_time_eq};
-use crate::store::{CasOutcome, IdempotencyRecord, IntentFilter, KeyKind, StoreError};
+use crate::store::{CasOutcome, Event, IntentFilter, KeyKind};
 
 const MAX_METADATA_KEYS: usize = 50;
 const MAX_METADATA_KEY_LEN: usize = 40;
 const MAX_METADATA_VALUE_LEN: usize = 500;
 const MAX_DESCRIPTION_LEN: usize = 1000;
-const DEFAULT_LIMIT: u32 = 10;
-const MAX_LIMIT: u32 = 100;
 
 /// Where the merchant wants to be paid; overrides the merchant's default.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -180,17 +178,21 @@ impl PaymentIntentObject {
     }
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+/// The event recording a change to `intent`, carrying the object as the API shows it.
+pub(crate) fn intent_event(intent: &PaymentIntent, kind: &str, json: &str, now_ms: i64) -> Event {
+    Event {
+        id: EventId::generate(),
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        kind: kind.to_owned(),
+        object_json: json.to_owned(),
+        created_at_ms: now_ms,
+    }
 }
 
-fn serialize<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::internal(&e))
+/// The intent as the API shows it to its merchant.
+pub(crate) fn intent_json(intent: &PaymentIntent) -> String {
+    serde_json::to_string(&PaymentIntentObject::new(intent, true)).unwrap_or_default()
 }
 
 fn money_error(err: MoneyError, param: &str) -> ApiError {
@@ -356,68 +358,6 @@ async fn merchant_default_settlement(
         .map_err(|e| ApiError::internal(&format!("merchant default settlement: {e}")))
 }
 
-/// Claims the request's idempotency key, if it has one.
-async fn claim(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    uri: &Uri,
-    body: &[u8],
-) -> Result<Option<Guard>, ApiError> {
-    Ok(
-        match idempotency::begin(state, caller, headers, "POST", uri.path(), body).await? {
-            Begin::NoKey => None,
-            Begin::Fresh(guard) => Some(guard),
-        },
-    )
-}
-
-/// A write's failure: an API error, or its idempotency key was committed by someone else.
-#[derive(Debug)]
-enum WriteError {
-    Api(ApiError),
-    KeyTaken,
-}
-
-impl From<ApiError> for WriteError {
-    fn from(err: ApiError) -> Self {
-        WriteError::Api(err)
-    }
-}
-
-impl From<StoreError> for WriteError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::IdempotencyKeyTaken => WriteError::KeyTaken,
-            other => WriteError::Api(other.into()),
-        }
-    }
-}
-
-/// Answers a write: its response, its error, or (when another request committed the same key
-/// first) that request's stored response.
-async fn finish(
-    state: &AppState,
-    result: Result<Response, WriteError>,
-    guard: Option<Guard>,
-) -> Result<Response, ApiError> {
-    match (result, guard) {
-        (Ok(response), _) => Ok(response),
-        (Err(WriteError::Api(err)), Some(guard)) if err.status().is_client_error() => {
-            guard.after_error(state, err).await
-        }
-        (Err(WriteError::Api(err)), _) => Err(err),
-        (Err(WriteError::KeyTaken), Some(guard)) => guard.lost_race(state).await,
-        (Err(WriteError::KeyTaken), None) => {
-            Err(ApiError::internal(&"idempotency conflict without a key"))
-        }
-    }
-}
-
-fn record_for(guard: Option<&Guard>, body: &str, now_ms: i64) -> Option<IdempotencyRecord> {
-    guard.map(|g| g.record(StatusCode::OK, body, now_ms))
-}
-
 /// Create a payment intent.
 #[utoipa::path(
     post, path = "/v1/payment_intents", operation_id = "create_payment_intent", tag = "payment_intents",
@@ -456,14 +396,17 @@ async fn create_inner(
     let intent = build_intent(state, caller, params, now).await?;
     let json = serialize(&PaymentIntentObject::new(&intent, true))?;
     let record = record_for(guard, &json, now);
-    state.store.create_intent(&intent, record.as_ref()).await?;
+    let event = intent_event(&intent, "payment_intent.created", &json, now);
+    state
+        .store
+        .create_intent(&intent, &event, record.as_ref())
+        .await?;
     metrics::counter!("rialto_payment_intents_created_total").increment(1);
     Ok(json_response(StatusCode::OK, json))
 }
 
 fn parse_intent_id(id: &str) -> Result<PaymentIntentId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::missing("payment_intent", id, "id"))
+    parse_id(id, "payment_intent")
 }
 
 /// Retrieve a payment intent (secret key, or publishable key with `client_secret`).
@@ -562,20 +505,7 @@ async fn list_filter(
     caller: &Caller,
     params: ListParams,
 ) -> Result<IntentFilter, ApiError> {
-    let limit = match params.limit {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::ParameterInvalid,
-                    format!("limit must be an integer from 1 to {MAX_LIMIT}."),
-                )
-                .param("limit")
-            })?,
-    };
+    let limit = parse_limit(params.limit)?;
     if params.starting_after.is_some() && params.ending_before.is_some() {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,
@@ -711,9 +641,10 @@ async fn cancel_inner(
     next.cancellation_reason = reason;
     let json = serialize(&PaymentIntentObject::new(&next, true))?;
     let record = record_for(guard, &json, now);
+    let event = intent_event(&next, "payment_intent.canceled", &json, now);
     match state
         .store
-        .update_intent(current.status, &next, record.as_ref())
+        .update_intent(current.status, &next, Some(&event), record.as_ref())
         .await?
     {
         CasOutcome::Updated => Ok(json_response(StatusCode::OK, json)),

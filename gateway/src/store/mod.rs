@@ -7,9 +7,13 @@
 //! replayable response, or the reverse.
 
 mod sql;
+mod sql_webhooks;
 
 use async_trait::async_trait;
-use rialto_core::id::{ApiKeyId, MerchantId, PaymentIntentId};
+use rialto_core::id::{
+    ApiKeyId, EventId, MerchantId, PaymentIntentId, WebhookAttemptId, WebhookDeliveryId,
+    WebhookEndpointId,
+};
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 
 pub use sql::{Backend, SqlStore};
@@ -97,6 +101,92 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
+/// Something that happened to a merchant's object, as the API showed the object then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: EventId,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    /// `payment_intent.created`, …
+    pub kind: String,
+    /// The object's JSON at the time of the event.
+    pub object_json: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub kind: Option<String>,
+    pub starting_after: Option<EventId>,
+    pub ending_before: Option<EventId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: WebhookEndpointId,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    pub url: String,
+    pub description: Option<String>,
+    /// Event types, or `["*"]`.
+    pub enabled_events: Vec<String>,
+    pub enabled: bool,
+    /// The signing secret sealed with the master key.
+    pub secret_sealed: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: WebhookDeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: WebhookEndpointId,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One HTTP attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: WebhookAttemptId,
+    pub delivery_id: WebhookDeliveryId,
+    pub attempted_at_ms: i64,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// What a finished attempt changes on its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub attempt: Attempt,
+    pub status: DeliveryStatus,
+    pub next_attempt_at_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CasOutcome {
     Updated,
@@ -104,8 +194,99 @@ pub enum CasOutcome {
     Conflict,
 }
 
+/// Events and the webhook outbox.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait WebhookStore: Send + Sync + 'static {
+    async fn list_events(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        filter: &EventFilter,
+    ) -> Result<Page<Event>, StoreError>;
+
+    async fn get_event(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        id: &EventId,
+    ) -> Result<Option<Event>, StoreError>;
+
+    /// Inserts the endpoint and, when given, the request's idempotency record atomically.
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the endpoint's mutable fields (url, description, events, status, secret), with
+    /// the idempotency record in the same transaction.
+    async fn update_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+
+    async fn get_webhook_endpoint(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        id: &WebhookEndpointId,
+    ) -> Result<Option<WebhookEndpoint>, StoreError>;
+
+    async fn list_webhook_endpoints(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Events not yet fanned out to endpoints, oldest first.
+    async fn undispatched_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
+
+    /// Creates the deliveries (skipping any that exist) and marks the event dispatched, in one
+    /// transaction.
+    async fn dispatch_event(
+        &self,
+        event: &EventId,
+        deliveries: &[Delivery],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Takes up to `limit` pending deliveries due by `now_ms` that no live lease holds, and
+    /// leases them until `lease_until_ms`. Safe with several workers: each delivery goes to one.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records an attempt and its effect on the delivery, releasing the lease.
+    async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<(), StoreError>;
+
+    async fn get_endpoint_by_id(
+        &self,
+        id: &WebhookEndpointId,
+    ) -> Result<Option<WebhookEndpoint>, StoreError>;
+
+    async fn get_event_by_id(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
+
+    /// An event's deliveries with their attempts, oldest first.
+    async fn deliveries_for_event(
+        &self,
+        event: &EventId,
+    ) -> Result<Vec<(Delivery, Vec<Attempt>)>, StoreError>;
+
+    /// Puts a delivery back in the queue now (manual redelivery); `false` if there is none.
+    async fn redeliver(
+        &self,
+        event: &EventId,
+        endpoint: &WebhookEndpointId,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait Store: WebhookStore + Send + Sync + 'static {
     /// Applies this backend's migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
 
@@ -123,11 +304,12 @@ pub trait Store: Send + Sync + 'static {
     /// The live (not revoked) key with this hash.
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
 
-    /// Inserts the intent and, when given, the idempotency record in one transaction. Fails
-    /// with `IdempotencyKeyTaken` (and stores nothing) if the key was taken meanwhile.
+    /// Inserts the intent, its event and, when given, the idempotency record atomically.
+    /// Fails with `IdempotencyKeyTaken` (and stores nothing) if the key was taken meanwhile.
     async fn create_intent(
         &self,
         intent: &PaymentIntent,
+        event: &Event,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
@@ -153,11 +335,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<PaymentIntent>, StoreError>;
 
     /// Compare-and-set: writes `next` only if the stored row still has status `expected` and
-    /// version `next.version - 1`; the idempotency record commits with it.
+    /// version `next.version - 1`; the event and idempotency record commit with it.
     async fn update_intent(
         &self,
         expected: PaymentStatus,
         next: &PaymentIntent,
+        event: Option<&Event>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError>;
 
@@ -173,6 +356,10 @@ pub trait Store: Send + Sync + 'static {
         scope: &str,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Stores a response for a request whose change needs no transaction of its own (it is
+    /// naturally idempotent). `IdempotencyKeyTaken` if another request stored one first.
+    async fn save_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError>;
 
     /// Deletes idempotency records created before `before_ms`; returns how many.
     async fn prune_idempotency(&self, before_ms: i64) -> Result<u64, StoreError>;

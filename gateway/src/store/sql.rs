@@ -19,8 +19,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 use super::{
-    ApiKeyRecord, CasOutcome, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page, Store,
-    StoreError,
+    ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page,
+    Store, StoreError,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,14 +48,19 @@ impl Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     /// Reads (and, on PostgreSQL, writes).
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
     /// Writes. On SQLite a single connection: the database admits one writer at a time, and
     /// queueing writers here (async, in order) beats letting them collide in SQLite's busy
     /// handler, which sleeps and retries.
-    writer: AnyPool,
-    backend: Backend,
+    pub(super) writer: AnyPool,
+    pub(super) backend: Backend,
     registry: Arc<AssetRegistry>,
 }
+
+const INTENT_VALUES: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+    $15, $16, $17)";
+const IDEMPOTENCY_COLUMNS: &str =
+    "scope, idempotency_key, request_hash, response_status, response_body, created_at";
 
 const INTENT_COLUMNS: &str = "id, merchant_id, livemode, amount, currency, settlement_asset, \
     settlement_address, status, description, metadata, client_secret, created_at, expires_at, \
@@ -216,14 +221,15 @@ fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> 
         .bind(intent.updated_at_ms)
 }
 
-fn bind_record<'q>(query: AnyQuery<'q>, record: &IdempotencyRecord) -> AnyQuery<'q> {
+/// Binds an idempotency record's six columns, or six NULLs when the request had no key.
+fn bind_record<'q>(query: AnyQuery<'q>, record: Option<&IdempotencyRecord>) -> AnyQuery<'q> {
     query
-        .bind(record.scope.clone())
-        .bind(record.key.clone())
-        .bind(record.request_hash.clone())
-        .bind(i64::from(record.response_status))
-        .bind(record.response_body.clone())
-        .bind(record.created_at_ms)
+        .bind(record.map(|r| r.scope.clone()))
+        .bind(record.map(|r| r.key.clone()))
+        .bind(record.map(|r| r.request_hash.clone()))
+        .bind(record.map(|r| i64::from(r.response_status)))
+        .bind(record.map(|r| r.response_body.clone()))
+        .bind(record.map(|r| r.created_at_ms))
 }
 
 /// A unique violation on the idempotency key means another request committed it first.
@@ -237,15 +243,37 @@ fn map_key_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> 
     }
 }
 
-async fn insert_idempotency(
+pub(super) async fn insert_idempotency(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     record: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
-    let query = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status, \
-         response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    let sql = format!(
+        "INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     );
-    map_key_conflict(bind_record(query, record).execute(&mut **tx).await)?;
+    map_key_conflict(
+        bind_record(sqlx::query(&sql), Some(record))
+            .execute(&mut **tx)
+            .await,
+    )?;
+    Ok(())
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (id, merchant_id, livemode, type, object_json, created_at) VALUES \
+         ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event.id.to_string())
+    .bind(event.merchant_id.to_string())
+    .bind(i64::from(event.livemode))
+    .bind(event.kind.clone())
+    .bind(event.object_json.clone())
+    .bind(event.created_at_ms)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -359,40 +387,34 @@ impl Store for SqlStore {
     async fn create_intent(
         &self,
         intent: &PaymentIntent,
+        event: &Event,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let insert_intent = format!(
-            "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        );
-        match (idempotency, self.backend) {
-            (None, _) => {
-                bind_intent(sqlx::query(&insert_intent), intent)
-                    .execute(&self.writer)
-                    .await?;
-            }
-            // One statement, one round trip, one commit: the hot path of every keyed create.
-            (Some(record), Backend::Postgres) => {
-                let sql = format!(
-                    "WITH created AS ({insert_intent}) INSERT INTO idempotency_keys (scope, \
-                     idempotency_key, request_hash, response_status, response_body, created_at) \
-                     VALUES ($18, $19, $20, $21, $22, $23)"
-                );
-                let query = bind_intent(sqlx::query(&sql), intent);
-                map_key_conflict(bind_record(query, record).execute(&self.writer).await)?;
-            }
-            // SQLite: the same single statement through a view (see migration 0002).
-            (Some(record), Backend::Sqlite) => {
-                let sql = format!(
-                    "INSERT INTO intent_creations ({INTENT_COLUMNS}, scope, idempotency_key, \
-                     request_hash, response_status, response_body, key_created_at) VALUES ($1, \
-                     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                     $19, $20, $21, $22, $23)"
-                );
-                let query = bind_intent(sqlx::query(&sql), intent);
-                map_key_conflict(bind_record(query, record).execute(&self.writer).await)?;
-            }
-        }
+        // One statement, one round trip, one commit: the hot path of every create.
+        let sql = match self.backend {
+            Backend::Postgres => format!(
+                "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
+                 {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, \
+                 type, object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)) INSERT \
+                 INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) SELECT $21, $22, $23, $24, $25, \
+                 $26 WHERE $22 IS NOT NULL"
+            ),
+            // SQLite has no data-modifying CTEs; the view's trigger does the same (migration
+            // 0003).
+            Backend::Sqlite => format!(
+                "INSERT INTO intent_creations ({INTENT_COLUMNS}, event_id, event_type, \
+                 event_object, scope, idempotency_key, request_hash, response_status, \
+                 response_body, key_created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+                 $25, $26)"
+            ),
+        };
+        let query = bind_intent(sqlx::query(&sql), intent)
+            .bind(event.id.to_string())
+            .bind(event.kind.clone())
+            .bind(event.object_json.clone());
+        let query = bind_record(query, idempotency);
+        map_key_conflict(query.execute(&self.writer).await)?;
         Ok(())
     }
 
@@ -502,6 +524,7 @@ impl Store for SqlStore {
         &self,
         expected: PaymentStatus,
         next: &PaymentIntent,
+        event: Option<&Event>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
@@ -523,6 +546,9 @@ impl Store for SqlStore {
         if updated == 0 {
             tx.rollback().await?;
             return Ok(CasOutcome::Conflict);
+        }
+        if let Some(event) = event {
+            insert_event(&mut tx, event).await?;
         }
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
@@ -574,6 +600,13 @@ impl Store for SqlStore {
             })
         })
         .transpose()
+    }
+
+    async fn save_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        insert_idempotency(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn prune_idempotency(&self, before_ms: i64) -> Result<u64, StoreError> {

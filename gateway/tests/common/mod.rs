@@ -13,6 +13,7 @@ use rialto_gateway::merchants::{create_merchant, CreatedMerchant, NewMerchant};
 use rialto_gateway::registry;
 use rialto_gateway::server::{metrics_handle, open_store};
 use rialto_gateway::store::SqlStore;
+use rialto_gateway::webhooks::Sealer;
 use serde_json::Value;
 use sqlx::any::AnyPoolOptions;
 
@@ -79,6 +80,8 @@ pub struct TestApp {
     pub store: Arc<SqlStore>,
     pub merchant: CreatedMerchant,
     pub database_url: String,
+    pub sealer: Arc<Sealer>,
+    pub clock: Arc<dyn Clock>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -87,6 +90,19 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_full(db, tweak, None).await
+}
+
+/// A gateway whose clock the test controls.
+pub async fn spawn_app_with_clock(db: Db, clock: Arc<dyn Clock>) -> TestApp {
+    spawn_app_full(db, |_| {}, Some(clock)).await
+}
+
+async fn spawn_app_full(
+    db: Db,
+    tweak: impl FnOnce(&mut Config),
+    clock_override: Option<Arc<dyn Clock>>,
+) -> TestApp {
     let (url, dir) = fresh_database(db).await;
     let mut config = Config::default();
     config.database.url = url.clone();
@@ -99,7 +115,7 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
             .await
             .expect("open store"),
     );
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = clock_override.unwrap_or_else(|| Arc::new(SystemClock));
     let merchant = create_merchant(
         store.as_ref(),
         &registry,
@@ -112,12 +128,14 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
     )
     .await
     .expect("create merchant");
+    let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
     let state = AppState::new(
         store.clone(),
         registry,
         Arc::new(config),
-        clock,
+        clock.clone(),
         metrics_handle(),
+        sealer.clone(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -132,6 +150,8 @@ pub async fn spawn_app_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp 
         store,
         merchant,
         database_url: url,
+        sealer,
+        clock,
         _dir: dir,
     }
 }

@@ -1,15 +1,18 @@
--- One statement creates an intent together with its idempotency record. SQLite has no
--- data-modifying CTEs (PostgreSQL's answer to the same need); an INSTEAD OF trigger on a view
--- gives the same effect: the INSERT into the view is a single atomic statement, one commit,
--- and a duplicate idempotency key aborts it whole, so no intent is left behind.
+-- One statement creates an intent together with its `payment_intent.created` event and, when
+-- the request carried one, its idempotency record. SQLite has no data-modifying CTEs
+-- (PostgreSQL's answer to the same need); an INSTEAD OF trigger on a view gives the same
+-- effect: the INSERT into the view is a single atomic statement, one commit, and a duplicate
+-- idempotency key aborts it whole, so no intent or event is left behind.
+
 CREATE VIEW intent_creations AS
 SELECT
     p.id, p.merchant_id, p.livemode, p.amount, p.currency, p.settlement_asset,
     p.settlement_address, p.status, p.description, p.metadata, p.client_secret, p.created_at,
     p.expires_at, p.canceled_at, p.cancellation_reason, p.version, p.updated_at,
     k.scope, k.idempotency_key, k.request_hash, k.response_status, k.response_body,
-    k.created_at AS key_created_at
-FROM payment_intents p, idempotency_keys k
+    k.created_at AS key_created_at,
+    e.id AS event_id, e.type AS event_type, e.object_json AS event_object
+FROM payment_intents p, idempotency_keys k, events e
 WHERE 0;
 
 CREATE TRIGGER intent_creations_insert INSTEAD OF INSERT ON intent_creations
@@ -21,8 +24,12 @@ BEGIN
         NEW.settlement_asset, NEW.settlement_address, NEW.status, NEW.description, NEW.metadata,
         NEW.client_secret, NEW.created_at, NEW.expires_at, NEW.canceled_at,
         NEW.cancellation_reason, NEW.version, NEW.updated_at);
+    INSERT INTO events (id, merchant_id, livemode, type, object_json, created_at)
+    VALUES (NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type, NEW.event_object,
+        NEW.created_at);
     INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status,
         response_body, created_at)
-    VALUES (NEW.scope, NEW.idempotency_key, NEW.request_hash, NEW.response_status,
-        NEW.response_body, NEW.key_created_at);
+    SELECT NEW.scope, NEW.idempotency_key, NEW.request_hash, NEW.response_status,
+        NEW.response_body, NEW.key_created_at
+    WHERE NEW.idempotency_key IS NOT NULL;
 END;

@@ -1,0 +1,306 @@
+//! `/v1/events`: what happened to a merchant's objects, and how each event's webhook deliveries
+//! went (with every attempt), plus manual redelivery.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use rialto_core::id::{EventId, WebhookEndpointId};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
+
+use super::body::{parse_json, parse_query, RawBody};
+use super::idempotency::{claim, finish, record_for, WriteError};
+use super::{json_response, parse_id, parse_limit, serialize, AppState, Caller};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::store::{Attempt, Delivery, Event, EventFilter};
+
+/// An event as the API and webhooks show it (Stripe's shape). `data.object` is the object
+/// exactly as the API showed it when the event happened.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventObject<'a> {
+    pub id: String,
+    /// Always `event`.
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    #[schema(example = "payment_intent.created")]
+    pub kind: &'a str,
+    pub livemode: bool,
+    /// Unix seconds.
+    pub created: i64,
+    pub data: EventData<'a>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventData<'a> {
+    #[schema(value_type = Object)]
+    pub object: &'a RawValue,
+}
+
+/// The event's JSON, the same bytes for the API and for every webhook delivery attempt.
+pub fn event_object_json(event: &Event) -> String {
+    let fallback = RawValue::from_string("null".to_owned()).ok();
+    let parsed: Option<Box<RawValue>> = serde_json::from_str(&event.object_json).ok();
+    let Some(object) = parsed.or(fallback) else {
+        return String::new();
+    };
+    let view = EventObject {
+        id: event.id.to_string(),
+        object: "event",
+        kind: &event.kind,
+        livemode: event.livemode,
+        created: event.created_at_ms / 1000,
+        data: EventData { object: &object },
+    };
+    serde_json::to_string(&view).unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListEventsParams {
+    limit: Option<String>,
+    starting_after: Option<String>,
+    ending_before: Option<String>,
+    /// Only events of this type, e.g. `payment_intent.created`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<String>,
+}
+
+/// List events, newest first.
+#[utoipa::path(
+    get, path = "/v1/events", operation_id = "list_events", tag = "events",
+    params(ListEventsParams),
+    responses((status = 200, description = "`{object: list, data: [event], has_more}`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let params: ListEventsParams = parse_query(uri.query())?;
+    if params.starting_after.is_some() && params.ending_before.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "Use starting_after or ending_before, not both.",
+        )
+        .param("ending_before"));
+    }
+    let cursor = |value: Option<String>, param: &str| -> Result<Option<EventId>, ApiError> {
+        value
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidCursor,
+                        format!("{param} must be an event id."),
+                    )
+                    .param(param)
+                })
+            })
+            .transpose()
+    };
+    let filter = EventFilter {
+        kind: params.kind,
+        starting_after: cursor(params.starting_after, "starting_after")?,
+        ending_before: cursor(params.ending_before, "ending_before")?,
+        limit: parse_limit(params.limit)?,
+    };
+    let page = state
+        .store
+        .list_events(&caller.merchant_id, caller.livemode, &filter)
+        .await?;
+    let data: Vec<String> = page.data.iter().map(event_object_json).collect();
+    let body = format!(
+        "{{\"object\":\"list\",\"data\":[{}],\"has_more\":{},\"url\":\"/v1/events\"}}",
+        data.join(","),
+        page.has_more
+    );
+    Ok(json_response(StatusCode::OK, body))
+}
+
+async fn load_event(state: &AppState, caller: &Caller, id: &str) -> Result<Event, ApiError> {
+    let event_id: EventId = parse_id(id, "event")?;
+    state
+        .store
+        .get_event(&caller.merchant_id, caller.livemode, &event_id)
+        .await?
+        .ok_or_else(|| ApiError::missing("event", id, "id"))
+}
+
+/// Retrieve an event.
+#[utoipa::path(
+    get, path = "/v1/events/{id}", operation_id = "retrieve_event", tag = "events",
+    params(("id" = String, Path, description = "evt_…")),
+    responses((status = 200, description = "The event"), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let event = load_event(&state, &caller, &id).await?;
+    Ok(json_response(StatusCode::OK, event_object_json(&event)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptObject {
+    pub id: String,
+    /// Unix milliseconds.
+    pub attempted_at_ms: i64,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryObject {
+    pub id: String,
+    /// Always `webhook_delivery`.
+    pub object: &'static str,
+    pub event: String,
+    pub webhook_endpoint: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: &'static str,
+    /// Unix milliseconds of the next try while pending.
+    pub next_attempt_at_ms: Option<i64>,
+    pub attempts: Vec<AttemptObject>,
+}
+
+impl DeliveryObject {
+    fn new(delivery: &Delivery, attempts: &[Attempt]) -> Self {
+        Self {
+            id: delivery.id.to_string(),
+            object: "webhook_delivery",
+            event: delivery.event_id.to_string(),
+            webhook_endpoint: delivery.endpoint_id.to_string(),
+            status: delivery.status.as_str(),
+            next_attempt_at_ms: (delivery.status == crate::store::DeliveryStatus::Pending)
+                .then_some(delivery.next_attempt_at_ms),
+            attempts: attempts
+                .iter()
+                .map(|a| AttemptObject {
+                    id: a.id.to_string(),
+                    attempted_at_ms: a.attempted_at_ms,
+                    status_code: a.status_code,
+                    error: a.error.clone(),
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub object: &'static str,
+    pub data: Vec<DeliveryObject>,
+    pub has_more: bool,
+}
+
+/// An event's webhook deliveries, one per endpoint, with every attempt.
+#[utoipa::path(
+    get, path = "/v1/events/{id}/deliveries", operation_id = "list_event_deliveries", tag = "events",
+    params(("id" = String, Path, description = "evt_…")),
+    responses((status = 200, body = DeliveryList), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let event = load_event(&state, &caller, &id).await?;
+    let data = state
+        .store
+        .deliveries_for_event(&event.id)
+        .await?
+        .iter()
+        .map(|(d, attempts)| DeliveryObject::new(d, attempts))
+        .collect();
+    let list = DeliveryList {
+        object: "list",
+        data,
+        has_more: false,
+    };
+    Ok(json_response(StatusCode::OK, serialize(&list)?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeliverParams {
+    /// The endpoint to send the event to again (`we_…`).
+    pub webhook_endpoint: String,
+}
+
+/// Queue an event for delivery to an endpoint again, now, with the same `webhook-id`.
+#[utoipa::path(
+    post, path = "/v1/events/{id}/redeliver", operation_id = "redeliver_event", tag = "events",
+    params(("id" = String, Path, description = "evt_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = RedeliverParams,
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
+    let result: Result<Response, WriteError> = async {
+        let params: RedeliverParams = parse_json(&body)?;
+        let event = load_event(&state, &caller, &id).await?;
+        let endpoint: WebhookEndpointId = parse_id(&params.webhook_endpoint, "webhook_endpoint")
+            .map_err(|e| e.param("webhook_endpoint"))?;
+        let now = state.clock.now_ms();
+        if !state.store.redeliver(&event.id, &endpoint, now).await? {
+            return Err(WriteError::Api(
+                ApiError::new(
+                    ErrorCode::ResourceMissing,
+                    "This event was never sent to that endpoint.",
+                )
+                .param("webhook_endpoint"),
+            ));
+        }
+        let data = state
+            .store
+            .deliveries_for_event(&event.id)
+            .await?
+            .iter()
+            .filter(|(d, _)| d.endpoint_id == endpoint)
+            .map(|(d, attempts)| DeliveryObject::new(d, attempts))
+            .collect();
+        let json = serialize(&DeliveryList {
+            object: "list",
+            data,
+            has_more: false,
+        })?;
+        // Redelivery is naturally idempotent (it only re-queues); the record makes a retried
+        // request answer exactly as the first did.
+        if let Some(record) = record_for(guard.as_ref(), &json, now) {
+            state.store.save_idempotency(&record).await?;
+        }
+        Ok(json_response(StatusCode::OK, json))
+    }
+    .await;
+    finish(&state, result, guard).await
+}
