@@ -242,11 +242,11 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Events not yet fanned out to endpoints, oldest first.
     async fn undispatched_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
 
-    /// Creates the deliveries (skipping any that exist) and marks the event dispatched, in one
-    /// transaction.
-    async fn dispatch_event(
+    /// Creates the deliveries (skipping any that exist) and marks the events dispatched, in
+    /// one transaction.
+    async fn dispatch_events(
         &self,
-        event: &EventId,
+        events: &[EventId],
         deliveries: &[Delivery],
         now_ms: i64,
     ) -> Result<(), StoreError>;

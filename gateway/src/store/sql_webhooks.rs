@@ -274,9 +274,9 @@ impl WebhookStore for SqlStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    async fn dispatch_event(
+    async fn dispatch_events(
         &self,
-        event: &EventId,
+        events: &[EventId],
         deliveries: &[Delivery],
         now_ms: i64,
     ) -> Result<(), StoreError> {
@@ -297,11 +297,18 @@ impl WebhookStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE events SET dispatched_at = $1 WHERE id = $2")
-            .bind(now_ms)
-            .bind(event.to_string())
-            .execute(&mut *tx)
-            .await?;
+        for chunk in events.chunks(100) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "UPDATE events SET dispatched_at = $1 WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now_ms);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -1,16 +1,19 @@
 //! The outbox workers: fan events out to endpoints, then deliver what is due.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rialto_core::id::{WebhookAttemptId, WebhookDeliveryId};
+use rialto_core::id::{MerchantId, WebhookAttemptId, WebhookDeliveryId};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{check_url, next_retry_delay_ms, sign, wants, Sealer};
 use crate::api::event_object_json;
 use crate::clock::Clock;
-use crate::store::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, Store, StoreError};
+use crate::store::{
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, Store, StoreError, WebhookEndpoint,
+};
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -38,32 +41,40 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Creates one delivery per matching enabled endpoint for each new event. Returns how many
-/// events it dispatched.
+/// Creates one delivery per matching enabled endpoint for each new event, a batch at a time:
+/// one read of each merchant's endpoints and one transaction per batch, so a burst of events
+/// for merchants without endpoints costs almost nothing. Returns how many events it handled.
 pub async fn dispatch_events(store: &dyn Store, clock: &dyn Clock) -> Result<u64, StoreError> {
-    let mut dispatched = 0;
-    for event in store.undispatched_events(200).await? {
-        let now = clock.now_ms();
-        let deliveries: Vec<Delivery> = store
-            .list_webhook_endpoints(&event.merchant_id, event.livemode)
-            .await?
-            .into_iter()
-            .filter(|e| e.enabled && wants(&e.enabled_events, &event.kind))
-            .map(|endpoint| Delivery {
-                id: WebhookDeliveryId::generate(),
-                event_id: event.id,
-                endpoint_id: endpoint.id,
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at_ms: now,
-                created_at_ms: now,
-                updated_at_ms: now,
-            })
-            .collect();
-        store.dispatch_event(&event.id, &deliveries, now).await?;
-        dispatched += 1;
+    let events = store.undispatched_events(500).await?;
+    if events.is_empty() {
+        return Ok(0);
     }
-    Ok(dispatched)
+    let now = clock.now_ms();
+    let mut endpoints: HashMap<(MerchantId, bool), Vec<WebhookEndpoint>> = HashMap::new();
+    let mut deliveries = Vec::new();
+    for event in &events {
+        let key = (event.merchant_id, event.livemode);
+        if !endpoints.contains_key(&key) {
+            let found = store.list_webhook_endpoints(&key.0, key.1).await?;
+            endpoints.insert(key, found);
+        }
+        let matching = endpoints[&key]
+            .iter()
+            .filter(|e| e.enabled && wants(&e.enabled_events, &event.kind));
+        deliveries.extend(matching.map(|endpoint| Delivery {
+            id: WebhookDeliveryId::generate(),
+            event_id: event.id,
+            endpoint_id: endpoint.id,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at_ms: now,
+            created_at_ms: now,
+            updated_at_ms: now,
+        }));
+    }
+    let ids: Vec<_> = events.iter().map(|e| e.id).collect();
+    store.dispatch_events(&ids, &deliveries, now).await?;
+    Ok(ids.len() as u64)
 }
 
 /// Sends every delivery that is due, concurrently. Returns how many it attempted.
