@@ -1,4 +1,4 @@
--- Events (what happened to a merchant's objects) and their webhook delivery outbox.
+-- Events (what happened to a merchant's objects, append-only) and their webhook outbox.
 CREATE TABLE events (
     id            TEXT PRIMARY KEY,
     merchant_id   TEXT NOT NULL REFERENCES merchants(id),
@@ -6,12 +6,18 @@ CREATE TABLE events (
     type          TEXT NOT NULL,
     -- The object as the API showed it when the event happened (JSON text).
     object_json   TEXT NOT NULL,
-    created_at    BIGINT NOT NULL,
-    -- Set once deliveries were created for every matching endpoint.
-    dispatched_at BIGINT
+    created_at    BIGINT NOT NULL
 );
 CREATE INDEX events_listing ON events(merchant_id, livemode, id);
-CREATE INDEX events_undispatched ON events(dispatched_at, id);
+
+-- Events not yet fanned out to webhook endpoints: a narrow queue, written with the event and
+-- deleted once its deliveries exist, so the wide events rows are never updated.
+CREATE TABLE event_outbox (
+    event_id     TEXT PRIMARY KEY REFERENCES events(id),
+    merchant_id  TEXT NOT NULL,
+    livemode     BIGINT NOT NULL,
+    type         TEXT NOT NULL
+);
 
 CREATE TABLE webhook_endpoints (
     id              TEXT PRIMARY KEY,

@@ -27,6 +27,8 @@ BEGIN
     INSERT INTO events (id, merchant_id, livemode, type, object_json, created_at)
     VALUES (NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type, NEW.event_object,
         NEW.created_at);
+    INSERT INTO event_outbox (event_id, merchant_id, livemode, type)
+    VALUES (NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type);
     INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status,
         response_body, created_at)
     SELECT NEW.scope, NEW.idempotency_key, NEW.request_hash, NEW.response_status,

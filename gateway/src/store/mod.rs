@@ -114,6 +114,15 @@ pub struct Event {
     pub created_at_ms: i64,
 }
 
+/// An event waiting in the outbox to be fanned out to webhook endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub id: EventId,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    pub kind: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
     pub kind: Option<String>,
@@ -240,15 +249,14 @@ pub trait WebhookStore: Send + Sync + 'static {
     ) -> Result<Vec<WebhookEndpoint>, StoreError>;
 
     /// Events not yet fanned out to endpoints, oldest first.
-    async fn undispatched_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
+    async fn undispatched_events(&self, limit: u32) -> Result<Vec<PendingEvent>, StoreError>;
 
-    /// Creates the deliveries (skipping any that exist) and marks the events dispatched, in
-    /// one transaction.
+    /// Creates the deliveries (skipping any that exist) and takes the events out of the
+    /// outbox, in one transaction.
     async fn dispatch_events(
         &self,
         events: &[EventId],
         deliveries: &[Delivery],
-        now_ms: i64,
     ) -> Result<(), StoreError>;
 
     /// Takes up to `limit` pending deliveries due by `now_ms` that no live lease holds, and

@@ -274,6 +274,15 @@ async fn insert_event(
     .bind(event.created_at_ms)
     .execute(&mut **tx)
     .await?;
+    sqlx::query(
+        "INSERT INTO event_outbox (event_id, merchant_id, livemode, type) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(event.id.to_string())
+    .bind(event.merchant_id.to_string())
+    .bind(i64::from(event.livemode))
+    .bind(event.kind.clone())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -395,8 +404,9 @@ impl Store for SqlStore {
             Backend::Postgres => format!(
                 "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
                  {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, \
-                 type, object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)) INSERT \
-                 INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) SELECT $21, $22, $23, $24, $25, \
+                 type, object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)), outbox AS \
+                 (INSERT INTO event_outbox (event_id, merchant_id, livemode, type) VALUES ($18, \
+                 $2, $3, $19)) INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) SELECT $21, $22, $23, $24, $25, \
                  $26 WHERE $22 IS NOT NULL"
             ),
             // SQLite has no data-modifying CTEs; the view's trigger does the same (migration

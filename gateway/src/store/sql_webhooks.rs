@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::sql::{insert_idempotency, Backend, SqlStore};
+use super::PendingEvent;
 use super::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, Event, EventFilter, IdempotencyRecord, Page,
     StoreError, WebhookEndpoint, WebhookStore,
@@ -264,21 +265,30 @@ impl WebhookStore for SqlStore {
         rows.iter().map(endpoint_from_row).collect()
     }
 
-    async fn undispatched_events(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1"
-        ))
+    async fn undispatched_events(&self, limit: u32) -> Result<Vec<PendingEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, merchant_id, livemode, type FROM event_outbox ORDER BY event_id \
+             LIMIT $1",
+        )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(PendingEvent {
+                    id: parsed(row, "event_id")?,
+                    merchant_id: parsed(row, "merchant_id")?,
+                    livemode: row.try_get::<i64, _>("livemode")? == 1,
+                    kind: row.try_get("type")?,
+                })
+            })
+            .collect()
     }
 
     async fn dispatch_events(
         &self,
         events: &[EventId],
         deliveries: &[Delivery],
-        now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         for d in deliveries {
@@ -298,12 +308,12 @@ impl WebhookStore for SqlStore {
             .await?;
         }
         for chunk in events.chunks(100) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "UPDATE events SET dispatched_at = $1 WHERE id IN ({})",
+                "DELETE FROM event_outbox WHERE event_id IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(now_ms);
+            let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id.to_string());
             }

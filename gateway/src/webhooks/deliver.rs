@@ -73,7 +73,7 @@ pub async fn dispatch_events(store: &dyn Store, clock: &dyn Clock) -> Result<u64
         }));
     }
     let ids: Vec<_> = events.iter().map(|e| e.id).collect();
-    store.dispatch_events(&ids, &deliveries, now).await?;
+    store.dispatch_events(&ids, &deliveries).await?;
     Ok(ids.len() as u64)
 }
 
