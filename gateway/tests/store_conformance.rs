@@ -151,6 +151,16 @@ async fn an_intent_and_its_idempotency_record_commit_together(store: &dyn Store)
     );
     let stored = store.get_idempotency(&scope, "k1").await.unwrap().unwrap();
     assert_eq!(stored.response_body, "first");
+    // A response equal to the event's object is stored once and still replays exactly.
+    let third = intent(m, T0);
+    let event = created(&third);
+    let same = record(&scope, "k2", &event.object_json);
+    store
+        .create_intent(&third, &event, Some(&same))
+        .await
+        .unwrap();
+    let stored = store.get_idempotency(&scope, "k2").await.unwrap().unwrap();
+    assert_eq!(stored.response_body, event.object_json);
 }
 
 async fn transitions_are_compare_and_set(store: &dyn Store) {

@@ -48,8 +48,12 @@ CREATE TABLE idempotency_keys (
     idempotency_key  TEXT NOT NULL,
     request_hash     TEXT NOT NULL,
     response_status  BIGINT NOT NULL,
-    response_body    TEXT NOT NULL,
+    -- The response bytes; NULL when they are exactly the object of `response_event_id`
+    -- (a create's response is its event's object), so they are stored once.
+    response_body    TEXT,
+    response_event_id TEXT,
     created_at       BIGINT NOT NULL,
-    PRIMARY KEY (scope, idempotency_key)
+    PRIMARY KEY (scope, idempotency_key),
+    CHECK (response_body IS NOT NULL OR response_event_id IS NOT NULL)
 );
 CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);

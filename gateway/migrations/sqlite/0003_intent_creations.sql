@@ -10,7 +10,7 @@ SELECT
     p.settlement_address, p.status, p.description, p.metadata, p.client_secret, p.created_at,
     p.expires_at, p.canceled_at, p.cancellation_reason, p.version, p.updated_at,
     k.scope, k.idempotency_key, k.request_hash, k.response_status, k.response_body,
-    k.created_at AS key_created_at,
+    k.created_at AS key_created_at, k.response_event_id,
     e.id AS event_id, e.type AS event_type, e.object_json AS event_object
 FROM payment_intents p, idempotency_keys k, events e
 WHERE 0;
@@ -30,8 +30,8 @@ BEGIN
     INSERT INTO event_outbox (event_id, merchant_id, livemode, type)
     VALUES (NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type);
     INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status,
-        response_body, created_at)
+        response_body, created_at, response_event_id)
     SELECT NEW.scope, NEW.idempotency_key, NEW.request_hash, NEW.response_status,
-        NEW.response_body, NEW.key_created_at
+        NEW.response_body, NEW.key_created_at, NEW.response_event_id
     WHERE NEW.idempotency_key IS NOT NULL;
 END;

@@ -221,14 +221,23 @@ fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> 
         .bind(intent.updated_at_ms)
 }
 
-/// Binds an idempotency record's six columns, or six NULLs when the request had no key.
-fn bind_record<'q>(query: AnyQuery<'q>, record: Option<&IdempotencyRecord>) -> AnyQuery<'q> {
+/// Binds an idempotency record's six columns, or six NULLs when the request had no key. With
+/// `store_body` false the body is bound NULL (it is stored elsewhere, as an event's object).
+fn bind_record<'q>(
+    query: AnyQuery<'q>,
+    record: Option<&IdempotencyRecord>,
+    store_body: bool,
+) -> AnyQuery<'q> {
     query
         .bind(record.map(|r| r.scope.clone()))
         .bind(record.map(|r| r.key.clone()))
         .bind(record.map(|r| r.request_hash.clone()))
         .bind(record.map(|r| i64::from(r.response_status)))
-        .bind(record.map(|r| r.response_body.clone()))
+        .bind(
+            record
+                .filter(|_| store_body)
+                .map(|r| r.response_body.clone()),
+        )
         .bind(record.map(|r| r.created_at_ms))
 }
 
@@ -251,7 +260,7 @@ pub(super) async fn insert_idempotency(
         "INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     );
     map_key_conflict(
-        bind_record(sqlx::query(&sql), Some(record))
+        bind_record(sqlx::query(&sql), Some(record), true)
             .execute(&mut **tx)
             .await,
     )?;
@@ -406,24 +415,28 @@ impl Store for SqlStore {
                  {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, \
                  type, object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)), outbox AS \
                  (INSERT INTO event_outbox (event_id, merchant_id, livemode, type) VALUES ($18, \
-                 $2, $3, $19)) INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) SELECT $21, $22, $23, $24, $25, \
-                 $26 WHERE $22 IS NOT NULL"
+                 $2, $3, $19)) INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}, \
+                 response_event_id) SELECT $21, $22, $23, $24, $25, $26, $27 WHERE $22 IS NOT \
+                 NULL"
             ),
             // SQLite has no data-modifying CTEs; the view's trigger does the same (migration
             // 0003).
             Backend::Sqlite => format!(
                 "INSERT INTO intent_creations ({INTENT_COLUMNS}, event_id, event_type, \
                  event_object, scope, idempotency_key, request_hash, response_status, \
-                 response_body, key_created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
-                 $25, $26)"
+                 response_body, key_created_at, response_event_id) VALUES ($1, $2, $3, $4, \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                 $21, $22, $23, $24, $25, $26, $27)"
             ),
         };
         let query = bind_intent(sqlx::query(&sql), intent)
             .bind(event.id.to_string())
             .bind(event.kind.clone())
             .bind(event.object_json.clone());
-        let query = bind_record(query, idempotency);
+        // A create's response is its event's object: store those bytes once.
+        let body_is_event = idempotency.is_some_and(|r| r.response_body == event.object_json);
+        let query = bind_record(query, idempotency, !body_is_event)
+            .bind(body_is_event.then(|| event.id.to_string()));
         map_key_conflict(query.execute(&self.writer).await)?;
         Ok(())
     }
@@ -590,8 +603,10 @@ impl Store for SqlStore {
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT request_hash, response_status, response_body, created_at FROM \
-             idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+            "SELECT k.request_hash, k.response_status, COALESCE(k.response_body, \
+             e.object_json) AS response_body, k.created_at FROM idempotency_keys k LEFT JOIN \
+             events e ON e.id = k.response_event_id WHERE k.scope = $1 AND k.idempotency_key = \
+             $2",
         )
         .bind(scope)
         .bind(key)
