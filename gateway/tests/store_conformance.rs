@@ -163,6 +163,56 @@ async fn an_intent_and_its_idempotency_record_commit_together(store: &dyn Store)
     assert_eq!(stored.response_body, event.object_json);
 }
 
+async fn concurrent_creates_fail_alone_when_their_key_is_taken(store: &dyn Store) {
+    let m = merchant(store).await;
+    let scope = format!("{m}:test");
+    let taken = intent(m, T0);
+    store
+        .create_intent(
+            &taken,
+            &created(&taken),
+            Some(&record(&scope, "taken", "x")),
+        )
+        .await
+        .unwrap();
+    let intents: Vec<PaymentIntent> = (0..50).map(|_| intent(m, T0)).collect();
+    let events: Vec<Event> = intents.iter().map(created).collect();
+    let records: Vec<IdempotencyRecord> = (0..50)
+        .map(|i| {
+            let key = if i % 5 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("k{i}")
+            };
+            record(&scope, &key, "y")
+        })
+        .collect();
+    let results = futures::future::join_all(
+        intents
+            .iter()
+            .zip(&events)
+            .zip(&records)
+            .map(|((pi, ev), rec)| store.create_intent(pi, ev, Some(rec))),
+    )
+    .await;
+    for (i, (result, pi)) in results.iter().zip(&intents).enumerate() {
+        let stored = store.get_intent(&m, false, &pi.id).await.unwrap();
+        if i % 5 == 0 {
+            assert!(
+                matches!(result, Err(StoreError::IdempotencyKeyTaken)),
+                "{i}: {result:?}"
+            );
+            assert!(
+                stored.is_none(),
+                "{i}: a refused create leaves nothing behind"
+            );
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+            assert!(stored.is_some(), "{i}");
+        }
+    }
+}
+
 async fn transitions_are_compare_and_set(store: &dyn Store) {
     let m = merchant(store).await;
     let pi = intent(m, T0);
@@ -350,6 +400,7 @@ async fn run_suite(db: Db) {
     intents_round_trip_exactly(store).await;
     api_keys_are_found_by_hash_only(store).await;
     an_intent_and_its_idempotency_record_commit_together(store).await;
+    concurrent_creates_fail_alone_when_their_key_is_taken(store).await;
     transitions_are_compare_and_set(store).await;
     concurrent_transitions_let_exactly_one_writer_win(store).await;
     lists_page_newest_first_with_filters(store).await;

@@ -6,6 +6,7 @@
 //! commits both in one transaction: a crash can never leave a created object without its
 //! replayable response, or the reverse.
 
+mod group_commit;
 mod sql;
 mod sql_webhooks;
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
+use super::group_commit::GroupCommitter;
 use super::{
     ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page,
     Store, StoreError,
@@ -53,6 +54,8 @@ pub struct SqlStore {
     /// queueing writers here (async, in order) beats letting them collide in SQLite's busy
     /// handler, which sleeps and retries.
     pub(super) writer: AnyPool,
+    /// SQLite only: batches creates into shared transactions (see `group_commit`).
+    committer: Option<GroupCommitter>,
     pub(super) backend: Backend,
     registry: Arc<AssetRegistry>,
 }
@@ -61,6 +64,30 @@ const INTENT_VALUES: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
     $15, $16, $17)";
 const IDEMPOTENCY_COLUMNS: &str =
     "scope, idempotency_key, request_hash, response_status, response_body, created_at";
+
+/// Creates an intent with its event, outbox entry and (when keyed) idempotency record in one
+/// statement: PostgreSQL through a data-modifying CTE…
+static PG_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
+         {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, type, \
+         object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)), outbox AS (INSERT INTO \
+         event_outbox (event_id, merchant_id, livemode, type) VALUES ($18, $2, $3, $19)) \
+         INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}, response_event_id) SELECT $21, \
+         $22, $23, $24, $25, $26, $27 WHERE $22 IS NOT NULL"
+    )
+});
+
+/// …and SQLite, which has no data-modifying CTEs, through the view whose INSTEAD OF trigger
+/// does the same (migration 0003).
+static SQLITE_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO intent_creations ({INTENT_COLUMNS}, event_id, event_type, event_object, \
+         scope, idempotency_key, request_hash, response_status, response_body, key_created_at, \
+         response_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+    )
+});
 
 const INTENT_COLUMNS: &str = "id, merchant_id, livemode, amount, currency, settlement_asset, \
     settlement_address, status, description, metadata, client_secret, created_at, expires_at, \
@@ -93,9 +120,16 @@ impl SqlStore {
             Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await?,
             Backend::Postgres => pool.clone(),
         };
+        let committer = match backend {
+            Backend::Sqlite => Some(GroupCommitter::spawn(
+                Self::pool_options(backend, 1).connect(&url).await?,
+            )),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             writer,
+            committer,
             backend,
             registry,
         })
@@ -408,28 +442,12 @@ impl Store for SqlStore {
         event: &Event,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        // One statement, one round trip, one commit: the hot path of every create.
-        let sql = match self.backend {
-            Backend::Postgres => format!(
-                "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
-                 {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, \
-                 type, object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)), outbox AS \
-                 (INSERT INTO event_outbox (event_id, merchant_id, livemode, type) VALUES ($18, \
-                 $2, $3, $19)) INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}, \
-                 response_event_id) SELECT $21, $22, $23, $24, $25, $26, $27 WHERE $22 IS NOT \
-                 NULL"
-            ),
-            // SQLite has no data-modifying CTEs; the view's trigger does the same (migration
-            // 0003).
-            Backend::Sqlite => format!(
-                "INSERT INTO intent_creations ({INTENT_COLUMNS}, event_id, event_type, \
-                 event_object, scope, idempotency_key, request_hash, response_status, \
-                 response_body, key_created_at, response_event_id) VALUES ($1, $2, $3, $4, \
-                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21, $22, $23, $24, $25, $26, $27)"
-            ),
+        // One statement, one round trip: the hot path of every create.
+        let sql: &'static str = match self.backend {
+            Backend::Postgres => &PG_CREATE_INTENT,
+            Backend::Sqlite => &SQLITE_CREATE_INTENT,
         };
-        let query = bind_intent(sqlx::query(&sql), intent)
+        let query = bind_intent(sqlx::query(sql), intent)
             .bind(event.id.to_string())
             .bind(event.kind.clone())
             .bind(event.object_json.clone());
@@ -437,7 +455,11 @@ impl Store for SqlStore {
         let body_is_event = idempotency.is_some_and(|r| r.response_body == event.object_json);
         let query = bind_record(query, idempotency, !body_is_event)
             .bind(body_is_event.then(|| event.id.to_string()));
-        map_key_conflict(query.execute(&self.writer).await)?;
+        let result = match &self.committer {
+            Some(committer) => committer.execute(query).await,
+            None => query.execute(&self.writer).await.map(|_| ()),
+        };
+        map_key_conflict(result)?;
         Ok(())
     }
 
