@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 duration=${1:-20}
 conns=${2:-32}
 rounds=${3:-3}
+# Both servers get the same database pool size (POOL, default 16).
+pool=${POOL:-16}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -p rialto-gateway --bin rialto --example insert_ceiling >&2
 bin=target/release/rialto
@@ -43,14 +45,14 @@ bench_backend() { # name url
   mer=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$out")
   export SK=$sk
   port=$(free_port)
-  RIALTO__RATE_LIMIT__PER_SECOND=1000000 RIALTO__RATE_LIMIT__BURST=1000000 RIALTO__LOG__LEVEL=warn \
+  RIALTO__DATABASE__MAX_CONNECTIONS=$pool RIALTO__RATE_LIMIT__PER_SECOND=1000000 RIALTO__RATE_LIMIT__BURST=1000000 RIALTO__LOG__LEVEL=warn \
     $bin --config /nonexistent serve --listen "127.0.0.1:$port" --database-url "$url" >"$work/$name.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/health"
   run_wrk "http://127.0.0.1:$port" "rialto-$name"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   port=$(free_port)
-  DATABASE_URL=$url MERCHANT_ID=$mer LISTEN="127.0.0.1:$port" $ceiling >"$work/$name-ceiling.log" 2>&1 &
+  POOL=$pool DATABASE_URL=$url MERCHANT_ID=$mer LISTEN="127.0.0.1:$port" $ceiling >"$work/$name-ceiling.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/v1/payment_intents" || true
   sleep 0.3
@@ -58,7 +60,7 @@ bench_backend() { # name url
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -sr); duration ${duration}s, ${conns} connections, ${rounds} rounds" >&2
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(uname -sr); duration ${duration}s, ${conns} connections, ${rounds} rounds, pool ${pool}" >&2
 "$(pg_bindir)/psql" "$RIALTO_TEST_PG_URL" -qc "CREATE DATABASE rialto_bench" >/dev/null
 for round in $(seq 1 "$rounds"); do
   bench_backend sqlite "sqlite://$work/bench-$round.db"

@@ -76,6 +76,10 @@ async fn main() -> anyhow::Result<()> {
     let url = std::env::var("DATABASE_URL")?;
     let merchant = std::env::var("MERCHANT_ID")?;
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8090".into());
+    let pool_size: u32 = std::env::var("POOL")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(16);
     let pool = if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(&url)?
             .journal_mode(SqliteJournalMode::Wal)
@@ -83,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
             .busy_timeout(std::time::Duration::from_secs(10));
         Pool::Sqlite(
             SqlitePoolOptions::new()
-                .max_connections(16)
+                .max_connections(pool_size)
                 .connect_with(options)
                 .await?,
         )

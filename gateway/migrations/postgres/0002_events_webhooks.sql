@@ -11,7 +11,9 @@ CREATE TABLE events (
 CREATE INDEX events_listing ON events(merchant_id, livemode, id);
 
 -- Events not yet fanned out to webhook endpoints: a narrow queue, written with the event and
--- deleted once its deliveries exist, so the wide events rows are never updated.
+-- deleted once its deliveries exist, so the wide events rows are never updated. Only events of
+-- a merchant that has an enabled endpoint in that mode are queued, decided in the same
+-- statement as the event: an endpoint committed later did not exist when the event happened.
 CREATE TABLE event_outbox (
     event_id     TEXT PRIMARY KEY REFERENCES events(id),
     merchant_id  TEXT NOT NULL,

@@ -28,7 +28,9 @@ BEGIN
     VALUES (NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type, NEW.event_object,
         NEW.created_at);
     INSERT INTO event_outbox (event_id, merchant_id, livemode, type)
-    VALUES (NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type);
+    SELECT NEW.event_id, NEW.merchant_id, NEW.livemode, NEW.event_type
+    WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE merchant_id = NEW.merchant_id
+        AND livemode = NEW.livemode AND status = 'enabled');
     INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, response_status,
         response_body, created_at, response_event_id)
     SELECT NEW.scope, NEW.idempotency_key, NEW.request_hash, NEW.response_status,

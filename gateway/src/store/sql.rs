@@ -72,8 +72,9 @@ static PG_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
         "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
          {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, type, \
          object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)), outbox AS (INSERT INTO \
-         event_outbox (event_id, merchant_id, livemode, type) VALUES ($18, $2, $3, $19)) \
-         INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}, response_event_id) SELECT $21, \
+         event_outbox (event_id, merchant_id, livemode, type) SELECT $18, $2, $3, $19 WHERE \
+         EXISTS (SELECT 1 FROM webhook_endpoints WHERE merchant_id = $2 AND livemode = $3 AND \
+         status = 'enabled')) INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}, response_event_id) SELECT $21, \
          $22, $23, $24, $25, $26, $27 WHERE $22 IS NOT NULL"
     )
 });
@@ -318,7 +319,9 @@ async fn insert_event(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO event_outbox (event_id, merchant_id, livemode, type) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO event_outbox (event_id, merchant_id, livemode, type) SELECT $1, $2, $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE merchant_id = $2 AND livemode = $3 \
+         AND status = 'enabled')",
     )
     .bind(event.id.to_string())
     .bind(event.merchant_id.to_string())
