@@ -73,7 +73,7 @@ for line in open(sys.argv[1]):
     label, *fields = line.split()
     kv = dict(f.split("=") for f in fields)
     rows.setdefault(label, []).append(kv)
-print("\n| backend | server | req/s (median) | p50 ms | p99 ms | share of ceiling |")
+print("\n| backend | server | req/s (median) | p50 ms | p99 ms | share of ceiling (median of per-round ratios) |")
 print("|---|---|---|---|---|---|")
 for backend in ("sqlite", "postgres"):
     med = {}
@@ -83,6 +83,10 @@ for backend in ("sqlite", "postgres"):
             continue
         med[server] = {k: statistics.median(float(r[k]) for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
     for server, m in med.items():
-        share = f"{100 * m['rps'] / med['ceiling']['rps']:.0f}%" if server == "rialto" and "ceiling" in med else ""
+        pairs = zip(rows.get(f"rialto-{backend}", []), rows.get(f"ceiling-{backend}", []))
+        ratios = [float(r["rps"]) / float(c["rps"]) for r, c in pairs]
+        share = ""
+        if server == "rialto" and ratios:
+            share = f"{100 * statistics.median(ratios):.0f}% (rounds: {', '.join(f'{100 * x:.0f}%' for x in ratios)})"
         print(f"| {backend} | {server} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {share} |")
 PY
