@@ -1,5 +1,6 @@
 //! The outbox workers: fan events out to endpoints, then deliver what is due.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,11 +55,11 @@ pub async fn dispatch_events(store: &dyn Store, clock: &dyn Clock) -> Result<u64
     let mut deliveries = Vec::new();
     for event in &events {
         let key = (event.merchant_id, event.livemode);
-        if !endpoints.contains_key(&key) {
-            let found = store.list_webhook_endpoints(&key.0, key.1).await?;
-            endpoints.insert(key, found);
-        }
-        let matching = endpoints[&key]
+        let known = match endpoints.entry(key) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(store.list_webhook_endpoints(&key.0, key.1).await?),
+        };
+        let matching = known
             .iter()
             .filter(|e| e.enabled && wants(&e.enabled_events, &event.kind));
         deliveries.extend(matching.map(|endpoint| Delivery {
