@@ -197,6 +197,22 @@ pub struct AttemptOutcome {
     pub next_attempt_at_ms: i64,
 }
 
+impl<T> Page<T> {
+    /// A page from rows read with `LIMIT limit + 1`: the extra row only says there is more.
+    /// Rows read backwards (for `ending_before`) are put back newest first.
+    pub fn from_rows(mut rows: Vec<T>, limit: u32, backwards: bool) -> Self {
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        if backwards {
+            rows.reverse();
+        }
+        Page {
+            data: rows,
+            has_more,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CasOutcome {
     Updated,

@@ -559,13 +559,8 @@ impl Store for SqlStore {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let mut data = self.intents_from_rows(&rows)?;
-        let has_more = data.len() > filter.limit as usize;
-        data.truncate(filter.limit as usize);
-        if backwards {
-            data.reverse();
-        }
-        Ok(Page { data, has_more })
+        let data = self.intents_from_rows(&rows)?;
+        Ok(Page::from_rows(data, filter.limit, backwards))
     }
 
     async fn update_intent(

@@ -145,16 +145,11 @@ impl WebhookStore for SqlStore {
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-        let mut data = rows
+        let data = rows
             .iter()
             .map(event_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let has_more = data.len() > filter.limit as usize;
-        data.truncate(filter.limit as usize);
-        if backwards {
-            data.reverse();
-        }
-        Ok(Page { data, has_more })
+        Ok(Page::from_rows(data, filter.limit, backwards))
     }
 
     async fn get_event(
