@@ -1,0 +1,256 @@
+//! The devnet manifest: what `rialto devnet` deployed where, written as JSON so the gateway (and
+//! the sandbox tests) can find RPC URLs, token, feed and DEX addresses and the sandbox accounts.
+//!
+//! Addresses are `rialto_core::Address`, written in EIP-55 form. Private keys are sandbox keys
+//! of anvil's public test mnemonic, but they are still `SecretString`s so they never show up in
+//! `Debug` output or logs; only the manifest file itself carries them in clear.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rialto_core::{Address, ChainId, ChainNamespace};
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::EvmError;
+
+/// The whole devnet: one entry per chain, in start order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevnetManifest {
+    pub chains: Vec<ChainManifest>,
+}
+
+/// One anvil chain and everything deployed on it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChainManifest {
+    /// CAIP-2, e.g. `eip155:31337`.
+    pub chain_id: ChainId,
+    /// The short name of `data/assets/chains.json`, e.g. `devnet-ethereum`.
+    pub alias: String,
+    pub rpc_url: String,
+    /// By symbol: `USDC`, `EURC`, `USDT`, `PYUSD`.
+    pub tokens: BTreeMap<String, TokenEntry>,
+    /// By pair: `USDC/USD`, `ETH/USD`, …
+    pub feeds: BTreeMap<String, FeedEntry>,
+    pub dex: DexEntry,
+    /// Funded payer accounts (anvil #1..#3) holding every sandbox token.
+    pub payers: Vec<Account>,
+    /// Deploys everything; owner, master minter, pauser and blacklister of the FiatTokens.
+    #[serde(with = "evm_address")]
+    pub deployer: Address,
+    /// Admin of the FiatToken proxies (can only upgrade; cannot use the token).
+    #[serde(with = "evm_address")]
+    pub proxy_admin: Address,
+    /// Configured FiatToken minter, so a sandbox faucet can mint more USDC/EURC.
+    pub minter: Account,
+    /// The gateway's own hot wallet (anvil #8), funded with ETH only.
+    pub gateway_hot_wallet: Account,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEntry {
+    #[serde(with = "evm_address")]
+    pub address: Address,
+    pub decimals: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    #[serde(with = "evm_address")]
+    pub address: Address,
+    pub decimals: u8,
+    /// The price the feed was deployed with, in whole units (`"1.08"`).
+    pub initial_answer: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DexEntry {
+    #[serde(with = "evm_address")]
+    pub weth: Address,
+    #[serde(with = "evm_address")]
+    pub factory: Address,
+    #[serde(with = "evm_address")]
+    pub router: Address,
+    /// Uniswap V2 pair contracts by `A/B` symbol pair, e.g. `USDC/USDT`.
+    #[serde(with = "evm_address_map")]
+    pub pairs: BTreeMap<String, Address>,
+}
+
+/// A sandbox account with its key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    #[serde(with = "evm_address")]
+    pub address: Address,
+    /// `0x`-prefixed hex secp256k1 key.
+    #[serde(serialize_with = "expose_key")]
+    pub private_key: SecretString,
+}
+
+impl DevnetManifest {
+    pub fn chain(&self, alias_or_caip2: &str) -> Option<&ChainManifest> {
+        self.chains
+            .iter()
+            .find(|c| c.alias == alias_or_caip2 || c.chain_id.as_str() == alias_or_caip2)
+    }
+
+    pub fn read(path: &Path) -> Result<Self, EvmError> {
+        let text = std::fs::read_to_string(path).map_err(|source| EvmError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| EvmError::Json {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Writes to a sibling temporary file and renames it, so a reader polling for the manifest
+    /// never sees half a file.
+    pub fn write(&self, path: &Path) -> Result<(), EvmError> {
+        let io_err = |source| EvmError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let text = serde_json::to_string_pretty(self).map_err(|source| EvmError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, text + "\n").map_err(io_err)?;
+        std::fs::rename(&tmp, path).map_err(io_err)
+    }
+}
+
+fn expose_key<S: Serializer>(key: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(key.expose_secret())
+}
+
+/// `rialto_core::Address` has no serde impls (core keeps them off the type so each wire format
+/// chooses its own form); the manifest writes EVM addresses as EIP-55 strings.
+pub(crate) mod evm_address {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(a)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(d)?;
+        Address::parse(&text, ChainNamespace::Eip155).map_err(serde::de::Error::custom)
+    }
+}
+
+mod evm_address_map {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Address>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(k, v)| (k, v.to_string())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Address>, D::Error> {
+        let raw = BTreeMap::<String, String>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(k, v)| {
+                Address::parse(&v, ChainNamespace::Eip155)
+                    .map(|a| (k, a))
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> Address {
+        Address::parse(text, ChainNamespace::Eip155).unwrap()
+    }
+
+    fn account(text: &str) -> Account {
+        Account {
+            address: addr(text),
+            private_key: SecretString::from(
+                "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+            ),
+        }
+    }
+
+    fn sample() -> DevnetManifest {
+        let a = "0xa0ee7a142d267c1f36714e4a8f75612f20a79720";
+        DevnetManifest {
+            chains: vec![ChainManifest {
+                chain_id: "eip155:31337".parse().unwrap(),
+                alias: "devnet-ethereum".into(),
+                rpc_url: "http://127.0.0.1:1".into(),
+                tokens: BTreeMap::from([(
+                    "USDC".into(),
+                    TokenEntry {
+                        address: addr(a),
+                        decimals: 6,
+                    },
+                )]),
+                feeds: BTreeMap::from([(
+                    "EUR/USD".into(),
+                    FeedEntry {
+                        address: addr(a),
+                        decimals: 8,
+                        initial_answer: "1.08".parse().unwrap(),
+                    },
+                )]),
+                dex: DexEntry {
+                    weth: addr(a),
+                    factory: addr(a),
+                    router: addr(a),
+                    pairs: BTreeMap::from([("USDC/USDT".into(), addr(a))]),
+                },
+                payers: vec![account(a)],
+                deployer: addr(a),
+                proxy_admin: addr(a),
+                minter: account(a),
+                gateway_hot_wallet: account(a),
+            }],
+        }
+    }
+
+    #[test]
+    fn manifest_round_trips_through_json_with_checksummed_addresses() {
+        let json = serde_json::to_string(&sample()).unwrap();
+        assert!(
+            json.contains("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"),
+            "{json}"
+        );
+        assert!(json.contains("\"initial_answer\":\"1.08\""), "{json}");
+        let back: DevnetManifest = serde_json::from_str(&json).unwrap();
+        let chain = back.chain("eip155:31337").unwrap();
+        assert_eq!(chain.tokens["USDC"], sample().chains[0].tokens["USDC"]);
+        assert_eq!(chain.dex, sample().chains[0].dex);
+        assert_eq!(
+            chain.payers[0].private_key.expose_secret(),
+            "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
+        );
+        assert!(back.chain("devnet-base").is_none());
+    }
+
+    #[test]
+    fn private_keys_do_not_appear_in_debug_output() {
+        let text = format!("{:?}", sample());
+        assert!(!text.contains("2a871d0798f9"), "{text}");
+    }
+
+    #[test]
+    fn a_manifest_with_a_bad_checksum_is_refused() {
+        let json = serde_json::to_string(&sample()).unwrap().replace(
+            "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+            "0xA0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        );
+        assert!(serde_json::from_str::<DevnetManifest>(&json).is_err());
+    }
+}
