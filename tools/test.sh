@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 source tools/pg.sh
 trap pg_stop EXIT
 pg_start
+# The devnet toolchain first: the EVM suites start real anvil chains.
+ANVIL_BIN="$(tools/devnet/install.sh)"
+export ANVIL_BIN
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"
 echo "== TypeScript SDK against a real gateway" >&2
@@ -18,7 +21,5 @@ echo "== TypeScript SDK against a real gateway" >&2
   RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../target}/debug/rialto" npm test
 )
 echo "== devnet contracts on a local anvil chain" >&2
-ANVIL_BIN="$(tools/devnet/install.sh)"
-export ANVIL_BIN
 node contracts/build.mjs --check
 node tools/devnet/smoke.mjs
