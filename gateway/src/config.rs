@@ -21,6 +21,61 @@ pub struct Config {
     pub intents: IntentConfig,
     pub live: LiveConfig,
     pub secrets: SecretsConfig,
+    pub compliance: ComplianceConfig,
+}
+
+/// Screening settings (see `docs/compliance.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    /// A folder laid out like `data/ofac/` to screen against, re-read when its files change
+    /// and on `rialto compliance reload`. Empty: the snapshot compiled into the binary.
+    pub ofac_dir: String,
+    /// How often to look for changed list files, seconds (0: only on reload).
+    pub watch_secs: u64,
+    /// Name similarity (basis points, 0–10000) at or above which a name match blocks…
+    pub name_block_score: u16,
+    /// …and at or above which it goes to review.
+    pub name_review_score: u16,
+    /// Names with fewer letters never block, only go to review.
+    pub name_min_block_letters: usize,
+    /// Jurisdiction assumed for merchants created without `--country`.
+    pub default_merchant_country: String,
+    /// ISO 3166-1 alpha-2 codes whose payers and merchants are blocked.
+    pub blocked_countries: Vec<String>,
+    /// Default limits per fiat unit (`usd`, `eur`); merchants' policies override them.
+    pub limits: std::collections::BTreeMap<String, LimitConfig>,
+    /// Payments one payer may make to one merchant within `velocity_window_secs` (0: off).
+    pub velocity_max_count: u32,
+    pub velocity_window_secs: u64,
+    /// Third-party risk screener for payer addresses (disabled while its url is empty).
+    pub external: crate::compliance::external_http::ExternalScreenerConfig,
+}
+
+/// Amount limits in one fiat unit; empty strings switch a limit off. Breaches go to review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitConfig {
+    pub single_payment: String,
+    pub daily_volume: String,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        Self {
+            ofac_dir: String::new(),
+            watch_secs: 30,
+            name_block_score: 9_600,
+            name_review_score: 9_000,
+            name_min_block_letters: 8,
+            default_merchant_country: "US".into(),
+            blocked_countries: ["CU", "IR", "KP", "SY"].map(String::from).to_vec(),
+            limits: std::collections::BTreeMap::new(),
+            velocity_max_count: 0,
+            velocity_window_secs: 3600,
+            external: Default::default(),
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +282,9 @@ impl Config {
                  max_expires_in_secs"
                     .into(),
             );
+        }
+        if let Err(msg) = crate::compliance::validate_config(&self.compliance) {
+            return invalid(msg);
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(format!(

@@ -53,6 +53,13 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     IdempotencyKeyInUse,
     RateLimited,
+    SettlementAddressRefused,
+    OperatorKeyRequired,
+    ComplianceCaseNotOpen,
+    ComplianceCaseNotReleasable,
+    ListEntryExists,
+    TestHelpersUnavailable,
+    ComplianceListsUnavailable,
     ApiError,
 }
 
@@ -88,6 +95,13 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::SettlementAddressRefused => "settlement_address_refused",
+            ErrorCode::OperatorKeyRequired => "operator_key_required",
+            ErrorCode::ComplianceCaseNotOpen => "compliance_case_not_open",
+            ErrorCode::ComplianceCaseNotReleasable => "compliance_case_not_releasable",
+            ErrorCode::ListEntryExists => "list_entry_exists",
+            ErrorCode::TestHelpersUnavailable => "test_helpers_unavailable",
+            ErrorCode::ComplianceListsUnavailable => "compliance_lists_unavailable",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -102,7 +116,10 @@ impl ErrorCode {
             C::ApiKeyMissing | C::ApiKeyInvalid => {
                 (StatusCode::UNAUTHORIZED, T::AuthenticationError)
             }
-            C::LivemodeUnavailable | C::SecretKeyRequired => {
+            C::LivemodeUnavailable
+            | C::SecretKeyRequired
+            | C::OperatorKeyRequired
+            | C::TestHelpersUnavailable => {
                 (StatusCode::FORBIDDEN, T::PermissionError)
             }
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, T::IdempotencyError),
@@ -110,6 +127,10 @@ impl ErrorCode {
             C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
             C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
+            C::ComplianceListsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+            C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
+                (StatusCode::CONFLICT, T::InvalidRequestError)
+            }
             C::InvalidJson
             | C::ParameterUnknown
             | C::ParameterMissing
@@ -126,6 +147,7 @@ impl ErrorCode {
             | C::InvalidExpiresIn
             | C::InvalidCursor
             | C::InvalidUrl
+            | C::SettlementAddressRefused
             | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         }
     }

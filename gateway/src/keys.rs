@@ -31,6 +31,30 @@ pub fn parse_key(key: &str) -> Option<(KeyKind, bool)> {
         .then_some((kind, livemode))
 }
 
+/// Operator keys (`op_` + 32 base62 characters) authorise the compliance operator surface.
+pub fn is_operator_key(key: &str) -> bool {
+    key.strip_prefix("op_")
+        .is_some_and(|s| s.len() == SECRET_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A fresh operator key and the record that stores its hash.
+pub fn generate_operator_key(name: &str, now_ms: i64) -> (String, crate::store::OperatorKey) {
+    let secret: String = rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(SECRET_LEN)
+        .map(char::from)
+        .collect();
+    let key = format!("op_{secret}");
+    let record = crate::store::OperatorKey {
+        id: format!("opk_{}", rialto_core::id::ApiKeyId::generate().to_string().trim_start_matches("key_")),
+        name: name.to_owned(),
+        key_hash: hash_key(&key),
+        key_hint: key.chars().take(7).collect(),
+        created_at_ms: now_ms,
+    };
+    (key, record)
+}
+
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`api`]: axum routes, authentication, idempotency, request bodies, error mapping, OpenAPI.
+//! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`store`]: the `Store` trait and its SQL implementation for SQLite and PostgreSQL.
 //! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
 //! - [`error`]: the one mapping from failures to Stripe-style error objects.
@@ -15,10 +16,14 @@
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
 //! - [`server`]: start-up, telemetry and graceful shutdown.
 //! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
+//! - [`compliance`]: OFAC data loading and reload, the external screener, and the screening
+//!   points of the payment flow (settlement address, received funds, case resolution).
 //! - [`clock`]: injected time.
 
 pub mod api;
+pub mod cli_ops;
 pub mod clock;
+pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod keys;

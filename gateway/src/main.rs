@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use rialto_gateway::clock::{Clock, SystemClock};
 use rialto_gateway::config::{Config, Overrides};
 use rialto_gateway::merchants::{create_merchant, NewMerchant};
-use rialto_gateway::{registry, server};
+use rialto_gateway::{cli_ops, registry, server};
 
 #[derive(Debug, Parser)]
 #[command(name = "rialto", version, about = "Rialto stablecoin payment gateway")]
@@ -41,6 +41,57 @@ enum Command {
         #[command(subcommand)]
         command: MerchantsCommand,
     },
+    /// Manage operator keys (the compliance operator surface).
+    Operators {
+        #[command(subcommand)]
+        command: OperatorsCommand,
+    },
+    /// Screen addresses and names, reload the lists, verify the audit log.
+    Compliance {
+        #[command(subcommand)]
+        command: ComplianceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorsCommand {
+    /// Create an operator key and print it (shown this once only).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ComplianceCommand {
+    /// Screen one address or one name against the lists and print the decision as JSON.
+    Screen {
+        #[arg(long, conflicts_with = "name", required_unless_present = "name")]
+        address: Option<String>,
+        /// Validate the address for this chain (alias or CAIP-2).
+        #[arg(long, requires = "address")]
+        chain: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Ask a running gateway to re-read its list folder now.
+    Reload {
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Operator key (or set RIALTO_OPERATOR_KEY).
+        #[arg(long, env = "RIALTO_OPERATOR_KEY", hide_env_values = true)]
+        operator_key: String,
+    },
+    /// Check the audit log's hash chain; names the first broken record and exits 1 if any.
+    VerifyLog {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +112,9 @@ enum MerchantsCommand {
         /// Also issue sk_live_/pk_live_ keys.
         #[arg(long)]
         live: bool,
+        /// ISO 3166-1 alpha-2 jurisdiction (US, DE, …); sets the travel-rule threshold.
+        #[arg(long)]
+        country: Option<String>,
         #[arg(long)]
         database_url: Option<String>,
         /// Print JSON.
@@ -117,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
                     settlement_chain,
                     settlement_address,
                     live,
+                    country,
                     database_url,
                     json,
                 },
@@ -137,6 +192,7 @@ async fn main() -> anyhow::Result<()> {
                 name,
                 settlement,
                 live_keys: live,
+                country,
             };
             let created = create_merchant(&store, &registry, &new, SystemClock.now_ms()).await?;
             if json {
@@ -155,5 +211,60 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Operators {
+            command:
+                OperatorsCommand::Create {
+                    name,
+                    database_url,
+                    json,
+                },
+        } => {
+            let config = load_config(&cli.config, db_override(database_url))?;
+            let store = server::open_store(&config, registry).await?;
+            let created = cli_ops::create_operator(&store, &name, SystemClock.now_ms()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!("operator:     {}", created["name"].as_str().unwrap_or_default());
+                println!("operator key: {}", created["operator_key"].as_str().unwrap_or_default());
+                println!("This key is shown once. Store it now.");
+            }
+            Ok(())
+        }
+        Command::Compliance { command } => match command {
+            ComplianceCommand::Screen {
+                address,
+                chain,
+                name,
+            } => {
+                let config = load_config(&cli.config, Overrides::default())?;
+                let out = cli_ops::screen(&config, &registry, address, chain, name)?;
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                Ok(())
+            }
+            ComplianceCommand::Reload { url, operator_key } => {
+                let out = cli_ops::reload(&url, &operator_key).await?;
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                Ok(())
+            }
+            ComplianceCommand::VerifyLog { database_url } => {
+                let config = load_config(&cli.config, db_override(database_url))?;
+                let store = server::open_store(&config, registry).await?;
+                let report = cli_ops::verify_log(&store).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                if report["ok"] == serde_json::Value::Bool(true) {
+                    Ok(())
+                } else {
+                    std::process::exit(1)
+                }
+            }
+        },
+    }
+}
+
+fn db_override(database_url: Option<String>) -> Overrides {
+    Overrides {
+        listen: None,
+        database_url,
     }
 }

@@ -1,5 +1,6 @@
 //! Creating merchants and their keys (used by `rialto merchants create` and the tests).
 
+use rialto_compliance::CountryCode;
 use rialto_core::asset::AssetRegistry;
 use rialto_core::id::MerchantId;
 use rialto_core::intent::{SettlementError, SettlementTarget};
@@ -15,6 +16,8 @@ pub struct NewMerchant {
     pub settlement: Option<(String, String, String)>,
     /// Also issue `sk_live_`/`pk_live_` keys (refused at request time until live venues exist).
     pub live_keys: bool,
+    /// ISO 3166-1 alpha-2 country of the merchant (`US`, `DE`); sets the travel-rule threshold.
+    pub country: Option<String>,
 }
 
 /// What `merchants create --json` prints. Keys appear here once and nowhere else, ever.
@@ -33,6 +36,8 @@ pub struct CreatedMerchant {
 pub enum MerchantError {
     #[error("merchant name must be 1 to 200 characters")]
     InvalidName,
+    #[error("country must be an ISO 3166-1 alpha-2 code such as US or DE")]
+    InvalidCountry,
     #[error("invalid settlement target: {0}")]
     Settlement(#[from] SettlementError),
     #[error(transparent)]
@@ -54,6 +59,11 @@ pub async fn create_merchant(
         .as_ref()
         .map(|(asset, chain, address)| SettlementTarget::resolve(registry, asset, chain, address))
         .transpose()?;
+    let country = new
+        .country
+        .as_deref()
+        .map(|c| c.parse::<CountryCode>().map_err(|_| MerchantError::InvalidCountry))
+        .transpose()?;
     let id = MerchantId::generate();
     let merchant = Merchant {
         id,
@@ -61,6 +71,7 @@ pub async fn create_merchant(
         settlement_asset: target.as_ref().map(|t| t.asset.id.to_string()),
         settlement_address: target.as_ref().map(|t| t.address.to_string()),
         created_at_ms: now_ms,
+        country: country.map(|c| c.as_str().to_owned()),
     };
     let (secret_key, sk) = generate_key(id, KeyKind::Secret, false, now_ms);
     let (publishable_key, pk) = generate_key(id, KeyKind::Publishable, false, now_ms);

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::api::{router, AppState};
 use crate::clock::{Clock, SystemClock};
+use crate::compliance::Compliance;
 use crate::config::{redact_url, Config, LogFormat};
 use crate::store::{SqlStore, Store, StoreError};
 use crate::webhooks::{run_webhook_worker, DeliveryConfig, Sealer};
@@ -93,6 +94,12 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
+    let compliance = Arc::new(
+        Compliance::new(&config.compliance).context("loading the compliance lists")?,
+    );
+    tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
     let state = AppState::new(
         store.clone(),
         registry,
@@ -100,8 +107,8 @@ pub async fn serve(
         clock.clone(),
         metrics_handle(),
         sealer.clone(),
+        compliance,
     );
-    let (stop_tx, stop_rx) = watch::channel(false);
     let webhooks = tokio::spawn(run_webhook_worker(
         store.clone(),
         sealer,
@@ -128,9 +135,36 @@ pub async fn serve(
         Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
     }
     let _ = worker.await;
+    let _ = watcher.await;
     let _ = webhooks.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Re-reads the compliance list folder when its files change (a no-op for the embedded
+/// snapshot). A broken refresh is logged and the old lists keep screening.
+pub async fn run_list_watch(compliance: Arc<Compliance>, mut shutdown: watch::Receiver<bool>) {
+    let every = compliance.watch_secs();
+    if every == 0 {
+        return;
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(every));
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let service = compliance.clone();
+        match tokio::task::spawn_blocking(move || service.reload(true)).await {
+            Ok(Ok(report)) if report.changed => {
+                tracing::info!(lists = ?report.list_versions, "compliance lists reloaded")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "compliance list reload failed; the previous lists stay in force"),
+            Err(err) => tracing::error!(error = %err, "compliance list reload panicked"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

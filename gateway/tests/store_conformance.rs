@@ -27,6 +27,7 @@ async fn merchant(store: &dyn Store) -> MerchantId {
         settlement_asset: None,
         settlement_address: None,
         created_at_ms: T0,
+        country: None,
     };
     let (_, sk) = generate_key(id, KeyKind::Secret, false, T0);
     store.create_merchant(&m, &[sk]).await.unwrap();
@@ -107,6 +108,7 @@ async fn api_keys_are_found_by_hash_only(store: &dyn Store) {
         settlement_asset: None,
         settlement_address: None,
         created_at_ms: T0,
+        country: None,
     };
     let (key, record) = generate_key(id, KeyKind::Publishable, true, T0);
     store

@@ -11,8 +11,8 @@ use rialto_core::id::MerchantId;
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::keys::{hash_key, parse_key};
-use crate::store::{ApiKeyRecord, KeyKind};
+use crate::keys::{hash_key, is_operator_key, parse_key};
+use crate::store::{ApiKeyRecord, KeyKind, OperatorKey};
 
 /// Keys do not change once issued (revocation will clear this cache), so a short TTL keeps the
 /// key lookup off the hot path.
@@ -146,5 +146,66 @@ impl FromRequestParts<AppState> for Caller {
             kind,
             key_id,
         })
+    }
+}
+
+/// A compliance operator, authenticated by an `op_…` key (`rialto operators create`).
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub key: OperatorKey,
+}
+
+fn operator_required() -> ApiError {
+    ApiError::new(
+        ErrorCode::OperatorKeyRequired,
+        "This request needs an operator key (op_…); create one with `rialto operators create`.",
+    )
+}
+
+async fn operator_from(state: &AppState, key: &str) -> Result<Operator, ApiError> {
+    let record = state
+        .store
+        .find_operator_key(&hash_key(key))
+        .await?
+        .ok_or_else(invalid_key)?;
+    if let Err(not_until) = state.limiter.check_key(&record.id) {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let mut err = ApiError::new(ErrorCode::RateLimited, "Too many requests with this key.");
+        err.retry_after = Some(wait.as_secs().max(1));
+        return Err(err);
+    }
+    Ok(Operator { key: record })
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts)?;
+        if !is_operator_key(key) {
+            return Err(operator_required());
+        }
+        operator_from(state, key).await
+    }
+}
+
+/// Either an operator or a merchant's secret key, for endpoints both may call.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Operator(Operator),
+    Merchant(Caller),
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts)?;
+        if is_operator_key(key) {
+            return Ok(Principal::Operator(operator_from(state, key).await?));
+        }
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_secret()?;
+        Ok(Principal::Merchant(caller))
     }
 }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+pub mod compliance;
 mod events;
 mod idempotency;
 mod middleware;
@@ -25,12 +26,13 @@ use rialto_core::id::{Id, IdKind};
 use serde::Serialize;
 
 use crate::clock::Clock;
+use crate::compliance::Compliance;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 use crate::webhooks::Sealer;
 
-pub use auth::Caller;
+pub use auth::{Caller, Operator, Principal};
 pub use events::event_object_json;
 pub(crate) use payment_intents::{intent_event, intent_json};
 
@@ -43,6 +45,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Option<PrometheusHandle>,
     pub sealer: Arc<Sealer>,
+    pub compliance: Arc<Compliance>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
@@ -62,6 +65,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         metrics: Option<PrometheusHandle>,
         sealer: Arc<Sealer>,
+        compliance: Arc<Compliance>,
     ) -> Self {
         let per_second = NonZeroU32::new(config.rate_limit.per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit.burst).unwrap_or(NonZeroU32::MIN);
@@ -73,6 +77,7 @@ impl AppState {
             clock,
             metrics,
             sealer,
+            compliance,
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
@@ -107,6 +112,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/webhook_endpoints/{id}/rotate_secret",
             post(webhook_endpoints::rotate_secret),
+        )
+        .route("/compliance/screenings", post(compliance::screen))
+        .route("/compliance/reload", post(compliance::reload))
+        .route("/compliance/cases", get(compliance::list_cases))
+        .route("/compliance/cases/{id}", get(compliance::retrieve_case))
+        .route("/compliance/cases/{id}/approve", post(compliance::approve))
+        .route("/compliance/cases/{id}/reject", post(compliance::reject))
+        .route(
+            "/compliance/list_entries",
+            post(compliance::create_list_entry).get(compliance::list_list_entries),
+        )
+        .route(
+            "/compliance/list_entries/{id}",
+            axum::routing::delete(compliance::delete_list_entry),
+        )
+        .route("/compliance/policies/{merchant}", post(compliance::set_policy))
+        .route(
+            "/test_helpers/payment_intents/{id}/fund",
+            post(compliance::fund_test_helper),
         )
         .route("/openapi.json", get(ops::openapi));
     Router::new()

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, payment_intents, webhook_endpoints};
+use super::{compliance, events, payment_intents, webhook_endpoints};
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
 #[derive(OpenApi)]
@@ -28,14 +28,27 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         webhook_endpoints::list,
         webhook_endpoints::retrieve,
         webhook_endpoints::update,
-        webhook_endpoints::rotate_secret
+        webhook_endpoints::rotate_secret,
+        compliance::screen,
+        compliance::reload,
+        compliance::list_cases,
+        compliance::retrieve_case,
+        compliance::approve,
+        compliance::reject,
+        compliance::create_list_entry,
+        compliance::list_list_entries,
+        compliance::delete_list_entry,
+        compliance::set_policy,
+        compliance::fund_test_helper
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
     modifiers(&BearerAuth),
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
         (name = "events", description = "What happened, and how its webhooks were delivered"),
-        (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)")
+        (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)"),
+        (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),
+        (name = "test_helpers", description = "Sandbox only: simulate what chains and venues report")
     )
 )]
 struct ApiDoc;

@@ -305,6 +305,15 @@ async fn build_intent(
         )
         .param("expires_in"));
     }
+    // Last, so a malformed request never reaches screening (or its audit log).
+    crate::compliance::flow::check_settlement(
+        state,
+        &caller.merchant_id,
+        caller.livemode,
+        &settlement.address,
+        now_ms,
+    )
+    .await?;
     let id = PaymentIntentId::generate();
     Ok(PaymentIntent {
         id,

@@ -8,6 +8,7 @@
 
 mod group_commit;
 mod sql;
+mod sql_compliance;
 mod sql_webhooks;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use rialto_core::id::{
     ApiKeyId, EventId, MerchantId, PaymentIntentId, WebhookAttemptId, WebhookDeliveryId,
     WebhookEndpointId,
 };
+use rialto_compliance::{AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 
 pub use sql::{Backend, SqlStore};
@@ -41,6 +43,8 @@ pub struct Merchant {
     pub settlement_asset: Option<String>,
     pub settlement_address: Option<String>,
     pub created_at_ms: i64,
+    /// ISO 3166-1 alpha-2 (upper case) of the merchant's jurisdiction, for compliance rules.
+    pub country: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,8 +314,194 @@ pub trait WebhookStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
+/// Where a compliance case stands. Review decisions open a case an operator resolves; block
+/// decisions freeze the funds; clear decisions are closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseStatus {
+    Closed,
+    Open,
+    Approved,
+    Rejected,
+    Frozen,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Closed => "closed",
+            CaseStatus::Open => "open",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "rejected",
+            CaseStatus::Frozen => "frozen",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            CaseStatus::Closed,
+            CaseStatus::Open,
+            CaseStatus::Approved,
+            CaseStatus::Rejected,
+            CaseStatus::Frozen,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One screening decision and, for review and block, the case around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub id: ComplianceCaseId,
+    pub merchant_id: Option<MerchantId>,
+    pub livemode: bool,
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// Where in the flow: `funds_received`, `intent_created`, `screening`, `review_release`.
+    pub point: String,
+    /// `clear`, `review` or `block`.
+    pub outcome: String,
+    pub status: CaseStatus,
+    /// The full decision (findings, evidence, list versions): internal only.
+    pub decision_json: String,
+    /// What was screened, so it can be screened again when a case is approved.
+    pub subject_json: String,
+    pub created_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub resolution_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    pub status: Option<CaseStatus>,
+    pub payment_intent_id: Option<PaymentIntentId>,
+    pub starting_after: Option<ComplianceCaseId>,
+    pub limit: u32,
+}
+
+/// An intent change committed together with a compliance record.
+#[derive(Debug, Clone)]
+pub struct IntentChange {
+    pub expected: PaymentStatus,
+    pub next: PaymentIntent,
+    pub events: Vec<Event>,
+}
+
+/// How an operator resolves an open case.
+#[derive(Debug, Clone)]
+pub struct CaseResolution {
+    pub case_id: ComplianceCaseId,
+    pub to: CaseStatus,
+    pub by: String,
+    pub note: String,
+    pub at_ms: i64,
+}
+
+/// An entry of an operator's (`owner = "operator"`) or a merchant's custom list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    pub id: String,
+    pub owner: String,
+    /// `block` or `allow`.
+    pub kind: String,
+    /// Normalised as the screener compares it.
+    pub address: String,
+    pub note: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// A screened payment valued in fiat: the history velocity and volume rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenedPayment {
+    pub payment_intent_id: PaymentIntentId,
+    pub merchant_id: MerchantId,
+    pub payer: String,
+    pub amount: String,
+    pub currency: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorKey {
+    pub id: String,
+    pub name: String,
+    pub key_hash: String,
+    pub key_hint: String,
+    pub created_at_ms: i64,
+}
+
+/// Compliance decisions, cases, the audit chain, custom lists and operator keys.
 #[async_trait]
-pub trait Store: WebhookStore + Send + Sync + 'static {
+pub trait ComplianceStore: Send + Sync + 'static {
+    /// Stores a decision, appends its audit record to the chain and, when given, applies the
+    /// intent change (compare-and-set) and records the payment for the rules, all in one
+    /// transaction. `Conflict` (and nothing stored) when the intent moved meanwhile.
+    async fn record_decision(
+        &self,
+        case: &CaseRecord,
+        audit: &AuditEntry,
+        intent: Option<&IntentChange>,
+        payment: Option<&ScreenedPayment>,
+    ) -> Result<CasOutcome, StoreError>;
+
+    /// Moves an open case to its resolution, appends the audit record, stores the release
+    /// decision (if any) and applies the intent change, in one transaction. `Conflict` when
+    /// the case is no longer open or the intent moved.
+    async fn resolve_case(
+        &self,
+        resolution: &CaseResolution,
+        audit: &[AuditEntry],
+        release: Option<&CaseRecord>,
+        intent: Option<&IntentChange>,
+    ) -> Result<CasOutcome, StoreError>;
+
+    /// Appends one record to the audit chain on its own (list reloads, ad-hoc screenings).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError>;
+
+    /// Audit records with `seq >= from_seq`, in order, at most `limit`.
+    async fn audit_records(&self, from_seq: u64, limit: u32)
+        -> Result<Vec<AuditRecord>, StoreError>;
+
+    async fn get_case(&self, id: &ComplianceCaseId) -> Result<Option<CaseRecord>, StoreError>;
+
+    /// Newest first.
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Page<CaseRecord>, StoreError>;
+
+    /// `false` when the same owner already lists that address with that kind.
+    async fn create_list_entry(&self, entry: &ListEntry) -> Result<bool, StoreError>;
+
+    /// `false` when the owner has no such entry.
+    async fn delete_list_entry(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Every entry of these owners, oldest first.
+    async fn list_entries(&self, owners: &[&str]) -> Result<Vec<ListEntry>, StoreError>;
+
+    /// This payer's screened payments to this merchant since `since_ms`.
+    async fn payer_history(
+        &self,
+        merchant: &MerchantId,
+        payer: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ScreenedPayment>, StoreError>;
+
+    async fn create_operator_key(&self, key: &OperatorKey) -> Result<(), StoreError>;
+
+    /// The operator key with this hash, unless revoked.
+    async fn find_operator_key(&self, key_hash: &str) -> Result<Option<OperatorKey>, StoreError>;
+
+    /// The merchant's compliance policy overrides (JSON), if any.
+    async fn get_policy(&self, merchant: &MerchantId) -> Result<Option<String>, StoreError>;
+
+    async fn set_policy(
+        &self,
+        merchant: &MerchantId,
+        policy_json: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait Store: WebhookStore + ComplianceStore + Send + Sync + 'static {
     /// Applies this backend's migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
 

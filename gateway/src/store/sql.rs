@@ -302,7 +302,32 @@ pub(super) async fn insert_idempotency(
     Ok(())
 }
 
-async fn insert_event(
+/// Compare-and-set of an intent's mutable columns inside `tx`: `false` when the stored row is
+/// no longer in status `expected` at version `next.version - 1` (someone else moved it).
+pub(super) async fn cas_intent(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    expected: PaymentStatus,
+    next: &PaymentIntent,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
+         version = $4, updated_at = $5 WHERE id = $6 AND status = $7 AND version = $8",
+    )
+    .bind(next.status.as_str())
+    .bind(next.canceled_at_ms)
+    .bind(next.cancellation_reason.map(|r| r.as_str().to_owned()))
+    .bind(next.version)
+    .bind(next.updated_at_ms)
+    .bind(next.id.to_string())
+    .bind(expected.as_str())
+    .bind(next.version - 1)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+pub(super) async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: &Event,
 ) -> Result<(), StoreError> {
@@ -379,14 +404,15 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "INSERT INTO merchants (id, name, settlement_asset, settlement_address, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO merchants (id, name, settlement_asset, settlement_address, created_at, \
+             country) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(merchant.id.to_string())
         .bind(&merchant.name)
         .bind(&merchant.settlement_asset)
         .bind(&merchant.settlement_address)
         .bind(merchant.created_at_ms)
+        .bind(&merchant.country)
         .execute(&mut *tx)
         .await?;
         for key in keys {
@@ -410,8 +436,8 @@ impl Store for SqlStore {
 
     async fn get_merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, settlement_asset, settlement_address, created_at FROM merchants \
-             WHERE id = $1",
+            "SELECT id, name, settlement_asset, settlement_address, created_at, country FROM \
+             merchants WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -423,6 +449,7 @@ impl Store for SqlStore {
                 settlement_asset: row.try_get("settlement_asset")?,
                 settlement_address: row.try_get("settlement_address")?,
                 created_at_ms: row.try_get("created_at")?,
+                country: row.try_get("country")?,
             })
         })
         .transpose()
@@ -571,22 +598,7 @@ impl Store for SqlStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
-             version = $4, updated_at = $5 WHERE id = $6 AND status = $7 AND version = $8",
-        )
-        .bind(next.status.as_str())
-        .bind(next.canceled_at_ms)
-        .bind(next.cancellation_reason.map(|r| r.as_str().to_owned()))
-        .bind(next.version)
-        .bind(next.updated_at_ms)
-        .bind(next.id.to_string())
-        .bind(expected.as_str())
-        .bind(next.version - 1)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
+        if !cas_intent(&mut tx, expected, next).await? {
             tx.rollback().await?;
             return Ok(CasOutcome::Conflict);
         }

@@ -8,6 +8,7 @@ use reqwest::{Client, RequestBuilder, Response};
 use rialto_core::asset::AssetRegistry;
 use rialto_gateway::api::{router, AppState};
 use rialto_gateway::clock::{Clock, SystemClock};
+use rialto_gateway::compliance::Compliance;
 use rialto_gateway::config::Config;
 use rialto_gateway::merchants::{create_merchant, CreatedMerchant, NewMerchant};
 use rialto_gateway::registry;
@@ -123,12 +124,14 @@ async fn spawn_app_full(
             name: "Test Shop".into(),
             settlement: Some(("usdc".into(), "base".into(), ADDRESS.into())),
             live_keys: true,
+            country: None,
         },
         clock.now_ms(),
     )
     .await
     .expect("create merchant");
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
+    let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
     let state = AppState::new(
         store.clone(),
         registry,
@@ -136,6 +139,7 @@ async fn spawn_app_full(
         clock.clone(),
         metrics_handle(),
         sealer.clone(),
+        compliance,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -182,6 +186,7 @@ impl TestApp {
                 name: "Other Shop".into(),
                 settlement: Some(("usdc".into(), "ethereum".into(), ADDRESS.into())),
                 live_keys: false,
+                country: None,
             },
             SystemClock.now_ms(),
         )

@@ -1,0 +1,283 @@
+//! Shared by the tests and the benchmark example: loading the shipped `data/ofac/` files and
+//! the labelled name-screening sample (positives derived from real SDN names, negatives from
+//! common non-sanctioned names).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use rialto_compliance::names::normalize;
+use rialto_compliance::{
+    AssetListText, NameIndex, NameThresholds, OfacManifest, SanctionsList, SdnInput, SdnList,
+};
+
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/ofac")
+}
+
+fn read(relative: &str) -> String {
+    let path = data_dir().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn manifest() -> OfacManifest {
+    OfacManifest::parse(&read("SOURCE")).expect("data/ofac/SOURCE")
+}
+
+/// `(asset, text)` for every shipped per-asset list.
+pub fn address_lists() -> Vec<(String, String)> {
+    let mut lists: Vec<(String, String)> = std::fs::read_dir(data_dir())
+        .expect("data/ofac")
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let asset = name.strip_prefix("sanctioned_addresses_")?.strip_suffix(".txt")?.to_owned();
+            Some((asset, read(&name)))
+        })
+        .collect();
+    lists.sort();
+    lists
+}
+
+pub fn sanctions_list() -> SanctionsList {
+    let lists = address_lists();
+    let texts: Vec<AssetListText<'_>> =
+        lists.iter().map(|(asset, text)| AssetListText { asset, text }).collect();
+    SanctionsList::from_lists(&texts, &manifest().addresses_commit).expect("address lists")
+}
+
+pub fn sdn_list() -> SdnList {
+    let m = manifest();
+    let sdn = read(&m.sdn);
+    let aliases = m.aliases.map(|(alt, old)| (read(&alt), read(&old)));
+    SdnList::parse(SdnInput {
+        sdn_csv: &sdn,
+        aliases: aliases.as_ref().map(|(a, o)| (a.as_str(), o.as_str())),
+    })
+    .expect("sdn csv")
+}
+
+/// Deterministic xorshift, so the sample is the same on every run and machine.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Exact,
+    Typo,
+    Reordered,
+    Accented,
+    ReorderedTypo,
+}
+
+pub struct Positive {
+    pub query: String,
+    pub ent_num: u32,
+    pub variant: Variant,
+}
+
+/// One letter replaced by its keyboard neighbour-ish successor, anywhere in the name,
+/// including first letters (so the index's recall cost shows up honestly).
+fn typo(name: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = name.chars().collect();
+    let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_ascii_alphabetic()).collect();
+    let at = letters[rng.below(letters.len())];
+    let c = chars[at].to_ascii_lowercase();
+    chars[at] = if c == 'z' { 'a' } else { (c as u8 + 1) as char };
+    chars.into_iter().collect()
+}
+
+/// "LAST, First Middle" → "First Middle LAST"; entities get their words rotated.
+fn reorder(name: &str) -> String {
+    if let Some((last, first)) = name.split_once(", ") {
+        return format!("{first} {last}");
+    }
+    let mut words: Vec<&str> = name.split_whitespace().collect();
+    words.rotate_left(1);
+    words.join(" ")
+}
+
+fn accent(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'a' => 'á',
+            'e' => 'é',
+            'o' => 'ö',
+            'u' => 'ü',
+            'n' => 'ñ',
+            'c' => 'ç',
+            c => c,
+        })
+        .collect()
+}
+
+/// `per_variant` SDN individuals and entities (names of 2+ words, 8+ letters), each turned
+/// into every variant.
+pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
+    let mut rng = Rng::new(0x5eed_0fac);
+    let eligible: Vec<_> = list
+        .entries
+        .iter()
+        .filter(|e| {
+            let n = normalize(&e.name);
+            n.tokens.len() >= 2 && n.key.len() >= 9
+        })
+        .collect();
+    let mut out = Vec::new();
+    for _ in 0..per_variant {
+        let e = eligible[rng.below(eligible.len())];
+        for variant in [Variant::Exact, Variant::Typo, Variant::Reordered, Variant::Accented, Variant::ReorderedTypo] {
+            let query = match variant {
+                Variant::Exact => e.name.clone(),
+                Variant::Typo => typo(&e.name, &mut rng),
+                Variant::Reordered => reorder(&e.name),
+                Variant::Accented => accent(&reorder(&e.name)),
+                Variant::ReorderedTypo => typo(&reorder(&e.name), &mut rng),
+            };
+            out.push(Positive { query, ent_num: e.ent_num, variant });
+        }
+    }
+    out
+}
+
+const FIRST: [&str; 30] = [
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
+    "Elizabeth", "William", "Barbara", "Sophie", "Lukas", "Emma", "Mateo", "Lucia", "Hiroshi",
+    "Yuki", "Wei", "Priya", "Arjun", "Olga", "Pierre", "Camille", "Chloe", "Noah", "Liam",
+    "Giulia", "Sven",
+];
+const LAST: [&str; 30] = [
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson",
+    "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark",
+    "Lewis", "Walker", "Schneider", "Fischer", "Dubois", "Rossi", "Tanaka", "Suzuki", "Kowalski",
+    "Nielsen", "Jansen", "Okafor",
+];
+const BUSINESSES: [&str; 20] = [
+    "Blue Harbor Coffee Roasters", "Northwind Traders", "Acme Logistics LLC", "Sunrise Bakery",
+    "Green Valley Farms", "Pixel Forge Studios", "Riverside Dental Clinic", "Atlas Bicycle Works",
+    "Maple Leaf Consulting", "Golden Gate Florists", "Silver Birch Books", "Harborview Hotel",
+    "Quantum Leap Software", "Cedar Creek Brewing", "Lighthouse Yoga", "Urban Sprout Market",
+    "Copper Kettle Cafe", "Evergreen Landscaping", "Bright Path Tutoring", "Summit Outdoor Gear",
+];
+
+/// Common non-sanctioned names. Any that happens to equal an SDN name exactly is dropped, so
+/// the labels are right.
+pub fn negatives(list: &SdnList) -> Vec<String> {
+    let sdn_keys: std::collections::HashSet<String> = list
+        .entries
+        .iter()
+        .flat_map(|e| std::iter::once(&e.name).chain(e.aliases.iter().map(|(_, a)| a)))
+        .map(|n| normalize(n).key)
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for (i, first) in FIRST.iter().enumerate() {
+        for j in 0..10 {
+            out.push(format!("{first} {}", LAST[(i * 7 + j * 3) % LAST.len()]));
+        }
+    }
+    out.extend(BUSINESSES.iter().map(|b| (*b).to_owned()));
+    out.retain(|n| !sdn_keys.contains(&normalize(n).key));
+    out
+}
+
+/// Integer percentage with one decimal, so no float arithmetic is needed.
+pub fn pct(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "n/a".into();
+    }
+    let tenths = part * 1000 / whole;
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+pub struct EvalReport {
+    pub positives: usize,
+    pub found: usize,
+    pub found_strong: usize,
+    pub negatives: usize,
+    pub false_hits: usize,
+    pub false_strong: usize,
+    pub per_variant: Vec<(Variant, usize, usize)>,
+}
+
+impl EvalReport {
+    pub fn print(&self, label: &str) {
+        let tp = self.found;
+        println!(
+            "{label}: recall {} ({}/{}), recall at Block {} ; false-positive rate {} ({}/{}), \
+             false Block {} ; precision {}",
+            pct(tp, self.positives),
+            tp,
+            self.positives,
+            pct(self.found_strong, self.positives),
+            pct(self.false_hits, self.negatives),
+            self.false_hits,
+            self.negatives,
+            pct(self.false_strong, self.negatives),
+            pct(tp, tp + self.false_hits),
+        );
+        for (variant, n, hit) in &self.per_variant {
+            println!("  {variant:?}: {} ({hit}/{n})", pct(*hit, *n));
+        }
+    }
+}
+
+/// Recall on positives (the right ent_num among the matches) and false hits on negatives.
+pub fn evaluate(
+    index: &NameIndex,
+    thresholds: &NameThresholds,
+    positives: &[Positive],
+    negatives: &[String],
+    naive: bool,
+) -> EvalReport {
+    let search = |q: &str| if naive { index.naive_search(q, thresholds) } else { index.search(q, thresholds) };
+    let mut report = EvalReport {
+        positives: positives.len(),
+        found: 0,
+        found_strong: 0,
+        negatives: negatives.len(),
+        false_hits: 0,
+        false_strong: 0,
+        per_variant: Vec::new(),
+    };
+    for p in positives {
+        let hits = search(&p.query);
+        let hit = hits.iter().find(|m| m.ent_num == p.ent_num);
+        let slot = match report.per_variant.iter_mut().find(|(v, _, _)| *v == p.variant) {
+            Some(slot) => slot,
+            None => {
+                report.per_variant.push((p.variant, 0, 0));
+                report.per_variant.last_mut().expect("just pushed")
+            }
+        };
+        slot.1 += 1;
+        if let Some(m) = hit {
+            slot.2 += 1;
+            report.found += 1;
+            if m.strength == rialto_compliance::MatchStrength::Strong {
+                report.found_strong += 1;
+            }
+        }
+    }
+    for n in negatives {
+        let hits = search(n);
+        if !hits.is_empty() {
+            report.false_hits += 1;
+        }
+        if hits.iter().any(|m| m.strength == rialto_compliance::MatchStrength::Strong) {
+            report.false_strong += 1;
+        }
+    }
+    report
+}

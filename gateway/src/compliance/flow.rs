@@ -1,0 +1,559 @@
+//! The screening points of the payment flow (DESIGN.md §1): the settlement address when an
+//! intent is created, the payer when funds arrive, and an operator's resolution of a held
+//! payment. Each decision is stored with its audit record, and with the intent's status change,
+//! in one transaction.
+
+use rialto_compliance::{
+    AddressKey, AddressRole, AuditEntry, Cleared, ComplianceCaseId, CustomList, CustomListKind,
+    Decision, ExternalScreener, ListOwner, Outcome, PartyRole, PastPayment, PaymentContext,
+    ScreenedAddress, Screened, Screener, ScreeningRequest, TravelRuleData,
+};
+use rialto_core::address::Address;
+use rialto_core::id::{MerchantId, PaymentIntentId};
+use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use serde::{Deserialize, Serialize};
+
+use super::external_http::prefetch;
+use super::service::{fiat_value, MerchantPolicy};
+use crate::api::{intent_event, intent_json, AppState};
+use crate::error::{ApiError, ErrorCode};
+use crate::store::{
+    CasOutcome, CaseRecord, CaseResolution, CaseStatus, IntentChange, ScreenedPayment,
+};
+
+/// What arrived for an intent and what is known about who sent it: the subject of the funds
+/// screening, stored with the case so an approval can screen it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundsSubject {
+    /// CAIP-2 chain the funds arrived on.
+    pub chain: String,
+    pub payer_addresses: Vec<String>,
+    pub asset: Option<String>,
+    pub amount: Option<String>,
+    pub tx_hash: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_country: Option<String>,
+    /// Holder name of a linked exchange account, where the venue gives one.
+    pub account_holder: Option<String>,
+    pub travel_rule: Option<TravelRuleData>,
+}
+
+/// Where a funds screening left the intent. Only `Cleared` carries the proof the router's
+/// execution needs.
+#[derive(Debug)]
+pub enum FundsOutcome {
+    Cleared {
+        intent: PaymentIntent,
+        proof: Cleared<PaymentIntentId>,
+    },
+    InReview {
+        intent: PaymentIntent,
+        case: ComplianceCaseId,
+    },
+    Blocked {
+        intent: PaymentIntent,
+        case: ComplianceCaseId,
+    },
+}
+
+impl FundsOutcome {
+    pub fn intent(&self) -> &PaymentIntent {
+        match self {
+            FundsOutcome::Cleared { intent, .. }
+            | FundsOutcome::InReview { intent, .. }
+            | FundsOutcome::Blocked { intent, .. } => intent,
+        }
+    }
+}
+
+fn outcome_str(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Clear => "clear",
+        Outcome::Review => "review",
+        Outcome::Block => "block",
+    }
+}
+
+fn now_u64(now_ms: i64) -> u64 {
+    u64::try_from(now_ms).unwrap_or(0)
+}
+
+/// The operator's and this merchant's block- and allow-lists.
+pub async fn custom_lists(
+    state: &AppState,
+    merchant: Option<&MerchantId>,
+) -> Result<Vec<CustomList>, ApiError> {
+    let merchant_owner = merchant.map(ToString::to_string);
+    let mut owners = vec!["operator"];
+    owners.extend(merchant_owner.as_deref());
+    let entries = state.store.list_entries(&owners).await?;
+    let mut lists = Vec::new();
+    for owner in &owners {
+        let list_owner = match merchant {
+            Some(m) if *owner != "operator" => ListOwner::Merchant(*m),
+            _ => ListOwner::Operator,
+        };
+        for (kind, name) in [(CustomListKind::Block, "block"), (CustomListKind::Allow, "allow")] {
+            let keys = entries
+                .iter()
+                .filter(|e| e.owner == *owner && e.kind == name)
+                .filter_map(|e| AddressKey::parse(&e.address).ok());
+            lists.push(CustomList::new(list_owner, kind, keys));
+        }
+    }
+    Ok(lists)
+}
+
+fn case_record(
+    decision: &Decision,
+    merchant: Option<MerchantId>,
+    livemode: bool,
+    intent: Option<PaymentIntentId>,
+    point: &str,
+    subject_json: String,
+) -> Result<CaseRecord, ApiError> {
+    let status = match decision.outcome {
+        Outcome::Clear => CaseStatus::Closed,
+        Outcome::Review => CaseStatus::Open,
+        Outcome::Block => CaseStatus::Frozen,
+    };
+    Ok(CaseRecord {
+        id: decision.case_id,
+        merchant_id: merchant,
+        livemode,
+        payment_intent_id: intent,
+        point: point.to_owned(),
+        outcome: outcome_str(decision.outcome).to_owned(),
+        status,
+        decision_json: serde_json::to_string(decision).map_err(|e| ApiError::internal(&e))?,
+        subject_json,
+        created_at_ms: i64::try_from(decision.decided_at_ms).unwrap_or(i64::MAX),
+        resolved_at_ms: None,
+        resolved_by: None,
+        resolution_note: None,
+    })
+}
+
+fn audit_entry(decision: &Decision, point: &str, subject: &str) -> AuditEntry {
+    let mut entry = AuditEntry::from_decision(decision, subject);
+    entry.kind = format!("screening:{point}");
+    entry
+}
+
+fn refused_settlement() -> ApiError {
+    ApiError::new(
+        ErrorCode::SettlementAddressRefused,
+        "This settlement address cannot be used. Choose another address, or contact support if \
+         you think this is a mistake.",
+    )
+    .param("settlement.address")
+}
+
+/// Screens a merchant's settlement address (at intent creation). A clear address records
+/// nothing: creation moves no money and is the API's hot path. A blocked one is refused, and
+/// the refusal is recorded and audited.
+pub async fn check_settlement(
+    state: &AppState,
+    merchant: &MerchantId,
+    livemode: bool,
+    address: &Address,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let custom = custom_lists(state, Some(merchant)).await?;
+    let target = ScreenedAddress {
+        role: AddressRole::Settlement,
+        address: AddressKey::from(address),
+    };
+    let decision = screen_addresses_now(state, &custom, &[target], now_ms);
+    metrics::counter!("rialto_compliance_screenings_total", "point" => "intent_created",
+        "outcome" => outcome_str(decision.outcome))
+    .increment(1);
+    if decision.outcome == Outcome::Clear {
+        return Ok(());
+    }
+    let subject = serde_json::json!({ "settlement_address": address.to_string() }).to_string();
+    let case = case_record(&decision, Some(*merchant), livemode, None, "intent_created", subject)?;
+    let audit = audit_entry(&decision, "intent_created", &merchant.to_string());
+    state.store.record_decision(&case, &audit, None, None).await?;
+    Err(refused_settlement())
+}
+
+/// Address-only screening against the current lists (no await: the screener borrows
+/// non-`Send` trait objects and must not live across one).
+pub fn screen_addresses_now(
+    state: &AppState,
+    custom: &[CustomList],
+    addresses: &[ScreenedAddress],
+    now_ms: i64,
+) -> Decision {
+    let lists = state.compliance.lists();
+    let rules = state.compliance.rules_policy(None, &rialto_core::money::Currency::usd());
+    let screener = Screener {
+        sanctions: &lists.sanctions,
+        names: &lists.names,
+        name_thresholds: state.compliance.thresholds(),
+        custom_lists: custom,
+        rules: &rules,
+        external: None,
+    };
+    screener.screen_addresses(ComplianceCaseId::generate(), addresses, now_u64(now_ms))
+}
+
+fn parse_payers(state: &AppState, subject: &FundsSubject) -> Result<Vec<Address>, ApiError> {
+    let chain = state.registry.chain(&subject.chain).ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidChain, format!("Unknown chain `{}`.", subject.chain))
+            .param("chain")
+    })?;
+    if subject.payer_addresses.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ParameterMissing,
+            "At least one payer address is required.",
+        )
+        .param("payer_address"));
+    }
+    subject
+        .payer_addresses
+        .iter()
+        .map(|a| {
+            Address::parse(a, chain.id.namespace()).map_err(|e| {
+                ApiError::new(ErrorCode::InvalidAddress, format!("Invalid payer address: {e}."))
+                    .param("payer_address")
+            })
+        })
+        .collect()
+}
+
+/// Everything the funds screening of `intent` looks at.
+async fn funds_request(
+    state: &AppState,
+    intent: &PaymentIntent,
+    subject: &FundsSubject,
+    payers: &[Address],
+    now_ms: i64,
+) -> Result<(ScreeningRequest, Option<MerchantPolicy>, Money), ApiError> {
+    let merchant = state.store.get_merchant(&intent.merchant_id).await?;
+    let merchant_country = merchant
+        .and_then(|m| m.country)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| state.compliance.default_merchant_country());
+    let policy = match state.store.get_policy(&intent.merchant_id).await? {
+        Some(json) => Some(
+            serde_json::from_str::<MerchantPolicy>(&json).map_err(|e| ApiError::internal(&e))?,
+        ),
+        None => None,
+    };
+    let payer_country = match &subject.payer_country {
+        Some(c) => Some(c.parse().map_err(|_| {
+            ApiError::new(
+                ErrorCode::ParameterInvalid,
+                "payer.country must be an ISO 3166-1 alpha-2 code in upper case, such as US.",
+            )
+            .param("payer.country")
+        })?),
+        None => None,
+    };
+    // Valued in the intent's fiat unit; a currency without a peg stays as it is, and the
+    // amount rules then cannot be evaluated, which holds the payment for review.
+    let valued = fiat_value(&intent.amount).unwrap_or_else(|| intent.amount.clone());
+    let payer_key = AddressKey::from(&payers[0]).to_string();
+    let since = now_ms.saturating_sub(
+        i64::try_from(state.compliance.history_window_ms(policy.as_ref())).unwrap_or(i64::MAX),
+    );
+    let history = state
+        .store
+        .payer_history(&intent.merchant_id, &payer_key, since)
+        .await?
+        .into_iter()
+        .filter(|p| p.payment_intent_id != intent.id && p.currency == valued.currency().code())
+        .filter_map(|p| {
+            Some(PastPayment {
+                at_ms: u64::try_from(p.at_ms).ok()?,
+                amount: Money::parse(&p.amount, valued.currency().clone()).ok()?,
+            })
+        })
+        .collect();
+    let mut names = Vec::new();
+    for name in [&subject.payer_name, &subject.account_holder].into_iter().flatten() {
+        names.push((PartyRole::Payer, name.clone()));
+    }
+    let request = ScreeningRequest {
+        case_id: ComplianceCaseId::generate(),
+        addresses: payers
+            .iter()
+            .map(|a| ScreenedAddress {
+                role: AddressRole::Payer,
+                address: AddressKey::from(a),
+            })
+            .collect(),
+        names,
+        payment: PaymentContext {
+            merchant: intent.merchant_id,
+            merchant_country,
+            payer_country,
+            amount: valued.clone(),
+            now_ms: now_u64(now_ms),
+            history,
+            travel: subject.travel_rule.clone(),
+        },
+    };
+    Ok((request, policy, valued))
+}
+
+/// Screens the payer of funds that arrived for `intent` (in `awaiting_funds`) and moves it to
+/// `funds_received` (clear), `in_review` (a case is opened) or `blocked` (funds frozen), with
+/// the decision, its audit record and the events in one transaction.
+pub async fn screen_received_funds(
+    state: &AppState,
+    intent: &PaymentIntent,
+    subject: FundsSubject,
+    now_ms: i64,
+) -> Result<FundsOutcome, ApiError> {
+    let payers = parse_payers(state, &subject)?;
+    let received = intent
+        .transition(PaymentEvent::FundsDetected, now_ms)
+        .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
+    let (request, policy, valued) = funds_request(state, intent, &subject, &payers, now_ms).await?;
+    let lists = state.compliance.lists();
+    let custom = custom_lists(state, Some(&intent.merchant_id)).await?;
+    // The external screener is asked first (it is async; screening is not), and only about
+    // payers no list already blocks.
+    let prefetched = match state.compliance.external() {
+        Some(http) => {
+            let chain = state.registry.chain(&subject.chain).map(|c| c.name.clone());
+            let ask: Vec<(AddressKey, String)> = request
+                .addresses
+                .iter()
+                .filter(|a| lists.sanctions.check(&a.address).is_none())
+                .map(|a| (a.address.clone(), chain.clone().unwrap_or_default()))
+                .collect();
+            Some(prefetch(http, &ask).await)
+        }
+        None => None,
+    };
+    let rules = state
+        .compliance
+        .rules_policy(policy.as_ref(), valued.currency());
+    let screened = {
+        let screener = Screener {
+            sanctions: &lists.sanctions,
+            names: &lists.names,
+            name_thresholds: state.compliance.thresholds(),
+            custom_lists: &custom,
+            rules: &rules,
+            external: prefetched.as_ref().map(|p| p as &dyn ExternalScreener),
+        };
+        screener.screen(&request, intent.id)
+    };
+    let decision = screened.decision().clone();
+    metrics::counter!("rialto_compliance_screenings_total", "point" => "funds_received",
+        "outcome" => outcome_str(decision.outcome))
+    .increment(1);
+    let mut events = vec![intent_event(
+        &received,
+        "payment_intent.funds_received",
+        &intent_json(&received),
+        now_ms,
+    )];
+    let mut next = match decision.outcome {
+        Outcome::Clear => Ok(received.clone()),
+        Outcome::Review => received.transition(PaymentEvent::ComplianceReview, now_ms),
+        Outcome::Block => received.transition(PaymentEvent::ComplianceBlocked, now_ms),
+    }
+    .map_err(|e| ApiError::internal(&e))?;
+    // One stored change: the intent goes from awaiting_funds straight to where it ends up.
+    next.version = intent.version + 1;
+    match decision.outcome {
+        Outcome::Clear => {}
+        Outcome::Review => events.push(intent_event(&next, "payment_intent.in_review", &intent_json(&next), now_ms)),
+        Outcome::Block => events.push(intent_event(&next, "payment_intent.blocked", &intent_json(&next), now_ms)),
+    }
+    let subject_json = serde_json::to_string(&subject).map_err(|e| ApiError::internal(&e))?;
+    let case = case_record(
+        &decision,
+        Some(intent.merchant_id),
+        intent.livemode,
+        Some(intent.id),
+        "funds_received",
+        subject_json,
+    )?;
+    let audit = audit_entry(&decision, "funds_received", &intent.id.to_string());
+    let change = IntentChange {
+        expected: PaymentStatus::AwaitingFunds,
+        next: next.clone(),
+        events,
+    };
+    let payment = ScreenedPayment {
+        payment_intent_id: intent.id,
+        merchant_id: intent.merchant_id,
+        payer: request.addresses[0].address.to_string(),
+        amount: valued.to_amount_string(),
+        currency: valued.currency().code().to_owned(),
+        at_ms: now_ms,
+    };
+    let stored = state
+        .store
+        .record_decision(&case, &audit, Some(&change), Some(&payment))
+        .await?;
+    if stored == CasOutcome::Conflict {
+        return Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "The payment intent changed while its funds were screened; retrieve it and retry.",
+        ));
+    }
+    Ok(match screened {
+        Screened::Cleared(proof) => FundsOutcome::Cleared { intent: next, proof },
+        Screened::InReview { .. } => FundsOutcome::InReview { intent: next, case: case.id },
+        Screened::Blocked { .. } => FundsOutcome::Blocked { intent: next, case: case.id },
+    })
+}
+
+fn not_open(case: &CaseRecord) -> ApiError {
+    ApiError::new(
+        ErrorCode::ComplianceCaseNotOpen,
+        format!("Case {} is {}, not open.", case.id, case.status.as_str()),
+    )
+}
+
+/// The open case and its intent, in review.
+async fn open_case(
+    state: &AppState,
+    id: &ComplianceCaseId,
+) -> Result<(CaseRecord, PaymentIntent), ApiError> {
+    let case = state
+        .store
+        .get_case(id)
+        .await?
+        .ok_or_else(|| ApiError::missing("compliance case", &id.to_string(), "id"))?;
+    if case.status != CaseStatus::Open {
+        return Err(not_open(&case));
+    }
+    let intent_id = case.payment_intent_id.ok_or_else(|| not_open(&case))?;
+    let intent = state
+        .store
+        .get_intent_unscoped(&intent_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&format!("case {} lost its intent", case.id)))?;
+    Ok((case, intent))
+}
+
+fn case_action(case: &CaseRecord, action: &str, by: &str, note: &str, now_ms: i64) -> AuditEntry {
+    AuditEntry {
+        id: case.id.to_string(),
+        at_ms: now_u64(now_ms),
+        kind: format!("case:{action}"),
+        subject: case
+            .payment_intent_id
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        outcome: action.to_owned(),
+        detail: serde_json::json!({ "by": by, "note": note }).to_string(),
+    }
+}
+
+/// An operator approves a held payment: its payer is screened again against the current lists
+/// (a Block there refuses the approval) and the intent rejoins the flow at `funds_received`.
+pub async fn approve_case(
+    state: &AppState,
+    id: &ComplianceCaseId,
+    by: &str,
+    note: &str,
+    now_ms: i64,
+) -> Result<(CaseRecord, Cleared<PaymentIntentId>), ApiError> {
+    let (case, intent) = open_case(state, id).await?;
+    let subject: FundsSubject =
+        serde_json::from_str(&case.subject_json).map_err(|e| ApiError::internal(&e))?;
+    let payers = parse_payers(state, &subject)?;
+    let (request, policy, valued) = funds_request(state, &intent, &subject, &payers, now_ms).await?;
+    let lists = state.compliance.lists();
+    let custom = custom_lists(state, Some(&intent.merchant_id)).await?;
+    let rules = state.compliance.rules_policy(policy.as_ref(), valued.currency());
+    // Only the outcome and id of the held decision matter to the release.
+    let held = Decision {
+        case_id: case.id,
+        outcome: Outcome::Review,
+        findings: Vec::new(),
+        list_versions: Vec::new(),
+        decided_at_ms: 0,
+    };
+    let released = {
+        let screener = Screener {
+            sanctions: &lists.sanctions,
+            names: &lists.names,
+            name_thresholds: state.compliance.thresholds(),
+            custom_lists: &custom,
+            rules: &rules,
+            external: None,
+        };
+        screener.release_after_review(&held, &request, intent.id, by, now_u64(now_ms))
+    };
+    let proof = released
+        .map_err(|e| ApiError::new(ErrorCode::ComplianceCaseNotReleasable, format!("{e}.")))?;
+    let next = intent
+        .transition(PaymentEvent::ComplianceApproved, now_ms)
+        .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
+    let release = case_record(
+        proof.decision(),
+        Some(intent.merchant_id),
+        intent.livemode,
+        Some(intent.id),
+        "review_release",
+        case.subject_json.clone(),
+    )?;
+    let audit = [
+        case_action(&case, "approved", by, note, now_ms),
+        audit_entry(proof.decision(), "review_release", &intent.id.to_string()),
+    ];
+    let change = IntentChange {
+        expected: PaymentStatus::InReview,
+        events: vec![intent_event(&next, "payment_intent.review_approved", &intent_json(&next), now_ms)],
+        next,
+    };
+    let resolution = CaseResolution {
+        case_id: case.id,
+        to: CaseStatus::Approved,
+        by: by.to_owned(),
+        note: note.to_owned(),
+        at_ms: now_ms,
+    };
+    if state.store.resolve_case(&resolution, &audit, Some(&release), Some(&change)).await?
+        == CasOutcome::Conflict
+    {
+        return Err(not_open(&case));
+    }
+    let resolved = state.store.get_case(id).await?.unwrap_or(case);
+    Ok((resolved, proof))
+}
+
+/// An operator rejects a held payment: the intent is blocked and its funds stay frozen.
+pub async fn reject_case(
+    state: &AppState,
+    id: &ComplianceCaseId,
+    by: &str,
+    note: &str,
+    now_ms: i64,
+) -> Result<CaseRecord, ApiError> {
+    let (case, intent) = open_case(state, id).await?;
+    let next = intent
+        .transition(PaymentEvent::ComplianceBlocked, now_ms)
+        .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
+    let change = IntentChange {
+        expected: PaymentStatus::InReview,
+        events: vec![intent_event(&next, "payment_intent.blocked", &intent_json(&next), now_ms)],
+        next,
+    };
+    let resolution = CaseResolution {
+        case_id: case.id,
+        to: CaseStatus::Rejected,
+        by: by.to_owned(),
+        note: note.to_owned(),
+        at_ms: now_ms,
+    };
+    let audit = [case_action(&case, "rejected", by, note, now_ms)];
+    if state.store.resolve_case(&resolution, &audit, None, Some(&change)).await?
+        == CasOutcome::Conflict
+    {
+        return Err(not_open(&case));
+    }
+    Ok(state.store.get_case(id).await?.unwrap_or(case))
+}

@@ -1,0 +1,324 @@
+//! The gateway's compliance service: the current lists (swapped whole on reload), the name
+//! thresholds, the rules policy a merchant is screened with, and the external screener.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use rialto_compliance::{
+    CountryCode, Limit, NameThresholds, Outcome, RulesPolicy, Score, TravelRulePolicy,
+    VelocityLimit,
+};
+use rialto_core::money::{Currency, Money};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use super::external_http::HttpScreener;
+use super::lists::{dir_fingerprint, ListsError, OfacLists};
+use crate::config::{ComplianceConfig, LimitConfig};
+
+/// A merchant's overrides of the configured defaults (stored as JSON, set by operators).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MerchantPolicy {
+    pub limits: BTreeMap<String, LimitConfig>,
+    pub velocity_max_count: Option<u32>,
+    pub velocity_window_secs: Option<u64>,
+    pub blocked_countries: Option<Vec<String>>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    pub source: String,
+    pub list_versions: Vec<String>,
+    pub sanctioned_addresses: usize,
+    pub sdn_entries: usize,
+    pub changed: bool,
+}
+
+pub struct Compliance {
+    config: ComplianceConfig,
+    lists: RwLock<Arc<OfacLists>>,
+    /// Of the list folder when the current lists were read from it.
+    fingerprint: Mutex<Option<String>>,
+    external: Option<HttpScreener>,
+    default_country: CountryCode,
+}
+
+impl std::fmt::Debug for Compliance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compliance")
+            .field("lists", &self.lists().versions())
+            .field("external", &self.external.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fiat unit a currency is valued in for limits and thresholds: stablecoins and deposit
+/// tokens count at par with their peg. `None` for anything without a fixed peg.
+pub fn fiat_unit(code: &str) -> Option<Currency> {
+    match code {
+        "usd" | "usdc" | "usdt" | "pyusd" | "jpmd" => Some(Currency::usd()),
+        "eur" | "eurc" => Some(Currency::eur()),
+        _ => None,
+    }
+}
+
+/// `amount` in its fiat unit, rounded up to cents: rounding up can only make a limit trip
+/// earlier, never later.
+pub fn fiat_value(amount: &Money) -> Option<Money> {
+    let unit = fiat_unit(amount.currency().code())?;
+    let rounded = amount
+        .amount()
+        .round_dp_with_strategy(unit.decimals(), RoundingStrategy::AwayFromZero);
+    Money::from_decimal(rounded, unit).ok()
+}
+
+fn limit(text: &str, unit: &Currency) -> Option<Limit> {
+    let amount: Decimal = text.trim().parse().ok()?;
+    Some(Limit {
+        max: Money::from_decimal(amount, unit.clone()).ok()?,
+        on_breach: Outcome::Review,
+    })
+}
+
+fn countries(codes: &[String]) -> Result<Vec<CountryCode>, String> {
+    codes
+        .iter()
+        .map(|c| {
+            c.parse()
+                .map_err(|_| format!("{c:?} is not an ISO 3166-1 alpha-2 country code"))
+        })
+        .collect()
+}
+
+/// Checks the `[compliance]` settings; the message names the offending key.
+pub fn validate_config(config: &ComplianceConfig) -> Result<(), String> {
+    if config.name_review_score > config.name_block_score || config.name_block_score > 10_000 {
+        return Err(
+            "compliance: need name_review_score <= name_block_score <= 10000 (basis points)"
+                .into(),
+        );
+    }
+    config
+        .default_merchant_country
+        .parse::<CountryCode>()
+        .map_err(|_| "compliance.default_merchant_country must be an ISO 3166-1 alpha-2 code")?;
+    countries(&config.blocked_countries).map_err(|e| format!("compliance.blocked_countries: {e}"))?;
+    validate_limits(&config.limits).map_err(|e| format!("compliance.limits: {e}"))?;
+    if config.velocity_max_count > 0 && config.velocity_window_secs == 0 {
+        return Err("compliance.velocity_window_secs must be at least 1".into());
+    }
+    config
+        .external
+        .validate()
+        .map_err(|e| format!("compliance.external: {e}"))
+}
+
+pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), String> {
+    for (unit, l) in limits {
+        let currency = Currency::fiat(unit).ok_or_else(|| format!("unknown fiat unit {unit:?}"))?;
+        for (name, text) in [("single_payment", &l.single_payment), ("daily_volume", &l.daily_volume)]
+        {
+            if !text.is_empty() && limit(text, &currency).is_none() {
+                return Err(format!("{unit}.{name} must be a decimal amount, got {text:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Compliance {
+    /// Loads the lists (the folder, or the embedded snapshot) and the external screener.
+    pub fn new(config: &ComplianceConfig) -> Result<Self, ListsError> {
+        validate_config(config).map_err(ListsError::Config)?;
+        let default_country = config
+            .default_merchant_country
+            .parse()
+            .map_err(|_| ListsError::Config("compliance.default_merchant_country".into()))?;
+        let (lists, fingerprint) = if config.ofac_dir.is_empty() {
+            (OfacLists::embedded().map_err(unwrap_shared)?, None)
+        } else {
+            let dir = PathBuf::from(&config.ofac_dir);
+            let fingerprint = dir_fingerprint(&dir)?;
+            (Arc::new(OfacLists::from_dir(&dir)?), Some(fingerprint))
+        };
+        let external = if config.external.url.is_empty() {
+            None
+        } else {
+            Some(HttpScreener::new(&config.external))
+        };
+        Ok(Self {
+            config: config.clone(),
+            lists: RwLock::new(lists),
+            fingerprint: Mutex::new(fingerprint),
+            external,
+            default_country,
+        })
+    }
+
+    /// The lists every screening right now uses.
+    pub fn lists(&self) -> Arc<OfacLists> {
+        match self.lists.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn external(&self) -> Option<&HttpScreener> {
+        self.external.as_ref()
+    }
+
+    pub fn thresholds(&self) -> NameThresholds {
+        NameThresholds {
+            block: Score(self.config.name_block_score),
+            review: Score(self.config.name_review_score),
+            min_block_letters: self.config.name_min_block_letters,
+        }
+    }
+
+    pub fn default_merchant_country(&self) -> CountryCode {
+        self.default_country
+    }
+
+    /// Re-reads the list folder and swaps the lists in (a no-op for the embedded snapshot).
+    /// With `only_if_changed`, skips the read when the folder's fingerprint is unchanged.
+    pub fn reload(&self, only_if_changed: bool) -> Result<ReloadReport, ListsError> {
+        if self.config.ofac_dir.is_empty() {
+            return Ok(self.report(false));
+        }
+        let dir = PathBuf::from(&self.config.ofac_dir);
+        let fingerprint = dir_fingerprint(&dir)?;
+        let unchanged = self
+            .fingerprint
+            .lock()
+            .map(|f| f.as_deref() == Some(fingerprint.as_str()))
+            .unwrap_or(false);
+        if only_if_changed && unchanged {
+            return Ok(self.report(false));
+        }
+        let fresh = Arc::new(OfacLists::from_dir(&dir)?);
+        let changed = fresh.versions() != self.lists().versions();
+        match self.lists.write() {
+            Ok(mut guard) => *guard = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        if let Ok(mut f) = self.fingerprint.lock() {
+            *f = Some(fingerprint);
+        }
+        Ok(self.report(changed))
+    }
+
+    fn report(&self, changed: bool) -> ReloadReport {
+        let lists = self.lists();
+        ReloadReport {
+            source: lists.source.clone(),
+            list_versions: lists.versions(),
+            sanctioned_addresses: lists.sanctions.len(),
+            sdn_entries: lists.sdn_entries,
+            changed,
+        }
+    }
+
+    pub fn watch_secs(&self) -> u64 {
+        self.config.watch_secs
+    }
+
+    /// The rules a merchant's payment valued in `unit` is screened with: the merchant's
+    /// overrides where it has them, the configured defaults elsewhere.
+    pub fn rules_policy(&self, merchant: Option<&MerchantPolicy>, unit: &Currency) -> RulesPolicy {
+        let limits = merchant
+            .and_then(|m| m.limits.get(unit.code()))
+            .or_else(|| self.config.limits.get(unit.code()));
+        let blocked = merchant
+            .and_then(|m| m.blocked_countries.as_ref())
+            .unwrap_or(&self.config.blocked_countries);
+        let max_count = merchant
+            .and_then(|m| m.velocity_max_count)
+            .unwrap_or(self.config.velocity_max_count);
+        let window_secs = merchant
+            .and_then(|m| m.velocity_window_secs)
+            .unwrap_or(self.config.velocity_window_secs);
+        RulesPolicy {
+            single_payment: limits.and_then(|l| limit(&l.single_payment, unit)),
+            daily_volume: limits.and_then(|l| limit(&l.daily_volume, unit)),
+            velocity: (max_count > 0).then_some(VelocityLimit {
+                max_count,
+                window_ms: window_secs.saturating_mul(1000),
+                on_breach: Outcome::Review,
+            }),
+            blocked_countries: countries(blocked).unwrap_or_default().into_iter().collect(),
+            travel: TravelRulePolicy::standard(),
+        }
+    }
+
+    /// How far back the rules look: the longer of a day (daily volume) and the velocity window.
+    pub fn history_window_ms(&self, merchant: Option<&MerchantPolicy>) -> u64 {
+        let window = merchant
+            .and_then(|m| m.velocity_window_secs)
+            .unwrap_or(self.config.velocity_window_secs);
+        window.saturating_mul(1000).max(24 * 3600 * 1000)
+    }
+}
+
+fn unwrap_shared(err: Arc<ListsError>) -> ListsError {
+    match Arc::try_unwrap(err) {
+        Ok(e) => e,
+        Err(shared) => ListsError::Missing(format!("embedded snapshot: {shared}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stablecoins_are_valued_at_par_and_rounded_up_to_cents() {
+        let usdc = Currency::new("usdc", 6, rialto_core::money::CurrencyKind::Stablecoin);
+        let v = fiat_value(&Money::parse("2999.990001", usdc).unwrap()).unwrap();
+        assert_eq!((v.currency().code(), v.to_amount_string().as_str()), ("usd", "3000.00"));
+        let eurc = Currency::new("eurc", 6, rialto_core::money::CurrencyKind::Stablecoin);
+        assert_eq!(fiat_value(&Money::parse("1", eurc).unwrap()).unwrap().currency().code(), "eur");
+        let eth = Currency::new("eth", 18, rialto_core::money::CurrencyKind::Native);
+        assert!(fiat_value(&Money::parse("1", eth).unwrap()).is_none());
+    }
+
+    #[test]
+    fn merchant_policy_overrides_the_defaults_per_unit() {
+        let mut config = ComplianceConfig::default();
+        config.limits.insert(
+            "usd".into(),
+            LimitConfig { single_payment: "1000".into(), daily_volume: String::new() },
+        );
+        let service = Compliance::new(&config).unwrap();
+        let usd = Currency::usd();
+        let default = service.rules_policy(None, &usd);
+        assert_eq!(default.single_payment.unwrap().max.to_amount_string(), "1000");
+        assert!(default.daily_volume.is_none() && default.velocity.is_none());
+        let mut policy = MerchantPolicy::default();
+        policy.limits.insert(
+            "usd".into(),
+            LimitConfig { single_payment: "50".into(), daily_volume: "60".into() },
+        );
+        policy.velocity_max_count = Some(3);
+        let custom = service.rules_policy(Some(&policy), &usd);
+        assert_eq!(custom.single_payment.unwrap().max.to_amount_string(), "50");
+        assert_eq!(custom.daily_volume.unwrap().max.to_amount_string(), "60");
+        assert_eq!(custom.velocity.unwrap().max_count, 3);
+        assert!(service.rules_policy(Some(&policy), &Currency::eur()).single_payment.is_none());
+    }
+
+    #[test]
+    fn bad_compliance_settings_name_the_key() {
+        let mut c = ComplianceConfig::default();
+        c.blocked_countries = vec!["XX".into()];
+        assert!(validate_config(&c).unwrap_err().contains("blocked_countries"));
+        let mut c = ComplianceConfig::default();
+        c.limits.insert("usd".into(), LimitConfig { single_payment: "ten".into(), daily_volume: "".into() });
+        assert!(validate_config(&c).unwrap_err().contains("usd.single_payment"));
+        let mut c = ComplianceConfig::default();
+        c.name_review_score = 9_900;
+        assert!(validate_config(&c).unwrap_err().contains("name_review_score"));
+    }
+}

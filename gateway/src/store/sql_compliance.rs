@@ -1,0 +1,461 @@
+//! [`ComplianceStore`] for [`SqlStore`]: decisions and cases, the hash-chained audit log,
+//! custom lists, payment history for the rules, operator keys and merchant policies.
+//!
+//! The audit chain has one head, so appends are serialised: on SQLite by the single writer
+//! connection, on PostgreSQL by a transaction-scoped advisory lock taken before the head is
+//! read. The primary key on `seq` is the last line of defence: a second record claiming the
+//! same predecessor fails to insert instead of forking the chain.
+
+use async_trait::async_trait;
+use rialto_compliance::{AuditChain, AuditEntry, AuditRecord, ComplianceCaseId};
+use rialto_core::id::MerchantId;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::sql::{cas_intent, insert_event, Backend, SqlStore};
+use super::{
+    CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore,
+    IntentChange, ListEntry, OperatorKey, Page, ScreenedPayment, StoreError,
+};
+
+/// Any constant: it names the audit chain's lock among the database's advisory locks.
+const AUDIT_LOCK_KEY: i64 = 0x7269_616c_746f_4155;
+
+const CASE_COLUMNS: &str = "id, merchant_id, livemode, payment_intent_id, point, outcome, \
+    status, decision_json, subject_json, created_at, resolved_at, resolved_by, resolution_note";
+const AUDIT_COLUMNS: &str = "seq, id, at_ms, kind, subject, outcome, detail, prev_hash, hash";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("compliance {what}"))
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| corrupt(what))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt(what))
+}
+
+fn case_from_row(row: &AnyRow) -> Result<CaseRecord, StoreError> {
+    let parse_opt = |col: &str| -> Result<Option<String>, StoreError> {
+        Ok(row.try_get::<Option<String>, _>(col)?)
+    };
+    Ok(CaseRecord {
+        id: row
+            .try_get::<String, _>("id")?
+            .parse()
+            .map_err(|_| corrupt("case id"))?,
+        merchant_id: parse_opt("merchant_id")?
+            .map(|m| m.parse().map_err(|_| corrupt("case merchant")))
+            .transpose()?,
+        livemode: row.try_get::<i64, _>("livemode")? == 1,
+        payment_intent_id: parse_opt("payment_intent_id")?
+            .map(|p| p.parse().map_err(|_| corrupt("case intent")))
+            .transpose()?,
+        point: row.try_get("point")?,
+        outcome: row.try_get("outcome")?,
+        status: CaseStatus::parse(&row.try_get::<String, _>("status")?)
+            .ok_or_else(|| corrupt("case status"))?,
+        decision_json: row.try_get("decision_json")?,
+        subject_json: row.try_get("subject_json")?,
+        created_at_ms: row.try_get("created_at")?,
+        resolved_at_ms: row.try_get("resolved_at")?,
+        resolved_by: row.try_get("resolved_by")?,
+        resolution_note: row.try_get("resolution_note")?,
+    })
+}
+
+fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+    Ok(AuditRecord {
+        seq: to_u64(row.try_get("seq")?, "audit seq")?,
+        entry: AuditEntry {
+            id: row.try_get("id")?,
+            at_ms: to_u64(row.try_get("at_ms")?, "audit time")?,
+            kind: row.try_get("kind")?,
+            subject: row.try_get("subject")?,
+            outcome: row.try_get("outcome")?,
+            detail: row.try_get("detail")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<ListEntry, StoreError> {
+    Ok(ListEntry {
+        id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
+        kind: row.try_get("kind")?,
+        address: row.try_get("address")?,
+        note: row.try_get("note")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO compliance_cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         $9, $10, $11, $12, $13)"
+    ))
+    .bind(case.id.to_string())
+    .bind(case.merchant_id.map(|m| m.to_string()))
+    .bind(i64::from(case.livemode))
+    .bind(case.payment_intent_id.map(|p| p.to_string()))
+    .bind(case.point.clone())
+    .bind(case.outcome.clone())
+    .bind(case.status.as_str())
+    .bind(case.decision_json.clone())
+    .bind(case.subject_json.clone())
+    .bind(case.created_at_ms)
+    .bind(case.resolved_at_ms)
+    .bind(case.resolved_by.clone())
+    .bind(case.resolution_note.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    /// Chains `entry` after the newest record, inside `tx`.
+    async fn append_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        entry: &AuditEntry,
+    ) -> Result<AuditRecord, StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let last = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut **tx)
+        .await?;
+        let mut chain = match last {
+            Some(row) => AuditChain::resume(&audit_from_row(&row)?),
+            None => AuditChain::genesis(),
+        };
+        let record = chain.append(entry.clone());
+        sqlx::query(&format!(
+            "INSERT INTO compliance_audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
+             $7, $8, $9)"
+        ))
+        .bind(to_i64(record.seq, "audit seq")?)
+        .bind(record.entry.id.clone())
+        .bind(to_i64(record.entry.at_ms, "audit time")?)
+        .bind(record.entry.kind.clone())
+        .bind(record.entry.subject.clone())
+        .bind(record.entry.outcome.clone())
+        .bind(record.entry.detail.clone())
+        .bind(record.prev_hash.clone())
+        .bind(record.hash.clone())
+        .execute(&mut **tx)
+        .await?;
+        Ok(record)
+    }
+
+    /// Applies an intent change inside `tx`; `false` when the intent moved meanwhile.
+    async fn apply_change(
+        tx: &mut Transaction<'_, Any>,
+        change: &IntentChange,
+    ) -> Result<bool, StoreError> {
+        if !cas_intent(tx, change.expected, &change.next).await? {
+            return Ok(false);
+        }
+        for event in &change.events {
+            insert_event(tx, event).await?;
+        }
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ComplianceStore for SqlStore {
+    async fn record_decision(
+        &self,
+        case: &CaseRecord,
+        audit: &AuditEntry,
+        intent: Option<&IntentChange>,
+        payment: Option<&ScreenedPayment>,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(change) = intent {
+            if !Self::apply_change(&mut tx, change).await? {
+                tx.rollback().await?;
+                return Ok(CasOutcome::Conflict);
+            }
+        }
+        insert_case(&mut tx, case).await?;
+        if let Some(p) = payment {
+            sqlx::query(
+                "INSERT INTO compliance_payments (payment_intent_id, merchant_id, payer, amount, \
+                 currency, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(p.payment_intent_id.to_string())
+            .bind(p.merchant_id.to_string())
+            .bind(p.payer.clone())
+            .bind(p.amount.clone())
+            .bind(p.currency.clone())
+            .bind(p.at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn resolve_case(
+        &self,
+        resolution: &CaseResolution,
+        audit: &[AuditEntry],
+        release: Option<&CaseRecord>,
+        intent: Option<&IntentChange>,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE compliance_cases SET status = $1, resolved_at = $2, resolved_by = $3, \
+             resolution_note = $4 WHERE id = $5 AND status = $6",
+        )
+        .bind(resolution.to.as_str())
+        .bind(resolution.at_ms)
+        .bind(resolution.by.clone())
+        .bind(resolution.note.clone())
+        .bind(resolution.case_id.to_string())
+        .bind(CaseStatus::Open.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let intent_moved = match intent {
+            Some(change) if updated == 1 => !Self::apply_change(&mut tx, change).await?,
+            _ => false,
+        };
+        if updated == 0 || intent_moved {
+            tx.rollback().await?;
+            return Ok(CasOutcome::Conflict);
+        }
+        if let Some(case) = release {
+            insert_case(&mut tx, case).await?;
+        }
+        for entry in audit {
+            self.append_in(&mut tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let record = self.append_in(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn audit_records(
+        &self,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log WHERE seq >= $1 ORDER BY seq LIMIT \
+             $2"
+        ))
+        .bind(to_i64(from_seq, "audit seq")?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn get_case(&self, id: &ComplianceCaseId) -> Result<Option<CaseRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CASE_COLUMNS} FROM compliance_cases WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(case_from_row).transpose()
+    }
+
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Page<CaseRecord>, StoreError> {
+        let mut sql = format!("SELECT {CASE_COLUMNS} FROM compliance_cases WHERE 1 = 1");
+        let mut n = 0;
+        let mut cond = |sql: &mut String, text: &str| {
+            n += 1;
+            sql.push_str(&format!(" AND {text} ${n}"));
+        };
+        if filter.status.is_some() {
+            cond(&mut sql, "status =");
+        }
+        if filter.payment_intent_id.is_some() {
+            cond(&mut sql, "payment_intent_id =");
+        }
+        if filter.starting_after.is_some() {
+            cond(&mut sql, "id <");
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+        let mut query = sqlx::query(&sql);
+        if let Some(status) = filter.status {
+            query = query.bind(status.as_str());
+        }
+        if let Some(intent) = filter.payment_intent_id {
+            query = query.bind(intent.to_string());
+        }
+        if let Some(cursor) = filter.starting_after {
+            query = query.bind(cursor.to_string());
+        }
+        let rows = query
+            .bind(i64::from(filter.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let cases = rows
+            .iter()
+            .map(case_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(cases, filter.limit, false))
+    }
+
+    async fn create_list_entry(&self, entry: &ListEntry) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO compliance_list_entries (id, owner, kind, address, note, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.id.clone())
+        .bind(entry.owner.clone())
+        .bind(entry.kind.clone())
+        .bind(entry.address.clone())
+        .bind(entry.note.clone())
+        .bind(entry.created_at_ms)
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_list_entry(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM compliance_list_entries WHERE owner = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_entries(&self, owners: &[&str]) -> Result<Vec<ListEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for owner in owners {
+            let rows = sqlx::query(
+                "SELECT id, owner, kind, address, note, created_at FROM compliance_list_entries \
+                 WHERE owner = $1 ORDER BY id",
+            )
+            .bind(*owner)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                entries.push(entry_from_row(row)?);
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn payer_history(
+        &self,
+        merchant: &MerchantId,
+        payer: &str,
+        since_ms: i64,
+    ) -> Result<Vec<ScreenedPayment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT payment_intent_id, merchant_id, payer, amount, currency, at_ms FROM \
+             compliance_payments WHERE merchant_id = $1 AND payer = $2 AND at_ms >= $3",
+        )
+        .bind(merchant.to_string())
+        .bind(payer)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScreenedPayment {
+                    payment_intent_id: row
+                        .try_get::<String, _>("payment_intent_id")?
+                        .parse()
+                        .map_err(|_| corrupt("payment intent"))?,
+                    merchant_id: *merchant,
+                    payer: row.try_get("payer")?,
+                    amount: row.try_get("amount")?,
+                    currency: row.try_get("currency")?,
+                    at_ms: row.try_get("at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_operator_key(&self, key: &OperatorKey) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO operator_keys (id, name, key_hash, key_hint, created_at) VALUES ($1, $2, \
+             $3, $4, $5)",
+        )
+        .bind(key.id.clone())
+        .bind(key.name.clone())
+        .bind(key.key_hash.clone())
+        .bind(key.key_hint.clone())
+        .bind(key.created_at_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_operator_key(&self, key_hash: &str) -> Result<Option<OperatorKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, key_hash, key_hint, created_at FROM operator_keys WHERE key_hash = \
+             $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(OperatorKey {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                key_hash: row.try_get("key_hash")?,
+                key_hint: row.try_get("key_hint")?,
+                created_at_ms: row.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_policy(&self, merchant: &MerchantId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT policy_json FROM compliance_policies WHERE merchant_id = $1")
+            .bind(merchant.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("policy_json").map_err(StoreError::from))
+            .transpose()
+    }
+
+    async fn set_policy(
+        &self,
+        merchant: &MerchantId,
+        policy_json: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO compliance_policies (merchant_id, policy_json, updated_at) VALUES ($1, \
+             $2, $3) ON CONFLICT (merchant_id) DO UPDATE SET policy_json = excluded.policy_json, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(merchant.to_string())
+        .bind(policy_json)
+        .bind(at_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}
