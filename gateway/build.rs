@@ -4,14 +4,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            collect(root, &path, out);
+            collect(&path, out);
         } else if path.file_name().is_some_and(|n| n != "README.md" && n != "UPSTREAM_README.md")
         {
             out.push(path);
@@ -24,7 +24,7 @@ fn main() {
     let root = Path::new(&manifest).join("../data/ofac");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
-    collect(&root, &root, &mut files);
+    collect(&root, &mut files);
     files.sort();
     let mut code = String::from("/// `(path relative to data/ofac, contents)` of the shipped snapshot.\n");
     code.push_str("pub static OFAC_FILES: &[(&str, &str)] = &[\n");

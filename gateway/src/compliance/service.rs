@@ -296,12 +296,14 @@ mod tests {
         let default = service.rules_policy(None, &usd);
         assert_eq!(default.single_payment.unwrap().max.to_amount_string(), "1000");
         assert!(default.daily_volume.is_none() && default.velocity.is_none());
-        let mut policy = MerchantPolicy::default();
+        let mut policy = MerchantPolicy {
+            velocity_max_count: Some(3),
+            ..Default::default()
+        };
         policy.limits.insert(
             "usd".into(),
             LimitConfig { single_payment: "50".into(), daily_volume: "60".into() },
         );
-        policy.velocity_max_count = Some(3);
         let custom = service.rules_policy(Some(&policy), &usd);
         assert_eq!(custom.single_payment.unwrap().max.to_amount_string(), "50");
         assert_eq!(custom.daily_volume.unwrap().max.to_amount_string(), "60");
@@ -311,14 +313,18 @@ mod tests {
 
     #[test]
     fn bad_compliance_settings_name_the_key() {
-        let mut c = ComplianceConfig::default();
-        c.blocked_countries = vec!["XX".into()];
+        let c = ComplianceConfig {
+            blocked_countries: vec!["XX".into()],
+            ..Default::default()
+        };
         assert!(validate_config(&c).unwrap_err().contains("blocked_countries"));
         let mut c = ComplianceConfig::default();
         c.limits.insert("usd".into(), LimitConfig { single_payment: "ten".into(), daily_volume: "".into() });
         assert!(validate_config(&c).unwrap_err().contains("usd.single_payment"));
-        let mut c = ComplianceConfig::default();
-        c.name_review_score = 9_900;
+        let c = ComplianceConfig {
+            name_review_score: 9_900,
+            ..Default::default()
+        };
         assert!(validate_config(&c).unwrap_err().contains("name_review_score"));
     }
 }
