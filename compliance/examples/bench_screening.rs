@@ -125,7 +125,7 @@ fn main() {
         index.estimated_bytes() / (1024 * 1024),
     );
 
-    let positives = eval::positives(&sdn, 200);
+    let positives = eval::positives(&sdn, 300);
     let negatives = eval::negatives(&sdn);
     let mut queries: Vec<String> = positives.iter().map(|p| p.query.clone()).collect();
     queries.extend(negatives.iter().cloned());

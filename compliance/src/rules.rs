@@ -184,7 +184,9 @@ pub fn blocked_jurisdictions(ctx: &PaymentContext, blocked: &BTreeSet<CountryCod
 /// beneficiary data must be present and valid; otherwise Review (the payment waits for data).
 pub fn travel_rule(ctx: &PaymentContext, policy: &TravelRulePolicy) -> Option<Finding> {
     let threshold = policy.threshold_for(ctx.merchant_country);
-    if ctx.amount.currency() != threshold.currency() {
+    // A zero threshold (the EU's) applies to every amount in any currency: no conversion is
+    // needed to know that an amount is at least zero.
+    if ctx.amount.currency() != threshold.currency() && !threshold.is_zero() {
         return Some(not_evaluable(
             "travel_rule",
             format!("amount in {}, threshold in {}", ctx.amount.currency().code(), threshold.currency().code()),

@@ -87,7 +87,7 @@ fn name_screening_evaluation() {
     let sdn = eval::sdn_list();
     let index = rialto_compliance::NameIndex::build(&sdn);
     let t = NameThresholds::default();
-    let positives = eval::positives(&sdn, 200);
+    let positives = eval::positives(&sdn, 300);
     let negatives = eval::negatives(&sdn);
     let indexed = eval::evaluate(&index, &t, &positives, &negatives, false);
     let naive = eval::evaluate(&index, &t, &positives, &negatives, true);

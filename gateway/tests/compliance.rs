@@ -458,3 +458,60 @@ async fn concurrent_screenings_never_fork_the_audit_chain_on_postgres() {
     let report = verify_log(app.store.as_ref()).await.unwrap();
     assert_eq!((report["ok"].as_bool(), report["records"].as_u64()), (Some(true), Some(16)), "{report}");
 }
+
+#[tokio::test]
+async fn eu_merchants_need_travel_rule_data_for_every_payment() {
+    let app = spawn_app(Db::Sqlite).await;
+    let eu = rialto_gateway::merchants::create_merchant(
+        app.store.as_ref(),
+        &common::registry(),
+        &rialto_gateway::merchants::NewMerchant {
+            name: "Café Berlin".into(),
+            settlement: Some(("usdc".into(), "base".into(), ADDRESS.into())),
+            live_keys: false,
+            country: Some("DE".into()),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let create = |body: Value| {
+        let app = &app;
+        let key = eu.secret_key.clone();
+        async move {
+            let r = app.post("/v1/payment_intents", &key).json(&body).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let fund_as = |intent: Value, extra: Value| {
+        let app = &app;
+        let key = eu.secret_key.clone();
+        async move {
+            let mut body = json!({"chain": "base", "payer_address": PAYER});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let path = format!("/v1/test_helpers/payment_intents/{}/fund", intent["id"].as_str().unwrap());
+            let r = app.post(&path, &key).json(&body).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    // EUR 0 threshold: even 1.00 (in euros or dollars) needs originator and beneficiary data.
+    for currency in ["eur", "usd"] {
+        let intent = create(json!({"amount": "1.00", "currency": currency})).await;
+        assert_eq!(fund_as(intent, json!({})).await["status"], "in_review", "{currency}");
+    }
+    let intent = create(json!({"amount": "1.00", "currency": "eur"})).await;
+    let cleared = fund_as(intent, json!({"travel_rule": ivms101("Smith", "Cafe Berlin GmbH")})).await;
+    assert_eq!(cleared["status"], "funds_received", "{cleared}");
+    // The US merchant of the same gateway needs none below USD 3,000.
+    assert_eq!(pay(&app, "1.00", json!({})).await["status"], "funds_received");
+    let bad = rialto_gateway::merchants::create_merchant(
+        app.store.as_ref(),
+        &common::registry(),
+        &rialto_gateway::merchants::NewMerchant { name: "X".into(), country: Some("de".into()), ..Default::default() },
+        0,
+    )
+    .await;
+    assert!(matches!(bad, Err(rialto_gateway::merchants::MerchantError::InvalidCountry)));
+}

@@ -11,9 +11,10 @@ use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, Settlement
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::clock::ManualClock;
 use rialto_gateway::keys::generate_key;
+use rialto_compliance::{AuditEntry, ComplianceCaseId};
 use rialto_gateway::store::{
-    CasOutcome, Event, EventFilter, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Store,
-    StoreError,
+    CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord,
+    IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, Store, StoreError,
 };
 use rialto_gateway::workers::{expire_due_intents, prune_idempotency_keys, IDEMPOTENCY_TTL_MS};
 
@@ -390,6 +391,91 @@ async fn idempotency_records_are_pruned_after_a_day(store: &dyn Store) {
         .is_some());
 }
 
+fn case(id: ComplianceCaseId, pi: &PaymentIntent, status: CaseStatus) -> CaseRecord {
+    CaseRecord {
+        id,
+        merchant_id: Some(pi.merchant_id),
+        livemode: false,
+        payment_intent_id: Some(pi.id),
+        point: "funds_received".into(),
+        outcome: "review".into(),
+        status,
+        decision_json: "{}".into(),
+        subject_json: "{}".into(),
+        created_at_ms: T0,
+        resolved_at_ms: None,
+        resolved_by: None,
+        resolution_note: None,
+    }
+}
+
+fn entry(id: &ComplianceCaseId, kind: &str) -> AuditEntry {
+    AuditEntry {
+        id: id.to_string(),
+        at_ms: 1,
+        kind: kind.into(),
+        subject: "pi".into(),
+        outcome: "review".into(),
+        detail: "{}".into(),
+    }
+}
+
+async fn decisions_commit_with_their_intent_change_and_audit_record_or_not_at_all(
+    store: &dyn Store,
+) {
+    let m = merchant(store).await;
+    let pi = intent(m, T0);
+    store.create_intent(&pi, &created(&pi), None).await.unwrap();
+    let held = pi.transition(PaymentEvent::FundsDetected, T0 + 1).unwrap();
+    let mut held = held.transition(PaymentEvent::ComplianceReview, T0 + 1).unwrap();
+    held.version = pi.version + 1;
+    let change = IntentChange { expected: PaymentStatus::AwaitingFunds, next: held.clone(), events: vec![] };
+    let first = ComplianceCaseId::generate();
+    let before = store.audit_records(0, 10_000).await.unwrap().len();
+    let outcome = store.record_decision(&case(first, &pi, CaseStatus::Open), &entry(&first, "screening"), Some(&change), None).await.unwrap();
+    assert_eq!(outcome, CasOutcome::Updated);
+    // The same change again finds the intent moved: nothing of the second decision is stored.
+    let second = ComplianceCaseId::generate();
+    let outcome = store.record_decision(&case(second, &pi, CaseStatus::Open), &entry(&second, "screening"), Some(&change), None).await.unwrap();
+    assert_eq!(outcome, CasOutcome::Conflict);
+    assert!(store.get_case(&second).await.unwrap().is_none());
+    let records = store.audit_records(0, 10_000).await.unwrap();
+    assert_eq!(records.len(), before + 1);
+    assert_eq!(rialto_compliance::verify_chain(&records), Ok(()));
+    // Resolving is compare-and-set on the open case.
+    let approved = held.transition(PaymentEvent::ComplianceApproved, T0 + 2).unwrap();
+    let resolution = CaseResolution { case_id: first, to: CaseStatus::Approved, by: "op".into(), note: "ok".into(), at_ms: T0 + 2 };
+    let change = IntentChange { expected: PaymentStatus::InReview, next: approved, events: vec![] };
+    let audit = [entry(&first, "case:approved")];
+    assert_eq!(store.resolve_case(&resolution, &audit, None, Some(&change)).await.unwrap(), CasOutcome::Updated);
+    assert_eq!(store.resolve_case(&resolution, &audit, None, Some(&change)).await.unwrap(), CasOutcome::Conflict);
+    let stored = store.get_case(&first).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.resolved_by.as_deref()), (CaseStatus::Approved, Some("op")));
+    let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
+    assert_eq!(now.status, PaymentStatus::FundsReceived);
+    assert_eq!(store.audit_records(0, 10_000).await.unwrap().len(), before + 2);
+}
+
+async fn list_entries_are_unique_per_owner_and_kind(store: &dyn Store) {
+    let m = merchant(store).await.to_string();
+    let e = |id: &str, owner: &str, kind: &str| ListEntry {
+        id: id.into(),
+        owner: owner.into(),
+        kind: kind.into(),
+        address: "0x8ba1f109551bd432803012645ac136ddd64dba72".into(),
+        note: None,
+        created_at_ms: T0,
+    };
+    assert!(store.create_list_entry(&e("cle_1", &m, "block")).await.unwrap());
+    assert!(!store.create_list_entry(&e("cle_2", &m, "block")).await.unwrap());
+    assert!(store.create_list_entry(&e("cle_3", "operator", "block")).await.unwrap());
+    assert!(store.create_list_entry(&e("cle_4", "operator", "allow")).await.unwrap());
+    assert_eq!(store.list_entries(&[m.as_str(), "operator"]).await.unwrap().len(), 3);
+    assert!(!store.delete_list_entry("operator", "cle_1").await.unwrap(), "another owner's entry");
+    assert!(store.delete_list_entry(&m, "cle_1").await.unwrap());
+    assert_eq!(store.list_entries(&[m.as_str()]).await.unwrap().len(), 0);
+}
+
 async fn migrations_are_idempotent_and_ping_works(store: &dyn Store) {
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
@@ -408,6 +494,8 @@ async fn run_suite(db: Db) {
     lists_page_newest_first_with_filters(store).await;
     the_expiry_worker_expires_only_overdue_unfunded_intents(store).await;
     idempotency_records_are_pruned_after_a_day(store).await;
+    decisions_commit_with_their_intent_change_and_audit_record_or_not_at_all(store).await;
+    list_entries_are_unique_per_owner_and_kind(store).await;
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use rialto_compliance::names::normalize;
+use rialto_compliance::ofac::SdnType;
 use rialto_compliance::{
     AssetListText, NameIndex, NameThresholds, OfacManifest, SanctionsList, SdnInput, SdnList,
 };
@@ -87,15 +88,33 @@ pub struct Positive {
     pub variant: Variant,
 }
 
-/// One letter replaced by its keyboard neighbour-ish successor, anywhere in the name,
-/// including first letters (so the index's recall cost shows up honestly).
+/// One edit at a random letter anywhere in the name, first letters included (so the index's
+/// recall cost shows up honestly): a substitution (the next letter of the alphabet), a
+/// deletion, a doubled letter, or a swap with the next letter. Rolls again when the edit left
+/// the name unchanged (a swap of two equal letters).
 fn typo(name: &str, rng: &mut Rng) -> String {
-    let mut chars: Vec<char> = name.chars().collect();
+    let chars: Vec<char> = name.chars().collect();
     let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_ascii_alphabetic()).collect();
-    let at = letters[rng.below(letters.len())];
-    let c = chars[at].to_ascii_lowercase();
-    chars[at] = if c == 'z' { 'a' } else { (c as u8 + 1) as char };
-    chars.into_iter().collect()
+    loop {
+        let at = letters[rng.below(letters.len())];
+        let mut out = chars.clone();
+        match rng.below(4) {
+            0 => {
+                let c = out[at].to_ascii_lowercase();
+                out[at] = if c == 'z' { 'a' } else { (c as u8 + 1) as char };
+            }
+            1 => {
+                out.remove(at);
+            }
+            2 => out.insert(at, out[at]),
+            _ if at + 1 < out.len() && out[at + 1].is_ascii_alphabetic() => out.swap(at, at + 1),
+            _ => continue,
+        }
+        let typed: String = out.into_iter().collect();
+        if typed.to_lowercase() != name.to_lowercase() {
+            return typed;
+        }
+    }
 }
 
 /// "LAST, First Middle" → "First Middle LAST"; entities get their words rotated.
@@ -123,21 +142,28 @@ fn accent(name: &str) -> String {
         .collect()
 }
 
-/// `per_variant` SDN individuals and entities (names of 2+ words, 8+ letters), each turned
-/// into every variant.
+/// `per_variant` distinct SDN individuals and entities (vessels and aircraft are not payment
+/// parties) whose primary name has 2+ words and 8+ letters, drawn without replacement with a
+/// fixed seed, each turned into every variant. The label is the entry's ent_num.
 pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
     let mut rng = Rng::new(0x5eed_0fac);
-    let eligible: Vec<_> = list
+    let mut eligible: Vec<_> = list
         .entries
         .iter()
+        .filter(|e| matches!(e.sdn_type, SdnType::Individual | SdnType::Entity))
         .filter(|e| {
             let n = normalize(&e.name);
-            n.tokens.len() >= 2 && n.key.len() >= 9
+            n.tokens.len() >= 2 && n.tokens.iter().map(|t| t.chars().count()).sum::<usize>() >= 8
         })
         .collect();
+    assert!(eligible.len() >= per_variant, "only {} eligible SDN names", eligible.len());
+    // Partial Fisher-Yates: the first `per_variant` slots become a uniform sample.
+    for i in 0..per_variant {
+        let j = i + rng.below(eligible.len() - i);
+        eligible.swap(i, j);
+    }
     let mut out = Vec::new();
-    for _ in 0..per_variant {
-        let e = eligible[rng.below(eligible.len())];
+    for e in &eligible[..per_variant] {
         for variant in [Variant::Exact, Variant::Typo, Variant::Reordered, Variant::Accented, Variant::ReorderedTypo] {
             let query = match variant {
                 Variant::Exact => e.name.clone(),
@@ -152,28 +178,37 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
     out
 }
 
-const FIRST: [&str; 30] = [
+/// Common given names and surnames from several cultures (English, German, French, Italian,
+/// Spanish, Polish, Scandinavian, Dutch, Nigerian, Indian, Japanese, Chinese, Arabic, Russian,
+/// Vietnamese, Korean), crossed in full.
+const FIRST: [&str; 40] = [
     "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
     "Elizabeth", "William", "Barbara", "Sophie", "Lukas", "Emma", "Mateo", "Lucia", "Hiroshi",
     "Yuki", "Wei", "Priya", "Arjun", "Olga", "Pierre", "Camille", "Chloe", "Noah", "Liam",
-    "Giulia", "Sven",
+    "Giulia", "Sven", "Ahmed", "Fatima", "Ivan", "Natalia", "Carlos", "Ana", "Omar", "Sara",
+    "Mei", "Tuan",
 ];
-const LAST: [&str; 30] = [
+const LAST: [&str; 40] = [
     "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson",
     "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark",
     "Lewis", "Walker", "Schneider", "Fischer", "Dubois", "Rossi", "Tanaka", "Suzuki", "Kowalski",
-    "Nielsen", "Jansen", "Okafor",
+    "Nielsen", "Jansen", "Okafor", "Garcia", "Rodriguez", "Ivanova", "Chen", "Wang", "Khan",
+    "Haddad", "Nguyen", "Kim", "Sharma",
 ];
-const BUSINESSES: [&str; 20] = [
+const BUSINESSES: [&str; 30] = [
     "Blue Harbor Coffee Roasters", "Northwind Traders", "Acme Logistics LLC", "Sunrise Bakery",
     "Green Valley Farms", "Pixel Forge Studios", "Riverside Dental Clinic", "Atlas Bicycle Works",
     "Maple Leaf Consulting", "Golden Gate Florists", "Silver Birch Books", "Harborview Hotel",
     "Quantum Leap Software", "Cedar Creek Brewing", "Lighthouse Yoga", "Urban Sprout Market",
     "Copper Kettle Cafe", "Evergreen Landscaping", "Bright Path Tutoring", "Summit Outdoor Gear",
+    "Red Lantern Noodle House", "Alpine Ski Rentals", "Oakwood Furniture GmbH", "Seaside Surf Shop",
+    "Nordic Design Studio", "Little Sprouts Daycare", "Iron Horse Fitness", "Lotus Garden Spa",
+    "Westbrook Veterinary Clinic", "Starlight Cinema",
 ];
 
-/// Common non-sanctioned names. Any that happens to equal an SDN name exactly is dropped, so
-/// the labels are right.
+/// Common non-sanctioned names: every FIRST × LAST pair (1,600) plus small-business names.
+/// Any that equals an SDN name or alias after normalisation is dropped, so the labels are
+/// right (a near-equal one stays a negative: flagging it for review counts as a false hit).
 pub fn negatives(list: &SdnList) -> Vec<String> {
     let sdn_keys: std::collections::HashSet<String> = list
         .entries
@@ -182,9 +217,9 @@ pub fn negatives(list: &SdnList) -> Vec<String> {
         .map(|n| normalize(n).key)
         .collect();
     let mut out: Vec<String> = Vec::new();
-    for (i, first) in FIRST.iter().enumerate() {
-        for j in 0..10 {
-            out.push(format!("{first} {}", LAST[(i * 7 + j * 3) % LAST.len()]));
+    for first in FIRST {
+        for last in LAST {
+            out.push(format!("{first} {last}"));
         }
     }
     out.extend(BUSINESSES.iter().map(|b| (*b).to_owned()));
