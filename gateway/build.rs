@@ -12,7 +12,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, out);
-        } else if path.file_name().is_some_and(|n| n != "README.md" && n != "UPSTREAM_README.md")
+        } else if path
+            .file_name()
+            .is_some_and(|n| n != "README.md" && n != "UPSTREAM_README.md")
         {
             out.push(path);
         }
@@ -26,13 +28,18 @@ fn main() {
     let mut files = Vec::new();
     collect(&root, &mut files);
     files.sort();
-    let mut code = String::from("/// `(path relative to data/ofac, contents)` of the shipped snapshot.\n");
+    let mut code =
+        String::from("/// `(path relative to data/ofac, contents)` of the shipped snapshot.\n");
     code.push_str("pub static OFAC_FILES: &[(&str, &str)] = &[\n");
     for file in &files {
         let relative = file.strip_prefix(&root).expect("under root");
         let relative = relative.to_string_lossy().replace('\\', "/");
         let absolute = file.canonicalize().expect("shipped file exists");
-        let _ = writeln!(code, "    ({relative:?}, include_str!({:?})),", absolute.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({relative:?}, include_str!({:?})),",
+            absolute.display().to_string()
+        );
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -133,7 +133,9 @@ fn main() {
 
     let arg = |flag: &str| {
         let args: Vec<String> = std::env::args().collect();
-        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)?.parse::<u16>().ok())
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1)?.parse::<u16>().ok())
     };
     let mut t = NameThresholds::default();
     t.review = arg("--review").map(Score).unwrap_or(t.review);
@@ -147,13 +149,23 @@ fn main() {
 
     if show_misses {
         for p in &positives {
-            if !index.search(&p.query, &t).iter().any(|m| m.ent_num == p.ent_num) {
-                println!("missed {:?}: {:?} (ent_num {})", p.variant, p.query, p.ent_num);
+            if !index
+                .search(&p.query, &t)
+                .iter()
+                .any(|m| m.ent_num == p.ent_num)
+            {
+                println!(
+                    "missed {:?}: {:?} (ent_num {})",
+                    p.variant, p.query, p.ent_num
+                );
             }
         }
         for n in &negatives {
             if let Some(m) = index.search(n, &t).first() {
-                println!("false hit: {n:?} → {:?} ({}, {:?})", m.matched_name, m.score.0, m.strength);
+                println!(
+                    "false hit: {n:?} → {:?} ({}, {:?})",
+                    m.matched_name, m.score.0, m.strength
+                );
             }
         }
     }

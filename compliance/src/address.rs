@@ -139,12 +139,11 @@ impl SanctionsList {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let key =
-                    AddressKey::parse(line).map_err(|e| ComplianceError::MalformedList {
-                        list: list.asset.to_owned(),
-                        line: index + 1,
-                        reason: e.to_string(),
-                    })?;
+                let key = AddressKey::parse(line).map_err(|e| ComplianceError::MalformedList {
+                    list: list.asset.to_owned(),
+                    line: index + 1,
+                    reason: e.to_string(),
+                })?;
                 let assets = entries.entry(key).or_default();
                 if !assets.iter().any(|a| a == list.asset) {
                     assets.push(list.asset.to_owned());
@@ -292,10 +291,7 @@ mod tests {
 
     fn list(text: &str) -> SanctionsList {
         SanctionsList::from_lists(
-            &[AssetListText {
-                asset: "ETH",
-                text,
-            }],
+            &[AssetListText { asset: "ETH", text }],
             "f2aee2265956bf28ce71824c2c2c8cab02c2e173",
         )
         .unwrap()
@@ -306,8 +302,16 @@ mod tests {
         let l = list("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed\n");
         let upper = format!("0x{}", CHECKSUMMED[2..].to_ascii_uppercase());
         let bad_checksum = "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
-        for text in [CHECKSUMMED, &upper, bad_checksum, "0X5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED"] {
-            assert!(l.check(&AddressKey::parse(text).unwrap()).is_some(), "{text}");
+        for text in [
+            CHECKSUMMED,
+            &upper,
+            bad_checksum,
+            "0X5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED",
+        ] {
+            assert!(
+                l.check(&AddressKey::parse(text).unwrap()).is_some(),
+                "{text}"
+            );
         }
         let core = Address::parse(CHECKSUMMED, ChainNamespace::Eip155).unwrap();
         assert!(l.check(&AddressKey::from(&core)).is_some());
@@ -315,9 +319,15 @@ mod tests {
 
     #[test]
     fn base58_addresses_are_compared_exactly_and_bech32_case_folded() {
-        let l = list("TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf\nbc1qa5wkgaew2dkv56kfvj49j0av5nml45x9ek9hz6\n");
-        assert!(l.check(&AddressKey::parse("TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf").unwrap()).is_some());
-        assert!(l.check(&AddressKey::parse("tbhmtwyrsfkvuhyvtsxb1bxymafrjmsaqf").unwrap()).is_none());
+        let l = list(
+            "TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf\nbc1qa5wkgaew2dkv56kfvj49j0av5nml45x9ek9hz6\n",
+        );
+        assert!(l
+            .check(&AddressKey::parse("TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf").unwrap())
+            .is_some());
+        assert!(l
+            .check(&AddressKey::parse("tbhmtwyrsfkvuhyvtsxb1bxymafrjmsaqf").unwrap())
+            .is_none());
         let upper = "BC1QA5WKGAEW2DKV56KFVJ49J0AV5NML45X9EK9HZ6";
         assert!(l.check(&AddressKey::parse(upper).unwrap()).is_some());
     }
@@ -325,12 +335,27 @@ mod tests {
     #[test]
     fn malformed_or_empty_lists_are_refused_not_half_loaded() {
         let bad = SanctionsList::from_lists(
-            &[AssetListText { asset: "ETH", text: "0x12\n" }],
+            &[AssetListText {
+                asset: "ETH",
+                text: "0x12\n",
+            }],
             "c",
         );
-        assert!(matches!(bad, Err(ComplianceError::MalformedList { line: 1, .. })));
-        let empty = SanctionsList::from_lists(&[AssetListText { asset: "ETH", text: "\n" }], "c");
-        assert_eq!(empty.unwrap_err(), ComplianceError::EmptyList { list: "ETH".into() });
+        assert!(matches!(
+            bad,
+            Err(ComplianceError::MalformedList { line: 1, .. })
+        ));
+        let empty = SanctionsList::from_lists(
+            &[AssetListText {
+                asset: "ETH",
+                text: "\n",
+            }],
+            "c",
+        );
+        assert_eq!(
+            empty.unwrap_err(),
+            ComplianceError::EmptyList { list: "ETH".into() }
+        );
     }
 
     #[test]
@@ -339,7 +364,10 @@ mod tests {
         let b = list("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaee\n");
         assert_ne!(a.version(), b.version());
         assert!(a.version().starts_with("ofac-addr:") && a.version().ends_with("@f2aee2265956"));
-        assert_eq!(a.version(), list("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed\n").version());
+        assert_eq!(
+            a.version(),
+            list("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed\n").version()
+        );
     }
 
     #[test]
@@ -347,8 +375,14 @@ mod tests {
         let addr = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
         let l = SanctionsList::from_lists(
             &[
-                AssetListText { asset: "USDT", text: addr },
-                AssetListText { asset: "ETH", text: CHECKSUMMED },
+                AssetListText {
+                    asset: "USDT",
+                    text: addr,
+                },
+                AssetListText {
+                    asset: "ETH",
+                    text: CHECKSUMMED,
+                },
             ],
             "c",
         )
@@ -362,7 +396,11 @@ mod tests {
     fn custom_list_versions_depend_on_entries_not_insertion_order() {
         let a = AddressKey::parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").unwrap();
         let b = AddressKey::parse("TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf").unwrap();
-        let one = CustomList::new(ListOwner::Operator, CustomListKind::Block, [a.clone(), b.clone()]);
+        let one = CustomList::new(
+            ListOwner::Operator,
+            CustomListKind::Block,
+            [a.clone(), b.clone()],
+        );
         let two = CustomList::new(ListOwner::Operator, CustomListKind::Block, [b, a.clone()]);
         assert_eq!(one.version(), two.version());
         assert!(one.contains(&a));

@@ -73,7 +73,14 @@ impl AuditRecord {
         out.extend_from_slice(DOMAIN);
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&e.at_ms.to_be_bytes());
-        for field in [&e.id, &e.kind, &e.subject, &e.outcome, &e.detail, &self.prev_hash] {
+        for field in [
+            &e.id,
+            &e.kind,
+            &e.subject,
+            &e.outcome,
+            &e.detail,
+            &self.prev_hash,
+        ] {
             out.extend_from_slice(&(field.len() as u64).to_be_bytes());
             out.extend_from_slice(field.as_bytes());
         }
@@ -206,7 +213,9 @@ mod tests {
     }
 
     /// Every way of editing one field of one record.
-    fn tamperings() -> Vec<(&'static str, fn(&mut AuditRecord))> {
+    type Tampering = (&'static str, fn(&mut AuditRecord));
+
+    fn tamperings() -> Vec<Tampering> {
         vec![
             ("seq", |r| r.seq += 7),
             ("id", |r| r.entry.id.push('x')),
@@ -225,7 +234,10 @@ mod tests {
         let (mut records, head) = chain(5);
         assert_eq!(verify_chain_with_head(&records, &head), Ok(()));
         let mut resumed = AuditChain::resume(records.last().unwrap());
-        records.push(resumed.append(AuditEntry { id: "cc_5".into(), ..records[0].entry.clone() }));
+        records.push(resumed.append(AuditEntry {
+            id: "cc_5".into(),
+            ..records[0].entry.clone()
+        }));
         assert_eq!(verify_chain_with_head(&records, resumed.head()), Ok(()));
         assert_eq!(verify_chain(&[]), Ok(()));
     }
@@ -249,7 +261,13 @@ mod tests {
         let (mut records, head) = chain(4);
         records[1].entry.outcome = "clear".into();
         records[1].hash = records[1].computed_hash();
-        assert_eq!(verify_chain(&records), Err(BrokenAt { index: 2, id: "cc_2".into() }));
+        assert_eq!(
+            verify_chain(&records),
+            Err(BrokenAt {
+                index: 2,
+                id: "cc_2".into()
+            })
+        );
         // Rehashing the newest record instead is only caught by the head.
         let (mut records2, _) = chain(4);
         records2[3].entry.outcome = "clear".into();
@@ -265,7 +283,11 @@ mod tests {
             let mut copy = records.clone();
             copy.remove(removed);
             let result = verify_chain_with_head(&copy, &head);
-            assert_eq!(result.map_err(|b| b.index), Err(removed), "removed {removed}");
+            assert_eq!(
+                result.map_err(|b| b.index),
+                Err(removed),
+                "removed {removed}"
+            );
         }
     }
 
@@ -279,7 +301,10 @@ mod tests {
         }
         let mut reversed = records.clone();
         reversed.reverse();
-        assert_eq!(verify_chain(&reversed).map_err(|b| b.id), Err("cc_4".into()));
+        assert_eq!(
+            verify_chain(&reversed).map_err(|b| b.id),
+            Err("cc_4".into())
+        );
     }
 
     #[test]

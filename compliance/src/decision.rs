@@ -280,7 +280,10 @@ mod tests {
                     strength: MatchStrength::Strong,
                 },
             },
-            Reason::SinglePaymentLimit { amount: usd("10"), limit: usd("5") },
+            Reason::SinglePaymentLimit {
+                amount: usd("10"),
+                limit: usd("5"),
+            },
             Reason::BlockedJurisdiction {
                 party: PartyRole::Payer,
                 country: "KP".parse().unwrap(),
@@ -299,13 +302,30 @@ mod tests {
             for outcome in [Outcome::Review, Outcome::Block] {
                 let decision = Decision::from_findings(
                     ComplianceCaseId::generate(),
-                    vec![Finding { outcome, reason: reason.clone(), evidence: None }],
+                    vec![Finding {
+                        outcome,
+                        reason: reason.clone(),
+                        evidence: None,
+                    }],
                     vec!["ofac-addr:abc".into()],
                     0,
                 );
-                let shown = format!("{} {}", decision.merchant_code(), decision.merchant_message())
-                    .to_lowercase();
-                for secret in ["ofac", "sdn", "sanction", "tornado", "list", "chainalysis", "kp", "limit"] {
+                let shown = format!(
+                    "{} {}",
+                    decision.merchant_code(),
+                    decision.merchant_message()
+                )
+                .to_lowercase();
+                for secret in [
+                    "ofac",
+                    "sdn",
+                    "sanction",
+                    "tornado",
+                    "list",
+                    "chainalysis",
+                    "kp",
+                    "limit",
+                ] {
                     assert!(!shown.contains(secret), "{shown:?} leaks {secret:?}");
                 }
             }
@@ -316,20 +336,34 @@ mod tests {
     fn the_decision_is_the_most_severe_finding_and_clear_when_there_are_none() {
         let f = |outcome| Finding {
             outcome,
-            reason: Reason::Velocity { count: 1, max: 1, window_secs: 1 },
+            reason: Reason::Velocity {
+                count: 1,
+                max: 1,
+                window_secs: 1,
+            },
             evidence: None,
         };
         let id = ComplianceCaseId::generate();
         let d = |fs| Decision::from_findings(id, fs, vec![], 0).outcome;
         assert_eq!(d(vec![]), Outcome::Clear);
         assert_eq!(d(vec![f(Outcome::Review)]), Outcome::Review);
-        assert_eq!(d(vec![f(Outcome::Review), f(Outcome::Block), f(Outcome::Clear)]), Outcome::Block);
+        assert_eq!(
+            d(vec![
+                f(Outcome::Review),
+                f(Outcome::Block),
+                f(Outcome::Clear)
+            ]),
+            Outcome::Block
+        );
     }
 
     #[test]
     fn internal_evidence_keeps_the_detail_merchant_text_drops() {
         let reason = every_reason().remove(2);
         let json = serde_json::to_string(&reason).unwrap();
-        assert!(json.contains("TORNADO CASH") && json.contains("39796"), "{json}");
+        assert!(
+            json.contains("TORNADO CASH") && json.contains("39796"),
+            "{json}"
+        );
     }
 }

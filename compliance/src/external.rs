@@ -105,14 +105,28 @@ mod tests {
     #[test]
     fn external_answers_map_to_outcomes_and_outages_never_clear() {
         let addr = AddressKey::parse("0x8589427373d6d84e98730d7795d8f6f8731fda16").unwrap();
-        let timeout = || Err(ComplianceError::ScreenerTimeout { provider: "p".into() });
+        let timeout = || {
+            Err(ComplianceError::ScreenerTimeout {
+                provider: "p".into(),
+            })
+        };
         let down = || {
-            Err(ComplianceError::ScreenerUnavailable { provider: "p".into(), reason: "503".into() })
+            Err(ComplianceError::ScreenerUnavailable {
+                provider: "p".into(),
+                reason: "503".into(),
+            })
         };
         let garbage = || {
-            Err(ComplianceError::ScreenerInvalidResponse { provider: "p".into(), reason: "json".into() })
+            Err(ComplianceError::ScreenerInvalidResponse {
+                provider: "p".into(),
+                reason: "json".into(),
+            })
         };
-        let cases: Vec<(Result<RiskAssessment, ComplianceError>, bool, Option<Outcome>)> = vec![
+        let cases: Vec<(
+            Result<RiskAssessment, ComplianceError>,
+            bool,
+            Option<Outcome>,
+        )> = vec![
             (assessed(RiskLevel::Low), false, None),
             (assessed(RiskLevel::Medium), false, Some(Outcome::Review)),
             (assessed(RiskLevel::High), false, Some(Outcome::Review)),

@@ -38,8 +38,12 @@ pub mod rules;
 pub mod screen;
 pub mod travel;
 
-pub use address::{AddressKey, AssetListText, CustomList, CustomListKind, ListOwner, SanctionsList};
-pub use audit::{verify_chain, verify_chain_with_head, AuditChain, AuditEntry, AuditRecord, BrokenAt, ChainHead};
+pub use address::{
+    AddressKey, AssetListText, CustomList, CustomListKind, ListOwner, SanctionsList,
+};
+pub use audit::{
+    verify_chain, verify_chain_with_head, AuditChain, AuditEntry, AuditRecord, BrokenAt, ChainHead,
+};
 pub use country::CountryCode;
 pub use decision::{
     AddressRole, Cleared, ComplianceCaseId, Decision, Evidence, Finding, Outcome, PartyRole, Reason,
@@ -49,5 +53,5 @@ pub use external::{assessment_finding, ExternalScreener, RiskAssessment, RiskLev
 pub use names::{MatchStrength, NameIndex, NameMatch, NameThresholds, Score};
 pub use ofac::{OfacManifest, SdnInput, SdnList};
 pub use rules::{Limit, PastPayment, PaymentContext, RulesPolicy, VelocityLimit};
-pub use screen::{ScreenedAddress, Screened, Screener, ScreeningRequest};
+pub use screen::{Screened, ScreenedAddress, Screener, ScreeningRequest};
 pub use travel::{TravelRuleData, TravelRulePolicy};

@@ -26,9 +26,11 @@ impl OfacManifest {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = line.split_once('=').ok_or(ComplianceError::MalformedManifest {
-                reason: format!("expected key=value, got {line:?}"),
-            })?;
+            let (key, value) = line
+                .split_once('=')
+                .ok_or(ComplianceError::MalformedManifest {
+                    reason: format!("expected key=value, got {line:?}"),
+                })?;
             values.insert(key.trim(), value.trim());
         }
         let required = |key: &str| {
@@ -191,8 +193,11 @@ fn join_aliases(
     alt_csv: &str,
 ) -> Result<AliasJoinStats, ComplianceError> {
     let old_names: HashMap<u32, &str> = old.iter().map(|e| (e.ent_num, e.name.as_str())).collect();
-    let position: HashMap<u32, usize> =
-        entries.iter().enumerate().map(|(i, e)| (e.ent_num, i)).collect();
+    let position: HashMap<u32, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.ent_num, i))
+        .collect();
     let mut stats = AliasJoinStats::default();
     for (record, fields) in parse_csv(alt_csv, "alt.csv")?.into_iter().enumerate() {
         let bad = |reason: &str| ComplianceError::MalformedCsv {
@@ -259,7 +264,11 @@ fn remarks_akas(remarks: &str) -> Vec<String> {
     while let Some(start) = rest.find("a.k.a. '") {
         let after = &rest[start + "a.k.a. '".len()..];
         let close = after.char_indices().find(|&(i, c)| {
-            c == '\'' && matches!(after[i + 1..].chars().next(), None | Some(';' | '.' | ',' | ')'))
+            c == '\''
+                && matches!(
+                    after[i + 1..].chars().next(),
+                    None | Some(';' | '.' | ',' | ')')
+                )
         });
         let Some((end, _)) = close else { break };
         let alias = after[..end].trim();
@@ -319,29 +328,44 @@ mod tests {
     const SDN_2024: &str = "36,\"AEROCARIBBEAN AIRLINES\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n\
 306,\"BANCO NACIONAL DE CUBA\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"a.k.a. 'BNC'.\"\r\n\
 2677,\"AL-ZOMOR, Abboud\",\"individual\",\"SDGT] [IRAQ2\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"a.k.a. 'O'NEIL, Abe'; a.k.a. 'TRUNC\"\r\n\u{1a}";
-    const SDN_2022: &str = "36,AEROCARIBBEAN AIRLINES,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n\
+    const SDN_2022: &str =
+        "36,AEROCARIBBEAN AIRLINES,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n\
 2677,HAMER AND NAIL CONSTRUCTION LIMITED,-0- ,SDGT,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n";
-    const ALT_2022: &str = "36,12,aka,AERO-CARIBBEAN,-0- \n2677,99,aka,HAMER AND NAIL,-0- \n5,1,aka,GONE,-0- \n";
+    const ALT_2022: &str =
+        "36,12,aka,AERO-CARIBBEAN,-0- \n2677,99,aka,HAMER AND NAIL,-0- \n5,1,aka,GONE,-0- \n";
 
     #[test]
     fn both_quoting_styles_and_the_dos_eof_byte_parse() {
         let rows = parse_csv("a,\"b, c\",\"d \"\"q\"\"\"\r\n1,2,3\n\u{1a}", "t").unwrap();
-        assert_eq!(rows, vec![vec!["a", "b, c", "d \"q\""], vec!["1", "2", "3"]]);
+        assert_eq!(
+            rows,
+            vec![vec!["a", "b, c", "d \"q\""], vec!["1", "2", "3"]]
+        );
         assert!(parse_csv("a,\"open", "t").is_err());
     }
 
     #[test]
     fn sdn_rows_become_entries_with_types_programs_and_remarks_aliases() {
-        let list = SdnList::parse(SdnInput { sdn_csv: SDN_2024, aliases: None }).unwrap();
+        let list = SdnList::parse(SdnInput {
+            sdn_csv: SDN_2024,
+            aliases: None,
+        })
+        .unwrap();
         assert_eq!(list.entries.len(), 3);
         let cuba = &list.entries[1];
         assert_eq!(cuba.sdn_type, SdnType::Entity);
-        assert_eq!(cuba.aliases, vec![(NameSource::RemarksAka, "BNC".to_owned())]);
+        assert_eq!(
+            cuba.aliases,
+            vec![(NameSource::RemarksAka, "BNC".to_owned())]
+        );
         let person = &list.entries[2];
         assert_eq!(person.sdn_type, SdnType::Individual);
         assert_eq!(person.programs, vec!["SDGT", "IRAQ2"]);
         // The apostrophe inside O'NEIL does not end the alias; the truncated one is dropped.
-        assert_eq!(person.aliases, vec![(NameSource::RemarksAka, "O'NEIL, Abe".to_owned())]);
+        assert_eq!(
+            person.aliases,
+            vec![(NameSource::RemarksAka, "O'NEIL, Abe".to_owned())]
+        );
     }
 
     #[test]
@@ -353,10 +377,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             list.alias_stats,
-            AliasJoinStats { attached: 1, dropped_renamed: 1, dropped_delisted: 1 }
+            AliasJoinStats {
+                attached: 1,
+                dropped_renamed: 1,
+                dropped_delisted: 1
+            }
         );
-        assert!(list.entries[0].aliases.contains(&(NameSource::Aka, "AERO-CARIBBEAN".into())));
-        assert!(!list.entries[2].aliases.iter().any(|(_, a)| a.contains("HAMER")));
+        assert!(list.entries[0]
+            .aliases
+            .contains(&(NameSource::Aka, "AERO-CARIBBEAN".into())));
+        assert!(!list.entries[2]
+            .aliases
+            .iter()
+            .any(|(_, a)| a.contains("HAMER")));
     }
 
     #[test]

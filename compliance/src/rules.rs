@@ -105,7 +105,11 @@ pub fn single_payment_limit(ctx: &PaymentContext, limit: &Limit) -> Option<Findi
     if ctx.amount.currency() != limit.max.currency() {
         return Some(not_evaluable(
             "single_payment",
-            format!("amount in {}, limit in {}", ctx.amount.currency().code(), limit.max.currency().code()),
+            format!(
+                "amount in {}, limit in {}",
+                ctx.amount.currency().code(),
+                limit.max.currency().code()
+            ),
         ));
     }
     (ctx.amount.amount() > limit.max.amount()).then(|| Finding {
@@ -135,7 +139,10 @@ pub fn daily_volume(ctx: &PaymentContext, limit: &Limit) -> Option<Finding> {
         };
     }
     if total.currency() != limit.max.currency() {
-        return Some(not_evaluable("daily_volume", "volume and limit currencies differ".into()));
+        return Some(not_evaluable(
+            "daily_volume",
+            "volume and limit currencies differ".into(),
+        ));
     }
     (total.amount() > limit.max.amount()).then(|| Finding {
         outcome: limit.on_breach,
@@ -164,7 +171,10 @@ pub fn velocity(ctx: &PaymentContext, limit: &VelocityLimit) -> Option<Finding> 
 
 /// Blocks a payer or merchant in a blocked jurisdiction. An unknown payer country passes: many
 /// payers are anonymous wallets, and address screening still applies to them.
-pub fn blocked_jurisdictions(ctx: &PaymentContext, blocked: &BTreeSet<CountryCode>) -> Vec<Finding> {
+pub fn blocked_jurisdictions(
+    ctx: &PaymentContext,
+    blocked: &BTreeSet<CountryCode>,
+) -> Vec<Finding> {
     let parties = [
         (PartyRole::Payer, ctx.payer_country),
         (PartyRole::Merchant, Some(ctx.merchant_country)),
@@ -189,7 +199,11 @@ pub fn travel_rule(ctx: &PaymentContext, policy: &TravelRulePolicy) -> Option<Fi
     if ctx.amount.currency() != threshold.currency() && !threshold.is_zero() {
         return Some(not_evaluable(
             "travel_rule",
-            format!("amount in {}, threshold in {}", ctx.amount.currency().code(), threshold.currency().code()),
+            format!(
+                "amount in {}, threshold in {}",
+                ctx.amount.currency().code(),
+                threshold.currency().code()
+            ),
         ));
     }
     if ctx.amount.amount() < threshold.amount() {
@@ -215,8 +229,18 @@ pub fn travel_rule(ctx: &PaymentContext, policy: &TravelRulePolicy) -> Option<Fi
 /// Every rule of the policy.
 pub fn evaluate(ctx: &PaymentContext, policy: &RulesPolicy) -> Vec<Finding> {
     let mut findings = Vec::new();
-    findings.extend(policy.single_payment.as_ref().and_then(|l| single_payment_limit(ctx, l)));
-    findings.extend(policy.daily_volume.as_ref().and_then(|l| daily_volume(ctx, l)));
+    findings.extend(
+        policy
+            .single_payment
+            .as_ref()
+            .and_then(|l| single_payment_limit(ctx, l)),
+    );
+    findings.extend(
+        policy
+            .daily_volume
+            .as_ref()
+            .and_then(|l| daily_volume(ctx, l)),
+    );
     findings.extend(policy.velocity.as_ref().and_then(|l| velocity(ctx, l)));
     findings.extend(blocked_jurisdictions(ctx, &policy.blocked_countries));
     findings.extend(travel_rule(ctx, &policy.travel));
@@ -245,13 +269,22 @@ pub(crate) mod tests {
     }
 
     fn past(ago_ms: u64, amount: &str) -> PastPayment {
-        PastPayment { at_ms: 10 * DAY_MS - ago_ms, amount: usd(amount) }
+        PastPayment {
+            at_ms: 10 * DAY_MS - ago_ms,
+            amount: usd(amount),
+        }
     }
 
     #[test]
     fn single_payment_limit_allows_up_to_and_including_the_limit() {
-        let limit = Limit { max: usd("1000"), on_breach: Outcome::Review };
-        let eur_limit = Limit { max: Money::parse("1000", Currency::eur()).unwrap(), on_breach: Outcome::Block };
+        let limit = Limit {
+            max: usd("1000"),
+            on_breach: Outcome::Review,
+        };
+        let eur_limit = Limit {
+            max: Money::parse("1000", Currency::eur()).unwrap(),
+            on_breach: Outcome::Block,
+        };
         let table = [
             ("999.99", &limit, None),
             ("1000", &limit, None),
@@ -266,13 +299,24 @@ pub(crate) mod tests {
 
     #[test]
     fn daily_volume_sums_the_last_24_hours_including_this_payment() {
-        let limit = Limit { max: usd("1000"), on_breach: Outcome::Review };
+        let limit = Limit {
+            max: usd("1000"),
+            on_breach: Outcome::Review,
+        };
         let table: [(&str, Vec<PastPayment>, Option<Outcome>); 5] = [
             ("100", vec![], None),
             ("100", vec![past(1_000, "900")], None),
             ("100", vec![past(1_000, "900.01")], Some(Outcome::Review)),
-            ("100", vec![past(DAY_MS, "5000"), past(DAY_MS + 1, "5000")], None),
-            ("100", vec![past(DAY_MS - 1, "500"), past(60_000, "400.01")], Some(Outcome::Review)),
+            (
+                "100",
+                vec![past(DAY_MS, "5000"), past(DAY_MS + 1, "5000")],
+                None,
+            ),
+            (
+                "100",
+                vec![past(DAY_MS - 1, "500"), past(60_000, "400.01")],
+                Some(Outcome::Review),
+            ),
         ];
         for (i, (amount, history, want)) in table.into_iter().enumerate() {
             let mut c = ctx(usd(amount));
@@ -283,7 +327,11 @@ pub(crate) mod tests {
 
     #[test]
     fn velocity_counts_payments_in_the_sliding_window_plus_this_one() {
-        let limit = VelocityLimit { max_count: 3, window_ms: 3_600_000, on_breach: Outcome::Review };
+        let limit = VelocityLimit {
+            max_count: 3,
+            window_ms: 3_600_000,
+            on_breach: Outcome::Review,
+        };
         let table: [(Vec<u64>, Option<Outcome>); 5] = [
             (vec![], None),
             (vec![1, 2], None),

@@ -3,7 +3,7 @@
 
 use crate::address::{AddressKey, CustomList, CustomListKind, SanctionsList};
 use crate::decision::{
-    AddressRole, ComplianceCaseId, Cleared, Decision, Evidence, Finding, Outcome, PartyRole, Reason,
+    AddressRole, Cleared, ComplianceCaseId, Decision, Evidence, Finding, Outcome, PartyRole, Reason,
 };
 use crate::external::{assessment_finding, ExternalScreener};
 use crate::names::{MatchStrength, NameIndex, NameThresholds};
@@ -139,7 +139,10 @@ impl Screener<'_> {
         addresses: &[ScreenedAddress],
         now_ms: u64,
     ) -> Decision {
-        let findings = addresses.iter().flat_map(|a| self.address_findings(a)).collect();
+        let findings = addresses
+            .iter()
+            .flat_map(|a| self.address_findings(a))
+            .collect();
         Decision::from_findings(case_id, findings, self.list_versions(), now_ms)
     }
 
@@ -156,7 +159,10 @@ impl Screener<'_> {
     }
 
     fn list_versions(&self) -> Vec<String> {
-        let mut versions = vec![self.sanctions.version().to_owned(), self.names.version().to_owned()];
+        let mut versions = vec![
+            self.sanctions.version().to_owned(),
+            self.names.version().to_owned(),
+        ];
         versions.extend(self.custom_lists.iter().map(|l| l.version().to_owned()));
         versions
     }
@@ -167,7 +173,12 @@ impl Screener<'_> {
         for screened in &request.addresses {
             findings.extend(self.address_findings(screened));
         }
-        let travel_names = request.payment.travel.as_ref().map(|t| t.names()).unwrap_or_default();
+        let travel_names = request
+            .payment
+            .travel
+            .as_ref()
+            .map(|t| t.names())
+            .unwrap_or_default();
         for (party, name) in request.names.iter().chain(travel_names.iter()) {
             findings.extend(self.name_findings(*party, name));
         }

@@ -175,12 +175,22 @@ impl TravelRuleData {
         ] {
             for person in &party.persons {
                 match person {
-                    Person::NaturalPerson(p) => out.extend(p.name.name_identifier.iter().map(|n| {
-                        let given = n.secondary_identifier.as_deref().unwrap_or("");
-                        (role, format!("{given} {}", n.primary_identifier).trim().to_owned())
-                    })),
+                    Person::NaturalPerson(p) => {
+                        out.extend(p.name.name_identifier.iter().map(|n| {
+                            let given = n.secondary_identifier.as_deref().unwrap_or("");
+                            (
+                                role,
+                                format!("{given} {}", n.primary_identifier)
+                                    .trim()
+                                    .to_owned(),
+                            )
+                        }))
+                    }
                     Person::LegalPerson(p) => out.extend(
-                        p.name.name_identifier.iter().map(|n| (role, n.legal_person_name.clone())),
+                        p.name
+                            .name_identifier
+                            .iter()
+                            .map(|n| (role, n.legal_person_name.clone())),
                     ),
                 }
             }
@@ -202,7 +212,9 @@ fn validate_party(path: &str, party: &Party, originator: bool, problems: &mut Ve
         problems.push(format!("{path}.persons: at least one person is required"));
     }
     if !party.account_number.iter().any(|a| !a.trim().is_empty()) {
-        problems.push(format!("{path}.accountNumber: the wallet address is required"));
+        problems.push(format!(
+            "{path}.accountNumber: the wallet address is required"
+        ));
     }
     for (i, person) in party.persons.iter().enumerate() {
         let path = format!("{path}.persons[{i}]");
@@ -218,14 +230,22 @@ fn validate_natural(path: &str, p: &NaturalPerson, originator: bool, problems: &
     let names = &p.name.name_identifier;
     // IVMS101 C6: at least one legal name.
     if !names.iter().any(|n| n.name_identifier_type == "LEGL") {
-        problems.push(format!("{path}.name: a nameIdentifier of type LEGL is required"));
+        problems.push(format!(
+            "{path}.name: a nameIdentifier of type LEGL is required"
+        ));
     }
     for (j, n) in names.iter().enumerate() {
         let at = format!("{path}.name.nameIdentifier[{j}]");
         if n.primary_identifier.trim().is_empty() {
             problems.push(format!("{at}.primaryIdentifier: required"));
         }
-        code(&at, "nameIdentifierType", &n.name_identifier_type, &NATURAL_NAME_TYPES, problems);
+        code(
+            &at,
+            "nameIdentifierType",
+            &n.name_identifier_type,
+            &NATURAL_NAME_TYPES,
+            problems,
+        );
     }
     addresses(&path, &p.geographic_address, problems);
     if let Some(id) = &p.national_identification {
@@ -236,7 +256,9 @@ fn validate_natural(path: &str, p: &NaturalPerson, originator: bool, problems: &
     }
     if let Some(birth) = &p.date_and_place_of_birth {
         if !is_iso_date(&birth.date_of_birth) {
-            problems.push(format!("{path}.dateAndPlaceOfBirth.dateOfBirth: expected YYYY-MM-DD"));
+            problems.push(format!(
+                "{path}.dateAndPlaceOfBirth.dateOfBirth: expected YYYY-MM-DD"
+            ));
         }
         if birth.place_of_birth.trim().is_empty() {
             problems.push(format!("{path}.dateAndPlaceOfBirth.placeOfBirth: required"));
@@ -246,7 +268,9 @@ fn validate_natural(path: &str, p: &NaturalPerson, originator: bool, problems: &
     // or date and place of birth besides the name.
     let identified = !p.geographic_address.is_empty()
         || p.national_identification.is_some()
-        || p.customer_identification.as_deref().is_some_and(|c| !c.trim().is_empty())
+        || p.customer_identification
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
         || p.date_and_place_of_birth.is_some();
     if originator && !identified {
         problems.push(format!(
@@ -260,15 +284,26 @@ fn validate_legal(path: &str, p: &LegalPerson, originator: bool, problems: &mut 
     let path = format!("{path}.legalPerson");
     let names = &p.name.name_identifier;
     // IVMS101 C5: at least one legal name.
-    if !names.iter().any(|n| n.legal_person_name_identifier_type == "LEGL") {
-        problems.push(format!("{path}.name: a nameIdentifier of type LEGL is required"));
+    if !names
+        .iter()
+        .any(|n| n.legal_person_name_identifier_type == "LEGL")
+    {
+        problems.push(format!(
+            "{path}.name: a nameIdentifier of type LEGL is required"
+        ));
     }
     for (j, n) in names.iter().enumerate() {
         let at = format!("{path}.name.nameIdentifier[{j}]");
         if n.legal_person_name.trim().is_empty() {
             problems.push(format!("{at}.legalPersonName: required"));
         }
-        code(&at, "legalPersonNameIdentifierType", &n.legal_person_name_identifier_type, &LEGAL_NAME_TYPES, problems);
+        code(
+            &at,
+            "legalPersonNameIdentifierType",
+            &n.legal_person_name_identifier_type,
+            &LEGAL_NAME_TYPES,
+            problems,
+        );
     }
     addresses(&path, &p.geographic_address, problems);
     if let Some(id) = &p.national_identification {
@@ -279,7 +314,9 @@ fn validate_legal(path: &str, p: &LegalPerson, originator: bool, problems: &mut 
     }
     // IVMS101 C4: an originating legal person needs an address, customer number or national id.
     let identified = !p.geographic_address.is_empty()
-        || p.customer_number.as_deref().is_some_and(|c| !c.trim().is_empty())
+        || p.customer_number
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
         || p.national_identification.is_some();
     if originator && !identified {
         problems.push(format!(
@@ -291,12 +328,21 @@ fn validate_legal(path: &str, p: &LegalPerson, originator: bool, problems: &mut 
 fn addresses(path: &str, list: &[GeographicAddress], problems: &mut Vec<String>) {
     for (k, a) in list.iter().enumerate() {
         let at = format!("{path}.geographicAddress[{k}]");
-        code(&at, "addressType", &a.address_type, &ADDRESS_TYPES, problems);
+        code(
+            &at,
+            "addressType",
+            &a.address_type,
+            &ADDRESS_TYPES,
+            problems,
+        );
         country_code(&format!("{at}.country"), &a.country, problems);
         // IVMS101 C8: either free-form lines, or a street with a building number or name.
-        let structured = a.street_name.is_some() && (a.building_number.is_some() || a.building_name.is_some());
+        let structured =
+            a.street_name.is_some() && (a.building_number.is_some() || a.building_name.is_some());
         if a.address_line.iter().all(|l| l.trim().is_empty()) && !structured {
-            problems.push(format!("{at}: addressLine or streetName with buildingNumber/buildingName is required"));
+            problems.push(format!(
+                "{at}: addressLine or streetName with buildingNumber/buildingName is required"
+            ));
         }
         if a.town_name.as_deref().is_none_or(|t| t.trim().is_empty()) && a.address_line.is_empty() {
             problems.push(format!("{at}.townName: required for a structured address"));
@@ -304,12 +350,23 @@ fn addresses(path: &str, list: &[GeographicAddress], problems: &mut Vec<String>)
     }
 }
 
-fn national_id(path: &str, id: &NationalIdentification, allowed: &[&str], problems: &mut Vec<String>) {
+fn national_id(
+    path: &str,
+    id: &NationalIdentification,
+    allowed: &[&str],
+    problems: &mut Vec<String>,
+) {
     let at = format!("{path}.nationalIdentification");
     if id.national_identifier.trim().is_empty() {
         problems.push(format!("{at}.nationalIdentifier: required"));
     }
-    code(&at, "nationalIdentifierType", &id.national_identifier_type, allowed, problems);
+    code(
+        &at,
+        "nationalIdentifierType",
+        &id.national_identifier_type,
+        allowed,
+        problems,
+    );
     if let Some(country) = &id.country_of_issue {
         country_code(&format!("{at}.countryOfIssue"), country, problems);
     }
@@ -321,32 +378,58 @@ fn national_id(path: &str, id: &NationalIdentification, allowed: &[&str], proble
 
 fn code(path: &str, field: &str, value: &str, allowed: &[&str], problems: &mut Vec<String>) {
     if !allowed.contains(&value) {
-        problems.push(format!("{path}.{field}: {value:?} is not one of {}", allowed.join(", ")));
+        problems.push(format!(
+            "{path}.{field}: {value:?} is not one of {}",
+            allowed.join(", ")
+        ));
     }
 }
 
 fn country_code(path: &str, value: &str, problems: &mut Vec<String>) {
     if value.parse::<CountryCode>().is_err() {
-        problems.push(format!("{path}: {value:?} is not an ISO 3166-1 alpha-2 code"));
+        problems.push(format!(
+            "{path}: {value:?} is not an ISO 3166-1 alpha-2 code"
+        ));
     }
 }
 
 fn is_iso_date(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return false };
-    let num = |s: &str, len: usize| (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten();
-    matches!((num(y, 4), num(m, 2), num(d, 2)), (Some(1900..=2100), Some(1..=12), Some(1..=31)))
+    let [y, m, d] = parts.as_slice() else {
+        return false;
+    };
+    let num = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    matches!(
+        (num(y, 4), num(m, 2), num(d, 2)),
+        (Some(1900..=2100), Some(1..=12), Some(1..=31))
+    )
 }
 
 fn is_valid_lei(lei: &str) -> bool {
-    if lei.len() != 20 || !lei.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+    if lei.len() != 20
+        || !lei
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
         return false;
     }
     // ISO 7064 mod 97-10 over the digits, letters expanded to 10..35.
     let mut remainder: u32 = 0;
     for b in lei.bytes() {
-        let value = if b.is_ascii_digit() { u32::from(b - b'0') } else { u32::from(b - b'A') + 10 };
-        remainder = if value >= 10 { (remainder * 100 + value) % 97 } else { (remainder * 10 + value) % 97 };
+        let value = if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            u32::from(b - b'A') + 10
+        };
+        remainder = if value >= 10 {
+            (remainder * 100 + value) % 97
+        } else {
+            (remainder * 10 + value) % 97
+        };
     }
     remainder == 1
 }
@@ -391,27 +474,60 @@ mod tests {
         assert_eq!(validate(&valid_payload()), Vec::<String>::new());
         let names = valid_payload().names();
         assert_eq!(names[0], (PartyRole::Originator, "Anna Müller".to_owned()));
-        assert_eq!(names[1], (PartyRole::Beneficiary, "Acme Coffee GmbH".to_owned()));
+        assert_eq!(
+            names[1],
+            (PartyRole::Beneficiary, "Acme Coffee GmbH".to_owned())
+        );
     }
 
     #[test]
     fn ivms101_problems_are_each_reported_with_their_path() {
         type Edit = fn(&mut TravelRuleData);
         let edits: [(Edit, &str); 8] = [
-            (|d| d.originator.account_number.clear(), "originator.accountNumber"),
+            (
+                |d| d.originator.account_number.clear(),
+                "originator.accountNumber",
+            ),
             (|d| d.beneficiary.persons.clear(), "beneficiary.persons"),
-            (|d| natural(d).name.name_identifier[0].name_identifier_type = "ALIA".into(), "type LEGL is required"),
-            (|d| natural(d).name.name_identifier[0].name_identifier_type = "NICK".into(), "\"NICK\" is not one of"),
-            (|d| natural(d).geographic_address[0].country = "Germany".into(), "geographicAddress[0].country"),
-            (|d| natural(d).country_of_residence = Some("de".into()), "countryOfResidence"),
-            (|d| natural(d).geographic_address.clear(), "an originator needs"),
-            (|d| legal(d).national_identification.as_mut().unwrap().national_identifier = "5493001KJTIIGC8Y1R13".into(), "not a valid LEI"),
+            (
+                |d| natural(d).name.name_identifier[0].name_identifier_type = "ALIA".into(),
+                "type LEGL is required",
+            ),
+            (
+                |d| natural(d).name.name_identifier[0].name_identifier_type = "NICK".into(),
+                "\"NICK\" is not one of",
+            ),
+            (
+                |d| natural(d).geographic_address[0].country = "Germany".into(),
+                "geographicAddress[0].country",
+            ),
+            (
+                |d| natural(d).country_of_residence = Some("de".into()),
+                "countryOfResidence",
+            ),
+            (
+                |d| natural(d).geographic_address.clear(),
+                "an originator needs",
+            ),
+            (
+                |d| {
+                    legal(d)
+                        .national_identification
+                        .as_mut()
+                        .unwrap()
+                        .national_identifier = "5493001KJTIIGC8Y1R13".into()
+                },
+                "not a valid LEI",
+            ),
         ];
         for (edit, expected) in edits {
             let mut d = valid_payload();
             edit(&mut d);
             let problems = validate(&d);
-            assert!(problems.iter().any(|p| p.contains(expected)), "{expected:?} not in {problems:?}");
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected:?} not in {problems:?}"
+            );
         }
     }
 
@@ -447,7 +563,11 @@ mod tests {
             let mut c = ctx(amount.clone());
             c.merchant_country = country.parse().unwrap();
             c.travel = with_data.then(valid_payload);
-            assert_eq!(travel_rule(&c, &policy).map(|f| f.outcome), want, "{country} {amount}");
+            assert_eq!(
+                travel_rule(&c, &policy).map(|f| f.outcome),
+                want,
+                "{country} {amount}"
+            );
         }
     }
 
@@ -463,7 +583,9 @@ mod tests {
 
     #[test]
     fn dates_and_leis_are_checked_strictly() {
-        assert!(is_iso_date("1980-02-29") && !is_iso_date("1980-2-29") && !is_iso_date("29/02/1980"));
+        assert!(
+            is_iso_date("1980-02-29") && !is_iso_date("1980-2-29") && !is_iso_date("29/02/1980")
+        );
         assert!(is_valid_lei("5493001KJTIIGC8Y1R12"));
         assert!(!is_valid_lei("5493001KJTIIGC8Y1R1"));
     }

@@ -20,11 +20,16 @@ fn every_shipped_ofac_address_is_blocked_in_every_spelling() {
                 spellings.push(format!("0x{}", hex.to_ascii_uppercase()));
                 let parsed = Address::parse(&spellings[1], ChainNamespace::Eip155).expect("evm");
                 spellings.push(parsed.to_string()); // EIP-55 checksum case
-                assert!(list.check(&AddressKey::from(&parsed)).is_some(), "{line} as core Address");
+                assert!(
+                    list.check(&AddressKey::from(&parsed)).is_some(),
+                    "{line} as core Address"
+                );
             }
             for spelling in spellings {
                 let key = AddressKey::parse(&spelling).expect("list entries parse");
-                let hit = list.check(&key).unwrap_or_else(|| panic!("{asset}: {spelling} not blocked"));
+                let hit = list
+                    .check(&key)
+                    .unwrap_or_else(|| panic!("{asset}: {spelling} not blocked"));
                 assert!(hit.asset_lists.contains(&asset));
                 checked += 1;
             }
@@ -67,8 +72,15 @@ fn the_shipped_sdn_files_load_with_aliases_joined_safely() {
     println!("alias join: {stats:?}");
     assert!(stats.attached > 11_000 && stats.dropped_renamed > 0 && stats.dropped_delisted > 0);
     let cuba = sdn.entries.iter().find(|e| e.ent_num == 306).expect("306");
-    assert!(cuba.aliases.iter().any(|(_, a)| a == "NATIONAL BANK OF CUBA"));
-    let reused = sdn.entries.iter().find(|e| e.ent_num == 2677).expect("2677");
+    assert!(cuba
+        .aliases
+        .iter()
+        .any(|(_, a)| a == "NATIONAL BANK OF CUBA"));
+    let reused = sdn
+        .entries
+        .iter()
+        .find(|e| e.ent_num == 2677)
+        .expect("2677");
     assert!(!reused.aliases.iter().any(|(_, a)| a.contains("HAMER")));
 }
 
@@ -94,8 +106,14 @@ fn name_screening_evaluation() {
     indexed.print("indexed");
     naive.print("naive  ");
     // Floors, not targets: they fail if a change makes screening clearly worse.
-    assert!(indexed.found * 100 >= indexed.positives * 95, "recall below 95%");
-    assert!(indexed.false_hits * 100 <= indexed.negatives * 5, "false hits above 5%");
+    assert!(
+        indexed.found * 100 >= indexed.positives * 95,
+        "recall below 95%"
+    );
+    assert!(
+        indexed.false_hits * 100 <= indexed.negatives * 5,
+        "false hits above 5%"
+    );
     assert_eq!(indexed.false_strong, 0, "a common name was blocked");
     assert!(naive.found >= indexed.found);
 }

@@ -61,19 +61,27 @@ pub fn screen(
         (None, Some(name)) => (screener.screen_name(id, PartyRole::Payer, &name, now), 1),
         _ => anyhow::bail!("give exactly one of --address or --name"),
     };
-    Ok(serde_json::to_value(operator_screening(&decision, primary))?)
+    Ok(serde_json::to_value(operator_screening(
+        &decision, primary,
+    ))?)
 }
 
 /// Asks a running gateway to reload its lists.
 pub async fn reload(url: &str, operator_key: &str) -> anyhow::Result<Value> {
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/compliance/reload", url.trim_end_matches('/')))
+        .post(format!(
+            "{}/v1/compliance/reload",
+            url.trim_end_matches('/')
+        ))
         .bearer_auth(operator_key)
         .send()
         .await
         .with_context(|| format!("cannot reach the gateway at {url}"))?;
     let status = response.status();
-    let body: Value = response.json().await.context("the gateway's answer is not JSON")?;
+    let body: Value = response
+        .json()
+        .await
+        .context("the gateway's answer is not JSON")?;
     if !status.is_success() {
         anyhow::bail!("reload refused ({status}): {body}");
     }

@@ -119,9 +119,7 @@ impl ErrorCode {
             C::LivemodeUnavailable
             | C::SecretKeyRequired
             | C::OperatorKeyRequired
-            | C::TestHelpersUnavailable => {
-                (StatusCode::FORBIDDEN, T::PermissionError)
-            }
+            | C::TestHelpersUnavailable => (StatusCode::FORBIDDEN, T::PermissionError),
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, T::IdempotencyError),
             C::IdempotencyKeyInUse => (StatusCode::CONFLICT, T::IdempotencyError),
             C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),

@@ -46,7 +46,12 @@ pub fn generate_operator_key(name: &str, now_ms: i64) -> (String, crate::store::
         .collect();
     let key = format!("op_{secret}");
     let record = crate::store::OperatorKey {
-        id: format!("opk_{}", rialto_core::id::ApiKeyId::generate().to_string().trim_start_matches("key_")),
+        id: format!(
+            "opk_{}",
+            rialto_core::id::ApiKeyId::generate()
+                .to_string()
+                .trim_start_matches("key_")
+        ),
         name: name.to_owned(),
         key_hash: hash_key(&key),
         key_hint: key.chars().take(7).collect(),

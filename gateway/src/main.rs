@@ -225,8 +225,14 @@ async fn main() -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
-                println!("operator:     {}", created["name"].as_str().unwrap_or_default());
-                println!("operator key: {}", created["operator_key"].as_str().unwrap_or_default());
+                println!(
+                    "operator:     {}",
+                    created["name"].as_str().unwrap_or_default()
+                );
+                println!(
+                    "operator key: {}",
+                    created["operator_key"].as_str().unwrap_or_default()
+                );
                 println!("This key is shown once. Store it now.");
             }
             Ok(())

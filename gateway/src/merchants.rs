@@ -62,7 +62,10 @@ pub async fn create_merchant(
     let country = new
         .country
         .as_deref()
-        .map(|c| c.parse::<CountryCode>().map_err(|_| MerchantError::InvalidCountry))
+        .map(|c| {
+            c.parse::<CountryCode>()
+                .map_err(|_| MerchantError::InvalidCountry)
+        })
         .transpose()?;
     let id = MerchantId::generate();
     let merchant = Merchant {

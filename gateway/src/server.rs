@@ -94,9 +94,8 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
-    let compliance = Arc::new(
-        Compliance::new(&config.compliance).context("loading the compliance lists")?,
-    );
+    let compliance =
+        Arc::new(Compliance::new(&config.compliance).context("loading the compliance lists")?);
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
@@ -161,7 +160,9 @@ pub async fn run_list_watch(compliance: Arc<Compliance>, mut shutdown: watch::Re
                 tracing::info!(lists = ?report.list_versions, "compliance lists reloaded")
             }
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::error!(error = %err, "compliance list reload failed; the previous lists stay in force"),
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "compliance list reload failed; the previous lists stay in force")
+            }
             Err(err) => tracing::error!(error = %err, "compliance list reload panicked"),
         }
     }

@@ -172,20 +172,58 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
 #[test]
 fn compliance_screen_prints_the_decision_as_json() {
     let run = |args: &[&str]| {
-        let out = rialto().args(["compliance", "screen"]).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = rialto()
+            .args(["compliance", "screen"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
-    let blocked = run(&["--address", "0xD90E2F925DA726B50C4ED8D0FB90AD053324F31B", "--chain", "ethereum"]);
+    let blocked = run(&[
+        "--address",
+        "0xD90E2F925DA726B50C4ED8D0FB90AD053324F31B",
+        "--chain",
+        "ethereum",
+    ]);
     assert_eq!(blocked["decision"], "block");
-    assert_eq!(blocked["reasons"][0]["reason"]["kind"], "sanctioned_address");
-    assert!(blocked["list_version"].as_str().unwrap().starts_with("ofac-addr:"));
+    assert_eq!(
+        blocked["reasons"][0]["reason"]["kind"],
+        "sanctioned_address"
+    );
+    assert!(blocked["list_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("ofac-addr:"));
     let clear = run(&["--address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]);
-    assert_eq!((clear["decision"].as_str(), clear["reasons"].as_array().map(Vec::len)), (Some("clear"), Some(0)));
+    assert_eq!(
+        (
+            clear["decision"].as_str(),
+            clear["reasons"].as_array().map(Vec::len)
+        ),
+        (Some("clear"), Some(0))
+    );
     let name = run(&["--name", "Natinal Bank of Cuba"]);
     assert_ne!(name["decision"], "clear", "a typo still matches: {name}");
-    assert!(name["list_version"].as_str().unwrap().starts_with("ofac-sdn:"));
-    let bad = rialto().args(["compliance", "screen", "--address", "0x12", "--chain", "base"]).output().unwrap();
+    assert!(name["list_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("ofac-sdn:"));
+    let bad = rialto()
+        .args([
+            "compliance",
+            "screen",
+            "--address",
+            "0x12",
+            "--chain",
+            "base",
+        ])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("Invalid address"));
 }
@@ -194,14 +232,37 @@ fn compliance_screen_prints_the_decision_as_json() {
 fn verify_log_names_the_first_tampered_record_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("r.db").display());
-    let op = rialto().args(["operators", "create", "--name", "alice", "--database-url", &url, "--json"]).output().unwrap();
-    assert!(op.status.success(), "{}", String::from_utf8_lossy(&op.stderr));
+    let op = rialto()
+        .args([
+            "operators",
+            "create",
+            "--name",
+            "alice",
+            "--database-url",
+            &url,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        op.status.success(),
+        "{}",
+        String::from_utf8_lossy(&op.stderr)
+    );
     let op: Value = serde_json::from_slice(&op.stdout).unwrap();
     assert!(op["operator_key"].as_str().unwrap().starts_with("op_"));
-    let verify = || rialto().args(["compliance", "verify-log", "--database-url", &url]).output().unwrap();
+    let verify = || {
+        rialto()
+            .args(["compliance", "verify-log", "--database-url", &url])
+            .output()
+            .unwrap()
+    };
     let empty = verify();
     assert!(empty.status.success());
-    assert_eq!(serde_json::from_slice::<Value>(&empty.stdout).unwrap()["records"], 0);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&empty.stdout).unwrap()["records"],
+        0
+    );
     // Three chained records written through the store, then one edited behind its back.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -209,7 +270,9 @@ fn verify_log_names_the_first_tampered_record_and_exits_non_zero() {
         let mut config = rialto_gateway::config::Config::default();
         config.database.url = url.clone();
         let registry = std::sync::Arc::new(rialto_gateway::registry::builtin().unwrap());
-        let store = rialto_gateway::server::open_store(&config, registry).await.unwrap();
+        let store = rialto_gateway::server::open_store(&config, registry)
+            .await
+            .unwrap();
         for i in 0..3 {
             let entry = rialto_compliance::AuditEntry {
                 id: format!("cc_{i}"),
@@ -222,7 +285,11 @@ fn verify_log_names_the_first_tampered_record_and_exits_non_zero() {
             store.append_audit(&entry).await.unwrap();
         }
         let ok = verify();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stdout)
+        );
         sqlx::query("UPDATE compliance_audit_log SET outcome = 'block' WHERE seq = 1")
             .execute(store.pool())
             .await
@@ -231,5 +298,11 @@ fn verify_log_names_the_first_tampered_record_and_exits_non_zero() {
     let broken = verify();
     assert_eq!(broken.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&broken.stdout).unwrap();
-    assert_eq!((report["first_broken"]["seq"].as_u64(), report["first_broken"]["id"].as_str()), (Some(1), Some("cc_1")));
+    assert_eq!(
+        (
+            report["first_broken"]["seq"].as_u64(),
+            report["first_broken"]["id"].as_str()
+        ),
+        (Some(1), Some("cc_1"))
+    );
 }

@@ -15,21 +15,28 @@ const PAYER: &str = "0x8ba1f109551bD432803012645Ac136ddd64DBA72";
 const TORNADO_ROUTER: &str = "0xd90e2f925DA726b50C4Ed8D0Fb90Ad053324F31b";
 
 async fn operator(app: &TestApp) -> String {
-    let created = create_operator(app.store.as_ref(), "alice", 0).await.unwrap();
+    let created = create_operator(app.store.as_ref(), "alice", 0)
+        .await
+        .unwrap();
     created["operator_key"].as_str().unwrap().to_owned()
 }
 
 async fn fund(app: &TestApp, intent: &str, body: Value) -> reqwest::Response {
-    app.post(&format!("/v1/test_helpers/payment_intents/{intent}/fund"), app.sk())
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post(
+        &format!("/v1/test_helpers/payment_intents/{intent}/fund"),
+        app.sk(),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
 }
 
 /// Creates a 25.00 USD intent and reports funds from `payer`; returns the intent as answered.
 async fn pay(app: &TestApp, amount: &str, extra: Value) -> Value {
-    let intent = app.create_intent(json!({"amount": amount, "currency": "usd"})).await;
+    let intent = app
+        .create_intent(json!({"amount": amount, "currency": "usd"}))
+        .await;
     let mut body = json!({"chain": "base", "payer_address": PAYER, "asset": "usdc",
                           "amount": amount, "tx_hash": format!("0x{:064x}", 7)});
     for (k, v) in extra.as_object().unwrap() {
@@ -53,8 +60,20 @@ async fn cases(app: &TestApp, op: &str, query: &str) -> Vec<Value> {
 }
 
 async fn event_types(app: &TestApp) -> Vec<String> {
-    let events: Value = app.get("/v1/events?limit=100", app.sk()).send().await.unwrap().json().await.unwrap();
-    events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
+    let events: Value = app
+        .get("/v1/events?limit=100", app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn evm_ofac_addresses() -> Vec<String> {
@@ -64,7 +83,11 @@ fn evm_ofac_addresses() -> Vec<String> {
         let name = entry.file_name().into_string().unwrap();
         if name.starts_with("sanctioned_addresses_") {
             let text = std::fs::read_to_string(entry.path()).unwrap();
-            out.extend(text.lines().filter(|l| l.starts_with("0x") && l.len() == 42).map(str::to_owned));
+            out.extend(
+                text.lines()
+                    .filter(|l| l.starts_with("0x") && l.len() == 42)
+                    .map(str::to_owned),
+            );
         }
     }
     out.sort_by_key(|a| a.to_ascii_lowercase());
@@ -74,7 +97,11 @@ fn evm_ofac_addresses() -> Vec<String> {
 
 fn spellings(address: &str) -> Vec<String> {
     let hex = &address[2..];
-    let checksummed = Address::parse(&format!("0x{}", hex.to_ascii_lowercase()), ChainNamespace::Eip155).unwrap();
+    let checksummed = Address::parse(
+        &format!("0x{}", hex.to_ascii_lowercase()),
+        ChainNamespace::Eip155,
+    )
+    .unwrap();
     vec![
         format!("0x{}", hex.to_ascii_lowercase()),
         format!("0x{}", hex.to_ascii_uppercase()),
@@ -85,7 +112,11 @@ fn spellings(address: &str) -> Vec<String> {
 async fn every_evm_ofac_address_blocks_payments_in_every_letter_case(db: Db) {
     let app = spawn_app(db).await;
     let addresses = evm_ofac_addresses();
-    assert!(addresses.len() >= 150, "only {} EVM addresses", addresses.len());
+    assert!(
+        addresses.len() >= 150,
+        "only {} EVM addresses",
+        addresses.len()
+    );
     // Postgres gets a sample: the full sweep runs on SQLite and the lists are the same.
     let step = if db == Db::Postgres { 13 } else { 1 };
     let mut blocked = 0;
@@ -95,7 +126,13 @@ async fn every_evm_ofac_address_blocks_payments_in_every_letter_case(db: Db) {
             assert_eq!(paid["status"], "blocked", "{spelling} was not blocked");
             // A blocked intent cannot be canceled, converted or settled any more.
             let cancel = app
-                .post(&format!("/v1/payment_intents/{}/cancel", paid["id"].as_str().unwrap()), app.sk())
+                .post(
+                    &format!(
+                        "/v1/payment_intents/{}/cancel",
+                        paid["id"].as_str().unwrap()
+                    ),
+                    app.sk(),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -131,7 +168,12 @@ async fn every_evm_ofac_address_blocks_payments_in_every_letter_case_postgres() 
 
 async fn an_ordinary_payer_clears_and_a_sanctioned_settlement_address_is_refused(db: Db) {
     let app = spawn_app(db).await;
-    let paid = pay(&app, "25.00", json!({"payer": {"name": "Jane Smith", "country": "US"}})).await;
+    let paid = pay(
+        &app,
+        "25.00",
+        json!({"payer": {"name": "Jane Smith", "country": "US"}}),
+    )
+    .await;
     assert_eq!(paid["status"], "funds_received");
     for spelling in spellings(TORNADO_ROUTER) {
         let response = app
@@ -147,9 +189,16 @@ async fn an_ordinary_payer_clears_and_a_sanctioned_settlement_address_is_refused
             assert!(!message.contains(secret), "{message} says {secret}");
         }
     }
-    assert_eq!(app.intent_count().await, 1, "a refused create stored an intent");
+    assert_eq!(
+        app.intent_count().await,
+        1,
+        "a refused create stored an intent"
+    );
     let report = verify_log(app.store.as_ref()).await.unwrap();
-    assert_eq!(report["records"], 4, "one clear payment and three refusals: {report}");
+    assert_eq!(
+        report["records"], 4,
+        "one clear payment and three refusals: {report}"
+    );
 }
 
 #[tokio::test]
@@ -168,53 +217,133 @@ async fn review_cases_are_approved_or_rejected_by_operators_and_audited(db: Db) 
     // A weak name match (a short SDN alias) holds the payment for review.
     let held = pay(&app, "25.00", json!({"payer": {"name": "Tornado Cash"}})).await;
     assert_eq!(held["status"], "blocked", "a strong SDN name match blocks");
-    let held = pay(&app, "25.00", json!({"payer": {"country": "US"}, "travel_rule": null})).await;
+    let held = pay(
+        &app,
+        "25.00",
+        json!({"payer": {"country": "US"}, "travel_rule": null}),
+    )
+    .await;
     assert_eq!(held["status"], "funds_received");
     // Over the US travel-rule threshold without IVMS101 data: review.
     let first = pay(&app, "5000.00", json!({})).await;
     let second = pay(&app, "5000.00", json!({})).await;
-    assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("in_review"), Some("in_review")));
+    assert_eq!(
+        (first["status"].as_str(), second["status"].as_str()),
+        (Some("in_review"), Some("in_review"))
+    );
     let open = cases(&app, &op, "status=open").await;
     assert_eq!(open.len(), 2);
     let case_of = |intent: &Value| {
-        open.iter().find(|c| c["payment_intent"] == intent["id"]).unwrap()["id"].as_str().unwrap().to_owned()
+        open.iter()
+            .find(|c| c["payment_intent"] == intent["id"])
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let (approve_id, reject_id) = (case_of(&first), case_of(&second));
-    let detail: Value = app.get(&format!("/v1/compliance/cases/{approve_id}"), &op).send().await.unwrap().json().await.unwrap();
-    assert_eq!(detail["decision"]["findings"][0]["reason"]["kind"], "travel_rule_missing", "{detail}");
+    let detail: Value = app
+        .get(&format!("/v1/compliance/cases/{approve_id}"), &op)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["decision"]["findings"][0]["reason"]["kind"], "travel_rule_missing",
+        "{detail}"
+    );
 
     // Merchants cannot touch cases; notes are required.
-    let by_merchant = app.post(&format!("/v1/compliance/cases/{approve_id}/approve"), app.sk()).json(&json!({"note": "x"})).send().await.unwrap();
+    let by_merchant = app
+        .post(
+            &format!("/v1/compliance/cases/{approve_id}/approve"),
+            app.sk(),
+        )
+        .json(&json!({"note": "x"}))
+        .send()
+        .await
+        .unwrap();
     expect_error(by_merchant, 403, "operator_key_required").await;
-    let no_note = app.post(&format!("/v1/compliance/cases/{approve_id}/approve"), &op).json(&json!({})).send().await.unwrap();
+    let no_note = app
+        .post(&format!("/v1/compliance/cases/{approve_id}/approve"), &op)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     expect_error(no_note, 400, "parameter_missing").await;
 
-    let approved: Value = app.post(&format!("/v1/compliance/cases/{approve_id}/approve"), &op)
-        .json(&json!({"note": "travel-rule data received by email, verified"})).send().await.unwrap().json().await.unwrap();
-    assert_eq!((approved["status"].as_str(), approved["resolved_by"].as_str()), (Some("approved"), Some("operator:alice")));
-    let rejected: Value = app.post(&format!("/v1/compliance/cases/{reject_id}/reject"), &op)
-        .json(&json!({"note": "originator refused to identify"})).send().await.unwrap().json().await.unwrap();
+    let approved: Value = app
+        .post(&format!("/v1/compliance/cases/{approve_id}/approve"), &op)
+        .json(&json!({"note": "travel-rule data received by email, verified"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            approved["status"].as_str(),
+            approved["resolved_by"].as_str()
+        ),
+        (Some("approved"), Some("operator:alice"))
+    );
+    let rejected: Value = app
+        .post(&format!("/v1/compliance/cases/{reject_id}/reject"), &op)
+        .json(&json!({"note": "originator refused to identify"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rejected["status"], "rejected");
-    let again = app.post(&format!("/v1/compliance/cases/{reject_id}/approve"), &op).json(&json!({"note": "oops"})).send().await.unwrap();
+    let again = app
+        .post(&format!("/v1/compliance/cases/{reject_id}/approve"), &op)
+        .json(&json!({"note": "oops"}))
+        .send()
+        .await
+        .unwrap();
     expect_error(again, 409, "compliance_case_not_open").await;
 
     let status = |id: &Value| {
         let app = &app;
         let id = id["id"].as_str().unwrap().to_owned();
         async move {
-            let intent: Value = app.get(&format!("/v1/payment_intents/{id}"), app.sk()).send().await.unwrap().json().await.unwrap();
+            let intent: Value = app
+                .get(&format!("/v1/payment_intents/{id}"), app.sk())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             intent["status"].as_str().unwrap().to_owned()
         }
     };
     assert_eq!(status(&first).await, "funds_received");
     assert_eq!(status(&second).await, "blocked");
     let types = event_types(&app).await;
-    for kind in ["payment_intent.funds_received", "payment_intent.in_review", "payment_intent.review_approved", "payment_intent.blocked"] {
-        assert!(types.iter().any(|t| t == kind), "no {kind} event in {types:?}");
+    for kind in [
+        "payment_intent.funds_received",
+        "payment_intent.in_review",
+        "payment_intent.review_approved",
+        "payment_intent.blocked",
+    ] {
+        assert!(
+            types.iter().any(|t| t == kind),
+            "no {kind} event in {types:?}"
+        );
     }
     let report = verify_log(app.store.as_ref()).await.unwrap();
     // 4 screenings + approval (action + release decision) + rejection.
-    assert_eq!((report["ok"].as_bool(), report["records"].as_u64()), (Some(true), Some(7)), "{report}");
+    assert_eq!(
+        (report["ok"].as_bool(), report["records"].as_u64()),
+        (Some(true), Some(7)),
+        "{report}"
+    );
 }
 
 #[tokio::test]
@@ -245,22 +374,49 @@ fn ivms101(originator: &str, beneficiary: &str) -> Value {
 #[tokio::test]
 async fn travel_rule_data_clears_large_payments_and_is_name_screened() {
     let app = spawn_app(Db::Sqlite).await;
-    let cleared = pay(&app, "5000.00", json!({"travel_rule": ivms101("Smith", "Test Shop Inc")})).await;
+    let cleared = pay(
+        &app,
+        "5000.00",
+        json!({"travel_rule": ivms101("Smith", "Test Shop Inc")}),
+    )
+    .await;
     assert_eq!(cleared["status"], "funds_received", "{cleared}");
-    let sanctioned = pay(&app, "5000.00", json!({"travel_rule": ivms101("Smith", "Tornado Cash")})).await;
+    let sanctioned = pay(
+        &app,
+        "5000.00",
+        json!({"travel_rule": ivms101("Smith", "Tornado Cash")}),
+    )
+    .await;
     assert_eq!(sanctioned["status"], "blocked");
     // Well-formed IVMS101 that fails validation (unknown country, name type) holds for review…
     let mut invalid = ivms101("Smith", "Test Shop Inc");
-    invalid["originator"]["originatorPersons"][0]["naturalPerson"]["geographicAddress"][0]["country"] = "XX".into();
-    invalid["beneficiary"]["beneficiaryPersons"][0]["legalPerson"]["name"]["nameIdentifier"][0]["legalPersonNameIdentifierType"] = "NICK".into();
-    assert_eq!(pay(&app, "5000.00", json!({"travel_rule": invalid})).await["status"], "in_review");
+    invalid["originator"]["originatorPersons"][0]["naturalPerson"]["geographicAddress"][0]
+        ["country"] = "XX".into();
+    invalid["beneficiary"]["beneficiaryPersons"][0]["legalPerson"]["name"]["nameIdentifier"][0]
+        ["legalPersonNameIdentifierType"] = "NICK".into();
+    assert_eq!(
+        pay(&app, "5000.00", json!({"travel_rule": invalid})).await["status"],
+        "in_review"
+    );
     // …and a body that is not IVMS101 at all is refused, moving nothing.
-    let intent = app.create_intent(json!({"amount": "5000.00", "currency": "usd"})).await;
+    let intent = app
+        .create_intent(json!({"amount": "5000.00", "currency": "usd"}))
+        .await;
     let id = intent["id"].as_str().unwrap();
-    let garbage = fund(&app, id, json!({"chain": "base", "payer_address": PAYER,
-                                        "travel_rule": {"originator": {}, "beneficiary": {}}})).await;
+    let garbage = fund(
+        &app,
+        id,
+        json!({"chain": "base", "payer_address": PAYER,
+                                        "travel_rule": {"originator": {}, "beneficiary": {}}}),
+    )
+    .await;
     expect_error(garbage, 400, "parameter_invalid").await;
-    let unknown = fund(&app, "pi_01m8r5d7jj9hezeb9afpyg0c2s", json!({"chain": "base", "payer_address": PAYER})).await;
+    let unknown = fund(
+        &app,
+        "pi_01m8r5d7jj9hezeb9afpyg0c2s",
+        json!({"chain": "base", "payer_address": PAYER}),
+    )
+    .await;
     expect_error(unknown, 404, "resource_missing").await;
 }
 
@@ -275,15 +431,37 @@ async fn custom_lists_policies_and_jurisdictions_hold_or_block_payments() {
     assert_eq!(entry.status(), 200);
     let entry: Value = entry.json().await.unwrap();
     assert_eq!(entry["address"], PAYER.to_ascii_lowercase());
-    let dup = app.post("/v1/compliance/list_entries", app.sk()).json(&json!({"kind": "block", "address": PAYER})).send().await.unwrap();
+    let dup = app
+        .post("/v1/compliance/list_entries", app.sk())
+        .json(&json!({"kind": "block", "address": PAYER}))
+        .send()
+        .await
+        .unwrap();
     expect_error(dup, 409, "list_entry_exists").await;
-    let allow = app.post("/v1/compliance/list_entries", app.sk()).json(&json!({"kind": "allow", "address": PAYER})).send().await.unwrap();
+    let allow = app
+        .post("/v1/compliance/list_entries", app.sk())
+        .json(&json!({"kind": "allow", "address": PAYER}))
+        .send()
+        .await
+        .unwrap();
     expect_error(allow, 403, "operator_key_required").await;
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "blocked");
-    let deleted = app.client.delete(format!("{}/v1/compliance/list_entries/{}", app.base, entry["id"].as_str().unwrap()))
-        .bearer_auth(app.sk()).send().await.unwrap();
+    let deleted = app
+        .client
+        .delete(format!(
+            "{}/v1/compliance/list_entries/{}",
+            app.base,
+            entry["id"].as_str().unwrap()
+        ))
+        .bearer_auth(app.sk())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 200);
-    assert_eq!(pay(&app, "25.00", json!({})).await["status"], "funds_received");
+    assert_eq!(
+        pay(&app, "25.00", json!({})).await["status"],
+        "funds_received"
+    );
 
     // An operator policy: single payments over 100 USD and a third payment within the hour
     // go to review.
@@ -292,8 +470,12 @@ async fn custom_lists_policies_and_jurisdictions_hold_or_block_payments() {
         .json(&json!({"limits": {"usd": {"single_payment": "100.00"}}, "velocity_max_count": 3, "velocity_window_secs": 3600}))
         .send().await.unwrap();
     assert_eq!(policy.status(), 200);
-    let bad = app.post(&format!("/v1/compliance/policies/{merchant}"), &op)
-        .json(&json!({"limits": {"usd": {"single_payment": "lots"}}})).send().await.unwrap();
+    let bad = app
+        .post(&format!("/v1/compliance/policies/{merchant}"), &op)
+        .json(&json!({"limits": {"usd": {"single_payment": "lots"}}}))
+        .send()
+        .await
+        .unwrap();
     expect_error(bad, 400, "parameter_invalid").await;
     assert_eq!(pay(&app, "150.00", json!({})).await["status"], "in_review");
     // Two payments from this payer are already on record in the window (the blocked one
@@ -302,9 +484,20 @@ async fn custom_lists_policies_and_jurisdictions_hold_or_block_payments() {
 
     // Blocked jurisdictions.
     let other = spawn_app(Db::Sqlite).await;
-    assert_eq!(pay(&other, "25.00", json!({"payer": {"country": "KP"}})).await["status"], "blocked");
-    let bad_country = fund(&other, other.create_intent(json!({"amount": "1.00", "currency": "usd"})).await["id"].as_str().unwrap(),
-        json!({"chain": "base", "payer_address": PAYER, "payer": {"country": "kp"}})).await;
+    assert_eq!(
+        pay(&other, "25.00", json!({"payer": {"country": "KP"}})).await["status"],
+        "blocked"
+    );
+    let bad_country = fund(
+        &other,
+        other
+            .create_intent(json!({"amount": "1.00", "currency": "usd"}))
+            .await["id"]
+            .as_str()
+            .unwrap(),
+        json!({"chain": "base", "payer_address": PAYER, "payer": {"country": "kp"}}),
+    )
+    .await;
     expect_error(bad_country, 400, "parameter_invalid").await;
 }
 
@@ -314,29 +507,87 @@ async fn merchants_screen_addresses_in_neutral_words_and_operators_see_the_evide
     let op = operator(&app).await;
     let screen = |key: String, body: Value| {
         let app = &app;
-        async move { app.post("/v1/compliance/screenings", &key).json(&body).send().await.unwrap() }
+        async move {
+            app.post("/v1/compliance/screenings", &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    let merchant: Value = screen(app.sk().to_owned(), json!({"address": TORNADO_ROUTER, "chain": "ethereum"})).await.json().await.unwrap();
+    let merchant: Value = screen(
+        app.sk().to_owned(),
+        json!({"address": TORNADO_ROUTER, "chain": "ethereum"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(merchant["decision"], "block");
-    assert!(merchant.get("reasons").is_none() && merchant.get("list_version").is_none(), "{merchant}");
+    assert!(
+        merchant.get("reasons").is_none() && merchant.get("list_version").is_none(),
+        "{merchant}"
+    );
     let text = merchant.to_string().to_lowercase();
-    assert!(!text.contains("ofac") && !text.contains("tornado"), "{text}");
-    let clear: Value = screen(app.sk().to_owned(), json!({"address": ADDRESS, "chain": "base"})).await.json().await.unwrap();
+    assert!(
+        !text.contains("ofac") && !text.contains("tornado"),
+        "{text}"
+    );
+    let clear: Value = screen(
+        app.sk().to_owned(),
+        json!({"address": ADDRESS, "chain": "base"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(clear["decision"], "clear");
     let names = screen(app.sk().to_owned(), json!({"name": "Tornado Cash"})).await;
     expect_error(names, 403, "operator_key_required").await;
-    let bad = screen(app.sk().to_owned(), json!({"address": "0x123", "chain": "base"})).await;
+    let bad = screen(
+        app.sk().to_owned(),
+        json!({"address": "0x123", "chain": "base"}),
+    )
+    .await;
     expect_error(bad, 400, "invalid_address").await;
 
-    let full: Value = screen(op.clone(), json!({"address": TORNADO_ROUTER.to_ascii_lowercase()})).await.json().await.unwrap();
-    assert_eq!(full["reasons"][0]["evidence"]["list"], "ofac-addresses", "{full}");
-    assert!(full["list_version"].as_str().unwrap().starts_with("ofac-addr:"));
-    let name: Value = screen(op.clone(), json!({"name": "NATIONAL BANK OF CUBA"})).await.json().await.unwrap();
+    let full: Value = screen(
+        op.clone(),
+        json!({"address": TORNADO_ROUTER.to_ascii_lowercase()}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        full["reasons"][0]["evidence"]["list"], "ofac-addresses",
+        "{full}"
+    );
+    assert!(full["list_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("ofac-addr:"));
+    let name: Value = screen(op.clone(), json!({"name": "NATIONAL BANK OF CUBA"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(name["decision"], "block", "{name}");
-    assert!(name["list_version"].as_str().unwrap().starts_with("ofac-sdn:"));
-    let wrong_key = app.post("/v1/compliance/cases", &format!("op_{}", "a".repeat(32))).send().await.unwrap();
+    assert!(name["list_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("ofac-sdn:"));
+    let wrong_key = app
+        .post("/v1/compliance/cases", &format!("op_{}", "a".repeat(32)))
+        .send()
+        .await
+        .unwrap();
     expect_error(wrong_key, 405, "method_not_allowed").await;
-    let unknown_op = app.get("/v1/compliance/cases", &format!("op_{}", "a".repeat(32))).send().await.unwrap();
+    let unknown_op = app
+        .get("/v1/compliance/cases", &format!("op_{}", "a".repeat(32)))
+        .send()
+        .await
+        .unwrap();
     expect_error(unknown_op, 401, "api_key_invalid").await;
 }
 
@@ -354,7 +605,10 @@ async fn an_unreachable_external_screener_sends_payments_to_review_never_to_clea
     .await;
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "in_review");
     // A listed address is blocked without asking the screener.
-    assert_eq!(pay(&app, "25.00", json!({"payer_address": TORNADO_ROUTER})).await["status"], "blocked");
+    assert_eq!(
+        pay(&app, "25.00", json!({"payer_address": TORNADO_ROUTER})).await["status"],
+        "blocked"
+    );
 }
 
 #[tokio::test]
@@ -369,14 +623,28 @@ async fn reloading_the_lists_takes_effect_without_a_restart_and_is_audited() {
     })
     .await;
     let op = operator(&app).await;
-    assert_eq!(pay(&app, "25.00", json!({})).await["status"], "funds_received");
+    assert_eq!(
+        pay(&app, "25.00", json!({})).await["status"],
+        "funds_received"
+    );
     let list = dir.path().join("sanctioned_addresses_ETH.txt");
     let mut text = std::fs::read_to_string(&list).unwrap();
     text.push_str(&format!("{}\n", PAYER.to_ascii_lowercase()));
     std::fs::write(&list, text).unwrap();
-    let by_merchant = app.post("/v1/compliance/reload", app.sk()).send().await.unwrap();
+    let by_merchant = app
+        .post("/v1/compliance/reload", app.sk())
+        .send()
+        .await
+        .unwrap();
     expect_error(by_merchant, 403, "operator_key_required").await;
-    let reloaded: Value = app.post("/v1/compliance/reload", &op).send().await.unwrap().json().await.unwrap();
+    let reloaded: Value = app
+        .post("/v1/compliance/reload", &op)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(reloaded["changed"], true, "{reloaded}");
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "blocked");
     // A broken refresh keeps the previous lists in force.
@@ -385,11 +653,24 @@ async fn reloading_the_lists_takes_effect_without_a_restart_and_is_audited() {
     expect_error(broken, 503, "compliance_lists_unavailable").await;
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "blocked");
     let records = app.store.audit_records(0, 100).await.unwrap();
-    assert!(records.iter().any(|r| r.entry.kind == "list_reload" && r.entry.outcome == "changed"));
-    let versions: Vec<String> = records.iter().filter(|r| r.entry.kind == "screening:funds_received")
-        .map(|r| serde_json::from_str::<Value>(&r.entry.detail).unwrap()["list_versions"][0].as_str().unwrap().to_owned()).collect();
+    assert!(records
+        .iter()
+        .any(|r| r.entry.kind == "list_reload" && r.entry.outcome == "changed"));
+    let versions: Vec<String> = records
+        .iter()
+        .filter(|r| r.entry.kind == "screening:funds_received")
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.entry.detail).unwrap()["list_versions"][0]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(versions.len(), 3);
-    assert_ne!(versions[0], versions[1], "the decision after the reload records the new list version");
+    assert_ne!(
+        versions[0], versions[1],
+        "the decision after the reload records the new list version"
+    );
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -424,12 +705,25 @@ async fn tampering_with_any_audit_record_is_detected(db: Db) {
         assert_eq!(report["ok"], false, "{statement}");
         assert_eq!(report["first_broken"]["seq"], 3, "{statement}: {report}");
         let r = &before[0];
-        sqlx::query("UPDATE compliance_audit_log SET outcome = $1, detail = $2, at_ms = $3 WHERE seq = 3")
-            .bind(r.entry.outcome.clone()).bind(r.entry.detail.clone()).bind(r.entry.at_ms as i64)
-            .execute(pool).await.unwrap();
-        assert_eq!(verify_log(app.store.as_ref()).await.unwrap()["ok"], true, "restored");
+        sqlx::query(
+            "UPDATE compliance_audit_log SET outcome = $1, detail = $2, at_ms = $3 WHERE seq = 3",
+        )
+        .bind(r.entry.outcome.clone())
+        .bind(r.entry.detail.clone())
+        .bind(r.entry.at_ms as i64)
+        .execute(pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            verify_log(app.store.as_ref()).await.unwrap()["ok"],
+            true,
+            "restored"
+        );
     }
-    sqlx::query("DELETE FROM compliance_audit_log WHERE seq = 1").execute(pool).await.unwrap();
+    sqlx::query("DELETE FROM compliance_audit_log WHERE seq = 1")
+        .execute(pool)
+        .await
+        .unwrap();
     let report = verify_log(app.store.as_ref()).await.unwrap();
     assert_eq!(report["first_broken"]["index"], 1, "{report}");
 }
@@ -449,14 +743,26 @@ async fn concurrent_screenings_never_fork_the_audit_chain_on_postgres() {
     let app = spawn_app(Db::Postgres).await;
     let mut intents = Vec::new();
     for _ in 0..16 {
-        intents.push(app.create_intent(json!({"amount": "5.00", "currency": "usd"})).await["id"].as_str().unwrap().to_owned());
+        intents.push(
+            app.create_intent(json!({"amount": "5.00", "currency": "usd"}))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
-    let tasks = intents.iter().map(|id| fund(&app, id, json!({"chain": "base", "payer_address": PAYER})));
+    let tasks = intents
+        .iter()
+        .map(|id| fund(&app, id, json!({"chain": "base", "payer_address": PAYER})));
     for response in futures::future::join_all(tasks).await {
         assert_eq!(response.status(), 200);
     }
     let report = verify_log(app.store.as_ref()).await.unwrap();
-    assert_eq!((report["ok"].as_bool(), report["records"].as_u64()), (Some(true), Some(16)), "{report}");
+    assert_eq!(
+        (report["ok"].as_bool(), report["records"].as_u64()),
+        (Some(true), Some(16)),
+        "{report}"
+    );
 }
 
 #[tokio::test]
@@ -479,7 +785,12 @@ async fn eu_merchants_need_travel_rule_data_for_every_payment() {
         let app = &app;
         let key = eu.secret_key.clone();
         async move {
-            let r = app.post("/v1/payment_intents", &key).json(&body).send().await.unwrap();
+            let r = app
+                .post("/v1/payment_intents", &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             r.json::<Value>().await.unwrap()
         }
     };
@@ -491,7 +802,10 @@ async fn eu_merchants_need_travel_rule_data_for_every_payment() {
             for (k, v) in extra.as_object().unwrap() {
                 body[k] = v.clone();
             }
-            let path = format!("/v1/test_helpers/payment_intents/{}/fund", intent["id"].as_str().unwrap());
+            let path = format!(
+                "/v1/test_helpers/payment_intents/{}/fund",
+                intent["id"].as_str().unwrap()
+            );
             let r = app.post(&path, &key).json(&body).send().await.unwrap();
             r.json::<Value>().await.unwrap()
         }
@@ -499,19 +813,37 @@ async fn eu_merchants_need_travel_rule_data_for_every_payment() {
     // EUR 0 threshold: even 1.00 (in euros or dollars) needs originator and beneficiary data.
     for currency in ["eur", "usd"] {
         let intent = create(json!({"amount": "1.00", "currency": currency})).await;
-        assert_eq!(fund_as(intent, json!({})).await["status"], "in_review", "{currency}");
+        assert_eq!(
+            fund_as(intent, json!({})).await["status"],
+            "in_review",
+            "{currency}"
+        );
     }
     let intent = create(json!({"amount": "1.00", "currency": "eur"})).await;
-    let cleared = fund_as(intent, json!({"travel_rule": ivms101("Smith", "Cafe Berlin GmbH")})).await;
+    let cleared = fund_as(
+        intent,
+        json!({"travel_rule": ivms101("Smith", "Cafe Berlin GmbH")}),
+    )
+    .await;
     assert_eq!(cleared["status"], "funds_received", "{cleared}");
     // The US merchant of the same gateway needs none below USD 3,000.
-    assert_eq!(pay(&app, "1.00", json!({})).await["status"], "funds_received");
+    assert_eq!(
+        pay(&app, "1.00", json!({})).await["status"],
+        "funds_received"
+    );
     let bad = rialto_gateway::merchants::create_merchant(
         app.store.as_ref(),
         &common::registry(),
-        &rialto_gateway::merchants::NewMerchant { name: "X".into(), country: Some("de".into()), ..Default::default() },
+        &rialto_gateway::merchants::NewMerchant {
+            name: "X".into(),
+            country: Some("de".into()),
+            ..Default::default()
+        },
         0,
     )
     .await;
-    assert!(matches!(bad, Err(rialto_gateway::merchants::MerchantError::InvalidCountry)));
+    assert!(matches!(
+        bad,
+        Err(rialto_gateway::merchants::MerchantError::InvalidCountry)
+    ));
 }

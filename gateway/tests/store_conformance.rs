@@ -5,13 +5,13 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{fresh_store, registry, Db, ADDRESS};
+use rialto_compliance::{AuditEntry, ComplianceCaseId};
 use rialto_core::id::EventId;
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, SettlementTarget};
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::clock::ManualClock;
 use rialto_gateway::keys::generate_key;
-use rialto_compliance::{AuditEntry, ComplianceCaseId};
 use rialto_gateway::store::{
     CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord,
     IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, Store, StoreError,
@@ -427,33 +427,85 @@ async fn decisions_commit_with_their_intent_change_and_audit_record_or_not_at_al
     let pi = intent(m, T0);
     store.create_intent(&pi, &created(&pi), None).await.unwrap();
     let held = pi.transition(PaymentEvent::FundsDetected, T0 + 1).unwrap();
-    let mut held = held.transition(PaymentEvent::ComplianceReview, T0 + 1).unwrap();
+    let mut held = held
+        .transition(PaymentEvent::ComplianceReview, T0 + 1)
+        .unwrap();
     held.version = pi.version + 1;
-    let change = IntentChange { expected: PaymentStatus::AwaitingFunds, next: held.clone(), events: vec![] };
+    let change = IntentChange {
+        expected: PaymentStatus::AwaitingFunds,
+        next: held.clone(),
+        events: vec![],
+    };
     let first = ComplianceCaseId::generate();
     let before = store.audit_records(0, 10_000).await.unwrap().len();
-    let outcome = store.record_decision(&case(first, &pi, CaseStatus::Open), &entry(&first, "screening"), Some(&change), None).await.unwrap();
+    let outcome = store
+        .record_decision(
+            &case(first, &pi, CaseStatus::Open),
+            &entry(&first, "screening"),
+            Some(&change),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, CasOutcome::Updated);
     // The same change again finds the intent moved: nothing of the second decision is stored.
     let second = ComplianceCaseId::generate();
-    let outcome = store.record_decision(&case(second, &pi, CaseStatus::Open), &entry(&second, "screening"), Some(&change), None).await.unwrap();
+    let outcome = store
+        .record_decision(
+            &case(second, &pi, CaseStatus::Open),
+            &entry(&second, "screening"),
+            Some(&change),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, CasOutcome::Conflict);
     assert!(store.get_case(&second).await.unwrap().is_none());
     let records = store.audit_records(0, 10_000).await.unwrap();
     assert_eq!(records.len(), before + 1);
     assert_eq!(rialto_compliance::verify_chain(&records), Ok(()));
     // Resolving is compare-and-set on the open case.
-    let approved = held.transition(PaymentEvent::ComplianceApproved, T0 + 2).unwrap();
-    let resolution = CaseResolution { case_id: first, to: CaseStatus::Approved, by: "op".into(), note: "ok".into(), at_ms: T0 + 2 };
-    let change = IntentChange { expected: PaymentStatus::InReview, next: approved, events: vec![] };
+    let approved = held
+        .transition(PaymentEvent::ComplianceApproved, T0 + 2)
+        .unwrap();
+    let resolution = CaseResolution {
+        case_id: first,
+        to: CaseStatus::Approved,
+        by: "op".into(),
+        note: "ok".into(),
+        at_ms: T0 + 2,
+    };
+    let change = IntentChange {
+        expected: PaymentStatus::InReview,
+        next: approved,
+        events: vec![],
+    };
     let audit = [entry(&first, "case:approved")];
-    assert_eq!(store.resolve_case(&resolution, &audit, None, Some(&change)).await.unwrap(), CasOutcome::Updated);
-    assert_eq!(store.resolve_case(&resolution, &audit, None, Some(&change)).await.unwrap(), CasOutcome::Conflict);
+    assert_eq!(
+        store
+            .resolve_case(&resolution, &audit, None, Some(&change))
+            .await
+            .unwrap(),
+        CasOutcome::Updated
+    );
+    assert_eq!(
+        store
+            .resolve_case(&resolution, &audit, None, Some(&change))
+            .await
+            .unwrap(),
+        CasOutcome::Conflict
+    );
     let stored = store.get_case(&first).await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.resolved_by.as_deref()), (CaseStatus::Approved, Some("op")));
+    assert_eq!(
+        (stored.status, stored.resolved_by.as_deref()),
+        (CaseStatus::Approved, Some("op"))
+    );
     let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
     assert_eq!(now.status, PaymentStatus::FundsReceived);
-    assert_eq!(store.audit_records(0, 10_000).await.unwrap().len(), before + 2);
+    assert_eq!(
+        store.audit_records(0, 10_000).await.unwrap().len(),
+        before + 2
+    );
 }
 
 async fn list_entries_are_unique_per_owner_and_kind(store: &dyn Store) {
@@ -466,12 +518,34 @@ async fn list_entries_are_unique_per_owner_and_kind(store: &dyn Store) {
         note: None,
         created_at_ms: T0,
     };
-    assert!(store.create_list_entry(&e("cle_1", &m, "block")).await.unwrap());
-    assert!(!store.create_list_entry(&e("cle_2", &m, "block")).await.unwrap());
-    assert!(store.create_list_entry(&e("cle_3", "operator", "block")).await.unwrap());
-    assert!(store.create_list_entry(&e("cle_4", "operator", "allow")).await.unwrap());
-    assert_eq!(store.list_entries(&[m.as_str(), "operator"]).await.unwrap().len(), 3);
-    assert!(!store.delete_list_entry("operator", "cle_1").await.unwrap(), "another owner's entry");
+    assert!(store
+        .create_list_entry(&e("cle_1", &m, "block"))
+        .await
+        .unwrap());
+    assert!(!store
+        .create_list_entry(&e("cle_2", &m, "block"))
+        .await
+        .unwrap());
+    assert!(store
+        .create_list_entry(&e("cle_3", "operator", "block"))
+        .await
+        .unwrap());
+    assert!(store
+        .create_list_entry(&e("cle_4", "operator", "allow"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .list_entries(&[m.as_str(), "operator"])
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        !store.delete_list_entry("operator", "cle_1").await.unwrap(),
+        "another owner's entry"
+    );
     assert!(store.delete_list_entry(&m, "cle_1").await.unwrap());
     assert_eq!(store.list_entries(&[m.as_str()]).await.unwrap().len(), 0);
 }

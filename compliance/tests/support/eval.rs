@@ -31,7 +31,10 @@ pub fn address_lists() -> Vec<(String, String)> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let asset = name.strip_prefix("sanctioned_addresses_")?.strip_suffix(".txt")?.to_owned();
+            let asset = name
+                .strip_prefix("sanctioned_addresses_")?
+                .strip_suffix(".txt")?
+                .to_owned();
             Some((asset, read(&name)))
         })
         .collect();
@@ -41,8 +44,10 @@ pub fn address_lists() -> Vec<(String, String)> {
 
 pub fn sanctions_list() -> SanctionsList {
     let lists = address_lists();
-    let texts: Vec<AssetListText<'_>> =
-        lists.iter().map(|(asset, text)| AssetListText { asset, text }).collect();
+    let texts: Vec<AssetListText<'_>> = lists
+        .iter()
+        .map(|(asset, text)| AssetListText { asset, text })
+        .collect();
     SanctionsList::from_lists(&texts, &manifest().addresses_commit).expect("address lists")
 }
 
@@ -94,7 +99,9 @@ pub struct Positive {
 /// the name unchanged (a swap of two equal letters).
 fn typo(name: &str, rng: &mut Rng) -> String {
     let chars: Vec<char> = name.chars().collect();
-    let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_ascii_alphabetic()).collect();
+    let letters: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i].is_ascii_alphabetic())
+        .collect();
     loop {
         let at = letters[rng.below(letters.len())];
         let mut out = chars.clone();
@@ -156,7 +163,11 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
             n.tokens.len() >= 2 && n.tokens.iter().map(|t| t.chars().count()).sum::<usize>() >= 8
         })
         .collect();
-    assert!(eligible.len() >= per_variant, "only {} eligible SDN names", eligible.len());
+    assert!(
+        eligible.len() >= per_variant,
+        "only {} eligible SDN names",
+        eligible.len()
+    );
     // Partial Fisher-Yates: the first `per_variant` slots become a uniform sample.
     for i in 0..per_variant {
         let j = i + rng.below(eligible.len() - i);
@@ -164,7 +175,13 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
     }
     let mut out = Vec::new();
     for e in &eligible[..per_variant] {
-        for variant in [Variant::Exact, Variant::Typo, Variant::Reordered, Variant::Accented, Variant::ReorderedTypo] {
+        for variant in [
+            Variant::Exact,
+            Variant::Typo,
+            Variant::Reordered,
+            Variant::Accented,
+            Variant::ReorderedTypo,
+        ] {
             let query = match variant {
                 Variant::Exact => e.name.clone(),
                 Variant::Typo => typo(&e.name, &mut rng),
@@ -172,7 +189,11 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
                 Variant::Accented => accent(&reorder(&e.name)),
                 Variant::ReorderedTypo => typo(&reorder(&e.name), &mut rng),
             };
-            out.push(Positive { query, ent_num: e.ent_num, variant });
+            out.push(Positive {
+                query,
+                ent_num: e.ent_num,
+                variant,
+            });
         }
     }
     out
@@ -182,28 +203,120 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
 /// Spanish, Polish, Scandinavian, Dutch, Nigerian, Indian, Japanese, Chinese, Arabic, Russian,
 /// Vietnamese, Korean), crossed in full.
 const FIRST: [&str; 40] = [
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Sophie", "Lukas", "Emma", "Mateo", "Lucia", "Hiroshi",
-    "Yuki", "Wei", "Priya", "Arjun", "Olga", "Pierre", "Camille", "Chloe", "Noah", "Liam",
-    "Giulia", "Sven", "Ahmed", "Fatima", "Ivan", "Natalia", "Carlos", "Ana", "Omar", "Sara",
-    "Mei", "Tuan",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Sophie",
+    "Lukas",
+    "Emma",
+    "Mateo",
+    "Lucia",
+    "Hiroshi",
+    "Yuki",
+    "Wei",
+    "Priya",
+    "Arjun",
+    "Olga",
+    "Pierre",
+    "Camille",
+    "Chloe",
+    "Noah",
+    "Liam",
+    "Giulia",
+    "Sven",
+    "Ahmed",
+    "Fatima",
+    "Ivan",
+    "Natalia",
+    "Carlos",
+    "Ana",
+    "Omar",
+    "Sara",
+    "Mei",
+    "Tuan",
 ];
 const LAST: [&str; 40] = [
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson",
-    "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark",
-    "Lewis", "Walker", "Schneider", "Fischer", "Dubois", "Rossi", "Tanaka", "Suzuki", "Kowalski",
-    "Nielsen", "Jansen", "Okafor", "Garcia", "Rodriguez", "Ivanova", "Chen", "Wang", "Khan",
-    "Haddad", "Nguyen", "Kim", "Sharma",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Jackson",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Schneider",
+    "Fischer",
+    "Dubois",
+    "Rossi",
+    "Tanaka",
+    "Suzuki",
+    "Kowalski",
+    "Nielsen",
+    "Jansen",
+    "Okafor",
+    "Garcia",
+    "Rodriguez",
+    "Ivanova",
+    "Chen",
+    "Wang",
+    "Khan",
+    "Haddad",
+    "Nguyen",
+    "Kim",
+    "Sharma",
 ];
 const BUSINESSES: [&str; 30] = [
-    "Blue Harbor Coffee Roasters", "Northwind Traders", "Acme Logistics LLC", "Sunrise Bakery",
-    "Green Valley Farms", "Pixel Forge Studios", "Riverside Dental Clinic", "Atlas Bicycle Works",
-    "Maple Leaf Consulting", "Golden Gate Florists", "Silver Birch Books", "Harborview Hotel",
-    "Quantum Leap Software", "Cedar Creek Brewing", "Lighthouse Yoga", "Urban Sprout Market",
-    "Copper Kettle Cafe", "Evergreen Landscaping", "Bright Path Tutoring", "Summit Outdoor Gear",
-    "Red Lantern Noodle House", "Alpine Ski Rentals", "Oakwood Furniture GmbH", "Seaside Surf Shop",
-    "Nordic Design Studio", "Little Sprouts Daycare", "Iron Horse Fitness", "Lotus Garden Spa",
-    "Westbrook Veterinary Clinic", "Starlight Cinema",
+    "Blue Harbor Coffee Roasters",
+    "Northwind Traders",
+    "Acme Logistics LLC",
+    "Sunrise Bakery",
+    "Green Valley Farms",
+    "Pixel Forge Studios",
+    "Riverside Dental Clinic",
+    "Atlas Bicycle Works",
+    "Maple Leaf Consulting",
+    "Golden Gate Florists",
+    "Silver Birch Books",
+    "Harborview Hotel",
+    "Quantum Leap Software",
+    "Cedar Creek Brewing",
+    "Lighthouse Yoga",
+    "Urban Sprout Market",
+    "Copper Kettle Cafe",
+    "Evergreen Landscaping",
+    "Bright Path Tutoring",
+    "Summit Outdoor Gear",
+    "Red Lantern Noodle House",
+    "Alpine Ski Rentals",
+    "Oakwood Furniture GmbH",
+    "Seaside Surf Shop",
+    "Nordic Design Studio",
+    "Little Sprouts Daycare",
+    "Iron Horse Fitness",
+    "Lotus Garden Spa",
+    "Westbrook Veterinary Clinic",
+    "Starlight Cinema",
 ];
 
 /// Common non-sanctioned names: every FIRST × LAST pair (1,600) plus small-business names.
@@ -276,7 +389,13 @@ pub fn evaluate(
     negatives: &[String],
     naive: bool,
 ) -> EvalReport {
-    let search = |q: &str| if naive { index.naive_search(q, thresholds) } else { index.search(q, thresholds) };
+    let search = |q: &str| {
+        if naive {
+            index.naive_search(q, thresholds)
+        } else {
+            index.search(q, thresholds)
+        }
+    };
     let mut report = EvalReport {
         positives: positives.len(),
         found: 0,
@@ -289,7 +408,11 @@ pub fn evaluate(
     for p in positives {
         let hits = search(&p.query);
         let hit = hits.iter().find(|m| m.ent_num == p.ent_num);
-        let slot = match report.per_variant.iter_mut().find(|(v, _, _)| *v == p.variant) {
+        let slot = match report
+            .per_variant
+            .iter_mut()
+            .find(|(v, _, _)| *v == p.variant)
+        {
             Some(slot) => slot,
             None => {
                 report.per_variant.push((p.variant, 0, 0));
@@ -310,7 +433,10 @@ pub fn evaluate(
         if !hits.is_empty() {
             report.false_hits += 1;
         }
-        if hits.iter().any(|m| m.strength == rialto_compliance::MatchStrength::Strong) {
+        if hits
+            .iter()
+            .any(|m| m.strength == rialto_compliance::MatchStrength::Strong)
+        {
             report.false_strong += 1;
         }
     }

@@ -144,20 +144,39 @@ pub async fn screen(
     let (decision, primary, subject) = match (&params.address, &params.name) {
         (Some(address), None) => {
             let key = screening_key(&state.registry, address, params.chain.as_deref())?;
-            let target = ScreenedAddress { role: AddressRole::Settlement, address: key.clone() };
-            (screen_addresses_now(&state, &custom, &[target], now), 0, key.to_string())
+            let target = ScreenedAddress {
+                role: AddressRole::Settlement,
+                address: key.clone(),
+            };
+            (
+                screen_addresses_now(&state, &custom, &[target], now),
+                0,
+                key.to_string(),
+            )
         }
         (None, Some(name)) if matches!(principal, Principal::Operator(_)) => {
             if name.trim().is_empty() || name.chars().count() > 300 {
-                return Err(ApiError::new(ErrorCode::ParameterInvalid, "name must be 1 to 300 characters.").param("name"));
+                return Err(ApiError::new(
+                    ErrorCode::ParameterInvalid,
+                    "name must be 1 to 300 characters.",
+                )
+                .param("name"));
             }
             (screen_name_now(&state, name, at), 1, name.clone())
         }
         (None, Some(_)) => {
-            return Err(ApiError::new(ErrorCode::OperatorKeyRequired, "Name screening needs an operator key.").param("name"))
+            return Err(ApiError::new(
+                ErrorCode::OperatorKeyRequired,
+                "Name screening needs an operator key.",
+            )
+            .param("name"))
         }
         _ => {
-            return Err(ApiError::new(ErrorCode::ParameterInvalid, "Give exactly one of address or name.").param("address"))
+            return Err(ApiError::new(
+                ErrorCode::ParameterInvalid,
+                "Give exactly one of address or name.",
+            )
+            .param("address"))
         }
     };
     let by = match &principal {
@@ -181,7 +200,10 @@ pub async fn screen(
         resolved_by: None,
         resolution_note: None,
     };
-    state.store.record_decision(&case, &entry, None, None).await?;
+    state
+        .store
+        .record_decision(&case, &entry, None, None)
+        .await?;
     let object = match principal {
         Principal::Operator(_) => operator_screening(&decision, primary),
         Principal::Merchant(_) => ScreeningObject {
@@ -206,7 +228,10 @@ pub async fn screen(
               (status = 503, body = ErrorBody)),
     security(("api_key" = []))
 )]
-pub async fn reload(State(state): State<AppState>, operator: Operator) -> Result<Response, ApiError> {
+pub async fn reload(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<Response, ApiError> {
     let service = state.compliance.clone();
     let report = tokio::task::spawn_blocking(move || service.reload(false))
         .await
@@ -223,7 +248,12 @@ pub async fn reload(State(state): State<AppState>, operator: Operator) -> Result
         at_ms: u64::try_from(state.clock.now_ms()).unwrap_or(0),
         kind: "list_reload".into(),
         subject: format!("operator:{}", operator.key.name),
-        outcome: if report.changed { "changed" } else { "unchanged" }.into(),
+        outcome: if report.changed {
+            "changed"
+        } else {
+            "unchanged"
+        }
+        .into(),
         detail: serialize(&report)?,
     };
     state.store.append_audit(&entry).await?;
@@ -321,11 +351,17 @@ pub async fn list_cases(
             .transpose()?,
         payment_intent_id: params
             .payment_intent
-            .map(|p| p.parse::<PaymentIntentId>().map_err(|_| invalid("payment_intent")))
+            .map(|p| {
+                p.parse::<PaymentIntentId>()
+                    .map_err(|_| invalid("payment_intent"))
+            })
             .transpose()?,
         starting_after: params
             .starting_after
-            .map(|c| c.parse::<ComplianceCaseId>().map_err(|_| invalid("starting_after")))
+            .map(|c| {
+                c.parse::<ComplianceCaseId>()
+                    .map_err(|_| invalid("starting_after"))
+            })
             .transpose()?,
         limit: parse_limit(params.limit)?,
     };
@@ -357,7 +393,10 @@ pub async fn retrieve_case(
         .get_case(&case_id)
         .await?
         .ok_or_else(|| ApiError::missing("compliance case", &id, "id"))?;
-    Ok(json_response(StatusCode::OK, serialize(&CaseObject::new(&case))?))
+    Ok(json_response(
+        StatusCode::OK,
+        serialize(&CaseObject::new(&case))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -371,7 +410,11 @@ fn note(body: &[u8]) -> Result<String, ApiError> {
     let params: ResolveParams = parse_json(body)?;
     let note = params.note.trim().to_owned();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(ApiError::new(ErrorCode::ParameterInvalid, "note must be 1 to 2000 characters.").param("note"));
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "note must be 1 to 2000 characters.",
+        )
+        .param("note"));
     }
     Ok(note)
 }
@@ -395,7 +438,10 @@ pub async fn approve(
     let note = note(&body)?;
     let by = format!("operator:{}", operator.key.name);
     let (case, _proof) = approve_case(&state, &case_id, &by, &note, state.clock.now_ms()).await?;
-    Ok(json_response(StatusCode::OK, serialize(&CaseObject::new(&case))?))
+    Ok(json_response(
+        StatusCode::OK,
+        serialize(&CaseObject::new(&case))?,
+    ))
 }
 
 /// Reject a payment held for review: it is blocked and its funds stay frozen (operators).
@@ -417,7 +463,10 @@ pub async fn reject(
     let note = note(&body)?;
     let by = format!("operator:{}", operator.key.name);
     let case = reject_case(&state, &case_id, &by, &note, state.clock.now_ms()).await?;
-    Ok(json_response(StatusCode::OK, serialize(&CaseObject::new(&case))?))
+    Ok(json_response(
+        StatusCode::OK,
+        serialize(&CaseObject::new(&case))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -488,16 +537,38 @@ pub async fn create_list_entry(
     match (params.kind.as_str(), &principal) {
         ("block", _) | ("allow", Principal::Operator(_)) => {}
         ("allow", Principal::Merchant(_)) => {
-            return Err(ApiError::new(ErrorCode::OperatorKeyRequired, "Only operators keep allow-lists.").param("kind"))
+            return Err(ApiError::new(
+                ErrorCode::OperatorKeyRequired,
+                "Only operators keep allow-lists.",
+            )
+            .param("kind"))
         }
-        _ => return Err(ApiError::new(ErrorCode::ParameterInvalid, "kind must be block or allow.").param("kind")),
+        _ => {
+            return Err(
+                ApiError::new(ErrorCode::ParameterInvalid, "kind must be block or allow.")
+                    .param("kind"),
+            )
+        }
     }
-    if params.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::new(ErrorCode::ParameterInvalid, "note must be at most 500 characters.").param("note"));
+    if params
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 500)
+    {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "note must be at most 500 characters.",
+        )
+        .param("note"));
     }
     let key = screening_key(&state.registry, &params.address, params.chain.as_deref())?;
     let entry = ListEntry {
-        id: format!("cle_{}", ComplianceCaseId::generate().to_string().trim_start_matches("cc_")),
+        id: format!(
+            "cle_{}",
+            ComplianceCaseId::generate()
+                .to_string()
+                .trim_start_matches("cc_")
+        ),
         owner: owner_of(&principal),
         kind: params.kind,
         address: key.to_string(),
@@ -505,9 +576,16 @@ pub async fn create_list_entry(
         created_at_ms: state.clock.now_ms(),
     };
     if !state.store.create_list_entry(&entry).await? {
-        return Err(ApiError::new(ErrorCode::ListEntryExists, "That address is already on this list.").param("address"));
+        return Err(ApiError::new(
+            ErrorCode::ListEntryExists,
+            "That address is already on this list.",
+        )
+        .param("address"));
     }
-    Ok(json_response(StatusCode::OK, serialize(&ListEntryObject::new(&entry))?))
+    Ok(json_response(
+        StatusCode::OK,
+        serialize(&ListEntryObject::new(&entry))?,
+    ))
 }
 
 /// Your list entries (operators: the operator's), oldest first.
@@ -546,7 +624,11 @@ pub async fn delete_list_entry(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !state.store.delete_list_entry(&owner_of(&principal), &id).await? {
+    if !state
+        .store
+        .delete_list_entry(&owner_of(&principal), &id)
+        .await?
+    {
         return Err(ApiError::missing("compliance list entry", &id, "id"));
     }
     let body = serde_json::json!({ "object": "compliance_list_entry", "id": id, "deleted": true });
@@ -574,19 +656,31 @@ pub async fn set_policy(
         return Err(ApiError::missing("merchant", &merchant, "merchant"));
     }
     let policy: MerchantPolicy = parse_json(&body)?;
-    validate_limits(&policy.limits)
-        .map_err(|e| ApiError::new(ErrorCode::ParameterInvalid, format!("limits: {e}.")).param("limits"))?;
+    validate_limits(&policy.limits).map_err(|e| {
+        ApiError::new(ErrorCode::ParameterInvalid, format!("limits: {e}.")).param("limits")
+    })?;
     for code in policy.blocked_countries.iter().flatten() {
-        code.parse::<rialto_compliance::CountryCode>().map_err(|_| {
-            ApiError::new(ErrorCode::ParameterInvalid, format!("{code:?} is not an ISO 3166-1 alpha-2 code."))
+        code.parse::<rialto_compliance::CountryCode>()
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::ParameterInvalid,
+                    format!("{code:?} is not an ISO 3166-1 alpha-2 code."),
+                )
                 .param("blocked_countries")
-        })?;
+            })?;
     }
     if policy.velocity_window_secs == Some(0) {
-        return Err(ApiError::new(ErrorCode::ParameterInvalid, "velocity_window_secs must be at least 1.").param("velocity_window_secs"));
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "velocity_window_secs must be at least 1.",
+        )
+        .param("velocity_window_secs"));
     }
     let json = serde_json::to_string(&policy).map_err(|e| ApiError::internal(&e))?;
-    state.store.set_policy(&merchant_id, &json, state.clock.now_ms()).await?;
+    state
+        .store
+        .set_policy(&merchant_id, &json, state.clock.now_ms())
+        .await?;
     let mut value = serde_json::to_value(&policy).map_err(|e| ApiError::internal(&e))?;
     value["object"] = "compliance_policy".into();
     value["merchant"] = merchant.into();
@@ -636,7 +730,10 @@ pub async fn fund_test_helper(
 ) -> Result<Response, ApiError> {
     caller.require_secret()?;
     if caller.livemode {
-        return Err(ApiError::new(ErrorCode::TestHelpersUnavailable, "Test helpers work only with _test_ keys."));
+        return Err(ApiError::new(
+            ErrorCode::TestHelpersUnavailable,
+            "Test helpers work only with _test_ keys.",
+        ));
     }
     let intent_id: PaymentIntentId = parse_id(&id, "payment_intent")?;
     let intent = state
@@ -649,12 +746,24 @@ pub async fn fund_test_helper(
         .travel_rule
         .map(serde_json::from_value)
         .transpose()
-        .map_err(|e| ApiError::new(ErrorCode::ParameterInvalid, format!("travel_rule is not IVMS101: {e}.")).param("travel_rule"))?;
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::ParameterInvalid,
+                format!("travel_rule is not IVMS101: {e}."),
+            )
+            .param("travel_rule")
+        })?;
     let chain = state
         .registry
         .chain(&params.chain)
         .map(|c| c.id.to_string())
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidChain, format!("Unknown chain `{}`.", params.chain)).param("chain"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidChain,
+                format!("Unknown chain `{}`.", params.chain),
+            )
+            .param("chain")
+        })?;
     let subject = FundsSubject {
         chain,
         payer_addresses: vec![params.payer_address],
@@ -667,5 +776,8 @@ pub async fn fund_test_helper(
         travel_rule,
     };
     let outcome = screen_received_funds(&state, &intent, subject, state.clock.now_ms()).await?;
-    Ok(json_response(StatusCode::OK, super::intent_json(outcome.intent())))
+    Ok(json_response(
+        StatusCode::OK,
+        super::intent_json(outcome.intent()),
+    ))
 }

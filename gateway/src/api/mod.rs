@@ -127,7 +127,10 @@ pub fn router(state: AppState) -> Router {
             "/compliance/list_entries/{id}",
             axum::routing::delete(compliance::delete_list_entry),
         )
-        .route("/compliance/policies/{merchant}", post(compliance::set_policy))
+        .route(
+            "/compliance/policies/{merchant}",
+            post(compliance::set_policy),
+        )
         .route(
             "/test_helpers/payment_intents/{id}/fund",
             post(compliance::fund_test_helper),

@@ -6,7 +6,7 @@
 use rialto_compliance::{
     AddressKey, AddressRole, AuditEntry, Cleared, ComplianceCaseId, CustomList, CustomListKind,
     Decision, ExternalScreener, ListOwner, Outcome, PartyRole, PastPayment, PaymentContext,
-    ScreenedAddress, Screened, Screener, ScreeningRequest, TravelRuleData,
+    Screened, ScreenedAddress, Screener, ScreeningRequest, TravelRuleData,
 };
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
@@ -94,7 +94,10 @@ pub async fn custom_lists(
             Some(m) if *owner != "operator" => ListOwner::Merchant(*m),
             _ => ListOwner::Operator,
         };
-        for (kind, name) in [(CustomListKind::Block, "block"), (CustomListKind::Allow, "allow")] {
+        for (kind, name) in [
+            (CustomListKind::Block, "block"),
+            (CustomListKind::Allow, "allow"),
+        ] {
             let keys = entries
                 .iter()
                 .filter(|e| e.owner == *owner && e.kind == name)
@@ -173,9 +176,19 @@ pub async fn check_settlement(
         return Ok(());
     }
     let subject = serde_json::json!({ "settlement_address": address.to_string() }).to_string();
-    let case = case_record(&decision, Some(*merchant), livemode, None, "intent_created", subject)?;
+    let case = case_record(
+        &decision,
+        Some(*merchant),
+        livemode,
+        None,
+        "intent_created",
+        subject,
+    )?;
     let audit = audit_entry(&decision, "intent_created", &merchant.to_string());
-    state.store.record_decision(&case, &audit, None, None).await?;
+    state
+        .store
+        .record_decision(&case, &audit, None, None)
+        .await?;
     Err(refused_settlement())
 }
 
@@ -188,7 +201,9 @@ pub fn screen_addresses_now(
     now_ms: i64,
 ) -> Decision {
     let lists = state.compliance.lists();
-    let rules = state.compliance.rules_policy(None, &rialto_core::money::Currency::usd());
+    let rules = state
+        .compliance
+        .rules_policy(None, &rialto_core::money::Currency::usd());
     let screener = Screener {
         sanctions: &lists.sanctions,
         names: &lists.names,
@@ -202,8 +217,11 @@ pub fn screen_addresses_now(
 
 fn parse_payers(state: &AppState, subject: &FundsSubject) -> Result<Vec<Address>, ApiError> {
     let chain = state.registry.chain(&subject.chain).ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidChain, format!("Unknown chain `{}`.", subject.chain))
-            .param("chain")
+        ApiError::new(
+            ErrorCode::InvalidChain,
+            format!("Unknown chain `{}`.", subject.chain),
+        )
+        .param("chain")
     })?;
     if subject.payer_addresses.is_empty() {
         return Err(ApiError::new(
@@ -217,8 +235,11 @@ fn parse_payers(state: &AppState, subject: &FundsSubject) -> Result<Vec<Address>
         .iter()
         .map(|a| {
             Address::parse(a, chain.id.namespace()).map_err(|e| {
-                ApiError::new(ErrorCode::InvalidAddress, format!("Invalid payer address: {e}."))
-                    .param("payer_address")
+                ApiError::new(
+                    ErrorCode::InvalidAddress,
+                    format!("Invalid payer address: {e}."),
+                )
+                .param("payer_address")
             })
         })
         .collect()
@@ -274,7 +295,10 @@ async fn funds_request(
         })
         .collect();
     let mut names = Vec::new();
-    for name in [&subject.payer_name, &subject.account_holder].into_iter().flatten() {
+    for name in [&subject.payer_name, &subject.account_holder]
+        .into_iter()
+        .flatten()
+    {
         names.push((PartyRole::Payer, name.clone()));
     }
     let request = ScreeningRequest {
@@ -365,8 +389,18 @@ pub async fn screen_received_funds(
     next.version = intent.version + 1;
     match decision.outcome {
         Outcome::Clear => {}
-        Outcome::Review => events.push(intent_event(&next, "payment_intent.in_review", &intent_json(&next), now_ms)),
-        Outcome::Block => events.push(intent_event(&next, "payment_intent.blocked", &intent_json(&next), now_ms)),
+        Outcome::Review => events.push(intent_event(
+            &next,
+            "payment_intent.in_review",
+            &intent_json(&next),
+            now_ms,
+        )),
+        Outcome::Block => events.push(intent_event(
+            &next,
+            "payment_intent.blocked",
+            &intent_json(&next),
+            now_ms,
+        )),
     }
     let subject_json = serde_json::to_string(&subject).map_err(|e| ApiError::internal(&e))?;
     let case = case_record(
@@ -402,9 +436,18 @@ pub async fn screen_received_funds(
         ));
     }
     Ok(match screened {
-        Screened::Cleared(proof) => FundsOutcome::Cleared { intent: next, proof },
-        Screened::InReview { .. } => FundsOutcome::InReview { intent: next, case: case.id },
-        Screened::Blocked { .. } => FundsOutcome::Blocked { intent: next, case: case.id },
+        Screened::Cleared(proof) => FundsOutcome::Cleared {
+            intent: next,
+            proof,
+        },
+        Screened::InReview { .. } => FundsOutcome::InReview {
+            intent: next,
+            case: case.id,
+        },
+        Screened::Blocked { .. } => FundsOutcome::Blocked {
+            intent: next,
+            case: case.id,
+        },
     })
 }
 
@@ -464,10 +507,13 @@ pub async fn approve_case(
     let subject: FundsSubject =
         serde_json::from_str(&case.subject_json).map_err(|e| ApiError::internal(&e))?;
     let payers = parse_payers(state, &subject)?;
-    let (request, policy, valued) = funds_request(state, &intent, &subject, &payers, now_ms).await?;
+    let (request, policy, valued) =
+        funds_request(state, &intent, &subject, &payers, now_ms).await?;
     let lists = state.compliance.lists();
     let custom = custom_lists(state, Some(&intent.merchant_id)).await?;
-    let rules = state.compliance.rules_policy(policy.as_ref(), valued.currency());
+    let rules = state
+        .compliance
+        .rules_policy(policy.as_ref(), valued.currency());
     // Only the outcome and id of the held decision matter to the release.
     let held = Decision {
         case_id: case.id,
@@ -506,7 +552,12 @@ pub async fn approve_case(
     ];
     let change = IntentChange {
         expected: PaymentStatus::InReview,
-        events: vec![intent_event(&next, "payment_intent.review_approved", &intent_json(&next), now_ms)],
+        events: vec![intent_event(
+            &next,
+            "payment_intent.review_approved",
+            &intent_json(&next),
+            now_ms,
+        )],
         next,
     };
     let resolution = CaseResolution {
@@ -516,7 +567,10 @@ pub async fn approve_case(
         note: note.to_owned(),
         at_ms: now_ms,
     };
-    if state.store.resolve_case(&resolution, &audit, Some(&release), Some(&change)).await?
+    if state
+        .store
+        .resolve_case(&resolution, &audit, Some(&release), Some(&change))
+        .await?
         == CasOutcome::Conflict
     {
         return Err(not_open(&case));
@@ -539,7 +593,12 @@ pub async fn reject_case(
         .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
     let change = IntentChange {
         expected: PaymentStatus::InReview,
-        events: vec![intent_event(&next, "payment_intent.blocked", &intent_json(&next), now_ms)],
+        events: vec![intent_event(
+            &next,
+            "payment_intent.blocked",
+            &intent_json(&next),
+            now_ms,
+        )],
         next,
     };
     let resolution = CaseResolution {
@@ -550,7 +609,10 @@ pub async fn reject_case(
         at_ms: now_ms,
     };
     let audit = [case_action(&case, "rejected", by, note, now_ms)];
-    if state.store.resolve_case(&resolution, &audit, None, Some(&change)).await?
+    if state
+        .store
+        .resolve_case(&resolution, &audit, None, Some(&change))
+        .await?
         == CasOutcome::Conflict
     {
         return Err(not_open(&case));

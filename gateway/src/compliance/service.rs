@@ -97,15 +97,15 @@ fn countries(codes: &[String]) -> Result<Vec<CountryCode>, String> {
 pub fn validate_config(config: &ComplianceConfig) -> Result<(), String> {
     if config.name_review_score > config.name_block_score || config.name_block_score > 10_000 {
         return Err(
-            "compliance: need name_review_score <= name_block_score <= 10000 (basis points)"
-                .into(),
+            "compliance: need name_review_score <= name_block_score <= 10000 (basis points)".into(),
         );
     }
     config
         .default_merchant_country
         .parse::<CountryCode>()
         .map_err(|_| "compliance.default_merchant_country must be an ISO 3166-1 alpha-2 code")?;
-    countries(&config.blocked_countries).map_err(|e| format!("compliance.blocked_countries: {e}"))?;
+    countries(&config.blocked_countries)
+        .map_err(|e| format!("compliance.blocked_countries: {e}"))?;
     validate_limits(&config.limits).map_err(|e| format!("compliance.limits: {e}"))?;
     if config.velocity_max_count > 0 && config.velocity_window_secs == 0 {
         return Err("compliance.velocity_window_secs must be at least 1".into());
@@ -119,10 +119,14 @@ pub fn validate_config(config: &ComplianceConfig) -> Result<(), String> {
 pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), String> {
     for (unit, l) in limits {
         let currency = Currency::fiat(unit).ok_or_else(|| format!("unknown fiat unit {unit:?}"))?;
-        for (name, text) in [("single_payment", &l.single_payment), ("daily_volume", &l.daily_volume)]
-        {
+        for (name, text) in [
+            ("single_payment", &l.single_payment),
+            ("daily_volume", &l.daily_volume),
+        ] {
             if !text.is_empty() && limit(text, &currency).is_none() {
-                return Err(format!("{unit}.{name} must be a decimal amount, got {text:?}"));
+                return Err(format!(
+                    "{unit}.{name} must be a decimal amount, got {text:?}"
+                ));
             }
         }
     }
@@ -277,9 +281,18 @@ mod tests {
     fn stablecoins_are_valued_at_par_and_rounded_up_to_cents() {
         let usdc = Currency::new("usdc", 6, rialto_core::money::CurrencyKind::Stablecoin);
         let v = fiat_value(&Money::parse("2999.990001", usdc).unwrap()).unwrap();
-        assert_eq!((v.currency().code(), v.to_amount_string().as_str()), ("usd", "3000.00"));
+        assert_eq!(
+            (v.currency().code(), v.to_amount_string().as_str()),
+            ("usd", "3000.00")
+        );
         let eurc = Currency::new("eurc", 6, rialto_core::money::CurrencyKind::Stablecoin);
-        assert_eq!(fiat_value(&Money::parse("1", eurc).unwrap()).unwrap().currency().code(), "eur");
+        assert_eq!(
+            fiat_value(&Money::parse("1", eurc).unwrap())
+                .unwrap()
+                .currency()
+                .code(),
+            "eur"
+        );
         let eth = Currency::new("eth", 18, rialto_core::money::CurrencyKind::Native);
         assert!(fiat_value(&Money::parse("1", eth).unwrap()).is_none());
     }
@@ -289,12 +302,18 @@ mod tests {
         let mut config = ComplianceConfig::default();
         config.limits.insert(
             "usd".into(),
-            LimitConfig { single_payment: "1000".into(), daily_volume: String::new() },
+            LimitConfig {
+                single_payment: "1000".into(),
+                daily_volume: String::new(),
+            },
         );
         let service = Compliance::new(&config).unwrap();
         let usd = Currency::usd();
         let default = service.rules_policy(None, &usd);
-        assert_eq!(default.single_payment.unwrap().max.to_amount_string(), "1000");
+        assert_eq!(
+            default.single_payment.unwrap().max.to_amount_string(),
+            "1000"
+        );
         assert!(default.daily_volume.is_none() && default.velocity.is_none());
         let mut policy = MerchantPolicy {
             velocity_max_count: Some(3),
@@ -302,13 +321,19 @@ mod tests {
         };
         policy.limits.insert(
             "usd".into(),
-            LimitConfig { single_payment: "50".into(), daily_volume: "60".into() },
+            LimitConfig {
+                single_payment: "50".into(),
+                daily_volume: "60".into(),
+            },
         );
         let custom = service.rules_policy(Some(&policy), &usd);
         assert_eq!(custom.single_payment.unwrap().max.to_amount_string(), "50");
         assert_eq!(custom.daily_volume.unwrap().max.to_amount_string(), "60");
         assert_eq!(custom.velocity.unwrap().max_count, 3);
-        assert!(service.rules_policy(Some(&policy), &Currency::eur()).single_payment.is_none());
+        assert!(service
+            .rules_policy(Some(&policy), &Currency::eur())
+            .single_payment
+            .is_none());
     }
 
     #[test]
@@ -317,14 +342,26 @@ mod tests {
             blocked_countries: vec!["XX".into()],
             ..Default::default()
         };
-        assert!(validate_config(&c).unwrap_err().contains("blocked_countries"));
+        assert!(validate_config(&c)
+            .unwrap_err()
+            .contains("blocked_countries"));
         let mut c = ComplianceConfig::default();
-        c.limits.insert("usd".into(), LimitConfig { single_payment: "ten".into(), daily_volume: "".into() });
-        assert!(validate_config(&c).unwrap_err().contains("usd.single_payment"));
+        c.limits.insert(
+            "usd".into(),
+            LimitConfig {
+                single_payment: "ten".into(),
+                daily_volume: "".into(),
+            },
+        );
+        assert!(validate_config(&c)
+            .unwrap_err()
+            .contains("usd.single_payment"));
         let c = ComplianceConfig {
             name_review_score: 9_900,
             ..Default::default()
         };
-        assert!(validate_config(&c).unwrap_err().contains("name_review_score"));
+        assert!(validate_config(&c)
+            .unwrap_err()
+            .contains("name_review_score"));
     }
 }

@@ -12,11 +12,11 @@ mod sql_compliance;
 mod sql_webhooks;
 
 use async_trait::async_trait;
+use rialto_compliance::{AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::id::{
     ApiKeyId, EventId, MerchantId, PaymentIntentId, WebhookAttemptId, WebhookDeliveryId,
     WebhookEndpointId,
 };
-use rialto_compliance::{AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 
 pub use sql::{Backend, SqlStore};
@@ -459,8 +459,11 @@ pub trait ComplianceStore: Send + Sync + 'static {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError>;
 
     /// Audit records with `seq >= from_seq`, in order, at most `limit`.
-    async fn audit_records(&self, from_seq: u64, limit: u32)
-        -> Result<Vec<AuditRecord>, StoreError>;
+    async fn audit_records(
+        &self,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
 
     async fn get_case(&self, id: &ComplianceCaseId) -> Result<Option<CaseRecord>, StoreError>;
 

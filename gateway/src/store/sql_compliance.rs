@@ -14,8 +14,8 @@ use sqlx::{Any, Row, Transaction};
 
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::{
-    CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore,
-    IntentChange, ListEntry, OperatorKey, Page, ScreenedPayment, StoreError,
+    CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore, IntentChange,
+    ListEntry, OperatorKey, Page, ScreenedPayment, StoreError,
 };
 
 /// Any constant: it names the audit chain's lock among the database's advisory locks.
