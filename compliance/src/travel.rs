@@ -556,8 +556,10 @@ mod tests {
             ("DE", eur("0.01"), false, Some(Outcome::Review)),
             ("DE", eur("0.01"), true, None),
             ("NO", eur("1"), false, Some(Outcome::Review)),
-            // An EU merchant valued in USD cannot be compared to a EUR threshold: Review.
-            ("FR", usd("1"), true, Some(Outcome::Review)),
+            // The EU's zero threshold applies in any currency: a USD-valued payment to an EU
+            // merchant needs the data too, and passes with it.
+            ("FR", usd("1"), false, Some(Outcome::Review)),
+            ("FR", usd("1"), true, None),
         ];
         for (country, amount, with_data, want) in table {
             let mut c = ctx(amount.clone());

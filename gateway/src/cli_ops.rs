@@ -2,8 +2,8 @@
 //! verify-log`), kept out of `main` so they are tested like the rest of the library.
 
 use anyhow::Context;
+use rialto_compliance::AuditRecord;
 use rialto_compliance::{verify_chain, AddressRole, ComplianceCaseId, PartyRole, ScreenedAddress};
-use rialto_compliance::{AuditRecord, Screener};
 use rialto_core::asset::AssetRegistry;
 use rialto_core::money::Currency;
 use serde_json::{json, Value};
@@ -38,14 +38,7 @@ pub fn screen(
     let compliance = Compliance::new(&config.compliance).context("loading the compliance lists")?;
     let lists = compliance.lists();
     let rules = compliance.rules_policy(None, &Currency::usd());
-    let screener = Screener {
-        sanctions: &lists.sanctions,
-        names: &lists.names,
-        name_thresholds: compliance.thresholds(),
-        custom_lists: &[],
-        rules: &rules,
-        external: None,
-    };
+    let screener = compliance.screener(&lists, &[], &rules, None);
     let now = u64::try_from(crate::clock::Clock::now_ms(&crate::clock::SystemClock)).unwrap_or(0);
     let id = ComplianceCaseId::generate();
     let (decision, primary) = match (address, name) {

@@ -10,7 +10,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use rialto_compliance::{
     AddressKey, AddressRole, AuditEntry, ComplianceCaseId, Decision, Outcome, PartyRole,
-    ScreenedAddress, Screener,
+    ScreenedAddress,
 };
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
@@ -108,14 +108,7 @@ pub fn screening_key(
 pub fn screen_name_now(state: &AppState, name: &str, at_ms: u64) -> Decision {
     let lists = state.compliance.lists();
     let rules = state.compliance.rules_policy(None, &Currency::usd());
-    let screener = Screener {
-        sanctions: &lists.sanctions,
-        names: &lists.names,
-        name_thresholds: state.compliance.thresholds(),
-        custom_lists: &[],
-        rules: &rules,
-        external: None,
-    };
+    let screener = state.compliance.screener(&lists, &[], &rules, None);
     screener.screen_name(ComplianceCaseId::generate(), PartyRole::Payer, name, at_ms)
 }
 

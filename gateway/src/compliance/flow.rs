@@ -6,7 +6,7 @@
 use rialto_compliance::{
     AddressKey, AddressRole, AuditEntry, Cleared, ComplianceCaseId, CustomList, CustomListKind,
     Decision, ExternalScreener, ListOwner, Outcome, PartyRole, PastPayment, PaymentContext,
-    Screened, ScreenedAddress, Screener, ScreeningRequest, TravelRuleData,
+    Screened, ScreenedAddress, ScreeningRequest, TravelRuleData,
 };
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
@@ -204,14 +204,7 @@ pub fn screen_addresses_now(
     let rules = state
         .compliance
         .rules_policy(None, &rialto_core::money::Currency::usd());
-    let screener = Screener {
-        sanctions: &lists.sanctions,
-        names: &lists.names,
-        name_thresholds: state.compliance.thresholds(),
-        custom_lists: custom,
-        rules: &rules,
-        external: None,
-    };
+    let screener = state.compliance.screener(&lists, custom, &rules, None);
     screener.screen_addresses(ComplianceCaseId::generate(), addresses, now_u64(now_ms))
 }
 
@@ -359,14 +352,12 @@ pub async fn screen_received_funds(
         .compliance
         .rules_policy(policy.as_ref(), valued.currency());
     let screened = {
-        let screener = Screener {
-            sanctions: &lists.sanctions,
-            names: &lists.names,
-            name_thresholds: state.compliance.thresholds(),
-            custom_lists: &custom,
-            rules: &rules,
-            external: prefetched.as_ref().map(|p| p as &dyn ExternalScreener),
-        };
+        let screener = state.compliance.screener(
+            &lists,
+            &custom,
+            &rules,
+            prefetched.as_ref().map(|p| p as &dyn ExternalScreener),
+        );
         screener.screen(&request, intent.id)
     };
     let decision = screened.decision().clone();
@@ -523,14 +514,7 @@ pub async fn approve_case(
         decided_at_ms: 0,
     };
     let released = {
-        let screener = Screener {
-            sanctions: &lists.sanctions,
-            names: &lists.names,
-            name_thresholds: state.compliance.thresholds(),
-            custom_lists: &custom,
-            rules: &rules,
-            external: None,
-        };
+        let screener = state.compliance.screener(&lists, &custom, &rules, None);
         screener.release_after_review(&held, &request, intent.id, by, now_u64(now_ms))
     };
     let proof = released

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use rialto_compliance::{
-    CountryCode, Limit, NameThresholds, Outcome, RulesPolicy, Score, TravelRulePolicy,
-    VelocityLimit,
+    CountryCode, CustomList, ExternalScreener, Limit, NameThresholds, Outcome, RulesPolicy, Score,
+    Screener, TravelRulePolicy, VelocityLimit,
 };
 use rialto_core::money::{Currency, Money};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -172,6 +172,24 @@ impl Compliance {
 
     pub fn external(&self) -> Option<&HttpScreener> {
         self.external.as_ref()
+    }
+
+    /// A screener over `lists` (take them once per screening with [`Compliance::lists`]).
+    pub fn screener<'a>(
+        &self,
+        lists: &'a OfacLists,
+        custom_lists: &'a [CustomList],
+        rules: &'a RulesPolicy,
+        external: Option<&'a dyn ExternalScreener>,
+    ) -> Screener<'a> {
+        Screener {
+            sanctions: &lists.sanctions,
+            names: &lists.names,
+            name_thresholds: self.thresholds(),
+            custom_lists,
+            rules,
+            external,
+        }
     }
 
     pub fn thresholds(&self) -> NameThresholds {
