@@ -424,7 +424,7 @@ async fn travel_rule_data_clears_large_payments_and_is_name_screened() {
 async fn custom_lists_policies_and_jurisdictions_hold_or_block_payments() {
     let app = spawn_app(Db::Sqlite).await;
     let op = operator(&app).await;
-    // A merchant's own block-list entry blocks that payer; merchants may not keep allow-lists.
+    // A merchant's own block-list entry blocks that payer.
     let entry = app.post("/v1/compliance/list_entries", app.sk())
         .json(&json!({"kind": "block", "address": PAYER.to_ascii_uppercase().replace("0X", "0x"), "note": "chargeback fraud"}))
         .send().await.unwrap();
@@ -438,13 +438,13 @@ async fn custom_lists_policies_and_jurisdictions_hold_or_block_payments() {
         .await
         .unwrap();
     expect_error(dup, 409, "list_entry_exists").await;
-    let allow = app
+    let odd = app
         .post("/v1/compliance/list_entries", app.sk())
-        .json(&json!({"kind": "allow", "address": PAYER}))
+        .json(&json!({"kind": "trust", "address": PAYER}))
         .send()
         .await
         .unwrap();
-    expect_error(allow, 403, "operator_key_required").await;
+    expect_error(odd, 400, "parameter_invalid").await;
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "blocked");
     let deleted = app
         .client
@@ -846,4 +846,78 @@ async fn eu_merchants_need_travel_rule_data_for_every_payment() {
         bad,
         Err(rialto_gateway::merchants::MerchantError::InvalidCountry)
     ));
+}
+
+/// A TRM-shaped screener on loopback that rates every address Medium (mixer exposure).
+async fn medium_risk_screener() -> String {
+    use axum::routing::post;
+    async fn answer(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+        let address = body[0]["address"].clone();
+        axum::Json(json!([{
+            "address": address, "addressSubmitted": address, "chain": body[0]["chain"],
+            "addressRiskIndicators": [{"category": "Mixer", "categoryRiskScoreLevelLabel": "Medium",
+                                       "riskType": "COUNTERPARTY"}],
+            "entities": [], "trmAppUrl": "https://example.invalid/a"
+        }]))
+    }
+    let app = axum::Router::new().route("/public/v2/screening/addresses", post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn an_allow_listed_payer_skips_a_medium_risk_review_but_never_a_block_list() {
+    let url = medium_risk_screener().await;
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.compliance.external.url = url;
+        c.compliance.external.api_key = "k".into();
+    })
+    .await;
+    assert_eq!(pay(&app, "25.00", json!({})).await["status"], "in_review");
+    let add = |kind: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .post("/v1/compliance/list_entries", app.sk())
+                .json(&json!({"kind": kind, "address": PAYER, "note": "known customer"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{kind}");
+        }
+    };
+    add("allow").await;
+    assert_eq!(
+        pay(&app, "25.00", json!({})).await["status"],
+        "funds_received"
+    );
+    add("block").await;
+    assert_eq!(pay(&app, "25.00", json!({})).await["status"], "blocked");
+    // This merchant's allow-list does not cover the payer at another merchant.
+    let other = app.another_merchant().await;
+    let intent: Value = app
+        .post("/v1/payment_intents", &other.secret_key)
+        .json(&json!({"amount": "5.00", "currency": "usd"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/v1/test_helpers/payment_intents/{}/fund",
+        intent["id"].as_str().unwrap()
+    );
+    let paid: Value = app
+        .post(&path, &other.secret_key)
+        .json(&json!({"chain": "base", "payer_address": PAYER}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["status"], "in_review");
 }

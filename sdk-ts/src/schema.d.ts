@@ -522,8 +522,8 @@ export interface components {
         };
         ListEntryParams: {
             /**
-             * @description `block` (operators and merchants) or `allow` (operators only: silences the external
-             *     screener's medium/high ratings, never OFAC or a block-list).
+             * @description `block` or `allow`. An allow entry only silences the external screener's medium/high
+             *     ratings for the owner's payments; it never overrides OFAC, a block-list or a rule.
              */
             kind: string;
             address: string;

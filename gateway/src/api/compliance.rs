@@ -465,8 +465,8 @@ pub async fn reject(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListEntryParams {
-    /// `block` (operators and merchants) or `allow` (operators only: silences the external
-    /// screener's medium/high ratings, never OFAC or a block-list).
+    /// `block` or `allow`. An allow entry only silences the external screener's medium/high
+    /// ratings for the owner's payments; it never overrides OFAC, a block-list or a rule.
     pub kind: String,
     pub address: String,
     pub chain: Option<String>,
@@ -527,21 +527,11 @@ pub async fn create_list_entry(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let params: ListEntryParams = parse_json(&body)?;
-    match (params.kind.as_str(), &principal) {
-        ("block", _) | ("allow", Principal::Operator(_)) => {}
-        ("allow", Principal::Merchant(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::OperatorKeyRequired,
-                "Only operators keep allow-lists.",
-            )
-            .param("kind"))
-        }
-        _ => {
-            return Err(
-                ApiError::new(ErrorCode::ParameterInvalid, "kind must be block or allow.")
-                    .param("kind"),
-            )
-        }
+    if params.kind != "block" && params.kind != "allow" {
+        return Err(
+            ApiError::new(ErrorCode::ParameterInvalid, "kind must be block or allow.")
+                .param("kind"),
+        );
     }
     if params
         .note

@@ -337,7 +337,12 @@ pub async fn screen_received_funds(
     // payers no list already blocks.
     let prefetched = match state.compliance.external() {
         Some(http) => {
-            let chain = state.registry.chain(&subject.chain).map(|c| c.name.clone());
+            // TRM names chains by their lower-case short names (`ethereum`, `base`), as our
+            // aliases do.
+            let chain = state
+                .registry
+                .chain(&subject.chain)
+                .map(|c| c.alias.clone());
             let ask: Vec<(AddressKey, String)> = request
                 .addresses
                 .iter()
