@@ -60,6 +60,7 @@ CREATE TABLE compliance_list_entries (
     created_at  BIGINT NOT NULL,
     UNIQUE (owner, kind, address)
 );
+CREATE INDEX compliance_list_entries_address ON compliance_list_entries(address);
 
 CREATE TABLE compliance_policies (
     merchant_id  TEXT PRIMARY KEY REFERENCES merchants(id),

@@ -132,11 +132,11 @@ pub async fn screen(
         Principal::Merchant(caller) => Some(caller.merchant_id),
         Principal::Operator(_) => None,
     };
-    let custom = custom_lists(&state, merchant.as_ref()).await?;
     let at = u64::try_from(now).unwrap_or(0);
     let (decision, primary, subject) = match (&params.address, &params.name) {
         (Some(address), None) => {
             let key = screening_key(&state.registry, address, params.chain.as_deref())?;
+            let custom = custom_lists(&state, merchant.as_ref(), &[key.clone()]).await?;
             let target = ScreenedAddress {
                 role: AddressRole::Settlement,
                 address: key.clone(),

@@ -79,15 +79,19 @@ fn now_u64(now_ms: i64) -> u64 {
     u64::try_from(now_ms).unwrap_or(0)
 }
 
-/// The operator's and this merchant's block- and allow-lists.
+/// The entries of the operator's and this merchant's block- and allow-lists that concern
+/// `addresses` (one indexed lookup, however long the lists are). Each list's version is
+/// therefore that of the entries that matched, which is what the decision rested on.
 pub async fn custom_lists(
     state: &AppState,
     merchant: Option<&MerchantId>,
+    addresses: &[AddressKey],
 ) -> Result<Vec<CustomList>, ApiError> {
     let merchant_owner = merchant.map(ToString::to_string);
     let mut owners = vec!["operator"];
     owners.extend(merchant_owner.as_deref());
-    let entries = state.store.list_entries(&owners).await?;
+    let keys: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    let entries = state.store.find_list_entries(&owners, &keys).await?;
     let mut lists = Vec::new();
     for owner in &owners {
         let list_owner = match merchant {
@@ -163,11 +167,11 @@ pub async fn check_settlement(
     address: &Address,
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    let custom = custom_lists(state, Some(merchant)).await?;
     let target = ScreenedAddress {
         role: AddressRole::Settlement,
         address: AddressKey::from(address),
     };
+    let custom = custom_lists(state, Some(merchant), &[target.address.clone()]).await?;
     let decision = screen_addresses_now(state, &custom, &[target], now_ms);
     metrics::counter!("rialto_compliance_screenings_total", "point" => "intent_created",
         "outcome" => outcome_str(decision.outcome))
@@ -332,7 +336,12 @@ pub async fn screen_received_funds(
         .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
     let (request, policy, valued) = funds_request(state, intent, &subject, &payers, now_ms).await?;
     let lists = state.compliance.lists();
-    let custom = custom_lists(state, Some(&intent.merchant_id)).await?;
+    let screened: Vec<AddressKey> = request
+        .addresses
+        .iter()
+        .map(|a| a.address.clone())
+        .collect();
+    let custom = custom_lists(state, Some(&intent.merchant_id), &screened).await?;
     // The external screener is asked first (it is async; screening is not), and only about
     // payers no list already blocks.
     let prefetched = match state.compliance.external() {
@@ -506,7 +515,12 @@ pub async fn approve_case(
     let (request, policy, valued) =
         funds_request(state, &intent, &subject, &payers, now_ms).await?;
     let lists = state.compliance.lists();
-    let custom = custom_lists(state, Some(&intent.merchant_id)).await?;
+    let screened: Vec<AddressKey> = request
+        .addresses
+        .iter()
+        .map(|a| a.address.clone())
+        .collect();
+    let custom = custom_lists(state, Some(&intent.merchant_id), &screened).await?;
     let rules = state
         .compliance
         .rules_policy(policy.as_ref(), valued.currency());

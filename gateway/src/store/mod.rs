@@ -479,6 +479,13 @@ pub trait ComplianceStore: Send + Sync + 'static {
     /// Every entry of these owners, oldest first.
     async fn list_entries(&self, owners: &[&str]) -> Result<Vec<ListEntry>, StoreError>;
 
+    /// The entries of these owners that list one of `addresses`.
+    async fn find_list_entries(
+        &self,
+        owners: &[&str],
+        addresses: &[String],
+    ) -> Result<Vec<ListEntry>, StoreError>;
+
     /// This payer's screened payments to this merchant since `since_ms`.
     async fn payer_history(
         &self,

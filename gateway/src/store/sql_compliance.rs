@@ -364,6 +364,38 @@ impl ComplianceStore for SqlStore {
         Ok(entries)
     }
 
+    async fn find_list_entries(
+        &self,
+        owners: &[&str],
+        addresses: &[String],
+    ) -> Result<Vec<ListEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let (Some(first), Some(second)) = (owners.first(), owners.get(1).or(owners.first())) else {
+            return Ok(entries);
+        };
+        if owners.len() > 2 {
+            // Only the operator and one merchant ever screen together; refuse loudly rather
+            // than silently ignore a list.
+            return Err(corrupt("more than two list owners"));
+        }
+        for address in addresses {
+            // One round trip per address, served by the address index.
+            let rows = sqlx::query(
+                "SELECT id, owner, kind, address, note, created_at FROM compliance_list_entries \
+                 WHERE address = $1 AND owner IN ($2, $3)",
+            )
+            .bind(address.clone())
+            .bind(*first)
+            .bind(*second)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                entries.push(entry_from_row(row)?);
+            }
+        }
+        Ok(entries)
+    }
+
     async fn payer_history(
         &self,
         merchant: &MerchantId,
