@@ -19,8 +19,9 @@ rounds=${3:-3}
 pool=${POOL:-16}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -p rialto-gateway --bin rialto --example insert_ceiling >&2
-bin=target/release/rialto
-ceiling=target/release/examples/insert_ceiling
+target_dir=${CARGO_TARGET_DIR:-target}
+bin=$target_dir/release/rialto
+ceiling=$target_dir/release/examples/insert_ceiling
 work=$(mktemp -d /tmp/rialto-bench.XXXXXX)
 export PG_FSYNC=on
 # shellcheck source=tools/pg.sh

@@ -8,6 +8,10 @@ export type PaymentIntentList = components["schemas"]["PaymentIntentList"];
 export type CreatePaymentIntentParams = components["schemas"]["CreatePaymentIntentParams"];
 export type CancelPaymentIntentParams = components["schemas"]["CancelPaymentIntentParams"];
 export type ErrorObject = components["schemas"]["ErrorObject"];
+export type ComplianceScreening = components["schemas"]["ScreeningObject"];
+export type ListEntryParams = components["schemas"]["ListEntryParams"];
+export type ListEntry = components["schemas"]["ListEntryObject"];
+export type FundParams = components["schemas"]["FundParams"];
 
 /** An error answered by the gateway, with its stable `code` and the offending `param`. */
 export class RialtoError extends Error {
@@ -96,6 +100,31 @@ export class RialtoClient {
       `/v1/payment_intents/${encodeURIComponent(id)}/cancel`,
       params,
       options.idempotencyKey,
+    );
+  }
+
+  /**
+   * Screens an address before you use it (e.g. as a settlement target). The answer is neutral:
+   * `clear` or `block` and a message, never which list matched.
+   */
+  screenAddress(address: string, chain?: string): Promise<ComplianceScreening> {
+    return this.request("POST", "/v1/compliance/screenings", chain ? { address, chain } : { address });
+  }
+
+  /** Adds an address to your own block- or allow-list. */
+  createListEntry(params: ListEntryParams): Promise<ListEntry> {
+    return this.request("POST", "/v1/compliance/list_entries", params);
+  }
+
+  /**
+   * Sandbox only (`sk_test_` keys): reports funds for an intent as a chain watcher would. The
+   * payer is screened for real; the intent comes back `funds_received`, `in_review` or `blocked`.
+   */
+  fundPaymentIntentTestHelper(id: string, params: FundParams): Promise<PaymentIntent> {
+    return this.request(
+      "POST",
+      `/v1/test_helpers/payment_intents/${encodeURIComponent(id)}/fund`,
+      params,
     );
   }
 

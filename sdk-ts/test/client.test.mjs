@@ -102,3 +102,26 @@ test("lists page through intents and cancel moves one to canceled", async () => 
   const filtered = await merchant.listPaymentIntents({ status: "canceled" });
   assert.deepEqual(filtered.data.map((i) => i.id), [created[0].id]);
 });
+
+test("a merchant screens addresses and a sanctioned payer's funds are frozen", async () => {
+  const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
+  const tornado = "0xd90e2f925da726b50c4ed8d0fb90ad053324f31b";
+  const blocked = await merchant.screenAddress(tornado, "ethereum");
+  assert.equal(blocked.decision, "block");
+  assert.equal(blocked.reasons, undefined, "merchants never see which list matched");
+  assert.equal((await merchant.screenAddress(ADDRESS, "base")).decision, "clear");
+  const intent = await merchant.createPaymentIntent({ amount: "5.00", currency: "usd" });
+  const funded = await merchant.fundPaymentIntentTestHelper(intent.id, {
+    chain: "base",
+    payer_address: tornado,
+  });
+  assert.equal(funded.status, "blocked");
+  await assert.rejects(
+    merchant.createPaymentIntent({
+      amount: "5.00",
+      currency: "usd",
+      settlement: { asset: "usdc", chain: "base", address: tornado },
+    }),
+    (e) => e instanceof RialtoError && e.code === "settlement_address_refused",
+  );
+});
