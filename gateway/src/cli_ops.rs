@@ -5,7 +5,6 @@ use anyhow::Context;
 use rialto_compliance::AuditRecord;
 use rialto_compliance::{verify_chain, AddressRole, ComplianceCaseId, PartyRole, ScreenedAddress};
 use rialto_core::asset::AssetRegistry;
-use rialto_core::money::Currency;
 use serde_json::{json, Value};
 
 use crate::api::compliance::{operator_screening, screening_key};
@@ -37,7 +36,7 @@ pub fn screen(
 ) -> anyhow::Result<Value> {
     let compliance = Compliance::new(&config.compliance).context("loading the compliance lists")?;
     let lists = compliance.lists();
-    let rules = compliance.rules_policy(None, &Currency::usd());
+    let rules = compliance.address_only_rules();
     let screener = compliance.screener(&lists, &[], &rules, None);
     let now = u64::try_from(crate::clock::Clock::now_ms(&crate::clock::SystemClock)).unwrap_or(0);
     let id = ComplianceCaseId::generate();

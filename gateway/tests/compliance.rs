@@ -921,3 +921,176 @@ async fn an_allow_listed_payer_skips_a_medium_risk_review_but_never_a_block_list
         .unwrap();
     assert_eq!(paid["status"], "in_review");
 }
+
+async fn add_entry(app: &TestApp, key: &str, kind: &str, address: &str) {
+    let r = app
+        .post("/v1/compliance/list_entries", key)
+        .json(&json!({"kind": kind, "address": address}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{kind} {address}");
+}
+
+#[tokio::test]
+async fn the_amount_that_arrived_counts_when_it_exceeds_the_charge() {
+    let app = spawn_app(Db::Sqlite).await;
+    // 10.00 charged, 50,000 USDC sent: over the USD 3,000 travel-rule threshold.
+    let paid = pay(&app, "10.00", json!({"asset": "usdc", "amount": "50000"})).await;
+    assert_eq!(paid["status"], "in_review");
+    let bad = fund(
+        &app,
+        app.create_intent(json!({"amount": "1.00", "currency": "usd"}))
+            .await["id"]
+            .as_str()
+            .unwrap(),
+        json!({"chain": "base", "payer_address": PAYER, "asset": "usdc", "amount": "1.0000001"}),
+    )
+    .await;
+    expect_error(bad, 400, "invalid_amount").await;
+    let lone = fund(
+        &app,
+        app.create_intent(json!({"amount": "1.00", "currency": "usd"}))
+            .await["id"]
+            .as_str()
+            .unwrap(),
+        json!({"chain": "base", "payer_address": PAYER, "amount": "1.00"}),
+    )
+    .await;
+    expect_error(lone, 400, "parameter_missing").await;
+}
+
+#[tokio::test]
+async fn lists_changed_after_creation_or_during_review_still_block() {
+    let app = spawn_app(Db::Sqlite).await;
+    let op = operator(&app).await;
+    // The settlement address is block-listed after the intent was created.
+    let intent = app
+        .create_intent(json!({"amount": "5.00", "currency": "usd"}))
+        .await;
+    add_entry(&app, &op, "block", ADDRESS).await;
+    let response = fund(
+        &app,
+        intent["id"].as_str().unwrap(),
+        json!({"chain": "base", "payer_address": PAYER}),
+    )
+    .await;
+    let paid: Value = response.json().await.unwrap();
+    assert_eq!(paid["status"], "blocked");
+
+    // A payer held for review is block-listed before the operator approves: the approval
+    // re-screens, blocks the intent and is refused.
+    let other = spawn_app(Db::Sqlite).await;
+    let op = operator(&other).await;
+    let held = pay(&other, "5000.00", json!({})).await;
+    assert_eq!(held["status"], "in_review");
+    let case = cases(&other, &op, "status=open").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    add_entry(&other, &op, "block", PAYER).await;
+    let approve = other
+        .post(&format!("/v1/compliance/cases/{case}/approve"), &op)
+        .json(&json!({"note": "documents received"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(approve, 409, "compliance_case_not_releasable").await;
+    let intent: Value = other
+        .get(
+            &format!("/v1/payment_intents/{}", held["id"].as_str().unwrap()),
+            other.sk(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intent["status"], "blocked");
+    let frozen = cases(&other, &op, "status=frozen").await;
+    assert!(
+        frozen.iter().any(|c| c["id"] == case.as_str()),
+        "the held case is frozen"
+    );
+    assert_eq!(verify_log(other.store.as_ref()).await.unwrap()["ok"], true);
+}
+
+#[tokio::test]
+async fn merchants_cannot_probe_the_operators_private_block_list() {
+    let app = spawn_app(Db::Sqlite).await;
+    let op = operator(&app).await;
+    add_entry(&app, &op, "block", PAYER).await;
+    let screen = |key: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .post("/v1/compliance/screenings", &key)
+                .json(&json!({"address": PAYER, "chain": "base"}))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["decision"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(screen(app.sk().to_owned()).await, "clear");
+    assert_eq!(screen(op.clone()).await, "block");
+    // …but the operator's list still blocks that payer's payments to the merchant.
+    assert_eq!(pay(&app, "5.00", json!({})).await["status"], "blocked");
+}
+
+async fn concurrent_payments_cannot_slip_under_a_velocity_limit(db: Db) {
+    let app = spawn_app(db).await;
+    let op = operator(&app).await;
+    let merchant = app.merchant.id.clone();
+    let policy = app
+        .post(&format!("/v1/compliance/policies/{merchant}"), &op)
+        .json(&json!({"velocity_max_count": 3, "velocity_window_secs": 3600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy.status(), 200);
+    let mut intents = Vec::new();
+    for _ in 0..8 {
+        intents.push(
+            app.create_intent(json!({"amount": "5.00", "currency": "usd"}))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let tasks = intents
+        .iter()
+        .map(|id| fund(&app, id, json!({"chain": "base", "payer_address": PAYER})));
+    let mut statuses = Vec::new();
+    for response in futures::future::join_all(tasks).await {
+        assert_eq!(response.status(), 200);
+        statuses.push(
+            response.json::<Value>().await.unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let cleared = statuses.iter().filter(|s| *s == "funds_received").count();
+    assert_eq!(cleared, 3, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "in_review").count(),
+        5,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_payments_cannot_slip_under_a_velocity_limit_sqlite() {
+    concurrent_payments_cannot_slip_under_a_velocity_limit(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn concurrent_payments_cannot_slip_under_a_velocity_limit_postgres() {
+    concurrent_payments_cannot_slip_under_a_velocity_limit(Db::Postgres).await;
+}

@@ -14,7 +14,7 @@ use rialto_gateway::clock::ManualClock;
 use rialto_gateway::keys::generate_key;
 use rialto_gateway::store::{
     CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord,
-    IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, Store, StoreError,
+    IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, ScreenedPayment, Store, StoreError,
 };
 use rialto_gateway::workers::{expire_due_intents, prune_idempotency_keys, IDEMPOTENCY_TTL_MS};
 
@@ -508,8 +508,8 @@ async fn decisions_commit_with_their_intent_change_and_audit_record_or_not_at_al
     );
 }
 
-async fn list_entries_are_unique_per_owner_and_kind(store: &dyn Store) {
-    let m = merchant(store).await.to_string();
+async fn list_entries_are_unique_per_owner_and_kind_and_every_change_is_audited(store: &dyn Store) {
+    let m = format!("{}:test", merchant(store).await);
     let e = |id: &str, owner: &str, kind: &str| ListEntry {
         id: id.into(),
         owner: owner.into(),
@@ -518,20 +518,23 @@ async fn list_entries_are_unique_per_owner_and_kind(store: &dyn Store) {
         note: None,
         created_at_ms: T0,
     };
+    let id = ComplianceCaseId::generate();
+    let audit = entry(&id, "list_entry:create");
+    let before = store.audit_records(0, 10_000).await.unwrap().len();
     assert!(store
-        .create_list_entry(&e("cle_1", &m, "block"))
+        .create_list_entry(&e("cle_1", &m, "block"), &audit)
         .await
         .unwrap());
     assert!(!store
-        .create_list_entry(&e("cle_2", &m, "block"))
+        .create_list_entry(&e("cle_2", &m, "block"), &audit)
         .await
         .unwrap());
     assert!(store
-        .create_list_entry(&e("cle_3", "operator", "block"))
+        .create_list_entry(&e("cle_3", "operator", "block"), &audit)
         .await
         .unwrap());
     assert!(store
-        .create_list_entry(&e("cle_4", "operator", "allow"))
+        .create_list_entry(&e("cle_4", "operator", "allow"), &audit)
         .await
         .unwrap());
     assert_eq!(
@@ -542,12 +545,96 @@ async fn list_entries_are_unique_per_owner_and_kind(store: &dyn Store) {
             .len(),
         3
     );
+    let address = ["0x8ba1f109551bd432803012645ac136ddd64dba72".to_owned()];
+    let found = store
+        .find_list_entries(&["operator", m.as_str()], &address)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    let other = store
+        .find_list_entries(&["operator", "mer_other:test"], &address)
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 2, "another merchant's entry is not theirs");
+    let elsewhere = ["0x0000000000000000000000000000000000000001".to_owned()];
+    assert!(store
+        .find_list_entries(&["operator"], &elsewhere)
+        .await
+        .unwrap()
+        .is_empty());
+    let gone = entry(&id, "list_entry:delete");
     assert!(
-        !store.delete_list_entry("operator", "cle_1").await.unwrap(),
+        !store
+            .delete_list_entry("operator", "cle_1", &gone)
+            .await
+            .unwrap(),
         "another owner's entry"
     );
-    assert!(store.delete_list_entry(&m, "cle_1").await.unwrap());
+    assert!(store.delete_list_entry(&m, "cle_1", &gone).await.unwrap());
     assert_eq!(store.list_entries(&[m.as_str()]).await.unwrap().len(), 0);
+    // Three creates and one delete happened; the refused ones left no record.
+    let records = store.audit_records(0, 10_000).await.unwrap();
+    assert_eq!(records.len(), before + 4);
+    assert_eq!(rialto_compliance::verify_chain(&records), Ok(()));
+}
+
+async fn a_decision_whose_payer_history_grew_meanwhile_is_refused(store: &dyn Store) {
+    let m = merchant(store).await;
+    let payment = |pi: &PaymentIntent, seen: Option<(i64, usize)>| ScreenedPayment {
+        payment_intent_id: pi.id,
+        merchant_id: m,
+        payer: "0xpayer".into(),
+        amount: "5.00".into(),
+        currency: "usd".into(),
+        at_ms: T0,
+        history_seen: seen,
+    };
+    let (a, b) = (intent(m, T0), intent(m, T0));
+    for pi in [&a, &b] {
+        store.create_intent(pi, &created(pi), None).await.unwrap();
+    }
+    // Both were screened against an empty history; the first to commit wins.
+    let first = ComplianceCaseId::generate();
+    let outcome = store
+        .record_decision(
+            &case(first, &a, CaseStatus::Closed),
+            &entry(&first, "screening"),
+            None,
+            Some(&payment(&a, Some((0, 0)))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, CasOutcome::Updated);
+    let second = ComplianceCaseId::generate();
+    let outcome = store
+        .record_decision(
+            &case(second, &b, CaseStatus::Closed),
+            &entry(&second, "screening"),
+            None,
+            Some(&payment(&b, Some((0, 0)))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        CasOutcome::Conflict,
+        "the history it read is stale"
+    );
+    assert!(store.get_case(&second).await.unwrap().is_none());
+    let outcome = store
+        .record_decision(
+            &case(second, &b, CaseStatus::Closed),
+            &entry(&second, "screening"),
+            None,
+            Some(&payment(&b, Some((0, 1)))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, CasOutcome::Updated);
+    assert_eq!(
+        store.payer_history(&m, "0xpayer", 0).await.unwrap().len(),
+        2
+    );
 }
 
 async fn migrations_are_idempotent_and_ping_works(store: &dyn Store) {
@@ -569,7 +656,8 @@ async fn run_suite(db: Db) {
     the_expiry_worker_expires_only_overdue_unfunded_intents(store).await;
     idempotency_records_are_pruned_after_a_day(store).await;
     decisions_commit_with_their_intent_change_and_audit_record_or_not_at_all(store).await;
-    list_entries_are_unique_per_owner_and_kind(store).await;
+    list_entries_are_unique_per_owner_and_kind_and_every_change_is_audited(store).await;
+    a_decision_whose_payer_history_grew_meanwhile_is_refused(store).await;
 }
 
 #[tokio::test]

@@ -14,7 +14,6 @@ use rialto_compliance::{
 };
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
-use rialto_core::money::Currency;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -22,8 +21,8 @@ use super::auth::{Operator, Principal};
 use super::body::{parse_json, parse_query, RawBody};
 use super::{json_response, parse_id, parse_limit, serialize, AppState, Caller};
 use crate::compliance::flow::{
-    approve_case, custom_lists, reject_case, screen_addresses_now, screen_received_funds,
-    FundsSubject,
+    approve_case, custom_lists, merchant_owner, reject_case, screen_addresses_now,
+    screen_received_funds, FundsSubject,
 };
 use crate::compliance::service::{validate_limits, MerchantPolicy};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -107,7 +106,7 @@ pub fn screening_key(
 /// Name-only screening against the current SDN index.
 pub fn screen_name_now(state: &AppState, name: &str, at_ms: u64) -> Decision {
     let lists = state.compliance.lists();
-    let rules = state.compliance.rules_policy(None, &Currency::usd());
+    let rules = state.compliance.address_only_rules();
     let screener = state.compliance.screener(&lists, &[], &rules, None);
     screener.screen_name(ComplianceCaseId::generate(), PartyRole::Payer, name, at_ms)
 }
@@ -132,11 +131,23 @@ pub async fn screen(
         Principal::Merchant(caller) => Some(caller.merchant_id),
         Principal::Operator(_) => None,
     };
+    // Merchants screen against OFAC and their own lists: the operator's block-list is
+    // private, and a merchant must not be able to probe it address by address.
+    let (lists_of, with_operator) = match &principal {
+        Principal::Merchant(caller) => (Some((caller.merchant_id, caller.livemode)), false),
+        Principal::Operator(_) => (None, true),
+    };
     let at = u64::try_from(now).unwrap_or(0);
     let (decision, primary, subject) = match (&params.address, &params.name) {
         (Some(address), None) => {
             let key = screening_key(&state.registry, address, params.chain.as_deref())?;
-            let custom = custom_lists(&state, merchant.as_ref(), &[key.clone()]).await?;
+            let custom = custom_lists(
+                &state,
+                lists_of.as_ref().map(|(m, live)| (m, *live)),
+                &[key.clone()],
+                with_operator,
+            )
+            .await?;
             let target = ScreenedAddress {
                 role: AddressRole::Settlement,
                 address: key.clone(),
@@ -508,7 +519,33 @@ impl ListEntryObject {
 fn owner_of(principal: &Principal) -> String {
     match principal {
         Principal::Operator(_) => "operator".into(),
-        Principal::Merchant(caller) => caller.merchant_id.to_string(),
+        Principal::Merchant(caller) => merchant_owner(&caller.merchant_id, caller.livemode),
+    }
+}
+
+fn actor(principal: &Principal) -> String {
+    match principal {
+        Principal::Operator(op) => format!("operator:{}", op.key.name),
+        Principal::Merchant(caller) => format!("{}:{}", caller.merchant_id, caller.key_id),
+    }
+}
+
+/// The audit record of a change to a list or policy, which changes what later screenings find.
+fn change_record(
+    id: &str,
+    kind: &str,
+    subject: &str,
+    outcome: &str,
+    detail: serde_json::Value,
+    at_ms: i64,
+) -> AuditEntry {
+    AuditEntry {
+        id: id.to_owned(),
+        at_ms: u64::try_from(at_ms).unwrap_or(0),
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        outcome: outcome.to_owned(),
+        detail: detail.to_string(),
     }
 }
 
@@ -558,7 +595,15 @@ pub async fn create_list_entry(
         note: params.note,
         created_at_ms: state.clock.now_ms(),
     };
-    if !state.store.create_list_entry(&entry).await? {
+    let audit = change_record(
+        &entry.id,
+        "list_entry:create",
+        &entry.owner,
+        &entry.kind,
+        serde_json::json!({"address": entry.address, "note": entry.note, "by": actor(&principal)}),
+        entry.created_at_ms,
+    );
+    if !state.store.create_list_entry(&entry, &audit).await? {
         return Err(ApiError::new(
             ErrorCode::ListEntryExists,
             "That address is already on this list.",
@@ -607,11 +652,16 @@ pub async fn delete_list_entry(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !state
-        .store
-        .delete_list_entry(&owner_of(&principal), &id)
-        .await?
-    {
+    let owner = owner_of(&principal);
+    let audit = change_record(
+        &id,
+        "list_entry:delete",
+        &owner,
+        "deleted",
+        serde_json::json!({"by": actor(&principal)}),
+        state.clock.now_ms(),
+    );
+    if !state.store.delete_list_entry(&owner, &id, &audit).await? {
         return Err(ApiError::missing("compliance list entry", &id, "id"));
     }
     let body = serde_json::json!({ "object": "compliance_list_entry", "id": id, "deleted": true });
@@ -630,7 +680,7 @@ pub async fn delete_list_entry(
 )]
 pub async fn set_policy(
     State(state): State<AppState>,
-    _operator: Operator,
+    operator: Operator,
     Path(merchant): Path<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
@@ -652,7 +702,11 @@ pub async fn set_policy(
                 .param("blocked_countries")
             })?;
     }
-    if policy.velocity_window_secs == Some(0) {
+    if policy.velocity_window_secs == Some(0)
+        || (policy.velocity_max_count.is_some_and(|n| n > 0)
+            && policy.velocity_window_secs.is_none()
+            && state.config.compliance.velocity_window_secs == 0)
+    {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,
             "velocity_window_secs must be at least 1.",
@@ -660,9 +714,18 @@ pub async fn set_policy(
         .param("velocity_window_secs"));
     }
     let json = serde_json::to_string(&policy).map_err(|e| ApiError::internal(&e))?;
+    let now = state.clock.now_ms();
+    let audit = change_record(
+        &merchant,
+        "policy:set",
+        &merchant,
+        "set",
+        serde_json::json!({"policy": policy, "by": format!("operator:{}", operator.key.name)}),
+        now,
+    );
     state
         .store
-        .set_policy(&merchant_id, &json, state.clock.now_ms())
+        .set_policy(&merchant_id, &json, now, &audit)
         .await?;
     let mut value = serde_json::to_value(&policy).map_err(|e| ApiError::internal(&e))?;
     value["object"] = "compliance_policy".into();

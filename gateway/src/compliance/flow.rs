@@ -79,34 +79,50 @@ fn now_u64(now_ms: i64) -> u64 {
     u64::try_from(now_ms).unwrap_or(0)
 }
 
-/// The entries of the operator's and this merchant's block- and allow-lists that concern
-/// `addresses` (one indexed lookup, however long the lists are). Each list's version is
-/// therefore that of the entries that matched, which is what the decision rested on.
+/// The owner name of a merchant's lists in one mode: test-mode entries never affect live
+/// screening.
+pub fn merchant_owner(merchant: &MerchantId, livemode: bool) -> String {
+    format!("{merchant}:{}", if livemode { "live" } else { "test" })
+}
+
+/// The entries of the operator's (when `with_operator`) and this merchant's (in this mode)
+/// block- and allow-lists that concern `addresses`: one indexed lookup per address, however
+/// long the lists are. Each list's version is therefore that of the entries that matched,
+/// which is what the decision rested on; list changes are audited where they are made.
 pub async fn custom_lists(
     state: &AppState,
-    merchant: Option<&MerchantId>,
+    merchant: Option<(&MerchantId, bool)>,
     addresses: &[AddressKey],
+    with_operator: bool,
 ) -> Result<Vec<CustomList>, ApiError> {
-    let merchant_owner = merchant.map(ToString::to_string);
-    let mut owners = vec!["operator"];
-    owners.extend(merchant_owner.as_deref());
-    let keys: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-    let entries = state.store.find_list_entries(&owners, &keys).await?;
+    let mut owners: Vec<(String, ListOwner)> = Vec::new();
+    if with_operator {
+        owners.push(("operator".into(), ListOwner::Operator));
+    }
+    if let Some((id, livemode)) = merchant {
+        owners.push((merchant_owner(id, livemode), ListOwner::Merchant(*id)));
+    }
+    if owners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = owners.iter().map(|(n, _)| n.as_str()).collect();
+    let texts: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    let entries = state.store.find_list_entries(&names, &texts).await?;
     let mut lists = Vec::new();
-    for owner in &owners {
-        let list_owner = match merchant {
-            Some(m) if *owner != "operator" => ListOwner::Merchant(*m),
-            _ => ListOwner::Operator,
-        };
-        for (kind, name) in [
+    for (name, owner) in &owners {
+        for (kind, kind_name) in [
             (CustomListKind::Block, "block"),
             (CustomListKind::Allow, "allow"),
         ] {
-            let keys = entries
-                .iter()
-                .filter(|e| e.owner == *owner && e.kind == name)
-                .filter_map(|e| AddressKey::parse(&e.address).ok());
-            lists.push(CustomList::new(list_owner, kind, keys));
+            // Entries are matched to the screened keys by their stored text, so no key is
+            // lost to a re-parse that would normalise differently.
+            let keys = addresses.iter().filter(|key| {
+                let text = key.to_string();
+                entries
+                    .iter()
+                    .any(|e| &e.owner == name && e.kind == kind_name && e.address == text)
+            });
+            lists.push(CustomList::new(*owner, kind, keys.cloned()));
         }
     }
     Ok(lists)
@@ -171,7 +187,13 @@ pub async fn check_settlement(
         role: AddressRole::Settlement,
         address: AddressKey::from(address),
     };
-    let custom = custom_lists(state, Some(merchant), &[target.address.clone()]).await?;
+    let custom = custom_lists(
+        state,
+        Some((merchant, livemode)),
+        &[target.address.clone()],
+        true,
+    )
+    .await?;
     let decision = screen_addresses_now(state, &custom, &[target], now_ms);
     metrics::counter!("rialto_compliance_screenings_total", "point" => "intent_created",
         "outcome" => outcome_str(decision.outcome))
@@ -205,9 +227,7 @@ pub fn screen_addresses_now(
     now_ms: i64,
 ) -> Decision {
     let lists = state.compliance.lists();
-    let rules = state
-        .compliance
-        .rules_policy(None, &rialto_core::money::Currency::usd());
+    let rules = state.compliance.address_only_rules();
     let screener = state.compliance.screener(&lists, custom, &rules, None);
     screener.screen_addresses(ComplianceCaseId::generate(), addresses, now_u64(now_ms))
 }
@@ -242,14 +262,77 @@ fn parse_payers(state: &AppState, subject: &FundsSubject) -> Result<Vec<Address>
         .collect()
 }
 
-/// Everything the funds screening of `intent` looks at.
+/// What arrived, when the reporter says: the amount in the asset, on the subject's chain.
+fn received_money(state: &AppState, subject: &FundsSubject) -> Result<Option<Money>, ApiError> {
+    let (asset, amount) = match (&subject.asset, &subject.amount) {
+        (None, None) => return Ok(None),
+        (Some(asset), Some(amount)) => (asset, amount),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::ParameterMissing,
+                "asset and amount go together: give both or neither.",
+            )
+            .param(if subject.asset.is_none() {
+                "asset"
+            } else {
+                "amount"
+            }))
+        }
+    };
+    let chain = state.registry.chain(&subject.chain).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidChain,
+            format!("Unknown chain `{}`.", subject.chain),
+        )
+        .param("chain")
+    })?;
+    let asset = state
+        .registry
+        .asset_on(asset, chain)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidAsset, format!("{e}.")).param("asset"))?;
+    Money::parse_positive(amount, asset.currency())
+        .map(Some)
+        .map_err(|e| {
+            ApiError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+        })
+}
+
+/// The amount the rules see: the larger of what was charged and what arrived, in its fiat
+/// unit. Funds in an asset without a peg are left as they are, so the amount rules (and the
+/// travel rule) cannot be evaluated and hold the payment for review rather than under-count.
+fn valuation(intent: &PaymentIntent, received: Option<&Money>) -> Money {
+    let intended = fiat_value(&intent.amount).unwrap_or_else(|| intent.amount.clone());
+    match received {
+        None => intended,
+        Some(money) => match fiat_value(money) {
+            Some(value) if value.currency() == intended.currency() => {
+                if value.amount() > intended.amount() {
+                    value
+                } else {
+                    intended
+                }
+            }
+            Some(value) => value,
+            None => money.clone(),
+        },
+    }
+}
+
+/// Everything one funds screening of `intent` looks at, and the history it read.
+struct FundsRequest {
+    request: ScreeningRequest,
+    policy: Option<MerchantPolicy>,
+    valued: Money,
+    history_seen: (i64, usize),
+}
+
 async fn funds_request(
     state: &AppState,
     intent: &PaymentIntent,
     subject: &FundsSubject,
     payers: &[Address],
     now_ms: i64,
-) -> Result<(ScreeningRequest, Option<MerchantPolicy>, Money), ApiError> {
+) -> Result<FundsRequest, ApiError> {
     let merchant = state.store.get_merchant(&intent.merchant_id).await?;
     let merchant_country = merchant
         .and_then(|m| m.country)
@@ -271,19 +354,38 @@ async fn funds_request(
         })?),
         None => None,
     };
-    // Valued in the intent's fiat unit; a currency without a peg stays as it is, and the
-    // amount rules then cannot be evaluated, which holds the payment for review.
-    let valued = fiat_value(&intent.amount).unwrap_or_else(|| intent.amount.clone());
+    for (name, param) in [
+        (&subject.payer_name, "payer.name"),
+        (&subject.account_holder, "account_holder"),
+    ] {
+        if name
+            .as_ref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 300)
+        {
+            return Err(ApiError::new(
+                ErrorCode::ParameterInvalid,
+                format!("{param} must be 1 to 300 characters."),
+            )
+            .param(param));
+        }
+    }
+    let received = received_money(state, subject)?;
+    let valued = valuation(intent, received.as_ref());
     let payer_key = AddressKey::from(&payers[0]).to_string();
     let since = now_ms.saturating_sub(
         i64::try_from(state.compliance.history_window_ms(policy.as_ref())).unwrap_or(i64::MAX),
     );
-    let history = state
+    let rows: Vec<ScreenedPayment> = state
         .store
         .payer_history(&intent.merchant_id, &payer_key, since)
         .await?
         .into_iter()
-        .filter(|p| p.payment_intent_id != intent.id && p.currency == valued.currency().code())
+        .filter(|p| p.payment_intent_id != intent.id)
+        .collect();
+    let history_seen = (since, rows.len());
+    let history = rows
+        .into_iter()
+        .filter(|p| p.currency == valued.currency().code())
         .filter_map(|p| {
             Some(PastPayment {
                 at_ms: u64::try_from(p.at_ms).ok()?,
@@ -298,15 +400,21 @@ async fn funds_request(
     {
         names.push((PartyRole::Payer, name.clone()));
     }
+    let mut addresses: Vec<ScreenedAddress> = payers
+        .iter()
+        .map(|a| ScreenedAddress {
+            role: AddressRole::Payer,
+            address: AddressKey::from(a),
+        })
+        .collect();
+    // The settlement address again: a list may have changed since the intent was created.
+    addresses.push(ScreenedAddress {
+        role: AddressRole::Settlement,
+        address: AddressKey::from(&intent.settlement.address),
+    });
     let request = ScreeningRequest {
         case_id: ComplianceCaseId::generate(),
-        addresses: payers
-            .iter()
-            .map(|a| ScreenedAddress {
-                role: AddressRole::Payer,
-                address: AddressKey::from(a),
-            })
-            .collect(),
+        addresses,
         names,
         payment: PaymentContext {
             merchant: intent.merchant_id,
@@ -318,32 +426,57 @@ async fn funds_request(
             travel: subject.travel_rule.clone(),
         },
     };
-    Ok((request, policy, valued))
+    Ok(FundsRequest {
+        request,
+        policy,
+        valued,
+        history_seen,
+    })
 }
 
-/// Screens the payer of funds that arrived for `intent` (in `awaiting_funds`) and moves it to
-/// `funds_received` (clear), `in_review` (a case is opened) or `blocked` (funds frozen), with
-/// the decision, its audit record and the events in one transaction.
-pub async fn screen_received_funds(
+/// One full screening of received funds: lists, names, rules and the external screener.
+struct FundsScreening {
+    screened: Screened<PaymentIntentId>,
+    valued: Money,
+    payer: String,
+    history_seen: (i64, usize),
+}
+
+async fn screen_funds(
     state: &AppState,
     intent: &PaymentIntent,
-    subject: FundsSubject,
+    subject: &FundsSubject,
     now_ms: i64,
-) -> Result<FundsOutcome, ApiError> {
-    let payers = parse_payers(state, &subject)?;
-    let received = intent
-        .transition(PaymentEvent::FundsDetected, now_ms)
-        .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
-    let (request, policy, valued) = funds_request(state, intent, &subject, &payers, now_ms).await?;
+) -> Result<FundsScreening, ApiError> {
+    let payers = parse_payers(state, subject)?;
+    let FundsRequest {
+        request,
+        policy,
+        valued,
+        history_seen,
+    } = funds_request(state, intent, subject, &payers, now_ms).await?;
     let lists = state.compliance.lists();
-    let screened: Vec<AddressKey> = request
+    let keys: Vec<AddressKey> = request
         .addresses
         .iter()
         .map(|a| a.address.clone())
         .collect();
-    let custom = custom_lists(state, Some(&intent.merchant_id), &screened).await?;
+    let custom = custom_lists(
+        state,
+        Some((&intent.merchant_id, intent.livemode)),
+        &keys,
+        true,
+    )
+    .await?;
     // The external screener is asked first (it is async; screening is not), and only about
-    // payers no list already blocks.
+    // payers that no list already blocks: those need no paid lookup, and their addresses are
+    // not sent to a third party.
+    let listed = |key: &AddressKey| {
+        lists.sanctions.check(key).is_some()
+            || custom
+                .iter()
+                .any(|l| l.kind() == CustomListKind::Block && l.contains(key))
+    };
     let prefetched = match state.compliance.external() {
         Some(http) => {
             // TRM names chains by their lower-case short names (`ethereum`, `base`), as our
@@ -351,12 +484,13 @@ pub async fn screen_received_funds(
             let chain = state
                 .registry
                 .chain(&subject.chain)
-                .map(|c| c.alias.clone());
+                .map(|c| c.alias.clone())
+                .unwrap_or_default();
             let ask: Vec<(AddressKey, String)> = request
                 .addresses
                 .iter()
-                .filter(|a| lists.sanctions.check(&a.address).is_none())
-                .map(|a| (a.address.clone(), chain.clone().unwrap_or_default()))
+                .filter(|a| a.role == AddressRole::Payer && !listed(&a.address))
+                .map(|a| (a.address.clone(), chain.clone()))
                 .collect();
             Some(prefetch(http, &ask).await)
         }
@@ -364,7 +498,8 @@ pub async fn screen_received_funds(
     };
     let rules = state
         .compliance
-        .rules_policy(policy.as_ref(), valued.currency());
+        .rules_policy(policy.as_ref(), valued.currency())
+        .map_err(|e| ApiError::internal(&e))?;
     let screened = {
         let screener = state.compliance.screener(
             &lists,
@@ -374,86 +509,135 @@ pub async fn screen_received_funds(
         );
         screener.screen(&request, intent.id)
     };
-    let decision = screened.decision().clone();
-    metrics::counter!("rialto_compliance_screenings_total", "point" => "funds_received",
-        "outcome" => outcome_str(decision.outcome))
-    .increment(1);
-    let mut events = vec![intent_event(
-        &received,
-        "payment_intent.funds_received",
-        &intent_json(&received),
-        now_ms,
-    )];
-    let mut next = match decision.outcome {
-        Outcome::Clear => Ok(received.clone()),
-        Outcome::Review => received.transition(PaymentEvent::ComplianceReview, now_ms),
-        Outcome::Block => received.transition(PaymentEvent::ComplianceBlocked, now_ms),
-    }
-    .map_err(|e| ApiError::internal(&e))?;
-    // One stored change: the intent goes from awaiting_funds straight to where it ends up.
-    next.version = intent.version + 1;
-    match decision.outcome {
-        Outcome::Clear => {}
-        Outcome::Review => events.push(intent_event(
-            &next,
-            "payment_intent.in_review",
-            &intent_json(&next),
-            now_ms,
-        )),
-        Outcome::Block => events.push(intent_event(
-            &next,
-            "payment_intent.blocked",
-            &intent_json(&next),
-            now_ms,
-        )),
-    }
-    let subject_json = serde_json::to_string(&subject).map_err(|e| ApiError::internal(&e))?;
-    let case = case_record(
-        &decision,
-        Some(intent.merchant_id),
-        intent.livemode,
-        Some(intent.id),
-        "funds_received",
-        subject_json,
-    )?;
-    let audit = audit_entry(&decision, "funds_received", &intent.id.to_string());
-    let change = IntentChange {
-        expected: PaymentStatus::AwaitingFunds,
-        next: next.clone(),
-        events,
-    };
-    let payment = ScreenedPayment {
-        payment_intent_id: intent.id,
-        merchant_id: intent.merchant_id,
+    Ok(FundsScreening {
+        screened,
+        valued,
         payer: request.addresses[0].address.to_string(),
-        amount: valued.to_amount_string(),
-        currency: valued.currency().code().to_owned(),
-        at_ms: now_ms,
-    };
-    let stored = state
-        .store
-        .record_decision(&case, &audit, Some(&change), Some(&payment))
-        .await?;
-    if stored == CasOutcome::Conflict {
+        history_seen,
+    })
+}
+
+/// How many times a funds screening is redone when the payer's history changed under it.
+const SCREENING_ATTEMPTS: usize = 5;
+
+/// Screens the payer of funds that arrived for `intent` (in `awaiting_funds`) and moves it to
+/// `funds_received` (clear), `in_review` (a case is opened) or `blocked` (funds frozen), with
+/// the decision, its audit record and the events in one transaction. If the intent moved
+/// meanwhile (it expired, say), the decision is still recorded and audited, and a blocked
+/// payer's case is still frozen.
+pub async fn screen_received_funds(
+    state: &AppState,
+    intent: &PaymentIntent,
+    subject: FundsSubject,
+    now_ms: i64,
+) -> Result<FundsOutcome, ApiError> {
+    let received = intent
+        .transition(PaymentEvent::FundsDetected, now_ms)
+        .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
+    let subject_json = serde_json::to_string(&subject).map_err(|e| ApiError::internal(&e))?;
+    let payer = parse_payers(state, &subject)?
+        .first()
+        .map(|a| AddressKey::from(a).to_string())
+        .unwrap_or_default();
+    let _serialised = state
+        .compliance
+        .lock_payer(&intent.merchant_id.to_string(), &payer)
+        .await;
+    for attempt in 1..=SCREENING_ATTEMPTS {
+        let FundsScreening {
+            screened,
+            valued,
+            payer,
+            history_seen,
+        } = screen_funds(state, intent, &subject, now_ms).await?;
+        let decision = screened.decision().clone();
+        let mut events = vec![intent_event(
+            &received,
+            "payment_intent.funds_received",
+            &intent_json(&received),
+            now_ms,
+        )];
+        let mut next = match decision.outcome {
+            Outcome::Clear => Ok(received.clone()),
+            Outcome::Review => received.transition(PaymentEvent::ComplianceReview, now_ms),
+            Outcome::Block => received.transition(PaymentEvent::ComplianceBlocked, now_ms),
+        }
+        .map_err(|e| ApiError::internal(&e))?;
+        // One stored change: the intent goes from awaiting_funds straight to where it ends up.
+        next.version = intent.version + 1;
+        let kind = match decision.outcome {
+            Outcome::Clear => None,
+            Outcome::Review => Some("payment_intent.in_review"),
+            Outcome::Block => Some("payment_intent.blocked"),
+        };
+        if let Some(kind) = kind {
+            events.push(intent_event(&next, kind, &intent_json(&next), now_ms));
+        }
+        let case = case_record(
+            &decision,
+            Some(intent.merchant_id),
+            intent.livemode,
+            Some(intent.id),
+            "funds_received",
+            subject_json.clone(),
+        )?;
+        let audit = audit_entry(&decision, "funds_received", &intent.id.to_string());
+        let change = IntentChange {
+            expected: PaymentStatus::AwaitingFunds,
+            next: next.clone(),
+            events,
+        };
+        let payment = ScreenedPayment {
+            payment_intent_id: intent.id,
+            merchant_id: intent.merchant_id,
+            payer,
+            amount: valued.to_amount_string(),
+            currency: valued.currency().code().to_owned(),
+            at_ms: now_ms,
+            history_seen: Some(history_seen),
+        };
+        let stored = state
+            .store
+            .record_decision(&case, &audit, Some(&change), Some(&payment))
+            .await?;
+        if stored == CasOutcome::Updated {
+            metrics::counter!("rialto_compliance_screenings_total", "point" => "funds_received",
+                "outcome" => outcome_str(decision.outcome))
+            .increment(1);
+            return Ok(match screened {
+                Screened::Cleared(proof) => FundsOutcome::Cleared {
+                    intent: next,
+                    proof,
+                },
+                Screened::InReview { .. } => FundsOutcome::InReview {
+                    intent: next,
+                    case: case.id,
+                },
+                Screened::Blocked { .. } => FundsOutcome::Blocked {
+                    intent: next,
+                    case: case.id,
+                },
+            });
+        }
+        let now = state.store.get_intent_unscoped(&intent.id).await?;
+        let unmoved = now
+            .as_ref()
+            .is_some_and(|i| i.status == intent.status && i.version == intent.version);
+        if unmoved && attempt < SCREENING_ATTEMPTS {
+            // Only the payer's history changed (a concurrent payment): screen again with it.
+            continue;
+        }
+        // The intent moved: what was found is still recorded, without the status change.
+        state
+            .store
+            .record_decision(&case, &audit, None, None)
+            .await?;
         return Err(ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,
-            "The payment intent changed while its funds were screened; retrieve it and retry.",
+            "The payment intent changed while its funds were screened; retrieve it.",
         ));
     }
-    Ok(match screened {
-        Screened::Cleared(proof) => FundsOutcome::Cleared {
-            intent: next,
-            proof,
-        },
-        Screened::InReview { .. } => FundsOutcome::InReview {
-            intent: next,
-            case: case.id,
-        },
-        Screened::Blocked { .. } => FundsOutcome::Blocked {
-            intent: next,
-            case: case.id,
-        },
-    })
+    Err(ApiError::internal(&"funds screening did not settle"))
 }
 
 fn not_open(case: &CaseRecord) -> ApiError {
@@ -499,8 +683,10 @@ fn case_action(case: &CaseRecord, action: &str, by: &str, note: &str, now_ms: i6
     }
 }
 
-/// An operator approves a held payment: its payer is screened again against the current lists
-/// (a Block there refuses the approval) and the intent rejoins the flow at `funds_received`.
+/// An operator approves a held payment. It is screened again in full against the current
+/// lists, rules and external screener: a Block there blocks the intent instead (recorded,
+/// audited, and refused with `compliance_case_not_releasable`); otherwise the Review reasons are
+/// what the operator resolved, and the intent rejoins the flow at `funds_received`.
 pub async fn approve_case(
     state: &AppState,
     id: &ComplianceCaseId,
@@ -511,19 +697,43 @@ pub async fn approve_case(
     let (case, intent) = open_case(state, id).await?;
     let subject: FundsSubject =
         serde_json::from_str(&case.subject_json).map_err(|e| ApiError::internal(&e))?;
+    let again = screen_funds(state, &intent, &subject, now_ms).await?;
+    if again.screened.decision().outcome == Outcome::Block {
+        return block_on_rescreen(
+            state,
+            &case,
+            &intent,
+            again.screened.decision(),
+            by,
+            note,
+            now_ms,
+        )
+        .await;
+    }
     let payers = parse_payers(state, &subject)?;
-    let (request, policy, valued) =
-        funds_request(state, &intent, &subject, &payers, now_ms).await?;
+    let FundsRequest {
+        request,
+        policy,
+        valued,
+        ..
+    } = funds_request(state, &intent, &subject, &payers, now_ms).await?;
     let lists = state.compliance.lists();
-    let screened: Vec<AddressKey> = request
+    let keys: Vec<AddressKey> = request
         .addresses
         .iter()
         .map(|a| a.address.clone())
         .collect();
-    let custom = custom_lists(state, Some(&intent.merchant_id), &screened).await?;
+    let custom = custom_lists(
+        state,
+        Some((&intent.merchant_id, intent.livemode)),
+        &keys,
+        true,
+    )
+    .await?;
     let rules = state
         .compliance
-        .rules_policy(policy.as_ref(), valued.currency());
+        .rules_policy(policy.as_ref(), valued.currency())
+        .map_err(|e| ApiError::internal(&e))?;
     // Only the outcome and id of the held decision matter to the release.
     let held = Decision {
         case_id: case.id,
@@ -580,6 +790,63 @@ pub async fn approve_case(
     }
     let resolved = state.store.get_case(id).await?.unwrap_or(case);
     Ok((resolved, proof))
+}
+
+/// The approval's re-screening blocked the payment: the held case is frozen, the new decision
+/// stored, the intent blocked, all audited in one transaction; the approval is refused.
+async fn block_on_rescreen<T>(
+    state: &AppState,
+    case: &CaseRecord,
+    intent: &PaymentIntent,
+    decision: &Decision,
+    by: &str,
+    note: &str,
+    now_ms: i64,
+) -> Result<T, ApiError> {
+    let next = intent
+        .transition(PaymentEvent::ComplianceBlocked, now_ms)
+        .map_err(|e| ApiError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
+    let block = case_record(
+        decision,
+        Some(intent.merchant_id),
+        intent.livemode,
+        Some(intent.id),
+        "review_release",
+        case.subject_json.clone(),
+    )?;
+    let audit = [
+        case_action(case, "blocked_on_rescreen", by, note, now_ms),
+        audit_entry(decision, "review_release", &intent.id.to_string()),
+    ];
+    let change = IntentChange {
+        expected: PaymentStatus::InReview,
+        events: vec![intent_event(
+            &next,
+            "payment_intent.blocked",
+            &intent_json(&next),
+            now_ms,
+        )],
+        next,
+    };
+    let resolution = CaseResolution {
+        case_id: case.id,
+        to: CaseStatus::Frozen,
+        by: by.to_owned(),
+        note: note.to_owned(),
+        at_ms: now_ms,
+    };
+    if state
+        .store
+        .resolve_case(&resolution, &audit, Some(&block), Some(&change))
+        .await?
+        == CasOutcome::Conflict
+    {
+        return Err(not_open(case));
+    }
+    Err(ApiError::new(
+        ErrorCode::ComplianceCaseNotReleasable,
+        "Screening the payment again blocked it; the intent is now blocked and its funds frozen.",
+    ))
 }
 
 /// An operator rejects a held payment: the intent is blocked and its funds stay frozen.

@@ -12,6 +12,7 @@ use rialto_compliance::{
 use rialto_core::money::{Currency, Money};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::external_http::HttpScreener;
 use super::lists::{dir_fingerprint, ListsError, OfacLists};
@@ -44,7 +45,13 @@ pub struct Compliance {
     fingerprint: Mutex<Option<String>>,
     external: Option<HttpScreener>,
     default_country: CountryCode,
+    /// Striped locks serialising funds screenings of one payer to one merchant in this
+    /// process, so concurrent payments read each other's history instead of retrying; the
+    /// store's history check still catches races between gateway instances.
+    payer_locks: Vec<tokio::sync::Mutex<()>>,
 }
+
+const PAYER_LOCK_STRIPES: usize = 256;
 
 impl std::fmt::Debug for Compliance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,6 +166,9 @@ impl Compliance {
             fingerprint: Mutex::new(fingerprint),
             external,
             default_country,
+            payer_locks: (0..PAYER_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
     }
 
@@ -168,6 +178,18 @@ impl Compliance {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Holds this payer's screening lock (for this merchant) until the guard drops.
+    pub async fn lock_payer(&self, merchant: &str, payer: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut hasher = Sha256::new();
+        hasher.update(merchant.as_bytes());
+        hasher.update([0]);
+        hasher.update(payer.as_bytes());
+        let digest = hasher.finalize();
+        let index =
+            usize::from(u16::from_be_bytes([digest[0], digest[1]])) % self.payer_locks.len();
+        self.payer_locks[index].lock().await
     }
 
     pub fn external(&self) -> Option<&HttpScreener> {
@@ -249,7 +271,11 @@ impl Compliance {
 
     /// The rules a merchant's payment valued in `unit` is screened with: the merchant's
     /// overrides where it has them, the configured defaults elsewhere.
-    pub fn rules_policy(&self, merchant: Option<&MerchantPolicy>, unit: &Currency) -> RulesPolicy {
+    pub fn rules_policy(
+        &self,
+        merchant: Option<&MerchantPolicy>,
+        unit: &Currency,
+    ) -> Result<RulesPolicy, String> {
         let limits = merchant
             .and_then(|m| m.limits.get(unit.code()))
             .or_else(|| self.config.limits.get(unit.code()));
@@ -262,7 +288,9 @@ impl Compliance {
         let window_secs = merchant
             .and_then(|m| m.velocity_window_secs)
             .unwrap_or(self.config.velocity_window_secs);
-        RulesPolicy {
+        // A stored list that no longer parses must not quietly become "no blocked countries".
+        let blocked_countries = countries(blocked)?.into_iter().collect();
+        Ok(RulesPolicy {
             single_payment: limits.and_then(|l| limit(&l.single_payment, unit)),
             daily_volume: limits.and_then(|l| limit(&l.daily_volume, unit)),
             velocity: (max_count > 0).then_some(VelocityLimit {
@@ -270,9 +298,14 @@ impl Compliance {
                 window_ms: window_secs.saturating_mul(1000),
                 on_breach: Outcome::Review,
             }),
-            blocked_countries: countries(blocked).unwrap_or_default().into_iter().collect(),
+            blocked_countries,
             travel: TravelRulePolicy::standard(),
-        }
+        })
+    }
+
+    /// The rules of address- and name-only screenings, which evaluate none of them.
+    pub fn address_only_rules(&self) -> RulesPolicy {
+        RulesPolicy::with_default_blocked_countries(TravelRulePolicy::standard())
     }
 
     /// How far back the rules look: the longer of a day (daily volume) and the velocity window.
@@ -327,7 +360,7 @@ mod tests {
         );
         let service = Compliance::new(&config).unwrap();
         let usd = Currency::usd();
-        let default = service.rules_policy(None, &usd);
+        let default = service.rules_policy(None, &usd).unwrap();
         assert_eq!(
             default.single_payment.unwrap().max.to_amount_string(),
             "1000"
@@ -344,12 +377,13 @@ mod tests {
                 daily_volume: "60".into(),
             },
         );
-        let custom = service.rules_policy(Some(&policy), &usd);
+        let custom = service.rules_policy(Some(&policy), &usd).unwrap();
         assert_eq!(custom.single_payment.unwrap().max.to_amount_string(), "50");
         assert_eq!(custom.daily_volume.unwrap().max.to_amount_string(), "60");
         assert_eq!(custom.velocity.unwrap().max_count, 3);
         assert!(service
             .rules_policy(Some(&policy), &Currency::eur())
+            .unwrap()
             .single_payment
             .is_none());
     }

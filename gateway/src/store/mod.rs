@@ -419,6 +419,10 @@ pub struct ScreenedPayment {
     pub amount: String,
     pub currency: String,
     pub at_ms: i64,
+    /// The history the rules saw: `(since_ms, payments)`. The store re-counts it inside the
+    /// decision's transaction and answers `Conflict` if it grew, so two payments screened at
+    /// once cannot both slip under a velocity or volume limit.
+    pub history_seen: Option<(i64, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -435,7 +439,8 @@ pub struct OperatorKey {
 pub trait ComplianceStore: Send + Sync + 'static {
     /// Stores a decision, appends its audit record to the chain and, when given, applies the
     /// intent change (compare-and-set) and records the payment for the rules, all in one
-    /// transaction. `Conflict` (and nothing stored) when the intent moved meanwhile.
+    /// transaction. `Conflict` (and nothing stored) when the intent moved meanwhile or the
+    /// payer's history changed since the rules read it.
     async fn record_decision(
         &self,
         case: &CaseRecord,
@@ -470,11 +475,21 @@ pub trait ComplianceStore: Send + Sync + 'static {
     /// Newest first.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Page<CaseRecord>, StoreError>;
 
-    /// `false` when the same owner already lists that address with that kind.
-    async fn create_list_entry(&self, entry: &ListEntry) -> Result<bool, StoreError>;
+    /// `false` when the same owner already lists that address with that kind. The audit record
+    /// commits with the entry.
+    async fn create_list_entry(
+        &self,
+        entry: &ListEntry,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 
-    /// `false` when the owner has no such entry.
-    async fn delete_list_entry(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+    /// `false` when the owner has no such entry. The audit record commits with the delete.
+    async fn delete_list_entry(
+        &self,
+        owner: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 
     /// Every entry of these owners, oldest first.
     async fn list_entries(&self, owners: &[&str]) -> Result<Vec<ListEntry>, StoreError>;
@@ -502,11 +517,13 @@ pub trait ComplianceStore: Send + Sync + 'static {
     /// The merchant's compliance policy overrides (JSON), if any.
     async fn get_policy(&self, merchant: &MerchantId) -> Result<Option<String>, StoreError>;
 
+    /// Replaces the merchant's policy; the audit record commits with it.
     async fn set_policy(
         &self,
         merchant: &MerchantId,
         policy_json: &str,
         at_ms: i64,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 }
 

@@ -116,19 +116,40 @@ async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result
     Ok(())
 }
 
+/// SQLite answers BUSY / BUSY_SNAPSHOT when another connection (the group committer of intent
+/// creates) wrote between this transaction's first read and its first write; a fresh attempt
+/// sees the new snapshot.
+fn is_busy(err: &StoreError) -> bool {
+    match err {
+        StoreError::Database(sqlx::Error::Database(e)) => {
+            matches!(e.code().as_deref(), Some("5" | "517" | "261" | "6"))
+        }
+        _ => false,
+    }
+}
+
+const BUSY_ATTEMPTS: usize = 5;
+
 impl SqlStore {
-    /// Chains `entry` after the newest record, inside `tx`.
-    async fn append_in(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        entry: &AuditEntry,
-    ) -> Result<AuditRecord, StoreError> {
+    /// Serialises decision writers: on PostgreSQL a transaction-scoped advisory lock (SQLite
+    /// has one writer connection already).
+    async fn lock_audit(&self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(AUDIT_LOCK_KEY)
                 .execute(&mut **tx)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Chains `entry` after the newest record, inside `tx`.
+    async fn append_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        entry: &AuditEntry,
+    ) -> Result<AuditRecord, StoreError> {
+        self.lock_audit(tx).await?;
         let last = sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
         ))
@@ -157,6 +178,60 @@ impl SqlStore {
         Ok(record)
     }
 
+    async fn try_record_decision(
+        &self,
+        case: &CaseRecord,
+        audit: &AuditEntry,
+        intent: Option<&IntentChange>,
+        payment: Option<&ScreenedPayment>,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        // A write first, so SQLite takes its write lock before anything is read.
+        insert_case(&mut tx, case).await?;
+        self.lock_audit(&mut tx).await?;
+        if let Some(change) = intent {
+            if !Self::apply_change(&mut tx, change).await? {
+                tx.rollback().await?;
+                return Ok(CasOutcome::Conflict);
+            }
+        }
+        if let Some(p) = payment {
+            if let Some((since, seen)) = p.history_seen {
+                let now: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM compliance_payments WHERE merchant_id = $1 AND \
+                     payer = $2 AND at_ms >= $3 AND payment_intent_id <> $4",
+                )
+                .bind(p.merchant_id.to_string())
+                .bind(p.payer.clone())
+                .bind(since)
+                .bind(p.payment_intent_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                if usize::try_from(now).ok() != Some(seen) {
+                    tx.rollback().await?;
+                    return Ok(CasOutcome::Conflict);
+                }
+            }
+            sqlx::query(
+                "INSERT INTO compliance_payments (payment_intent_id, merchant_id, payer, amount, \
+                 currency, at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT \
+                 (payment_intent_id) DO NOTHING",
+            )
+            .bind(p.payment_intent_id.to_string())
+            .bind(p.merchant_id.to_string())
+            .bind(p.payer.clone())
+            .bind(p.amount.clone())
+            .bind(p.currency.clone())
+            .bind(p.at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
     /// Applies an intent change inside `tx`; `false` when the intent moved meanwhile.
     async fn apply_change(
         tx: &mut Transaction<'_, Any>,
@@ -181,31 +256,13 @@ impl ComplianceStore for SqlStore {
         intent: Option<&IntentChange>,
         payment: Option<&ScreenedPayment>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(change) = intent {
-            if !Self::apply_change(&mut tx, change).await? {
-                tx.rollback().await?;
-                return Ok(CasOutcome::Conflict);
+        let mut attempt = 0;
+        loop {
+            match self.try_record_decision(case, audit, intent, payment).await {
+                Err(e) if is_busy(&e) && attempt + 1 < BUSY_ATTEMPTS => attempt += 1,
+                other => return other,
             }
         }
-        insert_case(&mut tx, case).await?;
-        if let Some(p) = payment {
-            sqlx::query(
-                "INSERT INTO compliance_payments (payment_intent_id, merchant_id, payer, amount, \
-                 currency, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(p.payment_intent_id.to_string())
-            .bind(p.merchant_id.to_string())
-            .bind(p.payer.clone())
-            .bind(p.amount.clone())
-            .bind(p.currency.clone())
-            .bind(p.at_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(CasOutcome::Updated)
     }
 
     async fn resolve_case(
@@ -248,10 +305,20 @@ impl ComplianceStore for SqlStore {
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let record = self.append_in(&mut tx, entry).await?;
-        tx.commit().await?;
-        Ok(record)
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                let mut tx = self.writer.begin().await?;
+                let record = self.append_in(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+            .await;
+            match result {
+                Err(e) if is_busy(&e) && attempt + 1 < BUSY_ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn audit_records(
@@ -318,7 +385,12 @@ impl ComplianceStore for SqlStore {
         Ok(Page::from_rows(cases, filter.limit, false))
     }
 
-    async fn create_list_entry(&self, entry: &ListEntry) -> Result<bool, StoreError> {
+    async fn create_list_entry(
+        &self,
+        entry: &ListEntry,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
         let result = sqlx::query(
             "INSERT INTO compliance_list_entries (id, owner, kind, address, note, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -329,22 +401,40 @@ impl ComplianceStore for SqlStore {
         .bind(entry.address.clone())
         .bind(entry.note.clone())
         .bind(entry.created_at_ms)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-            Err(e) => Err(e.into()),
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
         }
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    async fn delete_list_entry(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete_list_entry(
+        &self,
+        owner: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM compliance_list_entries WHERE owner = $1 AND id = $2")
             .bind(owner)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn list_entries(&self, owners: &[&str]) -> Result<Vec<ListEntry>, StoreError> {
@@ -423,6 +513,7 @@ impl ComplianceStore for SqlStore {
                     amount: row.try_get("amount")?,
                     currency: row.try_get("currency")?,
                     at_ms: row.try_get("at_ms")?,
+                    history_seen: None,
                 })
             })
             .collect()
@@ -477,7 +568,9 @@ impl ComplianceStore for SqlStore {
         merchant: &MerchantId,
         policy_json: &str,
         at_ms: i64,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO compliance_policies (merchant_id, policy_json, updated_at) VALUES ($1, \
              $2, $3) ON CONFLICT (merchant_id) DO UPDATE SET policy_json = excluded.policy_json, \
@@ -486,8 +579,10 @@ impl ComplianceStore for SqlStore {
         .bind(merchant.to_string())
         .bind(policy_json)
         .bind(at_ms)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
