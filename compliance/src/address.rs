@@ -30,7 +30,11 @@ impl AddressKey {
                 reason: "empty or contains whitespace".into(),
             });
         }
-        if let Some(hex_part) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        // Also 40 bare hex digits: an EVM address pasted without its 0x must not pass as an
+        // unlisted text address. No other listed format is 40 hex digits.
+        let bare_evm = text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex_part = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
+        if let Some(hex_part) = hex_part.or(bare_evm.then_some(text)) {
             let mut bytes = [0u8; 20];
             return match hex::decode_to_slice(hex_part, &mut bytes) {
                 Ok(()) => Ok(AddressKey::Evm(bytes)),
@@ -51,18 +55,28 @@ impl AddressKey {
     }
 }
 
-/// Bech32 (`bc1…`, `ltc1…`) and CashAddr (`bitcoincash:q…`) are case-insensitive encodings that
-/// may legally be written in upper case (QR codes do). Folding them can only add matches: a
-/// base58 address that happens to start with `bc1` folds on both sides of the comparison.
+/// Bech32 (`bc1…`, `ltc1…`) and CashAddr (`bitcoincash:q…`, or without the prefix, as OFAC
+/// lists them) are case-insensitive encodings that may legally be written in upper case (QR
+/// codes do). Folding them can only add matches: a case-sensitive address that happens to
+/// look like one folds on both sides of the comparison.
 fn fold_case_insensitive_encodings(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("bitcoincash:") {
         return rest.to_owned();
     }
-    if lower.starts_with("bc1") || lower.starts_with("ltc1") {
+    if lower.starts_with("bc1") || lower.starts_with("ltc1") || is_bare_cashaddr(&lower) {
         return lower;
     }
     text.to_owned()
+}
+
+/// A P2PKH (`q`) or P2SH (`p`) CashAddr payload without its prefix: 42 characters of the
+/// bech32 alphabet. (Base58 addresses of the listed coins are 25–35 or 95 characters long.)
+fn is_bare_cashaddr(lower: &str) -> bool {
+    const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    lower.len() == 42
+        && (lower.starts_with('q') || lower.starts_with('p'))
+        && lower.chars().all(|c| BECH32.contains(c))
 }
 
 impl From<&Address> for AddressKey {
@@ -330,6 +344,29 @@ mod tests {
             .is_none());
         let upper = "BC1QA5WKGAEW2DKV56KFVJ49J0AV5NML45X9EK9HZ6";
         assert!(l.check(&AddressKey::parse(upper).unwrap()).is_some());
+    }
+
+    #[test]
+    fn cashaddr_matches_with_or_without_prefix_in_any_case_and_bare_evm_hex_is_evm() {
+        let l = list("qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq\n");
+        for text in [
+            "qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq",
+            "QPF2CPHC5DKUCLKQUR7LHJ2YUQQ9PK3HMUKLE77VHQ",
+            "bitcoincash:qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq",
+            "BITCOINCASH:QPF2CPHC5DKUCLKQUR7LHJ2YUQQ9PK3HMUKLE77VHQ",
+        ] {
+            assert!(
+                l.check(&AddressKey::parse(text).unwrap()).is_some(),
+                "{text}"
+            );
+        }
+        let bare = AddressKey::parse(&CHECKSUMMED[2..]).unwrap();
+        assert_eq!(bare, AddressKey::parse(CHECKSUMMED).unwrap());
+        // Base58 keeps its case: a Tron address is not folded.
+        assert_eq!(
+            AddressKey::parse("TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf").unwrap(),
+            AddressKey::Text("TBHmtWYrsfkvuHYvTSxB1BxyMaFRjMsAqf".into())
+        );
     }
 
     #[test]

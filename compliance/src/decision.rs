@@ -206,6 +206,15 @@ impl Decision {
 /// deliberately no `map`: turning a cleared $10 plan into an uncleared $10,000 one must not
 /// be possible.
 ///
+/// ```
+/// // What a consumer such as the router can do (this compiles, so the two blocks below fail
+/// // for the privacy errors E0451 and E0624, not for a wrong path):
+/// fn execute(cleared: rialto_compliance::Cleared<u32>) -> u32 {
+///     let (plan, decision) = cleared.into_parts();
+///     assert_eq!(decision.outcome, rialto_compliance::Outcome::Clear);
+///     plan
+/// }
+/// ```
 /// ```compile_fail
 /// // Outside the crate a Cleared cannot be built from its fields…
 /// fn forge(decision: rialto_compliance::Decision) -> rialto_compliance::Cleared<u32> {

@@ -16,7 +16,8 @@
 //! - [`address`]: `AddressKey` normalisation, OFAC per-asset `SanctionsList`, custom
 //!   block/allow `CustomList`s.
 //! - [`ofac`]: the `data/ofac/SOURCE` manifest and OFAC's legacy SDN CSV (entries, aliases).
-//! - [`names`]: name normalisation, the blocked `NameIndex`, Jaro-Winkler scoring, thresholds.
+//! - [`names`]: name normalisation, the SDN `NameIndex`, word-level fuzzy scoring
+//!   (`names::similarity`), thresholds.
 //! - [`rules`]: payment limits, daily volume, velocity, blocked jurisdictions, as pure functions.
 //! - [`travel`]: travel-rule thresholds and IVMS101 originator/beneficiary validation.
 //! - [`country`]: ISO 3166-1 alpha-2 `CountryCode` and the EU/EEA perimeter.

@@ -85,6 +85,9 @@ pub enum Variant {
     Reordered,
     Accented,
     ReorderedTypo,
+    /// Informational, from [`partial_positives`]: not part of the recall floor.
+    WordDropped,
+    WordAdded,
 }
 
 pub struct Positive {
@@ -188,6 +191,7 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
                 Variant::Reordered => reorder(&e.name),
                 Variant::Accented => accent(&reorder(&e.name)),
                 Variant::ReorderedTypo => typo(&reorder(&e.name), &mut rng),
+                Variant::WordDropped | Variant::WordAdded => continue,
             };
             out.push(Positive {
                 query,
@@ -195,6 +199,56 @@ pub fn positives(list: &SdnList, per_variant: usize) -> Vec<Positive> {
                 variant,
             });
         }
+    }
+    out
+}
+
+/// Informational (no floor; real payers shorten and lengthen names): `per_kind` distinct SDN
+/// individuals with one of their 3+ words dropped (words split at spaces and commas, so a
+/// hyphenated surname is one word), and `per_kind` with a common given name added.
+pub fn partial_positives(list: &SdnList, per_kind: usize) -> Vec<Positive> {
+    let mut rng = Rng::new(0x0dd_ba11);
+    let words = |name: &str| -> Vec<String> {
+        name.split([' ', ','])
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut individuals: Vec<_> = list
+        .entries
+        .iter()
+        .filter(|e| e.sdn_type == SdnType::Individual)
+        .collect();
+    for i in 0..individuals.len() {
+        let j = i + rng.below(individuals.len() - i);
+        individuals.swap(i, j);
+    }
+    let mut out = Vec::new();
+    let long = individuals
+        .iter()
+        .filter(|e| words(&e.name).len() >= 3)
+        .take(per_kind);
+    for e in long {
+        let mut w = words(&e.name);
+        w.remove(rng.below(w.len()));
+        out.push(Positive {
+            query: w.join(" "),
+            ent_num: e.ent_num,
+            variant: Variant::WordDropped,
+        });
+    }
+    let added = ["Ali", "Maria", "James", "Mohammed", "Ivanovich", "Lee"];
+    let any = individuals
+        .iter()
+        .filter(|e| words(&e.name).len() >= 2)
+        .take(per_kind);
+    for e in any {
+        let query = format!("{} {}", e.name, added[rng.below(added.len())]);
+        out.push(Positive {
+            query,
+            ent_num: e.ent_num,
+            variant: Variant::WordAdded,
+        });
     }
     out
 }
