@@ -117,6 +117,22 @@ pub enum EvmError {
         decimals: u8,
     },
 
+    #[error("not a transaction hash (0x and 64 hex digits): {0:?}")]
+    TxHash(String),
+
+    #[error("transaction {0} is not mined (or unknown to this chain)")]
+    TxNotFound(String),
+
+    #[error("transaction {0} failed")]
+    TxFailed(String),
+
+    #[error("transaction {tx} moved no {token} to {recipient}")]
+    NoMatchingTransfer {
+        tx: String,
+        token: String,
+        recipient: String,
+    },
+
     #[error("waiting for a shutdown signal: {0}")]
     Signal(std::io::Error),
 }

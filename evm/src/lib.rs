@@ -16,6 +16,8 @@
 //!   complete, fresh answers only.
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
 //!   `rialto_core::Address` and alloy's address.
+//! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
+//!   ERC-20 `Transfer` logs to a recipient), with block and confirmations.
 //! - [`error`]: [`EvmError`], the crate's one error type.
 
 pub mod chainlink;
@@ -23,6 +25,7 @@ pub mod contracts;
 pub mod devnet;
 pub mod error;
 pub mod manifest;
+pub mod transfers;
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
 pub use error::EvmError;

@@ -22,6 +22,27 @@ pub struct Config {
     pub live: LiveConfig,
     pub secrets: SecretsConfig,
     pub compliance: ComplianceConfig,
+    pub sandbox: SandboxConfig,
+}
+
+/// Sandbox mode's chains: the local devnet `rialto devnet --manifest …` runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// The devnet manifest (RPC URLs per chain); `--devnet-manifest`. Empty: no sandbox chains,
+    /// so submitted transactions cannot be verified.
+    pub devnet_manifest: String,
+    /// Blocks a payment's transaction needs on top of it (its own included) before it counts.
+    pub confirmations: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            devnet_manifest: String::new(),
+            confirmations: 1,
+        }
+    }
 }
 
 /// Screening settings (see `docs/compliance.md`).
@@ -226,6 +247,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devnet_manifest: Option<String>,
 }
 
 impl Config {
@@ -243,6 +266,9 @@ impl Config {
         }
         if let Some(url) = &overrides.database_url {
             figment = figment.merge(Serialized::default("database.url", url));
+        }
+        if let Some(path) = &overrides.devnet_manifest {
+            figment = figment.merge(Serialized::default("sandbox.devnet_manifest", path));
         }
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
@@ -282,6 +308,9 @@ impl Config {
                  max_expires_in_secs"
                     .into(),
             );
+        }
+        if self.sandbox.confirmations == 0 {
+            return invalid("sandbox.confirmations must be at least 1".into());
         }
         if let Err(msg) = crate::compliance::validate_config(&self.compliance) {
             return invalid(msg);
@@ -332,6 +361,7 @@ mod tests {
             let flags = Overrides {
                 listen: Some("127.0.0.1:9001".into()),
                 database_url: Some("postgres://u:secret@h/db".into()),
+                devnet_manifest: None,
             };
             let from_flags = Config::load(Path::new("rialto.toml"), &flags).unwrap();
             assert_eq!(from_flags.server.listen, "127.0.0.1:9001");

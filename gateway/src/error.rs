@@ -60,6 +60,14 @@ pub enum ErrorCode {
     ListEntryExists,
     TestHelpersUnavailable,
     ComplianceListsUnavailable,
+    ChainUnavailable,
+    TransactionInvalid,
+    TransactionNotFound,
+    TransactionFailed,
+    TransactionMismatch,
+    TransactionAmountTooLow,
+    TransactionUnconfirmed,
+    TransactionAlreadyUsed,
     ApiError,
 }
 
@@ -102,6 +110,14 @@ impl ErrorCode {
             ErrorCode::ListEntryExists => "list_entry_exists",
             ErrorCode::TestHelpersUnavailable => "test_helpers_unavailable",
             ErrorCode::ComplianceListsUnavailable => "compliance_lists_unavailable",
+            ErrorCode::ChainUnavailable => "chain_unavailable",
+            ErrorCode::TransactionInvalid => "transaction_invalid",
+            ErrorCode::TransactionNotFound => "transaction_not_found",
+            ErrorCode::TransactionFailed => "transaction_failed",
+            ErrorCode::TransactionMismatch => "transaction_mismatch",
+            ErrorCode::TransactionAmountTooLow => "transaction_amount_too_low",
+            ErrorCode::TransactionUnconfirmed => "transaction_unconfirmed",
+            ErrorCode::TransactionAlreadyUsed => "transaction_already_used",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -125,7 +141,12 @@ impl ErrorCode {
             C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
             C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
-            C::ComplianceListsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+            C::ComplianceListsUnavailable | C::ChainUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, T::ApiError)
+            }
+            C::TransactionUnconfirmed | C::TransactionAlreadyUsed => {
+                (StatusCode::CONFLICT, T::InvalidRequestError)
+            }
             C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
                 (StatusCode::CONFLICT, T::InvalidRequestError)
             }
@@ -146,6 +167,11 @@ impl ErrorCode {
             | C::InvalidCursor
             | C::InvalidUrl
             | C::SettlementAddressRefused
+            | C::TransactionInvalid
+            | C::TransactionNotFound
+            | C::TransactionFailed
+            | C::TransactionMismatch
+            | C::TransactionAmountTooLow
             | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         }
     }

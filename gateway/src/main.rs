@@ -30,6 +30,9 @@ enum Command {
         /// sqlite://rialto.db (default) or postgres://…
         #[arg(long)]
         database_url: Option<String>,
+        /// The manifest `rialto devnet` wrote: sandbox chains to verify payments on.
+        #[arg(long)]
+        devnet_manifest: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -40,6 +43,15 @@ enum Command {
     Merchants {
         #[command(subcommand)]
         command: MerchantsCommand,
+    },
+    /// Run the local sandbox devnet (two anvil chains with the sandbox contracts) in the
+    /// foreground; writes the manifest `serve --devnet-manifest` reads, removes it on exit.
+    Devnet {
+        #[arg(long, default_value = "devnet.json")]
+        manifest: PathBuf,
+        /// The anvil binary (default: the one tools/devnet/install.sh installs, or ANVIL_BIN).
+        #[arg(long, env = "ANVIL_BIN")]
+        anvil: Option<PathBuf>,
     },
     /// Manage operator keys (the compliance operator surface).
     Operators {
@@ -135,12 +147,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             listen,
             database_url,
+            devnet_manifest,
         } => {
             let config = load_config(
                 &cli.config,
                 Overrides {
                     listen,
                     database_url,
+                    devnet_manifest,
                 },
             )?;
             server::init_tracing(&config);
@@ -150,13 +164,7 @@ async fn main() -> anyhow::Result<()> {
             server::serve(config, registry, listener).await
         }
         Command::Migrate { database_url } => {
-            let config = load_config(
-                &cli.config,
-                Overrides {
-                    listen: None,
-                    database_url,
-                },
-            )?;
+            let config = load_config(&cli.config, db_override(database_url))?;
             server::open_store(&config, registry)
                 .await
                 .context("applying migrations")?;
@@ -176,13 +184,7 @@ async fn main() -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let config = load_config(
-                &cli.config,
-                Overrides {
-                    listen: None,
-                    database_url,
-                },
-            )?;
+            let config = load_config(&cli.config, db_override(database_url))?;
             let store = server::open_store(&config, registry.clone()).await?;
             let settlement = match (settlement_asset, settlement_chain, settlement_address) {
                 (Some(a), Some(c), Some(addr)) => Some((a, c, addr)),
@@ -209,6 +211,18 @@ async fn main() -> anyhow::Result<()> {
                 }
                 println!("These keys are shown once. Store them now.");
             }
+            Ok(())
+        }
+        Command::Devnet { manifest, anvil } => {
+            let config = load_config(&cli.config, Overrides::default())?;
+            server::init_tracing(&config);
+            let root = rialto_evm::DevnetConfig::default_repo_root();
+            let anvil_bin = rialto_evm::locate_anvil(&root, anvil)?;
+            let devnet = rialto_evm::DevnetConfig {
+                anvil_bin,
+                ..rialto_evm::DevnetConfig::for_repo(&root)
+            };
+            rialto_evm::run_devnet_foreground(&manifest, devnet).await?;
             Ok(())
         }
         Command::Operators {
@@ -270,7 +284,7 @@ async fn main() -> anyhow::Result<()> {
 
 fn db_override(database_url: Option<String>) -> Overrides {
     Overrides {
-        listen: None,
         database_url,
+        ..Overrides::default()
     }
 }

@@ -94,6 +94,7 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
+    let config_sandbox = config.sandbox.clone();
     let compliance =
         Arc::new(Compliance::new(&config.compliance).context("loading the compliance lists")?);
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
@@ -107,7 +108,8 @@ pub async fn serve(
         metrics_handle(),
         sealer.clone(),
         compliance,
-    );
+    )
+    .with_chains(sandbox_chains(&config_sandbox)?);
     let webhooks = tokio::spawn(run_webhook_worker(
         store.clone(),
         sealer,
@@ -138,6 +140,24 @@ pub async fn serve(
     let _ = webhooks.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The sandbox chains of the devnet manifest, by CAIP-2 id.
+pub fn sandbox_chains(
+    sandbox: &crate::config::SandboxConfig,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    if sandbox.devnet_manifest.is_empty() {
+        return Ok(Default::default());
+    }
+    let manifest = rialto_evm::DevnetManifest::read(Path::new(&sandbox.devnet_manifest))
+        .with_context(|| format!("sandbox.devnet_manifest {}", sandbox.devnet_manifest))?;
+    let chains: std::collections::BTreeMap<String, String> = manifest
+        .chains
+        .iter()
+        .map(|c| (c.chain_id.to_string(), c.rpc_url.clone()))
+        .collect();
+    tracing::info!(chains = ?chains.keys().collect::<Vec<_>>(), "sandbox chains from the devnet manifest");
+    Ok(chains)
 }
 
 /// Re-reads the compliance list folder when its files change (a no-op for the embedded

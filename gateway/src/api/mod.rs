@@ -9,6 +9,7 @@ mod middleware;
 pub mod openapi;
 mod ops;
 mod payment_intents;
+mod transactions;
 mod webhook_endpoints;
 
 use std::collections::{HashMap, HashSet};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub sealer: Arc<Sealer>,
     pub compliance: Arc<Compliance>,
+    /// JSON-RPC URL per CAIP-2 chain id, for verifying payments on chain.
+    pub chains: Arc<std::collections::BTreeMap<String, String>>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
@@ -78,10 +81,19 @@ impl AppState {
             metrics,
             sealer,
             compliance,
+            chains: Arc::default(),
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
         }
+    }
+}
+
+impl AppState {
+    /// The chains payments can be verified on (CAIP-2 id → JSON-RPC URL).
+    pub fn with_chains(mut self, chains: std::collections::BTreeMap<String, String>) -> Self {
+        self.chains = Arc::new(chains);
+        self
     }
 }
 
@@ -96,6 +108,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/payment_intents/{id}/cancel",
             post(payment_intents::cancel),
+        )
+        .route(
+            "/payment_intents/{id}/transactions",
+            post(transactions::submit),
         )
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))

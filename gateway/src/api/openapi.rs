@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{compliance, events, payment_intents, webhook_endpoints};
+use super::{compliance, events, payment_intents, transactions, webhook_endpoints};
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         payment_intents::retrieve,
         payment_intents::list,
         payment_intents::cancel,
+        transactions::submit,
         events::list,
         events::retrieve,
         events::deliveries,

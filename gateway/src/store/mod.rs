@@ -425,6 +425,24 @@ pub struct ScreenedPayment {
     pub history_seen: Option<(i64, usize)>,
 }
 
+/// An on-chain transfer bound to the intent it pays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentTransaction {
+    /// CAIP-2.
+    pub chain_id: String,
+    pub tx_hash: String,
+    pub payment_intent_id: PaymentIntentId,
+    pub payer: String,
+    /// Decimal string in whole units of `asset`.
+    pub amount: String,
+    /// CAIP-19.
+    pub asset: String,
+    pub block_number: i64,
+    pub block_hash: String,
+    pub log_index: i64,
+    pub created_at_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorKey {
     pub id: String,
@@ -508,6 +526,13 @@ pub trait ComplianceStore: Send + Sync + 'static {
         payer: &str,
         since_ms: i64,
     ) -> Result<Vec<ScreenedPayment>, StoreError>;
+
+    /// Binds a transaction to an intent, once: answers the intent the transaction pays, which
+    /// is `tx.payment_intent_id` unless an earlier claim bound it to another intent.
+    async fn claim_transaction(
+        &self,
+        tx: &PaymentTransaction,
+    ) -> Result<PaymentIntentId, StoreError>;
 
     async fn create_operator_key(&self, key: &OperatorKey) -> Result<(), StoreError>;
 

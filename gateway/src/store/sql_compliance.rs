@@ -8,14 +8,14 @@
 
 use async_trait::async_trait;
 use rialto_compliance::{AuditChain, AuditEntry, AuditRecord, ComplianceCaseId};
-use rialto_core::id::MerchantId;
+use rialto_core::id::{MerchantId, PaymentIntentId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::{
     CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore, IntentChange,
-    ListEntry, OperatorKey, Page, ScreenedPayment, StoreError,
+    ListEntry, OperatorKey, Page, PaymentTransaction, ScreenedPayment, StoreError,
 };
 
 /// Any constant: it names the audit chain's lock among the database's advisory locks.
@@ -517,6 +517,41 @@ impl ComplianceStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn claim_transaction(
+        &self,
+        tx: &PaymentTransaction,
+    ) -> Result<PaymentIntentId, StoreError> {
+        // Insert-or-keep, then read who owns it: two intents racing for one hash both read
+        // the single winner.
+        sqlx::query(
+            "INSERT INTO payment_transactions (chain_id, tx_hash, payment_intent_id, payer, \
+             amount, asset, block_number, block_hash, log_index, created_at) VALUES ($1, $2, $3, \
+             $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (chain_id, tx_hash) DO NOTHING",
+        )
+        .bind(tx.chain_id.clone())
+        .bind(tx.tx_hash.clone())
+        .bind(tx.payment_intent_id.to_string())
+        .bind(tx.payer.clone())
+        .bind(tx.amount.clone())
+        .bind(tx.asset.clone())
+        .bind(tx.block_number)
+        .bind(tx.block_hash.clone())
+        .bind(tx.log_index)
+        .bind(tx.created_at_ms)
+        .execute(&self.writer)
+        .await?;
+        let owner: String = sqlx::query(
+            "SELECT payment_intent_id FROM payment_transactions WHERE chain_id = $1 AND tx_hash = \
+             $2",
+        )
+        .bind(tx.chain_id.clone())
+        .bind(tx.tx_hash.clone())
+        .fetch_one(&self.writer)
+        .await?
+        .try_get("payment_intent_id")?;
+        owner.parse().map_err(|_| corrupt("transaction intent"))
     }
 
     async fn create_operator_key(&self, key: &OperatorKey) -> Result<(), StoreError> {

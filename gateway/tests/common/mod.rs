@@ -12,7 +12,7 @@ use rialto_gateway::compliance::Compliance;
 use rialto_gateway::config::Config;
 use rialto_gateway::merchants::{create_merchant, CreatedMerchant, NewMerchant};
 use rialto_gateway::registry;
-use rialto_gateway::server::{metrics_handle, open_store};
+use rialto_gateway::server::{metrics_handle, open_store, sandbox_chains};
 use rialto_gateway::store::SqlStore;
 use rialto_gateway::webhooks::Sealer;
 use serde_json::Value;
@@ -132,6 +132,7 @@ async fn spawn_app_full(
     .expect("create merchant");
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
     let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
+    let chains = sandbox_chains(&config.sandbox).expect("devnet manifest");
     let state = AppState::new(
         store.clone(),
         registry,
@@ -140,7 +141,8 @@ async fn spawn_app_full(
         metrics_handle(),
         sealer.clone(),
         compliance,
-    );
+    )
+    .with_chains(chains);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");

@@ -1,0 +1,138 @@
+//! What a submitted transaction actually paid: the ERC-20 `Transfer` logs of one token to one
+//! recipient in a mined, successful transaction, with its block and confirmations. The gateway
+//! decides what the amount means; this module only reads the chain and never trusts what the
+//! payer said about it.
+
+use alloy::primitives::{keccak256, Address as WireAddress, B256, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use rialto_core::address::Address;
+
+use crate::contracts::{from_wire, to_wire};
+use crate::EvmError;
+
+/// A token transfer observed on chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedTransfer {
+    /// `0x`-prefixed, lower-case.
+    pub tx_hash: String,
+    /// The sender of the first matching `Transfer` log.
+    pub from: Address,
+    pub to: Address,
+    pub token: Address,
+    /// Sum of every matching log of the transaction, in the token's base units.
+    pub amount_units: u128,
+    pub block_number: u64,
+    pub block_hash: String,
+    /// Of the first matching log.
+    pub log_index: u64,
+    /// Blocks on top of (and including) the transaction's block.
+    pub confirmations: u64,
+}
+
+/// Parses a transaction hash: `0x` and 64 hex digits.
+pub fn parse_tx_hash(text: &str) -> Result<B256, EvmError> {
+    let hex = text
+        .strip_prefix("0x")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| EvmError::TxHash(text.to_owned()))?;
+    hex.parse::<B256>()
+        .or_else(|_| format!("0x{hex}").parse::<B256>())
+        .map_err(|_| EvmError::TxHash(text.to_owned()))
+}
+
+fn topic_address(topic: &B256) -> WireAddress {
+    WireAddress::from_slice(&topic.as_slice()[12..])
+}
+
+/// Reads the receipt of `tx_hash` from `rpc_url` and sums its `Transfer(from, to, value)` logs
+/// emitted by `token` to `recipient`.
+///
+/// Errors: not mined (or unknown) → [`EvmError::TxNotFound`]; reverted →
+/// [`EvmError::TxFailed`]; no such transfer in it → [`EvmError::NoMatchingTransfer`]. Safe to
+/// call again: it only reads.
+pub async fn observe_transfer(
+    rpc_url: &str,
+    tx_hash: &str,
+    token: &Address,
+    recipient: &Address,
+) -> Result<ObservedTransfer, EvmError> {
+    let hash = parse_tx_hash(tx_hash)?;
+    let token_wire = to_wire(token)?;
+    let recipient_wire = to_wire(recipient)?;
+    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let receipt = provider
+        .get_transaction_receipt(hash)
+        .await?
+        .ok_or_else(|| EvmError::TxNotFound(tx_hash.to_owned()))?;
+    if !receipt.status() {
+        return Err(EvmError::TxFailed(tx_hash.to_owned()));
+    }
+    let (Some(block_number), Some(block_hash)) = (receipt.block_number, receipt.block_hash) else {
+        return Err(EvmError::TxNotFound(tx_hash.to_owned()));
+    };
+    let transfer_topic = keccak256("Transfer(address,address,uint256)");
+    let mut total = U256::ZERO;
+    let mut first: Option<(WireAddress, u64)> = None;
+    for log in receipt.inner.logs() {
+        let topics = log.topics();
+        let matches = log.address() == token_wire
+            && topics.len() == 3
+            && topics[0] == transfer_topic
+            && topic_address(&topics[2]) == recipient_wire;
+        if !matches {
+            continue;
+        }
+        let value = U256::try_from_be_slice(&log.data().data)
+            .ok_or_else(|| EvmError::TxFailed(format!("{tx_hash}: malformed Transfer log data")))?;
+        total = total
+            .checked_add(value)
+            .ok_or_else(|| EvmError::TxFailed(format!("{tx_hash}: amount overflows")))?;
+        if first.is_none() {
+            first = Some((topic_address(&topics[1]), log.log_index.unwrap_or(0)));
+        }
+    }
+    let Some((from, log_index)) = first else {
+        return Err(EvmError::NoMatchingTransfer {
+            tx: tx_hash.to_owned(),
+            token: token.to_string(),
+            recipient: recipient.to_string(),
+        });
+    };
+    let head = provider.get_block_number().await?;
+    let amount_units = u128::try_from(total)
+        .map_err(|_| EvmError::TxFailed(format!("{tx_hash}: amount overflows")))?;
+    Ok(ObservedTransfer {
+        tx_hash: format!("{hash:#x}"),
+        from: from_wire(from),
+        to: recipient.clone(),
+        token: token.clone(),
+        amount_units,
+        block_number,
+        block_hash: format!("{block_hash:#x}"),
+        log_index,
+        confirmations: head.saturating_sub(block_number) + 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_hashes_are_0x_and_64_hex_digits() {
+        let good = format!("0x{}", "ab".repeat(32));
+        assert!(parse_tx_hash(&good).is_ok());
+        for bad in [
+            "",
+            "0x",
+            "ab".repeat(32).as_str(),
+            &format!("0x{}", "zz".repeat(32)),
+            &format!("0x{}", "ab".repeat(33)),
+        ] {
+            assert!(
+                matches!(parse_tx_hash(bad), Err(EvmError::TxHash(_))),
+                "{bad}"
+            );
+        }
+    }
+}
