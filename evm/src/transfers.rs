@@ -104,8 +104,8 @@ pub async fn observe_transfer(
     Ok(ObservedTransfer {
         tx_hash: format!("{hash:#x}"),
         from: from_wire(from),
-        to: recipient.clone(),
-        token: token.clone(),
+        to: *recipient,
+        token: *token,
         amount_units,
         block_number,
         block_hash: format!("{block_hash:#x}"),

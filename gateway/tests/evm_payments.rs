@@ -118,7 +118,7 @@ async fn a_transfer_on_chain_pays_exactly_one_intent_and_bad_reports_move_nothin
     let no_secret = submit(app, &first, json!({"tx_hash": hash}), &pk).await;
     expect_error(no_secret, 404, "resource_missing").await;
     let paid = submit(
-        &app,
+        app,
         &first,
         json!({"tx_hash": hash, "client_secret": first["client_secret"]}),
         &pk,
@@ -136,7 +136,7 @@ async fn a_transfer_on_chain_pays_exactly_one_intent_and_bad_reports_move_nothin
     assert_eq!(again["status"], "funds_received");
     let second = intent(app, "25.00").await;
     let reused = submit(
-        &app,
+        app,
         &second,
         json!({"tx_hash": hash.to_uppercase().replace("0X", "0x")}),
         app.sk(),
@@ -154,7 +154,7 @@ async fn a_transfer_on_chain_pays_exactly_one_intent_and_bad_reports_move_nothin
     .await;
     let elsewhere = pay(
         &wallet,
-        &chain,
+        chain,
         "0x000000000000000000000000000000000000dEaD",
         25_000_000,
     )
@@ -180,7 +180,7 @@ async fn a_transfer_on_chain_pays_exactly_one_intent_and_bad_reports_move_nothin
     .await;
     expect_error(
         submit(
-            &app,
+            app,
             &second,
             json!({"tx_hash": hash, "chain": "devnet-ethereum"}),
             app.sk(),

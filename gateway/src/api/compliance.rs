@@ -144,7 +144,7 @@ pub async fn screen(
             let custom = custom_lists(
                 &state,
                 lists_of.as_ref().map(|(m, live)| (m, *live)),
-                &[key.clone()],
+                std::slice::from_ref(&key),
                 with_operator,
             )
             .await?;

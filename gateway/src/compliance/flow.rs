@@ -190,7 +190,7 @@ pub async fn check_settlement(
     let custom = custom_lists(
         state,
         Some((merchant, livemode)),
-        &[target.address.clone()],
+        std::slice::from_ref(&target.address),
         true,
     )
     .await?;
