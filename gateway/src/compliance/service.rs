@@ -363,7 +363,7 @@ mod tests {
         let default = service.rules_policy(None, &usd).unwrap();
         assert_eq!(
             default.single_payment.unwrap().max.to_amount_string(),
-            "1000"
+            "1000.00"
         );
         assert!(default.daily_volume.is_none() && default.velocity.is_none());
         let mut policy = MerchantPolicy {
@@ -378,8 +378,11 @@ mod tests {
             },
         );
         let custom = service.rules_policy(Some(&policy), &usd).unwrap();
-        assert_eq!(custom.single_payment.unwrap().max.to_amount_string(), "50");
-        assert_eq!(custom.daily_volume.unwrap().max.to_amount_string(), "60");
+        assert_eq!(
+            custom.single_payment.unwrap().max.to_amount_string(),
+            "50.00"
+        );
+        assert_eq!(custom.daily_volume.unwrap().max.to_amount_string(), "60.00");
         assert_eq!(custom.velocity.unwrap().max_count, 3);
         assert!(service
             .rules_policy(Some(&policy), &Currency::eur())
