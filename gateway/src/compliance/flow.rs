@@ -95,6 +95,19 @@ pub async fn custom_lists(
     addresses: &[AddressKey],
     with_operator: bool,
 ) -> Result<Vec<CustomList>, ApiError> {
+    lists_from(state, merchant, addresses, with_operator, false).await
+}
+
+/// With `cached`, may answer from a copy up to [`crate::compliance::service::ENTRY_CACHE_TTL`]
+/// old: only for the intent-creation pre-check, which moves no money and whose settlement
+/// address is screened again, fresh, when funds arrive.
+async fn lists_from(
+    state: &AppState,
+    merchant: Option<(&MerchantId, bool)>,
+    addresses: &[AddressKey],
+    with_operator: bool,
+    cached: bool,
+) -> Result<Vec<CustomList>, ApiError> {
     let mut owners: Vec<(String, ListOwner)> = Vec::new();
     if with_operator {
         owners.push(("operator".into(), ListOwner::Operator));
@@ -107,7 +120,20 @@ pub async fn custom_lists(
     }
     let names: Vec<&str> = owners.iter().map(|(n, _)| n.as_str()).collect();
     let texts: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-    let entries = state.store.find_list_entries(&names, &texts).await?;
+    let cache_key = format!("{}|{}", names.join(","), texts.join(","));
+    let entries = match cached
+        .then(|| state.compliance.cached_entries(&cache_key))
+        .flatten()
+    {
+        Some(entries) => entries,
+        None => {
+            let entries = state.store.find_list_entries(&names, &texts).await?;
+            if cached {
+                state.compliance.cache_entries(cache_key, entries.clone());
+            }
+            entries
+        }
+    };
     let mut lists = Vec::new();
     for (name, owner) in &owners {
         for (kind, kind_name) in [
@@ -187,10 +213,11 @@ pub async fn check_settlement(
         role: AddressRole::Settlement,
         address: AddressKey::from(address),
     };
-    let custom = custom_lists(
+    let custom = lists_from(
         state,
         Some((merchant, livemode)),
         std::slice::from_ref(&target.address),
+        true,
         true,
     )
     .await?;

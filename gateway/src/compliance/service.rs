@@ -1,9 +1,10 @@
 //! The gateway's compliance service: the current lists (swapped whole on reload), the name
 //! thresholds, the rules policy a merchant is screened with, and the external screener.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use rialto_compliance::{
     CountryCode, CustomList, ExternalScreener, Limit, NameThresholds, Outcome, RulesPolicy, Score,
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::external_http::HttpScreener;
 use super::lists::{dir_fingerprint, ListsError, OfacLists};
 use crate::config::{ComplianceConfig, LimitConfig};
+use crate::store::ListEntry;
 
 /// A merchant's overrides of the configured defaults (stored as JSON, set by operators).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +51,19 @@ pub struct Compliance {
     /// process, so concurrent payments read each other's history instead of retrying; the
     /// store's history check still catches races between gateway instances.
     payer_locks: Vec<tokio::sync::Mutex<()>>,
+    /// List entries per (owners, addresses) for the intent-creation pre-check only: creation
+    /// is the API's hot path, moves no money, and the settlement address is screened again,
+    /// from the database, when funds arrive.
+    entry_cache: Mutex<EntryCache>,
 }
 
 const PAYER_LOCK_STRIPES: usize = 256;
+
+/// How long the intent-creation pre-check may reuse list entries it read.
+pub const ENTRY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const ENTRY_CACHE_MAX: usize = 10_000;
+
+type EntryCache = HashMap<String, (Instant, Vec<ListEntry>)>;
 
 impl std::fmt::Debug for Compliance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,6 +181,7 @@ impl Compliance {
             payer_locks: (0..PAYER_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            entry_cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -190,6 +203,26 @@ impl Compliance {
         let index =
             usize::from(u16::from_be_bytes([digest[0], digest[1]])) % self.payer_locks.len();
         self.payer_locks[index].lock().await
+    }
+
+    pub fn cached_entries(&self, key: &str) -> Option<Vec<ListEntry>> {
+        let cache = self.entry_cache.lock().ok()?;
+        cache
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < ENTRY_CACHE_TTL)
+            .map(|(_, entries)| entries.clone())
+    }
+
+    pub fn cache_entries(&self, key: String, entries: Vec<ListEntry>) {
+        if let Ok(mut cache) = self.entry_cache.lock() {
+            if cache.len() >= ENTRY_CACHE_MAX {
+                cache.retain(|_, (at, _)| at.elapsed() < ENTRY_CACHE_TTL);
+                if cache.len() >= ENTRY_CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (Instant::now(), entries));
+        }
     }
 
     pub fn external(&self) -> Option<&HttpScreener> {
