@@ -37,7 +37,7 @@ pub fn screen(
     let compliance = Compliance::new(&config.compliance).context("loading the compliance lists")?;
     let lists = compliance.lists();
     let rules = compliance.address_only_rules();
-    let screener = compliance.screener(&lists, &[], &rules, None);
+    let screener = compliance.screener(&lists, &[], rules, None);
     let now = u64::try_from(crate::clock::Clock::now_ms(&crate::clock::SystemClock)).unwrap_or(0);
     let id = ComplianceCaseId::generate();
     let (decision, primary) = match (address, name) {

@@ -107,7 +107,7 @@ pub fn screening_key(
 pub fn screen_name_now(state: &AppState, name: &str, at_ms: u64) -> Decision {
     let lists = state.compliance.lists();
     let rules = state.compliance.address_only_rules();
-    let screener = state.compliance.screener(&lists, &[], &rules, None);
+    let screener = state.compliance.screener(&lists, &[], rules, None);
     screener.screen_name(ComplianceCaseId::generate(), PartyRole::Payer, name, at_ms)
 }
 

@@ -255,7 +255,7 @@ pub fn screen_addresses_now(
 ) -> Decision {
     let lists = state.compliance.lists();
     let rules = state.compliance.address_only_rules();
-    let screener = state.compliance.screener(&lists, custom, &rules, None);
+    let screener = state.compliance.screener(&lists, custom, rules, None);
     screener.screen_addresses(ComplianceCaseId::generate(), addresses, now_u64(now_ms))
 }
 

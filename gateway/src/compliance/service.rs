@@ -55,6 +55,8 @@ pub struct Compliance {
     /// is the API's hot path, moves no money, and the settlement address is screened again,
     /// from the database, when funds arrive.
     entry_cache: Mutex<EntryCache>,
+    /// Built once: address- and name-only screenings (every intent creation) evaluate no rule.
+    address_rules: RulesPolicy,
 }
 
 const PAYER_LOCK_STRIPES: usize = 256;
@@ -182,6 +184,7 @@ impl Compliance {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             entry_cache: Mutex::new(HashMap::new()),
+            address_rules: RulesPolicy::with_default_blocked_countries(TravelRulePolicy::standard()),
         })
     }
 
@@ -337,8 +340,8 @@ impl Compliance {
     }
 
     /// The rules of address- and name-only screenings, which evaluate none of them.
-    pub fn address_only_rules(&self) -> RulesPolicy {
-        RulesPolicy::with_default_blocked_countries(TravelRulePolicy::standard())
+    pub fn address_only_rules(&self) -> &RulesPolicy {
+        &self.address_rules
     }
 
     /// How far back the rules look: the longer of a day (daily volume) and the velocity window.
