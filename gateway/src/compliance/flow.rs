@@ -3,10 +3,12 @@
 //! payment. Each decision is stored with its audit record, and with the intent's status change,
 //! in one transaction.
 
+use std::sync::Arc;
+
 use rialto_compliance::{
     AddressKey, AddressRole, AuditEntry, Cleared, ComplianceCaseId, CustomList, CustomListKind,
     Decision, ExternalScreener, ListOwner, Outcome, PartyRole, PastPayment, PaymentContext,
-    Screened, ScreenedAddress, ScreeningRequest, TravelRuleData,
+    RulesPolicy, Screened, ScreenedAddress, ScreeningRequest, TravelRuleData,
 };
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
@@ -15,6 +17,7 @@ use rialto_core::money::Money;
 use serde::{Deserialize, Serialize};
 
 use super::external_http::prefetch;
+use super::lists::OfacLists;
 use super::service::{fiat_value, MerchantPolicy};
 use crate::api::{intent_event, intent_json, AppState};
 use crate::error::{ApiError, ErrorCode};
@@ -462,10 +465,14 @@ async fn funds_request(
 }
 
 /// One full screening of received funds: lists, names, rules and the external screener.
+/// Kept whole so an approval can release against exactly what it just screened.
 struct FundsScreening {
     screened: Screened<PaymentIntentId>,
+    request: ScreeningRequest,
+    lists: Arc<OfacLists>,
+    custom: Vec<CustomList>,
+    rules: RulesPolicy,
     valued: Money,
-    payer: String,
     history_seen: (i64, usize),
 }
 
@@ -538,8 +545,11 @@ async fn screen_funds(
     };
     Ok(FundsScreening {
         screened,
+        request,
+        lists,
+        custom,
+        rules,
         valued,
-        payer: request.addresses[0].address.to_string(),
         history_seen,
     })
 }
@@ -574,8 +584,8 @@ pub async fn screen_received_funds(
         let FundsScreening {
             screened,
             valued,
-            payer,
             history_seen,
+            ..
         } = screen_funds(state, intent, &subject, now_ms).await?;
         let decision = screened.decision().clone();
         let mut events = vec![intent_event(
@@ -617,7 +627,7 @@ pub async fn screen_received_funds(
         let payment = ScreenedPayment {
             payment_intent_id: intent.id,
             merchant_id: intent.merchant_id,
-            payer,
+            payer: payer.clone(),
             amount: valued.to_amount_string(),
             currency: valued.currency().code().to_owned(),
             at_ms: now_ms,
@@ -737,30 +747,13 @@ pub async fn approve_case(
         )
         .await;
     }
-    let payers = parse_payers(state, &subject)?;
-    let FundsRequest {
+    let FundsScreening {
         request,
-        policy,
-        valued,
+        lists,
+        custom,
+        rules,
         ..
-    } = funds_request(state, &intent, &subject, &payers, now_ms).await?;
-    let lists = state.compliance.lists();
-    let keys: Vec<AddressKey> = request
-        .addresses
-        .iter()
-        .map(|a| a.address.clone())
-        .collect();
-    let custom = custom_lists(
-        state,
-        Some((&intent.merchant_id, intent.livemode)),
-        &keys,
-        true,
-    )
-    .await?;
-    let rules = state
-        .compliance
-        .rules_policy(policy.as_ref(), valued.currency())
-        .map_err(|e| ApiError::internal(&e))?;
+    } = again;
     // Only the outcome and id of the held decision matter to the release.
     let held = Decision {
         case_id: case.id,
