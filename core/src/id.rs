@@ -195,6 +195,15 @@ impl IdKind for WebhookAttemptKind {
     const PREFIX: &'static str = "wa";
 }
 
+/// Marker for route leg ids (`leg_`): one transaction or venue operation. Chain nonces and
+/// exchange client order ids are tied to them, so a retry cannot execute a leg twice.
+#[derive(Debug)]
+pub enum LegKind {}
+impl IdKind for LegKind {
+    const PREFIX: &'static str = "leg";
+}
+
+pub type LegId = Id<LegKind>;
 pub type MerchantId = Id<MerchantKind>;
 pub type WebhookEndpointId = Id<WebhookEndpointKind>;
 pub type WebhookDeliveryId = Id<WebhookDeliveryKind>;

@@ -133,6 +133,15 @@ pub enum EvmError {
         recipient: String,
     },
 
+    #[error("key: {0}")]
+    Key(String),
+
+    #[error("the call would revert: {0}")]
+    WouldRevert(String),
+
+    #[error("the node refused the transaction: {0}")]
+    Broadcast(String),
+
     #[error("waiting for a shutdown signal: {0}")]
     Signal(std::io::Error),
 }

@@ -18,6 +18,10 @@
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
 //!   ERC-20 `Transfer` logs to a recipient), with block and confirmations.
+//! - [`sender`]: offline signing of the gateway's own EIP-1559 transactions, fee and gas
+//!   estimates, idempotent (re-)broadcast and receipt lookup.
+//! - [`watch`]: the chain watcher's reads: head, canonical block hashes (reorg detection) and
+//!   `Transfer` logs of a set of tokens over a block range.
 //! - [`error`]: [`EvmError`], the crate's one error type.
 
 pub mod chainlink;
@@ -25,7 +29,15 @@ pub mod contracts;
 pub mod devnet;
 pub mod error;
 pub mod manifest;
+pub mod sender;
 pub mod transfers;
+pub mod watch;
+
+/// A JSON-RPC provider for `rpc_url` (read-only: it signs nothing).
+pub async fn connect(rpc_url: &str) -> Result<alloy::providers::DynProvider, EvmError> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    Ok(ProviderBuilder::new().connect(rpc_url).await?.erased())
+}
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
 pub use error::EvmError;

@@ -34,13 +34,25 @@ pub struct SandboxConfig {
     pub devnet_manifest: String,
     /// Blocks a payment's transaction needs on top of it (its own included) before it counts.
     pub confirmations: u64,
+    /// How often the chain watcher polls the sandbox chains, milliseconds.
+    pub poll_ms: u64,
+    /// BIP-39 phrase that per-intent deposit addresses derive from (m/44'/60'/0'/0/i). The
+    /// default is the public BIP-39 test phrase: fine for the sandbox, where the coins are
+    /// worthless; empty turns deposit addresses off.
+    pub deposit_mnemonic: String,
 }
+
+/// The BIP-39 specification's all-`abandon` test phrase: public, sandbox only.
+pub const SANDBOX_DEPOSIT_MNEMONIC: &str = "abandon abandon abandon abandon abandon abandon \
+    abandon abandon abandon abandon abandon about";
 
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             devnet_manifest: String::new(),
             confirmations: 1,
+            poll_ms: 200,
+            deposit_mnemonic: SANDBOX_DEPOSIT_MNEMONIC.to_owned(),
         }
     }
 }

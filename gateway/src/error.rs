@@ -68,6 +68,19 @@ pub enum ErrorCode {
     TransactionAmountTooLow,
     TransactionUnconfirmed,
     TransactionAlreadyUsed,
+    AuthorizationInvalidSignature,
+    AuthorizationSignerMismatch,
+    AuthorizationWrongRecipient,
+    AuthorizationAmountTooLow,
+    AuthorizationNotYetValid,
+    AuthorizationExpired,
+    AuthorizationWrongChain,
+    AuthorizationNonceMismatch,
+    AuthorizationNonceUsed,
+    AuthorizationInsufficientBalance,
+    AuthorizationWouldRevert,
+    AuthorizationAlreadyRelayed,
+    DepositAddressesUnavailable,
     ApiError,
 }
 
@@ -118,6 +131,19 @@ impl ErrorCode {
             ErrorCode::TransactionAmountTooLow => "transaction_amount_too_low",
             ErrorCode::TransactionUnconfirmed => "transaction_unconfirmed",
             ErrorCode::TransactionAlreadyUsed => "transaction_already_used",
+            ErrorCode::AuthorizationInvalidSignature => "authorization_invalid_signature",
+            ErrorCode::AuthorizationSignerMismatch => "authorization_signer_mismatch",
+            ErrorCode::AuthorizationWrongRecipient => "authorization_wrong_recipient",
+            ErrorCode::AuthorizationAmountTooLow => "authorization_amount_too_low",
+            ErrorCode::AuthorizationNotYetValid => "authorization_not_yet_valid",
+            ErrorCode::AuthorizationExpired => "authorization_expired",
+            ErrorCode::AuthorizationWrongChain => "authorization_wrong_chain",
+            ErrorCode::AuthorizationNonceMismatch => "authorization_nonce_mismatch",
+            ErrorCode::AuthorizationNonceUsed => "authorization_nonce_used",
+            ErrorCode::AuthorizationInsufficientBalance => "authorization_insufficient_balance",
+            ErrorCode::AuthorizationWouldRevert => "authorization_would_revert",
+            ErrorCode::AuthorizationAlreadyRelayed => "authorization_already_relayed",
+            ErrorCode::DepositAddressesUnavailable => "deposit_addresses_unavailable",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -141,10 +167,15 @@ impl ErrorCode {
             C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
             C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
-            C::ComplianceListsUnavailable | C::ChainUnavailable => {
+            C::ComplianceListsUnavailable
+            | C::ChainUnavailable
+            | C::DepositAddressesUnavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, T::ApiError)
             }
-            C::TransactionUnconfirmed | C::TransactionAlreadyUsed => {
+            C::TransactionUnconfirmed
+            | C::TransactionAlreadyUsed
+            | C::AuthorizationNonceUsed
+            | C::AuthorizationAlreadyRelayed => {
                 (StatusCode::CONFLICT, T::InvalidRequestError)
             }
             C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
@@ -172,6 +203,16 @@ impl ErrorCode {
             | C::TransactionFailed
             | C::TransactionMismatch
             | C::TransactionAmountTooLow
+            | C::AuthorizationInvalidSignature
+            | C::AuthorizationSignerMismatch
+            | C::AuthorizationWrongRecipient
+            | C::AuthorizationAmountTooLow
+            | C::AuthorizationNotYetValid
+            | C::AuthorizationExpired
+            | C::AuthorizationWrongChain
+            | C::AuthorizationNonceMismatch
+            | C::AuthorizationInsufficientBalance
+            | C::AuthorizationWouldRevert
             | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         }
     }

@@ -18,9 +18,12 @@
 //! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
 //! - [`compliance`]: OFAC data loading and reload, the external screener, and the screening
 //!   points of the payment flow (settlement address, received funds, case resolution).
+//! - [`chain`]: the EVM rail: chains served, the gateway's own transactions (signed and stored
+//!   before sending), the watcher (deposits, confirmations, reorgs) and direct settlement.
 //! - [`clock`]: injected time.
 
 pub mod api;
+pub mod chain;
 pub mod cli_ops;
 pub mod clock;
 pub mod compliance;

@@ -100,6 +100,7 @@ pub async fn serve(
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
+    let chains = sandbox_chains(&config_sandbox, &registry)?;
     let state = AppState::new(
         store.clone(),
         registry,
@@ -109,7 +110,11 @@ pub async fn serve(
         sealer.clone(),
         compliance,
     )
-    .with_chains(sandbox_chains(&config_sandbox)?);
+    .with_chains(chains);
+    let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
+        state.clone(),
+        stop_rx.clone(),
+    ));
     let webhooks = tokio::spawn(run_webhook_worker(
         store.clone(),
         sealer,
@@ -136,28 +141,19 @@ pub async fn serve(
         Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
     }
     let _ = worker.await;
+    let _ = chain_worker.await;
     let _ = watcher.await;
     let _ = webhooks.await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// The sandbox chains of the devnet manifest, by CAIP-2 id.
+/// The sandbox chains of the devnet manifest.
 pub fn sandbox_chains(
     sandbox: &crate::config::SandboxConfig,
-) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    if sandbox.devnet_manifest.is_empty() {
-        return Ok(Default::default());
-    }
-    let manifest = rialto_evm::DevnetManifest::read(Path::new(&sandbox.devnet_manifest))
-        .with_context(|| format!("sandbox.devnet_manifest {}", sandbox.devnet_manifest))?;
-    let chains: std::collections::BTreeMap<String, String> = manifest
-        .chains
-        .iter()
-        .map(|c| (c.chain_id.to_string(), c.rpc_url.clone()))
-        .collect();
-    tracing::info!(chains = ?chains.keys().collect::<Vec<_>>(), "sandbox chains from the devnet manifest");
-    Ok(chains)
+    registry: &AssetRegistry,
+) -> anyhow::Result<crate::chain::Chains> {
+    crate::chain::Chains::from_sandbox(sandbox, registry)
 }
 
 /// Re-reads the compliance list folder when its files change (a no-op for the embedded

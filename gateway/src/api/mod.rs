@@ -10,6 +10,7 @@ pub mod openapi;
 mod ops;
 mod payment_intents;
 mod transactions;
+mod wallet_payments;
 mod webhook_endpoints;
 
 use std::collections::{HashMap, HashSet};
@@ -47,8 +48,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub sealer: Arc<Sealer>,
     pub compliance: Arc<Compliance>,
-    /// JSON-RPC URL per CAIP-2 chain id, for verifying payments on chain.
-    pub chains: Arc<std::collections::BTreeMap<String, String>>,
+    /// The EVM chains payments are verified, watched and settled on.
+    pub chains: Arc<crate::chain::Chains>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
@@ -90,8 +91,8 @@ impl AppState {
 }
 
 impl AppState {
-    /// The chains payments can be verified on (CAIP-2 id → JSON-RPC URL).
-    pub fn with_chains(mut self, chains: std::collections::BTreeMap<String, String>) -> Self {
+    /// The chains payments are verified, watched and settled on.
+    pub fn with_chains(mut self, chains: crate::chain::Chains) -> Self {
         self.chains = Arc::new(chains);
         self
     }
@@ -112,6 +113,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/payment_intents/{id}/transactions",
             post(transactions::submit),
+        )
+        .route(
+            "/payment_intents/{id}/deposit_address",
+            post(wallet_payments::deposit_address),
+        )
+        .route(
+            "/payment_intents/{id}/authorization_request",
+            get(wallet_payments::authorization_request),
+        )
+        .route(
+            "/payment_intents/{id}/authorizations",
+            post(wallet_payments::submit_authorization),
         )
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))

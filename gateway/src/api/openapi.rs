@@ -5,7 +5,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{compliance, events, payment_intents, transactions, webhook_endpoints};
+use super::{
+    compliance, events, payment_intents, transactions, wallet_payments, webhook_endpoints,
+};
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
 #[derive(OpenApi)]
@@ -21,6 +23,9 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         payment_intents::list,
         payment_intents::cancel,
         transactions::submit,
+        wallet_payments::deposit_address,
+        wallet_payments::authorization_request,
+        wallet_payments::submit_authorization,
         events::list,
         events::retrieve,
         events::deliveries,

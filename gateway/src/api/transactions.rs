@@ -18,9 +18,10 @@ use super::body::{parse_json, RawBody};
 use super::payment_intents::PaymentIntentObject;
 use super::{intent_json, json_response, parse_id, AppState, Caller};
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
-use crate::compliance::service::fiat_unit;
+use crate::chain::covers;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::constant_time_eq;
+use crate::store::chain::{TX_CONFIRMED, TX_PENDING};
 use crate::store::{KeyKind, PaymentTransaction};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,37 +114,23 @@ pub async fn submit(
             .param("chain"));
         }
     }
-    let rpc = state.chains.get(&chain_id).ok_or_else(|| {
+    let chain = state.chains.get(&chain_id).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ChainUnavailable,
             format!("This gateway watches no RPC for {chain_id}; start it with --devnet-manifest."),
         )
     })?;
     let observed = observe_transfer(
-        rpc,
+        &chain.rpc_url,
         &params.tx_hash,
         &asset.contract,
         &intent.settlement.address,
     )
     .await
     .map_err(chain_error)?;
-    let needed = state.config.sandbox.confirmations;
-    if observed.confirmations < needed {
-        return Err(ApiError::new(
-            ErrorCode::TransactionUnconfirmed,
-            format!(
-                "The transaction has {} of the {needed} confirmations it needs; retry later.",
-                observed.confirmations
-            ),
-        )
-        .param("tx_hash"));
-    }
     let paid = Money::from_base_units(observed.amount_units, asset.currency())
         .map_err(|e| ApiError::internal(&e))?;
-    let comparable = fiat_unit(intent.amount.currency().code())
-        .zip(fiat_unit(asset.code.as_str()))
-        .is_some_and(|(a, b)| a == b);
-    if !comparable || paid.amount() < intent.amount.amount() {
+    if !covers(&intent, &paid) {
         return Err(ApiError::new(
             ErrorCode::TransactionAmountTooLow,
             format!(
@@ -156,6 +143,9 @@ pub async fn submit(
         )
         .param("tx_hash"));
     }
+    // Not deep enough yet: bind it now (so no other intent can take it) and let the chain
+    // watcher screen it once it has the confirmations.
+    let confirmed = observed.confirmations >= chain.confirmations;
     let now = state.clock.now_ms();
     let claim = PaymentTransaction {
         chain_id: chain_id.clone(),
@@ -167,6 +157,8 @@ pub async fn submit(
         block_number: i64::try_from(observed.block_number).unwrap_or(i64::MAX),
         block_hash: observed.block_hash.clone(),
         log_index: i64::try_from(observed.log_index).unwrap_or(i64::MAX),
+        status: if confirmed { TX_CONFIRMED } else { TX_PENDING }.to_owned(),
+        source: "transaction".to_owned(),
         created_at_ms: now,
     };
     if state.store.claim_transaction(&claim).await? != intent.id {
@@ -179,6 +171,9 @@ pub async fn submit(
     if intent.status != PaymentStatus::AwaitingFunds {
         // A retry of a report that already went through: answer as it stands.
         return Ok(json_response(StatusCode::OK, intent_json(&intent)));
+    }
+    if !confirmed {
+        return Ok(json_response(StatusCode::ACCEPTED, intent_json(&intent)));
     }
     let subject = FundsSubject {
         chain: chain_id,

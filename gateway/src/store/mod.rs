@@ -6,8 +6,10 @@
 //! commits both in one transaction: a crash can never leave a created object without its
 //! replayable response, or the reverse.
 
+pub mod chain;
 mod group_commit;
 mod sql;
+mod sql_chain;
 mod sql_compliance;
 mod sql_webhooks;
 
@@ -440,6 +442,12 @@ pub struct PaymentTransaction {
     pub block_number: i64,
     pub block_hash: String,
     pub log_index: i64,
+    /// `pending` until it has the required confirmations, then `confirmed`; `reverted` when a
+    /// reorg dropped it (see [`chain`]).
+    pub status: String,
+    /// `transaction` (reported by the payer), `authorization` (EIP-3009, relayed by us) or
+    /// `deposit` (seen arriving at the intent's deposit address).
+    pub source: String,
     pub created_at_ms: i64,
 }
 
@@ -553,7 +561,7 @@ pub trait ComplianceStore: Send + Sync + 'static {
 }
 
 #[async_trait]
-pub trait Store: WebhookStore + ComplianceStore + Send + Sync + 'static {
+pub trait Store: WebhookStore + ComplianceStore + chain::ChainStore + Send + Sync + 'static {
     /// Applies this backend's migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
 

@@ -167,6 +167,23 @@ impl SqlStore {
         self.backend
     }
 
+    /// Intents in `status`, least recently changed first.
+    pub(super) async fn intents_with_status(
+        &self,
+        status: PaymentStatus,
+        limit: u32,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 ORDER BY updated_at \
+             LIMIT $2"
+        ))
+        .bind(status.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        self.intents_from_rows(&rows)
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -619,7 +636,8 @@ impl Store for SqlStore {
     ) -> Result<Vec<PaymentIntent>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 AND expires_at <= $2 \
-             ORDER BY expires_at LIMIT $3"
+             AND NOT EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
+             payment_intents.id AND t.status = 'pending') ORDER BY expires_at LIMIT $3"
         ))
         .bind(PaymentStatus::AwaitingFunds.as_str())
         .bind(now_ms)

@@ -527,8 +527,9 @@ impl ComplianceStore for SqlStore {
         // the single winner.
         sqlx::query(
             "INSERT INTO payment_transactions (chain_id, tx_hash, payment_intent_id, payer, \
-             amount, asset, block_number, block_hash, log_index, created_at) VALUES ($1, $2, $3, \
-             $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (chain_id, tx_hash) DO NOTHING",
+             amount, asset, block_number, block_hash, log_index, created_at, status, source, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10) ON \
+             CONFLICT (chain_id, tx_hash) DO NOTHING",
         )
         .bind(tx.chain_id.clone())
         .bind(tx.tx_hash.clone())
@@ -540,6 +541,8 @@ impl ComplianceStore for SqlStore {
         .bind(tx.block_hash.clone())
         .bind(tx.log_index)
         .bind(tx.created_at_ms)
+        .bind(tx.status.clone())
+        .bind(tx.source.clone())
         .execute(&self.writer)
         .await?;
         let owner: String = sqlx::query(

@@ -42,10 +42,17 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 3] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "payment_intent.created",
     "payment_intent.canceled",
     "payment_intent.expired",
+    "payment_intent.funds_received",
+    "payment_intent.funds_reverted",
+    "payment_intent.in_review",
+    "payment_intent.review_approved",
+    "payment_intent.blocked",
+    "payment_intent.settling",
+    "payment_intent.succeeded",
 ];
 
 /// Whether an endpoint subscribed to `enabled` wants events of type `kind`.

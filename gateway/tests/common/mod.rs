@@ -84,6 +84,7 @@ pub struct TestApp {
     pub sealer: Arc<Sealer>,
     pub clock: Arc<dyn Clock>,
     _dir: Option<tempfile::TempDir>,
+    _chain_stop: tokio::sync::watch::Sender<bool>,
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
@@ -132,7 +133,7 @@ async fn spawn_app_full(
     .expect("create merchant");
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
     let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
-    let chains = sandbox_chains(&config.sandbox).expect("devnet manifest");
+    let chains = sandbox_chains(&config.sandbox, &registry).expect("devnet manifest");
     let state = AppState::new(
         store.clone(),
         registry,
@@ -147,6 +148,13 @@ async fn spawn_app_full(
         .await
         .expect("bind port 0");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    // The chain worker runs as in `rialto serve` (a no-op without sandbox chains); it stops
+    // when the test's runtime ends.
+    let (chain_stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(rialto_gateway::chain::worker::run_chain_worker(
+        state.clone(),
+        stop_rx,
+    ));
     tokio::spawn(async move {
         let _ = axum::serve(listener, router(state)).await;
     });
@@ -159,6 +167,7 @@ async fn spawn_app_full(
         sealer,
         clock,
         _dir: dir,
+        _chain_stop: chain_stop,
     }
 }
 

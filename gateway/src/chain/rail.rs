@@ -1,0 +1,189 @@
+//! The gateway's outgoing EVM transactions ([`Rail`] for EVM chains).
+//!
+//! A leg is named by `(purpose, reference)`. [`EvmRail::send`] estimates gas (a call that would
+//! revert fails here, before a nonce is spent), then the store allocates the sender's next
+//! nonce, the leg is signed and stored as `pending` in one database transaction, and only then
+//! is it broadcast. A crash anywhere after the commit leaves a stored raw transaction that
+//! [`EvmRail::drive`] re-broadcasts: the same bytes, so the same hash and nonce, which the chain
+//! can include at most once. Asking for the same leg again returns the stored one.
+
+use async_trait::async_trait;
+use rialto_core::address::Address;
+use rialto_core::id::{LegId, PaymentIntentId};
+use rialto_evm::sender::{self, CallSpec, PrivateKeySigner, SignedTx};
+use rialto_evm::EvmError;
+
+use super::EvmChain;
+use crate::store::chain::{ChainTransfer, LegStatus, SignedLeg, TransferDraft};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RailError {
+    #[error("chain: {0}")]
+    Chain(#[from] EvmError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("screening the funds failed: {0}")]
+    Screening(String),
+    #[error("deposit keys: {0}")]
+    Keys(String),
+}
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct LegRequest {
+    pub purpose: &'static str,
+    pub reference: String,
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// The sending key (hot wallet or a deposit address's derived key).
+    pub signer: PrivateKeySigner,
+    /// The transaction's `to`.
+    pub to: Address,
+    /// Wei sent along.
+    pub value: u128,
+    pub data: Vec<u8>,
+    /// For token legs: the token and base units it moves (recorded for reconciliation).
+    pub token: Option<(Address, u128)>,
+}
+
+/// A chain the gateway can move money on. Every method is safe to call again after a crash or
+/// timeout: `send` is idempotent per leg, `drive` only advances stored legs.
+#[async_trait]
+pub trait Rail: Send + Sync {
+    /// Records (signed, before sending) and broadcasts the leg, or returns the stored one.
+    async fn send(&self, request: &LegRequest, now_ms: i64) -> Result<ChainTransfer, RailError>;
+
+    /// Re-broadcasts stored legs the node does not have and moves mined ones to `confirmed`
+    /// (at the chain's confirmations) or `failed`. Returns how many legs changed status.
+    async fn drive(&self, now_ms: i64) -> Result<usize, RailError>;
+}
+
+/// [`Rail`] over one EVM chain and the gateway's store.
+#[derive(Debug)]
+pub struct EvmRail<'a> {
+    pub chain: &'a EvmChain,
+    pub store: &'a dyn Store,
+}
+
+#[async_trait]
+impl Rail for EvmRail<'_> {
+    async fn send(&self, request: &LegRequest, now_ms: i64) -> Result<ChainTransfer, RailError> {
+        let store = self.store;
+        let chain = self.chain;
+        if let Some(leg) = store
+            .get_chain_transfer(request.purpose, &request.reference)
+            .await?
+        {
+            return Ok(leg);
+        }
+        let signer = &request.signer;
+        let from = sender::signer_address(signer);
+        let mut spec = CallSpec {
+            chain_id: chain.chain_id,
+            to: request.to,
+            value: request.value,
+            data: request.data.clone().into(),
+            gas_limit: 0,
+        };
+        spec.gas_limit = sender::estimate_gas(&chain.rpc_url, &from, &spec).await?;
+        let fees = sender::estimate_fees(&chain.rpc_url).await?;
+        let chain_nonce = sender::pending_nonce(&chain.rpc_url, &from).await?;
+        let draft = TransferDraft {
+            leg_id: LegId::generate().to_string(),
+            purpose: request.purpose.to_owned(),
+            reference: request.reference.clone(),
+            payment_intent_id: request.payment_intent_id,
+            chain_id: chain.caip2.clone(),
+            from: from.to_string(),
+            to: request.to.to_string(),
+            token: request.token.map(|(t, _)| t.to_string()),
+            amount_units: request.token.map(|(_, units)| units.to_string()),
+            created_at_ms: now_ms,
+        };
+        let sign = |nonce: u64| {
+            sender::sign_call(signer, &spec, nonce, fees)
+                .map(|s| SignedLeg {
+                    raw_tx: s.raw,
+                    tx_hash: s.hash,
+                })
+                .map_err(|e| e.to_string())
+        };
+        let leg = store.record_chain_transfer(&draft, chain_nonce, &sign).await?;
+        if leg.status == LegStatus::Pending {
+            self.broadcast(&leg, now_ms).await?;
+        }
+        Ok(leg)
+    }
+
+    async fn drive(&self, now_ms: i64) -> Result<usize, RailError> {
+        let mut changed = 0;
+        for leg in self.store.open_chain_transfers(&self.chain.caip2, 200).await? {
+            match sender::mined(&self.chain.rpc_url, &leg.tx_hash).await? {
+                Some(m) if !m.success => {
+                    self.store
+                        .set_chain_transfer_status(
+                            &leg.draft.leg_id,
+                            LegStatus::Failed,
+                            Some((to_i64(m.block_number), m.block_hash)),
+                            Some("reverted on chain"),
+                            now_ms,
+                        )
+                        .await?;
+                    changed += 1;
+                }
+                Some(m) if m.confirmations >= self.chain.confirmations => {
+                    self.store
+                        .set_chain_transfer_status(
+                            &leg.draft.leg_id,
+                            LegStatus::Confirmed,
+                            Some((to_i64(m.block_number), m.block_hash)),
+                            None,
+                            now_ms,
+                        )
+                        .await?;
+                    changed += 1;
+                }
+                Some(_) => {} // mined, not yet deep enough
+                // Not mined: never sent, dropped from the pool, or reorged out. Send the same
+                // bytes again; the chain includes them at most once.
+                None => self.broadcast(&leg, now_ms).await?,
+            }
+        }
+        Ok(changed)
+    }
+}
+
+impl EvmRail<'_> {
+    async fn broadcast(&self, leg: &ChainTransfer, now_ms: i64) -> Result<(), RailError> {
+        let signed = SignedTx {
+            raw: leg.raw_tx.clone(),
+            hash: leg.tx_hash.clone(),
+        };
+        match sender::broadcast(&self.chain.rpc_url, &signed).await {
+            Ok(()) => {
+                if leg.status == LegStatus::Pending {
+                    self.store
+                        .set_chain_transfer_status(
+                            &leg.draft.leg_id,
+                            LegStatus::Submitted,
+                            None,
+                            None,
+                            now_ms,
+                        )
+                        .await?;
+                }
+                Ok(())
+            }
+            // Kept pending with its nonce: the next drive tries the same bytes again.
+            Err(EvmError::Broadcast(reason)) => {
+                tracing::warn!(leg = %leg.draft.leg_id, %reason, "broadcast refused; will retry");
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

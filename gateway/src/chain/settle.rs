@@ -1,0 +1,209 @@
+//! Settles funded intents whose payment needs no conversion (the router takes the others).
+//!
+//! - Paid straight to the settlement address (a reported transaction, a relayed EIP-3009
+//!   authorization): the confirmed payment *is* the settlement, so the intent goes
+//!   `funds_received → settling → succeeded` at once.
+//! - Paid into a deposit address: the gateway sends the deposit address the gas for one token
+//!   transfer (leg `sweep_gas`), then sweeps everything received to the settlement address
+//!   (leg `sweep`, signed by the deposit address's derived key). Both legs are recorded before
+//!   they are sent and named by the intent, so a restart resumes them and never sends twice;
+//!   the intent succeeds when the sweep has the chain's confirmations.
+
+use rialto_core::address::Address;
+use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use rialto_evm::sender::{self, CallSpec};
+
+use super::rail::{EvmRail, LegRequest, Rail, RailError};
+use super::EvmChain;
+use crate::api::{intent_event, intent_json, AppState};
+use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
+use crate::store::{CasOutcome, PaymentTransaction};
+
+pub const SWEEP_GAS: &str = "sweep_gas";
+pub const SWEEP: &str = "sweep";
+
+/// Moves funded intents of `chain` towards `succeeded`; returns how many changed status.
+pub async fn settle_funded(
+    state: &AppState,
+    chain: &EvmChain,
+    now_ms: i64,
+) -> Result<usize, RailError> {
+    let store = state.store.as_ref();
+    let mut changed = 0;
+    for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
+        for intent in store.intents_in_status(status, 200).await? {
+            if intent.settlement.asset.id.chain().to_string() != chain.caip2 {
+                continue;
+            }
+            let paid = store.payment_transactions_of(&intent.id).await?;
+            let Some(payment) = paid.into_iter().find(|p| p.status == TX_CONFIRMED) else {
+                continue; // funded by a sandbox helper or a route: not ours to settle
+            };
+            let moved = if payment.source == "deposit" {
+                sweep(state, chain, &intent, &payment, now_ms).await?
+            } else {
+                settle_direct(state, &intent, now_ms).await?
+            };
+            changed += usize::from(moved);
+        }
+    }
+    Ok(changed)
+}
+
+async fn settle_direct(
+    state: &AppState,
+    intent: &PaymentIntent,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let mut current = intent.clone();
+    if current.status == PaymentStatus::FundsReceived {
+        match advance(state, &current, PaymentEvent::SettlementStarted, None, now_ms).await? {
+            Some(next) => current = next,
+            None => return Ok(false),
+        }
+    }
+    Ok(advance(
+        state,
+        &current,
+        PaymentEvent::Settled,
+        Some("payment_intent.succeeded"),
+        now_ms,
+    )
+    .await?
+    .is_some())
+}
+
+/// Applies `event` with compare-and-set; `None` when another worker moved the intent first.
+async fn advance(
+    state: &AppState,
+    intent: &PaymentIntent,
+    event: PaymentEvent,
+    kind: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<PaymentIntent>, RailError> {
+    let Ok(next) = intent.transition(event, now_ms) else {
+        return Ok(None);
+    };
+    let kind = kind.unwrap_or("payment_intent.settling");
+    let event = intent_event(&next, kind, &intent_json(&next), now_ms);
+    let outcome = state
+        .store
+        .update_intent(intent.status, &next, Some(&event), None)
+        .await?;
+    Ok((outcome == CasOutcome::Updated).then_some(next))
+}
+
+async fn sweep(
+    state: &AppState,
+    chain: &EvmChain,
+    intent: &PaymentIntent,
+    payment: &PaymentTransaction,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let store = state.store.as_ref();
+    let rail = EvmRail { chain, store };
+    let (Some(keys), Some(hot)) = (state.chains.deposit_keys(), chain.hot_wallet.as_ref()) else {
+        return Ok(false);
+    };
+    let Some(deposit) = store.get_deposit_address(&intent.id).await? else {
+        return Ok(false);
+    };
+    let deposit_signer = keys
+        .signer(deposit.derivation_index)
+        .map_err(|e| RailError::Keys(e.to_string()))?;
+    let deposit_address = sender::signer_address(&deposit_signer);
+    let asset = &intent.settlement.asset;
+    let units = Money::parse(&payment.amount, asset.currency())
+        .map_err(|e| RailError::Chain(e.into()))?
+        .to_base_units()
+        .map_err(|e| RailError::Chain(e.into()))?;
+    let data = sender::erc20_transfer_data(&intent.settlement.address, units)?;
+    let reference = intent.id.to_string();
+
+    let gas_leg = match store.get_chain_transfer(SWEEP_GAS, &reference).await? {
+        Some(leg) => leg,
+        None => {
+            let spec = CallSpec {
+                chain_id: chain.chain_id,
+                to: asset.contract,
+                value: 0,
+                data: data.clone(),
+                gas_limit: 0,
+            };
+            let gas = sender::estimate_gas(&chain.rpc_url, &deposit_address, &spec).await?;
+            let fees = sender::estimate_fees(&chain.rpc_url).await?;
+            let request = LegRequest {
+                purpose: SWEEP_GAS,
+                reference: reference.clone(),
+                payment_intent_id: Some(intent.id),
+                signer: sender::signer_from_key(hot)?,
+                to: deposit_address,
+                value: u128::from(gas).saturating_mul(fees.max_fee_per_gas),
+                data: Vec::new(),
+                token: None,
+            };
+            rail.send(&request, now_ms).await?
+        }
+    };
+    let mut moved = false;
+    let mut current = intent.clone();
+    if current.status == PaymentStatus::FundsReceived {
+        match advance(state, &current, PaymentEvent::SettlementStarted, None, now_ms).await? {
+            Some(next) => {
+                current = next;
+                moved = true;
+            }
+            None => return Ok(false),
+        }
+    }
+    if !confirmed(&gas_leg, store, SWEEP_GAS, &reference).await? {
+        return Ok(moved);
+    }
+    let request = LegRequest {
+        purpose: SWEEP,
+        reference: reference.clone(),
+        payment_intent_id: Some(intent.id),
+        signer: deposit_signer,
+        to: asset.contract,
+        value: 0,
+        data: data.to_vec(),
+        token: Some((asset.contract, units)),
+    };
+    let sweep_leg = rail.send(&request, now_ms).await?;
+    if !confirmed(&sweep_leg, store, SWEEP, &reference).await? {
+        return Ok(moved);
+    }
+    let done = advance(
+        state,
+        &current,
+        PaymentEvent::Settled,
+        Some("payment_intent.succeeded"),
+        now_ms,
+    )
+    .await?;
+    Ok(moved || done.is_some())
+}
+
+/// Whether the leg (re-read, the rail may have confirmed it since) is confirmed.
+async fn confirmed(
+    leg: &ChainTransfer,
+    store: &dyn crate::store::Store,
+    purpose: &str,
+    reference: &str,
+) -> Result<bool, RailError> {
+    if leg.status == LegStatus::Confirmed {
+        return Ok(true);
+    }
+    Ok(store
+        .get_chain_transfer(purpose, reference)
+        .await?
+        .is_some_and(|l| l.status == LegStatus::Confirmed))
+}
+
+/// The address a deposit key pays from, for tests and the API.
+pub fn deposit_address_of(keys: &rialto_evm::deposit::DepositKeys, index: u32) -> Result<Address, RailError> {
+    keys.signer(index)
+        .map(|s| sender::signer_address(&s))
+        .map_err(|e| RailError::Keys(e.to_string()))
+}

@@ -1,0 +1,56 @@
+//! The chain worker: every poll, per chain, drive the gateway's own legs, scan for deposits,
+//! follow payment transactions to their confirmations and settle what is funded. Every step
+//! is compare-and-set or idempotent by leg, so several gateway instances may run it at once.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{settle, watcher, EvmChain};
+use super::rail::{EvmRail, Rail, RailError};
+use crate::api::AppState;
+
+/// One pass over one chain. Returns how many things changed.
+pub async fn tick(state: &AppState, chain: &EvmChain) -> Result<usize, RailError> {
+    let now = state.clock.now_ms();
+    let rail = EvmRail {
+        chain,
+        store: state.store.as_ref(),
+    };
+    let mut changed = rail.drive(now).await?;
+    // A busy chain: keep scanning while whole chunks come back, so the cursor catches up.
+    loop {
+        let report = watcher::scan_deposits(state, chain, now).await?;
+        changed += report.claimed;
+        if report.blocks < watcher::SCAN_CHUNK {
+            break;
+        }
+    }
+    changed += watcher::track_payments(state, chain, now).await?;
+    changed += settle::settle_funded(state, chain, now).await?;
+    // Legs the settlement just sent are driven in the same pass.
+    changed += rail.drive(now).await?;
+    Ok(changed)
+}
+
+/// Runs [`tick`] for every chain every `poll_ms` until `shutdown` flips.
+pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    if state.chains.is_empty() {
+        return;
+    }
+    let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        for chain in state.chains.iter() {
+            match tick(&state, chain).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
+                Err(err) => tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry"),
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! What the EVM rail persists: payment transactions with their confirmation state, the
+//! gateway's own outgoing transactions (an outbox: recorded, signed and given a nonce before
+//! they are sent), deposit addresses and the watcher's scan cursor.
+
+use async_trait::async_trait;
+use rialto_core::id::PaymentIntentId;
+use rialto_core::intent::{PaymentIntent, PaymentStatus};
+
+use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
+
+/// Where a leg of ours stands (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegStatus {
+    /// Signed and stored; the node may or may not have it yet.
+    Pending,
+    /// The node accepted it.
+    Submitted,
+    /// Mined and successful, with the required confirmations.
+    Confirmed,
+    /// Mined and reverted.
+    Failed,
+}
+
+impl LegStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegStatus::Pending => "pending",
+            LegStatus::Submitted => "submitted",
+            LegStatus::Confirmed => "confirmed",
+            LegStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            LegStatus::Pending,
+            LegStatus::Submitted,
+            LegStatus::Confirmed,
+            LegStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(self, LegStatus::Pending | LegStatus::Submitted)
+    }
+}
+
+/// A transaction the gateway wants to send, before it has a nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferDraft {
+    pub leg_id: String,
+    /// `eip3009_relay`, `sweep_gas`, `sweep`, `payout`, …
+    pub purpose: String,
+    /// With `purpose`, names the leg uniquely: asking twice returns the first leg.
+    pub reference: String,
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// CAIP-2.
+    pub chain_id: String,
+    pub from: String,
+    /// The transaction's `to` (a token contract for token transfers).
+    pub to: String,
+    /// The token moved and its amount in base units, where the leg moves one.
+    pub token: Option<String>,
+    pub amount_units: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// A signed transaction, as the signing callback returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedLeg {
+    pub raw_tx: String,
+    pub tx_hash: String,
+}
+
+/// A stored leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainTransfer {
+    pub draft: TransferDraft,
+    pub nonce: u64,
+    pub raw_tx: String,
+    pub tx_hash: String,
+    pub status: LegStatus,
+    pub block_number: Option<i64>,
+    pub block_hash: Option<String>,
+    pub failure: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+/// Signs the draft at the nonce the store allocated. Must be pure and fast: it runs inside the
+/// database transaction that reserves the nonce.
+pub type SignFn<'a> = &'a (dyn Fn(u64) -> Result<SignedLeg, String> + Send + Sync);
+
+/// A per-intent deposit address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositAddress {
+    pub payment_intent_id: PaymentIntentId,
+    pub chain_id: String,
+    pub derivation_index: u32,
+    pub address: String,
+    pub created_at_ms: i64,
+}
+
+/// Confirmation state of a payment transaction (`payment_transactions.status`).
+pub const TX_PENDING: &str = "pending";
+pub const TX_CONFIRMED: &str = "confirmed";
+pub const TX_REVERTED: &str = "reverted";
+
+#[async_trait]
+pub trait ChainStore: Send + Sync + 'static {
+    /// Returns the leg stored under `(draft.purpose, draft.reference)` if there is one; else
+    /// allocates the next nonce of `draft.from` on `draft.chain_id` (at least `chain_nonce`, the
+    /// node's pending count), calls `sign` with it and stores the signed leg as `pending`, all
+    /// in one transaction. Never signs twice for one leg; never hands one nonce to two legs.
+    async fn record_chain_transfer(
+        &self,
+        draft: &TransferDraft,
+        chain_nonce: u64,
+        sign: SignFn<'_>,
+    ) -> Result<ChainTransfer, StoreError>;
+
+    async fn get_chain_transfer(
+        &self,
+        purpose: &str,
+        reference: &str,
+    ) -> Result<Option<ChainTransfer>, StoreError>;
+
+    /// Legs of `chain_id` still `pending` or `submitted`, oldest first.
+    async fn open_chain_transfers(
+        &self,
+        chain_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ChainTransfer>, StoreError>;
+
+    /// Moves a leg forward; a leg that is already `confirmed` or `failed` is left as it is.
+    async fn set_chain_transfer_status(
+        &self,
+        leg_id: &str,
+        status: LegStatus,
+        mined: Option<(i64, String)>,
+        failure: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Payment transactions of `chain_id` in `status`, oldest first.
+    async fn payment_transactions_in(
+        &self,
+        chain_id: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<PaymentTransaction>, StoreError>;
+
+    /// The payment transactions bound to an intent.
+    async fn payment_transactions_of(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Vec<PaymentTransaction>, StoreError>;
+
+    /// Updates a payment transaction's status and block and, when given, applies the intent
+    /// change in the same transaction (`Conflict`, nothing written, if the intent moved).
+    async fn set_payment_transaction(
+        &self,
+        tx: &PaymentTransaction,
+        intent: Option<&IntentChange>,
+        now_ms: i64,
+    ) -> Result<CasOutcome, StoreError>;
+
+    /// The intent's deposit address, creating it (next free derivation index, address from
+    /// `derive`) on first call. Idempotent per intent.
+    async fn deposit_address(
+        &self,
+        intent: &PaymentIntentId,
+        chain_id: &str,
+        derive: &(dyn Fn(u32) -> Result<String, String> + Send + Sync),
+        now_ms: i64,
+    ) -> Result<DepositAddress, StoreError>;
+
+    /// Deposit addresses on `chain_id` whose intent still awaits funds.
+    async fn watched_deposit_addresses(
+        &self,
+        chain_id: &str,
+    ) -> Result<Vec<DepositAddress>, StoreError>;
+
+    /// The deposit address of an intent, if it has one.
+    async fn get_deposit_address(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Option<DepositAddress>, StoreError>;
+
+    async fn chain_cursor(&self, chain_id: &str) -> Result<Option<(u64, String)>, StoreError>;
+
+    async fn set_chain_cursor(
+        &self,
+        chain_id: &str,
+        block_number: u64,
+        block_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Intents in `status` (any merchant), oldest change first: the rail's settlement worker
+    /// picks up funded intents with this.
+    async fn intents_in_status(
+        &self,
+        status: PaymentStatus,
+        limit: u32,
+    ) -> Result<Vec<PaymentIntent>, StoreError>;
+}

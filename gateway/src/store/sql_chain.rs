@@ -1,0 +1,428 @@
+//! [`ChainStore`] over sqlx `Any` (SQLite and PostgreSQL).
+
+use async_trait::async_trait;
+use rialto_core::id::PaymentIntentId;
+use rialto_core::intent::{PaymentIntent, PaymentStatus};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::chain::{
+    ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft,
+};
+use super::sql::{cas_intent, insert_event, SqlStore};
+use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
+
+const LEG_COLUMNS: &str = "leg_id, purpose, reference, payment_intent_id, chain_id, \
+    from_address, to_address, token, amount_units, nonce, raw_tx, tx_hash, status, block_number, \
+    block_hash, failure, created_at, updated_at";
+const PAYMENT_TX_COLUMNS: &str = "chain_id, tx_hash, payment_intent_id, payer, amount, asset, \
+    block_number, block_hash, log_index, created_at, status, source";
+const DEPOSIT_COLUMNS: &str = "payment_intent_id, chain_id, derivation_index, address, created_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("chain {what}"))
+}
+
+fn leg_from_row(row: &AnyRow) -> Result<ChainTransfer, StoreError> {
+    let intent: Option<String> = row.try_get("payment_intent_id")?;
+    let status: String = row.try_get("status")?;
+    let nonce: i64 = row.try_get("nonce")?;
+    Ok(ChainTransfer {
+        draft: TransferDraft {
+            leg_id: row.try_get("leg_id")?,
+            purpose: row.try_get("purpose")?,
+            reference: row.try_get("reference")?,
+            payment_intent_id: intent
+                .map(|id| id.parse().map_err(|_| corrupt("leg intent")))
+                .transpose()?,
+            chain_id: row.try_get("chain_id")?,
+            from: row.try_get("from_address")?,
+            to: row.try_get("to_address")?,
+            token: row.try_get("token")?,
+            amount_units: row.try_get("amount_units")?,
+            created_at_ms: row.try_get("created_at")?,
+        },
+        nonce: u64::try_from(nonce).map_err(|_| corrupt("leg nonce"))?,
+        raw_tx: row.try_get("raw_tx")?,
+        tx_hash: row.try_get("tx_hash")?,
+        status: LegStatus::parse(&status).ok_or_else(|| corrupt("leg status"))?,
+        block_number: row.try_get("block_number")?,
+        block_hash: row.try_get("block_hash")?,
+        failure: row.try_get("failure")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+pub(super) fn payment_tx_from_row(row: &AnyRow) -> Result<PaymentTransaction, StoreError> {
+    let intent: String = row.try_get("payment_intent_id")?;
+    Ok(PaymentTransaction {
+        chain_id: row.try_get("chain_id")?,
+        tx_hash: row.try_get("tx_hash")?,
+        payment_intent_id: intent.parse().map_err(|_| corrupt("transaction intent"))?,
+        payer: row.try_get("payer")?,
+        amount: row.try_get("amount")?,
+        asset: row.try_get("asset")?,
+        block_number: row.try_get("block_number")?,
+        block_hash: row.try_get("block_hash")?,
+        log_index: row.try_get("log_index")?,
+        status: row.try_get("status")?,
+        source: row.try_get("source")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn deposit_from_row(row: &AnyRow) -> Result<DepositAddress, StoreError> {
+    let intent: String = row.try_get("payment_intent_id")?;
+    let index: i64 = row.try_get("derivation_index")?;
+    Ok(DepositAddress {
+        payment_intent_id: intent.parse().map_err(|_| corrupt("deposit intent"))?,
+        chain_id: row.try_get("chain_id")?,
+        derivation_index: u32::try_from(index).map_err(|_| corrupt("derivation index"))?,
+        address: row.try_get("address")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+impl SqlStore {
+    async fn try_record_chain_transfer(
+        &self,
+        draft: &TransferDraft,
+        chain_nonce: u64,
+        sign: SignFn<'_>,
+    ) -> Result<Result<ChainTransfer, sqlx::Error>, StoreError> {
+        if let Some(existing) = self
+            .get_chain_transfer(&draft.purpose, &draft.reference)
+            .await?
+        {
+            return Ok(Ok(existing));
+        }
+        let chain_nonce = i64::try_from(chain_nonce).map_err(|_| corrupt("chain nonce"))?;
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO wallet_nonces (chain_id, address, next_nonce) VALUES ($1, $2, $3) ON \
+             CONFLICT (chain_id, address) DO NOTHING",
+        )
+        .bind(draft.chain_id.clone())
+        .bind(draft.from.clone())
+        .bind(chain_nonce)
+        .execute(&mut *tx)
+        .await?;
+        // The larger of ours and the node's: ours runs ahead while signed legs wait to be
+        // sent; the node's runs ahead if someone else sent from this wallet.
+        let nonce: i64 = sqlx::query(
+            "UPDATE wallet_nonces SET next_nonce = (CASE WHEN next_nonce < $3 THEN $3 ELSE \
+             next_nonce END) + 1 WHERE chain_id = $1 AND address = $2 RETURNING next_nonce - 1 \
+             AS nonce",
+        )
+        .bind(draft.chain_id.clone())
+        .bind(draft.from.clone())
+        .bind(chain_nonce)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("nonce")?;
+        let nonce_u64 = u64::try_from(nonce).map_err(|_| corrupt("wallet nonce"))?;
+        let signed = sign(nonce_u64).map_err(StoreError::Corrupt)?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO chain_transfers ({LEG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             $9, $10, $11, $12, $13, NULL, NULL, NULL, $14, $14)"
+        ))
+        .bind(draft.leg_id.clone())
+        .bind(draft.purpose.clone())
+        .bind(draft.reference.clone())
+        .bind(draft.payment_intent_id.map(|id| id.to_string()))
+        .bind(draft.chain_id.clone())
+        .bind(draft.from.clone())
+        .bind(draft.to.clone())
+        .bind(draft.token.clone())
+        .bind(draft.amount_units.clone())
+        .bind(nonce)
+        .bind(signed.raw_tx.clone())
+        .bind(signed.tx_hash.clone())
+        .bind(LegStatus::Pending.as_str())
+        .bind(draft.created_at_ms)
+        .execute(&mut *tx)
+        .await;
+        if let Err(err) = inserted {
+            tx.rollback().await?;
+            return Ok(Err(err));
+        }
+        tx.commit().await?;
+        Ok(Ok(ChainTransfer {
+            draft: draft.clone(),
+            nonce: nonce_u64,
+            raw_tx: signed.raw_tx,
+            tx_hash: signed.tx_hash,
+            status: LegStatus::Pending,
+            block_number: None,
+            block_hash: None,
+            failure: None,
+            updated_at_ms: draft.created_at_ms,
+        }))
+    }
+}
+
+#[async_trait]
+impl ChainStore for SqlStore {
+    async fn record_chain_transfer(
+        &self,
+        draft: &TransferDraft,
+        chain_nonce: u64,
+        sign: SignFn<'_>,
+    ) -> Result<ChainTransfer, StoreError> {
+        // A concurrent instance recording the same leg loses on the unique (purpose,
+        // reference) and reads the winner's row; its nonce increment rolled back with it.
+        for _ in 0..3 {
+            match self.try_record_chain_transfer(draft, chain_nonce, sign).await? {
+                Ok(leg) => return Ok(leg),
+                Err(err) if is_unique_violation(&err) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        self.get_chain_transfer(&draft.purpose, &draft.reference)
+            .await?
+            .ok_or_else(|| corrupt("row raced away"))
+    }
+
+    async fn get_chain_transfer(
+        &self,
+        purpose: &str,
+        reference: &str,
+    ) -> Result<Option<ChainTransfer>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {LEG_COLUMNS} FROM chain_transfers WHERE purpose = $1 AND reference = $2"
+        ))
+        .bind(purpose.to_owned())
+        .bind(reference.to_owned())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(leg_from_row).transpose()
+    }
+
+    async fn open_chain_transfers(
+        &self,
+        chain_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ChainTransfer>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LEG_COLUMNS} FROM chain_transfers WHERE chain_id = $1 AND status IN \
+             ('pending', 'submitted') ORDER BY created_at, nonce LIMIT $2"
+        ))
+        .bind(chain_id.to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(leg_from_row).collect()
+    }
+
+    async fn set_chain_transfer_status(
+        &self,
+        leg_id: &str,
+        status: LegStatus,
+        mined: Option<(i64, String)>,
+        failure: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (block_number, block_hash) = mined.unzip();
+        sqlx::query(
+            "UPDATE chain_transfers SET status = $1, block_number = COALESCE($2, block_number), \
+             block_hash = COALESCE($3, block_hash), failure = COALESCE($4, failure), updated_at \
+             = $5 WHERE leg_id = $6 AND status IN ('pending', 'submitted')",
+        )
+        .bind(status.as_str())
+        .bind(block_number)
+        .bind(block_hash)
+        .bind(failure.map(str::to_owned))
+        .bind(now_ms)
+        .bind(leg_id.to_owned())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn payment_transactions_in(
+        &self,
+        chain_id: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<PaymentTransaction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_TX_COLUMNS} FROM payment_transactions WHERE chain_id = $1 AND \
+             status = $2 ORDER BY created_at LIMIT $3"
+        ))
+        .bind(chain_id.to_owned())
+        .bind(status.to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(payment_tx_from_row).collect()
+    }
+
+    async fn payment_transactions_of(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Vec<PaymentTransaction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_TX_COLUMNS} FROM payment_transactions WHERE payment_intent_id = $1 \
+             ORDER BY created_at"
+        ))
+        .bind(intent.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(payment_tx_from_row).collect()
+    }
+
+    async fn set_payment_transaction(
+        &self,
+        ptx: &PaymentTransaction,
+        intent: Option<&IntentChange>,
+        now_ms: i64,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(change) = intent {
+            if !cas_intent(&mut tx, change.expected, &change.next).await? {
+                tx.rollback().await?;
+                return Ok(CasOutcome::Conflict);
+            }
+            for event in &change.events {
+                insert_event(&mut tx, event).await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE payment_transactions SET status = $1, block_number = $2, block_hash = $3, \
+             log_index = $4, updated_at = $5 WHERE chain_id = $6 AND tx_hash = $7",
+        )
+        .bind(ptx.status.clone())
+        .bind(ptx.block_number)
+        .bind(ptx.block_hash.clone())
+        .bind(ptx.log_index)
+        .bind(now_ms)
+        .bind(ptx.chain_id.clone())
+        .bind(ptx.tx_hash.clone())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn deposit_address(
+        &self,
+        intent: &PaymentIntentId,
+        chain_id: &str,
+        derive: &(dyn Fn(u32) -> Result<String, String> + Send + Sync),
+        now_ms: i64,
+    ) -> Result<DepositAddress, StoreError> {
+        for _ in 0..5 {
+            if let Some(existing) = self.get_deposit_address(intent).await? {
+                return Ok(existing);
+            }
+            let next: i64 = sqlx::query(
+                "SELECT COALESCE(MAX(derivation_index), -1) + 1 AS next FROM deposit_addresses",
+            )
+            .fetch_one(&self.writer)
+            .await?
+            .try_get("next")?;
+            let index = u32::try_from(next).map_err(|_| corrupt("derivation index exhausted"))?;
+            let address = derive(index).map_err(StoreError::Corrupt)?;
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO deposit_addresses ({DEPOSIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+            ))
+            .bind(intent.to_string())
+            .bind(chain_id.to_owned())
+            .bind(next)
+            .bind(address)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await;
+            match inserted {
+                Ok(_) => continue, // read it back above
+                Err(err) if is_unique_violation(&err) => continue, // raced: next index
+                Err(err) => return Err(err.into()),
+            }
+        }
+        self.get_deposit_address(intent)
+            .await?
+            .ok_or_else(|| corrupt("row raced away"))
+    }
+
+    async fn watched_deposit_addresses(
+        &self,
+        chain_id: &str,
+    ) -> Result<Vec<DepositAddress>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.payment_intent_id, d.chain_id, d.derivation_index, d.address, d.created_at \
+             FROM deposit_addresses d JOIN payment_intents p ON p.id = d.payment_intent_id WHERE \
+             d.chain_id = $1 AND p.status = $2",
+        )
+        .bind(chain_id.to_owned())
+        .bind(PaymentStatus::AwaitingFunds.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(deposit_from_row).collect()
+    }
+
+    async fn get_deposit_address(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Option<DepositAddress>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {DEPOSIT_COLUMNS} FROM deposit_addresses WHERE payment_intent_id = $1"
+        ))
+        .bind(intent.to_string())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(deposit_from_row).transpose()
+    }
+
+    async fn chain_cursor(&self, chain_id: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT block_number, block_hash FROM chain_cursors WHERE chain_id = $1",
+        )
+        .bind(chain_id.to_owned())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|row| {
+            let number: i64 = row.try_get("block_number")?;
+            let hash: String = row.try_get("block_hash")?;
+            Ok((
+                u64::try_from(number).map_err(|_| corrupt("cursor"))?,
+                hash,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn set_chain_cursor(
+        &self,
+        chain_id: &str,
+        block_number: u64,
+        block_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let number = i64::try_from(block_number).map_err(|_| corrupt("cursor"))?;
+        sqlx::query(
+            "INSERT INTO chain_cursors (chain_id, block_number, block_hash, updated_at) VALUES \
+             ($1, $2, $3, $4) ON CONFLICT (chain_id) DO UPDATE SET block_number = $2, block_hash \
+             = $3, updated_at = $4",
+        )
+        .bind(chain_id.to_owned())
+        .bind(number)
+        .bind(block_hash.to_owned())
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn intents_in_status(
+        &self,
+        status: PaymentStatus,
+        limit: u32,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        self.intents_with_status(status, limit).await
+    }
+}

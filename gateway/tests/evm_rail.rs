@@ -1,0 +1,411 @@
+//! Sandbox intents paid end to end on the local devnet (real anvil chains, Circle's FiatToken
+//! USDC) in all three wallet ways — a reported transfer, a relayed EIP-3009 authorization and a
+//! per-intent deposit address swept to the merchant — each reaching `succeeded` with the
+//! merchant's on-chain balance up by exactly the intent amount. Bad authorizations are refused
+//! and move nothing; a reorg that removes a payment never settles it.
+//!
+//! anvil comes from `ANVIL_BIN` (set by tools/test.sh) or the pinned npm package.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address as WireAddress, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use common::{expect_error, spawn_app_with, Db, TestApp};
+use rialto_core::address::Address;
+use rialto_core::ChainNamespace;
+use rialto_evm::contracts::{to_wire, IERC20};
+use rialto_evm::eip3009::{self, Authorization, AuthorizationKind, TokenDomain};
+use rialto_evm::manifest::ChainManifest;
+use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+
+struct Setup {
+    app: TestApp,
+    chain: ChainManifest,
+    other_chain: ChainManifest,
+    _devnet: Devnet,
+    _manifest: tempfile::TempDir,
+}
+
+async fn setup(confirmations: u64) -> Setup {
+    let root = DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await
+    .expect("devnet starts");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devnet.json");
+    devnet.manifest().write(&path).unwrap();
+    let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
+    let other_chain = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
+    let manifest = path.display().to_string();
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.sandbox.devnet_manifest = manifest;
+        c.sandbox.confirmations = confirmations;
+        c.sandbox.poll_ms = 50;
+    })
+    .await;
+    Setup {
+        app,
+        chain,
+        other_chain,
+        _devnet: devnet,
+        _manifest: dir,
+    }
+}
+
+fn usdc(chain: &ChainManifest) -> WireAddress {
+    to_wire(&chain.tokens["USDC"].address).unwrap()
+}
+
+fn payer_key(chain: &ChainManifest) -> PrivateKeySigner {
+    chain.payers[0].private_key.expose_secret().parse().unwrap()
+}
+
+async fn wallet(chain: &ChainManifest) -> DynProvider {
+    ProviderBuilder::new()
+        .wallet(payer_key(chain))
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased()
+}
+
+async fn node(chain: &ChainManifest) -> DynProvider {
+    ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased()
+}
+
+async fn usdc_balance(chain: &ChainManifest, of: &str) -> U256 {
+    let node = node(chain).await;
+    IERC20::new(usdc(chain), &node)
+        .balanceOf(of.parse().unwrap())
+        .call()
+        .await
+        .unwrap()
+}
+
+async fn pay(wallet: &DynProvider, chain: &ChainManifest, to: &str, units: u64) -> String {
+    let receipt = IERC20::new(usdc(chain), wallet)
+        .transfer(to.parse().unwrap(), U256::from(units))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    format!("{:#x}", receipt.transaction_hash)
+}
+
+async fn intent(app: &TestApp, amount: &str) -> Value {
+    app.create_intent(json!({"amount": amount, "currency": "usd",
+        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
+        .await
+}
+
+async fn status_of(app: &TestApp, intent: &Value) -> String {
+    let id = intent["id"].as_str().unwrap();
+    let body: Value = app
+        .get(&format!("/v1/payment_intents/{id}"), app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_str().unwrap().to_owned()
+}
+
+/// Polls the intent until it reaches `want` (the chain worker polls every 50 ms here).
+async fn wait_for(app: &TestApp, intent: &Value, want: &str) {
+    let started = Instant::now();
+    loop {
+        let status = status_of(app, intent).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "intent {} stuck in {status}, wanted {want}",
+            intent["id"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount() {
+    let setup = setup(1).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "25.00").await;
+    let hash = pay(&wallet(chain).await, chain, MERCHANT, 25_000_000).await;
+    let id = paying["id"].as_str().unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
+        .json(&json!({"tx_hash": hash}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    wait_for(app, &paying, "succeeded").await;
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - before,
+        U256::from(25_000_000u64)
+    );
+    let events: Value = app
+        .get("/v1/events?limit=100", app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == paying["id"])
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "payment_intent.funds_received",
+        "payment_intent.settling",
+        "payment_intent.succeeded",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+}
+
+/// The typed data the gateway asks for, as an [`Authorization`] from `from`.
+async fn authorization_for(app: &TestApp, intent: &Value, from: &PrivateKeySigner) -> (TokenDomain, Authorization) {
+    let id = intent["id"].as_str().unwrap();
+    let request = app
+        .get(&format!("/v1/payment_intents/{id}/authorization_request"), app.sk())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request.status(), 200);
+    let request: Value = request.json().await.unwrap();
+    let domain = &request["domain"];
+    let message = &request["message"];
+    let evm = |v: &Value| Address::parse(v.as_str().unwrap(), ChainNamespace::Eip155).unwrap();
+    let domain = TokenDomain {
+        name: domain["name"].as_str().unwrap().to_owned(),
+        version: domain["version"].as_str().unwrap().to_owned(),
+        chain_id: domain["chainId"].as_u64().unwrap(),
+        verifying_contract: evm(&domain["verifyingContract"]),
+    };
+    let auth = Authorization {
+        kind: AuthorizationKind::Transfer,
+        from: rialto_evm::contracts::from_wire(from.address()),
+        to: evm(&message["to"]),
+        value: message["value"].as_str().unwrap().parse().unwrap(),
+        valid_after: message["validAfter"].as_str().unwrap().parse().unwrap(),
+        valid_before: message["validBefore"].as_str().unwrap().parse().unwrap(),
+        nonce: message["nonce"].as_str().unwrap().parse().unwrap(),
+    };
+    (domain, auth)
+}
+
+fn body_of(auth: &Authorization, signature: &[u8]) -> Value {
+    json!({
+        "from": auth.from.to_string(),
+        "to": auth.to.to_string(),
+        "value": auth.value.to_string(),
+        "valid_after": auth.valid_after.to_string(),
+        "valid_before": auth.valid_before.to_string(),
+        "nonce": format!("{:#x}", auth.nonce),
+        "signature": format!("0x{}", alloy::hex::encode(signature)),
+    })
+}
+
+async fn submit_auth(app: &TestApp, intent: &Value, body: &Value) -> reqwest::Response {
+    let id = intent["id"].as_str().unwrap();
+    app.post(&format!("/v1/payment_intents/{id}/authorizations"), app.sk())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_gasless_authorization_is_relayed_once_and_bad_ones_move_nothing() {
+    let setup = setup(1).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let key = payer_key(chain);
+    let payer = chain.payers[0].address.to_string();
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    let payer_before = usdc_balance(chain, &payer).await;
+
+    let paying = intent(app, "25.00").await;
+    let (domain, auth) = authorization_for(app, &paying, &key).await;
+    assert_eq!(auth.value, U256::from(25_000_000u64));
+    let sign = |d: &TokenDomain, a: &Authorization| eip3009::sign(&key, d, a).unwrap();
+
+    // Each bad variant is refused before anything is sent.
+    let mut expired = auth.clone();
+    expired.valid_before = 1;
+    let mut short = auth.clone();
+    short.value = U256::from(24_999_999u64);
+    let mut elsewhere = auth.clone();
+    elsewhere.to = Address::parse("0x000000000000000000000000000000000000dEaD", ChainNamespace::Eip155).unwrap();
+    let mut other_nonce = auth.clone();
+    other_nonce.nonce = eip3009::intent_nonce("pi_someone_else", domain.chain_id, &domain.verifying_contract);
+    let cases = [
+        (body_of(&expired, &sign(&domain, &expired)), "authorization_expired"),
+        (body_of(&short, &sign(&domain, &short)), "authorization_amount_too_low"),
+        (body_of(&elsewhere, &sign(&domain, &elsewhere)), "authorization_wrong_recipient"),
+        (body_of(&other_nonce, &sign(&domain, &other_nonce)), "authorization_nonce_mismatch"),
+    ];
+    for (body, code) in cases {
+        expect_error(submit_auth(app, &paying, &body).await, 400, code).await;
+    }
+    // Signed for the other devnet chain: the chain id it names is refused…
+    let other_chain_id: u64 = setup.other_chain.chain_id.to_string()[7..].parse().unwrap();
+    let foreign = TokenDomain { chain_id: other_chain_id, ..domain.clone() };
+    let mut wrong_chain = body_of(&auth, &sign(&foreign, &auth));
+    wrong_chain["chain_id"] = json!(other_chain_id);
+    expect_error(submit_auth(app, &paying, &wrong_chain).await, 400, "authorization_wrong_chain").await;
+    // …and without saying so, its signature does not recover to the payer here.
+    wrong_chain.as_object_mut().unwrap().remove("chain_id");
+    expect_error(submit_auth(app, &paying, &wrong_chain).await, 400, "authorization_signer_mismatch").await;
+    // Another key signing for the payer.
+    let stranger: PrivateKeySigner = chain.payers[1].private_key.expose_secret().parse().unwrap();
+    let forged = eip3009::sign(&stranger, &domain, &auth).unwrap();
+    expect_error(submit_auth(app, &paying, &body_of(&auth, &forged)).await, 400, "authorization_signer_mismatch").await;
+    assert_eq!(usdc_balance(chain, &payer).await, payer_before, "nothing moved yet");
+    assert_eq!(status_of(app, &paying).await, "awaiting_funds");
+
+    // The good one is relayed from the gateway's hot wallet and the intent succeeds.
+    let good = body_of(&auth, &sign(&domain, &auth));
+    let relayed = submit_auth(app, &paying, &good).await;
+    assert_eq!(relayed.status(), 202);
+    let relayed: Value = relayed.json().await.unwrap();
+    wait_for(app, &paying, "succeeded").await;
+    assert_eq!(usdc_balance(chain, MERCHANT).await - merchant_before, U256::from(25_000_000u64));
+    assert_eq!(payer_before - usdc_balance(chain, &payer).await, U256::from(25_000_000u64));
+    let receipt = node(chain)
+        .await
+        .get_transaction_receipt(relayed["tx_hash"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap()
+        .expect("relay mined");
+    assert_eq!(
+        rialto_evm::contracts::from_wire(receipt.from),
+        chain.gateway_hot_wallet.address,
+        "the gateway paid the gas"
+    );
+
+    // Replayed on the same intent (now paid) or on another: refused, nothing moves.
+    expect_error(submit_auth(app, &paying, &good).await, 409, "authorization_nonce_used").await;
+    let second = intent(app, "25.00").await;
+    expect_error(submit_auth(app, &second, &good).await, 400, "authorization_nonce_mismatch").await;
+    assert_eq!(usdc_balance(chain, MERCHANT).await - merchant_before, U256::from(25_000_000u64));
+}
+
+#[tokio::test]
+async fn a_deposit_address_payment_is_swept_to_the_merchant() {
+    let setup = setup(1).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "25.00").await;
+    let id = paying["id"].as_str().unwrap();
+    let deposit = app
+        .post(&format!("/v1/payment_intents/{id}/deposit_address"), app.sk())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deposit.status(), 200);
+    let deposit: Value = deposit.json().await.unwrap();
+    let address = deposit["address"].as_str().unwrap().to_owned();
+    assert_eq!(deposit["amount_units"], "25000000");
+    let chain_number = &chain.chain_id.to_string()[7..];
+    assert_eq!(
+        deposit["uri"],
+        format!(
+            "ethereum:{}@{chain_number}/transfer?address={address}&uint256=25000000",
+            chain.tokens["USDC"].address
+        )
+    );
+    // Asking again gives the same address; another intent gets another.
+    let again: Value = app
+        .post(&format!("/v1/payment_intents/{id}/deposit_address"), app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["address"], address.as_str());
+    let other = intent(app, "10.00").await;
+    let other_id = other["id"].as_str().unwrap();
+    let other_deposit: Value = app
+        .post(&format!("/v1/payment_intents/{other_id}/deposit_address"), app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(other_deposit["address"], address.as_str());
+
+    pay(&wallet(chain).await, chain, &address, 25_000_000).await;
+    wait_for(app, &paying, "succeeded").await;
+    assert_eq!(usdc_balance(chain, MERCHANT).await - before, U256::from(25_000_000u64));
+    assert_eq!(usdc_balance(chain, &address).await, U256::ZERO, "swept");
+    assert_eq!(status_of(app, &other).await, "awaiting_funds");
+}
+
+#[tokio::test]
+async fn a_payment_removed_by_a_reorg_is_never_settled() {
+    // Three confirmations: the payment is seen at one, then the chain drops it.
+    let setup = setup(3).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let node = node(chain).await;
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "25.00").await;
+    let snapshot: U256 = node.raw_request("evm_snapshot".into(), ()).await.unwrap();
+    let hash = pay(&wallet(chain).await, chain, MERCHANT, 25_000_000).await;
+    let id = paying["id"].as_str().unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
+        .json(&json!({"tx_hash": hash}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202, "seen, not yet confirmed");
+    let reverted: bool = node.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    assert!(reverted);
+    // The chain moves on past the confirmations without the payment.
+    let _: Value = node.raw_request("anvil_mine".into(), (U256::from(5u64),)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(status_of(app, &paying).await, "awaiting_funds");
+    assert_eq!(usdc_balance(chain, MERCHANT).await, before, "the reorg took the payment away");
+    // The same payment made again, for real, then succeeds.
+    let again = pay(&wallet(chain).await, chain, MERCHANT, 25_000_000).await;
+    let _: Value = node.raw_request("anvil_mine".into(), (U256::from(3u64),)).await.unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
+        .json(&json!({"tx_hash": again}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    wait_for(app, &paying, "succeeded").await;
+}
