@@ -13,20 +13,28 @@
 //! - [`manifest`]: the serde types of the devnet manifest ([`DevnetManifest`]), read and written
 //!   as JSON.
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
-//!   complete, fresh answers only.
+//!   complete, fresh answers only; [`chainlink::read_sequencer`] / [`chainlink::judge_sequencer`]
+//!   for an L2 sequencer uptime feed.
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
 //!   ERC-20 `Transfer` logs to a recipient), with block and confirmations.
-//! - [`error`]: [`EvmError`], the crate's one error type.
+//! - [`eip3009`]: gasless USDC/EURC payments: EIP-712 digests of FiatToken authorizations,
+//!   intent-bound nonces, signature recovery, off-chain and on-chain checks, calldata, simulation.
+//! - [`deposit`]: per-intent deposit addresses derived from one mnemonic (BIP-44), and EIP-681
+//!   payment URIs.
+//! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
+//!   an EIP-3009 authorization.
 
 pub mod chainlink;
 pub mod contracts;
+pub mod deposit;
 pub mod devnet;
+pub mod eip3009;
 pub mod error;
 pub mod manifest;
 pub mod transfers;
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
-pub use error::EvmError;
+pub use error::{AuthorizationError, EvmError};
 pub use manifest::DevnetManifest;
