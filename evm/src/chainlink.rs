@@ -2,6 +2,10 @@
 //!
 //! A feed answer is only used when it is believable: positive, from a complete round and no
 //! older than the feed's heartbeat. The clock is injected (`now`) so staleness is testable.
+//!
+//! On an L2, a fresh-looking price can still be unusable: while the sequencer is down nobody but
+//! L1-savvy users can transact, and right after it comes back prices may not have caught up.
+//! [`read_sequencer`] reads Chainlink's sequencer uptime feed for that.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,6 +67,75 @@ pub async fn read_latest<P: Provider>(
         answered_in_round: u80_to_u128(latest.answeredInRound),
     };
     judge_round(&feed.to_string(), &round, decimals, heartbeat, now)
+}
+
+/// Reads `latestRoundData` of an L2 sequencer uptime feed and judges it with
+/// [`judge_sequencer`]. Read-only; safe to retry.
+pub async fn read_sequencer<P: Provider>(
+    provider: &P,
+    feed: &Address,
+    grace: Duration,
+    now: SystemTime,
+) -> Result<(), EvmError> {
+    let contract = AggregatorV3Interface::new(to_wire(feed)?, provider);
+    let latest = contract.latestRoundData().call().await?;
+    let round = RoundData {
+        round_id: u80_to_u128(latest.roundId),
+        answer: latest.answer,
+        started_at: latest.startedAt,
+        updated_at: latest.updatedAt,
+        answered_in_round: u80_to_u128(latest.answeredInRound),
+    };
+    judge_sequencer(&feed.to_string(), &round, grace, now)
+}
+
+/// Accepts a sequencer uptime round only if the sequencer is up (answer 0; 1 is down) and has
+/// been up for more than `grace` at `now`: `startedAt` is when the status last changed, so
+/// `now - startedAt` is how long it has been up. Exactly `grace` is still inside the period, as
+/// in Chainlink's reference consumer (`timeSinceUp <= GRACE_PERIOD_TIME` reverts). A
+/// `startedAt` of 0 is a round that was never written (Chainlink documents it for an
+/// uninitialized feed), and any answer but 0 or 1 is not a status; both are refused. A
+/// `startedAt` in the future (clock skew) counts as "just came up", the cautious reading.
+pub fn judge_sequencer(
+    feed: &str,
+    round: &RoundData,
+    grace: Duration,
+    now: SystemTime,
+) -> Result<(), EvmError> {
+    let invalid = |reason: String| EvmError::SequencerRoundInvalid {
+        feed: feed.to_owned(),
+        reason,
+    };
+    if round.started_at.is_zero() {
+        return Err(invalid("startedAt is 0".into()));
+    }
+    let started_at = u64::try_from(round.started_at)
+        .map_err(|_| invalid(format!("startedAt {} is not a time", round.started_at)))?;
+    if round.answer == I256::ONE {
+        return Err(EvmError::SequencerDown {
+            feed: feed.to_owned(),
+            since: started_at,
+        });
+    }
+    if round.answer != I256::ZERO {
+        return Err(invalid(format!(
+            "answer {} is neither 0 (up) nor 1 (down)",
+            round.answer
+        )));
+    }
+    let now_secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let elapsed_secs = now_secs.saturating_sub(started_at);
+    if elapsed_secs <= grace.as_secs() {
+        return Err(EvmError::SequencerGracePeriod {
+            feed: feed.to_owned(),
+            elapsed_secs,
+            grace_secs: grace.as_secs(),
+        });
+    }
+    Ok(())
 }
 
 fn u80_to_u128(v: U80) -> u128 {
@@ -231,5 +304,79 @@ mod tests {
             UNIX_EPOCH + Duration::from_secs(NOW),
         );
         assert!(matches!(deep, Err(EvmError::FeedAnswerOutOfRange { .. })));
+    }
+
+    fn status(answer: i64, started_at: u64) -> RoundData {
+        RoundData {
+            round_id: 3,
+            answer: I256::try_from(answer).unwrap(),
+            started_at: U256::from(started_at),
+            updated_at: U256::from(started_at),
+            answered_in_round: 3,
+        }
+    }
+
+    #[test]
+    fn sequencer_rounds_are_judged_by_status_and_grace_period() {
+        let grace = Duration::from_secs(3600);
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        type Check = fn(&Result<(), EvmError>) -> bool;
+        let cases: [(&str, RoundData, Check); 8] = [
+            ("up for long", status(0, NOW - 3601), |r| r.is_ok()),
+            ("up exactly the grace period", status(0, NOW - 3600), |r| {
+                matches!(
+                    r,
+                    Err(EvmError::SequencerGracePeriod {
+                        elapsed_secs: 3600,
+                        grace_secs: 3600,
+                        ..
+                    })
+                )
+            }),
+            ("just came back", status(0, NOW - 10), |r| {
+                matches!(
+                    r,
+                    Err(EvmError::SequencerGracePeriod {
+                        elapsed_secs: 10,
+                        ..
+                    })
+                )
+            }),
+            ("came back in our future", status(0, NOW + 30), |r| {
+                matches!(
+                    r,
+                    Err(EvmError::SequencerGracePeriod {
+                        elapsed_secs: 0,
+                        ..
+                    })
+                )
+            }),
+            (
+                "down",
+                status(1, NOW - 86_400),
+                |r| matches!(r, Err(EvmError::SequencerDown { since, .. }) if *since == NOW - 86_400),
+            ),
+            ("never written", status(0, 0), |r| {
+                matches!(r, Err(EvmError::SequencerRoundInvalid { .. }))
+            }),
+            ("down and never written", status(1, 0), |r| {
+                matches!(r, Err(EvmError::SequencerRoundInvalid { .. }))
+            }),
+            ("not a status", status(2, NOW - 86_400), |r| {
+                matches!(r, Err(EvmError::SequencerRoundInvalid { .. }))
+            }),
+        ];
+        for (name, round, check) in cases {
+            let got = judge_sequencer("seq", &round, grace, now);
+            assert!(check(&got), "{name}: {got:?}");
+        }
+        let huge = RoundData {
+            started_at: U256::MAX,
+            ..status(0, 1)
+        };
+        assert!(matches!(
+            judge_sequencer("seq", &huge, grace, now),
+            Err(EvmError::SequencerRoundInvalid { .. })
+        ));
     }
 }

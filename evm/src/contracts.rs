@@ -32,6 +32,13 @@ sol! {
         function isMinter(address account) external view returns (bool);
         function minterAllowance(address minter) external view returns (uint256);
         function isBlacklisted(address account) external view returns (bool);
+        // EIP-3009 (FiatToken v2). Only the (v, r, s) overloads are declared, so the bindings
+        // keep their plain names; v2.2's `bytes signature` overloads (for ERC-1271 wallets)
+        // are not used by Rialto.
+        function DOMAIN_SEPARATOR() external view returns (bytes32);
+        function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
+        function transferWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, uint8 v, bytes32 r, bytes32 s) external;
+        function receiveWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, uint8 v, bytes32 r, bytes32 s) external;
     }
 
     /// The admin side of `FiatTokenProxy`; only the admin may call these.

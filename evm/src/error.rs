@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use alloy::primitives::{B256, U256};
+
 /// Everything that can go wrong in `rialto-evm`: starting anvil, loading artifacts, deploying,
 /// talking JSON-RPC and judging a Chainlink answer.
 #[derive(Debug, thiserror::Error)]
@@ -144,4 +146,120 @@ pub enum EvmError {
 
     #[error("waiting for a shutdown signal: {0}")]
     Signal(std::io::Error),
+
+    #[error(
+        "token {token}: DOMAIN_SEPARATOR() is {onchain}, but its {domain} gives {computed}; \
+         refusing to sign or verify against a guessed domain"
+    )]
+    DomainMismatch {
+        token: String,
+        /// Name, version and chain id as read, in words.
+        domain: String,
+        onchain: B256,
+        computed: B256,
+    },
+
+    #[error("invalid signature: {0}")]
+    InvalidSignature(&'static str),
+
+    #[error("signing failed: {0}")]
+    Signing(String),
+
+    /// Never carries the phrase or any word of it: the reason is one of a few fixed texts.
+    #[error("the deposit mnemonic is not a valid BIP-39 English phrase: {0}")]
+    InvalidMnemonic(&'static str),
+
+    #[error(
+        "deposit index {0} is in BIP-32's hardened range (>= 2^31); deposit addresses use \
+         non-hardened indexes only"
+    )]
+    DepositIndexOutOfRange(u32),
+
+    #[error("deposit key derivation failed at index {index}")]
+    DepositDerivation { index: u32 },
+
+    #[error("sequencer uptime feed {feed}: the sequencer is down (since {since})")]
+    SequencerDown { feed: String, since: u64 },
+
+    #[error(
+        "sequencer uptime feed {feed}: the sequencer came back {elapsed_secs}s ago, inside the \
+         {grace_secs}s grace period"
+    )]
+    SequencerGracePeriod {
+        feed: String,
+        elapsed_secs: u64,
+        grace_secs: u64,
+    },
+
+    #[error("sequencer uptime feed {feed}: invalid round ({reason})")]
+    SequencerRoundInvalid { feed: String, reason: String },
+}
+
+/// Why an EIP-3009 authorization is not accepted. One variant per reason, so the gateway can
+/// map each to its own stable API error code; only [`AuthorizationError::Chain`] says nothing
+/// about the authorization itself (the node could not be asked) and is worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizationError {
+    #[error("the signature is malformed: {0}")]
+    BadSignature(&'static str),
+
+    #[error("the authorization is signed by {signer}, not by its payer {from}")]
+    SignerMismatch { signer: String, from: String },
+
+    #[error("the authorization pays {actual}, not {expected}")]
+    WrongRecipient { expected: String, actual: String },
+
+    #[error("the authorization moves {actual} base units, less than the {minimum} due")]
+    WrongAmount { minimum: U256, actual: U256 },
+
+    #[error("the authorization is only valid after {valid_after} (now {now})")]
+    NotYetValid { valid_after: u64, now: u64 },
+
+    #[error("the authorization expired at {valid_before} (now {now})")]
+    Expired { valid_before: u64, now: u64 },
+
+    #[error("the authorization is signed for chain {actual}, not chain {expected}")]
+    WrongChain { expected: u64, actual: u64 },
+
+    #[error("the authorization is signed for token {actual}, not {expected}")]
+    WrongToken { expected: String, actual: String },
+
+    #[error("the authorization's nonce {actual} is not this payment intent's nonce {expected}")]
+    WrongNonce { expected: B256, actual: B256 },
+
+    #[error(
+        "a receiveWithAuthorization can only be submitted by its payee {to}, not by relayer \
+         {relayer}"
+    )]
+    ReceiveNeedsPayee { to: String, relayer: String },
+
+    #[error("nonce {nonce} of {from} is already used or canceled on chain")]
+    NonceUsed { from: String, nonce: B256 },
+
+    #[error("{from} holds {balance} base units, less than the {value} authorized")]
+    InsufficientBalance {
+        from: String,
+        balance: U256,
+        value: U256,
+    },
+
+    #[error("the token would revert the authorization: {0}")]
+    WouldRevert(String),
+
+    #[error("could not check the authorization on chain: {0}")]
+    Chain(#[source] Box<EvmError>),
+}
+
+impl AuthorizationError {
+    /// Only a failed read says nothing about the authorization; every other variant is a
+    /// verdict that the same input will get again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AuthorizationError::Chain(_))
+    }
+}
+
+impl From<EvmError> for AuthorizationError {
+    fn from(e: EvmError) -> Self {
+        AuthorizationError::Chain(Box::new(e))
+    }
 }

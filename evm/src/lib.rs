@@ -13,7 +13,8 @@
 //! - [`manifest`]: the serde types of the devnet manifest ([`DevnetManifest`]), read and written
 //!   as JSON.
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
-//!   complete, fresh answers only.
+//!   complete, fresh answers only; [`chainlink::read_sequencer`] / [`chainlink::judge_sequencer`]
+//!   for an L2 sequencer uptime feed.
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
@@ -22,11 +23,18 @@
 //!   estimates, idempotent (re-)broadcast and receipt lookup.
 //! - [`watch`]: the chain watcher's reads: head, canonical block hashes (reorg detection) and
 //!   `Transfer` logs of a set of tokens over a block range.
-//! - [`error`]: [`EvmError`], the crate's one error type.
+//! - [`eip3009`]: gasless USDC/EURC payments: EIP-712 digests of FiatToken authorizations,
+//!   intent-bound nonces, signature recovery, off-chain and on-chain checks, calldata, simulation.
+//! - [`deposit`]: per-intent deposit addresses derived from one mnemonic (BIP-44), and EIP-681
+//!   payment URIs.
+//! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
+//!   an EIP-3009 authorization.
 
 pub mod chainlink;
 pub mod contracts;
+pub mod deposit;
 pub mod devnet;
+pub mod eip3009;
 pub mod error;
 pub mod manifest;
 pub mod sender;
@@ -40,5 +48,5 @@ pub async fn connect(rpc_url: &str) -> Result<alloy::providers::DynProvider, Evm
 }
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
-pub use error::EvmError;
+pub use error::{AuthorizationError, EvmError};
 pub use manifest::DevnetManifest;

@@ -15,6 +15,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::EvmError;
 
+/// The key in [`ChainManifest::feeds`] of the L2 sequencer uptime feed (answer 0 = up, 1 = down,
+/// 0 decimals; not a price: read it with `chainlink::read_sequencer`, not `read_latest`).
+pub const SEQUENCER_UPTIME_FEED: &str = "L2_SEQUENCER_UPTIME";
+
 /// The whole devnet: one entry per chain, in start order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DevnetManifest {
@@ -31,7 +35,8 @@ pub struct ChainManifest {
     pub rpc_url: String,
     /// By symbol: `USDC`, `EURC`, `USDT`, `PYUSD`.
     pub tokens: BTreeMap<String, TokenEntry>,
-    /// By pair: `USDC/USD`, `ETH/USD`, …
+    /// By pair: `USDC/USD`, `ETH/USD`, …, plus the sequencer uptime feed under
+    /// [`SEQUENCER_UPTIME_FEED`].
     pub feeds: BTreeMap<String, FeedEntry>,
     pub dex: DexEntry,
     /// Funded payer accounts (anvil #1..#3) holding every sandbox token.

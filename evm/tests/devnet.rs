@@ -15,7 +15,7 @@ use rialto_evm::chainlink::{read_latest, FeedPrice};
 use rialto_evm::contracts::{
     from_wire, to_wire, IMockV3Aggregator, ITetherLike, IUniswapV2Pair, IUniswapV2Router02, IERC20,
 };
-use rialto_evm::manifest::{Account, ChainManifest};
+use rialto_evm::manifest::{Account, ChainManifest, SEQUENCER_UPTIME_FEED};
 use rialto_evm::{locate_anvil, Devnet, DevnetConfig, DevnetManifest, EvmError};
 use secrecy::ExposeSecret;
 
@@ -207,8 +207,17 @@ async fn feeds_answer_as_configured_on_both_chains() {
     for chain in &devnet.manifest().chains {
         let p = reader(chain).await;
         let now = UNIX_EPOCH + Duration::from_secs(block_time(&p).await);
-        assert_eq!(chain.feeds.len(), 6);
-        for (pair, feed) in &chain.feeds {
+        assert_eq!(chain.feeds.len(), 7);
+        let sequencer = &chain.feeds[SEQUENCER_UPTIME_FEED];
+        assert_eq!(
+            (sequencer.decimals, sequencer.initial_answer),
+            (0, 0.into())
+        );
+        for (pair, feed) in chain
+            .feeds
+            .iter()
+            .filter(|(pair, _)| *pair != SEQUENCER_UPTIME_FEED)
+        {
             let got: FeedPrice = read_latest(&p, &feed.address, Duration::from_secs(3600), now)
                 .await
                 .unwrap();

@@ -26,7 +26,9 @@ use crate::contracts::{
     from_wire, IFiatToken, IFiatTokenProxy, IPayPalUsdLike, ITetherLike, IUniswapV2Factory,
     IUniswapV2Router02, IERC20,
 };
-use crate::manifest::{Account, ChainManifest, DexEntry, FeedEntry, TokenEntry};
+use crate::manifest::{
+    Account, ChainManifest, DexEntry, FeedEntry, TokenEntry, SEQUENCER_UPTIME_FEED,
+};
 use crate::EvmError;
 
 pub(crate) const TOKEN_DECIMALS: u8 = 6;
@@ -115,10 +117,13 @@ pub(crate) async fn deploy_chain(plan: ChainPlan<'_>) -> Result<ChainManifest, E
         .await?;
     d.setup_fiat_token(fixed.eurc, "EURC", "EURC", "EUR")
         .await?;
-    let feeds = d.deploy_feeds().await?;
+    let mut feeds = d.deploy_feeds().await?;
     let dex = d.deploy_dex().await?;
     d.fund(&fixed).await?;
     let pairs = d.seed_pools(&fixed, &dex).await?;
+    // Deployed last, so every address above stays what it was before this feed existed.
+    let (name, sequencer) = d.deploy_sequencer_feed().await?;
+    feeds.insert(name.to_owned(), sequencer);
     d.manifest(&fixed, feeds, dex, pairs)
 }
 
@@ -351,6 +356,20 @@ impl Deployment<'_> {
             feeds.insert(pair.to_owned(), entry);
         }
         Ok(feeds)
+    }
+
+    /// A Chainlink L2 sequencer uptime feed stand-in: a `MockV3Aggregator` with 0 decimals whose
+    /// answer is the status (0 up, 1 down) and whose `startedAt` is when it was last set. It
+    /// starts "up since deployment"; tests flip it with `updateAnswer` / `updateRoundData`.
+    async fn deploy_sequencer_feed(&self) -> Result<(&'static str, FeedEntry), EvmError> {
+        let args = (U256::ZERO, I256::ZERO).abi_encode_params();
+        let address = self.deploy("MockV3Aggregator", args, &[]).await?;
+        let entry = FeedEntry {
+            address: from_wire(address),
+            decimals: 0,
+            initial_answer: Decimal::ZERO,
+        };
+        Ok((SEQUENCER_UPTIME_FEED, entry))
     }
 
     async fn deploy_dex(&self) -> Result<Dex, EvmError> {

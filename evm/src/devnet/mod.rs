@@ -6,7 +6,7 @@
 //! each chain and sends the same transactions in the same order. The four token addresses are
 //! also written in `data/assets/sandbox.json`; the start fails loudly if they differ.
 
-mod accounts;
+pub(crate) mod accounts;
 mod anvil;
 mod artifact;
 mod deploy;
