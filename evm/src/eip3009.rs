@@ -260,20 +260,20 @@ pub fn verify_offchain(
     }
     if domain.verifying_contract != expected.token {
         return Err(AuthorizationError::WrongToken {
-            expected: expected.token.to_string(),
-            actual: domain.verifying_contract.to_string(),
+            expected: expected.token,
+            actual: domain.verifying_contract,
         });
     }
     if auth.kind == AuthorizationKind::Receive && auth.to != expected.relayer {
         return Err(AuthorizationError::ReceiveNeedsPayee {
-            to: auth.to.to_string(),
-            relayer: expected.relayer.to_string(),
+            to: auth.to,
+            relayer: expected.relayer,
         });
     }
     if auth.to != expected.to {
         return Err(AuthorizationError::WrongRecipient {
-            expected: expected.to.to_string(),
-            actual: auth.to.to_string(),
+            expected: expected.to,
+            actual: auth.to,
         });
     }
     if auth.nonce != expected.nonce {
@@ -288,8 +288,8 @@ pub fn verify_offchain(
     })?;
     if signer != auth.from {
         return Err(AuthorizationError::SignerMismatch {
-            signer: signer.to_string(),
-            from: auth.from.to_string(),
+            signer,
+            from: auth.from,
         });
     }
     if auth.value < expected.min_value {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use alloy::primitives::{B256, U256};
+use rialto_core::Address;
 
 /// Everything that can go wrong in `rialto-evm`: starting anvil, loading artifacts, deploying,
 /// talking JSON-RPC and judging a Chainlink answer.
@@ -204,10 +205,10 @@ pub enum AuthorizationError {
     BadSignature(&'static str),
 
     #[error("the authorization is signed by {signer}, not by its payer {from}")]
-    SignerMismatch { signer: String, from: String },
+    SignerMismatch { signer: Address, from: Address },
 
     #[error("the authorization pays {actual}, not {expected}")]
-    WrongRecipient { expected: String, actual: String },
+    WrongRecipient { expected: Address, actual: Address },
 
     #[error("the authorization moves {actual} base units, less than the {minimum} due")]
     WrongAmount { minimum: U256, actual: U256 },
@@ -222,7 +223,7 @@ pub enum AuthorizationError {
     WrongChain { expected: u64, actual: u64 },
 
     #[error("the authorization is signed for token {actual}, not {expected}")]
-    WrongToken { expected: String, actual: String },
+    WrongToken { expected: Address, actual: Address },
 
     #[error("the authorization's nonce {actual} is not this payment intent's nonce {expected}")]
     WrongNonce { expected: B256, actual: B256 },
@@ -231,14 +232,14 @@ pub enum AuthorizationError {
         "a receiveWithAuthorization can only be submitted by its payee {to}, not by relayer \
          {relayer}"
     )]
-    ReceiveNeedsPayee { to: String, relayer: String },
+    ReceiveNeedsPayee { to: Address, relayer: Address },
 
     #[error("nonce {nonce} of {from} is already used or canceled on chain")]
-    NonceUsed { from: String, nonce: B256 },
+    NonceUsed { from: Address, nonce: B256 },
 
     #[error("{from} holds {balance} base units, less than the {value} authorized")]
     InsufficientBalance {
-        from: String,
+        from: Address,
         balance: U256,
         value: U256,
     },

@@ -1,7 +1,8 @@
 //! Rialto's EVM side that does not belong to one venue: the local devnet `rialto devnet`
 //! runs (anvil chains with the sandbox tokens, Chainlink mock feeds and Uniswap V2), the
-//! manifest that tells the gateway where everything is, and a Chainlink feed reader that turns
-//! a feed answer into an exact price or refuses it.
+//! manifest that tells the gateway where everything is, a Chainlink feed reader that turns
+//! a feed answer into an exact price or refuses it (and an L2 sequencer uptime check), EIP-3009
+//! gasless authorizations, and per-intent deposit addresses.
 //!
 //! Money stays exact: amounts cross the chain boundary as integer base units (`U256`) converted
 //! through `rialto_core::Money`, prices come back as `rust_decimal::Decimal`; no floats.

@@ -231,8 +231,8 @@ async fn a_signature_by_another_key_is_a_signer_mismatch_and_the_token_refuses_i
     .unwrap_err();
     match err {
         AuthorizationError::SignerMismatch { signer, from } => {
-            assert_eq!(signer, chain.payers[1].address.to_string());
-            assert_eq!(from, s.payer_address.to_string());
+            assert_eq!(signer, chain.payers[1].address);
+            assert_eq!(from, s.payer_address);
         }
         other => panic!("expected a signer mismatch, got {other:?}"),
     }

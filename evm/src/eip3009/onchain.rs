@@ -71,7 +71,7 @@ pub async fn check_onchain<P: Provider>(
         .map_err(EvmError::from)?;
     if used {
         return Err(AuthorizationError::NonceUsed {
-            from: auth.from.to_string(),
+            from: auth.from,
             nonce: auth.nonce,
         });
     }
@@ -82,7 +82,7 @@ pub async fn check_onchain<P: Provider>(
         .map_err(EvmError::from)?;
     if balance < auth.value {
         return Err(AuthorizationError::InsufficientBalance {
-            from: auth.from.to_string(),
+            from: auth.from,
             balance,
             value: auth.value,
         });

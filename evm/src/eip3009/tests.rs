@@ -375,8 +375,8 @@ fn a_malformed_signature_is_a_bad_signature_not_a_mismatch() {
     let err = verify_offchain(&d, &auth, &by_other, &expected(), NOW).unwrap_err();
     match err {
         AuthorizationError::SignerMismatch { signer, from } => {
-            assert_eq!(signer, from_wire(other.address()).to_string());
-            assert_eq!(from, auth.from.to_string());
+            assert_eq!(signer, from_wire(other.address()));
+            assert_eq!(from, auth.from);
         }
         other => panic!("expected a signer mismatch, got {other:?}"),
     }
