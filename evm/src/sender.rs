@@ -120,9 +120,10 @@ pub async fn estimate_gas(rpc_url: &str, from: &Address, spec: &CallSpec) -> Res
         .to(to_wire(&spec.to)?)
         .value(U256::from(spec.value))
         .input(spec.data.clone().into());
-    let gas = provider.estimate_gas(request).await.map_err(|e| {
-        EvmError::WouldRevert(e.to_string())
-    })?;
+    let gas = provider
+        .estimate_gas(request)
+        .await
+        .map_err(|e| EvmError::WouldRevert(e.to_string()))?;
     Ok(gas.saturating_add(gas / 5))
 }
 
@@ -208,8 +209,11 @@ mod tests {
     fn spec() -> CallSpec {
         CallSpec {
             chain_id: 31337,
-            to: Address::parse("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", rialto_core::ChainNamespace::Eip155)
-                .unwrap(),
+            to: Address::parse(
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                rialto_core::ChainNamespace::Eip155,
+            )
+            .unwrap(),
             value: 1,
             data: Bytes::new(),
             gas_limit: 21_000,
@@ -228,7 +232,11 @@ mod tests {
         assert_eq!(a, b);
         let other_nonce = sign_call(&key(), &spec(), 8, FEES).unwrap();
         assert_ne!(a.hash, other_nonce.hash);
-        assert!(a.raw.starts_with("0x02"), "EIP-1559 typed envelope: {}", a.raw);
+        assert!(
+            a.raw.starts_with("0x02"),
+            "EIP-1559 typed envelope: {}",
+            a.raw
+        );
         assert_eq!(a.hash.len(), 66);
     }
 

@@ -169,15 +169,11 @@ impl ErrorCode {
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
             C::ComplianceListsUnavailable
             | C::ChainUnavailable
-            | C::DepositAddressesUnavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, T::ApiError)
-            }
+            | C::DepositAddressesUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
             C::TransactionUnconfirmed
             | C::TransactionAlreadyUsed
             | C::AuthorizationNonceUsed
-            | C::AuthorizationAlreadyRelayed => {
-                (StatusCode::CONFLICT, T::InvalidRequestError)
-            }
+            | C::AuthorizationAlreadyRelayed => (StatusCode::CONFLICT, T::InvalidRequestError),
             C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
                 (StatusCode::CONFLICT, T::InvalidRequestError)
             }

@@ -98,6 +98,7 @@ pub async fn serve(
     let compliance =
         Arc::new(Compliance::new(&config.compliance).context("loading the compliance lists")?);
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
+    let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
     let chains = sandbox_chains(&config_sandbox, &registry)?;
@@ -133,7 +134,7 @@ pub async fn serve(
         let _ = server_stop.changed().await;
     });
     let server = tokio::spawn(async move { server.await });
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop_tx.send(true);
     match tokio::time::timeout(grace, server).await {
@@ -184,23 +185,32 @@ pub async fn run_list_watch(compliance: Arc<Compliance>, mut shutdown: watch::Re
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the SIGINT/SIGTERM handlers now (before the listener answers: a signal that
+/// arrives between the first answered request and a lazy registration would kill the process
+/// without a graceful stop) and returns the future that resolves on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {},
+                _ = wait(terminate) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

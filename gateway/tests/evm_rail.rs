@@ -193,10 +193,17 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
 }
 
 /// The typed data the gateway asks for, as an [`Authorization`] from `from`.
-async fn authorization_for(app: &TestApp, intent: &Value, from: &PrivateKeySigner) -> (TokenDomain, Authorization) {
+async fn authorization_for(
+    app: &TestApp,
+    intent: &Value,
+    from: &PrivateKeySigner,
+) -> (TokenDomain, Authorization) {
     let id = intent["id"].as_str().unwrap();
     let request = app
-        .get(&format!("/v1/payment_intents/{id}/authorization_request"), app.sk())
+        .get(
+            &format!("/v1/payment_intents/{id}/authorization_request"),
+            app.sk(),
+        )
         .send()
         .await
         .unwrap();
@@ -237,11 +244,14 @@ fn body_of(auth: &Authorization, signature: &[u8]) -> Value {
 
 async fn submit_auth(app: &TestApp, intent: &Value, body: &Value) -> reqwest::Response {
     let id = intent["id"].as_str().unwrap();
-    app.post(&format!("/v1/payment_intents/{id}/authorizations"), app.sk())
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    app.post(
+        &format!("/v1/payment_intents/{id}/authorizations"),
+        app.sk(),
+    )
+    .json(body)
+    .send()
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -264,32 +274,74 @@ async fn a_gasless_authorization_is_relayed_once_and_bad_ones_move_nothing() {
     let mut short = auth.clone();
     short.value = U256::from(24_999_999u64);
     let mut elsewhere = auth.clone();
-    elsewhere.to = Address::parse("0x000000000000000000000000000000000000dEaD", ChainNamespace::Eip155).unwrap();
+    elsewhere.to = Address::parse(
+        "0x000000000000000000000000000000000000dEaD",
+        ChainNamespace::Eip155,
+    )
+    .unwrap();
     let mut other_nonce = auth.clone();
-    other_nonce.nonce = eip3009::intent_nonce("pi_someone_else", domain.chain_id, &domain.verifying_contract);
+    other_nonce.nonce = eip3009::intent_nonce(
+        "pi_someone_else",
+        domain.chain_id,
+        &domain.verifying_contract,
+    );
     let cases = [
-        (body_of(&expired, &sign(&domain, &expired)), "authorization_expired"),
-        (body_of(&short, &sign(&domain, &short)), "authorization_amount_too_low"),
-        (body_of(&elsewhere, &sign(&domain, &elsewhere)), "authorization_wrong_recipient"),
-        (body_of(&other_nonce, &sign(&domain, &other_nonce)), "authorization_nonce_mismatch"),
+        (
+            body_of(&expired, &sign(&domain, &expired)),
+            "authorization_expired",
+        ),
+        (
+            body_of(&short, &sign(&domain, &short)),
+            "authorization_amount_too_low",
+        ),
+        (
+            body_of(&elsewhere, &sign(&domain, &elsewhere)),
+            "authorization_wrong_recipient",
+        ),
+        (
+            body_of(&other_nonce, &sign(&domain, &other_nonce)),
+            "authorization_nonce_mismatch",
+        ),
     ];
     for (body, code) in cases {
         expect_error(submit_auth(app, &paying, &body).await, 400, code).await;
     }
     // Signed for the other devnet chain: the chain id it names is refused…
     let other_chain_id: u64 = setup.other_chain.chain_id.to_string()[7..].parse().unwrap();
-    let foreign = TokenDomain { chain_id: other_chain_id, ..domain.clone() };
+    let foreign = TokenDomain {
+        chain_id: other_chain_id,
+        ..domain.clone()
+    };
     let mut wrong_chain = body_of(&auth, &sign(&foreign, &auth));
     wrong_chain["chain_id"] = json!(other_chain_id);
-    expect_error(submit_auth(app, &paying, &wrong_chain).await, 400, "authorization_wrong_chain").await;
+    expect_error(
+        submit_auth(app, &paying, &wrong_chain).await,
+        400,
+        "authorization_wrong_chain",
+    )
+    .await;
     // …and without saying so, its signature does not recover to the payer here.
     wrong_chain.as_object_mut().unwrap().remove("chain_id");
-    expect_error(submit_auth(app, &paying, &wrong_chain).await, 400, "authorization_signer_mismatch").await;
+    expect_error(
+        submit_auth(app, &paying, &wrong_chain).await,
+        400,
+        "authorization_signer_mismatch",
+    )
+    .await;
     // Another key signing for the payer.
     let stranger: PrivateKeySigner = chain.payers[1].private_key.expose_secret().parse().unwrap();
     let forged = eip3009::sign(&stranger, &domain, &auth).unwrap();
-    expect_error(submit_auth(app, &paying, &body_of(&auth, &forged)).await, 400, "authorization_signer_mismatch").await;
-    assert_eq!(usdc_balance(chain, &payer).await, payer_before, "nothing moved yet");
+    expect_error(
+        submit_auth(app, &paying, &body_of(&auth, &forged)).await,
+        400,
+        "authorization_signer_mismatch",
+    )
+    .await;
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before,
+        "nothing moved yet"
+    );
     assert_eq!(status_of(app, &paying).await, "awaiting_funds");
 
     // The good one is relayed from the gateway's hot wallet and the intent succeeds.
@@ -298,8 +350,14 @@ async fn a_gasless_authorization_is_relayed_once_and_bad_ones_move_nothing() {
     assert_eq!(relayed.status(), 202);
     let relayed: Value = relayed.json().await.unwrap();
     wait_for(app, &paying, "succeeded").await;
-    assert_eq!(usdc_balance(chain, MERCHANT).await - merchant_before, U256::from(25_000_000u64));
-    assert_eq!(payer_before - usdc_balance(chain, &payer).await, U256::from(25_000_000u64));
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        U256::from(25_000_000u64)
+    );
+    assert_eq!(
+        payer_before - usdc_balance(chain, &payer).await,
+        U256::from(25_000_000u64)
+    );
     let receipt = node(chain)
         .await
         .get_transaction_receipt(relayed["tx_hash"].as_str().unwrap().parse().unwrap())
@@ -313,10 +371,23 @@ async fn a_gasless_authorization_is_relayed_once_and_bad_ones_move_nothing() {
     );
 
     // Replayed on the same intent (now paid) or on another: refused, nothing moves.
-    expect_error(submit_auth(app, &paying, &good).await, 409, "authorization_nonce_used").await;
+    expect_error(
+        submit_auth(app, &paying, &good).await,
+        409,
+        "authorization_nonce_used",
+    )
+    .await;
     let second = intent(app, "25.00").await;
-    expect_error(submit_auth(app, &second, &good).await, 400, "authorization_nonce_mismatch").await;
-    assert_eq!(usdc_balance(chain, MERCHANT).await - merchant_before, U256::from(25_000_000u64));
+    expect_error(
+        submit_auth(app, &second, &good).await,
+        400,
+        "authorization_nonce_mismatch",
+    )
+    .await;
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        U256::from(25_000_000u64)
+    );
 }
 
 #[tokio::test]
@@ -327,7 +398,10 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     let paying = intent(app, "25.00").await;
     let id = paying["id"].as_str().unwrap();
     let deposit = app
-        .post(&format!("/v1/payment_intents/{id}/deposit_address"), app.sk())
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
         .send()
         .await
         .unwrap();
@@ -345,7 +419,10 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     );
     // Asking again gives the same address; another intent gets another.
     let again: Value = app
-        .post(&format!("/v1/payment_intents/{id}/deposit_address"), app.sk())
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
         .send()
         .await
         .unwrap()
@@ -356,7 +433,10 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     let other = intent(app, "10.00").await;
     let other_id = other["id"].as_str().unwrap();
     let other_deposit: Value = app
-        .post(&format!("/v1/payment_intents/{other_id}/deposit_address"), app.sk())
+        .post(
+            &format!("/v1/payment_intents/{other_id}/deposit_address"),
+            app.sk(),
+        )
         .send()
         .await
         .unwrap()
@@ -367,7 +447,10 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
 
     pay(&wallet(chain).await, chain, &address, 25_000_000).await;
     wait_for(app, &paying, "succeeded").await;
-    assert_eq!(usdc_balance(chain, MERCHANT).await - before, U256::from(25_000_000u64));
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - before,
+        U256::from(25_000_000u64)
+    );
     assert_eq!(usdc_balance(chain, &address).await, U256::ZERO, "swept");
     assert_eq!(status_of(app, &other).await, "awaiting_funds");
 }
@@ -390,16 +473,29 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 202, "seen, not yet confirmed");
-    let reverted: bool = node.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    let reverted: bool = node
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
     assert!(reverted);
     // The chain moves on past the confirmations without the payment.
-    let _: Value = node.raw_request("anvil_mine".into(), (U256::from(5u64),)).await.unwrap();
+    let _: Value = node
+        .raw_request("anvil_mine".into(), (U256::from(5u64),))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(status_of(app, &paying).await, "awaiting_funds");
-    assert_eq!(usdc_balance(chain, MERCHANT).await, before, "the reorg took the payment away");
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await,
+        before,
+        "the reorg took the payment away"
+    );
     // The same payment made again, for real, then succeeds.
     let again = pay(&wallet(chain).await, chain, MERCHANT, 25_000_000).await;
-    let _: Value = node.raw_request("anvil_mine".into(), (U256::from(3u64),)).await.unwrap();
+    let _: Value = node
+        .raw_request("anvil_mine".into(), (U256::from(3u64),))
+        .await
+        .unwrap();
     let answer = app
         .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
         .json(&json!({"tx_hash": again}))

@@ -266,27 +266,70 @@ fn unavailable(err: rialto_evm::EvmError) -> ApiError {
 }
 
 fn invalid(param: &str, what: &str) -> ApiError {
-    ApiError::new(ErrorCode::ParameterInvalid, format!("{param} must be {what}.")).param(param)
+    ApiError::new(
+        ErrorCode::ParameterInvalid,
+        format!("{param} must be {what}."),
+    )
+    .param(param)
 }
 
 fn authorization_error(err: AuthorizationError) -> ApiError {
     use AuthorizationError as A;
     let (code, message) = match &err {
-        A::BadSignature(_) => (ErrorCode::AuthorizationInvalidSignature, "The signature is malformed."),
-        A::SignerMismatch { .. } => (ErrorCode::AuthorizationSignerMismatch, "The signature was not made by `from`."),
-        A::WrongRecipient { .. } => (ErrorCode::AuthorizationWrongRecipient, "The authorization must pay the intent's settlement address."),
-        A::WrongAmount { .. } => (ErrorCode::AuthorizationAmountTooLow, "The authorization's value is below the intent amount."),
-        A::NotYetValid { .. } => (ErrorCode::AuthorizationNotYetValid, "The authorization is not valid yet (valid_after)."),
-        A::Expired { .. } => (ErrorCode::AuthorizationExpired, "The authorization has expired (valid_before)."),
-        A::WrongChain { .. } | A::WrongToken { .. } => (ErrorCode::AuthorizationWrongChain, "The authorization was signed for another chain or token."),
-        A::WrongNonce { .. } => (ErrorCode::AuthorizationNonceMismatch, "Use the nonce of this intent's authorization request."),
-        A::ReceiveNeedsPayee { .. } => (ErrorCode::AuthorizationInvalidSignature, "Only transferWithAuthorization can be relayed."),
-        A::NonceUsed { .. } => (ErrorCode::AuthorizationNonceUsed, "This authorization was already used on chain."),
-        A::InsufficientBalance { .. } => (ErrorCode::AuthorizationInsufficientBalance, "`from` holds less than the authorization's value."),
-        A::WouldRevert(_) => (ErrorCode::AuthorizationWouldRevert, "The token would refuse this authorization."),
+        A::BadSignature(_) => (
+            ErrorCode::AuthorizationInvalidSignature,
+            "The signature is malformed.",
+        ),
+        A::SignerMismatch { .. } => (
+            ErrorCode::AuthorizationSignerMismatch,
+            "The signature was not made by `from`.",
+        ),
+        A::WrongRecipient { .. } => (
+            ErrorCode::AuthorizationWrongRecipient,
+            "The authorization must pay the intent's settlement address.",
+        ),
+        A::WrongAmount { .. } => (
+            ErrorCode::AuthorizationAmountTooLow,
+            "The authorization's value is below the intent amount.",
+        ),
+        A::NotYetValid { .. } => (
+            ErrorCode::AuthorizationNotYetValid,
+            "The authorization is not valid yet (valid_after).",
+        ),
+        A::Expired { .. } => (
+            ErrorCode::AuthorizationExpired,
+            "The authorization has expired (valid_before).",
+        ),
+        A::WrongChain { .. } | A::WrongToken { .. } => (
+            ErrorCode::AuthorizationWrongChain,
+            "The authorization was signed for another chain or token.",
+        ),
+        A::WrongNonce { .. } => (
+            ErrorCode::AuthorizationNonceMismatch,
+            "Use the nonce of this intent's authorization request.",
+        ),
+        A::ReceiveNeedsPayee { .. } => (
+            ErrorCode::AuthorizationInvalidSignature,
+            "Only transferWithAuthorization can be relayed.",
+        ),
+        A::NonceUsed { .. } => (
+            ErrorCode::AuthorizationNonceUsed,
+            "This authorization was already used on chain.",
+        ),
+        A::InsufficientBalance { .. } => (
+            ErrorCode::AuthorizationInsufficientBalance,
+            "`from` holds less than the authorization's value.",
+        ),
+        A::WouldRevert(_) => (
+            ErrorCode::AuthorizationWouldRevert,
+            "The token would refuse this authorization.",
+        ),
         A::Chain(inner) => {
             tracing::warn!(error = %inner, "chain unavailable while checking an authorization");
-            (ErrorCode::ChainUnavailable, "The chain could not be reached; retry shortly.")
+            (
+                ErrorCode::ChainUnavailable,
+                "The chain could not be reached; retry shortly.",
+            )
         }
     };
     ApiError::new(code, message)
@@ -314,10 +357,14 @@ pub async fn submit_authorization(
     let reference = intent.id.to_string();
     let signature = alloy::hex::decode(params.signature.trim_start_matches("0x"))
         .map_err(|_| invalid("signature", "0x and 130 hex digits"))?;
-    if let Some(leg) = state.store.get_chain_transfer(EIP3009_RELAY, &reference).await? {
+    if let Some(leg) = state
+        .store
+        .get_chain_transfer(EIP3009_RELAY, &reference)
+        .await?
+    {
         // The same authorization again is answered as it stands; another one cannot pay twice.
-        let same = signature.len() == 65
-            && leg.raw_tx.contains(&alloy::hex::encode(&signature[..32]));
+        let same =
+            signature.len() == 65 && leg.raw_tx.contains(&alloy::hex::encode(&signature[..32]));
         if same && intent.status == PaymentStatus::AwaitingFunds {
             return Ok(relayed(&intent, chain, &leg.tx_hash));
         }
@@ -334,7 +381,10 @@ pub async fn submit_authorization(
     }
     awaiting(&intent)?;
     let hot = chain.hot_wallet.as_ref().ok_or_else(|| {
-        ApiError::new(ErrorCode::ChainUnavailable, "This chain has no relaying wallet configured.")
+        ApiError::new(
+            ErrorCode::ChainUnavailable,
+            "This chain has no relaying wallet configured.",
+        )
     })?;
     let relayer = sender::signer_from_key(hot).map_err(|e| ApiError::internal(&e))?;
     let relayer_address = sender::signer_address(&relayer);
@@ -349,10 +399,22 @@ pub async fn submit_authorization(
             Some(to) => parse_addr("to", to)?,
             None => intent.settlement.address,
         },
-        value: params.value.parse::<U256>().map_err(|_| invalid("value", "an integer"))?,
-        valid_after: params.valid_after.parse().map_err(|_| invalid("valid_after", "unix seconds"))?,
-        valid_before: params.valid_before.parse().map_err(|_| invalid("valid_before", "unix seconds"))?,
-        nonce: params.nonce.parse().map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
+        value: params
+            .value
+            .parse::<U256>()
+            .map_err(|_| invalid("value", "an integer"))?,
+        valid_after: params
+            .valid_after
+            .parse()
+            .map_err(|_| invalid("valid_after", "unix seconds"))?,
+        valid_before: params
+            .valid_before
+            .parse()
+            .map_err(|_| invalid("valid_before", "unix seconds"))?,
+        nonce: params
+            .nonce
+            .parse()
+            .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
     };
     let expected = ExpectedPayment {
         chain_id: chain.chain_id,
@@ -362,7 +424,9 @@ pub async fn submit_authorization(
         nonce: eip3009::intent_nonce(&reference, chain.chain_id, &asset.contract),
         relayer: relayer_address,
     };
-    let provider = rialto_evm::connect(&chain.rpc_url).await.map_err(unavailable)?;
+    let provider = rialto_evm::connect(&chain.rpc_url)
+        .await
+        .map_err(unavailable)?;
     let mut domain = eip3009::read_domain(&provider, &asset.contract)
         .await
         .map_err(unavailable)?;
@@ -376,12 +440,19 @@ pub async fn submit_authorization(
     eip3009::check_onchain(&provider, &asset.contract, &auth)
         .await
         .map_err(authorization_error)?;
-    let calldata = eip3009::calldata(&auth, &signature)
-        .map_err(|_| ApiError::new(ErrorCode::AuthorizationInvalidSignature, "The signature is malformed."))?;
+    let calldata = eip3009::calldata(&auth, &signature).map_err(|_| {
+        ApiError::new(
+            ErrorCode::AuthorizationInvalidSignature,
+            "The signature is malformed.",
+        )
+    })?;
     eip3009::simulate(&provider, &relayer_address, &asset.contract, &calldata)
         .await
         .map_err(authorization_error)?;
-    let rail = EvmRail { chain, store: state.store.as_ref() };
+    let rail = EvmRail {
+        chain,
+        store: state.store.as_ref(),
+    };
     let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
     let now = state.clock.now_ms();
     let request = LegRequest {
@@ -396,9 +467,13 @@ pub async fn submit_authorization(
     };
     let leg = rail.send(&request, now).await.map_err(|e| {
         tracing::warn!(error = %e, intent = %intent.id, "relaying an authorization failed");
-        ApiError::new(ErrorCode::ChainUnavailable, "The authorization could not be relayed; retry shortly.")
+        ApiError::new(
+            ErrorCode::ChainUnavailable,
+            "The authorization could not be relayed; retry shortly.",
+        )
     })?;
-    let paid = Money::from_base_units(units, asset.currency()).map_err(|e| ApiError::internal(&e))?;
+    let paid =
+        Money::from_base_units(units, asset.currency()).map_err(|e| ApiError::internal(&e))?;
     let claim = PaymentTransaction {
         chain_id: chain.caip2.clone(),
         tx_hash: leg.tx_hash.clone(),

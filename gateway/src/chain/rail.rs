@@ -108,7 +108,9 @@ impl Rail for EvmRail<'_> {
                 })
                 .map_err(|e| e.to_string())
         };
-        let leg = store.record_chain_transfer(&draft, chain_nonce, &sign).await?;
+        let leg = store
+            .record_chain_transfer(&draft, chain_nonce, &sign)
+            .await?;
         if leg.status == LegStatus::Pending {
             self.broadcast(&leg, now_ms).await?;
         }
@@ -117,7 +119,11 @@ impl Rail for EvmRail<'_> {
 
     async fn drive(&self, now_ms: i64) -> Result<usize, RailError> {
         let mut changed = 0;
-        for leg in self.store.open_chain_transfers(&self.chain.caip2, 200).await? {
+        for leg in self
+            .store
+            .open_chain_transfers(&self.chain.caip2, 200)
+            .await?
+        {
             match sender::mined(&self.chain.rpc_url, &leg.tx_hash).await? {
                 Some(m) if !m.success => {
                     self.store

@@ -9,7 +9,6 @@
 //!   they are sent and named by the intent, so a restart resumes them and never sends twice;
 //!   the intent succeeds when the sweep has the chain's confirmations.
 
-use rialto_core::address::Address;
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 use rialto_evm::sender::{self, CallSpec};
@@ -58,7 +57,15 @@ async fn settle_direct(
 ) -> Result<bool, RailError> {
     let mut current = intent.clone();
     if current.status == PaymentStatus::FundsReceived {
-        match advance(state, &current, PaymentEvent::SettlementStarted, None, now_ms).await? {
+        match advance(
+            state,
+            &current,
+            PaymentEvent::SettlementStarted,
+            None,
+            now_ms,
+        )
+        .await?
+        {
             Some(next) => current = next,
             None => return Ok(false),
         }
@@ -149,7 +156,15 @@ async fn sweep(
     let mut moved = false;
     let mut current = intent.clone();
     if current.status == PaymentStatus::FundsReceived {
-        match advance(state, &current, PaymentEvent::SettlementStarted, None, now_ms).await? {
+        match advance(
+            state,
+            &current,
+            PaymentEvent::SettlementStarted,
+            None,
+            now_ms,
+        )
+        .await?
+        {
             Some(next) => {
                 current = next;
                 moved = true;
@@ -199,11 +214,4 @@ async fn confirmed(
         .get_chain_transfer(purpose, reference)
         .await?
         .is_some_and(|l| l.status == LegStatus::Confirmed))
-}
-
-/// The address a deposit key pays from, for tests and the API.
-pub fn deposit_address_of(keys: &rialto_evm::deposit::DepositKeys, index: u32) -> Result<Address, RailError> {
-    keys.signer(index)
-        .map(|s| sender::signer_address(&s))
-        .map_err(|e| RailError::Keys(e.to_string()))
 }

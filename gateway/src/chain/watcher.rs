@@ -77,7 +77,10 @@ pub async fn scan_deposits(
             let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
                 continue;
             };
-            let Some(intent) = store.get_intent_unscoped(&deposit.payment_intent_id).await? else {
+            let Some(intent) = store
+                .get_intent_unscoped(&deposit.payment_intent_id)
+                .await?
+            else {
                 continue;
             };
             if log.token != intent.settlement.asset.contract {
@@ -117,7 +120,9 @@ pub async fn scan_deposits(
     let Some(hash) = watch::block_hash(&chain.rpc_url, to).await? else {
         return Ok(report); // the head moved back under us; next call sees the reorg
     };
-    store.set_chain_cursor(&chain.caip2, to, &hash, now_ms).await?;
+    store
+        .set_chain_cursor(&chain.caip2, to, &hash, now_ms)
+        .await?;
     report.blocks = to + 1 - from;
     Ok(report)
 }
@@ -150,7 +155,9 @@ pub async fn track_payments(
             continue;
         }
         for ptx in store.payment_transactions_of(&intent.id).await? {
-            if ptx.status == TX_CONFIRMED && revert_if_gone(state, chain, &intent, ptx, now_ms).await? {
+            if ptx.status == TX_CONFIRMED
+                && revert_if_gone(state, chain, &intent, ptx, now_ms).await?
+            {
                 changed += 1;
             }
         }
@@ -160,14 +167,21 @@ pub async fn track_payments(
 
 /// The address a payment transaction of `intent` must pay: its deposit address for deposits,
 /// else the settlement address.
-async fn recipient(state: &AppState, intent: &PaymentIntent, ptx: &PaymentTransaction) -> Result<Option<rialto_core::address::Address>, RailError> {
+async fn recipient(
+    state: &AppState,
+    intent: &PaymentIntent,
+    ptx: &PaymentTransaction,
+) -> Result<Option<rialto_core::address::Address>, RailError> {
     if ptx.source != "deposit" {
         return Ok(Some(intent.settlement.address));
     }
     let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
         return Ok(None);
     };
-    Ok(rialto_core::address::Address::parse(&deposit.address, rialto_core::ChainNamespace::Eip155).ok())
+    Ok(
+        rialto_core::address::Address::parse(&deposit.address, rialto_core::ChainNamespace::Eip155)
+            .ok(),
+    )
 }
 
 async fn advance_pending(
@@ -210,7 +224,9 @@ async fn advance_pending(
     .await
     {
         Ok(observed) => observed,
-        Err(rialto_evm::EvmError::NoMatchingTransfer { .. } | rialto_evm::EvmError::TxFailed(_)) => {
+        Err(
+            rialto_evm::EvmError::NoMatchingTransfer { .. } | rialto_evm::EvmError::TxFailed(_),
+        ) => {
             ptx.status = TX_REVERTED.to_owned();
             store.set_payment_transaction(&ptx, None, now_ms).await?;
             return Ok(true);
@@ -261,7 +277,12 @@ async fn revert_if_gone(
         return Ok(false);
     };
     tracing::warn!(intent = %intent.id, tx = %ptx.tx_hash, "payment transaction reorged out; back to awaiting funds");
-    let event = intent_event(&next, "payment_intent.funds_reverted", &intent_json(&next), now_ms);
+    let event = intent_event(
+        &next,
+        "payment_intent.funds_reverted",
+        &intent_json(&next),
+        now_ms,
+    );
     ptx.status = TX_REVERTED.to_owned();
     let change = IntentChange {
         expected: intent.status,

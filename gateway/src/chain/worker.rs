@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{settle, watcher, EvmChain};
 use super::rail::{EvmRail, Rail, RailError};
+use super::{settle, watcher, EvmChain};
 use crate::api::AppState;
 
 /// One pass over one chain. Returns how many things changed.
@@ -49,7 +49,9 @@ pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<boo
             match tick(&state, chain).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
-                Err(err) => tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry"),
+                Err(err) => {
+                    tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry")
+                }
             }
         }
     }

@@ -561,7 +561,9 @@ pub trait ComplianceStore: Send + Sync + 'static {
 }
 
 #[async_trait]
-pub trait Store: WebhookStore + ComplianceStore + chain::ChainStore + Send + Sync + 'static {
+pub trait Store:
+    WebhookStore + ComplianceStore + chain::ChainStore + Send + Sync + 'static
+{
     /// Applies this backend's migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
 

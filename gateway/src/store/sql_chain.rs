@@ -6,9 +6,7 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::chain::{
-    ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft,
-};
+use super::chain::{ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft};
 use super::sql::{cas_intent, insert_event, SqlStore};
 use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
 
@@ -177,7 +175,10 @@ impl ChainStore for SqlStore {
         // A concurrent instance recording the same leg loses on the unique (purpose,
         // reference) and reads the winner's row; its nonce increment rolled back with it.
         for _ in 0..3 {
-            match self.try_record_chain_transfer(draft, chain_nonce, sign).await? {
+            match self
+                .try_record_chain_transfer(draft, chain_nonce, sign)
+                .await?
+            {
                 Ok(leg) => return Ok(leg),
                 Err(err) if is_unique_violation(&err) => continue,
                 Err(err) => return Err(err.into()),
@@ -339,7 +340,7 @@ impl ChainStore for SqlStore {
             .execute(&self.writer)
             .await;
             match inserted {
-                Ok(_) => continue, // read it back above
+                Ok(_) => continue,                                 // read it back above
                 Err(err) if is_unique_violation(&err) => continue, // raced: next index
                 Err(err) => return Err(err.into()),
             }
@@ -379,19 +380,15 @@ impl ChainStore for SqlStore {
     }
 
     async fn chain_cursor(&self, chain_id: &str) -> Result<Option<(u64, String)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT block_number, block_hash FROM chain_cursors WHERE chain_id = $1",
-        )
-        .bind(chain_id.to_owned())
-        .fetch_optional(&self.writer)
-        .await?;
+        let row =
+            sqlx::query("SELECT block_number, block_hash FROM chain_cursors WHERE chain_id = $1")
+                .bind(chain_id.to_owned())
+                .fetch_optional(&self.writer)
+                .await?;
         row.map(|row| {
             let number: i64 = row.try_get("block_number")?;
             let hash: String = row.try_get("block_hash")?;
-            Ok((
-                u64::try_from(number).map_err(|_| corrupt("cursor"))?,
-                hash,
-            ))
+            Ok((u64::try_from(number).map_err(|_| corrupt("cursor"))?, hash))
         })
         .transpose()
     }
