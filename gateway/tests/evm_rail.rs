@@ -8,7 +8,9 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address as WireAddress, U256};
@@ -504,4 +506,113 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     wait_for(app, &paying, "succeeded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
+    use rialto_gateway::chain::rail::{EvmRail, LegRequest, Rail};
+    use rialto_gateway::chain::Chains;
+    use rialto_gateway::store::chain::{ChainStore, LegStatus};
+    use rialto_gateway::store::Store;
+
+    let setup = setup(1).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let mut sandbox = rialto_gateway::config::SandboxConfig::default();
+    sandbox.devnet_manifest = setup
+        ._manifest
+        .path()
+        .join("devnet.json")
+        .display()
+        .to_string();
+    let chains = Arc::new(Chains::from_sandbox(&sandbox, &common::registry()).unwrap());
+    let caip2 = chain.chain_id.to_string();
+    let hot: PrivateKeySigner = chain
+        .gateway_hot_wallet
+        .private_key
+        .expose_secret()
+        .parse()
+        .unwrap();
+    let node = node(chain).await;
+    let start_nonce = node.get_transaction_count(hot.address()).await.unwrap();
+    let recipient = |i: u8| {
+        Address::Evm(
+            [0x11; 19]
+                .into_iter()
+                .chain([i])
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap(),
+        )
+    };
+    let mut tasks = Vec::new();
+    for i in 0..10u8 {
+        let store: Arc<dyn Store> = app.store.clone();
+        let chains = chains.clone();
+        let caip2 = caip2.clone();
+        let signer = hot.clone();
+        tasks.push(tokio::spawn(async move {
+            let chain = chains.get(&caip2).unwrap();
+            let rail = EvmRail {
+                chain,
+                store: store.as_ref(),
+            };
+            let request = LegRequest {
+                purpose: "payout",
+                reference: format!("po_test_{i}"),
+                payment_intent_id: None,
+                signer,
+                to: recipient(i),
+                value: 1_000 + u128::from(i),
+                data: Vec::new(),
+                token: None,
+            };
+            let leg = rail.send(&request, 0).await.unwrap();
+            // Asked again (a retry after a timeout): the same leg, nothing new sent.
+            let again = rail.send(&request, 0).await.unwrap();
+            assert_eq!(again.tx_hash, leg.tx_hash);
+            leg
+        }));
+    }
+    let mut nonces = BTreeSet::new();
+    for task in tasks {
+        let leg = task.await.unwrap();
+        assert!(nonces.insert(leg.nonce));
+    }
+    assert_eq!(
+        nonces,
+        (start_nonce..start_nonce + 10).collect::<BTreeSet<u64>>()
+    );
+    // Every one lands exactly once: each recipient holds exactly its value.
+    let started = Instant::now();
+    loop {
+        let mut all = true;
+        for i in 0..10u8 {
+            let leg = app
+                .store
+                .get_chain_transfer("payout", &format!("po_test_{i}"))
+                .await
+                .unwrap()
+                .unwrap();
+            all &= leg.status == LegStatus::Confirmed;
+        }
+        if all {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "legs not confirmed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in 0..10u8 {
+        let to = rialto_evm::contracts::to_wire(&recipient(i)).unwrap();
+        assert_eq!(
+            node.get_balance(to).await.unwrap(),
+            U256::from(1_000 + u64::from(i))
+        );
+    }
+    assert_eq!(
+        node.get_transaction_count(hot.address()).await.unwrap(),
+        start_nonce + 10
+    );
 }

@@ -1,0 +1,184 @@
+//! The EVM rail's store contract, on SQLite and PostgreSQL: a leg is signed once and only
+//! once, nonces are never handed out twice (concurrent senders, a restarted gateway, a wallet
+//! someone else also sends from), and deposit addresses are one per intent.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::{fresh_database, registry, Db};
+use rialto_gateway::config::Config;
+use rialto_gateway::server::open_store;
+use rialto_gateway::store::chain::{ChainStore, LegStatus, SignedLeg, TransferDraft};
+use rialto_gateway::store::{SqlStore, Store};
+
+const CHAIN: &str = "eip155:31338";
+const HOT: &str = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
+const T0: i64 = 1_800_000_000_000;
+
+fn draft(purpose: &str, reference: &str) -> TransferDraft {
+    TransferDraft {
+        leg_id: format!("leg_{purpose}_{reference}"),
+        purpose: purpose.into(),
+        reference: reference.into(),
+        payment_intent_id: None,
+        chain_id: CHAIN.into(),
+        from: HOT.into(),
+        to: "0x000000000000000000000000000000000000dEaD".into(),
+        token: None,
+        amount_units: None,
+        created_at_ms: T0,
+    }
+}
+
+/// A stand-in for signing: the "transaction" names its nonce, so a reused nonce would show.
+fn signed(nonce: u64) -> Result<SignedLeg, String> {
+    Ok(SignedLeg {
+        raw_tx: format!("0xraw{nonce:08}"),
+        tx_hash: format!("0x{nonce:064x}"),
+    })
+}
+
+async fn open(url: &str) -> Arc<SqlStore> {
+    let mut config = Config::default();
+    config.database.url = url.to_owned();
+    Arc::new(open_store(&config, registry()).await.expect("open store"))
+}
+
+async fn a_leg_is_signed_once_however_often_it_is_asked_for(store: &dyn Store) {
+    let calls = AtomicUsize::new(0);
+    let sign = |nonce: u64| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        signed(nonce)
+    };
+    let first = store
+        .record_chain_transfer(&draft("payout", "po_1"), 5, &sign)
+        .await
+        .unwrap();
+    assert_eq!(first.nonce, 5, "starts at the node's pending count");
+    assert_eq!(first.status, LegStatus::Pending);
+    let again = store
+        .record_chain_transfer(&draft("payout", "po_1"), 9, &sign)
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "signed exactly once");
+    let stored = store
+        .get_chain_transfer("payout", "po_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.raw_tx, first.raw_tx);
+    // It moves forward only: a confirmed leg cannot be set back to submitted.
+    store
+        .set_chain_transfer_status(
+            &first.draft.leg_id,
+            LegStatus::Confirmed,
+            Some((7, "0xb".into())),
+            None,
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+    store
+        .set_chain_transfer_status(
+            &first.draft.leg_id,
+            LegStatus::Submitted,
+            None,
+            None,
+            T0 + 2,
+        )
+        .await
+        .unwrap();
+    let stored = store
+        .get_chain_transfer("payout", "po_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, LegStatus::Confirmed);
+    assert_eq!(stored.block_number, Some(7));
+    assert!(store
+        .open_chain_transfers(CHAIN, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn concurrent_senders_get_distinct_consecutive_nonces(store: Arc<SqlStore>) {
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_chain_transfer(&draft("refund", &format!("re_{i}")), 0, &signed)
+                .await
+                .unwrap()
+                .nonce
+        }));
+    }
+    let mut nonces = BTreeSet::new();
+    for task in tasks {
+        assert!(
+            nonces.insert(task.await.unwrap()),
+            "a nonce was handed out twice"
+        );
+    }
+    // After the first test's leg (nonce 5): 6..=29, no gaps, no repeats.
+    assert_eq!(nonces, (6..30).collect::<BTreeSet<u64>>());
+    // The same leg asked for by many at once is still one leg.
+    let mut same = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        same.push(tokio::spawn(async move {
+            store
+                .record_chain_transfer(&draft("sweep", "pi_same"), 0, &signed)
+                .await
+                .unwrap()
+                .nonce
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    for task in same {
+        seen.insert(task.await.unwrap());
+    }
+    assert_eq!(seen.len(), 1, "one leg, one nonce: {seen:?}");
+    assert_eq!(
+        store.open_chain_transfers(CHAIN, 100).await.unwrap().len(),
+        25
+    );
+}
+
+async fn nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(url: &str) {
+    let restarted = open(url).await;
+    let next = restarted
+        .record_chain_transfer(&draft("payout", "after_restart"), 0, &signed)
+        .await
+        .unwrap();
+    assert_eq!(next.nonce, 31, "continues after 30 legs");
+    // Someone else sent from this wallet: the node's count wins.
+    let ahead = restarted
+        .record_chain_transfer(&draft("payout", "node_ahead"), 100, &signed)
+        .await
+        .unwrap();
+    assert_eq!(ahead.nonce, 100);
+}
+
+async fn run(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = open(&url).await;
+    a_leg_is_signed_once_however_often_it_is_asked_for(store.as_ref()).await;
+    concurrent_senders_get_distinct_consecutive_nonces(store.clone()).await;
+    nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rail_store_contract_holds_on_sqlite() {
+    run(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rail_store_contract_holds_on_postgres() {
+    run(Db::Postgres).await;
+}
