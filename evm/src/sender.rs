@@ -136,6 +136,12 @@ pub async fn pending_nonce(rpc_url: &str, address: &Address) -> Result<u64, EvmE
         .await?)
 }
 
+/// The EIP-155 id the endpoint answers `eth_chainId` with.
+pub async fn chain_id(rpc_url: &str) -> Result<u64, EvmError> {
+    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    Ok(provider.get_chain_id().await?)
+}
+
 /// Native balance of `address`, in wei.
 pub async fn native_balance(rpc_url: &str, address: &Address) -> Result<U256, EvmError> {
     let provider = ProviderBuilder::new().connect(rpc_url).await?;

@@ -189,12 +189,67 @@ pub struct IntentConfig {
     pub max_expires_in_secs: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveConfig {
-    /// Venues and chains configured for live money. While empty, `sk_live_`/`pk_live_` keys are
-    /// refused with `livemode_unavailable`.
+    /// Venues configured for live money. While this and `chains` are both empty,
+    /// `sk_live_`/`pk_live_` keys are refused with `livemode_unavailable`.
     pub venues: Vec<String>,
+    /// Real EVM chains live intents are paid and settled on (`[[live.chains]]`).
+    pub chains: Vec<ChainConfig>,
+    /// BIP-39 phrase live deposit addresses derive from; empty: no live deposit addresses.
+    /// Prefer `RIALTO__LIVE__DEPOSIT_MNEMONIC`.
+    pub deposit_mnemonic: String,
+}
+
+impl std::fmt::Debug for LiveConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveConfig")
+            .field("venues", &self.venues)
+            .field("chains", &self.chains)
+            .field("deposit_mnemonic", &"[redacted]")
+            .finish()
+    }
+}
+
+/// One real EVM chain (`[[live.chains]]`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// CAIP-2 id or registry alias: `eip155:8453`, `base`.
+    pub chain: String,
+    /// JSON-RPC endpoints in order of preference; the next takes over when one fails. Each is
+    /// checked at start to answer with this chain's id.
+    pub rpc_urls: Vec<String>,
+    /// Blocks a payment needs on top of it (its own included) before anything moves on it.
+    pub confirmations: u64,
+    /// The hot wallet's private key (`0x` hex): relays EIP-3009 authorizations, pays sweep gas,
+    /// sends payouts. Prefer an environment override.
+    #[serde(default)]
+    pub hot_wallet_key: String,
+    /// Token codes the deposit watcher follows (`["usdc"]`); empty: every registry token on
+    /// the chain.
+    #[serde(default)]
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for ChainConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainConfig")
+            .field("chain", &self.chain)
+            .field(
+                "rpc_urls",
+                &self
+                    .rpc_urls
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field("confirmations", &self.confirmations)
+            .field("hot_wallet_key", &"[redacted]")
+            .field("tokens", &self.tokens)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -323,6 +378,27 @@ impl Config {
         }
         if self.sandbox.confirmations == 0 {
             return invalid("sandbox.confirmations must be at least 1".into());
+        }
+        for (i, chain) in self.live.chains.iter().enumerate() {
+            if chain.rpc_urls.is_empty() {
+                return invalid(format!(
+                    "live.chains[{i}] ({}) needs at least one rpc_url",
+                    chain.chain
+                ));
+            }
+            if let Some(bad) = chain
+                .rpc_urls
+                .iter()
+                .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+            {
+                return invalid(format!(
+                    "live.chains[{i}].rpc_urls: {:?} is not an http(s) URL",
+                    redact_url(bad)
+                ));
+            }
+            if chain.confirmations == 0 {
+                return invalid(format!("live.chains[{i}].confirmations must be at least 1"));
+            }
         }
         if let Err(msg) = crate::compliance::validate_config(&self.compliance) {
             return invalid(msg);

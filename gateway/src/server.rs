@@ -94,14 +94,16 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
-    let config_sandbox = config.sandbox.clone();
     let compliance =
         Arc::new(Compliance::new(&config.compliance).context("loading the compliance lists")?);
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
     let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
-    let chains = sandbox_chains(&config_sandbox, &registry)?;
+    let chains = sandbox_chains(&config, &registry)?;
+    for chain in chains.iter() {
+        chain.verify_endpoints().await?;
+    }
     let state = AppState::new(
         store.clone(),
         registry,
@@ -149,12 +151,12 @@ pub async fn serve(
     Ok(())
 }
 
-/// The sandbox chains of the devnet manifest.
+/// The chains of the configuration: the devnet manifest's (sandbox) and `live.chains`.
 pub fn sandbox_chains(
-    sandbox: &crate::config::SandboxConfig,
+    config: &Config,
     registry: &AssetRegistry,
 ) -> anyhow::Result<crate::chain::Chains> {
-    crate::chain::Chains::from_sandbox(sandbox, registry)
+    crate::chain::Chains::from_config(config, registry)
 }
 
 /// Re-reads the compliance list folder when its files change (a no-op for the embedded

@@ -551,7 +551,7 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
         let caip2 = caip2.clone();
         let signer = hot.clone();
         tasks.push(tokio::spawn(async move {
-            let chain = chains.get(&caip2).unwrap();
+            let chain = chains.get(false, &caip2).unwrap();
             let rail = EvmRail {
                 chain,
                 store: store.as_ref(),
@@ -615,4 +615,33 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
         node.get_transaction_count(hot.address()).await.unwrap(),
         start_nonce + 10
     );
+}
+
+#[tokio::test]
+async fn an_rpc_endpoint_of_another_chain_is_refused_at_start() {
+    use rialto_gateway::chain::EvmChain;
+    let setup = setup(1).await;
+    let url = setup.chain.rpc_url.clone();
+    let wrong = EvmChain::new(
+        "eip155:8453".into(),
+        8453,
+        "base".into(),
+        true,
+        vec![url.clone()],
+        1,
+    );
+    let err = wrong.verify_endpoints().await.unwrap_err().to_string();
+    assert!(err.contains("answers as chain 31338"), "{err}");
+    let right = EvmChain::new(
+        "eip155:31338".into(),
+        31338,
+        "devnet-base".into(),
+        false,
+        vec!["http://127.0.0.1:9".into(), url],
+        1,
+    );
+    right
+        .verify_endpoints()
+        .await
+        .expect("an unreachable endpoint only warns");
 }

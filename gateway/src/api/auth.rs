@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for Caller {
         if record.kind != kind || record.livemode != livemode {
             return Err(invalid_key());
         }
-        if livemode && state.config.live.venues.is_empty() {
+        if livemode && state.config.live.venues.is_empty() && state.config.live.chains.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::LivemodeUnavailable,
                 "Live mode is not available: this gateway has no live venues or chains \

@@ -114,14 +114,18 @@ pub async fn submit(
             .param("chain"));
         }
     }
-    let chain = state.chains.get(&chain_id).ok_or_else(|| {
-        ApiError::new(
+    let chain =
+        state
+            .chains
+            .get(intent.livemode, &chain_id)
+            .ok_or_else(|| {
+                ApiError::new(
             ErrorCode::ChainUnavailable,
             format!("This gateway watches no RPC for {chain_id}; start it with --devnet-manifest."),
         )
-    })?;
+            })?;
     let observed = observe_transfer(
-        &chain.rpc_url,
+        &chain.rpc_url(),
         &params.tx_hash,
         &asset.contract,
         &intent.settlement.address,

@@ -105,7 +105,7 @@ fn awaiting(intent: &PaymentIntent) -> Result<(), ApiError> {
 
 fn chain_of<'a>(state: &'a AppState, intent: &PaymentIntent) -> Result<&'a EvmChain, ApiError> {
     let chain_id = intent.settlement.asset.id.chain().to_string();
-    state.chains.get(&chain_id).ok_or_else(|| {
+    state.chains.get(intent.livemode, &chain_id).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ChainUnavailable,
             format!("This gateway watches no RPC for {chain_id}; start it with --devnet-manifest."),
@@ -145,7 +145,7 @@ pub async fn deposit_address(
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     awaiting(&intent)?;
     let chain = chain_of(&state, &intent)?;
-    let keys = state.chains.deposit_keys().ok_or_else(|| {
+    let keys = state.chains.deposit_keys(intent.livemode).ok_or_else(|| {
         ApiError::new(
             ErrorCode::DepositAddressesUnavailable,
             "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
@@ -201,7 +201,7 @@ pub async fn authorization_request(
     awaiting(&intent)?;
     let chain = chain_of(&state, &intent)?;
     let asset = &intent.settlement.asset;
-    let provider = rialto_evm::connect(&chain.rpc_url)
+    let provider = rialto_evm::connect(&chain.rpc_url())
         .await
         .map_err(unavailable)?;
     let domain = eip3009::read_domain(&provider, &asset.contract)
@@ -424,7 +424,7 @@ pub async fn submit_authorization(
         nonce: eip3009::intent_nonce(&reference, chain.chain_id, &asset.contract),
         relayer: relayer_address,
     };
-    let provider = rialto_evm::connect(&chain.rpc_url)
+    let provider = rialto_evm::connect(&chain.rpc_url())
         .await
         .map_err(unavailable)?;
     let mut domain = eip3009::read_domain(&provider, &asset.contract)

@@ -32,7 +32,7 @@ pub async fn settle_funded(
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
         for intent in store.intents_in_status(status, 200).await? {
-            if intent.settlement.asset.id.chain().to_string() != chain.caip2 {
+            if !chain.serves(&intent) {
                 continue;
             }
             let paid = store.payment_transactions_of(&intent.id).await?;
@@ -110,7 +110,10 @@ async fn sweep(
 ) -> Result<bool, RailError> {
     let store = state.store.as_ref();
     let rail = EvmRail { chain, store };
-    let (Some(keys), Some(hot)) = (state.chains.deposit_keys(), chain.hot_wallet.as_ref()) else {
+    let (Some(keys), Some(hot)) = (
+        state.chains.deposit_keys(intent.livemode),
+        chain.hot_wallet.as_ref(),
+    ) else {
         return Ok(false);
     };
     let Some(deposit) = store.get_deposit_address(&intent.id).await? else {
@@ -138,8 +141,8 @@ async fn sweep(
                 data: data.clone(),
                 gas_limit: 0,
             };
-            let gas = sender::estimate_gas(&chain.rpc_url, &deposit_address, &spec).await?;
-            let fees = sender::estimate_fees(&chain.rpc_url).await?;
+            let gas = sender::estimate_gas(&chain.rpc_url(), &deposit_address, &spec).await?;
+            let fees = sender::estimate_fees(&chain.rpc_url()).await?;
             let request = LegRequest {
                 purpose: SWEEP_GAS,
                 reference: reference.clone(),

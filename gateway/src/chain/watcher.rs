@@ -46,11 +46,15 @@ pub async fn scan_deposits(
     now_ms: i64,
 ) -> Result<ScanReport, RailError> {
     let store = state.store.as_ref();
-    let head = watch::head(&chain.rpc_url).await?;
+    let head = watch::head(&chain.rpc_url()).await?;
     let mut report = ScanReport::default();
     let from = match store.chain_cursor(&chain.caip2).await? {
         Some((number, hash)) => {
-            if watch::block_hash(&chain.rpc_url, number).await?.as_deref() == Some(hash.as_str()) {
+            if watch::block_hash(&chain.rpc_url(), number)
+                .await?
+                .as_deref()
+                == Some(hash.as_str())
+            {
                 number + 1
             } else {
                 report.rewound = true;
@@ -71,7 +75,7 @@ pub async fn scan_deposits(
         .map(|d| (d.address.to_ascii_lowercase(), d))
         .collect();
     if !watched.is_empty() {
-        let logs = watch::transfer_logs(&chain.rpc_url, &chain.tokens, from, to).await?;
+        let logs = watch::transfer_logs(&chain.rpc_url(), &chain.tokens, from, to).await?;
         report.logs = logs.len();
         for log in logs {
             let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
@@ -117,7 +121,7 @@ pub async fn scan_deposits(
             }
         }
     }
-    let Some(hash) = watch::block_hash(&chain.rpc_url, to).await? else {
+    let Some(hash) = watch::block_hash(&chain.rpc_url(), to).await? else {
         return Ok(report); // the head moved back under us; next call sees the reorg
     };
     store
@@ -143,6 +147,9 @@ pub async fn track_payments(
         let Some(intent) = store.get_intent_unscoped(&ptx.payment_intent_id).await? else {
             continue;
         };
+        if !chain.serves(&intent) {
+            continue;
+        }
         if advance_pending(state, chain, &intent, ptx, now_ms).await? {
             changed += 1;
         }
@@ -151,7 +158,7 @@ pub async fn track_payments(
         .intents_in_status(PaymentStatus::FundsReceived, 500)
         .await?
     {
-        if intent.settlement.asset.id.chain().to_string() != chain.caip2 {
+        if !chain.serves(&intent) {
             continue;
         }
         for ptx in store.payment_transactions_of(&intent.id).await? {
@@ -192,7 +199,7 @@ async fn advance_pending(
     now_ms: i64,
 ) -> Result<bool, RailError> {
     let store = state.store.as_ref();
-    let mined = sender::mined(&chain.rpc_url, &ptx.tx_hash).await?;
+    let mined = sender::mined(&chain.rpc_url(), &ptx.tx_hash).await?;
     let Some(mined) = mined.filter(|m| m.success) else {
         // Not (or no longer) on chain. It may come back (a relay we re-broadcast, a payer's
         // transaction still in the pool) until the intent's window closes.
@@ -216,7 +223,7 @@ async fn advance_pending(
         return Ok(false);
     };
     let observed = match transfers::observe_transfer(
-        &chain.rpc_url,
+        &chain.rpc_url(),
         &ptx.tx_hash,
         &intent.settlement.asset.contract,
         &to,
@@ -269,7 +276,7 @@ async fn revert_if_gone(
     mut ptx: PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, RailError> {
-    let mined = sender::mined(&chain.rpc_url, &ptx.tx_hash).await?;
+    let mined = sender::mined(&chain.rpc_url(), &ptx.tx_hash).await?;
     if mined.is_some_and(|m| m.success) {
         return Ok(false);
     }

@@ -133,7 +133,7 @@ async fn spawn_app_full(
     .expect("create merchant");
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
     let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
-    let chains = sandbox_chains(&config.sandbox, &registry).expect("devnet manifest");
+    let chains = sandbox_chains(&config, &registry).expect("devnet manifest");
     let state = AppState::new(
         store.clone(),
         registry,
