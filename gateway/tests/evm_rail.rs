@@ -517,13 +517,15 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
 
     let setup = setup(1).await;
     let (app, chain) = (&setup.app, &setup.chain);
-    let mut sandbox = rialto_gateway::config::SandboxConfig::default();
-    sandbox.devnet_manifest = setup
-        ._manifest
-        .path()
-        .join("devnet.json")
-        .display()
-        .to_string();
+    let sandbox = rialto_gateway::config::SandboxConfig {
+        devnet_manifest: setup
+            ._manifest
+            .path()
+            .join("devnet.json")
+            .display()
+            .to_string(),
+        ..Default::default()
+    };
     let chains = Arc::new(Chains::from_sandbox(&sandbox, &common::registry()).unwrap());
     let caip2 = chain.chain_id.to_string();
     let hot: PrivateKeySigner = chain

@@ -125,7 +125,7 @@ pub async fn submit(
         )
             })?;
     let observed = observe_transfer(
-        &chain.rpc_url(),
+        chain.rpc_url(),
         &params.tx_hash,
         &asset.contract,
         &intent.settlement.address,

@@ -201,7 +201,7 @@ pub async fn authorization_request(
     awaiting(&intent)?;
     let chain = chain_of(&state, &intent)?;
     let asset = &intent.settlement.asset;
-    let provider = rialto_evm::connect(&chain.rpc_url())
+    let provider = rialto_evm::connect(chain.rpc_url())
         .await
         .map_err(unavailable)?;
     let domain = eip3009::read_domain(&provider, &asset.contract)
@@ -424,7 +424,7 @@ pub async fn submit_authorization(
         nonce: eip3009::intent_nonce(&reference, chain.chain_id, &asset.contract),
         relayer: relayer_address,
     };
-    let provider = rialto_evm::connect(&chain.rpc_url())
+    let provider = rialto_evm::connect(chain.rpc_url())
         .await
         .map_err(unavailable)?;
     let mut domain = eip3009::read_domain(&provider, &asset.contract)

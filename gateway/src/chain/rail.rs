@@ -85,9 +85,9 @@ impl Rail for EvmRail<'_> {
             data: request.data.clone().into(),
             gas_limit: 0,
         };
-        spec.gas_limit = sender::estimate_gas(&chain.rpc_url(), &from, &spec).await?;
-        let fees = sender::estimate_fees(&chain.rpc_url()).await?;
-        let chain_nonce = sender::pending_nonce(&chain.rpc_url(), &from).await?;
+        spec.gas_limit = sender::estimate_gas(chain.rpc_url(), &from, &spec).await?;
+        let fees = sender::estimate_fees(chain.rpc_url()).await?;
+        let chain_nonce = sender::pending_nonce(chain.rpc_url(), &from).await?;
         let draft = TransferDraft {
             leg_id: LegId::generate().to_string(),
             purpose: request.purpose.to_owned(),
@@ -124,7 +124,7 @@ impl Rail for EvmRail<'_> {
             .open_chain_transfers(&self.chain.caip2, 200)
             .await?
         {
-            match sender::mined(&self.chain.rpc_url(), &leg.tx_hash).await? {
+            match sender::mined(self.chain.rpc_url(), &leg.tx_hash).await? {
                 Some(m) if !m.success => {
                     self.store
                         .set_chain_transfer_status(
@@ -165,7 +165,7 @@ impl EvmRail<'_> {
             raw: leg.raw_tx.clone(),
             hash: leg.tx_hash.clone(),
         };
-        match sender::broadcast(&self.chain.rpc_url(), &signed).await {
+        match sender::broadcast(self.chain.rpc_url(), &signed).await {
             Ok(()) => {
                 if leg.status == LegStatus::Pending {
                     self.store

@@ -141,8 +141,8 @@ async fn sweep(
                 data: data.clone(),
                 gas_limit: 0,
             };
-            let gas = sender::estimate_gas(&chain.rpc_url(), &deposit_address, &spec).await?;
-            let fees = sender::estimate_fees(&chain.rpc_url()).await?;
+            let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
+            let fees = sender::estimate_fees(chain.rpc_url()).await?;
             let request = LegRequest {
                 purpose: SWEEP_GAS,
                 reference: reference.clone(),

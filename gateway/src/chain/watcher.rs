@@ -46,15 +46,11 @@ pub async fn scan_deposits(
     now_ms: i64,
 ) -> Result<ScanReport, RailError> {
     let store = state.store.as_ref();
-    let head = watch::head(&chain.rpc_url()).await?;
+    let head = watch::head(chain.rpc_url()).await?;
     let mut report = ScanReport::default();
     let from = match store.chain_cursor(&chain.caip2).await? {
         Some((number, hash)) => {
-            if watch::block_hash(&chain.rpc_url(), number)
-                .await?
-                .as_deref()
-                == Some(hash.as_str())
-            {
+            if watch::block_hash(chain.rpc_url(), number).await?.as_deref() == Some(hash.as_str()) {
                 number + 1
             } else {
                 report.rewound = true;
@@ -75,7 +71,7 @@ pub async fn scan_deposits(
         .map(|d| (d.address.to_ascii_lowercase(), d))
         .collect();
     if !watched.is_empty() {
-        let logs = watch::transfer_logs(&chain.rpc_url(), &chain.tokens, from, to).await?;
+        let logs = watch::transfer_logs(chain.rpc_url(), &chain.tokens, from, to).await?;
         report.logs = logs.len();
         for log in logs {
             let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
@@ -121,7 +117,7 @@ pub async fn scan_deposits(
             }
         }
     }
-    let Some(hash) = watch::block_hash(&chain.rpc_url(), to).await? else {
+    let Some(hash) = watch::block_hash(chain.rpc_url(), to).await? else {
         return Ok(report); // the head moved back under us; next call sees the reorg
     };
     store
@@ -199,7 +195,7 @@ async fn advance_pending(
     now_ms: i64,
 ) -> Result<bool, RailError> {
     let store = state.store.as_ref();
-    let mined = sender::mined(&chain.rpc_url(), &ptx.tx_hash).await?;
+    let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
     let Some(mined) = mined.filter(|m| m.success) else {
         // Not (or no longer) on chain. It may come back (a relay we re-broadcast, a payer's
         // transaction still in the pool) until the intent's window closes.
@@ -223,7 +219,7 @@ async fn advance_pending(
         return Ok(false);
     };
     let observed = match transfers::observe_transfer(
-        &chain.rpc_url(),
+        chain.rpc_url(),
         &ptx.tx_hash,
         &intent.settlement.asset.contract,
         &to,
@@ -276,7 +272,7 @@ async fn revert_if_gone(
     mut ptx: PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, RailError> {
-    let mined = sender::mined(&chain.rpc_url(), &ptx.tx_hash).await?;
+    let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
     if mined.is_some_and(|m| m.success) {
         return Ok(false);
     }
