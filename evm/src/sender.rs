@@ -136,6 +136,52 @@ pub async fn pending_nonce(rpc_url: &str, address: &Address) -> Result<u64, EvmE
         .await?)
 }
 
+alloy::sol! {
+    /// ERC-20 metadata, with `decimals` read as a full word: USDT's returns `uint256`, the
+    /// standard's `uint8` is ABI-encoded as the same 32-byte word, so one decoding fits both.
+    #[sol(rpc)]
+    interface IErc20Metadata {
+        function symbol() external view returns (string);
+        function decimals() external view returns (uint256);
+        function balanceOf(address account) external view returns (uint256);
+    }
+}
+
+/// An ERC-20's symbol and decimals, as the contract reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMetadata {
+    pub symbol: String,
+    pub decimals: u8,
+}
+
+/// Reads `symbol()` and `decimals()`; a decimals value over 36 is refused (no money token has
+/// one, and it would not fit an exact decimal amount).
+pub async fn token_metadata(rpc_url: &str, token: &Address) -> Result<TokenMetadata, EvmError> {
+    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let contract = IErc20Metadata::new(to_wire(token)?, &provider);
+    let symbol = contract.symbol().call().await?;
+    let decimals = contract.decimals().call().await?;
+    let decimals = u8::try_from(decimals)
+        .ok()
+        .filter(|d| *d <= 36)
+        .ok_or_else(|| EvmError::Key(format!("{token}: decimals {decimals} out of range")))?;
+    Ok(TokenMetadata { symbol, decimals })
+}
+
+/// `balanceOf(owner)` of `token`, in base units.
+pub async fn token_balance(
+    rpc_url: &str,
+    token: &Address,
+    owner: &Address,
+) -> Result<u128, EvmError> {
+    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let balance = IErc20Metadata::new(to_wire(token)?, &provider)
+        .balanceOf(to_wire(owner)?)
+        .call()
+        .await?;
+    u128::try_from(balance).map_err(|_| EvmError::Key(format!("{token}: balance over 128 bits")))
+}
+
 /// The EIP-155 id the endpoint answers `eth_chainId` with.
 pub async fn chain_id(rpc_url: &str) -> Result<u64, EvmError> {
     let provider = ProviderBuilder::new().connect(rpc_url).await?;

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use rialto_core::address::Address;
 use rialto_core::id::{LegId, PaymentIntentId};
-use rialto_evm::sender::{self, CallSpec, PrivateKeySigner, SignedTx};
+use rialto_evm::sender::{self, CallSpec, PrivateKeySigner, SignedTx, TokenMetadata};
 use rialto_evm::EvmError;
 
 use super::EvmChain;
@@ -52,6 +52,12 @@ pub struct LegRequest {
 pub trait Rail: Send + Sync {
     /// Records (signed, before sending) and broadcasts the leg, or returns the stored one.
     async fn send(&self, request: &LegRequest, now_ms: i64) -> Result<ChainTransfer, RailError>;
+
+    /// The token's symbol and decimals as its contract reports them.
+    async fn token_metadata(&self, token: &Address) -> Result<TokenMetadata, RailError>;
+
+    /// `owner`'s balance in base units: of `token`, or of the native coin (wei) for `None`.
+    async fn balance(&self, token: Option<&Address>, owner: &Address) -> Result<u128, RailError>;
 
     /// Re-broadcasts stored legs the node does not have and moves mined ones to `confirmed`
     /// (at the chain's confirmations) or `failed`. Returns how many legs changed status.
@@ -115,6 +121,19 @@ impl Rail for EvmRail<'_> {
             self.broadcast(&leg, now_ms).await?;
         }
         Ok(leg)
+    }
+
+    async fn token_metadata(&self, token: &Address) -> Result<TokenMetadata, RailError> {
+        Ok(sender::token_metadata(self.chain.rpc_url(), token).await?)
+    }
+
+    async fn balance(&self, token: Option<&Address>, owner: &Address) -> Result<u128, RailError> {
+        let rpc = self.chain.rpc_url();
+        Ok(match token {
+            Some(token) => sender::token_balance(rpc, token, owner).await?,
+            None => u128::try_from(sender::native_balance(rpc, owner).await?)
+                .map_err(|_| EvmError::Key("native balance over 128 bits".into()))?,
+        })
     }
 
     async fn drive(&self, now_ms: i64) -> Result<usize, RailError> {
