@@ -16,6 +16,11 @@
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
 //!   complete, fresh answers only; [`chainlink::read_sequencer`] / [`chainlink::judge_sequencer`]
 //!   for an L2 sequencer uptime feed.
+//! - [`feeds`]: [`feeds::FeedRegistry`]: Chainlink proxies, decimals and heartbeats by chain and
+//!   pair, and L2 sequencer uptime feeds, from the reference data or the devnet manifest.
+//! - [`price_feed`]: the [`price_feed::PriceFeed`] role, [`price_feed::ChainlinkPriceFeed`]
+//!   (sequencer first, then a judged `latestRoundData`, over an injected clock) and
+//!   [`price_feed::FallbackPriceFeed`] (second source on outages only, never on refusals).
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
@@ -37,7 +42,9 @@ pub mod deposit;
 pub mod devnet;
 pub mod eip3009;
 pub mod error;
+pub mod feeds;
 pub mod manifest;
+pub mod price_feed;
 pub mod sender;
 pub mod transfers;
 pub mod watch;
