@@ -1,8 +1,9 @@
 //! Rialto's EVM side that does not belong to one venue: the local devnet `rialto devnet`
 //! runs (anvil chains with the sandbox tokens, Chainlink mock feeds and Uniswap V2), the
 //! manifest that tells the gateway where everything is, a Chainlink feed reader that turns
-//! a feed answer into an exact price or refuses it (and an L2 sequencer uptime check), EIP-3009
-//! gasless authorizations, and per-intent deposit addresses.
+//! a feed answer into an exact price or refuses it (and an L2 sequencer uptime check), the
+//! registry of real Chainlink feeds and a `PriceFeed` over them, EIP-3009 gasless
+//! authorizations, and per-intent deposit addresses.
 //!
 //! Money stays exact: amounts cross the chain boundary as integer base units (`U256`) converted
 //! through `rialto_core::Money`, prices come back as `rust_decimal::Decimal`; no floats.
@@ -57,4 +58,6 @@ pub async fn connect(rpc_url: &str) -> Result<alloy::providers::DynProvider, Evm
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
 pub use error::{AuthorizationError, EvmError};
+pub use feeds::FeedRegistry;
 pub use manifest::DevnetManifest;
+pub use price_feed::{ChainlinkPriceFeed, FallbackPriceFeed, PriceFeed, PriceObservation};
