@@ -194,6 +194,29 @@ pub enum EvmError {
 
     #[error("sequencer uptime feed {feed}: invalid round ({reason})")]
     SequencerRoundInvalid { feed: String, reason: String },
+
+    #[error("feed {feed}: decimals() is {actual}, but the feed registry says {expected}")]
+    FeedDecimalsMismatch {
+        feed: String,
+        expected: u8,
+        actual: u8,
+    },
+
+    #[error("no {pair} price feed is known on chain {chain_id}")]
+    UnknownPriceFeed { chain_id: u64, pair: String },
+
+    #[error("no RPC URL is configured for chain {chain_id}")]
+    NoRpcForChain { chain_id: u64 },
+
+    #[error("RPC URL {url:?} for chain {chain_id} is not a URL: {reason}")]
+    InvalidRpcUrl {
+        chain_id: u64,
+        url: String,
+        reason: String,
+    },
+
+    #[error("feed registry: {0}")]
+    FeedRegistry(String),
 }
 
 /// Why an EIP-3009 authorization is not accepted. One variant per reason, so the gateway can

@@ -1,8 +1,9 @@
 //! Rialto's EVM side that does not belong to one venue: the local devnet `rialto devnet`
 //! runs (anvil chains with the sandbox tokens, Chainlink mock feeds and Uniswap V2), the
 //! manifest that tells the gateway where everything is, a Chainlink feed reader that turns
-//! a feed answer into an exact price or refuses it (and an L2 sequencer uptime check), EIP-3009
-//! gasless authorizations, and per-intent deposit addresses.
+//! a feed answer into an exact price or refuses it (and an L2 sequencer uptime check), the
+//! registry of real Chainlink feeds and a `PriceFeed` over them, EIP-3009 gasless
+//! authorizations, and per-intent deposit addresses.
 //!
 //! Money stays exact: amounts cross the chain boundary as integer base units (`U256`) converted
 //! through `rialto_core::Money`, prices come back as `rust_decimal::Decimal`; no floats.
@@ -16,6 +17,11 @@
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
 //!   complete, fresh answers only; [`chainlink::read_sequencer`] / [`chainlink::judge_sequencer`]
 //!   for an L2 sequencer uptime feed.
+//! - [`feeds`]: [`feeds::FeedRegistry`]: Chainlink proxies, decimals and heartbeats by chain and
+//!   pair, and L2 sequencer uptime feeds, from the reference data or the devnet manifest.
+//! - [`price_feed`]: the [`price_feed::PriceFeed`] role, [`price_feed::ChainlinkPriceFeed`]
+//!   (sequencer first, then a judged `latestRoundData`, over an injected clock) and
+//!   [`price_feed::FallbackPriceFeed`] (second source on outages only, never on refusals).
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
@@ -37,7 +43,9 @@ pub mod deposit;
 pub mod devnet;
 pub mod eip3009;
 pub mod error;
+pub mod feeds;
 pub mod manifest;
+pub mod price_feed;
 pub mod sender;
 pub mod transfers;
 pub mod watch;
@@ -50,4 +58,6 @@ pub async fn connect(rpc_url: &str) -> Result<alloy::providers::DynProvider, Evm
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
 pub use error::{AuthorizationError, EvmError};
+pub use feeds::FeedRegistry;
 pub use manifest::DevnetManifest;
+pub use price_feed::{ChainlinkPriceFeed, FallbackPriceFeed, PriceFeed, PriceObservation};
