@@ -32,7 +32,6 @@ use rialto_gateway::config::Config;
 use rialto_gateway::merchants::{create_merchant, NewMerchant};
 use rialto_gateway::registry;
 use rialto_gateway::server::{metrics_handle, open_store, sandbox_chains};
-use rialto_gateway::store::chain::ChainStore;
 use rialto_gateway::store::Store;
 use rialto_gateway::webhooks::Sealer;
 use secrecy::ExposeSecret;
@@ -102,17 +101,30 @@ impl Bench {
         let id = id.parse().map_err(|_| anyhow::anyhow!("intent id"))?;
         let started = Instant::now();
         loop {
-            let intent = self.store.get_intent_unscoped(&id).await?.context("intent")?;
+            let intent = self
+                .store
+                .get_intent_unscoped(&id)
+                .await?
+                .context("intent")?;
             if intent.status == PaymentStatus::Succeeded {
                 return Ok(());
             }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "stuck in {}", intent.status);
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "stuck in {}",
+                intent.status
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }
 
-async fn pay(wallet: &DynProvider, usdc: alloy::primitives::Address, to: &str, units: u64) -> anyhow::Result<String> {
+async fn pay(
+    wallet: &DynProvider,
+    usdc: alloy::primitives::Address,
+    to: &str,
+    units: u64,
+) -> anyhow::Result<String> {
     let receipt = IERC20::new(usdc, wallet)
         .transfer(to.parse()?, U256::from(units))
         .send()
@@ -132,11 +144,19 @@ async fn main() -> anyhow::Result<()> {
 
     let root = DevnetConfig::default_repo_root();
     let anvil_bin = locate_anvil(&root, std::env::var_os("ANVIL_BIN").map(PathBuf::from))?;
-    let devnet = Devnet::start(DevnetConfig { anvil_bin, ..DevnetConfig::for_repo(&root) }).await?;
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await?;
     let dir = tempfile::tempdir()?;
     let manifest_path = dir.path().join("devnet.json");
     devnet.manifest().write(&manifest_path)?;
-    let chain = devnet.manifest().chain("devnet-base").context("devnet-base")?.clone();
+    let chain = devnet
+        .manifest()
+        .chain("devnet-base")
+        .context("devnet-base")?
+        .clone();
     let caip2 = chain.chain_id.to_string();
 
     let mut config = Config::default();
@@ -151,34 +171,64 @@ async fn main() -> anyhow::Result<()> {
     let merchant = create_merchant(
         store.as_ref(),
         &registry,
-        &NewMerchant { name: "Bench".into(), settlement: None, live_keys: false, country: None },
+        &NewMerchant {
+            name: "Bench".into(),
+            settlement: None,
+            live_keys: false,
+            country: None,
+        },
         clock.now_ms(),
     )
     .await?;
     let chains = sandbox_chains(&config, &registry)?;
     let compliance = Arc::new(Compliance::new(&config.compliance)?);
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key())?);
-    let state = AppState::new(store.clone(), registry, Arc::new(config), clock, metrics_handle(), sealer, compliance)
-        .with_chains(chains);
+    let state = AppState::new(
+        store.clone(),
+        registry,
+        Arc::new(config),
+        clock,
+        metrics_handle(),
+        sealer,
+        compliance,
+    )
+    .with_chains(chains);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let app = router(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let chain_worker = tokio::spawn(worker::run_chain_worker(state.clone(), stop_rx));
-    let bench = Bench { http: reqwest::Client::new(), base, sk: merchant.secret_key.clone(), store: store.clone() };
+    let bench = Bench {
+        http: reqwest::Client::new(),
+        base,
+        sk: merchant.secret_key.clone(),
+        store: store.clone(),
+    };
 
     let payer: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse()?;
-    let wallet = ProviderBuilder::new().wallet(payer).connect(&chain.rpc_url).await?.erased();
+    let wallet = ProviderBuilder::new()
+        .wallet(payer)
+        .connect(&chain.rpc_url)
+        .await?
+        .erased();
     let usdc = to_wire(&chain.tokens["USDC"].address)?;
 
-    println!("machine: {} cores; poll {poll_ms} ms; 1 confirmation", std::thread::available_parallelism()?.get());
+    println!(
+        "machine: {} cores; poll {poll_ms} ms; 1 confirmation",
+        std::thread::available_parallelism()?.get()
+    );
     let mut reported = Vec::with_capacity(n);
     for _ in 0..n {
         let id = bench.intent("1.00").await?;
         let hash = pay(&wallet, usdc, MERCHANT, 1_000_000).await?;
         let included = Instant::now();
-        bench.post(&format!("/v1/payment_intents/{id}/transactions"), json!({"tx_hash": hash})).await?;
+        bench
+            .post(
+                &format!("/v1/payment_intents/{id}/transactions"),
+                json!({"tx_hash": hash}),
+            )
+            .await?;
         bench.wait_succeeded(&id).await?;
         reported.push(included.elapsed());
     }
@@ -186,14 +236,22 @@ async fn main() -> anyhow::Result<()> {
     let mut swept = Vec::with_capacity(n);
     for _ in 0..n {
         let id = bench.intent("1.00").await?;
-        let deposit = bench.post(&format!("/v1/payment_intents/{id}/deposit_address"), json!({})).await?;
+        let deposit = bench
+            .post(
+                &format!("/v1/payment_intents/{id}/deposit_address"),
+                json!({}),
+            )
+            .await?;
         let address = deposit["address"].as_str().context("address")?.to_owned();
         pay(&wallet, usdc, &address, 1_000_000).await?;
         let included = Instant::now();
         bench.wait_succeeded(&id).await?;
         swept.push(included.elapsed());
     }
-    report("deposit address: inclusion -> succeeded (detect, gas, sweep)", swept);
+    report(
+        "deposit address: inclusion -> succeeded (detect, gas, sweep)",
+        swept,
+    );
 
     // Throughput: stop the worker, build a busy stretch of chain, then scan it alone.
     let _ = stop.send(true);
@@ -201,10 +259,18 @@ async fn main() -> anyhow::Result<()> {
     let mut targets = Vec::with_capacity(deposits);
     for _ in 0..deposits {
         let id = bench.intent("0.01").await?;
-        let deposit = bench.post(&format!("/v1/payment_intents/{id}/deposit_address"), json!({})).await?;
+        let deposit = bench
+            .post(
+                &format!("/v1/payment_intents/{id}/deposit_address"),
+                json!({}),
+            )
+            .await?;
         targets.push(deposit["address"].as_str().context("address")?.to_owned());
     }
-    let node = ProviderBuilder::new().connect(&chain.rpc_url).await?.erased();
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await?
+        .erased();
     let _: Value = node.raw_request("evm_setAutomine".into(), (false,)).await?;
     let start_block = node.get_block_number().await? + 1;
     let signers: Vec<PrivateKeySigner> = chain
@@ -216,10 +282,16 @@ async fn main() -> anyhow::Result<()> {
     for s in &signers {
         nonces.push(node.get_transaction_count(s.address()).await?);
     }
-    let fees = Fees { max_fee_per_gas: 50_000_000_000, max_priority_fee_per_gas: 1_000_000_000 };
+    let fees = Fees {
+        max_fee_per_gas: 50_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+    };
     let chain_id = chain.chain_id.to_string()[7..].parse::<u64>()?;
     let token = chain.tokens["USDC"].address;
-    let elsewhere = Address::parse("0x000000000000000000000000000000000000bEEF", ChainNamespace::Eip155)?;
+    let elsewhere = Address::parse(
+        "0x000000000000000000000000000000000000bEEF",
+        ChainNamespace::Eip155,
+    )?;
     let every = busy / deposits.max(1);
     let mut sent_to_deposits = 0;
     for i in 0..busy {
@@ -230,7 +302,13 @@ async fn main() -> anyhow::Result<()> {
         } else {
             elsewhere
         };
-        let spec = CallSpec { chain_id, to: token, value: 0, data: sender::erc20_transfer_data(&to, 10_000)?, gas_limit: 100_000 };
+        let spec = CallSpec {
+            chain_id,
+            to: token,
+            value: 0,
+            data: sender::erc20_transfer_data(&to, 10_000)?,
+            gas_limit: 100_000,
+        };
         let signed = sender::sign_call(&signers[k], &spec, nonces[k], fees)?;
         nonces[k] += 1;
         let raw = alloy::hex::decode(signed.raw.trim_start_matches("0x"))?;
@@ -242,8 +320,18 @@ async fn main() -> anyhow::Result<()> {
     let _: Value = node.raw_request("evm_mine".into(), ()).await?;
     let _: Value = node.raw_request("evm_setAutomine".into(), (true,)).await?;
     let head = node.get_block_number().await?;
-    let before = node.get_block_by_number((start_block - 1).into()).await?.context("block")?;
-    store.set_chain_cursor(&caip2, start_block - 1, &format!("{:#x}", before.header.hash), 0).await?;
+    let before = node
+        .get_block_by_number((start_block - 1).into())
+        .await?
+        .context("block")?;
+    store
+        .set_chain_cursor(
+            &caip2,
+            start_block - 1,
+            &format!("{:#x}", before.header.hash),
+            0,
+        )
+        .await?;
     let evm_chain = state.chains.get(false, &caip2).context("chain")?;
     let started = Instant::now();
     let (mut logs, mut claimed, mut blocks) = (0, 0, 0);
@@ -264,7 +352,10 @@ async fn main() -> anyhow::Result<()> {
         start_block,
         elapsed.as_secs_f64() * 1e3
     );
-    anyhow::ensure!(claimed == sent_to_deposits, "claimed {claimed} of {sent_to_deposits}");
+    anyhow::ensure!(
+        claimed == sent_to_deposits,
+        "claimed {claimed} of {sent_to_deposits}"
+    );
     devnet.stop();
     Ok(())
 }
