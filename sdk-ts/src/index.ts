@@ -12,6 +12,27 @@ export type ComplianceScreening = components["schemas"]["ScreeningObject"];
 export type ListEntryParams = components["schemas"]["ListEntryParams"];
 export type ListEntry = components["schemas"]["ListEntryObject"];
 export type FundParams = components["schemas"]["FundParams"];
+export type DepositAddress = components["schemas"]["DepositAddressObject"];
+export type AuthorizationParams = components["schemas"]["AuthorizationParams"];
+
+/** EIP-712 typed data for `eth_signTypedData_v4`: add `from` to `message`, then sign. */
+export interface AuthorizationRequest {
+  object: "authorization_request";
+  payment_intent: string;
+  primary_type: "TransferWithAuthorization";
+  domain: { name: string; version: string; chainId: number; verifyingContract: string };
+  types: Record<string, { name: string; type: string }[]>;
+  message: { to: string; value: string; validAfter: string; validBefore: string; nonce: string };
+}
+
+/** A relayed EIP-3009 authorization; the intent succeeds once its transaction is confirmed. */
+export interface PaymentAuthorization {
+  object: "payment_authorization";
+  payment_intent: string;
+  chain: string;
+  tx_hash: string;
+  status: "relayed";
+}
 
 /** An error answered by the gateway, with its stable `code` and the offending `param`. */
 export class RialtoError extends Error {
@@ -101,6 +122,43 @@ export class RialtoClient {
       params,
       options.idempotencyKey,
     );
+  }
+
+  /**
+   * Reports the transaction that paid an intent (payer side: publishable key + client secret).
+   * The gateway reads it from the chain; an unconfirmed one is bound now and followed until it
+   * has its confirmations.
+   */
+  submitTransaction(id: string, txHash: string, options: { clientSecret?: string } = {}): Promise<PaymentIntent> {
+    return this.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/transactions`, {
+      tx_hash: txHash,
+      ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
+    });
+  }
+
+  /** The intent's own deposit address, with an EIP-681 `uri` for a QR code. Idempotent. */
+  createDepositAddress(id: string, options: { clientSecret?: string } = {}): Promise<DepositAddress> {
+    return this.request(
+      "POST",
+      `/v1/payment_intents/${encodeURIComponent(id)}/deposit_address`,
+      options.clientSecret ? { client_secret: options.clientSecret } : {},
+    );
+  }
+
+  /** The EIP-3009 typed data to sign for a gasless USDC/EURC payment of the intent. */
+  getAuthorizationRequest(id: string, options: { clientSecret?: string } = {}): Promise<AuthorizationRequest> {
+    const query = options.clientSecret
+      ? `?client_secret=${encodeURIComponent(options.clientSecret)}`
+      : "";
+    return this.request("GET", `/v1/payment_intents/${encodeURIComponent(id)}/authorization_request${query}`);
+  }
+
+  /**
+   * Submits the signed authorization (`signature` is the 65-byte hex of
+   * `eth_signTypedData_v4`); the gateway verifies it and relays it with its own gas.
+   */
+  submitAuthorization(id: string, params: AuthorizationParams): Promise<PaymentAuthorization> {
+    return this.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/authorizations`, params);
   }
 
   /**

@@ -261,6 +261,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payment_intents/{id}/authorization_request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The EIP-712 typed data a payer signs (with `eth_signTypedData_v4`, adding `from`) to pay the
+         *     intent gaslessly.
+         */
+        get: operations["get_authorization_request"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payment_intents/{id}/authorizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Relay a signed EIP-3009 `transferWithAuthorization` that pays the intent. Answers `202` with
+         *     the relayed transaction; the intent moves on once it has its confirmations.
+         */
+        post: operations["submit_authorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents/{id}/cancel": {
         parameters: {
             query?: never;
@@ -272,6 +312,23 @@ export interface paths {
         put?: never;
         /** Cancel a payment intent that is still awaiting funds. */
         post: operations["cancel_payment_intent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payment_intents/{id}/deposit_address": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get (or create on first call) the intent's deposit address. */
+        post: operations["create_deposit_address"];
         delete?: never;
         options?: never;
         head?: never;
@@ -388,6 +445,29 @@ export interface components {
             /** Format: int64 */
             duration_ms: number;
         };
+        AuthorizationParams: {
+            /** @description The payer's address (the authorization's `from`). */
+            from: string;
+            /** @description Defaults to the intent's settlement address; anything else is refused. */
+            to?: string | null;
+            /** @description Base units, as a decimal string. */
+            value: string;
+            /** @description Unix seconds, as decimal strings. */
+            valid_after: string;
+            valid_before: string;
+            /** @description `0x` + 64 hex digits: the `nonce` of the authorization request. */
+            nonce: string;
+            /** @description `0x` + 130 hex digits (r ‖ s ‖ v). */
+            signature: string;
+            /**
+             * Format: int64
+             * @description The EIP-155 chain id the payer signed for, if the wallet says; one other than the
+             *     intent's chain is refused with `authorization_wrong_chain`.
+             */
+            chain_id?: number | null;
+            /** @description Required with a publishable key. */
+            client_secret?: string | null;
+        };
         CancelPaymentIntentParams: {
             /** @description `duplicate`, `fraudulent`, `requested_by_customer` or `abandoned`. */
             cancellation_reason?: string | null;
@@ -420,6 +500,10 @@ export interface components {
             resolved_at?: number | null;
             resolved_by?: string | null;
             resolution_note?: string | null;
+        };
+        ClientSecretParams: {
+            /** @description Required with a publishable key. */
+            client_secret?: string | null;
         };
         CreateEndpointParams: {
             /** @description Where to POST events. Live mode: https and a public address only. */
@@ -471,6 +555,25 @@ export interface components {
              */
             next_attempt_at_ms?: number | null;
             attempts: components["schemas"]["AttemptObject"][];
+        };
+        /** @description A per-intent deposit address. */
+        DepositAddressObject: {
+            /** @description `deposit_address`. */
+            object: string;
+            payment_intent: string;
+            /** @description CAIP-2. */
+            chain: string;
+            chain_alias: string;
+            /** @description The asset to send (the intent's settlement asset). */
+            asset: string;
+            token_contract: string;
+            address: string;
+            /** @description Whole units of `asset`, e.g. `"25.000000"`. */
+            amount: string;
+            /** @description Base units of `asset`. */
+            amount_units: string;
+            /** @description EIP-681 request a wallet can scan: `ethereum:<token>@<chain>/transfer?address=…&uint256=…`. */
+            uri: string;
         };
         EndpointList: {
             object: string;
@@ -1654,6 +1757,110 @@ export interface operations {
             };
         };
     };
+    get_authorization_request: {
+        parameters: {
+            query?: {
+                client_secret?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    submit_authorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorizationParams"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cancel_payment_intent: {
         parameters: {
             query?: never;
@@ -1731,6 +1938,55 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_deposit_address: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientSecretParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DepositAddressObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -356,7 +356,15 @@ pub async fn submit_authorization(
     let chain = chain_of(&state, &intent)?;
     let reference = intent.id.to_string();
     let signature = alloy::hex::decode(params.signature.trim_start_matches("0x"))
-        .map_err(|_| invalid("signature", "0x and 130 hex digits"))?;
+        .ok()
+        .filter(|bytes| bytes.len() == 65)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthorizationInvalidSignature,
+                "signature must be 0x and 130 hex digits (r, s, v).",
+            )
+            .param("signature")
+        })?;
     if let Some(leg) = state
         .store
         .get_chain_transfer(EIP3009_RELAY, &reference)

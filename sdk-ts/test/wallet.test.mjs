@@ -1,0 +1,111 @@
+// The wallet-side SDK calls against a real `rialto serve` in sandbox mode on the local devnet
+// (`rialto devnet`, real anvil chains): deposit addresses with their EIP-681 URI, the EIP-3009
+// typed data to sign, and transaction reports, with errors as RialtoError.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RialtoClient, RialtoError } from "../dist/index.js";
+
+const bin = process.env.RIALTO_BIN ?? new URL("../../target/debug/rialto", import.meta.url).pathname;
+const MERCHANT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+let devnet, server, dir, base, keys, manifest;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "rialto-sdk-wallet-"));
+  const manifestPath = join(dir, "devnet.json");
+  const env = { PATH: process.env.PATH, ...(process.env.ANVIL_BIN ? { ANVIL_BIN: process.env.ANVIL_BIN } : {}) };
+  devnet = spawn(bin, ["--config", "/nonexistent", "devnet", "--manifest", manifestPath], { env, stdio: "ignore" });
+  for (let i = 0; i < 600 && !existsSync(manifestPath); i++) await sleep(50);
+  assert.ok(existsSync(manifestPath), "devnet did not write its manifest");
+  manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+  const db = `sqlite://${join(dir, "r.db")}`;
+  keys = JSON.parse(
+    execFileSync(bin, ["--config", "/nonexistent", "merchants", "create", "--name", "Wallet shop",
+      "--settlement-asset", "usdc", "--settlement-chain", "devnet-base", "--settlement-address", MERCHANT,
+      "--database-url", db, "--json"], { env }),
+  );
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ["--config", "/nonexistent", "serve", "--listen", `127.0.0.1:${port}`,
+    "--database-url", db, "--devnet-manifest", manifestPath], { env, stdio: "ignore" });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error("gateway did not start");
+});
+
+after(() => {
+  server?.kill("SIGTERM");
+  devnet?.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a wallet gets the intent's deposit address and the EIP-3009 typed data to sign", async () => {
+  const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
+  const intent = await merchant.createPaymentIntent({ amount: "25.00", currency: "usd" });
+  const wallet = new RialtoClient({ apiKey: keys.publishable_key, baseUrl: base });
+  const opts = { clientSecret: intent.client_secret };
+  const deposit = await wallet.createDepositAddress(intent.id, opts);
+  assert.equal(deposit.object, "deposit_address");
+  assert.equal(deposit.amount_units, "25000000");
+  const base_ = manifest.chains.find((c) => c.alias === "devnet-base");
+  const usdc = base_.tokens.USDC.address;
+  assert.equal(deposit.uri, `ethereum:${usdc}@31338/transfer?address=${deposit.address}&uint256=25000000`);
+  assert.deepEqual(await wallet.createDepositAddress(intent.id, opts), deposit, "one address per intent");
+
+  const typed = await wallet.getAuthorizationRequest(intent.id, opts);
+  assert.equal(typed.primary_type, "TransferWithAuthorization");
+  assert.equal(typed.domain.chainId, 31338);
+  assert.equal(typed.domain.verifyingContract, usdc);
+  assert.equal(typed.message.to, MERCHANT);
+  assert.equal(typed.message.value, "25000000");
+  assert.match(typed.message.nonce, /^0x[0-9a-f]{64}$/);
+  assert.deepEqual(typed.types.TransferWithAuthorization.map((f) => f.name),
+    ["from", "to", "value", "validAfter", "validBefore", "nonce"]);
+
+  // Without the client secret the intent does not exist for a publishable key.
+  await assert.rejects(wallet.createDepositAddress(intent.id), (err) => {
+    assert.ok(err instanceof RialtoError);
+    assert.equal(err.code, "resource_missing");
+    return true;
+  });
+});
+
+test("a reported transaction the chain does not know is refused with a clear code", async () => {
+  const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
+  const intent = await merchant.createPaymentIntent({ amount: "5.00", currency: "usd" });
+  await assert.rejects(merchant.submitTransaction(intent.id, `0x${"11".repeat(32)}`), (err) => {
+    assert.ok(err instanceof RialtoError);
+    assert.equal(err.status, 400);
+    assert.equal(err.code, "transaction_not_found");
+    return true;
+  });
+  await assert.rejects(
+    merchant.submitAuthorization(intent.id, {
+      from: MERCHANT, value: "5000000", valid_after: "0", valid_before: "99999999999",
+      nonce: `0x${"00".repeat(32)}`, signature: "0x1234",
+    }),
+    (err) => {
+      assert.equal(err.code, "authorization_invalid_signature");
+      return true;
+    },
+  );
+});
