@@ -50,6 +50,27 @@ pub struct KrakenWithdrawKey {
     pub key: String,
 }
 
+/// Kraken's verification tiers, which set the private-call rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KrakenTier {
+    Starter,
+    Intermediate,
+    Pro,
+}
+
+impl KrakenTier {
+    /// (counter maximum, time for the counter to decay by one), per Kraken's "Spot REST API
+    /// rate limits" (docs.kraken.com; support article 206548367): Starter 15 and −0.33/s,
+    /// Intermediate 20 and −0.5/s, Pro 20 and −1/s. Most private calls cost 1.
+    fn private_limit(self) -> (u32, Duration) {
+        match self {
+            Self::Starter => (15, Duration::from_secs(3)),
+            Self::Intermediate => (20, Duration::from_secs(2)),
+            Self::Pro => (20, Duration::from_secs(1)),
+        }
+    }
+}
+
 /// Everything the Kraken client needs. Secrets are `SecretString` and never logged.
 #[derive(Debug)]
 pub struct KrakenConfig {
@@ -64,6 +85,8 @@ pub struct KrakenConfig {
     pub networks: Vec<KrakenNetwork>,
     pub withdraw_keys: Vec<KrakenWithdrawKey>,
     pub nonce: Arc<dyn NonceSource>,
+    /// The account's verification tier (Starter unless known: the tightest limit).
+    pub tier: KrakenTier,
     /// Longest the limiter waits before answering `RateLimited` itself.
     pub max_limiter_wait: Duration,
 }
@@ -83,6 +106,7 @@ impl KrakenConfig {
             networks: Vec::new(),
             withdraw_keys: Vec::new(),
             nonce: Arc::new(ClockNonce::new(Arc::new(SystemClock))),
+            tier: KrakenTier::Starter,
             max_limiter_wait: Duration::from_secs(2),
         }
     }
@@ -119,16 +143,14 @@ impl Kraken {
                 .or_default()
                 .push(n.network.clone());
         }
-        // Kraken "Spot REST API rate limits" (docs.kraken.com, support article 206548367):
-        // private calls spend a counter that holds 15 at the Starter tier and decays by 0.33 per
-        // second (Intermediate 20 / 0.5 s⁻¹, Pro 20 / 1 s⁻¹). We size for Starter, the tightest.
-        // Public market data: about 1 request per second per IP.
+        let (burst, decay) = config.tier.private_limit();
         let private_limit = VenueLimiter::new(
             VENUE,
-            NonZeroU32::new(15).unwrap_or(NonZeroU32::MIN),
-            Duration::from_secs(3),
+            NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN),
+            decay,
             config.max_limiter_wait,
         );
+        // Public market data: about one request per second per IP (same page).
         let public_limit = VenueLimiter::new(
             VENUE,
             NonZeroU32::MIN,
@@ -556,7 +578,7 @@ impl Exchange for Kraken {
         &self,
         request: &WithdrawalRequest,
     ) -> Result<Option<Withdrawal>, ExchangeError> {
-        let since = Decimal::from(request.leg.timestamp_ms()) / Decimal::from(1000);
+        let since = request.leg.timestamp_ms() / 1000;
         let mut candidates: Vec<KrakenWithdrawal> = self
             .withdrawals(&request.asset)
             .await?
@@ -566,7 +588,7 @@ impl Exchange for Kraken {
                 w.amount == request.amount
                     || Some(w.amount + w.fee.unwrap_or_default()) == Some(request.amount)
             })
-            .filter(|w| w.time >= since)
+            .filter(|w| w.time_secs().is_some_and(|t| t >= since))
             .collect();
         match candidates.len() {
             0 => Ok(None),

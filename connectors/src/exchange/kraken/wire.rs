@@ -151,14 +151,21 @@ pub(super) struct KrakenWithdrawal {
     pub fee: Option<Decimal>,
     #[serde(default)]
     pub txid: Option<String>,
-    /// Unix seconds, fractional.
-    pub time: Decimal,
+    /// Unix seconds, a JSON number with a fraction. A timestamp, not money: read as a number and
+    /// converted through its decimal text (see [`KrakenWithdrawal::time_secs`]).
+    pub time: serde_json::Number,
     pub status: KrakenWithdrawState,
     #[serde(rename = "status-prop", default)]
     pub status_prop: Option<KrakenWithdrawProp>,
 }
 
 impl KrakenWithdrawal {
+    /// Whole seconds of `time`; `None` if Kraken sent something that is not a timestamp.
+    pub fn time_secs(&self) -> Option<u64> {
+        let text = self.time.to_string();
+        text.split('.').next()?.parse().ok()
+    }
+
     pub fn status(&self) -> WithdrawalStatus {
         let base = match self.status {
             KrakenWithdrawState::Initial | KrakenWithdrawState::Pending => {
