@@ -17,6 +17,8 @@ mod types;
 pub mod binance;
 pub mod coinbase;
 pub mod kraken;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 
 use async_trait::async_trait;
 use rialto_core::ChainId;
