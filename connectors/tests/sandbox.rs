@@ -44,7 +44,7 @@ async fn sandbox(sink: Arc<RecordingSink>) -> Sandbox {
         asks: vec![
             BookLevel {
                 price: d("60000"),
-                size: d("2"),
+                size: d("1"),
             },
             BookLevel {
                 price: d("60010"),
@@ -292,4 +292,76 @@ async fn injected_failures_reach_the_caller_as_the_right_typed_error() {
             "{venue}: {small:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_ioc_limit_fills_only_what_the_book_offers_at_its_price_on_every_client() {
+    use rialto_connectors::exchange::{OrderKind, OrderStatus};
+    for venue in ["kraken", "binance", "coinbase"] {
+        let sandbox = sandbox(Arc::new(RecordingSink::default())).await;
+        let url = sandbox.base_url();
+        let (exchange, quote): (Box<dyn Exchange>, &str) = match venue {
+            "kraken" => (Box::new(kraken(&url)), "USD"),
+            "binance" => (Box::new(binance(&url)), "USDC"),
+            _ => (Box::new(coinbase(&url)), "USD"),
+        };
+        let mut order = market_buy(known_leg(), pair("BTC", quote));
+        order.base_size = d("3");
+        order.kind = OrderKind::LimitIoc {
+            limit_price: d("60005"),
+        };
+        let placed = exchange.place_order(&order).await.expect("placed");
+        let status = exchange
+            .order_status(&order.pair, &placed.venue_order_id)
+            .await
+            .expect("status");
+        // Only the 1 BTC at 60000 is at or under the limit; the rest of the IOC is dropped.
+        assert_eq!(
+            (status.filled_base, status.filled_quote),
+            (d("1"), d("60000")),
+            "{venue}"
+        );
+        assert!(
+            matches!(status.status, OrderStatus::Canceled | OrderStatus::Expired),
+            "{venue}: {:?}",
+            status.status
+        );
+        assert!(status.status.is_final());
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_withdrawal_stays_pending_without_a_hash_and_never_reaches_the_chain() {
+    let sink = Arc::new(RecordingSink::default());
+    let mut config = SandboxConfig::new(sink.clone());
+    config.balances = BTreeMap::from([(asset("USDC"), d("1000"))]);
+    config.stuck_withdrawals = true;
+    config.networks = vec![SandboxNetwork {
+        asset: asset("USDC"),
+        chain: base_chain(),
+        binance: "BASE".into(),
+        kraken: "Base".into(),
+        coinbase: "base".into(),
+        withdrawal_fee: d("0.5"),
+        withdrawal_minimum: d("5"),
+        deposit_address: DEPOSIT.into(),
+    }];
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let client = binance(&sandbox.base_url());
+    let sent = client
+        .withdraw(&usdc_withdrawal(known_leg(), "100"))
+        .await
+        .expect("accepted");
+    let status = client
+        .withdrawal_status(&asset("USDC"), &sent.venue_withdrawal_id)
+        .await
+        .expect("status");
+    assert!(!status.status.is_final(), "{status:?}");
+    assert_eq!(status.tx_hash, None);
+    assert!(sink.transfers().is_empty());
+    assert_eq!(
+        sandbox.balance(&asset("USDC")),
+        d("900"),
+        "the funds are held while stuck"
+    );
 }

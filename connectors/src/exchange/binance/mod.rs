@@ -1,7 +1,7 @@
 //! Binance spot REST client (`/api/v3`) and its wallet endpoints (`/sapi/v1/capital`).
 //!
 //! Signed calls carry `timestamp` and `recvWindow` and are signed over the exact bytes sent
-//! ([`sign::signature`]). Every answer's `X-MBX-USED-WEIGHT-1M` header feeds [`sign`]'s weight
+//! ([`signature`]). Every answer's `X-MBX-USED-WEIGHT-1M` header feeds a weight
 //! tracker, so the client stops itself before Binance would answer 429 (and, repeated, 418).
 
 mod sign;

@@ -1,6 +1,6 @@
 //! Coinbase client: Advanced Trade (`/api/v3/brokerage`) for balances, books and orders, and the
 //! App v2 API (`/v2`) for sends (withdrawals) and deposit addresses — Advanced Trade has no
-//! wallet endpoints. Both authenticate with a per-request CDP JWT ([`jwt`]).
+//! wallet endpoints. Both authenticate with a per-request CDP JWT ([`build_jwt`]).
 
 mod jwt;
 mod wire;

@@ -1,8 +1,8 @@
 //! Kraken spot REST client.
 //!
 //! Private calls are `POST /0/private/<Method>` with a form body carrying a strictly
-//! increasing `nonce`, signed as described in [`sign`]. Kraken answers HTTP 200 with an
-//! `error` list for most failures, so errors are mapped from that list ([`wire::map_errors`]).
+//! increasing `nonce`, signed as described in [`api_sign`]. Kraken answers HTTP 200 with an
+//! `error` list for most failures, so errors are mapped from that list (`wire::map_errors`).
 
 mod sign;
 mod wire;
