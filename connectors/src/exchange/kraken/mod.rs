@@ -59,9 +59,10 @@ pub enum KrakenTier {
 }
 
 impl KrakenTier {
-    /// (counter maximum, time for the counter to decay by one), per Kraken's "Spot REST API
-    /// rate limits" (docs.kraken.com; support article 206548367): Starter 15 and −0.33/s,
-    /// Intermediate 20 and −0.5/s, Pro 20 and −1/s. Most private calls cost 1.
+    /// (counter maximum, time for the counter to decay by one), per Kraken's "Spot REST Rate
+    /// Limits" guide (docs.kraken.com): Starter 15 and −0.33/s, Intermediate 20 and −0.5/s,
+    /// Pro 20 and −1/s; most private calls cost 1. Kraken meters AddOrder on the matching
+    /// engine's per-pair counter instead; we charge it here too, which only errs on the safe side.
     fn private_limit(self) -> (u32, Duration) {
         match self {
             Self::Starter => (15, Duration::from_secs(3)),
@@ -150,7 +151,8 @@ impl Kraken {
             decay,
             config.max_limiter_wait,
         );
-        // Public market data: about one request per second per IP (same page).
+        // Public market data: "a frequency of 1 per second (or less) would remain within the rate
+        // limits" (Kraken support, "What are the API rate limits?").
         let public_limit = VenueLimiter::new(
             VENUE,
             NonZeroU32::MIN,
