@@ -39,13 +39,13 @@ pub(crate) async fn send(
     let response = request
         .send()
         .await
-        .map_err(|e| transport_error(venue, &e, effect))?;
+        .map_err(|e| transport_error(venue, e, effect))?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
         .bytes()
         .await
-        .map_err(|e| transport_error(venue, &e, effect))?
+        .map_err(|e| transport_error(venue, e, effect))?
         .to_vec();
     Ok(RawResponse {
         status,
@@ -54,7 +54,9 @@ pub(crate) async fn send(
     })
 }
 
-fn transport_error(venue: Venue, error: &reqwest::Error, effect: Effect) -> ExchangeError {
+fn transport_error(venue: Venue, error: reqwest::Error, effect: Effect) -> ExchangeError {
+    // The URL can carry signed query parameters; errors travel into logs, so it is dropped.
+    let error = error.without_url();
     // `is_connect` means the TCP/TLS connection never came up: nothing reached the venue.
     if error.is_connect() {
         return ExchangeError::Unavailable {

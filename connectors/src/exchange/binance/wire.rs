@@ -302,4 +302,11 @@ mod tests {
             WithdrawalStatus::Completed
         );
     }
+
+    #[test]
+    fn an_order_status_the_venue_adds_later_is_refused_not_guessed() {
+        assert!(
+            serde_json::from_str::<BinanceOrderStatus>(r#""NEW_STATUS_FROM_THE_FUTURE""#).is_err()
+        );
+    }
 }

@@ -373,4 +373,11 @@ mod tests {
             ExchangeError::AddressNotWhitelisted { .. }
         ));
     }
+
+    #[test]
+    fn an_order_status_the_venue_adds_later_is_refused_not_guessed() {
+        assert!(
+            serde_json::from_str::<CoinbaseOrderStatus>(r#""NEW_STATUS_FROM_THE_FUTURE""#).is_err()
+        );
+    }
 }

@@ -372,4 +372,9 @@ mod tests {
         assert_eq!(from_kraken_asset("USDC"), AssetCode::new("USDC"));
         assert_eq!(from_kraken_asset("ETH.S"), None);
     }
+
+    #[test]
+    fn an_order_status_the_venue_adds_later_is_refused_not_guessed() {
+        assert!(serde_json::from_str::<KrakenOrderStatus>(r#""suspended""#).is_err());
+    }
 }
