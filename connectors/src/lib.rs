@@ -1,9 +1,28 @@
 //! Connectors to the outside world that moves money: exchanges, EVM and Solana chains, rails
 //! (public stablecoins, bank deposit tokens) and price feeds.
 //!
-//! Nothing is implemented here yet: the exchange, EVM rail and price-feed issues fill this
-//! crate. It exists so the dependency direction of DESIGN.md §2 (gateway → router →
-//! connectors/compliance → core) holds from the first commit.
+//! So far this crate holds the exchange layer. Everything venue-specific (wire types, status
+//! mapping, signing, limits) stays inside its venue module; callers see the [`exchange`]
+//! domain types and one error type whose variants say whether a retry is safe.
 //!
 //! # Layout
-//! - (empty until the connector issues land)
+//! - [`exchange`]: the flat [`exchange::Exchange`] trait, its domain types (orders, quotes,
+//!   withdrawals, capabilities), [`exchange::ExchangeError`] with `is_retryable()` /
+//!   `retry_after()`, book walking ([`exchange::walk_book`]), client order ids and withdrawal
+//!   references derived from leg ids ([`exchange::client_order_id`]), the per-venue governor
+//!   limiter ([`exchange::VenueLimiter`]) and the send-once helpers
+//!   ([`exchange::place_order_once`], [`exchange::withdraw_once`]) that look an unknown outcome
+//!   up before anything is sent again.
+//!   - [`exchange::kraken`]: Kraken spot REST (`API-Key` / `API-Sign` HMAC-SHA512, nonces
+//!     that survive restarts, tier-sized limits, Kraken's error strings).
+//!   - [`exchange::binance`]: Binance spot REST and capital endpoints (HMAC-SHA256
+//!     `signature`, `timestamp` + `recvWindow`, `X-MBX-USED-WEIGHT-1M` accounting, error codes).
+//!   - [`exchange::coinbase`]: Coinbase Advanced Trade and App v2 (per-request CDP ES256 JWT).
+//!   - `exchange::sandbox` (feature `sandbox`, on by default): a local HTTP exchange on hyper
+//!     that speaks the three venues' wire subsets, with books, balances, fees, minimums,
+//!     latency, fault injection and a settlement sink for withdrawals.
+//!
+//! TLS for live venues is the `rustls-tls` feature (off by default, so tests against local
+//! servers do not build rustls and ring).
+
+pub mod exchange;

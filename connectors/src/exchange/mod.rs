@@ -1,0 +1,124 @@
+//! Centralised exchanges: one flat [`Exchange`] trait (one async method per operation, in the
+//! style of barter-rs), the domain types it speaks, and the venue clients.
+//!
+//! Money-moving calls (`place_order`, `withdraw`) carry an id derived from the route leg
+//! ([`client_order_id`], [`withdrawal_reference`]) so that, when their outcome is unknown, the
+//! venue can be asked what happened before anything is sent again: see [`place_order_once`] and
+//! [`withdraw_once`].
+
+mod book;
+mod error;
+mod http;
+mod ids;
+mod limit;
+mod once;
+mod types;
+
+pub mod binance;
+pub mod coinbase;
+pub mod kraken;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
+use async_trait::async_trait;
+use rialto_core::ChainId;
+use rust_decimal::Decimal;
+
+pub use book::{walk_book, BookLevel};
+pub use error::ExchangeError;
+pub use ids::{client_order_id, withdrawal_reference};
+pub use limit::VenueLimiter;
+pub use once::{place_order_once, withdraw_once, RetryPolicy};
+pub use types::{
+    AssetCode, Balance, Capabilities, DepositAddress, Order, OrderKind, OrderRequest, OrderStatus,
+    OrderType, Pair, Quote, Side, Venue, Withdrawal, WithdrawalRequest, WithdrawalStatus,
+    WithdrawalTerms,
+};
+
+/// Milliseconds since the Unix epoch. Injected wherever time is signed or compared (Kraken
+/// nonces, Binance timestamps, Coinbase JWT expiry) so tests control it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// One centralised exchange account.
+///
+/// Reads (`balances`, `quote`, `*_status`, `find_*`, `withdrawal_terms`, `deposit_address`)
+/// are safe to retry. `place_order` and `withdraw` are not: when they return
+/// [`ExchangeError::Unknown`] the request may or may not have executed, and the caller must
+/// resolve it with `find_order` / `find_withdrawal` (the `*_once` helpers do exactly that).
+#[async_trait]
+pub trait Exchange: Send + Sync {
+    fn venue(&self) -> Venue;
+
+    /// Assets, networks per asset and order types this client supports.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Every non-zero balance on the account.
+    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError>;
+
+    /// An executable price for `base_size` of `pair` on `side`: walks the current book and
+    /// includes the taker fee. Fails with `InsufficientLiquidity` when the book is too thin.
+    async fn quote(
+        &self,
+        pair: &Pair,
+        side: Side,
+        base_size: Decimal,
+    ) -> Result<Quote, ExchangeError>;
+
+    /// Places a market or IOC limit order with the client order id derived from its leg.
+    /// Not idempotent on every venue: may return `Unknown`.
+    async fn place_order(&self, order: &OrderRequest) -> Result<Order, ExchangeError>;
+
+    /// The current state of an order placed earlier.
+    async fn order_status(&self, pair: &Pair, venue_order_id: &str)
+        -> Result<Order, ExchangeError>;
+
+    /// Looks an order up by the client order id derived from `order.leg`; `None` when the
+    /// venue has no such order (it was never received).
+    async fn find_order(&self, order: &OrderRequest) -> Result<Option<Order>, ExchangeError>;
+
+    /// The venue's fee and minimum for withdrawing `asset` on `network`.
+    async fn withdrawal_terms(
+        &self,
+        asset: &AssetCode,
+        network: &ChainId,
+    ) -> Result<WithdrawalTerms, ExchangeError>;
+
+    /// Withdraws to an address on a named network, tagged with the leg's reference.
+    /// May return `Unknown`.
+    async fn withdraw(&self, request: &WithdrawalRequest) -> Result<Withdrawal, ExchangeError>;
+
+    /// The current state of a withdrawal, with its on-chain hash once the venue reports one.
+    async fn withdrawal_status(
+        &self,
+        asset: &AssetCode,
+        venue_withdrawal_id: &str,
+    ) -> Result<Withdrawal, ExchangeError>;
+
+    /// Looks a withdrawal up by its reference; `None` when the venue has no such withdrawal.
+    async fn find_withdrawal(
+        &self,
+        request: &WithdrawalRequest,
+    ) -> Result<Option<Withdrawal>, ExchangeError>;
+
+    /// The account's deposit address for `asset` on `network`.
+    async fn deposit_address(
+        &self,
+        asset: &AssetCode,
+        network: &ChainId,
+    ) -> Result<DepositAddress, ExchangeError>;
+}
