@@ -46,21 +46,26 @@ fn arg(i: usize, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    // Benchmark reporting only: no money here.
-    #[allow(clippy::float_arithmetic)]
-    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+/// The `per_mille`th sample (nearest rank).
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    let rank = (sorted.len() * per_mille).div_ceil(1000);
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Milliseconds with one decimal, without floating point.
+fn ms(d: Duration) -> String {
+    let us = d.as_micros();
+    format!("{}.{}", us / 1000, (us % 1000) / 100)
 }
 
 fn report(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     println!(
-        "{label}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        "{label}: n={} p50={} ms p99={} ms max={} ms",
         samples.len(),
-        percentile(&samples, 0.50).as_secs_f64() * 1e3,
-        percentile(&samples, 0.99).as_secs_f64() * 1e3,
-        samples[samples.len() - 1].as_secs_f64() * 1e3,
+        ms(percentile(&samples, 500)),
+        ms(percentile(&samples, 990)),
+        ms(samples[samples.len() - 1]),
     );
 }
 
@@ -345,12 +350,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed();
-    #[allow(clippy::float_arithmetic)]
-    let rate = logs as f64 / elapsed.as_secs_f64();
+    let rate = (logs as u128 * 1_000_000) / elapsed.as_micros().max(1);
     println!(
-        "watcher: {blocks} blocks ({}..={head}), {logs} Transfer logs, {claimed} deposits claimed of {sent_to_deposits} sent, in {:.1} ms: {rate:.0} transfers/s",
+        "watcher: {blocks} blocks ({}..={head}), {logs} Transfer logs, {claimed} deposits claimed of {sent_to_deposits} sent, in {} ms: {rate} transfers/s",
         start_block,
-        elapsed.as_secs_f64() * 1e3
+        ms(elapsed)
     );
     anyhow::ensure!(
         claimed == sent_to_deposits,
