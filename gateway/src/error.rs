@@ -81,6 +81,10 @@ pub enum ErrorCode {
     AuthorizationWouldRevert,
     AuthorizationAlreadyRelayed,
     DepositAddressesUnavailable,
+    ExchangeInsufficientFunds,
+    ExchangeRejected,
+    ExchangeAuthFailed,
+    ExchangeUnavailable,
     ApiError,
 }
 
@@ -144,6 +148,10 @@ impl ErrorCode {
             ErrorCode::AuthorizationWouldRevert => "authorization_would_revert",
             ErrorCode::AuthorizationAlreadyRelayed => "authorization_already_relayed",
             ErrorCode::DepositAddressesUnavailable => "deposit_addresses_unavailable",
+            ErrorCode::ExchangeInsufficientFunds => "exchange_insufficient_funds",
+            ErrorCode::ExchangeRejected => "exchange_rejected",
+            ErrorCode::ExchangeAuthFailed => "exchange_auth_failed",
+            ErrorCode::ExchangeUnavailable => "exchange_unavailable",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -169,7 +177,8 @@ impl ErrorCode {
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
             C::ComplianceListsUnavailable
             | C::ChainUnavailable
-            | C::DepositAddressesUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+            | C::DepositAddressesUnavailable
+            | C::ExchangeUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
             C::TransactionUnconfirmed
             | C::TransactionAlreadyUsed
             | C::AuthorizationNonceUsed
@@ -209,6 +218,9 @@ impl ErrorCode {
             | C::AuthorizationNonceMismatch
             | C::AuthorizationInsufficientBalance
             | C::AuthorizationWouldRevert
+            | C::ExchangeInsufficientFunds
+            | C::ExchangeRejected
+            | C::ExchangeAuthFailed
             | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         }
     }

@@ -20,6 +20,8 @@
 //!   points of the payment flow (settlement address, received funds, case resolution).
 //! - [`chain`]: the EVM rail: chains served, the gateway's own transactions (signed and stored
 //!   before sending), the watcher (deposits, confirmations, reorgs) and direct settlement.
+//! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
+//!   the sandbox exchange whose withdrawals land on the devnet).
 //! - [`clock`]: injected time.
 
 pub mod api;
@@ -29,6 +31,7 @@ pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod error;
+pub mod exchange;
 pub mod keys;
 pub mod merchants;
 pub mod registry;

@@ -101,6 +101,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
     let chains = sandbox_chains(&config, &registry)?;
+    let sandbox_exchange = sandbox_exchange(&config).await?;
     for chain in chains.iter() {
         chain.verify_endpoints().await?;
     }
@@ -114,6 +115,10 @@ pub async fn serve(
         compliance,
     )
     .with_chains(chains);
+    let state = match &sandbox_exchange {
+        Some((_, venues)) => state.with_venues(false, venues.clone()),
+        None => state,
+    };
     let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
         state.clone(),
         stop_rx.clone(),
@@ -149,6 +154,26 @@ pub async fn serve(
     let _ = webhooks.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The sandbox exchange (all three venues' APIs, withdrawals landing on the devnet) when a
+/// devnet manifest is configured. Keep the returned handle alive: dropping it stops it.
+pub async fn sandbox_exchange(
+    config: &Config,
+) -> anyhow::Result<
+    Option<(
+        rialto_connectors::exchange::sandbox::Sandbox,
+        crate::exchange::Venues,
+    )>,
+> {
+    if config.sandbox.devnet_manifest.is_empty() {
+        return Ok(None);
+    }
+    let manifest = rialto_evm::DevnetManifest::read(Path::new(&config.sandbox.devnet_manifest))
+        .with_context(|| format!("sandbox.devnet_manifest {}", config.sandbox.devnet_manifest))?;
+    let (sandbox, venues) = crate::exchange::sandbox_for_manifest(&manifest).await?;
+    tracing::info!(url = %sandbox.base_url(), "sandbox exchange (binance, kraken, coinbase APIs) ready");
+    Ok(Some((sandbox, venues)))
 }
 
 /// The chains of the configuration: the devnet manifest's (sandbox) and `live.chains`.

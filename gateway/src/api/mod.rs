@@ -4,6 +4,7 @@ mod auth;
 mod body;
 pub mod compliance;
 mod events;
+pub(crate) mod exchange_accounts;
 mod idempotency;
 mod middleware;
 pub mod openapi;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub compliance: Arc<Compliance>,
     /// The EVM chains payments are verified, watched and settled on.
     pub chains: Arc<crate::chain::Chains>,
+    /// Exchange venues payers can pay from, per mode (`true` = live).
+    pub venues: Arc<std::collections::BTreeMap<bool, crate::exchange::Venues>>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
@@ -83,6 +86,7 @@ impl AppState {
             sealer,
             compliance,
             chains: Arc::default(),
+            venues: Arc::default(),
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
@@ -91,6 +95,14 @@ impl AppState {
 }
 
 impl AppState {
+    /// The exchange venues of one mode.
+    pub fn with_venues(mut self, livemode: bool, venues: crate::exchange::Venues) -> Self {
+        let mut all = (*self.venues).clone();
+        all.insert(livemode, venues);
+        self.venues = Arc::new(all);
+        self
+    }
+
     /// The chains payments are verified, watched and settled on.
     pub fn with_chains(mut self, chains: crate::chain::Chains) -> Self {
         self.chains = Arc::new(chains);
@@ -125,6 +137,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/payment_intents/{id}/authorizations",
             post(wallet_payments::submit_authorization),
+        )
+        .route(
+            "/payment_intents/{id}/exchange_accounts",
+            post(exchange_accounts::link),
         )
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))

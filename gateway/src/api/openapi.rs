@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    compliance, events, payment_intents, transactions, wallet_payments, webhook_endpoints,
+    compliance, events, exchange_accounts, payment_intents, transactions, wallet_payments,
+    webhook_endpoints,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -26,6 +27,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         wallet_payments::deposit_address,
         wallet_payments::authorization_request,
         wallet_payments::submit_authorization,
+        exchange_accounts::link,
         events::list,
         events::retrieve,
         events::deliveries,

@@ -35,7 +35,7 @@ pub async fn tick(state: &AppState, chain: &EvmChain) -> Result<usize, RailError
 
 /// Runs [`tick`] for every chain every `poll_ms` until `shutdown` flips.
 pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    if state.chains.is_empty() {
+    if state.chains.is_empty() && state.venues.is_empty() {
         return;
     }
     let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
@@ -44,6 +44,9 @@ pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<boo
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        if let Err(err) = crate::exchange::worker::poll_exchange_withdrawals(&state).await {
+            tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
         }
         for chain in state.chains.iter() {
             match tick(&state, chain).await {

@@ -7,10 +7,12 @@
 //! replayable response, or the reverse.
 
 pub mod chain;
+pub mod exchange;
 mod group_commit;
 mod sql;
 mod sql_chain;
 mod sql_compliance;
+mod sql_exchange;
 mod sql_webhooks;
 
 use async_trait::async_trait;
@@ -562,7 +564,7 @@ pub trait ComplianceStore: Send + Sync + 'static {
 
 #[async_trait]
 pub trait Store:
-    WebhookStore + ComplianceStore + chain::ChainStore + Send + Sync + 'static
+    WebhookStore + ComplianceStore + chain::ChainStore + exchange::ExchangeStore + Send + Sync + 'static
 {
     /// Applies this backend's migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;

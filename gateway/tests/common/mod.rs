@@ -85,6 +85,8 @@ pub struct TestApp {
     pub clock: Arc<dyn Clock>,
     _dir: Option<tempfile::TempDir>,
     _chain_stop: tokio::sync::watch::Sender<bool>,
+    /// Running when the test configured a devnet manifest.
+    pub sandbox_exchange: Option<Arc<rialto_connectors::exchange::sandbox::Sandbox>>,
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
@@ -134,6 +136,9 @@ async fn spawn_app_full(
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
     let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
     let chains = sandbox_chains(&config, &registry).expect("devnet manifest");
+    let exchange = rialto_gateway::server::sandbox_exchange(&config)
+        .await
+        .expect("sandbox exchange");
     let state = AppState::new(
         store.clone(),
         registry,
@@ -144,6 +149,10 @@ async fn spawn_app_full(
         compliance,
     )
     .with_chains(chains);
+    let (state, sandbox_exchange) = match exchange {
+        Some((sandbox, venues)) => (state.with_venues(false, venues), Some(Arc::new(sandbox))),
+        None => (state, None),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
@@ -168,6 +177,7 @@ async fn spawn_app_full(
         clock,
         _dir: dir,
         _chain_stop: chain_stop,
+        sandbox_exchange,
     }
 }
 

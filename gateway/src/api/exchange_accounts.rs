@@ -1,0 +1,351 @@
+//! `POST /v1/payment_intents/{id}/exchange_accounts`: a payer pays from an exchange account.
+//!
+//! The credentials are sealed before they are stored and never returned or logged. The two
+//! venue legs (a conversion order when the account holds too little of the settlement coin,
+//! then the withdrawal) get their leg ids before anything is sent, and go through the
+//! look-up-before-retry helpers, so a timeout or a retried request never executes twice. The
+//! withdrawal's transaction then pays the intent like a reported transfer: the chain worker
+//! follows it to its confirmations.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rialto_connectors::exchange::{
+    place_order_once, withdraw_once, AssetCode, ExchangeError, OrderKind, OrderRequest, Pair,
+    RetryPolicy, Side, WithdrawalRequest,
+};
+use rialto_core::id::{LegId, PaymentIntentId};
+use rialto_core::intent::{PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::body::{parse_json, RawBody};
+use super::{json_response, parse_id, AppState, Caller};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::exchange::{client, Credentials};
+use crate::keys::constant_time_eq;
+use crate::store::chain::TX_PENDING;
+use crate::store::exchange::ExchangeAccount;
+use crate::store::{KeyKind, PaymentTransaction};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkExchangeParams {
+    /// `binance`, `kraken` or `coinbase`.
+    pub venue: String,
+    /// Read, trade and withdraw scopes. Coinbase: the CDP key name.
+    pub api_key: String,
+    /// Coinbase: the EC private key (PEM). Never returned, never logged, sealed at rest.
+    pub api_secret: String,
+    /// Kraken: the withdrawal key you whitelisted for the settlement address.
+    pub withdraw_key: Option<String>,
+    /// Keep the credentials after this payment ends (default: erased).
+    #[serde(default)]
+    pub keep_credentials: bool,
+    /// Required with a publishable key.
+    pub client_secret: Option<String>,
+}
+
+/// A linked exchange account (never with its credentials).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExchangeAccountObject {
+    /// `exchange_account`.
+    pub object: String,
+    pub id: String,
+    pub payment_intent: String,
+    pub venue: String,
+    /// `pending`, `submitted` (withdrawal sent, no transaction yet), `withdrawn`, `failed`.
+    pub status: String,
+    pub tx_hash: Option<String>,
+    pub keep_credentials: bool,
+    /// Whether the credentials are still stored.
+    pub credentials_stored: bool,
+}
+
+impl ExchangeAccountObject {
+    pub fn of(a: &ExchangeAccount) -> Self {
+        Self {
+            object: "exchange_account".into(),
+            id: a.id.clone(),
+            payment_intent: a.payment_intent_id.to_string(),
+            venue: a.venue.clone(),
+            status: a.status.clone(),
+            tx_hash: a.tx_hash.clone(),
+            keep_credentials: a.keep_credentials,
+            credentials_stored: !a.sealed_credentials.is_empty(),
+        }
+    }
+}
+
+/// How a venue's refusal reaches the payer: its own code, the venue's words only where they
+/// help (never a credential).
+pub fn exchange_error(err: &ExchangeError) -> ApiError {
+    use ExchangeError as E;
+    let (code, message) = match err {
+        E::InsufficientFunds { message, .. } | E::InsufficientLiquidity { message, .. } => (
+            ErrorCode::ExchangeInsufficientFunds,
+            format!("The exchange account cannot cover this payment: {message}"),
+        ),
+        E::BelowMinimum { message, .. } => (
+            ErrorCode::ExchangeRejected,
+            format!("Below the venue's minimum: {message}"),
+        ),
+        E::AddressNotWhitelisted { message, .. } => (
+            ErrorCode::ExchangeRejected,
+            format!("Whitelist the settlement address on the exchange first: {message}"),
+        ),
+        E::Auth { .. } => (
+            ErrorCode::ExchangeAuthFailed,
+            "The exchange refused these credentials (check the key's trade and withdraw scopes)."
+                .into(),
+        ),
+        E::RateLimited { .. } | E::Unavailable { .. } | E::Unknown { .. } => (
+            ErrorCode::ExchangeUnavailable,
+            "The exchange did not answer in time; retry with the same Idempotency-Key.".into(),
+        ),
+        E::InvalidSymbol { message, .. } | E::Rejected { message, .. } => (
+            ErrorCode::ExchangeRejected,
+            format!("The exchange refused: {message}"),
+        ),
+        E::Unsupported { what, .. } => (
+            ErrorCode::ExchangeRejected,
+            format!("The exchange cannot do this: {what}"),
+        ),
+        E::Decode { .. } | E::Config { .. } => (
+            ErrorCode::ExchangeUnavailable,
+            "The exchange answered in a way we could not read; retry shortly.".into(),
+        ),
+    };
+    ApiError::new(code, message)
+}
+
+async fn load_intent(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    secret: Option<&str>,
+) -> Result<PaymentIntent, ApiError> {
+    let intent_id: PaymentIntentId = parse_id(id, "payment_intent")?;
+    let not_found = || ApiError::missing("payment_intent", id, "id");
+    let intent = state
+        .store
+        .get_intent(&caller.merchant_id, caller.livemode, &intent_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if caller.kind == KeyKind::Publishable
+        && !constant_time_eq(
+            secret.unwrap_or_default().as_bytes(),
+            intent.client_secret.as_bytes(),
+        )
+    {
+        return Err(not_found());
+    }
+    Ok(intent)
+}
+
+/// Link an exchange account to the intent and pay from it: Rialto converts on the account if
+/// needed and withdraws exactly the intent amount (plus the venue's fee) to the settlement
+/// address. Answers `202`; the intent succeeds once the withdrawal's transaction is confirmed.
+#[utoipa::path(
+    post, path = "/v1/payment_intents/{id}/exchange_accounts", operation_id = "link_exchange_account",
+    tag = "payment_intents", params(("id" = String, Path)), request_body = LinkExchangeParams,
+    responses((status = 202, body = ExchangeAccountObject), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let params: LinkExchangeParams = parse_json(&body)?;
+    let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
+    if intent.status != PaymentStatus::AwaitingFunds {
+        return Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            format!(
+                "This payment intent is {}; only one awaiting funds can be paid.",
+                intent.status
+            ),
+        ));
+    }
+    if !["binance", "kraken", "coinbase"].contains(&params.venue.as_str()) {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "venue must be binance, kraken or coinbase.",
+        )
+        .param("venue"));
+    }
+    let venues = state.venues.get(&intent.livemode).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ExchangeUnavailable,
+            "No exchange venues are configured for this mode.",
+        )
+    })?;
+    let asset = &intent.settlement.asset;
+    let coin = AssetCode::new(&asset.symbol).ok_or_else(|| ApiError::internal(&"asset code"))?;
+    let chain = asset.id.chain().clone();
+    let address = intent.settlement.address.to_string();
+    let credentials = Credentials {
+        api_key: params.api_key,
+        api_secret: params.api_secret,
+        withdraw_key: params.withdraw_key,
+    };
+    let venue = client(
+        &params.venue,
+        &credentials,
+        venues,
+        (&coin, &chain, &address),
+    )
+    .map_err(|e| exchange_error(&e))?;
+    let sealed = state
+        .sealer
+        .seal(&serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?);
+    let now = state.clock.now_ms();
+    let mut account = ExchangeAccount {
+        id: format!(
+            "xa_{}",
+            LegId::generate().to_string().trim_start_matches("leg_")
+        ),
+        payment_intent_id: intent.id,
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        venue: params.venue.clone(),
+        sealed_credentials: sealed,
+        keep_credentials: params.keep_credentials,
+        order_leg: LegId::generate().to_string(),
+        withdrawal_leg: LegId::generate().to_string(),
+        status: "pending".into(),
+        venue_withdrawal_id: None,
+        tx_hash: None,
+        failure: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        erased_at_ms: None,
+    };
+    // Stored (with its leg ids) before anything reaches the venue.
+    state.store.create_exchange_account(&account).await?;
+    let owed = Money::parse(&intent.amount.to_amount_string(), asset.currency())
+        .map_err(|e| ApiError::internal(&e))?
+        .amount();
+    let outcome = pay_from_account(venue.as_ref(), &account, &coin, &chain, &address, owed).await;
+    account.updated_at_ms = state.clock.now_ms();
+    match outcome {
+        Ok((withdrawal_id, tx_hash)) => {
+            account.venue_withdrawal_id = Some(withdrawal_id);
+            account.status = if tx_hash.is_some() {
+                "withdrawn"
+            } else {
+                "submitted"
+            }
+            .into();
+            account.tx_hash = tx_hash.clone();
+            state.store.update_exchange_account(&account).await?;
+            if let Some(hash) = tx_hash {
+                claim_withdrawal(&state, &intent, &account, &hash).await?;
+            }
+        }
+        Err(err) => {
+            tracing::warn!(intent = %intent.id, venue = %account.venue, error = %err, "paying from an exchange account failed");
+            if !err.is_retryable() && !matches!(err, ExchangeError::Unknown { .. }) {
+                account.status = "failed".into();
+                account.failure = Some(err.to_string());
+                state.store.update_exchange_account(&account).await?;
+            }
+            return Err(exchange_error(&err));
+        }
+    }
+    let body = serde_json::to_string(&ExchangeAccountObject::of(&account))
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(json_response(StatusCode::ACCEPTED, body))
+}
+
+/// Buys the shortfall of `coin` (if any) and withdraws `owed` plus the venue's fee. Returns the
+/// venue's withdrawal id and the transaction hash if the venue already reports one.
+async fn pay_from_account(
+    venue: &dyn rialto_connectors::exchange::Exchange,
+    account: &ExchangeAccount,
+    coin: &AssetCode,
+    chain: &rialto_core::ChainId,
+    address: &str,
+    owed: Decimal,
+) -> Result<(String, Option<String>), ExchangeError> {
+    let policy = RetryPolicy::default();
+    let terms = venue.withdrawal_terms(coin, chain).await?;
+    let needed = owed + terms.fee;
+    let held = venue
+        .balances()
+        .await?
+        .into_iter()
+        .find(|b| &b.asset == coin)
+        .map(|b| b.available)
+        .unwrap_or_default();
+    if held < needed {
+        let usd = AssetCode::new("USD").ok_or(ExchangeError::Unsupported {
+            venue: rialto_connectors::exchange::Venue::Sandbox,
+            what: "USD".into(),
+        })?;
+        // Taker fees come out of the bought coin: buy a little over, rounded up to a cent.
+        let shortfall = ((needed - held) * Decimal::new(1002, 3))
+            .round_dp_with_strategy(2, RoundingStrategy::AwayFromZero);
+        let leg: LegId = account
+            .order_leg
+            .parse()
+            .map_err(|_| ExchangeError::Unsupported {
+                venue: rialto_connectors::exchange::Venue::Sandbox,
+                what: "leg id".into(),
+            })?;
+        let order = OrderRequest {
+            leg,
+            pair: Pair::new(coin.clone(), usd),
+            side: Side::Buy,
+            base_size: shortfall,
+            kind: OrderKind::Market,
+        };
+        place_order_once(venue, &order, &policy).await?;
+    }
+    let leg: LegId = account
+        .withdrawal_leg
+        .parse()
+        .map_err(|_| ExchangeError::Unsupported {
+            venue: rialto_connectors::exchange::Venue::Sandbox,
+            what: "leg id".into(),
+        })?;
+    let request = WithdrawalRequest {
+        leg,
+        asset: coin.clone(),
+        network: chain.clone(),
+        address: address.to_owned(),
+        amount: needed,
+    };
+    let withdrawal = withdraw_once(venue, &request, &policy).await?;
+    Ok((withdrawal.venue_withdrawal_id, withdrawal.tx_hash))
+}
+
+/// Binds the withdrawal's transaction to the intent; the chain worker confirms and screens it.
+pub async fn claim_withdrawal(
+    state: &AppState,
+    intent: &PaymentIntent,
+    account: &ExchangeAccount,
+    tx_hash: &str,
+) -> Result<(), ApiError> {
+    let claim = PaymentTransaction {
+        chain_id: intent.settlement.asset.id.chain().to_string(),
+        tx_hash: tx_hash.to_ascii_lowercase(),
+        payment_intent_id: intent.id,
+        payer: format!("exchange:{}", account.venue),
+        amount: intent.amount.to_amount_string(),
+        asset: intent.settlement.asset.id.to_string(),
+        block_number: 0,
+        block_hash: String::new(),
+        log_index: 0,
+        status: TX_PENDING.to_owned(),
+        source: "exchange".to_owned(),
+        created_at_ms: state.clock.now_ms(),
+    };
+    state.store.claim_transaction(&claim).await?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! Paying from an exchange account: the payer links a Kraken, Binance or Coinbase account to a
+//! payment with API credentials (sealed at rest, erased when the payment ends unless kept), and
+//! Rialto buys the settlement stablecoin there if the account holds too little and withdraws
+//! exactly what the merchant is owed (plus the venue's fee) to the settlement address on the
+//! settlement chain. The withdrawal's transaction then pays the intent like any other.
+//!
+//! In sandbox mode every venue is the sandbox exchange (`rialto_connectors` sandbox), which
+//! speaks each venue's wire API; its withdrawals are real token transfers on the devnet
+//! ([`DevnetSink`]), sent from the exchange's own omnibus wallet.
+//!
+//! Coinbase OAuth would plug in next to the API-key credentials: an `oauth` credential kind
+//! holding the sealed refresh token, a client built with a bearer token instead of the CDP JWT,
+//! and a refresh before each call; the link, legs and erasure stay as they are.
+
+mod devnet_sink;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rialto_connectors::exchange::binance::{Binance, BinanceConfig, BinanceNetwork};
+use rialto_connectors::exchange::coinbase::{CdpKey, Coinbase, CoinbaseConfig, CoinbaseNetwork};
+use rialto_connectors::exchange::kraken::{Kraken, KrakenConfig, KrakenNetwork, KrakenWithdrawKey};
+use rialto_connectors::exchange::sandbox::{Sandbox, SandboxBook, SandboxConfig, SandboxNetwork};
+use rialto_connectors::exchange::{AssetCode, BookLevel, Exchange, ExchangeError, Pair, Venue};
+use rialto_core::ChainId;
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub use devnet_sink::DevnetSink;
+
+/// Credentials a payer gives (stored only sealed).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub api_key: String,
+    pub api_secret: String,
+    /// Kraken: the name of the withdrawal key the payer whitelisted for the merchant's address.
+    #[serde(default)]
+    pub withdraw_key: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials([redacted])")
+    }
+}
+
+/// Where a venue's API is and how it names networks, for one mode.
+#[derive(Debug, Clone)]
+pub struct Venues {
+    /// Base URL per venue (`binance`, `kraken`, `coinbase`). In sandbox mode all point at the
+    /// sandbox exchange.
+    pub base_urls: BTreeMap<String, String>,
+    /// The networks the venues withdraw to: CAIP-2 → the venue's name for it (we use one
+    /// lower-case alias for all three on the devnet; live venues need their real names).
+    pub networks: BTreeMap<String, String>,
+}
+
+/// The network names the sandbox exchange knows a devnet chain by.
+fn sandbox_network_name(alias: &str) -> String {
+    alias.to_owned()
+}
+
+/// Builds the venue's real client for `credentials`, pointed at `venues`' base URL.
+pub fn client(
+    venue: &str,
+    credentials: &Credentials,
+    venues: &Venues,
+    settlement: (&AssetCode, &ChainId, &str),
+) -> Result<Box<dyn Exchange>, ExchangeError> {
+    let config_error = |message: String| ExchangeError::Config {
+        venue: Venue::Sandbox,
+        message,
+    };
+    let base = venues
+        .base_urls
+        .get(venue)
+        .ok_or_else(|| config_error(format!("venue {venue} is not configured")))?;
+    let (asset, chain, address) = settlement;
+    let network = venues
+        .networks
+        .get(&chain.to_string())
+        .cloned()
+        .ok_or_else(|| config_error(format!("no network name for {chain}")))?;
+    let key = SecretString::from(credentials.api_key.clone());
+    let secret = SecretString::from(credentials.api_secret.clone());
+    let timeout = Duration::from_secs(10);
+    match venue {
+        "binance" => {
+            let mut c = BinanceConfig::new(base.clone(), key, secret);
+            c.timeout = timeout;
+            c.networks = vec![BinanceNetwork {
+                asset: asset.clone(),
+                network: chain.clone(),
+                binance_network: network.to_ascii_uppercase(),
+            }];
+            Ok(Box::new(Binance::new(c)?))
+        }
+        "kraken" => {
+            let mut c = KrakenConfig::new(base.clone(), key, secret);
+            c.timeout = timeout;
+            c.networks = vec![KrakenNetwork {
+                asset: asset.clone(),
+                network: chain.clone(),
+                withdraw_network: network.clone(),
+                deposit_method: asset.to_string(),
+            }];
+            c.withdraw_keys = vec![KrakenWithdrawKey {
+                asset: asset.clone(),
+                network: chain.clone(),
+                address: address.to_owned(),
+                key: credentials
+                    .withdraw_key
+                    .clone()
+                    .unwrap_or_else(|| format!("rialto-{network}")),
+            }];
+            Ok(Box::new(Kraken::new(c)?))
+        }
+        "coinbase" => {
+            let pem = SecretString::from(credentials.api_secret.clone());
+            let cdp = CdpKey::from_pem(credentials.api_key.clone(), &pem).map_err(config_error)?;
+            let mut c = CoinbaseConfig::new(base.clone(), cdp);
+            c.timeout = timeout;
+            c.networks = vec![CoinbaseNetwork {
+                asset: asset.clone(),
+                network: chain.clone(),
+                coinbase_network: network.to_ascii_lowercase(),
+                withdrawal_fee: Decimal::ZERO,
+                withdrawal_minimum: Decimal::ZERO,
+            }];
+            Ok(Box::new(Coinbase::new(c)?))
+        }
+        other => Err(config_error(format!("unknown venue {other}"))),
+    }
+}
+
+/// Starts the sandbox exchange for the devnet: a USDC/USD book around par, the payer's account
+/// funded with USD and some USDC, USDC withdrawals to every devnet chain (fee 0.10 USDC,
+/// minimum 1 USDC) landing through `sink`. Returns it and the venue map pointing at it.
+pub async fn start_sandbox_exchange(
+    sink: Arc<DevnetSink>,
+    chains: &[(String, String)],
+) -> std::io::Result<(Sandbox, Venues)> {
+    let d = |text: &str| text.parse::<Decimal>().unwrap_or_default();
+    let (usd, usdc) = AssetCode::new("USD")
+        .zip(AssetCode::new("USDC"))
+        .ok_or_else(|| std::io::Error::other("asset codes"))?;
+    let code = |c: &str| {
+        if c == "USD" {
+            usd.clone()
+        } else {
+            usdc.clone()
+        }
+    };
+    let mut config = SandboxConfig::new(sink);
+    config.balances = BTreeMap::from([(code("USD"), d("100000")), (code("USDC"), d("10"))]);
+    let book = SandboxBook {
+        bids: vec![BookLevel {
+            price: d("0.9999"),
+            size: d("1000000"),
+        }],
+        asks: vec![BookLevel {
+            price: d("1.0001"),
+            size: d("1000000"),
+        }],
+    };
+    config.books = BTreeMap::from([(Pair::new(code("USDC"), code("USD")), book)]);
+    config.taker_fee_rate = d("0.001");
+    config.min_notional = d("1");
+    let mut networks = BTreeMap::new();
+    for (caip2, alias) in chains {
+        let Ok(chain) = caip2.parse::<ChainId>() else {
+            continue;
+        };
+        let name = sandbox_network_name(alias);
+        config.networks.push(SandboxNetwork {
+            asset: code("USDC"),
+            chain,
+            binance: name.to_ascii_uppercase(),
+            kraken: name.clone(),
+            coinbase: name.to_ascii_lowercase(),
+            withdrawal_fee: d("0.1"),
+            withdrawal_minimum: d("1"),
+            deposit_address: "0x000000000000000000000000000000000000dEaD".into(),
+        });
+        networks.insert(caip2.clone(), name);
+    }
+    let sandbox = Sandbox::start(config).await?;
+    let url = sandbox.base_url();
+    let base_urls = ["binance", "kraken", "coinbase"]
+        .into_iter()
+        .map(|v| (v.to_owned(), url.clone()))
+        .collect();
+    Ok((
+        sandbox,
+        Venues {
+            base_urls,
+            networks,
+        },
+    ))
+}
+
+/// The sandbox exchange for a devnet manifest: its omnibus wallet is the manifest's last payer
+/// account (funded with every sandbox token on every chain).
+pub async fn sandbox_for_manifest(
+    manifest: &rialto_evm::DevnetManifest,
+) -> anyhow::Result<(Sandbox, Venues)> {
+    use anyhow::Context;
+    use secrecy::ExposeSecret;
+    let first = manifest
+        .chains
+        .first()
+        .context("the devnet manifest lists no chains")?;
+    let omnibus = first
+        .payers
+        .last()
+        .context("the devnet manifest lists no payers")?;
+    let signer: rialto_evm::sender::PrivateKeySigner = omnibus
+        .private_key
+        .expose_secret()
+        .parse()
+        .context("the omnibus key in the devnet manifest")?;
+    let mut sink_chains = BTreeMap::new();
+    let mut named = Vec::new();
+    for c in &manifest.chains {
+        let caip2 = c.chain_id.to_string();
+        let chain_id = caip2
+            .strip_prefix("eip155:")
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("devnet chain {caip2}"))?;
+        let tokens = c
+            .tokens
+            .iter()
+            .map(|(symbol, t)| {
+                let token = devnet_sink::SinkToken {
+                    contract: t.address,
+                    decimals: u32::from(t.decimals),
+                };
+                (symbol.to_ascii_uppercase(), token)
+            })
+            .collect();
+        sink_chains.insert(
+            caip2.clone(),
+            devnet_sink::SinkChain {
+                chain_id,
+                rpc_url: c.rpc_url.clone(),
+                tokens,
+            },
+        );
+        named.push((caip2, c.alias.clone()));
+    }
+    let sink = Arc::new(DevnetSink::new(signer, sink_chains));
+    Ok(start_sandbox_exchange(sink, &named).await?)
+}

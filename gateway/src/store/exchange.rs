@@ -1,0 +1,55 @@
+//! Exchange accounts linked to payments (see `gateway/src/exchange`).
+
+use async_trait::async_trait;
+use rialto_core::id::{MerchantId, PaymentIntentId};
+
+use super::StoreError;
+
+/// A payer's exchange account linked to one payment intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeAccount {
+    /// `xa_…`.
+    pub id: String,
+    pub payment_intent_id: PaymentIntentId,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    /// `binance`, `kraken`, `coinbase`.
+    pub venue: String,
+    /// Sealed JSON of the credentials; empty once erased.
+    pub sealed_credentials: String,
+    pub keep_credentials: bool,
+    /// Leg ids of the conversion order and the withdrawal, fixed before anything is sent.
+    pub order_leg: String,
+    pub withdrawal_leg: String,
+    /// `pending`, `submitted`, `withdrawn`, `failed`.
+    pub status: String,
+    pub venue_withdrawal_id: Option<String>,
+    pub tx_hash: Option<String>,
+    pub failure: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub erased_at_ms: Option<i64>,
+}
+
+#[async_trait]
+pub trait ExchangeStore: Send + Sync + 'static {
+    async fn create_exchange_account(&self, account: &ExchangeAccount) -> Result<(), StoreError>;
+
+    async fn get_exchange_account(&self, id: &str) -> Result<Option<ExchangeAccount>, StoreError>;
+
+    /// Accounts linked to an intent, oldest first.
+    async fn exchange_accounts_of(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Vec<ExchangeAccount>, StoreError>;
+
+    /// Accounts whose withdrawal is sent but has no transaction hash yet.
+    async fn submitted_exchange_withdrawals(&self) -> Result<Vec<ExchangeAccount>, StoreError>;
+
+    /// Records the withdrawal's progress (status, venue id, tx hash, failure).
+    async fn update_exchange_account(&self, account: &ExchangeAccount) -> Result<(), StoreError>;
+
+    /// Erases the credentials of accounts whose payment ended (any terminal status) and that
+    /// were not kept; returns how many were erased.
+    async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError>;
+}

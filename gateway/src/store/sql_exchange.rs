@@ -1,0 +1,134 @@
+//! [`ExchangeStore`] over sqlx `Any`.
+
+use async_trait::async_trait;
+use rialto_core::id::PaymentIntentId;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::exchange::{ExchangeAccount, ExchangeStore};
+use super::sql::SqlStore;
+use super::StoreError;
+
+const COLUMNS: &str = "id, payment_intent_id, merchant_id, livemode, venue, sealed_credentials, \
+    keep_credentials, order_leg, withdrawal_leg, status, venue_withdrawal_id, tx_hash, failure, \
+    created_at, updated_at, erased_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("exchange account {what}"))
+}
+
+fn from_row(row: &AnyRow) -> Result<ExchangeAccount, StoreError> {
+    let intent: String = row.try_get("payment_intent_id")?;
+    let merchant: String = row.try_get("merchant_id")?;
+    Ok(ExchangeAccount {
+        id: row.try_get("id")?,
+        payment_intent_id: intent.parse().map_err(|_| corrupt("intent"))?,
+        merchant_id: merchant.parse().map_err(|_| corrupt("merchant"))?,
+        livemode: row.try_get::<i64, _>("livemode")? != 0,
+        venue: row.try_get("venue")?,
+        sealed_credentials: row.try_get("sealed_credentials")?,
+        keep_credentials: row.try_get::<i64, _>("keep_credentials")? != 0,
+        order_leg: row.try_get("order_leg")?,
+        withdrawal_leg: row.try_get("withdrawal_leg")?,
+        status: row.try_get("status")?,
+        venue_withdrawal_id: row.try_get("venue_withdrawal_id")?,
+        tx_hash: row.try_get("tx_hash")?,
+        failure: row.try_get("failure")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        erased_at_ms: row.try_get("erased_at")?,
+    })
+}
+
+#[async_trait]
+impl ExchangeStore for SqlStore {
+    async fn create_exchange_account(&self, a: &ExchangeAccount) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO exchange_accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16)"
+        ))
+        .bind(a.id.clone())
+        .bind(a.payment_intent_id.to_string())
+        .bind(a.merchant_id.to_string())
+        .bind(i64::from(a.livemode))
+        .bind(a.venue.clone())
+        .bind(a.sealed_credentials.clone())
+        .bind(i64::from(a.keep_credentials))
+        .bind(a.order_leg.clone())
+        .bind(a.withdrawal_leg.clone())
+        .bind(a.status.clone())
+        .bind(a.venue_withdrawal_id.clone())
+        .bind(a.tx_hash.clone())
+        .bind(a.failure.clone())
+        .bind(a.created_at_ms)
+        .bind(a.updated_at_ms)
+        .bind(a.erased_at_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_exchange_account(&self, id: &str) -> Result<Option<ExchangeAccount>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM exchange_accounts WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn exchange_accounts_of(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Vec<ExchangeAccount>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM exchange_accounts WHERE payment_intent_id = $1 ORDER BY \
+             created_at, id"
+        ))
+        .bind(intent.to_string())
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    async fn submitted_exchange_withdrawals(&self) -> Result<Vec<ExchangeAccount>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM exchange_accounts WHERE status = 'submitted' ORDER BY \
+             created_at LIMIT 200"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    async fn update_exchange_account(&self, a: &ExchangeAccount) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE exchange_accounts SET status = $1, venue_withdrawal_id = $2, tx_hash = $3, \
+             failure = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(a.status.clone())
+        .bind(a.venue_withdrawal_id.clone())
+        .bind(a.tx_hash.clone())
+        .bind(a.failure.clone())
+        .bind(a.updated_at_ms)
+        .bind(a.id.clone())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let erased = sqlx::query(
+            "UPDATE exchange_accounts SET sealed_credentials = '', erased_at = $1 WHERE \
+             keep_credentials = 0 AND erased_at IS NULL AND payment_intent_id IN (SELECT id FROM \
+             payment_intents WHERE status IN ('succeeded', 'blocked', 'expired', 'canceled', \
+             'failed'))",
+        )
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(erased)
+    }
+}

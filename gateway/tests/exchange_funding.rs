@@ -1,0 +1,259 @@
+//! Paying from an exchange account, end to end in sandbox mode: the payer links a (sandbox)
+//! Binance or Kraken account to an intent, the real venue client buys the shortfall of USDC
+//! and withdraws it through the sandbox exchange, whose withdrawal is a real ERC-20 transfer
+//! on the devnet to the merchant; the intent succeeds with the merchant holding exactly the
+//! amount, and the credentials, sealed at rest, are erased once the payment ends.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use alloy::providers::ProviderBuilder;
+use common::{expect_error, spawn_app_with, Db, TestApp};
+use rialto_evm::contracts::{to_wire, IERC20};
+use rialto_evm::manifest::ChainManifest;
+use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
+use rialto_gateway::store::exchange::ExchangeStore;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+const SECRET: &str = "c2VjcmV0LW9mLXRoZS1wYXllcg==";
+
+struct Setup {
+    app: TestApp,
+    chain: ChainManifest,
+    _devnet: Devnet,
+    _manifest: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let root = DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await
+    .expect("devnet starts");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devnet.json");
+    devnet.manifest().write(&path).unwrap();
+    let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
+    let manifest = path.display().to_string();
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.sandbox.devnet_manifest = manifest;
+        c.sandbox.poll_ms = 50;
+    })
+    .await;
+    Setup {
+        app,
+        chain,
+        _devnet: devnet,
+        _manifest: dir,
+    }
+}
+
+async fn usdc_balance(chain: &ChainManifest, of: &str) -> U256 {
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap();
+    IERC20::new(to_wire(&chain.tokens["USDC"].address).unwrap(), &node)
+        .balanceOf(of.parse().unwrap())
+        .call()
+        .await
+        .unwrap()
+}
+
+async fn intent(app: &TestApp, amount: &str) -> Value {
+    app.create_intent(json!({"amount": amount, "currency": "usd",
+        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
+        .await
+}
+
+async fn status_of(app: &TestApp, intent: &Value) -> String {
+    let id = intent["id"].as_str().unwrap();
+    let body: Value = app
+        .get(&format!("/v1/payment_intents/{id}"), app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_str().unwrap().to_owned()
+}
+
+async fn wait_for(app: &TestApp, intent: &Value, want: &str) {
+    let started = Instant::now();
+    loop {
+        let status = status_of(app, intent).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "stuck in {status}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn link(app: &TestApp, intent: &Value, body: Value) -> reqwest::Response {
+    let id = intent["id"].as_str().unwrap();
+    let mut body = body;
+    body["client_secret"] = intent["client_secret"].clone();
+    app.post(
+        &format!("/v1/payment_intents/{id}/exchange_accounts"),
+        &app.merchant.publishable_key,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
+    let setup = setup().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let sandbox = app
+        .sandbox_exchange
+        .clone()
+        .expect("sandbox exchange runs with a devnet");
+    let before = usdc_balance(chain, MERCHANT).await;
+
+    // The account holds 10 USDC and USD: it must buy the rest before withdrawing 25.10.
+    let paying = intent(app, "25.00").await;
+    let answer = link(
+        app,
+        &paying,
+        json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET}),
+    )
+    .await;
+    assert_eq!(answer.status(), 202);
+    let account: Value = answer.json().await.unwrap();
+    assert_eq!(account["object"], "exchange_account");
+    assert!(
+        !account.to_string().contains(SECRET),
+        "credentials are never returned"
+    );
+    assert_eq!(sandbox.executed_orders(), 1, "the shortfall was bought");
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+    wait_for(app, &paying, "succeeded").await;
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - before,
+        U256::from(25_000_000u64)
+    );
+
+    // Sealed at rest, then erased once the payment ended.
+    let intent_id = paying["id"].as_str().unwrap().parse().unwrap();
+    let row = sqlx::query("SELECT sealed_credentials FROM exchange_accounts")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let stored: String = row.try_get("sealed_credentials").unwrap();
+    assert!(!stored.contains(SECRET) && !stored.contains("payer-key"));
+    let started = Instant::now();
+    loop {
+        let accounts = app.store.exchange_accounts_of(&intent_id).await.unwrap();
+        if accounts[0].sealed_credentials.is_empty() {
+            assert!(accounts[0].erased_at_ms.is_some());
+            assert_eq!(accounts[0].status, "withdrawn");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "credentials not erased"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A paid intent cannot be paid again.
+    expect_error(
+        link(
+            app,
+            &paying,
+            json!({"venue": "binance", "api_key": "k", "api_secret": SECRET}),
+        )
+        .await,
+        400,
+        "payment_intent_unexpected_state",
+    )
+    .await;
+
+    // Kraken's client, unchanged but for the base URL, pays another intent; the payer keeps
+    // the credentials this time.
+    let second = intent(app, "12.50").await;
+    let kraken_secret =
+        "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
+    let answer = link(
+        app,
+        &second,
+        json!({"venue": "kraken", "api_key": "k", "api_secret": kraken_secret,
+               "withdraw_key": "merchant-devnet-base", "keep_credentials": true}),
+    )
+    .await;
+    assert_eq!(answer.status(), 202, "{}", answer.text().await.unwrap());
+    wait_for(app, &second, "succeeded").await;
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - before,
+        U256::from(37_500_000u64)
+    );
+    let kept = app
+        .store
+        .exchange_accounts_of(&second["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    assert!(!kept[0].sealed_credentials.is_empty(), "kept on request");
+
+    // More than the account can buy: refused with its own code, nothing withdrawn.
+    let too_big = intent(app, "500000.00").await;
+    expect_error(
+        link(
+            app,
+            &too_big,
+            json!({"venue": "binance", "api_key": "k", "api_secret": SECRET}),
+        )
+        .await,
+        400,
+        "exchange_insufficient_funds",
+    )
+    .await;
+    assert_eq!(sandbox.executed_withdrawals(), 2);
+    assert_eq!(sandbox.duplicate_submissions(), 0);
+    assert_eq!(status_of(app, &too_big).await, "awaiting_funds");
+}
+
+#[tokio::test]
+async fn an_unknown_venue_or_mode_without_venues_is_refused() {
+    let app = spawn_app_with(Db::Sqlite, |_| {}).await;
+    let paying = app
+        .create_intent(json!({"amount": "5.00", "currency": "usd"}))
+        .await;
+    expect_error(
+        link(
+            &app,
+            &paying,
+            json!({"venue": "mtgox", "api_key": "k", "api_secret": "s"}),
+        )
+        .await,
+        400,
+        "parameter_invalid",
+    )
+    .await;
+    expect_error(
+        link(
+            &app,
+            &paying,
+            json!({"venue": "binance", "api_key": "k", "api_secret": "s"}),
+        )
+        .await,
+        503,
+        "exchange_unavailable",
+    )
+    .await;
+}
