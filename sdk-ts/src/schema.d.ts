@@ -335,6 +335,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payment_intents/{id}/exchange_accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link an exchange account to the intent and pay from it: Rialto converts on the account if
+         *     needed and withdraws exactly the intent amount (plus the venue's fee) to the settlement
+         *     address. Answers `202`; the intent succeeds once the withdrawal's transaction is confirmed.
+         */
+        post: operations["link_exchange_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents/{id}/transactions": {
         parameters: {
             query?: never;
@@ -614,6 +635,20 @@ export interface components {
          * @enum {string}
          */
         ErrorType: "invalid_request_error" | "authentication_error" | "permission_error" | "idempotency_error" | "rate_limit_error" | "api_error";
+        /** @description A linked exchange account (never with its credentials). */
+        ExchangeAccountObject: {
+            /** @description `exchange_account`. */
+            object: string;
+            id: string;
+            payment_intent: string;
+            venue: string;
+            /** @description `pending`, `submitted` (withdrawal sent, no transaction yet), `withdrawn`, `failed`. */
+            status: string;
+            tx_hash?: string | null;
+            keep_credentials: boolean;
+            /** @description Whether the credentials are still stored. */
+            credentials_stored: boolean;
+        };
         FundParams: {
             /** @description Chain alias or CAIP-2 id the funds arrived on. */
             chain: string;
@@ -626,6 +661,20 @@ export interface components {
             account_holder?: string | null;
             /** @description IVMS101 originator and beneficiary (`{"originator": …, "beneficiary": …}`). */
             travel_rule?: Record<string, never> | null;
+        };
+        LinkExchangeParams: {
+            /** @description `binance`, `kraken` or `coinbase`. */
+            venue: string;
+            /** @description Read, trade and withdraw scopes. Coinbase: the CDP key name. */
+            api_key: string;
+            /** @description Coinbase: the EC private key (PEM). Never returned, never logged, sealed at rest. */
+            api_secret: string;
+            /** @description Kraken: the withdrawal key you whitelisted for the settlement address. */
+            withdraw_key?: string | null;
+            /** @description Keep the credentials after this payment ends (default: erased). */
+            keep_credentials?: boolean;
+            /** @description Required with a publishable key. */
+            client_secret?: string | null;
         };
         ListEntryList: {
             object: string;
@@ -1968,6 +2017,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DepositAddressObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    link_exchange_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkExchangeParams"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeAccountObject"];
                 };
             };
             400: {
