@@ -9,63 +9,22 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address as WireAddress, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use common::{expect_error, spawn_app_with, Db, TestApp};
+use common::{expect_error, TestApp};
 use rialto_core::address::Address;
 use rialto_core::ChainNamespace;
 use rialto_evm::contracts::{to_wire, IERC20};
 use rialto_evm::eip3009::{self, Authorization, AuthorizationKind, TokenDomain};
 use rialto_evm::manifest::ChainManifest;
-use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
-
-struct Setup {
-    app: TestApp,
-    chain: ChainManifest,
-    other_chain: ChainManifest,
-    _devnet: Devnet,
-    _manifest: tempfile::TempDir,
-}
-
-async fn setup(confirmations: u64) -> Setup {
-    let root = DevnetConfig::default_repo_root();
-    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
-    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
-    let devnet = Devnet::start(DevnetConfig {
-        anvil_bin,
-        ..DevnetConfig::for_repo(&root)
-    })
-    .await
-    .expect("devnet starts");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("devnet.json");
-    devnet.manifest().write(&path).unwrap();
-    let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
-    let other_chain = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
-    let manifest = path.display().to_string();
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.sandbox.devnet_manifest = manifest;
-        c.sandbox.confirmations = confirmations;
-        c.sandbox.poll_ms = 50;
-    })
-    .await;
-    Setup {
-        app,
-        chain,
-        other_chain,
-        _devnet: devnet,
-        _manifest: dir,
-    }
-}
+use common::devnet::{intent, start as setup, status_of, usdc_balance, wait_for, MERCHANT};
 
 fn usdc(chain: &ChainManifest) -> WireAddress {
     to_wire(&chain.tokens["USDC"].address).unwrap()
@@ -92,15 +51,6 @@ async fn node(chain: &ChainManifest) -> DynProvider {
         .erased()
 }
 
-async fn usdc_balance(chain: &ChainManifest, of: &str) -> U256 {
-    let node = node(chain).await;
-    IERC20::new(usdc(chain), &node)
-        .balanceOf(of.parse().unwrap())
-        .call()
-        .await
-        .unwrap()
-}
-
 async fn pay(wallet: &DynProvider, chain: &ChainManifest, to: &str, units: u64) -> String {
     let receipt = IERC20::new(usdc(chain), wallet)
         .transfer(to.parse().unwrap(), U256::from(units))
@@ -112,42 +62,6 @@ async fn pay(wallet: &DynProvider, chain: &ChainManifest, to: &str, units: u64) 
         .unwrap();
     assert!(receipt.status());
     format!("{:#x}", receipt.transaction_hash)
-}
-
-async fn intent(app: &TestApp, amount: &str) -> Value {
-    app.create_intent(json!({"amount": amount, "currency": "usd",
-        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
-        .await
-}
-
-async fn status_of(app: &TestApp, intent: &Value) -> String {
-    let id = intent["id"].as_str().unwrap();
-    let body: Value = app
-        .get(&format!("/v1/payment_intents/{id}"), app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["status"].as_str().unwrap().to_owned()
-}
-
-/// Polls the intent until it reaches `want` (the chain worker polls every 50 ms here).
-async fn wait_for(app: &TestApp, intent: &Value, want: &str) {
-    let started = Instant::now();
-    loop {
-        let status = status_of(app, intent).await;
-        if status == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "intent {} stuck in {status}, wanted {want}",
-            intent["id"]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -518,12 +432,7 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
     let setup = setup(1).await;
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = rialto_gateway::config::SandboxConfig {
-        devnet_manifest: setup
-            ._manifest
-            .path()
-            .join("devnet.json")
-            .display()
-            .to_string(),
+        devnet_manifest: setup.manifest_path.display().to_string(),
         ..Default::default()
     };
     let chains = Arc::new(Chains::from_sandbox(&sandbox, &common::registry()).unwrap());

@@ -6,102 +6,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use alloy::providers::ProviderBuilder;
 use common::{expect_error, spawn_app_with, Db, TestApp};
-use rialto_evm::contracts::{to_wire, IERC20};
-use rialto_evm::manifest::ChainManifest;
-use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
 use rialto_gateway::store::exchange::ExchangeStore;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+use common::devnet::{intent, start, status_of, usdc_balance, wait_for, MERCHANT};
+
 const SECRET: &str = "c2VjcmV0LW9mLXRoZS1wYXllcg==";
-
-struct Setup {
-    app: TestApp,
-    chain: ChainManifest,
-    _devnet: Devnet,
-    _manifest: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let root = DevnetConfig::default_repo_root();
-    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
-    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
-    let devnet = Devnet::start(DevnetConfig {
-        anvil_bin,
-        ..DevnetConfig::for_repo(&root)
-    })
-    .await
-    .expect("devnet starts");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("devnet.json");
-    devnet.manifest().write(&path).unwrap();
-    let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
-    let manifest = path.display().to_string();
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.sandbox.devnet_manifest = manifest;
-        c.sandbox.poll_ms = 50;
-    })
-    .await;
-    Setup {
-        app,
-        chain,
-        _devnet: devnet,
-        _manifest: dir,
-    }
-}
-
-async fn usdc_balance(chain: &ChainManifest, of: &str) -> U256 {
-    let node = ProviderBuilder::new()
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap();
-    IERC20::new(to_wire(&chain.tokens["USDC"].address).unwrap(), &node)
-        .balanceOf(of.parse().unwrap())
-        .call()
-        .await
-        .unwrap()
-}
-
-async fn intent(app: &TestApp, amount: &str) -> Value {
-    app.create_intent(json!({"amount": amount, "currency": "usd",
-        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
-        .await
-}
-
-async fn status_of(app: &TestApp, intent: &Value) -> String {
-    let id = intent["id"].as_str().unwrap();
-    let body: Value = app
-        .get(&format!("/v1/payment_intents/{id}"), app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["status"].as_str().unwrap().to_owned()
-}
-
-async fn wait_for(app: &TestApp, intent: &Value, want: &str) {
-    let started = Instant::now();
-    loop {
-        let status = status_of(app, intent).await;
-        if status == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "stuck in {status}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn link(app: &TestApp, intent: &Value, body: Value) -> reqwest::Response {
     let id = intent["id"].as_str().unwrap();
@@ -119,7 +34,7 @@ async fn link(app: &TestApp, intent: &Value, body: Value) -> reqwest::Response {
 
 #[tokio::test]
 async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
-    let setup = setup().await;
+    let setup = start(1).await;
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = app
         .sandbox_exchange

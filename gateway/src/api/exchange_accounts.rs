@@ -14,21 +14,21 @@ use rialto_connectors::exchange::{
     place_order_once, withdraw_once, AssetCode, ExchangeError, OrderKind, OrderRequest, Pair,
     RetryPolicy, Side, WithdrawalRequest,
 };
-use rialto_core::id::{LegId, PaymentIntentId};
-use rialto_core::intent::{PaymentIntent, PaymentStatus};
+use rialto_core::id::LegId;
+use rialto_core::intent::PaymentIntent;
 use rialto_core::money::Money;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
-use super::{json_response, parse_id, AppState, Caller};
+use super::wallet_payments::{awaiting, load_intent};
+use super::{json_response, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::exchange::{client, Credentials};
-use crate::keys::constant_time_eq;
 use crate::store::chain::TX_PENDING;
 use crate::store::exchange::ExchangeAccount;
-use crate::store::{KeyKind, PaymentTransaction};
+use crate::store::PaymentTransaction;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,30 +121,6 @@ pub fn exchange_error(err: &ExchangeError) -> ApiError {
     ApiError::new(code, message)
 }
 
-async fn load_intent(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    secret: Option<&str>,
-) -> Result<PaymentIntent, ApiError> {
-    let intent_id: PaymentIntentId = parse_id(id, "payment_intent")?;
-    let not_found = || ApiError::missing("payment_intent", id, "id");
-    let intent = state
-        .store
-        .get_intent(&caller.merchant_id, caller.livemode, &intent_id)
-        .await?
-        .ok_or_else(not_found)?;
-    if caller.kind == KeyKind::Publishable
-        && !constant_time_eq(
-            secret.unwrap_or_default().as_bytes(),
-            intent.client_secret.as_bytes(),
-        )
-    {
-        return Err(not_found());
-    }
-    Ok(intent)
-}
-
 /// Link an exchange account to the intent and pay from it: Rialto converts on the account if
 /// needed and withdraws exactly the intent amount (plus the venue's fee) to the settlement
 /// address. Answers `202`; the intent succeeds once the withdrawal's transaction is confirmed.
@@ -163,15 +139,7 @@ pub async fn link(
 ) -> Result<Response, ApiError> {
     let params: LinkExchangeParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    if intent.status != PaymentStatus::AwaitingFunds {
-        return Err(ApiError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
-            format!(
-                "This payment intent is {}; only one awaiting funds can be paid.",
-                intent.status
-            ),
-        ));
-    }
+    awaiting(&intent)?;
     if !["binance", "kraken", "coinbase"].contains(&params.venue.as_str()) {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,

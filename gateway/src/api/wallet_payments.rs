@@ -67,8 +67,9 @@ pub struct DepositAddressObject {
     pub uri: String,
 }
 
-/// Loads an intent for its merchant, or for a payer holding its client secret.
-async fn load_intent(
+/// Loads an intent for its merchant, or for a payer holding its client secret (anything else
+/// is "no such intent", so a publishable key cannot probe ids).
+pub(crate) async fn load_intent(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -90,7 +91,7 @@ async fn load_intent(
     Ok(intent)
 }
 
-fn awaiting(intent: &PaymentIntent) -> Result<(), ApiError> {
+pub(crate) fn awaiting(intent: &PaymentIntent) -> Result<(), ApiError> {
     if intent.status != PaymentStatus::AwaitingFunds {
         return Err(ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,

@@ -1,0 +1,112 @@
+//! A gateway in sandbox mode on a fresh local devnet (two real anvil chains), and the reads the
+//! chain suites share: balances on chain and an intent's status over the API.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use alloy::providers::ProviderBuilder;
+use rialto_evm::contracts::{to_wire, IERC20};
+use rialto_evm::manifest::ChainManifest;
+use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
+use serde_json::{json, Value};
+
+use super::{spawn_app_with, Db, TestApp};
+
+/// Where sandbox intents of these suites settle.
+pub const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+
+/// Keep it alive for the whole test: dropping it stops the chains.
+pub struct DevnetApp {
+    pub app: TestApp,
+    /// `devnet-base`, where the intents settle.
+    pub chain: ChainManifest,
+    /// `devnet-ethereum`.
+    pub other_chain: ChainManifest,
+    pub manifest_path: PathBuf,
+    _devnet: Devnet,
+    _dir: tempfile::TempDir,
+}
+
+/// A devnet and a gateway watching it with `confirmations`, polling every 50 ms.
+pub async fn start(confirmations: u64) -> DevnetApp {
+    let root = DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await
+    .expect("devnet starts");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_path = dir.path().join("devnet.json");
+    devnet.manifest().write(&manifest_path).unwrap();
+    let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
+    let other_chain = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
+    let manifest = manifest_path.display().to_string();
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.sandbox.devnet_manifest = manifest;
+        c.sandbox.confirmations = confirmations;
+        c.sandbox.poll_ms = 50;
+    })
+    .await;
+    DevnetApp {
+        app,
+        chain,
+        other_chain,
+        manifest_path,
+        _devnet: devnet,
+        _dir: dir,
+    }
+}
+
+/// `of`'s USDC balance on `chain`, in base units.
+pub async fn usdc_balance(chain: &ChainManifest, of: &str) -> U256 {
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap();
+    IERC20::new(to_wire(&chain.tokens["USDC"].address).unwrap(), &node)
+        .balanceOf(of.parse().unwrap())
+        .call()
+        .await
+        .unwrap()
+}
+
+/// An intent for `amount` USD settling in USDC on `devnet-base` to [`MERCHANT`].
+pub async fn intent(app: &TestApp, amount: &str) -> Value {
+    app.create_intent(json!({"amount": amount, "currency": "usd",
+        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
+        .await
+}
+
+pub async fn status_of(app: &TestApp, intent: &Value) -> String {
+    let id = intent["id"].as_str().unwrap();
+    let body: Value = app
+        .get(&format!("/v1/payment_intents/{id}"), app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_str().unwrap().to_owned()
+}
+
+/// Polls the intent until it reaches `want`; fails after 30 s.
+pub async fn wait_for(app: &TestApp, intent: &Value, want: &str) {
+    let started = Instant::now();
+    loop {
+        let status = status_of(app, intent).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "intent {} stuck in {status}, wanted {want}",
+            intent["id"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
