@@ -10,6 +10,7 @@
 //! - [`store`]: the `Store` trait and its SQL implementation for SQLite and PostgreSQL.
 //! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
 //! - [`error`]: the one mapping from failures to Stripe-style error objects.
+//! - [`ledger`]: the double-entry ledger's postings (balanced per asset, exact, append-only).
 //! - [`keys`]: API key generation, parsing and hashing; client secrets.
 //! - [`merchants`]: creating merchants with their keys.
 //! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
@@ -33,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod exchange;
 pub mod keys;
+pub mod ledger;
 pub mod merchants;
 pub mod registry;
 pub mod server;

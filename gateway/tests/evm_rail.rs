@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address as WireAddress, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use common::{expect_error, TestApp};
+use common::{assert_ledger_balanced, expect_error, TestApp};
 use rialto_core::address::Address;
 use rialto_core::ChainNamespace;
 use rialto_evm::contracts::{to_wire, IERC20};
@@ -106,6 +106,34 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
+    // The ledger: paid in, then settled to the merchant's address; nothing left held.
+    let balance: Value = app
+        .get("/v1/balance", app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(balance["available"], json!([]), "{balance}");
+    assert_eq!(balance["settled"][0]["amount"], "25", "{balance}");
+    let txs: Value = app
+        .get("/v1/balance_transactions", app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = txs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["settlement", "payment"], "newest first: {txs}");
+    assert_eq!(txs["data"][1]["source"], paying["id"]);
+    assert_ledger_balanced(app).await;
 }
 
 /// The typed data the gateway asks for, as an [`Authorization`] from `from`.
@@ -369,6 +397,7 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     );
     assert_eq!(usdc_balance(chain, &address).await, U256::ZERO, "swept");
     assert_eq!(status_of(app, &other).await, "awaiting_funds");
+    assert_ledger_balanced(app).await;
 }
 
 #[tokio::test]
@@ -420,6 +449,19 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     wait_for(app, &paying, "succeeded").await;
+    let balance: Value = app
+        .get("/v1/balance", app.sk())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        balance["settled"][0]["amount"], "25",
+        "the reorged payment is not in the ledger: {balance}"
+    );
+    assert_ledger_balanced(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

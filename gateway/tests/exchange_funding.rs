@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use common::{expect_error, spawn_app_with, Db, TestApp};
+use common::{assert_ledger_balanced, expect_error, spawn_app_with, Db, TestApp};
 use rialto_gateway::store::exchange::ExchangeStore;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -141,6 +141,7 @@ async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
     assert_eq!(sandbox.executed_withdrawals(), 2);
     assert_eq!(sandbox.duplicate_submissions(), 0);
     assert_eq!(status_of(app, &too_big).await, "awaiting_funds");
+    assert_ledger_balanced(app).await;
 }
 
 #[tokio::test]

@@ -165,12 +165,121 @@ async fn nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(url: &str
     assert_eq!(ahead.nonce, 100);
 }
 
+async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store) {
+    use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
+    use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
+    use rialto_core::money::{Currency, Money};
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::ledger::{paid_and_settled, Entry, Posting};
+    use rialto_gateway::store::ledger::LedgerStore;
+    use rialto_gateway::store::{CasOutcome, Event, KeyKind, Merchant};
+
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let id = PaymentIntentId::generate();
+    let intent = PaymentIntent {
+        id,
+        merchant_id: merchant,
+        livemode: false,
+        amount: Money::parse("25.00", Currency::usd()).unwrap(),
+        settlement: SettlementTarget::resolve(&registry(), "usdc", "base", HOT).unwrap(),
+        status: PaymentStatus::Settling,
+        description: None,
+        metadata: Default::default(),
+        client_secret: format!("{id}_secret_x"),
+        created_at_ms: T0,
+        expires_at_ms: T0 + 60_000,
+        updated_at_ms: T0,
+        canceled_at_ms: None,
+        cancellation_reason: None,
+        version: 1,
+    };
+    let event = |kind: &str| Event {
+        id: EventId::generate(),
+        merchant_id: merchant,
+        livemode: false,
+        kind: kind.into(),
+        object_json: "{}".into(),
+        created_at_ms: T0,
+    };
+    store
+        .create_intent(&intent, &event("payment_intent.created"), None)
+        .await
+        .unwrap();
+    let next = intent
+        .transition(rialto_core::intent::PaymentEvent::Settled, T0 + 1)
+        .unwrap();
+    let postings = paid_and_settled(&next, "25.000001".parse().unwrap(), T0 + 1).unwrap();
+    // An unbalanced posting is refused and nothing changes.
+    let mut broken = postings.clone();
+    broken[0].entries.push(Entry {
+        account: "x".into(),
+        asset: "y".into(),
+        amount: "1".parse().unwrap(),
+    });
+    assert!(store
+        .update_intent_with_postings(intent.status, &next, &event("e"), &broken)
+        .await
+        .is_err());
+    assert!(store.all_postings().await.unwrap().is_empty());
+    // A stale compare-and-set posts nothing.
+    let mut stale = next.clone();
+    stale.version += 5;
+    assert_eq!(
+        store
+            .update_intent_with_postings(intent.status, &stale, &event("e"), &postings)
+            .await
+            .unwrap(),
+        CasOutcome::Conflict
+    );
+    assert!(store.all_postings().await.unwrap().is_empty());
+    // The real one: both postings, exact, readable per merchant.
+    assert_eq!(
+        store
+            .update_intent_with_postings(
+                intent.status,
+                &next,
+                &event("payment_intent.succeeded"),
+                &postings
+            )
+            .await
+            .unwrap(),
+        CasOutcome::Updated
+    );
+    let stored: Vec<Posting> = store.merchant_postings(&merchant, false).await.unwrap();
+    assert_eq!(
+        stored, postings,
+        "exact amounts and order survive the round trip"
+    );
+    // The same money event cannot be posted twice.
+    let again = next.transition(rialto_core::intent::PaymentEvent::Settled, T0 + 2);
+    assert!(again.is_err(), "succeeded takes no second settlement");
+    assert!(
+        store
+            .merchant_postings(&merchant, true)
+            .await
+            .unwrap()
+            .is_empty(),
+        "modes are apart"
+    );
+}
+
 async fn run(db: Db) {
     let (url, _dir) = fresh_database(db).await;
     let store = open(&url).await;
     a_leg_is_signed_once_however_often_it_is_asked_for(store.as_ref()).await;
     concurrent_senders_get_distinct_consecutive_nonces(store.clone()).await;
     nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(&url).await;
+    the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

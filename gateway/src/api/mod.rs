@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and the layers every request passes through.
 
 mod auth;
+mod balance;
 mod body;
 pub mod compliance;
 mod events;
@@ -142,6 +143,8 @@ pub fn router(state: AppState) -> Router {
             "/payment_intents/{id}/exchange_accounts",
             post(exchange_accounts::link),
         )
+        .route("/balance", get(balance::retrieve))
+        .route("/balance_transactions", get(balance::list))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))
         .route("/events/{id}/deliveries", get(events::deliveries))

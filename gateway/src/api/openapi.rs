@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    compliance, events, exchange_accounts, payment_intents, transactions, wallet_payments,
+    balance, compliance, events, exchange_accounts, payment_intents, transactions, wallet_payments,
     webhook_endpoints,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
@@ -28,6 +28,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         wallet_payments::authorization_request,
         wallet_payments::submit_authorization,
         exchange_accounts::link,
+        balance::retrieve,
+        balance::list,
         events::list,
         events::retrieve,
         events::deliveries,
@@ -53,6 +55,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
     modifiers(&BearerAuth),
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
+        (name = "balance", description = "The merchant's position by asset, from the double-entry ledger"),
         (name = "events", description = "What happened, and how its webhooks were delivered"),
         (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)"),
         (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),

@@ -27,6 +27,8 @@ pub enum RailError {
     Screening(String),
     #[error("deposit keys: {0}")]
     Keys(String),
+    #[error("ledger: {0}")]
+    Ledger(String),
 }
 
 /// What to send.

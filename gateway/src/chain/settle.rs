@@ -42,7 +42,7 @@ pub async fn settle_funded(
             let moved = if payment.source == "deposit" {
                 sweep(state, chain, &intent, &payment, now_ms).await?
             } else {
-                settle_direct(state, &intent, now_ms).await?
+                settle_direct(state, &intent, &payment, now_ms).await?
             };
             changed += usize::from(moved);
         }
@@ -53,6 +53,7 @@ pub async fn settle_funded(
 async fn settle_direct(
     state: &AppState,
     intent: &PaymentIntent,
+    payment: &PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, RailError> {
     let mut current = intent.clone();
@@ -70,15 +71,37 @@ async fn settle_direct(
             None => return Ok(false),
         }
     }
-    Ok(advance(
-        state,
-        &current,
-        PaymentEvent::Settled,
-        Some("payment_intent.succeeded"),
+    Ok(succeed(state, &current, payment, now_ms).await?.is_some())
+}
+
+/// `settling → succeeded`, with the ledger's `payment` and `settlement` postings of what was
+/// paid, in the same database transaction.
+async fn succeed(
+    state: &AppState,
+    intent: &PaymentIntent,
+    payment: &PaymentTransaction,
+    now_ms: i64,
+) -> Result<Option<PaymentIntent>, RailError> {
+    let Ok(next) = intent.transition(PaymentEvent::Settled, now_ms) else {
+        return Ok(None);
+    };
+    let paid: rust_decimal::Decimal = payment
+        .amount
+        .parse()
+        .map_err(|_| RailError::Ledger(format!("stored amount {:?}", payment.amount)))?;
+    let postings = crate::ledger::paid_and_settled(&next, paid, now_ms)
+        .map_err(|e| RailError::Ledger(e.to_string()))?;
+    let event = intent_event(
+        &next,
+        "payment_intent.succeeded",
+        &intent_json(&next),
         now_ms,
-    )
-    .await?
-    .is_some())
+    );
+    let outcome = state
+        .store
+        .update_intent_with_postings(intent.status, &next, &event, &postings)
+        .await?;
+    Ok((outcome == CasOutcome::Updated).then_some(next))
 }
 
 /// Applies `event` with compare-and-set; `None` when another worker moved the intent first.
@@ -192,14 +215,7 @@ async fn sweep(
     if !confirmed(&sweep_leg, store, SWEEP, &reference).await? {
         return Ok(moved);
     }
-    let done = advance(
-        state,
-        &current,
-        PaymentEvent::Settled,
-        Some("payment_intent.succeeded"),
-        now_ms,
-    )
-    .await?;
+    let done = succeed(state, &current, payment, now_ms).await?;
     Ok(moved || done.is_some())
 }
 

@@ -9,10 +9,12 @@
 pub mod chain;
 pub mod exchange;
 mod group_commit;
+pub mod ledger;
 mod sql;
 mod sql_chain;
 mod sql_compliance;
 mod sql_exchange;
+mod sql_ledger;
 mod sql_webhooks;
 
 use async_trait::async_trait;
@@ -564,7 +566,14 @@ pub trait ComplianceStore: Send + Sync + 'static {
 
 #[async_trait]
 pub trait Store:
-    WebhookStore + ComplianceStore + chain::ChainStore + exchange::ExchangeStore + Send + Sync + 'static
+    WebhookStore
+    + ComplianceStore
+    + chain::ChainStore
+    + exchange::ExchangeStore
+    + ledger::LedgerStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies this backend's migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -257,3 +257,55 @@ pub async fn expect_error(response: Response, status: u16, code: &str) -> Value 
     );
     body["error"].clone()
 }
+
+/// The ledger invariant, checked after money-moving scenarios: every ledger transaction
+/// balances per asset, and the merchant's `GET /v1/balance` equals the sum of its accounts'
+/// entries, recomputed here from the raw entries.
+pub async fn assert_ledger_balanced(app: &TestApp) {
+    use rialto_gateway::store::ledger::LedgerStore;
+    use rust_decimal::Decimal;
+    use std::collections::BTreeMap;
+    let postings = app.store.all_postings().await.expect("ledger readable");
+    let mut sums: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for p in &postings {
+        p.check().unwrap_or_else(|e| panic!("{e}"));
+        for e in &p.entries {
+            *sums
+                .entry((e.account.clone(), e.asset.clone()))
+                .or_default() += e.amount;
+        }
+    }
+    let balance: Value = app
+        .get("/v1/balance", app.sk())
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    for (field, suffix) in [("available", "balance"), ("settled", "settled")] {
+        let account = format!("merchant:{}:{suffix}", app.merchant.id);
+        let mut expected: BTreeMap<String, Decimal> = sums
+            .iter()
+            .filter(|((a, _), amount)| *a == account && !amount.is_zero())
+            .map(|((_, asset), amount)| (asset.clone(), *amount))
+            .collect();
+        for row in balance[field].as_array().expect("list") {
+            let asset = row["asset"].as_str().expect("asset").to_owned();
+            let amount: Decimal = row["amount"]
+                .as_str()
+                .expect("amount")
+                .parse()
+                .expect("decimal");
+            assert_eq!(
+                expected.remove(&asset),
+                Some(amount),
+                "{field} {asset} in {balance}"
+            );
+        }
+        assert!(
+            expected.is_empty(),
+            "{field} misses {expected:?} in {balance}"
+        );
+    }
+}
