@@ -171,7 +171,6 @@ async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store
     use rialto_core::money::{Currency, Money};
     use rialto_gateway::keys::generate_key;
     use rialto_gateway::ledger::{paid_and_settled, Entry, Posting};
-    use rialto_gateway::store::ledger::LedgerStore;
     use rialto_gateway::store::{CasOutcome, Event, KeyKind, Merchant};
 
     let merchant = MerchantId::generate();
