@@ -27,6 +27,8 @@ pub struct ObservedTransfer {
     pub log_index: u64,
     /// Blocks on top of (and including) the transaction's block.
     pub confirmations: u64,
+    /// Unix seconds of the transaction's block.
+    pub block_timestamp: u64,
 }
 
 /// Parses a transaction hash: `0x` and 64 hex digits.
@@ -99,6 +101,11 @@ pub async fn observe_transfer(
         });
     };
     let head = provider.get_block_number().await?;
+    let block_timestamp = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Number(block_number))
+        .await?
+        .map(|b| b.header.timestamp)
+        .unwrap_or_default();
     let amount_units = u128::try_from(total)
         .map_err(|_| EvmError::TxFailed(format!("{tx_hash}: amount overflows")))?;
     Ok(ObservedTransfer {
@@ -111,6 +118,7 @@ pub async fn observe_transfer(
         block_hash: format!("{block_hash:#x}"),
         log_index,
         confirmations: head.saturating_sub(block_number) + 1,
+        block_timestamp,
     })
 }
 

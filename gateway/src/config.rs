@@ -379,6 +379,16 @@ impl Config {
         if self.sandbox.confirmations == 0 {
             return invalid("sandbox.confirmations must be at least 1".into());
         }
+        let normalized = |p: &str| p.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !self.live.deposit_mnemonic.is_empty()
+            && normalized(&self.live.deposit_mnemonic) == normalized(SANDBOX_DEPOSIT_MNEMONIC)
+        {
+            return invalid(
+                "live.deposit_mnemonic is the public BIP-39 test phrase: anyone could sweep \
+                 those addresses; generate a private one"
+                    .into(),
+            );
+        }
         for (i, chain) in self.live.chains.iter().enumerate() {
             if chain.rpc_urls.is_empty() {
                 return invalid(format!(

@@ -68,6 +68,7 @@ pub enum ErrorCode {
     TransactionAmountTooLow,
     TransactionUnconfirmed,
     TransactionAlreadyUsed,
+    TransactionPredatesIntent,
     AuthorizationInvalidSignature,
     AuthorizationSignerMismatch,
     AuthorizationWrongRecipient,
@@ -81,6 +82,7 @@ pub enum ErrorCode {
     AuthorizationWouldRevert,
     AuthorizationAlreadyRelayed,
     DepositAddressesUnavailable,
+    PaymentMethodUnavailable,
     ExchangeInsufficientFunds,
     ExchangeRejected,
     ExchangeAuthFailed,
@@ -135,6 +137,7 @@ impl ErrorCode {
             ErrorCode::TransactionAmountTooLow => "transaction_amount_too_low",
             ErrorCode::TransactionUnconfirmed => "transaction_unconfirmed",
             ErrorCode::TransactionAlreadyUsed => "transaction_already_used",
+            ErrorCode::TransactionPredatesIntent => "transaction_predates_intent",
             ErrorCode::AuthorizationInvalidSignature => "authorization_invalid_signature",
             ErrorCode::AuthorizationSignerMismatch => "authorization_signer_mismatch",
             ErrorCode::AuthorizationWrongRecipient => "authorization_wrong_recipient",
@@ -148,6 +151,7 @@ impl ErrorCode {
             ErrorCode::AuthorizationWouldRevert => "authorization_would_revert",
             ErrorCode::AuthorizationAlreadyRelayed => "authorization_already_relayed",
             ErrorCode::DepositAddressesUnavailable => "deposit_addresses_unavailable",
+            ErrorCode::PaymentMethodUnavailable => "payment_method_unavailable",
             ErrorCode::ExchangeInsufficientFunds => "exchange_insufficient_funds",
             ErrorCode::ExchangeRejected => "exchange_rejected",
             ErrorCode::ExchangeAuthFailed => "exchange_auth_failed",
@@ -208,6 +212,8 @@ impl ErrorCode {
             | C::TransactionFailed
             | C::TransactionMismatch
             | C::TransactionAmountTooLow
+            | C::TransactionPredatesIntent
+            | C::PaymentMethodUnavailable
             | C::AuthorizationInvalidSignature
             | C::AuthorizationSignerMismatch
             | C::AuthorizationWrongRecipient

@@ -397,6 +397,43 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     );
     assert_eq!(usdc_balance(chain, &address).await, U256::ZERO, "swept");
     assert_eq!(status_of(app, &other).await, "awaiting_funds");
+
+    // The sweep is the gateway's own transfer to the merchant: it can never pay another intent.
+    use rialto_gateway::store::chain::ChainStore;
+    let sweep = app
+        .store
+        .get_chain_transfer("sweep", id)
+        .await
+        .unwrap()
+        .expect("sweep leg");
+    let third = intent(app, "25.00").await;
+    let third_id = third["id"].as_str().unwrap();
+    let reused = app
+        .post(
+            &format!("/v1/payment_intents/{third_id}/transactions"),
+            app.sk(),
+        )
+        .json(&json!({"tx_hash": sweep.tx_hash}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(reused, 409, "transaction_already_used").await;
+
+    // An intent that needs a conversion (EUR settling in USDC) cannot take a deposit address.
+    let euros = app
+        .create_intent(json!({"amount": "5.00", "currency": "eur",
+            "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
+        .await;
+    let euros_id = euros["id"].as_str().unwrap();
+    let refused = app
+        .post(
+            &format!("/v1/payment_intents/{euros_id}/deposit_address"),
+            app.sk(),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 400, "payment_method_unavailable").await;
     assert_ledger_balanced(app).await;
 }
 
@@ -518,6 +555,7 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
                 value: 1_000 + u128::from(i),
                 data: Vec::new(),
                 token: None,
+                max_fee_cap: None,
             };
             let leg = rail.send(&request, 0).await.unwrap();
             // Asked again (a retry after a timeout): the same leg, nothing new sent.

@@ -59,6 +59,25 @@ async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
     );
     assert_eq!(sandbox.executed_orders(), 1, "the shortfall was bought");
     assert_eq!(sandbox.executed_withdrawals(), 1);
+    // Linking again (a retry, a second tab) resumes the same attempt: nothing is sent twice.
+    let again = link(
+        app,
+        &paying,
+        json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET}),
+    )
+    .await;
+    let status = again.status().as_u16();
+    let again: Value = again.json().await.unwrap();
+    if status == 202 {
+        assert_eq!(again["id"], account["id"], "{again}");
+    } else {
+        assert_eq!(
+            again["error"]["code"], "payment_intent_unexpected_state",
+            "{again}"
+        );
+    }
+    assert_eq!(sandbox.executed_orders(), 1);
+    assert_eq!(sandbox.executed_withdrawals(), 1);
     wait_for(app, &paying, "succeeded").await;
     assert_eq!(
         usdc_balance(chain, MERCHANT).await - before,

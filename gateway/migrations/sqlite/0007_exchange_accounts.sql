@@ -24,3 +24,6 @@ CREATE TABLE exchange_accounts (
 );
 CREATE INDEX exchange_accounts_intent ON exchange_accounts(payment_intent_id);
 CREATE INDEX exchange_accounts_status ON exchange_accounts(status);
+-- At most one live attempt per intent: a retried or concurrent link reuses its legs.
+CREATE UNIQUE INDEX exchange_accounts_one_open ON exchange_accounts(payment_intent_id)
+    WHERE status <> 'failed';

@@ -30,7 +30,7 @@ use crate::store::chain::TX_PENDING;
 use crate::store::exchange::ExchangeAccount;
 use crate::store::PaymentTransaction;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkExchangeParams {
     /// `binance`, `kraken` or `coinbase`.
@@ -46,6 +46,16 @@ pub struct LinkExchangeParams {
     pub keep_credentials: bool,
     /// Required with a publishable key.
     pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for LinkExchangeParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkExchangeParams")
+            .field("venue", &self.venue)
+            .field("credentials", &"[redacted]")
+            .field("keep_credentials", &self.keep_credentials)
+            .finish()
+    }
 }
 
 /// A linked exchange account (never with its credentials).
@@ -169,33 +179,55 @@ pub async fn link(
         (&coin, &chain, &address),
     )
     .map_err(|e| exchange_error(&e))?;
-    let sealed = state
-        .sealer
-        .seal(&serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?);
-    let now = state.clock.now_ms();
-    let mut account = ExchangeAccount {
-        id: format!(
-            "xa_{}",
-            LegId::generate().to_string().trim_start_matches("leg_")
-        ),
-        payment_intent_id: intent.id,
-        merchant_id: intent.merchant_id,
-        livemode: intent.livemode,
-        venue: params.venue.clone(),
-        sealed_credentials: sealed,
-        keep_credentials: params.keep_credentials,
-        order_leg: LegId::generate().to_string(),
-        withdrawal_leg: LegId::generate().to_string(),
-        status: "pending".into(),
-        venue_withdrawal_id: None,
-        tx_hash: None,
-        failure: None,
-        created_at_ms: now,
-        updated_at_ms: now,
-        erased_at_ms: None,
+    // One live attempt per intent: a retry (or a second tab) resumes the stored legs, which
+    // the venue is asked about before anything is sent again.
+    let mut account = match open_account(&state, &intent).await? {
+        Some(a) if a.status != "pending" => return Ok(accepted(&a)),
+        Some(a) if a.venue != params.venue => {
+            return Err(ApiError::new(
+                ErrorCode::ExchangeRejected,
+                "Another exchange account is already paying this intent.",
+            ))
+        }
+        Some(a) => a,
+        None => {
+            let sealed = state
+                .sealer
+                .seal(&serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?);
+            let now = state.clock.now_ms();
+            let fresh = ExchangeAccount {
+                id: format!(
+                    "xa_{}",
+                    LegId::generate().to_string().trim_start_matches("leg_")
+                ),
+                payment_intent_id: intent.id,
+                merchant_id: intent.merchant_id,
+                livemode: intent.livemode,
+                venue: params.venue.clone(),
+                sealed_credentials: sealed,
+                keep_credentials: params.keep_credentials,
+                order_leg: LegId::generate().to_string(),
+                withdrawal_leg: LegId::generate().to_string(),
+                status: "pending".into(),
+                venue_withdrawal_id: None,
+                tx_hash: None,
+                failure: None,
+                created_at_ms: now,
+                updated_at_ms: now,
+                erased_at_ms: None,
+            };
+            // Stored (with its leg ids) before anything reaches the venue; a concurrent link
+            // loses on the one-open-attempt index and resumes the winner's legs.
+            match state.store.create_exchange_account(&fresh).await {
+                Ok(()) => fresh,
+                Err(err) => match open_account(&state, &intent).await? {
+                    Some(a) if a.status != "pending" => return Ok(accepted(&a)),
+                    Some(a) => a,
+                    None => return Err(err.into()),
+                },
+            }
+        }
     };
-    // Stored (with its leg ids) before anything reaches the venue.
-    state.store.create_exchange_account(&account).await?;
     let owed = Money::parse(&intent.amount.to_amount_string(), asset.currency())
         .map_err(|e| ApiError::internal(&e))?
         .amount();
@@ -226,9 +258,25 @@ pub async fn link(
             return Err(exchange_error(&err));
         }
     }
-    let body = serde_json::to_string(&ExchangeAccountObject::of(&account))
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(json_response(StatusCode::ACCEPTED, body))
+    Ok(accepted(&account))
+}
+
+/// The intent's attempt that has not failed, if any.
+async fn open_account(
+    state: &AppState,
+    intent: &PaymentIntent,
+) -> Result<Option<ExchangeAccount>, ApiError> {
+    Ok(state
+        .store
+        .exchange_accounts_of(&intent.id)
+        .await?
+        .into_iter()
+        .find(|a| a.status != "failed"))
+}
+
+fn accepted(account: &ExchangeAccount) -> Response {
+    let body = serde_json::to_string(&ExchangeAccountObject::of(account)).unwrap_or_default();
+    json_response(StatusCode::ACCEPTED, body)
 }
 
 /// Buys the shortfall of `coin` (if any) and withdraws `owed` plus the venue's fee. Returns the
@@ -300,9 +348,15 @@ pub async fn claim_withdrawal(
     account: &ExchangeAccount,
     tx_hash: &str,
 ) -> Result<(), ApiError> {
+    // Venues write hashes their own way (upper case, no 0x, or an internal-transfer note): only
+    // a real transaction hash, normalised, is bound; anything else waits for an operator.
+    let Ok(hash) = rialto_evm::transfers::parse_tx_hash(tx_hash.trim()) else {
+        tracing::warn!(account = %account.id, tx = %tx_hash, "venue reported a withdrawal without a transaction hash");
+        return Ok(());
+    };
     let claim = PaymentTransaction {
         chain_id: intent.settlement.asset.id.chain().to_string(),
-        tx_hash: tx_hash.to_ascii_lowercase(),
+        tx_hash: format!("{hash:#x}"),
         payment_intent_id: intent.id,
         payer: format!("exchange:{}", account.venue),
         amount: intent.amount.to_amount_string(),

@@ -12,7 +12,7 @@ pub mod openapi;
 mod ops;
 mod payment_intents;
 mod transactions;
-mod wallet_payments;
+pub(crate) mod wallet_payments;
 mod webhook_endpoints;
 
 use std::collections::{HashMap, HashSet};

@@ -147,10 +147,63 @@ pub async fn submit(
         )
         .param("tx_hash"));
     }
+    let now = state.clock.now_ms();
+    let already_ours = state
+        .store
+        .payment_transactions_of(&intent.id)
+        .await?
+        .iter()
+        .any(|p| p.chain_id == chain_id && p.tx_hash == observed.tx_hash);
+    if already_ours || intent.status != PaymentStatus::AwaitingFunds {
+        if already_ours {
+            // A retry of a report that already went through: answer as it stands.
+            return Ok(json_response(StatusCode::OK, intent_json(&intent)));
+        }
+        return Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            format!(
+                "This payment intent is {}; it takes no new payment.",
+                intent.status
+            ),
+        ));
+    }
+    if now > intent.expires_at_ms {
+        return Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "This payment intent's funding window has closed.",
+        ));
+    }
+    // The gateway's own transfers (sweeps, payouts, relays of other intents) and anything
+    // mined before the intent existed can never pay it: they are someone else's money.
+    if let Some(leg) = state
+        .store
+        .chain_transfer_by_hash(&chain_id, &observed.tx_hash)
+        .await?
+    {
+        let own_relay = leg.draft.purpose == crate::api::wallet_payments::EIP3009_RELAY
+            && leg.draft.payment_intent_id == Some(intent.id);
+        if !own_relay {
+            return Err(ApiError::new(
+                ErrorCode::TransactionAlreadyUsed,
+                "That transaction already paid another payment intent.",
+            )
+            .param("tx_hash"));
+        }
+    }
+    let mined_ms = i64::try_from(observed.block_timestamp)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    // A minute of slack for the chain's clock against ours.
+    if mined_ms < intent.created_at_ms - 60_000 {
+        return Err(ApiError::new(
+            ErrorCode::TransactionPredatesIntent,
+            "That transaction was mined before this payment intent was created.",
+        )
+        .param("tx_hash"));
+    }
     // Not deep enough yet: bind it now (so no other intent can take it) and let the chain
     // watcher screen it once it has the confirmations.
     let confirmed = observed.confirmations >= chain.confirmations;
-    let now = state.clock.now_ms();
     let claim = PaymentTransaction {
         chain_id: chain_id.clone(),
         tx_hash: observed.tx_hash.clone(),
@@ -171,10 +224,6 @@ pub async fn submit(
             "That transaction already paid another payment intent.",
         )
         .param("tx_hash"));
-    }
-    if intent.status != PaymentStatus::AwaitingFunds {
-        // A retry of a report that already went through: answer as it stands.
-        return Ok(json_response(StatusCode::OK, intent_json(&intent)));
     }
     if !confirmed {
         return Ok(json_response(StatusCode::ACCEPTED, intent_json(&intent)));

@@ -91,7 +91,25 @@ pub(crate) async fn load_intent(
     Ok(intent)
 }
 
+/// Refuses a payment that would need a conversion quote (e.g. a EUR intent settling in USDC):
+/// these paths move the settlement asset one for one.
+pub(crate) fn payable_directly(intent: &PaymentIntent) -> Result<(), ApiError> {
+    if crate::chain::one_for_one(intent) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PaymentMethodUnavailable,
+        format!(
+            "This intent is in {} and settles in {}: it needs a conversion quote, which this \
+             payment method cannot give.",
+            intent.amount.currency().code(),
+            intent.settlement.asset.code
+        ),
+    ))
+}
+
 pub(crate) fn awaiting(intent: &PaymentIntent) -> Result<(), ApiError> {
+    payable_directly(intent)?;
     if intent.status != PaymentStatus::AwaitingFunds {
         return Err(ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,
@@ -375,6 +393,8 @@ pub async fn submit_authorization(
         let same =
             signature.len() == 65 && leg.raw_tx.contains(&alloy::hex::encode(&signature[..32]));
         if same && intent.status == PaymentStatus::AwaitingFunds {
+            // A retry after a failure between storing the relay and binding it: bind it now.
+            claim_relay(&state, &intent, chain, &leg).await?;
             return Ok(relayed(&intent, chain, &leg.tx_hash));
         }
         if same {
@@ -425,6 +445,13 @@ pub async fn submit_authorization(
             .parse()
             .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
     };
+    // An authorization that outlives the intent could still move money after it expired.
+    if auth.valid_before > u64::try_from(intent.expires_at_ms / 1000).unwrap_or(0) + 60 {
+        return Err(invalid(
+            "valid_before",
+            "at most the intent's expiry (the authorization request's validBefore)",
+        ));
+    }
     let expected = ExpectedPayment {
         chain_id: chain.chain_id,
         token: asset.contract,
@@ -473,21 +500,52 @@ pub async fn submit_authorization(
         value: 0,
         data: calldata.to_vec(),
         token: Some((asset.contract, units)),
+        max_fee_cap: None,
     };
-    let leg = rail.send(&request, now).await.map_err(|e| {
-        tracing::warn!(error = %e, intent = %intent.id, "relaying an authorization failed");
-        ApiError::new(
-            ErrorCode::ChainUnavailable,
-            "The authorization could not be relayed; retry shortly.",
-        )
-    })?;
+    let sent = rail.send(&request, now).await;
+    // Stored means it will be sent (the worker re-broadcasts it), even if this call failed
+    // after storing: bind it to the intent either way, so the money is never unattributed.
+    let stored = state
+        .store
+        .get_chain_transfer(EIP3009_RELAY, &reference)
+        .await?;
+    if let Some(leg) = &stored {
+        claim_relay(&state, &intent, chain, leg).await?;
+    }
+    match (sent, stored) {
+        (Ok(leg), _) | (Err(_), Some(leg)) => Ok(relayed(&intent, chain, &leg.tx_hash)),
+        (Err(e), None) => {
+            tracing::warn!(error = %e, intent = %intent.id, "relaying an authorization failed");
+            Err(ApiError::new(
+                ErrorCode::ChainUnavailable,
+                "The authorization could not be relayed; retry shortly.",
+            ))
+        }
+    }
+}
+
+/// Binds a stored relay leg's transaction to its intent (idempotent). The payer and amount
+/// are read again from the chain when it confirms; these are only what the leg says.
+pub(crate) async fn claim_relay(
+    state: &AppState,
+    intent: &PaymentIntent,
+    chain: &EvmChain,
+    leg: &crate::store::chain::ChainTransfer,
+) -> Result<(), ApiError> {
+    let asset = &intent.settlement.asset;
+    let units: u128 = leg
+        .draft
+        .amount_units
+        .as_deref()
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_default();
     let paid =
         Money::from_base_units(units, asset.currency()).map_err(|e| ApiError::internal(&e))?;
     let claim = PaymentTransaction {
         chain_id: chain.caip2.clone(),
         tx_hash: leg.tx_hash.clone(),
         payment_intent_id: intent.id,
-        payer: auth.from.to_string(),
+        payer: "eip3009".to_owned(),
         amount: paid.to_amount_string(),
         asset: asset.id.to_string(),
         block_number: 0,
@@ -495,10 +553,10 @@ pub async fn submit_authorization(
         log_index: 0,
         status: TX_PENDING.to_owned(),
         source: "authorization".to_owned(),
-        created_at_ms: now,
+        created_at_ms: leg.draft.created_at_ms,
     };
     state.store.claim_transaction(&claim).await?;
-    Ok(relayed(&intent, chain, &leg.tx_hash))
+    Ok(())
 }
 
 fn relayed(intent: &PaymentIntent, chain: &EvmChain, tx_hash: &str) -> Response {

@@ -80,7 +80,7 @@ impl EvmChain {
     pub fn fail_over(&self) {
         if self.rpc_urls.len() > 1 {
             let next = self.active.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(chain = %self.caip2, rpc = %self.rpc_urls[next % self.rpc_urls.len()], "RPC endpoint failed; failing over");
+            tracing::warn!(chain = %self.caip2, rpc = %crate::config::redact_url(&self.rpc_urls[next % self.rpc_urls.len()]), "RPC endpoint failed; failing over");
         }
     }
 
@@ -241,10 +241,15 @@ impl Chains {
 /// intent in its own fiat unit one for one; anything else needs a quote (the router), so it
 /// does not count here.
 pub fn covers(intent: &PaymentIntent, paid: &Money) -> bool {
-    let comparable = fiat_unit(intent.amount.currency().code())
+    one_for_one(intent) && paid.amount() >= intent.amount.amount()
+}
+
+/// Whether the intent's settlement asset pays its currency one for one (USD intents in USDC,
+/// EUR intents in EURC). Only those can be paid without a quote.
+pub fn one_for_one(intent: &PaymentIntent) -> bool {
+    fiat_unit(intent.amount.currency().code())
         .zip(fiat_unit(intent.settlement.asset.code.as_str()))
-        .is_some_and(|(a, b)| a == b);
-    comparable && paid.amount() >= intent.amount.amount()
+        .is_some_and(|(a, b)| a == b)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub struct LegRequest {
     pub data: Vec<u8>,
     /// For token legs: the token and base units it moves (recorded for reconciliation).
     pub token: Option<(Address, u128)>,
+    /// Never pay more than this per gas (wei): a sweep can only spend the gas it was sent.
+    pub max_fee_cap: Option<u128>,
 }
 
 /// A chain the gateway can move money on. Every method is safe to call again after a crash or
@@ -94,7 +96,11 @@ impl Rail for EvmRail<'_> {
             gas_limit: 0,
         };
         spec.gas_limit = sender::estimate_gas(chain.rpc_url(), &from, &spec).await?;
-        let fees = sender::estimate_fees(chain.rpc_url()).await?;
+        let mut fees = sender::estimate_fees(chain.rpc_url()).await?;
+        if let Some(cap) = request.max_fee_cap {
+            fees.max_fee_per_gas = fees.max_fee_per_gas.min(cap);
+            fees.max_priority_fee_per_gas = fees.max_priority_fee_per_gas.min(cap);
+        }
         let chain_nonce = sender::pending_nonce(chain.rpc_url(), &from).await?;
         let draft = TransferDraft {
             leg_id: LegId::generate().to_string(),
@@ -145,8 +151,18 @@ impl Rail for EvmRail<'_> {
             .open_chain_transfers(&self.chain.caip2, 200)
             .await?
         {
-            match sender::mined(self.chain.rpc_url(), &leg.tx_hash).await? {
-                Some(m) if !m.success => {
+            // One leg the node cannot answer for must not stop the others.
+            let mined = match sender::mined(self.chain.rpc_url(), &leg.tx_hash).await {
+                Ok(mined) => mined,
+                Err(err) => {
+                    tracing::warn!(leg = %leg.draft.leg_id, error = %err, "leg status unavailable; will retry");
+                    continue;
+                }
+            };
+            match mined {
+                // A revert counts once it is as deep as a success would need to be: a reorg
+                // can still re-include the transaction and let it succeed.
+                Some(m) if !m.success && m.confirmations >= self.chain.confirmations => {
                     self.store
                         .set_chain_transfer_status(
                             &leg.draft.leg_id,
@@ -173,7 +189,11 @@ impl Rail for EvmRail<'_> {
                 Some(_) => {} // mined, not yet deep enough
                 // Not mined: never sent, dropped from the pool, or reorged out. Send the same
                 // bytes again; the chain includes them at most once.
-                None => self.broadcast(&leg, now_ms).await?,
+                None => {
+                    if let Err(err) = self.broadcast(&leg, now_ms).await {
+                        tracing::warn!(leg = %leg.draft.leg_id, error = %err, "re-broadcast failed; will retry");
+                    }
+                }
             }
         }
         Ok(changed)

@@ -40,11 +40,17 @@ pub async fn settle_funded(
                 continue; // funded by a sandbox helper or a route: not ours to settle
             };
             let moved = if payment.source == "deposit" {
-                sweep(state, chain, &intent, &payment, now_ms).await?
+                sweep(state, chain, &intent, &payment, now_ms).await
             } else {
-                settle_direct(state, &intent, &payment, now_ms).await?
+                settle_direct(state, &intent, &payment, now_ms).await
             };
-            changed += usize::from(moved);
+            match moved {
+                Ok(moved) => changed += usize::from(moved),
+                // One intent that cannot settle now must not hold up the others.
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "settling failed; will retry")
+                }
+            }
         }
     }
     Ok(changed)
@@ -172,9 +178,14 @@ async fn sweep(
                 payment_intent_id: Some(intent.id),
                 signer: sender::signer_from_key(hot)?,
                 to: deposit_address,
-                value: u128::from(gas).saturating_mul(fees.max_fee_per_gas),
+                // Twice the estimate's fee cap: head-room for the base fee to rise while the
+                // gas leg confirms. The sweep is then capped to what the address holds.
+                value: u128::from(gas)
+                    .saturating_mul(fees.max_fee_per_gas)
+                    .saturating_mul(2),
                 data: Vec::new(),
                 token: None,
+                max_fee_cap: None,
             };
             rail.send(&request, now_ms).await?
         }
@@ -201,17 +212,38 @@ async fn sweep(
     if !confirmed(&gas_leg, store, SWEEP_GAS, &reference).await? {
         return Ok(moved);
     }
-    let request = LegRequest {
-        purpose: SWEEP,
-        reference: reference.clone(),
-        payment_intent_id: Some(intent.id),
-        signer: deposit_signer,
-        to: asset.contract,
-        value: 0,
-        data: data.to_vec(),
-        token: Some((asset.contract, units)),
+    let sweep_leg = match store.get_chain_transfer(SWEEP, &reference).await? {
+        Some(leg) => leg,
+        None => {
+            // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
+            // covered yet: docs/evm.md).
+            let held = rail.balance(None, &deposit_address).await?;
+            let gas = sender::estimate_gas(
+                chain.rpc_url(),
+                &deposit_address,
+                &CallSpec {
+                    chain_id: chain.chain_id,
+                    to: asset.contract,
+                    value: 0,
+                    data: data.clone(),
+                    gas_limit: 0,
+                },
+            )
+            .await?;
+            let request = LegRequest {
+                max_fee_cap: Some(held / u128::from(gas.max(1))),
+                purpose: SWEEP,
+                reference: reference.clone(),
+                payment_intent_id: Some(intent.id),
+                signer: deposit_signer,
+                to: asset.contract,
+                value: 0,
+                data: data.to_vec(),
+                token: Some((asset.contract, units)),
+            };
+            rail.send(&request, now_ms).await?
+        }
     };
-    let sweep_leg = rail.send(&request, now_ms).await?;
     if !confirmed(&sweep_leg, store, SWEEP, &reference).await? {
         return Ok(moved);
     }

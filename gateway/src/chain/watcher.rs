@@ -146,8 +146,14 @@ pub async fn track_payments(
         if !chain.serves(&intent) {
             continue;
         }
-        if advance_pending(state, chain, &intent, ptx, now_ms).await? {
-            changed += 1;
+        let tx = ptx.tx_hash.clone();
+        match advance_pending(state, chain, &intent, ptx, now_ms).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            // One payment that cannot be advanced must not hold up the others.
+            Err(err) => {
+                tracing::warn!(intent = %intent.id, %tx, error = %err, "payment not advanced; will retry")
+            }
         }
     }
     for intent in store
@@ -158,10 +164,15 @@ pub async fn track_payments(
             continue;
         }
         for ptx in store.payment_transactions_of(&intent.id).await? {
-            if ptx.status == TX_CONFIRMED
-                && revert_if_gone(state, chain, &intent, ptx, now_ms).await?
-            {
-                changed += 1;
+            if ptx.status != TX_CONFIRMED {
+                continue;
+            }
+            match revert_if_gone(state, chain, &intent, ptx, now_ms).await {
+                Ok(true) => changed += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "reorg check failed; will retry")
+                }
             }
         }
     }
@@ -201,7 +212,9 @@ async fn advance_pending(
         // transaction still in the pool) until the intent's window closes.
         if now_ms > intent.expires_at_ms || intent.status.is_terminal() {
             ptx.status = TX_REVERTED.to_owned();
-            store.set_payment_transaction(&ptx, None, now_ms).await?;
+            store
+                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .await?;
             return Ok(true);
         }
         return Ok(false);
@@ -210,7 +223,9 @@ async fn advance_pending(
         if ptx.block_hash != mined.block_hash {
             ptx.block_number = to_i64(mined.block_number);
             ptx.block_hash = mined.block_hash;
-            store.set_payment_transaction(&ptx, None, now_ms).await?;
+            store
+                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .await?;
         }
         return Ok(false);
     }
@@ -231,7 +246,9 @@ async fn advance_pending(
             rialto_evm::EvmError::NoMatchingTransfer { .. } | rialto_evm::EvmError::TxFailed(_),
         ) => {
             ptx.status = TX_REVERTED.to_owned();
-            store.set_payment_transaction(&ptx, None, now_ms).await?;
+            store
+                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .await?;
             return Ok(true);
         }
         Err(other) => return Err(other.into()),
@@ -259,7 +276,9 @@ async fn advance_pending(
     ptx.block_number = to_i64(observed.block_number);
     ptx.block_hash = observed.block_hash;
     ptx.log_index = to_i64(observed.log_index);
-    store.set_payment_transaction(&ptx, None, now_ms).await?;
+    store
+        .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+        .await?;
     Ok(true)
 }
 
@@ -294,7 +313,7 @@ async fn revert_if_gone(
     };
     state
         .store
-        .set_payment_transaction(&ptx, Some(&change), now_ms)
+        .set_payment_transaction(&ptx, TX_CONFIRMED, Some(&change), now_ms)
         .await?;
     Ok(true)
 }

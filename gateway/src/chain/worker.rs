@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::rail::{EvmRail, Rail, RailError};
 use super::{settle, watcher, EvmChain};
+use crate::api::wallet_payments::{claim_relay, EIP3009_RELAY};
 use crate::api::AppState;
 
 /// One pass over one chain. Returns how many things changed.
@@ -18,6 +19,7 @@ pub async fn tick(state: &AppState, chain: &EvmChain) -> Result<usize, RailError
         store: state.store.as_ref(),
     };
     let mut changed = rail.drive(now).await?;
+    bind_stored_relays(state, chain).await;
     // A busy chain: keep scanning while whole chunks come back, so the cursor catches up.
     loop {
         let report = watcher::scan_deposits(state, chain, now).await?;
@@ -31,6 +33,26 @@ pub async fn tick(state: &AppState, chain: &EvmChain) -> Result<usize, RailError
     // Legs the settlement just sent are driven in the same pass.
     changed += rail.drive(now).await?;
     Ok(changed)
+}
+
+/// A relay stored just before a crash is sent by `drive` regardless; make sure its transaction
+/// is bound to its intent (idempotent), so the money is always attributed.
+async fn bind_stored_relays(state: &AppState, chain: &EvmChain) {
+    let Ok(legs) = state.store.open_chain_transfers(&chain.caip2, 200).await else {
+        return;
+    };
+    for leg in legs.iter().filter(|l| l.draft.purpose == EIP3009_RELAY) {
+        let Some(id) = leg.draft.payment_intent_id else {
+            continue;
+        };
+        if let Ok(Some(intent)) = state.store.get_intent_unscoped(&id).await {
+            if chain.serves(&intent) {
+                if let Err(e) = claim_relay(state, &intent, chain, leg).await {
+                    tracing::warn!(leg = %leg.draft.leg_id, error = ?e, "binding a relay failed; will retry");
+                }
+            }
+        }
+    }
 }
 
 /// Runs [`tick`] for every chain every `poll_ms` until `shutdown` flips.

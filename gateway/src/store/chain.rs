@@ -126,6 +126,13 @@ pub trait ChainStore: Send + Sync + 'static {
         reference: &str,
     ) -> Result<Option<ChainTransfer>, StoreError>;
 
+    /// The gateway's own leg whose transaction is `tx_hash` on `chain_id`, if any.
+    async fn chain_transfer_by_hash(
+        &self,
+        chain_id: &str,
+        tx_hash: &str,
+    ) -> Result<Option<ChainTransfer>, StoreError>;
+
     /// Legs of `chain_id` still `pending` or `submitted`, oldest first.
     async fn open_chain_transfers(
         &self,
@@ -157,11 +164,13 @@ pub trait ChainStore: Send + Sync + 'static {
         intent: &PaymentIntentId,
     ) -> Result<Vec<PaymentTransaction>, StoreError>;
 
-    /// Updates a payment transaction's status and block and, when given, applies the intent
-    /// change in the same transaction (`Conflict`, nothing written, if the intent moved).
+    /// Updates a payment transaction's status, amount and block, compare-and-set on its stored
+    /// status being `expected`, and, when given, applies the intent change in the same
+    /// transaction. `Conflict`, nothing written, if either moved meanwhile.
     async fn set_payment_transaction(
         &self,
         tx: &PaymentTransaction,
+        expected: &str,
         intent: Option<&IntentChange>,
         now_ms: i64,
     ) -> Result<CasOutcome, StoreError>;

@@ -637,7 +637,11 @@ impl Store for SqlStore {
         let rows = sqlx::query(&format!(
             "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 AND expires_at <= $2 \
              AND NOT EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
-             payment_intents.id AND t.status = 'pending') ORDER BY expires_at LIMIT $3"
+             payment_intents.id AND t.status = 'pending') AND NOT EXISTS (SELECT 1 FROM \
+             exchange_accounts x WHERE x.payment_intent_id = payment_intents.id AND x.status IN \
+             ('pending', 'submitted')) AND NOT EXISTS (SELECT 1 FROM chain_transfers c WHERE \
+             c.payment_intent_id = payment_intents.id AND c.status IN ('pending', 'submitted')) \
+             ORDER BY expires_at LIMIT $3"
         ))
         .bind(PaymentStatus::AwaitingFunds.as_str())
         .bind(now_ms)

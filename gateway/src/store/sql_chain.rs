@@ -204,6 +204,21 @@ impl ChainStore for SqlStore {
         row.as_ref().map(leg_from_row).transpose()
     }
 
+    async fn chain_transfer_by_hash(
+        &self,
+        chain_id: &str,
+        tx_hash: &str,
+    ) -> Result<Option<ChainTransfer>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {LEG_COLUMNS} FROM chain_transfers WHERE chain_id = $1 AND tx_hash = $2"
+        ))
+        .bind(chain_id.to_owned())
+        .bind(tx_hash.to_ascii_lowercase())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(leg_from_row).transpose()
+    }
+
     async fn open_chain_transfers(
         &self,
         chain_id: &str,
@@ -280,6 +295,7 @@ impl ChainStore for SqlStore {
     async fn set_payment_transaction(
         &self,
         ptx: &PaymentTransaction,
+        expected: &str,
         intent: Option<&IntentChange>,
         now_ms: i64,
     ) -> Result<CasOutcome, StoreError> {
@@ -293,19 +309,27 @@ impl ChainStore for SqlStore {
                 insert_event(&mut tx, event).await?;
             }
         }
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE payment_transactions SET status = $1, block_number = $2, block_hash = $3, \
-             log_index = $4, updated_at = $5 WHERE chain_id = $6 AND tx_hash = $7",
+             log_index = $4, amount = $5, updated_at = $6 WHERE chain_id = $7 AND tx_hash = $8 \
+             AND status = $9",
         )
         .bind(ptx.status.clone())
         .bind(ptx.block_number)
         .bind(ptx.block_hash.clone())
         .bind(ptx.log_index)
+        .bind(ptx.amount.clone())
         .bind(now_ms)
         .bind(ptx.chain_id.clone())
         .bind(ptx.tx_hash.clone())
+        .bind(expected.to_owned())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(CasOutcome::Conflict);
+        }
         tx.commit().await?;
         Ok(CasOutcome::Updated)
     }

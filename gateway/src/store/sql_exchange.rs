@@ -121,7 +121,8 @@ impl ExchangeStore for SqlStore {
     async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError> {
         let erased = sqlx::query(
             "UPDATE exchange_accounts SET sealed_credentials = '', erased_at = $1 WHERE \
-             keep_credentials = 0 AND erased_at IS NULL AND payment_intent_id IN (SELECT id FROM \
+             keep_credentials = 0 AND erased_at IS NULL AND status NOT IN ('pending', \
+             'submitted') AND payment_intent_id IN (SELECT id FROM \
              payment_intents WHERE status IN ('succeeded', 'blocked', 'expired', 'canceled', \
              'failed'))",
         )
