@@ -20,7 +20,9 @@
 //!   - [`exchange::coinbase`]: Coinbase Advanced Trade and App v2 (per-request CDP ES256 JWT).
 //!   - `exchange::sandbox` (feature `sandbox`, on by default): a local HTTP exchange on hyper
 //!     that speaks the three venues' wire subsets, with books, balances, fees, minimums,
-//!     latency, fault injection and a settlement sink for withdrawals.
+//!     latency, fault injection and a settlement sink for withdrawals; `SandboxExchange`
+//!     (`Sandbox::exchange()`) is that same account as an in-process `Exchange`, straight
+//!     on the engine, so the sandbox itself passes the conformance suite.
 //!
 //! TLS for live venues is the `rustls-tls` feature (off by default, so tests against local
 //! servers do not build rustls and ring).

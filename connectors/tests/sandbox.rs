@@ -1,5 +1,6 @@
-//! The three real venue clients against the sandbox exchange, unchanged but for the base URL:
-//! the conformance suite, and injected 429s, 5xx and timeouts counted on the sandbox side.
+//! The three real venue clients against the sandbox exchange, unchanged but for the base URL,
+//! and the sandbox itself in process (`SandboxExchange`): the conformance suite, and injected
+//! 429s, 5xx and timeouts counted on the sandbox side.
 #![cfg(feature = "sandbox")]
 
 mod conformance;
@@ -15,7 +16,8 @@ use rialto_connectors::exchange::kraken::{
     Kraken, KrakenConfig, KrakenNetwork, KrakenTier, KrakenWithdrawKey,
 };
 use rialto_connectors::exchange::sandbox::{
-    Fault, Operation, RecordingSink, Sandbox, SandboxBook, SandboxConfig, SandboxNetwork,
+    Fault, Operation, RecordingSink, Sandbox, SandboxBook, SandboxConfig, SandboxExchange,
+    SandboxNetwork,
 };
 use rialto_connectors::exchange::{
     place_order_once, withdraw_once, BookLevel, Exchange, ExchangeError, Side,
@@ -172,6 +174,161 @@ async fn every_real_client_passes_the_conformance_suite_against_the_sandbox() {
             "{venue}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_sandbox_itself_passes_the_conformance_suite() {
+    let sink = Arc::new(RecordingSink::default());
+    let sandbox = sandbox(sink.clone()).await;
+    let exchange = SandboxExchange::new(&sandbox);
+    conformance::run(&exchange, &scenario("USD")).await;
+    assert_eq!(sandbox.executed_orders(), 1);
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+    assert_eq!(sandbox.duplicate_submissions(), 0);
+    assert_eq!(
+        sink.transfers(),
+        vec![(asset("USDC"), base_chain(), MERCHANT.to_owned(), d("99.5"))]
+    );
+    assert_eq!(sandbox.balance(&asset("USDC")), d("99900"));
+    // 0.25 BTC at 60000 plus the 0.1% taker fee, paid in USD.
+    assert_eq!(sandbox.balance(&asset("USD")), d("84985"));
+    assert_eq!(sandbox.balance(&asset("BTC")), d("1.25"));
+}
+
+#[tokio::test]
+async fn a_repeated_send_once_with_the_same_leg_executes_once_on_the_sandbox_itself() {
+    let sandbox = sandbox(Arc::new(RecordingSink::default())).await;
+    let exchange = sandbox.exchange();
+    let order = market_buy(known_leg(), pair("BTC", "USD"));
+    let first = place_order_once(&exchange, &order, &fast_policy())
+        .await
+        .expect("placed");
+    let again = place_order_once(&exchange, &order, &fast_policy())
+        .await
+        .expect("answered with the first order");
+    assert_eq!(again, first);
+    assert_eq!(sandbox.executed_orders(), 1);
+
+    let request = usdc_withdrawal(known_leg(), "100");
+    let sent = withdraw_once(&exchange, &request, &fast_policy())
+        .await
+        .expect("withdrawn");
+    let resent = withdraw_once(&exchange, &request, &fast_policy())
+        .await
+        .expect("answered with the first withdrawal");
+    assert_eq!(resent.venue_withdrawal_id, sent.venue_withdrawal_id);
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+    assert_eq!(sandbox.balance(&asset("USDC")), d("99900"));
+    // Both repeats reached the engine and were answered from its records, not executed.
+    assert_eq!(sandbox.duplicate_submissions(), 2);
+}
+
+#[tokio::test]
+async fn under_injected_faults_the_sandbox_itself_executes_nothing_twice() {
+    let sandbox = sandbox(Arc::new(RecordingSink::default())).await;
+    let exchange = sandbox.exchange().with_timeout(Duration::from_millis(300));
+    nothing_executes_twice(&sandbox, &exchange, "USD").await;
+
+    sandbox.inject(
+        Operation::Read,
+        Fault::RateLimit {
+            retry_after_secs: 9,
+        },
+    );
+    let limited = exchange.balances().await.expect_err("rate limited");
+    assert_eq!(limited.retry_after(), Some(Duration::from_secs(9)));
+    sandbox.inject(Operation::Read, Fault::ErrorAfterExecuting);
+    let down = exchange
+        .quote(&pair("BTC", "USD"), Side::Buy, d("0.1"))
+        .await
+        .expect_err("lost read");
+    assert!(
+        matches!(down, ExchangeError::Unavailable { .. }),
+        "{down:?}"
+    );
+    sandbox.inject(Operation::PlaceOrder, Fault::ErrorAfterExecuting);
+    let lost = exchange
+        .place_order(&market_buy(
+            rialto_core::id::LegId::generate(),
+            pair("BTC", "USD"),
+        ))
+        .await
+        .expect_err("lost order");
+    assert!(lost.is_unknown_outcome(), "{lost:?}");
+}
+
+#[tokio::test]
+async fn the_sandbox_itself_refuses_with_the_right_typed_error() {
+    let mut config = SandboxConfig::new(Arc::new(RecordingSink::default()));
+    config.balances = BTreeMap::from([(asset("USDC"), d("1000"))]);
+    config.books = BTreeMap::from([(
+        pair("BTC", "USDC"),
+        SandboxBook {
+            bids: Vec::new(),
+            asks: vec![BookLevel {
+                price: d("60000"),
+                size: d("10"),
+            }],
+        },
+    )]);
+    config.whitelist = Some(std::collections::BTreeSet::from(["0xabc".to_owned()]));
+    config.networks = vec![SandboxNetwork {
+        asset: asset("USDC"),
+        chain: base_chain(),
+        binance: "BASE".into(),
+        kraken: "Base".into(),
+        coinbase: "base".into(),
+        withdrawal_fee: d("0.5"),
+        withdrawal_minimum: d("5"),
+        deposit_address: DEPOSIT.into(),
+    }];
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let exchange = sandbox.exchange();
+    let leg = rialto_core::id::LegId::generate;
+
+    let poor = exchange
+        .place_order(&market_buy(leg(), pair("BTC", "USDC")))
+        .await
+        .expect_err("too expensive");
+    assert!(
+        matches!(poor, ExchangeError::InsufficientFunds { .. }),
+        "{poor:?}"
+    );
+    let mut tiny = market_buy(leg(), pair("BTC", "USDC"));
+    tiny.base_size = d("0.00000001");
+    let tiny = exchange.place_order(&tiny).await.expect_err("tiny");
+    assert!(
+        matches!(tiny, ExchangeError::BelowMinimum { .. }),
+        "{tiny:?}"
+    );
+    let unknown = exchange
+        .place_order(&market_buy(leg(), pair("ETH", "USDC")))
+        .await
+        .expect_err("no market");
+    assert!(
+        matches!(unknown, ExchangeError::InvalidSymbol { .. }),
+        "{unknown:?}"
+    );
+    let elsewhere = exchange
+        .withdrawal_terms(&asset("USDC"), &"eip155:1".parse().expect("chain"))
+        .await
+        .expect_err("no network");
+    assert!(
+        matches!(elsewhere, ExchangeError::Unsupported { .. }),
+        "{elsewhere:?}"
+    );
+    let stranger = exchange
+        .withdraw(&usdc_withdrawal(leg(), "100"))
+        .await
+        .expect_err("not whitelisted");
+    assert!(
+        matches!(stranger, ExchangeError::AddressNotWhitelisted { .. }),
+        "{stranger:?}"
+    );
+    assert_eq!(
+        (sandbox.executed_orders(), sandbox.executed_withdrawals()),
+        (0, 0)
+    );
 }
 
 /// Every fault, in turn, on one order and one withdrawal: each is executed exactly once.

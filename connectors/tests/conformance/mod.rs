@@ -1,5 +1,6 @@
 //! The conformance suite every [`Exchange`] implementation passes: the three venue clients
-//! against recorded answers here, and later the sandbox exchange.
+//! against recorded answers and against the sandbox, and the sandbox itself
+//! (`SandboxExchange`, in `tests/sandbox.rs`).
 //!
 //! It checks the trait's promises, not a venue's numbers: quotes are internally consistent,
 //! orders carry the leg-derived client id and can be found by it, unknown legs are `None`

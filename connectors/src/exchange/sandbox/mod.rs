@@ -9,11 +9,15 @@
 //! ([`Fault`]); orders and withdrawals execute at most once per client id / reference, and
 //! [`Sandbox::executed_orders`] / [`Sandbox::executed_withdrawals`] count what really happened.
 //!
+//! [`SandboxExchange`] (from [`Sandbox::exchange`]) is the same account as an in-process
+//! [`super::Exchange`], with no HTTP in between: the counters, faults and sink apply to it too.
+//!
 //! The sandbox does not check signatures: it is reached with `_test_` credentials only.
 //! It is served on hyper directly (the `sandbox` feature), keeping axum out of this crate.
 
 mod binance;
 mod coinbase;
+mod direct;
 mod engine;
 mod kraken;
 mod server;
@@ -28,6 +32,7 @@ use rialto_core::ChainId;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+pub use direct::SandboxExchange;
 pub use engine::{SandboxBook, SandboxNetwork};
 
 use self::engine::{Engine, Refusal, SandboxOrder, SandboxWithdrawal};
