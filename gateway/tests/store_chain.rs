@@ -272,6 +272,109 @@ async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store
     );
 }
 
+async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn Store) {
+    use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
+    use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
+    use rialto_core::money::{Currency, Money};
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::store::{Event, KeyKind, Merchant, PaymentTransaction};
+
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let make = |livemode: bool, at: i64| {
+        let id = PaymentIntentId::generate();
+        PaymentIntent {
+            id,
+            merchant_id: merchant,
+            livemode,
+            amount: Money::parse("1.00", Currency::usd()).unwrap(),
+            settlement: SettlementTarget::resolve(&registry(), "usdc", "base", HOT).unwrap(),
+            status: PaymentStatus::FundsReceived,
+            description: None,
+            metadata: Default::default(),
+            client_secret: format!("{id}_secret_x"),
+            created_at_ms: at,
+            expires_at_ms: at + 60_000,
+            updated_at_ms: at,
+            canceled_at_ms: None,
+            cancellation_reason: None,
+            version: 1,
+        }
+    };
+    let claim = |intent: &PaymentIntent, chain: &str, status: &str, n: u8| PaymentTransaction {
+        chain_id: chain.into(),
+        tx_hash: format!("0x{:064x}", u64::from(n) + 1000),
+        payment_intent_id: intent.id,
+        payer: HOT.into(),
+        amount: "1".into(),
+        asset: intent.settlement.asset.id.to_string(),
+        block_number: 1,
+        block_hash: "0x1".into(),
+        log_index: 0,
+        status: status.into(),
+        source: "transaction".into(),
+        created_at_ms: T0,
+    };
+    // The oldest ones would crowd a page of one if the store did not filter.
+    let helper_funded = make(false, T0);
+    let other_chain = make(false, T0 + 1);
+    let still_pending = make(false, T0 + 2);
+    let live = make(true, T0 + 3);
+    let ours = make(false, T0 + 4);
+    for intent in [&helper_funded, &other_chain, &still_pending, &live, &ours] {
+        let event = Event {
+            id: EventId::generate(),
+            merchant_id: merchant,
+            livemode: intent.livemode,
+            kind: "payment_intent.created".into(),
+            object_json: "{}".into(),
+            created_at_ms: T0,
+        };
+        store.create_intent(intent, &event, None).await.unwrap();
+    }
+    store
+        .claim_transaction(&claim(&other_chain, "eip155:1", "confirmed", 1))
+        .await
+        .unwrap();
+    store
+        .claim_transaction(&claim(&still_pending, CHAIN, "pending", 2))
+        .await
+        .unwrap();
+    store
+        .claim_transaction(&claim(&live, CHAIN, "confirmed", 3))
+        .await
+        .unwrap();
+    store
+        .claim_transaction(&claim(&ours, CHAIN, "confirmed", 4))
+        .await
+        .unwrap();
+    let picked = store
+        .chain_funded_intents(CHAIN, false, PaymentStatus::FundsReceived, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        picked.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![ours.id]
+    );
+    let live_picked = store
+        .chain_funded_intents(CHAIN, true, PaymentStatus::FundsReceived, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        live_picked.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![live.id]
+    );
+}
+
 async fn run(db: Db) {
     let (url, _dir) = fresh_database(db).await;
     let store = open(&url).await;
@@ -279,6 +382,7 @@ async fn run(db: Db) {
     concurrent_senders_get_distinct_consecutive_nonces(store.clone()).await;
     nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(&url).await;
     the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
+    only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -31,7 +31,10 @@ pub async fn settle_funded(
     let store = state.store.as_ref();
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
-        for intent in store.intents_in_status(status, 200).await? {
+        for intent in store
+            .chain_funded_intents(&chain.caip2, chain.livemode, status, 200)
+            .await?
+        {
             if !chain.serves(&intent) {
                 continue;
             }

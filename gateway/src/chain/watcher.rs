@@ -157,7 +157,12 @@ pub async fn track_payments(
         }
     }
     for intent in store
-        .intents_in_status(PaymentStatus::FundsReceived, 500)
+        .chain_funded_intents(
+            &chain.caip2,
+            chain.livemode,
+            PaymentStatus::FundsReceived,
+            500,
+        )
         .await?
     {
         if !chain.serves(&intent) {

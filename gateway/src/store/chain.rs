@@ -207,10 +207,14 @@ pub trait ChainStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<(), StoreError>;
 
-    /// Intents in `status` (any merchant), oldest change first: the rail's settlement worker
-    /// picks up funded intents with this.
-    async fn intents_in_status(
+    /// Intents in `status` of one mode (any merchant) with a confirmed payment transaction on
+    /// `chain_id`, least recently changed first: what the rail's workers settle and re-check.
+    /// Filtered here, not by the caller, so intents funded some other way (a sandbox helper,
+    /// another chain) can never crowd the page.
+    async fn chain_funded_intents(
         &self,
+        chain_id: &str,
+        livemode: bool,
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError>;

@@ -167,17 +167,24 @@ impl SqlStore {
         self.backend
     }
 
-    /// Intents in `status`, least recently changed first.
-    pub(super) async fn intents_with_status(
+    /// Intents of one mode in `status` with a confirmed payment transaction on `chain_id`,
+    /// least recently changed first.
+    pub(super) async fn chain_funded(
         &self,
+        chain_id: &str,
+        livemode: bool,
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 ORDER BY updated_at \
-             LIMIT $2"
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
+             EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
+             payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
+             updated_at LIMIT $4"
         ))
         .bind(status.as_str())
+        .bind(i64::from(livemode))
+        .bind(chain_id.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

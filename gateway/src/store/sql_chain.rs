@@ -439,11 +439,13 @@ impl ChainStore for SqlStore {
         Ok(())
     }
 
-    async fn intents_in_status(
+    async fn chain_funded_intents(
         &self,
+        chain_id: &str,
+        livemode: bool,
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
-        self.intents_with_status(status, limit).await
+        self.chain_funded(chain_id, livemode, status, limit).await
     }
 }
