@@ -84,14 +84,7 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
         usdc_balance(chain, MERCHANT).await - before,
         U256::from(25_000_000u64)
     );
-    let events: Value = app
-        .get("/v1/events?limit=100", app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events: Value = app.get_json("/v1/events?limit=100").await;
     let kinds: Vec<&str> = events["data"]
         .as_array()
         .unwrap()
@@ -107,24 +100,10 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     // The ledger: paid in, then settled to the merchant's address; nothing left held.
-    let balance: Value = app
-        .get("/v1/balance", app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let balance: Value = app.get_json("/v1/balance").await;
     assert_eq!(balance["available"], json!([]), "{balance}");
     assert_eq!(balance["settled"][0]["amount"], "25", "{balance}");
-    let txs: Value = app
-        .get("/v1/balance_transactions", app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let txs: Value = app.get_json("/v1/balance_transactions").await;
     let types: Vec<&str> = txs["data"]
         .as_array()
         .unwrap()
@@ -486,14 +465,7 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     wait_for(app, &paying, "succeeded").await;
-    let balance: Value = app
-        .get("/v1/balance", app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let balance: Value = app.get_json("/v1/balance").await;
     assert_eq!(
         balance["settled"][0]["amount"], "25",
         "the reorged payment is not in the ledger: {balance}"

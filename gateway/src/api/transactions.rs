@@ -6,7 +6,6 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::PaymentStatus;
 use rialto_core::money::Money;
 use rialto_evm::transfers::observe_transfer;
@@ -16,13 +15,13 @@ use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
 use super::payment_intents::PaymentIntentObject;
-use super::{intent_json, json_response, parse_id, AppState, Caller};
+use super::wallet_payments::load_intent;
+use super::{intent_json, json_response, AppState, Caller};
 use crate::chain::covers;
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::keys::constant_time_eq;
 use crate::store::chain::{TX_CONFIRMED, TX_PENDING};
-use crate::store::{KeyKind, PaymentTransaction};
+use crate::store::PaymentTransaction;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -86,19 +85,7 @@ pub async fn submit(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let params: SubmitTransactionParams = parse_json(&body)?;
-    let intent_id: PaymentIntentId = parse_id(&id, "payment_intent")?;
-    let not_found = || ApiError::missing("payment_intent", &id, "id");
-    let intent = state
-        .store
-        .get_intent(&caller.merchant_id, caller.livemode, &intent_id)
-        .await?
-        .ok_or_else(not_found)?;
-    if caller.kind == KeyKind::Publishable {
-        let given = params.client_secret.as_deref().unwrap_or_default();
-        if !constant_time_eq(given.as_bytes(), intent.client_secret.as_bytes()) {
-            return Err(not_found());
-        }
-    }
+    let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     let asset = &intent.settlement.asset;
     let chain_id = asset.id.chain().to_string();
     if let Some(chain) = &params.chain {

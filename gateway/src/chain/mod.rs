@@ -122,7 +122,13 @@ pub struct Chains {
     pub poll_ms: u64,
 }
 
-fn eip155_id(caip2: &str) -> anyhow::Result<u64> {
+/// A block number or log index for an `i64` column (saturating: real chains are far below).
+pub(crate) fn block_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The EIP-155 number of a CAIP-2 `eip155:` chain id.
+pub(crate) fn eip155_id(caip2: &str) -> anyhow::Result<u64> {
     caip2
         .strip_prefix("eip155:")
         .and_then(|n| n.parse().ok())

@@ -13,7 +13,7 @@ use rialto_core::id::{LegId, PaymentIntentId};
 use rialto_evm::sender::{self, CallSpec, PrivateKeySigner, SignedTx, TokenMetadata};
 use rialto_evm::EvmError;
 
-use super::EvmChain;
+use super::{block_i64, EvmChain};
 use crate::store::chain::{ChainTransfer, LegStatus, SignedLeg, TransferDraft};
 use crate::store::{Store, StoreError};
 
@@ -167,7 +167,7 @@ impl Rail for EvmRail<'_> {
                         .set_chain_transfer_status(
                             &leg.draft.leg_id,
                             LegStatus::Failed,
-                            Some((to_i64(m.block_number), m.block_hash)),
+                            Some((block_i64(m.block_number), m.block_hash)),
                             Some("reverted on chain"),
                             now_ms,
                         )
@@ -179,7 +179,7 @@ impl Rail for EvmRail<'_> {
                         .set_chain_transfer_status(
                             &leg.draft.leg_id,
                             LegStatus::Confirmed,
-                            Some((to_i64(m.block_number), m.block_hash)),
+                            Some((block_i64(m.block_number), m.block_hash)),
                             None,
                             now_ms,
                         )
@@ -229,8 +229,4 @@ impl EvmRail<'_> {
             Err(other) => Err(other.into()),
         }
     }
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -17,7 +17,7 @@ use rialto_core::money::Money;
 use rialto_evm::{sender, transfers, watch};
 
 use super::rail::RailError;
-use super::{covers, EvmChain};
+use super::{block_i64, covers, EvmChain};
 use crate::api::{intent_event, intent_json, AppState};
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::store::chain::{TX_CONFIRMED, TX_PENDING, TX_REVERTED};
@@ -105,9 +105,9 @@ pub async fn scan_deposits(
                 payer: log.from.to_string(),
                 amount: paid.to_amount_string(),
                 asset: intent.settlement.asset.id.to_string(),
-                block_number: to_i64(log.block_number),
+                block_number: block_i64(log.block_number),
                 block_hash: log.block_hash.clone(),
-                log_index: to_i64(log.log_index),
+                log_index: block_i64(log.log_index),
                 status: TX_PENDING.to_owned(),
                 source: "deposit".to_owned(),
                 created_at_ms: now_ms,
@@ -226,7 +226,7 @@ async fn advance_pending(
     };
     if mined.confirmations < chain.confirmations {
         if ptx.block_hash != mined.block_hash {
-            ptx.block_number = to_i64(mined.block_number);
+            ptx.block_number = block_i64(mined.block_number);
             ptx.block_hash = mined.block_hash;
             store
                 .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
@@ -278,9 +278,9 @@ async fn advance_pending(
     }
     ptx.status = TX_CONFIRMED.to_owned();
     ptx.amount = paid.to_amount_string();
-    ptx.block_number = to_i64(observed.block_number);
+    ptx.block_number = block_i64(observed.block_number);
     ptx.block_hash = observed.block_hash;
-    ptx.log_index = to_i64(observed.log_index);
+    ptx.log_index = block_i64(observed.log_index);
     store
         .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
         .await?;
@@ -321,8 +321,4 @@ async fn revert_if_gone(
         .set_payment_transaction(&ptx, TX_CONFIRMED, Some(&change), now_ms)
         .await?;
     Ok(true)
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

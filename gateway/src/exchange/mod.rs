@@ -226,10 +226,7 @@ pub async fn sandbox_for_manifest(
     let mut named = Vec::new();
     for c in &manifest.chains {
         let caip2 = c.chain_id.to_string();
-        let chain_id = caip2
-            .strip_prefix("eip155:")
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("devnet chain {caip2}"))?;
+        let chain_id = crate::chain::eip155_id(&caip2)?;
         let tokens = c
             .tokens
             .iter()

@@ -83,14 +83,7 @@ pub async fn intent(app: &TestApp, amount: &str) -> Value {
 
 pub async fn status_of(app: &TestApp, intent: &Value) -> String {
     let id = intent["id"].as_str().unwrap();
-    let body: Value = app
-        .get(&format!("/v1/payment_intents/{id}"), app.sk())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json(&format!("/v1/payment_intents/{id}")).await;
     body["status"].as_str().unwrap().to_owned()
 }
 

@@ -194,6 +194,17 @@ impl TestApp {
             .bearer_auth(key)
     }
 
+    /// `GET path` with the secret key, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path, self.sk())
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
     pub fn post(&self, path: &str, key: &str) -> RequestBuilder {
         self.client
             .post(format!("{}{path}", self.base))
