@@ -203,7 +203,23 @@ impl IdKind for LegKind {
     const PREFIX: &'static str = "leg";
 }
 
+/// Marker for refund ids (`re_`).
+#[derive(Debug)]
+pub enum RefundKind {}
+impl IdKind for RefundKind {
+    const PREFIX: &'static str = "re";
+}
+
+/// Marker for payout ids (`po_`).
+#[derive(Debug)]
+pub enum PayoutKind {}
+impl IdKind for PayoutKind {
+    const PREFIX: &'static str = "po";
+}
+
 pub type LegId = Id<LegKind>;
+pub type RefundId = Id<RefundKind>;
+pub type PayoutId = Id<PayoutKind>;
 pub type MerchantId = Id<MerchantKind>;
 pub type WebhookEndpointId = Id<WebhookEndpointKind>;
 pub type WebhookDeliveryId = Id<WebhookDeliveryKind>;

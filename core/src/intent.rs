@@ -61,6 +61,9 @@ pub enum PaymentEvent {
     Expire,
     /// The merchant canceled the intent.
     Cancel,
+    /// Funds arrived after the intent expired, within the merchant's late-payment window, and
+    /// a fresh quote still covers the amount: the payment rejoins the flow.
+    LateFundsAccepted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +95,7 @@ impl PaymentStatus {
             (S::AwaitingFunds, E::FundsDetected) => S::FundsReceived,
             (S::AwaitingFunds, E::Expire) => S::Expired,
             (S::AwaitingFunds, E::Cancel) => S::Canceled,
+            (S::Expired, E::LateFundsAccepted) => S::FundsReceived,
             (S::FundsReceived, E::FundsReverted) => S::AwaitingFunds,
             (S::FundsReceived, E::ComplianceReview) => S::InReview,
             (S::FundsReceived | S::InReview, E::ComplianceBlocked) => S::Blocked,
@@ -105,7 +109,8 @@ impl PaymentStatus {
         Ok(next)
     }
 
-    /// No event can move a terminal intent.
+    /// No event can move a terminal intent (except late funds into an expired one, which the
+    /// merchant's late-payment policy may accept: see [`PaymentEvent::LateFundsAccepted`]).
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -234,6 +239,66 @@ impl FromStr for CancellationReason {
     }
 }
 
+/// How the funds that arrived differ from what the intent asked (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentDetailKind {
+    Underpaid,
+    Overpaid,
+    Late,
+}
+
+/// What the merchant's payment policy did about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentResolution {
+    /// Accepted as payment in full (under-payment within tolerance, a late payment re-quoted,
+    /// an over-payment the merchant keeps).
+    Accepted,
+    /// Part of the amount arrived; waiting for the rest until the intent expires.
+    AwaitingTopUp,
+    /// Everything received goes back to the payer.
+    Refunded,
+    /// The payment is accepted and the surplus goes back to the payer.
+    SurplusRefunded,
+}
+
+/// `payment_detail` of an intent: amounts are in the settlement asset's whole units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentDetail {
+    #[serde(rename = "type")]
+    pub kind: PaymentDetailKind,
+    pub resolution: PaymentResolution,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub expected: rust_decimal::Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub received: rust_decimal::Decimal,
+    /// What goes back to the payer because of the policy (zero when nothing does).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub refund: rust_decimal::Decimal,
+}
+
+impl PaymentDetail {
+    /// The event type the policy's decision is announced with.
+    pub fn event_type(&self) -> &'static str {
+        use PaymentDetailKind as K;
+        use PaymentResolution as R;
+        match (self.kind, self.resolution) {
+            (K::Underpaid, R::Accepted) => "payment_intent.underpaid_accepted",
+            (K::Underpaid, R::AwaitingTopUp) => "payment_intent.underpaid_awaiting_top_up",
+            (K::Underpaid, R::Refunded | R::SurplusRefunded) => "payment_intent.underpaid_refunded",
+            (K::Overpaid, R::Accepted | R::AwaitingTopUp) => "payment_intent.overpaid_kept",
+            (K::Overpaid, R::Refunded | R::SurplusRefunded) => {
+                "payment_intent.overpaid_surplus_refunded"
+            }
+            (K::Late, R::Accepted | R::AwaitingTopUp | R::SurplusRefunded) => {
+                "payment_intent.late_accepted"
+            }
+            (K::Late, R::Refunded) => "payment_intent.late_refunded",
+        }
+    }
+}
+
 /// A merchant's request to be paid an amount, settled to a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentIntent {
@@ -253,6 +318,10 @@ pub struct PaymentIntent {
     pub cancellation_reason: Option<CancellationReason>,
     /// Bumped on every change; lets readers detect concurrent updates.
     pub version: i64,
+    /// Refunded so far (pending refunds included), in the settlement asset's whole units.
+    pub amount_refunded: rust_decimal::Decimal,
+    /// Set when the funds that arrived differ from the amount (under, over, late).
+    pub payment_detail: Option<PaymentDetail>,
 }
 
 impl PaymentIntent {
@@ -277,7 +346,7 @@ mod tests {
     use PaymentEvent as E;
     use PaymentStatus as S;
 
-    const EVENTS: [PaymentEvent; 11] = [
+    const EVENTS: [PaymentEvent; 12] = [
         E::FundsDetected,
         E::FundsReverted,
         E::ComplianceReview,
@@ -289,11 +358,13 @@ mod tests {
         E::RouteFailed,
         E::Expire,
         E::Cancel,
+        E::LateFundsAccepted,
     ];
 
     /// Every allowed transition. Any (status, event) pair not listed must be refused.
-    const ALLOWED: [(PaymentStatus, PaymentEvent, PaymentStatus); 14] = [
+    const ALLOWED: [(PaymentStatus, PaymentEvent, PaymentStatus); 15] = [
         (S::AwaitingFunds, E::FundsDetected, S::FundsReceived),
+        (S::Expired, E::LateFundsAccepted, S::FundsReceived),
         (S::AwaitingFunds, E::Expire, S::Expired),
         (S::AwaitingFunds, E::Cancel, S::Canceled),
         (S::FundsReceived, E::FundsReverted, S::AwaitingFunds),
@@ -326,13 +397,22 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 110);
+        assert_eq!(checked, 120);
     }
 
     #[test]
-    fn terminal_statuses_accept_no_event() {
+    fn terminal_statuses_accept_no_event_but_late_funds_into_an_expired_intent() {
         for from in PaymentStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
-            assert!(EVENTS.iter().all(|e| from.apply(*e).is_err()), "{from}");
+            let movable = EVENTS
+                .iter()
+                .filter(|e| from.apply(**e).is_ok())
+                .collect::<Vec<_>>();
+            let expected: &[&PaymentEvent] = if from == S::Expired {
+                &[&E::LateFundsAccepted]
+            } else {
+                &[]
+            };
+            assert_eq!(movable, expected, "{from}");
         }
     }
 

@@ -54,6 +54,16 @@ pub enum ErrorCode {
     IdempotencyKeyInUse,
     RateLimited,
     SettlementAddressRefused,
+    RefundNotAllowed,
+    RefundExceedsPayment,
+    RefundDestinationRequired,
+    RefundDestinationRefused,
+    BalanceInsufficient,
+    RefundsUnavailable,
+    PayoutDestinationMissing,
+    PayoutNotPending,
+    ApprovalRequiresSecondKey,
+    SettingsInvalid,
     OperatorKeyRequired,
     ComplianceCaseNotOpen,
     ComplianceCaseNotReleasable,
@@ -123,6 +133,16 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::SettlementAddressRefused => "settlement_address_refused",
+            ErrorCode::RefundNotAllowed => "refund_not_allowed",
+            ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
+            ErrorCode::RefundDestinationRequired => "refund_destination_required",
+            ErrorCode::RefundDestinationRefused => "refund_destination_refused",
+            ErrorCode::BalanceInsufficient => "balance_insufficient",
+            ErrorCode::RefundsUnavailable => "refunds_unavailable",
+            ErrorCode::PayoutDestinationMissing => "payout_destination_missing",
+            ErrorCode::PayoutNotPending => "payout_not_pending",
+            ErrorCode::ApprovalRequiresSecondKey => "approval_requires_second_key",
+            ErrorCode::SettingsInvalid => "settings_invalid",
             ErrorCode::OperatorKeyRequired => "operator_key_required",
             ErrorCode::ComplianceCaseNotOpen => "compliance_case_not_open",
             ErrorCode::ComplianceCaseNotReleasable => "compliance_case_not_releasable",
@@ -207,6 +227,16 @@ impl ErrorCode {
             | C::InvalidCursor
             | C::InvalidUrl
             | C::SettlementAddressRefused
+            | C::RefundNotAllowed
+            | C::RefundExceedsPayment
+            | C::RefundDestinationRequired
+            | C::RefundDestinationRefused
+            | C::BalanceInsufficient
+            | C::RefundsUnavailable
+            | C::PayoutDestinationMissing
+            | C::PayoutNotPending
+            | C::ApprovalRequiresSecondKey
+            | C::SettingsInvalid
             | C::TransactionInvalid
             | C::TransactionNotFound
             | C::TransactionFailed

@@ -5,10 +5,14 @@
 //! Accounts (signed: positive = held by / owed to the named party):
 //! - `payers`: funds that came in from payers (its balance is minus everything received);
 //! - `merchant:{id}:balance`: what Rialto holds for the merchant, not yet settled;
-//! - `merchant:{id}:settled`: what reached the merchant's own settlement address.
+//! - `merchant:{id}:settled`: what reached the merchant's own settlement address;
+//! - `merchant:{id}:refunds_pending` / `merchant:{id}:payouts_pending`: balance reserved by a
+//!   refund or payout that is on its way.
 //!
-//! Posted today: `payment` (funds received and cleared) and `settlement` (the funds reached the
-//! merchant: a direct payment at once, a deposit when its sweep is confirmed).
+//! Kinds: `payment` (funds received and cleared), `settlement` (the funds reached the merchant:
+//! a direct payment at once, a deposit when its sweep is confirmed), `refund` (reserved from the
+//! balance when created), `refund_sent` (reached the payer), `refund_reversal` (failed; back to
+//! the balance), and `payout`, `payout_paid`, `payout_reversal` likewise.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +28,14 @@ pub fn merchant_balance(merchant: &MerchantId) -> String {
 
 pub fn merchant_settled(merchant: &MerchantId) -> String {
     format!("merchant:{merchant}:settled")
+}
+
+pub fn refunds_pending(merchant: &MerchantId) -> String {
+    format!("merchant:{merchant}:refunds_pending")
+}
+
+pub fn payouts_pending(merchant: &MerchantId) -> String {
+    format!("merchant:{merchant}:payouts_pending")
 }
 
 /// One line of a ledger transaction.
@@ -64,6 +76,25 @@ impl Posting {
         entries: Vec<Entry>,
         now_ms: i64,
     ) -> Result<Self, Unbalanced> {
+        Self::for_merchant(
+            intent.merchant_id,
+            intent.livemode,
+            kind,
+            &intent.id.to_string(),
+            entries,
+            now_ms,
+        )
+    }
+
+    /// A posting about any object of the merchant's (a refund, a payout).
+    pub fn for_merchant(
+        merchant_id: MerchantId,
+        livemode: bool,
+        kind: &str,
+        reference: &str,
+        entries: Vec<Entry>,
+        now_ms: i64,
+    ) -> Result<Self, Unbalanced> {
         let posting = Self {
             id: format!(
                 "ltx_{}",
@@ -71,10 +102,10 @@ impl Posting {
                     .to_string()
                     .trim_start_matches("leg_")
             ),
-            merchant_id: intent.merchant_id,
-            livemode: intent.livemode,
+            merchant_id,
+            livemode,
             kind: kind.to_owned(),
-            reference: intent.id.to_string(),
+            reference: reference.to_owned(),
             created_at_ms: now_ms,
             entries,
         };
@@ -134,6 +165,43 @@ pub fn paid_and_settled(
             now_ms,
         )?,
     ])
+}
+
+/// The `payment` posting alone: the funds are held for the merchant (batched settlement, or a
+/// policy refund still to come out of them).
+pub fn paid_and_held(
+    intent: &PaymentIntent,
+    paid: Decimal,
+    now_ms: i64,
+) -> Result<Vec<Posting>, Unbalanced> {
+    let mut postings = paid_and_settled(intent, paid, now_ms)?;
+    postings.truncate(1);
+    Ok(postings)
+}
+
+/// Moves `amount` of `asset` from one of the merchant's accounts to another (or to payers).
+pub fn transfer(
+    (merchant, livemode): (MerchantId, bool),
+    kind: &str,
+    reference: &str,
+    asset: &str,
+    (from, to): (String, String),
+    amount: Decimal,
+    now_ms: i64,
+) -> Result<Posting, Unbalanced> {
+    let entry = |account: String, amount: Decimal| Entry {
+        account,
+        asset: asset.to_owned(),
+        amount,
+    };
+    Posting::for_merchant(
+        merchant,
+        livemode,
+        kind,
+        reference,
+        vec![entry(from, -amount), entry(to, amount)],
+        now_ms,
+    )
 }
 
 #[cfg(test)]

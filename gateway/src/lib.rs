@@ -23,6 +23,9 @@
 //!   before sending), the watcher (deposits, confirmations, reorgs) and direct settlement.
 //! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
 //!   the sandbox exchange whose withdrawals land on the devnet).
+//! - [`settings`]: a merchant's settlement schedule and payment policy.
+//! - [`refunds`]: refunds out of the merchant's balance, sent from the treasury wallet.
+//! - [`payouts`]: batched settlement: payouts per schedule, maker-checker approval.
 //! - [`clock`]: injected time.
 
 pub mod api;
@@ -36,8 +39,11 @@ pub mod exchange;
 pub mod keys;
 pub mod ledger;
 pub mod merchants;
+pub mod payouts;
+pub mod refunds;
 pub mod registry;
 pub mod server;
+pub mod settings;
 pub mod store;
 pub mod webhooks;
 pub mod workers;

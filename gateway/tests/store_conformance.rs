@@ -54,6 +54,8 @@ fn intent(merchant: MerchantId, created_at_ms: i64) -> PaymentIntent {
         canceled_at_ms: None,
         cancellation_reason: None,
         version: 1,
+        amount_refunded: rust_decimal::Decimal::ZERO,
+        payment_detail: None,
     }
 }
 

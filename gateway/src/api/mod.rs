@@ -6,8 +6,9 @@ mod body;
 pub mod compliance;
 mod events;
 pub(crate) mod exchange_accounts;
-mod idempotency;
+pub(crate) mod idempotency;
 mod middleware;
+mod money;
 pub mod openapi;
 mod ops;
 mod payment_intents;
@@ -144,6 +145,21 @@ pub fn router(state: AppState) -> Router {
             post(exchange_accounts::link),
         )
         .route("/balance", get(balance::retrieve))
+        .route(
+            "/settings",
+            get(money::get_settings).post(money::update_settings),
+        )
+        .route(
+            "/refunds",
+            post(money::create_refund).get(money::list_refunds),
+        )
+        .route("/refunds/{id}", get(money::retrieve_refund))
+        .route(
+            "/payouts",
+            post(money::create_payout).get(money::list_payouts),
+        )
+        .route("/payouts/{id}", get(money::retrieve_payout))
+        .route("/payouts/{id}/approve", post(money::approve_payout))
         .route("/balance_transactions", get(balance::list))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    balance, compliance, events, exchange_accounts, payment_intents, transactions, wallet_payments,
-    webhook_endpoints,
+    balance, compliance, events, exchange_accounts, money, payment_intents, transactions,
+    wallet_payments, webhook_endpoints,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -30,6 +30,15 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         exchange_accounts::link,
         balance::retrieve,
         balance::list,
+        money::get_settings,
+        money::update_settings,
+        money::create_refund,
+        money::list_refunds,
+        money::retrieve_refund,
+        money::create_payout,
+        money::list_payouts,
+        money::retrieve_payout,
+        money::approve_payout,
         events::list,
         events::retrieve,
         events::deliveries,
@@ -56,6 +65,9 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
         (name = "balance", description = "The merchant's position by asset, from the double-entry ledger"),
+        (name = "settings", description = "Settlement schedule (immediate or batched) and payment policy"),
+        (name = "refunds", description = "Money back to the payer, out of the merchant's balance"),
+        (name = "payouts", description = "Batched settlement of held balance, with maker-checker approval"),
         (name = "events", description = "What happened, and how its webhooks were delivered"),
         (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)"),
         (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),

@@ -120,7 +120,8 @@ pub struct PaymentIntentObject {
     pub amount: String,
     #[schema(example = "usd")]
     pub currency: String,
-    #[schema(example = "0.00")]
+    /// Refunded so far (pending refunds included), in the settlement asset.
+    #[schema(example = "0")]
     pub amount_refunded: String,
     #[schema(example = "awaiting_funds")]
     pub status: String,
@@ -157,9 +158,12 @@ impl PaymentIntentObject {
             livemode: intent.livemode,
             amount: intent.amount.to_amount_string(),
             currency: intent.amount.currency().code().to_owned(),
-            amount_refunded: Money::zero(intent.amount.currency().clone()).to_amount_string(),
+            amount_refunded: intent.amount_refunded.normalize().to_string(),
             status: intent.status.as_str().to_owned(),
-            payment_detail: None,
+            payment_detail: intent
+                .payment_detail
+                .as_ref()
+                .and_then(|d| serde_json::to_value(d).ok()),
             settlement: SettlementObject {
                 asset: asset.code.clone(),
                 asset_id: asset.id.to_string(),
@@ -221,7 +225,7 @@ fn settlement_error(err: SettlementError) -> ApiError {
     ApiError::new(code, format!("{err}.")).param(param)
 }
 
-fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
+pub(crate) fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let invalid = |msg: String, param: String| {
         Err(ApiError::new(ErrorCode::MetadataInvalid, msg).param(param))
     };
@@ -331,6 +335,8 @@ async fn build_intent(
         canceled_at_ms: None,
         cancellation_reason: None,
         version: 1,
+        amount_refunded: rust_decimal::Decimal::ZERO,
+        payment_detail: None,
     })
 }
 

@@ -8,6 +8,9 @@
 //!   (leg `sweep`, signed by the deposit address's derived key). Both legs are recorded before
 //!   they are sent and named by the intent, so a restart resumes them and never sends twice;
 //!   the intent succeeds when the sweep has the chain's confirmations.
+//! - Merchants on batched settlement (`crate::settings`): the sweep goes to the treasury (the
+//!   chain's hot wallet) instead, the ledger holds the funds in the merchant's balance, and a
+//!   payout (`crate::payouts`) moves them later with many others.
 
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
@@ -21,6 +24,8 @@ use crate::store::{CasOutcome, PaymentTransaction};
 
 pub const SWEEP_GAS: &str = "sweep_gas";
 pub const SWEEP: &str = "sweep";
+/// The sweep of a batched merchant's deposit: to the treasury, held for a payout.
+pub const SWEEP_TO_TREASURY: &str = "sweep_treasury";
 
 /// Moves funded intents of `chain` towards `succeeded`; returns how many changed status.
 pub async fn settle_funded(
@@ -80,7 +85,9 @@ async fn settle_direct(
             None => return Ok(false),
         }
     }
-    Ok(succeed(state, &current, payment, now_ms).await?.is_some())
+    Ok(succeed(state, &current, payment, false, now_ms)
+        .await?
+        .is_some())
 }
 
 /// `settling → succeeded`, with the ledger's `payment` and `settlement` postings of what was
@@ -89,6 +96,7 @@ async fn succeed(
     state: &AppState,
     intent: &PaymentIntent,
     payment: &PaymentTransaction,
+    held: bool,
     now_ms: i64,
 ) -> Result<Option<PaymentIntent>, RailError> {
     let Ok(next) = intent.transition(PaymentEvent::Settled, now_ms) else {
@@ -98,8 +106,12 @@ async fn succeed(
         .amount
         .parse()
         .map_err(|_| RailError::Ledger(format!("stored amount {:?}", payment.amount)))?;
-    let postings = crate::ledger::paid_and_settled(&next, paid, now_ms)
-        .map_err(|e| RailError::Ledger(e.to_string()))?;
+    let postings = if held {
+        crate::ledger::paid_and_held(&next, paid, now_ms)
+    } else {
+        crate::ledger::paid_and_settled(&next, paid, now_ms)
+    }
+    .map_err(|e| RailError::Ledger(e.to_string()))?;
     let event = intent_event(
         &next,
         "payment_intent.succeeded",
@@ -160,8 +172,31 @@ async fn sweep(
         .map_err(|e| RailError::Chain(e.into()))?
         .to_base_units()
         .map_err(|e| RailError::Chain(e.into()))?;
-    let data = sender::erc20_transfer_data(&intent.settlement.address, units)?;
     let reference = intent.id.to_string();
+    // Where the sweep goes is decided once, when its leg is recorded; the leg's `to` data then
+    // says which it was, whatever the merchant's settings become.
+    let treasury = sender::signer_address(&sender::signer_from_key(hot)?);
+    let held = if store.get_chain_transfer(SWEEP, &reference).await?.is_some() {
+        false
+    } else if store
+        .get_chain_transfer(SWEEP_TO_TREASURY, &reference)
+        .await?
+        .is_some()
+    {
+        true
+    } else {
+        crate::settings::load(store, &intent.merchant_id, intent.livemode)
+            .await?
+            .settlement_schedule
+            == crate::settings::Schedule::Batched
+    };
+    let sweep_purpose = if held { SWEEP_TO_TREASURY } else { SWEEP };
+    let destination = if held {
+        treasury
+    } else {
+        intent.settlement.address
+    };
+    let data = sender::erc20_transfer_data(&destination, units)?;
 
     let gas_leg = match store.get_chain_transfer(SWEEP_GAS, &reference).await? {
         Some(leg) => leg,
@@ -215,12 +250,12 @@ async fn sweep(
     if !confirmed(&gas_leg, store, SWEEP_GAS, &reference).await? {
         return Ok(moved);
     }
-    let sweep_leg = match store.get_chain_transfer(SWEEP, &reference).await? {
+    let sweep_leg = match store.get_chain_transfer(sweep_purpose, &reference).await? {
         Some(leg) => leg,
         None => {
             // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
             // covered yet: docs/evm.md).
-            let held = rail.balance(None, &deposit_address).await?;
+            let gas_held = rail.balance(None, &deposit_address).await?;
             let gas = sender::estimate_gas(
                 chain.rpc_url(),
                 &deposit_address,
@@ -234,8 +269,8 @@ async fn sweep(
             )
             .await?;
             let request = LegRequest {
-                max_fee_cap: Some(held / u128::from(gas.max(1))),
-                purpose: SWEEP,
+                max_fee_cap: Some(gas_held / u128::from(gas.max(1))),
+                purpose: sweep_purpose,
                 reference: reference.clone(),
                 payment_intent_id: Some(intent.id),
                 signer: deposit_signer,
@@ -247,10 +282,10 @@ async fn sweep(
             rail.send(&request, now_ms).await?
         }
     };
-    if !confirmed(&sweep_leg, store, SWEEP, &reference).await? {
+    if !confirmed(&sweep_leg, store, sweep_purpose, &reference).await? {
         return Ok(moved);
     }
-    let done = succeed(state, &current, payment, now_ms).await?;
+    let done = succeed(state, &current, payment, held, now_ms).await?;
     Ok(moved || done.is_some())
 }
 

@@ -55,6 +55,21 @@ async fn bind_stored_relays(state: &AppState, chain: &EvmChain) {
     }
 }
 
+/// Refunds and payouts: schedule what is due, send what is recorded, settle what finished.
+/// Their legs are driven by the chains' [`tick`]s.
+pub async fn money_pass(state: &AppState) {
+    let now = state.clock.now_ms();
+    if let Err(err) = crate::payouts::schedule(state, now).await {
+        tracing::warn!(error = %err.message, "payout schedule failed; will retry");
+    }
+    if let Err(err) = crate::payouts::drive(state, now).await {
+        tracing::warn!(error = %err, "payouts not advanced; will retry");
+    }
+    if let Err(err) = crate::refunds::drive(state, now).await {
+        tracing::warn!(error = %err, "refunds not advanced; will retry");
+    }
+}
+
 /// Runs [`tick`] for every chain every `poll_ms` until `shutdown` flips.
 pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
     if state.chains.is_empty() && state.venues.is_empty() {
@@ -70,6 +85,7 @@ pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<boo
         if let Err(err) = crate::exchange::worker::poll_exchange_withdrawals(&state).await {
             tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
         }
+        money_pass(&state).await;
         for chain in state.chains.iter() {
             match tick(&state, chain).await {
                 Ok(0) => {}

@@ -212,8 +212,40 @@ pub async fn check_settlement(
     address: &Address,
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    let target = ScreenedAddress {
+    let target = OutgoingAddress {
         role: AddressRole::Settlement,
+        point: "intent_created",
+        intent: None,
+    };
+    if screen_outgoing(state, merchant, livemode, address, target, now_ms).await? {
+        Ok(())
+    } else {
+        Err(refused_settlement())
+    }
+}
+
+/// Where an address money is about to be sent to is screened.
+#[derive(Debug, Clone, Copy)]
+pub struct OutgoingAddress {
+    pub role: AddressRole,
+    /// `intent_created`, `refund_created`, `payout_sent`, …
+    pub point: &'static str,
+    pub intent: Option<PaymentIntentId>,
+}
+
+/// Screens an address money is about to be sent to (a settlement, refund or payout
+/// destination) against the current lists: `true` when clear. Anything else is recorded as a
+/// case and audited; the caller refuses the transfer.
+pub async fn screen_outgoing(
+    state: &AppState,
+    merchant: &MerchantId,
+    livemode: bool,
+    address: &Address,
+    at: OutgoingAddress,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let target = ScreenedAddress {
+        role: at.role,
         address: AddressKey::from(address),
     };
     let custom = lists_from(
@@ -225,27 +257,31 @@ pub async fn check_settlement(
     )
     .await?;
     let decision = screen_addresses_now(state, &custom, &[target], now_ms);
-    metrics::counter!("rialto_compliance_screenings_total", "point" => "intent_created",
+    metrics::counter!("rialto_compliance_screenings_total", "point" => at.point,
         "outcome" => outcome_str(decision.outcome))
     .increment(1);
     if decision.outcome == Outcome::Clear {
-        return Ok(());
+        return Ok(true);
     }
-    let subject = serde_json::json!({ "settlement_address": address.to_string() }).to_string();
+    let subject = match at.role {
+        AddressRole::Settlement => serde_json::json!({ "settlement_address": address.to_string() }),
+        role => serde_json::json!({ "address": address.to_string(), "role": role }),
+    }
+    .to_string();
     let case = case_record(
         &decision,
         Some(*merchant),
         livemode,
-        None,
-        "intent_created",
+        at.intent,
+        at.point,
         subject,
     )?;
-    let audit = audit_entry(&decision, "intent_created", &merchant.to_string());
+    let audit = audit_entry(&decision, at.point, &merchant.to_string());
     state
         .store
         .record_decision(&case, &audit, None, None)
         .await?;
-    Err(refused_settlement())
+    Ok(false)
 }
 
 /// Address-only screening against the current lists (no await: the screener borrows

@@ -93,6 +93,11 @@ static SQLITE_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
 const INTENT_COLUMNS: &str = "id, merchant_id, livemode, amount, currency, settlement_asset, \
     settlement_address, status, description, metadata, client_secret, created_at, expires_at, \
     canceled_at, cancellation_reason, version, updated_at";
+/// What intent reads select: the created columns plus those only updates write.
+pub(super) const INTENT_SELECT: &str = "id, merchant_id, livemode, amount, currency, \
+    settlement_asset, settlement_address, status, description, metadata, client_secret, \
+    created_at, expires_at, canceled_at, cancellation_reason, version, updated_at, \
+    amount_refunded, payment_detail";
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`). SQLite files are
@@ -177,7 +182,7 @@ impl SqlStore {
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
              EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
              payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
              updated_at LIMIT $4"
@@ -238,6 +243,13 @@ impl SqlStore {
             cancellation_reason,
             version: row.try_get("version")?,
             updated_at_ms: row.try_get("updated_at")?,
+            amount_refunded: text("amount_refunded")?
+                .parse()
+                .map_err(|_| corrupt("amount refunded"))?,
+            payment_detail: row
+                .try_get::<Option<String>, _>("payment_detail")?
+                .map(|d| serde_json::from_str(&d).map_err(|_| corrupt("payment detail")))
+                .transpose()?,
         })
     }
 
@@ -335,7 +347,8 @@ pub(super) async fn cas_intent(
 ) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
-         version = $4, updated_at = $5 WHERE id = $6 AND status = $7 AND version = $8",
+         version = $4, updated_at = $5, amount_refunded = $9, payment_detail = $10 WHERE id = $6 \
+         AND status = $7 AND version = $8",
     )
     .bind(next.status.as_str())
     .bind(next.canceled_at_ms)
@@ -345,6 +358,12 @@ pub(super) async fn cas_intent(
     .bind(next.id.to_string())
     .bind(expected.as_str())
     .bind(next.version - 1)
+    .bind(next.amount_refunded.normalize().to_string())
+    .bind(
+        next.payment_detail
+            .as_ref()
+            .map(|d| serde_json::to_string(d).unwrap_or_default()),
+    )
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -524,7 +543,7 @@ impl Store for SqlStore {
         id: &PaymentIntentId,
     ) -> Result<Option<PaymentIntent>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND merchant_id = $2 \
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE id = $1 AND merchant_id = $2 \
              AND livemode = $3"
         ))
         .bind(id.to_string())
@@ -540,7 +559,7 @@ impl Store for SqlStore {
         id: &PaymentIntentId,
     ) -> Result<Option<PaymentIntent>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1"
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE id = $1"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -557,7 +576,7 @@ impl Store for SqlStore {
         // Placeholders are numbered in the order they appear; conditions are appended in that
         // same order so SQLite (which numbers by appearance) and Postgres agree.
         let mut sql = format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE merchant_id = $1 AND livemode = $2"
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE merchant_id = $1 AND livemode = $2"
         );
         let mut n = 2;
         let mut next = |sql: &mut String, cond: &str| {
@@ -642,7 +661,7 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE status = $1 AND expires_at <= $2 \
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND expires_at <= $2 \
              AND NOT EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
              payment_intents.id AND t.status = 'pending') AND NOT EXISTS (SELECT 1 FROM \
              exchange_accounts x WHERE x.payment_intent_id = payment_intents.id AND x.status IN \

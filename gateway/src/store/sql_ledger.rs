@@ -64,6 +64,46 @@ impl SqlStore {
     }
 }
 
+/// Inserts `postings` (checked to balance first) inside `tx`.
+pub(super) async fn insert_postings(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    postings: &[Posting],
+) -> Result<(), StoreError> {
+    for posting in postings {
+        posting
+            .check()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    }
+    for posting in postings {
+        sqlx::query(
+            "INSERT INTO ledger_transactions (id, merchant_id, livemode, kind, reference, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(posting.id.clone())
+        .bind(posting.merchant_id.to_string())
+        .bind(i64::from(posting.livemode))
+        .bind(posting.kind.clone())
+        .bind(posting.reference.clone())
+        .bind(posting.created_at_ms)
+        .execute(&mut **tx)
+        .await?;
+        for (seq, entry) in posting.entries.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO ledger_entries (transaction_id, seq, account, asset, amount) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(posting.id.clone())
+            .bind(i64::try_from(seq).map_err(|_| corrupt("seq"))?)
+            .bind(entry.account.clone())
+            .bind(entry.asset.clone())
+            .bind(entry.amount.normalize().to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl LedgerStore for SqlStore {
     async fn update_intent_with_postings(
@@ -84,33 +124,7 @@ impl LedgerStore for SqlStore {
             return Ok(CasOutcome::Conflict);
         }
         insert_event(&mut tx, event).await?;
-        for posting in postings {
-            sqlx::query(
-                "INSERT INTO ledger_transactions (id, merchant_id, livemode, kind, reference, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(posting.id.clone())
-            .bind(posting.merchant_id.to_string())
-            .bind(i64::from(posting.livemode))
-            .bind(posting.kind.clone())
-            .bind(posting.reference.clone())
-            .bind(posting.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            for (seq, entry) in posting.entries.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO ledger_entries (transaction_id, seq, account, asset, amount) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(posting.id.clone())
-                .bind(i64::try_from(seq).map_err(|_| corrupt("seq"))?)
-                .bind(entry.account.clone())
-                .bind(entry.asset.clone())
-                .bind(entry.amount.normalize().to_string())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        insert_postings(&mut tx, postings).await?;
         tx.commit().await?;
         Ok(CasOutcome::Updated)
     }

@@ -42,7 +42,7 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 27] = [
     "payment_intent.created",
     "payment_intent.canceled",
     "payment_intent.expired",
@@ -53,6 +53,23 @@ pub const EVENT_TYPES: [&str; 10] = [
     "payment_intent.blocked",
     "payment_intent.settling",
     "payment_intent.succeeded",
+    "payment_intent.underpaid_accepted",
+    "payment_intent.underpaid_awaiting_top_up",
+    "payment_intent.underpaid_refunded",
+    "payment_intent.overpaid_kept",
+    "payment_intent.overpaid_surplus_refunded",
+    "payment_intent.late_accepted",
+    "payment_intent.late_refunded",
+    "refund.created",
+    "refund.succeeded",
+    "refund.failed",
+    "payout.created",
+    "payout.pending_approval",
+    "payout.approved",
+    "payout.in_transit",
+    "payout.paid",
+    "payout.failed",
+    "payout.blocked",
 ];
 
 /// Whether an endpoint subscribed to `enabled` wants events of type `kind`.

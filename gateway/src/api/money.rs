@@ -1,0 +1,479 @@
+//! `/v1/settings`, `/v1/refunds` and `/v1/payouts`: the merchant's settlement schedule and
+//! payment policy, refunds out of its balance, and batched payouts with maker-checker approval.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use rialto_core::address::Address;
+use rialto_core::id::{PaymentIntentId, PayoutId, RefundId};
+use rialto_core::intent::PaymentStatus;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Principal;
+use super::body::{parse_json, parse_query, RawBody};
+use super::idempotency::{claim, finish, WriteError};
+use super::{json_response, parse_id, parse_limit, AppState, Caller};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::payouts::{self, payout_json};
+use crate::refunds::{self, refund_json, RefundSpec, MERCHANT_REASONS};
+use crate::settings::{self, MerchantSettings};
+use crate::store::money::Payout;
+
+/// The merchant's settlement schedule and payment policy in this mode.
+#[utoipa::path(
+    get, path = "/v1/settings", operation_id = "get_settings", tag = "settings",
+    responses((status = 200, body = MerchantSettings), (status = 401, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let settings =
+        settings::load(state.store.as_ref(), &caller.merchant_id, caller.livemode).await?;
+    Ok(json_response(StatusCode::OK, settings_json(&settings)))
+}
+
+fn settings_json(settings: &MerchantSettings) -> String {
+    let mut value = serde_json::to_value(settings).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("object".into(), json!("settings"));
+    }
+    value.to_string()
+}
+
+/// Replace the settlement schedule and payment policy (fields left out take their defaults).
+#[utoipa::path(
+    post, path = "/v1/settings", operation_id = "update_settings", tag = "settings",
+    request_body = MerchantSettings,
+    responses((status = 200, body = MerchantSettings), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn update_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let settings: MerchantSettings = parse_json(&body)?;
+    settings.validate().map_err(|(param, message)| {
+        ApiError::new(ErrorCode::SettingsInvalid, format!("{param} {message}.")).param(param)
+    })?;
+    for (chain, address) in &settings.payout_addresses {
+        let param = format!("payout_addresses.{chain}");
+        let chain = state.registry.chain(chain).ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidChain, format!("Unknown chain {chain:?}."))
+                .param(&param)
+        })?;
+        let address = Address::parse(address, chain.id.namespace()).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidAddress, format!("Invalid address: {e}.")).param(&param)
+        })?;
+        crate::compliance::flow::check_settlement(
+            &state,
+            &caller.merchant_id,
+            caller.livemode,
+            &address,
+            state.clock.now_ms(),
+        )
+        .await
+        .map_err(|e| e.param(&param))?;
+    }
+    let text = serde_json::to_string(&settings).map_err(|e| ApiError::internal(&e))?;
+    state
+        .store
+        .set_merchant_settings(
+            &caller.merchant_id,
+            caller.livemode,
+            &text,
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(json_response(StatusCode::OK, settings_json(&settings)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefundParams {
+    /// The payment intent to refund (`pi_…`); it must have succeeded.
+    pub payment_intent: String,
+    /// In the asset the merchant received; defaults to everything not yet refunded.
+    #[schema(example = "10.00")]
+    pub amount: Option<String>,
+    /// Where to send it; defaults to the address that paid. Screened either way.
+    pub destination: Option<String>,
+    /// `requested_by_customer` (default), `duplicate` or `fraudulent`.
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Refund a payment, fully or in part; several refunds may add up to what was paid.
+#[utoipa::path(
+    post, path = "/v1/refunds", operation_id = "create_refund", tag = "refunds",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = CreateRefundParams,
+    responses((status = 200, body = refunds::RefundObject), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn create_refund(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
+    let result: Result<Response, WriteError> = async {
+        let params: CreateRefundParams = parse_json(&body)?;
+        let intent_id: PaymentIntentId = parse_id(&params.payment_intent, "payment_intent")
+            .map_err(|e| e.param("payment_intent"))?;
+        let intent = state
+            .store
+            .get_intent(&caller.merchant_id, caller.livemode, &intent_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::missing("payment_intent", &params.payment_intent, "payment_intent")
+            })?;
+        let amount = params
+            .amount
+            .as_deref()
+            .map(|a| {
+                a.parse::<Decimal>().map_err(|_| {
+                    ApiError::new(ErrorCode::InvalidAmount, "amount must be a decimal string.")
+                        .param("amount")
+                })
+            })
+            .transpose()?;
+        let namespace = intent.settlement.address.namespace();
+        let destination = params
+            .destination
+            .as_deref()
+            .map(|d| {
+                Address::parse(d, namespace).map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::InvalidAddress,
+                        format!("Invalid destination: {e}."),
+                    )
+                    .param("destination")
+                })
+            })
+            .transpose()?;
+        let reason = params
+            .reason
+            .unwrap_or_else(|| MERCHANT_REASONS[0].to_owned());
+        if !MERCHANT_REASONS.contains(&reason.as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::ParameterInvalid,
+                format!("reason must be one of {}.", MERCHANT_REASONS.join(", ")),
+            )
+            .param("reason")
+            .into());
+        }
+        super::payment_intents::validate_metadata(&params.metadata)?;
+        let spec = RefundSpec {
+            amount,
+            destination,
+            reason,
+            created_by: format!("key:{}", caller.key_id),
+            metadata: params.metadata,
+            allowed: &[PaymentStatus::Succeeded],
+        };
+        let now = state.clock.now_ms();
+        let refund = refunds::create(
+            &state,
+            &intent.id,
+            (&caller.merchant_id, caller.livemode),
+            &spec,
+            guard.as_ref(),
+            now,
+        )
+        .await?;
+        Ok(json_response(StatusCode::OK, refund_json(&state, &refund)))
+    }
+    .await;
+    finish(&state, result, guard).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListRefundsParams {
+    /// Only this payment intent's refunds.
+    payment_intent: Option<String>,
+    limit: Option<String>,
+    starting_after: Option<String>,
+}
+
+/// The merchant's refunds, newest first.
+#[utoipa::path(
+    get, path = "/v1/refunds", operation_id = "list_refunds", tag = "refunds",
+    params(ListRefundsParams),
+    responses((status = 200, description = "`{object: list, data: [refund], has_more}`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn list_refunds(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let params: ListRefundsParams = parse_query(uri.query())?;
+    let limit = parse_limit(params.limit)?;
+    let intent: Option<PaymentIntentId> = params
+        .payment_intent
+        .as_deref()
+        .map(|i| parse_id(i, "payment_intent"))
+        .transpose()?;
+    let after: Option<RefundId> = params
+        .starting_after
+        .as_deref()
+        .map(|i| parse_id(i, "refund").map_err(|e| e.param("starting_after")))
+        .transpose()?;
+    let page = state
+        .store
+        .list_refunds(
+            &caller.merchant_id,
+            caller.livemode,
+            intent.as_ref(),
+            after.as_ref(),
+            limit,
+        )
+        .await?;
+    let data: Vec<serde_json::Value> = page
+        .data
+        .iter()
+        .filter_map(|r| serde_json::from_str(&refund_json(&state, r)).ok())
+        .collect();
+    let body =
+        json!({"object": "list", "data": data, "has_more": page.has_more, "url": "/v1/refunds"});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// Retrieve a refund.
+#[utoipa::path(
+    get, path = "/v1/refunds/{id}", operation_id = "retrieve_refund", tag = "refunds",
+    params(("id" = String, Path, description = "re_…")),
+    responses((status = 200, body = refunds::RefundObject), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn retrieve_refund(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let refund_id: RefundId = parse_id(&id, "refund")?;
+    let refund = state
+        .store
+        .get_refund(&refund_id)
+        .await?
+        .filter(|r| r.merchant_id == caller.merchant_id && r.livemode == caller.livemode)
+        .ok_or_else(|| ApiError::missing("refund", &id, "id"))?;
+    Ok(json_response(StatusCode::OK, refund_json(&state, &refund)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayoutParams {
+    /// The asset to pay out (`usdc`) and its chain (`base`), or a CAIP-19 id in `asset`.
+    pub asset: String,
+    pub chain: Option<String>,
+    /// Defaults to the whole available balance of that asset.
+    pub amount: Option<String>,
+}
+
+/// Pay out held balance now (batched settlement does this on its schedule).
+#[utoipa::path(
+    post, path = "/v1/payouts", operation_id = "create_payout", tag = "payouts",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = CreatePayoutParams,
+    responses((status = 200, body = payouts::PayoutObject), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn create_payout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
+    let result: Result<Response, WriteError> = async {
+        let params: CreatePayoutParams = parse_json(&body)?;
+        let asset = resolve_asset(&state, &params.asset, params.chain.as_deref())?;
+        let amount = params
+            .amount
+            .as_deref()
+            .map(|a| {
+                a.parse::<Decimal>().map_err(|_| {
+                    ApiError::new(ErrorCode::InvalidAmount, "amount must be a decimal string.")
+                        .param("amount")
+                })
+            })
+            .transpose()?;
+        let now = state.clock.now_ms();
+        let payout = payouts::create(
+            &state,
+            (&caller.merchant_id, caller.livemode),
+            &asset,
+            amount,
+            &format!("key:{}", caller.key_id),
+            guard.as_ref(),
+            now,
+        )
+        .await?;
+        Ok(json_response(StatusCode::OK, payout_json(&state, &payout)))
+    }
+    .await;
+    finish(&state, result, guard).await
+}
+
+fn resolve_asset(
+    state: &AppState,
+    asset: &str,
+    chain: Option<&str>,
+) -> Result<rialto_core::asset::Asset, ApiError> {
+    if let Ok(id) = asset.parse() {
+        if let Some(found) = state.registry.asset(&id) {
+            return Ok(found.clone());
+        }
+    }
+    let chain = chain.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ParameterMissing,
+            "chain is required with an asset code.",
+        )
+        .param("chain")
+    })?;
+    let chain = state
+        .registry
+        .chain(chain)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidChain, "Unknown chain.").param("chain"))?;
+    state
+        .registry
+        .asset_on(asset, chain)
+        .cloned()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidAsset, format!("{e}.")).param("asset"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListPayoutsParams {
+    limit: Option<String>,
+    starting_after: Option<String>,
+}
+
+/// The merchant's payouts, newest first.
+#[utoipa::path(
+    get, path = "/v1/payouts", operation_id = "list_payouts", tag = "payouts",
+    params(ListPayoutsParams),
+    responses((status = 200, description = "`{object: list, data: [payout], has_more}`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn list_payouts(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let params: ListPayoutsParams = parse_query(uri.query())?;
+    let limit = parse_limit(params.limit)?;
+    let after: Option<PayoutId> = params
+        .starting_after
+        .as_deref()
+        .map(|i| parse_id(i, "payout").map_err(|e| e.param("starting_after")))
+        .transpose()?;
+    let page = state
+        .store
+        .list_payouts(&caller.merchant_id, caller.livemode, after.as_ref(), limit)
+        .await?;
+    let data: Vec<serde_json::Value> = page
+        .data
+        .iter()
+        .filter_map(|p| serde_json::from_str(&payout_json(&state, p)).ok())
+        .collect();
+    let body =
+        json!({"object": "list", "data": data, "has_more": page.has_more, "url": "/v1/payouts"});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+async fn load_payout(
+    state: &AppState,
+    id: &str,
+    merchant: Option<(&rialto_core::id::MerchantId, bool)>,
+) -> Result<Payout, ApiError> {
+    let payout_id: PayoutId = parse_id(id, "payout")?;
+    state
+        .store
+        .get_payout(&payout_id)
+        .await?
+        .filter(|p| merchant.is_none_or(|(m, live)| p.merchant_id == *m && p.livemode == live))
+        .ok_or_else(|| ApiError::missing("payout", id, "id"))
+}
+
+/// Retrieve a payout.
+#[utoipa::path(
+    get, path = "/v1/payouts/{id}", operation_id = "retrieve_payout", tag = "payouts",
+    params(("id" = String, Path, description = "po_…")),
+    responses((status = 200, body = payouts::PayoutObject), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn retrieve_payout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let payout = load_payout(&state, &id, Some((&caller.merchant_id, caller.livemode))).await?;
+    Ok(json_response(StatusCode::OK, payout_json(&state, &payout)))
+}
+
+/// Approve a payout above the merchant's approval limit: an operator key, or another of the
+/// merchant's secret keys than the one that asked for it (maker-checker).
+#[utoipa::path(
+    post, path = "/v1/payouts/{id}/approve", operation_id = "approve_payout", tag = "payouts",
+    params(("id" = String, Path, description = "po_…")),
+    responses((status = 200, body = payouts::PayoutObject), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn approve_payout(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (payout, checker) = match &principal {
+        Principal::Operator(op) => (
+            load_payout(&state, &id, None).await?,
+            format!("operator:{}", op.key.name),
+        ),
+        Principal::Merchant(caller) => {
+            caller.require_secret()?;
+            (
+                load_payout(&state, &id, Some((&caller.merchant_id, caller.livemode))).await?,
+                format!("key:{}", caller.key_id),
+            )
+        }
+    };
+    let approved = payouts::approve(&state, &payout, &checker, state.clock.now_ms()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        payout_json(&state, &approved),
+    ))
+}

@@ -1,0 +1,546 @@
+//! Payouts (`po_…`): batched settlement of a merchant's held balance, one transfer per asset
+//! and chain for many payments.
+//!
+//! - **Scheduling** ([`schedule`]): for merchants on `batched` settlement, a payout of the whole
+//!   held balance of an asset is created when it reaches `payout_threshold`, or when
+//!   `payout_interval_secs` passed since the last payout. Merchants may also ask for one
+//!   (`POST /v1/payouts`).
+//! - **Recording**: creating a payout reserves its amount from the balance in the same
+//!   transaction (`payout`: balance → payouts_pending), so concurrent schedulers and requests
+//!   can never pay the same funds twice (`store::money`).
+//! - **Maker-checker**: above `payout_approval_above` the payout waits in `pending_approval`
+//!   until a second key (an operator, or another of the merchant's secret keys) approves it.
+//! - **Sending** ([`drive`]): the destination is screened again; a blocked one ends the payout
+//!   `blocked` and the balance goes back. Otherwise the transfer is the chain leg
+//!   `("payout", po_…)` from the treasury, recorded before it is sent: after a crash, or from a
+//!   second gateway, asking again returns the same leg. `payout_paid` (→ settled) when it
+//!   confirms, `payout_reversal` when it fails.
+
+use rialto_compliance::AddressRole;
+use rialto_core::address::Address;
+use rialto_core::asset::Asset;
+use rialto_core::id::{MerchantId, PayoutId};
+use rialto_core::money::Money;
+use rialto_evm::sender;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::idempotency::{Guard, WriteError};
+use crate::api::AppState;
+use crate::chain::rail::{EvmRail, LegRequest, Rail, RailError};
+use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+use crate::error::{ApiError, ErrorCode};
+use crate::ledger::{self, merchant_balance, merchant_settled, payouts_pending};
+use crate::settings::{self, MerchantSettings, Schedule};
+use crate::store::chain::LegStatus;
+use crate::store::money::{Effects, Payout, PayoutStatus, Reservation, ReserveOutcome};
+use crate::store::{CasOutcome, Event};
+use axum::http::StatusCode;
+
+pub const PAYOUT_LEG: &str = "payout";
+/// `created_by` of payouts the schedule made.
+pub const SCHEDULE: &str = "schedule";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutObject {
+    pub id: String,
+    /// Always `payout`.
+    pub object: &'static str,
+    pub livemode: bool,
+    #[schema(example = "1250.00")]
+    pub amount: String,
+    pub asset_id: String,
+    #[schema(example = "usdc")]
+    pub asset: String,
+    pub chain_id: String,
+    pub destination: String,
+    /// `pending_approval`, `pending`, `in_transit`, `paid`, `failed`, `blocked`, `canceled`.
+    pub status: String,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub failure_code: Option<String>,
+    pub transaction_hash: Option<String>,
+    pub created: i64,
+}
+
+pub fn payout_json(state: &AppState, payout: &Payout) -> String {
+    let code = asset_of(state, &payout.asset)
+        .map(|a| a.code.clone())
+        .unwrap_or_default();
+    serde_json::to_string(&PayoutObject {
+        id: payout.id.to_string(),
+        object: "payout",
+        livemode: payout.livemode,
+        amount: payout.amount.normalize().to_string(),
+        asset_id: payout.asset.clone(),
+        asset: code,
+        chain_id: payout.chain_id.clone(),
+        destination: payout.destination.clone(),
+        status: payout.status.as_str().to_owned(),
+        created_by: payout.created_by.clone(),
+        approved_by: payout.approved_by.clone(),
+        failure_code: payout.failure_code.clone(),
+        transaction_hash: payout.tx_hash.clone(),
+        created: payout.created_at_ms / 1000,
+    })
+    .unwrap_or_default()
+}
+
+fn asset_of<'a>(state: &'a AppState, asset: &str) -> Option<&'a Asset> {
+    asset.parse().ok().and_then(|id| state.registry.asset(&id))
+}
+
+fn payout_event(state: &AppState, payout: &Payout, kind: &str, now_ms: i64) -> Event {
+    Event {
+        id: rialto_core::id::EventId::generate(),
+        merchant_id: payout.merchant_id,
+        livemode: payout.livemode,
+        kind: kind.to_owned(),
+        object_json: payout_json(state, payout),
+        created_at_ms: now_ms,
+    }
+}
+
+/// Where the merchant's payouts on `asset`'s chain go.
+pub async fn destination(
+    state: &AppState,
+    merchant: &MerchantId,
+    settings: &MerchantSettings,
+    asset: &Asset,
+) -> Result<Option<Address>, ApiError> {
+    let chain = asset.id.chain();
+    let named = settings
+        .payout_addresses
+        .iter()
+        .find(|(key, _)| state.registry.chain(key).is_some_and(|c| &c.id == chain));
+    if let Some((_, address)) = named {
+        return Ok(Address::parse(address, chain.namespace()).ok());
+    }
+    let Some(m) = state.store.get_merchant(merchant).await? else {
+        return Ok(None);
+    };
+    Ok(m.settlement_address
+        .filter(|_| {
+            m.settlement_asset
+                .as_deref()
+                .and_then(|a| asset_of(state, a))
+                .is_some_and(|a| a.id.chain() == chain)
+        })
+        .and_then(|a| Address::parse(&a, chain.namespace()).ok()))
+}
+
+/// Records a payout of `amount` (all that is held when `None`) with its reservation.
+pub async fn create(
+    state: &AppState,
+    merchant: (&MerchantId, bool),
+    asset: &Asset,
+    amount: Option<Decimal>,
+    created_by: &str,
+    guard: Option<&Guard>,
+    now_ms: i64,
+) -> Result<Payout, WriteError> {
+    let (merchant_id, livemode) = merchant;
+    let settings = settings::load(state.store.as_ref(), merchant_id, livemode).await?;
+    let Some(destination) = destination(state, merchant_id, &settings, asset).await? else {
+        return Err(WriteError::Api(ApiError::new(
+            ErrorCode::PayoutDestinationMissing,
+            format!(
+                "No payout address for {}: set payout_addresses in /v1/settings.",
+                asset.id.chain()
+            ),
+        )));
+    };
+    if state
+        .chains
+        .get(livemode, &asset.id.chain().to_string())
+        .and_then(|c| c.hot_wallet.as_ref())
+        .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::RefundsUnavailable,
+            "Payouts are not available on this chain: no treasury wallet is configured for it.",
+        )
+        .into());
+    }
+    let account = merchant_balance(merchant_id);
+    let asset_id = asset.id.to_string();
+    let amount = match amount {
+        Some(a) => a,
+        None => state.store.account_balance(&account, &asset_id).await?,
+    };
+    Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
+        ApiError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+    })?;
+    if amount <= Decimal::ZERO {
+        return Err(
+            ApiError::new(ErrorCode::BalanceInsufficient, "Nothing to pay out.")
+                .param("amount")
+                .into(),
+        );
+    }
+    let needs_approval = settings
+        .payout_approval_above
+        .is_some_and(|limit| amount > limit);
+    let payout = Payout {
+        id: PayoutId::generate(),
+        merchant_id: *merchant_id,
+        livemode,
+        amount,
+        asset: asset_id.clone(),
+        chain_id: asset.id.chain().to_string(),
+        destination: destination.to_string(),
+        status: if needs_approval {
+            PayoutStatus::PendingApproval
+        } else {
+            PayoutStatus::Pending
+        },
+        created_by: created_by.to_owned(),
+        approved_by: None,
+        approved_at_ms: None,
+        failure_code: None,
+        tx_hash: None,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    };
+    let posting = ledger::transfer(
+        (*merchant_id, livemode),
+        "payout",
+        &payout.id.to_string(),
+        &asset_id,
+        (account.clone(), payouts_pending(merchant_id)),
+        amount,
+        now_ms,
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+    let kind = if needs_approval {
+        "payout.pending_approval"
+    } else {
+        "payout.created"
+    };
+    let events = [payout_event(state, &payout, kind, now_ms)];
+    let record = guard.map(|g| g.record(StatusCode::OK, &payout_json(state, &payout), now_ms));
+    let reservation = Reservation {
+        merchant_id: *merchant_id,
+        livemode,
+        account,
+        asset: asset_id,
+        amount,
+    };
+    let effects = Effects {
+        intent: None,
+        postings: std::slice::from_ref(&posting),
+        events: &events,
+        idempotency: record.as_ref(),
+    };
+    match state
+        .store
+        .create_payout(&payout, &reservation, effects)
+        .await?
+    {
+        ReserveOutcome::Reserved => Ok(payout),
+        ReserveOutcome::Insufficient { available } => Err(WriteError::Api(
+            ApiError::new(
+                ErrorCode::BalanceInsufficient,
+                format!(
+                    "The available balance ({}) is less than the payout ({}).",
+                    available.normalize(),
+                    amount.normalize()
+                ),
+            )
+            .param("amount"),
+        )),
+        ReserveOutcome::Conflict => Err(WriteError::Api(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "The balance changed while the payout was being created. Retry.",
+        ))),
+    }
+}
+
+/// A second key approves a payout waiting for approval. `checker` names the approving key;
+/// it must differ from the key that created the payout.
+pub async fn approve(
+    state: &AppState,
+    payout: &Payout,
+    checker: &str,
+    now_ms: i64,
+) -> Result<Payout, ApiError> {
+    if payout.status != PayoutStatus::PendingApproval {
+        return Err(ApiError::new(
+            ErrorCode::PayoutNotPending,
+            format!(
+                "This payout is {}, not pending_approval.",
+                payout.status.as_str()
+            ),
+        ));
+    }
+    if payout.created_by == checker {
+        return Err(ApiError::new(
+            ErrorCode::ApprovalRequiresSecondKey,
+            "A payout must be approved by another key than the one that created it.",
+        ));
+    }
+    let mut next = payout.clone();
+    next.status = PayoutStatus::Pending;
+    next.approved_by = Some(checker.to_owned());
+    next.approved_at_ms = Some(now_ms);
+    next.updated_at_ms = now_ms;
+    let events = [payout_event(state, &next, "payout.approved", now_ms)];
+    let effects = Effects {
+        events: &events,
+        ..Effects::default()
+    };
+    match state
+        .store
+        .update_payout(&next, PayoutStatus::PendingApproval, effects)
+        .await?
+    {
+        CasOutcome::Updated => Ok(next),
+        CasOutcome::Conflict => Err(ApiError::new(
+            ErrorCode::PayoutNotPending,
+            "This payout changed while it was being approved.",
+        )),
+    }
+}
+
+/// Creates the payouts batched merchants are due. Returns how many were created.
+pub async fn schedule(state: &AppState, now_ms: i64) -> Result<usize, ApiError> {
+    let mut created = 0;
+    for livemode in [false, true] {
+        for (merchant, json) in state.store.merchants_with_settings(livemode).await? {
+            let Ok(settings) = serde_json::from_str::<MerchantSettings>(&json) else {
+                continue;
+            };
+            if settings.settlement_schedule != Schedule::Batched {
+                continue;
+            }
+            created += schedule_merchant(state, (&merchant, livemode), &settings, now_ms).await?;
+        }
+    }
+    Ok(created)
+}
+
+async fn schedule_merchant(
+    state: &AppState,
+    (merchant, livemode): (&MerchantId, bool),
+    settings: &MerchantSettings,
+    now_ms: i64,
+) -> Result<usize, ApiError> {
+    let account = merchant_balance(merchant);
+    let mut held: std::collections::BTreeMap<String, Decimal> = Default::default();
+    for posting in state.store.merchant_postings(merchant, livemode).await? {
+        for e in posting.entries.iter().filter(|e| e.account == account) {
+            *held.entry(e.asset.clone()).or_default() += e.amount;
+        }
+    }
+    let mut created = 0;
+    for (asset_id, amount) in held.into_iter().filter(|(_, a)| *a > Decimal::ZERO) {
+        let Some(asset) = asset_of(state, &asset_id) else {
+            continue;
+        };
+        if state
+            .chains
+            .get(livemode, &asset.id.chain().to_string())
+            .is_none()
+        {
+            continue; // not served by this instance
+        }
+        let last = state
+            .store
+            .last_payout(merchant, livemode, &asset_id)
+            .await?;
+        let by_threshold = settings.payout_threshold.is_some_and(|t| amount >= t);
+        let by_interval = settings.payout_interval_secs.is_some_and(|secs| {
+            let since = last.as_ref().map_or(0, |p| p.created_at_ms);
+            now_ms - since >= i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+        });
+        if !(by_threshold || by_interval) {
+            continue;
+        }
+        match create(
+            state,
+            (merchant, livemode),
+            asset,
+            Some(amount),
+            SCHEDULE,
+            None,
+            now_ms,
+        )
+        .await
+        {
+            Ok(_) => created += 1,
+            // Another instance reserved it first, or there is nowhere to pay: next pass.
+            Err(err) => {
+                tracing::info!(%merchant, asset = %asset_id, error = ?err, "payout not created")
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Sends approved payouts and settles those whose transfer finished.
+pub async fn drive(state: &AppState, now_ms: i64) -> Result<usize, RailError> {
+    let mut changed = 0;
+    for status in [PayoutStatus::Pending, PayoutStatus::InTransit] {
+        for payout in state.store.payouts_in(status, 200).await? {
+            match drive_one(state, &payout, now_ms).await {
+                Ok(moved) => changed += usize::from(moved),
+                Err(err) => {
+                    tracing::warn!(payout = %payout.id, error = %err, "payout not advanced; will retry")
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+async fn drive_one(state: &AppState, payout: &Payout, now_ms: i64) -> Result<bool, RailError> {
+    let store = state.store.as_ref();
+    let Some(chain) = state.chains.get(payout.livemode, &payout.chain_id) else {
+        return Ok(false);
+    };
+    let corrupt = |what: &str| RailError::Ledger(format!("payout {}: {what}", payout.id));
+    let asset = asset_of(state, &payout.asset).ok_or_else(|| corrupt("asset"))?;
+    let destination = Address::parse(&payout.destination, asset.contract.namespace())
+        .map_err(|_| corrupt("destination"))?;
+    let reference = payout.id.to_string();
+    let leg = match store.get_chain_transfer(PAYOUT_LEG, &reference).await? {
+        Some(leg) => leg,
+        None if payout.status == PayoutStatus::Pending => {
+            let at = OutgoingAddress {
+                role: AddressRole::Settlement,
+                point: "payout_sent",
+                intent: None,
+            };
+            let clear = screen_outgoing(
+                state,
+                &payout.merchant_id,
+                payout.livemode,
+                &destination,
+                at,
+                now_ms,
+            )
+            .await
+            .map_err(|e| RailError::Screening(e.message))?;
+            if !clear {
+                return end(
+                    state,
+                    payout,
+                    PayoutStatus::Blocked,
+                    Some("destination_refused"),
+                    None,
+                    now_ms,
+                )
+                .await;
+            }
+            let Some(hot) = chain.hot_wallet.as_ref() else {
+                return Ok(false);
+            };
+            let units = Money::parse(&payout.amount.normalize().to_string(), asset.currency())
+                .and_then(|m| m.to_base_units())
+                .map_err(|_| corrupt("amount"))?;
+            let request = LegRequest {
+                purpose: PAYOUT_LEG,
+                reference,
+                payment_intent_id: None,
+                signer: sender::signer_from_key(hot)?,
+                to: asset.contract,
+                value: 0,
+                data: sender::erc20_transfer_data(&destination, units)?.to_vec(),
+                token: Some((asset.contract, units)),
+                max_fee_cap: None,
+            };
+            EvmRail { chain, store }.send(&request, now_ms).await?
+        }
+        None => return Err(corrupt("in transit without a leg")),
+    };
+    match (payout.status, leg.status) {
+        (_, LegStatus::Confirmed) => {
+            end(
+                state,
+                payout,
+                PayoutStatus::Paid,
+                None,
+                Some(leg.tx_hash),
+                now_ms,
+            )
+            .await
+        }
+        (_, LegStatus::Failed) => {
+            end(
+                state,
+                payout,
+                PayoutStatus::Failed,
+                Some("transfer_failed"),
+                Some(leg.tx_hash),
+                now_ms,
+            )
+            .await
+        }
+        (PayoutStatus::Pending, _) => {
+            let mut next = payout.clone();
+            next.status = PayoutStatus::InTransit;
+            next.tx_hash = Some(leg.tx_hash);
+            next.updated_at_ms = now_ms;
+            let events = [payout_event(state, &next, "payout.in_transit", now_ms)];
+            let effects = Effects {
+                events: &events,
+                ..Effects::default()
+            };
+            Ok(store
+                .update_payout(&next, PayoutStatus::Pending, effects)
+                .await?
+                == CasOutcome::Updated)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Ends a payout: `paid` moves the reservation to settled; anything else gives it back.
+async fn end(
+    state: &AppState,
+    payout: &Payout,
+    status: PayoutStatus,
+    failure: Option<&str>,
+    tx_hash: Option<String>,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let m = payout.merchant_id;
+    let mut next = payout.clone();
+    next.status = status;
+    next.failure_code = failure.map(str::to_owned);
+    next.tx_hash = tx_hash.or(next.tx_hash);
+    next.updated_at_ms = now_ms;
+    let (kind, to) = if status == PayoutStatus::Paid {
+        ("payout_paid", merchant_settled(&m))
+    } else {
+        ("payout_reversal", merchant_balance(&m))
+    };
+    let posting = ledger::transfer(
+        (m, payout.livemode),
+        kind,
+        &payout.id.to_string(),
+        &payout.asset,
+        (payouts_pending(&m), to),
+        payout.amount,
+        now_ms,
+    )
+    .map_err(|e| RailError::Ledger(e.to_string()))?;
+    let events = [payout_event(
+        state,
+        &next,
+        &format!("payout.{}", status.as_str()),
+        now_ms,
+    )];
+    let effects = Effects {
+        intent: None,
+        postings: std::slice::from_ref(&posting),
+        events: &events,
+        idempotency: None,
+    };
+    Ok(state
+        .store
+        .update_payout(&next, payout.status, effects)
+        .await?
+        == CasOutcome::Updated)
+}

@@ -1,0 +1,505 @@
+//! [`MoneyStore`] over sqlx `Any`.
+
+use async_trait::async_trait;
+use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
+use rust_decimal::Decimal;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::money::{
+    Effects, MoneyStore, Payout, PayoutStatus, Refund, RefundStatus, Reservation, ReserveOutcome,
+};
+use super::sql::{cas_intent, insert_event, insert_idempotency, SqlStore};
+use super::sql_ledger::insert_postings;
+use super::{CasOutcome, Page, StoreError};
+
+const REFUND_COLUMNS: &str = "id, merchant_id, livemode, payment_intent_id, amount, asset, \
+    chain_id, destination, reason, status, failure_code, tx_hash, created_by, metadata, \
+    created_at, updated_at";
+const PAYOUT_COLUMNS: &str = "id, merchant_id, livemode, amount, asset, chain_id, destination, \
+    status, created_by, approved_by, approved_at, failure_code, tx_hash, created_at, updated_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn decimal(row: &AnyRow, col: &str) -> Result<Decimal, StoreError> {
+    row.try_get::<String, _>(col)?
+        .parse()
+        .map_err(|_| corrupt(col))
+}
+
+fn refund_from_row(row: &AnyRow) -> Result<Refund, StoreError> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(StoreError::from);
+    Ok(Refund {
+        id: text("id")?.parse().map_err(|_| corrupt("refund id"))?,
+        merchant_id: text("merchant_id")?
+            .parse()
+            .map_err(|_| corrupt("refund merchant"))?,
+        livemode: row.try_get::<i64, _>("livemode")? != 0,
+        payment_intent_id: text("payment_intent_id")?
+            .parse()
+            .map_err(|_| corrupt("refund intent"))?,
+        amount: decimal(row, "amount")?,
+        asset: text("asset")?,
+        chain_id: text("chain_id")?,
+        destination: text("destination")?,
+        reason: text("reason")?,
+        status: RefundStatus::parse(&text("status")?).ok_or_else(|| corrupt("refund status"))?,
+        failure_code: row.try_get("failure_code")?,
+        tx_hash: row.try_get("tx_hash")?,
+        created_by: text("created_by")?,
+        metadata: serde_json::from_str(&text("metadata")?)
+            .map_err(|_| corrupt("refund metadata"))?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+fn payout_from_row(row: &AnyRow) -> Result<Payout, StoreError> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(StoreError::from);
+    Ok(Payout {
+        id: text("id")?.parse().map_err(|_| corrupt("payout id"))?,
+        merchant_id: text("merchant_id")?
+            .parse()
+            .map_err(|_| corrupt("payout merchant"))?,
+        livemode: row.try_get::<i64, _>("livemode")? != 0,
+        amount: decimal(row, "amount")?,
+        asset: text("asset")?,
+        chain_id: text("chain_id")?,
+        destination: text("destination")?,
+        status: PayoutStatus::parse(&text("status")?).ok_or_else(|| corrupt("payout status"))?,
+        created_by: text("created_by")?,
+        approved_by: row.try_get("approved_by")?,
+        approved_at_ms: row.try_get("approved_at")?,
+        failure_code: row.try_get("failure_code")?,
+        tx_hash: row.try_get("tx_hash")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// Locks the merchant's balance for this transaction, then reads `account` in `asset`.
+async fn lock_and_read(
+    tx: &mut Tx<'_>,
+    r: &Reservation,
+    now_ms: i64,
+) -> Result<Decimal, StoreError> {
+    sqlx::query(
+        "INSERT INTO merchant_settings (merchant_id, livemode, settings, balance_version, \
+         updated_at) VALUES ($1, $2, '{}', 0, $3) ON CONFLICT (merchant_id, livemode) DO NOTHING",
+    )
+    .bind(r.merchant_id.to_string())
+    .bind(i64::from(r.livemode))
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE merchant_settings SET balance_version = balance_version + 1 WHERE merchant_id = \
+         $1 AND livemode = $2",
+    )
+    .bind(r.merchant_id.to_string())
+    .bind(i64::from(r.livemode))
+    .execute(&mut **tx)
+    .await?;
+    let rows = sqlx::query("SELECT amount FROM ledger_entries WHERE account = $1 AND asset = $2")
+        .bind(r.account.clone())
+        .bind(r.asset.clone())
+        .fetch_all(&mut **tx)
+        .await?;
+    sum_amounts(&rows)
+}
+
+fn sum_amounts(rows: &[AnyRow]) -> Result<Decimal, StoreError> {
+    rows.iter()
+        .try_fold(Decimal::ZERO, |sum, row| Ok(sum + decimal(row, "amount")?))
+}
+
+/// The rest of a write: the intent's compare-and-set, postings, events, idempotency record.
+/// `false` when the intent moved (the caller rolls back).
+async fn apply_effects(tx: &mut Tx<'_>, effects: &Effects<'_>) -> Result<bool, StoreError> {
+    if let Some((expected, next)) = effects.intent {
+        if !cas_intent(tx, expected, next).await? {
+            return Ok(false);
+        }
+    }
+    insert_postings(tx, effects.postings).await?;
+    for event in effects.events {
+        insert_event(tx, event).await?;
+    }
+    if let Some(record) = effects.idempotency {
+        insert_idempotency(tx, record).await?;
+    }
+    Ok(true)
+}
+
+/// What a reservation records.
+enum Reserved<'a> {
+    Refund(&'a Refund),
+    Payout(&'a Payout),
+}
+
+async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16)"
+    );
+    sqlx::query(&sql)
+        .bind(refund.id.to_string())
+        .bind(refund.merchant_id.to_string())
+        .bind(i64::from(refund.livemode))
+        .bind(refund.payment_intent_id.to_string())
+        .bind(refund.amount.normalize().to_string())
+        .bind(refund.asset.clone())
+        .bind(refund.chain_id.clone())
+        .bind(refund.destination.clone())
+        .bind(refund.reason.clone())
+        .bind(refund.status.as_str())
+        .bind(refund.failure_code.clone())
+        .bind(refund.tx_hash.clone())
+        .bind(refund.created_by.clone())
+        .bind(serde_json::to_string(&refund.metadata).unwrap_or_default())
+        .bind(refund.created_at_ms)
+        .bind(refund.updated_at_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_payout(tx: &mut Tx<'_>, payout: &Payout) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO payouts ({PAYOUT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15)"
+    );
+    sqlx::query(&sql)
+        .bind(payout.id.to_string())
+        .bind(payout.merchant_id.to_string())
+        .bind(i64::from(payout.livemode))
+        .bind(payout.amount.normalize().to_string())
+        .bind(payout.asset.clone())
+        .bind(payout.chain_id.clone())
+        .bind(payout.destination.clone())
+        .bind(payout.status.as_str())
+        .bind(payout.created_by.clone())
+        .bind(payout.approved_by.clone())
+        .bind(payout.approved_at_ms)
+        .bind(payout.failure_code.clone())
+        .bind(payout.tx_hash.clone())
+        .bind(payout.created_at_ms)
+        .bind(payout.updated_at_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    async fn reserve(
+        &self,
+        reservation: &Reservation,
+        effects: Effects<'_>,
+        what: Reserved<'_>,
+    ) -> Result<ReserveOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let now_ms = match what {
+            Reserved::Refund(r) => r.created_at_ms,
+            Reserved::Payout(p) => p.created_at_ms,
+        };
+        let available = lock_and_read(&mut tx, reservation, now_ms).await?;
+        if available < reservation.amount {
+            tx.rollback().await?;
+            return Ok(ReserveOutcome::Insufficient { available });
+        }
+        match what {
+            Reserved::Refund(refund) => insert_refund(&mut tx, refund).await?,
+            Reserved::Payout(payout) => insert_payout(&mut tx, payout).await?,
+        }
+        if !apply_effects(&mut tx, &effects).await? {
+            tx.rollback().await?;
+            return Ok(ReserveOutcome::Conflict);
+        }
+        tx.commit().await?;
+        Ok(ReserveOutcome::Reserved)
+    }
+}
+
+#[async_trait]
+impl MoneyStore for SqlStore {
+    async fn merchant_settings(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT settings FROM merchant_settings WHERE merchant_id = $1 AND livemode = $2",
+        )
+        .bind(merchant.to_string())
+        .bind(i64::from(livemode))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("settings")).transpose()?)
+    }
+
+    async fn set_merchant_settings(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        settings_json: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO merchant_settings (merchant_id, livemode, settings, balance_version, \
+             updated_at) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (merchant_id, livemode) DO \
+             UPDATE SET settings = $3, updated_at = $4",
+        )
+        .bind(merchant.to_string())
+        .bind(i64::from(livemode))
+        .bind(settings_json.to_owned())
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn merchants_with_settings(
+        &self,
+        livemode: bool,
+    ) -> Result<Vec<(MerchantId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT merchant_id, settings FROM merchant_settings WHERE livemode = $1 ORDER BY \
+             merchant_id",
+        )
+        .bind(i64::from(livemode))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("merchant_id")?;
+                Ok((
+                    id.parse().map_err(|_| corrupt("settings merchant"))?,
+                    r.try_get("settings")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn create_refund(
+        &self,
+        refund: &Refund,
+        reservation: &Reservation,
+        effects: Effects<'_>,
+    ) -> Result<ReserveOutcome, StoreError> {
+        self.reserve(reservation, effects, Reserved::Refund(refund))
+            .await
+    }
+
+    async fn get_refund(&self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
+        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(refund_from_row).transpose()
+    }
+
+    async fn list_refunds(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        intent: Option<&PaymentIntentId>,
+        starting_after: Option<&RefundId>,
+        limit: u32,
+    ) -> Result<Page<Refund>, StoreError> {
+        let sql = format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND livemode = $2 AND \
+             ($3 IS NULL OR payment_intent_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC \
+             LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(merchant.to_string())
+            .bind(i64::from(livemode))
+            .bind(intent.map(|i| i.to_string()))
+            .bind(starting_after.map(|i| i.to_string()))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let refunds = rows.iter().map(refund_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::from_rows(refunds, limit, false))
+    }
+
+    async fn refunds_in(
+        &self,
+        status: RefundStatus,
+        limit: u32,
+    ) -> Result<Vec<Refund>, StoreError> {
+        let sql =
+            format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE status = $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(refund_from_row).collect()
+    }
+
+    async fn update_refund(
+        &self,
+        next: &Refund,
+        expected: RefundStatus,
+        effects: Effects<'_>,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE refunds SET status = $1, failure_code = $2, tx_hash = $3, updated_at = $4 \
+             WHERE id = $5 AND status = $6",
+        )
+        .bind(next.status.as_str())
+        .bind(next.failure_code.clone())
+        .bind(next.tx_hash.clone())
+        .bind(next.updated_at_ms)
+        .bind(next.id.to_string())
+        .bind(expected.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 || !apply_effects(&mut tx, &effects).await? {
+            tx.rollback().await?;
+            return Ok(CasOutcome::Conflict);
+        }
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn create_payout(
+        &self,
+        payout: &Payout,
+        reservation: &Reservation,
+        effects: Effects<'_>,
+    ) -> Result<ReserveOutcome, StoreError> {
+        self.reserve(reservation, effects, Reserved::Payout(payout))
+            .await
+    }
+
+    async fn get_payout(&self, id: &PayoutId) -> Result<Option<Payout>, StoreError> {
+        let sql = format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(payout_from_row).transpose()
+    }
+
+    async fn list_payouts(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        starting_after: Option<&PayoutId>,
+        limit: u32,
+    ) -> Result<Page<Payout>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts WHERE merchant_id = $1 AND livemode = $2 AND \
+             ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(merchant.to_string())
+            .bind(i64::from(livemode))
+            .bind(starting_after.map(|i| i.to_string()))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let payouts = rows.iter().map(payout_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::from_rows(payouts, limit, false))
+    }
+
+    async fn payouts_in(
+        &self,
+        status: PayoutStatus,
+        limit: u32,
+    ) -> Result<Vec<Payout>, StoreError> {
+        let sql =
+            format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE status = $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(payout_from_row).collect()
+    }
+
+    async fn last_payout(
+        &self,
+        merchant: &MerchantId,
+        livemode: bool,
+        asset: &str,
+    ) -> Result<Option<Payout>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts WHERE merchant_id = $1 AND livemode = $2 AND \
+             asset = $3 AND status <> 'canceled' ORDER BY id DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(merchant.to_string())
+            .bind(i64::from(livemode))
+            .bind(asset.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(payout_from_row).transpose()
+    }
+
+    async fn update_payout(
+        &self,
+        next: &Payout,
+        expected: PayoutStatus,
+        effects: Effects<'_>,
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE payouts SET status = $1, approved_by = $2, approved_at = $3, failure_code = \
+             $4, tx_hash = $5, updated_at = $6 WHERE id = $7 AND status = $8",
+        )
+        .bind(next.status.as_str())
+        .bind(next.approved_by.clone())
+        .bind(next.approved_at_ms)
+        .bind(next.failure_code.clone())
+        .bind(next.tx_hash.clone())
+        .bind(next.updated_at_ms)
+        .bind(next.id.to_string())
+        .bind(expected.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 || !apply_effects(&mut tx, &effects).await? {
+            tx.rollback().await?;
+            return Ok(CasOutcome::Conflict);
+        }
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn paid_into(
+        &self,
+        intent: &PaymentIntentId,
+        account: &str,
+    ) -> Result<Decimal, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.amount FROM ledger_transactions t JOIN ledger_entries e ON \
+             e.transaction_id = t.id WHERE t.kind = 'payment' AND t.reference = $1 AND \
+             e.account = $2",
+        )
+        .bind(intent.to_string())
+        .bind(account.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        sum_amounts(&rows)
+    }
+
+    async fn account_balance(&self, account: &str, asset: &str) -> Result<Decimal, StoreError> {
+        let rows =
+            sqlx::query("SELECT amount FROM ledger_entries WHERE account = $1 AND asset = $2")
+                .bind(account.to_owned())
+                .bind(asset.to_owned())
+                .fetch_all(&self.pool)
+                .await?;
+        sum_amounts(&rows)
+    }
+}
