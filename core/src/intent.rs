@@ -62,7 +62,8 @@ pub enum PaymentEvent {
     /// The merchant canceled the intent.
     Cancel,
     /// Funds arrived after the intent expired, within the merchant's late-payment window, and
-    /// a fresh quote still covers the amount: the payment rejoins the flow.
+    /// a fresh quote still covers the amount: the intent reopens, and its funds are then
+    /// screened like any others.
     LateFundsAccepted,
 }
 
@@ -95,7 +96,7 @@ impl PaymentStatus {
             (S::AwaitingFunds, E::FundsDetected) => S::FundsReceived,
             (S::AwaitingFunds, E::Expire) => S::Expired,
             (S::AwaitingFunds, E::Cancel) => S::Canceled,
-            (S::Expired, E::LateFundsAccepted) => S::FundsReceived,
+            (S::Expired, E::LateFundsAccepted) => S::AwaitingFunds,
             (S::FundsReceived, E::FundsReverted) => S::AwaitingFunds,
             (S::FundsReceived, E::ComplianceReview) => S::InReview,
             (S::FundsReceived | S::InReview, E::ComplianceBlocked) => S::Blocked,
@@ -364,7 +365,7 @@ mod tests {
     /// Every allowed transition. Any (status, event) pair not listed must be refused.
     const ALLOWED: [(PaymentStatus, PaymentEvent, PaymentStatus); 15] = [
         (S::AwaitingFunds, E::FundsDetected, S::FundsReceived),
-        (S::Expired, E::LateFundsAccepted, S::FundsReceived),
+        (S::Expired, E::LateFundsAccepted, S::AwaitingFunds),
         (S::AwaitingFunds, E::Expire, S::Expired),
         (S::AwaitingFunds, E::Cancel, S::Canceled),
         (S::FundsReceived, E::FundsReverted, S::AwaitingFunds),

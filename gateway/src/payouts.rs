@@ -130,19 +130,24 @@ pub async fn destination(
         .and_then(|a| Address::parse(&a, chain.namespace()).ok()))
 }
 
-/// Records a payout of `amount` (all that is held when `None`) with its reservation.
+/// Records a payout of `amount` (all that is held when `None`) with its reservation, made by
+/// `created_by`, to `to` (the merchant's payout address for the chain when `None`).
 pub async fn create(
     state: &AppState,
     merchant: (&MerchantId, bool),
     asset: &Asset,
     amount: Option<Decimal>,
-    created_by: &str,
+    (created_by, to): (&str, Option<Address>),
     guard: Option<&Guard>,
     now_ms: i64,
 ) -> Result<Payout, WriteError> {
     let (merchant_id, livemode) = merchant;
     let settings = settings::load(state.store.as_ref(), merchant_id, livemode).await?;
-    let Some(destination) = destination(state, merchant_id, &settings, asset).await? else {
+    let found = match to {
+        Some(address) => Some(address),
+        None => destination(state, merchant_id, &settings, asset).await?,
+    };
+    let Some(destination) = found else {
         return Err(WriteError::Api(ApiError::new(
             ErrorCode::PayoutDestinationMissing,
             format!(
@@ -229,6 +234,7 @@ pub async fn create(
     };
     let effects = Effects {
         intent: None,
+        credit: &[],
         postings: std::slice::from_ref(&posting),
         events: &events,
         idempotency: record.as_ref(),
@@ -362,7 +368,7 @@ async fn schedule_merchant(
             (merchant, livemode),
             asset,
             Some(amount),
-            SCHEDULE,
+            (SCHEDULE, None),
             None,
             now_ms,
         )
@@ -534,6 +540,7 @@ async fn end(
     )];
     let effects = Effects {
         intent: None,
+        credit: &[],
         postings: std::slice::from_ref(&posting),
         events: &events,
         idempotency: None,

@@ -122,6 +122,9 @@ pub struct RefundSpec {
     /// Statuses the intent may be in: `succeeded` for merchants; policies also refund funds
     /// of intents that expired.
     pub allowed: &'static [PaymentStatus],
+    /// A `payment` posting recorded in the same transaction, before the balance is read: the
+    /// policy books funds that never settled and refunds them at once.
+    pub credit: Option<crate::ledger::Posting>,
 }
 
 /// The payer's address: who sent the (first) confirmed payment.
@@ -172,6 +175,7 @@ pub async fn create(
         let events = [refund_event(state, &refund, "refund.created", now_ms)];
         let effects = Effects {
             intent: Some((intent.status, &next)),
+            credit: spec.credit.as_slice(),
             postings: std::slice::from_ref(&posting),
             events: &events,
             idempotency: record.as_ref(),
@@ -232,7 +236,14 @@ async fn plan(
     }
     let asset = &intent.settlement.asset;
     let balance = merchant_balance(&intent.merchant_id);
-    let paid = state.store.paid_into(&intent.id, &balance).await?;
+    let credited: Decimal = spec
+        .credit
+        .iter()
+        .flat_map(|p| &p.entries)
+        .filter(|e| e.account == balance)
+        .map(|e| e.amount)
+        .sum();
+    let paid = state.store.paid_into(&intent.id, &balance).await? + credited;
     let refundable = paid - intent.amount_refunded;
     let amount = spec.amount.unwrap_or(refundable);
     // Exactly representable in the asset: no rounding, ever.
@@ -480,6 +491,7 @@ async fn finish(
     undone.updated_at_ms = now_ms;
     let effects = Effects {
         intent: (!succeeded).then_some((intent.status, &undone)),
+        credit: &[],
         postings: std::slice::from_ref(&posting),
         events: &events,
         idempotency: None,

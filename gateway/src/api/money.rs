@@ -187,6 +187,7 @@ pub async fn create_refund(
             created_by: format!("key:{}", caller.key_id),
             metadata: params.metadata,
             allowed: &[PaymentStatus::Succeeded],
+            credit: None,
         };
         let now = state.clock.now_ms();
         let refund = refunds::create(
@@ -331,7 +332,7 @@ pub async fn create_payout(
             (&caller.merchant_id, caller.livemode),
             &asset,
             amount,
-            &format!("key:{}", caller.key_id),
+            (&format!("key:{}", caller.key_id), None),
             guard.as_ref(),
             now,
         )

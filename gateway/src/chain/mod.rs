@@ -5,6 +5,7 @@
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.
 
+pub mod policy;
 pub mod rail;
 pub mod settle;
 pub mod watcher;

@@ -145,6 +145,31 @@ async fn advance(
     Ok((outcome == CasOutcome::Updated).then_some(next))
 }
 
+/// Everything confirmed into the intent's deposit address, in whole units.
+pub(super) async fn deposited(
+    state: &AppState,
+    intent: &PaymentIntent,
+) -> Result<rust_decimal::Decimal, RailError> {
+    let mut total = rust_decimal::Decimal::ZERO;
+    for p in state.store.payment_transactions_of(&intent.id).await? {
+        if p.source == "deposit" && p.status == TX_CONFIRMED {
+            total += p
+                .amount
+                .parse::<rust_decimal::Decimal>()
+                .map_err(|_| RailError::Ledger(format!("stored amount {:?}", p.amount)))?;
+        }
+    }
+    Ok(total)
+}
+
+/// Whether the policy gives part of this payment back (the surplus of an over-payment).
+fn refunds_surplus(intent: &PaymentIntent) -> bool {
+    intent
+        .payment_detail
+        .as_ref()
+        .is_some_and(|d| d.resolution == rialto_core::intent::PaymentResolution::SurplusRefunded)
+}
+
 async fn sweep(
     state: &AppState,
     chain: &EvmChain,
@@ -152,29 +177,90 @@ async fn sweep(
     payment: &PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, RailError> {
+    let mut moved = false;
+    let mut current = intent.clone();
+    if current.status == PaymentStatus::FundsReceived {
+        match advance(
+            state,
+            &current,
+            PaymentEvent::SettlementStarted,
+            None,
+            now_ms,
+        )
+        .await?
+        {
+            Some(next) => {
+                current = next;
+                moved = true;
+            }
+            None => return Ok(false),
+        }
+    }
+    let batched = crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
+        .await?
+        .settlement_schedule
+        == crate::settings::Schedule::Batched;
+    let Some(swept) = sweep_legs(
+        state,
+        chain,
+        &current,
+        batched || refunds_surplus(&current),
+        now_ms,
+    )
+    .await?
+    else {
+        return Ok(moved);
+    };
+    let mut paid = payment.clone();
+    paid.amount = swept.amount.normalize().to_string();
+    let Some(done) = succeed(state, &current, &paid, swept.held, now_ms).await? else {
+        return Ok(moved);
+    };
+    if refunds_surplus(&done) {
+        super::policy::refund_surplus(state, &done, batched, now_ms).await;
+    }
+    Ok(true)
+}
+
+/// A confirmed sweep: what it moved and whether it went to the treasury (held).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Swept {
+    pub amount: rust_decimal::Decimal,
+    pub held: bool,
+}
+
+/// Sends (or resumes) the two legs that empty the intent's deposit address: gas from the hot
+/// wallet, then the tokens to the settlement address or, when `to_treasury`, to the treasury.
+/// Where the sweep goes is decided once, when its leg is recorded; `Some` once it confirmed.
+pub(super) async fn sweep_legs(
+    state: &AppState,
+    chain: &EvmChain,
+    intent: &PaymentIntent,
+    to_treasury: bool,
+    now_ms: i64,
+) -> Result<Option<Swept>, RailError> {
     let store = state.store.as_ref();
     let rail = EvmRail { chain, store };
     let (Some(keys), Some(hot)) = (
         state.chains.deposit_keys(intent.livemode),
         chain.hot_wallet.as_ref(),
     ) else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(deposit) = store.get_deposit_address(&intent.id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let deposit_signer = keys
         .signer(deposit.derivation_index)
         .map_err(|e| RailError::Keys(e.to_string()))?;
     let deposit_address = sender::signer_address(&deposit_signer);
     let asset = &intent.settlement.asset;
-    let units = Money::parse(&payment.amount, asset.currency())
+    let amount = deposited(state, intent).await?;
+    let units = Money::parse(&amount.normalize().to_string(), asset.currency())
         .map_err(|e| RailError::Chain(e.into()))?
         .to_base_units()
         .map_err(|e| RailError::Chain(e.into()))?;
     let reference = intent.id.to_string();
-    // Where the sweep goes is decided once, when its leg is recorded; the leg's `to` data then
-    // says which it was, whatever the merchant's settings become.
     let treasury = sender::signer_address(&sender::signer_from_key(hot)?);
     let held = if store.get_chain_transfer(SWEEP, &reference).await?.is_some() {
         false
@@ -185,10 +271,7 @@ async fn sweep(
     {
         true
     } else {
-        crate::settings::load(store, &intent.merchant_id, intent.livemode)
-            .await?
-            .settlement_schedule
-            == crate::settings::Schedule::Batched
+        to_treasury
     };
     let sweep_purpose = if held { SWEEP_TO_TREASURY } else { SWEEP };
     let destination = if held {
@@ -197,17 +280,16 @@ async fn sweep(
         intent.settlement.address
     };
     let data = sender::erc20_transfer_data(&destination, units)?;
-
+    let spec = CallSpec {
+        chain_id: chain.chain_id,
+        to: asset.contract,
+        value: 0,
+        data: data.clone(),
+        gas_limit: 0,
+    };
     let gas_leg = match store.get_chain_transfer(SWEEP_GAS, &reference).await? {
         Some(leg) => leg,
         None => {
-            let spec = CallSpec {
-                chain_id: chain.chain_id,
-                to: asset.contract,
-                value: 0,
-                data: data.clone(),
-                gas_limit: 0,
-            };
             let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
             let fees = sender::estimate_fees(chain.rpc_url()).await?;
             let request = LegRequest {
@@ -228,27 +310,8 @@ async fn sweep(
             rail.send(&request, now_ms).await?
         }
     };
-    let mut moved = false;
-    let mut current = intent.clone();
-    if current.status == PaymentStatus::FundsReceived {
-        match advance(
-            state,
-            &current,
-            PaymentEvent::SettlementStarted,
-            None,
-            now_ms,
-        )
-        .await?
-        {
-            Some(next) => {
-                current = next;
-                moved = true;
-            }
-            None => return Ok(false),
-        }
-    }
     if !confirmed(&gas_leg, store, SWEEP_GAS, &reference).await? {
-        return Ok(moved);
+        return Ok(None);
     }
     let sweep_leg = match store.get_chain_transfer(sweep_purpose, &reference).await? {
         Some(leg) => leg,
@@ -256,18 +319,7 @@ async fn sweep(
             // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
             // covered yet: docs/evm.md).
             let gas_held = rail.balance(None, &deposit_address).await?;
-            let gas = sender::estimate_gas(
-                chain.rpc_url(),
-                &deposit_address,
-                &CallSpec {
-                    chain_id: chain.chain_id,
-                    to: asset.contract,
-                    value: 0,
-                    data: data.clone(),
-                    gas_limit: 0,
-                },
-            )
-            .await?;
+            let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
             let request = LegRequest {
                 max_fee_cap: Some(gas_held / u128::from(gas.max(1))),
                 purpose: sweep_purpose,
@@ -283,10 +335,16 @@ async fn sweep(
         }
     };
     if !confirmed(&sweep_leg, store, sweep_purpose, &reference).await? {
-        return Ok(moved);
+        return Ok(None);
     }
-    let done = succeed(state, &current, payment, held, now_ms).await?;
-    Ok(moved || done.is_some())
+    let amount = sweep_leg
+        .draft
+        .amount_units
+        .as_deref()
+        .and_then(|u| u.parse::<u128>().ok())
+        .and_then(|u| Money::from_base_units(u, asset.currency()).ok())
+        .map_or(amount, |m| m.amount());
+    Ok(Some(Swept { amount, held }))
 }
 
 /// Whether the leg (re-read, the rail may have confirmed it since) is confirmed.

@@ -27,6 +27,9 @@ use crate::store::{IntentChange, PaymentTransaction};
 pub const SCAN_CHUNK: u64 = 2_000;
 /// How far the scanner goes back after it notices a reorg (deeper than any reorg we accept).
 const REORG_REWIND: u64 = 64;
+/// Deposit addresses of expired intents stay watched this long (the longest late-payment
+/// window), so late funds are attributed and then accepted or refunded, never stranded.
+const LATE_WATCH_MS: i64 = crate::settings::MAX_LATE_WINDOW_SECS as i64 * 1000;
 /// Where a chain with no cursor starts: a little history, for deposits made while we were down.
 const INITIAL_LOOKBACK: u64 = 256;
 
@@ -65,7 +68,7 @@ pub async fn scan_deposits(
     }
     let to = head.min(from + SCAN_CHUNK - 1);
     let watched: HashMap<String, _> = store
-        .watched_deposit_addresses(&chain.caip2)
+        .watched_deposit_addresses(&chain.caip2, now_ms - LATE_WATCH_MS)
         .await?
         .into_iter()
         .map(|d| (d.address.to_ascii_lowercase(), d))
@@ -94,9 +97,8 @@ pub async fn scan_deposits(
             else {
                 continue;
             };
-            if !covers(&intent, &paid) {
-                tracing::info!(intent = %intent.id, paid = %paid.to_amount_string(), "deposit below the intent amount; waiting for the rest");
-                continue;
+            if !super::one_for_one(&intent) {
+                continue; // needs a quote: the router's
             }
             let claim = PaymentTransaction {
                 chain_id: chain.caip2.clone(),
@@ -156,6 +158,7 @@ pub async fn track_payments(
             }
         }
     }
+    changed += apply_policies(state, chain, now_ms).await?;
     for intent in store
         .chain_funded_intents(
             &chain.caip2,
@@ -260,7 +263,10 @@ async fn advance_pending(
     };
     let paid = Money::from_base_units(observed.amount_units, intent.settlement.asset.currency())
         .map_err(|e| RailError::Chain(e.into()))?;
-    if intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
+    // Deposits are judged by the payment policy once confirmed, over everything received
+    // (several transfers may top an intent up); direct payments must cover the amount.
+    let deposit = ptx.source == "deposit";
+    if !deposit && intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
         let subject = FundsSubject {
             chain: chain.caip2.clone(),
             payer_addresses: vec![observed.from.to_string()],
@@ -284,7 +290,38 @@ async fn advance_pending(
     store
         .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
         .await?;
+    if deposit {
+        super::policy::apply(state, chain, intent, now_ms).await?;
+    }
     Ok(true)
+}
+
+/// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash
+/// between confirming and deciding) or expired (late or short funds to accept or give back).
+async fn apply_policies(
+    state: &AppState,
+    chain: &EvmChain,
+    now_ms: i64,
+) -> Result<usize, RailError> {
+    let mut changed = 0;
+    for status in [PaymentStatus::AwaitingFunds, PaymentStatus::Expired] {
+        for intent in state
+            .store
+            .chain_funded_intents(&chain.caip2, chain.livemode, status, 200)
+            .await?
+        {
+            if !chain.serves(&intent) {
+                continue;
+            }
+            match super::policy::apply(state, chain, &intent, now_ms).await {
+                Ok(moved) => changed += usize::from(moved),
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "payment policy not applied; will retry")
+                }
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// A confirmed payment of an intent not yet settled: if a reorg took its transaction away,

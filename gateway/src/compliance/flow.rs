@@ -630,6 +630,19 @@ pub async fn screen_received_funds(
             &intent_json(&received),
             now_ms,
         )];
+        // The payment policy's verdict on how the funds differed (under, over), if it gave one.
+        if let Some(detail) = received
+            .payment_detail
+            .as_ref()
+            .filter(|d| d.kind != rialto_core::intent::PaymentDetailKind::Late)
+        {
+            events.push(intent_event(
+                &received,
+                detail.event_type(),
+                &intent_json(&received),
+                now_ms,
+            ));
+        }
         let mut next = match decision.outcome {
             Outcome::Clear => Ok(received.clone()),
             Outcome::Review => received.transition(PaymentEvent::ComplianceReview, now_ms),

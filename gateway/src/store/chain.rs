@@ -185,10 +185,12 @@ pub trait ChainStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<DepositAddress, StoreError>;
 
-    /// Deposit addresses on `chain_id` whose intent still awaits funds.
+    /// Deposit addresses on `chain_id` whose intent still awaits funds, or expired at or after
+    /// `late_since_ms` (late funds are still attributed, then accepted or refunded).
     async fn watched_deposit_addresses(
         &self,
         chain_id: &str,
+        late_since_ms: i64,
     ) -> Result<Vec<DepositAddress>, StoreError>;
 
     /// The deposit address of an intent, if it has one.

@@ -159,6 +159,8 @@ pub enum ReserveOutcome {
 pub struct Effects<'a> {
     /// Compare-and-set of an intent: (expected status, next).
     pub intent: Option<(PaymentStatus, &'a PaymentIntent)>,
+    /// Posted before a reservation reads the balance (funds the reservation then spends).
+    pub credit: &'a [Posting],
     pub postings: &'a [Posting],
     pub events: &'a [Event],
     pub idempotency: Option<&'a IdempotencyRecord>,

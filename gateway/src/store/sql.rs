@@ -347,8 +347,8 @@ pub(super) async fn cas_intent(
 ) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
-         version = $4, updated_at = $5, amount_refunded = $9, payment_detail = $10 WHERE id = $6 \
-         AND status = $7 AND version = $8",
+         version = $4, updated_at = $5, amount_refunded = $9, payment_detail = $10, expires_at = \
+         $11 WHERE id = $6 AND status = $7 AND version = $8",
     )
     .bind(next.status.as_str())
     .bind(next.canceled_at_ms)
@@ -364,6 +364,7 @@ pub(super) async fn cas_intent(
             .as_ref()
             .map(|d| serde_json::to_string(d).unwrap_or_default()),
     )
+    .bind(next.expires_at_ms)
     .execute(&mut **tx)
     .await?
     .rows_affected();

@@ -377,14 +377,17 @@ impl ChainStore for SqlStore {
     async fn watched_deposit_addresses(
         &self,
         chain_id: &str,
+        late_since_ms: i64,
     ) -> Result<Vec<DepositAddress>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.payment_intent_id, d.chain_id, d.derivation_index, d.address, d.created_at \
              FROM deposit_addresses d JOIN payment_intents p ON p.id = d.payment_intent_id WHERE \
-             d.chain_id = $1 AND p.status = $2",
+             d.chain_id = $1 AND (p.status = $2 OR (p.status = $3 AND p.expires_at >= $4))",
         )
         .bind(chain_id.to_owned())
         .bind(PaymentStatus::AwaitingFunds.as_str())
+        .bind(PaymentStatus::Expired.as_str())
+        .bind(late_since_ms)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(deposit_from_row).collect()

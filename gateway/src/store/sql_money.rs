@@ -85,6 +85,7 @@ type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 async fn lock_and_read(
     tx: &mut Tx<'_>,
     r: &Reservation,
+    credit: &[crate::ledger::Posting],
     now_ms: i64,
 ) -> Result<Decimal, StoreError> {
     sqlx::query(
@@ -104,6 +105,7 @@ async fn lock_and_read(
     .bind(i64::from(r.livemode))
     .execute(&mut **tx)
     .await?;
+    insert_postings(tx, credit).await?;
     let rows = sqlx::query("SELECT amount FROM ledger_entries WHERE account = $1 AND asset = $2")
         .bind(r.account.clone())
         .bind(r.asset.clone())
@@ -206,7 +208,7 @@ impl SqlStore {
             Reserved::Refund(r) => r.created_at_ms,
             Reserved::Payout(p) => p.created_at_ms,
         };
-        let available = lock_and_read(&mut tx, reservation, now_ms).await?;
+        let available = lock_and_read(&mut tx, reservation, effects.credit, now_ms).await?;
         if available < reservation.amount {
             tx.rollback().await?;
             return Ok(ReserveOutcome::Insufficient { available });
