@@ -151,7 +151,7 @@ mod tests {
         let s = parse(r#"{"underpaid_tolerance_percent":"1.5"}"#);
         assert_eq!(
             s.minimum_accepted("25.00".parse().unwrap()).to_string(),
-            "24.6250"
+            "24.625"
         );
     }
 
