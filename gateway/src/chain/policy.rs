@@ -62,9 +62,9 @@ fn detail(
     PaymentDetail {
         kind,
         resolution,
-        expected,
-        received,
-        refund,
+        expected: expected.normalize(),
+        received: received.normalize(),
+        refund: refund.normalize(),
     }
 }
 

@@ -11,7 +11,7 @@ use rialto_evm::manifest::ChainManifest;
 use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
 use serde_json::{json, Value};
 
-use super::{spawn_app_with, Db, TestApp};
+use super::{Db, TestApp};
 
 /// Where sandbox intents of these suites settle.
 pub const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -30,6 +30,14 @@ pub struct DevnetApp {
 
 /// A devnet and a gateway watching it with `confirmations`, polling every 50 ms.
 pub async fn start(confirmations: u64) -> DevnetApp {
+    start_clocked(confirmations, None).await
+}
+
+/// [`start`], with a clock the test moves (`None`: the system clock).
+pub async fn start_clocked(
+    confirmations: u64,
+    clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
+) -> DevnetApp {
     let root = DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
@@ -45,11 +53,15 @@ pub async fn start(confirmations: u64) -> DevnetApp {
     let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
     let other_chain = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
     let manifest = manifest_path.display().to_string();
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.sandbox.devnet_manifest = manifest;
-        c.sandbox.confirmations = confirmations;
-        c.sandbox.poll_ms = 50;
-    })
+    let app = super::spawn_app_full(
+        Db::Sqlite,
+        |c| {
+            c.sandbox.devnet_manifest = manifest;
+            c.sandbox.confirmations = confirmations;
+            c.sandbox.poll_ms = 50;
+        },
+        clock,
+    )
     .await;
     DevnetApp {
         app,

@@ -104,7 +104,7 @@ pub async fn spawn_app_with_clock(db: Db, clock: Arc<dyn Clock>) -> TestApp {
     spawn_app_full(db, |_| {}, Some(clock)).await
 }
 
-async fn spawn_app_full(
+pub async fn spawn_app_full(
     db: Db,
     tweak: impl FnOnce(&mut Config),
     clock_override: Option<Arc<dyn Clock>>,
