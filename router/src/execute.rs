@@ -14,6 +14,11 @@
 //! - nothing left to try → [`Next::GiveUp`] with a reason code and where to return the
 //!   payer's funds from.
 //!
+//! A fallback route usually costs more than the one the payer paid for. The lock is Rialto's
+//! promise, so Rialto's own inventory at the node tops the difference up, within
+//! [`PlanPolicy::max_topup_bps`] of the merchant amount over the whole execution; each top-up
+//! is on the leg order (`topup`) and a give-up says how much of what is returned was Rialto's.
+//!
 //! Each leg has a fresh [`LegId`]; its idempotency key (exchange client order id, withdrawal
 //! reference, chain nonce tag) derives from it, so a leg reported `unknown` can be looked up
 //! and is never sent twice.
@@ -79,6 +84,8 @@ pub struct LegOrder {
     pub from: NodeIx,
     pub to: NodeIx,
     pub input: Decimal,
+    /// Of `input`, what Rialto adds from its own inventory at `from` to keep the guarantee.
+    pub topup: Decimal,
     /// Less than this arriving means the rest of the route cannot deliver the merchant amount.
     pub min_output: Decimal,
 }
@@ -88,7 +95,29 @@ pub struct LegOrder {
 pub struct ReturnFunds {
     pub node: NodeIx,
     pub at: NodeRef,
+    /// Everything at the node; the payer gets `amount − treasury_share`.
     pub amount: Decimal,
+    /// Rialto's top-ups still in `amount`, in the node's asset.
+    pub treasury_share: Decimal,
+}
+
+/// Limits of one execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanPolicy {
+    /// Re-plans (fallback routes) allowed before giving up.
+    pub max_replans: u32,
+    /// What Rialto may add from its inventory over the whole execution, in bps of the
+    /// merchant amount.
+    pub max_topup_bps: u32,
+}
+
+impl Default for PlanPolicy {
+    fn default() -> Self {
+        Self {
+            max_replans: 6,
+            max_topup_bps: 50,
+        }
+    }
 }
 
 /// The plan's answer.
@@ -140,7 +169,12 @@ pub struct FundingPlan {
     state: State,
     exclusions: Exclusions,
     replans: u32,
-    max_replans: u32,
+    policy: PlanPolicy,
+    /// Top-up allowance left, in the target asset.
+    topup_left: Decimal,
+    /// Top-ups added so far and still travelling with the money, in the current asset.
+    topped_up: Decimal,
+    pending_topup: Decimal,
     history: Vec<(LegOrder, LegOutcome)>,
 }
 
@@ -148,10 +182,11 @@ pub struct FundingPlan {
 pub fn execute(
     cleared: Cleared<LockedQuote>,
     graph: &Graph,
+    policy: PlanPolicy,
     now: u64,
 ) -> Result<(FundingPlan, Next), GiveUpReason> {
     let (locked, _decision) = cleared.into_parts();
-    FundingPlan::new(&locked, graph, now)
+    FundingPlan::new(&locked, graph, policy, now)
 }
 
 impl FundingPlan {
@@ -159,6 +194,7 @@ impl FundingPlan {
     pub fn new(
         locked: &LockedQuote,
         graph: &Graph,
+        policy: PlanPolicy,
         now: u64,
     ) -> Result<(Self, Next), GiveUpReason> {
         let quote = locked.accept(now).map_err(|_| GiveUpReason::QuoteExpired)?;
@@ -174,7 +210,11 @@ impl FundingPlan {
             }),
             exclusions: Exclusions::default(),
             replans: 0,
-            max_replans: 6,
+            policy,
+            topup_left: locked.merchant_amount() * Decimal::from(policy.max_topup_bps)
+                / Decimal::from(10_000),
+            topped_up: Decimal::ZERO,
+            pending_topup: Decimal::ZERO,
             history: Vec::new(),
         };
         plan.adopt(route, graph);
@@ -247,7 +287,8 @@ impl FundingPlan {
             kind,
             from: self.position,
             to,
-            input: self.held,
+            input: self.held + self.pending_topup,
+            topup: self.pending_topup,
             min_output: planned.min_output,
         };
         self.state = State::Running(order.clone());
@@ -265,6 +306,7 @@ impl FundingPlan {
             node: self.position,
             at: graph.describe(self.position),
             amount: self.held,
+            treasury_share: self.topped_up.min(self.held),
         };
         self.finish(Next::GiveUp {
             reason,
@@ -314,6 +356,9 @@ impl FundingPlan {
     }
 
     fn on_failed(&mut self, order: &LegOrder, reason: LegFailure, ctx: &RouteContext<'_>) -> Next {
+        // The leg did not happen: its top-up was never spent and goes back to the allowance.
+        self.topup_left += self.target_units(ctx, order.topup);
+        self.pending_topup = Decimal::ZERO;
         let Some(edge) = order.edge else {
             // The final transfer to the merchant failed: the money is still at the target
             // node, and the only way on is the same transfer again under a new leg.
@@ -345,7 +390,7 @@ impl FundingPlan {
 
     fn retry_or_give_up(&mut self, graph: &Graph) -> Next {
         self.replans += 1;
-        if self.replans > self.max_replans {
+        if self.replans > self.policy.max_replans {
             return self.give_up(graph, GiveUpReason::ExecutionReverted);
         }
         self.dispatch(graph)
@@ -354,12 +399,13 @@ impl FundingPlan {
     /// Finds the next-best route from where the money is, honouring the guaranteed amount.
     fn replan(&mut self, ctx: &RouteContext<'_>, reason: GiveUpReason) -> Next {
         self.replans += 1;
-        if self.replans > self.max_replans {
+        if self.replans > self.policy.max_replans {
             return self.give_up(ctx.graph, reason);
         }
+        let allowance = self.position_units(ctx, self.topup_left);
         let sources = [Source {
             node: self.position,
-            available: Some(self.held),
+            available: Some(self.held + allowance),
         }];
         let outcome = find_routes(
             ctx,
@@ -374,6 +420,11 @@ impl FundingPlan {
         match outcome.routes.first() {
             Some(route) => {
                 let route = route.clone();
+                if route.input > self.held {
+                    let topup = route.input - self.held;
+                    self.pending_topup = topup;
+                    self.topup_left -= self.target_units(ctx, topup).min(self.topup_left);
+                }
                 self.adopt(&route, ctx.graph);
                 self.dispatch(ctx.graph)
             }
@@ -389,5 +440,29 @@ impl FundingPlan {
                 self.give_up(ctx.graph, reason)
             }
         }
+    }
+
+    /// `amount` of the target asset in units of the asset at the current position (rounded
+    /// down: the allowance is a ceiling).
+    fn position_units(&self, ctx: &RouteContext<'_>, amount: Decimal) -> Decimal {
+        let g = ctx.graph;
+        let (at, target) = (
+            g.node_info(self.position).asset,
+            g.node_info(self.target).asset,
+        );
+        let ratio = ctx.prices.usd_value(target) / ctx.prices.usd_value(at);
+        crate::edge::round_down(amount * ratio, g.asset(at).decimals)
+    }
+
+    /// `amount` of the current position's asset in units of the target asset (rounded up: what
+    /// is charged against the allowance).
+    fn target_units(&self, ctx: &RouteContext<'_>, amount: Decimal) -> Decimal {
+        let g = ctx.graph;
+        let (at, target) = (
+            g.node_info(self.position).asset,
+            g.node_info(self.target).asset,
+        );
+        let ratio = ctx.prices.usd_value(at) / ctx.prices.usd_value(target);
+        crate::edge::round_up(amount * ratio, g.asset(target).decimals)
     }
 }

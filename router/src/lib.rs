@@ -42,7 +42,7 @@ pub use edge::{BookTrade, EdgeKind, EdgeRefusal, LegKind, Pool, Priced};
 pub use error::RouterError;
 pub use execute::{
     execute, idempotency_key, FundingPlan, GiveUpReason, LegFailure, LegOrder, LegOutcome, Next,
-    ReturnFunds,
+    PlanPolicy, ReturnFunds,
 };
 pub use graph::{
     AssetInfo, AssetIx, Edge, EdgeIx, Graph, Location, NodeIx, NodeRef, Peg, Settlement, VenueId,
