@@ -57,6 +57,17 @@ impl Window {
         self.samples.iter().filter(move |s| s.at_ms >= cutoff)
     }
 
+    /// The smoothed success probability alone: the search asks for it on every edge it
+    /// relaxes, so it neither allocates nor sorts.
+    fn probability(&self, now_ms: u64, policy: &HealthPolicy) -> Decimal {
+        let (mut n, mut ok) = (0u32, 0u32);
+        for s in self.live(now_ms, policy) {
+            n += 1;
+            ok += u32::from(s.ok);
+        }
+        smoothed(ok, n, policy)
+    }
+
     fn stats(&self, now_ms: u64, policy: &HealthPolicy) -> WindowStats {
         let mut n = 0u32;
         let mut ok = 0u32;
@@ -80,6 +91,15 @@ impl Window {
             p99_latency_ms: percentile(&latencies, 99),
         }
     }
+}
+
+fn smoothed(ok: u32, n: u32, policy: &HealthPolicy) -> Decimal {
+    let weight = Decimal::from(policy.prior_weight);
+    let denominator = Decimal::from(n) + weight;
+    if denominator.is_zero() {
+        return policy.prior_success;
+    }
+    ((Decimal::from(ok) + policy.prior_success * weight) / denominator).round_dp(4)
 }
 
 fn percentile(sorted: &[u64], pct: usize) -> Option<u64> {
@@ -147,13 +167,13 @@ impl HealthTracker {
             .venues
             .get(venue)
             .map_or(self.policy.prior_success, |w| {
-                w.stats(now_ms, &self.policy).success_probability
+                w.probability(now_ms, &self.policy)
             });
         let edge_p = self
             .edges
             .get(&edge)
             .map_or(self.policy.prior_success, |w| {
-                w.stats(now_ms, &self.policy).success_probability
+                w.probability(now_ms, &self.policy)
             });
         venue_p.min(edge_p)
     }
