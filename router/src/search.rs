@@ -137,6 +137,8 @@ struct Label {
     depth: u8,
     seconds: u64,
     probability: Decimal,
+    /// Gas of the transfers between `node` and the target, in USD.
+    gas_usd: Decimal,
     score: Decimal,
 }
 
@@ -159,8 +161,10 @@ pub fn find_routes(
         ctx,
         intent_usd,
         gas_usd: settlement.gas_usd,
+        bps_per_usd: Decimal::from(10_000) / intent_usd,
+        bps_per_second: ctx.score.bps_per_minute / Decimal::from(60),
         labels: Vec::new(),
-        best: HashMap::new(),
+        best: vec![Vec::new(); ctx.graph.node_count()],
     };
     let start = search.push(Label {
         node: req.target,
@@ -169,6 +173,7 @@ pub fn find_routes(
         depth: 0,
         seconds: u64::from(settlement.seconds),
         probability: Decimal::ONE,
+        gas_usd: Decimal::ZERO,
         score: Decimal::ZERO,
     });
     let sources: HashMap<NodeIx, Option<Decimal>> =
@@ -217,38 +222,54 @@ struct Backward<'c, 'a> {
     ctx: &'c RouteContext<'a>,
     intent_usd: Decimal,
     gas_usd: Decimal,
+    /// `10 000 / intent_usd` and `bps_per_minute / 60`, so a partial score needs no division.
+    bps_per_usd: Decimal,
+    bps_per_second: Decimal,
     labels: Vec<Label>,
-    /// Per node, its kept labels (at most `labels_per_node`), best first.
-    best: HashMap<NodeIx, Vec<u32>>,
+    /// Per node, its kept labels, best score first: at most `labels_per_node`, none
+    /// dominated by another (at least as good a score with no more legs).
+    best: Vec<Vec<u32>>,
 }
 
 impl Backward<'_, '_> {
-    fn partial_score(&self, node: NodeIx, amount: Decimal, seconds: u64, p: Decimal) -> Decimal {
-        let value = amount
-            * self
-                .ctx
-                .prices
-                .usd_value(self.ctx.graph.node_info(node).asset);
-        let cost_bps =
-            (value + self.gas_usd - self.intent_usd) / self.intent_usd * Decimal::from(10_000);
-        score(
-            &ScoreInputs {
-                cost_bps,
-                expected_seconds: seconds,
-                success_probability: p,
-            },
-            &self.ctx.score,
-        )
+    /// The policy of [`score`] for a partial route, with the divisions precomputed.
+    fn partial_score(
+        &self,
+        node: NodeIx,
+        amount: Decimal,
+        gas: Decimal,
+        seconds: u64,
+        p: Decimal,
+    ) -> Decimal {
+        let asset = self.ctx.graph.node_info(node).asset;
+        let value = amount * self.ctx.prices.usd_value(asset);
+        let cost_bps = (value + self.gas_usd + gas - self.intent_usd) * self.bps_per_usd;
+        cost_bps
+            + Decimal::from(seconds) * self.bps_per_second
+            + (Decimal::ONE - p) * self.ctx.score.failure_penalty_bps
     }
 
-    /// Adds a label if it is among its node's best; returns its index when kept.
+    /// Adds a label unless a kept label at its node dominates it; drops the kept labels it
+    /// dominates. Returns its index when kept.
     fn push(&mut self, label: Label) -> Option<u32> {
         let ix = u32::try_from(self.labels.len()).ok()?;
         let k = self.ctx.labels_per_node.max(1);
-        let kept = self.best.entry(label.node).or_default();
+        let labels = &self.labels;
+        let kept = self.best.get_mut(label.node.0 as usize)?;
+        let dominated = kept.iter().any(|l| {
+            let old = &labels[*l as usize];
+            old.score <= label.score && old.depth <= label.depth
+        });
+        if dominated {
+            return None;
+        }
+        kept.retain(|l| {
+            let old = &labels[*l as usize];
+            !(old.score >= label.score && old.depth >= label.depth)
+        });
         let pos = kept
             .iter()
-            .position(|l| self.labels[*l as usize].score > label.score)
+            .position(|l| labels[*l as usize].score > label.score)
             .unwrap_or(kept.len());
         if pos >= k {
             return None;
@@ -261,7 +282,9 @@ impl Backward<'_, '_> {
 
     fn is_kept(&self, label: u32) -> bool {
         let node = self.labels[label as usize].node;
-        self.best.get(&node).is_some_and(|k| k.contains(&label))
+        self.best
+            .get(node.0 as usize)
+            .is_some_and(|k| k.contains(&label))
     }
 
     fn on_path(&self, mut label: u32, node: NodeIx) -> bool {
@@ -340,6 +363,7 @@ impl Backward<'_, '_> {
             .success_probability(&edge.venue, e, self.ctx.now_ms);
         let seconds = prev.seconds + u64::from(edge.seconds);
         let probability = prev.probability * p;
+        let gas_usd = prev.gas_usd + edge.kind.gas_usd();
         Ok(Label {
             node: edge.from,
             amount: priced.input,
@@ -347,7 +371,8 @@ impl Backward<'_, '_> {
             depth: prev.depth + 1,
             seconds,
             probability,
-            score: self.partial_score(edge.from, priced.input, seconds, probability),
+            gas_usd,
+            score: self.partial_score(edge.from, priced.input, gas_usd, seconds, probability),
         })
     }
 
