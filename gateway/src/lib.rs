@@ -24,6 +24,7 @@
 //! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
 //!   the sandbox exchange whose withdrawals land on the devnet).
 //! - [`clock`]: injected time.
+//! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 
 pub mod api;
 pub mod chain;
@@ -36,6 +37,7 @@ pub mod exchange;
 pub mod keys;
 pub mod ledger;
 pub mod merchants;
+pub mod reconcile;
 pub mod registry;
 pub mod server;
 pub mod store;

@@ -10,11 +10,13 @@ pub mod chain;
 pub mod exchange;
 mod group_commit;
 pub mod ledger;
+pub mod reconcile;
 mod sql;
 mod sql_chain;
 mod sql_compliance;
 mod sql_exchange;
 mod sql_ledger;
+mod sql_reconcile;
 mod sql_webhooks;
 
 use async_trait::async_trait;
@@ -571,6 +573,7 @@ pub trait Store:
     + chain::ChainStore
     + exchange::ExchangeStore
     + ledger::LedgerStore
+    + reconcile::ReconcileStore
     + Send
     + Sync
     + 'static
