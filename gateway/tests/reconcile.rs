@@ -274,7 +274,7 @@ async fn a_run_reports_exactly_the_seeded_discrepancies_and_the_reports_tie_paym
         .unwrap();
     assert_eq!(row["tx_hash"], direct_hash.as_str());
     assert_eq!(row["log_index"], direct_log);
-    assert_eq!(row["amount"], "25");
+    assert_eq!(row["amount"], "25.00", "as the payment was recorded");
     assert_eq!(row["recipient"], MERCHANT);
     let settlements: Value = app.get_json("/v1/reports/settlements").await;
     let rows = settlements["data"].as_array().unwrap();
