@@ -27,6 +27,7 @@
 //! - [`refunds`]: refunds out of the merchant's balance, sent from the treasury wallet.
 //! - [`payouts`]: batched settlement: payouts per schedule, maker-checker approval.
 //! - [`clock`]: injected time.
+//! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 
 pub mod api;
 pub mod chain;
@@ -41,6 +42,7 @@ pub mod ledger;
 pub mod merchants;
 pub mod payouts;
 pub mod refunds;
+pub mod reconcile;
 pub mod registry;
 pub mod server;
 pub mod settings;

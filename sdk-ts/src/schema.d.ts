@@ -417,6 +417,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reconciliation_runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reconcile the configured chains' Transfer logs over a block range (default: genesis to
+         *     head) against the gateway's legs, payments and ledger; stores and answers the run.
+         */
+        post: operations["create_reconciliation_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconciliation_runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A run: operators see all of it; a merchant's secret key sees its own exceptions only. */
+        get: operations["retrieve_reconciliation_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/exceptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's reconciliation exceptions, from every run in the period. */
+        get: operations["report_exceptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/fees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ledger transactions of kinds `fee`, `network_fee` and `write_off`. */
+        get: operations["report_fees"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Incoming payments, one row per on-chain transaction bound to an intent. */
+        get: operations["report_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ledger transactions of kind `refund`, with the transfer that moved them. */
+        get: operations["report_refunds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/settlements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ledger transactions of kinds `settlement` and `payout`, with the transfer that moved them. */
+        get: operations["report_settlements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/test_helpers/payment_intents/{id}/fund": {
         parameters: {
             query?: never;
@@ -2271,6 +2393,358 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_reconciliation_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The `reconciliation_run` with its exceptions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retrieve_reconciliation_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description rec_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The `reconciliation_run` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_exceptions: {
+        parameters: {
+            query?: {
+                /** @description Period start, inclusive: Unix seconds, `YYYY-MM-DD` or RFC 3339 (UTC if no offset). */
+                "created[gte]"?: string;
+                /** @description Period end, inclusive; a bare date means the whole day. */
+                "created[lte]"?: string;
+                /** @description Same as `created[gte]`. */
+                from?: string;
+                /** @description Same as `created[lte]`. */
+                to?: string;
+                /** @description Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period. */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [reconciliation_exception], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_fees: {
+        parameters: {
+            query?: {
+                /** @description Period start, inclusive: Unix seconds, `YYYY-MM-DD` or RFC 3339 (UTC if no offset). */
+                "created[gte]"?: string;
+                /** @description Period end, inclusive; a bare date means the whole day. */
+                "created[lte]"?: string;
+                /** @description Same as `created[gte]`. */
+                from?: string;
+                /** @description Same as `created[lte]`. */
+                to?: string;
+                /** @description Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period. */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [fee_report_row], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_payments: {
+        parameters: {
+            query?: {
+                /** @description Period start, inclusive: Unix seconds, `YYYY-MM-DD` or RFC 3339 (UTC if no offset). */
+                "created[gte]"?: string;
+                /** @description Period end, inclusive; a bare date means the whole day. */
+                "created[lte]"?: string;
+                /** @description Same as `created[gte]`. */
+                from?: string;
+                /** @description Same as `created[lte]`. */
+                to?: string;
+                /** @description Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period. */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [payment_report_row], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_refunds: {
+        parameters: {
+            query?: {
+                /** @description Period start, inclusive: Unix seconds, `YYYY-MM-DD` or RFC 3339 (UTC if no offset). */
+                "created[gte]"?: string;
+                /** @description Period end, inclusive; a bare date means the whole day. */
+                "created[lte]"?: string;
+                /** @description Same as `created[gte]`. */
+                from?: string;
+                /** @description Same as `created[lte]`. */
+                to?: string;
+                /** @description Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period. */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [refund_report_row], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_settlements: {
+        parameters: {
+            query?: {
+                /** @description Period start, inclusive: Unix seconds, `YYYY-MM-DD` or RFC 3339 (UTC if no offset). */
+                "created[gte]"?: string;
+                /** @description Period end, inclusive; a bare date means the whole day. */
+                "created[lte]"?: string;
+                /** @description Same as `created[gte]`. */
+                from?: string;
+                /** @description Same as `created[lte]`. */
+                to?: string;
+                /** @description Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period. */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [settlement_report_row], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,7 @@ mod money;
 pub mod openapi;
 mod ops;
 mod payment_intents;
+mod reports;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
@@ -199,6 +200,13 @@ pub fn router(state: AppState) -> Router {
             "/test_helpers/payment_intents/{id}/fund",
             post(compliance::fund_test_helper),
         )
+        .route("/reports/payments", get(reports::payments))
+        .route("/reports/fees", get(reports::fees))
+        .route("/reports/settlements", get(reports::settlements))
+        .route("/reports/refunds", get(reports::refunds))
+        .route("/reports/exceptions", get(reports::exceptions))
+        .route("/reconciliation_runs", post(reports::create_run))
+        .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/v1", v1)

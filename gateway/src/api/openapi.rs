@@ -5,6 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::reports;
 use super::{
     balance, compliance, events, exchange_accounts, money, payment_intents, transactions,
     wallet_payments, webhook_endpoints,
@@ -58,7 +59,14 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         compliance::list_list_entries,
         compliance::delete_list_entry,
         compliance::set_policy,
-        compliance::fund_test_helper
+        compliance::fund_test_helper,
+        reports::payments,
+        reports::fees,
+        reports::settlements,
+        reports::refunds,
+        reports::exceptions,
+        reports::create_run,
+        reports::retrieve_run
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
     modifiers(&BearerAuth),
@@ -71,7 +79,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         (name = "events", description = "What happened, and how its webhooks were delivered"),
         (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)"),
         (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),
-        (name = "test_helpers", description = "Sandbox only: simulate what chains and venues report")
+        (name = "test_helpers", description = "Sandbox only: simulate what chains and venues report"),
+        (name = "reports", description = "Per-merchant reports from the ledger and the chain records, and reconciliation runs (operator keys op_… start them)")
     )
 )]
 struct ApiDoc;

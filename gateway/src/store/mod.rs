@@ -11,12 +11,14 @@ pub mod exchange;
 mod group_commit;
 pub mod ledger;
 pub mod money;
+pub mod reconcile;
 mod sql;
 mod sql_chain;
 mod sql_compliance;
 mod sql_exchange;
 mod sql_ledger;
 mod sql_money;
+mod sql_reconcile;
 mod sql_webhooks;
 
 use async_trait::async_trait;
@@ -574,6 +576,7 @@ pub trait Store:
     + exchange::ExchangeStore
     + ledger::LedgerStore
     + money::MoneyStore
+    + reconcile::ReconcileStore
     + Send
     + Sync
     + 'static

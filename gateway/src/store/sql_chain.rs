@@ -21,7 +21,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("chain {what}"))
 }
 
-fn leg_from_row(row: &AnyRow) -> Result<ChainTransfer, StoreError> {
+pub(super) fn leg_from_row(row: &AnyRow) -> Result<ChainTransfer, StoreError> {
     let intent: Option<String> = row.try_get("payment_intent_id")?;
     let status: String = row.try_get("status")?;
     let nonce: i64 = row.try_get("nonce")?;
