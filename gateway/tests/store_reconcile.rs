@@ -151,6 +151,8 @@ async fn chain_records_page_in_order_with_their_owners(store: &dyn Store) {
         canceled_at_ms: None,
         cancellation_reason: None,
         version: 1,
+        amount_refunded: rust_decimal::Decimal::ZERO,
+        payment_detail: None,
     };
     let event = Event {
         id: EventId::generate(),
