@@ -417,6 +417,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's payouts, newest first. */
+        get: operations["list_payouts"];
+        put?: never;
+        /** Pay out held balance now (batched settlement does this on its schedule). */
+        post: operations["create_payout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payouts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a payout. */
+        get: operations["retrieve_payout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payouts/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a payout above the merchant's approval limit: an operator key, or another of the
+         *     merchant's secret keys than the one that asked for it (maker-checker).
+         */
+        post: operations["approve_payout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reconciliation_runs": {
         parameters: {
             query?: never;
@@ -446,6 +501,41 @@ export interface paths {
         };
         /** A run: operators see all of it; a merchant's secret key sees its own exceptions only. */
         get: operations["retrieve_reconciliation_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's refunds, newest first. */
+        get: operations["list_refunds"];
+        put?: never;
+        /** Refund a payment, fully or in part; several refunds may add up to what was paid. */
+        post: operations["create_refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a refund. */
+        get: operations["retrieve_refund"];
         put?: never;
         post?: never;
         delete?: never;
@@ -533,6 +623,24 @@ export interface paths {
         get: operations["report_settlements"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's settlement schedule and payment policy in this mode. */
+        get: operations["get_settings"];
+        put?: never;
+        /** Replace the settlement schedule and payment policy (fields left out take their defaults). */
+        post: operations["update_settings"];
         delete?: never;
         options?: never;
         head?: never;
@@ -720,6 +828,29 @@ export interface components {
              */
             expires_in?: number | null;
         };
+        CreatePayoutParams: {
+            /** @description The asset to pay out (`usdc`) and its chain (`base`), or a CAIP-19 id in `asset`. */
+            asset: string;
+            chain?: string | null;
+            /** @description Defaults to the whole available balance of that asset. */
+            amount?: string | null;
+        };
+        CreateRefundParams: {
+            /** @description The payment intent to refund (`pi_…`); it must have succeeded. */
+            payment_intent: string;
+            /**
+             * @description In the asset the merchant received; defaults to everything not yet refunded.
+             * @example 10.00
+             */
+            amount?: string | null;
+            /** @description Where to send it; defaults to the address that paid. Screened either way. */
+            destination?: string | null;
+            /** @description `requested_by_customer` (default), `duplicate` or `fraudulent`. */
+            reason?: string | null;
+            metadata?: {
+                [key: string]: string;
+            };
+        };
         DeliveryList: {
             object: string;
             data: components["schemas"]["DeliveryObject"][];
@@ -865,6 +996,45 @@ export interface components {
             chain?: string | null;
             note?: string | null;
         };
+        MerchantSettings: {
+            settlement_schedule?: components["schemas"]["Schedule"];
+            /**
+             * @description Batched: pay out once the held balance of an asset reaches this (whole units).
+             * @example 1000.00
+             */
+            payout_threshold?: string | null;
+            /**
+             * Format: int64
+             * @description Batched: pay out any held balance at least this often.
+             */
+            payout_interval_secs?: number | null;
+            /**
+             * @description Batched: where payouts go, per chain (CAIP-2 or alias → address). Without one, a
+             *     payout goes to the merchant's default settlement address when it is on that chain.
+             */
+            payout_addresses?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Payouts above this amount wait for a second key to approve them.
+             * @example 10000.00
+             */
+            payout_approval_above?: string | null;
+            /**
+             * @description An under-payment within this percentage of the amount is accepted (0 to 10).
+             * @example 1.5
+             */
+            underpaid_tolerance_percent?: string;
+            overpaid?: components["schemas"]["OverpaidPolicy"];
+            /**
+             * Format: int64
+             * @description Funds arriving up to this long after expiry are accepted with a fresh quote; later
+             *     ones are refunded. 0 refunds every late payment.
+             */
+            late_payment_window_secs?: number;
+        };
+        /** @enum {string} */
+        OverpaidPolicy: "keep" | "refund_surplus";
         PayerParams: {
             name?: string | null;
             /** @description ISO 3166-1 alpha-2, upper case. */
@@ -886,7 +1056,10 @@ export interface components {
             amount: string;
             /** @example usd */
             currency: string;
-            /** @example 0.00 */
+            /**
+             * @description Refunded so far (pending refunds included), in the settlement asset.
+             * @example 0
+             */
             amount_refunded: string;
             /** @example awaiting_funds */
             status: string;
@@ -910,14 +1083,63 @@ export interface components {
             canceled_at?: number | null;
             cancellation_reason?: string | null;
         };
+        PayoutObject: {
+            id: string;
+            /** @description Always `payout`. */
+            object: string;
+            livemode: boolean;
+            /** @example 1250.00 */
+            amount: string;
+            asset_id: string;
+            /** @example usdc */
+            asset: string;
+            chain_id: string;
+            destination: string;
+            /** @description `pending_approval`, `pending`, `in_transit`, `paid`, `failed`, `blocked`, `canceled`. */
+            status: string;
+            created_by: string;
+            approved_by?: string | null;
+            failure_code?: string | null;
+            transaction_hash?: string | null;
+            /** Format: int64 */
+            created: number;
+        };
         RedeliverParams: {
             /** @description The endpoint to send the event to again (`we_…`). */
             webhook_endpoint: string;
+        };
+        /** @description A refund as the API shows it. */
+        RefundObject: {
+            id: string;
+            /** @description Always `refund`. */
+            object: string;
+            livemode: boolean;
+            payment_intent: string;
+            /** @example 10.00 */
+            amount: string;
+            /** @description The asset refunded (what the merchant received), CAIP-19, and its code. */
+            asset_id: string;
+            /** @example usdc */
+            asset: string;
+            chain_id: string;
+            destination: string;
+            reason: string;
+            /** @description `pending`, `succeeded` or `failed`. */
+            status: string;
+            failure_code?: string | null;
+            transaction_hash?: string | null;
+            metadata: {
+                [key: string]: string;
+            };
+            /** Format: int64 */
+            created: number;
         };
         ResolveParams: {
             /** @description Why: kept on the case and in the audit log. */
             note: string;
         };
+        /** @enum {string} */
+        Schedule: "immediate" | "batched";
         /** @description A screening's result. Merchants get `decision` and `message` only. */
         ScreeningObject: {
             /** @description Always `compliance_screening`. */
@@ -2402,6 +2624,177 @@ export interface operations {
             };
         };
     };
+    list_payouts: {
+        parameters: {
+            query?: {
+                limit?: string;
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [payout], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_payout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePayoutParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retrieve_payout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description po_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutObject"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_payout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description po_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create_reconciliation_run: {
         parameters: {
             query?: never;
@@ -2477,6 +2870,141 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_refunds: {
+        parameters: {
+            query?: {
+                /** @description Only this payment intent's refunds. */
+                payment_intent?: string;
+                limit?: string;
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [refund], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_refund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRefundParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retrieve_refund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description re_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundObject"];
                 };
             };
             404: {
@@ -2745,6 +3273,72 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MerchantSettings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MerchantSettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MerchantSettings"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
