@@ -45,7 +45,7 @@ fn a_quote_spells_out_amounts_legs_fees_time_and_expiry() {
         "fees are paid by the payer: {}",
         q.payer_amount
     );
-    assert_eq!(q.payer_amount.scale() <= 6, true);
+    assert!(q.payer_amount.scale() <= 6);
     let leg_fees: Decimal = q.legs.iter().map(|l| l.fee_usd).sum();
     // Every leg's fee plus the 0.01 USD settlement gas.
     assert_eq!(q.total_fee_usd, leg_fees + d("0.01"));

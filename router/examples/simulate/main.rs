@@ -143,6 +143,7 @@ struct Tally {
     depeg_reports: u64,
 }
 
+#[allow(dead_code)] // the payloads are for debugging a run
 enum End {
     Done(Decimal),
     GaveUp(GiveUpReason),
