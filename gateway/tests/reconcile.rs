@@ -19,7 +19,6 @@ use common::devnet::{intent, start as setup, wait_for, MERCHANT};
 use common::{assert_ledger_balanced, expect_error, TestApp};
 use rialto_evm::contracts::{to_wire, IERC20};
 use rialto_evm::manifest::ChainManifest;
-use rialto_gateway::clock::Clock;
 use rialto_gateway::reconcile::reports::{EXCEPTION_COLUMNS, LEDGER_COLUMNS, PAYMENT_COLUMNS};
 use rialto_gateway::store::chain::{ChainStore, LegStatus, SignedLeg, TransferDraft};
 use secrecy::ExposeSecret;
