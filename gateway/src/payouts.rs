@@ -172,7 +172,12 @@ pub async fn create(
     let asset_id = asset.id.to_string();
     let amount = match amount {
         Some(a) => a,
-        None => state.store.account_balance(&account, &asset_id).await?,
+        None => {
+            state
+                .store
+                .account_balance(&account, &asset_id, livemode)
+                .await?
+        }
     };
     Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
         ApiError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
@@ -355,6 +360,15 @@ async fn schedule_merchant(
             .store
             .last_payout(merchant, livemode, &asset_id)
             .await?;
+        // A destination screening refused stays refused until the merchant changes it (or
+        // asks for a payout itself): re-creating the payout every pass would churn payouts,
+        // events and compliance cases forever.
+        if let Some(refused) = last.as_ref().filter(|p| p.status == PayoutStatus::Blocked) {
+            let to = destination(state, merchant, settings, asset).await?;
+            if to.is_some_and(|to| to.to_string() == refused.destination) {
+                continue;
+            }
+        }
         let by_threshold = settings.payout_threshold.is_some_and(|t| amount >= t);
         let by_interval = settings.payout_interval_secs.is_some_and(|secs| {
             let since = last.as_ref().map_or(0, |p| p.created_at_ms);

@@ -645,3 +645,53 @@ async fn two_gateway_workers_never_pay_one_balance_out_twice() {
     assert_eq!(available(app).await, Decimal::ZERO);
     assert_ledger_balanced(app).await;
 }
+
+#[tokio::test]
+async fn a_payout_to_a_block_listed_address_is_blocked_once_and_the_balance_stays_held() {
+    let setup = start(1).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let payout_address = payer_address(chain, 1);
+    settings(
+        app,
+        json!({"settlement_schedule": "batched", "payout_threshold": "10",
+               "payout_addresses": {"devnet-base": payout_address}}),
+    )
+    .await;
+    // The list changes after the settings were accepted.
+    let op = operator(app).await;
+    let r = app
+        .post("/v1/compliance/list_entries", &op)
+        .json(&json!({"kind": "block", "address": payout_address}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let before = usdc_balance(chain, &payout_address).await;
+    pay_by_deposit(&setup, "12.00", 0).await;
+    let started = Instant::now();
+    let blocked = loop {
+        if let Some(p) = payouts(app)
+            .await
+            .into_iter()
+            .find(|p| p["status"] == "blocked")
+        {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no blocked payout: {:?}, balance {}",
+            payouts(app).await,
+            app.get_json("/v1/balance").await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(blocked["failure_code"], "destination_refused");
+    // Many worker passes later: the schedule did not retry the refused address over and over.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let all = payouts(app).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(legs(app, "payout").await.is_empty());
+    assert_eq!(usdc_balance(chain, &payout_address).await, before);
+    assert_eq!(available(app).await, dec("12"));
+    assert_ledger_balanced(app).await;
+}

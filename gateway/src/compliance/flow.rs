@@ -248,12 +248,16 @@ pub async fn screen_outgoing(
         role: at.role,
         address: AddressKey::from(address),
     };
+    // The entry cache is for the intent-creation pre-check only (it moves no money). Refund
+    // and payout destinations are screened right before money moves: from the database, so
+    // an address block-listed a moment ago is never paid.
+    let cached = at.point == "intent_created";
     let custom = lists_from(
         state,
         Some((merchant, livemode)),
         std::slice::from_ref(&target.address),
         true,
-        true,
+        cached,
     )
     .await?;
     let decision = screen_addresses_now(state, &custom, &[target], now_ms);

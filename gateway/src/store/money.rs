@@ -267,6 +267,11 @@ pub trait MoneyStore: Send + Sync + 'static {
         account: &str,
     ) -> Result<Decimal, StoreError>;
 
-    /// Sum of `account`'s entries in `asset`.
-    async fn account_balance(&self, account: &str, asset: &str) -> Result<Decimal, StoreError>;
+    /// Sum of `account`'s entries in `asset` posted in `livemode`.
+    async fn account_balance(
+        &self,
+        account: &str,
+        asset: &str,
+        livemode: bool,
+    ) -> Result<Decimal, StoreError>;
 }

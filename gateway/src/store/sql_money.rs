@@ -106,13 +106,20 @@ async fn lock_and_read(
     .execute(&mut **tx)
     .await?;
     insert_postings(tx, credit).await?;
-    let rows = sqlx::query("SELECT amount FROM ledger_entries WHERE account = $1 AND asset = $2")
+    let rows = sqlx::query(BALANCE_IN_MODE)
         .bind(r.account.clone())
         .bind(r.asset.clone())
+        .bind(i64::from(r.livemode))
         .fetch_all(&mut **tx)
         .await?;
     sum_amounts(&rows)
 }
+
+/// An account's entries in one asset and mode. Account names carry the merchant, not the
+/// mode, so the mode comes from the ledger transaction: test-mode funds must never be
+/// counted towards a live-mode refund or payout.
+const BALANCE_IN_MODE: &str = "SELECT e.amount FROM ledger_entries e JOIN ledger_transactions \
+    t ON t.id = e.transaction_id WHERE e.account = $1 AND e.asset = $2 AND t.livemode = $3";
 
 fn sum_amounts(rows: &[AnyRow]) -> Result<Decimal, StoreError> {
     rows.iter()
@@ -495,13 +502,18 @@ impl MoneyStore for SqlStore {
         sum_amounts(&rows)
     }
 
-    async fn account_balance(&self, account: &str, asset: &str) -> Result<Decimal, StoreError> {
-        let rows =
-            sqlx::query("SELECT amount FROM ledger_entries WHERE account = $1 AND asset = $2")
-                .bind(account.to_owned())
-                .bind(asset.to_owned())
-                .fetch_all(&self.pool)
-                .await?;
+    async fn account_balance(
+        &self,
+        account: &str,
+        asset: &str,
+        livemode: bool,
+    ) -> Result<Decimal, StoreError> {
+        let rows = sqlx::query(BALANCE_IN_MODE)
+            .bind(account.to_owned())
+            .bind(asset.to_owned())
+            .bind(i64::from(livemode))
+            .fetch_all(&self.pool)
+            .await?;
         sum_amounts(&rows)
     }
 }
