@@ -695,3 +695,148 @@ async fn a_payout_to_a_block_listed_address_is_blocked_once_and_the_balance_stay
     assert_eq!(available(app).await, dec("12"));
     assert_ledger_balanced(app).await;
 }
+
+/// Another secret key of the same merchant (there is no API for one yet: written as
+/// `create_merchant` writes its keys).
+async fn second_secret_key(app: &TestApp) -> String {
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::store::KeyKind;
+    let merchant = app.merchant.id.parse().unwrap();
+    let (key, record) = generate_key(merchant, KeyKind::Secret, false, 0);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(record.id.to_string())
+    .bind(record.merchant_id.to_string())
+    .bind(record.kind.as_str())
+    .bind(0i64)
+    .bind(record.key_hash.clone())
+    .bind(record.key_hint.clone())
+    .bind(0i64)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    key
+}
+
+#[tokio::test]
+async fn another_secret_key_of_the_merchant_may_approve_a_payout_and_a_refund_needs_a_balance() {
+    let setup = start(1).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    batched(app, "1000000", json!({"payout_approval_above": "5"})).await;
+    let paid = pay_by_deposit(&setup, "9.00", 0).await;
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    let r = app
+        .post("/v1/payouts", app.sk())
+        .json(&json!({"asset": "usdc", "chain": "devnet-base", "amount": "9.0000001"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_amount").await;
+    let r = app
+        .post("/v1/payouts", app.sk())
+        .json(&json!({"asset": "usdc", "chain": "devnet-base", "amount": "9.01"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "balance_insufficient").await;
+    let payout: Value = app
+        .post("/v1/payouts", app.sk())
+        .json(&json!({"asset": "usdc", "chain": "devnet-base"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(payout["status"], "pending_approval", "{payout}");
+    // The whole balance is reserved: a refund now has nothing to come out of.
+    let r = post_refund(
+        app,
+        &json!({"payment_intent": id(&paid), "amount": "1.00"}),
+        None,
+    )
+    .await;
+    expect_error(r, 400, "balance_insufficient").await;
+    let checker = second_secret_key(app).await;
+    let path = format!("/v1/payouts/{}", id(&payout));
+    let approved = app
+        .post(&format!("{path}/approve"), &checker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    let paid_out = wait_status(app, &path, "paid").await;
+    assert!(paid_out["approved_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("key:"));
+    assert_ne!(paid_out["approved_by"], paid_out["created_by"]);
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        units("9")
+    );
+    assert_ledger_balanced(app).await;
+}
+
+#[tokio::test]
+async fn settings_are_validated_and_read_back() {
+    let app = common::spawn_app(common::Db::Sqlite).await;
+    let defaults = app.get_json("/v1/settings").await;
+    assert_eq!(defaults["object"], "settings");
+    assert_eq!(defaults["settlement_schedule"], "immediate");
+    let refused = [
+        (
+            json!({"settlement_schedule": "batched"}),
+            "settings_invalid",
+        ),
+        (json!({"payout_threshold": "0"}), "settings_invalid"),
+        (json!({"payout_interval_secs": 0}), "settings_invalid"),
+        (
+            json!({"underpaid_tolerance_percent": "10.5"}),
+            "settings_invalid",
+        ),
+        (
+            json!({"late_payment_window_secs": 2_592_001}),
+            "settings_invalid",
+        ),
+        (
+            json!({"payout_addresses": {"nowhere": MERCHANT}}),
+            "invalid_chain",
+        ),
+        (
+            json!({"payout_addresses": {"base": "0x1234"}}),
+            "invalid_address",
+        ),
+        (json!({"payout_thresh": "1"}), "parameter_unknown"),
+    ];
+    for (body, code) in refused {
+        let r = app
+            .post("/v1/settings", app.sk())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let got = r.status().as_u16();
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(got, 400, "{body} → {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body} → {answer}");
+    }
+    // Nothing refused was stored.
+    assert_eq!(app.get_json("/v1/settings").await, defaults);
+    let body = json!({"settlement_schedule": "batched", "payout_threshold": "100.50",
+                      "payout_interval_secs": 3600, "payout_addresses": {"base": MERCHANT},
+                      "payout_approval_above": "1000", "underpaid_tolerance_percent": "1.5",
+                      "overpaid": "refund_surplus", "late_payment_window_secs": 600});
+    settings(&app, body).await;
+    let stored = app.get_json("/v1/settings").await;
+    assert_eq!(stored["settlement_schedule"], "batched");
+    assert_eq!(stored["payout_threshold"], "100.50");
+    assert_eq!(stored["payout_addresses"]["base"], MERCHANT);
+    assert_eq!(stored["overpaid"], "refund_surplus");
+    assert_eq!(stored["late_payment_window_secs"], 600);
+}

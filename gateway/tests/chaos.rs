@@ -1,0 +1,416 @@
+//! SIGKILL chaos: the real `rialto serve` binary on one SQLite file and a local devnet, killed
+//! at seeded random points while batched payments, refunds and payouts are in flight, then
+//! restarted. Afterwards no refund or payout was sent twice (one leg per object in the store,
+//! and the treasury's on-chain USDC transfers equal the refund and payout legs), every intent
+//! reached `succeeded`, every refund and payout ended, and the ledger balances.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::types::Filter;
+use alloy::signers::local::PrivateKeySigner;
+use rialto_evm::contracts::{to_wire, IERC20};
+use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+const SEED: u64 = 0x5eed_2026;
+
+/// xorshift64*: reproducible kill points without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn rialto(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rialto"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RIALTO__SANDBOX__POLL_MS", "50")
+        .env("RIALTO__SANDBOX__CONFIRMATIONS", "1")
+        .arg("--config")
+        .arg("/nonexistent/rialto.toml")
+        .args(args);
+    cmd
+}
+
+struct Gateway {
+    url: String,
+    manifest: String,
+    listen: String,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    fn start(&mut self) {
+        let child = rialto(&[
+            "serve",
+            "--listen",
+            &self.listen,
+            "--database-url",
+            &self.url,
+            "--devnet-manifest",
+            &self.manifest,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no graceful stop, whatever was in flight.
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Api {
+    base: String,
+    sk: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// POST with an Idempotency-Key, retried through restarts until the gateway answers.
+    async fn post(&self, path: &str, body: &Value, key: &str) -> (u16, Value) {
+        let started = Instant::now();
+        loop {
+            let sent = self
+                .client
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(&self.sk)
+                .header("Idempotency-Key", key)
+                .json(body)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await;
+            if let Ok(r) = sent {
+                let status = r.status().as_u16();
+                if let Ok(v) = r.json::<Value>().await {
+                    if status != 409 {
+                        return (status, v);
+                    }
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{path} never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let sent = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&self.sk)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await;
+            if let Ok(r) = sent {
+                if let Ok(v) = r.json::<Value>().await {
+                    return v;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{path} never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
+    sqlx::any::install_default_drivers();
+    let root = DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await
+    .expect("devnet starts");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_path = dir.path().join("devnet.json");
+    devnet.manifest().write(&manifest_path).unwrap();
+    let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
+    let url = format!("sqlite://{}", dir.path().join("rialto.db").display());
+    let out = rialto(&["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rialto(&[
+        "merchants",
+        "create",
+        "--name",
+        "Chaos Shop",
+        "--settlement-asset",
+        "usdc",
+        "--settlement-chain",
+        "base",
+        "--settlement-address",
+        MERCHANT,
+        "--database-url",
+        &url,
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut gateway = Gateway {
+        url: url.clone(),
+        manifest: manifest_path.display().to_string(),
+        listen: format!("127.0.0.1:{port}"),
+        child: None,
+    };
+    gateway.start();
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        sk: created["secret_key"].as_str().unwrap().to_owned(),
+        client: reqwest::Client::new(),
+    };
+    let (status, answer) = api
+        .post(
+            "/v1/settings",
+            &json!({"settlement_schedule": "batched", "payout_threshold": "20",
+                    "payout_addresses": {"devnet-base": MERCHANT}}),
+            "settings",
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    let payer: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
+    let wallet = ProviderBuilder::new()
+        .wallet(payer)
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased();
+    let usdc = to_wire(&chain.tokens["USDC"].address).unwrap();
+    let mut rng = Rng(SEED);
+    let mut intents = Vec::new();
+    let mut refunds = Vec::new();
+    for round in 0..6 {
+        // A payment into a deposit address, a kill somewhere while it is swept.
+        let (status, paying) = api
+            .post(
+                "/v1/payment_intents",
+                &json!({"amount": "15.00", "currency": "usd",
+                        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}),
+                &format!("intent-{round}"),
+            )
+            .await;
+        assert_eq!(status, 200, "{paying}");
+        let id = paying["id"].as_str().unwrap().to_owned();
+        let (status, deposit) = api
+            .post(
+                &format!("/v1/payment_intents/{id}/deposit_address"),
+                &json!({}),
+                &format!("deposit-{round}"),
+            )
+            .await;
+        assert_eq!(status, 200, "{deposit}");
+        let to = deposit["address"].as_str().unwrap();
+        IERC20::new(usdc, &wallet)
+            .transfer(to.parse().unwrap(), U256::from(15_000_000u64))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
+        gateway.kill();
+        gateway.start();
+        // Wait for it, then refund part of it, and kill again while that refund is sent.
+        let started = Instant::now();
+        while api.get(&format!("/v1/payment_intents/{id}")).await["status"] != "succeeded" {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{id} never succeeded"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        intents.push(id.clone());
+        let (status, refund) = api
+            .post(
+                "/v1/refunds",
+                &json!({"payment_intent": id, "amount": "2.50"}),
+                &format!("refund-{round}"),
+            )
+            .await;
+        // A payout may have taken the balance first: then there is nothing to refund from.
+        if status == 200 {
+            refunds.push(refund["id"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!(refund["error"]["code"], "balance_insufficient", "{refund}");
+        }
+        tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+        gateway.kill();
+        gateway.start();
+    }
+
+    // Settle down: every refund and payout ends.
+    let started = Instant::now();
+    let payouts = loop {
+        let mut open = Vec::new();
+        for re in &refunds {
+            let r = api.get(&format!("/v1/refunds/{re}")).await;
+            if r["status"] == "pending" {
+                open.push(r);
+            }
+        }
+        let payouts = api.get("/v1/payouts?limit=100").await["data"]
+            .as_array()
+            .unwrap()
+            .clone();
+        open.extend(
+            payouts
+                .iter()
+                .filter(|p| ["pending", "in_transit"].contains(&p["status"].as_str().unwrap()))
+                .cloned(),
+        );
+        if open.is_empty() {
+            break payouts;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still open: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    gateway.kill();
+    assert!(
+        !payouts.is_empty(),
+        "the threshold was crossed: a payout exists"
+    );
+    assert!(!refunds.is_empty(), "some refunds were made");
+    eprintln!(
+        "chaos: {} intents, {} refunds, {} payouts, 12 SIGKILLs",
+        intents.len(),
+        refunds.len(),
+        payouts.len()
+    );
+    for re in &refunds {
+        let r = api_get_offline(&url, "refunds", re).await;
+        assert_eq!(r, "succeeded", "{re}");
+    }
+    for p in &payouts {
+        assert_eq!(p["status"], "paid", "{p}");
+    }
+
+    // One leg per refund and payout, and exactly as many USDC transfers out of the treasury.
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT purpose, reference, COUNT(*) AS n FROM chain_transfers WHERE purpose IN \
+         ('refund', 'payout') GROUP BY purpose, reference",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for row in &rows {
+        assert_eq!(
+            row.get::<i64, _>("n"),
+            1,
+            "{}",
+            row.get::<String, _>("reference")
+        );
+    }
+    assert_eq!(rows.len(), refunds.len() + payouts.len());
+    let treasury = to_wire(&chain.gateway_hot_wallet.address).unwrap();
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap();
+    let logs = node
+        .get_logs(
+            &Filter::new()
+                .address(usdc)
+                .event("Transfer(address,address,uint256)")
+                .topic1(treasury.into_word())
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), rows.len(), "treasury transfers vs legs");
+    for intent in &intents {
+        let row = sqlx::query("SELECT status FROM payment_intents WHERE id = $1")
+            .bind(intent.clone())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String, _>("status"), "succeeded", "{intent}");
+    }
+    pool.close().await;
+
+    // The ledger balances, every transaction of it.
+    use rialto_gateway::store::ledger::LedgerStore;
+    let (store, _) = open_store(&url).await;
+    for posting in store.all_postings().await.unwrap() {
+        posting.check().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+async fn api_get_offline(url: &str, table: &str, id: &str) -> String {
+    use sqlx::Row;
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let row = sqlx::query(&format!("SELECT status FROM {table} WHERE id = $1"))
+        .bind(id.to_owned())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    row.get("status")
+}
+
+async fn open_store(url: &str) -> (rialto_gateway::store::SqlStore, ()) {
+    let mut config = rialto_gateway::config::Config::default();
+    config.database.url = url.to_owned();
+    let store = rialto_gateway::server::open_store(&config, common::registry())
+        .await
+        .unwrap();
+    (store, ())
+}
