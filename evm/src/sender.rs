@@ -54,6 +54,8 @@ pub struct Mined {
     pub block_hash: String,
     /// Blocks on top of (and including) the transaction's block.
     pub confirmations: u64,
+    /// What the sender paid for gas, in wei (gas used × effective gas price; a revert pays too).
+    pub fee_wei: u128,
 }
 
 /// Parses a `0x` hex private key held as a secret.
@@ -234,6 +236,7 @@ pub async fn mined(rpc_url: &str, tx_hash: &str) -> Result<Option<Mined>, EvmErr
         block_number,
         block_hash: format!("{block_hash:#x}"),
         confirmations: head.saturating_sub(block_number) + 1,
+        fee_wei: u128::from(receipt.gas_used).saturating_mul(receipt.effective_gas_price),
     }))
 }
 

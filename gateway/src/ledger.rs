@@ -12,7 +12,9 @@
 //! Kinds: `payment` (funds received and cleared), `settlement` (the funds reached the merchant:
 //! a direct payment at once, a deposit when its sweep is confirmed), `refund` (reserved from the
 //! balance when created), `refund_sent` (reached the payer), `refund_reversal` (failed; back to
-//! the balance), and `payout`, `payout_paid`, `payout_reversal` likewise.
+//! the balance), and `payout`, `payout_paid`, `payout_reversal` likewise; `network_fee` (the
+//! gas one of Rialto's own transactions paid, in the chain's native asset, per leg), and
+//! `write_off` (an operator writes a merchant's amount off).
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,11 @@ pub fn merchant_balance(merchant: &MerchantId) -> String {
 pub fn merchant_settled(merchant: &MerchantId) -> String {
     format!("merchant:{merchant}:settled")
 }
+
+/// Gas Rialto paid for its own transactions (an operating expense), and the gas wallet it
+/// came from, per native asset.
+pub const NETWORK_FEES: &str = "rialto:network_fees";
+pub const GAS_WALLET: &str = "rialto:gas_wallet";
 
 pub fn refunds_pending(merchant: &MerchantId) -> String {
     format!("merchant:{merchant}:refunds_pending")

@@ -33,7 +33,7 @@ use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{ApiError, ErrorCode};
 use crate::ledger::{self, merchant_balance, merchant_settled, payouts_pending};
 use crate::settings::{self, MerchantSettings, Schedule};
-use crate::store::chain::LegStatus;
+use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, Payout, PayoutStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
 use axum::http::StatusCode;
@@ -476,15 +476,7 @@ async fn drive_one(state: &AppState, payout: &Payout, now_ms: i64) -> Result<boo
     };
     match (payout.status, leg.status) {
         (_, LegStatus::Confirmed) => {
-            end(
-                state,
-                payout,
-                PayoutStatus::Paid,
-                None,
-                Some(leg.tx_hash),
-                now_ms,
-            )
-            .await
+            end(state, payout, PayoutStatus::Paid, None, Some(&leg), now_ms).await
         }
         (_, LegStatus::Failed) => {
             end(
@@ -492,7 +484,7 @@ async fn drive_one(state: &AppState, payout: &Payout, now_ms: i64) -> Result<boo
                 payout,
                 PayoutStatus::Failed,
                 Some("transfer_failed"),
-                Some(leg.tx_hash),
+                Some(&leg),
                 now_ms,
             )
             .await
@@ -522,14 +514,14 @@ async fn end(
     payout: &Payout,
     status: PayoutStatus,
     failure: Option<&str>,
-    tx_hash: Option<String>,
+    leg: Option<&ChainTransfer>,
     now_ms: i64,
 ) -> Result<bool, RailError> {
     let m = payout.merchant_id;
     let mut next = payout.clone();
     next.status = status;
     next.failure_code = failure.map(str::to_owned);
-    next.tx_hash = tx_hash.or(next.tx_hash);
+    next.tx_hash = leg.map(|l| l.tx_hash.clone()).or(next.tx_hash);
     next.updated_at_ms = now_ms;
     let (kind, to) = if status == PayoutStatus::Paid {
         ("payout_paid", merchant_settled(&m))
@@ -552,10 +544,17 @@ async fn end(
         &format!("payout.{}", status.as_str()),
         now_ms,
     )];
+    let mut postings = vec![posting];
+    postings.extend(crate::chain::fee_postings(
+        &state.registry,
+        (m, payout.livemode),
+        &leg.into_iter().collect::<Vec<_>>(),
+        now_ms,
+    ));
     let effects = Effects {
         intent: None,
         credit: &[],
-        postings: std::slice::from_ref(&posting),
+        postings: &postings,
         events: &events,
         idempotency: None,
     };

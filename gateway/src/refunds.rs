@@ -30,7 +30,7 @@ use crate::chain::rail::{EvmRail, LegRequest, Rail, RailError};
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{ApiError, ErrorCode};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
-use crate::store::chain::{LegStatus, TX_CONFIRMED};
+use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
 use crate::store::money::{Effects, Refund, RefundStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
 use axum::http::StatusCode;
@@ -124,7 +124,7 @@ pub struct RefundSpec {
     pub allowed: &'static [PaymentStatus],
     /// A `payment` posting recorded in the same transaction, before the balance is read: the
     /// policy books funds that never settled and refunds them at once.
-    pub credit: Option<crate::ledger::Posting>,
+    pub credit: Vec<crate::ledger::Posting>,
 }
 
 /// The payer's address: who sent the (first) confirmed payment.
@@ -175,7 +175,7 @@ pub async fn create(
         let events = [refund_event(state, &refund, "refund.created", now_ms)];
         let effects = Effects {
             intent: Some((intent.status, &next)),
-            credit: spec.credit.as_slice(),
+            credit: &spec.credit,
             postings: std::slice::from_ref(&posting),
             events: &events,
             idempotency: record.as_ref(),
@@ -412,14 +412,14 @@ async fn drive_one(state: &AppState, refund: &Refund, now_ms: i64) -> Result<boo
         }
     };
     match leg.status {
-        LegStatus::Confirmed => finish(state, refund, true, None, Some(leg.tx_hash), now_ms).await,
+        LegStatus::Confirmed => finish(state, refund, true, None, Some(&leg), now_ms).await,
         LegStatus::Failed => {
             finish(
                 state,
                 refund,
                 false,
                 Some("transfer_failed"),
-                Some(leg.tx_hash),
+                Some(&leg),
                 now_ms,
             )
             .await
@@ -451,9 +451,10 @@ async fn finish(
     refund: &Refund,
     succeeded: bool,
     failure: Option<&str>,
-    tx_hash: Option<String>,
+    leg: Option<&ChainTransfer>,
     now_ms: i64,
 ) -> Result<bool, RailError> {
+    let tx_hash = leg.map(|l| l.tx_hash.clone());
     let mut next = refund.clone();
     next.status = if succeeded {
         RefundStatus::Succeeded
@@ -489,10 +490,17 @@ async fn finish(
     undone.amount_refunded -= refund.amount;
     undone.version += 1;
     undone.updated_at_ms = now_ms;
+    let mut postings = vec![posting];
+    postings.extend(crate::chain::fee_postings(
+        &state.registry,
+        (m, refund.livemode),
+        &leg.into_iter().collect::<Vec<_>>(),
+        now_ms,
+    ));
     let effects = Effects {
         intent: (!succeeded).then_some((intent.status, &undone)),
         credit: &[],
-        postings: std::slice::from_ref(&posting),
+        postings: &postings,
         events: &events,
         idempotency: None,
     };

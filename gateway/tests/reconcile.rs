@@ -202,7 +202,7 @@ async fn a_run_reports_exactly_the_seeded_discrepancies_and_the_reports_tie_paym
         .set_chain_transfer_status(
             "leg_ghost",
             LegStatus::Confirmed,
-            Some((1, "0x01".into())),
+            Some((1, "0x01".into(), None)),
             None,
             app.clock.now_ms(),
         )

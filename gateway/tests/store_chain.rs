@@ -76,7 +76,7 @@ async fn a_leg_is_signed_once_however_often_it_is_asked_for(store: &dyn Store) {
         .set_chain_transfer_status(
             &first.draft.leg_id,
             LegStatus::Confirmed,
-            Some((7, "0xb".into())),
+            Some((7, "0xb".into(), Some(21_000))),
             None,
             T0 + 1,
         )

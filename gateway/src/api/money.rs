@@ -187,7 +187,7 @@ pub async fn create_refund(
             created_by: format!("key:{}", caller.key_id),
             metadata: params.metadata,
             allowed: &[PaymentStatus::Succeeded],
-            credit: None,
+            credit: Vec::new(),
         };
         let now = state.clock.now_ms();
         let refund = refunds::create(

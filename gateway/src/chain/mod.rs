@@ -251,6 +251,47 @@ pub fn covers(intent: &PaymentIntent, paid: &Money) -> bool {
     one_for_one(intent) && paid.amount() >= intent.amount.amount()
 }
 
+/// The `network_fee` postings of mined legs sent on behalf of a merchant: the gas each paid, in
+/// the chain's native asset. Legs not mined yet (no fee known) post nothing.
+pub fn fee_postings(
+    registry: &AssetRegistry,
+    owner: (rialto_core::id::MerchantId, bool),
+    legs: &[&crate::store::chain::ChainTransfer],
+    now_ms: i64,
+) -> Vec<crate::ledger::Posting> {
+    legs.iter()
+        .filter_map(|leg| {
+            let wei = leg.fee_wei.filter(|w| *w > 0)?;
+            let native = registry.assets().iter().find(|a| {
+                a.kind == AssetKind::Native && a.id.chain().to_string() == leg.draft.chain_id
+            });
+            let (asset, amount) = match native {
+                Some(a) => (
+                    a.id.to_string(),
+                    Money::from_base_units(wei, a.currency()).ok()?.amount(),
+                ),
+                None => (
+                    format!("{}/slip44:60", leg.draft.chain_id),
+                    rust_decimal::Decimal::from_i128_with_scale(i128::try_from(wei).ok()?, 18),
+                ),
+            };
+            crate::ledger::transfer(
+                owner,
+                "network_fee",
+                &leg.draft.leg_id,
+                &asset,
+                (
+                    crate::ledger::GAS_WALLET.to_owned(),
+                    crate::ledger::NETWORK_FEES.to_owned(),
+                ),
+                amount.normalize(),
+                now_ms,
+            )
+            .ok()
+        })
+        .collect()
+}
+
 /// Whether the intent's settlement asset pays its currency one for one (USD intents in USDC,
 /// EUR intents in EURC). Only those can be paid without a quote.
 pub fn one_for_one(intent: &PaymentIntent) -> bool {

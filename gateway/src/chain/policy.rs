@@ -268,13 +268,20 @@ async fn refund_all(
         Kind::Underpaid => "underpaid",
         Kind::Overpaid => "overpaid",
     };
-    let credit = match crate::ledger::paid_and_held(intent, amount, now_ms) {
-        Ok(mut postings) => postings.pop(),
+    let mut credit = match crate::ledger::paid_and_held(intent, amount, now_ms) {
+        Ok(postings) => postings,
         Err(err) => {
             tracing::error!(intent = %intent.id, error = %err, "policy refund posting");
             return;
         }
     };
+    match super::settle::intent_fee_postings(state, intent, now_ms).await {
+        Ok(fees) => credit.extend(fees),
+        Err(err) => {
+            tracing::warn!(intent = %intent.id, error = %err, "sweep fees unreadable; will retry");
+            return;
+        }
+    }
     let spec = RefundSpec {
         amount: Some(amount),
         destination: None,
@@ -300,7 +307,7 @@ pub async fn refund_surplus(state: &AppState, intent: &PaymentIntent, batched: b
         created_by: POLICY.to_owned(),
         metadata: Default::default(),
         allowed: &[PaymentStatus::Succeeded],
-        credit: None,
+        credit: Vec::new(),
     };
     policy_refund(state, intent, &spec, now_ms).await;
     if !batched {

@@ -167,7 +167,7 @@ impl Rail for EvmRail<'_> {
                         .set_chain_transfer_status(
                             &leg.draft.leg_id,
                             LegStatus::Failed,
-                            Some((block_i64(m.block_number), m.block_hash)),
+                            Some((block_i64(m.block_number), m.block_hash, Some(m.fee_wei))),
                             Some("reverted on chain"),
                             now_ms,
                         )
@@ -179,7 +179,7 @@ impl Rail for EvmRail<'_> {
                         .set_chain_transfer_status(
                             &leg.draft.leg_id,
                             LegStatus::Confirmed,
-                            Some((block_i64(m.block_number), m.block_hash)),
+                            Some((block_i64(m.block_number), m.block_hash, Some(m.fee_wei))),
                             None,
                             now_ms,
                         )

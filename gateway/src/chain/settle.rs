@@ -106,12 +106,13 @@ async fn succeed(
         .amount
         .parse()
         .map_err(|_| RailError::Ledger(format!("stored amount {:?}", payment.amount)))?;
-    let postings = if held {
+    let mut postings = if held {
         crate::ledger::paid_and_held(&next, paid, now_ms)
     } else {
         crate::ledger::paid_and_settled(&next, paid, now_ms)
     }
     .map_err(|e| RailError::Ledger(e.to_string()))?;
+    postings.extend(intent_fee_postings(state, &next, now_ms).await?);
     let event = intent_event(
         &next,
         "payment_intent.succeeded",
@@ -123,6 +124,34 @@ async fn succeed(
         .update_intent_with_postings(intent.status, &next, &event, &postings)
         .await?;
     Ok((outcome == CasOutcome::Updated).then_some(next))
+}
+
+/// The `network_fee` postings of the gateway's legs that paid the intent (a relayed
+/// authorization, a deposit's gas and sweep).
+pub(super) async fn intent_fee_postings(
+    state: &AppState,
+    intent: &PaymentIntent,
+    now_ms: i64,
+) -> Result<Vec<crate::ledger::Posting>, RailError> {
+    let reference = intent.id.to_string();
+    let mut legs = Vec::new();
+    for purpose in [
+        SWEEP_GAS,
+        SWEEP,
+        SWEEP_TO_TREASURY,
+        crate::api::wallet_payments::EIP3009_RELAY,
+    ] {
+        if let Some(leg) = state.store.get_chain_transfer(purpose, &reference).await? {
+            legs.push(leg);
+        }
+    }
+    let refs: Vec<&ChainTransfer> = legs.iter().collect();
+    Ok(super::fee_postings(
+        &state.registry,
+        (intent.merchant_id, intent.livemode),
+        &refs,
+        now_ms,
+    ))
 }
 
 /// Applies `event` with compare-and-set; `None` when another worker moved the intent first.

@@ -86,6 +86,8 @@ pub struct ChainTransfer {
     pub block_hash: Option<String>,
     pub failure: Option<String>,
     pub updated_at_ms: i64,
+    /// Gas the sender paid once mined, in wei (the ledger's `network_fee`).
+    pub fee_wei: Option<u128>,
 }
 
 /// Signs the draft at the nonce the store allocated. Must be pure and fast: it runs inside the
@@ -145,7 +147,8 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         leg_id: &str,
         status: LegStatus,
-        mined: Option<(i64, String)>,
+        // (block number, block hash, gas fee paid in wei)
+        mined: Option<(i64, String, Option<u128>)>,
         failure: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError>;

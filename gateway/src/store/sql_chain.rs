@@ -13,6 +13,10 @@ use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
 const LEG_COLUMNS: &str = "leg_id, purpose, reference, payment_intent_id, chain_id, \
     from_address, to_address, token, amount_units, nonce, raw_tx, tx_hash, status, block_number, \
     block_hash, failure, created_at, updated_at";
+/// What leg reads select: the inserted columns plus those set once mined.
+const LEG_SELECT: &str = "leg_id, purpose, reference, payment_intent_id, chain_id, \
+    from_address, to_address, token, amount_units, nonce, raw_tx, tx_hash, status, block_number, \
+    block_hash, failure, created_at, updated_at, fee_wei";
 const PAYMENT_TX_COLUMNS: &str = "chain_id, tx_hash, payment_intent_id, payer, amount, asset, \
     block_number, block_hash, log_index, created_at, status, source";
 const DEPOSIT_COLUMNS: &str = "payment_intent_id, chain_id, derivation_index, address, created_at";
@@ -48,6 +52,10 @@ pub(super) fn leg_from_row(row: &AnyRow) -> Result<ChainTransfer, StoreError> {
         block_hash: row.try_get("block_hash")?,
         failure: row.try_get("failure")?,
         updated_at_ms: row.try_get("updated_at")?,
+        fee_wei: row
+            .try_get::<Option<String>, _>("fee_wei")?
+            .map(|f| f.parse().map_err(|_| corrupt("leg fee")))
+            .transpose()?,
     })
 }
 
@@ -160,6 +168,7 @@ impl SqlStore {
             block_hash: None,
             failure: None,
             updated_at_ms: draft.created_at_ms,
+            fee_wei: None,
         }))
     }
 }
@@ -195,7 +204,7 @@ impl ChainStore for SqlStore {
         reference: &str,
     ) -> Result<Option<ChainTransfer>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {LEG_COLUMNS} FROM chain_transfers WHERE purpose = $1 AND reference = $2"
+            "SELECT {LEG_SELECT} FROM chain_transfers WHERE purpose = $1 AND reference = $2"
         ))
         .bind(purpose.to_owned())
         .bind(reference.to_owned())
@@ -210,7 +219,7 @@ impl ChainStore for SqlStore {
         tx_hash: &str,
     ) -> Result<Option<ChainTransfer>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {LEG_COLUMNS} FROM chain_transfers WHERE chain_id = $1 AND tx_hash = $2"
+            "SELECT {LEG_SELECT} FROM chain_transfers WHERE chain_id = $1 AND tx_hash = $2"
         ))
         .bind(chain_id.to_owned())
         .bind(tx_hash.to_ascii_lowercase())
@@ -225,7 +234,7 @@ impl ChainStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<ChainTransfer>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {LEG_COLUMNS} FROM chain_transfers WHERE chain_id = $1 AND status IN \
+            "SELECT {LEG_SELECT} FROM chain_transfers WHERE chain_id = $1 AND status IN \
              ('pending', 'submitted') ORDER BY created_at, nonce LIMIT $2"
         ))
         .bind(chain_id.to_owned())
@@ -239,15 +248,19 @@ impl ChainStore for SqlStore {
         &self,
         leg_id: &str,
         status: LegStatus,
-        mined: Option<(i64, String)>,
+        mined: Option<(i64, String, Option<u128>)>,
         failure: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (block_number, block_hash) = mined.unzip();
+        let (block_number, block_hash, fee) = match mined {
+            Some((n, h, f)) => (Some(n), Some(h), f.map(|f| f.to_string())),
+            None => (None, None, None),
+        };
         sqlx::query(
             "UPDATE chain_transfers SET status = $1, block_number = COALESCE($2, block_number), \
              block_hash = COALESCE($3, block_hash), failure = COALESCE($4, failure), updated_at \
-             = $5 WHERE leg_id = $6 AND status IN ('pending', 'submitted')",
+             = $5, fee_wei = COALESCE($7, fee_wei) WHERE leg_id = $6 AND status IN ('pending', \
+             'submitted')",
         )
         .bind(status.as_str())
         .bind(block_number)
@@ -255,6 +268,7 @@ impl ChainStore for SqlStore {
         .bind(failure.map(str::to_owned))
         .bind(now_ms)
         .bind(leg_id.to_owned())
+        .bind(fee)
         .execute(&self.writer)
         .await?;
         Ok(())

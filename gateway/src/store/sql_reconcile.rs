@@ -16,7 +16,7 @@ use super::StoreError;
 
 const LEG_COLUMNS: &str = "l.leg_id, l.purpose, l.reference, l.payment_intent_id, l.chain_id, \
     l.from_address, l.to_address, l.token, l.amount_units, l.nonce, l.raw_tx, l.tx_hash, \
-    l.status, l.block_number, l.block_hash, l.failure, l.created_at, l.updated_at";
+    l.status, l.block_number, l.block_hash, l.failure, l.created_at, l.updated_at, l.fee_wei";
 const PAYMENT_SELECT: &str = "SELECT t.chain_id, t.tx_hash, t.payment_intent_id, t.payer, \
     t.amount, t.asset, t.block_number, t.block_hash, t.log_index, t.created_at, t.status, \
     t.source, i.merchant_id, i.livemode, i.status AS intent_status, i.amount AS intent_amount, \

@@ -269,6 +269,67 @@ pub async fn expect_error(response: Response, status: u16, code: &str) -> Value 
     body["error"].clone()
 }
 
+/// Every scenario ends with the ledger invariant: when a test's gateway goes away (and the
+/// test has not already failed), its database is read afresh and every ledger transaction
+/// must balance per asset, and every account's balance must equal the sum of its entries.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let url = self.database_url.clone();
+        // A runtime of its own on a thread of its own: Drop cannot await, and the test's
+        // runtime must not be blocked by queries that need it.
+        let checked = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(ledger_invariant(&url))
+        })
+        .join();
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(broken)) => {
+                panic!("ledger invariant broken at the end of the scenario: {broken}")
+            }
+            Err(_) => panic!("the ledger invariant check panicked"),
+        }
+    }
+}
+
+async fn ledger_invariant(url: &str) -> Result<(), String> {
+    use rialto_gateway::store::ledger::LedgerStore;
+    use rialto_gateway::store::money::MoneyStore;
+    use rust_decimal::Decimal;
+    use std::collections::BTreeMap;
+    let store = SqlStore::connect(url, 1, registry())
+        .await
+        .map_err(|e| format!("open {url}: {e}"))?;
+    let postings = store.all_postings().await.map_err(|e| e.to_string())?;
+    let mut sums: BTreeMap<(String, String, bool), Decimal> = BTreeMap::new();
+    for p in &postings {
+        p.check().map_err(|e| e.to_string())?;
+        for e in &p.entries {
+            *sums
+                .entry((e.account.clone(), e.asset.clone(), p.livemode))
+                .or_default() += e.amount;
+        }
+    }
+    for ((account, asset, livemode), sum) in &sums {
+        let stored = store
+            .account_balance(account, asset, *livemode)
+            .await
+            .map_err(|e| e.to_string())?;
+        if stored != *sum {
+            return Err(format!(
+                "{account} {asset}: balance {stored}, entries sum to {sum}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The ledger invariant, checked after money-moving scenarios: every ledger transaction
 /// balances per asset, and the merchant's `GET /v1/balance` equals the sum of its accounts'
 /// entries, recomputed here from the raw entries.
