@@ -66,60 +66,12 @@ enum Command {
     /// Export reports (docs/reports.md) straight from the database.
     Reports {
         #[command(subcommand)]
-        command: ReportsCommand,
+        command: reconcile::cli::ReportsCommand,
     },
     /// Reconcile the gateway's records against the chains.
     Reconcile {
         #[command(subcommand)]
-        command: ReconcileCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ReportsCommand {
-    /// Write one report for a period as CSV (fixed header) or JSON.
-    Export {
-        /// Period start: YYYY-MM-DD, RFC 3339 or Unix seconds (inclusive).
-        #[arg(long)]
-        from: Option<String>,
-        /// Period end (inclusive; a bare date means the whole day).
-        #[arg(long)]
-        to: Option<String>,
-        #[arg(long, default_value = "csv")]
-        format: String,
-        /// payments | fees | settlements | refunds | exceptions
-        #[arg(long, default_value = "payments")]
-        report: String,
-        /// Only this merchant (mer_…); every merchant when absent.
-        #[arg(long)]
-        merchant: Option<String>,
-        /// With --merchant: its live mode instead of test mode.
-        #[arg(long)]
-        live: bool,
-        #[arg(long)]
-        database_url: Option<String>,
-        /// Write here instead of stdout.
-        #[arg(long)]
-        output: Option<PathBuf>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ReconcileCommand {
-    /// Run a reconciliation over the configured chains, store it and print a summary.
-    Run {
-        #[arg(long)]
-        database_url: Option<String>,
-        /// The devnet manifest, for the sandbox chains.
-        #[arg(long)]
-        devnet_manifest: Option<String>,
-        /// Only these chains (CAIP-2 or alias); repeatable.
-        #[arg(long)]
-        chain: Vec<String>,
-        #[arg(long)]
-        from_block: Option<u64>,
-        #[arg(long)]
-        to_block: Option<u64>,
+        command: reconcile::cli::ReconcileCommand,
     },
 }
 
@@ -337,75 +289,13 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         },
-        Command::Reports { command } => reports_command(&cli.config, registry, command).await,
-        Command::Reconcile { command } => reconcile_command(&cli.config, registry, command).await,
+        Command::Reports { command } => {
+            reconcile::cli::reports(&cli.config, registry, command).await
+        }
+        Command::Reconcile { command } => {
+            reconcile::cli::reconcile_run(&cli.config, registry, command).await
+        }
     }
-}
-
-async fn reports_command(
-    config_path: &std::path::Path,
-    registry: Arc<rialto_core::asset::AssetRegistry>,
-    command: ReportsCommand,
-) -> anyhow::Result<()> {
-    let ReportsCommand::Export {
-        from,
-        to,
-        format,
-        report,
-        merchant,
-        live,
-        database_url,
-        output,
-    } = command;
-    let config = load_config(config_path, db_override(database_url))?;
-    let store = server::open_store(&config, registry).await?;
-    let args = reconcile::cli::Export {
-        report,
-        format,
-        from,
-        to,
-        merchant,
-        livemode: live,
-        output,
-    };
-    let (text, rows) = reconcile::cli::export(&store, &args).await?;
-    print!("{text}");
-    eprintln!("{rows} rows");
-    Ok(())
-}
-
-async fn reconcile_command(
-    config_path: &std::path::Path,
-    registry: Arc<rialto_core::asset::AssetRegistry>,
-    command: ReconcileCommand,
-) -> anyhow::Result<()> {
-    let ReconcileCommand::Run {
-        database_url,
-        devnet_manifest,
-        chain,
-        from_block,
-        to_block,
-    } = command;
-    let overrides = Overrides {
-        database_url,
-        devnet_manifest,
-        ..Overrides::default()
-    };
-    let config = load_config(config_path, overrides)?;
-    let store = server::open_store(&config, registry.clone()).await?;
-    let chains = rialto_gateway::chain::Chains::from_config(&config, &registry)?;
-    let request = reconcile::collect::RunRequest {
-        chains: chain,
-        from_block,
-        to_block,
-        created_by: "cli".into(),
-        ..Default::default()
-    };
-    let summary =
-        reconcile::cli::reconcile(&store, &chains, &registry, &request, SystemClock.now_ms())
-            .await?;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
 }
 
 fn db_override(database_url: Option<String>) -> Overrides {

@@ -290,6 +290,12 @@ async fn a_run_reports_exactly_the_seeded_discrepancies_and_the_reports_tie_paym
         row["leg_purpose"], "sweep",
         "the ghost sweep is the recorded leg: {row}"
     );
+    let unknown = app
+        .get("/v1/reconciliation_runs/rec_unknown", &operator)
+        .send()
+        .await
+        .unwrap();
+    expect_error(unknown, 404, "resource_missing").await;
     let exceptions: Value = app.get_json("/v1/reports/exceptions").await;
     assert_eq!(exceptions["data"].as_array().unwrap().len(), 3);
     let refunds: Value = app.get_json("/v1/reports/refunds").await;

@@ -1,7 +1,8 @@
 //! What `rialto reports export` and `rialto reconcile run` do, reading the store directly.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use rialto_core::asset::AssetRegistry;
@@ -11,6 +12,8 @@ use super::collect::{run_and_store, RunRequest};
 use super::reports::{build, to_csv, to_list, ReportKind};
 use super::time::parse_bound;
 use crate::chain::Chains;
+use crate::config::{Config, Overrides};
+use crate::server::open_store;
 use crate::store::reconcile::ReportScope;
 use crate::store::Store;
 
@@ -107,4 +110,129 @@ pub async fn reconcile(
         "ledger_transactions": run.ledger_count,
         "exceptions": by_kind,
     }))
+}
+
+/// `rialto reports …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportsCommand {
+    /// Write one report for a period as CSV (fixed header) or JSON.
+    Export {
+        /// Period start: YYYY-MM-DD, RFC 3339 or Unix seconds (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// Period end (inclusive; a bare date means the whole day).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// payments | fees | settlements | refunds | exceptions
+        #[arg(long, default_value = "payments")]
+        report: String,
+        /// Only this merchant (mer_…); every merchant when absent.
+        #[arg(long)]
+        merchant: Option<String>,
+        /// With --merchant: its live mode instead of test mode.
+        #[arg(long)]
+        live: bool,
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `rialto reconcile …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReconcileCommand {
+    /// Run a reconciliation over the configured chains, store it and print a summary.
+    Run {
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The devnet manifest, for the sandbox chains.
+        #[arg(long)]
+        devnet_manifest: Option<String>,
+        /// Only these chains (CAIP-2 or alias); repeatable.
+        #[arg(long)]
+        chain: Vec<String>,
+        #[arg(long)]
+        from_block: Option<u64>,
+        #[arg(long)]
+        to_block: Option<u64>,
+    },
+}
+
+fn load_config(path: &Path, overrides: Overrides) -> anyhow::Result<Config> {
+    Config::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Runs `rialto reports …`: the report to stdout (or `--output`), the row count to stderr.
+pub async fn reports(
+    config_path: &Path,
+    registry: Arc<AssetRegistry>,
+    command: ReportsCommand,
+) -> anyhow::Result<()> {
+    let ReportsCommand::Export {
+        from,
+        to,
+        format,
+        report,
+        merchant,
+        live,
+        database_url,
+        output,
+    } = command;
+    let overrides = Overrides {
+        database_url,
+        ..Overrides::default()
+    };
+    let config = load_config(config_path, overrides)?;
+    let store = open_store(&config, registry).await?;
+    let args = Export {
+        report,
+        format,
+        from,
+        to,
+        merchant,
+        livemode: live,
+        output,
+    };
+    let (text, rows) = export(&store, &args).await?;
+    print!("{text}");
+    eprintln!("{rows} rows");
+    Ok(())
+}
+
+/// Runs `rialto reconcile run` and prints the summary as JSON.
+pub async fn reconcile_run(
+    config_path: &Path,
+    registry: Arc<AssetRegistry>,
+    command: ReconcileCommand,
+) -> anyhow::Result<()> {
+    let ReconcileCommand::Run {
+        database_url,
+        devnet_manifest,
+        chain,
+        from_block,
+        to_block,
+    } = command;
+    let overrides = Overrides {
+        database_url,
+        devnet_manifest,
+        ..Overrides::default()
+    };
+    let config = load_config(config_path, overrides)?;
+    let store = open_store(&config, registry.clone()).await?;
+    let chains = Chains::from_config(&config, &registry)?;
+    let request = RunRequest {
+        chains: chain,
+        from_block,
+        to_block,
+        created_by: "cli".into(),
+        ..Default::default()
+    };
+    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    let summary = reconcile(&store, &chains, &registry, &request, now).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }

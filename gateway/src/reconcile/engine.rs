@@ -98,7 +98,8 @@ pub struct Expected {
     pub owner: Option<u32>,
     pub chain: u32,
     pub tx: TxHash,
-    /// Known for incoming payments; outgoing legs are matched by content within their tx.
+    /// Known for incoming payments (informational: a payment is matched by its transaction,
+    /// recipient and token); outgoing legs are matched by content within their transaction.
     pub log_index: Option<u32>,
     pub from: Option<Addr>,
     pub to: Option<Addr>,
@@ -404,20 +405,21 @@ impl Reconciler {
             }
             return;
         }
-        let exact = e.log_index.and_then(|li| {
-            same_chain
-                .iter()
-                .copied()
-                .find(|&i| self.observed[i].log_index == li && self.parties_match(e, i))
-        });
-        let candidates: Vec<usize> = match exact {
-            Some(i) => vec![i],
-            None => same_chain
-                .iter()
-                .copied()
-                .filter(|&i| self.parties_match(e, i))
-                .collect(),
-        };
+        if e.incoming {
+            self.expect_incoming(e, seq, &same_chain);
+        } else {
+            self.expect_outgoing(e, seq, &same_chain);
+        }
+    }
+
+    /// A leg is matched by content within its transaction: sender, recipient (when known)
+    /// and token; its log index is only known on chain.
+    fn expect_outgoing(&mut self, e: &Expected, seq: u32, same_chain: &[usize]) {
+        let candidates: Vec<usize> = same_chain
+            .iter()
+            .copied()
+            .filter(|&i| self.parties_match(e, i))
+            .collect();
         let of_token: Vec<usize> = candidates
             .iter()
             .copied()
@@ -465,6 +467,65 @@ impl Reconciler {
                 self.outcome.exceptions.push(x);
             }
         }
+    }
+
+    /// A payment is recorded as the sum of its transaction's transfers of the token to the
+    /// recipient (a payer may split it over several logs), so it is matched the same way.
+    fn expect_incoming(&mut self, e: &Expected, seq: u32, same_chain: &[usize]) {
+        let to_us: Vec<usize> = same_chain
+            .iter()
+            .copied()
+            .filter(|&i| e.to.is_none_or(|t| t == self.observed[i].to))
+            .collect();
+        let of_token: Vec<usize> = to_us
+            .iter()
+            .copied()
+            .filter(|&i| self.observed[i].token == e.token)
+            .collect();
+        if of_token.is_empty() {
+            if let Some(&i) = to_us.first() {
+                let o = self.observed[i];
+                let mut x = Exception::of_expected(
+                    ExceptionKind::WrongAsset,
+                    e,
+                    format!("the transfer moved token {} instead", hex0x(&o.token)),
+                );
+                x.observed_units = Some(o.amount);
+                x.log_index = Some(o.log_index);
+                self.claim(i, seq);
+                self.outcome.exceptions.push(x);
+            } else if e.must_be_observed {
+                self.outcome.exceptions.push(Exception::of_expected(
+                    ExceptionKind::Missing,
+                    e,
+                    "the transaction is on chain but pays nothing to the recipient",
+                ));
+            }
+            return;
+        }
+        let mut taken = false;
+        for &i in &of_token {
+            taken |= !self.claim(i, seq);
+        }
+        let total: u128 = of_token.iter().map(|&i| self.observed[i].amount).sum();
+        let (kind, detail) = if taken {
+            (
+                ExceptionKind::Duplicate,
+                "this transfer is already claimed by another record",
+            )
+        } else if total != e.amount {
+            (
+                ExceptionKind::AmountMismatch,
+                "the chain moved another amount than recorded",
+            )
+        } else {
+            self.outcome.matched += 1;
+            return;
+        };
+        let mut x = Exception::of_expected(kind, e, detail);
+        x.observed_units = Some(total);
+        x.log_index = Some(self.observed[of_token[0]].log_index);
+        self.outcome.exceptions.push(x);
     }
 
     fn parties_match(&self, e: &Expected, i: usize) -> bool {

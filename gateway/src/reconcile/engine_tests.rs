@@ -196,6 +196,28 @@ fn open_legs_may_be_absent_and_match_when_present() {
 }
 
 #[test]
+fn a_payment_split_over_two_logs_matches_its_recorded_sum() {
+    let mut f = fixture();
+    let (mut expected, postings) = clean(&mut f);
+    f.obs.push(log(f.chain, tx(50), 0, PAYER, MERCHANT, 4));
+    f.obs.push(log(f.chain, tx(50), 1, PAYER, MERCHANT, 6));
+    expected.push(payment(f.chain, tx(50), 0, MERCHANT, 10));
+    let outcome = run(f, &expected, &postings);
+    assert_eq!(outcome.exceptions, vec![]);
+    assert_eq!(outcome.matched, 5);
+}
+
+#[test]
+fn a_payment_for_less_than_recorded_is_an_amount_mismatch() {
+    let mut f = fixture();
+    let (mut expected, postings) = clean(&mut f);
+    expected[2].amount = 10_000_001;
+    let outcome = run(f, &expected, &postings);
+    assert_eq!(kinds(&outcome), ["amount_mismatch"]);
+    assert_eq!(outcome.exceptions[0].observed_units, Some(10_000_000));
+}
+
+#[test]
 fn a_different_amount_on_chain_is_an_amount_mismatch() {
     let mut f = fixture();
     let (mut expected, postings) = clean(&mut f);
