@@ -187,6 +187,35 @@ fn run(
                         return_funds
                     ));
                 }
+                if std::env::var("SIM_DEBUG").is_ok()
+                    && ctx.max_legs == 4
+                    && !plan.history().is_empty()
+                    && std::env::var("SIM_DEBUG").as_deref() == Ok("2")
+                {
+                    let hist: Vec<String> = plan
+                        .history()
+                        .iter()
+                        .map(|(o, out)| {
+                            format!(
+                                "{:?}@{} {:?}",
+                                o.kind,
+                                o.edge.map_or("settle".to_owned(), |e| m
+                                    .graph
+                                    .edge(e)
+                                    .venue
+                                    .0
+                                    .clone()),
+                                out
+                            )
+                        })
+                        .collect();
+                    println!(
+                        "GIVEUP {idx} {reason:?} at {} amount {} intent {} hist {hist:?}",
+                        m.graph.describe(at),
+                        held,
+                        pay.amount
+                    );
+                }
                 return End::GaveUp(reason);
             }
             Next::WaitForReconciliation { .. } => {
@@ -201,6 +230,7 @@ fn run(
                 .violations
                 .push(format!("payment {idx}: leg spends money that is not there"));
         }
+        now += u64::from(order.delay_secs);
         let n = attempts.entry(order.edge).or_default();
         *n += 1;
         let drawn = faults.leg(&m.graph, idx, &order, *n, now);
@@ -423,10 +453,7 @@ fn main() {
             Err(r) => *tally.gave_up.entry(r).or_default() += 1,
         }
         // Baseline: the same quote, no fallback, no top-up.
-        let single = PlanPolicy {
-            max_replans: 0,
-            max_topup_bps: 0,
-        };
+        let single = PlanPolicy::single_route();
         if let Ok((mut plan, first)) = FundingPlan::new(&locked, &m.graph, single, now) {
             let mut ignored = Vec::new();
             let mut scratch = Tally::default();
