@@ -51,6 +51,15 @@ struct Payment {
     sources: Vec<Source>,
 }
 
+fn labels_per_node() -> usize {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.iter()
+        .position(|a| a == "--labels")
+        .and_then(|i| argv.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
 fn args() -> (usize, u64) {
     let argv: Vec<String> = std::env::args().collect();
     let get = |flag: &str, default: u64| {
@@ -144,7 +153,7 @@ struct Tally {
 }
 
 enum End {
-    Done(Decimal),
+    Done,
     GaveUp(GiveUpReason),
 }
 
@@ -175,7 +184,7 @@ fn run(
                         pay.amount
                     ));
                 }
-                return End::Done(merchant_amount);
+                return End::Done;
             }
             Next::GiveUp {
                 reason,
@@ -301,7 +310,7 @@ fn ctx<'a>(
         now_ms: now * 1000,
         score,
         max_legs: 4,
-        labels_per_node: 4,
+        labels_per_node: labels_per_node(),
     }
 }
 
@@ -443,7 +452,7 @@ fn main() {
                     })
                     .count() as u64;
                 match end {
-                    End::Done(_) => {
+                    End::Done => {
                         tally.router_done += 1;
                         tally.router_done_feasible += u64::from(feasible);
                     }
@@ -457,7 +466,7 @@ fn main() {
         if let Ok((mut plan, first)) = FundingPlan::new(&locked, &m.graph, single, now) {
             let mut ignored = Vec::new();
             let mut scratch = Tally::default();
-            if let End::Done(_) = run(
+            if let End::Done = run(
                 &m,
                 &mut faults,
                 &c,
