@@ -227,7 +227,7 @@ impl FundingPlan {
         let route = quote.route().ok_or(GiveUpReason::NoRoute)?;
         let mut plan = Self {
             target: route.target,
-            guaranteed: locked.merchant_amount(),
+            guaranteed: locked.guaranteed_amount(),
             position: route.source,
             held: route.input,
             remaining: VecDeque::new(),
@@ -237,7 +237,7 @@ impl FundingPlan {
             exclusions: Exclusions::default(),
             replans: 0,
             policy,
-            topup_left: locked.merchant_amount() * Decimal::from(policy.max_topup_bps)
+            topup_left: locked.guaranteed_amount() * Decimal::from(policy.max_topup_bps)
                 / Decimal::from(10_000),
             topped_up: Decimal::ZERO,
             pending_topup: Decimal::ZERO,

@@ -221,7 +221,7 @@ impl LockedQuote {
     }
 
     /// The guaranteed amount: what the merchant receives, whatever route completes.
-    pub fn merchant_amount(&self) -> Decimal {
+    pub fn guaranteed_amount(&self) -> Decimal {
         self.quote.intent_amount
     }
 

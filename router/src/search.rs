@@ -232,7 +232,7 @@ pub fn find_routes(
             Err(refusal) => *out.refusals.entry(refusal).or_default() += 1,
         }
     }
-    out.routes.sort_by(|a, b| a.score.cmp(&b.score));
+    out.routes.sort_by_key(|r| r.score);
     out
 }
 

@@ -45,7 +45,7 @@ fn a_quote_spells_out_amounts_legs_fees_time_and_expiry() {
         "fees are paid by the payer: {}",
         q.payer_amount
     );
-    assert_eq!(q.payer_amount.scale() <= 6, true);
+    assert!(q.payer_amount.scale() <= 6);
     let leg_fees: Decimal = q.legs.iter().map(|l| l.fee_usd).sum();
     // Every leg's fee plus the 0.01 USD settlement gas.
     assert_eq!(q.total_fee_usd, leg_fees + d("0.01"));
@@ -138,7 +138,7 @@ fn a_locked_quote_is_accepted_until_it_expires_and_refused_after() {
     let prices = m.prices();
     let q = quote(&m.ctx(&prices), &req, NOW).expect("quote");
     let locked = lock(q.clone(), NOW + 10).expect("lock");
-    assert_eq!(locked.merchant_amount(), d("100"));
+    assert_eq!(locked.guaranteed_amount(), d("100"));
     assert!(locked.accept(NOW + 59).is_ok());
     assert_eq!(
         locked.accept(NOW + 60).expect_err("expired"),
