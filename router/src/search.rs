@@ -173,8 +173,10 @@ pub fn find_routes(
         ctx,
         intent_usd,
         gas_usd: settlement.gas_usd,
-        bps_per_usd: Decimal::from(10_000) / intent_usd,
-        bps_per_second: ctx.score.bps_per_minute / Decimal::from(60),
+        // Partial scores only rank and prune labels (routes are scored exactly on replay), so
+        // short factors are enough, and keep every multiplication from rescaling 28 digits.
+        bps_per_usd: (Decimal::from(10_000) / intent_usd).round_dp(10),
+        bps_per_second: (ctx.score.bps_per_minute / Decimal::from(60)).round_dp(10),
         labels: Vec::new(),
         best: vec![Vec::new(); ctx.graph.node_count()],
         probabilities: vec![Decimal::NEGATIVE_ONE; ctx.graph.edge_count()],

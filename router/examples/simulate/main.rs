@@ -2,6 +2,9 @@
 //! stablecoins, 10 000 payments under injected faults.
 //!
 //! Run: `cargo run --release -p rialto-router --example simulate [-- --payments N --seed S]`.
+//! `--quotes-only` quotes every payment and stops there (no exhaustive reference, no
+//! execution, so health stays at its prior): quote latency without the rest of the run
+//! sharing the CPU caches. `--labels K` sets `labels_per_node` (default 2).
 //!
 //! Reports, side by side: funding success of the router with fallback, of a single-route
 //! baseline (the same best quote, no fallback), and the share of payments for which any route
@@ -240,6 +243,9 @@ impl Sim<'_> {
             .push(t0.elapsed().as_secs_f64() * 1e6);
         if i % 300 == 0 && !depegged_assets(&prices, &self.settlement_assets).is_empty() {
             self.tally.depeg_reports += 1;
+        }
+        if std::env::args().any(|a| a == "--quotes-only") {
+            return;
         }
         let feasible = compare_with_exhaustive(&mut self.tally, &c, &req, quoted.as_ref().ok());
         let Ok(q) = quoted else { return };
