@@ -11,6 +11,9 @@
 //!   for an unavailable or rate-limited venue, the whole venue) excluded;
 //! - `unknown` → [`Next::WaitForReconciliation`]: never a blind retry. Reconciliation later
 //!   reports the same leg as confirmed or failed;
+//! - a transient failure (venue down, rate limited, reverted) with no other route within the
+//!   budget → the same way again as a new leg after an exponential backoff (`delay_secs` on
+//!   the order): the failed leg is known not to have happened, so this is not a blind retry;
 //! - nothing left to try → [`Next::GiveUp`] with a reason code and where to return the
 //!   payer's funds from.
 //!
@@ -88,6 +91,9 @@ pub struct LegOrder {
     pub topup: Decimal,
     /// Less than this arriving means the rest of the route cannot deliver the merchant amount.
     pub min_output: Decimal,
+    /// Send no earlier than this many seconds after the report that produced the order (a
+    /// backoff after a transient failure; 0 otherwise).
+    pub delay_secs: u32,
 }
 
 /// Where to send the payer's money back from, and how much is there.
@@ -109,13 +115,31 @@ pub struct PlanPolicy {
     /// What Rialto may add from its inventory over the whole execution, in bps of the
     /// merchant amount.
     pub max_topup_bps: u32,
+    /// Retries of a transiently failed way after a backoff, when no other route fits.
+    pub max_backoffs: u32,
+    /// The first backoff; each next one doubles.
+    pub backoff_base_secs: u32,
+}
+
+impl PlanPolicy {
+    /// No fallback at all: the first failure gives up (the benchmark's baseline).
+    pub fn single_route() -> Self {
+        Self {
+            max_replans: 0,
+            max_topup_bps: 0,
+            max_backoffs: 0,
+            backoff_base_secs: 0,
+        }
+    }
 }
 
 impl Default for PlanPolicy {
     fn default() -> Self {
         Self {
-            max_replans: 6,
+            max_replans: 8,
             max_topup_bps: 50,
+            max_backoffs: 5,
+            backoff_base_secs: 60,
         }
     }
 }
@@ -175,6 +199,8 @@ pub struct FundingPlan {
     /// Top-ups added so far and still travelling with the money, in the current asset.
     topped_up: Decimal,
     pending_topup: Decimal,
+    backoffs: u32,
+    pending_delay: u32,
     history: Vec<(LegOrder, LegOutcome)>,
 }
 
@@ -201,7 +227,7 @@ impl FundingPlan {
         let route = quote.route().ok_or(GiveUpReason::NoRoute)?;
         let mut plan = Self {
             target: route.target,
-            guaranteed: locked.merchant_amount(),
+            guaranteed: locked.guaranteed_amount(),
             position: route.source,
             held: route.input,
             remaining: VecDeque::new(),
@@ -211,10 +237,12 @@ impl FundingPlan {
             exclusions: Exclusions::default(),
             replans: 0,
             policy,
-            topup_left: locked.merchant_amount() * Decimal::from(policy.max_topup_bps)
+            topup_left: locked.guaranteed_amount() * Decimal::from(policy.max_topup_bps)
                 / Decimal::from(10_000),
             topped_up: Decimal::ZERO,
             pending_topup: Decimal::ZERO,
+            backoffs: 0,
+            pending_delay: 0,
             history: Vec::new(),
         };
         plan.adopt(route, graph);
@@ -290,6 +318,7 @@ impl FundingPlan {
             input: self.held + self.pending_topup,
             topup: self.pending_topup,
             min_output: planned.min_output,
+            delay_secs: std::mem::take(&mut self.pending_delay),
         };
         self.state = State::Running(order.clone());
         Next::Execute(order)
@@ -368,16 +397,14 @@ impl FundingPlan {
             });
             return self.retry_or_give_up(ctx.graph);
         };
-        self.exclusions.edges.insert(edge);
-        if matches!(
+        let venue = ctx.graph.edge(edge).venue.clone();
+        let venue_down = matches!(
             reason,
             LegFailure::VenueUnavailable | LegFailure::RateLimited
-        ) {
-            self.exclusions
-                .venues
-                .insert(ctx.graph.edge(edge).venue.clone());
-        }
-        let fallback_reason = match reason {
+        );
+        let fresh_edge = self.exclusions.edges.insert(edge);
+        let fresh_venue = venue_down && self.exclusions.venues.insert(venue.clone());
+        let reason_code = match reason {
             LegFailure::VenueUnavailable | LegFailure::RateLimited => {
                 GiveUpReason::VenueUnavailable
             }
@@ -385,29 +412,69 @@ impl FundingPlan {
             LegFailure::Reverted => GiveUpReason::ExecutionReverted,
             LegFailure::Rejected => GiveUpReason::NoRoute,
         };
-        self.replan(ctx, fallback_reason)
+        self.replans += 1;
+        if self.replans > self.policy.max_replans {
+            return self.give_up(ctx.graph, reason_code);
+        }
+        let oracle_refused = match self.search_from_here(ctx) {
+            Ok(route) => return self.follow(&route, ctx),
+            Err(oracle_refused) => oracle_refused,
+        };
+        let transient = venue_down || reason == LegFailure::Reverted;
+        if transient && self.backoffs < self.policy.max_backoffs {
+            // Nothing else fits: the same way again later, as a new leg.
+            if fresh_edge {
+                self.exclusions.edges.remove(&edge);
+            }
+            if fresh_venue {
+                self.exclusions.venues.remove(&venue);
+            }
+            self.backoffs += 1;
+            self.pending_delay = self.policy.backoff_base_secs << (self.backoffs - 1).min(16);
+            if let Ok(route) = self.search_from_here(ctx) {
+                return self.follow(&route, ctx);
+            }
+            self.pending_delay = 0;
+        }
+        let reason_code = if oracle_refused && reason_code == GiveUpReason::NoRoute {
+            GiveUpReason::OracleUnavailable
+        } else {
+            reason_code
+        };
+        self.give_up(ctx.graph, reason_code)
     }
 
     fn retry_or_give_up(&mut self, graph: &Graph) -> Next {
-        self.replans += 1;
-        if self.replans > self.policy.max_replans {
+        self.backoffs += 1;
+        if self.backoffs > self.policy.max_backoffs {
             return self.give_up(graph, GiveUpReason::ExecutionReverted);
         }
+        self.pending_delay = self.policy.backoff_base_secs << (self.backoffs - 1).min(16);
         self.dispatch(graph)
     }
 
-    /// Finds the next-best route from where the money is, honouring the guaranteed amount.
+    /// After slippage: the next-best route from where the money now is.
     fn replan(&mut self, ctx: &RouteContext<'_>, reason: GiveUpReason) -> Next {
         self.replans += 1;
         if self.replans > self.policy.max_replans {
             return self.give_up(ctx.graph, reason);
         }
+        match self.search_from_here(ctx) {
+            Ok(route) => self.follow(&route, ctx),
+            Err(_) => self.give_up(ctx.graph, reason),
+        }
+    }
+
+    /// The best route from the current position that still delivers the guaranteed amount
+    /// with what is held plus the top-up allowance left; on failure, whether oracle
+    /// refusals (other than deviation) were among the reasons.
+    fn search_from_here(&self, ctx: &RouteContext<'_>) -> Result<Route, bool> {
         let allowance = self.position_units(ctx, self.topup_left);
         let sources = [Source {
             node: self.position,
             available: Some(self.held + allowance),
         }];
-        let outcome = find_routes(
+        let mut outcome = find_routes(
             ctx,
             &RouteRequest {
                 sources: &sources,
@@ -417,29 +484,24 @@ impl FundingPlan {
             },
             1,
         );
-        match outcome.routes.first() {
-            Some(route) => {
-                let route = route.clone();
-                if route.input > self.held {
-                    let topup = route.input - self.held;
-                    self.pending_topup = topup;
-                    self.topup_left -= self.target_units(ctx, topup).min(self.topup_left);
-                }
-                self.adopt(&route, ctx.graph);
-                self.dispatch(ctx.graph)
-            }
-            None => {
-                let oracle_refused = outcome.refusals.keys().any(|r| {
-                    matches!(r, Refusal::Price(p) if *p != crate::oracle::PriceRefusal::Deviation)
-                });
-                let reason = if oracle_refused && reason == GiveUpReason::NoRoute {
-                    GiveUpReason::OracleUnavailable
-                } else {
-                    reason
-                };
-                self.give_up(ctx.graph, reason)
-            }
+        if outcome.routes.is_empty() {
+            let oracle_refused = outcome.refusals.keys().any(
+                |r| matches!(r, Refusal::Price(p) if *p != crate::oracle::PriceRefusal::Deviation),
+            );
+            return Err(oracle_refused);
         }
+        Ok(outcome.routes.swap_remove(0))
+    }
+
+    /// Adopts `route` (charging any top-up it needs) and dispatches its first leg.
+    fn follow(&mut self, route: &Route, ctx: &RouteContext<'_>) -> Next {
+        if route.input > self.held {
+            let topup = route.input - self.held;
+            self.pending_topup = topup;
+            self.topup_left -= self.target_units(ctx, topup).min(self.topup_left);
+        }
+        self.adopt(route, ctx.graph);
+        self.dispatch(ctx.graph)
     }
 
     /// `amount` of the target asset in units of the asset at the current position (rounded

@@ -175,10 +175,12 @@ impl PriceTable {
         if input <= Decimal::ZERO {
             return Err(PriceRefusal::Deviation);
         }
-        // Value out over value in, both in USD: 1 is the oracle rate exactly.
-        let ratio = output * p_to / (input * p_from);
-        let deviation = (ratio - Decimal::ONE).abs() * Decimal::from(10_000u32);
-        if deviation > Decimal::from(self.policy.max_deviation_bps) {
+        // Value out against value in, both in USD (equal at the oracle rate exactly), compared
+        // by multiplication: this runs on every edge the search relaxes.
+        let value_in = input * p_from;
+        let value_out = output * p_to;
+        let distance = (value_out - value_in).abs() * Decimal::from(10_000u32);
+        if distance > value_in * Decimal::from(self.policy.max_deviation_bps) {
             return Err(PriceRefusal::Deviation);
         }
         Ok(())

@@ -220,10 +220,8 @@ impl LockedQuote {
         &self.quote
     }
 
-    /// The guaranteed amount: what the merchant receives, whatever route completes (the
-    /// intent's amount, not the quoted route's possibly larger delivery).
-    #[allow(clippy::misnamed_getters)]
-    pub fn merchant_amount(&self) -> Decimal {
+    /// The guaranteed amount: what the merchant receives, whatever route completes.
+    pub fn guaranteed_amount(&self) -> Decimal {
         self.quote.intent_amount
     }
 

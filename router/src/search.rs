@@ -4,9 +4,12 @@
 //! target starts with the intent amount, and each incoming edge's exact inverse gives the
 //! amount its from-node must hold (rounded up). Because every edge's inverse is monotone (more
 //! out needs more in), the cheapest way to deliver `x` through a node is the cheapest way to
-//! deliver the smallest requirement at that node, so a bounded Bellman–Ford over at most
-//! `max_legs` edges is exact for cost. To honour time and success probability too, each node
-//! keeps its `labels_per_node` best labels by partial score rather than one.
+//! deliver the smallest requirement at that node. Labels (node, required amount, legs, time,
+//! probability, gas) are expanded best partial score first, like Dijkstra, with at most
+//! `max_legs` edges; each node keeps at most `labels_per_node` labels none of which is
+//! dominated (another with no worse score and no more legs), so a label that is cheaper but
+//! one leg longer survives next to a shorter one. The search stops once the next label is
+//! worse than the best complete route by more than [`PRUNE_SLACK_BPS`].
 //!
 //! A forward breadth-first pass from the payer's sources first marks how many hops each node
 //! is from a source; the backward pass skips nodes that could not reach a source within the
@@ -16,7 +19,8 @@
 //! pass asked for (outputs rounded down); if rounding left it a unit short of the intent
 //! amount, the input is raised one unit at a time (a few at most) until it is not.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,14 @@ use crate::graph::{EdgeIx, Graph, NodeIx, VenueId};
 use crate::health::HealthTracker;
 use crate::oracle::{PriceRefusal, PriceTable};
 use crate::score::{score, ScoreInputs, ScorePolicy};
+
+/// Labels are expanded best score first, and the search stops once the next label scores
+/// worse than the best complete route by more than this. Extending a label only adds time,
+/// risk and fees, except a conversion priced better than the oracle, which the deviation bound
+/// caps; real books and pools are priced around the oracle less their spread and fee, so a
+/// prefix that improves a score by more than this is not expected. The simulation measures
+/// the search against exhaustive enumeration to keep this honest.
+pub const PRUNE_SLACK_BPS: u32 = 10;
 
 /// Everything a search reads: market state, prices checked at quote time, health, policy.
 #[derive(Debug, Clone, Copy)]
@@ -161,10 +173,13 @@ pub fn find_routes(
         ctx,
         intent_usd,
         gas_usd: settlement.gas_usd,
-        bps_per_usd: Decimal::from(10_000) / intent_usd,
-        bps_per_second: ctx.score.bps_per_minute / Decimal::from(60),
+        // Partial scores only rank and prune labels (routes are scored exactly on replay), so
+        // short factors are enough, and keep every multiplication from rescaling 28 digits.
+        bps_per_usd: (Decimal::from(10_000) / intent_usd).round_dp(10),
+        bps_per_second: (ctx.score.bps_per_minute / Decimal::from(60)).round_dp(10),
         labels: Vec::new(),
         best: vec![Vec::new(); ctx.graph.node_count()],
+        probabilities: vec![Decimal::NEGATIVE_ONE; ctx.graph.edge_count()],
     };
     let start = search.push(Label {
         node: req.target,
@@ -176,26 +191,31 @@ pub fn find_routes(
         gas_usd: Decimal::ZERO,
         score: Decimal::ZERO,
     });
-    let sources: HashMap<NodeIx, Option<Decimal>> =
-        req.sources.iter().map(|s| (s.node, s.available)).collect();
+    let sources = req.sources;
     let mut candidates = Vec::new();
+    let mut heap = BinaryHeap::new();
     if let Some(start) = start {
-        search.note_candidate(start, &sources, &mut candidates, &mut out.refusals);
+        search.note_candidate(start, sources, &mut candidates, &mut out.refusals);
+        heap.push(Reverse((Decimal::ZERO, start)));
     }
-    let mut frontier: Vec<u32> = start.into_iter().collect();
-    for depth in 0..ctx.max_legs {
-        let mut next = Vec::new();
-        for &label in &frontier {
-            if !search.is_kept(label) {
-                continue;
+    let slack = Decimal::from(PRUNE_SLACK_BPS);
+    let mut next = Vec::new();
+    while let Some(Reverse((score, label))) = heap.pop() {
+        if let Some(bound) = search.bound(&candidates, max_routes) {
+            if score > bound + slack {
+                break;
             }
-            search.relax(label, depth, req, &hops, &mut next, &mut out.refusals);
         }
-        next.retain(|l| search.is_kept(*l));
+        let depth = usize::from(search.labels[label as usize].depth);
+        if depth >= ctx.max_legs || !search.is_kept(label) {
+            continue;
+        }
+        next.clear();
+        search.relax(label, depth, req, &hops, &mut next, &mut out.refusals);
         for &l in &next {
-            search.note_candidate(l, &sources, &mut candidates, &mut out.refusals);
+            search.note_candidate(l, sources, &mut candidates, &mut out.refusals);
+            heap.push(Reverse((search.labels[l as usize].score, l)));
         }
-        frontier = next;
     }
     candidates.sort_by(|a, b| {
         search.labels[*a as usize]
@@ -229,6 +249,8 @@ struct Backward<'c, 'a> {
     /// Per node, its kept labels, best score first: at most `labels_per_node`, none
     /// dominated by another (at least as good a score with no more legs).
     best: Vec<Vec<u32>>,
+    /// Per edge, its success probability once asked (negative: not asked yet).
+    probabilities: Vec<Decimal>,
 }
 
 impl Backward<'_, '_> {
@@ -278,6 +300,19 @@ impl Backward<'_, '_> {
         kept.truncate(k);
         self.labels.push(label);
         Some(ix)
+    }
+
+    /// The score of the `k`-th best candidate so far, once there are `k`.
+    fn bound(&self, candidates: &[u32], k: usize) -> Option<Decimal> {
+        if candidates.len() < k.max(1) {
+            return None;
+        }
+        let mut scores: Vec<Decimal> = candidates
+            .iter()
+            .map(|c| self.labels[*c as usize].score)
+            .collect();
+        scores.sort();
+        scores.get(k.max(1) - 1).copied()
     }
 
     fn is_kept(&self, label: u32) -> bool {
@@ -344,7 +379,20 @@ impl Backward<'_, '_> {
         }
     }
 
-    fn extend(&self, label: u32, e: EdgeIx, amount: Decimal) -> Result<Label, Refusal> {
+    /// The edge's success probability, asked of the health tracker once per search.
+    fn probability(&mut self, e: EdgeIx) -> Decimal {
+        let slot = &mut self.probabilities[e.0 as usize];
+        if slot.is_sign_negative() {
+            let edge = self.ctx.graph.edge(e);
+            *slot = self
+                .ctx
+                .health
+                .success_probability(&edge.venue, e, self.ctx.now_ms);
+        }
+        *slot
+    }
+
+    fn extend(&mut self, label: u32, e: EdgeIx, amount: Decimal) -> Result<Label, Refusal> {
         let graph = self.ctx.graph;
         let edge = graph.edge(e);
         let (from, to) = (graph.node_info(edge.from), graph.node_info(edge.to));
@@ -356,11 +404,8 @@ impl Backward<'_, '_> {
                 .check_conversion(from.asset, to.asset, priced.input, priced.output)
                 .map_err(Refusal::Price)?;
         }
+        let p = self.probability(e);
         let prev = &self.labels[label as usize];
-        let p = self
-            .ctx
-            .health
-            .success_probability(&edge.venue, e, self.ctx.now_ms);
         let seconds = prev.seconds + u64::from(edge.seconds);
         let probability = prev.probability * p;
         let gas_usd = prev.gas_usd + edge.kind.gas_usd();
@@ -379,12 +424,16 @@ impl Backward<'_, '_> {
     fn note_candidate(
         &self,
         label: u32,
-        sources: &HashMap<NodeIx, Option<Decimal>>,
+        sources: &[Source],
         candidates: &mut Vec<u32>,
         refusals: &mut BTreeMap<Refusal, u32>,
     ) {
         let l = &self.labels[label as usize];
-        if let Some(available) = sources.get(&l.node) {
+        if let Some(available) = sources
+            .iter()
+            .find(|s| s.node == l.node)
+            .map(|s| s.available)
+        {
             if available.is_some_and(|a| a < l.amount) {
                 *refusals.entry(Refusal::SourceTooSmall).or_default() += 1;
             } else {

@@ -117,10 +117,12 @@ fn when_every_route_fails_the_funds_are_returned_from_where_they_are_with_a_reas
         FundingPlan::new(&lq, &m.graph, PlanPolicy::default(), NOW).expect("start");
     let prices = m.prices();
     let ctx = m.ctx(&prices);
-    let mut sent = 0;
+    let mut venues = Vec::new();
+    let mut delays = Vec::new();
     while let Next::Execute(o) = next.clone() {
-        sent += 1;
-        assert!(sent < 10, "the plan must give up");
+        assert!(venues.len() < 20, "the plan must give up");
+        venues.push(venue(&m, &o));
+        delays.push(o.delay_secs);
         next = plan.on_outcome(
             o.leg,
             LegOutcome::Failed {
@@ -136,13 +138,40 @@ fn when_every_route_fails_the_funds_are_returned_from_where_they_are_with_a_reas
         } => {
             assert_eq!(reason, GiveUpReason::VenueUnavailable);
             assert_eq!(return_funds.amount, payer_amount);
+            assert_eq!(return_funds.treasury_share, d("0"));
             assert_eq!(return_funds.at.to_string(), "USDT@eip155:8453");
         }
         other => panic!("expected a give-up, got {other:?}"),
     }
-    // Two pools and kraken: three venues tried, each once.
-    assert_eq!(sent, 3);
+    // The three venues once each, then the last way again after doubling backoffs, until the
+    // five backoffs are spent.
+    assert_eq!(&venues[..3], ["uniswap-base", "aerodrome-base", "kraken"]);
+    assert_eq!(venues.len(), 8);
+    assert_eq!(delays[7], 960);
+    assert_eq!(&delays[..4], [0, 0, 0, 60]);
+    assert_eq!(delays[4], 120);
     assert!(plan.is_finished());
+}
+
+#[test]
+fn without_fallback_the_first_failure_gives_up() {
+    let mut m = market();
+    let lq = locked(&mut m, "1000");
+    let (mut plan, next) =
+        FundingPlan::new(&lq, &m.graph, PlanPolicy::single_route(), NOW).expect("start");
+    let prices = m.prices();
+    let ctx = m.ctx(&prices);
+    let first = order(&next);
+    match plan.on_outcome(
+        first.leg,
+        LegOutcome::Failed {
+            reason: LegFailure::Reverted,
+        },
+        &ctx,
+    ) {
+        Next::GiveUp { reason, .. } => assert_eq!(reason, GiveUpReason::ExecutionReverted),
+        other => panic!("expected a give-up, got {other:?}"),
+    }
 }
 
 fn to_trade(m: &mut Market) -> (FundingPlan, LegOrder) {

@@ -138,7 +138,7 @@ fn a_locked_quote_is_accepted_until_it_expires_and_refused_after() {
     let prices = m.prices();
     let q = quote(&m.ctx(&prices), &req, NOW).expect("quote");
     let locked = lock(q.clone(), NOW + 10).expect("lock");
-    assert_eq!(locked.merchant_amount(), d("100"));
+    assert_eq!(locked.guaranteed_amount(), d("100"));
     assert!(locked.accept(NOW + 59).is_ok());
     assert_eq!(
         locked.accept(NOW + 60).expect_err("expired"),

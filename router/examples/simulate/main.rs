@@ -2,6 +2,9 @@
 //! stablecoins, 10 000 payments under injected faults.
 //!
 //! Run: `cargo run --release -p rialto-router --example simulate [-- --payments N --seed S]`.
+//! `--quotes-only` quotes every payment and stops there (no exhaustive reference, no
+//! execution, so health stays at its prior): quote latency without the rest of the run
+//! sharing the CPU caches. `--labels K` sets `labels_per_node` (default 2).
 //!
 //! Reports, side by side: funding success of the router with fallback, of a single-route
 //! baseline (the same best quote, no fallback), and the share of payments for which any route
@@ -13,28 +16,29 @@
 // every amount the router sees is an exact Decimal built from integers.
 #![allow(clippy::float_arithmetic)]
 
+mod drive;
 mod faults;
 mod market;
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use faults::{Drawn, Faults, Resolved};
+use drive::{Drive, End, Sample};
+use faults::Faults;
 use market::Market;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rialto_router::exhaustive::cheapest_route;
 use rialto_router::{
-    depegged_assets, lock, quote, AssetIx, EdgeIx, Exclusions, FundingPlan, GiveUpReason,
-    HealthPolicy, HealthTracker, LegOutcome, Next, NodeIx, Oracle, OracleReading, PlanPolicy,
-    PricePolicy, PriceTable, QuoteRequest, RouteContext, RouteRequest, ScorePolicy, Source,
-    VenueId,
+    depegged_assets, lock, quote, AssetIx, Exclusions, FundingPlan, GiveUpReason, HealthPolicy,
+    HealthTracker, LegOutcome, NodeIx, Oracle, OracleReading, PlanPolicy, PricePolicy, PriceTable,
+    Quote, QuoteRequest, RouteContext, RouteRequest, ScorePolicy, Source, VenueId,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-const START: u64 = 1_800_000_000;
-const SPACING: u64 = 6;
+pub(crate) const START: u64 = 1_800_000_000;
+pub(crate) const SPACING: u64 = 6;
 
 struct SimOracle(HashMap<String, OracleReading>);
 
@@ -44,11 +48,19 @@ impl Oracle for SimOracle {
     }
 }
 
-struct Payment {
+pub(crate) struct Payment {
     target: NodeIx,
-    target_asset: AssetIx,
     amount: Decimal,
     sources: Vec<Source>,
+}
+
+fn labels_per_node() -> usize {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.iter()
+        .position(|a| a == "--labels")
+        .and_then(|i| argv.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
 }
 
 fn args() -> (usize, u64) {
@@ -116,14 +128,13 @@ fn payment(rng: &mut StdRng, m: &Market) -> Payment {
     }
     Payment {
         target,
-        target_asset,
         amount,
         sources,
     }
 }
 
 #[derive(Debug, Default)]
-struct Tally {
+pub(crate) struct Tally {
     feasible: u64,
     router_quoted: u64,
     router_done: u64,
@@ -131,7 +142,7 @@ struct Tally {
     baseline_done: u64,
     baseline_done_feasible: u64,
     gave_up: HashMap<GiveUpReason, u64>,
-    replans: u64,
+    failed_legs: u64,
     topped_up: u64,
     topup_bps_sum: f64,
     unknown_waits: u64,
@@ -141,121 +152,6 @@ struct Tally {
     latencies_us: Vec<f64>,
     exhaustive_paths: Vec<f64>,
     depeg_reports: u64,
-}
-
-#[allow(dead_code)] // the payloads are for debugging a run
-enum End {
-    Done(Decimal),
-    GaveUp(GiveUpReason),
-}
-
-/// Drives one plan to its end against the faults; returns the end and the health samples.
-#[allow(clippy::too_many_arguments)]
-fn run(
-    m: &Market,
-    faults: &mut Faults,
-    ctx: &RouteContext<'_>,
-    idx: u64,
-    plan: &mut FundingPlan,
-    first: Next,
-    pay: &Payment,
-    tally: &mut Tally,
-    samples: &mut Vec<(VenueId, EdgeIx, bool, u64, u64)>,
-) -> End {
-    let mut next = first;
-    let mut now = START + idx * SPACING;
-    let mut attempts: HashMap<Option<EdgeIx>, u64> = HashMap::new();
-    let (mut at, mut held) = plan.position();
-    for _ in 0..64 {
-        let order = match next {
-            Next::Execute(order) => order,
-            Next::Done { merchant_amount } => {
-                if merchant_amount < pay.amount || at != pay.target {
-                    tally.violations.push(format!(
-                        "payment {idx}: merchant under-paid {merchant_amount} < {}",
-                        pay.amount
-                    ));
-                }
-                return End::Done(merchant_amount);
-            }
-            Next::GiveUp {
-                reason,
-                return_funds,
-            } => {
-                if return_funds.node != at || return_funds.amount != held {
-                    tally.violations.push(format!(
-                        "payment {idx}: return {:?} but money is {held} at {at:?}",
-                        return_funds
-                    ));
-                }
-                return End::GaveUp(reason);
-            }
-            Next::WaitForReconciliation { .. } => {
-                tally
-                    .violations
-                    .push(format!("payment {idx}: waiting with nothing unknown"));
-                return End::GaveUp(GiveUpReason::NoRoute);
-            }
-        };
-        if order.from != at || order.input != held + order.topup {
-            tally
-                .violations
-                .push(format!("payment {idx}: leg spends money that is not there"));
-        }
-        let n = attempts.entry(order.edge).or_default();
-        *n += 1;
-        let drawn = faults.leg(&m.graph, idx, &order, *n, now);
-        let secs = order
-            .edge
-            .map_or(10, |e| u64::from(m.graph.edge(e).seconds));
-        now += secs;
-        let resolved = match drawn {
-            Drawn::Confirmed(x) => Resolved::Confirmed(x),
-            Drawn::Failed(f) => Resolved::Failed(f),
-            Drawn::Unknown(r) => {
-                tally.unknown_waits += 1;
-                match plan.on_outcome(order.leg, LegOutcome::Unknown, ctx) {
-                    Next::WaitForReconciliation { leg }
-                        if leg == order.leg && plan.awaiting().is_some() => {}
-                    other => tally
-                        .violations
-                        .push(format!("payment {idx}: unknown leg not awaited: {other:?}")),
-                }
-                now += 600;
-                r
-            }
-        };
-        let outcome = match resolved {
-            Resolved::Confirmed(received) => {
-                at = order.to;
-                held = received;
-                LegOutcome::Confirmed { received }
-            }
-            Resolved::Failed(reason) => LegOutcome::Failed { reason },
-        };
-        if let Some(e) = order.edge {
-            let ok = matches!(outcome, LegOutcome::Confirmed { .. });
-            samples.push((
-                m.graph.edge(e).venue.clone(),
-                e,
-                ok,
-                secs * 1000,
-                now * 1000,
-            ));
-        }
-        next = plan.on_outcome(order.leg, outcome, ctx);
-        if let Next::Execute(o) = &next {
-            if o.topup > Decimal::ZERO {
-                tally.topped_up += 1;
-                let bps = o.topup / pay.amount * Decimal::from(10_000);
-                tally.topup_bps_sum += bps.to_f64().unwrap_or(0.0);
-            }
-        }
-    }
-    tally
-        .violations
-        .push(format!("payment {idx}: did not finish"));
-    End::GaveUp(GiveUpReason::NoRoute)
 }
 
 fn ctx<'a>(
@@ -272,18 +168,17 @@ fn ctx<'a>(
         now_ms: now * 1000,
         score,
         max_legs: 4,
-        labels_per_node: 4,
+        labels_per_node: labels_per_node(),
     }
 }
 
-#[allow(clippy::too_many_lines)]
 fn main() {
     let (count, seed) = args();
     let mut rng = StdRng::seed_from_u64(seed);
     let built = Instant::now();
     let m = Market::generate(&mut rng, 320);
     let span = count as u64 * SPACING;
-    let mut faults = Faults::generate(&mut rng, &all_venues(&m), START, span);
+    let faults = Faults::generate(&mut rng, &all_venues(&m), START, span);
     println!(
         "market: {} exchange accounts, {} chains, {} assets, {} nodes, {} edges ({} pool sides), built in {:.0} ms",
         m.venues.len(),
@@ -294,24 +189,44 @@ fn main() {
         m.graph.edges().filter(|(_, e)| faults::is_pool(&e.kind)).count(),
         built.elapsed().as_secs_f64() * 1e3
     );
-    let base_prices: Vec<(String, i64)> = m
-        .assets
-        .iter()
-        .map(|(_, s)| (format!("{}/USD", s.code), s.usd_e4))
-        .chain([("EUR/USD".to_owned(), 10_800)])
-        .collect();
-    let mut health = HealthTracker::new(HealthPolicy::default());
-    let mut tally = Tally::default();
-    let cost_only = ScorePolicy {
-        bps_per_minute: Decimal::ZERO,
-        failure_penalty_bps: Decimal::ZERO,
+    let mut sim = Sim {
+        base_prices: m
+            .assets
+            .iter()
+            .map(|(_, s)| (format!("{}/USD", s.code), s.usd_e4))
+            .chain([("EUR/USD".to_owned(), 10_800)])
+            .collect(),
+        settlement_assets: m.assets.iter().map(|(a, _)| *a).collect(),
+        m: &m,
+        faults,
+        health: HealthTracker::new(HealthPolicy::default()),
+        tally: Tally::default(),
     };
-    let settlement_assets: Vec<AssetIx> = m.assets.iter().map(|(a, _)| *a).collect();
     let wall = Instant::now();
     for i in 0..count as u64 {
         let pay = payment(&mut rng, &m);
+        sim.payment(i, &pay);
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    report(&sim.tally, count, &sim.faults, secs, &sim.health, &m);
+}
+
+struct Sim<'m> {
+    m: &'m Market,
+    faults: Faults,
+    health: HealthTracker,
+    tally: Tally,
+    base_prices: Vec<(String, i64)>,
+    settlement_assets: Vec<AssetIx>,
+}
+
+impl Sim<'_> {
+    /// Quotes one payment (timed), compares it with the exhaustive optimum, then executes the
+    /// same locked quote with fallback and as the single-route baseline.
+    fn payment(&mut self, i: u64, pay: &Payment) {
+        let m = self.m;
         let now = START + i * SPACING;
-        let oracle = SimOracle(faults.readings(&base_prices, now));
+        let oracle = SimOracle(self.faults.readings(&self.base_prices, now));
         let req = QuoteRequest {
             sources: pay.sources.clone(),
             target: pay.target,
@@ -321,144 +236,102 @@ fn main() {
         // (c) The timed part: check the oracle readings and search.
         let t0 = Instant::now();
         let prices = PriceTable::build(&m.graph, &oracle, now, PricePolicy::default());
-        let quoted = quote(
-            &ctx(&m, &prices, &health, now, ScorePolicy::default()),
-            &req,
-            now,
-        );
-        tally.latencies_us.push(t0.elapsed().as_secs_f64() * 1e6);
-        if i % 300 == 0 && !depegged_assets(&prices, &settlement_assets).is_empty() {
-            tally.depeg_reports += 1;
+        let c = ctx(m, &prices, &self.health, now, ScorePolicy::default());
+        let quoted = quote(&c, &req, now);
+        self.tally
+            .latencies_us
+            .push(t0.elapsed().as_secs_f64() * 1e6);
+        if i % 300 == 0 && !depegged_assets(&prices, &self.settlement_assets).is_empty() {
+            self.tally.depeg_reports += 1;
         }
-        // Reference: every simple path, cheapest by cost.
-        let exclusions = Exclusions::default();
-        let rreq = RouteRequest {
-            sources: &pay.sources,
-            target: pay.target,
-            amount: pay.amount,
-            exclusions: &exclusions,
-        };
-        let c = ctx(&m, &prices, &health, now, ScorePolicy::default());
-        let (best, paths) = cheapest_route(&c, &rreq);
-        tally.exhaustive_paths.push(paths as f64);
-        let feasible = best.is_some();
-        tally.feasible += u64::from(feasible);
-        let Ok(q) = quoted else { continue };
-        tally.router_quoted += 1;
-        if let Some(best) = &best {
-            tally
-                .gaps
-                .push((q.cost_bps - best.cost_bps).to_f64().unwrap_or(f64::NAN));
-            if let Ok(q2) = quote(&ctx(&m, &prices, &health, now, cost_only), &req, now) {
-                let gap = (q2.cost_bps - best.cost_bps).to_f64().unwrap_or(f64::NAN);
-                if std::env::var("SIM_DEBUG").is_ok() && gap > 20.0 {
-                    let show = |legs: Vec<(EdgeIx, Decimal, Decimal)>| {
-                        legs.iter()
-                            .map(|(e, i, o)| {
-                                let edge = m.graph.edge(*e);
-                                format!(
-                                    "{}->{} {:?} {} [{i}->{o}]",
-                                    m.graph.describe(edge.from),
-                                    m.graph.describe(edge.to),
-                                    edge.kind.leg_kind(),
-                                    edge.venue
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                    };
-                    let r = q2.route().expect("route");
-                    println!(
-                        "GAP {gap} amount {} router {} in {} {:?}",
-                        pay.amount,
-                        q2.cost_bps,
-                        r.input,
-                        show(r.legs.iter().map(|l| (l.edge, l.input, l.output)).collect())
-                    );
-                    println!(
-                        "    best {} in {} {:?}",
-                        best.cost_bps,
-                        best.input,
-                        show(
-                            best.legs
-                                .iter()
-                                .map(|l| (l.edge, l.input, l.output))
-                                .collect()
-                        )
-                    );
-                }
-                tally.gaps_cost_only.push(gap);
-            }
+        if std::env::args().any(|a| a == "--quotes-only") {
+            return;
         }
-        let _ = pay.target_asset;
-        let Ok(locked) = lock(q, now) else { continue };
+        let feasible = compare_with_exhaustive(&mut self.tally, &c, &req, quoted.as_ref().ok());
+        let Ok(q) = quoted else { return };
+        let Ok(locked) = lock(q, now) else { return };
         let mut samples = Vec::new();
-        // Router with fallback.
-        match FundingPlan::new(&locked, &m.graph, PlanPolicy::default(), now) {
-            Ok((mut plan, first)) => {
-                let end = run(
-                    &m,
-                    &mut faults,
-                    &c,
-                    i,
-                    &mut plan,
-                    first,
-                    &pay,
-                    &mut tally,
-                    &mut samples,
-                );
-                tally.replans += plan
+        let mut drive = |policy: PlanPolicy, tally: &mut Tally, samples: &mut Vec<Sample>| {
+            FundingPlan::new(&locked, &m.graph, policy, now).map(|(mut plan, first)| {
+                let d = Drive {
+                    m,
+                    faults: &mut self.faults,
+                    ctx: &c,
+                    idx: i,
+                    pay,
+                    tally,
+                    samples,
+                };
+                let end = d.run(&mut plan, first);
+                (end, plan)
+            })
+        };
+        match drive(PlanPolicy::default(), &mut self.tally, &mut samples) {
+            Ok((end, plan)) => {
+                self.tally.failed_legs += plan
                     .history()
                     .iter()
-                    .filter(|(_, o)| {
-                        !matches!(o, LegOutcome::Confirmed { .. } | LegOutcome::Unknown)
-                    })
+                    .filter(|(_, o)| matches!(o, LegOutcome::Failed { .. }))
                     .count() as u64;
                 match end {
-                    End::Done(_) => {
-                        tally.router_done += 1;
-                        tally.router_done_feasible += u64::from(feasible);
+                    End::Done => {
+                        self.tally.router_done += 1;
+                        self.tally.router_done_feasible += u64::from(feasible);
                     }
-                    End::GaveUp(r) => *tally.gave_up.entry(r).or_default() += 1,
+                    End::GaveUp(r) => *self.tally.gave_up.entry(r).or_default() += 1,
                 }
             }
-            Err(r) => *tally.gave_up.entry(r).or_default() += 1,
+            Err(r) => *self.tally.gave_up.entry(r).or_default() += 1,
         }
-        // Baseline: the same quote, no fallback, no top-up.
-        let single = PlanPolicy {
-            max_replans: 0,
-            max_topup_bps: 0,
-        };
-        if let Ok((mut plan, first)) = FundingPlan::new(&locked, &m.graph, single, now) {
-            let mut ignored = Vec::new();
-            let mut scratch = Tally::default();
-            if let End::Done(_) = run(
-                &m,
-                &mut faults,
-                &c,
-                i,
-                &mut plan,
-                first,
-                &pay,
-                &mut scratch,
-                &mut ignored,
-            ) {
-                tally.baseline_done += 1;
-                tally.baseline_done_feasible += u64::from(feasible);
-            }
-            tally.violations.extend(scratch.violations);
+        // Baseline: the same quote, no fallback, no top-up, the same faults.
+        let mut scratch = Tally::default();
+        if let Ok((End::Done, _)) = drive(PlanPolicy::single_route(), &mut scratch, &mut Vec::new())
+        {
+            self.tally.baseline_done += 1;
+            self.tally.baseline_done_feasible += u64::from(feasible);
         }
+        self.tally.violations.extend(scratch.violations);
         for (venue, edge, ok, latency, at) in samples {
-            health.record(&venue, edge, ok, latency, at);
+            self.health.record(&venue, edge, ok, latency, at);
         }
     }
-    report(
-        &tally,
-        count,
-        &faults,
-        wall.elapsed().as_secs_f64(),
-        &health,
-        &m,
-    );
+}
+
+/// (b) Records the cost gap of the router's quote (default and cost-only scoring) to the
+/// cheapest of all simple paths; returns whether any route existed at all.
+fn compare_with_exhaustive(
+    t: &mut Tally,
+    c: &RouteContext<'_>,
+    req: &QuoteRequest,
+    q: Option<&Quote>,
+) -> bool {
+    let exclusions = Exclusions::default();
+    let rreq = RouteRequest {
+        sources: &req.sources,
+        target: req.target,
+        amount: req.amount,
+        exclusions: &exclusions,
+    };
+    let (best, paths) = cheapest_route(c, &rreq);
+    t.exhaustive_paths.push(paths as f64);
+    let Some(best) = best else { return false };
+    t.feasible += 1;
+    let Some(q) = q else { return true };
+    t.router_quoted += 1;
+    t.gaps
+        .push((q.cost_bps - best.cost_bps).to_f64().unwrap_or(f64::NAN));
+    let cost_only = RouteContext {
+        score: ScorePolicy {
+            bps_per_minute: Decimal::ZERO,
+            failure_penalty_bps: Decimal::ZERO,
+        },
+        ..*c
+    };
+    if let Ok(q2) = quote(&cost_only, req, c.now_ms / 1000) {
+        t.gaps_cost_only
+            .push((q2.cost_bps - best.cost_bps).to_f64().unwrap_or(f64::NAN));
+    }
+    true
 }
 
 fn all_venues(m: &Market) -> Vec<VenueId> {
@@ -502,7 +375,7 @@ fn report(t: &Tally, count: usize, faults: &Faults, secs: f64, health: &HealthTr
     );
     println!("    router with fallback completed:        {:>6} / {count}  {:6.2}%   of feasible: {:6.2}%", t.router_done, pct(t.router_done, n), pct(t.router_done_feasible, feasible));
     println!("    single-route baseline completed:       {:>6} / {count}  {:6.2}%   of feasible: {:6.2}%", t.baseline_done, pct(t.baseline_done, n), pct(t.baseline_done_feasible, feasible));
-    println!("    failed legs re-planned: {}, top-ups: {} (mean {:.2} bps of the payment), unknown legs awaited: {}", t.replans, t.topped_up, t.topup_bps_sum / (t.topped_up.max(1) as f64), t.unknown_waits);
+    println!("    failed legs: {}, top-ups: {} (mean {:.2} bps of the payment), unknown legs awaited: {}", t.failed_legs, t.topped_up, t.topup_bps_sum / (t.topped_up.max(1) as f64), t.unknown_waits);
     let mut reasons: Vec<_> = t.gave_up.iter().collect();
     reasons.sort_by_key(|(r, _)| format!("{r:?}"));
     println!("    router gave up (funds returned): {reasons:?}");
