@@ -36,6 +36,8 @@ pub fn merchant_settled(merchant: &MerchantId) -> String {
 /// came from, per native asset.
 pub const NETWORK_FEES: &str = "rialto:network_fees";
 pub const GAS_WALLET: &str = "rialto:gas_wallet";
+/// Amounts operators wrote off merchants' balances.
+pub const WRITE_OFFS: &str = "rialto:write_offs";
 
 pub fn refunds_pending(merchant: &MerchantId) -> String {
     format!("merchant:{merchant}:refunds_pending")

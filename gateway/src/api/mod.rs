@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/payouts/{id}", get(money::retrieve_payout))
         .route("/payouts/{id}/approve", post(money::approve_payout))
+        .route("/ledger/write_offs", post(money::create_write_off))
         .route("/balance_transactions", get(balance::list))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))

@@ -478,3 +478,123 @@ pub async fn approve_payout(
         payout_json(&state, &approved),
     ))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteOffParams {
+    /// The merchant whose held balance is written off (`mer_…`).
+    pub merchant: String,
+    #[serde(default)]
+    pub livemode: bool,
+    /// CAIP-19 asset id, or an asset code with `chain`.
+    pub asset: String,
+    pub chain: Option<String>,
+    #[schema(example = "0.000123")]
+    pub amount: String,
+    /// Why (kept in the event and the audit of the ledger transaction's reference).
+    pub reason: String,
+}
+
+/// Write part of a merchant's held balance off (operators): dust below any payout, funds that
+/// cannot be returned. Posts `write_off` (balance → `rialto:write_offs`); refused when the
+/// balance holds less.
+#[utoipa::path(
+    post, path = "/v1/ledger/write_offs", operation_id = "create_write_off", tag = "balance",
+    request_body = WriteOffParams,
+    responses((status = 200, description = "`{object: write_off, id, merchant, asset, amount, reason}`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn create_write_off(
+    State(state): State<AppState>,
+    operator: super::auth::Operator,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let params: WriteOffParams = parse_json(&body)?;
+    let merchant: rialto_core::id::MerchantId =
+        parse_id(&params.merchant, "merchant").map_err(|e| e.param("merchant"))?;
+    if state.store.get_merchant(&merchant).await?.is_none() {
+        return Err(ApiError::missing("merchant", &params.merchant, "merchant"));
+    }
+    let asset = resolve_asset(&state, &params.asset, params.chain.as_deref())?;
+    let amount = rialto_core::money::Money::parse(&params.amount, asset.currency())
+        .map_err(|e| {
+            ApiError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+        })?
+        .amount();
+    if amount <= Decimal::ZERO {
+        return Err(
+            ApiError::new(ErrorCode::InvalidAmount, "amount must be positive.").param("amount"),
+        );
+    }
+    let reason = params.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "reason must be 1 to 500 characters.",
+        )
+        .param("reason"));
+    }
+    let now = state.clock.now_ms();
+    let id = format!(
+        "wo_{}",
+        rialto_core::id::LegId::generate()
+            .to_string()
+            .trim_start_matches("leg_")
+    );
+    let account = crate::ledger::merchant_balance(&merchant);
+    let posting = crate::ledger::transfer(
+        (merchant, params.livemode),
+        "write_off",
+        &id,
+        &asset.id.to_string(),
+        (account.clone(), crate::ledger::WRITE_OFFS.to_owned()),
+        amount,
+        now,
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+    let object = json!({
+        "object": "write_off", "id": id, "merchant": merchant.to_string(),
+        "livemode": params.livemode, "asset_id": asset.id.to_string(), "asset": asset.code,
+        "amount": amount.normalize().to_string(), "reason": reason,
+        "written_off_by": format!("operator:{}", operator.key.name), "created": now / 1000,
+    })
+    .to_string();
+    let event = crate::store::Event {
+        id: rialto_core::id::EventId::generate(),
+        merchant_id: merchant,
+        livemode: params.livemode,
+        kind: "balance.written_off".to_owned(),
+        object_json: object.clone(),
+        created_at_ms: now,
+    };
+    let reservation = crate::store::money::Reservation {
+        merchant_id: merchant,
+        livemode: params.livemode,
+        account,
+        asset: asset.id.to_string(),
+        amount,
+    };
+    let effects = crate::store::money::Effects {
+        postings: std::slice::from_ref(&posting),
+        events: std::slice::from_ref(&event),
+        ..Default::default()
+    };
+    match state
+        .store
+        .reserve_and_post(&reservation, effects, now)
+        .await?
+    {
+        crate::store::money::ReserveOutcome::Reserved => Ok(json_response(StatusCode::OK, object)),
+        crate::store::money::ReserveOutcome::Insufficient { available } => Err(ApiError::new(
+            ErrorCode::BalanceInsufficient,
+            format!("The balance holds {} of this asset.", available.normalize()),
+        )
+        .param("amount")),
+        crate::store::money::ReserveOutcome::Conflict => Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "The balance changed meanwhile. Retry.",
+        )),
+    }
+}

@@ -40,6 +40,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         money::list_payouts,
         money::retrieve_payout,
         money::approve_payout,
+        money::create_write_off,
         events::list,
         events::retrieve,
         events::deliveries,

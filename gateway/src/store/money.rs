@@ -231,6 +231,14 @@ pub trait MoneyStore: Send + Sync + 'static {
 
     async fn get_payout(&self, id: &PayoutId) -> Result<Option<Payout>, StoreError>;
 
+    /// Reserves the balance and records `effects` alone (a write-off), all or nothing.
+    async fn reserve_and_post(
+        &self,
+        reservation: &Reservation,
+        effects: Effects<'_>,
+        now_ms: i64,
+    ) -> Result<ReserveOutcome, StoreError>;
+
     async fn list_payouts(
         &self,
         merchant: &MerchantId,

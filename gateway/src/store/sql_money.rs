@@ -148,6 +148,10 @@ async fn apply_effects(tx: &mut Tx<'_>, effects: &Effects<'_>) -> Result<bool, S
 enum Reserved<'a> {
     Refund(&'a Refund),
     Payout(&'a Payout),
+    /// Only the effects' postings (a write-off).
+    Postings {
+        at_ms: i64,
+    },
 }
 
 async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreError> {
@@ -214,6 +218,7 @@ impl SqlStore {
         let now_ms = match what {
             Reserved::Refund(r) => r.created_at_ms,
             Reserved::Payout(p) => p.created_at_ms,
+            Reserved::Postings { at_ms } => at_ms,
         };
         let available = lock_and_read(&mut tx, reservation, effects.credit, now_ms).await?;
         if available < reservation.amount {
@@ -223,6 +228,7 @@ impl SqlStore {
         match what {
             Reserved::Refund(refund) => insert_refund(&mut tx, refund).await?,
             Reserved::Payout(payout) => insert_payout(&mut tx, payout).await?,
+            Reserved::Postings { .. } => {}
         }
         if !apply_effects(&mut tx, &effects).await? {
             tx.rollback().await?;
@@ -387,6 +393,16 @@ impl MoneyStore for SqlStore {
         effects: Effects<'_>,
     ) -> Result<ReserveOutcome, StoreError> {
         self.reserve(reservation, effects, Reserved::Payout(payout))
+            .await
+    }
+
+    async fn reserve_and_post(
+        &self,
+        reservation: &Reservation,
+        effects: Effects<'_>,
+        now_ms: i64,
+    ) -> Result<ReserveOutcome, StoreError> {
+        self.reserve(reservation, effects, Reserved::Postings { at_ms: now_ms })
             .await
     }
 

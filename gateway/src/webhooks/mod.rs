@@ -42,7 +42,7 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 27] = [
+pub const EVENT_TYPES: [&str; 28] = [
     "payment_intent.created",
     "payment_intent.canceled",
     "payment_intent.expired",
@@ -70,6 +70,7 @@ pub const EVENT_TYPES: [&str; 27] = [
     "payout.paid",
     "payout.failed",
     "payout.blocked",
+    "balance.written_off",
 ];
 
 /// Whether an endpoint subscribed to `enabled` wants events of type `kind`.
