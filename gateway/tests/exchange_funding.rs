@@ -160,6 +160,31 @@ async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
     assert_eq!(sandbox.executed_withdrawals(), 2);
     assert_eq!(sandbox.duplicate_submissions(), 0);
     assert_eq!(status_of(app, &too_big).await, "awaiting_funds");
+    // The venues' trades and fees for the payer are in the ledger: a conversion per trade
+    // (USD spent, USDC bought), a fee per trade and per withdrawal (0.10 USDC each).
+    let postings = {
+        use rialto_gateway::store::ledger::LedgerStore;
+        app.store.all_postings().await.unwrap()
+    };
+    let withdrawal_fees: Vec<_> = postings
+        .iter()
+        .filter(|p| p.kind == "fee")
+        .flat_map(|p| &p.entries)
+        .filter(|e| e.account.starts_with("fees:venue:") && e.asset.ends_with("/usdc"))
+        .map(|e| e.amount.to_string())
+        .collect();
+    assert_eq!(withdrawal_fees, ["0.1", "0.1"], "{postings:?}");
+    let conversions = postings.iter().filter(|p| p.kind == "conversion").count();
+    assert!(
+        conversions >= 1,
+        "at least one account bought its USDC: {postings:?}"
+    );
+    for c in postings.iter().filter(|p| p.kind == "conversion") {
+        let spent_usd = c.entries.iter().any(|e| {
+            e.account == "payers" && e.asset.ends_with("/usd") && e.amount.is_sign_negative()
+        });
+        assert!(spent_usd, "{c:?}");
+    }
     assert_ledger_balanced(app).await;
 }
 

@@ -267,6 +267,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/ledger/write_offs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write part of a merchant's held balance off (operators): dust below any payout, funds that
+         *     cannot be returned. Posts `write_off` (balance → `rialto:write_offs`); refused when the
+         *     balance holds less.
+         */
+        post: operations["create_write_off"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents": {
         parameters: {
             query?: never;
@@ -1207,6 +1228,18 @@ export interface components {
             /** @description `true` stops deliveries to this endpoint; `false` resumes them. */
             disabled?: boolean | null;
         };
+        WriteOffParams: {
+            /** @description The merchant whose held balance is written off (`mer_…`). */
+            merchant: string;
+            livemode?: boolean;
+            /** @description CAIP-19 asset id, or an asset code with `chain`. */
+            asset: string;
+            chain?: string | null;
+            /** @example 0.000123 */
+            amount: string;
+            /** @description Why (kept in the event and the audit of the ledger transaction's reference). */
+            reason: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -2044,6 +2077,52 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_write_off: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WriteOffParams"];
+            };
+        };
+        responses: {
+            /** @description `{object: write_off, id, merchant, asset, amount, reason}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

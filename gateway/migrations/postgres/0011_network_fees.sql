@@ -1,3 +1,7 @@
 -- What each of the gateway's own transactions paid for gas once mined, in wei (decimal
 -- string): the ledger's `network_fee` postings come from it.
 ALTER TABLE chain_transfers ADD COLUMN fee_wei TEXT;
+
+-- What an exchange did for the payer (the conversion trade's fills and fee, the withdrawal
+-- fee), as JSON: the ledger's `conversion` and `fee` postings come from it.
+ALTER TABLE exchange_accounts ADD COLUMN conversion TEXT;

@@ -26,6 +26,7 @@ use super::wallet_payments::{awaiting, load_intent};
 use super::{json_response, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::exchange::{client, Credentials};
+use crate::exchange::{Conversion, ConversionTrade};
 use crate::store::chain::TX_PENDING;
 use crate::store::exchange::ExchangeAccount;
 use crate::store::PaymentTransaction;
@@ -212,6 +213,7 @@ pub async fn link(
                 venue_withdrawal_id: None,
                 tx_hash: None,
                 failure: None,
+                conversion: None,
                 created_at_ms: now,
                 updated_at_ms: now,
                 erased_at_ms: None,
@@ -234,8 +236,9 @@ pub async fn link(
     let outcome = pay_from_account(venue.as_ref(), &account, &coin, &chain, &address, owed).await;
     account.updated_at_ms = state.clock.now_ms();
     match outcome {
-        Ok((withdrawal_id, tx_hash)) => {
+        Ok((withdrawal_id, tx_hash, conversion)) => {
             account.venue_withdrawal_id = Some(withdrawal_id);
+            account.conversion = serde_json::to_string(&conversion).ok();
             account.status = if tx_hash.is_some() {
                 "withdrawn"
             } else {
@@ -288,10 +291,15 @@ async fn pay_from_account(
     chain: &rialto_core::ChainId,
     address: &str,
     owed: Decimal,
-) -> Result<(String, Option<String>), ExchangeError> {
+) -> Result<(String, Option<String>, Conversion), ExchangeError> {
     let policy = RetryPolicy::default();
     let terms = venue.withdrawal_terms(coin, chain).await?;
     let needed = owed + terms.fee;
+    let mut conversion = Conversion {
+        trade: None,
+        coin: coin.to_string(),
+        withdrawal_fee: terms.fee,
+    };
     let held = venue
         .balances()
         .await?
@@ -321,7 +329,28 @@ async fn pay_from_account(
             base_size: shortfall,
             kind: OrderKind::Market,
         };
-        place_order_once(venue, &order, &policy).await?;
+        let placed = place_order_once(venue, &order, &policy).await?;
+        // Some venues answer the placement before the fill (Kraken's AddOrder gives only the
+        // id): read the order back for what was filled and charged. The ledger only records
+        // it; a failed read leaves the placement's figures.
+        let filled = if placed.filled_base.is_zero() {
+            venue
+                .order_status(&placed.pair, &placed.venue_order_id)
+                .await
+                .unwrap_or(placed)
+        } else {
+            placed
+        };
+        conversion.trade = Some(ConversionTrade {
+            base: filled.pair.base.to_string(),
+            quote: filled.pair.quote.to_string(),
+            filled_base: filled.filled_base,
+            filled_quote: filled.filled_quote,
+            fee: filled.fee,
+            fee_asset: filled
+                .fee_asset
+                .map_or_else(|| filled.pair.quote.to_string(), |a| a.to_string()),
+        });
     }
     let leg: LegId = account
         .withdrawal_leg
@@ -338,7 +367,11 @@ async fn pay_from_account(
         amount: needed,
     };
     let withdrawal = withdraw_once(venue, &request, &policy).await?;
-    Ok((withdrawal.venue_withdrawal_id, withdrawal.tx_hash))
+    Ok((
+        withdrawal.venue_withdrawal_id,
+        withdrawal.tx_hash,
+        conversion,
+    ))
 }
 
 /// Binds the withdrawal's transaction to the intent; the chain worker confirms and screens it.

@@ -113,6 +113,19 @@ async fn succeed(
     }
     .map_err(|e| RailError::Ledger(e.to_string()))?;
     postings.extend(intent_fee_postings(state, &next, now_ms).await?);
+    if payment.source == "exchange" {
+        // The venue's trade and fees for the payer, from the account that paid.
+        for account in state.store.exchange_accounts_of(&next.id).await? {
+            let same = |h: &str| {
+                h.trim()
+                    .trim_start_matches("0x")
+                    .eq_ignore_ascii_case(payment.tx_hash.trim_start_matches("0x"))
+            };
+            if account.tx_hash.as_deref().is_some_and(same) {
+                postings.extend(crate::exchange::conversion_postings(&account, now_ms));
+            }
+        }
+    }
     let event = intent_event(
         &next,
         "payment_intent.succeeded",

@@ -251,3 +251,94 @@ pub async fn sandbox_for_manifest(
     let sink = Arc::new(DevnetSink::new(signer, sink_chains));
     Ok(start_sandbox_exchange(sink, &named).await?)
 }
+
+/// What a venue did for a payer paying from its account: recorded on the exchange account, and
+/// posted to the ledger when the payment succeeds (`conversion` and `fee`, in venue-held
+/// assets named `venue:{venue}/{code}`: the payer's money on the venue, outside Rialto's
+/// custody, shown so every fee of the route is explained).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Conversion {
+    /// The conversion trade, when the account held too little of the coin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade: Option<ConversionTrade>,
+    /// The coin withdrawn and the venue's withdrawal fee in it.
+    pub coin: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub withdrawal_fee: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConversionTrade {
+    pub base: String,
+    pub quote: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub filled_base: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub filled_quote: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub fee: Decimal,
+    pub fee_asset: String,
+}
+
+/// The ledger postings of a conversion recorded on `account` (see [`Conversion`]).
+pub fn conversion_postings(
+    account: &crate::store::exchange::ExchangeAccount,
+    now_ms: i64,
+) -> Vec<crate::ledger::Posting> {
+    use crate::ledger::{Entry, Posting, PAYERS};
+    let Some(conversion) = account
+        .conversion
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<Conversion>(c).ok())
+    else {
+        return Vec::new();
+    };
+    let venue = format!("venue:{}", account.venue);
+    let fees = format!("fees:venue:{}", account.venue);
+    let asset = |code: &str| format!("{venue}/{}", code.to_ascii_lowercase());
+    let entry = |account: &str, asset: String, amount: Decimal| Entry {
+        account: account.to_owned(),
+        asset,
+        amount,
+    };
+    let owner = (account.merchant_id, account.livemode);
+    let mut out = Vec::new();
+    let mut post = |kind: &str, reference: &str, entries: Vec<Entry>| {
+        if let Ok(p) = Posting::for_merchant(owner.0, owner.1, kind, reference, entries, now_ms) {
+            out.push(p);
+        }
+    };
+    if let Some(t) = conversion.trade.as_ref().filter(|t| !t.filled_base.is_zero()) {
+        post(
+            "conversion",
+            &account.order_leg,
+            vec![
+                entry(PAYERS, asset(&t.quote), -t.filled_quote),
+                entry(&venue, asset(&t.quote), t.filled_quote),
+                entry(&venue, asset(&t.base), -t.filled_base),
+                entry(PAYERS, asset(&t.base), t.filled_base),
+            ],
+        );
+        if t.fee > Decimal::ZERO {
+            post(
+                "fee",
+                &account.order_leg,
+                vec![
+                    entry(PAYERS, asset(&t.fee_asset), -t.fee),
+                    entry(&fees, asset(&t.fee_asset), t.fee),
+                ],
+            );
+        }
+    }
+    if conversion.withdrawal_fee > Decimal::ZERO {
+        post(
+            "fee",
+            &account.withdrawal_leg,
+            vec![
+                entry(PAYERS, asset(&conversion.coin), -conversion.withdrawal_fee),
+                entry(&fees, asset(&conversion.coin), conversion.withdrawal_fee),
+            ],
+        );
+    }
+    out
+}

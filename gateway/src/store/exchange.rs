@@ -29,6 +29,10 @@ pub struct ExchangeAccount {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub erased_at_ms: Option<i64>,
+    /// What the venue did for the payer, as JSON ([`crate::exchange::Conversion`]): the trade
+    /// (filled amounts and fee) and the withdrawal fee, for the ledger's `conversion` and
+    /// `fee` postings.
+    pub conversion: Option<String>,
 }
 
 #[async_trait]

@@ -12,6 +12,9 @@ use super::StoreError;
 const COLUMNS: &str = "id, payment_intent_id, merchant_id, livemode, venue, sealed_credentials, \
     keep_credentials, order_leg, withdrawal_leg, status, venue_withdrawal_id, tx_hash, failure, \
     created_at, updated_at, erased_at";
+const SELECT: &str = "id, payment_intent_id, merchant_id, livemode, venue, sealed_credentials, \
+    keep_credentials, order_leg, withdrawal_leg, status, venue_withdrawal_id, tx_hash, failure, \
+    created_at, updated_at, erased_at, conversion";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("exchange account {what}"))
@@ -37,6 +40,7 @@ fn from_row(row: &AnyRow) -> Result<ExchangeAccount, StoreError> {
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
         erased_at_ms: row.try_get("erased_at")?,
+        conversion: row.try_get("conversion")?,
     })
 }
 
@@ -70,7 +74,7 @@ impl ExchangeStore for SqlStore {
 
     async fn get_exchange_account(&self, id: &str) -> Result<Option<ExchangeAccount>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM exchange_accounts WHERE id = $1"
+            "SELECT {SELECT} FROM exchange_accounts WHERE id = $1"
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.writer)
@@ -83,7 +87,7 @@ impl ExchangeStore for SqlStore {
         intent: &PaymentIntentId,
     ) -> Result<Vec<ExchangeAccount>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM exchange_accounts WHERE payment_intent_id = $1 ORDER BY \
+            "SELECT {SELECT} FROM exchange_accounts WHERE payment_intent_id = $1 ORDER BY \
              created_at, id"
         ))
         .bind(intent.to_string())
@@ -94,7 +98,7 @@ impl ExchangeStore for SqlStore {
 
     async fn submitted_exchange_withdrawals(&self) -> Result<Vec<ExchangeAccount>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM exchange_accounts WHERE status = 'submitted' ORDER BY \
+            "SELECT {SELECT} FROM exchange_accounts WHERE status = 'submitted' ORDER BY \
              created_at LIMIT 200"
         ))
         .fetch_all(&self.pool)
@@ -105,7 +109,7 @@ impl ExchangeStore for SqlStore {
     async fn update_exchange_account(&self, a: &ExchangeAccount) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE exchange_accounts SET status = $1, venue_withdrawal_id = $2, tx_hash = $3, \
-             failure = $4, updated_at = $5 WHERE id = $6",
+             failure = $4, updated_at = $5, conversion = COALESCE($7, conversion) WHERE id = $6",
         )
         .bind(a.status.clone())
         .bind(a.venue_withdrawal_id.clone())
@@ -113,6 +117,7 @@ impl ExchangeStore for SqlStore {
         .bind(a.failure.clone())
         .bind(a.updated_at_ms)
         .bind(a.id.clone())
+        .bind(a.conversion.clone())
         .execute(&self.writer)
         .await?;
         Ok(())
