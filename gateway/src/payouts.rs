@@ -39,6 +39,8 @@ use crate::store::{CasOutcome, Event};
 use axum::http::StatusCode;
 
 pub const PAYOUT_LEG: &str = "payout";
+/// How long the schedule waits after a payout failed before it tries again.
+pub const FAILED_BACKOFF_MS: i64 = 3600 * 1000;
 /// `created_by` of payouts the schedule made.
 pub const SCHEDULE: &str = "schedule";
 
@@ -368,6 +370,13 @@ async fn schedule_merchant(
             if to.is_some_and(|to| to.to_string() == refused.destination) {
                 continue;
             }
+        }
+        // A payout whose transfer failed on chain is retried, but not before FAILED_BACKOFF_MS:
+        // each attempt costs gas, and the cause (an empty treasury, say) needs an operator.
+        if last.as_ref().is_some_and(|p| {
+            p.status == PayoutStatus::Failed && now_ms - p.updated_at_ms < FAILED_BACKOFF_MS
+        }) {
+            continue;
         }
         let by_threshold = settings.payout_threshold.is_some_and(|t| amount >= t);
         let by_interval = settings.payout_interval_secs.is_some_and(|secs| {

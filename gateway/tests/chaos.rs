@@ -392,6 +392,10 @@ async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
     for posting in store.all_postings().await.unwrap() {
         posting.check().unwrap_or_else(|e| panic!("{e}"));
     }
+    // And every account's balance equals the sum of its entries.
+    common::ledger_invariant(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn api_get_offline(url: &str, table: &str, id: &str) -> String {

@@ -308,7 +308,11 @@ pub fn conversion_postings(
             out.push(p);
         }
     };
-    if let Some(t) = conversion.trade.as_ref().filter(|t| !t.filled_base.is_zero()) {
+    if let Some(t) = conversion
+        .trade
+        .as_ref()
+        .filter(|t| !t.filled_base.is_zero())
+    {
         post(
             "conversion",
             &account.order_leg,

@@ -298,7 +298,8 @@ impl Drop for TestApp {
     }
 }
 
-async fn ledger_invariant(url: &str) -> Result<(), String> {
+/// The invariant [`TestApp`]'s drop checks, for tests that run the gateway another way.
+pub async fn ledger_invariant(url: &str) -> Result<(), String> {
     use rialto_gateway::store::ledger::LedgerStore;
     use rialto_gateway::store::money::MoneyStore;
     use rust_decimal::Decimal;
