@@ -12,8 +12,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The merchant's balance by asset: `available` is held by Rialto for the merchant, `settled`
-         *     is what reached the merchant's own settlement address.
+         * The merchant's balance by asset: `available` is held by Rialto for the merchant,
+         *     `reserved` is on its way out (refunds and payouts in flight), `settled` is what reached the
+         *     merchant's own address.
          */
         get: operations["get_balance"];
         put?: never;
@@ -1258,7 +1259,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{object: balance, available: [{asset, amount}], settled: [...]}` */
+            /** @description `{object: balance, available: [{asset, amount}], reserved: [...], settled: [...]}` */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -36,11 +36,12 @@ fn position(postings: &[Posting], account: &str) -> BTreeMap<String, Decimal> {
     out
 }
 
-/// The merchant's balance by asset: `available` is held by Rialto for the merchant, `settled`
-/// is what reached the merchant's own settlement address.
+/// The merchant's balance by asset: `available` is held by Rialto for the merchant,
+/// `reserved` is on its way out (refunds and payouts in flight), `settled` is what reached the
+/// merchant's own address.
 #[utoipa::path(
     get, path = "/v1/balance", operation_id = "get_balance", tag = "balance",
-    responses((status = 200, description = "`{object: balance, available: [{asset, amount}], settled: [...]}`"),
+    responses((status = 200, description = "`{object: balance, available: [{asset, amount}], reserved: [...], settled: [...]}`"),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = []))
 )]
@@ -50,11 +51,17 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller) -> Result<R
         .store
         .merchant_postings(&caller.merchant_id, caller.livemode)
         .await?;
+    let m = &caller.merchant_id;
+    let mut reserved = position(&postings, &crate::ledger::refunds_pending(m));
+    for (asset, amount) in position(&postings, &crate::ledger::payouts_pending(m)) {
+        *reserved.entry(asset).or_default() += amount;
+    }
     let body = json!({
         "object": "balance",
         "livemode": caller.livemode,
-        "available": amounts(position(&postings, &merchant_balance(&caller.merchant_id))),
-        "settled": amounts(position(&postings, &merchant_settled(&caller.merchant_id))),
+        "available": amounts(position(&postings, &merchant_balance(m))),
+        "reserved": amounts(reserved),
+        "settled": amounts(position(&postings, &merchant_settled(m))),
     });
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
