@@ -150,6 +150,7 @@ pub(crate) struct Tally {
     gaps: Vec<f64>,
     gaps_cost_only: Vec<f64>,
     latencies_us: Vec<f64>,
+    latencies_min_us: Vec<f64>,
     exhaustive_paths: Vec<f64>,
     depeg_reports: u64,
 }
@@ -233,14 +234,27 @@ impl Sim<'_> {
             amount: pay.amount,
             ttl_secs: 120,
         };
-        // (c) The timed part: check the oracle readings and search.
-        let t0 = Instant::now();
+        // (c) The timed part: check the oracle readings and search. Quoting is pure, so it is
+        // repeated three times: the first run is the cold figure, the fastest of the three
+        // filters out the times this process was descheduled on the shared 2-vCPU machine.
+        let mut runs = [0.0f64; 3];
+        for run in &mut runs {
+            let t0 = Instant::now();
+            let prices = PriceTable::build(&m.graph, &oracle, now, PricePolicy::default());
+            let quoted = quote(
+                &ctx(m, &prices, &self.health, now, ScorePolicy::default()),
+                &req,
+                now,
+            );
+            std::hint::black_box(&quoted);
+            *run = t0.elapsed().as_secs_f64() * 1e6;
+        }
+        self.tally.latencies_us.push(runs[0]);
+        let fastest = runs.iter().copied().fold(f64::INFINITY, f64::min);
+        self.tally.latencies_min_us.push(fastest);
         let prices = PriceTable::build(&m.graph, &oracle, now, PricePolicy::default());
         let c = ctx(m, &prices, &self.health, now, ScorePolicy::default());
         let quoted = quote(&c, &req, now);
-        self.tally
-            .latencies_us
-            .push(t0.elapsed().as_secs_f64() * 1e6);
         if i % 300 == 0 && !depegged_assets(&prices, &self.settlement_assets).is_empty() {
             self.tally.depeg_reports += 1;
         }
@@ -393,11 +407,18 @@ fn report(t: &Tally, count: usize, faults: &Faults, secs: f64, health: &HealthTr
         percentile(&mut gc, 100.0)
     );
     let mut lat = t.latencies_us.clone();
+    let mut fastest = t.latencies_min_us.clone();
     println!(
-        "(c) quote latency (oracle checks + search), µs: p50 {:.0}  p99 {:.0}  max {:.0}",
+        "(c) quote latency (oracle checks + search), µs: first run p50 {:.0}  p99 {:.0}  max {:.0}",
         percentile(&mut lat, 50.0),
         percentile(&mut lat, 99.0),
         percentile(&mut lat, 100.0)
+    );
+    println!(
+        "    fastest of 3 runs per quote, µs:              p50 {:.0}  p99 {:.0}  max {:.0}",
+        percentile(&mut fastest, 50.0),
+        percentile(&mut fastest, 99.0),
+        percentile(&mut fastest, 100.0)
     );
     let mut paths = t.exhaustive_paths.clone();
     println!(
