@@ -34,7 +34,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ledger::{self, merchant_balance, merchant_settled, payouts_pending};
 use crate::settings::{self, MerchantSettings, Schedule};
 use crate::store::chain::{ChainTransfer, LegStatus};
-use crate::store::money::{Effects, Payout, PayoutStatus, Reservation, ReserveOutcome};
+use crate::store::money::{Effects, MoneyTable, Payout, PayoutStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
 use axum::http::StatusCode;
 
@@ -436,6 +436,19 @@ async fn drive_one(state: &AppState, payout: &Payout, now_ms: i64) -> Result<boo
     let leg = match store.get_chain_transfer(PAYOUT_LEG, &reference).await? {
         Some(leg) => leg,
         None if payout.status == PayoutStatus::Pending => {
+            // One instance screens and records the transfer (see `refunds::CLAIM_MS`).
+            let claimed = store
+                .claim_money_object(
+                    MoneyTable::Payouts,
+                    &reference,
+                    PayoutStatus::Pending.as_str(),
+                    now_ms,
+                    now_ms + crate::refunds::CLAIM_MS,
+                )
+                .await?;
+            if !claimed {
+                return Ok(false);
+            }
             let at = OutgoingAddress {
                 role: AddressRole::Settlement,
                 point: "payout_sent",

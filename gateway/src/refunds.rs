@@ -31,13 +31,16 @@ use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{ApiError, ErrorCode};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
 use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
-use crate::store::money::{Effects, Refund, RefundStatus, Reservation, ReserveOutcome};
+use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
 use axum::http::StatusCode;
 
 pub const REFUND_LEG: &str = "refund";
 /// Reasons a merchant may give; policies add `overpaid`, `underpaid`, `late`.
 pub const MERCHANT_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
+/// How long an instance holds a refund or payout while it screens and records its transfer
+/// (well above the time that takes; after a crash the next attempt waits this long).
+pub const CLAIM_MS: i64 = 20_000;
 /// Refund creation retries this often when the intent moves underneath it.
 const CAS_RETRIES: usize = 3;
 
@@ -368,6 +371,20 @@ async fn drive_one(state: &AppState, refund: &Refund, now_ms: i64) -> Result<boo
             let Some(hot) = chain.hot_wallet.as_ref() else {
                 return Ok(false);
             };
+            // One instance screens and records the transfer; another neither sends nor refuses
+            // it meanwhile (a refusal racing a send would return money that left).
+            let claimed = store
+                .claim_money_object(
+                    MoneyTable::Refunds,
+                    &reference,
+                    RefundStatus::Pending.as_str(),
+                    now_ms,
+                    now_ms + CLAIM_MS,
+                )
+                .await?;
+            if !claimed {
+                return Ok(false);
+            }
             let (token, destination, units) =
                 transfer_of(state, refund).map_err(RailError::Ledger)?;
             // Screened again right before signing: lists change.

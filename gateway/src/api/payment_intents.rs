@@ -644,6 +644,22 @@ async fn cancel_inner(
         .await?
         .ok_or_else(|| ApiError::missing("payment_intent", id, "id"))?;
     let now = state.clock.now_ms();
+    // Funds that arrived (or are arriving) for the intent keep it open: canceling would strand
+    // them. The payment policy settles or refunds them; the intent then ends on its own.
+    let funded = state
+        .store
+        .payment_transactions_of(&current.id)
+        .await?
+        .iter()
+        .any(|p| p.status != crate::store::chain::TX_REVERTED);
+    if funded {
+        return Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "Funds for this payment intent have arrived; it can no longer be canceled. It is \
+             settled or refunded by your payment policy.",
+        )
+        .into());
+    }
     let mut next = current.transition(PaymentEvent::Cancel, now).map_err(|_| {
         ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,

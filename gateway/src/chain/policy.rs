@@ -27,7 +27,9 @@ use rust_decimal::Decimal;
 use super::rail::RailError;
 use super::EvmChain;
 use crate::api::{intent_event, intent_json, AppState};
-use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use crate::compliance::flow::{
+    screen_outgoing, screen_received_funds, FundsSubject, OutgoingAddress,
+};
 use crate::refunds::RefundSpec;
 use crate::settings::{self, MerchantSettings, OverpaidPolicy};
 use crate::store::chain::TX_CONFIRMED;
@@ -166,7 +168,11 @@ pub async fn apply(
         return Ok(false);
     };
     let received = super::settle::deposited(state, intent).await?;
-    if intent.status == PaymentStatus::Expired && intent.amount_refunded >= received {
+    // Once a deposit address has been swept, what it received is settled for good: funds
+    // arriving after that are not claimed (the watcher leaves them to reconciliation, which
+    // reports them as unexpected inflows), and an intent whose funds went back is never reopened.
+    let swept = super::settle::sweep_recorded(state, intent).await?;
+    if intent.status == PaymentStatus::Expired && swept && intent.amount_refunded >= received {
         return Ok(false); // already given back
     }
     let settings =
@@ -201,6 +207,7 @@ pub async fn apply(
             Ok(true)
         }
         Decision::AwaitTopUp { detail } => note(state, intent, None, detail, now_ms).await,
+        Decision::Reopen { .. } if swept || intent.amount_refunded > Decimal::ZERO => Ok(false),
         Decision::Reopen { detail } => {
             let Ok(mut next) = intent.transition(PaymentEvent::LateFundsAccepted, now_ms) else {
                 return Ok(false);
@@ -215,6 +222,34 @@ pub async fn apply(
             } else {
                 false
             };
+            // Funds go back only to payers that screen clear; anything else stays frozen where
+            // it is (the screening recorded a case for an operator).
+            for sender in &deposits {
+                let clear = match rialto_core::address::Address::parse(
+                    &sender.payer,
+                    intent.settlement.address.namespace(),
+                ) {
+                    Ok(address) => screen_outgoing(
+                        state,
+                        &intent.merchant_id,
+                        intent.livemode,
+                        &address,
+                        OutgoingAddress {
+                            role: rialto_compliance::AddressRole::Payer,
+                            point: "policy_refund",
+                            intent: Some(intent.id),
+                        },
+                        now_ms,
+                    )
+                    .await
+                    .map_err(|e| RailError::Screening(e.message))?,
+                    Err(_) => false,
+                };
+                if !clear {
+                    tracing::warn!(intent = %intent.id, "policy refund held: the payer did not screen clear");
+                    return Ok(noted);
+                }
+            }
             let Some(swept) = super::settle::sweep_legs(state, chain, intent, true, now_ms).await?
             else {
                 return Ok(noted);
@@ -341,14 +376,32 @@ async fn policy_refund(state: &AppState, intent: &PaymentIntent, spec: &RefundSp
             100,
         )
         .await;
-    if existing.is_ok_and(|page| page.data.iter().any(|r| r.created_by == POLICY)) {
+    // A failed policy refund (its reversal put the funds back in the balance) is tried again.
+    if existing.is_ok_and(|page| {
+        page.data.iter().any(|r| {
+            r.created_by == POLICY && r.status != crate::store::money::RefundStatus::Failed
+        })
+    }) {
         return;
+    }
+    // Booked already by an earlier attempt: refund without booking again.
+    let booked = state
+        .store
+        .paid_into(
+            &intent.id,
+            &crate::ledger::merchant_balance(&intent.merchant_id),
+        )
+        .await
+        .is_ok_and(|paid| paid > Decimal::ZERO);
+    let mut spec = spec.clone();
+    if booked {
+        spec.credit.clear();
     }
     if let Err(err) = crate::refunds::create(
         state,
         &intent.id,
         (&intent.merchant_id, intent.livemode),
-        spec,
+        &spec,
         None,
         now_ms,
     )

@@ -204,6 +204,18 @@ pub(super) async fn deposited(
     Ok(total)
 }
 
+/// Whether the intent's deposit address has been (or is being) swept: its gas leg is recorded.
+pub(super) async fn sweep_recorded(
+    state: &AppState,
+    intent: &PaymentIntent,
+) -> Result<bool, RailError> {
+    Ok(state
+        .store
+        .get_chain_transfer(SWEEP_GAS, &intent.id.to_string())
+        .await?
+        .is_some())
+}
+
 /// Whether the policy gives part of this payment back (the surplus of an over-payment).
 fn refunds_surplus(intent: &PaymentIntent) -> bool {
     intent

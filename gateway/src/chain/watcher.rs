@@ -100,6 +100,12 @@ pub async fn scan_deposits(
             if !super::one_for_one(&intent) {
                 continue; // needs a quote: the router's
             }
+            if super::settle::sweep_recorded(state, &intent).await? {
+                // Swept already: a later transfer is not part of this payment. Reconciliation
+                // reports it (an unexpected inflow to a deposit address) for an operator.
+                tracing::warn!(intent = %intent.id, tx = %log.tx_hash, "transfer into an already swept deposit address left unclaimed");
+                continue;
+            }
             let claim = PaymentTransaction {
                 chain_id: chain.caip2.clone(),
                 tx_hash: log.tx_hash.clone(),

@@ -133,6 +133,13 @@ pub struct Payout {
     pub updated_at_ms: i64,
 }
 
+/// Which objects [`MoneyStore::claim_money_object`] claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoneyTable {
+    Refunds,
+    Payouts,
+}
+
 /// The balance a reservation spends: `amount` of `asset` from ledger account `account`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
@@ -274,6 +281,17 @@ pub trait MoneyStore: Send + Sync + 'static {
         intent: &PaymentIntentId,
         account: &str,
     ) -> Result<Decimal, StoreError>;
+
+    /// Takes the refund (`table` = `refunds`) or payout (`payouts`) `id` in `status` for this
+    /// instance until `until_ms`, unless another instance holds it: `true` when taken.
+    async fn claim_money_object(
+        &self,
+        table: MoneyTable,
+        id: &str,
+        status: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Sum of `account`'s entries in `asset` posted in `livemode`.
     async fn account_balance(

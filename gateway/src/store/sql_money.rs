@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::money::{
-    Effects, MoneyStore, Payout, PayoutStatus, Refund, RefundStatus, Reservation, ReserveOutcome,
+    Effects, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund, RefundStatus, Reservation,
+    ReserveOutcome,
 };
 use super::sql::{cas_intent, insert_event, insert_idempotency, SqlStore};
 use super::sql_ledger::insert_postings;
@@ -499,6 +500,32 @@ impl MoneyStore for SqlStore {
         }
         tx.commit().await?;
         Ok(CasOutcome::Updated)
+    }
+
+    async fn claim_money_object(
+        &self,
+        table: MoneyTable,
+        id: &str,
+        status: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let table = match table {
+            MoneyTable::Refunds => "refunds",
+            MoneyTable::Payouts => "payouts",
+        };
+        let claimed = sqlx::query(&format!(
+            "UPDATE {table} SET claimed_until = $1 WHERE id = $2 AND status = $3 AND \
+             (claimed_until IS NULL OR claimed_until < $4)"
+        ))
+        .bind(until_ms)
+        .bind(id.to_owned())
+        .bind(status.to_owned())
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
     }
 
     async fn paid_into(
