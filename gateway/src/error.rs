@@ -54,6 +54,9 @@ pub enum ErrorCode {
     IdempotencyKeyInUse,
     RateLimited,
     SettlementAddressRefused,
+    PayoutsUnavailable,
+    BalanceChanged,
+    WriteOffExists,
     RefundNotAllowed,
     RefundExceedsPayment,
     RefundDestinationRequired,
@@ -133,6 +136,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::SettlementAddressRefused => "settlement_address_refused",
+            ErrorCode::PayoutsUnavailable => "payouts_unavailable",
+            ErrorCode::BalanceChanged => "balance_changed",
+            ErrorCode::WriteOffExists => "write_off_exists",
             ErrorCode::RefundNotAllowed => "refund_not_allowed",
             ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
             ErrorCode::RefundDestinationRequired => "refund_destination_required",
@@ -206,7 +212,9 @@ impl ErrorCode {
             C::TransactionUnconfirmed
             | C::TransactionAlreadyUsed
             | C::AuthorizationNonceUsed
-            | C::AuthorizationAlreadyRelayed => (StatusCode::CONFLICT, T::InvalidRequestError),
+            | C::AuthorizationAlreadyRelayed
+            | C::WriteOffExists
+            | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
             C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
                 (StatusCode::CONFLICT, T::InvalidRequestError)
             }
@@ -227,6 +235,7 @@ impl ErrorCode {
             | C::InvalidCursor
             | C::InvalidUrl
             | C::SettlementAddressRefused
+            | C::PayoutsUnavailable
             | C::RefundNotAllowed
             | C::RefundExceedsPayment
             | C::RefundDestinationRequired

@@ -165,7 +165,7 @@ pub async fn create(
         .is_none()
     {
         return Err(ApiError::new(
-            ErrorCode::RefundsUnavailable,
+            ErrorCode::PayoutsUnavailable,
             "Payouts are not available on this chain: no treasury wallet is configured for it.",
         )
         .into());
@@ -264,7 +264,7 @@ pub async fn create(
             .param("amount"),
         )),
         ReserveOutcome::Conflict => Err(WriteError::Api(ApiError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
+            ErrorCode::BalanceChanged,
             "The balance changed while the payout was being created. Retry.",
         ))),
     }

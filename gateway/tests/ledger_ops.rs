@@ -102,7 +102,7 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
 
     // Write-offs: operators only, never more than the balance holds, exact.
     let body = json!({"merchant": app.merchant.id, "asset": "usdc", "chain": "devnet-base",
-        "amount": "0.25", "reason": "dust below the payout threshold"});
+        "amount": "0.25", "reason": "dust below the payout threshold", "reference": "ticket-42"});
     let by_merchant = app
         .post("/v1/ledger/write_offs", app.sk())
         .json(&body)
@@ -120,7 +120,7 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         .post("/v1/ledger/write_offs", &op)
         .json(
             &json!({"merchant": app.merchant.id, "asset": "usdc", "chain": "devnet-base",
-            "amount": "25.01", "reason": "x"}),
+            "amount": "25.01", "reason": "x", "reference": "ticket-41"}),
         )
         .send()
         .await
@@ -135,6 +135,13 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         .await
         .unwrap();
     assert_eq!(written.status(), 200, "{}", written.text().await.unwrap());
+    let again = app
+        .post("/v1/ledger/write_offs", &op)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "a retry never writes off twice");
     let balance = app.get_json("/v1/balance").await;
     assert_eq!(balance["available"][0]["amount"], "24.75", "{balance}");
     assert!(balance_transactions(app)

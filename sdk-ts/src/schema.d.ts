@@ -1238,8 +1238,13 @@ export interface components {
             chain?: string | null;
             /** @example 0.000123 */
             amount: string;
-            /** @description Why (kept in the event and the audit of the ledger transaction's reference). */
+            /** @description Why (kept in the event). */
             reason: string;
+            /**
+             * @description The operator's own reference for this write-off (a ticket id): one write-off per
+             *     reference and merchant, so a retried request cannot write off twice.
+             */
+            reference: string;
         };
     };
     responses: never;

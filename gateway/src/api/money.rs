@@ -491,8 +491,11 @@ pub struct WriteOffParams {
     pub chain: Option<String>,
     #[schema(example = "0.000123")]
     pub amount: String,
-    /// Why (kept in the event and the audit of the ledger transaction's reference).
+    /// Why (kept in the event).
     pub reason: String,
+    /// The operator's own reference for this write-off (a ticket id): one write-off per
+    /// reference and merchant, so a retried request cannot write off twice.
+    pub reference: String,
 }
 
 /// Write part of a merchant's held balance off (operators): dust below any payout, funds that
@@ -537,12 +540,16 @@ pub async fn create_write_off(
         .param("reason"));
     }
     let now = state.clock.now_ms();
-    let id = format!(
-        "wo_{}",
-        rialto_core::id::LegId::generate()
-            .to_string()
-            .trim_start_matches("leg_")
-    );
+    let reference = params.reference.trim();
+    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    if reference.is_empty() || reference.len() > 100 || !reference.chars().all(valid) {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "reference must be 1 to 100 letters, digits or -_.:",
+        )
+        .param("reference"));
+    }
+    let id = format!("wo_{merchant}_{reference}");
     let account = crate::ledger::merchant_balance(&merchant);
     let posting = crate::ledger::transfer(
         (merchant, params.livemode),
@@ -581,11 +588,23 @@ pub async fn create_write_off(
         events: std::slice::from_ref(&event),
         ..Default::default()
     };
-    match state
+    let posted = match state
         .store
         .reserve_and_post(&reservation, effects, now)
-        .await?
+        .await
     {
+        Err(crate::store::StoreError::Database(sqlx::Error::Database(e)))
+            if e.is_unique_violation() =>
+        {
+            return Err(ApiError::new(
+                ErrorCode::WriteOffExists,
+                "A write-off with this reference was already posted for this merchant.",
+            )
+            .param("reference"));
+        }
+        other => other?,
+    };
+    match posted {
         crate::store::money::ReserveOutcome::Reserved => Ok(json_response(StatusCode::OK, object)),
         crate::store::money::ReserveOutcome::Insufficient { available } => Err(ApiError::new(
             ErrorCode::BalanceInsufficient,
@@ -593,7 +612,7 @@ pub async fn create_write_off(
         )
         .param("amount")),
         crate::store::money::ReserveOutcome::Conflict => Err(ApiError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
+            ErrorCode::BalanceChanged,
             "The balance changed meanwhile. Retry.",
         )),
     }
