@@ -327,7 +327,13 @@ pub async fn schedule(state: &AppState, now_ms: i64) -> Result<usize, ApiError> 
             if settings.settlement_schedule != Schedule::Batched {
                 continue;
             }
-            created += schedule_merchant(state, (&merchant, livemode), &settings, now_ms).await?;
+            // One merchant's failure must not hold up the others' payouts.
+            match schedule_merchant(state, (&merchant, livemode), &settings, now_ms).await {
+                Ok(n) => created += n,
+                Err(err) => {
+                    tracing::warn!(%merchant, error = %err.message, "payout schedule failed for a merchant; will retry")
+                }
+            }
         }
     }
     Ok(created)

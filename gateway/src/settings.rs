@@ -114,18 +114,18 @@ impl MerchantSettings {
     }
 }
 
-/// The merchant's settings in `livemode` (defaults when none were set or stored JSON is
-/// unreadable, which validation on the way in prevents).
+/// The merchant's settings in `livemode` (defaults when none were set). Stored settings that no
+/// longer parse are an error, never silently the defaults: they decide where money goes.
 pub async fn load(
     store: &dyn Store,
     merchant: &rialto_core::id::MerchantId,
     livemode: bool,
 ) -> Result<MerchantSettings, StoreError> {
-    Ok(store
-        .merchant_settings(merchant, livemode)
-        .await?
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default())
+    let Some(json) = store.merchant_settings(merchant, livemode).await? else {
+        return Ok(MerchantSettings::default());
+    };
+    serde_json::from_str(&json)
+        .map_err(|e| StoreError::Corrupt(format!("settings of {merchant}: {e}")))
 }
 
 #[cfg(test)]

@@ -329,35 +329,65 @@ async fn refund_all(
     policy_refund(state, intent, &spec, now_ms).await;
 }
 
-/// After an over-paid intent succeeded with its funds held: refund the surplus, and (for a
-/// merchant on immediate settlement) pay the amount out to the intent's settlement address.
-pub async fn refund_surplus(state: &AppState, intent: &PaymentIntent, batched: bool, now_ms: i64) {
-    let Some(detail) = intent.payment_detail.as_ref() else {
-        return;
-    };
-    let spec = RefundSpec {
-        amount: Some(detail.refund),
-        destination: None,
-        reason: "overpaid".to_owned(),
-        created_by: POLICY.to_owned(),
-        metadata: Default::default(),
-        allowed: &[PaymentStatus::Succeeded],
-        credit: Vec::new(),
-    };
-    policy_refund(state, intent, &spec, now_ms).await;
-    if !batched {
-        let paid_out = crate::payouts::create(
-            state,
-            (&intent.merchant_id, intent.livemode),
-            &intent.settlement.asset,
-            Some(detail.expected),
-            (POLICY, Some(intent.settlement.address)),
-            None,
-            now_ms,
-        )
-        .await;
-        if let Err(err) = paid_out {
-            tracing::warn!(intent = %intent.id, error = ?err, "settling an over-paid intent failed; retry by hand");
+/// Before an over-paid intent succeeds, its funds held in the treasury: refund the surplus of
+/// what was swept (booking the payment in the same transaction) and, for a merchant on
+/// immediate settlement, record the payout of the amount to the intent's settlement address.
+/// Each step is idempotent; `true` once both are recorded.
+pub async fn settle_surplus(
+    state: &AppState,
+    intent: &PaymentIntent,
+    swept: Decimal,
+    batched: bool,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let expected = intent.amount.amount();
+    let surplus = swept - expected;
+    if surplus > Decimal::ZERO {
+        let mut credit = crate::ledger::paid_and_held(intent, swept, now_ms)
+            .map_err(|e| RailError::Ledger(e.to_string()))?;
+        credit.extend(super::settle::intent_fee_postings(state, intent, now_ms).await?);
+        let spec = RefundSpec {
+            amount: Some(surplus),
+            destination: None,
+            reason: "overpaid".to_owned(),
+            created_by: POLICY.to_owned(),
+            metadata: Default::default(),
+            allowed: &[PaymentStatus::Settling],
+            credit,
+        };
+        if !policy_refund(state, intent, &spec, now_ms).await {
+            return Ok(false);
+        }
+    }
+    if batched {
+        return Ok(true);
+    }
+    let maker = format!("{POLICY}:{}", intent.id);
+    let made = state
+        .store
+        .list_payouts(&intent.merchant_id, intent.livemode, None, 100)
+        .await?
+        .data
+        .iter()
+        .any(|p| p.created_by == maker);
+    if made {
+        return Ok(true);
+    }
+    let paid_out = crate::payouts::create(
+        state,
+        (&intent.merchant_id, intent.livemode),
+        &intent.settlement.asset,
+        Some(expected),
+        (&maker, Some(intent.settlement.address)),
+        None,
+        now_ms,
+    )
+    .await;
+    match paid_out {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            tracing::warn!(intent = %intent.id, error = ?err, "paying out an over-paid intent failed; will retry");
+            Ok(false)
         }
     }
 }
@@ -365,7 +395,13 @@ pub async fn refund_surplus(state: &AppState, intent: &PaymentIntent, batched: b
 /// `created_by` of refunds and payouts the policy made.
 pub const POLICY: &str = "policy";
 
-async fn policy_refund(state: &AppState, intent: &PaymentIntent, spec: &RefundSpec, now_ms: i64) {
+/// Creates the policy's refund unless one (not failed) exists; `true` when one exists now.
+async fn policy_refund(
+    state: &AppState,
+    intent: &PaymentIntent,
+    spec: &RefundSpec,
+    now_ms: i64,
+) -> bool {
     let existing = state
         .store
         .list_refunds(
@@ -382,7 +418,7 @@ async fn policy_refund(state: &AppState, intent: &PaymentIntent, spec: &RefundSp
             r.created_by == POLICY && r.status != crate::store::money::RefundStatus::Failed
         })
     }) {
-        return;
+        return true;
     }
     // Booked already by an earlier attempt: refund without booking again.
     let booked = state
@@ -397,7 +433,7 @@ async fn policy_refund(state: &AppState, intent: &PaymentIntent, spec: &RefundSp
     if booked {
         spec.credit.clear();
     }
-    if let Err(err) = crate::refunds::create(
+    match crate::refunds::create(
         state,
         &intent.id,
         (&intent.merchant_id, intent.livemode),
@@ -407,7 +443,11 @@ async fn policy_refund(state: &AppState, intent: &PaymentIntent, spec: &RefundSp
     )
     .await
     {
-        tracing::warn!(intent = %intent.id, error = ?err, "policy refund not created; will retry");
+        Ok(_) => true,
+        Err(err) => {
+            tracing::warn!(intent = %intent.id, error = ?err, "policy refund not created; will retry");
+            false
+        }
     }
 }
 

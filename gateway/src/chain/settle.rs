@@ -113,6 +113,11 @@ async fn succeed(
     }
     .map_err(|e| RailError::Ledger(e.to_string()))?;
     postings.extend(intent_fee_postings(state, &next, now_ms).await?);
+    // Booked already (the surplus refund of an over-payment books the payment with it).
+    let balance = crate::ledger::merchant_balance(&next.merchant_id);
+    if state.store.paid_into(&next.id, &balance).await? > rust_decimal::Decimal::ZERO {
+        postings.clear();
+    }
     if payment.source == "exchange" {
         // The venue's trade and fees for the payer, from the account that paid.
         for account in state.store.exchange_accounts_of(&next.id).await? {
@@ -265,15 +270,23 @@ async fn sweep(
     else {
         return Ok(moved);
     };
+    if refunds_surplus(&current) {
+        // The surplus refund (which books the payment) and the immediate payout are recorded
+        // before the intent succeeds, so a crash between them resumes here.
+        if !super::policy::settle_surplus(state, &current, swept.amount, batched, now_ms).await? {
+            return Ok(moved);
+        }
+        match state.store.get_intent_unscoped(&current.id).await? {
+            Some(fresh) if fresh.status == PaymentStatus::Settling => current = fresh,
+            _ => return Ok(moved),
+        }
+    }
     let mut paid = payment.clone();
     paid.amount = swept.amount.normalize().to_string();
-    let Some(done) = succeed(state, &current, &paid, swept.held, now_ms).await? else {
-        return Ok(moved);
-    };
-    if refunds_surplus(&done) {
-        super::policy::refund_surplus(state, &done, batched, now_ms).await;
-    }
-    Ok(true)
+    Ok(succeed(state, &current, &paid, swept.held, now_ms)
+        .await?
+        .is_some()
+        || moved)
 }
 
 /// A confirmed sweep: what it moved and whether it went to the treasury (held).
