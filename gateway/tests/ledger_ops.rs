@@ -4,36 +4,11 @@
 mod common;
 
 use alloy::primitives::U256;
-use alloy::providers::{Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use rialto_evm::contracts::{to_wire, IERC20};
-use rialto_evm::manifest::ChainManifest;
 use rialto_gateway::cli_ops::create_operator;
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use common::devnet::{start, wait_for, MERCHANT};
+use common::devnet::{pay_usdc, start, wait_for, MERCHANT};
 use common::{assert_ledger_balanced, TestApp};
-
-async fn pay(chain: &ChainManifest, to: &str, units: u64) {
-    let key: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
-    let wallet = ProviderBuilder::new()
-        .wallet(key)
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap()
-        .erased();
-    let token = to_wire(&chain.tokens["USDC"].address).unwrap();
-    let receipt = IERC20::new(token, &wallet)
-        .transfer(to.parse().unwrap(), U256::from(units))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
-}
 
 async fn balance_transactions(app: &TestApp) -> Vec<Value> {
     app.get_json("/v1/balance_transactions?limit=100").await["data"]
@@ -72,7 +47,13 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         .json()
         .await
         .unwrap();
-    pay(chain, deposit["address"].as_str().unwrap(), 25_000_000).await;
+    pay_usdc(
+        chain,
+        0,
+        deposit["address"].as_str().unwrap(),
+        U256::from(25_000_000u64),
+    )
+    .await;
     wait_for(app, &intent, "succeeded").await;
 
     // The gas leg and the sweep each paid gas: one network_fee per leg, in the native asset.

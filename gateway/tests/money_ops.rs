@@ -11,16 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use common::devnet::{intent, start, usdc_balance, wait_for, DevnetApp, MERCHANT};
+use common::devnet::{
+    deposit_address, intent, pay_usdc, settings, start, usdc_balance, wait_for, DevnetApp, MERCHANT,
+};
 use common::{assert_ledger_balanced, expect_error, TestApp};
-use rialto_evm::contracts::{to_wire, IERC20};
 use rialto_evm::manifest::ChainManifest;
 use rialto_gateway::api::AppState;
 use rialto_gateway::cli_ops::create_operator;
 use rust_decimal::Decimal;
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 fn dec(text: &str) -> Decimal {
@@ -32,20 +30,6 @@ fn units(amount: &str) -> U256 {
     U256::from(u64::try_from(d.normalize().mantissa()).unwrap())
 }
 
-async fn wallet(chain: &ChainManifest, payer: usize) -> DynProvider {
-    let key: PrivateKeySigner = chain.payers[payer]
-        .private_key
-        .expose_secret()
-        .parse()
-        .unwrap();
-    ProviderBuilder::new()
-        .wallet(key)
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap()
-        .erased()
-}
-
 fn payer_address(chain: &ChainManifest, payer: usize) -> String {
     chain.payers[payer].address.to_string()
 }
@@ -55,19 +39,6 @@ async fn operator(app: &TestApp) -> String {
         .await
         .unwrap();
     created["operator_key"].as_str().unwrap().to_owned()
-}
-
-/// POST /v1/settings; asserts it was accepted.
-async fn settings(app: &TestApp, body: Value) {
-    let r = app
-        .post("/v1/settings", app.sk())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert_eq!(status, 200, "settings refused: {text}");
 }
 
 async fn batched(app: &TestApp, threshold: &str, extra: Value) {
@@ -84,30 +55,8 @@ async fn pay_by_deposit(setup: &DevnetApp, amount: &str, payer: usize) -> Value 
     let (app, chain) = (&setup.app, &setup.chain);
     let paying = intent(app, amount).await;
     let id = paying["id"].as_str().unwrap();
-    let deposit: Value = app
-        .post(
-            &format!("/v1/payment_intents/{id}/deposit_address"),
-            app.sk(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let to = deposit["address"].as_str().unwrap();
-    let receipt = IERC20::new(
-        to_wire(&chain.tokens["USDC"].address).unwrap(),
-        wallet(chain, payer).await,
-    )
-    .transfer(to.parse().unwrap(), units(amount))
-    .send()
-    .await
-    .unwrap()
-    .get_receipt()
-    .await
-    .unwrap();
-    assert!(receipt.status());
+    let to = deposit_address(app, &paying).await;
+    pay_usdc(chain, payer, &to, units(amount)).await;
     wait_for(app, &paying, "succeeded").await;
     app.get_json(&format!("/v1/payment_intents/{id}")).await
 }

@@ -8,50 +8,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use rialto_evm::contracts::{to_wire, IERC20};
 use rialto_evm::manifest::ChainManifest;
 use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use common::devnet::{start_clocked, status_of, usdc_balance, wait_for, DevnetApp, MERCHANT};
+use common::devnet::{
+    deposit_address, pay_usdc, settings, start_clocked, status_of, usdc_balance, wait_for,
+    DevnetApp, MERCHANT,
+};
 use common::{assert_ledger_balanced, TestApp};
 
-fn payer(chain: &ChainManifest) -> (PrivateKeySigner, String) {
-    let key: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
-    let address = key.address().to_checksum(None);
-    (key, address)
+fn payer(chain: &ChainManifest) -> String {
+    chain.payers[0].address.to_string()
 }
 
 async fn pay(chain: &ChainManifest, to: &str, units: u64) {
-    let wallet: DynProvider = ProviderBuilder::new()
-        .wallet(payer(chain).0)
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap()
-        .erased();
-    let token = to_wire(&chain.tokens["USDC"].address).unwrap();
-    let receipt = IERC20::new(token, &wallet)
-        .transfer(to.parse().unwrap(), U256::from(units))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
-}
-
-async fn settings(app: &TestApp, body: Value) {
-    let answer = app
-        .post("/v1/settings", app.sk())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    pay_usdc(chain, 0, to, U256::from(units)).await;
 }
 
 /// An intent for `amount` USD in USDC on devnet-base, and its deposit address.
@@ -62,19 +34,8 @@ async fn deposit_intent(app: &TestApp, amount: &str) -> (Value, String) {
             "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}),
         )
         .await;
-    let id = intent["id"].as_str().unwrap();
-    let deposit: Value = app
-        .post(
-            &format!("/v1/payment_intents/{id}/deposit_address"),
-            app.sk(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (intent, deposit["address"].as_str().unwrap().to_owned())
+    let address = deposit_address(app, &intent).await;
+    (intent, address)
 }
 
 async fn detail(app: &TestApp, intent: &Value) -> Value {
@@ -184,7 +145,7 @@ async fn an_underpayment_within_tolerance_is_accepted_and_a_short_one_waits_for_
 async fn an_overpayment_is_kept_or_its_surplus_goes_back_to_the_payer() {
     let setup = setup(None).await;
     let (app, chain) = (&setup.app, &setup.chain);
-    let payer_address = payer(chain).1;
+    let payer_address = payer(chain);
     let before = usdc_balance(chain, MERCHANT).await;
 
     let (kept, address) = deposit_intent(app, "25.00").await;
@@ -249,7 +210,7 @@ async fn short_funds_at_expiry_and_late_funds_after_the_window_are_refunded_late
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let setup = setup(Some(clock.clone())).await;
     let (app, chain) = (&setup.app, &setup.chain);
-    let payer_address = payer(chain).1;
+    let payer_address = payer(chain);
     settings(app, json!({"late_payment_window_secs": 3600})).await;
     let store = app.store.clone();
     let expire = || {

@@ -115,3 +115,70 @@ pub async fn wait_for(app: &TestApp, intent: &Value, want: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A wallet of the devnet's payer `payer` on `chain`.
+pub async fn payer_wallet(chain: &ChainManifest, payer: usize) -> alloy::providers::DynProvider {
+    use alloy::providers::Provider;
+    use secrecy::ExposeSecret;
+    let key: alloy::signers::local::PrivateKeySigner = chain.payers[payer]
+        .private_key
+        .expose_secret()
+        .parse()
+        .unwrap();
+    ProviderBuilder::new()
+        .wallet(key)
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased()
+}
+
+/// Payer `payer` sends `units` of USDC (base units) to `to`; asserts it was mined.
+pub async fn pay_usdc(chain: &ChainManifest, payer: usize, to: &str, units: U256) {
+    let receipt = IERC20::new(
+        to_wire(&chain.tokens["USDC"].address).unwrap(),
+        payer_wallet(chain, payer).await,
+    )
+    .transfer(to.parse().unwrap(), units)
+    .send()
+    .await
+    .unwrap()
+    .get_receipt()
+    .await
+    .unwrap();
+    assert!(receipt.status());
+}
+
+/// The deposit address of `intent` (`POST …/deposit_address`).
+pub async fn deposit_address(app: &TestApp, intent: &Value) -> String {
+    let id = intent["id"].as_str().unwrap();
+    let deposit: Value = app
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    deposit["address"].as_str().unwrap().to_owned()
+}
+
+/// `POST /v1/settings`; asserts it was accepted.
+pub async fn settings(app: &TestApp, body: Value) {
+    let answer = app
+        .post("/v1/settings", app.sk())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    assert_eq!(
+        status,
+        200,
+        "settings refused: {}",
+        answer.text().await.unwrap()
+    );
+}
