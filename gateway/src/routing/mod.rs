@@ -61,7 +61,7 @@ impl Routing {
     }
 
     /// Up to [`MAX_QUOTES`] quotes, best first, for `amount` of the target at `now` (Unix
-    /// seconds). `feeds_refused` says whether any feed refused or could not be read.
+    /// seconds). Also refused as `OracleUnavailable` when a feed failed and nothing connects.
     pub fn quotes(
         &self,
         market: &market::Market,
