@@ -100,6 +100,10 @@ pub enum ErrorCode {
     ExchangeRejected,
     ExchangeAuthFailed,
     ExchangeUnavailable,
+    NoRoute,
+    QuoteExpired,
+    QuoteAlreadyAccepted,
+    OracleUnavailable,
     ApiError,
 }
 
@@ -182,6 +186,10 @@ impl ErrorCode {
             ErrorCode::ExchangeRejected => "exchange_rejected",
             ErrorCode::ExchangeAuthFailed => "exchange_auth_failed",
             ErrorCode::ExchangeUnavailable => "exchange_unavailable",
+            ErrorCode::NoRoute => "no_route",
+            ErrorCode::QuoteExpired => "quote_expired",
+            ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
+            ErrorCode::OracleUnavailable => "oracle_unavailable",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -205,6 +213,9 @@ impl ErrorCode {
             C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
             C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
+            C::OracleUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+            C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
+            C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
             C::ComplianceListsUnavailable
             | C::ChainUnavailable
             | C::DepositAddressesUnavailable

@@ -23,6 +23,8 @@
 //!   before sending), the watcher (deposits, confirmations, reorgs) and direct settlement.
 //! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
 //!   the sandbox exchange whose withdrawals land on the devnet).
+//! - [`routing`]: the SmartFunding router wired to the connectors: market snapshots, the
+//!   Chainlink oracle adapter, quotes and locks, venue health.
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`]: refunds out of the merchant's balance, sent from the treasury wallet.
 //! - [`payouts`]: batched settlement: payouts per schedule, maker-checker approval.
@@ -44,6 +46,7 @@ pub mod payouts;
 pub mod reconcile;
 pub mod refunds;
 pub mod registry;
+pub mod routing;
 pub mod server;
 pub mod settings;
 pub mod store;

@@ -419,6 +419,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payment_intents/{id}/quotes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ranked quotes for paying the intent from `source`: the exact payer amount, what the
+         *     merchant receives (never less than the intent amount), each leg with its fee, the oracle
+         *     rounds every conversion was checked against, and an expiry.
+         */
+        post: operations["create_quotes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents/{id}/transactions": {
         parameters: {
             query?: never;
@@ -488,6 +509,26 @@ export interface paths {
          *     merchant's secret keys than the one that asked for it (maker-checker).
          */
         post: operations["approve_payout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/quotes/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept a quote: locks its merchant amount until it expires. Refused after expiry
+         *     (`quote_expired`) and for a second accept on the same intent (`quote_already_accepted`).
+         */
+        post: operations["accept_quote"];
         delete?: never;
         options?: never;
         head?: never;
@@ -651,6 +692,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/routing/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Venue and edge health (success rate, latency) as the router scores it. Operators only. */
+        get: operations["routing_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/settings": {
         parameters: {
             query?: never;
@@ -746,6 +804,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptQuoteParams: {
+            /** @description Required with a publishable key. */
+            client_secret?: string | null;
+        };
         AttemptObject: {
             id: string;
             /**
@@ -856,6 +918,11 @@ export interface components {
             chain?: string | null;
             /** @description Defaults to the whole available balance of that asset. */
             amount?: string | null;
+        };
+        CreateQuotesParams: {
+            source: components["schemas"]["SourceParam"];
+            /** @description Required with a publishable key. */
+            client_secret?: string | null;
         };
         CreateRefundParams: {
             /** @description The payment intent to refund (`pi_…`); it must have succeeded. */
@@ -1055,6 +1122,11 @@ export interface components {
              */
             late_payment_window_secs?: number;
         };
+        /** @description An asset at a location: `{"asset": "USDC", "location": "eip155:31338"}` (`venue:kraken`). */
+        NodeObject: {
+            asset: string;
+            location: string;
+        };
         /** @enum {string} */
         OverpaidPolicy: "keep" | "refund_surplus";
         PayerParams: {
@@ -1125,6 +1197,91 @@ export interface components {
             transaction_hash?: string | null;
             /** Format: int64 */
             created: number;
+        };
+        /** @description The oracle round a conversion was checked against. */
+        PriceSourceObject: {
+            /** @description `USDC/USD`. */
+            pair: string;
+            price: string;
+            /**
+             * @description The Chainlink round id (decimal string: it exceeds 2^53); `0` for the `USD/USD`
+             *     reference, which is not read.
+             */
+            round_id: string;
+            /**
+             * Format: int64
+             * @description Unix seconds of the round's update.
+             */
+            updated_at: number;
+            /** @description `chainlink:eip155:<chain id>:<proxy>` or `reference`. */
+            source: string;
+        };
+        QuoteLegObject: {
+            /** @description `leg_…`: exchange order and withdrawal references derive from it. */
+            id: string;
+            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `cctp_bridge`, `bridge`. */
+            kind: string;
+            /** @description The exchange account, DEX or bridge that executes it. */
+            venue: string;
+            from: components["schemas"]["NodeObject"];
+            to: components["schemas"]["NodeObject"];
+            input: string;
+            output: string;
+            /** @description In USD. */
+            fee_usd: string;
+            /** Format: int32 */
+            expected_seconds: number;
+            success_probability: string;
+            price_sources: components["schemas"]["PriceSourceObject"][];
+        };
+        QuoteList: {
+            /** @description `list`. */
+            object: string;
+            data: components["schemas"]["QuoteObject"][];
+            has_more: boolean;
+        };
+        /** @description One way to pay the intent, priced exactly. */
+        QuoteObject: {
+            /** @description `quote`. */
+            object: string;
+            /** @description `qt_…`. */
+            id: string;
+            payment_intent: string;
+            /** @description `open`, `accepted`, `expired`. */
+            status: string;
+            /**
+             * Format: int32
+             * @description 1 is the best-scored quote.
+             */
+            rank: number;
+            source: components["schemas"]["NodeObject"];
+            /** @description What the payer pays, in `source.asset`. */
+            payer_amount: string;
+            target: components["schemas"]["NodeObject"];
+            /** @description What the merchant receives: never less than `intent_amount`. */
+            merchant_amount: string;
+            intent_amount: string;
+            legs: components["schemas"]["QuoteLegObject"][];
+            /** @description Every leg's fee plus the settlement transfer's gas, in USD. */
+            total_fee_usd: string;
+            cost_bps: string;
+            /** Format: int64 */
+            expected_seconds: number;
+            success_probability: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created_at: number;
+            /** Format: int64 */
+            expires_at: number;
+            /** @description Every oracle round used. */
+            price_sources: components["schemas"]["PriceSourceObject"][];
+            /**
+             * Format: int64
+             * @description Unix seconds; set once accepted.
+             */
+            locked_at?: number | null;
         };
         RedeliverParams: {
             /** @description The endpoint to send the event to again (`we_…`). */
@@ -1213,6 +1370,18 @@ export interface components {
              * @example 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed
              */
             address: string;
+        };
+        /** @description Where the payer's money is. */
+        SourceParam: {
+            venue: string;
+            asset: string;
+            /** @enum {string} */
+            type: "exchange";
+        } | {
+            chain: string;
+            asset: string;
+            /** @enum {string} */
+            type: "wallet";
         };
         SubmitTransactionParams: {
             /** @description `0x` and 64 hex digits. */
@@ -2636,6 +2805,55 @@ export interface operations {
             };
         };
     };
+    create_quotes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateQuotesParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuoteList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     submit_payment_transaction: {
         parameters: {
             query?: never;
@@ -2871,6 +3089,55 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept_quote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptQuoteParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuoteObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3347,6 +3614,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    routing_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The router's health snapshot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
             401: {

@@ -13,6 +13,7 @@ pub mod openapi;
 mod ops;
 mod payment_intents;
 mod reports;
+mod routing;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub chains: Arc<crate::chain::Chains>,
     /// Exchange venues payers can pay from, per mode (`true` = live).
     pub venues: Arc<std::collections::BTreeMap<bool, crate::exchange::Venues>>,
+    /// The SmartFunding router's quotes, locks and venue health.
+    pub routing: Arc<crate::routing::Routing>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
@@ -90,6 +93,7 @@ impl AppState {
             compliance,
             chains: Arc::default(),
             venues: Arc::default(),
+            routing: Arc::new(crate::routing::Routing::new()),
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
@@ -145,6 +149,9 @@ pub fn router(state: AppState) -> Router {
             "/payment_intents/{id}/exchange_accounts",
             post(exchange_accounts::link),
         )
+        .route("/payment_intents/{id}/quotes", post(routing::create))
+        .route("/quotes/{id}/accept", post(routing::accept))
+        .route("/routing/health", get(routing::health))
         .route("/balance", get(balance::retrieve))
         .route(
             "/settings",

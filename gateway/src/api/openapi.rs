@@ -6,6 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::reports;
+use super::routing;
 use super::{
     balance, compliance, events, exchange_accounts, money, payment_intents, transactions,
     wallet_payments, webhook_endpoints,
@@ -29,6 +30,9 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         wallet_payments::authorization_request,
         wallet_payments::submit_authorization,
         exchange_accounts::link,
+        routing::create,
+        routing::accept,
+        routing::health,
         balance::retrieve,
         balance::list,
         money::get_settings,
@@ -73,6 +77,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
     modifiers(&BearerAuth),
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
+        (name = "routing", description = "SmartFunding quotes: ranked, exactly priced ways to pay an intent from an exchange account or a wallet, locked on accept; venue health for operators"),
         (name = "balance", description = "The merchant's position by asset, from the double-entry ledger"),
         (name = "settings", description = "Settlement schedule (immediate or batched) and payment policy"),
         (name = "refunds", description = "Money back to the payer, out of the merchant's balance"),

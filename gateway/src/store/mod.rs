@@ -11,6 +11,7 @@ pub mod exchange;
 mod group_commit;
 pub mod ledger;
 pub mod money;
+pub mod quote;
 pub mod reconcile;
 mod sql;
 mod sql_chain;
@@ -18,6 +19,7 @@ mod sql_compliance;
 mod sql_exchange;
 mod sql_ledger;
 mod sql_money;
+mod sql_quote;
 mod sql_reconcile;
 mod sql_webhooks;
 
@@ -576,6 +578,7 @@ pub trait Store:
     + exchange::ExchangeStore
     + ledger::LedgerStore
     + money::MoneyStore
+    + quote::QuoteStore
     + reconcile::ReconcileStore
     + Send
     + Sync

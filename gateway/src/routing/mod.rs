@@ -1,0 +1,192 @@
+//! The gateway side of the SmartFunding router (`rialto-router`): market snapshots built from
+//! the real connectors, the Chainlink oracle adapter, ranked quotes for an intent, locks, and
+//! the venue health the operator endpoint shows.
+//!
+//! # Layout
+//! - [`market`]: the router `Graph` for one intent from venues (books, withdrawal terms,
+//!   deposit networks) and chains (deposit transfers, settlement gas).
+//! - [`oracle`]: `PriceReadings`, the router's `Oracle` over `ChainlinkPriceFeed` (devnet mocks
+//!   in sandbox mode, the reference feeds for live chains).
+//!
+//! Quotes are persisted by the API (`api/routing.rs`); the routes behind them (which cannot be
+//! serialized) live in [`Routing`] in memory, so locking needs the gateway that quoted.
+
+pub mod market;
+pub mod oracle;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use rialto_core::id::PaymentIntentId;
+use rialto_router::{
+    find_routes, Exclusions, Graph, HealthPolicy, HealthSnapshot, HealthTracker, LockedQuote,
+    PricePolicy, PriceTable, Quote, Refusal, RouteContext, RouteRequest, ScorePolicy, Source,
+};
+use rust_decimal::Decimal;
+
+/// How many ranked quotes a payer gets at most.
+pub const MAX_QUOTES: usize = 3;
+/// How long a quote holds, seconds.
+pub const QUOTE_TTL_SECS: u64 = 60;
+const MAX_LEGS: usize = 4;
+const LABELS_PER_NODE: usize = 4;
+
+/// Router state the gateway keeps between requests.
+#[derive(Debug, Default)]
+pub struct Routing {
+    /// Venue health, with the graph its edge indices refer to (indices are only stable within
+    /// one graph, so outcomes and the snapshot must use the same one).
+    health: Mutex<(HealthTracker, Graph)>,
+    /// Quotes with their routes, by quote id, until they expire.
+    quotes: Mutex<HashMap<String, Quote>>,
+    /// The accepted (locked) quote of each intent.
+    locked: Mutex<HashMap<PaymentIntentId, LockedQuote>>,
+}
+
+/// Why no quote could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuoteRefusal {
+    /// Every route failed on a price that could not be read or was refused by its feed.
+    OracleUnavailable(String),
+    /// No route; the reasons, counted, in neutral words.
+    NoRoute(String),
+}
+
+impl Routing {
+    pub fn new() -> Self {
+        Self {
+            health: Mutex::new((HealthTracker::new(HealthPolicy::default()), Graph::new())),
+            ..Self::default()
+        }
+    }
+
+    /// Up to [`MAX_QUOTES`] quotes, best first, for `amount` of the target at `now` (Unix
+    /// seconds). Also refused as `OracleUnavailable` when a feed failed and nothing connects.
+    pub fn quotes(
+        &self,
+        market: &market::Market,
+        oracle: &oracle::PriceReadings,
+        amount: Decimal,
+        now: u64,
+    ) -> Result<Vec<Quote>, QuoteRefusal> {
+        let prices = PriceTable::build(&market.graph, oracle, now, PricePolicy::default());
+        let health = self.health.lock().map(|h| h.0.clone()).unwrap_or_default();
+        let ctx = RouteContext {
+            graph: &market.graph,
+            prices: &prices,
+            health: &health,
+            now_ms: now.saturating_mul(1000),
+            score: ScorePolicy::default(),
+            max_legs: MAX_LEGS,
+            labels_per_node: LABELS_PER_NODE,
+        };
+        let sources = [Source {
+            node: market.source,
+            available: None,
+        }];
+        let exclusions = Exclusions::default();
+        let outcome = find_routes(
+            &ctx,
+            &RouteRequest {
+                sources: &sources,
+                target: market.target,
+                amount,
+                exclusions: &exclusions,
+            },
+            MAX_QUOTES,
+        );
+        if outcome.routes.is_empty() {
+            return Err(refusal(&outcome.refusals, oracle.any_refused()));
+        }
+        let quotes: Vec<Quote> = outcome
+            .routes
+            .into_iter()
+            .map(|r| rialto_router::quote::build_quote(&ctx, r, now, QUOTE_TTL_SECS))
+            .collect();
+        if let Ok(mut cache) = self.quotes.lock() {
+            cache.retain(|_, q| q.expires_at > now);
+            for q in &quotes {
+                cache.insert(q.id.to_string(), q.clone());
+            }
+        }
+        Ok(quotes)
+    }
+
+    /// Locks the quoted route of `quote_id` (router `lock`) for `intent`. `None` when this
+    /// gateway no longer holds the route (it restarted, or the quote was pruned).
+    pub fn lock(
+        &self,
+        quote_id: &str,
+        intent: PaymentIntentId,
+        now: u64,
+    ) -> Result<Option<u64>, rialto_router::RouterError> {
+        let quote = self
+            .quotes
+            .lock()
+            .ok()
+            .and_then(|c| c.get(quote_id).cloned());
+        let Some(quote) = quote else {
+            return Ok(None);
+        };
+        let locked = rialto_router::lock(quote, now)?;
+        let at = locked.locked_at();
+        if let Ok(mut all) = self.locked.lock() {
+            all.insert(intent, locked);
+        }
+        Ok(Some(at))
+    }
+
+    /// The locked quote of an intent, for execution.
+    pub fn locked(&self, intent: &PaymentIntentId) -> Option<LockedQuote> {
+        self.locked.lock().ok()?.get(intent).cloned()
+    }
+
+    /// The health snapshot for `GET /v1/routing/health`.
+    pub fn health_snapshot(&self, now_ms: u64) -> HealthSnapshot {
+        match self.health.lock() {
+            Ok(h) => h.0.snapshot(&h.1, now_ms),
+            Err(_) => HealthTracker::default().snapshot(&Graph::new(), now_ms),
+        }
+    }
+}
+
+/// Summarises a search's refusals: `oracle_unavailable` when prices were missing and nothing
+/// else stood in the way, else `no_route` with the counted reasons.
+fn refusal(
+    refusals: &std::collections::BTreeMap<Refusal, u32>,
+    feeds_refused: bool,
+) -> QuoteRefusal {
+    use rialto_router::PriceRefusal as P;
+    let words = |r: &Refusal| match r {
+        Refusal::Price(P::Unavailable) => "price unavailable",
+        Refusal::Price(P::Stale) => "price stale",
+        Refusal::Price(P::NotPositive) => "price not positive",
+        Refusal::Price(P::SequencerDown) => "price feed's network down",
+        Refusal::Price(P::Deviation) => "price too far from the oracle",
+        Refusal::Price(P::Depegged) => "stablecoin off its peg",
+        Refusal::Liquidity => "not enough liquidity",
+        Refusal::BelowMinimum => "below a venue minimum",
+        Refusal::SourceTooSmall => "funding source too small",
+    };
+    let summary = if refusals.is_empty() {
+        "no venue or chain connects this funding source to the settlement chain".to_owned()
+    } else {
+        refusals
+            .iter()
+            .map(|(r, n)| format!("{} ({n})", words(r)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let unreadable = |r: &Refusal| {
+        matches!(
+            r,
+            Refusal::Price(P::Unavailable | P::Stale | P::NotPositive | P::SequencerDown)
+        )
+    };
+    let only_prices = !refusals.is_empty() && refusals.keys().all(unreadable);
+    if only_prices || (refusals.is_empty() && feeds_refused) {
+        QuoteRefusal::OracleUnavailable(summary)
+    } else {
+        QuoteRefusal::NoRoute(summary)
+    }
+}
