@@ -104,14 +104,6 @@ impl PayoutStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
-
-    /// Whether the payout still holds (or spends) the reserved balance.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            PayoutStatus::PendingApproval | PayoutStatus::Pending | PayoutStatus::InTransit
-        )
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
