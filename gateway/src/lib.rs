@@ -28,6 +28,7 @@
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`]: refunds out of the merchant's balance, sent from the treasury wallet.
 //! - [`payouts`]: batched settlement: payouts per schedule, maker-checker approval.
+//! - [`treasury`]: the one way refunds and payouts leave: claimed, screened, recorded, sent.
 //! - [`clock`]: injected time.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 
@@ -50,5 +51,6 @@ pub mod routing;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod treasury;
 pub mod webhooks;
 pub mod workers;

@@ -21,21 +21,21 @@ use rialto_core::address::Address;
 use rialto_core::asset::Asset;
 use rialto_core::id::{MerchantId, PayoutId};
 use rialto_core::money::Money;
-use rialto_evm::sender;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::idempotency::{Guard, WriteError};
 use crate::api::AppState;
-use crate::chain::rail::{EvmRail, LegRequest, Rail, RailError};
-use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+use crate::chain::rail::RailError;
+use crate::compliance::flow::OutgoingAddress;
 use crate::error::{ApiError, ErrorCode};
 use crate::ledger::{self, merchant_balance, merchant_settled, payouts_pending};
 use crate::settings::{self, MerchantSettings, Schedule};
 use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Payout, PayoutStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
+use crate::treasury::{self, Outgoing, Sent};
 use axum::http::StatusCode;
 
 pub const PAYOUT_LEG: &str = "payout";
@@ -442,63 +442,40 @@ async fn drive_one(state: &AppState, payout: &Payout, now_ms: i64) -> Result<boo
     let leg = match store.get_chain_transfer(PAYOUT_LEG, &reference).await? {
         Some(leg) => leg,
         None if payout.status == PayoutStatus::Pending => {
-            // One instance screens and records the transfer (see `refunds::CLAIM_MS`).
-            let claimed = store
-                .claim_money_object(
-                    MoneyTable::Payouts,
-                    &reference,
-                    PayoutStatus::Pending.as_str(),
-                    now_ms,
-                    now_ms + crate::refunds::CLAIM_MS,
-                )
-                .await?;
-            if !claimed {
-                return Ok(false);
-            }
-            let at = OutgoingAddress {
-                role: AddressRole::Settlement,
-                point: "payout_sent",
-                intent: None,
-            };
-            let clear = screen_outgoing(
-                state,
-                &payout.merchant_id,
-                payout.livemode,
-                &destination,
-                at,
-                now_ms,
-            )
-            .await
-            .map_err(|e| RailError::Screening(e.message))?;
-            if !clear {
-                return end(
-                    state,
-                    payout,
-                    PayoutStatus::Blocked,
-                    Some("destination_refused"),
-                    None,
-                    now_ms,
-                )
-                .await;
-            }
-            let Some(hot) = chain.hot_wallet.as_ref() else {
-                return Ok(false);
-            };
             let units = Money::parse(&payout.amount.normalize().to_string(), asset.currency())
                 .and_then(|m| m.to_base_units())
                 .map_err(|_| corrupt("amount"))?;
-            let request = LegRequest {
+            let out = Outgoing {
+                table: MoneyTable::Payouts,
+                pending_status: PayoutStatus::Pending.as_str(),
                 purpose: PAYOUT_LEG,
                 reference,
+                merchant: (payout.merchant_id, payout.livemode),
                 payment_intent_id: None,
-                signer: sender::signer_from_key(hot)?,
-                to: asset.contract,
-                value: 0,
-                data: sender::erc20_transfer_data(&destination, units)?.to_vec(),
-                token: Some((asset.contract, units)),
-                max_fee_cap: None,
+                token: asset.contract,
+                destination,
+                units,
+                screening: OutgoingAddress {
+                    role: AddressRole::Settlement,
+                    point: "payout_sent",
+                    intent: None,
+                },
             };
-            EvmRail { chain, store }.send(&request, now_ms).await?
+            match treasury::send(state, chain, &out, now_ms).await? {
+                Sent::Leg(leg) => *leg,
+                Sent::NotNow => return Ok(false),
+                Sent::Refused => {
+                    return end(
+                        state,
+                        payout,
+                        PayoutStatus::Blocked,
+                        Some("destination_refused"),
+                        None,
+                        now_ms,
+                    )
+                    .await
+                }
+            }
         }
         None => return Err(corrupt("in transit without a leg")),
     };

@@ -19,28 +19,25 @@ use rialto_core::address::Address;
 use rialto_core::id::RefundId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
-use rialto_evm::sender;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::idempotency::{Guard, WriteError};
 use crate::api::AppState;
-use crate::chain::rail::{EvmRail, LegRequest, Rail, RailError};
+use crate::chain::rail::RailError;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{ApiError, ErrorCode};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
 use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
+use crate::treasury::{self, Outgoing, Sent};
 use axum::http::StatusCode;
 
 pub const REFUND_LEG: &str = "refund";
 /// Reasons a merchant may give; policies add `overpaid`, `underpaid`, `late`.
 pub const MERCHANT_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
-/// How long an instance holds a refund or payout while it screens and records its transfer
-/// (well above the time that takes; after a crash the next attempt waits this long).
-pub const CLAIM_MS: i64 = 20_000;
 /// Refund creation retries this often when the intent moves underneath it.
 const CAS_RETRIES: usize = 3;
 
@@ -368,64 +365,39 @@ async fn drive_one(state: &AppState, refund: &Refund, now_ms: i64) -> Result<boo
     let leg = match store.get_chain_transfer(REFUND_LEG, &reference).await? {
         Some(leg) => leg,
         None => {
-            let Some(hot) = chain.hot_wallet.as_ref() else {
-                return Ok(false);
-            };
-            // One instance screens and records the transfer; another neither sends nor refuses
-            // it meanwhile (a refusal racing a send would return money that left).
-            let claimed = store
-                .claim_money_object(
-                    MoneyTable::Refunds,
-                    &reference,
-                    RefundStatus::Pending.as_str(),
-                    now_ms,
-                    now_ms + CLAIM_MS,
-                )
-                .await?;
-            if !claimed {
-                return Ok(false);
-            }
             let (token, destination, units) =
                 transfer_of(state, refund).map_err(RailError::Ledger)?;
-            // Screened again right before signing: lists change.
-            let at = OutgoingAddress {
-                role: AddressRole::Payer,
-                point: "refund_sent",
-                intent: Some(refund.payment_intent_id),
-            };
-            let clear = screen_outgoing(
-                state,
-                &refund.merchant_id,
-                refund.livemode,
-                &destination,
-                at,
-                now_ms,
-            )
-            .await
-            .map_err(|e| RailError::Screening(e.message))?;
-            if !clear {
-                return finish(
-                    state,
-                    refund,
-                    false,
-                    Some("destination_refused"),
-                    None,
-                    now_ms,
-                )
-                .await;
-            }
-            let request = LegRequest {
+            let out = Outgoing {
+                table: MoneyTable::Refunds,
+                pending_status: RefundStatus::Pending.as_str(),
                 purpose: REFUND_LEG,
                 reference,
+                merchant: (refund.merchant_id, refund.livemode),
                 payment_intent_id: Some(refund.payment_intent_id),
-                signer: sender::signer_from_key(hot)?,
-                to: token,
-                value: 0,
-                data: sender::erc20_transfer_data(&destination, units)?.to_vec(),
-                token: Some((token, units)),
-                max_fee_cap: None,
+                token,
+                destination,
+                units,
+                screening: OutgoingAddress {
+                    role: AddressRole::Payer,
+                    point: "refund_sent",
+                    intent: Some(refund.payment_intent_id),
+                },
             };
-            EvmRail { chain, store }.send(&request, now_ms).await?
+            match treasury::send(state, chain, &out, now_ms).await? {
+                Sent::Leg(leg) => *leg,
+                Sent::NotNow => return Ok(false),
+                Sent::Refused => {
+                    return finish(
+                        state,
+                        refund,
+                        false,
+                        Some("destination_refused"),
+                        None,
+                        now_ms,
+                    )
+                    .await
+                }
+            }
         }
     };
     match leg.status {
