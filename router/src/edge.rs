@@ -16,7 +16,7 @@ use crate::RouterError;
 const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
 /// A spot market on an exchange account, from the taker's side.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookTrade {
     /// `Buy`: the edge spends the quote asset for the base asset, walking `levels` as asks.
     /// `Sell`: spends base for quote, walking `levels` as bids. Best level first.
@@ -28,7 +28,7 @@ pub struct BookTrade {
 
 /// A constant-product pool (Uniswap v2 style): `reserve_in * reserve_out` is kept, after a fee
 /// taken from the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
     pub reserve_in: Decimal,
     pub reserve_out: Decimal,
@@ -36,7 +36,8 @@ pub struct Pool {
 }
 
 /// The kinds of edges. Each says which input/output relation it keeps (see [`EdgeKind::validate`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
 pub enum EdgeKind {
     /// Exchange trade: same venue, two assets.
     Trade(BookTrade),

@@ -19,6 +19,8 @@ pub enum RouterError {
     NoRoute { refusals: Vec<(Refusal, u32)> },
     #[error("the quote expired at {expired_at}")]
     QuoteExpired { expired_at: u64 },
+    #[error("a persisted graph or plan does not fit together: {0}")]
+    Inconsistent(String),
     #[error("the quote carries no route (it was deserialized, not quoted)")]
     QuoteWithoutRoute,
 }

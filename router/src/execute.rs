@@ -168,13 +168,13 @@ pub fn idempotency_key(leg: &LegId) -> String {
     leg.to_string()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Planned {
     edge: Option<EdgeIx>,
     min_output: Decimal,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum State {
     Running(LegOrder),
     Awaiting(LegOrder),
@@ -183,7 +183,10 @@ enum State {
 
 /// The execution of one locked quote. Build it with [`execute`] (which takes the compliance
 /// proof) or, where no money moves (simulation, tests), with [`FundingPlan::new`].
-#[derive(Debug, Clone)]
+///
+/// Serializable: the gateway stores the plan (with the graph its indices refer to) after every
+/// step, and a restarted gateway carries on from the stored plan exactly where it stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundingPlan {
     target: NodeIx,
     guaranteed: Decimal,

@@ -54,7 +54,7 @@ pub enum Peg {
 }
 
 /// An asset the router can hold, with its precision and its USD oracle pair.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetInfo {
     pub code: AssetCode,
     /// Amounts of this asset are rounded to this many places (USDC 6, DAI 18).
@@ -77,14 +77,14 @@ pub struct NodeIx(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EdgeIx(pub u32);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Node {
     pub asset: AssetIx,
     pub location: LocationIx,
 }
 
 /// One way to move money from `from` to `to`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Edge {
     pub from: NodeIx,
     pub to: NodeIx,
@@ -96,15 +96,18 @@ pub struct Edge {
 }
 
 /// The final on-chain transfer from Rialto's address to the merchant, per chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settlement {
     /// Gas for one token transfer, in the reference currency (USD); Rialto pays it.
     pub gas_usd: Decimal,
     pub seconds: u32,
 }
 
-/// Assets, locations, nodes and edges, with adjacency both ways.
-#[derive(Debug, Clone, Default)]
+/// Assets, locations, nodes and edges, with adjacency both ways. Serializes as its parts
+/// (assets, locations, nodes, edges, settlements, in index order) and rebuilds its indices on
+/// the way back, so a persisted plan finds every `NodeIx` and `EdgeIx` where it left them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(try_from = "GraphParts", into = "GraphParts")]
 pub struct Graph {
     assets: Vec<AssetInfo>,
     locations: Vec<Location>,
@@ -272,6 +275,70 @@ impl Graph {
         self.settlement
             .get(&self.node_info(target).location)
             .copied()
+    }
+}
+
+/// What a [`Graph`] serializes as.
+#[derive(Serialize, Deserialize)]
+struct GraphParts {
+    assets: Vec<AssetInfo>,
+    locations: Vec<Location>,
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    settlement: Vec<(LocationIx, Settlement)>,
+}
+
+impl From<Graph> for GraphParts {
+    fn from(g: Graph) -> Self {
+        let mut settlement: Vec<_> = g.settlement.into_iter().collect();
+        settlement.sort_by_key(|(ix, _)| *ix);
+        Self {
+            assets: g.assets,
+            locations: g.locations,
+            nodes: g.nodes,
+            edges: g.edges,
+            settlement,
+        }
+    }
+}
+
+impl TryFrom<GraphParts> for Graph {
+    type Error = RouterError;
+
+    /// Rebuilt through the same interning as a fresh graph, checking every index comes back
+    /// where it was.
+    fn try_from(parts: GraphParts) -> Result<Self, RouterError> {
+        let mut g = Graph::new();
+        for asset in parts.assets {
+            g.add_asset(asset)?;
+        }
+        for (i, location) in parts.locations.into_iter().enumerate() {
+            if g.location_ix(location)?.0 as usize != i {
+                return Err(RouterError::Inconsistent("duplicate location".into()));
+            }
+        }
+        for (i, node) in parts.nodes.into_iter().enumerate() {
+            if node.location.0 as usize >= g.locations.len() {
+                return Err(RouterError::Inconsistent("node at an unknown location".into()));
+            }
+            let location = g.location(node.location).clone();
+            if g.node(node.asset, location)?.0 as usize != i {
+                return Err(RouterError::Inconsistent("duplicate node".into()));
+            }
+        }
+        for edge in parts.edges {
+            if edge.from.0 as usize >= g.nodes.len() || edge.to.0 as usize >= g.nodes.len() {
+                return Err(RouterError::Inconsistent("edge to an unknown node".into()));
+            }
+            g.add_edge(edge)?;
+        }
+        for (ix, settlement) in parts.settlement {
+            if ix.0 as usize >= g.locations.len() {
+                return Err(RouterError::Inconsistent("settlement at an unknown location".into()));
+            }
+            g.settlement.insert(ix, settlement);
+        }
+        Ok(g)
     }
 }
 

@@ -89,6 +89,13 @@ impl Quote {
         self.route.as_ref()
     }
 
+    /// Puts back the route of a quote read from storage: the gateway stores a quote's route
+    /// (and its graph) beside the API object, so a lock survives a restart.
+    pub fn with_route(mut self, route: Route) -> Self {
+        self.route = Some(route);
+        self
+    }
+
     pub fn source_node(&self) -> Option<NodeIx> {
         self.route.as_ref().map(|r| r.source)
     }

@@ -52,7 +52,7 @@ pub struct RouteContext<'a> {
 }
 
 /// Edges and venues a search must not use (fallback excludes what just failed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exclusions {
     pub edges: HashSet<EdgeIx>,
     pub venues: HashSet<VenueId>,
@@ -100,7 +100,7 @@ impl From<EdgeRefusal> for Refusal {
 }
 
 /// One leg of a found route, priced forwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteLeg {
     pub edge: EdgeIx,
     pub kind: LegKind,
@@ -112,7 +112,7 @@ pub struct RouteLeg {
 }
 
 /// A complete route from a source to the target, priced forwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub source: NodeIx,
     pub target: NodeIx,

@@ -275,3 +275,55 @@ fn every_leg_key_derives_from_its_leg_id() {
     assert_eq!(o.idempotency_key, idempotency_key(&o.leg));
     assert_eq!(o.idempotency_key, o.leg.to_string());
 }
+
+#[test]
+fn a_stored_plan_and_graph_carry_on_exactly_where_they_stopped() {
+    let mut m = market();
+    let lq = locked(&mut m, "1000");
+    // The quote's route and graph survive storage: a lock made from them executes the same way.
+    let route = serde_json::to_string(lq.quote().route().expect("route")).expect("route json");
+    let quote_json = serde_json::to_string(lq.quote()).expect("quote json");
+    let graph_json = serde_json::to_string(&m.graph).expect("graph json");
+    let graph: rialto_router::Graph = serde_json::from_str(&graph_json).expect("graph back");
+    assert_eq!(serde_json::to_string(&graph).expect("again"), graph_json);
+    let restored = serde_json::from_str::<rialto_router::Quote>(&quote_json)
+        .expect("quote back")
+        .with_route(serde_json::from_str(&route).expect("route back"));
+    let relocked = lock(restored, NOW).expect("lock");
+    let (mut plan, next) =
+        FundingPlan::new(&lq, &m.graph, PlanPolicy::default(), NOW).expect("start");
+    let (_, next_again) =
+        FundingPlan::new(&relocked, &graph, PlanPolicy::default(), NOW).expect("start again");
+    let (first, again) = (order(&next), order(&next_again));
+    assert_eq!((first.edge, first.input), (again.edge, again.input));
+
+    // Mid-execution: the first leg failed, the fallback is in flight. Store and reload.
+    let prices = m.prices();
+    let ctx = m.ctx(&prices);
+    let fallback = order(&plan.on_outcome(
+        first.leg,
+        LegOutcome::Failed {
+            reason: LegFailure::Reverted,
+        },
+        &ctx,
+    ));
+    let stored = serde_json::to_string(&plan).expect("plan json");
+    let mut reloaded: FundingPlan = serde_json::from_str(&stored).expect("plan back");
+    assert_eq!(reloaded, plan);
+    let outcome = LegOutcome::Confirmed {
+        received: fallback.min_output,
+    };
+    let ctx2 = rialto_router::RouteContext { graph: &graph, ..ctx };
+    // Leg ids are fresh per dispatch; everything else about the next leg is the same.
+    let (a, b) = (
+        order(&reloaded.on_outcome(fallback.leg, outcome, &ctx2)),
+        order(&plan.on_outcome(fallback.leg, outcome, &ctx)),
+    );
+    assert_eq!(
+        (a.edge, a.kind, a.from, a.to, a.input, a.min_output),
+        (b.edge, b.kind, b.from, b.to, b.input, b.min_output)
+    );
+    // The reloaded plan must not resend the failed leg or forget the failure.
+    assert_eq!(reloaded.history(), plan.history());
+    assert!(reloaded.history().iter().any(|(o, _)| o.leg == first.leg));
+}

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use super::{ExchangeError, Pair, Quote, Side, Venue};
 
 /// One price level: `size` of base available at `price` (quote per base).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BookLevel {
     pub price: Decimal,
     pub size: Decimal,
