@@ -248,6 +248,15 @@ impl<T> Cleared<T> {
         &self.decision
     }
 
+    /// Carries the proof over to the plan made from what was screened (the gateway screens a
+    /// payment's funds, then executes the intent's locked quote under the same decision).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Cleared<U> {
+        Cleared {
+            plan: f(self.plan),
+            decision: self.decision,
+        }
+    }
+
     /// Consumes the proof: what comes out can never be cleared again without re-screening.
     pub fn into_parts(self) -> (T, Decision) {
         (self.plan, self.decision)

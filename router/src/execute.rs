@@ -263,6 +263,14 @@ impl FundingPlan {
         (self.position, self.held)
     }
 
+    /// The leg sent and not yet reported (or awaiting reconciliation), if any.
+    pub fn in_flight(&self) -> Option<&LegOrder> {
+        match &self.state {
+            State::Running(order) | State::Awaiting(order) => Some(order),
+            State::Finished(_) => None,
+        }
+    }
+
     /// The leg awaiting reconciliation, if any.
     pub fn awaiting(&self) -> Option<&LegOrder> {
         match &self.state {

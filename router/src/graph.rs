@@ -259,6 +259,41 @@ impl Graph {
         &self.outgoing[node.0 as usize]
     }
 
+    /// The edge of this graph that is the same way as `other`'s edge `ix` (same endpoints,
+    /// venue and kind): edge indices are per graph, identities are not.
+    pub fn find_edge(&self, other: &Graph, ix: EdgeIx) -> Option<EdgeIx> {
+        let edge = other.edge(ix);
+        let node = |n: NodeIx| {
+            let r = other.describe(n);
+            self.find_node(self.asset_by_code(&r.asset)?, &r.location)
+        };
+        let (from, to) = (node(edge.from)?, node(edge.to)?);
+        let kind = edge.kind.leg_kind();
+        self.outgoing(from).iter().copied().find(|e| {
+            let mine = self.edge(*e);
+            mine.to == to && mine.venue == edge.venue && mine.kind.leg_kind() == kind
+        })
+    }
+
+    /// Like [`Graph::find_edge`], adding the edge (and its assets and nodes) when missing.
+    pub fn adopt_edge(&mut self, other: &Graph, ix: EdgeIx) -> Result<EdgeIx, RouterError> {
+        if let Some(found) = self.find_edge(other, ix) {
+            return Ok(found);
+        }
+        let edge = other.edge(ix).clone();
+        let mut node = |n: NodeIx| -> Result<NodeIx, RouterError> {
+            let info = other.asset(other.node_info(n).asset).clone();
+            let asset = match self.asset_by_code(&info.code) {
+                Some(a) => a,
+                None => self.add_asset(info)?,
+            };
+            let location = other.location(other.node_info(n).location).clone();
+            self.node(asset, location)
+        };
+        let (from, to) = (node(edge.from)?, node(edge.to)?);
+        self.add_edge(Edge { from, to, ..edge })
+    }
+
     /// Declares that merchants can be paid out on `chain`, and what the final transfer costs.
     pub fn set_settlement(
         &mut self,

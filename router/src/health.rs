@@ -178,6 +178,22 @@ impl HealthTracker {
         venue_p.min(edge_p)
     }
 
+    /// This tracker's figures for the edges of `to`, where this tracker's edge indices refer to
+    /// `from`: edges are matched by identity (endpoints, venue, kind); venues carry over.
+    pub fn translated(&self, from: &Graph, to: &Graph) -> HealthTracker {
+        let edges = self
+            .edges
+            .iter()
+            .filter(|(ix, _)| (ix.0 as usize) < from.edge_count())
+            .filter_map(|(ix, w)| to.find_edge(from, *ix).map(|t| (t, w.clone())))
+            .collect();
+        HealthTracker {
+            policy: self.policy,
+            venues: self.venues.clone(),
+            edges,
+        }
+    }
+
     /// Every venue's and edge's figures at `now_ms`, for `GET /v1/routing/health`.
     pub fn snapshot(&self, graph: &Graph, now_ms: u64) -> HealthSnapshot {
         let venues = self

@@ -5,6 +5,7 @@ mod balance;
 mod body;
 pub mod compliance;
 mod events;
+pub mod executions;
 pub(crate) mod exchange_accounts;
 pub(crate) mod idempotency;
 mod middleware;
@@ -152,6 +153,8 @@ pub fn router(state: AppState) -> Router {
         .route("/payment_intents/{id}/quotes", post(routing::create))
         .route("/quotes/{id}/accept", post(routing::accept))
         .route("/routing/health", get(routing::health))
+        .route("/route_executions/{id}", get(executions::retrieve))
+        .route("/route_executions/{id}/fund", post(executions::fund))
         .route("/balance", get(balance::retrieve))
         .route(
             "/settings",

@@ -7,6 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::reports;
 use super::routing;
+use super::executions;
 use super::{
     balance, compliance, events, exchange_accounts, money, payment_intents, transactions,
     wallet_payments, webhook_endpoints,
@@ -33,6 +34,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         routing::create,
         routing::accept,
         routing::health,
+        executions::retrieve,
+        executions::fund,
         balance::retrieve,
         balance::list,
         money::get_settings,

@@ -50,6 +50,10 @@ pub struct CreateQuotesParams {
 pub struct AcceptQuoteParams {
     /// Required with a publishable key.
     pub client_secret: Option<String>,
+    /// Exchange sources: the payer's API credentials for the quote's venue.
+    pub exchange_credentials: Option<super::executions::ExchangeCredentialsParam>,
+    /// Wallet sources: the address the payer pays from (funds that must go back go there).
+    pub payer_address: Option<String>,
 }
 
 /// An asset at a location: `{"asset": "USDC", "location": "eip155:31338"}` (`venue:kraken`).
@@ -134,6 +138,9 @@ pub struct QuoteObject {
     pub price_sources: Vec<PriceSourceObject>,
     /// Unix seconds; set once accepted.
     pub locked_at: Option<u64>,
+    /// Set once accepted: the execution of this quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<super::executions::RouteExecutionObject>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -211,6 +218,7 @@ fn quote_object(
             .map(|p| price_source(p, readings))
             .collect(),
         locked_at: None,
+        execution: None,
     }
 }
 
@@ -343,7 +351,14 @@ pub async fn create(
         .collect();
     let records = objects
         .iter()
-        .map(|o| {
+        .zip(&quotes)
+        .map(|(o, q)| {
+            let route = q.route().ok_or_else(|| ApiError::internal(&"quote without route"))?;
+            let stored = crate::routing::StoredRoute {
+                quote: q.clone(),
+                route: route.clone(),
+                graph: snapshot.graph.clone(),
+            };
             Ok(QuoteRecord {
                 id: o.id.clone(),
                 payment_intent_id: intent.id,
@@ -354,6 +369,7 @@ pub async fn create(
                 expires_at: i64::try_from(o.expires_at).unwrap_or(i64::MAX),
                 created_at: i64::try_from(o.created_at).unwrap_or(0),
                 accepted_at: None,
+                route: Some(serialize(&stored)?),
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -409,6 +425,14 @@ pub async fn accept(
     .await
     .map_err(|_| not_found())?;
     awaiting(&intent)?;
+    let stored_json = record.route.clone().ok_or_else(expired)?;
+    let stored: crate::routing::StoredRoute =
+        serde_json::from_str(&stored_json).map_err(|e| ApiError::internal(&e))?;
+    let payer = super::executions::payer_for(
+        &stored,
+        params.exchange_credentials,
+        params.payer_address.as_deref(),
+    )?;
     let now = now_secs(&state);
     let now_i64 = i64::try_from(now).unwrap_or(i64::MAX);
     if record.status == "expired" || now_i64 >= record.expires_at {
@@ -424,18 +448,20 @@ pub async fn accept(
         AcceptOutcome::Expired => return Err(expired()),
         AcceptOutcome::NotFound => return Err(not_found()),
     }
-    let locked_at = match state.routing.lock(&id, intent.id, now) {
-        Ok(at) => at,
+    let (quote, graph) = stored.into_parts();
+    let locked = match rialto_router::lock(quote, now) {
+        Ok(locked) => locked,
         Err(RouterError::QuoteExpired { .. }) => return Err(expired()),
         Err(e) => return Err(ApiError::internal(&e)),
     };
-    if locked_at.is_none() {
-        tracing::warn!(quote = %id, "accepted a quote whose route this gateway no longer holds");
-    }
+    let locked_at = locked.locked_at();
+    let exec = super::executions::start(&state, &intent, &id, &stored_json, locked, graph, payer)
+        .await?;
     let mut object: QuoteObject =
         serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
     object.status = "accepted".into();
-    object.locked_at = Some(locked_at.unwrap_or(now));
+    object.locked_at = Some(locked_at);
+    object.execution = Some(super::executions::execution_object(&state, &exec).await?);
     Ok(json_response(StatusCode::OK, serialize(&object)?))
 }
 

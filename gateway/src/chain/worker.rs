@@ -86,6 +86,7 @@ pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<boo
             tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
         }
         money_pass(&state).await;
+        crate::routing::execute::tick(&state).await;
         for chain in state.chains.iter() {
             match tick(&state, chain).await {
                 Ok(0) => {}

@@ -31,7 +31,6 @@ pub const MARKET_VENUES: &[&str] = &["binance", "kraken"];
 const TRANSFER_GAS: u64 = 65_000;
 /// Seconds, as the router's expected time: a venue withdrawal, a deposit credited, a transfer.
 const WITHDRAWAL_SECS: u32 = 120;
-const DEPOSIT_SECS: u32 = 60;
 const TRADE_SECS: u32 = 2;
 const SETTLEMENT_SECS: u32 = 15;
 /// The book is read for the intent amount times this plus a margin, so the snapshot can
@@ -211,7 +210,7 @@ async fn add_venue(
     let coin_here = graph.node(coin_ix, at.clone()).map_err(|e| e.to_string())?;
     let usd_here = graph.node(usd_ix, at).map_err(|e| e.to_string())?;
     let mut booked = false;
-    for (chain, gas_usd) in gas {
+    for chain in gas.keys() {
         let exchange = market_client(venues, venue, coin, chain)?;
         if !booked {
             let edge = book_edge(exchange.as_ref(), coin, owed).await?;
@@ -245,17 +244,8 @@ async fn add_venue(
                 seconds: WITHDRAWAL_SECS,
             })
             .map_err(|e| e.to_string())?;
-        if exchange.capabilities().supports_network(coin, chain) {
-            graph
-                .add_edge(Edge {
-                    from: on_chain,
-                    to: coin_here,
-                    kind: EdgeKind::Transfer { gas_usd: *gas_usd },
-                    venue: venue_id.clone(),
-                    seconds: DEPOSIT_SECS,
-                })
-                .map_err(|e| e.to_string())?;
-        }
+        // No deposit edges (chain → venue): Rialto's address cannot credit the payer's venue
+        // account, and the execution has no deposit driver, so quotes never use them.
     }
     Ok(())
 }

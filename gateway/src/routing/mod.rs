@@ -8,39 +8,58 @@
 //! - [`oracle`]: `PriceReadings`, the router's `Oracle` over `ChainlinkPriceFeed` (devnet mocks
 //!   in sandbox mode, the reference feeds for live chains).
 //!
-//! Quotes are persisted by the API (`api/routing.rs`); the routes behind them (which cannot be
-//! serialized) live in [`Routing`] in memory, so locking needs the gateway that quoted.
+//! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs.
+//! - [`onchain`]: the on-chain legs (swaps, bridges, transfers) from the chains' hot wallets.
+//!
+//! Quotes are persisted by the API (`api/routing.rs`) with their route and graph
+//! ([`StoredRoute`]), so any gateway instance, restarted or not, can lock and execute them.
 
+pub mod execute;
 pub mod market;
+pub mod onchain;
 pub mod oracle;
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
-use rialto_core::id::PaymentIntentId;
 use rialto_router::{
-    find_routes, Exclusions, Graph, HealthPolicy, HealthSnapshot, HealthTracker, LockedQuote,
-    PricePolicy, PriceTable, Quote, Refusal, RouteContext, RouteRequest, ScorePolicy, Source,
+    find_routes, EdgeIx, Exclusions, Graph, HealthPolicy, HealthSnapshot, HealthTracker,
+    PricePolicy, PriceTable, Quote, Refusal, Route, RouteContext, RouteRequest, ScorePolicy,
+    Source,
 };
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 /// How many ranked quotes a payer gets at most.
 pub const MAX_QUOTES: usize = 3;
 /// How long a quote holds, seconds.
 pub const QUOTE_TTL_SECS: u64 = 60;
-const MAX_LEGS: usize = 4;
-const LABELS_PER_NODE: usize = 4;
+pub const MAX_LEGS: usize = 4;
+pub const LABELS_PER_NODE: usize = 4;
 
-/// Router state the gateway keeps between requests.
+/// Router state the gateway keeps between requests: venue health, fed by every executed
+/// leg's outcome. Quotes, locks and executions are in the store.
 #[derive(Debug, Default)]
 pub struct Routing {
     /// Venue health, with the graph its edge indices refer to (indices are only stable within
-    /// one graph, so outcomes and the snapshot must use the same one).
+    /// one graph: outcomes are recorded against this graph's copy of the edge, and quoting
+    /// reads them translated into the quote's graph by edge identity).
     health: Mutex<(HealthTracker, Graph)>,
-    /// Quotes with their routes, by quote id, until they expire.
-    quotes: Mutex<HashMap<String, Quote>>,
-    /// The accepted (locked) quote of each intent.
-    locked: Mutex<HashMap<PaymentIntentId, LockedQuote>>,
+}
+
+/// What a quote keeps beside its API object: the router's quote, its route and the graph the
+/// route's indices refer to. Enough to lock and execute it after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRoute {
+    pub quote: Quote,
+    pub route: Route,
+    pub graph: Graph,
+}
+
+impl StoredRoute {
+    /// The quote with its route put back, ready for the router's `lock`.
+    pub fn into_parts(self) -> (Quote, Graph) {
+        (self.quote.with_route(self.route), self.graph)
+    }
 }
 
 /// Why no quote could be made.
@@ -56,7 +75,6 @@ impl Routing {
     pub fn new() -> Self {
         Self {
             health: Mutex::new((HealthTracker::new(HealthPolicy::default()), Graph::new())),
-            ..Self::default()
         }
     }
 
@@ -70,7 +88,7 @@ impl Routing {
         now: u64,
     ) -> Result<Vec<Quote>, QuoteRefusal> {
         let prices = PriceTable::build(&market.graph, oracle, now, PricePolicy::default());
-        let health = self.health.lock().map(|h| h.0.clone()).unwrap_or_default();
+        let health = self.health_for(&market.graph);
         let ctx = RouteContext {
             graph: &market.graph,
             prices: &prices,
@@ -98,47 +116,30 @@ impl Routing {
         if outcome.routes.is_empty() {
             return Err(refusal(&outcome.refusals, oracle.any_refused()));
         }
-        let quotes: Vec<Quote> = outcome
+        Ok(outcome
             .routes
             .into_iter()
             .map(|r| rialto_router::quote::build_quote(&ctx, r, now, QUOTE_TTL_SECS))
-            .collect();
-        if let Ok(mut cache) = self.quotes.lock() {
-            cache.retain(|_, q| q.expires_at > now);
-            for q in &quotes {
-                cache.insert(q.id.to_string(), q.clone());
-            }
-        }
-        Ok(quotes)
+            .collect())
     }
 
-    /// Locks the quoted route of `quote_id` (router `lock`) for `intent`. `None` when this
-    /// gateway no longer holds the route (it restarted, or the quote was pruned).
-    pub fn lock(
-        &self,
-        quote_id: &str,
-        intent: PaymentIntentId,
-        now: u64,
-    ) -> Result<Option<u64>, rialto_router::RouterError> {
-        let quote = self
-            .quotes
+    /// The recorded health, translated into `graph`'s edge indices.
+    pub fn health_for(&self, graph: &Graph) -> HealthTracker {
+        self.health
             .lock()
-            .ok()
-            .and_then(|c| c.get(quote_id).cloned());
-        let Some(quote) = quote else {
-            return Ok(None);
-        };
-        let locked = rialto_router::lock(quote, now)?;
-        let at = locked.locked_at();
-        if let Ok(mut all) = self.locked.lock() {
-            all.insert(intent, locked);
-        }
-        Ok(Some(at))
+            .map(|h| h.0.translated(&h.1, graph))
+            .unwrap_or_default()
     }
 
-    /// The locked quote of an intent, for execution.
-    pub fn locked(&self, intent: &PaymentIntentId) -> Option<LockedQuote> {
-        self.locked.lock().ok()?.get(intent).cloned()
+    /// Records one finished leg on `graph`'s edge `edge`.
+    pub fn record(&self, graph: &Graph, edge: EdgeIx, ok: bool, latency_ms: u64, now_ms: u64) {
+        let Ok(mut guard) = self.health.lock() else {
+            return;
+        };
+        let (tracker, health_graph) = &mut *guard;
+        if let Ok(mine) = health_graph.adopt_edge(graph, edge) {
+            tracker.record(&graph.edge(edge).venue, mine, ok, latency_ms, now_ms);
+        }
     }
 
     /// The health snapshot for `GET /v1/routing/health`.

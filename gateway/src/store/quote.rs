@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rialto_core::id::{MerchantId, PaymentIntentId};
 
-use super::StoreError;
+use super::{CasOutcome, StoreError};
 
 /// One stored quote: the API object as JSON, with what accepting it checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub struct QuoteRecord {
     pub expires_at: i64,
     pub created_at: i64,
     pub accepted_at: Option<i64>,
+    /// The route it was priced on, with the graph the route's indices refer to (JSON
+    /// [`crate::routing::StoredRoute`]): what the lock and the execution need after a restart.
+    pub route: Option<String>,
 }
 
 /// What a compare-and-set accept found.
@@ -44,4 +47,105 @@ pub trait QuoteStore: Send + Sync + 'static {
     /// and no other quote of its intent is accepted: a compare-and-set, so two concurrent
     /// accepts cannot both win.
     async fn accept_quote(&self, id: &str, now: i64) -> Result<AcceptOutcome, StoreError>;
+
+    /// Stores a new execution with its first leg (if any), in one transaction. A second
+    /// execution of the same quote, or a funding reference already bound, is `Conflict`.
+    async fn create_execution(
+        &self,
+        execution: &RouteExecution,
+        legs: &[RouteLegRecord],
+    ) -> Result<CasOutcome, StoreError>;
+
+    async fn get_execution(&self, id: &str) -> Result<Option<RouteExecution>, StoreError>;
+
+    /// The executions of an intent, newest first.
+    async fn executions_of(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Vec<RouteExecution>, StoreError>;
+
+    /// Executions in `statuses` due at `now_ms` and not claimed by another instance.
+    async fn due_executions(
+        &self,
+        statuses: &[&str],
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RouteExecution>, StoreError>;
+
+    /// One step: the execution (compare-and-set on `expected_version`; the stored version
+    /// becomes `execution.version`), legs inserted or updated, all in one transaction.
+    async fn save_execution_step(
+        &self,
+        execution: &RouteExecution,
+        expected_version: i64,
+        legs: &[RouteLegRecord],
+    ) -> Result<CasOutcome, StoreError>;
+
+    /// Takes the execution for `until_ms` unless another instance holds it.
+    async fn claim_execution(
+        &self,
+        id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Lets other instances take the execution again.
+    async fn release_execution(&self, id: &str) -> Result<(), StoreError>;
+
+    /// The legs of an execution, in order.
+    async fn route_legs(&self, execution: &str) -> Result<Vec<RouteLegRecord>, StoreError>;
+}
+
+/// The execution of one accepted quote (see `gateway/src/routing/execute.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteExecution {
+    /// `rx_…`.
+    pub id: String,
+    pub quote_id: String,
+    pub payment_intent_id: PaymentIntentId,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    /// `awaiting_funds`, `running`, `awaiting_reconciliation`, `held`, `succeeded`, `failed`.
+    pub status: String,
+    /// JSON `routing::execute::Funding`.
+    pub funding: String,
+    pub funding_ref: Option<String>,
+    /// JSON `rialto_router::FundingPlan`, once started.
+    pub plan: Option<String>,
+    /// JSON `rialto_router::Graph`.
+    pub graph: String,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub returned: Option<String>,
+    pub version: i64,
+    pub next_at_ms: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One leg, stored before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteLegRecord {
+    /// `leg_…`: the idempotency key the venue or chain sees.
+    pub id: String,
+    pub execution_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub venue: String,
+    pub from_node: String,
+    pub to_node: String,
+    pub input: String,
+    pub topup: String,
+    pub min_output: String,
+    /// JSON `routing::execute::LegSpec`.
+    pub spec: String,
+    /// `created`, `submitted`, `confirmed`, `failed`, `unknown`.
+    pub status: String,
+    pub received: Option<String>,
+    pub failure: Option<String>,
+    pub external_ref: Option<String>,
+    pub not_before_ms: i64,
+    pub created_at_ms: i64,
+    pub submitted_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
 }

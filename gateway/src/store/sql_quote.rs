@@ -4,12 +4,20 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::quote::{AcceptOutcome, QuoteRecord, QuoteStore};
+use super::quote::{AcceptOutcome, QuoteRecord, QuoteStore, RouteExecution, RouteLegRecord};
+use super::CasOutcome;
 use super::sql::SqlStore;
 use super::StoreError;
+use rialto_core::id::PaymentIntentId;
 
-const COLUMNS: &str =
-    "id, payment_intent_id, merchant_id, livemode, status, body, expires_at, created_at, accepted_at";
+const COLUMNS: &str = "id, payment_intent_id, merchant_id, livemode, status, body, expires_at, \
+     created_at, accepted_at, route";
+const EXECUTION_COLUMNS: &str = "id, quote_id, payment_intent_id, merchant_id, livemode, status, \
+     funding, funding_ref, plan, graph, failure_code, failure_message, returned, version, \
+     next_at_ms, created_at_ms, updated_at_ms";
+const LEG_COLUMNS: &str = "id, execution_id, seq, kind, venue, from_node, to_node, input, topup, \
+     min_output, spec, status, received, failure, external_ref, not_before_ms, created_at_ms, \
+     submitted_at_ms, finished_at_ms";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("quote {what}"))
@@ -28,7 +36,106 @@ fn from_row(row: &AnyRow) -> Result<QuoteRecord, StoreError> {
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
         accepted_at: row.try_get("accepted_at")?,
+        route: row.try_get("route")?,
     })
+}
+
+fn execution_from_row(row: &AnyRow) -> Result<RouteExecution, StoreError> {
+    let intent: String = row.try_get("payment_intent_id")?;
+    let merchant: String = row.try_get("merchant_id")?;
+    Ok(RouteExecution {
+        id: row.try_get("id")?,
+        quote_id: row.try_get("quote_id")?,
+        payment_intent_id: intent.parse().map_err(|_| corrupt("execution intent"))?,
+        merchant_id: merchant.parse().map_err(|_| corrupt("execution merchant"))?,
+        livemode: row.try_get::<i64, _>("livemode")? != 0,
+        status: row.try_get("status")?,
+        funding: row.try_get("funding")?,
+        funding_ref: row.try_get("funding_ref")?,
+        plan: row.try_get("plan")?,
+        graph: row.try_get("graph")?,
+        failure_code: row.try_get("failure_code")?,
+        failure_message: row.try_get("failure_message")?,
+        returned: row.try_get("returned")?,
+        version: row.try_get("version")?,
+        next_at_ms: row.try_get("next_at_ms")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+    })
+}
+
+fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
+    Ok(RouteLegRecord {
+        id: row.try_get("id")?,
+        execution_id: row.try_get("execution_id")?,
+        seq: row.try_get("seq")?,
+        kind: row.try_get("kind")?,
+        venue: row.try_get("venue")?,
+        from_node: row.try_get("from_node")?,
+        to_node: row.try_get("to_node")?,
+        input: row.try_get("input")?,
+        topup: row.try_get("topup")?,
+        min_output: row.try_get("min_output")?,
+        spec: row.try_get("spec")?,
+        status: row.try_get("status")?,
+        received: row.try_get("received")?,
+        failure: row.try_get("failure")?,
+        external_ref: row.try_get("external_ref")?,
+        not_before_ms: row.try_get("not_before_ms")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        submitted_at_ms: row.try_get("submitted_at_ms")?,
+        finished_at_ms: row.try_get("finished_at_ms")?,
+    })
+}
+
+/// Inserts the leg, or updates what can change on it (status, outcome, timestamps).
+async fn upsert_leg(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    leg: &RouteLegRecord,
+) -> Result<(), StoreError> {
+    let updated = sqlx::query(
+        "UPDATE route_legs SET status = $1, received = $2, failure = $3, external_ref = $4, \
+         submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7 WHERE id = $8",
+    )
+    .bind(leg.status.clone())
+    .bind(leg.received.clone())
+    .bind(leg.failure.clone())
+    .bind(leg.external_ref.clone())
+    .bind(leg.submitted_at_ms)
+    .bind(leg.finished_at_ms)
+    .bind(leg.not_before_ms)
+    .bind(leg.id.clone())
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO route_legs ({LEG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    ))
+    .bind(leg.id.clone())
+    .bind(leg.execution_id.clone())
+    .bind(leg.seq)
+    .bind(leg.kind.clone())
+    .bind(leg.venue.clone())
+    .bind(leg.from_node.clone())
+    .bind(leg.to_node.clone())
+    .bind(leg.input.clone())
+    .bind(leg.topup.clone())
+    .bind(leg.min_output.clone())
+    .bind(leg.spec.clone())
+    .bind(leg.status.clone())
+    .bind(leg.received.clone())
+    .bind(leg.failure.clone())
+    .bind(leg.external_ref.clone())
+    .bind(leg.not_before_ms)
+    .bind(leg.created_at_ms)
+    .bind(leg.submitted_at_ms)
+    .bind(leg.finished_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -37,7 +144,7 @@ impl QuoteStore for SqlStore {
         let mut tx = self.writer.begin().await?;
         for q in quotes {
             sqlx::query(&format!(
-                "INSERT INTO quotes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                "INSERT INTO quotes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ))
             .bind(q.id.clone())
             .bind(q.payment_intent_id.to_string())
@@ -48,6 +155,7 @@ impl QuoteStore for SqlStore {
             .bind(q.expires_at)
             .bind(q.created_at)
             .bind(q.accepted_at)
+            .bind(q.route.clone())
             .execute(&mut *tx)
             .await?;
         }
@@ -98,5 +206,174 @@ impl QuoteStore for SqlStore {
             .execute(&self.writer)
             .await?;
         Ok(AcceptOutcome::Expired)
+    }
+
+    async fn create_execution(
+        &self,
+        execution: &RouteExecution,
+        legs: &[RouteLegRecord],
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let e = execution;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO route_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
+             $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(e.id.clone())
+        .bind(e.quote_id.clone())
+        .bind(e.payment_intent_id.to_string())
+        .bind(e.merchant_id.to_string())
+        .bind(i64::from(e.livemode))
+        .bind(e.status.clone())
+        .bind(e.funding.clone())
+        .bind(e.funding_ref.clone())
+        .bind(e.plan.clone())
+        .bind(e.graph.clone())
+        .bind(e.failure_code.clone())
+        .bind(e.failure_message.clone())
+        .bind(e.returned.clone())
+        .bind(e.version)
+        .bind(e.next_at_ms)
+        .bind(e.created_at_ms)
+        .bind(e.updated_at_ms)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                return Ok(CasOutcome::Conflict)
+            }
+            Err(err) => return Err(err.into()),
+        }
+        for leg in legs {
+            upsert_leg(&mut tx, leg).await?;
+        }
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn get_execution(&self, id: &str) -> Result<Option<RouteExecution>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM route_executions WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(execution_from_row).transpose()
+    }
+
+    async fn executions_of(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Vec<RouteExecution>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM route_executions WHERE payment_intent_id = $1 \
+             ORDER BY created_at_ms DESC, id DESC"
+        ))
+        .bind(intent.to_string())
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter().map(execution_from_row).collect()
+    }
+
+    async fn due_executions(
+        &self,
+        statuses: &[&str],
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RouteExecution>, StoreError> {
+        let mut out = Vec::new();
+        for status in statuses {
+            let rows = sqlx::query(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM route_executions WHERE status = $1 AND \
+                 next_at_ms <= $2 AND claimed_until <= $2 ORDER BY next_at_ms, id LIMIT $3"
+            ))
+            .bind((*status).to_owned())
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await?;
+            for row in &rows {
+                out.push(execution_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn save_execution_step(
+        &self,
+        execution: &RouteExecution,
+        expected_version: i64,
+        legs: &[RouteLegRecord],
+    ) -> Result<CasOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let e = execution;
+        let changed = sqlx::query(
+            "UPDATE route_executions SET status = $1, plan = $2, failure_code = $3, \
+             failure_message = $4, returned = $5, version = $6, next_at_ms = $7, \
+             updated_at_ms = $8, funding_ref = $9, graph = $10 WHERE id = $11 AND version = $12",
+        )
+        .bind(e.status.clone())
+        .bind(e.plan.clone())
+        .bind(e.failure_code.clone())
+        .bind(e.failure_message.clone())
+        .bind(e.returned.clone())
+        .bind(e.version)
+        .bind(e.next_at_ms)
+        .bind(e.updated_at_ms)
+        .bind(e.funding_ref.clone())
+        .bind(e.graph.clone())
+        .bind(e.id.clone())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await;
+        match changed {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => return Ok(CasOutcome::Conflict),
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                return Ok(CasOutcome::Conflict)
+            }
+            Err(err) => return Err(err.into()),
+        }
+        for leg in legs {
+            upsert_leg(&mut tx, leg).await?;
+        }
+        tx.commit().await?;
+        Ok(CasOutcome::Updated)
+    }
+
+    async fn claim_execution(
+        &self,
+        id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE route_executions SET claimed_until = $1 WHERE id = $2 AND claimed_until <= $3",
+        )
+        .bind(until_ms)
+        .bind(id.to_owned())
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_execution(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE route_executions SET claimed_until = 0 WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn route_legs(&self, execution: &str) -> Result<Vec<RouteLegRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LEG_COLUMNS} FROM route_legs WHERE execution_id = $1 ORDER BY seq"
+        ))
+        .bind(execution.to_owned())
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter().map(leg_from_row).collect()
     }
 }

@@ -42,8 +42,10 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 28] = [
+pub const EVENT_TYPES: [&str; 30] = [
     "payment_intent.created",
+    "payment_intent.converting",
+    "payment_intent.failed",
     "payment_intent.canceled",
     "payment_intent.expired",
     "payment_intent.funds_received",

@@ -1,0 +1,1005 @@
+//! Executing accepted quotes: the router's [`FundingPlan`] driven leg by leg as stored jobs.
+//!
+//! - **Start.** Accepting a quote creates the execution (`rx_…`). An exchange payer's account
+//!   is the funding: the payer is screened at once (`screen_received_funds`), and only a Clear
+//!   decision gives the `Cleared` proof `rialto_router::execute` takes; the intent moves to
+//!   `converting`. A wallet payer first sends the quoted amount to the hot wallet on the
+//!   source chain and reports the transaction (`fund`); it is verified on chain, bound to this
+//!   execution only, screened, and then the plan starts the same way.
+//! - **Legs are stored before they are sent.** Each step stores the plan (JSON, with the
+//!   graph its indices refer to) and the new leg in one transaction, compare-and-set on the
+//!   execution's version; the next pass sends it. The leg id is the idempotency key every
+//!   venue or chain sees (client order id, withdrawal reference, rail leg reference), so a
+//!   crash between storing and sending, or a second instance, never sends a leg twice.
+//! - **Outcomes.** A sent leg is asked about until it confirms (the exact amount that
+//!   arrived), fails (the venue or chain said no: the plan excludes it and falls back), or has
+//!   been sent for [`UNKNOWN_AFTER_MS`] without an answer: then it is `unknown`, the plan waits
+//!   for reconciliation, and the leg is only ever looked up again, never resent.
+//! - **End.** The final leg pays the merchant's settlement address from the hot wallet on the
+//!   settlement chain; its transaction is bound to the intent as a confirmed payment (source
+//!   `route`) and the chain worker settles it (ledger `payment` and `settlement`). When the plan
+//!   gives up, funds Rialto holds go back to the payer (a `return` leg: the wallet payer's
+//!   address, or the exchange account's deposit address); funds still on the payer's exchange
+//!   account never left it. The intent ends `failed` and the execution keeps the reason code.
+//! - Every outcome feeds venue health (`Routing::record`), which scores the next quotes.
+
+use rialto_connectors::exchange::{
+    place_order_once, withdraw_once, AssetCode, Exchange, ExchangeError, OrderKind, OrderRequest,
+    OrderStatus, Pair, RetryPolicy, Side, WithdrawalRequest, WithdrawalStatus,
+};
+use rialto_core::id::LegId;
+use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+use rialto_router::{
+    EdgeKind, FundingPlan, GiveUpReason, Graph, LegFailure, LegOrder, LegOutcome, Location,
+    LockedQuote, Next, PlanPolicy, PricePolicy, PriceTable, RouteContext, ScorePolicy,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::onchain::{self, ChainLeg, LegProgress};
+use crate::api::{intent_event, intent_json, AppState};
+use crate::exchange::Credentials;
+use crate::store::quote::{RouteExecution, RouteLegRecord};
+use crate::store::{CasOutcome, PaymentTransaction};
+
+/// A leg sent this long ago with no answer is `unknown`: it waits for reconciliation.
+pub const UNKNOWN_AFTER_MS: i64 = 10 * 60 * 1000;
+/// How long one pass holds an execution.
+const CLAIM_MS: i64 = 30_000;
+/// How soon a running execution is looked at again (0: every worker pass; only backoffs and
+/// reconciliation waits delay it).
+const POLL_MS: i64 = 0;
+
+/// Where the payer's money comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Funding {
+    /// The payer's linked account (`xa_…`, credentials sealed there) on `venue`.
+    Exchange { account: String, venue: String },
+    /// The payer's wallet: pays the hot wallet on `chain` from `payer`.
+    Wallet {
+        chain: String,
+        asset: String,
+        payer: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx_hash: Option<String>,
+    },
+}
+
+/// What one leg sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LegSpec {
+    Trade {
+        venue: String,
+        base: String,
+        quote: String,
+        side: Side,
+        #[serde(with = "rust_decimal::serde::str")]
+        base_size: Decimal,
+    },
+    Withdrawal {
+        venue: String,
+        asset: String,
+        network: String,
+        address: String,
+        #[serde(with = "rust_decimal::serde::str")]
+        amount: Decimal,
+    },
+    Chain {
+        leg: ChainLeg,
+    },
+    /// No driver can send it (a generic bridge or a venue deposit): it fails at once, so the
+    /// plan falls back.
+    Unsupported { why: String },
+}
+
+/// The plan's policy for gateway executions.
+pub fn policy() -> PlanPolicy {
+    PlanPolicy::default()
+}
+
+fn plan_json(plan: &FundingPlan) -> Result<String, String> {
+    serde_json::to_string(plan).map_err(|e| e.to_string())
+}
+
+/// The leg to send for `order`, spelled out from the graph.
+pub fn spec_for(
+    state: &AppState,
+    exec: &RouteExecution,
+    intent: &PaymentIntent,
+    graph: &Graph,
+    order: &LegOrder,
+) -> Result<LegSpec, String> {
+    let from = graph.describe(order.from);
+    let to = graph.describe(order.to);
+    let chain_of = |l: &Location| match l {
+        Location::Chain(c) => Ok(c.to_string()),
+        Location::Venue(v) => Err(format!("{v} is not a chain")),
+    };
+    let Some(edge_ix) = order.edge else {
+        // The final transfer: from the hot wallet on the settlement chain to the merchant.
+        return Ok(LegSpec::Chain {
+            leg: ChainLeg::Transfer {
+                chain: chain_of(&to.location)?,
+                asset: to.asset.to_string(),
+                to: intent.settlement.address.to_string(),
+                amount: order.input,
+            },
+        });
+    };
+    let edge = graph.edge(edge_ix);
+    let venue = edge.venue.0.clone();
+    Ok(match &edge.kind {
+        EdgeKind::Trade(book) => {
+            let out_dp = graph.asset(graph.node_info(edge.to).asset).decimals;
+            let (base, quote, base_size) = match book.side {
+                // Buying: the base comes out; its size is what the route priced for the input.
+                Side::Buy => {
+                    let priced = edge.kind.forward(order.input, out_dp).map_err(|e| {
+                        format!("the trade cannot carry {}: {e:?}", order.input)
+                    })?;
+                    (to.asset.clone(), from.asset.clone(), priced.output)
+                }
+                Side::Sell => (from.asset.clone(), to.asset.clone(), order.input),
+            };
+            LegSpec::Trade {
+                venue,
+                base: base.to_string(),
+                quote: quote.to_string(),
+                side: book.side,
+                base_size,
+            }
+        }
+        EdgeKind::Withdrawal { .. } => {
+            let network = chain_of(&to.location)?;
+            let address = onchain::hot_wallet(state, exec.livemode, &network)?.to_string();
+            LegSpec::Withdrawal {
+                venue,
+                asset: from.asset.to_string(),
+                network,
+                address,
+                amount: order.input,
+            }
+        }
+        EdgeKind::Dex(_) => LegSpec::Chain {
+            leg: ChainLeg::Swap {
+                chain: chain_of(&from.location)?,
+                token_in: from.asset.to_string(),
+                token_out: to.asset.to_string(),
+                amount_in: order.input,
+                min_out: order.min_output,
+            },
+        },
+        EdgeKind::Cctp { fee } => LegSpec::Chain {
+            leg: ChainLeg::Bridge {
+                from_chain: chain_of(&from.location)?,
+                to_chain: chain_of(&to.location)?,
+                asset: from.asset.to_string(),
+                amount: order.input,
+                fee: *fee,
+            },
+        },
+        EdgeKind::Bridge { .. } => LegSpec::Unsupported {
+            why: "no generic bridge driver is configured".into(),
+        },
+        EdgeKind::Transfer { .. } => LegSpec::Unsupported {
+            why: "deposits into a venue are not driven".into(),
+        },
+    })
+}
+
+/// The stored leg for `order`, not yet sent.
+fn leg_record(
+    exec: &RouteExecution,
+    graph: &Graph,
+    order: &LegOrder,
+    seq: i64,
+    spec: &LegSpec,
+    now_ms: i64,
+) -> Result<RouteLegRecord, String> {
+    let (kind, venue) = match order.edge {
+        Some(e) => (
+            format!("{:?}", order.kind).to_ascii_lowercase(),
+            graph.edge(e).venue.0.clone(),
+        ),
+        None => ("settlement".to_owned(), "rialto".to_owned()),
+    };
+    let kind = match kind.as_str() {
+        "dexswap" => "dex_swap".to_owned(),
+        "cctpbridge" => "cctp_bridge".to_owned(),
+        _ => kind,
+    };
+    Ok(RouteLegRecord {
+        id: order.leg.to_string(),
+        execution_id: exec.id.clone(),
+        seq,
+        kind,
+        venue,
+        from_node: graph.describe(order.from).to_string(),
+        to_node: graph.describe(order.to).to_string(),
+        input: order.input.to_string(),
+        topup: order.topup.to_string(),
+        min_output: order.min_output.to_string(),
+        spec: serde_json::to_string(spec).map_err(|e| e.to_string())?,
+        status: "created".into(),
+        received: None,
+        failure: None,
+        external_ref: None,
+        not_before_ms: now_ms + i64::from(order.delay_secs) * 1000,
+        created_at_ms: now_ms,
+        submitted_at_ms: None,
+        finished_at_ms: None,
+    })
+}
+
+/// Starts the plan of a cleared, locked quote: the first leg is stored with the plan.
+/// `Err` carries the give-up reason when the quote can no longer be executed (expired).
+pub fn start_plan(
+    state: &AppState,
+    exec: &mut RouteExecution,
+    intent: &PaymentIntent,
+    cleared: rialto_compliance::Cleared<LockedQuote>,
+    graph: &Graph,
+    now_ms: i64,
+) -> Result<Vec<RouteLegRecord>, GiveUpReason> {
+    let now = u64::try_from(now_ms / 1000).unwrap_or(0);
+    let (plan, next) = rialto_router::execute(cleared, graph, policy(), now)?;
+    let Next::Execute(order) = next else {
+        return Err(GiveUpReason::NoRoute);
+    };
+    let spec = spec_for(state, exec, intent, graph, &order).map_err(|e| {
+        tracing::warn!(execution = %exec.id, error = %e, "first leg cannot be spelled out");
+        GiveUpReason::NoRoute
+    })?;
+    let leg = leg_record(exec, graph, &order, 1, &spec, now_ms).map_err(|e| {
+        tracing::warn!(execution = %exec.id, error = %e, "first leg cannot be stored");
+        GiveUpReason::NoRoute
+    })?;
+    exec.plan = Some(plan_json(&plan).map_err(|_| GiveUpReason::NoRoute)?);
+    exec.status = "running".into();
+    exec.next_at_ms = now_ms;
+    Ok(vec![leg])
+}
+
+/// Runs one pass over due executions; returns how many changed.
+pub async fn tick(state: &AppState) -> usize {
+    let now_ms = state.clock.now_ms();
+    let due = match state
+        .store
+        .due_executions(&["running", "awaiting_reconciliation"], now_ms, 100)
+        .await
+    {
+        Ok(d) => d,
+        Err(err) => {
+            tracing::warn!(error = %err, "route executions not read; will retry");
+            return 0;
+        }
+    };
+    let mut changed = 0;
+    for exec in due {
+        match state
+            .store
+            .claim_execution(&exec.id, now_ms, now_ms + CLAIM_MS)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                tracing::warn!(execution = %exec.id, error = %err, "claim failed");
+                continue;
+            }
+        }
+        // Re-read after the claim: another instance may have stepped it just before.
+        let Ok(Some(exec)) = state.store.get_execution(&exec.id).await else {
+            continue;
+        };
+        let id = exec.id.clone();
+        let stepped = step(state, exec, now_ms).await;
+        if let Err(err) = state.store.release_execution(&id).await {
+            tracing::warn!(execution = %id, error = %err, "claim not released; it lapses");
+        }
+        match stepped {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "route execution step failed; will retry"),
+        }
+    }
+    changed
+}
+
+/// What sending a leg gave.
+enum Sent {
+    Ok(Option<String>),
+    Failed(LegFailure, String),
+    Retry(String),
+}
+
+/// What asking about a sent leg gave.
+enum Asked {
+    Pending,
+    Confirmed(Decimal),
+    Failed(LegFailure, String),
+    Unknown,
+}
+
+/// One step of one execution: send the stored leg, or ask about the sent one and move the plan
+/// on. Returns whether anything was stored.
+async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result<bool, String> {
+    let legs = state
+        .store
+        .route_legs(&exec.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(mut leg) = legs
+        .iter()
+        .rev()
+        .find(|l| matches!(l.status.as_str(), "created" | "submitted" | "unknown"))
+        .cloned()
+    else {
+        return Ok(false);
+    };
+    let spec: LegSpec = serde_json::from_str(&leg.spec).map_err(|e| e.to_string())?;
+    let expected = exec.version;
+    exec.version += 1;
+    exec.updated_at_ms = now_ms;
+    let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
+    if leg.status == "created" {
+        if now_ms < leg.not_before_ms {
+            return Ok(false);
+        }
+        let outcome = match send(state, &exec, &leg_id, &spec, now_ms).await {
+            Sent::Ok(external) => {
+                leg.status = "submitted".into();
+                leg.submitted_at_ms = Some(now_ms);
+                leg.external_ref = external;
+                exec.next_at_ms = now_ms + POLL_MS;
+                return save(state, &exec, expected, &[leg]).await;
+            }
+            Sent::Retry(why) => {
+                tracing::warn!(leg = %leg.id, error = %why, "leg not sent; will retry");
+                return Ok(false);
+            }
+            Sent::Failed(reason, why) => {
+                leg.failure = Some(why);
+                LegOutcome::Failed { reason }
+            }
+        };
+        return advance(state, exec, expected, leg, outcome, now_ms).await;
+    }
+    let asked = ask(state, &exec, &leg_id, &spec, now_ms).await;
+    let outcome = match asked {
+        Asked::Pending => {
+            let sent_at = leg.submitted_at_ms.unwrap_or(leg.created_at_ms);
+            if leg.status == "submitted" && now_ms - sent_at > UNKNOWN_AFTER_MS {
+                LegOutcome::Unknown
+            } else {
+                // Nothing to store: the next pass asks again.
+                return Ok(false);
+            }
+        }
+        Asked::Unknown if leg.status == "unknown" => return Ok(false),
+        Asked::Unknown => LegOutcome::Unknown,
+        Asked::Confirmed(received) => {
+            leg.received = Some(received.to_string());
+            LegOutcome::Confirmed { received }
+        }
+        Asked::Failed(reason, why) => {
+            leg.failure = Some(why);
+            LegOutcome::Failed { reason }
+        }
+    };
+    advance(state, exec, expected, leg, outcome, now_ms).await
+}
+
+async fn save(
+    state: &AppState,
+    exec: &RouteExecution,
+    expected: i64,
+    legs: &[RouteLegRecord],
+) -> Result<bool, String> {
+    match state
+        .store
+        .save_execution_step(exec, expected, legs)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        CasOutcome::Updated => Ok(true),
+        CasOutcome::Conflict => Ok(false),
+    }
+}
+
+/// Reports `outcome` of `leg` to the plan and stores what comes next.
+async fn advance(
+    state: &AppState,
+    mut exec: RouteExecution,
+    expected: i64,
+    mut leg: RouteLegRecord,
+    outcome: LegOutcome,
+    now_ms: i64,
+) -> Result<bool, String> {
+    leg.status = match outcome {
+        LegOutcome::Confirmed { .. } => "confirmed",
+        LegOutcome::Failed { .. } => "failed",
+        LegOutcome::Unknown => "unknown",
+    }
+    .into();
+    if !matches!(outcome, LegOutcome::Unknown) {
+        leg.finished_at_ms = Some(now_ms);
+    }
+    let Some(intent) = state
+        .store
+        .get_intent_unscoped(&exec.payment_intent_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Err(format!("execution {} lost its intent", exec.id));
+    };
+    // The return leg (funds going back after a give-up) is not the plan's: it ends the run.
+    if leg.kind == "return" {
+        return finish_return(state, exec, expected, leg, &intent, now_ms).await;
+    }
+    let graph: Graph = serde_json::from_str(&exec.graph).map_err(|e| e.to_string())?;
+    let mut plan: FundingPlan = serde_json::from_str(exec.plan.as_deref().unwrap_or("null"))
+        .map_err(|e| format!("stored plan: {e}"))?;
+    let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
+    let now = u64::try_from(now_ms).unwrap_or(0);
+    // Health: a finished leg counts (an unknown one only once reconciled).
+    let edge = plan
+        .in_flight()
+        .filter(|o| o.leg == leg_id)
+        .and_then(|o| o.edge);
+    if let (Some(edge), false) = (edge, matches!(outcome, LegOutcome::Unknown)) {
+        let sent = leg.submitted_at_ms.unwrap_or(leg.created_at_ms);
+        let latency = u64::try_from(now_ms - sent).unwrap_or(0);
+        let ok = matches!(outcome, LegOutcome::Confirmed { .. });
+        state.routing.record(&graph, edge, ok, latency, now);
+    }
+    let prices = fresh_prices(state, &exec, &intent, &graph, now / 1000).await;
+    let health = state.routing.health_for(&graph);
+    let ctx = RouteContext {
+        graph: &graph,
+        prices: &prices,
+        health: &health,
+        now_ms: now,
+        score: ScorePolicy::default(),
+        max_legs: super::MAX_LEGS,
+        labels_per_node: super::LABELS_PER_NODE,
+    };
+    let next = plan.on_outcome(leg_id, outcome, &ctx);
+    exec.plan = Some(plan_json(&plan)?);
+    exec.next_at_ms = now_ms + POLL_MS;
+    let mut legs = vec![leg.clone()];
+    match next {
+        Next::Execute(order) => {
+            let spec = spec_for(state, &exec, &intent, &graph, &order)?;
+            let new = leg_record(&exec, &graph, &order, leg.seq + 1, &spec, now_ms)?;
+            exec.next_at_ms = new.not_before_ms;
+            if order.edge.is_none() {
+                move_intent(state, &intent, PaymentEvent::SettlementStarted, now_ms).await?;
+            }
+            legs.push(new);
+            exec.status = "running".into();
+        }
+        Next::WaitForReconciliation { .. } => {
+            exec.status = "awaiting_reconciliation".into();
+            exec.next_at_ms = now_ms + 10_000;
+        }
+        Next::Done { merchant_amount } => {
+            bind_payment(state, &exec, &intent, &leg, merchant_amount, now_ms).await?;
+            exec.status = "succeeded".into();
+        }
+        Next::GiveUp {
+            reason,
+            return_funds,
+        } => {
+            exec.failure_code = Some(reason_code(reason).to_owned());
+            exec.failure_message = Some(reason_message(reason).to_owned());
+            let payer_share = return_funds.amount - return_funds.treasury_share;
+            let returned = serde_json::json!({
+                "from": return_funds.at.to_string(),
+                "amount": payer_share.to_string(),
+                "treasury_share": return_funds.treasury_share.to_string(),
+            });
+            exec.returned = Some(returned.to_string());
+            match &return_funds.at.location {
+                Location::Chain(chain) if payer_share > Decimal::ZERO => {
+                    let to = refund_address(state, &exec, chain).await?;
+                    let spec = LegSpec::Chain {
+                        leg: ChainLeg::Transfer {
+                            chain: chain.to_string(),
+                            asset: return_funds.at.asset.to_string(),
+                            to: to.clone(),
+                            amount: payer_share,
+                        },
+                    };
+                    let mut back = leg.clone();
+                    back.id = LegId::generate().to_string();
+                    back.seq = leg.seq + 1;
+                    back.kind = "return".into();
+                    back.venue = "rialto".into();
+                    back.from_node = return_funds.at.to_string();
+                    back.to_node = format!("payer:{to}");
+                    back.input = payer_share.to_string();
+                    back.topup = "0".into();
+                    back.min_output = payer_share.to_string();
+                    back.spec = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
+                    back.status = "created".into();
+                    back.received = None;
+                    back.failure = None;
+                    back.external_ref = None;
+                    back.not_before_ms = now_ms;
+                    back.created_at_ms = now_ms;
+                    back.submitted_at_ms = None;
+                    back.finished_at_ms = None;
+                    legs.push(back);
+                    exec.status = "running".into();
+                }
+                _ => {
+                    // Still on the payer's exchange account (or nothing of the payer's left):
+                    // nothing to send back.
+                    move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+                    exec.status = "failed".into();
+                }
+            }
+        }
+    }
+    save(state, &exec, expected, &legs).await
+}
+
+async fn finish_return(
+    state: &AppState,
+    mut exec: RouteExecution,
+    expected: i64,
+    leg: RouteLegRecord,
+    intent: &PaymentIntent,
+    now_ms: i64,
+) -> Result<bool, String> {
+    if leg.status == "unknown" {
+        exec.status = "awaiting_reconciliation".into();
+    } else {
+        if leg.status == "failed" {
+            tracing::error!(execution = %exec.id, leg = %leg.id, "returning the payer's funds failed; an operator must send them");
+        }
+        move_intent(state, intent, PaymentEvent::RouteFailed, now_ms).await?;
+        exec.status = "failed".into();
+    }
+    save(state, &exec, expected, &[leg]).await
+}
+
+/// Where the payer's funds go back to on `chain`: the wallet payer's address, or the
+/// exchange account's deposit address for the asset there.
+async fn refund_address(
+    state: &AppState,
+    exec: &RouteExecution,
+    chain: &rialto_core::ChainId,
+) -> Result<String, String> {
+    match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
+        Funding::Wallet { payer, .. } => Ok(payer),
+        Funding::Exchange { account, venue } => {
+            let coin = AssetCode::new("USDC").ok_or("asset code")?;
+            let client = venue_client(state, exec, &account, &venue, &coin, chain, None).await?;
+            client
+                .deposit_address(&coin, chain)
+                .await
+                .map(|d| d.address)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn reason_code(reason: GiveUpReason) -> &'static str {
+    match reason {
+        GiveUpReason::Slippage => "slippage",
+        GiveUpReason::NoRoute => "no_route",
+        GiveUpReason::VenueUnavailable => "venue_unavailable",
+        GiveUpReason::InsufficientLiquidity => "insufficient_liquidity",
+        GiveUpReason::ExecutionReverted => "execution_reverted",
+        GiveUpReason::OracleUnavailable => "oracle_unavailable",
+        GiveUpReason::QuoteExpired => "quote_expired",
+    }
+}
+
+fn reason_message(reason: GiveUpReason) -> &'static str {
+    match reason {
+        GiveUpReason::Slippage => "Prices moved beyond what the locked quote could absorb.",
+        GiveUpReason::NoRoute => "No remaining route could deliver the locked amount.",
+        GiveUpReason::VenueUnavailable => "The venues this payment needed stayed unavailable.",
+        GiveUpReason::InsufficientLiquidity => "There was not enough liquidity to convert.",
+        GiveUpReason::ExecutionReverted => "The transactions this payment needed kept failing.",
+        GiveUpReason::OracleUnavailable => "The prices this payment needed could not be checked.",
+        GiveUpReason::QuoteExpired => "The quote expired before the funds arrived.",
+    }
+}
+
+/// Moves the intent by `event` (compare-and-set; a move already made is fine).
+pub async fn move_intent(
+    state: &AppState,
+    intent: &PaymentIntent,
+    event: PaymentEvent,
+    now_ms: i64,
+) -> Result<(), String> {
+    let current = state
+        .store
+        .get_intent_unscoped(&intent.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("intent gone")?;
+    let Ok(next) = current.transition(event, now_ms) else {
+        return Ok(()); // already there (a repeated step)
+    };
+    let kind = match next.status {
+        PaymentStatus::Converting => "payment_intent.converting",
+        PaymentStatus::Settling => "payment_intent.settling",
+        PaymentStatus::Failed => "payment_intent.failed",
+        _ => "payment_intent.updated",
+    };
+    let event = intent_event(&next, kind, &intent_json(&next), now_ms);
+    state
+        .store
+        .update_intent(current.status, &next, Some(&event), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Binds the final transfer to the intent as its confirmed payment: the chain worker then
+/// settles the intent and books it.
+async fn bind_payment(
+    state: &AppState,
+    exec: &RouteExecution,
+    intent: &PaymentIntent,
+    leg: &RouteLegRecord,
+    merchant_amount: Decimal,
+    now_ms: i64,
+) -> Result<(), String> {
+    let transfer = state
+        .store
+        .get_chain_transfer("route_transfer", &leg.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the final transfer has no stored leg")?;
+    let payment = PaymentTransaction {
+        chain_id: intent.settlement.asset.id.chain().to_string(),
+        tx_hash: transfer.tx_hash.clone(),
+        payment_intent_id: intent.id,
+        payer: format!("route:{}", exec.id),
+        amount: merchant_amount.to_string(),
+        asset: intent.settlement.asset.id.to_string(),
+        block_number: transfer.block_number.unwrap_or(0),
+        block_hash: transfer.block_hash.clone().unwrap_or_default(),
+        log_index: 0,
+        status: crate::store::chain::TX_CONFIRMED.to_owned(),
+        source: "route".to_owned(),
+        created_at_ms: now_ms,
+    };
+    state
+        .store
+        .claim_transaction(&payment)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Oracle readings now, for re-planning: the plan's conversions are checked against them.
+async fn fresh_prices(
+    state: &AppState,
+    exec: &RouteExecution,
+    intent: &PaymentIntent,
+    graph: &Graph,
+    now: u64,
+) -> PriceTable {
+    let pairs: Vec<String> = graph.assets().map(|(_, a)| a.usd_pair.clone()).collect();
+    let mut pairs = pairs;
+    pairs.push("ETH/USD".into());
+    let readings = match super::oracle::price_feed(state, exec.livemode) {
+        Ok(feed) => {
+            let target = crate::chain::eip155_id(&intent.settlement.asset.id.chain().to_string())
+                .unwrap_or_default();
+            let mut ids = vec![target];
+            ids.extend(
+                state
+                    .chains
+                    .iter()
+                    .filter(|c| c.livemode == exec.livemode && c.chain_id != target)
+                    .map(|c| c.chain_id),
+            );
+            super::oracle::read_prices(&feed, &ids, &pairs, now).await
+        }
+        Err(_) => super::oracle::PriceReadings::default(),
+    };
+    PriceTable::build(graph, &readings, now, PricePolicy::default())
+}
+
+/// The payer's venue client, from the credentials sealed on their exchange account.
+async fn venue_client(
+    state: &AppState,
+    exec: &RouteExecution,
+    account: &str,
+    venue: &str,
+    coin: &AssetCode,
+    network: &rialto_core::ChainId,
+    address: Option<&str>,
+) -> Result<Box<dyn Exchange>, String> {
+    let accounts = state
+        .store
+        .exchange_accounts_of(&exec.payment_intent_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let account = accounts
+        .into_iter()
+        .find(|a| a.id == account)
+        .ok_or("the exchange account is gone")?;
+    let opened = state
+        .sealer
+        .open(&account.sealed_credentials)
+        .map_err(|_| "the exchange credentials were erased".to_owned())?;
+    let credentials: Credentials = serde_json::from_str(&opened).map_err(|e| e.to_string())?;
+    let venues = state
+        .venues
+        .get(&exec.livemode)
+        .ok_or("no venues in this mode")?;
+    let address = address.unwrap_or("0x000000000000000000000000000000000000dEaD");
+    crate::exchange::client(venue, &credentials, venues, (coin, network, address))
+        .map_err(|e| e.to_string())
+}
+
+fn exchange_failure(err: &ExchangeError) -> Option<LegFailure> {
+    Some(match err {
+        ExchangeError::RateLimited { .. } => LegFailure::RateLimited,
+        ExchangeError::Unavailable { .. } => LegFailure::VenueUnavailable,
+        ExchangeError::InsufficientLiquidity { .. } => LegFailure::InsufficientLiquidity,
+        ExchangeError::Unknown { .. } => return None,
+        _ => LegFailure::Rejected,
+    })
+}
+
+fn order_request(leg: &LegId, spec: &LegSpec) -> Option<OrderRequest> {
+    let LegSpec::Trade {
+        base,
+        quote,
+        side,
+        base_size,
+        ..
+    } = spec
+    else {
+        return None;
+    };
+    Some(OrderRequest {
+        leg: *leg,
+        pair: Pair::new(AssetCode::new(base)?, AssetCode::new(quote)?),
+        side: *side,
+        base_size: *base_size,
+        kind: OrderKind::Market,
+    })
+}
+
+fn withdrawal_request(leg: &LegId, spec: &LegSpec) -> Option<WithdrawalRequest> {
+    let LegSpec::Withdrawal {
+        asset,
+        network,
+        address,
+        amount,
+        ..
+    } = spec
+    else {
+        return None;
+    };
+    Some(WithdrawalRequest {
+        leg: *leg,
+        asset: AssetCode::new(asset)?,
+        network: network.parse().ok()?,
+        address: address.clone(),
+        amount: *amount,
+    })
+}
+
+fn exchange_funding(exec: &RouteExecution) -> Result<(String, String), String> {
+    match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
+        Funding::Exchange { account, venue } => Ok((account, venue)),
+        Funding::Wallet { .. } => Err("a wallet payment has no exchange account".into()),
+    }
+}
+
+/// The venue client for a trade or withdrawal leg.
+async fn leg_client(
+    state: &AppState,
+    exec: &RouteExecution,
+    spec: &LegSpec,
+) -> Result<Box<dyn Exchange>, String> {
+    let (account, _) = exchange_funding(exec)?;
+    let (venue, coin, network, address) = match spec {
+        LegSpec::Trade { venue, base, .. } => {
+            let target = exec_target_chain(state, exec).await?;
+            (venue, base, target, None)
+        }
+        LegSpec::Withdrawal {
+            venue,
+            asset,
+            network,
+            address,
+            ..
+        } => (
+            venue,
+            asset,
+            network.parse().map_err(|_| format!("network {network}"))?,
+            Some(address.as_str()),
+        ),
+        _ => return Err("not an exchange leg".into()),
+    };
+    let coin = AssetCode::new(coin).ok_or_else(|| format!("asset {coin}"))?;
+    venue_client(state, exec, &account, venue, &coin, &network, address).await
+}
+
+async fn exec_target_chain(
+    state: &AppState,
+    exec: &RouteExecution,
+) -> Result<rialto_core::ChainId, String> {
+    let intent = state
+        .store
+        .get_intent_unscoped(&exec.payment_intent_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("intent gone")?;
+    Ok(intent.settlement.asset.id.chain().clone())
+}
+
+async fn send(
+    state: &AppState,
+    exec: &RouteExecution,
+    leg: &LegId,
+    spec: &LegSpec,
+    now_ms: i64,
+) -> Sent {
+    match spec {
+        LegSpec::Unsupported { why } => Sent::Failed(LegFailure::Rejected, why.clone()),
+        LegSpec::Chain { leg: chain_leg } => {
+            match onchain::submit(state, exec.livemode, leg, chain_leg, now_ms).await {
+                Ok(()) => Sent::Ok(None),
+                Err(why) => Sent::Retry(why),
+            }
+        }
+        LegSpec::Trade { .. } | LegSpec::Withdrawal { .. } => {
+            let client = match leg_client(state, exec, spec).await {
+                Ok(c) => c,
+                Err(why) => return Sent::Retry(why),
+            };
+            let policy = RetryPolicy::default();
+            let placed = if let Some(order) = order_request(leg, spec) {
+                place_order_once(client.as_ref(), &order, &policy)
+                    .await
+                    .map(|o| o.venue_order_id)
+            } else if let Some(request) = withdrawal_request(leg, spec) {
+                withdraw_once(client.as_ref(), &request, &policy)
+                    .await
+                    .map(|w| w.venue_withdrawal_id)
+            } else {
+                return Sent::Failed(LegFailure::Rejected, "malformed leg".into());
+            };
+            match placed {
+                Ok(id) => Sent::Ok(Some(id)),
+                // Sent, outcome unknown: asked about by its reference from now on.
+                Err(err) => match exchange_failure(&err) {
+                    None => Sent::Ok(None),
+                    Some(reason) => Sent::Failed(reason, err.to_string()),
+                },
+            }
+        }
+    }
+}
+
+async fn ask(
+    state: &AppState,
+    exec: &RouteExecution,
+    leg: &LegId,
+    spec: &LegSpec,
+    now_ms: i64,
+) -> Asked {
+    match spec {
+        LegSpec::Unsupported { why } => Asked::Failed(LegFailure::Rejected, why.clone()),
+        LegSpec::Chain { leg: chain_leg } => {
+            match onchain::progress(state, exec.livemode, leg, chain_leg, now_ms).await {
+                Ok(LegProgress::Pending) => Asked::Pending,
+                Err(why) => {
+                    tracing::warn!(leg = %leg, error = %why, "on-chain leg status unavailable; will retry");
+                    Asked::Pending
+                }
+                Ok(LegProgress::Confirmed { received }) => Asked::Confirmed(received),
+                Ok(LegProgress::Failed { reverted, why }) => Asked::Failed(
+                    if reverted {
+                        LegFailure::Reverted
+                    } else {
+                        LegFailure::Rejected
+                    },
+                    why,
+                ),
+                Ok(LegProgress::Unknown) => Asked::Unknown,
+            }
+        }
+        LegSpec::Trade { .. } => {
+            let (Ok(client), Some(order)) =
+                (leg_client(state, exec, spec).await, order_request(leg, spec))
+            else {
+                return Asked::Pending;
+            };
+            match client.find_order(&order).await {
+                Ok(Some(o)) if o.status.is_final() || o.status == OrderStatus::Filled => {
+                    let fee_in_base = o.fee_asset.as_ref() == Some(&order.pair.base);
+                    let fee_in_quote = o.fee_asset.as_ref() == Some(&order.pair.quote);
+                    let received = match order.side {
+                        Side::Buy => o.filled_base - if fee_in_base { o.fee } else { Decimal::ZERO },
+                        Side::Sell => {
+                            o.filled_quote - if fee_in_quote { o.fee } else { Decimal::ZERO }
+                        }
+                    };
+                    if received > Decimal::ZERO {
+                        Asked::Confirmed(received)
+                    } else {
+                        Asked::Failed(
+                            LegFailure::InsufficientLiquidity,
+                            format!("the order ended {:?} unfilled", o.status),
+                        )
+                    }
+                }
+                Ok(Some(_)) => Asked::Pending,
+                Ok(None) => Asked::Unknown,
+                Err(_) => Asked::Pending,
+            }
+        }
+        LegSpec::Withdrawal { network, .. } => {
+            let (Ok(client), Some(request)) = (
+                leg_client(state, exec, spec).await,
+                withdrawal_request(leg, spec),
+            ) else {
+                return Asked::Pending;
+            };
+            match client.find_withdrawal(&request).await {
+                Ok(Some(w)) => match (&w.tx_hash, w.status) {
+                    (_, WithdrawalStatus::Failed | WithdrawalStatus::Canceled) => Asked::Failed(
+                        LegFailure::Rejected,
+                        format!("the venue ended the withdrawal {:?}", w.status),
+                    ),
+                    (Some(hash), _) => {
+                        landed(state, exec, network, &request, hash, w.fee).await
+                    }
+                    (None, _) => Asked::Pending,
+                },
+                Ok(None) => Asked::Unknown,
+                Err(_) => Asked::Pending,
+            }
+        }
+    }
+}
+
+/// A withdrawal whose transaction the venue reported: confirmed once the chain shows the
+/// token arriving at the hot wallet, with the chain's confirmations; the amount is the chain's.
+async fn landed(
+    state: &AppState,
+    exec: &RouteExecution,
+    network: &str,
+    request: &WithdrawalRequest,
+    hash: &str,
+    _fee: Option<Decimal>,
+) -> Asked {
+    let Some(chain) = state.chains.get(exec.livemode, network) else {
+        return Asked::Pending;
+    };
+    let Ok((token, decimals)) = onchain::token_on(state, network, request.asset.as_str()) else {
+        return Asked::Pending;
+    };
+    let Ok(hot) = onchain::hot_wallet(state, exec.livemode, network) else {
+        return Asked::Pending;
+    };
+    match rialto_evm::transfers::observe_transfer(chain.rpc_url(), hash.trim(), &token, &hot)
+        .await
+    {
+        Ok(t) if t.confirmations >= chain.confirmations => {
+            Asked::Confirmed(Decimal::from(t.amount_units) / Decimal::from(10u64.pow(decimals)))
+        }
+        Ok(_) => Asked::Pending,
+        Err(rialto_evm::EvmError::TxFailed(_)) => {
+            Asked::Failed(LegFailure::Reverted, "the withdrawal reverted".into())
+        }
+        Err(_) => Asked::Pending,
+    }
+}

@@ -1,0 +1,344 @@
+//! Executing accepted quotes end to end in sandbox mode: real anvil chains, the sandbox
+//! exchange behind the Binance client, the gateway's worker driving every leg. Each leg is
+//! stored before it is sent; a failed leg falls back (here: the same way again after the
+//! plan's backoff, as a new leg); funds that cannot be converted go back to the payer.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use common::devnet::{intent, start_clocked, status_of, usdc_balance, DevnetApp, MERCHANT};
+use common::{expect_error, TestApp};
+use rialto_connectors::exchange::sandbox::{Fault, Operation};
+use rialto_gateway::cli_ops::create_operator;
+use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+const SECRET: &str = "c2VjcmV0LW9mLXRoZS1wYXllcg==";
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("decimal string, got {v}"))
+        .parse()
+        .unwrap()
+}
+
+async fn clocked() -> (DevnetApp, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
+    let setup = start_clocked(1, Some(clock.clone() as Arc<dyn Clock>)).await;
+    clock.advance_ms(5_000);
+    (setup, clock)
+}
+
+async fn best_quote(app: &TestApp, intent: &Value, source: Value) -> Value {
+    let id = intent["id"].as_str().unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/quotes"), app.sk())
+        .json(&json!({ "source": source }))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["data"][0].clone()
+}
+
+async fn accept(app: &TestApp, quote: &Value, body: Value) -> reqwest::Response {
+    let id = quote["id"].as_str().unwrap();
+    app.post(&format!("/v1/quotes/{id}/accept"), app.sk())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn execution(app: &TestApp, id: &str) -> Value {
+    app.get_json(&format!("/v1/route_executions/{id}")).await
+}
+
+/// Waits until the execution is in `want`; fails on any other final status.
+async fn wait_execution(app: &TestApp, id: &str, want: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let exec = execution(app, id).await;
+        let status = exec["status"].as_str().unwrap().to_owned();
+        if status == want {
+            return exec;
+        }
+        assert!(
+            !matches!(status.as_str(), "succeeded" | "failed"),
+            "execution ended {status}, wanted {want}: {exec}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "execution stuck in {status}, wanted {want}: {exec}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_intent(app: &TestApp, intent: &Value, want: &str) {
+    let started = Instant::now();
+    while status_of(app, intent).await != want {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "intent {} never reached {want}",
+            intent["id"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn units(amount: Decimal) -> U256 {
+    U256::from(
+        u128::try_from(amount * Decimal::from(1_000_000u32))
+            .unwrap_or_else(|_| panic!("{amount} in base units")),
+    )
+}
+
+fn kinds(exec: &Value) -> Vec<(String, String)> {
+    exec["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_owned(),
+                l["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets_the_locked_amount(
+) {
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "25.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
+    )
+    .await;
+    let merchant_amount = dec(&quote["merchant_amount"]);
+    assert!(merchant_amount >= Decimal::new(2500, 2));
+
+    // The quote's source is an exchange account: accepting needs the payer's credentials.
+    expect_error(accept(app, &quote, json!({})).await, 400, "parameter_missing").await;
+    let answer = accept(
+        app,
+        &quote,
+        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
+    )
+    .await;
+    let status = answer.status();
+    let accepted: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "{accepted}");
+    assert!(!accepted.to_string().contains(SECRET));
+    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    assert!(exec_id.starts_with("rx_"));
+    assert_eq!(accepted["execution"]["status"], "running");
+    // The first leg is stored before anything reaches the venue.
+    assert_eq!(accepted["execution"]["legs"][0]["kind"], "trade");
+    assert_eq!(accepted["execution"]["legs"][0]["status"], "created");
+
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("trade".into(), "confirmed".into()),
+            ("withdrawal".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+        ],
+        "{done}"
+    );
+    wait_intent(app, &paying, "succeeded").await;
+    let settled = dec(&done["legs"][2]["received"]);
+    assert!(settled >= Decimal::new(2500, 2), "{done}");
+    let after = usdc_balance(chain, MERCHANT).await;
+    assert_eq!(after - before, units(settled), "the merchant got exactly the settlement leg");
+    assert_eq!(sandbox.executed_orders(), 1);
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+
+    // Every leg's outcome fed venue health.
+    let created = create_operator(app.store.as_ref(), "ops", 0).await.unwrap();
+    let key = created["operator_key"].as_str().unwrap();
+    let health: Value = app
+        .get("/v1/routing/health", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let binance = &health["venues"]["binance"];
+    assert_eq!(binance["samples"], 2, "{health}");
+    assert_eq!(binance["successes"], 2, "{health}");
+}
+
+#[tokio::test]
+async fn a_venue_outage_fails_the_leg_and_the_plan_sends_a_new_one_after_its_backoff() {
+    let (setup, clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "20.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
+    )
+    .await;
+    // The venue is down for withdrawals, beyond the client's own retries.
+    for _ in 0..20 {
+        sandbox.inject(Operation::Withdraw, Fault::Outage);
+    }
+    let accepted: Value = accept(
+        app,
+        &quote,
+        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    // The withdrawal fails; with the venue down there is no other way out of the account,
+    // so the plan waits its backoff and stores a new withdrawal leg for later.
+    let started = Instant::now();
+    let waiting = loop {
+        let exec = execution(app, &exec_id).await;
+        let k = kinds(&exec);
+        if k.len() >= 3 && k[1] == ("withdrawal".into(), "failed".into()) {
+            break exec;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{exec}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(waiting["legs"][2]["kind"], "withdrawal", "{waiting}");
+    assert_eq!(waiting["legs"][2]["status"], "created", "{waiting}");
+    assert_ne!(waiting["legs"][1]["id"], waiting["legs"][2]["id"]);
+    assert_eq!(sandbox.executed_withdrawals(), 0, "nothing left the account");
+    // The venue is back (drain what is left of the outage) and the backoff passes.
+    while sandbox.executed_withdrawals() == 0 && started.elapsed() < Duration::from_secs(60) {
+        clock.advance_ms(61_000);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if execution(app, &exec_id).await["status"] == "succeeded" {
+            break;
+        }
+    }
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    wait_intent(app, &paying, "succeeded").await;
+    assert_eq!(sandbox.executed_withdrawals(), 1, "exactly one withdrawal left the account");
+    assert_eq!(sandbox.executed_orders(), 1, "the trade was never repeated");
+    let last = done["legs"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "settlement");
+    let after = usdc_balance(chain, MERCHANT).await;
+    assert_eq!(after - before, units(dec(&last["received"])));
+    assert!(dec(&last["received"]) >= Decimal::new(2000, 2));
+}
+
+#[tokio::test]
+async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_back() {
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let payer = chain.payers[0].address.to_string();
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "15.00").await;
+    let source = json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"});
+    let quote = best_quote(app, &paying, source.clone()).await;
+    expect_error(accept(app, &quote, json!({})).await, 400, "parameter_missing").await;
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = &accepted["execution"];
+    assert_eq!(exec["status"], "awaiting_funds", "{accepted}");
+    let pay_to = exec["pay_to"]["address"].as_str().unwrap().to_owned();
+    let amount = dec(&exec["pay_to"]["amount"]);
+    assert_eq!(amount, dec(&quote["payer_amount"]));
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let hash = pay_usdc_hash(chain, 0, &pay_to, units(amount)).await;
+    let fund = |hash: String| {
+        let id = exec_id.clone();
+        async move {
+            app.post(&format!("/v1/route_executions/{id}/fund"), app.sk())
+                .json(&json!({ "tx_hash": hash }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let answer = fund(hash.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    wait_intent(app, &paying, "succeeded").await;
+    let settled = dec(&done["legs"].as_array().unwrap().last().unwrap()["received"]);
+    assert!(settled >= Decimal::new(1500, 2));
+    assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
+    // The same transaction cannot fund another execution.
+    let again = intent(app, "15.00").await;
+    let other = best_quote(app, &again, source.clone()).await;
+    let other: Value = accept(app, &other, json!({ "payer_address": payer }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_id = other["execution"]["id"].as_str().unwrap().to_owned();
+    let reused = app
+        .post(&format!("/v1/route_executions/{other_id}/fund"), app.sk())
+        .json(&json!({ "tx_hash": hash }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(reused, 409, "transaction_already_used").await;
+
+    // Too little arrives: nothing converts, and exactly what arrived goes back.
+    let short = amount - Decimal::ONE;
+    let payer_before = usdc_balance(chain, &payer).await;
+    let hash = pay_usdc_hash(chain, 0, &pay_to, units(short)).await;
+    let answer = app
+        .post(&format!("/v1/route_executions/{other_id}/fund"), app.sk())
+        .json(&json!({ "tx_hash": hash }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let failed = wait_execution(app, &other_id, "failed").await;
+    assert_eq!(failed["failure_code"], "funding_short", "{failed}");
+    assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);
+    assert_eq!(usdc_balance(chain, &payer).await, payer_before, "the payer is whole");
+    assert_eq!(status_of(app, &again).await, "awaiting_funds");
+}
+
+/// Sends USDC and answers the transaction hash.
+async fn pay_usdc_hash(
+    chain: &rialto_evm::manifest::ChainManifest,
+    payer: usize,
+    to: &str,
+    units: U256,
+) -> String {
+    use rialto_evm::contracts::{to_wire, IERC20};
+    let receipt = IERC20::new(
+        to_wire(&chain.tokens["USDC"].address).unwrap(),
+        common::devnet::payer_wallet(chain, payer).await,
+    )
+    .transfer(to.parse().unwrap(), units)
+    .send()
+    .await
+    .unwrap()
+    .get_receipt()
+    .await
+    .unwrap();
+    assert!(receipt.status());
+    format!("{:#x}", receipt.transaction_hash)
+}
