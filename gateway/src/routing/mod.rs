@@ -7,11 +7,14 @@
 //!   deposit networks) and chains (deposit transfers, settlement gas).
 //! - [`oracle`]: `PriceReadings`, the router's `Oracle` over `ChainlinkPriceFeed` (devnet mocks
 //!   in sandbox mode, the reference feeds for live chains).
+//! - [`onchain`]: the on-chain legs of routes (Uniswap V2 swaps, the devnet's stand-in USDC
+//!   bridge, token transfers) sent from the hot wallets, and their `Dex`/`Cctp` market edges.
 //!
 //! Quotes are persisted by the API (`api/routing.rs`); the routes behind them (which cannot be
 //! serialized) live in [`Routing`] in memory, so locking needs the gateway that quoted.
 
 pub mod market;
+pub mod onchain;
 pub mod oracle;
 
 use std::collections::HashMap;
