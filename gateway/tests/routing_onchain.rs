@@ -228,6 +228,18 @@ async fn a_swap_that_cannot_meet_min_out_fails_reverted_and_leaves_usdt_and_late
     ));
     assert_eq!(nonce(eth, &hot).await, sent);
 
+    // More USDT than the hot wallet holds: refused before anything is approved or sent.
+    let short = onchain::submit(
+        state,
+        false,
+        &LegId::generate(),
+        &swap(eth, "100000", "1"),
+        now_ms(),
+    )
+    .await;
+    assert!(short.unwrap_err().contains("holds"));
+    assert_eq!(nonce(eth, &hot).await, sent);
+
     // A leg abandoned after its approval leaves an allowance behind; a new leg with another
     // amount still swaps (USDT refuses non-zero to non-zero approvals: it resets first).
     let abandoned = LegId::generate();

@@ -503,3 +503,44 @@ async fn transfer_progress(plan: &TransferPlan<'_>, leg: &LegId) -> Result<LegPr
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_convert_to_base_units_exactly_or_not_at_all() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(to_units(d("12.5"), 6), Ok(12_500_000));
+        assert_eq!(to_units(d("1.000000"), 6), Ok(1_000_000));
+        assert!(to_units(d("1.0000001"), 6).is_err(), "never rounded");
+        assert!(to_units(d("-1"), 6).is_err());
+        assert_eq!(from_units(49_750_000, 6), Ok(d("49.75")));
+        assert_eq!(
+            from_units(u128::MAX, 6).map(|_| ()),
+            Err("amount out of range".into())
+        );
+    }
+
+    #[test]
+    fn legs_serialize_tagged_with_decimal_strings() {
+        let leg = ChainLeg::Swap {
+            chain: "eip155:31337".into(),
+            token_in: "USDT".into(),
+            token_out: "USDC".into(),
+            amount_in: Decimal::new(100, 0),
+            min_out: Decimal::new(9950, 2),
+        };
+        let json = serde_json::to_value(&leg).unwrap();
+        assert_eq!(json["type"], "swap");
+        assert_eq!(json["amount_in"], "100");
+        assert_eq!(json["min_out"], "99.50");
+        assert_eq!(serde_json::from_value::<ChainLeg>(json).unwrap(), leg);
+        let bridge = serde_json::json!({"type": "bridge", "from_chain": "eip155:31337",
+            "to_chain": "eip155:31338", "asset": "USDC", "amount": "50", "fee": "0.01"});
+        assert!(matches!(
+            serde_json::from_value::<ChainLeg>(bridge).unwrap(),
+            ChainLeg::Bridge { .. }
+        ));
+    }
+}

@@ -114,6 +114,23 @@ pub async fn submit(plan: &SwapPlan<'_>, leg: &LegId, now_ms: i64) -> Result<(),
             return Ok(());
         }
     }
+    let held = sender::token_balance(
+        plan.hot.chain.rpc_url(),
+        &plan.token_in.address,
+        &plan.hot.address,
+    )
+    .await
+    .map_err(|e| format!("{}: balance: {e}", plan.hot.chain.caip2))?;
+    if held < plan.amount_in {
+        // Nothing is approved for a swap that could not be sent (the funds may still be on
+        // their way): the caller tries again later.
+        return Err(format!(
+            "the hot wallet holds {} {}, the swap needs {}",
+            plan.token_in.amount(held)?,
+            plan.token_in.symbol,
+            plan.token_in.amount(plan.amount_in)?
+        ));
+    }
     if allowance(plan).await? == 0 {
         approve_exactly(plan, approve, plan.amount_in, now_ms).await
     } else {
