@@ -24,6 +24,8 @@ sol! {
         function initializeV2_2(address[] accountsToBlacklist, string newSymbol) external;
         function configureMinter(address minter, uint256 minterAllowedAmount) external returns (bool);
         function mint(address to, uint256 amount) external returns (bool);
+        /// Burns `amount` of the caller's (a configured minter's) own balance.
+        function burn(uint256 amount) external;
         function name() external view returns (string);
         function symbol() external view returns (string);
         function currency() external view returns (string);

@@ -24,7 +24,8 @@
 //! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
 //!   the sandbox exchange whose withdrawals land on the devnet).
 //! - [`routing`]: the SmartFunding router wired to the connectors: market snapshots, the
-//!   Chainlink oracle adapter, quotes and locks, venue health.
+//!   Chainlink oracle adapter, quotes and locks, venue health, and the on-chain legs of routes
+//!   (swaps, the sandbox bridge, transfers).
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`]: refunds out of the merchant's balance, sent from the treasury wallet.
 //! - [`payouts`]: batched settlement: payouts per schedule, maker-checker approval.

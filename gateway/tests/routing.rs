@@ -125,7 +125,8 @@ async fn quotes_from_a_kraken_usd_account_are_ranked_exact_and_lock_once_per_int
     // Ranked: the direct route (trade, withdraw) beats any detour through another venue.
     assert_eq!(data[0]["legs"].as_array().unwrap().len(), 2, "{}", data[0]);
 
-    // A wallet on the other devnet chain routes through a venue's deposit address.
+    // A wallet on the other devnet chain: the (sandbox) USDC bridge beats a venue's deposit
+    // address and withdrawal, and costs its fee.
     let from_wallet = ranked(
         app,
         &paying,
@@ -133,7 +134,12 @@ async fn quotes_from_a_kraken_usd_account_are_ranked_exact_and_lock_once_per_int
     )
     .await;
     let legs = from_wallet[0]["legs"].as_array().unwrap();
-    assert_eq!(legs[0]["kind"], "transfer", "{}", from_wallet[0]);
+    assert_eq!(legs.len(), 1, "{}", from_wallet[0]);
+    assert_eq!(legs[0]["kind"], "cctp_bridge", "{}", from_wallet[0]);
+    assert_eq!(
+        dec(&from_wallet[0]["payer_amount"]),
+        Decimal::new(2500, 2) + rialto_gateway::routing::onchain::edges::DEVNET_BRIDGE_FEE
+    );
     assert!(dec(&from_wallet[0]["merchant_amount"]) >= Decimal::new(2500, 2));
 
     // Accept locks the best quote once; a second accept for the intent is refused.

@@ -149,7 +149,7 @@ fn pay_to(
         chain: chain.to_owned(),
         asset: asset.to_owned(),
         token: token.to_string(),
-        address: onchain::hot_wallet(state, exec.livemode, chain)?.to_string(),
+        address: onchain::hot_wallet(state, exec.livemode, chain)?.address.to_string(),
         amount: stored.quote.payer_amount.to_string(),
     })
 }
@@ -671,7 +671,8 @@ async fn verify_funding(
     })?;
     let (token, _) = onchain::token_on(state, chain, asset).map_err(|e| ApiError::internal(&e))?;
     let hot = onchain::hot_wallet(state, exec.livemode, chain)
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::internal(&e))?
+        .address;
     let invalid = |code: ErrorCode, message: &str| ApiError::new(code, message).param("tx_hash");
     let observed = rialto_evm::transfers::observe_transfer(evm.rpc_url(), tx_hash.trim(), &token, &hot)
         .await

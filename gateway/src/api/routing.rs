@@ -317,7 +317,13 @@ pub async fn create(
             .filter(|c| c.livemode == intent.livemode && c.chain_id != target_chain)
             .map(|c| c.chain_id),
     );
-    let readings = oracle::read_prices(&feed, &chain_ids, &market::pairs_for(&coin), now).await;
+    let readings = oracle::read_prices(
+        &feed,
+        &chain_ids,
+        &market::market_pairs(&state, intent.livemode, &coin),
+        now,
+    )
+    .await;
     let snapshot = market::snapshot(&state, &intent, &coin, &source, &readings)
         .await
         .map_err(|e| {

@@ -153,7 +153,7 @@ pub fn spec_for(
         }
         EdgeKind::Withdrawal { .. } => {
             let network = chain_of(&to.location)?;
-            let address = onchain::hot_wallet(state, exec.livemode, &network)?.to_string();
+            let address = onchain::hot_wallet(state, exec.livemode, &network)?.address.to_string();
             LegSpec::Withdrawal {
                 venue,
                 asset: from.asset.to_string(),
@@ -655,7 +655,7 @@ async fn bind_payment(
 ) -> Result<(), String> {
     let transfer = state
         .store
-        .get_chain_transfer("route_transfer", &leg.id)
+        .get_chain_transfer(onchain::ROUTE_TRANSFER, &leg.id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the final transfer has no stored leg")?;
@@ -987,7 +987,7 @@ async fn landed(
     let Ok((token, decimals)) = onchain::token_on(state, network, request.asset.as_str()) else {
         return Asked::Pending;
     };
-    let Ok(hot) = onchain::hot_wallet(state, exec.livemode, network) else {
+    let Ok(hot) = onchain::hot_wallet(state, exec.livemode, network).map(|h| h.address) else {
         return Asked::Pending;
     };
     match rialto_evm::transfers::observe_transfer(chain.rpc_url(), hash.trim(), &token, &hot)

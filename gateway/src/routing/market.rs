@@ -3,8 +3,11 @@
 //! deposit transfers from the gateway's chains into the venues, and the settlement transfer
 //! on each chain, valued with the chain's gas price and its `ETH/USD` feed.
 //!
+//! The chains' own side (stablecoins at Rialto's addresses, Uniswap V2 pools, the sandbox USDC
+//! bridge) comes from [`super::onchain::add_chain_edges`].
+//!
 //! In sandbox mode every venue is the sandbox exchange speaking that venue's API. Read-only
-//! calls only; nothing here moves money. DEX pools are not read yet (see `docs/router.md`).
+//! calls only; nothing here moves money.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +66,18 @@ pub fn pairs_for(coin: &AssetCode) -> Vec<String> {
         format!("{coin}/USD"),
         "ETH/USD".to_owned(),
     ]
+}
+
+/// [`pairs_for`] the settlement coin plus what the chain assets of `livemode` need
+/// ([`super::onchain::chain_pairs`]), each once.
+pub fn market_pairs(state: &AppState, livemode: bool, coin: &AssetCode) -> Vec<String> {
+    let mut pairs = pairs_for(coin);
+    for pair in super::onchain::chain_pairs(state, livemode) {
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    pairs
 }
 
 fn usd() -> AssetCode {
@@ -141,6 +156,10 @@ pub async fn snapshot(
                 skipped.push(format!("{venue}: {why}"));
             }
         }
+    }
+    match super::onchain::add_chain_edges(state, intent.livemode, &mut graph).await {
+        Ok(left_out) => skipped.extend(left_out),
+        Err(why) => skipped.push(format!("chains: {why}")),
     }
     let target_chain: ChainId = intent.settlement.asset.id.chain().clone();
     let target = graph

@@ -7,9 +7,9 @@
 //!   deposit networks) and chains (deposit transfers, settlement gas).
 //! - [`oracle`]: `PriceReadings`, the router's `Oracle` over `ChainlinkPriceFeed` (devnet mocks
 //!   in sandbox mode, the reference feeds for live chains).
-//!
+//! - [`onchain`]: the on-chain legs of routes (Uniswap V2 swaps, the devnet's stand-in USDC
+//!   bridge, token transfers) sent from the hot wallets, and their `Dex`/`Cctp` market edges.
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs.
-//! - [`onchain`]: the on-chain legs (swaps, bridges, transfers) from the chains' hot wallets.
 //!
 //! Quotes are persisted by the API (`api/routing.rs`) with their route and graph
 //! ([`StoredRoute`]), so any gateway instance, restarted or not, can lock and execute them.

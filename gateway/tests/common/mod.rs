@@ -89,6 +89,8 @@ pub struct TestApp {
     _chain_stop: tokio::sync::watch::Sender<bool>,
     /// Running when the test configured a devnet manifest.
     pub sandbox_exchange: Option<Arc<rialto_connectors::exchange::sandbox::Sandbox>>,
+    /// The gateway's state, for suites that call its modules directly.
+    pub state: AppState,
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
@@ -166,8 +168,9 @@ pub async fn spawn_app_full(
         state.clone(),
         stop_rx,
     ));
+    let served = state.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router(state)).await;
+        let _ = axum::serve(listener, router(served)).await;
     });
     TestApp {
         base,
@@ -180,6 +183,7 @@ pub async fn spawn_app_full(
         _dir: dir,
         _chain_stop: chain_stop,
         sandbox_exchange,
+        state,
     }
 }
 
