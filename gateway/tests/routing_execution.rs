@@ -197,8 +197,8 @@ async fn a_venue_outage_fails_the_leg_and_the_plan_sends_a_new_one_after_its_bac
         json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
     )
     .await;
-    // The venue is down for withdrawals, beyond the client's own retries.
-    for _ in 0..20 {
+    // The venue is down for the client's three sends of the first withdrawal.
+    for _ in 0..3 {
         sandbox.inject(Operation::Withdraw, Fault::Outage);
     }
     let accepted: Value = accept(
@@ -227,23 +227,79 @@ async fn a_venue_outage_fails_the_leg_and_the_plan_sends_a_new_one_after_its_bac
     assert_eq!(waiting["legs"][2]["status"], "created", "{waiting}");
     assert_ne!(waiting["legs"][1]["id"], waiting["legs"][2]["id"]);
     assert_eq!(sandbox.executed_withdrawals(), 0, "nothing left the account");
-    // The venue is back (drain what is left of the outage) and the backoff passes.
-    while sandbox.executed_withdrawals() == 0 && started.elapsed() < Duration::from_secs(60) {
-        clock.advance_ms(61_000);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if execution(app, &exec_id).await["status"] == "succeeded" {
-            break;
-        }
-    }
+    // Nothing is sent before the backoff has passed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        execution(app, &exec_id).await["legs"][2]["status"],
+        "created"
+    );
+    clock.advance_ms(61_000);
     let done = wait_execution(app, &exec_id, "succeeded").await;
     wait_intent(app, &paying, "succeeded").await;
     assert_eq!(sandbox.executed_withdrawals(), 1, "exactly one withdrawal left the account");
     assert_eq!(sandbox.executed_orders(), 1, "the trade was never repeated");
+    assert_eq!(
+        kinds(&done).last().unwrap(),
+        &("settlement".to_owned(), "confirmed".to_owned())
+    );
     let last = done["legs"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["kind"], "settlement");
     let after = usdc_balance(chain, MERCHANT).await;
     assert_eq!(after - before, units(dec(&last["received"])));
     assert!(dec(&last["received"]) >= Decimal::new(2000, 2));
+}
+
+#[tokio::test]
+async fn when_the_venue_stays_down_the_payment_fails_with_a_reason_and_the_funds_never_left() {
+    let (setup, clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "20.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
+    )
+    .await;
+    for _ in 0..200 {
+        sandbox.inject(Operation::Withdraw, Fault::Outage);
+    }
+    let accepted: Value = accept(
+        app,
+        &quote,
+        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let failed = loop {
+        let exec = execution(app, &exec_id).await;
+        if exec["status"] == "failed" {
+            break exec;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{exec}");
+        // Every backoff passes.
+        clock.advance_ms(600_000);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(failed["failure_code"], "venue_unavailable", "{failed}");
+    // Fallback was tried: the other network, and the same way again after backoffs.
+    let withdrawals: Vec<&Value> = failed["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "withdrawal")
+        .collect();
+    assert!(withdrawals.len() >= 3, "{failed}");
+    assert!(withdrawals.iter().all(|l| l["status"] == "failed"));
+    assert_eq!(sandbox.executed_withdrawals(), 0);
+    // The bought USDC never left the payer's account: that is where the funds are.
+    assert_eq!(failed["returned"]["from"], "USDC@venue:binance", "{failed}");
+    wait_intent(app, &paying, "failed").await;
+    assert_eq!(usdc_balance(chain, MERCHANT).await, before, "the merchant got nothing");
 }
 
 #[tokio::test]

@@ -282,7 +282,7 @@ pub async fn start(
                 account: account.id.clone(),
                 venue,
             })?;
-            let subject = subject(intent, &locked, vec![screened_as], None, Some(&account));
+            let subject = subject(intent, vec![screened_as], None, Some(&account));
             legs = screen_and_plan(state, &mut exec, intent, subject, locked, &graph).await?;
         }
     }
@@ -330,19 +330,18 @@ async fn account_address(
 }
 
 /// The screening subject of a routed payment.
+/// The value screened is what the merchant is paid (limits and travel rule apply to it).
 fn subject(
     intent: &PaymentIntent,
-    locked: &LockedQuote,
     payers: Vec<String>,
     tx_hash: Option<String>,
     account: Option<&ExchangeAccount>,
 ) -> FundsSubject {
-    let q = locked.quote();
     FundsSubject {
         chain: intent.settlement.asset.id.chain().to_string(),
         payer_addresses: payers,
-        asset: Some(q.payer_asset.to_string()),
-        amount: Some(q.payer_amount.to_string()),
+        asset: Some(intent.settlement.asset.code.clone()),
+        amount: Some(intent.amount.to_amount_string()),
         tx_hash,
         payer_name: None,
         payer_country: None,
@@ -381,7 +380,15 @@ async fn screen_and_plan(
         .map_err(|e| ApiError::internal(&e))?;
     let cleared = proof.map(|_| locked);
     match execute::start_plan(state, exec, &screened, cleared, graph, now_ms) {
-        Ok(legs) => Ok(legs),
+        Ok(legs) => {
+            if legs.first().is_some_and(|l| l.kind == "settlement") {
+                // Nothing to convert: the first leg already pays the merchant.
+                execute::move_intent(state, &screened, PaymentEvent::SettlementStarted, now_ms)
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?;
+            }
+            Ok(legs)
+        }
         Err(reason) => {
             exec.failure_code = Some(
                 serde_json::to_value(reason)
@@ -585,7 +592,6 @@ pub async fn fund(
         (Ok(locked), false) if awaiting(&intent).is_ok() => {
             let subject = subject(
                 &intent,
-                &locked,
                 vec![payer.clone()],
                 Some(observed.tx_hash.clone()),
                 None,

@@ -439,7 +439,9 @@ async fn advance(
     if leg.kind == "return" {
         return finish_return(state, exec, expected, leg, &intent, now_ms).await;
     }
-    let graph: Graph = serde_json::from_str(&exec.graph).map_err(|e| e.to_string())?;
+    let graph = serde_json::from_str::<super::StoredRoute>(&exec.graph)
+        .map_err(|e| format!("stored route: {e}"))?
+        .graph;
     let mut plan: FundingPlan = serde_json::from_str(exec.plan.as_deref().unwrap_or("null"))
         .map_err(|e| format!("stored plan: {e}"))?;
     let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
@@ -878,13 +880,30 @@ async fn send(
             };
             match placed {
                 Ok(id) => Sent::Ok(Some(id)),
-                // Sent, outcome unknown: asked about by its reference from now on.
                 Err(err) => match exchange_failure(&err) {
-                    None => Sent::Ok(None),
                     Some(reason) => Sent::Failed(reason, err.to_string()),
+                    // The outcome was unknown even after the client's own look-ups: ask once
+                    // more by the leg's reference. Found: it happened. Not found: the venue
+                    // never took it (it failed). No answer: asked about from now on.
+                    None => match lookup(client.as_ref(), leg, spec).await {
+                        Ok(true) => Sent::Ok(None),
+                        Ok(false) => Sent::Failed(LegFailure::VenueUnavailable, err.to_string()),
+                        Err(_) => Sent::Ok(None),
+                    },
                 },
             }
         }
+    }
+}
+
+/// Whether the venue has the order or withdrawal of this leg.
+async fn lookup(client: &dyn Exchange, leg: &LegId, spec: &LegSpec) -> Result<bool, ExchangeError> {
+    if let Some(order) = order_request(leg, spec) {
+        return client.find_order(&order).await.map(|o| o.is_some());
+    }
+    match withdrawal_request(leg, spec) {
+        Some(request) => client.find_withdrawal(&request).await.map(|w| w.is_some()),
+        None => Ok(false),
     }
 }
 
