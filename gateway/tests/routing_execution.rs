@@ -115,8 +115,8 @@ fn kinds(exec: &Value) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets_the_locked_amount(
-) {
+async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets_the_locked_amount()
+{
     let (setup, _clock) = clocked().await;
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
@@ -132,7 +132,12 @@ async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets
     assert!(merchant_amount >= Decimal::new(2500, 2));
 
     // The quote's source is an exchange account: accepting needs the payer's credentials.
-    expect_error(accept(app, &quote, json!({})).await, 400, "parameter_missing").await;
+    expect_error(
+        accept(app, &quote, json!({})).await,
+        400,
+        "parameter_missing",
+    )
+    .await;
     let answer = accept(
         app,
         &quote,
@@ -164,7 +169,11 @@ async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets
     let settled = dec(&done["legs"][2]["received"]);
     assert!(settled >= Decimal::new(2500, 2), "{done}");
     let after = usdc_balance(chain, MERCHANT).await;
-    assert_eq!(after - before, units(settled), "the merchant got exactly the settlement leg");
+    assert_eq!(
+        after - before,
+        units(settled),
+        "the merchant got exactly the settlement leg"
+    );
     assert_eq!(sandbox.executed_orders(), 1);
     assert_eq!(sandbox.executed_withdrawals(), 1);
 
@@ -226,7 +235,11 @@ async fn a_venue_outage_fails_the_leg_and_the_plan_sends_a_new_one_after_its_bac
     assert_eq!(waiting["legs"][2]["kind"], "withdrawal", "{waiting}");
     assert_eq!(waiting["legs"][2]["status"], "created", "{waiting}");
     assert_ne!(waiting["legs"][1]["id"], waiting["legs"][2]["id"]);
-    assert_eq!(sandbox.executed_withdrawals(), 0, "nothing left the account");
+    assert_eq!(
+        sandbox.executed_withdrawals(),
+        0,
+        "nothing left the account"
+    );
     // Nothing is sent before the backoff has passed.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -236,7 +249,11 @@ async fn a_venue_outage_fails_the_leg_and_the_plan_sends_a_new_one_after_its_bac
     clock.advance_ms(61_000);
     let done = wait_execution(app, &exec_id, "succeeded").await;
     wait_intent(app, &paying, "succeeded").await;
-    assert_eq!(sandbox.executed_withdrawals(), 1, "exactly one withdrawal left the account");
+    assert_eq!(
+        sandbox.executed_withdrawals(),
+        1,
+        "exactly one withdrawal left the account"
+    );
     assert_eq!(sandbox.executed_orders(), 1, "the trade was never repeated");
     assert_eq!(
         kinds(&done).last().unwrap(),
@@ -299,7 +316,11 @@ async fn when_the_venue_stays_down_the_payment_fails_with_a_reason_and_the_funds
     // The bought USDC never left the payer's account: that is where the funds are.
     assert_eq!(failed["returned"]["from"], "USDC@venue:binance", "{failed}");
     wait_intent(app, &paying, "failed").await;
-    assert_eq!(usdc_balance(chain, MERCHANT).await, before, "the merchant got nothing");
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await,
+        before,
+        "the merchant got nothing"
+    );
 }
 
 #[tokio::test]
@@ -311,7 +332,12 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
     let paying = intent(app, "15.00").await;
     let source = json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"});
     let quote = best_quote(app, &paying, source.clone()).await;
-    expect_error(accept(app, &quote, json!({})).await, 400, "parameter_missing").await;
+    expect_error(
+        accept(app, &quote, json!({})).await,
+        400,
+        "parameter_missing",
+    )
+    .await;
     let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
         .await
         .json()
@@ -372,7 +398,11 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
     let failed = wait_execution(app, &other_id, "failed").await;
     assert_eq!(failed["failure_code"], "funding_short", "{failed}");
     assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);
-    assert_eq!(usdc_balance(chain, &payer).await, payer_before, "the payer is whole");
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before,
+        "the payer is whole"
+    );
     assert_eq!(status_of(app, &again).await, "awaiting_funds");
 }
 
@@ -397,4 +427,197 @@ async fn pay_usdc_hash(
     .unwrap();
     assert!(receipt.status());
     format!("{:#x}", receipt.transaction_hash)
+}
+
+/// Payer 0 sends `amount` USDT (no return value on `transfer`) to `to`; answers the hash.
+async fn pay_usdt_hash(
+    chain: &rialto_evm::manifest::ChainManifest,
+    to: &str,
+    amount: Decimal,
+) -> String {
+    use rialto_evm::contracts::{to_wire, ITetherLike};
+    let receipt = ITetherLike::new(
+        to_wire(&chain.tokens["USDT"].address).unwrap(),
+        common::devnet::payer_wallet(chain, 0).await,
+    )
+    .transfer(to.parse().unwrap(), units(amount))
+    .send()
+    .await
+    .unwrap()
+    .get_receipt()
+    .await
+    .unwrap();
+    assert!(receipt.status());
+    format!("{:#x}", receipt.transaction_hash)
+}
+
+async fn token_balance(
+    chain: &rialto_evm::manifest::ChainManifest,
+    symbol: &str,
+    of: &str,
+) -> U256 {
+    use alloy::providers::ProviderBuilder;
+    use rialto_evm::contracts::{to_wire, IERC20};
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap();
+    IERC20::new(to_wire(&chain.tokens[symbol].address).unwrap(), &node)
+        .balanceOf(of.parse().unwrap())
+        .call()
+        .await
+        .unwrap()
+}
+
+/// Accepts the best quote from payer 0's USDT on the other chain: the execution, the quote.
+async fn accept_usdt(setup: &DevnetApp, paying: &Value) -> (Value, Value) {
+    let (app, other) = (&setup.app, &setup.other_chain);
+    let payer = other.payers[0].address.to_string();
+    let quote = best_quote(
+        app,
+        paying,
+        json!({"type": "wallet", "chain": "devnet-ethereum", "asset": "usdt"}),
+    )
+    .await;
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = accepted["execution"].clone();
+    assert_eq!(exec["pay_to"]["asset"], "USDT", "{accepted}");
+    (exec, quote)
+}
+
+/// Payer 0 pays the execution's `pay_to` and reports the transaction.
+async fn fund_usdt(setup: &DevnetApp, exec: &Value) -> String {
+    let app = &setup.app;
+    let id = exec["id"].as_str().unwrap().to_owned();
+    let hash = pay_usdt_hash(
+        &setup.other_chain,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        dec(&exec["pay_to"]["amount"]),
+    )
+    .await;
+    let answer = app
+        .post(&format!("/v1/route_executions/{id}/fund"), app.sk())
+        .json(&json!({ "tx_hash": hash }))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+#[tokio::test]
+async fn usdt_on_one_chain_becomes_the_merchants_usdc_on_another_through_a_swap_and_the_bridge() {
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "30.00").await;
+    let (exec, quote) = accept_usdt(&setup, &paying).await;
+    let exec_id = fund_usdt(&setup, &exec).await;
+    let legs: Vec<&str> = quote["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(legs, ["dex_swap", "cctp_bridge"], "{quote}");
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("dex_swap".into(), "confirmed".into()),
+            ("cctp_bridge".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+        ],
+        "{done}"
+    );
+    wait_intent(app, &paying, "succeeded").await;
+    let settled = dec(&done["legs"][2]["received"]);
+    assert!(settled >= Decimal::new(3000, 2), "{done}");
+    assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
+    // Each leg passed on exactly what the chain says arrived.
+    assert_eq!(
+        done["legs"][1]["input"], done["legs"][0]["received"],
+        "{done}"
+    );
+    assert_eq!(
+        done["legs"][2]["input"], done["legs"][1]["received"],
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back() {
+    let (setup, clock) = clocked().await;
+    let (app, other) = (&setup.app, &setup.other_chain);
+    let merchant_before = usdc_balance(&setup.chain, MERCHANT).await;
+    let payer = other.payers[0].address.to_string();
+    let paying = intent(app, "30.00").await;
+    let (exec, _quote) = accept_usdt(&setup, &paying).await;
+    // After the lock, someone drains the pool's USDC side: the locked route's swap can no
+    // longer meet its minimum, and there is no other way from USDT on this chain.
+    {
+        use rialto_evm::contracts::{to_wire, ITetherLike, IUniswapV2Router02};
+        let wallet = common::devnet::payer_wallet(other, 1).await;
+        let usdt = to_wire(&other.tokens["USDT"].address).unwrap();
+        let usdc = to_wire(&other.tokens["USDC"].address).unwrap();
+        let router = to_wire(&other.dex.router).unwrap();
+        let big = U256::from(9_000u64) * U256::from(1_000_000u64);
+        ITetherLike::new(usdt, &wallet)
+            .approve(router, big)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let to = other.payers[1].address.to_string().parse().unwrap();
+        let swapped = IUniswapV2Router02::new(router, &wallet)
+            .swapExactTokensForTokens(big, U256::ZERO, vec![usdt, usdc], to, U256::MAX)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(swapped.status());
+    }
+    let usdt_before = token_balance(other, "USDT", &payer).await;
+    let exec_id = fund_usdt(&setup, &exec).await;
+    let paid = units(dec(&exec["pay_to"]["amount"]));
+    assert_eq!(
+        token_balance(other, "USDT", &payer).await,
+        usdt_before - paid
+    );
+    let started = Instant::now();
+    let failed = loop {
+        let exec = execution(app, &exec_id).await;
+        if exec["status"] == "failed" {
+            break exec;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{exec}");
+        // Every backoff passes.
+        clock.advance_ms(600_000);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(failed["failure_code"], "execution_reverted", "{failed}");
+    let legs = failed["legs"].as_array().unwrap();
+    let swaps = legs.iter().filter(|l| l["kind"] == "dex_swap").count();
+    assert!(swaps >= 2, "retried after backoff: {failed}");
+    assert!(legs
+        .iter()
+        .filter(|l| l["kind"] == "dex_swap")
+        .all(|l| l["status"] == "failed"));
+    let back = legs.last().unwrap();
+    assert_eq!(back["kind"], "return", "{failed}");
+    assert_eq!(back["status"], "confirmed", "{failed}");
+    // The payer has every unit of USDT back; the merchant got nothing.
+    assert_eq!(token_balance(other, "USDT", &payer).await, usdt_before);
+    assert_eq!(usdc_balance(&setup.chain, MERCHANT).await, merchant_before);
+    wait_intent(app, &paying, "failed").await;
 }

@@ -354,7 +354,9 @@ impl TryFrom<GraphParts> for Graph {
         }
         for (i, node) in parts.nodes.into_iter().enumerate() {
             if node.location.0 as usize >= g.locations.len() {
-                return Err(RouterError::Inconsistent("node at an unknown location".into()));
+                return Err(RouterError::Inconsistent(
+                    "node at an unknown location".into(),
+                ));
             }
             let location = g.location(node.location).clone();
             if g.node(node.asset, location)?.0 as usize != i {
@@ -369,7 +371,9 @@ impl TryFrom<GraphParts> for Graph {
         }
         for (ix, settlement) in parts.settlement {
             if ix.0 as usize >= g.locations.len() {
-                return Err(RouterError::Inconsistent("settlement at an unknown location".into()));
+                return Err(RouterError::Inconsistent(
+                    "settlement at an unknown location".into(),
+                ));
             }
             g.settlement.insert(ix, settlement);
         }

@@ -313,7 +313,10 @@ fn a_stored_plan_and_graph_carry_on_exactly_where_they_stopped() {
     let outcome = LegOutcome::Confirmed {
         received: fallback.min_output,
     };
-    let ctx2 = rialto_router::RouteContext { graph: &graph, ..ctx };
+    let ctx2 = rialto_router::RouteContext {
+        graph: &graph,
+        ..ctx
+    };
     // Leg ids are fresh per dispatch; everything else about the next leg is the same.
     let (a, b) = (
         order(&reloaded.on_outcome(fallback.leg, outcome, &ctx2)),

@@ -149,7 +149,9 @@ fn pay_to(
         chain: chain.to_owned(),
         asset: asset.to_owned(),
         token: token.to_string(),
-        address: onchain::hot_wallet(state, exec.livemode, chain)?.address.to_string(),
+        address: onchain::hot_wallet(state, exec.livemode, chain)?
+            .address
+            .to_string(),
         amount: stored.quote.payer_amount.to_string(),
     })
 }
@@ -468,11 +470,7 @@ async fn load_execution(
     if !id.starts_with("rx_") {
         return Err(not_found());
     }
-    let exec = state
-        .store
-        .get_execution(id)
-        .await?
-        .ok_or_else(not_found)?;
+    let exec = state.store.get_execution(id).await?.ok_or_else(not_found)?;
     let intent = load_intent(
         state,
         caller,
@@ -605,17 +603,25 @@ pub async fn fund(
         }
         (locked, _) => {
             // Too late, too little, or the intent moved on: everything goes back.
-            let code = if short { "funding_short" } else if locked.is_err() { "quote_expired" } else { "no_route" };
+            let code = if short {
+                "funding_short"
+            } else if locked.is_err() {
+                "quote_expired"
+            } else {
+                "no_route"
+            };
             exec.failure_code = Some(code.into());
-            exec.failure_message = Some(
-                "The funds did not match an open quote; they are being sent back.".into(),
-            );
+            exec.failure_message =
+                Some("The funds did not match an open quote; they are being sent back.".into());
             legs.push(return_leg(&exec, &chain, &asset, &payer, arrived, now_ms)?);
             exec.status = "running".into();
         }
     }
     if !legs.is_empty() || exec.status != "awaiting_funds" {
-        state.store.save_execution_step(&exec, expected, &legs).await?;
+        state
+            .store
+            .save_execution_step(&exec, expected, &legs)
+            .await?;
     }
     let object = execution_object(&state, &exec).await?;
     Ok(json_response(StatusCode::OK, serialize(&object)?))
@@ -672,34 +678,44 @@ async fn verify_funding(
     tx_hash: &str,
 ) -> Result<rialto_evm::transfers::ObservedTransfer, ApiError> {
     use rialto_evm::EvmError;
-    let evm = state.chains.get(exec.livemode, chain).ok_or_else(|| {
-        ApiError::new(ErrorCode::ChainUnavailable, "That chain is not served.")
-    })?;
+    let evm = state
+        .chains
+        .get(exec.livemode, chain)
+        .ok_or_else(|| ApiError::new(ErrorCode::ChainUnavailable, "That chain is not served."))?;
     let (token, _) = onchain::token_on(state, chain, asset).map_err(|e| ApiError::internal(&e))?;
     let hot = onchain::hot_wallet(state, exec.livemode, chain)
         .map_err(|e| ApiError::internal(&e))?
         .address;
     let invalid = |code: ErrorCode, message: &str| ApiError::new(code, message).param("tx_hash");
-    let observed = rialto_evm::transfers::observe_transfer(evm.rpc_url(), tx_hash.trim(), &token, &hot)
-        .await
-        .map_err(|e| match e {
-            EvmError::TxNotFound(_) => invalid(
-                ErrorCode::TransactionNotFound,
-                "No mined transaction with that hash yet; retry once it is mined.",
-            ),
-            EvmError::TxFailed(_) => invalid(ErrorCode::TransactionFailed, "That transaction reverted."),
-            EvmError::NoMatchingTransfer { .. } => invalid(
-                ErrorCode::TransactionMismatch,
-                "That transaction sends nothing in the quoted token to the address to pay.",
-            ),
-            other => {
-                if other.to_string().contains("hash") {
-                    invalid(ErrorCode::TransactionInvalid, "tx_hash is not a transaction hash.")
-                } else {
-                    ApiError::new(ErrorCode::ChainUnavailable, "The chain cannot be read right now; retry.")
+    let observed =
+        rialto_evm::transfers::observe_transfer(evm.rpc_url(), tx_hash.trim(), &token, &hot)
+            .await
+            .map_err(|e| match e {
+                EvmError::TxNotFound(_) => invalid(
+                    ErrorCode::TransactionNotFound,
+                    "No mined transaction with that hash yet; retry once it is mined.",
+                ),
+                EvmError::TxFailed(_) => {
+                    invalid(ErrorCode::TransactionFailed, "That transaction reverted.")
                 }
-            }
-        })?;
+                EvmError::NoMatchingTransfer { .. } => invalid(
+                    ErrorCode::TransactionMismatch,
+                    "That transaction sends nothing in the quoted token to the address to pay.",
+                ),
+                other => {
+                    if other.to_string().contains("hash") {
+                        invalid(
+                            ErrorCode::TransactionInvalid,
+                            "tx_hash is not a transaction hash.",
+                        )
+                    } else {
+                        ApiError::new(
+                            ErrorCode::ChainUnavailable,
+                            "The chain cannot be read right now; retry.",
+                        )
+                    }
+                }
+            })?;
     if !observed.from.to_string().eq_ignore_ascii_case(payer) {
         return Err(invalid(
             ErrorCode::TransactionMismatch,

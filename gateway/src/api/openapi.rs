@@ -5,9 +5,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::executions;
 use super::reports;
 use super::routing;
-use super::executions;
 use super::{
     balance, compliance, events, exchange_accounts, money, payment_intents, transactions,
     wallet_payments, webhook_endpoints,

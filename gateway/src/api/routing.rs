@@ -359,7 +359,9 @@ pub async fn create(
         .iter()
         .zip(&quotes)
         .map(|(o, q)| {
-            let route = q.route().ok_or_else(|| ApiError::internal(&"quote without route"))?;
+            let route = q
+                .route()
+                .ok_or_else(|| ApiError::internal(&"quote without route"))?;
             let stored = crate::routing::StoredRoute {
                 quote: q.clone(),
                 route: route.clone(),
@@ -461,8 +463,8 @@ pub async fn accept(
         Err(e) => return Err(ApiError::internal(&e)),
     };
     let locked_at = locked.locked_at();
-    let exec = super::executions::start(&state, &intent, &id, &stored_json, locked, graph, payer)
-        .await?;
+    let exec =
+        super::executions::start(&state, &intent, &id, &stored_json, locked, graph, payer).await?;
     let mut object: QuoteObject =
         serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
     object.status = "accepted".into();

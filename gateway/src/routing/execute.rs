@@ -91,7 +91,9 @@ pub enum LegSpec {
     },
     /// No driver can send it (a generic bridge or a venue deposit): it fails at once, so the
     /// plan falls back.
-    Unsupported { why: String },
+    Unsupported {
+        why: String,
+    },
 }
 
 /// The plan's policy for gateway executions.
@@ -136,9 +138,10 @@ pub fn spec_for(
             let (base, quote, base_size) = match book.side {
                 // Buying: the base comes out; its size is what the route priced for the input.
                 Side::Buy => {
-                    let priced = edge.kind.forward(order.input, out_dp).map_err(|e| {
-                        format!("the trade cannot carry {}: {e:?}", order.input)
-                    })?;
+                    let priced = edge
+                        .kind
+                        .forward(order.input, out_dp)
+                        .map_err(|e| format!("the trade cannot carry {}: {e:?}", order.input))?;
                     (to.asset.clone(), from.asset.clone(), priced.output)
                 }
                 Side::Sell => (from.asset.clone(), to.asset.clone(), order.input),
@@ -153,7 +156,9 @@ pub fn spec_for(
         }
         EdgeKind::Withdrawal { .. } => {
             let network = chain_of(&to.location)?;
-            let address = onchain::hot_wallet(state, exec.livemode, &network)?.address.to_string();
+            let address = onchain::hot_wallet(state, exec.livemode, &network)?
+                .address
+                .to_string();
             LegSpec::Withdrawal {
                 venue,
                 asset: from.asset.to_string(),
@@ -936,9 +941,10 @@ async fn ask(
             }
         }
         LegSpec::Trade { .. } => {
-            let (Ok(client), Some(order)) =
-                (leg_client(state, exec, spec).await, order_request(leg, spec))
-            else {
+            let (Ok(client), Some(order)) = (
+                leg_client(state, exec, spec).await,
+                order_request(leg, spec),
+            ) else {
                 return Asked::Pending;
             };
             match client.find_order(&order).await {
@@ -946,7 +952,9 @@ async fn ask(
                     let fee_in_base = o.fee_asset.as_ref() == Some(&order.pair.base);
                     let fee_in_quote = o.fee_asset.as_ref() == Some(&order.pair.quote);
                     let received = match order.side {
-                        Side::Buy => o.filled_base - if fee_in_base { o.fee } else { Decimal::ZERO },
+                        Side::Buy => {
+                            o.filled_base - if fee_in_base { o.fee } else { Decimal::ZERO }
+                        }
                         Side::Sell => {
                             o.filled_quote - if fee_in_quote { o.fee } else { Decimal::ZERO }
                         }
@@ -978,9 +986,7 @@ async fn ask(
                         LegFailure::Rejected,
                         format!("the venue ended the withdrawal {:?}", w.status),
                     ),
-                    (Some(hash), _) => {
-                        landed(state, exec, network, &request, hash, w.fee).await
-                    }
+                    (Some(hash), _) => landed(state, exec, network, &request, hash, w.fee).await,
                     (None, _) => Asked::Pending,
                 },
                 Ok(None) => Asked::Unknown,
@@ -1009,8 +1015,7 @@ async fn landed(
     let Ok(hot) = onchain::hot_wallet(state, exec.livemode, network).map(|h| h.address) else {
         return Asked::Pending;
     };
-    match rialto_evm::transfers::observe_transfer(chain.rpc_url(), hash.trim(), &token, &hot)
-        .await
+    match rialto_evm::transfers::observe_transfer(chain.rpc_url(), hash.trim(), &token, &hot).await
     {
         Ok(t) if t.confirmations >= chain.confirmations => {
             Asked::Confirmed(Decimal::from(t.amount_units) / Decimal::from(10u64.pow(decimals)))

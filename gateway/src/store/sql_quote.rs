@@ -5,8 +5,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::quote::{AcceptOutcome, QuoteRecord, QuoteStore, RouteExecution, RouteLegRecord};
-use super::CasOutcome;
 use super::sql::SqlStore;
+use super::CasOutcome;
 use super::StoreError;
 use rialto_core::id::PaymentIntentId;
 
@@ -47,7 +47,9 @@ fn execution_from_row(row: &AnyRow) -> Result<RouteExecution, StoreError> {
         id: row.try_get("id")?,
         quote_id: row.try_get("quote_id")?,
         payment_intent_id: intent.parse().map_err(|_| corrupt("execution intent"))?,
-        merchant_id: merchant.parse().map_err(|_| corrupt("execution merchant"))?,
+        merchant_id: merchant
+            .parse()
+            .map_err(|_| corrupt("execution merchant"))?,
         livemode: row.try_get::<i64, _>("livemode")? != 0,
         status: row.try_get("status")?,
         funding: row.try_get("funding")?,
