@@ -225,6 +225,16 @@ pub(crate) fn parse_signature(bytes: &[u8]) -> Result<Signature, EvmError> {
     Ok(signature)
 }
 
+/// The address that signed `message` with `personal_sign` (EIP-191), from a 65-byte
+/// r ‖ s ‖ v signature.
+pub fn recover_personal(message: &str, signature: &[u8]) -> Result<Address, EvmError> {
+    let signature = parse_signature(signature)?;
+    let signer = signature
+        .recover_address_from_msg(message.as_bytes())
+        .map_err(|_| EvmError::InvalidSignature("no public key recovers from it"))?;
+    Ok(crate::contracts::from_wire(signer))
+}
+
 /// The address that signed `auth` under `domain`. A well-formed signature by the wrong key
 /// recovers to some other address; compare with `auth.from` (as [`verify_offchain`] does).
 pub fn recover(

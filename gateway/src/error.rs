@@ -103,6 +103,7 @@ pub enum ErrorCode {
     NoRoute,
     QuoteExpired,
     QuoteAlreadyAccepted,
+    RouteExecutionUnexpectedState,
     OracleUnavailable,
     ApiError,
 }
@@ -189,6 +190,7 @@ impl ErrorCode {
             ErrorCode::NoRoute => "no_route",
             ErrorCode::QuoteExpired => "quote_expired",
             ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
+            ErrorCode::RouteExecutionUnexpectedState => "route_execution_unexpected_state",
             ErrorCode::OracleUnavailable => "oracle_unavailable",
             ErrorCode::ApiError => "api_error",
         }
@@ -215,6 +217,7 @@ impl ErrorCode {
             C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
             C::OracleUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
             C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
+            C::RouteExecutionUnexpectedState => (StatusCode::CONFLICT, T::InvalidRequestError),
             C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
             C::ComplianceListsUnavailable
             | C::ChainUnavailable

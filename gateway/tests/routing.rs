@@ -41,7 +41,19 @@ async fn quotes(app: &TestApp, intent: &Value, source: Value) -> reqwest::Respon
 
 async fn accept(app: &TestApp, quote: &Value) -> reqwest::Response {
     let id = quote["id"].as_str().unwrap();
+    let payer = if quote["source"]["location"]
+        .as_str()
+        .unwrap()
+        .starts_with("venue:")
+    {
+        json!({"exchange_credentials": {"api_key": "k", "api_secret":
+            "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==",
+            "withdraw_key": "merchant-devnet-base"}})
+    } else {
+        json!({"payer_address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"})
+    };
     app.post(&format!("/v1/quotes/{id}/accept"), app.sk())
+        .json(&payer)
         .send()
         .await
         .unwrap()

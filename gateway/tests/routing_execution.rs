@@ -350,18 +350,20 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
     assert_eq!(amount, dec(&quote["payer_amount"]));
     let exec_id = exec["id"].as_str().unwrap().to_owned();
     let hash = pay_usdc_hash(chain, 0, &pay_to, units(amount)).await;
-    let fund = |hash: String| {
-        let id = exec_id.clone();
-        async move {
-            app.post(&format!("/v1/route_executions/{id}/fund"), app.sk())
-                .json(&json!({ "tx_hash": hash }))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let answer = fund(hash.clone()).await;
+    // Only the payer can claim the transfer: another key's signature is refused.
+    let forged = sign_funding(chain, 1, &exec_id, &hash).await;
+    let refused = app
+        .post(&format!("/v1/route_executions/{exec_id}/fund"), app.sk())
+        .json(&json!({ "tx_hash": hash, "signature": forged }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 400, "authorization_invalid_signature").await;
+    let answer = report_funding(app, chain, 0, &exec_id, &hash).await;
     assert_eq!(answer.status(), 200);
+    // Reporting it again answers where it stands.
+    let again = report_funding(app, chain, 0, &exec_id, &hash).await;
+    assert_eq!(again.status(), 200, "{}", again.text().await.unwrap());
     let done = wait_execution(app, &exec_id, "succeeded").await;
     wait_intent(app, &paying, "succeeded").await;
     let settled = dec(&done["legs"].as_array().unwrap().last().unwrap()["received"]);
@@ -376,24 +378,14 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
         .await
         .unwrap();
     let other_id = other["execution"]["id"].as_str().unwrap().to_owned();
-    let reused = app
-        .post(&format!("/v1/route_executions/{other_id}/fund"), app.sk())
-        .json(&json!({ "tx_hash": hash }))
-        .send()
-        .await
-        .unwrap();
+    let reused = report_funding(app, chain, 0, &other_id, &hash).await;
     expect_error(reused, 409, "transaction_already_used").await;
 
     // Too little arrives: nothing converts, and exactly what arrived goes back.
     let short = amount - Decimal::ONE;
     let payer_before = usdc_balance(chain, &payer).await;
     let hash = pay_usdc_hash(chain, 0, &pay_to, units(short)).await;
-    let answer = app
-        .post(&format!("/v1/route_executions/{other_id}/fund"), app.sk())
-        .json(&json!({ "tx_hash": hash }))
-        .send()
-        .await
-        .unwrap();
+    let answer = report_funding(app, chain, 0, &other_id, &hash).await;
     assert_eq!(answer.status(), 200);
     let failed = wait_execution(app, &other_id, "failed").await;
     assert_eq!(failed["failure_code"], "funding_short", "{failed}");
@@ -404,6 +396,44 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
         "the payer is whole"
     );
     assert_eq!(status_of(app, &again).await, "awaiting_funds");
+    // Nothing was converted: the intent can be quoted and paid again.
+    let retry = best_quote(app, &again, source.clone()).await;
+    let retried = accept(app, &retry, json!({ "payer_address": payer })).await;
+    assert_eq!(retried.status(), 200);
+}
+
+/// Payer `payer`'s signature of the funding text for `exec` and `tx_hash`.
+async fn sign_funding(
+    chain: &rialto_evm::manifest::ChainManifest,
+    payer: usize,
+    exec: &str,
+    tx_hash: &str,
+) -> String {
+    use alloy::signers::{local::PrivateKeySigner, Signer};
+    use secrecy::ExposeSecret;
+    let key: PrivateKeySigner = chain.payers[payer]
+        .private_key
+        .expose_secret()
+        .parse()
+        .unwrap();
+    let text = rialto_gateway::api::executions::funding_message(exec, tx_hash);
+    let signature = key.sign_message(text.as_bytes()).await.unwrap();
+    format!("0x{}", hex::encode(signature.as_bytes()))
+}
+
+async fn report_funding(
+    app: &TestApp,
+    chain: &rialto_evm::manifest::ChainManifest,
+    payer: usize,
+    exec: &str,
+    tx_hash: &str,
+) -> reqwest::Response {
+    let signature = sign_funding(chain, payer, exec, tx_hash).await;
+    app.post(&format!("/v1/route_executions/{exec}/fund"), app.sk())
+        .json(&json!({ "tx_hash": tx_hash, "signature": signature }))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Sends USDC and answers the transaction hash.
@@ -499,12 +529,7 @@ async fn fund_usdt(setup: &DevnetApp, exec: &Value) -> String {
         dec(&exec["pay_to"]["amount"]),
     )
     .await;
-    let answer = app
-        .post(&format!("/v1/route_executions/{id}/fund"), app.sk())
-        .json(&json!({ "tx_hash": hash }))
-        .send()
-        .await
-        .unwrap();
+    let answer = report_funding(app, &setup.other_chain, 0, &id, &hash).await;
     let status = answer.status();
     let body: Value = answer.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -620,4 +645,55 @@ async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back()
     assert_eq!(token_balance(other, "USDT", &payer).await, usdt_before);
     assert_eq!(usdc_balance(&setup.chain, MERCHANT).await, merchant_before);
     wait_intent(app, &paying, "failed").await;
+}
+
+#[tokio::test]
+async fn racing_workers_send_every_leg_of_an_execution_once() {
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "12.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
+    )
+    .await;
+    // Four more passes over the same database race the gateway's own worker throughout.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let (state, stop) = (app.state.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    rialto_gateway::routing::execute::tick(&state).await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+    let accepted: Value = accept(
+        app,
+        &quote,
+        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    wait_intent(app, &paying, "succeeded").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in racers {
+        r.await.unwrap();
+    }
+    assert_eq!(kinds(&done).len(), 3, "{done}");
+    assert_eq!(sandbox.executed_orders(), 1);
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+    assert_eq!(sandbox.duplicate_submissions(), 0);
+    let settled = dec(&done["legs"][2]["received"]);
+    assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
 }

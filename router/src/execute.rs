@@ -119,6 +119,14 @@ pub struct PlanPolicy {
     pub max_backoffs: u32,
     /// The first backoff; each next one doubles.
     pub backoff_base_secs: u32,
+    /// Whether top-ups may be added on exchange accounts (true when the accounts are
+    /// Rialto's own, as in the simulation; false when they are the payer's).
+    #[serde(default = "yes")]
+    pub topup_on_venues: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl PlanPolicy {
@@ -129,6 +137,7 @@ impl PlanPolicy {
             max_topup_bps: 0,
             max_backoffs: 0,
             backoff_base_secs: 0,
+            topup_on_venues: true,
         }
     }
 }
@@ -140,6 +149,7 @@ impl Default for PlanPolicy {
             max_topup_bps: 50,
             max_backoffs: 5,
             backoff_base_secs: 60,
+            topup_on_venues: true,
         }
     }
 }
@@ -480,7 +490,20 @@ impl FundingPlan {
     /// with what is held plus the top-up allowance left; on failure, whether oracle
     /// refusals (other than deviation) were among the reasons.
     fn search_from_here(&self, ctx: &RouteContext<'_>) -> Result<Route, bool> {
-        let allowance = self.position_units(ctx, self.topup_left);
+        // Rialto can only add its own inventory where it holds the money. When exchange
+        // accounts are the payer's (the gateway's case), topping up there would spend the
+        // payer's other balance: `topup_on_venues` is off and the allowance applies on chains.
+        let at_venue = !self.policy.topup_on_venues
+            && matches!(
+                ctx.graph
+                    .location(ctx.graph.node_info(self.position).location),
+                crate::graph::Location::Venue(_)
+            );
+        let allowance = if at_venue {
+            Decimal::ZERO
+        } else {
+            self.position_units(ctx, self.topup_left)
+        };
         let sources = [Source {
             node: self.position,
             available: Some(self.held + allowance),

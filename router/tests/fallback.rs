@@ -330,3 +330,34 @@ fn a_stored_plan_and_graph_carry_on_exactly_where_they_stopped() {
     assert_eq!(reloaded.history(), plan.history());
     assert!(reloaded.history().iter().any(|(o, _)| o.leg == first.leg));
 }
+
+#[test]
+fn on_the_payers_own_exchange_account_slippage_is_never_topped_up() {
+    let mut m = Market::new();
+    m.via_kraken();
+    let lq = locked(&mut m, "1000");
+    let policy = PlanPolicy {
+        topup_on_venues: false,
+        ..PlanPolicy::default()
+    };
+    let (mut plan, next) = FundingPlan::new(&lq, &m.graph, policy, NOW).expect("start");
+    let prices = m.prices();
+    let ctx = m.ctx(&prices);
+    let deposit = order(&next);
+    let trade = order(&plan.on_outcome(
+        deposit.leg,
+        LegOutcome::Confirmed {
+            received: deposit.input,
+        },
+        &ctx,
+    ));
+    // The same 2 USDC short as above: on the payer's account Rialto cannot add them.
+    let short = trade.min_output - d("2");
+    match plan.on_outcome(trade.leg, LegOutcome::Confirmed { received: short }, &ctx) {
+        Next::GiveUp { return_funds, .. } => {
+            assert_eq!(return_funds.treasury_share, d("0"));
+            assert_eq!(return_funds.amount, short);
+        }
+        other => panic!("expected a give-up, got {other:?}"),
+    }
+}

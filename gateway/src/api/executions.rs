@@ -2,7 +2,7 @@
 //! the funding transaction (`POST /v1/route_executions/{id}/fund`), and anyone holding the
 //! intent's keys can follow it (`GET /v1/route_executions/{id}`). See `routing::execute`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::address::Address;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
-use super::wallet_payments::{awaiting, load_intent};
+use super::wallet_payments::load_intent;
 use super::{json_response, serialize, AppState, Caller};
 use crate::compliance::flow::{screen_received_funds, FundsOutcome, FundsSubject};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -115,25 +115,7 @@ pub async fn execution_object(
     exec: &RouteExecution,
 ) -> Result<RouteExecutionObject, ApiError> {
     let legs = state.store.route_legs(&exec.id).await?;
-    let pay_to = match serde_json::from_str::<Funding>(&exec.funding) {
-        Ok(Funding::Wallet { chain, asset, .. }) => pay_to(state, exec, &chain, &asset).ok(),
-        _ => None,
-    };
-    Ok(RouteExecutionObject {
-        object: "route_execution".into(),
-        id: exec.id.clone(),
-        quote: exec.quote_id.clone(),
-        payment_intent: exec.payment_intent_id.to_string(),
-        status: exec.status.clone(),
-        pay_to,
-        failure_code: exec.failure_code.clone(),
-        failure_message: exec.failure_message.clone(),
-        returned: exec
-            .returned
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok()),
-        legs: legs.iter().map(leg_object).collect(),
-    })
+    object_of(state, exec, &legs)
 }
 
 fn pay_to(
@@ -226,17 +208,31 @@ pub fn payer_for(
     }
 }
 
-/// Starts executing an accepted, locked quote. Exchange payers are screened and the first
-/// leg stored at once; wallet payers get where to pay.
-pub async fn start(
+/// How long an exchange execution may stay `starting` (accepted, not yet screened) before the
+/// worker decides the request that accepted it died: nothing has moved then.
+pub const STARTING_GRACE_MS: i64 = 60_000;
+/// How long after its quote expired an unfunded wallet execution waits before it ends.
+pub const FUNDING_GRACE_MS: i64 = 5 * 60_000;
+
+/// An execution ready to be stored with its quote's acceptance.
+#[derive(Debug)]
+pub struct Prepared {
+    pub exec: RouteExecution,
+    /// Exchange payers: their linked account and the address they are screened as.
+    account: Option<(ExchangeAccount, String)>,
+}
+
+/// Builds the execution of an accepted quote. Exchange payers' credentials are stored sealed
+/// on an exchange account and the venue is asked for the account's address (the payer is
+/// screened as it); nothing moves.
+pub async fn prepare(
     state: &AppState,
     intent: &PaymentIntent,
     quote_id: &str,
     stored_json: &str,
-    locked: LockedQuote,
-    graph: Graph,
+    expires_at: i64,
     payer: Payer,
-) -> Result<RouteExecution, ApiError> {
+) -> Result<Prepared, ApiError> {
     let now_ms = state.clock.now_ms();
     let mut exec = RouteExecution {
         id: new_execution_id(),
@@ -253,12 +249,11 @@ pub async fn start(
         failure_message: None,
         returned: None,
         version: 1,
-        next_at_ms: now_ms,
+        next_at_ms: expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
         created_at_ms: now_ms,
         updated_at_ms: now_ms,
     };
-    let mut legs = Vec::new();
-    match payer {
+    let account = match payer {
         Payer::Wallet {
             chain,
             asset,
@@ -269,7 +264,9 @@ pub async fn start(
                 asset,
                 payer: address.to_string(),
                 tx_hash: None,
+                amount: None,
             })?;
+            None
         }
         Payer::Exchange {
             venue,
@@ -284,17 +281,96 @@ pub async fn start(
                 account: account.id.clone(),
                 venue,
             })?;
-            let subject = subject(intent, vec![screened_as], None, Some(&account));
-            legs = screen_and_plan(state, &mut exec, intent, subject, locked, &graph).await?;
+            exec.status = "starting".into();
+            exec.next_at_ms = now_ms + STARTING_GRACE_MS;
+            Some((account, screened_as))
+        }
+    };
+    Ok(Prepared { exec, account })
+}
+
+/// The quote was not accepted after all: the linked account goes (its credentials with it).
+pub async fn abandon(state: &AppState, prepared: Prepared) {
+    if let Some((mut account, _)) = prepared.account {
+        account.status = "failed".into();
+        account.failure = Some("the quote was not accepted".into());
+        account.updated_at_ms = state.clock.now_ms();
+        if let Err(err) = state.store.update_exchange_account(&account).await {
+            tracing::warn!(account = %account.id, error = %err, "abandoned account not closed");
         }
     }
-    match state.store.create_execution(&exec, &legs).await? {
-        CasOutcome::Updated => Ok(exec),
-        CasOutcome::Conflict => Err(ApiError::new(
-            ErrorCode::QuoteAlreadyAccepted,
-            "This quote is already being executed.",
-        )),
+}
+
+/// After the acceptance is stored: an exchange payer is screened and the plan's first leg
+/// stored (with the request's idempotency record, `record` given the answer's execution
+/// object). Wallet payers have nothing more to do until they pay.
+pub async fn complete_start(
+    state: &AppState,
+    intent: &PaymentIntent,
+    prepared: Prepared,
+    locked: LockedQuote,
+    graph: &Graph,
+    record: &(dyn Fn(&RouteExecutionObject) -> Result<Option<crate::store::IdempotencyRecord>, ApiError>
+          + Sync),
+) -> Result<RouteExecutionObject, ApiError> {
+    let Prepared { mut exec, account } = prepared;
+    let Some((account, screened_as)) = account else {
+        return object_of(state, &exec, &[]);
+    };
+    let expected = exec.version;
+    exec.version += 1;
+    let chain = intent.settlement.asset.id.chain().to_string();
+    let subject = subject(intent, &chain, vec![screened_as], None, Some(&account));
+    let legs = screen_and_plan(state, &mut exec, intent, subject, locked, graph).await?;
+    if exec.status == "starting" {
+        exec.status = "failed".into();
     }
+    if exec.status != "running" {
+        // Held, blocked or not executable: nothing moved; the next pass only tidies up.
+        exec.next_at_ms = state.clock.now_ms();
+    }
+    let object = object_of(state, &exec, &legs)?;
+    let idempotency = record(&object)?;
+    match state
+        .store
+        .save_execution_step(&exec, expected, &legs, idempotency.as_ref())
+        .await
+    {
+        Ok(CasOutcome::Updated) => Ok(object),
+        Ok(CasOutcome::Conflict) => Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "This payment changed while it was started; retrieve its execution.",
+        )),
+        Err(crate::store::StoreError::IdempotencyKeyTaken) => Ok(object),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The execution object from what is in hand (nothing read back).
+pub fn object_of(
+    state: &AppState,
+    exec: &RouteExecution,
+    legs: &[RouteLegRecord],
+) -> Result<RouteExecutionObject, ApiError> {
+    let pay_to = match serde_json::from_str::<Funding>(&exec.funding) {
+        Ok(Funding::Wallet { chain, asset, .. }) => pay_to(state, exec, &chain, &asset).ok(),
+        _ => None,
+    };
+    Ok(RouteExecutionObject {
+        object: "route_execution".into(),
+        id: exec.id.clone(),
+        quote: exec.quote_id.clone(),
+        payment_intent: exec.payment_intent_id.to_string(),
+        status: exec.status.clone(),
+        pay_to,
+        failure_code: exec.failure_code.clone(),
+        failure_message: exec.failure_message.clone(),
+        returned: exec
+            .returned
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
+        legs: legs.iter().map(leg_object).collect(),
+    })
 }
 
 /// The exchange account's deposit address for the settlement coin on the settlement chain.
@@ -335,12 +411,13 @@ async fn account_address(
 /// The value screened is what the merchant is paid (limits and travel rule apply to it).
 fn subject(
     intent: &PaymentIntent,
+    chain: &str,
     payers: Vec<String>,
     tx_hash: Option<String>,
     account: Option<&ExchangeAccount>,
 ) -> FundsSubject {
     FundsSubject {
-        chain: intent.settlement.asset.id.chain().to_string(),
+        chain: chain.to_owned(),
         payer_addresses: payers,
         asset: Some(intent.settlement.asset.code.clone()),
         amount: Some(intent.amount.to_amount_string()),
@@ -392,6 +469,10 @@ async fn screen_and_plan(
             Ok(legs)
         }
         Err(reason) => {
+            execute::move_intent(state, &screened, PaymentEvent::RouteFailed, now_ms)
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
+            exec.status = "failed".into();
             exec.failure_code = Some(
                 serde_json::to_value(reason)
                     .ok()
@@ -456,6 +537,24 @@ async fn link_account(
 pub struct FundParams {
     /// The transaction that sent the quoted amount to `pay_to.address`.
     pub tx_hash: String,
+    /// `personal_sign` (EIP-191) by `payer_address` of the text
+    /// `Rialto: fund <execution id> with <tx_hash, lower case>`, hex: proves the report comes
+    /// from the payer (anyone can see transfers into the shared address).
+    pub signature: String,
+    /// Required with a publishable key.
+    pub client_secret: Option<String>,
+}
+
+/// The text a payer signs to claim their funding transfer.
+pub fn funding_message(execution: &str, tx_hash: &str) -> String {
+    format!(
+        "Rialto: fund {execution} with {}",
+        tx_hash.trim().to_ascii_lowercase()
+    )
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RetrieveParams {
     /// Required with a publishable key.
     pub client_secret: Option<String>,
 }
@@ -485,7 +584,7 @@ async fn load_execution(
 /// Follow an execution: its status, every leg, and the reason if it failed.
 #[utoipa::path(
     get, path = "/v1/route_executions/{id}", operation_id = "retrieve_route_execution",
-    tag = "routing", params(("id" = String, Path)),
+    tag = "routing", params(("id" = String, Path), ("client_secret" = Option<String>, Query)),
     responses((status = 200, body = RouteExecutionObject), (status = 404, body = ErrorBody)),
     security(("api_key" = []))
 )]
@@ -493,15 +592,17 @@ pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(params): Query<RetrieveParams>,
 ) -> Result<Response, ApiError> {
-    let (exec, _) = load_execution(&state, &caller, &id, None).await?;
+    let (exec, _) = load_execution(&state, &caller, &id, params.client_secret.as_deref()).await?;
     let object = execution_object(&state, &exec).await?;
     Ok(json_response(StatusCode::OK, serialize(&object)?))
 }
 
 /// Report the wallet transaction that funds a wallet-sourced execution. It must send at
 /// least the quoted amount of the quoted token from `payer_address` to `pay_to.address`, with
-/// the chain's confirmations; one transaction funds one execution only.
+/// the chain's confirmations, and be signed for by the payer; one transaction funds one
+/// execution only. Too little, too late, or for an intent no longer open: it all goes back.
 #[utoipa::path(
     post, path = "/v1/route_executions/{id}/fund", operation_id = "fund_route_execution",
     tag = "routing", params(("id" = String, Path)), request_body = FundParams,
@@ -518,113 +619,212 @@ pub async fn fund(
     let params: FundParams = parse_json(&body)?;
     let (mut exec, intent) =
         load_execution(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    let same_tx = exec
-        .funding_ref
-        .as_deref()
-        .is_some_and(|r| r.ends_with(&params.tx_hash.trim().to_ascii_lowercase()));
-    if exec.status != "awaiting_funds" {
-        if same_tx {
-            // A repeated report of the transaction that funded it: the same answer.
-            let object = execution_object(&state, &exec).await?;
-            return Ok(json_response(StatusCode::OK, serialize(&object)?));
-        }
-        return Err(ApiError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
-            format!("This execution is {}, not awaiting funds.", exec.status),
-        ));
-    }
     let Funding::Wallet {
         chain,
         asset,
         payer,
+        tx_hash: bound,
         ..
     } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| ApiError::internal(&e))?
     else {
-        return Err(ApiError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
+        return Err(unexpected(
             "This execution is funded from an exchange account.",
         ));
     };
-    let stored: crate::routing::StoredRoute =
-        serde_json::from_str(&exec.graph).map_err(|e| ApiError::internal(&e))?;
-    let observed = verify_funding(&state, &exec, &chain, &asset, &payer, &params.tx_hash).await?;
-    let (quote, graph) = stored.clone().into_parts();
+    let hash = params.tx_hash.trim().to_ascii_lowercase();
+    if bound.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(hash.as_str()) {
+        // A repeated report of the transaction that funded it: where it stands now.
+        let object = execution_object(&state, &exec).await?;
+        return Ok(json_response(StatusCode::OK, serialize(&object)?));
+    }
+    // Funds sent after the execution ended unfunded (its quote expired) still go back.
+    let late = exec.status == "failed"
+        && exec.funding_ref.is_none()
+        && exec.failure_code.as_deref() == Some("quote_expired");
+    if exec.status != "awaiting_funds" || exec.funding_ref.is_some() {
+        if !late {
+            return Err(unexpected(&format!(
+                "This execution is {} and already funded or ended.",
+                exec.status
+            )));
+        }
+    }
+    check_signature(&exec, &payer, &hash, &params.signature)?;
+    let observed = verify_funding(&state, &exec, &chain, &asset, &payer, &hash).await?;
+    let decimals = onchain::token_on(&state, &chain, &asset)
+        .map_err(|e| ApiError::internal(&e))?
+        .1;
+    let arrived =
+        onchain::from_units(observed.amount_units, decimals).map_err(|e| ApiError::internal(&e))?;
+    // Bound first, durably: from here the worker finishes it if this request does not.
     let now_ms = state.clock.now_ms();
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;
+    exec.next_at_ms = now_ms + STARTING_GRACE_MS;
     exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
     exec.funding = serialize(&Funding::Wallet {
         chain: chain.clone(),
         asset: asset.clone(),
         payer: payer.clone(),
         tx_hash: Some(observed.tx_hash.clone()),
+        amount: Some(arrived),
     })?;
-    let decimals = onchain::token_on(&state, &chain, &asset)
-        .map_err(|e| ApiError::internal(&e))?
-        .1;
-    let arrived = Decimal::from(observed.amount_units) / Decimal::from(10u64.pow(decimals));
-    let mut legs = Vec::new();
-    // Bind the transaction to this execution first: a second report (or another execution
-    // claiming the same transaction) loses here.
-    // (A report repeated after a crash finds its transaction already bound and carries on.)
-    let bound = if same_tx {
-        Ok(CasOutcome::Updated)
-    } else {
-        state.store.save_execution_step(&exec, expected, &[]).await
-    };
-    match bound {
-        Ok(CasOutcome::Updated) => {}
-        Ok(CasOutcome::Conflict) | Err(_) => {
+    if late {
+        exec.status = "awaiting_funds".into();
+    }
+    if state
+        .store
+        .save_execution_step(&exec, expected, &[], None)
+        .await?
+        == CasOutcome::Conflict
+    {
+        // Either the execution moved, or the transaction is bound to another one.
+        let now = state.store.get_execution(&exec.id).await?;
+        if now.is_some_and(|n| n.version == expected) {
             return Err(ApiError::new(
                 ErrorCode::TransactionAlreadyUsed,
                 "This transaction already funds a payment.",
-            ))
+            )
+            .param("tx_hash"));
         }
+        return Err(unexpected("This execution changed meanwhile; retrieve it."));
     }
-    let expected = if same_tx { expected } else { exec.version };
-    exec.version = expected + 1;
-    let locked = rialto_router::lock(quote.clone(), u64::try_from(now_ms / 1000).unwrap_or(0));
+    let exec = start_funded(&state, exec, &intent, late).await?;
+    let object = execution_object(&state, &exec).await?;
+    Ok(json_response(StatusCode::OK, serialize(&object)?))
+}
+
+fn unexpected(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::RouteExecutionUnexpectedState, message)
+}
+
+fn check_signature(
+    exec: &RouteExecution,
+    payer: &str,
+    tx_hash: &str,
+    signature: &str,
+) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::new(
+            ErrorCode::AuthorizationInvalidSignature,
+            "signature must be the payer's personal_sign of the funding text.",
+        )
+        .param("signature")
+    };
+    let bytes = hex::decode(signature.trim().trim_start_matches("0x")).map_err(|_| refused())?;
+    let signer = rialto_evm::eip3009::recover_personal(&funding_message(&exec.id, tx_hash), &bytes)
+        .map_err(|_| refused())?;
+    if !signer.to_string().eq_ignore_ascii_case(payer) {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// A funded wallet execution, bound to its transaction: the payer is screened and the plan
+/// starts, or (too little, too late, the intent no longer open, the plan refused) everything
+/// that arrived goes back, to a screened address. Called by `fund`, and by the worker for a
+/// funded execution whose request died before this ran.
+pub async fn start_funded(
+    state: &AppState,
+    mut exec: RouteExecution,
+    intent: &PaymentIntent,
+    late: bool,
+) -> Result<RouteExecution, ApiError> {
+    let Funding::Wallet {
+        chain,
+        asset,
+        payer,
+        tx_hash,
+        amount,
+    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| ApiError::internal(&e))?
+    else {
+        return Err(ApiError::internal(&"not a wallet execution"));
+    };
+    let arrived = amount.unwrap_or_default();
+    let now_ms = state.clock.now_ms();
+    let expected = exec.version;
+    exec.version += 1;
+    exec.updated_at_ms = now_ms;
+    exec.next_at_ms = now_ms;
+    let stored: crate::routing::StoredRoute =
+        serde_json::from_str(&exec.graph).map_err(|e| ApiError::internal(&e))?;
+    let (quote, graph) = stored.into_parts();
     let short = arrived < quote.payer_amount;
+    let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
+    let current = state
+        .store
+        .get_intent_unscoped(&intent.id)
+        .await?
+        .unwrap_or_else(|| intent.clone());
+    let mut legs = Vec::new();
+    let open = current.status == rialto_core::intent::PaymentStatus::AwaitingFunds;
     match (locked, short) {
-        (Ok(locked), false) if awaiting(&intent).is_ok() => {
-            let subject = subject(
-                &intent,
-                vec![payer.clone()],
-                Some(observed.tx_hash.clone()),
-                None,
-            );
-            legs = screen_and_plan(&state, &mut exec, &intent, subject, locked, &graph).await?;
+        (Ok(locked), false) if open && !late => {
+            let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
+            legs = screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?;
             if exec.status == "failed" && exec.failure_code.as_deref() != Some("compliance_blocked")
             {
-                legs.push(return_leg(&exec, &chain, &asset, &payer, arrived, now_ms)?);
-                exec.status = "running".into();
+                legs.extend(
+                    screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?,
+                );
             }
         }
         (locked, _) => {
-            // Too late, too little, or the intent moved on: everything goes back.
             let code = if short {
                 "funding_short"
-            } else if locked.is_err() {
+            } else if late || locked.is_err() {
                 "quote_expired"
             } else {
-                "no_route"
+                "intent_not_open"
             };
             exec.failure_code = Some(code.into());
             exec.failure_message =
                 Some("The funds did not match an open quote; they are being sent back.".into());
-            legs.push(return_leg(&exec, &chain, &asset, &payer, arrived, now_ms)?);
-            exec.status = "running".into();
+            if current.status == rialto_core::intent::PaymentStatus::FundsReceived {
+                // Screened, then interrupted before the plan started: it ends here.
+                execute::move_intent(state, &current, PaymentEvent::ConversionStarted, now_ms)
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?;
+            }
+            legs.extend(screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?);
         }
     }
-    if !legs.is_empty() || exec.status != "awaiting_funds" {
-        state
-            .store
-            .save_execution_step(&exec, expected, &legs)
-            .await?;
+    if exec.status == "awaiting_funds" {
+        exec.status = "failed".into();
     }
-    let object = execution_object(&state, &exec).await?;
-    Ok(json_response(StatusCode::OK, serialize(&object)?))
+    match state
+        .store
+        .save_execution_step(&exec, expected, &legs, None)
+        .await?
+    {
+        CasOutcome::Updated => Ok(exec),
+        CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
+    }
+}
+
+/// The leg sending what arrived back to the payer, if the payer screens clear; otherwise the
+/// funds stay frozen in the treasury with the case screening opened (status `frozen`).
+async fn screened_return(
+    state: &AppState,
+    exec: &mut RouteExecution,
+    chain: &str,
+    asset: &str,
+    payer: &str,
+    amount: Decimal,
+) -> Result<Option<RouteLegRecord>, ApiError> {
+    let now_ms = state.clock.now_ms();
+    if !execute::return_cleared(state, exec, chain, payer, now_ms)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    {
+        exec.status = "frozen".into();
+        exec.failure_code = Some("compliance_blocked".into());
+        exec.failure_message = Some("This payment cannot be processed.".into());
+        return Ok(None);
+    }
+    exec.status = "running".into();
+    Ok(Some(return_leg(exec, chain, asset, payer, amount, now_ms)?))
 }
 
 /// A leg sending `amount` back to the payer from the hot wallet (nothing was converted).

@@ -9,7 +9,7 @@
 //! quotes twice gives two sets, and a repeated accept is refused with its own code.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_connectors::exchange::AssetCode;
 use rialto_core::intent::PaymentIntent;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
+use super::idempotency::{claim, finish, record_for, Guard, WriteError};
 use super::wallet_payments::{awaiting, load_intent};
 use super::{json_response, parse_id, serialize, AppState, Caller, Operator};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -416,23 +417,53 @@ fn already_accepted() -> ApiError {
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let params: AcceptQuoteParams = parse_json(&body)?;
-    let _: rialto_router::QuoteId = parse_id(&id, "quote")?;
-    let not_found = || ApiError::missing("quote", &id, "id");
-    let record = state.store.get_quote(&id).await?.ok_or_else(not_found)?;
+    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
+    let result: Result<Response, WriteError> =
+        accept_quote(&state, &caller, &id, &body, guard.as_ref())
+            .await
+            .map_err(WriteError::from);
+    finish(&state, result, guard).await
+}
+
+async fn accept_quote(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+    guard: Option<&Guard>,
+) -> Result<Response, ApiError> {
+    let params: AcceptQuoteParams = parse_json(body)?;
+    let _: rialto_router::QuoteId = parse_id(id, "quote")?;
+    let not_found = || ApiError::missing("quote", id, "id");
+    let record = state.store.get_quote(id).await?.ok_or_else(not_found)?;
     // The intent check is the authorization: another merchant's quote is simply not found.
     let intent = load_intent(
-        &state,
-        &caller,
+        state,
+        caller,
         &record.payment_intent_id.to_string(),
         params.client_secret.as_deref(),
     )
     .await
     .map_err(|_| not_found())?;
-    awaiting(&intent)?;
+    if record.status == "accepted" {
+        return Err(already_accepted());
+    }
+    if let Err(err) = awaiting(&intent) {
+        // Not open because another quote of it is being executed: say so.
+        let executing = state.store.executions_of(&intent.id).await?;
+        if executing
+            .iter()
+            .any(|e| !matches!(e.status.as_str(), "failed"))
+        {
+            return Err(already_accepted());
+        }
+        return Err(err);
+    }
     let stored_json = record.route.clone().ok_or_else(expired)?;
     let stored: crate::routing::StoredRoute =
         serde_json::from_str(&stored_json).map_err(|e| ApiError::internal(&e))?;
@@ -441,20 +472,14 @@ pub async fn accept(
         params.exchange_credentials,
         params.payer_address.as_deref(),
     )?;
-    let now = now_secs(&state);
+    let now = now_secs(state);
     let now_i64 = i64::try_from(now).unwrap_or(i64::MAX);
-    if record.status == "expired" || now_i64 >= record.expires_at {
+    if record.status != "open" || now_i64 >= record.expires_at {
         // Records the expiry (compare-and-set; an accepted quote stays accepted).
-        return match state.store.accept_quote(&id, now_i64).await? {
+        return match state.store.accept_quote(id, now_i64).await? {
             AcceptOutcome::AlreadyAccepted => Err(already_accepted()),
             _ => Err(expired()),
         };
-    }
-    match state.store.accept_quote(&id, now_i64).await? {
-        AcceptOutcome::Accepted => {}
-        AcceptOutcome::AlreadyAccepted => return Err(already_accepted()),
-        AcceptOutcome::Expired => return Err(expired()),
-        AcceptOutcome::NotFound => return Err(not_found()),
     }
     let (quote, graph) = stored.into_parts();
     let locked = match rialto_router::lock(quote, now) {
@@ -462,15 +487,58 @@ pub async fn accept(
         Err(RouterError::QuoteExpired { .. }) => return Err(expired()),
         Err(e) => return Err(ApiError::internal(&e)),
     };
-    let locked_at = locked.locked_at();
-    let exec =
-        super::executions::start(&state, &intent, &id, &stored_json, locked, graph, payer).await?;
     let mut object: QuoteObject =
         serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
     object.status = "accepted".into();
-    object.locked_at = Some(locked_at);
-    object.execution = Some(super::executions::execution_object(&state, &exec).await?);
-    Ok(json_response(StatusCode::OK, serialize(&object)?))
+    object.locked_at = Some(locked.locked_at());
+    let render = |exec: &super::executions::RouteExecutionObject| -> Result<String, ApiError> {
+        let mut answer = object.clone();
+        answer.execution = Some(exec.clone());
+        serialize(&answer)
+    };
+    let prepared =
+        super::executions::prepare(state, &intent, id, &stored_json, record.expires_at, payer)
+            .await?;
+    let now_ms = state.clock.now_ms();
+    // A wallet execution's answer is final now: it is stored with the acceptance.
+    let early = if prepared.exec.status == "awaiting_funds" {
+        let exec = super::executions::object_of(state, &prepared.exec, &[])?;
+        let body = render(&exec)?;
+        Some((body.clone(), record_for(guard, &body, now_ms)))
+    } else {
+        None
+    };
+    let idempotency = early.as_ref().and_then(|(_, r)| r.clone());
+    match state
+        .store
+        .accept_and_start(id, now_i64, &prepared.exec, idempotency.as_ref())
+        .await
+    {
+        Ok(AcceptOutcome::Accepted) => {}
+        Ok(outcome) => {
+            super::executions::abandon(state, prepared).await;
+            return Err(match outcome {
+                AcceptOutcome::Expired => expired(),
+                AcceptOutcome::NotFound => not_found(),
+                _ => already_accepted(),
+            });
+        }
+        Err(err) => {
+            super::executions::abandon(state, prepared).await;
+            return Err(err.into());
+        }
+    }
+    if let Some((body, _)) = early {
+        return Ok(json_response(StatusCode::OK, body));
+    }
+    let record_fn = |exec: &super::executions::RouteExecutionObject| {
+        let body = render(exec)?;
+        Ok(record_for(guard, &body, state.clock.now_ms()))
+    };
+    let exec =
+        super::executions::complete_start(state, &intent, prepared, locked, &graph, &record_fn)
+            .await?;
+    Ok(json_response(StatusCode::OK, render(&exec)?))
 }
 
 /// Venue and edge health (success rate, latency) as the router scores it. Operators only.

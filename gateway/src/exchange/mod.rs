@@ -105,7 +105,9 @@ pub fn client(
                 asset: asset.clone(),
                 network: chain.clone(),
                 withdraw_network: network.clone(),
-                deposit_method: asset.to_string(),
+                // The venue's deposit method is named after the network (the sandbox's are;
+                // live Kraken names need the venue map of `Venues::networks`).
+                deposit_method: network.clone(),
             }];
             c.withdraw_keys = vec![KrakenWithdrawKey {
                 asset: asset.clone(),

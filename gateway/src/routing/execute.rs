@@ -46,6 +46,11 @@ use crate::store::{CasOutcome, PaymentTransaction};
 pub const UNKNOWN_AFTER_MS: i64 = 10 * 60 * 1000;
 /// How long one pass holds an execution.
 const CLAIM_MS: i64 = 30_000;
+/// A leg left `sending` this long (its send never answered: longer than the exchange clients'
+/// own sends and look-ups take) is looked up before anything else.
+const SEND_SETTLE_MS: i64 = 5 * 60_000;
+/// A leg that could not be sent for this long fails, and the plan falls back.
+const GIVE_UP_SENDING_MS: i64 = 10 * 60 * 1000;
 /// How soon a running execution is looked at again (0: every worker pass; only backoffs and
 /// reconciliation waits delay it).
 const POLL_MS: i64 = 0;
@@ -63,6 +68,13 @@ pub enum Funding {
         payer: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tx_hash: Option<String>,
+        /// What the funding transaction delivered, once bound.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "rust_decimal::serde::str_option"
+        )]
+        amount: Option<Decimal>,
     },
 }
 
@@ -96,9 +108,13 @@ pub enum LegSpec {
     },
 }
 
-/// The plan's policy for gateway executions.
+/// The plan's policy for gateway executions: exchange accounts are the payer's, so Rialto's
+/// top-ups only apply where Rialto holds the money (its addresses on chains).
 pub fn policy() -> PlanPolicy {
-    PlanPolicy::default()
+    PlanPolicy {
+        topup_on_venues: false,
+        ..PlanPolicy::default()
+    }
 }
 
 fn plan_json(plan: &FundingPlan) -> Result<String, String> {
@@ -272,7 +288,16 @@ pub async fn tick(state: &AppState) -> usize {
     let now_ms = state.clock.now_ms();
     let due = match state
         .store
-        .due_executions(&["running", "awaiting_reconciliation"], now_ms, 100)
+        .due_executions(
+            &[
+                "running",
+                "awaiting_reconciliation",
+                "starting",
+                "awaiting_funds",
+            ],
+            now_ms,
+            100,
+        )
         .await
     {
         Ok(d) => d,
@@ -301,7 +326,7 @@ pub async fn tick(state: &AppState) -> usize {
         };
         let id = exec.id.clone();
         let stepped = step(state, exec, now_ms).await;
-        if let Err(err) = state.store.release_execution(&id).await {
+        if let Err(err) = state.store.release_execution(&id, now_ms + CLAIM_MS).await {
             tracing::warn!(execution = %id, error = %err, "claim not released; it lapses");
         }
         match stepped {
@@ -331,6 +356,22 @@ enum Asked {
 /// One step of one execution: send the stored leg, or ask about the sent one and move the plan
 /// on. Returns whether anything was stored.
 async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result<bool, String> {
+    if exec.status == "awaiting_funds" && exec.funding_ref.is_some() {
+        // Funded and bound, and the request that reported it died before the start.
+        let intent = state
+            .store
+            .get_intent_unscoped(&exec.payment_intent_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("intent gone")?;
+        return crate::api::executions::start_funded(state, exec, &intent, false)
+            .await
+            .map(|_| true)
+            .map_err(|e| e.message);
+    }
+    if matches!(exec.status.as_str(), "starting" | "awaiting_funds") {
+        return end_unstarted(state, exec, now_ms).await;
+    }
     let legs = state
         .store
         .route_legs(&exec.id)
@@ -339,7 +380,12 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     let Some(mut leg) = legs
         .iter()
         .rev()
-        .find(|l| matches!(l.status.as_str(), "created" | "submitted" | "unknown"))
+        .find(|l| {
+            matches!(
+                l.status.as_str(),
+                "created" | "sending" | "submitted" | "unknown"
+            )
+        })
         .cloned()
     else {
         return Ok(false);
@@ -349,21 +395,65 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     exec.version += 1;
     exec.updated_at_ms = now_ms;
     let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
-    if leg.status == "created" {
+    if leg.status == "sending" {
+        // Marked as being sent, and the answer never stored (a crash, or a lapsed claim).
+        // Never sent blind: the venue is asked by the leg's reference first.
+        let since = leg.submitted_at_ms.unwrap_or(leg.created_at_ms);
+        if now_ms - since < SEND_SETTLE_MS {
+            return Ok(false);
+        }
+        match was_sent(state, &exec, &leg_id, &spec).await {
+            Some(true) => {
+                leg.status = "submitted".into();
+                return save(state, &exec, expected, &[leg]).await;
+            }
+            // Definitely not there: sending it (under the same reference) cannot duplicate it.
+            Some(false) => {}
+            None => return Ok(false),
+        }
+    }
+    if matches!(leg.status.as_str(), "created" | "sending") {
         if now_ms < leg.not_before_ms {
             return Ok(false);
         }
-        let outcome = match send(state, &exec, &leg_id, &spec, now_ms).await {
+        let retried = leg.failure.is_some();
+        if retried && now_ms - leg.created_at_ms.max(leg.not_before_ms) > GIVE_UP_SENDING_MS {
+            // It could not be sent for this long (credentials gone, a leg the chain refuses):
+            // the plan falls back instead of trying forever.
+            leg.failure = Some("the leg could not be sent".into());
+            let outcome = LegOutcome::Failed {
+                reason: LegFailure::Rejected,
+            };
+            return advance(state, exec, expected, leg, outcome, now_ms).await;
+        }
+        // Recorded as being sent before anything reaches the venue or chain: a second instance
+        // (or this one after a crash) sees `sending` and asks before it sends.
+        leg.status = "sending".into();
+        leg.submitted_at_ms = Some(now_ms);
+        if !save(state, &exec, expected, std::slice::from_ref(&leg)).await? {
+            return Ok(false);
+        }
+        let expected = exec.version;
+        exec.version += 1;
+        let sent = send(state, &exec, &leg_id, &spec, now_ms).await;
+        // Sending can take a while (the venue clients retry): what follows is dated after it.
+        let now_ms = state.clock.now_ms();
+        let outcome = match sent {
             Sent::Ok(external) => {
                 leg.status = "submitted".into();
+                leg.failure = None;
                 leg.submitted_at_ms = Some(now_ms);
                 leg.external_ref = external;
                 exec.next_at_ms = now_ms + POLL_MS;
                 return save(state, &exec, expected, &[leg]).await;
             }
             Sent::Retry(why) => {
+                // Nothing was sent: back to `created` for the next pass.
                 tracing::warn!(leg = %leg.id, error = %why, "leg not sent; will retry");
-                return Ok(false);
+                leg.failure = Some(format!("not sent yet: {why}"));
+                leg.status = "created".into();
+                leg.submitted_at_ms = None;
+                return save(state, &exec, expected, &[leg]).await;
             }
             Sent::Failed(reason, why) => {
                 leg.failure = Some(why);
@@ -397,6 +487,54 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     advance(state, exec, expected, leg, outcome, now_ms).await
 }
 
+/// An execution that never started moving money and is now due: an exchange start whose
+/// request died before the payer was screened and the first leg stored, or a wallet payer who
+/// did not pay before the quote expired. It ends, and the quote is given up so the intent can
+/// be quoted again (if it is still open). Funds reported later still go back (see `fund`).
+async fn end_unstarted(
+    state: &AppState,
+    mut exec: RouteExecution,
+    now_ms: i64,
+) -> Result<bool, String> {
+    let expected = exec.version;
+    exec.version += 1;
+    exec.updated_at_ms = now_ms;
+    let (code, message) = if exec.status == "starting" {
+        (
+            "interrupted",
+            "The payment was interrupted before anything moved; ask for new quotes.",
+        )
+    } else {
+        (
+            "quote_expired",
+            "No funds arrived before the quote expired.",
+        )
+    };
+    let intent = state
+        .store
+        .get_intent_unscoped(&exec.payment_intent_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("intent gone")?;
+    if intent.status == PaymentStatus::FundsReceived {
+        // Screened, then interrupted: the payer's funds never left their account.
+        move_intent(state, &intent, PaymentEvent::ConversionStarted, now_ms).await?;
+        move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+    }
+    exec.status = "failed".into();
+    exec.failure_code = Some(code.into());
+    exec.failure_message = Some(message.into());
+    let saved = save(state, &exec, expected, &[]).await?;
+    if saved {
+        state
+            .store
+            .release_quote(&exec.quote_id)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(saved)
+}
+
 async fn save(
     state: &AppState,
     exec: &RouteExecution,
@@ -405,7 +543,7 @@ async fn save(
 ) -> Result<bool, String> {
     match state
         .store
-        .save_execution_step(exec, expected, legs)
+        .save_execution_step(exec, expected, legs, None)
         .await
         .map_err(|e| e.to_string())?
     {
@@ -478,6 +616,10 @@ async fn advance(
     exec.next_at_ms = now_ms + POLL_MS;
     let mut legs = vec![leg.clone()];
     match next {
+        Next::Execute(order) if order.leg.to_string() == leg.id => {
+            // The plan repeats the leg in flight (an outcome it did not expect): nothing new.
+            return Err(format!("leg {} was reported out of turn", leg.id));
+        }
         Next::Execute(order) => {
             let spec = spec_for(state, &exec, &intent, &graph, &order)?;
             let new = leg_record(&exec, &graph, &order, leg.seq + 1, &spec, now_ms)?;
@@ -512,6 +654,13 @@ async fn advance(
             match &return_funds.at.location {
                 Location::Chain(chain) if payer_share > Decimal::ZERO => {
                     let to = refund_address(state, &exec, chain).await?;
+                    if !return_cleared(state, &exec, &chain.to_string(), &to, now_ms).await? {
+                        // Frozen in the treasury with the screening's case open.
+                        exec.status = "frozen".into();
+                        exec.failure_code = Some("compliance_blocked".into());
+                        move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+                        return save(state, &exec, expected, &legs).await;
+                    }
                     let spec = LegSpec::Chain {
                         leg: ChainLeg::Transfer {
                             chain: chain.to_string(),
@@ -567,11 +716,54 @@ async fn finish_return(
     } else {
         if leg.status == "failed" {
             tracing::error!(execution = %exec.id, leg = %leg.id, "returning the payer's funds failed; an operator must send them");
+            exec.status = "return_failed".into();
+        } else {
+            exec.status = "failed".into();
         }
-        move_intent(state, intent, PaymentEvent::RouteFailed, now_ms).await?;
-        exec.status = "failed".into();
+        match intent.status {
+            PaymentStatus::Converting | PaymentStatus::Settling => {
+                move_intent(state, intent, PaymentEvent::RouteFailed, now_ms).await?;
+            }
+            // Nothing was converted (short or late funding): the intent can be quoted again.
+            PaymentStatus::AwaitingFunds => state
+                .store
+                .release_quote(&exec.quote_id)
+                .await
+                .map_err(|e| e.to_string())?,
+            _ => {}
+        }
     }
     save(state, &exec, expected, &[leg]).await
+}
+
+/// Whether `to` on `chain` screens clear as the destination of a return (OFAC and the block
+/// lists, from the database): a refused payer's funds stay frozen, never sent back.
+pub async fn return_cleared(
+    state: &AppState,
+    exec: &RouteExecution,
+    chain: &str,
+    to: &str,
+    now_ms: i64,
+) -> Result<bool, String> {
+    use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+    let address =
+        rialto_core::address::Address::parse(to, rialto_core::chain::ChainNamespace::Eip155)
+            .map_err(|e| format!("return address {to}: {e}"))?;
+    let _ = chain;
+    screen_outgoing(
+        state,
+        &exec.merchant_id,
+        exec.livemode,
+        &address,
+        OutgoingAddress {
+            role: rialto_compliance::AddressRole::Payer,
+            point: "route_return",
+            intent: Some(exec.payment_intent_id),
+        },
+        now_ms,
+    )
+    .await
+    .map_err(|e| e.message)
 }
 
 /// Where the payer's funds go back to on `chain`: the wallet payer's address, or the
@@ -626,28 +818,43 @@ pub async fn move_intent(
     event: PaymentEvent,
     now_ms: i64,
 ) -> Result<(), String> {
-    let current = state
-        .store
-        .get_intent_unscoped(&intent.id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("intent gone")?;
-    let Ok(next) = current.transition(event, now_ms) else {
-        return Ok(()); // already there (a repeated step)
-    };
-    let kind = match next.status {
-        PaymentStatus::Converting => "payment_intent.converting",
-        PaymentStatus::Settling => "payment_intent.settling",
-        PaymentStatus::Failed => "payment_intent.failed",
-        _ => "payment_intent.updated",
-    };
-    let event = intent_event(&next, kind, &intent_json(&next), now_ms);
-    state
-        .store
-        .update_intent(current.status, &next, Some(&event), None)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    let target = |from: PaymentStatus| from.apply(event).ok();
+    for _ in 0..5 {
+        let current = state
+            .store
+            .get_intent_unscoped(&intent.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("intent gone")?;
+        let Ok(next) = current.transition(event, now_ms) else {
+            // Already where this event leads (a repeated step), or somewhere it cannot go.
+            if target(intent.status) == Some(current.status) {
+                return Ok(());
+            }
+            return Err(format!(
+                "intent {} is {}, cannot apply {event:?}",
+                intent.id,
+                current.status.as_str()
+            ));
+        };
+        let kind = match next.status {
+            PaymentStatus::Converting => "payment_intent.converting",
+            PaymentStatus::Settling => "payment_intent.settling",
+            PaymentStatus::Failed => "payment_intent.failed",
+            _ => "payment_intent.updated",
+        };
+        let event = intent_event(&next, kind, &intent_json(&next), now_ms);
+        match state
+            .store
+            .update_intent(current.status, &next, Some(&event), None)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            CasOutcome::Updated => return Ok(()),
+            CasOutcome::Conflict => continue,
+        }
+    }
+    Err(format!("intent {} kept changing", intent.id))
 }
 
 /// Binds the final transfer to the intent as its confirmed payment: the chain worker then
@@ -901,6 +1108,24 @@ async fn send(
     }
 }
 
+/// Whether a leg left `sending` reached its venue or chain: `None` when that cannot be told
+/// now. On-chain legs are recorded by the rail before they are broadcast, so a stored rail leg
+/// answers; sending again returns the stored one.
+async fn was_sent(
+    state: &AppState,
+    exec: &RouteExecution,
+    leg: &LegId,
+    spec: &LegSpec,
+) -> Option<bool> {
+    match spec {
+        LegSpec::Chain { .. } | LegSpec::Unsupported { .. } => Some(false),
+        LegSpec::Trade { .. } | LegSpec::Withdrawal { .. } => {
+            let client = leg_client(state, exec, spec).await.ok()?;
+            lookup(client.as_ref(), leg, spec).await.ok()
+        }
+    }
+}
+
 /// Whether the venue has the order or withdrawal of this leg.
 async fn lookup(client: &dyn Exchange, leg: &LegId, spec: &LegSpec) -> Result<bool, ExchangeError> {
     if let Some(order) = order_request(leg, spec) {
@@ -1018,7 +1243,10 @@ async fn landed(
     match rialto_evm::transfers::observe_transfer(chain.rpc_url(), hash.trim(), &token, &hot).await
     {
         Ok(t) if t.confirmations >= chain.confirmations => {
-            Asked::Confirmed(Decimal::from(t.amount_units) / Decimal::from(10u64.pow(decimals)))
+            match onchain::from_units(t.amount_units, decimals) {
+                Ok(amount) => Asked::Confirmed(amount),
+                Err(_) => Asked::Unknown,
+            }
         }
         Ok(_) => Asked::Pending,
         Err(rialto_evm::EvmError::TxFailed(_)) => {

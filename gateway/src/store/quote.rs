@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rialto_core::id::{MerchantId, PaymentIntentId};
 
-use super::{CasOutcome, StoreError};
+use super::{CasOutcome, IdempotencyRecord, StoreError};
 
 /// One stored quote: the API object as JSON, with what accepting it checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,13 +48,16 @@ pub trait QuoteStore: Send + Sync + 'static {
     /// accepts cannot both win.
     async fn accept_quote(&self, id: &str, now: i64) -> Result<AcceptOutcome, StoreError>;
 
-    /// Stores a new execution with its first leg (if any), in one transaction. A second
-    /// execution of the same quote, or a funding reference already bound, is `Conflict`.
-    async fn create_execution(
+    /// Accepts the quote (the compare-and-set of [`QuoteStore::accept_quote`]) and stores its
+    /// execution, with the request's idempotency record, in one transaction: a quote is never
+    /// accepted without its execution.
+    async fn accept_and_start(
         &self,
+        quote_id: &str,
+        now: i64,
         execution: &RouteExecution,
-        legs: &[RouteLegRecord],
-    ) -> Result<CasOutcome, StoreError>;
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<AcceptOutcome, StoreError>;
 
     async fn get_execution(&self, id: &str) -> Result<Option<RouteExecution>, StoreError>;
 
@@ -79,6 +82,7 @@ pub trait QuoteStore: Send + Sync + 'static {
         execution: &RouteExecution,
         expected_version: i64,
         legs: &[RouteLegRecord],
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError>;
 
     /// Takes the execution for `until_ms` unless another instance holds it.
@@ -89,8 +93,13 @@ pub trait QuoteStore: Send + Sync + 'static {
         until_ms: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Lets other instances take the execution again.
-    async fn release_execution(&self, id: &str) -> Result<(), StoreError>;
+    /// Gives an accepted quote up (it becomes `expired`), so its intent can accept another:
+    /// for an execution that ended before any money moved.
+    async fn release_quote(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Lets other instances take the execution again, if this instance's claim (until
+    /// `until_ms`) is still the one held.
+    async fn release_execution(&self, id: &str, until_ms: i64) -> Result<(), StoreError>;
 
     /// The legs of an execution, in order.
     async fn route_legs(&self, execution: &str) -> Result<Vec<RouteLegRecord>, StoreError>;

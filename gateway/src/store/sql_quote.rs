@@ -5,9 +5,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::quote::{AcceptOutcome, QuoteRecord, QuoteStore, RouteExecution, RouteLegRecord};
-use super::sql::SqlStore;
-use super::CasOutcome;
+use super::sql::{insert_idempotency, SqlStore};
 use super::StoreError;
+use super::{CasOutcome, IdempotencyRecord};
 use rialto_core::id::PaymentIntentId;
 
 const COLUMNS: &str = "id, payment_intent_id, merchant_id, livemode, status, body, expires_at, \
@@ -193,29 +193,38 @@ impl QuoteStore for SqlStore {
             }
             Err(e) => return Err(e.into()),
         }
-        // Zero rows: find out why, never overwrite.
-        let Some(quote) = self.get_quote(id).await? else {
-            return Ok(AcceptOutcome::NotFound);
-        };
-        if quote.status == "accepted" {
-            return Ok(AcceptOutcome::AlreadyAccepted);
-        }
-        if quote.status == "open" && quote.expires_at > now {
-            return Ok(AcceptOutcome::AlreadyAccepted);
-        }
-        sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'open'")
-            .bind(id.to_owned())
-            .execute(&self.writer)
-            .await?;
-        Ok(AcceptOutcome::Expired)
+        self.why_not_accepted(id, now).await
     }
 
-    async fn create_execution(
+    async fn accept_and_start(
         &self,
+        quote_id: &str,
+        now: i64,
         execution: &RouteExecution,
-        legs: &[RouteLegRecord],
-    ) -> Result<CasOutcome, StoreError> {
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<AcceptOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE quotes SET status = 'accepted', accepted_at = $1 WHERE id = $2 AND \
+             status = 'open' AND expires_at > $1 AND NOT EXISTS (SELECT 1 FROM quotes other \
+             WHERE other.payment_intent_id = quotes.payment_intent_id AND other.status = \
+             'accepted')",
+        )
+        .bind(now)
+        .bind(quote_id.to_owned())
+        .execute(&mut *tx)
+        .await;
+        match changed {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => {
+                drop(tx);
+                return self.why_not_accepted(quote_id, now).await;
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(AcceptOutcome::AlreadyAccepted)
+            }
+            Err(e) => return Err(e.into()),
+        }
         let e = execution;
         let inserted = sqlx::query(&format!(
             "INSERT INTO route_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
@@ -243,15 +252,15 @@ impl QuoteStore for SqlStore {
         match inserted {
             Ok(_) => {}
             Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
-                return Ok(CasOutcome::Conflict)
+                return Ok(AcceptOutcome::AlreadyAccepted)
             }
             Err(err) => return Err(err.into()),
         }
-        for leg in legs {
-            upsert_leg(&mut tx, leg).await?;
+        if let Some(record) = idempotency {
+            insert_idempotency(&mut tx, record).await?;
         }
         tx.commit().await?;
-        Ok(CasOutcome::Updated)
+        Ok(AcceptOutcome::Accepted)
     }
 
     async fn get_execution(&self, id: &str) -> Result<Option<RouteExecution>, StoreError> {
@@ -307,13 +316,15 @@ impl QuoteStore for SqlStore {
         execution: &RouteExecution,
         expected_version: i64,
         legs: &[RouteLegRecord],
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
         let e = execution;
         let changed = sqlx::query(
             "UPDATE route_executions SET status = $1, plan = $2, failure_code = $3, \
              failure_message = $4, returned = $5, version = $6, next_at_ms = $7, \
-             updated_at_ms = $8, funding_ref = $9, graph = $10 WHERE id = $11 AND version = $12",
+             updated_at_ms = $8, funding_ref = $9, graph = $10, funding = $11 WHERE id = $12 AND \
+             version = $13",
         )
         .bind(e.status.clone())
         .bind(e.plan.clone())
@@ -325,6 +336,7 @@ impl QuoteStore for SqlStore {
         .bind(e.updated_at_ms)
         .bind(e.funding_ref.clone())
         .bind(e.graph.clone())
+        .bind(e.funding.clone())
         .bind(e.id.clone())
         .bind(expected_version)
         .execute(&mut *tx)
@@ -339,6 +351,9 @@ impl QuoteStore for SqlStore {
         }
         for leg in legs {
             upsert_leg(&mut tx, leg).await?;
+        }
+        if let Some(record) = idempotency {
+            insert_idempotency(&mut tx, record).await?;
         }
         tx.commit().await?;
         Ok(CasOutcome::Updated)
@@ -361,11 +376,22 @@ impl QuoteStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release_execution(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE route_executions SET claimed_until = 0 WHERE id = $1")
+    async fn release_quote(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'accepted'")
             .bind(id.to_owned())
             .execute(&self.writer)
             .await?;
+        Ok(())
+    }
+
+    async fn release_execution(&self, id: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE route_executions SET claimed_until = 0 WHERE id = $1 AND claimed_until = $2",
+        )
+        .bind(id.to_owned())
+        .bind(until_ms)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -377,5 +403,25 @@ impl QuoteStore for SqlStore {
         .fetch_all(&self.writer)
         .await?;
         rows.iter().map(leg_from_row).collect()
+    }
+}
+
+impl SqlStore {
+    /// Zero rows accepted: find out why, never overwrite.
+    async fn why_not_accepted(&self, id: &str, now: i64) -> Result<AcceptOutcome, StoreError> {
+        let Some(quote) = self.get_quote(id).await? else {
+            return Ok(AcceptOutcome::NotFound);
+        };
+        if quote.status == "accepted" {
+            return Ok(AcceptOutcome::AlreadyAccepted);
+        }
+        if quote.status == "open" && quote.expires_at > now {
+            return Ok(AcceptOutcome::AlreadyAccepted);
+        }
+        sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'open'")
+            .bind(id.to_owned())
+            .execute(&self.writer)
+            .await?;
+        Ok(AcceptOutcome::Expired)
     }
 }
