@@ -13,6 +13,7 @@ use common::devnet::{intent, start_clocked, status_of, usdc_balance, DevnetApp, 
 use common::{expect_error, TestApp};
 use rialto_connectors::exchange::sandbox::{Fault, Operation};
 use rialto_gateway::cli_ops::create_operator;
+use rialto_gateway::store::ledger::LedgerStore;
 use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -402,6 +403,21 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
     assert_eq!(retried.status(), 200);
 }
 
+/// What Rialto's routing account holds per asset, and the kinds of postings made.
+async fn routing_books(app: &TestApp) -> (std::collections::BTreeMap<String, Decimal>, Vec<String>) {
+    let mut held = std::collections::BTreeMap::new();
+    let mut kinds = Vec::new();
+    for posting in app.store.all_postings().await.unwrap() {
+        kinds.push(posting.kind.clone());
+        for e in posting.entries {
+            if e.account == "rialto:routing" {
+                *held.entry(e.asset).or_insert(Decimal::ZERO) += e.amount;
+            }
+        }
+    }
+    (held, kinds)
+}
+
 /// Payer `payer`'s signature of the funding text for `exec` and `tx_hash`.
 async fn sign_funding(
     chain: &rialto_evm::manifest::ChainManifest,
@@ -643,6 +659,9 @@ async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back()
     assert_eq!(back["status"], "confirmed", "{failed}");
     // The payer has every unit of USDT back; the merchant got nothing.
     assert_eq!(token_balance(other, "USDT", &payer).await, usdt_before);
+    let (held, kinds) = routing_books(app).await;
+    assert!(kinds.iter().any(|k| k == "route_return"), "{kinds:?}");
+    assert!(held.values().all(|v| v.is_zero()), "{held:?}");
     assert_eq!(usdc_balance(&setup.chain, MERCHANT).await, merchant_before);
     wait_intent(app, &paying, "failed").await;
 }
@@ -696,4 +715,75 @@ async fn racing_workers_send_every_leg_of_an_execution_once() {
     assert_eq!(sandbox.duplicate_submissions(), 0);
     let settled = dec(&done["legs"][2]["received"]);
     assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
+}
+
+#[tokio::test]
+async fn a_wallet_payment_held_for_review_is_returned_once_released_and_never_converted() {
+    let (setup, clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let payer = chain.payers[0].address.to_string();
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    // Over the travel-rule threshold with no originator data: screening holds it for review.
+    let paying = intent(app, "5000.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"}),
+    )
+    .await;
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = &accepted["execution"];
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let payer_before = usdc_balance(chain, &payer).await;
+    let hash = pay_usdc_hash(
+        chain,
+        0,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        units(dec(&exec["pay_to"]["amount"])),
+    )
+    .await;
+    let answer = report_funding(app, chain, 0, &exec_id, &hash).await;
+    let held: Value = answer.json().await.unwrap();
+    assert_eq!(held["status"], "held", "{held}");
+    assert!(held["legs"].as_array().unwrap().is_empty(), "nothing moves in review");
+    assert_eq!(status_of(app, &paying).await, "in_review");
+    // An operator releases it; the quote is long expired, so the funds go back whole.
+    let created = create_operator(app.store.as_ref(), "ops", 0).await.unwrap();
+    let op = created["operator_key"].as_str().unwrap();
+    let cases: Value = app
+        .get("/v1/compliance/cases?status=open", op)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case = cases["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["payment_intent"] == paying["id"])
+        .unwrap_or_else(|| panic!("a case for the intent: {cases}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approved = app
+        .post(&format!("/v1/compliance/cases/{case}/approve"), op)
+        .json(&json!({"note": "originator verified"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    // Held executions are looked at every 10 s.
+    clock.advance_ms(11_000);
+    let done = wait_execution(app, &exec_id, "failed").await;
+    assert_eq!(done["failure_code"], "review_completed", "{done}");
+    assert_eq!(kinds(&done), vec![("return".into(), "confirmed".into())]);
+    assert_eq!(usdc_balance(chain, &payer).await, payer_before);
+    assert_eq!(usdc_balance(chain, MERCHANT).await, merchant_before);
+    wait_intent(app, &paying, "failed").await;
 }

@@ -19,8 +19,8 @@ use super::{json_response, serialize, AppState, Caller};
 use crate::compliance::flow::{screen_received_funds, FundsOutcome, FundsSubject};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::exchange::Credentials;
-use crate::routing::execute::{self, Funding, LegSpec};
-use crate::routing::onchain::{self, ChainLeg};
+use crate::routing::execute::{self, Funding};
+use crate::routing::onchain;
 use crate::store::exchange::ExchangeAccount;
 use crate::store::quote::{RouteExecution, RouteLegRecord};
 use crate::store::CasOutcome;
@@ -333,7 +333,7 @@ pub async fn complete_start(
     let idempotency = record(&object)?;
     match state
         .store
-        .save_execution_step(&exec, expected, &legs, idempotency.as_ref())
+        .save_execution_step(&exec, expected, &legs, idempotency.as_ref(), &[])
         .await
     {
         Ok(CasOutcome::Updated) => Ok(object),
@@ -675,7 +675,7 @@ pub async fn fund(
     }
     if state
         .store
-        .save_execution_step(&exec, expected, &[], None)
+        .save_execution_step(&exec, expected, &[], None, &[])
         .await?
         == CasOutcome::Conflict
     {
@@ -793,9 +793,17 @@ pub async fn start_funded(
     if exec.status == "awaiting_funds" {
         exec.status = "failed".into();
     }
+    // The payer's funds are Rialto's to route (or return) from here: booked with this step.
+    let node = execute::chain_node(&chain, &asset).map_err(|e| ApiError::internal(&e))?;
+    let asset_id = crate::routing::booking::asset_id(state, &node);
+    let postings = if arrived > Decimal::ZERO {
+        crate::routing::booking::funding(&exec, &asset_id, arrived, &exec.id, now_ms)
+    } else {
+        Vec::new()
+    };
     match state
         .store
-        .save_execution_step(&exec, expected, &legs, None)
+        .save_execution_step(&exec, expected, &legs, None, &postings)
         .await?
     {
         CasOutcome::Updated => Ok(exec),
@@ -836,35 +844,8 @@ fn return_leg(
     amount: Decimal,
     now_ms: i64,
 ) -> Result<RouteLegRecord, ApiError> {
-    let spec = LegSpec::Chain {
-        leg: ChainLeg::Transfer {
-            chain: chain.to_owned(),
-            asset: asset.to_owned(),
-            to: payer.to_owned(),
-            amount,
-        },
-    };
-    Ok(RouteLegRecord {
-        id: LegId::generate().to_string(),
-        execution_id: exec.id.clone(),
-        seq: 1,
-        kind: "return".into(),
-        venue: "rialto".into(),
-        from_node: format!("{asset}@{chain}"),
-        to_node: format!("payer:{payer}"),
-        input: amount.to_string(),
-        topup: "0".into(),
-        min_output: amount.to_string(),
-        spec: serialize(&spec)?,
-        status: "created".into(),
-        received: None,
-        failure: None,
-        external_ref: None,
-        not_before_ms: now_ms,
-        created_at_ms: now_ms,
-        submitted_at_ms: None,
-        finished_at_ms: None,
-    })
+    execute::return_record(exec, 1, chain, asset, payer, amount, now_ms)
+        .map_err(|e| ApiError::internal(&e))
 }
 
 /// The funding transfer, read from the chain: from the payer, to the hot wallet, in the

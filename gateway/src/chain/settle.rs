@@ -112,6 +112,14 @@ async fn succeed(
         crate::ledger::paid_and_settled(&next, paid, now_ms)
     }
     .map_err(|e| RailError::Ledger(e.to_string()))?;
+    if payment.source == "route" {
+        // A routed payment is paid out of the funds Rialto routed (`routing::booking`).
+        for entry in postings.iter_mut().flat_map(|p| p.entries.iter_mut()) {
+            if entry.account == crate::ledger::PAYERS {
+                entry.account = crate::routing::booking::ROUTING.to_owned();
+            }
+        }
+    }
     postings.extend(intent_fee_postings(state, &next, now_ms).await?);
     // Booked already (the surplus refund of an over-payment books the payment with it).
     let balance = crate::ledger::merchant_balance(&next.merchant_id);

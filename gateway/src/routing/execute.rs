@@ -294,6 +294,7 @@ pub async fn tick(state: &AppState) -> usize {
                 "awaiting_reconciliation",
                 "starting",
                 "awaiting_funds",
+                "held",
             ],
             now_ms,
             100,
@@ -356,6 +357,9 @@ enum Asked {
 /// One step of one execution: send the stored leg, or ask about the sent one and move the plan
 /// on. Returns whether anything was stored.
 async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result<bool, String> {
+    if exec.status == "held" {
+        return after_review(state, exec, now_ms).await;
+    }
     if exec.status == "awaiting_funds" && exec.funding_ref.is_some() {
         // Funded and bound, and the request that reported it died before the start.
         let intent = state
@@ -487,6 +491,117 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     advance(state, exec, expected, leg, outcome, now_ms).await
 }
 
+/// An execution held for compliance review, once the review ends. Approved: the lock is long
+/// gone and the approval's proof is not the execution's, so nothing is converted; what Rialto
+/// holds goes back to the payer (screened again) and the intent ends `failed`. Blocked: the
+/// funds stay frozen with the case. Still in review: asked again later.
+async fn after_review(
+    state: &AppState,
+    mut exec: RouteExecution,
+    now_ms: i64,
+) -> Result<bool, String> {
+    let intent = state
+        .store
+        .get_intent_unscoped(&exec.payment_intent_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("intent gone")?;
+    let expected = exec.version;
+    exec.version += 1;
+    exec.updated_at_ms = now_ms;
+    match intent.status {
+        PaymentStatus::InReview => {
+            exec.next_at_ms = now_ms + 10_000;
+            save(state, &exec, expected, &[]).await
+        }
+        PaymentStatus::Blocked => {
+            exec.status = "frozen".into();
+            exec.failure_code = Some("compliance_blocked".into());
+            exec.failure_message = Some("This payment cannot be processed.".into());
+            save(state, &exec, expected, &[]).await
+        }
+        PaymentStatus::FundsReceived => {
+            move_intent(state, &intent, PaymentEvent::ConversionStarted, now_ms).await?;
+            exec.failure_code = Some("review_completed".into());
+            exec.failure_message = Some(
+                "The payment was released after review, after its quote expired; the funds go back."
+                    .into(),
+            );
+            let mut legs = Vec::new();
+            match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
+                Funding::Wallet {
+                    chain,
+                    asset,
+                    payer,
+                    amount: Some(amount),
+                    ..
+                } if amount > Decimal::ZERO => {
+                    if return_cleared(state, &exec, &chain, &payer, now_ms).await? {
+                        legs.push(return_record(&exec, 1, &chain, &asset, &payer, amount, now_ms)?);
+                        exec.status = "running".into();
+                    } else {
+                        exec.status = "frozen".into();
+                        exec.failure_code = Some("compliance_blocked".into());
+                    }
+                }
+                // Nothing left the payer's exchange account.
+                _ => {
+                    move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+                    exec.status = "failed".into();
+                }
+            }
+            save(state, &exec, expected, &legs).await
+        }
+        _ => {
+            exec.status = "failed".into();
+            exec.failure_code = Some("intent_not_open".into());
+            save(state, &exec, expected, &[]).await
+        }
+    }
+}
+
+/// A `return` leg: `amount` of `asset` from the hot wallet on `chain` back to `to`.
+#[allow(clippy::too_many_arguments)]
+pub fn return_record(
+    exec: &RouteExecution,
+    seq: i64,
+    chain: &str,
+    asset: &str,
+    to: &str,
+    amount: Decimal,
+    now_ms: i64,
+) -> Result<RouteLegRecord, String> {
+    let spec = LegSpec::Chain {
+        leg: ChainLeg::Transfer {
+            chain: chain.to_owned(),
+            asset: asset.to_owned(),
+            to: to.to_owned(),
+            amount,
+        },
+    };
+    Ok(RouteLegRecord {
+        id: LegId::generate().to_string(),
+        execution_id: exec.id.clone(),
+        seq,
+        kind: "return".into(),
+        venue: "rialto".into(),
+        from_node: format!("{asset}@{chain}"),
+        to_node: format!("payer:{to}"),
+        input: amount.to_string(),
+        topup: "0".into(),
+        min_output: amount.to_string(),
+        spec: serde_json::to_string(&spec).map_err(|e| e.to_string())?,
+        status: "created".into(),
+        received: None,
+        failure: None,
+        external_ref: None,
+        not_before_ms: now_ms,
+        created_at_ms: now_ms,
+        submitted_at_ms: None,
+        finished_at_ms: None,
+    })
+}
+
 /// An execution that never started moving money and is now due: an exchange start whose
 /// request died before the payer was screened and the first leg stored, or a wallet payer who
 /// did not pay before the quote expired. It ends, and the quote is given up so the intent can
@@ -541,9 +656,20 @@ async fn save(
     expected: i64,
     legs: &[RouteLegRecord],
 ) -> Result<bool, String> {
+    save_with(state, exec, expected, legs, &[]).await
+}
+
+/// [`save`] with the step's ledger postings, in the same transaction.
+async fn save_with(
+    state: &AppState,
+    exec: &RouteExecution,
+    expected: i64,
+    legs: &[RouteLegRecord],
+    postings: &[crate::ledger::Posting],
+) -> Result<bool, String> {
     match state
         .store
-        .save_execution_step(exec, expected, legs, None)
+        .save_execution_step(exec, expected, legs, None, postings)
         .await
         .map_err(|e| e.to_string())?
     {
@@ -611,12 +737,19 @@ async fn advance(
         max_legs: super::MAX_LEGS,
         labels_per_node: super::LABELS_PER_NODE,
     };
+    let in_flight = plan.in_flight().filter(|o| o.leg == leg_id).cloned();
     let next = plan.on_outcome(leg_id, outcome, &ctx);
+    let postings = match (outcome, in_flight) {
+        (LegOutcome::Confirmed { received }, Some(order)) => {
+            leg_postings(state, &exec, &graph, &order, received, now_ms)
+        }
+        _ => Vec::new(),
+    };
     exec.plan = Some(plan_json(&plan)?);
     exec.next_at_ms = now_ms + POLL_MS;
     let mut legs = vec![leg.clone()];
     match next {
-        Next::Execute(order) if order.leg.to_string() == leg.id => {
+        Next::Execute(order) if order.leg.to_string() == leg.id && postings.is_empty() => {
             // The plan repeats the leg in flight (an outcome it did not expect): nothing new.
             return Err(format!("leg {} was reported out of turn", leg.id));
         }
@@ -659,35 +792,17 @@ async fn advance(
                         exec.status = "frozen".into();
                         exec.failure_code = Some("compliance_blocked".into());
                         move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
-                        return save(state, &exec, expected, &legs).await;
+                        return save_with(state, &exec, expected, &legs, &postings).await;
                     }
-                    let spec = LegSpec::Chain {
-                        leg: ChainLeg::Transfer {
-                            chain: chain.to_string(),
-                            asset: return_funds.at.asset.to_string(),
-                            to: to.clone(),
-                            amount: payer_share,
-                        },
-                    };
-                    let mut back = leg.clone();
-                    back.id = LegId::generate().to_string();
-                    back.seq = leg.seq + 1;
-                    back.kind = "return".into();
-                    back.venue = "rialto".into();
-                    back.from_node = return_funds.at.to_string();
-                    back.to_node = format!("payer:{to}");
-                    back.input = payer_share.to_string();
-                    back.topup = "0".into();
-                    back.min_output = payer_share.to_string();
-                    back.spec = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
-                    back.status = "created".into();
-                    back.received = None;
-                    back.failure = None;
-                    back.external_ref = None;
-                    back.not_before_ms = now_ms;
-                    back.created_at_ms = now_ms;
-                    back.submitted_at_ms = None;
-                    back.finished_at_ms = None;
+                    let back = return_record(
+                        &exec,
+                        leg.seq + 1,
+                        &chain.to_string(),
+                        return_funds.at.asset.as_str(),
+                        &to,
+                        payer_share,
+                        now_ms,
+                    )?;
                     legs.push(back);
                     exec.status = "running".into();
                 }
@@ -700,7 +815,7 @@ async fn advance(
             }
         }
     }
-    save(state, &exec, expected, &legs).await
+    save_with(state, &exec, expected, &legs, &postings).await
 }
 
 async fn finish_return(
@@ -733,7 +848,71 @@ async fn finish_return(
             _ => {}
         }
     }
-    save(state, &exec, expected, &[leg]).await
+    let mut postings = Vec::new();
+    if leg.status == "confirmed" {
+        if let Ok(LegSpec::Chain {
+            leg: ChainLeg::Transfer {
+                chain,
+                asset,
+                amount,
+                ..
+            },
+        }) = serde_json::from_str::<LegSpec>(&leg.spec)
+        {
+            let node = chain_node(&chain, &asset)?;
+            let asset = super::booking::asset_id(state, &node);
+            postings = super::booking::returned(&exec, &asset, amount, &leg.id, now_ms);
+        }
+    }
+    save_with(state, &exec, expected, &[leg], &postings).await
+}
+
+/// `asset@chain` as a router node.
+pub fn chain_node(chain: &str, asset: &str) -> Result<rialto_router::NodeRef, String> {
+    Ok(rialto_router::NodeRef {
+        asset: AssetCode::new(asset).ok_or_else(|| format!("asset {asset}"))?,
+        location: Location::Chain(chain.parse().map_err(|_| format!("chain {chain}"))?),
+    })
+}
+
+/// The postings of a confirmed leg of the plan (see `routing::booking`).
+fn leg_postings(
+    state: &AppState,
+    exec: &RouteExecution,
+    graph: &Graph,
+    order: &LegOrder,
+    received: Decimal,
+    now_ms: i64,
+) -> Vec<crate::ledger::Posting> {
+    use super::booking;
+    let Some(edge) = order.edge else {
+        return Vec::new(); // the merchant's payment is booked when the intent settles
+    };
+    let edge = graph.edge(edge);
+    let (from, to) = (graph.describe(order.from), graph.describe(order.to));
+    let (asset_in, asset_out) = (booking::asset_id(state, &from), booking::asset_id(state, &to));
+    let leg = order.leg.to_string();
+    let venue = edge.venue.0.as_str();
+    match &edge.kind {
+        EdgeKind::Trade(_) => booking::venue_trade(
+            exec,
+            venue,
+            (&asset_in, order.input),
+            (&asset_out, received),
+            &leg,
+            now_ms,
+        ),
+        EdgeKind::Withdrawal { .. } => booking::funding(exec, &asset_out, received, &leg, now_ms),
+        EdgeKind::Dex(_) | EdgeKind::Cctp { .. } | EdgeKind::Bridge { .. } => booking::conversion(
+            exec,
+            venue,
+            (&asset_in, order.input),
+            (&asset_out, received),
+            &leg,
+            now_ms,
+        ),
+        EdgeKind::Transfer { .. } => Vec::new(),
+    }
 }
 
 /// Whether `to` on `chain` screens clear as the destination of a return (OFAC and the block

@@ -10,10 +10,12 @@
 //! - [`onchain`]: the on-chain legs of routes (Uniswap V2 swaps, the devnet's stand-in USDC
 //!   bridge, token transfers) sent from the hot wallets, and their `Dex`/`Cctp` market edges.
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs.
+//! - [`booking`]: the ledger postings of executions (funding, conversions, returns).
 //!
 //! Quotes are persisted by the API (`api/routing.rs`) with their route and graph
 //! ([`StoredRoute`]), so any gateway instance, restarted or not, can lock and execute them.
 
+pub mod booking;
 pub mod execute;
 pub mod market;
 pub mod onchain;

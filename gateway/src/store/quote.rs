@@ -76,13 +76,15 @@ pub trait QuoteStore: Send + Sync + 'static {
     ) -> Result<Vec<RouteExecution>, StoreError>;
 
     /// One step: the execution (compare-and-set on `expected_version`; the stored version
-    /// becomes `execution.version`), legs inserted or updated, all in one transaction.
+    /// becomes `execution.version`), legs inserted or updated, the request's idempotency
+    /// record and the step's ledger postings, all in one transaction.
     async fn save_execution_step(
         &self,
         execution: &RouteExecution,
         expected_version: i64,
         legs: &[RouteLegRecord],
         idempotency: Option<&IdempotencyRecord>,
+        postings: &[crate::ledger::Posting],
     ) -> Result<CasOutcome, StoreError>;
 
     /// Takes the execution for `until_ms` unless another instance holds it.

@@ -317,6 +317,7 @@ impl QuoteStore for SqlStore {
         expected_version: i64,
         legs: &[RouteLegRecord],
         idempotency: Option<&IdempotencyRecord>,
+        postings: &[crate::ledger::Posting],
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
         let e = execution;
@@ -355,6 +356,7 @@ impl QuoteStore for SqlStore {
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
+        super::sql_ledger::insert_postings(&mut tx, postings).await?;
         tx.commit().await?;
         Ok(CasOutcome::Updated)
     }

@@ -1,0 +1,154 @@
+//! The ledger postings of route executions (`crate::ledger`), each posted in the same
+//! transaction as the step that observed it.
+//!
+//! Money Rialto holds while a route runs sits in [`ROUTING`], per asset (CAIP-19; one asset per
+//! token and chain, so a bridge moves value between two assets):
+//!
+//! | kind | when | entries |
+//! |---|---|---|
+//! | `route_funding` | the payer's funds reach Rialto's address: a wallet transfer, a venue withdrawal | `payers` −, `rialto:routing` + |
+//! | `route_conversion` | a swap or bridge leg confirmed | `rialto:routing` − input, `<venue>` + input; `<venue>` − output, `rialto:routing` + output |
+//! | `conversion` | a trade on the payer's exchange account | `payers` − quote, `venue:<v>` +; `venue:<v>` − base, `payers` + (venue-held assets `venue:<v>/<code>`) |
+//! | `route_return` | funds sent back to the payer | `rialto:routing` −, `payers` + |
+//! | `payment` | the merchant is paid (`crate::chain::settle`, source `route`) | `rialto:routing` −, merchant balance + |
+//!
+//! What is left in `rialto:routing` per asset after an execution is Rialto's own: a top-up
+//! spent (negative) or a rounding surplus (positive, a few base units).
+
+use rialto_router::{Location, NodeRef};
+use rust_decimal::Decimal;
+
+use crate::api::AppState;
+use crate::ledger::{Entry, Posting, PAYERS};
+use crate::store::quote::RouteExecution;
+
+/// Funds Rialto holds while routes run.
+pub const ROUTING: &str = "rialto:routing";
+
+/// The ledger asset of a route node: the token's CAIP-19 id on a chain, or `venue:<v>/<code>`
+/// on an exchange account (the payer's, outside Rialto's custody).
+pub fn asset_id(state: &AppState, node: &NodeRef) -> String {
+    let code = node.asset.as_str().to_ascii_lowercase();
+    match &node.location {
+        Location::Venue(v) => format!("venue:{v}/{code}"),
+        Location::Chain(c) => state
+            .registry
+            .chain(&c.to_string())
+            .and_then(|chain| state.registry.asset_on(&code, chain).ok())
+            .map_or_else(|| format!("{c}/token:{code}"), |a| a.id.to_string()),
+    }
+}
+
+fn entry(account: &str, asset: &str, amount: Decimal) -> Entry {
+    Entry {
+        account: account.to_owned(),
+        asset: asset.to_owned(),
+        amount,
+    }
+}
+
+fn post(
+    exec: &RouteExecution,
+    kind: &str,
+    reference: &str,
+    entries: Vec<Entry>,
+    now_ms: i64,
+) -> Vec<Posting> {
+    match Posting::for_merchant(
+        exec.merchant_id,
+        exec.livemode,
+        kind,
+        reference,
+        entries,
+        now_ms,
+    ) {
+        Ok(p) => vec![p],
+        Err(err) => {
+            tracing::error!(execution = %exec.id, error = %err, "route posting does not balance");
+            Vec::new()
+        }
+    }
+}
+
+/// The payer's funds reached Rialto (`reference`: the execution or the withdrawal leg).
+pub fn funding(
+    exec: &RouteExecution,
+    asset: &str,
+    amount: Decimal,
+    reference: &str,
+    now_ms: i64,
+) -> Vec<Posting> {
+    post(
+        exec,
+        "route_funding",
+        reference,
+        vec![entry(PAYERS, asset, -amount), entry(ROUTING, asset, amount)],
+        now_ms,
+    )
+}
+
+/// A swap or bridge leg: `input` of one asset out to `venue`, `output` of another back.
+pub fn conversion(
+    exec: &RouteExecution,
+    venue: &str,
+    (asset_in, input): (&str, Decimal),
+    (asset_out, output): (&str, Decimal),
+    leg: &str,
+    now_ms: i64,
+) -> Vec<Posting> {
+    let counterparty = format!("route_venue:{venue}");
+    post(
+        exec,
+        "route_conversion",
+        leg,
+        vec![
+            entry(ROUTING, asset_in, -input),
+            entry(&counterparty, asset_in, input),
+            entry(&counterparty, asset_out, -output),
+            entry(ROUTING, asset_out, output),
+        ],
+        now_ms,
+    )
+}
+
+/// A trade on the payer's own exchange account: outside Rialto's custody, shown so every fee
+/// of the route is explained.
+pub fn venue_trade(
+    exec: &RouteExecution,
+    venue: &str,
+    (asset_in, input): (&str, Decimal),
+    (asset_out, output): (&str, Decimal),
+    leg: &str,
+    now_ms: i64,
+) -> Vec<Posting> {
+    let account = format!("venue:{venue}");
+    post(
+        exec,
+        "conversion",
+        leg,
+        vec![
+            entry(PAYERS, asset_in, -input),
+            entry(&account, asset_in, input),
+            entry(&account, asset_out, -output),
+            entry(PAYERS, asset_out, output),
+        ],
+        now_ms,
+    )
+}
+
+/// Funds sent back to the payer.
+pub fn returned(
+    exec: &RouteExecution,
+    asset: &str,
+    amount: Decimal,
+    leg: &str,
+    now_ms: i64,
+) -> Vec<Posting> {
+    post(
+        exec,
+        "route_return",
+        leg,
+        vec![entry(ROUTING, asset, -amount), entry(PAYERS, asset, amount)],
+        now_ms,
+    )
+}
