@@ -13,8 +13,8 @@ use common::devnet::{intent, start_clocked, status_of, usdc_balance, DevnetApp, 
 use common::{expect_error, TestApp};
 use rialto_connectors::exchange::sandbox::{Fault, Operation};
 use rialto_gateway::cli_ops::create_operator;
-use rialto_gateway::store::ledger::LedgerStore;
 use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
+use rialto_gateway::store::ledger::LedgerStore;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -169,6 +169,15 @@ async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets
     wait_intent(app, &paying, "succeeded").await;
     let settled = dec(&done["legs"][2]["received"]);
     assert!(settled >= Decimal::new(2500, 2), "{done}");
+    // The receipt carries the oracle rounds the conversion was checked against.
+    let usdc = done["price_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pair"] == "USDC/USD")
+        .unwrap_or_else(|| panic!("USDC/USD stamped on {done}"));
+    assert!(usdc["round_id"].as_str().unwrap().parse::<u128>().unwrap() >= 1);
+    assert!(usdc["updated_at"].as_u64().unwrap() > 0);
     let after = usdc_balance(chain, MERCHANT).await;
     assert_eq!(
         after - before,
@@ -404,7 +413,9 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
 }
 
 /// What Rialto's routing account holds per asset, and the kinds of postings made.
-async fn routing_books(app: &TestApp) -> (std::collections::BTreeMap<String, Decimal>, Vec<String>) {
+async fn routing_books(
+    app: &TestApp,
+) -> (std::collections::BTreeMap<String, Decimal>, Vec<String>) {
     let mut held = std::collections::BTreeMap::new();
     let mut kinds = Vec::new();
     for posting in app.store.all_postings().await.unwrap() {
@@ -749,7 +760,10 @@ async fn a_wallet_payment_held_for_review_is_returned_once_released_and_never_co
     let answer = report_funding(app, chain, 0, &exec_id, &hash).await;
     let held: Value = answer.json().await.unwrap();
     assert_eq!(held["status"], "held", "{held}");
-    assert!(held["legs"].as_array().unwrap().is_empty(), "nothing moves in review");
+    assert!(
+        held["legs"].as_array().unwrap().is_empty(),
+        "nothing moves in review"
+    );
     assert_eq!(status_of(app, &paying).await, "in_review");
     // An operator releases it; the quote is long expired, so the funds go back whole.
     let created = create_operator(app.store.as_ref(), "ops", 0).await.unwrap();

@@ -12,6 +12,20 @@ export type ComplianceScreening = components["schemas"]["ScreeningObject"];
 export type ListEntryParams = components["schemas"]["ListEntryParams"];
 export type ListEntry = components["schemas"]["ListEntryObject"];
 export type FundParams = components["schemas"]["FundParams"];
+export type Quote = components["schemas"]["QuoteObject"];
+export type QuoteList = components["schemas"]["QuoteList"];
+export type CreateQuotesParams = components["schemas"]["CreateQuotesParams"];
+export type AcceptQuoteParams = components["schemas"]["AcceptQuoteParams"];
+export type RouteExecution = components["schemas"]["RouteExecutionObject"];
+export type FundExecutionParams = components["schemas"]["FundExecutionParams"];
+
+/**
+ * The text a payer signs (EIP-191 `personal_sign`, with the key of `payer_address`) to claim
+ * the transfer that funds a wallet route execution.
+ */
+export function fundingMessage(executionId: string, txHash: string): string {
+  return `Rialto: fund ${executionId} with ${txHash.trim().toLowerCase()}`;
+}
 export type DepositAddress = components["schemas"]["DepositAddressObject"];
 export type AuthorizationParams = components["schemas"]["AuthorizationParams"];
 
@@ -81,6 +95,59 @@ export class RialtoClient {
     this.apiKey = options.apiKey;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /**
+   * Ranked quotes for paying an intent from a funding source: an exchange account
+   * (`{type: "exchange", venue, asset}`) or a wallet (`{type: "wallet", chain, asset}`).
+   */
+  createQuotes(intentId: string, params: CreateQuotesParams): Promise<QuoteList> {
+    return this.request(
+      "POST",
+      `/v1/payment_intents/${encodeURIComponent(intentId)}/quotes`,
+      params,
+    );
+  }
+
+  /**
+   * Accepts a quote: its merchant amount is locked and its execution starts. Exchange sources
+   * pass `exchange_credentials`; wallet sources pass `payer_address` and then pay
+   * `execution.pay_to` and call `fundRouteExecution`.
+   */
+  acceptQuote(
+    quoteId: string,
+    params: AcceptQuoteParams = {},
+    options: { idempotencyKey?: string } = {},
+  ): Promise<Quote> {
+    return this.request(
+      "POST",
+      `/v1/quotes/${encodeURIComponent(quoteId)}/accept`,
+      params,
+      options.idempotencyKey,
+    );
+  }
+
+  /** Reports the wallet transfer that funds an execution, signed over `fundingMessage`. */
+  fundRouteExecution(executionId: string, params: FundExecutionParams): Promise<RouteExecution> {
+    return this.request(
+      "POST",
+      `/v1/route_executions/${encodeURIComponent(executionId)}/fund`,
+      params,
+    );
+  }
+
+  /** Follows an execution leg by leg. With a publishable key, `clientSecret` is required. */
+  retrieveRouteExecution(
+    executionId: string,
+    options: { clientSecret?: string } = {},
+  ): Promise<RouteExecution> {
+    const query = options.clientSecret
+      ? `?client_secret=${encodeURIComponent(options.clientSecret)}`
+      : "";
+    return this.request(
+      "GET",
+      `/v1/route_executions/${encodeURIComponent(executionId)}${query}`,
+    );
   }
 
   /** Creates an intent. Pass an idempotency key so a retry can never create a second one. */

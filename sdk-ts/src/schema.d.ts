@@ -692,6 +692,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/route_executions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Follow an execution: its status, every leg, and the reason if it failed. */
+        get: operations["retrieve_route_execution"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/route_executions/{id}/fund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the wallet transaction that funds a wallet-sourced execution. It must send at
+         *     least the quoted amount of the quoted token from `payer_address` to `pay_to.address`, with
+         *     the chain's confirmations, and be signed for by the payer; one transaction funds one
+         *     execution only. Too little, too late, or for an intent no longer open: it all goes back.
+         */
+        post: operations["fund_route_execution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/routing/health": {
         parameters: {
             query?: never;
@@ -807,6 +846,9 @@ export interface components {
         AcceptQuoteParams: {
             /** @description Required with a publishable key. */
             client_secret?: string | null;
+            exchange_credentials?: null | components["schemas"]["ExchangeCredentialsParam"];
+            /** @description Wallet sources: the address the payer pays from (funds that must go back go there). */
+            payer_address?: string | null;
         };
         AttemptObject: {
             id: string;
@@ -1032,6 +1074,27 @@ export interface components {
             /** @description Whether the credentials are still stored. */
             credentials_stored: boolean;
         };
+        /** @description The payer's API credentials for the venue a quote's source names. */
+        ExchangeCredentialsParam: {
+            api_key: string;
+            api_secret: string;
+            /** @description Kraken: the withdrawal key name. */
+            withdraw_key?: string | null;
+            /** @description Keep the credentials after the payment ends (default: erased). */
+            keep_credentials?: boolean;
+        };
+        FundExecutionParams: {
+            /** @description The transaction that sent the quoted amount to `pay_to.address`. */
+            tx_hash: string;
+            /**
+             * @description `personal_sign` (EIP-191) by `payer_address` of the text
+             *     `Rialto: fund <execution id> with <tx_hash, lower case>`, hex: proves the report comes
+             *     from the payer (anyone can see transfers into the shared address).
+             */
+            signature: string;
+            /** @description Required with a publishable key. */
+            client_secret?: string | null;
+        };
         FundParams: {
             /** @description Chain alias or CAIP-2 id the funds arrived on. */
             chain: string;
@@ -1129,6 +1192,17 @@ export interface components {
         };
         /** @enum {string} */
         OverpaidPolicy: "keep" | "refund_surplus";
+        /** @description Where the payer sends a wallet-funded quote's amount. */
+        PayToObject: {
+            /** @description CAIP-2. */
+            chain: string;
+            asset: string;
+            /** @description The token contract. */
+            token: string;
+            /** @description Rialto's address on the chain. */
+            address: string;
+            amount: string;
+        };
         PayerParams: {
             name?: string | null;
             /** @description ISO 3166-1 alpha-2, upper case. */
@@ -1216,6 +1290,18 @@ export interface components {
             /** @description `chainlink:eip155:<chain id>:<proxy>` or `reference`. */
             source: string;
         };
+        /** @description One Chainlink round (or the USD reference) a conversion was checked against. */
+        PriceStampObject: {
+            pair: string;
+            price: string;
+            /** @description Decimal string (round ids exceed 2^53); `0` for the `USD/USD` reference. */
+            round_id: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            updated_at: number;
+        };
         QuoteLegObject: {
             /** @description `leg_…`: exchange order and withdrawal references derive from it. */
             id: string;
@@ -1282,6 +1368,7 @@ export interface components {
              * @description Unix seconds; set once accepted.
              */
             locked_at?: number | null;
+            execution?: null | components["schemas"]["RouteExecutionObject"];
         };
         RedeliverParams: {
             /** @description The endpoint to send the event to again (`we_…`). */
@@ -1316,6 +1403,47 @@ export interface components {
         ResolveParams: {
             /** @description Why: kept on the case and in the audit log. */
             note: string;
+        };
+        /** @description The execution of an accepted quote. */
+        RouteExecutionObject: {
+            /** @description `route_execution`. */
+            object: string;
+            /** @description `rx_…`. */
+            id: string;
+            quote: string;
+            payment_intent: string;
+            /** @description `awaiting_funds`, `running`, `awaiting_reconciliation`, `held`, `succeeded`, `failed`. */
+            status: string;
+            pay_to?: null | components["schemas"]["PayToObject"];
+            /**
+             * @description Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
+             *     `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
+             *     `compliance_blocked`, `funding_short`.
+             */
+            failure_code?: string | null;
+            failure_message?: string | null;
+            /** @description Where the payer's funds went back from, and how much. */
+            returned?: unknown;
+            legs: components["schemas"]["RouteLegObject"][];
+            /** @description The oracle rounds the locked quote's conversions were checked against. */
+            price_sources: components["schemas"]["PriceStampObject"][];
+        };
+        RouteLegObject: {
+            /** @description `leg_…`: the idempotency key the venue or chain sees. */
+            id: string;
+            /** @description `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return`. */
+            kind: string;
+            venue: string;
+            from: string;
+            to: string;
+            input: string;
+            /** @description Of `input`, what Rialto added from its own inventory to keep the locked amount. */
+            topup: string;
+            min_output: string;
+            /** @description `created`, `submitted`, `confirmed`, `failed`, `unknown`. */
+            status: string;
+            received?: string | null;
+            failure?: string | null;
         };
         /** @enum {string} */
         Schedule: "immediate" | "batched";
@@ -3625,6 +3753,86 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retrieve_route_execution: {
+        parameters: {
+            query?: {
+                client_secret?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteExecutionObject"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    fund_route_execution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FundExecutionParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteExecutionObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

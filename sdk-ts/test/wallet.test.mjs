@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RialtoClient, RialtoError } from "../dist/index.js";
+import { RialtoClient, RialtoError, fundingMessage } from "../dist/index.js";
 
 const bin = process.env.RIALTO_BIN ?? new URL("../../target/debug/rialto", import.meta.url).pathname;
 const MERCHANT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -108,4 +108,43 @@ test("a reported transaction the chain does not know is refused with a clear cod
       return true;
     },
   );
+});
+
+test("a wallet quotes a route, accepts it, follows it and is told to sign its funding", async () => {
+  const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
+  const intent = await merchant.createPaymentIntent({ amount: "20.00", currency: "usd" });
+  const wallet = new RialtoClient({ apiKey: keys.publishable_key, baseUrl: base });
+  const clientSecret = intent.client_secret;
+  // USDT on the other chain: swapped on its Uniswap V2 pool and bridged to the merchant's chain.
+  const quotes = await wallet.createQuotes(intent.id, {
+    source: { type: "wallet", chain: "devnet-ethereum", asset: "usdt" },
+    client_secret: clientSecret,
+  });
+  assert.equal(quotes.object, "list");
+  const best = quotes.data[0];
+  assert.deepEqual(best.legs.map((l) => l.kind), ["dex_swap", "cctp_bridge"]);
+  assert.ok(Number(best.merchant_amount) >= 20);
+  const payer = manifest.chains.find((c) => c.alias === "devnet-ethereum").payers[0].address;
+  const accepted = await wallet.acceptQuote(best.id, { payer_address: payer, client_secret: clientSecret });
+  assert.equal(accepted.status, "accepted");
+  const exec = accepted.execution;
+  assert.equal(exec.status, "awaiting_funds");
+  assert.equal(exec.pay_to.asset, "USDT");
+  assert.equal(exec.pay_to.amount, best.payer_amount);
+  const again = await wallet.retrieveRouteExecution(exec.id, { clientSecret });
+  assert.equal(again.id, exec.id);
+  // A report not signed by the payer's key is refused with a stable code.
+  await assert.rejects(
+    wallet.fundRouteExecution(exec.id, {
+      tx_hash: `0x${"22".repeat(32)}`,
+      signature: `0x${"00".repeat(65)}`,
+      client_secret: clientSecret,
+    }),
+    (err) => {
+      assert.ok(err instanceof RialtoError);
+      assert.equal(err.code, "authorization_invalid_signature");
+      return true;
+    },
+  );
+  assert.equal(fundingMessage(exec.id, "0xABCD"), `Rialto: fund ${exec.id} with 0xabcd`);
 });

@@ -91,6 +91,19 @@ pub struct RouteExecutionObject {
     /// Where the payer's funds went back from, and how much.
     pub returned: Option<serde_json::Value>,
     pub legs: Vec<RouteLegObject>,
+    /// The oracle rounds the locked quote's conversions were checked against.
+    pub price_sources: Vec<PriceStampObject>,
+}
+
+/// One Chainlink round (or the USD reference) a conversion was checked against.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PriceStampObject {
+    pub pair: String,
+    pub price: String,
+    /// Decimal string (round ids exceed 2^53); `0` for the `USD/USD` reference.
+    pub round_id: String,
+    /// Unix seconds.
+    pub updated_at: u64,
 }
 
 fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
@@ -356,8 +369,23 @@ pub fn object_of(
         Ok(Funding::Wallet { chain, asset, .. }) => pay_to(state, exec, &chain, &asset).ok(),
         _ => None,
     };
+    let price_sources = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph)
+        .map(|s| {
+            s.quote
+                .price_sources
+                .iter()
+                .map(|p| PriceStampObject {
+                    pair: p.pair.clone(),
+                    price: p.price.to_string(),
+                    round_id: p.round_id.to_string(),
+                    updated_at: p.updated_at,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(RouteExecutionObject {
         object: "route_execution".into(),
+        price_sources,
         id: exec.id.clone(),
         quote: exec.quote_id.clone(),
         payment_intent: exec.payment_intent_id.to_string(),
@@ -534,7 +562,7 @@ async fn link_account(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FundParams {
+pub struct FundExecutionParams {
     /// The transaction that sent the quoted amount to `pay_to.address`.
     pub tx_hash: String,
     /// `personal_sign` (EIP-191) by `payer_address` of the text
@@ -605,7 +633,7 @@ pub async fn retrieve(
 /// execution only. Too little, too late, or for an intent no longer open: it all goes back.
 #[utoipa::path(
     post, path = "/v1/route_executions/{id}/fund", operation_id = "fund_route_execution",
-    tag = "routing", params(("id" = String, Path)), request_body = FundParams,
+    tag = "routing", params(("id" = String, Path)), request_body = FundExecutionParams,
     responses((status = 200, body = RouteExecutionObject), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("api_key" = []))
@@ -616,7 +644,7 @@ pub async fn fund(
     Path(id): Path<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let params: FundParams = parse_json(&body)?;
+    let params: FundExecutionParams = parse_json(&body)?;
     let (mut exec, intent) =
         load_execution(&state, &caller, &id, params.client_secret.as_deref()).await?;
     let Funding::Wallet {

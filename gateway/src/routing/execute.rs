@@ -537,7 +537,9 @@ async fn after_review(
                     ..
                 } if amount > Decimal::ZERO => {
                     if return_cleared(state, &exec, &chain, &payer, now_ms).await? {
-                        legs.push(return_record(&exec, 1, &chain, &asset, &payer, amount, now_ms)?);
+                        legs.push(return_record(
+                            &exec, 1, &chain, &asset, &payer, amount, now_ms,
+                        )?);
                         exec.status = "running".into();
                     } else {
                         exec.status = "frozen".into();
@@ -851,12 +853,13 @@ async fn finish_return(
     let mut postings = Vec::new();
     if leg.status == "confirmed" {
         if let Ok(LegSpec::Chain {
-            leg: ChainLeg::Transfer {
-                chain,
-                asset,
-                amount,
-                ..
-            },
+            leg:
+                ChainLeg::Transfer {
+                    chain,
+                    asset,
+                    amount,
+                    ..
+                },
         }) = serde_json::from_str::<LegSpec>(&leg.spec)
         {
             let node = chain_node(&chain, &asset)?;
@@ -890,7 +893,10 @@ fn leg_postings(
     };
     let edge = graph.edge(edge);
     let (from, to) = (graph.describe(order.from), graph.describe(order.to));
-    let (asset_in, asset_out) = (booking::asset_id(state, &from), booking::asset_id(state, &to));
+    let (asset_in, asset_out) = (
+        booking::asset_id(state, &from),
+        booking::asset_id(state, &to),
+    );
     let leg = order.leg.to_string();
     let venue = edge.venue.0.as_str();
     match &edge.kind {
