@@ -669,13 +669,11 @@ pub async fn fund(
     let late = exec.status == "failed"
         && exec.funding_ref.is_none()
         && exec.failure_code.as_deref() == Some("quote_expired");
-    if exec.status != "awaiting_funds" || exec.funding_ref.is_some() {
-        if !late {
-            return Err(unexpected(&format!(
-                "This execution is {} and already funded or ended.",
-                exec.status
-            )));
-        }
+    if (exec.status != "awaiting_funds" || exec.funding_ref.is_some()) && !late {
+        return Err(unexpected(&format!(
+            "This execution is {} and already funded or ended.",
+            exec.status
+        )));
     }
     check_signature(&exec, &payer, &hash, &params.signature)?;
     let observed = verify_funding(&state, &exec, &chain, &asset, &payer, &hash).await?;
