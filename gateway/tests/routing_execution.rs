@@ -801,3 +801,71 @@ async fn a_wallet_payment_held_for_review_is_returned_once_released_and_never_co
     assert_eq!(usdc_balance(chain, MERCHANT).await, merchant_before);
     wait_intent(app, &paying, "failed").await;
 }
+
+#[tokio::test]
+async fn a_withdrawal_stuck_at_the_venue_waits_for_reconciliation_and_is_never_sent_again() {
+    let (setup, clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
+    let before = usdc_balance(chain, MERCHANT).await;
+    sandbox.set_stuck_withdrawals(true);
+    let paying = intent(app, "18.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
+    )
+    .await;
+    let accepted: Value = accept(
+        app,
+        &quote,
+        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    while kinds(&execution(app, &exec_id).await).get(1)
+        != Some(&("withdrawal".to_owned(), "submitted".to_owned()))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Ten minutes without the venue sending it: the leg is unknown, and the plan waits.
+    clock.advance_ms(11 * 60_000);
+    let waiting = wait_execution(app, &exec_id, "awaiting_reconciliation").await;
+    assert_eq!(
+        kinds(&waiting),
+        vec![
+            ("trade".into(), "confirmed".into()),
+            ("withdrawal".into(), "unknown".into())
+        ]
+    );
+    assert_eq!(status_of(app, &paying).await, "converting");
+    // Passes keep asking; nothing is sent again.
+    for _ in 0..5 {
+        clock.advance_ms(11_000);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(kinds(&execution(app, &exec_id).await).len(), 2);
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+    // The venue's queue moves: reconciliation finds the withdrawal landed and the plan goes on.
+    assert_eq!(sandbox.release_stuck_withdrawals().await, 1);
+    sandbox.set_stuck_withdrawals(false);
+    clock.advance_ms(11_000);
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("trade".into(), "confirmed".into()),
+            ("withdrawal".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+        ]
+    );
+    wait_intent(app, &paying, "succeeded").await;
+    assert_eq!(sandbox.executed_withdrawals(), 1, "sent once");
+    let settled = dec(&done["legs"][2]["received"]);
+    assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
+}

@@ -144,7 +144,7 @@ pub(crate) struct Shared {
     engine: Mutex<Engine>,
     faults: Mutex<VecDeque<(Operation, Fault)>>,
     latency: Duration,
-    stuck_withdrawals: bool,
+    stuck_withdrawals: std::sync::atomic::AtomicBool,
     sink: Arc<dyn SettlementSink>,
     clock: Arc<dyn Clock>,
 }
@@ -195,7 +195,11 @@ impl Shared {
         let (pending, is_new) = self
             .engine()
             .withdraw(asset, chain, address, amount, reference, now)?;
-        if !is_new || self.stuck_withdrawals {
+        if !is_new
+            || self
+                .stuck_withdrawals
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
             return Ok(pending);
         }
         let outcome = self
@@ -233,7 +237,7 @@ impl Sandbox {
             engine: Mutex::new(engine),
             faults: Mutex::new(VecDeque::new()),
             latency: config.latency,
-            stuck_withdrawals: config.stuck_withdrawals,
+            stuck_withdrawals: std::sync::atomic::AtomicBool::new(config.stuck_withdrawals),
             sink: config.sink,
             clock: config.clock,
         });
@@ -255,6 +259,35 @@ impl Sandbox {
     /// Queues a fault for the next request of `operation`.
     pub fn inject(&self, operation: Operation, fault: Fault) {
         lock(&self.shared.faults).push_back((operation, fault));
+    }
+
+    /// Holds new withdrawals in the venue's queue (pending, not sent) from now on, or not.
+    pub fn set_stuck_withdrawals(&self, stuck: bool) {
+        self.shared
+            .stuck_withdrawals
+            .store(stuck, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Sends every withdrawal the queue held, as the venue would once it is unstuck: each
+    /// lands through the sink and completes (or fails and is credited back). Returns how many.
+    pub async fn release_stuck_withdrawals(&self) -> usize {
+        let held: Vec<_> = self
+            .shared
+            .engine()
+            .withdrawals
+            .iter()
+            .filter(|w| w.status == crate::exchange::WithdrawalStatus::Pending && w.tx_hash.is_none())
+            .cloned()
+            .collect();
+        for w in &held {
+            let outcome = self
+                .shared
+                .sink
+                .transfer(&w.asset, &w.chain, &w.address, w.amount - w.fee)
+                .await;
+            self.shared.engine().settle(&w.id, outcome);
+        }
+        held.len()
     }
 
     /// Orders that really executed (whatever the caller was told).
