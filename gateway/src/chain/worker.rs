@@ -75,6 +75,10 @@ pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<boo
     if state.chains.is_empty() && state.venues.is_empty() {
         return;
     }
+    tokio::spawn(crate::routing::execute::run_routing_worker(
+        state.clone(),
+        shutdown.clone(),
+    ));
     let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -86,7 +90,6 @@ pub async fn run_chain_worker(state: AppState, mut shutdown: watch::Receiver<boo
             tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
         }
         money_pass(&state).await;
-        crate::routing::execute::tick(&state).await;
         for chain in state.chains.iter() {
             match tick(&state, chain).await {
                 Ok(0) => {}

@@ -46,6 +46,8 @@ use crate::store::{CasOutcome, PaymentTransaction};
 pub const UNKNOWN_AFTER_MS: i64 = 10 * 60 * 1000;
 /// How long one pass holds an execution.
 const CLAIM_MS: i64 = 30_000;
+/// Executions stepped at once by one pass.
+const PARALLEL_STEPS: usize = 8;
 /// A leg left `sending` this long (its send never answered: longer than the exchange clients'
 /// own sends and look-ups take) is looked up before anything else.
 const SEND_SETTLE_MS: i64 = 5 * 60_000;
@@ -221,15 +223,18 @@ fn leg_record(
 ) -> Result<RouteLegRecord, String> {
     let (kind, venue) = match order.edge {
         Some(e) => (
-            format!("{:?}", order.kind).to_ascii_lowercase(),
+            match order.kind {
+                rialto_router::LegKind::Trade => "trade",
+                rialto_router::LegKind::Withdrawal => "withdrawal",
+                rialto_router::LegKind::DexSwap => "dex_swap",
+                rialto_router::LegKind::CctpBridge => "cctp_bridge",
+                rialto_router::LegKind::Bridge => "bridge",
+                rialto_router::LegKind::Transfer => "transfer",
+            }
+            .to_owned(),
             graph.edge(e).venue.0.clone(),
         ),
         None => ("settlement".to_owned(), "rialto".to_owned()),
-    };
-    let kind = match kind.as_str() {
-        "dexswap" => "dex_swap".to_owned(),
-        "cctpbridge" => "cctp_bridge".to_owned(),
-        _ => kind,
     };
     Ok(RouteLegRecord {
         id: order.leg.to_string(),
@@ -307,36 +312,62 @@ pub async fn tick(state: &AppState) -> usize {
             return 0;
         }
     };
-    let mut changed = 0;
-    for exec in due {
-        match state
-            .store
-            .claim_execution(&exec.id, now_ms, now_ms + CLAIM_MS)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(err) => {
-                tracing::warn!(execution = %exec.id, error = %err, "claim failed");
-                continue;
-            }
-        }
-        // Re-read after the claim: another instance may have stepped it just before.
-        let Ok(Some(exec)) = state.store.get_execution(&exec.id).await else {
-            continue;
-        };
-        let id = exec.id.clone();
-        let stepped = step(state, exec, now_ms).await;
-        if let Err(err) = state.store.release_execution(&id, now_ms + CLAIM_MS).await {
-            tracing::warn!(execution = %id, error = %err, "claim not released; it lapses");
-        }
-        match stepped {
-            Ok(true) => changed += 1,
-            Ok(false) => {}
-            Err(err) => tracing::warn!(error = %err, "route execution step failed; will retry"),
+    // Executions are independent (each is claimed): a slow venue holds up only its own.
+    use futures::StreamExt;
+    futures::stream::iter(due)
+        .map(|exec| one(state, exec, now_ms))
+        .buffer_unordered(PARALLEL_STEPS)
+        .filter(|changed| std::future::ready(*changed))
+        .count()
+        .await
+}
+
+/// Claims, steps and releases one due execution; whether it changed.
+async fn one(state: &AppState, exec: RouteExecution, now_ms: i64) -> bool {
+    match state
+        .store
+        .claim_execution(&exec.id, now_ms, now_ms + CLAIM_MS)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(err) => {
+            tracing::warn!(execution = %exec.id, error = %err, "claim failed");
+            return false;
         }
     }
-    changed
+    // Re-read after the claim: another instance may have stepped it just before.
+    let Ok(Some(exec)) = state.store.get_execution(&exec.id).await else {
+        return false;
+    };
+    let id = exec.id.clone();
+    let stepped = step(state, exec, now_ms).await;
+    if let Err(err) = state.store.release_execution(&id, now_ms + CLAIM_MS).await {
+        tracing::warn!(execution = %id, error = %err, "claim not released; it lapses");
+    }
+    match stepped {
+        Ok(changed) => changed,
+        Err(err) => {
+            tracing::warn!(execution = %id, error = %err, "route execution step failed; will retry");
+            false
+        }
+    }
+}
+
+/// Runs [`tick`] every `poll_ms` until `shutdown` flips: its own task, so a slow venue never
+/// holds up the chain worker's deposits and settlements.
+pub async fn run_routing_worker(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(
+        state.chains.poll_ms.max(10),
+    ));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        tick(&state).await;
+    }
 }
 
 /// What sending a leg gave.

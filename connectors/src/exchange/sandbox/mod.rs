@@ -276,7 +276,9 @@ impl Sandbox {
             .engine()
             .withdrawals
             .iter()
-            .filter(|w| w.status == crate::exchange::WithdrawalStatus::Pending && w.tx_hash.is_none())
+            .filter(|w| {
+                w.status == crate::exchange::WithdrawalStatus::Pending && w.tx_hash.is_none()
+            })
             .cloned()
             .collect();
         for w in &held {
