@@ -57,6 +57,28 @@ async fn accept(app: &TestApp, quote: &Value, body: Value) -> reqwest::Response 
         .unwrap()
 }
 
+/// An intent of `amount` and its best quote from the payer's Binance USD.
+async fn binance_quote(app: &TestApp, amount: &str) -> (Value, Value) {
+    let paying = intent(app, amount).await;
+    let source = json!({"type": "exchange", "venue": "binance", "asset": "usd"});
+    let quote = best_quote(app, &paying, source).await;
+    (paying, quote)
+}
+
+/// Accepts an exchange quote with the sandbox payer's credentials; the execution id.
+async fn accept_exchange(app: &TestApp, quote: &Value) -> String {
+    let answer = accept(
+        app,
+        quote,
+        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
+    )
+    .await;
+    let status = answer.status();
+    let accepted: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "{accepted}");
+    accepted["execution"]["id"].as_str().unwrap().to_owned()
+}
+
 async fn execution(app: &TestApp, id: &str) -> Value {
     app.get_json(&format!("/v1/route_executions/{id}")).await
 }
@@ -122,13 +144,7 @@ async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
     let before = usdc_balance(chain, MERCHANT).await;
-    let paying = intent(app, "25.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
-    )
-    .await;
+    let (paying, quote) = binance_quote(app, "25.00").await;
     let merchant_amount = dec(&quote["merchant_amount"]);
     assert!(merchant_amount >= Decimal::new(2500, 2));
 
@@ -209,27 +225,12 @@ async fn a_venue_outage_fails_the_leg_and_the_plan_sends_a_new_one_after_its_bac
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
     let before = usdc_balance(chain, MERCHANT).await;
-    let paying = intent(app, "20.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
-    )
-    .await;
+    let (paying, quote) = binance_quote(app, "20.00").await;
     // The venue is down for the client's three sends of the first withdrawal.
     for _ in 0..3 {
         sandbox.inject(Operation::Withdraw, Fault::Outage);
     }
-    let accepted: Value = accept(
-        app,
-        &quote,
-        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let exec_id = accept_exchange(app, &quote).await;
     // The withdrawal fails; with the venue down there is no other way out of the account,
     // so the plan waits its backoff and stores a new withdrawal leg for later.
     let started = Instant::now();
@@ -281,26 +282,11 @@ async fn when_the_venue_stays_down_the_payment_fails_with_a_reason_and_the_funds
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
     let before = usdc_balance(chain, MERCHANT).await;
-    let paying = intent(app, "20.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
-    )
-    .await;
+    let (paying, quote) = binance_quote(app, "20.00").await;
     for _ in 0..200 {
         sandbox.inject(Operation::Withdraw, Fault::Outage);
     }
-    let accepted: Value = accept(
-        app,
-        &quote,
-        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let exec_id = accept_exchange(app, &quote).await;
     let started = Instant::now();
     let failed = loop {
         let exec = execution(app, &exec_id).await;
@@ -683,13 +669,7 @@ async fn racing_workers_send_every_leg_of_an_execution_once() {
     let (app, chain) = (&setup.app, &setup.chain);
     let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
     let before = usdc_balance(chain, MERCHANT).await;
-    let paying = intent(app, "12.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
-    )
-    .await;
+    let (paying, quote) = binance_quote(app, "12.00").await;
     // Four more passes over the same database race the gateway's own worker throughout.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let racers: Vec<_> = (0..4)
@@ -703,16 +683,7 @@ async fn racing_workers_send_every_leg_of_an_execution_once() {
             })
         })
         .collect();
-    let accepted: Value = accept(
-        app,
-        &quote,
-        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let exec_id = accept_exchange(app, &quote).await;
     let done = wait_execution(app, &exec_id, "succeeded").await;
     wait_intent(app, &paying, "succeeded").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -809,23 +780,8 @@ async fn a_withdrawal_stuck_at_the_venue_waits_for_reconciliation_and_is_never_s
     let sandbox = app.sandbox_exchange.clone().expect("sandbox exchange");
     let before = usdc_balance(chain, MERCHANT).await;
     sandbox.set_stuck_withdrawals(true);
-    let paying = intent(app, "18.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "exchange", "venue": "binance", "asset": "usd"}),
-    )
-    .await;
-    let accepted: Value = accept(
-        app,
-        &quote,
-        json!({"exchange_credentials": {"api_key": "payer-key", "api_secret": SECRET}}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let (paying, quote) = binance_quote(app, "18.00").await;
+    let exec_id = accept_exchange(app, &quote).await;
     let started = Instant::now();
     while kinds(&execution(app, &exec_id).await).get(1)
         != Some(&("withdrawal".to_owned(), "submitted".to_owned()))

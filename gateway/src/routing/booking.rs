@@ -87,26 +87,48 @@ pub fn funding(
     )
 }
 
-/// A swap or bridge leg: `input` of one asset out to `venue`, `output` of another back.
-pub fn conversion(
+/// `holder` gives `input` of one asset to `counterparty` and gets `output` of another back.
+#[allow(clippy::too_many_arguments)]
+fn exchanged(
     exec: &RouteExecution,
-    venue: &str,
+    kind: &str,
+    (holder, counterparty): (&str, &str),
     (asset_in, input): (&str, Decimal),
     (asset_out, output): (&str, Decimal),
     leg: &str,
     now_ms: i64,
 ) -> Vec<Posting> {
-    let counterparty = format!("route_venue:{venue}");
     post(
         exec,
-        "route_conversion",
+        kind,
         leg,
         vec![
-            entry(ROUTING, asset_in, -input),
-            entry(&counterparty, asset_in, input),
-            entry(&counterparty, asset_out, -output),
-            entry(ROUTING, asset_out, output),
+            entry(holder, asset_in, -input),
+            entry(counterparty, asset_in, input),
+            entry(counterparty, asset_out, -output),
+            entry(holder, asset_out, output),
         ],
+        now_ms,
+    )
+}
+
+/// A swap or bridge leg: `input` of one asset out to `venue`, `output` of another back.
+pub fn conversion(
+    exec: &RouteExecution,
+    venue: &str,
+    input: (&str, Decimal),
+    output: (&str, Decimal),
+    leg: &str,
+    now_ms: i64,
+) -> Vec<Posting> {
+    let counterparty = format!("route_venue:{venue}");
+    exchanged(
+        exec,
+        "route_conversion",
+        (ROUTING, &counterparty),
+        input,
+        output,
+        leg,
         now_ms,
     )
 }
@@ -116,22 +138,19 @@ pub fn conversion(
 pub fn venue_trade(
     exec: &RouteExecution,
     venue: &str,
-    (asset_in, input): (&str, Decimal),
-    (asset_out, output): (&str, Decimal),
+    input: (&str, Decimal),
+    output: (&str, Decimal),
     leg: &str,
     now_ms: i64,
 ) -> Vec<Posting> {
     let account = format!("venue:{venue}");
-    post(
+    exchanged(
         exec,
         "conversion",
+        (PAYERS, &account),
+        input,
+        output,
         leg,
-        vec![
-            entry(PAYERS, asset_in, -input),
-            entry(&account, asset_in, input),
-            entry(&account, asset_out, -output),
-            entry(PAYERS, asset_out, output),
-        ],
         now_ms,
     )
 }
