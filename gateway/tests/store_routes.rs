@@ -1,0 +1,345 @@
+//! The route-execution store on SQLite and PostgreSQL: accepting a quote and storing its
+//! execution is one transaction and happens once per intent; every step is a compare-and-set
+//! on the execution's version with its legs, idempotency record and postings; a funding
+//! transaction binds one execution only; claims are taken and released by their holder.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{fresh_store, registry, Db, ADDRESS};
+use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
+use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
+use rialto_core::money::{Currency, Money};
+use rialto_gateway::keys::generate_key;
+use rialto_gateway::ledger::{Entry, Posting, PAYERS};
+use rialto_gateway::store::quote::{AcceptOutcome, QuoteRecord, RouteExecution, RouteLegRecord};
+use rialto_gateway::store::{CasOutcome, Event, IdempotencyRecord, KeyKind, Merchant, Store};
+use rust_decimal::Decimal;
+
+const T0: i64 = 1_800_000_000_000;
+const NOW_S: i64 = T0 / 1000;
+
+async fn paying_intent(store: &dyn Store) -> PaymentIntent {
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let id = PaymentIntentId::generate();
+    let pi = PaymentIntent {
+        id,
+        merchant_id: merchant,
+        livemode: false,
+        amount: Money::parse("25.00", Currency::usd()).unwrap(),
+        settlement: SettlementTarget::resolve(&registry(), "usdc", "base", ADDRESS).unwrap(),
+        status: PaymentStatus::AwaitingFunds,
+        description: None,
+        metadata: BTreeMap::new(),
+        client_secret: format!("{id}_secret_x"),
+        created_at_ms: T0,
+        expires_at_ms: T0 + 3_600_000,
+        updated_at_ms: T0,
+        canceled_at_ms: None,
+        cancellation_reason: None,
+        version: 1,
+        amount_refunded: Decimal::ZERO,
+        payment_detail: None,
+    };
+    let created = Event {
+        id: EventId::generate(),
+        merchant_id: merchant,
+        livemode: false,
+        kind: "payment_intent.created".into(),
+        object_json: format!("{{\"id\":\"{id}\"}}"),
+        created_at_ms: T0,
+    };
+    store.create_intent(&pi, &created, None).await.unwrap();
+    pi
+}
+
+fn quote(pi: &PaymentIntent, id: &str) -> QuoteRecord {
+    QuoteRecord {
+        id: id.into(),
+        payment_intent_id: pi.id,
+        merchant_id: pi.merchant_id,
+        livemode: false,
+        status: "open".into(),
+        body: "{}".into(),
+        expires_at: NOW_S + 60,
+        created_at: NOW_S,
+        accepted_at: None,
+        route: Some("{\"route\":1}".into()),
+    }
+}
+
+fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
+    RouteExecution {
+        id: id.into(),
+        quote_id: quote.into(),
+        payment_intent_id: pi.id,
+        merchant_id: pi.merchant_id,
+        livemode: false,
+        status: "awaiting_funds".into(),
+        funding: "{\"type\":\"wallet\"}".into(),
+        funding_ref: None,
+        plan: None,
+        graph: "{}".into(),
+        failure_code: None,
+        failure_message: None,
+        returned: None,
+        version: 1,
+        next_at_ms: T0,
+        created_at_ms: T0,
+        updated_at_ms: T0,
+    }
+}
+
+fn leg(exec: &str, id: &str, seq: i64, status: &str) -> RouteLegRecord {
+    RouteLegRecord {
+        id: id.into(),
+        execution_id: exec.into(),
+        seq,
+        kind: "dex_swap".into(),
+        venue: "uniswap-v2:eip155:31337".into(),
+        from_node: "USDT@eip155:31337".into(),
+        to_node: "USDC@eip155:31337".into(),
+        input: "30.1".into(),
+        topup: "0".into(),
+        min_output: "30.01".into(),
+        spec: "{}".into(),
+        status: status.into(),
+        received: None,
+        failure: None,
+        external_ref: None,
+        not_before_ms: T0,
+        created_at_ms: T0,
+        submitted_at_ms: None,
+        finished_at_ms: None,
+    }
+}
+
+async fn route_store_conformance(db: Db) {
+    let (store, _keep) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let pi = paying_intent(store).await;
+    store
+        .create_quotes(&[quote(&pi, "qt_one"), quote(&pi, "qt_two")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_quote("qt_one")
+            .await
+            .unwrap()
+            .unwrap()
+            .route
+            .as_deref(),
+        Some("{\"route\":1}")
+    );
+
+    // Accepting stores the execution with it, once per intent, with the request's record.
+    let record = IdempotencyRecord {
+        scope: "sk:test".into(),
+        key: "accept-1".into(),
+        request_hash: "h".into(),
+        response_status: 200,
+        response_body: "{\"execution\":\"rx_one\"}".into(),
+        created_at_ms: T0,
+    };
+    let one = execution(&pi, "rx_one", "qt_one");
+    assert_eq!(
+        store
+            .accept_and_start("qt_one", NOW_S, &one, Some(&record))
+            .await
+            .unwrap(),
+        AcceptOutcome::Accepted
+    );
+    assert_eq!(
+        store.get_idempotency("sk:test", "accept-1").await.unwrap(),
+        Some(record)
+    );
+    let two = execution(&pi, "rx_two", "qt_two");
+    assert_eq!(
+        store
+            .accept_and_start("qt_two", NOW_S, &two, None)
+            .await
+            .unwrap(),
+        AcceptOutcome::AlreadyAccepted,
+        "one accepted quote per intent"
+    );
+    assert!(
+        store.get_execution("rx_two").await.unwrap().is_none(),
+        "no execution without its acceptance"
+    );
+    assert_eq!(
+        store
+            .accept_and_start("qt_one", NOW_S, &two, None)
+            .await
+            .unwrap(),
+        AcceptOutcome::AlreadyAccepted
+    );
+    assert_eq!(
+        store.get_execution("rx_one").await.unwrap(),
+        Some(one.clone())
+    );
+
+    // A step is a compare-and-set on the version, with its legs and postings.
+    let mut stepped = one.clone();
+    stepped.version = 2;
+    stepped.status = "running".into();
+    stepped.funding_ref = Some("eip155:31337:0xabc".into());
+    let posting = Posting::for_merchant(
+        pi.merchant_id,
+        false,
+        "route_funding",
+        "rx_one",
+        vec![
+            Entry {
+                account: PAYERS.into(),
+                asset: "eip155:31337/erc20:0x1".into(),
+                amount: Decimal::new(-301, 1),
+            },
+            Entry {
+                account: "rialto:routing".into(),
+                asset: "eip155:31337/erc20:0x1".into(),
+                amount: Decimal::new(301, 1),
+            },
+        ],
+        T0,
+    )
+    .unwrap();
+    let first = leg("rx_one", "leg_a", 1, "created");
+    assert_eq!(
+        store
+            .save_execution_step(
+                &stepped,
+                7,
+                std::slice::from_ref(&first),
+                None,
+                std::slice::from_ref(&posting)
+            )
+            .await
+            .unwrap(),
+        CasOutcome::Conflict,
+        "a stale version changes nothing"
+    );
+    assert!(store.route_legs("rx_one").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .save_execution_step(&stepped, 1, std::slice::from_ref(&first), None, &[posting])
+            .await
+            .unwrap(),
+        CasOutcome::Updated
+    );
+    assert_eq!(
+        store.route_legs("rx_one").await.unwrap(),
+        vec![first.clone()]
+    );
+    let books = store.all_postings().await.unwrap();
+    assert!(books
+        .iter()
+        .any(|p| p.kind == "route_funding" && p.reference == "rx_one"));
+    // The leg moves on; a second leg is added after it.
+    let mut sent = first.clone();
+    sent.status = "submitted".into();
+    sent.submitted_at_ms = Some(T0 + 5);
+    sent.external_ref = Some("ord-1".into());
+    let second = leg("rx_one", "leg_b", 2, "created");
+    let mut again = stepped.clone();
+    again.version = 3;
+    assert_eq!(
+        store
+            .save_execution_step(&again, 2, &[sent.clone(), second.clone()], None, &[])
+            .await
+            .unwrap(),
+        CasOutcome::Updated
+    );
+    assert_eq!(
+        store.route_legs("rx_one").await.unwrap(),
+        vec![sent, second]
+    );
+
+    // A funding transaction binds one execution only.
+    store.release_quote("qt_one").await.unwrap();
+    assert_eq!(
+        store
+            .accept_and_start("qt_two", NOW_S, &two, None)
+            .await
+            .unwrap(),
+        AcceptOutcome::Accepted,
+        "a released quote frees its intent"
+    );
+    let mut thief = two.clone();
+    thief.version = 2;
+    thief.funding_ref = Some("eip155:31337:0xabc".into());
+    assert_eq!(
+        store
+            .save_execution_step(&thief, 1, &[], None, &[])
+            .await
+            .unwrap(),
+        CasOutcome::Conflict
+    );
+    assert_eq!(
+        store
+            .get_execution("rx_two")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    assert_eq!(store.executions_of(&pi.id).await.unwrap().len(), 2);
+
+    // Due work, claimed by one holder at a time and released only by it.
+    let due = store
+        .due_executions(&["running", "awaiting_funds"], T0, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(store
+        .claim_execution("rx_one", T0, T0 + 30_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_execution("rx_one", T0 + 1, T0 + 30_001)
+        .await
+        .unwrap());
+    let due = store
+        .due_executions(&["running"], T0 + 1, 10)
+        .await
+        .unwrap();
+    assert!(due.is_empty(), "a claimed execution is not due elsewhere");
+    store.release_execution("rx_one", T0 + 99).await.unwrap();
+    assert!(
+        !store
+            .claim_execution("rx_one", T0 + 2, T0 + 30_002)
+            .await
+            .unwrap(),
+        "released only by its holder"
+    );
+    store
+        .release_execution("rx_one", T0 + 30_000)
+        .await
+        .unwrap();
+    assert!(store
+        .claim_execution("rx_one", T0 + 3, T0 + 30_003)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn route_executions_are_stored_alike_on_sqlite() {
+    route_store_conformance(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn route_executions_are_stored_alike_on_postgres() {
+    route_store_conformance(Db::Postgres).await;
+}
