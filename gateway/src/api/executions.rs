@@ -351,7 +351,7 @@ pub async fn complete_start(
     {
         Ok(CasOutcome::Updated) => Ok(object),
         Ok(CasOutcome::Conflict) => Err(ApiError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
+            ErrorCode::RouteExecutionUnexpectedState,
             "This payment changed while it was started; retrieve its execution.",
         )),
         Err(crate::store::StoreError::IdempotencyKeyTaken) => Ok(object),
@@ -789,12 +789,24 @@ pub async fn start_funded(
         (Ok(locked), false) if open && !late => {
             let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
             legs = screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?;
-            if exec.status == "failed" && exec.failure_code.as_deref() != Some("compliance_blocked")
-            {
+            if exec.failure_code.as_deref() == Some("compliance_blocked") {
+                // The funds are in Rialto's treasury, frozen with the case.
+                exec.status = "frozen".into();
+            } else if exec.status == "failed" {
                 legs.extend(
                     screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?,
                 );
             }
+        }
+        // Screened already (the request that did it died before the start): the review or
+        // the block decides, never a return.
+        _ if current.status == rialto_core::intent::PaymentStatus::InReview => {
+            exec.status = "held".into();
+        }
+        _ if current.status == rialto_core::intent::PaymentStatus::Blocked => {
+            exec.status = "frozen".into();
+            exec.failure_code = Some("compliance_blocked".into());
+            exec.failure_message = Some("This payment cannot be processed.".into());
         }
         (locked, _) => {
             let code = if short {

@@ -315,7 +315,7 @@ pub async fn tick(state: &AppState) -> usize {
     // Executions are independent (each is claimed): a slow venue holds up only its own.
     use futures::StreamExt;
     futures::stream::iter(due)
-        .map(|exec| one(state, exec, now_ms))
+        .map(|exec| one(state, exec))
         .buffer_unordered(PARALLEL_STEPS)
         .filter(|changed| std::future::ready(*changed))
         .count()
@@ -323,7 +323,9 @@ pub async fn tick(state: &AppState) -> usize {
 }
 
 /// Claims, steps and releases one due execution; whether it changed.
-async fn one(state: &AppState, exec: RouteExecution, now_ms: i64) -> bool {
+async fn one(state: &AppState, exec: RouteExecution) -> bool {
+    // Read now, not when the pass started: earlier steps of the pass may have taken a while.
+    let now_ms = state.clock.now_ms();
     match state
         .store
         .claim_execution(&exec.id, now_ms, now_ms + CLAIM_MS)
@@ -444,6 +446,10 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
             }
             // Definitely not there: sending it (under the same reference) cannot duplicate it.
             Some(false) => {}
+            // Cannot be told for this long: unknown, for reconciliation (never resent).
+            None if now_ms - since > UNKNOWN_AFTER_MS => {
+                return advance(state, exec, expected, leg, LegOutcome::Unknown, now_ms).await;
+            }
             None => return Ok(false),
         }
     }
@@ -452,7 +458,10 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
             return Ok(false);
         }
         let retried = leg.failure.is_some();
-        if retried && now_ms - leg.created_at_ms.max(leg.not_before_ms) > GIVE_UP_SENDING_MS {
+        if retried
+            && now_ms - leg.created_at_ms.max(leg.not_before_ms) > GIVE_UP_SENDING_MS
+            && was_sent(state, &exec, &leg_id, &spec).await == Some(false)
+        {
             // It could not be sent for this long (credentials gone, a leg the chain refuses):
             // the plan falls back instead of trying forever.
             leg.failure = Some("the leg could not be sent".into());
@@ -551,7 +560,7 @@ async fn after_review(
             exec.failure_message = Some("This payment cannot be processed.".into());
             save(state, &exec, expected, &[]).await
         }
-        PaymentStatus::FundsReceived => {
+        PaymentStatus::FundsReceived | PaymentStatus::Converting => {
             move_intent(state, &intent, PaymentEvent::ConversionStarted, now_ms).await?;
             exec.failure_code = Some("review_completed".into());
             exec.failure_message = Some(
@@ -635,6 +644,33 @@ pub fn return_record(
     })
 }
 
+/// Closes the exchange account an execution was started with, when it ends before anything
+/// moved: its credentials go, and the intent can link another.
+async fn close_account(state: &AppState, exec: &RouteExecution, now_ms: i64) {
+    let Ok(Funding::Exchange { account, .. }) = serde_json::from_str::<Funding>(&exec.funding)
+    else {
+        return;
+    };
+    let Ok(accounts) = state
+        .store
+        .exchange_accounts_of(&exec.payment_intent_id)
+        .await
+    else {
+        return;
+    };
+    for mut a in accounts
+        .into_iter()
+        .filter(|a| a.id == account && a.status == "routed")
+    {
+        a.status = "failed".into();
+        a.failure = Some("the payment ended before anything moved".into());
+        a.updated_at_ms = now_ms;
+        if let Err(err) = state.store.update_exchange_account(&a).await {
+            tracing::warn!(account = %a.id, error = %err, "exchange account not closed");
+        }
+    }
+}
+
 /// An execution that never started moving money and is now due: an exchange start whose
 /// request died before the payer was screened and the first leg stored, or a wallet payer who
 /// did not pay before the quote expired. It ends, and the quote is given up so the intent can
@@ -664,11 +700,21 @@ async fn end_unstarted(
         .await
         .map_err(|e| e.to_string())?
         .ok_or("intent gone")?;
-    if intent.status == PaymentStatus::FundsReceived {
-        // Screened, then interrupted: the payer's funds never left their account.
-        move_intent(state, &intent, PaymentEvent::ConversionStarted, now_ms).await?;
-        move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+    match intent.status {
+        PaymentStatus::FundsReceived | PaymentStatus::Converting => {
+            // Screened, then interrupted: the payer's funds never left their account.
+            move_intent(state, &intent, PaymentEvent::ConversionStarted, now_ms).await?;
+            move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+        }
+        PaymentStatus::InReview => {
+            // Interrupted after screening held it: the review decides (see `after_review`).
+            exec.status = "held".into();
+            exec.next_at_ms = now_ms + 10_000;
+            return save(state, &exec, expected, &[]).await;
+        }
+        _ => {}
     }
+    close_account(state, &exec, now_ms).await;
     exec.status = "failed".into();
     exec.failure_code = Some(code.into());
     exec.failure_message = Some(message.into());
@@ -770,7 +816,11 @@ async fn advance(
         max_legs: super::MAX_LEGS,
         labels_per_node: super::LABELS_PER_NODE,
     };
-    let in_flight = plan.in_flight().filter(|o| o.leg == leg_id).cloned();
+    let Some(in_flight) = plan.in_flight().filter(|o| o.leg == leg_id).cloned() else {
+        // The stored leg is not the plan's in-flight one: never build on that.
+        return Err(format!("leg {} is not the plan's leg in flight", leg.id));
+    };
+    let in_flight = Some(in_flight);
     let next = plan.on_outcome(leg_id, outcome, &ctx);
     let postings = match (outcome, in_flight) {
         (LegOutcome::Confirmed { received }, Some(order)) => {
@@ -782,10 +832,6 @@ async fn advance(
     exec.next_at_ms = now_ms + POLL_MS;
     let mut legs = vec![leg.clone()];
     match next {
-        Next::Execute(order) if order.leg.to_string() == leg.id && postings.is_empty() => {
-            // The plan repeats the leg in flight (an outcome it did not expect): nothing new.
-            return Err(format!("leg {} was reported out of turn", leg.id));
-        }
         Next::Execute(order) => {
             let spec = spec_for(state, &exec, &intent, &graph, &order)?;
             let new = leg_record(&exec, &graph, &order, leg.seq + 1, &spec, now_ms)?;
@@ -819,7 +865,18 @@ async fn advance(
             exec.returned = Some(returned.to_string());
             match &return_funds.at.location {
                 Location::Chain(chain) if payer_share > Decimal::ZERO => {
-                    let to = refund_address(state, &exec, chain).await?;
+                    let to = match refund_address(state, &exec, chain, &return_funds.at.asset).await
+                    {
+                        Ok(to) => to,
+                        Err(why) => {
+                            // Held by Rialto (booked in `rialto:routing`) until an operator
+                            // sends it: never lost, never blindly guessed.
+                            tracing::error!(execution = %exec.id, error = %why, "no address to return the payer's funds to");
+                            exec.status = "return_failed".into();
+                            move_intent(state, &intent, PaymentEvent::RouteFailed, now_ms).await?;
+                            return save_with(state, &exec, expected, &legs, &postings).await;
+                        }
+                    };
                     if !return_cleared(state, &exec, &chain.to_string(), &to, now_ms).await? {
                         // Frozen in the treasury with the screening's case open.
                         exec.status = "frozen".into();
@@ -988,11 +1045,12 @@ async fn refund_address(
     state: &AppState,
     exec: &RouteExecution,
     chain: &rialto_core::ChainId,
+    coin: &AssetCode,
 ) -> Result<String, String> {
     match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
         Funding::Wallet { payer, .. } => Ok(payer),
         Funding::Exchange { account, venue } => {
-            let coin = AssetCode::new("USDC").ok_or("asset code")?;
+            let coin = coin.clone();
             let client = venue_client(state, exec, &account, &venue, &coin, chain, None).await?;
             client
                 .deposit_address(&coin, chain)
@@ -1034,7 +1092,13 @@ pub async fn move_intent(
     event: PaymentEvent,
     now_ms: i64,
 ) -> Result<(), String> {
-    let target = |from: PaymentStatus| from.apply(event).ok();
+    // Where this event leads, whatever the intent was: a repeated step finds it there already.
+    let target = match event {
+        PaymentEvent::ConversionStarted => Some(PaymentStatus::Converting),
+        PaymentEvent::SettlementStarted => Some(PaymentStatus::Settling),
+        PaymentEvent::RouteFailed => Some(PaymentStatus::Failed),
+        _ => intent.status.apply(event).ok(),
+    };
     for _ in 0..5 {
         let current = state
             .store
@@ -1044,7 +1108,7 @@ pub async fn move_intent(
             .ok_or("intent gone")?;
         let Ok(next) = current.transition(event, now_ms) else {
             // Already where this event leads (a repeated step), or somewhere it cannot go.
-            if target(intent.status) == Some(current.status) {
+            if target == Some(current.status) {
                 return Ok(());
             }
             return Err(format!(
@@ -1286,7 +1350,12 @@ async fn send(
         LegSpec::Chain { leg: chain_leg } => {
             match onchain::submit(state, exec.livemode, leg, chain_leg, now_ms).await {
                 Ok(()) => Sent::Ok(None),
-                Err(why) => Sent::Retry(why),
+                // Recorded but not broadcast (the node refused it, or went away): the rail
+                // broadcasts stored legs again, so the leg is followed, never given up.
+                Err(why) => match onchain::started(state, leg).await {
+                    Ok(true) => Sent::Ok(None),
+                    _ => Sent::Retry(why),
+                },
             }
         }
         LegSpec::Trade { .. } | LegSpec::Withdrawal { .. } => {
@@ -1334,7 +1403,8 @@ async fn was_sent(
     spec: &LegSpec,
 ) -> Option<bool> {
     match spec {
-        LegSpec::Chain { .. } | LegSpec::Unsupported { .. } => Some(false),
+        LegSpec::Chain { .. } => onchain::started(state, leg).await.ok(),
+        LegSpec::Unsupported { .. } => Some(false),
         LegSpec::Trade { .. } | LegSpec::Withdrawal { .. } => {
             let client = leg_client(state, exec, spec).await.ok()?;
             lookup(client.as_ref(), leg, spec).await.ok()

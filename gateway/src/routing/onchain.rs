@@ -174,6 +174,32 @@ pub async fn progress(
     }
 }
 
+/// Whether any transaction of route leg `leg` was recorded by the rail (and so may be on its
+/// way to the chain): such a leg is never given up or sent under another id, only followed.
+pub async fn started(state: &AppState, leg: &LegId) -> Result<bool, String> {
+    let id = leg.to_string();
+    let references = [
+        id.clone(),
+        format!("{id}:reset"),
+        format!("{id}:revoke"),
+        format!("{id}:deliver"),
+    ];
+    for purpose in [
+        ROUTE_APPROVE,
+        ROUTE_SWAP,
+        ROUTE_BURN,
+        ROUTE_MINT,
+        ROUTE_TRANSFER,
+    ] {
+        for reference in &references {
+            if stored(state, purpose, reference).await?.is_some() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// The hot wallet of one chain: the chain, its key and its address.
 #[derive(Debug)]
 pub struct HotWallet<'a> {
