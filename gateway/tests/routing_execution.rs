@@ -587,6 +587,21 @@ async fn usdt_on_one_chain_becomes_the_merchants_usdc_on_another_through_a_swap_
         done["legs"][2]["input"], done["legs"][1]["received"],
         "{done}"
     );
+    // The books: funding in, a swap and a bridge through, the merchant paid out of it; Rialto
+    // holds nothing of the payer's afterwards, in any asset.
+    let (held, kinds) = routing_books(app).await;
+    for kind in ["route_funding", "route_conversion", "payment", "settlement"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| *k == "route_conversion").count(), 2);
+    assert_eq!(held.len(), 3, "USDT, USDC on two chains: {held:?}");
+    assert!(held.values().all(|v| v.is_zero()), "{held:?}");
+    // The gas of the transactions the route sent (approve, swap, burn, mint, the merchant's
+    // transfer, ...), each posted once.
+    assert!(
+        kinds.iter().filter(|k| *k == "network_fee").count() >= 5,
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]

@@ -824,7 +824,9 @@ async fn advance(
     let next = plan.on_outcome(leg_id, outcome, &ctx);
     let postings = match (outcome, in_flight) {
         (LegOutcome::Confirmed { received }, Some(order)) => {
-            leg_postings(state, &exec, &graph, &order, received, now_ms)
+            let mut postings = leg_postings(state, &exec, &graph, &order, received, now_ms);
+            postings.extend(gas_postings(state, &exec, &order.leg, now_ms).await);
+            postings
         }
         _ => Vec::new(),
     };
@@ -953,6 +955,9 @@ async fn finish_return(
             let node = chain_node(&chain, &asset)?;
             let asset = super::booking::asset_id(state, &node);
             postings = super::booking::returned(&exec, &asset, amount, &leg.id, now_ms);
+            if let Ok(id) = leg.id.parse::<LegId>() {
+                postings.extend(gas_postings(state, &exec, &id, now_ms).await);
+            }
         }
     }
     save_with(state, &exec, expected, &[leg], &postings).await
@@ -964,6 +969,24 @@ pub fn chain_node(chain: &str, asset: &str) -> Result<rialto_router::NodeRef, St
         asset: AssetCode::new(asset).ok_or_else(|| format!("asset {asset}"))?,
         location: Location::Chain(chain.parse().map_err(|_| format!("chain {chain}"))?),
     })
+}
+
+/// The `network_fee` postings of the transactions a confirmed route leg sent (gas used ×
+/// effective price, from the receipts), in the chain's native asset.
+async fn gas_postings(
+    state: &AppState,
+    exec: &RouteExecution,
+    leg: &LegId,
+    now_ms: i64,
+) -> Vec<crate::ledger::Posting> {
+    let sent = onchain::rail_legs(state, leg).await.unwrap_or_default();
+    let refs: Vec<_> = sent.iter().collect();
+    crate::chain::fee_postings(
+        &state.registry,
+        (exec.merchant_id, exec.livemode),
+        &refs,
+        now_ms,
+    )
 }
 
 /// The postings of a confirmed leg of the plan (see `routing::booking`).

@@ -177,6 +177,11 @@ pub async fn progress(
 /// Whether any transaction of route leg `leg` was recorded by the rail (and so may be on its
 /// way to the chain): such a leg is never given up or sent under another id, only followed.
 pub async fn started(state: &AppState, leg: &LegId) -> Result<bool, String> {
+    Ok(!rail_legs(state, leg).await?.is_empty())
+}
+
+/// Every rail leg (transaction) recorded for route leg `leg`.
+pub async fn rail_legs(state: &AppState, leg: &LegId) -> Result<Vec<ChainTransfer>, String> {
     let id = leg.to_string();
     let references = [
         id.clone(),
@@ -184,6 +189,7 @@ pub async fn started(state: &AppState, leg: &LegId) -> Result<bool, String> {
         format!("{id}:revoke"),
         format!("{id}:deliver"),
     ];
+    let mut out = Vec::new();
     for purpose in [
         ROUTE_APPROVE,
         ROUTE_SWAP,
@@ -192,12 +198,12 @@ pub async fn started(state: &AppState, leg: &LegId) -> Result<bool, String> {
         ROUTE_TRANSFER,
     ] {
         for reference in &references {
-            if stored(state, purpose, reference).await?.is_some() {
-                return Ok(true);
+            if let Some(found) = stored(state, purpose, reference).await? {
+                out.push(found);
             }
         }
     }
-    Ok(false)
+    Ok(out)
 }
 
 /// The hot wallet of one chain: the chain, its key and its address.
