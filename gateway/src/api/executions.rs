@@ -226,6 +226,10 @@ pub fn payer_for(
 pub const STARTING_GRACE_MS: i64 = 60_000;
 /// How long after its quote expired an unfunded wallet execution waits before it ends.
 pub const FUNDING_GRACE_MS: i64 = 5 * 60_000;
+/// How long a bound wallet funding (the transaction verified and stored by `fund`) waits
+/// before the worker starts it itself, the request that bound it having died. Shorter than
+/// the quote's 60 s lifetime, or a crash right after the bind always ends in a return.
+pub const BOUND_GRACE_MS: i64 = 5_000;
 
 /// An execution ready to be stored with its quote's acceptance.
 #[derive(Debug)]
@@ -687,7 +691,7 @@ pub async fn fund(
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;
-    exec.next_at_ms = now_ms + STARTING_GRACE_MS;
+    exec.next_at_ms = now_ms + BOUND_GRACE_MS;
     exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
     exec.funding = serialize(&Funding::Wallet {
         chain: chain.clone(),

@@ -435,8 +435,11 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     if leg.status == "sending" {
         // Marked as being sent, and the answer never stored (a crash, or a lapsed claim).
         // Never sent blind: the venue is asked by the leg's reference first.
+        // On-chain legs answer at once (the rail stored every transaction before broadcasting
+        // it, and submitting again returns the stored one): only venue sends need to settle.
+        let answers_now = matches!(spec, LegSpec::Chain { .. } | LegSpec::Unsupported { .. });
         let since = leg.submitted_at_ms.unwrap_or(leg.created_at_ms);
-        if now_ms - since < SEND_SETTLE_MS {
+        if !answers_now && now_ms - since < SEND_SETTLE_MS {
             return Ok(false);
         }
         match was_sent(state, &exec, &leg_id, &spec).await {

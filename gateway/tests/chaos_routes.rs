@@ -1,0 +1,810 @@
+//! SIGKILL chaos for routed wallet payments: the real `rialto serve` binary on one SQLite file
+//! and a local devnet. Payers pay USDT on devnet-ethereum for intents settling in USDC on
+//! devnet-base (Uniswap V2 swap, devnet burn/mint bridge, settlement transfer), while the
+//! gateway is killed at seeded random points and restarted on the same database. Afterwards
+//! every execution succeeded, the merchant got exactly the settlement legs, the chains saw
+//! exactly one swap, one bridge and one settlement per leg (nothing sent twice), no payer got
+//! anything back unexpectedly, and the ledger balances with `rialto:routing` netting to zero.
+//!
+//! `CHAOS_SEED=<n>` replays another schedule of kills.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address as WireAddress, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::Filter;
+use alloy::signers::{local::PrivateKeySigner, Signer};
+use rialto_evm::contracts::{to_wire, ITetherLike, IERC20};
+use rialto_evm::manifest::ChainManifest;
+use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
+use rust_decimal::Decimal;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+const SEED: u64 = 0x5eed_2027;
+const INTENTS: usize = 6;
+/// How long the executions may take to end once the kills are over.
+const SETTLE: Duration = Duration::from_secs(120);
+
+/// xorshift64*: reproducible kill points without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn rialto(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rialto"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RIALTO__SANDBOX__POLL_MS", "50")
+        .env("RIALTO__SANDBOX__CONFIRMATIONS", "1")
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg("/nonexistent/rialto.toml")
+        .args(args);
+    cmd
+}
+
+struct Gateway {
+    url: String,
+    manifest: String,
+    listen: String,
+    /// Every run's output, appended: printed when the test fails.
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = rialto(&[
+            "serve",
+            "--listen",
+            &self.listen,
+            "--database-url",
+            &self.url,
+            "--devnet-manifest",
+            &self.manifest,
+        ])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no graceful stop, whatever was in flight.
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!("--- gateway log (last 80 lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+struct Api {
+    base: String,
+    sk: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// GET (no body) or POST, retried while the gateway is down or restarting (no answer, a
+    /// 5xx, or the key still in flight) until it answers.
+    async fn call(&self, path: &str, body: Option<&Value>, key: Option<&str>) -> (u16, Value) {
+        let started = Instant::now();
+        let mut last;
+        loop {
+            let url = format!("{}{path}", self.base);
+            let mut request = match body {
+                Some(b) => self.client.post(url).json(b),
+                None => self.client.get(url),
+            };
+            request = request
+                .bearer_auth(&self.sk)
+                .timeout(Duration::from_secs(10));
+            if let Some(key) = key {
+                request = request.header("Idempotency-Key", key);
+            }
+            match request.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.json::<Value>().await {
+                        Ok(v) => {
+                            let in_use =
+                                status == 409 && v["error"]["code"] == "idempotency_key_in_use";
+                            if status < 500 && !in_use {
+                                return (status, v);
+                            }
+                            last = format!("{status} {v}");
+                        }
+                        Err(e) => last = format!("{status}: {e}"),
+                    }
+                }
+                Err(e) => last = e.to_string(),
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{path} never answered; last: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call(path, None, None).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    }
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("decimal string, got {v}"))
+        .parse()
+        .unwrap()
+}
+
+fn units(amount: Decimal) -> U256 {
+    U256::from(
+        u128::try_from(amount * Decimal::from(1_000_000u32))
+            .unwrap_or_else(|_| panic!("{amount} in base units")),
+    )
+}
+
+fn wire(address: &rialto_core::address::Address) -> WireAddress {
+    to_wire(address).unwrap()
+}
+
+/// One funding transfer a payer sent, and the execution it was reported to.
+struct Funded {
+    exec: String,
+    tx: String,
+    payer: usize,
+    units: U256,
+}
+
+/// Pays intent `i` from payer `i % 3`: quote, accept, transfer, report. A transfer once sent
+/// is always reported; if it funded an execution that can no longer run (its quote expired
+/// meanwhile), the gateway sends it back and the intent is quoted again.
+async fn pay_intent(
+    api: &Api,
+    other: &ChainManifest,
+    wallets: &[DynProvider],
+    i: usize,
+    funded: &mut Vec<Funded>,
+    first_transfer: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> (String, String, Decimal) {
+    let payer = i % other.payers.len();
+    let payer_address = other.payers[payer].address.to_string();
+    let key: PrivateKeySigner = other.payers[payer]
+        .private_key
+        .expose_secret()
+        .parse()
+        .unwrap();
+    let usdt = to_wire(&other.tokens["USDT"].address).unwrap();
+    let amount = format!("{}.{:02}", 12 + 3 * i, 7 * i % 100);
+    let (status, intent) = api
+        .call(
+            "/v1/payment_intents",
+            Some(&json!({"amount": amount, "currency": "usd",
+                    "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}})),
+            Some(&format!("intent-{i}")),
+        )
+        .await;
+    assert_eq!(status, 200, "{intent}");
+    let intent_id = intent["id"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        let mut asked = 0;
+        let quotes = loop {
+            let (status, quotes) = api
+                .call(
+                    &format!("/v1/payment_intents/{intent_id}/quotes"),
+                    Some(&json!({"source": {"type": "wallet", "chain": "devnet-ethereum", "asset": "usdt"}})),
+                    None,
+                )
+                .await;
+            if status == 200 {
+                break quotes;
+            }
+            // A gateway just restarted may not have read the chains yet.
+            asked += 1;
+            assert!(asked < 50, "intent {i}: no quotes: {status} {quotes}");
+            eprintln!(
+                "chaos_routes: intent {i}: no quotes yet: {status} {}",
+                quotes["error"]
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let quote = &quotes["data"][0];
+        let legs: Vec<&str> = quote["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(legs, ["dex_swap", "cctp_bridge"], "{quote}");
+        let quote_id = quote["id"].as_str().unwrap();
+        let (status, accepted) = api
+            .call(
+                &format!("/v1/quotes/{quote_id}/accept"),
+                Some(&json!({ "payer_address": payer_address })),
+                Some(&format!("accept-{quote_id}")),
+            )
+            .await;
+        if status == 400 && accepted["error"]["code"] == "quote_expired" {
+            eprintln!("chaos_routes: intent {i}: quote {quote_id} expired before it was accepted");
+            continue;
+        }
+        assert_eq!(status, 200, "{accepted}");
+        let exec = &accepted["execution"];
+        assert_eq!(exec["status"], "awaiting_funds", "{accepted}");
+        assert_eq!(exec["pay_to"]["asset"], "USDT", "{accepted}");
+        let exec_id = exec["id"].as_str().unwrap().to_owned();
+        let to: WireAddress = exec["pay_to"]["address"].as_str().unwrap().parse().unwrap();
+        let paid = units(dec(&exec["pay_to"]["amount"]));
+        // USDT-like: `transfer` returns nothing; success is the receipt's status.
+        let receipt = ITetherLike::new(usdt, &wallets[payer])
+            .transfer(to, paid)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status());
+        let tx = format!("{:#x}", receipt.transaction_hash);
+        funded.push(Funded {
+            exec: exec_id.clone(),
+            tx: tx.clone(),
+            payer,
+            units: paid,
+        });
+        if let Some(go) = first_transfer.take() {
+            let _ = go.send(());
+        }
+        // From here the transfer is reported until the gateway has it.
+        let text = rialto_gateway::api::executions::funding_message(&exec_id, &tx);
+        let signature = key.sign_message(text.as_bytes()).await.unwrap();
+        let signature = format!("0x{}", hex::encode(signature.as_bytes()));
+        let reported = Instant::now();
+        loop {
+            let (status, answer) = api
+                .call(
+                    &format!("/v1/route_executions/{exec_id}/fund"),
+                    Some(&json!({ "tx_hash": tx, "signature": signature })),
+                    None,
+                )
+                .await;
+            if status == 200 {
+                break;
+            }
+            let code = answer["error"]["code"].as_str().unwrap_or_default();
+            assert!(
+                matches!(code, "transaction_unconfirmed" | "transaction_not_found")
+                    && reported.elapsed() < Duration::from_secs(60),
+                "funding {exec_id} with {tx}: {status} {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The request may have died before the plan started: the worker starts it then.
+        let started = Instant::now();
+        let exec = loop {
+            let exec = api.get(&format!("/v1/route_executions/{exec_id}")).await;
+            if exec["status"] != "awaiting_funds" {
+                break exec;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "never started: {exec}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if exec["failure_code"].is_null() {
+            return (intent_id, exec_id, amount.parse().unwrap());
+        }
+        eprintln!(
+            "chaos_routes: intent {i}: {exec_id} did not start ({}), its funds go back",
+            exec["failure_code"]
+        );
+    }
+    panic!("intent {i} could not be paid");
+}
+
+async fn logs(node: &DynProvider, filter: Filter) -> usize {
+    node.get_logs(&filter).await.unwrap().len()
+}
+
+fn transfer_logs(token: WireAddress, from: WireAddress, to: WireAddress, block: u64) -> Filter {
+    Filter::new()
+        .address(token)
+        .event("Transfer(address,address,uint256)")
+        .topic1(from.into_word())
+        .topic2(to.into_word())
+        .from_block(block)
+}
+
+async fn token_balance(node: &DynProvider, token: WireAddress, of: WireAddress) -> U256 {
+    IERC20::new(token, node).balanceOf(of).call().await.unwrap()
+}
+
+#[tokio::test]
+async fn sigkilled_gateways_finish_every_routed_payment_and_send_every_leg_once() {
+    let test_started = Instant::now();
+    sqlx::any::install_default_drivers();
+    let seed = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let root = DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await
+    .expect("devnet starts");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_path = dir.path().join("devnet.json");
+    devnet.manifest().write(&manifest_path).unwrap();
+    let base = devnet.manifest().chain("devnet-base").unwrap().clone();
+    let other = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
+    let url = format!("sqlite://{}", dir.path().join("rialto.db").display());
+    let out = rialto(&["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rialto(&[
+        "merchants",
+        "create",
+        "--name",
+        "Route Chaos Shop",
+        "--settlement-asset",
+        "usdc",
+        "--settlement-chain",
+        "base",
+        "--settlement-address",
+        MERCHANT,
+        "--database-url",
+        &url,
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gateway = Arc::new(Mutex::new(Gateway {
+        url: url.clone(),
+        manifest: manifest_path.display().to_string(),
+        listen: format!("127.0.0.1:{port}"),
+        log: std::env::var_os("CHAOS_ROUTES_LOG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("gateway.log")),
+        child: None,
+    }));
+    gateway.lock().unwrap().start();
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        sk: created["secret_key"].as_str().unwrap().to_owned(),
+        client: reqwest::Client::new(),
+    };
+
+    // What the chains hold before.
+    let base_node = ProviderBuilder::new()
+        .connect(&base.rpc_url)
+        .await
+        .unwrap()
+        .erased();
+    let eth_node = ProviderBuilder::new()
+        .connect(&other.rpc_url)
+        .await
+        .unwrap()
+        .erased();
+    let (base_from, eth_from) = (
+        base_node.get_block_number().await.unwrap(),
+        eth_node.get_block_number().await.unwrap(),
+    );
+    let merchant: WireAddress = MERCHANT.parse().unwrap();
+    let base_usdc = wire(&base.tokens["USDC"].address);
+    let eth_usdt = wire(&other.tokens["USDT"].address);
+    let eth_usdc = wire(&other.tokens["USDC"].address);
+    let base_hot = wire(&base.gateway_hot_wallet.address);
+    let eth_hot = wire(&other.gateway_hot_wallet.address);
+    let pair = wire(&other.dex.pairs["USDC/USDT"]);
+    let merchant_before = token_balance(&base_node, base_usdc, merchant).await;
+    let mut payers_before = Vec::new();
+    let mut wallets = Vec::new();
+    for p in &other.payers {
+        payers_before.push(token_balance(&eth_node, eth_usdt, wire(&p.address)).await);
+        let signer: PrivateKeySigner = p.private_key.expose_secret().parse().unwrap();
+        wallets.push(
+            ProviderBuilder::new()
+                .wallet(signer)
+                .connect(&other.rpc_url)
+                .await
+                .unwrap()
+                .erased(),
+        );
+    }
+
+    // The kills: seeded, from the first funding transfer on.
+    let mut rng = Rng(seed);
+    let kills = 8 + rng.below(5);
+    let gaps: Vec<u64> = (0..kills).map(|_| 50 + rng.below(1451)).collect();
+    eprintln!("chaos_routes: seed {seed:#x}, {kills} kills, gaps (ms) {gaps:?}");
+    let (go, ready) = tokio::sync::oneshot::channel::<()>();
+    let killer = {
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let _ = ready.await;
+            let from = Instant::now();
+            let mut at = Vec::new();
+            for gap in gaps {
+                tokio::time::sleep(Duration::from_millis(gap)).await;
+                let mut g = gateway.lock().unwrap();
+                g.kill();
+                at.push(from.elapsed().as_millis());
+                g.start();
+            }
+            at
+        })
+    };
+
+    let mut funded = Vec::new();
+    let mut paid = Vec::new();
+    let mut go = Some(go);
+    let paying = Instant::now();
+    for i in 0..INTENTS {
+        let (intent, exec, amount) =
+            pay_intent(&api, &other, &wallets, i, &mut funded, &mut go).await;
+        // The next quote is priced on the pool after this swap: a quote's swap minimum has no
+        // slippage room, so a swap made between another quote and its swap would fail it.
+        let started = Instant::now();
+        loop {
+            let e = api.get(&format!("/v1/route_executions/{exec}")).await;
+            let swapped = e["legs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["kind"] == "dex_swap" && l["status"] == "confirmed");
+            if swapped || matches!(e["status"].as_str().unwrap(), "succeeded" | "failed") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{exec} never swapped: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        paid.push((intent, exec, amount));
+    }
+    eprintln!(
+        "chaos_routes: {} intents paid ({} transfers) in {:?}",
+        paid.len(),
+        funded.len(),
+        paying.elapsed()
+    );
+    let kill_times = killer.await.unwrap();
+    eprintln!(
+        "chaos_routes: {} SIGKILLs at (ms after the first transfer) {kill_times:?}",
+        kill_times.len()
+    );
+
+    // Every execution ends.
+    let calm = Instant::now();
+    let mut ended: BTreeMap<String, (Value, Duration)> = BTreeMap::new();
+    while ended.len() < funded.len() {
+        for f in &funded {
+            if ended.contains_key(&f.exec) {
+                continue;
+            }
+            let exec = api.get(&format!("/v1/route_executions/{}", f.exec)).await;
+            if matches!(
+                exec["status"].as_str().unwrap(),
+                "succeeded" | "failed" | "frozen" | "return_failed"
+            ) {
+                ended.insert(f.exec.clone(), (exec, calm.elapsed()));
+            }
+        }
+        if ended.len() < funded.len() {
+            if calm.elapsed() > SETTLE {
+                let mut open = Vec::new();
+                for f in funded.iter().filter(|f| !ended.contains_key(&f.exec)) {
+                    open.push(api.get(&format!("/v1/route_executions/{}", f.exec)).await);
+                }
+                panic!("still running {SETTLE:?} after the last kill: {open:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for (intent, _, _) in &paid {
+        let started = Instant::now();
+        loop {
+            let status = api.get(&format!("/v1/payment_intents/{intent}")).await["status"].clone();
+            if status == "succeeded" {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "intent {intent} is {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    gateway.lock().unwrap().kill();
+    for (id, (exec, after)) in &ended {
+        let legs: Vec<String> = exec["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{}",
+                    l["kind"].as_str().unwrap(),
+                    l["status"].as_str().unwrap()
+                )
+            })
+            .collect();
+        eprintln!(
+            "chaos_routes: {id} {} after {after:?}: {}",
+            exec["status"],
+            legs.join(", ")
+        );
+    }
+
+    // Every paid intent's execution succeeded, leg by leg.
+    let mut settled = U256::ZERO;
+    for (intent, exec_id, amount) in &paid {
+        let exec = &ended[exec_id].0;
+        assert_eq!(exec["status"], "succeeded", "{exec}");
+        assert_eq!(exec["payment_intent"], *intent, "{exec}");
+        let legs = exec["legs"].as_array().unwrap();
+        let kinds: Vec<(&str, &str)> = legs
+            .iter()
+            .map(|l| (l["kind"].as_str().unwrap(), l["status"].as_str().unwrap()))
+            .collect();
+        if kinds
+            != [
+                ("dex_swap", "confirmed"),
+                ("cctp_bridge", "confirmed"),
+                ("settlement", "confirmed"),
+            ]
+        {
+            // A kill may have failed a leg and the plan fell back: the end is what counts.
+            eprintln!("chaos_routes: {exec_id} fell back: {kinds:?}");
+            assert!(
+                legs.iter()
+                    .all(|l| matches!(l["status"].as_str().unwrap(), "confirmed" | "failed")),
+                "{exec}"
+            );
+        }
+        let last = legs.last().unwrap();
+        assert_eq!(last["kind"], "settlement", "{exec}");
+        assert_eq!(last["status"], "confirmed", "{exec}");
+        assert!(dec(&last["received"]) >= *amount, "{exec}");
+        settled += units(dec(&last["received"]));
+    }
+    // Counted over every funded execution (paid ones, and any whose funds went back).
+    let mut count = BTreeMap::<&str, usize>::new();
+    let mut returned = vec![U256::ZERO; other.payers.len()];
+    let mut returns = vec![0usize; other.payers.len()];
+    for f in &funded {
+        let exec = &ended[&f.exec].0;
+        if !paid.iter().any(|(_, e, _)| *e == f.exec) {
+            // Not the intent's paying execution: everything that arrived went back.
+            assert_eq!(exec["status"], "failed", "{exec}");
+        }
+        for leg in exec["legs"].as_array().unwrap() {
+            if leg["status"] != "confirmed" {
+                continue;
+            }
+            let kind = leg["kind"].as_str().unwrap();
+            *count.entry(kind).or_default() += 1;
+            if kind == "return" {
+                returned[f.payer] += units(dec(&leg["received"]));
+                returns[f.payer] += 1;
+            }
+        }
+    }
+    eprintln!("chaos_routes: confirmed legs {count:?}");
+    let n = |k: &str| count.get(k).copied().unwrap_or(0);
+    assert_eq!(n("settlement"), paid.len());
+
+    // The merchant got exactly the settlement legs.
+    let merchant_after = token_balance(&base_node, base_usdc, merchant).await;
+    assert_eq!(merchant_after - merchant_before, settled, "merchant USDC");
+    // Nothing was sent twice: the chains saw one transaction per confirmed leg.
+    assert_eq!(
+        logs(
+            &base_node,
+            transfer_logs(base_usdc, base_hot, merchant, base_from)
+        )
+        .await,
+        n("settlement"),
+        "hot wallet USDC transfers to the merchant"
+    );
+    assert_eq!(
+        logs(
+            &eth_node,
+            Filter::new()
+                .address(pair)
+                .event("Swap(address,uint256,uint256,uint256,uint256,address)")
+                .from_block(eth_from)
+        )
+        .await,
+        n("dex_swap"),
+        "swaps on the USDC/USDT pair"
+    );
+    assert_eq!(
+        logs(&eth_node, transfer_logs(eth_usdt, eth_hot, pair, eth_from)).await,
+        n("dex_swap"),
+        "hot wallet USDT into the pair"
+    );
+    let minter_eth = wire(&other.minter.address);
+    assert_eq!(
+        logs(
+            &eth_node,
+            transfer_logs(eth_usdc, eth_hot, minter_eth, eth_from)
+        )
+        .await,
+        n("cctp_bridge"),
+        "USDC delivered to the bridge"
+    );
+    assert_eq!(
+        logs(
+            &base_node,
+            transfer_logs(base_usdc, WireAddress::ZERO, base_hot, base_from)
+        )
+        .await,
+        n("cctp_bridge"),
+        "USDC minted to the hot wallet on devnet-base"
+    );
+    // Each payer paid exactly their transfers and got back only what was returned to them.
+    for (p, payer) in other.payers.iter().enumerate() {
+        let address = wire(&payer.address);
+        let sent: U256 = funded
+            .iter()
+            .filter(|f| f.payer == p)
+            .map(|f| f.units)
+            .fold(U256::ZERO, |a, b| a + b);
+        let after = token_balance(&eth_node, eth_usdt, address).await;
+        assert_eq!(
+            payers_before[p] - after,
+            sent - returned[p],
+            "payer {p} USDT"
+        );
+        assert_eq!(
+            logs(
+                &eth_node,
+                transfer_logs(eth_usdt, eth_hot, address, eth_from)
+            )
+            .await,
+            returns[p],
+            "USDT sent back to payer {p}"
+        );
+    }
+
+    // One rail transaction per (purpose, reference).
+    {
+        use sqlx::Row;
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let dup = sqlx::query(
+            "SELECT purpose, reference, COUNT(*) AS n FROM chain_transfers \
+             GROUP BY purpose, reference HAVING COUNT(*) > 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(
+            dup.is_empty(),
+            "{:?}",
+            dup.iter()
+                .map(|r| r.get::<String, _>("reference"))
+                .collect::<Vec<_>>()
+        );
+        for f in &funded {
+            let bound = sqlx::query("SELECT funding_ref FROM route_executions WHERE id = $1")
+                .bind(f.exec.clone())
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<Option<String>, _>("funding_ref");
+            assert_eq!(
+                bound.as_deref(),
+                Some(format!("{}:{}", other.chain_id, f.tx).as_str()),
+                "{}",
+                f.exec
+            );
+        }
+        let swaps =
+            sqlx::query("SELECT COUNT(*) AS n FROM chain_transfers WHERE purpose = 'route_swap'")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<i64, _>("n");
+        assert_eq!(
+            usize::try_from(swaps).unwrap(),
+            n("dex_swap"),
+            "stored swaps"
+        );
+        pool.close().await;
+    }
+
+    // The ledger balances, and the routing account holds nothing of these payments.
+    common::ledger_invariant(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    {
+        use rialto_gateway::store::ledger::LedgerStore;
+        let store = rialto_gateway::store::SqlStore::connect(&url, 1, common::registry())
+            .await
+            .unwrap();
+        let mut held = BTreeMap::<String, Decimal>::new();
+        for posting in store.all_postings().await.unwrap() {
+            posting.check().unwrap_or_else(|e| panic!("{e}"));
+            for e in posting.entries {
+                if e.account == "rialto:routing" {
+                    *held.entry(e.asset).or_default() += e.amount;
+                }
+            }
+        }
+        assert!(!held.is_empty(), "the routes were booked");
+        assert!(
+            held.values().all(|v| v.is_zero()),
+            "rialto:routing holds {held:?}"
+        );
+    }
+    eprintln!(
+        "chaos_routes: {} executions, {} kills, all ended {:?} after the last kill; {:?} in all",
+        funded.len(),
+        kill_times.len(),
+        ended.values().map(|(_, d)| *d).max().unwrap_or_default(),
+        test_started.elapsed()
+    );
+    drop(devnet);
+}
