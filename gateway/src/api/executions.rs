@@ -720,7 +720,17 @@ pub async fn fund(
         }
         return Err(unexpected("This execution changed meanwhile; retrieve it."));
     }
-    let exec = start_funded(&state, exec, &intent, late).await?;
+    // Held while this request starts it: the worker only takes over if the request dies (a
+    // short hold, so a payment bound just before a crash still starts within its quote).
+    let until = now_ms + 3 * BOUND_GRACE_MS;
+    let claimed = state.store.claim_execution(&exec.id, now_ms, until).await?;
+    let started = start_funded(&state, exec, &intent, late).await;
+    if claimed {
+        if let Ok(done) = &started {
+            state.store.release_execution(&done.id, until).await?;
+        }
+    }
+    let exec = started?;
     let object = execution_object(&state, &exec).await?;
     Ok(json_response(StatusCode::OK, serialize(&object)?))
 }
