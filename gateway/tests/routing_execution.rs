@@ -840,3 +840,46 @@ async fn a_withdrawal_stuck_at_the_venue_waits_for_reconciliation_and_is_never_s
     let settled = dec(&done["legs"][2]["received"]);
     assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
 }
+
+#[tokio::test]
+async fn a_coinbase_account_pays_through_the_router_with_the_venues_own_withdrawal_terms() {
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "22.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "exchange", "venue": "coinbase", "asset": "usd"}),
+    )
+    .await;
+    assert_eq!(quote["legs"][0]["venue"], "coinbase", "{quote}");
+    assert_eq!(quote["legs"][1]["kind"], "withdrawal", "{quote}");
+    let pem = rialto_connectors::exchange::coinbase::CdpKey::sandbox_pem(9).unwrap();
+    let answer = accept(
+        app,
+        &quote,
+        json!({"exchange_credentials": {"api_key": "organizations/o/apiKeys/payer", "api_secret": pem}}),
+    )
+    .await;
+    let status = answer.status();
+    let accepted: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "{accepted}");
+    let exec_id = accepted["execution"]["id"].as_str().unwrap().to_owned();
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("trade".into(), "confirmed".into()),
+            ("withdrawal".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+        ],
+        "{done}"
+    );
+    // The withdrawal's 0.10 USDC fee was priced in: what arrived is what the route expected.
+    assert_eq!(done["legs"][1]["received"], done["legs"][2]["input"]);
+    let settled = dec(&done["legs"][2]["received"]);
+    assert!(settled >= Decimal::new(2200, 2));
+    assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
+    wait_intent(app, &paying, "succeeded").await;
+}

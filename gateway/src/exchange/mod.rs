@@ -56,6 +56,9 @@ pub struct Venues {
     /// The networks the venues withdraw to: CAIP-2 → the venue's name for it (we use one
     /// lower-case alias for all three on the devnet; live venues need their real names).
     pub networks: BTreeMap<String, String>,
+    /// Coinbase's withdrawal fee and minimum per network (CAIP-2): its API does not publish
+    /// them, so they are configured (the sandbox's own terms in sandbox mode).
+    pub coinbase_terms: BTreeMap<String, (Decimal, Decimal)>,
 }
 
 /// The network names the sandbox exchange knows a devnet chain by.
@@ -125,12 +128,17 @@ pub fn client(
             let cdp = CdpKey::from_pem(credentials.api_key.clone(), &pem).map_err(config_error)?;
             let mut c = CoinbaseConfig::new(base.clone(), cdp);
             c.timeout = timeout;
+            let (fee, minimum) = venues
+                .coinbase_terms
+                .get(&chain.to_string())
+                .copied()
+                .unwrap_or_default();
             c.networks = vec![CoinbaseNetwork {
                 asset: asset.clone(),
                 network: chain.clone(),
                 coinbase_network: network.to_ascii_lowercase(),
-                withdrawal_fee: Decimal::ZERO,
-                withdrawal_minimum: Decimal::ZERO,
+                withdrawal_fee: fee,
+                withdrawal_minimum: minimum,
             }];
             Ok(Box::new(Coinbase::new(c)?))
         }
@@ -172,6 +180,7 @@ pub async fn start_sandbox_exchange(
     config.taker_fee_rate = d("0.001");
     config.min_notional = d("1");
     let mut networks = BTreeMap::new();
+    let mut coinbase_terms = BTreeMap::new();
     for (caip2, alias) in chains {
         let Ok(chain) = caip2.parse::<ChainId>() else {
             continue;
@@ -188,6 +197,7 @@ pub async fn start_sandbox_exchange(
             deposit_address: "0x000000000000000000000000000000000000dEaD".into(),
         });
         networks.insert(caip2.clone(), name);
+        coinbase_terms.insert(caip2.clone(), (d("0.1"), d("1")));
     }
     let sandbox = Sandbox::start(config).await?;
     let url = sandbox.base_url();
@@ -200,6 +210,7 @@ pub async fn start_sandbox_exchange(
         Venues {
             base_urls,
             networks,
+            coinbase_terms,
         },
     ))
 }

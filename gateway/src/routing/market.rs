@@ -25,9 +25,9 @@ use super::oracle::{PriceReadings, REFERENCE_PAIR};
 use crate::api::AppState;
 use crate::exchange::{client, Credentials};
 
-/// Venues whose client can read public market data without the payer's credentials. Coinbase's
-/// client needs a real CDP key even to be built, so it is not in the snapshot yet.
-pub const MARKET_VENUES: &[&str] = &["binance", "kraken"];
+/// Venues in the market snapshot. Their clients read public market data with Rialto's own
+/// read credentials; Coinbase's client needs a CDP key even for that (`market_client`).
+pub const MARKET_VENUES: &[&str] = &["binance", "kraken", "coinbase"];
 
 /// Gas units of one ERC-20 transfer (a cold recipient slot): what a deposit into a venue or the
 /// final settlement transfer costs.
@@ -277,10 +277,20 @@ fn market_client(
     coin: &AssetCode,
     chain: &ChainId,
 ) -> Result<Box<dyn Exchange>, String> {
-    let credentials = Credentials {
-        api_key: "rialto-market-data".into(),
-        api_secret: "cmlhbHRvLW1hcmtldC1kYXRh".into(),
-        withdraw_key: None,
+    let credentials = if venue == "coinbase" {
+        // The sandbox checks the JWT's signature, not whose key it is; live mode needs
+        // Rialto's own CDP read key here.
+        Credentials {
+            api_key: "organizations/rialto/apiKeys/market-data".into(),
+            api_secret: rialto_connectors::exchange::coinbase::CdpKey::sandbox_pem(0x52)?,
+            withdraw_key: None,
+        }
+    } else {
+        Credentials {
+            api_key: "rialto-market-data".into(),
+            api_secret: "cmlhbHRvLW1hcmtldC1kYXRh".into(),
+            withdraw_key: None,
+        }
     };
     client(
         venue,

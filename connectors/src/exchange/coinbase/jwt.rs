@@ -54,6 +54,17 @@ impl CdpKey {
         &self.name
     }
 
+    /// A key derived from a fixed byte, as SEC1 PEM, for the sandbox exchange only (which
+    /// checks signatures, not who holds the key): it guards nothing. Never for a real venue.
+    pub fn sandbox_pem(seed: u8) -> Result<String, String> {
+        let secret = p256::SecretKey::from_slice(&[seed.max(1); 32])
+            .map_err(|_| "not a P-256 scalar".to_owned())?;
+        secret
+            .to_sec1_pem(p256::pkcs8::LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(|_| "PEM encoding failed".to_owned())
+    }
+
     #[cfg(test)]
     pub(crate) fn verifying_key(&self) -> p256::ecdsa::VerifyingKey {
         *self.signing_key.verifying_key()
