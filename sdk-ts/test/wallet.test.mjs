@@ -116,10 +116,22 @@ test("a wallet quotes a route, accepts it, follows it and is told to sign its fu
   const wallet = new RialtoClient({ apiKey: keys.publishable_key, baseUrl: base });
   const clientSecret = intent.client_secret;
   // USDT on the other chain: swapped on its Uniswap V2 pool and bridged to the merchant's chain.
-  const quotes = await wallet.createQuotes(intent.id, {
-    source: { type: "wallet", chain: "devnet-ethereum", asset: "usdt" },
-    client_secret: clientSecret,
-  });
+  // Right after the devnet deploys, its blocks can be a few seconds ahead of the wall clock,
+  // and the L2 sequencer feed reads as "just came up": quotes answer oracle_unavailable
+  // (503) until it has been up. A wallet retries, as here.
+  let quotes;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      quotes = await wallet.createQuotes(intent.id, {
+        source: { type: "wallet", chain: "devnet-ethereum", asset: "usdt" },
+        client_secret: clientSecret,
+      });
+      break;
+    } catch (err) {
+      if (!(err instanceof RialtoError) || err.code !== "oracle_unavailable" || attempt >= 120) throw err;
+      await sleep(500);
+    }
+  }
   assert.equal(quotes.object, "list");
   const best = quotes.data[0];
   assert.deepEqual(best.legs.map((l) => l.kind), ["dex_swap", "cctp_bridge"]);
