@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use common::chaos::{self, Chaos, Rng, MERCHANT};
+
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
@@ -15,204 +15,25 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::Filter;
 use alloy::signers::local::PrivateKeySigner;
 use rialto_evm::contracts::{to_wire, IERC20};
-use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 
-const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const SEED: u64 = 0x5eed_2026;
-
-/// xorshift64*: reproducible kill points without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
-fn rialto(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rialto"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RIALTO__SANDBOX__POLL_MS", "50")
-        .env("RIALTO__SANDBOX__CONFIRMATIONS", "1")
-        .arg("--config")
-        .arg("/nonexistent/rialto.toml")
-        .args(args);
-    cmd
-}
-
-struct Gateway {
-    url: String,
-    manifest: String,
-    listen: String,
-    child: Option<Child>,
-}
-
-impl Gateway {
-    fn start(&mut self) {
-        let child = rialto(&[
-            "serve",
-            "--listen",
-            &self.listen,
-            "--database-url",
-            &self.url,
-            "--devnet-manifest",
-            &self.manifest,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGKILL: no graceful stop, whatever was in flight.
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-struct Api {
-    base: String,
-    sk: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    /// POST with an Idempotency-Key, retried through restarts until the gateway answers.
-    async fn post(&self, path: &str, body: &Value, key: &str) -> (u16, Value) {
-        let started = Instant::now();
-        loop {
-            let sent = self
-                .client
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(&self.sk)
-                .header("Idempotency-Key", key)
-                .json(body)
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            if let Ok(r) = sent {
-                let status = r.status().as_u16();
-                if let Ok(v) = r.json::<Value>().await {
-                    if status != 409 {
-                        return (status, v);
-                    }
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{path} never answered"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let sent = self
-                .client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(&self.sk)
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            if let Ok(r) = sent {
-                if let Ok(v) = r.json::<Value>().await {
-                    return v;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{path} never answered"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 #[tokio::test]
 async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
-    sqlx::any::install_default_drivers();
-    let root = DevnetConfig::default_repo_root();
-    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
-    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
-    let devnet = Devnet::start(DevnetConfig {
-        anvil_bin,
-        ..DevnetConfig::for_repo(&root)
-    })
-    .await
-    .expect("devnet starts");
-    let dir = tempfile::tempdir().unwrap();
-    let manifest_path = dir.path().join("devnet.json");
-    devnet.manifest().write(&manifest_path).unwrap();
+    let Chaos {
+        devnet,
+        dir: _dir,
+        url,
+        created: _,
+        mut gateway,
+        api,
+    } = chaos::start("Chaos Shop", None).await;
     let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
-    let url = format!("sqlite://{}", dir.path().join("rialto.db").display());
-    let out = rialto(&["migrate", "--database-url", &url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = rialto(&[
-        "merchants",
-        "create",
-        "--name",
-        "Chaos Shop",
-        "--settlement-asset",
-        "usdc",
-        "--settlement-chain",
-        "base",
-        "--settlement-address",
-        MERCHANT,
-        "--database-url",
-        &url,
-        "--json",
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut gateway = Gateway {
-        url: url.clone(),
-        manifest: manifest_path.display().to_string(),
-        listen: format!("127.0.0.1:{port}"),
-        child: None,
-    };
     gateway.start();
-    let api = Api {
-        base: format!("http://127.0.0.1:{port}"),
-        sk: created["secret_key"].as_str().unwrap().to_owned(),
-        client: reqwest::Client::new(),
-    };
     let (status, answer) = api
-        .post(
+        .post_settled(
             "/v1/settings",
             &json!({"settlement_schedule": "batched", "payout_threshold": "20",
                     "payout_addresses": {"devnet-base": MERCHANT}}),
@@ -235,7 +56,7 @@ async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
     for round in 0..6 {
         // A payment into a deposit address, a kill somewhere while it is swept.
         let (status, paying) = api
-            .post(
+            .post_settled(
                 "/v1/payment_intents",
                 &json!({"amount": "15.00", "currency": "usd",
                         "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}),
@@ -245,7 +66,7 @@ async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
         assert_eq!(status, 200, "{paying}");
         let id = paying["id"].as_str().unwrap().to_owned();
         let (status, deposit) = api
-            .post(
+            .post_settled(
                 &format!("/v1/payment_intents/{id}/deposit_address"),
                 &json!({}),
                 &format!("deposit-{round}"),
@@ -275,7 +96,7 @@ async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
         }
         intents.push(id.clone());
         let (status, refund) = api
-            .post(
+            .post_settled(
                 "/v1/refunds",
                 &json!({"payment_intent": id, "amount": "2.50"}),
                 &format!("refund-{round}"),

@@ -2,6 +2,7 @@
 //! database on the server that `tools/test.sh` starts), plus a merchant and its keys.
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod devnet;
 
 use std::sync::Arc;

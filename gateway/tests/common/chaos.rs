@@ -1,0 +1,250 @@
+//! The SIGKILL chaos harness: the real `rialto serve` binary on one SQLite file against a
+//! local devnet, killed and restarted at seeded points (`chaos.rs`, `chaos_routes.rs`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
+use serde_json::Value;
+
+pub const MERCHANT: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+
+/// xorshift64*: reproducible kill points without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+pub fn rialto(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rialto"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RIALTO__SANDBOX__POLL_MS", "50")
+        .env("RIALTO__SANDBOX__CONFIRMATIONS", "1")
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg("/nonexistent/rialto.toml")
+        .args(args);
+    cmd
+}
+
+pub struct Gateway {
+    pub url: String,
+    pub manifest: String,
+    pub listen: String,
+    /// Every run's output, appended: printed when the test fails.
+    pub log: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl Gateway {
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = rialto(&[
+            "serve",
+            "--listen",
+            &self.listen,
+            "--database-url",
+            &self.url,
+            "--devnet-manifest",
+            &self.manifest,
+        ])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no graceful stop, whatever was in flight.
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!("--- gateway log (last 80 lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+pub struct Api {
+    pub base: String,
+    pub sk: String,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    /// GET (no body) or POST, retried while the gateway is down or restarting (no answer, a
+    /// 5xx, or the key still in flight) until it answers.
+    pub async fn call(&self, path: &str, body: Option<&Value>, key: Option<&str>) -> (u16, Value) {
+        let started = Instant::now();
+        let mut last;
+        loop {
+            let url = format!("{}{path}", self.base);
+            let mut request = match body {
+                Some(b) => self.client.post(url).json(b),
+                None => self.client.get(url),
+            };
+            request = request
+                .bearer_auth(&self.sk)
+                .timeout(Duration::from_secs(10));
+            if let Some(key) = key {
+                request = request.header("Idempotency-Key", key);
+            }
+            match request.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.json::<Value>().await {
+                        Ok(v) => {
+                            let in_use =
+                                status == 409 && v["error"]["code"] == "idempotency_key_in_use";
+                            if status < 500 && !in_use {
+                                return (status, v);
+                            }
+                            last = format!("{status} {v}");
+                        }
+                        Err(e) => last = format!("{status}: {e}"),
+                    }
+                }
+                Err(e) => last = e.to_string(),
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{path} never answered; last: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call(path, None, None).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    }
+}
+
+impl Api {
+    /// POST with an Idempotency-Key, retried through restarts (and while the answer is a 409:
+    /// a reservation still settling) until the gateway answers otherwise.
+    pub async fn post_settled(&self, path: &str, body: &Value, key: &str) -> (u16, Value) {
+        let started = Instant::now();
+        loop {
+            let (status, v) = self.call(path, Some(body), Some(key)).await;
+            if status != 409 {
+                return (status, v);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{path} kept answering 409: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A devnet, a migrated SQLite database with one merchant settling USDC on Base at
+/// [`MERCHANT`], and the gateway on a free port (not started).
+pub struct Chaos {
+    pub devnet: Devnet,
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub created: Value,
+    pub gateway: Gateway,
+    pub api: Api,
+}
+
+pub async fn start(merchant_name: &str, log: Option<PathBuf>) -> Chaos {
+    sqlx::any::install_default_drivers();
+    let root = DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let devnet = Devnet::start(DevnetConfig {
+        anvil_bin,
+        ..DevnetConfig::for_repo(&root)
+    })
+    .await
+    .expect("devnet starts");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_path = dir.path().join("devnet.json");
+    devnet.manifest().write(&manifest_path).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("rialto.db").display());
+    let out = rialto(&["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rialto(&[
+        "merchants",
+        "create",
+        "--name",
+        merchant_name,
+        "--settlement-asset",
+        "usdc",
+        "--settlement-chain",
+        "base",
+        "--settlement-address",
+        MERCHANT,
+        "--database-url",
+        &url,
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gateway = Gateway {
+        url: url.clone(),
+        manifest: manifest_path.display().to_string(),
+        listen: format!("127.0.0.1:{port}"),
+        log: log.unwrap_or_else(|| dir.path().join("gateway.log")),
+        child: None,
+    };
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        sk: created["secret_key"].as_str().unwrap().to_owned(),
+        client: reqwest::Client::new(),
+    };
+    Chaos {
+        devnet,
+        dir,
+        url,
+        created,
+        gateway,
+        api,
+    }
+}
