@@ -134,11 +134,10 @@ pub async fn execution_object(
 fn pay_to(
     state: &AppState,
     exec: &RouteExecution,
+    quote: &rialto_router::Quote,
     chain: &str,
     asset: &str,
 ) -> Result<PayToObject, String> {
-    let stored: crate::routing::StoredRoute =
-        serde_json::from_str(&exec.graph).map_err(|e| e.to_string())?;
     let (token, _) = onchain::token_on(state, chain, asset)?;
     Ok(PayToObject {
         chain: chain.to_owned(),
@@ -147,7 +146,7 @@ fn pay_to(
         address: onchain::hot_wallet(state, exec.livemode, chain)?
             .address
             .to_string(),
-        amount: stored.quote.payer_amount.to_string(),
+        amount: quote.payer_amount.to_string(),
     })
 }
 
@@ -369,11 +368,15 @@ pub fn object_of(
     exec: &RouteExecution,
     legs: &[RouteLegRecord],
 ) -> Result<RouteExecutionObject, ApiError> {
-    let pay_to = match serde_json::from_str::<Funding>(&exec.funding) {
-        Ok(Funding::Wallet { chain, asset, .. }) => pay_to(state, exec, &chain, &asset).ok(),
+    // The stored route holds the whole graph: read once.
+    let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph).ok();
+    let pay_to = match (serde_json::from_str::<Funding>(&exec.funding), &stored) {
+        (Ok(Funding::Wallet { chain, asset, .. }), Some(s)) => {
+            pay_to(state, exec, &s.quote, &chain, &asset).ok()
+        }
         _ => None,
     };
-    let price_sources = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph)
+    let price_sources = stored
         .map(|s| {
             s.quote
                 .price_sources
