@@ -95,6 +95,7 @@ pub async fn send(
         data: sender::erc20_transfer_data(&out.destination, out.units)?.to_vec(),
         token: Some((out.token, out.units)),
         max_fee_cap: None,
+        extra_gas: 0,
     };
     let leg = EvmRail { chain, store }.send(&request, now_ms).await?;
     Ok(Sent::Leg(Box::new(leg)))

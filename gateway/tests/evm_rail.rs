@@ -528,6 +528,7 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
                 data: Vec::new(),
                 token: None,
                 max_fee_cap: None,
+                extra_gas: 0,
             };
             let leg = rail.send(&request, 0).await.unwrap();
             // Asked again (a retry after a timeout): the same leg, nothing new sent.

@@ -501,6 +501,7 @@ pub async fn submit_authorization(
         data: calldata.to_vec(),
         token: Some((asset.contract, units)),
         max_fee_cap: None,
+        extra_gas: 0,
     };
     let sent = rail.send(&request, now).await;
     // Stored means it will be sent (the worker re-broadcasts it), even if this call failed

@@ -48,7 +48,17 @@ pub struct LegRequest {
     pub token: Option<(Address, u128)>,
     /// Never pay more than this per gas (wei): a sweep can only spend the gas it was sent.
     pub max_fee_cap: Option<u128>,
+    /// Gas on top of the estimate and its margin, for calls whose cost depends on the block
+    /// they land in (see [`SWAP_GAS_HEADROOM`]). Unused gas is not paid for.
+    pub extra_gas: u64,
 }
+
+/// A Uniswap V2 pair writes its price accumulators only when the block's timestamp moved past
+/// its last update. A swap estimated in the pool's last-update second and mined in a later one
+/// needs two more storage writes than its estimate: on a pool never swapped before, two
+/// zero-to-non-zero writes (2 × 22,100 gas), more than the estimate's 20 % margin covers
+/// (measured on the devnet: 116,922 estimated, 151,414 used).
+pub const SWAP_GAS_HEADROOM: u64 = 50_000;
 
 /// A chain the gateway can move money on. Every method is safe to call again after a crash or
 /// timeout: `send` is idempotent per leg, `drive` only advances stored legs.
@@ -95,7 +105,9 @@ impl Rail for EvmRail<'_> {
             data: request.data.clone().into(),
             gas_limit: 0,
         };
-        spec.gas_limit = sender::estimate_gas(chain.rpc_url(), &from, &spec).await?;
+        spec.gas_limit = sender::estimate_gas(chain.rpc_url(), &from, &spec)
+            .await?
+            .saturating_add(request.extra_gas);
         let mut fees = sender::estimate_fees(chain.rpc_url()).await?;
         if let Some(cap) = request.max_fee_cap {
             fees.max_fee_per_gas = fees.max_fee_per_gas.min(cap);

@@ -381,6 +381,7 @@ pub(super) async fn sweep_legs(
                 data: Vec::new(),
                 token: None,
                 max_fee_cap: None,
+                extra_gas: 0,
             };
             rail.send(&request, now_ms).await?
         }
@@ -397,6 +398,7 @@ pub(super) async fn sweep_legs(
             let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
             let request = LegRequest {
                 max_fee_cap: Some(gas_held / u128::from(gas.max(1))),
+                extra_gas: 0,
                 purpose: sweep_purpose,
                 reference: reference.clone(),
                 payment_intent_id: Some(intent.id),

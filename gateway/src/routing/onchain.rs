@@ -354,6 +354,7 @@ pub fn request(
         data,
         token,
         max_fee_cap: None,
+        extra_gas: 0,
     }
 }
 

@@ -30,6 +30,7 @@ use super::{
     LegProgress, Step, Token, ROUTE_APPROVE, ROUTE_SWAP,
 };
 use crate::api::AppState;
+use crate::chain::rail::SWAP_GAS_HEADROOM;
 
 /// How long a signed swap stays valid, seconds (a re-broadcast after that reverts on chain).
 const DEADLINE_SECS: i64 = 1800;
@@ -238,13 +239,14 @@ async fn swap_or_revoke(
         to: to_wire(&plan.hot.address).map_err(|e| e.to_string())?,
         deadline: U256::from(now_ms.div_euclid(1000).saturating_add(DEADLINE_SECS).max(0)),
     };
-    let request = request(
+    let mut request = request(
         (ROUTE_SWAP, reference),
         &plan.hot.signer,
         plan.router,
         call.abi_encode(),
         Some((plan.token_in.address, plan.amount_in)),
     );
+    request.extra_gas = SWAP_GAS_HEADROOM;
     send(plan.state, plan.hot.chain, &request, now_ms).await?;
     Ok(LegProgress::Pending)
 }
