@@ -44,7 +44,7 @@ fn config(base_url: &str) -> BinanceConfig {
         SecretString::from(KEY.to_owned()),
         SecretString::from(SECRET.to_owned()),
     );
-    config.timeout = Duration::from_millis(300);
+    config.timeout = Duration::from_secs(1);
     config.networks = vec![BinanceNetwork {
         asset: asset("USDC"),
         network: base_chain(),

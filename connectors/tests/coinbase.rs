@@ -55,7 +55,7 @@ fn ok(name: &str) -> ResponseTemplate {
 
 fn config(base_url: &str) -> CoinbaseConfig {
     let mut config = CoinbaseConfig::new(base_url, cdp_key());
-    config.timeout = Duration::from_millis(300);
+    config.timeout = Duration::from_secs(1);
     config.networks = vec![CoinbaseNetwork {
         asset: asset("USDC"),
         network: base_chain(),

@@ -38,7 +38,7 @@ fn client(base_url: &str) -> Kraken {
         SecretString::from(SECRET.to_owned()),
     );
     config.tier = KrakenTier::Pro;
-    config.timeout = Duration::from_millis(300);
+    config.timeout = Duration::from_secs(1);
     config.networks = vec![KrakenNetwork {
         asset: asset("USDC"),
         network: base_chain(),

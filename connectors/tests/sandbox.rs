@@ -77,7 +77,7 @@ fn kraken(base_url: &str) -> Kraken {
         SecretString::from(secret.to_owned()),
     );
     c.tier = KrakenTier::Pro;
-    c.timeout = Duration::from_millis(300);
+    c.timeout = Duration::from_secs(1);
     c.networks = vec![KrakenNetwork {
         asset: asset("USDC"),
         network: base_chain(),
@@ -99,7 +99,7 @@ fn binance(base_url: &str) -> Binance {
         SecretString::from("k".to_owned()),
         SecretString::from("s".to_owned()),
     );
-    c.timeout = Duration::from_millis(300);
+    c.timeout = Duration::from_secs(1);
     c.networks = vec![BinanceNetwork {
         asset: asset("USDC"),
         network: base_chain(),
@@ -119,7 +119,7 @@ fn coinbase(base_url: &str) -> Coinbase {
     )
     .expect("key");
     let mut c = CoinbaseConfig::new(base_url, key);
-    c.timeout = Duration::from_millis(300);
+    c.timeout = Duration::from_secs(1);
     c.networks = vec![CoinbaseNetwork {
         asset: asset("USDC"),
         network: base_chain(),
@@ -226,7 +226,7 @@ async fn a_repeated_send_once_with_the_same_leg_executes_once_on_the_sandbox_its
 #[tokio::test]
 async fn under_injected_faults_the_sandbox_itself_executes_nothing_twice() {
     let sandbox = sandbox(Arc::new(RecordingSink::default())).await;
-    let exchange = sandbox.exchange().with_timeout(Duration::from_millis(300));
+    let exchange = sandbox.exchange().with_timeout(Duration::from_secs(1));
     nothing_executes_twice(&sandbox, &exchange, "USD").await;
 
     sandbox.inject(
@@ -340,7 +340,7 @@ async fn nothing_executes_twice<E: Exchange>(sandbox: &Sandbox, exchange: &E, qu
         Fault::Outage,
         Fault::ErrorAfterExecuting,
         Fault::SlowAfterExecuting {
-            delay: Duration::from_secs(1),
+            delay: Duration::from_secs(3),
         },
     ];
     for (i, fault) in faults.into_iter().enumerate() {
@@ -422,7 +422,7 @@ async fn injected_failures_reach_the_caller_as_the_right_typed_error() {
         sandbox.inject(
             Operation::PlaceOrder,
             Fault::SlowAfterExecuting {
-                delay: Duration::from_secs(1),
+                delay: Duration::from_secs(3),
             },
         );
         let lost = exchange

@@ -137,9 +137,11 @@ async fn pay_intent(
         let exec_id = exec["id"].as_str().unwrap().to_owned();
         let to: WireAddress = exec["pay_to"]["address"].as_str().unwrap().parse().unwrap();
         let paid = units(dec(&exec["pay_to"]["amount"]));
-        // USDT-like: `transfer` returns nothing; success is the receipt's status.
+        // USDT-like: `transfer` returns nothing; success is the receipt's status. An explicit
+        // limit: the hot wallet's USDT can drop to zero between the estimate and the block.
         let receipt = ITetherLike::new(usdt, &wallets[payer])
             .transfer(to, paid)
+            .gas(150_000)
             .send()
             .await
             .unwrap()

@@ -75,9 +75,7 @@ async fn ranked(app: &TestApp, intent: &Value, source: Value) -> Vec<Value> {
 async fn clocked() -> (DevnetApp, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let setup = start_clocked(1, Some(clock.clone() as Arc<dyn Clock>)).await;
-    // The clock was read before the devnet deployed its sequencer mocks ("up since
-    // deployment"): move past that instant, as wall time does.
-    clock.advance_ms(5_000);
+    common::devnet::past_the_deploy(&setup, &clock).await;
     (setup, clock)
 }
 

@@ -30,7 +30,7 @@ fn dec(v: &Value) -> Decimal {
 async fn clocked() -> (DevnetApp, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let setup = start_clocked(1, Some(clock.clone() as Arc<dyn Clock>)).await;
-    clock.advance_ms(5_000);
+    common::devnet::past_the_deploy(&setup, &clock).await;
     (setup, clock)
 }
 
@@ -294,8 +294,9 @@ async fn when_the_venue_stays_down_the_payment_fails_with_a_reason_and_the_funds
             break exec;
         }
         assert!(started.elapsed() < Duration::from_secs(90), "{exec}");
-        // Every backoff passes.
-        clock.advance_ms(600_000);
+        // Backoffs pass (60 s doubling, five of them), while 90 s of wall time at this step
+        // stays under the feeds' 24 h heartbeat: the prices never go stale.
+        clock.advance_ms(120_000);
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(failed["failure_code"], "venue_unavailable", "{failed}");
@@ -658,8 +659,9 @@ async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back()
             break exec;
         }
         assert!(started.elapsed() < Duration::from_secs(90), "{exec}");
-        // Every backoff passes.
-        clock.advance_ms(600_000);
+        // Backoffs pass (60 s doubling, five of them), while 90 s of wall time at this step
+        // stays under the feeds' 24 h heartbeat: the prices never go stale.
+        clock.advance_ms(120_000);
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(failed["failure_code"], "execution_reverted", "{failed}");

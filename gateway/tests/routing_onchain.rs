@@ -372,9 +372,7 @@ async fn a_transfer_leg_delivers_the_exact_amount_to_its_recipient() {
 async fn a_wallets_usdt_on_one_chain_is_quoted_through_the_dex_and_the_bridge() {
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let setup = start_clocked(1, Some(clock.clone() as Arc<dyn Clock>)).await;
-    // The deploy's blocks can run ahead of the wall clock (the sequencer mocks are "up since
-    // deployment"): move past them, as routing.rs does.
-    clock.advance_ms(5_000);
+    common::devnet::past_the_deploy(&setup, &clock).await;
     let app = &setup.app;
     let paying = intent(app, "25.00").await;
     let id = paying["id"].as_str().unwrap();

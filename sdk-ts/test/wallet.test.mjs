@@ -43,7 +43,8 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   server = spawn(bin, ["--config", "/nonexistent", "serve", "--listen", `127.0.0.1:${port}`,
     "--database-url", db, "--devnet-manifest", manifestPath], { env, stdio: "ignore" });
-  for (let i = 0; i < 200; i++) {
+  // Up to 30 s: startup loads the sanctions lists, slower on a loaded machine.
+  for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(`${base}/health`)).ok) return;
     } catch {}

@@ -1,6 +1,7 @@
 //! One anvil child process per chain: found, started on a free loopback port, waited for, and
 //! killed (and reaped) when dropped, so a failed test or deploy never leaves a node behind.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -148,13 +149,26 @@ impl Drop for AnvilProcess {
     }
 }
 
+/// A free loopback port never handed out before in this process: two devnets of one test
+/// binary starting at once cannot be given the same port (a node answering on it could be the
+/// other devnet's, with the same chain id).
 fn free_port() -> Result<u16, EvmError> {
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     let io_err = |source| EvmError::Io {
         path: PathBuf::from("127.0.0.1:0"),
         source,
     };
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err)?;
-    Ok(listener.local_addr().map_err(io_err)?.port())
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err)?;
+        let port = listener.local_addr().map_err(io_err)?.port();
+        let fresh = GIVEN
+            .lock()
+            .map(|mut given| given.insert(port))
+            .unwrap_or(true);
+        if fresh {
+            return Ok(port);
+        }
+    }
 }
 
 /// Reads anvil's stderr on a thread, keeping the tail for error messages. Without a reader a

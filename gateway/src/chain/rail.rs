@@ -60,6 +60,12 @@ pub struct LegRequest {
 /// (measured on the devnet: 116,922 estimated, 151,414 used).
 pub const SWAP_GAS_HEADROOM: u64 = 50_000;
 
+/// A token transfer estimated while its recipient holds some of the token, and mined after a
+/// concurrent leg emptied that balance, writes a zero slot to non-zero: 17,100 gas more than
+/// its estimate, about twice the 20 % margin of a 45,000-gas transfer. Route legs pass on
+/// exactly what arrived, so the hot wallet's balances return to zero all the time.
+pub const TOKEN_GAS_HEADROOM: u64 = 25_000;
+
 /// A chain the gateway can move money on. Every method is safe to call again after a crash or
 /// timeout: `send` is idempotent per leg, `drive` only advances stored legs.
 #[async_trait]

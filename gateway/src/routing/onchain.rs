@@ -336,7 +336,8 @@ pub fn devnet_manifest(state: &AppState) -> Result<rialto_evm::DevnetManifest, S
     rialto_evm::DevnetManifest::read(Path::new(path)).map_err(|e| e.to_string())
 }
 
-/// A rail leg request with no value, no fee cap and no intent.
+/// A rail leg request with no value, no fee cap and no intent, with
+/// [`TOKEN_GAS_HEADROOM`](crate::chain::rail::TOKEN_GAS_HEADROOM) above its estimate.
 pub fn request(
     (purpose, reference): (&'static str, String),
     signer: &PrivateKeySigner,
@@ -354,7 +355,7 @@ pub fn request(
         data,
         token,
         max_fee_cap: None,
-        extra_gas: 0,
+        extra_gas: crate::chain::rail::TOKEN_GAS_HEADROOM,
     }
 }
 

@@ -73,6 +73,31 @@ pub async fn start_clocked(
     }
 }
 
+/// Moves a manual `clock` (read before the devnet started) two seconds past the newest block
+/// of both chains. The sequencer mocks are "up since deployment" and a deploy's blocks can run
+/// ahead of the wall clock, so a fixed step is not enough on a slow machine: an oracle judged
+/// at or before the deploy's last block answers `oracle_unavailable`.
+pub async fn past_the_deploy(setup: &DevnetApp, clock: &rialto_gateway::clock::ManualClock) {
+    use alloy::providers::Provider;
+    use rialto_gateway::clock::Clock;
+    let mut newest_ms = 0i64;
+    for chain in [&setup.chain, &setup.other_chain] {
+        let provider = ProviderBuilder::new()
+            .connect(&chain.rpc_url)
+            .await
+            .unwrap();
+        let block = provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .expect("a latest block");
+        let ms = i64::try_from(block.header.timestamp).unwrap() * 1000;
+        newest_ms = newest_ms.max(ms);
+    }
+    let target = newest_ms.max(clock.now_ms()) + 2_000;
+    clock.advance_ms(target - clock.now_ms());
+}
+
 /// `of`'s USDC balance on `chain`, in base units.
 pub async fn usdc_balance(chain: &ChainManifest, of: &str) -> U256 {
     let node = ProviderBuilder::new()

@@ -30,7 +30,7 @@ use super::{
     LegProgress, Step, Token, ROUTE_APPROVE, ROUTE_SWAP,
 };
 use crate::api::AppState;
-use crate::chain::rail::SWAP_GAS_HEADROOM;
+use crate::chain::rail::{SWAP_GAS_HEADROOM, TOKEN_GAS_HEADROOM};
 
 /// How long a signed swap stays valid, seconds (a re-broadcast after that reverts on chain).
 const DEADLINE_SECS: i64 = 1800;
@@ -246,7 +246,7 @@ async fn swap_or_revoke(
         call.abi_encode(),
         Some((plan.token_in.address, plan.amount_in)),
     );
-    request.extra_gas = SWAP_GAS_HEADROOM;
+    request.extra_gas = SWAP_GAS_HEADROOM + TOKEN_GAS_HEADROOM;
     send(plan.state, plan.hot.chain, &request, now_ms).await?;
     Ok(LegProgress::Pending)
 }
