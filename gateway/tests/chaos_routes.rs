@@ -613,6 +613,35 @@ async fn sigkilled_gateways_finish_every_routed_payment_and_send_every_leg_once(
             "rialto:routing holds {held:?}"
         );
     }
+    // A reconciliation run finds every transfer of every route on chain, each explained by
+    // exactly one record, crashes notwithstanding.
+    {
+        let manifest = gateway.lock().unwrap().manifest.clone();
+        let out = chaos::rialto(&[
+            "reconcile",
+            "run",
+            "--database-url",
+            &url,
+            "--devnet-manifest",
+            &manifest,
+        ])
+        .output()
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["exceptions"], json!({}), "{run}");
+        assert_eq!(run["observed"], run["matched"], "{run}");
+        assert!(
+            run["matched"].as_u64().unwrap() >= 7 * funded.len() as u64,
+            "{run}"
+        );
+    }
     eprintln!(
         "chaos_routes: {} executions, {} kills, all ended {:?} after the last kill; {:?} in all",
         funded.len(),

@@ -202,6 +202,13 @@ async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets
     );
     assert_eq!(sandbox.executed_orders(), 1);
     assert_eq!(sandbox.executed_withdrawals(), 1);
+    // The venue's withdrawal into the hot wallet and the transfer on to the merchant, each with
+    // its transaction on the receipt.
+    for leg in done["legs"].as_array().unwrap() {
+        let on_chain = leg["kind"] != "trade";
+        assert_eq!(leg["tx_hash"].is_string(), on_chain, "{leg}");
+    }
+    assert_reconciled(app, 2).await;
 
     // Every leg's outcome fed venue health.
     let created = create_operator(app.store.as_ref(), "ops", 0).await.unwrap();
@@ -400,6 +407,32 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
 }
 
 /// What Rialto's routing account holds per asset, and the kinds of postings made.
+/// A reconciliation run over every chain, as an operator.
+async fn reconcile(app: &TestApp) -> Value {
+    let name = format!("recon-{}", rialto_core::id::LegId::generate());
+    let created = create_operator(app.store.as_ref(), &name, 0).await.unwrap();
+    let op = created["operator_key"].as_str().unwrap();
+    let answer = app
+        .post("/v1/reconciliation_runs", op)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let run: Value = answer.json().await.unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    run
+}
+
+/// Every routed transfer the run observed on chain is explained by exactly one of the
+/// gateway's records (`transfers` of them): no exception at all.
+async fn assert_reconciled(app: &TestApp, transfers: u64) {
+    let run = reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
+    assert_eq!(run["counts"]["observed"], transfers, "{run:#}");
+    assert_eq!(run["counts"]["matched"], transfers, "{run:#}");
+}
+
 async fn routing_books(
     app: &TestApp,
 ) -> (std::collections::BTreeMap<String, Decimal>, Vec<String>) {
@@ -603,6 +636,26 @@ async fn usdt_on_one_chain_becomes_the_merchants_usdc_on_another_through_a_swap_
         kinds.iter().filter(|k| *k == "network_fee").count() >= 5,
         "{kinds:?}"
     );
+    // The payer's funding, the swap (out and in), the bridge (deliver, burn, mint) and the
+    // merchant's transfer.
+    assert!(done["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["tx_hash"].as_str().is_some_and(|h| h.starts_with("0x"))));
+    assert_reconciled(app, 7).await;
+    // A payment to `pay_to` nobody reported is money nothing explains.
+    let stray = pay_usdt_hash(
+        &setup.other_chain,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        Decimal::ONE,
+    )
+    .await;
+    let run = reconcile(app).await;
+    let found = run["exceptions"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{run:#}");
+    assert_eq!(found[0]["kind"], "unexpected_inflow", "{run:#}");
+    assert_eq!(found[0]["tx_hash"], stray, "{run:#}");
 }
 
 #[tokio::test]

@@ -142,7 +142,7 @@ async fn a_usdt_to_usdc_swap_lands_exactly_and_is_never_sent_twice() {
     onchain::submit(state, false, &leg, &spec, now_ms())
         .await
         .unwrap();
-    let LegProgress::Confirmed { received } = settle(&setup, &leg, &spec).await else {
+    let LegProgress::Confirmed { received, tx_hash } = settle(&setup, &leg, &spec).await else {
         panic!("the swap did not confirm");
     };
     let gained = balance(eth, "USDC", &hot).await - usdc_before;
@@ -169,7 +169,7 @@ async fn a_usdt_to_usdc_swap_lands_exactly_and_is_never_sent_twice() {
         .unwrap();
     assert_eq!(
         settle(&setup, &leg, &spec).await,
-        LegProgress::Confirmed { received }
+        LegProgress::Confirmed { received, tx_hash }
     );
     assert_eq!(nonce(eth, &hot).await, sent, "no new transaction");
     let again = state
@@ -259,7 +259,7 @@ async fn a_swap_that_cannot_meet_min_out_fails_reverted_and_leaves_usdt_and_late
     onchain::submit(state, false, &retry, &feasible, now_ms())
         .await
         .unwrap();
-    let LegProgress::Confirmed { received } = settle(&setup, &retry, &feasible).await else {
+    let LegProgress::Confirmed { received, .. } = settle(&setup, &retry, &feasible).await else {
         panic!("the retry did not swap");
     };
     assert!(received >= dec("99"));
@@ -293,11 +293,11 @@ async fn a_bridge_leg_burns_on_one_chain_and_mints_less_the_fee_on_the_other() {
     onchain::submit(state, false, &leg, &spec, now_ms())
         .await
         .unwrap();
-    assert_eq!(
-        settle(&setup, &leg, &spec).await,
-        LegProgress::Confirmed {
-            received: dec("49.75")
-        }
+    let done = settle(&setup, &leg, &spec).await;
+    assert!(
+        matches!(&done, LegProgress::Confirmed { received, tx_hash }
+            if *received == dec("49.75") && tx_hash.starts_with("0x")),
+        "{done:?}"
     );
     assert_eq!(before.0 - balance(eth, "USDC", &hot_eth).await, dec("50"));
     assert_eq!(before.1 - supply(eth, "USDC").await, dec("50"), "burned");
@@ -346,11 +346,11 @@ async fn a_transfer_leg_delivers_the_exact_amount_to_its_recipient() {
     onchain::submit(state, false, &leg, &spec, now_ms())
         .await
         .unwrap();
-    assert_eq!(
-        settle(&setup, &leg, &spec).await,
-        LegProgress::Confirmed {
-            received: dec("12.5")
-        }
+    let done = settle(&setup, &leg, &spec).await;
+    assert!(
+        matches!(&done, LegProgress::Confirmed { received, tx_hash }
+            if *received == dec("12.5") && tx_hash.starts_with("0x")),
+        "{done:?}"
     );
     assert_eq!(balance(eth, "USDT", to).await, dec("12.5"));
     assert_eq!(balance(eth, "USDT", &hot).await, dec("87.5"));

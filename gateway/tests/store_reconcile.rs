@@ -214,6 +214,12 @@ async fn chain_records_page_in_order_with_their_owners(store: &dyn Store) {
     );
     let rest = store.legs_page(CHAIN, Some("leg_1"), 2).await.unwrap();
     assert_eq!(rest.len(), 1);
+    assert_eq!(
+        store.leg_senders_on(CHAIN).await.unwrap(),
+        [HOT],
+        "three legs, one sender"
+    );
+    assert!(store.leg_senders_on("eip155:1").await.unwrap().is_empty());
     assert!(store
         .legs_page("eip155:1", None, 9)
         .await

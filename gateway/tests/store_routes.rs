@@ -122,6 +122,7 @@ fn leg(exec: &str, id: &str, seq: i64, status: &str) -> RouteLegRecord {
         created_at_ms: T0,
         submitted_at_ms: None,
         finished_at_ms: None,
+        tx_hash: None,
     }
 }
 
@@ -263,8 +264,49 @@ async fn route_store_conformance(db: Db) {
     );
     assert_eq!(
         store.route_legs("rx_one").await.unwrap(),
-        vec![sent, second]
+        vec![sent.clone(), second.clone()]
     );
+    // Reconciliation reads confirmed legs with their transaction, and bound fundings.
+    assert!(store
+        .confirmed_route_legs_page(None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut landed = sent.clone();
+    landed.status = "confirmed".into();
+    landed.received = Some("30.02".into());
+    landed.tx_hash = Some("0xfeed".into());
+    landed.finished_at_ms = Some(T0 + 9);
+    let mut third = again.clone();
+    third.version = 4;
+    assert_eq!(
+        store
+            .save_execution_step(&third, 3, std::slice::from_ref(&landed), None, &[])
+            .await
+            .unwrap(),
+        CasOutcome::Updated
+    );
+    let page = store.confirmed_route_legs_page(None, 10).await.unwrap();
+    assert_eq!(page.len(), 1, "only the confirmed leg with a transaction");
+    assert_eq!(page[0].leg, landed);
+    assert_eq!(page[0].merchant_id, pi.merchant_id.to_string());
+    assert!(!page[0].livemode);
+    assert!(store
+        .confirmed_route_legs_page(Some("leg_a"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let funded = store.funded_executions_page(None, 10).await.unwrap();
+    assert_eq!(
+        funded.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        ["rx_one"]
+    );
+    assert_eq!(funded[0].funding, stepped.funding);
+    assert!(store
+        .funded_executions_page(Some("rx_one"), 10)
+        .await
+        .unwrap()
+        .is_empty());
 
     // A funding transaction binds one execution only.
     store.release_quote("qt_one").await.unwrap();

@@ -1444,6 +1444,12 @@ export interface components {
             status: string;
             received?: string | null;
             failure?: string | null;
+            /**
+             * @description Once confirmed: the on-chain transaction that delivered `received` (the venue's
+             *     withdrawal, the swap, the bridge's mint, the transfer); none for a trade on the
+             *     venue's books.
+             */
+            tx_hash?: string | null;
         };
         /** @enum {string} */
         Schedule: "immediate" | "batched";

@@ -68,6 +68,10 @@ pub struct RouteLegObject {
     pub status: String,
     pub received: Option<String>,
     pub failure: Option<String>,
+    /// Once confirmed: the on-chain transaction that delivered `received` (the venue's
+    /// withdrawal, the swap, the bridge's mint, the transfer); none for a trade on the
+    /// venue's books.
+    pub tx_hash: Option<String>,
 }
 
 /// The execution of an accepted quote.
@@ -119,6 +123,7 @@ fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
         status: l.status.clone(),
         received: l.received.clone(),
         failure: l.failure.clone(),
+        tx_hash: l.tx_hash.clone(),
     }
 }
 

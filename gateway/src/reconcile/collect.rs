@@ -101,13 +101,38 @@ fn chain_err(chain: &EvmChain, err: impl std::fmt::Display) -> ReconcileError {
 
 /// The recipient of an ERC-20 `transfer(address,uint256)` call in a signed transaction.
 pub fn transfer_recipient(raw_tx: &str) -> Option<Addr> {
+    match call_parties(raw_tx)? {
+        Call::Transfer { to } => Some(to),
+        _ => None,
+    }
+}
+
+/// What a signed token call's `Transfer` log looks like, where the call says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `transfer(to, amount)`: from the signer to `to`.
+    Transfer { to: Addr },
+    /// `mint(to, amount)`: from the zero address to `to`.
+    Mint { to: Addr },
+    /// `burn(amount)`: from the signer to the zero address.
+    Burn,
+}
+
+/// Decodes the token call of a signed transaction (another call, e.g. a swap: `None`).
+pub fn call_parties(raw_tx: &str) -> Option<Call> {
+    const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+    const MINT: [u8; 4] = [0x40, 0xc1, 0x0f, 0x19];
+    const BURN: [u8; 4] = [0x42, 0x96, 0x6c, 0x68];
     let bytes = hex::decode(raw_tx.strip_prefix("0x")?).ok()?;
     let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).ok()?;
     let input = tx.input();
-    if input.len() == 68 && input[..4] == [0xa9, 0x05, 0x9c, 0xbb] {
-        input[16..36].try_into().ok()
-    } else {
-        None
+    let selector: [u8; 4] = input.get(..4)?.try_into().ok()?;
+    let to = || input.get(16..36).and_then(|a| a.try_into().ok());
+    match (selector, input.len()) {
+        (TRANSFER, 68) => Some(Call::Transfer { to: to()? }),
+        (MINT, 68) => Some(Call::Mint { to: to()? }),
+        (BURN, 36) => Some(Call::Burn),
+        _ => None,
     }
 }
 
@@ -145,7 +170,25 @@ async fn watch_addresses(
             }
         }
     }
+    // Whatever else the gateway signs for (a sandbox bridge's minter): its burns and
+    // transfers are the gateway's own.
+    for sender in store.leg_senders_on(&chain.caip2).await? {
+        if let Some(a) = parse_addr(&sender) {
+            let watch = Watch {
+                role: Role::HotWallet,
+                owner: None,
+            };
+            obs.watch(id, a, watch);
+        }
+    }
     Ok(())
+}
+
+/// The chain's hot wallet address, if it has one.
+fn hot_address(chain: &EvmChain) -> Option<Addr> {
+    let hot = chain.hot_wallet.as_ref()?;
+    let signer = rialto_evm::sender::signer_from_key(hot).ok()?;
+    parse_addr(&rialto_evm::sender::signer_address(&signer).to_string())
 }
 
 async fn observe_chain(
@@ -210,6 +253,13 @@ fn leg_expected(ctx: &Ctx<'_>, interner: &mut Interner, owned: &OwnedLeg) -> Opt
     let amount: u128 = d.amount_units.as_deref()?.parse().ok()?;
     let chain = interner.intern(&d.chain_id);
     let confirmed = leg.status == LegStatus::Confirmed;
+    // A mint's log comes from the zero address, a burn's goes to it.
+    let (from, to) = match call_parties(&leg.raw_tx) {
+        Some(Call::Transfer { to }) => (parse_addr(&d.from), Some(to)),
+        Some(Call::Mint { to }) => (Some([0; 20]), Some(to)),
+        Some(Call::Burn) => (parse_addr(&d.from), Some([0; 20])),
+        None => (parse_addr(&d.from), None),
+    };
     Some(Expected {
         incoming: false,
         purpose: d.purpose.clone(),
@@ -218,8 +268,8 @@ fn leg_expected(ctx: &Ctx<'_>, interner: &mut Interner, owned: &OwnedLeg) -> Opt
         chain,
         tx: parse_tx_hash(&leg.tx_hash)?,
         log_index: None,
-        from: parse_addr(&d.from),
-        to: transfer_recipient(&leg.raw_tx),
+        from,
+        to,
         token,
         amount,
         must_be_observed: confirmed
@@ -236,7 +286,9 @@ fn payment_expected(
     owned: &OwnedPayment,
 ) -> Option<Expected> {
     let p = &owned.tx;
-    if p.status == TX_REVERTED {
+    // A routed payment's transfer to the merchant is the route's own `route_transfer` leg,
+    // expected as that leg.
+    if p.status == TX_REVERTED || p.source == crate::routing::execute::PAYMENT_SOURCE {
         return None;
     }
     let asset = registry.asset(&p.asset.parse().ok()?)?;
@@ -322,6 +374,8 @@ pub async fn run(
             }
         }
     }
+    let chosen: Vec<&EvmChain> = selected(chains, req).collect();
+    expect_route_arrivals(store, &chosen, registry, &mut engine).await?;
     for posting in store.all_postings().await? {
         if ctx.in_period(posting.created_at_ms) {
             engine.ledger_transaction(&posting);
@@ -330,6 +384,97 @@ pub async fn run(
     let interner = engine.interner.clone();
     let outcome = engine.finish();
     Ok(stored(&ctx, &interner, &outcome, id, now_ms))
+}
+
+/// What routed payments delivered to Rialto's addresses in transactions the gateway did not
+/// sign: a wallet payer's funding transfer, a venue's withdrawal, a swap's output. Each explains
+/// its observed inflow; none is required on chain (the leg was confirmed against the chain,
+/// and its block is not recorded).
+async fn expect_route_arrivals(
+    store: &dyn Store,
+    chains: &[&EvmChain],
+    registry: &AssetRegistry,
+    engine: &mut super::engine::Reconciler,
+) -> Result<(), ReconcileError> {
+    use crate::routing::execute::{arrival, funding_arrival};
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.funded_executions_page(after.as_deref(), PAGE).await?;
+        for f in &page {
+            let Some(a) = funding_arrival(&f.funding) else {
+                continue;
+            };
+            let owner = (f.merchant_id.as_str(), f.livemode);
+            let what = ("route_funding", f.id.as_str());
+            if let Some(e) =
+                arrival_expected(chains, registry, &mut engine.interner, &a, what, owner)
+            {
+                engine.expect(&e);
+            }
+        }
+        after = page.last().map(|f| f.id.clone());
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .confirmed_route_legs_page(after.as_deref(), PAGE)
+            .await?;
+        for owned in &page {
+            let Some(a) = arrival(&owned.leg) else {
+                continue;
+            };
+            let purpose = format!("route_{}", owned.leg.kind);
+            let owner = (owned.merchant_id.as_str(), owned.livemode);
+            let what = (purpose.as_str(), owned.leg.id.as_str());
+            if let Some(e) =
+                arrival_expected(chains, registry, &mut engine.interner, &a, what, owner)
+            {
+                engine.expect(&e);
+            }
+        }
+        after = page.last().map(|l| l.leg.id.clone());
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The incoming transfer an arrival says happened, on one of the run's chains.
+fn arrival_expected(
+    chains: &[&EvmChain],
+    registry: &AssetRegistry,
+    interner: &mut Interner,
+    a: &crate::routing::execute::Arrival,
+    (purpose, reference): (&str, &str),
+    (merchant, livemode): (&str, bool),
+) -> Option<Expected> {
+    let chain = chains
+        .iter()
+        .find(|c| c.livemode == livemode && (c.caip2 == a.chain || c.alias == a.chain))?;
+    let token = crate::routing::onchain::token_in(registry, &chain.caip2, &a.asset).ok()?;
+    let to = match &a.to {
+        Some(to) => parse_addr(to)?,
+        None => hot_address(chain)?,
+    };
+    Some(Expected {
+        incoming: true,
+        purpose: purpose.to_owned(),
+        reference: reference.to_owned(),
+        owner: Some(interner.intern(merchant)),
+        chain: interner.intern(&chain.caip2),
+        tx: parse_tx_hash(&a.tx_hash)?,
+        log_index: None,
+        from: a.from.as_deref().and_then(parse_addr),
+        to: Some(to),
+        token: parse_addr(&token.address.to_string())?,
+        amount: token.units(a.amount).ok()?,
+        must_be_observed: false,
+        confirmed: true,
+    })
 }
 
 fn whole_units(units: u128, decimals: u32) -> Option<String> {

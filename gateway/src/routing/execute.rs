@@ -110,6 +110,87 @@ pub enum LegSpec {
     },
 }
 
+/// The `source` of the payment transaction a route's transfer to the merchant records.
+pub const PAYMENT_SOURCE: &str = "route";
+
+/// Where money reached one of Rialto's addresses on chain through a transaction that is not a
+/// rail leg of the gateway's own (so reconciliation would otherwise not expect it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// CAIP-2 or alias, as the route names it.
+    pub chain: String,
+    /// The token's symbol.
+    pub asset: String,
+    pub tx_hash: String,
+    /// The recipient; `None` = the chain's hot wallet.
+    pub to: Option<String>,
+    /// From whom, when known (a wallet payer).
+    pub from: Option<String>,
+    pub amount: Decimal,
+}
+
+/// What a confirmed route leg delivered to Rialto from someone else's transaction: a venue's
+/// withdrawal (to the address it was sent to) and a swap's output (to the hot wallet).
+/// Transfers, returns and the bridge's mint are rail legs the gateway signed, which
+/// reconciliation already expects; a trade stays on the venue's books.
+pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
+    if leg.status != "confirmed" {
+        return None;
+    }
+    let tx_hash = leg.tx_hash.clone()?;
+    let amount: Decimal = leg.received.as_deref()?.parse().ok()?;
+    match serde_json::from_str::<LegSpec>(&leg.spec).ok()? {
+        LegSpec::Withdrawal {
+            network,
+            asset,
+            address,
+            ..
+        } => Some(Arrival {
+            chain: network,
+            asset,
+            tx_hash,
+            to: Some(address),
+            from: None,
+            amount,
+        }),
+        LegSpec::Chain {
+            leg: ChainLeg::Swap {
+                chain, token_out, ..
+            },
+        } => Some(Arrival {
+            chain,
+            asset: token_out,
+            tx_hash,
+            to: None,
+            from: None,
+            amount,
+        }),
+        _ => None,
+    }
+}
+
+/// The payer's transfer that funded a wallet execution, once bound (`funding` is the
+/// execution's stored JSON).
+pub fn funding_arrival(funding: &str) -> Option<Arrival> {
+    match serde_json::from_str::<Funding>(funding).ok()? {
+        Funding::Wallet {
+            chain,
+            asset,
+            payer,
+            tx_hash: Some(tx_hash),
+            amount: Some(amount),
+        } => Some(Arrival {
+            chain,
+            asset,
+            tx_hash,
+            to: None,
+            from: Some(payer),
+            amount,
+        }),
+        _ => None,
+    }
+}
+
 /// The plan's policy for gateway executions: exchange accounts are the payer's, so Rialto's
 /// top-ups only apply where Rialto holds the money (its addresses on chains).
 pub fn policy() -> PlanPolicy {
@@ -256,6 +337,7 @@ fn leg_record(
         created_at_ms: now_ms,
         submitted_at_ms: None,
         finished_at_ms: None,
+        tx_hash: None,
     })
 }
 
@@ -382,7 +464,9 @@ enum Sent {
 /// What asking about a sent leg gave.
 enum Asked {
     Pending,
-    Confirmed(Decimal),
+    /// What the leg delivered, and the on-chain transaction that delivered it (none for a
+    /// trade on the venue's books).
+    Confirmed(Decimal, Option<String>),
     Failed(LegFailure, String),
     Unknown,
 }
@@ -522,8 +606,9 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
         }
         Asked::Unknown if leg.status == "unknown" => return Ok(false),
         Asked::Unknown => LegOutcome::Unknown,
-        Asked::Confirmed(received) => {
+        Asked::Confirmed(received, tx_hash) => {
             leg.received = Some(received.to_string());
+            leg.tx_hash = tx_hash;
             LegOutcome::Confirmed { received }
         }
         Asked::Failed(reason, why) => {
@@ -644,6 +729,7 @@ pub fn return_record(
         created_at_ms: now_ms,
         submitted_at_ms: None,
         finished_at_ms: None,
+        tx_hash: None,
     })
 }
 
@@ -1190,7 +1276,7 @@ async fn bind_payment(
         block_hash: transfer.block_hash.clone().unwrap_or_default(),
         log_index: 0,
         status: crate::store::chain::TX_CONFIRMED.to_owned(),
-        source: "route".to_owned(),
+        source: PAYMENT_SOURCE.to_owned(),
         created_at_ms: now_ms,
     };
     state
@@ -1465,7 +1551,9 @@ async fn ask(
                     tracing::warn!(leg = %leg, error = %why, "on-chain leg status unavailable; will retry");
                     Asked::Pending
                 }
-                Ok(LegProgress::Confirmed { received }) => Asked::Confirmed(received),
+                Ok(LegProgress::Confirmed { received, tx_hash }) => {
+                    Asked::Confirmed(received, Some(tx_hash))
+                }
                 Ok(LegProgress::Failed { reverted, why }) => Asked::Failed(
                     if reverted {
                         LegFailure::Reverted
@@ -1497,7 +1585,7 @@ async fn ask(
                         }
                     };
                     if received > Decimal::ZERO {
-                        Asked::Confirmed(received)
+                        Asked::Confirmed(received, None)
                     } else {
                         Asked::Failed(
                             LegFailure::InsufficientLiquidity,
@@ -1556,7 +1644,7 @@ async fn landed(
     {
         Ok(t) if t.confirmations >= chain.confirmations => {
             match onchain::from_units(t.amount_units, decimals) {
-                Ok(amount) => Asked::Confirmed(amount),
+                Ok(amount) => Asked::Confirmed(amount, Some(hash.trim().to_owned())),
                 Err(_) => Asked::Unknown,
             }
         }

@@ -110,8 +110,9 @@ pub enum ChainLeg {
 pub enum LegProgress {
     /// Not finished: a transaction is in flight, or the next one was just sent.
     Pending,
-    /// Done; `received` is exact, in the output asset, read from the receipt's `Transfer` log.
-    Confirmed { received: Decimal },
+    /// Done; `received` is exact, in the output asset, read from the `Transfer` log of
+    /// `tx_hash`, the transaction that delivered it.
+    Confirmed { received: Decimal, tx_hash: String },
     /// Did not happen; the input is still where the leg started. `reverted`: a transaction of
     /// the leg reverted (or the swap was refused because the pool could not meet `min_out`).
     Failed { reverted: bool, why: String },
@@ -285,12 +286,20 @@ impl Token {
 
 /// The registry's token `symbol` (case-insensitive) on `chain`.
 pub fn token(state: &AppState, chain: &EvmChain, symbol: &str) -> Result<Token, String> {
-    state
-        .registry
+    token_in(&state.registry, &chain.caip2, symbol)
+}
+
+/// The token `symbol` on chain `caip2` in `registry`.
+pub fn token_in(
+    registry: &rialto_core::asset::AssetRegistry,
+    caip2: &str,
+    symbol: &str,
+) -> Result<Token, String> {
+    registry
         .assets()
         .iter()
         .find(|a| {
-            a.id.chain().to_string() == chain.caip2
+            a.id.chain().to_string() == caip2
                 && a.kind != AssetKind::Native
                 && a.symbol.eq_ignore_ascii_case(symbol)
         })
@@ -299,7 +308,7 @@ pub fn token(state: &AppState, chain: &EvmChain, symbol: &str) -> Result<Token, 
             address: a.contract,
             decimals: a.decimals,
         })
-        .ok_or_else(|| format!("no token {symbol} on {}", chain.caip2))
+        .ok_or_else(|| format!("no token {symbol} on {caip2}"))
 }
 
 /// Whole units to base units, exactly.
@@ -546,6 +555,7 @@ async fn transfer_progress(plan: &TransferPlan<'_>, leg: &LegId) -> Result<LegPr
         },
         Step::Confirmed => LegProgress::Confirmed {
             received: received(chain, &sent, &plan.token, &plan.to).await?,
+            tx_hash: sent.tx_hash.clone(),
         },
     })
 }

@@ -105,6 +105,40 @@ pub trait QuoteStore: Send + Sync + 'static {
 
     /// The legs of an execution, in order.
     async fn route_legs(&self, execution: &str) -> Result<Vec<RouteLegRecord>, StoreError>;
+
+    /// Confirmed legs with an on-chain transaction, by id after `after`, each with its
+    /// execution's merchant and mode (for reconciliation).
+    async fn confirmed_route_legs_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OwnedRouteLeg>, StoreError>;
+
+    /// Executions whose funding transfer is bound (`funding_ref` set), by id after `after`.
+    async fn funded_executions_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<FundedExecution>, StoreError>;
+}
+
+/// A route leg with its execution's merchant and mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRouteLeg {
+    pub leg: RouteLegRecord,
+    pub merchant_id: String,
+    pub livemode: bool,
+}
+
+/// An execution's funding, once a transfer is bound to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FundedExecution {
+    pub id: String,
+    pub merchant_id: String,
+    pub livemode: bool,
+    /// JSON `routing::execute::Funding`.
+    pub funding: String,
+    pub created_at_ms: i64,
 }
 
 /// The execution of one accepted quote (see `gateway/src/routing/execute.rs`).
@@ -159,4 +193,6 @@ pub struct RouteLegRecord {
     pub created_at_ms: i64,
     pub submitted_at_ms: Option<i64>,
     pub finished_at_ms: Option<i64>,
+    /// The transaction that delivered a confirmed leg's output on chain.
+    pub tx_hash: Option<String>,
 }

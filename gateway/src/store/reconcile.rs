@@ -108,6 +108,10 @@ pub trait ReconcileStore: Send + Sync + 'static {
     /// Every deposit address handed out on `chain_id`, whatever its intent's status.
     async fn deposit_addresses_on(&self, chain_id: &str) -> Result<Vec<OwnedAddress>, StoreError>;
 
+    /// The distinct addresses the gateway has signed legs from on `chain_id` (its hot wallet,
+    /// deposit addresses, a sandbox bridge's minter): every one is gateway-controlled.
+    async fn leg_senders_on(&self, chain_id: &str) -> Result<Vec<String>, StoreError>;
+
     /// The distinct settlement addresses intents on `chain_id` settle to.
     async fn settlement_addresses_on(
         &self,

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::quote::{AcceptOutcome, QuoteRecord, QuoteStore, RouteExecution, RouteLegRecord};
+use super::quote::{
+    AcceptOutcome, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStore, RouteExecution,
+    RouteLegRecord,
+};
 use super::sql::{insert_idempotency, SqlStore};
 use super::StoreError;
 use super::{CasOutcome, IdempotencyRecord};
@@ -17,7 +20,7 @@ const EXECUTION_COLUMNS: &str = "id, quote_id, payment_intent_id, merchant_id, l
      next_at_ms, created_at_ms, updated_at_ms";
 const LEG_COLUMNS: &str = "id, execution_id, seq, kind, venue, from_node, to_node, input, topup, \
      min_output, spec, status, received, failure, external_ref, not_before_ms, created_at_ms, \
-     submitted_at_ms, finished_at_ms";
+     submitted_at_ms, finished_at_ms, tx_hash";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("quote {what}"))
@@ -87,6 +90,7 @@ fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
         created_at_ms: row.try_get("created_at_ms")?,
         submitted_at_ms: row.try_get("submitted_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
+        tx_hash: row.try_get("tx_hash")?,
     })
 }
 
@@ -97,7 +101,7 @@ async fn upsert_leg(
 ) -> Result<(), StoreError> {
     let updated = sqlx::query(
         "UPDATE route_legs SET status = $1, received = $2, failure = $3, external_ref = $4, \
-         submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7 WHERE id = $8",
+         submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7, tx_hash = $8 WHERE id = $9",
     )
     .bind(leg.status.clone())
     .bind(leg.received.clone())
@@ -106,6 +110,7 @@ async fn upsert_leg(
     .bind(leg.submitted_at_ms)
     .bind(leg.finished_at_ms)
     .bind(leg.not_before_ms)
+    .bind(leg.tx_hash.clone())
     .bind(leg.id.clone())
     .execute(&mut **tx)
     .await?;
@@ -114,7 +119,7 @@ async fn upsert_leg(
     }
     sqlx::query(&format!(
         "INSERT INTO route_legs ({LEG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ))
     .bind(leg.id.clone())
     .bind(leg.execution_id.clone())
@@ -135,6 +140,7 @@ async fn upsert_leg(
     .bind(leg.created_at_ms)
     .bind(leg.submitted_at_ms)
     .bind(leg.finished_at_ms)
+    .bind(leg.tx_hash.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -405,6 +411,62 @@ impl QuoteStore for SqlStore {
         .fetch_all(&self.writer)
         .await?;
         rows.iter().map(leg_from_row).collect()
+    }
+
+    async fn confirmed_route_legs_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OwnedRouteLeg>, StoreError> {
+        let columns = LEG_COLUMNS
+            .split(", ")
+            .map(|c| format!("l.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns}, e.merchant_id, e.livemode FROM route_legs l JOIN route_executions \
+             e ON e.id = l.execution_id WHERE l.status = 'confirmed' AND l.tx_hash IS NOT NULL \
+             AND l.id > $1 ORDER BY l.id LIMIT $2"
+        ))
+        .bind(after.unwrap_or("").to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OwnedRouteLeg {
+                    leg: leg_from_row(row)?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    livemode: row.try_get::<i64, _>("livemode")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn funded_executions_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<FundedExecution>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, merchant_id, livemode, funding, created_at_ms FROM route_executions \
+             WHERE funding_ref IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or("").to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FundedExecution {
+                    id: row.try_get("id")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    livemode: row.try_get::<i64, _>("livemode")? != 0,
+                    funding: row.try_get("funding")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                })
+            })
+            .collect()
     }
 }
 

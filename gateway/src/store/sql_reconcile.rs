@@ -220,6 +220,19 @@ impl ReconcileStore for SqlStore {
         owned_addresses(&rows, "address")
     }
 
+    async fn leg_senders_on(&self, chain_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT from_address FROM chain_transfers WHERE chain_id = $1 ORDER BY \
+             from_address",
+        )
+        .bind(chain_id.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("from_address")?))
+            .collect()
+    }
+
     async fn settlement_addresses_on(
         &self,
         chain_id: &str,

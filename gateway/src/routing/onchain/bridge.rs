@@ -46,9 +46,10 @@ pub enum BridgeStatus {
     /// Burned and final on the source chain; the mint is due ([`Bridge::mint`]).
     Burned,
     Minting,
-    /// Minted: `received` is exact, from the mint's `Transfer` log.
+    /// Minted: `received` is exact, from the `Transfer` log of the mint `tx_hash`.
     Minted {
         received: Decimal,
+        tx_hash: String,
     },
     /// Nothing left the hot wallet.
     Failed {
@@ -100,7 +101,7 @@ pub async fn progress(
             LegProgress::Pending
         }
         BridgeStatus::Minting => LegProgress::Pending,
-        BridgeStatus::Minted { received } => LegProgress::Confirmed { received },
+        BridgeStatus::Minted { received, tx_hash } => LegProgress::Confirmed { received, tx_hash },
         BridgeStatus::Failed { why } => LegProgress::Failed {
             reverted: true,
             why,
@@ -364,6 +365,7 @@ impl Bridge for DevnetBurnMint<'_> {
             Step::Open => BridgeStatus::Minting,
             Step::Confirmed => BridgeStatus::Minted {
                 received: received(to.hot.chain, &minted, &to.token, &to.hot.address).await?,
+                tx_hash: minted.tx_hash.clone(),
             },
             Step::Reverted(why) => BridgeStatus::Unknown {
                 why: format!("mint {} reverted ({why}) after the burn", minted.tx_hash),
