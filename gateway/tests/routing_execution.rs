@@ -656,6 +656,37 @@ async fn usdt_on_one_chain_becomes_the_merchants_usdc_on_another_through_a_swap_
     assert_eq!(found.len(), 1, "{run:#}");
     assert_eq!(found[0]["kind"], "unexpected_inflow", "{run:#}");
     assert_eq!(found[0]["tx_hash"], stray, "{run:#}");
+    // A swap booked against a transaction that is not on chain is money the books claim and
+    // the chain never delivered; the real swap's output is then unexplained.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    let bogus = format!("0x{}", "ab".repeat(32));
+    sqlx::query("UPDATE route_legs SET tx_hash = $1 WHERE kind = 'dex_swap'")
+        .bind(bogus.clone())
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let run = reconcile(app).await;
+    let mut found: Vec<(String, String)> = run["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let purpose = x["purpose"].as_str().unwrap_or_default().to_owned();
+            (x["kind"].as_str().unwrap().to_owned(), purpose)
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("missing".to_owned(), "route_dex_swap".to_owned()),
+            ("unexpected_inflow".to_owned(), String::new()),
+            ("unexpected_inflow".to_owned(), String::new()),
+        ],
+        "{run:#}"
+    );
 }
 
 #[tokio::test]

@@ -142,7 +142,12 @@ async fn a_usdt_to_usdc_swap_lands_exactly_and_is_never_sent_twice() {
     onchain::submit(state, false, &leg, &spec, now_ms())
         .await
         .unwrap();
-    let LegProgress::Confirmed { received, tx_hash } = settle(&setup, &leg, &spec).await else {
+    let LegProgress::Confirmed {
+        received,
+        tx_hash,
+        block,
+    } = settle(&setup, &leg, &spec).await
+    else {
         panic!("the swap did not confirm");
     };
     let gained = balance(eth, "USDC", &hot).await - usdc_before;
@@ -169,8 +174,13 @@ async fn a_usdt_to_usdc_swap_lands_exactly_and_is_never_sent_twice() {
         .unwrap();
     assert_eq!(
         settle(&setup, &leg, &spec).await,
-        LegProgress::Confirmed { received, tx_hash }
+        LegProgress::Confirmed {
+            received,
+            tx_hash,
+            block
+        }
     );
+    assert!(block.is_some(), "the swap's block is recorded");
     assert_eq!(nonce(eth, &hot).await, sent, "no new transaction");
     let again = state
         .store
@@ -295,7 +305,7 @@ async fn a_bridge_leg_burns_on_one_chain_and_mints_less_the_fee_on_the_other() {
         .unwrap();
     let done = settle(&setup, &leg, &spec).await;
     assert!(
-        matches!(&done, LegProgress::Confirmed { received, tx_hash }
+        matches!(&done, LegProgress::Confirmed { received, tx_hash, block: Some(_) }
             if *received == dec("49.75") && tx_hash.starts_with("0x")),
         "{done:?}"
     );
@@ -348,7 +358,7 @@ async fn a_transfer_leg_delivers_the_exact_amount_to_its_recipient() {
         .unwrap();
     let done = settle(&setup, &leg, &spec).await;
     assert!(
-        matches!(&done, LegProgress::Confirmed { received, tx_hash }
+        matches!(&done, LegProgress::Confirmed { received, tx_hash, block: Some(_) }
             if *received == dec("12.5") && tx_hash.starts_with("0x")),
         "{done:?}"
     );

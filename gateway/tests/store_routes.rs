@@ -123,6 +123,7 @@ fn leg(exec: &str, id: &str, seq: i64, status: &str) -> RouteLegRecord {
         submitted_at_ms: None,
         finished_at_ms: None,
         tx_hash: None,
+        block_number: None,
     }
 }
 
@@ -276,6 +277,7 @@ async fn route_store_conformance(db: Db) {
     landed.status = "confirmed".into();
     landed.received = Some("30.02".into());
     landed.tx_hash = Some("0xfeed".into());
+    landed.block_number = Some(12);
     landed.finished_at_ms = Some(T0 + 9);
     let mut third = again.clone();
     third.version = 4;

@@ -286,6 +286,7 @@ pub async fn prepare(
                 payer: address.to_string(),
                 tx_hash: None,
                 amount: None,
+                block: None,
             })?;
             None
         }
@@ -707,6 +708,7 @@ pub async fn fund(
         payer: payer.clone(),
         tx_hash: Some(observed.tx_hash.clone()),
         amount: Some(arrived),
+        block: Some(observed.block_number),
     })?;
     if late {
         exec.status = "awaiting_funds".into();
@@ -785,6 +787,7 @@ pub async fn start_funded(
         payer,
         tx_hash,
         amount,
+        ..
     } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| ApiError::internal(&e))?
     else {
         return Err(ApiError::internal(&"not a wallet execution"));

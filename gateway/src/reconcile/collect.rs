@@ -4,7 +4,7 @@
 //! merchant settlement address), every leg and payment transaction of those chains, and the
 //! whole ledger.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use alloy::consensus::{Transaction, TxEnvelope};
 use alloy::eips::eip2718::Decodable2718;
@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::engine::{
     hex0x, parse_addr, parse_tx_hash, Addr, Exception, Expected, Interner, Observations, Observed,
-    Outcome, Role, Rules, Watch,
+    Outcome, Role, Rules, TxHash, Watch,
 };
 use crate::chain::{Chains, EvmChain};
 use crate::store::chain::{LegStatus, TX_CONFIRMED, TX_REVERTED};
@@ -286,9 +286,7 @@ fn payment_expected(
     owned: &OwnedPayment,
 ) -> Option<Expected> {
     let p = &owned.tx;
-    // A routed payment's transfer to the merchant is the route's own `route_transfer` leg,
-    // expected as that leg.
-    if p.status == TX_REVERTED || p.source == crate::routing::execute::PAYMENT_SOURCE {
+    if p.status == TX_REVERTED {
         return None;
     }
     let asset = registry.asset(&p.asset.parse().ok()?)?;
@@ -347,24 +345,18 @@ pub async fn run(
     };
     let mut engine = obs.seal(default_rules());
     for caip2 in &selected_chains {
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.legs_page(caip2, after.as_deref(), PAGE).await?;
-            for owned in &page {
-                if let Some(e) = leg_expected(&ctx, &mut engine.interner, owned) {
-                    engine.expect(&e);
-                }
-            }
-            after = page.last().map(|l| l.leg.draft.leg_id.clone());
-            if page.len() < PAGE as usize {
-                break;
-            }
-        }
+        // A routed payment's transfer to the merchant is both a payment transaction and the
+        // route's own `route_transfer` leg: it is expected once, as the payment (which knows
+        // the merchant, the settlement address and asset, and the amount owed).
+        let mut carried: HashSet<TxHash> = HashSet::new();
         let mut after: Option<String> = None;
         loop {
             let page = store.payments_page(caip2, after.as_deref(), PAGE).await?;
             for owned in &page {
                 if let Some(e) = payment_expected(&ctx, registry, &mut engine.interner, owned) {
+                    if owned.tx.source == crate::routing::execute::PAYMENT_SOURCE {
+                        carried.insert(e.tx);
+                    }
                     engine.expect(&e);
                 }
             }
@@ -373,9 +365,27 @@ pub async fn run(
                 break;
             }
         }
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.legs_page(caip2, after.as_deref(), PAGE).await?;
+            for owned in &page {
+                if let Some(e) = leg_expected(&ctx, &mut engine.interner, owned) {
+                    let is_route_payment = owned.leg.draft.purpose
+                        == crate::routing::onchain::ROUTE_TRANSFER
+                        && carried.contains(&e.tx);
+                    if !is_route_payment {
+                        engine.expect(&e);
+                    }
+                }
+            }
+            after = page.last().map(|l| l.leg.draft.leg_id.clone());
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
     }
     let chosen: Vec<&EvmChain> = selected(chains, req).collect();
-    expect_route_arrivals(store, &chosen, registry, &mut engine).await?;
+    expect_route_arrivals(store, &ctx, &chosen, registry, &mut engine).await?;
     for posting in store.all_postings().await? {
         if ctx.in_period(posting.created_at_ms) {
             engine.ledger_transaction(&posting);
@@ -388,10 +398,10 @@ pub async fn run(
 
 /// What routed payments delivered to Rialto's addresses in transactions the gateway did not
 /// sign: a wallet payer's funding transfer, a venue's withdrawal, a swap's output. Each explains
-/// its observed inflow; none is required on chain (the leg was confirmed against the chain,
-/// and its block is not recorded).
+/// its observed inflow, and is required on chain like a leg when its block is in the run.
 async fn expect_route_arrivals(
     store: &dyn Store,
+    ctx: &Ctx<'_>,
     chains: &[&EvmChain],
     registry: &AssetRegistry,
     engine: &mut super::engine::Reconciler,
@@ -405,10 +415,9 @@ async fn expect_route_arrivals(
                 continue;
             };
             let owner = (f.merchant_id.as_str(), f.livemode);
-            let what = ("route_funding", f.id.as_str());
-            if let Some(e) =
-                arrival_expected(chains, registry, &mut engine.interner, &a, what, owner)
-            {
+            let what = ("route_funding", f.id.as_str(), f.created_at_ms);
+            let interner = &mut engine.interner;
+            if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner) {
                 engine.expect(&e);
             }
         }
@@ -428,10 +437,13 @@ async fn expect_route_arrivals(
             };
             let purpose = format!("route_{}", owned.leg.kind);
             let owner = (owned.merchant_id.as_str(), owned.livemode);
-            let what = (purpose.as_str(), owned.leg.id.as_str());
-            if let Some(e) =
-                arrival_expected(chains, registry, &mut engine.interner, &a, what, owner)
-            {
+            let what = (
+                purpose.as_str(),
+                owned.leg.id.as_str(),
+                owned.leg.created_at_ms,
+            );
+            let interner = &mut engine.interner;
+            if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner) {
                 engine.expect(&e);
             }
         }
@@ -445,11 +457,12 @@ async fn expect_route_arrivals(
 
 /// The incoming transfer an arrival says happened, on one of the run's chains.
 fn arrival_expected(
+    ctx: &Ctx<'_>,
     chains: &[&EvmChain],
     registry: &AssetRegistry,
     interner: &mut Interner,
     a: &crate::routing::execute::Arrival,
-    (purpose, reference): (&str, &str),
+    (purpose, reference, created_ms): (&str, &str, i64),
     (merchant, livemode): (&str, bool),
 ) -> Option<Expected> {
     let chain = chains
@@ -460,19 +473,20 @@ fn arrival_expected(
         Some(to) => parse_addr(to)?,
         None => hot_address(chain)?,
     };
+    let chain_id = interner.intern(&chain.caip2);
     Some(Expected {
         incoming: true,
         purpose: purpose.to_owned(),
         reference: reference.to_owned(),
         owner: Some(interner.intern(merchant)),
-        chain: interner.intern(&chain.caip2),
+        chain: chain_id,
         tx: parse_tx_hash(&a.tx_hash)?,
         log_index: None,
         from: a.from.as_deref().and_then(parse_addr),
         to: Some(to),
         token: parse_addr(&token.address.to_string())?,
         amount: token.units(a.amount).ok()?,
-        must_be_observed: false,
+        must_be_observed: ctx.in_blocks(chain_id, a.block) && ctx.in_period(created_ms),
         confirmed: true,
     })
 }

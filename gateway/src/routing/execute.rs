@@ -77,6 +77,9 @@ pub enum Funding {
             with = "rust_decimal::serde::str_option"
         )]
         amount: Option<Decimal>,
+        /// The block the funding transaction was mined in, once bound.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        block: Option<u64>,
     },
 }
 
@@ -127,6 +130,8 @@ pub struct Arrival {
     /// From whom, when known (a wallet payer).
     pub from: Option<String>,
     pub amount: Decimal,
+    /// The block it was mined in, where recorded.
+    pub block: Option<i64>,
 }
 
 /// What a confirmed route leg delivered to Rialto from someone else's transaction: a venue's
@@ -152,6 +157,7 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
             to: Some(address),
             from: None,
             amount,
+            block: leg.block_number,
         }),
         LegSpec::Chain {
             leg: ChainLeg::Swap {
@@ -164,6 +170,7 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
             to: None,
             from: None,
             amount,
+            block: leg.block_number,
         }),
         _ => None,
     }
@@ -179,6 +186,7 @@ pub fn funding_arrival(funding: &str) -> Option<Arrival> {
             payer,
             tx_hash: Some(tx_hash),
             amount: Some(amount),
+            block,
         } => Some(Arrival {
             chain,
             asset,
@@ -186,6 +194,7 @@ pub fn funding_arrival(funding: &str) -> Option<Arrival> {
             to: None,
             from: Some(payer),
             amount,
+            block: block.and_then(|b| i64::try_from(b).ok()),
         }),
         _ => None,
     }
@@ -338,6 +347,7 @@ fn leg_record(
         submitted_at_ms: None,
         finished_at_ms: None,
         tx_hash: None,
+        block_number: None,
     })
 }
 
@@ -464,9 +474,9 @@ enum Sent {
 /// What asking about a sent leg gave.
 enum Asked {
     Pending,
-    /// What the leg delivered, and the on-chain transaction that delivered it (none for a
-    /// trade on the venue's books).
-    Confirmed(Decimal, Option<String>),
+    /// What the leg delivered, and the on-chain transaction (with its block) that delivered
+    /// it (none for a trade on the venue's books).
+    Confirmed(Decimal, Option<(String, Option<i64>)>),
     Failed(LegFailure, String),
     Unknown,
 }
@@ -606,9 +616,12 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
         }
         Asked::Unknown if leg.status == "unknown" => return Ok(false),
         Asked::Unknown => LegOutcome::Unknown,
-        Asked::Confirmed(received, tx_hash) => {
+        Asked::Confirmed(received, delivery) => {
             leg.received = Some(received.to_string());
-            leg.tx_hash = tx_hash;
+            if let Some((tx_hash, block)) = delivery {
+                leg.tx_hash = Some(tx_hash);
+                leg.block_number = block;
+            }
             LegOutcome::Confirmed { received }
         }
         Asked::Failed(reason, why) => {
@@ -730,6 +743,7 @@ pub fn return_record(
         submitted_at_ms: None,
         finished_at_ms: None,
         tx_hash: None,
+        block_number: None,
     })
 }
 
@@ -1551,9 +1565,11 @@ async fn ask(
                     tracing::warn!(leg = %leg, error = %why, "on-chain leg status unavailable; will retry");
                     Asked::Pending
                 }
-                Ok(LegProgress::Confirmed { received, tx_hash }) => {
-                    Asked::Confirmed(received, Some(tx_hash))
-                }
+                Ok(LegProgress::Confirmed {
+                    received,
+                    tx_hash,
+                    block,
+                }) => Asked::Confirmed(received, Some((tx_hash, block))),
                 Ok(LegProgress::Failed { reverted, why }) => Asked::Failed(
                     if reverted {
                         LegFailure::Reverted
@@ -1644,7 +1660,10 @@ async fn landed(
     {
         Ok(t) if t.confirmations >= chain.confirmations => {
             match onchain::from_units(t.amount_units, decimals) {
-                Ok(amount) => Asked::Confirmed(amount, Some(hash.trim().to_owned())),
+                Ok(amount) => {
+                    let block = i64::try_from(t.block_number).ok();
+                    Asked::Confirmed(amount, Some((t.tx_hash.clone(), block)))
+                }
                 Err(_) => Asked::Unknown,
             }
         }

@@ -111,8 +111,12 @@ pub enum LegProgress {
     /// Not finished: a transaction is in flight, or the next one was just sent.
     Pending,
     /// Done; `received` is exact, in the output asset, read from the `Transfer` log of
-    /// `tx_hash`, the transaction that delivered it.
-    Confirmed { received: Decimal, tx_hash: String },
+    /// `tx_hash`, the transaction that delivered it (mined in `block`).
+    Confirmed {
+        received: Decimal,
+        tx_hash: String,
+        block: Option<i64>,
+    },
     /// Did not happen; the input is still where the leg started. `reverted`: a transaction of
     /// the leg reverted (or the swap was refused because the pool could not meet `min_out`).
     Failed { reverted: bool, why: String },
@@ -556,6 +560,7 @@ async fn transfer_progress(plan: &TransferPlan<'_>, leg: &LegId) -> Result<LegPr
         Step::Confirmed => LegProgress::Confirmed {
             received: received(chain, &sent, &plan.token, &plan.to).await?,
             tx_hash: sent.tx_hash.clone(),
+            block: sent.block_number,
         },
     })
 }

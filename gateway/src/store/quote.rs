@@ -193,6 +193,7 @@ pub struct RouteLegRecord {
     pub created_at_ms: i64,
     pub submitted_at_ms: Option<i64>,
     pub finished_at_ms: Option<i64>,
-    /// The transaction that delivered a confirmed leg's output on chain.
+    /// The transaction that delivered a confirmed leg's output on chain, and its block.
     pub tx_hash: Option<String>,
+    pub block_number: Option<i64>,
 }

@@ -20,7 +20,7 @@ const EXECUTION_COLUMNS: &str = "id, quote_id, payment_intent_id, merchant_id, l
      next_at_ms, created_at_ms, updated_at_ms";
 const LEG_COLUMNS: &str = "id, execution_id, seq, kind, venue, from_node, to_node, input, topup, \
      min_output, spec, status, received, failure, external_ref, not_before_ms, created_at_ms, \
-     submitted_at_ms, finished_at_ms, tx_hash";
+     submitted_at_ms, finished_at_ms, tx_hash, block_number";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("quote {what}"))
@@ -91,6 +91,7 @@ fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
         submitted_at_ms: row.try_get("submitted_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
         tx_hash: row.try_get("tx_hash")?,
+        block_number: row.try_get("block_number")?,
     })
 }
 
@@ -101,7 +102,8 @@ async fn upsert_leg(
 ) -> Result<(), StoreError> {
     let updated = sqlx::query(
         "UPDATE route_legs SET status = $1, received = $2, failure = $3, external_ref = $4, \
-         submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7, tx_hash = $8 WHERE id = $9",
+         submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7, tx_hash = $8, \
+         block_number = $9 WHERE id = $10",
     )
     .bind(leg.status.clone())
     .bind(leg.received.clone())
@@ -111,6 +113,7 @@ async fn upsert_leg(
     .bind(leg.finished_at_ms)
     .bind(leg.not_before_ms)
     .bind(leg.tx_hash.clone())
+    .bind(leg.block_number)
     .bind(leg.id.clone())
     .execute(&mut **tx)
     .await?;
@@ -119,7 +122,7 @@ async fn upsert_leg(
     }
     sqlx::query(&format!(
         "INSERT INTO route_legs ({LEG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
     .bind(leg.id.clone())
     .bind(leg.execution_id.clone())
@@ -141,6 +144,7 @@ async fn upsert_leg(
     .bind(leg.submitted_at_ms)
     .bind(leg.finished_at_ms)
     .bind(leg.tx_hash.clone())
+    .bind(leg.block_number)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -46,10 +46,12 @@ pub enum BridgeStatus {
     /// Burned and final on the source chain; the mint is due ([`Bridge::mint`]).
     Burned,
     Minting,
-    /// Minted: `received` is exact, from the `Transfer` log of the mint `tx_hash`.
+    /// Minted: `received` is exact, from the `Transfer` log of the mint `tx_hash` (mined in
+    /// `block`).
     Minted {
         received: Decimal,
         tx_hash: String,
+        block: Option<i64>,
     },
     /// Nothing left the hot wallet.
     Failed {
@@ -101,7 +103,15 @@ pub async fn progress(
             LegProgress::Pending
         }
         BridgeStatus::Minting => LegProgress::Pending,
-        BridgeStatus::Minted { received, tx_hash } => LegProgress::Confirmed { received, tx_hash },
+        BridgeStatus::Minted {
+            received,
+            tx_hash,
+            block,
+        } => LegProgress::Confirmed {
+            received,
+            tx_hash,
+            block,
+        },
         BridgeStatus::Failed { why } => LegProgress::Failed {
             reverted: true,
             why,
@@ -366,6 +376,7 @@ impl Bridge for DevnetBurnMint<'_> {
             Step::Confirmed => BridgeStatus::Minted {
                 received: received(to.hot.chain, &minted, &to.token, &to.hot.address).await?,
                 tx_hash: minted.tx_hash.clone(),
+                block: minted.block_number,
             },
             Step::Reverted(why) => BridgeStatus::Unknown {
                 why: format!("mint {} reverted ({why}) after the burn", minted.tx_hash),

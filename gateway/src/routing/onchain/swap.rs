@@ -162,6 +162,7 @@ pub async fn progress(
             Step::Confirmed => LegProgress::Confirmed {
                 received: received(chain, &swap, &plan.token_out, &plan.hot.address).await?,
                 tx_hash: swap.tx_hash.clone(),
+                block: swap.block_number,
             },
         });
     }
