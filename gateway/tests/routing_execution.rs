@@ -690,6 +690,58 @@ async fn usdt_on_one_chain_becomes_the_merchants_usdc_on_another_through_a_swap_
 }
 
 #[tokio::test]
+async fn an_overpaid_route_pays_the_merchant_the_locked_amount_and_sends_the_surplus_back() {
+    let (setup, _clock) = clocked().await;
+    let (app, chain, other) = (&setup.app, &setup.chain, &setup.other_chain);
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    let payer = other.payers[0].address.to_string();
+    let paying = intent(app, "20.00").await;
+    let (exec, _quote) = accept_usdt(&setup, &paying).await;
+    let quoted = dec(&exec["pay_to"]["amount"]);
+    let surplus = Decimal::new(15, 1);
+    let usdt_before = token_balance(other, "USDT", &payer).await;
+    let id = exec["id"].as_str().unwrap();
+    let hash = pay_usdt_hash(
+        other,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        quoted + surplus,
+    )
+    .await;
+    let answer = report_funding(app, other, 0, id, &hash).await;
+    assert_eq!(answer.status(), 200);
+    let done = wait_execution(app, id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("dex_swap".into(), "confirmed".into()),
+            ("cctp_bridge".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+            ("surplus_return".into(), "confirmed".into()),
+        ],
+        "{done}"
+    );
+    assert_eq!(dec(&done["legs"][3]["received"]), surplus, "{done}");
+    assert_eq!(done["returned"]["reason"], "overpayment", "{done}");
+    // The payer is out exactly the quoted amount; the merchant got the settlement leg.
+    assert_eq!(
+        token_balance(other, "USDT", &payer).await,
+        usdt_before - units(quoted)
+    );
+    wait_intent(app, &paying, "succeeded").await;
+    let settled = dec(&done["legs"][2]["received"]);
+    assert!(settled >= Decimal::new(2000, 2), "{done}");
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        units(settled)
+    );
+    let (held, kinds) = routing_books(app).await;
+    assert!(kinds.iter().any(|k| k == "route_return"), "{kinds:?}");
+    assert!(held.values().all(|v| v.is_zero()), "{held:?}");
+    // The seven transfers of the route, and the surplus going back.
+    assert_reconciled(app, 8).await;
+}
+
+#[tokio::test]
 async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back() {
     let (setup, clock) = clocked().await;
     let (app, other) = (&setup.app, &setup.other_chain);

@@ -1422,7 +1422,10 @@ export interface components {
              */
             failure_code?: string | null;
             failure_message?: string | null;
-            /** @description Where the payer's funds went back from, and how much. */
+            /**
+             * @description Where the payer's funds went back from, and how much (`reason: "overpayment"` for a
+             *     surplus; `held: true` when the payer no longer screens clear and an operator decides).
+             */
             returned?: unknown;
             legs: components["schemas"]["RouteLegObject"][];
             /** @description The oracle rounds the locked quote's conversions were checked against. */
@@ -1431,7 +1434,11 @@ export interface components {
         RouteLegObject: {
             /** @description `leg_…`: the idempotency key the venue or chain sees. */
             id: string;
-            /** @description `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return`. */
+            /**
+             * @description `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
+             *     funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
+             *     back once the merchant is paid).
+             */
             kind: string;
             venue: string;
             from: string;

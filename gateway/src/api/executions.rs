@@ -55,7 +55,9 @@ pub struct PayToObject {
 pub struct RouteLegObject {
     /// `leg_…`: the idempotency key the venue or chain sees.
     pub id: String,
-    /// `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return`.
+    /// `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
+    /// funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
+    /// back once the merchant is paid).
     pub kind: String,
     pub venue: String,
     pub from: String,
@@ -92,7 +94,8 @@ pub struct RouteExecutionObject {
     /// `compliance_blocked`, `funding_short`.
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
-    /// Where the payer's funds went back from, and how much.
+    /// Where the payer's funds went back from, and how much (`reason: "overpayment"` for a
+    /// surplus; `held: true` when the payer no longer screens clear and an operator decides).
     pub returned: Option<serde_json::Value>,
     pub legs: Vec<RouteLegObject>,
     /// The oracle rounds the locked quote's conversions were checked against.

@@ -705,6 +705,54 @@ async fn after_review(
 
 /// A `return` leg: `amount` of `asset` from the hot wallet on `chain` back to `to`.
 #[allow(clippy::too_many_arguments)]
+/// The kind of the leg sending a wallet payer's over-payment back once the merchant is paid.
+pub const SURPLUS_RETURN: &str = "surplus_return";
+
+/// What a wallet payer sent beyond the quote's payer amount stays with Rialto (the plan spends
+/// exactly the quoted amount): once the merchant is paid it goes back to the payer, screened
+/// again, from the hot wallet it arrived at. A payer who no longer screens clear leaves it
+/// booked in `rialto:routing` for an operator, as `returned.held`.
+async fn surplus_return(
+    state: &AppState,
+    exec: &mut RouteExecution,
+    quoted: Decimal,
+    seq: i64,
+    now_ms: i64,
+) -> Result<Option<RouteLegRecord>, String> {
+    let Ok(Funding::Wallet {
+        chain,
+        asset,
+        payer,
+        amount: Some(arrived),
+        ..
+    }) = serde_json::from_str::<Funding>(&exec.funding)
+    else {
+        return Ok(None);
+    };
+    let surplus = arrived - quoted;
+    if surplus <= Decimal::ZERO {
+        return Ok(None);
+    }
+    let cleared = return_cleared(state, exec, &chain, &payer, now_ms).await?;
+    exec.returned = Some(
+        serde_json::json!({
+            "from": format!("{asset}@{chain}"),
+            "amount": surplus.to_string(),
+            "treasury_share": "0",
+            "reason": "overpayment",
+            "held": !cleared,
+        })
+        .to_string(),
+    );
+    if !cleared {
+        tracing::error!(execution = %exec.id, %surplus, "an over-payment's surplus cannot go back to a payer who no longer screens clear; held for an operator");
+        return Ok(None);
+    }
+    let mut back = return_record(exec, seq, &chain, &asset, &payer, surplus, now_ms)?;
+    back.kind = SURPLUS_RETURN.into();
+    Ok(Some(back))
+}
+
 pub fn return_record(
     exec: &RouteExecution,
     seq: i64,
@@ -886,13 +934,15 @@ async fn advance(
     else {
         return Err(format!("execution {} lost its intent", exec.id));
     };
-    // The return leg (funds going back after a give-up) is not the plan's: it ends the run.
-    if leg.kind == "return" {
+    // A return leg (funds going back after a give-up, or an over-payment's surplus after the
+    // merchant was paid) is not the plan's: it ends the run.
+    if leg.kind == "return" || leg.kind == SURPLUS_RETURN {
         return finish_return(state, exec, expected, leg, &intent, now_ms).await;
     }
-    let graph = serde_json::from_str::<super::StoredRoute>(&exec.graph)
-        .map_err(|e| format!("stored route: {e}"))?
-        .graph;
+    let stored = serde_json::from_str::<super::StoredRoute>(&exec.graph)
+        .map_err(|e| format!("stored route: {e}"))?;
+    let quoted_payer_amount = stored.quote.payer_amount;
+    let graph = stored.graph;
     let mut plan: FundingPlan = serde_json::from_str(exec.plan.as_deref().unwrap_or("null"))
         .map_err(|e| format!("stored plan: {e}"))?;
     let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
@@ -954,6 +1004,12 @@ async fn advance(
         Next::Done { merchant_amount } => {
             bind_payment(state, &exec, &intent, &leg, merchant_amount, now_ms).await?;
             exec.status = "succeeded".into();
+            if let Some(back) =
+                surplus_return(state, &mut exec, quoted_payer_amount, leg.seq + 1, now_ms).await?
+            {
+                legs.push(back);
+                exec.status = "running".into();
+            }
         }
         Next::GiveUp {
             reason,
@@ -1023,6 +1079,15 @@ async fn finish_return(
 ) -> Result<bool, String> {
     if leg.status == "unknown" {
         exec.status = "awaiting_reconciliation".into();
+    } else if leg.kind == SURPLUS_RETURN {
+        // The merchant was paid; only the payer's surplus was outstanding.
+        exec.status = if leg.status == "failed" {
+            tracing::error!(execution = %exec.id, leg = %leg.id, "returning an over-payment's surplus failed; an operator must send it");
+            "return_failed"
+        } else {
+            "succeeded"
+        }
+        .into();
     } else {
         if leg.status == "failed" {
             tracing::error!(execution = %exec.id, leg = %leg.id, "returning the payer's funds failed; an operator must send them");
