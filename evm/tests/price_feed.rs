@@ -92,9 +92,11 @@ async fn the_devnet_usdc_price_is_the_manifest_initial_answer_stamped_with_round
     let manifest = devnet.manifest();
     let clock = TestClock::default();
     let feed = devnet_feed(manifest, DAY, &clock);
+    let mut newest = 0;
     for chain in &manifest.chains {
         let p = reader(chain).await;
         let deployed_at = block_time(&p).await;
+        newest = newest.max(deployed_at);
         // Past the sequencer grace period that began when the uptime mock was deployed.
         clock.set(deployed_at + 3601);
 
@@ -124,6 +126,9 @@ async fn the_devnet_usdc_price_is_the_manifest_initial_answer_stamped_with_round
         );
     }
 
+    // Past every chain's grace period: the chains deploy side by side, and one chain's blocks
+    // can be a second ahead of the last one's.
+    clock.set(newest + 3601);
     let mut wrong = manifest.chains[0].clone();
     wrong.feeds.get_mut("USDC/USD").unwrap().decimals = 18;
     let registry = FeedRegistry::from_manifest(&wrong, DAY).unwrap();

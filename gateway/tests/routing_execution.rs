@@ -782,11 +782,19 @@ async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back()
         assert!(swapped.status(), "{swapped:?}");
     }
     let usdt_before = token_balance(other, "USDT", &payer).await;
-    let exec_id = fund_usdt(&setup, &exec).await;
-    let paid = units(dec(&exec["pay_to"]["amount"]));
+    // One USDT more than quoted: it goes back with the rest.
+    let sent = dec(&exec["pay_to"]["amount"]) + Decimal::ONE;
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let hash = pay_usdt_hash(other, exec["pay_to"]["address"].as_str().unwrap(), sent).await;
+    assert_eq!(
+        report_funding(app, other, 0, &exec_id, &hash)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(
         token_balance(other, "USDT", &payer).await,
-        usdt_before - paid
+        usdt_before - units(sent)
     );
     let started = Instant::now();
     let failed = loop {
@@ -811,6 +819,11 @@ async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back()
     let back = legs.last().unwrap();
     assert_eq!(back["kind"], "return", "{failed}");
     assert_eq!(back["status"], "confirmed", "{failed}");
+    assert_eq!(
+        dec(&back["received"]),
+        sent,
+        "the quoted amount and the surplus: {failed}"
+    );
     // The payer has every unit of USDT back; the merchant got nothing.
     assert_eq!(token_balance(other, "USDT", &payer).await, usdt_before);
     let (held, kinds) = routing_books(app).await;

@@ -1412,7 +1412,11 @@ export interface components {
             id: string;
             quote: string;
             payment_intent: string;
-            /** @description `awaiting_funds`, `running`, `awaiting_reconciliation`, `held`, `succeeded`, `failed`. */
+            /**
+             * @description `awaiting_funds`, `running` (also while an over-payment goes back after the merchant
+             *     was paid), `awaiting_reconciliation`, `held`, `frozen`, `succeeded`, `failed`,
+             *     `return_failed` (funds Rialto holds could not be sent back: an operator sends them).
+             */
             status: string;
             pay_to?: null | components["schemas"]["PayToObject"];
             /**

@@ -85,7 +85,9 @@ pub struct RouteExecutionObject {
     pub id: String,
     pub quote: String,
     pub payment_intent: String,
-    /// `awaiting_funds`, `running`, `awaiting_reconciliation`, `held`, `succeeded`, `failed`.
+    /// `awaiting_funds`, `running` (also while an over-payment goes back after the merchant
+    /// was paid), `awaiting_reconciliation`, `held`, `frozen`, `succeeded`, `failed`,
+    /// `return_failed` (funds Rialto holds could not be sent back: an operator sends them).
     pub status: String,
     /// For a wallet source: where to send the quoted amount.
     pub pay_to: Option<PayToObject>,

@@ -12,8 +12,10 @@
 //! | `route_return` | funds sent back to the payer | `rialto:routing` −, `payers` + |
 //! | `payment` | the merchant is paid (`crate::chain::settle`, source `route`) | `rialto:routing` −, merchant balance + |
 //!
-//! What is left in `rialto:routing` per asset after an execution is Rialto's own: a top-up
-//! spent (negative) or a rounding surplus (positive, a few base units).
+//! What is left in `rialto:routing` per asset after an execution is a top-up Rialto spent
+//! (negative), a rounding surplus (positive, a few base units), or a wallet payer's
+//! over-payment held for an operator (the payer no longer screened clear, or the route gave up
+//! away from where the payment arrived: `returned` on the execution says which).
 
 use rialto_router::{Location, NodeRef};
 use rust_decimal::Decimal;

@@ -703,8 +703,6 @@ async fn after_review(
     }
 }
 
-/// A `return` leg: `amount` of `asset` from the hot wallet on `chain` back to `to`.
-#[allow(clippy::too_many_arguments)]
 /// The kind of the leg sending a wallet payer's over-payment back once the merchant is paid.
 pub const SURPLUS_RETURN: &str = "surplus_return";
 
@@ -753,6 +751,8 @@ async fn surplus_return(
     Ok(Some(back))
 }
 
+/// A `return` leg: `amount` of `asset` from the hot wallet on `chain` back to `to`.
+#[allow(clippy::too_many_arguments)]
 pub fn return_record(
     exec: &RouteExecution,
     seq: i64,
@@ -1017,7 +1017,24 @@ async fn advance(
         } => {
             exec.failure_code = Some(reason_code(reason).to_owned());
             exec.failure_message = Some(reason_message(reason).to_owned());
-            let payer_share = return_funds.amount - return_funds.treasury_share;
+            let mut payer_share = return_funds.amount - return_funds.treasury_share;
+            // A wallet payer's over-payment never entered the plan: it goes back with the rest
+            // when the return leaves from where it arrived (otherwise it stays booked in
+            // `rialto:routing` for an operator: docs/router.md).
+            if let Ok(Funding::Wallet {
+                chain,
+                asset,
+                amount: Some(arrived),
+                ..
+            }) = serde_json::from_str::<Funding>(&exec.funding)
+            {
+                let surplus = arrived - quoted_payer_amount;
+                if surplus > Decimal::ZERO
+                    && chain_node(&chain, &asset).ok() == Some(return_funds.at.clone())
+                {
+                    payer_share += surplus;
+                }
+            }
             let returned = serde_json::json!({
                 "from": return_funds.at.to_string(),
                 "amount": payer_share.to_string(),
