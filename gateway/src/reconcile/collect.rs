@@ -99,14 +99,6 @@ fn chain_err(chain: &EvmChain, err: impl std::fmt::Display) -> ReconcileError {
     }
 }
 
-/// The recipient of an ERC-20 `transfer(address,uint256)` call in a signed transaction.
-pub fn transfer_recipient(raw_tx: &str) -> Option<Addr> {
-    match call_parties(raw_tx)? {
-        Call::Transfer { to } => Some(to),
-        _ => None,
-    }
-}
-
 /// What a signed token call's `Transfer` log looks like, where the call says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
@@ -149,16 +141,12 @@ async fn watch_addresses(
     chain: &EvmChain,
     id: u32,
 ) -> Result<(), ReconcileError> {
-    if let Some(hot) = &chain.hot_wallet {
-        let signer = rialto_evm::sender::signer_from_key(hot).map_err(|e| chain_err(chain, e))?;
-        let address = rialto_evm::sender::signer_address(&signer).to_string();
-        if let Some(a) = parse_addr(&address) {
-            let watch = Watch {
-                role: Role::HotWallet,
-                owner: None,
-            };
-            obs.watch(id, a, watch);
-        }
+    if let Some(a) = hot_address(chain)? {
+        let watch = Watch {
+            role: Role::HotWallet,
+            owner: None,
+        };
+        obs.watch(id, a, watch);
     }
     let deposits = store.deposit_addresses_on(&chain.caip2).await?;
     let settlements = store.settlement_addresses_on(&chain.caip2).await?;
@@ -185,10 +173,14 @@ async fn watch_addresses(
 }
 
 /// The chain's hot wallet address, if it has one.
-fn hot_address(chain: &EvmChain) -> Option<Addr> {
-    let hot = chain.hot_wallet.as_ref()?;
-    let signer = rialto_evm::sender::signer_from_key(hot).ok()?;
-    parse_addr(&rialto_evm::sender::signer_address(&signer).to_string())
+fn hot_address(chain: &EvmChain) -> Result<Option<Addr>, ReconcileError> {
+    let Some(hot) = &chain.hot_wallet else {
+        return Ok(None);
+    };
+    let signer = rialto_evm::sender::signer_from_key(hot).map_err(|e| chain_err(chain, e))?;
+    Ok(parse_addr(
+        &rialto_evm::sender::signer_address(&signer).to_string(),
+    ))
 }
 
 async fn observe_chain(
@@ -471,7 +463,7 @@ fn arrival_expected(
     let token = crate::routing::onchain::token_in(registry, &chain.caip2, &a.asset).ok()?;
     let to = match &a.to {
         Some(to) => parse_addr(to)?,
-        None => hot_address(chain)?,
+        None => hot_address(chain).ok().flatten()?,
     };
     let chain_id = interner.intern(&chain.caip2);
     Some(Expected {

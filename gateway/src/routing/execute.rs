@@ -489,12 +489,7 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     }
     if exec.status == "awaiting_funds" && exec.funding_ref.is_some() {
         // Funded and bound, and the request that reported it died before the start.
-        let intent = state
-            .store
-            .get_intent_unscoped(&exec.payment_intent_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("intent gone")?;
+        let intent = intent_of(state, &exec).await?;
         return crate::api::executions::start_funded(state, exec, &intent, false)
             .await
             .map(|_| true)
@@ -632,6 +627,16 @@ async fn step(state: &AppState, mut exec: RouteExecution, now_ms: i64) -> Result
     advance(state, exec, expected, leg, outcome, now_ms).await
 }
 
+/// The payment intent an execution pays.
+async fn intent_of(state: &AppState, exec: &RouteExecution) -> Result<PaymentIntent, String> {
+    state
+        .store
+        .get_intent_unscoped(&exec.payment_intent_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("execution {} lost its intent", exec.id))
+}
+
 /// An execution held for compliance review, once the review ends. Approved: the lock is long
 /// gone and the approval's proof is not the execution's, so nothing is converted; what Rialto
 /// holds goes back to the payer (screened again) and the intent ends `failed`. Blocked: the
@@ -641,12 +646,7 @@ async fn after_review(
     mut exec: RouteExecution,
     now_ms: i64,
 ) -> Result<bool, String> {
-    let intent = state
-        .store
-        .get_intent_unscoped(&exec.payment_intent_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("intent gone")?;
+    let intent = intent_of(state, &exec).await?;
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;
@@ -845,12 +845,7 @@ async fn end_unstarted(
             "No funds arrived before the quote expired.",
         )
     };
-    let intent = state
-        .store
-        .get_intent_unscoped(&exec.payment_intent_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("intent gone")?;
+    let intent = intent_of(state, &exec).await?;
     match intent.status {
         PaymentStatus::FundsReceived | PaymentStatus::Converting => {
             // Screened, then interrupted: the payer's funds never left their account.
@@ -926,14 +921,7 @@ async fn advance(
     if !matches!(outcome, LegOutcome::Unknown) {
         leg.finished_at_ms = Some(now_ms);
     }
-    let Some(intent) = state
-        .store
-        .get_intent_unscoped(&exec.payment_intent_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Err(format!("execution {} lost its intent", exec.id));
-    };
+    let intent = intent_of(state, &exec).await?;
     // A return leg (funds going back after a give-up, or an over-payment's surplus after the
     // merchant was paid) is not the plan's: it ends the run.
     if leg.kind == "return" || leg.kind == SURPLUS_RETURN {
@@ -1537,12 +1525,7 @@ async fn exec_target_chain(
     state: &AppState,
     exec: &RouteExecution,
 ) -> Result<rialto_core::ChainId, String> {
-    let intent = state
-        .store
-        .get_intent_unscoped(&exec.payment_intent_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("intent gone")?;
+    let intent = intent_of(state, exec).await?;
     Ok(intent.settlement.asset.id.chain().clone())
 }
 
