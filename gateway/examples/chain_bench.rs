@@ -203,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
     let app = router(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let chain_worker = tokio::spawn(worker::run_chain_worker(state.clone(), stop_rx));
+    let chain_worker = tokio::spawn(worker::run_chain_worker(state.engine.clone(), stop_rx));
     let bench = Bench {
         http: reqwest::Client::new(),
         base,

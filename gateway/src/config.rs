@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Backend;
 
+pub use rialto_engine::config::*;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -23,120 +25,6 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub compliance: ComplianceConfig,
     pub sandbox: SandboxConfig,
-}
-
-/// Sandbox mode's chains: the local devnet `rialto devnet --manifest …` runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SandboxConfig {
-    /// The devnet manifest (RPC URLs per chain); `--devnet-manifest`. Empty: no sandbox chains,
-    /// so submitted transactions cannot be verified.
-    pub devnet_manifest: String,
-    /// Blocks a payment's transaction needs on top of it (its own included) before it counts.
-    pub confirmations: u64,
-    /// How often the chain watcher polls the sandbox chains, milliseconds.
-    pub poll_ms: u64,
-    /// BIP-39 phrase that per-intent deposit addresses derive from (m/44'/60'/0'/0/i). The
-    /// default is the public BIP-39 test phrase: fine for the sandbox, where the coins are
-    /// worthless; empty turns deposit addresses off.
-    pub deposit_mnemonic: String,
-}
-
-/// The BIP-39 specification's all-`abandon` test phrase: public, sandbox only.
-pub const SANDBOX_DEPOSIT_MNEMONIC: &str = "abandon abandon abandon abandon abandon abandon \
-    abandon abandon abandon abandon abandon about";
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            devnet_manifest: String::new(),
-            confirmations: 1,
-            poll_ms: 200,
-            deposit_mnemonic: SANDBOX_DEPOSIT_MNEMONIC.to_owned(),
-        }
-    }
-}
-
-/// Screening settings (see `docs/compliance.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ComplianceConfig {
-    /// A folder laid out like `data/ofac/` to screen against, re-read when its files change
-    /// and on `rialto compliance reload`. Empty: the snapshot compiled into the binary.
-    pub ofac_dir: String,
-    /// How often to look for changed list files, seconds (0: only on reload).
-    pub watch_secs: u64,
-    /// Name similarity (basis points, 0–10000) at or above which a name match blocks…
-    pub name_block_score: u16,
-    /// …and at or above which it goes to review.
-    pub name_review_score: u16,
-    /// Names with fewer letters never block, only go to review.
-    pub name_min_block_letters: usize,
-    /// Jurisdiction assumed for merchants created without `--country`.
-    pub default_merchant_country: String,
-    /// ISO 3166-1 alpha-2 codes whose payers and merchants are blocked.
-    pub blocked_countries: Vec<String>,
-    /// Default limits per fiat unit (`usd`, `eur`); merchants' policies override them.
-    pub limits: std::collections::BTreeMap<String, LimitConfig>,
-    /// Payments one payer may make to one merchant within `velocity_window_secs` (0: off).
-    pub velocity_max_count: u32,
-    pub velocity_window_secs: u64,
-    /// Third-party risk screener for payer addresses (disabled while its url is empty).
-    pub external: crate::compliance::external_http::ExternalScreenerConfig,
-}
-
-/// Amount limits in one fiat unit; empty strings switch a limit off. Breaches go to review.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitConfig {
-    pub single_payment: String,
-    pub daily_volume: String,
-}
-
-impl Default for ComplianceConfig {
-    fn default() -> Self {
-        Self {
-            ofac_dir: String::new(),
-            watch_secs: 30,
-            name_block_score: 9_600,
-            name_review_score: 9_000,
-            name_min_block_letters: 8,
-            default_merchant_country: "US".into(),
-            blocked_countries: ["CU", "IR", "KP", "SY"].map(String::from).to_vec(),
-            limits: std::collections::BTreeMap::new(),
-            velocity_max_count: 0,
-            velocity_window_secs: 3600,
-            external: Default::default(),
-        }
-    }
-}
-
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecretsConfig {
-    /// Base64 of 32 bytes that seal secrets stored in the database (webhook signing secrets).
-    /// Prefer setting it through `RIALTO__SECRETS__MASTER_KEY`. When empty, the key is read
-    /// from `master_key_file`, which is created (mode 0600) on first start.
-    pub master_key: String,
-    pub master_key_file: String,
-}
-
-impl std::fmt::Debug for SecretsConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretsConfig")
-            .field("master_key", &"[redacted]")
-            .field("master_key_file", &self.master_key_file)
-            .finish()
-    }
-}
-
-impl Default for SecretsConfig {
-    fn default() -> Self {
-        Self {
-            master_key: String::new(),
-            master_key_file: "rialto.key".into(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,77 +69,6 @@ pub struct RateLimitConfig {
     pub burst: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IntentConfig {
-    pub default_expires_in_secs: i64,
-    pub min_expires_in_secs: i64,
-    pub max_expires_in_secs: i64,
-}
-
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct LiveConfig {
-    /// Venues configured for live money. While this and `chains` are both empty,
-    /// `sk_live_`/`pk_live_` keys are refused with `livemode_unavailable`.
-    pub venues: Vec<String>,
-    /// Real EVM chains live intents are paid and settled on (`[[live.chains]]`).
-    pub chains: Vec<ChainConfig>,
-    /// BIP-39 phrase live deposit addresses derive from; empty: no live deposit addresses.
-    /// Prefer `RIALTO__LIVE__DEPOSIT_MNEMONIC`.
-    pub deposit_mnemonic: String,
-}
-
-impl std::fmt::Debug for LiveConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveConfig")
-            .field("venues", &self.venues)
-            .field("chains", &self.chains)
-            .field("deposit_mnemonic", &"[redacted]")
-            .finish()
-    }
-}
-
-/// One real EVM chain (`[[live.chains]]`).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainConfig {
-    /// CAIP-2 id or registry alias: `eip155:8453`, `base`.
-    pub chain: String,
-    /// JSON-RPC endpoints in order of preference; the next takes over when one fails. Each is
-    /// checked at start to answer with this chain's id.
-    pub rpc_urls: Vec<String>,
-    /// Blocks a payment needs on top of it (its own included) before anything moves on it.
-    pub confirmations: u64,
-    /// The hot wallet's private key (`0x` hex): relays EIP-3009 authorizations, pays sweep gas,
-    /// sends payouts. Prefer an environment override.
-    #[serde(default)]
-    pub hot_wallet_key: String,
-    /// Token codes the deposit watcher follows (`["usdc"]`); empty: every registry token on
-    /// the chain.
-    #[serde(default)]
-    pub tokens: Vec<String>,
-}
-
-impl std::fmt::Debug for ChainConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChainConfig")
-            .field("chain", &self.chain)
-            .field(
-                "rpc_urls",
-                &self
-                    .rpc_urls
-                    .iter()
-                    .map(|u| redact_url(u))
-                    .collect::<Vec<_>>(),
-            )
-            .field("confirmations", &self.confirmations)
-            .field("hot_wallet_key", &"[redacted]")
-            .field("tokens", &self.tokens)
-            .finish()
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -289,16 +106,6 @@ impl Default for RateLimitConfig {
     }
 }
 
-impl Default for IntentConfig {
-    fn default() -> Self {
-        Self {
-            default_expires_in_secs: 3600,
-            min_expires_in_secs: 60,
-            max_expires_in_secs: 7 * 24 * 3600,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration could not be read: {0}")]
@@ -319,6 +126,16 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The sections the engine reads.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            intents: self.intents.clone(),
+            live: self.live.clone(),
+            compliance: self.compliance.clone(),
+            sandbox: self.sandbox.clone(),
+        }
+    }
+
     /// Defaults ← `path` (if it exists) ← `RIALTO__…` env ← flags; then validated.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, ConfigError> {
         Self::load_from(path, Env::prefixed("RIALTO__").split("__"), overrides)
@@ -410,7 +227,7 @@ impl Config {
                 return invalid(format!("live.chains[{i}].confirmations must be at least 1"));
             }
         }
-        if let Err(msg) = crate::compliance::validate_config(&self.compliance) {
+        if let Err(msg) = rialto_engine::compliance::validate_config(&self.compliance) {
             return invalid(msg);
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
@@ -420,20 +237,6 @@ impl Config {
             ));
         }
         Ok(())
-    }
-}
-
-/// A database URL with any password replaced, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 

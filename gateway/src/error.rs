@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
+pub use rialto_engine::error::{EngineError, ErrorCode};
+
 /// Stripe's error families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -20,186 +22,11 @@ pub enum ErrorType {
     ApiError,
 }
 
-/// Every error code the API can answer with. Codes are part of the public contract: add new
-/// ones, never rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidJson,
-    ParameterUnknown,
-    ParameterMissing,
-    ParameterInvalid,
-    InvalidAmount,
-    AmountTooLarge,
-    InvalidCurrency,
-    InvalidChain,
-    InvalidAsset,
-    AssetNotOnChain,
-    InvalidAddress,
-    AddressChecksumMismatch,
-    MetadataInvalid,
-    InvalidExpiresIn,
-    InvalidCursor,
-    InvalidUrl,
-    ResourceMissing,
-    UrlNotFound,
-    MethodNotAllowed,
-    RequestTooLarge,
-    PaymentIntentUnexpectedState,
-    ApiKeyMissing,
-    ApiKeyInvalid,
-    LivemodeUnavailable,
-    SecretKeyRequired,
-    IdempotencyKeyInvalid,
-    IdempotencyKeyReused,
-    IdempotencyKeyInUse,
-    RateLimited,
-    SettlementAddressRefused,
-    PayoutsUnavailable,
-    BalanceChanged,
-    WriteOffExists,
-    RefundNotAllowed,
-    RefundExceedsPayment,
-    RefundDestinationRequired,
-    RefundDestinationRefused,
-    BalanceInsufficient,
-    RefundsUnavailable,
-    PayoutDestinationMissing,
-    PayoutNotPending,
-    ApprovalRequiresSecondKey,
-    SettingsInvalid,
-    OperatorKeyRequired,
-    ComplianceCaseNotOpen,
-    ComplianceCaseNotReleasable,
-    ListEntryExists,
-    TestHelpersUnavailable,
-    ComplianceListsUnavailable,
-    ChainUnavailable,
-    TransactionInvalid,
-    TransactionNotFound,
-    TransactionFailed,
-    TransactionMismatch,
-    TransactionAmountTooLow,
-    TransactionUnconfirmed,
-    TransactionAlreadyUsed,
-    TransactionPredatesIntent,
-    AuthorizationInvalidSignature,
-    AuthorizationSignerMismatch,
-    AuthorizationWrongRecipient,
-    AuthorizationAmountTooLow,
-    AuthorizationNotYetValid,
-    AuthorizationExpired,
-    AuthorizationWrongChain,
-    AuthorizationNonceMismatch,
-    AuthorizationNonceUsed,
-    AuthorizationInsufficientBalance,
-    AuthorizationWouldRevert,
-    AuthorizationAlreadyRelayed,
-    DepositAddressesUnavailable,
-    PaymentMethodUnavailable,
-    ExchangeInsufficientFunds,
-    ExchangeRejected,
-    ExchangeAuthFailed,
-    ExchangeUnavailable,
-    NoRoute,
-    QuoteExpired,
-    QuoteAlreadyAccepted,
-    RouteExecutionUnexpectedState,
-    OracleUnavailable,
-    ApiError,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidJson => "invalid_json",
-            ErrorCode::ParameterUnknown => "parameter_unknown",
-            ErrorCode::ParameterMissing => "parameter_missing",
-            ErrorCode::ParameterInvalid => "parameter_invalid",
-            ErrorCode::InvalidAmount => "invalid_amount",
-            ErrorCode::AmountTooLarge => "amount_too_large",
-            ErrorCode::InvalidCurrency => "invalid_currency",
-            ErrorCode::InvalidChain => "invalid_chain",
-            ErrorCode::InvalidAsset => "invalid_asset",
-            ErrorCode::AssetNotOnChain => "asset_not_on_chain",
-            ErrorCode::InvalidAddress => "invalid_address",
-            ErrorCode::AddressChecksumMismatch => "address_checksum_mismatch",
-            ErrorCode::MetadataInvalid => "metadata_invalid",
-            ErrorCode::InvalidExpiresIn => "invalid_expires_in",
-            ErrorCode::InvalidCursor => "invalid_cursor",
-            ErrorCode::InvalidUrl => "invalid_url",
-            ErrorCode::ResourceMissing => "resource_missing",
-            ErrorCode::UrlNotFound => "url_not_found",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::RequestTooLarge => "request_too_large",
-            ErrorCode::PaymentIntentUnexpectedState => "payment_intent_unexpected_state",
-            ErrorCode::ApiKeyMissing => "api_key_missing",
-            ErrorCode::ApiKeyInvalid => "api_key_invalid",
-            ErrorCode::LivemodeUnavailable => "livemode_unavailable",
-            ErrorCode::SecretKeyRequired => "secret_key_required",
-            ErrorCode::IdempotencyKeyInvalid => "idempotency_key_invalid",
-            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
-            ErrorCode::IdempotencyKeyInUse => "idempotency_key_in_use",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::SettlementAddressRefused => "settlement_address_refused",
-            ErrorCode::PayoutsUnavailable => "payouts_unavailable",
-            ErrorCode::BalanceChanged => "balance_changed",
-            ErrorCode::WriteOffExists => "write_off_exists",
-            ErrorCode::RefundNotAllowed => "refund_not_allowed",
-            ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
-            ErrorCode::RefundDestinationRequired => "refund_destination_required",
-            ErrorCode::RefundDestinationRefused => "refund_destination_refused",
-            ErrorCode::BalanceInsufficient => "balance_insufficient",
-            ErrorCode::RefundsUnavailable => "refunds_unavailable",
-            ErrorCode::PayoutDestinationMissing => "payout_destination_missing",
-            ErrorCode::PayoutNotPending => "payout_not_pending",
-            ErrorCode::ApprovalRequiresSecondKey => "approval_requires_second_key",
-            ErrorCode::SettingsInvalid => "settings_invalid",
-            ErrorCode::OperatorKeyRequired => "operator_key_required",
-            ErrorCode::ComplianceCaseNotOpen => "compliance_case_not_open",
-            ErrorCode::ComplianceCaseNotReleasable => "compliance_case_not_releasable",
-            ErrorCode::ListEntryExists => "list_entry_exists",
-            ErrorCode::TestHelpersUnavailable => "test_helpers_unavailable",
-            ErrorCode::ComplianceListsUnavailable => "compliance_lists_unavailable",
-            ErrorCode::ChainUnavailable => "chain_unavailable",
-            ErrorCode::TransactionInvalid => "transaction_invalid",
-            ErrorCode::TransactionNotFound => "transaction_not_found",
-            ErrorCode::TransactionFailed => "transaction_failed",
-            ErrorCode::TransactionMismatch => "transaction_mismatch",
-            ErrorCode::TransactionAmountTooLow => "transaction_amount_too_low",
-            ErrorCode::TransactionUnconfirmed => "transaction_unconfirmed",
-            ErrorCode::TransactionAlreadyUsed => "transaction_already_used",
-            ErrorCode::TransactionPredatesIntent => "transaction_predates_intent",
-            ErrorCode::AuthorizationInvalidSignature => "authorization_invalid_signature",
-            ErrorCode::AuthorizationSignerMismatch => "authorization_signer_mismatch",
-            ErrorCode::AuthorizationWrongRecipient => "authorization_wrong_recipient",
-            ErrorCode::AuthorizationAmountTooLow => "authorization_amount_too_low",
-            ErrorCode::AuthorizationNotYetValid => "authorization_not_yet_valid",
-            ErrorCode::AuthorizationExpired => "authorization_expired",
-            ErrorCode::AuthorizationWrongChain => "authorization_wrong_chain",
-            ErrorCode::AuthorizationNonceMismatch => "authorization_nonce_mismatch",
-            ErrorCode::AuthorizationNonceUsed => "authorization_nonce_used",
-            ErrorCode::AuthorizationInsufficientBalance => "authorization_insufficient_balance",
-            ErrorCode::AuthorizationWouldRevert => "authorization_would_revert",
-            ErrorCode::AuthorizationAlreadyRelayed => "authorization_already_relayed",
-            ErrorCode::DepositAddressesUnavailable => "deposit_addresses_unavailable",
-            ErrorCode::PaymentMethodUnavailable => "payment_method_unavailable",
-            ErrorCode::ExchangeInsufficientFunds => "exchange_insufficient_funds",
-            ErrorCode::ExchangeRejected => "exchange_rejected",
-            ErrorCode::ExchangeAuthFailed => "exchange_auth_failed",
-            ErrorCode::ExchangeUnavailable => "exchange_unavailable",
-            ErrorCode::NoRoute => "no_route",
-            ErrorCode::QuoteExpired => "quote_expired",
-            ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
-            ErrorCode::RouteExecutionUnexpectedState => "route_execution_unexpected_state",
-            ErrorCode::OracleUnavailable => "oracle_unavailable",
-            ErrorCode::ApiError => "api_error",
-        }
-    }
-
-    fn status_and_type(self) -> (StatusCode, ErrorType) {
+/// The HTTP status and Stripe error family of each code: the one mapping.
+fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         use ErrorCode as C;
         use ErrorType as T;
-        match self {
+        match code {
             C::ResourceMissing | C::UrlNotFound => (StatusCode::NOT_FOUND, T::InvalidRequestError),
             C::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, T::InvalidRequestError),
             C::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, T::InvalidRequestError),
@@ -282,7 +109,6 @@ impl ErrorCode {
             | C::ExchangeAuthFailed
             | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         }
-    }
 }
 
 /// A failure on its way to the client.
@@ -329,7 +155,18 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.code.status_and_type().0
+        status_and_type(self.code).0
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        Self {
+            code: err.code,
+            message: err.message,
+            param: err.param,
+            retry_after: err.retry_after,
+        }
     }
 }
 
@@ -360,7 +197,7 @@ pub struct ErrorObject {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind) = self.code.status_and_type();
+        let (status, kind) = status_and_type(self.code);
         let body = ErrorBody {
             error: ErrorObject {
                 kind,

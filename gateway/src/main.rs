@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use rialto_gateway::clock::{Clock, SystemClock};
 use rialto_gateway::config::{Config, Overrides};
 use rialto_gateway::merchants::{create_merchant, NewMerchant};
-use rialto_gateway::{cli_ops, reconcile, registry, server};
+use rialto_gateway::{cli_ops, registry, server};
 
 #[derive(Debug, Parser)]
 #[command(name = "rialto", version, about = "Rialto stablecoin payment gateway")]
@@ -66,12 +66,12 @@ enum Command {
     /// Export reports (docs/reports.md) straight from the database.
     Reports {
         #[command(subcommand)]
-        command: reconcile::cli::ReportsCommand,
+        command: rialto_gateway::reconcile_cli::ReportsCommand,
     },
     /// Reconcile the gateway's records against the chains.
     Reconcile {
         #[command(subcommand)]
-        command: reconcile::cli::ReconcileCommand,
+        command: rialto_gateway::reconcile_cli::ReconcileCommand,
     },
 }
 
@@ -290,10 +290,10 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Reports { command } => {
-            reconcile::cli::reports(&cli.config, registry, command).await
+            rialto_gateway::reconcile_cli::reports(&cli.config, registry, command).await
         }
         Command::Reconcile { command } => {
-            reconcile::cli::reconcile_run(&cli.config, registry, command).await
+            rialto_gateway::reconcile_cli::reconcile_run(&cli.config, registry, command).await
         }
     }
 }

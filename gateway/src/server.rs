@@ -120,7 +120,7 @@ pub async fn serve(
         None => state,
     };
     let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
-        state.clone(),
+        state.engine.clone(),
         stop_rx.clone(),
     ));
     let webhooks = tokio::spawn(run_webhook_worker(
@@ -181,7 +181,7 @@ pub fn sandbox_chains(
     config: &Config,
     registry: &AssetRegistry,
 ) -> anyhow::Result<crate::chain::Chains> {
-    crate::chain::Chains::from_config(config, registry)
+    crate::chain::Chains::from_config(&config.engine(), registry)
 }
 
 /// Re-reads the compliance list folder when its files change (a no-op for the embedded

@@ -554,7 +554,7 @@ async fn two_gateway_workers_never_pay_one_balance_out_twice() {
     let second = second_gateway(&setup).await;
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(rialto_gateway::chain::worker::run_chain_worker(
-        second.clone(),
+        second.engine.clone(),
         stop_rx,
     ));
     let merchant_before = usdc_balance(chain, MERCHANT).await;

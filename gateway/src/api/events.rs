@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::id::{EventId, WebhookEndpointId};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{parse_json, parse_query, RawBody};
@@ -15,45 +14,7 @@ use super::{json_response, parse_id, parse_limit, serialize, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::store::{Attempt, Delivery, Event, EventFilter};
 
-/// An event as the API and webhooks show it (Stripe's shape). `data.object` is the object
-/// exactly as the API showed it when the event happened.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventObject<'a> {
-    pub id: String,
-    /// Always `event`.
-    pub object: &'static str,
-    #[serde(rename = "type")]
-    #[schema(example = "payment_intent.created")]
-    pub kind: &'a str,
-    pub livemode: bool,
-    /// Unix seconds.
-    pub created: i64,
-    pub data: EventData<'a>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventData<'a> {
-    #[schema(value_type = Object)]
-    pub object: &'a RawValue,
-}
-
-/// The event's JSON, the same bytes for the API and for every webhook delivery attempt.
-pub fn event_object_json(event: &Event) -> String {
-    let fallback = RawValue::from_string("null".to_owned()).ok();
-    let parsed: Option<Box<RawValue>> = serde_json::from_str(&event.object_json).ok();
-    let Some(object) = parsed.or(fallback) else {
-        return String::new();
-    };
-    let view = EventObject {
-        id: event.id.to_string(),
-        object: "event",
-        kind: &event.kind,
-        livemode: event.livemode,
-        created: event.created_at_ms / 1000,
-        data: EventData { object: &object },
-    };
-    serde_json::to_string(&view).unwrap_or_default()
-}
+pub use rialto_engine::objects::event_object_json;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

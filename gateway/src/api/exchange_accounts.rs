@@ -27,9 +27,7 @@ use super::{json_response, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::exchange::{client, Credentials};
 use crate::exchange::{Conversion, ConversionTrade};
-use crate::store::chain::TX_PENDING;
 use crate::store::exchange::ExchangeAccount;
-use crate::store::PaymentTransaction;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,47 +88,7 @@ impl ExchangeAccountObject {
     }
 }
 
-/// How a venue's refusal reaches the payer: its own code, the venue's words only where they
-/// help (never a credential).
-pub fn exchange_error(err: &ExchangeError) -> ApiError {
-    use ExchangeError as E;
-    let (code, message) = match err {
-        E::InsufficientFunds { message, .. } | E::InsufficientLiquidity { message, .. } => (
-            ErrorCode::ExchangeInsufficientFunds,
-            format!("The exchange account cannot cover this payment: {message}"),
-        ),
-        E::BelowMinimum { message, .. } => (
-            ErrorCode::ExchangeRejected,
-            format!("Below the venue's minimum: {message}"),
-        ),
-        E::AddressNotWhitelisted { message, .. } => (
-            ErrorCode::ExchangeRejected,
-            format!("Whitelist the settlement address on the exchange first: {message}"),
-        ),
-        E::Auth { .. } => (
-            ErrorCode::ExchangeAuthFailed,
-            "The exchange refused these credentials (check the key's trade and withdraw scopes)."
-                .into(),
-        ),
-        E::RateLimited { .. } | E::Unavailable { .. } | E::Unknown { .. } => (
-            ErrorCode::ExchangeUnavailable,
-            "The exchange did not answer in time; retry with the same Idempotency-Key.".into(),
-        ),
-        E::InvalidSymbol { message, .. } | E::Rejected { message, .. } => (
-            ErrorCode::ExchangeRejected,
-            format!("The exchange refused: {message}"),
-        ),
-        E::Unsupported { what, .. } => (
-            ErrorCode::ExchangeRejected,
-            format!("The exchange cannot do this: {what}"),
-        ),
-        E::Decode { .. } | E::Config { .. } => (
-            ErrorCode::ExchangeUnavailable,
-            "The exchange answered in a way we could not read; retry shortly.".into(),
-        ),
-    };
-    ApiError::new(code, message)
-}
+pub use rialto_engine::exchange::exchange_error;
 
 /// Link an exchange account to the intent and pay from it: Rialto converts on the account if
 /// needed and withdraws exactly the intent amount (plus the venue's fee) to the settlement
@@ -258,7 +216,7 @@ pub async fn link(
                 account.failure = Some(err.to_string());
                 state.store.update_exchange_account(&account).await?;
             }
-            return Err(exchange_error(&err));
+            return Err(exchange_error(&err).into());
         }
     }
     Ok(accepted(&account))
@@ -374,33 +332,4 @@ async fn pay_from_account(
     ))
 }
 
-/// Binds the withdrawal's transaction to the intent; the chain worker confirms and screens it.
-pub async fn claim_withdrawal(
-    state: &AppState,
-    intent: &PaymentIntent,
-    account: &ExchangeAccount,
-    tx_hash: &str,
-) -> Result<(), ApiError> {
-    // Venues write hashes their own way (upper case, no 0x, or an internal-transfer note): only
-    // a real transaction hash, normalised, is bound; anything else waits for an operator.
-    let Ok(hash) = rialto_evm::transfers::parse_tx_hash(tx_hash.trim()) else {
-        tracing::warn!(account = %account.id, tx = %tx_hash, "venue reported a withdrawal without a transaction hash");
-        return Ok(());
-    };
-    let claim = PaymentTransaction {
-        chain_id: intent.settlement.asset.id.chain().to_string(),
-        tx_hash: format!("{hash:#x}"),
-        payment_intent_id: intent.id,
-        payer: format!("exchange:{}", account.venue),
-        amount: intent.amount.to_amount_string(),
-        asset: intent.settlement.asset.id.to_string(),
-        block_number: 0,
-        block_hash: String::new(),
-        log_index: 0,
-        status: TX_PENDING.to_owned(),
-        source: "exchange".to_owned(),
-        created_at_ms: state.clock.now_ms(),
-    };
-    state.store.claim_transaction(&claim).await?;
-    Ok(())
-}
+pub use rialto_engine::exchange::claim_withdrawal;

@@ -17,8 +17,9 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::{AppState, Caller};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, EngineError, ErrorCode};
 use crate::store::{IdempotencyRecord, StoreError};
+use rialto_engine::idempotency::IdempotencyKey;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
@@ -32,42 +33,42 @@ pub enum Begin {
     Fresh(Guard),
 }
 
-/// Holds the key "in flight" in this process until dropped.
+/// Holds the key "in flight" in this process until dropped. Derefs to the engine's
+/// [`IdempotencyKey`], which flows commit with their change.
 #[derive(Debug)]
 pub struct Guard {
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
-    scope: String,
-    key: String,
-    request_hash: String,
+    key: IdempotencyKey,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Ok(mut set) = self.inflight.lock() {
-            set.remove(&(self.scope.clone(), self.key.clone()));
+            set.remove(&(self.key.scope.clone(), self.key.key.clone()));
         }
+    }
+}
+
+impl std::ops::Deref for Guard {
+    type Target = IdempotencyKey;
+
+    fn deref(&self) -> &IdempotencyKey {
+        &self.key
     }
 }
 
 impl Guard {
     /// The record to commit with the change.
     pub fn record(&self, status: StatusCode, body: &str, now_ms: i64) -> IdempotencyRecord {
-        IdempotencyRecord {
-            scope: self.scope.clone(),
-            key: self.key.clone(),
-            request_hash: self.request_hash.clone(),
-            response_status: status.as_u16(),
-            response_body: body.to_owned(),
-            created_at_ms: now_ms,
-        }
+        self.key.record(status.as_u16(), body, now_ms)
     }
 
     /// The key was committed before (by an earlier request, or by another instance just now):
     /// answer as that request did, or 422 if it was a different request.
     pub async fn lost_race(self, state: &AppState) -> Result<Response, ApiError> {
-        let stored = state.store.get_idempotency(&self.scope, &self.key).await?;
+        let stored = state.store.get_idempotency(&self.key.scope, &self.key.key).await?;
         match stored {
-            Some(record) if record.request_hash == self.request_hash => Ok(replay(&record)),
+            Some(record) if record.request_hash == self.key.request_hash => Ok(replay(&record)),
             Some(_) => Err(reused()),
             None => Err(ApiError::internal(
                 &"idempotency record vanished after a conflict",
@@ -79,8 +80,8 @@ impl Guard {
     /// the 422) wins over this error: a retry must see what the first attempt saw, even if
     /// the world changed since.
     pub async fn after_error(self, state: &AppState, err: ApiError) -> Result<Response, ApiError> {
-        match state.store.get_idempotency(&self.scope, &self.key).await? {
-            Some(record) if record.request_hash == self.request_hash => Ok(replay(&record)),
+        match state.store.get_idempotency(&self.key.scope, &self.key.key).await? {
+            Some(record) if record.request_hash == self.key.request_hash => Ok(replay(&record)),
             Some(_) => Err(reused()),
             None => Err(err),
         }
@@ -158,9 +159,11 @@ pub async fn begin(
     }
     Ok(Begin::Fresh(Guard {
         inflight: state.inflight.clone(),
-        scope,
-        key,
-        request_hash,
+        key: IdempotencyKey {
+            scope,
+            key,
+            request_hash,
+        },
     }))
 }
 
@@ -190,6 +193,21 @@ pub enum WriteError {
 impl From<ApiError> for WriteError {
     fn from(err: ApiError) -> Self {
         WriteError::Api(err)
+    }
+}
+
+impl From<EngineError> for WriteError {
+    fn from(err: EngineError) -> Self {
+        WriteError::Api(err.into())
+    }
+}
+
+impl From<rialto_engine::idempotency::WriteError> for WriteError {
+    fn from(err: rialto_engine::idempotency::WriteError) -> Self {
+        match err {
+            rialto_engine::idempotency::WriteError::Engine(e) => WriteError::Api(e.into()),
+            rialto_engine::idempotency::WriteError::KeyTaken => WriteError::KeyTaken,
+        }
     }
 }
 

@@ -39,35 +39,30 @@ use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 use crate::webhooks::Sealer;
+use rialto_engine::Engine;
 
 pub use auth::{Caller, Operator, Principal};
 pub use events::event_object_json;
-pub(crate) use payment_intents::{intent_event, intent_json};
+pub(crate) use payment_intents::intent_json;
 
-/// Everything a handler may need, cheap to clone.
+/// Everything a handler may need, cheap to clone: the engine's services (it derefs to
+/// [`Engine`]) and the HTTP layer's own state (configuration, metrics, rate limits, the API key
+/// cache, idempotency keys in flight).
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub registry: Arc<AssetRegistry>,
+    pub engine: Engine,
     pub config: Arc<Config>,
-    pub clock: Arc<dyn Clock>,
     pub metrics: Option<PrometheusHandle>,
-    pub sealer: Arc<Sealer>,
-    pub compliance: Arc<Compliance>,
-    /// The EVM chains payments are verified, watched and settled on.
-    pub chains: Arc<crate::chain::Chains>,
-    /// Exchange venues payers can pay from, per mode (`true` = live).
-    pub venues: Arc<std::collections::BTreeMap<bool, crate::exchange::Venues>>,
-    /// The SmartFunding router's quotes, locks and venue health.
-    pub routing: Arc<crate::routing::Routing>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
-impl std::fmt::Debug for dyn Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store")
+impl std::ops::Deref for AppState {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
     }
 }
 
@@ -84,36 +79,26 @@ impl AppState {
         let per_second = NonZeroU32::new(config.rate_limit.per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit.burst).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
+        let engine = Engine::new(store, registry, config.engine(), clock, sealer, compliance);
         Self {
-            store,
-            registry,
+            engine,
             config,
-            clock,
             metrics,
-            sealer,
-            compliance,
-            chains: Arc::default(),
-            venues: Arc::default(),
-            routing: Arc::new(crate::routing::Routing::new()),
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
         }
     }
-}
 
-impl AppState {
     /// The exchange venues of one mode.
     pub fn with_venues(mut self, livemode: bool, venues: crate::exchange::Venues) -> Self {
-        let mut all = (*self.venues).clone();
-        all.insert(livemode, venues);
-        self.venues = Arc::new(all);
+        self.engine = self.engine.with_venues(livemode, venues);
         self
     }
 
     /// The chains payments are verified, watched and settled on.
     pub fn with_chains(mut self, chains: crate::chain::Chains) -> Self {
-        self.chains = Arc::new(chains);
+        self.engine = self.engine.with_chains(chains);
         self
     }
 }

@@ -195,7 +195,7 @@ pub async fn create_refund(
             &intent.id,
             (&caller.merchant_id, caller.livemode),
             &spec,
-            guard.as_ref(),
+            guard.as_deref(),
             now,
         )
         .await?;
@@ -333,7 +333,7 @@ pub async fn create_payout(
             &asset,
             amount,
             (&format!("key:{}", caller.key_id), None),
-            guard.as_ref(),
+            guard.as_deref(),
             now,
         )
         .await?;
@@ -593,8 +593,7 @@ pub async fn create_write_off(
         .reserve_and_post(&reservation, effects, now)
         .await
     {
-        Err(crate::store::StoreError::Database(sqlx::Error::Database(e)))
-            if e.is_unique_violation() =>
+        Err(err) if crate::store::is_unique_violation(&err) =>
         {
             return Err(ApiError::new(
                 ErrorCode::WriteOffExists,

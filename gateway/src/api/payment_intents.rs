@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::AddressError;
 use rialto_core::asset::RegistryError;
-use rialto_core::id::{EventId, PaymentIntentId};
+use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{
     CancellationReason, PaymentEvent, PaymentIntent, PaymentStatus, SettlementError,
     SettlementTarget,
 };
 use rialto_core::money::{Money, MoneyError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{parse_json, parse_query, RawBody};
@@ -21,7 +21,11 @@ use super::idempotency::{claim, finish, record_for, Guard, WriteError};
 use super::{json_response, parse_id, parse_limit, serialize, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::{client_secret, constant_time_eq};
-use crate::store::{CasOutcome, Event, IntentFilter, KeyKind};
+use crate::store::{CasOutcome, IntentFilter, KeyKind};
+
+pub use rialto_engine::objects::{
+    intent_event, intent_json, PaymentIntentList, PaymentIntentObject,
+};
 
 const MAX_METADATA_KEYS: usize = 50;
 const MAX_METADATA_KEY_LEN: usize = 40;
@@ -95,108 +99,6 @@ pub struct ListParams {
 pub struct RetrieveParams {
     /// Required with a publishable key.
     client_secret: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SettlementObject {
-    #[schema(example = "usdc")]
-    pub asset: String,
-    #[schema(example = "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913")]
-    pub asset_id: String,
-    #[schema(example = "base")]
-    pub chain: String,
-    #[schema(example = "eip155:8453")]
-    pub chain_id: String,
-    pub address: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentIntentObject {
-    pub id: String,
-    /// Always `payment_intent`.
-    pub object: &'static str,
-    pub livemode: bool,
-    #[schema(example = "25.00")]
-    pub amount: String,
-    #[schema(example = "usd")]
-    pub currency: String,
-    /// Refunded so far (pending refunds included), in the settlement asset.
-    #[schema(example = "0")]
-    pub amount_refunded: String,
-    #[schema(example = "awaiting_funds")]
-    pub status: String,
-    /// `underpaid`, `overpaid` or `late` with amounts, once funds arrive.
-    pub payment_detail: Option<serde_json::Value>,
-    pub settlement: SettlementObject,
-    pub description: Option<String>,
-    /// Omitted for publishable-key reads.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<BTreeMap<String, String>>,
-    pub client_secret: String,
-    /// Unix seconds.
-    pub created: i64,
-    pub expires_at: i64,
-    pub canceled_at: Option<i64>,
-    pub cancellation_reason: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentIntentList {
-    /// Always `list`.
-    pub object: &'static str,
-    pub data: Vec<PaymentIntentObject>,
-    pub has_more: bool,
-    pub url: &'static str,
-}
-
-impl PaymentIntentObject {
-    fn new(intent: &PaymentIntent, with_metadata: bool) -> Self {
-        let asset = &intent.settlement.asset;
-        Self {
-            id: intent.id.to_string(),
-            object: "payment_intent",
-            livemode: intent.livemode,
-            amount: intent.amount.to_amount_string(),
-            currency: intent.amount.currency().code().to_owned(),
-            amount_refunded: intent.amount_refunded.normalize().to_string(),
-            status: intent.status.as_str().to_owned(),
-            payment_detail: intent
-                .payment_detail
-                .as_ref()
-                .and_then(|d| serde_json::to_value(d).ok()),
-            settlement: SettlementObject {
-                asset: asset.code.clone(),
-                asset_id: asset.id.to_string(),
-                chain: asset.chain_alias.clone(),
-                chain_id: asset.id.chain().to_string(),
-                address: intent.settlement.address.to_string(),
-            },
-            description: intent.description.clone(),
-            metadata: with_metadata.then(|| intent.metadata.clone()),
-            client_secret: intent.client_secret.clone(),
-            created: intent.created_at_ms / 1000,
-            expires_at: intent.expires_at_ms / 1000,
-            canceled_at: intent.canceled_at_ms.map(|ms| ms / 1000),
-            cancellation_reason: intent.cancellation_reason.map(|r| r.as_str().to_owned()),
-        }
-    }
-}
-
-/// The event recording a change to `intent`, carrying the object as the API shows it.
-pub(crate) fn intent_event(intent: &PaymentIntent, kind: &str, json: &str, now_ms: i64) -> Event {
-    Event {
-        id: EventId::generate(),
-        merchant_id: intent.merchant_id,
-        livemode: intent.livemode,
-        kind: kind.to_owned(),
-        object_json: json.to_owned(),
-        created_at_ms: now_ms,
-    }
-}
-
-/// The intent as the API shows it to its merchant.
-pub(crate) fn intent_json(intent: &PaymentIntent) -> String {
-    serde_json::to_string(&PaymentIntentObject::new(intent, true)).unwrap_or_default()
 }
 
 fn money_error(err: MoneyError, param: &str) -> ApiError {

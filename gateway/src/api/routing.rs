@@ -22,7 +22,7 @@ use super::body::{parse_json, RawBody};
 use super::idempotency::{claim, finish, record_for, Guard, WriteError};
 use super::wallet_payments::{awaiting, load_intent};
 use super::{json_response, parse_id, serialize, AppState, Caller, Operator};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, EngineError, ErrorBody, ErrorCode};
 use crate::routing::market::{self, FundingSource};
 use crate::routing::oracle::{self, PriceReadings};
 use crate::routing::QuoteRefusal;
@@ -491,10 +491,10 @@ async fn accept_quote(
         serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
     object.status = "accepted".into();
     object.locked_at = Some(locked.locked_at());
-    let render = |exec: &super::executions::RouteExecutionObject| -> Result<String, ApiError> {
+    let render = |exec: &super::executions::RouteExecutionObject| -> Result<String, EngineError> {
         let mut answer = object.clone();
         answer.execution = Some(exec.clone());
-        serialize(&answer)
+        serde_json::to_string(&answer).map_err(|e| EngineError::internal(&e))
     };
     let prepared =
         super::executions::prepare(state, &intent, id, &stored_json, record.expires_at, payer)

@@ -33,11 +33,10 @@ use crate::chain::rail::{EvmRail, LegRequest, Rail};
 use crate::chain::EvmChain;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::constant_time_eq;
-use crate::store::chain::TX_PENDING;
-use crate::store::{KeyKind, PaymentTransaction};
+use crate::store::KeyKind;
 
-/// The relay leg's purpose; one per intent.
-pub const EIP3009_RELAY: &str = "eip3009_relay";
+pub use rialto_engine::chain::relay::claim_relay;
+pub use rialto_engine::chain::EIP3009_RELAY;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -523,41 +522,6 @@ pub async fn submit_authorization(
             ))
         }
     }
-}
-
-/// Binds a stored relay leg's transaction to its intent (idempotent). The payer and amount
-/// are read again from the chain when it confirms; these are only what the leg says.
-pub(crate) async fn claim_relay(
-    state: &AppState,
-    intent: &PaymentIntent,
-    chain: &EvmChain,
-    leg: &crate::store::chain::ChainTransfer,
-) -> Result<(), ApiError> {
-    let asset = &intent.settlement.asset;
-    let units: u128 = leg
-        .draft
-        .amount_units
-        .as_deref()
-        .and_then(|u| u.parse().ok())
-        .unwrap_or_default();
-    let paid =
-        Money::from_base_units(units, asset.currency()).map_err(|e| ApiError::internal(&e))?;
-    let claim = PaymentTransaction {
-        chain_id: chain.caip2.clone(),
-        tx_hash: leg.tx_hash.clone(),
-        payment_intent_id: intent.id,
-        payer: "eip3009".to_owned(),
-        amount: paid.to_amount_string(),
-        asset: asset.id.to_string(),
-        block_number: 0,
-        block_hash: String::new(),
-        log_index: 0,
-        status: TX_PENDING.to_owned(),
-        source: "authorization".to_owned(),
-        created_at_ms: leg.draft.created_at_ms,
-    };
-    state.store.claim_transaction(&claim).await?;
-    Ok(())
 }
 
 fn relayed(intent: &PaymentIntent, chain: &EvmChain, tx_hash: &str) -> Response {

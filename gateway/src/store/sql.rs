@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+use super::Db;
 
 use async_trait::async_trait;
 use rialto_core::address::Address;
@@ -109,9 +110,9 @@ impl SqlStore {
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| {
-            StoreError::Database(sqlx::Error::Configuration(
+            StoreError::Database(Box::new(sqlx::Error::Configuration(
                 "database URL must start with sqlite: or postgres://".into(),
-            ))
+            )))
         })?;
         let url = match backend {
             Backend::Sqlite if !url.contains('?') && !url.contains(":memory:") => {
@@ -121,14 +122,14 @@ impl SqlStore {
         };
         let pool = Self::pool_options(backend, max_connections)
             .connect(&url)
-            .await?;
+            .await.db()?;
         let writer = match backend {
-            Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await?,
+            Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await.db()?,
             Backend::Postgres => pool.clone(),
         };
         let committer = match backend {
             Backend::Sqlite => Some(GroupCommitter::spawn(
-                Self::pool_options(backend, 1).connect(&url).await?,
+                Self::pool_options(backend, 1).connect(&url).await.db()?,
             )),
             Backend::Postgres => None,
         };
@@ -192,7 +193,7 @@ impl SqlStore {
         .bind(chain_id.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         self.intents_from_rows(&rows)
     }
 
@@ -202,7 +203,7 @@ impl SqlStore {
 
     fn intent_from_row(&self, row: &AnyRow) -> Result<PaymentIntent, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("payment intent {what}"));
-        let text = |col: &str| row.try_get::<String, _>(col).map_err(StoreError::from);
+        let text = |col: &str| row.try_get::<String, _>(col).db();
         let currency_code = text("currency")?;
         let currency = self
             .registry
@@ -222,7 +223,7 @@ impl SqlStore {
         let metadata: BTreeMap<String, String> =
             serde_json::from_str(&text("metadata")?).map_err(|_| corrupt("metadata"))?;
         let cancellation_reason = row
-            .try_get::<Option<String>, _>("cancellation_reason")?
+            .try_get::<Option<String>, _>("cancellation_reason").db()?
             .map(|r| CancellationReason::from_str(&r).map_err(|_| corrupt("cancellation reason")))
             .transpose()?;
         Ok(PaymentIntent {
@@ -230,24 +231,24 @@ impl SqlStore {
             merchant_id: text("merchant_id")?
                 .parse()
                 .map_err(|_| corrupt("merchant"))?,
-            livemode: row.try_get::<i64, _>("livemode")? == 1,
+            livemode: row.try_get::<i64, _>("livemode").db()? == 1,
             amount,
             settlement: SettlementTarget { asset, address },
             status: PaymentStatus::from_str(&text("status")?).map_err(|_| corrupt("status"))?,
-            description: row.try_get("description")?,
+            description: row.try_get("description").db()?,
             metadata,
             client_secret: text("client_secret")?,
-            created_at_ms: row.try_get("created_at")?,
-            expires_at_ms: row.try_get("expires_at")?,
-            canceled_at_ms: row.try_get("canceled_at")?,
+            created_at_ms: row.try_get("created_at").db()?,
+            expires_at_ms: row.try_get("expires_at").db()?,
+            canceled_at_ms: row.try_get("canceled_at").db()?,
             cancellation_reason,
-            version: row.try_get("version")?,
-            updated_at_ms: row.try_get("updated_at")?,
+            version: row.try_get("version").db()?,
+            updated_at_ms: row.try_get("updated_at").db()?,
             amount_refunded: text("amount_refunded")?
                 .parse()
                 .map_err(|_| corrupt("amount refunded"))?,
             payment_detail: row
-                .try_get::<Option<String>, _>("payment_detail")?
+                .try_get::<Option<String>, _>("payment_detail").db()?
                 .map(|d| serde_json::from_str(&d).map_err(|_| corrupt("payment detail")))
                 .transpose()?,
         })
@@ -319,7 +320,7 @@ fn map_key_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> 
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             Err(StoreError::IdempotencyKeyTaken)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(StoreError::Database(Box::new(e))),
     }
 }
 
@@ -366,7 +367,7 @@ pub(super) async fn cas_intent(
     )
     .bind(next.expires_at_ms)
     .execute(&mut **tx)
-    .await?
+    .await.db()?
     .rows_affected();
     Ok(updated == 1)
 }
@@ -386,7 +387,7 @@ pub(super) async fn insert_event(
     .bind(event.object_json.clone())
     .bind(event.created_at_ms)
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     sqlx::query(
         "INSERT INTO event_outbox (event_id, merchant_id, livemode, type) SELECT $1, $2, $3, $4 \
          WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE merchant_id = $2 AND livemode = $3 \
@@ -397,31 +398,31 @@ pub(super) async fn insert_event(
     .bind(i64::from(event.livemode))
     .bind(event.kind.clone())
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     Ok(())
 }
 
 fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("api key {what}"));
-    let kind = match row.try_get::<String, _>("kind")?.as_str() {
+    let kind = match row.try_get::<String, _>("kind").db()?.as_str() {
         "secret" => KeyKind::Secret,
         "publishable" => KeyKind::Publishable,
         _ => return Err(corrupt("kind")),
     };
     Ok(ApiKeyRecord {
         id: row
-            .try_get::<String, _>("id")?
+            .try_get::<String, _>("id").db()?
             .parse()
             .map_err(|_| corrupt("id"))?,
         merchant_id: row
-            .try_get::<String, _>("merchant_id")?
+            .try_get::<String, _>("merchant_id").db()?
             .parse()
             .map_err(|_| corrupt("merchant"))?,
         kind,
-        livemode: row.try_get::<i64, _>("livemode")? == 1,
-        key_hash: row.try_get("key_hash")?,
-        key_hint: row.try_get("key_hint")?,
-        created_at_ms: row.try_get("created_at")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? == 1,
+        key_hash: row.try_get("key_hash").db()?,
+        key_hint: row.try_get("key_hint").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
@@ -432,12 +433,12 @@ impl Store for SqlStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.writer).await?;
+        migrator.run(&self.writer).await.db()?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
         Ok(())
     }
 
@@ -446,7 +447,7 @@ impl Store for SqlStore {
         merchant: &Merchant,
         keys: &[ApiKeyRecord],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(
             "INSERT INTO merchants (id, name, settlement_asset, settlement_address, created_at, \
              country) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -458,7 +459,7 @@ impl Store for SqlStore {
         .bind(merchant.created_at_ms)
         .bind(&merchant.country)
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         for key in keys {
             sqlx::query(
                 "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, \
@@ -472,9 +473,9 @@ impl Store for SqlStore {
             .bind(&key.key_hint)
             .bind(key.created_at_ms)
             .execute(&mut *tx)
-            .await?;
+            .await.db()?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -485,15 +486,15 @@ impl Store for SqlStore {
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.map(|row| {
             Ok(Merchant {
                 id: *id,
-                name: row.try_get("name")?,
-                settlement_asset: row.try_get("settlement_asset")?,
-                settlement_address: row.try_get("settlement_address")?,
-                created_at_ms: row.try_get("created_at")?,
-                country: row.try_get("country")?,
+                name: row.try_get("name").db()?,
+                settlement_asset: row.try_get("settlement_asset").db()?,
+                settlement_address: row.try_get("settlement_address").db()?,
+                created_at_ms: row.try_get("created_at").db()?,
+                country: row.try_get("country").db()?,
             })
         })
         .transpose()
@@ -506,7 +507,7 @@ impl Store for SqlStore {
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(key_from_row).transpose()
     }
 
@@ -551,7 +552,7 @@ impl Store for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(|r| self.intent_from_row(r)).transpose()
     }
 
@@ -564,7 +565,7 @@ impl Store for SqlStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(|r| self.intent_from_row(r)).transpose()
     }
 
@@ -629,7 +630,7 @@ impl Store for SqlStore {
         let rows = query
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         let data = self.intents_from_rows(&rows)?;
         Ok(Page::from_rows(data, filter.limit, backwards))
     }
@@ -641,9 +642,9 @@ impl Store for SqlStore {
         event: Option<&Event>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         if !cas_intent(&mut tx, expected, next).await? {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
         if let Some(event) = event {
@@ -652,7 +653,7 @@ impl Store for SqlStore {
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -674,7 +675,7 @@ impl Store for SqlStore {
         .bind(now_ms)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         self.intents_from_rows(&rows)
     }
 
@@ -692,26 +693,26 @@ impl Store for SqlStore {
         .bind(scope)
         .bind(key)
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.map(|row| {
-            let status: i64 = row.try_get("response_status")?;
+            let status: i64 = row.try_get("response_status").db()?;
             Ok(IdempotencyRecord {
                 scope: scope.to_owned(),
                 key: key.to_owned(),
-                request_hash: row.try_get("request_hash")?,
+                request_hash: row.try_get("request_hash").db()?,
                 response_status: u16::try_from(status)
                     .map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
-                response_body: row.try_get("response_body")?,
-                created_at_ms: row.try_get("created_at")?,
+                response_body: row.try_get("response_body").db()?,
+                created_at_ms: row.try_get("created_at").db()?,
             })
         })
         .transpose()
     }
 
     async fn save_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         insert_idempotency(&mut tx, record).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -719,7 +720,7 @@ impl Store for SqlStore {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before_ms)
             .execute(&self.writer)
-            .await?;
+            .await.db()?;
         Ok(done.rows_affected())
     }
 }

@@ -5,6 +5,7 @@ use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use super::Db;
 
 use super::chain::{ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft};
 use super::sql::{cas_intent, insert_event, SqlStore};
@@ -26,66 +27,66 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 pub(super) fn leg_from_row(row: &AnyRow) -> Result<ChainTransfer, StoreError> {
-    let intent: Option<String> = row.try_get("payment_intent_id")?;
-    let status: String = row.try_get("status")?;
-    let nonce: i64 = row.try_get("nonce")?;
+    let intent: Option<String> = row.try_get("payment_intent_id").db()?;
+    let status: String = row.try_get("status").db()?;
+    let nonce: i64 = row.try_get("nonce").db()?;
     Ok(ChainTransfer {
         draft: TransferDraft {
-            leg_id: row.try_get("leg_id")?,
-            purpose: row.try_get("purpose")?,
-            reference: row.try_get("reference")?,
+            leg_id: row.try_get("leg_id").db()?,
+            purpose: row.try_get("purpose").db()?,
+            reference: row.try_get("reference").db()?,
             payment_intent_id: intent
                 .map(|id| id.parse().map_err(|_| corrupt("leg intent")))
                 .transpose()?,
-            chain_id: row.try_get("chain_id")?,
-            from: row.try_get("from_address")?,
-            to: row.try_get("to_address")?,
-            token: row.try_get("token")?,
-            amount_units: row.try_get("amount_units")?,
-            created_at_ms: row.try_get("created_at")?,
+            chain_id: row.try_get("chain_id").db()?,
+            from: row.try_get("from_address").db()?,
+            to: row.try_get("to_address").db()?,
+            token: row.try_get("token").db()?,
+            amount_units: row.try_get("amount_units").db()?,
+            created_at_ms: row.try_get("created_at").db()?,
         },
         nonce: u64::try_from(nonce).map_err(|_| corrupt("leg nonce"))?,
-        raw_tx: row.try_get("raw_tx")?,
-        tx_hash: row.try_get("tx_hash")?,
+        raw_tx: row.try_get("raw_tx").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
         status: LegStatus::parse(&status).ok_or_else(|| corrupt("leg status"))?,
-        block_number: row.try_get("block_number")?,
-        block_hash: row.try_get("block_hash")?,
-        failure: row.try_get("failure")?,
-        updated_at_ms: row.try_get("updated_at")?,
+        block_number: row.try_get("block_number").db()?,
+        block_hash: row.try_get("block_hash").db()?,
+        failure: row.try_get("failure").db()?,
+        updated_at_ms: row.try_get("updated_at").db()?,
         fee_wei: row
-            .try_get::<Option<String>, _>("fee_wei")?
+            .try_get::<Option<String>, _>("fee_wei").db()?
             .map(|f| f.parse().map_err(|_| corrupt("leg fee")))
             .transpose()?,
     })
 }
 
 pub(super) fn payment_tx_from_row(row: &AnyRow) -> Result<PaymentTransaction, StoreError> {
-    let intent: String = row.try_get("payment_intent_id")?;
+    let intent: String = row.try_get("payment_intent_id").db()?;
     Ok(PaymentTransaction {
-        chain_id: row.try_get("chain_id")?,
-        tx_hash: row.try_get("tx_hash")?,
+        chain_id: row.try_get("chain_id").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
         payment_intent_id: intent.parse().map_err(|_| corrupt("transaction intent"))?,
-        payer: row.try_get("payer")?,
-        amount: row.try_get("amount")?,
-        asset: row.try_get("asset")?,
-        block_number: row.try_get("block_number")?,
-        block_hash: row.try_get("block_hash")?,
-        log_index: row.try_get("log_index")?,
-        status: row.try_get("status")?,
-        source: row.try_get("source")?,
-        created_at_ms: row.try_get("created_at")?,
+        payer: row.try_get("payer").db()?,
+        amount: row.try_get("amount").db()?,
+        asset: row.try_get("asset").db()?,
+        block_number: row.try_get("block_number").db()?,
+        block_hash: row.try_get("block_hash").db()?,
+        log_index: row.try_get("log_index").db()?,
+        status: row.try_get("status").db()?,
+        source: row.try_get("source").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
 fn deposit_from_row(row: &AnyRow) -> Result<DepositAddress, StoreError> {
-    let intent: String = row.try_get("payment_intent_id")?;
-    let index: i64 = row.try_get("derivation_index")?;
+    let intent: String = row.try_get("payment_intent_id").db()?;
+    let index: i64 = row.try_get("derivation_index").db()?;
     Ok(DepositAddress {
         payment_intent_id: intent.parse().map_err(|_| corrupt("deposit intent"))?,
-        chain_id: row.try_get("chain_id")?,
+        chain_id: row.try_get("chain_id").db()?,
         derivation_index: u32::try_from(index).map_err(|_| corrupt("derivation index"))?,
-        address: row.try_get("address")?,
-        created_at_ms: row.try_get("created_at")?,
+        address: row.try_get("address").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
@@ -108,7 +109,7 @@ impl SqlStore {
             return Ok(Ok(existing));
         }
         let chain_nonce = i64::try_from(chain_nonce).map_err(|_| corrupt("chain nonce"))?;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(
             "INSERT INTO wallet_nonces (chain_id, address, next_nonce) VALUES ($1, $2, $3) ON \
              CONFLICT (chain_id, address) DO NOTHING",
@@ -117,7 +118,7 @@ impl SqlStore {
         .bind(draft.from.clone())
         .bind(chain_nonce)
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         // The larger of ours and the node's: ours runs ahead while signed legs wait to be
         // sent; the node's runs ahead if someone else sent from this wallet.
         let nonce: i64 = sqlx::query(
@@ -129,8 +130,8 @@ impl SqlStore {
         .bind(draft.from.clone())
         .bind(chain_nonce)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get("nonce")?;
+        .await.db()?
+        .try_get("nonce").db()?;
         let nonce_u64 = u64::try_from(nonce).map_err(|_| corrupt("wallet nonce"))?;
         let signed = sign(nonce_u64).map_err(StoreError::Corrupt)?;
         let inserted = sqlx::query(&format!(
@@ -154,10 +155,10 @@ impl SqlStore {
         .execute(&mut *tx)
         .await;
         if let Err(err) = inserted {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(Err(err));
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(Ok(ChainTransfer {
             draft: draft.clone(),
             nonce: nonce_u64,
@@ -190,7 +191,7 @@ impl ChainStore for SqlStore {
             {
                 Ok(leg) => return Ok(leg),
                 Err(err) if is_unique_violation(&err) => continue,
-                Err(err) => return Err(err.into()),
+                Err(err) => return Err(StoreError::Database(Box::new(err))),
             }
         }
         self.get_chain_transfer(&draft.purpose, &draft.reference)
@@ -209,7 +210,7 @@ impl ChainStore for SqlStore {
         .bind(purpose.to_owned())
         .bind(reference.to_owned())
         .fetch_optional(&self.writer)
-        .await?;
+        .await.db()?;
         row.as_ref().map(leg_from_row).transpose()
     }
 
@@ -224,7 +225,7 @@ impl ChainStore for SqlStore {
         .bind(chain_id.to_owned())
         .bind(tx_hash.to_ascii_lowercase())
         .fetch_optional(&self.writer)
-        .await?;
+        .await.db()?;
         row.as_ref().map(leg_from_row).transpose()
     }
 
@@ -240,7 +241,7 @@ impl ChainStore for SqlStore {
         .bind(chain_id.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(leg_from_row).collect()
     }
 
@@ -270,7 +271,7 @@ impl ChainStore for SqlStore {
         .bind(leg_id.to_owned())
         .bind(fee)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 
@@ -288,7 +289,7 @@ impl ChainStore for SqlStore {
         .bind(status.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(payment_tx_from_row).collect()
     }
 
@@ -302,7 +303,7 @@ impl ChainStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(payment_tx_from_row).collect()
     }
 
@@ -313,10 +314,10 @@ impl ChainStore for SqlStore {
         intent: Option<&IntentChange>,
         now_ms: i64,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         if let Some(change) = intent {
             if !cas_intent(&mut tx, change.expected, &change.next).await? {
-                tx.rollback().await?;
+                tx.rollback().await.db()?;
                 return Ok(CasOutcome::Conflict);
             }
             for event in &change.events {
@@ -338,13 +339,13 @@ impl ChainStore for SqlStore {
         .bind(ptx.tx_hash.clone())
         .bind(expected.to_owned())
         .execute(&mut *tx)
-        .await?
+        .await.db()?
         .rows_affected();
         if updated == 0 {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -363,8 +364,8 @@ impl ChainStore for SqlStore {
                 "SELECT COALESCE(MAX(derivation_index), -1) + 1 AS next FROM deposit_addresses",
             )
             .fetch_one(&self.writer)
-            .await?
-            .try_get("next")?;
+            .await.db()?
+            .try_get("next").db()?;
             let index = u32::try_from(next).map_err(|_| corrupt("derivation index exhausted"))?;
             let address = derive(index).map_err(StoreError::Corrupt)?;
             let inserted = sqlx::query(&format!(
@@ -380,7 +381,7 @@ impl ChainStore for SqlStore {
             match inserted {
                 Ok(_) => continue,                                 // read it back above
                 Err(err) if is_unique_violation(&err) => continue, // raced: next index
-                Err(err) => return Err(err.into()),
+                Err(err) => return Err(StoreError::Database(Box::new(err))),
             }
         }
         self.get_deposit_address(intent)
@@ -403,7 +404,7 @@ impl ChainStore for SqlStore {
         .bind(PaymentStatus::Expired.as_str())
         .bind(late_since_ms)
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(deposit_from_row).collect()
     }
 
@@ -416,7 +417,7 @@ impl ChainStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_optional(&self.writer)
-        .await?;
+        .await.db()?;
         row.as_ref().map(deposit_from_row).transpose()
     }
 
@@ -425,10 +426,10 @@ impl ChainStore for SqlStore {
             sqlx::query("SELECT block_number, block_hash FROM chain_cursors WHERE chain_id = $1")
                 .bind(chain_id.to_owned())
                 .fetch_optional(&self.writer)
-                .await?;
+                .await.db()?;
         row.map(|row| {
-            let number: i64 = row.try_get("block_number")?;
-            let hash: String = row.try_get("block_hash")?;
+            let number: i64 = row.try_get("block_number").db()?;
+            let hash: String = row.try_get("block_hash").db()?;
             Ok((u64::try_from(number).map_err(|_| corrupt("cursor"))?, hash))
         })
         .transpose()
@@ -452,7 +453,7 @@ impl ChainStore for SqlStore {
         .bind(block_hash.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 

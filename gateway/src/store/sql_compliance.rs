@@ -11,6 +11,7 @@ use rialto_compliance::{AuditChain, AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use super::Db;
 
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::{
@@ -39,57 +40,57 @@ fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
 
 fn case_from_row(row: &AnyRow) -> Result<CaseRecord, StoreError> {
     let parse_opt = |col: &str| -> Result<Option<String>, StoreError> {
-        Ok(row.try_get::<Option<String>, _>(col)?)
+        Ok(row.try_get::<Option<String>, _>(col).db()?)
     };
     Ok(CaseRecord {
         id: row
-            .try_get::<String, _>("id")?
+            .try_get::<String, _>("id").db()?
             .parse()
             .map_err(|_| corrupt("case id"))?,
         merchant_id: parse_opt("merchant_id")?
             .map(|m| m.parse().map_err(|_| corrupt("case merchant")))
             .transpose()?,
-        livemode: row.try_get::<i64, _>("livemode")? == 1,
+        livemode: row.try_get::<i64, _>("livemode").db()? == 1,
         payment_intent_id: parse_opt("payment_intent_id")?
             .map(|p| p.parse().map_err(|_| corrupt("case intent")))
             .transpose()?,
-        point: row.try_get("point")?,
-        outcome: row.try_get("outcome")?,
-        status: CaseStatus::parse(&row.try_get::<String, _>("status")?)
+        point: row.try_get("point").db()?,
+        outcome: row.try_get("outcome").db()?,
+        status: CaseStatus::parse(&row.try_get::<String, _>("status").db()?)
             .ok_or_else(|| corrupt("case status"))?,
-        decision_json: row.try_get("decision_json")?,
-        subject_json: row.try_get("subject_json")?,
-        created_at_ms: row.try_get("created_at")?,
-        resolved_at_ms: row.try_get("resolved_at")?,
-        resolved_by: row.try_get("resolved_by")?,
-        resolution_note: row.try_get("resolution_note")?,
+        decision_json: row.try_get("decision_json").db()?,
+        subject_json: row.try_get("subject_json").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        resolved_at_ms: row.try_get("resolved_at").db()?,
+        resolved_by: row.try_get("resolved_by").db()?,
+        resolution_note: row.try_get("resolution_note").db()?,
     })
 }
 
 fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
-        seq: to_u64(row.try_get("seq")?, "audit seq")?,
+        seq: to_u64(row.try_get("seq").db()?, "audit seq")?,
         entry: AuditEntry {
-            id: row.try_get("id")?,
-            at_ms: to_u64(row.try_get("at_ms")?, "audit time")?,
-            kind: row.try_get("kind")?,
-            subject: row.try_get("subject")?,
-            outcome: row.try_get("outcome")?,
-            detail: row.try_get("detail")?,
+            id: row.try_get("id").db()?,
+            at_ms: to_u64(row.try_get("at_ms").db()?, "audit time")?,
+            kind: row.try_get("kind").db()?,
+            subject: row.try_get("subject").db()?,
+            outcome: row.try_get("outcome").db()?,
+            detail: row.try_get("detail").db()?,
         },
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
+        prev_hash: row.try_get("prev_hash").db()?,
+        hash: row.try_get("hash").db()?,
     })
 }
 
 fn entry_from_row(row: &AnyRow) -> Result<ListEntry, StoreError> {
     Ok(ListEntry {
-        id: row.try_get("id")?,
-        owner: row.try_get("owner")?,
-        kind: row.try_get("kind")?,
-        address: row.try_get("address")?,
-        note: row.try_get("note")?,
-        created_at_ms: row.try_get("created_at")?,
+        id: row.try_get("id").db()?,
+        owner: row.try_get("owner").db()?,
+        kind: row.try_get("kind").db()?,
+        address: row.try_get("address").db()?,
+        note: row.try_get("note").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
@@ -112,7 +113,7 @@ async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result
     .bind(case.resolved_by.clone())
     .bind(case.resolution_note.clone())
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     Ok(())
 }
 
@@ -120,8 +121,8 @@ async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result
 /// creates) wrote between this transaction's first read and its first write; a fresh attempt
 /// sees the new snapshot.
 fn is_busy(err: &StoreError) -> bool {
-    match err {
-        StoreError::Database(sqlx::Error::Database(e)) => {
+    match super::sqlx_cause(err) {
+        Some(sqlx::Error::Database(e)) => {
             matches!(e.code().as_deref(), Some("5" | "517" | "261" | "6"))
         }
         _ => false,
@@ -138,7 +139,7 @@ impl SqlStore {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(AUDIT_LOCK_KEY)
                 .execute(&mut **tx)
-                .await?;
+                .await.db()?;
         }
         Ok(())
     }
@@ -154,7 +155,7 @@ impl SqlStore {
             "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
         ))
         .fetch_optional(&mut **tx)
-        .await?;
+        .await.db()?;
         let mut chain = match last {
             Some(row) => AuditChain::resume(&audit_from_row(&row)?),
             None => AuditChain::genesis(),
@@ -174,7 +175,7 @@ impl SqlStore {
         .bind(record.prev_hash.clone())
         .bind(record.hash.clone())
         .execute(&mut **tx)
-        .await?;
+        .await.db()?;
         Ok(record)
     }
 
@@ -185,13 +186,13 @@ impl SqlStore {
         intent: Option<&IntentChange>,
         payment: Option<&ScreenedPayment>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         // A write first, so SQLite takes its write lock before anything is read.
         insert_case(&mut tx, case).await?;
         self.lock_audit(&mut tx).await?;
         if let Some(change) = intent {
             if !Self::apply_change(&mut tx, change).await? {
-                tx.rollback().await?;
+                tx.rollback().await.db()?;
                 return Ok(CasOutcome::Conflict);
             }
         }
@@ -206,10 +207,10 @@ impl SqlStore {
                 .bind(since)
                 .bind(p.payment_intent_id.to_string())
                 .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
+                .await.db()?
+                .try_get("n").db()?;
                 if usize::try_from(now).ok() != Some(seen) {
-                    tx.rollback().await?;
+                    tx.rollback().await.db()?;
                     return Ok(CasOutcome::Conflict);
                 }
             }
@@ -225,10 +226,10 @@ impl SqlStore {
             .bind(p.currency.clone())
             .bind(p.at_ms)
             .execute(&mut *tx)
-            .await?;
+            .await.db()?;
         }
         self.append_in(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -272,7 +273,7 @@ impl ComplianceStore for SqlStore {
         release: Option<&CaseRecord>,
         intent: Option<&IntentChange>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let updated = sqlx::query(
             "UPDATE compliance_cases SET status = $1, resolved_at = $2, resolved_by = $3, \
              resolution_note = $4 WHERE id = $5 AND status = $6",
@@ -284,14 +285,14 @@ impl ComplianceStore for SqlStore {
         .bind(resolution.case_id.to_string())
         .bind(CaseStatus::Open.as_str())
         .execute(&mut *tx)
-        .await?
+        .await.db()?
         .rows_affected();
         let intent_moved = match intent {
             Some(change) if updated == 1 => !Self::apply_change(&mut tx, change).await?,
             _ => false,
         };
         if updated == 0 || intent_moved {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
         if let Some(case) = release {
@@ -300,7 +301,7 @@ impl ComplianceStore for SqlStore {
         for entry in audit {
             self.append_in(&mut tx, entry).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -308,9 +309,9 @@ impl ComplianceStore for SqlStore {
         let mut attempt = 0;
         loop {
             let result = async {
-                let mut tx = self.writer.begin().await?;
+                let mut tx = self.writer.begin().await.db()?;
                 let record = self.append_in(&mut tx, entry).await?;
-                tx.commit().await?;
+                tx.commit().await.db()?;
                 Ok(record)
             }
             .await;
@@ -333,7 +334,7 @@ impl ComplianceStore for SqlStore {
         .bind(to_i64(from_seq, "audit seq")?)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(audit_from_row).collect()
     }
 
@@ -343,7 +344,7 @@ impl ComplianceStore for SqlStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(case_from_row).transpose()
     }
 
@@ -377,7 +378,7 @@ impl ComplianceStore for SqlStore {
         let rows = query
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         let cases = rows
             .iter()
             .map(case_from_row)
@@ -390,7 +391,7 @@ impl ComplianceStore for SqlStore {
         entry: &ListEntry,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let result = sqlx::query(
             "INSERT INTO compliance_list_entries (id, owner, kind, address, note, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -406,13 +407,13 @@ impl ComplianceStore for SqlStore {
         match result {
             Ok(_) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                tx.rollback().await?;
+                tx.rollback().await.db()?;
                 return Ok(false);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(StoreError::Database(Box::new(e))),
         }
         self.append_in(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(true)
     }
 
@@ -422,18 +423,18 @@ impl ComplianceStore for SqlStore {
         id: &str,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let done = sqlx::query("DELETE FROM compliance_list_entries WHERE owner = $1 AND id = $2")
             .bind(owner)
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await.db()?;
         if done.rows_affected() != 1 {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(false);
         }
         self.append_in(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(true)
     }
 
@@ -446,7 +447,7 @@ impl ComplianceStore for SqlStore {
             )
             .bind(*owner)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
             for row in &rows {
                 entries.push(entry_from_row(row)?);
             }
@@ -478,7 +479,7 @@ impl ComplianceStore for SqlStore {
             .bind(*first)
             .bind(*second)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
             for row in &rows {
                 entries.push(entry_from_row(row)?);
             }
@@ -500,19 +501,19 @@ impl ComplianceStore for SqlStore {
         .bind(payer)
         .bind(since_ms)
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter()
             .map(|row| {
                 Ok(ScreenedPayment {
                     payment_intent_id: row
-                        .try_get::<String, _>("payment_intent_id")?
+                        .try_get::<String, _>("payment_intent_id").db()?
                         .parse()
                         .map_err(|_| corrupt("payment intent"))?,
                     merchant_id: *merchant,
-                    payer: row.try_get("payer")?,
-                    amount: row.try_get("amount")?,
-                    currency: row.try_get("currency")?,
-                    at_ms: row.try_get("at_ms")?,
+                    payer: row.try_get("payer").db()?,
+                    amount: row.try_get("amount").db()?,
+                    currency: row.try_get("currency").db()?,
+                    at_ms: row.try_get("at_ms").db()?,
                     history_seen: None,
                 })
             })
@@ -544,7 +545,7 @@ impl ComplianceStore for SqlStore {
         .bind(tx.status.clone())
         .bind(tx.source.clone())
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         let owner: String = sqlx::query(
             "SELECT payment_intent_id FROM payment_transactions WHERE chain_id = $1 AND tx_hash = \
              $2",
@@ -552,8 +553,8 @@ impl ComplianceStore for SqlStore {
         .bind(tx.chain_id.clone())
         .bind(tx.tx_hash.clone())
         .fetch_one(&self.writer)
-        .await?
-        .try_get("payment_intent_id")?;
+        .await.db()?
+        .try_get("payment_intent_id").db()?;
         owner.parse().map_err(|_| corrupt("transaction intent"))
     }
 
@@ -568,7 +569,7 @@ impl ComplianceStore for SqlStore {
         .bind(key.key_hint.clone())
         .bind(key.created_at_ms)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 
@@ -579,14 +580,14 @@ impl ComplianceStore for SqlStore {
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.map(|row| {
             Ok(OperatorKey {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                key_hash: row.try_get("key_hash")?,
-                key_hint: row.try_get("key_hint")?,
-                created_at_ms: row.try_get("created_at")?,
+                id: row.try_get("id").db()?,
+                name: row.try_get("name").db()?,
+                key_hash: row.try_get("key_hash").db()?,
+                key_hint: row.try_get("key_hint").db()?,
+                created_at_ms: row.try_get("created_at").db()?,
             })
         })
         .transpose()
@@ -596,8 +597,8 @@ impl ComplianceStore for SqlStore {
         let row = sqlx::query("SELECT policy_json FROM compliance_policies WHERE merchant_id = $1")
             .bind(merchant.to_string())
             .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.try_get("policy_json").map_err(StoreError::from))
+            .await.db()?;
+        row.map(|r| r.try_get("policy_json").db())
             .transpose()
     }
 
@@ -608,7 +609,7 @@ impl ComplianceStore for SqlStore {
         at_ms: i64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(
             "INSERT INTO compliance_policies (merchant_id, policy_json, updated_at) VALUES ($1, \
              $2, $3) ON CONFLICT (merchant_id) DO UPDATE SET policy_json = excluded.policy_json, \
@@ -618,9 +619,9 @@ impl ComplianceStore for SqlStore {
         .bind(policy_json)
         .bind(at_ms)
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         self.append_in(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 }

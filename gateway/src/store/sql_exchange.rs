@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use super::Db;
 
 use super::exchange::{ExchangeAccount, ExchangeStore};
 use super::sql::SqlStore;
@@ -21,26 +22,26 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn from_row(row: &AnyRow) -> Result<ExchangeAccount, StoreError> {
-    let intent: String = row.try_get("payment_intent_id")?;
-    let merchant: String = row.try_get("merchant_id")?;
+    let intent: String = row.try_get("payment_intent_id").db()?;
+    let merchant: String = row.try_get("merchant_id").db()?;
     Ok(ExchangeAccount {
-        id: row.try_get("id")?,
+        id: row.try_get("id").db()?,
         payment_intent_id: intent.parse().map_err(|_| corrupt("intent"))?,
         merchant_id: merchant.parse().map_err(|_| corrupt("merchant"))?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
-        venue: row.try_get("venue")?,
-        sealed_credentials: row.try_get("sealed_credentials")?,
-        keep_credentials: row.try_get::<i64, _>("keep_credentials")? != 0,
-        order_leg: row.try_get("order_leg")?,
-        withdrawal_leg: row.try_get("withdrawal_leg")?,
-        status: row.try_get("status")?,
-        venue_withdrawal_id: row.try_get("venue_withdrawal_id")?,
-        tx_hash: row.try_get("tx_hash")?,
-        failure: row.try_get("failure")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-        erased_at_ms: row.try_get("erased_at")?,
-        conversion: row.try_get("conversion")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+        venue: row.try_get("venue").db()?,
+        sealed_credentials: row.try_get("sealed_credentials").db()?,
+        keep_credentials: row.try_get::<i64, _>("keep_credentials").db()? != 0,
+        order_leg: row.try_get("order_leg").db()?,
+        withdrawal_leg: row.try_get("withdrawal_leg").db()?,
+        status: row.try_get("status").db()?,
+        venue_withdrawal_id: row.try_get("venue_withdrawal_id").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
+        failure: row.try_get("failure").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        updated_at_ms: row.try_get("updated_at").db()?,
+        erased_at_ms: row.try_get("erased_at").db()?,
+        conversion: row.try_get("conversion").db()?,
     })
 }
 
@@ -68,7 +69,7 @@ impl ExchangeStore for SqlStore {
         .bind(a.updated_at_ms)
         .bind(a.erased_at_ms)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 
@@ -78,7 +79,7 @@ impl ExchangeStore for SqlStore {
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.writer)
-        .await?;
+        .await.db()?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -92,7 +93,7 @@ impl ExchangeStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_all(&self.writer)
-        .await?;
+        .await.db()?;
         rows.iter().map(from_row).collect()
     }
 
@@ -102,7 +103,7 @@ impl ExchangeStore for SqlStore {
              created_at LIMIT 200"
         ))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(from_row).collect()
     }
 
@@ -119,7 +120,7 @@ impl ExchangeStore for SqlStore {
         .bind(a.id.clone())
         .bind(a.conversion.clone())
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 
@@ -133,7 +134,7 @@ impl ExchangeStore for SqlStore {
         )
         .bind(now_ms)
         .execute(&self.writer)
-        .await?
+        .await.db()?
         .rows_affected();
         Ok(erased)
     }

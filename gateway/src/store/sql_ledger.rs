@@ -1,6 +1,7 @@
 //! [`LedgerStore`] over sqlx `Any`.
 
 use std::collections::BTreeMap;
+use super::Db;
 
 use async_trait::async_trait;
 use rialto_core::id::MerchantId;
@@ -31,32 +32,32 @@ impl SqlStore {
         if let Some((m, live)) = merchant {
             query = query.bind(m.to_string()).bind(i64::from(live));
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.pool).await.db()?;
         let mut out: Vec<Posting> = Vec::new();
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         for row in &rows {
-            let id: String = row.try_get("id")?;
+            let id: String = row.try_get("id").db()?;
             let at = match index.get(&id) {
                 Some(at) => *at,
                 None => {
-                    let merchant: String = row.try_get("merchant_id")?;
+                    let merchant: String = row.try_get("merchant_id").db()?;
                     out.push(Posting {
                         id: id.clone(),
                         merchant_id: merchant.parse().map_err(|_| corrupt("merchant"))?,
-                        livemode: row.try_get::<i64, _>("livemode")? != 0,
-                        kind: row.try_get("kind")?,
-                        reference: row.try_get("reference")?,
-                        created_at_ms: row.try_get("created_at")?,
+                        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+                        kind: row.try_get("kind").db()?,
+                        reference: row.try_get("reference").db()?,
+                        created_at_ms: row.try_get("created_at").db()?,
                         entries: Vec::new(),
                     });
                     index.insert(id, out.len() - 1);
                     out.len() - 1
                 }
             };
-            let amount: String = row.try_get("amount")?;
+            let amount: String = row.try_get("amount").db()?;
             out[at].entries.push(Entry {
-                account: row.try_get("account")?,
-                asset: row.try_get("asset")?,
+                account: row.try_get("account").db()?,
+                asset: row.try_get("asset").db()?,
                 amount: amount.parse().map_err(|_| corrupt("amount"))?,
             });
         }
@@ -86,7 +87,7 @@ pub(super) async fn insert_postings(
         .bind(posting.reference.clone())
         .bind(posting.created_at_ms)
         .execute(&mut **tx)
-        .await?;
+        .await.db()?;
         for (seq, entry) in posting.entries.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO ledger_entries (transaction_id, seq, account, asset, amount) \
@@ -98,7 +99,7 @@ pub(super) async fn insert_postings(
             .bind(entry.asset.clone())
             .bind(entry.amount.normalize().to_string())
             .execute(&mut **tx)
-            .await?;
+            .await.db()?;
         }
     }
     Ok(())
@@ -118,14 +119,14 @@ impl LedgerStore for SqlStore {
                 .check()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         if !cas_intent(&mut tx, expected, next).await? {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
         insert_event(&mut tx, event).await?;
         insert_postings(&mut tx, postings).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 

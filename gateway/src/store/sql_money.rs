@@ -5,6 +5,7 @@ use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use super::Db;
 
 use super::money::{
     Effects, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund, RefundStatus, Reservation,
@@ -25,19 +26,19 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn decimal(row: &AnyRow, col: &str) -> Result<Decimal, StoreError> {
-    row.try_get::<String, _>(col)?
+    row.try_get::<String, _>(col).db()?
         .parse()
         .map_err(|_| corrupt(col))
 }
 
 fn refund_from_row(row: &AnyRow) -> Result<Refund, StoreError> {
-    let text = |c: &str| row.try_get::<String, _>(c).map_err(StoreError::from);
+    let text = |c: &str| row.try_get::<String, _>(c).db();
     Ok(Refund {
         id: text("id")?.parse().map_err(|_| corrupt("refund id"))?,
         merchant_id: text("merchant_id")?
             .parse()
             .map_err(|_| corrupt("refund merchant"))?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
         payment_intent_id: text("payment_intent_id")?
             .parse()
             .map_err(|_| corrupt("refund intent"))?,
@@ -47,36 +48,36 @@ fn refund_from_row(row: &AnyRow) -> Result<Refund, StoreError> {
         destination: text("destination")?,
         reason: text("reason")?,
         status: RefundStatus::parse(&text("status")?).ok_or_else(|| corrupt("refund status"))?,
-        failure_code: row.try_get("failure_code")?,
-        tx_hash: row.try_get("tx_hash")?,
+        failure_code: row.try_get("failure_code").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
         created_by: text("created_by")?,
         metadata: serde_json::from_str(&text("metadata")?)
             .map_err(|_| corrupt("refund metadata"))?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
+        created_at_ms: row.try_get("created_at").db()?,
+        updated_at_ms: row.try_get("updated_at").db()?,
     })
 }
 
 fn payout_from_row(row: &AnyRow) -> Result<Payout, StoreError> {
-    let text = |c: &str| row.try_get::<String, _>(c).map_err(StoreError::from);
+    let text = |c: &str| row.try_get::<String, _>(c).db();
     Ok(Payout {
         id: text("id")?.parse().map_err(|_| corrupt("payout id"))?,
         merchant_id: text("merchant_id")?
             .parse()
             .map_err(|_| corrupt("payout merchant"))?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
         amount: decimal(row, "amount")?,
         asset: text("asset")?,
         chain_id: text("chain_id")?,
         destination: text("destination")?,
         status: PayoutStatus::parse(&text("status")?).ok_or_else(|| corrupt("payout status"))?,
         created_by: text("created_by")?,
-        approved_by: row.try_get("approved_by")?,
-        approved_at_ms: row.try_get("approved_at")?,
-        failure_code: row.try_get("failure_code")?,
-        tx_hash: row.try_get("tx_hash")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
+        approved_by: row.try_get("approved_by").db()?,
+        approved_at_ms: row.try_get("approved_at").db()?,
+        failure_code: row.try_get("failure_code").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        updated_at_ms: row.try_get("updated_at").db()?,
     })
 }
 
@@ -97,7 +98,7 @@ async fn lock_and_read(
     .bind(i64::from(r.livemode))
     .bind(now_ms)
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     sqlx::query(
         "UPDATE merchant_settings SET balance_version = balance_version + 1 WHERE merchant_id = \
          $1 AND livemode = $2",
@@ -105,14 +106,14 @@ async fn lock_and_read(
     .bind(r.merchant_id.to_string())
     .bind(i64::from(r.livemode))
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     insert_postings(tx, credit).await?;
     let rows = sqlx::query(BALANCE_IN_MODE)
         .bind(r.account.clone())
         .bind(r.asset.clone())
         .bind(i64::from(r.livemode))
         .fetch_all(&mut **tx)
-        .await?;
+        .await.db()?;
     sum_amounts(&rows)
 }
 
@@ -178,7 +179,7 @@ async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreErro
         .bind(refund.created_at_ms)
         .bind(refund.updated_at_ms)
         .execute(&mut **tx)
-        .await?;
+        .await.db()?;
     Ok(())
 }
 
@@ -204,7 +205,7 @@ async fn insert_payout(tx: &mut Tx<'_>, payout: &Payout) -> Result<(), StoreErro
         .bind(payout.created_at_ms)
         .bind(payout.updated_at_ms)
         .execute(&mut **tx)
-        .await?;
+        .await.db()?;
     Ok(())
 }
 
@@ -215,7 +216,7 @@ impl SqlStore {
         effects: Effects<'_>,
         what: Reserved<'_>,
     ) -> Result<ReserveOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let now_ms = match what {
             Reserved::Refund(r) => r.created_at_ms,
             Reserved::Payout(p) => p.created_at_ms,
@@ -223,7 +224,7 @@ impl SqlStore {
         };
         let available = lock_and_read(&mut tx, reservation, effects.credit, now_ms).await?;
         if available < reservation.amount {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(ReserveOutcome::Insufficient { available });
         }
         match what {
@@ -232,10 +233,10 @@ impl SqlStore {
             Reserved::Postings { .. } => {}
         }
         if !apply_effects(&mut tx, &effects).await? {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(ReserveOutcome::Conflict);
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(ReserveOutcome::Reserved)
     }
 }
@@ -253,8 +254,8 @@ impl MoneyStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("settings")).transpose()?)
+        .await.db()?;
+        Ok(row.map(|r| r.try_get("settings")).transpose().db()?)
     }
 
     async fn set_merchant_settings(
@@ -274,7 +275,7 @@ impl MoneyStore for SqlStore {
         .bind(settings_json.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 
@@ -288,13 +289,13 @@ impl MoneyStore for SqlStore {
         )
         .bind(i64::from(livemode))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter()
             .map(|r| {
-                let id: String = r.try_get("merchant_id")?;
+                let id: String = r.try_get("merchant_id").db()?;
                 Ok((
                     id.parse().map_err(|_| corrupt("settings merchant"))?,
-                    r.try_get("settings")?,
+                    r.try_get("settings").db()?,
                 ))
             })
             .collect()
@@ -315,7 +316,7 @@ impl MoneyStore for SqlStore {
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
-            .await?;
+            .await.db()?;
         row.as_ref().map(refund_from_row).transpose()
     }
 
@@ -339,7 +340,7 @@ impl MoneyStore for SqlStore {
             .bind(starting_after.map(|i| i.to_string()))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         let refunds = rows.iter().map(refund_from_row).collect::<Result<_, _>>()?;
         Ok(Page::from_rows(refunds, limit, false))
     }
@@ -355,7 +356,7 @@ impl MoneyStore for SqlStore {
             .bind(status.as_str())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         rows.iter().map(refund_from_row).collect()
     }
 
@@ -365,7 +366,7 @@ impl MoneyStore for SqlStore {
         expected: RefundStatus,
         effects: Effects<'_>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let updated = sqlx::query(
             "UPDATE refunds SET status = $1, failure_code = $2, tx_hash = $3, updated_at = $4 \
              WHERE id = $5 AND status = $6",
@@ -377,13 +378,13 @@ impl MoneyStore for SqlStore {
         .bind(next.id.to_string())
         .bind(expected.as_str())
         .execute(&mut *tx)
-        .await?
+        .await.db()?
         .rows_affected();
         if updated != 1 || !apply_effects(&mut tx, &effects).await? {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -412,7 +413,7 @@ impl MoneyStore for SqlStore {
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
-            .await?;
+            .await.db()?;
         row.as_ref().map(payout_from_row).transpose()
     }
 
@@ -433,7 +434,7 @@ impl MoneyStore for SqlStore {
             .bind(starting_after.map(|i| i.to_string()))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         let payouts = rows.iter().map(payout_from_row).collect::<Result<_, _>>()?;
         Ok(Page::from_rows(payouts, limit, false))
     }
@@ -449,7 +450,7 @@ impl MoneyStore for SqlStore {
             .bind(status.as_str())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         rows.iter().map(payout_from_row).collect()
     }
 
@@ -468,7 +469,7 @@ impl MoneyStore for SqlStore {
             .bind(i64::from(livemode))
             .bind(asset.to_owned())
             .fetch_optional(&self.pool)
-            .await?;
+            .await.db()?;
         row.as_ref().map(payout_from_row).transpose()
     }
 
@@ -478,7 +479,7 @@ impl MoneyStore for SqlStore {
         expected: PayoutStatus,
         effects: Effects<'_>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let updated = sqlx::query(
             "UPDATE payouts SET status = $1, approved_by = $2, approved_at = $3, failure_code = \
              $4, tx_hash = $5, updated_at = $6 WHERE id = $7 AND status = $8",
@@ -492,13 +493,13 @@ impl MoneyStore for SqlStore {
         .bind(next.id.to_string())
         .bind(expected.as_str())
         .execute(&mut *tx)
-        .await?
+        .await.db()?
         .rows_affected();
         if updated != 1 || !apply_effects(&mut tx, &effects).await? {
-            tx.rollback().await?;
+            tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -523,7 +524,7 @@ impl MoneyStore for SqlStore {
         .bind(status.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await?
+        .await.db()?
         .rows_affected();
         Ok(claimed == 1)
     }
@@ -541,7 +542,7 @@ impl MoneyStore for SqlStore {
         .bind(intent.to_string())
         .bind(account.to_owned())
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         sum_amounts(&rows)
     }
 
@@ -556,7 +557,7 @@ impl MoneyStore for SqlStore {
             .bind(asset.to_owned())
             .bind(i64::from(livemode))
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         sum_amounts(&rows)
     }
 }

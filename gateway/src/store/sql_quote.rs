@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use super::Db;
 
 use super::quote::{
     AcceptOutcome, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStore, RouteExecution,
@@ -27,71 +28,71 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn from_row(row: &AnyRow) -> Result<QuoteRecord, StoreError> {
-    let intent: String = row.try_get("payment_intent_id")?;
-    let merchant: String = row.try_get("merchant_id")?;
+    let intent: String = row.try_get("payment_intent_id").db()?;
+    let merchant: String = row.try_get("merchant_id").db()?;
     Ok(QuoteRecord {
-        id: row.try_get("id")?,
+        id: row.try_get("id").db()?,
         payment_intent_id: intent.parse().map_err(|_| corrupt("intent"))?,
         merchant_id: merchant.parse().map_err(|_| corrupt("merchant"))?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
-        status: row.try_get("status")?,
-        body: row.try_get("body")?,
-        expires_at: row.try_get("expires_at")?,
-        created_at: row.try_get("created_at")?,
-        accepted_at: row.try_get("accepted_at")?,
-        route: row.try_get("route")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+        status: row.try_get("status").db()?,
+        body: row.try_get("body").db()?,
+        expires_at: row.try_get("expires_at").db()?,
+        created_at: row.try_get("created_at").db()?,
+        accepted_at: row.try_get("accepted_at").db()?,
+        route: row.try_get("route").db()?,
     })
 }
 
 fn execution_from_row(row: &AnyRow) -> Result<RouteExecution, StoreError> {
-    let intent: String = row.try_get("payment_intent_id")?;
-    let merchant: String = row.try_get("merchant_id")?;
+    let intent: String = row.try_get("payment_intent_id").db()?;
+    let merchant: String = row.try_get("merchant_id").db()?;
     Ok(RouteExecution {
-        id: row.try_get("id")?,
-        quote_id: row.try_get("quote_id")?,
+        id: row.try_get("id").db()?,
+        quote_id: row.try_get("quote_id").db()?,
         payment_intent_id: intent.parse().map_err(|_| corrupt("execution intent"))?,
         merchant_id: merchant
             .parse()
             .map_err(|_| corrupt("execution merchant"))?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
-        status: row.try_get("status")?,
-        funding: row.try_get("funding")?,
-        funding_ref: row.try_get("funding_ref")?,
-        plan: row.try_get("plan")?,
-        graph: row.try_get("graph")?,
-        failure_code: row.try_get("failure_code")?,
-        failure_message: row.try_get("failure_message")?,
-        returned: row.try_get("returned")?,
-        version: row.try_get("version")?,
-        next_at_ms: row.try_get("next_at_ms")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        updated_at_ms: row.try_get("updated_at_ms")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+        status: row.try_get("status").db()?,
+        funding: row.try_get("funding").db()?,
+        funding_ref: row.try_get("funding_ref").db()?,
+        plan: row.try_get("plan").db()?,
+        graph: row.try_get("graph").db()?,
+        failure_code: row.try_get("failure_code").db()?,
+        failure_message: row.try_get("failure_message").db()?,
+        returned: row.try_get("returned").db()?,
+        version: row.try_get("version").db()?,
+        next_at_ms: row.try_get("next_at_ms").db()?,
+        created_at_ms: row.try_get("created_at_ms").db()?,
+        updated_at_ms: row.try_get("updated_at_ms").db()?,
     })
 }
 
 fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
     Ok(RouteLegRecord {
-        id: row.try_get("id")?,
-        execution_id: row.try_get("execution_id")?,
-        seq: row.try_get("seq")?,
-        kind: row.try_get("kind")?,
-        venue: row.try_get("venue")?,
-        from_node: row.try_get("from_node")?,
-        to_node: row.try_get("to_node")?,
-        input: row.try_get("input")?,
-        topup: row.try_get("topup")?,
-        min_output: row.try_get("min_output")?,
-        spec: row.try_get("spec")?,
-        status: row.try_get("status")?,
-        received: row.try_get("received")?,
-        failure: row.try_get("failure")?,
-        external_ref: row.try_get("external_ref")?,
-        not_before_ms: row.try_get("not_before_ms")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        submitted_at_ms: row.try_get("submitted_at_ms")?,
-        finished_at_ms: row.try_get("finished_at_ms")?,
-        tx_hash: row.try_get("tx_hash")?,
-        block_number: row.try_get("block_number")?,
+        id: row.try_get("id").db()?,
+        execution_id: row.try_get("execution_id").db()?,
+        seq: row.try_get("seq").db()?,
+        kind: row.try_get("kind").db()?,
+        venue: row.try_get("venue").db()?,
+        from_node: row.try_get("from_node").db()?,
+        to_node: row.try_get("to_node").db()?,
+        input: row.try_get("input").db()?,
+        topup: row.try_get("topup").db()?,
+        min_output: row.try_get("min_output").db()?,
+        spec: row.try_get("spec").db()?,
+        status: row.try_get("status").db()?,
+        received: row.try_get("received").db()?,
+        failure: row.try_get("failure").db()?,
+        external_ref: row.try_get("external_ref").db()?,
+        not_before_ms: row.try_get("not_before_ms").db()?,
+        created_at_ms: row.try_get("created_at_ms").db()?,
+        submitted_at_ms: row.try_get("submitted_at_ms").db()?,
+        finished_at_ms: row.try_get("finished_at_ms").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
+        block_number: row.try_get("block_number").db()?,
     })
 }
 
@@ -116,7 +117,7 @@ async fn upsert_leg(
     .bind(leg.block_number)
     .bind(leg.id.clone())
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     if updated.rows_affected() == 1 {
         return Ok(());
     }
@@ -146,14 +147,14 @@ async fn upsert_leg(
     .bind(leg.tx_hash.clone())
     .bind(leg.block_number)
     .execute(&mut **tx)
-    .await?;
+    .await.db()?;
     Ok(())
 }
 
 #[async_trait]
 impl QuoteStore for SqlStore {
     async fn create_quotes(&self, quotes: &[QuoteRecord]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         for q in quotes {
             sqlx::query(&format!(
                 "INSERT INTO quotes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -169,9 +170,9 @@ impl QuoteStore for SqlStore {
             .bind(q.accepted_at)
             .bind(q.route.clone())
             .execute(&mut *tx)
-            .await?;
+            .await.db()?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -179,7 +180,7 @@ impl QuoteStore for SqlStore {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM quotes WHERE id = $1"))
             .bind(id.to_owned())
             .fetch_optional(&self.writer)
-            .await?;
+            .await.db()?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -201,7 +202,7 @@ impl QuoteStore for SqlStore {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Ok(AcceptOutcome::AlreadyAccepted)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(StoreError::Database(Box::new(e))),
         }
         self.why_not_accepted(id, now).await
     }
@@ -213,7 +214,7 @@ impl QuoteStore for SqlStore {
         execution: &RouteExecution,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<AcceptOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let changed = sqlx::query(
             "UPDATE quotes SET status = 'accepted', accepted_at = $1 WHERE id = $2 AND \
              status = 'open' AND expires_at > $1 AND NOT EXISTS (SELECT 1 FROM quotes other \
@@ -233,7 +234,7 @@ impl QuoteStore for SqlStore {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Ok(AcceptOutcome::AlreadyAccepted)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(StoreError::Database(Box::new(e))),
         }
         let e = execution;
         let inserted = sqlx::query(&format!(
@@ -264,12 +265,12 @@ impl QuoteStore for SqlStore {
             Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
                 return Ok(AcceptOutcome::AlreadyAccepted)
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(StoreError::Database(Box::new(err))),
         }
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(AcceptOutcome::Accepted)
     }
 
@@ -279,7 +280,7 @@ impl QuoteStore for SqlStore {
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.writer)
-        .await?;
+        .await.db()?;
         row.as_ref().map(execution_from_row).transpose()
     }
 
@@ -293,7 +294,7 @@ impl QuoteStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_all(&self.writer)
-        .await?;
+        .await.db()?;
         rows.iter().map(execution_from_row).collect()
     }
 
@@ -313,7 +314,7 @@ impl QuoteStore for SqlStore {
             .bind(now_ms)
             .bind(i64::from(limit))
             .fetch_all(&self.writer)
-            .await?;
+            .await.db()?;
             for row in &rows {
                 out.push(execution_from_row(row)?);
             }
@@ -329,7 +330,7 @@ impl QuoteStore for SqlStore {
         idempotency: Option<&IdempotencyRecord>,
         postings: &[crate::ledger::Posting],
     ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         let e = execution;
         let changed = sqlx::query(
             "UPDATE route_executions SET status = $1, plan = $2, failure_code = $3, \
@@ -358,7 +359,7 @@ impl QuoteStore for SqlStore {
             Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
                 return Ok(CasOutcome::Conflict)
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(StoreError::Database(Box::new(err))),
         }
         for leg in legs {
             upsert_leg(&mut tx, leg).await?;
@@ -367,7 +368,7 @@ impl QuoteStore for SqlStore {
             insert_idempotency(&mut tx, record).await?;
         }
         super::sql_ledger::insert_postings(&mut tx, postings).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
 
@@ -384,7 +385,7 @@ impl QuoteStore for SqlStore {
         .bind(id.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -392,7 +393,7 @@ impl QuoteStore for SqlStore {
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'accepted'")
             .bind(id.to_owned())
             .execute(&self.writer)
-            .await?;
+            .await.db()?;
         Ok(())
     }
 
@@ -403,7 +404,7 @@ impl QuoteStore for SqlStore {
         .bind(id.to_owned())
         .bind(until_ms)
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(())
     }
 
@@ -413,7 +414,7 @@ impl QuoteStore for SqlStore {
         ))
         .bind(execution.to_owned())
         .fetch_all(&self.writer)
-        .await?;
+        .await.db()?;
         rows.iter().map(leg_from_row).collect()
     }
 
@@ -435,13 +436,13 @@ impl QuoteStore for SqlStore {
         .bind(after.unwrap_or("").to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await?;
+        .await.db()?;
         rows.iter()
             .map(|row| {
                 Ok(OwnedRouteLeg {
                     leg: leg_from_row(row)?,
-                    merchant_id: row.try_get("merchant_id")?,
-                    livemode: row.try_get::<i64, _>("livemode")? != 0,
+                    merchant_id: row.try_get("merchant_id").db()?,
+                    livemode: row.try_get::<i64, _>("livemode").db()? != 0,
                 })
             })
             .collect()
@@ -459,15 +460,15 @@ impl QuoteStore for SqlStore {
         .bind(after.unwrap_or("").to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await?;
+        .await.db()?;
         rows.iter()
             .map(|row| {
                 Ok(FundedExecution {
-                    id: row.try_get("id")?,
-                    merchant_id: row.try_get("merchant_id")?,
-                    livemode: row.try_get::<i64, _>("livemode")? != 0,
-                    funding: row.try_get("funding")?,
-                    created_at_ms: row.try_get("created_at_ms")?,
+                    id: row.try_get("id").db()?,
+                    merchant_id: row.try_get("merchant_id").db()?,
+                    livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+                    funding: row.try_get("funding").db()?,
+                    created_at_ms: row.try_get("created_at_ms").db()?,
                 })
             })
             .collect()
@@ -489,7 +490,7 @@ impl SqlStore {
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'open'")
             .bind(id.to_owned())
             .execute(&self.writer)
-            .await?;
+            .await.db()?;
         Ok(AcceptOutcome::Expired)
     }
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use rialto_core::id::MerchantId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use super::Db;
 
 use super::chain::ChainTransfer;
 use super::reconcile::{
@@ -33,50 +34,50 @@ const EXCEPTION_COLUMNS: &str = "run_id, seq, kind, merchant_id, livemode, chain
 fn payment_from_row(row: &AnyRow) -> Result<OwnedPayment, StoreError> {
     Ok(OwnedPayment {
         tx: payment_tx_from_row(row)?,
-        merchant_id: row.try_get("merchant_id")?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
-        recipient: row.try_get("recipient")?,
-        intent_status: row.try_get("intent_status")?,
-        intent_amount: row.try_get("intent_amount")?,
-        intent_currency: row.try_get("intent_currency")?,
+        merchant_id: row.try_get("merchant_id").db()?,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+        recipient: row.try_get("recipient").db()?,
+        intent_status: row.try_get("intent_status").db()?,
+        intent_amount: row.try_get("intent_amount").db()?,
+        intent_currency: row.try_get("intent_currency").db()?,
     })
 }
 
 fn run_from_row(row: &AnyRow) -> Result<ReconciliationRun, StoreError> {
     Ok(ReconciliationRun {
-        id: row.try_get("id")?,
-        period_start_ms: row.try_get("period_start")?,
-        period_end_ms: row.try_get("period_end")?,
-        block_ranges: row.try_get("block_ranges")?,
-        expected_count: row.try_get("expected_count")?,
-        observed_count: row.try_get("observed_count")?,
-        matched_count: row.try_get("matched_count")?,
-        ledger_count: row.try_get("ledger_count")?,
-        exception_count: row.try_get("exception_count")?,
-        status: row.try_get("status")?,
-        failure: row.try_get("failure")?,
-        created_by: row.try_get("created_by")?,
-        created_at_ms: row.try_get("created_at")?,
+        id: row.try_get("id").db()?,
+        period_start_ms: row.try_get("period_start").db()?,
+        period_end_ms: row.try_get("period_end").db()?,
+        block_ranges: row.try_get("block_ranges").db()?,
+        expected_count: row.try_get("expected_count").db()?,
+        observed_count: row.try_get("observed_count").db()?,
+        matched_count: row.try_get("matched_count").db()?,
+        ledger_count: row.try_get("ledger_count").db()?,
+        exception_count: row.try_get("exception_count").db()?,
+        status: row.try_get("status").db()?,
+        failure: row.try_get("failure").db()?,
+        created_by: row.try_get("created_by").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
 fn exception_from_row(row: &AnyRow) -> Result<ExceptionRecord, StoreError> {
     Ok(ExceptionRecord {
-        run_id: row.try_get("run_id")?,
-        seq: row.try_get("seq")?,
-        kind: row.try_get("kind")?,
-        merchant_id: row.try_get("merchant_id")?,
-        livemode: row.try_get::<i64, _>("livemode")? != 0,
-        chain_id: row.try_get("chain_id")?,
-        tx_hash: row.try_get("tx_hash")?,
-        log_index: row.try_get("log_index")?,
-        expected_amount: row.try_get("expected_amount")?,
-        observed_amount: row.try_get("observed_amount")?,
-        asset: row.try_get("asset")?,
-        purpose: row.try_get("purpose")?,
-        reference: row.try_get("reference")?,
-        detail: row.try_get("detail")?,
-        created_at_ms: row.try_get("created_at")?,
+        run_id: row.try_get("run_id").db()?,
+        seq: row.try_get("seq").db()?,
+        kind: row.try_get("kind").db()?,
+        merchant_id: row.try_get("merchant_id").db()?,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+        chain_id: row.try_get("chain_id").db()?,
+        tx_hash: row.try_get("tx_hash").db()?,
+        log_index: row.try_get("log_index").db()?,
+        expected_amount: row.try_get("expected_amount").db()?,
+        observed_amount: row.try_get("observed_amount").db()?,
+        asset: row.try_get("asset").db()?,
+        purpose: row.try_get("purpose").db()?,
+        reference: row.try_get("reference").db()?,
+        detail: row.try_get("detail").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
@@ -137,7 +138,7 @@ impl Filter {
                 Bind::Int(i) => query.bind(*i),
             };
         }
-        Ok(query.fetch_all(&store.pool).await?)
+        Ok(query.fetch_all(&store.pool).await.db()?)
     }
 }
 
@@ -145,9 +146,9 @@ fn owned_addresses(rows: &[AnyRow], column: &str) -> Result<Vec<OwnedAddress>, S
     rows.iter()
         .map(|row| {
             Ok(OwnedAddress {
-                address: row.try_get(column)?,
-                merchant_id: row.try_get("merchant_id")?,
-                livemode: row.try_get::<i64, _>("livemode")? != 0,
+                address: row.try_get(column).db()?,
+                merchant_id: row.try_get("merchant_id").db()?,
+                livemode: row.try_get::<i64, _>("livemode").db()? != 0,
             })
         })
         .collect()
@@ -178,9 +179,9 @@ impl ReconcileStore for SqlStore {
             .map(|row| {
                 Ok(OwnedLeg {
                     leg: leg_from_row(row)?,
-                    merchant_id: row.try_get("merchant_id")?,
+                    merchant_id: row.try_get("merchant_id").db()?,
                     livemode: row
-                        .try_get::<Option<i64>, _>("intent_livemode")?
+                        .try_get::<Option<i64>, _>("intent_livemode").db()?
                         .map(|l| l != 0),
                 })
             })
@@ -216,7 +217,7 @@ impl ReconcileStore for SqlStore {
         )
         .bind(chain_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         owned_addresses(&rows, "address")
     }
 
@@ -227,9 +228,9 @@ impl ReconcileStore for SqlStore {
         )
         .bind(chain_id.to_owned())
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter()
-            .map(|row| Ok(row.try_get("from_address")?))
+            .map(|row| Ok(row.try_get("from_address").db()?))
             .collect()
     }
 
@@ -243,7 +244,7 @@ impl ReconcileStore for SqlStore {
         )
         .bind(format!("{chain_id}/%"))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         owned_addresses(&rows, "settlement_address")
     }
 
@@ -263,7 +264,7 @@ impl ReconcileStore for SqlStore {
             for reference in chunk {
                 query = query.bind(reference.clone());
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&self.pool).await.db()? {
                 out.push(leg_from_row(&row)?);
             }
         }
@@ -289,7 +290,7 @@ impl ReconcileStore for SqlStore {
         run: &ReconciliationRun,
         exceptions: &[ExceptionRecord],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(&format!(
             "INSERT INTO reconciliation_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
              $8, $9, $10, $11, $12, $13)"
@@ -308,7 +309,7 @@ impl ReconcileStore for SqlStore {
         .bind(run.created_by.clone())
         .bind(run.created_at_ms)
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         for x in exceptions {
             sqlx::query(&format!(
                 "INSERT INTO reconciliation_exceptions ({EXCEPTION_COLUMNS}) VALUES ($1, $2, $3, \
@@ -330,9 +331,9 @@ impl ReconcileStore for SqlStore {
             .bind(x.detail.clone())
             .bind(x.created_at_ms)
             .execute(&mut *tx)
-            .await?;
+            .await.db()?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -345,7 +346,7 @@ impl ReconcileStore for SqlStore {
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.pool)
-        .await?
+        .await.db()?
         .as_ref()
         .map(run_from_row)
         .transpose()

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use rialto_core::id::{EventId, MerchantId, WebhookEndpointId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use super::Db;
 
 use super::sql::{insert_idempotency, Backend, SqlStore};
 use super::PendingEvent;
@@ -23,7 +24,7 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn parsed<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
-    row.try_get::<String, _>(col)?
+    row.try_get::<String, _>(col).db()?
         .parse()
         .map_err(|_| corrupt(col))
 }
@@ -32,32 +33,32 @@ fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
     Ok(Event {
         id: parsed(row, "id")?,
         merchant_id: parsed(row, "merchant_id")?,
-        livemode: row.try_get::<i64, _>("livemode")? == 1,
-        kind: row.try_get("type")?,
-        object_json: row.try_get("object_json")?,
-        created_at_ms: row.try_get("created_at")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? == 1,
+        kind: row.try_get("type").db()?,
+        object_json: row.try_get("object_json").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
     })
 }
 
 fn endpoint_from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
-    let events: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("enabled_events")?)
+    let events: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("enabled_events").db()?)
         .map_err(|_| corrupt("enabled_events"))?;
     Ok(WebhookEndpoint {
         id: parsed(row, "id")?,
         merchant_id: parsed(row, "merchant_id")?,
-        livemode: row.try_get::<i64, _>("livemode")? == 1,
-        url: row.try_get("url")?,
-        description: row.try_get("description")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? == 1,
+        url: row.try_get("url").db()?,
+        description: row.try_get("description").db()?,
         enabled_events: events,
-        enabled: row.try_get::<String, _>("status")? == "enabled",
-        secret_sealed: row.try_get("secret_sealed")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
+        enabled: row.try_get::<String, _>("status").db()? == "enabled",
+        secret_sealed: row.try_get("secret_sealed").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        updated_at_ms: row.try_get("updated_at").db()?,
     })
 }
 
 fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
-    let status = match row.try_get::<String, _>("status")?.as_str() {
+    let status = match row.try_get::<String, _>("status").db()?.as_str() {
         "pending" => DeliveryStatus::Pending,
         "succeeded" => DeliveryStatus::Succeeded,
         "failed" => DeliveryStatus::Failed,
@@ -68,22 +69,22 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
         event_id: parsed(row, "event_id")?,
         endpoint_id: parsed(row, "endpoint_id")?,
         status,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at_ms: row.try_get("next_attempt_at")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
+        attempts: row.try_get("attempts").db()?,
+        next_attempt_at_ms: row.try_get("next_attempt_at").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        updated_at_ms: row.try_get("updated_at").db()?,
     })
 }
 
 fn attempt_from_row(row: &AnyRow) -> Result<Attempt, StoreError> {
-    let status: Option<i64> = row.try_get("status_code")?;
+    let status: Option<i64> = row.try_get("status_code").db()?;
     Ok(Attempt {
         id: parsed(row, "id")?,
         delivery_id: parsed(row, "delivery_id")?,
-        attempted_at_ms: row.try_get("attempted_at")?,
+        attempted_at_ms: row.try_get("attempted_at").db()?,
         status_code: status.and_then(|s| u16::try_from(s).ok()),
-        error: row.try_get("error")?,
-        duration_ms: row.try_get("duration_ms")?,
+        error: row.try_get("error").db()?,
+        duration_ms: row.try_get("duration_ms").db()?,
     })
 }
 
@@ -144,7 +145,7 @@ impl WebhookStore for SqlStore {
         let rows = query
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
         let data = rows
             .iter()
             .map(event_from_row)
@@ -166,7 +167,7 @@ impl WebhookStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(event_from_row).transpose()
     }
 
@@ -175,7 +176,7 @@ impl WebhookStore for SqlStore {
         e: &WebhookEndpoint,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(&format!(
             "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
              $7, $8, $9, $10)"
@@ -191,11 +192,11 @@ impl WebhookStore for SqlStore {
         .bind(e.created_at_ms)
         .bind(e.updated_at_ms)
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -204,7 +205,7 @@ impl WebhookStore for SqlStore {
         e: &WebhookEndpoint,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(
             "UPDATE webhook_endpoints SET url = $1, description = $2, enabled_events = $3, \
              status = $4, secret_sealed = $5, updated_at = $6 WHERE id = $7 AND merchant_id = $8",
@@ -218,11 +219,11 @@ impl WebhookStore for SqlStore {
         .bind(e.id.to_string())
         .bind(e.merchant_id.to_string())
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -240,7 +241,7 @@ impl WebhookStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(endpoint_from_row).transpose()
     }
 
@@ -256,7 +257,7 @@ impl WebhookStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(endpoint_from_row).collect()
     }
 
@@ -267,14 +268,14 @@ impl WebhookStore for SqlStore {
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter()
             .map(|row| {
                 Ok(PendingEvent {
                     id: parsed(row, "event_id")?,
                     merchant_id: parsed(row, "merchant_id")?,
-                    livemode: row.try_get::<i64, _>("livemode")? == 1,
-                    kind: row.try_get("type")?,
+                    livemode: row.try_get::<i64, _>("livemode").db()? == 1,
+                    kind: row.try_get("type").db()?,
                 })
             })
             .collect()
@@ -285,7 +286,7 @@ impl WebhookStore for SqlStore {
         events: &[EventId],
         deliveries: &[Delivery],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         for d in deliveries {
             sqlx::query(&format!(
                 "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}, locked_until) VALUES ($1, \
@@ -300,7 +301,7 @@ impl WebhookStore for SqlStore {
             .bind(d.created_at_ms)
             .bind(d.updated_at_ms)
             .execute(&mut *tx)
-            .await?;
+            .await.db()?;
         }
         for chunk in events.chunks(100) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
@@ -312,9 +313,9 @@ impl WebhookStore for SqlStore {
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            query.execute(&mut *tx).await?;
+            query.execute(&mut *tx).await.db()?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -340,13 +341,13 @@ impl WebhookStore for SqlStore {
         .bind(now_ms)
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await?;
+        .await.db()?;
         rows.iter().map(delivery_from_row).collect()
     }
 
     async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<(), StoreError> {
         let a = &outcome.attempt;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin().await.db()?;
         sqlx::query(
             "INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, error, \
              duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -358,7 +359,7 @@ impl WebhookStore for SqlStore {
         .bind(a.error.clone())
         .bind(a.duration_ms)
         .execute(&mut *tx)
-        .await?;
+        .await.db()?;
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
              next_attempt_at = $2, locked_until = 0, updated_at = $3 WHERE id = $4",
@@ -368,8 +369,8 @@ impl WebhookStore for SqlStore {
         .bind(a.attempted_at_ms)
         .bind(a.delivery_id.to_string())
         .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .await.db()?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -382,7 +383,7 @@ impl WebhookStore for SqlStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await?;
+        .await.db()?;
         row.as_ref().map(endpoint_from_row).transpose()
     }
 
@@ -390,7 +391,7 @@ impl WebhookStore for SqlStore {
         let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
-            .await?;
+            .await.db()?;
         row.as_ref().map(event_from_row).transpose()
     }
 
@@ -403,7 +404,7 @@ impl WebhookStore for SqlStore {
         ))
         .bind(event.to_string())
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         let mut out = Vec::with_capacity(rows.len());
         for delivery in rows.iter().map(delivery_from_row) {
             let delivery = delivery?;
@@ -413,7 +414,7 @@ impl WebhookStore for SqlStore {
             )
             .bind(delivery.id.to_string())
             .fetch_all(&self.pool)
-            .await?;
+            .await.db()?;
             let attempts = attempts
                 .iter()
                 .map(attempt_from_row)
@@ -437,7 +438,7 @@ impl WebhookStore for SqlStore {
         .bind(event.to_string())
         .bind(endpoint.to_string())
         .execute(&self.writer)
-        .await?;
+        .await.db()?;
         Ok(done.rows_affected() > 0)
     }
 }

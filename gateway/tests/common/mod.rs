@@ -166,7 +166,7 @@ pub async fn spawn_app_full(
     // when the test's runtime ends.
     let (chain_stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(rialto_gateway::chain::worker::run_chain_worker(
-        state.clone(),
+        state.engine.clone(),
         stop_rx,
     ));
     let served = state.clone();

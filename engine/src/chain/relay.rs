@@ -1,0 +1,47 @@
+//! EIP-3009 relays: binding the transaction of a relayed `transferWithAuthorization` to the
+//! intent it pays, so the chain worker confirms and screens it like any payment.
+
+use rialto_core::intent::PaymentIntent;
+use rialto_core::money::Money;
+
+use crate::chain::EvmChain;
+use crate::error::EngineError;
+use crate::services::Engine;
+use crate::store::chain::{ChainTransfer, TX_PENDING};
+use crate::store::PaymentTransaction;
+
+/// Binds a stored relay leg's transaction to its intent (idempotent). The payer and amount
+/// are read again from the chain when it confirms; these are only what the leg says.
+pub async fn claim_relay(
+    state: &Engine,
+    intent: &PaymentIntent,
+    chain: &EvmChain,
+    leg: &ChainTransfer,
+) -> Result<(), EngineError> {
+    let asset = &intent.settlement.asset;
+    let units: u128 = leg
+        .draft
+        .amount_units
+        .as_deref()
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_default();
+    let paid =
+        Money::from_base_units(units, asset.currency()).map_err(|e| EngineError::internal(&e))?;
+    let claim = PaymentTransaction {
+        chain_id: chain.caip2.clone(),
+        tx_hash: leg.tx_hash.clone(),
+        payment_intent_id: intent.id,
+        payer: "eip3009".to_owned(),
+        amount: paid.to_amount_string(),
+        asset: asset.id.to_string(),
+        block_number: 0,
+        block_hash: String::new(),
+        log_index: 0,
+        status: TX_PENDING.to_owned(),
+        source: "authorization".to_owned(),
+        created_at_ms: leg.draft.created_at_ms,
+    };
+    state.store.claim_transaction(&claim).await?;
+    Ok(())
+}
+

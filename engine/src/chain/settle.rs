@@ -1,0 +1,442 @@
+//! Settles funded intents whose payment needs no conversion (the router takes the others).
+//!
+//! - Paid straight to the settlement address (a reported transaction, a relayed EIP-3009
+//!   authorization): the confirmed payment *is* the settlement, so the intent goes
+//!   `funds_received → settling → succeeded` at once.
+//! - Paid into a deposit address: the gateway sends the deposit address the gas for one token
+//!   transfer (leg `sweep_gas`), then sweeps everything received to the settlement address
+//!   (leg `sweep`, signed by the deposit address's derived key). Both legs are recorded before
+//!   they are sent and named by the intent, so a restart resumes them and never sends twice;
+//!   the intent succeeds when the sweep has the chain's confirmations.
+//! - Merchants on batched settlement (`crate::settings`): the sweep goes to the treasury (the
+//!   chain's hot wallet) instead, the ledger holds the funds in the merchant's balance, and a
+//!   payout (`crate::payouts`) moves them later with many others.
+
+use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use rialto_evm::sender::{self, CallSpec};
+
+use super::rail::{EvmRail, LegRequest, Rail, RailError};
+use super::EvmChain;
+use crate::objects::{intent_event, intent_json};
+use crate::services::Engine;
+use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
+use crate::store::{CasOutcome, PaymentTransaction};
+
+pub const SWEEP_GAS: &str = "sweep_gas";
+pub const SWEEP: &str = "sweep";
+/// The sweep of a batched merchant's deposit: to the treasury, held for a payout.
+pub const SWEEP_TO_TREASURY: &str = "sweep_treasury";
+
+/// Moves funded intents of `chain` towards `succeeded`; returns how many changed status.
+pub async fn settle_funded(
+    state: &Engine,
+    chain: &EvmChain,
+    now_ms: i64,
+) -> Result<usize, RailError> {
+    let store = state.store.as_ref();
+    let mut changed = 0;
+    for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
+        for intent in store
+            .chain_funded_intents(&chain.caip2, chain.livemode, status, 200)
+            .await?
+        {
+            if !chain.serves(&intent) {
+                continue;
+            }
+            let paid = store.payment_transactions_of(&intent.id).await?;
+            let Some(payment) = paid.into_iter().find(|p| p.status == TX_CONFIRMED) else {
+                continue; // funded by a sandbox helper or a route: not ours to settle
+            };
+            let moved = if payment.source == "deposit" {
+                sweep(state, chain, &intent, &payment, now_ms).await
+            } else {
+                settle_direct(state, &intent, &payment, now_ms).await
+            };
+            match moved {
+                Ok(moved) => changed += usize::from(moved),
+                // One intent that cannot settle now must not hold up the others.
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "settling failed; will retry")
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+async fn settle_direct(
+    state: &Engine,
+    intent: &PaymentIntent,
+    payment: &PaymentTransaction,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let mut current = intent.clone();
+    if current.status == PaymentStatus::FundsReceived {
+        match advance(
+            state,
+            &current,
+            PaymentEvent::SettlementStarted,
+            None,
+            now_ms,
+        )
+        .await?
+        {
+            Some(next) => current = next,
+            None => return Ok(false),
+        }
+    }
+    Ok(succeed(state, &current, payment, false, now_ms)
+        .await?
+        .is_some())
+}
+
+/// `settling → succeeded`, with the ledger's `payment` and `settlement` postings of what was
+/// paid, in the same database transaction.
+async fn succeed(
+    state: &Engine,
+    intent: &PaymentIntent,
+    payment: &PaymentTransaction,
+    held: bool,
+    now_ms: i64,
+) -> Result<Option<PaymentIntent>, RailError> {
+    let Ok(next) = intent.transition(PaymentEvent::Settled, now_ms) else {
+        return Ok(None);
+    };
+    let paid: rust_decimal::Decimal = payment
+        .amount
+        .parse()
+        .map_err(|_| RailError::Ledger(format!("stored amount {:?}", payment.amount)))?;
+    let mut postings = if held {
+        crate::ledger::paid_and_held(&next, paid, now_ms)
+    } else {
+        crate::ledger::paid_and_settled(&next, paid, now_ms)
+    }
+    .map_err(|e| RailError::Ledger(e.to_string()))?;
+    if payment.source == "route" {
+        // A routed payment is paid out of the funds Rialto routed (`routing::booking`).
+        for entry in postings.iter_mut().flat_map(|p| p.entries.iter_mut()) {
+            if entry.account == crate::ledger::PAYERS {
+                entry.account = crate::routing::booking::ROUTING.to_owned();
+            }
+        }
+    }
+    postings.extend(intent_fee_postings(state, &next, now_ms).await?);
+    // Booked already (the surplus refund of an over-payment books the payment with it).
+    let balance = crate::ledger::merchant_balance(&next.merchant_id);
+    if state.store.paid_into(&next.id, &balance).await? > rust_decimal::Decimal::ZERO {
+        postings.clear();
+    }
+    if payment.source == "exchange" {
+        // The venue's trade and fees for the payer, from the account that paid.
+        for account in state.store.exchange_accounts_of(&next.id).await? {
+            let same = |h: &str| {
+                h.trim()
+                    .trim_start_matches("0x")
+                    .eq_ignore_ascii_case(payment.tx_hash.trim_start_matches("0x"))
+            };
+            if account.tx_hash.as_deref().is_some_and(same) {
+                postings.extend(crate::exchange::conversion_postings(&account, now_ms));
+            }
+        }
+    }
+    let event = intent_event(
+        &next,
+        "payment_intent.succeeded",
+        &intent_json(&next),
+        now_ms,
+    );
+    let outcome = state
+        .store
+        .update_intent_with_postings(intent.status, &next, &event, &postings)
+        .await?;
+    Ok((outcome == CasOutcome::Updated).then_some(next))
+}
+
+/// The `network_fee` postings of the gateway's legs that paid the intent (a relayed
+/// authorization, a deposit's gas and sweep).
+pub(super) async fn intent_fee_postings(
+    state: &Engine,
+    intent: &PaymentIntent,
+    now_ms: i64,
+) -> Result<Vec<crate::ledger::Posting>, RailError> {
+    let reference = intent.id.to_string();
+    let mut legs = Vec::new();
+    for purpose in [
+        SWEEP_GAS,
+        SWEEP,
+        SWEEP_TO_TREASURY,
+        crate::chain::EIP3009_RELAY,
+    ] {
+        if let Some(leg) = state.store.get_chain_transfer(purpose, &reference).await? {
+            legs.push(leg);
+        }
+    }
+    let refs: Vec<&ChainTransfer> = legs.iter().collect();
+    Ok(super::fee_postings(
+        &state.registry,
+        (intent.merchant_id, intent.livemode),
+        &refs,
+        now_ms,
+    ))
+}
+
+/// Applies `event` with compare-and-set; `None` when another worker moved the intent first.
+async fn advance(
+    state: &Engine,
+    intent: &PaymentIntent,
+    event: PaymentEvent,
+    kind: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<PaymentIntent>, RailError> {
+    let Ok(next) = intent.transition(event, now_ms) else {
+        return Ok(None);
+    };
+    let kind = kind.unwrap_or("payment_intent.settling");
+    let event = intent_event(&next, kind, &intent_json(&next), now_ms);
+    let outcome = state
+        .store
+        .update_intent(intent.status, &next, Some(&event), None)
+        .await?;
+    Ok((outcome == CasOutcome::Updated).then_some(next))
+}
+
+/// Everything confirmed into the intent's deposit address, in whole units.
+pub(super) async fn deposited(
+    state: &Engine,
+    intent: &PaymentIntent,
+) -> Result<rust_decimal::Decimal, RailError> {
+    let mut total = rust_decimal::Decimal::ZERO;
+    for p in state.store.payment_transactions_of(&intent.id).await? {
+        if p.source == "deposit" && p.status == TX_CONFIRMED {
+            total += p
+                .amount
+                .parse::<rust_decimal::Decimal>()
+                .map_err(|_| RailError::Ledger(format!("stored amount {:?}", p.amount)))?;
+        }
+    }
+    Ok(total)
+}
+
+/// Whether the intent's deposit address has been (or is being) swept: its gas leg is recorded.
+pub(super) async fn sweep_recorded(
+    state: &Engine,
+    intent: &PaymentIntent,
+) -> Result<bool, RailError> {
+    Ok(state
+        .store
+        .get_chain_transfer(SWEEP_GAS, &intent.id.to_string())
+        .await?
+        .is_some())
+}
+
+/// Whether the policy gives part of this payment back (the surplus of an over-payment).
+fn refunds_surplus(intent: &PaymentIntent) -> bool {
+    intent
+        .payment_detail
+        .as_ref()
+        .is_some_and(|d| d.resolution == rialto_core::intent::PaymentResolution::SurplusRefunded)
+}
+
+async fn sweep(
+    state: &Engine,
+    chain: &EvmChain,
+    intent: &PaymentIntent,
+    payment: &PaymentTransaction,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let mut moved = false;
+    let mut current = intent.clone();
+    if current.status == PaymentStatus::FundsReceived {
+        match advance(
+            state,
+            &current,
+            PaymentEvent::SettlementStarted,
+            None,
+            now_ms,
+        )
+        .await?
+        {
+            Some(next) => {
+                current = next;
+                moved = true;
+            }
+            None => return Ok(false),
+        }
+    }
+    let batched = crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
+        .await?
+        .settlement_schedule
+        == crate::settings::Schedule::Batched;
+    let Some(swept) = sweep_legs(
+        state,
+        chain,
+        &current,
+        batched || refunds_surplus(&current),
+        now_ms,
+    )
+    .await?
+    else {
+        return Ok(moved);
+    };
+    if refunds_surplus(&current) {
+        // The surplus refund (which books the payment) and the immediate payout are recorded
+        // before the intent succeeds, so a crash between them resumes here.
+        if !super::policy::settle_surplus(state, &current, swept.amount, batched, now_ms).await? {
+            return Ok(moved);
+        }
+        match state.store.get_intent_unscoped(&current.id).await? {
+            Some(fresh) if fresh.status == PaymentStatus::Settling => current = fresh,
+            _ => return Ok(moved),
+        }
+    }
+    let mut paid = payment.clone();
+    paid.amount = swept.amount.normalize().to_string();
+    Ok(succeed(state, &current, &paid, swept.held, now_ms)
+        .await?
+        .is_some()
+        || moved)
+}
+
+/// A confirmed sweep: what it moved and whether it went to the treasury (held).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Swept {
+    pub amount: rust_decimal::Decimal,
+    pub held: bool,
+}
+
+/// Sends (or resumes) the two legs that empty the intent's deposit address: gas from the hot
+/// wallet, then the tokens to the settlement address or, when `to_treasury`, to the treasury.
+/// Where the sweep goes is decided once, when its leg is recorded; `Some` once it confirmed.
+pub(super) async fn sweep_legs(
+    state: &Engine,
+    chain: &EvmChain,
+    intent: &PaymentIntent,
+    to_treasury: bool,
+    now_ms: i64,
+) -> Result<Option<Swept>, RailError> {
+    let store = state.store.as_ref();
+    let rail = EvmRail { chain, store };
+    let (Some(keys), Some(hot)) = (
+        state.chains.deposit_keys(intent.livemode),
+        chain.hot_wallet.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    let Some(deposit) = store.get_deposit_address(&intent.id).await? else {
+        return Ok(None);
+    };
+    let deposit_signer = keys
+        .signer(deposit.derivation_index)
+        .map_err(|e| RailError::Keys(e.to_string()))?;
+    let deposit_address = sender::signer_address(&deposit_signer);
+    let asset = &intent.settlement.asset;
+    let amount = deposited(state, intent).await?;
+    let units = Money::parse(&amount.normalize().to_string(), asset.currency())
+        .map_err(|e| RailError::Chain(e.into()))?
+        .to_base_units()
+        .map_err(|e| RailError::Chain(e.into()))?;
+    let reference = intent.id.to_string();
+    let treasury = sender::signer_address(&sender::signer_from_key(hot)?);
+    let held = if store.get_chain_transfer(SWEEP, &reference).await?.is_some() {
+        false
+    } else if store
+        .get_chain_transfer(SWEEP_TO_TREASURY, &reference)
+        .await?
+        .is_some()
+    {
+        true
+    } else {
+        to_treasury
+    };
+    let sweep_purpose = if held { SWEEP_TO_TREASURY } else { SWEEP };
+    let destination = if held {
+        treasury
+    } else {
+        intent.settlement.address
+    };
+    let data = sender::erc20_transfer_data(&destination, units)?;
+    let spec = CallSpec {
+        chain_id: chain.chain_id,
+        to: asset.contract,
+        value: 0,
+        data: data.clone(),
+        gas_limit: 0,
+    };
+    let gas_leg = match store.get_chain_transfer(SWEEP_GAS, &reference).await? {
+        Some(leg) => leg,
+        None => {
+            let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
+            let fees = sender::estimate_fees(chain.rpc_url()).await?;
+            let request = LegRequest {
+                purpose: SWEEP_GAS,
+                reference: reference.clone(),
+                payment_intent_id: Some(intent.id),
+                signer: sender::signer_from_key(hot)?,
+                to: deposit_address,
+                // Twice the estimate's fee cap: head-room for the base fee to rise while the
+                // gas leg confirms. The sweep is then capped to what the address holds.
+                value: u128::from(gas)
+                    .saturating_mul(fees.max_fee_per_gas)
+                    .saturating_mul(2),
+                data: Vec::new(),
+                token: None,
+                max_fee_cap: None,
+                extra_gas: 0,
+            };
+            rail.send(&request, now_ms).await?
+        }
+    };
+    if !confirmed(&gas_leg, store, SWEEP_GAS, &reference).await? {
+        return Ok(None);
+    }
+    let sweep_leg = match store.get_chain_transfer(sweep_purpose, &reference).await? {
+        Some(leg) => leg,
+        None => {
+            // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
+            // covered yet: docs/evm.md).
+            let gas_held = rail.balance(None, &deposit_address).await?;
+            let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
+            let request = LegRequest {
+                max_fee_cap: Some(gas_held / u128::from(gas.max(1))),
+                extra_gas: 0,
+                purpose: sweep_purpose,
+                reference: reference.clone(),
+                payment_intent_id: Some(intent.id),
+                signer: deposit_signer,
+                to: asset.contract,
+                value: 0,
+                data: data.to_vec(),
+                token: Some((asset.contract, units)),
+            };
+            rail.send(&request, now_ms).await?
+        }
+    };
+    if !confirmed(&sweep_leg, store, sweep_purpose, &reference).await? {
+        return Ok(None);
+    }
+    let amount = sweep_leg
+        .draft
+        .amount_units
+        .as_deref()
+        .and_then(|u| u.parse::<u128>().ok())
+        .and_then(|u| Money::from_base_units(u, asset.currency()).ok())
+        .map_or(amount, |m| m.amount());
+    Ok(Some(Swept { amount, held }))
+}
+
+/// Whether the leg (re-read, the rail may have confirmed it since) is confirmed.
+async fn confirmed(
+    leg: &ChainTransfer,
+    store: &dyn crate::store::Store,
+    purpose: &str,
+    reference: &str,
+) -> Result<bool, RailError> {
+    if leg.status == LegStatus::Confirmed {
+        return Ok(true);
+    }
+    Ok(store
+        .get_chain_transfer(purpose, reference)
+        .await?
+        .is_some_and(|l| l.status == LegStatus::Confirmed))
+}

@@ -1,0 +1,368 @@
+//! Turns chain state into payment state.
+//!
+//! - [`scan_deposits`] reads `Transfer` logs of the chain's tokens block range by block range
+//!   and binds a transfer into an intent's deposit address to that intent (a `pending`
+//!   payment transaction). Its cursor stores the last block's hash: when the chain's hash at
+//!   that height changes (a reorg), it rewinds and scans again.
+//! - [`track_payments`] follows every `pending` payment transaction until it has the chain's
+//!   confirmations, re-reads what it paid, and only then screens the funds (`funds_received`).
+//!   A transaction that drops out of the chain goes back to waiting (`reverted`); an intent
+//!   whose funding dropped out after it was received goes back to `awaiting_funds`. Nothing
+//!   downstream (conversion, settlement) starts before the confirmations.
+
+use std::collections::HashMap;
+
+use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use rialto_evm::{sender, transfers, watch};
+
+use super::rail::RailError;
+use super::{block_i64, covers, EvmChain};
+use crate::objects::{intent_event, intent_json};
+use crate::services::Engine;
+use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use crate::store::chain::{TX_CONFIRMED, TX_PENDING, TX_REVERTED};
+use crate::store::{IntentChange, PaymentTransaction};
+
+/// Blocks scanned per call, so one call stays short on a busy chain.
+pub const SCAN_CHUNK: u64 = 2_000;
+/// How far the scanner goes back after it notices a reorg (deeper than any reorg we accept).
+const REORG_REWIND: u64 = 64;
+/// Deposit addresses of expired intents stay watched this long (the longest late-payment
+/// window), so late funds are attributed and then accepted or refunded, never stranded.
+const LATE_WATCH_MS: i64 = crate::settings::MAX_LATE_WINDOW_SECS as i64 * 1000;
+/// Where a chain with no cursor starts: a little history, for deposits made while we were down.
+const INITIAL_LOOKBACK: u64 = 256;
+
+/// What one scan did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanReport {
+    pub blocks: u64,
+    pub logs: usize,
+    pub claimed: usize,
+    pub rewound: bool,
+}
+
+/// Scans the next block range for transfers into deposit addresses.
+pub async fn scan_deposits(
+    state: &Engine,
+    chain: &EvmChain,
+    now_ms: i64,
+) -> Result<ScanReport, RailError> {
+    let store = state.store.as_ref();
+    let head = watch::head(chain.rpc_url()).await?;
+    let mut report = ScanReport::default();
+    let from = match store.chain_cursor(&chain.caip2).await? {
+        Some((number, hash)) => {
+            if watch::block_hash(chain.rpc_url(), number).await?.as_deref() == Some(hash.as_str()) {
+                number + 1
+            } else {
+                report.rewound = true;
+                tracing::warn!(chain = %chain.caip2, block = number, "reorg under the deposit cursor; rescanning");
+                number.saturating_sub(REORG_REWIND)
+            }
+        }
+        None => head.saturating_sub(INITIAL_LOOKBACK),
+    };
+    if from > head {
+        return Ok(report);
+    }
+    let to = head.min(from + SCAN_CHUNK - 1);
+    let watched: HashMap<String, _> = store
+        .watched_deposit_addresses(&chain.caip2, now_ms - LATE_WATCH_MS)
+        .await?
+        .into_iter()
+        .map(|d| (d.address.to_ascii_lowercase(), d))
+        .collect();
+    if !watched.is_empty() {
+        let logs = watch::transfer_logs(chain.rpc_url(), &chain.tokens, from, to).await?;
+        report.logs = logs.len();
+        for log in logs {
+            let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
+                continue;
+            };
+            let Some(intent) = store
+                .get_intent_unscoped(&deposit.payment_intent_id)
+                .await?
+            else {
+                continue;
+            };
+            if log.token != intent.settlement.asset.contract {
+                // Another token than the intent's: not a payment of it. Reconciliation reports
+                // such inflows; nothing is attributed here.
+                tracing::warn!(intent = %intent.id, token = %log.token, "deposit in another token ignored");
+                continue;
+            }
+            let Ok(paid) =
+                Money::from_base_units(log.amount_units, intent.settlement.asset.currency())
+            else {
+                continue;
+            };
+            if !super::one_for_one(&intent) {
+                continue; // needs a quote: the router's
+            }
+            if super::settle::sweep_recorded(state, &intent).await? {
+                // Swept already: a later transfer is not part of this payment. Reconciliation
+                // reports it (an unexpected inflow to a deposit address) for an operator.
+                tracing::warn!(intent = %intent.id, tx = %log.tx_hash, "transfer into an already swept deposit address left unclaimed");
+                continue;
+            }
+            let claim = PaymentTransaction {
+                chain_id: chain.caip2.clone(),
+                tx_hash: log.tx_hash.clone(),
+                payment_intent_id: intent.id,
+                payer: log.from.to_string(),
+                amount: paid.to_amount_string(),
+                asset: intent.settlement.asset.id.to_string(),
+                block_number: block_i64(log.block_number),
+                block_hash: log.block_hash.clone(),
+                log_index: block_i64(log.log_index),
+                status: TX_PENDING.to_owned(),
+                source: "deposit".to_owned(),
+                created_at_ms: now_ms,
+            };
+            if store.claim_transaction(&claim).await? == intent.id {
+                report.claimed += 1;
+            }
+        }
+    }
+    let Some(hash) = watch::block_hash(chain.rpc_url(), to).await? else {
+        return Ok(report); // the head moved back under us; next call sees the reorg
+    };
+    store
+        .set_chain_cursor(&chain.caip2, to, &hash, now_ms)
+        .await?;
+    report.blocks = to + 1 - from;
+    Ok(report)
+}
+
+/// Advances pending payment transactions and reverts received funds that a reorg removed.
+/// Returns how many payment transactions changed.
+pub async fn track_payments(
+    state: &Engine,
+    chain: &EvmChain,
+    now_ms: i64,
+) -> Result<usize, RailError> {
+    let store = state.store.as_ref();
+    let mut changed = 0;
+    for ptx in store
+        .payment_transactions_in(&chain.caip2, TX_PENDING, 500)
+        .await?
+    {
+        let Some(intent) = store.get_intent_unscoped(&ptx.payment_intent_id).await? else {
+            continue;
+        };
+        if !chain.serves(&intent) {
+            continue;
+        }
+        let tx = ptx.tx_hash.clone();
+        match advance_pending(state, chain, &intent, ptx, now_ms).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            // One payment that cannot be advanced must not hold up the others.
+            Err(err) => {
+                tracing::warn!(intent = %intent.id, %tx, error = %err, "payment not advanced; will retry")
+            }
+        }
+    }
+    changed += apply_policies(state, chain, now_ms).await?;
+    for intent in store
+        .chain_funded_intents(
+            &chain.caip2,
+            chain.livemode,
+            PaymentStatus::FundsReceived,
+            500,
+        )
+        .await?
+    {
+        if !chain.serves(&intent) {
+            continue;
+        }
+        for ptx in store.payment_transactions_of(&intent.id).await? {
+            if ptx.status != TX_CONFIRMED {
+                continue;
+            }
+            match revert_if_gone(state, chain, &intent, ptx, now_ms).await {
+                Ok(true) => changed += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "reorg check failed; will retry")
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The address a payment transaction of `intent` must pay: its deposit address for deposits,
+/// else the settlement address.
+async fn recipient(
+    state: &Engine,
+    intent: &PaymentIntent,
+    ptx: &PaymentTransaction,
+) -> Result<Option<rialto_core::address::Address>, RailError> {
+    if ptx.source != "deposit" {
+        return Ok(Some(intent.settlement.address));
+    }
+    let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
+        return Ok(None);
+    };
+    Ok(
+        rialto_core::address::Address::parse(&deposit.address, rialto_core::ChainNamespace::Eip155)
+            .ok(),
+    )
+}
+
+async fn advance_pending(
+    state: &Engine,
+    chain: &EvmChain,
+    intent: &PaymentIntent,
+    mut ptx: PaymentTransaction,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let store = state.store.as_ref();
+    let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
+    let Some(mined) = mined.filter(|m| m.success) else {
+        // Not (or no longer) on chain. It may come back (a relay we re-broadcast, a payer's
+        // transaction still in the pool) until the intent's window closes.
+        if now_ms > intent.expires_at_ms || intent.status.is_terminal() {
+            ptx.status = TX_REVERTED.to_owned();
+            store
+                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .await?;
+            return Ok(true);
+        }
+        return Ok(false);
+    };
+    if mined.confirmations < chain.confirmations {
+        if ptx.block_hash != mined.block_hash {
+            ptx.block_number = block_i64(mined.block_number);
+            ptx.block_hash = mined.block_hash;
+            store
+                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .await?;
+        }
+        return Ok(false);
+    }
+    // Deep enough: read again what it paid (a re-included transaction can pay differently).
+    let Some(to) = recipient(state, intent, &ptx).await? else {
+        return Ok(false);
+    };
+    let observed = match transfers::observe_transfer(
+        chain.rpc_url(),
+        &ptx.tx_hash,
+        &intent.settlement.asset.contract,
+        &to,
+    )
+    .await
+    {
+        Ok(observed) => observed,
+        Err(
+            rialto_evm::EvmError::NoMatchingTransfer { .. } | rialto_evm::EvmError::TxFailed(_),
+        ) => {
+            ptx.status = TX_REVERTED.to_owned();
+            store
+                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .await?;
+            return Ok(true);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let paid = Money::from_base_units(observed.amount_units, intent.settlement.asset.currency())
+        .map_err(|e| RailError::Chain(e.into()))?;
+    // Deposits are judged by the payment policy once confirmed, over everything received
+    // (several transfers may top an intent up); direct payments must cover the amount.
+    let deposit = ptx.source == "deposit";
+    if !deposit && intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
+        let subject = FundsSubject {
+            chain: chain.caip2.clone(),
+            payer_addresses: vec![observed.from.to_string()],
+            asset: Some(intent.settlement.asset.code.clone()),
+            amount: Some(paid.to_amount_string()),
+            tx_hash: Some(observed.tx_hash.clone()),
+            payer_name: None,
+            payer_country: None,
+            account_holder: None,
+            travel_rule: None,
+        };
+        screen_received_funds(state, intent, subject, now_ms)
+            .await
+            .map_err(|e| RailError::Screening(format!("{e:?}")))?;
+    }
+    ptx.status = TX_CONFIRMED.to_owned();
+    ptx.amount = paid.to_amount_string();
+    ptx.block_number = block_i64(observed.block_number);
+    ptx.block_hash = observed.block_hash;
+    ptx.log_index = block_i64(observed.log_index);
+    store
+        .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+        .await?;
+    if deposit {
+        super::policy::apply(state, chain, intent, now_ms).await?;
+    }
+    Ok(true)
+}
+
+/// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash
+/// between confirming and deciding) or expired (late or short funds to accept or give back).
+async fn apply_policies(
+    state: &Engine,
+    chain: &EvmChain,
+    now_ms: i64,
+) -> Result<usize, RailError> {
+    let mut changed = 0;
+    for status in [PaymentStatus::AwaitingFunds, PaymentStatus::Expired] {
+        for intent in state
+            .store
+            .chain_funded_intents(&chain.caip2, chain.livemode, status, 200)
+            .await?
+        {
+            if !chain.serves(&intent) {
+                continue;
+            }
+            match super::policy::apply(state, chain, &intent, now_ms).await {
+                Ok(moved) => changed += usize::from(moved),
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "payment policy not applied; will retry")
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// A confirmed payment of an intent not yet settled: if a reorg took its transaction away,
+/// the intent goes back to waiting and the transaction is marked `reverted`.
+async fn revert_if_gone(
+    state: &Engine,
+    chain: &EvmChain,
+    intent: &PaymentIntent,
+    mut ptx: PaymentTransaction,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
+    if mined.is_some_and(|m| m.success) {
+        return Ok(false);
+    }
+    let Ok(next) = intent.transition(PaymentEvent::FundsReverted, now_ms) else {
+        return Ok(false);
+    };
+    tracing::warn!(intent = %intent.id, tx = %ptx.tx_hash, "payment transaction reorged out; back to awaiting funds");
+    let event = intent_event(
+        &next,
+        "payment_intent.funds_reverted",
+        &intent_json(&next),
+        now_ms,
+    );
+    ptx.status = TX_REVERTED.to_owned();
+    let change = IntentChange {
+        expected: intent.status,
+        next,
+        events: vec![event],
+    };
+    state
+        .store
+        .set_payment_transaction(&ptx, TX_CONFIRMED, Some(&change), now_ms)
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,104 @@
+//! The chain worker: every poll, per chain, drive the gateway's own legs, scan for deposits,
+//! follow payment transactions to their confirmations and settle what is funded. Every step
+//! is compare-and-set or idempotent by leg, so several gateway instances may run it at once.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::rail::{EvmRail, Rail, RailError};
+use super::{settle, watcher, EvmChain};
+use crate::chain::relay::claim_relay;
+use crate::chain::EIP3009_RELAY;
+use crate::services::Engine;
+
+/// One pass over one chain. Returns how many things changed.
+pub async fn tick(state: &Engine, chain: &EvmChain) -> Result<usize, RailError> {
+    let now = state.clock.now_ms();
+    let rail = EvmRail {
+        chain,
+        store: state.store.as_ref(),
+    };
+    let mut changed = rail.drive(now).await?;
+    bind_stored_relays(state, chain).await;
+    // A busy chain: keep scanning while whole chunks come back, so the cursor catches up.
+    loop {
+        let report = watcher::scan_deposits(state, chain, now).await?;
+        changed += report.claimed;
+        if report.blocks < watcher::SCAN_CHUNK {
+            break;
+        }
+    }
+    changed += watcher::track_payments(state, chain, now).await?;
+    changed += settle::settle_funded(state, chain, now).await?;
+    // Legs the settlement just sent are driven in the same pass.
+    changed += rail.drive(now).await?;
+    Ok(changed)
+}
+
+/// A relay stored just before a crash is sent by `drive` regardless; make sure its transaction
+/// is bound to its intent (idempotent), so the money is always attributed.
+async fn bind_stored_relays(state: &Engine, chain: &EvmChain) {
+    let Ok(legs) = state.store.open_chain_transfers(&chain.caip2, 200).await else {
+        return;
+    };
+    for leg in legs.iter().filter(|l| l.draft.purpose == EIP3009_RELAY) {
+        let Some(id) = leg.draft.payment_intent_id else {
+            continue;
+        };
+        if let Ok(Some(intent)) = state.store.get_intent_unscoped(&id).await {
+            if chain.serves(&intent) {
+                if let Err(e) = claim_relay(state, &intent, chain, leg).await {
+                    tracing::warn!(leg = %leg.draft.leg_id, error = ?e, "binding a relay failed; will retry");
+                }
+            }
+        }
+    }
+}
+
+/// Refunds and payouts: schedule what is due, send what is recorded, settle what finished.
+/// Their legs are driven by the chains' [`tick`]s.
+pub async fn money_pass(state: &Engine) {
+    let now = state.clock.now_ms();
+    if let Err(err) = crate::payouts::schedule(state, now).await {
+        tracing::warn!(error = %err.message, "payout schedule failed; will retry");
+    }
+    if let Err(err) = crate::payouts::drive(state, now).await {
+        tracing::warn!(error = %err, "payouts not advanced; will retry");
+    }
+    if let Err(err) = crate::refunds::drive(state, now).await {
+        tracing::warn!(error = %err, "refunds not advanced; will retry");
+    }
+}
+
+/// Runs [`tick`] for every chain every `poll_ms` until `shutdown` flips.
+pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>) {
+    if state.chains.is_empty() && state.venues.is_empty() {
+        return;
+    }
+    tokio::spawn(crate::routing::execute::run_routing_worker(
+        state.clone(),
+        shutdown.clone(),
+    ));
+    let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(err) = crate::exchange::worker::poll_exchange_withdrawals(&state).await {
+            tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
+        }
+        money_pass(&state).await;
+        for chain in state.chains.iter() {
+            match tick(&state, chain).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
+                Err(err) => {
+                    tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry")
+                }
+            }
+        }
+    }
+}

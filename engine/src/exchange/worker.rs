@@ -1,0 +1,81 @@
+//! Follows exchange withdrawals until the venue reports their transaction, binds it to the
+//! intent, and erases the credentials of payments that ended (unless the payer kept them).
+
+use rialto_connectors::exchange::AssetCode;
+
+use super::{client, Credentials};
+use crate::exchange::claim_withdrawal;
+use crate::services::Engine;
+use crate::store::StoreError;
+
+/// One pass; returns how many accounts changed.
+pub async fn poll_exchange_withdrawals(state: &Engine) -> Result<usize, StoreError> {
+    let store = state.store.as_ref();
+    let mut changed = 0;
+    for mut account in store.submitted_exchange_withdrawals().await? {
+        let (Some(venues), Some(withdrawal_id)) = (
+            state.venues.get(&account.livemode),
+            account.venue_withdrawal_id.clone(),
+        ) else {
+            continue;
+        };
+        let Some(intent) = store
+            .get_intent_unscoped(&account.payment_intent_id)
+            .await?
+        else {
+            continue;
+        };
+        let Ok(opened) = state.sealer.open(&account.sealed_credentials) else {
+            continue; // erased or sealed under another key: nothing more to ask the venue
+        };
+        let Ok(credentials) = serde_json::from_str::<Credentials>(&opened) else {
+            continue;
+        };
+        let asset = &intent.settlement.asset;
+        let Some(coin) = AssetCode::new(&asset.symbol) else {
+            continue;
+        };
+        let chain = asset.id.chain().clone();
+        let address = intent.settlement.address.to_string();
+        let Ok(venue) = client(
+            &account.venue,
+            &credentials,
+            venues,
+            (&coin, &chain, &address),
+        ) else {
+            continue;
+        };
+        match venue.withdrawal_status(&coin, &withdrawal_id).await {
+            Ok(w) => {
+                if let Some(hash) = w.tx_hash {
+                    if claim_withdrawal(state, &intent, &account, &hash)
+                        .await
+                        .is_ok()
+                    {
+                        account.tx_hash = Some(hash);
+                        account.status = "withdrawn".into();
+                    }
+                } else if w.status.is_final() {
+                    account.status = "failed".into();
+                    account.failure =
+                        Some(format!("the venue ended the withdrawal {:?}", w.status));
+                } else {
+                    continue;
+                }
+                account.updated_at_ms = state.clock.now_ms();
+                store.update_exchange_account(&account).await?;
+                changed += 1;
+            }
+            Err(err) => {
+                tracing::warn!(account = %account.id, error = %err, "withdrawal status unavailable; will retry")
+            }
+        }
+    }
+    changed += usize::try_from(
+        store
+            .erase_finished_exchange_credentials(state.clock.now_ms())
+            .await?,
+    )
+    .unwrap_or(0);
+    Ok(changed)
+}

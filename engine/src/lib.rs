@@ -1,0 +1,61 @@
+//! The Rialto engine: the payment flows, the services they draw on, the store ports and the
+//! background workers. It knows nothing of HTTP requests, status codes or SQL: the gateway
+//! parses requests, calls the engine and renders what it answers, and implements the store
+//! ports for SQLite and PostgreSQL.
+//!
+//! Failures are one typed [`EngineError`](error::EngineError), carrying the stable error code
+//! the HTTP layer renders.
+//!
+//! # Layout
+//! - [`services`]: [`Engine`](services::Engine), the services every flow and worker takes.
+//! - [`config`]: the configuration sections the engine reads (plain data; the gateway loads).
+//! - [`error`]: [`EngineError`](error::EngineError) and its stable [`ErrorCode`](error::ErrorCode).
+//! - [`store`]: the store ports, split by area, gathered in [`Store`](store::Store).
+//! - [`idempotency`]: idempotency keys committed with the change they answer.
+//! - [`objects`]: the objects as the API shows them, where events and webhooks carry them.
+//! - [`ledger`]: the double-entry ledger's postings (balanced per asset, exact, append-only).
+//! - [`keys`]: API key generation, parsing and hashing; client secrets.
+//! - [`merchants`]: creating merchants with their keys.
+//! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
+//! - [`compliance`]: OFAC data loading and reload, the external screener, and the screening
+//!   points of the payment flow (settlement address, received funds, case resolution).
+//! - [`chain`]: the EVM chains: the gateway's own transactions (recorded before sending), the
+//!   watcher (deposits, confirmations, reorgs), relays and direct settlement.
+//! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
+//!   the sandbox exchange whose withdrawals land on the devnet).
+//! - [`routing`]: the SmartFunding router wired to the connectors: market snapshots, the
+//!   Chainlink oracle adapter, quotes and locks, venue health, starting and executing routes,
+//!   and the on-chain legs (swaps, the devnet bridge, transfers).
+//! - [`settings`]: a merchant's settlement schedule and payment policy.
+//! - [`refunds`], [`payouts`], [`treasury`]: money leaving Rialto: claimed, screened,
+//!   recorded, sent.
+//! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
+//! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
+//! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
+//! - [`clock`]: injected time.
+
+pub mod chain;
+pub mod clock;
+pub mod compliance;
+pub mod config;
+pub mod error;
+pub mod exchange;
+pub mod idempotency;
+pub mod keys;
+pub mod ledger;
+pub mod merchants;
+pub mod objects;
+pub mod payouts;
+pub mod reconcile;
+pub mod refunds;
+pub mod registry;
+pub mod routing;
+pub mod services;
+pub mod settings;
+pub mod store;
+pub mod treasury;
+pub mod webhooks;
+pub mod workers;
+
+pub use error::{EngineError, ErrorCode};
+pub use services::Engine;

@@ -1,0 +1,618 @@
+//! Builds the engine's inputs from the store and the chains, runs it, and turns its findings
+//! into a stored run: observed `Transfer` logs of the tokens the gateway knows over a block
+//! range per configured EVM chain (kept when they touch a gateway-controlled address or a
+//! merchant settlement address), every leg and payment transaction of those chains, and the
+//! whole ledger.
+
+use std::collections::{HashMap, HashSet};
+
+use alloy::consensus::{Transaction, TxEnvelope};
+use alloy::eips::eip2718::Decodable2718;
+use rialto_core::asset::AssetRegistry;
+use rialto_core::money::Money;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::engine::{
+    hex0x, parse_addr, parse_tx_hash, Addr, Exception, Expected, Interner, Observations, Observed,
+    Outcome, Role, Rules, TxHash, Watch,
+};
+use crate::chain::{Chains, EvmChain};
+use crate::store::chain::{LegStatus, TX_CONFIRMED, TX_REVERTED};
+use crate::store::reconcile::{ExceptionRecord, OwnedLeg, OwnedPayment, ReconciliationRun};
+use crate::store::{Store, StoreError};
+
+const PAGE: u32 = 1000;
+/// Blocks per `eth_getLogs` call: within what public RPC providers accept.
+const LOG_CHUNK: u64 = 2000;
+
+/// Legs whose token movement is a payer's payment carried by our transaction (a relayed
+/// EIP-3009 authorization): the payment transaction already expects that transfer.
+pub const CARRIER_PURPOSES: &[&str] = &[crate::chain::EIP3009_RELAY];
+
+/// Which purpose must have which ledger posting once confirmed. Prefix rules let the legs of
+/// new features (`refund…`, `payout…`) be checked without changing the engine.
+pub fn default_rules() -> Rules {
+    let rule = |p: &str, k: &str| (p.to_owned(), k.to_owned());
+    Rules {
+        ledger_kinds: vec![
+            rule(crate::chain::settle::SWEEP, "settlement"),
+            rule("refund*", "refund"),
+            rule("payout*", "payout"),
+        ],
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("chain {chain}: {message}")]
+    Chain { chain: String, message: String },
+}
+
+/// What to reconcile. Empty `chains` = every configured chain of the mode(s).
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub livemode: Option<bool>,
+    pub chains: Vec<String>,
+    pub from_block: Option<u64>,
+    pub to_block: Option<u64>,
+    pub period_start_ms: Option<i64>,
+    pub period_end_ms: Option<i64>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    chain: u32,
+    livemode: bool,
+    from: u64,
+    to: u64,
+}
+
+struct Ctx<'a> {
+    req: &'a RunRequest,
+    ranges: Vec<Range>,
+    /// (chain, token contract) → (CAIP-19, decimals).
+    assets: HashMap<(u32, Addr), (String, u32)>,
+}
+
+impl Ctx<'_> {
+    fn in_period(&self, created_ms: i64) -> bool {
+        self.req.period_start_ms.is_none_or(|s| created_ms >= s)
+            && self.req.period_end_ms.is_none_or(|e| created_ms <= e)
+    }
+
+    fn in_blocks(&self, chain: u32, block: Option<i64>) -> bool {
+        let block = block.and_then(|b| u64::try_from(b).ok());
+        self.ranges
+            .iter()
+            .any(|r| r.chain == chain && block.is_some_and(|b| b >= r.from && b <= r.to))
+    }
+}
+
+fn chain_err(chain: &EvmChain, err: impl std::fmt::Display) -> ReconcileError {
+    ReconcileError::Chain {
+        chain: chain.caip2.clone(),
+        message: err.to_string(),
+    }
+}
+
+/// What a signed token call's `Transfer` log looks like, where the call says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `transfer(to, amount)`: from the signer to `to`.
+    Transfer { to: Addr },
+    /// `mint(to, amount)`: from the zero address to `to`.
+    Mint { to: Addr },
+    /// `burn(amount)`: from the signer to the zero address.
+    Burn,
+}
+
+/// Decodes the token call of a signed transaction (another call, e.g. a swap: `None`).
+pub fn call_parties(raw_tx: &str) -> Option<Call> {
+    const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+    const MINT: [u8; 4] = [0x40, 0xc1, 0x0f, 0x19];
+    const BURN: [u8; 4] = [0x42, 0x96, 0x6c, 0x68];
+    let bytes = hex::decode(raw_tx.strip_prefix("0x")?).ok()?;
+    let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).ok()?;
+    let input = tx.input();
+    let selector: [u8; 4] = input.get(..4)?.try_into().ok()?;
+    let to = || input.get(16..36).and_then(|a| a.try_into().ok());
+    match (selector, input.len()) {
+        (TRANSFER, 68) => Some(Call::Transfer { to: to()? }),
+        (MINT, 68) => Some(Call::Mint { to: to()? }),
+        (BURN, 36) => Some(Call::Burn),
+        _ => None,
+    }
+}
+
+fn selected<'a>(chains: &'a Chains, req: &'a RunRequest) -> impl Iterator<Item = &'a EvmChain> {
+    chains.iter().filter(move |c| {
+        req.livemode.is_none_or(|l| l == c.livemode)
+            && (req.chains.is_empty() || req.chains.iter().any(|n| n == &c.caip2 || n == &c.alias))
+    })
+}
+
+async fn watch_addresses(
+    store: &dyn Store,
+    obs: &mut Observations,
+    chain: &EvmChain,
+    id: u32,
+) -> Result<(), ReconcileError> {
+    if let Some(a) = hot_address(chain)? {
+        let watch = Watch {
+            role: Role::HotWallet,
+            owner: None,
+        };
+        obs.watch(id, a, watch);
+    }
+    let deposits = store.deposit_addresses_on(&chain.caip2).await?;
+    let settlements = store.settlement_addresses_on(&chain.caip2).await?;
+    for (role, list) in [(Role::Deposit, deposits), (Role::Settlement, settlements)] {
+        for owned in list.into_iter().filter(|o| o.livemode == chain.livemode) {
+            if let Some(a) = parse_addr(&owned.address) {
+                let owner = Some(obs.interner.intern(&owned.merchant_id));
+                obs.watch(id, a, Watch { role, owner });
+            }
+        }
+    }
+    // Whatever else the gateway signs for (a sandbox bridge's minter): its burns and
+    // transfers are the gateway's own.
+    for sender in store.leg_senders_on(&chain.caip2).await? {
+        if let Some(a) = parse_addr(&sender) {
+            let watch = Watch {
+                role: Role::HotWallet,
+                owner: None,
+            };
+            obs.watch(id, a, watch);
+        }
+    }
+    Ok(())
+}
+
+/// The chain's hot wallet address, if it has one.
+fn hot_address(chain: &EvmChain) -> Result<Option<Addr>, ReconcileError> {
+    let Some(hot) = &chain.hot_wallet else {
+        return Ok(None);
+    };
+    let signer = rialto_evm::sender::signer_from_key(hot).map_err(|e| chain_err(chain, e))?;
+    Ok(parse_addr(
+        &rialto_evm::sender::signer_address(&signer).to_string(),
+    ))
+}
+
+async fn observe_chain(
+    store: &dyn Store,
+    obs: &mut Observations,
+    chain: &EvmChain,
+    req: &RunRequest,
+) -> Result<Range, ReconcileError> {
+    let id = obs.interner.intern(&chain.caip2);
+    watch_addresses(store, obs, chain, id).await?;
+    let head = rialto_evm::watch::head(chain.rpc_url())
+        .await
+        .map_err(|e| chain_err(chain, e))?;
+    let to = req.to_block.map_or(head, |t| t.min(head));
+    let from = req.from_block.unwrap_or(0);
+    let mut start = from;
+    while start <= to {
+        let end = start.saturating_add(LOG_CHUNK - 1).min(to);
+        let logs = rialto_evm::watch::transfer_logs(chain.rpc_url(), &chain.tokens, start, end)
+            .await
+            .map_err(|e| chain_err(chain, e))?;
+        for log in logs {
+            let (Some(tx), Some(f), Some(t), Some(token)) = (
+                parse_tx_hash(&log.tx_hash),
+                parse_addr(&log.from.to_string()),
+                parse_addr(&log.to.to_string()),
+                parse_addr(&log.token.to_string()),
+            ) else {
+                continue;
+            };
+            if !obs.is_watched(id, &f) && !obs.is_watched(id, &t) {
+                continue;
+            }
+            obs.push(Observed {
+                chain: id,
+                tx,
+                log_index: u32::try_from(log.log_index).unwrap_or(u32::MAX),
+                from: f,
+                to: t,
+                token,
+                amount: log.amount_units,
+                block: log.block_number,
+            });
+        }
+        start = end.saturating_add(1);
+    }
+    Ok(Range {
+        chain: id,
+        livemode: chain.livemode,
+        from,
+        to,
+    })
+}
+
+fn leg_expected(ctx: &Ctx<'_>, interner: &mut Interner, owned: &OwnedLeg) -> Option<Expected> {
+    let leg = &owned.leg;
+    let d = &leg.draft;
+    if leg.status == LegStatus::Failed || CARRIER_PURPOSES.contains(&d.purpose.as_str()) {
+        return None;
+    }
+    let token = parse_addr(d.token.as_deref()?)?;
+    let amount: u128 = d.amount_units.as_deref()?.parse().ok()?;
+    let chain = interner.intern(&d.chain_id);
+    let confirmed = leg.status == LegStatus::Confirmed;
+    // A mint's log comes from the zero address, a burn's goes to it.
+    let (from, to) = match call_parties(&leg.raw_tx) {
+        Some(Call::Transfer { to }) => (parse_addr(&d.from), Some(to)),
+        Some(Call::Mint { to }) => (Some([0; 20]), Some(to)),
+        Some(Call::Burn) => (parse_addr(&d.from), Some([0; 20])),
+        None => (parse_addr(&d.from), None),
+    };
+    Some(Expected {
+        incoming: false,
+        purpose: d.purpose.clone(),
+        reference: d.reference.clone(),
+        owner: owned.merchant_id.as_deref().map(|m| interner.intern(m)),
+        chain,
+        tx: parse_tx_hash(&leg.tx_hash)?,
+        log_index: None,
+        from,
+        to,
+        token,
+        amount,
+        must_be_observed: confirmed
+            && ctx.in_blocks(chain, leg.block_number)
+            && ctx.in_period(d.created_at_ms),
+        confirmed,
+    })
+}
+
+fn payment_expected(
+    ctx: &Ctx<'_>,
+    registry: &AssetRegistry,
+    interner: &mut Interner,
+    owned: &OwnedPayment,
+) -> Option<Expected> {
+    let p = &owned.tx;
+    if p.status == TX_REVERTED {
+        return None;
+    }
+    let asset = registry.asset(&p.asset.parse().ok()?)?;
+    let amount = Money::parse(&p.amount, asset.currency())
+        .ok()?
+        .to_base_units()
+        .ok()?;
+    let chain = interner.intern(&p.chain_id);
+    let confirmed = p.status == TX_CONFIRMED;
+    Some(Expected {
+        incoming: true,
+        purpose: "payment".into(),
+        reference: p.payment_intent_id.to_string(),
+        owner: Some(interner.intern(&owned.merchant_id)),
+        chain,
+        tx: parse_tx_hash(&p.tx_hash)?,
+        log_index: u32::try_from(p.log_index).ok(),
+        from: parse_addr(&p.payer),
+        to: parse_addr(&owned.recipient),
+        token: parse_addr(&asset.contract.to_string())?,
+        amount,
+        must_be_observed: confirmed
+            && ctx.in_blocks(chain, Some(p.block_number))
+            && ctx.in_period(p.created_at_ms),
+        confirmed,
+    })
+}
+
+/// Runs a reconciliation and stores it with its exceptions; answers the stored run.
+pub async fn run(
+    store: &dyn Store,
+    chains: &Chains,
+    registry: &AssetRegistry,
+    req: &RunRequest,
+    id: String,
+    now_ms: i64,
+) -> Result<(ReconciliationRun, Vec<ExceptionRecord>), ReconcileError> {
+    let mut obs = Observations::new(Interner::default());
+    let mut ranges = Vec::new();
+    let mut assets = HashMap::new();
+    let mut selected_chains = Vec::new();
+    for chain in selected(chains, req) {
+        ranges.push(observe_chain(store, &mut obs, chain, req).await?);
+        selected_chains.push(chain.caip2.clone());
+    }
+    for a in registry.assets() {
+        if let Some(contract) = parse_addr(&a.contract.to_string()) {
+            let chain = obs.interner.intern(&a.id.chain().to_string());
+            assets.insert((chain, contract), (a.id.to_string(), a.decimals));
+        }
+    }
+    let ctx = Ctx {
+        req,
+        ranges,
+        assets,
+    };
+    let mut engine = obs.seal(default_rules());
+    for caip2 in &selected_chains {
+        // A routed payment's transfer to the merchant is both a payment transaction and the
+        // route's own `route_transfer` leg: it is expected once, as the payment (which knows
+        // the merchant, the settlement address and asset, and the amount owed).
+        let mut carried: HashSet<TxHash> = HashSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.payments_page(caip2, after.as_deref(), PAGE).await?;
+            for owned in &page {
+                if let Some(e) = payment_expected(&ctx, registry, &mut engine.interner, owned) {
+                    if owned.tx.source == crate::routing::execute::PAYMENT_SOURCE {
+                        carried.insert(e.tx);
+                    }
+                    engine.expect(&e);
+                }
+            }
+            after = page.last().map(|p| p.tx.tx_hash.clone());
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.legs_page(caip2, after.as_deref(), PAGE).await?;
+            for owned in &page {
+                if let Some(e) = leg_expected(&ctx, &mut engine.interner, owned) {
+                    let is_route_payment = owned.leg.draft.purpose
+                        == crate::routing::onchain::ROUTE_TRANSFER
+                        && carried.contains(&e.tx);
+                    if !is_route_payment {
+                        engine.expect(&e);
+                    }
+                }
+            }
+            after = page.last().map(|l| l.leg.draft.leg_id.clone());
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
+    }
+    let chosen: Vec<&EvmChain> = selected(chains, req).collect();
+    expect_route_arrivals(store, &ctx, &chosen, registry, &mut engine).await?;
+    for posting in store.all_postings().await? {
+        if ctx.in_period(posting.created_at_ms) {
+            engine.ledger_transaction(&posting);
+        }
+    }
+    let interner = engine.interner.clone();
+    let outcome = engine.finish();
+    Ok(stored(&ctx, &interner, &outcome, id, now_ms))
+}
+
+/// What routed payments delivered to Rialto's addresses in transactions the gateway did not
+/// sign: a wallet payer's funding transfer, a venue's withdrawal, a swap's output. Each explains
+/// its observed inflow, and is required on chain like a leg when its block is in the run.
+async fn expect_route_arrivals(
+    store: &dyn Store,
+    ctx: &Ctx<'_>,
+    chains: &[&EvmChain],
+    registry: &AssetRegistry,
+    engine: &mut super::engine::Reconciler,
+) -> Result<(), ReconcileError> {
+    use crate::routing::execute::{arrival, funding_arrival};
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.funded_executions_page(after.as_deref(), PAGE).await?;
+        for f in &page {
+            let Some(a) = funding_arrival(&f.funding) else {
+                continue;
+            };
+            let owner = (f.merchant_id.as_str(), f.livemode);
+            let what = ("route_funding", f.id.as_str(), f.created_at_ms);
+            let interner = &mut engine.interner;
+            if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner) {
+                engine.expect(&e);
+            }
+        }
+        after = page.last().map(|f| f.id.clone());
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .confirmed_route_legs_page(after.as_deref(), PAGE)
+            .await?;
+        for owned in &page {
+            let Some(a) = arrival(&owned.leg) else {
+                continue;
+            };
+            let purpose = format!("route_{}", owned.leg.kind);
+            let owner = (owned.merchant_id.as_str(), owned.livemode);
+            let what = (
+                purpose.as_str(),
+                owned.leg.id.as_str(),
+                owned.leg.created_at_ms,
+            );
+            let interner = &mut engine.interner;
+            if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner) {
+                engine.expect(&e);
+            }
+        }
+        after = page.last().map(|l| l.leg.id.clone());
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The incoming transfer an arrival says happened, on one of the run's chains.
+fn arrival_expected(
+    ctx: &Ctx<'_>,
+    chains: &[&EvmChain],
+    registry: &AssetRegistry,
+    interner: &mut Interner,
+    a: &crate::routing::execute::Arrival,
+    (purpose, reference, created_ms): (&str, &str, i64),
+    (merchant, livemode): (&str, bool),
+) -> Option<Expected> {
+    let chain = chains
+        .iter()
+        .find(|c| c.livemode == livemode && (c.caip2 == a.chain || c.alias == a.chain))?;
+    let token = crate::routing::onchain::token_in(registry, &chain.caip2, &a.asset).ok()?;
+    let to = match &a.to {
+        Some(to) => parse_addr(to)?,
+        None => hot_address(chain).ok().flatten()?,
+    };
+    let chain_id = interner.intern(&chain.caip2);
+    Some(Expected {
+        incoming: true,
+        purpose: purpose.to_owned(),
+        reference: reference.to_owned(),
+        owner: Some(interner.intern(merchant)),
+        chain: chain_id,
+        tx: parse_tx_hash(&a.tx_hash)?,
+        log_index: None,
+        from: a.from.as_deref().and_then(parse_addr),
+        to: Some(to),
+        token: parse_addr(&token.address.to_string())?,
+        amount: token.units(a.amount).ok()?,
+        must_be_observed: ctx.in_blocks(chain_id, a.block) && ctx.in_period(created_ms),
+        confirmed: true,
+    })
+}
+
+fn whole_units(units: u128, decimals: u32) -> Option<String> {
+    let units = i128::try_from(units).ok()?;
+    Decimal::try_from_i128_with_scale(units, decimals)
+        .ok()
+        .map(|d| d.normalize().to_string())
+}
+
+fn record(
+    ctx: &Ctx<'_>,
+    interner: &Interner,
+    x: &Exception,
+    run_id: &str,
+    seq: usize,
+    now_ms: i64,
+) -> ExceptionRecord {
+    let asset = x.chain.zip(x.token).and_then(|k| ctx.assets.get(&k));
+    let amount = |units: Option<u128>| {
+        units.map(|u| match asset {
+            Some((_, decimals)) => whole_units(u, *decimals).unwrap_or_else(|| u.to_string()),
+            None => u.to_string(),
+        })
+    };
+    let livemode = x.livemode.unwrap_or_else(|| {
+        ctx.ranges
+            .iter()
+            .find(|r| Some(r.chain) == x.chain)
+            .is_some_and(|r| r.livemode)
+    });
+    ExceptionRecord {
+        run_id: run_id.to_owned(),
+        seq: i64::try_from(seq).unwrap_or(i64::MAX),
+        kind: x.kind.as_str().to_owned(),
+        merchant_id: x.owner.map(|o| interner.name(o).to_owned()),
+        livemode,
+        chain_id: x.chain.map(|c| interner.name(c).to_owned()),
+        tx_hash: x.tx.map(|t| hex0x(&t)),
+        log_index: x.log_index.map(i64::from),
+        expected_amount: amount(x.expected_units),
+        observed_amount: amount(x.observed_units)
+            .or_else(|| x.ledger_sum.map(|s| s.normalize().to_string())),
+        asset: x
+            .asset
+            .clone()
+            .or_else(|| asset.map(|(id, _)| id.clone()))
+            .or_else(|| x.token.map(|t| hex0x(&t))),
+        purpose: x.purpose.clone(),
+        reference: x.reference.clone(),
+        detail: x.detail.clone(),
+        created_at_ms: now_ms,
+    }
+}
+
+fn stored(
+    ctx: &Ctx<'_>,
+    interner: &Interner,
+    outcome: &Outcome,
+    id: String,
+    now_ms: i64,
+) -> (ReconciliationRun, Vec<ExceptionRecord>) {
+    let exceptions: Vec<ExceptionRecord> = outcome
+        .exceptions
+        .iter()
+        .enumerate()
+        .map(|(seq, x)| record(ctx, interner, x, &id, seq, now_ms))
+        .collect();
+    let ranges: Vec<serde_json::Value> = ctx
+        .ranges
+        .iter()
+        .map(|r| json!({"chain": interner.name(r.chain), "livemode": r.livemode, "from_block": r.from, "to_block": r.to}))
+        .collect();
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let run = ReconciliationRun {
+        id,
+        period_start_ms: ctx.req.period_start_ms,
+        period_end_ms: ctx.req.period_end_ms,
+        block_ranges: serde_json::Value::from(ranges).to_string(),
+        expected_count: count(outcome.expected),
+        observed_count: count(outcome.observed),
+        matched_count: count(outcome.matched),
+        ledger_count: count(outcome.ledger_transactions),
+        exception_count: count(exceptions.len() as u64),
+        status: "succeeded".into(),
+        failure: None,
+        created_by: ctx.req.created_by.clone(),
+        created_at_ms: now_ms,
+    };
+    (run, exceptions)
+}
+
+/// Runs, stores and answers the run (a failed run is stored too, with its reason).
+pub async fn run_and_store(
+    store: &dyn Store,
+    chains: &Chains,
+    registry: &AssetRegistry,
+    req: &RunRequest,
+    now_ms: i64,
+) -> Result<(ReconciliationRun, Vec<ExceptionRecord>), ReconcileError> {
+    let id = new_run_id();
+    let (run, exceptions) = match run(store, chains, registry, req, id.clone(), now_ms).await {
+        Ok(done) => done,
+        Err(ReconcileError::Store(e)) => return Err(ReconcileError::Store(e)),
+        Err(err) => {
+            let failed = ReconciliationRun {
+                id,
+                period_start_ms: req.period_start_ms,
+                period_end_ms: req.period_end_ms,
+                block_ranges: "[]".into(),
+                expected_count: 0,
+                observed_count: 0,
+                matched_count: 0,
+                ledger_count: 0,
+                exception_count: 0,
+                status: "failed".into(),
+                failure: Some(err.to_string()),
+                created_by: req.created_by.clone(),
+                created_at_ms: now_ms,
+            };
+            store.create_reconciliation_run(&failed, &[]).await?;
+            return Err(err);
+        }
+    };
+    store.create_reconciliation_run(&run, &exceptions).await?;
+    Ok((run, exceptions))
+}
+
+pub fn new_run_id() -> String {
+    format!(
+        "rec_{}",
+        rialto_core::id::LegId::generate()
+            .to_string()
+            .trim_start_matches("leg_")
+    )
+}

@@ -1,0 +1,14 @@
+//! Reconciliation and reports: what the gateway's records say happened, checked against what
+//! the chains say did, and the per-merchant reports built from the ledger and the chain
+//! records.
+//!
+//! # Layout
+//! - [`engine`]: the pure matcher (expected vs observed transfers, ledger checks).
+//! - [`collect`]: reads the store and the chains into the engine and stores the run.
+//! - [`reports`]: the report rows (payments, fees, settlements, refunds, exceptions), CSV.
+//! - [`time`]: UTC dates for periods and columns.
+
+pub mod collect;
+pub mod engine;
+pub mod reports;
+pub mod time;

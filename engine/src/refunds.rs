@@ -1,0 +1,501 @@
+//! Refunds (`re_…`): money back to the payer, out of the merchant's held balance.
+//!
+//! Creating a refund, in one database transaction: reserve the amount from the merchant's
+//! balance (`refund`: balance → refunds_pending; refused when the balance is short, see
+//! `store::money`), bump the intent's `amount_refunded` with compare-and-set (so several
+//! refunds can never add up to more than was paid) and emit `refund.created`. The transfer is
+//! then the chain leg `("refund", re_…)` from the treasury (the chain's hot wallet), recorded
+//! before it is sent, so a crash or a second gateway can never send it twice. When the leg
+//! confirms: `refund_sent` (refunds_pending → payers) and `refund.succeeded`; when it fails:
+//! `refund_reversal` (back to the balance), `amount_refunded` goes back down, `refund.failed`.
+//!
+//! Blocked (sanctioned) and held payments are never refundable here; destinations are
+//! screened when the refund is created and again before its transfer is signed.
+
+use std::collections::BTreeMap;
+
+use rialto_compliance::AddressRole;
+use rialto_core::address::Address;
+use rialto_core::id::RefundId;
+use rialto_core::intent::{PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::idempotency::{IdempotencyKey, WriteError};
+use crate::services::Engine;
+use crate::chain::rail::RailError;
+use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+use crate::error::{EngineError, ErrorCode};
+use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
+use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
+use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
+use crate::store::{CasOutcome, Event};
+use crate::treasury::{self, Outgoing, Sent};
+
+
+pub const REFUND_LEG: &str = "refund";
+/// Reasons a merchant may give; policies add `overpaid`, `underpaid`, `late`.
+pub const MERCHANT_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
+/// Refund creation retries this often when the intent moves underneath it.
+const CAS_RETRIES: usize = 3;
+
+/// A refund as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundObject {
+    pub id: String,
+    /// Always `refund`.
+    pub object: &'static str,
+    pub livemode: bool,
+    pub payment_intent: String,
+    #[schema(example = "10.00")]
+    pub amount: String,
+    /// The asset refunded (what the merchant received), CAIP-19, and its code.
+    pub asset_id: String,
+    #[schema(example = "usdc")]
+    pub asset: String,
+    pub chain_id: String,
+    pub destination: String,
+    pub reason: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub transaction_hash: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub created: i64,
+}
+
+impl RefundObject {
+    pub fn new(refund: &Refund, asset_code: &str) -> Self {
+        Self {
+            id: refund.id.to_string(),
+            object: "refund",
+            livemode: refund.livemode,
+            payment_intent: refund.payment_intent_id.to_string(),
+            amount: refund.amount.normalize().to_string(),
+            asset_id: refund.asset.clone(),
+            asset: asset_code.to_owned(),
+            chain_id: refund.chain_id.clone(),
+            destination: refund.destination.clone(),
+            reason: refund.reason.clone(),
+            status: refund.status.as_str().to_owned(),
+            failure_code: refund.failure_code.clone(),
+            transaction_hash: refund.tx_hash.clone(),
+            metadata: refund.metadata.clone(),
+            created: refund.created_at_ms / 1000,
+        }
+    }
+}
+
+pub fn refund_json(state: &Engine, refund: &Refund) -> String {
+    let code = refund
+        .asset
+        .parse()
+        .ok()
+        .and_then(|id| state.registry.asset(&id))
+        .map(|a| a.code.clone())
+        .unwrap_or_default();
+    serde_json::to_string(&RefundObject::new(refund, &code)).unwrap_or_default()
+}
+
+fn refund_event(state: &Engine, refund: &Refund, kind: &str, now_ms: i64) -> Event {
+    Event {
+        id: rialto_core::id::EventId::generate(),
+        merchant_id: refund.merchant_id,
+        livemode: refund.livemode,
+        kind: kind.to_owned(),
+        object_json: refund_json(state, refund),
+        created_at_ms: now_ms,
+    }
+}
+
+/// What to refund.
+#[derive(Debug, Clone)]
+pub struct RefundSpec {
+    /// In the settlement asset's whole units; `None` refunds everything not yet refunded.
+    pub amount: Option<Decimal>,
+    pub destination: Option<Address>,
+    pub reason: String,
+    pub created_by: String,
+    pub metadata: BTreeMap<String, String>,
+    /// Statuses the intent may be in: `succeeded` for merchants; policies also refund funds
+    /// of intents that expired.
+    pub allowed: &'static [PaymentStatus],
+    /// A `payment` posting recorded in the same transaction, before the balance is read: the
+    /// policy books funds that never settled and refunds them at once.
+    pub credit: Vec<crate::ledger::Posting>,
+}
+
+/// The payer's address: who sent the (first) confirmed payment.
+async fn payer_of(state: &Engine, intent: &PaymentIntent) -> Result<Option<Address>, EngineError> {
+    let paid = state.store.payment_transactions_of(&intent.id).await?;
+    Ok(paid
+        .iter()
+        .find(|p| p.status == TX_CONFIRMED)
+        .and_then(|p| Address::parse(&p.payer, intent.settlement.address.namespace()).ok()))
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> EngineError {
+    EngineError::new(code, message)
+}
+
+/// Validates and records a refund with its reservation; the worker sends it.
+pub async fn create(
+    state: &Engine,
+    intent_id: &rialto_core::id::PaymentIntentId,
+    merchant: (&rialto_core::id::MerchantId, bool),
+    spec: &RefundSpec,
+    guard: Option<&IdempotencyKey>,
+    now_ms: i64,
+) -> Result<Refund, WriteError> {
+    for _ in 0..CAS_RETRIES {
+        let intent = state
+            .store
+            .get_intent(merchant.0, merchant.1, intent_id)
+            .await?
+            .ok_or_else(|| {
+                EngineError::missing("payment_intent", &intent_id.to_string(), "payment_intent")
+            })?;
+        let (refund, reservation, next) = plan(state, &intent, spec, now_ms).await?;
+        let record = guard.map(|g| g.record(200, &refund_json(state, &refund), now_ms));
+        let posting = ledger::transfer(
+            (refund.merchant_id, refund.livemode),
+            "refund",
+            &refund.id.to_string(),
+            &refund.asset,
+            (
+                merchant_balance(&refund.merchant_id),
+                refunds_pending(&refund.merchant_id),
+            ),
+            refund.amount,
+            now_ms,
+        )
+        .map_err(|e| EngineError::internal(&e))?;
+        let events = [refund_event(state, &refund, "refund.created", now_ms)];
+        let effects = Effects {
+            intent: Some((intent.status, &next)),
+            credit: &spec.credit,
+            postings: std::slice::from_ref(&posting),
+            events: &events,
+            idempotency: record.as_ref(),
+        };
+        match state
+            .store
+            .create_refund(&refund, &reservation, effects)
+            .await?
+        {
+            ReserveOutcome::Reserved => return Ok(refund),
+            ReserveOutcome::Insufficient { available } => {
+                return Err(WriteError::Engine(refuse(
+                    ErrorCode::BalanceInsufficient,
+                    format!(
+                        "Refunds are paid from your Rialto balance, which holds {} of this asset; \
+                         this refund needs {}. Payments settled immediately to your own address \
+                         are not held by Rialto.",
+                        available.normalize(),
+                        refund.amount.normalize()
+                    ),
+                )))
+            }
+            ReserveOutcome::Conflict => continue,
+        }
+    }
+    Err(WriteError::Engine(refuse(
+        ErrorCode::PaymentIntentUnexpectedState,
+        "The payment intent changed while the refund was being created. Retry.",
+    )))
+}
+
+/// The refund, its reservation and the intent with `amount_refunded` bumped.
+async fn plan(
+    state: &Engine,
+    intent: &PaymentIntent,
+    spec: &RefundSpec,
+    now_ms: i64,
+) -> Result<(Refund, Reservation, PaymentIntent), EngineError> {
+    if matches!(
+        intent.status,
+        PaymentStatus::Blocked | PaymentStatus::InReview
+    ) {
+        return Err(refuse(
+            ErrorCode::RefundNotAllowed,
+            "This payment cannot be refunded. Contact support.",
+        )
+        .param("payment_intent"));
+    }
+    if !spec.allowed.contains(&intent.status) {
+        return Err(refuse(
+            ErrorCode::PaymentIntentUnexpectedState,
+            format!(
+                "Only succeeded payments can be refunded; this one is {}.",
+                intent.status
+            ),
+        )
+        .param("payment_intent"));
+    }
+    let asset = &intent.settlement.asset;
+    let balance = merchant_balance(&intent.merchant_id);
+    let credited: Decimal = spec
+        .credit
+        .iter()
+        .flat_map(|p| &p.entries)
+        .filter(|e| e.account == balance)
+        .map(|e| e.amount)
+        .sum();
+    let paid = state.store.paid_into(&intent.id, &balance).await? + credited;
+    let refundable = paid - intent.amount_refunded;
+    let amount = spec.amount.unwrap_or(refundable);
+    // Exactly representable in the asset: no rounding, ever.
+    Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
+        refuse(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+    })?;
+    if amount <= Decimal::ZERO {
+        return Err(refuse(
+            ErrorCode::InvalidAmount,
+            "Nothing is left to refund on this payment.",
+        )
+        .param("amount"));
+    }
+    if amount > refundable {
+        return Err(refuse(
+            ErrorCode::RefundExceedsPayment,
+            format!(
+                "The refund ({}) exceeds what is left to refund on this payment ({}).",
+                amount.normalize(),
+                refundable.normalize()
+            ),
+        )
+        .param("amount"));
+    }
+    let destination = match spec.destination {
+        Some(address) => address,
+        None => payer_of(state, intent).await?.ok_or_else(|| {
+            refuse(
+                ErrorCode::RefundDestinationRequired,
+                "This payment has no on-chain payer address to refund to; give a destination.",
+            )
+            .param("destination")
+        })?,
+    };
+    let chain = state
+        .chains
+        .get(intent.livemode, &asset.id.chain().to_string())
+        .filter(|c| c.hot_wallet.is_some())
+        .ok_or_else(|| {
+            refuse(
+                ErrorCode::RefundsUnavailable,
+                "Refunds are not available on this payment's chain: no treasury wallet is \
+                 configured for it.",
+            )
+        })?;
+    let at = OutgoingAddress {
+        role: AddressRole::Payer,
+        point: "refund_created",
+        intent: Some(intent.id),
+    };
+    if !screen_outgoing(
+        state,
+        &intent.merchant_id,
+        intent.livemode,
+        &destination,
+        at,
+        now_ms,
+    )
+    .await?
+    {
+        return Err(refuse(
+            ErrorCode::RefundDestinationRefused,
+            "Funds cannot be sent to this address. Choose another, or contact support.",
+        )
+        .param("destination"));
+    }
+    let refund = Refund {
+        id: RefundId::generate(),
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        payment_intent_id: intent.id,
+        amount,
+        asset: asset.id.to_string(),
+        chain_id: chain.caip2.clone(),
+        destination: destination.to_string(),
+        reason: spec.reason.clone(),
+        status: RefundStatus::Pending,
+        failure_code: None,
+        tx_hash: None,
+        created_by: spec.created_by.clone(),
+        metadata: spec.metadata.clone(),
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    };
+    let reservation = Reservation {
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        account: balance,
+        asset: refund.asset.clone(),
+        amount,
+    };
+    let mut next = intent.clone();
+    next.amount_refunded += amount;
+    next.version += 1;
+    next.updated_at_ms = now_ms;
+    Ok((refund, reservation, next))
+}
+
+/// Sends pending refunds and settles those whose transfer finished. Returns how many changed.
+pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, RailError> {
+    let mut changed = 0;
+    for refund in state.store.refunds_in(RefundStatus::Pending, 200).await? {
+        match drive_one(state, &refund, now_ms).await {
+            Ok(moved) => changed += usize::from(moved),
+            Err(err) => {
+                tracing::warn!(refund = %refund.id, error = %err, "refund not advanced; will retry")
+            }
+        }
+    }
+    Ok(changed)
+}
+
+async fn drive_one(state: &Engine, refund: &Refund, now_ms: i64) -> Result<bool, RailError> {
+    let store = state.store.as_ref();
+    let Some(chain) = state.chains.get(refund.livemode, &refund.chain_id) else {
+        return Ok(false); // not a chain this instance runs
+    };
+    let reference = refund.id.to_string();
+    let leg = match store.get_chain_transfer(REFUND_LEG, &reference).await? {
+        Some(leg) => leg,
+        None => {
+            let (token, destination, units) =
+                transfer_of(state, refund).map_err(RailError::Ledger)?;
+            let out = Outgoing {
+                table: MoneyTable::Refunds,
+                pending_status: RefundStatus::Pending.as_str(),
+                purpose: REFUND_LEG,
+                reference,
+                merchant: (refund.merchant_id, refund.livemode),
+                payment_intent_id: Some(refund.payment_intent_id),
+                token,
+                destination,
+                units,
+                screening: OutgoingAddress {
+                    role: AddressRole::Payer,
+                    point: "refund_sent",
+                    intent: Some(refund.payment_intent_id),
+                },
+            };
+            match treasury::send(state, chain, &out, now_ms).await? {
+                Sent::Leg(leg) => *leg,
+                Sent::NotNow => return Ok(false),
+                Sent::Refused => {
+                    return finish(
+                        state,
+                        refund,
+                        false,
+                        Some("destination_refused"),
+                        None,
+                        now_ms,
+                    )
+                    .await
+                }
+            }
+        }
+    };
+    match leg.status {
+        LegStatus::Confirmed => finish(state, refund, true, None, Some(&leg), now_ms).await,
+        LegStatus::Failed => {
+            finish(
+                state,
+                refund,
+                false,
+                Some("transfer_failed"),
+                Some(&leg),
+                now_ms,
+            )
+            .await
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The token, destination and base units of the refund's transfer.
+fn transfer_of(state: &Engine, refund: &Refund) -> Result<(Address, Address, u128), String> {
+    let corrupt = |what: &str| format!("refund {}: {what}", refund.id);
+    let asset = refund
+        .asset
+        .parse()
+        .ok()
+        .and_then(|id| state.registry.asset(&id))
+        .ok_or_else(|| corrupt("unknown asset"))?;
+    let destination = Address::parse(&refund.destination, asset.contract.namespace())
+        .map_err(|_| corrupt("destination"))?;
+    let units = Money::parse(&refund.amount.normalize().to_string(), asset.currency())
+        .and_then(|m| m.to_base_units())
+        .map_err(|_| corrupt("amount"))?;
+    Ok((asset.contract, destination, units))
+}
+
+/// `pending → succeeded | failed`, with its posting (and, on failure, `amount_refunded` back).
+async fn finish(
+    state: &Engine,
+    refund: &Refund,
+    succeeded: bool,
+    failure: Option<&str>,
+    leg: Option<&ChainTransfer>,
+    now_ms: i64,
+) -> Result<bool, RailError> {
+    let tx_hash = leg.map(|l| l.tx_hash.clone());
+    let mut next = refund.clone();
+    next.status = if succeeded {
+        RefundStatus::Succeeded
+    } else {
+        RefundStatus::Failed
+    };
+    next.failure_code = failure.map(str::to_owned);
+    next.tx_hash = tx_hash;
+    next.updated_at_ms = now_ms;
+    let m = refund.merchant_id;
+    let (kind, to, event) = if succeeded {
+        ("refund_sent", PAYERS.to_owned(), "refund.succeeded")
+    } else {
+        ("refund_reversal", merchant_balance(&m), "refund.failed")
+    };
+    let posting = ledger::transfer(
+        (m, refund.livemode),
+        kind,
+        &refund.id.to_string(),
+        &refund.asset,
+        (refunds_pending(&m), to),
+        refund.amount,
+        now_ms,
+    )
+    .map_err(|e| RailError::Ledger(e.to_string()))?;
+    let events = [refund_event(state, &next, event, now_ms)];
+    let intent = state
+        .store
+        .get_intent_unscoped(&refund.payment_intent_id)
+        .await?
+        .ok_or_else(|| RailError::Ledger(format!("refund {} has no intent", refund.id)))?;
+    let mut undone = intent.clone();
+    undone.amount_refunded -= refund.amount;
+    undone.version += 1;
+    undone.updated_at_ms = now_ms;
+    let mut postings = vec![posting];
+    postings.extend(crate::chain::fee_postings(
+        &state.registry,
+        (m, refund.livemode),
+        &leg.into_iter().collect::<Vec<_>>(),
+        now_ms,
+    ));
+    let effects = Effects {
+        intent: (!succeeded).then_some((intent.status, &undone)),
+        credit: &[],
+        postings: &postings,
+        events: &events,
+        idempotency: None,
+    };
+    let outcome = state
+        .store
+        .update_refund(&next, RefundStatus::Pending, effects)
+        .await?;
+    Ok(outcome == CasOutcome::Updated)
+}

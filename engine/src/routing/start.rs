@@ -1,0 +1,924 @@
+//! Executing accepted quotes: accepting starts the execution (`rx_…`), a wallet payer reports
+//! the funding transaction (`POST /v1/route_executions/{id}/fund`), and anyone holding the
+//! intent's keys can follow it (`GET /v1/route_executions/{id}`). See `routing::execute`.
+
+use rialto_core::address::Address;
+use rialto_core::id::LegId;
+use rialto_core::intent::{PaymentEvent, PaymentIntent};
+use rialto_router::{Graph, Location, LockedQuote};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::services::Engine;
+use crate::compliance::flow::{screen_received_funds, FundsOutcome, FundsSubject};
+use crate::error::{EngineError, ErrorCode};
+use crate::exchange::Credentials;
+use crate::routing::execute::{self, Funding};
+use crate::routing::onchain;
+use crate::store::exchange::ExchangeAccount;
+use crate::store::quote::{RouteExecution, RouteLegRecord};
+use crate::store::CasOutcome;
+
+/// The payer's API credentials for the venue a quote's source names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeCredentialsParam {
+    pub api_key: String,
+    pub api_secret: String,
+    /// Kraken: the withdrawal key name.
+    pub withdraw_key: Option<String>,
+    /// Keep the credentials after the payment ends (default: erased).
+    #[serde(default)]
+    pub keep_credentials: bool,
+}
+
+/// Where the payer sends a wallet-funded quote's amount.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PayToObject {
+    /// CAIP-2.
+    pub chain: String,
+    pub asset: String,
+    /// The token contract.
+    pub token: String,
+    /// Rialto's address on the chain.
+    pub address: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouteLegObject {
+    /// `leg_…`: the idempotency key the venue or chain sees.
+    pub id: String,
+    /// `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
+    /// funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
+    /// back once the merchant is paid).
+    pub kind: String,
+    pub venue: String,
+    pub from: String,
+    pub to: String,
+    pub input: String,
+    /// Of `input`, what Rialto added from its own inventory to keep the locked amount.
+    pub topup: String,
+    pub min_output: String,
+    /// `created`, `submitted`, `confirmed`, `failed`, `unknown`.
+    pub status: String,
+    pub received: Option<String>,
+    pub failure: Option<String>,
+    /// Once confirmed: the on-chain transaction that delivered `received` (the venue's
+    /// withdrawal, the swap, the bridge's mint, the transfer); none for a trade on the
+    /// venue's books.
+    pub tx_hash: Option<String>,
+}
+
+/// The execution of an accepted quote.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouteExecutionObject {
+    /// `route_execution`.
+    pub object: String,
+    /// `rx_…`.
+    pub id: String,
+    pub quote: String,
+    pub payment_intent: String,
+    /// `awaiting_funds`, `running` (also while an over-payment goes back after the merchant
+    /// was paid), `awaiting_reconciliation`, `held`, `frozen`, `succeeded`, `failed`,
+    /// `return_failed` (funds Rialto holds could not be sent back: an operator sends them).
+    pub status: String,
+    /// For a wallet source: where to send the quoted amount.
+    pub pay_to: Option<PayToObject>,
+    /// Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
+    /// `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
+    /// `compliance_blocked`, `funding_short`.
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    /// Where the payer's funds went back from, and how much (`reason: "overpayment"` for a
+    /// surplus; `held: true` when the payer no longer screens clear and an operator decides).
+    pub returned: Option<serde_json::Value>,
+    pub legs: Vec<RouteLegObject>,
+    /// The oracle rounds the locked quote's conversions were checked against.
+    pub price_sources: Vec<PriceStampObject>,
+}
+
+/// One Chainlink round (or the USD reference) a conversion was checked against.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PriceStampObject {
+    pub pair: String,
+    pub price: String,
+    /// Decimal string (round ids exceed 2^53); `0` for the `USD/USD` reference.
+    pub round_id: String,
+    /// Unix seconds.
+    pub updated_at: u64,
+}
+
+fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
+    RouteLegObject {
+        id: l.id.clone(),
+        kind: l.kind.clone(),
+        venue: l.venue.clone(),
+        from: l.from_node.clone(),
+        to: l.to_node.clone(),
+        input: l.input.clone(),
+        topup: l.topup.clone(),
+        min_output: l.min_output.clone(),
+        status: l.status.clone(),
+        received: l.received.clone(),
+        failure: l.failure.clone(),
+        tx_hash: l.tx_hash.clone(),
+    }
+}
+
+/// The execution as the API shows it.
+pub async fn execution_object(
+    state: &Engine,
+    exec: &RouteExecution,
+) -> Result<RouteExecutionObject, EngineError> {
+    let legs = state.store.route_legs(&exec.id).await?;
+    object_of(state, exec, &legs)
+}
+
+fn pay_to(
+    state: &Engine,
+    exec: &RouteExecution,
+    quote: &rialto_router::Quote,
+    chain: &str,
+    asset: &str,
+) -> Result<PayToObject, String> {
+    let (token, _) = onchain::token_on(state, chain, asset)?;
+    Ok(PayToObject {
+        chain: chain.to_owned(),
+        asset: asset.to_owned(),
+        token: token.to_string(),
+        address: onchain::hot_wallet(state, exec.livemode, chain)?
+            .address
+            .to_string(),
+        amount: quote.payer_amount.to_string(),
+    })
+}
+
+fn new_execution_id() -> String {
+    format!(
+        "rx_{}",
+        LegId::generate().to_string().trim_start_matches("leg_")
+    )
+}
+
+/// What `accept` needs to know about the payer before the quote is locked.
+#[derive(Debug)]
+pub enum Payer {
+    Exchange {
+        venue: String,
+        credentials: Credentials,
+        keep: bool,
+    },
+    Wallet {
+        chain: String,
+        asset: String,
+        address: Address,
+    },
+}
+
+/// Checks the accept request names what the quote's source needs: exchange credentials for
+/// a venue, the payer's address for a wallet.
+pub fn payer_for(
+    stored: &crate::routing::StoredRoute,
+    credentials: Option<ExchangeCredentialsParam>,
+    payer_address: Option<&str>,
+) -> Result<Payer, EngineError> {
+    let source = stored.graph.describe(stored.route.source);
+    match &source.location {
+        Location::Venue(v) => {
+            let c = credentials.ok_or_else(|| {
+                EngineError::new(
+                    ErrorCode::ParameterMissing,
+                    "This quote pays from an exchange account: send exchange_credentials.",
+                )
+                .param("exchange_credentials")
+            })?;
+            Ok(Payer::Exchange {
+                venue: v.0.clone(),
+                credentials: Credentials {
+                    api_key: c.api_key,
+                    api_secret: c.api_secret,
+                    withdraw_key: c.withdraw_key,
+                },
+                keep: c.keep_credentials,
+            })
+        }
+        Location::Chain(chain) => {
+            let text = payer_address.ok_or_else(|| {
+                EngineError::new(
+                    ErrorCode::ParameterMissing,
+                    "This quote pays from a wallet: send payer_address, the address you pay from.",
+                )
+                .param("payer_address")
+            })?;
+            let address = Address::parse(text, chain.namespace()).map_err(|e| {
+                EngineError::new(ErrorCode::InvalidAddress, format!("payer_address: {e}."))
+                    .param("payer_address")
+            })?;
+            Ok(Payer::Wallet {
+                chain: chain.to_string(),
+                asset: source.asset.to_string(),
+                address,
+            })
+        }
+    }
+}
+
+/// How long an exchange execution may stay `starting` (accepted, not yet screened) before the
+/// worker decides the request that accepted it died: nothing has moved then.
+pub const STARTING_GRACE_MS: i64 = 60_000;
+/// How long after its quote expired an unfunded wallet execution waits before it ends.
+pub const FUNDING_GRACE_MS: i64 = 5 * 60_000;
+/// How long a bound wallet funding (the transaction verified and stored by `fund`) waits
+/// before the worker starts it itself, the request that bound it having died. Shorter than
+/// the quote's 60 s lifetime, or a crash right after the bind always ends in a return.
+pub const BOUND_GRACE_MS: i64 = 5_000;
+
+/// An execution ready to be stored with its quote's acceptance.
+#[derive(Debug)]
+pub struct Prepared {
+    pub exec: RouteExecution,
+    /// Exchange payers: their linked account and the address they are screened as.
+    account: Option<(ExchangeAccount, String)>,
+}
+
+/// Builds the execution of an accepted quote. Exchange payers' credentials are stored sealed
+/// on an exchange account and the venue is asked for the account's address (the payer is
+/// screened as it); nothing moves.
+pub async fn prepare(
+    state: &Engine,
+    intent: &PaymentIntent,
+    quote_id: &str,
+    stored_json: &str,
+    expires_at: i64,
+    payer: Payer,
+) -> Result<Prepared, EngineError> {
+    let now_ms = state.clock.now_ms();
+    let mut exec = RouteExecution {
+        id: new_execution_id(),
+        quote_id: quote_id.to_owned(),
+        payment_intent_id: intent.id,
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        status: "awaiting_funds".into(),
+        funding: String::new(),
+        funding_ref: None,
+        plan: None,
+        graph: stored_json.to_owned(),
+        failure_code: None,
+        failure_message: None,
+        returned: None,
+        version: 1,
+        next_at_ms: expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    };
+    let account = match payer {
+        Payer::Wallet {
+            chain,
+            asset,
+            address,
+        } => {
+            exec.funding = to_json(&Funding::Wallet {
+                chain,
+                asset,
+                payer: address.to_string(),
+                tx_hash: None,
+                amount: None,
+                block: None,
+            })?;
+            None
+        }
+        Payer::Exchange {
+            venue,
+            credentials,
+            keep,
+        } => {
+            // The account's on-chain identity, to screen: its deposit address on the settlement
+            // chain (the venue answers it for these credentials).
+            let screened_as = account_address(state, intent, &venue, &credentials).await?;
+            let account = link_account(state, intent, &venue, &credentials, keep).await?;
+            exec.funding = to_json(&Funding::Exchange {
+                account: account.id.clone(),
+                venue,
+            })?;
+            exec.status = "starting".into();
+            exec.next_at_ms = now_ms + STARTING_GRACE_MS;
+            Some((account, screened_as))
+        }
+    };
+    Ok(Prepared { exec, account })
+}
+
+/// The quote was not accepted after all: the linked account goes (its credentials with it).
+pub async fn abandon(state: &Engine, prepared: Prepared) {
+    if let Some((mut account, _)) = prepared.account {
+        account.status = "failed".into();
+        account.failure = Some("the quote was not accepted".into());
+        account.updated_at_ms = state.clock.now_ms();
+        if let Err(err) = state.store.update_exchange_account(&account).await {
+            tracing::warn!(account = %account.id, error = %err, "abandoned account not closed");
+        }
+    }
+}
+
+/// After the acceptance is stored: an exchange payer is screened and the plan's first leg
+/// stored (with the request's idempotency record, `record` given the answer's execution
+/// object). Wallet payers have nothing more to do until they pay.
+pub async fn complete_start(
+    state: &Engine,
+    intent: &PaymentIntent,
+    prepared: Prepared,
+    locked: LockedQuote,
+    graph: &Graph,
+    record: &(dyn Fn(&RouteExecutionObject) -> Result<Option<crate::store::IdempotencyRecord>, EngineError>
+          + Sync),
+) -> Result<RouteExecutionObject, EngineError> {
+    let Prepared { mut exec, account } = prepared;
+    let Some((account, screened_as)) = account else {
+        return object_of(state, &exec, &[]);
+    };
+    let expected = exec.version;
+    exec.version += 1;
+    let chain = intent.settlement.asset.id.chain().to_string();
+    let subject = subject(intent, &chain, vec![screened_as], None, Some(&account));
+    let legs = screen_and_plan(state, &mut exec, intent, subject, locked, graph).await?;
+    if exec.status == "starting" {
+        exec.status = "failed".into();
+    }
+    if exec.status != "running" {
+        // Held, blocked or not executable: nothing moved; the next pass only tidies up.
+        exec.next_at_ms = state.clock.now_ms();
+    }
+    let object = object_of(state, &exec, &legs)?;
+    let idempotency = record(&object)?;
+    match state
+        .store
+        .save_execution_step(&exec, expected, &legs, idempotency.as_ref(), &[])
+        .await
+    {
+        Ok(CasOutcome::Updated) => Ok(object),
+        Ok(CasOutcome::Conflict) => Err(EngineError::new(
+            ErrorCode::RouteExecutionUnexpectedState,
+            "This payment changed while it was started; retrieve its execution.",
+        )),
+        Err(crate::store::StoreError::IdempotencyKeyTaken) => Ok(object),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The execution object from what is in hand (nothing read back).
+pub fn object_of(
+    state: &Engine,
+    exec: &RouteExecution,
+    legs: &[RouteLegRecord],
+) -> Result<RouteExecutionObject, EngineError> {
+    // The stored route holds the whole graph: read once.
+    let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph).ok();
+    let pay_to = match (serde_json::from_str::<Funding>(&exec.funding), &stored) {
+        (Ok(Funding::Wallet { chain, asset, .. }), Some(s)) => {
+            pay_to(state, exec, &s.quote, &chain, &asset).ok()
+        }
+        _ => None,
+    };
+    let price_sources = stored
+        .map(|s| {
+            s.quote
+                .price_sources
+                .iter()
+                .map(|p| PriceStampObject {
+                    pair: p.pair.clone(),
+                    price: p.price.to_string(),
+                    round_id: p.round_id.to_string(),
+                    updated_at: p.updated_at,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(RouteExecutionObject {
+        object: "route_execution".into(),
+        price_sources,
+        id: exec.id.clone(),
+        quote: exec.quote_id.clone(),
+        payment_intent: exec.payment_intent_id.to_string(),
+        status: exec.status.clone(),
+        pay_to,
+        failure_code: exec.failure_code.clone(),
+        failure_message: exec.failure_message.clone(),
+        returned: exec
+            .returned
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
+        legs: legs.iter().map(leg_object).collect(),
+    })
+}
+
+/// The exchange account's deposit address for the settlement coin on the settlement chain.
+async fn account_address(
+    state: &Engine,
+    intent: &PaymentIntent,
+    venue: &str,
+    credentials: &Credentials,
+) -> Result<String, EngineError> {
+    let unavailable = |why: String| {
+        tracing::warn!(venue, error = %why, "exchange account address unavailable");
+        EngineError::new(
+            ErrorCode::ExchangeUnavailable,
+            "The exchange did not answer for this account; retry shortly.",
+        )
+    };
+    let asset = &intent.settlement.asset;
+    let coin = rialto_connectors::exchange::AssetCode::new(&asset.symbol.to_ascii_uppercase())
+        .ok_or_else(|| EngineError::internal(&"asset code"))?;
+    let chain = asset.id.chain().clone();
+    let venues = state.venues.get(&intent.livemode).ok_or_else(|| {
+        EngineError::new(
+            ErrorCode::ExchangeUnavailable,
+            "No exchange venues are configured for this mode.",
+        )
+    })?;
+    let address = intent.settlement.address.to_string();
+    let client = crate::exchange::client(venue, credentials, venues, (&coin, &chain, &address))
+        .map_err(|e| crate::exchange::exchange_error(&e))?;
+    client
+        .deposit_address(&coin, &chain)
+        .await
+        .map(|d| d.address)
+        .map_err(|e| unavailable(e.to_string()))
+}
+
+/// The screening subject of a routed payment.
+/// The value screened is what the merchant is paid (limits and travel rule apply to it).
+fn subject(
+    intent: &PaymentIntent,
+    chain: &str,
+    payers: Vec<String>,
+    tx_hash: Option<String>,
+    account: Option<&ExchangeAccount>,
+) -> FundsSubject {
+    FundsSubject {
+        chain: chain.to_owned(),
+        payer_addresses: payers,
+        asset: Some(intent.settlement.asset.code.clone()),
+        amount: Some(intent.amount.to_amount_string()),
+        tx_hash,
+        payer_name: None,
+        payer_country: None,
+        account_holder: account.map(|a| format!("{} account {}", a.venue, a.id)),
+        travel_rule: None,
+    }
+}
+
+/// Screens the payer; on Clear the intent goes `converting` and the plan's first leg is
+/// returned for storing. Held or blocked payers move no money.
+async fn screen_and_plan(
+    state: &Engine,
+    exec: &mut RouteExecution,
+    intent: &PaymentIntent,
+    subject: FundsSubject,
+    locked: LockedQuote,
+    graph: &Graph,
+) -> Result<Vec<RouteLegRecord>, EngineError> {
+    let now_ms = state.clock.now_ms();
+    let outcome = screen_received_funds(state, intent, subject, now_ms).await?;
+    let (screened, proof) = match outcome {
+        FundsOutcome::Cleared { intent, proof } => (intent, proof),
+        FundsOutcome::InReview { .. } => {
+            exec.status = "held".into();
+            return Ok(Vec::new());
+        }
+        FundsOutcome::Blocked { .. } => {
+            exec.status = "failed".into();
+            exec.failure_code = Some("compliance_blocked".into());
+            exec.failure_message = Some("This payment cannot be processed.".into());
+            return Ok(Vec::new());
+        }
+    };
+    execute::move_intent(state, &screened, PaymentEvent::ConversionStarted, now_ms)
+        .await
+        .map_err(|e| EngineError::internal(&e))?;
+    let cleared = proof.map(|_| locked);
+    match execute::start_plan(state, exec, &screened, cleared, graph, now_ms) {
+        Ok(legs) => {
+            if legs.first().is_some_and(|l| l.kind == "settlement") {
+                // Nothing to convert: the first leg already pays the merchant.
+                execute::move_intent(state, &screened, PaymentEvent::SettlementStarted, now_ms)
+                    .await
+                    .map_err(|e| EngineError::internal(&e))?;
+            }
+            Ok(legs)
+        }
+        Err(reason) => {
+            execute::move_intent(state, &screened, PaymentEvent::RouteFailed, now_ms)
+                .await
+                .map_err(|e| EngineError::internal(&e))?;
+            exec.status = "failed".into();
+            exec.failure_code = Some(
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "no_route".into()),
+            );
+            exec.failure_message = Some("The quote could not be executed.".into());
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Stores the payer's credentials sealed, on an exchange account of the intent.
+async fn link_account(
+    state: &Engine,
+    intent: &PaymentIntent,
+    venue: &str,
+    credentials: &Credentials,
+    keep: bool,
+) -> Result<ExchangeAccount, EngineError> {
+    let sealed = state
+        .sealer
+        .seal(&serde_json::to_string(credentials).map_err(|e| EngineError::internal(&e))?);
+    let now = state.clock.now_ms();
+    let account = ExchangeAccount {
+        id: format!(
+            "xa_{}",
+            LegId::generate().to_string().trim_start_matches("leg_")
+        ),
+        payment_intent_id: intent.id,
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        venue: venue.to_owned(),
+        sealed_credentials: sealed,
+        keep_credentials: keep,
+        order_leg: LegId::generate().to_string(),
+        withdrawal_leg: LegId::generate().to_string(),
+        status: "routed".into(),
+        venue_withdrawal_id: None,
+        tx_hash: None,
+        failure: None,
+        conversion: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        erased_at_ms: None,
+    };
+    state
+        .store
+        .create_exchange_account(&account)
+        .await
+        .map_err(|_| {
+            EngineError::new(
+                ErrorCode::ExchangeRejected,
+                "Another exchange account is already paying this intent.",
+            )
+        })?;
+    Ok(account)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FundExecutionParams {
+    /// The transaction that sent the quoted amount to `pay_to.address`.
+    pub tx_hash: String,
+    /// `personal_sign` (EIP-191) by `payer_address` of the text
+    /// `Rialto: fund <execution id> with <tx_hash, lower case>`, hex: proves the report comes
+    /// from the payer (anyone can see transfers into the shared address).
+    pub signature: String,
+    /// Required with a publishable key.
+    pub client_secret: Option<String>,
+}
+
+/// The text a payer signs to claim their funding transfer.
+pub fn funding_message(execution: &str, tx_hash: &str) -> String {
+    format!(
+        "Rialto: fund {execution} with {}",
+        tx_hash.trim().to_ascii_lowercase()
+    )
+}
+
+/// Binds the payer's reported funding transaction to a wallet-sourced execution and starts
+/// it. The report must be signed by the payer (EIP-191 over [`funding_message`]) and the
+/// transfer must send the quoted token from the payer to `pay_to`, with the chain's
+/// confirmations; one transaction funds one execution only. A repeated report of the bound
+/// transaction answers the execution as it stands.
+pub async fn fund(
+    state: &Engine,
+    mut exec: RouteExecution,
+    intent: &PaymentIntent,
+    tx_hash: &str,
+    signature: &str,
+) -> Result<RouteExecution, EngineError> {
+    let Funding::Wallet {
+        chain,
+        asset,
+        payer,
+        tx_hash: bound,
+        ..
+    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| EngineError::internal(&e))?
+    else {
+        return Err(unexpected(
+            "This execution is funded from an exchange account.",
+        ));
+    };
+    let hash = tx_hash.trim().to_ascii_lowercase();
+    if bound.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(hash.as_str()) {
+        // A repeated report of the transaction that funded it: where it stands now.
+        return Ok(exec);
+    }
+    // Funds sent after the execution ended unfunded (its quote expired) still go back.
+    let late = exec.status == "failed"
+        && exec.funding_ref.is_none()
+        && exec.failure_code.as_deref() == Some("quote_expired");
+    if (exec.status != "awaiting_funds" || exec.funding_ref.is_some()) && !late {
+        return Err(unexpected(&format!(
+            "This execution is {} and already funded or ended.",
+            exec.status
+        )));
+    }
+    check_signature(&exec, &payer, &hash, signature)?;
+    let observed = verify_funding(state, &exec, &chain, &asset, &payer, &hash).await?;
+    let decimals = onchain::token_on(state, &chain, &asset)
+        .map_err(|e| EngineError::internal(&e))?
+        .1;
+    let arrived =
+        onchain::from_units(observed.amount_units, decimals).map_err(|e| EngineError::internal(&e))?;
+    // Bound first, durably: from here the worker finishes it if this request does not.
+    let now_ms = state.clock.now_ms();
+    let expected = exec.version;
+    exec.version += 1;
+    exec.updated_at_ms = now_ms;
+    exec.next_at_ms = now_ms + BOUND_GRACE_MS;
+    exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
+    exec.funding = to_json(&Funding::Wallet {
+        chain: chain.clone(),
+        asset: asset.clone(),
+        payer: payer.clone(),
+        tx_hash: Some(observed.tx_hash.clone()),
+        amount: Some(arrived),
+        block: Some(observed.block_number),
+    })?;
+    if late {
+        exec.status = "awaiting_funds".into();
+    }
+    if state
+        .store
+        .save_execution_step(&exec, expected, &[], None, &[])
+        .await?
+        == CasOutcome::Conflict
+    {
+        // Either the execution moved, or the transaction is bound to another one.
+        let now = state.store.get_execution(&exec.id).await?;
+        if now.is_some_and(|n| n.version == expected) {
+            return Err(EngineError::new(
+                ErrorCode::TransactionAlreadyUsed,
+                "This transaction already funds a payment.",
+            )
+            .param("tx_hash"));
+        }
+        return Err(unexpected("This execution changed meanwhile; retrieve it."));
+    }
+    // Held while this request starts it: the worker only takes over if the request dies (a
+    // short hold, so a payment bound just before a crash still starts within its quote).
+    let until = now_ms + 3 * BOUND_GRACE_MS;
+    let claimed = state.store.claim_execution(&exec.id, now_ms, until).await?;
+    let started = start_funded(state, exec, &intent, late).await;
+    if claimed {
+        if let Ok(done) = &started {
+            state.store.release_execution(&done.id, until).await?;
+        }
+    }
+    started
+}
+
+
+fn unexpected(message: &str) -> EngineError {
+    EngineError::new(ErrorCode::RouteExecutionUnexpectedState, message)
+}
+
+fn check_signature(
+    exec: &RouteExecution,
+    payer: &str,
+    tx_hash: &str,
+    signature: &str,
+) -> Result<(), EngineError> {
+    let refused = || {
+        EngineError::new(
+            ErrorCode::AuthorizationInvalidSignature,
+            "signature must be the payer's personal_sign of the funding text.",
+        )
+        .param("signature")
+    };
+    let bytes = hex::decode(signature.trim().trim_start_matches("0x")).map_err(|_| refused())?;
+    let signer = rialto_evm::eip3009::recover_personal(&funding_message(&exec.id, tx_hash), &bytes)
+        .map_err(|_| refused())?;
+    if !signer.to_string().eq_ignore_ascii_case(payer) {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// A funded wallet execution, bound to its transaction: the payer is screened and the plan
+/// starts, or (too little, too late, the intent no longer open, the plan refused) everything
+/// that arrived goes back, to a screened address. Called by `fund`, and by the worker for a
+/// funded execution whose request died before this ran.
+pub async fn start_funded(
+    state: &Engine,
+    mut exec: RouteExecution,
+    intent: &PaymentIntent,
+    late: bool,
+) -> Result<RouteExecution, EngineError> {
+    let Funding::Wallet {
+        chain,
+        asset,
+        payer,
+        tx_hash,
+        amount,
+        ..
+    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| EngineError::internal(&e))?
+    else {
+        return Err(EngineError::internal(&"not a wallet execution"));
+    };
+    let arrived = amount.unwrap_or_default();
+    let now_ms = state.clock.now_ms();
+    let expected = exec.version;
+    exec.version += 1;
+    exec.updated_at_ms = now_ms;
+    exec.next_at_ms = now_ms;
+    let stored: crate::routing::StoredRoute =
+        serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
+    let (quote, graph) = stored.into_parts();
+    let short = arrived < quote.payer_amount;
+    let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
+    let current = state
+        .store
+        .get_intent_unscoped(&intent.id)
+        .await?
+        .unwrap_or_else(|| intent.clone());
+    let mut legs = Vec::new();
+    let open = current.status == rialto_core::intent::PaymentStatus::AwaitingFunds;
+    match (locked, short) {
+        (Ok(locked), false) if open && !late => {
+            let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
+            legs = screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?;
+            if exec.failure_code.as_deref() == Some("compliance_blocked") {
+                // The funds are in Rialto's treasury, frozen with the case.
+                exec.status = "frozen".into();
+            } else if exec.status == "failed" {
+                legs.extend(
+                    screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?,
+                );
+            }
+        }
+        // Screened already (the request that did it died before the start): the review or
+        // the block decides, never a return.
+        _ if current.status == rialto_core::intent::PaymentStatus::InReview => {
+            exec.status = "held".into();
+        }
+        _ if current.status == rialto_core::intent::PaymentStatus::Blocked => {
+            exec.status = "frozen".into();
+            exec.failure_code = Some("compliance_blocked".into());
+            exec.failure_message = Some("This payment cannot be processed.".into());
+        }
+        (locked, _) => {
+            let code = if short {
+                "funding_short"
+            } else if late || locked.is_err() {
+                "quote_expired"
+            } else {
+                "intent_not_open"
+            };
+            exec.failure_code = Some(code.into());
+            exec.failure_message =
+                Some("The funds did not match an open quote; they are being sent back.".into());
+            if current.status == rialto_core::intent::PaymentStatus::FundsReceived {
+                // Screened, then interrupted before the plan started: it ends here.
+                execute::move_intent(state, &current, PaymentEvent::ConversionStarted, now_ms)
+                    .await
+                    .map_err(|e| EngineError::internal(&e))?;
+            }
+            legs.extend(screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?);
+        }
+    }
+    if exec.status == "awaiting_funds" {
+        exec.status = "failed".into();
+    }
+    // The payer's funds are Rialto's to route (or return) from here: booked with this step.
+    let node = execute::chain_node(&chain, &asset).map_err(|e| EngineError::internal(&e))?;
+    let asset_id = crate::routing::booking::asset_id(state, &node);
+    let postings = if arrived > Decimal::ZERO {
+        crate::routing::booking::funding(&exec, &asset_id, arrived, &exec.id, now_ms)
+    } else {
+        Vec::new()
+    };
+    match state
+        .store
+        .save_execution_step(&exec, expected, &legs, None, &postings)
+        .await?
+    {
+        CasOutcome::Updated => Ok(exec),
+        CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
+    }
+}
+
+/// The leg sending what arrived back to the payer, if the payer screens clear; otherwise the
+/// funds stay frozen in the treasury with the case screening opened (status `frozen`).
+async fn screened_return(
+    state: &Engine,
+    exec: &mut RouteExecution,
+    chain: &str,
+    asset: &str,
+    payer: &str,
+    amount: Decimal,
+) -> Result<Option<RouteLegRecord>, EngineError> {
+    let now_ms = state.clock.now_ms();
+    if !execute::return_cleared(state, exec, chain, payer, now_ms)
+        .await
+        .map_err(|e| EngineError::internal(&e))?
+    {
+        exec.status = "frozen".into();
+        exec.failure_code = Some("compliance_blocked".into());
+        exec.failure_message = Some("This payment cannot be processed.".into());
+        return Ok(None);
+    }
+    exec.status = "running".into();
+    Ok(Some(return_leg(exec, chain, asset, payer, amount, now_ms)?))
+}
+
+/// A leg sending `amount` back to the payer from the hot wallet (nothing was converted).
+fn return_leg(
+    exec: &RouteExecution,
+    chain: &str,
+    asset: &str,
+    payer: &str,
+    amount: Decimal,
+    now_ms: i64,
+) -> Result<RouteLegRecord, EngineError> {
+    execute::return_record(exec, 1, chain, asset, payer, amount, now_ms)
+        .map_err(|e| EngineError::internal(&e))
+}
+
+/// The funding transfer, read from the chain: from the payer, to the hot wallet, in the
+/// quoted token, with the chain's confirmations.
+async fn verify_funding(
+    state: &Engine,
+    exec: &RouteExecution,
+    chain: &str,
+    asset: &str,
+    payer: &str,
+    tx_hash: &str,
+) -> Result<rialto_evm::transfers::ObservedTransfer, EngineError> {
+    use rialto_evm::EvmError;
+    let evm = state
+        .chains
+        .get(exec.livemode, chain)
+        .ok_or_else(|| EngineError::new(ErrorCode::ChainUnavailable, "That chain is not served."))?;
+    let (token, _) = onchain::token_on(state, chain, asset).map_err(|e| EngineError::internal(&e))?;
+    let hot = onchain::hot_wallet(state, exec.livemode, chain)
+        .map_err(|e| EngineError::internal(&e))?
+        .address;
+    let invalid = |code: ErrorCode, message: &str| EngineError::new(code, message).param("tx_hash");
+    let observed =
+        rialto_evm::transfers::observe_transfer(evm.rpc_url(), tx_hash.trim(), &token, &hot)
+            .await
+            .map_err(|e| match e {
+                EvmError::TxNotFound(_) => invalid(
+                    ErrorCode::TransactionNotFound,
+                    "No mined transaction with that hash yet; retry once it is mined.",
+                ),
+                EvmError::TxFailed(_) => {
+                    invalid(ErrorCode::TransactionFailed, "That transaction reverted.")
+                }
+                EvmError::NoMatchingTransfer { .. } => invalid(
+                    ErrorCode::TransactionMismatch,
+                    "That transaction sends nothing in the quoted token to the address to pay.",
+                ),
+                other => {
+                    if other.to_string().contains("hash") {
+                        invalid(
+                            ErrorCode::TransactionInvalid,
+                            "tx_hash is not a transaction hash.",
+                        )
+                    } else {
+                        EngineError::new(
+                            ErrorCode::ChainUnavailable,
+                            "The chain cannot be read right now; retry.",
+                        )
+                    }
+                }
+            })?;
+    if !observed.from.to_string().eq_ignore_ascii_case(payer) {
+        return Err(invalid(
+            ErrorCode::TransactionMismatch,
+            "That transaction was not sent from payer_address.",
+        ));
+    }
+    if observed.confirmations < evm.confirmations {
+        return Err(invalid(
+            ErrorCode::TransactionUnconfirmed,
+            "That transaction needs more confirmations; retry shortly.",
+        ));
+    }
+    Ok(observed)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, EngineError> {
+    serde_json::to_string(value).map_err(|e| EngineError::internal(&e))
+}
