@@ -1,11 +1,16 @@
 //! Connectors to the outside world that moves money: exchanges, EVM and Solana chains, rails
 //! (public stablecoins, bank deposit tokens) and price feeds.
 //!
-//! So far this crate holds the exchange layer. Everything venue-specific (wire types, status
+//! It holds the roles every outside party implements ([`rail::Rail`] with its journal port,
+//! [`exchange::Exchange`]) and the exchange clients; chain implementations live in their own
+//! crates (`rialto-evm`). Everything venue-specific (wire types, status
 //! mapping, signing, limits) stays inside its venue module; callers see the [`exchange`]
 //! domain types and one error type whose variants say whether a retry is safe.
 //!
 //! # Layout
+//! - [`rail`]: the chain-agnostic [`rail::Rail`] (legs named by purpose and reference, recorded
+//!   in a [`rail::RailJournal`] before they are sent), [`rail::MemoryJournal`], and the rail
+//!   conformance suite every implementation runs ([`rail::conformance`]).
 //! - [`exchange`]: the flat [`exchange::Exchange`] trait, its domain types (orders, quotes,
 //!   withdrawals, capabilities), [`exchange::ExchangeError`] with `is_retryable()` /
 //!   `retry_after()`, book walking ([`exchange::walk_book`]), client order ids and withdrawal
@@ -28,3 +33,4 @@
 //! servers do not build rustls and ring).
 
 pub mod exchange;
+pub mod rail;

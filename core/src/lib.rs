@@ -12,10 +12,12 @@
 //! - [`asset`]: `Asset`, `Chain` and the `AssetRegistry` loaded from a data file, with aliases.
 //! - [`id`]: typed, prefixed, time-ordered identifiers (`pi_…`, `mer_…`, …).
 //! - [`intent`]: the payment intent, its statuses and the transition table of DESIGN.md §4.
+//! - [`clock`]: the one injected `Clock` (system and manual).
 
 pub mod address;
 pub mod asset;
 pub mod chain;
+pub mod clock;
 pub mod id;
 pub mod intent;
 pub mod money;
@@ -23,6 +25,7 @@ pub mod money;
 pub use address::{Address, AddressError};
 pub use asset::{Asset, AssetKind, AssetRegistry, Chain, RegistryError};
 pub use chain::{AssetId, ChainId, ChainIdError, ChainNamespace};
+pub use clock::Clock;
 pub use id::{Id, IdError, IdKind};
 pub use intent::{PaymentEvent, PaymentStatus, TransitionError};
 pub use money::{Currency, CurrencyKind, Money, MoneyError};

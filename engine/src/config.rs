@@ -3,7 +3,6 @@
 //! environment into them (figment) and validates them at start-up; the engine never reads a
 //! file or a variable itself.
 
-
 use serde::{Deserialize, Serialize};
 
 /// The sections the engine's services read.
@@ -209,16 +208,5 @@ impl Default for IntentConfig {
     }
 }
 
-/// A database URL with any password replaced, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+/// A URL with any password replaced, for messages and logs.
+pub use rialto_evm::chain::redact_url;

@@ -152,4 +152,3 @@ pub fn event_object_json(event: &Event) -> String {
     };
     serde_json::to_string(&view).unwrap_or_default()
 }
-

@@ -25,18 +25,17 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::idempotency::{IdempotencyKey, WriteError};
-use crate::services::Engine;
-use crate::chain::rail::RailError;
+use crate::chain::rail::FlowError;
 use crate::compliance::flow::OutgoingAddress;
 use crate::error::{EngineError, ErrorCode};
+use crate::idempotency::{IdempotencyKey, WriteError};
 use crate::ledger::{self, merchant_balance, merchant_settled, payouts_pending};
+use crate::services::Engine;
 use crate::settings::{self, MerchantSettings, Schedule};
 use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Payout, PayoutStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
 use crate::treasury::{self, Outgoing, Sent};
-
 
 pub const PAYOUT_LEG: &str = "payout";
 /// How long the schedule waits after a payout failed before it tries again.
@@ -132,6 +131,71 @@ pub async fn destination(
         .and_then(|a| Address::parse(&a, chain.namespace()).ok()))
 }
 
+/// Where a payout goes: `to`, or the merchant's payout address for the chain; only on a chain
+/// with a treasury wallet to send it.
+async fn payout_destination(
+    state: &Engine,
+    (merchant_id, livemode): (&MerchantId, bool),
+    settings: &MerchantSettings,
+    asset: &Asset,
+    to: Option<Address>,
+) -> Result<Address, EngineError> {
+    let found = match to {
+        Some(address) => Some(address),
+        None => destination(state, merchant_id, settings, asset).await?,
+    };
+    let Some(destination) = found else {
+        return Err(EngineError::new(
+            ErrorCode::PayoutDestinationMissing,
+            format!(
+                "No payout address for {}: set payout_addresses in /v1/settings.",
+                asset.id.chain()
+            ),
+        ));
+    };
+    if state
+        .chains
+        .get(livemode, &asset.id.chain().to_string())
+        .and_then(|c| c.hot_wallet.as_ref())
+        .is_none()
+    {
+        return Err(EngineError::new(
+            ErrorCode::PayoutsUnavailable,
+            "Payouts are not available on this chain: no treasury wallet is configured for it.",
+        ));
+    }
+    Ok(destination)
+}
+
+/// The amount to pay out: as asked, or all that is held; valid for the asset and positive.
+async fn payout_amount(
+    state: &Engine,
+    account: &str,
+    asset: &Asset,
+    livemode: bool,
+    amount: Option<Decimal>,
+) -> Result<Decimal, EngineError> {
+    let asset_id = asset.id.to_string();
+    let amount = match amount {
+        Some(a) => a,
+        None => {
+            state
+                .store
+                .account_balance(account, &asset_id, livemode)
+                .await?
+        }
+    };
+    Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
+        EngineError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+    })?;
+    if amount <= Decimal::ZERO {
+        return Err(
+            EngineError::new(ErrorCode::BalanceInsufficient, "Nothing to pay out.").param("amount"),
+        );
+    }
+    Ok(amount)
+}
+
 /// Records a payout of `amount` (all that is held when `None`) with its reservation, made by
 /// `created_by`, to `to` (the merchant's payout address for the chain when `None`).
 pub async fn create(
@@ -145,52 +209,10 @@ pub async fn create(
 ) -> Result<Payout, WriteError> {
     let (merchant_id, livemode) = merchant;
     let settings = settings::load(state.store.as_ref(), merchant_id, livemode).await?;
-    let found = match to {
-        Some(address) => Some(address),
-        None => destination(state, merchant_id, &settings, asset).await?,
-    };
-    let Some(destination) = found else {
-        return Err(WriteError::Engine(EngineError::new(
-            ErrorCode::PayoutDestinationMissing,
-            format!(
-                "No payout address for {}: set payout_addresses in /v1/settings.",
-                asset.id.chain()
-            ),
-        )));
-    };
-    if state
-        .chains
-        .get(livemode, &asset.id.chain().to_string())
-        .and_then(|c| c.hot_wallet.as_ref())
-        .is_none()
-    {
-        return Err(EngineError::new(
-            ErrorCode::PayoutsUnavailable,
-            "Payouts are not available on this chain: no treasury wallet is configured for it.",
-        )
-        .into());
-    }
+    let destination = payout_destination(state, merchant, &settings, asset, to).await?;
     let account = merchant_balance(merchant_id);
     let asset_id = asset.id.to_string();
-    let amount = match amount {
-        Some(a) => a,
-        None => {
-            state
-                .store
-                .account_balance(&account, &asset_id, livemode)
-                .await?
-        }
-    };
-    Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
-        EngineError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
-    })?;
-    if amount <= Decimal::ZERO {
-        return Err(
-            EngineError::new(ErrorCode::BalanceInsufficient, "Nothing to pay out.")
-                .param("amount")
-                .into(),
-        );
-    }
+    let amount = payout_amount(state, &account, asset, livemode, amount).await?;
     let needs_approval = settings
         .payout_approval_above
         .is_some_and(|limit| amount > limit);
@@ -414,7 +436,7 @@ async fn schedule_merchant(
 }
 
 /// Sends approved payouts and settles those whose transfer finished.
-pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, RailError> {
+pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, FlowError> {
     let mut changed = 0;
     for status in [PayoutStatus::Pending, PayoutStatus::InTransit] {
         for payout in state.store.payouts_in(status, 200).await? {
@@ -429,12 +451,12 @@ pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, RailError> {
     Ok(changed)
 }
 
-async fn drive_one(state: &Engine, payout: &Payout, now_ms: i64) -> Result<bool, RailError> {
+async fn drive_one(state: &Engine, payout: &Payout, now_ms: i64) -> Result<bool, FlowError> {
     let store = state.store.as_ref();
     let Some(chain) = state.chains.get(payout.livemode, &payout.chain_id) else {
         return Ok(false);
     };
-    let corrupt = |what: &str| RailError::Ledger(format!("payout {}: {what}", payout.id));
+    let corrupt = |what: &str| FlowError::Ledger(format!("payout {}: {what}", payout.id));
     let asset = asset_of(state, &payout.asset).ok_or_else(|| corrupt("asset"))?;
     let destination = Address::parse(&payout.destination, asset.contract.namespace())
         .map_err(|_| corrupt("destination"))?;
@@ -521,7 +543,7 @@ async fn end(
     failure: Option<&str>,
     leg: Option<&ChainTransfer>,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let m = payout.merchant_id;
     let mut next = payout.clone();
     next.status = status;
@@ -542,7 +564,7 @@ async fn end(
         payout.amount,
         now_ms,
     )
-    .map_err(|e| RailError::Ledger(e.to_string()))?;
+    .map_err(|e| FlowError::Ledger(e.to_string()))?;
     let events = [payout_event(
         state,
         &next,

@@ -23,17 +23,16 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::idempotency::{IdempotencyKey, WriteError};
-use crate::services::Engine;
-use crate::chain::rail::RailError;
+use crate::chain::rail::FlowError;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{EngineError, ErrorCode};
+use crate::idempotency::{IdempotencyKey, WriteError};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
+use crate::services::Engine;
 use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
 use crate::store::{CasOutcome, Event};
 use crate::treasury::{self, Outgoing, Sent};
-
 
 pub const REFUND_LEG: &str = "refund";
 /// Reasons a merchant may give; policies add `overpaid`, `underpaid`, `late`.
@@ -207,6 +206,50 @@ pub async fn create(
     )))
 }
 
+/// How much this refund is: as asked, or all that is left to refund; exact in the asset,
+/// positive, and no more than what was paid in less what was refunded.
+async fn refund_amount(
+    state: &Engine,
+    intent: &PaymentIntent,
+    spec: &RefundSpec,
+    balance: &str,
+) -> Result<Decimal, EngineError> {
+    let asset = &intent.settlement.asset;
+    let credited: Decimal = spec
+        .credit
+        .iter()
+        .flat_map(|p| &p.entries)
+        .filter(|e| e.account == balance)
+        .map(|e| e.amount)
+        .sum();
+    let paid = state.store.paid_into(&intent.id, balance).await? + credited;
+    let refundable = paid - intent.amount_refunded;
+    let amount = spec.amount.unwrap_or(refundable);
+    // Exactly representable in the asset: no rounding, ever.
+    Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
+        refuse(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+    })?;
+    if amount <= Decimal::ZERO {
+        return Err(refuse(
+            ErrorCode::InvalidAmount,
+            "Nothing is left to refund on this payment.",
+        )
+        .param("amount"));
+    }
+    if amount > refundable {
+        return Err(refuse(
+            ErrorCode::RefundExceedsPayment,
+            format!(
+                "The refund ({}) exceeds what is left to refund on this payment ({}).",
+                amount.normalize(),
+                refundable.normalize()
+            ),
+        )
+        .param("amount"));
+    }
+    Ok(amount)
+}
+
 /// The refund, its reservation and the intent with `amount_refunded` bumped.
 async fn plan(
     state: &Engine,
@@ -236,38 +279,7 @@ async fn plan(
     }
     let asset = &intent.settlement.asset;
     let balance = merchant_balance(&intent.merchant_id);
-    let credited: Decimal = spec
-        .credit
-        .iter()
-        .flat_map(|p| &p.entries)
-        .filter(|e| e.account == balance)
-        .map(|e| e.amount)
-        .sum();
-    let paid = state.store.paid_into(&intent.id, &balance).await? + credited;
-    let refundable = paid - intent.amount_refunded;
-    let amount = spec.amount.unwrap_or(refundable);
-    // Exactly representable in the asset: no rounding, ever.
-    Money::parse(&amount.normalize().to_string(), asset.currency()).map_err(|e| {
-        refuse(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
-    })?;
-    if amount <= Decimal::ZERO {
-        return Err(refuse(
-            ErrorCode::InvalidAmount,
-            "Nothing is left to refund on this payment.",
-        )
-        .param("amount"));
-    }
-    if amount > refundable {
-        return Err(refuse(
-            ErrorCode::RefundExceedsPayment,
-            format!(
-                "The refund ({}) exceeds what is left to refund on this payment ({}).",
-                amount.normalize(),
-                refundable.normalize()
-            ),
-        )
-        .param("amount"));
-    }
+    let amount = refund_amount(state, intent, spec, &balance).await?;
     let destination = match spec.destination {
         Some(address) => address,
         None => payer_of(state, intent).await?.ok_or_else(|| {
@@ -343,7 +355,7 @@ async fn plan(
 }
 
 /// Sends pending refunds and settles those whose transfer finished. Returns how many changed.
-pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, RailError> {
+pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, FlowError> {
     let mut changed = 0;
     for refund in state.store.refunds_in(RefundStatus::Pending, 200).await? {
         match drive_one(state, &refund, now_ms).await {
@@ -356,7 +368,7 @@ pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, RailError> {
     Ok(changed)
 }
 
-async fn drive_one(state: &Engine, refund: &Refund, now_ms: i64) -> Result<bool, RailError> {
+async fn drive_one(state: &Engine, refund: &Refund, now_ms: i64) -> Result<bool, FlowError> {
     let store = state.store.as_ref();
     let Some(chain) = state.chains.get(refund.livemode, &refund.chain_id) else {
         return Ok(false); // not a chain this instance runs
@@ -366,7 +378,7 @@ async fn drive_one(state: &Engine, refund: &Refund, now_ms: i64) -> Result<bool,
         Some(leg) => leg,
         None => {
             let (token, destination, units) =
-                transfer_of(state, refund).map_err(RailError::Ledger)?;
+                transfer_of(state, refund).map_err(FlowError::Ledger)?;
             let out = Outgoing {
                 table: MoneyTable::Refunds,
                 pending_status: RefundStatus::Pending.as_str(),
@@ -442,7 +454,7 @@ async fn finish(
     failure: Option<&str>,
     leg: Option<&ChainTransfer>,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let tx_hash = leg.map(|l| l.tx_hash.clone());
     let mut next = refund.clone();
     next.status = if succeeded {
@@ -468,13 +480,13 @@ async fn finish(
         refund.amount,
         now_ms,
     )
-    .map_err(|e| RailError::Ledger(e.to_string()))?;
+    .map_err(|e| FlowError::Ledger(e.to_string()))?;
     let events = [refund_event(state, &next, event, now_ms)];
     let intent = state
         .store
         .get_intent_unscoped(&refund.payment_intent_id)
         .await?
-        .ok_or_else(|| RailError::Ledger(format!("refund {} has no intent", refund.id)))?;
+        .ok_or_else(|| FlowError::Ledger(format!("refund {} has no intent", refund.id)))?;
     let mut undone = intent.clone();
     undone.amount_refunded -= refund.amount;
     undone.version += 1;

@@ -8,12 +8,13 @@
 
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
-use rialto_evm::sender;
 
-use crate::services::Engine;
-use crate::chain::rail::{EvmRail, LegRequest, Rail, RailError};
+use crate::chain::rail::{
+    EvmRail, FeeLimits, FlowError, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
+};
 use crate::chain::EvmChain;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+use crate::services::Engine;
 use crate::store::chain::ChainTransfer;
 use crate::store::money::MoneyTable;
 
@@ -54,7 +55,7 @@ pub async fn send(
     chain: &EvmChain,
     out: &Outgoing,
     now_ms: i64,
-) -> Result<Sent, RailError> {
+) -> Result<Sent, FlowError> {
     let store = state.store.as_ref();
     let Some(hot) = chain.hot_wallet.as_ref() else {
         return Ok(Sent::NotNow);
@@ -81,7 +82,7 @@ pub async fn send(
         now_ms,
     )
     .await
-    .map_err(|e| RailError::Screening(e.message))?;
+    .map_err(FlowError::Screening)?;
     if !clear {
         return Ok(Sent::Refused);
     }
@@ -89,14 +90,15 @@ pub async fn send(
         purpose: out.purpose,
         reference: out.reference.clone(),
         payment_intent_id: out.payment_intent_id,
-        signer: sender::signer_from_key(hot)?,
-        to: out.token,
-        value: 0,
-        data: sender::erc20_transfer_data(&out.destination, out.units)?.to_vec(),
-        token: Some((out.token, out.units)),
-        max_fee_cap: None,
-        extra_gas: 0,
+        from: SigningKey(hot.clone()),
+        action: LegAction::Transfer {
+            asset: Some(out.token),
+            to: out.destination,
+            amount: out.units,
+        },
+        fees: FeeLimits::default(),
     };
-    let leg = EvmRail { chain, store }.send(&request, now_ms).await?;
+    let journal = StoreJournal(store);
+    let leg = EvmRail::new(chain, &journal).send(&request, now_ms).await?;
     Ok(Sent::Leg(Box::new(leg)))
 }

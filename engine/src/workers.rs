@@ -7,8 +7,8 @@ use std::time::Duration;
 use rialto_core::intent::PaymentEvent;
 use tokio::sync::watch;
 
-use crate::objects::{intent_event, intent_json};
 use crate::clock::Clock;
+use crate::objects::{intent_event, intent_json};
 use crate::store::{CasOutcome, Store, StoreError};
 
 /// Idempotency keys are honoured for at least this long.

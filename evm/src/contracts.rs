@@ -34,6 +34,7 @@ sol! {
         function isMinter(address account) external view returns (bool);
         function minterAllowance(address minter) external view returns (uint256);
         function isBlacklisted(address account) external view returns (bool);
+        function blacklist(address account) external;
         // EIP-3009 (FiatToken v2). Only the (v, r, s) overloads are declared, so the bindings
         // keep their plain names; v2.2's `bytes signature` overloads (for ERC-1271 wallets)
         // are not used by Rialto.

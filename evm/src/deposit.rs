@@ -6,6 +6,7 @@
 //! gateway stores only an index per intent and any BIP-44 wallet can recover the funds from the
 //! phrase alone.
 
+use rialto_connectors::rail::SigningKey;
 use std::fmt;
 
 use alloy::primitives::U256;
@@ -74,6 +75,15 @@ impl DepositKeys {
             .child(index)
             .map_err(|_| EvmError::DepositDerivation { index })?;
         Ok(child.signer())
+    }
+
+    /// The key of deposit address `index` as a rail signing key (`0x` and 64 hex digits).
+    pub fn signing_key(&self, index: u32) -> Result<SigningKey, EvmError> {
+        let bytes = self.signer(index)?.to_bytes();
+        Ok(SigningKey(SecretString::from(format!(
+            "0x{}",
+            alloy::hex::encode(bytes)
+        ))))
     }
 }
 

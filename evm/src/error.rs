@@ -208,6 +208,9 @@ pub enum EvmError {
     #[error("no RPC URL is configured for chain {chain_id}")]
     NoRpcForChain { chain_id: u64 },
 
+    #[error("RPC endpoint {url:?} cannot be used: {reason}")]
+    Endpoint { url: String, reason: String },
+
     #[error("RPC URL {url:?} for chain {chain_id} is not a URL: {reason}")]
     InvalidRpcUrl {
         chain_id: u64,

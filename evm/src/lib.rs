@@ -14,6 +14,10 @@
 //!   library linking, the sandbox accounts, the deploy sequence, `sandbox.json` checks.
 //! - [`manifest`]: the serde types of the devnet manifest ([`DevnetManifest`]), read and written
 //!   as JSON.
+//! - [`chain`]: [`chain::EvmChain`], one chain as the gateway uses it (ids, RPC endpoints with
+//!   fail-over, confirmations, hot wallet).
+//! - [`rail`]: [`rail::EvmRail`], the chain-agnostic `Rail` role of `rialto-connectors` on one
+//!   EVM chain: legs estimated, recorded in the caller's journal, signed, then broadcast.
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
 //!   complete, fresh answers only; [`chainlink::read_sequencer`] / [`chainlink::judge_sequencer`]
 //!   for an L2 sequencer uptime feed.
@@ -26,6 +30,8 @@
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
 //!   ERC-20 `Transfer` logs to a recipient), with block and confirmations.
+//! - [`provider`]: one JSON-RPC provider per endpoint, built once, with connect and request
+//!   timeouts.
 //! - [`sender`]: offline signing of the gateway's own EIP-1559 transactions, fee and gas
 //!   estimates, idempotent (re-)broadcast and receipt lookup.
 //! - [`watch`]: the chain watcher's reads: head, canonical block hashes (reorg detection) and
@@ -37,6 +43,7 @@
 //! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
 //!   an EIP-3009 authorization.
 
+pub mod chain;
 pub mod chainlink;
 pub mod contracts;
 pub mod deposit;
@@ -46,14 +53,15 @@ pub mod error;
 pub mod feeds;
 pub mod manifest;
 pub mod price_feed;
+pub mod provider;
+pub mod rail;
 pub mod sender;
 pub mod transfers;
 pub mod watch;
 
-/// A JSON-RPC provider for `rpc_url` (read-only: it signs nothing).
+/// The shared JSON-RPC provider for `rpc_url` (read-only: it signs nothing), with timeouts.
 pub async fn connect(rpc_url: &str) -> Result<alloy::providers::DynProvider, EvmError> {
-    use alloy::providers::{Provider, ProviderBuilder};
-    Ok(ProviderBuilder::new().connect(rpc_url).await?.erased())
+    provider::provider(rpc_url)
 }
 
 pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};

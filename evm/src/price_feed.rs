@@ -7,9 +7,9 @@
 //! [`FallbackPriceFeed`] asks a second feed only when the first could not be asked at all.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use alloy::transports::http::reqwest::Url;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -51,27 +51,9 @@ pub trait PriceFeed: Send + Sync {
     async fn price(&self, chain_id: u64, pair: &str) -> Result<PriceObservation, EvmError>;
 }
 
-/// Where "now" comes from, so staleness and grace periods can be tested at chosen instants.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> SystemTime;
-}
-
-/// Any `Fn() -> SystemTime` is a clock (tests pass a closure over a settable instant).
-impl<F: Fn() -> SystemTime + Send + Sync> Clock for F {
-    fn now(&self) -> SystemTime {
-        self()
-    }
-}
-
-/// The machine's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
+/// Where "now" comes from, so staleness and grace periods can be tested at chosen instants:
+/// the one clock of `rialto-core`.
+pub use rialto_core::clock::{Clock, SystemClock};
 
 /// Whether `err` is a refusal of the answer itself (stale, non-positive, incomplete, out of
 /// range, wrong decimals, sequencer down, in its grace period or unreadable), as opposed to not
@@ -128,7 +110,7 @@ impl<C: Clock> ChainlinkPriceFeed<C> {
                 url: url.clone(),
                 reason: e.to_string(),
             })?;
-            let provider = ProviderBuilder::new().connect_http(parsed).erased();
+            let provider = crate::provider::provider(parsed.as_str())?;
             providers.insert(chain_id, provider);
         }
         Ok(ChainlinkPriceFeed {

@@ -9,7 +9,7 @@ use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::primitives::{Address as WireAddress, Bytes, TxKind, B256, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 pub use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
@@ -105,7 +105,7 @@ pub fn sign_call(
 /// Current EIP-1559 fee caps from the node, with the max fee doubled as head-room for a few
 /// blocks of base-fee growth (only the base fee actually charged is paid).
 pub async fn estimate_fees(rpc_url: &str) -> Result<Fees, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let estimate = provider.estimate_eip1559_fees().await?;
     Ok(Fees {
         max_fee_per_gas: estimate.max_fee_per_gas.saturating_mul(2),
@@ -116,7 +116,7 @@ pub async fn estimate_fees(rpc_url: &str) -> Result<Fees, EvmError> {
 /// Gas for `spec` sent by `from`, plus 20 % margin. A call that would revert fails here, before
 /// any nonce is spent.
 pub async fn estimate_gas(rpc_url: &str, from: &Address, spec: &CallSpec) -> Result<u64, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let request = TransactionRequest::default()
         .from(to_wire(from)?)
         .to(to_wire(&spec.to)?)
@@ -131,7 +131,7 @@ pub async fn estimate_gas(rpc_url: &str, from: &Address, spec: &CallSpec) -> Res
 
 /// The next nonce of `address` counting transactions still in the node's pool.
 pub async fn pending_nonce(rpc_url: &str, address: &Address) -> Result<u64, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     Ok(provider
         .get_transaction_count(to_wire(address)?)
         .pending()
@@ -149,17 +149,13 @@ alloy::sol! {
     }
 }
 
-/// An ERC-20's symbol and decimals, as the contract reports them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenMetadata {
-    pub symbol: String,
-    pub decimals: u8,
-}
+/// An ERC-20's symbol and decimals, as the contract reports them (the rail role's type).
+pub use rialto_connectors::rail::TokenMetadata;
 
 /// Reads `symbol()` and `decimals()`; a decimals value over 36 is refused (no money token has
 /// one, and it would not fit an exact decimal amount).
 pub async fn token_metadata(rpc_url: &str, token: &Address) -> Result<TokenMetadata, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let contract = IErc20Metadata::new(to_wire(token)?, &provider);
     let symbol = contract.symbol().call().await?;
     let decimals = contract.decimals().call().await?;
@@ -176,7 +172,7 @@ pub async fn token_balance(
     token: &Address,
     owner: &Address,
 ) -> Result<u128, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let balance = IErc20Metadata::new(to_wire(token)?, &provider)
         .balanceOf(to_wire(owner)?)
         .call()
@@ -186,13 +182,13 @@ pub async fn token_balance(
 
 /// The EIP-155 id the endpoint answers `eth_chainId` with.
 pub async fn chain_id(rpc_url: &str) -> Result<u64, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     Ok(provider.get_chain_id().await?)
 }
 
 /// Native balance of `address`, in wei.
 pub async fn native_balance(rpc_url: &str, address: &Address) -> Result<U256, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     Ok(provider.get_balance(to_wire(address)?).await?)
 }
 
@@ -201,7 +197,7 @@ pub async fn native_balance(rpc_url: &str, address: &Address) -> Result<U256, Ev
 /// Any other refusal is returned; the caller keeps the transaction and tries again later (the
 /// nonce stays reserved for exactly these bytes).
 pub async fn broadcast(rpc_url: &str, signed: &SignedTx) -> Result<(), EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let raw = alloy::hex::decode(signed.raw.trim_start_matches("0x"))
         .map_err(|e| EvmError::Key(format!("stored raw transaction is not hex: {e}")))?;
     match provider.send_raw_transaction(&raw).await {
@@ -223,7 +219,7 @@ pub async fn broadcast(rpc_url: &str, signed: &SignedTx) -> Result<(), EvmError>
 /// The receipt of `tx_hash`, if it is mined.
 pub async fn mined(rpc_url: &str, tx_hash: &str) -> Result<Option<Mined>, EvmError> {
     let hash: B256 = crate::transfers::parse_tx_hash(tx_hash)?;
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let Some(receipt) = provider.get_transaction_receipt(hash).await? else {
         return Ok(None);
     };

@@ -4,7 +4,7 @@
 //! payer said about it.
 
 use alloy::primitives::{keccak256, Address as WireAddress, B256, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use rialto_core::address::Address;
 
 use crate::contracts::{from_wire, to_wire};
@@ -61,7 +61,7 @@ pub async fn observe_transfer(
     let hash = parse_tx_hash(tx_hash)?;
     let token_wire = to_wire(token)?;
     let recipient_wire = to_wire(recipient)?;
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let receipt = provider
         .get_transaction_receipt(hash)
         .await?

@@ -7,7 +7,7 @@
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{keccak256, Address as WireAddress, B256, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use rialto_core::address::Address;
 
@@ -30,13 +30,13 @@ pub struct TransferLog {
 
 /// The chain head's number.
 pub async fn head(rpc_url: &str) -> Result<u64, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     Ok(provider.get_block_number().await?)
 }
 
 /// The canonical hash at `number`, or `None` past the head.
 pub async fn block_hash(rpc_url: &str, number: u64) -> Result<Option<String>, EvmError> {
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let block = provider
         .get_block_by_number(BlockNumberOrTag::Number(number))
         .await?;
@@ -59,7 +59,7 @@ pub async fn transfer_logs(
     if tokens.is_empty() || from > to {
         return Ok(Vec::new());
     }
-    let provider = ProviderBuilder::new().connect(rpc_url).await?;
+    let provider = crate::provider::provider(rpc_url)?;
     let wire: Vec<WireAddress> = tokens.iter().map(to_wire).collect::<Result<_, _>>()?;
     let filter = Filter::new()
         .address(wire)

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alloy::primitives::{aliases::U80, I256, U256};
 use alloy::providers::DynProvider;
@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 const DAY: Duration = Duration::from_secs(86_400);
 
 /// A clock the test sets, shared with the feed under test.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 struct TestClock(Arc<AtomicU64>);
 
 impl TestClock {
@@ -32,8 +32,8 @@ impl TestClock {
 }
 
 impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    fn now_ms(&self) -> i64 {
+        i64::try_from(self.0.load(Ordering::SeqCst)).unwrap() * 1000
     }
 }
 

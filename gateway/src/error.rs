@@ -24,91 +24,89 @@ pub enum ErrorType {
 
 /// The HTTP status and Stripe error family of each code: the one mapping.
 fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
-        use ErrorCode as C;
-        use ErrorType as T;
-        match code {
-            C::ResourceMissing | C::UrlNotFound => (StatusCode::NOT_FOUND, T::InvalidRequestError),
-            C::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, T::InvalidRequestError),
-            C::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, T::InvalidRequestError),
-            C::ApiKeyMissing | C::ApiKeyInvalid => {
-                (StatusCode::UNAUTHORIZED, T::AuthenticationError)
-            }
-            C::LivemodeUnavailable
-            | C::SecretKeyRequired
-            | C::OperatorKeyRequired
-            | C::TestHelpersUnavailable => (StatusCode::FORBIDDEN, T::PermissionError),
-            C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, T::IdempotencyError),
-            C::IdempotencyKeyInUse => (StatusCode::CONFLICT, T::IdempotencyError),
-            C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
-            C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
-            C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
-            C::OracleUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
-            C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
-            C::RouteExecutionUnexpectedState => (StatusCode::CONFLICT, T::InvalidRequestError),
-            C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
-            C::ComplianceListsUnavailable
-            | C::ChainUnavailable
-            | C::DepositAddressesUnavailable
-            | C::ExchangeUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
-            C::TransactionUnconfirmed
-            | C::TransactionAlreadyUsed
-            | C::AuthorizationNonceUsed
-            | C::AuthorizationAlreadyRelayed
-            | C::WriteOffExists
-            | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
-            C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
-                (StatusCode::CONFLICT, T::InvalidRequestError)
-            }
-            C::InvalidJson
-            | C::ParameterUnknown
-            | C::ParameterMissing
-            | C::ParameterInvalid
-            | C::InvalidAmount
-            | C::AmountTooLarge
-            | C::InvalidCurrency
-            | C::InvalidChain
-            | C::InvalidAsset
-            | C::AssetNotOnChain
-            | C::InvalidAddress
-            | C::AddressChecksumMismatch
-            | C::MetadataInvalid
-            | C::InvalidExpiresIn
-            | C::InvalidCursor
-            | C::InvalidUrl
-            | C::SettlementAddressRefused
-            | C::PayoutsUnavailable
-            | C::RefundNotAllowed
-            | C::RefundExceedsPayment
-            | C::RefundDestinationRequired
-            | C::RefundDestinationRefused
-            | C::BalanceInsufficient
-            | C::RefundsUnavailable
-            | C::PayoutDestinationMissing
-            | C::PayoutNotPending
-            | C::ApprovalRequiresSecondKey
-            | C::SettingsInvalid
-            | C::TransactionInvalid
-            | C::TransactionNotFound
-            | C::TransactionFailed
-            | C::TransactionMismatch
-            | C::TransactionAmountTooLow
-            | C::TransactionPredatesIntent
-            | C::PaymentMethodUnavailable
-            | C::AuthorizationInvalidSignature
-            | C::AuthorizationSignerMismatch
-            | C::AuthorizationWrongRecipient
-            | C::AuthorizationAmountTooLow
-            | C::AuthorizationNotYetValid
-            | C::AuthorizationExpired
-            | C::AuthorizationWrongChain
-            | C::AuthorizationNonceMismatch
-            | C::AuthorizationInsufficientBalance
-            | C::AuthorizationWouldRevert
-            | C::ExchangeInsufficientFunds
-            | C::ExchangeRejected
-            | C::ExchangeAuthFailed
-            | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
+    use ErrorCode as C;
+    use ErrorType as T;
+    match code {
+        C::ResourceMissing | C::UrlNotFound => (StatusCode::NOT_FOUND, T::InvalidRequestError),
+        C::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, T::InvalidRequestError),
+        C::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, T::InvalidRequestError),
+        C::ApiKeyMissing | C::ApiKeyInvalid => (StatusCode::UNAUTHORIZED, T::AuthenticationError),
+        C::LivemodeUnavailable
+        | C::SecretKeyRequired
+        | C::OperatorKeyRequired
+        | C::TestHelpersUnavailable => (StatusCode::FORBIDDEN, T::PermissionError),
+        C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, T::IdempotencyError),
+        C::IdempotencyKeyInUse => (StatusCode::CONFLICT, T::IdempotencyError),
+        C::IdempotencyKeyInvalid => (StatusCode::BAD_REQUEST, T::IdempotencyError),
+        C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, T::RateLimitError),
+        C::ApiError => (StatusCode::INTERNAL_SERVER_ERROR, T::ApiError),
+        C::OracleUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+        C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
+        C::RouteExecutionUnexpectedState => (StatusCode::CONFLICT, T::InvalidRequestError),
+        C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
+        C::ComplianceListsUnavailable
+        | C::ChainUnavailable
+        | C::DepositAddressesUnavailable
+        | C::ExchangeUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+        C::TransactionUnconfirmed
+        | C::TransactionAlreadyUsed
+        | C::AuthorizationNonceUsed
+        | C::AuthorizationAlreadyRelayed
+        | C::WriteOffExists
+        | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
+        C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
+            (StatusCode::CONFLICT, T::InvalidRequestError)
         }
+        C::InvalidJson
+        | C::ParameterUnknown
+        | C::ParameterMissing
+        | C::ParameterInvalid
+        | C::InvalidAmount
+        | C::AmountTooLarge
+        | C::InvalidCurrency
+        | C::InvalidChain
+        | C::InvalidAsset
+        | C::AssetNotOnChain
+        | C::InvalidAddress
+        | C::AddressChecksumMismatch
+        | C::MetadataInvalid
+        | C::InvalidExpiresIn
+        | C::InvalidCursor
+        | C::InvalidUrl
+        | C::SettlementAddressRefused
+        | C::PayoutsUnavailable
+        | C::RefundNotAllowed
+        | C::RefundExceedsPayment
+        | C::RefundDestinationRequired
+        | C::RefundDestinationRefused
+        | C::BalanceInsufficient
+        | C::RefundsUnavailable
+        | C::PayoutDestinationMissing
+        | C::PayoutNotPending
+        | C::ApprovalRequiresSecondKey
+        | C::SettingsInvalid
+        | C::TransactionInvalid
+        | C::TransactionNotFound
+        | C::TransactionFailed
+        | C::TransactionMismatch
+        | C::TransactionAmountTooLow
+        | C::TransactionPredatesIntent
+        | C::PaymentMethodUnavailable
+        | C::AuthorizationInvalidSignature
+        | C::AuthorizationSignerMismatch
+        | C::AuthorizationWrongRecipient
+        | C::AuthorizationAmountTooLow
+        | C::AuthorizationNotYetValid
+        | C::AuthorizationExpired
+        | C::AuthorizationWrongChain
+        | C::AuthorizationNonceMismatch
+        | C::AuthorizationInsufficientBalance
+        | C::AuthorizationWouldRevert
+        | C::ExchangeInsufficientFunds
+        | C::ExchangeRejected
+        | C::ExchangeAuthFailed
+        | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
+    }
 }
 
 /// A failure on its way to the client.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rialto_gateway::clock::{Clock, SystemClock};
 use rialto_gateway::config::{Config, Overrides};
-use rialto_gateway::merchants::{create_merchant, NewMerchant};
+use rialto_gateway::merchants::{create_merchant, CreatedMerchant, NewMerchant};
 use rialto_gateway::{cli_ops, registry, server};
 
 #[derive(Debug, Parser)]
@@ -207,21 +207,7 @@ async fn main() -> anyhow::Result<()> {
                 country,
             };
             let created = create_merchant(&store, &registry, &new, SystemClock.now_ms()).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&created)?);
-            } else {
-                println!("merchant:        {}", created.id);
-                println!("secret key:      {}", created.secret_key);
-                println!("publishable key: {}", created.publishable_key);
-                if let (Some(sk), Some(pk)) =
-                    (&created.live_secret_key, &created.live_publishable_key)
-                {
-                    println!("live secret key: {sk}");
-                    println!("live publishable key: {pk}");
-                }
-                println!("These keys are shown once. Store them now.");
-            }
-            Ok(())
+            print_merchant(&created, json)
         }
         Command::Devnet { manifest, anvil } => {
             let config = load_config(&cli.config, Overrides::default())?;
@@ -246,20 +232,7 @@ async fn main() -> anyhow::Result<()> {
             let config = load_config(&cli.config, db_override(database_url))?;
             let store = server::open_store(&config, registry).await?;
             let created = cli_ops::create_operator(&store, &name, SystemClock.now_ms()).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&created)?);
-            } else {
-                println!(
-                    "operator:     {}",
-                    created["name"].as_str().unwrap_or_default()
-                );
-                println!(
-                    "operator key: {}",
-                    created["operator_key"].as_str().unwrap_or_default()
-                );
-                println!("This key is shown once. Store it now.");
-            }
-            Ok(())
+            print_operator(&created, json)
         }
         Command::Compliance { command } => match command {
             ComplianceCommand::Screen {
@@ -303,4 +276,39 @@ fn db_override(database_url: Option<String>) -> Overrides {
         database_url,
         ..Overrides::default()
     }
+}
+
+/// A new merchant's keys, shown once.
+fn print_merchant(created: &CreatedMerchant, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&created)?);
+    } else {
+        println!("merchant:        {}", created.id);
+        println!("secret key:      {}", created.secret_key);
+        println!("publishable key: {}", created.publishable_key);
+        if let (Some(sk), Some(pk)) = (&created.live_secret_key, &created.live_publishable_key) {
+            println!("live secret key: {sk}");
+            println!("live publishable key: {pk}");
+        }
+        println!("These keys are shown once. Store them now.");
+    }
+    Ok(())
+}
+
+/// A new operator's key, shown once.
+fn print_operator(created: &serde_json::Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&created)?);
+    } else {
+        println!(
+            "operator:     {}",
+            created["name"].as_str().unwrap_or_default()
+        );
+        println!(
+            "operator key: {}",
+            created["operator_key"].as_str().unwrap_or_default()
+        );
+        println!("This key is shown once. Store it now.");
+    }
+    Ok(())
 }

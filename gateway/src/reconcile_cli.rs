@@ -8,11 +8,11 @@ use anyhow::Context;
 use rialto_core::asset::AssetRegistry;
 use serde_json::json;
 
+use crate::chain::Chains;
+use crate::config::{Config, Overrides};
 use crate::reconcile::collect::{run_and_store, RunRequest};
 use crate::reconcile::reports::{build, to_csv, to_list, ReportKind};
 use crate::reconcile::time::parse_bound;
-use crate::chain::Chains;
-use crate::config::{Config, Overrides};
 use crate::server::open_store;
 use crate::store::reconcile::ReportScope;
 use crate::store::Store;

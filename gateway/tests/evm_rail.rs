@@ -475,7 +475,9 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
-    use rialto_gateway::chain::rail::{EvmRail, LegRequest, Rail};
+    use rialto_gateway::chain::rail::{
+        EvmRail, FeeLimits, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
+    };
     use rialto_gateway::chain::Chains;
     use rialto_gateway::store::chain::{ChainStore, LegStatus};
     use rialto_gateway::store::Store;
@@ -511,24 +513,22 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
         let store: Arc<dyn Store> = app.store.clone();
         let chains = chains.clone();
         let caip2 = caip2.clone();
-        let signer = hot.clone();
+        let key = SigningKey(chain.gateway_hot_wallet.private_key.clone());
         tasks.push(tokio::spawn(async move {
             let chain = chains.get(false, &caip2).unwrap();
-            let rail = EvmRail {
-                chain,
-                store: store.as_ref(),
-            };
+            let journal = StoreJournal(store.as_ref());
+            let rail = EvmRail::new(chain, &journal);
             let request = LegRequest {
                 purpose: "payout",
                 reference: format!("po_test_{i}"),
                 payment_intent_id: None,
-                signer,
-                to: recipient(i),
-                value: 1_000 + u128::from(i),
-                data: Vec::new(),
-                token: None,
-                max_fee_cap: None,
-                extra_gas: 0,
+                from: key,
+                action: LegAction::Transfer {
+                    asset: None,
+                    to: recipient(i),
+                    amount: 1_000 + u128::from(i),
+                },
+                fees: FeeLimits::default(),
             };
             let leg = rail.send(&request, 0).await.unwrap();
             // Asked again (a retry after a timeout): the same leg, nothing new sent.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{fresh_database, registry, Db};
+use rialto_connectors::rail::SignError;
 use rialto_gateway::config::Config;
 use rialto_gateway::server::open_store;
 use rialto_gateway::store::chain::{ChainStore, LegStatus, SignedLeg, TransferDraft};
@@ -34,7 +35,7 @@ fn draft(purpose: &str, reference: &str) -> TransferDraft {
 }
 
 /// A stand-in for signing: the "transaction" names its nonce, so a reused nonce would show.
-fn signed(nonce: u64) -> Result<SignedLeg, String> {
+fn signed(nonce: u64) -> Result<SignedLeg, SignError> {
     Ok(SignedLeg {
         raw_tx: format!("0xraw{nonce:08}"),
         tx_hash: format!("0x{nonce:064x}"),

@@ -13,7 +13,9 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::keys::generate_key;
 use rialto_gateway::ledger::{Entry, Posting, PAYERS};
-use rialto_gateway::store::quote::{AcceptOutcome, QuoteRecord, RouteExecution, RouteLegRecord};
+use rialto_gateway::store::quote::{
+    AcceptOutcome, ExecutionStatus, QuoteRecord, RouteExecution, RouteLegRecord, RouteLegStatus,
+};
 use rialto_gateway::store::{CasOutcome, Event, IdempotencyRecord, KeyKind, Merchant, Store};
 use rust_decimal::Decimal;
 
@@ -86,7 +88,7 @@ fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
         payment_intent_id: pi.id,
         merchant_id: pi.merchant_id,
         livemode: false,
-        status: "awaiting_funds".into(),
+        status: ExecutionStatus::AwaitingFunds,
         funding: "{\"type\":\"wallet\"}".into(),
         funding_ref: None,
         plan: None,
@@ -114,7 +116,7 @@ fn leg(exec: &str, id: &str, seq: i64, status: &str) -> RouteLegRecord {
         topup: "0".into(),
         min_output: "30.01".into(),
         spec: "{}".into(),
-        status: status.into(),
+        status: RouteLegStatus::parse(status).unwrap(),
         received: None,
         failure: None,
         external_ref: None,
@@ -195,7 +197,7 @@ async fn route_store_conformance(db: Db) {
     // A step is a compare-and-set on the version, with its legs and postings.
     let mut stepped = one.clone();
     stepped.version = 2;
-    stepped.status = "running".into();
+    stepped.status = ExecutionStatus::Running;
     stepped.funding_ref = Some("eip155:31337:0xabc".into());
     let posting = Posting::for_merchant(
         pi.merchant_id,
@@ -250,7 +252,7 @@ async fn route_store_conformance(db: Db) {
         .any(|p| p.kind == "route_funding" && p.reference == "rx_one"));
     // The leg moves on; a second leg is added after it.
     let mut sent = first.clone();
-    sent.status = "submitted".into();
+    sent.status = RouteLegStatus::Submitted;
     sent.submitted_at_ms = Some(T0 + 5);
     sent.external_ref = Some("ord-1".into());
     let second = leg("rx_one", "leg_b", 2, "created");
@@ -274,7 +276,7 @@ async fn route_store_conformance(db: Db) {
         .unwrap()
         .is_empty());
     let mut landed = sent.clone();
-    landed.status = "confirmed".into();
+    landed.status = RouteLegStatus::Confirmed;
     landed.received = Some("30.02".into());
     landed.tx_hash = Some("0xfeed".into());
     landed.block_number = Some(12);
@@ -343,7 +345,11 @@ async fn route_store_conformance(db: Db) {
 
     // Due work, claimed by one holder at a time and released only by it.
     let due = store
-        .due_executions(&["running", "awaiting_funds"], T0, 10)
+        .due_executions(
+            &[ExecutionStatus::Running, ExecutionStatus::AwaitingFunds],
+            T0,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(due.len(), 2);
@@ -356,7 +362,7 @@ async fn route_store_conformance(db: Db) {
         .await
         .unwrap());
     let due = store
-        .due_executions(&["running"], T0 + 1, 10)
+        .due_executions(&[ExecutionStatus::Running], T0 + 1, 10)
         .await
         .unwrap();
     assert!(due.is_empty(), "a claimed execution is not due elsewhere");

@@ -35,23 +35,13 @@ pub use types::{
     WithdrawalTerms,
 };
 
-/// Milliseconds since the Unix epoch. Injected wherever time is signed or compared (Kraken
-/// nonces, Binance timestamps, Coinbase JWT expiry) so tests control it.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now_ms(&self) -> u64;
-}
+/// Time is injected wherever it is signed or compared (Kraken nonces, Binance timestamps,
+/// Coinbase JWT expiry) so tests control it: the one clock of `rialto-core`.
+pub use rialto_core::clock::{Clock, SystemClock};
 
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
-    }
+/// The clock's reading as the unsigned milliseconds the venues' wire formats carry.
+pub(crate) fn now_ms_u64(clock: &dyn Clock) -> u64 {
+    u64::try_from(clock.now_ms()).unwrap_or(0)
 }
 
 /// One centralised exchange account.

@@ -2,7 +2,7 @@
 //! the `dead_code` allowance.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use rialto_connectors::exchange::{
@@ -87,21 +87,21 @@ pub fn fast_policy() -> RetryPolicy {
 
 /// A clock the test moves by hand.
 #[derive(Debug)]
-pub struct ManualClock(AtomicU64);
+pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
-    pub fn at(ms: u64) -> Self {
-        Self(AtomicU64::new(ms))
+    pub fn at(ms: i64) -> Self {
+        Self(AtomicI64::new(ms))
     }
 
     pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_millis()).expect("small duration");
+        let by = i64::try_from(by.as_millis()).expect("small duration");
         self.0.fetch_add(by, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
-    fn now_ms(&self) -> u64 {
+    fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

@@ -24,14 +24,14 @@ use rialto_core::intent::{
 };
 use rust_decimal::Decimal;
 
-use super::rail::RailError;
+use super::rail::FlowError;
 use super::EvmChain;
-use crate::objects::{intent_event, intent_json};
-use crate::services::Engine;
 use crate::compliance::flow::{
     screen_outgoing, screen_received_funds, FundsSubject, OutgoingAddress,
 };
+use crate::objects::{intent_event, intent_json};
 use crate::refunds::RefundSpec;
+use crate::services::Engine;
 use crate::settings::{self, MerchantSettings, OverpaidPolicy};
 use crate::store::chain::TX_CONFIRMED;
 use crate::store::{CasOutcome, PaymentTransaction};
@@ -157,7 +157,7 @@ pub async fn apply(
     chain: &EvmChain,
     intent: &PaymentIntent,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let deposits: Vec<PaymentTransaction> = state
         .store
         .payment_transactions_of(&intent.id)
@@ -204,7 +204,7 @@ pub async fn apply(
             };
             screen_received_funds(state, &funded, subject, now_ms)
                 .await
-                .map_err(|e| RailError::Screening(format!("{e:?}")))?;
+                .map_err(FlowError::Screening)?;
             Ok(true)
         }
         Decision::AwaitTopUp { detail } => note(state, intent, None, detail, now_ms).await,
@@ -243,7 +243,7 @@ pub async fn apply(
                         now_ms,
                     )
                     .await
-                    .map_err(|e| RailError::Screening(e.message))?,
+                    .map_err(FlowError::Screening)?,
                     Err(_) => false,
                 };
                 if !clear {
@@ -271,7 +271,7 @@ async fn note(
     next: Option<PaymentIntent>,
     detail: PaymentDetail,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     if next.is_none() && intent.payment_detail.as_ref() == Some(&detail) {
         return Ok(false);
     }
@@ -340,12 +340,12 @@ pub async fn settle_surplus(
     swept: Decimal,
     batched: bool,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let expected = intent.amount.amount();
     let surplus = swept - expected;
     if surplus > Decimal::ZERO {
         let mut credit = crate::ledger::paid_and_held(intent, swept, now_ms)
-            .map_err(|e| RailError::Ledger(e.to_string()))?;
+            .map_err(|e| FlowError::Ledger(e.to_string()))?;
         credit.extend(super::settle::intent_fee_postings(state, intent, now_ms).await?);
         let spec = RefundSpec {
             amount: Some(surplus),

@@ -44,4 +44,3 @@ pub async fn claim_relay(
     state.store.claim_transaction(&claim).await?;
     Ok(())
 }
-

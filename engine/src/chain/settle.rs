@@ -16,7 +16,9 @@ use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 use rialto_evm::sender::{self, CallSpec};
 
-use super::rail::{EvmRail, LegRequest, Rail, RailError};
+use super::rail::{
+    EvmRail, FeeLimits, FlowError, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
+};
 use super::EvmChain;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
@@ -33,7 +35,7 @@ pub async fn settle_funded(
     state: &Engine,
     chain: &EvmChain,
     now_ms: i64,
-) -> Result<usize, RailError> {
+) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
@@ -70,7 +72,7 @@ async fn settle_direct(
     intent: &PaymentIntent,
     payment: &PaymentTransaction,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let mut current = intent.clone();
     if current.status == PaymentStatus::FundsReceived {
         match advance(
@@ -99,20 +101,20 @@ async fn succeed(
     payment: &PaymentTransaction,
     held: bool,
     now_ms: i64,
-) -> Result<Option<PaymentIntent>, RailError> {
+) -> Result<Option<PaymentIntent>, FlowError> {
     let Ok(next) = intent.transition(PaymentEvent::Settled, now_ms) else {
         return Ok(None);
     };
     let paid: rust_decimal::Decimal = payment
         .amount
         .parse()
-        .map_err(|_| RailError::Ledger(format!("stored amount {:?}", payment.amount)))?;
+        .map_err(|_| FlowError::Ledger(format!("stored amount {:?}", payment.amount)))?;
     let mut postings = if held {
         crate::ledger::paid_and_held(&next, paid, now_ms)
     } else {
         crate::ledger::paid_and_settled(&next, paid, now_ms)
     }
-    .map_err(|e| RailError::Ledger(e.to_string()))?;
+    .map_err(|e| FlowError::Ledger(e.to_string()))?;
     if payment.source == "route" {
         // A routed payment is paid out of the funds Rialto routed (`routing::booking`).
         for entry in postings.iter_mut().flat_map(|p| p.entries.iter_mut()) {
@@ -159,7 +161,7 @@ pub(super) async fn intent_fee_postings(
     state: &Engine,
     intent: &PaymentIntent,
     now_ms: i64,
-) -> Result<Vec<crate::ledger::Posting>, RailError> {
+) -> Result<Vec<crate::ledger::Posting>, FlowError> {
     let reference = intent.id.to_string();
     let mut legs = Vec::new();
     for purpose in [
@@ -188,7 +190,7 @@ async fn advance(
     event: PaymentEvent,
     kind: Option<&str>,
     now_ms: i64,
-) -> Result<Option<PaymentIntent>, RailError> {
+) -> Result<Option<PaymentIntent>, FlowError> {
     let Ok(next) = intent.transition(event, now_ms) else {
         return Ok(None);
     };
@@ -205,14 +207,14 @@ async fn advance(
 pub(super) async fn deposited(
     state: &Engine,
     intent: &PaymentIntent,
-) -> Result<rust_decimal::Decimal, RailError> {
+) -> Result<rust_decimal::Decimal, FlowError> {
     let mut total = rust_decimal::Decimal::ZERO;
     for p in state.store.payment_transactions_of(&intent.id).await? {
         if p.source == "deposit" && p.status == TX_CONFIRMED {
             total += p
                 .amount
                 .parse::<rust_decimal::Decimal>()
-                .map_err(|_| RailError::Ledger(format!("stored amount {:?}", p.amount)))?;
+                .map_err(|_| FlowError::Ledger(format!("stored amount {:?}", p.amount)))?;
         }
     }
     Ok(total)
@@ -222,7 +224,7 @@ pub(super) async fn deposited(
 pub(super) async fn sweep_recorded(
     state: &Engine,
     intent: &PaymentIntent,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     Ok(state
         .store
         .get_chain_transfer(SWEEP_GAS, &intent.id.to_string())
@@ -244,7 +246,7 @@ async fn sweep(
     intent: &PaymentIntent,
     payment: &PaymentTransaction,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let mut moved = false;
     let mut current = intent.clone();
     if current.status == PaymentStatus::FundsReceived {
@@ -314,9 +316,10 @@ pub(super) async fn sweep_legs(
     intent: &PaymentIntent,
     to_treasury: bool,
     now_ms: i64,
-) -> Result<Option<Swept>, RailError> {
+) -> Result<Option<Swept>, FlowError> {
     let store = state.store.as_ref();
-    let rail = EvmRail { chain, store };
+    let journal = StoreJournal(store);
+    let rail = EvmRail::new(chain, &journal);
     let (Some(keys), Some(hot)) = (
         state.chains.deposit_keys(intent.livemode),
         chain.hot_wallet.as_ref(),
@@ -326,16 +329,16 @@ pub(super) async fn sweep_legs(
     let Some(deposit) = store.get_deposit_address(&intent.id).await? else {
         return Ok(None);
     };
-    let deposit_signer = keys
-        .signer(deposit.derivation_index)
-        .map_err(|e| RailError::Keys(e.to_string()))?;
-    let deposit_address = sender::signer_address(&deposit_signer);
+    let deposit_key = keys
+        .signing_key(deposit.derivation_index)
+        .map_err(FlowError::Keys)?;
+    let deposit_address = rail.address_of(&deposit_key)?;
     let asset = &intent.settlement.asset;
     let amount = deposited(state, intent).await?;
     let units = Money::parse(&amount.normalize().to_string(), asset.currency())
-        .map_err(|e| RailError::Chain(e.into()))?
+        .map_err(|e| FlowError::Chain(e.into()))?
         .to_base_units()
-        .map_err(|e| RailError::Chain(e.into()))?;
+        .map_err(|e| FlowError::Chain(e.into()))?;
     let reference = intent.id.to_string();
     let treasury = sender::signer_address(&sender::signer_from_key(hot)?);
     let held = if store.get_chain_transfer(SWEEP, &reference).await?.is_some() {
@@ -372,17 +375,17 @@ pub(super) async fn sweep_legs(
                 purpose: SWEEP_GAS,
                 reference: reference.clone(),
                 payment_intent_id: Some(intent.id),
-                signer: sender::signer_from_key(hot)?,
-                to: deposit_address,
-                // Twice the estimate's fee cap: head-room for the base fee to rise while the
-                // gas leg confirms. The sweep is then capped to what the address holds.
-                value: u128::from(gas)
-                    .saturating_mul(fees.max_fee_per_gas)
-                    .saturating_mul(2),
-                data: Vec::new(),
-                token: None,
-                max_fee_cap: None,
-                extra_gas: 0,
+                from: SigningKey(hot.clone()),
+                action: LegAction::Transfer {
+                    asset: None,
+                    to: deposit_address,
+                    // Twice the estimate's fee cap: head-room for the base fee to rise while
+                    // the gas leg confirms. The sweep is then capped to what the address holds.
+                    amount: u128::from(gas)
+                        .saturating_mul(fees.max_fee_per_gas)
+                        .saturating_mul(2),
+                },
+                fees: FeeLimits::default(),
             };
             rail.send(&request, now_ms).await?
         }
@@ -398,16 +401,19 @@ pub(super) async fn sweep_legs(
             let gas_held = rail.balance(None, &deposit_address).await?;
             let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
             let request = LegRequest {
-                max_fee_cap: Some(gas_held / u128::from(gas.max(1))),
-                extra_gas: 0,
                 purpose: sweep_purpose,
                 reference: reference.clone(),
                 payment_intent_id: Some(intent.id),
-                signer: deposit_signer,
-                to: asset.contract,
-                value: 0,
-                data: data.to_vec(),
-                token: Some((asset.contract, units)),
+                from: deposit_key,
+                action: LegAction::Transfer {
+                    asset: Some(asset.contract),
+                    to: destination,
+                    amount: units,
+                },
+                fees: FeeLimits {
+                    max_fee_per_unit: Some(gas_held / u128::from(gas.max(1))),
+                    extra_units: 0,
+                },
             };
             rail.send(&request, now_ms).await?
         }
@@ -431,7 +437,7 @@ async fn confirmed(
     store: &dyn crate::store::Store,
     purpose: &str,
     reference: &str,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     if leg.status == LegStatus::Confirmed {
         return Ok(true);
     }

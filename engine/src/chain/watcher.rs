@@ -16,11 +16,11 @@ use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 use rialto_evm::{sender, transfers, watch};
 
-use super::rail::RailError;
+use super::rail::FlowError;
 use super::{block_i64, covers, EvmChain};
+use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
-use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::store::chain::{TX_CONFIRMED, TX_PENDING, TX_REVERTED};
 use crate::store::{IntentChange, PaymentTransaction};
 
@@ -48,7 +48,7 @@ pub async fn scan_deposits(
     state: &Engine,
     chain: &EvmChain,
     now_ms: i64,
-) -> Result<ScanReport, RailError> {
+) -> Result<ScanReport, FlowError> {
     let store = state.store.as_ref();
     let head = watch::head(chain.rpc_url()).await?;
     let mut report = ScanReport::default();
@@ -142,7 +142,7 @@ pub async fn track_payments(
     state: &Engine,
     chain: &EvmChain,
     now_ms: i64,
-) -> Result<usize, RailError> {
+) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
     let mut changed = 0;
     for ptx in store
@@ -200,7 +200,7 @@ async fn recipient(
     state: &Engine,
     intent: &PaymentIntent,
     ptx: &PaymentTransaction,
-) -> Result<Option<rialto_core::address::Address>, RailError> {
+) -> Result<Option<rialto_core::address::Address>, FlowError> {
     if ptx.source != "deposit" {
         return Ok(Some(intent.settlement.address));
     }
@@ -219,7 +219,7 @@ async fn advance_pending(
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let store = state.store.as_ref();
     let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
     let Some(mined) = mined.filter(|m| m.success) else {
@@ -269,7 +269,7 @@ async fn advance_pending(
         Err(other) => return Err(other.into()),
     };
     let paid = Money::from_base_units(observed.amount_units, intent.settlement.asset.currency())
-        .map_err(|e| RailError::Chain(e.into()))?;
+        .map_err(|e| FlowError::Chain(e.into()))?;
     // Deposits are judged by the payment policy once confirmed, over everything received
     // (several transfers may top an intent up); direct payments must cover the amount.
     let deposit = ptx.source == "deposit";
@@ -287,7 +287,7 @@ async fn advance_pending(
         };
         screen_received_funds(state, intent, subject, now_ms)
             .await
-            .map_err(|e| RailError::Screening(format!("{e:?}")))?;
+            .map_err(FlowError::Screening)?;
     }
     ptx.status = TX_CONFIRMED.to_owned();
     ptx.amount = paid.to_amount_string();
@@ -305,11 +305,7 @@ async fn advance_pending(
 
 /// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash
 /// between confirming and deciding) or expired (late or short funds to accept or give back).
-async fn apply_policies(
-    state: &Engine,
-    chain: &EvmChain,
-    now_ms: i64,
-) -> Result<usize, RailError> {
+async fn apply_policies(state: &Engine, chain: &EvmChain, now_ms: i64) -> Result<usize, FlowError> {
     let mut changed = 0;
     for status in [PaymentStatus::AwaitingFunds, PaymentStatus::Expired] {
         for intent in state
@@ -339,7 +335,7 @@ async fn revert_if_gone(
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
-) -> Result<bool, RailError> {
+) -> Result<bool, FlowError> {
     let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
     if mined.is_some_and(|m| m.success) {
         return Ok(false);

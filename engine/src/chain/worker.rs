@@ -6,19 +6,17 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::rail::{EvmRail, Rail, RailError};
+use super::rail::{EvmRail, FlowError, Rail, StoreJournal};
 use super::{settle, watcher, EvmChain};
 use crate::chain::relay::claim_relay;
 use crate::chain::EIP3009_RELAY;
 use crate::services::Engine;
 
 /// One pass over one chain. Returns how many things changed.
-pub async fn tick(state: &Engine, chain: &EvmChain) -> Result<usize, RailError> {
+pub async fn tick(state: &Engine, chain: &EvmChain) -> Result<usize, FlowError> {
     let now = state.clock.now_ms();
-    let rail = EvmRail {
-        chain,
-        store: state.store.as_ref(),
-    };
+    let journal = StoreJournal(state.store.as_ref());
+    let rail = EvmRail::new(chain, &journal);
     let mut changed = rail.drive(now).await?;
     bind_stored_relays(state, chain).await;
     // A busy chain: keep scanning while whole chunks come back, so the cursor catches up.

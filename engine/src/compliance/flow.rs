@@ -19,12 +19,15 @@ use serde::{Deserialize, Serialize};
 use super::external_http::prefetch;
 use super::lists::OfacLists;
 use super::service::{fiat_value, MerchantPolicy};
+use crate::error::{EngineError, ErrorCode};
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
-use crate::error::{EngineError, ErrorCode};
 use crate::store::{
-    CasOutcome, CaseRecord, CaseResolution, CaseStatus, IntentChange, ScreenedPayment,
+    CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, IntentChange, ScreenedPayment,
 };
+
+mod cases;
+pub use cases::*;
 
 /// What arrived for an intent and what is known about who sent it: the subject of the funds
 /// screening, stored with the case so an approval can screen it again.
@@ -364,7 +367,8 @@ fn received_money(state: &Engine, subject: &FundsSubject) -> Result<Option<Money
     Money::parse_positive(amount, asset.currency())
         .map(Some)
         .map_err(|e| {
-            EngineError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}.")).param("amount")
+            EngineError::new(ErrorCode::InvalidAmount, format!("Invalid amount: {e}."))
+                .param("amount")
         })
 }
 
@@ -595,6 +599,52 @@ async fn screen_funds(
     })
 }
 
+/// The intent after a funds decision (from `awaiting_funds` straight to where it ends up, as
+/// one stored change) and the events that go with it.
+fn funds_change(
+    intent: &PaymentIntent,
+    received: &PaymentIntent,
+    outcome: Outcome,
+    now_ms: i64,
+) -> Result<(PaymentIntent, Vec<Event>), EngineError> {
+    let mut events = vec![intent_event(
+        received,
+        "payment_intent.funds_received",
+        &intent_json(received),
+        now_ms,
+    )];
+    // The payment policy's verdict on how the funds differed (under, over), if it gave one.
+    if let Some(detail) = received
+        .payment_detail
+        .as_ref()
+        .filter(|d| d.kind != rialto_core::intent::PaymentDetailKind::Late)
+    {
+        events.push(intent_event(
+            received,
+            detail.event_type(),
+            &intent_json(received),
+            now_ms,
+        ));
+    }
+    let mut next = match outcome {
+        Outcome::Clear => Ok(received.clone()),
+        Outcome::Review => received.transition(PaymentEvent::ComplianceReview, now_ms),
+        Outcome::Block => received.transition(PaymentEvent::ComplianceBlocked, now_ms),
+    }
+    .map_err(|e| EngineError::internal(&e))?;
+    // One stored change: the intent goes from awaiting_funds straight to where it ends up.
+    next.version = intent.version + 1;
+    let kind = match outcome {
+        Outcome::Clear => None,
+        Outcome::Review => Some("payment_intent.in_review"),
+        Outcome::Block => Some("payment_intent.blocked"),
+    };
+    if let Some(kind) = kind {
+        events.push(intent_event(&next, kind, &intent_json(&next), now_ms));
+    }
+    Ok((next, events))
+}
+
 /// How many times a funds screening is redone when the payer's history changed under it.
 const SCREENING_ATTEMPTS: usize = 5;
 
@@ -629,41 +679,7 @@ pub async fn screen_received_funds(
             ..
         } = screen_funds(state, intent, &subject, now_ms).await?;
         let decision = screened.decision().clone();
-        let mut events = vec![intent_event(
-            &received,
-            "payment_intent.funds_received",
-            &intent_json(&received),
-            now_ms,
-        )];
-        // The payment policy's verdict on how the funds differed (under, over), if it gave one.
-        if let Some(detail) = received
-            .payment_detail
-            .as_ref()
-            .filter(|d| d.kind != rialto_core::intent::PaymentDetailKind::Late)
-        {
-            events.push(intent_event(
-                &received,
-                detail.event_type(),
-                &intent_json(&received),
-                now_ms,
-            ));
-        }
-        let mut next = match decision.outcome {
-            Outcome::Clear => Ok(received.clone()),
-            Outcome::Review => received.transition(PaymentEvent::ComplianceReview, now_ms),
-            Outcome::Block => received.transition(PaymentEvent::ComplianceBlocked, now_ms),
-        }
-        .map_err(|e| EngineError::internal(&e))?;
-        // One stored change: the intent goes from awaiting_funds straight to where it ends up.
-        next.version = intent.version + 1;
-        let kind = match decision.outcome {
-            Outcome::Clear => None,
-            Outcome::Review => Some("payment_intent.in_review"),
-            Outcome::Block => Some("payment_intent.blocked"),
-        };
-        if let Some(kind) = kind {
-            events.push(intent_event(&next, kind, &intent_json(&next), now_ms));
-        }
+        let (next, events) = funds_change(intent, &received, decision.outcome, now_ms)?;
         let case = case_record(
             &decision,
             Some(intent.merchant_id),
@@ -729,237 +745,4 @@ pub async fn screen_received_funds(
         ));
     }
     Err(EngineError::internal(&"funds screening did not settle"))
-}
-
-fn not_open(case: &CaseRecord) -> EngineError {
-    EngineError::new(
-        ErrorCode::ComplianceCaseNotOpen,
-        format!("Case {} is {}, not open.", case.id, case.status.as_str()),
-    )
-}
-
-/// The open case and its intent, in review.
-async fn open_case(
-    state: &Engine,
-    id: &ComplianceCaseId,
-) -> Result<(CaseRecord, PaymentIntent), EngineError> {
-    let case = state
-        .store
-        .get_case(id)
-        .await?
-        .ok_or_else(|| EngineError::missing("compliance case", &id.to_string(), "id"))?;
-    if case.status != CaseStatus::Open {
-        return Err(not_open(&case));
-    }
-    let intent_id = case.payment_intent_id.ok_or_else(|| not_open(&case))?;
-    let intent = state
-        .store
-        .get_intent_unscoped(&intent_id)
-        .await?
-        .ok_or_else(|| EngineError::internal(&format!("case {} lost its intent", case.id)))?;
-    Ok((case, intent))
-}
-
-fn case_action(case: &CaseRecord, action: &str, by: &str, note: &str, now_ms: i64) -> AuditEntry {
-    AuditEntry {
-        id: case.id.to_string(),
-        at_ms: now_u64(now_ms),
-        kind: format!("case:{action}"),
-        subject: case
-            .payment_intent_id
-            .map(|p| p.to_string())
-            .unwrap_or_default(),
-        outcome: action.to_owned(),
-        detail: serde_json::json!({ "by": by, "note": note }).to_string(),
-    }
-}
-
-/// An operator approves a held payment. It is screened again in full against the current
-/// lists, rules and external screener: a Block there blocks the intent instead (recorded,
-/// audited, and refused with `compliance_case_not_releasable`); otherwise the Review reasons are
-/// what the operator resolved, and the intent rejoins the flow at `funds_received`.
-pub async fn approve_case(
-    state: &Engine,
-    id: &ComplianceCaseId,
-    by: &str,
-    note: &str,
-    now_ms: i64,
-) -> Result<(CaseRecord, Cleared<PaymentIntentId>), EngineError> {
-    let (case, intent) = open_case(state, id).await?;
-    let subject: FundsSubject =
-        serde_json::from_str(&case.subject_json).map_err(|e| EngineError::internal(&e))?;
-    let again = screen_funds(state, &intent, &subject, now_ms).await?;
-    if again.screened.decision().outcome == Outcome::Block {
-        return block_on_rescreen(
-            state,
-            &case,
-            &intent,
-            again.screened.decision(),
-            by,
-            note,
-            now_ms,
-        )
-        .await;
-    }
-    let FundsScreening {
-        request,
-        lists,
-        custom,
-        rules,
-        ..
-    } = again;
-    // Only the outcome and id of the held decision matter to the release.
-    let held = Decision {
-        case_id: case.id,
-        outcome: Outcome::Review,
-        findings: Vec::new(),
-        list_versions: Vec::new(),
-        decided_at_ms: 0,
-    };
-    let released = {
-        let screener = state.compliance.screener(&lists, &custom, &rules, None);
-        screener.release_after_review(&held, &request, intent.id, by, now_u64(now_ms))
-    };
-    let proof = released
-        .map_err(|e| EngineError::new(ErrorCode::ComplianceCaseNotReleasable, format!("{e}.")))?;
-    let next = intent
-        .transition(PaymentEvent::ComplianceApproved, now_ms)
-        .map_err(|e| EngineError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
-    let release = case_record(
-        proof.decision(),
-        Some(intent.merchant_id),
-        intent.livemode,
-        Some(intent.id),
-        "review_release",
-        case.subject_json.clone(),
-    )?;
-    let audit = [
-        case_action(&case, "approved", by, note, now_ms),
-        audit_entry(proof.decision(), "review_release", &intent.id.to_string()),
-    ];
-    let change = IntentChange {
-        expected: PaymentStatus::InReview,
-        events: vec![intent_event(
-            &next,
-            "payment_intent.review_approved",
-            &intent_json(&next),
-            now_ms,
-        )],
-        next,
-    };
-    let resolution = CaseResolution {
-        case_id: case.id,
-        to: CaseStatus::Approved,
-        by: by.to_owned(),
-        note: note.to_owned(),
-        at_ms: now_ms,
-    };
-    if state
-        .store
-        .resolve_case(&resolution, &audit, Some(&release), Some(&change))
-        .await?
-        == CasOutcome::Conflict
-    {
-        return Err(not_open(&case));
-    }
-    let resolved = state.store.get_case(id).await?.unwrap_or(case);
-    Ok((resolved, proof))
-}
-
-/// The approval's re-screening blocked the payment: the held case is frozen, the new decision
-/// stored, the intent blocked, all audited in one transaction; the approval is refused.
-async fn block_on_rescreen<T>(
-    state: &Engine,
-    case: &CaseRecord,
-    intent: &PaymentIntent,
-    decision: &Decision,
-    by: &str,
-    note: &str,
-    now_ms: i64,
-) -> Result<T, EngineError> {
-    let next = intent
-        .transition(PaymentEvent::ComplianceBlocked, now_ms)
-        .map_err(|e| EngineError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
-    let block = case_record(
-        decision,
-        Some(intent.merchant_id),
-        intent.livemode,
-        Some(intent.id),
-        "review_release",
-        case.subject_json.clone(),
-    )?;
-    let audit = [
-        case_action(case, "blocked_on_rescreen", by, note, now_ms),
-        audit_entry(decision, "review_release", &intent.id.to_string()),
-    ];
-    let change = IntentChange {
-        expected: PaymentStatus::InReview,
-        events: vec![intent_event(
-            &next,
-            "payment_intent.blocked",
-            &intent_json(&next),
-            now_ms,
-        )],
-        next,
-    };
-    let resolution = CaseResolution {
-        case_id: case.id,
-        to: CaseStatus::Frozen,
-        by: by.to_owned(),
-        note: note.to_owned(),
-        at_ms: now_ms,
-    };
-    if state
-        .store
-        .resolve_case(&resolution, &audit, Some(&block), Some(&change))
-        .await?
-        == CasOutcome::Conflict
-    {
-        return Err(not_open(case));
-    }
-    Err(EngineError::new(
-        ErrorCode::ComplianceCaseNotReleasable,
-        "Screening the payment again blocked it; the intent is now blocked and its funds frozen.",
-    ))
-}
-
-/// An operator rejects a held payment: the intent is blocked and its funds stay frozen.
-pub async fn reject_case(
-    state: &Engine,
-    id: &ComplianceCaseId,
-    by: &str,
-    note: &str,
-    now_ms: i64,
-) -> Result<CaseRecord, EngineError> {
-    let (case, intent) = open_case(state, id).await?;
-    let next = intent
-        .transition(PaymentEvent::ComplianceBlocked, now_ms)
-        .map_err(|e| EngineError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
-    let change = IntentChange {
-        expected: PaymentStatus::InReview,
-        events: vec![intent_event(
-            &next,
-            "payment_intent.blocked",
-            &intent_json(&next),
-            now_ms,
-        )],
-        next,
-    };
-    let resolution = CaseResolution {
-        case_id: case.id,
-        to: CaseStatus::Rejected,
-        by: by.to_owned(),
-        note: note.to_owned(),
-        at_ms: now_ms,
-    };
-    let audit = [case_action(&case, "rejected", by, note, now_ms)];
-    if state
-        .store
-        .resolve_case(&resolution, &audit, None, Some(&change))
-        .await?
-        == CasOutcome::Conflict
-    {
-        return Err(not_open(&case));
-    }
-    Ok(state.store.get_case(id).await?.unwrap_or(case))
 }

@@ -20,8 +20,8 @@
 use rialto_router::{Location, NodeRef};
 use rust_decimal::Decimal;
 
-use crate::services::Engine;
 use crate::ledger::{Entry, Posting, PAYERS};
+use crate::services::Engine;
 use crate::store::quote::RouteExecution;
 
 /// Funds Rialto holds while routes run.

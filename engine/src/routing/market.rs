@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use rialto_connectors::exchange::{AssetCode, BookLevel, Exchange, Pair, Side};
 use rialto_core::intent::PaymentIntent;
 use rialto_core::ChainId;
@@ -22,8 +22,8 @@ use rialto_router::{
 use rust_decimal::Decimal;
 
 use super::oracle::{PriceReadings, REFERENCE_PAIR};
-use crate::services::Engine;
 use crate::exchange::{client, Credentials};
+use crate::services::Engine;
 
 /// Venues in the market snapshot. Their clients read public market data with Rialto's own
 /// read credentials; Coinbase's client needs a CDP key even for that (`market_client`).
@@ -203,8 +203,7 @@ async fn transfer_gas_usd(rpc_url: &str, prices: &PriceReadings) -> Result<Decim
     let eth_usd = prices
         .price("ETH/USD")
         .ok_or("no usable ETH/USD reading to value gas")?;
-    let url = rpc_url.parse().map_err(|e| format!("rpc url: {e}"))?;
-    let node = ProviderBuilder::new().connect_http(url);
+    let node = rialto_evm::provider::provider(rpc_url).map_err(|e| e.to_string())?;
     let wei = node
         .get_gas_price()
         .await

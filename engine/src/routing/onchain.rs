@@ -44,20 +44,22 @@ pub mod swap;
 
 use std::path::Path;
 
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use rialto_core::address::Address;
 use rialto_core::asset::AssetKind;
 use rialto_core::id::LegId;
 use rialto_core::ChainNamespace;
-use rialto_evm::sender::{self, PrivateKeySigner};
+use rialto_evm::sender;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 pub use edges::{add_chain_edges, chain_pairs};
 
-use crate::services::Engine;
-use crate::chain::rail::{EvmRail, LegRequest, Rail};
+use crate::chain::rail::{
+    EvmRail, FeeLimits, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
+};
 use crate::chain::EvmChain;
+use crate::services::Engine;
 use crate::store::chain::{ChainTransfer, LegStatus};
 
 /// Rail purposes of route legs (the reference is the route leg's id, plus a suffix).
@@ -215,7 +217,7 @@ pub async fn rail_legs(state: &Engine, leg: &LegId) -> Result<Vec<ChainTransfer>
 #[derive(Debug)]
 pub struct HotWallet<'a> {
     pub chain: &'a EvmChain,
-    pub signer: PrivateKeySigner,
+    pub key: SigningKey,
     pub address: Address,
 }
 
@@ -252,7 +254,7 @@ pub fn hot_wallet<'a>(
     let address = sender::signer_address(&signer);
     Ok(HotWallet {
         chain,
-        signer,
+        key: SigningKey(key.clone()),
         address,
     })
 }
@@ -353,7 +355,7 @@ pub fn devnet_manifest(state: &Engine) -> Result<rialto_evm::DevnetManifest, Str
 /// [`TOKEN_GAS_HEADROOM`](crate::chain::rail::TOKEN_GAS_HEADROOM) above its estimate.
 pub fn request(
     (purpose, reference): (&'static str, String),
-    signer: &PrivateKeySigner,
+    key: &SigningKey,
     to: Address,
     data: Vec<u8>,
     token: Option<(Address, u128)>,
@@ -362,13 +364,17 @@ pub fn request(
         purpose,
         reference,
         payment_intent_id: None,
-        signer: signer.clone(),
-        to,
-        value: 0,
-        data,
-        token,
-        max_fee_cap: None,
-        extra_gas: crate::chain::rail::TOKEN_GAS_HEADROOM,
+        from: key.clone(),
+        action: LegAction::Call {
+            to,
+            value: 0,
+            data,
+            moves: token,
+        },
+        fees: FeeLimits {
+            max_fee_per_unit: None,
+            extra_units: crate::chain::rail::TOKEN_GAS_HEADROOM,
+        },
     }
 }
 
@@ -379,10 +385,8 @@ pub async fn send(
     request: &LegRequest,
     now_ms: i64,
 ) -> Result<ChainTransfer, String> {
-    let rail = EvmRail {
-        chain,
-        store: state.store.as_ref(),
-    };
+    let journal = StoreJournal(state.store.as_ref());
+    let rail = EvmRail::new(chain, &journal);
     rail.send(request, now_ms)
         .await
         .map_err(|e| format!("{} {}: {e}", request.purpose, request.reference))
@@ -403,10 +407,8 @@ pub async fn stored(
 
 /// Moves the chain's stored legs on (re-broadcast, confirm, fail).
 pub async fn drive(state: &Engine, chain: &EvmChain, now_ms: i64) -> Result<(), String> {
-    let rail = EvmRail {
-        chain,
-        store: state.store.as_ref(),
-    };
+    let journal = StoreJournal(state.store.as_ref());
+    let rail = EvmRail::new(chain, &journal);
     rail.drive(now_ms)
         .await
         .map(|_| ())
@@ -446,8 +448,7 @@ async fn lost(chain: &EvmChain, leg: &ChainTransfer) -> Result<bool, String> {
     let hash = rialto_evm::transfers::parse_tx_hash(&leg.tx_hash).map_err(|e| rpc(&e))?;
     let from = Address::parse(&leg.draft.from, ChainNamespace::Eip155).map_err(|e| rpc(&e))?;
     let from = sender::wire(&from).map_err(|e| rpc(&e))?;
-    let url = chain.rpc_url().parse().map_err(|e| rpc(&e))?;
-    let node = ProviderBuilder::new().connect_http(url);
+    let node = rialto_evm::provider::provider(chain.rpc_url()).map_err(|e| rpc(&e))?;
     if node
         .get_transaction_by_hash(hash)
         .await
@@ -534,7 +535,7 @@ async fn submit_transfer(plan: &TransferPlan<'_>, leg: &LegId, now_ms: i64) -> R
     let data = sender::erc20_transfer_data(&plan.to, plan.units).map_err(|e| e.to_string())?;
     let request = request(
         (ROUTE_TRANSFER, leg.to_string()),
-        &plan.hot.signer,
+        &plan.hot.key,
         plan.token.address,
         data.to_vec(),
         Some((plan.token.address, plan.units)),

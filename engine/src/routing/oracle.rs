@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rialto_evm::feeds::{FeedRegistry, DEFAULT_STABLE_HEARTBEAT};
 use rialto_evm::price_feed::{is_safety_refusal, ChainlinkPriceFeed, PriceFeed};
@@ -21,23 +21,12 @@ use crate::services::Engine;
 /// The reference currency of every price: `USD/USD` is one by definition, not read.
 pub const REFERENCE_PAIR: &str = "USD/USD";
 
-/// The gateway's injected clock, as the feeds' staleness and grace checks see it.
-#[derive(Debug, Clone)]
-pub struct FeedClock(pub Arc<dyn crate::clock::Clock>);
-
-impl rialto_evm::price_feed::Clock for FeedClock {
-    fn now(&self) -> SystemTime {
-        let ms = u64::try_from(self.0.now_ms()).unwrap_or(0);
-        UNIX_EPOCH + Duration::from_millis(ms)
-    }
-}
+/// The engine's injected clock, as the feeds' staleness and grace checks see it.
+pub type FeedClock = Arc<dyn crate::clock::Clock>;
 
 /// The Chainlink feeds of one mode: the devnet manifest's mocks in sandbox mode, the bundled
 /// reference data's feeds for live chains; read over the configured chains' RPC endpoints.
-pub fn price_feed(
-    state: &Engine,
-    livemode: bool,
-) -> Result<ChainlinkPriceFeed<FeedClock>, String> {
+pub fn price_feed(state: &Engine, livemode: bool) -> Result<ChainlinkPriceFeed<FeedClock>, String> {
     let registry = if livemode {
         FeedRegistry::builtin().map_err(|e| e.to_string())?
     } else {
@@ -56,7 +45,7 @@ pub fn price_feed(
         .filter(|c| c.livemode == livemode)
         .map(|c| (c.chain_id, c.rpc_url().to_owned()))
         .collect::<BTreeMap<_, _>>();
-    let feed = ChainlinkPriceFeed::new(rpc_urls, registry, FeedClock(state.clock.clone()))
+    let feed = ChainlinkPriceFeed::new(rpc_urls, registry, state.clock.clone())
         .map_err(|e| e.to_string())?;
     // The devnet's sequencer mocks report "up since deployment", which the live grace period
     // would refuse for an hour after every devnet start; sandbox mode keeps the sequencer

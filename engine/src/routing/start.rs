@@ -10,15 +10,18 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::services::Engine;
 use crate::compliance::flow::{screen_received_funds, FundsOutcome, FundsSubject};
 use crate::error::{EngineError, ErrorCode};
 use crate::exchange::Credentials;
 use crate::routing::execute::{self, Funding};
 use crate::routing::onchain;
+use crate::services::Engine;
 use crate::store::exchange::ExchangeAccount;
-use crate::store::quote::{RouteExecution, RouteLegRecord};
+use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegRecord};
 use crate::store::CasOutcome;
+
+mod funding;
+pub use funding::*;
 
 /// The payer's API credentials for the venue a quote's source names.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -120,7 +123,7 @@ fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
         input: l.input.clone(),
         topup: l.topup.clone(),
         min_output: l.min_output.clone(),
-        status: l.status.clone(),
+        status: l.status.as_str().to_owned(),
         received: l.received.clone(),
         failure: l.failure.clone(),
         tx_hash: l.tx_hash.clone(),
@@ -261,7 +264,7 @@ pub async fn prepare(
         payment_intent_id: intent.id,
         merchant_id: intent.merchant_id,
         livemode: intent.livemode,
-        status: "awaiting_funds".into(),
+        status: ExecutionStatus::AwaitingFunds,
         funding: String::new(),
         funding_ref: None,
         plan: None,
@@ -303,7 +306,7 @@ pub async fn prepare(
                 account: account.id.clone(),
                 venue,
             })?;
-            exec.status = "starting".into();
+            exec.status = ExecutionStatus::Starting;
             exec.next_at_ms = now_ms + STARTING_GRACE_MS;
             Some((account, screened_as))
         }
@@ -344,10 +347,10 @@ pub async fn complete_start(
     let chain = intent.settlement.asset.id.chain().to_string();
     let subject = subject(intent, &chain, vec![screened_as], None, Some(&account));
     let legs = screen_and_plan(state, &mut exec, intent, subject, locked, graph).await?;
-    if exec.status == "starting" {
-        exec.status = "failed".into();
+    if exec.status == ExecutionStatus::Starting {
+        exec.status = ExecutionStatus::Failed;
     }
-    if exec.status != "running" {
+    if exec.status != ExecutionStatus::Running {
         // Held, blocked or not executable: nothing moved; the next pass only tidies up.
         exec.next_at_ms = state.clock.now_ms();
     }
@@ -402,7 +405,7 @@ pub fn object_of(
         id: exec.id.clone(),
         quote: exec.quote_id.clone(),
         payment_intent: exec.payment_intent_id.to_string(),
-        status: exec.status.clone(),
+        status: exec.status.as_str().to_owned(),
         pay_to,
         failure_code: exec.failure_code.clone(),
         failure_message: exec.failure_message.clone(),
@@ -485,11 +488,11 @@ async fn screen_and_plan(
     let (screened, proof) = match outcome {
         FundsOutcome::Cleared { intent, proof } => (intent, proof),
         FundsOutcome::InReview { .. } => {
-            exec.status = "held".into();
+            exec.status = ExecutionStatus::Held;
             return Ok(Vec::new());
         }
         FundsOutcome::Blocked { .. } => {
-            exec.status = "failed".into();
+            exec.status = ExecutionStatus::Failed;
             exec.failure_code = Some("compliance_blocked".into());
             exec.failure_message = Some("This payment cannot be processed.".into());
             return Ok(Vec::new());
@@ -513,7 +516,7 @@ async fn screen_and_plan(
             execute::move_intent(state, &screened, PaymentEvent::RouteFailed, now_ms)
                 .await
                 .map_err(|e| EngineError::internal(&e))?;
-            exec.status = "failed".into();
+            exec.status = ExecutionStatus::Failed;
             exec.failure_code = Some(
                 serde_json::to_value(reason)
                     .ok()
@@ -571,352 +574,6 @@ async fn link_account(
             )
         })?;
     Ok(account)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FundExecutionParams {
-    /// The transaction that sent the quoted amount to `pay_to.address`.
-    pub tx_hash: String,
-    /// `personal_sign` (EIP-191) by `payer_address` of the text
-    /// `Rialto: fund <execution id> with <tx_hash, lower case>`, hex: proves the report comes
-    /// from the payer (anyone can see transfers into the shared address).
-    pub signature: String,
-    /// Required with a publishable key.
-    pub client_secret: Option<String>,
-}
-
-/// The text a payer signs to claim their funding transfer.
-pub fn funding_message(execution: &str, tx_hash: &str) -> String {
-    format!(
-        "Rialto: fund {execution} with {}",
-        tx_hash.trim().to_ascii_lowercase()
-    )
-}
-
-/// Binds the payer's reported funding transaction to a wallet-sourced execution and starts
-/// it. The report must be signed by the payer (EIP-191 over [`funding_message`]) and the
-/// transfer must send the quoted token from the payer to `pay_to`, with the chain's
-/// confirmations; one transaction funds one execution only. A repeated report of the bound
-/// transaction answers the execution as it stands.
-pub async fn fund(
-    state: &Engine,
-    mut exec: RouteExecution,
-    intent: &PaymentIntent,
-    tx_hash: &str,
-    signature: &str,
-) -> Result<RouteExecution, EngineError> {
-    let Funding::Wallet {
-        chain,
-        asset,
-        payer,
-        tx_hash: bound,
-        ..
-    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| EngineError::internal(&e))?
-    else {
-        return Err(unexpected(
-            "This execution is funded from an exchange account.",
-        ));
-    };
-    let hash = tx_hash.trim().to_ascii_lowercase();
-    if bound.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(hash.as_str()) {
-        // A repeated report of the transaction that funded it: where it stands now.
-        return Ok(exec);
-    }
-    // Funds sent after the execution ended unfunded (its quote expired) still go back.
-    let late = exec.status == "failed"
-        && exec.funding_ref.is_none()
-        && exec.failure_code.as_deref() == Some("quote_expired");
-    if (exec.status != "awaiting_funds" || exec.funding_ref.is_some()) && !late {
-        return Err(unexpected(&format!(
-            "This execution is {} and already funded or ended.",
-            exec.status
-        )));
-    }
-    check_signature(&exec, &payer, &hash, signature)?;
-    let observed = verify_funding(state, &exec, &chain, &asset, &payer, &hash).await?;
-    let decimals = onchain::token_on(state, &chain, &asset)
-        .map_err(|e| EngineError::internal(&e))?
-        .1;
-    let arrived =
-        onchain::from_units(observed.amount_units, decimals).map_err(|e| EngineError::internal(&e))?;
-    // Bound first, durably: from here the worker finishes it if this request does not.
-    let now_ms = state.clock.now_ms();
-    let expected = exec.version;
-    exec.version += 1;
-    exec.updated_at_ms = now_ms;
-    exec.next_at_ms = now_ms + BOUND_GRACE_MS;
-    exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
-    exec.funding = to_json(&Funding::Wallet {
-        chain: chain.clone(),
-        asset: asset.clone(),
-        payer: payer.clone(),
-        tx_hash: Some(observed.tx_hash.clone()),
-        amount: Some(arrived),
-        block: Some(observed.block_number),
-    })?;
-    if late {
-        exec.status = "awaiting_funds".into();
-    }
-    if state
-        .store
-        .save_execution_step(&exec, expected, &[], None, &[])
-        .await?
-        == CasOutcome::Conflict
-    {
-        // Either the execution moved, or the transaction is bound to another one.
-        let now = state.store.get_execution(&exec.id).await?;
-        if now.is_some_and(|n| n.version == expected) {
-            return Err(EngineError::new(
-                ErrorCode::TransactionAlreadyUsed,
-                "This transaction already funds a payment.",
-            )
-            .param("tx_hash"));
-        }
-        return Err(unexpected("This execution changed meanwhile; retrieve it."));
-    }
-    // Held while this request starts it: the worker only takes over if the request dies (a
-    // short hold, so a payment bound just before a crash still starts within its quote).
-    let until = now_ms + 3 * BOUND_GRACE_MS;
-    let claimed = state.store.claim_execution(&exec.id, now_ms, until).await?;
-    let started = start_funded(state, exec, &intent, late).await;
-    if claimed {
-        if let Ok(done) = &started {
-            state.store.release_execution(&done.id, until).await?;
-        }
-    }
-    started
-}
-
-
-fn unexpected(message: &str) -> EngineError {
-    EngineError::new(ErrorCode::RouteExecutionUnexpectedState, message)
-}
-
-fn check_signature(
-    exec: &RouteExecution,
-    payer: &str,
-    tx_hash: &str,
-    signature: &str,
-) -> Result<(), EngineError> {
-    let refused = || {
-        EngineError::new(
-            ErrorCode::AuthorizationInvalidSignature,
-            "signature must be the payer's personal_sign of the funding text.",
-        )
-        .param("signature")
-    };
-    let bytes = hex::decode(signature.trim().trim_start_matches("0x")).map_err(|_| refused())?;
-    let signer = rialto_evm::eip3009::recover_personal(&funding_message(&exec.id, tx_hash), &bytes)
-        .map_err(|_| refused())?;
-    if !signer.to_string().eq_ignore_ascii_case(payer) {
-        return Err(refused());
-    }
-    Ok(())
-}
-
-/// A funded wallet execution, bound to its transaction: the payer is screened and the plan
-/// starts, or (too little, too late, the intent no longer open, the plan refused) everything
-/// that arrived goes back, to a screened address. Called by `fund`, and by the worker for a
-/// funded execution whose request died before this ran.
-pub async fn start_funded(
-    state: &Engine,
-    mut exec: RouteExecution,
-    intent: &PaymentIntent,
-    late: bool,
-) -> Result<RouteExecution, EngineError> {
-    let Funding::Wallet {
-        chain,
-        asset,
-        payer,
-        tx_hash,
-        amount,
-        ..
-    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| EngineError::internal(&e))?
-    else {
-        return Err(EngineError::internal(&"not a wallet execution"));
-    };
-    let arrived = amount.unwrap_or_default();
-    let now_ms = state.clock.now_ms();
-    let expected = exec.version;
-    exec.version += 1;
-    exec.updated_at_ms = now_ms;
-    exec.next_at_ms = now_ms;
-    let stored: crate::routing::StoredRoute =
-        serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
-    let (quote, graph) = stored.into_parts();
-    let short = arrived < quote.payer_amount;
-    let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
-    let current = state
-        .store
-        .get_intent_unscoped(&intent.id)
-        .await?
-        .unwrap_or_else(|| intent.clone());
-    let mut legs = Vec::new();
-    let open = current.status == rialto_core::intent::PaymentStatus::AwaitingFunds;
-    match (locked, short) {
-        (Ok(locked), false) if open && !late => {
-            let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
-            legs = screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?;
-            if exec.failure_code.as_deref() == Some("compliance_blocked") {
-                // The funds are in Rialto's treasury, frozen with the case.
-                exec.status = "frozen".into();
-            } else if exec.status == "failed" {
-                legs.extend(
-                    screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?,
-                );
-            }
-        }
-        // Screened already (the request that did it died before the start): the review or
-        // the block decides, never a return.
-        _ if current.status == rialto_core::intent::PaymentStatus::InReview => {
-            exec.status = "held".into();
-        }
-        _ if current.status == rialto_core::intent::PaymentStatus::Blocked => {
-            exec.status = "frozen".into();
-            exec.failure_code = Some("compliance_blocked".into());
-            exec.failure_message = Some("This payment cannot be processed.".into());
-        }
-        (locked, _) => {
-            let code = if short {
-                "funding_short"
-            } else if late || locked.is_err() {
-                "quote_expired"
-            } else {
-                "intent_not_open"
-            };
-            exec.failure_code = Some(code.into());
-            exec.failure_message =
-                Some("The funds did not match an open quote; they are being sent back.".into());
-            if current.status == rialto_core::intent::PaymentStatus::FundsReceived {
-                // Screened, then interrupted before the plan started: it ends here.
-                execute::move_intent(state, &current, PaymentEvent::ConversionStarted, now_ms)
-                    .await
-                    .map_err(|e| EngineError::internal(&e))?;
-            }
-            legs.extend(screened_return(state, &mut exec, &chain, &asset, &payer, arrived).await?);
-        }
-    }
-    if exec.status == "awaiting_funds" {
-        exec.status = "failed".into();
-    }
-    // The payer's funds are Rialto's to route (or return) from here: booked with this step.
-    let node = execute::chain_node(&chain, &asset).map_err(|e| EngineError::internal(&e))?;
-    let asset_id = crate::routing::booking::asset_id(state, &node);
-    let postings = if arrived > Decimal::ZERO {
-        crate::routing::booking::funding(&exec, &asset_id, arrived, &exec.id, now_ms)
-    } else {
-        Vec::new()
-    };
-    match state
-        .store
-        .save_execution_step(&exec, expected, &legs, None, &postings)
-        .await?
-    {
-        CasOutcome::Updated => Ok(exec),
-        CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
-    }
-}
-
-/// The leg sending what arrived back to the payer, if the payer screens clear; otherwise the
-/// funds stay frozen in the treasury with the case screening opened (status `frozen`).
-async fn screened_return(
-    state: &Engine,
-    exec: &mut RouteExecution,
-    chain: &str,
-    asset: &str,
-    payer: &str,
-    amount: Decimal,
-) -> Result<Option<RouteLegRecord>, EngineError> {
-    let now_ms = state.clock.now_ms();
-    if !execute::return_cleared(state, exec, chain, payer, now_ms)
-        .await
-        .map_err(|e| EngineError::internal(&e))?
-    {
-        exec.status = "frozen".into();
-        exec.failure_code = Some("compliance_blocked".into());
-        exec.failure_message = Some("This payment cannot be processed.".into());
-        return Ok(None);
-    }
-    exec.status = "running".into();
-    Ok(Some(return_leg(exec, chain, asset, payer, amount, now_ms)?))
-}
-
-/// A leg sending `amount` back to the payer from the hot wallet (nothing was converted).
-fn return_leg(
-    exec: &RouteExecution,
-    chain: &str,
-    asset: &str,
-    payer: &str,
-    amount: Decimal,
-    now_ms: i64,
-) -> Result<RouteLegRecord, EngineError> {
-    execute::return_record(exec, 1, chain, asset, payer, amount, now_ms)
-        .map_err(|e| EngineError::internal(&e))
-}
-
-/// The funding transfer, read from the chain: from the payer, to the hot wallet, in the
-/// quoted token, with the chain's confirmations.
-async fn verify_funding(
-    state: &Engine,
-    exec: &RouteExecution,
-    chain: &str,
-    asset: &str,
-    payer: &str,
-    tx_hash: &str,
-) -> Result<rialto_evm::transfers::ObservedTransfer, EngineError> {
-    use rialto_evm::EvmError;
-    let evm = state
-        .chains
-        .get(exec.livemode, chain)
-        .ok_or_else(|| EngineError::new(ErrorCode::ChainUnavailable, "That chain is not served."))?;
-    let (token, _) = onchain::token_on(state, chain, asset).map_err(|e| EngineError::internal(&e))?;
-    let hot = onchain::hot_wallet(state, exec.livemode, chain)
-        .map_err(|e| EngineError::internal(&e))?
-        .address;
-    let invalid = |code: ErrorCode, message: &str| EngineError::new(code, message).param("tx_hash");
-    let observed =
-        rialto_evm::transfers::observe_transfer(evm.rpc_url(), tx_hash.trim(), &token, &hot)
-            .await
-            .map_err(|e| match e {
-                EvmError::TxNotFound(_) => invalid(
-                    ErrorCode::TransactionNotFound,
-                    "No mined transaction with that hash yet; retry once it is mined.",
-                ),
-                EvmError::TxFailed(_) => {
-                    invalid(ErrorCode::TransactionFailed, "That transaction reverted.")
-                }
-                EvmError::NoMatchingTransfer { .. } => invalid(
-                    ErrorCode::TransactionMismatch,
-                    "That transaction sends nothing in the quoted token to the address to pay.",
-                ),
-                other => {
-                    if other.to_string().contains("hash") {
-                        invalid(
-                            ErrorCode::TransactionInvalid,
-                            "tx_hash is not a transaction hash.",
-                        )
-                    } else {
-                        EngineError::new(
-                            ErrorCode::ChainUnavailable,
-                            "The chain cannot be read right now; retry.",
-                        )
-                    }
-                }
-            })?;
-    if !observed.from.to_string().eq_ignore_ascii_case(payer) {
-        return Err(invalid(
-            ErrorCode::TransactionMismatch,
-            "That transaction was not sent from payer_address.",
-        ));
-    }
-    if observed.confirmations < evm.confirmations {
-        return Err(invalid(
-            ErrorCode::TransactionUnconfirmed,
-            "That transaction needs more confirmations; retry shortly.",
-        ));
-    }
-    Ok(observed)
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, EngineError> {

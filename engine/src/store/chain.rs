@@ -1,6 +1,6 @@
-//! What the EVM rail persists: payment transactions with their confirmation state, the
-//! gateway's own outgoing transactions (an outbox: recorded, signed and given a nonce before
-//! they are sent), deposit addresses and the watcher's scan cursor.
+//! What the chain side persists: payment transactions with their confirmation state, the
+//! gateway's own outgoing transactions (the rails' journal: recorded, signed and given a nonce
+//! before they are sent), deposit addresses and the watcher's scan cursor.
 
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
@@ -8,91 +8,8 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus};
 
 use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
 
-/// Where a leg of ours stands (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LegStatus {
-    /// Signed and stored; the node may or may not have it yet.
-    Pending,
-    /// The node accepted it.
-    Submitted,
-    /// Mined and successful, with the required confirmations.
-    Confirmed,
-    /// Mined and reverted.
-    Failed,
-}
-
-impl LegStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LegStatus::Pending => "pending",
-            LegStatus::Submitted => "submitted",
-            LegStatus::Confirmed => "confirmed",
-            LegStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            LegStatus::Pending,
-            LegStatus::Submitted,
-            LegStatus::Confirmed,
-            LegStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-
-    pub fn is_open(self) -> bool {
-        matches!(self, LegStatus::Pending | LegStatus::Submitted)
-    }
-}
-
-/// A transaction the gateway wants to send, before it has a nonce.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferDraft {
-    pub leg_id: String,
-    /// `eip3009_relay`, `sweep_gas`, `sweep`, `payout`, …
-    pub purpose: String,
-    /// With `purpose`, names the leg uniquely: asking twice returns the first leg.
-    pub reference: String,
-    pub payment_intent_id: Option<PaymentIntentId>,
-    /// CAIP-2.
-    pub chain_id: String,
-    pub from: String,
-    /// The transaction's `to` (a token contract for token transfers).
-    pub to: String,
-    /// The token moved and its amount in base units, where the leg moves one.
-    pub token: Option<String>,
-    pub amount_units: Option<String>,
-    pub created_at_ms: i64,
-}
-
-/// A signed transaction, as the signing callback returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedLeg {
-    pub raw_tx: String,
-    pub tx_hash: String,
-}
-
-/// A stored leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainTransfer {
-    pub draft: TransferDraft,
-    pub nonce: u64,
-    pub raw_tx: String,
-    pub tx_hash: String,
-    pub status: LegStatus,
-    pub block_number: Option<i64>,
-    pub block_hash: Option<String>,
-    pub failure: Option<String>,
-    pub updated_at_ms: i64,
-    /// Gas the sender paid once mined, in wei (the ledger's `network_fee`).
-    pub fee_wei: Option<u128>,
-}
-
-/// Signs the draft at the nonce the store allocated. Must be pure and fast: it runs inside the
-/// database transaction that reserves the nonce.
-pub type SignFn<'a> = &'a (dyn Fn(u64) -> Result<SignedLeg, String> + Send + Sync);
+/// The legs a rail records (its journal's types, from `rialto-connectors`).
+pub use rialto_connectors::rail::{ChainTransfer, LegStatus, SignFn, SignedLeg, TransferDraft};
 
 /// A per-intent deposit address.
 #[derive(Debug, Clone, PartialEq, Eq)]

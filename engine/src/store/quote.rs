@@ -70,7 +70,7 @@ pub trait QuoteStore: Send + Sync + 'static {
     /// Executions in `statuses` due at `now_ms` and not claimed by another instance.
     async fn due_executions(
         &self,
-        statuses: &[&str],
+        statuses: &[ExecutionStatus],
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<RouteExecution>, StoreError>;
@@ -141,6 +141,111 @@ pub struct FundedExecution {
     pub created_at_ms: i64,
 }
 
+/// Where a route execution stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExecutionStatus {
+    /// Accepted; the payer's exchange account is being screened and linked.
+    Starting,
+    /// A wallet payer has yet to fund it.
+    AwaitingFunds,
+    /// Legs are being sent.
+    Running,
+    /// A leg's outcome is unknown: the plan waits for reconciliation.
+    AwaitingReconciliation,
+    /// Held for a compliance review.
+    Held,
+    /// Blocked by compliance: the funds stay where they are.
+    Frozen,
+    Succeeded,
+    Failed,
+    /// It gave up and the payer's funds could not be sent back: held for an operator.
+    ReturnFailed,
+}
+
+impl ExecutionStatus {
+    const ALL: [ExecutionStatus; 9] = [
+        ExecutionStatus::Starting,
+        ExecutionStatus::AwaitingFunds,
+        ExecutionStatus::Running,
+        ExecutionStatus::AwaitingReconciliation,
+        ExecutionStatus::Held,
+        ExecutionStatus::Frozen,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::ReturnFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Starting => "starting",
+            ExecutionStatus::AwaitingFunds => "awaiting_funds",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::AwaitingReconciliation => "awaiting_reconciliation",
+            ExecutionStatus::Held => "held",
+            ExecutionStatus::Frozen => "frozen",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::ReturnFailed => "return_failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one route leg stands (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteLegStatus {
+    /// Stored, not sent yet.
+    Created,
+    /// Being sent: a crash here means asking the venue or chain before sending again.
+    Sending,
+    Submitted,
+    Confirmed,
+    Failed,
+    /// Sent, and no answer for too long: reconciliation decides, never a resend.
+    Unknown,
+}
+
+impl RouteLegStatus {
+    const ALL: [RouteLegStatus; 6] = [
+        RouteLegStatus::Created,
+        RouteLegStatus::Sending,
+        RouteLegStatus::Submitted,
+        RouteLegStatus::Confirmed,
+        RouteLegStatus::Failed,
+        RouteLegStatus::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteLegStatus::Created => "created",
+            RouteLegStatus::Sending => "sending",
+            RouteLegStatus::Submitted => "submitted",
+            RouteLegStatus::Confirmed => "confirmed",
+            RouteLegStatus::Failed => "failed",
+            RouteLegStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for RouteLegStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The execution of one accepted quote (see `gateway/src/routing/execute.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteExecution {
@@ -150,8 +255,7 @@ pub struct RouteExecution {
     pub payment_intent_id: PaymentIntentId,
     pub merchant_id: MerchantId,
     pub livemode: bool,
-    /// `awaiting_funds`, `running`, `awaiting_reconciliation`, `held`, `succeeded`, `failed`.
-    pub status: String,
+    pub status: ExecutionStatus,
     /// JSON `routing::execute::Funding`.
     pub funding: String,
     pub funding_ref: Option<String>,
@@ -184,8 +288,7 @@ pub struct RouteLegRecord {
     pub min_output: String,
     /// JSON `routing::execute::LegSpec`.
     pub spec: String,
-    /// `created`, `submitted`, `confirmed`, `failed`, `unknown`.
-    pub status: String,
+    pub status: RouteLegStatus,
     pub received: Option<String>,
     pub failure: Option<String>,
     pub external_ref: Option<String>,

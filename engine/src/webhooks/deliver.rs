@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{check_url, next_retry_delay_ms, sign, wants, Sealer};
-use crate::objects::event_object_json;
 use crate::clock::Clock;
+use crate::objects::event_object_json;
 use crate::store::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, Store, StoreError, WebhookEndpoint,
 };

@@ -153,29 +153,8 @@ pub async fn link(
             let sealed = state
                 .sealer
                 .seal(&serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?);
-            let now = state.clock.now_ms();
-            let fresh = ExchangeAccount {
-                id: format!(
-                    "xa_{}",
-                    LegId::generate().to_string().trim_start_matches("leg_")
-                ),
-                payment_intent_id: intent.id,
-                merchant_id: intent.merchant_id,
-                livemode: intent.livemode,
-                venue: params.venue.clone(),
-                sealed_credentials: sealed,
-                keep_credentials: params.keep_credentials,
-                order_leg: LegId::generate().to_string(),
-                withdrawal_leg: LegId::generate().to_string(),
-                status: "pending".into(),
-                venue_withdrawal_id: None,
-                tx_hash: None,
-                failure: None,
-                conversion: None,
-                created_at_ms: now,
-                updated_at_ms: now,
-                erased_at_ms: None,
-            };
+            let link = (params.venue.as_str(), params.keep_credentials);
+            let fresh = new_account(&intent, link, sealed, state.clock.now_ms());
             // Stored (with its leg ids) before anything reaches the venue; a concurrent link
             // loses on the one-open-attempt index and resumes the winner's legs.
             match state.store.create_exchange_account(&fresh).await {
@@ -220,6 +199,38 @@ pub async fn link(
         }
     }
     Ok(accepted(&account))
+}
+
+/// A new attempt to pay `intent` from the account whose sealed credentials are given, with
+/// the leg ids its order and withdrawal will carry.
+fn new_account(
+    intent: &PaymentIntent,
+    (venue, keep_credentials): (&str, bool),
+    sealed: String,
+    now: i64,
+) -> ExchangeAccount {
+    ExchangeAccount {
+        id: format!(
+            "xa_{}",
+            LegId::generate().to_string().trim_start_matches("leg_")
+        ),
+        payment_intent_id: intent.id,
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        venue: venue.to_owned(),
+        sealed_credentials: sealed,
+        keep_credentials,
+        order_leg: LegId::generate().to_string(),
+        withdrawal_leg: LegId::generate().to_string(),
+        status: "pending".into(),
+        venue_withdrawal_id: None,
+        tx_hash: None,
+        failure: None,
+        conversion: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        erased_at_ms: None,
+    }
 }
 
 /// The intent's attempt that has not failed, if any.

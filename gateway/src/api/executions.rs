@@ -16,6 +16,19 @@ use crate::store::quote::RouteExecution;
 pub use rialto_engine::routing::start::*;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FundExecutionParams {
+    /// The transaction that sent the quoted amount to `pay_to.address`.
+    pub tx_hash: String,
+    /// `personal_sign` (EIP-191) by `payer_address` of the text
+    /// `Rialto: fund <execution id> with <tx_hash, lower case>`, hex: proves the report comes
+    /// from the payer (anyone can see transfers into the shared address).
+    pub signature: String,
+    /// Required with a publishable key.
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RetrieveParams {
     /// Required with a publishable key.
     pub client_secret: Option<String>,

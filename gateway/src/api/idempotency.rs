@@ -66,7 +66,10 @@ impl Guard {
     /// The key was committed before (by an earlier request, or by another instance just now):
     /// answer as that request did, or 422 if it was a different request.
     pub async fn lost_race(self, state: &AppState) -> Result<Response, ApiError> {
-        let stored = state.store.get_idempotency(&self.key.scope, &self.key.key).await?;
+        let stored = state
+            .store
+            .get_idempotency(&self.key.scope, &self.key.key)
+            .await?;
         match stored {
             Some(record) if record.request_hash == self.key.request_hash => Ok(replay(&record)),
             Some(_) => Err(reused()),
@@ -80,7 +83,11 @@ impl Guard {
     /// the 422) wins over this error: a retry must see what the first attempt saw, even if
     /// the world changed since.
     pub async fn after_error(self, state: &AppState, err: ApiError) -> Result<Response, ApiError> {
-        match state.store.get_idempotency(&self.key.scope, &self.key.key).await? {
+        match state
+            .store
+            .get_idempotency(&self.key.scope, &self.key.key)
+            .await?
+        {
             Some(record) if record.request_hash == self.key.request_hash => Ok(replay(&record)),
             Some(_) => Err(reused()),
             None => Err(err),

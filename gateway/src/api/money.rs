@@ -593,8 +593,7 @@ pub async fn create_write_off(
         .reserve_and_post(&reservation, effects, now)
         .await
     {
-        Err(err) if crate::store::is_unique_violation(&err) =>
-        {
+        Err(err) if crate::store::is_unique_violation(&err) => {
             return Err(ApiError::new(
                 ErrorCode::WriteOffExists,
                 "A write-off with this reference was already posted for this merchant.",

@@ -26,7 +26,7 @@ use crate::error::{ApiError, EngineError, ErrorBody, ErrorCode};
 use crate::routing::market::{self, FundingSource};
 use crate::routing::oracle::{self, PriceReadings};
 use crate::routing::QuoteRefusal;
-use crate::store::quote::{AcceptOutcome, QuoteRecord};
+use crate::store::quote::{AcceptOutcome, ExecutionStatus, QuoteRecord};
 
 /// Where the payer's money is.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -458,7 +458,7 @@ async fn accept_quote(
         let executing = state.store.executions_of(&intent.id).await?;
         if executing
             .iter()
-            .any(|e| !matches!(e.status.as_str(), "failed"))
+            .any(|e| e.status != ExecutionStatus::Failed)
         {
             return Err(already_accepted());
         }
@@ -501,7 +501,7 @@ async fn accept_quote(
             .await?;
     let now_ms = state.clock.now_ms();
     // A wallet execution's answer is final now: it is stored with the acceptance.
-    let early = if prepared.exec.status == "awaiting_funds" {
+    let early = if prepared.exec.status == ExecutionStatus::AwaitingFunds {
         let exec = super::executions::object_of(state, &prepared.exec, &[])?;
         let body = render(&exec)?;
         Some((body.clone(), record_for(guard, &body, now_ms)))

@@ -29,7 +29,9 @@ use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
 use super::{json_response, parse_id, AppState, Caller};
-use crate::chain::rail::{EvmRail, LegRequest, Rail};
+use crate::chain::rail::{
+    EvmRail, FeeLimits, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
+};
 use crate::chain::EvmChain;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::constant_time_eq;
@@ -353,6 +355,78 @@ fn authorization_error(err: AuthorizationError) -> ApiError {
     ApiError::new(code, message)
 }
 
+/// The authorization the payer signed, as the request states it, bounded by the intent's
+/// expiry.
+fn authorization_of(
+    params: &AuthorizationParams,
+    intent: &PaymentIntent,
+) -> Result<Authorization, ApiError> {
+    let parse_addr = |p: &str, v: &str| {
+        Address::parse(v, ChainNamespace::Eip155).map_err(|_| invalid(p, "an EVM address"))
+    };
+    let auth = Authorization {
+        kind: AuthorizationKind::Transfer,
+        from: parse_addr("from", &params.from)?,
+        to: match &params.to {
+            Some(to) => parse_addr("to", to)?,
+            None => intent.settlement.address,
+        },
+        value: params
+            .value
+            .parse::<U256>()
+            .map_err(|_| invalid("value", "an integer"))?,
+        valid_after: params
+            .valid_after
+            .parse()
+            .map_err(|_| invalid("valid_after", "unix seconds"))?,
+        valid_before: params
+            .valid_before
+            .parse()
+            .map_err(|_| invalid("valid_before", "unix seconds"))?,
+        nonce: params
+            .nonce
+            .parse()
+            .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
+    };
+    // An authorization that outlives the intent could still move money after it expired.
+    if auth.valid_before > u64::try_from(intent.expires_at_ms / 1000).unwrap_or(0) + 60 {
+        return Err(invalid(
+            "valid_before",
+            "at most the intent's expiry (the authorization request's validBefore)",
+        ));
+    }
+    Ok(auth)
+}
+
+/// An intent whose relay leg is stored already: the same authorization again is answered as
+/// it stands (and bound, if a failure came between storing and binding); another cannot pay
+/// twice.
+async fn relayed_before(
+    state: &AppState,
+    intent: &PaymentIntent,
+    chain: &EvmChain,
+    leg: &crate::store::chain::ChainTransfer,
+    signature: &[u8],
+) -> Result<Response, ApiError> {
+    // The same authorization again is answered as it stands; another one cannot pay twice.
+    let same = signature.len() == 65 && leg.raw_tx.contains(&alloy::hex::encode(&signature[..32]));
+    if same && intent.status == PaymentStatus::AwaitingFunds {
+        // A retry after a failure between storing the relay and binding it: bind it now.
+        claim_relay(state, intent, chain, leg).await?;
+        return Ok(relayed(intent, chain, &leg.tx_hash));
+    }
+    if same {
+        return Err(ApiError::new(
+            ErrorCode::AuthorizationNonceUsed,
+            "This authorization was already used; it paid this payment intent.",
+        ));
+    }
+    Err(ApiError::new(
+        ErrorCode::AuthorizationAlreadyRelayed,
+        "An authorization for this payment intent was already relayed.",
+    ))
+}
+
 /// Relay a signed EIP-3009 `transferWithAuthorization` that pays the intent. Answers `202` with
 /// the relayed transaction; the intent moves on once it has its confirmations.
 #[utoipa::path(
@@ -388,24 +462,7 @@ pub async fn submit_authorization(
         .get_chain_transfer(EIP3009_RELAY, &reference)
         .await?
     {
-        // The same authorization again is answered as it stands; another one cannot pay twice.
-        let same =
-            signature.len() == 65 && leg.raw_tx.contains(&alloy::hex::encode(&signature[..32]));
-        if same && intent.status == PaymentStatus::AwaitingFunds {
-            // A retry after a failure between storing the relay and binding it: bind it now.
-            claim_relay(&state, &intent, chain, &leg).await?;
-            return Ok(relayed(&intent, chain, &leg.tx_hash));
-        }
-        if same {
-            return Err(ApiError::new(
-                ErrorCode::AuthorizationNonceUsed,
-                "This authorization was already used; it paid this payment intent.",
-            ));
-        }
-        return Err(ApiError::new(
-            ErrorCode::AuthorizationAlreadyRelayed,
-            "An authorization for this payment intent was already relayed.",
-        ));
+        return relayed_before(&state, &intent, chain, &leg, &signature).await;
     }
     awaiting(&intent)?;
     let hot = chain.hot_wallet.as_ref().ok_or_else(|| {
@@ -417,40 +474,7 @@ pub async fn submit_authorization(
     let relayer = sender::signer_from_key(hot).map_err(|e| ApiError::internal(&e))?;
     let relayer_address = sender::signer_address(&relayer);
     let asset = &intent.settlement.asset;
-    let parse_addr = |p: &str, v: &str| {
-        Address::parse(v, ChainNamespace::Eip155).map_err(|_| invalid(p, "an EVM address"))
-    };
-    let auth = Authorization {
-        kind: AuthorizationKind::Transfer,
-        from: parse_addr("from", &params.from)?,
-        to: match &params.to {
-            Some(to) => parse_addr("to", to)?,
-            None => intent.settlement.address,
-        },
-        value: params
-            .value
-            .parse::<U256>()
-            .map_err(|_| invalid("value", "an integer"))?,
-        valid_after: params
-            .valid_after
-            .parse()
-            .map_err(|_| invalid("valid_after", "unix seconds"))?,
-        valid_before: params
-            .valid_before
-            .parse()
-            .map_err(|_| invalid("valid_before", "unix seconds"))?,
-        nonce: params
-            .nonce
-            .parse()
-            .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
-    };
-    // An authorization that outlives the intent could still move money after it expired.
-    if auth.valid_before > u64::try_from(intent.expires_at_ms / 1000).unwrap_or(0) + 60 {
-        return Err(invalid(
-            "valid_before",
-            "at most the intent's expiry (the authorization request's validBefore)",
-        ));
-    }
+    let auth = authorization_of(&params, &intent)?;
     let expected = ExpectedPayment {
         chain_id: chain.chain_id,
         token: asset.contract,
@@ -484,23 +508,22 @@ pub async fn submit_authorization(
     eip3009::simulate(&provider, &relayer_address, &asset.contract, &calldata)
         .await
         .map_err(authorization_error)?;
-    let rail = EvmRail {
-        chain,
-        store: state.store.as_ref(),
-    };
+    let journal = StoreJournal(state.store.as_ref());
+    let rail = EvmRail::new(chain, &journal);
     let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
     let now = state.clock.now_ms();
     let request = LegRequest {
         purpose: EIP3009_RELAY,
         reference: reference.clone(),
         payment_intent_id: Some(intent.id),
-        signer: relayer,
-        to: asset.contract,
-        value: 0,
-        data: calldata.to_vec(),
-        token: Some((asset.contract, units)),
-        max_fee_cap: None,
-        extra_gas: 0,
+        from: SigningKey(hot.clone()),
+        action: LegAction::Call {
+            to: asset.contract,
+            value: 0,
+            data: calldata.to_vec(),
+            moves: Some((asset.contract, units)),
+        },
+        fees: FeeLimits::default(),
     };
     let sent = rail.send(&request, now).await;
     // Stored means it will be sent (the worker re-broadcasts it), even if this call failed

@@ -2,11 +2,11 @@
 //! URL. Queries are checked at run time (a fresh machine builds with no database), use `$n`
 //! placeholders in order (both engines accept them) and only portable types: TEXT, BIGINT.
 
+use super::Db;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
-use super::Db;
 
 use async_trait::async_trait;
 use rialto_core::address::Address;
@@ -122,7 +122,8 @@ impl SqlStore {
         };
         let pool = Self::pool_options(backend, max_connections)
             .connect(&url)
-            .await.db()?;
+            .await
+            .db()?;
         let writer = match backend {
             Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await.db()?,
             Backend::Postgres => pool.clone(),
@@ -193,7 +194,8 @@ impl SqlStore {
         .bind(chain_id.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         self.intents_from_rows(&rows)
     }
 
@@ -223,7 +225,8 @@ impl SqlStore {
         let metadata: BTreeMap<String, String> =
             serde_json::from_str(&text("metadata")?).map_err(|_| corrupt("metadata"))?;
         let cancellation_reason = row
-            .try_get::<Option<String>, _>("cancellation_reason").db()?
+            .try_get::<Option<String>, _>("cancellation_reason")
+            .db()?
             .map(|r| CancellationReason::from_str(&r).map_err(|_| corrupt("cancellation reason")))
             .transpose()?;
         Ok(PaymentIntent {
@@ -248,7 +251,8 @@ impl SqlStore {
                 .parse()
                 .map_err(|_| corrupt("amount refunded"))?,
             payment_detail: row
-                .try_get::<Option<String>, _>("payment_detail").db()?
+                .try_get::<Option<String>, _>("payment_detail")
+                .db()?
                 .map(|d| serde_json::from_str(&d).map_err(|_| corrupt("payment detail")))
                 .transpose()?,
         })
@@ -367,7 +371,8 @@ pub(super) async fn cas_intent(
     )
     .bind(next.expires_at_ms)
     .execute(&mut **tx)
-    .await.db()?
+    .await
+    .db()?
     .rows_affected();
     Ok(updated == 1)
 }
@@ -387,7 +392,8 @@ pub(super) async fn insert_event(
     .bind(event.object_json.clone())
     .bind(event.created_at_ms)
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     sqlx::query(
         "INSERT INTO event_outbox (event_id, merchant_id, livemode, type) SELECT $1, $2, $3, $4 \
          WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE merchant_id = $2 AND livemode = $3 \
@@ -398,7 +404,8 @@ pub(super) async fn insert_event(
     .bind(i64::from(event.livemode))
     .bind(event.kind.clone())
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     Ok(())
 }
 
@@ -411,11 +418,13 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
     };
     Ok(ApiKeyRecord {
         id: row
-            .try_get::<String, _>("id").db()?
+            .try_get::<String, _>("id")
+            .db()?
             .parse()
             .map_err(|_| corrupt("id"))?,
         merchant_id: row
-            .try_get::<String, _>("merchant_id").db()?
+            .try_get::<String, _>("merchant_id")
+            .db()?
             .parse()
             .map_err(|_| corrupt("merchant"))?,
         kind,
@@ -459,7 +468,8 @@ impl Store for SqlStore {
         .bind(merchant.created_at_ms)
         .bind(&merchant.country)
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         for key in keys {
             sqlx::query(
                 "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, \
@@ -473,7 +483,8 @@ impl Store for SqlStore {
             .bind(&key.key_hint)
             .bind(key.created_at_ms)
             .execute(&mut *tx)
-            .await.db()?;
+            .await
+            .db()?;
         }
         tx.commit().await.db()?;
         Ok(())
@@ -486,7 +497,8 @@ impl Store for SqlStore {
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.map(|row| {
             Ok(Merchant {
                 id: *id,
@@ -507,7 +519,8 @@ impl Store for SqlStore {
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(key_from_row).transpose()
     }
 
@@ -552,7 +565,8 @@ impl Store for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(|r| self.intent_from_row(r)).transpose()
     }
 
@@ -565,7 +579,8 @@ impl Store for SqlStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(|r| self.intent_from_row(r)).transpose()
     }
 
@@ -630,7 +645,8 @@ impl Store for SqlStore {
         let rows = query
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         let data = self.intents_from_rows(&rows)?;
         Ok(Page::from_rows(data, filter.limit, backwards))
     }
@@ -675,7 +691,8 @@ impl Store for SqlStore {
         .bind(now_ms)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         self.intents_from_rows(&rows)
     }
 
@@ -693,7 +710,8 @@ impl Store for SqlStore {
         .bind(scope)
         .bind(key)
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.map(|row| {
             let status: i64 = row.try_get("response_status").db()?;
             Ok(IdempotencyRecord {
@@ -720,7 +738,8 @@ impl Store for SqlStore {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before_ms)
             .execute(&self.writer)
-            .await.db()?;
+            .await
+            .db()?;
         Ok(done.rows_affected())
     }
 }

@@ -1,11 +1,11 @@
 //! [`ChainStore`] over sqlx `Any` (SQLite and PostgreSQL).
 
+use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use super::Db;
 
 use super::chain::{ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft};
 use super::sql::{cas_intent, insert_event, SqlStore};
@@ -53,8 +53,9 @@ pub(super) fn leg_from_row(row: &AnyRow) -> Result<ChainTransfer, StoreError> {
         block_hash: row.try_get("block_hash").db()?,
         failure: row.try_get("failure").db()?,
         updated_at_ms: row.try_get("updated_at").db()?,
-        fee_wei: row
-            .try_get::<Option<String>, _>("fee_wei").db()?
+        fee_units: row
+            .try_get::<Option<String>, _>("fee_wei")
+            .db()?
             .map(|f| f.parse().map_err(|_| corrupt("leg fee")))
             .transpose()?,
     })
@@ -118,7 +119,8 @@ impl SqlStore {
         .bind(draft.from.clone())
         .bind(chain_nonce)
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         // The larger of ours and the node's: ours runs ahead while signed legs wait to be
         // sent; the node's runs ahead if someone else sent from this wallet.
         let nonce: i64 = sqlx::query(
@@ -130,10 +132,12 @@ impl SqlStore {
         .bind(draft.from.clone())
         .bind(chain_nonce)
         .fetch_one(&mut *tx)
-        .await.db()?
-        .try_get("nonce").db()?;
+        .await
+        .db()?
+        .try_get("nonce")
+        .db()?;
         let nonce_u64 = u64::try_from(nonce).map_err(|_| corrupt("wallet nonce"))?;
-        let signed = sign(nonce_u64).map_err(StoreError::Corrupt)?;
+        let signed = sign(nonce_u64).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO chain_transfers ({LEG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              $9, $10, $11, $12, $13, NULL, NULL, NULL, $14, $14)"
@@ -169,7 +173,7 @@ impl SqlStore {
             block_hash: None,
             failure: None,
             updated_at_ms: draft.created_at_ms,
-            fee_wei: None,
+            fee_units: None,
         }))
     }
 }
@@ -210,7 +214,8 @@ impl ChainStore for SqlStore {
         .bind(purpose.to_owned())
         .bind(reference.to_owned())
         .fetch_optional(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(leg_from_row).transpose()
     }
 
@@ -225,7 +230,8 @@ impl ChainStore for SqlStore {
         .bind(chain_id.to_owned())
         .bind(tx_hash.to_ascii_lowercase())
         .fetch_optional(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(leg_from_row).transpose()
     }
 
@@ -241,7 +247,8 @@ impl ChainStore for SqlStore {
         .bind(chain_id.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(leg_from_row).collect()
     }
 
@@ -271,7 +278,8 @@ impl ChainStore for SqlStore {
         .bind(leg_id.to_owned())
         .bind(fee)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -289,7 +297,8 @@ impl ChainStore for SqlStore {
         .bind(status.to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(payment_tx_from_row).collect()
     }
 
@@ -303,7 +312,8 @@ impl ChainStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(payment_tx_from_row).collect()
     }
 
@@ -339,7 +349,8 @@ impl ChainStore for SqlStore {
         .bind(ptx.tx_hash.clone())
         .bind(expected.to_owned())
         .execute(&mut *tx)
-        .await.db()?
+        .await
+        .db()?
         .rows_affected();
         if updated == 0 {
             tx.rollback().await.db()?;
@@ -364,8 +375,10 @@ impl ChainStore for SqlStore {
                 "SELECT COALESCE(MAX(derivation_index), -1) + 1 AS next FROM deposit_addresses",
             )
             .fetch_one(&self.writer)
-            .await.db()?
-            .try_get("next").db()?;
+            .await
+            .db()?
+            .try_get("next")
+            .db()?;
             let index = u32::try_from(next).map_err(|_| corrupt("derivation index exhausted"))?;
             let address = derive(index).map_err(StoreError::Corrupt)?;
             let inserted = sqlx::query(&format!(
@@ -404,7 +417,8 @@ impl ChainStore for SqlStore {
         .bind(PaymentStatus::Expired.as_str())
         .bind(late_since_ms)
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(deposit_from_row).collect()
     }
 
@@ -417,7 +431,8 @@ impl ChainStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_optional(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(deposit_from_row).transpose()
     }
 
@@ -426,7 +441,8 @@ impl ChainStore for SqlStore {
             sqlx::query("SELECT block_number, block_hash FROM chain_cursors WHERE chain_id = $1")
                 .bind(chain_id.to_owned())
                 .fetch_optional(&self.writer)
-                .await.db()?;
+                .await
+                .db()?;
         row.map(|row| {
             let number: i64 = row.try_get("block_number").db()?;
             let hash: String = row.try_get("block_hash").db()?;
@@ -453,7 +469,8 @@ impl ChainStore for SqlStore {
         .bind(block_hash.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 

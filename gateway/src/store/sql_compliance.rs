@@ -6,12 +6,12 @@
 //! read. The primary key on `seq` is the last line of defence: a second record claiming the
 //! same predecessor fails to insert instead of forking the chain.
 
+use super::Db;
 use async_trait::async_trait;
 use rialto_compliance::{AuditChain, AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
-use super::Db;
 
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::{
@@ -40,11 +40,12 @@ fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
 
 fn case_from_row(row: &AnyRow) -> Result<CaseRecord, StoreError> {
     let parse_opt = |col: &str| -> Result<Option<String>, StoreError> {
-        Ok(row.try_get::<Option<String>, _>(col).db()?)
+        row.try_get::<Option<String>, _>(col).db()
     };
     Ok(CaseRecord {
         id: row
-            .try_get::<String, _>("id").db()?
+            .try_get::<String, _>("id")
+            .db()?
             .parse()
             .map_err(|_| corrupt("case id"))?,
         merchant_id: parse_opt("merchant_id")?
@@ -113,7 +114,8 @@ async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result
     .bind(case.resolved_by.clone())
     .bind(case.resolution_note.clone())
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     Ok(())
 }
 
@@ -139,7 +141,8 @@ impl SqlStore {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(AUDIT_LOCK_KEY)
                 .execute(&mut **tx)
-                .await.db()?;
+                .await
+                .db()?;
         }
         Ok(())
     }
@@ -155,7 +158,8 @@ impl SqlStore {
             "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
         ))
         .fetch_optional(&mut **tx)
-        .await.db()?;
+        .await
+        .db()?;
         let mut chain = match last {
             Some(row) => AuditChain::resume(&audit_from_row(&row)?),
             None => AuditChain::genesis(),
@@ -175,7 +179,8 @@ impl SqlStore {
         .bind(record.prev_hash.clone())
         .bind(record.hash.clone())
         .execute(&mut **tx)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(record)
     }
 
@@ -207,8 +212,10 @@ impl SqlStore {
                 .bind(since)
                 .bind(p.payment_intent_id.to_string())
                 .fetch_one(&mut *tx)
-                .await.db()?
-                .try_get("n").db()?;
+                .await
+                .db()?
+                .try_get("n")
+                .db()?;
                 if usize::try_from(now).ok() != Some(seen) {
                     tx.rollback().await.db()?;
                     return Ok(CasOutcome::Conflict);
@@ -226,7 +233,8 @@ impl SqlStore {
             .bind(p.currency.clone())
             .bind(p.at_ms)
             .execute(&mut *tx)
-            .await.db()?;
+            .await
+            .db()?;
         }
         self.append_in(&mut tx, audit).await?;
         tx.commit().await.db()?;
@@ -285,7 +293,8 @@ impl ComplianceStore for SqlStore {
         .bind(resolution.case_id.to_string())
         .bind(CaseStatus::Open.as_str())
         .execute(&mut *tx)
-        .await.db()?
+        .await
+        .db()?
         .rows_affected();
         let intent_moved = match intent {
             Some(change) if updated == 1 => !Self::apply_change(&mut tx, change).await?,
@@ -334,7 +343,8 @@ impl ComplianceStore for SqlStore {
         .bind(to_i64(from_seq, "audit seq")?)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(audit_from_row).collect()
     }
 
@@ -344,7 +354,8 @@ impl ComplianceStore for SqlStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(case_from_row).transpose()
     }
 
@@ -378,7 +389,8 @@ impl ComplianceStore for SqlStore {
         let rows = query
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         let cases = rows
             .iter()
             .map(case_from_row)
@@ -428,7 +440,8 @@ impl ComplianceStore for SqlStore {
             .bind(owner)
             .bind(id)
             .execute(&mut *tx)
-            .await.db()?;
+            .await
+            .db()?;
         if done.rows_affected() != 1 {
             tx.rollback().await.db()?;
             return Ok(false);
@@ -447,7 +460,8 @@ impl ComplianceStore for SqlStore {
             )
             .bind(*owner)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
             for row in &rows {
                 entries.push(entry_from_row(row)?);
             }
@@ -479,7 +493,8 @@ impl ComplianceStore for SqlStore {
             .bind(*first)
             .bind(*second)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
             for row in &rows {
                 entries.push(entry_from_row(row)?);
             }
@@ -501,12 +516,14 @@ impl ComplianceStore for SqlStore {
         .bind(payer)
         .bind(since_ms)
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter()
             .map(|row| {
                 Ok(ScreenedPayment {
                     payment_intent_id: row
-                        .try_get::<String, _>("payment_intent_id").db()?
+                        .try_get::<String, _>("payment_intent_id")
+                        .db()?
                         .parse()
                         .map_err(|_| corrupt("payment intent"))?,
                     merchant_id: *merchant,
@@ -545,7 +562,8 @@ impl ComplianceStore for SqlStore {
         .bind(tx.status.clone())
         .bind(tx.source.clone())
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         let owner: String = sqlx::query(
             "SELECT payment_intent_id FROM payment_transactions WHERE chain_id = $1 AND tx_hash = \
              $2",
@@ -553,8 +571,10 @@ impl ComplianceStore for SqlStore {
         .bind(tx.chain_id.clone())
         .bind(tx.tx_hash.clone())
         .fetch_one(&self.writer)
-        .await.db()?
-        .try_get("payment_intent_id").db()?;
+        .await
+        .db()?
+        .try_get("payment_intent_id")
+        .db()?;
         owner.parse().map_err(|_| corrupt("transaction intent"))
     }
 
@@ -569,7 +589,8 @@ impl ComplianceStore for SqlStore {
         .bind(key.key_hint.clone())
         .bind(key.created_at_ms)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -580,7 +601,8 @@ impl ComplianceStore for SqlStore {
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.map(|row| {
             Ok(OperatorKey {
                 id: row.try_get("id").db()?,
@@ -597,9 +619,9 @@ impl ComplianceStore for SqlStore {
         let row = sqlx::query("SELECT policy_json FROM compliance_policies WHERE merchant_id = $1")
             .bind(merchant.to_string())
             .fetch_optional(&self.pool)
-            .await.db()?;
-        row.map(|r| r.try_get("policy_json").db())
-            .transpose()
+            .await
+            .db()?;
+        row.map(|r| r.try_get("policy_json").db()).transpose()
     }
 
     async fn set_policy(
@@ -619,7 +641,8 @@ impl ComplianceStore for SqlStore {
         .bind(policy_json)
         .bind(at_ms)
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         self.append_in(&mut tx, audit).await?;
         tx.commit().await.db()?;
         Ok(())

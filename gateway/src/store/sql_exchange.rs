@@ -1,10 +1,10 @@
 //! [`ExchangeStore`] over sqlx `Any`.
 
+use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use super::Db;
 
 use super::exchange::{ExchangeAccount, ExchangeStore};
 use super::sql::SqlStore;
@@ -69,7 +69,8 @@ impl ExchangeStore for SqlStore {
         .bind(a.updated_at_ms)
         .bind(a.erased_at_ms)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -79,7 +80,8 @@ impl ExchangeStore for SqlStore {
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -93,7 +95,8 @@ impl ExchangeStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_all(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(from_row).collect()
     }
 
@@ -103,7 +106,8 @@ impl ExchangeStore for SqlStore {
              created_at LIMIT 200"
         ))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(from_row).collect()
     }
 
@@ -120,7 +124,8 @@ impl ExchangeStore for SqlStore {
         .bind(a.id.clone())
         .bind(a.conversion.clone())
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -134,7 +139,8 @@ impl ExchangeStore for SqlStore {
         )
         .bind(now_ms)
         .execute(&self.writer)
-        .await.db()?
+        .await
+        .db()?
         .rows_affected();
         Ok(erased)
     }

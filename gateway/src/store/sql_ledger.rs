@@ -1,7 +1,7 @@
 //! [`LedgerStore`] over sqlx `Any`.
 
-use std::collections::BTreeMap;
 use super::Db;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use rialto_core::id::MerchantId;
@@ -87,7 +87,8 @@ pub(super) async fn insert_postings(
         .bind(posting.reference.clone())
         .bind(posting.created_at_ms)
         .execute(&mut **tx)
-        .await.db()?;
+        .await
+        .db()?;
         for (seq, entry) in posting.entries.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO ledger_entries (transaction_id, seq, account, asset, amount) \
@@ -99,7 +100,8 @@ pub(super) async fn insert_postings(
             .bind(entry.asset.clone())
             .bind(entry.amount.normalize().to_string())
             .execute(&mut **tx)
-            .await.db()?;
+            .await
+            .db()?;
         }
     }
     Ok(())

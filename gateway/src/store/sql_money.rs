@@ -1,11 +1,11 @@
 //! [`MoneyStore`] over sqlx `Any`.
 
+use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use super::Db;
 
 use super::money::{
     Effects, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund, RefundStatus, Reservation,
@@ -26,7 +26,8 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn decimal(row: &AnyRow, col: &str) -> Result<Decimal, StoreError> {
-    row.try_get::<String, _>(col).db()?
+    row.try_get::<String, _>(col)
+        .db()?
         .parse()
         .map_err(|_| corrupt(col))
 }
@@ -98,7 +99,8 @@ async fn lock_and_read(
     .bind(i64::from(r.livemode))
     .bind(now_ms)
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     sqlx::query(
         "UPDATE merchant_settings SET balance_version = balance_version + 1 WHERE merchant_id = \
          $1 AND livemode = $2",
@@ -106,14 +108,16 @@ async fn lock_and_read(
     .bind(r.merchant_id.to_string())
     .bind(i64::from(r.livemode))
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     insert_postings(tx, credit).await?;
     let rows = sqlx::query(BALANCE_IN_MODE)
         .bind(r.account.clone())
         .bind(r.asset.clone())
         .bind(i64::from(r.livemode))
         .fetch_all(&mut **tx)
-        .await.db()?;
+        .await
+        .db()?;
     sum_amounts(&rows)
 }
 
@@ -179,7 +183,8 @@ async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreErro
         .bind(refund.created_at_ms)
         .bind(refund.updated_at_ms)
         .execute(&mut **tx)
-        .await.db()?;
+        .await
+        .db()?;
     Ok(())
 }
 
@@ -205,7 +210,8 @@ async fn insert_payout(tx: &mut Tx<'_>, payout: &Payout) -> Result<(), StoreErro
         .bind(payout.created_at_ms)
         .bind(payout.updated_at_ms)
         .execute(&mut **tx)
-        .await.db()?;
+        .await
+        .db()?;
     Ok(())
 }
 
@@ -254,7 +260,8 @@ impl MoneyStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(row.map(|r| r.try_get("settings")).transpose().db()?)
     }
 
@@ -275,7 +282,8 @@ impl MoneyStore for SqlStore {
         .bind(settings_json.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -289,7 +297,8 @@ impl MoneyStore for SqlStore {
         )
         .bind(i64::from(livemode))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get("merchant_id").db()?;
@@ -316,7 +325,8 @@ impl MoneyStore for SqlStore {
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         row.as_ref().map(refund_from_row).transpose()
     }
 
@@ -340,7 +350,8 @@ impl MoneyStore for SqlStore {
             .bind(starting_after.map(|i| i.to_string()))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         let refunds = rows.iter().map(refund_from_row).collect::<Result<_, _>>()?;
         Ok(Page::from_rows(refunds, limit, false))
     }
@@ -356,7 +367,8 @@ impl MoneyStore for SqlStore {
             .bind(status.as_str())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         rows.iter().map(refund_from_row).collect()
     }
 
@@ -378,7 +390,8 @@ impl MoneyStore for SqlStore {
         .bind(next.id.to_string())
         .bind(expected.as_str())
         .execute(&mut *tx)
-        .await.db()?
+        .await
+        .db()?
         .rows_affected();
         if updated != 1 || !apply_effects(&mut tx, &effects).await? {
             tx.rollback().await.db()?;
@@ -413,7 +426,8 @@ impl MoneyStore for SqlStore {
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         row.as_ref().map(payout_from_row).transpose()
     }
 
@@ -434,7 +448,8 @@ impl MoneyStore for SqlStore {
             .bind(starting_after.map(|i| i.to_string()))
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         let payouts = rows.iter().map(payout_from_row).collect::<Result<_, _>>()?;
         Ok(Page::from_rows(payouts, limit, false))
     }
@@ -450,7 +465,8 @@ impl MoneyStore for SqlStore {
             .bind(status.as_str())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         rows.iter().map(payout_from_row).collect()
     }
 
@@ -469,7 +485,8 @@ impl MoneyStore for SqlStore {
             .bind(i64::from(livemode))
             .bind(asset.to_owned())
             .fetch_optional(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         row.as_ref().map(payout_from_row).transpose()
     }
 
@@ -493,7 +510,8 @@ impl MoneyStore for SqlStore {
         .bind(next.id.to_string())
         .bind(expected.as_str())
         .execute(&mut *tx)
-        .await.db()?
+        .await
+        .db()?
         .rows_affected();
         if updated != 1 || !apply_effects(&mut tx, &effects).await? {
             tx.rollback().await.db()?;
@@ -524,7 +542,8 @@ impl MoneyStore for SqlStore {
         .bind(status.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await.db()?
+        .await
+        .db()?
         .rows_affected();
         Ok(claimed == 1)
     }
@@ -542,7 +561,8 @@ impl MoneyStore for SqlStore {
         .bind(intent.to_string())
         .bind(account.to_owned())
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         sum_amounts(&rows)
     }
 
@@ -557,7 +577,8 @@ impl MoneyStore for SqlStore {
             .bind(asset.to_owned())
             .bind(i64::from(livemode))
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         sum_amounts(&rows)
     }
 }

@@ -1,13 +1,13 @@
 //! [`QuoteStore`] over sqlx `Any`.
 
+use super::Db;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use super::Db;
 
 use super::quote::{
-    AcceptOutcome, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStore, RouteExecution,
-    RouteLegRecord,
+    AcceptOutcome, ExecutionStatus, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStore,
+    RouteExecution, RouteLegRecord, RouteLegStatus,
 };
 use super::sql::{insert_idempotency, SqlStore};
 use super::StoreError;
@@ -55,7 +55,8 @@ fn execution_from_row(row: &AnyRow) -> Result<RouteExecution, StoreError> {
             .parse()
             .map_err(|_| corrupt("execution merchant"))?,
         livemode: row.try_get::<i64, _>("livemode").db()? != 0,
-        status: row.try_get("status").db()?,
+        status: ExecutionStatus::parse(&row.try_get::<String, _>("status").db()?)
+            .ok_or_else(|| corrupt("execution status"))?,
         funding: row.try_get("funding").db()?,
         funding_ref: row.try_get("funding_ref").db()?,
         plan: row.try_get("plan").db()?,
@@ -83,7 +84,8 @@ fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
         topup: row.try_get("topup").db()?,
         min_output: row.try_get("min_output").db()?,
         spec: row.try_get("spec").db()?,
-        status: row.try_get("status").db()?,
+        status: RouteLegStatus::parse(&row.try_get::<String, _>("status").db()?)
+            .ok_or_else(|| StoreError::Corrupt("route leg status".into()))?,
         received: row.try_get("received").db()?,
         failure: row.try_get("failure").db()?,
         external_ref: row.try_get("external_ref").db()?,
@@ -106,7 +108,7 @@ async fn upsert_leg(
          submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7, tx_hash = $8, \
          block_number = $9 WHERE id = $10",
     )
-    .bind(leg.status.clone())
+    .bind(leg.status.as_str())
     .bind(leg.received.clone())
     .bind(leg.failure.clone())
     .bind(leg.external_ref.clone())
@@ -117,7 +119,8 @@ async fn upsert_leg(
     .bind(leg.block_number)
     .bind(leg.id.clone())
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     if updated.rows_affected() == 1 {
         return Ok(());
     }
@@ -136,7 +139,7 @@ async fn upsert_leg(
     .bind(leg.topup.clone())
     .bind(leg.min_output.clone())
     .bind(leg.spec.clone())
-    .bind(leg.status.clone())
+    .bind(leg.status.as_str())
     .bind(leg.received.clone())
     .bind(leg.failure.clone())
     .bind(leg.external_ref.clone())
@@ -147,7 +150,8 @@ async fn upsert_leg(
     .bind(leg.tx_hash.clone())
     .bind(leg.block_number)
     .execute(&mut **tx)
-    .await.db()?;
+    .await
+    .db()?;
     Ok(())
 }
 
@@ -170,7 +174,8 @@ impl QuoteStore for SqlStore {
             .bind(q.accepted_at)
             .bind(q.route.clone())
             .execute(&mut *tx)
-            .await.db()?;
+            .await
+            .db()?;
         }
         tx.commit().await.db()?;
         Ok(())
@@ -180,7 +185,8 @@ impl QuoteStore for SqlStore {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM quotes WHERE id = $1"))
             .bind(id.to_owned())
             .fetch_optional(&self.writer)
-            .await.db()?;
+            .await
+            .db()?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -246,7 +252,7 @@ impl QuoteStore for SqlStore {
         .bind(e.payment_intent_id.to_string())
         .bind(e.merchant_id.to_string())
         .bind(i64::from(e.livemode))
-        .bind(e.status.clone())
+        .bind(e.status.as_str())
         .bind(e.funding.clone())
         .bind(e.funding_ref.clone())
         .bind(e.plan.clone())
@@ -280,7 +286,8 @@ impl QuoteStore for SqlStore {
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(execution_from_row).transpose()
     }
 
@@ -294,13 +301,14 @@ impl QuoteStore for SqlStore {
         ))
         .bind(intent.to_string())
         .fetch_all(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(execution_from_row).collect()
     }
 
     async fn due_executions(
         &self,
-        statuses: &[&str],
+        statuses: &[ExecutionStatus],
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<RouteExecution>, StoreError> {
@@ -310,11 +318,12 @@ impl QuoteStore for SqlStore {
                 "SELECT {EXECUTION_COLUMNS} FROM route_executions WHERE status = $1 AND \
                  next_at_ms <= $2 AND claimed_until <= $2 ORDER BY next_at_ms, id LIMIT $3"
             ))
-            .bind((*status).to_owned())
+            .bind(status.as_str())
             .bind(now_ms)
             .bind(i64::from(limit))
             .fetch_all(&self.writer)
-            .await.db()?;
+            .await
+            .db()?;
             for row in &rows {
                 out.push(execution_from_row(row)?);
             }
@@ -338,7 +347,7 @@ impl QuoteStore for SqlStore {
              updated_at_ms = $8, funding_ref = $9, graph = $10, funding = $11 WHERE id = $12 AND \
              version = $13",
         )
-        .bind(e.status.clone())
+        .bind(e.status.as_str())
         .bind(e.plan.clone())
         .bind(e.failure_code.clone())
         .bind(e.failure_message.clone())
@@ -385,7 +394,8 @@ impl QuoteStore for SqlStore {
         .bind(id.to_owned())
         .bind(now_ms)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -393,7 +403,8 @@ impl QuoteStore for SqlStore {
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'accepted'")
             .bind(id.to_owned())
             .execute(&self.writer)
-            .await.db()?;
+            .await
+            .db()?;
         Ok(())
     }
 
@@ -404,7 +415,8 @@ impl QuoteStore for SqlStore {
         .bind(id.to_owned())
         .bind(until_ms)
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -414,7 +426,8 @@ impl QuoteStore for SqlStore {
         ))
         .bind(execution.to_owned())
         .fetch_all(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(leg_from_row).collect()
     }
 
@@ -436,7 +449,8 @@ impl QuoteStore for SqlStore {
         .bind(after.unwrap_or("").to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter()
             .map(|row| {
                 Ok(OwnedRouteLeg {
@@ -460,7 +474,8 @@ impl QuoteStore for SqlStore {
         .bind(after.unwrap_or("").to_owned())
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter()
             .map(|row| {
                 Ok(FundedExecution {
@@ -490,7 +505,8 @@ impl SqlStore {
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'open'")
             .bind(id.to_owned())
             .execute(&self.writer)
-            .await.db()?;
+            .await
+            .db()?;
         Ok(AcceptOutcome::Expired)
     }
 }

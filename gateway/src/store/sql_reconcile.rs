@@ -1,10 +1,10 @@
 //! [`ReconcileStore`] over sqlx `Any` (SQLite and PostgreSQL).
 
+use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::MerchantId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use super::Db;
 
 use super::chain::ChainTransfer;
 use super::reconcile::{
@@ -138,7 +138,7 @@ impl Filter {
                 Bind::Int(i) => query.bind(*i),
             };
         }
-        Ok(query.fetch_all(&store.pool).await.db()?)
+        query.fetch_all(&store.pool).await.db()
     }
 }
 
@@ -181,7 +181,8 @@ impl ReconcileStore for SqlStore {
                     leg: leg_from_row(row)?,
                     merchant_id: row.try_get("merchant_id").db()?,
                     livemode: row
-                        .try_get::<Option<i64>, _>("intent_livemode").db()?
+                        .try_get::<Option<i64>, _>("intent_livemode")
+                        .db()?
                         .map(|l| l != 0),
                 })
             })
@@ -217,7 +218,8 @@ impl ReconcileStore for SqlStore {
         )
         .bind(chain_id.to_owned())
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         owned_addresses(&rows, "address")
     }
 
@@ -228,9 +230,10 @@ impl ReconcileStore for SqlStore {
         )
         .bind(chain_id.to_owned())
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter()
-            .map(|row| Ok(row.try_get("from_address").db()?))
+            .map(|row| row.try_get("from_address").db())
             .collect()
     }
 
@@ -244,7 +247,8 @@ impl ReconcileStore for SqlStore {
         )
         .bind(format!("{chain_id}/%"))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         owned_addresses(&rows, "settlement_address")
     }
 
@@ -309,7 +313,8 @@ impl ReconcileStore for SqlStore {
         .bind(run.created_by.clone())
         .bind(run.created_at_ms)
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         for x in exceptions {
             sqlx::query(&format!(
                 "INSERT INTO reconciliation_exceptions ({EXCEPTION_COLUMNS}) VALUES ($1, $2, $3, \
@@ -331,7 +336,8 @@ impl ReconcileStore for SqlStore {
             .bind(x.detail.clone())
             .bind(x.created_at_ms)
             .execute(&mut *tx)
-            .await.db()?;
+            .await
+            .db()?;
         }
         tx.commit().await.db()?;
         Ok(())
@@ -346,7 +352,8 @@ impl ReconcileStore for SqlStore {
         ))
         .bind(id.to_owned())
         .fetch_optional(&self.pool)
-        .await.db()?
+        .await
+        .db()?
         .as_ref()
         .map(run_from_row)
         .transpose()

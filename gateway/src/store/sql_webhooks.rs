@@ -1,10 +1,10 @@
 //! [`WebhookStore`] for [`SqlStore`]: events, endpoints and the delivery outbox.
 
+use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::{EventId, MerchantId, WebhookEndpointId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use super::Db;
 
 use super::sql::{insert_idempotency, Backend, SqlStore};
 use super::PendingEvent;
@@ -24,7 +24,8 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn parsed<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
-    row.try_get::<String, _>(col).db()?
+    row.try_get::<String, _>(col)
+        .db()?
         .parse()
         .map_err(|_| corrupt(col))
 }
@@ -41,8 +42,9 @@ fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
 }
 
 fn endpoint_from_row(row: &AnyRow) -> Result<WebhookEndpoint, StoreError> {
-    let events: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("enabled_events").db()?)
-        .map_err(|_| corrupt("enabled_events"))?;
+    let events: Vec<String> =
+        serde_json::from_str(&row.try_get::<String, _>("enabled_events").db()?)
+            .map_err(|_| corrupt("enabled_events"))?;
     Ok(WebhookEndpoint {
         id: parsed(row, "id")?,
         merchant_id: parsed(row, "merchant_id")?,
@@ -145,7 +147,8 @@ impl WebhookStore for SqlStore {
         let rows = query
             .bind(i64::from(filter.limit) + 1)
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         let data = rows
             .iter()
             .map(event_from_row)
@@ -167,7 +170,8 @@ impl WebhookStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(event_from_row).transpose()
     }
 
@@ -192,7 +196,8 @@ impl WebhookStore for SqlStore {
         .bind(e.created_at_ms)
         .bind(e.updated_at_ms)
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
@@ -219,7 +224,8 @@ impl WebhookStore for SqlStore {
         .bind(e.id.to_string())
         .bind(e.merchant_id.to_string())
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
@@ -241,7 +247,8 @@ impl WebhookStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(endpoint_from_row).transpose()
     }
 
@@ -257,7 +264,8 @@ impl WebhookStore for SqlStore {
         .bind(merchant.to_string())
         .bind(i64::from(livemode))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(endpoint_from_row).collect()
     }
 
@@ -268,7 +276,8 @@ impl WebhookStore for SqlStore {
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter()
             .map(|row| {
                 Ok(PendingEvent {
@@ -301,7 +310,8 @@ impl WebhookStore for SqlStore {
             .bind(d.created_at_ms)
             .bind(d.updated_at_ms)
             .execute(&mut *tx)
-            .await.db()?;
+            .await
+            .db()?;
         }
         for chunk in events.chunks(100) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
@@ -341,7 +351,8 @@ impl WebhookStore for SqlStore {
         .bind(now_ms)
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         rows.iter().map(delivery_from_row).collect()
     }
 
@@ -359,7 +370,8 @@ impl WebhookStore for SqlStore {
         .bind(a.error.clone())
         .bind(a.duration_ms)
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
              next_attempt_at = $2, locked_until = 0, updated_at = $3 WHERE id = $4",
@@ -369,7 +381,8 @@ impl WebhookStore for SqlStore {
         .bind(a.attempted_at_ms)
         .bind(a.delivery_id.to_string())
         .execute(&mut *tx)
-        .await.db()?;
+        .await
+        .db()?;
         tx.commit().await.db()?;
         Ok(())
     }
@@ -383,7 +396,8 @@ impl WebhookStore for SqlStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         row.as_ref().map(endpoint_from_row).transpose()
     }
 
@@ -391,7 +405,8 @@ impl WebhookStore for SqlStore {
         let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
         row.as_ref().map(event_from_row).transpose()
     }
 
@@ -404,7 +419,8 @@ impl WebhookStore for SqlStore {
         ))
         .bind(event.to_string())
         .fetch_all(&self.pool)
-        .await.db()?;
+        .await
+        .db()?;
         let mut out = Vec::with_capacity(rows.len());
         for delivery in rows.iter().map(delivery_from_row) {
             let delivery = delivery?;
@@ -414,7 +430,8 @@ impl WebhookStore for SqlStore {
             )
             .bind(delivery.id.to_string())
             .fetch_all(&self.pool)
-            .await.db()?;
+            .await
+            .db()?;
             let attempts = attempts
                 .iter()
                 .map(attempt_from_row)
@@ -438,7 +455,8 @@ impl WebhookStore for SqlStore {
         .bind(event.to_string())
         .bind(endpoint.to_string())
         .execute(&self.writer)
-        .await.db()?;
+        .await
+        .db()?;
         Ok(done.rows_affected() > 0)
     }
 }

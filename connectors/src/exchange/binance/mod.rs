@@ -158,7 +158,7 @@ impl Binance {
     }
 
     async fn send(&self, call: Call<'_>) -> Result<RawResponse, ExchangeError> {
-        let now = self.config.clock.now_ms();
+        let now = super::now_ms_u64(self.config.clock.as_ref());
         self.used_weight.check(call.weight, now)?;
         self.weight_limit.acquire(call.weight).await?;
         if call.method == Method::POST && call.path == "/api/v3/order" {
@@ -210,7 +210,8 @@ impl Binance {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u32>().ok())
         {
-            self.used_weight.observe(used, self.config.clock.now_ms());
+            self.used_weight
+                .observe(used, super::now_ms_u64(self.config.clock.as_ref()));
         }
         if let Some(error) = http::classify_status(VENUE, &response, effect) {
             return Err(error);

@@ -148,7 +148,7 @@ impl Coinbase {
         };
         limiter.acquire(1).await?;
         let bare_path = path.split('?').next().unwrap_or(path);
-        let now_secs = self.config.clock.now_ms() / 1000;
+        let now_secs = super::now_ms_u64(self.config.clock.as_ref()) / 1000;
         let token = build_jwt(
             &self.config.key,
             method.as_str(),

@@ -63,7 +63,7 @@ impl ClockNonce {
 impl NonceSource for ClockNonce {
     fn next(&self) -> Result<u64, String> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        *last = self.clock.now_ms().max(*last + 1);
+        *last = crate::exchange::now_ms_u64(self.clock.as_ref()).max(*last + 1);
         Ok(*last)
     }
 }
@@ -98,7 +98,7 @@ impl NonceSource for FileNonce {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(format!("reading nonce file: {e}")),
         };
-        let next = self.clock.now_ms().max(last + 1);
+        let next = crate::exchange::now_ms_u64(self.clock.as_ref()).max(last + 1);
         // Write-then-rename so a crash mid-write never leaves a truncated (smaller) nonce.
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, next.to_string()).map_err(|e| format!("writing nonce file: {e}"))?;
@@ -112,9 +112,9 @@ mod tests {
     use super::*;
 
     #[derive(Debug)]
-    struct Fixed(u64);
+    struct Fixed(i64);
     impl Clock for Fixed {
-        fn now_ms(&self) -> u64 {
+        fn now_ms(&self) -> i64 {
             self.0
         }
     }

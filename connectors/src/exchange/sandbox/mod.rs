@@ -167,7 +167,7 @@ impl Shared {
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        super::now_ms_u64(self.clock.as_ref())
     }
 
     pub(crate) fn place(

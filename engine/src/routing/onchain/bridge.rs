@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
 use rialto_evm::contracts::{to_wire, IFiatToken};
-use rialto_evm::sender::{self, PrivateKeySigner};
+use rialto_evm::sender;
+
+use crate::chain::rail::SigningKey;
 use rust_decimal::Decimal;
 
 use super::{
@@ -156,7 +158,8 @@ pub fn for_leg<'a>(
 #[derive(Debug)]
 struct Side<'a> {
     hot: HotWallet<'a>,
-    minter: PrivateKeySigner,
+    minter: SigningKey,
+    minter_address: Address,
     token: Token,
 }
 
@@ -220,14 +223,14 @@ impl<'a> DevnetBurnMint<'a> {
         &self,
         side: &Side<'a>,
         (purpose, reference): (&'static str, String),
-        signer: &PrivateKeySigner,
+        key: &SigningKey,
         data: Vec<u8>,
         units: u128,
         now_ms: i64,
     ) -> Result<(), String> {
         let request = request(
             (purpose, reference),
-            signer,
+            key,
             side.token.address,
             data,
             Some((side.token.address, units)),
@@ -283,10 +286,15 @@ fn side<'a>(state: &'a Engine, chain: &str) -> Result<Side<'a>, String> {
     let entry = manifest
         .chain(&hot.chain.caip2)
         .ok_or_else(|| format!("the devnet manifest has no chain {}", hot.chain.caip2))?;
-    let minter = sender::signer_from_key(&entry.minter.private_key)
+    let signer = sender::signer_from_key(&entry.minter.private_key)
         .map_err(|e| format!("{} devnet minter: {e}", hot.chain.caip2))?;
     let token = token(state, hot.chain, "USDC")?;
-    Ok(Side { hot, minter, token })
+    Ok(Side {
+        hot,
+        minter: SigningKey(entry.minter.private_key.clone()),
+        minter_address: sender::signer_address(&signer),
+        token,
+    })
 }
 
 fn wire(address: &Address) -> Result<alloy::primitives::Address, String> {
@@ -299,7 +307,7 @@ impl Bridge for DevnetBurnMint<'_> {
         let (deliver, burn) = Self::refs(leg);
         let from = &self.from;
         let Some(delivered) = stored(self.state, ROUTE_BURN, &deliver).await? else {
-            let minter = sender::signer_address(&from.minter);
+            let minter = from.minter_address;
             let data =
                 sender::erc20_transfer_data(&minter, self.burned).map_err(|e| e.to_string())?;
             let reference = (ROUTE_BURN, deliver);
@@ -307,7 +315,7 @@ impl Bridge for DevnetBurnMint<'_> {
                 .send_token_call(
                     from,
                     reference,
-                    &from.hot.signer,
+                    &from.hot.key,
                     data.to_vec(),
                     self.burned,
                     now_ms,

@@ -4,7 +4,6 @@
 //! bridge, [`super::bridge`]). Read-only. Live chains add nothing yet: no DEX registry and no
 //! CCTP driver are configured for them.
 
-use alloy::providers::{Provider, ProviderBuilder};
 use rialto_connectors::exchange::AssetCode;
 use rialto_evm::contracts::{to_wire, IUniswapV2Pair};
 use rialto_evm::manifest::ChainManifest;
@@ -162,8 +161,7 @@ async fn add_pool(
         .chains
         .get(false, chain.chain_id.as_str())
         .ok_or("chain not served")?;
-    let url = evm.rpc_url().parse().map_err(|e| format!("rpc url: {e}"))?;
-    let node = ProviderBuilder::new().connect_http(url).erased();
+    let node = rialto_evm::provider::provider(evm.rpc_url()).map_err(|e| e.to_string())?;
     let contract = IUniswapV2Pair::new(to_wire(pair).map_err(|e| e.to_string())?, &node);
     let token0 = contract
         .token0()

@@ -18,7 +18,7 @@
 //! receipt's status.
 
 use alloy::primitives::U256;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use alloy::sol_types::SolCall;
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
@@ -29,8 +29,8 @@ use super::{
     devnet_manifest, hot_wallet, received, request, send, step, stored, token, ChainLeg, HotWallet,
     LegProgress, Step, Token, ROUTE_APPROVE, ROUTE_SWAP,
 };
-use crate::services::Engine;
 use crate::chain::rail::{SWAP_GAS_HEADROOM, TOKEN_GAS_HEADROOM};
+use crate::services::Engine;
 
 /// How long a signed swap stays valid, seconds (a re-broadcast after that reverts on chain).
 const DEADLINE_SECS: i64 = 1800;
@@ -243,12 +243,12 @@ async fn swap_or_revoke(
     };
     let mut request = request(
         (ROUTE_SWAP, reference),
-        &plan.hot.signer,
+        &plan.hot.key,
         plan.router,
         call.abi_encode(),
         Some((plan.token_in.address, plan.amount_in)),
     );
-    request.extra_gas = SWAP_GAS_HEADROOM + TOKEN_GAS_HEADROOM;
+    request.fees.extra_units = SWAP_GAS_HEADROOM + TOKEN_GAS_HEADROOM;
     send(plan.state, plan.hot.chain, &request, now_ms).await?;
     Ok(LegProgress::Pending)
 }
@@ -266,7 +266,7 @@ async fn approve_exactly(
     };
     let request = request(
         (ROUTE_APPROVE, reference),
-        &plan.hot.signer,
+        &plan.hot.key,
         plan.token_in.address,
         call.abi_encode(),
         None,
@@ -277,13 +277,7 @@ async fn approve_exactly(
 }
 
 fn node(plan: &SwapPlan<'_>) -> Result<DynProvider, String> {
-    let url = plan
-        .hot
-        .chain
-        .rpc_url()
-        .parse()
-        .map_err(|e| format!("rpc url: {e}"))?;
-    Ok(ProviderBuilder::new().connect_http(url).erased())
+    rialto_evm::provider::provider(plan.hot.chain.rpc_url()).map_err(|e| e.to_string())
 }
 
 /// The hot wallet's allowance of `token_in` to the router, base units.

@@ -1,0 +1,235 @@
+//! A payer's report of the transaction that paid an intent. The engine reads it from the
+//! chain itself (token, recipient, amount, success, confirmations), binds it to this one
+//! intent (a transaction can never pay two) and hands the observed payer to the funds
+//! screening once it has its confirmations.
+
+use rialto_core::intent::{PaymentIntent, PaymentStatus};
+use rialto_core::money::Money;
+use rialto_evm::transfers::{observe_transfer, ObservedTransfer};
+use rialto_evm::EvmError;
+
+use super::{covers, EvmChain, EIP3009_RELAY};
+use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use crate::error::{EngineError, ErrorCode};
+use crate::services::Engine;
+use crate::store::chain::{TX_CONFIRMED, TX_PENDING};
+use crate::store::PaymentTransaction;
+
+/// Where a reported transaction left the intent.
+#[derive(Debug)]
+pub enum Reported {
+    /// Bound to the intent, waiting for its confirmations (the chain watcher screens it).
+    Pending(PaymentIntent),
+    /// Confirmed and screened (or a repeated report): the intent as it now stands.
+    Screened(PaymentIntent),
+}
+
+fn chain_error(err: EvmError) -> EngineError {
+    match err {
+        EvmError::TxHash(_) => EngineError::new(
+            ErrorCode::TransactionInvalid,
+            "tx_hash must be 0x followed by 64 hex digits.",
+        )
+        .param("tx_hash"),
+        EvmError::TxNotFound(_) => EngineError::new(
+            ErrorCode::TransactionNotFound,
+            "That transaction is not mined on this chain (yet). Retry once it is.",
+        )
+        .param("tx_hash"),
+        EvmError::TxFailed(_) => EngineError::new(
+            ErrorCode::TransactionFailed,
+            "That transaction failed on chain; it moved no funds.",
+        )
+        .param("tx_hash"),
+        EvmError::NoMatchingTransfer { .. } => EngineError::new(
+            ErrorCode::TransactionMismatch,
+            "That transaction does not pay this intent's settlement asset to its settlement \
+             address.",
+        )
+        .param("tx_hash"),
+        other => {
+            tracing::warn!(error = %other, "chain unavailable while verifying a payment");
+            EngineError::new(
+                ErrorCode::ChainUnavailable,
+                "The chain could not be reached to verify the transaction; retry shortly.",
+            )
+        }
+    }
+}
+
+/// Verifies the reported transaction on the intent's settlement chain, binds it to the
+/// intent and, once it has its confirmations, screens the funds.
+pub async fn report_transaction(
+    state: &Engine,
+    intent: &PaymentIntent,
+    tx_hash: &str,
+    chain: Option<&str>,
+) -> Result<Reported, EngineError> {
+    let (chain, observed, paid) = verify(state, intent, tx_hash, chain).await?;
+    bind(state, intent, chain, observed, paid).await
+}
+
+/// The transfer the transaction made to the intent's settlement address, if it covers it.
+async fn verify<'a>(
+    state: &'a Engine,
+    intent: &PaymentIntent,
+    tx_hash: &str,
+    chain: Option<&str>,
+) -> Result<(&'a EvmChain, ObservedTransfer, Money), EngineError> {
+    let asset = &intent.settlement.asset;
+    let chain_id = asset.id.chain().to_string();
+    if let Some(chain) = &chain {
+        let named = state.registry.chain(chain).map(|c| c.id.to_string());
+        if named.as_deref() != Some(chain_id.as_str()) {
+            return Err(EngineError::new(
+                ErrorCode::InvalidChain,
+                format!(
+                    "Pay this intent on its settlement chain, {}.",
+                    asset.chain_alias
+                ),
+            )
+            .param("chain"));
+        }
+    }
+    let chain =
+        state
+            .chains
+            .get(intent.livemode, &chain_id)
+            .ok_or_else(|| {
+                EngineError::new(
+            ErrorCode::ChainUnavailable,
+            format!("This gateway watches no RPC for {chain_id}; start it with --devnet-manifest."),
+        )
+            })?;
+    let observed = observe_transfer(
+        chain.rpc_url(),
+        tx_hash,
+        &asset.contract,
+        &intent.settlement.address,
+    )
+    .await
+    .map_err(chain_error)?;
+    let paid = Money::from_base_units(observed.amount_units, asset.currency())
+        .map_err(|e| EngineError::internal(&e))?;
+    if !covers(intent, &paid) {
+        return Err(EngineError::new(
+            ErrorCode::TransactionAmountTooLow,
+            format!(
+                "The transaction paid {} {}; this intent needs {} {}.",
+                paid.to_amount_string(),
+                asset.code,
+                intent.amount.to_amount_string(),
+                intent.amount.currency().code()
+            ),
+        )
+        .param("tx_hash"));
+    }
+    Ok((chain, observed, paid))
+}
+
+/// Binds the observed transfer to the intent (once, against every other intent) and screens
+/// it when it has its confirmations.
+async fn bind(
+    state: &Engine,
+    intent: &PaymentIntent,
+    chain: &EvmChain,
+    observed: ObservedTransfer,
+    paid: Money,
+) -> Result<Reported, EngineError> {
+    let asset = &intent.settlement.asset;
+    let chain_id = asset.id.chain().to_string();
+    let now = state.clock.now_ms();
+    let already_ours = state
+        .store
+        .payment_transactions_of(&intent.id)
+        .await?
+        .iter()
+        .any(|p| p.chain_id == chain_id && p.tx_hash == observed.tx_hash);
+    if already_ours || intent.status != PaymentStatus::AwaitingFunds {
+        if already_ours {
+            // A retry of a report that already went through: answer as it stands.
+            return Ok(Reported::Screened(intent.clone()));
+        }
+        return Err(EngineError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            format!(
+                "This payment intent is {}; it takes no new payment.",
+                intent.status
+            ),
+        ));
+    }
+    if now > intent.expires_at_ms {
+        return Err(EngineError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "This payment intent's funding window has closed.",
+        ));
+    }
+    // The gateway's own transfers (sweeps, payouts, relays of other intents) and anything
+    // mined before the intent existed can never pay it: they are someone else's money.
+    if let Some(leg) = state
+        .store
+        .chain_transfer_by_hash(&chain_id, &observed.tx_hash)
+        .await?
+    {
+        let own_relay =
+            leg.draft.purpose == EIP3009_RELAY && leg.draft.payment_intent_id == Some(intent.id);
+        if !own_relay {
+            return Err(EngineError::new(
+                ErrorCode::TransactionAlreadyUsed,
+                "That transaction already paid another payment intent.",
+            )
+            .param("tx_hash"));
+        }
+    }
+    let mined_ms = i64::try_from(observed.block_timestamp)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    // A minute of slack for the chain's clock against ours.
+    if mined_ms < intent.created_at_ms - 60_000 {
+        return Err(EngineError::new(
+            ErrorCode::TransactionPredatesIntent,
+            "That transaction was mined before this payment intent was created.",
+        )
+        .param("tx_hash"));
+    }
+    // Not deep enough yet: bind it now (so no other intent can take it) and let the chain
+    // watcher screen it once it has the confirmations.
+    let confirmed = observed.confirmations >= chain.confirmations;
+    let claim = PaymentTransaction {
+        chain_id: chain_id.clone(),
+        tx_hash: observed.tx_hash.clone(),
+        payment_intent_id: intent.id,
+        payer: observed.from.to_string(),
+        amount: paid.to_amount_string(),
+        asset: asset.id.to_string(),
+        block_number: i64::try_from(observed.block_number).unwrap_or(i64::MAX),
+        block_hash: observed.block_hash.clone(),
+        log_index: i64::try_from(observed.log_index).unwrap_or(i64::MAX),
+        status: if confirmed { TX_CONFIRMED } else { TX_PENDING }.to_owned(),
+        source: "transaction".to_owned(),
+        created_at_ms: now,
+    };
+    if state.store.claim_transaction(&claim).await? != intent.id {
+        return Err(EngineError::new(
+            ErrorCode::TransactionAlreadyUsed,
+            "That transaction already paid another payment intent.",
+        )
+        .param("tx_hash"));
+    }
+    if !confirmed {
+        return Ok(Reported::Pending(intent.clone()));
+    }
+    let subject = FundsSubject {
+        chain: chain_id,
+        payer_addresses: vec![observed.from.to_string()],
+        asset: Some(asset.code.clone()),
+        amount: Some(paid.to_amount_string()),
+        tx_hash: Some(observed.tx_hash),
+        payer_name: None,
+        payer_country: None,
+        account_holder: None,
+        travel_rule: None,
+    };
+    let outcome = screen_received_funds(state, intent, subject, now).await?;
+    Ok(Reported::Screened(outcome.intent().clone()))
+}

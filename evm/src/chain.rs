@@ -1,0 +1,113 @@
+//! One EVM chain as the gateway uses it: its ids, its RPC endpoints in order of preference
+//! (with fail-over), its confirmations and the gateway's hot wallet there.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rialto_core::address::Address;
+use rialto_core::intent::PaymentIntent;
+use secrecy::SecretString;
+
+use crate::EvmError;
+
+/// One EVM chain the gateway watches and sends on, for one mode: the devnet chains serve
+/// `_test_` intents only, configured real chains `_live_` ones only.
+#[derive(Debug, Clone)]
+pub struct EvmChain {
+    /// CAIP-2, `eip155:31338`.
+    pub caip2: String,
+    /// The EIP-155 chain id.
+    pub chain_id: u64,
+    pub alias: String,
+    pub livemode: bool,
+    /// JSON-RPC endpoints in order of preference.
+    pub rpc_urls: Vec<String>,
+    /// Index into `rpc_urls` of the endpoint in use; [`EvmChain::fail_over`] moves it on.
+    active: Arc<AtomicUsize>,
+    /// Blocks a payment needs on top of it (its own included) before anything moves on it.
+    pub confirmations: u64,
+    /// The gateway's hot wallet here: relays authorizations and pays sweep gas.
+    pub hot_wallet: Option<SecretString>,
+    /// Token contracts whose transfers the deposit watcher follows.
+    pub tokens: Vec<Address>,
+}
+
+impl EvmChain {
+    pub fn new(
+        caip2: String,
+        chain_id: u64,
+        alias: String,
+        livemode: bool,
+        rpc_urls: Vec<String>,
+        confirmations: u64,
+    ) -> Self {
+        Self {
+            caip2,
+            chain_id,
+            alias,
+            livemode,
+            rpc_urls,
+            active: Arc::default(),
+            confirmations,
+            hot_wallet: None,
+            tokens: Vec::new(),
+        }
+    }
+
+    /// The endpoint in use.
+    pub fn rpc_url(&self) -> &str {
+        let i = self.active.load(Ordering::Relaxed) % self.rpc_urls.len().max(1);
+        self.rpc_urls.get(i).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Moves to the next endpoint after the one in use failed (no-op with one endpoint).
+    pub fn fail_over(&self) {
+        if self.rpc_urls.len() > 1 {
+            let next = self.active.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(chain = %self.caip2, rpc = %redact_url(&self.rpc_urls[next % self.rpc_urls.len()]), "RPC endpoint failed; failing over");
+        }
+    }
+
+    /// Whether this chain moves money for `intent`: same chain, same mode.
+    pub fn serves(&self, intent: &PaymentIntent) -> bool {
+        intent.livemode == self.livemode
+            && intent.settlement.asset.id.chain().to_string() == self.caip2
+    }
+
+    /// Checks every endpoint answers with this chain's id. A wrong id is fatal (payments would
+    /// be verified on another chain); an unreachable endpoint only warns.
+    pub async fn verify_endpoints(&self) -> Result<(), EvmError> {
+        for url in &self.rpc_urls {
+            match crate::sender::chain_id(url).await {
+                Ok(id) if id == self.chain_id => {}
+                Ok(id) => {
+                    return Err(EvmError::Endpoint {
+                        url: redact_url(url),
+                        reason: format!(
+                            "{} RPC endpoint answers as chain {id}, not {}",
+                            self.caip2, self.chain_id
+                        ),
+                    })
+                }
+                Err(err) => {
+                    tracing::warn!(chain = %self.caip2, rpc = %redact_url(url), error = %err, "RPC endpoint unreachable at start")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
