@@ -19,22 +19,33 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one JSON-RPC request may take, answer included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-fn cache() -> &'static Mutex<HashMap<String, DynProvider>> {
-    static PROVIDERS: OnceLock<Mutex<HashMap<String, DynProvider>>> = OnceLock::new();
-    PROVIDERS.get_or_init(Mutex::default)
+/// Providers by endpoint, each built on first use.
+#[derive(Debug, Default)]
+struct Providers(Mutex<HashMap<String, DynProvider>>);
+
+impl Providers {
+    fn get(&self, rpc_url: &str) -> Result<DynProvider, EvmError> {
+        if let Some(found) = self.0.lock().ok().and_then(|c| c.get(rpc_url).cloned()) {
+            return Ok(found);
+        }
+        let built = build(rpc_url)?;
+        if let Ok(mut providers) = self.0.lock() {
+            // Two first uses racing both build; the first stored wins and the other is dropped.
+            return Ok(providers.entry(rpc_url.to_owned()).or_insert(built).clone());
+        }
+        Ok(built)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().map(|c| c.len()).unwrap_or(0)
+    }
 }
 
 /// The shared provider for `rpc_url`, built on first use.
 pub fn provider(rpc_url: &str) -> Result<DynProvider, EvmError> {
-    if let Some(found) = cache().lock().ok().and_then(|c| c.get(rpc_url).cloned()) {
-        return Ok(found);
-    }
-    let built = build(rpc_url)?;
-    if let Ok(mut providers) = cache().lock() {
-        // Two first uses racing both build; the first stored wins and the other is dropped.
-        return Ok(providers.entry(rpc_url.to_owned()).or_insert(built).clone());
-    }
-    Ok(built)
+    static PROVIDERS: OnceLock<Providers> = OnceLock::new();
+    PROVIDERS.get_or_init(Providers::default).get(rpc_url)
 }
 
 /// A provider for `rpc_url` with this module's timeouts, not shared.
@@ -68,15 +79,15 @@ mod tests {
 
     #[test]
     fn one_endpoint_gets_one_provider_and_a_bad_url_an_error() {
+        let providers = Providers::default();
+        assert!(providers.get("not a url").is_err());
+        assert_eq!(providers.len(), 0, "nothing is kept for a bad URL");
+        providers.get("http://127.0.0.1:1").unwrap();
+        providers.get("http://127.0.0.1:1").unwrap();
+        assert_eq!(providers.len(), 1, "built once, then shared");
+        providers.get("http://127.0.0.1:2").unwrap();
+        assert_eq!(providers.len(), 2);
         assert!(provider("not a url").is_err());
-        let first = provider("http://127.0.0.1:1").unwrap();
-        let again = provider("http://127.0.0.1:1").unwrap();
-        let (a, b) = (
-            format!("{:?}", first.client()),
-            format!("{:?}", again.client()),
-        );
-        assert_eq!(a, b);
-        assert_eq!(cache().lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

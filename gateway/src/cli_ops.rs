@@ -7,7 +7,7 @@ use rialto_compliance::{verify_chain, AddressRole, ComplianceCaseId, PartyRole, 
 use rialto_core::asset::AssetRegistry;
 use serde_json::{json, Value};
 
-use crate::api::compliance::{operator_screening, screening_key};
+use crate::compliance::screening::{operator_screening, screening_key};
 use crate::compliance::Compliance;
 use crate::config::Config;
 use crate::keys::generate_operator_key;

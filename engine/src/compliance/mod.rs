@@ -1,10 +1,11 @@
-//! Compliance in the gateway: the OFAC data it loads and reloads, the external screener over
+//! Compliance in the engine: the OFAC data it loads and reloads, the external screener over
 //! HTTP, and the screening points of the payment flow. The screening itself (lists, names,
 //! rules, decisions, the audit chain) lives in `rialto-compliance`, which does no IO.
 //!
 //! # Layout
 //! - [`lists`]: the embedded OFAC snapshot, or a folder re-read on change.
 //! - [`service`]: [`Compliance`]: current lists, thresholds, rules policy per merchant.
+//! - [`screening`]: ad-hoc screenings: the address to screen and the screening object.
 //! - [`flow`]: the screening points (settlement address, received funds, case resolution).
 //! - [`external_http`]: a TRM-shaped external address screener over HTTP, prefetched before
 //!   the synchronous screening call.
@@ -12,6 +13,7 @@
 pub mod external_http;
 pub mod flow;
 pub mod lists;
+pub mod screening;
 pub mod service;
 
 pub use service::{validate_config, Compliance, MerchantPolicy, ReloadReport};

@@ -9,10 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use rialto_compliance::{
-    AddressKey, AddressRole, AuditEntry, ComplianceCaseId, Decision, Outcome, PartyRole,
-    ScreenedAddress,
+    AddressRole, AuditEntry, ComplianceCaseId, Decision, PartyRole, ScreenedAddress,
 };
-use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -42,69 +40,9 @@ pub struct ScreeningParams {
     pub name: Option<String>,
 }
 
-/// A screening's result. Merchants get `decision` and `message` only.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScreeningObject {
-    /// Always `compliance_screening`.
-    pub object: &'static str,
-    /// The decision's id (`cc_…`), as recorded in the audit log.
-    pub id: String,
-    /// `clear`, `review` or `block`.
-    pub decision: String,
-    pub message: String,
-    /// Operators only: every finding with its evidence.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub reasons: Option<serde_json::Value>,
-    /// Operators only: the version of the list this screening is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub list_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub list_versions: Option<Vec<String>>,
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Clear => "clear",
-        Outcome::Review => "review",
-        Outcome::Block => "block",
-    }
-}
-
-/// The JSON `rialto compliance screen` prints and operators get over HTTP.
-pub fn operator_screening(decision: &Decision, primary_list: usize) -> ScreeningObject {
-    ScreeningObject {
-        object: "compliance_screening",
-        id: decision.case_id.to_string(),
-        decision: outcome_name(decision.outcome).to_owned(),
-        message: decision.merchant_message().to_owned(),
-        reasons: serde_json::to_value(&decision.findings).ok(),
-        list_version: decision.list_versions.get(primary_list).cloned(),
-        list_versions: Some(decision.list_versions.clone()),
-    }
-}
-
-/// Parses an address to screen: for a named chain as that chain requires, else in any format
-/// a list may hold.
-pub fn screening_key(
-    registry: &rialto_core::asset::AssetRegistry,
-    address: &str,
-    chain: Option<&str>,
-) -> Result<AddressKey, ApiError> {
-    let invalid = |msg: String| ApiError::new(ErrorCode::InvalidAddress, msg).param("address");
-    match chain {
-        Some(chain) => {
-            let chain = registry.chain(chain).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidChain, format!("Unknown chain `{chain}`."))
-                    .param("chain")
-            })?;
-            let parsed = Address::parse(address, chain.id.namespace())
-                .map_err(|e| invalid(format!("Invalid address: {e}.")))?;
-            Ok(AddressKey::from(&parsed))
-        }
-        None => AddressKey::parse(address).map_err(|e| invalid(format!("{e}."))),
-    }
-}
+pub use rialto_engine::compliance::screening::{
+    operator_screening, outcome_name, screening_key, ScreeningObject,
+};
 
 /// Name-only screening against the current SDN index.
 pub fn screen_name_now(state: &AppState, name: &str, at_ms: u64) -> Decision {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The architecture's doors (ARCHITECTURE.md), checked: the engine pulls in no web server or SQL
+# crate, nothing outside the HTTP layer imports it, and no source file passes 800 lines.
+# Exits non-zero, naming what broke, when one does not hold.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+
+engine_deps="$(cargo tree -p rialto-engine -e normal --prefix none | sed 's/ v[0-9].*//' | sort -u)"
+for forbidden in axum axum-core sqlx sqlx-core; do
+  if grep -qx "$forbidden" <<<"$engine_deps"; then
+    echo "check-layers: rialto-engine depends on $forbidden:" >&2
+    cargo tree -p rialto-engine -e normal -i "$forbidden" >&2 || true
+    status=1
+  fi
+done
+
+# Only the HTTP layer (gateway/src/api) and the gateway's start-up files may name `crate::api`.
+offenders="$(grep -rln 'crate::api' --include='*.rs' gateway/src engine/src \
+  | grep -v -e '^gateway/src/api/' -e '^gateway/src/server.rs$' -e '^gateway/src/lib.rs$' \
+      -e '^gateway/src/main.rs$' || true)"
+if [ -n "$offenders" ]; then
+  echo "check-layers: outside the HTTP layer, these name crate::api:" >&2
+  echo "$offenders" >&2
+  status=1
+fi
+
+# House limit: files under 800 lines.
+long="$(git ls-files '*.rs' | xargs wc -l | awk '$2 != "total" && $1 > 800 {print $2 " (" $1 " lines)"}')"
+if [ -n "$long" ]; then
+  echo "check-layers: over 800 lines:" >&2
+  echo "$long" >&2
+  status=1
+fi
+
+if [ "$status" -eq 0 ]; then
+  echo "check-layers: engine free of axum and sqlx; crate::api only in the HTTP layer; no file over 800 lines"
+fi
+exit "$status"
