@@ -29,8 +29,9 @@ use crate::error::{EngineError, ErrorCode};
 use crate::idempotency::{IdempotencyKey, WriteError};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
 use crate::services::Engine;
-use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
+use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
+use crate::store::PaymentTxStatus;
 use crate::store::{CasOutcome, Event};
 use crate::treasury::{self, Outgoing, Sent};
 
@@ -131,7 +132,7 @@ async fn payer_of(state: &Engine, intent: &PaymentIntent) -> Result<Option<Addre
     let paid = state.store.payment_transactions_of(&intent.id).await?;
     Ok(paid
         .iter()
-        .find(|p| p.status == TX_CONFIRMED)
+        .find(|p| p.status == PaymentTxStatus::Confirmed)
         .and_then(|p| Address::parse(&p.payer, intent.settlement.address.namespace()).ok()))
 }
 

@@ -373,3 +373,79 @@ async fn a_wallet_payment_held_for_review_is_returned_once_released_and_never_co
     assert_eq!(usdc_balance(chain, MERCHANT).await, merchant_before);
     wait_intent(app, &paying, "failed").await;
 }
+
+/// A start that died after the funds screening had moved the intent on (to `converting`), and
+/// before its plan was stored, resumes when the funding is reported: the funds are screened
+/// afresh and the payment completes. Nothing goes back, and the intent is not failed.
+#[tokio::test]
+async fn a_start_interrupted_after_the_screening_resumes_instead_of_sending_the_funds_back() {
+    use rialto_core::intent::PaymentEvent;
+    use rialto_gateway::compliance::flow::{screen_received_funds, FundsSubject};
+    use rialto_gateway::routing::execute::move_intent;
+    use rialto_gateway::store::Store;
+
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let payer = chain.payers[0].address.to_string();
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    let paying = intent(app, "20.00").await;
+    let quote = best_quote(
+        app,
+        &paying,
+        json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"}),
+    )
+    .await;
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = &accepted["execution"];
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let payer_before = usdc_balance(chain, &payer).await;
+    let sent = units(dec(&exec["pay_to"]["amount"]));
+    let hash = pay_usdc_hash(chain, 0, exec["pay_to"]["address"].as_str().unwrap(), sent).await;
+    // What the attempt that died left behind: the payer screened clear, the intent converting.
+    let id = paying["id"].as_str().unwrap().parse().unwrap();
+    let stored = app.store.get_intent_unscoped(&id).await.unwrap().unwrap();
+    let subject = FundsSubject {
+        chain: chain.chain_id.to_string(),
+        payer_addresses: vec![payer.clone()],
+        asset: Some(stored.settlement.asset.code.clone()),
+        amount: Some(stored.amount.to_amount_string()),
+        tx_hash: Some(hash.clone()),
+        payer_name: None,
+        payer_country: None,
+        account_holder: None,
+        travel_rule: None,
+    };
+    let now = app.state.clock.now_ms();
+    let screened = screen_received_funds(&app.state, &stored, subject, now)
+        .await
+        .unwrap();
+    move_intent(
+        &app.state,
+        screened.intent(),
+        PaymentEvent::ConversionStarted,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status_of(app, &paying).await, "converting");
+    let answer = report_funding(app, chain, 0, &exec_id, &hash).await;
+    let body: Value = answer.json().await.unwrap();
+    assert!(
+        body["failure_code"].is_null(),
+        "resumed, not refused: {body}"
+    );
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert!(done["returned"].is_null(), "nothing went back: {done}");
+    wait_intent(app, &paying, "succeeded").await;
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before - sent,
+        "the payer paid once"
+    );
+    let paid = usdc_balance(chain, MERCHANT).await - merchant_before;
+    assert_eq!(paid, units(dec(&quote["merchant_amount"])), "{quote}");
+}

@@ -13,7 +13,7 @@ use rialto_connectors::rail::SignError;
 use rialto_gateway::config::Config;
 use rialto_gateway::server::open_store;
 use rialto_gateway::store::chain::{ChainStore, LegStatus, SignedLeg, TransferDraft};
-use rialto_gateway::store::{SqlStore, Store};
+use rialto_gateway::store::{PaymentSource, PaymentTxStatus, SqlStore, Store};
 
 const CHAIN: &str = "eip155:31338";
 const HOT: &str = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
@@ -325,8 +325,8 @@ async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn 
         block_number: 1,
         block_hash: "0x1".into(),
         log_index: 0,
-        status: status.into(),
-        source: "transaction".into(),
+        status: PaymentTxStatus::parse(status).unwrap(),
+        source: PaymentSource::Transaction,
         created_at_ms: T0,
     };
     // The oldest ones would crowd a page of one if the store did not filter.

@@ -11,7 +11,9 @@ use rialto_core::money::{Currency, Money};
 use rialto_gateway::keys::generate_key;
 use rialto_gateway::store::chain::{SignedLeg, TransferDraft};
 use rialto_gateway::store::reconcile::{ExceptionRecord, ReconciliationRun, ReportScope};
-use rialto_gateway::store::{Event, KeyKind, Merchant, PaymentTransaction, Store};
+use rialto_gateway::store::{
+    Event, KeyKind, Merchant, PaymentSource, PaymentTransaction, PaymentTxStatus, Store,
+};
 
 const CHAIN: &str = "eip155:8453";
 const HOT: &str = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
@@ -173,8 +175,8 @@ async fn chain_records_page_in_order_with_their_owners(store: &dyn Store) {
         block_number: 3,
         block_hash: "0x3".into(),
         log_index: 2,
-        status: "confirmed".into(),
-        source: "transaction".into(),
+        status: PaymentTxStatus::Confirmed,
+        source: PaymentSource::Transaction,
         created_at_ms: T0,
     };
     store.claim_transaction(&tx).await.unwrap();

@@ -1,6 +1,9 @@
-//! The EVM rail inside the gateway: which chains it serves ([`Chains`]), its own outgoing
-//! transactions ([`rail`]), the watcher that turns chain state into payment state
-//! ([`watcher`]) and the step that settles funded intents ([`settle`]); [`worker`] runs them.
+//! The chains in the engine: which chains it serves ([`Chains`], of `rialto_evm`'s
+//! [`EvmChain`]), how it reaches their rails ([`rail`]: the `Rail` role, `EvmRail`, the store as
+//! the rails' journal), the watcher that turns chain state into payment state ([`watcher`]),
+//! the payment policy for under-, over- and late payments ([`policy`]), payer reports
+//! ([`report`]) and relays ([`relay`]), and the step that settles funded intents ([`settle`]);
+//! [`worker`] runs them.
 //!
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.

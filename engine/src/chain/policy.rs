@@ -33,8 +33,8 @@ use crate::objects::{intent_event, intent_json};
 use crate::refunds::RefundSpec;
 use crate::services::Engine;
 use crate::settings::{self, MerchantSettings, OverpaidPolicy};
-use crate::store::chain::TX_CONFIRMED;
 use crate::store::{CasOutcome, PaymentTransaction};
+use crate::store::{PaymentSource, PaymentTxStatus};
 
 /// What the policy does with the funds confirmed so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +163,7 @@ pub async fn apply(
         .payment_transactions_of(&intent.id)
         .await?
         .into_iter()
-        .filter(|p| p.source == "deposit" && p.status == TX_CONFIRMED)
+        .filter(|p| p.source == PaymentSource::Deposit && p.status == PaymentTxStatus::Confirmed)
         .collect();
     let Some(first) = deposits.first() else {
         return Ok(false);

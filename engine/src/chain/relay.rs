@@ -7,8 +7,9 @@ use rialto_core::money::Money;
 use crate::chain::EvmChain;
 use crate::error::EngineError;
 use crate::services::Engine;
-use crate::store::chain::{ChainTransfer, TX_PENDING};
+use crate::store::chain::ChainTransfer;
 use crate::store::PaymentTransaction;
+use crate::store::{PaymentSource, PaymentTxStatus};
 
 /// Binds a stored relay leg's transaction to its intent (idempotent). The payer and amount
 /// are read again from the chain when it confirms; these are only what the leg says.
@@ -37,8 +38,8 @@ pub async fn claim_relay(
         block_number: 0,
         block_hash: String::new(),
         log_index: 0,
-        status: TX_PENDING.to_owned(),
-        source: "authorization".to_owned(),
+        status: PaymentTxStatus::Pending,
+        source: PaymentSource::Authorization,
         created_at_ms: leg.draft.created_at_ms,
     };
     state.store.claim_transaction(&claim).await?;

@@ -12,8 +12,8 @@ use super::{covers, EvmChain, EIP3009_RELAY};
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::error::{EngineError, ErrorCode};
 use crate::services::Engine;
-use crate::store::chain::{TX_CONFIRMED, TX_PENDING};
 use crate::store::PaymentTransaction;
+use crate::store::{PaymentSource, PaymentTxStatus};
 
 /// Where a reported transaction left the intent.
 #[derive(Debug)]
@@ -205,8 +205,13 @@ async fn bind(
         block_number: i64::try_from(observed.block_number).unwrap_or(i64::MAX),
         block_hash: observed.block_hash.clone(),
         log_index: i64::try_from(observed.log_index).unwrap_or(i64::MAX),
-        status: if confirmed { TX_CONFIRMED } else { TX_PENDING }.to_owned(),
-        source: "transaction".to_owned(),
+        status: if confirmed {
+            PaymentTxStatus::Confirmed
+        } else {
+            PaymentTxStatus::Pending
+        }
+        .to_owned(),
+        source: PaymentSource::Transaction,
         created_at_ms: now,
     };
     if state.store.claim_transaction(&claim).await? != intent.id {

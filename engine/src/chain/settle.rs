@@ -22,8 +22,9 @@ use super::rail::{
 use super::EvmChain;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
-use crate::store::chain::{ChainTransfer, LegStatus, TX_CONFIRMED};
+use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::{CasOutcome, PaymentTransaction};
+use crate::store::{PaymentSource, PaymentTxStatus};
 
 pub const SWEEP_GAS: &str = "sweep_gas";
 pub const SWEEP: &str = "sweep";
@@ -47,10 +48,13 @@ pub async fn settle_funded(
                 continue;
             }
             let paid = store.payment_transactions_of(&intent.id).await?;
-            let Some(payment) = paid.into_iter().find(|p| p.status == TX_CONFIRMED) else {
+            let Some(payment) = paid
+                .into_iter()
+                .find(|p| p.status == PaymentTxStatus::Confirmed)
+            else {
                 continue; // funded by a sandbox helper or a route: not ours to settle
             };
-            let moved = if payment.source == "deposit" {
+            let moved = if payment.source == PaymentSource::Deposit {
                 sweep(state, chain, &intent, &payment, now_ms).await
             } else {
                 settle_direct(state, &intent, &payment, now_ms).await
@@ -115,7 +119,7 @@ async fn succeed(
         crate::ledger::paid_and_settled(&next, paid, now_ms)
     }
     .map_err(|e| FlowError::Ledger(e.to_string()))?;
-    if payment.source == "route" {
+    if payment.source == PaymentSource::Route {
         // A routed payment is paid out of the funds Rialto routed (`routing::booking`).
         for entry in postings.iter_mut().flat_map(|p| p.entries.iter_mut()) {
             if entry.account == crate::ledger::PAYERS {
@@ -129,7 +133,7 @@ async fn succeed(
     if state.store.paid_into(&next.id, &balance).await? > rust_decimal::Decimal::ZERO {
         postings.clear();
     }
-    if payment.source == "exchange" {
+    if payment.source == PaymentSource::Exchange {
         // The venue's trade and fees for the payer, from the account that paid.
         for account in state.store.exchange_accounts_of(&next.id).await? {
             let same = |h: &str| {
@@ -210,7 +214,7 @@ pub(super) async fn deposited(
 ) -> Result<rust_decimal::Decimal, FlowError> {
     let mut total = rust_decimal::Decimal::ZERO;
     for p in state.store.payment_transactions_of(&intent.id).await? {
-        if p.source == "deposit" && p.status == TX_CONFIRMED {
+        if p.source == PaymentSource::Deposit && p.status == PaymentTxStatus::Confirmed {
             total += p
                 .amount
                 .parse::<rust_decimal::Decimal>()

@@ -21,8 +21,8 @@ use super::{block_i64, covers, EvmChain};
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
-use crate::store::chain::{TX_CONFIRMED, TX_PENDING, TX_REVERTED};
 use crate::store::{IntentChange, PaymentTransaction};
+use crate::store::{PaymentSource, PaymentTxStatus};
 
 /// Blocks scanned per call, so one call stays short on a busy chain.
 pub const SCAN_CHUNK: u64 = 2_000;
@@ -117,8 +117,8 @@ pub async fn scan_deposits(
                 block_number: block_i64(log.block_number),
                 block_hash: log.block_hash.clone(),
                 log_index: block_i64(log.log_index),
-                status: TX_PENDING.to_owned(),
-                source: "deposit".to_owned(),
+                status: PaymentTxStatus::Pending,
+                source: PaymentSource::Deposit,
                 created_at_ms: now_ms,
             };
             if store.claim_transaction(&claim).await? == intent.id {
@@ -146,7 +146,7 @@ pub async fn track_payments(
     let store = state.store.as_ref();
     let mut changed = 0;
     for ptx in store
-        .payment_transactions_in(&chain.caip2, TX_PENDING, 500)
+        .payment_transactions_in(&chain.caip2, PaymentTxStatus::Pending, 500)
         .await?
     {
         let Some(intent) = store.get_intent_unscoped(&ptx.payment_intent_id).await? else {
@@ -179,7 +179,7 @@ pub async fn track_payments(
             continue;
         }
         for ptx in store.payment_transactions_of(&intent.id).await? {
-            if ptx.status != TX_CONFIRMED {
+            if ptx.status != PaymentTxStatus::Confirmed {
                 continue;
             }
             match revert_if_gone(state, chain, &intent, ptx, now_ms).await {
@@ -201,7 +201,7 @@ async fn recipient(
     intent: &PaymentIntent,
     ptx: &PaymentTransaction,
 ) -> Result<Option<rialto_core::address::Address>, FlowError> {
-    if ptx.source != "deposit" {
+    if ptx.source != PaymentSource::Deposit {
         return Ok(Some(intent.settlement.address));
     }
     let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
@@ -226,9 +226,9 @@ async fn advance_pending(
         // Not (or no longer) on chain. It may come back (a relay we re-broadcast, a payer's
         // transaction still in the pool) until the intent's window closes.
         if now_ms > intent.expires_at_ms || intent.status.is_terminal() {
-            ptx.status = TX_REVERTED.to_owned();
+            ptx.status = PaymentTxStatus::Reverted;
             store
-                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
                 .await?;
             return Ok(true);
         }
@@ -239,7 +239,7 @@ async fn advance_pending(
             ptx.block_number = block_i64(mined.block_number);
             ptx.block_hash = mined.block_hash;
             store
-                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
                 .await?;
         }
         return Ok(false);
@@ -260,9 +260,9 @@ async fn advance_pending(
         Err(
             rialto_evm::EvmError::NoMatchingTransfer { .. } | rialto_evm::EvmError::TxFailed(_),
         ) => {
-            ptx.status = TX_REVERTED.to_owned();
+            ptx.status = PaymentTxStatus::Reverted;
             store
-                .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+                .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
                 .await?;
             return Ok(true);
         }
@@ -272,7 +272,7 @@ async fn advance_pending(
         .map_err(|e| FlowError::Chain(e.into()))?;
     // Deposits are judged by the payment policy once confirmed, over everything received
     // (several transfers may top an intent up); direct payments must cover the amount.
-    let deposit = ptx.source == "deposit";
+    let deposit = ptx.source == PaymentSource::Deposit;
     if !deposit && intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
         let subject = FundsSubject {
             chain: chain.caip2.clone(),
@@ -289,13 +289,13 @@ async fn advance_pending(
             .await
             .map_err(FlowError::Screening)?;
     }
-    ptx.status = TX_CONFIRMED.to_owned();
+    ptx.status = PaymentTxStatus::Confirmed;
     ptx.amount = paid.to_amount_string();
     ptx.block_number = block_i64(observed.block_number);
     ptx.block_hash = observed.block_hash;
     ptx.log_index = block_i64(observed.log_index);
     store
-        .set_payment_transaction(&ptx, TX_PENDING, None, now_ms)
+        .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
         .await?;
     if deposit {
         super::policy::apply(state, chain, intent, now_ms).await?;
@@ -350,7 +350,7 @@ async fn revert_if_gone(
         &intent_json(&next),
         now_ms,
     );
-    ptx.status = TX_REVERTED.to_owned();
+    ptx.status = PaymentTxStatus::Reverted;
     let change = IntentChange {
         expected: intent.status,
         next,
@@ -358,7 +358,7 @@ async fn revert_if_gone(
     };
     state
         .store
-        .set_payment_transaction(&ptx, TX_CONFIRMED, Some(&change), now_ms)
+        .set_payment_transaction(&ptx, PaymentTxStatus::Confirmed, Some(&change), now_ms)
         .await?;
     Ok(true)
 }

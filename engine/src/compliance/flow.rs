@@ -27,7 +27,9 @@ use crate::store::{
 };
 
 mod cases;
+mod resume;
 pub use cases::*;
+pub use resume::*;
 
 /// What arrived for an intent and what is known about who sent it: the subject of the funds
 /// screening, stored with the case so an approval can screen it again.

@@ -361,9 +361,9 @@ pub fn conversion_postings(
 }
 
 use crate::error::EngineError;
-use crate::store::chain::TX_PENDING;
 use crate::store::exchange::ExchangeAccount;
 use crate::store::PaymentTransaction;
+use crate::store::{PaymentSource, PaymentTxStatus};
 use rialto_core::intent::PaymentIntent;
 
 /// Binds the withdrawal's transaction to the intent; the chain worker confirms and screens it.
@@ -389,8 +389,8 @@ pub async fn claim_withdrawal(
         block_number: 0,
         block_hash: String::new(),
         log_index: 0,
-        status: TX_PENDING.to_owned(),
-        source: "exchange".to_owned(),
+        status: PaymentTxStatus::Pending,
+        source: PaymentSource::Exchange,
         created_at_ms: state.clock.now_ms(),
     };
     state.store.claim_transaction(&claim).await?;

@@ -18,8 +18,9 @@ use super::engine::{
     Outcome, Role, Rules, TxHash, Watch,
 };
 use crate::chain::{Chains, EvmChain};
-use crate::store::chain::{LegStatus, TX_CONFIRMED, TX_REVERTED};
+use crate::store::chain::LegStatus;
 use crate::store::reconcile::{ExceptionRecord, OwnedLeg, OwnedPayment, ReconciliationRun};
+use crate::store::{PaymentSource, PaymentTxStatus};
 use crate::store::{Store, StoreError};
 
 const PAGE: u32 = 1000;
@@ -278,7 +279,7 @@ fn payment_expected(
     owned: &OwnedPayment,
 ) -> Option<Expected> {
     let p = &owned.tx;
-    if p.status == TX_REVERTED {
+    if p.status == PaymentTxStatus::Reverted {
         return None;
     }
     let asset = registry.asset(&p.asset.parse().ok()?)?;
@@ -287,7 +288,7 @@ fn payment_expected(
         .to_base_units()
         .ok()?;
     let chain = interner.intern(&p.chain_id);
-    let confirmed = p.status == TX_CONFIRMED;
+    let confirmed = p.status == PaymentTxStatus::Confirmed;
     Some(Expected {
         incoming: true,
         purpose: "payment".into(),
@@ -346,7 +347,7 @@ pub async fn run(
             let page = store.payments_page(caip2, after.as_deref(), PAGE).await?;
             for owned in &page {
                 if let Some(e) = payment_expected(&ctx, registry, &mut engine.interner, owned) {
-                    if owned.tx.source == crate::routing::execute::PAYMENT_SOURCE {
+                    if owned.tx.source == PaymentSource::Route {
                         carried.insert(e.tx);
                     }
                     engine.expect(&e);

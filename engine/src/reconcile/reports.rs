@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 
 use super::time::format_utc;
 use crate::ledger::{merchant_balance, merchant_settled, Posting};
-use crate::store::chain::{ChainTransfer, TX_CONFIRMED};
+use crate::store::chain::ChainTransfer;
 use crate::store::reconcile::{ExceptionRecord, OwnedPayment, ReportScope};
+use crate::store::PaymentTxStatus;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,8 +219,8 @@ fn payment_row(p: &OwnedPayment) -> Row {
     row.insert("recipient".into(), text(&p.recipient));
     row.insert("amount".into(), text(&t.amount));
     row.insert("asset".into(), text(&t.asset));
-    row.insert("tx_status".into(), text(&t.status));
-    row.insert("source".into(), text(&t.source));
+    row.insert("tx_status".into(), text(t.status.as_str()));
+    row.insert("source".into(), text(t.source.as_str()));
     row
 }
 
@@ -294,7 +295,7 @@ async fn moved_by(
             continue;
         };
         let paid = store.payment_transactions_of(&intent).await?;
-        if let Some(p) = paid.iter().find(|p| p.status == TX_CONFIRMED) {
+        if let Some(p) = paid.iter().find(|p| p.status == PaymentTxStatus::Confirmed) {
             out.insert(
                 reference.clone(),
                 (

@@ -41,7 +41,7 @@ use crate::exchange::Credentials;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegRecord, RouteLegStatus};
-use crate::store::{CasOutcome, PaymentTransaction};
+use crate::store::{CasOutcome, PaymentSource, PaymentTransaction};
 
 mod books;
 mod finish;
@@ -122,7 +122,7 @@ pub enum LegSpec {
 }
 
 /// The `source` of the payment transaction a route's transfer to the merchant records.
-pub const PAYMENT_SOURCE: &str = "route";
+pub const PAYMENT_SOURCE: PaymentSource = PaymentSource::Route;
 
 /// Where money reached one of Rialto's addresses on chain through a transaction that is not a
 /// rail leg of the gateway's own (so reconciliation would otherwise not expect it).

@@ -1,4 +1,4 @@
-//! The gateway side of the SmartFunding router (`rialto-router`): market snapshots built from
+//! The engine side of the SmartFunding router (`rialto-router`): market snapshots built from
 //! the real connectors, the Chainlink oracle adapter, ranked quotes for an intent, locks, and
 //! the venue health the operator endpoint shows.
 //!
@@ -9,10 +9,12 @@
 //!   in sandbox mode, the reference feeds for live chains).
 //! - [`onchain`]: the on-chain legs of routes (Uniswap V2 swaps, the devnet's stand-in USDC
 //!   bridge, token transfers) sent from the hot wallets, and their `Dex`/`Cctp` market edges.
+//! - [`start`]: starting accepted quotes: exchange payers screened and linked, wallet payers'
+//!   signed funding reports verified and bound, the execution objects.
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs.
 //! - [`booking`]: the ledger postings of executions (funding, conversions, returns).
 //!
-//! Quotes are persisted by the API (`api/routing.rs`) with their route and graph
+//! Quotes are persisted by the API (`gateway/src/api/routing.rs`) with their route and graph
 //! ([`StoredRoute`]), so any gateway instance, restarted or not, can lock and execute them.
 
 pub mod booking;

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::compliance::flow::{screen_received_funds, FundsOutcome, FundsSubject};
+use crate::compliance::flow::{rescreen_funds, screen_received_funds, FundsOutcome, FundsSubject};
 use crate::error::{EngineError, ErrorCode};
 use crate::exchange::Credentials;
 use crate::routing::execute::{self, Funding};
@@ -498,22 +498,57 @@ async fn screen_and_plan(
             return Ok(Vec::new());
         }
     };
-    execute::move_intent(state, &screened, PaymentEvent::ConversionStarted, now_ms)
+    plan_cleared(state, exec, &screened, proof.map(|_| locked), graph, now_ms).await
+}
+
+/// Resumes a start that died after the funds screening and before its plan was stored (the
+/// intent is `funds_received` or `converting`): the funds are screened again, a fresh decision,
+/// and the plan starts under that proof. Anything but a clear decision freezes the execution
+/// with its case for an operator; nothing goes back to a payer who no longer clears.
+async fn resume_plan(
+    state: &Engine,
+    exec: &mut RouteExecution,
+    intent: &PaymentIntent,
+    subject: FundsSubject,
+    locked: LockedQuote,
+    graph: &Graph,
+) -> Result<Vec<RouteLegRecord>, EngineError> {
+    let now_ms = state.clock.now_ms();
+    tracing::warn!(execution = %exec.id, intent = %intent.id, status = %intent.status, "resuming an interrupted start");
+    let Some(proof) = rescreen_funds(state, intent, &subject, now_ms).await? else {
+        exec.status = ExecutionStatus::Frozen;
+        exec.failure_code = Some("compliance_blocked".into());
+        exec.failure_message = Some("This payment cannot be processed.".into());
+        return Ok(Vec::new());
+    };
+    plan_cleared(state, exec, intent, proof.map(|_| locked), graph, now_ms).await
+}
+
+/// Starts the plan of a cleared payment: the intent moves to `converting` (or on to `settling`
+/// when the first leg already pays the merchant), or to `failed` when no plan can start.
+async fn plan_cleared(
+    state: &Engine,
+    exec: &mut RouteExecution,
+    screened: &PaymentIntent,
+    cleared: rialto_compliance::Cleared<LockedQuote>,
+    graph: &Graph,
+    now_ms: i64,
+) -> Result<Vec<RouteLegRecord>, EngineError> {
+    execute::move_intent(state, screened, PaymentEvent::ConversionStarted, now_ms)
         .await
         .map_err(|e| EngineError::internal(&e))?;
-    let cleared = proof.map(|_| locked);
-    match execute::start_plan(state, exec, &screened, cleared, graph, now_ms) {
+    match execute::start_plan(state, exec, screened, cleared, graph, now_ms) {
         Ok(legs) => {
             if legs.first().is_some_and(|l| l.kind == "settlement") {
                 // Nothing to convert: the first leg already pays the merchant.
-                execute::move_intent(state, &screened, PaymentEvent::SettlementStarted, now_ms)
+                execute::move_intent(state, screened, PaymentEvent::SettlementStarted, now_ms)
                     .await
                     .map_err(|e| EngineError::internal(&e))?;
             }
             Ok(legs)
         }
         Err(reason) => {
-            execute::move_intent(state, &screened, PaymentEvent::RouteFailed, now_ms)
+            execute::move_intent(state, screened, PaymentEvent::RouteFailed, now_ms)
                 .await
                 .map_err(|e| EngineError::internal(&e))?;
             exec.status = ExecutionStatus::Failed;

@@ -21,10 +21,7 @@ pub struct DepositAddress {
     pub created_at_ms: i64,
 }
 
-/// Confirmation state of a payment transaction (`payment_transactions.status`).
-pub const TX_PENDING: &str = "pending";
-pub const TX_CONFIRMED: &str = "confirmed";
-pub const TX_REVERTED: &str = "reverted";
+pub use super::{PaymentSource, PaymentTxStatus};
 
 #[async_trait]
 pub trait ChainStore: Send + Sync + 'static {
@@ -74,7 +71,7 @@ pub trait ChainStore: Send + Sync + 'static {
     async fn payment_transactions_in(
         &self,
         chain_id: &str,
-        status: &str,
+        status: PaymentTxStatus,
         limit: u32,
     ) -> Result<Vec<PaymentTransaction>, StoreError>;
 
@@ -90,7 +87,7 @@ pub trait ChainStore: Send + Sync + 'static {
     async fn set_payment_transaction(
         &self,
         tx: &PaymentTransaction,
-        expected: &str,
+        expected: PaymentTxStatus,
         intent: Option<&IntentChange>,
         now_ms: i64,
     ) -> Result<CasOutcome, StoreError>;

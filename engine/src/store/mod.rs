@@ -430,6 +430,76 @@ pub struct ScreenedPayment {
     pub history_seen: Option<(i64, usize)>,
 }
 
+/// Where a payment transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentTxStatus {
+    /// Bound to its intent, waiting for the chain's confirmations.
+    Pending,
+    /// Deep enough to count.
+    Confirmed,
+    /// A reorg dropped it (or it failed): it pays nothing.
+    Reverted,
+}
+
+impl PaymentTxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentTxStatus::Pending => "pending",
+            PaymentTxStatus::Confirmed => "confirmed",
+            PaymentTxStatus::Reverted => "reverted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            PaymentTxStatus::Pending,
+            PaymentTxStatus::Confirmed,
+            PaymentTxStatus::Reverted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// How a payment transaction came to be bound to its intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentSource {
+    /// Reported by the payer, with proof.
+    Transaction,
+    /// An EIP-3009 authorization the gateway relayed.
+    Authorization,
+    /// Seen arriving at the intent's deposit address.
+    Deposit,
+    /// A withdrawal from the payer's exchange account.
+    Exchange,
+    /// The settlement leg of a SmartFunding route.
+    Route,
+}
+
+impl PaymentSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentSource::Transaction => "transaction",
+            PaymentSource::Authorization => "authorization",
+            PaymentSource::Deposit => "deposit",
+            PaymentSource::Exchange => "exchange",
+            PaymentSource::Route => "route",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            PaymentSource::Transaction,
+            PaymentSource::Authorization,
+            PaymentSource::Deposit,
+            PaymentSource::Exchange,
+            PaymentSource::Route,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
 /// An on-chain transfer bound to the intent it pays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentTransaction {
@@ -447,10 +517,10 @@ pub struct PaymentTransaction {
     pub log_index: i64,
     /// `pending` until it has the required confirmations, then `confirmed`; `reverted` when a
     /// reorg dropped it (see [`chain`]).
-    pub status: String,
+    pub status: PaymentTxStatus,
     /// `transaction` (reported by the payer), `authorization` (EIP-3009, relayed by us) or
     /// `deposit` (seen arriving at the intent's deposit address).
-    pub source: String,
+    pub source: PaymentSource,
     pub created_at_ms: i64,
 }
 

@@ -553,7 +553,7 @@ async fn cancel_inner(
         .payment_transactions_of(&current.id)
         .await?
         .iter()
-        .any(|p| p.status != crate::store::chain::TX_REVERTED);
+        .any(|p| p.status != crate::store::PaymentTxStatus::Reverted);
     if funded {
         return Err(ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,

@@ -9,7 +9,9 @@ use sqlx::Row;
 
 use super::chain::{ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft};
 use super::sql::{cas_intent, insert_event, SqlStore};
-use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
+use super::{
+    CasOutcome, IntentChange, PaymentSource, PaymentTransaction, PaymentTxStatus, StoreError,
+};
 
 const LEG_COLUMNS: &str = "leg_id, purpose, reference, payment_intent_id, chain_id, \
     from_address, to_address, token, amount_units, nonce, raw_tx, tx_hash, status, block_number, \
@@ -73,8 +75,10 @@ pub(super) fn payment_tx_from_row(row: &AnyRow) -> Result<PaymentTransaction, St
         block_number: row.try_get("block_number").db()?,
         block_hash: row.try_get("block_hash").db()?,
         log_index: row.try_get("log_index").db()?,
-        status: row.try_get("status").db()?,
-        source: row.try_get("source").db()?,
+        status: PaymentTxStatus::parse(&row.try_get::<String, _>("status").db()?)
+            .ok_or_else(|| corrupt("payment transaction status"))?,
+        source: PaymentSource::parse(&row.try_get::<String, _>("source").db()?)
+            .ok_or_else(|| corrupt("payment transaction source"))?,
         created_at_ms: row.try_get("created_at").db()?,
     })
 }
@@ -286,7 +290,7 @@ impl ChainStore for SqlStore {
     async fn payment_transactions_in(
         &self,
         chain_id: &str,
-        status: &str,
+        status: PaymentTxStatus,
         limit: u32,
     ) -> Result<Vec<PaymentTransaction>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -294,7 +298,7 @@ impl ChainStore for SqlStore {
              status = $2 ORDER BY created_at LIMIT $3"
         ))
         .bind(chain_id.to_owned())
-        .bind(status.to_owned())
+        .bind(status.as_str())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -320,7 +324,7 @@ impl ChainStore for SqlStore {
     async fn set_payment_transaction(
         &self,
         ptx: &PaymentTransaction,
-        expected: &str,
+        expected: PaymentTxStatus,
         intent: Option<&IntentChange>,
         now_ms: i64,
     ) -> Result<CasOutcome, StoreError> {
@@ -339,7 +343,7 @@ impl ChainStore for SqlStore {
              log_index = $4, amount = $5, updated_at = $6 WHERE chain_id = $7 AND tx_hash = $8 \
              AND status = $9",
         )
-        .bind(ptx.status.clone())
+        .bind(ptx.status.as_str())
         .bind(ptx.block_number)
         .bind(ptx.block_hash.clone())
         .bind(ptx.log_index)
@@ -347,7 +351,7 @@ impl ChainStore for SqlStore {
         .bind(now_ms)
         .bind(ptx.chain_id.clone())
         .bind(ptx.tx_hash.clone())
-        .bind(expected.to_owned())
+        .bind(expected.as_str())
         .execute(&mut *tx)
         .await
         .db()?

@@ -559,8 +559,8 @@ impl ComplianceStore for SqlStore {
         .bind(tx.block_hash.clone())
         .bind(tx.log_index)
         .bind(tx.created_at_ms)
-        .bind(tx.status.clone())
-        .bind(tx.source.clone())
+        .bind(tx.status.as_str())
+        .bind(tx.source.as_str())
         .execute(&self.writer)
         .await
         .db()?;

@@ -225,8 +225,8 @@ pub(super) async fn bind_payment(
         block_number: transfer.block_number.unwrap_or(0),
         block_hash: transfer.block_hash.clone().unwrap_or_default(),
         log_index: 0,
-        status: crate::store::chain::TX_CONFIRMED.to_owned(),
-        source: PAYMENT_SOURCE.to_owned(),
+        status: crate::store::chain::PaymentTxStatus::Confirmed,
+        source: PaymentSource::Route,
         created_at_ms: now_ms,
     };
     state

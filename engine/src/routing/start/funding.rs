@@ -10,6 +10,22 @@ pub fn funding_message(execution: &str, tx_hash: &str) -> String {
     )
 }
 
+/// Whether the intent is where an earlier start of this execution left it when it died after
+/// the funds screening and before the plan was stored: screened (`funds_received`) or moved on
+/// to `converting`, with no payment of any other kind bound to it. Such a start resumes; it is
+/// not a reason to send the funds back.
+async fn interrupted_start(state: &Engine, intent: &PaymentIntent) -> Result<bool, EngineError> {
+    use rialto_core::intent::PaymentStatus as S;
+    if !matches!(intent.status, S::FundsReceived | S::Converting) {
+        return Ok(false);
+    }
+    Ok(state
+        .store
+        .payment_transactions_of(&intent.id)
+        .await?
+        .is_empty())
+}
+
 /// Binds the payer's reported funding transaction to a wallet-sourced execution and starts
 /// it. The report must be signed by the payer (EIP-191 over [`funding_message`]) and the
 /// transfer must send the quoted token from the payer to `pay_to`, with the chain's
@@ -169,10 +185,15 @@ pub async fn start_funded(
         .unwrap_or_else(|| intent.clone());
     let mut legs = Vec::new();
     let open = current.status == rialto_core::intent::PaymentStatus::AwaitingFunds;
+    let resumable = !late && interrupted_start(state, &current).await?;
     match (locked, short) {
-        (Ok(locked), false) if open && !late => {
+        (Ok(locked), false) if (open && !late) || resumable => {
             let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
-            legs = screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?;
+            legs = if open {
+                screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?
+            } else {
+                resume_plan(state, &mut exec, &current, subject, locked, &graph).await?
+            };
             if exec.failure_code.as_deref() == Some("compliance_blocked") {
                 // The funds are in Rialto's treasury, frozen with the case.
                 exec.status = ExecutionStatus::Frozen;
