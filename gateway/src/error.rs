@@ -109,47 +109,41 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
     }
 }
 
-/// A failure on its way to the client.
+/// A failure on its way to the client: the engine's error (code, message, parameter, retry
+/// hint), which this layer alone turns into an HTTP status and a Stripe-style body.
 #[derive(Debug)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    pub param: Option<String>,
-    /// Seconds to wait, for 429s.
-    pub retry_after: Option<u64>,
+pub struct ApiError(pub EngineError);
+
+impl std::ops::Deref for ApiError {
+    type Target = EngineError;
+
+    fn deref(&self) -> &EngineError {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut EngineError {
+        &mut self.0
+    }
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            param: None,
-            retry_after: None,
-        }
+        Self(EngineError::new(code, message))
     }
 
-    pub fn param(mut self, param: impl Into<String>) -> Self {
-        self.param = Some(param.into());
-        self
+    pub fn param(self, param: impl Into<String>) -> Self {
+        Self(self.0.param(param))
     }
 
     pub fn missing(kind: &str, id: &str, param: &str) -> Self {
-        Self::new(
-            ErrorCode::ResourceMissing,
-            format!("No such {kind}: '{id}'"),
-        )
-        .param(param)
+        Self(EngineError::missing(kind, id, param))
     }
 
-    /// An internal failure: logged in full here, shown only as `api_error`.
+    /// An internal failure: logged in full, shown only as `api_error`.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
-            ErrorCode::ApiError,
-            "Something went wrong on our side. Retry with the same Idempotency-Key; quote the \
-             request id if it persists.",
-        )
+        Self(EngineError::internal(cause))
     }
 
     pub fn status(&self) -> StatusCode {
@@ -159,12 +153,7 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
-        Self {
-            code: err.code,
-            message: err.message,
-            param: err.param,
-            retry_after: err.retry_after,
-        }
+        Self(err)
     }
 }
 
@@ -195,18 +184,19 @@ pub struct ErrorObject {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind) = status_and_type(self.code);
+        let Self(err) = self;
+        let (status, kind) = status_and_type(err.code);
         let body = ErrorBody {
             error: ErrorObject {
                 kind,
-                code: self.code.as_str().to_owned(),
-                message: self.message,
-                param: self.param,
+                code: err.code.as_str().to_owned(),
+                message: err.message,
+                param: err.param,
                 request_id: None,
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
+        if let Some(secs) = err.retry_after {
             if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

@@ -160,7 +160,7 @@ mod tests {
 
     fn code_and_param(body: &str) -> (ErrorCode, Option<String>) {
         let err = parse_json::<Body>(body.as_bytes()).unwrap_err();
-        (err.code, err.param)
+        (err.code, err.0.param)
     }
 
     #[test]
