@@ -76,6 +76,9 @@ async fn post(chain: &ChainManifest, p: &DynProvider, feed_key: &str, answer: i6
     let mock = IMockV3Aggregator::new(to_wire(&chain.feeds[feed_key].address).unwrap(), &owner);
     let receipt = mock
         .updateAnswer(I256::try_from(answer).unwrap())
+        // The test's own transaction sets its gas: an estimate made in one block can fall short
+        // in the next (as the swap and token legs found under a loaded CI machine).
+        .gas(300_000)
         .send()
         .await
         .unwrap()
@@ -203,6 +206,7 @@ async fn zero_negative_and_stale_answers_are_refused_and_never_fall_back() {
             old,
             old,
         )
+        .gas(300_000)
         .send()
         .await
         .unwrap()
