@@ -10,6 +10,7 @@ pub(crate) mod accounts;
 mod anvil;
 mod artifact;
 mod deploy;
+pub mod rail_harness;
 mod sandbox;
 mod tx;
 
