@@ -308,18 +308,8 @@ async fn a_wallet_payment_held_for_review_is_returned_once_released_and_never_co
     let merchant_before = usdc_balance(chain, MERCHANT).await;
     // Over the travel-rule threshold with no originator data: screening holds it for review.
     let paying = intent(app, "5000.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"}),
-    )
-    .await;
-    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let exec = &accepted["execution"];
+    let (_, exec) = accept_base_usdc(app, &payer, &paying).await;
+    let exec = &exec;
     let exec_id = exec["id"].as_str().unwrap().to_owned();
     let payer_before = usdc_balance(chain, &payer).await;
     let hash = pay_usdc_hash(
@@ -389,18 +379,8 @@ async fn a_start_interrupted_after_the_screening_resumes_instead_of_sending_the_
     let payer = chain.payers[0].address.to_string();
     let merchant_before = usdc_balance(chain, MERCHANT).await;
     let paying = intent(app, "20.00").await;
-    let quote = best_quote(
-        app,
-        &paying,
-        json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"}),
-    )
-    .await;
-    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let exec = &accepted["execution"];
+    let (quote, exec) = accept_base_usdc(app, &payer, &paying).await;
+    let exec = &exec;
     let exec_id = exec["id"].as_str().unwrap().to_owned();
     let payer_before = usdc_balance(chain, &payer).await;
     let sent = units(dec(&exec["pay_to"]["amount"]));

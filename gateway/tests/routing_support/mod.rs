@@ -307,3 +307,20 @@ pub async fn fund_usdt(setup: &DevnetApp, exec: &Value) -> String {
     assert_eq!(status, 200, "{body}");
     id
 }
+
+/// `paying`'s best wallet quote for USDC on devnet-base, accepted for `payer`: the quote and
+/// its execution.
+pub async fn accept_base_usdc(app: &TestApp, payer: &str, paying: &Value) -> (Value, Value) {
+    let quote = best_quote(
+        app,
+        paying,
+        json!({"type": "wallet", "chain": "devnet-base", "asset": "usdc"}),
+    )
+    .await;
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": payer }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (quote, accepted["execution"].clone())
+}
