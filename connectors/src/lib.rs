@@ -2,6 +2,7 @@
 //! (public stablecoins, bank deposit tokens) and price feeds.
 //!
 //! It holds the roles every outside party implements ([`rail::Rail`] with its journal port,
+//! [`chain::ChainNode`], [`dex::Dex`], [`bridge::Bridge`], [`price_feed::PriceFeed`],
 //! [`exchange::Exchange`]) and the exchange clients; chain implementations live in their own
 //! crates (`rialto-evm`). Everything venue-specific (wire types, status
 //! mapping, signing, limits) stays inside its venue module; callers see the [`exchange`]
@@ -11,6 +12,14 @@
 //! - [`rail`]: the chain-agnostic [`rail::Rail`] (legs named by purpose and reference, recorded
 //!   in a [`rail::RailJournal`] before they are sent), [`rail::MemoryJournal`], and the rail
 //!   conformance suite every implementation runs ([`rail::conformance`]).
+//! - [`chain`]: [`chain::ChainNode`], the reads a flow needs of a chain beside its rail (head,
+//!   block hashes, transfers, receipts, lost legs, fee quotes, the chain's own encodings), its
+//!   error [`chain::ChainError`], [`chain::DepositKeyring`] and [`chain::leg_step`].
+//! - [`dex`]: [`dex::Dex`], swaps on one chain (pool reserves, allowance, output, the approve
+//!   and swap legs).
+//! - [`bridge`]: [`bridge::Bridge`], moving a stablecoin between chains as recorded rail legs.
+//! - [`price_feed`]: [`price_feed::PriceFeed`], checked prices by chain and pair, and
+//!   [`price_feed::PriceFeedError`], whose kind says whether another source may be asked.
 //! - [`exchange`]: the flat [`exchange::Exchange`] trait, its domain types (orders, quotes,
 //!   withdrawals, capabilities), [`exchange::ExchangeError`] with `is_retryable()` /
 //!   `retry_after()`, book walking ([`exchange::walk_book`]), client order ids and withdrawal
@@ -32,5 +41,9 @@
 //! TLS for live venues is the `rustls-tls` feature (off by default, so tests against local
 //! servers do not build rustls and ring).
 
+pub mod bridge;
+pub mod chain;
+pub mod dex;
 pub mod exchange;
+pub mod price_feed;
 pub mod rail;

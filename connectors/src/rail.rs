@@ -228,6 +228,14 @@ pub struct FeeLimits {
     pub extra_units: u64,
 }
 
+/// A leg's action with the fee limits it needs, as a connector prepares it (a DEX call, a
+/// route's token transfer); the caller names it and picks who signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedLeg {
+    pub action: LegAction,
+    pub fees: FeeLimits,
+}
+
 /// A leg to send.
 #[derive(Debug, Clone)]
 pub struct LegRequest {

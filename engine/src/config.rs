@@ -209,4 +209,4 @@ impl Default for IntentConfig {
 }
 
 /// A URL with any password replaced, for messages and logs.
-pub use rialto_evm::chain::redact_url;
+pub use rialto_connectors::chain::redact_url;

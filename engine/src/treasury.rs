@@ -9,10 +9,8 @@
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
 
-use crate::chain::rail::{
-    EvmRail, FeeLimits, FlowError, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
-};
-use crate::chain::EvmChain;
+use crate::chain::rail::{FeeLimits, FlowError, LegAction, LegRequest, StoreJournal};
+use crate::chain::Chain;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::services::Engine;
 use crate::store::chain::ChainTransfer;
@@ -52,7 +50,7 @@ pub enum Sent {
 
 pub async fn send(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     out: &Outgoing,
     now_ms: i64,
 ) -> Result<Sent, FlowError> {
@@ -90,7 +88,7 @@ pub async fn send(
         purpose: out.purpose,
         reference: out.reference.clone(),
         payment_intent_id: out.payment_intent_id,
-        from: SigningKey(hot.clone()),
+        from: hot.clone(),
         action: LegAction::Transfer {
             asset: Some(out.token),
             to: out.destination,
@@ -99,6 +97,6 @@ pub async fn send(
         fees: FeeLimits::default(),
     };
     let journal = StoreJournal(store);
-    let leg = EvmRail::new(chain, &journal).send(&request, now_ms).await?;
+    let leg = chain.rail(&journal).send(&request, now_ms).await?;
     Ok(Sent::Leg(Box::new(leg)))
 }

@@ -2,7 +2,7 @@
 //! runs (anvil chains with the sandbox tokens, Chainlink mock feeds and Uniswap V2), the
 //! manifest that tells the gateway where everything is, a Chainlink feed reader that turns
 //! a feed answer into an exact price or refuses it (and an L2 sequencer uptime check), the
-//! registry of real Chainlink feeds and a `PriceFeed` over them, EIP-3009 gasless
+//! registry of real Chainlink feeds and the connectors' `PriceFeed` over them, EIP-3009 gasless
 //! authorizations, and per-intent deposit addresses.
 //!
 //! Money stays exact: amounts cross the chain boundary as integer base units (`U256`) converted
@@ -16,6 +16,12 @@
 //!   as JSON.
 //! - [`chain`]: [`chain::EvmChain`], one chain as the gateway uses it (ids, RPC endpoints with
 //!   fail-over, confirmations, hot wallet).
+//! - [`node`]: [`node::EvmNode`], the connectors' `ChainNode` role on one chain (the reads the
+//!   engine's flows need beside the rail), and `EvmError` → `ChainError`.
+//! - [`uniswap`]: [`uniswap::UniswapV2`], the connectors' `Dex` role: pool reserves, allowance,
+//!   `getAmountsOut`, and the exact-approve and swap legs.
+//! - [`devnet_bridge`]: [`devnet_bridge::DevnetBurnMint`], the connectors' `Bridge` role on the
+//!   devnet: a stand-in for CCTP (burn and mint by the devnet FiatToken's minter), not CCTP.
 //! - [`rail`]: [`rail::EvmRail`], the chain-agnostic `Rail` role of `rialto-connectors` on one
 //!   EVM chain: legs estimated, recorded in the caller's journal, signed, then broadcast.
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
@@ -23,7 +29,8 @@
 //!   for an L2 sequencer uptime feed.
 //! - [`feeds`]: [`feeds::FeedRegistry`]: Chainlink proxies, decimals and heartbeats by chain and
 //!   pair, and L2 sequencer uptime feeds, from the reference data or the devnet manifest.
-//! - [`price_feed`]: the [`price_feed::PriceFeed`] role, [`price_feed::ChainlinkPriceFeed`]
+//! - [`price_feed`]: [`price_feed::EvmPriceFeed`] (by EIP-155 id, with [`EvmError`]),
+//!   [`price_feed::ChainlinkPriceFeed`], which also implements the connectors' `PriceFeed`
 //!   (sequencer first, then a judged `latestRoundData`, over an injected clock) and
 //!   [`price_feed::FallbackPriceFeed`] (second source on outages only, never on refusals).
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
@@ -48,15 +55,18 @@ pub mod chainlink;
 pub mod contracts;
 pub mod deposit;
 pub mod devnet;
+pub mod devnet_bridge;
 pub mod eip3009;
 pub mod error;
 pub mod feeds;
 pub mod manifest;
+pub mod node;
 pub mod price_feed;
 pub mod provider;
 pub mod rail;
 pub mod sender;
 pub mod transfers;
+pub mod uniswap;
 pub mod watch;
 
 /// The shared JSON-RPC provider for `rpc_url` (read-only: it signs nothing), with timeouts.
@@ -68,4 +78,4 @@ pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, Devne
 pub use error::{AuthorizationError, EvmError};
 pub use feeds::FeedRegistry;
 pub use manifest::DevnetManifest;
-pub use price_feed::{ChainlinkPriceFeed, FallbackPriceFeed, PriceFeed, PriceObservation};
+pub use price_feed::{ChainlinkPriceFeed, EvmPriceFeed, FallbackPriceFeed, PriceObservation};

@@ -1,5 +1,6 @@
-//! The [`PriceFeed`] role and its Chainlink implementation: a price for a pair on a chain, with
-//! the round and timestamp it came from, or a refusal.
+//! Chainlink prices: the connectors' `PriceFeed` role over Chainlink feeds, and
+//! [`EvmPriceFeed`], the same by EIP-155 chain id with this crate's errors: a price for a pair
+//! on a chain, with the round and timestamp it came from, or a refusal.
 //!
 //! [`ChainlinkPriceFeed`] looks the feed up in a [`FeedRegistry`], checks the L2 sequencer first
 //! where the chain has an uptime feed, then reads `latestRoundData` and judges it with
@@ -12,7 +13,8 @@ use std::time::Duration;
 use alloy::providers::DynProvider;
 use alloy::transports::http::reqwest::Url;
 use async_trait::async_trait;
-use rust_decimal::Decimal;
+
+use rialto_connectors::price_feed::{PriceFeedError, PriceFeedErrorKind};
 
 use crate::chainlink;
 use crate::feeds::FeedRegistry;
@@ -24,25 +26,13 @@ use crate::EvmError;
 /// and only L1-savvy users could have acted during it; an hour lets both settle.
 pub const DEFAULT_SEQUENCER_GRACE: Duration = Duration::from_secs(3600);
 
-/// A price that passed every check, with where it came from: quotes and receipts carry the
-/// round and timestamp so a price can be traced back to the exact on-chain answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PriceObservation {
-    /// `BASE/QUOTE`: `USDC/USD` is the USD price of one USDC.
-    pub pair: String,
-    /// Exact: the feed's integer answer scaled down by its decimals.
-    pub price: Decimal,
-    pub round_id: u128,
-    /// Unix seconds of the round's last update.
-    pub updated_at: u64,
-    pub decimals: u8,
-    /// Which feed answered: `chainlink:eip155:<chain id>:<EIP-55 proxy address>`.
-    pub source: String,
-}
+pub use rialto_connectors::price_feed::PriceObservation;
 
-/// A source of prices by chain and pair.
+/// A source of prices by EIP-155 chain id and pair, with this crate's own errors (the
+/// connectors' [`PriceFeed`](rialto_connectors::price_feed::PriceFeed) role, which
+/// [`ChainlinkPriceFeed`] also implements, speaks CAIP-2 and classified errors).
 #[async_trait]
-pub trait PriceFeed: Send + Sync {
+pub trait EvmPriceFeed: Send + Sync {
     /// The current price of `pair` (`USDC/USD`) as seen on EIP-155 chain `chain_id`.
     ///
     /// Read-only and safe to retry. Never returns a price that failed its checks: a stale,
@@ -133,7 +123,7 @@ impl<C: Clock> ChainlinkPriceFeed<C> {
 }
 
 #[async_trait]
-impl<C: Clock> PriceFeed for ChainlinkPriceFeed<C> {
+impl<C: Clock> EvmPriceFeed for ChainlinkPriceFeed<C> {
     /// Checks the sequencer before the price: on an L2 whose sequencer is down the price feed
     /// can look fresh (its last update is recent in L2 time) while nobody but L1 users can
     /// trade against it, so a sequencer refusal wins over any price answer.
@@ -167,6 +157,42 @@ impl<C: Clock> PriceFeed for ChainlinkPriceFeed<C> {
     }
 }
 
+/// The classified error of the connectors' role for one of this crate's.
+pub fn feed_error(err: EvmError) -> PriceFeedError {
+    let kind = if is_safety_refusal(&err) {
+        PriceFeedErrorKind::Refused
+    } else if may_fall_back(&err) {
+        PriceFeedErrorKind::Unavailable
+    } else {
+        PriceFeedErrorKind::Failed
+    };
+    PriceFeedError::new(kind, err)
+}
+
+fn eip155(chain: &str) -> Option<u64> {
+    chain.strip_prefix("eip155:")?.parse().ok()
+}
+
+#[async_trait]
+impl<C: Clock> rialto_connectors::price_feed::PriceFeed for ChainlinkPriceFeed<C> {
+    async fn price(&self, chain: &str, pair: &str) -> Result<PriceObservation, PriceFeedError> {
+        let Some(chain_id) = eip155(chain) else {
+            return Err(PriceFeedError::new(
+                PriceFeedErrorKind::Unavailable,
+                format!("Chainlink feeds here are on eip155 chains, not {chain}"),
+            ));
+        };
+        EvmPriceFeed::price(self, chain_id, pair)
+            .await
+            .map_err(feed_error)
+    }
+
+    fn heartbeat(&self, chain: &str, pair: &str) -> Option<Duration> {
+        let info = self.registry.feed(eip155(chain)?, pair).ok()?;
+        Some(info.heartbeat)
+    }
+}
+
 /// Shows the chains and registry, not the providers (their URLs may carry API keys).
 impl<C> std::fmt::Debug for ChainlinkPriceFeed<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,14 +217,14 @@ pub struct FallbackPriceFeed<A, B> {
     secondary: B,
 }
 
-impl<A: PriceFeed, B: PriceFeed> FallbackPriceFeed<A, B> {
+impl<A: EvmPriceFeed, B: EvmPriceFeed> FallbackPriceFeed<A, B> {
     pub fn new(primary: A, secondary: B) -> Self {
         FallbackPriceFeed { primary, secondary }
     }
 }
 
 #[async_trait]
-impl<A: PriceFeed, B: PriceFeed> PriceFeed for FallbackPriceFeed<A, B> {
+impl<A: EvmPriceFeed, B: EvmPriceFeed> EvmPriceFeed for FallbackPriceFeed<A, B> {
     /// When both fail, the secondary's error is returned and the primary's is logged.
     async fn price(&self, chain_id: u64, pair: &str) -> Result<PriceObservation, EvmError> {
         match self.primary.price(chain_id, pair).await {
@@ -240,7 +266,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl PriceFeed for &Scripted {
+    impl EvmPriceFeed for &Scripted {
         async fn price(&self, _chain_id: u64, _pair: &str) -> Result<PriceObservation, EvmError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.answers.lock().unwrap().pop().expect("asked once only")

@@ -50,15 +50,15 @@ pub fn signer_of(key: &SigningKey) -> Result<PrivateKeySigner, RailError> {
 
 /// A leg's action as one EVM call: `to`, wei sent, calldata, and the token and base units it
 /// moves.
-struct Call {
-    to: Address,
-    value: u128,
-    data: Vec<u8>,
-    moves: Option<(Address, u128)>,
+pub(crate) struct Call {
+    pub(crate) to: Address,
+    pub(crate) value: u128,
+    pub(crate) data: Vec<u8>,
+    pub(crate) moves: Option<(Address, u128)>,
 }
 
 /// The transaction a leg's action is.
-fn call_of(action: &LegAction) -> Result<Call, RailError> {
+pub(crate) fn call_of(action: &LegAction) -> Result<Call, RailError> {
     let evm = |a: &Address| match a {
         Address::Evm(_) => Ok(*a),
         other => Err(RailError::ForeignAddress(other.to_string())),

@@ -10,26 +10,7 @@ use rialto_core::address::Address;
 use crate::contracts::{from_wire, to_wire};
 use crate::EvmError;
 
-/// A token transfer observed on chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedTransfer {
-    /// `0x`-prefixed, lower-case.
-    pub tx_hash: String,
-    /// The sender of the first matching `Transfer` log.
-    pub from: Address,
-    pub to: Address,
-    pub token: Address,
-    /// Sum of every matching log of the transaction, in the token's base units.
-    pub amount_units: u128,
-    pub block_number: u64,
-    pub block_hash: String,
-    /// Of the first matching log.
-    pub log_index: u64,
-    /// Blocks on top of (and including) the transaction's block.
-    pub confirmations: u64,
-    /// Unix seconds of the transaction's block.
-    pub block_timestamp: u64,
-}
+pub use rialto_connectors::chain::ObservedTransfer;
 
 /// Parses a transaction hash: `0x` and 64 hex digits.
 pub fn parse_tx_hash(text: &str) -> Result<B256, EvmError> {

@@ -14,19 +14,7 @@ use rialto_core::address::Address;
 use crate::contracts::{from_wire, to_wire};
 use crate::EvmError;
 
-/// One `Transfer(from, to, value)` log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferLog {
-    pub token: Address,
-    pub from: Address,
-    pub to: Address,
-    pub amount_units: u128,
-    /// `0x`-prefixed, lower-case.
-    pub tx_hash: String,
-    pub block_number: u64,
-    pub block_hash: String,
-    pub log_index: u64,
-}
+pub use rialto_connectors::chain::TransferLog;
 
 /// The chain head's number.
 pub async fn head(rpc_url: &str) -> Result<u64, EvmError> {

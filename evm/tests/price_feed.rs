@@ -15,7 +15,7 @@ use common::{block_time, key, reader, start, wallet};
 use rialto_evm::contracts::{to_wire, IMockV3Aggregator};
 use rialto_evm::feeds::FeedRegistry;
 use rialto_evm::manifest::{ChainManifest, SEQUENCER_UPTIME_FEED};
-use rialto_evm::price_feed::{ChainlinkPriceFeed, Clock, FallbackPriceFeed, PriceFeed};
+use rialto_evm::price_feed::{ChainlinkPriceFeed, Clock, EvmPriceFeed, FallbackPriceFeed};
 use rialto_evm::{DevnetManifest, EvmError};
 use rust_decimal::Decimal;
 

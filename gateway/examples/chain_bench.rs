@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
         clock.now_ms(),
     )
     .await?;
-    let chains = sandbox_chains(&config, &registry)?;
+    let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let compliance = Arc::new(Compliance::new(&config.compliance)?);
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key())?);
     let state = AppState::new(

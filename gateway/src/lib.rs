@@ -10,12 +10,15 @@
 //! - [`error`]: the one mapping from engine errors to Stripe-style error objects and statuses.
 //! - [`store`]: [`SqlStore`](store::SqlStore), the engine's store ports for SQLite and
 //!   PostgreSQL, with the migrations.
+//! - [`chains`]: the configuration's chains wired behind the connectors' roles (EVM nodes,
+//!   the devnet DEX and bridge, deposit keys, Chainlink feeds) for the engine.
 //! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
 //! - [`server`]: start-up, telemetry and graceful shutdown.
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 
 pub mod api;
+pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod error;

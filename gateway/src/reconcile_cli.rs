@@ -223,7 +223,9 @@ pub async fn reconcile_run(
     };
     let config = load_config(config_path, overrides)?;
     let store = open_store(&config, registry.clone()).await?;
-    let chains = Chains::from_config(&config.engine(), &registry)?;
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock);
+    let chains = crate::chains::from_config(&config.engine(), &registry, clock)?.engine;
     let request = RunRequest {
         chains: chain,
         from_block,

@@ -100,11 +100,9 @@ pub async fn serve(
     let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
-    let chains = sandbox_chains(&config, &registry)?;
+    let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let sandbox_exchange = sandbox_exchange(&config).await?;
-    for chain in chains.iter() {
-        chain.verify_endpoints().await?;
-    }
+    chains.verify_endpoints().await?;
     let state = AppState::new(
         store.clone(),
         registry,
@@ -180,8 +178,9 @@ pub async fn sandbox_exchange(
 pub fn sandbox_chains(
     config: &Config,
     registry: &AssetRegistry,
-) -> anyhow::Result<crate::chain::Chains> {
-    crate::chain::Chains::from_config(&config.engine(), registry)
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<crate::chains::ChainSet> {
+    crate::chains::from_config(&config.engine(), registry, clock)
 }
 
 /// Re-reads the compliance list folder when its files change (a no-op for the embedded

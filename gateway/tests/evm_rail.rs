@@ -475,10 +475,7 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
-    use rialto_gateway::chain::rail::{
-        EvmRail, FeeLimits, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
-    };
-    use rialto_gateway::chain::Chains;
+    use rialto_gateway::chain::rail::{FeeLimits, LegAction, LegRequest, SigningKey, StoreJournal};
     use rialto_gateway::store::chain::{ChainStore, LegStatus};
     use rialto_gateway::store::Store;
 
@@ -488,7 +485,12 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
         devnet_manifest: setup.manifest_path.display().to_string(),
         ..Default::default()
     };
-    let chains = Arc::new(Chains::from_sandbox(&sandbox, &common::registry()).unwrap());
+    let clock: Arc<dyn rialto_gateway::clock::Clock> = Arc::new(rialto_gateway::clock::SystemClock);
+    let chains = Arc::new(
+        rialto_gateway::chains::from_sandbox(&sandbox, &common::registry(), clock)
+            .unwrap()
+            .engine,
+    );
     let caip2 = chain.chain_id.to_string();
     let hot: PrivateKeySigner = chain
         .gateway_hot_wallet
@@ -517,7 +519,7 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
         tasks.push(tokio::spawn(async move {
             let chain = chains.get(false, &caip2).unwrap();
             let journal = StoreJournal(store.as_ref());
-            let rail = EvmRail::new(chain, &journal);
+            let rail = chain.rail(&journal);
             let request = LegRequest {
                 purpose: "payout",
                 reference: format!("po_test_{i}"),
@@ -583,7 +585,7 @@ async fn concurrent_hot_wallet_legs_each_land_once_with_their_own_nonce() {
 
 #[tokio::test]
 async fn an_rpc_endpoint_of_another_chain_is_refused_at_start() {
-    use rialto_gateway::chain::EvmChain;
+    use rialto_evm::chain::EvmChain;
     let setup = setup(1).await;
     let url = setup.chain.rpc_url.clone();
     let wrong = EvmChain::new(

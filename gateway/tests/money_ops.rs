@@ -532,7 +532,7 @@ async fn second_gateway(setup: &DevnetApp) -> AppState {
     let registry = common::registry();
     let store = Arc::new(open_store(&config, registry.clone()).await.unwrap());
     let compliance = Arc::new(Compliance::new(&config.compliance).unwrap());
-    let chains = sandbox_chains(&config, &registry).unwrap();
+    let chains = sandbox_chains(&config, &registry, Arc::new(SystemClock)).unwrap();
     AppState::new(
         store,
         registry,

@@ -148,7 +148,7 @@ async fn quotes_from_a_kraken_usd_account_are_ranked_exact_and_lock_once_per_int
     assert_eq!(legs[0]["kind"], "cctp_bridge", "{}", from_wallet[0]);
     assert_eq!(
         dec(&from_wallet[0]["payer_amount"]),
-        Decimal::new(2500, 2) + rialto_gateway::routing::onchain::edges::DEVNET_BRIDGE_FEE
+        Decimal::new(2500, 2) + rialto_evm::devnet_bridge::DEVNET_BRIDGE_FEE
     );
     assert!(dec(&from_wallet[0]["merchant_amount"]) >= Decimal::new(2500, 2));
 

@@ -247,7 +247,7 @@ async fn a_swap_that_cannot_meet_min_out_fails_reverted_and_leaves_usdt_and_late
         now_ms(),
     )
     .await;
-    assert!(short.unwrap_err().contains("holds"));
+    assert!(short.unwrap_err().to_string().contains("holds"));
     assert_eq!(nonce(eth, &hot).await, sent);
 
     // A leg abandoned after its approval leaves an allowance behind; a new leg with another

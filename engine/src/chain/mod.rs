@@ -1,6 +1,6 @@
-//! The chains in the engine: which chains it serves ([`Chains`], of `rialto_evm`'s
-//! [`EvmChain`]), how it reaches their rails ([`rail`]: the `Rail` role, `EvmRail`, the store as
-//! the rails' journal), the watcher that turns chain state into payment state ([`watcher`]),
+//! The chains in the engine: which chains it serves ([`Chains`] of [`Chain`]s, each reached
+//! through the connectors' `ChainNode`, built by the gateway), how it reaches their rails
+//! ([`rail`]: the `Rail` role, the store as the rails' journal), the watcher that turns chain state into payment state ([`watcher`]),
 //! the payment policy for under-, over- and late payments ([`policy`]), payer reports
 //! ([`report`]) and relays ([`relay`]), and the step that settles funded intents ([`settle`]);
 //! [`worker`] runs them.
@@ -17,35 +17,85 @@ pub mod watcher;
 pub mod worker;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-
 use std::sync::Arc;
 
 use anyhow::Context;
+use rialto_connectors::bridge::Bridge;
+use rialto_connectors::chain::{ChainNode, DepositKeyring};
+use rialto_connectors::dex::Dex;
+use rialto_connectors::price_feed::PriceFeed;
 use rialto_core::address::Address;
 use rialto_core::asset::{AssetKind, AssetRegistry};
 use rialto_core::intent::PaymentIntent;
 use rialto_core::money::Money;
-use rialto_evm::deposit::DepositKeys;
-use secrecy::SecretString;
 
 use crate::compliance::service::fiat_unit;
+use rail::{Rail, RailJournal, SigningKey};
+
 /// The purpose of an EIP-3009 relay leg; one per intent.
 pub const EIP3009_RELAY: &str = "eip3009_relay";
 
-use crate::config::{EngineConfig, SandboxConfig};
+/// One chain the engine serves, in one mode: what the flows need to know of it, its node (the
+/// connectors' [`ChainNode`]: reads, and the rail) and its DEX, if it has one.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// CAIP-2, `eip155:31338`.
+    pub caip2: String,
+    pub alias: String,
+    pub livemode: bool,
+    /// Blocks a payment needs on top of it (its own included) before anything moves on it.
+    pub confirmations: u64,
+    /// Token contracts (or mints) whose transfers the deposit watcher follows.
+    pub tokens: Vec<Address>,
+    /// Rialto's hot wallet here: relays authorizations, pays sweep gas, sends route legs.
+    pub hot_wallet: Option<SigningKey>,
+    pub node: Arc<dyn ChainNode>,
+    pub dex: Option<Arc<dyn Dex>>,
+}
 
-pub use rialto_evm::chain::EvmChain;
+impl Chain {
+    /// Whether this chain moves money for `intent`: same chain, same mode.
+    pub fn serves(&self, intent: &PaymentIntent) -> bool {
+        intent.livemode == self.livemode
+            && intent.settlement.asset.id.chain().to_string() == self.caip2
+    }
 
-/// The chains the gateway serves, by mode and CAIP-2 id.
-#[derive(Debug, Clone, Default)]
+    /// The chain's rail, recording its legs in `journal`.
+    pub fn rail<'a>(&'a self, journal: &'a dyn RailJournal) -> Box<dyn Rail + 'a> {
+        self.node.rail(journal)
+    }
+}
+
+/// The chains the engine serves, by mode and CAIP-2 id, with what is shared per mode: deposit
+/// keys, the bridge between the chains, the price feeds. The gateway builds it from its
+/// configuration.
+#[derive(Clone, Default)]
 pub struct Chains {
-    by_id: BTreeMap<(bool, String), EvmChain>,
+    by_id: BTreeMap<(bool, String), Chain>,
     /// The keys deposit addresses derive from, per mode (`true` = live); none means no
     /// deposit addresses in that mode.
-    deposit_keys: BTreeMap<bool, Arc<DepositKeys>>,
+    deposit_keys: BTreeMap<bool, Arc<dyn DepositKeyring>>,
+    /// The bridge between the chains of a mode, if there is one.
+    bridges: BTreeMap<bool, Arc<dyn Bridge>>,
+    /// The price feeds of a mode, read over its chains.
+    feeds: BTreeMap<bool, Arc<dyn PriceFeed>>,
     /// How often the watcher polls, milliseconds.
     pub poll_ms: u64,
+}
+
+impl std::fmt::Debug for Chains {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chains")
+            .field("chains", &self.by_id.keys().collect::<Vec<_>>())
+            .field(
+                "deposit_keys",
+                &self.deposit_keys.keys().collect::<Vec<_>>(),
+            )
+            .field("bridges", &self.bridges.keys().collect::<Vec<_>>())
+            .field("feeds", &self.feeds.keys().collect::<Vec<_>>())
+            .field("poll_ms", &self.poll_ms)
+            .finish()
+    }
 }
 
 /// A block number or log index for an `i64` column (saturating: real chains are far below).
@@ -61,7 +111,9 @@ pub fn eip155_id(caip2: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("chain {caip2} is not an eip155 chain"))
 }
 
-fn registry_tokens(registry: &AssetRegistry, caip2: &str, only: &[String]) -> Vec<Address> {
+/// The registry's tokens on chain `caip2` (native coins aside), only those whose code is in
+/// `only` unless it is empty: what the deposit watcher follows there.
+pub fn registry_tokens(registry: &AssetRegistry, caip2: &str, only: &[String]) -> Vec<Address> {
     registry
         .assets()
         .iter()
@@ -71,101 +123,69 @@ fn registry_tokens(registry: &AssetRegistry, caip2: &str, only: &[String]) -> Ve
         .collect()
 }
 
-fn deposit_keys(phrase: &str, what: &str) -> anyhow::Result<Option<Arc<DepositKeys>>> {
-    if phrase.is_empty() {
-        return Ok(None);
-    }
-    let keys = DepositKeys::from_mnemonic(&SecretString::from(phrase.to_owned()))
-        .with_context(|| what.to_owned())?;
-    Ok(Some(Arc::new(keys)))
-}
-
 impl Chains {
-    pub fn new(chains: Vec<EvmChain>) -> Self {
+    pub fn new(chains: Vec<Chain>) -> Self {
         Self {
             by_id: chains
                 .into_iter()
                 .map(|c| ((c.livemode, c.caip2.clone()), c))
                 .collect(),
             deposit_keys: BTreeMap::new(),
+            bridges: BTreeMap::new(),
+            feeds: BTreeMap::new(),
             poll_ms: 500,
         }
     }
 
-    pub fn get(&self, livemode: bool, caip2: &str) -> Option<&EvmChain> {
+    /// Adds (or replaces) a chain.
+    pub fn insert(&mut self, chain: Chain) {
+        self.by_id
+            .insert((chain.livemode, chain.caip2.clone()), chain);
+    }
+
+    /// The keys deposit addresses of `livemode` derive from.
+    pub fn with_deposit_keys(mut self, livemode: bool, keys: Arc<dyn DepositKeyring>) -> Self {
+        self.deposit_keys.insert(livemode, keys);
+        self
+    }
+
+    /// The bridge between the chains of `livemode`.
+    pub fn with_bridge(mut self, livemode: bool, bridge: Arc<dyn Bridge>) -> Self {
+        self.bridges.insert(livemode, bridge);
+        self
+    }
+
+    /// The price feeds of `livemode`.
+    pub fn with_price_feed(mut self, livemode: bool, feed: Arc<dyn PriceFeed>) -> Self {
+        self.feeds.insert(livemode, feed);
+        self
+    }
+
+    pub fn get(&self, livemode: bool, caip2: &str) -> Option<&Chain> {
         self.by_id.get(&(livemode, caip2.to_owned()))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &EvmChain> {
+    pub fn iter(&self) -> impl Iterator<Item = &Chain> {
         self.by_id.values()
     }
 
     /// The deposit keys of a mode, if deposit addresses are configured for it.
-    pub fn deposit_keys(&self, livemode: bool) -> Option<&DepositKeys> {
+    pub fn deposit_keys(&self, livemode: bool) -> Option<&dyn DepositKeyring> {
         self.deposit_keys.get(&livemode).map(Arc::as_ref)
+    }
+
+    /// The bridge of a mode, if it has one.
+    pub fn bridge(&self, livemode: bool) -> Option<&dyn Bridge> {
+        self.bridges.get(&livemode).map(Arc::as_ref)
+    }
+
+    /// The price feeds of a mode, if it has any.
+    pub fn price_feed(&self, livemode: bool) -> Option<&dyn PriceFeed> {
+        self.feeds.get(&livemode).map(Arc::as_ref)
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
-    }
-
-    /// The sandbox chains of the devnet manifest (if `sandbox.devnet_manifest` names one) and
-    /// the live chains of `live.chains`, with their hot wallets and watched tokens.
-    pub fn from_config(config: &EngineConfig, registry: &AssetRegistry) -> anyhow::Result<Self> {
-        let mut chains = Self::from_sandbox(&config.sandbox, registry)?;
-        for c in &config.live.chains {
-            let chain = registry
-                .chain(&c.chain)
-                .with_context(|| format!("live.chains: unknown chain {:?}", c.chain))?;
-            let caip2 = chain.id.to_string();
-            let mut evm = EvmChain::new(
-                caip2.clone(),
-                eip155_id(&caip2)?,
-                chain.alias.clone(),
-                true,
-                c.rpc_urls.clone(),
-                c.confirmations.max(1),
-            );
-            evm.hot_wallet = (!c.hot_wallet_key.is_empty())
-                .then(|| SecretString::from(c.hot_wallet_key.clone()));
-            evm.tokens = registry_tokens(registry, &caip2, &c.tokens);
-            chains.by_id.insert((true, caip2), evm);
-        }
-        if let Some(keys) = deposit_keys(&config.live.deposit_mnemonic, "live.deposit_mnemonic")? {
-            chains.deposit_keys.insert(true, keys);
-        }
-        Ok(chains)
-    }
-
-    /// The sandbox chains of the devnet manifest named in `sandbox`, with the manifest's hot
-    /// wallet and the registry's tokens on each chain.
-    pub fn from_sandbox(sandbox: &SandboxConfig, registry: &AssetRegistry) -> anyhow::Result<Self> {
-        let mut out = Self::new(Vec::new());
-        out.poll_ms = sandbox.poll_ms.max(10);
-        if sandbox.devnet_manifest.is_empty() {
-            return Ok(out);
-        }
-        let manifest = rialto_evm::DevnetManifest::read(Path::new(&sandbox.devnet_manifest))
-            .with_context(|| format!("sandbox.devnet_manifest {}", sandbox.devnet_manifest))?;
-        for c in &manifest.chains {
-            let caip2 = c.chain_id.to_string();
-            let mut evm = EvmChain::new(
-                caip2.clone(),
-                eip155_id(&caip2)?,
-                c.alias.clone(),
-                false,
-                vec![c.rpc_url.clone()],
-                sandbox.confirmations.max(1),
-            );
-            evm.hot_wallet = Some(c.gateway_hot_wallet.private_key.clone());
-            evm.tokens = registry_tokens(registry, &caip2, &[]);
-            out.by_id.insert((false, caip2), evm);
-        }
-        if let Some(keys) = deposit_keys(&sandbox.deposit_mnemonic, "sandbox.deposit_mnemonic")? {
-            out.deposit_keys.insert(false, keys);
-        }
-        tracing::info!(chains = ?out.by_id.keys().map(|k| &k.1).collect::<Vec<_>>(), "sandbox chains from the devnet manifest");
-        Ok(out)
     }
 }
 
@@ -223,57 +243,4 @@ pub fn one_for_one(intent: &PaymentIntent) -> bool {
     fiat_unit(intent.amount.currency().code())
         .zip(fiat_unit(intent.settlement.asset.code.as_str()))
         .is_some_and(|(a, b)| a == b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::ChainConfig;
-
-    fn registry() -> AssetRegistry {
-        crate::registry::builtin().unwrap()
-    }
-
-    #[test]
-    fn live_chains_come_from_config_and_fail_over_in_order() {
-        let mut config = EngineConfig::default();
-        config.live.chains.push(ChainConfig {
-            chain: "base".into(),
-            rpc_urls: vec!["http://a.invalid".into(), "http://b.invalid".into()],
-            confirmations: 10,
-            hot_wallet_key: String::new(),
-            tokens: vec!["usdc".into()],
-        });
-        let chains = Chains::from_config(&config, &registry()).unwrap();
-        assert!(
-            chains.get(false, "eip155:8453").is_none(),
-            "live chains serve live only"
-        );
-        let base = chains.get(true, "eip155:8453").unwrap();
-        assert_eq!((base.chain_id, base.confirmations), (8453, 10));
-        assert_eq!(base.tokens.len(), 1, "only the listed token is watched");
-        assert_eq!(base.rpc_url(), "http://a.invalid");
-        base.fail_over();
-        assert_eq!(base.rpc_url(), "http://b.invalid");
-        base.fail_over();
-        assert_eq!(base.rpc_url(), "http://a.invalid", "wraps around");
-        assert!(chains.deposit_keys(true).is_none());
-    }
-
-    #[test]
-    fn an_unknown_live_chain_or_a_bad_mnemonic_stops_start_up() {
-        let mut config = EngineConfig::default();
-        config.live.chains.push(ChainConfig {
-            chain: "atlantis".into(),
-            rpc_urls: vec!["http://a.invalid".into()],
-            confirmations: 1,
-            hot_wallet_key: String::new(),
-            tokens: vec![],
-        });
-        assert!(Chains::from_config(&config, &registry()).is_err());
-        let mut config = EngineConfig::default();
-        config.live.deposit_mnemonic = "not a real phrase at all".into();
-        let err = Chains::from_config(&config, &registry()).unwrap_err();
-        assert!(!format!("{err:#}").contains("real phrase"), "{err:#}");
-    }
 }

@@ -25,7 +25,7 @@ use rialto_core::intent::{
 use rust_decimal::Decimal;
 
 use super::rail::FlowError;
-use super::EvmChain;
+use super::Chain;
 use crate::compliance::flow::{
     screen_outgoing, screen_received_funds, FundsSubject, OutgoingAddress,
 };
@@ -154,7 +154,7 @@ pub fn decide(
 /// it every pass for every intent with confirmed deposits that it may still concern.
 pub async fn apply(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     intent: &PaymentIntent,
     now_ms: i64,
 ) -> Result<bool, FlowError> {

@@ -1,17 +1,16 @@
 //! The rails as the engine reaches them: the chain-agnostic [`Rail`] role of
-//! `rialto-connectors`, its EVM implementation [`EvmRail`] from `rialto-evm`, and
+//! `rialto-connectors` (each chain's node hands out its rail: `Chain::rail`), and
 //! [`StoreJournal`], the engine's store as the rails' journal. The errors of the flows that
 //! move money on chain ([`FlowError`]) live here too.
 
 use async_trait::async_trait;
+pub use rialto_connectors::chain::ChainError;
 use rialto_connectors::rail::{
     ChainTransfer, JournalError, LegStatus, Mined, SignFn, TransferDraft,
 };
 pub use rialto_connectors::rail::{
-    FeeLimits, LegAction, LegRequest, Rail, RailError, RailJournal, SigningKey,
+    FeeLimits, LegAction, LegRequest, PlannedLeg, Rail, RailError, RailJournal, SigningKey,
 };
-pub use rialto_evm::rail::{EvmRail, SWAP_GAS_HEADROOM, TOKEN_GAS_HEADROOM};
-use rialto_evm::EvmError;
 
 use crate::error::EngineError;
 use crate::store::{Store, StoreError};
@@ -79,13 +78,13 @@ pub enum FlowError {
     #[error("rail: {0}")]
     Rail(#[from] RailError),
     #[error("chain: {0}")]
-    Chain(#[from] EvmError),
+    Chain(#[from] ChainError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("screening the funds failed: {0}")]
     Screening(#[source] EngineError),
     #[error("deposit keys: {0}")]
-    Keys(#[source] EvmError),
+    Keys(#[source] ChainError),
     #[error("ledger: {0}")]
     Ledger(String),
 }

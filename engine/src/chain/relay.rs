@@ -4,7 +4,7 @@
 use rialto_core::intent::PaymentIntent;
 use rialto_core::money::Money;
 
-use crate::chain::EvmChain;
+use crate::chain::Chain;
 use crate::error::EngineError;
 use crate::services::Engine;
 use crate::store::chain::ChainTransfer;
@@ -16,7 +16,7 @@ use crate::store::{PaymentSource, PaymentTxStatus};
 pub async fn claim_relay(
     state: &Engine,
     intent: &PaymentIntent,
-    chain: &EvmChain,
+    chain: &Chain,
     leg: &ChainTransfer,
 ) -> Result<(), EngineError> {
     let asset = &intent.settlement.asset;

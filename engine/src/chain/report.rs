@@ -3,12 +3,11 @@
 //! intent (a transaction can never pay two) and hands the observed payer to the funds
 //! screening once it has its confirmations.
 
+use rialto_connectors::chain::{ChainError, ObservedTransfer};
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
-use rialto_evm::transfers::{observe_transfer, ObservedTransfer};
-use rialto_evm::EvmError;
 
-use super::{covers, EvmChain, EIP3009_RELAY};
+use super::{covers, Chain, EIP3009_RELAY};
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::error::{EngineError, ErrorCode};
 use crate::services::Engine;
@@ -24,24 +23,24 @@ pub enum Reported {
     Screened(PaymentIntent),
 }
 
-fn chain_error(err: EvmError) -> EngineError {
+fn chain_error(err: ChainError) -> EngineError {
     match err {
-        EvmError::TxHash(_) => EngineError::new(
+        ChainError::TxRef(_) => EngineError::new(
             ErrorCode::TransactionInvalid,
             "tx_hash must be 0x followed by 64 hex digits.",
         )
         .param("tx_hash"),
-        EvmError::TxNotFound(_) => EngineError::new(
+        ChainError::TxNotFound(_) => EngineError::new(
             ErrorCode::TransactionNotFound,
             "That transaction is not mined on this chain (yet). Retry once it is.",
         )
         .param("tx_hash"),
-        EvmError::TxFailed(_) => EngineError::new(
+        ChainError::TxFailed(_) => EngineError::new(
             ErrorCode::TransactionFailed,
             "That transaction failed on chain; it moved no funds.",
         )
         .param("tx_hash"),
-        EvmError::NoMatchingTransfer { .. } => EngineError::new(
+        ChainError::NoMatchingTransfer { .. } => EngineError::new(
             ErrorCode::TransactionMismatch,
             "That transaction does not pay this intent's settlement asset to its settlement \
              address.",
@@ -75,7 +74,7 @@ async fn verify<'a>(
     intent: &PaymentIntent,
     tx_hash: &str,
     chain: Option<&str>,
-) -> Result<(&'a EvmChain, ObservedTransfer, Money), EngineError> {
+) -> Result<(&'a Chain, ObservedTransfer, Money), EngineError> {
     let asset = &intent.settlement.asset;
     let chain_id = asset.id.chain().to_string();
     if let Some(chain) = &chain {
@@ -101,14 +100,11 @@ async fn verify<'a>(
             format!("This gateway watches no RPC for {chain_id}; start it with --devnet-manifest."),
         )
             })?;
-    let observed = observe_transfer(
-        chain.rpc_url(),
-        tx_hash,
-        &asset.contract,
-        &intent.settlement.address,
-    )
-    .await
-    .map_err(chain_error)?;
+    let observed = chain
+        .node
+        .observe_transfer(tx_hash, &asset.contract, &intent.settlement.address)
+        .await
+        .map_err(chain_error)?;
     let paid = Money::from_base_units(observed.amount_units, asset.currency())
         .map_err(|e| EngineError::internal(&e))?;
     if !covers(intent, &paid) {
@@ -132,7 +128,7 @@ async fn verify<'a>(
 async fn bind(
     state: &Engine,
     intent: &PaymentIntent,
-    chain: &EvmChain,
+    chain: &Chain,
     observed: ObservedTransfer,
     paid: Money,
 ) -> Result<Reported, EngineError> {

@@ -14,12 +14,9 @@
 
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
-use rialto_evm::sender::{self, CallSpec};
 
-use super::rail::{
-    EvmRail, FeeLimits, FlowError, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
-};
-use super::EvmChain;
+use super::rail::{ChainError, FeeLimits, FlowError, LegAction, LegRequest, StoreJournal};
+use super::Chain;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::chain::{ChainTransfer, LegStatus};
@@ -32,11 +29,7 @@ pub const SWEEP: &str = "sweep";
 pub const SWEEP_TO_TREASURY: &str = "sweep_treasury";
 
 /// Moves funded intents of `chain` towards `succeeded`; returns how many changed status.
-pub async fn settle_funded(
-    state: &Engine,
-    chain: &EvmChain,
-    now_ms: i64,
-) -> Result<usize, FlowError> {
+pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
@@ -246,7 +239,7 @@ fn refunds_surplus(intent: &PaymentIntent) -> bool {
 
 async fn sweep(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     intent: &PaymentIntent,
     payment: &PaymentTransaction,
     now_ms: i64,
@@ -316,14 +309,14 @@ pub(super) struct Swept {
 /// Where the sweep goes is decided once, when its leg is recorded; `Some` once it confirmed.
 pub(super) async fn sweep_legs(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     intent: &PaymentIntent,
     to_treasury: bool,
     now_ms: i64,
 ) -> Result<Option<Swept>, FlowError> {
     let store = state.store.as_ref();
     let journal = StoreJournal(store);
-    let rail = EvmRail::new(chain, &journal);
+    let rail = chain.rail(&journal);
     let (Some(keys), Some(hot)) = (
         state.chains.deposit_keys(intent.livemode),
         chain.hot_wallet.as_ref(),
@@ -340,11 +333,12 @@ pub(super) async fn sweep_legs(
     let asset = &intent.settlement.asset;
     let amount = deposited(state, intent).await?;
     let units = Money::parse(&amount.normalize().to_string(), asset.currency())
-        .map_err(|e| FlowError::Chain(e.into()))?
-        .to_base_units()
-        .map_err(|e| FlowError::Chain(e.into()))?;
+        .and_then(|m| m.to_base_units())
+        .map_err(|e| {
+            FlowError::Chain(ChainError::Invalid(format!("swept amount {amount}: {e}")))
+        })?;
     let reference = intent.id.to_string();
-    let treasury = sender::signer_address(&sender::signer_from_key(hot)?);
+    let treasury = rail.address_of(hot)?;
     let held = if store.get_chain_transfer(SWEEP, &reference).await?.is_some() {
         false
     } else if store
@@ -362,31 +356,30 @@ pub(super) async fn sweep_legs(
     } else {
         intent.settlement.address
     };
-    let data = sender::erc20_transfer_data(&destination, units)?;
-    let spec = CallSpec {
-        chain_id: chain.chain_id,
-        to: asset.contract,
-        value: 0,
-        data: data.clone(),
-        gas_limit: 0,
+    let sweep_action = LegAction::Transfer {
+        asset: Some(asset.contract),
+        to: destination,
+        amount: units,
     };
     let gas_leg = match store.get_chain_transfer(SWEEP_GAS, &reference).await? {
         Some(leg) => leg,
         None => {
-            let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
-            let fees = sender::estimate_fees(chain.rpc_url()).await?;
+            let fee = chain
+                .node
+                .fee_quote(&deposit_address, &sweep_action)
+                .await?;
             let request = LegRequest {
                 purpose: SWEEP_GAS,
                 reference: reference.clone(),
                 payment_intent_id: Some(intent.id),
-                from: SigningKey(hot.clone()),
+                from: hot.clone(),
                 action: LegAction::Transfer {
                     asset: None,
                     to: deposit_address,
                     // Twice the estimate's fee cap: head-room for the base fee to rise while
                     // the gas leg confirms. The sweep is then capped to what the address holds.
-                    amount: u128::from(gas)
-                        .saturating_mul(fees.max_fee_per_gas)
+                    amount: u128::from(fee.units)
+                        .saturating_mul(fee.max_fee_per_unit)
                         .saturating_mul(2),
                 },
                 fees: FeeLimits::default(),
@@ -403,17 +396,17 @@ pub(super) async fn sweep_legs(
             // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
             // covered yet: docs/evm.md).
             let gas_held = rail.balance(None, &deposit_address).await?;
-            let gas = sender::estimate_gas(chain.rpc_url(), &deposit_address, &spec).await?;
+            let gas = chain
+                .node
+                .fee_quote(&deposit_address, &sweep_action)
+                .await?
+                .units;
             let request = LegRequest {
                 purpose: sweep_purpose,
                 reference: reference.clone(),
                 payment_intent_id: Some(intent.id),
                 from: deposit_key,
-                action: LegAction::Transfer {
-                    asset: Some(asset.contract),
-                    to: destination,
-                    amount: units,
-                },
+                action: sweep_action,
                 fees: FeeLimits {
                     max_fee_per_unit: Some(gas_held / u128::from(gas.max(1))),
                     extra_units: 0,

@@ -12,12 +12,12 @@
 
 use std::collections::HashMap;
 
+use rialto_connectors::chain::ChainError;
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
-use rialto_evm::{sender, transfers, watch};
 
 use super::rail::FlowError;
-use super::{block_i64, covers, EvmChain};
+use super::{block_i64, covers, Chain};
 use crate::compliance::flow::{screen_received_funds, FundsSubject};
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
@@ -46,15 +46,15 @@ pub struct ScanReport {
 /// Scans the next block range for transfers into deposit addresses.
 pub async fn scan_deposits(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     now_ms: i64,
 ) -> Result<ScanReport, FlowError> {
     let store = state.store.as_ref();
-    let head = watch::head(chain.rpc_url()).await?;
+    let head = chain.node.head().await?;
     let mut report = ScanReport::default();
     let from = match store.chain_cursor(&chain.caip2).await? {
         Some((number, hash)) => {
-            if watch::block_hash(chain.rpc_url(), number).await?.as_deref() == Some(hash.as_str()) {
+            if chain.node.block_hash(number).await?.as_deref() == Some(hash.as_str()) {
                 number + 1
             } else {
                 report.rewound = true;
@@ -75,7 +75,7 @@ pub async fn scan_deposits(
         .map(|d| (d.address.to_ascii_lowercase(), d))
         .collect();
     if !watched.is_empty() {
-        let logs = watch::transfer_logs(chain.rpc_url(), &chain.tokens, from, to).await?;
+        let logs = chain.node.transfer_logs(&chain.tokens, from, to).await?;
         report.logs = logs.len();
         for log in logs {
             let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
@@ -126,7 +126,7 @@ pub async fn scan_deposits(
             }
         }
     }
-    let Some(hash) = watch::block_hash(chain.rpc_url(), to).await? else {
+    let Some(hash) = chain.node.block_hash(to).await? else {
         return Ok(report); // the head moved back under us; next call sees the reorg
     };
     store
@@ -140,7 +140,7 @@ pub async fn scan_deposits(
 /// Returns how many payment transactions changed.
 pub async fn track_payments(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     now_ms: i64,
 ) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
@@ -215,13 +215,13 @@ async fn recipient(
 
 async fn advance_pending(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, FlowError> {
     let store = state.store.as_ref();
-    let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
+    let mined = chain.node.receipt(&ptx.tx_hash).await?;
     let Some(mined) = mined.filter(|m| m.success) else {
         // Not (or no longer) on chain. It may come back (a relay we re-broadcast, a payer's
         // transaction still in the pool) until the intent's window closes.
@@ -248,18 +248,13 @@ async fn advance_pending(
     let Some(to) = recipient(state, intent, &ptx).await? else {
         return Ok(false);
     };
-    let observed = match transfers::observe_transfer(
-        chain.rpc_url(),
-        &ptx.tx_hash,
-        &intent.settlement.asset.contract,
-        &to,
-    )
-    .await
+    let observed = match chain
+        .node
+        .observe_transfer(&ptx.tx_hash, &intent.settlement.asset.contract, &to)
+        .await
     {
         Ok(observed) => observed,
-        Err(
-            rialto_evm::EvmError::NoMatchingTransfer { .. } | rialto_evm::EvmError::TxFailed(_),
-        ) => {
+        Err(ChainError::NoMatchingTransfer { .. } | ChainError::TxFailed(_)) => {
             ptx.status = PaymentTxStatus::Reverted;
             store
                 .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
@@ -269,7 +264,7 @@ async fn advance_pending(
         Err(other) => return Err(other.into()),
     };
     let paid = Money::from_base_units(observed.amount_units, intent.settlement.asset.currency())
-        .map_err(|e| FlowError::Chain(e.into()))?;
+        .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))?;
     // Deposits are judged by the payment policy once confirmed, over everything received
     // (several transfers may top an intent up); direct payments must cover the amount.
     let deposit = ptx.source == PaymentSource::Deposit;
@@ -305,7 +300,7 @@ async fn advance_pending(
 
 /// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash
 /// between confirming and deciding) or expired (late or short funds to accept or give back).
-async fn apply_policies(state: &Engine, chain: &EvmChain, now_ms: i64) -> Result<usize, FlowError> {
+async fn apply_policies(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, FlowError> {
     let mut changed = 0;
     for status in [PaymentStatus::AwaitingFunds, PaymentStatus::Expired] {
         for intent in state
@@ -331,12 +326,12 @@ async fn apply_policies(state: &Engine, chain: &EvmChain, now_ms: i64) -> Result
 /// the intent goes back to waiting and the transaction is marked `reverted`.
 async fn revert_if_gone(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, FlowError> {
-    let mined = sender::mined(chain.rpc_url(), &ptx.tx_hash).await?;
+    let mined = chain.node.receipt(&ptx.tx_hash).await?;
     if mined.is_some_and(|m| m.success) {
         return Ok(false);
     }

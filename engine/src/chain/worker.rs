@@ -6,17 +6,17 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::rail::{EvmRail, FlowError, Rail, StoreJournal};
-use super::{settle, watcher, EvmChain};
+use super::rail::{FlowError, StoreJournal};
+use super::{settle, watcher, Chain};
 use crate::chain::relay::claim_relay;
 use crate::chain::EIP3009_RELAY;
 use crate::services::Engine;
 
 /// One pass over one chain. Returns how many things changed.
-pub async fn tick(state: &Engine, chain: &EvmChain) -> Result<usize, FlowError> {
+pub async fn tick(state: &Engine, chain: &Chain) -> Result<usize, FlowError> {
     let now = state.clock.now_ms();
     let journal = StoreJournal(state.store.as_ref());
-    let rail = EvmRail::new(chain, &journal);
+    let rail = chain.rail(&journal);
     let mut changed = rail.drive(now).await?;
     bind_stored_relays(state, chain).await;
     // A busy chain: keep scanning while whole chunks come back, so the cursor catches up.
@@ -36,7 +36,7 @@ pub async fn tick(state: &Engine, chain: &EvmChain) -> Result<usize, FlowError> 
 
 /// A relay stored just before a crash is sent by `drive` regardless; make sure its transaction
 /// is bound to its intent (idempotent), so the money is always attributed.
-async fn bind_stored_relays(state: &Engine, chain: &EvmChain) {
+async fn bind_stored_relays(state: &Engine, chain: &Chain) {
     let Ok(legs) = state.store.open_chain_transfers(&chain.caip2, 200).await else {
         return;
     };

@@ -375,13 +375,18 @@ pub async fn claim_withdrawal(
 ) -> Result<(), EngineError> {
     // Venues write hashes their own way (upper case, no 0x, or an internal-transfer note): only
     // a real transaction hash, normalised, is bound; anything else waits for an operator.
-    let Ok(hash) = rialto_evm::transfers::parse_tx_hash(tx_hash.trim()) else {
+    let chain_id = intent.settlement.asset.id.chain().to_string();
+    let Some(chain) = state.chains.get(intent.livemode, &chain_id) else {
+        tracing::warn!(account = %account.id, chain = %chain_id, "a withdrawal landed on a chain this gateway does not serve");
+        return Ok(());
+    };
+    let Ok(hash) = chain.node.parse_tx_ref(tx_hash.trim()) else {
         tracing::warn!(account = %account.id, tx = %tx_hash, "venue reported a withdrawal without a transaction hash");
         return Ok(());
     };
     let claim = PaymentTransaction {
-        chain_id: intent.settlement.asset.id.chain().to_string(),
-        tx_hash: format!("{hash:#x}"),
+        chain_id,
+        tx_hash: hash,
         payment_intent_id: intent.id,
         payer: format!("exchange:{}", account.venue),
         amount: intent.amount.to_amount_string(),

@@ -6,8 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use alloy::consensus::{Transaction, TxEnvelope};
-use alloy::eips::eip2718::Decodable2718;
+use rialto_connectors::chain::{ChainNode, TokenCall};
 use rialto_core::asset::AssetRegistry;
 use rialto_core::money::Money;
 use rust_decimal::Decimal;
@@ -17,7 +16,7 @@ use super::engine::{
     hex0x, parse_addr, parse_tx_hash, Addr, Exception, Expected, Interner, Observations, Observed,
     Outcome, Role, Rules, TxHash, Watch,
 };
-use crate::chain::{Chains, EvmChain};
+use crate::chain::{Chain, Chains};
 use crate::store::chain::LegStatus;
 use crate::store::reconcile::{ExceptionRecord, OwnedLeg, OwnedPayment, ReconciliationRun};
 use crate::store::{PaymentSource, PaymentTxStatus};
@@ -93,7 +92,7 @@ impl Ctx<'_> {
     }
 }
 
-fn chain_err(chain: &EvmChain, err: impl std::fmt::Display) -> ReconcileError {
+fn chain_err(chain: &Chain, err: impl std::fmt::Display) -> ReconcileError {
     ReconcileError::Chain {
         chain: chain.caip2.clone(),
         message: err.to_string(),
@@ -111,25 +110,18 @@ pub enum Call {
     Burn,
 }
 
-/// Decodes the token call of a signed transaction (another call, e.g. a swap: `None`).
-pub fn call_parties(raw_tx: &str) -> Option<Call> {
-    const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
-    const MINT: [u8; 4] = [0x40, 0xc1, 0x0f, 0x19];
-    const BURN: [u8; 4] = [0x42, 0x96, 0x6c, 0x68];
-    let bytes = hex::decode(raw_tx.strip_prefix("0x")?).ok()?;
-    let tx = TxEnvelope::decode_2718(&mut bytes.as_slice()).ok()?;
-    let input = tx.input();
-    let selector: [u8; 4] = input.get(..4)?.try_into().ok()?;
-    let to = || input.get(16..36).and_then(|a| a.try_into().ok());
-    match (selector, input.len()) {
-        (TRANSFER, 68) => Some(Call::Transfer { to: to()? }),
-        (MINT, 68) => Some(Call::Mint { to: to()? }),
-        (BURN, 36) => Some(Call::Burn),
-        _ => None,
-    }
+/// The token call of a signed transaction, as the chain's node decodes it (another call, e.g.
+/// a swap: `None`).
+pub fn call_parties(node: &dyn ChainNode, raw_tx: &str) -> Option<Call> {
+    let addr = |a: rialto_core::Address| parse_addr(&a.to_string());
+    Some(match node.token_call(raw_tx)? {
+        TokenCall::Transfer { to } => Call::Transfer { to: addr(to)? },
+        TokenCall::Mint { to } => Call::Mint { to: addr(to)? },
+        TokenCall::Burn => Call::Burn,
+    })
 }
 
-fn selected<'a>(chains: &'a Chains, req: &'a RunRequest) -> impl Iterator<Item = &'a EvmChain> {
+fn selected<'a>(chains: &'a Chains, req: &'a RunRequest) -> impl Iterator<Item = &'a Chain> {
     chains.iter().filter(move |c| {
         req.livemode.is_none_or(|l| l == c.livemode)
             && (req.chains.is_empty() || req.chains.iter().any(|n| n == &c.caip2 || n == &c.alias))
@@ -139,7 +131,7 @@ fn selected<'a>(chains: &'a Chains, req: &'a RunRequest) -> impl Iterator<Item =
 async fn watch_addresses(
     store: &dyn Store,
     obs: &mut Observations,
-    chain: &EvmChain,
+    chain: &Chain,
     id: u32,
 ) -> Result<(), ReconcileError> {
     if let Some(a) = hot_address(chain)? {
@@ -174,33 +166,34 @@ async fn watch_addresses(
 }
 
 /// The chain's hot wallet address, if it has one.
-fn hot_address(chain: &EvmChain) -> Result<Option<Addr>, ReconcileError> {
+fn hot_address(chain: &Chain) -> Result<Option<Addr>, ReconcileError> {
     let Some(hot) = &chain.hot_wallet else {
         return Ok(None);
     };
-    let signer = rialto_evm::sender::signer_from_key(hot).map_err(|e| chain_err(chain, e))?;
-    Ok(parse_addr(
-        &rialto_evm::sender::signer_address(&signer).to_string(),
-    ))
+    let address = chain
+        .node
+        .address_of(hot)
+        .map_err(|e| chain_err(chain, e))?;
+    Ok(parse_addr(&address.to_string()))
 }
 
 async fn observe_chain(
     store: &dyn Store,
     obs: &mut Observations,
-    chain: &EvmChain,
+    chain: &Chain,
     req: &RunRequest,
 ) -> Result<Range, ReconcileError> {
     let id = obs.interner.intern(&chain.caip2);
     watch_addresses(store, obs, chain, id).await?;
-    let head = rialto_evm::watch::head(chain.rpc_url())
-        .await
-        .map_err(|e| chain_err(chain, e))?;
+    let head = chain.node.head().await.map_err(|e| chain_err(chain, e))?;
     let to = req.to_block.map_or(head, |t| t.min(head));
     let from = req.from_block.unwrap_or(0);
     let mut start = from;
     while start <= to {
         let end = start.saturating_add(LOG_CHUNK - 1).min(to);
-        let logs = rialto_evm::watch::transfer_logs(chain.rpc_url(), &chain.tokens, start, end)
+        let logs = chain
+            .node
+            .transfer_logs(&chain.tokens, start, end)
             .await
             .map_err(|e| chain_err(chain, e))?;
         for log in logs {
@@ -236,7 +229,12 @@ async fn observe_chain(
     })
 }
 
-fn leg_expected(ctx: &Ctx<'_>, interner: &mut Interner, owned: &OwnedLeg) -> Option<Expected> {
+fn leg_expected(
+    ctx: &Ctx<'_>,
+    node: &dyn ChainNode,
+    interner: &mut Interner,
+    owned: &OwnedLeg,
+) -> Option<Expected> {
     let leg = &owned.leg;
     let d = &leg.draft;
     if leg.status == LegStatus::Failed || CARRIER_PURPOSES.contains(&d.purpose.as_str()) {
@@ -247,7 +245,7 @@ fn leg_expected(ctx: &Ctx<'_>, interner: &mut Interner, owned: &OwnedLeg) -> Opt
     let chain = interner.intern(&d.chain_id);
     let confirmed = leg.status == LegStatus::Confirmed;
     // A mint's log comes from the zero address, a burn's goes to it.
-    let (from, to) = match call_parties(&leg.raw_tx) {
+    let (from, to) = match call_parties(node, &leg.raw_tx) {
         Some(Call::Transfer { to }) => (parse_addr(&d.from), Some(to)),
         Some(Call::Mint { to }) => (Some([0; 20]), Some(to)),
         Some(Call::Burn) => (parse_addr(&d.from), Some([0; 20])),
@@ -323,7 +321,7 @@ pub async fn run(
     let mut selected_chains = Vec::new();
     for chain in selected(chains, req) {
         ranges.push(observe_chain(store, &mut obs, chain, req).await?);
-        selected_chains.push(chain.caip2.clone());
+        selected_chains.push(chain);
     }
     for a in registry.assets() {
         if let Some(contract) = parse_addr(&a.contract.to_string()) {
@@ -337,7 +335,8 @@ pub async fn run(
         assets,
     };
     let mut engine = obs.seal(default_rules());
-    for caip2 in &selected_chains {
+    for chain in &selected_chains {
+        let caip2 = &chain.caip2;
         // A routed payment's transfer to the merchant is both a payment transaction and the
         // route's own `route_transfer` leg: it is expected once, as the payment (which knows
         // the merchant, the settlement address and asset, and the amount owed).
@@ -362,7 +361,9 @@ pub async fn run(
         loop {
             let page = store.legs_page(caip2, after.as_deref(), PAGE).await?;
             for owned in &page {
-                if let Some(e) = leg_expected(&ctx, &mut engine.interner, owned) {
+                if let Some(e) =
+                    leg_expected(&ctx, chain.node.as_ref(), &mut engine.interner, owned)
+                {
                     let is_route_payment = owned.leg.draft.purpose
                         == crate::routing::onchain::ROUTE_TRANSFER
                         && carried.contains(&e.tx);
@@ -377,7 +378,7 @@ pub async fn run(
             }
         }
     }
-    let chosen: Vec<&EvmChain> = selected(chains, req).collect();
+    let chosen: Vec<&Chain> = selected(chains, req).collect();
     expect_route_arrivals(store, &ctx, &chosen, registry, &mut engine).await?;
     for posting in store.all_postings().await? {
         if ctx.in_period(posting.created_at_ms) {
@@ -395,7 +396,7 @@ pub async fn run(
 async fn expect_route_arrivals(
     store: &dyn Store,
     ctx: &Ctx<'_>,
-    chains: &[&EvmChain],
+    chains: &[&Chain],
     registry: &AssetRegistry,
     engine: &mut super::engine::Reconciler,
 ) -> Result<(), ReconcileError> {
@@ -451,7 +452,7 @@ async fn expect_route_arrivals(
 /// The incoming transfer an arrival says happened, on one of the run's chains.
 fn arrival_expected(
     ctx: &Ctx<'_>,
-    chains: &[&EvmChain],
+    chains: &[&Chain],
     registry: &AssetRegistry,
     interner: &mut Interner,
     a: &crate::routing::execute::Arrival,

@@ -272,7 +272,8 @@ pub fn spec_for(
         }
         EdgeKind::Withdrawal { .. } => {
             let network = chain_of(&to.location)?;
-            let address = onchain::hot_wallet(state, exec.livemode, &network)?
+            let address = onchain::hot_wallet(state, exec.livemode, &network)
+                .map_err(|e| e.to_string())?
                 .address
                 .to_string();
             LegSpec::Withdrawal {

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 
-use alloy::providers::Provider;
 use rialto_connectors::exchange::{AssetCode, BookLevel, Exchange, Pair, Side};
 use rialto_core::intent::PaymentIntent;
 use rialto_core::ChainId;
@@ -121,7 +120,7 @@ pub async fn snapshot(
         let Ok(id) = chain.caip2.parse::<ChainId>() else {
             continue;
         };
-        match transfer_gas_usd(chain.rpc_url(), prices).await {
+        match transfer_gas_usd(chain, prices).await {
             Ok(usd) => {
                 graph
                     .set_settlement(
@@ -199,13 +198,16 @@ pub fn intent_amount(intent: &PaymentIntent) -> Result<Decimal, String> {
 }
 
 /// One ERC-20 transfer's gas in USD: the node's gas price, `ETH/USD` from the feed.
-async fn transfer_gas_usd(rpc_url: &str, prices: &PriceReadings) -> Result<Decimal, String> {
+async fn transfer_gas_usd(
+    chain: &crate::chain::Chain,
+    prices: &PriceReadings,
+) -> Result<Decimal, String> {
     let eth_usd = prices
         .price("ETH/USD")
         .ok_or("no usable ETH/USD reading to value gas")?;
-    let node = rialto_evm::provider::provider(rpc_url).map_err(|e| e.to_string())?;
-    let wei = node
-        .get_gas_price()
+    let wei = chain
+        .node
+        .unit_price()
         .await
         .map_err(|e| format!("gas price: {e}"))?;
     let wei = Decimal::from(u64::try_from(wei).map_err(|_| "gas price out of range")?);

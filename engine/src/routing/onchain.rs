@@ -12,13 +12,13 @@
 //! [`submit`] sends the first transaction, [`progress`] sends each next one only once the one
 //! before it is confirmed. One caller drives a leg at a time (the executor's claim on it).
 //!
-//! **The bridge is a sandbox stand-in for CCTP.** The devnet has no Circle CCTP contracts and
-//! no attestation service, so [`bridge::DevnetBurnMint`] moves USDC with the devnet FiatToken's
-//! configured minter: the hot wallet transfers the amount to the minter, the minter `burn`s it
-//! on the source chain and, once that burn is confirmed, `mint`s `amount − fee` to the hot wallet
-//! on the destination chain. It only exists in sandbox mode. A live CCTP driver
-//! (`TokenMessenger.depositForBurn`, the Iris attestation, `MessageTransmitter.receiveMessage`)
-//! is not built: live mode has no bridge and no `Cctp` edges.
+//! Chains are reached through the connectors' roles only: each chain's `ChainNode` (reads and
+//! its rail), its `Dex` (swaps) and the mode's `Bridge`. **The one bridge is a sandbox
+//! stand-in for CCTP**: `rialto_evm::devnet_bridge::DevnetBurnMint` moves USDC with the devnet
+//! FiatToken's configured minter (burn on the source chain, mint on the destination). It only
+//! exists in sandbox mode. A live CCTP driver (`TokenMessenger.depositForBurn`, the Iris
+//! attestation, `MessageTransmitter.receiveMessage`) is not built: live mode has no bridge and
+//! no `Cctp` edges.
 //!
 //! # When a leg is `Unknown`
 //! A transaction the node accepted is `Pending` for as long as it is neither mined nor refused
@@ -31,42 +31,40 @@
 //! devnet minter or are burned): the route cannot treat them as still at the source.
 //!
 //! # Layout
-//! - this file: [`ChainLeg`], [`LegProgress`], [`submit`], [`progress`], transfers, and the
-//!   helpers the others share (chains, tokens, rail legs, amounts).
-//! - [`swap`]: Uniswap V2 swaps (exact approval, swap, or a revoked approval when the pool
-//!   cannot meet `min_out`).
-//! - [`bridge`]: the [`bridge::Bridge`] trait and the devnet burn/mint bridge.
+//! - this file: [`ChainLeg`], [`LegProgress`], [`OnchainError`], [`submit`], [`progress`],
+//!   transfers, and the helpers the others share (chains, tokens, rail legs, amounts).
+//! - [`swap`]: swaps through the chain's `Dex` (exact approval, swap, or a revoked approval
+//!   when the pool cannot meet `min_out`).
+//! - [`bridge`]: a bridge leg through the mode's `Bridge`.
 //! - [`edges`]: [`add_chain_edges`] and [`chain_pairs`], the market's chain side.
 
 pub mod bridge;
 pub mod edges;
 pub mod swap;
 
-use std::path::Path;
-
-use alloy::providers::Provider;
+use rialto_connectors::bridge::{BridgeError, BRIDGE_BURN, BRIDGE_MINT};
+pub use rialto_connectors::chain::LegStep as Step;
+use rialto_connectors::chain::{leg_step, ChainError};
 use rialto_core::address::Address;
 use rialto_core::asset::AssetKind;
 use rialto_core::id::LegId;
 use rialto_core::ChainNamespace;
-use rialto_evm::sender;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 pub use edges::{add_chain_edges, chain_pairs};
 
-use crate::chain::rail::{
-    EvmRail, FeeLimits, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
-};
-use crate::chain::EvmChain;
+use crate::chain::rail::{LegRequest, PlannedLeg, RailError, SigningKey, StoreJournal};
+use crate::chain::Chain;
 use crate::services::Engine;
-use crate::store::chain::{ChainTransfer, LegStatus};
+use crate::store::chain::ChainTransfer;
+use crate::store::StoreError;
 
 /// Rail purposes of route legs (the reference is the route leg's id, plus a suffix).
 pub const ROUTE_APPROVE: &str = "route_approve";
 pub const ROUTE_SWAP: &str = "route_swap";
-pub const ROUTE_BURN: &str = "route_burn";
-pub const ROUTE_MINT: &str = "route_mint";
+pub const ROUTE_BURN: &str = BRIDGE_BURN;
+pub const ROUTE_MINT: &str = BRIDGE_MINT;
 pub const ROUTE_TRANSFER: &str = "route_transfer";
 
 /// One on-chain leg of a route, sent from the chain's hot wallet (Rialto's address there).
@@ -107,6 +105,47 @@ pub enum ChainLeg {
     },
 }
 
+/// Why an on-chain leg could not be sent or followed. Nothing was sent by the failing call;
+/// try again later (or, for [`OnchainError::Refused`], not at all).
+#[derive(Debug, thiserror::Error)]
+pub enum OnchainError {
+    /// The leg cannot be sent as asked here (mode, chain, token, amounts, configuration).
+    #[error("{0}")]
+    Refused(String),
+    /// A call for a leg nothing was recorded for.
+    #[error("nothing recorded for {0}; submit it first")]
+    NotStarted(String),
+    #[error("{chain}: {source}")]
+    Chain {
+        chain: String,
+        #[source]
+        source: ChainError,
+    },
+    #[error("{what}: {source}")]
+    Rail {
+        what: String,
+        #[source]
+        source: RailError,
+    },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("bridge: {0}")]
+    Bridge(#[from] BridgeError),
+}
+
+impl OnchainError {
+    fn refused(why: impl Into<String>) -> Self {
+        OnchainError::Refused(why.into())
+    }
+
+    fn chain(chain: &Chain) -> impl Fn(ChainError) -> Self + '_ {
+        move |source| OnchainError::Chain {
+            chain: chain.caip2.clone(),
+            source,
+        }
+    }
+}
+
 /// Where an on-chain leg is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegProgress {
@@ -136,15 +175,12 @@ pub async fn submit(
     leg: &LegId,
     spec: &ChainLeg,
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), OnchainError> {
     match spec {
         ChainLeg::Swap { .. } => {
             swap::submit(&swap::plan(state, livemode, spec)?, leg, now_ms).await
         }
-        ChainLeg::Bridge { .. } => {
-            let (bridge, transfer) = bridge::for_leg(state, livemode, spec)?;
-            bridge.burn(leg, &transfer, now_ms).await
-        }
+        ChainLeg::Bridge { .. } => bridge::submit(state, livemode, leg, spec, now_ms).await,
         ChainLeg::Transfer { .. } => {
             submit_transfer(&transfer_plan(state, livemode, spec)?, leg, now_ms).await
         }
@@ -162,17 +198,14 @@ pub async fn progress(
     leg: &LegId,
     spec: &ChainLeg,
     now_ms: i64,
-) -> Result<LegProgress, String> {
+) -> Result<LegProgress, OnchainError> {
     match spec {
         ChainLeg::Swap { .. } => {
             let plan = swap::plan(state, livemode, spec)?;
             drive(state, plan.hot.chain, now_ms).await?;
             swap::progress(&plan, leg, now_ms).await
         }
-        ChainLeg::Bridge { .. } => {
-            let (bridge, transfer) = bridge::for_leg(state, livemode, spec)?;
-            bridge::progress(bridge.as_ref(), leg, &transfer, now_ms).await
-        }
+        ChainLeg::Bridge { .. } => bridge::progress(state, livemode, leg, spec, now_ms).await,
         ChainLeg::Transfer { .. } => {
             let plan = transfer_plan(state, livemode, spec)?;
             drive(state, plan.hot.chain, now_ms).await?;
@@ -183,12 +216,12 @@ pub async fn progress(
 
 /// Whether any transaction of route leg `leg` was recorded by the rail (and so may be on its
 /// way to the chain): such a leg is never given up or sent under another id, only followed.
-pub async fn started(state: &Engine, leg: &LegId) -> Result<bool, String> {
+pub async fn started(state: &Engine, leg: &LegId) -> Result<bool, OnchainError> {
     Ok(!rail_legs(state, leg).await?.is_empty())
 }
 
 /// Every rail leg (transaction) recorded for route leg `leg`.
-pub async fn rail_legs(state: &Engine, leg: &LegId) -> Result<Vec<ChainTransfer>, String> {
+pub async fn rail_legs(state: &Engine, leg: &LegId) -> Result<Vec<ChainTransfer>, OnchainError> {
     let id = leg.to_string();
     let references = [
         id.clone(),
@@ -216,18 +249,18 @@ pub async fn rail_legs(state: &Engine, leg: &LegId) -> Result<Vec<ChainTransfer>
 /// The hot wallet of one chain: the chain, its key and its address.
 #[derive(Debug)]
 pub struct HotWallet<'a> {
-    pub chain: &'a EvmChain,
+    pub chain: &'a Chain,
     pub key: SigningKey,
     pub address: Address,
 }
 
 /// The chain of `livemode` named by CAIP-2 id or alias.
-pub fn chain<'a>(state: &'a Engine, livemode: bool, name: &str) -> Result<&'a EvmChain, String> {
+pub fn chain<'a>(state: &'a Engine, livemode: bool, name: &str) -> Result<&'a Chain, OnchainError> {
     state
         .chains
         .iter()
         .find(|c| c.livemode == livemode && (c.caip2 == name || c.alias == name))
-        .ok_or_else(|| format!("no {} chain {name}", mode(livemode)))
+        .ok_or_else(|| OnchainError::refused(format!("no {} chain {name}", mode(livemode))))
 }
 
 fn mode(livemode: bool) -> &'static str {
@@ -243,31 +276,31 @@ pub fn hot_wallet<'a>(
     state: &'a Engine,
     livemode: bool,
     name: &str,
-) -> Result<HotWallet<'a>, String> {
+) -> Result<HotWallet<'a>, OnchainError> {
     let chain = chain(state, livemode, name)?;
-    let key = chain
-        .hot_wallet
-        .as_ref()
-        .ok_or_else(|| format!("{} has no hot wallet configured", chain.caip2))?;
-    let signer =
-        sender::signer_from_key(key).map_err(|e| format!("{} hot wallet: {e}", chain.caip2))?;
-    let address = sender::signer_address(&signer);
+    let key = chain.hot_wallet.as_ref().ok_or_else(|| {
+        OnchainError::refused(format!("{} has no hot wallet configured", chain.caip2))
+    })?;
+    let address = chain
+        .node
+        .address_of(key)
+        .map_err(OnchainError::chain(chain))?;
     Ok(HotWallet {
         chain,
-        key: SigningKey(key.clone()),
+        key: key.clone(),
         address,
     })
 }
 
 /// The token contract and decimals of `symbol` on chain `name` (CAIP-2 or alias), in either
 /// mode's chain list.
-pub fn token_on(state: &Engine, name: &str, symbol: &str) -> Result<(Address, u32), String> {
-    let evm = state
+pub fn token_on(state: &Engine, name: &str, symbol: &str) -> Result<(Address, u32), OnchainError> {
+    let chain = state
         .chains
         .iter()
         .find(|c| c.caip2 == name || c.alias == name)
-        .ok_or_else(|| format!("no chain {name}"))?;
-    let t = token(state, evm, symbol)?;
+        .ok_or_else(|| OnchainError::refused(format!("no chain {name}")))?;
+    let t = token(state, chain, symbol)?;
     Ok((t.address, t.decimals))
 }
 
@@ -281,17 +314,18 @@ pub struct Token {
 
 impl Token {
     /// `amount` in base units; more decimals than the token has is refused, never rounded.
-    pub fn units(&self, amount: Decimal) -> Result<u128, String> {
-        to_units(amount, self.decimals).map_err(|e| format!("{} {amount}: {e}", self.symbol))
+    pub fn units(&self, amount: Decimal) -> Result<u128, OnchainError> {
+        to_units(amount, self.decimals)
+            .map_err(|e| OnchainError::refused(format!("{} {amount}: {e}", self.symbol)))
     }
 
-    pub fn amount(&self, units: u128) -> Result<Decimal, String> {
-        from_units(units, self.decimals)
+    pub fn amount(&self, units: u128) -> Result<Decimal, OnchainError> {
+        from_units(units, self.decimals).map_err(|e| OnchainError::refused(e.to_string()))
     }
 }
 
 /// The registry's token `symbol` (case-insensitive) on `chain`.
-pub fn token(state: &Engine, chain: &EvmChain, symbol: &str) -> Result<Token, String> {
+pub fn token(state: &Engine, chain: &Chain, symbol: &str) -> Result<Token, OnchainError> {
     token_in(&state.registry, &chain.caip2, symbol)
 }
 
@@ -300,7 +334,7 @@ pub fn token_in(
     registry: &rialto_core::asset::AssetRegistry,
     caip2: &str,
     symbol: &str,
-) -> Result<Token, String> {
+) -> Result<Token, OnchainError> {
     registry
         .assets()
         .iter()
@@ -314,82 +348,76 @@ pub fn token_in(
             address: a.contract,
             decimals: a.decimals,
         })
-        .ok_or_else(|| format!("no token {symbol} on {caip2}"))
+        .ok_or_else(|| OnchainError::refused(format!("no token {symbol} on {caip2}")))
+}
+
+/// An amount that does not fit a token's base units exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitsError {
+    #[error("negative amount")]
+    Negative,
+    #[error("more than {0} decimals")]
+    TooPrecise(u32),
+    #[error("amount out of range")]
+    OutOfRange,
 }
 
 /// Whole units to base units, exactly.
-pub fn to_units(amount: Decimal, decimals: u32) -> Result<u128, String> {
+pub fn to_units(amount: Decimal, decimals: u32) -> Result<u128, UnitsError> {
     if amount.is_sign_negative() {
-        return Err("negative amount".into());
+        return Err(UnitsError::Negative);
     }
     if amount.normalize().scale() > decimals {
-        return Err(format!("more than {decimals} decimals"));
+        return Err(UnitsError::TooPrecise(decimals));
     }
     let scale = 10u64
         .checked_pow(decimals)
-        .ok_or("too many decimals for a token")?;
+        .ok_or(UnitsError::TooPrecise(decimals))?;
     amount
         .checked_mul(Decimal::from(scale))
         .and_then(|units| units.to_u128())
-        .ok_or_else(|| "amount out of range".into())
+        .ok_or(UnitsError::OutOfRange)
 }
 
 /// Base units to whole units, exactly.
-pub fn from_units(units: u128, decimals: u32) -> Result<Decimal, String> {
-    let units = i128::try_from(units).map_err(|_| "amount out of range".to_owned())?;
+pub fn from_units(units: u128, decimals: u32) -> Result<Decimal, UnitsError> {
+    let units = i128::try_from(units).map_err(|_| UnitsError::OutOfRange)?;
     Decimal::try_from_i128_with_scale(units, decimals)
         .map(|d| d.normalize())
-        .map_err(|e| format!("amount out of range: {e}"))
+        .map_err(|_| UnitsError::OutOfRange)
 }
 
-/// The devnet manifest (sandbox mode only): the DEX, the minter, the sandbox tokens.
-pub fn devnet_manifest(state: &Engine) -> Result<rialto_evm::DevnetManifest, String> {
-    let path = &state.config.sandbox.devnet_manifest;
-    if path.is_empty() {
-        return Err("no devnet manifest is configured".into());
-    }
-    rialto_evm::DevnetManifest::read(Path::new(path)).map_err(|e| e.to_string())
-}
-
-/// A rail leg request with no value, no fee cap and no intent, with
-/// [`TOKEN_GAS_HEADROOM`](crate::chain::rail::TOKEN_GAS_HEADROOM) above its estimate.
+/// The rail leg `(purpose, reference)` of a connector's planned leg, signed by `key`, for no
+/// intent.
 pub fn request(
     (purpose, reference): (&'static str, String),
     key: &SigningKey,
-    to: Address,
-    data: Vec<u8>,
-    token: Option<(Address, u128)>,
+    planned: PlannedLeg,
 ) -> LegRequest {
     LegRequest {
         purpose,
         reference,
         payment_intent_id: None,
         from: key.clone(),
-        action: LegAction::Call {
-            to,
-            value: 0,
-            data,
-            moves: token,
-        },
-        fees: FeeLimits {
-            max_fee_per_unit: None,
-            extra_units: crate::chain::rail::TOKEN_GAS_HEADROOM,
-        },
+        action: planned.action,
+        fees: planned.fees,
     }
 }
 
 /// Records and broadcasts a rail leg on `chain` (or returns the stored one).
 pub async fn send(
     state: &Engine,
-    chain: &EvmChain,
+    chain: &Chain,
     request: &LegRequest,
     now_ms: i64,
-) -> Result<ChainTransfer, String> {
+) -> Result<ChainTransfer, OnchainError> {
     let journal = StoreJournal(state.store.as_ref());
-    let rail = EvmRail::new(chain, &journal);
-    rail.send(request, now_ms)
-        .await
-        .map_err(|e| format!("{} {}: {e}", request.purpose, request.reference))
+    let rail = chain.rail(&journal);
+    let sent = rail.send(request, now_ms).await;
+    sent.map_err(|source| OnchainError::Rail {
+        what: format!("{} {}", request.purpose, request.reference),
+        source,
+    })
 }
 
 /// The stored rail leg `(purpose, reference)`, if any.
@@ -397,97 +425,40 @@ pub async fn stored(
     state: &Engine,
     purpose: &str,
     reference: &str,
-) -> Result<Option<ChainTransfer>, String> {
-    state
-        .store
-        .get_chain_transfer(purpose, reference)
-        .await
-        .map_err(|e| format!("store: {e}"))
+) -> Result<Option<ChainTransfer>, OnchainError> {
+    Ok(state.store.get_chain_transfer(purpose, reference).await?)
 }
 
 /// Moves the chain's stored legs on (re-broadcast, confirm, fail).
-pub async fn drive(state: &Engine, chain: &EvmChain, now_ms: i64) -> Result<(), String> {
+pub async fn drive(state: &Engine, chain: &Chain, now_ms: i64) -> Result<(), OnchainError> {
     let journal = StoreJournal(state.store.as_ref());
-    let rail = EvmRail::new(chain, &journal);
-    rail.drive(now_ms)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("{}: driving legs: {e}", chain.caip2))
-}
-
-/// One stored rail leg, as a step of a route leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Stored, in flight.
-    Open,
-    Confirmed,
-    /// Mined and reverted, with the rail's reason.
-    Reverted(String),
-    /// The node no longer has it and its nonce is spent (see the module docs).
-    Lost,
-}
-
-/// Where a stored rail leg is, after a drive.
-pub async fn step(chain: &EvmChain, leg: &ChainTransfer) -> Result<Step, String> {
-    Ok(match leg.status {
-        LegStatus::Confirmed => Step::Confirmed,
-        LegStatus::Failed => Step::Reverted(
-            leg.failure
-                .clone()
-                .unwrap_or_else(|| "reverted on chain".into()),
-        ),
-        LegStatus::Submitted if lost(chain, leg).await? => Step::Lost,
-        LegStatus::Pending | LegStatus::Submitted => Step::Open,
+    let rail = chain.rail(&journal);
+    let driven = rail.drive(now_ms).await;
+    driven.map(|_| ()).map_err(|source| OnchainError::Rail {
+        what: format!("{}: driving legs", chain.caip2),
+        source,
     })
 }
 
-/// Whether a submitted leg can no longer be included: the node has neither its receipt nor the
-/// transaction, and the sender's mined nonce is past the leg's.
-async fn lost(chain: &EvmChain, leg: &ChainTransfer) -> Result<bool, String> {
-    let rpc = |e: &dyn std::fmt::Display| format!("{}: {e}", chain.caip2);
-    let hash = rialto_evm::transfers::parse_tx_hash(&leg.tx_hash).map_err(|e| rpc(&e))?;
-    let from = Address::parse(&leg.draft.from, ChainNamespace::Eip155).map_err(|e| rpc(&e))?;
-    let from = sender::wire(&from).map_err(|e| rpc(&e))?;
-    let node = rialto_evm::provider::provider(chain.rpc_url()).map_err(|e| rpc(&e))?;
-    if node
-        .get_transaction_by_hash(hash)
+/// Where a stored rail leg is, after a drive.
+pub async fn step(chain: &Chain, leg: &ChainTransfer) -> Result<Step, OnchainError> {
+    leg_step(chain.node.as_ref(), leg)
         .await
-        .map_err(|e| rpc(&e))?
-        .is_some()
-    {
-        return Ok(false);
-    }
-    let mined_nonce = node
-        .get_transaction_count(from)
-        .latest()
-        .await
-        .map_err(|e| rpc(&e))?;
-    if mined_nonce <= leg.nonce {
-        return Ok(false);
-    }
-    // Mined between the two reads?
-    let receipt = node
-        .get_transaction_receipt(hash)
-        .await
-        .map_err(|e| rpc(&e))?;
-    Ok(receipt.is_none())
+        .map_err(OnchainError::chain(chain))
 }
 
 /// The exact amount of `token` the mined, successful `leg` transferred to `recipient`.
 pub async fn received(
-    chain: &EvmChain,
+    chain: &Chain,
     leg: &ChainTransfer,
     token: &Token,
     recipient: &Address,
-) -> Result<Decimal, String> {
-    let seen = rialto_evm::transfers::observe_transfer(
-        chain.rpc_url(),
-        &leg.tx_hash,
-        &token.address,
-        recipient,
-    )
-    .await
-    .map_err(|e| format!("{}: reading {}: {e}", chain.caip2, leg.tx_hash))?;
+) -> Result<Decimal, OnchainError> {
+    let seen = chain
+        .node
+        .observe_transfer(&leg.tx_hash, &token.address, recipient)
+        .await
+        .map_err(OnchainError::chain(chain))?;
     token.amount(seen.amount_units)
 }
 
@@ -505,7 +476,7 @@ fn transfer_plan<'a>(
     state: &'a Engine,
     livemode: bool,
     spec: &ChainLeg,
-) -> Result<TransferPlan<'a>, String> {
+) -> Result<TransferPlan<'a>, OnchainError> {
     let ChainLeg::Transfer {
         chain,
         asset,
@@ -513,14 +484,21 @@ fn transfer_plan<'a>(
         amount,
     } = spec
     else {
-        return Err("not a transfer leg".into());
+        return Err(OnchainError::refused("not a transfer leg"));
     };
     let hot = hot_wallet(state, livemode, chain)?;
     let token = token(state, hot.chain, asset)?;
-    let to = Address::parse(to, ChainNamespace::Eip155).map_err(|e| format!("to {to}: {e}"))?;
+    let namespace = hot
+        .chain
+        .caip2
+        .parse::<rialto_core::ChainId>()
+        .map(|c| c.namespace())
+        .unwrap_or(ChainNamespace::Other);
+    let to = Address::parse(to, namespace)
+        .map_err(|e| OnchainError::refused(format!("to {to}: {e}")))?;
     let units = token.units(*amount)?;
     if units == 0 {
-        return Err("a transfer of nothing".into());
+        return Err(OnchainError::refused("a transfer of nothing"));
     }
     Ok(TransferPlan {
         state,
@@ -531,24 +509,29 @@ fn transfer_plan<'a>(
     })
 }
 
-async fn submit_transfer(plan: &TransferPlan<'_>, leg: &LegId, now_ms: i64) -> Result<(), String> {
-    let data = sender::erc20_transfer_data(&plan.to, plan.units).map_err(|e| e.to_string())?;
-    let request = request(
-        (ROUTE_TRANSFER, leg.to_string()),
-        &plan.hot.key,
-        plan.token.address,
-        data.to_vec(),
-        Some((plan.token.address, plan.units)),
-    );
+async fn submit_transfer(
+    plan: &TransferPlan<'_>,
+    leg: &LegId,
+    now_ms: i64,
+) -> Result<(), OnchainError> {
+    let planned = plan
+        .hot
+        .chain
+        .node
+        .token_transfer(&plan.token.address, &plan.to, plan.units);
+    let request = request((ROUTE_TRANSFER, leg.to_string()), &plan.hot.key, planned);
     send(plan.state, plan.hot.chain, &request, now_ms)
         .await
         .map(|_| ())
 }
 
-async fn transfer_progress(plan: &TransferPlan<'_>, leg: &LegId) -> Result<LegProgress, String> {
+async fn transfer_progress(
+    plan: &TransferPlan<'_>,
+    leg: &LegId,
+) -> Result<LegProgress, OnchainError> {
     let reference = leg.to_string();
     let Some(sent) = stored(plan.state, ROUTE_TRANSFER, &reference).await? else {
-        return Err(format!("nothing recorded for {reference}; submit it first"));
+        return Err(OnchainError::NotStarted(reference));
     };
     let chain = plan.hot.chain;
     Ok(match step(chain, &sent).await? {
@@ -580,7 +563,7 @@ mod tests {
         assert_eq!(from_units(49_750_000, 6), Ok(d("49.75")));
         assert_eq!(
             from_units(u128::MAX, 6).map(|_| ()),
-            Err("amount out of range".into())
+            Err(UnitsError::OutOfRange)
         );
     }
 

@@ -1,4 +1,5 @@
-//! The router's [`Oracle`] over `rialto-evm`'s Chainlink feeds.
+//! The router's [`Oracle`] over the mode's price feeds (the connectors' `PriceFeed` role: the
+//! gateway wires Chainlink feeds from `rialto-evm`).
 //!
 //! The router is synchronous and pure, the feeds are async RPC reads, so every pair a quote
 //! needs is read up front into a [`PriceReadings`] (one `latestRoundData` per pair, with the
@@ -7,12 +8,8 @@
 //! refuses every conversion needing it (`unavailable`), and re-checks the readings it does get.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use rialto_evm::feeds::{FeedRegistry, DEFAULT_STABLE_HEARTBEAT};
-use rialto_evm::price_feed::{is_safety_refusal, ChainlinkPriceFeed, PriceFeed};
+use rialto_connectors::price_feed::PriceFeed;
 use rialto_router::{Oracle, OracleReading};
 use rust_decimal::Decimal;
 
@@ -21,40 +18,41 @@ use crate::services::Engine;
 /// The reference currency of every price: `USD/USD` is one by definition, not read.
 pub const REFERENCE_PAIR: &str = "USD/USD";
 
-/// The engine's injected clock, as the feeds' staleness and grace checks see it.
-pub type FeedClock = Arc<dyn crate::clock::Clock>;
+/// A mode with no price feeds configured (sandbox mode without a devnet manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no price feeds are configured for {mode} mode")]
+pub struct NoPriceFeeds {
+    pub mode: &'static str,
+}
 
-/// The Chainlink feeds of one mode: the devnet manifest's mocks in sandbox mode, the bundled
-/// reference data's feeds for live chains; read over the configured chains' RPC endpoints.
-pub fn price_feed(state: &Engine, livemode: bool) -> Result<ChainlinkPriceFeed<FeedClock>, String> {
-    let registry = if livemode {
-        FeedRegistry::builtin().map_err(|e| e.to_string())?
-    } else {
-        let path = &state.config.sandbox.devnet_manifest;
-        if path.is_empty() {
-            return Err("no devnet manifest is configured".into());
-        }
-        let manifest =
-            rialto_evm::DevnetManifest::read(Path::new(path)).map_err(|e| e.to_string())?;
-        // The mocks have no heartbeat of their own; they are judged like real stablecoin feeds.
-        FeedRegistry::from_devnet(&manifest, DEFAULT_STABLE_HEARTBEAT).map_err(|e| e.to_string())?
-    };
-    let rpc_urls = state
-        .chains
-        .iter()
-        .filter(|c| c.livemode == livemode)
-        .map(|c| (c.chain_id, c.rpc_url().to_owned()))
-        .collect::<BTreeMap<_, _>>();
-    let feed = ChainlinkPriceFeed::new(rpc_urls, registry, state.clock.clone())
-        .map_err(|e| e.to_string())?;
-    // The devnet's sequencer mocks report "up since deployment", which the live grace period
-    // would refuse for an hour after every devnet start; sandbox mode keeps the sequencer
-    // check itself (a test can still flip the mock down) without the grace.
-    Ok(if livemode {
-        feed
-    } else {
-        feed.with_sequencer_grace(Duration::ZERO)
+/// The price feeds of one mode: in sandbox mode the devnet manifest's mocks, for live chains
+/// the bundled reference data's feeds, read over the configured chains' RPC endpoints (the
+/// gateway builds them with the chains).
+pub fn price_feed(state: &Engine, livemode: bool) -> Result<&dyn PriceFeed, NoPriceFeeds> {
+    state.chains.price_feed(livemode).ok_or(NoPriceFeeds {
+        mode: if livemode { "live" } else { "sandbox" },
     })
+}
+
+/// Reads `pairs` for an intent settling on `target` (CAIP-2): on the target chain first, then
+/// on the mode's other chains.
+pub async fn readings(
+    state: &Engine,
+    livemode: bool,
+    target: &str,
+    pairs: &[String],
+    now: u64,
+) -> Result<PriceReadings, NoPriceFeeds> {
+    let feed = price_feed(state, livemode)?;
+    let mut chains = vec![target.to_owned()];
+    chains.extend(
+        state
+            .chains
+            .iter()
+            .filter(|c| c.livemode == livemode && c.caip2 != target)
+            .map(|c| c.caip2.clone()),
+    );
+    Ok(read_prices(feed, &chains, pairs, now).await)
 }
 
 /// Where one reading came from, for the quote's price sources.
@@ -95,10 +93,11 @@ impl PriceReadings {
     }
 }
 
-/// Reads `pairs` on the first of `chain_ids` that has a feed for each, at `now` (Unix seconds).
+/// Reads `pairs` on the first of `chains` (CAIP-2) that has a feed for each, at `now` (Unix
+/// seconds).
 pub async fn read_prices(
-    feed: &ChainlinkPriceFeed<FeedClock>,
-    chain_ids: &[u64],
+    feed: &dyn PriceFeed,
+    chains: &[String],
     pairs: &[String],
     now: u64,
 ) -> PriceReadings {
@@ -114,22 +113,17 @@ pub async fn read_prices(
             );
             continue;
         }
-        let Some(chain_id) = chain_ids
+        let Some((chain, heartbeat)) = chains
             .iter()
-            .copied()
-            .find(|c| feed.registry().feed(*c, pair).is_ok())
+            .find_map(|c| Some((c, feed.heartbeat(c, pair)?)))
         else {
             out.refused
                 .insert(pair.clone(), "no feed on these chains".into());
             continue;
         };
-        match feed.price(chain_id, pair).await {
+        match feed.price(chain, pair).await {
             Ok(obs) => {
-                let heartbeat = feed
-                    .registry()
-                    .feed(chain_id, pair)
-                    .map(|f| f.heartbeat.as_secs())
-                    .unwrap_or(0);
+                let heartbeat = heartbeat.as_secs();
                 out.sources.insert(
                     pair.clone(),
                     ReadingSource {
@@ -151,12 +145,12 @@ pub async fn read_prices(
                 );
             }
             Err(err) => {
-                let kind = if is_safety_refusal(&err) {
+                let kind = if err.is_safety_refusal() {
                     "refused"
                 } else {
                     "unreadable"
                 };
-                tracing::warn!(pair = %pair, chain_id, error = %err, "price feed {kind}");
+                tracing::warn!(pair = %pair, chain = %chain, error = %err, "price feed {kind}");
                 out.refused.insert(pair.clone(), format!("{kind}: {err}"));
             }
         }

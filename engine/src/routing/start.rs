@@ -146,12 +146,13 @@ fn pay_to(
     chain: &str,
     asset: &str,
 ) -> Result<PayToObject, String> {
-    let (token, _) = onchain::token_on(state, chain, asset)?;
+    let (token, _) = onchain::token_on(state, chain, asset).map_err(|e| e.to_string())?;
     Ok(PayToObject {
         chain: chain.to_owned(),
         asset: asset.to_owned(),
         token: token.to_string(),
-        address: onchain::hot_wallet(state, exec.livemode, chain)?
+        address: onchain::hot_wallet(state, exec.livemode, chain)
+            .map_err(|e| e.to_string())?
             .address
             .to_string(),
         amount: quote.payer_amount.to_string(),

@@ -56,6 +56,9 @@ pub struct AppState {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
+    /// The EVM chains themselves, for the EVM-only endpoints (EIP-3009 authorizations); the
+    /// engine reaches the same chains through the connectors' roles.
+    pub evm_chains: Arc<crate::chains::EvmChains>,
 }
 
 impl std::ops::Deref for AppState {
@@ -87,6 +90,7 @@ impl AppState {
             limiter: Arc::new(limiter),
             key_cache: Arc::default(),
             inflight: Arc::default(),
+            evm_chains: Arc::default(),
         }
     }
 
@@ -97,8 +101,9 @@ impl AppState {
     }
 
     /// The chains payments are verified, watched and settled on.
-    pub fn with_chains(mut self, chains: crate::chain::Chains) -> Self {
-        self.engine = self.engine.with_chains(chains);
+    pub fn with_chains(mut self, chains: crate::chains::ChainSet) -> Self {
+        self.engine = self.engine.with_chains(chains.engine);
+        self.evm_chains = Arc::new(chains.evm);
         self
     }
 }

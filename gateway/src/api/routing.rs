@@ -301,30 +301,22 @@ pub async fn create(
     let coin = AssetCode::new(&intent.settlement.asset.symbol.to_ascii_uppercase())
         .ok_or_else(|| ApiError::internal(&"settlement asset code"))?;
     let now = now_secs(&state);
-    let feed = oracle::price_feed(&state, intent.livemode).map_err(|e| {
+    let target_chain = intent.settlement.asset.id.chain().to_string();
+    let readings = oracle::readings(
+        &state,
+        intent.livemode,
+        &target_chain,
+        &market::market_pairs(&state, intent.livemode, &coin),
+        now,
+    )
+    .await
+    .map_err(|e| {
         tracing::warn!(error = %e, "no price feeds");
         ApiError::new(
             ErrorCode::OracleUnavailable,
             "No price feeds are configured for this mode.",
         )
     })?;
-    let target_chain = crate::chain::eip155_id(&intent.settlement.asset.id.chain().to_string())
-        .map_err(|e| ApiError::internal(&e))?;
-    let mut chain_ids = vec![target_chain];
-    chain_ids.extend(
-        state
-            .chains
-            .iter()
-            .filter(|c| c.livemode == intent.livemode && c.chain_id != target_chain)
-            .map(|c| c.chain_id),
-    );
-    let readings = oracle::read_prices(
-        &feed,
-        &chain_ids,
-        &market::market_pairs(&state, intent.livemode, &coin),
-        now,
-    )
-    .await;
     let snapshot = market::snapshot(&state, &intent, &coin, &source, &readings)
         .await
         .map_err(|e| {

@@ -19,20 +19,17 @@ use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 use rialto_core::ChainNamespace;
-use rialto_evm::deposit::eip681_token_transfer;
+use rialto_evm::chain::EvmChain;
 use rialto_evm::eip3009::{self, Authorization, AuthorizationKind, ExpectedPayment};
 use rialto_evm::error::AuthorizationError;
-use rialto_evm::sender;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
 use super::{json_response, parse_id, AppState, Caller};
-use crate::chain::rail::{
-    EvmRail, FeeLimits, LegAction, LegRequest, Rail, SigningKey, StoreJournal,
-};
-use crate::chain::EvmChain;
+use crate::chain::rail::{FeeLimits, LegAction, LegRequest, StoreJournal};
+use crate::chain::Chain;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::constant_time_eq;
 use crate::store::KeyKind;
@@ -123,7 +120,7 @@ pub(crate) fn awaiting(intent: &PaymentIntent) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn chain_of<'a>(state: &'a AppState, intent: &PaymentIntent) -> Result<&'a EvmChain, ApiError> {
+fn chain_of<'a>(state: &'a AppState, intent: &PaymentIntent) -> Result<&'a Chain, ApiError> {
     let chain_id = intent.settlement.asset.id.chain().to_string();
     state.chains.get(intent.livemode, &chain_id).ok_or_else(|| {
         ApiError::new(
@@ -131,6 +128,19 @@ fn chain_of<'a>(state: &'a AppState, intent: &PaymentIntent) -> Result<&'a EvmCh
             format!("This gateway watches no RPC for {chain_id}; start it with --devnet-manifest."),
         )
     })
+}
+
+/// The EVM chain itself, for EIP-3009 (only EVM chains take authorizations).
+fn evm_of<'a>(state: &'a AppState, chain: &Chain) -> Result<&'a EvmChain, ApiError> {
+    state
+        .evm_chains
+        .get(chain.livemode, &chain.caip2)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ChainUnavailable,
+                format!("{} takes no EIP-3009 authorizations.", chain.caip2),
+            )
+        })
 }
 
 /// The intent amount in base units of its settlement asset.
@@ -196,7 +206,7 @@ pub async fn deposit_address(
             .map_err(|e| ApiError::internal(&e))?
             .to_amount_string(),
         amount_units: units.to_string(),
-        uri: eip681_token_transfer(chain.chain_id, &asset.contract, &address, U256::from(units)),
+        uri: chain.node.payment_uri(&asset.contract, &address, units),
     };
     let body = serde_json::to_string(&object).map_err(|e| ApiError::internal(&e))?;
     Ok(json_response(StatusCode::OK, body))
@@ -219,7 +229,7 @@ pub async fn authorization_request(
 ) -> Result<Response, ApiError> {
     let intent = load_intent(&state, &caller, &id, query.client_secret.as_deref()).await?;
     awaiting(&intent)?;
-    let chain = chain_of(&state, &intent)?;
+    let chain = evm_of(&state, chain_of(&state, &intent)?)?;
     let asset = &intent.settlement.asset;
     let provider = rialto_evm::connect(chain.rpc_url())
         .await
@@ -404,7 +414,7 @@ fn authorization_of(
 async fn relayed_before(
     state: &AppState,
     intent: &PaymentIntent,
-    chain: &EvmChain,
+    chain: &Chain,
     leg: &crate::store::chain::ChainTransfer,
     signature: &[u8],
 ) -> Result<Response, ApiError> {
@@ -471,19 +481,22 @@ pub async fn submit_authorization(
             "This chain has no relaying wallet configured.",
         )
     })?;
-    let relayer = sender::signer_from_key(hot).map_err(|e| ApiError::internal(&e))?;
-    let relayer_address = sender::signer_address(&relayer);
+    let relayer_address = chain
+        .node
+        .address_of(hot)
+        .map_err(|e| ApiError::internal(&e))?;
+    let evm = evm_of(&state, chain)?;
     let asset = &intent.settlement.asset;
     let auth = authorization_of(&params, &intent)?;
     let expected = ExpectedPayment {
-        chain_id: chain.chain_id,
+        chain_id: evm.chain_id,
         token: asset.contract,
         to: intent.settlement.address,
         min_value: U256::from(intent_units(&intent)?),
-        nonce: eip3009::intent_nonce(&reference, chain.chain_id, &asset.contract),
+        nonce: eip3009::intent_nonce(&reference, evm.chain_id, &asset.contract),
         relayer: relayer_address,
     };
-    let provider = rialto_evm::connect(chain.rpc_url())
+    let provider = rialto_evm::connect(evm.rpc_url())
         .await
         .map_err(unavailable)?;
     let mut domain = eip3009::read_domain(&provider, &asset.contract)
@@ -509,14 +522,14 @@ pub async fn submit_authorization(
         .await
         .map_err(authorization_error)?;
     let journal = StoreJournal(state.store.as_ref());
-    let rail = EvmRail::new(chain, &journal);
+    let rail = chain.rail(&journal);
     let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
     let now = state.clock.now_ms();
     let request = LegRequest {
         purpose: EIP3009_RELAY,
         reference: reference.clone(),
         payment_intent_id: Some(intent.id),
-        from: SigningKey(hot.clone()),
+        from: hot.clone(),
         action: LegAction::Call {
             to: asset.contract,
             value: 0,
@@ -547,7 +560,7 @@ pub async fn submit_authorization(
     }
 }
 
-fn relayed(intent: &PaymentIntent, chain: &EvmChain, tx_hash: &str) -> Response {
+fn relayed(intent: &PaymentIntent, chain: &Chain, tx_hash: &str) -> Response {
     let body = json!({
         "object": "payment_authorization",
         "payment_intent": intent.id.to_string(),

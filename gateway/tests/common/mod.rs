@@ -140,7 +140,7 @@ pub async fn spawn_app_full(
     .expect("create merchant");
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
     let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
-    let chains = sandbox_chains(&config, &registry).expect("devnet manifest");
+    let chains = sandbox_chains(&config, &registry, clock.clone()).expect("devnet manifest");
     let exchange = rialto_gateway::server::sandbox_exchange(&config)
         .await
         .expect("sandbox exchange");

@@ -248,21 +248,9 @@ pub(super) async fn fresh_prices(
     let pairs: Vec<String> = graph.assets().map(|(_, a)| a.usd_pair.clone()).collect();
     let mut pairs = pairs;
     pairs.push("ETH/USD".into());
-    let readings = match crate::routing::oracle::price_feed(state, exec.livemode) {
-        Ok(feed) => {
-            let target = crate::chain::eip155_id(&intent.settlement.asset.id.chain().to_string())
-                .unwrap_or_default();
-            let mut ids = vec![target];
-            ids.extend(
-                state
-                    .chains
-                    .iter()
-                    .filter(|c| c.livemode == exec.livemode && c.chain_id != target)
-                    .map(|c| c.chain_id),
-            );
-            crate::routing::oracle::read_prices(&feed, &ids, &pairs, now).await
-        }
-        Err(_) => crate::routing::oracle::PriceReadings::default(),
-    };
+    let target = intent.settlement.asset.id.chain().to_string();
+    let readings = crate::routing::oracle::readings(state, exec.livemode, &target, &pairs, now)
+        .await
+        .unwrap_or_default();
     PriceTable::build(graph, &readings, now, PricePolicy::default())
 }

@@ -146,7 +146,7 @@ pub(super) async fn send(
                 // broadcasts stored legs again, so the leg is followed, never given up.
                 Err(why) => match onchain::started(state, leg).await {
                     Ok(true) => Sent::Ok(None),
-                    _ => Sent::Retry(why),
+                    _ => Sent::Retry(why.to_string()),
                 },
             }
         }
@@ -326,8 +326,7 @@ pub(super) async fn landed(
     let Ok(hot) = onchain::hot_wallet(state, exec.livemode, network).map(|h| h.address) else {
         return Asked::Pending;
     };
-    match rialto_evm::transfers::observe_transfer(chain.rpc_url(), hash.trim(), &token, &hot).await
-    {
+    match chain.node.observe_transfer(hash.trim(), &token, &hot).await {
         Ok(t) if t.confirmations >= chain.confirmations => {
             match onchain::from_units(t.amount_units, decimals) {
                 Ok(amount) => {
@@ -338,7 +337,7 @@ pub(super) async fn landed(
             }
         }
         Ok(_) => Asked::Pending,
-        Err(rialto_evm::EvmError::TxFailed(_)) => {
+        Err(rialto_connectors::chain::ChainError::TxFailed(_)) => {
             Asked::Failed(LegFailure::Reverted, "the withdrawal reverted".into())
         }
         Err(_) => Asked::Pending,

@@ -1,24 +1,21 @@
 //! What the chains add to the router's market: each sandbox chain's stablecoins as assets at
-//! Rialto's address there, a `Dex(Pool)` edge each way per Uniswap V2 pair from its live
-//! reserves, and a `Cctp` edge for USDC between every two sandbox chains (the devnet burn/mint
-//! bridge, [`super::bridge`]). Read-only. Live chains add nothing yet: no DEX registry and no
-//! CCTP driver are configured for them.
+//! Rialto's address there, a `Dex(Pool)` edge each way per pool of the chain's DEX from its
+//! live reserves, and a `Cctp` edge for each lane of the mode's bridge (in sandbox mode the
+//! devnet burn/mint stand-in, [`super::bridge`]). Read-only. Live chains add nothing yet: no
+//! DEX registry and no CCTP driver are configured for them.
 
+use rialto_connectors::bridge::BridgeLane;
+use rialto_connectors::dex::PoolReserves;
 use rialto_connectors::exchange::AssetCode;
-use rialto_evm::contracts::{to_wire, IUniswapV2Pair};
-use rialto_evm::manifest::ChainManifest;
+use rialto_core::ChainId;
 use rialto_router::{AssetInfo, AssetIx, Edge, EdgeKind, Graph, Location, Peg, Pool, VenueId};
-use rust_decimal::Decimal;
 
-use super::{devnet_manifest, from_units};
+use super::{from_units, token_in, OnchainError, Token};
+use crate::chain::Chain;
 use crate::services::Engine;
 
-/// The stablecoins routed on chains, as the devnet manifest names them.
+/// The stablecoins routed on chains, by symbol.
 pub const CHAIN_ASSETS: [&str; 4] = ["USDC", "USDT", "EURC", "PYUSD"];
-/// Uniswap V2's swap fee, bps.
-pub const DEX_FEE_BPS: u32 = 30;
-/// What the devnet bridge keeps per transfer, USDC (a stand-in for a CCTP fast-transfer fee).
-pub const DEVNET_BRIDGE_FEE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// The bridge's venue, for health.
 pub const CCTP_VENUE: &str = "cctp";
 const DEX_SECS: u32 = 15;
@@ -40,27 +37,38 @@ pub fn peg(symbol: &str) -> Peg {
     }
 }
 
-/// The oracle pairs the chain assets need (`<SYM>/USD`, and `EUR/USD` for EURC's peg).
-pub fn chain_pairs(state: &Engine, livemode: bool) -> Vec<String> {
+/// The sandbox chains the market routes over (live chains add nothing yet).
+fn served(state: &Engine, livemode: bool) -> Vec<&Chain> {
     if livemode {
         return Vec::new();
     }
-    let Ok(manifest) = devnet_manifest(state) else {
-        return Vec::new();
-    };
+    state.chains.iter().filter(|c| !c.livemode).collect()
+}
+
+/// The chain's routed stablecoins, from the asset registry.
+fn chain_tokens(state: &Engine, chain: &Chain) -> Vec<Token> {
+    CHAIN_ASSETS
+        .iter()
+        .filter_map(|symbol| token_in(&state.registry, &chain.caip2, symbol).ok())
+        .map(|t| Token {
+            symbol: t.symbol.to_ascii_uppercase(),
+            ..t
+        })
+        .collect()
+}
+
+/// The oracle pairs the chain assets need (`<SYM>/USD`, and `EUR/USD` for EURC's peg).
+pub fn chain_pairs(state: &Engine, livemode: bool) -> Vec<String> {
     let mut pairs = Vec::new();
     let mut add = |pair: String| {
         if !pairs.contains(&pair) {
             pairs.push(pair);
         }
     };
-    for chain in &manifest.chains {
-        for symbol in CHAIN_ASSETS
-            .iter()
-            .filter(|s| chain.tokens.contains_key(**s))
-        {
-            add(format!("{symbol}/USD"));
-            if let Peg::Fiat { usd_pair } = peg(symbol) {
+    for chain in served(state, livemode) {
+        for token in chain_tokens(state, chain) {
+            add(format!("{}/USD", token.symbol));
+            if let Peg::Fiat { usd_pair } = peg(&token.symbol) {
                 add(usd_pair);
             }
         }
@@ -69,53 +77,72 @@ pub fn chain_pairs(state: &Engine, livemode: bool) -> Vec<String> {
 }
 
 /// Adds to `graph` what the chains offer (see the module docs). Returns what was left out, for
-/// the logs; Err only when the sandbox has no readable manifest.
+/// the logs.
 pub async fn add_chain_edges(
     state: &Engine,
     livemode: bool,
     graph: &mut Graph,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, OnchainError> {
     if livemode {
         return Ok(vec![
             "live chains: no DEX pools or CCTP bridge are configured".into(),
         ]);
     }
-    let manifest = devnet_manifest(state)?;
     let mut skipped = Vec::new();
-    let served: Vec<&ChainManifest> = manifest
-        .chains
-        .iter()
-        .filter(|c| state.chains.get(false, c.chain_id.as_str()).is_some())
-        .collect();
-    for chain in &served {
-        add_assets(graph, chain, &mut skipped)?;
-        for (name, pair) in &chain.dex.pairs {
-            if let Err(why) = add_pool(state, graph, chain, name, pair).await {
-                skipped.push(format!("{} pool {name}: {why}", chain.chain_id));
+    let chains = served(state, livemode);
+    for chain in &chains {
+        add_assets(state, graph, chain, &mut skipped)?;
+        let Some(dex) = &chain.dex else {
+            continue;
+        };
+        for pool in dex.pools().await {
+            let added = match pool {
+                Ok(pool) => add_pool(state, graph, chain, &pool),
+                Err(unreadable) => Err(unreadable.error.to_string()),
+            };
+            if let Err(why) = added {
+                skipped.push(format!("{} pool: {why}", chain.caip2));
             }
         }
     }
-    add_bridges(graph, &served)?;
+    if let Some(bridge) = state.chains.bridge(livemode) {
+        for lane in bridge.lanes() {
+            add_bridge(graph, &lane)?;
+        }
+    }
     Ok(skipped)
+}
+
+fn graph_error(e: impl std::fmt::Display) -> OnchainError {
+    OnchainError::Refused(format!("market graph: {e}"))
+}
+
+/// The graph location of Rialto's address on chain `caip2`.
+fn at(caip2: &str) -> Result<Location, OnchainError> {
+    caip2
+        .parse::<ChainId>()
+        .map(Location::Chain)
+        .map_err(|e| OnchainError::Refused(format!("chain {caip2}: {e}")))
 }
 
 /// The chain's stablecoins as graph assets (added once) and nodes at the chain.
 fn add_assets(
+    state: &Engine,
     graph: &mut Graph,
-    chain: &ChainManifest,
+    chain: &Chain,
     skipped: &mut Vec<String>,
-) -> Result<(), String> {
-    for symbol in CHAIN_ASSETS {
-        let Some(entry) = chain.tokens.get(symbol) else {
+) -> Result<(), OnchainError> {
+    for token in chain_tokens(state, chain) {
+        let Some(code) = AssetCode::new(&token.symbol.to_ascii_uppercase()) else {
             continue;
         };
-        let code = AssetCode::new(symbol).ok_or_else(|| format!("asset code {symbol}"))?;
         let ix = match graph.asset_by_code(&code) {
-            Some(ix) if graph.asset(ix).decimals != u32::from(entry.decimals) => {
+            Some(ix) if graph.asset(ix).decimals != token.decimals => {
                 skipped.push(format!(
-                    "{} {symbol}: {} decimals on chain, {} in the market",
-                    chain.chain_id,
-                    entry.decimals,
+                    "{} {}: {} decimals on chain, {} in the market",
+                    chain.caip2,
+                    token.symbol,
+                    token.decimals,
                     graph.asset(ix).decimals
                 ));
                 continue;
@@ -124,75 +151,52 @@ fn add_assets(
             None => graph
                 .add_asset(AssetInfo {
                     code,
-                    decimals: u32::from(entry.decimals),
-                    usd_pair: format!("{symbol}/USD"),
-                    peg: peg(symbol),
+                    decimals: token.decimals,
+                    usd_pair: format!("{}/USD", token.symbol),
+                    peg: peg(&token.symbol),
                 })
-                .map_err(|e| e.to_string())?,
+                .map_err(graph_error)?,
         };
-        graph
-            .node(ix, Location::Chain(chain.chain_id.clone()))
-            .map_err(|e| e.to_string())?;
+        graph.node(ix, at(&chain.caip2)?).map_err(graph_error)?;
     }
     Ok(())
 }
 
 /// The asset of `symbol` at `chain`, if both are in the graph.
 fn chain_asset(graph: &Graph, symbol: &str) -> Option<AssetIx> {
-    graph.asset_by_code(&AssetCode::new(symbol)?)
+    graph.asset_by_code(&AssetCode::new(&symbol.to_ascii_uppercase())?)
 }
 
-/// Both directions of one Uniswap V2 pair (`A/B`), from its reserves as of now.
-async fn add_pool(
+/// Both directions of one pool (`A/B`), from its reserves as of now.
+fn add_pool(
     state: &Engine,
     graph: &mut Graph,
-    chain: &ChainManifest,
-    name: &str,
-    pair: &rialto_core::Address,
+    chain: &Chain,
+    pool: &PoolReserves,
 ) -> Result<(), String> {
-    let (a, b) = name.split_once('/').ok_or("not an A/B pair name")?;
-    let (Some(entry_a), Some(entry_b)) = (chain.tokens.get(a), chain.tokens.get(b)) else {
-        return Err("a token of the pair is not in the manifest".into());
+    let name = &pool.name;
+    let (Ok(token_a), Ok(token_b)) = (
+        token_in(&state.registry, &chain.caip2, &pool.symbol_a),
+        token_in(&state.registry, &chain.caip2, &pool.symbol_b),
+    ) else {
+        return Err(format!(
+            "{name}: a token of the pair is not in the registry"
+        ));
     };
-    let (Some(ix_a), Some(ix_b)) = (chain_asset(graph, a), chain_asset(graph, b)) else {
-        return Err("a token of the pair is not routable".into());
+    let (Some(ix_a), Some(ix_b)) = (
+        chain_asset(graph, &pool.symbol_a),
+        chain_asset(graph, &pool.symbol_b),
+    ) else {
+        return Err(format!("{name}: a token of the pair is not routable"));
     };
-    let evm = state
-        .chains
-        .get(false, chain.chain_id.as_str())
-        .ok_or("chain not served")?;
-    let node = rialto_evm::provider::provider(evm.rpc_url()).map_err(|e| e.to_string())?;
-    let contract = IUniswapV2Pair::new(to_wire(pair).map_err(|e| e.to_string())?, &node);
-    let token0 = contract
-        .token0()
-        .call()
-        .await
-        .map_err(|e| format!("token0: {e}"))?;
-    let reserves = contract
-        .getReserves()
-        .call()
-        .await
-        .map_err(|e| format!("getReserves: {e}"))?;
-    let (r0, r1) = (
-        u128::try_from(reserves.reserve0).map_err(|_| "reserve over 128 bits")?,
-        u128::try_from(reserves.reserve1).map_err(|_| "reserve over 128 bits")?,
-    );
-    // Uniswap orders a pair's tokens by address; the manifest names it A/B in its own order.
-    let (units_a, units_b) = if token0 == to_wire(&entry_a.address).map_err(|e| e.to_string())? {
-        (r0, r1)
-    } else if token0 == to_wire(&entry_b.address).map_err(|e| e.to_string())? {
-        (r1, r0)
-    } else {
-        return Err("the pair's token0 is neither of its tokens".into());
-    };
-    if units_a == 0 || units_b == 0 {
-        return Err("empty pool".into());
+    if pool.reserve_a == 0 || pool.reserve_b == 0 {
+        return Err(format!("{name}: empty pool"));
     }
-    let reserve_a = from_units(units_a, u32::from(entry_a.decimals))?;
-    let reserve_b = from_units(units_b, u32::from(entry_b.decimals))?;
-    let at = Location::Chain(chain.chain_id.clone());
-    let node_a = graph.node(ix_a, at.clone()).map_err(|e| e.to_string())?;
-    let node_b = graph.node(ix_b, at).map_err(|e| e.to_string())?;
+    let reserve_a = from_units(pool.reserve_a, token_a.decimals).map_err(|e| e.to_string())?;
+    let reserve_b = from_units(pool.reserve_b, token_b.decimals).map_err(|e| e.to_string())?;
+    let here = at(&chain.caip2).map_err(|e| e.to_string())?;
+    let node_a = graph.node(ix_a, here.clone()).map_err(|e| e.to_string())?;
+    let node_b = graph.node(ix_b, here).map_err(|e| e.to_string())?;
     for (from, to, reserve_in, reserve_out) in [
         (node_a, node_b, reserve_a, reserve_b),
         (node_b, node_a, reserve_b, reserve_a),
@@ -204,9 +208,9 @@ async fn add_pool(
                 kind: EdgeKind::Dex(Pool {
                     reserve_in,
                     reserve_out,
-                    fee_bps: DEX_FEE_BPS,
+                    fee_bps: pool.fee_bps,
                 }),
-                venue: dex_venue(chain.chain_id.as_str()),
+                venue: dex_venue(&chain.caip2),
                 seconds: DEX_SECS,
             })
             .map_err(|e| e.to_string())?;
@@ -214,35 +218,23 @@ async fn add_pool(
     Ok(())
 }
 
-/// A `Cctp` edge for USDC from every served chain to every other.
-fn add_bridges(graph: &mut Graph, chains: &[&ChainManifest]) -> Result<(), String> {
-    let Some(usdc) = chain_asset(graph, "USDC") else {
+/// A `Cctp` edge for one lane of the bridge, where its asset is routable at both ends.
+fn add_bridge(graph: &mut Graph, lane: &BridgeLane) -> Result<(), OnchainError> {
+    let Some(asset) = chain_asset(graph, &lane.asset) else {
         return Ok(());
     };
-    let with_usdc: Vec<_> = chains
-        .iter()
-        .filter(|c| c.tokens.contains_key("USDC"))
-        .collect();
-    for from in &with_usdc {
-        for to in with_usdc.iter().filter(|t| t.chain_id != from.chain_id) {
-            let a = graph
-                .node(usdc, Location::Chain(from.chain_id.clone()))
-                .map_err(|e| e.to_string())?;
-            let b = graph
-                .node(usdc, Location::Chain(to.chain_id.clone()))
-                .map_err(|e| e.to_string())?;
-            graph
-                .add_edge(Edge {
-                    from: a,
-                    to: b,
-                    kind: EdgeKind::Cctp {
-                        fee: DEVNET_BRIDGE_FEE,
-                    },
-                    venue: VenueId(CCTP_VENUE.into()),
-                    seconds: BRIDGE_SECS,
-                })
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
+    let (from, to) = (at(&lane.from_chain)?, at(&lane.to_chain)?);
+    let (Some(a), Some(b)) = (graph.find_node(asset, &from), graph.find_node(asset, &to)) else {
+        return Ok(());
+    };
+    graph
+        .add_edge(Edge {
+            from: a,
+            to: b,
+            kind: EdgeKind::Cctp { fee: lane.fee },
+            venue: VenueId(CCTP_VENUE.into()),
+            seconds: BRIDGE_SECS,
+        })
+        .map(|_| ())
+        .map_err(graph_error)
 }

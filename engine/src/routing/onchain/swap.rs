@@ -1,4 +1,5 @@
-//! Uniswap V2 swaps from the hot wallet: an exact approval, then `swapExactTokensForTokens`.
+//! Swaps from the hot wallet through the chain's DEX (the connectors' [`Dex`] role; on the
+//! devnet, Uniswap V2): an exact approval, then the swap.
 //!
 //! Steps, each a rail leg sent only once the one before is confirmed (reference `<leg>`):
 //! 1. `route_approve <leg>:reset` — `approve(router, 0)`, only when the hot wallet's allowance
@@ -13,23 +14,17 @@
 //!    that this leg failed and will never swap, and no approval left behind. Once it is
 //!    confirmed the leg is `Failed { reverted: true }`.
 //!
-//! The calldata of `approve`/`transfer` is the standard ERC-20 encoding; USDT-like tokens return
-//! nothing, which does not matter here: the rail never decodes return data, success is the
-//! receipt's status.
+//! The DEX encodes the approval and the swap ([`Dex::approve`], [`Dex::swap`]); this module
+//! sequences them as rail legs and reads the DEX's allowance and output.
 
-use alloy::primitives::U256;
-use alloy::providers::DynProvider;
-use alloy::sol_types::SolCall;
-use rialto_core::address::Address;
+use rialto_connectors::dex::Dex;
 use rialto_core::id::LegId;
-use rialto_evm::contracts::{to_wire, IUniswapV2Router02, IERC20};
-use rialto_evm::sender;
 
 use super::{
-    devnet_manifest, hot_wallet, received, request, send, step, stored, token, ChainLeg, HotWallet,
-    LegProgress, Step, Token, ROUTE_APPROVE, ROUTE_SWAP,
+    hot_wallet, received, request, send, step, stored, token, ChainLeg, HotWallet, LegProgress,
+    OnchainError, Step, Token, ROUTE_APPROVE, ROUTE_SWAP,
 };
-use crate::chain::rail::{SWAP_GAS_HEADROOM, TOKEN_GAS_HEADROOM};
+use crate::chain::rail::StoreJournal;
 use crate::services::Engine;
 
 /// How long a signed swap stays valid, seconds (a re-broadcast after that reverts on chain).
@@ -42,19 +37,19 @@ pub struct SwapPlan<'a> {
     pub hot: HotWallet<'a>,
     pub token_in: Token,
     pub token_out: Token,
-    /// The Uniswap V2 router.
-    pub router: Address,
+    /// The chain's DEX.
+    pub dex: &'a dyn Dex,
     pub amount_in: u128,
     pub min_out: u128,
 }
 
-/// Resolves a [`ChainLeg::Swap`]: tokens from the registry, the router from the devnet manifest
-/// (no DEX is configured for live chains).
+/// Resolves a [`ChainLeg::Swap`]: tokens from the registry, the chain's DEX (no DEX is
+/// configured for live chains).
 pub fn plan<'a>(
     state: &'a Engine,
     livemode: bool,
     spec: &ChainLeg,
-) -> Result<SwapPlan<'a>, String> {
+) -> Result<SwapPlan<'a>, OnchainError> {
     let ChainLeg::Swap {
         chain,
         token_in,
@@ -63,32 +58,34 @@ pub fn plan<'a>(
         min_out,
     } = spec
     else {
-        return Err("not a swap leg".into());
+        return Err(OnchainError::Refused("not a swap leg".into()));
     };
     if livemode {
-        return Err("no Uniswap V2 router is configured for live chains".into());
+        return Err(OnchainError::Refused(
+            "no Uniswap V2 router is configured for live chains".into(),
+        ));
     }
     let hot = hot_wallet(state, livemode, chain)?;
-    let manifest = devnet_manifest(state)?;
-    let router = manifest
-        .chain(&hot.chain.caip2)
-        .map(|c| c.dex.router)
-        .ok_or_else(|| format!("the devnet manifest has no chain {}", hot.chain.caip2))?;
+    let dex = hot.chain.dex.as_deref().ok_or_else(|| {
+        OnchainError::Refused(format!("no DEX is configured on {}", hot.chain.caip2))
+    })?;
     let token_in = token(state, hot.chain, token_in)?;
     let token_out = token(state, hot.chain, token_out)?;
     if token_in.address == token_out.address {
-        return Err("a swap needs two different tokens".into());
+        return Err(OnchainError::Refused(
+            "a swap needs two different tokens".into(),
+        ));
     }
     let (amount_in, min_out) = (token_in.units(*amount_in)?, token_out.units(*min_out)?);
     if amount_in == 0 {
-        return Err("a swap of nothing".into());
+        return Err(OnchainError::Refused("a swap of nothing".into()));
     }
     Ok(SwapPlan {
         state,
         hot,
         token_in,
         token_out,
-        router,
+        dex,
         amount_in,
         min_out,
     })
@@ -103,7 +100,7 @@ fn refs(leg: &LegId) -> (String, String, String) {
 }
 
 /// Sends the first step (reset or approval); nothing when the leg has started already.
-pub async fn submit(plan: &SwapPlan<'_>, leg: &LegId, now_ms: i64) -> Result<(), String> {
+pub async fn submit(plan: &SwapPlan<'_>, leg: &LegId, now_ms: i64) -> Result<(), OnchainError> {
     let (reset, approve, revoke) = refs(leg);
     for (purpose, reference) in [
         (ROUTE_SWAP, &approve),
@@ -115,22 +112,26 @@ pub async fn submit(plan: &SwapPlan<'_>, leg: &LegId, now_ms: i64) -> Result<(),
             return Ok(());
         }
     }
-    let held = sender::token_balance(
-        plan.hot.chain.rpc_url(),
-        &plan.token_in.address,
-        &plan.hot.address,
-    )
-    .await
-    .map_err(|e| format!("{}: balance: {e}", plan.hot.chain.caip2))?;
+    let journal = StoreJournal(plan.state.store.as_ref());
+    let held = plan
+        .hot
+        .chain
+        .rail(&journal)
+        .balance(Some(&plan.token_in.address), &plan.hot.address)
+        .await
+        .map_err(|source| OnchainError::Rail {
+            what: format!("{}: balance", plan.hot.chain.caip2),
+            source,
+        })?;
     if held < plan.amount_in {
         // Nothing is approved for a swap that could not be sent (the funds may still be on
         // their way): the caller tries again later.
-        return Err(format!(
+        return Err(OnchainError::Refused(format!(
             "the hot wallet holds {} {}, the swap needs {}",
             plan.token_in.amount(held)?,
             plan.token_in.symbol,
             plan.token_in.amount(plan.amount_in)?
-        ));
+        )));
     }
     if allowance(plan).await? == 0 {
         approve_exactly(plan, approve, plan.amount_in, now_ms).await
@@ -144,7 +145,7 @@ pub async fn progress(
     plan: &SwapPlan<'_>,
     leg: &LegId,
     now_ms: i64,
-) -> Result<LegProgress, String> {
+) -> Result<LegProgress, OnchainError> {
     let (reset, approve, revoke) = refs(leg);
     let state = plan.state;
     let chain = plan.hot.chain;
@@ -204,7 +205,7 @@ pub async fn progress(
             }
         };
     }
-    Err(format!("nothing recorded for {leg}; submit it first"))
+    Err(OnchainError::NotStarted(leg.to_string()))
 }
 
 fn failed_approval(tx: &str, why: &str) -> LegProgress {
@@ -219,7 +220,7 @@ async fn swap_or_revoke(
     plan: &SwapPlan<'_>,
     leg: &LegId,
     now_ms: i64,
-) -> Result<LegProgress, String> {
+) -> Result<LegProgress, OnchainError> {
     let (_, reference, revoke) = refs(leg);
     let quoted = amount_out(plan).await?;
     if quoted < plan.min_out {
@@ -227,28 +228,17 @@ async fn swap_or_revoke(
         approve_exactly(plan, revoke, 0, now_ms).await?;
         return Ok(LegProgress::Pending);
     }
-    let path = vec![
-        to_wire(&plan.token_in.address),
-        to_wire(&plan.token_out.address),
-    ]
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(|e| e.to_string())?;
-    let call = IUniswapV2Router02::swapExactTokensForTokensCall {
-        amountIn: U256::from(plan.amount_in),
-        amountOutMin: U256::from(plan.min_out),
-        path,
-        to: to_wire(&plan.hot.address).map_err(|e| e.to_string())?,
-        deadline: U256::from(now_ms.div_euclid(1000).saturating_add(DEADLINE_SECS).max(0)),
-    };
-    let mut request = request(
-        (ROUTE_SWAP, reference),
-        &plan.hot.key,
-        plan.router,
-        call.abi_encode(),
-        Some((plan.token_in.address, plan.amount_in)),
-    );
-    request.fees.extra_units = SWAP_GAS_HEADROOM + TOKEN_GAS_HEADROOM;
+    let deadline = now_ms.div_euclid(1000).saturating_add(DEADLINE_SECS).max(0);
+    let planned = plan
+        .dex
+        .swap(
+            (&plan.token_in.address, &plan.token_out.address),
+            (plan.amount_in, plan.min_out),
+            &plan.hot.address,
+            u64::try_from(deadline).unwrap_or_default(),
+        )
+        .map_err(OnchainError::chain(plan.hot.chain))?;
+    let request = request((ROUTE_SWAP, reference), &plan.hot.key, planned);
     send(plan.state, plan.hot.chain, &request, now_ms).await?;
     Ok(LegProgress::Pending)
 }
@@ -259,57 +249,33 @@ async fn approve_exactly(
     reference: String,
     units: u128,
     now_ms: i64,
-) -> Result<(), String> {
-    let call = IERC20::approveCall {
-        spender: to_wire(&plan.router).map_err(|e| e.to_string())?,
-        amount: U256::from(units),
-    };
-    let request = request(
-        (ROUTE_APPROVE, reference),
-        &plan.hot.key,
-        plan.token_in.address,
-        call.abi_encode(),
-        None,
-    );
+) -> Result<(), OnchainError> {
+    let planned = plan
+        .dex
+        .approve(&plan.token_in.address, units)
+        .map_err(OnchainError::chain(plan.hot.chain))?;
+    let request = request((ROUTE_APPROVE, reference), &plan.hot.key, planned);
     send(plan.state, plan.hot.chain, &request, now_ms)
         .await
         .map(|_| ())
 }
 
-fn node(plan: &SwapPlan<'_>) -> Result<DynProvider, String> {
-    rialto_evm::provider::provider(plan.hot.chain.rpc_url()).map_err(|e| e.to_string())
+/// The hot wallet's allowance of `token_in` to the DEX's router, base units.
+async fn allowance(plan: &SwapPlan<'_>) -> Result<u128, OnchainError> {
+    plan.dex
+        .allowance(&plan.token_in.address, &plan.hot.address)
+        .await
+        .map_err(OnchainError::chain(plan.hot.chain))
 }
 
-/// The hot wallet's allowance of `token_in` to the router, base units.
-async fn allowance(plan: &SwapPlan<'_>) -> Result<u128, String> {
-    let node = node(plan)?;
-    let token = IERC20::new(
-        to_wire(&plan.token_in.address).map_err(|e| e.to_string())?,
-        &node,
-    );
-    let owner = sender::wire(&plan.hot.address).map_err(|e| e.to_string())?;
-    let spender = to_wire(&plan.router).map_err(|e| e.to_string())?;
-    let units = token
-        .allowance(owner, spender)
-        .call()
+/// What the pool pays for `amount_in` now, base units.
+async fn amount_out(plan: &SwapPlan<'_>) -> Result<u128, OnchainError> {
+    plan.dex
+        .amount_out(
+            &plan.token_in.address,
+            &plan.token_out.address,
+            plan.amount_in,
+        )
         .await
-        .map_err(|e| format!("{}: allowance: {e}", plan.hot.chain.caip2))?;
-    u128::try_from(units).map_err(|_| "allowance over 128 bits".to_owned())
-}
-
-/// What the pool pays for `amount_in` now (`getAmountsOut`), base units.
-async fn amount_out(plan: &SwapPlan<'_>) -> Result<u128, String> {
-    let node = node(plan)?;
-    let router = IUniswapV2Router02::new(to_wire(&plan.router).map_err(|e| e.to_string())?, &node);
-    let path = vec![
-        to_wire(&plan.token_in.address).map_err(|e| e.to_string())?,
-        to_wire(&plan.token_out.address).map_err(|e| e.to_string())?,
-    ];
-    let amounts = router
-        .getAmountsOut(U256::from(plan.amount_in), path)
-        .call()
-        .await
-        .map_err(|e| format!("{}: getAmountsOut: {e}", plan.hot.chain.caip2))?;
-    let out = amounts.last().copied().unwrap_or(U256::ZERO);
-    u128::try_from(out).map_err(|_| "pool output over 128 bits".to_owned())
+        .map_err(OnchainError::chain(plan.hot.chain))
 }

@@ -1,6 +1,7 @@
 //! Funding a wallet-sourced execution: the payer's signed report, verification on chain, the start, and returns of what cannot be used.
 
 use super::*;
+use rialto_connectors::chain::{ChainError, ObservedTransfer};
 
 /// The text a payer signs to claim their funding transfer.
 pub fn funding_message(execution: &str, tx_hash: &str) -> String {
@@ -65,7 +66,7 @@ pub async fn fund(
             exec.status
         )));
     }
-    check_signature(&exec, &payer, &hash, signature)?;
+    check_signature(state, &exec, &chain, (&payer, &hash), signature)?;
     let observed = verify_funding(state, &exec, &chain, &asset, &payer, &hash).await?;
     let decimals = onchain::token_on(state, &chain, &asset)
         .map_err(|e| EngineError::internal(&e))?
@@ -125,11 +126,13 @@ pub(super) fn unexpected(message: &str) -> EngineError {
 }
 
 pub(super) fn check_signature(
+    state: &Engine,
     exec: &RouteExecution,
-    payer: &str,
-    tx_hash: &str,
+    chain: &str,
+    (payer, tx_hash): (&str, &str),
     signature: &str,
 ) -> Result<(), EngineError> {
+    let node = &served(state, exec, chain)?.node;
     let refused = || {
         EngineError::new(
             ErrorCode::AuthorizationInvalidSignature,
@@ -138,12 +141,25 @@ pub(super) fn check_signature(
         .param("signature")
     };
     let bytes = hex::decode(signature.trim().trim_start_matches("0x")).map_err(|_| refused())?;
-    let signer = rialto_evm::eip3009::recover_personal(&funding_message(&exec.id, tx_hash), &bytes)
+    let signer = node
+        .recover_signer(&funding_message(&exec.id, tx_hash), &bytes)
         .map_err(|_| refused())?;
     if !signer.to_string().eq_ignore_ascii_case(payer) {
         return Err(refused());
     }
     Ok(())
+}
+
+/// The execution's funding chain, if this engine serves it.
+fn served<'a>(
+    state: &'a Engine,
+    exec: &RouteExecution,
+    chain: &str,
+) -> Result<&'a crate::chain::Chain, EngineError> {
+    state
+        .chains
+        .get(exec.livemode, chain)
+        .ok_or_else(|| EngineError::new(ErrorCode::ChainUnavailable, "That chain is not served."))
 }
 
 /// A funded wallet execution, bound to its transaction: the payer is screened and the plan
@@ -300,46 +316,39 @@ pub(super) async fn verify_funding(
     asset: &str,
     payer: &str,
     tx_hash: &str,
-) -> Result<rialto_evm::transfers::ObservedTransfer, EngineError> {
-    use rialto_evm::EvmError;
-    let evm = state.chains.get(exec.livemode, chain).ok_or_else(|| {
-        EngineError::new(ErrorCode::ChainUnavailable, "That chain is not served.")
-    })?;
+) -> Result<ObservedTransfer, EngineError> {
+    let evm = served(state, exec, chain)?;
     let (token, _) =
         onchain::token_on(state, chain, asset).map_err(|e| EngineError::internal(&e))?;
     let hot = onchain::hot_wallet(state, exec.livemode, chain)
         .map_err(|e| EngineError::internal(&e))?
         .address;
     let invalid = |code: ErrorCode, message: &str| EngineError::new(code, message).param("tx_hash");
-    let observed =
-        rialto_evm::transfers::observe_transfer(evm.rpc_url(), tx_hash.trim(), &token, &hot)
-            .await
-            .map_err(|e| match e {
-                EvmError::TxNotFound(_) => invalid(
-                    ErrorCode::TransactionNotFound,
-                    "No mined transaction with that hash yet; retry once it is mined.",
-                ),
-                EvmError::TxFailed(_) => {
-                    invalid(ErrorCode::TransactionFailed, "That transaction reverted.")
-                }
-                EvmError::NoMatchingTransfer { .. } => invalid(
-                    ErrorCode::TransactionMismatch,
-                    "That transaction sends nothing in the quoted token to the address to pay.",
-                ),
-                other => {
-                    if other.to_string().contains("hash") {
-                        invalid(
-                            ErrorCode::TransactionInvalid,
-                            "tx_hash is not a transaction hash.",
-                        )
-                    } else {
-                        EngineError::new(
-                            ErrorCode::ChainUnavailable,
-                            "The chain cannot be read right now; retry.",
-                        )
-                    }
-                }
-            })?;
+    let observed = evm
+        .node
+        .observe_transfer(tx_hash.trim(), &token, &hot)
+        .await
+        .map_err(|e| match e {
+            ChainError::TxNotFound(_) => invalid(
+                ErrorCode::TransactionNotFound,
+                "No mined transaction with that hash yet; retry once it is mined.",
+            ),
+            ChainError::TxFailed(_) => {
+                invalid(ErrorCode::TransactionFailed, "That transaction reverted.")
+            }
+            ChainError::NoMatchingTransfer { .. } => invalid(
+                ErrorCode::TransactionMismatch,
+                "That transaction sends nothing in the quoted token to the address to pay.",
+            ),
+            ChainError::TxRef(_) => invalid(
+                ErrorCode::TransactionInvalid,
+                "tx_hash is not a transaction hash.",
+            ),
+            _ => EngineError::new(
+                ErrorCode::ChainUnavailable,
+                "The chain cannot be read right now; retry.",
+            ),
+        })?;
     if !observed.from.to_string().eq_ignore_ascii_case(payer) {
         return Err(invalid(
             ErrorCode::TransactionMismatch,

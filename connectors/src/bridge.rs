@@ -1,0 +1,124 @@
+//! The bridge role: moving a stablecoin from Rialto's address on one chain to its address on
+//! another.
+//!
+//! A bridge transfer is a small step machine whose state *is* its recorded rail legs: every
+//! method is idempotent per route leg and safe to call again after a crash, and nothing is
+//! sent twice. The caller's journal (its store) is passed in, so the bridge records its legs
+//! before sending them without knowing the store. `rialto-evm` implements it with a devnet
+//! stand-in (`DevnetBurnMint`, sandbox only; it is not CCTP).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+
+use crate::chain::ChainError;
+use crate::rail::{JournalError, RailError, RailJournal};
+
+/// Rail purposes a bridge records its legs under (the reference is the route leg's id, plus a
+/// suffix where a side needs several transactions).
+pub const BRIDGE_BURN: &str = "route_burn";
+pub const BRIDGE_MINT: &str = "route_mint";
+
+/// One bridge transfer, as a route leg asks for it. Chains are CAIP-2; amounts whole units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeTransfer {
+    pub from_chain: String,
+    pub to_chain: String,
+    /// The asset's symbol (`USDC`).
+    pub asset: String,
+    pub amount: Decimal,
+    /// Kept by the bridge: `amount − fee` arrives.
+    pub fee: Decimal,
+}
+
+/// A way the bridge moves money: from one chain to another, one asset, at a fee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeLane {
+    pub from_chain: String,
+    pub to_chain: String,
+    pub asset: String,
+    pub fee: Decimal,
+}
+
+/// Where a bridge transfer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BridgeStatus {
+    /// Nothing recorded for the leg.
+    NotStarted,
+    /// The source side is in flight (or its next transaction is due: call [`Bridge::burn`]).
+    Burning,
+    /// Burned and final on the source chain; the mint is due ([`Bridge::mint`]).
+    Burned,
+    Minting,
+    /// Minted: `received` is exact, from the chain's transfer event of the mint `tx_hash`
+    /// (mined in `block`).
+    Minted {
+        received: Decimal,
+        tx_hash: String,
+        block: Option<i64>,
+    },
+    /// Nothing left the source address.
+    Failed {
+        why: String,
+    },
+    /// The funds left the source address and the transfer cannot complete or be told:
+    /// reconcile it.
+    Unknown {
+        why: String,
+    },
+}
+
+/// Why a bridge call failed; nothing was sent by the failing call.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The bridge does not carry this transfer (mode, asset, chains, amounts).
+    #[error("{0}")]
+    Refused(String),
+    /// A call for a leg nothing was recorded for.
+    #[error("nothing recorded for {0}; submit it first")]
+    NotStarted(String),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Rail(#[from] RailError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// A bridge (see the module docs). `leg` names the route leg; every method is idempotent per
+/// leg.
+#[async_trait]
+pub trait Bridge: Send + Sync + fmt::Debug {
+    /// Where this bridge carries money, for the router's market.
+    fn lanes(&self) -> Vec<BridgeLane>;
+
+    /// Sends the source side's next due transaction, if any (the first call starts the
+    /// transfer).
+    async fn burn(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+        now_ms: i64,
+    ) -> Result<(), BridgeError>;
+
+    /// Sends the destination side once the burn is final; nothing before that or after it.
+    async fn mint(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+        now_ms: i64,
+    ) -> Result<(), BridgeError>;
+
+    /// Where the transfer is, from the recorded legs and the chains (drives both chains'
+    /// legs).
+    async fn status(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+        now_ms: i64,
+    ) -> Result<BridgeStatus, BridgeError>;
+}

@@ -1,0 +1,281 @@
+//! The chain role: what the engine reads from a chain beside sending legs on its [`Rail`].
+//!
+//! A [`ChainNode`] is one chain the gateway serves, reached through its node(s): the head and
+//! block hashes (reorg checks), the token transfers of a block range (the deposit watcher), what
+//! one transaction paid ([`ObservedTransfer`]: amounts are always read from the chain, never
+//! taken from a payer), receipts, whether a sent leg can still be included, fee quotes, and
+//! the chain's own encodings (transaction references, signed messages, payment URIs). It
+//! also hands out the chain's [`Rail`] over a caller's journal.
+//!
+//! Everything here speaks in CAIP ids, base units, [`Address`]es and transaction references
+//! (an EVM hash, a Solana signature); nothing is specific to one chain family. `rialto-evm`
+//! implements it (`EvmNode`); the Solana rail will too.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use rialto_core::address::Address;
+
+use crate::rail::{ChainTransfer, LegAction, LegStatus, PlannedLeg, Rail, RailJournal, SigningKey};
+
+/// Why a chain read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// Not a transaction reference of this chain.
+    #[error("not a transaction reference: {0}")]
+    TxRef(String),
+    /// The node knows no such transaction (yet).
+    #[error("transaction {0} not found")]
+    TxNotFound(String),
+    /// Mined, and it failed.
+    #[error("transaction {0} failed on chain")]
+    TxFailed(String),
+    /// Mined and successful, but it moved none of the token to the recipient.
+    #[error("transaction {tx} moved no {token} to {to}")]
+    NoMatchingTransfer {
+        tx: String,
+        token: String,
+        to: String,
+    },
+    /// A signature or key this chain cannot use.
+    #[error("signature: {0}")]
+    Signature(String),
+    /// A key this chain cannot derive or sign with.
+    #[error("key: {0}")]
+    Key(String),
+    /// An address or amount outside what this chain can carry.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The node failed or could not be reached; safe to retry.
+    #[error("node: {0}")]
+    Node(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl ChainError {
+    /// A node failure from any error.
+    pub fn node(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ChainError::Node(Box::new(err))
+    }
+}
+
+/// A token transfer observed on chain: the token's transfer events of one transaction to one
+/// recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedTransfer {
+    /// The transaction's reference (EVM: `0x`-prefixed, lower-case hash).
+    pub tx_hash: String,
+    /// The sender of the first matching transfer.
+    pub from: Address,
+    pub to: Address,
+    pub token: Address,
+    /// Sum of every matching transfer of the transaction, in the token's base units.
+    pub amount_units: u128,
+    pub block_number: u64,
+    pub block_hash: String,
+    /// Of the first matching transfer.
+    pub log_index: u64,
+    /// Blocks on top of (and including) the transaction's block.
+    pub confirmations: u64,
+    /// Unix seconds of the transaction's block.
+    pub block_timestamp: u64,
+}
+
+/// One token transfer event (EVM: a `Transfer(from, to, value)` log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferLog {
+    pub token: Address,
+    pub from: Address,
+    pub to: Address,
+    pub amount_units: u128,
+    /// The transaction's reference.
+    pub tx_hash: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub log_index: u64,
+}
+
+/// A mined transaction's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub success: bool,
+    pub block_number: u64,
+    pub block_hash: String,
+    /// Blocks on top of (and including) the transaction's block.
+    pub confirmations: u64,
+    /// What the sender paid the network, in the native coin's base units.
+    pub fee_units: u128,
+}
+
+/// The token movement a signed transaction asks for, where it is one a token contract or
+/// program makes: what reconciliation expects to find among the chain's transfers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCall {
+    /// From the signer to `to`.
+    Transfer { to: Address },
+    /// Minted: from nobody to `to`.
+    Mint { to: Address },
+    /// Burned: from the signer to nobody.
+    Burn,
+}
+
+/// What a leg would cost the network now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeQuote {
+    /// Units of work the leg needs (EVM: gas; Solana: compute units).
+    pub units: u64,
+    /// The most the chain would charge per unit now (EVM: `maxFeePerGas` in wei).
+    pub max_fee_per_unit: u128,
+}
+
+/// The keys deposit addresses derive from: one address per index, never reused.
+pub trait DepositKeyring: Send + Sync + fmt::Debug {
+    /// The signing key of deposit address `index`.
+    fn signing_key(&self, index: u32) -> Result<SigningKey, ChainError>;
+    /// The address of index `index`.
+    fn address(&self, index: u32) -> Result<Address, ChainError>;
+}
+
+/// One chain the engine reads and sends on (see the module docs). Reads are safe to retry.
+#[async_trait]
+pub trait ChainNode: Send + Sync + fmt::Debug {
+    /// The chain, CAIP-2.
+    fn chain_id(&self) -> &str;
+
+    /// The chain's rail, recording its legs in `journal`.
+    fn rail<'a>(&'a self, journal: &'a dyn RailJournal) -> Box<dyn Rail + 'a>;
+
+    /// Moves to the next endpoint after the one in use failed (no-op with one endpoint).
+    fn fail_over(&self);
+
+    /// The address `key` signs as on this chain.
+    fn address_of(&self, key: &SigningKey) -> Result<Address, ChainError>;
+
+    /// A transaction reference in the chain's canonical form (EVM: `0x` and 64 lower-case hex
+    /// digits); anything else is [`ChainError::TxRef`].
+    fn parse_tx_ref(&self, text: &str) -> Result<String, ChainError>;
+
+    /// Who signed `message` with the chain's message signature (EVM: `personal_sign`).
+    fn recover_signer(&self, message: &str, signature: &[u8]) -> Result<Address, ChainError>;
+
+    /// A payment request URI a wallet opens to pay `units` of `token` to `to` (EVM: EIP-681).
+    fn payment_uri(&self, token: &Address, to: &Address, units: u128) -> String;
+
+    /// A transfer of `units` of `token` to `to` from Rialto's own address, with the fee
+    /// head-room such a leg needs on this chain.
+    fn token_transfer(&self, token: &Address, to: &Address, units: u128) -> PlannedLeg;
+
+    /// The token movement a signed transaction (the chain's own encoding, as a rail leg's
+    /// `raw_tx` holds it) asks for; `None` for anything else (a swap, a native transfer).
+    fn token_call(&self, raw_tx: &str) -> Option<TokenCall>;
+
+    /// The head's block number.
+    async fn head(&self) -> Result<u64, ChainError>;
+
+    /// The hash of block `number`, if the chain has it.
+    async fn block_hash(&self, number: u64) -> Result<Option<String>, ChainError>;
+
+    /// Transfers of `tokens` in blocks `from..=to`.
+    async fn transfer_logs(
+        &self,
+        tokens: &[Address],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<TransferLog>, ChainError>;
+
+    /// What transaction `tx` paid `to` in `token`: mined, successful, with at least one
+    /// matching transfer ([`ChainError::TxNotFound`], [`ChainError::TxFailed`],
+    /// [`ChainError::NoMatchingTransfer`] otherwise).
+    async fn observe_transfer(
+        &self,
+        tx: &str,
+        token: &Address,
+        to: &Address,
+    ) -> Result<ObservedTransfer, ChainError>;
+
+    /// The receipt of `tx`, if it is mined.
+    async fn receipt(&self, tx: &str) -> Result<Option<Receipt>, ChainError>;
+
+    /// Whether a sent leg (`tx`, signed by `from` at sequence number `sequence`) can no longer
+    /// be included: the node has neither it nor its receipt, and the sender's sequence has
+    /// moved past it.
+    async fn leg_lost(&self, tx: &str, from: &Address, sequence: u64) -> Result<bool, ChainError>;
+
+    /// What `action`, sent by `from`, would cost now.
+    async fn fee_quote(&self, from: &Address, action: &LegAction) -> Result<FeeQuote, ChainError>;
+
+    /// The price of one unit of work now, in the native coin's base units (EVM: gas price).
+    async fn unit_price(&self) -> Result<u128, ChainError>;
+}
+
+/// One recorded rail leg, as a step of a multi-transaction flow (a swap, a bridge transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegStep {
+    /// Recorded, in flight.
+    Open,
+    Confirmed,
+    /// Mined and failed, with the rail's reason.
+    Reverted(String),
+    /// The chain can no longer include it ([`ChainNode::leg_lost`]): whether something else
+    /// happened in its place cannot be told here; reconciliation resolves it.
+    Lost,
+}
+
+/// Where a recorded leg is (after the rail drove it).
+pub async fn leg_step(node: &dyn ChainNode, leg: &ChainTransfer) -> Result<LegStep, ChainError> {
+    Ok(match leg.status {
+        LegStatus::Confirmed => LegStep::Confirmed,
+        LegStatus::Failed => LegStep::Reverted(
+            leg.failure
+                .clone()
+                .unwrap_or_else(|| "reverted on chain".into()),
+        ),
+        LegStatus::Submitted => {
+            let namespace = leg
+                .draft
+                .chain_id
+                .parse::<rialto_core::ChainId>()
+                .map_err(|e| ChainError::Invalid(format!("leg chain {}: {e}", leg.draft.chain_id)))?
+                .namespace();
+            let from = Address::parse(&leg.draft.from, namespace)
+                .map_err(|e| ChainError::Invalid(format!("leg sender {}: {e}", leg.draft.from)))?;
+            if node.leg_lost(&leg.tx_hash, &from, leg.nonce).await? {
+                LegStep::Lost
+            } else {
+                LegStep::Open
+            }
+        }
+        LegStatus::Pending => LegStep::Open,
+    })
+}
+
+/// A URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_log_line() {
+        assert_eq!(
+            redact_url("https://user:secret@rpc.example/v1"),
+            "https://user:***@rpc.example/v1"
+        );
+        assert_eq!(
+            redact_url("https://token@rpc.example"),
+            "https://token@rpc.example"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+    }
+}

@@ -1,0 +1,259 @@
+//! The chains of the configuration, wired: each EVM chain as the engine's
+//! [`Chain`](rialto_engine::chain::Chain) (its node `rialto_evm::node::EvmNode`, its DEX on the
+//! devnet), the mode's deposit keys, the devnet bridge and the Chainlink price feeds, all
+//! behind the connectors' roles; and the same EVM chains by mode for the HTTP layer's
+//! EVM-only endpoints (EIP-3009 authorizations).
+//!
+//! Sandbox chains come from the devnet manifest (`sandbox.devnet_manifest`), live chains from
+//! `live.chains`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rialto_connectors::rail::SigningKey;
+use rialto_core::asset::AssetRegistry;
+use rialto_engine::chain::{eip155_id, registry_tokens, Chain, Chains};
+use rialto_engine::clock::Clock;
+use rialto_engine::config::{EngineConfig, SandboxConfig};
+use rialto_evm::chain::EvmChain;
+use rialto_evm::deposit::DepositKeys;
+use rialto_evm::devnet_bridge::DevnetBurnMint;
+use rialto_evm::feeds::{FeedRegistry, DEFAULT_STABLE_HEARTBEAT};
+use rialto_evm::node::EvmNode;
+use rialto_evm::price_feed::ChainlinkPriceFeed;
+use rialto_evm::uniswap::UniswapV2;
+use rialto_evm::DevnetManifest;
+use secrecy::SecretString;
+
+/// The EVM chains by mode and CAIP-2 id, for the endpoints that speak EVM itself.
+#[derive(Debug, Clone, Default)]
+pub struct EvmChains(BTreeMap<(bool, String), EvmChain>);
+
+impl EvmChains {
+    pub fn get(&self, livemode: bool, caip2: &str) -> Option<&EvmChain> {
+        self.0.get(&(livemode, caip2.to_owned()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &EvmChain> {
+        self.0.values()
+    }
+}
+
+/// What the configuration's chains wire up (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct ChainSet {
+    pub engine: Chains,
+    pub evm: EvmChains,
+}
+
+impl ChainSet {
+    /// Checks every endpoint of every chain answers with its chain's id (a wrong id is fatal).
+    pub async fn verify_endpoints(&self) -> anyhow::Result<()> {
+        for chain in self.evm.iter() {
+            chain.verify_endpoints().await?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, evm: EvmChain, dex: Option<UniswapV2>) {
+        let node = EvmNode::new(evm.clone());
+        self.engine.insert(Chain {
+            caip2: evm.caip2.clone(),
+            alias: evm.alias.clone(),
+            livemode: evm.livemode,
+            confirmations: evm.confirmations,
+            tokens: evm.tokens.clone(),
+            hot_wallet: evm.hot_wallet.clone().map(SigningKey),
+            node: Arc::new(node),
+            dex: dex.map(|d| Arc::new(d) as _),
+        });
+        self.evm.0.insert((evm.livemode, evm.caip2.clone()), evm);
+    }
+
+    fn chains_of(&self, livemode: bool) -> Vec<EvmChain> {
+        self.evm
+            .iter()
+            .filter(|c| c.livemode == livemode)
+            .cloned()
+            .collect()
+    }
+}
+
+fn deposit_keys(phrase: &str, what: &str) -> anyhow::Result<Option<Arc<DepositKeys>>> {
+    if phrase.is_empty() {
+        return Ok(None);
+    }
+    let keys = DepositKeys::from_mnemonic(&SecretString::from(phrase.to_owned()))
+        .with_context(|| what.to_owned())?;
+    Ok(Some(Arc::new(keys)))
+}
+
+/// Chainlink feeds of `registry`, read over `chains`' endpoints, judged by `clock`.
+fn price_feed(
+    chains: &[EvmChain],
+    registry: FeedRegistry,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ChainlinkPriceFeed<Arc<dyn Clock>>> {
+    let rpc_urls = chains
+        .iter()
+        .map(|c| (c.chain_id, c.rpc_url().to_owned()))
+        .collect();
+    Ok(ChainlinkPriceFeed::new(rpc_urls, registry, clock)?)
+}
+
+/// The sandbox chains of the devnet manifest (if `sandbox.devnet_manifest` names one) and the
+/// live chains of `live.chains`, with their hot wallets and watched tokens.
+pub fn from_config(
+    config: &EngineConfig,
+    registry: &AssetRegistry,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ChainSet> {
+    let mut set = from_sandbox(&config.sandbox, registry, clock.clone())?;
+    for c in &config.live.chains {
+        let chain = registry
+            .chain(&c.chain)
+            .with_context(|| format!("live.chains: unknown chain {:?}", c.chain))?;
+        let caip2 = chain.id.to_string();
+        let mut evm = EvmChain::new(
+            caip2.clone(),
+            eip155_id(&caip2)?,
+            chain.alias.clone(),
+            true,
+            c.rpc_urls.clone(),
+            c.confirmations.max(1),
+        );
+        evm.hot_wallet =
+            (!c.hot_wallet_key.is_empty()).then(|| SecretString::from(c.hot_wallet_key.clone()));
+        evm.tokens = registry_tokens(registry, &caip2, &c.tokens);
+        set.add(evm, None);
+    }
+    if let Some(keys) = deposit_keys(&config.live.deposit_mnemonic, "live.deposit_mnemonic")? {
+        set.engine = set.engine.with_deposit_keys(true, keys);
+    }
+    // Live prices: the bundled reference data's Chainlink feeds over the live chains.
+    let feeds = FeedRegistry::builtin().context("the bundled Chainlink feed registry")?;
+    let live = price_feed(&set.chains_of(true), feeds, clock)?;
+    set.engine = set.engine.with_price_feed(true, Arc::new(live));
+    Ok(set)
+}
+
+/// The sandbox chains of the devnet manifest named in `sandbox`: the manifest's hot wallet,
+/// the registry's tokens and the manifest's Uniswap V2 on each chain, the devnet bridge
+/// between them and the manifest's mock Chainlink feeds.
+pub fn from_sandbox(
+    sandbox: &SandboxConfig,
+    registry: &AssetRegistry,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ChainSet> {
+    let mut set = ChainSet::default();
+    set.engine.poll_ms = sandbox.poll_ms.max(10);
+    if sandbox.devnet_manifest.is_empty() {
+        return Ok(set);
+    }
+    let manifest = DevnetManifest::read(Path::new(&sandbox.devnet_manifest))
+        .with_context(|| format!("sandbox.devnet_manifest {}", sandbox.devnet_manifest))?;
+    for c in &manifest.chains {
+        let caip2 = c.chain_id.to_string();
+        let mut evm = EvmChain::new(
+            caip2.clone(),
+            eip155_id(&caip2)?,
+            c.alias.clone(),
+            false,
+            vec![c.rpc_url.clone()],
+            sandbox.confirmations.max(1),
+        );
+        evm.hot_wallet = Some(c.gateway_hot_wallet.private_key.clone());
+        evm.tokens = registry_tokens(registry, &caip2, &[]);
+        let dex = UniswapV2::devnet(evm.clone(), c);
+        set.add(evm, Some(dex));
+    }
+    if let Some(keys) = deposit_keys(&sandbox.deposit_mnemonic, "sandbox.deposit_mnemonic")? {
+        set.engine = set.engine.with_deposit_keys(false, keys);
+    }
+    let chains = set.chains_of(false);
+    let bridge =
+        DevnetBurnMint::from_manifest(&manifest, &chains).context("the devnet bridge's minters")?;
+    // The mocks have no heartbeat of their own; they are judged like real stablecoin feeds.
+    let feeds = FeedRegistry::from_devnet(&manifest, DEFAULT_STABLE_HEARTBEAT)
+        .context("the devnet manifest's feeds")?;
+    // The devnet's sequencer mocks report "up since deployment", which the live grace period
+    // would refuse for an hour after every devnet start; sandbox mode keeps the sequencer
+    // check itself (a test can still flip the mock down) without the grace.
+    let feed = price_feed(&chains, feeds, clock)?.with_sequencer_grace(Duration::ZERO);
+    set.engine = set
+        .engine
+        .with_bridge(false, Arc::new(bridge))
+        .with_price_feed(false, Arc::new(feed));
+    tracing::info!(chains = ?chains.iter().map(|c| &c.caip2).collect::<Vec<_>>(), "sandbox chains from the devnet manifest");
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rialto_engine::clock::SystemClock;
+    use rialto_engine::config::ChainConfig;
+
+    fn registry() -> AssetRegistry {
+        rialto_engine::registry::builtin().unwrap()
+    }
+
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    #[test]
+    fn live_chains_come_from_config_and_fail_over_in_order() {
+        let mut config = EngineConfig::default();
+        config.live.chains.push(ChainConfig {
+            chain: "base".into(),
+            rpc_urls: vec!["http://a.invalid".into(), "http://b.invalid".into()],
+            confirmations: 10,
+            hot_wallet_key: String::new(),
+            tokens: vec!["usdc".into()],
+        });
+        let set = from_config(&config, &registry(), clock()).unwrap();
+        assert!(
+            set.engine.get(false, "eip155:8453").is_none(),
+            "live chains serve live only"
+        );
+        let served = set.engine.get(true, "eip155:8453").unwrap();
+        assert_eq!(served.confirmations, 10);
+        assert_eq!(served.tokens.len(), 1, "only the listed token is watched");
+        assert!(served.dex.is_none(), "no DEX is configured for live chains");
+        let base = set.evm.get(true, "eip155:8453").unwrap();
+        assert_eq!((base.chain_id, base.confirmations), (8453, 10));
+        assert_eq!(base.rpc_url(), "http://a.invalid");
+        served.node.fail_over();
+        assert_eq!(
+            base.rpc_url(),
+            "http://b.invalid",
+            "the node and the HTTP layer share it"
+        );
+        base.fail_over();
+        assert_eq!(base.rpc_url(), "http://a.invalid", "wraps around");
+        assert!(set.engine.deposit_keys(true).is_none());
+        assert!(set.engine.price_feed(true).is_some());
+        assert!(set.engine.bridge(true).is_none(), "no live bridge");
+    }
+
+    #[test]
+    fn an_unknown_live_chain_or_a_bad_mnemonic_stops_start_up() {
+        let mut config = EngineConfig::default();
+        config.live.chains.push(ChainConfig {
+            chain: "atlantis".into(),
+            rpc_urls: vec!["http://a.invalid".into()],
+            confirmations: 1,
+            hot_wallet_key: String::new(),
+            tokens: vec![],
+        });
+        assert!(from_config(&config, &registry(), clock()).is_err());
+        let mut config = EngineConfig::default();
+        config.live.deposit_mnemonic = "not a real phrase at all".into();
+        let err = from_config(&config, &registry(), clock()).unwrap_err();
+        assert!(!format!("{err:#}").contains("real phrase"), "{err:#}");
+    }
+}
