@@ -13,8 +13,10 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::keys::generate_key;
 use rialto_gateway::ledger::{Entry, Posting, PAYERS};
+use rialto_gateway::routing::onchain::ChainLeg;
 use rialto_gateway::store::quote::{
-    AcceptOutcome, ExecutionStatus, QuoteRecord, RouteExecution, RouteLegRecord, RouteLegStatus,
+    AcceptOutcome, ExecutionStatus, Funding, LegSpec, QuoteRecord, RouteExecution, RouteLegKind,
+    RouteLegRecord, RouteLegStatus,
 };
 use rialto_gateway::store::{CasOutcome, Event, IdempotencyRecord, KeyKind, Merchant, Store};
 use rust_decimal::Decimal;
@@ -89,7 +91,14 @@ fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
         merchant_id: pi.merchant_id,
         livemode: false,
         status: ExecutionStatus::AwaitingFunds,
-        funding: "{\"type\":\"wallet\"}".into(),
+        funding: Funding::Wallet {
+            chain: "eip155:31337".into(),
+            asset: "USDT".into(),
+            payer: "0x00000000000000000000000000000000000000aa".into(),
+            tx_hash: None,
+            amount: None,
+            block: None,
+        },
         funding_ref: None,
         plan: None,
         graph: "{}".into(),
@@ -108,14 +117,22 @@ fn leg(exec: &str, id: &str, seq: i64, status: &str) -> RouteLegRecord {
         id: id.into(),
         execution_id: exec.into(),
         seq,
-        kind: "dex_swap".into(),
+        kind: RouteLegKind::DexSwap,
         venue: "uniswap-v2:eip155:31337".into(),
         from_node: "USDT@eip155:31337".into(),
         to_node: "USDC@eip155:31337".into(),
         input: "30.1".into(),
         topup: "0".into(),
         min_output: "30.01".into(),
-        spec: "{}".into(),
+        spec: LegSpec::Chain {
+            leg: ChainLeg::Swap {
+                chain: "eip155:31337".into(),
+                token_in: "USDT".into(),
+                token_out: "USDC".into(),
+                amount_in: "30.1".parse().unwrap(),
+                min_out: "30.01".parse().unwrap(),
+            },
+        },
         status: RouteLegStatus::parse(status).unwrap(),
         received: None,
         failure: None,

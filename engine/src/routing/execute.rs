@@ -40,7 +40,9 @@ use super::onchain::{self, ChainLeg, LegProgress};
 use crate::exchange::Credentials;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
-use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegRecord, RouteLegStatus};
+use crate::store::quote::{
+    ExecutionStatus, RouteExecution, RouteLegKind, RouteLegRecord, RouteLegStatus,
+};
 use crate::store::{CasOutcome, PaymentSource, PaymentTransaction};
 
 mod books;
@@ -152,7 +154,7 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
     }
     let tx_hash = leg.tx_hash.clone()?;
     let amount: Decimal = leg.received.as_deref()?.parse().ok()?;
-    match serde_json::from_str::<LegSpec>(&leg.spec).ok()? {
+    match leg.spec.clone() {
         LegSpec::Withdrawal {
             network,
             asset,
@@ -186,8 +188,8 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
 
 /// The payer's transfer that funded a wallet execution, once bound (`funding` is the
 /// execution's stored JSON).
-pub fn funding_arrival(funding: &str) -> Option<Arrival> {
-    match serde_json::from_str::<Funding>(funding).ok()? {
+pub fn funding_arrival(funding: &Funding) -> Option<Arrival> {
+    match funding.clone() {
         Funding::Wallet {
             chain,
             asset,
@@ -215,10 +217,6 @@ pub fn policy() -> PlanPolicy {
         topup_on_venues: false,
         ..PlanPolicy::default()
     }
-}
-
-fn plan_json(plan: &FundingPlan) -> Result<String, String> {
-    serde_json::to_string(plan).map_err(|e| e.to_string())
 }
 
 /// The leg to send for `order`, spelled out from the graph.
@@ -322,18 +320,10 @@ fn leg_record(
 ) -> Result<RouteLegRecord, String> {
     let (kind, venue) = match order.edge {
         Some(e) => (
-            match order.kind {
-                rialto_router::LegKind::Trade => "trade",
-                rialto_router::LegKind::Withdrawal => "withdrawal",
-                rialto_router::LegKind::DexSwap => "dex_swap",
-                rialto_router::LegKind::CctpBridge => "cctp_bridge",
-                rialto_router::LegKind::Bridge => "bridge",
-                rialto_router::LegKind::Transfer => "transfer",
-            }
-            .to_owned(),
+            RouteLegKind::of_router(order.kind),
             graph.edge(e).venue.0.clone(),
         ),
-        None => ("settlement".to_owned(), "rialto".to_owned()),
+        None => (RouteLegKind::Settlement, "rialto".to_owned()),
     };
     Ok(RouteLegRecord {
         id: order.leg.to_string(),
@@ -346,7 +336,7 @@ fn leg_record(
         input: order.input.to_string(),
         topup: order.topup.to_string(),
         min_output: order.min_output.to_string(),
-        spec: serde_json::to_string(spec).map_err(|e| e.to_string())?,
+        spec: spec.clone(),
         status: RouteLegStatus::Created,
         received: None,
         failure: None,
@@ -383,7 +373,7 @@ pub fn start_plan(
         tracing::warn!(execution = %exec.id, error = %e, "first leg cannot be stored");
         GiveUpReason::NoRoute
     })?;
-    exec.plan = Some(plan_json(&plan).map_err(|_| GiveUpReason::NoRoute)?);
+    exec.plan = Some(plan);
     exec.status = ExecutionStatus::Running;
     exec.next_at_ms = now_ms;
     Ok(vec![leg])
@@ -531,7 +521,7 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
     else {
         return Ok(false);
     };
-    let spec: LegSpec = serde_json::from_str(&leg.spec).map_err(|e| e.to_string())?;
+    let spec: LegSpec = leg.spec.clone();
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;

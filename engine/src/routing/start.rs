@@ -17,7 +17,7 @@ use crate::routing::execute::{self, Funding};
 use crate::routing::onchain;
 use crate::services::Engine;
 use crate::store::exchange::ExchangeAccount;
-use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegRecord};
+use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegKind, RouteLegRecord};
 use crate::store::CasOutcome;
 
 mod funding;
@@ -116,7 +116,7 @@ pub struct PriceStampObject {
 fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
     RouteLegObject {
         id: l.id.clone(),
-        kind: l.kind.clone(),
+        kind: l.kind.as_str().to_owned(),
         venue: l.venue.clone(),
         from: l.from_node.clone(),
         to: l.to_node.clone(),
@@ -266,7 +266,14 @@ pub async fn prepare(
         merchant_id: intent.merchant_id,
         livemode: intent.livemode,
         status: ExecutionStatus::AwaitingFunds,
-        funding: String::new(),
+        funding: Funding::Wallet {
+            chain: String::new(),
+            asset: String::new(),
+            payer: String::new(),
+            tx_hash: None,
+            amount: None,
+            block: None,
+        },
         funding_ref: None,
         plan: None,
         graph: stored_json.to_owned(),
@@ -284,14 +291,14 @@ pub async fn prepare(
             asset,
             address,
         } => {
-            exec.funding = to_json(&Funding::Wallet {
+            exec.funding = Funding::Wallet {
                 chain,
                 asset,
                 payer: address.to_string(),
                 tx_hash: None,
                 amount: None,
                 block: None,
-            })?;
+            };
             None
         }
         Payer::Exchange {
@@ -303,10 +310,10 @@ pub async fn prepare(
             // chain (the venue answers it for these credentials).
             let screened_as = account_address(state, intent, &venue, &credentials).await?;
             let account = link_account(state, intent, &venue, &credentials, keep).await?;
-            exec.funding = to_json(&Funding::Exchange {
+            exec.funding = Funding::Exchange {
                 account: account.id.clone(),
                 venue,
-            })?;
+            };
             exec.status = ExecutionStatus::Starting;
             exec.next_at_ms = now_ms + STARTING_GRACE_MS;
             Some((account, screened_as))
@@ -380,9 +387,9 @@ pub fn object_of(
 ) -> Result<RouteExecutionObject, EngineError> {
     // The stored route holds the whole graph: read once.
     let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph).ok();
-    let pay_to = match (serde_json::from_str::<Funding>(&exec.funding), &stored) {
-        (Ok(Funding::Wallet { chain, asset, .. }), Some(s)) => {
-            pay_to(state, exec, &s.quote, &chain, &asset).ok()
+    let pay_to = match (&exec.funding, &stored) {
+        (Funding::Wallet { chain, asset, .. }, Some(s)) => {
+            pay_to(state, exec, &s.quote, chain, asset).ok()
         }
         _ => None,
     };
@@ -540,7 +547,10 @@ async fn plan_cleared(
         .map_err(|e| EngineError::internal(&e))?;
     match execute::start_plan(state, exec, screened, cleared, graph, now_ms) {
         Ok(legs) => {
-            if legs.first().is_some_and(|l| l.kind == "settlement") {
+            if legs
+                .first()
+                .is_some_and(|l| l.kind == RouteLegKind::Settlement)
+            {
                 // Nothing to convert: the first leg already pays the merchant.
                 execute::move_intent(state, screened, PaymentEvent::SettlementStarted, now_ms)
                     .await
@@ -610,8 +620,4 @@ async fn link_account(
             )
         })?;
     Ok(account)
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, EngineError> {
-    serde_json::to_string(value).map_err(|e| EngineError::internal(&e))
 }

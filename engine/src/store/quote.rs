@@ -2,6 +2,10 @@
 
 use async_trait::async_trait;
 use rialto_core::id::{MerchantId, PaymentIntentId};
+use rialto_router::FundingPlan;
+use serde::{Deserialize, Serialize};
+
+pub use crate::routing::execute::{Funding, LegSpec};
 
 use super::{CasOutcome, IdempotencyRecord, StoreError};
 
@@ -136,8 +140,7 @@ pub struct FundedExecution {
     pub id: String,
     pub merchant_id: String,
     pub livemode: bool,
-    /// JSON `routing::execute::Funding`.
-    pub funding: String,
+    pub funding: Funding,
     pub created_at_ms: i64,
 }
 
@@ -246,6 +249,80 @@ impl std::fmt::Display for RouteLegStatus {
     }
 }
 
+/// What a route leg does: the router's leg kinds, the settlement transfer, and the transfers
+/// that give a payer's money back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteLegKind {
+    Trade,
+    Withdrawal,
+    DexSwap,
+    CctpBridge,
+    Bridge,
+    Transfer,
+    /// The final transfer to the merchant's settlement address.
+    Settlement,
+    /// The payer's money back after the route gave up.
+    Return,
+    /// An over-payment's surplus back to the payer, once the merchant is paid.
+    SurplusReturn,
+}
+
+impl RouteLegKind {
+    const ALL: [RouteLegKind; 9] = [
+        RouteLegKind::Trade,
+        RouteLegKind::Withdrawal,
+        RouteLegKind::DexSwap,
+        RouteLegKind::CctpBridge,
+        RouteLegKind::Bridge,
+        RouteLegKind::Transfer,
+        RouteLegKind::Settlement,
+        RouteLegKind::Return,
+        RouteLegKind::SurplusReturn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteLegKind::Trade => "trade",
+            RouteLegKind::Withdrawal => "withdrawal",
+            RouteLegKind::DexSwap => "dex_swap",
+            RouteLegKind::CctpBridge => "cctp_bridge",
+            RouteLegKind::Bridge => "bridge",
+            RouteLegKind::Transfer => "transfer",
+            RouteLegKind::Settlement => "settlement",
+            RouteLegKind::Return => "return",
+            RouteLegKind::SurplusReturn => "surplus_return",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The leg kind of one of the router's legs.
+    pub fn of_router(kind: rialto_router::LegKind) -> Self {
+        match kind {
+            rialto_router::LegKind::Trade => RouteLegKind::Trade,
+            rialto_router::LegKind::Withdrawal => RouteLegKind::Withdrawal,
+            rialto_router::LegKind::DexSwap => RouteLegKind::DexSwap,
+            rialto_router::LegKind::CctpBridge => RouteLegKind::CctpBridge,
+            rialto_router::LegKind::Bridge => RouteLegKind::Bridge,
+            rialto_router::LegKind::Transfer => RouteLegKind::Transfer,
+        }
+    }
+
+    /// A transfer that gives the payer's money back.
+    pub fn is_return(self) -> bool {
+        matches!(self, RouteLegKind::Return | RouteLegKind::SurplusReturn)
+    }
+}
+
+impl std::fmt::Display for RouteLegKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The execution of one accepted quote (see `gateway/src/routing/execute.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteExecution {
@@ -256,12 +333,14 @@ pub struct RouteExecution {
     pub merchant_id: MerchantId,
     pub livemode: bool,
     pub status: ExecutionStatus,
-    /// JSON `routing::execute::Funding`.
-    pub funding: String,
+    /// Where the payer's money comes from (stored as JSON).
+    pub funding: Funding,
     pub funding_ref: Option<String>,
-    /// JSON `rialto_router::FundingPlan`, once started.
-    pub plan: Option<String>,
-    /// JSON `rialto_router::Graph`.
+    /// The router's plan, once started (stored as JSON).
+    pub plan: Option<FundingPlan>,
+    /// JSON [`crate::routing::StoredRoute`]: the quote's priced route and the market graph its
+    /// indices refer to, kept as the snapshot it was priced on (the plan's node and edge
+    /// indices point into it).
     pub graph: String,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
@@ -279,15 +358,15 @@ pub struct RouteLegRecord {
     pub id: String,
     pub execution_id: String,
     pub seq: i64,
-    pub kind: String,
+    pub kind: RouteLegKind,
     pub venue: String,
     pub from_node: String,
     pub to_node: String,
     pub input: String,
     pub topup: String,
     pub min_output: String,
-    /// JSON `routing::execute::LegSpec`.
-    pub spec: String,
+    /// What the leg sends (stored as JSON).
+    pub spec: LegSpec,
     pub status: RouteLegStatus,
     pub received: Option<String>,
     pub failure: Option<String>,
@@ -299,4 +378,19 @@ pub struct RouteLegRecord {
     /// The transaction that delivered a confirmed leg's output on chain, and its block.
     pub tx_hash: Option<String>,
     pub block_number: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RouteLegKind;
+
+    #[test]
+    fn leg_kinds_round_trip_their_stored_names() {
+        for kind in RouteLegKind::ALL {
+            assert_eq!(RouteLegKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(RouteLegKind::parse("teleport"), None);
+    }
 }

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::quote::{
     AcceptOutcome, ExecutionStatus, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStore,
-    RouteExecution, RouteLegRecord, RouteLegStatus,
+    RouteExecution, RouteLegKind, RouteLegRecord, RouteLegStatus,
 };
 use super::sql::{insert_idempotency, SqlStore};
 use super::StoreError;
@@ -25,6 +25,20 @@ const LEG_COLUMNS: &str = "id, execution_id, seq, kind, venue, from_node, to_nod
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("quote {what}"))
+}
+
+/// A typed value stored as JSON text in column `column`.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column).db()?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("route {column}: {e}")))
+}
+
+/// The JSON text a typed value is stored as.
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("route value: {e}")))
 }
 
 fn from_row(row: &AnyRow) -> Result<QuoteRecord, StoreError> {
@@ -57,9 +71,14 @@ fn execution_from_row(row: &AnyRow) -> Result<RouteExecution, StoreError> {
         livemode: row.try_get::<i64, _>("livemode").db()? != 0,
         status: ExecutionStatus::parse(&row.try_get::<String, _>("status").db()?)
             .ok_or_else(|| corrupt("execution status"))?,
-        funding: row.try_get("funding").db()?,
+        funding: json_column(row, "funding")?,
         funding_ref: row.try_get("funding_ref").db()?,
-        plan: row.try_get("plan").db()?,
+        plan: row
+            .try_get::<Option<String>, _>("plan")
+            .db()?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| corrupt(&format!("execution plan: {e}")))?,
         graph: row.try_get("graph").db()?,
         failure_code: row.try_get("failure_code").db()?,
         failure_message: row.try_get("failure_message").db()?,
@@ -76,14 +95,15 @@ fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
         id: row.try_get("id").db()?,
         execution_id: row.try_get("execution_id").db()?,
         seq: row.try_get("seq").db()?,
-        kind: row.try_get("kind").db()?,
+        kind: RouteLegKind::parse(&row.try_get::<String, _>("kind").db()?)
+            .ok_or_else(|| StoreError::Corrupt("route leg kind".into()))?,
         venue: row.try_get("venue").db()?,
         from_node: row.try_get("from_node").db()?,
         to_node: row.try_get("to_node").db()?,
         input: row.try_get("input").db()?,
         topup: row.try_get("topup").db()?,
         min_output: row.try_get("min_output").db()?,
-        spec: row.try_get("spec").db()?,
+        spec: json_column(row, "spec")?,
         status: RouteLegStatus::parse(&row.try_get::<String, _>("status").db()?)
             .ok_or_else(|| StoreError::Corrupt("route leg status".into()))?,
         received: row.try_get("received").db()?,
@@ -131,14 +151,14 @@ async fn upsert_leg(
     .bind(leg.id.clone())
     .bind(leg.execution_id.clone())
     .bind(leg.seq)
-    .bind(leg.kind.clone())
+    .bind(leg.kind.as_str())
     .bind(leg.venue.clone())
     .bind(leg.from_node.clone())
     .bind(leg.to_node.clone())
     .bind(leg.input.clone())
     .bind(leg.topup.clone())
     .bind(leg.min_output.clone())
-    .bind(leg.spec.clone())
+    .bind(json_text(&leg.spec)?)
     .bind(leg.status.as_str())
     .bind(leg.received.clone())
     .bind(leg.failure.clone())
@@ -253,9 +273,9 @@ impl QuoteStore for SqlStore {
         .bind(e.merchant_id.to_string())
         .bind(i64::from(e.livemode))
         .bind(e.status.as_str())
-        .bind(e.funding.clone())
+        .bind(json_text(&e.funding)?)
         .bind(e.funding_ref.clone())
-        .bind(e.plan.clone())
+        .bind(e.plan.as_ref().map(json_text).transpose()?)
         .bind(e.graph.clone())
         .bind(e.failure_code.clone())
         .bind(e.failure_message.clone())
@@ -348,7 +368,7 @@ impl QuoteStore for SqlStore {
              version = $13",
         )
         .bind(e.status.as_str())
-        .bind(e.plan.clone())
+        .bind(e.plan.as_ref().map(json_text).transpose()?)
         .bind(e.failure_code.clone())
         .bind(e.failure_message.clone())
         .bind(e.returned.clone())
@@ -357,7 +377,7 @@ impl QuoteStore for SqlStore {
         .bind(e.updated_at_ms)
         .bind(e.funding_ref.clone())
         .bind(e.graph.clone())
-        .bind(e.funding.clone())
+        .bind(json_text(&e.funding)?)
         .bind(e.id.clone())
         .bind(expected_version)
         .execute(&mut *tx)
@@ -482,7 +502,7 @@ impl QuoteStore for SqlStore {
                     id: row.try_get("id").db()?,
                     merchant_id: row.try_get("merchant_id").db()?,
                     livemode: row.try_get::<i64, _>("livemode").db()? != 0,
-                    funding: row.try_get("funding").db()?,
+                    funding: json_column(row, "funding")?,
                     created_at_ms: row.try_get("created_at_ms").db()?,
                 })
             })

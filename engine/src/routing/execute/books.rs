@@ -109,7 +109,7 @@ pub(super) async fn refund_address(
     chain: &rialto_core::ChainId,
     coin: &AssetCode,
 ) -> Result<String, String> {
-    match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
+    match exec.funding.clone() {
         Funding::Wallet { payer, .. } => Ok(payer),
         Funding::Exchange { account, venue } => {
             let coin = coin.clone();

@@ -47,7 +47,7 @@ pub(super) async fn after_review(
                     .into(),
             );
             let mut legs = Vec::new();
-            match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
+            match exec.funding.clone() {
                 Funding::Wallet {
                     chain,
                     asset,
@@ -82,7 +82,6 @@ pub(super) async fn after_review(
 }
 
 /// The kind of the leg sending a wallet payer's over-payment back once the merchant is paid.
-pub const SURPLUS_RETURN: &str = "surplus_return";
 
 /// What a wallet payer sent beyond the quote's payer amount stays with Rialto (the plan spends
 /// exactly the quoted amount): once the merchant is paid it goes back to the payer, screened
@@ -95,13 +94,13 @@ pub(super) async fn surplus_return(
     seq: i64,
     now_ms: i64,
 ) -> Result<Option<RouteLegRecord>, String> {
-    let Ok(Funding::Wallet {
+    let Funding::Wallet {
         chain,
         asset,
         payer,
         amount: Some(arrived),
         ..
-    }) = serde_json::from_str::<Funding>(&exec.funding)
+    } = exec.funding.clone()
     else {
         return Ok(None);
     };
@@ -125,7 +124,7 @@ pub(super) async fn surplus_return(
         return Ok(None);
     }
     let mut back = return_record(exec, seq, &chain, &asset, &payer, surplus, now_ms)?;
-    back.kind = SURPLUS_RETURN.into();
+    back.kind = RouteLegKind::SurplusReturn;
     Ok(Some(back))
 }
 
@@ -152,14 +151,14 @@ pub fn return_record(
         id: LegId::generate().to_string(),
         execution_id: exec.id.clone(),
         seq,
-        kind: "return".into(),
+        kind: RouteLegKind::Return,
         venue: "rialto".into(),
         from_node: format!("{asset}@{chain}"),
         to_node: format!("payer:{to}"),
         input: amount.to_string(),
         topup: "0".into(),
         min_output: amount.to_string(),
-        spec: serde_json::to_string(&spec).map_err(|e| e.to_string())?,
+        spec,
         status: RouteLegStatus::Created,
         received: None,
         failure: None,
@@ -176,8 +175,7 @@ pub fn return_record(
 /// Closes the exchange account an execution was started with, when it ends before anything
 /// moved: its credentials go, and the intent can link another.
 pub(super) async fn close_account(state: &Engine, exec: &RouteExecution, now_ms: i64) {
-    let Ok(Funding::Exchange { account, .. }) = serde_json::from_str::<Funding>(&exec.funding)
-    else {
+    let Funding::Exchange { account, .. } = exec.funding.clone() else {
         return;
     };
     let Ok(accounts) = state
@@ -301,15 +299,17 @@ pub(super) async fn advance(
     let intent = intent_of(state, &exec).await?;
     // A return leg (funds going back after a give-up, or an over-payment's surplus after the
     // merchant was paid) is not the plan's: it ends the run.
-    if leg.kind == "return" || leg.kind == SURPLUS_RETURN {
+    if leg.kind.is_return() {
         return finish_return(state, exec, expected, leg, &intent, now_ms).await;
     }
     let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph)
         .map_err(|e| format!("stored route: {e}"))?;
     let quoted_payer_amount = stored.quote.payer_amount;
     let graph = stored.graph;
-    let mut plan: FundingPlan = serde_json::from_str(exec.plan.as_deref().unwrap_or("null"))
-        .map_err(|e| format!("stored plan: {e}"))?;
+    let mut plan: FundingPlan = exec
+        .plan
+        .clone()
+        .ok_or_else(|| format!("execution {} has no plan", exec.id))?;
     let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
     let now = u64::try_from(now_ms).unwrap_or(0);
     // Health: a finished leg counts (an unknown one only once reconciled).
@@ -348,7 +348,7 @@ pub(super) async fn advance(
         }
         _ => Vec::new(),
     };
-    exec.plan = Some(plan_json(&plan)?);
+    exec.plan = Some(plan.clone());
     exec.next_at_ms = now_ms + POLL_MS;
     let mut legs = vec![leg.clone()];
     match next {
@@ -428,12 +428,12 @@ async fn give_up(
     // A wallet payer's over-payment never entered the plan: it goes back with the rest
     // when the return leaves from where it arrived (otherwise it stays booked in
     // `rialto:routing` for an operator: docs/router.md).
-    if let Ok(Funding::Wallet {
+    if let Funding::Wallet {
         chain,
         asset,
         amount: Some(arrived),
         ..
-    }) = serde_json::from_str::<Funding>(&exec.funding)
+    } = exec.funding.clone()
     {
         let surplus = arrived - quoted_payer_amount;
         if surplus > Decimal::ZERO
@@ -500,7 +500,7 @@ pub(super) async fn finish_return(
 ) -> Result<bool, String> {
     if leg.status == RouteLegStatus::Unknown {
         exec.status = ExecutionStatus::AwaitingReconciliation;
-    } else if leg.kind == SURPLUS_RETURN {
+    } else if leg.kind == RouteLegKind::SurplusReturn {
         // The merchant was paid; only the payer's surplus was outstanding.
         exec.status = if leg.status == RouteLegStatus::Failed {
             tracing::error!(execution = %exec.id, leg = %leg.id, "returning an over-payment's surplus failed; an operator must send it");
@@ -530,7 +530,7 @@ pub(super) async fn finish_return(
     }
     let mut postings = Vec::new();
     if leg.status == RouteLegStatus::Confirmed {
-        if let Ok(LegSpec::Chain {
+        if let LegSpec::Chain {
             leg:
                 ChainLeg::Transfer {
                     chain,
@@ -538,7 +538,7 @@ pub(super) async fn finish_return(
                     amount,
                     ..
                 },
-        }) = serde_json::from_str::<LegSpec>(&leg.spec)
+        } = leg.spec.clone()
         {
             let node = chain_node(&chain, &asset)?;
             let asset = crate::routing::booking::asset_id(state, &node);

@@ -86,7 +86,7 @@ pub(super) fn withdrawal_request(leg: &LegId, spec: &LegSpec) -> Option<Withdraw
 }
 
 pub(super) fn exchange_funding(exec: &RouteExecution) -> Result<(String, String), String> {
-    match serde_json::from_str::<Funding>(&exec.funding).map_err(|e| e.to_string())? {
+    match exec.funding.clone() {
         Funding::Exchange { account, venue } => Ok((account, venue)),
         Funding::Wallet { .. } => Err("a wallet payment has no exchange account".into()),
     }

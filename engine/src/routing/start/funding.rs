@@ -45,7 +45,7 @@ pub async fn fund(
         payer,
         tx_hash: bound,
         ..
-    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| EngineError::internal(&e))?
+    } = exec.funding.clone()
     else {
         return Err(unexpected(
             "This execution is funded from an exchange account.",
@@ -80,14 +80,14 @@ pub async fn fund(
     exec.updated_at_ms = now_ms;
     exec.next_at_ms = now_ms + BOUND_GRACE_MS;
     exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
-    exec.funding = to_json(&Funding::Wallet {
+    exec.funding = Funding::Wallet {
         chain: chain.clone(),
         asset: asset.clone(),
         payer: payer.clone(),
         tx_hash: Some(observed.tx_hash.clone()),
         amount: Some(arrived),
         block: Some(observed.block_number),
-    })?;
+    };
     if late {
         exec.status = ExecutionStatus::AwaitingFunds;
     }
@@ -179,7 +179,7 @@ pub async fn start_funded(
         tx_hash,
         amount,
         ..
-    } = serde_json::from_str::<Funding>(&exec.funding).map_err(|e| EngineError::internal(&e))?
+    } = exec.funding.clone()
     else {
         return Err(EngineError::internal(&"not a wallet execution"));
     };
