@@ -13,6 +13,7 @@
 //! - [`id`]: typed, prefixed, time-ordered identifiers (`pi_…`, `mer_…`, …).
 //! - [`intent`]: the payment intent, its statuses and the transition table of DESIGN.md §4.
 //! - [`clock`]: the one injected `Clock` (system and manual).
+//! - [`ledger`]: the double-entry ledger's `Account`, `Entry` and `Posting`, balanced per asset.
 
 pub mod address;
 pub mod asset;
@@ -20,6 +21,7 @@ pub mod chain;
 pub mod clock;
 pub mod id;
 pub mod intent;
+pub mod ledger;
 pub mod money;
 
 pub use address::{Address, AddressError};

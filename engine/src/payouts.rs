@@ -170,7 +170,7 @@ async fn payout_destination(
 /// The amount to pay out: as asked, or all that is held; valid for the asset and positive.
 async fn payout_amount(
     state: &Engine,
-    account: &str,
+    account: &crate::ledger::Account,
     asset: &Asset,
     livemode: bool,
     amount: Option<Decimal>,

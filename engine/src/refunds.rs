@@ -213,14 +213,14 @@ async fn refund_amount(
     state: &Engine,
     intent: &PaymentIntent,
     spec: &RefundSpec,
-    balance: &str,
+    balance: &crate::ledger::Account,
 ) -> Result<Decimal, EngineError> {
     let asset = &intent.settlement.asset;
     let credited: Decimal = spec
         .credit
         .iter()
         .flat_map(|p| &p.entries)
-        .filter(|e| e.account == balance)
+        .filter(|e| &e.account == balance)
         .map(|e| e.amount)
         .sum();
     let paid = state.store.paid_into(&intent.id, balance).await? + credited;

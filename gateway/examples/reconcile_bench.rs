@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
 use rialto_core::id::MerchantId;
-use rialto_gateway::ledger::{Entry, Posting};
+use rialto_gateway::ledger::{Account, Entry, Posting};
 use rialto_gateway::reconcile::engine::{
     hex0x, Addr, ExceptionKind, Expected, Interner, Observations, Observed, Outcome, Role, Rules,
     TxHash, Watch,
@@ -284,16 +284,16 @@ fn post_all(w: &World, engine: &mut rialto_gateway::reconcile::engine::Reconcile
             } else {
                 amount
             };
-            let entry = |account: String, amount| Entry {
+            let entry = |account: Account, amount| Entry {
                 account,
                 asset: asset.to_owned(),
                 amount,
             };
             let (from, to) = match kind {
-                "payment" => ("payers".to_owned(), format!("merchant:{merchant}:balance")),
+                "payment" => (Account::Payers, Account::MerchantBalance(merchant)),
                 _ => (
-                    format!("merchant:{merchant}:balance"),
-                    format!("merchant:{merchant}:settled"),
+                    Account::MerchantBalance(merchant),
+                    Account::MerchantSettled(merchant),
                 ),
             };
             lines += 2;

@@ -602,7 +602,7 @@ async fn sigkilled_gateways_finish_every_routed_payment_and_send_every_leg_once(
         for posting in store.all_postings().await.unwrap() {
             posting.check().unwrap_or_else(|e| panic!("{e}"));
             for e in posting.entries {
-                if e.account == "rialto:routing" {
+                if e.account == rialto_gateway::ledger::Account::Routing {
                     *held.entry(e.asset).or_default() += e.amount;
                 }
             }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
 use common::{assert_ledger_balanced, expect_error, spawn_app_with, Db, TestApp};
+use rialto_gateway::ledger::Account;
 use rialto_gateway::store::exchange::ExchangeStore;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -170,7 +171,7 @@ async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
         .iter()
         .filter(|p| p.kind == "fee")
         .flat_map(|p| &p.entries)
-        .filter(|e| e.account.starts_with("fees:venue:") && e.asset.ends_with("/usdc"))
+        .filter(|e| matches!(e.account, Account::VenueFees(_)) && e.asset.ends_with("/usdc"))
         .map(|e| e.amount.to_string())
         .collect();
     assert_eq!(withdrawal_fees, ["0.1", "0.1"], "{postings:?}");
@@ -181,7 +182,7 @@ async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
     );
     for c in postings.iter().filter(|p| p.kind == "conversion") {
         let spent_usd = c.entries.iter().any(|e| {
-            e.account == "payers" && e.asset.ends_with("/usd") && e.amount.is_sign_negative()
+            e.account == Account::Payers && e.asset.ends_with("/usd") && e.amount.is_sign_negative()
         });
         assert!(spent_usd, "{c:?}");
     }

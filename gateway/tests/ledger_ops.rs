@@ -71,7 +71,7 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         let spent: rust_decimal::Decimal = fee
             .entries
             .iter()
-            .filter(|e| e.account == "rialto:network_fees")
+            .filter(|e| e.account.to_string() == "rialto:network_fees")
             .map(|e| e.amount)
             .sum();
         assert!(spent > rust_decimal::Decimal::ZERO, "{fee:?}");

@@ -224,7 +224,7 @@ async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store
     // An unbalanced posting is refused and nothing changes.
     let mut broken = postings.clone();
     broken[0].entries.push(Entry {
-        account: "x".into(),
+        account: rialto_gateway::ledger::Account::WriteOffs,
         asset: "y".into(),
         amount: "1".parse().unwrap(),
     });

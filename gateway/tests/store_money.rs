@@ -39,7 +39,7 @@ async fn held_in_test_mode(url: &str, merchant: &str, amount: &str) {
              ('ltx_test1', $1, $2, $3, $4)",
         )
         .bind(seq)
-        .bind(acct)
+        .bind(acct.to_string())
         .bind(USDC)
         .bind(amt)
         .execute(&pool)

@@ -228,7 +228,7 @@ async fn route_store_conformance(db: Db) {
                 amount: Decimal::new(-301, 1),
             },
             Entry {
-                account: "rialto:routing".into(),
+                account: rialto_gateway::ledger::Account::Routing,
                 asset: "eip155:31337/erc20:0x1".into(),
                 amount: Decimal::new(301, 1),
             },

@@ -116,7 +116,7 @@ async fn succeed(
         // A routed payment is paid out of the funds Rialto routed (`routing::booking`).
         for entry in postings.iter_mut().flat_map(|p| p.entries.iter_mut()) {
             if entry.account == crate::ledger::PAYERS {
-                entry.account = crate::routing::booking::ROUTING.to_owned();
+                entry.account = crate::routing::booking::ROUTING;
             }
         }
     }

@@ -306,11 +306,11 @@ pub fn conversion_postings(
     else {
         return Vec::new();
     };
-    let venue = format!("venue:{}", account.venue);
-    let fees = format!("fees:venue:{}", account.venue);
+    let venue = crate::ledger::Account::Venue(account.venue.clone());
+    let fees = crate::ledger::Account::VenueFees(account.venue.clone());
     let asset = |code: &str| format!("{venue}/{}", code.to_ascii_lowercase());
-    let entry = |account: &str, asset: String, amount: Decimal| Entry {
-        account: account.to_owned(),
+    let entry = |account: &crate::ledger::Account, asset: String, amount: Decimal| Entry {
+        account: account.clone(),
         asset,
         amount,
     };
@@ -330,10 +330,10 @@ pub fn conversion_postings(
             "conversion",
             &account.order_leg,
             vec![
-                entry(PAYERS, asset(&t.quote), -t.filled_quote),
+                entry(&PAYERS, asset(&t.quote), -t.filled_quote),
                 entry(&venue, asset(&t.quote), t.filled_quote),
                 entry(&venue, asset(&t.base), -t.filled_base),
-                entry(PAYERS, asset(&t.base), t.filled_base),
+                entry(&PAYERS, asset(&t.base), t.filled_base),
             ],
         );
         if t.fee > Decimal::ZERO {
@@ -341,7 +341,7 @@ pub fn conversion_postings(
                 "fee",
                 &account.order_leg,
                 vec![
-                    entry(PAYERS, asset(&t.fee_asset), -t.fee),
+                    entry(&PAYERS, asset(&t.fee_asset), -t.fee),
                     entry(&fees, asset(&t.fee_asset), t.fee),
                 ],
             );
@@ -352,7 +352,7 @@ pub fn conversion_postings(
             "fee",
             &account.withdrawal_leg,
             vec![
-                entry(PAYERS, asset(&conversion.coin), -conversion.withdrawal_fee),
+                entry(&PAYERS, asset(&conversion.coin), -conversion.withdrawal_fee),
                 entry(&fees, asset(&conversion.coin), conversion.withdrawal_fee),
             ],
         );

@@ -96,7 +96,7 @@ fn posting(kind: &str, reference: &str, amounts: &[&str]) -> Posting {
         entries: amounts
             .iter()
             .map(|a| Entry {
-                account: "a".into(),
+                account: crate::ledger::Account::Payers,
                 asset: "eip155:31338/erc20:0xaa".into(),
                 amount: a.parse().unwrap(),
             })

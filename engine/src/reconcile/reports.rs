@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::time::format_utc;
-use crate::ledger::{merchant_balance, merchant_settled, Posting};
+use crate::ledger::{merchant_balance, merchant_settled, Account, Posting};
 use crate::store::chain::ChainTransfer;
 use crate::store::reconcile::{ExceptionRecord, OwnedPayment, ReportScope};
 use crate::store::PaymentTxStatus;
@@ -355,7 +355,8 @@ async fn ledger_rows(
             created(&mut row, p.created_at_ms);
             row.insert("asset".into(), text(asset));
             row.insert("amount".into(), text(gross.normalize().to_string()));
-            let change = |account: &str| sum(&|e| e.account == account).normalize().to_string();
+            let change =
+                |account: &Account| sum(&|e| &e.account == account).normalize().to_string();
             row.insert("merchant_available_change".into(), text(change(&balance)));
             row.insert("merchant_settled_change".into(), text(change(&settled)));
             let m = moved.get(&p.reference);

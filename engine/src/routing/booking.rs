@@ -20,12 +20,12 @@
 use rialto_router::{Location, NodeRef};
 use rust_decimal::Decimal;
 
-use crate::ledger::{Entry, Posting, PAYERS};
+use crate::ledger::{Account, Entry, Posting, PAYERS};
 use crate::services::Engine;
 use crate::store::quote::RouteExecution;
 
 /// Funds Rialto holds while routes run.
-pub const ROUTING: &str = "rialto:routing";
+pub const ROUTING: Account = Account::Routing;
 
 /// The ledger asset of a route node: the token's CAIP-19 id on a chain, or `venue:<v>/<code>`
 /// on an exchange account (the payer's, outside Rialto's custody).
@@ -41,9 +41,9 @@ pub fn asset_id(state: &Engine, node: &NodeRef) -> String {
     }
 }
 
-fn entry(account: &str, asset: &str, amount: Decimal) -> Entry {
+fn entry(account: &Account, asset: &str, amount: Decimal) -> Entry {
     Entry {
-        account: account.to_owned(),
+        account: account.clone(),
         asset: asset.to_owned(),
         amount,
     }
@@ -84,7 +84,10 @@ pub fn funding(
         exec,
         "route_funding",
         reference,
-        vec![entry(PAYERS, asset, -amount), entry(ROUTING, asset, amount)],
+        vec![
+            entry(&PAYERS, asset, -amount),
+            entry(&ROUTING, asset, amount),
+        ],
         now_ms,
     )
 }
@@ -94,7 +97,7 @@ pub fn funding(
 fn exchanged(
     exec: &RouteExecution,
     kind: &str,
-    (holder, counterparty): (&str, &str),
+    (holder, counterparty): (&Account, &Account),
     (asset_in, input): (&str, Decimal),
     (asset_out, output): (&str, Decimal),
     leg: &str,
@@ -123,11 +126,11 @@ pub fn conversion(
     leg: &str,
     now_ms: i64,
 ) -> Vec<Posting> {
-    let counterparty = format!("route_venue:{venue}");
+    let counterparty = Account::RouteVenue(venue.to_owned());
     exchanged(
         exec,
         "route_conversion",
-        (ROUTING, &counterparty),
+        (&ROUTING, &counterparty),
         input,
         output,
         leg,
@@ -145,11 +148,11 @@ pub fn venue_trade(
     leg: &str,
     now_ms: i64,
 ) -> Vec<Posting> {
-    let account = format!("venue:{venue}");
+    let account = Account::Venue(venue.to_owned());
     exchanged(
         exec,
         "conversion",
-        (PAYERS, &account),
+        (&PAYERS, &account),
         input,
         output,
         leg,
@@ -169,7 +172,10 @@ pub fn returned(
         exec,
         "route_return",
         leg,
-        vec![entry(ROUTING, asset, -amount), entry(PAYERS, asset, amount)],
+        vec![
+            entry(&ROUTING, asset, -amount),
+            entry(&PAYERS, asset, amount),
+        ],
         now_ms,
     )
 }

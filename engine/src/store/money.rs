@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+
+use crate::ledger::Account;
 use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rust_decimal::Decimal;
@@ -137,7 +139,7 @@ pub enum MoneyTable {
 pub struct Reservation {
     pub merchant_id: MerchantId,
     pub livemode: bool,
-    pub account: String,
+    pub account: Account,
     pub asset: String,
     pub amount: Decimal,
 }
@@ -271,7 +273,7 @@ pub trait MoneyStore: Send + Sync + 'static {
     async fn paid_into(
         &self,
         intent: &PaymentIntentId,
-        account: &str,
+        account: &Account,
     ) -> Result<Decimal, StoreError>;
 
     /// Takes the refund (`table` = `refunds`) or payout (`payouts`) `id` in `status` for this
@@ -288,7 +290,7 @@ pub trait MoneyStore: Send + Sync + 'static {
     /// Sum of `account`'s entries in `asset` posted in `livemode`.
     async fn account_balance(
         &self,
-        account: &str,
+        account: &Account,
         asset: &str,
         livemode: bool,
     ) -> Result<Decimal, StoreError>;

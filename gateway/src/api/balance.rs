@@ -24,12 +24,12 @@ fn amounts(map: BTreeMap<String, Decimal>) -> Vec<serde_json::Value> {
 }
 
 /// Sums the entries of `account` per asset.
-fn position(postings: &[Posting], account: &str) -> BTreeMap<String, Decimal> {
+fn position(postings: &[Posting], account: &crate::ledger::Account) -> BTreeMap<String, Decimal> {
     let mut out = BTreeMap::new();
     for e in postings
         .iter()
         .flat_map(|p| &p.entries)
-        .filter(|e| e.account == account)
+        .filter(|e| &e.account == account)
     {
         *out.entry(e.asset.clone()).or_default() += e.amount;
     }

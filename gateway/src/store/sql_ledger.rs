@@ -56,7 +56,9 @@ impl SqlStore {
             };
             let amount: String = row.try_get("amount").db()?;
             out[at].entries.push(Entry {
-                account: row.try_get("account").db()?,
+                account: row.try_get::<String, _>("account").db()?.parse().map_err(
+                    |e: rialto_core::ledger::AccountError| StoreError::Corrupt(e.to_string()),
+                )?,
                 asset: row.try_get("asset").db()?,
                 amount: amount.parse().map_err(|_| corrupt("amount"))?,
             });
@@ -96,7 +98,7 @@ pub(super) async fn insert_postings(
             )
             .bind(posting.id.clone())
             .bind(i64::try_from(seq).map_err(|_| corrupt("seq"))?)
-            .bind(entry.account.clone())
+            .bind(entry.account.to_string())
             .bind(entry.asset.clone())
             .bind(entry.amount.normalize().to_string())
             .execute(&mut **tx)

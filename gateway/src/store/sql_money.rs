@@ -3,6 +3,7 @@
 use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
+use rialto_core::ledger::Account;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -112,7 +113,7 @@ async fn lock_and_read(
     .db()?;
     insert_postings(tx, credit).await?;
     let rows = sqlx::query(BALANCE_IN_MODE)
-        .bind(r.account.clone())
+        .bind(r.account.to_string())
         .bind(r.asset.clone())
         .bind(i64::from(r.livemode))
         .fetch_all(&mut **tx)
@@ -551,7 +552,7 @@ impl MoneyStore for SqlStore {
     async fn paid_into(
         &self,
         intent: &PaymentIntentId,
-        account: &str,
+        account: &Account,
     ) -> Result<Decimal, StoreError> {
         let rows = sqlx::query(
             "SELECT e.amount FROM ledger_transactions t JOIN ledger_entries e ON \
@@ -559,7 +560,7 @@ impl MoneyStore for SqlStore {
              e.account = $2",
         )
         .bind(intent.to_string())
-        .bind(account.to_owned())
+        .bind(account.to_string())
         .fetch_all(&self.pool)
         .await
         .db()?;
@@ -568,12 +569,12 @@ impl MoneyStore for SqlStore {
 
     async fn account_balance(
         &self,
-        account: &str,
+        account: &Account,
         asset: &str,
         livemode: bool,
     ) -> Result<Decimal, StoreError> {
         let rows = sqlx::query(BALANCE_IN_MODE)
-            .bind(account.to_owned())
+            .bind(account.to_string())
             .bind(asset.to_owned())
             .bind(i64::from(livemode))
             .fetch_all(&self.pool)

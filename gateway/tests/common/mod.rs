@@ -313,7 +313,8 @@ pub async fn ledger_invariant(url: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("open {url}: {e}"))?;
     let postings = store.all_postings().await.map_err(|e| e.to_string())?;
-    let mut sums: BTreeMap<(String, String, bool), Decimal> = BTreeMap::new();
+    let mut sums: BTreeMap<(rialto_gateway::ledger::Account, String, bool), Decimal> =
+        BTreeMap::new();
     for p in &postings {
         p.check().map_err(|e| e.to_string())?;
         for e in &p.entries {
@@ -349,7 +350,7 @@ pub async fn assert_ledger_balanced(app: &TestApp) {
         p.check().unwrap_or_else(|e| panic!("{e}"));
         for e in &p.entries {
             *sums
-                .entry((e.account.clone(), e.asset.clone()))
+                .entry((e.account.to_string(), e.asset.clone()))
                 .or_default() += e.amount;
         }
     }

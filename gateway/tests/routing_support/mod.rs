@@ -166,7 +166,7 @@ pub async fn routing_books(
     for posting in app.store.all_postings().await.unwrap() {
         kinds.push(posting.kind.clone());
         for e in posting.entries {
-            if e.account == "rialto:routing" {
+            if e.account == rialto_gateway::ledger::Account::Routing {
                 *held.entry(e.asset).or_insert(Decimal::ZERO) += e.amount;
             }
         }
