@@ -52,6 +52,33 @@ pub use books::*;
 pub use finish::*;
 use legs::*;
 
+/// Why a step of a route execution could not be taken; the worker tries it again later.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Onchain(#[from] onchain::OnchainError),
+    /// A screening or another engine step refused or failed.
+    #[error("{}", .0.message)]
+    Engine(#[from] crate::error::EngineError),
+    /// A stored value or an answer this execution cannot use, with why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<String> for ExecError {
+    fn from(why: String) -> Self {
+        ExecError::Invalid(why)
+    }
+}
+
+impl From<&str> for ExecError {
+    fn from(why: &str) -> Self {
+        ExecError::Invalid(why.to_owned())
+    }
+}
+
 /// A leg sent this long ago with no answer is `unknown`: it waits for reconciliation.
 pub const UNKNOWN_AFTER_MS: i64 = 10 * 60 * 1000;
 /// How long one pass holds an execution.
@@ -226,7 +253,7 @@ pub fn spec_for(
     intent: &PaymentIntent,
     graph: &Graph,
     order: &LegOrder,
-) -> Result<LegSpec, String> {
+) -> Result<LegSpec, ExecError> {
     let from = graph.describe(order.from);
     let to = graph.describe(order.to);
     let chain_of = |l: &Location| match l {
@@ -317,7 +344,7 @@ fn leg_record(
     seq: i64,
     spec: &LegSpec,
     now_ms: i64,
-) -> Result<RouteLegRecord, String> {
+) -> Result<RouteLegRecord, ExecError> {
     let (kind, venue) = match order.edge {
         Some(e) => (
             RouteLegKind::of_router(order.kind),
@@ -482,7 +509,7 @@ enum Asked {
 
 /// One step of one execution: send the stored leg, or ask about the sent one and move the plan
 /// on. Returns whether anything was stored.
-async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<bool, String> {
+async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<bool, ExecError> {
     if exec.status == ExecutionStatus::Held {
         return after_review(state, exec, now_ms).await;
     }
@@ -492,7 +519,7 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
         return crate::routing::start::start_funded(state, exec, &intent, false)
             .await
             .map(|_| true)
-            .map_err(|e| e.message);
+            .map_err(ExecError::from);
     }
     if matches!(
         exec.status,
@@ -595,7 +622,7 @@ async fn send_leg(
     leg_id: &LegId,
     spec: &LegSpec,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     if now_ms < leg.not_before_ms {
         return Ok(false);
     }

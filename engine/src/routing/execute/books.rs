@@ -3,7 +3,7 @@
 use super::*;
 
 /// `asset@chain` as a router node.
-pub fn chain_node(chain: &str, asset: &str) -> Result<rialto_router::NodeRef, String> {
+pub fn chain_node(chain: &str, asset: &str) -> Result<rialto_router::NodeRef, ExecError> {
     Ok(rialto_router::NodeRef {
         asset: AssetCode::new(asset).ok_or_else(|| format!("asset {asset}"))?,
         location: Location::Chain(chain.parse().map_err(|_| format!("chain {chain}"))?),
@@ -79,7 +79,7 @@ pub async fn return_cleared(
     chain: &str,
     to: &str,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
     let address =
         rialto_core::address::Address::parse(to, rialto_core::chain::ChainNamespace::Eip155)
@@ -98,7 +98,7 @@ pub async fn return_cleared(
         now_ms,
     )
     .await
-    .map_err(|e| e.message)
+    .map_err(ExecError::from)
 }
 
 /// Where the payer's funds go back to on `chain`: the wallet payer's address, or the
@@ -108,7 +108,7 @@ pub(super) async fn refund_address(
     exec: &RouteExecution,
     chain: &rialto_core::ChainId,
     coin: &AssetCode,
-) -> Result<String, String> {
+) -> Result<String, ExecError> {
     match exec.funding.clone() {
         Funding::Wallet { payer, .. } => Ok(payer),
         Funding::Exchange { account, venue } => {
@@ -118,7 +118,7 @@ pub(super) async fn refund_address(
                 .deposit_address(&coin, chain)
                 .await
                 .map(|d| d.address)
-                .map_err(|e| e.to_string())
+                .map_err(|e| ExecError::Invalid(e.to_string()))
         }
     }
 }
@@ -153,7 +153,7 @@ pub async fn move_intent(
     intent: &PaymentIntent,
     event: PaymentEvent,
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     // Where this event leads, whatever the intent was: a repeated step finds it there already.
     let target = match event {
         PaymentEvent::ConversionStarted => Some(PaymentStatus::Converting),
@@ -173,11 +173,11 @@ pub async fn move_intent(
             if target == Some(current.status) {
                 return Ok(());
             }
-            return Err(format!(
+            return Err(ExecError::Invalid(format!(
                 "intent {} is {}, cannot apply {event:?}",
                 intent.id,
                 current.status.as_str()
-            ));
+            )));
         };
         let kind = match next.status {
             PaymentStatus::Converting => "payment_intent.converting",
@@ -196,7 +196,10 @@ pub async fn move_intent(
             CasOutcome::Conflict => continue,
         }
     }
-    Err(format!("intent {} kept changing", intent.id))
+    Err(ExecError::Invalid(format!(
+        "intent {} kept changing",
+        intent.id
+    )))
 }
 
 /// Binds the final transfer to the intent as its confirmed payment: the chain worker then
@@ -208,7 +211,7 @@ pub(super) async fn bind_payment(
     leg: &RouteLegRecord,
     merchant_amount: Decimal,
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), ExecError> {
     let transfer = state
         .store
         .get_chain_transfer(onchain::ROUTE_TRANSFER, &leg.id)

@@ -6,13 +6,12 @@ use super::*;
 pub(super) async fn intent_of(
     state: &Engine,
     exec: &RouteExecution,
-) -> Result<PaymentIntent, String> {
+) -> Result<PaymentIntent, ExecError> {
     state
         .store
         .get_intent_unscoped(&exec.payment_intent_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("execution {} lost its intent", exec.id))
+        .await?
+        .ok_or_else(|| ExecError::Invalid(format!("execution {} lost its intent", exec.id)))
 }
 
 /// An execution held for compliance review, once the review ends. Approved: the lock is long
@@ -23,7 +22,7 @@ pub(super) async fn after_review(
     state: &Engine,
     mut exec: RouteExecution,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     let intent = intent_of(state, &exec).await?;
     let expected = exec.version;
     exec.version += 1;
@@ -93,7 +92,7 @@ pub(super) async fn surplus_return(
     quoted: Decimal,
     seq: i64,
     now_ms: i64,
-) -> Result<Option<RouteLegRecord>, String> {
+) -> Result<Option<RouteLegRecord>, ExecError> {
     let Funding::Wallet {
         chain,
         asset,
@@ -138,7 +137,7 @@ pub fn return_record(
     to: &str,
     amount: Decimal,
     now_ms: i64,
-) -> Result<RouteLegRecord, String> {
+) -> Result<RouteLegRecord, ExecError> {
     let spec = LegSpec::Chain {
         leg: ChainLeg::Transfer {
             chain: chain.to_owned(),
@@ -206,7 +205,7 @@ pub(super) async fn end_unstarted(
     state: &Engine,
     mut exec: RouteExecution,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;
@@ -256,7 +255,7 @@ pub(super) async fn save(
     exec: &RouteExecution,
     expected: i64,
     legs: &[RouteLegRecord],
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     save_with(state, exec, expected, legs, &[]).await
 }
 
@@ -267,7 +266,7 @@ pub(super) async fn save_with(
     expected: i64,
     legs: &[RouteLegRecord],
     postings: &[crate::ledger::Posting],
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     match state
         .store
         .save_execution_step(exec, expected, legs, None, postings)
@@ -287,7 +286,7 @@ pub(super) async fn advance(
     mut leg: RouteLegRecord,
     outcome: LegOutcome,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     leg.status = match outcome {
         LegOutcome::Confirmed { .. } => RouteLegStatus::Confirmed,
         LegOutcome::Failed { .. } => RouteLegStatus::Failed,
@@ -336,7 +335,10 @@ pub(super) async fn advance(
     };
     let Some(in_flight) = plan.in_flight().filter(|o| o.leg == leg_id).cloned() else {
         // The stored leg is not the plan's in-flight one: never build on that.
-        return Err(format!("leg {} is not the plan's leg in flight", leg.id));
+        return Err(ExecError::Invalid(format!(
+            "leg {} is not the plan's leg in flight",
+            leg.id
+        )));
     };
     let in_flight = Some(in_flight);
     let next = plan.on_outcome(leg_id, outcome, &ctx);
@@ -413,7 +415,7 @@ async fn give_up(
     mut legs: Vec<RouteLegRecord>,
     ended: GiveUp<'_>,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     let GiveUp {
         leg,
         intent,
@@ -497,7 +499,7 @@ pub(super) async fn finish_return(
     leg: RouteLegRecord,
     intent: &PaymentIntent,
     now_ms: i64,
-) -> Result<bool, String> {
+) -> Result<bool, ExecError> {
     if leg.status == RouteLegStatus::Unknown {
         exec.status = ExecutionStatus::AwaitingReconciliation;
     } else if leg.kind == RouteLegKind::SurplusReturn {

@@ -11,7 +11,7 @@ pub(super) async fn venue_client(
     coin: &AssetCode,
     network: &rialto_core::ChainId,
     address: Option<&str>,
-) -> Result<Box<dyn Exchange>, String> {
+) -> Result<Box<dyn Exchange>, ExecError> {
     let accounts = state
         .store
         .exchange_accounts_of(&exec.payment_intent_id)
@@ -32,7 +32,7 @@ pub(super) async fn venue_client(
         .ok_or("no venues in this mode")?;
     let address = address.unwrap_or("0x000000000000000000000000000000000000dEaD");
     crate::exchange::client(venue, &credentials, venues, (coin, network, address))
-        .map_err(|e| e.to_string())
+        .map_err(|e| ExecError::Invalid(e.to_string()))
 }
 
 pub(super) fn exchange_failure(err: &ExchangeError) -> Option<LegFailure> {
@@ -85,7 +85,7 @@ pub(super) fn withdrawal_request(leg: &LegId, spec: &LegSpec) -> Option<Withdraw
     })
 }
 
-pub(super) fn exchange_funding(exec: &RouteExecution) -> Result<(String, String), String> {
+pub(super) fn exchange_funding(exec: &RouteExecution) -> Result<(String, String), ExecError> {
     match exec.funding.clone() {
         Funding::Exchange { account, venue } => Ok((account, venue)),
         Funding::Wallet { .. } => Err("a wallet payment has no exchange account".into()),
@@ -97,7 +97,7 @@ pub(super) async fn leg_client(
     state: &Engine,
     exec: &RouteExecution,
     spec: &LegSpec,
-) -> Result<Box<dyn Exchange>, String> {
+) -> Result<Box<dyn Exchange>, ExecError> {
     let (account, _) = exchange_funding(exec)?;
     let (venue, coin, network, address) = match spec {
         LegSpec::Trade { venue, base, .. } => {
@@ -125,7 +125,7 @@ pub(super) async fn leg_client(
 pub(super) async fn exec_target_chain(
     state: &Engine,
     exec: &RouteExecution,
-) -> Result<rialto_core::ChainId, String> {
+) -> Result<rialto_core::ChainId, ExecError> {
     let intent = intent_of(state, exec).await?;
     Ok(intent.settlement.asset.id.chain().clone())
 }
@@ -153,7 +153,7 @@ pub(super) async fn send(
         LegSpec::Trade { .. } | LegSpec::Withdrawal { .. } => {
             let client = match leg_client(state, exec, spec).await {
                 Ok(c) => c,
-                Err(why) => return Sent::Retry(why),
+                Err(why) => return Sent::Retry(why.to_string()),
             };
             let policy = RetryPolicy::default();
             let placed = if let Some(order) = order_request(leg, spec) {
