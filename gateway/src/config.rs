@@ -228,7 +228,7 @@ impl Config {
             }
         }
         if let Err(msg) = rialto_engine::compliance::validate_config(&self.compliance) {
-            return invalid(msg);
+            return invalid(msg.0);
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(format!(

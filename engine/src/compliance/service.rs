@@ -114,8 +114,26 @@ fn countries(codes: &[String]) -> Result<Vec<CountryCode>, String> {
         .collect()
 }
 
+/// A compliance setting or stored merchant policy that cannot be used; the message names the
+/// offending key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyError(pub String);
+
+impl From<String> for PolicyError {
+    fn from(why: String) -> Self {
+        PolicyError(why)
+    }
+}
+
+impl From<&str> for PolicyError {
+    fn from(why: &str) -> Self {
+        PolicyError(why.to_owned())
+    }
+}
+
 /// Checks the `[compliance]` settings; the message names the offending key.
-pub fn validate_config(config: &ComplianceConfig) -> Result<(), String> {
+pub fn validate_config(config: &ComplianceConfig) -> Result<(), PolicyError> {
     if config.name_review_score > config.name_block_score || config.name_block_score > 10_000 {
         return Err(
             "compliance: need name_review_score <= name_block_score <= 10000 (basis points)".into(),
@@ -134,10 +152,11 @@ pub fn validate_config(config: &ComplianceConfig) -> Result<(), String> {
     config
         .external
         .validate()
-        .map_err(|e| format!("compliance.external: {e}"))
+        .map_err(|e| PolicyError(format!("compliance.external: {e}")))
 }
 
-pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), String> {
+/// Checks per-unit limits: known fiat units, decimal amounts.
+pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), PolicyError> {
     for (unit, l) in limits {
         let currency = Currency::fiat(unit).ok_or_else(|| format!("unknown fiat unit {unit:?}"))?;
         for (name, text) in [
@@ -145,9 +164,9 @@ pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), Str
             ("daily_volume", &l.daily_volume),
         ] {
             if !text.is_empty() && limit(text, &currency).is_none() {
-                return Err(format!(
+                return Err(PolicyError(format!(
                     "{unit}.{name} must be a decimal amount, got {text:?}"
-                ));
+                )));
             }
         }
     }
@@ -157,7 +176,7 @@ pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), Str
 impl Compliance {
     /// Loads the lists (the folder, or the embedded snapshot) and the external screener.
     pub fn new(config: &ComplianceConfig) -> Result<Self, ListsError> {
-        validate_config(config).map_err(ListsError::Config)?;
+        validate_config(config).map_err(|e| ListsError::Config(e.0))?;
         let default_country = config
             .default_merchant_country
             .parse()
@@ -311,7 +330,7 @@ impl Compliance {
         &self,
         merchant: Option<&MerchantPolicy>,
         unit: &Currency,
-    ) -> Result<RulesPolicy, String> {
+    ) -> Result<RulesPolicy, PolicyError> {
         let limits = merchant
             .and_then(|m| m.limits.get(unit.code()))
             .or_else(|| self.config.limits.get(unit.code()));
@@ -435,6 +454,7 @@ mod tests {
         };
         assert!(validate_config(&c)
             .unwrap_err()
+            .0
             .contains("blocked_countries"));
         let mut c = ComplianceConfig::default();
         c.limits.insert(
@@ -446,6 +466,7 @@ mod tests {
         );
         assert!(validate_config(&c)
             .unwrap_err()
+            .0
             .contains("usd.single_payment"));
         let c = ComplianceConfig {
             name_review_score: 9_900,
@@ -453,6 +474,7 @@ mod tests {
         };
         assert!(validate_config(&c)
             .unwrap_err()
+            .0
             .contains("name_review_score"));
     }
 }
