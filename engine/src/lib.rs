@@ -32,6 +32,9 @@
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
 //! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
+//! - [`outbound`]: the outbound-HTTP port ([`HttpClient`](outbound::HttpClient)) webhook
+//!   delivery and the external screener send through; the gateway implements it (reqwest),
+//!   so the engine holds no HTTP client and no HTTP types.
 //! - [`clock`]: injected time.
 
 pub mod chain;
@@ -45,6 +48,7 @@ pub mod keys;
 pub mod ledger;
 pub mod merchants;
 pub mod objects;
+pub mod outbound;
 pub mod payouts;
 pub mod reconcile;
 pub mod refunds;

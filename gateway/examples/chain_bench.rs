@@ -186,7 +186,8 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let chains = sandbox_chains(&config, &registry, clock.clone())?;
-    let compliance = Arc::new(Compliance::new(&config.compliance)?);
+    let http = rialto_gateway::http_client::outbound(rialto_gateway::http_client::CONNECT_TIMEOUT)?;
+    let compliance = Arc::new(Compliance::new(&config.compliance, http)?);
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key())?);
     let state = AppState::new(
         store.clone(),

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::compliance::screening::{operator_screening, screening_key};
 use crate::compliance::Compliance;
 use crate::config::Config;
+use crate::http_client::{outbound, CONNECT_TIMEOUT};
 use crate::keys::generate_operator_key;
 use crate::store::Store;
 
@@ -34,7 +35,10 @@ pub fn screen(
     chain: Option<String>,
     name: Option<String>,
 ) -> anyhow::Result<Value> {
-    let compliance = Compliance::new(&config.compliance).context("loading the compliance lists")?;
+    // Screens offline: the external screener is never asked here, whatever the configuration.
+    let http = outbound(CONNECT_TIMEOUT).context("building the outbound HTTP client")?;
+    let compliance =
+        Compliance::new(&config.compliance, http).context("loading the compliance lists")?;
     let lists = compliance.lists();
     let rules = compliance.address_only_rules();
     let screener = compliance.screener(&lists, &[], rules, None);

@@ -16,17 +16,23 @@
 //! - [`server`]: start-up, telemetry and graceful shutdown.
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
+//! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
+//!   deadlines, capped bodies), which webhook delivery and the external screener send through.
+//! - [`webhooks`]: the engine's webhooks, plus [`webhooks::http_client`], the client deliveries
+//!   use.
 
 pub mod api;
 pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod error;
+pub mod http_client;
 pub mod reconcile_cli;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 
 pub use rialto_engine::{
     chain, clock, compliance, exchange, keys, ledger, merchants, payouts, reconcile, refunds,
-    registry, routing, settings, treasury, webhooks, workers,
+    registry, routing, settings, treasury, workers,
 };

@@ -17,6 +17,7 @@ use crate::api::{router, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::compliance::Compliance;
 use crate::config::{redact_url, Config, LogFormat};
+use crate::http_client::{outbound, CONNECT_TIMEOUT};
 use crate::store::{SqlStore, Store, StoreError};
 use crate::webhooks::{run_webhook_worker, DeliveryConfig, Sealer};
 use crate::workers::run_maintenance;
@@ -94,8 +95,13 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
-    let compliance =
-        Arc::new(Compliance::new(&config.compliance).context("loading the compliance lists")?);
+    // One outbound client (reqwest, no redirects) for webhook deliveries and the external
+    // screener; each request carries its own deadline.
+    let http = outbound(CONNECT_TIMEOUT).context("building the outbound HTTP client")?;
+    let compliance = Arc::new(
+        Compliance::new(&config.compliance, http.clone())
+            .context("loading the compliance lists")?,
+    );
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
     let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -125,6 +131,7 @@ pub async fn serve(
         store.clone(),
         sealer,
         clock.clone(),
+        http,
         DeliveryConfig::default(),
         stop_rx.clone(),
     ));

@@ -17,6 +17,7 @@ use rialto_compliance::{
 use rialto_gateway::compliance::external_http::{
     prefetch, ExternalScreenerConfig, HttpScreener, Prefetched,
 };
+use rialto_gateway::http_client::{outbound, CONNECT_TIMEOUT};
 use serde_json::{json, Value};
 
 const API_KEY: &str = "trm-test-key-5f3a9c";
@@ -125,7 +126,8 @@ fn config(url: &str, timeout_ms: u64) -> ExternalScreenerConfig {
 }
 
 fn screener(url: &str, timeout_ms: u64) -> HttpScreener {
-    HttpScreener::new(&config(url, timeout_ms))
+    let http = outbound(CONNECT_TIMEOUT).unwrap();
+    HttpScreener::new(&config(url, timeout_ms), http)
 }
 
 fn key(address: &str) -> AddressKey {

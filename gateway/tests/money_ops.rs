@@ -531,7 +531,9 @@ async fn second_gateway(setup: &DevnetApp) -> AppState {
     config.sandbox.poll_ms = 50;
     let registry = common::registry();
     let store = Arc::new(open_store(&config, registry.clone()).await.unwrap());
-    let compliance = Arc::new(Compliance::new(&config.compliance).unwrap());
+    let http = rialto_gateway::http_client::outbound(rialto_gateway::http_client::CONNECT_TIMEOUT)
+        .unwrap();
+    let compliance = Arc::new(Compliance::new(&config.compliance, http).unwrap());
     let chains = sandbox_chains(&config, &registry, Arc::new(SystemClock)).unwrap();
     AppState::new(
         store,

@@ -1,6 +1,11 @@
 //! A TRM Labs-shaped external address screener over HTTP, and the prefetch step that lets the
 //! synchronous [`ExternalScreener`] trait of `rialto-compliance` use it.
 //!
+//! The requests go out through the engine's outbound-HTTP port ([`HttpClient`], implemented by
+//! the gateway): redirects are never followed, each request has one deadline, and only a 2xx
+//! answer's body is read, up to a cap. The TRM wire types and their mapping to our risk levels
+//! stay here: they are data, not HTTP.
+//!
 //! Compliance has no async runtime, so screening cannot wait on the network itself. The gateway
 //! therefore asks the provider first ([`prefetch`], concurrent, each request under a hard
 //! deadline) and hands the answers to screening as a [`Prefetched`] map. An address missing
@@ -43,11 +48,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use base64::Engine as _;
 use rialto_compliance::{AddressKey, ComplianceError, ExternalScreener, RiskAssessment, RiskLevel};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
+use url::Url;
+
+use crate::outbound::{HttpClient, HttpError, HttpRequest, ReadBody};
 
 /// Where TRM's address screening lives under the configured base URL.
 const SCREENING_PATH: &str = "/public/v2/screening/addresses";
@@ -55,6 +63,14 @@ const SCREENING_PATH: &str = "/public/v2/screening/addresses";
 /// A single-address answer is a few kilobytes; anything far larger is not an answer we want
 /// to hold in memory while a payment waits.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Sent as `user-agent` with every screening request.
+const USER_AGENT: &str = "Rialto-Compliance/0.1";
+
+/// The statuses the reasons below single out.
+const UNAUTHORIZED: u16 = 401;
+const FORBIDDEN: u16 = 403;
+const TOO_MANY_REQUESTS: u16 = 429;
 
 /// The `[compliance.external]`-style settings of the external screener.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +126,7 @@ impl ExternalScreenerConfig {
         if !self.is_enabled() {
             return Ok(());
         }
-        let url = reqwest::Url::parse(&self.url)
+        let url = Url::parse(&self.url)
             .map_err(|e| format!("external screener url is not a URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err("external screener url must be an http(s) URL with a host".into());
@@ -130,44 +146,33 @@ impl ExternalScreenerConfig {
     }
 }
 
-/// The TRM address-screening client. Cheap to clone: clones share one connection pool.
+/// The TRM address-screening client. Cheap to clone: clones share one HTTP client.
 #[derive(Debug, Clone)]
 pub struct HttpScreener {
     provider: String,
-    endpoint: String,
+    /// `None` when the configured base URL does not make a URL: every assessment then fails.
+    endpoint: Option<Url>,
     api_key: Arc<SecretString>,
     timeout: Duration,
-    client: reqwest::Client,
+    client: Arc<dyn HttpClient>,
 }
 
 impl HttpScreener {
-    /// Builds the client. Call [`ExternalScreenerConfig::validate`] first (start-up does): an
-    /// unusable URL is not refused here, it makes every assessment fail, which sends payments
-    /// to review rather than clearing them.
-    pub fn new(config: &ExternalScreenerConfig) -> Self {
-        let timeout = Duration::from_millis(config.timeout_ms);
-        let client = reqwest::Client::builder()
-            // A redirect could carry the key to another host; TRM has no reason to send one.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent("Rialto-Compliance/0.1")
-            .build()
-            .unwrap_or_else(|error| {
-                // Only a broken TLS backend makes this fail. The fallback keeps reqwest's
-                // defaults; the deadline still holds because `assess` enforces its own.
-                tracing::error!(error = %error, "external screener client: using defaults");
-                reqwest::Client::new()
-            });
+    /// Builds the screener over `client`. Call [`ExternalScreenerConfig::validate`] first
+    /// (start-up does): an unusable URL is not refused here, it makes every assessment fail,
+    /// which sends payments to review rather than clearing them.
+    pub fn new(config: &ExternalScreenerConfig, client: Arc<dyn HttpClient>) -> Self {
+        let endpoint = format!("{}{SCREENING_PATH}", config.url.trim_end_matches('/'));
         Self {
             provider: config.provider.clone(),
-            endpoint: format!("{}{SCREENING_PATH}", config.url.trim_end_matches('/')),
+            endpoint: Url::parse(&endpoint).ok(),
             api_key: Arc::new(SecretString::from(config.api_key.clone())),
-            timeout,
+            timeout: Duration::from_millis(config.timeout_ms),
             client,
         }
     }
 
+    /// The provider's name, as recorded in findings (`trm`).
     pub fn provider(&self) -> &str {
         &self.provider
     }
@@ -181,8 +186,8 @@ impl HttpScreener {
         address: &AddressKey,
         chain: &str,
     ) -> Result<RiskAssessment, ComplianceError> {
-        // reqwest's own timeout covers the request and the body; this outer one makes the
-        // deadline hold even if a future reqwest changes what its timeout covers.
+        // The client's deadline covers the request and the body; this outer one makes the
+        // deadline hold whatever client the gateway wires in.
         let answer = match tokio::time::timeout(self.timeout, self.request(address, chain)).await {
             Ok(answer) => answer,
             Err(_elapsed) => Err(self.timed_out()),
@@ -204,25 +209,32 @@ impl HttpScreener {
         address: &AddressKey,
         chain: &str,
     ) -> Result<RiskAssessment, ComplianceError> {
-        let body = [TrmScreenAddress {
+        let request_failed = || self.unavailable("request failed".into());
+        let url = self.endpoint.clone().ok_or_else(request_failed)?;
+        let body = serde_json::to_vec(&[TrmScreenAddress {
             address: address.to_string(),
             chain,
-        }];
+        }])
+        .map_err(|_| request_failed())?;
+        // HTTP Basic with the key as both user name and password (see the module docs).
         let key = self.api_key.expose_secret();
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{key}"));
+        let request = HttpRequest::post(url, body, self.timeout)
+            .header("authorization", format!("Basic {credentials}"))
+            .header("content-type", "application/json")
+            .header("user-agent", USER_AGENT)
+            .read_body(ReadBody::OnSuccess {
+                max_bytes: MAX_BODY_BYTES,
+            });
         let response = self
             .client
-            .post(&self.endpoint)
-            .basic_auth(key, Some(key))
-            .json(&body)
-            .send()
+            .post(request)
             .await
-            .map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(self.unavailable(status_reason(status)));
+            .map_err(|e| self.transport_error(e))?;
+        if !response.is_success() {
+            return Err(self.unavailable(status_reason(response.status)));
         }
-        let bytes = self.read_body(response).await?;
-        let mut json = serde_json::Deserializer::from_slice(&bytes);
+        let mut json = serde_json::Deserializer::from_slice(&response.body);
         let answers: Vec<TrmAddressScreening> = serde_path_to_error::deserialize(&mut json)
             .map_err(|e| self.invalid(format!("unexpected body: {e}")))?;
         json.end()
@@ -230,39 +242,19 @@ impl HttpScreener {
         map_answers(answers, address, chain).map_err(|reason| self.invalid(reason))
     }
 
-    /// Reads the body chunk by chunk so an oversized answer is refused before it is buffered.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ComplianceError> {
-        let mut bytes = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(
-                            self.invalid(format!("body larger than {MAX_BODY_BYTES} bytes"))
-                        );
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(None) => return Ok(bytes),
-                Err(e) if e.is_timeout() => return Err(self.timed_out()),
-                // The connection dropped mid-body: what we have is a truncated answer.
-                Err(_) => return Err(self.invalid("body cut off".into())),
+    /// The port's errors in compliance terms. Short, fixed reasons: a compliance case reader
+    /// needs no URL or OS detail.
+    fn transport_error(&self, error: HttpError) -> ComplianceError {
+        match error {
+            HttpError::Timeout => self.timed_out(),
+            HttpError::Connect => self.unavailable("connection failed".into()),
+            HttpError::Other(_) => self.unavailable("request failed".into()),
+            HttpError::TooLarge { .. } => {
+                self.invalid(format!("body larger than {MAX_BODY_BYTES} bytes"))
             }
+            // The connection dropped mid-body: what we have is a truncated answer.
+            HttpError::BodyCutOff => self.invalid("body cut off".into()),
         }
-    }
-
-    fn transport_error(&self, error: &reqwest::Error) -> ComplianceError {
-        if error.is_timeout() {
-            return self.timed_out();
-        }
-        // Short, fixed reasons: reqwest's messages carry URLs and OS detail that help nobody
-        // reading a compliance case.
-        let reason = if error.is_connect() {
-            "connection failed"
-        } else {
-            "request failed"
-        };
-        self.unavailable(reason.into())
     }
 
     fn timed_out(&self) -> ComplianceError {
@@ -288,13 +280,11 @@ impl HttpScreener {
 
 /// Every non-2xx status is "the provider did not answer": 401/403 (our key), 429 (rate
 /// limit), 5xx (their outage), and other 4xx (e.g. a chain TRM does not support).
-fn status_reason(status: StatusCode) -> String {
+fn status_reason(status: u16) -> String {
     match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            format!("HTTP {} (API key refused)", status.as_u16())
-        }
-        StatusCode::TOO_MANY_REQUESTS => "HTTP 429 (rate limited)".into(),
-        _ => format!("HTTP {}", status.as_u16()),
+        UNAUTHORIZED | FORBIDDEN => format!("HTTP {status} (API key refused)"),
+        TOO_MANY_REQUESTS => "HTTP 429 (rate limited)".into(),
+        _ => format!("HTTP {status}"),
     }
 }
 
@@ -492,4 +482,141 @@ pub async fn prefetch(screener: &HttpScreener, addresses: &[(AddressKey, String)
         }
     }
     prefetched
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::outbound::HttpResponse;
+
+    /// Answers every request with one scripted result and keeps the requests it saw.
+    #[derive(Debug)]
+    struct Scripted {
+        answer: Result<HttpResponse, HttpError>,
+        seen: Mutex<Vec<HttpRequest>>,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpClient for Scripted {
+        async fn post(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+            self.seen.lock().unwrap().push(request);
+            self.answer.clone()
+        }
+    }
+
+    const ADDRESS: &str = "0xdac17f958d2ee523a2206206994597c13d831ec7";
+
+    async fn assess(
+        answer: Result<HttpResponse, HttpError>,
+    ) -> (Result<RiskAssessment, ComplianceError>, Vec<HttpRequest>) {
+        let client = Arc::new(Scripted {
+            answer,
+            seen: Mutex::default(),
+        });
+        let config = ExternalScreenerConfig {
+            url: "https://api.trm.example/".into(),
+            api_key: "k".into(),
+            timeout_ms: 1500,
+            ..Default::default()
+        };
+        let screener = HttpScreener::new(&config, client.clone());
+        let address = AddressKey::parse(ADDRESS).unwrap();
+        let answer = screener.assess(&address, "ethereum").await;
+        let seen = client.seen.lock().unwrap().clone();
+        (answer, seen)
+    }
+
+    #[tokio::test]
+    async fn the_request_has_the_deadline_the_cap_and_the_credentials() {
+        let body =
+            format!(r#"[{{"address":"{ADDRESS}","addressRiskIndicators":[],"trmAppUrl":"u"}}]"#);
+        let (answer, seen) = assess(Ok(HttpResponse {
+            status: 200,
+            body: body.into_bytes(),
+        }))
+        .await;
+        assert_eq!(answer.unwrap().level, RiskLevel::Low);
+        let [request] = <[HttpRequest; 1]>::try_from(seen).unwrap();
+        assert_eq!(
+            request.url.as_str(),
+            "https://api.trm.example/public/v2/screening/addresses"
+        );
+        assert_eq!(request.timeout, Duration::from_millis(1500));
+        assert_eq!(
+            request.read_body,
+            ReadBody::OnSuccess {
+                max_bytes: MAX_BODY_BYTES
+            }
+        );
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        // HTTP Basic of `k:k`.
+        assert_eq!(header("authorization").as_deref(), Some("Basic azpr"));
+        assert_eq!(header("content-type").as_deref(), Some("application/json"));
+        let sent: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            sent,
+            serde_json::json!([{ "address": ADDRESS, "chain": "ethereum" }])
+        );
+    }
+
+    fn unavailable(reason: &str) -> ComplianceError {
+        ComplianceError::ScreenerUnavailable {
+            provider: "trm".into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn invalid(reason: &str) -> ComplianceError {
+        ComplianceError::ScreenerInvalidResponse {
+            provider: "trm".into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_ports_failures_map_to_fixed_compliance_errors() {
+        let status = |status| {
+            Ok(HttpResponse {
+                status,
+                body: b"ignored".to_vec(),
+            })
+        };
+        let cases = [
+            (
+                Err(HttpError::Timeout),
+                ComplianceError::ScreenerTimeout {
+                    provider: "trm".into(),
+                },
+            ),
+            (Err(HttpError::Connect), unavailable("connection failed")),
+            (
+                Err(HttpError::Other("anything")),
+                unavailable("request failed"),
+            ),
+            (
+                Err(HttpError::TooLarge {
+                    max_bytes: MAX_BODY_BYTES,
+                }),
+                invalid("body larger than 1048576 bytes"),
+            ),
+            (Err(HttpError::BodyCutOff), invalid("body cut off")),
+            (status(302), unavailable("HTTP 302")),
+            (status(401), unavailable("HTTP 401 (API key refused)")),
+            (status(403), unavailable("HTTP 403 (API key refused)")),
+            (status(429), unavailable("HTTP 429 (rate limited)")),
+            (status(503), unavailable("HTTP 503")),
+        ];
+        for (answer, expected) in cases {
+            let shown = format!("{answer:?}");
+            assert_eq!(assess(answer).await.0, Err(expected), "{shown}");
+        }
+    }
 }

@@ -4,11 +4,13 @@
 //!
 //! # Layout
 //! - [`lists`]: the embedded OFAC snapshot, or a folder re-read on change.
-//! - [`service`]: [`Compliance`]: current lists, thresholds, rules policy per merchant.
+//! - [`service`]: [`Compliance`]: current lists, thresholds, rules policy per merchant, and
+//!   the external screener built over the outbound-HTTP port it is given.
 //! - [`screening`]: ad-hoc screenings: the address to screen and the screening object.
 //! - [`flow`]: the screening points (settlement address, received funds, case resolution).
-//! - [`external_http`]: a TRM-shaped external address screener over HTTP, prefetched before
-//!   the synchronous screening call.
+//! - [`external_http`]: a TRM-shaped external address screener, sent through the engine's
+//!   outbound-HTTP port ([`crate::outbound::HttpClient`]) and prefetched before the
+//!   synchronous screening call.
 
 pub mod external_http;
 pub mod flow;

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::external_http::HttpScreener;
 use super::lists::{dir_fingerprint, ListsError, OfacLists};
 use crate::config::{ComplianceConfig, LimitConfig};
+use crate::outbound::HttpClient;
 use crate::store::ListEntry;
 
 /// A merchant's overrides of the configured defaults (stored as JSON, set by operators).
@@ -174,8 +175,9 @@ pub fn validate_limits(limits: &BTreeMap<String, LimitConfig>) -> Result<(), Pol
 }
 
 impl Compliance {
-    /// Loads the lists (the folder, or the embedded snapshot) and the external screener.
-    pub fn new(config: &ComplianceConfig) -> Result<Self, ListsError> {
+    /// Loads the lists (the folder, or the embedded snapshot) and builds the external screener,
+    /// when one is configured, over `http` (the gateway's outbound-HTTP client).
+    pub fn new(config: &ComplianceConfig, http: Arc<dyn HttpClient>) -> Result<Self, ListsError> {
         validate_config(config).map_err(|e| ListsError::Config(e.0))?;
         let default_country = config
             .default_merchant_country
@@ -191,7 +193,7 @@ impl Compliance {
         let external = if config.external.url.is_empty() {
             None
         } else {
-            Some(HttpScreener::new(&config.external))
+            Some(HttpScreener::new(&config.external, http))
         };
         Ok(Self {
             config: config.clone(),
@@ -247,6 +249,7 @@ impl Compliance {
         }
     }
 
+    /// The external screener, when one is configured.
     pub fn external(&self) -> Option<&HttpScreener> {
         self.external.as_ref()
     }
@@ -382,6 +385,18 @@ fn unwrap_shared(err: Arc<ListsError>) -> ListsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::{HttpError, HttpRequest, HttpResponse};
+
+    /// These tests screen nothing externally.
+    #[derive(Debug)]
+    struct NoNetwork;
+
+    #[async_trait::async_trait]
+    impl HttpClient for NoNetwork {
+        async fn post(&self, _request: HttpRequest) -> Result<HttpResponse, HttpError> {
+            Err(HttpError::Connect)
+        }
+    }
 
     #[test]
     fn stablecoins_are_valued_at_par_and_rounded_up_to_cents() {
@@ -413,7 +428,7 @@ mod tests {
                 daily_volume: String::new(),
             },
         );
-        let service = Compliance::new(&config).unwrap();
+        let service = Compliance::new(&config, Arc::new(NoNetwork)).unwrap();
         let usd = Currency::usd();
         let default = service.rules_policy(None, &usd).unwrap();
         assert_eq!(

@@ -1,4 +1,8 @@
 //! The outbox workers: fan events out to endpoints, then deliver what is due.
+//!
+//! Deliveries go out through the engine's outbound-HTTP port ([`HttpClient`]), whose contract
+//! (no redirects, one deadline per request) is what a delivery needs; only the receiver's
+//! status is looked at, its body is never read.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -12,10 +16,15 @@ use tokio::task::JoinSet;
 use super::{check_url, next_retry_delay_ms, sign, wants, Sealer};
 use crate::clock::Clock;
 use crate::objects::event_object_json;
+use crate::outbound::{HttpClient, HttpError, HttpRequest, ReadBody};
 use crate::store::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, Store, StoreError, WebhookEndpoint,
 };
 
+/// Sent as `user-agent` with every delivery.
+const USER_AGENT: &str = "Rialto-Webhooks/0.1";
+
+/// How the deliverer works: batch size, lease, per-request deadline, polling.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     /// Deliveries taken per round.
@@ -24,6 +33,7 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     /// Per-request timeout; a receiver slower than this counts as failed.
     pub timeout: Duration,
+    /// How often the worker looks for events and due deliveries.
     pub poll_every: Duration,
 }
 
@@ -78,12 +88,13 @@ pub async fn dispatch_events(store: &dyn Store, clock: &dyn Clock) -> Result<u64
     Ok(ids.len() as u64)
 }
 
-/// Sends every delivery that is due, concurrently. Returns how many it attempted.
+/// Sends every delivery that is due, concurrently, through `client` (each request bounded by
+/// `config.timeout`). Returns how many it attempted.
 pub async fn deliver_due(
     store: Arc<dyn Store>,
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
-    client: reqwest::Client,
+    client: Arc<dyn HttpClient>,
     config: &DeliveryConfig,
 ) -> Result<usize, StoreError> {
     let now = clock.now_ms();
@@ -91,13 +102,17 @@ pub async fn deliver_due(
         .claim_deliveries(now, now + ms(config.lease), config.batch)
         .await?;
     let count = claimed.len();
+    let timeout = config.timeout;
     let mut tasks = JoinSet::new();
     for delivery in claimed {
         let (store, sealer, clock, client) =
             (store.clone(), sealer.clone(), clock.clone(), client.clone());
         tasks.spawn(async move {
-            let outcome =
-                attempt(store.as_ref(), &sealer, clock.as_ref(), &client, &delivery).await;
+            let sender = Sender {
+                client: client.as_ref(),
+                timeout,
+            };
+            let outcome = attempt(store.as_ref(), &sealer, clock.as_ref(), sender, &delivery).await;
             match outcome {
                 Ok(outcome) => store.record_attempt(&outcome).await,
                 Err(err) => Err(err),
@@ -118,7 +133,7 @@ async fn attempt(
     store: &dyn Store,
     sealer: &Sealer,
     clock: &dyn Clock,
-    client: &reqwest::Client,
+    sender: Sender<'_>,
     delivery: &Delivery,
 ) -> Result<AttemptOutcome, StoreError> {
     let started = Instant::now();
@@ -136,16 +151,16 @@ async fn attempt(
             let secret = sealer
                 .open(&endpoint.secret_sealed)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            send(
-                client,
-                &endpoint.url,
-                endpoint.livemode,
-                &event.id.to_string(),
-                &secret,
-                now,
-                body,
-            )
-            .await
+            sender
+                .send(
+                    &endpoint.url,
+                    endpoint.livemode,
+                    &event.id.to_string(),
+                    &secret,
+                    now,
+                    body,
+                )
+                .await
         }
     };
     let failures = delivery.attempts + 1;
@@ -187,58 +202,57 @@ fn retry_or_fail(
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    url: &str,
-    livemode: bool,
-    id: &str,
-    secret: &str,
-    now_ms: i64,
-    body: String,
-) -> Result<u16, String> {
-    // Checked again at send time: a name that resolved to a public address at registration
-    // may point inside the network now.
-    let url = check_url(url, livemode).await.map_err(|e| e.to_string())?;
-    let timestamp = now_ms / 1000;
-    let signature = sign(secret, id, timestamp, body.as_bytes()).map_err(|e| e.to_string())?;
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("webhook-id", id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                "could not connect".to_owned()
-            }
+/// The port deliveries go through, and the deadline of each request.
+#[derive(Debug, Clone, Copy)]
+struct Sender<'a> {
+    client: &'a dyn HttpClient,
+    timeout: Duration,
+}
+
+impl Sender<'_> {
+    /// Signs and posts one event; answers the receiver's status, or a short reason.
+    async fn send(
+        self,
+        url: &str,
+        livemode: bool,
+        id: &str,
+        secret: &str,
+        now_ms: i64,
+        body: String,
+    ) -> Result<u16, String> {
+        // Checked again at send time: a name that resolved to a public address at registration
+        // may point inside the network now.
+        let url = check_url(url, livemode).await.map_err(|e| e.to_string())?;
+        let timestamp = now_ms / 1000;
+        let signature = sign(secret, id, timestamp, body.as_bytes()).map_err(|e| e.to_string())?;
+        let request = HttpRequest::post(url, body.into_bytes(), self.timeout)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .header("user-agent", USER_AGENT)
+            // Only the status counts; a receiver's body is never read.
+            .read_body(ReadBody::Never);
+        let response = self.client.post(request).await.map_err(|e| match e {
+            HttpError::Timeout => "timed out".to_owned(),
+            HttpError::Connect
+            | HttpError::TooLarge { .. }
+            | HttpError::BodyCutOff
+            | HttpError::Other(_) => "could not connect".to_owned(),
         })?;
-    Ok(response.status().as_u16())
+        Ok(response.status)
+    }
 }
 
-/// The HTTP client deliveries use: no redirects (a redirect could lead anywhere), bounded time.
-pub fn http_client(config: &DeliveryConfig) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(config.timeout)
-        .user_agent("Rialto-Webhooks/0.1")
-        .build()
-        .unwrap_or_default()
-}
-
-/// Dispatches and delivers until `shutdown` flips.
+/// Dispatches and delivers (through `client`) until `shutdown` flips.
 pub async fn run_webhook_worker(
     store: Arc<dyn Store>,
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
+    client: Arc<dyn HttpClient>,
     config: DeliveryConfig,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let client = http_client(&config);
     let mut ticker = tokio::time::interval(config.poll_every);
     loop {
         tokio::select! {

@@ -6,13 +6,23 @@
 //! gateway instances dispatching at once create it once); the deliverer claims due deliveries
 //! with a lease, sends them, and records every attempt. A receiver that was down gets each
 //! event once per endpoint after it recovers; a retry carries the same `webhook-id`.
+//!
+//! Deliveries are sent through the outbound-HTTP port ([`crate::outbound::HttpClient`]); the
+//! gateway supplies the implementation (reqwest, redirects off).
+//!
+//! # Layout
+//! - `deliver`: the dispatcher and the deliverer ([`dispatch_events`], [`deliver_due`],
+//!   [`run_webhook_worker`]).
+//! - `signing`: Standard Webhooks signatures and secrets.
+//! - `sealing`: endpoint secrets sealed at rest ([`Sealer`]).
+//! - `urls`: which URLs may receive webhooks ([`check_url`]).
 
 mod deliver;
 mod sealing;
 mod signing;
 mod urls;
 
-pub use deliver::{deliver_due, dispatch_events, http_client, run_webhook_worker, DeliveryConfig};
+pub use deliver::{deliver_due, dispatch_events, run_webhook_worker, DeliveryConfig};
 pub use sealing::{Sealer, SealingError};
 pub use signing::{generate_secret, sign, SigningError};
 pub use urls::{check_url, UrlError};

@@ -13,6 +13,7 @@ use rialto_gateway::api::{router, AppState};
 use rialto_gateway::clock::{Clock, SystemClock};
 use rialto_gateway::compliance::Compliance;
 use rialto_gateway::config::Config;
+use rialto_gateway::http_client::{outbound, CONNECT_TIMEOUT};
 use rialto_gateway::merchants::{create_merchant, CreatedMerchant, NewMerchant};
 use rialto_gateway::registry;
 use rialto_gateway::server::{metrics_handle, open_store, sandbox_chains};
@@ -139,7 +140,8 @@ pub async fn spawn_app_full(
     .await
     .expect("create merchant");
     let sealer = Arc::new(Sealer::from_base64(&Sealer::generate_key()).expect("key"));
-    let compliance = Arc::new(Compliance::new(&config.compliance).expect("compliance lists"));
+    let http = outbound(CONNECT_TIMEOUT).expect("outbound HTTP client");
+    let compliance = Arc::new(Compliance::new(&config.compliance, http).expect("compliance lists"));
     let chains = sandbox_chains(&config, &registry, clock.clone()).expect("devnet manifest");
     let exchange = rialto_gateway::server::sandbox_exchange(&config)
         .await
