@@ -116,12 +116,12 @@ impl ExternalScreenerConfig {
 
     /// Checks the settings once at start-up, so a typo stops the process instead of sending
     /// every payment to review.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), super::service::PolicyError> {
         if !(1..=60_000).contains(&self.timeout_ms) {
-            return Err(format!(
+            return Err(super::service::PolicyError(format!(
                 "external screener timeout_ms must be 1..=60000, got {}",
                 self.timeout_ms
-            ));
+            )));
         }
         if !self.is_enabled() {
             return Ok(());
