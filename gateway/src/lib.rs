@@ -12,6 +12,9 @@
 //!   PostgreSQL, with the migrations.
 //! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
 //! - [`server`]: start-up, telemetry and graceful shutdown.
+//! - [`exchange`]: the engine's exchange module under its old path, plus the sandbox exchange's
+//!   start-up ([`exchange::sandbox`], with its devnet settlement sink) and the real venue
+//!   clients wired into [`exchange::Venues`].
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 
@@ -19,11 +22,12 @@ pub mod api;
 pub mod cli_ops;
 pub mod config;
 pub mod error;
+pub mod exchange;
 pub mod reconcile_cli;
 pub mod server;
 pub mod store;
 
 pub use rialto_engine::{
-    chain, clock, compliance, exchange, keys, ledger, merchants, payouts, reconcile, refunds,
-    registry, routing, settings, treasury, webhooks, workers,
+    chain, clock, compliance, keys, ledger, merchants, payouts, reconcile, refunds, registry,
+    routing, settings, treasury, webhooks, workers,
 };
