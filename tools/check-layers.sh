@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The architecture's doors (ARCHITECTURE.md), checked: the engine pulls in no web server or SQL
-# crate, nothing outside the HTTP layer imports it, and no source file passes 800 lines.
+# crate and no venue client, nothing outside the HTTP layer imports it, and no source file
+# passes 800 lines.
 # Exits non-zero, naming what broke, when one does not hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,22 @@ if [ -n "$offenders" ]; then
   status=1
 fi
 
+# The engine reaches venues only through `VenueClients`: it turns on none of connectors'
+# features (the clients pull in reqwest, the sandbox hyper) and names no concrete client.
+engine_features="$(cargo tree -p rialto-engine -e features --prefix none)"
+if grep -q '^rialto-connectors feature' <<<"$engine_features"; then
+  echo "check-layers: rialto-engine turns on rialto-connectors features:" >&2
+  cargo tree -p rialto-engine -e features -i rialto-connectors >&2 || true
+  status=1
+fi
+clients="$(grep -rlnE 'exchange::(binance|kraken|coinbase|sandbox)\b|HttpVenueClients' --include='*.rs' \
+  engine/src || true)"
+if [ -n "$clients" ]; then
+  echo "check-layers: the engine names concrete venue clients or the sandbox exchange:" >&2
+  echo "$clients" >&2
+  status=1
+fi
+
 # House limit: files under 800 lines.
 long="$(git ls-files '*.rs' | xargs wc -l | awk '$2 != "total" && $1 > 800 {print $2 " (" $1 " lines)"}')"
 if [ -n "$long" ]; then
@@ -34,6 +51,6 @@ if [ -n "$long" ]; then
 fi
 
 if [ "$status" -eq 0 ]; then
-  echo "check-layers: engine free of axum and sqlx; crate::api only in the HTTP layer; no file over 800 lines"
+  echo "check-layers: engine free of axum and sqlx and of venue clients; crate::api only in the HTTP layer; no file over 800 lines"
 fi
 exit "$status"

@@ -26,20 +26,30 @@
 //!   references derived from leg ids ([`exchange::client_order_id`]), the per-venue governor
 //!   limiter ([`exchange::VenueLimiter`]) and the send-once helpers
 //!   ([`exchange::place_order_once`], [`exchange::withdraw_once`]) that look an unknown outcome
-//!   up before anything is sent again.
-//!   - [`exchange::kraken`]: Kraken spot REST (`API-Key` / `API-Sign` HMAC-SHA512, nonces
-//!     that survive restarts, tier-sized limits, Kraken's error strings).
-//!   - [`exchange::binance`]: Binance spot REST and capital endpoints (HMAC-SHA256
+//!   up before anything is sent again; and the port that builds a venue's client
+//!   ([`exchange::VenueClients`], given [`exchange::Credentials`], a per-mode
+//!   [`exchange::VenueMap`] and an [`exchange::SettlementTarget`]), so callers that must not
+//!   link an HTTP client never name a concrete one.
+//!   - `exchange::HttpVenueClients` (feature `clients`): the `VenueClients` that builds the
+//!     three REST clients below.
+//!   - `exchange::kraken` (feature `clients`, as are the next two): Kraken spot REST
+//!     (`API-Key` / `API-Sign` HMAC-SHA512, nonces that survive restarts, tier-sized limits,
+//!     Kraken's error strings).
+//!   - `exchange::binance`: Binance spot REST and capital endpoints (HMAC-SHA256
 //!     `signature`, `timestamp` + `recvWindow`, `X-MBX-USED-WEIGHT-1M` accounting, error codes).
-//!   - [`exchange::coinbase`]: Coinbase Advanced Trade and App v2 (per-request CDP ES256 JWT).
-//!   - `exchange::sandbox` (feature `sandbox`, on by default): a local HTTP exchange on hyper
-//!     that speaks the three venues' wire subsets, with books, balances, fees, minimums,
+//!   - `exchange::coinbase`: Coinbase Advanced Trade and App v2 (per-request CDP ES256 JWT).
+//!   - `exchange::sandbox` (feature `sandbox`, on by default; implies `clients`): a local HTTP
+//!     exchange on hyper that speaks the three venues' wire subsets, with books, balances, fees, minimums,
 //!     latency, fault injection and a settlement sink for withdrawals; `SandboxExchange`
 //!     (`Sandbox::exchange()`) is that same account as an in-process `Exchange`, straight
 //!     on the engine, so the sandbox itself passes the conformance suite.
 //!
-//! TLS for live venues is the `rustls-tls` feature (off by default, so tests against local
-//! servers do not build rustls and ring).
+//! # Features
+//! - `clients` (default): the venue clients, on reqwest. Without it (and without `sandbox`) the
+//!   crate links no HTTP client or server: what the engine builds against.
+//! - `sandbox` (default): the sandbox exchange, on hyper.
+//! - `rustls-tls` (off by default, so tests against local servers do not build rustls and
+//!   ring): TLS for live venues; implies `clients`.
 
 pub mod bridge;
 pub mod chain;

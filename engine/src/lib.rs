@@ -21,8 +21,9 @@
 //!   points of the payment flow (settlement address, received funds, case resolution).
 //! - [`chain`]: the EVM chains: the gateway's own transactions (recorded before sending), the
 //!   watcher (deposits, confirmations, reorgs), relays and direct settlement.
-//! - [`exchange`]: paying from a linked exchange account (sealed credentials, venue clients,
-//!   the sandbox exchange whose withdrawals land on the devnet).
+//! - [`exchange`]: paying from a linked exchange account (sealed credentials, the venues of a
+//!   mode with the `VenueClients` factory the gateway wires; the engine names no concrete
+//!   client, and the gateway starts the sandbox exchange).
 //! - [`routing`]: the SmartFunding router wired to the connectors: market snapshots, the
 //!   Chainlink oracle adapter, quotes and locks, venue health, starting and executing routes,
 //!   and the on-chain legs (swaps, the devnet bridge, transfers).

@@ -14,6 +14,9 @@
 //!   the devnet DEX and bridge, deposit keys, Chainlink feeds) for the engine.
 //! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
 //! - [`server`]: start-up, telemetry and graceful shutdown.
+//! - [`exchange`]: the engine's exchange module under its old path, plus the sandbox exchange's
+//!   start-up ([`exchange::sandbox`], with its devnet settlement sink) and the real venue
+//!   clients wired into [`exchange::Venues`].
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 //! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
@@ -26,6 +29,7 @@ pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod error;
+pub mod exchange;
 pub mod http_client;
 pub mod reconcile_cli;
 pub mod server;
@@ -33,6 +37,6 @@ pub mod store;
 pub mod webhooks;
 
 pub use rialto_engine::{
-    chain, clock, compliance, exchange, keys, ledger, merchants, payouts, reconcile, refunds,
-    registry, routing, settings, treasury, workers,
+    chain, clock, compliance, keys, ledger, merchants, payouts, reconcile, refunds, registry,
+    routing, settings, treasury, workers,
 };

@@ -1,21 +1,38 @@
 //! Centralised exchanges: one flat [`Exchange`] trait (one async method per operation, in the
-//! style of barter-rs), the domain types it speaks, and the venue clients.
+//! style of barter-rs), the domain types it speaks, the [`VenueClients`] port that builds a
+//! venue's client, and (feature `clients`) the venue clients themselves.
 //!
 //! Money-moving calls (`place_order`, `withdraw`) carry an id derived from the route leg
 //! ([`client_order_id`], [`withdrawal_reference`]) so that, when their outcome is unknown, the
 //! venue can be asked what happened before anything is sent again: see [`place_order_once`] and
 //! [`withdraw_once`].
+//!
+//! # Layout
+//! Always there (no HTTP client): [`Exchange`], the domain types, [`ExchangeError`],
+//! [`walk_book`], the ids, [`VenueLimiter`], the `*_once` helpers, and the venue-building port
+//! ([`VenueClients`] with [`Credentials`], [`VenueMap`] and [`SettlementTarget`]).
+//! Feature `clients`: `binance`, `coinbase`, `kraken` (each venue's REST client, on reqwest)
+//! and `HttpVenueClients`, the [`VenueClients`] that builds them.
+//! Feature `sandbox` (implies `clients`): `sandbox`, the local exchange speaking all three
+//! venues' wire APIs.
 
 mod book;
 mod error;
+#[cfg(feature = "clients")]
+mod factory;
+#[cfg(feature = "clients")]
 mod http;
 mod ids;
 mod limit;
 mod once;
 mod types;
+mod venues;
 
+#[cfg(feature = "clients")]
 pub mod binance;
+#[cfg(feature = "clients")]
 pub mod coinbase;
+#[cfg(feature = "clients")]
 pub mod kraken;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
@@ -26,6 +43,8 @@ use rust_decimal::Decimal;
 
 pub use book::{walk_book, BookLevel};
 pub use error::ExchangeError;
+#[cfg(feature = "clients")]
+pub use factory::HttpVenueClients;
 pub use ids::{client_order_id, withdrawal_reference};
 pub use limit::VenueLimiter;
 pub use once::{place_order_once, withdraw_once, RetryPolicy};
@@ -34,12 +53,14 @@ pub use types::{
     OrderType, Pair, Quote, Side, Venue, Withdrawal, WithdrawalRequest, WithdrawalStatus,
     WithdrawalTerms,
 };
+pub use venues::{Credentials, SettlementTarget, VenueClients, VenueMap};
 
 /// Time is injected wherever it is signed or compared (Kraken nonces, Binance timestamps,
 /// Coinbase JWT expiry) so tests control it: the one clock of `rialto-core`.
 pub use rialto_core::clock::{Clock, SystemClock};
 
 /// The clock's reading as the unsigned milliseconds the venues' wire formats carry.
+#[cfg(feature = "clients")]
 pub(crate) fn now_ms_u64(clock: &dyn Clock) -> u64 {
     u64::try_from(clock.now_ms()).unwrap_or(0)
 }

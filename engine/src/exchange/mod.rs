@@ -4,265 +4,73 @@
 //! exactly what the merchant is owed (plus the venue's fee) to the settlement address on the
 //! settlement chain. The withdrawal's transaction then pays the intent like any other.
 //!
-//! In sandbox mode every venue is the sandbox exchange (`rialto_connectors` sandbox), which
-//! speaks each venue's wire API; its withdrawals are real token transfers on the devnet
-//! ([`DevnetSink`]), sent from the exchange's own omnibus wallet.
+//! The venue clients come from the mode's [`Venues`]: its [`VenueMap`] (where each venue is)
+//! and the [`VenueClients`] factory the gateway wires (the real clients; in sandbox mode all
+//! pointed at the sandbox exchange, which the gateway starts). The engine never names a
+//! concrete client.
 //!
 //! Coinbase OAuth would plug in next to the API-key credentials: an `oauth` credential kind
 //! holding the sealed refresh token, a client built with a bearer token instead of the CDP JWT,
 //! and a refresh before each call; the link, legs and erasure stay as they are.
+//!
+//! # Layout
+//! - this module: [`Venues`] (the venue map and client factory of one mode), [`Conversion`] and
+//!   its ledger postings, [`claim_withdrawal`], and [`exchange_error`] (a venue's refusal as
+//!   the payer sees it).
+//! - [`worker`]: follows submitted withdrawals and erases the credentials of ended payments.
 
-mod devnet_sink;
 pub mod worker;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use rialto_connectors::exchange::binance::{Binance, BinanceConfig, BinanceNetwork};
-use rialto_connectors::exchange::coinbase::{CdpKey, Coinbase, CoinbaseConfig, CoinbaseNetwork};
-use rialto_connectors::exchange::kraken::{Kraken, KrakenConfig, KrakenNetwork, KrakenWithdrawKey};
-use rialto_connectors::exchange::sandbox::{Sandbox, SandboxBook, SandboxConfig, SandboxNetwork};
-use rialto_connectors::exchange::{AssetCode, BookLevel, Exchange, ExchangeError, Pair, Venue};
-use rialto_core::ChainId;
+use rialto_connectors::exchange::{Exchange, ExchangeError};
 use rust_decimal::Decimal;
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
-pub use devnet_sink::DevnetSink;
+pub use rialto_connectors::exchange::{Credentials, SettlementTarget, VenueClients, VenueMap};
 
-/// Credentials a payer gives (stored only sealed).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Credentials {
-    pub api_key: String,
-    pub api_secret: String,
-    /// Kraken: the name of the withdrawal key the payer whitelisted for the merchant's address.
-    #[serde(default)]
-    pub withdraw_key: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credentials([redacted])")
-    }
-}
-
-/// Where a venue's API is and how it names networks, for one mode.
+/// The exchange venues payers can pay from in one mode: where they are, and the factory that
+/// builds their clients.
 #[derive(Debug, Clone)]
 pub struct Venues {
-    /// Base URL per venue (`binance`, `kraken`, `coinbase`). In sandbox mode all point at the
-    /// sandbox exchange.
-    pub base_urls: BTreeMap<String, String>,
-    /// The networks the venues withdraw to: CAIP-2 → the venue's name for it (we use one
-    /// lower-case alias for all three on the devnet; live venues need their real names).
-    pub networks: BTreeMap<String, String>,
-    /// Coinbase's withdrawal fee and minimum per network (CAIP-2): its API does not publish
-    /// them, so they are configured (the sandbox's own terms in sandbox mode).
-    pub coinbase_terms: BTreeMap<String, (Decimal, Decimal)>,
+    /// Base URLs, network names and configured terms per venue.
+    pub map: VenueMap,
+    /// Builds a venue's client (the gateway wires the real ones).
+    pub clients: Arc<dyn VenueClients>,
 }
 
-/// The network names the sandbox exchange knows a devnet chain by.
-fn sandbox_network_name(alias: &str) -> String {
-    alias.to_owned()
-}
-
-/// Builds the venue's real client for `credentials`, pointed at `venues`' base URL.
-pub fn client(
-    venue: &str,
-    credentials: &Credentials,
-    venues: &Venues,
-    settlement: (&AssetCode, &ChainId, &str),
-) -> Result<Box<dyn Exchange>, ExchangeError> {
-    let config_error = |message: String| ExchangeError::Config {
-        venue: Venue::Sandbox,
-        message,
-    };
-    let base = venues
-        .base_urls
-        .get(venue)
-        .ok_or_else(|| config_error(format!("venue {venue} is not configured")))?;
-    let (asset, chain, address) = settlement;
-    let network = venues
-        .networks
-        .get(&chain.to_string())
-        .cloned()
-        .ok_or_else(|| config_error(format!("no network name for {chain}")))?;
-    let key = SecretString::from(credentials.api_key.clone());
-    let secret = SecretString::from(credentials.api_secret.clone());
-    let timeout = Duration::from_secs(10);
-    match venue {
-        "binance" => {
-            let mut c = BinanceConfig::new(base.clone(), key, secret);
-            c.timeout = timeout;
-            c.networks = vec![BinanceNetwork {
-                asset: asset.clone(),
-                network: chain.clone(),
-                binance_network: network.to_ascii_uppercase(),
-            }];
-            Ok(Box::new(Binance::new(c)?))
-        }
-        "kraken" => {
-            let mut c = KrakenConfig::new(base.clone(), key, secret);
-            c.timeout = timeout;
-            c.networks = vec![KrakenNetwork {
-                asset: asset.clone(),
-                network: chain.clone(),
-                withdraw_network: network.clone(),
-                // The venue's deposit method is named after the network (the sandbox's are;
-                // live Kraken names need the venue map of `Venues::networks`).
-                deposit_method: network.clone(),
-            }];
-            c.withdraw_keys = vec![KrakenWithdrawKey {
-                asset: asset.clone(),
-                network: chain.clone(),
-                address: address.to_owned(),
-                key: credentials
-                    .withdraw_key
-                    .clone()
-                    .unwrap_or_else(|| format!("rialto-{network}")),
-            }];
-            Ok(Box::new(Kraken::new(c)?))
-        }
-        "coinbase" => {
-            let pem = SecretString::from(credentials.api_secret.clone());
-            let cdp = CdpKey::from_pem(credentials.api_key.clone(), &pem).map_err(config_error)?;
-            let mut c = CoinbaseConfig::new(base.clone(), cdp);
-            c.timeout = timeout;
-            let (fee, minimum) = venues
-                .coinbase_terms
-                .get(&chain.to_string())
-                .copied()
-                .unwrap_or_default();
-            c.networks = vec![CoinbaseNetwork {
-                asset: asset.clone(),
-                network: chain.clone(),
-                coinbase_network: network.to_ascii_lowercase(),
-                withdrawal_fee: fee,
-                withdrawal_minimum: minimum,
-            }];
-            Ok(Box::new(Coinbase::new(c)?))
-        }
-        other => Err(config_error(format!("unknown venue {other}"))),
+impl Venues {
+    /// The venues of `map`, their clients built by `clients`.
+    pub fn new(map: VenueMap, clients: Arc<dyn VenueClients>) -> Self {
+        Self { map, clients }
     }
-}
 
-/// Starts the sandbox exchange for the devnet: a USDC/USD book around par, the payer's account
-/// funded with USD and some USDC, USDC withdrawals to every devnet chain (fee 0.10 USDC,
-/// minimum 1 USDC) landing through `sink`. Returns it and the venue map pointing at it.
-pub async fn start_sandbox_exchange(
-    sink: Arc<DevnetSink>,
-    chains: &[(String, String)],
-) -> std::io::Result<(Sandbox, Venues)> {
-    let d = |text: &str| text.parse::<Decimal>().unwrap_or_default();
-    let (usd, usdc) = AssetCode::new("USD")
-        .zip(AssetCode::new("USDC"))
-        .ok_or_else(|| std::io::Error::other("asset codes"))?;
-    let code = |c: &str| {
-        if c == "USD" {
-            usd.clone()
-        } else {
-            usdc.clone()
-        }
-    };
-    let mut config = SandboxConfig::new(sink);
-    config.balances = BTreeMap::from([(code("USD"), d("100000")), (code("USDC"), d("10"))]);
-    let book = SandboxBook {
-        bids: vec![BookLevel {
-            price: d("0.9999"),
-            size: d("1000000"),
-        }],
-        asks: vec![BookLevel {
-            price: d("1.0001"),
-            size: d("1000000"),
-        }],
-    };
-    config.books = BTreeMap::from([(Pair::new(code("USDC"), code("USD")), book)]);
-    config.taker_fee_rate = d("0.001");
-    config.min_notional = d("1");
-    let mut networks = BTreeMap::new();
-    let mut coinbase_terms = BTreeMap::new();
-    for (caip2, alias) in chains {
-        let Ok(chain) = caip2.parse::<ChainId>() else {
-            continue;
-        };
-        let name = sandbox_network_name(alias);
-        config.networks.push(SandboxNetwork {
-            asset: code("USDC"),
-            chain,
-            binance: name.to_ascii_uppercase(),
-            kraken: name.clone(),
-            coinbase: name.to_ascii_lowercase(),
-            withdrawal_fee: d("0.1"),
-            withdrawal_minimum: d("1"),
-            deposit_address: "0x000000000000000000000000000000000000dEaD".into(),
-        });
-        networks.insert(caip2.clone(), name);
-        coinbase_terms.insert(caip2.clone(), (d("0.1"), d("1")));
+    /// Whether `venue` is configured in this mode.
+    pub fn offers(&self, venue: &str) -> bool {
+        self.map.offers(venue)
     }
-    let sandbox = Sandbox::start(config).await?;
-    let url = sandbox.base_url();
-    let base_urls = ["binance", "kraken", "coinbase"]
-        .into_iter()
-        .map(|v| (v.to_owned(), url.clone()))
-        .collect();
-    Ok((
-        sandbox,
-        Venues {
-            base_urls,
-            networks,
-            coinbase_terms,
-        },
-    ))
-}
 
-/// The sandbox exchange for a devnet manifest: its omnibus wallet is the manifest's last payer
-/// account (funded with every sandbox token on every chain).
-pub async fn sandbox_for_manifest(
-    manifest: &rialto_evm::DevnetManifest,
-) -> anyhow::Result<(Sandbox, Venues)> {
-    use anyhow::Context;
-    use secrecy::ExposeSecret;
-    let first = manifest
-        .chains
-        .first()
-        .context("the devnet manifest lists no chains")?;
-    let omnibus = first
-        .payers
-        .last()
-        .context("the devnet manifest lists no payers")?;
-    let signer: rialto_evm::sender::PrivateKeySigner = omnibus
-        .private_key
-        .expose_secret()
-        .parse()
-        .context("the omnibus key in the devnet manifest")?;
-    let mut sink_chains = BTreeMap::new();
-    let mut named = Vec::new();
-    for c in &manifest.chains {
-        let caip2 = c.chain_id.to_string();
-        let chain_id = crate::chain::eip155_id(&caip2)?;
-        let tokens = c
-            .tokens
-            .iter()
-            .map(|(symbol, t)| {
-                let token = devnet_sink::SinkToken {
-                    contract: t.address,
-                    decimals: u32::from(t.decimals),
-                };
-                (symbol.to_ascii_uppercase(), token)
-            })
-            .collect();
-        sink_chains.insert(
-            caip2.clone(),
-            devnet_sink::SinkChain {
-                chain_id,
-                rpc_url: c.rpc_url.clone(),
-                tokens,
-            },
-        );
-        named.push((caip2, c.alias.clone()));
+    /// The client of `venue` for the account `credentials` open, set up to withdraw to
+    /// `settlement` (see [`VenueClients::client`]).
+    pub fn client(
+        &self,
+        venue: &str,
+        credentials: &Credentials,
+        settlement: SettlementTarget<'_>,
+    ) -> Result<Box<dyn Exchange>, ExchangeError> {
+        self.clients
+            .client(venue, credentials, &self.map, settlement)
     }
-    let sink = Arc::new(DevnetSink::new(signer, sink_chains));
-    Ok(start_sandbox_exchange(sink, &named).await?)
+
+    /// A client of `venue` for public reads and terms, with Rialto's own read credentials
+    /// ([`VenueClients::market_credentials`]). Never used to move money.
+    pub fn market_client(
+        &self,
+        venue: &str,
+        settlement: SettlementTarget<'_>,
+    ) -> Result<Box<dyn Exchange>, ExchangeError> {
+        let credentials = self.clients.market_credentials(venue)?;
+        self.client(venue, &credentials, settlement)
+    }
 }
 
 /// What a venue did for a payer paying from its account: recorded on the exchange account, and
@@ -442,4 +250,80 @@ pub fn exchange_error(err: &ExchangeError) -> EngineError {
         ),
     };
     EngineError::new(code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use rialto_connectors::exchange::{AssetCode, Venue};
+    use rialto_core::ChainId;
+
+    use super::*;
+
+    /// Answers every build with a refusal naming what it was given, so a test can see it.
+    #[derive(Debug)]
+    struct Recorder;
+
+    impl VenueClients for Recorder {
+        fn client(
+            &self,
+            venue: &str,
+            credentials: &Credentials,
+            venues: &VenueMap,
+            settlement: SettlementTarget<'_>,
+        ) -> Result<Box<dyn Exchange>, ExchangeError> {
+            let base = venues.base_urls.get(venue).cloned().unwrap_or_default();
+            Err(ExchangeError::Unsupported {
+                venue: Venue::Sandbox,
+                what: format!(
+                    "{venue} {base} {} {}",
+                    credentials.api_key, settlement.address
+                ),
+            })
+        }
+
+        fn market_credentials(&self, venue: &str) -> Result<Credentials, ExchangeError> {
+            Ok(Credentials {
+                api_key: format!("read-{venue}"),
+                api_secret: String::new(),
+                withdraw_key: None,
+            })
+        }
+    }
+
+    fn refusal(result: Result<Box<dyn Exchange>, ExchangeError>) -> String {
+        match result {
+            Err(ExchangeError::Unsupported { what, .. }) => what,
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("the recorder builds nothing"),
+        }
+    }
+
+    #[test]
+    fn venue_clients_come_from_the_factory_with_the_mode_map_and_the_right_credentials() {
+        let mut map = VenueMap::default();
+        map.base_urls
+            .insert("kraken".into(), "http://sandbox.invalid".into());
+        let venues = Venues::new(map, Arc::new(Recorder));
+        let coin = AssetCode::new("USDC").unwrap();
+        let chain: ChainId = "eip155:31337".parse().unwrap();
+        let target = SettlementTarget {
+            asset: &coin,
+            chain: &chain,
+            address: "0xabc",
+        };
+        assert!(venues.offers("kraken") && !venues.offers("binance"));
+        let payer = Credentials {
+            api_key: "payer-key".into(),
+            api_secret: "s".into(),
+            withdraw_key: None,
+        };
+        assert_eq!(
+            refusal(venues.client("kraken", &payer, target)),
+            "kraken http://sandbox.invalid payer-key 0xabc"
+        );
+        assert_eq!(
+            refusal(venues.market_client("kraken", target)),
+            "kraken http://sandbox.invalid read-kraken 0xabc"
+        );
+    }
 }

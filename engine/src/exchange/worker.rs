@@ -3,8 +3,7 @@
 
 use rialto_connectors::exchange::AssetCode;
 
-use super::{client, Credentials};
-use crate::exchange::claim_withdrawal;
+use super::{claim_withdrawal, Credentials, SettlementTarget};
 use crate::services::Engine;
 use crate::store::StoreError;
 
@@ -37,12 +36,12 @@ pub async fn poll_exchange_withdrawals(state: &Engine) -> Result<usize, StoreErr
         };
         let chain = asset.id.chain().clone();
         let address = intent.settlement.address.to_string();
-        let Ok(venue) = client(
-            &account.venue,
-            &credentials,
-            venues,
-            (&coin, &chain, &address),
-        ) else {
+        let target = SettlementTarget {
+            asset: &coin,
+            chain: &chain,
+            address: &address,
+        };
+        let Ok(venue) = venues.client(&account.venue, &credentials, target) else {
             continue;
         };
         match venue.withdrawal_status(&coin, &withdrawal_id).await {

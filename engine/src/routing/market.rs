@@ -21,11 +21,11 @@ use rialto_router::{
 use rust_decimal::Decimal;
 
 use super::oracle::{PriceReadings, REFERENCE_PAIR};
-use crate::exchange::{client, Credentials};
+use crate::exchange::{SettlementTarget, Venues};
 use crate::services::Engine;
 
 /// Venues in the market snapshot. Their clients read public market data with Rialto's own
-/// read credentials; Coinbase's client needs a CDP key even for that (`market_client`).
+/// read credentials (`Venues::market_client`); Coinbase's client needs a CDP key even for that.
 pub const MARKET_VENUES: &[&str] = &["binance", "kraken", "coinbase"];
 
 /// Gas units of one ERC-20 transfer (a cold recipient slot): what a deposit into a venue or the
@@ -139,7 +139,7 @@ pub async fn snapshot(
     let owed = intent_amount(intent)?;
     if let Some(venues) = state.venues.get(&intent.livemode) {
         for venue in MARKET_VENUES {
-            if !venues.base_urls.contains_key(*venue) {
+            if !venues.offers(venue) {
                 continue;
             }
             let added = add_venue(
@@ -219,7 +219,7 @@ async fn transfer_gas_usd(
 /// Adds one venue's trade, withdrawal and deposit edges.
 async fn add_venue(
     graph: &mut Graph,
-    venues: &crate::exchange::Venues,
+    venues: &Venues,
     venue: &str,
     (usd_ix, coin_ix, coin): (AssetIx, AssetIx, &AssetCode),
     gas: &BTreeMap<ChainId, Decimal>,
@@ -270,36 +270,23 @@ async fn add_venue(
     Ok(())
 }
 
-/// A venue client for public reads and terms. The credentials are placeholders: market data
-/// and withdrawal terms need none on the sandbox; live venues need Rialto's own read key here.
+/// A venue client for public reads and terms, with Rialto's own read credentials (placeholders
+/// today: market data and withdrawal terms need none on the sandbox; live venues need Rialto's
+/// own read key, which the venues' factory holds).
 fn market_client(
-    venues: &crate::exchange::Venues,
+    venues: &Venues,
     venue: &str,
     coin: &AssetCode,
     chain: &ChainId,
 ) -> Result<Box<dyn Exchange>, String> {
-    let credentials = if venue == "coinbase" {
-        // The sandbox checks the JWT's signature, not whose key it is; live mode needs
-        // Rialto's own CDP read key here.
-        Credentials {
-            api_key: "organizations/rialto/apiKeys/market-data".into(),
-            api_secret: rialto_connectors::exchange::coinbase::CdpKey::sandbox_pem(0x52)?,
-            withdraw_key: None,
-        }
-    } else {
-        Credentials {
-            api_key: "rialto-market-data".into(),
-            api_secret: "cmlhbHRvLW1hcmtldC1kYXRh".into(),
-            withdraw_key: None,
-        }
+    let target = SettlementTarget {
+        asset: coin,
+        chain,
+        address: "0x000000000000000000000000000000000000dEaD",
     };
-    client(
-        venue,
-        &credentials,
-        venues,
-        (coin, chain, "0x000000000000000000000000000000000000dEaD"),
-    )
-    .map_err(|e| e.to_string())
+    venues
+        .market_client(venue, target)
+        .map_err(|e| e.to_string())
 }
 
 /// The coin/USD book as one level: the venue's walk for the intent amount plus headroom, at

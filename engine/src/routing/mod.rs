@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`market`]: the router `Graph` for one intent from venues (books, withdrawal terms,
-//!   deposit networks) and chains (deposit transfers, settlement gas).
+//!   deposit networks; clients from the mode's `Venues` factory) and chains (deposit transfers,
+//!   settlement gas).
 //! - [`oracle`]: `PriceReadings`, the router's `Oracle` over `ChainlinkPriceFeed` (devnet mocks
 //!   in sandbox mode, the reference feeds for live chains).
 //! - [`onchain`]: the on-chain legs of routes (Uniswap V2 swaps, the devnet's stand-in USDC

@@ -450,7 +450,13 @@ async fn account_address(
         )
     })?;
     let address = intent.settlement.address.to_string();
-    let client = crate::exchange::client(venue, credentials, venues, (&coin, &chain, &address))
+    let target = crate::exchange::SettlementTarget {
+        asset: &coin,
+        chain: &chain,
+        address: &address,
+    };
+    let client = venues
+        .client(venue, credentials, target)
         .map_err(|e| crate::exchange::exchange_error(&e))?;
     client
         .deposit_address(&coin, &chain)

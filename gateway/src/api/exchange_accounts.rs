@@ -25,8 +25,8 @@ use super::body::{parse_json, RawBody};
 use super::wallet_payments::{awaiting, load_intent};
 use super::{json_response, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::exchange::{client, Credentials};
 use crate::exchange::{Conversion, ConversionTrade};
+use crate::exchange::{Credentials, SettlementTarget};
 use crate::store::exchange::ExchangeAccount;
 
 #[derive(Deserialize, ToSchema)]
@@ -131,13 +131,14 @@ pub async fn link(
         api_secret: params.api_secret,
         withdraw_key: params.withdraw_key,
     };
-    let venue = client(
-        &params.venue,
-        &credentials,
-        venues,
-        (&coin, &chain, &address),
-    )
-    .map_err(|e| exchange_error(&e))?;
+    let target = SettlementTarget {
+        asset: &coin,
+        chain: &chain,
+        address: &address,
+    };
+    let venue = venues
+        .client(&params.venue, &credentials, target)
+        .map_err(|e| exchange_error(&e))?;
     // One live attempt per intent: a retry (or a second tab) resumes the stored legs, which
     // the venue is asked about before anything is sent again.
     let mut account = match open_account(&state, &intent).await? {

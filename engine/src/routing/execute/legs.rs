@@ -31,7 +31,13 @@ pub(super) async fn venue_client(
         .get(&exec.livemode)
         .ok_or("no venues in this mode")?;
     let address = address.unwrap_or("0x000000000000000000000000000000000000dEaD");
-    crate::exchange::client(venue, &credentials, venues, (coin, network, address))
+    let target = crate::exchange::SettlementTarget {
+        asset: coin,
+        chain: network,
+        address,
+    };
+    venues
+        .client(venue, &credentials, target)
         .map_err(|e| ExecError::Invalid(e.to_string()))
 }
 

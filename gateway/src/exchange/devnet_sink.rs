@@ -18,19 +18,25 @@ use tokio::sync::Mutex;
 /// A token the sink can send on one chain.
 #[derive(Debug, Clone)]
 pub struct SinkToken {
+    /// The ERC-20 contract.
     pub contract: Address,
+    /// Its decimals, to turn a withdrawal amount into base units.
     pub decimals: u32,
 }
 
 /// One devnet chain the sink sends on.
 #[derive(Debug, Clone)]
 pub struct SinkChain {
+    /// The EIP-155 chain id transactions are signed for.
     pub chain_id: u64,
+    /// The devnet node's JSON-RPC endpoint.
     pub rpc_url: String,
     /// By upper-case symbol (`USDC`).
     pub tokens: BTreeMap<String, SinkToken>,
 }
 
+/// The sandbox exchange's [`SettlementSink`]: withdrawals paid from the omnibus wallet on the
+/// devnet chains it knows.
 #[derive(Debug)]
 pub struct DevnetSink {
     signer: PrivateKeySigner,
@@ -40,6 +46,7 @@ pub struct DevnetSink {
 }
 
 impl DevnetSink {
+    /// A sink sending from `signer`'s address on `chains` (by CAIP-2).
     pub fn new(signer: PrivateKeySigner, chains: BTreeMap<String, SinkChain>) -> Self {
         Self {
             signer,

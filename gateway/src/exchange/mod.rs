@@ -1,0 +1,19 @@
+//! Paying from an exchange account: the engine's [`rialto_engine::exchange`] under its old path,
+//! plus what only the gateway does with venues: start the sandbox exchange (a hyper server whose
+//! withdrawals are devnet transfers) and wire the real venue clients into [`Venues`].
+//!
+//! # Layout
+//! - everything of [`rialto_engine::exchange`] ([`Venues`], [`Credentials`], [`Conversion`],
+//!   [`claim_withdrawal`], [`exchange_error`], [`worker`]), re-exported.
+//! - [`sandbox`]: [`start_sandbox_exchange`] and [`sandbox_for_manifest`], which answer the
+//!   sandbox and the [`Venues`] pointing at it (built by
+//!   [`HttpVenueClients`](rialto_connectors::exchange::HttpVenueClients)).
+//! - [`devnet_sink`]: [`DevnetSink`], the sandbox's withdrawals as ERC-20 transfers from the
+//!   omnibus wallet.
+
+pub mod devnet_sink;
+pub mod sandbox;
+
+pub use devnet_sink::DevnetSink;
+pub use rialto_engine::exchange::*;
+pub use sandbox::{sandbox_for_manifest, start_sandbox_exchange};
