@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The architecture's doors (ARCHITECTURE.md), checked: the engine pulls in no web server or SQL
-# crate and no venue client, nothing outside the HTTP layer imports it, and no source file
-# passes 800 lines.
+# The architecture's doors (ARCHITECTURE.md), checked: the engine pulls in no web server, HTTP
+# client, SQL crate or chain SDK and no venue client, nothing outside the HTTP layer imports it,
+# and no source file passes 800 lines.
 # Exits non-zero, naming what broke, when one does not hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 
 engine_deps="$(cargo tree -p rialto-engine -e normal --prefix none | sed 's/ v[0-9].*//' | sort -u)"
-for forbidden in axum axum-core sqlx sqlx-core; do
+# Web and SQL crates, HTTP clients and servers (hyper, reqwest, tower), and the chain SDKs: the
+# engine reaches chains, DEXes, bridges and price feeds through the `connectors` roles only.
+for forbidden in axum axum-core sqlx sqlx-core hyper hyper-util h2 reqwest tower tower-http \
+  alloy alloy-provider alloy-transport-http rialto-evm; do
   if grep -qx "$forbidden" <<<"$engine_deps"; then
     echo "check-layers: rialto-engine depends on $forbidden:" >&2
     cargo tree -p rialto-engine -e normal -i "$forbidden" >&2 || true
@@ -51,6 +54,6 @@ if [ -n "$long" ]; then
 fi
 
 if [ "$status" -eq 0 ]; then
-  echo "check-layers: engine free of axum and sqlx and of venue clients; crate::api only in the HTTP layer; no file over 800 lines"
+  echo "check-layers: engine free of web, SQL, HTTP-client and chain-SDK crates and of venue clients; crate::api only in the HTTP layer; no file over 800 lines"
 fi
 exit "$status"
