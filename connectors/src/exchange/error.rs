@@ -166,3 +166,23 @@ mod tests {
         assert_eq!(rejected.retry_after(), None);
     }
 }
+
+/// Signing a venue request, or reading a key or a nonce for it, failed: nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigningError {
+    #[error("API secret is not base64: {0}")]
+    SecretNotBase64(String),
+    #[error("the API secret is not a usable HMAC key")]
+    HmacKey,
+    #[error("CDP key is neither a SEC1 nor a PKCS#8 P-256 PEM")]
+    BadPem,
+    #[error("not a P-256 scalar")]
+    BadScalar,
+    #[error("PEM encoding failed")]
+    PemEncoding,
+    #[error("JWT encoding failed: {0}")]
+    Encoding(String),
+    /// The nonce store could not hand out the next nonce.
+    #[error("{0}")]
+    Nonce(String),
+}

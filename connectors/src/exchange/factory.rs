@@ -78,7 +78,8 @@ impl VenueClients for HttpVenueClients {
             // Rialto's own CDP read key here.
             return Ok(Credentials {
                 api_key: "organizations/rialto/apiKeys/market-data".into(),
-                api_secret: CdpKey::sandbox_pem(MARKET_CDP_SEED).map_err(config_error)?,
+                api_secret: CdpKey::sandbox_pem(MARKET_CDP_SEED)
+                    .map_err(|e| config_error(e.to_string()))?,
                 withdraw_key: None,
             });
         }
@@ -148,7 +149,8 @@ fn coinbase(
     setup: Setup<'_>,
 ) -> Result<Box<dyn Exchange>, ExchangeError> {
     let pem = SecretString::from(credentials.api_secret.clone());
-    let cdp = CdpKey::from_pem(credentials.api_key.clone(), &pem).map_err(config_error)?;
+    let cdp = CdpKey::from_pem(credentials.api_key.clone(), &pem)
+        .map_err(|e| config_error(e.to_string()))?;
     let mut c = CoinbaseConfig::new(setup.base, cdp);
     c.timeout = TIMEOUT;
     let chain = setup.target.chain;

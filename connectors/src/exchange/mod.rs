@@ -42,7 +42,7 @@ use rialto_core::ChainId;
 use rust_decimal::Decimal;
 
 pub use book::{walk_book, BookLevel};
-pub use error::ExchangeError;
+pub use error::{ExchangeError, SigningError};
 #[cfg(feature = "clients")]
 pub use factory::HttpVenueClients;
 pub use ids::{client_order_id, withdrawal_reference};

@@ -90,24 +90,20 @@ pub async fn snapshot(
     coin: &AssetCode,
     source: &FundingSource,
     prices: &PriceReadings,
-) -> Result<Market, String> {
+) -> Result<Market, MarketError> {
     let mut graph = Graph::new();
-    let usd_ix = graph
-        .add_asset(AssetInfo {
-            code: usd(),
-            decimals: 2,
-            usd_pair: REFERENCE_PAIR.into(),
-            peg: Peg::Floating,
-        })
-        .map_err(|e| e.to_string())?;
-    let coin_ix = graph
-        .add_asset(AssetInfo {
-            code: coin.clone(),
-            decimals: intent.settlement.asset.decimals,
-            usd_pair: format!("{coin}/USD"),
-            peg: Peg::Usd,
-        })
-        .map_err(|e| e.to_string())?;
+    let usd_ix = graph.add_asset(AssetInfo {
+        code: usd(),
+        decimals: 2,
+        usd_pair: REFERENCE_PAIR.into(),
+        peg: Peg::Floating,
+    })?;
+    let coin_ix = graph.add_asset(AssetInfo {
+        code: coin.clone(),
+        decimals: intent.settlement.asset.decimals,
+        usd_pair: format!("{coin}/USD"),
+        peg: Peg::Usd,
+    })?;
     let mut skipped = Vec::new();
     let chains: Vec<_> = state
         .chains
@@ -122,15 +118,13 @@ pub async fn snapshot(
         };
         match transfer_gas_usd(chain, prices).await {
             Ok(usd) => {
-                graph
-                    .set_settlement(
-                        id.clone(),
-                        Settlement {
-                            gas_usd: usd,
-                            seconds: SETTLEMENT_SECS,
-                        },
-                    )
-                    .map_err(|e| e.to_string())?;
+                graph.set_settlement(
+                    id.clone(),
+                    Settlement {
+                        gas_usd: usd,
+                        seconds: SETTLEMENT_SECS,
+                    },
+                )?;
                 gas.insert(id, usd);
             }
             Err(why) => skipped.push(format!("{}: {why}", chain.caip2)),
@@ -161,9 +155,7 @@ pub async fn snapshot(
         Err(why) => skipped.push(format!("chains: {why}")),
     }
     let target_chain: ChainId = intent.settlement.asset.id.chain().clone();
-    let target = graph
-        .node(coin_ix, Location::Chain(target_chain))
-        .map_err(|e| e.to_string())?;
+    let target = graph.node(coin_ix, Location::Chain(target_chain))?;
     let source = match source {
         FundingSource::Exchange { venue, asset } => {
             let ix = asset_ix(&graph, asset)?;
@@ -173,8 +165,7 @@ pub async fn snapshot(
             let ix = asset_ix(&graph, asset)?;
             graph.node(ix, Location::Chain(chain.clone()))
         }
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     Ok(Market {
         graph,
         source,
@@ -183,18 +174,28 @@ pub async fn snapshot(
     })
 }
 
-fn asset_ix(graph: &Graph, asset: &AssetCode) -> Result<AssetIx, String> {
+fn asset_ix(graph: &Graph, asset: &AssetCode) -> Result<AssetIx, MarketError> {
     graph
         .asset_by_code(asset)
-        .ok_or_else(|| format!("asset {asset} is not routable"))
+        .ok_or_else(|| MarketError::NotRoutable(asset.clone()))
+}
+
+/// Why no market snapshot could be built for an intent.
+#[derive(Debug, thiserror::Error)]
+pub enum MarketError {
+    #[error("{0}")]
+    Graph(#[from] rialto_router::RouterError),
+    #[error("asset {0} is not routable")]
+    NotRoutable(AssetCode),
+    #[error("intent amount: {0}")]
+    Amount(#[from] rialto_core::MoneyError),
 }
 
 /// The intent amount in the settlement coin (stablecoins settle one for one).
-pub fn intent_amount(intent: &PaymentIntent) -> Result<Decimal, String> {
+pub fn intent_amount(intent: &PaymentIntent) -> Result<Decimal, rialto_core::MoneyError> {
     let asset = &intent.settlement.asset;
     rialto_core::money::Money::parse(&intent.amount.to_amount_string(), asset.currency())
         .map(|m| m.amount())
-        .map_err(|e| e.to_string())
 }
 
 /// One ERC-20 transfer's gas in USD: the node's gas price, `ETH/USD` from the feed.

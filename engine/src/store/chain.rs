@@ -3,6 +3,8 @@
 //! before they are sent), deposit addresses and the watcher's scan cursor.
 
 use async_trait::async_trait;
+use rialto_connectors::chain::ChainError;
+use rialto_core::address::Address;
 use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 
@@ -98,7 +100,7 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         intent: &PaymentIntentId,
         chain_id: &str,
-        derive: &(dyn Fn(u32) -> Result<String, String> + Send + Sync),
+        derive: &(dyn Fn(u32) -> Result<Address, ChainError> + Send + Sync),
         now_ms: i64,
     ) -> Result<DepositAddress, StoreError>;
 

@@ -181,11 +181,7 @@ pub async fn deposit_address(
             "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
         )
     })?;
-    let derive = |index: u32| {
-        keys.address(index)
-            .map(|a| a.to_string())
-            .map_err(|e| e.to_string())
-    };
+    let derive = |index: u32| keys.address(index);
     let deposit = state
         .store
         .deposit_address(&intent.id, &chain.caip2, &derive, state.clock.now_ms())

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rialto_connectors::exchange::sandbox::SettlementSink;
+use rialto_connectors::exchange::sandbox::{SettlementSink, SinkError};
 use rialto_connectors::exchange::AssetCode;
 use rialto_core::address::Address;
 use rialto_core::money::{Currency, CurrencyKind, Money};
@@ -69,7 +69,7 @@ impl SettlementSink for DevnetSink {
         chain: &ChainId,
         address: &str,
         amount: Decimal,
-    ) -> Result<String, String> {
+    ) -> Result<String, SinkError> {
         let target = self
             .chains
             .get(&chain.to_string())
@@ -119,7 +119,7 @@ impl SettlementSink for DevnetSink {
                 .map_err(|e| e.to_string())?
             {
                 if !mined.success {
-                    return Err(format!("withdrawal {} reverted", signed.hash));
+                    return Err(SinkError(format!("withdrawal {} reverted", signed.hash)));
                 }
                 return Ok(signed.hash);
             }

@@ -368,7 +368,9 @@ impl ChainStore for SqlStore {
         &self,
         intent: &PaymentIntentId,
         chain_id: &str,
-        derive: &(dyn Fn(u32) -> Result<String, String> + Send + Sync),
+        derive: &(dyn Fn(u32) -> Result<rialto_core::Address, rialto_connectors::chain::ChainError>
+              + Send
+              + Sync),
         now_ms: i64,
     ) -> Result<DepositAddress, StoreError> {
         for _ in 0..5 {
@@ -384,7 +386,9 @@ impl ChainStore for SqlStore {
             .try_get("next")
             .db()?;
             let index = u32::try_from(next).map_err(|_| corrupt("derivation index exhausted"))?;
-            let address = derive(index).map_err(StoreError::Corrupt)?;
+            let address = derive(index)
+                .map_err(|e| StoreError::Corrupt(format!("deposit key {index}: {e}")))?
+                .to_string();
             let inserted = sqlx::query(&format!(
                 "INSERT INTO deposit_addresses ({DEPOSIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
             ))

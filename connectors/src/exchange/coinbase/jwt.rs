@@ -9,6 +9,7 @@
 //! ECDSA signatures are randomized, so Coinbase publishes no fixed vector; the tests build a
 //! JWT, verify it with the public key and check every header and claim.
 
+use crate::exchange::SigningError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
@@ -37,12 +38,11 @@ impl std::fmt::Debug for CdpKey {
 impl CdpKey {
     /// Reads the key as Coinbase hands it out (SEC1 `EC PRIVATE KEY` PEM) or as PKCS#8
     /// (`PRIVATE KEY`). Escaped `\n` sequences, as found in environment variables, are undone.
-    pub fn from_pem(name: impl Into<String>, pem: &SecretString) -> Result<Self, String> {
+    pub fn from_pem(name: impl Into<String>, pem: &SecretString) -> Result<Self, SigningError> {
         let text = pem.expose_secret().replace("\\n", "\n");
         let signing_key = match p256::SecretKey::from_sec1_pem(text.trim()) {
             Ok(secret) => SigningKey::from(secret),
-            Err(_) => SigningKey::from_pkcs8_pem(text.trim())
-                .map_err(|_| "CDP key is neither a SEC1 nor a PKCS#8 P-256 PEM".to_owned())?,
+            Err(_) => SigningKey::from_pkcs8_pem(text.trim()).map_err(|_| SigningError::BadPem)?,
         };
         Ok(Self {
             name: name.into(),
@@ -56,13 +56,13 @@ impl CdpKey {
 
     /// A key derived from a fixed byte, as SEC1 PEM, for the sandbox exchange only (which
     /// checks signatures, not who holds the key): it guards nothing. Never for a real venue.
-    pub fn sandbox_pem(seed: u8) -> Result<String, String> {
-        let secret = p256::SecretKey::from_slice(&[seed.max(1); 32])
-            .map_err(|_| "not a P-256 scalar".to_owned())?;
+    pub fn sandbox_pem(seed: u8) -> Result<String, SigningError> {
+        let secret =
+            p256::SecretKey::from_slice(&[seed.max(1); 32]).map_err(|_| SigningError::BadScalar)?;
         secret
             .to_sec1_pem(p256::pkcs8::LineEnding::LF)
             .map(|pem| pem.to_string())
-            .map_err(|_| "PEM encoding failed".to_owned())
+            .map_err(|_| SigningError::PemEncoding)
     }
 
     #[cfg(test)]
@@ -97,7 +97,7 @@ pub fn build_jwt(
     path: &str,
     now_secs: u64,
     nonce_hex: &str,
-) -> Result<String, String> {
+) -> Result<String, SigningError> {
     let uri = format!("{method} {host}{path}");
     let header = Header {
         alg: "ES256",
@@ -112,8 +112,8 @@ pub fn build_jwt(
         exp: now_secs + JWT_LIFETIME_SECS,
         uri: &uri,
     };
-    let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    let claims = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
+    let header = serde_json::to_vec(&header).map_err(|e| SigningError::Encoding(e.to_string()))?;
+    let claims = serde_json::to_vec(&claims).map_err(|e| SigningError::Encoding(e.to_string()))?;
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),

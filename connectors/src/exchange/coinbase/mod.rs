@@ -157,9 +157,9 @@ impl Coinbase {
             now_secs,
             &random_nonce(),
         )
-        .map_err(|message| ExchangeError::Config {
+        .map_err(|e| ExchangeError::Config {
             venue: VENUE,
-            message,
+            message: e.to_string(),
         })?;
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         let mut request = self.http.request(method, url).bearer_auth(token);

@@ -196,15 +196,15 @@ impl Kraken {
             .config
             .nonce
             .next()
-            .map_err(|message| ExchangeError::Config {
+            .map_err(|e| ExchangeError::Config {
                 venue: VENUE,
-                message,
+                message: e.to_string(),
             })?;
         let body = form_body(nonce, params);
         let signature = api_sign(self.config.api_secret.expose_secret(), &path, nonce, &body)
-            .map_err(|message| ExchangeError::Config {
+            .map_err(|e| ExchangeError::Config {
                 venue: VENUE,
-                message,
+                message: e.to_string(),
             })?;
         let request = self
             .http

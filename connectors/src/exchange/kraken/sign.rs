@@ -12,7 +12,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::exchange::Clock;
+use crate::exchange::{Clock, SigningError};
 
 /// Signs one private request. `secret` is the API secret exactly as Kraken shows it (base64).
 pub fn api_sign(
@@ -20,14 +20,14 @@ pub fn api_sign(
     uri_path: &str,
     nonce: u64,
     postdata: &str,
-) -> Result<String, String> {
+) -> Result<String, SigningError> {
     let key = STANDARD
         .decode(secret_b64.trim())
-        .map_err(|e| format!("API secret is not base64: {e}"))?;
+        .map_err(|e| SigningError::SecretNotBase64(e.to_string()))?;
     let mut inner = Sha256::new();
     inner.update(nonce.to_string().as_bytes());
     inner.update(postdata.as_bytes());
-    let mut mac = Hmac::<Sha512>::new_from_slice(&key).map_err(|e| e.to_string())?;
+    let mut mac = Hmac::<Sha512>::new_from_slice(&key).map_err(|_| SigningError::HmacKey)?;
     mac.update(uri_path.as_bytes());
     mac.update(&inner.finalize());
     Ok(STANDARD.encode(mac.finalize().into_bytes()))
@@ -36,7 +36,7 @@ pub fn api_sign(
 /// Where Kraken nonces come from. Kraken rejects a nonce not greater than the last one it saw
 /// for the key (`EAPI:Invalid nonce`), across process restarts too.
 pub trait NonceSource: Send + Sync + std::fmt::Debug {
-    fn next(&self) -> Result<u64, String>;
+    fn next(&self) -> Result<u64, SigningError>;
 }
 
 /// Nonces floored at the clock in milliseconds, and strictly increasing within the process.
@@ -61,7 +61,7 @@ impl ClockNonce {
 }
 
 impl NonceSource for ClockNonce {
-    fn next(&self) -> Result<u64, String> {
+    fn next(&self) -> Result<u64, SigningError> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         *last = crate::exchange::now_ms_u64(self.clock.as_ref()).max(*last + 1);
         Ok(*last)
@@ -88,21 +88,25 @@ impl FileNonce {
 }
 
 impl NonceSource for FileNonce {
-    fn next(&self) -> Result<u64, String> {
+    fn next(&self) -> Result<u64, SigningError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let last = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text
-                .trim()
-                .parse::<u64>()
-                .map_err(|e| format!("nonce file {} is corrupt: {e}", self.path.display()))?,
+            Ok(text) => text.trim().parse::<u64>().map_err(|e| {
+                SigningError::Nonce(format!(
+                    "nonce file {} is corrupt: {e}",
+                    self.path.display()
+                ))
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(format!("reading nonce file: {e}")),
+            Err(e) => return Err(SigningError::Nonce(format!("reading nonce file: {e}"))),
         };
         let next = crate::exchange::now_ms_u64(self.clock.as_ref()).max(last + 1);
         // Write-then-rename so a crash mid-write never leaves a truncated (smaller) nonce.
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, next.to_string()).map_err(|e| format!("writing nonce file: {e}"))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| format!("writing nonce file: {e}"))?;
+        std::fs::write(&tmp, next.to_string())
+            .map_err(|e| SigningError::Nonce(format!("writing nonce file: {e}")))?;
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| SigningError::Nonce(format!("writing nonce file: {e}")))?;
         Ok(next)
     }
 }

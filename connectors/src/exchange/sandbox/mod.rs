@@ -38,6 +38,17 @@ pub use engine::{SandboxBook, SandboxNetwork};
 use self::engine::{Engine, Refusal, SandboxOrder, SandboxWithdrawal};
 use super::{AssetCode, Clock, Pair, Side, SystemClock};
 
+/// A sandbox withdrawal's transfer could not be made; the withdrawal fails with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+impl From<String> for SinkError {
+    fn from(why: String) -> Self {
+        SinkError(why)
+    }
+}
+
 /// Performs a sandbox withdrawal's transfer and returns its transaction hash.
 #[async_trait]
 pub trait SettlementSink: Send + Sync + std::fmt::Debug {
@@ -47,7 +58,7 @@ pub trait SettlementSink: Send + Sync + std::fmt::Debug {
         chain: &ChainId,
         address: &str,
         amount: Decimal,
-    ) -> Result<String, String>;
+    ) -> Result<String, SinkError>;
 }
 
 /// A sink with no chain behind it: records each transfer and makes up a deterministic hash.
@@ -70,7 +81,7 @@ impl SettlementSink for RecordingSink {
         chain: &ChainId,
         address: &str,
         amount: Decimal,
-    ) -> Result<String, String> {
+    ) -> Result<String, SinkError> {
         let mut transfers = lock(&self.transfers);
         transfers.push((asset.clone(), chain.clone(), address.to_owned(), amount));
         let digest = Sha256::digest(format!(
@@ -205,7 +216,8 @@ impl Shared {
         let outcome = self
             .sink
             .transfer(asset, chain, address, amount - pending.fee)
-            .await;
+            .await
+            .map_err(|e| e.0);
         Ok(self
             .engine()
             .settle(&pending.id, outcome)
@@ -286,7 +298,8 @@ impl Sandbox {
                 .shared
                 .sink
                 .transfer(&w.asset, &w.chain, &w.address, w.amount - w.fee)
-                .await;
+                .await
+                .map_err(|e| e.0);
             self.shared.engine().settle(&w.id, outcome);
         }
         held.len()
