@@ -223,7 +223,7 @@ async fn route_store_conformance(db: Db) {
         "rx_one",
         vec![
             Entry {
-                account: PAYERS.into(),
+                account: PAYERS,
                 asset: "eip155:31337/erc20:0x1".into(),
                 amount: Decimal::new(-301, 1),
             },

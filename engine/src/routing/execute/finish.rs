@@ -80,8 +80,6 @@ pub(super) async fn after_review(
     }
 }
 
-/// The kind of the leg sending a wallet payer's over-payment back once the merchant is paid.
-
 /// What a wallet payer sent beyond the quote's payer amount stays with Rialto (the plan spends
 /// exactly the quoted amount): once the merchant is paid it goes back to the payer, screened
 /// again, from the hot wallet it arrived at. A payer who no longer screens clear leaves it
