@@ -1,7 +1,8 @@
 //! The Rialto engine: the payment flows, the services they draw on, the store ports and the
-//! background workers. It knows nothing of HTTP requests, status codes or SQL: the gateway
-//! parses requests, calls the engine and renders what it answers, and implements the store
-//! ports for SQLite and PostgreSQL.
+//! background workers. It knows nothing of HTTP requests, status codes, SQL or chain SDKs: the
+//! gateway parses requests, calls the engine and renders what it answers, implements the store
+//! ports for SQLite and PostgreSQL, and wires the chains, venues and HTTP client behind the
+//! `connectors` roles and the engine's ports.
 //!
 //! Failures are one typed [`EngineError`](error::EngineError), carrying the stable error code
 //! the HTTP layer renders.
@@ -13,20 +14,24 @@
 //! - [`store`]: the store ports, split by area, gathered in [`Store`](store::Store).
 //! - [`idempotency`]: idempotency keys committed with the change they answer.
 //! - [`objects`]: the objects as the API shows them, where events and webhooks carry them.
-//! - [`ledger`]: the double-entry ledger's postings (balanced per asset, exact, append-only).
+//! - [`ledger`]: the double-entry ledger's postings (balanced per asset, exact, append-only),
+//!   over `rialto_core::ledger`'s typed `Account`, `Entry` and `Posting`.
 //! - [`keys`]: API key generation, parsing and hashing; client secrets.
 //! - [`merchants`]: creating merchants with their keys.
 //! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
 //! - [`compliance`]: OFAC data loading and reload, the external screener, and the screening
 //!   points of the payment flow (settlement address, received funds, case resolution).
-//! - [`chain`]: the EVM chains: the gateway's own transactions (recorded before sending), the
-//!   watcher (deposits, confirmations, reorgs), relays and direct settlement.
+//! - [`chain`]: the chains the engine serves ([`Chains`](chain::Chains) of
+//!   [`Chain`](chain::Chain), each reached through the connectors' `ChainNode` and its `Rail`;
+//!   the gateway builds them): Rialto's own transactions (recorded before sending), the watcher
+//!   (deposits, confirmations, reorgs), relays and direct settlement.
 //! - [`exchange`]: paying from a linked exchange account (sealed credentials, the venues of a
 //!   mode with the `VenueClients` factory the gateway wires; the engine names no concrete
 //!   client, and the gateway starts the sandbox exchange).
 //! - [`routing`]: the SmartFunding router wired to the connectors: market snapshots, the
-//!   Chainlink oracle adapter, quotes and locks, venue health, starting and executing routes,
-//!   and the on-chain legs (swaps, the devnet bridge, transfers).
+//!   oracle adapter over the mode's `PriceFeed`, quotes and locks, venue health, starting and
+//!   executing routes (typed plans, `ExecError`), and the on-chain legs (swaps through the
+//!   chain's `Dex`, bridge legs through the mode's `Bridge`, transfers).
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`], [`payouts`], [`treasury`]: money leaving Rialto: claimed, screened,
 //!   recorded, sent.

@@ -1,7 +1,7 @@
 //! The chains in the engine: which chains it serves ([`Chains`] of [`Chain`]s, each reached
 //! through the connectors' `ChainNode`, built by the gateway), how it reaches their rails
-//! ([`rail`]: the `Rail` role, the store as the rails' journal), the watcher that turns chain state into payment state ([`watcher`]),
-//! the payment policy for under-, over- and late payments ([`policy`]), payer reports
+//! ([`rail`]: the `Rail` role, the store as the rails' journal), the watcher that turns chain
+//! state into payment state ([`watcher`]), the payment policy for under-, over- and late payments ([`policy`]), payer reports
 //! ([`report`]) and relays ([`relay`]), and the step that settles funded intents ([`settle`]);
 //! [`worker`] runs them.
 //!

@@ -1,18 +1,21 @@
 //! The engine side of the SmartFunding router (`rialto-router`): market snapshots built from
-//! the real connectors, the Chainlink oracle adapter, ranked quotes for an intent, locks, and
+//! the real connectors, the oracle adapter, ranked quotes for an intent, locks, and
 //! the venue health the operator endpoint shows.
 //!
 //! # Layout
 //! - [`market`]: the router `Graph` for one intent from venues (books, withdrawal terms,
 //!   deposit networks; clients from the mode's `Venues` factory) and chains (deposit transfers,
 //!   settlement gas).
-//! - [`oracle`]: `PriceReadings`, the router's `Oracle` over `ChainlinkPriceFeed` (devnet mocks
-//!   in sandbox mode, the reference feeds for live chains).
-//! - [`onchain`]: the on-chain legs of routes (Uniswap V2 swaps, the devnet's stand-in USDC
-//!   bridge, token transfers) sent from the hot wallets, and their `Dex`/`Cctp` market edges.
+//! - [`oracle`]: `PriceReadings`, the router's `Oracle` over the mode's connectors `PriceFeed`
+//!   (the gateway wires Chainlink: devnet mocks in sandbox mode, the reference feeds for live
+//!   chains).
+//! - [`onchain`]: the on-chain legs of routes (swaps through the chain's `Dex`, bridge legs
+//!   through the mode's `Bridge`, token transfers) sent from the hot wallets, and their
+//!   `Dex`/`Cctp` market edges.
 //! - [`start`]: starting accepted quotes: exchange payers screened and linked, wallet payers'
 //!   signed funding reports verified and bound, the execution objects.
-//! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs.
+//! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs (the
+//!   router's `FundingPlan` and each leg's `LegSpec` stored typed; steps fail with `ExecError`).
 //! - [`booking`]: the ledger postings of executions (funding, conversions, returns).
 //!
 //! Quotes are persisted by the API (`gateway/src/api/routing.rs`) with their route and graph
