@@ -98,7 +98,7 @@ async fn a_payment_from_a_sandbox_exchange_account_lands_on_chain_exactly() {
         let accounts = app.store.exchange_accounts_of(&intent_id).await.unwrap();
         if accounts[0].sealed_credentials.is_empty() {
             assert!(accounts[0].erased_at_ms.is_some());
-            assert_eq!(accounts[0].status, "withdrawn");
+            assert_eq!(accounts[0].status.as_str(), "withdrawn");
             break;
         }
         assert!(

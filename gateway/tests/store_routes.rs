@@ -15,8 +15,8 @@ use rialto_gateway::keys::generate_key;
 use rialto_gateway::ledger::{Entry, Posting, PAYERS};
 use rialto_gateway::routing::onchain::ChainLeg;
 use rialto_gateway::store::quote::{
-    AcceptOutcome, ExecutionStatus, Funding, LegSpec, QuoteRecord, RouteExecution, RouteLegKind,
-    RouteLegRecord, RouteLegStatus,
+    AcceptOutcome, ExecutionStatus, Funding, LegSpec, QuoteRecord, QuoteStatus, RouteExecution,
+    RouteLegKind, RouteLegRecord, RouteLegStatus,
 };
 use rialto_gateway::store::{CasOutcome, Event, IdempotencyRecord, KeyKind, Merchant, Store};
 use rust_decimal::Decimal;
@@ -74,7 +74,7 @@ fn quote(pi: &PaymentIntent, id: &str) -> QuoteRecord {
         payment_intent_id: pi.id,
         merchant_id: pi.merchant_id,
         livemode: false,
-        status: "open".into(),
+        status: QuoteStatus::Open,
         body: "{}".into(),
         expires_at: NOW_S + 60,
         created_at: NOW_S,

@@ -1,6 +1,7 @@
 //! Follows exchange withdrawals until the venue reports their transaction, binds it to the
 //! intent, and erases the credentials of payments that ended (unless the payer kept them).
 
+use crate::store::exchange::ExchangeAccountStatus;
 use rialto_connectors::exchange::AssetCode;
 
 use super::{claim_withdrawal, Credentials, SettlementTarget};
@@ -52,10 +53,10 @@ pub async fn poll_exchange_withdrawals(state: &Engine) -> Result<usize, StoreErr
                         .is_ok()
                     {
                         account.tx_hash = Some(hash);
-                        account.status = "withdrawn".into();
+                        account.status = ExchangeAccountStatus::Withdrawn;
                     }
                 } else if w.status.is_final() {
-                    account.status = "failed".into();
+                    account.status = ExchangeAccountStatus::Failed;
                     account.failure =
                         Some(format!("the venue ended the withdrawal {:?}", w.status));
                 } else {

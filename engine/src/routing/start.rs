@@ -2,6 +2,7 @@
 //! the funding transaction (`POST /v1/route_executions/{id}/fund`), and anyone holding the
 //! intent's keys can follow it (`GET /v1/route_executions/{id}`). See `routing::execute`.
 
+use crate::store::exchange::ExchangeAccountStatus;
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
 use rialto_core::intent::{PaymentEvent, PaymentIntent};
@@ -325,7 +326,7 @@ pub async fn prepare(
 /// The quote was not accepted after all: the linked account goes (its credentials with it).
 pub async fn abandon(state: &Engine, prepared: Prepared) {
     if let Some((mut account, _)) = prepared.account {
-        account.status = "failed".into();
+        account.status = ExchangeAccountStatus::Failed;
         account.failure = Some("the quote was not accepted".into());
         account.updated_at_ms = state.clock.now_ms();
         if let Err(err) = state.store.update_exchange_account(&account).await {
@@ -606,7 +607,7 @@ async fn link_account(
         keep_credentials: keep,
         order_leg: LegId::generate().to_string(),
         withdrawal_leg: LegId::generate().to_string(),
-        status: "routed".into(),
+        status: ExchangeAccountStatus::Routed,
         venue_withdrawal_id: None,
         tx_hash: None,
         failure: None,

@@ -21,8 +21,7 @@ pub struct ExchangeAccount {
     /// Leg ids of the conversion order and the withdrawal, fixed before anything is sent.
     pub order_leg: String,
     pub withdrawal_leg: String,
-    /// `pending`, `submitted`, `withdrawn`, `failed`.
-    pub status: String,
+    pub status: ExchangeAccountStatus,
     pub venue_withdrawal_id: Option<String>,
     pub tx_hash: Option<String>,
     pub failure: Option<String>,
@@ -33,6 +32,51 @@ pub struct ExchangeAccount {
     /// (filled amounts and fee) and the withdrawal fee, for the ledger's `conversion` and
     /// `fee` postings.
     pub conversion: Option<String>,
+}
+
+/// Where an exchange account paying an intent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExchangeAccountStatus {
+    /// Linked; nothing sent to the venue yet.
+    Pending,
+    /// The withdrawal is submitted; its transaction is not known yet.
+    Submitted,
+    /// The venue sent the funds; the transaction is bound to the intent.
+    Withdrawn,
+    /// Paying through a SmartFunding route (its legs move the money).
+    Routed,
+    /// Given up: nothing more is sent from it.
+    Failed,
+}
+
+impl ExchangeAccountStatus {
+    const ALL: [ExchangeAccountStatus; 5] = [
+        ExchangeAccountStatus::Pending,
+        ExchangeAccountStatus::Submitted,
+        ExchangeAccountStatus::Withdrawn,
+        ExchangeAccountStatus::Routed,
+        ExchangeAccountStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeAccountStatus::Pending => "pending",
+            ExchangeAccountStatus::Submitted => "submitted",
+            ExchangeAccountStatus::Withdrawn => "withdrawn",
+            ExchangeAccountStatus::Routed => "routed",
+            ExchangeAccountStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ExchangeAccountStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[async_trait]
@@ -56,4 +100,17 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// Erases the credentials of accounts whose payment ended (any terminal status) and that
     /// were not kept; returns how many were erased.
     async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExchangeAccountStatus;
+
+    #[test]
+    fn account_statuses_round_trip_their_stored_names() {
+        for status in ExchangeAccountStatus::ALL {
+            assert_eq!(ExchangeAccountStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ExchangeAccountStatus::parse("linked"), None);
+    }
 }

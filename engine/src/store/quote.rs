@@ -17,8 +17,7 @@ pub struct QuoteRecord {
     pub payment_intent_id: PaymentIntentId,
     pub merchant_id: MerchantId,
     pub livemode: bool,
-    /// `open`, `accepted`, `expired`.
-    pub status: String,
+    pub status: QuoteStatus,
     /// The quote object as the API answered it.
     pub body: String,
     /// Unix seconds.
@@ -28,6 +27,43 @@ pub struct QuoteRecord {
     /// The route it was priced on, with the graph the route's indices refer to (JSON
     /// [`crate::routing::StoredRoute`]): what the lock and the execution need after a restart.
     pub route: Option<String>,
+}
+
+/// Where a quote stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuoteStatus {
+    /// Can be accepted until it expires.
+    Open,
+    /// Accepted: its execution runs.
+    Accepted,
+    /// Past its expiry, never accepted.
+    Expired,
+}
+
+impl QuoteStatus {
+    const ALL: [QuoteStatus; 3] = [
+        QuoteStatus::Open,
+        QuoteStatus::Accepted,
+        QuoteStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuoteStatus::Open => "open",
+            QuoteStatus::Accepted => "accepted",
+            QuoteStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for QuoteStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a compare-and-set accept found.
@@ -392,5 +428,14 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
         assert_eq!(RouteLegKind::parse("teleport"), None);
+    }
+
+    #[test]
+    fn quote_statuses_round_trip_their_stored_names() {
+        use super::QuoteStatus;
+        for status in QuoteStatus::ALL {
+            assert_eq!(QuoteStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(QuoteStatus::parse("closed"), None);
     }
 }

@@ -7,6 +7,7 @@
 //! withdrawal's transaction then pays the intent like a reported transfer: the chain worker
 //! follows it to its confirmations.
 
+use crate::store::exchange::ExchangeAccountStatus;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -80,7 +81,7 @@ impl ExchangeAccountObject {
             id: a.id.clone(),
             payment_intent: a.payment_intent_id.to_string(),
             venue: a.venue.clone(),
-            status: a.status.clone(),
+            status: a.status.as_str().to_owned(),
             tx_hash: a.tx_hash.clone(),
             keep_credentials: a.keep_credentials,
             credentials_stored: !a.sealed_credentials.is_empty(),
@@ -142,7 +143,7 @@ pub async fn link(
     // One live attempt per intent: a retry (or a second tab) resumes the stored legs, which
     // the venue is asked about before anything is sent again.
     let mut account = match open_account(&state, &intent).await? {
-        Some(a) if a.status != "pending" => return Ok(accepted(&a)),
+        Some(a) if a.status != ExchangeAccountStatus::Pending => return Ok(accepted(&a)),
         Some(a) if a.venue != params.venue => {
             return Err(ApiError::new(
                 ErrorCode::ExchangeRejected,
@@ -161,7 +162,9 @@ pub async fn link(
             match state.store.create_exchange_account(&fresh).await {
                 Ok(()) => fresh,
                 Err(err) => match open_account(&state, &intent).await? {
-                    Some(a) if a.status != "pending" => return Ok(accepted(&a)),
+                    Some(a) if a.status != ExchangeAccountStatus::Pending => {
+                        return Ok(accepted(&a))
+                    }
                     Some(a) => a,
                     None => return Err(err.into()),
                 },
@@ -178,11 +181,10 @@ pub async fn link(
             account.venue_withdrawal_id = Some(withdrawal_id);
             account.conversion = serde_json::to_string(&conversion).ok();
             account.status = if tx_hash.is_some() {
-                "withdrawn"
+                ExchangeAccountStatus::Withdrawn
             } else {
-                "submitted"
-            }
-            .into();
+                ExchangeAccountStatus::Submitted
+            };
             account.tx_hash = tx_hash.clone();
             state.store.update_exchange_account(&account).await?;
             if let Some(hash) = tx_hash {
@@ -192,7 +194,7 @@ pub async fn link(
         Err(err) => {
             tracing::warn!(intent = %intent.id, venue = %account.venue, error = %err, "paying from an exchange account failed");
             if !err.is_retryable() && !matches!(err, ExchangeError::Unknown { .. }) {
-                account.status = "failed".into();
+                account.status = ExchangeAccountStatus::Failed;
                 account.failure = Some(err.to_string());
                 state.store.update_exchange_account(&account).await?;
             }
@@ -223,7 +225,7 @@ fn new_account(
         keep_credentials,
         order_leg: LegId::generate().to_string(),
         withdrawal_leg: LegId::generate().to_string(),
-        status: "pending".into(),
+        status: ExchangeAccountStatus::Pending,
         venue_withdrawal_id: None,
         tx_hash: None,
         failure: None,
@@ -244,7 +246,7 @@ async fn open_account(
         .exchange_accounts_of(&intent.id)
         .await?
         .into_iter()
-        .find(|a| a.status != "failed"))
+        .find(|a| a.status != ExchangeAccountStatus::Failed))
 }
 
 fn accepted(account: &ExchangeAccount) -> Response {

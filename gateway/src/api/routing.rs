@@ -26,7 +26,7 @@ use crate::error::{ApiError, EngineError, ErrorBody, ErrorCode};
 use crate::routing::market::{self, FundingSource};
 use crate::routing::oracle::{self, PriceReadings};
 use crate::routing::QuoteRefusal;
-use crate::store::quote::{AcceptOutcome, ExecutionStatus, QuoteRecord};
+use crate::store::quote::{AcceptOutcome, ExecutionStatus, QuoteRecord, QuoteStatus};
 
 /// Where the payer's money is.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -365,7 +365,7 @@ pub async fn create(
                 payment_intent_id: intent.id,
                 merchant_id: intent.merchant_id,
                 livemode: intent.livemode,
-                status: "open".into(),
+                status: QuoteStatus::Open,
                 body: serialize(o)?,
                 expires_at: i64::try_from(o.expires_at).unwrap_or(i64::MAX),
                 created_at: i64::try_from(o.created_at).unwrap_or(0),
@@ -442,7 +442,7 @@ async fn accept_quote(
     )
     .await
     .map_err(|_| not_found())?;
-    if record.status == "accepted" {
+    if record.status == QuoteStatus::Accepted {
         return Err(already_accepted());
     }
     if let Err(err) = awaiting(&intent) {
@@ -466,7 +466,7 @@ async fn accept_quote(
     )?;
     let now = now_secs(state);
     let now_i64 = i64::try_from(now).unwrap_or(i64::MAX);
-    if record.status != "open" || now_i64 >= record.expires_at {
+    if record.status != QuoteStatus::Open || now_i64 >= record.expires_at {
         // Records the expiry (compare-and-set; an accepted quote stays accepted).
         return match state.store.accept_quote(id, now_i64).await? {
             AcceptOutcome::AlreadyAccepted => Err(already_accepted()),

@@ -1,5 +1,6 @@
 //! [`ExchangeStore`] over sqlx `Any`.
 
+use super::exchange::ExchangeAccountStatus;
 use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
@@ -34,7 +35,8 @@ fn from_row(row: &AnyRow) -> Result<ExchangeAccount, StoreError> {
         keep_credentials: row.try_get::<i64, _>("keep_credentials").db()? != 0,
         order_leg: row.try_get("order_leg").db()?,
         withdrawal_leg: row.try_get("withdrawal_leg").db()?,
-        status: row.try_get("status").db()?,
+        status: ExchangeAccountStatus::parse(&row.try_get::<String, _>("status").db()?)
+            .ok_or_else(|| StoreError::Corrupt("exchange account status".into()))?,
         venue_withdrawal_id: row.try_get("venue_withdrawal_id").db()?,
         tx_hash: row.try_get("tx_hash").db()?,
         failure: row.try_get("failure").db()?,
@@ -61,7 +63,7 @@ impl ExchangeStore for SqlStore {
         .bind(i64::from(a.keep_credentials))
         .bind(a.order_leg.clone())
         .bind(a.withdrawal_leg.clone())
-        .bind(a.status.clone())
+        .bind(a.status.as_str())
         .bind(a.venue_withdrawal_id.clone())
         .bind(a.tx_hash.clone())
         .bind(a.failure.clone())
@@ -116,7 +118,7 @@ impl ExchangeStore for SqlStore {
             "UPDATE exchange_accounts SET status = $1, venue_withdrawal_id = $2, tx_hash = $3, \
              failure = $4, updated_at = $5, conversion = COALESCE($7, conversion) WHERE id = $6",
         )
-        .bind(a.status.clone())
+        .bind(a.status.as_str())
         .bind(a.venue_withdrawal_id.clone())
         .bind(a.tx_hash.clone())
         .bind(a.failure.clone())

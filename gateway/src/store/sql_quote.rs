@@ -6,8 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::quote::{
-    AcceptOutcome, ExecutionStatus, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStore,
-    RouteExecution, RouteLegKind, RouteLegRecord, RouteLegStatus,
+    AcceptOutcome, ExecutionStatus, FundedExecution, OwnedRouteLeg, QuoteRecord, QuoteStatus,
+    QuoteStore, RouteExecution, RouteLegKind, RouteLegRecord, RouteLegStatus,
 };
 use super::sql::{insert_idempotency, SqlStore};
 use super::StoreError;
@@ -49,7 +49,8 @@ fn from_row(row: &AnyRow) -> Result<QuoteRecord, StoreError> {
         payment_intent_id: intent.parse().map_err(|_| corrupt("intent"))?,
         merchant_id: merchant.parse().map_err(|_| corrupt("merchant"))?,
         livemode: row.try_get::<i64, _>("livemode").db()? != 0,
-        status: row.try_get("status").db()?,
+        status: QuoteStatus::parse(&row.try_get::<String, _>("status").db()?)
+            .ok_or_else(|| corrupt("status"))?,
         body: row.try_get("body").db()?,
         expires_at: row.try_get("expires_at").db()?,
         created_at: row.try_get("created_at").db()?,
@@ -187,7 +188,7 @@ impl QuoteStore for SqlStore {
             .bind(q.payment_intent_id.to_string())
             .bind(q.merchant_id.to_string())
             .bind(i64::from(q.livemode))
-            .bind(q.status.clone())
+            .bind(q.status.as_str())
             .bind(q.body.clone())
             .bind(q.expires_at)
             .bind(q.created_at)
@@ -516,10 +517,10 @@ impl SqlStore {
         let Some(quote) = self.get_quote(id).await? else {
             return Ok(AcceptOutcome::NotFound);
         };
-        if quote.status == "accepted" {
+        if quote.status == QuoteStatus::Accepted {
             return Ok(AcceptOutcome::AlreadyAccepted);
         }
-        if quote.status == "open" && quote.expires_at > now {
+        if quote.status == QuoteStatus::Open && quote.expires_at > now {
             return Ok(AcceptOutcome::AlreadyAccepted);
         }
         sqlx::query("UPDATE quotes SET status = 'expired' WHERE id = $1 AND status = 'open'")

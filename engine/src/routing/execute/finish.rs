@@ -1,6 +1,7 @@
 //! How a step ends: saving it, advancing the plan on a leg's outcome, reviews, returns and surplus returns.
 
 use super::*;
+use crate::store::exchange::ExchangeAccountStatus;
 
 /// The payment intent an execution pays.
 pub(super) async fn intent_of(
@@ -184,9 +185,9 @@ pub(super) async fn close_account(state: &Engine, exec: &RouteExecution, now_ms:
     };
     for mut a in accounts
         .into_iter()
-        .filter(|a| a.id == account && a.status == "routed")
+        .filter(|a| a.id == account && a.status == ExchangeAccountStatus::Routed)
     {
-        a.status = "failed".into();
+        a.status = ExchangeAccountStatus::Failed;
         a.failure = Some("the payment ended before anything moved".into());
         a.updated_at_ms = now_ms;
         if let Err(err) = state.store.update_exchange_account(&a).await {
