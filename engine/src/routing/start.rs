@@ -260,48 +260,26 @@ pub async fn prepare(
     payer: Payer,
 ) -> Result<Prepared, EngineError> {
     let now_ms = state.clock.now_ms();
-    let mut exec = RouteExecution {
-        id: new_execution_id(),
-        quote_id: quote_id.to_owned(),
-        payment_intent_id: intent.id,
-        merchant_id: intent.merchant_id,
-        livemode: intent.livemode,
-        status: ExecutionStatus::AwaitingFunds,
-        funding: Funding::Wallet {
-            chain: String::new(),
-            asset: String::new(),
-            payer: String::new(),
-            tx_hash: None,
-            amount: None,
-            block: None,
-        },
-        funding_ref: None,
-        plan: None,
-        graph: stored_json.to_owned(),
-        failure_code: None,
-        failure_message: None,
-        returned: None,
-        version: 1,
-        next_at_ms: expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
-        created_at_ms: now_ms,
-        updated_at_ms: now_ms,
-    };
-    let account = match payer {
+    // Wallet payers have until the quote expires (and a grace) to fund it; exchange payers are
+    // screened and started at once.
+    let (funding, status, next_at_ms, account) = match payer {
         Payer::Wallet {
             chain,
             asset,
             address,
-        } => {
-            exec.funding = Funding::Wallet {
+        } => (
+            Funding::Wallet {
                 chain,
                 asset,
                 payer: address.to_string(),
                 tx_hash: None,
                 amount: None,
                 block: None,
-            };
-            None
-        }
+            },
+            ExecutionStatus::AwaitingFunds,
+            expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
+            None,
+        ),
         Payer::Exchange {
             venue,
             credentials,
@@ -311,14 +289,35 @@ pub async fn prepare(
             // chain (the venue answers it for these credentials).
             let screened_as = account_address(state, intent, &venue, &credentials).await?;
             let account = link_account(state, intent, &venue, &credentials, keep).await?;
-            exec.funding = Funding::Exchange {
-                account: account.id.clone(),
-                venue,
-            };
-            exec.status = ExecutionStatus::Starting;
-            exec.next_at_ms = now_ms + STARTING_GRACE_MS;
-            Some((account, screened_as))
+            (
+                Funding::Exchange {
+                    account: account.id.clone(),
+                    venue,
+                },
+                ExecutionStatus::Starting,
+                now_ms + STARTING_GRACE_MS,
+                Some((account, screened_as)),
+            )
         }
+    };
+    let exec = RouteExecution {
+        id: new_execution_id(),
+        quote_id: quote_id.to_owned(),
+        payment_intent_id: intent.id,
+        merchant_id: intent.merchant_id,
+        livemode: intent.livemode,
+        status,
+        funding,
+        funding_ref: None,
+        plan: None,
+        graph: stored_json.to_owned(),
+        failure_code: None,
+        failure_message: None,
+        returned: None,
+        version: 1,
+        next_at_ms,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
     };
     Ok(Prepared { exec, account })
 }
