@@ -248,18 +248,29 @@ pub async fn leg_step(node: &dyn ChainNode, leg: &ChainTransfer) -> Result<LegSt
     })
 }
 
-/// A URL with any password replaced, for messages and logs.
+/// A URL for messages, logs and `Debug`: scheme, host and port only. A password or a bare
+/// userinfo token becomes `***`, and so does everything after the host (path, query and
+/// fragment), where RPC providers put their API keys (`/v2/<key>`, `?apikey=`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    let Some(scheme_end) = url.find("://") else {
+        return "***".to_owned();
+    };
+    let (scheme, rest) = url.split_at(scheme_end + 3);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("***@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = if tail.is_empty() || tail == "/" {
+        tail
+    } else {
+        "/***"
+    };
+    format!("{scheme}{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -267,15 +278,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_never_reach_a_log_line() {
+    fn passwords_and_api_keys_never_reach_a_log_line() {
         assert_eq!(
             redact_url("https://user:secret@rpc.example/v1"),
-            "https://user:***@rpc.example/v1"
+            "https://user:***@rpc.example/***"
         );
         assert_eq!(
             redact_url("https://token@rpc.example"),
-            "https://token@rpc.example"
+            "https://***@rpc.example"
         );
         assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(
+            redact_url("http://127.0.0.1:8545/"),
+            "http://127.0.0.1:8545/"
+        );
+        // Alchemy and Infura put the key in the path; others in the query.
+        assert_eq!(
+            redact_url("https://eth-mainnet.g.alchemy.com/v2/AbCdEf123"),
+            "https://eth-mainnet.g.alchemy.com/***"
+        );
+        assert_eq!(
+            redact_url("https://mainnet.infura.io/v3/0123456789abcdef"),
+            "https://mainnet.infura.io/***"
+        );
+        assert_eq!(
+            redact_url("https://rpc.example?apikey=secret"),
+            "https://rpc.example/***"
+        );
+        assert_eq!(
+            redact_url("postgres://rialto:pw@db:5432/rialto?sslmode=require"),
+            "postgres://rialto:***@db:5432/***"
+        );
+        assert_eq!(redact_url("not a url with a key"), "***");
     }
 }

@@ -11,8 +11,9 @@ use secrecy::SecretString;
 use crate::EvmError;
 
 /// One EVM chain the gateway watches and sends on, for one mode: the devnet chains serve
-/// `_test_` intents only, configured real chains `_live_` ones only.
-#[derive(Debug, Clone)]
+/// `_test_` intents only, configured real chains `_live_` ones only. Its `Debug` shows the RPC
+/// endpoints redacted ([`redact_url`]): providers put API keys in them.
+#[derive(Clone)]
 pub struct EvmChain {
     /// CAIP-2, `eip155:31338`.
     pub caip2: String,
@@ -30,6 +31,25 @@ pub struct EvmChain {
     pub hot_wallet: Option<SecretString>,
     /// Token contracts whose transfers the deposit watcher follows.
     pub tokens: Vec<Address>,
+}
+
+impl std::fmt::Debug for EvmChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rpc_urls: Vec<String> = self.rpc_urls.iter().map(|u| redact_url(u)).collect();
+        f.debug_struct("EvmChain")
+            .field("caip2", &self.caip2)
+            .field("chain_id", &self.chain_id)
+            .field("alias", &self.alias)
+            .field("livemode", &self.livemode)
+            .field("rpc_urls", &rpc_urls)
+            .field("confirmations", &self.confirmations)
+            .field(
+                "hot_wallet",
+                &self.hot_wallet.as_ref().map(|_| "[redacted]"),
+            )
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EvmChain {
@@ -99,3 +119,28 @@ impl EvmChain {
 }
 
 pub use rialto_connectors::chain::redact_url;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_an_rpc_key_or_the_hot_wallet() {
+        let mut chain = EvmChain::new(
+            "eip155:1".into(),
+            1,
+            "ethereum".into(),
+            true,
+            vec!["https://eth-mainnet.g.alchemy.com/v2/SeCrEtKeY".into()],
+            12,
+        );
+        chain.hot_wallet = Some(SecretString::from("0xdeadbeef".to_owned()));
+        let shown = format!("{chain:?}");
+        assert!(!shown.contains("SeCrEtKeY"), "{shown}");
+        assert!(!shown.contains("deadbeef"), "{shown}");
+        assert!(
+            shown.contains("https://eth-mainnet.g.alchemy.com/***"),
+            "{shown}"
+        );
+    }
+}

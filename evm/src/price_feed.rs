@@ -97,7 +97,7 @@ impl<C: Clock> ChainlinkPriceFeed<C> {
         for (chain_id, url) in rpc_urls {
             let parsed = url.parse::<Url>().map_err(|e| EvmError::InvalidRpcUrl {
                 chain_id,
-                url: url.clone(),
+                url: crate::chain::redact_url(&url),
                 reason: e.to_string(),
             })?;
             let provider = crate::provider::provider(parsed.as_str())?;

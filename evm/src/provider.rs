@@ -60,7 +60,7 @@ pub fn build_with(
     request: Duration,
 ) -> Result<DynProvider, EvmError> {
     let endpoint = |reason: String| EvmError::Endpoint {
-        url: rpc_url.to_owned(),
+        url: crate::chain::redact_url(rpc_url),
         reason,
     };
     let url: reqwest::Url = rpc_url.parse().map_err(|_| endpoint("not a URL".into()))?;

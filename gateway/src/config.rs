@@ -196,13 +196,12 @@ impl Config {
         if self.sandbox.confirmations == 0 {
             return invalid("sandbox.confirmations must be at least 1".into());
         }
-        let normalized = |p: &str| p.split_whitespace().collect::<Vec<_>>().join(" ");
         if !self.live.deposit_mnemonic.is_empty()
-            && normalized(&self.live.deposit_mnemonic) == normalized(SANDBOX_DEPOSIT_MNEMONIC)
+            && crate::dev_secrets::is_public_mnemonic(&self.live.deposit_mnemonic)
         {
             return invalid(
-                "live.deposit_mnemonic is the public BIP-39 test phrase: anyone could sweep \
-                 those addresses; generate a private one"
+                "live.deposit_mnemonic is a public test phrase (BIP-39's, anvil's or Hardhat's): \
+                 anyone could sweep those addresses; generate a private one"
                     .into(),
             );
         }
@@ -225,6 +224,12 @@ impl Config {
             }
             if chain.confirmations == 0 {
                 return invalid(format!("live.chains[{i}].confirmations must be at least 1"));
+            }
+            if crate::dev_secrets::is_public_key(&chain.hot_wallet_key) {
+                return invalid(format!(
+                    "live.chains[{i}].hot_wallet_key is one of anvil's or Hardhat's public \
+                     development keys: anyone could spend from it; use a private key"
+                ));
             }
         }
         if let Err(msg) = rialto_engine::compliance::validate_config(&self.compliance) {
@@ -291,6 +296,34 @@ mod tests {
         assert!(
             err.contains("database.url") && !err.contains("hunter2"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn live_mode_refuses_the_development_tools_public_secrets() {
+        let mut config = Config::default();
+        config.live.deposit_mnemonic =
+            "test test test test test test test test test test test junk".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("live.deposit_mnemonic"), "{err}");
+        assert!(!err.contains("junk"), "the phrase is not echoed: {err}");
+        let mut config = Config::default();
+        config.live.chains.push(rialto_engine::config::ChainConfig {
+            chain: "base".into(),
+            rpc_urls: vec!["https://base.example/v2/key".into()],
+            confirmations: 10,
+            hot_wallet_key: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+                .into(),
+            tokens: vec![],
+        });
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("live.chains[0].hot_wallet_key"), "{err}");
+        assert!(!err.contains("ac0974"), "the key is not echoed: {err}");
+        config.live.chains[0].hot_wallet_key =
+            "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d".into();
+        assert!(
+            config.validate().is_err(),
+            "anvil's account 1 is public too"
         );
     }
 }

@@ -28,6 +28,7 @@ pub mod api;
 pub mod chains;
 pub mod cli_ops;
 pub mod config;
+pub mod dev_secrets;
 pub mod error;
 pub mod exchange;
 pub mod http_client;

@@ -75,9 +75,32 @@ pub fn load_sealer(config: &Config) -> anyhow::Result<Sealer> {
         file.write_all(Sealer::generate_key().as_bytes())?;
         tracing::warn!(path = %path.display(), "generated a new master key; back it up: stored webhook secrets cannot be opened without it");
     }
+    refuse_shared_key_file(path)?;
     let key = std::fs::read_to_string(path)
         .with_context(|| format!("reading master key file {}", path.display()))?;
     Sealer::from_base64(&key).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Refuses a master key file that users other than its owner can read or write (mode `077`
+/// bits): whoever reads it opens every sealed secret.
+fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading master key file {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "master key file {} is open to group or others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Serves until SIGINT/SIGTERM. `listener` is already bound (tests bind port 0).
@@ -245,5 +268,30 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_master_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rialto.key");
+        let mut config = Config::default();
+        config.secrets.master_key_file = path.display().to_string();
+        // Created by the gateway: owner-only, accepted, and opened again the same way.
+        load_sealer(&config).expect("a new key file is created 0600");
+        load_sealer(&config).expect("and read back");
+        for mode in [0o644, 0o640, 0o606] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_sealer(&config).unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{mode:o}: {err}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load_sealer(&config).is_ok());
     }
 }
