@@ -129,26 +129,65 @@ async fn an_allow_listed_payer_skips_a_medium_risk_review_but_never_a_block_list
     })
     .await;
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "in_review");
-    let add = |kind: &'static str| {
+    let operator = operator(&app).await;
+    let add = |kind: &'static str, key: String| {
         let app = &app;
         async move {
-            let r = app
-                .post("/v1/compliance/list_entries", app.sk())
+            app.post("/v1/compliance/list_entries", &key)
                 .json(&json!({"kind": kind, "address": PAYER, "note": "known customer"}))
                 .send()
                 .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{kind}");
+                .unwrap()
         }
     };
-    add("allow").await;
+    // Allow-lists belong to operators: a merchant key may only block.
+    let refused = add("allow", app.sk().to_owned()).await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "operator_key_required", "{body}");
+    assert_eq!(body["error"]["param"], "kind", "{body}");
+    assert_eq!(
+        pay(&app, "25.00", json!({})).await["status"],
+        "in_review",
+        "the refused entry silences nothing"
+    );
+    // A merchant's allow entry stored before the rule (straight into the store) is ignored.
+    {
+        use rialto_gateway::store::{ComplianceStore, ListEntry};
+        let merchant = app.merchant.id.parse().unwrap();
+        let owner = rialto_gateway::compliance::flow::merchant_owner(&merchant, false);
+        let entry = ListEntry {
+            id: "cle_legacy_allow".into(),
+            owner,
+            kind: "allow".into(),
+            address: PAYER.to_ascii_lowercase(),
+            note: None,
+            created_at_ms: 0,
+        };
+        let audit = rialto_compliance::AuditEntry {
+            id: "cle_legacy_allow".into(),
+            at_ms: 1,
+            kind: "list_entry:create".into(),
+            subject: "legacy".into(),
+            outcome: "allow".into(),
+            detail: "{}".into(),
+        };
+        assert!(app.store.create_list_entry(&entry, &audit).await.unwrap());
+    }
+    assert_eq!(
+        pay(&app, "25.00", json!({})).await["status"],
+        "in_review",
+        "a merchant's own allow entry silences nothing"
+    );
+    assert_eq!(add("allow", operator.clone()).await.status(), 200);
     assert_eq!(
         pay(&app, "25.00", json!({})).await["status"],
         "funds_received"
     );
-    add("block").await;
+    assert_eq!(add("block", app.sk().to_owned()).await.status(), 200);
     assert_eq!(pay(&app, "25.00", json!({})).await["status"], "blocked");
-    // This merchant's allow-list does not cover the payer at another merchant.
+    // The operator's allow entry covers the payer at every merchant; this merchant's block
+    // entry covers only its own payments.
     let other = app.another_merchant().await;
     let intent: Value = app
         .post("/v1/payment_intents", &other.secret_key)
@@ -172,7 +211,7 @@ async fn an_allow_listed_payer_skips_a_medium_risk_review_but_never_a_block_list
         .json()
         .await
         .unwrap();
-    assert_eq!(paid["status"], "in_review");
+    assert_eq!(paid["status"], "funds_received");
 }
 
 #[tokio::test]

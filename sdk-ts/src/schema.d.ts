@@ -124,7 +124,10 @@ export interface paths {
         /** Your list entries (operators: the operator's), oldest first. */
         get: operations["list_compliance_list_entries"];
         put?: never;
-        /** Add an address to your block-list (or, for operators, a block- or allow-list). */
+        /**
+         * Add an address to your block-list (operators: the operator's block- or allow-list; a merchant
+         *     key asking for an `allow` entry gets `operator_key_required`).
+         */
         post: operations["create_compliance_list_entry"];
         delete?: never;
         options?: never;
@@ -1140,8 +1143,10 @@ export interface components {
         };
         ListEntryParams: {
             /**
-             * @description `block` or `allow`. An allow entry only silences the external screener's medium/high
-             *     ratings for the owner's payments; it never overrides OFAC, a block-list or a rule.
+             * @description `block` or `allow`. Merchants add `block` entries only; `allow` entries are the
+             *     operator's (an operator key) and only silence the external screener's medium/high
+             *     ratings, for every merchant's payments; they never override OFAC, a block-list or a
+             *     rule.
              */
             kind: string;
             address: string;

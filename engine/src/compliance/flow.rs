@@ -149,6 +149,11 @@ async fn lists_from(
             (CustomListKind::Block, "block"),
             (CustomListKind::Allow, "allow"),
         ] {
+            // Allow-lists belong to operators: a merchant's allow entry (one stored before the
+            // API refused them) silences nothing.
+            if kind == CustomListKind::Allow && matches!(owner, ListOwner::Merchant(_)) {
+                continue;
+            }
             // Entries are matched to the screened keys by their stored text, so no key is
             // lost to a re-parse that would normalise differently.
             let keys = addresses.iter().filter(|key| {

@@ -5,8 +5,10 @@ use super::*;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListEntryParams {
-    /// `block` or `allow`. An allow entry only silences the external screener's medium/high
-    /// ratings for the owner's payments; it never overrides OFAC, a block-list or a rule.
+    /// `block` or `allow`. Merchants add `block` entries only; `allow` entries are the
+    /// operator's (an operator key) and only silence the external screener's medium/high
+    /// ratings, for every merchant's payments; they never override OFAC, a block-list or a
+    /// rule.
     pub kind: String,
     pub address: String,
     pub chain: Option<String>,
@@ -78,7 +80,8 @@ pub(super) fn change_record(
     }
 }
 
-/// Add an address to your block-list (or, for operators, a block- or allow-list).
+/// Add an address to your block-list (operators: the operator's block- or allow-list; a merchant
+/// key asking for an `allow` entry gets `operator_key_required`).
 #[utoipa::path(
     post, path = "/v1/compliance/list_entries", operation_id = "create_compliance_list_entry",
     tag = "compliance", request_body = ListEntryParams,
@@ -109,6 +112,13 @@ pub async fn create_list_entry(
             "note must be at most 500 characters.",
         )
         .param("note"));
+    }
+    if params.kind == "allow" && !matches!(principal, Principal::Operator(_)) {
+        return Err(ApiError::new(
+            ErrorCode::OperatorKeyRequired,
+            "Allow entries are the operator's; a merchant key may add block entries only.",
+        )
+        .param("kind"));
     }
     let key = screening_key(&state.registry, &params.address, params.chain.as_deref())?;
     let entry = ListEntry {
