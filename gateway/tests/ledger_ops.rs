@@ -115,7 +115,13 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         .send()
         .await
         .unwrap();
-    assert_eq!(written.status(), 200, "{}", written.text().await.unwrap());
+    assert_eq!(written.status(), 200);
+    let written: Value = written.json().await.unwrap();
+    assert_eq!(
+        written["id"],
+        format!("wo_{}_test_ticket-42", app.merchant.id),
+        "the mode is in the id: a live write-off with the same reference is another one"
+    );
     let again = app
         .post("/v1/ledger/write_offs", &op)
         .json(&body)

@@ -549,7 +549,10 @@ pub async fn create_write_off(
         )
         .param("reference"));
     }
-    let id = format!("wo_{merchant}_{reference}");
+    // The mode is part of the id: the same ticket reference in test and live mode names two
+    // write-offs, never one (a posting is unique by its kind and reference).
+    let mode = if params.livemode { "live" } else { "test" };
+    let id = format!("wo_{merchant}_{mode}_{reference}");
     let account = crate::ledger::merchant_balance(&merchant);
     let posting = crate::ledger::transfer(
         (merchant, params.livemode),
