@@ -110,7 +110,11 @@ async fn a_transfer_on_chain_pays_exactly_one_intent_and_bad_reports_move_nothin
     let setup = setup().await;
     let (app, chain) = (&setup.app, &setup.chain);
     let wallet = payer(chain).await;
-    let first = intent(app, "25.00").await;
+    let first = app
+        .create_intent(json!({"amount": "25.00", "currency": "usd",
+            "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT},
+            "metadata": {"order": "A-1"}}))
+        .await;
     let hash = pay(&wallet, chain, MERCHANT, 25_000_000).await;
 
     // A wallet reports it with the publishable key and the client secret.
@@ -127,14 +131,17 @@ async fn a_transfer_on_chain_pays_exactly_one_intent_and_bad_reports_move_nothin
     assert_eq!(paid.status(), 200);
     let paid: Value = paid.json().await.unwrap();
     assert_eq!(paid["status"], "funds_received", "{paid}");
+    // The payer's view, as `GET` with the publishable key shows it: no merchant metadata.
+    assert!(paid["metadata"].is_null(), "{paid}");
     // Reporting it again answers the same; it can never pay a second intent.
     let again: Value = submit(app, &first, json!({"tx_hash": hash}), app.sk())
         .await
         .json()
         .await
         .unwrap();
-    // The same intent, wherever the worker has taken it since.
+    // The same intent, wherever the worker has taken it since; the merchant sees it all.
     assert_eq!(again["id"], paid["id"], "{again}");
+    assert_eq!(again["metadata"]["order"], "A-1", "{again}");
     assert!(
         ["funds_received", "settling", "succeeded"].contains(&again["status"].as_str().unwrap()),
         "{again}"

@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 use super::body::{parse_json, RawBody};
 use super::payment_intents::PaymentIntentObject;
 use super::wallet_payments::load_intent;
-use super::{intent_json, json_response, AppState, Caller};
+use super::{json_response, AppState, Caller};
 use crate::chain::report::{report_transaction, Reported};
 use crate::error::{ApiError, ErrorBody};
+use crate::store::KeyKind;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,8 +49,16 @@ pub async fn submit(
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     let reported =
         report_transaction(&state, &intent, &params.tx_hash, params.chain.as_deref()).await?;
-    Ok(match reported {
-        Reported::Pending(intent) => json_response(StatusCode::ACCEPTED, intent_json(&intent)),
-        Reported::Screened(intent) => json_response(StatusCode::OK, intent_json(&intent)),
-    })
+    // A payer (publishable key) sees the payer's view of the intent, as `GET` shows it: no
+    // merchant metadata.
+    let full_view = caller.kind == KeyKind::Secret;
+    let (status, intent) = match reported {
+        Reported::Pending(intent) => (StatusCode::ACCEPTED, intent),
+        Reported::Screened(intent) => (StatusCode::OK, intent),
+    };
+    Ok(json_response(
+        status,
+        serde_json::to_string(&PaymentIntentObject::new(&intent, full_view))
+            .map_err(|e| ApiError::internal(&e))?,
+    ))
 }
