@@ -25,7 +25,8 @@ pub async fn poll_exchange_withdrawals(state: &Engine) -> Result<usize, StoreErr
         else {
             continue;
         };
-        let Ok(opened) = state.sealer.open(&account.sealed_credentials) else {
+        let row = crate::webhooks::Sealer::row("exchange_accounts", &account.id);
+        let Ok(opened) = state.sealer.open_for(&row, &account.sealed_credentials) else {
             continue; // erased or sealed under another key: nothing more to ask the venue
         };
         let Ok(credentials) = serde_json::from_str::<Credentials>(&opened) else {

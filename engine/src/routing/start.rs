@@ -3,6 +3,7 @@
 //! intent's keys can follow it (`GET /v1/route_executions/{id}`). See `routing::execute`.
 
 use crate::store::exchange::ExchangeAccountStatus;
+use crate::webhooks::Sealer;
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
 use rialto_core::intent::{PaymentEvent, PaymentIntent};
@@ -589,15 +590,17 @@ async fn link_account(
     credentials: &Credentials,
     keep: bool,
 ) -> Result<ExchangeAccount, EngineError> {
-    let sealed = state
-        .sealer
-        .seal(&serde_json::to_string(credentials).map_err(|e| EngineError::internal(&e))?);
+    let id = format!(
+        "xa_{}",
+        LegId::generate().to_string().trim_start_matches("leg_")
+    );
+    let sealed = state.sealer.seal_for(
+        &Sealer::row("exchange_accounts", &id),
+        &serde_json::to_string(credentials).map_err(|e| EngineError::internal(&e))?,
+    );
     let now = state.clock.now_ms();
     let account = ExchangeAccount {
-        id: format!(
-            "xa_{}",
-            LegId::generate().to_string().trim_start_matches("leg_")
-        ),
+        id,
         payment_intent_id: intent.id,
         merchant_id: intent.merchant_id,
         livemode: intent.livemode,

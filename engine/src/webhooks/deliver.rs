@@ -148,8 +148,9 @@ async fn attempt(
         Some(e) if !e.enabled => Err("endpoint disabled".to_owned()),
         Some(endpoint) => {
             let body = event_object_json(&event);
+            let row = Sealer::row("webhook_endpoints", &endpoint.id.to_string());
             let secret = sealer
-                .open(&endpoint.secret_sealed)
+                .open_for(&row, &endpoint.secret_sealed)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sender
                 .send(

@@ -152,11 +152,9 @@ pub async fn link(
         }
         Some(a) => a,
         None => {
-            let sealed = state
-                .sealer
-                .seal(&serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?);
+            let plain = serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?;
             let link = (params.venue.as_str(), params.keep_credentials);
-            let fresh = new_account(&intent, link, sealed, state.clock.now_ms());
+            let fresh = new_account(&state, &intent, link, &plain);
             // Stored (with its leg ids) before anything reaches the venue; a concurrent link
             // loses on the one-open-attempt index and resumes the winner's legs.
             match state.store.create_exchange_account(&fresh).await {
@@ -206,17 +204,22 @@ pub async fn link(
 
 /// A new attempt to pay `intent` from the account whose sealed credentials are given, with
 /// the leg ids its order and withdrawal will carry.
+/// A new account for `intent`, its credentials sealed for its own row.
 fn new_account(
+    state: &AppState,
     intent: &PaymentIntent,
     (venue, keep_credentials): (&str, bool),
-    sealed: String,
-    now: i64,
+    credentials_json: &str,
 ) -> ExchangeAccount {
+    let now = state.clock.now_ms();
+    let id = format!(
+        "xa_{}",
+        LegId::generate().to_string().trim_start_matches("leg_")
+    );
+    let row = crate::webhooks::Sealer::row("exchange_accounts", &id);
+    let sealed = state.sealer.seal_for(&row, credentials_json);
     ExchangeAccount {
-        id: format!(
-            "xa_{}",
-            LegId::generate().to_string().trim_start_matches("leg_")
-        ),
+        id,
         payment_intent_id: intent.id,
         merchant_id: intent.merchant_id,
         livemode: intent.livemode,

@@ -147,15 +147,17 @@ pub async fn create(
         }
         let now = state.clock.now_ms();
         let secret = generate_secret();
+        let id = WebhookEndpointId::generate();
+        let row = crate::webhooks::Sealer::row("webhook_endpoints", &id.to_string());
         let endpoint = WebhookEndpoint {
-            id: WebhookEndpointId::generate(),
+            id,
             merchant_id: caller.merchant_id,
             livemode: caller.livemode,
             url,
             description: params.description,
             enabled_events,
             enabled: true,
-            secret_sealed: state.sealer.seal(&secret),
+            secret_sealed: state.sealer.seal_for(&row, &secret),
             created_at_ms: now,
             updated_at_ms: now,
         };
@@ -310,7 +312,8 @@ pub async fn rotate_secret(
     let result: Result<Response, WriteError> = async {
         let mut endpoint = load(&state, &caller, &id).await?;
         let secret = generate_secret();
-        endpoint.secret_sealed = state.sealer.seal(&secret);
+        let row = crate::webhooks::Sealer::row("webhook_endpoints", &endpoint.id.to_string());
+        endpoint.secret_sealed = state.sealer.seal_for(&row, &secret);
         save(&state, &mut endpoint, Some(secret), guard.as_ref()).await
     }
     .await;

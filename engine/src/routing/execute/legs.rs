@@ -23,7 +23,10 @@ pub(super) async fn venue_client(
         .ok_or("the exchange account is gone")?;
     let opened = state
         .sealer
-        .open(&account.sealed_credentials)
+        .open_for(
+            &crate::webhooks::Sealer::row("exchange_accounts", &account.id),
+            &account.sealed_credentials,
+        )
         .map_err(|_| "the exchange credentials were erased".to_owned())?;
     let credentials: Credentials = serde_json::from_str(&opened).map_err(|e| e.to_string())?;
     let venues = state
