@@ -107,6 +107,11 @@ pub struct SecretsConfig {
     /// from `master_key_file`, which is created (mode 0600) on first start.
     pub master_key: String,
     pub master_key_file: String,
+    /// With live chains or venues configured, the gateway refuses to generate a new master key
+    /// file (a lost or misplaced key file would otherwise be replaced silently, and every
+    /// stored secret sealed under the old key lost). Set for the one first start that should
+    /// create it.
+    pub allow_new_key_in_live: bool,
 }
 
 impl std::fmt::Debug for SecretsConfig {
@@ -114,6 +119,7 @@ impl std::fmt::Debug for SecretsConfig {
         f.debug_struct("SecretsConfig")
             .field("master_key", &"[redacted]")
             .field("master_key_file", &self.master_key_file)
+            .field("allow_new_key_in_live", &self.allow_new_key_in_live)
             .finish()
     }
 }
@@ -123,6 +129,7 @@ impl Default for SecretsConfig {
         Self {
             master_key: String::new(),
             master_key_file: "rialto.key".into(),
+            allow_new_key_in_live: false,
         }
     }
 }

@@ -64,6 +64,15 @@ pub fn load_sealer(config: &Config) -> anyhow::Result<Sealer> {
             .map_err(|e| anyhow::anyhow!("secrets.master_key: {e}"));
     }
     let path = Path::new(&secrets.master_key_file);
+    let live = !config.live.chains.is_empty() || !config.live.venues.is_empty();
+    if !path.exists() && live && !secrets.allow_new_key_in_live {
+        anyhow::bail!(
+            "master key file {} does not exist and live mode is configured: refusing to generate \
+             a new key (secrets sealed under the old one would be lost). Restore the file, set \
+             secrets.master_key, or set secrets.allow_new_key_in_live = true for this first start",
+            path.display()
+        );
+    }
     if !path.exists() {
         let mut file = std::fs::OpenOptions::new();
         file.write(true).create_new(true);
@@ -293,5 +302,21 @@ mod tests {
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(load_sealer(&config).is_ok());
+    }
+
+    #[test]
+    fn live_mode_never_generates_a_master_key_unless_told_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rialto.key");
+        let mut config = Config::default();
+        config.secrets.master_key_file = path.display().to_string();
+        config.live.venues = vec!["kraken".into()];
+        let err = load_sealer(&config).unwrap_err().to_string();
+        assert!(err.contains("allow_new_key_in_live"), "{err}");
+        assert!(!path.exists(), "nothing was written");
+        config.secrets.allow_new_key_in_live = true;
+        load_sealer(&config).expect("told to: the first start creates it");
+        config.secrets.allow_new_key_in_live = false;
+        load_sealer(&config).expect("an existing key file is read as before");
     }
 }
