@@ -12,25 +12,35 @@ pub const ANVIL_MNEMONIC: &str = "test test test test test test test test test t
 /// each tool funds by default, and more for `--accounts`.
 const ANVIL_ACCOUNTS: u32 = 20;
 
-/// Public mnemonics: anvil/Hardhat's, and the BIP-39 specification's (Trezor) English test
-/// vectors.
+/// Public mnemonics: anvil/Hardhat's, and the 24 English test vectors of the BIP-39 reference
+/// implementation (Trezor's `vectors.json`; the all-`abandon` 12-word one is the sandbox's
+/// deposit phrase).
 const PUBLIC_MNEMONICS: &[&str] = &[
     ANVIL_MNEMONIC,
     rialto_engine::config::SANDBOX_DEPOSIT_MNEMONIC,
     "legal winner thank year wave sausage worth useful legal winner thank yellow",
     "letter advice cage absurd amount doctor acoustic avoid letter advice cage above",
     "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
-    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon \
-     abandon abandon abandon abandon abandon abandon agent",
-    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon \
-     abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon \
-     abandon art",
-    "legal winner thank year wave sausage worth useful legal winner thank year wave sausage \
-     worth useful legal winner thank year wave sausage worth title",
-    "letter advice cage absurd amount doctor acoustic avoid letter advice cage absurd amount \
-     doctor acoustic avoid letter advice cage absurd amount doctor acoustic bless",
-    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo \
-     vote",
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon agent",
+    "legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful legal will",
+    "letter advice cage absurd amount doctor acoustic avoid letter advice cage absurd amount doctor acoustic avoid letter always",
+    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo when",
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art",
+    "legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth title",
+    "letter advice cage absurd amount doctor acoustic avoid letter advice cage absurd amount doctor acoustic avoid letter advice cage absurd amount doctor acoustic bless",
+    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo vote",
+    "ozone drill grab fiber curtain grace pudding thank cruise elder eight picnic",
+    "gravity machine north sort system female filter attitude volume fold club stay feature office ecology stable narrow fog",
+    "hamster diagram private dutch cause delay private meat slide toddler razor book happy fancy gospel tennis maple dilemma loan word shrug inflict delay length",
+    "scheme spot photo card baby mountain device kick cradle pact join borrow",
+    "horn tenant knee talent sponsor spell gate clip pulse soap slush warm silver nephew swap uncle crack brave",
+    "panda eyebrow bullet gorilla call smoke muffin taste mesh discover soft ostrich alcohol speed nation flash devote level hobby quick inner drive ghost inside",
+    "cat swing flag economy stadium alone churn speed unique patch report train",
+    "light rule cinnamon wrap drastic word pride squirrel upgrade then income fatal apart sustain crack supply proud access",
+    "all hour make first leader extend hole alien behind guard gospel lava path output census museum junior mass reopen famous sing advance salt reform",
+    "vessel ladder alter error federal sibling chat ability sun glass valve picture",
+    "scissors invite lock maple supreme raw rapid void congress muscle digital elegant little brisk hair mango congress clump",
+    "void come effort suffer camp survey warrior heavy shoot primary clutch crush open amazing screen patrol group space point ten exist slush involve unfold",
 ];
 
 fn words(phrase: &str) -> String {
@@ -90,6 +100,14 @@ mod tests {
         assert!(is_public_mnemonic(
             "legal winner thank year wave sausage worth useful legal winner thank yellow"
         ));
+        assert!(is_public_mnemonic(
+            "vessel ladder alter error federal sibling chat ability sun glass valve picture"
+        ));
+        assert_eq!(
+            PUBLIC_MNEMONICS.len(),
+            25,
+            "anvil's and the 24 BIP-39 vectors"
+        );
         assert!(!is_public_mnemonic(
             "rhythm crater mimic shadow drama pistol pulse couch fiber honey abuse leopard"
         ));
