@@ -13,7 +13,7 @@ use rialto_core::asset::AssetRegistry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{router, AppState};
+use crate::api::AppState;
 use crate::clock::{Clock, SystemClock};
 use crate::compliance::Compliance;
 use crate::config::{redact_url, Config, LogFormat};
@@ -174,7 +174,7 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     let mut server_stop = stop_rx;
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, crate::api::app(state)).with_graceful_shutdown(async move {
         let _ = server_stop.changed().await;
     });
     let server = tokio::spawn(async move { server.await });

@@ -109,14 +109,20 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
     assert_eq!(too_much.status(), 400);
     let err: Value = too_much.json().await.unwrap();
     assert_eq!(err["error"]["code"], "balance_insufficient");
-    let written = app
-        .post("/v1/ledger/write_offs", &op)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let write_off = || {
+        app.post("/v1/ledger/write_offs", &op)
+            .header("idempotency-key", "write-off-ticket-42")
+            .json(&body)
+            .send()
+    };
+    let written = write_off().await.unwrap();
     assert_eq!(written.status(), 200);
-    let written: Value = written.json().await.unwrap();
+    let written = written.text().await.unwrap();
+    let retried = write_off().await.unwrap();
+    assert_eq!(retried.status(), 200, "a retry with its key gets the first answer");
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    assert_eq!(retried.text().await.unwrap(), written);
+    let written: Value = serde_json::from_str(&written).unwrap();
     assert_eq!(
         written["id"],
         format!("wo_{}_test_ticket-42", app.merchant.id),
@@ -128,7 +134,7 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), 409, "a retry never writes off twice");
+    assert_eq!(again.status(), 409, "a retry without a key never writes off twice");
     let balance = app.get_json("/v1/balance").await;
     assert_eq!(balance["available"][0]["amount"], "24.75", "{balance}");
     assert!(balance_transactions(app)

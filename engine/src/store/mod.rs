@@ -11,6 +11,7 @@
 
 pub mod chain;
 pub mod exchange;
+pub mod idempotency;
 pub mod ledger;
 pub mod money;
 pub mod quote;
@@ -93,6 +94,13 @@ pub struct IdempotencyRecord {
     pub created_at_ms: i64,
 }
 
+impl IdempotencyRecord {
+    /// A reservation of a request still in flight: it has no response to replay yet.
+    pub fn is_in_flight(&self) -> bool {
+        self.response_status == 0
+    }
+}
+
 /// Which page of a list to read. IDs are time-ordered, so the id is the cursor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntentFilter {
@@ -101,6 +109,14 @@ pub struct IntentFilter {
     pub created_lte_ms: Option<i64>,
     pub starting_after: Option<PaymentIntentId>,
     pub ending_before: Option<PaymentIntentId>,
+    pub limit: u32,
+}
+
+/// Which deliveries of an event to read (see `WebhookStore::deliveries_for_event`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryPage {
+    pub endpoint: Option<WebhookEndpointId>,
+    pub starting_after: Option<String>,
     pub limit: u32,
 }
 
@@ -304,11 +320,13 @@ pub trait WebhookStore: Send + Sync + 'static {
 
     async fn get_event_by_id(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
 
-    /// An event's deliveries with their attempts, oldest first.
+    /// A page of an event's deliveries with their attempts, oldest first: those after the
+    /// cursor, to one endpoint when `endpoint` is given.
     async fn deliveries_for_event(
         &self,
         event: &EventId,
-    ) -> Result<Vec<(Delivery, Vec<Attempt>)>, StoreError>;
+        page: &DeliveryPage,
+    ) -> Result<Page<(Delivery, Vec<Attempt>)>, StoreError>;
 
     /// Puts a delivery back in the queue now (manual redelivery); `false` if there is none.
     async fn redeliver(
@@ -593,6 +611,14 @@ pub trait ComplianceStore: Send + Sync + 'static {
     /// Every entry of these owners, oldest first.
     async fn list_entries(&self, owners: &[&str]) -> Result<Vec<ListEntry>, StoreError>;
 
+    /// A page of one owner's entries, oldest first, after the `starting_after` cursor.
+    async fn list_entries_page(
+        &self,
+        owner: &str,
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ListEntry>, StoreError>;
+
     /// The entries of these owners that list one of `addresses`.
     async fn find_list_entries(
         &self,
@@ -639,6 +665,7 @@ pub trait Store:
     + ComplianceStore
     + chain::ChainStore
     + exchange::ExchangeStore
+    + idempotency::IdempotencyStore
     + ledger::LedgerStore
     + money::MoneyStore
     + quote::QuoteStore

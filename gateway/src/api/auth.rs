@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use governor::clock::{Clock as _, DefaultClock};
 use rialto_core::id::MerchantId;
 
+use super::limits::{client_address, Presented};
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::keys::{hash_key, is_operator_key, parse_key};
@@ -47,13 +47,15 @@ impl Caller {
         }
     }
 
-    /// Idempotency keys and other per-merchant namespaces never cross modes.
+    /// Idempotency keys and other per-merchant namespaces never cross modes, nor key kinds:
+    /// a payer's publishable key can never collide with (or replay) the merchant's writes.
+    /// Secret keys keep the plain `merchant:mode` scope their records were stored under.
     pub fn scope(&self) -> String {
-        format!(
-            "{}:{}",
-            self.merchant_id,
-            if self.livemode { "live" } else { "test" }
-        )
+        let mode = if self.livemode { "live" } else { "test" };
+        match self.kind {
+            KeyKind::Secret => format!("{}:{mode}", self.merchant_id),
+            KeyKind::Publishable => format!("{}:{mode}:publishable", self.merchant_id),
+        }
     }
 }
 
@@ -81,8 +83,7 @@ fn invalid_key() -> ApiError {
     ApiError::new(ErrorCode::ApiKeyInvalid, "Invalid API key provided.")
 }
 
-async fn lookup(state: &AppState, key: &str) -> Result<ApiKeyRecord, ApiError> {
-    let hash = hash_key(key);
+async fn lookup(state: &AppState, hash: String) -> Result<Option<ApiKeyRecord>, ApiError> {
     let cached = state
         .key_cache
         .read()
@@ -90,13 +91,11 @@ async fn lookup(state: &AppState, key: &str) -> Result<ApiKeyRecord, ApiError> {
         .and_then(|cache| cache.get(&hash).cloned())
         .filter(|c| c.fetched.elapsed() < KEY_CACHE_TTL);
     if let Some(hit) = cached {
-        return Ok(hit.record);
+        return Ok(Some(hit.record));
     }
-    let record = state
-        .store
-        .find_api_key(&hash)
-        .await?
-        .ok_or_else(invalid_key)?;
+    let Some(record) = state.store.find_api_key(&hash).await? else {
+        return Ok(None);
+    };
     if let Ok(mut cache) = state.key_cache.write() {
         if cache.len() >= KEY_CACHE_MAX {
             cache.clear();
@@ -109,19 +108,33 @@ async fn lookup(state: &AppState, key: &str) -> Result<ApiKeyRecord, ApiError> {
             },
         );
     }
-    Ok(record)
+    Ok(Some(record))
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = bearer(parts)?;
-        let (kind, livemode) = parse_key(key).ok_or_else(invalid_key)?;
-        let record = lookup(state, key).await?;
-        if record.kind != kind || record.livemode != livemode {
-            return Err(invalid_key());
+        // Already authenticated (and counted) by the idempotency layer.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
+        let key = bearer(parts)?;
+        let client = client_address(parts);
+        state.limits.check_address(client)?;
+        let Some((kind, livemode)) = parse_key(key) else {
+            state.limits.lookup_failed(client);
+            return Err(invalid_key());
+        };
+        let hash = hash_key(key);
+        state.limits.check(Presented::Api { kind, hash: &hash }, client)?;
+        let record = lookup(state, hash)
+            .await?
+            .filter(|r| r.kind == kind && r.livemode == livemode);
+        let Some(record) = record else {
+            state.limits.lookup_failed(client);
+            return Err(invalid_key());
+        };
         if livemode && state.config.live.venues.is_empty() && state.config.live.chains.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::LivemodeUnavailable,
@@ -130,16 +143,6 @@ impl FromRequestParts<AppState> for Caller {
             ));
         }
         let key_id = record.id.to_string();
-        if let Err(not_until) = state.limiter.check_key(&key_id) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut err = ApiError::new(
-                ErrorCode::RateLimited,
-                "Too many requests with this API key. Retry after the number of seconds in \
-                 the Retry-After header.",
-            );
-            err.retry_after = Some(wait.as_secs().max(1));
-            return Err(err);
-        }
         Ok(Caller {
             merchant_id: record.merchant_id,
             livemode,
@@ -162,18 +165,16 @@ fn operator_required() -> ApiError {
     )
 }
 
-async fn operator_from(state: &AppState, key: &str) -> Result<Operator, ApiError> {
-    let record = state
-        .store
-        .find_operator_key(&hash_key(key))
-        .await?
-        .ok_or_else(invalid_key)?;
-    if let Err(not_until) = state.limiter.check_key(&record.id) {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        let mut err = ApiError::new(ErrorCode::RateLimited, "Too many requests with this key.");
-        err.retry_after = Some(wait.as_secs().max(1));
-        return Err(err);
-    }
+async fn operator_from(state: &AppState, parts: &Parts, key: &str) -> Result<Operator, ApiError> {
+    let client = client_address(parts);
+    let hash = hash_key(key);
+    state
+        .limits
+        .check(Presented::Operator { hash: &hash }, client)?;
+    let Some(record) = state.store.find_operator_key(&hash).await? else {
+        state.limits.lookup_failed(client);
+        return Err(invalid_key());
+    };
     Ok(Operator { key: record })
 }
 
@@ -181,11 +182,14 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(operator) = parts.extensions.get::<Operator>() {
+            return Ok(operator.clone());
+        }
         let key = bearer(parts)?;
         if !is_operator_key(key) {
             return Err(operator_required());
         }
-        operator_from(state, key).await
+        operator_from(state, parts, key).await
     }
 }
 
@@ -200,12 +204,35 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(operator) = parts.extensions.get::<Operator>() {
+            return Ok(Principal::Operator(operator.clone()));
+        }
         let key = bearer(parts)?;
         if is_operator_key(key) {
-            return Ok(Principal::Operator(operator_from(state, key).await?));
+            return Ok(Principal::Operator(operator_from(state, parts, key).await?));
         }
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.require_secret()?;
         Ok(Principal::Merchant(caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payers_idempotency_keys_never_share_the_merchants_scope() {
+        let merchant: MerchantId = MerchantId::generate();
+        let caller = |kind| Caller {
+            merchant_id: merchant.clone(),
+            livemode: false,
+            kind,
+            key_id: "key".into(),
+        };
+        let secret = caller(KeyKind::Secret).scope();
+        let publishable = caller(KeyKind::Publishable).scope();
+        assert_ne!(secret, publishable);
+        assert_eq!(secret, format!("{merchant}:test"), "stored records keep their scope");
     }
 }

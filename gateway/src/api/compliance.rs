@@ -55,6 +55,7 @@ pub fn screen_name_now(state: &AppState, name: &str, at_ms: u64) -> Decision {
 /// Screen an address (operators and merchants) or a name (operators).
 #[utoipa::path(
     post, path = "/v1/compliance/screenings", operation_id = "create_compliance_screening",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     tag = "compliance", request_body = ScreeningParams,
     responses((status = 200, body = ScreeningObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -167,6 +168,7 @@ pub async fn screen(
 /// Re-read the configured list folder now (operators).
 #[utoipa::path(
     post, path = "/v1/compliance/reload", operation_id = "reload_compliance_lists",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     tag = "compliance",
     responses((status = 200, description = "The lists now in force", body = Object),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -367,7 +369,7 @@ fn note(body: &[u8]) -> Result<String, ApiError> {
 /// Approve a payment held for review: screened again, then it rejoins the flow (operators).
 #[utoipa::path(
     post, path = "/v1/compliance/cases/{id}/approve", operation_id = "approve_compliance_case",
-    tag = "compliance", params(("id" = String, Path)), request_body = ResolveParams,
+    tag = "compliance", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = ResolveParams,
     responses((status = 200, body = CaseObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -392,7 +394,7 @@ pub async fn approve(
 /// Reject a payment held for review: it is blocked and its funds stay frozen (operators).
 #[utoipa::path(
     post, path = "/v1/compliance/cases/{id}/reject", operation_id = "reject_compliance_case",
-    tag = "compliance", params(("id" = String, Path)), request_body = ResolveParams,
+    tag = "compliance", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = ResolveParams,
     responses((status = 200, body = CaseObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),

@@ -12,7 +12,7 @@ use super::body::{parse_json, parse_query, RawBody};
 use super::idempotency::{claim, finish, record_for, WriteError};
 use super::{json_response, parse_id, parse_limit, serialize, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::store::{Attempt, Delivery, Event, EventFilter};
+use crate::store::{Attempt, Delivery, DeliveryPage, Event, EventFilter};
 
 pub use rialto_engine::objects::event_object_json;
 
@@ -167,33 +167,50 @@ pub struct DeliveryList {
     pub has_more: bool,
 }
 
-/// An event's webhook deliveries, one per endpoint, with every attempt.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListDeliveriesParams {
+    /// 1 to 100, default 10.
+    limit: Option<String>,
+    /// A delivery id: the page after it.
+    starting_after: Option<String>,
+}
+
+/// An event's webhook deliveries, one per endpoint, with every attempt; oldest first, a page
+/// at a time.
 #[utoipa::path(
     get, path = "/v1/events/{id}/deliveries", operation_id = "list_event_deliveries", tag = "events",
-    params(("id" = String, Path, description = "evt_…")),
-    responses((status = 200, body = DeliveryList), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 429, body = ErrorBody)),
+    params(("id" = String, Path, description = "evt_…"), ListDeliveriesParams),
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("api_key" = []))
 )]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     caller.require_secret()?;
+    let params: ListDeliveriesParams = parse_query(uri.query())?;
+    let limit = parse_limit(params.limit)?;
     let event = load_event(&state, &caller, &id).await?;
-    let data = state
-        .store
-        .deliveries_for_event(&event.id)
-        .await?
-        .iter()
-        .map(|(d, attempts)| DeliveryObject::new(d, attempts))
-        .collect();
+    let page = DeliveryPage {
+        endpoint: None,
+        starting_after: params.starting_after,
+        limit,
+    };
+    let page = state.store.deliveries_for_event(&event.id, &page).await?;
     let list = DeliveryList {
         object: "list",
-        data,
-        has_more: false,
+        data: page
+            .data
+            .iter()
+            .map(|(d, attempts)| DeliveryObject::new(d, attempts))
+            .collect(),
+        has_more: page.has_more,
     };
     Ok(json_response(StatusCode::OK, serialize(&list)?))
 }
@@ -242,12 +259,17 @@ pub async fn redeliver(
                 .param("webhook_endpoint"),
             ));
         }
+        let one = DeliveryPage {
+            endpoint: Some(endpoint),
+            starting_after: None,
+            limit: 1,
+        };
         let data = state
             .store
-            .deliveries_for_event(&event.id)
+            .deliveries_for_event(&event.id, &one)
             .await?
+            .data
             .iter()
-            .filter(|(d, _)| d.endpoint_id == endpoint)
             .map(|(d, attempts)| DeliveryObject::new(d, attempts))
             .collect();
         let json = serialize(&DeliveryList {

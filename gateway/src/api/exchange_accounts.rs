@@ -96,7 +96,7 @@ pub use rialto_engine::exchange::exchange_error;
 /// address. Answers `202`; the intent succeeds once the withdrawal's transaction is confirmed.
 #[utoipa::path(
     post, path = "/v1/payment_intents/{id}/exchange_accounts", operation_id = "link_exchange_account",
-    tag = "payment_intents", params(("id" = String, Path)), request_body = LinkExchangeParams,
+    tag = "payment_intents", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = LinkExchangeParams,
     responses((status = 202, body = ExchangeAccountObject), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = []))

@@ -80,7 +80,7 @@ pub async fn retrieve(
 /// execution only. Too little, too late, or for an intent no longer open: it all goes back.
 #[utoipa::path(
     post, path = "/v1/route_executions/{id}/fund", operation_id = "fund_route_execution",
-    tag = "routing", params(("id" = String, Path)), request_body = FundExecutionParams,
+    tag = "routing", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = FundExecutionParams,
     responses((status = 200, body = RouteExecutionObject), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("api_key" = []))

@@ -71,8 +71,9 @@ impl Guard {
             .get_idempotency(&self.key.scope, &self.key.key)
             .await?;
         match stored {
-            Some(record) if record.request_hash == self.key.request_hash => Ok(replay(&record)),
-            Some(_) => Err(reused()),
+            Some(record) if record.request_hash != self.key.request_hash => Err(reused()),
+            Some(record) if record.is_in_flight() => Err(in_use()),
+            Some(record) => Ok(replay(&record)),
             None => Err(ApiError::internal(
                 &"idempotency record vanished after a conflict",
             )),
@@ -88,14 +89,23 @@ impl Guard {
             .get_idempotency(&self.key.scope, &self.key.key)
             .await?
         {
-            Some(record) if record.request_hash == self.key.request_hash => Ok(replay(&record)),
-            Some(_) => Err(reused()),
+            Some(record) if record.request_hash != self.key.request_hash => Err(reused()),
+            Some(record) if record.is_in_flight() => Err(in_use()),
+            Some(record) => Ok(replay(&record)),
             None => Err(err),
         }
     }
 }
 
-fn reused() -> ApiError {
+pub(super) fn in_use() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyKeyInUse,
+        "A request with this Idempotency-Key is still being processed. Retry shortly.",
+    )
+    .param("Idempotency-Key")
+}
+
+pub(super) fn reused() -> ApiError {
     ApiError::new(
         ErrorCode::IdempotencyKeyReused,
         "This Idempotency-Key was already used with a different request. Use a new key for a \
@@ -104,7 +114,7 @@ fn reused() -> ApiError {
     .param("Idempotency-Key")
 }
 
-fn replay(record: &IdempotencyRecord) -> Response {
+pub(super) fn replay(record: &IdempotencyRecord) -> Response {
     let status = StatusCode::from_u16(record.response_status).unwrap_or(StatusCode::OK);
     let mut response = (status, record.response_body.clone()).into_response();
     let headers = response.headers_mut();
@@ -135,6 +145,18 @@ pub async fn begin(
     path: &str,
     body: &[u8],
 ) -> Result<Begin, ApiError> {
+    begin_in(state, caller.scope(), headers, method, path, body)
+}
+
+/// [`begin`] within an explicit scope (an operator's, for instance).
+pub fn begin_in(
+    state: &AppState,
+    scope: String,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Begin, ApiError> {
     let Some(value) = headers.get(HEADER) else {
         return Ok(Begin::NoKey);
     };
@@ -150,7 +172,6 @@ pub async fn begin(
             .param("Idempotency-Key")
         })?
         .to_owned();
-    let scope = caller.scope();
     let request_hash = request_hash(method, path, body);
     let claimed = state
         .inflight
@@ -158,11 +179,7 @@ pub async fn begin(
         .map(|mut set| set.insert((scope.clone(), key.clone())))
         .unwrap_or(false);
     if !claimed {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyKeyInUse,
-            "A request with this Idempotency-Key is still being processed. Retry shortly.",
-        )
-        .param("Idempotency-Key"));
+        return Err(in_use());
     }
     Ok(Begin::Fresh(Guard {
         inflight: state.inflight.clone(),

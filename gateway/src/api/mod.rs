@@ -8,6 +8,8 @@ mod events;
 pub(crate) mod exchange_accounts;
 pub mod executions;
 pub(crate) mod idempotency;
+mod idempotency_layer;
+mod limits;
 mod middleware;
 mod money;
 pub mod openapi;
@@ -20,14 +22,12 @@ pub(crate) mod wallet_payments;
 mod webhook_endpoints;
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rialto_core::asset::AssetRegistry;
 use rialto_core::id::{Id, IdKind};
@@ -53,7 +53,7 @@ pub struct AppState {
     pub engine: Engine,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
-    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    limits: Arc<limits::RateLimits>,
     key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
     /// The EVM chains themselves, for the EVM-only endpoints (EIP-3009 authorizations); the
@@ -79,15 +79,13 @@ impl AppState {
         sealer: Arc<Sealer>,
         compliance: Arc<Compliance>,
     ) -> Self {
-        let per_second = NonZeroU32::new(config.rate_limit.per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(config.rate_limit.burst).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
+        let limits = limits::RateLimits::new(&config.rate_limit);
         let engine = Engine::new(store, registry, config.engine(), clock, sealer, compliance);
         Self {
             engine,
             config,
             metrics,
-            limiter: Arc::new(limiter),
+            limits: Arc::new(limits),
             key_cache: Arc::default(),
             inflight: Arc::default(),
             evm_chains: Arc::default(),
@@ -208,7 +206,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
-        .route("/openapi.json", get(ops::openapi));
+        .route("/openapi.json", get(ops::openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency_layer::layer,
+        ));
     Router::new()
         .nest("/v1", v1)
         .route("/health", get(ops::health))
@@ -218,6 +220,14 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
+}
+
+/// [`router`] as a service that knows each connection's peer address (the rate limits'
+/// payer sessions and unknown-key refusals are per client address).
+pub fn app(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
 }
 
 async fn not_found() -> ApiError {

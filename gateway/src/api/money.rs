@@ -51,6 +51,7 @@ fn settings_json(settings: &MerchantSettings) -> String {
 /// Replace the settlement schedule and payment policy (fields left out take their defaults).
 #[utoipa::path(
     post, path = "/v1/settings", operation_id = "update_settings", tag = "settings",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body = MerchantSettings,
     responses((status = 200, body = MerchantSettings), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody)),
@@ -449,7 +450,7 @@ pub async fn retrieve_payout(
 /// merchant's secret keys than the one that asked for it (maker-checker).
 #[utoipa::path(
     post, path = "/v1/payouts/{id}/approve", operation_id = "approve_payout", tag = "payouts",
-    params(("id" = String, Path, description = "po_…")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path, description = "po_…")),
     responses((status = 200, body = payouts::PayoutObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = []))
@@ -503,6 +504,7 @@ pub struct WriteOffParams {
 /// balance holds less.
 #[utoipa::path(
     post, path = "/v1/ledger/write_offs", operation_id = "create_write_off", tag = "balance",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body = WriteOffParams,
     responses((status = 200, description = "`{object: write_off, id, merchant, asset, amount, reason}`"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

@@ -250,6 +250,7 @@ fn run_json(run: &ReconciliationRun, exceptions: &[ExceptionRecord], operator: b
 /// head) against the gateway's legs, payments and ledger; stores and answers the run.
 #[utoipa::path(
     post, path = "/v1/reconciliation_runs", operation_id = "create_reconciliation_run",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     tag = "reports",
     responses((status = 200, description = "The `reconciliation_run` with its exceptions"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

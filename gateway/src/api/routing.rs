@@ -5,8 +5,9 @@
 //! Payer-side like the other payment endpoints: a secret key, or the publishable key with the
 //! intent's `client_secret`. Quotes are stored (`quotes` table) with their expiry; accepting is
 //! a compare-and-set on the stored status, then the router's `lock` on the route this gateway
-//! quoted. Neither request moves money, so neither needs an `Idempotency-Key`: creating
-//! quotes twice gives two sets, and a repeated accept is refused with its own code.
+//! quoted. Neither request moves money; both take an `Idempotency-Key` like every write (the
+//! `/v1` idempotency layer), so a retried request gets the first answer back rather than a
+//! second set of quotes or a refused second accept.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -283,7 +284,7 @@ fn funding_source(
 /// rounds every conversion was checked against, and an expiry.
 #[utoipa::path(
     post, path = "/v1/payment_intents/{id}/quotes", operation_id = "create_quotes",
-    tag = "routing", params(("id" = String, Path)), request_body = CreateQuotesParams,
+    tag = "routing", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = CreateQuotesParams,
     responses((status = 200, body = QuoteList), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = []))
@@ -401,7 +402,7 @@ fn already_accepted() -> ApiError {
 /// (`quote_expired`) and for a second accept on the same intent (`quote_already_accepted`).
 #[utoipa::path(
     post, path = "/v1/quotes/{id}/accept", operation_id = "accept_quote",
-    tag = "routing", params(("id" = String, Path)), request_body = AcceptQuoteParams,
+    tag = "routing", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = AcceptQuoteParams,
     responses((status = 200, body = QuoteObject), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("api_key" = []))

@@ -32,7 +32,7 @@ pub struct SubmitTransactionParams {
 /// intent's client secret). It is verified on chain before anything changes.
 #[utoipa::path(
     post, path = "/v1/payment_intents/{id}/transactions", operation_id = "submit_payment_transaction",
-    tag = "payment_intents", params(("id" = String, Path)), request_body = SubmitTransactionParams,
+    tag = "payment_intents", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = SubmitTransactionParams,
     responses((status = 200, body = PaymentIntentObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),

@@ -156,7 +156,7 @@ fn intent_units(intent: &PaymentIntent) -> Result<u128, ApiError> {
 /// Get (or create on first call) the intent's deposit address.
 #[utoipa::path(
     post, path = "/v1/payment_intents/{id}/deposit_address", operation_id = "create_deposit_address",
-    tag = "payment_intents", params(("id" = String, Path)), request_body = ClientSecretParams,
+    tag = "payment_intents", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = ClientSecretParams,
     responses((status = 200, body = DepositAddressObject), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = []))
@@ -437,7 +437,7 @@ async fn relayed_before(
 /// the relayed transaction; the intent moves on once it has its confirmations.
 #[utoipa::path(
     post, path = "/v1/payment_intents/{id}/authorizations", operation_id = "submit_authorization",
-    tag = "payment_intents", params(("id" = String, Path)), request_body = AuthorizationParams,
+    tag = "payment_intents", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = AuthorizationParams,
     responses((status = 202, body = Object), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 503, body = ErrorBody)),

@@ -11,6 +11,7 @@ mod sql;
 mod sql_chain;
 mod sql_compliance;
 mod sql_exchange;
+mod sql_idempotency;
 mod sql_ledger;
 mod sql_money;
 mod sql_quote;

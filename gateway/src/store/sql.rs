@@ -318,7 +318,7 @@ fn bind_record<'q>(
 }
 
 /// A unique violation on the idempotency key means another request committed it first.
-fn map_key_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+pub(super) fn map_key_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
     match result {
         Ok(value) => Ok(value),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {

@@ -469,6 +469,26 @@ impl ComplianceStore for SqlStore {
         Ok(entries)
     }
 
+    async fn list_entries_page(
+        &self,
+        owner: &str,
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ListEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, owner, kind, address, note, created_at FROM compliance_list_entries \
+             WHERE owner = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(owner)
+        .bind(starting_after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        let entries = rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::from_rows(entries, limit, false))
+    }
+
     async fn find_list_entries(
         &self,
         owners: &[&str],

@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::sql::{insert_idempotency, Backend, SqlStore};
 use super::PendingEvent;
 use super::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, Event, EventFilter, IdempotencyRecord, Page,
+    Attempt, AttemptOutcome, Delivery, DeliveryPage, DeliveryStatus, Event, EventFilter, IdempotencyRecord, Page,
     StoreError, WebhookEndpoint, WebhookStore,
 };
 
@@ -413,11 +413,16 @@ impl WebhookStore for SqlStore {
     async fn deliveries_for_event(
         &self,
         event: &EventId,
-    ) -> Result<Vec<(Delivery, Vec<Attempt>)>, StoreError> {
+        page: &DeliveryPage,
+    ) -> Result<Page<(Delivery, Vec<Attempt>)>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE event_id = $1 ORDER BY id"
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE event_id = $1 AND ($2 IS \
+             NULL OR endpoint_id = $2) AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
         ))
         .bind(event.to_string())
+        .bind(page.endpoint.as_ref().map(ToString::to_string))
+        .bind(page.starting_after.clone())
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await
         .db()?;
@@ -438,7 +443,7 @@ impl WebhookStore for SqlStore {
                 .collect::<Result<Vec<_>, _>>()?;
             out.push((delivery, attempts));
         }
-        Ok(out)
+        Ok(Page::from_rows(out, page.limit, false))
     }
 
     async fn redeliver(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use reqwest::{Client, RequestBuilder, Response};
 use rialto_core::asset::AssetRegistry;
-use rialto_gateway::api::{router, AppState};
+use rialto_gateway::api::AppState;
 use rialto_gateway::clock::{Clock, SystemClock};
 use rialto_gateway::compliance::Compliance;
 use rialto_gateway::config::Config;
@@ -173,7 +173,7 @@ pub async fn spawn_app_full(
     ));
     let served = state.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router(served)).await;
+        let _ = axum::serve(listener, rialto_gateway::api::app(served)).await;
     });
     TestApp {
         base,

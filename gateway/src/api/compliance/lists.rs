@@ -84,6 +84,7 @@ pub(super) fn change_record(
 /// key asking for an `allow` entry gets `operator_key_required`).
 #[utoipa::path(
     post, path = "/v1/compliance/list_entries", operation_id = "create_compliance_list_entry",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     tag = "compliance", request_body = ListEntryParams,
     responses((status = 200, body = ListEntryObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -155,24 +156,40 @@ pub async fn create_list_entry(
     ))
 }
 
-/// Your list entries (operators: the operator's), oldest first.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListEntriesParams {
+    /// 1 to 100, default 10.
+    limit: Option<String>,
+    /// A `cle_…` id: the page after it.
+    starting_after: Option<String>,
+}
+
+/// Your list entries (operators: the operator's), oldest first, a page at a time.
 #[utoipa::path(
     get, path = "/v1/compliance/list_entries", operation_id = "list_compliance_list_entries",
-    tag = "compliance",
-    responses((status = 200, body = ListEntryList), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)),
+    tag = "compliance", params(ListEntriesParams),
+    responses((status = 200, body = ListEntryList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = []))
 )]
 pub async fn list_list_entries(
     State(state): State<AppState>,
     principal: Principal,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let params: ListEntriesParams = parse_query(uri.query())?;
+    let limit = parse_limit(params.limit)?;
     let owner = owner_of(&principal);
-    let entries = state.store.list_entries(&[owner.as_str()]).await?;
+    let page = state
+        .store
+        .list_entries_page(&owner, params.starting_after.as_deref(), limit)
+        .await?;
     let list = ListEntryList {
         object: "list",
-        data: entries.iter().map(ListEntryObject::new).collect(),
-        has_more: false,
+        data: page.data.iter().map(ListEntryObject::new).collect(),
+        has_more: page.has_more,
     };
     Ok(json_response(StatusCode::OK, serialize(&list)?))
 }
@@ -180,7 +197,7 @@ pub async fn list_list_entries(
 /// Remove one of your list entries.
 #[utoipa::path(
     delete, path = "/v1/compliance/list_entries/{id}", operation_id = "delete_compliance_list_entry",
-    tag = "compliance", params(("id" = String, Path)),
+    tag = "compliance", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)),
     responses((status = 200, description = "`{\"object\": \"compliance_list_entry\", \"id\": …, \"deleted\": true}`", body = Object),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -210,7 +227,7 @@ pub async fn delete_list_entry(
 /// Set a merchant's compliance policy: limits per fiat unit, velocity, blocked countries.
 #[utoipa::path(
     post, path = "/v1/compliance/policies/{merchant}", operation_id = "set_compliance_policy",
-    tag = "compliance", params(("merchant" = String, Path)),
+    tag = "compliance", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("merchant" = String, Path)),
     request_body(content = Object, description = "`{\"limits\": {\"usd\": {\"single_payment\": \"10000.00\", \"daily_volume\": \"\"}}, \"velocity_max_count\": 5, \"velocity_window_secs\": 3600, \"blocked_countries\": [\"KP\"]}`"),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -301,7 +318,7 @@ pub struct FundParams {
 /// are screened for real and the intent moves to `funds_received`, `in_review` or `blocked`.
 #[utoipa::path(
     post, path = "/v1/test_helpers/payment_intents/{id}/fund", operation_id = "fund_payment_intent_test_helper",
-    tag = "test_helpers", params(("id" = String, Path)), request_body = FundParams,
+    tag = "test_helpers", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = FundParams,
     responses((status = 200, body = crate::api::payment_intents::PaymentIntentObject),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
