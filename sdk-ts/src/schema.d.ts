@@ -121,7 +121,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your list entries (operators: the operator's), oldest first. */
+        /** Your list entries (operators: the operator's), oldest first, a page at a time. */
         get: operations["list_compliance_list_entries"];
         put?: never;
         /**
@@ -244,7 +244,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An event's webhook deliveries, one per endpoint, with every attempt. */
+        /**
+         * An event's webhook deliveries, one per endpoint, with every attempt; oldest first, a page
+         *     at a time.
+         */
         get: operations["list_event_deliveries"];
         put?: never;
         post?: never;
@@ -1743,7 +1746,10 @@ export interface operations {
     approve_compliance_case: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -1808,7 +1814,10 @@ export interface operations {
     reject_compliance_case: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -1872,7 +1881,12 @@ export interface operations {
     };
     list_compliance_list_entries: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1 to 100, default 10. */
+                limit?: string;
+                /** @description A `cle_…` id: the page after it. */
+                starting_after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1885,6 +1899,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ListEntryList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -1908,7 +1930,10 @@ export interface operations {
     create_compliance_list_entry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1963,7 +1988,10 @@ export interface operations {
     delete_compliance_list_entry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -2009,7 +2037,10 @@ export interface operations {
     set_compliance_policy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 merchant: string;
             };
@@ -2067,7 +2098,10 @@ export interface operations {
     reload_compliance_lists: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2111,7 +2145,10 @@ export interface operations {
     create_compliance_screening: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2274,7 +2311,12 @@ export interface operations {
     };
     list_event_deliveries: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1 to 100, default 10. */
+                limit?: string;
+                /** @description A delivery id: the page after it. */
+                starting_after?: string;
+            };
             header?: never;
             path: {
                 /** @description evt_… */
@@ -2290,6 +2332,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -2414,7 +2464,10 @@ export interface operations {
     create_write_off: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2717,7 +2770,10 @@ export interface operations {
     submit_authorization: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -2860,7 +2916,10 @@ export interface operations {
     create_deposit_address: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -2909,7 +2968,10 @@ export interface operations {
     link_exchange_account: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -2958,7 +3020,10 @@ export interface operations {
     create_quotes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -3007,7 +3072,10 @@ export interface operations {
     submit_payment_transaction: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -3205,7 +3273,10 @@ export interface operations {
     approve_payout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 /** @description po_… */
                 id: string;
@@ -3251,7 +3322,10 @@ export interface operations {
     accept_quote: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -3300,7 +3374,10 @@ export interface operations {
     create_reconciliation_run: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3818,7 +3895,10 @@ export interface operations {
     fund_route_execution: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -3930,7 +4010,10 @@ export interface operations {
     update_settings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3969,7 +4052,10 @@ export interface operations {
     fund_payment_intent_test_helper: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
