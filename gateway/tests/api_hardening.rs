@@ -130,7 +130,9 @@ async fn a_refused_write_leaves_its_key_free_for_the_corrected_retry() {
 #[tokio::test]
 async fn operator_writes_are_idempotent_in_the_operators_own_scope() {
     let app = spawn_app(Db::Sqlite).await;
-    let op = create_operator(app.store.as_ref(), "olga", 0).await.unwrap()["operator_key"]
+    let op = create_operator(app.store.as_ref(), "olga", 0)
+        .await
+        .unwrap()["operator_key"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -176,11 +178,22 @@ async fn one_busy_payer_does_not_rate_limit_the_merchants_other_shoppers() {
     let (busy, other) = (client_from([127, 0, 0, 1]), client_from([127, 0, 0, 2]));
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(busy.get(&url).bearer_auth(pk).send().await.unwrap().status());
+        statuses.push(
+            busy.get(&url)
+                .bearer_auth(pk)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+        );
     }
     assert!(statuses.iter().any(|s| *s == 429), "{statuses:?}");
     let fine = other.get(&url).bearer_auth(pk).send().await.unwrap();
-    assert_eq!(fine.status(), 200, "another payer has a bucket of their own");
+    assert_eq!(
+        fine.status(),
+        200,
+        "another payer has a bucket of their own"
+    );
 }
 
 #[tokio::test]
@@ -231,13 +244,20 @@ async fn page(app: &TestApp, path: &str) -> (Vec<String>, bool) {
 #[tokio::test]
 async fn list_entries_come_a_page_at_a_time() {
     let app = spawn_app(Db::Sqlite).await;
-    let addresses = [BLOCKED, common::ADDRESS, "0x8576aCC5C05D6Ce88f4e49bf65BdF0C62F91353C"];
+    let addresses = [
+        BLOCKED,
+        common::ADDRESS,
+        "0x8576aCC5C05D6Ce88f4e49bf65BdF0C62F91353C",
+    ];
     for address in addresses {
         assert_eq!(block_entry(&app, None, address).await.status(), 200);
     }
     let (first, more) = page(&app, "/v1/compliance/list_entries?limit=2").await;
     assert_eq!((first.len(), more), (2, true));
-    let path = format!("/v1/compliance/list_entries?limit=2&starting_after={}", first[1]);
+    let path = format!(
+        "/v1/compliance/list_entries?limit=2&starting_after={}",
+        first[1]
+    );
     let (rest, more) = page(&app, &path).await;
     assert_eq!((rest.len(), more), (1, false));
     assert!(!first.contains(&rest[0]));
@@ -267,7 +287,10 @@ async fn an_events_deliveries_come_a_page_at_a_time() {
     let evt = events["data"][0]["id"].as_str().unwrap().to_owned();
     let (first, more) = page(&app, &format!("/v1/events/{evt}/deliveries?limit=2")).await;
     assert_eq!((first.len(), more), (2, true));
-    let path = format!("/v1/events/{evt}/deliveries?limit=2&starting_after={}", first[1]);
+    let path = format!(
+        "/v1/events/{evt}/deliveries?limit=2&starting_after={}",
+        first[1]
+    );
     let (rest, more) = page(&app, &path).await;
     assert_eq!((rest.len(), more), (1, false));
     assert!(!first.contains(&rest[0]));

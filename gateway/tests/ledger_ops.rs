@@ -119,7 +119,11 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
     assert_eq!(written.status(), 200);
     let written = written.text().await.unwrap();
     let retried = write_off().await.unwrap();
-    assert_eq!(retried.status(), 200, "a retry with its key gets the first answer");
+    assert_eq!(
+        retried.status(),
+        200,
+        "a retry with its key gets the first answer"
+    );
     assert_eq!(retried.headers()["idempotent-replayed"], "true");
     assert_eq!(retried.text().await.unwrap(), written);
     let written: Value = serde_json::from_str(&written).unwrap();
@@ -134,7 +138,11 @@ async fn network_fees_are_posted_per_leg_and_operators_write_off_held_balance() 
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), 409, "a retry without a key never writes off twice");
+    assert_eq!(
+        again.status(),
+        409,
+        "a retry without a key never writes off twice"
+    );
     let balance = app.get_json("/v1/balance").await;
     assert_eq!(balance["available"][0]["amount"], "24.75", "{balance}");
     assert!(balance_transactions(app)

@@ -127,7 +127,9 @@ impl FromRequestParts<AppState> for Caller {
             return Err(invalid_key());
         };
         let hash = hash_key(key);
-        state.limits.check(Presented::Api { kind, hash: &hash }, client)?;
+        state
+            .limits
+            .check(Presented::Api { kind, hash: &hash }, client)?;
         let record = lookup(state, hash)
             .await?
             .filter(|r| r.kind == kind && r.livemode == livemode);
@@ -233,6 +235,10 @@ mod tests {
         let secret = caller(KeyKind::Secret).scope();
         let publishable = caller(KeyKind::Publishable).scope();
         assert_ne!(secret, publishable);
-        assert_eq!(secret, format!("{merchant}:test"), "stored records keep their scope");
+        assert_eq!(
+            secret,
+            format!("{merchant}:test"),
+            "stored records keep their scope"
+        );
     }
 }

@@ -218,7 +218,8 @@ mod tests {
             for method in ["post", "delete"] {
                 let Some(op) = ops.get(method) else { continue };
                 let declared = op["parameters"].as_array().is_some_and(|ps| {
-                    ps.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+                    ps.iter()
+                        .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
                 });
                 assert!(declared, "{method} {path} does not declare Idempotency-Key");
             }

@@ -195,6 +195,8 @@ mod tests {
         };
         let err = limits.check(fresh, ip).unwrap_err();
         assert_eq!(err.code, ErrorCode::RateLimited);
-        assert!(limits.check(fresh, Some(IpAddr::from([10, 0, 0, 8]))).is_ok());
+        assert!(limits
+            .check(fresh, Some(IpAddr::from([10, 0, 0, 8])))
+            .is_ok());
     }
 }

@@ -9,8 +9,8 @@ use sqlx::Row;
 use super::sql::{insert_idempotency, Backend, SqlStore};
 use super::PendingEvent;
 use super::{
-    Attempt, AttemptOutcome, Delivery, DeliveryPage, DeliveryStatus, Event, EventFilter, IdempotencyRecord, Page,
-    StoreError, WebhookEndpoint, WebhookStore,
+    Attempt, AttemptOutcome, Delivery, DeliveryPage, DeliveryStatus, Event, EventFilter,
+    IdempotencyRecord, Page, StoreError, WebhookEndpoint, WebhookStore,
 };
 
 const EVENT_COLUMNS: &str = "id, merchant_id, livemode, type, object_json, created_at";
