@@ -227,7 +227,7 @@ mod tests {
     fn a_payers_idempotency_keys_never_share_the_merchants_scope() {
         let merchant: MerchantId = MerchantId::generate();
         let caller = |kind| Caller {
-            merchant_id: merchant.clone(),
+            merchant_id: merchant,
             livemode: false,
             kind,
             key_id: "key".into(),
