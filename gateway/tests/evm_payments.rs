@@ -602,3 +602,84 @@ async fn every_sender_of_a_transaction_is_screened_and_only_the_provers_part_cou
         .unwrap();
     assert_eq!(answer["status"], "blocked", "{answer}");
 }
+
+#[tokio::test]
+async fn a_relay_or_an_exchange_withdrawal_that_loses_its_claim_is_an_error_not_a_success() {
+    use rialto_connectors::rail::{ChainTransfer, LegStatus, TransferDraft};
+    use rialto_engine::store::exchange::{ExchangeAccount, ExchangeAccountStatus};
+    // Keep the whole setup alive: dropping it stops the chains.
+    let setup = setup().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let first = intent(app, "3.00").await;
+    let second = intent(app, "3.00").await;
+    let hash = pay(&payer(chain).await, chain, MERCHANT, 3_000_000).await;
+    let bound = submit(app, &first, signed(chain, &first, &hash).await, app.sk()).await;
+    assert_eq!(bound.status(), 200);
+    let second_id = second["id"].as_str().unwrap().parse().unwrap();
+    let other = app
+        .store
+        .get_intent_unscoped(&second_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let engine = &app.state.engine;
+    let caip2 = chain.chain_id.to_string();
+    let served = engine
+        .chains
+        .get(false, &caip2)
+        .expect("the devnet chain is served");
+    let now = other.created_at_ms;
+    // A venue that names the first intent's transaction as the second's withdrawal.
+    let account = ExchangeAccount {
+        id: "xa_test".into(),
+        payment_intent_id: other.id,
+        merchant_id: other.merchant_id,
+        livemode: false,
+        venue: "binance".into(),
+        sealed_credentials: String::new(),
+        keep_credentials: false,
+        order_leg: "leg_order".into(),
+        withdrawal_leg: "leg_withdrawal".into(),
+        status: ExchangeAccountStatus::Submitted,
+        venue_withdrawal_id: Some("w-1".into()),
+        tx_hash: None,
+        failure: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        erased_at_ms: None,
+        conversion: None,
+    };
+    let lost = rialto_engine::exchange::claim_withdrawal(engine, &other, &account, &hash)
+        .await
+        .expect_err("a lost claim is an error");
+    assert_eq!(lost.code.as_str(), "transaction_already_used");
+    // A relay leg whose transaction some other intent already holds.
+    let leg = ChainTransfer {
+        draft: TransferDraft {
+            leg_id: "leg_relay".into(),
+            purpose: rialto_engine::chain::EIP3009_RELAY.into(),
+            reference: second["id"].as_str().unwrap().into(),
+            payment_intent_id: Some(other.id),
+            chain_id: caip2.clone(),
+            from: chain.gateway_hot_wallet.address.to_string(),
+            to: chain.tokens["USDC"].address.to_string(),
+            token: Some(chain.tokens["USDC"].address.to_string()),
+            amount_units: Some("3000000".into()),
+            created_at_ms: now,
+        },
+        nonce: 0,
+        raw_tx: String::new(),
+        tx_hash: hash.clone(),
+        status: LegStatus::Submitted,
+        block_number: None,
+        block_hash: None,
+        failure: None,
+        updated_at_ms: now,
+        fee_units: None,
+    };
+    let lost = rialto_engine::chain::relay::claim_relay(engine, &other, served, &leg)
+        .await
+        .expect_err("a lost claim is an error");
+    assert_eq!(lost.code.as_str(), "transaction_already_used");
+    assert_eq!(status(app, &second).await, "awaiting_funds");
+}
