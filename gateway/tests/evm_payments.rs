@@ -607,6 +607,7 @@ async fn every_sender_of_a_transaction_is_screened_and_only_the_provers_part_cou
 async fn a_relay_or_an_exchange_withdrawal_that_loses_its_claim_is_an_error_not_a_success() {
     use rialto_connectors::rail::{ChainTransfer, LegStatus, TransferDraft};
     use rialto_engine::store::exchange::{ExchangeAccount, ExchangeAccountStatus};
+    use rialto_engine::store::Store;
     // Keep the whole setup alive: dropping it stops the chains.
     let setup = setup().await;
     let (app, chain) = (&setup.app, &setup.chain);
