@@ -521,11 +521,10 @@ async fn a_contract_wallet_proves_its_payment_with_eip_1271() {
     assert_eq!(paid["status"], "funds_received", "{paid}");
 }
 
-#[tokio::test]
-async fn every_sender_of_a_transaction_is_screened_and_only_the_provers_part_counts() {
-    // Keep the whole setup alive: dropping it stops the chains.
-    let setup = setup().await;
-    let (app, chain) = (&setup.app, &setup.chain);
+/// One transaction with two transfers of 10.00 USDC to `to`: the first from payer 0 (clean),
+/// the second from the OFAC-listed address (impersonated on anvil), both pulled by a contract
+/// wallet both approved. Returns its hash.
+async fn pay_from_two_senders(chain: &ChainManifest, to: &str) -> String {
     let owner = payer(chain).await;
     let wallet = deploy_wallet(&owner, chain).await;
     let signer: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
@@ -565,7 +564,7 @@ async fn every_sender_of_a_transaction_is_screened_and_only_the_provers_part_cou
     let pull = |from: WireAddress| {
         ITransferFrom::transferFromCall {
             from,
-            to: MERCHANT.parse().unwrap(),
+            to: to.parse().unwrap(),
             amount: U256::from(10_000_000u64),
         }
         .abi_encode()
@@ -584,6 +583,15 @@ async fn every_sender_of_a_transaction_is_screened_and_only_the_provers_part_cou
         .unwrap();
     assert!(receipt.status());
     let hash = format!("{:#x}", receipt.transaction_hash);
+    hash
+}
+
+#[tokio::test]
+async fn every_sender_of_a_transaction_is_screened_and_only_the_provers_part_counts() {
+    // Keep the whole setup alive: dropping it stops the chains.
+    let setup = setup().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let hash = pay_from_two_senders(chain, MERCHANT).await;
 
     // 20.00 arrived, but the prover (payer 0) sent only 10.00 of it.
     let twenty = intent(app, "20.00").await;
@@ -683,4 +691,34 @@ async fn a_relay_or_an_exchange_withdrawal_that_loses_its_claim_is_an_error_not_
         .expect_err("a lost claim is an error");
     assert_eq!(lost.code.as_str(), "transaction_already_used");
     assert_eq!(status(app, &second).await, "awaiting_funds");
+}
+
+#[tokio::test]
+async fn every_sender_of_a_deposit_is_screened_not_only_the_first() {
+    // Keep the whole setup alive: dropping it stops the chains.
+    let setup = setup().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let order = intent(app, "20.00").await;
+    let id = order["id"].as_str().unwrap();
+    let deposit: Value = app
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let address = deposit["address"].as_str().unwrap().to_owned();
+    // The clean payer's 10.00 comes first; the listed sender's 10.00 completes the amount.
+    pay_from_two_senders(chain, &address).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut now = status(app, &order).await;
+    while now == "awaiting_funds" && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        now = status(app, &order).await;
+    }
+    assert_eq!(now, "blocked");
 }
