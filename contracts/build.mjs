@@ -136,6 +136,7 @@ const SOLC_SETTINGS = {
 const OWN_TARGETS = {
   "TetherLikeToken.sol": ["TetherLikeToken"],
   "PayPalUsdLike.sol": ["PayPalUsdLike"],
+  "ContractWalletLike.sol": ["ContractWalletLike"],
   "chainlink/v0.8/shared/mocks/MockV3Aggregator.sol": ["MockV3Aggregator"],
 };
 

@@ -66,6 +66,10 @@ pub struct ObservedTransfer {
     pub tx_hash: String,
     /// The sender of the first matching transfer.
     pub from: Address,
+    /// Every sender of a matching transfer, in log order, with what each sent: a transaction
+    /// (a batch, a relayed authorization beside another transfer) can carry several, and
+    /// every one of them is someone whose funds arrived.
+    pub senders: Vec<SenderPart>,
     pub to: Address,
     pub token: Address,
     /// Sum of every matching transfer of the transaction, in the token's base units.
@@ -78,6 +82,30 @@ pub struct ObservedTransfer {
     pub confirmations: u64,
     /// Unix seconds of the transaction's block.
     pub block_timestamp: u64,
+}
+
+/// What one sender moved in the matching transfers of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderPart {
+    pub from: Address,
+    /// Sum of this sender's matching transfers, in the token's base units.
+    pub amount_units: u128,
+}
+
+impl ObservedTransfer {
+    /// What `sender` itself moved in the matching transfers (0 if it sent none).
+    pub fn units_from(&self, sender: &Address) -> u128 {
+        self.senders
+            .iter()
+            .filter(|p| p.from == *sender)
+            .map(|p| p.amount_units)
+            .sum()
+    }
+
+    /// Every distinct sender, as text, for screening.
+    pub fn sender_texts(&self) -> Vec<String> {
+        self.senders.iter().map(|p| p.from.to_string()).collect()
+    }
 }
 
 /// One token transfer event (EVM: a `Transfer(from, to, value)` log).
@@ -156,6 +184,18 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
 
     /// Who signed `message` with the chain's message signature (EVM: `personal_sign`).
     fn recover_signer(&self, message: &str, signature: &[u8]) -> Result<Address, ChainError>;
+
+    /// Whether `account`, a smart-contract account, accepts `signature` over `message` signed
+    /// as [`ChainNode::recover_signer`] reads it (EVM: EIP-1271 `isValidSignature` over the
+    /// EIP-191 hash, answering the magic value `0x1626ba7e`). `false` for an account with no
+    /// code, or one that refuses or reverts; an error only when the node cannot be read.
+    /// Reads only: safe to retry.
+    async fn contract_accepts_signature(
+        &self,
+        account: &Address,
+        message: &str,
+        signature: &[u8],
+    ) -> Result<bool, ChainError>;
 
     /// A payment request URI a wallet opens to pay `units` of `token` to `to` (EVM: EIP-681).
     fn payment_uri(&self, token: &Address, to: &Address, units: u128) -> String;

@@ -45,6 +45,8 @@
 //!   `Transfer` logs of a set of tokens over a block range.
 //! - [`eip3009`]: gasless USDC/EURC payments: EIP-712 digests of FiatToken authorizations,
 //!   intent-bound nonces, signature recovery, off-chain and on-chain checks, calldata, simulation.
+//! - [`eip1271`]: whether a contract account accepts a signature (`isValidSignature`), for
+//!   payers whose wallet is a contract.
 //! - [`deposit`]: per-intent deposit addresses derived from one mnemonic (BIP-44), and EIP-681
 //!   payment URIs.
 //! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
@@ -56,6 +58,7 @@ pub mod contracts;
 pub mod deposit;
 pub mod devnet;
 pub mod devnet_bridge;
+pub mod eip1271;
 pub mod eip3009;
 pub mod error;
 pub mod feeds;

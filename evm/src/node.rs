@@ -87,6 +87,18 @@ impl ChainNode for EvmNode {
         Ok(crate::eip3009::recover_personal(message, signature)?)
     }
 
+    async fn contract_accepts_signature(
+        &self,
+        account: &Address,
+        message: &str,
+        signature: &[u8],
+    ) -> Result<bool, ChainError> {
+        Ok(
+            crate::eip1271::contract_accepts(self.chain.rpc_url(), account, message, signature)
+                .await?,
+        )
+    }
+
     fn payment_uri(&self, token: &Address, to: &Address, units: u128) -> String {
         crate::deposit::eip681_token_transfer(self.chain.chain_id, token, to, U256::from(units))
     }

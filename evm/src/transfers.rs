@@ -10,7 +10,7 @@ use rialto_core::address::Address;
 use crate::contracts::{from_wire, to_wire};
 use crate::EvmError;
 
-pub use rialto_connectors::chain::ObservedTransfer;
+pub use rialto_connectors::chain::{ObservedTransfer, SenderPart};
 
 /// Parses a transaction hash: `0x` and 64 hex digits.
 pub fn parse_tx_hash(text: &str) -> Result<B256, EvmError> {
@@ -56,6 +56,9 @@ pub async fn observe_transfer(
     let transfer_topic = keccak256("Transfer(address,address,uint256)");
     let mut total = U256::ZERO;
     let mut first: Option<(WireAddress, u64)> = None;
+    // Every sender with what it sent, in log order: each one's funds arrived, so each one is
+    // screened, and a proof of payment speaks only for its own signer's part.
+    let mut senders: Vec<(WireAddress, U256)> = Vec::new();
     for log in receipt.inner.logs() {
         let topics = log.topics();
         let matches = log.address() == token_wire
@@ -70,8 +73,13 @@ pub async fn observe_transfer(
         total = total
             .checked_add(value)
             .ok_or_else(|| EvmError::TxFailed(format!("{tx_hash}: amount overflows")))?;
+        let sender = topic_address(&topics[1]);
         if first.is_none() {
-            first = Some((topic_address(&topics[1]), log.log_index.unwrap_or(0)));
+            first = Some((sender, log.log_index.unwrap_or(0)));
+        }
+        match senders.iter_mut().find(|(s, _)| *s == sender) {
+            Some((_, sum)) => *sum = sum.saturating_add(value),
+            None => senders.push((sender, value)),
         }
     }
     let Some((from, log_index)) = first else {
@@ -89,9 +97,18 @@ pub async fn observe_transfer(
         .unwrap_or_default();
     let amount_units = u128::try_from(total)
         .map_err(|_| EvmError::TxFailed(format!("{tx_hash}: amount overflows")))?;
+    // Each part is at most the total, which fits.
+    let senders = senders
+        .into_iter()
+        .map(|(from, units)| SenderPart {
+            from: from_wire(from),
+            amount_units: u128::try_from(units).unwrap_or(amount_units),
+        })
+        .collect();
     Ok(ObservedTransfer {
         tx_hash: format!("{hash:#x}"),
         from: from_wire(from),
+        senders,
         to: *recipient,
         token: *token,
         amount_units,

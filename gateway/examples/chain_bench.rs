@@ -214,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
 
     let payer: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse()?;
     let wallet = ProviderBuilder::new()
-        .wallet(payer)
+        .wallet(payer.clone())
         .connect(&chain.rpc_url)
         .await?
         .erased();
@@ -229,10 +229,14 @@ async fn main() -> anyhow::Result<()> {
         let id = bench.intent("1.00").await?;
         let hash = pay(&wallet, usdc, MERCHANT, 1_000_000).await?;
         let included = Instant::now();
+        // The payer's proof, as a wallet signs it (part of the measured path).
+        let text = rialto_gateway::api::executions::funding_message(&id, &hash);
+        let signature = alloy::signers::SignerSync::sign_message_sync(&payer, text.as_bytes())?;
         bench
             .post(
                 &format!("/v1/payment_intents/{id}/transactions"),
-                json!({"tx_hash": hash}),
+                json!({"tx_hash": hash,
+                    "signature": format!("0x{}", hex::encode(signature.as_bytes()))}),
             )
             .await?;
         bench.wait_succeeded(&id).await?;

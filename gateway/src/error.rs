@@ -91,6 +91,8 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::TransactionMismatch
         | C::TransactionAmountTooLow
         | C::TransactionPredatesIntent
+        | C::PayerProofRequired
+        | C::PayerProofInvalid
         | C::PaymentMethodUnavailable
         | C::AuthorizationInvalidSignature
         | C::AuthorizationSignerMismatch

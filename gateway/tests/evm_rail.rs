@@ -24,7 +24,9 @@ use rialto_evm::manifest::ChainManifest;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use common::devnet::{intent, start as setup, status_of, usdc_balance, wait_for, MERCHANT};
+use common::devnet::{
+    intent, payer_proof, start as setup, status_of, usdc_balance, wait_for, MERCHANT,
+};
 
 fn usdc(chain: &ChainManifest) -> WireAddress {
     to_wire(&chain.tokens["USDC"].address).unwrap()
@@ -74,7 +76,7 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
     let id = paying["id"].as_str().unwrap();
     let answer = app
         .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
-        .json(&json!({"tx_hash": hash}))
+        .json(&json!({"tx_hash": hash, "signature": payer_proof(chain, 0, id, &hash).await}))
         .send()
         .await
         .unwrap();
@@ -392,11 +394,13 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
             &format!("/v1/payment_intents/{third_id}/transactions"),
             app.sk(),
         )
-        .json(&json!({"tx_hash": sweep.tx_hash}))
+        .json(&json!({"tx_hash": sweep.tx_hash,
+            "signature": payer_proof(chain, 0, third_id, &sweep.tx_hash).await}))
         .send()
         .await
         .unwrap();
-    expect_error(reused, 409, "transaction_already_used").await;
+    // Its only sender is the deposit address, which no payer can sign for.
+    expect_error(reused, 400, "payer_proof_invalid").await;
 
     // An intent that needs a conversion (EUR settling in USDC) cannot take a deposit address.
     let euros = app
@@ -429,7 +433,7 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
     let id = paying["id"].as_str().unwrap();
     let answer = app
         .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
-        .json(&json!({"tx_hash": hash}))
+        .json(&json!({"tx_hash": hash, "signature": payer_proof(chain, 0, id, &hash).await}))
         .send()
         .await
         .unwrap();
@@ -459,7 +463,7 @@ async fn a_payment_removed_by_a_reorg_is_never_settled() {
         .unwrap();
     let answer = app
         .post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
-        .json(&json!({"tx_hash": again}))
+        .json(&json!({"tx_hash": again, "signature": payer_proof(chain, 0, id, &again).await}))
         .send()
         .await
         .unwrap();

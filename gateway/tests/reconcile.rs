@@ -15,7 +15,7 @@ use std::process::Command;
 use alloy::primitives::U256;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use common::devnet::{intent, start as setup, wait_for, MERCHANT};
+use common::devnet::{intent, payer_proof, start as setup, wait_for, MERCHANT};
 use common::{assert_ledger_balanced, expect_error, TestApp};
 use rialto_evm::contracts::{to_wire, IERC20};
 use rialto_evm::manifest::ChainManifest;
@@ -117,7 +117,8 @@ async fn a_run_reports_exactly_the_seeded_discrepancies_and_the_reports_tie_paym
             &format!("/v1/payment_intents/{direct_id}/transactions"),
             app.sk(),
         )
-        .json(&json!({"tx_hash": direct_hash}))
+        .json(&json!({"tx_hash": direct_hash,
+            "signature": payer_proof(chain, 0, direct_id, &direct_hash).await}))
         .send()
         .await
         .unwrap();

@@ -26,6 +26,19 @@ export type FundExecutionParams = components["schemas"]["FundExecutionParams"];
 export function fundingMessage(executionId: string, txHash: string): string {
   return `Rialto: fund ${executionId} with ${txHash.trim().toLowerCase()}`;
 }
+
+/**
+ * The text the paying wallet signs to prove that transaction `txHash` pays intent `intentId`
+ * (the same shape as {@link fundingMessage}): `Rialto: fund <intent id> with <tx hash, lower
+ * case>`. An ordinary account signs it with EIP-191 `personal_sign`; a contract wallet returns
+ * a signature its EIP-1271 `isValidSignature` accepts over the EIP-191 hash of this text.
+ */
+export function paymentMessage(intentId: string, txHash: string): string {
+  return fundingMessage(intentId, txHash);
+}
+
+/** Signs a text with the wallet that sent the payment (EIP-191 `personal_sign`), hex `0x…`. */
+export type PersonalSign = (message: string) => Promise<string>;
 export type DepositAddress = components["schemas"]["DepositAddressObject"];
 export type AuthorizationParams = components["schemas"]["AuthorizationParams"];
 
@@ -192,14 +205,24 @@ export class RialtoClient {
   }
 
   /**
-   * Reports the transaction that paid an intent (payer side: publishable key + client secret).
-   * The gateway reads it from the chain; an unconfirmed one is bound now and followed until it
-   * has its confirmations.
+   * Reports the transaction that paid an intent (payer side: publishable key + client secret),
+   * with the proof that it is the payer's: pass `sign`, the sending wallet's `personal_sign`
+   * (e.g. `(m) => signer.signMessage(m)` in ethers, `(message) => walletClient.signMessage({
+   * message })` in viem), and it signs {@link paymentMessage}; or pass a ready `signature`.
+   * Without either the gateway answers `payer_proof_required`; a signature by anyone but a
+   * sender of the transaction is `payer_proof_invalid`. The gateway reads the transfer from the
+   * chain; an unconfirmed one is bound now and followed until it has its confirmations.
    */
-  submitTransaction(id: string, txHash: string, options: { clientSecret?: string } = {}): Promise<PaymentIntent> {
+  async submitTransaction(
+    id: string,
+    txHash: string,
+    options: { clientSecret?: string; sign?: PersonalSign; signature?: string } = {},
+  ): Promise<PaymentIntent> {
+    const signature = options.sign ? await options.sign(paymentMessage(id, txHash)) : options.signature;
     return this.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/transactions`, {
       tx_hash: txHash,
       ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
+      ...(signature ? { signature } : {}),
     });
   }
 

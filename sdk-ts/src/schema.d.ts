@@ -457,7 +457,9 @@ export interface paths {
         put?: never;
         /**
          * Report the transaction that paid an intent (payers use the publishable key and the
-         *     intent's client secret). It is verified on chain before anything changes.
+         *     intent's client secret), with the sending wallet's signature over the intent id and the
+         *     transaction hash (`signature`). The transfer and the signature are verified on chain before
+         *     anything changes; a transaction bound to another intent is `transaction_already_used`.
          */
         post: operations["submit_payment_transaction"];
         delete?: never;
@@ -1543,6 +1545,16 @@ export interface components {
             chain?: string | null;
             /** @description Required with a publishable key. */
             client_secret?: string | null;
+            /**
+             * @description The payer's proof that the transfer is theirs, hex (`0x…`): the sending wallet's
+             *     signature of the text `Rialto: fund <payment intent id> with <tx_hash, lower case>` —
+             *     EIP-191 `personal_sign` by the account that sent the tokens, or, when that account is a
+             *     contract wallet, a signature its EIP-1271 `isValidSignature` accepts over the EIP-191
+             *     hash of that text. Required: without it nothing is bound (`payer_proof_required`); a
+             *     signature by anyone else is `payer_proof_invalid`. Only the signer's own transfers in
+             *     the transaction count toward the intent; every sender in it is screened.
+             */
+            signature?: string | null;
         };
         UpdateEndpointParams: {
             url?: string | null;

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RialtoClient, RialtoError, fundingMessage } from "../dist/index.js";
+import { RialtoClient, RialtoError, fundingMessage, paymentMessage } from "../dist/index.js";
 
 const bin = process.env.RIALTO_BIN ?? new URL("../../target/debug/rialto", import.meta.url).pathname;
 const MERCHANT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -93,12 +93,29 @@ test("a wallet gets the intent's deposit address and the EIP-3009 typed data to 
 test("a reported transaction the chain does not know is refused with a clear code", async () => {
   const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
   const intent = await merchant.createPaymentIntent({ amount: "5.00", currency: "usd" });
-  await assert.rejects(merchant.submitTransaction(intent.id, `0x${"11".repeat(32)}`), (err) => {
+  const unknown = `0x${"11".repeat(32)}`;
+  // Without the paying wallet's proof nothing is even looked up.
+  await assert.rejects(merchant.submitTransaction(intent.id, unknown), (err) => {
+    assert.ok(err instanceof RialtoError);
+    assert.equal(err.status, 400);
+    assert.equal(err.code, "payer_proof_required");
+    assert.equal(err.param, "signature");
+    return true;
+  });
+  // The SDK asks the wallet to sign the payment text, and sends what it signed.
+  const signed = [];
+  const sign = async (message) => {
+    signed.push(message);
+    return `0x${"00".repeat(65)}`;
+  };
+  await assert.rejects(merchant.submitTransaction(intent.id, unknown, { sign }), (err) => {
     assert.ok(err instanceof RialtoError);
     assert.equal(err.status, 400);
     assert.equal(err.code, "transaction_not_found");
     return true;
   });
+  assert.deepEqual(signed, [`Rialto: fund ${intent.id} with ${unknown}`]);
+  assert.equal(paymentMessage(intent.id, "0xABCD"), `Rialto: fund ${intent.id} with 0xabcd`);
   await assert.rejects(
     merchant.submitAuthorization(intent.id, {
       from: MERCHANT, value: "5000000", valid_after: "0", valid_before: "99999999999",

@@ -2,13 +2,14 @@
 //! through the connectors' `ChainNode`, built by the gateway), how it reaches their rails
 //! ([`rail`]: the `Rail` role, the store as the rails' journal), the watcher that turns chain
 //! state into payment state ([`watcher`]), the payment policy for under-, over- and late payments ([`policy`]), payer reports
-//! ([`report`]) and relays ([`relay`]), and the step that settles funded intents ([`settle`]);
+//! ([`report`]) with the payer's proof ([`proof`]) and relays ([`relay`]), and the step that settles funded intents ([`settle`]);
 //! [`worker`] runs them.
 //!
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.
 
 pub mod policy;
+pub mod proof;
 pub mod rail;
 pub mod relay;
 pub mod report;

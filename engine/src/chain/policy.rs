@@ -193,7 +193,8 @@ pub async fn apply(
             }
             let subject = FundsSubject {
                 chain: chain.caip2.clone(),
-                payer_addresses: deposits.iter().map(|d| d.payer.clone()).collect(),
+                payer_addresses: super::watcher::deposit_senders(state, chain, intent, &deposits)
+                    .await?,
                 asset: Some(intent.settlement.asset.code.clone()),
                 amount: Some(received.normalize().to_string()),
                 tx_hash: Some(first.tx_hash.clone()),

@@ -11,7 +11,8 @@ use crate::store::chain::ChainTransfer;
 use crate::store::PaymentTransaction;
 use crate::store::{PaymentSource, PaymentTxStatus};
 
-/// Binds a stored relay leg's transaction to its intent (idempotent). The payer and amount
+/// Binds a stored relay leg's transaction to its intent (idempotent); `transaction_already_used`
+/// if another intent holds it. The payer and amount
 /// are read again from the chain when it confirms; these are only what the leg says.
 pub async fn claim_relay(
     state: &Engine,
@@ -42,6 +43,11 @@ pub async fn claim_relay(
         source: PaymentSource::Authorization,
         created_at_ms: leg.draft.created_at_ms,
     };
-    state.store.claim_transaction(&claim).await?;
+    if state.store.claim_transaction(&claim).await? != intent.id {
+        // Cannot happen for a relay the gateway built (its hash is its own leg's, and a report
+        // of it for another intent is refused); if it ever does, the payer must hear of it.
+        tracing::error!(intent = %intent.id, tx = %leg.tx_hash, "a relay's transaction is bound to another intent");
+        return Err(super::report::already_used());
+    }
     Ok(())
 }

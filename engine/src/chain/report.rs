@@ -1,9 +1,12 @@
 //! A payer's report of the transaction that paid an intent. The engine reads it from the
-//! chain itself (token, recipient, amount, success, confirmations), binds it to this one
-//! intent (a transaction can never pay two) and hands the observed payer to the funds
-//! screening once it has its confirmations.
+//! chain itself (token, recipient, amount, success, confirmations), checks the payer's proof
+//! that the transfer is theirs ([`super::proof`]: a signature over the intent id and the hash
+//! by a sender of it), binds it to this one intent (a transaction can never pay two) and hands
+//! every sender it observed to the funds screening once it has its confirmations. Only the
+//! proven sender's own part of the transaction counts toward the intent.
 
 use rialto_connectors::chain::{ChainError, ObservedTransfer};
+use rialto_core::address::Address;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
@@ -21,6 +24,15 @@ pub enum Reported {
     Pending(PaymentIntent),
     /// Confirmed and screened (or a repeated report): the intent as it now stands.
     Screened(PaymentIntent),
+}
+
+/// The transaction is bound to another intent (or is one of the gateway's own transfers).
+pub(crate) fn already_used() -> EngineError {
+    EngineError::new(
+        ErrorCode::TransactionAlreadyUsed,
+        "That transaction already paid another payment intent.",
+    )
+    .param("tx_hash")
 }
 
 fn chain_error(err: ChainError) -> EngineError {
@@ -56,25 +68,40 @@ fn chain_error(err: ChainError) -> EngineError {
     }
 }
 
-/// Verifies the reported transaction on the intent's settlement chain, binds it to the
-/// intent and, once it has its confirmations, screens the funds.
+/// A transfer read from the chain, with the sender that proved it theirs and that sender's
+/// part of it.
+struct Proven<'a> {
+    chain: &'a Chain,
+    observed: ObservedTransfer,
+    payer: Address,
+    paid: Money,
+}
+
+/// Verifies the reported transaction on the intent's settlement chain and the payer's proof
+/// (`signature`, see [`super::proof`]), binds it to the intent and, once it has its
+/// confirmations, screens the funds. A missing proof is refused before the chain is read, a
+/// wrong one before anything is bound.
 pub async fn report_transaction(
     state: &Engine,
     intent: &PaymentIntent,
     tx_hash: &str,
     chain: Option<&str>,
+    signature: Option<&str>,
 ) -> Result<Reported, EngineError> {
-    let (chain, observed, paid) = verify(state, intent, tx_hash, chain).await?;
-    bind(state, intent, chain, observed, paid).await
+    let signature = super::proof::signature_bytes(signature)?;
+    let proven = verify(state, intent, tx_hash, chain, &signature).await?;
+    bind(state, intent, proven).await
 }
 
-/// The transfer the transaction made to the intent's settlement address, if it covers it.
+/// The transfer the transaction made to the intent's settlement address, if a sender of it
+/// proved it and that sender's part covers the intent.
 async fn verify<'a>(
     state: &'a Engine,
     intent: &PaymentIntent,
     tx_hash: &str,
     chain: Option<&str>,
-) -> Result<(&'a Chain, ObservedTransfer, Money), EngineError> {
+    signature: &[u8],
+) -> Result<Proven<'a>, EngineError> {
     let asset = &intent.settlement.asset;
     let chain_id = asset.id.chain().to_string();
     if let Some(chain) = &chain {
@@ -105,7 +132,16 @@ async fn verify<'a>(
         .observe_transfer(tx_hash, &asset.contract, &intent.settlement.address)
         .await
         .map_err(chain_error)?;
-    let paid = Money::from_base_units(observed.amount_units, asset.currency())
+    let payer = super::proof::proven_sender(
+        chain.node.as_ref(),
+        &observed,
+        &intent.id.to_string(),
+        signature,
+    )
+    .await?;
+    // Only the prover's own transfers count: another sender's funds in the same transaction
+    // (a batch, someone's relayed authorization) are not theirs to claim.
+    let paid = Money::from_base_units(observed.units_from(&payer), asset.currency())
         .map_err(|e| EngineError::internal(&e))?;
     if !covers(intent, &paid) {
         return Err(EngineError::new(
@@ -120,7 +156,12 @@ async fn verify<'a>(
         )
         .param("tx_hash"));
     }
-    Ok((chain, observed, paid))
+    Ok(Proven {
+        chain,
+        observed,
+        payer,
+        paid,
+    })
 }
 
 /// Binds the observed transfer to the intent (once, against every other intent) and screens
@@ -128,10 +169,14 @@ async fn verify<'a>(
 async fn bind(
     state: &Engine,
     intent: &PaymentIntent,
-    chain: &Chain,
-    observed: ObservedTransfer,
-    paid: Money,
+    proven: Proven<'_>,
 ) -> Result<Reported, EngineError> {
+    let Proven {
+        chain,
+        observed,
+        payer,
+        paid,
+    } = proven;
     let asset = &intent.settlement.asset;
     let chain_id = asset.id.chain().to_string();
     let now = state.clock.now_ms();
@@ -170,11 +215,7 @@ async fn bind(
         let own_relay =
             leg.draft.purpose == EIP3009_RELAY && leg.draft.payment_intent_id == Some(intent.id);
         if !own_relay {
-            return Err(EngineError::new(
-                ErrorCode::TransactionAlreadyUsed,
-                "That transaction already paid another payment intent.",
-            )
-            .param("tx_hash"));
+            return Err(already_used());
         }
     }
     let mined_ms = i64::try_from(observed.block_timestamp)
@@ -195,7 +236,7 @@ async fn bind(
         chain_id: chain_id.clone(),
         tx_hash: observed.tx_hash.clone(),
         payment_intent_id: intent.id,
-        payer: observed.from.to_string(),
+        payer: payer.to_string(),
         amount: paid.to_amount_string(),
         asset: asset.id.to_string(),
         block_number: i64::try_from(observed.block_number).unwrap_or(i64::MAX),
@@ -211,18 +252,14 @@ async fn bind(
         created_at_ms: now,
     };
     if state.store.claim_transaction(&claim).await? != intent.id {
-        return Err(EngineError::new(
-            ErrorCode::TransactionAlreadyUsed,
-            "That transaction already paid another payment intent.",
-        )
-        .param("tx_hash"));
+        return Err(already_used());
     }
     if !confirmed {
         return Ok(Reported::Pending(intent.clone()));
     }
     let subject = FundsSubject {
         chain: chain_id,
-        payer_addresses: vec![observed.from.to_string()],
+        payer_addresses: observed.sender_texts(),
         asset: Some(asset.code.clone()),
         amount: Some(paid.to_amount_string()),
         tx_hash: Some(observed.tx_hash),

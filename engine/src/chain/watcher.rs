@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use rialto_connectors::chain::ChainError;
+use rialto_connectors::chain::{ChainError, ObservedTransfer};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
@@ -213,6 +213,52 @@ async fn recipient(
     )
 }
 
+/// Every sender of the confirmed deposits `deposits` of `intent`, read again from the chain:
+/// the watcher binds a deposit by its first transfer log, but a transaction may carry
+/// transfers from several senders into the address, and each one of them is screened.
+pub(super) async fn deposit_senders(
+    state: &Engine,
+    chain: &Chain,
+    intent: &PaymentIntent,
+    deposits: &[PaymentTransaction],
+) -> Result<Vec<String>, FlowError> {
+    let mut senders: Vec<String> = Vec::new();
+    for ptx in deposits {
+        let mut found = vec![ptx.payer.clone()];
+        if let Some(to) = recipient(state, intent, ptx).await? {
+            match chain
+                .node
+                .observe_transfer(&ptx.tx_hash, &intent.settlement.asset.contract, &to)
+                .await
+            {
+                Ok(observed) => found.extend(observed.sender_texts()),
+                // Gone since it confirmed: the reorg check deals with it; its recorded payer
+                // is still screened.
+                Err(ChainError::NoMatchingTransfer { .. } | ChainError::TxFailed(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        for sender in found {
+            if !senders.iter().any(|s| s.eq_ignore_ascii_case(&sender)) {
+                senders.push(sender);
+            }
+        }
+    }
+    Ok(senders)
+}
+
+/// What a payment transaction brings its intent: a reported transfer only its proven payer's
+/// own part (the payer recorded at the report), anything else the whole of it.
+fn credited_units(ptx: &PaymentTransaction, observed: &ObservedTransfer) -> u128 {
+    if ptx.source != PaymentSource::Transaction {
+        return observed.amount_units;
+    }
+    match rialto_core::address::Address::parse(&ptx.payer, rialto_core::ChainNamespace::Eip155) {
+        Ok(payer) => observed.units_from(&payer),
+        Err(_) => 0,
+    }
+}
+
 async fn advance_pending(
     state: &Engine,
     chain: &Chain,
@@ -263,15 +309,19 @@ async fn advance_pending(
         }
         Err(other) => return Err(other.into()),
     };
-    let paid = Money::from_base_units(observed.amount_units, intent.settlement.asset.currency())
-        .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))?;
+    let paid = Money::from_base_units(
+        credited_units(&ptx, &observed),
+        intent.settlement.asset.currency(),
+    )
+    .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))?;
     // Deposits are judged by the payment policy once confirmed, over everything received
     // (several transfers may top an intent up); direct payments must cover the amount.
     let deposit = ptx.source == PaymentSource::Deposit;
     if !deposit && intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
         let subject = FundsSubject {
             chain: chain.caip2.clone(),
-            payer_addresses: vec![observed.from.to_string()],
+            // Every sender whose funds arrived, not only the first.
+            payer_addresses: observed.sender_texts(),
             asset: Some(intent.settlement.asset.code.clone()),
             amount: Some(paid.to_amount_string()),
             tx_hash: Some(observed.tx_hash.clone()),

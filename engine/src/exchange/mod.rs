@@ -175,6 +175,7 @@ use crate::store::{PaymentSource, PaymentTxStatus};
 use rialto_core::intent::PaymentIntent;
 
 /// Binds the withdrawal's transaction to the intent; the chain worker confirms and screens it.
+/// `transaction_already_used` when another intent holds that transaction.
 pub async fn claim_withdrawal(
     state: &crate::services::Engine,
     intent: &PaymentIntent,
@@ -206,7 +207,12 @@ pub async fn claim_withdrawal(
         source: PaymentSource::Exchange,
         created_at_ms: state.clock.now_ms(),
     };
-    state.store.claim_transaction(&claim).await?;
+    if state.store.claim_transaction(&claim).await? != intent.id {
+        // The venue named a transaction that already pays another intent: never this one's
+        // payment. Left for an operator; the caller sees the refusal.
+        tracing::error!(account = %account.id, intent = %intent.id, tx = %claim.tx_hash, "a venue's withdrawal transaction is bound to another intent");
+        return Err(crate::chain::report::already_used());
+    }
     Ok(())
 }
 

@@ -49,12 +49,16 @@ pub async fn poll_exchange_withdrawals(state: &Engine) -> Result<usize, StoreErr
         match venue.withdrawal_status(&coin, &withdrawal_id).await {
             Ok(w) => {
                 if let Some(hash) = w.tx_hash {
-                    if claim_withdrawal(state, &intent, &account, &hash)
-                        .await
-                        .is_ok()
-                    {
-                        account.tx_hash = Some(hash);
-                        account.status = ExchangeAccountStatus::Withdrawn;
+                    match claim_withdrawal(state, &intent, &account, &hash).await {
+                        Ok(()) => {
+                            account.tx_hash = Some(hash);
+                            account.status = ExchangeAccountStatus::Withdrawn;
+                        }
+                        // Not withdrawn for this intent: left as it is, for an operator.
+                        Err(err) => {
+                            tracing::warn!(account = %account.id, error = %err, "withdrawal not bound; will retry");
+                            continue;
+                        }
                     }
                 } else if w.status.is_final() {
                     account.status = ExchangeAccountStatus::Failed;

@@ -1,7 +1,8 @@
 //! `POST /v1/payment_intents/{id}/transactions`: the payer (or the SDK) reports the
-//! transaction that paid an intent. The gateway reads it from the chain itself — token,
-//! recipient, amount, success, confirmations — binds it to this one intent (a transaction can
-//! never pay two), and hands the observed payer to the funds screening.
+//! transaction that paid an intent, signed by the wallet that sent it. The gateway reads it
+//! from the chain itself — token, recipient, amount, success, confirmations — checks the
+//! signature is a sender's, binds it to this one intent (a transaction can never pay two), and
+//! hands every sender it observed to the funds screening.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,10 +27,20 @@ pub struct SubmitTransactionParams {
     pub chain: Option<String>,
     /// Required with a publishable key.
     pub client_secret: Option<String>,
+    /// The payer's proof that the transfer is theirs, hex (`0x…`): the sending wallet's
+    /// signature of the text `Rialto: fund <payment intent id> with <tx_hash, lower case>` —
+    /// EIP-191 `personal_sign` by the account that sent the tokens, or, when that account is a
+    /// contract wallet, a signature its EIP-1271 `isValidSignature` accepts over the EIP-191
+    /// hash of that text. Required: without it nothing is bound (`payer_proof_required`); a
+    /// signature by anyone else is `payer_proof_invalid`. Only the signer's own transfers in
+    /// the transaction count toward the intent; every sender in it is screened.
+    pub signature: Option<String>,
 }
 
 /// Report the transaction that paid an intent (payers use the publishable key and the
-/// intent's client secret). It is verified on chain before anything changes.
+/// intent's client secret), with the sending wallet's signature over the intent id and the
+/// transaction hash (`signature`). The transfer and the signature are verified on chain before
+/// anything changes; a transaction bound to another intent is `transaction_already_used`.
 #[utoipa::path(
     post, path = "/v1/payment_intents/{id}/transactions", operation_id = "submit_payment_transaction",
     tag = "payment_intents", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = SubmitTransactionParams,
@@ -47,8 +58,14 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let params: SubmitTransactionParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    let reported =
-        report_transaction(&state, &intent, &params.tx_hash, params.chain.as_deref()).await?;
+    let reported = report_transaction(
+        &state,
+        &intent,
+        &params.tx_hash,
+        params.chain.as_deref(),
+        params.signature.as_deref(),
+    )
+    .await?;
     // A payer (publishable key) sees the payer's view of the intent, as `GET` shows it: no
     // merchant metadata.
     let full_view = caller.kind == KeyKind::Secret;

@@ -207,3 +207,23 @@ pub async fn settings(app: &TestApp, body: Value) {
         answer.text().await.unwrap()
     );
 }
+
+/// Payer `payer`'s proof that `tx_hash` pays intent `intent_id`: its EIP-191 signature of
+/// `Rialto: fund <intent id> with <tx hash>`, hex.
+pub async fn payer_proof(
+    chain: &ChainManifest,
+    payer: usize,
+    intent_id: &str,
+    tx_hash: &str,
+) -> String {
+    use alloy::signers::{local::PrivateKeySigner, Signer};
+    use secrecy::ExposeSecret;
+    let key: PrivateKeySigner = chain.payers[payer]
+        .private_key
+        .expose_secret()
+        .parse()
+        .unwrap();
+    let text = rialto_gateway::api::executions::funding_message(intent_id, tx_hash);
+    let signature = key.sign_message(text.as_bytes()).await.unwrap();
+    format!("0x{}", hex::encode(signature.as_bytes()))
+}

@@ -232,11 +232,20 @@ pub(super) async fn bind_payment(
         source: PaymentSource::Route,
         created_at_ms: now_ms,
     };
-    state
+    let owner = state
         .store
         .claim_transaction(&payment)
         .await
         .map_err(|e| e.to_string())?;
+    if owner != intent.id {
+        // The route's own transfer can only be bound to its intent; anything else means the
+        // hash was claimed elsewhere, and this payment is not recorded as made.
+        return Err(format!(
+            "the final transfer {} is bound to another payment intent",
+            transfer.tx_hash
+        )
+        .into());
+    }
     Ok(())
 }
 

@@ -349,6 +349,15 @@ pub(super) async fn verify_funding(
                 "The chain cannot be read right now; retry.",
             ),
         })?;
+    // One sender only: a second sender's funds in the same transaction would enter the route
+    // unscreened (only the payer is screened when it starts) and are not the payer's to spend.
+    if observed.senders.len() > 1 {
+        return Err(invalid(
+            ErrorCode::TransactionMismatch,
+            "That transaction carries transfers from several senders; fund from payer_address \
+             alone.",
+        ));
+    }
     if !observed.from.to_string().eq_ignore_ascii_case(payer) {
         return Err(invalid(
             ErrorCode::TransactionMismatch,
