@@ -1,29 +1,17 @@
 //! Who is calling: `Authorization: Bearer sk_test_…` (or `pk_…`), resolved to a merchant and a
 //! mode, rate limited per key.
 
-use std::time::{Duration, Instant};
-
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use governor::clock::{Clock as _, DefaultClock};
-use rialto_core::id::MerchantId;
+use rialto_core::id::{ApiKeyId, MerchantId};
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::keys::{hash_key, is_operator_key, parse_key};
 use crate::store::{ApiKeyRecord, KeyKind, OperatorKey};
-
-/// Keys do not change once issued (revocation will clear this cache), so a short TTL keeps the
-/// key lookup off the hot path.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
-const KEY_CACHE_MAX: usize = 10_000;
-
-#[derive(Debug, Clone)]
-pub(super) struct CachedKey {
-    record: ApiKeyRecord,
-    fetched: Instant,
-}
+use rialto_engine::approvals::Checker;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -32,6 +20,9 @@ pub struct Caller {
     pub livemode: bool,
     pub kind: KeyKind,
     pub key_id: String,
+    /// The key itself and its custody, for maker-checker (`rialto_engine::approvals`).
+    pub key: ApiKeyId,
+    pub custody: ApiKeyId,
 }
 
 impl Caller {
@@ -81,35 +72,15 @@ fn invalid_key() -> ApiError {
     ApiError::new(ErrorCode::ApiKeyInvalid, "Invalid API key provided.")
 }
 
+/// The key's record, read from the database on every request: no instance keeps a copy, so a
+/// revoke (or the end of a rolled key's grace period) takes effect at once on all of them.
 async fn lookup(state: &AppState, key: &str) -> Result<ApiKeyRecord, ApiError> {
-    let hash = hash_key(key);
-    let cached = state
-        .key_cache
-        .read()
-        .ok()
-        .and_then(|cache| cache.get(&hash).cloned())
-        .filter(|c| c.fetched.elapsed() < KEY_CACHE_TTL);
-    if let Some(hit) = cached {
-        return Ok(hit.record);
-    }
-    let record = state
+    state
         .store
-        .find_api_key(&hash)
+        .find_api_key(&hash_key(key))
         .await?
-        .ok_or_else(invalid_key)?;
-    if let Ok(mut cache) = state.key_cache.write() {
-        if cache.len() >= KEY_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(
-            hash,
-            CachedKey {
-                record: record.clone(),
-                fetched: Instant::now(),
-            },
-        );
-    }
-    Ok(record)
+        .filter(|record| record.is_active(state.clock.now_ms()))
+        .ok_or_else(invalid_key)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -145,6 +116,8 @@ impl FromRequestParts<AppState> for Caller {
             livemode,
             kind,
             key_id,
+            key: record.id,
+            custody: record.custody,
         })
     }
 }
@@ -167,6 +140,7 @@ async fn operator_from(state: &AppState, key: &str) -> Result<Operator, ApiError
         .store
         .find_operator_key(&hash_key(key))
         .await?
+        .filter(|record| record.is_active(state.clock.now_ms()))
         .ok_or_else(invalid_key)?;
     if let Err(not_until) = state.limiter.check_key(&record.id) {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -186,6 +160,24 @@ impl FromRequestParts<AppState> for Operator {
             return Err(operator_required());
         }
         operator_from(state, key).await
+    }
+}
+
+impl Caller {
+    /// This key as an approver.
+    pub fn checker(&self) -> Checker {
+        Checker::Key {
+            id: self.key,
+            custody: self.custody,
+        }
+    }
+}
+
+impl Operator {
+    pub fn checker(&self) -> Checker {
+        Checker::Operator {
+            name: self.key.name.clone(),
+        }
     }
 }
 

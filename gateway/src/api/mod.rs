@@ -11,17 +11,19 @@ pub(crate) mod idempotency;
 mod middleware;
 mod money;
 pub mod openapi;
+mod keys;
 mod ops;
 mod payment_intents;
 mod reports;
 mod routing;
+mod settings;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,15 +48,14 @@ pub use events::event_object_json;
 pub(crate) use payment_intents::intent_json;
 
 /// Everything a handler may need, cheap to clone: the engine's services (it derefs to
-/// [`Engine`]) and the HTTP layer's own state (configuration, metrics, rate limits, the API key
-/// cache, idempotency keys in flight).
+/// [`Engine`]) and the HTTP layer's own state (configuration, metrics, rate limits, idempotency
+/// keys in flight). There is no API key cache: a revoked key must fail at once everywhere.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub engine: Engine,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
     /// The EVM chains themselves, for the EVM-only endpoints (EIP-3009 authorizations); the
     /// engine reaches the same chains through the connectors' roles.
@@ -88,7 +89,6 @@ impl AppState {
             config,
             metrics,
             limiter: Arc::new(limiter),
-            key_cache: Arc::default(),
             inflight: Arc::default(),
             evm_chains: Arc::default(),
         }
@@ -148,13 +148,26 @@ pub fn router(state: AppState) -> Router {
         .route("/balance", get(balance::retrieve))
         .route(
             "/settings",
-            get(money::get_settings).post(money::update_settings),
+            get(settings::get_settings).post(settings::update_settings),
         )
+        .route("/settings/changes", get(settings::list_changes))
+        .route(
+            "/settings/changes/{id}/approve",
+            post(settings::approve_change),
+        )
+        .route(
+            "/settings/changes/{id}/cancel",
+            post(settings::cancel_change),
+        )
+        .route("/api_keys", post(keys::create).get(keys::list))
+        .route("/api_keys/{id}/roll", post(keys::roll))
+        .route("/api_keys/{id}/revoke", post(keys::revoke))
         .route(
             "/refunds",
             post(money::create_refund).get(money::list_refunds),
         )
         .route("/refunds/{id}", get(money::retrieve_refund))
+        .route("/refunds/{id}/approve", post(money::approve_refund))
         .route(
             "/payouts",
             post(money::create_payout).get(money::list_payouts),
