@@ -178,10 +178,7 @@ pub async fn roll_operator(
         return Err(not_active(&id));
     }
     let (secret, new) = generate_operator_key(&old.name, now_ms);
-    match store
-        .roll_operator_key(id, now_ms + grace_ms, &new)
-        .await?
-    {
+    match store.roll_operator_key(id, now_ms + grace_ms, &new).await? {
         CasOutcome::Updated => Ok((secret, new)),
         CasOutcome::Conflict => Err(not_active(&id)),
     }

@@ -44,7 +44,11 @@ pub async fn maker_custody(
         .map_err(|_| EngineError::internal(&format!("maker {made_by:?} is not a key id")))?;
     // A maker key that vanished is still its own custody: never let it approve itself.
     Ok(Some(
-        store.get_api_key(&id).await?.map(|k| k.custody).unwrap_or(id),
+        store
+            .get_api_key(&id)
+            .await?
+            .map(|k| k.custody)
+            .unwrap_or(id),
     ))
 }
 
@@ -82,9 +86,13 @@ mod tests {
             id: ApiKeyId::generate(),
             custody: ApiKeyId::generate(),
         };
-        let op = Checker::Operator { name: "olga".into() };
+        let op = Checker::Operator {
+            name: "olga".into(),
+        };
         assert_eq!(
-            require_second(Some(maker), &same, "A payout").unwrap_err().code,
+            require_second(Some(maker), &same, "A payout")
+                .unwrap_err()
+                .code,
             ErrorCode::ApprovalRequiresSecondKey
         );
         assert!(require_second(Some(maker), &other, "A payout").is_ok());

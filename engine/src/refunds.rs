@@ -25,12 +25,12 @@ use utoipa::ToSchema;
 
 use crate::approvals::{maker_custody, require_second, Checker};
 use crate::chain::rail::FlowError;
-use crate::settings;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{EngineError, ErrorCode};
 use crate::idempotency::{IdempotencyKey, WriteError};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
 use crate::services::Engine;
+use crate::settings;
 use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
 use crate::store::PaymentTxStatus;
@@ -374,7 +374,8 @@ async fn needs_approval(
     if !elsewhere {
         return Ok(false);
     }
-    let settings = settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    let settings =
+        settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
     Ok(settings
         .payout_approval_above
         .is_some_and(|limit| amount > limit))

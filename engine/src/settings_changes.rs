@@ -312,20 +312,20 @@ mod tests {
 
     #[test]
     fn loosening_the_limit_or_moving_addresses_waits_and_tightening_applies_at_once() {
-        let current = settings(
-            r#"{"payout_approval_above":"100","payout_addresses":{"base":"0xaaa"}}"#,
-        );
-        let raised = settings(
-            r#"{"payout_approval_above":"1000","payout_addresses":{"base":"0xaaa"}}"#,
-        );
+        let current =
+            settings(r#"{"payout_approval_above":"100","payout_addresses":{"base":"0xaaa"}}"#);
+        let raised =
+            settings(r#"{"payout_approval_above":"1000","payout_addresses":{"base":"0xaaa"}}"#);
         let (now, pending) = split(&current, &raised);
         assert_eq!(now.payout_approval_above, current.payout_approval_above);
-        assert_eq!(pending.unwrap().payout_approval_above, raised.payout_approval_above);
+        assert_eq!(
+            pending.unwrap().payout_approval_above,
+            raised.payout_approval_above
+        );
         let removed = settings(r#"{"payout_addresses":{"base":"0xaaa"}}"#);
         assert!(split(&current, &removed).1.is_some());
-        let moved = settings(
-            r#"{"payout_approval_above":"50","payout_addresses":{"base":"0xbbb"}}"#,
-        );
+        let moved =
+            settings(r#"{"payout_approval_above":"50","payout_addresses":{"base":"0xbbb"}}"#);
         let (now, pending) = split(&current, &moved);
         assert_eq!(now.payout_approval_above, moved.payout_approval_above);
         assert_eq!(now.payout_addresses, current.payout_addresses);
@@ -335,6 +335,9 @@ mod tests {
         );
         assert_eq!(split(&current, &lowered), (lowered.clone(), None));
         // No limit yet: nothing to protect, everything applies.
-        assert_eq!(split(&MerchantSettings::default(), &moved), (moved.clone(), None));
+        assert_eq!(
+            split(&MerchantSettings::default(), &moved),
+            (moved.clone(), None)
+        );
     }
 }

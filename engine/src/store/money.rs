@@ -47,8 +47,8 @@ impl RefundStatus {
             Self::Succeeded,
             Self::Failed,
         ]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 

@@ -333,7 +333,10 @@ pub async fn approve_refund(
         let refund = refund.ok_or_else(|| ApiError::missing("refund", &id, "id"))?;
         let now = state.clock.now_ms();
         let approved = refunds::approve(&state, &refund, &checker, guard.as_deref(), now).await?;
-        Ok(json_response(StatusCode::OK, refund_json(&state, &approved)))
+        Ok(json_response(
+            StatusCode::OK,
+            refund_json(&state, &approved),
+        ))
     }
     .await;
     finish(&state, result, guard).await

@@ -34,7 +34,10 @@ pub async fn get_settings(
     settings_changes::apply_due(&state, state.clock.now_ms()).await?;
     let settings =
         settings::load(state.store.as_ref(), &caller.merchant_id, caller.livemode).await?;
-    Ok(json_response(StatusCode::OK, settings_json(&settings, None)))
+    Ok(json_response(
+        StatusCode::OK,
+        settings_json(&settings, None),
+    ))
 }
 
 fn settings_json(settings: &MerchantSettings, pending: Option<&SettingsChange>) -> String {

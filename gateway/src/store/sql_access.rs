@@ -7,7 +7,9 @@ use rialto_core::id::{ApiKeyId, MerchantId, SettingsChangeId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::sql::{insert_event, insert_idempotency, insert_key, key_from_row, SqlStore, KEY_COLUMNS};
+use super::sql::{
+    insert_event, insert_idempotency, insert_key, key_from_row, SqlStore, KEY_COLUMNS,
+};
 use super::sql_compliance::{operator_key_from_row, OPERATOR_KEY_COLUMNS};
 use super::{
     access::{AccessStore, SettingsChange, SettingsChangeStatus, SettingsSwap},
@@ -22,7 +24,9 @@ fn change_from_row(row: &AnyRow) -> Result<SettingsChange, StoreError> {
     let text = |col: &str| row.try_get::<String, _>(col).db();
     Ok(SettingsChange {
         id: text("id")?.parse().map_err(|_| corrupt("id"))?,
-        merchant_id: text("merchant_id")?.parse().map_err(|_| corrupt("merchant"))?,
+        merchant_id: text("merchant_id")?
+            .parse()
+            .map_err(|_| corrupt("merchant"))?,
         livemode: row.try_get::<i64, _>("livemode").db()? == 1,
         status: SettingsChangeStatus::parse(&text("status")?).ok_or_else(|| corrupt("status"))?,
         change_json: text("change_json")?,
@@ -182,7 +186,11 @@ impl AccessStore for SqlStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await.db()?;
-        let retired = (old_expires_at_ms, Some(new.created_at_ms), Some(new.id.to_string()));
+        let retired = (
+            old_expires_at_ms,
+            Some(new.created_at_ms),
+            Some(new.id.to_string()),
+        );
         if !retire(&mut tx, "api_keys", &old.to_string(), retired).await? {
             return Ok(CasOutcome::Conflict);
         }
@@ -201,13 +209,14 @@ impl AccessStore for SqlStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await.db()?;
-        let rows = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id.to_string())
-            .bind(at_ms)
-            .execute(&mut *tx)
-            .await
-            .db()?
-            .rows_affected();
+        let rows =
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id.to_string())
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await
+                .db()?
+                .rows_affected();
         if rows != 1 {
             return Ok(CasOutcome::Conflict);
         }
@@ -246,7 +255,11 @@ impl AccessStore for SqlStore {
         new: &OperatorKey,
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await.db()?;
-        let retired = (old_expires_at_ms, Some(new.created_at_ms), Some(new.id.clone()));
+        let retired = (
+            old_expires_at_ms,
+            Some(new.created_at_ms),
+            Some(new.id.clone()),
+        );
         if !retire(&mut tx, "operator_keys", old, retired).await? {
             return Ok(CasOutcome::Conflict);
         }
