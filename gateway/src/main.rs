@@ -286,48 +286,7 @@ async fn main() -> anyhow::Result<()> {
             rialto_evm::run_devnet_foreground(&manifest, devnet).await?;
             Ok(())
         }
-        Command::Operators {
-            command:
-                OperatorsCommand::Create {
-                    name,
-                    database_url,
-                    json,
-                },
-        } => {
-            let config = load_config(&cli.config, db_override(database_url))?;
-            let store = server::open_store(&config, registry).await?;
-            let created = cli_ops::create_operator(&store, &name, SystemClock.now_ms()).await?;
-            print_operator(&created, json)
-        }
-        Command::Operators { command } => {
-            let (database_url, action) = match command {
-                OperatorsCommand::Create { .. } => {
-                    anyhow::bail!("operators create is handled above")
-                }
-                OperatorsCommand::List { database_url } => {
-                    (database_url, cli_ops::OperatorAction::List)
-                }
-                OperatorsCommand::Roll {
-                    id,
-                    expires_in_seconds,
-                    database_url,
-                } => (
-                    database_url,
-                    cli_ops::OperatorAction::Roll {
-                        id,
-                        grace_secs: expires_in_seconds,
-                    },
-                ),
-                OperatorsCommand::Revoke { id, database_url } => {
-                    (database_url, cli_ops::OperatorAction::Revoke { id })
-                }
-            };
-            let config = load_config(&cli.config, db_override(database_url))?;
-            let store = server::open_store(&config, registry).await?;
-            let out = cli_ops::manage_operator(&store, action, SystemClock.now_ms()).await?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(())
-        }
+        Command::Operators { command } => operators(&cli.config, registry, command).await,
         Command::Keys { command } => keys(&cli.config, registry, command).await,
         Command::Compliance { command } => match command {
             ComplianceCommand::Screen {
@@ -364,6 +323,46 @@ async fn main() -> anyhow::Result<()> {
             rialto_gateway::reconcile_cli::reconcile_run(&cli.config, registry, command).await
         }
     }
+}
+
+async fn operators(
+    path: &std::path::Path,
+    registry: Arc<rialto_core::asset::AssetRegistry>,
+    command: OperatorsCommand,
+) -> anyhow::Result<()> {
+    let now = SystemClock.now_ms();
+    let (database_url, action) = match command {
+        OperatorsCommand::Create {
+            name,
+            database_url,
+            json,
+        } => {
+            let config = load_config(path, db_override(database_url))?;
+            let store = server::open_store(&config, registry).await?;
+            let created = cli_ops::create_operator(&store, &name, now).await?;
+            return print_operator(&created, json);
+        }
+        OperatorsCommand::List { database_url } => (database_url, cli_ops::OperatorAction::List),
+        OperatorsCommand::Roll {
+            id,
+            expires_in_seconds,
+            database_url,
+        } => (
+            database_url,
+            cli_ops::OperatorAction::Roll {
+                id,
+                grace_secs: expires_in_seconds,
+            },
+        ),
+        OperatorsCommand::Revoke { id, database_url } => {
+            (database_url, cli_ops::OperatorAction::Revoke { id })
+        }
+    };
+    let config = load_config(path, db_override(database_url))?;
+    let store = server::open_store(&config, registry).await?;
+    let out = cli_ops::manage_operator(&store, action, now).await?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 async fn keys(

@@ -199,8 +199,17 @@ fn guarded(limit: &str, address: &str) -> Value {
 }
 
 #[tokio::test]
-async fn one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit() {
-    let app = common::spawn_app(Db::Sqlite).await;
+async fn one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit_on_sqlite() {
+    one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit_on_postgres() {
+    one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit(Db::Postgres).await;
+}
+
+async fn one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit(db: Db) {
+    let app = common::spawn_app(db).await;
     // The first limit is a tightening: it applies at once.
     assert_eq!(
         post_settings(&app, app.sk(), guarded("10", ADDRESS))
@@ -272,8 +281,19 @@ async fn one_key_and_the_keys_it_mints_cannot_raise_the_approval_limit() {
 }
 
 #[tokio::test]
-async fn moving_payout_addresses_or_removing_the_limit_waits_and_lowering_it_applies_at_once() {
-    let app = common::spawn_app(Db::Sqlite).await;
+async fn moving_payout_addresses_or_removing_the_limit_waits_and_lowering_it_applies_at_once_on_sqlite(
+) {
+    moving_addresses_or_removing_the_limit_waits(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn moving_payout_addresses_or_removing_the_limit_waits_and_lowering_it_applies_at_once_on_postgres(
+) {
+    moving_addresses_or_removing_the_limit_waits(Db::Postgres).await;
+}
+
+async fn moving_addresses_or_removing_the_limit_waits(db: Db) {
+    let app = common::spawn_app(db).await;
     assert_eq!(
         post_settings(&app, app.sk(), guarded("100", ADDRESS))
             .await

@@ -150,18 +150,6 @@ pub fn router(state: AppState) -> Router {
             "/settings",
             get(settings::get_settings).post(settings::update_settings),
         )
-        .route("/settings/changes", get(settings::list_changes))
-        .route(
-            "/settings/changes/{id}/approve",
-            post(settings::approve_change),
-        )
-        .route(
-            "/settings/changes/{id}/cancel",
-            post(settings::cancel_change),
-        )
-        .route("/api_keys", post(keys::create).get(keys::list))
-        .route("/api_keys/{id}/roll", post(keys::roll))
-        .route("/api_keys/{id}/revoke", post(keys::revoke))
         .route(
             "/refunds",
             post(money::create_refund).get(money::list_refunds),
@@ -221,7 +209,8 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
-        .route("/openapi.json", get(ops::openapi));
+        .route("/openapi.json", get(ops::openapi))
+        .merge(access_routes());
     Router::new()
         .nest("/v1", v1)
         .route("/health", get(ops::health))
@@ -231,6 +220,23 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
+}
+
+/// Keys and the maker-checker requests on settings.
+fn access_routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/changes", get(settings::list_changes))
+        .route(
+            "/settings/changes/{id}/approve",
+            post(settings::approve_change),
+        )
+        .route(
+            "/settings/changes/{id}/cancel",
+            post(settings::cancel_change),
+        )
+        .route("/api_keys", post(keys::create).get(keys::list))
+        .route("/api_keys/{id}/roll", post(keys::roll))
+        .route("/api_keys/{id}/revoke", post(keys::revoke))
 }
 
 async fn not_found() -> ApiError {
