@@ -217,6 +217,14 @@ impl IdKind for PayoutKind {
     const PREFIX: &'static str = "po";
 }
 
+/// Marker for pending settings change ids (`sc_`): a maker-checker request.
+#[derive(Debug)]
+pub enum SettingsChangeKind {}
+impl IdKind for SettingsChangeKind {
+    const PREFIX: &'static str = "sc";
+}
+
+pub type SettingsChangeId = Id<SettingsChangeKind>;
 pub type LegId = Id<LegKind>;
 pub type RefundId = Id<RefundKind>;
 pub type PayoutId = Id<PayoutKind>;

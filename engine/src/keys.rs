@@ -56,6 +56,8 @@ pub fn generate_operator_key(name: &str, now_ms: i64) -> (String, crate::store::
         key_hash: hash_key(&key),
         key_hint: key.chars().take(7).collect(),
         created_at_ms: now_ms,
+        expires_at_ms: None,
+        revoked_at_ms: None,
     };
     (key, record)
 }
@@ -64,11 +66,22 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// A fresh key and the record that stores its hash.
+/// A fresh, unnamed key of a custody of its own, and the record that stores its hash.
 pub fn generate_key(
     merchant_id: MerchantId,
     kind: KeyKind,
     livemode: bool,
+    now_ms: i64,
+) -> (String, ApiKeyRecord) {
+    generate_named_key(merchant_id, (kind, livemode), "", None, now_ms)
+}
+
+/// A fresh key named `name` in `custody` (a custody of its own when `None`).
+pub fn generate_named_key(
+    merchant_id: MerchantId,
+    (kind, livemode): (KeyKind, bool),
+    name: &str,
+    custody: Option<ApiKeyId>,
     now_ms: i64,
 ) -> (String, ApiKeyRecord) {
     let prefix = match (kind, livemode) {
@@ -83,14 +96,19 @@ pub fn generate_key(
         .map(char::from)
         .collect();
     let key = format!("{prefix}{secret}");
+    let id = ApiKeyId::generate();
     let record = ApiKeyRecord {
-        id: ApiKeyId::generate(),
+        id,
         merchant_id,
         kind,
         livemode,
         key_hash: hash_key(&key),
         key_hint: format!("{}…", &key[..prefix.len() + 4]),
         created_at_ms: now_ms,
+        name: name.to_owned(),
+        custody: custody.unwrap_or(id),
+        expires_at_ms: None,
+        revoked_at_ms: None,
     };
     (key, record)
 }

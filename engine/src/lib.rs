@@ -18,6 +18,10 @@
 //!   over `rialto_core::ledger`'s typed `Account`, `Entry` and `Posting`.
 //! - [`keys`]: API key generation, parsing and hashing; client secrets.
 //! - [`merchants`]: creating merchants with their keys.
+//! - [`access_keys`]: several named keys per merchant and mode: create, roll with a grace
+//!   period, revoke; operator keys roll and revoke too.
+//! - [`approvals`]: maker-checker, the custody of keys and who counts as a second key.
+//! - [`settings_changes`]: changes to the money-moving settings that wait for a second key.
 //! - [`registry`]: the built-in asset registry (chains and tokens compiled in from `data/`).
 //! - [`compliance`]: OFAC data loading and reload, the external screener, and the screening
 //!   points of the payment flow (settlement address, received funds, case resolution).
@@ -43,6 +47,8 @@
 //!   so the engine holds no HTTP client and no HTTP types.
 //! - [`clock`]: injected time.
 
+pub mod access_keys;
+pub mod approvals;
 pub mod chain;
 pub mod clock;
 pub mod compliance;
@@ -62,6 +68,7 @@ pub mod registry;
 pub mod routing;
 pub mod services;
 pub mod settings;
+pub mod settings_changes;
 pub mod store;
 pub mod treasury;
 pub mod webhooks;

@@ -9,7 +9,8 @@
 //!   transaction (`payout`: balance → payouts_pending), so concurrent schedulers and requests
 //!   can never pay the same funds twice (`store::money`).
 //! - **Maker-checker**: above `payout_approval_above` the payout waits in `pending_approval`
-//!   until a second key (an operator, or another of the merchant's secret keys) approves it.
+//!   until a second key (an operator, or a secret key of another custody than the maker's, see
+//!   [`crate::approvals`]) approves it.
 //! - **Sending** ([`drive`]): the destination is screened again; a blocked one ends the payout
 //!   `blocked` and the balance goes back. Otherwise the transfer is the chain leg
 //!   `("payout", po_…)` from the treasury, recorded before it is sent: after a crash, or from a
@@ -25,6 +26,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::approvals::{maker_custody, require_second, Checker};
 use crate::chain::rail::FlowError;
 use crate::compliance::flow::OutgoingAddress;
 use crate::error::{EngineError, ErrorCode};
@@ -292,12 +294,12 @@ pub async fn create(
     }
 }
 
-/// A second key approves a payout waiting for approval. `checker` names the approving key;
-/// it must differ from the key that created the payout.
+/// A second key approves a payout waiting for approval: an operator, or a key of another
+/// custody than the key that created it (see [`crate::approvals`]).
 pub async fn approve(
     state: &Engine,
     payout: &Payout,
-    checker: &str,
+    checker: &Checker,
     now_ms: i64,
 ) -> Result<Payout, EngineError> {
     if payout.status != PayoutStatus::PendingApproval {
@@ -309,15 +311,11 @@ pub async fn approve(
             ),
         ));
     }
-    if payout.created_by == checker {
-        return Err(EngineError::new(
-            ErrorCode::ApprovalRequiresSecondKey,
-            "A payout must be approved by another key than the one that created it.",
-        ));
-    }
+    let maker = maker_custody(state.store.as_ref(), &payout.created_by).await?;
+    require_second(maker, checker, "A payout")?;
     let mut next = payout.clone();
     next.status = PayoutStatus::Pending;
-    next.approved_by = Some(checker.to_owned());
+    next.approved_by = Some(checker.label());
     next.approved_at_ms = Some(now_ms);
     next.updated_at_ms = now_ms;
     let events = [payout_event(state, &next, "payout.approved", now_ms)];

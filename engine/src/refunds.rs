@@ -23,12 +23,14 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::approvals::{maker_custody, require_second, Checker};
 use crate::chain::rail::FlowError;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
 use crate::error::{EngineError, ErrorCode};
 use crate::idempotency::{IdempotencyKey, WriteError};
 use crate::ledger::{self, merchant_balance, refunds_pending, PAYERS};
 use crate::services::Engine;
+use crate::settings;
 use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
 use crate::store::PaymentTxStatus;
@@ -58,6 +60,7 @@ pub struct RefundObject {
     pub chain_id: String,
     pub destination: String,
     pub reason: String,
+    /// `pending_approval` (to an address other than the payer's, above the approval limit),
     /// `pending`, `succeeded` or `failed`.
     pub status: String,
     pub failure_code: Option<String>,
@@ -281,9 +284,10 @@ async fn plan(
     let asset = &intent.settlement.asset;
     let balance = merchant_balance(&intent.merchant_id);
     let amount = refund_amount(state, intent, spec, &balance).await?;
+    let payer = payer_of(state, intent).await?;
     let destination = match spec.destination {
         Some(address) => address,
-        None => payer_of(state, intent).await?.ok_or_else(|| {
+        None => payer.ok_or_else(|| {
             refuse(
                 ErrorCode::RefundDestinationRequired,
                 "This payment has no on-chain payer address to refund to; give a destination.",
@@ -333,7 +337,11 @@ async fn plan(
         chain_id: chain.caip2.clone(),
         destination: destination.to_string(),
         reason: spec.reason.clone(),
-        status: RefundStatus::Pending,
+        status: if needs_approval(state, intent, amount, payer != Some(destination)).await? {
+            RefundStatus::PendingApproval
+        } else {
+            RefundStatus::Pending
+        },
         failure_code: None,
         tx_hash: None,
         created_by: spec.created_by.clone(),
@@ -353,6 +361,70 @@ async fn plan(
     next.version += 1;
     next.updated_at_ms = now_ms;
     Ok((refund, reservation, next))
+}
+
+/// A refund elsewhere than to the payer's own address moves money like a payout: above the
+/// merchant's `payout_approval_above` it waits for a second key.
+async fn needs_approval(
+    state: &Engine,
+    intent: &PaymentIntent,
+    amount: Decimal,
+    elsewhere: bool,
+) -> Result<bool, EngineError> {
+    if !elsewhere {
+        return Ok(false);
+    }
+    let settings =
+        settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    Ok(settings
+        .payout_approval_above
+        .is_some_and(|limit| amount > limit))
+}
+
+/// A second key approves a refund waiting for approval: an operator, or a key of another
+/// custody than the one that asked for it.
+pub async fn approve(
+    state: &Engine,
+    refund: &Refund,
+    checker: &Checker,
+    guard: Option<&IdempotencyKey>,
+    now_ms: i64,
+) -> Result<Refund, WriteError> {
+    let not_pending = || {
+        EngineError::new(
+            ErrorCode::RefundNotPendingApproval,
+            "This refund is not waiting for approval.",
+        )
+    };
+    if refund.status != RefundStatus::PendingApproval {
+        return Err(not_pending().into());
+    }
+    let maker = maker_custody(state.store.as_ref(), &refund.created_by).await?;
+    require_second(maker, checker, "A refund")?;
+    let mut next = refund.clone();
+    next.status = RefundStatus::Pending;
+    next.updated_at_ms = now_ms;
+    let mut event = refund_event(state, &next, "refund.approved", now_ms);
+    // The refund object has no approver field; the event says who approved.
+    if let Ok(mut object) = serde_json::from_str::<serde_json::Value>(&event.object_json) {
+        object["approved_by"] = serde_json::Value::String(checker.label());
+        event.object_json = object.to_string();
+    }
+    let events = [event];
+    let record = guard.map(|g| g.record(200, &refund_json(state, &next), now_ms));
+    let effects = Effects {
+        events: &events,
+        idempotency: record.as_ref(),
+        ..Effects::default()
+    };
+    match state
+        .store
+        .update_refund(&next, RefundStatus::PendingApproval, effects)
+        .await?
+    {
+        CasOutcome::Updated => Ok(next),
+        CasOutcome::Conflict => Err(not_pending().into()),
+    }
 }
 
 /// Sends pending refunds and settles those whose transfer finished. Returns how many changed.

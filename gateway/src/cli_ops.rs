@@ -12,7 +12,8 @@ use crate::compliance::Compliance;
 use crate::config::Config;
 use crate::http_client::{outbound, CONNECT_TIMEOUT};
 use crate::keys::generate_operator_key;
-use crate::store::Store;
+use crate::store::{ApiKeyRecord, KeyKind, Store};
+use rialto_engine::access_keys::{self, KeyActor};
 
 /// Creates an operator key; the key appears in the answer once and is stored hashed.
 pub async fn create_operator(store: &dyn Store, name: &str, now_ms: i64) -> anyhow::Result<Value> {
@@ -23,6 +24,138 @@ pub async fn create_operator(store: &dyn Store, name: &str, now_ms: i64) -> anyh
     let (key, record) = generate_operator_key(name, now_ms);
     store.create_operator_key(&record).await?;
     Ok(json!({ "id": record.id, "name": record.name, "operator_key": key }))
+}
+
+/// `rialto keys create`: a key of a custody of its own (a second key for maker-checker).
+pub async fn create_key(
+    store: &dyn Store,
+    merchant: &str,
+    (name, livemode, publishable): (&str, bool, bool),
+    now_ms: i64,
+) -> anyhow::Result<Value> {
+    let merchant: rialto_core::id::MerchantId = merchant
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--merchant must be a merchant id (mer_…)"))?;
+    store
+        .get_merchant(&merchant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no merchant {merchant}"))?;
+    let kind = if publishable {
+        KeyKind::Publishable
+    } else {
+        KeyKind::Secret
+    };
+    let (secret, key) = access_keys::create(
+        store,
+        KeyActor::Admin,
+        (merchant, livemode),
+        (name, kind),
+        None,
+        |_| String::new(),
+        now_ms,
+    )
+    .await
+    .map_err(write_error)?;
+    Ok(key_json(&key, Some(secret)))
+}
+
+fn write_error(err: rialto_engine::idempotency::WriteError) -> anyhow::Error {
+    match err {
+        rialto_engine::idempotency::WriteError::Engine(e) => anyhow::anyhow!("{}", e.message),
+        rialto_engine::idempotency::WriteError::KeyTaken => anyhow::anyhow!("conflict; retry"),
+    }
+}
+
+fn key_json(key: &ApiKeyRecord, secret: Option<String>) -> Value {
+    json!({
+        "id": key.id.to_string(), "name": key.name, "type": key.kind.as_str(),
+        "livemode": key.livemode, "prefix": key.key_hint, "custody": key.custody.to_string(),
+        "created": key.created_at_ms / 1000, "expires_at": key.expires_at_ms.map(|t| t / 1000),
+        "revoked_at": key.revoked_at_ms.map(|t| t / 1000), "secret": secret,
+    })
+}
+
+/// `rialto keys list`: a merchant's keys in both modes, prefixes only.
+pub async fn list_keys(store: &dyn Store, merchant: &str) -> anyhow::Result<Value> {
+    let merchant: rialto_core::id::MerchantId = merchant
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--merchant must be a merchant id (mer_…)"))?;
+    let mut keys = Vec::new();
+    for livemode in [false, true] {
+        for key in store.list_api_keys(&merchant, livemode).await? {
+            keys.push(key_json(&key, None));
+        }
+    }
+    Ok(Value::Array(keys))
+}
+
+/// `rialto keys roll|revoke` (administrator: any key). `grace` None revokes.
+pub async fn roll_or_revoke_key(
+    store: &dyn Store,
+    id: &str,
+    grace: Option<u64>,
+    now_ms: i64,
+) -> anyhow::Result<Value> {
+    let id: rialto_core::id::ApiKeyId = id
+        .parse()
+        .map_err(|_| anyhow::anyhow!("the key id must look like key_…"))?;
+    let render = |_: &ApiKeyRecord| String::new();
+    Ok(match grace {
+        Some(secs) => {
+            let (secret, key) =
+                access_keys::roll(store, KeyActor::Admin, &id, secs, None, render, now_ms)
+                    .await
+                    .map_err(write_error)?;
+            key_json(&key, Some(secret))
+        }
+        None => {
+            let key = access_keys::revoke(store, KeyActor::Admin, &id, None, render, now_ms)
+                .await
+                .map_err(write_error)?;
+            key_json(&key, None)
+        }
+    })
+}
+
+/// `rialto operators list|roll|revoke`.
+pub async fn manage_operator(
+    store: &dyn Store,
+    action: OperatorAction,
+    now_ms: i64,
+) -> anyhow::Result<Value> {
+    let show = |k: &crate::store::OperatorKey| {
+        json!({"id": k.id, "name": k.name, "prefix": k.key_hint,
+               "created": k.created_at_ms / 1000, "expires_at": k.expires_at_ms.map(|t| t / 1000),
+               "revoked_at": k.revoked_at_ms.map(|t| t / 1000)})
+    };
+    let failed = |e: rialto_engine::error::EngineError| anyhow::anyhow!("{}", e.message);
+    Ok(match action {
+        OperatorAction::List => {
+            Value::Array(store.list_operator_keys().await?.iter().map(show).collect())
+        }
+        OperatorAction::Roll { id, grace_secs } => {
+            let (key, record) = access_keys::roll_operator(store, &id, grace_secs, now_ms)
+                .await
+                .map_err(failed)?;
+            let mut shown = show(&record);
+            shown["operator_key"] = json!(key);
+            shown
+        }
+        OperatorAction::Revoke { id } => {
+            access_keys::revoke_operator(store, &id, now_ms)
+                .await
+                .map_err(failed)?;
+            json!({"id": id, "revoked": true})
+        }
+    })
+}
+
+/// What `rialto operators` does besides `create`.
+#[derive(Debug, Clone)]
+pub enum OperatorAction {
+    List,
+    Roll { id: String, grace_secs: u64 },
+    Revoke { id: String },
 }
 
 /// Screens one address or one name against the configured lists, without a database: the

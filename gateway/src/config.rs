@@ -25,6 +25,18 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub compliance: ComplianceConfig,
     pub sandbox: SandboxConfig,
+    pub approvals: ApprovalsConfig,
+}
+
+/// Maker-checker on the money-moving settings (`rialto_engine::settings_changes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// A pending settings change (raising or removing `payout_approval_above`, changing
+    /// `payout_addresses`) applies by itself this many seconds after it was requested, unless
+    /// canceled first; its `settings.change_requested` event goes out at once. 0 (default): it
+    /// applies only when a second key or an operator approves it.
+    pub settings_change_delay_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::LivemodeUnavailable
         | C::SecretKeyRequired
         | C::OperatorKeyRequired
+        | C::ApiKeyOtherCustody
         | C::TestHelpersUnavailable => (StatusCode::FORBIDDEN, T::PermissionError),
         C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, T::IdempotencyError),
         C::IdempotencyKeyInUse => (StatusCode::CONFLICT, T::IdempotencyError),
@@ -54,6 +55,9 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::AuthorizationAlreadyRelayed
         | C::WriteOffExists
         | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
+        C::SettingsChangeNotPending | C::RefundNotPendingApproval | C::ApiKeyNotActive => {
+            (StatusCode::CONFLICT, T::InvalidRequestError)
+        }
         C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
             (StatusCode::CONFLICT, T::InvalidRequestError)
         }

@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: OperatorsCommand,
     },
+    /// Manage merchants' API keys (create, list, roll, revoke).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Screen addresses and names, reload the lists, verify the audit log.
     Compliance {
         #[command(subcommand)]
@@ -85,6 +90,66 @@ enum OperatorsCommand {
         database_url: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// List operator keys (prefixes only), as JSON.
+    List {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Roll an operator key: prints the new key once; the old one works for the grace period.
+    Roll {
+        id: String,
+        /// Seconds the old key keeps working (0 to 604800).
+        #[arg(long, default_value_t = 0)]
+        expires_in_seconds: u64,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Revoke an operator key at once.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a merchant key of a custody of its own (a second key for approvals); printed
+    /// once, as JSON.
+    Create {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        live: bool,
+        #[arg(long)]
+        publishable: bool,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// List a merchant's keys (prefixes only), as JSON.
+    List {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Roll a key: prints the new key once; the old one works for the grace period.
+    Roll {
+        id: String,
+        /// Seconds the old key keeps working (0 to 604800).
+        #[arg(long, default_value_t = 0)]
+        expires_in_seconds: u64,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -221,19 +286,8 @@ async fn main() -> anyhow::Result<()> {
             rialto_evm::run_devnet_foreground(&manifest, devnet).await?;
             Ok(())
         }
-        Command::Operators {
-            command:
-                OperatorsCommand::Create {
-                    name,
-                    database_url,
-                    json,
-                },
-        } => {
-            let config = load_config(&cli.config, db_override(database_url))?;
-            let store = server::open_store(&config, registry).await?;
-            let created = cli_ops::create_operator(&store, &name, SystemClock.now_ms()).await?;
-            print_operator(&created, json)
-        }
+        Command::Operators { command } => operators(&cli.config, registry, command).await,
+        Command::Keys { command } => keys(&cli.config, registry, command).await,
         Command::Compliance { command } => match command {
             ComplianceCommand::Screen {
                 address,
@@ -269,6 +323,82 @@ async fn main() -> anyhow::Result<()> {
             rialto_gateway::reconcile_cli::reconcile_run(&cli.config, registry, command).await
         }
     }
+}
+
+async fn operators(
+    path: &std::path::Path,
+    registry: Arc<rialto_core::asset::AssetRegistry>,
+    command: OperatorsCommand,
+) -> anyhow::Result<()> {
+    let now = SystemClock.now_ms();
+    let (database_url, action) = match command {
+        OperatorsCommand::Create {
+            name,
+            database_url,
+            json,
+        } => {
+            let config = load_config(path, db_override(database_url))?;
+            let store = server::open_store(&config, registry).await?;
+            let created = cli_ops::create_operator(&store, &name, now).await?;
+            return print_operator(&created, json);
+        }
+        OperatorsCommand::List { database_url } => (database_url, cli_ops::OperatorAction::List),
+        OperatorsCommand::Roll {
+            id,
+            expires_in_seconds,
+            database_url,
+        } => (
+            database_url,
+            cli_ops::OperatorAction::Roll {
+                id,
+                grace_secs: expires_in_seconds,
+            },
+        ),
+        OperatorsCommand::Revoke { id, database_url } => {
+            (database_url, cli_ops::OperatorAction::Revoke { id })
+        }
+    };
+    let config = load_config(path, db_override(database_url))?;
+    let store = server::open_store(&config, registry).await?;
+    let out = cli_ops::manage_operator(&store, action, now).await?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn keys(
+    path: &std::path::Path,
+    registry: Arc<rialto_core::asset::AssetRegistry>,
+    command: KeysCommand,
+) -> anyhow::Result<()> {
+    let database_url = match &command {
+        KeysCommand::Create { database_url, .. }
+        | KeysCommand::List { database_url, .. }
+        | KeysCommand::Roll { database_url, .. }
+        | KeysCommand::Revoke { database_url, .. } => database_url.clone(),
+    };
+    let config = load_config(path, db_override(database_url))?;
+    let store = server::open_store(&config, registry).await?;
+    let now = SystemClock.now_ms();
+    let out = match command {
+        KeysCommand::Create {
+            merchant,
+            name,
+            live,
+            publishable,
+            ..
+        } => cli_ops::create_key(&store, &merchant, (&name, live, publishable), now).await?,
+        KeysCommand::List { merchant, .. } => cli_ops::list_keys(&store, &merchant).await?,
+        KeysCommand::Roll {
+            id,
+            expires_in_seconds,
+            ..
+        } => cli_ops::roll_or_revoke_key(&store, &id, Some(expires_in_seconds), now).await?,
+        KeysCommand::Revoke { id, .. } => {
+            cli_ops::roll_or_revoke_key(&store, &id, None, now).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 fn db_override(database_url: Option<String>) -> Overrides {

@@ -306,3 +306,85 @@ fn verify_log_names_the_first_tampered_record_and_exits_non_zero() {
         (Some(1), Some("cc_1"))
     );
 }
+
+fn run_json(args: &[&str]) -> Value {
+    let out = rialto().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn keys_and_operator_keys_are_created_listed_rolled_and_revoked_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let db = ["--database-url", url.as_str()];
+    let merchant = run_json(
+        &[
+            &["merchants", "create", "--name", "Shop", "--json"][..],
+            &db,
+        ]
+        .concat(),
+    );
+    let merchant = merchant["id"].as_str().unwrap();
+    let made = run_json(
+        &[
+            &[
+                "keys",
+                "create",
+                "--merchant",
+                merchant,
+                "--name",
+                "checker",
+            ][..],
+            &db,
+        ]
+        .concat(),
+    );
+    let secret = made["secret"].as_str().unwrap();
+    assert!(secret.starts_with("sk_test_"), "{made}");
+    assert_eq!(
+        made["custody"], made["id"],
+        "a CLI key is a custody of its own"
+    );
+    let listed = run_json(&[&["keys", "list", "--merchant", merchant][..], &db].concat());
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    assert!(!listed.to_string().contains(secret), "{listed}");
+    let id = made["id"].as_str().unwrap();
+    let rolled = run_json(&[&["keys", "roll", id, "--expires-in-seconds", "60"][..], &db].concat());
+    assert_ne!(rolled["secret"], made["secret"]);
+    assert_eq!(rolled["custody"], made["custody"]);
+    let new_id = rolled["id"].as_str().unwrap();
+    let revoked = run_json(&[&["keys", "revoke", new_id][..], &db].concat());
+    assert!(revoked["revoked_at"].is_i64(), "{revoked}");
+    let twice = rialto()
+        .args([&["keys", "revoke", new_id][..], &db].concat())
+        .output()
+        .unwrap();
+    assert!(!twice.status.success());
+
+    let op = run_json(
+        &[
+            &["operators", "create", "--name", "olga", "--json"][..],
+            &db,
+        ]
+        .concat(),
+    );
+    let op_id = op["id"].as_str().unwrap();
+    let rolled = run_json(&[&["operators", "roll", op_id][..], &db].concat());
+    assert!(rolled["operator_key"].as_str().unwrap().starts_with("op_"));
+    let new_op = rolled["id"].as_str().unwrap();
+    run_json(&[&["operators", "revoke", new_op][..], &db].concat());
+    let ops = run_json(&[&["operators", "list"][..], &db].concat());
+    assert_eq!(ops.as_array().unwrap().len(), 2, "{ops}");
+    assert!(
+        ops.as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["revoked_at"].is_i64()),
+        "{ops}"
+    );
+}

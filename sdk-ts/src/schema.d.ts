@@ -4,6 +4,61 @@
  */
 
 export interface paths {
+    "/v1/api_keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's keys in this mode, newest first (revoked ones included). */
+        get: operations["list_api_keys"];
+        put?: never;
+        /** Create a key in this mode; it joins the calling key's custody. */
+        post: operations["create_api_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api_keys/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a key of this merchant and mode: it stops working at once. */
+        post: operations["revoke_api_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api_keys/{id}/roll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll a key of the caller's custody: a new key replaces it; the old one keeps working for
+         *     `expires_in_seconds`.
+         */
+        post: operations["roll_api_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/balance": {
         parameters: {
             query?: never;
@@ -513,8 +568,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Approve a payout above the merchant's approval limit: an operator key, or another of the
-         *     merchant's secret keys than the one that asked for it (maker-checker).
+         * Approve a payout above the merchant's approval limit: an operator key, or a secret key of
+         *     another custody than the one that asked for it (maker-checker; keys made or rolled through
+         *     the API share their maker's custody).
          */
         post: operations["approve_payout"];
         delete?: never;
@@ -609,6 +665,26 @@ export interface paths {
         get: operations["retrieve_refund"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a refund waiting for approval (above the approval limit, to an address other than
+         *     the payer's): an operator key, or a secret key of another custody than the one that asked.
+         */
+        post: operations["approve_refund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -766,8 +842,67 @@ export interface paths {
         /** The merchant's settlement schedule and payment policy in this mode. */
         get: operations["get_settings"];
         put?: never;
-        /** Replace the settlement schedule and payment policy (fields left out take their defaults). */
+        /**
+         * Replace the settlement schedule and payment policy (fields left out take their defaults).
+         *     While `payout_approval_above` is set, raising or removing it or changing
+         *     `payout_addresses` does not apply at once: the answer is 202 with the settings in force
+         *     and `pending_change`, which a second key or an operator approves.
+         */
         post: operations["update_settings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's settings changes in this mode, newest first. */
+        get: operations["list_settings_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/changes/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a pending settings change: an operator, or a secret key of another custody than
+         *     the key that asked for it (`approval_requires_second_key` otherwise).
+         */
+        post: operations["approve_settings_change"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/changes/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a pending settings change (any secret key of the merchant, or an operator). */
+        post: operations["cancel_settings_change"];
         delete?: never;
         options?: never;
         head?: never;
@@ -858,6 +993,35 @@ export interface components {
             /** @description Wallet sources: the address the payer pays from (funds that must go back go there). */
             payer_address?: string | null;
         };
+        ApiKeyList: {
+            object: string;
+            data: components["schemas"]["ApiKeyObject"][];
+            has_more: boolean;
+        };
+        ApiKeyObject: {
+            id: string;
+            /** @description Always `api_key`. */
+            object: string;
+            livemode: boolean;
+            name: string;
+            /** @description `secret` or `publishable`. */
+            type: string;
+            /** @description The first characters of the key, to recognise it (`sk_test_4eC3…`). */
+            prefix: string;
+            /** @description The key this one descends from: approvals need a key of another custody. */
+            custody: string;
+            /** @description The key itself: only in the answer to the create or roll that made it. */
+            secret?: string | null;
+            /** Format: int64 */
+            created: number;
+            /**
+             * Format: int64
+             * @description A rolled key stops working then (Unix seconds).
+             */
+            expires_at?: number | null;
+            /** Format: int64 */
+            revoked_at?: number | null;
+        };
         AttemptObject: {
             id: string;
             /**
@@ -937,6 +1101,12 @@ export interface components {
             /** @description Event types to send, or `["*"]` for all. */
             enabled_events: string[];
             description?: string | null;
+        };
+        CreateKeyParams: {
+            /** @description What you call it (at most 100 characters). */
+            name?: string;
+            /** @description `secret` (default) or `publishable`. */
+            type?: components["schemas"]["KeyType"];
         };
         CreatePaymentIntentParams: {
             /**
@@ -1116,6 +1286,16 @@ export interface components {
             /** @description IVMS101 originator and beneficiary (`{"originator": …, "beneficiary": …}`). */
             travel_rule?: Record<string, never> | null;
         };
+        /** @description The fields a pending change carries (all of them: applying it sets both). */
+        GuardedFields: {
+            /** @example 10000.00 */
+            payout_approval_above?: string | null;
+            payout_addresses: {
+                [key: string]: string;
+            };
+        };
+        /** @enum {string} */
+        KeyType: "secret" | "publishable";
         LinkExchangeParams: {
             /** @description `binance`, `kraken` or `coinbase`. */
             venue: string;
@@ -1400,7 +1580,10 @@ export interface components {
             chain_id: string;
             destination: string;
             reason: string;
-            /** @description `pending`, `succeeded` or `failed`. */
+            /**
+             * @description `pending_approval` (to an address other than the payer's, above the approval limit),
+             *     `pending`, `succeeded` or `failed`.
+             */
             status: string;
             failure_code?: string | null;
             transaction_hash?: string | null;
@@ -1413,6 +1596,13 @@ export interface components {
         ResolveParams: {
             /** @description Why: kept on the case and in the audit log. */
             note: string;
+        };
+        RollKeyParams: {
+            /**
+             * Format: int64
+             * @description How long the old key keeps working, 0 (revoked at once, the default) to 604800.
+             */
+            expires_in_seconds?: number;
         };
         /** @description The execution of an accepted quote. */
         RouteExecutionObject: {
@@ -1496,6 +1686,26 @@ export interface components {
             chain?: string | null;
             /** @description A person's or entity's name (operators only). */
             name?: string | null;
+        };
+        /** @description A settings change as the API shows it. */
+        SettingsChangeObject: {
+            id: string;
+            /** @description Always `settings_change`. */
+            object: string;
+            livemode: boolean;
+            /** @description `pending`, `applied` or `canceled`. */
+            status: string;
+            /** @description The values applied when it is approved. */
+            change: components["schemas"]["GuardedFields"];
+            requested_by: string;
+            approved_by?: string | null;
+            /**
+             * Format: int64
+             * @description When it applies by itself (Unix seconds), if the gateway has a delay configured.
+             */
+            effective_at?: number | null;
+            /** Format: int64 */
+            created: number;
         };
         SettlementObject: {
             /** @example usdc */
@@ -1589,6 +1799,185 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_api_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_api_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateKeyParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_api_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description key_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyObject"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    roll_api_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description key_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollKeyParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_balance: {
         parameters: {
             query?: never;
@@ -3608,6 +3997,63 @@ export interface operations {
             };
         };
     };
+    approve_refund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description re_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     report_exceptions: {
         parameters: {
             query?: {
@@ -4043,6 +4489,13 @@ export interface operations {
                     "application/json": components["schemas"]["MerchantSettings"];
                 };
             };
+            /** @description Applied in part; `pending_change` waits for approval */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4052,6 +4505,122 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_settings_changes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [settings_change], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_settings_change: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description sc_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsChangeObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_settings_change: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description sc_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsChangeObject"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

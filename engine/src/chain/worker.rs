@@ -58,6 +58,10 @@ async fn bind_stored_relays(state: &Engine, chain: &Chain) {
 /// Their legs are driven by the chains' [`tick`]s.
 pub async fn money_pass(state: &Engine) {
     let now = state.clock.now_ms();
+    // Delayed settings changes first: a payout scheduled now goes where the settings say now.
+    if let Err(err) = crate::settings_changes::apply_due(state, now).await {
+        tracing::warn!(error = %err.message, "delayed settings changes not applied; will retry");
+    }
     if let Err(err) = crate::payouts::schedule(state, now).await {
         tracing::warn!(error = %err.message, "payout schedule failed; will retry");
     }

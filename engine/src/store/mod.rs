@@ -1,7 +1,7 @@
 //! The store ports: what the engine needs persisted, split by area ([`WebhookStore`],
 //! [`ComplianceStore`], [`chain::ChainStore`], [`exchange::ExchangeStore`],
 //! [`ledger::LedgerStore`], [`money::MoneyStore`], [`quote::QuoteStore`],
-//! [`reconcile::ReconcileStore`]) and gathered in [`Store`]. The gateway's `SqlStore`
+//! [`reconcile::ReconcileStore`], [`access::AccessStore`]) and gathered in [`Store`]. The gateway's `SqlStore`
 //! implements them for SQLite (the embedded default) and PostgreSQL; the conformance suite in
 //! `gateway/tests/store_conformance.rs` runs against both.
 //!
@@ -9,6 +9,7 @@
 //! commits both in one transaction: a crash can never leave a created object without its
 //! replayable response, or the reverse.
 
+pub mod access;
 pub mod chain;
 pub mod exchange;
 pub mod idempotency;
@@ -79,6 +80,21 @@ pub struct ApiKeyRecord {
     /// The first characters of the key, for people to recognise it (`sk_test_4eC3…`).
     pub key_hint: String,
     pub created_at_ms: i64,
+    /// What the merchant calls it (`""` for keys from before keys had names).
+    pub name: String,
+    /// The key this one descends from (itself for keys issued by `rialto`): keys made or
+    /// rolled through the API share their maker's custody, and maker-checker wants two.
+    pub custody: ApiKeyId,
+    /// A rolled key works until then (Unix ms).
+    pub expires_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    /// Usable at `now_ms`: not revoked, not past its grace period.
+    pub fn is_active(&self, now_ms: i64) -> bool {
+        self.revoked_at_ms.is_none() && self.expires_at_ms.is_none_or(|at| now_ms < at)
+    }
 }
 
 /// A response stored under an idempotency key, replayed byte for byte.
@@ -549,6 +565,16 @@ pub struct OperatorKey {
     pub key_hash: String,
     pub key_hint: String,
     pub created_at_ms: i64,
+    /// A rolled key works until then (Unix ms).
+    pub expires_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+}
+
+impl OperatorKey {
+    /// Usable at `now_ms`: not revoked, not past its grace period.
+    pub fn is_active(&self, now_ms: i64) -> bool {
+        self.revoked_at_ms.is_none() && self.expires_at_ms.is_none_or(|at| now_ms < at)
+    }
 }
 
 /// Compliance decisions, cases, the audit chain, custom lists and operator keys.
@@ -670,6 +696,7 @@ pub trait Store:
     + money::MoneyStore
     + quote::QuoteStore
     + reconcile::ReconcileStore
+    + access::AccessStore
     + Send
     + Sync
     + 'static
@@ -688,7 +715,7 @@ pub trait Store:
 
     async fn get_merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError>;
 
-    /// The live (not revoked) key with this hash.
+    /// The key with this hash unless revoked; its grace period is the caller's to check.
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
 
     /// Inserts the intent, its event and, when given, the idempotency record atomically.

@@ -20,6 +20,9 @@ use crate::ledger::Posting;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundStatus {
+    /// Above the merchant's approval limit to an address other than the payer's: reserved,
+    /// waiting for a second key (see `crate::approvals`); nothing is sent until then.
+    PendingApproval,
     /// Recorded with its reservation; the transfer may or may not be signed or sent yet.
     Pending,
     Succeeded,
@@ -30,6 +33,7 @@ pub enum RefundStatus {
 impl RefundStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            RefundStatus::PendingApproval => "pending_approval",
             RefundStatus::Pending => "pending",
             RefundStatus::Succeeded => "succeeded",
             RefundStatus::Failed => "failed",
@@ -37,9 +41,14 @@ impl RefundStatus {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Succeeded, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Self::PendingApproval,
+            Self::Pending,
+            Self::Succeeded,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 

@@ -52,7 +52,7 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 30] = [
+pub const EVENT_TYPES: [&str; 34] = [
     "payment_intent.created",
     "payment_intent.converting",
     "payment_intent.failed",
@@ -75,6 +75,10 @@ pub const EVENT_TYPES: [&str; 30] = [
     "refund.created",
     "refund.succeeded",
     "refund.failed",
+    "refund.approved",
+    "settings.change_requested",
+    "settings.change_applied",
+    "settings.change_canceled",
     "payout.created",
     "payout.pending_approval",
     "payout.approved",

@@ -1,29 +1,17 @@
 //! Who is calling: `Authorization: Bearer sk_test_…` (or `pk_…`), resolved to a merchant and a
 //! mode, rate limited per key.
 
-use std::time::{Duration, Instant};
-
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use rialto_core::id::MerchantId;
+use rialto_core::id::{ApiKeyId, MerchantId};
 
 use super::limits::{client_address, Presented};
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::keys::{hash_key, is_operator_key, parse_key};
 use crate::store::{ApiKeyRecord, KeyKind, OperatorKey};
-
-/// Keys do not change once issued (revocation will clear this cache), so a short TTL keeps the
-/// key lookup off the hot path.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
-const KEY_CACHE_MAX: usize = 10_000;
-
-#[derive(Debug, Clone)]
-pub(super) struct CachedKey {
-    record: ApiKeyRecord,
-    fetched: Instant,
-}
+use rialto_engine::approvals::Checker;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -32,6 +20,9 @@ pub struct Caller {
     pub livemode: bool,
     pub kind: KeyKind,
     pub key_id: String,
+    /// The key itself and its custody, for maker-checker (`rialto_engine::approvals`).
+    pub key: ApiKeyId,
+    pub custody: ApiKeyId,
 }
 
 impl Caller {
@@ -83,32 +74,14 @@ fn invalid_key() -> ApiError {
     ApiError::new(ErrorCode::ApiKeyInvalid, "Invalid API key provided.")
 }
 
-async fn lookup(state: &AppState, hash: String) -> Result<Option<ApiKeyRecord>, ApiError> {
-    let cached = state
-        .key_cache
-        .read()
-        .ok()
-        .and_then(|cache| cache.get(&hash).cloned())
-        .filter(|c| c.fetched.elapsed() < KEY_CACHE_TTL);
-    if let Some(hit) = cached {
-        return Ok(Some(hit.record));
-    }
-    let Some(record) = state.store.find_api_key(&hash).await? else {
-        return Ok(None);
-    };
-    if let Ok(mut cache) = state.key_cache.write() {
-        if cache.len() >= KEY_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(
-            hash,
-            CachedKey {
-                record: record.clone(),
-                fetched: Instant::now(),
-            },
-        );
-    }
-    Ok(Some(record))
+/// The key's record, read from the database on every request: no instance keeps a copy, so a
+/// revoke (or the end of a rolled key's grace period) takes effect at once on all of them.
+async fn lookup(state: &AppState, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+    Ok(state
+        .store
+        .find_api_key(hash)
+        .await?
+        .filter(|record| record.is_active(state.clock.now_ms())))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -130,7 +103,7 @@ impl FromRequestParts<AppState> for Caller {
         state
             .limits
             .check(Presented::Api { kind, hash: &hash }, client)?;
-        let record = lookup(state, hash)
+        let record = lookup(state, &hash)
             .await?
             .filter(|r| r.kind == kind && r.livemode == livemode);
         let Some(record) = record else {
@@ -150,6 +123,8 @@ impl FromRequestParts<AppState> for Caller {
             livemode,
             kind,
             key_id,
+            key: record.id,
+            custody: record.custody,
         })
     }
 }
@@ -173,7 +148,8 @@ async fn operator_from(state: &AppState, parts: &Parts, key: &str) -> Result<Ope
     state
         .limits
         .check(Presented::Operator { hash: &hash }, client)?;
-    let Some(record) = state.store.find_operator_key(&hash).await? else {
+    let record = state.store.find_operator_key(&hash).await?;
+    let Some(record) = record.filter(|r| r.is_active(state.clock.now_ms())) else {
         state.limits.lookup_failed(client);
         return Err(invalid_key());
     };
@@ -219,6 +195,24 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+impl Caller {
+    /// This key as an approver.
+    pub fn checker(&self) -> Checker {
+        Checker::Key {
+            id: self.key,
+            custody: self.custody,
+        }
+    }
+}
+
+impl Operator {
+    pub fn checker(&self) -> Checker {
+        Checker::Operator {
+            name: self.key.name.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +225,8 @@ mod tests {
             livemode: false,
             kind,
             key_id: "key".into(),
+            key: ApiKeyId::generate(),
+            custody: ApiKeyId::generate(),
         };
         let secret = caller(KeyKind::Secret).scope();
         let publishable = caller(KeyKind::Publishable).scope();

@@ -3,8 +3,9 @@
 //! response, replayed byte for byte; another request → 422; still running → 409).
 //!
 //! The writes listed in [`COMMITS_WITH_CHANGE`] commit their response in the same transaction
-//! as their change and handle the key themselves; this layer passes them through. Every other
-//! write is wrapped here:
+//! as their change and handle a merchant's key themselves; this layer passes those through.
+//! Every other write (and an operator's call of those) is wrapped here, and the handler then
+//! sees no `Idempotency-Key` header, so a key is never claimed twice:
 //!
 //! 1. the caller is authenticated once (the handler's extractor reuses the result), so the
 //!    key is scoped to the caller before anything is read;
@@ -24,7 +25,7 @@
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header::AUTHORIZATION, Method};
+use axum::http::{header::AUTHORIZATION, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -37,32 +38,44 @@ use crate::store::idempotency::KeyClaim;
 use crate::store::StoreError;
 use axum::extract::FromRequestParts;
 
-/// Routes whose handlers commit the idempotency record with their change (`idempotency.rs`).
+/// Routes whose handlers commit a merchant key's idempotency record with their change
+/// (`idempotency.rs`).
 pub const COMMITS_WITH_CHANGE: &[&str] = &[
     "/v1/payment_intents",
     "/v1/payment_intents/{id}/cancel",
     "/v1/refunds",
+    "/v1/refunds/{id}/approve",
     "/v1/payouts",
+    "/v1/quotes/{id}/accept",
     "/v1/webhook_endpoints",
     "/v1/webhook_endpoints/{id}",
     "/v1/webhook_endpoints/{id}/rotate_secret",
     "/v1/events/{id}/redeliver",
+    "/v1/api_keys",
+    "/v1/api_keys/{id}/roll",
+    "/v1/api_keys/{id}/revoke",
+    "/v1/settings/changes/{id}/approve",
+    "/v1/settings/changes/{id}/cancel",
 ];
 
 /// How long a reservation may stay without a response before another request may take it
-/// over: far longer than any request runs (the longest, a reconciliation run, takes seconds).
-pub const STALE_AFTER_MS: i64 = 120_000;
+/// over. A reservation outlives its request only when its instance died (the write runs to
+/// its end even when the client hangs up), and requests run for seconds (outbound calls time
+/// out sooner than this).
+pub const STALE_AFTER_MS: i64 = 30_000;
 
 /// Responses of writes are small objects; a larger one is passed through unstored.
 const MAX_STORED_RESPONSE: usize = 16 * 1024 * 1024;
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let wrapped = matches!(*req.method(), Method::POST | Method::DELETE)
-        && req.headers().contains_key(HEADER)
-        && !req
+    let handled_by_route = !presents_operator_key(req.headers())
+        && req
             .extensions()
             .get::<MatchedPath>()
             .is_some_and(|p| COMMITS_WITH_CHANGE.contains(&p.as_str()));
+    let wrapped = matches!(*req.method(), Method::POST | Method::DELETE)
+        && req.headers().contains_key(HEADER)
+        && !handled_by_route;
     if !wrapped {
         return next.run(req).await;
     }
@@ -93,6 +106,8 @@ async fn guarded(state: AppState, req: Request, next: Next) -> Result<Response, 
     if let Some(answer) = reserve(&state, &guard).await? {
         return Ok(answer);
     }
+    // The key is this layer's: a handler that also knows keys must not claim it again.
+    parts.headers.remove(HEADER);
     let req = Request::from_parts(parts, Body::from(bytes));
     // Run to the end even if the client hangs up, so the response is stored for its retry.
     let task = tokio::spawn(async move {
@@ -105,14 +120,16 @@ async fn guarded(state: AppState, req: Request, next: Next) -> Result<Response, 
 
 /// Authenticates the caller once, leaving it in the request for the handler's extractor, and
 /// answers the scope its keys live in.
-async fn authenticate(state: &AppState, parts: &mut Parts) -> Result<String, ApiError> {
-    let is_operator = parts
-        .headers
+fn presents_operator_key(headers: &HeaderMap) -> bool {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|k| is_operator_key(k.trim()));
-    if is_operator {
+        .is_some_and(|k| is_operator_key(k.trim()))
+}
+
+async fn authenticate(state: &AppState, parts: &mut Parts) -> Result<String, ApiError> {
+    if presents_operator_key(&parts.headers) {
         let operator = Operator::from_request_parts(parts, state).await?;
         let scope = format!("operator:{}", operator.key.id);
         parts.extensions.insert(operator);

@@ -9,6 +9,7 @@ pub(crate) mod exchange_accounts;
 pub mod executions;
 pub(crate) mod idempotency;
 mod idempotency_layer;
+mod keys;
 mod limits;
 mod middleware;
 mod money;
@@ -17,12 +18,13 @@ mod ops;
 mod payment_intents;
 mod reports;
 mod routing;
+mod settings;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,15 +48,14 @@ pub use events::event_object_json;
 pub(crate) use payment_intents::intent_json;
 
 /// Everything a handler may need, cheap to clone: the engine's services (it derefs to
-/// [`Engine`]) and the HTTP layer's own state (configuration, metrics, rate limits, the API key
-/// cache, idempotency keys in flight).
+/// [`Engine`]) and the HTTP layer's own state (configuration, metrics, rate limits, idempotency
+/// keys in flight). There is no API key cache: a revoked key must fail at once everywhere.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub engine: Engine,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
     limits: Arc<limits::RateLimits>,
-    key_cache: Arc<RwLock<HashMap<String, auth::CachedKey>>>,
     inflight: Arc<Mutex<HashSet<(String, String)>>>,
     /// The EVM chains themselves, for the EVM-only endpoints (EIP-3009 authorizations); the
     /// engine reaches the same chains through the connectors' roles.
@@ -86,7 +87,6 @@ impl AppState {
             config,
             metrics,
             limits: Arc::new(limits),
-            key_cache: Arc::default(),
             inflight: Arc::default(),
             evm_chains: Arc::default(),
         }
@@ -146,13 +146,14 @@ pub fn router(state: AppState) -> Router {
         .route("/balance", get(balance::retrieve))
         .route(
             "/settings",
-            get(money::get_settings).post(money::update_settings),
+            get(settings::get_settings).post(settings::update_settings),
         )
         .route(
             "/refunds",
             post(money::create_refund).get(money::list_refunds),
         )
         .route("/refunds/{id}", get(money::retrieve_refund))
+        .route("/refunds/{id}/approve", post(money::approve_refund))
         .route(
             "/payouts",
             post(money::create_payout).get(money::list_payouts),
@@ -207,6 +208,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
         .route("/openapi.json", get(ops::openapi))
+        .merge(access_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency_layer::layer,
@@ -228,6 +230,23 @@ pub fn app(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
     router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
+/// Keys and the maker-checker requests on settings.
+fn access_routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/changes", get(settings::list_changes))
+        .route(
+            "/settings/changes/{id}/approve",
+            post(settings::approve_change),
+        )
+        .route(
+            "/settings/changes/{id}/cancel",
+            post(settings::cancel_change),
+        )
+        .route("/api_keys", post(keys::create).get(keys::list))
+        .route("/api_keys/{id}/roll", post(keys::roll))
+        .route("/api_keys/{id}/revoke", post(keys::revoke))
 }
 
 async fn not_found() -> ApiError {

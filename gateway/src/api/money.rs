@@ -1,5 +1,5 @@
-//! `/v1/settings`, `/v1/refunds` and `/v1/payouts`: the merchant's settlement schedule and
-//! payment policy, refunds out of its balance, and batched payouts with maker-checker approval.
+//! `/v1/refunds` and `/v1/payouts`: refunds out of the merchant's balance, and batched payouts,
+//! both with maker-checker approval above the merchant's limit (settings are in `settings`).
 
 use std::collections::BTreeMap;
 
@@ -21,83 +21,7 @@ use super::{json_response, parse_id, parse_limit, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::payouts::{self, payout_json};
 use crate::refunds::{self, refund_json, RefundSpec, MERCHANT_REASONS};
-use crate::settings::{self, MerchantSettings};
 use crate::store::money::Payout;
-
-/// The merchant's settlement schedule and payment policy in this mode.
-#[utoipa::path(
-    get, path = "/v1/settings", operation_id = "get_settings", tag = "settings",
-    responses((status = 200, body = MerchantSettings), (status = 401, body = ErrorBody)),
-    security(("api_key" = []))
-)]
-pub async fn get_settings(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Response, ApiError> {
-    caller.require_secret()?;
-    let settings =
-        settings::load(state.store.as_ref(), &caller.merchant_id, caller.livemode).await?;
-    Ok(json_response(StatusCode::OK, settings_json(&settings)))
-}
-
-fn settings_json(settings: &MerchantSettings) -> String {
-    let mut value = serde_json::to_value(settings).unwrap_or_default();
-    if let Some(map) = value.as_object_mut() {
-        map.insert("object".into(), json!("settings"));
-    }
-    value.to_string()
-}
-
-/// Replace the settlement schedule and payment policy (fields left out take their defaults).
-#[utoipa::path(
-    post, path = "/v1/settings", operation_id = "update_settings", tag = "settings",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
-    request_body = MerchantSettings,
-    responses((status = 200, body = MerchantSettings), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)),
-    security(("api_key" = []))
-)]
-pub async fn update_settings(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawBody(body): RawBody,
-) -> Result<Response, ApiError> {
-    caller.require_secret()?;
-    let settings: MerchantSettings = parse_json(&body)?;
-    settings.validate().map_err(|(param, message)| {
-        ApiError::new(ErrorCode::SettingsInvalid, format!("{param} {message}.")).param(param)
-    })?;
-    for (chain, address) in &settings.payout_addresses {
-        let param = format!("payout_addresses.{chain}");
-        let chain = state.registry.chain(chain).ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidChain, format!("Unknown chain {chain:?}."))
-                .param(&param)
-        })?;
-        let address = Address::parse(address, chain.id.namespace()).map_err(|e| {
-            ApiError::new(ErrorCode::InvalidAddress, format!("Invalid address: {e}.")).param(&param)
-        })?;
-        crate::compliance::flow::check_settlement(
-            &state,
-            &caller.merchant_id,
-            caller.livemode,
-            &address,
-            state.clock.now_ms(),
-        )
-        .await
-        .map_err(|e| e.param(&param))?;
-    }
-    let text = serde_json::to_string(&settings).map_err(|e| ApiError::internal(&e))?;
-    state
-        .store
-        .set_merchant_settings(
-            &caller.merchant_id,
-            caller.livemode,
-            &text,
-            state.clock.now_ms(),
-        )
-        .await?;
-    Ok(json_response(StatusCode::OK, settings_json(&settings)))
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -372,6 +296,52 @@ fn resolve_asset(
         .map_err(|e| ApiError::new(ErrorCode::InvalidAsset, format!("{e}.")).param("asset"))
 }
 
+/// Approve a refund waiting for approval (above the approval limit, to an address other than
+/// the payer's): an operator key, or a secret key of another custody than the one that asked.
+#[utoipa::path(
+    post, path = "/v1/refunds/{id}/approve", operation_id = "approve_refund", tag = "refunds",
+    params(("id" = String, Path, description = "re_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    responses((status = 200, body = refunds::RefundObject), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn approve_refund(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let guard = match &principal {
+        Principal::Merchant(caller) => claim(&state, caller, &headers, &uri, &[]).await?,
+        Principal::Operator(_) => None,
+    };
+    let result: Result<Response, WriteError> = async {
+        let refund_id: RefundId = parse_id(&id, "refund")?;
+        let refund = state.store.get_refund(&refund_id).await?;
+        let (refund, checker) = match &principal {
+            Principal::Operator(op) => (refund, op.checker()),
+            Principal::Merchant(caller) => (
+                refund.filter(|r| {
+                    r.merchant_id == caller.merchant_id && r.livemode == caller.livemode
+                }),
+                caller.checker(),
+            ),
+        };
+        let refund = refund.ok_or_else(|| ApiError::missing("refund", &id, "id"))?;
+        let now = state.clock.now_ms();
+        let approved = refunds::approve(&state, &refund, &checker, guard.as_deref(), now).await?;
+        Ok(json_response(
+            StatusCode::OK,
+            refund_json(&state, &approved),
+        ))
+    }
+    .await;
+    finish(&state, result, guard).await
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -446,8 +416,9 @@ pub async fn retrieve_payout(
     Ok(json_response(StatusCode::OK, payout_json(&state, &payout)))
 }
 
-/// Approve a payout above the merchant's approval limit: an operator key, or another of the
-/// merchant's secret keys than the one that asked for it (maker-checker).
+/// Approve a payout above the merchant's approval limit: an operator key, or a secret key of
+/// another custody than the one that asked for it (maker-checker; keys made or rolled through
+/// the API share their maker's custody).
 #[utoipa::path(
     post, path = "/v1/payouts/{id}/approve", operation_id = "approve_payout", tag = "payouts",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path, description = "po_…")),
@@ -461,15 +432,12 @@ pub async fn approve_payout(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (payout, checker) = match &principal {
-        Principal::Operator(op) => (
-            load_payout(&state, &id, None).await?,
-            format!("operator:{}", op.key.name),
-        ),
+        Principal::Operator(op) => (load_payout(&state, &id, None).await?, op.checker()),
         Principal::Merchant(caller) => {
             caller.require_secret()?;
             (
                 load_payout(&state, &id, Some((&caller.merchant_id, caller.livemode))).await?,
-                format!("key:{}", caller.key_id),
+                caller.checker(),
             )
         }
     };

@@ -9,8 +9,8 @@ use super::executions;
 use super::reports;
 use super::routing;
 use super::{
-    balance, compliance, events, exchange_accounts, money, payment_intents, transactions,
-    wallet_payments, webhook_endpoints,
+    balance, compliance, events, exchange_accounts, keys, money, payment_intents, settings,
+    transactions, wallet_payments, webhook_endpoints,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -38,11 +38,19 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         executions::fund,
         balance::retrieve,
         balance::list,
-        money::get_settings,
-        money::update_settings,
+        settings::get_settings,
+        settings::update_settings,
+        settings::list_changes,
+        settings::approve_change,
+        settings::cancel_change,
+        keys::create,
+        keys::list,
+        keys::roll,
+        keys::revoke,
         money::create_refund,
         money::list_refunds,
         money::retrieve_refund,
+        money::approve_refund,
         money::create_payout,
         money::list_payouts,
         money::retrieve_payout,
@@ -82,7 +90,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
         (name = "routing", description = "SmartFunding quotes: ranked, exactly priced ways to pay an intent from an exchange account or a wallet, locked on accept; venue health for operators"),
         (name = "balance", description = "The merchant's position by asset, from the double-entry ledger"),
-        (name = "settings", description = "Settlement schedule (immediate or batched) and payment policy"),
+        (name = "settings", description = "Settlement schedule (immediate or batched) and payment policy; changes to the approval limit and payout addresses wait for a second key"),
+        (name = "api_keys", description = "Several named keys per mode: create, list, roll with a grace period, revoke"),
         (name = "refunds", description = "Money back to the payer, out of the merchant's balance"),
         (name = "payouts", description = "Batched settlement of held balance, with maker-checker approval"),
         (name = "events", description = "What happened, and how its webhooks were delivered"),

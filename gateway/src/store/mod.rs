@@ -8,6 +8,7 @@
 
 mod group_commit;
 mod sql;
+mod sql_access;
 mod sql_chain;
 mod sql_compliance;
 mod sql_exchange;

@@ -409,19 +409,29 @@ pub(super) async fn insert_event(
     Ok(())
 }
 
-fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
+/// The columns [`key_from_row`] reads.
+pub(super) const KEY_COLUMNS: &str = "id, merchant_id, kind, livemode, key_hash, key_hint, \
+    created_at, name, custody, expires_at, revoked_at";
+
+pub(super) fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("api key {what}"));
     let kind = match row.try_get::<String, _>("kind").db()?.as_str() {
         "secret" => KeyKind::Secret,
         "publishable" => KeyKind::Publishable,
         _ => return Err(corrupt("kind")),
     };
+    let id: rialto_core::id::ApiKeyId = row
+        .try_get::<String, _>("id")
+        .db()?
+        .parse()
+        .map_err(|_| corrupt("id"))?;
+    // Keys from before custodies existed are each their own.
+    let custody = match row.try_get::<Option<String>, _>("custody").db()? {
+        Some(text) => text.parse().map_err(|_| corrupt("custody"))?,
+        None => id,
+    };
     Ok(ApiKeyRecord {
-        id: row
-            .try_get::<String, _>("id")
-            .db()?
-            .parse()
-            .map_err(|_| corrupt("id"))?,
+        id,
         merchant_id: row
             .try_get::<String, _>("merchant_id")
             .db()?
@@ -432,7 +442,36 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
         key_hash: row.try_get("key_hash").db()?,
         key_hint: row.try_get("key_hint").db()?,
         created_at_ms: row.try_get("created_at").db()?,
+        name: row.try_get("name").db()?,
+        custody,
+        expires_at_ms: row.try_get("expires_at").db()?,
+        revoked_at_ms: row.try_get("revoked_at").db()?,
     })
+}
+
+/// Inserts one API key inside `tx`.
+pub(super) async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &ApiKeyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, created_at, \
+         name, custody, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(key.id.to_string())
+    .bind(key.merchant_id.to_string())
+    .bind(key.kind.as_str())
+    .bind(i64::from(key.livemode))
+    .bind(&key.key_hash)
+    .bind(&key.key_hint)
+    .bind(key.created_at_ms)
+    .bind(&key.name)
+    .bind(key.custody.to_string())
+    .bind(key.expires_at_ms)
+    .execute(&mut **tx)
+    .await
+    .db()?;
+    Ok(())
 }
 
 #[async_trait]
@@ -471,20 +510,7 @@ impl Store for SqlStore {
         .await
         .db()?;
         for key in keys {
-            sqlx::query(
-                "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(key.id.to_string())
-            .bind(key.merchant_id.to_string())
-            .bind(key.kind.as_str())
-            .bind(i64::from(key.livemode))
-            .bind(&key.key_hash)
-            .bind(&key.key_hint)
-            .bind(key.created_at_ms)
-            .execute(&mut *tx)
-            .await
-            .db()?;
+            insert_key(&mut tx, key).await?;
         }
         tx.commit().await.db()?;
         Ok(())
@@ -513,10 +539,9 @@ impl Store for SqlStore {
     }
 
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, merchant_id, kind, livemode, key_hash, key_hint, created_at FROM api_keys \
-             WHERE key_hash = $1 AND revoked_at IS NULL",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        ))
         .bind(key_hash)
         .fetch_optional(&self.pool)
         .await

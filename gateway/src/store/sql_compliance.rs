@@ -615,24 +615,15 @@ impl ComplianceStore for SqlStore {
     }
 
     async fn find_operator_key(&self, key_hash: &str) -> Result<Option<OperatorKey>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, key_hash, key_hint, created_at FROM operator_keys WHERE key_hash = \
-             $1 AND revoked_at IS NULL",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {OPERATOR_KEY_COLUMNS} FROM operator_keys WHERE key_hash = $1 AND revoked_at \
+             IS NULL"
+        ))
         .bind(key_hash)
         .fetch_optional(&self.pool)
         .await
         .db()?;
-        row.map(|row| {
-            Ok(OperatorKey {
-                id: row.try_get("id").db()?,
-                name: row.try_get("name").db()?,
-                key_hash: row.try_get("key_hash").db()?,
-                key_hint: row.try_get("key_hint").db()?,
-                created_at_ms: row.try_get("created_at").db()?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(operator_key_from_row).transpose()
     }
 
     async fn get_policy(&self, merchant: &MerchantId) -> Result<Option<String>, StoreError> {
@@ -667,4 +658,20 @@ impl ComplianceStore for SqlStore {
         tx.commit().await.db()?;
         Ok(())
     }
+}
+
+/// The columns [`operator_key_from_row`] reads.
+pub(super) const OPERATOR_KEY_COLUMNS: &str =
+    "id, name, key_hash, key_hint, created_at, expires_at, revoked_at";
+
+pub(super) fn operator_key_from_row(row: &sqlx::any::AnyRow) -> Result<OperatorKey, StoreError> {
+    Ok(OperatorKey {
+        id: row.try_get("id").db()?,
+        name: row.try_get("name").db()?,
+        key_hash: row.try_get("key_hash").db()?,
+        key_hint: row.try_get("key_hint").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        expires_at_ms: row.try_get("expires_at").db()?,
+        revoked_at_ms: row.try_get("revoked_at").db()?,
+    })
 }
