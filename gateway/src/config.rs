@@ -25,6 +25,17 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub compliance: ComplianceConfig,
     pub sandbox: SandboxConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Where webhooks may be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Development only: lets endpoints (in either mode) target loopback and private
+    /// addresses, for local receivers. Off by default: every endpoint, test mode included,
+    /// must resolve only to public addresses. Refused together with live chains or venues.
+    pub allow_private_targets: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +192,14 @@ impl Config {
         }
         if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
             return invalid("rate_limit.per_second and rate_limit.burst must be at least 1".into());
+        }
+        let live = !self.live.chains.is_empty() || !self.live.venues.is_empty();
+        if self.webhooks.allow_private_targets && live {
+            return invalid(
+                "webhooks.allow_private_targets is a development setting: it cannot be set \
+                 with live chains or venues configured"
+                    .into(),
+            );
         }
         let i = &self.intents;
         if !(1 <= i.min_expires_in_secs

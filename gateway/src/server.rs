@@ -127,9 +127,16 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
-    // One outbound client (reqwest, no redirects) for webhook deliveries and the external
-    // screener; each request carries its own deadline.
+    // Two outbound clients (reqwest, no redirects; each request carries its own deadline):
+    // the external screener's, and the webhooks', which also checks and pins every address it
+    // connects to. Either failing to build stops start-up: there is no weaker fallback.
     let http = outbound(CONNECT_TIMEOUT).context("building the outbound HTTP client")?;
+    let deliveries = DeliveryConfig {
+        allow_private_targets: config.webhooks.allow_private_targets,
+        ..DeliveryConfig::default()
+    };
+    let webhook_http =
+        crate::webhooks::http_client(&deliveries).context("building the webhook HTTP client")?;
     let compliance = Arc::new(
         Compliance::new(&config.compliance, http.clone())
             .context("loading the compliance lists")?,
@@ -163,8 +170,8 @@ pub async fn serve(
         store.clone(),
         sealer,
         clock.clone(),
-        http,
-        DeliveryConfig::default(),
+        webhook_http,
+        deliveries,
         stop_rx.clone(),
     ));
     let worker = tokio::spawn(run_maintenance(
