@@ -104,7 +104,9 @@ pub use rialto_engine::exchange::exchange_error;
     post, path = "/v1/payment_intents/{id}/exchange_accounts", operation_id = "link_exchange_account",
     tag = "payment_intents", params(("id" = String, Path)), request_body = LinkExchangeParams,
     responses((status = 202, body = ExchangeAccountObject), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`exchange_payment_in_progress`: another request is paying this intent from the account"),
+              (status = 503, body = ErrorBody)),
     security(("api_key" = []))
 )]
 pub async fn link(
