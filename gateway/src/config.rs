@@ -170,6 +170,19 @@ impl Config {
         Ok(config)
     }
 
+    /// Development settings never reach a gateway that moves real money.
+    fn refuse_development_settings_in_live(&self) -> Result<(), ConfigError> {
+        let live = !self.live.chains.is_empty() || !self.live.venues.is_empty();
+        if self.webhooks.allow_private_targets && live {
+            return Err(ConfigError::Invalid(
+                "webhooks.allow_private_targets is a development setting: it cannot be set \
+                 with live chains or venues configured"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         if self.server.listen.parse::<SocketAddr>().is_err() {
@@ -193,14 +206,7 @@ impl Config {
         if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
             return invalid("rate_limit.per_second and rate_limit.burst must be at least 1".into());
         }
-        let live = !self.live.chains.is_empty() || !self.live.venues.is_empty();
-        if self.webhooks.allow_private_targets && live {
-            return invalid(
-                "webhooks.allow_private_targets is a development setting: it cannot be set \
-                 with live chains or venues configured"
-                    .into(),
-            );
-        }
+        self.refuse_development_settings_in_live()?;
         let i = &self.intents;
         if !(1 <= i.min_expires_in_secs
             && i.min_expires_in_secs <= i.default_expires_in_secs

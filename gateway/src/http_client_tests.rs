@@ -166,7 +166,6 @@ async fn an_unusable_header_is_refused_without_sending() {
     );
 }
 
-
 mod checked_resolution {
     //! The webhook client resolves each host once, checks every answer, and connects to exactly
     //! what it checked.
@@ -209,8 +208,12 @@ mod checked_resolution {
     }
 
     fn post(url: &str) -> HttpRequest {
-        HttpRequest::post(Url::parse(url).unwrap(), b"{}".to_vec(), Duration::from_secs(2))
-            .read_body(ReadBody::Never)
+        HttpRequest::post(
+            Url::parse(url).unwrap(),
+            b"{}".to_vec(),
+            Duration::from_secs(2),
+        )
+        .read_body(ReadBody::Never)
     }
 
     /// A receiver on loopback, counting what reaches it.
@@ -232,7 +235,9 @@ mod checked_resolution {
         let server = inside().await;
         let port = server.address().port();
         let client = webhook_client(Arc::new(SystemLookup), false);
-        let answer = client.post(post(&format!("http://localhost:{port}/h"))).await;
+        let answer = client
+            .post(post(&format!("http://localhost:{port}/h")))
+            .await;
         assert_eq!(answer, Err(HttpError::Connect));
         assert_eq!(requests(&server).await, 0, "nothing reached the inside");
         // With the development setting the same name is delivered to.
@@ -256,9 +261,16 @@ mod checked_resolution {
         let mut request = post(&format!("http://rebind.test:{port}/h"));
         request.timeout = Duration::from_millis(700);
         let answer = client.post(request).await;
-        assert!(answer.is_err(), "8.8.8.8 does not serve this port: {answer:?}");
+        assert!(
+            answer.is_err(),
+            "8.8.8.8 does not serve this port: {answer:?}"
+        );
         assert_eq!(lookup.calls.load(Ordering::SeqCst), 1, "resolved once");
-        assert_eq!(requests(&server).await, 0, "the loopback answer was never used");
+        assert_eq!(
+            requests(&server).await,
+            0,
+            "the loopback answer was never used"
+        );
     }
 
     #[tokio::test]
@@ -272,7 +284,9 @@ mod checked_resolution {
             calls: AtomicUsize::new(0),
         });
         let client = webhook_client(lookup, false);
-        let answer = client.post(post(&format!("http://mixed.test:{port}/h"))).await;
+        let answer = client
+            .post(post(&format!("http://mixed.test:{port}/h")))
+            .await;
         assert_eq!(answer, Err(HttpError::Connect));
         assert_eq!(requests(&server).await, 0);
     }

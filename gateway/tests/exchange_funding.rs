@@ -255,7 +255,11 @@ async fn venue_as_the_gateway_sees_it(
         .client(venue, &credentials, target)
         .unwrap();
     let account = app.store.exchange_accounts_of(&id).await.unwrap().remove(0);
-    (client, account, Pair::new(coin, AssetCode::new("USD").unwrap()))
+    (
+        client,
+        account,
+        Pair::new(coin, AssetCode::new("USD").unwrap()),
+    )
 }
 
 #[tokio::test]

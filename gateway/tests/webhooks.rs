@@ -446,8 +446,7 @@ async fn two_workers_never_send_one_delivery_twice_on_postgres() {
 }
 
 #[tokio::test]
-async fn test_mode_webhook_urls_on_private_addresses_are_refused_without_the_development_setting()
-{
+async fn test_mode_webhook_urls_on_private_addresses_are_refused_without_the_development_setting() {
     let app = common::spawn_app_with(Db::Sqlite, |c| {
         c.webhooks.allow_private_targets = false;
     })

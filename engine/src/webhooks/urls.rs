@@ -175,9 +175,11 @@ mod tests {
         assert!(check_url("https://[2002:808:808::1]/hook", true, false)
             .await
             .is_ok());
-        assert!(check_url("https://[2606:4700:4700::1111]/hook", true, false)
-            .await
-            .is_ok());
+        assert!(
+            check_url("https://[2606:4700:4700::1111]/hook", true, false)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -198,7 +200,9 @@ mod tests {
         // Test mode may use http to a public host.
         assert!(check_url("http://8.8.8.8/hook", false, false).await.is_ok());
         // The development setting lets local receivers in, in test mode over http.
-        assert!(check_url("http://127.0.0.1:9/hook", false, true).await.is_ok());
+        assert!(check_url("http://127.0.0.1:9/hook", false, true)
+            .await
+            .is_ok());
         assert_eq!(
             check_url("http://127.0.0.1:9/hook", true, true).await,
             Err(UrlError::NotHttps)

@@ -148,8 +148,14 @@ pub async fn link(
     let venue = venues
         .client(&params.venue, &credentials, target)
         .map_err(|e| exchange_error(&e))?;
-    let Some((account, resumed)) =
-        attempt_of(&state, &intent, &params.venue, params.keep_credentials, &credentials).await?
+    let Some((account, resumed)) = attempt_of(
+        &state,
+        &intent,
+        &params.venue,
+        params.keep_credentials,
+        &credentials,
+    )
+    .await?
     else {
         return answer_current(&state, &intent).await;
     };
@@ -165,14 +171,7 @@ pub async fn link(
         .claim_exchange_account(&account.id, now, until)
         .await?
     {
-        return match state.store.get_exchange_account(&account.id).await? {
-            Some(a) if a.status != ExchangeAccountStatus::Pending => Ok(accepted(&a)),
-            _ => Err(ApiError::new(
-                ErrorCode::ExchangePaymentInProgress,
-                "This intent is already being paid from this exchange account; retry shortly \
-                 to see how it went.",
-            )),
-        };
+        return held_elsewhere(&state, &account.id).await;
     }
     // The work runs in its own task: a payer who hangs up does not cut it off between a send
     // and its record, and the lease is always given back.
@@ -191,6 +190,19 @@ pub async fn link(
         tracing::warn!(account = %id, error = %err, "releasing an exchange account lease failed; it expires");
     }
     joined.map_err(|e| ApiError::internal(&e))?
+}
+
+/// The answer when another caller holds the lease: the account if it has moved past
+/// `pending` meanwhile, else `exchange_payment_in_progress`.
+async fn held_elsewhere(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    match state.store.get_exchange_account(id).await? {
+        Some(a) if a.status != ExchangeAccountStatus::Pending => Ok(accepted(&a)),
+        _ => Err(ApiError::new(
+            ErrorCode::ExchangePaymentInProgress,
+            "This intent is already being paid from this exchange account; retry shortly to \
+             see how it went.",
+        )),
+    }
 }
 
 /// How long one resume holds the account; a holder that died is taken over after it.
@@ -370,11 +382,7 @@ struct Legs {
 }
 
 impl Legs {
-    fn of(
-        account: &ExchangeAccount,
-        coin: &AssetCode,
-        address: &str,
-    ) -> Result<Self, ApiError> {
+    fn of(account: &ExchangeAccount, coin: &AssetCode, address: &str) -> Result<Self, ApiError> {
         let leg = |text: &str| {
             text.parse::<LegId>()
                 .map_err(|_| ApiError::internal(&"exchange account leg id"))

@@ -86,9 +86,7 @@ async fn valid_url(state: &AppState, url: &str, livemode: bool) -> Result<String
         .map(|u| u.to_string())
         .map_err(|e| {
             let hint = match e {
-                UrlError::NotPublic => {
-                    " Webhooks cannot target private or loopback addresses."
-                }
+                UrlError::NotPublic => " Webhooks cannot target private or loopback addresses.",
                 _ => "",
             };
             ApiError::new(ErrorCode::InvalidUrl, format!("Invalid url: {e}.{hint}")).param("url")
