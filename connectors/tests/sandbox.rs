@@ -196,18 +196,23 @@ async fn the_sandbox_itself_passes_the_conformance_suite() {
 }
 
 #[tokio::test]
-async fn a_repeated_send_once_with_the_same_leg_executes_once_on_the_sandbox_itself() {
+async fn a_filled_orders_client_id_executes_again_so_a_resume_must_look_the_order_up_first() {
     let sandbox = sandbox(Arc::new(RecordingSink::default())).await;
     let exchange = sandbox.exchange();
     let order = market_buy(known_leg(), pair("BTC", "USD"));
     let first = place_order_once(&exchange, &order, &fast_policy())
         .await
         .expect("placed");
+    // As on Binance and Kraken, a client order id is unique among open orders only: the first
+    // order filled, so a blind second send with the same leg buys again.
     let again = place_order_once(&exchange, &order, &fast_policy())
         .await
-        .expect("answered with the first order");
-    assert_eq!(again, first);
-    assert_eq!(sandbox.executed_orders(), 1);
+        .expect("executes again");
+    assert_ne!(again.venue_order_id, first.venue_order_id);
+    assert_eq!(sandbox.executed_orders(), 2);
+    // What a resume does instead: ask the venue by the leg before sending anything.
+    let found = exchange.find_order(&order).await.expect("lookup");
+    assert_eq!(found.map(|o| o.venue_order_id), Some(first.venue_order_id));
 
     let request = usdc_withdrawal(known_leg(), "100");
     let sent = withdraw_once(&exchange, &request, &fast_policy())
@@ -219,7 +224,8 @@ async fn a_repeated_send_once_with_the_same_leg_executes_once_on_the_sandbox_its
     assert_eq!(resent.venue_withdrawal_id, sent.venue_withdrawal_id);
     assert_eq!(sandbox.executed_withdrawals(), 1);
     assert_eq!(sandbox.balance(&asset("USDC")), d("99900"));
-    // Both repeats reached the engine and were answered from its records, not executed.
+    // Both repeats were seen: the order's reuse (executed) and the withdrawal's (answered from
+    // the records by its reference).
     assert_eq!(sandbox.duplicate_submissions(), 2);
 }
 

@@ -26,6 +26,17 @@ pub struct Config {
     pub compliance: ComplianceConfig,
     pub sandbox: SandboxConfig,
     pub approvals: ApprovalsConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Where webhooks may be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Development only: lets endpoints (in either mode) target loopback and private
+    /// addresses, for local receivers. Off by default: every endpoint, test mode included,
+    /// must resolve only to public addresses. Refused together with live chains or venues.
+    pub allow_private_targets: bool,
 }
 
 /// Maker-checker on the money-moving settings (`rialto_engine::settings_changes`).
@@ -171,6 +182,19 @@ impl Config {
         Ok(config)
     }
 
+    /// Development settings never reach a gateway that moves real money.
+    fn refuse_development_settings_in_live(&self) -> Result<(), ConfigError> {
+        let live = !self.live.chains.is_empty() || !self.live.venues.is_empty();
+        if self.webhooks.allow_private_targets && live {
+            return Err(ConfigError::Invalid(
+                "webhooks.allow_private_targets is a development setting: it cannot be set \
+                 with live chains or venues configured"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         if self.server.listen.parse::<SocketAddr>().is_err() {
@@ -194,6 +218,7 @@ impl Config {
         if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
             return invalid("rate_limit.per_second and rate_limit.burst must be at least 1".into());
         }
+        self.refuse_development_settings_in_live()?;
         let i = &self.intents;
         if !(1 <= i.min_expires_in_secs
             && i.min_expires_in_secs <= i.default_expires_in_secs

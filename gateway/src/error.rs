@@ -44,6 +44,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::OracleUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
         C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::RouteExecutionUnexpectedState => (StatusCode::CONFLICT, T::InvalidRequestError),
+        C::ExchangePaymentInProgress => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         C::ComplianceListsUnavailable
         | C::ChainUnavailable

@@ -1,4 +1,4 @@
-//! The engine's outbound-HTTP port ([`HttpClient`]) implemented with reqwest: the client
+//! The engine's outbound-HTTP port ([`HttpClient`]) implemented with reqwest: the clients
 //! webhook deliveries and the external address screener send through.
 //!
 //! Redirects are never followed, connecting is bounded by the client's connect timeout and the
@@ -6,13 +6,24 @@
 //! past the request's cap, and failures come back as the port's fixed reasons (reqwest's own
 //! messages carry URLs and OS detail). TLS is rustls with the webpki roots, as for every other
 //! outbound connection of the gateway.
+//!
+//! Webhook deliveries go to URLs merchants chose, so their client ([`ReqwestHttpClient::for_webhooks`])
+//! also resolves every host name once, through [`CheckedResolver`]: each answer is checked
+//! with the engine's address policy and the connection goes to exactly the addresses checked
+//! (no second lookup a rebinding DNS server could answer differently), and no proxy is used
+//! (a proxy would resolve the name again, out of our sight). A client that cannot be built
+//! stops start-up: nothing is ever sent with weaker settings.
 
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderName, HeaderValue};
 use rialto_engine::outbound::{HttpClient, HttpError, HttpRequest, HttpResponse, ReadBody};
+use rialto_engine::webhooks::is_public;
 
 /// How long connecting may take, whatever the request's own (shorter) deadline.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,12 +35,30 @@ pub struct ReqwestHttpClient {
 }
 
 impl ReqwestHttpClient {
-    /// Builds the client: no redirects, connecting bounded by `connect_timeout`, proxies from
-    /// the environment as reqwest reads them. Fails only when the TLS backend cannot start.
+    /// Builds the client for operator-configured services (the external screener): no
+    /// redirects, connecting bounded by `connect_timeout`, proxies from the environment as
+    /// reqwest reads them. Fails only when the TLS backend cannot start.
     pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// Builds the webhook client: as [`Self::new`], but without proxies and with every host
+    /// name resolved once by `resolver`, which refuses non-public answers (see
+    /// [`CheckedResolver`]). Addresses written in the URL are checked by the engine
+    /// (`check_target`) before the request reaches this client.
+    pub fn for_webhooks(
+        connect_timeout: Duration,
+        resolver: CheckedResolver,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(connect_timeout)
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .build()?;
         Ok(Self { client })
     }
@@ -72,30 +101,72 @@ impl HttpClient for ReqwestHttpClient {
     }
 }
 
-/// The client deliveries and screenings share, as the engine's port. Building it only fails
-/// when the TLS backend cannot start; start-up stops then.
+/// The client the external screener sends through, as the engine's port. Building it only
+/// fails when the TLS backend cannot start; start-up stops then.
 pub fn outbound(connect_timeout: Duration) -> Result<Arc<dyn HttpClient>, reqwest::Error> {
     Ok(Arc::new(ReqwestHttpClient::new(connect_timeout)?))
 }
 
-/// Like [`outbound`], for callers that cannot stop: when the client cannot be built, the error
-/// is logged and the answer is a client that fails every request, so deliveries wait for their
-/// retries and screenings go to review; nothing is sent with weaker settings.
-pub fn outbound_or_failing(connect_timeout: Duration) -> Arc<dyn HttpClient> {
-    outbound(connect_timeout).unwrap_or_else(|error| {
-        tracing::error!(error = %error, "outbound HTTP client unavailable; every request will fail");
-        Arc::new(Unavailable)
-    })
+/// Looks a host name up. The system's resolver in production; tests answer what they need.
+#[async_trait]
+pub trait Lookup: Send + Sync + fmt::Debug {
+    async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>>;
 }
 
-/// Fails every request: what [`outbound_or_failing`] answers when no client could be built.
-#[derive(Debug)]
-struct Unavailable;
+/// The operating system's resolver (getaddrinfo, through tokio).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemLookup;
 
 #[async_trait]
-impl HttpClient for Unavailable {
-    async fn post(&self, _request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        Err(HttpError::Other("HTTP client unavailable"))
+impl Lookup for SystemLookup {
+    async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
+        Ok(tokio::net::lookup_host((host, 0))
+            .await?
+            .map(|a| a.ip())
+            .collect())
+    }
+}
+
+/// Resolves a webhook host once and hands reqwest exactly the addresses it checked: every one
+/// must be public (the engine's [`is_public`]) unless private targets are allowed (the
+/// development setting). One non-public answer refuses the name, so a mixed answer cannot make
+/// the connector fall through to the private address.
+#[derive(Debug, Clone)]
+pub struct CheckedResolver {
+    lookup: Arc<dyn Lookup>,
+    allow_private: bool,
+}
+
+impl CheckedResolver {
+    pub fn new(lookup: Arc<dyn Lookup>, allow_private: bool) -> Self {
+        Self {
+            lookup,
+            allow_private,
+        }
+    }
+}
+
+/// Why a webhook host was not connected to (reqwest reports it as a connect error).
+#[derive(Debug, thiserror::Error)]
+#[error("webhook host resolves to a non-public address")]
+struct NotPublicTarget;
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let (lookup, allow_private) = (self.lookup.clone(), self.allow_private);
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses = lookup.lookup(&host).await?;
+            if addresses.is_empty() {
+                return Err(std::io::Error::other("no addresses").into());
+            }
+            if !allow_private && !addresses.iter().all(|ip| is_public(*ip)) {
+                return Err(NotPublicTarget.into());
+            }
+            // Port 0: reqwest puts the URL's port (or the scheme's) in.
+            let pinned: Addrs = Box::new(addresses.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(pinned)
+        })
     }
 }
 

@@ -166,10 +166,128 @@ async fn an_unusable_header_is_refused_without_sending() {
     );
 }
 
-#[tokio::test]
-async fn the_fallback_client_fails_every_request_with_a_fixed_reason() {
-    let answer = super::Unavailable
-        .post(post("http://127.0.0.1:9/hook", UP_TO_5))
-        .await;
-    assert_eq!(answer, Err(HttpError::Other("HTTP client unavailable")));
+mod checked_resolution {
+    //! The webhook client resolves each host once, checks every answer, and connects to exactly
+    //! what it checked.
+
+    use std::net::IpAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use rialto_engine::outbound::{HttpClient, HttpError, HttpRequest, ReadBody, Url};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::super::{CheckedResolver, Lookup, ReqwestHttpClient, SystemLookup};
+
+    /// A rebinding name server: its first answer is `first`, every later one `then`.
+    #[derive(Debug)]
+    struct Rebinding {
+        first: Vec<IpAddr>,
+        then: Vec<IpAddr>,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Lookup for Rebinding {
+        async fn lookup(&self, _host: &str) -> std::io::Result<Vec<IpAddr>> {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(if call == 0 {
+                self.first.clone()
+            } else {
+                self.then.clone()
+            })
+        }
+    }
+
+    fn webhook_client(lookup: Arc<dyn Lookup>, allow_private: bool) -> ReqwestHttpClient {
+        let resolver = CheckedResolver::new(lookup, allow_private);
+        ReqwestHttpClient::for_webhooks(Duration::from_millis(500), resolver).unwrap()
+    }
+
+    fn post(url: &str) -> HttpRequest {
+        HttpRequest::post(
+            Url::parse(url).unwrap(),
+            b"{}".to_vec(),
+            Duration::from_secs(2),
+        )
+        .read_body(ReadBody::Never)
+    }
+
+    /// A receiver on loopback, counting what reaches it.
+    async fn inside() -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    async fn requests(server: &MockServer) -> usize {
+        server.received_requests().await.unwrap_or_default().len()
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_is_refused_at_connect_time() {
+        let server = inside().await;
+        let port = server.address().port();
+        let client = webhook_client(Arc::new(SystemLookup), false);
+        let answer = client
+            .post(post(&format!("http://localhost:{port}/h")))
+            .await;
+        assert_eq!(answer, Err(HttpError::Connect));
+        assert_eq!(requests(&server).await, 0, "nothing reached the inside");
+        // With the development setting the same name is delivered to.
+        let dev = webhook_client(Arc::new(SystemLookup), true);
+        let answer = dev.post(post(&format!("http://localhost:{port}/h"))).await;
+        assert_eq!(answer.map(|r| r.status), Ok(200));
+    }
+
+    #[tokio::test]
+    async fn a_rebinding_name_is_resolved_once_and_its_checked_answer_is_what_is_connected_to() {
+        let server = inside().await;
+        let port = server.address().port();
+        // Public first (what a check-then-connect client would have checked), loopback after
+        // (what its own second lookup would have connected to).
+        let lookup = Arc::new(Rebinding {
+            first: vec!["8.8.8.8".parse().unwrap()],
+            then: vec!["127.0.0.1".parse().unwrap()],
+            calls: AtomicUsize::new(0),
+        });
+        let client = webhook_client(lookup.clone(), false);
+        let mut request = post(&format!("http://rebind.test:{port}/h"));
+        request.timeout = Duration::from_millis(700);
+        let answer = client.post(request).await;
+        assert!(
+            answer.is_err(),
+            "8.8.8.8 does not serve this port: {answer:?}"
+        );
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 1, "resolved once");
+        assert_eq!(
+            requests(&server).await,
+            0,
+            "the loopback answer was never used"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_mixing_public_and_loopback_addresses_is_refused_whole() {
+        let server = inside().await;
+        let port = server.address().port();
+        let mixed = vec!["8.8.8.8".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+        let lookup = Arc::new(Rebinding {
+            first: mixed.clone(),
+            then: mixed,
+            calls: AtomicUsize::new(0),
+        });
+        let client = webhook_client(lookup, false);
+        let answer = client
+            .post(post(&format!("http://mixed.test:{port}/h")))
+            .await;
+        assert_eq!(answer, Err(HttpError::Connect));
+        assert_eq!(requests(&server).await, 0);
+    }
 }

@@ -112,6 +112,19 @@ fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How webhooks are delivered, and the client they go through (checked, pinned resolution).
+fn webhook_delivery(
+    config: &Config,
+) -> anyhow::Result<(DeliveryConfig, Arc<dyn rialto_engine::outbound::HttpClient>)> {
+    let deliveries = DeliveryConfig {
+        allow_private_targets: config.webhooks.allow_private_targets,
+        ..DeliveryConfig::default()
+    };
+    let client =
+        crate::webhooks::http_client(&deliveries).context("building the webhook HTTP client")?;
+    Ok((deliveries, client))
+}
+
 /// Serves until SIGINT/SIGTERM. `listener` is already bound (tests bind port 0).
 pub async fn serve(
     config: Config,
@@ -127,9 +140,11 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sealer = Arc::new(load_sealer(&config)?);
-    // One outbound client (reqwest, no redirects) for webhook deliveries and the external
-    // screener; each request carries its own deadline.
+    // Two outbound clients (reqwest, no redirects; each request carries its own deadline):
+    // the external screener's, and the webhooks', which also checks and pins every address it
+    // connects to. Either failing to build stops start-up: there is no weaker fallback.
     let http = outbound(CONNECT_TIMEOUT).context("building the outbound HTTP client")?;
+    let (deliveries, webhook_http) = webhook_delivery(&config)?;
     let compliance = Arc::new(
         Compliance::new(&config.compliance, http.clone())
             .context("loading the compliance lists")?,
@@ -163,8 +178,8 @@ pub async fn serve(
         store.clone(),
         sealer,
         clock.clone(),
-        http,
-        DeliveryConfig::default(),
+        webhook_http,
+        deliveries,
         stop_rx.clone(),
     ));
     let worker = tokio::spawn(run_maintenance(

@@ -5,12 +5,18 @@ use std::sync::Arc;
 
 pub use rialto_engine::webhooks::*;
 
-use crate::http_client::outbound_or_failing;
+use crate::http_client::{CheckedResolver, ReqwestHttpClient, SystemLookup};
 use rialto_engine::outbound::HttpClient;
 
-/// The client deliveries go out through: the gateway's reqwest client (no redirects, a
-/// receiver's body never read), connecting bounded by the delivery timeout, which also bounds
-/// each request (the deliverer sets it per request).
-pub fn http_client(config: &DeliveryConfig) -> Arc<dyn HttpClient> {
-    outbound_or_failing(config.timeout)
+/// The client deliveries go out through: the gateway's reqwest client (no redirects, no proxy,
+/// a receiver's body never read), each host resolved once and checked against the address
+/// policy (`config.allow_private_targets` lets loopback and private receivers in, for
+/// development), connecting bounded by the delivery timeout, which also bounds each request.
+/// An error (the TLS backend could not start) must stop start-up: there is no fallback.
+pub fn http_client(config: &DeliveryConfig) -> Result<Arc<dyn HttpClient>, reqwest::Error> {
+    let resolver = CheckedResolver::new(Arc::new(SystemLookup), config.allow_private_targets);
+    Ok(Arc::new(ReqwestHttpClient::for_webhooks(
+        config.timeout,
+        resolver,
+    )?))
 }

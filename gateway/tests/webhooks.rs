@@ -77,12 +77,16 @@ async fn run_worker(app: &TestApp) -> usize {
     dispatch_events(store.as_ref(), app.clock.as_ref())
         .await
         .unwrap();
-    let config = DeliveryConfig::default();
+    // The receivers listen on loopback: the development setting, as the harness's config.
+    let config = DeliveryConfig {
+        allow_private_targets: true,
+        ..DeliveryConfig::default()
+    };
     deliver_due(
         store,
         app.sealer.clone(),
         app.clock.clone(),
-        http_client(&config),
+        http_client(&config).unwrap(),
         &config,
     )
     .await
@@ -406,6 +410,7 @@ async fn two_workers_never_send_one_delivery_twice(db: Db) {
         .unwrap();
     let config = DeliveryConfig {
         batch: 7,
+        allow_private_targets: true,
         ..DeliveryConfig::default()
     };
     let worker = || {
@@ -413,7 +418,7 @@ async fn two_workers_never_send_one_delivery_twice(db: Db) {
             store.clone(),
             app.sealer.clone(),
             app.clock.clone(),
-            http_client(&config),
+            http_client(&config).unwrap(),
             &config,
         )
     };
@@ -438,4 +443,61 @@ async fn two_workers_never_send_one_delivery_twice_on_sqlite() {
 #[tokio::test]
 async fn two_workers_never_send_one_delivery_twice_on_postgres() {
     two_workers_never_send_one_delivery_twice(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn test_mode_webhook_urls_on_private_addresses_are_refused_without_the_development_setting() {
+    let app = common::spawn_app_with(Db::Sqlite, |c| {
+        c.webhooks.allow_private_targets = false;
+    })
+    .await;
+    for url in [
+        "http://127.0.0.1:9/h",
+        "http://localhost:9/h",
+        "http://10.0.0.1/h",
+        "http://[::1]/h",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:127.0.0.1]/h",
+    ] {
+        let response = app
+            .post("/v1/webhook_endpoints", app.sk())
+            .json(&json!({"url": url, "enabled_events": ["*"]}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, 400, "invalid_url").await;
+    }
+}
+
+#[tokio::test]
+async fn a_test_mode_delivery_to_a_loopback_receiver_is_refused_without_the_development_setting() {
+    // Registered while the development setting was on (as the harness runs), delivered by a
+    // worker without it: the address is checked again at send time, in test mode too.
+    let app = spawn_app(Db::Sqlite).await;
+    let receiver = Receiver::default();
+    let url = start_receiver(receiver.clone()).await;
+    let localhost = url.replace("127.0.0.1", "localhost");
+    create_endpoint(&app, &url, json!(["*"])).await;
+    create_endpoint(&app, &localhost, json!(["*"])).await;
+    app.create_intent(json!({"amount": "2.00", "currency": "usd"}))
+        .await;
+    let store: Arc<dyn Store> = app.store.clone();
+    dispatch_events(store.as_ref(), app.clock.as_ref())
+        .await
+        .unwrap();
+    let config = DeliveryConfig::default();
+    let sent = deliver_due(
+        store,
+        app.sealer.clone(),
+        app.clock.clone(),
+        http_client(&config).unwrap(),
+        &config,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent, 2, "both deliveries were attempted");
+    assert!(
+        receiver.seen.lock().unwrap().is_empty(),
+        "nothing reached the loopback receiver"
+    );
 }

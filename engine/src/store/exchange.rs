@@ -97,6 +97,20 @@ pub trait ExchangeStore: Send + Sync + 'static {
     /// Records the withdrawal's progress (status, venue id, tx hash, failure).
     async fn update_exchange_account(&self, account: &ExchangeAccount) -> Result<(), StoreError>;
 
+    /// Leases a `pending` account to one caller until `until_ms`, so only one request (of any
+    /// gateway instance) talks to the venue for it at a time. True when taken: the account was
+    /// pending and no lease was held past `now_ms` (an expired lease, a dead holder's, is taken
+    /// over). False when another caller holds it or the account is no longer pending.
+    async fn claim_exchange_account(
+        &self,
+        id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease taken with `until_ms` back, if it is still that one.
+    async fn release_exchange_account(&self, id: &str, until_ms: i64) -> Result<(), StoreError>;
+
     /// Erases the credentials of accounts whose payment ended (any terminal status) and that
     /// were not kept; returns how many were erased.
     async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError>;

@@ -13,7 +13,7 @@ use rialto_core::id::{MerchantId, WebhookAttemptId, WebhookDeliveryId};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{check_url, next_retry_delay_ms, sign, wants, Sealer};
+use super::{check_target, next_retry_delay_ms, sign, wants, Sealer};
 use crate::clock::Clock;
 use crate::objects::event_object_json;
 use crate::outbound::{HttpClient, HttpError, HttpRequest, ReadBody};
@@ -35,6 +35,9 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// How often the worker looks for events and due deliveries.
     pub poll_every: Duration,
+    /// Loopback and private targets are delivered to (development only; the gateway's
+    /// `webhooks.allow_private_targets`). The client must be built with the same setting.
+    pub allow_private_targets: bool,
 }
 
 impl Default for DeliveryConfig {
@@ -44,6 +47,7 @@ impl Default for DeliveryConfig {
             lease: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
             poll_every: Duration::from_secs(1),
+            allow_private_targets: false,
         }
     }
 }
@@ -102,7 +106,7 @@ pub async fn deliver_due(
         .claim_deliveries(now, now + ms(config.lease), config.batch)
         .await?;
     let count = claimed.len();
-    let timeout = config.timeout;
+    let (timeout, allow_private) = (config.timeout, config.allow_private_targets);
     let mut tasks = JoinSet::new();
     for delivery in claimed {
         let (store, sealer, clock, client) =
@@ -111,6 +115,7 @@ pub async fn deliver_due(
             let sender = Sender {
                 client: client.as_ref(),
                 timeout,
+                allow_private,
             };
             let outcome = attempt(store.as_ref(), &sealer, clock.as_ref(), sender, &delivery).await;
             match outcome {
@@ -208,6 +213,7 @@ fn retry_or_fail(
 struct Sender<'a> {
     client: &'a dyn HttpClient,
     timeout: Duration,
+    allow_private: bool,
 }
 
 impl Sender<'_> {
@@ -221,9 +227,10 @@ impl Sender<'_> {
         now_ms: i64,
         body: String,
     ) -> Result<u16, String> {
-        // Checked again at send time: a name that resolved to a public address at registration
-        // may point inside the network now.
-        let url = check_url(url, livemode).await.map_err(|e| e.to_string())?;
+        // Checked again at send time, without a lookup of our own: the client resolves the name
+        // once, refuses any non-public answer, and connects to exactly what it checked (a name
+        // that was public at registration may point inside the network now).
+        let url = check_target(url, livemode, self.allow_private).map_err(|e| e.to_string())?;
         let timestamp = now_ms / 1000;
         let signature = sign(secret, id, timestamp, body.as_bytes()).map_err(|e| e.to_string())?;
         let request = HttpRequest::post(url, body.into_bytes(), self.timeout)

@@ -8,7 +8,8 @@
 //! event once per endpoint after it recovers; a retry carries the same `webhook-id`.
 //!
 //! Deliveries are sent through the outbound-HTTP port ([`crate::outbound::HttpClient`]); the
-//! gateway supplies the implementation (reqwest, redirects off).
+//! gateway supplies the implementation (reqwest, redirects off, no proxy, and a resolver that
+//! refuses non-public addresses and connects to exactly the addresses it checked).
 //!
 //! # Layout
 //! - `deliver`: the dispatcher and the deliverer ([`dispatch_events`], [`deliver_due`],
@@ -25,7 +26,7 @@ mod urls;
 pub use deliver::{deliver_due, dispatch_events, run_webhook_worker, DeliveryConfig};
 pub use sealing::{Sealer, SealingError};
 pub use signing::{generate_secret, sign, SigningError};
-pub use urls::{check_url, UrlError};
+pub use urls::{check_target, check_url, is_public, UrlError};
 
 /// Delay before retry `n` (1 = after the first failure). Totals a little over three days,
 /// after which the delivery is marked failed (and can still be redelivered by hand).

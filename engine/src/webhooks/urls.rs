@@ -1,8 +1,16 @@
-//! Which URLs may receive webhooks. In live mode only https URLs whose every resolved address
+//! Which URLs may receive webhooks, in test mode as in live mode: only URLs whose every address
 //! is public (no loopback, private, link-local, CGNAT, multicast or unspecified addresses, nor
-//! an IPv6 form that carries or reaches one: IPv4-mapped or -compatible, NAT64, 6to4, Teredo), so
-//! a merchant cannot point the gateway at its own network. Sandbox mode allows loopback http,
-//! which tests and local development need.
+//! an IPv6 form that carries or reaches one: IPv4-mapped or -compatible, NAT64, 6to4, Teredo),
+//! so a merchant cannot point the gateway at its own network. Live URLs must be https.
+//!
+//! Loopback and private targets are allowed only with the explicit development setting
+//! `webhooks.allow_private_targets` (local receivers in development and tests).
+//!
+//! Two checks, one lookup each: [`check_url`] resolves the host when an endpoint is registered
+//! (an early, friendly refusal); at delivery [`check_target`] checks the URL without resolving,
+//! and the host name is resolved once, by the delivering client, which checks every address
+//! with [`is_public`] and connects to exactly those: no second answer (DNS rebinding) can slip
+//! in between the check and the connection.
 
 use std::net::IpAddr;
 
@@ -20,7 +28,8 @@ pub enum UrlError {
     NotPublic,
 }
 
-fn is_public(ip: IpAddr) -> bool {
+/// Whether `ip` is a public unicast address that reaches no private network.
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();
@@ -74,17 +83,13 @@ fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// Checks a webhook URL for the given mode, resolving its host in live mode.
-pub async fn check_url(text: &str, livemode: bool) -> Result<Url, UrlError> {
-    let url = Url::parse(text).map_err(|_| UrlError::Malformed)?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || text.len() > 2048 {
-        return Err(UrlError::Malformed);
-    }
-    if !livemode {
+/// Checks a webhook URL for the given mode and resolves its host: every address must be
+/// public unless `allow_private` (the development setting). Used when an endpoint is
+/// registered; deliveries use [`check_target`] and the client's checked resolution.
+pub async fn check_url(text: &str, livemode: bool, allow_private: bool) -> Result<Url, UrlError> {
+    let url = check_target(text, livemode, allow_private)?;
+    if allow_private && !livemode {
         return Ok(url);
-    }
-    if url.scheme() != "https" {
-        return Err(UrlError::NotHttps);
     }
     let host = url.host_str().ok_or(UrlError::Malformed)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -100,6 +105,30 @@ pub async fn check_url(text: &str, livemode: bool) -> Result<Url, UrlError> {
         Ok(url)
     } else {
         Err(UrlError::NotPublic)
+    }
+}
+
+/// Checks a webhook URL without resolving it: the scheme (https in live mode), and an address
+/// written in the URL itself, which no resolver sees. A host name is left to the delivering
+/// client's resolver, which refuses non-public answers at connect time.
+pub fn check_target(text: &str, livemode: bool, allow_private: bool) -> Result<Url, UrlError> {
+    let url = Url::parse(text).map_err(|_| UrlError::Malformed)?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || text.len() > 2048 {
+        return Err(UrlError::Malformed);
+    }
+    if livemode && url.scheme() != "https" {
+        return Err(UrlError::NotHttps);
+    }
+    // Live endpoints never get the development setting, whatever the configuration says.
+    let allow_private = allow_private && !livemode;
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+        Some(url::Host::Domain(_)) | None => None,
+    };
+    match literal {
+        Some(ip) if !allow_private && !is_public(ip) => Err(UrlError::NotPublic),
+        _ => Ok(url),
     }
 }
 
@@ -136,27 +165,71 @@ mod tests {
             ("ftp://example.com/", UrlError::Malformed),
             ("not a url", UrlError::Malformed),
         ] {
-            assert_eq!(check_url(url, true).await, Err(err), "{url}");
+            assert_eq!(check_url(url, true, false).await, Err(err), "{url}");
         }
-        assert!(check_url("https://8.8.8.8/hook", true).await.is_ok());
+        assert!(check_url("https://8.8.8.8/hook", true, false).await.is_ok());
         // The same public host through NAT64 or 6to4 is public.
-        assert!(check_url("https://[64:ff9b::808:808]/hook", true)
+        assert!(check_url("https://[64:ff9b::808:808]/hook", true, false)
             .await
             .is_ok());
-        assert!(check_url("https://[2002:808:808::1]/hook", true)
+        assert!(check_url("https://[2002:808:808::1]/hook", true, false)
             .await
             .is_ok());
-        assert!(check_url("https://[2606:4700:4700::1111]/hook", true)
-            .await
-            .is_ok());
+        assert!(
+            check_url("https://[2606:4700:4700::1111]/hook", true, false)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
-    async fn sandbox_urls_may_be_loopback() {
-        assert!(check_url("http://127.0.0.1:9/hook", false).await.is_ok());
+    async fn test_mode_urls_are_checked_like_live_ones_unless_private_targets_are_allowed() {
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://localhost:9/hook",
+            "http://10.0.0.7/hook",
+            "http://[::1]:9/hook",
+            "http://169.254.169.254/latest",
+        ] {
+            assert_eq!(
+                check_url(url, false, false).await,
+                Err(UrlError::NotPublic),
+                "{url}"
+            );
+        }
+        // Test mode may use http to a public host.
+        assert!(check_url("http://8.8.8.8/hook", false, false).await.is_ok());
+        // The development setting lets local receivers in, in test mode over http.
+        assert!(check_url("http://127.0.0.1:9/hook", false, true)
+            .await
+            .is_ok());
         assert_eq!(
-            check_url("file:///etc/passwd", false).await,
+            check_url("http://127.0.0.1:9/hook", true, true).await,
+            Err(UrlError::NotHttps)
+        );
+        // Live endpoints never get the development setting.
+        assert_eq!(
+            check_url("https://127.0.0.1:9/hook", true, true).await,
+            Err(UrlError::NotPublic)
+        );
+        assert_eq!(
+            check_url("file:///etc/passwd", false, true).await,
             Err(UrlError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_delivery_target_refuses_a_private_address_literal_without_resolving_anything() {
+        assert_eq!(
+            check_target("http://127.0.0.1:9/hook", false, false),
+            Err(UrlError::NotPublic)
+        );
+        assert_eq!(
+            check_target("https://[::ffff:10.0.0.1]/hook", true, false),
+            Err(UrlError::NotPublic)
+        );
+        // Names are left to the client's checked resolver.
+        assert!(check_target("https://hooks.example/x", true, false).is_ok());
+        assert!(check_target("http://127.0.0.1:9/hook", false, true).is_ok());
     }
 }

@@ -3,9 +3,15 @@
 //! The credentials are sealed before they are stored and never returned or logged. The two
 //! venue legs (a conversion order when the account holds too little of the settlement coin,
 //! then the withdrawal) get their leg ids before anything is sent, and go through the
-//! look-up-before-retry helpers, so a timeout or a retried request never executes twice. The
-//! withdrawal's transaction then pays the intent like a reported transfer: the chain worker
-//! follows it to its confirmations.
+//! look-up-before-retry helpers, so a timeout or a retried request never executes twice.
+//!
+//! Resuming an attempt (a retried request, a second tab, a second gateway instance) takes a
+//! lease on the account in the store first, like route executions: one holder at a time talks
+//! to the venue, a concurrent resume answers `exchange_payment_in_progress`, and a dead
+//! holder's lease expires. The holder asks the venue for the order and the withdrawal by their
+//! references before sending anything, and adopts what it finds. The withdrawal's transaction
+//! then pays the intent like a reported transfer: the chain worker follows it to its
+//! confirmations.
 
 use crate::store::exchange::ExchangeAccountStatus;
 use axum::extract::{Path, State};
@@ -98,7 +104,9 @@ pub use rialto_engine::exchange::exchange_error;
     post, path = "/v1/payment_intents/{id}/exchange_accounts", operation_id = "link_exchange_account",
     tag = "payment_intents", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = LinkExchangeParams,
     responses((status = 202, body = ExchangeAccountObject), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`exchange_payment_in_progress`: another request is paying this intent from the account"),
+              (status = 503, body = ErrorBody)),
     security(("api_key" = []))
 )]
 pub async fn link(
@@ -140,70 +148,178 @@ pub async fn link(
     let venue = venues
         .client(&params.venue, &credentials, target)
         .map_err(|e| exchange_error(&e))?;
-    // One live attempt per intent: a retry (or a second tab) resumes the stored legs, which
-    // the venue is asked about before anything is sent again.
-    let mut account = match open_account(&state, &intent).await? {
-        Some(a) if a.status != ExchangeAccountStatus::Pending => return Ok(accepted(&a)),
-        Some(a) if a.venue != params.venue => {
-            return Err(ApiError::new(
-                ErrorCode::ExchangeRejected,
-                "Another exchange account is already paying this intent.",
-            ))
-        }
-        Some(a) => a,
-        None => {
-            let plain = serde_json::to_string(&credentials).map_err(|e| ApiError::internal(&e))?;
-            let link = (params.venue.as_str(), params.keep_credentials);
-            let fresh = new_account(&state, &intent, link, &plain);
-            // Stored (with its leg ids) before anything reaches the venue; a concurrent link
-            // loses on the one-open-attempt index and resumes the winner's legs.
-            match state.store.create_exchange_account(&fresh).await {
-                Ok(()) => fresh,
-                Err(err) => match open_account(&state, &intent).await? {
-                    Some(a) if a.status != ExchangeAccountStatus::Pending => {
-                        return Ok(accepted(&a))
-                    }
-                    Some(a) => a,
-                    None => return Err(err.into()),
-                },
-            }
-        }
+    let Some((account, resumed)) = attempt_of(
+        &state,
+        &intent,
+        &params.venue,
+        params.keep_credentials,
+        &credentials,
+    )
+    .await?
+    else {
+        return answer_current(&state, &intent).await;
     };
     let owed = Money::parse(&intent.amount.to_amount_string(), asset.currency())
         .map_err(|e| ApiError::internal(&e))?
         .amount();
-    let outcome = pay_from_account(venue.as_ref(), &account, &coin, &chain, &address, owed).await;
-    account.updated_at_ms = state.clock.now_ms();
-    match outcome {
-        Ok((withdrawal_id, tx_hash, conversion)) => {
-            account.venue_withdrawal_id = Some(withdrawal_id);
-            account.conversion = serde_json::to_string(&conversion).ok();
-            account.status = if tx_hash.is_some() {
-                ExchangeAccountStatus::Withdrawn
-            } else {
-                ExchangeAccountStatus::Submitted
-            };
-            account.tx_hash = tx_hash.clone();
-            state.store.update_exchange_account(&account).await?;
-            if let Some(hash) = tx_hash {
-                claim_withdrawal(&state, &intent, &account, &hash).await?;
-            }
-        }
-        Err(err) => {
-            tracing::warn!(intent = %intent.id, venue = %account.venue, error = %err, "paying from an exchange account failed");
-            if !err.is_retryable() && !matches!(err, ExchangeError::Unknown { .. }) {
-                account.status = ExchangeAccountStatus::Failed;
-                account.failure = Some(err.to_string());
-                state.store.update_exchange_account(&account).await?;
-            }
-            return Err(exchange_error(&err).into());
-        }
+    // One holder at a time: a second tab, a retried request or another gateway instance that
+    // resumes the same attempt gets `exchange_payment_in_progress` instead of sending again.
+    let now = state.clock.now_ms();
+    let until = now.saturating_add(ms(LEASE));
+    if !state
+        .store
+        .claim_exchange_account(&account.id, now, until)
+        .await?
+    {
+        return held_elsewhere(&state, &account.id).await;
     }
-    Ok(accepted(&account))
+    // The work runs in its own task: a payer who hangs up does not cut it off between a send
+    // and its record, and the lease is always given back.
+    let work = Leased {
+        state: state.clone(),
+        intent,
+        account,
+        resumed,
+        target: (coin, chain, address),
+        owed,
+    };
+    let store = state.store.clone();
+    let id = work.account.id.clone();
+    let joined = tokio::spawn(work.pay(venue)).await;
+    if let Err(err) = store.release_exchange_account(&id, until).await {
+        tracing::warn!(account = %id, error = %err, "releasing an exchange account lease failed; it expires");
+    }
+    joined.map_err(|e| ApiError::internal(&e))?
 }
 
-/// A new attempt to pay `intent` from the account whose sealed credentials are given, with
-/// the leg ids its order and withdrawal will carry.
+/// The answer when another caller holds the lease: the account if it has moved past
+/// `pending` meanwhile, else `exchange_payment_in_progress`.
+async fn held_elsewhere(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    match state.store.get_exchange_account(id).await? {
+        Some(a) if a.status != ExchangeAccountStatus::Pending => Ok(accepted(&a)),
+        _ => Err(ApiError::new(
+            ErrorCode::ExchangePaymentInProgress,
+            "This intent is already being paid from this exchange account; retry shortly to \
+             see how it went.",
+        )),
+    }
+}
+
+/// How long one resume holds the account; a holder that died is taken over after it.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+/// The venue work of one holder is cut off well before its lease ends, so a lease never
+/// expires under a holder that is still sending.
+const WORK_LIMIT: std::time::Duration = std::time::Duration::from_secs(240);
+
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The intent's open attempt, created (with its leg ids, before anything is sent) when there
+/// is none; `true` when it existed already (a resume, whose legs may have reached the venue).
+/// `None` when the open attempt is past `pending`: nothing is left to send.
+async fn attempt_of(
+    state: &AppState,
+    intent: &PaymentIntent,
+    venue: &str,
+    keep_credentials: bool,
+    credentials: &Credentials,
+) -> Result<Option<(ExchangeAccount, bool)>, ApiError> {
+    match open_account(state, intent).await? {
+        Some(a) if a.status != ExchangeAccountStatus::Pending => Ok(None),
+        Some(a) if a.venue != venue => Err(another_account()),
+        Some(a) => Ok(Some((a, true))),
+        None => {
+            let plain = serde_json::to_string(credentials).map_err(|e| ApiError::internal(&e))?;
+            let fresh = new_account(state, intent, (venue, keep_credentials), &plain);
+            // A concurrent link loses on the one-open-attempt index and resumes the winner's
+            // legs (under the lease, so one of the two talks to the venue).
+            match state.store.create_exchange_account(&fresh).await {
+                Ok(()) => Ok(Some((fresh, false))),
+                Err(err) => match open_account(state, intent).await? {
+                    Some(a) if a.status != ExchangeAccountStatus::Pending => Ok(None),
+                    Some(a) if a.venue != venue => Err(another_account()),
+                    Some(a) => Ok(Some((a, true))),
+                    None => Err(err.into()),
+                },
+            }
+        }
+    }
+}
+
+fn another_account() -> ApiError {
+    ApiError::new(
+        ErrorCode::ExchangeRejected,
+        "Another exchange account is already paying this intent.",
+    )
+}
+
+/// The open attempt as it stands (it moved past `pending` under another caller).
+async fn answer_current(state: &AppState, intent: &PaymentIntent) -> Result<Response, ApiError> {
+    match open_account(state, intent).await? {
+        Some(a) => Ok(accepted(&a)),
+        None => Err(ApiError::internal(&"exchange account vanished")),
+    }
+}
+
+/// One leased resume: pays from the account and records the outcome.
+struct Leased {
+    state: AppState,
+    intent: PaymentIntent,
+    account: ExchangeAccount,
+    resumed: bool,
+    target: (AssetCode, rialto_core::ChainId, String),
+    owed: Decimal,
+}
+
+impl Leased {
+    async fn pay(
+        mut self,
+        venue: Box<dyn rialto_connectors::exchange::Exchange>,
+    ) -> Result<Response, ApiError> {
+        let (coin, chain, address) = &self.target;
+        let legs = Legs::of(&self.account, coin, address)?;
+        let work = pay_from_account(venue.as_ref(), &legs, coin, chain, self.owed, self.resumed);
+        let outcome = tokio::time::timeout(WORK_LIMIT, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ExchangeError::Unknown {
+                    venue: venue.venue(),
+                    operation: "pay from exchange account",
+                    message: "the venue work ran past its time limit".into(),
+                })
+            });
+        let (state, intent, account) = (&self.state, &self.intent, &mut self.account);
+        account.updated_at_ms = state.clock.now_ms();
+        match outcome {
+            Ok((withdrawal_id, tx_hash, conversion)) => {
+                account.venue_withdrawal_id = Some(withdrawal_id);
+                account.conversion = serde_json::to_string(&conversion).ok();
+                account.status = if tx_hash.is_some() {
+                    ExchangeAccountStatus::Withdrawn
+                } else {
+                    ExchangeAccountStatus::Submitted
+                };
+                account.tx_hash = tx_hash.clone();
+                state.store.update_exchange_account(account).await?;
+                if let Some(hash) = tx_hash {
+                    claim_withdrawal(state, intent, account, &hash).await?;
+                }
+                Ok(accepted(account))
+            }
+            Err(err) => {
+                tracing::warn!(intent = %intent.id, venue = %account.venue, error = %err, "paying from an exchange account failed");
+                if !err.is_retryable() && !matches!(err, ExchangeError::Unknown { .. }) {
+                    account.status = ExchangeAccountStatus::Failed;
+                    account.failure = Some(err.to_string());
+                    state.store.update_exchange_account(account).await?;
+                }
+                Err(exchange_error(&err).into())
+            }
+        }
+    }
+}
+
 /// A new account for `intent`, its credentials sealed for its own row.
 fn new_account(
     state: &AppState,
@@ -257,15 +373,56 @@ fn accepted(account: &ExchangeAccount) -> Response {
     json_response(StatusCode::ACCEPTED, body)
 }
 
+/// The account's two venue legs, by the ids fixed when it was stored.
+struct Legs {
+    order: LegId,
+    withdrawal: LegId,
+    pair: Pair,
+    address: String,
+}
+
+impl Legs {
+    fn of(account: &ExchangeAccount, coin: &AssetCode, address: &str) -> Result<Self, ApiError> {
+        let leg = |text: &str| {
+            text.parse::<LegId>()
+                .map_err(|_| ApiError::internal(&"exchange account leg id"))
+        };
+        let usd = AssetCode::new("USD").ok_or_else(|| ApiError::internal(&"asset code"))?;
+        Ok(Self {
+            order: leg(&account.order_leg)?,
+            withdrawal: leg(&account.withdrawal_leg)?,
+            pair: Pair::new(coin.clone(), usd),
+            address: address.to_owned(),
+        })
+    }
+
+    /// The conversion order for `base_size` (venues look an order up by its leg alone).
+    fn order(&self, base_size: Decimal) -> OrderRequest {
+        OrderRequest {
+            leg: self.order,
+            pair: self.pair.clone(),
+            side: Side::Buy,
+            base_size,
+            kind: OrderKind::Market,
+        }
+    }
+}
+
 /// Buys the shortfall of `coin` (if any) and withdraws `owed` plus the venue's fee. Returns the
 /// venue's withdrawal id and the transaction hash if the venue already reports one.
+///
+/// On a resume (`resumed`: the legs were stored by an earlier request, which may have sent
+/// them and died before recording it) the venue is asked for the withdrawal and the order by
+/// their references first, and what it has is adopted: a withdrawal found is the payment; an
+/// order found is the conversion, never placed again. Venues accept a client order id again
+/// once its order has filled, so a blind resend after a fill would buy twice.
 async fn pay_from_account(
     venue: &dyn rialto_connectors::exchange::Exchange,
-    account: &ExchangeAccount,
+    legs: &Legs,
     coin: &AssetCode,
     chain: &rialto_core::ChainId,
-    address: &str,
     owed: Decimal,
+    resumed: bool,
 ) -> Result<(String, Option<String>, Conversion), ExchangeError> {
     let policy = RetryPolicy::default();
     let terms = venue.withdrawal_terms(coin, chain).await?;
@@ -275,6 +432,45 @@ async fn pay_from_account(
         coin: coin.to_string(),
         withdrawal_fee: terms.fee,
     };
+    let request = WithdrawalRequest {
+        leg: legs.withdrawal,
+        asset: coin.clone(),
+        network: chain.clone(),
+        address: legs.address.clone(),
+        amount: needed,
+    };
+    let placed_before = if resumed {
+        venue.find_order(&legs.order(Decimal::ZERO)).await?
+    } else {
+        None
+    };
+    if let Some(order) = placed_before {
+        conversion.trade = Some(read_back(venue, order).await);
+    }
+    if resumed {
+        if let Some(sent) = venue.find_withdrawal(&request).await? {
+            return Ok((sent.venue_withdrawal_id, sent.tx_hash, conversion));
+        }
+    }
+    if conversion.trade.is_none() {
+        conversion.trade = buy_shortfall(venue, legs, coin, needed, &policy).await?;
+    }
+    let withdrawal = withdraw_once(venue, &request, &policy).await?;
+    Ok((
+        withdrawal.venue_withdrawal_id,
+        withdrawal.tx_hash,
+        conversion,
+    ))
+}
+
+/// Buys what the account lacks of `needed` `coin`, if anything.
+async fn buy_shortfall(
+    venue: &dyn rialto_connectors::exchange::Exchange,
+    legs: &Legs,
+    coin: &AssetCode,
+    needed: Decimal,
+    policy: &RetryPolicy,
+) -> Result<Option<ConversionTrade>, ExchangeError> {
     let held = venue
         .balances()
         .await?
@@ -282,71 +478,41 @@ async fn pay_from_account(
         .find(|b| &b.asset == coin)
         .map(|b| b.available)
         .unwrap_or_default();
-    if held < needed {
-        let usd = AssetCode::new("USD").ok_or(ExchangeError::Unsupported {
-            venue: rialto_connectors::exchange::Venue::Sandbox,
-            what: "USD".into(),
-        })?;
-        // Taker fees come out of the bought coin: buy a little over, rounded up to a cent.
-        let shortfall = ((needed - held) * Decimal::new(1002, 3))
-            .round_dp_with_strategy(2, RoundingStrategy::AwayFromZero);
-        let leg: LegId = account
-            .order_leg
-            .parse()
-            .map_err(|_| ExchangeError::Unsupported {
-                venue: rialto_connectors::exchange::Venue::Sandbox,
-                what: "leg id".into(),
-            })?;
-        let order = OrderRequest {
-            leg,
-            pair: Pair::new(coin.clone(), usd),
-            side: Side::Buy,
-            base_size: shortfall,
-            kind: OrderKind::Market,
-        };
-        let placed = place_order_once(venue, &order, &policy).await?;
-        // Some venues answer the placement before the fill (Kraken's AddOrder gives only the
-        // id): read the order back for what was filled and charged. The ledger only records
-        // it; a failed read leaves the placement's figures.
-        let filled = if placed.filled_base.is_zero() {
-            venue
-                .order_status(&placed.pair, &placed.venue_order_id)
-                .await
-                .unwrap_or(placed)
-        } else {
-            placed
-        };
-        conversion.trade = Some(ConversionTrade {
-            base: filled.pair.base.to_string(),
-            quote: filled.pair.quote.to_string(),
-            filled_base: filled.filled_base,
-            filled_quote: filled.filled_quote,
-            fee: filled.fee,
-            fee_asset: filled
-                .fee_asset
-                .map_or_else(|| filled.pair.quote.to_string(), |a| a.to_string()),
-        });
+    if held >= needed {
+        return Ok(None);
     }
-    let leg: LegId = account
-        .withdrawal_leg
-        .parse()
-        .map_err(|_| ExchangeError::Unsupported {
-            venue: rialto_connectors::exchange::Venue::Sandbox,
-            what: "leg id".into(),
-        })?;
-    let request = WithdrawalRequest {
-        leg,
-        asset: coin.clone(),
-        network: chain.clone(),
-        address: address.to_owned(),
-        amount: needed,
+    // Taker fees come out of the bought coin: buy a little over, rounded up to a cent.
+    let shortfall = ((needed - held) * Decimal::new(1002, 3))
+        .round_dp_with_strategy(2, RoundingStrategy::AwayFromZero);
+    let placed = place_order_once(venue, &legs.order(shortfall), policy).await?;
+    Ok(Some(read_back(venue, placed).await))
+}
+
+/// The trade as the ledger records it. Some venues answer the placement (or a lookup) before
+/// the fill (Kraken's AddOrder gives only the id): the order is read back for what was filled
+/// and charged. The ledger only records it; a failed read leaves the figures it had.
+async fn read_back(
+    venue: &dyn rialto_connectors::exchange::Exchange,
+    placed: rialto_connectors::exchange::Order,
+) -> ConversionTrade {
+    let filled = if placed.filled_base.is_zero() {
+        venue
+            .order_status(&placed.pair, &placed.venue_order_id)
+            .await
+            .unwrap_or(placed)
+    } else {
+        placed
     };
-    let withdrawal = withdraw_once(venue, &request, &policy).await?;
-    Ok((
-        withdrawal.venue_withdrawal_id,
-        withdrawal.tx_hash,
-        conversion,
-    ))
+    ConversionTrade {
+        base: filled.pair.base.to_string(),
+        quote: filled.pair.quote.to_string(),
+        filled_base: filled.filled_base,
+        filled_quote: filled.filled_quote,
+        fee: filled.fee,
+        fee_asset: filled
+            .fee_asset
+            .map_or_else(|| filled.pair.quote.to_string(), |a| a.to_string()),
+    }
 }
 
 pub use rialto_engine::exchange::claim_withdrawal;

@@ -78,15 +78,15 @@ impl EndpointObject {
     }
 }
 
-async fn valid_url(url: &str, livemode: bool) -> Result<String, ApiError> {
-    check_url(url, livemode)
+/// Test-mode URLs are checked like live ones; only the development setting
+/// `webhooks.allow_private_targets` lets loopback and private receivers in.
+async fn valid_url(state: &AppState, url: &str, livemode: bool) -> Result<String, ApiError> {
+    check_url(url, livemode, state.config.webhooks.allow_private_targets)
         .await
         .map(|u| u.to_string())
         .map_err(|e| {
             let hint = match e {
-                UrlError::NotPublic => {
-                    " Live webhooks cannot target private or loopback addresses."
-                }
+                UrlError::NotPublic => " Webhooks cannot target private or loopback addresses.",
                 _ => "",
             };
             ApiError::new(ErrorCode::InvalidUrl, format!("Invalid url: {e}.{hint}")).param("url")
@@ -133,7 +133,7 @@ pub async fn create(
     let guard = claim(&state, &caller, &headers, &uri, &body).await?;
     let result: Result<Response, WriteError> = async {
         let params: CreateEndpointParams = parse_json(&body)?;
-        let url = valid_url(&params.url, caller.livemode).await?;
+        let url = valid_url(&state, &params.url, caller.livemode).await?;
         let enabled_events = valid_events(params.enabled_events)?;
         let existing = state
             .store
@@ -254,7 +254,7 @@ pub async fn update(
         let params: UpdateEndpointParams = parse_json(&body)?;
         let mut endpoint = load(&state, &caller, &id).await?;
         if let Some(url) = params.url {
-            endpoint.url = valid_url(&url, caller.livemode).await?;
+            endpoint.url = valid_url(&state, &url, caller.livemode).await?;
         }
         if let Some(events) = params.enabled_events {
             endpoint.enabled_events = valid_events(events)?;

@@ -131,6 +131,39 @@ impl ExchangeStore for SqlStore {
         Ok(())
     }
 
+    async fn claim_exchange_account(
+        &self,
+        id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // One statement, compare-and-set on the lease: of two callers, one changes the row.
+        let taken = sqlx::query(
+            "UPDATE exchange_accounts SET claimed_until = $1 WHERE id = $2 AND status = \
+             'pending' AND claimed_until <= $3",
+        )
+        .bind(until_ms)
+        .bind(id.to_owned())
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await
+        .db()?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    async fn release_exchange_account(&self, id: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE exchange_accounts SET claimed_until = 0 WHERE id = $1 AND claimed_until = $2",
+        )
+        .bind(id.to_owned())
+        .bind(until_ms)
+        .execute(&self.writer)
+        .await
+        .db()?;
+        Ok(())
+    }
+
     async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError> {
         let erased = sqlx::query(
             "UPDATE exchange_accounts SET sealed_credentials = '', erased_at = $1 WHERE \

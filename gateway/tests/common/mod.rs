@@ -118,6 +118,8 @@ pub async fn spawn_app_full(
     config.database.url = url.clone();
     config.rate_limit.per_second = 10_000;
     config.rate_limit.burst = 10_000;
+    // The suites' webhook receivers listen on loopback: the development setting, explicitly.
+    config.webhooks.allow_private_targets = true;
     tweak(&mut config);
     let registry = registry();
     let store = Arc::new(

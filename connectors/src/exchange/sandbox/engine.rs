@@ -121,8 +121,13 @@ impl Engine {
             .find(|n| &n.asset == asset && matches(n))
     }
 
-    /// Executes a market (`limit = None`) or IOC limit order against the book, at most once per
-    /// client id: a repeated client id returns the first order unchanged.
+    /// Executes a market (`limit = None`) or IOC limit order against the book.
+    ///
+    /// As strict as the real venues: a client order id is unique only among *open* orders
+    /// (Binance, Kraken), and sandbox orders never rest, so an id already used by a filled or
+    /// expired order is accepted and executes again. A client that resends blindly after a
+    /// fill buys twice; it must look the order up first. Such a reuse is counted in
+    /// `duplicates` so tests can assert it never happens.
     pub fn place(
         &mut self,
         pair: &Pair,
@@ -132,14 +137,8 @@ impl Engine {
         client_id: &str,
         now_ms: u64,
     ) -> Result<SandboxOrder, Refusal> {
-        if let Some(existing) = self
-            .orders
-            .iter()
-            .find(|o| o.client_id == client_id && !client_id.is_empty())
-        {
-            let existing = existing.clone();
+        if !client_id.is_empty() && self.orders.iter().any(|o| o.client_id == client_id) {
             self.duplicates += 1;
-            return Ok(existing);
         }
         let book = self.books.get(pair).ok_or(Refusal::UnknownPair)?;
         let levels = match side {
@@ -375,17 +374,20 @@ mod tests {
     }
 
     #[test]
-    fn an_ioc_limit_fills_up_to_its_price_and_a_repeated_client_id_executes_nothing() {
+    fn an_ioc_limit_fills_up_to_its_price_and_a_closed_orders_client_id_executes_again() {
         let mut e = engine();
         let pair = Pair::new(a("BTC"), a("USD"));
         let o = e
             .place(&pair, Side::Buy, d("2"), Some(d("105")), "c1", 0)
             .expect("partial");
         assert_eq!((o.filled_base, o.fill), (d("1"), Fill::Partial));
+        // The first order is closed (IOC remainder canceled): the venue accepts the id again
+        // and a second buy executes, as Binance and Kraken would.
         let again = e
-            .place(&pair, Side::Buy, d("2"), Some(d("105")), "c1", 0)
-            .expect("same");
-        assert_eq!(again.id, o.id);
-        assert_eq!((e.orders.len(), e.duplicates), (1, 1));
+            .place(&pair, Side::Buy, d("0.5"), None, "c1", 0)
+            .expect("executes again");
+        assert_ne!(again.id, o.id);
+        assert_eq!(again.filled_base, d("0.5"));
+        assert_eq!((e.orders.len(), e.duplicates), (2, 1));
     }
 }

@@ -1,0 +1,139 @@
+//! The exchange-account lease, on SQLite and PostgreSQL: one holder at a time resumes a linked
+//! account, a dead holder's lease is taken over once it expires, and only a pending account
+//! can be leased.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{fresh_store, registry, Db, ADDRESS};
+use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
+use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
+use rialto_core::money::{Currency, Money};
+use rialto_gateway::keys::generate_key;
+use rialto_gateway::store::exchange::{ExchangeAccount, ExchangeAccountStatus, ExchangeStore};
+use rialto_gateway::store::{Event, KeyKind, Merchant, SqlStore, Store};
+
+const T0: i64 = 1_800_000_000_000;
+
+async fn pending_account(store: &SqlStore) -> ExchangeAccount {
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let id = PaymentIntentId::generate();
+    let pi = PaymentIntent {
+        id,
+        merchant_id: merchant,
+        livemode: false,
+        amount: Money::parse("12.34", Currency::usd()).unwrap(),
+        settlement: SettlementTarget::resolve(&registry(), "usdc", "base", ADDRESS).unwrap(),
+        status: PaymentStatus::AwaitingFunds,
+        description: None,
+        metadata: BTreeMap::new(),
+        client_secret: format!("{id}_secret_x"),
+        created_at_ms: T0,
+        expires_at_ms: T0 + 60_000,
+        updated_at_ms: T0,
+        canceled_at_ms: None,
+        cancellation_reason: None,
+        version: 1,
+        amount_refunded: rust_decimal::Decimal::ZERO,
+        payment_detail: None,
+    };
+    let event = Event {
+        id: EventId::generate(),
+        merchant_id: merchant,
+        livemode: false,
+        kind: "payment_intent.created".into(),
+        object_json: "{}".into(),
+        created_at_ms: T0,
+    };
+    store.create_intent(&pi, &event, None).await.unwrap();
+    let account = ExchangeAccount {
+        id: format!("xa_{}", id.to_string().trim_start_matches("pi_")),
+        payment_intent_id: id,
+        merchant_id: merchant,
+        livemode: false,
+        venue: "kraken".into(),
+        sealed_credentials: "sealed".into(),
+        keep_credentials: false,
+        order_leg: "leg_01JA0000000000000000000000".into(),
+        withdrawal_leg: "leg_01JA0000000000000000000001".into(),
+        status: ExchangeAccountStatus::Pending,
+        venue_withdrawal_id: None,
+        tx_hash: None,
+        failure: None,
+        created_at_ms: T0,
+        updated_at_ms: T0,
+        erased_at_ms: None,
+        conversion: None,
+    };
+    store.create_exchange_account(&account).await.unwrap();
+    account
+}
+
+async fn one_holder_at_a_time_resumes_a_linked_account(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let account = pending_account(&store).await;
+    let lease = 60_000;
+    // Eight concurrent resumes: exactly one gets the lease.
+    let claims = (0..8).map(|_| store.claim_exchange_account(&account.id, T0, T0 + lease));
+    let won = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 1, "{db:?}");
+    // Held: refused until it expires; a dead holder's lease is then taken over.
+    assert!(!store
+        .claim_exchange_account(&account.id, T0 + lease - 1, T0 + 2 * lease)
+        .await
+        .unwrap());
+    assert!(store
+        .claim_exchange_account(&account.id, T0 + lease, T0 + 2 * lease)
+        .await
+        .unwrap());
+    // The old holder's release does not free the new holder's lease; the new one's does.
+    store
+        .release_exchange_account(&account.id, T0 + lease)
+        .await
+        .unwrap();
+    assert!(!store
+        .claim_exchange_account(&account.id, T0 + lease + 1, T0 + 3 * lease)
+        .await
+        .unwrap());
+    store
+        .release_exchange_account(&account.id, T0 + 2 * lease)
+        .await
+        .unwrap();
+    assert!(store
+        .claim_exchange_account(&account.id, T0 + lease + 1, T0 + 3 * lease)
+        .await
+        .unwrap());
+    // Once past pending, nothing is left to resume: no lease.
+    let mut submitted = account.clone();
+    submitted.status = ExchangeAccountStatus::Submitted;
+    store.update_exchange_account(&submitted).await.unwrap();
+    assert!(!store
+        .claim_exchange_account(&account.id, T0 + 10 * lease, T0 + 11 * lease)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn one_holder_at_a_time_resumes_a_linked_account_on_sqlite() {
+    one_holder_at_a_time_resumes_a_linked_account(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn one_holder_at_a_time_resumes_a_linked_account_on_postgres() {
+    one_holder_at_a_time_resumes_a_linked_account(Db::Postgres).await;
+}
