@@ -11,7 +11,7 @@
 //!   `succeeded` leg by leg), each refund `succeeded`, each payout `paid`;
 //! - nothing was sent twice, counted on chain: one swap, bridge delivery, mint and settlement
 //!   per confirmed leg; the treasury's USDC transfers on devnet-base are exactly the route
-//!   settlements, the refunds and the payouts (one each, to the payer and the payout address
+//!   settlements, the refunds and the payouts (one each, to the payers and the payout address
 //!   respectively), every one of them a transaction the store recorded, one per
 //!   (purpose, reference);
 //! - webhooks, counted at the receiver by `webhook-id` (the event id): every event dispatched
@@ -58,10 +58,11 @@ use sqlx::Row;
 
 /// The default seed; `RIALTO_CHAOS_SEED` replaces it.
 const SEED: u64 = 0x5eed_2028;
-const WALLET_PAYMENTS: usize = 5;
-const ROUTED_PAYMENTS: usize = 4;
+/// Wallet payments per payer; payers 0 and 1 on devnet-base pay at the same time.
+const WALLET_PAYMENTS: usize = 6;
+const ROUTED_PAYMENTS: usize = 8;
 /// At most this many kills, however long the traffic runs.
-const MAX_KILLS: usize = 24;
+const MAX_KILLS: usize = 40;
 /// How long everything may take to end once the kills are over. A delivery in flight when its
 /// sender died is retried when its lease (60 s) runs out.
 const SETTLE: Duration = Duration::from_secs(150);
@@ -136,7 +137,7 @@ fn spawn_killer(
         let mut rng = Rng(seed);
         let mut kills = Vec::new();
         while kills.len() < MAX_KILLS {
-            let gap = Duration::from_millis(200 + rng.below(2300));
+            let gap = Duration::from_millis(300 + rng.below(2200));
             let victim = rng.below(gateways.len() as u64) as usize;
             tokio::select! {
                 _ = tokio::time::sleep(gap) => {}
@@ -151,11 +152,15 @@ fn spawn_killer(
     })
 }
 
-/// Wallet payments into deposit addresses, each paid by payer 0 on devnet-base and partly
+/// Wallet payments into deposit addresses, each paid by payer `p` on devnet-base and partly
 /// refunded, every step through the instance its turn names. Answers the intents and the
 /// refunds made (a payout may have taken the balance first: then there is none to refund).
-async fn wallet_payments(apis: &[Api], base: &ChainManifest) -> (Vec<String>, Vec<String>) {
-    let payer: PrivateKeySigner = base.payers[0].private_key.expose_secret().parse().unwrap();
+async fn wallet_payments(
+    apis: &[Api],
+    base: &ChainManifest,
+    p: usize,
+) -> (Vec<String>, Vec<String>) {
+    let payer: PrivateKeySigner = base.payers[p].private_key.expose_secret().parse().unwrap();
     let wallet = ProviderBuilder::new()
         .wallet(payer)
         .connect(&base.rpc_url)
@@ -165,13 +170,13 @@ async fn wallet_payments(apis: &[Api], base: &ChainManifest) -> (Vec<String>, Ve
     let usdc = to_wire(&base.tokens["USDC"].address).unwrap();
     let (mut intents, mut refunds) = (Vec::new(), Vec::new());
     for round in 0..WALLET_PAYMENTS {
-        let api = |step: usize| &apis[(round + step) % apis.len()];
+        let api = |step: usize| &apis[(round + p + step) % apis.len()];
         let (status, paying) = api(0)
             .post_settled(
                 "/v1/payment_intents",
                 &json!({"amount": "15.00", "currency": "usd",
                         "settlement": {"asset": "usdc", "chain": "devnet-base", "address": chaos::MERCHANT}}),
-                &format!("wallet-intent-{round}"),
+                &format!("wallet-intent-{p}-{round}"),
             )
             .await;
         assert_eq!(status, 200, "{paying}");
@@ -180,7 +185,7 @@ async fn wallet_payments(apis: &[Api], base: &ChainManifest) -> (Vec<String>, Ve
             .post_settled(
                 &format!("/v1/payment_intents/{id}/deposit_address"),
                 &json!({}),
-                &format!("wallet-deposit-{round}"),
+                &format!("wallet-deposit-{p}-{round}"),
             )
             .await;
         assert_eq!(status, 200, "{deposit}");
@@ -199,7 +204,7 @@ async fn wallet_payments(apis: &[Api], base: &ChainManifest) -> (Vec<String>, Ve
             .post_settled(
                 "/v1/refunds",
                 &json!({"payment_intent": id, "amount": "2.50"}),
-                &format!("wallet-refund-{round}"),
+                &format!("wallet-refund-{p}-{round}"),
             )
             .await;
         if status == 200 {
@@ -353,7 +358,7 @@ fn check_webhooks(
 
 /// The treasury's USDC transfers on devnet-base since `from`: exactly the route settlements,
 /// refunds and payouts, each a transaction the store recorded (one per purpose and
-/// reference), the refunds to the payer and the payouts to the payout address.
+/// reference), the refunds to the payers and the payouts to the payout address.
 async fn check_treasury(
     url: &str,
     base: &ChainManifest,
@@ -400,13 +405,12 @@ async fn check_treasury(
     assert_eq!(n("refund"), refunds, "refunds sent");
     assert_eq!(n("payout"), payouts, "payouts sent");
     assert_eq!(sent.len(), settlements + refunds + payouts, "{purposes:?}");
-    let payer = wire(&base.payers[0].address);
     let to = |addr: WireAddress| common::chaos_routes::transfer_logs(usdc, hot, addr, from);
-    assert_eq!(
-        logs(&node, to(payer)).await,
-        refunds,
-        "refunds to the payer"
-    );
+    let mut refunded = 0;
+    for payer in &base.payers[..2] {
+        refunded += logs(&node, to(wire(&payer.address))).await;
+    }
+    assert_eq!(refunded, refunds, "refunds to the payers");
     assert_eq!(logs(&node, to(payout_to)).await, payouts, "payouts");
 }
 
@@ -454,7 +458,7 @@ async fn configure(api: &Api, hook_url: &str, receiver: &Receiver, payout_to: &s
     let (status, answer) = api
         .post_settled(
             "/v1/settings",
-            &json!({"settlement_schedule": "batched", "payout_threshold": "20",
+            &json!({"settlement_schedule": "batched", "payout_threshold": "45",
                     "payout_addresses": {"devnet-base": payout_to}}),
             "settings",
         )
@@ -506,10 +510,13 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let killer = spawn_killer(gateways.to_vec(), seed, stopped);
     let traffic = Instant::now();
-    let ((intents, refunds), (paid, funded)) = tokio::join!(
-        wallet_payments(&apis, &base),
+    let ((mut intents, mut refunds), (more_intents, more_refunds), (paid, funded)) = tokio::join!(
+        wallet_payments(&apis, &base, 0),
+        wallet_payments(&apis, &base, 1),
         routed_payments(&apis, &chains)
     );
+    intents.extend(more_intents);
+    refunds.extend(more_refunds);
     let _ = stop.send(true);
     let kills = killer.await.unwrap();
     let victims: Vec<usize> = kills.iter().map(|(_, v)| *v).collect();
@@ -524,7 +531,7 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
         kills.len()
     );
     assert!(
-        kills.len() >= 4,
+        kills.len() >= 6,
         "too few kills to mean anything: {kills:?}"
     );
 
