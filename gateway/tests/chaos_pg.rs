@@ -18,9 +18,11 @@
 //!   to the endpoint arrived with a valid signature and was marked delivered. Standard Webhooks
 //!   is at-least-once, so a redelivery is only "sent twice" when nothing explains it: a second
 //!   arrival of a `webhook-id` is allowed only when a SIGKILL fell between the first arrival
-//!   and it (the sender may have died before recording the attempt, and the lease then
-//!   expired), and it must carry the same body. Two instances racing for one delivery would
-//!   arrive with no kill between, and fail the test;
+//!   and it, and it came no sooner than the delivery lease allows (the sender died before
+//!   recording the attempt; another took the delivery over once the 60 s lease ran out, so at
+//!   least [`redelivery_floor`] later), with the same body. The receiver always answers 200, so
+//!   no other retry is due. Two instances racing for one delivery arrive within a second of
+//!   each other, and fail the test;
 //! - the ledger balances (every transaction, every account), `rialto:routing` nets to zero,
 //!   and a reconciliation run reports no exception.
 //!
@@ -65,6 +67,7 @@ const SEED: u64 = 0x5eed_2028;
 const WALLET_PAYMENTS: (usize, usize) = (4, 12);
 const ROUTED_PAYMENTS: (usize, usize) = (4, 12);
 const RECEIVER_PAUSE_MS: u64 = 1500;
+
 /// How long everything may take to end once the kills are over. A delivery in flight when its
 /// sender died is retried when its lease (60 s) runs out.
 const SETTLE: Duration = Duration::from_secs(150);
@@ -81,6 +84,14 @@ fn seed() -> u64 {
         }
         Err(_) => SEED,
     }
+}
+
+/// The soonest a delivery may arrive again after its sender was killed: the delivery lease
+/// `rialto serve` uses (60 s) less the request timeout (10 s) the first arrival may have come
+/// late by, less 5 s of slack.
+fn redelivery_floor() -> Duration {
+    let config = rialto_gateway::webhooks::DeliveryConfig::default();
+    config.lease - config.timeout - Duration::from_secs(5)
 }
 
 /// One arrival at the webhook receiver.
@@ -383,6 +394,11 @@ fn check_webhooks(
             assert!(
                 kills.iter().any(|(at, _)| *at > first.at && *at < again.at),
                 "{id} was sent twice with no kill between: two senders raced for one delivery"
+            );
+            assert!(
+                again.at - first.at >= redelivery_floor(),
+                "{id} was sent again {:?} after it arrived, inside its sender's lease",
+                again.at - first.at
             );
             redeliveries += 1;
         }
