@@ -517,18 +517,23 @@ async fn configure(api: &Api, hook_url: &str, receiver: &Receiver, payout_to: &s
     endpoint["id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_twice() {
-    if std::env::var_os("RIALTO_TEST_PG_URL").is_none() {
-        eprintln!(
-            "chaos_pg: SKIPPED: RIALTO_TEST_PG_URL is not set (run under tools/test.sh, or \
-             `source tools/pg.sh; pg_start` first)"
-        );
-        return;
-    }
-    let test_started = Instant::now();
-    let seed = seed();
-    eprintln!("chaos_pg: seed {seed:#x} (replay with RIALTO_CHAOS_SEED={seed:#x})");
+/// Two instances on one fresh PostgreSQL database and one devnet, both started, with the
+/// webhook endpoint and batched payouts configured.
+struct TwoGateways {
+    devnet: rialto_evm::Devnet,
+    /// Holds the devnet manifest and the logs.
+    _dir: tempfile::TempDir,
+    url: String,
+    apis: [Api; 2],
+    gateways: [Arc<Mutex<Gateway>>; 2],
+    base: ChainManifest,
+    chains: RouteChains,
+    payout_to: String,
+    receiver: Receiver,
+    endpoint: String,
+}
+
+async fn two_gateways(seed: u64) -> TwoGateways {
     let (url, _) = fresh_database(Db::Postgres).await;
     let log_dir = std::env::var_os("RIALTO_CHAOS_LOG_DIR").map(PathBuf::from);
     let log = |name: &str| log_dir.as_ref().map(|d| d.join(name));
@@ -552,20 +557,46 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
     let base = devnet.manifest().chain("devnet-base").unwrap().clone();
     let other = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
     let chains = RouteChains::observe(&base, &other).await;
+    // Not the merchant's settlement address: its transfers count the route settlements.
     let payout_to = base.payers[2].address.to_string();
     let receiver = Receiver::new(seed);
     let hook_url = start_receiver(receiver.clone()).await;
     let endpoint = configure(&apis[1], &hook_url, &receiver, &payout_to).await;
+    TwoGateways {
+        devnet,
+        _dir: dir,
+        url,
+        apis,
+        gateways,
+        base,
+        chains,
+        payout_to,
+        receiver,
+        endpoint,
+    }
+}
 
-    let schedule = schedule(seed, gateways.len());
+/// What the traffic made, and the kills it ran through.
+struct Traffic {
+    intents: Vec<String>,
+    refunds: Vec<String>,
+    paid: Vec<(String, String, Decimal)>,
+    funded: Vec<Funded>,
+    kills: Vec<(Instant, usize)>,
+}
+
+/// Runs the seeded kill schedule while two wallet payers and one routed payer pay through both
+/// instances.
+async fn traffic(t: &TwoGateways, seed: u64) -> Traffic {
+    let schedule = schedule(seed, t.gateways.len());
     eprintln!("chaos_pg: kill schedule (gap ms, instance) {schedule:?}");
     let done = Arc::new(AtomicBool::new(false));
-    let killer = spawn_killer(gateways.to_vec(), schedule, done.clone());
-    let traffic = Instant::now();
+    let killer = spawn_killer(t.gateways.to_vec(), schedule, done.clone());
+    let started = Instant::now();
     let ((mut intents, mut refunds), (more_intents, more_refunds), (paid, funded)) = tokio::join!(
-        wallet_payments(&apis, &base, 0, &done),
-        wallet_payments(&apis, &base, 1, &done),
-        routed_payments(&apis, &chains, &done)
+        wallet_payments(&t.apis, &t.base, 0, &done),
+        wallet_payments(&t.apis, &t.base, 1, &done),
+        routed_payments(&t.apis, &t.chains, &done)
     );
     intents.extend(more_intents);
     refunds.extend(more_refunds);
@@ -574,27 +605,56 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
     eprintln!(
         "chaos_pg: traffic took {:?}: {} wallet payments, {} refunds, {} routed payments \
          ({} transfers); {} SIGKILLs on instances {victims:?}",
-        traffic.elapsed(),
+        started.elapsed(),
         intents.len(),
         refunds.len(),
         paid.len(),
         funded.len(),
         kills.len()
     );
+    Traffic {
+        intents,
+        refunds,
+        paid,
+        funded,
+        kills,
+    }
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_twice() {
+    if std::env::var_os("RIALTO_TEST_PG_URL").is_none() {
+        eprintln!(
+            "chaos_pg: SKIPPED: RIALTO_TEST_PG_URL is not set (run under tools/test.sh, or \
+             `source tools/pg.sh; pg_start` first)"
+        );
+        return;
+    }
+    let test_started = Instant::now();
+    let seed = seed();
+    eprintln!("chaos_pg: seed {seed:#x} (replay with RIALTO_CHAOS_SEED={seed:#x})");
+    let t = two_gateways(seed).await;
+    let Traffic {
+        intents,
+        refunds,
+        paid,
+        funded,
+        kills,
+    } = traffic(&t, seed).await;
 
     // Everything ends.
     let calm = Instant::now();
-    let ended = wait_ended(&apis[0], &funded, SETTLE).await;
+    let ended = wait_ended(&t.apis[0], &funded, SETTLE).await;
     let mut all: Vec<&str> = intents.iter().map(String::as_str).collect();
     all.extend(paid.iter().map(|(i, _, _)| i.as_str()));
-    wait_succeeded(&apis[1], &all, Duration::from_secs(60)).await;
-    let payouts = wait_money_ended(&apis[0], &refunds).await;
-    let events = wait_webhooks(&url, &endpoint, &receiver).await;
+    wait_succeeded(&t.apis[1], &all, Duration::from_secs(60)).await;
+    let payouts = wait_money_ended(&t.apis[0], &refunds).await;
+    let events = wait_webhooks(&t.url, &t.endpoint, &t.receiver).await;
     eprintln!(
         "chaos_pg: everything ended {:?} after the last kill",
         calm.elapsed()
     );
-    for g in &gateways {
+    for g in &t.gateways {
         g.lock().unwrap().kill();
     }
     assert!(
@@ -603,22 +663,17 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
     );
     assert!(!refunds.is_empty(), "some refunds were made");
 
-    let counts = chains.check_executions(&paid, &funded, &ended);
-    chains.check_chains(&counts, &funded).await;
-    check_route_store(&url, &funded, &other, counts.n("dex_swap")).await;
-    check_money_store(&url, &refunds, &payouts).await;
-    check_treasury(
-        &url,
-        &base,
-        chains.base_from,
-        (counts.n("settlement"), refunds.len(), payouts.len()),
-        payout_to.parse().unwrap(),
-    )
-    .await;
-    let (arrivals, redeliveries) = check_webhooks(&events, &receiver, &kills);
-    check_routing_ledger(&url).await;
-    let manifest = gateways[0].lock().unwrap().manifest.clone();
-    let run = check_reconciliation(&url, &manifest, 7 * funded.len() as u64);
+    let counts = t.chains.check_executions(&paid, &funded, &ended);
+    t.chains.check_chains(&counts, &funded).await;
+    check_route_store(&t.url, &funded, &t.chains.other, counts.n("dex_swap")).await;
+    check_money_store(&t.url, &refunds, &payouts).await;
+    let sent = (counts.n("settlement"), refunds.len(), payouts.len());
+    let payout_to = t.payout_to.parse().unwrap();
+    check_treasury(&t.url, &t.base, t.chains.base_from, sent, payout_to).await;
+    let (arrivals, redeliveries) = check_webhooks(&events, &t.receiver, &kills);
+    check_routing_ledger(&t.url).await;
+    let manifest = t.gateways[0].lock().unwrap().manifest.clone();
+    let run = check_reconciliation(&t.url, &manifest, 7 * funded.len() as u64);
     eprintln!(
         "chaos_pg: {} events, {arrivals} webhook arrivals ({redeliveries} redelivered across a \
          kill), {} payouts, reconciliation matched {}; {:?} in all",
@@ -627,5 +682,5 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
         run["matched"],
         test_started.elapsed()
     );
-    drop(devnet);
+    drop(t.devnet);
 }
