@@ -108,6 +108,12 @@ impl Drop for Gateway {
     }
 }
 
+/// How long a request is retried while the gateway is down or says its key is in use. A key
+/// reserved by an instance killed mid-request is taken over only once the reservation is stale
+/// (120 s, `api::idempotency_layer::STALE_AFTER_MS`, for the writes that layer wraps), so this
+/// must be longer than that.
+pub const PATIENCE: Duration = Duration::from_secs(150);
+
 #[derive(Clone)]
 pub struct Api {
     pub base: String,
@@ -159,7 +165,7 @@ impl Api {
                 Err(e) => last = e.to_string(),
             }
             assert!(
-                started.elapsed() < Duration::from_secs(90),
+                started.elapsed() < PATIENCE,
                 "{path} never answered; last: {last}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
