@@ -1,5 +1,6 @@
-//! The SIGKILL chaos harness: the real `rialto serve` binary on one SQLite file against a
-//! local devnet, killed and restarted at seeded points (`chaos.rs`, `chaos_routes.rs`).
+//! The SIGKILL chaos harness: the real `rialto serve` binary on one database (a SQLite file, or
+//! a PostgreSQL database shared by several instances) against a local devnet, killed and
+//! restarted at seeded points (`chaos.rs`, `chaos_routes.rs`, `chaos_pg.rs`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -41,6 +42,8 @@ pub struct Gateway {
     pub listen: String,
     /// Every run's output, appended: printed when the test fails.
     pub log: PathBuf,
+    /// The master key every instance on this database seals and opens secrets with.
+    pub master_key: String,
     pub child: Option<Child>,
 }
 
@@ -60,11 +63,26 @@ impl Gateway {
             "--devnet-manifest",
             &self.manifest,
         ])
+        .env("RIALTO__SECRETS__MASTER_KEY", &self.master_key)
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
         self.child = Some(child);
+    }
+
+    /// Another instance on the same database and devnet, on a port of its own (not started).
+    pub fn another(&self, sk: &str, log: PathBuf) -> (Gateway, Api) {
+        let port = free_port();
+        let gateway = Gateway {
+            url: self.url.clone(),
+            manifest: self.manifest.clone(),
+            listen: format!("127.0.0.1:{port}"),
+            log,
+            master_key: self.master_key.clone(),
+            child: None,
+        };
+        (gateway, Api::new(port, sk))
     }
 
     pub fn kill(&mut self) {
@@ -90,6 +108,13 @@ impl Drop for Gateway {
     }
 }
 
+/// How long a request is retried while the gateway is down or says its key is in use. A key
+/// reserved by an instance killed mid-request is taken over only once the reservation is stale
+/// (120 s, `api::idempotency_layer::STALE_AFTER_MS`, for the writes that layer wraps), so this
+/// must be longer than that.
+pub const PATIENCE: Duration = Duration::from_secs(150);
+
+#[derive(Clone)]
 pub struct Api {
     pub base: String,
     pub sk: String,
@@ -97,6 +122,14 @@ pub struct Api {
 }
 
 impl Api {
+    pub fn new(port: u16, sk: &str) -> Self {
+        Api {
+            base: format!("http://127.0.0.1:{port}"),
+            sk: sk.to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
     /// GET (no body) or POST, retried while the gateway is down or restarting (no answer, a
     /// 5xx, or the key still in flight) until it answers.
     pub async fn call(&self, path: &str, body: Option<&Value>, key: Option<&str>) -> (u16, Value) {
@@ -132,7 +165,7 @@ impl Api {
                 Err(e) => last = e.to_string(),
             }
             assert!(
-                started.elapsed() < Duration::from_secs(90),
+                started.elapsed() < PATIENCE,
                 "{path} never answered; last: {last}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -165,6 +198,14 @@ impl Api {
     }
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A devnet, a migrated SQLite database with one merchant settling USDC on Base at
 /// [`MERCHANT`], and the gateway on a free port (not started).
 pub struct Chaos {
@@ -177,6 +218,12 @@ pub struct Chaos {
 }
 
 pub async fn start(merchant_name: &str, log: Option<PathBuf>) -> Chaos {
+    start_on(merchant_name, log, None).await
+}
+
+/// As [`start`], on the given database URL (a fresh, empty database) instead of a new SQLite
+/// file.
+pub async fn start_on(merchant_name: &str, log: Option<PathBuf>, url: Option<String>) -> Chaos {
     sqlx::any::install_default_drivers();
     let root = DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
@@ -190,7 +237,7 @@ pub async fn start(merchant_name: &str, log: Option<PathBuf>) -> Chaos {
     let dir = tempfile::tempdir().unwrap();
     let manifest_path = dir.path().join("devnet.json");
     devnet.manifest().write(&manifest_path).unwrap();
-    let url = format!("sqlite://{}", dir.path().join("rialto.db").display());
+    let url = url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("rialto.db").display()));
     let out = rialto(&["migrate", "--database-url", &url])
         .output()
         .unwrap();
@@ -222,23 +269,16 @@ pub async fn start(merchant_name: &str, log: Option<PathBuf>) -> Chaos {
         String::from_utf8_lossy(&out.stderr)
     );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let gateway = Gateway {
         url: url.clone(),
         manifest: manifest_path.display().to_string(),
         listen: format!("127.0.0.1:{port}"),
         log: log.unwrap_or_else(|| dir.path().join("gateway.log")),
+        master_key: rialto_gateway::webhooks::Sealer::generate_key(),
         child: None,
     };
-    let api = Api {
-        base: format!("http://127.0.0.1:{port}"),
-        sk: created["secret_key"].as_str().unwrap().to_owned(),
-        client: reqwest::Client::new(),
-    };
+    let api = Api::new(port, created["secret_key"].as_str().unwrap());
     Chaos {
         devnet,
         dir,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chaos;
+pub mod chaos_routes;
 pub mod devnet;
 
 use std::sync::Arc;
