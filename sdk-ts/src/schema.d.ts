@@ -4477,10 +4477,7 @@ export interface operations {
     update_settings: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Makes the request safe to retry */
-                "Idempotency-Key"?: string | null;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
