@@ -4477,7 +4477,10 @@ export interface operations {
     update_settings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };

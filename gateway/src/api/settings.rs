@@ -86,6 +86,7 @@ async fn check_addresses(
 /// and `pending_change`, which a second key or an operator approves.
 #[utoipa::path(
     post, path = "/v1/settings", operation_id = "update_settings", tag = "settings",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body = MerchantSettings,
     responses((status = 200, body = MerchantSettings),
               (status = 202, description = "Applied in part; `pending_change` waits for approval"),
