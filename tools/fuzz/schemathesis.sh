@@ -15,6 +15,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCHEMATHESIS_VERSION=3.39.16
+HYPOTHESIS_VERSION=6.131.0
 VENV=$HOME/.cache/rialto-fuzz-venv
 MAX_EXAMPLES=${1:-25}
 PORT=${PORT:-18080}
@@ -22,9 +23,12 @@ OUT=${OUT:-$ROOT/target/fuzz}
 mkdir -p "$OUT"
 
 if [ ! -x "$VENV/bin/schemathesis" ] ||
-   ! "$VENV/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $SCHEMATHESIS_VERSION"; then
+   ! "$VENV/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $SCHEMATHESIS_VERSION" ||
+   ! "$VENV/bin/pip" show hypothesis 2>/dev/null | grep -qx "Version: $HYPOTHESIS_VERSION"; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  # hypothesis pinned too: schemathesis 3.39.16 fails to generate any example with hypothesis
+  # 6.170 ("'many' object has no attribute 'more'").
+  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"
 fi
 
 if [ -z "${RIALTO_BIN:-}" ]; then
