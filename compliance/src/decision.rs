@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 use crate::address::{AddressKey, ListOwner};
 use crate::country::CountryCode;
 use crate::external::RiskLevel;
+use crate::identifiers::Confirmation;
 use crate::names::{NameMatch, Score};
 
 /// Marker for compliance case ids (`cc_`): one per screening decision.
@@ -70,6 +71,10 @@ pub enum Reason {
         party: PartyRole,
         screened_name: String,
         matched: NameMatch,
+        /// The party's identifiers that agree with the entry's; empty for a name-only match
+        /// (which is then a Review, never a Block).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        confirmed_by: Vec<Confirmation>,
     },
     SinglePaymentLimit {
         #[serde(serialize_with = "money")]
@@ -297,6 +302,7 @@ mod tests {
                     score: Score::MAX,
                     strength: MatchStrength::Strong,
                 },
+                confirmed_by: vec![],
             },
             Reason::SinglePaymentLimit {
                 amount: usd("10"),

@@ -35,6 +35,9 @@ pub enum ComplianceError {
     ScreenerInvalidResponse { provider: String, reason: String },
     #[error("audit chain broken at record {} ({})", .0.index, .0.id)]
     ChainBroken(crate::audit::BrokenAt),
+    /// A payer's date of birth, nationality or ID number that is not well formed.
+    #[error("invalid identifier: {reason}")]
+    InvalidIdentifier { reason: String },
     #[error("decision cannot be released: {reason}")]
     NotReleasable { reason: String },
 }

@@ -22,6 +22,8 @@
 //! - [`travel`]: travel-rule thresholds and IVMS101 originator/beneficiary validation.
 //! - [`country`]: ISO 3166-1 alpha-2 `CountryCode` and the EU/EEA perimeter.
 //! - [`external`]: the `ExternalScreener` trait and how its answers (or outages) map to findings.
+//! - [`identifiers`]: dates of birth, nationalities and ID numbers, listed (SDN Remarks) and
+//!   given (payer data); a name match blocks only when one of them confirms it.
 //! - [`decision`]: `Outcome`, `Reason`, `Evidence`, `Decision`, and the `Cleared<T>` proof.
 //! - [`screen`]: the `Screener` entry point that combines all of the above.
 //! - [`audit`]: the hash-chained audit trail and `verify_chain`.
@@ -33,6 +35,7 @@ pub mod country;
 pub mod decision;
 pub mod error;
 pub mod external;
+pub mod identifiers;
 pub mod names;
 pub mod ofac;
 pub mod rules;
@@ -51,6 +54,7 @@ pub use decision::{
 };
 pub use error::ComplianceError;
 pub use external::{assessment_finding, ExternalScreener, RiskAssessment, RiskLevel};
+pub use identifiers::{BirthDate, Confirmation, ListedIdentifiers, PartyIdentifiers};
 pub use names::{MatchStrength, NameIndex, NameMatch, NameThresholds, Score};
 pub use ofac::{OfacManifest, SdnInput, SdnList};
 pub use rules::{Limit, PastPayment, PaymentContext, RulesPolicy, VelocityLimit};

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::identifiers::ListedIdentifiers;
 use crate::ofac::{NameSource, SdnList, SdnType};
 
 mod similarity;
@@ -235,7 +236,7 @@ pub struct NameIndex {
     /// Every distinct SDN word, and where it is in `vocab`.
     vocab: Vec<Word>,
     ids: HashMap<Box<str>, u32>,
-    entries: Vec<(u32, String, SdnType, Vec<String>)>,
+    entries: Vec<(u32, String, SdnType, Vec<String>, ListedIdentifiers)>,
     buckets: HashMap<[char; 2], Vec<u32>>,
     /// [`NameIndex::block_weight`].
     block_weight: u32,
@@ -404,6 +405,7 @@ impl NameIndex {
                 entry.name.clone(),
                 entry.sdn_type,
                 entry.programs.clone(),
+                entry.identifiers.clone(),
             ));
             let all = std::iter::once((NameSource::Primary, &entry.name))
                 .chain(entry.aliases.iter().map(|(s, a)| (*s, a)));
@@ -557,7 +559,7 @@ impl NameIndex {
         t: &NameThresholds,
     ) -> NameMatch {
         let name = &self.names[i as usize];
-        let (ent_num, primary, sdn_type, programs) = &self.entries[name.entry as usize];
+        let (ent_num, primary, sdn_type, programs, _) = &self.entries[name.entry as usize];
         let distinctive = u64::from(name.letters).min(query_letters) >= t.min_block_letters as u64
             && name.weight >= self.block_weight;
         let strength = if scored.score >= t.block && scored.both >= t.block && distinctive {
@@ -575,6 +577,11 @@ impl NameIndex {
             score: scored.score,
             strength,
         }
+    }
+
+    /// The dates of birth, nationalities and ID numbers the SDN entry of a match lists.
+    pub fn identifiers(&self, ent_num: u32) -> Option<&ListedIdentifiers> {
+        self.entries.iter().find(|e| e.0 == ent_num).map(|e| &e.4)
     }
 
     /// Rough heap footprint of the index, for capacity planning and the benchmark.

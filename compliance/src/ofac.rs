@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::identifiers::ListedIdentifiers;
 use crate::names::normalize;
 use crate::ComplianceError;
 
@@ -88,6 +89,8 @@ pub struct SdnEntry {
     pub sdn_type: SdnType,
     pub programs: Vec<String>,
     pub aliases: Vec<(NameSource, String)>,
+    /// Dates of birth, nationalities and ID numbers from Remarks: what confirms a name match.
+    pub identifiers: ListedIdentifiers,
 }
 
 /// The SDN texts to load: the primary `sdn.csv` and optionally an older alias trio.
@@ -167,6 +170,9 @@ fn parse_sdn(text: &str, file: &str) -> Result<Vec<SdnEntry>, ComplianceError> {
         let programs = value(&fields[3])
             .map(|p| p.split("] [").map(str::to_owned).collect())
             .unwrap_or_default();
+        let identifiers = value(&fields[11])
+            .map(ListedIdentifiers::from_remarks)
+            .unwrap_or_default();
         let aliases = value(&fields[11])
             .map(remarks_akas)
             .unwrap_or_default()
@@ -179,6 +185,7 @@ fn parse_sdn(text: &str, file: &str) -> Result<Vec<SdnEntry>, ComplianceError> {
             sdn_type,
             programs,
             aliases,
+            identifiers,
         });
     }
     Ok(entries)

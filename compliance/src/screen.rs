@@ -6,6 +6,7 @@ use crate::decision::{
     AddressRole, Cleared, ComplianceCaseId, Decision, Evidence, Finding, Outcome, PartyRole, Reason,
 };
 use crate::external::{assessment_finding, ExternalScreener};
+use crate::identifiers::PartyIdentifiers;
 use crate::names::{MatchStrength, NameIndex, NameThresholds};
 use crate::rules::{self, PaymentContext, RulesPolicy};
 use crate::ComplianceError;
@@ -25,6 +26,9 @@ pub struct ScreeningRequest {
     pub addresses: Vec<ScreenedAddress>,
     /// Names known besides the travel-rule data (which is screened automatically).
     pub names: Vec<(PartyRole, String)>,
+    /// What the payer data says besides the name (date of birth, nationality, ID number):
+    /// what can confirm a match on one of the `Payer` names above and make it a Block.
+    pub payer_identifiers: PartyIdentifiers,
     pub payment: PaymentContext,
 }
 
@@ -146,7 +150,8 @@ impl Screener<'_> {
         Decision::from_findings(case_id, findings, self.list_versions(), now_ms)
     }
 
-    /// Name-only screening against the SDN index (ad-hoc checks by operators).
+    /// Name-only screening against the SDN index (ad-hoc checks by operators). A name alone
+    /// confirms nobody, so the outcome is Clear or Review.
     pub fn screen_name(
         &self,
         case_id: ComplianceCaseId,
@@ -154,7 +159,7 @@ impl Screener<'_> {
         name: &str,
         now_ms: u64,
     ) -> Decision {
-        let findings = self.name_findings(party, name);
+        let findings = self.name_findings(party, name, &PartyIdentifiers::default());
         Decision::from_findings(case_id, findings, self.list_versions(), now_ms)
     }
 
@@ -173,14 +178,22 @@ impl Screener<'_> {
         for screened in &request.addresses {
             findings.extend(self.address_findings(screened));
         }
+        let none = PartyIdentifiers::default();
+        for (party, name) in &request.names {
+            let given = match party {
+                PartyRole::Payer => &request.payer_identifiers,
+                _ => &none,
+            };
+            findings.extend(self.name_findings(*party, name, given));
+        }
         let travel_names = request
             .payment
             .travel
             .as_ref()
-            .map(|t| t.names())
+            .map(|t| t.identified_names())
             .unwrap_or_default();
-        for (party, name) in request.names.iter().chain(travel_names.iter()) {
-            findings.extend(self.name_findings(*party, name));
+        for (party, name, given) in &travel_names {
+            findings.extend(self.name_findings(*party, name, given));
         }
         findings
     }
@@ -226,26 +239,46 @@ impl Screener<'_> {
         findings
     }
 
-    fn name_findings(&self, party: PartyRole, name: &str) -> Vec<Finding> {
+    /// A name names many people, so a match alone is a Review. It blocks only when strong
+    /// (a near-exact match on a distinctive name) and an identifier the party gave (date of
+    /// birth, nationality, ID number) agrees with one the SDN entry lists.
+    fn name_findings(
+        &self,
+        party: PartyRole,
+        name: &str,
+        given: &PartyIdentifiers,
+    ) -> Vec<Finding> {
         self.names
             .search(name, &self.name_thresholds)
             .into_iter()
-            .map(|m| Finding {
-                outcome: match m.strength {
-                    MatchStrength::Strong => Outcome::Block,
-                    MatchStrength::Weak => Outcome::Review,
-                },
-                evidence: Some(Evidence {
-                    list: "ofac-sdn".into(),
-                    list_version: self.names.version().to_owned(),
-                    matched: format!("{} (ent_num {})", m.matched_name, m.ent_num),
-                    score: Some(m.score),
-                }),
-                reason: Reason::NameMatch {
-                    party,
-                    screened_name: name.to_owned(),
-                    matched: m,
-                },
+            .map(|m| {
+                let confirmed_by = match m.strength {
+                    MatchStrength::Strong => self
+                        .names
+                        .identifiers(m.ent_num)
+                        .map(|listed| listed.confirmations(given))
+                        .unwrap_or_default(),
+                    MatchStrength::Weak => Vec::new(),
+                };
+                Finding {
+                    outcome: if confirmed_by.is_empty() {
+                        Outcome::Review
+                    } else {
+                        Outcome::Block
+                    },
+                    evidence: Some(Evidence {
+                        list: "ofac-sdn".into(),
+                        list_version: self.names.version().to_owned(),
+                        matched: format!("{} (ent_num {})", m.matched_name, m.ent_num),
+                        score: Some(m.score),
+                    }),
+                    reason: Reason::NameMatch {
+                        party,
+                        screened_name: name.to_owned(),
+                        matched: m,
+                        confirmed_by,
+                    },
+                }
             })
             .collect()
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::country::CountryCode;
 use crate::decision::PartyRole;
+use crate::identifiers::PartyIdentifiers;
 
 /// Travel-rule thresholds by merchant jurisdiction.
 #[derive(Debug, Clone)]
@@ -168,6 +169,17 @@ impl TravelRuleData {
     /// The names to screen, with the party they belong to (legal names only: aliases and
     /// maiden names are screened too since they are what a listed person might use).
     pub fn names(&self) -> Vec<(PartyRole, String)> {
+        self.identified_names()
+            .into_iter()
+            .map(|(role, name, _)| (role, name))
+            .collect()
+    }
+
+    /// [`TravelRuleData::names`] with what each person's record says besides the name (date
+    /// of birth, national identifier, a legal person's country of registration), which is what
+    /// can confirm a name match. Values that are not well formed are left out: validation
+    /// reports them, and a missing identifier only keeps a match in review.
+    pub fn identified_names(&self) -> Vec<(PartyRole, String, PartyIdentifiers)> {
         let mut out = Vec::new();
         for (role, party) in [
             (PartyRole::Originator, &self.originator),
@@ -176,27 +188,47 @@ impl TravelRuleData {
             for person in &party.persons {
                 match person {
                     Person::NaturalPerson(p) => {
+                        let ids = PartyIdentifiers {
+                            date_of_birth: p
+                                .date_and_place_of_birth
+                                .as_ref()
+                                .and_then(|d| d.date_of_birth.parse().ok()),
+                            nationality: None,
+                            id_number: given_id_number(&p.national_identification),
+                        };
                         out.extend(p.name.name_identifier.iter().map(|n| {
                             let given = n.secondary_identifier.as_deref().unwrap_or("");
-                            (
-                                role,
-                                format!("{given} {}", n.primary_identifier)
-                                    .trim()
-                                    .to_owned(),
-                            )
+                            let name = format!("{given} {}", n.primary_identifier);
+                            (role, name.trim().to_owned(), ids.clone())
                         }))
                     }
-                    Person::LegalPerson(p) => out.extend(
-                        p.name
-                            .name_identifier
-                            .iter()
-                            .map(|n| (role, n.legal_person_name.clone())),
-                    ),
+                    Person::LegalPerson(p) => {
+                        let ids = PartyIdentifiers {
+                            date_of_birth: None,
+                            nationality: p
+                                .country_of_registration
+                                .as_deref()
+                                .and_then(|c| c.parse().ok()),
+                            id_number: given_id_number(&p.national_identification),
+                        };
+                        out.extend(
+                            p.name
+                                .name_identifier
+                                .iter()
+                                .map(|n| (role, n.legal_person_name.clone(), ids.clone())),
+                        )
+                    }
                 }
             }
         }
         out
     }
+}
+
+fn given_id_number(id: &Option<NationalIdentification>) -> Option<String> {
+    id.as_ref()
+        .map(|n| n.national_identifier.trim().to_owned())
+        .filter(|n| !n.is_empty())
 }
 
 /// Every problem with the payload, as `path: what is wrong`; empty means valid.

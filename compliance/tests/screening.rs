@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use rialto_compliance::{
     verify_chain, AddressKey, AddressRole, AuditChain, AuditEntry, ComplianceCaseId,
     ComplianceError, CustomList, CustomListKind, Decision, ExternalScreener, ListOwner, NameIndex,
-    NameThresholds, Outcome, PartyRole, PaymentContext, Reason, RiskAssessment, RiskLevel,
-    RulesPolicy, SanctionsList, Screened, ScreenedAddress, Screener, ScreeningRequest,
+    NameThresholds, Outcome, PartyIdentifiers, PartyRole, PaymentContext, Reason, RiskAssessment,
+    RiskLevel, RulesPolicy, SanctionsList, Screened, ScreenedAddress, Screener, ScreeningRequest,
     TravelRulePolicy,
 };
 use rialto_core::id::MerchantId;
@@ -51,6 +51,15 @@ const ORDINARY: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
 const TORNADO_ROUTER: &str = "0xd90e2f925DA726b50C4Ed8D0Fb90Ad053324F31b";
 
 fn request(payer: &str, names: &[&str]) -> ScreeningRequest {
+    identified(payer, names, PartyIdentifiers::default())
+}
+
+/// A payment whose payer data carries `payer_identifiers` besides the names.
+fn identified(
+    payer: &str,
+    names: &[&str],
+    payer_identifiers: PartyIdentifiers,
+) -> ScreeningRequest {
     ScreeningRequest {
         case_id: ComplianceCaseId::generate(),
         addresses: vec![ScreenedAddress {
@@ -61,6 +70,7 @@ fn request(payer: &str, names: &[&str]) -> ScreeningRequest {
             .iter()
             .map(|n| (PartyRole::Payer, (*n).to_owned()))
             .collect(),
+        payer_identifiers,
         payment: PaymentContext {
             merchant: MerchantId::generate(),
             merchant_country: "US".parse().unwrap(),
@@ -133,11 +143,12 @@ fn every_listed_address_blocks_the_payment_in_any_case_and_ordinary_ones_clear()
 }
 
 #[test]
-fn sdn_names_block_or_review_and_common_names_clear() {
+fn a_name_match_alone_is_reviewed_and_common_names_clear() {
     let s = screener(&[], None);
     let table = [
-        ("Ayman al-Zawahiri", Outcome::Block),
-        ("TORNADO CASH", Outcome::Block),
+        // Strong matches on distinctive SDN names: still only a Review without an identifier.
+        ("Ayman al-Zawahiri", Outcome::Review),
+        ("TORNADO CASH", Outcome::Review),
         ("Aiman al-Zawahri", Outcome::Review),
         ("BNC", Outcome::Review),
         ("John Smith", Outcome::Clear),
@@ -150,6 +161,56 @@ fn sdn_names_block_or_review_and_common_names_clear() {
             "{name}"
         );
     }
+}
+
+fn ids(dob: Option<&str>, nationality: Option<&str>, id: Option<&str>) -> PartyIdentifiers {
+    PartyIdentifiers {
+        date_of_birth: dob.map(|d| d.parse().unwrap()),
+        nationality: nationality.map(|n| n.parse().unwrap()),
+        id_number: id.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_strong_name_match_blocks_only_when_an_identifier_the_payer_gave_confirms_it() {
+    let s = screener(&[], None);
+    // SDN 2676 "AL ZAWAHIRI, Dr. Ayman": DOB 19 Jun 1951; Passport 1084010 (Egypt).
+    let table = [
+        (ids(Some("1951-06-19"), None, None), Outcome::Block),
+        (ids(None, None, Some("1084010")), Outcome::Block),
+        (
+            ids(Some("1951-06-20"), Some("US"), Some("1084011")),
+            Outcome::Review,
+        ),
+        (ids(None, None, None), Outcome::Review),
+    ];
+    for (given, want) in table {
+        let screened = s.screen(
+            &identified(ORDINARY, &["Ayman al-Zawahiri"], given.clone()),
+            (),
+        );
+        assert_eq!(outcome(&screened), want, "{given:?}");
+        let confirmed = screened.decision().findings.iter().any(|f| {
+            matches!(&f.reason, Reason::NameMatch { confirmed_by, .. } if !confirmed_by.is_empty())
+        });
+        assert_eq!(confirmed, want == Outcome::Block, "{given:?}");
+    }
+    // A misspelt name (a weak match) is not confirmed into a Block by a matching birth date.
+    let weak = identified(
+        ORDINARY,
+        &["Aiman al-Zawahri"],
+        ids(Some("1951-06-19"), None, None),
+    );
+    assert_eq!(outcome(&s.screen(&weak, ())), Outcome::Review);
+    // The identifiers belong to the payer: a merchant-side name is not confirmed by them.
+    let mut merchant = identified(ORDINARY, &[], ids(Some("1951-06-19"), None, None));
+    merchant
+        .names
+        .push((PartyRole::Merchant, "Ayman al-Zawahiri".into()));
+    assert_eq!(outcome(&s.screen(&merchant, ())), Outcome::Review);
+    // A listed address still blocks on its own, whatever the names.
+    let listed = identified(TORNADO_ROUTER, &["John Smith"], PartyIdentifiers::default());
+    assert_eq!(outcome(&s.screen(&listed, ())), Outcome::Block);
 }
 
 /// Counts calls; answers with a fixed level, or an outage.

@@ -116,9 +116,13 @@ async fn an_ordinary_payer_clears_and_a_sanctioned_settlement_address_is_refused
 async fn review_cases_are_approved_or_rejected_by_operators_and_audited(db: Db) {
     let app = spawn_app(db).await;
     let op = operator(&app).await;
-    // A weak name match (a short SDN alias) holds the payment for review.
-    let held = pay(&app, "25.00", json!({"payer": {"name": "Tornado Cash"}})).await;
-    assert_eq!(held["status"], "blocked", "a strong SDN name match blocks");
+    // A strong SDN name match that the payer's date of birth confirms blocks (no case).
+    let payer = json!({"name": "Ayman al-Zawahiri", "date_of_birth": "1951-06-19"});
+    let held = pay(&app, "25.00", json!({ "payer": payer })).await;
+    assert_eq!(
+        held["status"], "blocked",
+        "a confirmed SDN name match blocks"
+    );
     let held = pay(
         &app,
         "25.00",
@@ -258,6 +262,52 @@ async fn review_cases_are_approved_or_rejected_by_operators_and_audited_postgres
     review_cases_are_approved_or_rejected_by_operators_and_audited(Db::Postgres).await;
 }
 
+async fn a_payer_name_match_is_reviewed_unless_the_payers_identifiers_confirm_it(db: Db) {
+    let app = spawn_app(db).await;
+    // SDN 2676 "AL ZAWAHIRI, Dr. Ayman": DOB 19 Jun 1951; Passport 1084010 (Egypt).
+    let name = "Ayman al-Zawahiri";
+    for (payer, want) in [
+        (json!({ "name": name }), "in_review"),
+        (
+            json!({"name": name, "date_of_birth": "1990-01-01", "nationality": "US"}),
+            "in_review",
+        ),
+        (json!({"name": name, "id_number": "1084010"}), "blocked"),
+        (
+            json!({"name": name, "date_of_birth": "1951-06-19"}),
+            "blocked",
+        ),
+    ] {
+        let paid = pay(&app, "25.00", json!({ "payer": payer })).await;
+        assert_eq!(paid["status"], want, "{payer}");
+    }
+    // A malformed identifier is refused, not ignored: it decides whether a match can block.
+    let intent = app
+        .create_intent(json!({"amount": "25.00", "currency": "usd"}))
+        .await;
+    for (field, value) in [
+        ("date_of_birth", "19 Jun 1951"),
+        ("nationality", "Egypt"),
+        ("id_number", " "),
+    ] {
+        let body = json!({"chain": "base", "payer_address": PAYER,
+                          "payer": {"name": name, field: value}});
+        let refused = fund(&app, intent["id"].as_str().unwrap(), body).await;
+        let error = expect_error(refused, 400, "parameter_invalid").await;
+        assert_eq!(error["param"], format!("payer.{field}"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_payer_name_match_is_reviewed_unless_the_payers_identifiers_confirm_it_sqlite() {
+    a_payer_name_match_is_reviewed_unless_the_payers_identifiers_confirm_it(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_payer_name_match_is_reviewed_unless_the_payers_identifiers_confirm_it_postgres() {
+    a_payer_name_match_is_reviewed_unless_the_payers_identifiers_confirm_it(Db::Postgres).await;
+}
+
 #[tokio::test]
 async fn travel_rule_data_clears_large_payments_and_is_name_screened() {
     let app = spawn_app(Db::Sqlite).await;
@@ -268,13 +318,14 @@ async fn travel_rule_data_clears_large_payments_and_is_name_screened() {
     )
     .await;
     assert_eq!(cleared["status"], "funds_received", "{cleared}");
+    // A listed name with nothing to confirm it is held for review, not blocked.
     let sanctioned = pay(
         &app,
         "5000.00",
         json!({"travel_rule": ivms101("Smith", "Tornado Cash")}),
     )
     .await;
-    assert_eq!(sanctioned["status"], "blocked");
+    assert_eq!(sanctioned["status"], "in_review");
     // Well-formed IVMS101 that fails validation (unknown country, name type) holds for review…
     let mut invalid = ivms101("Smith", "Test Shop Inc");
     invalid["originator"]["originatorPersons"][0]["naturalPerson"]["geographicAddress"][0]
@@ -459,7 +510,8 @@ async fn merchants_screen_addresses_in_neutral_words_and_operators_see_the_evide
         .json()
         .await
         .unwrap();
-    assert_eq!(name["decision"], "block", "{name}");
+    // A name alone never blocks, not even an exact listed one: an analyst reviews it.
+    assert_eq!(name["decision"], "review", "{name}");
     assert!(name["list_version"]
         .as_str()
         .unwrap()

@@ -396,6 +396,7 @@ async fn a_start_interrupted_after_the_screening_resumes_instead_of_sending_the_
         tx_hash: Some(hash.clone()),
         payer_name: None,
         payer_country: None,
+        payer_identifiers: Default::default(),
         account_holder: None,
         travel_rule: None,
     };

@@ -1397,6 +1397,15 @@ export interface components {
             name?: string | null;
             /** @description ISO 3166-1 alpha-2, upper case. */
             country?: string | null;
+            /**
+             * @description `YYYY-MM-DD`. With `nationality` and `id_number`, what can confirm a match on the
+             *     payer's name against the sanctions list; a name match alone only holds for review.
+             */
+            date_of_birth?: string | null;
+            /** @description ISO 3166-1 alpha-2, upper case. */
+            nationality?: string | null;
+            /** @description Passport, national ID or tax number, as written on the document (1 to 64 characters). */
+            id_number?: string | null;
         };
         PaymentIntentList: {
             /** @description Always `list`. */

@@ -200,6 +200,7 @@ pub async fn apply(
                 tx_hash: Some(first.tx_hash.clone()),
                 payer_name: None,
                 payer_country: None,
+                payer_identifiers: Default::default(),
                 account_holder: None,
                 travel_rule: None,
             };

@@ -265,6 +265,7 @@ async fn bind(
         tx_hash: Some(observed.tx_hash),
         payer_name: None,
         payer_country: None,
+        payer_identifiers: Default::default(),
         account_holder: None,
         travel_rule: None,
     };

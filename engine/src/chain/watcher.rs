@@ -327,6 +327,7 @@ async fn advance_pending(
             tx_hash: Some(observed.tx_hash.clone()),
             payer_name: None,
             payer_country: None,
+            payer_identifiers: Default::default(),
             account_holder: None,
             travel_rule: None,
         };

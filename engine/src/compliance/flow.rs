@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use rialto_compliance::{
     AddressKey, AddressRole, AuditEntry, Cleared, ComplianceCaseId, CustomList, CustomListKind,
-    Decision, ExternalScreener, ListOwner, Outcome, PartyRole, PastPayment, PaymentContext,
-    RulesPolicy, Screened, ScreenedAddress, ScreeningRequest, TravelRuleData,
+    Decision, ExternalScreener, ListOwner, Outcome, PartyIdentifiers, PartyRole, PastPayment,
+    PaymentContext, RulesPolicy, Screened, ScreenedAddress, ScreeningRequest, TravelRuleData,
 };
 use rialto_core::address::Address;
 use rialto_core::id::{MerchantId, PaymentIntentId};
@@ -43,6 +43,11 @@ pub struct FundsSubject {
     pub tx_hash: Option<String>,
     pub payer_name: Option<String>,
     pub payer_country: Option<String>,
+    /// Date of birth, nationality and ID number, when the payer data carries them: what
+    /// confirms a match on the payer's name (a name match alone is only reviewed). Left out
+    /// of the stored subject when empty, so subjects stored before read back unchanged.
+    #[serde(default, skip_serializing_if = "PartyIdentifiers::is_empty")]
+    pub payer_identifiers: PartyIdentifiers,
     /// Holder name of a linked exchange account, where the venue gives one.
     pub account_holder: Option<String>,
     pub travel_rule: Option<TravelRuleData>,
@@ -498,6 +503,7 @@ async fn funds_request(
         case_id: ComplianceCaseId::generate(),
         addresses,
         names,
+        payer_identifiers: subject.payer_identifiers.clone(),
         payment: PaymentContext {
             merchant: intent.merchant_id,
             merchant_country,

@@ -483,6 +483,7 @@ fn subject(
         tx_hash,
         payer_name: None,
         payer_country: None,
+        payer_identifiers: Default::default(),
         account_holder: account.map(|a| format!("{} account {}", a.venue, a.id)),
         travel_rule: None,
     }

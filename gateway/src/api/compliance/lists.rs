@@ -1,6 +1,7 @@
 //! Custom allow and block lists, merchants' compliance policies, and the sandbox's funding test helper.
 
 use super::*;
+use rialto_compliance::PartyIdentifiers;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -295,6 +296,56 @@ pub struct PayerParams {
     pub name: Option<String>,
     /// ISO 3166-1 alpha-2, upper case.
     pub country: Option<String>,
+    /// `YYYY-MM-DD`. With `nationality` and `id_number`, what can confirm a match on the
+    /// payer's name against the sanctions list; a name match alone only holds for review.
+    pub date_of_birth: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub nationality: Option<String>,
+    /// Passport, national ID or tax number, as written on the document (1 to 64 characters).
+    pub id_number: Option<String>,
+}
+
+impl PayerParams {
+    /// The identifiers the payer gave, validated: a malformed one is refused rather than
+    /// silently dropped, since it decides whether a name match can block.
+    fn identifiers(&self) -> Result<PartyIdentifiers, ApiError> {
+        let invalid = |param: &str, message: &str| {
+            ApiError::new(ErrorCode::ParameterInvalid, message).param(param)
+        };
+        let date_of_birth = match &self.date_of_birth {
+            Some(d) => Some(d.parse().map_err(|_| {
+                invalid(
+                    "payer.date_of_birth",
+                    "payer.date_of_birth must be a date as YYYY-MM-DD.",
+                )
+            })?),
+            None => None,
+        };
+        let nationality = match &self.nationality {
+            Some(c) => Some(c.parse().map_err(|_| {
+                invalid(
+                    "payer.nationality",
+                    "payer.nationality must be an ISO 3166-1 alpha-2 code in upper case, such as US.",
+                )
+            })?),
+            None => None,
+        };
+        let id_number = match &self.id_number {
+            Some(n) if n.trim().is_empty() || n.chars().count() > 64 => {
+                return Err(invalid(
+                    "payer.id_number",
+                    "payer.id_number must be 1 to 64 characters.",
+                ))
+            }
+            Some(n) => Some(n.trim().to_owned()),
+            None => None,
+        };
+        Ok(PartyIdentifiers {
+            date_of_birth,
+            nationality,
+            id_number,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -366,6 +417,10 @@ pub async fn fund_test_helper(
             )
             .param("chain")
         })?;
+    let payer_identifiers = match &params.payer {
+        Some(payer) => payer.identifiers()?,
+        None => PartyIdentifiers::default(),
+    };
     let subject = FundsSubject {
         chain,
         payer_addresses: vec![params.payer_address],
@@ -374,6 +429,7 @@ pub async fn fund_test_helper(
         tx_hash: params.tx_hash,
         payer_name: params.payer.as_ref().and_then(|p| p.name.clone()),
         payer_country: params.payer.and_then(|p| p.country),
+        payer_identifiers,
         account_holder: params.account_holder,
         travel_rule,
     };
