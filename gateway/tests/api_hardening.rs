@@ -295,3 +295,31 @@ async fn an_events_deliveries_come_a_page_at_a_time() {
     assert_eq!((rest.len(), more), (1, false));
     assert!(!first.contains(&rest[0]));
 }
+
+#[tokio::test]
+async fn an_operator_key_on_a_merchant_endpoint_is_refused_without_counting_as_a_guess() {
+    let app = spawn_app(Db::Sqlite).await;
+    let op = create_operator(app.store.as_ref(), "olga", 0)
+        .await
+        .unwrap()["operator_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = client_from([127, 0, 0, 5]);
+    for _ in 0..40 {
+        let response = client
+            .get(format!("{}/v1/balance", app.base))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let merchant = client
+        .get(format!("{}/v1/balance", app.base))
+        .bearer_auth(app.sk())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(merchant.status(), 200, "the address was not refused");
+}

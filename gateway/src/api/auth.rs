@@ -93,6 +93,15 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let key = bearer(parts)?;
+        if is_operator_key(key) {
+            // A well-formed operator key on a merchant endpoint is a mistake, not a guess: it
+            // is refused plainly and does not count against the caller's address.
+            return Err(ApiError::new(
+                ErrorCode::ApiKeyInvalid,
+                "Operator keys (op_…) work only on operator endpoints; this one needs a \
+                 merchant key (sk_… or pk_…).",
+            ));
+        }
         let client = client_address(parts);
         state.limits.check_address(client)?;
         let Some((kind, livemode)) = parse_key(key) else {
