@@ -4,59 +4,17 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{fresh_store, registry, Db, ADDRESS};
-use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
-use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
-use rialto_core::money::{Currency, Money};
-use rialto_gateway::keys::generate_key;
+use common::fixtures::stored_intent;
+use common::{fresh_store, Db, ADDRESS};
+use rialto_core::intent::PaymentStatus;
 use rialto_gateway::store::exchange::{ExchangeAccount, ExchangeAccountStatus, ExchangeStore};
-use rialto_gateway::store::{Event, KeyKind, Merchant, SqlStore, Store};
+use rialto_gateway::store::SqlStore;
 
 const T0: i64 = 1_800_000_000_000;
 
 async fn pending_account(store: &SqlStore) -> ExchangeAccount {
-    let merchant = MerchantId::generate();
-    let m = Merchant {
-        id: merchant,
-        name: "Shop".into(),
-        settlement_asset: None,
-        settlement_address: None,
-        created_at_ms: T0,
-        country: None,
-    };
-    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
-    store.create_merchant(&m, &[sk]).await.unwrap();
-    let id = PaymentIntentId::generate();
-    let pi = PaymentIntent {
-        id,
-        merchant_id: merchant,
-        livemode: false,
-        amount: Money::parse("12.34", Currency::usd()).unwrap(),
-        settlement: SettlementTarget::resolve(&registry(), "usdc", "base", ADDRESS).unwrap(),
-        status: PaymentStatus::AwaitingFunds,
-        description: None,
-        metadata: BTreeMap::new(),
-        client_secret: format!("{id}_secret_x"),
-        created_at_ms: T0,
-        expires_at_ms: T0 + 60_000,
-        updated_at_ms: T0,
-        canceled_at_ms: None,
-        cancellation_reason: None,
-        version: 1,
-        amount_refunded: rust_decimal::Decimal::ZERO,
-        payment_detail: None,
-    };
-    let event = Event {
-        id: EventId::generate(),
-        merchant_id: merchant,
-        livemode: false,
-        kind: "payment_intent.created".into(),
-        object_json: "{}".into(),
-        created_at_ms: T0,
-    };
-    store.create_intent(&pi, &event, None).await.unwrap();
+    let pi = stored_intent(store, "12.34", PaymentStatus::AwaitingFunds, ADDRESS, T0).await;
+    let (id, merchant) = (pi.id, pi.merchant_id);
     let account = ExchangeAccount {
         id: format!("xa_{}", id.to_string().trim_start_matches("pi_")),
         payment_intent_id: id,

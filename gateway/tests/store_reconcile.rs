@@ -4,16 +4,13 @@
 
 mod common;
 
-use common::{fresh_store, registry, Db};
-use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
-use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
-use rialto_core::money::{Currency, Money};
-use rialto_gateway::keys::generate_key;
+use common::fixtures::stored_intent;
+use common::{fresh_store, Db};
+use rialto_core::id::MerchantId;
+use rialto_core::intent::PaymentStatus;
 use rialto_gateway::store::chain::{SignedLeg, TransferDraft};
 use rialto_gateway::store::reconcile::{ExceptionRecord, ReconciliationRun, ReportScope};
-use rialto_gateway::store::{
-    Event, KeyKind, Merchant, PaymentSource, PaymentTransaction, PaymentTxStatus, Store,
-};
+use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus, Store};
 
 const CHAIN: &str = "eip155:8453";
 const HOT: &str = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
@@ -125,46 +122,8 @@ async fn runs_and_their_exceptions_are_stored_together_and_scoped(store: &dyn St
 }
 
 async fn chain_records_page_in_order_with_their_owners(store: &dyn Store) {
-    let merchant = MerchantId::generate();
-    let m = Merchant {
-        id: merchant,
-        name: "Shop".into(),
-        settlement_asset: None,
-        settlement_address: None,
-        created_at_ms: T0,
-        country: None,
-    };
-    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
-    store.create_merchant(&m, &[sk]).await.unwrap();
-    let id = PaymentIntentId::generate();
-    let intent = PaymentIntent {
-        id,
-        merchant_id: merchant,
-        livemode: false,
-        amount: Money::parse("1.00", Currency::usd()).unwrap(),
-        settlement: SettlementTarget::resolve(&registry(), "usdc", "base", SHOP).unwrap(),
-        status: PaymentStatus::FundsReceived,
-        description: None,
-        metadata: Default::default(),
-        client_secret: format!("{id}_secret_x"),
-        created_at_ms: T0,
-        expires_at_ms: T0 + 60_000,
-        updated_at_ms: T0,
-        canceled_at_ms: None,
-        cancellation_reason: None,
-        version: 1,
-        amount_refunded: rust_decimal::Decimal::ZERO,
-        payment_detail: None,
-    };
-    let event = Event {
-        id: EventId::generate(),
-        merchant_id: merchant,
-        livemode: false,
-        kind: "payment_intent.created".into(),
-        object_json: "{}".into(),
-        created_at_ms: T0,
-    };
-    store.create_intent(&intent, &event, None).await.unwrap();
+    let intent = stored_intent(store, "1.00", PaymentStatus::FundsReceived, SHOP, T0).await;
+    let (id, merchant) = (intent.id, intent.merchant_id);
     let tx = PaymentTransaction {
         chain_id: CHAIN.into(),
         tx_hash: format!("0x{:064x}", 7),

@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod chaos_routes;
 pub mod devnet;
+pub mod fixtures;
 
 use std::sync::Arc;
 
