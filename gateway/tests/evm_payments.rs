@@ -258,21 +258,7 @@ async fn funds_from_an_ofac_listed_sender_on_chain_are_frozen() {
     let (app, chain) = (&setup.app, &setup.chain);
     let wallet = payer(chain).await;
     // Give the listed address USDC and gas, then send from it as anvil lets us impersonate it.
-    let tornado: WireAddress = TORNADO_ROUTER.parse().unwrap();
-    pay(&wallet, chain, TORNADO_ROUTER, 10_000_000).await;
-    let node = ProviderBuilder::new()
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap();
-    node.raw_request::<_, Value>(
-        "anvil_setBalance".into(),
-        (tornado, U256::from(10u128.pow(18))),
-    )
-    .await
-    .unwrap();
-    node.raw_request::<_, Value>("anvil_impersonateAccount".into(), (tornado,))
-        .await
-        .unwrap();
+    let (tornado, node) = impersonate_listed_sender(&wallet, chain).await;
     let call = IERC20::transferCall {
         to: MERCHANT.parse().unwrap(),
         amount: U256::from(10_000_000u64),
@@ -324,6 +310,31 @@ alloy::sol! {
 }
 
 /// Deploys a `ContractWalletLike` owned by payer 0 (`owner` sends the deployment).
+/// Gives the OFAC-listed `TORNADO_ROUTER` 10 USDC (from `funder`) and gas, and a node that
+/// sends as it (anvil impersonation): nobody holds its key.
+async fn impersonate_listed_sender(
+    funder: &DynProvider,
+    chain: &ChainManifest,
+) -> (WireAddress, DynProvider) {
+    let tornado: WireAddress = TORNADO_ROUTER.parse().unwrap();
+    pay(funder, chain, TORNADO_ROUTER, 10_000_000).await;
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased();
+    node.raw_request::<_, Value>(
+        "anvil_setBalance".into(),
+        (tornado, U256::from(10u128.pow(18))),
+    )
+    .await
+    .unwrap();
+    node.raw_request::<_, Value>("anvil_impersonateAccount".into(), (tornado,))
+        .await
+        .unwrap();
+    (tornado, node)
+}
+
 async fn deploy_wallet(owner: &DynProvider, chain: &ChainManifest) -> WireAddress {
     let path =
         DevnetConfig::default_repo_root().join("contracts/artifacts/ContractWalletLike.json");
@@ -529,21 +540,7 @@ async fn pay_from_two_senders(chain: &ChainManifest, to: &str) -> String {
     let wallet = deploy_wallet(&owner, chain).await;
     let signer: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
     // The listed address holds USDC and lets the wallet move it (anvil impersonation).
-    let tornado: WireAddress = TORNADO_ROUTER.parse().unwrap();
-    pay(&owner, chain, TORNADO_ROUTER, 10_000_000).await;
-    let node = ProviderBuilder::new()
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap();
-    node.raw_request::<_, Value>(
-        "anvil_setBalance".into(),
-        (tornado, U256::from(10u128.pow(18))),
-    )
-    .await
-    .unwrap();
-    node.raw_request::<_, Value>("anvil_impersonateAccount".into(), (tornado,))
-        .await
-        .unwrap();
+    let (tornado, node) = impersonate_listed_sender(&owner, chain).await;
     let approve = IERC20::approveCall {
         spender: wallet,
         amount: U256::from(10_000_000u64),
