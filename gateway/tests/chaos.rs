@@ -114,34 +114,9 @@ async fn sigkilled_gateways_never_send_a_refund_or_payout_twice() {
     }
 
     // Settle down: every refund and payout ends.
-    let started = Instant::now();
-    let payouts = loop {
-        let mut open = Vec::new();
-        for re in &refunds {
-            let r = api.get(&format!("/v1/refunds/{re}")).await;
-            if r["status"] == "pending" {
-                open.push(r);
-            }
-        }
-        let payouts = api.get("/v1/payouts?limit=100").await["data"]
-            .as_array()
-            .unwrap()
-            .clone();
-        open.extend(
-            payouts
-                .iter()
-                .filter(|p| ["pending", "in_transit"].contains(&p["status"].as_str().unwrap()))
-                .cloned(),
-        );
-        if open.is_empty() {
-            break payouts;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "still open: {open:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let payouts = api
+        .wait_money_ended(&refunds, Duration::from_secs(60))
+        .await;
     gateway.kill();
     assert!(
         !payouts.is_empty(),

@@ -285,35 +285,6 @@ async fn routed_payments(
     (paid, funded)
 }
 
-/// Waits until every refund and payout ended; answers the payouts.
-async fn wait_money_ended(api: &Api, refunds: &[String]) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let mut open = Vec::new();
-        for re in refunds {
-            let r = api.get(&format!("/v1/refunds/{re}")).await;
-            if r["status"] == "pending" {
-                open.push(r);
-            }
-        }
-        let payouts = api.get("/v1/payouts?limit=100").await["data"]
-            .as_array()
-            .unwrap()
-            .clone();
-        open.extend(
-            payouts
-                .iter()
-                .filter(|p| ["pending", "in_transit"].contains(&p["status"].as_str().unwrap()))
-                .cloned(),
-        );
-        if open.is_empty() {
-            return payouts;
-        }
-        assert!(started.elapsed() < SETTLE, "still open: {open:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// The events dispatched to the endpoint (every event made after it was created), and whether
 /// each delivery row says it was delivered.
 async fn dispatched_events(pool: &sqlx::AnyPool, endpoint: &str) -> BTreeMap<String, String> {
@@ -648,7 +619,7 @@ async fn two_gateways_on_one_postgres_survive_sigkills_without_sending_anything_
     let mut all: Vec<&str> = intents.iter().map(String::as_str).collect();
     all.extend(paid.iter().map(|(i, _, _)| i.as_str()));
     wait_succeeded(&t.apis[1], &all, Duration::from_secs(60)).await;
-    let payouts = wait_money_ended(&t.apis[0], &refunds).await;
+    let payouts = t.apis[0].wait_money_ended(&refunds, SETTLE).await;
     let events = wait_webhooks(&t.url, &t.endpoint, &t.receiver).await;
     eprintln!(
         "chaos_pg: everything ended {:?} after the last kill",

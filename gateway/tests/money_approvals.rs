@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::primitives::U256;
 use common::devnet::{
@@ -60,22 +60,6 @@ async fn refund_ok(app: &TestApp, body: Value) -> Value {
     let value: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "refund refused: {value}");
     value
-}
-
-/// Polls `path` until its `status` is `want`; fails after 30 s (a hang, not a timing check).
-async fn wait_status(app: &TestApp, path: &str, want: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let body = app.get_json(path).await;
-        if body["status"] == want {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{path} stuck in {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -133,7 +117,7 @@ async fn a_refund_above_the_limit_to_another_address_waits_for_a_second_custody_
         .await
         .unwrap();
     assert_eq!(approved.status(), 200);
-    wait_status(app, &path, "succeeded").await;
+    app.wait_status(&path, "succeeded").await;
     assert_eq!(usdc_balance(chain, &elsewhere).await - before, units("7"));
     assert_ledger_balanced(app).await;
 }

@@ -79,22 +79,6 @@ async fn refund_ok(app: &TestApp, body: Value) -> Value {
     value
 }
 
-/// Polls `path` until its `status` is `want`; fails after 30 s (a hang, not a timing check).
-async fn wait_status(app: &TestApp, path: &str, want: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let body = app.get_json(path).await;
-        if body["status"] == want {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{path} stuck in {body}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn available(app: &TestApp) -> Decimal {
     amount_in(&app.get_json("/v1/balance").await, "available")
 }
@@ -173,7 +157,9 @@ async fn batched_payments_are_held_and_paid_out_in_one_transfer_at_the_threshold
     };
     assert!(id(&payout).starts_with("po_"), "{payout}");
     assert_eq!(dec(payout["amount"].as_str().unwrap()), dec("35"));
-    let paid = wait_status(app, &format!("/v1/payouts/{}", id(&payout)), "paid").await;
+    let paid = app
+        .wait_status(&format!("/v1/payouts/{}", id(&payout)), "paid")
+        .await;
     assert_eq!(paid["destination"], MERCHANT);
     assert!(paid["transaction_hash"].is_string(), "{paid}");
     assert_eq!(
@@ -218,7 +204,9 @@ async fn partial_refunds_add_up_to_the_payment_and_reach_the_payer_exactly() {
     expect_error(third, 400, "refund_exceeds_payment").await;
 
     for refund in [&first, &second] {
-        let done = wait_status(app, &format!("/v1/refunds/{}", id(refund)), "succeeded").await;
+        let done = app
+            .wait_status(&format!("/v1/refunds/{}", id(refund)), "succeeded")
+            .await;
         assert!(done["transaction_hash"].is_string(), "{done}");
     }
     assert_eq!(
@@ -235,7 +223,8 @@ async fn partial_refunds_add_up_to_the_payment_and_reach_the_payer_exactly() {
     // The rest, exactly, is still refundable (amount left out = everything left).
     let rest = refund_ok(app, json!({"payment_intent": pi})).await;
     assert_eq!(dec(rest["amount"].as_str().unwrap()), dec("9.5"));
-    wait_status(app, &format!("/v1/refunds/{}", id(&rest)), "succeeded").await;
+    app.wait_status(&format!("/v1/refunds/{}", id(&rest)), "succeeded")
+        .await;
     assert_eq!(
         usdc_balance(chain, &payer).await - payer_before,
         units("19.5")
@@ -309,7 +298,8 @@ async fn bad_refund_requests_are_refused_and_replays_create_nothing() {
         .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
     let refund: Value = serde_json::from_str(&once).unwrap();
-    wait_status(app, &format!("/v1/refunds/{}", id(&refund)), "succeeded").await;
+    app.wait_status(&format!("/v1/refunds/{}", id(&refund)), "succeeded")
+        .await;
     let after = app.get_json(&format!("/v1/payment_intents/{pi}")).await;
     assert_eq!(dec(after["amount_refunded"].as_str().unwrap()), dec("2"));
     assert_eq!(legs(app, "refund").await.len(), 1);
@@ -454,7 +444,7 @@ async fn a_payout_above_the_approval_limit_waits_for_a_second_key() {
     let approved: Value = approved.json().await.unwrap();
     assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["approved_by"], "operator:olga");
-    let paid = wait_status(app, &path, "paid").await;
+    let paid = app.wait_status(&path, "paid").await;
     assert_eq!(paid["approved_by"], "operator:olga");
     assert_eq!(
         usdc_balance(chain, MERCHANT).await - merchant_before,
@@ -503,7 +493,8 @@ async fn concurrent_refunds_never_spend_more_than_was_paid() {
         succeeded.len()
     );
     for refund in &succeeded {
-        wait_status(app, &format!("/v1/refunds/{refund}"), "succeeded").await;
+        app.wait_status(&format!("/v1/refunds/{refund}"), "succeeded")
+            .await;
     }
     let sum = units("10") * U256::from(succeeded.len());
     assert_eq!(usdc_balance(chain, &payer).await - payer_before, sum);
@@ -584,7 +575,8 @@ async fn two_gateway_workers_never_pay_one_balance_out_twice() {
         assert!(started.elapsed() < Duration::from_secs(30), "no payout");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    wait_status(app, &format!("/v1/payouts/{}", id(&payout)), "paid").await;
+    app.wait_status(&format!("/v1/payouts/{}", id(&payout)), "paid")
+        .await;
     // Let both workers run a few more passes over the paid payout.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(payouts(app).await.len(), 1, "{:?}", payouts(app).await);
@@ -721,7 +713,7 @@ async fn another_secret_key_of_the_merchant_may_approve_a_payout_and_a_refund_ne
         .await
         .unwrap();
     assert_eq!(approved.status(), 200);
-    let paid_out = wait_status(app, &path, "paid").await;
+    let paid_out = app.wait_status(&path, "paid").await;
     assert!(paid_out["approved_by"]
         .as_str()
         .unwrap()

@@ -198,6 +198,36 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    /// Waits until every refund of `refunds` and every payout ended (within `deadline`);
+    /// answers the payouts.
+    pub async fn wait_money_ended(&self, refunds: &[String], deadline: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let mut open = Vec::new();
+            for re in refunds {
+                let r = self.get(&format!("/v1/refunds/{re}")).await;
+                if r["status"] == "pending" {
+                    open.push(r);
+                }
+            }
+            let payouts = self.get("/v1/payouts?limit=100").await["data"]
+                .as_array()
+                .unwrap()
+                .clone();
+            open.extend(
+                payouts
+                    .iter()
+                    .filter(|p| ["pending", "in_transit"].contains(&p["status"].as_str().unwrap()))
+                    .cloned(),
+            );
+            if open.is_empty() {
+                return payouts;
+            }
+            assert!(started.elapsed() < deadline, "still open: {open:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 fn free_port() -> u16 {

@@ -250,6 +250,23 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// Polls `path` until its `status` is `want`; fails after 30 s (a hang, not a timing
+    /// check).
+    pub async fn wait_status(&self, path: &str, want: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let body = self.get_json(path).await;
+            if body["status"] == want {
+                return body;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{path} stuck in {body}, wanted {want}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn intent_count(&self) -> usize {
         let list: Value = self
             .get("/v1/payment_intents?limit=100", self.sk())
