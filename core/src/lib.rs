@@ -14,6 +14,7 @@
 //! - [`intent`]: the payment intent, its statuses and the transition table of DESIGN.md §4.
 //! - [`clock`]: the one injected `Clock` (system and manual).
 //! - [`ledger`]: the double-entry ledger's `Account`, `Entry` and `Posting`, balanced per asset.
+//! - [`payment_uri`]: Solana Pay and EIP-681 payment URIs, strict parsers and canonical builders.
 
 pub mod address;
 pub mod asset;
@@ -23,6 +24,7 @@ pub mod id;
 pub mod intent;
 pub mod ledger;
 pub mod money;
+pub mod payment_uri;
 
 pub use address::{Address, AddressError};
 pub use asset::{Asset, AssetKind, AssetRegistry, Chain, RegistryError};
