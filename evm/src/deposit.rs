@@ -12,6 +12,7 @@ use std::fmt;
 use alloy::primitives::U256;
 use alloy::signers::local::coins_bip39::{MnemonicError, WordlistError};
 use alloy::signers::local::{LocalSignerError, MnemonicBuilder, MnemonicKey, PrivateKeySigner};
+use rialto_core::payment_uri::{Eip681Request, Uint256};
 use rialto_core::Address;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -106,11 +107,11 @@ fn mnemonic_reason(e: &LocalSignerError) -> &'static str {
 }
 
 /// An EIP-681 request to pay `units` base units of the ERC-20 `token` to `to` on `chain_id`:
-/// `ethereum:<token>@<chain_id>/transfer?address=<to>&uint256=<units>`. Addresses are EIP-55,
-/// and `units` is a plain integer: EIP-681 allows `2.014e18`-style numbers, but a wallet that
-/// misreads the exponent would pay the wrong amount, and an integer cannot be misread.
+/// `ethereum:<token>@<chain_id>/transfer?address=<to>&uint256=<units>`, written by core's one
+/// EIP-681 builder (`rialto_core::payment_uri`), which `rialto uri` parses back.
 pub fn eip681_token_transfer(chain_id: u64, token: &Address, to: &Address, units: U256) -> String {
-    format!("ethereum:{token}@{chain_id}/transfer?address={to}&uint256={units}")
+    let units = Uint256::from_be_bytes(units.to_be_bytes::<32>());
+    Eip681Request::erc20_transfer(chain_id, *token, *to, units).to_uri()
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ mod common;
 use alloy::primitives::U256;
 use alloy::providers::Provider;
 use common::{balance, block_time, key, merchant, reader, send_call, start, token, wallet};
-use rialto_core::{Address, ChainNamespace};
+use rialto_core::payment_uri::{Eip681Call, Eip681Request};
+use rialto_core::Address;
 use rialto_evm::contracts::{from_wire, to_wire, IERC20};
 use rialto_evm::deposit::{eip681_token_transfer, DepositKeys};
 use rialto_evm::eip3009::{
@@ -38,19 +39,18 @@ async fn deposit_addresses_from_anvils_mnemonic_are_the_accounts_anvil_reports()
     }
 }
 
-/// Splits `ethereum:<token>@<chain>/transfer?address=<to>&uint256=<units>` back into its
-/// parts, as a wallet would.
+/// Reads `ethereum:<token>@<chain>/transfer?address=<to>&uint256=<units>` back into its parts
+/// with core's strict EIP-681 parser (the one `rialto uri parse` uses), as a wallet would.
 fn parse_eip681(uri: &str) -> (Address, u64, Address, U256) {
-    let rest = uri.strip_prefix("ethereum:").unwrap();
-    let (token, rest) = rest.split_once('@').unwrap();
-    let (chain, rest) = rest.split_once("/transfer?address=").unwrap();
-    let (to, units) = rest.split_once("&uint256=").unwrap();
-    let evm = |t: &str| Address::parse(t, ChainNamespace::Eip155).unwrap();
+    let request = Eip681Request::parse(uri).unwrap();
+    let Some(Eip681Call::Erc20Transfer { to, amount }) = request.call else {
+        panic!("not an ERC-20 transfer: {uri}");
+    };
     (
-        evm(token),
-        chain.parse().unwrap(),
-        evm(to),
-        units.parse().unwrap(),
+        request.target,
+        request.chain_id.unwrap(),
+        to,
+        amount.to_string().parse().unwrap(),
     )
 }
 
