@@ -19,6 +19,7 @@
 //!   clients wired into [`exchange::Venues`].
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
+//! - [`uri_cli`]: `rialto uri parse` and `rialto uri build` (Solana Pay and EIP-681 links).
 //! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
 //!   deadlines, capped bodies), which webhook delivery and the external screener send through.
 //! - [`webhooks`]: the engine's webhooks, plus [`webhooks::http_client`], the client deliveries
@@ -35,6 +36,7 @@ pub mod http_client;
 pub mod reconcile_cli;
 pub mod server;
 pub mod store;
+pub mod uri_cli;
 pub mod webhooks;
 
 pub use rialto_engine::{

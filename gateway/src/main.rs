@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: rialto_gateway::reconcile_cli::ReconcileCommand,
     },
+    /// Parse or build payment links: Solana Pay (`solana:`) and EIP-681 (`ethereum:`).
+    Uri {
+        #[command(subcommand)]
+        command: rialto_gateway::uri_cli::UriCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,6 +327,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Reconcile { command } => {
             rialto_gateway::reconcile_cli::reconcile_run(&cli.config, registry, command).await
         }
+        Command::Uri { command } => match rialto_gateway::uri_cli::run(command) {
+            Ok(out) => {
+                println!("{out}");
+                Ok(())
+            }
+            Err(e) => {
+                println!("{}", e.to_json());
+                eprintln!("error[{}]: {}", e.code, e.message);
+                std::process::exit(1)
+            }
+        },
     }
 }
 

@@ -1,5 +1,5 @@
-//! The `rialto` binary as operators use it: migrate, merchants create, serve and a graceful
-//! stop on SIGTERM.
+//! The `rialto` binary as operators use it: migrate, merchants create, serve, a graceful
+//! stop on SIGTERM, and `uri parse` / `uri build` for payment links.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -387,4 +387,135 @@ fn keys_and_operator_keys_are_created_listed_rolled_and_revoked_from_the_cli() {
             .all(|o| o["revoked_at"].is_i64()),
         "{ops}"
     );
+}
+
+/// `rialto uri …` with its arguments: (exit success, stdout, stderr).
+fn uri(args: &[&str]) -> (bool, String, String) {
+    let out = rialto().arg("uri").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn uri_parse_prints_the_fields_of_a_solana_pay_url_as_json_with_amounts_as_strings() {
+    let (ok, stdout, stderr) = uri(&[
+        "parse",
+        "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=0.01&spl-token=EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v&reference=82ZJ7nbGpixjeDCmEhUcmwXYfvurzAgGdtSMuHnUgyny&message=Thanks%20for%20all%20the%20fish",
+    ]);
+    assert!(ok, "{stderr}");
+    let parsed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(parsed["standard"], "solana_pay");
+    assert_eq!(parsed["kind"], "transfer_request");
+    assert_eq!(parsed["recipient"], "mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN");
+    assert_eq!(parsed["amount"], "0.01");
+    assert_eq!(parsed["spl_token"], "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
+    assert_eq!(
+        parsed["references"],
+        serde_json::json!(["82ZJ7nbGpixjeDCmEhUcmwXYfvurzAgGdtSMuHnUgyny"])
+    );
+    assert_eq!(parsed["message"], "Thanks for all the fish");
+    assert_eq!(parsed["memo"], Value::Null);
+}
+
+#[test]
+fn uri_parse_names_the_rule_a_malformed_uri_breaks_and_exits_non_zero() {
+    for (text, code) in [
+        (
+            "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=1e3",
+            "amount_scientific_notation",
+        ),
+        (
+            "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=1&amount=1000",
+            "duplicate_field",
+        ),
+        (
+            "ethereum:0xfb6916095ca1df60bb79Ce92ce3ea74c37c5d359?value=2.014e18",
+            "address_checksum_invalid",
+        ),
+        ("bitcoin:1abc", "scheme_unknown"),
+    ] {
+        let (ok, stdout, stderr) = uri(&["parse", text]);
+        assert!(!ok, "{text} was accepted: {stdout}");
+        let err: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(err["error"]["code"], code, "{text}");
+        assert!(stderr.contains(code), "{stderr}");
+    }
+    // A token amount with more decimals than the mint, once the mint's decimals are given.
+    let (ok, stdout, _) = uri(&[
+        "parse",
+        "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=0.0000001&spl-token=EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+        "--decimals",
+        "6",
+    ]);
+    assert!(!ok);
+    assert!(stdout.contains("amount_too_many_decimals"), "{stdout}");
+}
+
+#[test]
+fn uri_build_writes_links_that_uri_parse_reads_back() {
+    let (ok, built, stderr) = uri(&[
+        "build",
+        "solana-pay",
+        "--recipient",
+        "mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN",
+        "--amount",
+        "25.50",
+        "--spl-token",
+        "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+        "--decimals",
+        "6",
+        "--reference",
+        "82ZJ7nbGpixjeDCmEhUcmwXYfvurzAgGdtSMuHnUgyny",
+        "--label",
+        "Coffee & Co",
+        "--memo",
+        "pi_123",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        built.trim(),
+        "solana:mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN?amount=25.5&spl-token=EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v&reference=82ZJ7nbGpixjeDCmEhUcmwXYfvurzAgGdtSMuHnUgyny&label=Coffee%20%26%20Co&memo=pi_123"
+    );
+    let (ok, parsed, _) = uri(&["parse", built.trim()]);
+    assert!(ok);
+    let parsed: Value = serde_json::from_str(&parsed).unwrap();
+    assert_eq!(parsed["label"], "Coffee & Co");
+
+    let (ok, built, stderr) = uri(&[
+        "build",
+        "eip681",
+        "--chain-id",
+        "8453",
+        "--token",
+        "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+        "--to",
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "--amount-units",
+        "25500000",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        built.trim(),
+        "ethereum:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913@8453/transfer?address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8&uint256=25500000"
+    );
+    let (ok, parsed, _) = uri(&["parse", built.trim()]);
+    assert!(ok);
+    let parsed: Value = serde_json::from_str(&parsed).unwrap();
+    assert_eq!(parsed["kind"], "erc20_transfer");
+    assert_eq!(parsed["amount_units"], "25500000");
+
+    // The builder refuses what the parser would: 10 decimals of SOL.
+    let (ok, stdout, _) = uri(&[
+        "build",
+        "solana-pay",
+        "--recipient",
+        "mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN",
+        "--amount",
+        "0.0000000001",
+    ]);
+    assert!(!ok);
+    assert!(stdout.contains("amount_too_many_decimals"), "{stdout}");
 }
