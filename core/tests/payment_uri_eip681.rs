@@ -53,7 +53,11 @@ fn the_eips_native_example_is_refused_for_its_bad_checksum_and_reads_2_014_ether
         "ethereum:pay-0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359?value=2014000000000000000",
     ] {
         let r = Eip681Request::parse(uri).unwrap();
-        assert_eq!(r.target, evm("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"), "{uri}");
+        assert_eq!(
+            r.target,
+            evm("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
+            "{uri}"
+        );
         assert_eq!(r.call, None, "{uri}");
         assert_eq!(r.value, Some(units("2014000000000000000")), "{uri}");
     }
@@ -95,7 +99,10 @@ fn numbers_follow_the_grammar_and_must_be_integers() {
         ("0x10", Eip681Error::NumberSyntax { key: key() }),
         ("1e-3", Eip681Error::NumberSyntax { key: key() }),
         ("1e78", Eip681Error::NumberOutOfRange { key: key() }),
-        ("1e99999999999999999999", Eip681Error::NumberOutOfRange { key: key() }),
+        (
+            "1e99999999999999999999",
+            Eip681Error::NumberOutOfRange { key: key() },
+        ),
         (
             "115792089237316195423570985008687907853269984665640564039457584007913129639936",
             Eip681Error::NumberOutOfRange { key: key() },
@@ -114,23 +121,47 @@ fn malformed_uris_are_refused_with_the_rule_named() {
         ("ethereum:".into(), "target_missing"),
         ("ethereum:0x123".into(), "address_invalid"),
         ("ethereum:vitalik.eth?value=1".into(), "ens_not_supported"),
-        (format!("ethereum:{T}/transfer?address=vitalik.eth&uint256=1"), "ens_not_supported"),
+        (
+            format!("ethereum:{T}/transfer?address=vitalik.eth&uint256=1"),
+            "ens_not_supported",
+        ),
         (format!("ethereum:{A}@0"), "chain_id_invalid"),
         (format!("ethereum:{A}@01"), "chain_id_invalid"),
         (format!("ethereum:{A}@0x1"), "chain_id_invalid"),
         (format!("ethereum:{A}@"), "chain_id_invalid"),
-        (format!("ethereum:{A}@99999999999999999999"), "chain_id_invalid"),
+        (
+            format!("ethereum:{A}@99999999999999999999"),
+            "chain_id_invalid",
+        ),
         (format!("ethereum:{T}/1transfer"), "function_name_invalid"),
         (format!("ethereum:{T}/"), "function_name_invalid"),
         (format!("ethereum:{A}?"), "parameter_malformed"),
         (format!("ethereum:{A}?value"), "parameter_malformed"),
-        (format!("ethereum:{A}?value=1&&gas=2"), "parameter_malformed"),
-        (format!("ethereum:{A}?value=1&value=2"), "duplicate_parameter"),
-        (format!("ethereum:{A}?gas=1&gasLimit=2"), "duplicate_parameter"),
+        (
+            format!("ethereum:{A}?value=1&&gas=2"),
+            "parameter_malformed",
+        ),
+        (
+            format!("ethereum:{A}?value=1&value=2"),
+            "duplicate_parameter",
+        ),
+        (
+            format!("ethereum:{A}?gas=1&gasLimit=2"),
+            "duplicate_parameter",
+        ),
         (format!("ethereum:{A}?amount=1"), "parameter_key_invalid"),
-        (format!("ethereum:{A}?uint256=1"), "arguments_without_function"),
-        (format!("ethereum:{T}/transfer?address={A}"), "transfer_arguments_invalid"),
-        (format!("ethereum:{T}/transfer?uint256=1"), "transfer_arguments_invalid"),
+        (
+            format!("ethereum:{A}?uint256=1"),
+            "arguments_without_function",
+        ),
+        (
+            format!("ethereum:{T}/transfer?address={A}"),
+            "transfer_arguments_invalid",
+        ),
+        (
+            format!("ethereum:{T}/transfer?uint256=1"),
+            "transfer_arguments_invalid",
+        ),
         (
             format!("ethereum:{T}/transfer?address={A}&address={A}&uint256=1"),
             "transfer_arguments_invalid",
@@ -139,15 +170,27 @@ fn malformed_uris_are_refused_with_the_rule_named() {
             format!("ethereum:{T}/transfer?address={A}&uint256=1&bool=true"),
             "transfer_arguments_invalid",
         ),
-        (format!("ethereum:{T}/transfer?address={A}&uint256=-1"), "number_negative"),
+        (
+            format!("ethereum:{T}/transfer?address={A}&uint256=-1"),
+            "number_negative",
+        ),
         (format!("ethereum:{T}/approve?bool=yes"), "argument_invalid"),
         (format!("ethereum:{T}/f?uint7=1"), "parameter_key_invalid"),
-        (format!("ethereum:{T}/f?bytes33=0x00"), "parameter_key_invalid"),
-        (format!("ethereum:{T}/f?uint256[]=1"), "parameter_key_invalid"),
+        (
+            format!("ethereum:{T}/f?bytes33=0x00"),
+            "parameter_key_invalid",
+        ),
+        (
+            format!("ethereum:{T}/f?uint256[]=1"),
+            "parameter_key_invalid",
+        ),
         (format!("ethereum:{A}?value=1#x"), "fragment_not_allowed"),
         (format!("ethereum:{A}?value=1 "), "character_not_encoded"),
         (format!("ethereum:{T}/f?string=%E2%82"), "not_utf8"),
-        (format!("ethereum:{T}/f?string=%G1"), "percent_encoding_invalid"),
+        (
+            format!("ethereum:{T}/f?string=%G1"),
+            "percent_encoding_invalid",
+        ),
     ];
     for (uri, code) in cases {
         let err = Eip681Request::parse(&uri).expect_err(&uri);
@@ -172,7 +215,10 @@ fn other_calls_keep_their_typed_arguments_in_order() {
         Some(Eip681Call::Other {
             function: "approve".into(),
             args: vec![
-                arg("address", &evm("0x8e23ee67d1332ad560396262c48ffbb01f93d052").to_string()),
+                arg(
+                    "address",
+                    &evm("0x8e23ee67d1332ad560396262c48ffbb01f93d052").to_string()
+                ),
                 arg("uint256", "2500000"),
                 arg("string", "hello world"),
                 arg("int256", "-3"),
@@ -234,12 +280,23 @@ fn evm_address() -> impl Strategy<Value = Address> {
 }
 
 fn arg() -> impl Strategy<Value = Eip681Arg> {
-    let arg = |t: &'static str| move |v: String| Eip681Arg { abi_type: t.into(), value: v };
+    let arg = |t: &'static str| {
+        move |v: String| Eip681Arg {
+            abi_type: t.into(),
+            value: v,
+        }
+    };
     prop_oneof![
-        evm_address().prop_map(|a| a.to_string()).prop_map(arg("address")),
+        evm_address()
+            .prop_map(|a| a.to_string())
+            .prop_map(arg("address")),
         uint().prop_map(|u| u.to_string()).prop_map(arg("uint256")),
-        any::<i64>().prop_map(|i| i.to_string()).prop_map(arg("int64")),
-        any::<bool>().prop_map(|b| b.to_string()).prop_map(arg("bool")),
+        any::<i64>()
+            .prop_map(|i| i.to_string())
+            .prop_map(arg("int64")),
+        any::<bool>()
+            .prop_map(|b| b.to_string())
+            .prop_map(arg("bool")),
         "\\PC{0,20}".prop_map(arg("string")),
     ]
 }

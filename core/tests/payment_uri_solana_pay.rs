@@ -204,7 +204,11 @@ fn every_malformed_url_of_the_reference_tests_is_refused() {
     let cases: Vec<(String, &str, &str)> = vec![
         (long, "length invalid", "length_invalid"),
         ("eth:0xffff".into(), "protocol invalid", "protocol_invalid"),
-        ("solana:0xffff".into(), "recipient invalid", "recipient_invalid"),
+        (
+            "solana:0xffff".into(),
+            "recipient invalid",
+            "recipient_invalid",
+        ),
         (
             format!("solana:{MVINES}?amount=1milliondollars"),
             "amount invalid",
@@ -287,7 +291,10 @@ fn a_token_amount_is_held_to_the_mints_decimals_once_they_are_known() {
             max: 6
         })
     );
-    assert_eq!(transfer(&format!("solana:{MVINES}?amount=0.000001&spl-token={USDC}")).check_decimals(6), Ok(()));
+    assert_eq!(
+        transfer(&format!("solana:{MVINES}?amount=0.000001&spl-token={USDC}")).check_decimals(6),
+        Ok(())
+    );
 }
 
 #[test]
@@ -339,14 +346,23 @@ fn ambiguous_or_unencoded_urls_are_refused() {
 #[test]
 fn transaction_request_links_must_be_plain_absolute_https_urls() {
     for (url, code) in [
-        ("solana:http%3A%2F%2Fexample.com%2Fsolana-pay", "link_invalid"),
+        (
+            "solana:http%3A%2F%2Fexample.com%2Fsolana-pay",
+            "link_invalid",
+        ),
         ("solana:http://example.com/solana-pay", "link_invalid"),
         ("solana:ftp://example.com", "link_invalid"),
         ("solana:https%3A%2F%2F", "link_invalid"),
-        ("solana:https://shop.example@evil.example/pay", "link_invalid"),
+        (
+            "solana:https://shop.example@evil.example/pay",
+            "link_invalid",
+        ),
         ("solana:https://example.com:99999/pay", "link_invalid"),
         ("solana:https%3A%2F%2Fexa%20mple.com", "link_invalid"),
-        ("solana:https%3A%2F%2Fexample.com%2", "percent_encoding_invalid"),
+        (
+            "solana:https%3A%2F%2Fexample.com%2",
+            "percent_encoding_invalid",
+        ),
         // A link whose own query was left unencoded: the reference would drop `order`.
         (
             "solana:https://example.com/solana-pay?order=12345",
@@ -382,8 +398,14 @@ fn the_builder_writes_what_the_reference_encoder_writes() {
         format!("solana:{MVINES}?amount=0.000000001&spl-token={USDC}&reference={REF}&reference={USDC}&label=label&message=message&memo=memo")
     );
     assert_eq!(with(&|_| {}), format!("solana:{MVINES}"));
-    assert_eq!(with(&|t| t.amount = amount("1")), format!("solana:{MVINES}?amount=1"));
-    assert_eq!(with(&|t| t.amount = amount("12345")), format!("solana:{MVINES}?amount=12345"));
+    assert_eq!(
+        with(&|t| t.amount = amount("1")),
+        format!("solana:{MVINES}?amount=1")
+    );
+    assert_eq!(
+        with(&|t| t.amount = amount("12345")),
+        format!("solana:{MVINES}?amount=12345")
+    );
     assert_eq!(
         with(&|t| {
             t.amount = amount("1.01");
@@ -413,7 +435,10 @@ fn the_builder_writes_what_the_reference_encoder_writes() {
         format!("solana:{MVINES}?amount=100&memo=memo")
     );
     // Trailing zeros go, as BigNumber.toFixed(decimalPlaces()) drops them.
-    assert_eq!(with(&|t| t.amount = amount("1.500")), format!("solana:{MVINES}?amount=1.5"));
+    assert_eq!(
+        with(&|t| t.amount = amount("1.500")),
+        format!("solana:{MVINES}?amount=1.5")
+    );
 }
 
 #[test]
@@ -453,7 +478,9 @@ fn the_builder_encodes_links_only_when_they_need_it() {
         "solana:https://example.com/solana-pay"
     );
     assert_eq!(
-        link("https://example.com/solana-pay?order=12345").to_url().unwrap(),
+        link("https://example.com/solana-pay?order=12345")
+            .to_url()
+            .unwrap(),
         "solana:https%3A%2F%2Fexample.com%2Fsolana-pay%3Forder%3D12345"
     );
     assert!(link("http://example.com").to_url().is_err());
@@ -461,11 +488,16 @@ fn the_builder_encodes_links_only_when_they_need_it() {
 
 #[test]
 fn text_fields_decode_plus_as_space_like_the_reference_and_encode_it_unambiguously() {
-    let t = transfer(&format!("solana:{MVINES}?message=Thanks+for+all+the+fish%21&memo=a%2Bb"));
+    let t = transfer(&format!(
+        "solana:{MVINES}?message=Thanks+for+all+the+fish%21&memo=a%2Bb"
+    ));
     assert_eq!(t.message.as_deref(), Some("Thanks for all the fish!"));
     assert_eq!(t.memo.as_deref(), Some("a+b"));
     let url = t.to_url().unwrap();
-    assert!(url.ends_with("message=Thanks%20for%20all%20the%20fish!&memo=a%2Bb"), "{url}");
+    assert!(
+        url.ends_with("message=Thanks%20for%20all%20the%20fish!&memo=a%2Bb"),
+        "{url}"
+    );
 }
 
 #[test]
@@ -494,8 +526,8 @@ fn transfer_request() -> impl Strategy<Value = TransferRequest> {
         proptest::collection::vec(solana_key(), 0..4),
         (text(), text(), text()),
     )
-        .prop_map(|(recipient, amount, spl_token, references, (label, message, memo))| {
-            TransferRequest {
+        .prop_map(
+            |(recipient, amount, spl_token, references, (label, message, memo))| TransferRequest {
                 recipient,
                 amount: amount.map(|(m, s)| Decimal::new(m as i64 & i64::MAX, s).normalize()),
                 spl_token,
@@ -503,8 +535,8 @@ fn transfer_request() -> impl Strategy<Value = TransferRequest> {
                 label,
                 message,
                 memo,
-            }
-        })
+            },
+        )
 }
 
 proptest! {

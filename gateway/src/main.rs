@@ -327,17 +327,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Reconcile { command } => {
             rialto_gateway::reconcile_cli::reconcile_run(&cli.config, registry, command).await
         }
-        Command::Uri { command } => match rialto_gateway::uri_cli::run(command) {
-            Ok(out) => {
-                println!("{out}");
-                Ok(())
-            }
-            Err(e) => {
-                println!("{}", e.to_json());
-                eprintln!("error[{}]: {}", e.code, e.message);
-                std::process::exit(1)
-            }
-        },
+        Command::Uri { command } => rialto_gateway::uri_cli::main(command),
     }
 }
 

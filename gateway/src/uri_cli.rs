@@ -120,6 +120,21 @@ impl From<SolanaPayError> for UriCliError {
     }
 }
 
+/// Runs the command and prints its answer; a refusal exits the process with code 1.
+pub fn main(command: UriCommand) -> anyhow::Result<()> {
+    match run(command) {
+        Ok(out) => {
+            println!("{out}");
+            Ok(())
+        }
+        Err(e) => {
+            println!("{}", e.to_json());
+            eprintln!("error[{}]: {}", e.code, e.message);
+            std::process::exit(1)
+        }
+    }
+}
+
 /// What the command prints on success: JSON for `parse`, the URI for `build`.
 pub fn run(command: UriCommand) -> Result<String, UriCliError> {
     match command {
@@ -161,9 +176,7 @@ fn build(kind: BuildCommand) -> Result<String, UriCliError> {
             let request = TransferRequest {
                 recipient: key(&recipient, "--recipient")?,
                 amount,
-                spl_token: spl_token
-                    .map(|m| key(&m, "--spl-token"))
-                    .transpose()?,
+                spl_token: spl_token.map(|m| key(&m, "--spl-token")).transpose()?,
                 references: reference
                     .iter()
                     .map(|r| key(r, "--reference"))
@@ -203,9 +216,8 @@ fn build_eip681(
     amount_units: Option<String>,
 ) -> Result<String, UriCliError> {
     let evm = |text: &str, flag: &'static str| {
-        Address::parse(text, ChainNamespace::Eip155).map_err(|e| {
-            UriCliError::new("argument_invalid", format!("{flag}: {e}: {text:?}"))
-        })
+        Address::parse(text, ChainNamespace::Eip155)
+            .map_err(|e| UriCliError::new("argument_invalid", format!("{flag}: {e}: {text:?}")))
     };
     let units = amount_units
         .map(|u| {

@@ -409,9 +409,15 @@ fn uri_parse_prints_the_fields_of_a_solana_pay_url_as_json_with_amounts_as_strin
     let parsed: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(parsed["standard"], "solana_pay");
     assert_eq!(parsed["kind"], "transfer_request");
-    assert_eq!(parsed["recipient"], "mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN");
+    assert_eq!(
+        parsed["recipient"],
+        "mvines9iiHiQTysrwkJjGf2gb9Ex9jXJX8ns3qwf2kN"
+    );
     assert_eq!(parsed["amount"], "0.01");
-    assert_eq!(parsed["spl_token"], "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
+    assert_eq!(
+        parsed["spl_token"],
+        "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+    );
     assert_eq!(
         parsed["references"],
         serde_json::json!(["82ZJ7nbGpixjeDCmEhUcmwXYfvurzAgGdtSMuHnUgyny"])

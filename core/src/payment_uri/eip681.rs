@@ -232,7 +232,10 @@ pub enum Eip681Call {
     /// `transfer(address,uint256)` on the ERC-20 contract at the target.
     Erc20Transfer { to: Address, amount: Uint256 },
     /// Any other function, with its arguments in order.
-    Other { function: String, args: Vec<Eip681Arg> },
+    Other {
+        function: String,
+        args: Vec<Eip681Arg>,
+    },
 }
 
 /// A parsed EIP-681 request.

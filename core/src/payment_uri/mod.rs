@@ -161,9 +161,8 @@ fn hex_value(b: u8) -> Option<u8> {
 /// and `"<>\^`{|}`. A wallet would either refuse these or encode them its own way, so a URI
 /// holding one means something different to different readers.
 pub(crate) fn first_raw_character(text: &str) -> Option<char> {
-    text.chars().find(|c| {
-        !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(*c))
-    })
+    text.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(*c)))
 }
 
 /// Splits a query into `(key, value)` pairs, still percent-encoded.

@@ -84,9 +84,7 @@ pub enum SolanaPayError {
     Fragment,
     #[error("the link must be an absolute HTTPS URL: it {reason}")]
     LinkInvalid { reason: &'static str },
-    #[error(
-        "`{key}` is not a transaction request field; a link with a query must be URL-encoded"
-    )]
+    #[error("`{key}` is not a transaction request field; a link with a query must be URL-encoded")]
     LinkQueryNotEncoded { key: String },
 }
 
@@ -355,7 +353,10 @@ impl TransferRequest {
             params.push(("spl-token", key(mint, SolanaPayError::SplTokenInvalid)?));
         }
         for (index, r) in self.references.iter().enumerate() {
-            params.push(("reference", key(r, SolanaPayError::ReferenceInvalid { index })?));
+            params.push((
+                "reference",
+                key(r, SolanaPayError::ReferenceInvalid { index })?,
+            ));
         }
         for (name, text) in [
             ("label", &self.label),
