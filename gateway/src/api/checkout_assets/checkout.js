@@ -239,6 +239,7 @@
     translate();
     refresh().then(() => {
       document.body.dataset.ready = '1';
+      performance.mark('checkout-ready');
       if (view && !['success', 'expired', 'canceled', 'failed'].includes(document.body.dataset.state)) {
         timer = setInterval(tick, 1000);
         poller = setInterval(refresh, 2000);
