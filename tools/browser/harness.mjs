@@ -98,8 +98,9 @@ export async function launch(net) {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
     headless: true,
-    args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`],
-    ignoreDefaultArgs: ["--user-data-dir"],
+    // The fresh profile is passed as --user-data-dir by playwright itself (it refuses the flag
+    // in args).
+    args: CHROMIUM_FLAGS,
   });
   const calls = [];
   await context.exposeFunction("__rialtoTestWallet", async (method, params) => {

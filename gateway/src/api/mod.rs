@@ -209,14 +209,9 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
-        .route("/checkout_sessions", post(checkout_sessions::create))
-        .route("/checkout_sessions/{id}", get(checkout_sessions::retrieve))
-        .route(
-            "/checkout_sessions/{id}/cancel",
-            post(checkout_sessions::cancel),
-        )
         .route("/openapi.json", get(ops::openapi))
         .merge(access_routes())
+        .merge(checkout_session_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency_layer::layer,
@@ -239,6 +234,17 @@ pub fn app(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
     router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
+/// The merchant's hosted checkout sessions (secret key).
+fn checkout_session_routes() -> Router<AppState> {
+    Router::new()
+        .route("/checkout_sessions", post(checkout_sessions::create))
+        .route("/checkout_sessions/{id}", get(checkout_sessions::retrieve))
+        .route(
+            "/checkout_sessions/{id}/cancel",
+            post(checkout_sessions::cancel),
+        )
 }
 
 /// The hosted checkout page and its token-scoped endpoints (no API key; see `checkout_page`).
