@@ -12,12 +12,12 @@ use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, Settlement
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::clock::ManualClock;
 use rialto_gateway::keys::generate_key;
+use rialto_gateway::store::checkout::{
+    checkout_token, CheckoutLocale, CheckoutSession, CheckoutSessionState, LineItem,
+};
 use rialto_gateway::store::{
     CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord,
     IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, ScreenedPayment, Store, StoreError,
-};
-use rialto_gateway::store::checkout::{
-    checkout_token, CheckoutLocale, CheckoutSession, CheckoutSessionState, LineItem,
 };
 use rialto_gateway::workers::{expire_due_intents, prune_idempotency_keys, IDEMPOTENCY_TTL_MS};
 
@@ -670,28 +670,63 @@ async fn checkout_sessions_are_found_by_owner_or_exact_token_and_cancel_once(sto
         canceled_at_ms: None,
     };
     store.create_checkout_session(&session).await.unwrap();
-    let got = store.get_checkout_session(&m, false, &session.id).await.unwrap();
+    let got = store
+        .get_checkout_session(&m, false, &session.id)
+        .await
+        .unwrap();
     assert_eq!(got.as_ref(), Some(&session));
     // Another merchant, the other mode, a token prefix or another case find nothing.
     let other = merchant(store).await;
-    assert!(store.get_checkout_session(&other, false, &session.id).await.unwrap().is_none());
-    assert!(store.get_checkout_session(&m, true, &session.id).await.unwrap().is_none());
+    assert!(store
+        .get_checkout_session(&other, false, &session.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_checkout_session(&m, true, &session.id)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
-        store.checkout_session_by_token(&session.token).await.unwrap(),
+        store
+            .checkout_session_by_token(&session.token)
+            .await
+            .unwrap(),
         Some(session.clone())
     );
-    for wrong in [&session.token[..42], &session.token.to_ascii_lowercase(), ""] {
+    for wrong in [
+        &session.token[..42],
+        &session.token.to_ascii_lowercase(),
+        "",
+    ] {
         if wrong != session.token {
-            assert!(store.checkout_session_by_token(wrong).await.unwrap().is_none());
+            assert!(store
+                .checkout_session_by_token(wrong)
+                .await
+                .unwrap()
+                .is_none());
         }
     }
     // A second session with the same token is refused by the database.
-    let twin = CheckoutSession { id: CheckoutSessionId::generate(), ..session.clone() };
+    let twin = CheckoutSession {
+        id: CheckoutSessionId::generate(),
+        ..session.clone()
+    };
     assert!(store.create_checkout_session(&twin).await.is_err());
     // Cancel is compare-and-set: the first wins, the second changes nothing.
-    assert!(store.cancel_checkout_session(&session.id, T0 + 5).await.unwrap());
-    assert!(!store.cancel_checkout_session(&session.id, T0 + 9).await.unwrap());
-    let canceled = store.checkout_session_by_token(&session.token).await.unwrap().unwrap();
+    assert!(store
+        .cancel_checkout_session(&session.id, T0 + 5)
+        .await
+        .unwrap());
+    assert!(!store
+        .cancel_checkout_session(&session.id, T0 + 9)
+        .await
+        .unwrap());
+    let canceled = store
+        .checkout_session_by_token(&session.token)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(canceled.state, CheckoutSessionState::Canceled);
     assert_eq!(canceled.canceled_at_ms, Some(T0 + 5));
 }

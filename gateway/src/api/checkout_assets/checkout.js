@@ -99,6 +99,7 @@
 
   function showFinal(kind, link, linkText) {
     document.body.dataset.state = kind;
+    document.querySelector('footer').hidden = true;
     $('screen-open').hidden = true;
     $('screen-final').hidden = false;
     $('countdown').hidden = true;
