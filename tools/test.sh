@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. Self-contained: starts a throwaway PostgreSQL for the Postgres half of the
 # store and API suites (and stops it afterwards), runs the TypeScript SDK against a real
-# gateway, installs the pinned devnet toolchain from npm and checks the committed contract
+# gateway, drives the hosted checkout page in Debian's chromium (tools/browser), installs
+# the pinned devnet toolchain from npm and checks the committed contract
 # artifacts deploy and work on a real local anvil chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,13 @@ echo "== TypeScript SDK against a real gateway" >&2
   cd sdk-ts
   npm ci --no-audit --no-fund --loglevel=error >&2
   RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../target}/debug/rialto" npm test
+)
+echo "== hosted checkout in Debian's chromium against a real gateway on the devnet" >&2
+tools/browser/install.sh
+(
+  cd tools/browser
+  RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/rialto" \
+    CHECKOUT_ARTIFACTS="${CARGO_TARGET_DIR:-$PWD/../../target}/browser-artifacts" npm test
 )
 echo "== devnet contracts on a local anvil chain" >&2
 node contracts/build.mjs --check

@@ -224,6 +224,15 @@ impl IdKind for SettingsChangeKind {
     const PREFIX: &'static str = "sc";
 }
 
+/// Marker for hosted checkout session ids (`cs_`). The session's page is reached by a separate
+/// random token, never by this id.
+#[derive(Debug)]
+pub enum CheckoutSessionKind {}
+impl IdKind for CheckoutSessionKind {
+    const PREFIX: &'static str = "cs";
+}
+
+pub type CheckoutSessionId = Id<CheckoutSessionKind>;
 pub type SettingsChangeId = Id<SettingsChangeKind>;
 pub type LegId = Id<LegKind>;
 pub type RefundId = Id<RefundKind>;

@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Where shoppers reach this gateway (`https://pay.example.com`), for hosted checkout
+    /// URLs; empty means `http://` + `listen` (development).
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
             shutdown_grace_secs: 20,
+            public_url: String::new(),
         }
     }
 }

@@ -112,6 +112,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::ExchangeInsufficientFunds
         | C::ExchangeRejected
         | C::ExchangeAuthFailed
+        | C::CheckoutSessionUnexpectedState
         | C::PaymentIntentUnexpectedState => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
     }
 }

@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 
 use common::{fresh_store, registry, Db, ADDRESS};
 use rialto_compliance::{AuditEntry, ComplianceCaseId};
-use rialto_core::id::EventId;
+use rialto_core::id::{CheckoutSessionId, EventId};
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, SettlementTarget};
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::clock::ManualClock;
 use rialto_gateway::keys::generate_key;
+use rialto_gateway::store::checkout::{
+    checkout_token, CheckoutLocale, CheckoutSession, CheckoutSessionState, LineItem,
+};
 use rialto_gateway::store::{
     CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord,
     IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, ScreenedPayment, Store, StoreError,
@@ -644,6 +647,90 @@ async fn migrations_are_idempotent_and_ping_works(store: &dyn Store) {
     store.ping().await.unwrap();
 }
 
+async fn checkout_sessions_are_found_by_owner_or_exact_token_and_cancel_once(store: &dyn Store) {
+    let m = merchant(store).await;
+    let pi = intent(m, T0);
+    store.create_intent(&pi, &created(&pi), None).await.unwrap();
+    let session = CheckoutSession {
+        id: CheckoutSessionId::generate(),
+        token: checkout_token(),
+        merchant_id: m,
+        livemode: false,
+        payment_intent_id: pi.id,
+        success_url: "https://shop.example/ok".into(),
+        cancel_url: "https://shop.example/cart".into(),
+        locale: CheckoutLocale::De,
+        line_items: vec![LineItem {
+            name: "Kaffee, 1 kg".into(),
+            quantity: 2,
+            unit_amount: "6.17".into(),
+        }],
+        state: CheckoutSessionState::Open,
+        created_at_ms: T0,
+        canceled_at_ms: None,
+    };
+    store.create_checkout_session(&session).await.unwrap();
+    let got = store
+        .get_checkout_session(&m, false, &session.id)
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), Some(&session));
+    // Another merchant, the other mode, a token prefix or another case find nothing.
+    let other = merchant(store).await;
+    assert!(store
+        .get_checkout_session(&other, false, &session.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_checkout_session(&m, true, &session.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .checkout_session_by_token(&session.token)
+            .await
+            .unwrap(),
+        Some(session.clone())
+    );
+    for wrong in [
+        &session.token[..42],
+        &session.token.to_ascii_lowercase(),
+        "",
+    ] {
+        if wrong != session.token {
+            assert!(store
+                .checkout_session_by_token(wrong)
+                .await
+                .unwrap()
+                .is_none());
+        }
+    }
+    // A second session with the same token is refused by the database.
+    let twin = CheckoutSession {
+        id: CheckoutSessionId::generate(),
+        ..session.clone()
+    };
+    assert!(store.create_checkout_session(&twin).await.is_err());
+    // Cancel is compare-and-set: the first wins, the second changes nothing.
+    assert!(store
+        .cancel_checkout_session(&session.id, T0 + 5)
+        .await
+        .unwrap());
+    assert!(!store
+        .cancel_checkout_session(&session.id, T0 + 9)
+        .await
+        .unwrap());
+    let canceled = store
+        .checkout_session_by_token(&session.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(canceled.state, CheckoutSessionState::Canceled);
+    assert_eq!(canceled.canceled_at_ms, Some(T0 + 5));
+}
+
 async fn run_suite(db: Db) {
     let (store, _dir) = fresh_store(db).await;
     let store: &dyn Store = store.as_ref();
@@ -660,6 +747,7 @@ async fn run_suite(db: Db) {
     decisions_commit_with_their_intent_change_and_audit_record_or_not_at_all(store).await;
     list_entries_are_unique_per_owner_and_kind_and_every_change_is_audited(store).await;
     a_decision_whose_payer_history_grew_meanwhile_is_refused(store).await;
+    checkout_sessions_are_found_by_owner_or_exact_token_and_cancel_once(store).await;
 }
 
 #[tokio::test]

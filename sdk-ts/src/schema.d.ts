@@ -101,6 +101,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/checkout_sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a hosted checkout session. */
+        post: operations["create_checkout_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout_sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a checkout session. */
+        get: operations["retrieve_checkout_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout_sessions/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a checkout session: its page stops taking payments and shows it canceled. The
+         *     intent is left as it is (cancel it too if nothing else will pay it). Only an open session
+         *     can be canceled.
+         */
+        post: operations["cancel_checkout_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/compliance/cases": {
         parameters: {
             query?: never;
@@ -1091,9 +1146,69 @@ export interface components {
             resolved_by?: string | null;
             resolution_note?: string | null;
         };
+        /** @description A hosted checkout session. */
+        CheckoutSessionObject: {
+            id: string;
+            /** @description Always `checkout_session`. */
+            object: string;
+            livemode: boolean;
+            /** @description The page to send the shopper to; anyone holding it can pay this intent (and only it). */
+            url: string;
+            /**
+             * @description `open`, `complete`, `expired` or `canceled`.
+             * @example open
+             */
+            status: string;
+            /** @description The intent's status (`awaiting_funds`, …, `succeeded`). */
+            payment_status: string;
+            payment_intent: string;
+            amount: string;
+            currency: string;
+            success_url: string;
+            cancel_url: string;
+            locale: components["schemas"]["Locale"];
+            line_items: components["schemas"]["LineItemParams"][];
+            /**
+             * Format: int64
+             * @description Unix seconds; the intent's expiry.
+             */
+            expires_at: number;
+            /** Format: int64 */
+            created: number;
+        };
         ClientSecretParams: {
             /** @description Required with a publishable key. */
             client_secret?: string | null;
+        };
+        CreateCheckoutSessionParams: {
+            /**
+             * @description With `currency`: the intent to create. Leave both out to pay `payment_intent`.
+             * @example 25.00
+             */
+            amount?: string | null;
+            /** @example usd */
+            currency?: string | null;
+            /** @description An existing intent (`pi_…`) of yours, still awaiting funds. */
+            payment_intent?: string | null;
+            settlement?: null | components["schemas"]["SettlementParams"];
+            description?: string | null;
+            /**
+             * Format: int64
+             * @description Seconds the shopper has, for a new intent; the session expires with it.
+             */
+            expires_in?: number | null;
+            /**
+             * @description Where the shopper goes after paying: https (http only on localhost in test mode).
+             * @example https://shop.example/thanks
+             */
+            success_url: string;
+            /**
+             * @description Where the shopper goes on leaving without paying (same rules as `success_url`).
+             * @example https://shop.example/cart
+             */
+            cancel_url: string;
+            line_items?: components["schemas"]["LineItemParams"][] | null;
+            locale?: null | components["schemas"]["Locale"];
         };
         CreateEndpointParams: {
             /** @description Where to POST events. Live mode: https and a public address only. */
@@ -1296,6 +1411,21 @@ export interface components {
         };
         /** @enum {string} */
         KeyType: "secret" | "publishable";
+        /** @description One line of what the shopper buys; shown on the page, not summed into the amount. */
+        LineItemParams: {
+            /** @example Coffee beans, 1 kg */
+            name: string;
+            /**
+             * Format: int32
+             * @example 2
+             */
+            quantity: number;
+            /**
+             * @description Decimal string in whole units of the session's currency.
+             * @example 12.50
+             */
+            unit_amount: string;
+        };
         LinkExchangeParams: {
             /** @description `binance`, `kraken` or `coinbase`. */
             venue: string;
@@ -1338,6 +1468,11 @@ export interface components {
             chain?: string | null;
             note?: string | null;
         };
+        /**
+         * @description Locales the page speaks.
+         * @enum {string}
+         */
+        Locale: "en" | "de";
         MerchantSettings: {
             settlement_schedule?: components["schemas"]["Schedule"];
             /**
@@ -2050,6 +2185,231 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCheckoutSessionParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutSessionObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retrieve_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description cs_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutSessionObject"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description cs_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutSessionObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

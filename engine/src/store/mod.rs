@@ -1,7 +1,7 @@
 //! The store ports: what the engine needs persisted, split by area ([`WebhookStore`],
 //! [`ComplianceStore`], [`chain::ChainStore`], [`exchange::ExchangeStore`],
 //! [`ledger::LedgerStore`], [`money::MoneyStore`], [`quote::QuoteStore`],
-//! [`reconcile::ReconcileStore`], [`access::AccessStore`]) and gathered in [`Store`]. The gateway's `SqlStore`
+//! [`reconcile::ReconcileStore`], [`access::AccessStore`], [`checkout::CheckoutStore`]) and gathered in [`Store`]. The gateway's `SqlStore`
 //! implements them for SQLite (the embedded default) and PostgreSQL; the conformance suite in
 //! `gateway/tests/store_conformance.rs` runs against both.
 //!
@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod chain;
+pub mod checkout;
 pub mod exchange;
 pub mod idempotency;
 pub mod ledger;
@@ -690,6 +691,7 @@ pub trait Store:
     WebhookStore
     + ComplianceStore
     + chain::ChainStore
+    + checkout::CheckoutStore
     + exchange::ExchangeStore
     + idempotency::IdempotencyStore
     + ledger::LedgerStore

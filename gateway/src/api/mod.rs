@@ -3,6 +3,8 @@
 mod auth;
 mod balance;
 mod body;
+mod checkout_page;
+mod checkout_sessions;
 pub mod compliance;
 mod events;
 pub(crate) mod exchange_accounts;
@@ -209,6 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
         .route("/openapi.json", get(ops::openapi))
         .merge(access_routes())
+        .merge(checkout_session_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency_layer::layer,
@@ -218,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .merge(checkout_page_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::request_context))
@@ -230,6 +234,46 @@ pub fn app(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
     router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
+/// The merchant's hosted checkout sessions (secret key).
+fn checkout_session_routes() -> Router<AppState> {
+    Router::new()
+        .route("/checkout_sessions", post(checkout_sessions::create))
+        .route("/checkout_sessions/{id}", get(checkout_sessions::retrieve))
+        .route(
+            "/checkout_sessions/{id}/cancel",
+            post(checkout_sessions::cancel),
+        )
+}
+
+/// The hosted checkout page and its token-scoped endpoints (no API key; see `checkout_page`).
+fn checkout_page_routes() -> Router<AppState> {
+    Router::new()
+        .route("/checkout/{token}", get(checkout_page::page))
+        .route("/checkout/{token}/session", get(checkout_page::session))
+        .route(
+            "/checkout/{token}/authorization_request",
+            get(checkout_page::authorization_request),
+        )
+        .route(
+            "/checkout/{token}/authorizations",
+            post(checkout_page::authorizations),
+        )
+        .route(
+            "/checkout/{token}/transactions",
+            post(checkout_page::transactions),
+        )
+        .route(
+            "/checkout/{token}/deposit_address",
+            post(checkout_page::deposit_address),
+        )
+        .route(
+            "/checkout/{token}/deposit_qr.svg",
+            get(checkout_page::deposit_qr),
+        )
+        .route("/checkout/{token}/quotes", post(checkout_page::quotes))
+        .route("/checkout-assets/{file}", get(checkout_page::asset))
 }
 
 /// Keys and the maker-checker requests on settings.

@@ -9,8 +9,8 @@ use super::executions;
 use super::reports;
 use super::routing;
 use super::{
-    balance, compliance, events, exchange_accounts, keys, money, payment_intents, settings,
-    transactions, wallet_payments, webhook_endpoints,
+    balance, checkout_sessions, compliance, events, exchange_accounts, keys, money,
+    payment_intents, settings, transactions, wallet_payments, webhook_endpoints,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -82,12 +82,16 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         reports::refunds,
         reports::exceptions,
         reports::create_run,
-        reports::retrieve_run
+        reports::retrieve_run,
+        checkout_sessions::create,
+        checkout_sessions::retrieve,
+        checkout_sessions::cancel
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
     modifiers(&BearerAuth),
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
+        (name = "checkout_sessions", description = "Hosted checkout: a page (no API key; its URL is the shopper's capability) that pays one payment intent and returns the shopper to the merchant"),
         (name = "routing", description = "SmartFunding quotes: ranked, exactly priced ways to pay an intent from an exchange account or a wallet, locked on accept; venue health for operators"),
         (name = "balance", description = "The merchant's position by asset, from the double-entry ledger"),
         (name = "settings", description = "Settlement schedule (immediate or batched) and payment policy; changes to the approval limit and payout addresses wait for a second key"),

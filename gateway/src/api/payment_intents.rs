@@ -156,7 +156,7 @@ pub(crate) fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(
 }
 
 /// Builds the intent a create request describes, or says what is wrong with it.
-async fn build_intent(
+pub(crate) async fn build_intent(
     state: &AppState,
     caller: &Caller,
     params: CreatePaymentIntentParams,

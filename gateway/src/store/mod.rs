@@ -10,6 +10,7 @@ mod group_commit;
 mod sql;
 mod sql_access;
 mod sql_chain;
+mod sql_checkout;
 mod sql_compliance;
 mod sql_exchange;
 mod sql_idempotency;

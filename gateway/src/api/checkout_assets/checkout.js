@@ -1,0 +1,251 @@
+// Rialto hosted checkout. Plain script, no dependencies, no third-party requests: it talks only
+// to /checkout/<token>/… on this origin. All text is in STRINGS (en, de).
+'use strict';
+(function () {
+  const STRINGS = {
+    en: {
+      pay: 'Pay', total: 'Total', ways: 'How would you like to pay?', wallet: 'Browser wallet',
+      wallet_pay: 'Pay with wallet', deposit: 'Send from any wallet', deposit_show: 'Show deposit address and QR code',
+      send_exactly: 'Send exactly', open_wallet: 'Open in wallet app', other: 'Other tokens, chains or an exchange account',
+      source: 'Pay from', get_quotes: 'Get quotes', back: 'Back to the shop', you_send: 'You send {amount} {asset} on {chain}',
+      expires_in: 'Expires in {time}', fee: 'fee', takes: 'about {s} s', no_quotes: 'No quotes for this source.',
+      no_wallet: 'No browser wallet found. Use the deposit address instead.',
+      step_connect: 'Connecting your wallet…', step_chain: 'Switching network…', step_sign: 'Confirm in your wallet…',
+      step_send: 'Sending…', step_proof: 'Sign the payment proof in your wallet…', step_wait: 'Waiting for the network…',
+      processing_t: 'Payment received', processing: 'Your payment is being confirmed. You can keep this page open.',
+      review_t: 'Payment under review', review: 'Your payment arrived and is being reviewed. The merchant will be in touch.',
+      success_t: 'Payment complete', success: 'Thank you. Returning you to the shop…', continue: 'Continue',
+      expired_t: 'This checkout has expired', expired: 'The time to pay has run out. Nothing was charged.',
+      canceled_t: 'This checkout was canceled', canceled: 'This payment is no longer possible. Nothing was charged.',
+      failed_t: 'Payment failed', failed: 'The payment could not be completed. Any funds received are returned to you.',
+      notfound_t: 'Checkout not found', notfound: 'This link is wrong or no longer exists.',
+      error: 'Something went wrong: {msg}', qty: '{n} ×'
+    },
+    de: {
+      pay: 'Bezahlen', total: 'Gesamtbetrag', ways: 'Wie möchten Sie bezahlen?', wallet: 'Browser-Wallet',
+      wallet_pay: 'Mit Wallet bezahlen', deposit: 'Von einer beliebigen Wallet senden', deposit_show: 'Einzahlungsadresse und QR-Code anzeigen',
+      send_exactly: 'Senden Sie genau', open_wallet: 'In der Wallet-App öffnen', other: 'Andere Token, Chains oder ein Börsenkonto',
+      source: 'Bezahlen von', get_quotes: 'Angebote abrufen', back: 'Zurück zum Shop', you_send: 'Sie senden {amount} {asset} auf {chain}',
+      expires_in: 'Läuft ab in {time}', fee: 'Gebühr', takes: 'ca. {s} s', no_quotes: 'Keine Angebote für diese Quelle.',
+      no_wallet: 'Keine Browser-Wallet gefunden. Nutzen Sie stattdessen die Einzahlungsadresse.',
+      step_connect: 'Wallet wird verbunden…', step_chain: 'Netzwerk wird gewechselt…', step_sign: 'Bitte in der Wallet bestätigen…',
+      step_send: 'Wird gesendet…', step_proof: 'Bitte den Zahlungsnachweis in der Wallet signieren…', step_wait: 'Warten auf das Netzwerk…',
+      processing_t: 'Zahlung eingegangen', processing: 'Ihre Zahlung wird bestätigt. Sie können diese Seite geöffnet lassen.',
+      review_t: 'Zahlung wird geprüft', review: 'Ihre Zahlung ist eingegangen und wird geprüft. Der Händler meldet sich bei Ihnen.',
+      success_t: 'Zahlung abgeschlossen', success: 'Vielen Dank. Sie werden zum Shop zurückgeleitet…', continue: 'Weiter',
+      expired_t: 'Dieser Bezahlvorgang ist abgelaufen', expired: 'Die Zeit zum Bezahlen ist abgelaufen. Es wurde nichts belastet.',
+      canceled_t: 'Dieser Bezahlvorgang wurde abgebrochen', canceled: 'Diese Zahlung ist nicht mehr möglich. Es wurde nichts belastet.',
+      failed_t: 'Zahlung fehlgeschlagen', failed: 'Die Zahlung konnte nicht abgeschlossen werden. Eingegangene Beträge werden erstattet.',
+      notfound_t: 'Bezahlvorgang nicht gefunden', notfound: 'Dieser Link ist falsch oder existiert nicht mehr.',
+      error: 'Etwas ist schiefgelaufen: {msg}', qty: '{n} ×'
+    }
+  };
+  const PROCESSING = ['funds_received', 'converting', 'settling'];
+  const token = location.pathname.split('/')[2] || '';
+  const base = '/checkout/' + encodeURIComponent(token);
+  const $ = (id) => document.getElementById(id);
+  let view = null, lang = 'en', offset = 0, timer = null, poller = null, redirected = false;
+
+  const t = (key, vars) => String(STRINGS[lang][key] || key)
+    .replace(/\{(\w+)\}/g, (_, k) => (vars && k in vars ? vars[k] : ''));
+  const money = (amount, code) => (lang === 'de' ? amount.replace('.', ',') : amount) + ' ' + code.toUpperCase();
+
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: 'application/json' }, credentials: 'omit' };
+    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+    const res = await fetch(base + path, init);
+    let json = null;
+    try { json = await res.json(); } catch (_) { json = null; }
+    return { ok: res.ok, status: res.status, body: json };
+  }
+
+  function say(text, error) {
+    const el = $('status');
+    el.textContent = text;
+    el.className = error ? 'status error' : 'status';
+  }
+
+  function translate() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t); });
+    document.title = t('pay') + (view && view.merchant_name ? ' · ' + view.merchant_name : '');
+  }
+
+  function tick() {
+    if (!view) return;
+    const left = Math.max(0, Math.floor(view.expires_at - (Date.now() / 1000 + offset)));
+    const m = Math.floor(left / 60), s = String(left % 60).padStart(2, '0');
+    $('countdown').textContent = t('expires_in', { time: m + ':' + s });
+    if (left === 0) refresh();
+  }
+
+  function renderSummary(v) {
+    $('merchant').textContent = v.merchant_name;
+    $('amount').textContent = money(v.amount, v.currency);
+    $('pay-line').textContent = t('you_send', { amount: money(v.pay_amount, v.pay_asset).replace(/ \S+$/, ''), asset: v.pay_asset.toUpperCase(), chain: v.chain_alias });
+    const items = $('items');
+    items.textContent = '';
+    v.line_items.forEach((li) => {
+      const row = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = t('qty', { n: li.quantity }) + ' ' + li.name;
+      const price = document.createElement('span');
+      price.textContent = money(li.unit_amount, v.currency);
+      row.append(name, price);
+      items.append(row);
+    });
+    $('back').href = v.cancel_url;
+  }
+
+  function showFinal(kind, link, linkText) {
+    document.body.dataset.state = kind;
+    document.querySelector('footer').hidden = true;
+    $('screen-open').hidden = true;
+    $('screen-final').hidden = false;
+    $('countdown').hidden = true;
+    $('final-title').textContent = t(kind + '_t');
+    $('final-text').textContent = t(kind);
+    const a = $('final-link');
+    a.hidden = !link;
+    if (link) { a.href = link; a.textContent = linkText; }
+  }
+
+  function render(v) {
+    renderSummary(v);
+    if (v.status === 'complete') {
+      showFinal('success', v.success_url, t('continue'));
+      if (!redirected) { redirected = true; setTimeout(() => location.assign(v.success_url), 3000); }
+      return true;
+    }
+    if (v.status === 'expired' || v.status === 'canceled') { showFinal(v.status, v.cancel_url, t('back')); return true; }
+    if (v.payment_status === 'failed' || v.payment_status === 'blocked') { showFinal('failed', v.cancel_url, t('back')); return true; }
+    if (v.payment_status === 'in_review') { showFinal('review', null); return false; }
+    if (PROCESSING.includes(v.payment_status)) { showFinal('processing', null); return false; }
+    document.body.dataset.state = 'open';
+    $('screen-open').hidden = false;
+    $('screen-final').hidden = true;
+    $('m-wallet').hidden = !(v.direct && v.evm_chain_id);
+    $('m-deposit').hidden = !(v.direct && v.evm_chain_id);
+    // Hook for the Solana rail: shown only when the intent offers a Solana Pay URL.
+    $('m-solana').hidden = !v.solana_pay_url;
+    if (v.solana_pay_url) $('solana-uri').href = v.solana_pay_url;
+    return false;
+  }
+
+  async function refresh() {
+    const r = await api('GET', '/session');
+    if (!r.ok) {
+      if (r.status === 404) { document.body.dataset.state = 'notfound'; showFinal('notfound', null); stop(); }
+      return;
+    }
+    const first = !view;
+    view = r.body;
+    offset = view.now - Date.now() / 1000;
+    if (first) { lang = STRINGS[view.locale] ? view.locale : 'en'; translate(); }
+    if (render(view)) stop();
+  }
+
+  function stop() { clearInterval(timer); clearInterval(poller); }
+
+  const hex = (text) => '0x' + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join('');
+  const word = (h) => h.replace(/^0x/, '').toLowerCase().padStart(64, '0');
+  const failure = (r) => (r.body && r.body.error ? r.body.error : { code: 'http_' + r.status, message: 'HTTP ' + r.status });
+
+  async function payByAuthorization(eth, from, req) {
+    say(t('step_sign'));
+    const typed = {
+      types: Object.assign({ EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'version', type: 'string' }, { name: 'chainId', type: 'uint256' }, { name: 'verifyingContract', type: 'address' }] }, req.types),
+      domain: req.domain, primaryType: req.primary_type, message: Object.assign({ from }, req.message)
+    };
+    const signature = await eth.request({ method: 'eth_signTypedData_v4', params: [from, JSON.stringify(typed)] });
+    say(t('step_send'));
+    const m = req.message;
+    const r = await api('POST', '/authorizations', { from, value: m.value, valid_after: m.validAfter, valid_before: m.validBefore, nonce: m.nonce, signature, chain_id: view.evm_chain_id });
+    if (!r.ok) throw failure(r);
+  }
+
+  async function payByTransfer(eth, from) {
+    say(t('step_send'));
+    const data = '0xa9059cbb' + word(view.pay_to) + word(BigInt(view.pay_amount_units).toString(16));
+    const txHash = await eth.request({ method: 'eth_sendTransaction', params: [{ from, to: view.token_contract, data }] });
+    say(t('step_proof'));
+    const message = 'Rialto: fund ' + view.payment_intent + ' with ' + txHash.toLowerCase();
+    const signature = await eth.request({ method: 'personal_sign', params: [hex(message), from] });
+    say(t('step_wait'));
+    for (let i = 0; i < 40; i++) {
+      const r = await api('POST', '/transactions', { tx_hash: txHash, signature });
+      if (r.ok) return;
+      if (r.status !== 400 && r.status !== 503) throw failure(r);
+      await new Promise((ok) => setTimeout(ok, 3000));
+    }
+    throw { message: 'timeout' };
+  }
+
+  async function payWithWallet() {
+    const eth = window.ethereum;
+    if (!eth) { say(t('no_wallet'), true); return; }
+    const button = $('wallet-pay');
+    button.disabled = true;
+    try {
+      say(t('step_connect'));
+      const [from] = await eth.request({ method: 'eth_requestAccounts' });
+      say(t('step_chain'));
+      await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x' + view.evm_chain_id.toString(16) }] });
+      const req = await api('GET', '/authorization_request');
+      if (req.ok) await payByAuthorization(eth, from, req.body);
+      else if (req.status === 503) await payByTransfer(eth, from); // token takes no EIP-3009 here
+      else throw failure(req);
+      say(t('step_wait'));
+      refresh();
+    } catch (e) {
+      say(t('error', { msg: (e && e.message) || String(e) }), true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function showDeposit() {
+    const r = await api('POST', '/deposit_address');
+    if (!r.ok) { say(t('error', { msg: failure(r).message }), true); return; }
+    const d = r.body;
+    $('qr').src = base + '/deposit_qr.svg';
+    $('qr').alt = 'QR: ' + d.uri;
+    $('dep-amount').textContent = money(d.amount, d.asset);
+    $('dep-address').textContent = d.address;
+    $('dep-uri').href = d.uri;
+    $('deposit').hidden = false;
+    $('deposit-show').hidden = true;
+  }
+
+  async function getQuotes(event) {
+    event.preventDefault();
+    const [type, where, asset] = $('q-source').value.split(':');
+    const source = type === 'exchange' ? { type, venue: where, asset } : { type, chain: where, asset };
+    const list = $('quotes');
+    list.textContent = '';
+    const r = await api('POST', '/quotes', { source });
+    if (!r.ok) { say(t('error', { msg: failure(r).message }), true); return; }
+    if (!r.body.data.length) say(t('no_quotes'));
+    r.body.data.forEach((q) => {
+      const li = document.createElement('li');
+      li.textContent = money(q.payer_amount, q.source.asset) + ' · ' + t('fee') + ' ' + money(q.total_fee_usd, 'usd') + ' · ' + t('takes', { s: q.expected_seconds });
+      list.append(li);
+    });
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('wallet-pay').addEventListener('click', payWithWallet);
+    $('deposit-show').addEventListener('click', showDeposit);
+    $('quote-form').addEventListener('submit', getQuotes);
+    translate();
+    refresh().then(() => {
+      document.body.dataset.ready = '1';
+      performance.mark('checkout-ready');
+      if (view && !['success', 'expired', 'canceled', 'failed'].includes(document.body.dataset.state)) {
+        timer = setInterval(tick, 1000);
+        poller = setInterval(refresh, 2000);
+        tick();
+      }
+    });
+  });
+})();
