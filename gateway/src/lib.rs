@@ -21,6 +21,8 @@
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 //! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
 //!   deadlines, capped bodies), which webhook delivery and the external screener send through.
+//! - [`tls`]: the one TLS client configuration (rustls, webpki roots, `[tls] extra_ca_file`)
+//!   every outbound connection uses.
 //! - [`webhooks`]: the engine's webhooks, plus [`webhooks::http_client`], the client deliveries
 //!   use.
 
@@ -35,6 +37,7 @@ pub mod http_client;
 pub mod reconcile_cli;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod webhooks;
 
 pub use rialto_engine::{
