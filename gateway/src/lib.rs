@@ -17,6 +17,7 @@
 //! - [`exchange`]: the engine's exchange module under its old path, plus the sandbox exchange's
 //!   start-up ([`exchange::sandbox`], with its devnet settlement sink) and the real venue
 //!   clients wired into [`exchange::Venues`].
+//! - [`doctor`]: `rialto doctor`, the configuration checked end to end in plain words.
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 //! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
@@ -31,6 +32,7 @@ pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod dev_secrets;
+pub mod doctor;
 pub mod error;
 pub mod exchange;
 pub mod http_client;

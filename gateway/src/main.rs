@@ -78,6 +78,12 @@ enum Command {
         #[command(subcommand)]
         command: rialto_gateway::reconcile_cli::ReconcileCommand,
     },
+    /// Check the configuration end to end (database, master key, TLS, each RPC endpoint, the
+    /// compliance lists) without changing anything; exits non-zero when a check fails.
+    Doctor {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +322,19 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         },
+        Command::Doctor { database_url } => {
+            let config = load_config(&cli.config, db_override(database_url))?;
+            let findings = rialto_gateway::doctor::run(&config, registry).await;
+            for finding in &findings {
+                println!("{}", finding.line());
+            }
+            if findings.iter().all(|f| f.ok) {
+                Ok(())
+            } else {
+                eprintln!("rialto doctor: some checks failed (FAIL lines above)");
+                std::process::exit(1)
+            }
+        }
         Command::Reports { command } => {
             rialto_gateway::reconcile_cli::reports(&cli.config, registry, command).await
         }

@@ -92,7 +92,7 @@ pub fn load_sealer(config: &Config) -> anyhow::Result<Sealer> {
 
 /// Refuses a master key file that users other than its owner can read or write (mode `077`
 /// bits): whoever reads it opens every sealed secret.
-fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -156,8 +156,9 @@ pub async fn serve(
     let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
-    let chains = sandbox_chains(&config, &registry, clock.clone())?;
+    // Before any chain is built or read: its endpoints' providers take this configuration.
     crate::tls::trust_rpc_endpoints(config.live.chains.iter().flat_map(|c| &c.rpc_urls), &tls);
+    let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let sandbox_exchange = sandbox_exchange(&config).await?;
     chains.verify_endpoints().await?;
     let state = AppState::new(
