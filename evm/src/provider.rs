@@ -53,8 +53,20 @@ pub fn trust_for(rpc_url: &str, tls: Arc<rustls::ClientConfig>) {
     }
 }
 
+/// Installs ring as the process's default rustls provider (a no-op once one is installed).
+/// alloy's reqwest is built with TLS and no provider of its own, so a client built the
+/// default way (`ProviderBuilder::connect`, as the devnet and tests do) needs one installed;
+/// the providers of this module bring their own configuration and do not.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// The default client TLS configuration: ring, the webpki roots, nothing else.
 pub fn default_tls() -> Arc<rustls::ClientConfig> {
+    install_crypto_provider();
     static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     DEFAULT
         .get_or_init(|| {
@@ -113,6 +125,7 @@ pub fn build_with(
     connect: Duration,
     request: Duration,
 ) -> Result<DynProvider, EvmError> {
+    install_crypto_provider();
     let endpoint = |reason: String| EvmError::Endpoint {
         url: crate::chain::redact_url(rpc_url),
         reason,

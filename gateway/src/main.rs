@@ -223,6 +223,8 @@ fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<C
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // alloy's HTTP client needs a process-wide rustls provider (ring); see rialto_evm::provider.
+    rialto_evm::provider::install_crypto_provider();
     let registry = Arc::new(registry::builtin().context("loading the built-in asset registry")?);
     match cli.command {
         Command::Serve {

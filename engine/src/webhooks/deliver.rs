@@ -106,6 +106,7 @@ pub async fn deliver_due(
         .claim_deliveries(now, now + ms(config.lease), config.batch)
         .await?;
     let count = claimed.len();
+    crate::telemetry::webhook_deliveries_claimed(count);
     let (timeout, allow_private) = (config.timeout, config.allow_private_targets);
     let mut tasks = JoinSet::new();
     for delivery in claimed {
