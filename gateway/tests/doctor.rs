@@ -47,9 +47,11 @@ fn anvil() -> Anvil {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("anvil starts");
+    // Owned at once: a panic below kills and reaps it.
+    let anvil = Anvil(child, port);
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Anvil(child, port);
+            return anvil;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -133,9 +133,11 @@ async fn anvil() -> Anvil {
         .spawn()
         .expect("anvil starts");
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // Owned at once: a panic below kills and reaps it.
+    let anvil = Anvil(child, addr);
     for _ in 0..200 {
         if TcpStream::connect(addr).await.is_ok() {
-            return Anvil(child, addr);
+            return anvil;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
