@@ -216,6 +216,25 @@ enum MerchantsCommand {
     },
 }
 
+/// `rialto doctor`: one line per check; exits 1 when any failed.
+async fn doctor(
+    path: &std::path::Path,
+    registry: Arc<rialto_core::asset::AssetRegistry>,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    let config = load_config(path, db_override(database_url))?;
+    let findings = rialto_gateway::doctor::run(&config, registry).await;
+    for finding in &findings {
+        println!("{}", finding.line());
+    }
+    if findings.iter().all(|f| f.ok) {
+        Ok(())
+    } else {
+        eprintln!("rialto doctor: some checks failed (FAIL lines above)");
+        std::process::exit(1)
+    }
+}
+
 fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<Config> {
     Config::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -324,19 +343,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         },
-        Command::Doctor { database_url } => {
-            let config = load_config(&cli.config, db_override(database_url))?;
-            let findings = rialto_gateway::doctor::run(&config, registry).await;
-            for finding in &findings {
-                println!("{}", finding.line());
-            }
-            if findings.iter().all(|f| f.ok) {
-                Ok(())
-            } else {
-                eprintln!("rialto doctor: some checks failed (FAIL lines above)");
-                std::process::exit(1)
-            }
-        }
+        Command::Doctor { database_url } => doctor(&cli.config, registry, database_url).await,
         Command::Reports { command } => {
             rialto_gateway::reconcile_cli::reports(&cli.config, registry, command).await
         }
