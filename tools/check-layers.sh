@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 status=0
 
 engine_deps="$(cargo tree -p rialto-engine -e normal --prefix none | sed 's/ v[0-9].*//' | sort -u)"
-# Web and SQL crates, HTTP clients and servers (hyper, reqwest, tower), and the chain SDKs: the
-# engine reaches chains, DEXes, bridges and price feeds through the `connectors` roles only.
+# Web and SQL crates, HTTP clients and servers (hyper, reqwest, tower), TLS (the gateway owns
+# the one rustls configuration), and the chain SDKs: the engine reaches chains, DEXes, bridges
+# and price feeds through the `connectors` roles only.
 for forbidden in axum axum-core sqlx sqlx-core hyper hyper-util h2 reqwest tower tower-http \
+  rustls tokio-rustls hyper-rustls webpki-roots ring \
   alloy alloy-provider alloy-transport-http rialto-evm; do
   if grep -qx "$forbidden" <<<"$engine_deps"; then
     echo "check-layers: rialto-engine depends on $forbidden:" >&2

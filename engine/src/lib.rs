@@ -40,6 +40,7 @@
 //! - [`refunds`], [`payouts`], [`treasury`]: money leaving Rialto: claimed, screened,
 //!   recorded, sent.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
+//! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
 //! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
 //! - [`outbound`]: the outbound-HTTP port ([`HttpClient`](outbound::HttpClient)) webhook
@@ -70,6 +71,7 @@ pub mod services;
 pub mod settings;
 pub mod settings_changes;
 pub mod store;
+pub mod telemetry;
 pub mod treasury;
 pub mod webhooks;
 pub mod workers;

@@ -121,6 +121,11 @@ pub enum HttpError {
     /// No connection could be made (refused, unreachable, name not resolved, TLS failed).
     #[error("connection failed")]
     Connect,
+    /// The server's TLS certificate was refused: not issued by a trusted CA (the webpki roots
+    /// or the configured extra CA), expired, or for another host name. Not retried into
+    /// success by waiting: the operator's trust settings or the server must change.
+    #[error("the server's TLS certificate was refused (untrusted issuer or wrong host name)")]
+    Certificate,
     /// The body was longer than the request allowed.
     #[error("response body larger than {max_bytes} bytes")]
     TooLarge {

@@ -70,7 +70,10 @@ pub enum EvmError {
     #[error("chain {chain}: {reason}")]
     Devnet { chain: String, reason: String },
 
-    #[error("json-rpc: {0}")]
+    /// Shown with its innermost cause: reqwest's own message only says "error sending
+    /// request", while the cause says what went wrong (a refused connection, a certificate
+    /// from an untrusted issuer or for another host name).
+    #[error("json-rpc: {0}{cause}", cause = root_cause(.0))]
     Rpc(#[from] alloy::transports::TransportError),
 
     #[error("contract call: {0}")]
@@ -289,4 +292,15 @@ impl From<EvmError> for AuthorizationError {
     fn from(e: EvmError) -> Self {
         AuthorizationError::Chain(Box::new(e))
     }
+}
+
+/// `": <innermost cause>"` of `error`, or nothing when it has no source.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error.source();
+    let mut last = None;
+    while let Some(inner) = cause {
+        last = Some(inner);
+        cause = inner.source();
+    }
+    last.map(|inner| format!(": {inner}")).unwrap_or_default()
 }

@@ -100,6 +100,8 @@ impl DevnetManifest {
     }
 
     pub fn read(path: &Path) -> Result<Self, EvmError> {
+        // Whoever reads a manifest connects to its chains next, often the default way.
+        crate::provider::install_crypto_provider();
         let text = std::fs::read_to_string(path).map_err(|source| EvmError::Io {
             path: path.to_owned(),
             source,

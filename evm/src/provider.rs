@@ -3,9 +3,15 @@
 //! answers [`EvmError`] after [`REQUEST_TIMEOUT`] instead of hanging a handler or a worker.
 //!
 //! The providers sign nothing: signing is offline ([`crate::sender`]).
+//!
+//! TLS: `https://` endpoints are reached with rustls (ring) and, by default, the webpki roots
+//! (Mozilla's list, compiled in: the same trust on every host, including container images
+//! with no CA bundle). Whoever knows better for an endpoint (the gateway, with an operator's
+//! extra CA) hands its rustls configuration over with [`trust_for`] before the endpoint's
+//! first use.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -22,6 +28,67 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Providers by endpoint, each built on first use.
 #[derive(Debug, Default)]
 struct Providers(Mutex<HashMap<String, DynProvider>>);
+
+/// The rustls configuration each endpoint was given with [`trust_for`].
+type TlsByEndpoint = Mutex<HashMap<String, Arc<rustls::ClientConfig>>>;
+
+fn tls_by_endpoint() -> &'static TlsByEndpoint {
+    static TLS: OnceLock<TlsByEndpoint> = OnceLock::new();
+    TLS.get_or_init(Default::default)
+}
+
+fn shared() -> &'static Providers {
+    static PROVIDERS: OnceLock<Providers> = OnceLock::new();
+    PROVIDERS.get_or_init(Providers::default)
+}
+
+/// Connections to `rpc_url` use `tls` (its roots, its verifier) from now on; a provider already
+/// built for it is dropped so the next use builds one with this configuration.
+pub fn trust_for(rpc_url: &str, tls: Arc<rustls::ClientConfig>) {
+    if let Ok(mut map) = tls_by_endpoint().lock() {
+        map.insert(rpc_url.to_owned(), tls);
+    }
+    if let Ok(mut providers) = shared().0.lock() {
+        providers.remove(rpc_url);
+    }
+}
+
+/// Installs ring as the process's default rustls provider (a no-op once one is installed).
+/// alloy's reqwest is built with TLS and no provider of its own, so a client built the
+/// default way (`ProviderBuilder::connect`, as the devnet and tests do) needs one installed;
+/// the providers of this module bring their own configuration and do not.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// The default client TLS configuration: ring, the webpki roots, nothing else.
+pub fn default_tls() -> Arc<rustls::ClientConfig> {
+    install_crypto_provider();
+    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let roots =
+                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+            // ring supports the safe defaults; failing here would be a build defect.
+            Arc::new(config.expect("ring supports TLS 1.2 and 1.3"))
+        })
+        .clone()
+}
+
+fn tls_for(rpc_url: &str) -> Arc<rustls::ClientConfig> {
+    tls_by_endpoint()
+        .lock()
+        .ok()
+        .and_then(|map| map.get(rpc_url).cloned())
+        .unwrap_or_else(default_tls)
+}
 
 impl Providers {
     fn get(&self, rpc_url: &str) -> Result<DynProvider, EvmError> {
@@ -44,8 +111,7 @@ impl Providers {
 
 /// The shared provider for `rpc_url`, built on first use.
 pub fn provider(rpc_url: &str) -> Result<DynProvider, EvmError> {
-    static PROVIDERS: OnceLock<Providers> = OnceLock::new();
-    PROVIDERS.get_or_init(Providers::default).get(rpc_url)
+    shared().get(rpc_url)
 }
 
 /// A provider for `rpc_url` with this module's timeouts, not shared.
@@ -59,12 +125,16 @@ pub fn build_with(
     connect: Duration,
     request: Duration,
 ) -> Result<DynProvider, EvmError> {
+    install_crypto_provider();
     let endpoint = |reason: String| EvmError::Endpoint {
         url: crate::chain::redact_url(rpc_url),
         reason,
     };
     let url: reqwest::Url = rpc_url.parse().map_err(|_| endpoint("not a URL".into()))?;
+    // reqwest takes the configuration by value (it adds its ALPN protocols to its copy).
+    let tls = rustls::ClientConfig::clone(&tls_for(rpc_url));
     let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .connect_timeout(connect)
         .timeout(request)
         .build()

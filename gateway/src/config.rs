@@ -27,6 +27,7 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub approvals: ApprovalsConfig,
     pub webhooks: WebhooksConfig,
+    pub tls: crate::tls::TlsConfig,
 }
 
 /// Where webhooks may be delivered.

@@ -4,8 +4,9 @@
 //! Redirects are never followed, connecting is bounded by the client's connect timeout and the
 //! whole exchange by each request's own deadline, bodies are read chunk by chunk and refused
 //! past the request's cap, and failures come back as the port's fixed reasons (reqwest's own
-//! messages carry URLs and OS detail). TLS is rustls with the webpki roots, as for every other
-//! outbound connection of the gateway.
+//! messages carry URLs and OS detail). TLS is the gateway's one rustls configuration
+//! ([`crate::tls`]: webpki roots plus `[tls] extra_ca_file`), as for every other outbound
+//! connection of the gateway.
 //!
 //! Webhook deliveries go to URLs merchants chose, so their client ([`ReqwestHttpClient::for_webhooks`])
 //! also resolves every host name once, through [`CheckedResolver`]: each answer is checked
@@ -39,7 +40,16 @@ impl ReqwestHttpClient {
     /// redirects, connecting bounded by `connect_timeout`, proxies from the environment as
     /// reqwest reads them. Fails only when the TLS backend cannot start.
     pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
+        Self::with_tls(connect_timeout, &default_tls())
+    }
+
+    /// As [`Self::new`], trusting what `tls` trusts.
+    pub fn with_tls(
+        connect_timeout: Duration,
+        tls: &Arc<rustls::ClientConfig>,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
+            .use_preconfigured_tls(rustls::ClientConfig::clone(tls))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .build()?;
@@ -53,8 +63,10 @@ impl ReqwestHttpClient {
     pub fn for_webhooks(
         connect_timeout: Duration,
         resolver: CheckedResolver,
+        tls: &Arc<rustls::ClientConfig>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
+            .use_preconfigured_tls(rustls::ClientConfig::clone(tls))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .no_proxy()
@@ -105,6 +117,19 @@ impl HttpClient for ReqwestHttpClient {
 /// fails when the TLS backend cannot start; start-up stops then.
 pub fn outbound(connect_timeout: Duration) -> Result<Arc<dyn HttpClient>, reqwest::Error> {
     Ok(Arc::new(ReqwestHttpClient::new(connect_timeout)?))
+}
+
+/// As [`outbound`], trusting what `tls` trusts (the gateway's [`crate::tls::client_config`]).
+pub fn outbound_with(
+    connect_timeout: Duration,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<Arc<dyn HttpClient>, reqwest::Error> {
+    Ok(Arc::new(ReqwestHttpClient::with_tls(connect_timeout, tls)?))
+}
+
+/// The webpki roots and nothing else: [`crate::tls::client_config`] with no extra CA file.
+fn default_tls() -> Arc<rustls::ClientConfig> {
+    rialto_evm::provider::default_tls()
 }
 
 /// Looks a host name up. The system's resolver in production; tests answer what they need.
@@ -171,7 +196,9 @@ impl Resolve for CheckedResolver {
 }
 
 fn send_error(error: &reqwest::Error) -> HttpError {
-    if error.is_timeout() {
+    if certificate_refused(error) {
+        HttpError::Certificate
+    } else if error.is_timeout() {
         HttpError::Timeout
     } else if error.is_connect() {
         HttpError::Connect
@@ -180,6 +207,31 @@ fn send_error(error: &reqwest::Error) -> HttpError {
     } else {
         HttpError::Other("request failed")
     }
+}
+
+/// Whether rustls refused the server's certificate somewhere in `error`'s causes. The
+/// `rustls::Error` reaches us wrapped in I/O and connector errors whose layering differs between
+/// hyper versions (and an `io::Error`'s `source()` skips its own payload), so besides looking
+/// for the typed error this recognises its message, which rustls has kept stable.
+fn certificate_refused(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(inner) = cause {
+        let tls = inner.downcast_ref::<rustls::Error>().or_else(|| {
+            inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|e| e.downcast_ref::<rustls::Error>())
+        });
+        let refused = matches!(
+            tls,
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        );
+        if refused || inner.to_string().contains("invalid peer certificate") {
+            return true;
+        }
+        cause = inner.source();
+    }
+    false
 }
 
 /// Reads the body chunk by chunk so an oversized answer is refused before it is buffered.

@@ -204,7 +204,12 @@ mod checked_resolution {
 
     fn webhook_client(lookup: Arc<dyn Lookup>, allow_private: bool) -> ReqwestHttpClient {
         let resolver = CheckedResolver::new(lookup, allow_private);
-        ReqwestHttpClient::for_webhooks(Duration::from_millis(500), resolver).unwrap()
+        ReqwestHttpClient::for_webhooks(
+            Duration::from_millis(500),
+            resolver,
+            &rialto_evm::provider::default_tls(),
+        )
+        .unwrap()
     }
 
     fn post(url: &str) -> HttpRequest {

@@ -17,11 +17,14 @@
 //! - [`exchange`]: the engine's exchange module under its old path, plus the sandbox exchange's
 //!   start-up ([`exchange::sandbox`], with its devnet settlement sink) and the real venue
 //!   clients wired into [`exchange::Venues`].
+//! - [`doctor`]: `rialto doctor`, the configuration checked end to end in plain words.
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 //! - [`uri_cli`]: `rialto uri parse` and `rialto uri build` (Solana Pay and EIP-681 links).
 //! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
 //!   deadlines, capped bodies), which webhook delivery and the external screener send through.
+//! - [`tls`]: the one TLS client configuration (rustls, webpki roots, `[tls] extra_ca_file`)
+//!   every outbound connection uses.
 //! - [`webhooks`]: the engine's webhooks, plus [`webhooks::http_client`], the client deliveries
 //!   use.
 
@@ -30,6 +33,7 @@ pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod dev_secrets;
+pub mod doctor;
 pub mod error;
 pub mod exchange;
 pub mod http_client;
@@ -37,6 +41,7 @@ pub mod reconcile_cli;
 pub mod server;
 pub mod store;
 pub mod uri_cli;
+pub mod tls;
 pub mod webhooks;
 
 pub use rialto_engine::{

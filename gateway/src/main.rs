@@ -83,6 +83,12 @@ enum Command {
         #[command(subcommand)]
         command: rialto_gateway::uri_cli::UriCommand,
     },
+    /// Check the configuration end to end (database, master key, TLS, each RPC endpoint, the
+    /// compliance lists) without changing anything; exits non-zero when a check fails.
+    Doctor {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +221,25 @@ enum MerchantsCommand {
     },
 }
 
+/// `rialto doctor`: one line per check; exits 1 when any failed.
+async fn doctor(
+    path: &std::path::Path,
+    registry: Arc<rialto_core::asset::AssetRegistry>,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    let config = load_config(path, db_override(database_url))?;
+    let findings = rialto_gateway::doctor::run(&config, registry).await;
+    for finding in &findings {
+        println!("{}", finding.line());
+    }
+    if findings.iter().all(|f| f.ok) {
+        Ok(())
+    } else {
+        eprintln!("rialto doctor: some checks failed (FAIL lines above)");
+        std::process::exit(1)
+    }
+}
+
 fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<Config> {
     Config::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -222,6 +247,8 @@ fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<C
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // alloy's HTTP client needs a process-wide rustls provider (ring); see rialto_evm::provider.
+    rialto_evm::provider::install_crypto_provider();
     let registry = Arc::new(registry::builtin().context("loading the built-in asset registry")?);
     match cli.command {
         Command::Serve {
@@ -321,6 +348,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         },
+        Command::Doctor { database_url } => doctor(&cli.config, registry, database_url).await,
         Command::Reports { command } => {
             rialto_gateway::reconcile_cli::reports(&cli.config, registry, command).await
         }

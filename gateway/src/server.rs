@@ -17,7 +17,7 @@ use crate::api::AppState;
 use crate::clock::{Clock, SystemClock};
 use crate::compliance::Compliance;
 use crate::config::{redact_url, Config, LogFormat};
-use crate::http_client::{outbound, CONNECT_TIMEOUT};
+use crate::http_client::{outbound_with, CONNECT_TIMEOUT};
 use crate::store::{SqlStore, Store, StoreError};
 use crate::webhooks::{run_webhook_worker, DeliveryConfig, Sealer};
 use crate::workers::run_maintenance;
@@ -92,7 +92,7 @@ pub fn load_sealer(config: &Config) -> anyhow::Result<Sealer> {
 
 /// Refuses a master key file that users other than its owner can read or write (mode `077`
 /// bits): whoever reads it opens every sealed secret.
-fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -115,13 +115,14 @@ fn refuse_shared_key_file(path: &Path) -> anyhow::Result<()> {
 /// How webhooks are delivered, and the client they go through (checked, pinned resolution).
 fn webhook_delivery(
     config: &Config,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> anyhow::Result<(DeliveryConfig, Arc<dyn rialto_engine::outbound::HttpClient>)> {
     let deliveries = DeliveryConfig {
         allow_private_targets: config.webhooks.allow_private_targets,
         ..DeliveryConfig::default()
     };
-    let client =
-        crate::webhooks::http_client(&deliveries).context("building the webhook HTTP client")?;
+    let client = crate::webhooks::http_client(&deliveries, tls)
+        .context("building the webhook HTTP client")?;
     Ok((deliveries, client))
 }
 
@@ -143,8 +144,10 @@ pub async fn serve(
     // Two outbound clients (reqwest, no redirects; each request carries its own deadline):
     // the external screener's, and the webhooks', which also checks and pins every address it
     // connects to. Either failing to build stops start-up: there is no weaker fallback.
-    let http = outbound(CONNECT_TIMEOUT).context("building the outbound HTTP client")?;
-    let (deliveries, webhook_http) = webhook_delivery(&config)?;
+    // One TLS configuration for every outbound connection (RPC, venues, webhooks, screener).
+    let tls = crate::tls::client_config(&config.tls)?;
+    let http = outbound_with(CONNECT_TIMEOUT, &tls).context("building the outbound HTTP client")?;
+    let (deliveries, webhook_http) = webhook_delivery(&config, &tls)?;
     let compliance = Arc::new(
         Compliance::new(&config.compliance, http.clone())
             .context("loading the compliance lists")?,
@@ -153,6 +156,8 @@ pub async fn serve(
     let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
+    // Before any chain is built or read: its endpoints' providers take this configuration.
+    crate::tls::trust_rpc_endpoints(config.live.chains.iter().flat_map(|c| &c.rpc_urls), &tls);
     let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let sandbox_exchange = sandbox_exchange(&config).await?;
     chains.verify_endpoints().await?;

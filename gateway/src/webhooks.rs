@@ -13,10 +13,15 @@ use rialto_engine::outbound::HttpClient;
 /// policy (`config.allow_private_targets` lets loopback and private receivers in, for
 /// development), connecting bounded by the delivery timeout, which also bounds each request.
 /// An error (the TLS backend could not start) must stop start-up: there is no fallback.
-pub fn http_client(config: &DeliveryConfig) -> Result<Arc<dyn HttpClient>, reqwest::Error> {
+/// TLS trusts what `tls` trusts (the gateway's [`crate::tls::client_config`]).
+pub fn http_client(
+    config: &DeliveryConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<Arc<dyn HttpClient>, reqwest::Error> {
     let resolver = CheckedResolver::new(Arc::new(SystemLookup), config.allow_private_targets);
     Ok(Arc::new(ReqwestHttpClient::for_webhooks(
         config.timeout,
         resolver,
+        tls,
     )?))
 }

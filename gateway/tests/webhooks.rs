@@ -86,7 +86,7 @@ async fn run_worker(app: &TestApp) -> usize {
         store,
         app.sealer.clone(),
         app.clock.clone(),
-        http_client(&config).unwrap(),
+        http_client(&config, &rialto_evm::provider::default_tls()).unwrap(),
         &config,
     )
     .await
@@ -328,6 +328,21 @@ async fn a_receiver_that_was_down_gets_each_event_once_with_one_webhook_id(db: D
         .map(|a| a["status_code"].as_i64().unwrap())
         .collect();
     assert_eq!(codes, [500, 503, 200]);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "rialto_webhook_attempts_total{result=\"pending\"}",
+        "rialto_webhook_attempts_total{result=\"succeeded\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} on /metrics: {metrics}");
+    }
 
     let endpoint_id = endpoint["id"].as_str().unwrap();
     let redeliver = app
@@ -418,7 +433,7 @@ async fn two_workers_never_send_one_delivery_twice(db: Db) {
             store.clone(),
             app.sealer.clone(),
             app.clock.clone(),
-            http_client(&config).unwrap(),
+            http_client(&config, &rialto_evm::provider::default_tls()).unwrap(),
             &config,
         )
     };
@@ -490,7 +505,7 @@ async fn a_test_mode_delivery_to_a_loopback_receiver_is_refused_without_the_deve
         store,
         app.sealer.clone(),
         app.clock.clone(),
-        http_client(&config).unwrap(),
+        http_client(&config, &rialto_evm::provider::default_tls()).unwrap(),
         &config,
     )
     .await

@@ -10,7 +10,8 @@ use super::binance::{Binance, BinanceConfig, BinanceNetwork};
 use super::coinbase::{CdpKey, Coinbase, CoinbaseConfig, CoinbaseNetwork};
 use super::kraken::{Kraken, KrakenConfig, KrakenNetwork, KrakenWithdrawKey};
 use super::{
-    Credentials, Exchange, ExchangeError, SettlementTarget, Venue, VenueClients, VenueMap,
+    Credentials, Exchange, ExchangeError, HttpSetup, SettlementTarget, Venue, VenueClients,
+    VenueMap,
 };
 
 /// How long one venue request may take.
@@ -20,10 +21,22 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// [`VenueClients::market_credentials`]).
 const MARKET_CDP_SEED: u8 = 0x52;
 
-/// Builds the venues' REST clients (reqwest). Holds nothing: every client gets its own
-/// connection pool, limiter and configuration from its arguments.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HttpVenueClients;
+/// Builds the venues' REST clients (reqwest). Holds only the HTTP setup every client gets
+/// (the gateway's TLS configuration); each client gets its own connection pool, limiter and
+/// configuration from its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct HttpVenueClients {
+    http_setup: Option<HttpSetup>,
+}
+
+impl HttpVenueClients {
+    /// Clients whose HTTP client is built through `setup` (the gateway's TLS roots).
+    pub fn with_http_setup(setup: HttpSetup) -> Self {
+        Self {
+            http_setup: Some(setup),
+        }
+    }
+}
 
 fn config_error(message: String) -> ExchangeError {
     ExchangeError::Config {
@@ -36,6 +49,7 @@ fn config_error(message: String) -> ExchangeError {
 /// network, and the settlement target.
 struct Setup<'a> {
     base: String,
+    http: Option<HttpSetup>,
     network: String,
     target: SettlementTarget<'a>,
 }
@@ -61,6 +75,7 @@ impl VenueClients for HttpVenueClients {
             .ok_or_else(|| config_error(format!("no network name for {chain}")))?;
         let setup = Setup {
             base,
+            http: self.http_setup.clone(),
             network,
             target: settlement,
         };
@@ -105,6 +120,7 @@ fn binance(
     let (key, secret) = secrets(credentials);
     let mut c = BinanceConfig::new(setup.base, key, secret);
     c.timeout = TIMEOUT;
+    c.http_setup = setup.http.clone();
     c.networks = vec![BinanceNetwork {
         asset: setup.target.asset.clone(),
         network: setup.target.chain.clone(),
@@ -123,6 +139,7 @@ fn kraken(credentials: &Credentials, setup: Setup<'_>) -> Result<Box<dyn Exchang
     let network = setup.network;
     let mut c = KrakenConfig::new(setup.base, key, secret);
     c.timeout = TIMEOUT;
+    c.http_setup = setup.http.clone();
     c.networks = vec![KrakenNetwork {
         asset: asset.clone(),
         network: chain.clone(),
@@ -153,6 +170,7 @@ fn coinbase(
         .map_err(|e| config_error(e.to_string()))?;
     let mut c = CoinbaseConfig::new(setup.base, cdp);
     c.timeout = TIMEOUT;
+    c.http_setup = setup.http.clone();
     let chain = setup.target.chain;
     let (fee, minimum) = venues
         .coinbase_terms
@@ -195,7 +213,7 @@ mod tests {
             chain: &chain,
             address: "0x000000000000000000000000000000000000dEaD",
         };
-        HttpVenueClients
+        HttpVenueClients::default()
             .client(venue, credentials, &map(), target)
             .map(|c| c.venue())
     }
@@ -207,14 +225,18 @@ mod tests {
             ("kraken", Venue::Kraken),
             ("coinbase", Venue::Coinbase),
         ] {
-            let credentials = HttpVenueClients.market_credentials(name).unwrap();
+            let credentials = HttpVenueClients::default()
+                .market_credentials(name)
+                .unwrap();
             assert_eq!(build(name, &credentials).unwrap(), venue, "{name}");
         }
     }
 
     #[test]
     fn an_unknown_or_unconfigured_venue_is_a_configuration_error() {
-        let credentials = HttpVenueClients.market_credentials("kraken").unwrap();
+        let credentials = HttpVenueClients::default()
+            .market_credentials("kraken")
+            .unwrap();
         for name in ["bitstamp", ""] {
             let err = build(name, &credentials).err().unwrap();
             assert!(matches!(err, ExchangeError::Config { .. }), "{name}: {err}");

@@ -12,7 +12,8 @@
 //! [`walk_book`], the ids, [`VenueLimiter`], the `*_once` helpers, and the venue-building port
 //! ([`VenueClients`] with [`Credentials`], [`VenueMap`] and [`SettlementTarget`]).
 //! Feature `clients`: `binance`, `coinbase`, `kraken` (each venue's REST client, on reqwest)
-//! and `HttpVenueClients`, the [`VenueClients`] that builds them.
+//! and `HttpVenueClients`, the [`VenueClients`] that builds them; `HttpSetup`, how the builder
+//! of the clients sets their HTTP client up (the gateway's TLS configuration).
 //! Feature `sandbox` (implies `clients`): `sandbox`, the local exchange speaking all three
 //! venues' wire APIs.
 
@@ -22,6 +23,8 @@ mod error;
 mod factory;
 #[cfg(feature = "clients")]
 mod http;
+#[cfg(feature = "clients")]
+mod http_setup;
 mod ids;
 mod limit;
 mod once;
@@ -45,6 +48,8 @@ pub use book::{walk_book, BookLevel};
 pub use error::{ExchangeError, SigningError};
 #[cfg(feature = "clients")]
 pub use factory::HttpVenueClients;
+#[cfg(feature = "clients")]
+pub use http_setup::HttpSetup;
 pub use ids::{client_order_id, withdrawal_reference};
 pub use limit::VenueLimiter;
 pub use once::{place_order_once, withdraw_once, RetryPolicy};

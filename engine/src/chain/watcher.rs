@@ -65,9 +65,11 @@ pub async fn scan_deposits(
         None => head.saturating_sub(INITIAL_LOOKBACK),
     };
     if from > head {
+        crate::telemetry::chain_head_lag(&chain.caip2, 0);
         return Ok(report);
     }
     let to = head.min(from + SCAN_CHUNK - 1);
+    crate::telemetry::chain_head_lag(&chain.caip2, head - to);
     let watched: HashMap<String, _> = store
         .watched_deposit_addresses(&chain.caip2, now_ms - LATE_WATCH_MS)
         .await?
@@ -145,10 +147,11 @@ pub async fn track_payments(
 ) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
     let mut changed = 0;
-    for ptx in store
+    let pending = store
         .payment_transactions_in(&chain.caip2, PaymentTxStatus::Pending, 500)
-        .await?
-    {
+        .await?;
+    crate::telemetry::chain_confirmations_pending(&chain.caip2, pending.len());
+    for ptx in pending {
         let Some(intent) = store.get_intent_unscoped(&ptx.payment_intent_id).await? else {
             continue;
         };

@@ -40,6 +40,7 @@ async fn bind_stored_relays(state: &Engine, chain: &Chain) {
     let Ok(legs) = state.store.open_chain_transfers(&chain.caip2, 200).await else {
         return;
     };
+    crate::telemetry::chain_open_legs(&chain.caip2, &legs);
     for leg in legs.iter().filter(|l| l.draft.purpose == EIP3009_RELAY) {
         let Some(id) = leg.draft.payment_intent_id else {
             continue;
@@ -60,15 +61,19 @@ pub async fn money_pass(state: &Engine) {
     let now = state.clock.now_ms();
     // Delayed settings changes first: a payout scheduled now goes where the settings say now.
     if let Err(err) = crate::settings_changes::apply_due(state, now).await {
+        crate::telemetry::worker_failed("settings_changes");
         tracing::warn!(error = %err.message, "delayed settings changes not applied; will retry");
     }
     if let Err(err) = crate::payouts::schedule(state, now).await {
+        crate::telemetry::worker_failed("payouts");
         tracing::warn!(error = %err.message, "payout schedule failed; will retry");
     }
     if let Err(err) = crate::payouts::drive(state, now).await {
+        crate::telemetry::worker_failed("payouts");
         tracing::warn!(error = %err, "payouts not advanced; will retry");
     }
     if let Err(err) = crate::refunds::drive(state, now).await {
+        crate::telemetry::worker_failed("refunds");
         tracing::warn!(error = %err, "refunds not advanced; will retry");
     }
 }
@@ -90,6 +95,7 @@ pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>
             _ = shutdown.changed() => return,
         }
         if let Err(err) = crate::exchange::worker::poll_exchange_withdrawals(&state).await {
+            crate::telemetry::worker_failed("exchange_withdrawals");
             tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
         }
         money_pass(&state).await;
@@ -98,6 +104,7 @@ pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
                 Err(err) => {
+                    crate::telemetry::worker_failed("chain");
                     tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry")
                 }
             }

@@ -248,6 +248,7 @@ impl HttpScreener {
         match error {
             HttpError::Timeout => self.timed_out(),
             HttpError::Connect => self.unavailable("connection failed".into()),
+            HttpError::Certificate => self.unavailable("TLS certificate refused".into()),
             HttpError::Other(_) => self.unavailable("request failed".into()),
             HttpError::TooLarge { .. } => {
                 self.invalid(format!("body larger than {MAX_BODY_BYTES} bytes"))

@@ -426,10 +426,12 @@ pub async fn tick(state: &Engine) -> usize {
     {
         Ok(d) => d,
         Err(err) => {
+            crate::telemetry::worker_failed("routing");
             tracing::warn!(error = %err, "route executions not read; will retry");
             return 0;
         }
     };
+    crate::telemetry::route_executions_due(&due);
     // Executions are independent (each is claimed): a slow venue holds up only its own.
     use futures::StreamExt;
     futures::stream::iter(due)

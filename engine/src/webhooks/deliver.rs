@@ -106,6 +106,7 @@ pub async fn deliver_due(
         .claim_deliveries(now, now + ms(config.lease), config.batch)
         .await?;
     let count = claimed.len();
+    crate::telemetry::webhook_deliveries_claimed(count);
     let (timeout, allow_private) = (config.timeout, config.allow_private_targets);
     let mut tasks = JoinSet::new();
     for delivery in claimed {
@@ -119,7 +120,13 @@ pub async fn deliver_due(
             };
             let outcome = attempt(store.as_ref(), &sealer, clock.as_ref(), sender, &delivery).await;
             match outcome {
-                Ok(outcome) => store.record_attempt(&outcome).await,
+                Ok(outcome) => {
+                    // `pending`: failed, a retry is scheduled; `failed`: given up.
+                    metrics::counter!("rialto_webhook_attempts_total",
+                        "result" => outcome.status.as_str())
+                    .increment(1);
+                    store.record_attempt(&outcome).await
+                }
                 Err(err) => Err(err),
             }
         });
@@ -243,6 +250,8 @@ impl Sender<'_> {
             .read_body(ReadBody::Never);
         let response = self.client.post(request).await.map_err(|e| match e {
             HttpError::Timeout => "timed out".to_owned(),
+            // Said plainly so the merchant sees why in the endpoint's attempts.
+            HttpError::Certificate => "TLS certificate refused".to_owned(),
             HttpError::Connect
             | HttpError::TooLarge { .. }
             | HttpError::BodyCutOff

@@ -26,6 +26,8 @@ const STDERR_KEEP: usize = 8 * 1024;
 /// Finds the anvil binary: `explicit` if given (the caller's `ANVIL_BIN`), else the pinned npm
 /// package under `repo_root`. Fails with a message that says how to install it.
 pub fn locate_anvil(repo_root: &Path, explicit: Option<PathBuf>) -> Result<PathBuf, EvmError> {
+    // Whoever looks for anvil talks to it next, often through a default-built client.
+    crate::provider::install_crypto_provider();
     let path = explicit.unwrap_or_else(|| repo_root.join(ANVIL_REPO_PATH));
     if path.is_file() {
         Ok(path)
@@ -47,6 +49,7 @@ impl AnvilProcess {
     /// The free port is found by binding port 0 and releasing it, which another process could
     /// grab in between; a start that dies at once is therefore retried on a new port.
     pub async fn start(bin: &Path, chain_id: u64, timeout: Duration) -> Result<Self, EvmError> {
+        crate::provider::install_crypto_provider();
         let mut attempts_left = 3;
         loop {
             attempts_left -= 1;

@@ -96,6 +96,7 @@ impl Devnet {
     /// deterministic: each fresh start produces the same addresses. On any error the anvils
     /// already started are killed before returning.
     pub async fn start(config: DevnetConfig) -> Result<Self, EvmError> {
+        crate::provider::install_crypto_provider();
         let sandbox = SandboxExpectations::load(&config.sandbox_file)?;
         let accounts = SandboxAccounts::load()?;
         let artifacts = ArtifactDir::new(&config.contracts_dir);

@@ -72,7 +72,10 @@ pub async fn start_sandbox_exchange(
         .into_iter()
         .map(|v| (v.to_owned(), url.clone()))
         .collect();
-    Ok((sandbox, Venues::new(map, Arc::new(HttpVenueClients))))
+    Ok((
+        sandbox,
+        Venues::new(map, Arc::new(HttpVenueClients::default())),
+    ))
 }
 
 /// The sandbox exchange for a devnet manifest: its omnibus wallet is the manifest's last payer

@@ -174,6 +174,25 @@ impl SqlStore {
         self.backend
     }
 
+    /// The migrations this binary carries that the database has not applied, by version
+    /// (empty: up to date). Reads only: `rialto doctor` asks without migrating.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        // No table yet: nothing applied.
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        Ok(migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
     /// Intents of one mode in `status` with a confirmed payment transaction on `chain_id`,
     /// least recently changed first.
     pub(super) async fn chain_funded(

@@ -69,6 +69,8 @@ pub struct BinanceConfig {
     pub taker_fee_rate: Decimal,
     pub recv_window_ms: u64,
     pub timeout: Duration,
+    /// Applied to the HTTP client before it is built (the gateway's TLS roots).
+    pub http_setup: Option<super::HttpSetup>,
     pub networks: Vec<BinanceNetwork>,
     pub clock: Arc<dyn Clock>,
     pub max_limiter_wait: Duration,
@@ -87,6 +89,7 @@ impl BinanceConfig {
             taker_fee_rate: Decimal::new(10, 4),
             recv_window_ms: 5000,
             timeout: Duration::from_secs(10),
+            http_setup: None,
             networks: Vec::new(),
             clock: Arc::new(SystemClock),
             max_limiter_wait: Duration::from_secs(2),
@@ -117,7 +120,7 @@ struct Call<'a> {
 
 impl Binance {
     pub fn new(config: BinanceConfig) -> Result<Self, ExchangeError> {
-        let http = reqwest::Client::builder()
+        let http = super::HttpSetup::apply(config.http_setup.as_ref(), reqwest::Client::builder())
             .timeout(config.timeout)
             .build()
             .map_err(|e| ExchangeError::Config {

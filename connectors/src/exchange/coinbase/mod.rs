@@ -50,6 +50,8 @@ pub struct CoinbaseConfig {
     /// Advanced Trade's entry-tier taker fee: 1.20%.
     pub taker_fee_rate: Decimal,
     pub timeout: Duration,
+    /// Applied to the HTTP client before it is built (the gateway's TLS roots).
+    pub http_setup: Option<super::HttpSetup>,
     pub networks: Vec<CoinbaseNetwork>,
     pub clock: Arc<dyn Clock>,
     pub max_limiter_wait: Duration,
@@ -62,6 +64,7 @@ impl CoinbaseConfig {
             key,
             taker_fee_rate: Decimal::new(120, 4),
             timeout: Duration::from_secs(10),
+            http_setup: None,
             networks: Vec::new(),
             clock: Arc::new(SystemClock),
             max_limiter_wait: Duration::from_secs(2),
@@ -86,7 +89,7 @@ impl Coinbase {
             venue: VENUE,
             message,
         };
-        let http = reqwest::Client::builder()
+        let http = super::HttpSetup::apply(config.http_setup.as_ref(), reqwest::Client::builder())
             .timeout(config.timeout)
             .build()
             .map_err(|e| config_error(e.to_string()))?;

@@ -83,6 +83,8 @@ pub struct KrakenConfig {
     /// Taker fee for quotes (Kraken Pro's entry tier is 0.40%).
     pub taker_fee_rate: Decimal,
     pub timeout: Duration,
+    /// Applied to the HTTP client before it is built (the gateway's TLS roots).
+    pub http_setup: Option<super::HttpSetup>,
     pub networks: Vec<KrakenNetwork>,
     pub withdraw_keys: Vec<KrakenWithdrawKey>,
     pub nonce: Arc<dyn NonceSource>,
@@ -104,6 +106,7 @@ impl KrakenConfig {
             api_secret,
             taker_fee_rate: Decimal::new(40, 4),
             timeout: Duration::from_secs(10),
+            http_setup: None,
             networks: Vec::new(),
             withdraw_keys: Vec::new(),
             nonce: Arc::new(ClockNonce::new(Arc::new(SystemClock))),
@@ -125,7 +128,7 @@ pub struct Kraken {
 
 impl Kraken {
     pub fn new(config: KrakenConfig) -> Result<Self, ExchangeError> {
-        let http = reqwest::Client::builder()
+        let http = super::HttpSetup::apply(config.http_setup.as_ref(), reqwest::Client::builder())
             .timeout(config.timeout)
             .user_agent("rialto-connectors")
             .build()

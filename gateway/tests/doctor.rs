@@ -1,0 +1,132 @@
+//! `rialto doctor` as an operator runs it: a configuration broken in several places gets one
+//! FAIL line naming each broken setting and a non-zero exit; a sound one passes.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn rialto(config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rialto"));
+    // Keep the developer's own RIALTO__ variables out of the test.
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .arg("--config")
+        .arg(config);
+    cmd
+}
+
+fn doctor(config: &Path) -> (Output, String) {
+    let out = rialto(config).arg("doctor").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, stdout)
+}
+
+/// A bare anvil (chain 31337) on a free port; killed on drop.
+struct Anvil(std::process::Child, u16);
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn anvil() -> Anvil {
+    let root = rialto_evm::DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let bin =
+        rialto_evm::locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .args(["--port", &port.to_string(), "--silent"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("anvil starts");
+    // Owned at once: a panic below kills and reaps it.
+    let anvil = Anvil(child, port);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return anvil;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("anvil did not listen on {port}");
+}
+
+fn key_file(dir: &Path, mode: u32) -> PathBuf {
+    let path = dir.join("rialto.key");
+    // 32 bytes, base64: a valid master key.
+    std::fs::write(&path, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn doctor_names_each_broken_setting_and_exits_non_zero() {
+    let anvil = anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 0o644);
+    let config = dir.path().join("rialto.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{db}\"\n\
+             [secrets]\nmaster_key_file = \"{key}\"\n\
+             [tls]\nextra_ca_file = \"{dir}/no-such-ca.pem\"\n\
+             [[live.chains]]\nchain = \"base\"\nrpc_urls = [\"http://127.0.0.1:{port}\"]\n\
+             confirmations = 1\n",
+            db = dir.path().join("never-migrated.db").display(),
+            key = key.display(),
+            dir = dir.path().display(),
+            port = anvil.1,
+        ),
+    )
+    .unwrap();
+    let (out, stdout) = doctor(&config);
+    assert!(!out.status.success(), "{stdout}");
+    for (setting, says) in [
+        ("database.url", "does not exist; run `rialto migrate`"),
+        ("secrets.master_key_file", "open to group or others"),
+        ("tls.extra_ca_file", "cannot be read"),
+        (
+            "live.chains[0].rpc_urls[0]",
+            "is chain 31337, but base is chain 8453",
+        ),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("FAIL") && l.contains(setting))
+            .unwrap_or_else(|| panic!("no FAIL line for {setting}:\n{stdout}"));
+        assert!(line.contains(says), "{line}");
+    }
+}
+
+#[test]
+fn doctor_passes_a_sound_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 0o600);
+    let db = format!("sqlite://{}", dir.path().join("r.db").display());
+    let config = dir.path().join("rialto.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{db}\"\n[secrets]\nmaster_key_file = \"{}\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let migrate = rialto(&config).arg("migrate").output().unwrap();
+    assert!(migrate.status.success());
+    let (out, stdout) = doctor(&config);
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(
+        stdout.contains("ok   database.url: reachable, migrations applied"),
+        "{stdout}"
+    );
+}

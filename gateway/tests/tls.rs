@@ -1,0 +1,324 @@
+//! TLS on every outbound connection, against local HTTPS endpoints whose certificates a test CA
+//! (made here with rcgen) signed: anvil behind a TLS-terminating proxy (alloy's transport), the
+//! sandbox exchange behind the same proxy (the venue clients), and a plain HTTP receiver
+//! behind it (the webhook client and the external screener's client). The CA reaches the
+//! clients the way an operator gives it: `[tls] extra_ca_file`. A certificate from another CA,
+//! or for another host name, is refused with an error that says so.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::providers::Provider;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rialto_connectors::exchange::sandbox::{RecordingSink, Sandbox, SandboxConfig};
+use rialto_connectors::exchange::{
+    AssetCode, Credentials, HttpVenueClients, SettlementTarget, VenueClients, VenueMap,
+};
+use rialto_engine::outbound::{HttpError, HttpRequest};
+use rialto_gateway::http_client::{outbound_with, CONNECT_TIMEOUT};
+use rialto_gateway::tls::{client_config, venue_http_setup, TlsConfig};
+use rialto_gateway::webhooks::DeliveryConfig;
+use rust_decimal::Decimal;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+/// A CA made for one test, and a PEM file of its certificate (what `extra_ca_file` names).
+struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    pem_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("Rialto test CA {name}"));
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pem_file = dir.path().join("ca.pem");
+        std::fs::write(&pem_file, issuer.pem()).unwrap();
+        Self {
+            issuer,
+            pem_file,
+            _dir: dir,
+        }
+    }
+
+    /// The gateway's TLS configuration trusting this CA (beside the webpki roots).
+    fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        client_config(&TlsConfig {
+            extra_ca_file: self.pem_file.display().to_string(),
+        })
+        .expect("the CA file loads")
+    }
+
+    /// A server configuration presenting a certificate for `host`, signed by this CA.
+    fn server_config(&self, host: &str) -> Arc<rustls::ServerConfig> {
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec![host.to_owned()]).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let chain = vec![cert.der().clone()];
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        Arc::new(config)
+    }
+}
+
+/// A TLS-terminating proxy on 127.0.0.1:0 in front of `upstream` (plain TCP), presenting
+/// `server`'s certificate. Answers its port; runs until the test's runtime ends.
+async fn tls_proxy(server: Arc<rustls::ServerConfig>, upstream: SocketAddr) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = TlsAcceptor::from(server);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A refused handshake (the client distrusts us) just ends this connection.
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let Ok(mut plain) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+/// A bare anvil (no contracts) on a free port; killed on drop.
+struct Anvil(std::process::Child, SocketAddr);
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn anvil() -> Anvil {
+    let root = rialto_evm::DevnetConfig::default_repo_root();
+    let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
+    let bin =
+        rialto_evm::locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--chain-id",
+            "31337",
+            "--silent",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("anvil starts");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // Owned at once: a panic below kills and reaps it.
+    let anvil = Anvil(child, addr);
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return anvil;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("anvil did not listen on {addr}");
+}
+
+/// The chain id read over `https://{host}:{port}` with `tls`, or the error's text.
+async fn chain_id_over_tls(
+    host: &str,
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<u64, String> {
+    let url = format!("https://{host}:{port}");
+    rialto_evm::provider::trust_for(&url, tls);
+    let provider = rialto_evm::provider::provider(&url).map_err(|e| e.to_string())?;
+    provider
+        .get_chain_id()
+        .await
+        .map_err(|e| rialto_evm::EvmError::from(e).to_string())
+}
+
+#[tokio::test]
+async fn an_https_rpc_endpoint_signed_by_the_configured_ca_is_read_and_others_are_refused() {
+    let anvil = anvil().await;
+    let ca = TestCa::new("a");
+    let port = tls_proxy(ca.server_config("localhost"), anvil.1).await;
+    let chain = chain_id_over_tls("localhost", port, ca.client_config()).await;
+    assert_eq!(
+        chain,
+        Ok(31337),
+        "anvil answers over TLS with the CA configured"
+    );
+
+    // Without the extra CA (the webpki roots only), the same endpoint is refused.
+    let default = client_config(&TlsConfig::default()).unwrap();
+    let port_b = tls_proxy(ca.server_config("localhost"), anvil.1).await;
+    let err = chain_id_over_tls("localhost", port_b, default)
+        .await
+        .expect_err("an unknown issuer is refused");
+    assert!(
+        err.contains("invalid peer certificate") && err.contains("UnknownIssuer"),
+        "the error says the issuer is unknown: {err}"
+    );
+
+    // Another CA's certificate, while only CA "a" is configured: refused too.
+    let other = TestCa::new("b");
+    let port_c = tls_proxy(other.server_config("localhost"), anvil.1).await;
+    let err = chain_id_over_tls("localhost", port_c, ca.client_config())
+        .await
+        .expect_err("another CA's certificate is refused");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+}
+
+#[tokio::test]
+async fn an_https_rpc_endpoint_whose_certificate_names_another_host_is_refused() {
+    let anvil = anvil().await;
+    let ca = TestCa::new("a");
+    let port = tls_proxy(ca.server_config("rpc.other.example"), anvil.1).await;
+    let err = chain_id_over_tls("localhost", port, ca.client_config())
+        .await
+        .expect_err("a certificate for another host is refused");
+    assert!(
+        err.contains("invalid peer certificate") && err.contains("not valid for name"),
+        "the error says the name does not match: {err}"
+    );
+}
+
+fn usdc() -> AssetCode {
+    AssetCode::new("USDC").unwrap()
+}
+
+/// A sandbox exchange holding 1,000 USDC, behind a TLS proxy presenting `ca`'s certificate
+/// for localhost; answers it (keep it alive) and the venue map pointing at the proxy.
+async fn sandbox_over_tls(ca: &TestCa) -> (Sandbox, VenueMap) {
+    let mut config = SandboxConfig::new(Arc::new(RecordingSink::default()));
+    config.balances = BTreeMap::from([(usdc(), Decimal::new(1000, 0))]);
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    let base = sandbox.base_url();
+    let upstream: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let port = tls_proxy(ca.server_config("localhost"), upstream).await;
+    let mut map = VenueMap::default();
+    for venue in ["binance", "kraken", "coinbase"] {
+        map.base_urls
+            .insert(venue.to_owned(), format!("https://localhost:{port}"));
+    }
+    map.networks
+        .insert("eip155:8453".to_owned(), "base".to_owned());
+    (sandbox, map)
+}
+
+async fn sandbox_usdc_balance(
+    clients: &HttpVenueClients,
+    venue: &str,
+    map: &VenueMap,
+) -> Result<Decimal, String> {
+    let credentials: Credentials = clients.market_credentials(venue).unwrap();
+    let chain = "eip155:8453".parse().unwrap();
+    let asset = usdc();
+    let target = SettlementTarget {
+        asset: &asset,
+        chain: &chain,
+        address: "0x000000000000000000000000000000000000dEaD",
+    };
+    let client = clients
+        .client(venue, &credentials, map, target)
+        .map_err(|e| e.to_string())?;
+    let balances = client.balances().await.map_err(|e| format!("{e:?}"))?;
+    Ok(balances
+        .iter()
+        .find(|b| b.asset == asset)
+        .map(|b| b.available)
+        .unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_venue_clients_reach_the_sandbox_exchange_over_tls_only_with_the_configured_ca() {
+    let ca = TestCa::new("a");
+    let (_sandbox, map) = sandbox_over_tls(&ca).await;
+    let trusted = HttpVenueClients::with_http_setup(venue_http_setup(&ca.client_config()));
+    for venue in ["binance", "kraken", "coinbase"] {
+        let balance = sandbox_usdc_balance(&trusted, venue, &map).await;
+        assert_eq!(balance, Ok(Decimal::new(1000, 0)), "{venue} over TLS");
+    }
+    let other = TestCa::new("b");
+    let distrusting = HttpVenueClients::with_http_setup(venue_http_setup(&other.client_config()));
+    let err = sandbox_usdc_balance(&distrusting, "kraken", &map)
+        .await
+        .expect_err("the sandbox's certificate is not from CA b");
+    assert!(
+        err.contains("Unavailable") || err.contains("Network"),
+        "{err}"
+    );
+}
+
+/// A receiver answering 200 to every POST (a webhook endpoint or the external screener),
+/// behind a TLS proxy presenting `ca`'s certificate for `host`. Answers its port.
+async fn https_receiver(ca: &TestCa, host: &str, server: &wiremock::MockServer) -> u16 {
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(server)
+        .await;
+    tls_proxy(ca.server_config(host), *server.address()).await
+}
+
+fn post(port: u16) -> HttpRequest {
+    let url = format!("https://localhost:{port}/hook").parse().unwrap();
+    HttpRequest::post(url, b"{}".to_vec(), Duration::from_secs(10))
+}
+
+#[tokio::test]
+async fn webhooks_and_the_screener_client_post_over_tls_and_refuse_a_bad_certificate() {
+    let ca = TestCa::new("a");
+    let receiver = wiremock::MockServer::start().await;
+    let port = https_receiver(&ca, "localhost", &receiver).await;
+    let deliveries = DeliveryConfig {
+        allow_private_targets: true,
+        ..DeliveryConfig::default()
+    };
+    let webhooks = rialto_gateway::webhooks::http_client(&deliveries, &ca.client_config()).unwrap();
+    let screener = outbound_with(CONNECT_TIMEOUT, &ca.client_config()).unwrap();
+    for client in [&webhooks, &screener] {
+        let answer = client.post(post(port)).await.expect("delivered over TLS");
+        assert_eq!(answer.status, 200);
+    }
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 2);
+
+    let wrong_name = https_receiver(&ca, "hooks.other.example", &receiver).await;
+    let other = TestCa::new("b");
+    let distrusting = outbound_with(CONNECT_TIMEOUT, &other.client_config()).unwrap();
+    for (client, port) in [
+        (&webhooks, wrong_name),
+        (&screener, wrong_name),
+        (&distrusting, port),
+    ] {
+        let refused = client.post(post(port)).await.expect_err("refused");
+        assert_eq!(refused, HttpError::Certificate, "said plainly");
+        assert!(refused.to_string().contains("TLS certificate was refused"));
+    }
+    assert_eq!(
+        receiver.received_requests().await.unwrap().len(),
+        2,
+        "nothing reached the receiver past a refused certificate"
+    );
+}
