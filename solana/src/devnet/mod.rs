@@ -6,6 +6,7 @@
 //! USDC and PYUSD, never the real mints.
 
 pub mod front;
+pub mod manifest;
 pub mod rail_harness;
 pub mod simnet;
 
@@ -61,7 +62,7 @@ impl SolanaDevnet {
         let rpc = RpcClient::new_with_commitment(rpc_url.clone(), CommitmentConfig::confirmed());
         let genesis = rpc.get_genesis_hash().await?.to_string();
         let caip2 = format!("solana:{}", &genesis[..genesis.len().min(32)]);
-        let authority = Keypair::new();
+        let authority = manifest::devnet_keypair("mint authority");
         airdrop(&rpc, &authority.pubkey(), 100_000_000_000).await?;
         let mut devnet = Self {
             _simnet: simnet,
@@ -72,8 +73,12 @@ impl SolanaDevnet {
             authority,
             rpc,
         };
-        devnet.usdc = devnet.create_mint(TokenProgram::Spl).await?;
-        devnet.pyusd = devnet.create_mint(TokenProgram::Token2022).await?;
+        devnet.usdc = devnet
+            .create_mint(&manifest::devnet_keypair("USDC mint"), TokenProgram::Spl)
+            .await?;
+        devnet.pyusd = devnet
+            .create_mint(&manifest::devnet_keypair("PYUSD mint"), TokenProgram::Token2022)
+            .await?;
         Ok(devnet)
     }
 
@@ -81,8 +86,7 @@ impl SolanaDevnet {
         &self.rpc
     }
 
-    async fn create_mint(&self, program: TokenProgram) -> Result<MintInfo, SolanaError> {
-        let mint = Keypair::new();
+    async fn create_mint(&self, mint: &Keypair, program: TokenProgram) -> Result<MintInfo, SolanaError> {
         let space = spl_token_2022_interface::state::Mint::LEN;
         let rent = self.rpc.get_minimum_balance_for_rent_exemption(space).await?;
         let authority = self.authority.pubkey();
@@ -103,7 +107,7 @@ impl SolanaDevnet {
             )
             .map_err(|e| SolanaError::Instruction(e.to_string()))?,
         ];
-        self.submit(&instructions, &[&mint]).await?;
+        self.submit(&instructions, &[mint]).await?;
         Ok(MintInfo { mint: mint.pubkey(), program, decimals: DEVNET_DECIMALS })
     }
 
@@ -192,5 +196,44 @@ pub async fn confirm(rpc: &RpcClient, signature: &Signature) -> Result<(), Solan
             return Err(failed(&format!("{signature} not confirmed within {CONFIRM_TIMEOUT:?}")));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Payers the devnet funds.
+pub const DEVNET_PAYERS: usize = 3;
+/// What each payer gets of each stand-in token: 10,000.
+const PAYER_UNITS: u64 = 10_000_000_000;
+/// SOL each payer and the hot wallet get: 100.
+const DEVNET_LAMPORTS: u64 = 100_000_000_000;
+
+impl SolanaDevnet {
+    /// Funds the payers (SOL and both tokens) and the gateway's hot wallet (SOL only), and
+    /// describes it all for the manifest.
+    pub async fn provision(&self) -> Result<manifest::SolanaManifest, SolanaError> {
+        let mut payers = Vec::new();
+        for n in 1..=DEVNET_PAYERS {
+            let payer = manifest::devnet_keypair(&format!("payer {n}"));
+            self.fund(&payer.pubkey(), DEVNET_LAMPORTS, &self.usdc, PAYER_UNITS).await?;
+            self.fund(&payer.pubkey(), 0, &self.pyusd, PAYER_UNITS).await?;
+            payers.push(manifest::SolanaAccount::of(&payer));
+        }
+        let hot = manifest::devnet_keypair("gateway hot wallet");
+        airdrop(&self.rpc, &hot.pubkey(), DEVNET_LAMPORTS).await?;
+        let entry = |m: &MintInfo, program: &str| manifest::SolanaTokenEntry {
+            mint: m.mint.to_string(),
+            decimals: m.decimals,
+            program: program.into(),
+        };
+        Ok(manifest::SolanaManifest {
+            chain_id: self.caip2.clone(),
+            alias: manifest::DEVNET_ALIAS.into(),
+            rpc_url: self.rpc_url.clone(),
+            tokens: [("USDC".to_owned(), entry(&self.usdc, "spl-token")), ("PYUSD".to_owned(), entry(&self.pyusd, "token-2022"))]
+                .into_iter()
+                .collect(),
+            payers,
+            gateway_hot_wallet: manifest::SolanaAccount::of(&hot),
+            mint_authority: manifest::SolanaAccount::of(&self.authority),
+        })
     }
 }
