@@ -61,7 +61,7 @@ pub struct SolanaTokenEntry {
 /// The simnet and what the devnet made on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SolanaManifest {
-    /// CAIP-2, `solana:` and 32 characters of the genesis hash.
+    /// CAIP-2: the devnet's fixed [`super::DEVNET_CAIP2`].
     pub chain_id: String,
     pub alias: String,
     pub rpc_url: String,
@@ -114,5 +114,24 @@ impl SolanaManifest {
         let tmp = path.with_extension("json.solana.tmp");
         std::fs::write(&tmp, serde_json::to_string_pretty(&whole).map_err(json)?).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `data/assets/sandbox-solana.json` lists the mints where the devnet creates them.
+    #[test]
+    fn the_registry_lists_the_mints_where_the_devnet_creates_them() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../data/assets/sandbox-solana.json")).unwrap();
+        let tokens = file["tokens"].as_array().unwrap();
+        assert_eq!(tokens.len(), 2);
+        for token in tokens {
+            let label = token["label"].as_str().unwrap();
+            let expected = address_of(&devnet_keypair(label).pubkey()).to_string();
+            assert_eq!(token["address"].as_str().unwrap(), expected, "{label}");
+        }
     }
 }

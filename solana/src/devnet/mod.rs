@@ -26,6 +26,11 @@ use crate::SolanaError;
 
 pub use simnet::{SimnetError, SimnetProcess};
 
+/// The devnet chain's CAIP-2 id. The simnet's genesis hash changes on every start, so the
+/// devnet names its chain with a fixed reference instead (as the anvil chains have fixed ids);
+/// `data/assets/chains.json` lists it as `devnet-solana`.
+pub const DEVNET_CAIP2: &str = "solana:rialto-devnet-simnet";
+
 /// Decimals of both devnet mints (as the real USDC and PYUSD).
 pub const DEVNET_DECIMALS: u8 = 6;
 
@@ -37,7 +42,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct SolanaDevnet {
     _simnet: SimnetProcess,
     pub rpc_url: String,
-    /// CAIP-2 of the simnet: `solana:` and the first 32 characters of its genesis hash.
+    /// [`DEVNET_CAIP2`].
     pub caip2: String,
     /// Pays for the devnet's setup; mint and freeze authority of both mints.
     pub authority: Keypair,
@@ -60,8 +65,7 @@ impl SolanaDevnet {
             .map_err(|e| failed(&e.to_string()))?;
         let rpc_url = simnet.rpc_url().to_owned();
         let rpc = RpcClient::new_with_commitment(rpc_url.clone(), CommitmentConfig::confirmed());
-        let genesis = rpc.get_genesis_hash().await?.to_string();
-        let caip2 = format!("solana:{}", &genesis[..genesis.len().min(32)]);
+        let caip2 = DEVNET_CAIP2.to_owned();
         let authority = manifest::devnet_keypair("mint authority");
         airdrop(&rpc, &authority.pubkey(), 100_000_000_000).await?;
         let mut devnet = Self {
