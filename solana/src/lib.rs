@@ -28,3 +28,11 @@ pub mod token;
 pub mod tx;
 
 pub use error::SolanaError;
+
+/// The Solana SDK types the rail's callers (the gateway's tests, tools) need, re-exported so
+/// they pin no Solana crate of their own.
+pub mod sdk {
+    pub use solana_keypair::Keypair;
+    pub use solana_pubkey::Pubkey;
+    pub use solana_signer::Signer;
+}

@@ -241,3 +241,32 @@ impl SolanaDevnet {
         })
     }
 }
+
+impl SolanaDevnet {
+    /// `payer` sends `units` of `mint` to `to`'s token account (created if missing, rent paid by
+    /// the payer), as a wallet paying a Solana Pay request would; the confirmed signature.
+    pub async fn pay(&self, payer: &Keypair, to: &Pubkey, mint: &MintInfo, units: u64) -> Result<String, SolanaError> {
+        let from = payer.pubkey();
+        let instructions = token::transfer_instructions(&from, &from, to, mint, units)?;
+        let blockhash = self.rpc.get_latest_blockhash().await?;
+        let signed = crate::tx::signed(payer, &instructions, blockhash);
+        let signature = self.rpc.send_transaction(&signed).await?;
+        confirm(&self.rpc, &signature).await?;
+        Ok(signature.to_string())
+    }
+
+    /// What `owner`'s token account holds of `mint`, at `confirmed`.
+    pub async fn token_balance(&self, owner: &Pubkey, mint: &MintInfo) -> Result<u64, SolanaError> {
+        token::ata_balance(&self.rpc, owner, mint, CommitmentConfig::confirmed()).await
+    }
+}
+
+/// `signer`'s ed25519 signature of `message` in hex, as a wallet's `signMessage` gives it and a
+/// payer's proof carries it.
+pub fn sign_message_hex(signer: &Keypair, message: &str) -> String {
+    let signature = signer.sign_message(message.as_bytes());
+    bs58::decode(signature.to_string())
+        .into_vec()
+        .map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect())
+        .unwrap_or_default()
+}
