@@ -164,3 +164,32 @@ async fn wrong_mint_short_amount_wrong_recipient_and_missing_proof_are_refused_a
         "the gateway sent nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_solana_sender_on_the_merchants_block_list_is_blocked_by_its_exact_base58_address() {
+    let setup = setup().await;
+    let (app, devnet) = (&setup.app, &setup.devnet);
+    let merchant = Keypair::new();
+    let payer = Keypair::new();
+    devnet
+        .fund(&payer.pubkey(), 1_000_000_000, &devnet.usdc, 100_000_000)
+        .await
+        .unwrap();
+    let entry = app
+        .post("/v1/compliance/list_entries", app.sk())
+        .json(&json!({"kind": "block", "address": payer.pubkey().to_string(), "note": "fraud"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entry.status(), 200);
+    let entry: Value = entry.json().await.unwrap();
+    assert_eq!(entry["address"], payer.pubkey().to_string(), "kept exactly: base58 is case-sensitive");
+    let intent = intent(app, "usdc", &merchant).await;
+    let signature = devnet
+        .pay(&payer, &merchant.pubkey(), &devnet.usdc, 25_000_000)
+        .await
+        .unwrap();
+    assert_eq!(submit(app, &intent, proven(&intent, &signature, &payer)).await.status(), 200);
+    let id = intent["id"].as_str().unwrap();
+    app.wait_status(&format!("/v1/payment_intents/{id}"), "blocked").await;
+}

@@ -148,6 +148,13 @@ fn token_call_of(raw_tx: &str) -> Option<TokenCall> {
     Some(TokenCall::Transfer { to: crate::keys::address_of(wallet) })
 }
 
+/// The node has no block at that slot: it says so (`RpcError`) or answers `null`, which the
+/// client reports as a result it could not decode.
+fn no_block(err: &solana_client::client_error::ClientError) -> bool {
+    use solana_client::client_error::ClientErrorKind;
+    matches!(err.kind(), ClientErrorKind::RpcError(_) | ClientErrorKind::SerdeJson(_))
+}
+
 /// `units` base units as the decimal a Solana Pay `amount` is (no exponent, no trailing zeros).
 fn decimal_amount(units: u128, decimals: u8) -> String {
     let scale = 10u128.pow(u32::from(decimals));
@@ -240,8 +247,8 @@ impl ChainNode for SolanaNode {
         };
         match self.chain.rpc().get_block_with_config(number, config).await {
             Ok(block) => Ok(Some(block.blockhash)),
-            // A skipped or not-yet-produced slot has no block.
-            Err(err) if matches!(err.kind(), solana_client::client_error::ClientErrorKind::RpcError(_)) => Ok(None),
+            // A skipped, empty (the simnet stores no empty block) or future slot has none.
+            Err(err) if no_block(&err) => Ok(None),
             Err(err) => Err(rpc_error(err)),
         }
     }
@@ -259,7 +266,7 @@ impl ChainNode for SolanaNode {
             };
             let block = match self.chain.rpc().get_block_with_config(slot, config).await {
                 Ok(block) => block,
-                Err(err) if matches!(err.kind(), solana_client::client_error::ClientErrorKind::RpcError(_)) => continue,
+                Err(err) if no_block(&err) => continue,
                 Err(err) => return Err(rpc_error(err)),
             };
             for (index, item) in block.transactions.unwrap_or_default().into_iter().enumerate() {
