@@ -24,7 +24,7 @@ use solana_transaction_status_client_types::{
 
 use crate::balances::{token_deltas, TokenDelta};
 use crate::chain::SolanaChain;
-use crate::keys::{keypair_of, pubkey_of};
+use crate::keys::keypair_of;
 use crate::rail::SolanaRail;
 use crate::{tx, SolanaError};
 

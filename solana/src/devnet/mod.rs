@@ -38,7 +38,6 @@ pub const DEVNET_DECIMALS: u8 = 6;
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A started simnet with the devnet's two mints.
-#[derive(Debug)]
 pub struct SolanaDevnet {
     _simnet: SimnetProcess,
     pub rpc_url: String,
@@ -51,6 +50,16 @@ pub struct SolanaDevnet {
     /// PYUSD-like, Token-2022.
     pub pyusd: MintInfo,
     rpc: RpcClient,
+}
+
+impl std::fmt::Debug for SolanaDevnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SolanaDevnet")
+            .field("rpc_url", &self.rpc_url)
+            .field("usdc", &self.usdc.mint)
+            .field("pyusd", &self.pyusd.mint)
+            .finish_non_exhaustive()
+    }
 }
 
 fn failed(what: &str) -> SolanaError {
