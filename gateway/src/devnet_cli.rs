@@ -21,7 +21,11 @@ fn simnet_bin(explicit: Option<PathBuf>) -> Result<PathBuf, simnet::SimnetError>
 }
 
 /// Runs the devnet in the foreground until SIGINT/SIGTERM.
-pub async fn run(manifest: &Path, evm: rialto_evm::DevnetConfig, solana: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(
+    manifest: &Path,
+    evm: rialto_evm::DevnetConfig,
+    solana: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let devnet = rialto_evm::Devnet::start(evm).await?;
     devnet.manifest().write(manifest)?;
     // Without the simnet binary the devnet still runs its EVM chains, and says so.
@@ -48,7 +52,10 @@ async fn start_solana(bin: &Path, manifest: &Path) -> anyhow::Result<SolanaDevne
     let solana = SolanaDevnet::start(bin, DEVNET_SLOT_MS)
         .await
         .context("starting the Solana simnet")?;
-    let section = solana.provision().await.context("funding the Solana devnet")?;
+    let section = solana
+        .provision()
+        .await
+        .context("funding the Solana devnet")?;
     section.write_into(manifest)?;
     tracing::info!(rpc = %section.rpc_url, chain = %section.chain_id, "Solana simnet ready");
     Ok(solana)

@@ -25,7 +25,9 @@ struct Setup {
 /// of confirmation: `confirmed`).
 async fn setup() -> Setup {
     let bin = simnet::locate_for_tests().unwrap_or_else(|e| panic!("{e}"));
-    let devnet = SolanaDevnet::start(&bin, 200).await.expect("the simnet starts");
+    let devnet = SolanaDevnet::start(&bin, 200)
+        .await
+        .expect("the simnet starts");
     let section: SolanaManifest = devnet.provision().await.expect("the devnet is funded");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("devnet.json");
@@ -119,7 +121,12 @@ async fn a_pyusd_payment_on_token_2022_succeeds() {
         .pay(&payer, &merchant.pubkey(), &devnet.pyusd, 25_000_000)
         .await
         .unwrap();
-    assert_eq!(submit(app, &intent, proven(&intent, &signature, &payer)).await.status(), 200);
+    assert_eq!(
+        submit(app, &intent, proven(&intent, &signature, &payer))
+            .await
+            .status(),
+        200
+    );
     let id = intent["id"].as_str().unwrap();
     app.wait_status(&format!("/v1/payment_intents/{id}"), "succeeded")
         .await;
@@ -142,18 +149,55 @@ async fn wrong_mint_short_amount_wrong_recipient_and_missing_proof_are_refused_a
     let hot = devnet_keypair("gateway hot wallet").pubkey();
     let hot_before = devnet.rpc().get_balance(&hot).await.unwrap();
 
-    let wrong_mint = devnet.pay(&payer, &merchant.pubkey(), &devnet.pyusd, 25_000_000).await.unwrap();
-    expect_error(submit(app, &intent, proven(&intent, &wrong_mint, &payer)).await, 400, "transaction_mismatch").await;
-    let short = devnet.pay(&payer, &merchant.pubkey(), &devnet.usdc, 24_999_999).await.unwrap();
-    expect_error(submit(app, &intent, proven(&intent, &short, &payer)).await, 400, "transaction_amount_too_low").await;
+    let wrong_mint = devnet
+        .pay(&payer, &merchant.pubkey(), &devnet.pyusd, 25_000_000)
+        .await
+        .unwrap();
+    expect_error(
+        submit(app, &intent, proven(&intent, &wrong_mint, &payer)).await,
+        400,
+        "transaction_mismatch",
+    )
+    .await;
+    let short = devnet
+        .pay(&payer, &merchant.pubkey(), &devnet.usdc, 24_999_999)
+        .await
+        .unwrap();
+    expect_error(
+        submit(app, &intent, proven(&intent, &short, &payer)).await,
+        400,
+        "transaction_amount_too_low",
+    )
+    .await;
     let elsewhere = Keypair::new().pubkey();
-    let wrong_to = devnet.pay(&payer, &elsewhere, &devnet.usdc, 25_000_000).await.unwrap();
-    expect_error(submit(app, &intent, proven(&intent, &wrong_to, &payer)).await, 400, "transaction_mismatch").await;
-    let right = devnet.pay(&payer, &merchant.pubkey(), &devnet.usdc, 25_000_000).await.unwrap();
-    expect_error(submit(app, &intent, json!({"tx_hash": right})).await, 400, "payer_proof_required").await;
+    let wrong_to = devnet
+        .pay(&payer, &elsewhere, &devnet.usdc, 25_000_000)
+        .await
+        .unwrap();
+    expect_error(
+        submit(app, &intent, proven(&intent, &wrong_to, &payer)).await,
+        400,
+        "transaction_mismatch",
+    )
+    .await;
+    let right = devnet
+        .pay(&payer, &merchant.pubkey(), &devnet.usdc, 25_000_000)
+        .await
+        .unwrap();
+    expect_error(
+        submit(app, &intent, json!({"tx_hash": right})).await,
+        400,
+        "payer_proof_required",
+    )
+    .await;
     // Someone else's signature over the right text is no proof of this payment.
     let stranger = Keypair::new();
-    expect_error(submit(app, &intent, proven(&intent, &right, &stranger)).await, 400, "payer_proof_invalid").await;
+    expect_error(
+        submit(app, &intent, proven(&intent, &right, &stranger)).await,
+        400,
+        "payer_proof_invalid",
+    )
+    .await;
 
     let id = intent["id"].as_str().unwrap();
     let now = app.get_json(&format!("/v1/payment_intents/{id}")).await;
@@ -183,13 +227,23 @@ async fn a_solana_sender_on_the_merchants_block_list_is_blocked_by_its_exact_bas
         .unwrap();
     assert_eq!(entry.status(), 200);
     let entry: Value = entry.json().await.unwrap();
-    assert_eq!(entry["address"], payer.pubkey().to_string(), "kept exactly: base58 is case-sensitive");
+    assert_eq!(
+        entry["address"],
+        payer.pubkey().to_string(),
+        "kept exactly: base58 is case-sensitive"
+    );
     let intent = intent(app, "usdc", &merchant).await;
     let signature = devnet
         .pay(&payer, &merchant.pubkey(), &devnet.usdc, 25_000_000)
         .await
         .unwrap();
-    assert_eq!(submit(app, &intent, proven(&intent, &signature, &payer)).await.status(), 200);
+    assert_eq!(
+        submit(app, &intent, proven(&intent, &signature, &payer))
+            .await
+            .status(),
+        200
+    );
     let id = intent["id"].as_str().unwrap();
-    app.wait_status(&format!("/v1/payment_intents/{id}"), "blocked").await;
+    app.wait_status(&format!("/v1/payment_intents/{id}"), "blocked")
+        .await;
 }

@@ -14,7 +14,9 @@ pub struct TokenDelta {
     pub delta: i128,
 }
 
-fn holdings(list: Option<Vec<UiTransactionTokenBalance>>) -> BTreeMap<(u8, String), (String, i128)> {
+fn holdings(
+    list: Option<Vec<UiTransactionTokenBalance>>,
+) -> BTreeMap<(u8, String), (String, i128)> {
     list.unwrap_or_default()
         .into_iter()
         .filter_map(|b| {

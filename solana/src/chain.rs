@@ -177,7 +177,9 @@ mod tests {
             Commitment::Finalized,
             Duration::from_secs(5),
         );
-        chain.hot_wallet = Some(SecretString::from("4wBqpZM9xaSheZzJSMawUKKwhdpChKbZ5eu5ky4Vigw".to_owned()));
+        chain.hot_wallet = Some(SecretString::from(
+            "4wBqpZM9xaSheZzJSMawUKKwhdpChKbZ5eu5ky4Vigw".to_owned(),
+        ));
         let shown = format!("{chain:?}");
         assert!(!shown.contains("SeCrEtKeY"), "{shown}");
         assert!(!shown.contains("4wBqpZM9"), "{shown}");

@@ -31,7 +31,9 @@ pub fn signing_key_of(keypair: &Keypair) -> SigningKey {
 pub fn pubkey_of(address: &Address) -> Result<Pubkey, SolanaError> {
     match address {
         Address::Solana(bytes) => Ok(Pubkey::new_from_array(*bytes)),
-        _ => Err(SolanaError::Unsupported("an address of another chain family")),
+        _ => Err(SolanaError::Unsupported(
+            "an address of another chain family",
+        )),
     }
 }
 

@@ -60,18 +60,33 @@ impl SolanaNode {
         tx.parse().map_err(|_| ChainError::TxRef(tx.to_owned()))
     }
 
-    async fn transaction(&self, tx: &str) -> Result<Option<EncodedConfirmedTransactionWithStatusMeta>, ChainError> {
+    async fn transaction(
+        &self,
+        tx: &str,
+    ) -> Result<Option<EncodedConfirmedTransactionWithStatusMeta>, ChainError> {
         let signature = self.signature(tx)?;
         let config = RpcTransactionConfig {
             encoding: Some(UiTransactionEncoding::Base64),
             commitment: Some(CommitmentConfig::confirmed()),
             max_supported_transaction_version: Some(0),
         };
-        match self.chain.rpc().get_transaction_with_config(&signature, config).await {
+        match self
+            .chain
+            .rpc()
+            .get_transaction_with_config(&signature, config)
+            .await
+        {
             Ok(found) => Ok(Some(found)),
             // The node answers `null` for a transaction it does not know, which the client
             // reports as a decoding error of the result.
-            Err(err) if matches!(err.kind(), solana_client::client_error::ClientErrorKind::SerdeJson(_)) => Ok(None),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    solana_client::client_error::ClientErrorKind::SerdeJson(_)
+                ) =>
+            {
+                Ok(None)
+            }
             Err(err) => Err(rpc_error(err)),
         }
     }
@@ -102,7 +117,11 @@ impl SolanaNode {
 }
 
 /// The transfer to `to` in `token` that `deltas` show: what `to` gained, and who lost it.
-fn matching(deltas: &[TokenDelta], token: &Address, to: &Address) -> Option<(u128, Vec<SenderPart>)> {
+fn matching(
+    deltas: &[TokenDelta],
+    token: &Address,
+    to: &Address,
+) -> Option<(u128, Vec<SenderPart>)> {
     let mint = token.to_string();
     let recipient = to.to_string();
     let gained: i128 = deltas
@@ -132,9 +151,12 @@ fn matching(deltas: &[TokenDelta], token: &Address, to: &Address) -> Option<(u12
 fn token_call_of(raw_tx: &str) -> Option<TokenCall> {
     let signed = tx::decode(raw_tx).ok()?;
     let keys = &signed.message.account_keys;
-    let program = |ix: &solana_message::compiled_instruction::CompiledInstruction| keys.get(usize::from(ix.program_id_index)).copied();
+    let program = |ix: &solana_message::compiled_instruction::CompiledInstruction| {
+        keys.get(usize::from(ix.program_id_index)).copied()
+    };
     let is_transfer = signed.message.instructions.iter().any(|ix| {
-        program(ix).is_some_and(|p| crate::token::TokenProgram::of_owner(&p).is_some()) && ix.data.first() == Some(&12)
+        program(ix).is_some_and(|p| crate::token::TokenProgram::of_owner(&p).is_some())
+            && ix.data.first() == Some(&12)
     });
     if !is_transfer {
         return None;
@@ -145,14 +167,19 @@ fn token_call_of(raw_tx: &str) -> Option<TokenCall> {
         .iter()
         .find(|ix| program(ix) == Some(spl_associated_token_account_interface::program::ID))?;
     let wallet = keys.get(usize::from(*create.accounts.get(2)?))?;
-    Some(TokenCall::Transfer { to: crate::keys::address_of(wallet) })
+    Some(TokenCall::Transfer {
+        to: crate::keys::address_of(wallet),
+    })
 }
 
 /// The node has no block at that slot: it says so (`RpcError`) or answers `null`, which the
 /// client reports as a result it could not decode.
 fn no_block(err: &solana_client::client_error::ClientError) -> bool {
     use solana_client::client_error::ClientErrorKind;
-    matches!(err.kind(), ClientErrorKind::RpcError(_) | ClientErrorKind::SerdeJson(_))
+    matches!(
+        err.kind(),
+        ClientErrorKind::RpcError(_) | ClientErrorKind::SerdeJson(_)
+    )
 }
 
 /// `units` base units as the decimal a Solana Pay `amount` is (no exponent, no trailing zeros).
@@ -203,7 +230,12 @@ impl ChainNode for SolanaNode {
         ))
     }
 
-    async fn contract_accepts_signature(&self, account: &Address, message: &str, signature: &[u8]) -> Result<bool, ChainError> {
+    async fn contract_accepts_signature(
+        &self,
+        account: &Address,
+        message: &str,
+        signature: &[u8],
+    ) -> Result<bool, ChainError> {
         let (Address::Solana(key), Ok(bytes)) = (account, <[u8; 64]>::try_from(signature)) else {
             return Ok(false);
         };
@@ -212,7 +244,10 @@ impl ChainNode for SolanaNode {
 
     fn payment_uri(&self, token: &Address, to: &Address, units: u128) -> String {
         match self.chain.token(token) {
-            Some(t) => format!("solana:{to}?amount={}&spl-token={token}", decimal_amount(units, t.decimals)),
+            Some(t) => format!(
+                "solana:{to}?amount={}&spl-token={token}",
+                decimal_amount(units, t.decimals)
+            ),
             // Unknown decimals: no amount rather than a wrong one; the wallet asks the payer.
             None => format!("solana:{to}?spl-token={token}"),
         }
@@ -220,7 +255,11 @@ impl ChainNode for SolanaNode {
 
     fn token_transfer(&self, token: &Address, to: &Address, units: u128) -> PlannedLeg {
         PlannedLeg {
-            action: LegAction::Transfer { asset: Some(*token), to: *to, amount: units },
+            action: LegAction::Transfer {
+                asset: Some(*token),
+                to: *to,
+                amount: units,
+            },
             fees: FeeLimits::default(),
         }
     }
@@ -253,7 +292,12 @@ impl ChainNode for SolanaNode {
         }
     }
 
-    async fn transfer_logs(&self, tokens: &[Address], from: u64, to: u64) -> Result<Vec<TransferLog>, ChainError> {
+    async fn transfer_logs(
+        &self,
+        tokens: &[Address],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<TransferLog>, ChainError> {
         let mints: Vec<String> = tokens.iter().map(ToString::to_string).collect();
         let mut logs = Vec::new();
         for slot in from..=to {
@@ -269,19 +313,39 @@ impl ChainNode for SolanaNode {
                 Err(err) if no_block(&err) => continue,
                 Err(err) => return Err(rpc_error(err)),
             };
-            for (index, item) in block.transactions.unwrap_or_default().into_iter().enumerate() {
-                let (Some(meta), Some(decoded)) = (item.meta.as_ref(), item.transaction.decode()) else { continue };
+            for (index, item) in block
+                .transactions
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+            {
+                let (Some(meta), Some(decoded)) = (item.meta.as_ref(), item.transaction.decode())
+                else {
+                    continue;
+                };
                 if meta.err.is_some() {
                     continue;
                 }
-                let tx_hash = decoded.signatures.first().map(ToString::to_string).unwrap_or_default();
+                let tx_hash = decoded
+                    .signatures
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 let deltas = token_deltas(meta);
-                for gain in deltas.iter().filter(|d| d.delta > 0 && mints.contains(&d.mint)) {
+                for gain in deltas
+                    .iter()
+                    .filter(|d| d.delta > 0 && mints.contains(&d.mint))
+                {
                     let sender = deltas.iter().find(|d| d.mint == gain.mint && d.delta < 0);
-                    let (Some(token), Some(to)) = (address(&gain.mint), address(&gain.owner)) else { continue };
+                    let (Some(token), Some(to)) = (address(&gain.mint), address(&gain.owner))
+                    else {
+                        continue;
+                    };
                     logs.push(TransferLog {
                         token,
-                        from: sender.and_then(|s| address(&s.owner)).unwrap_or(Address::Solana([0; 32])),
+                        from: sender
+                            .and_then(|s| address(&s.owner))
+                            .unwrap_or(Address::Solana([0; 32])),
                         to,
                         amount_units: u128::try_from(gain.delta).unwrap_or(0),
                         tx_hash: tx_hash.clone(),
@@ -295,15 +359,32 @@ impl ChainNode for SolanaNode {
         Ok(logs)
     }
 
-    async fn observe_transfer(&self, tx: &str, token: &Address, to: &Address) -> Result<ObservedTransfer, ChainError> {
+    async fn observe_transfer(
+        &self,
+        tx: &str,
+        token: &Address,
+        to: &Address,
+    ) -> Result<ObservedTransfer, ChainError> {
         let signature = self.signature(tx)?;
-        let found = self.transaction(tx).await?.ok_or_else(|| ChainError::TxNotFound(tx.to_owned()))?;
-        let meta = found.transaction.meta.as_ref().ok_or_else(|| ChainError::TxNotFound(tx.to_owned()))?;
+        let found = self
+            .transaction(tx)
+            .await?
+            .ok_or_else(|| ChainError::TxNotFound(tx.to_owned()))?;
+        let meta = found
+            .transaction
+            .meta
+            .as_ref()
+            .ok_or_else(|| ChainError::TxNotFound(tx.to_owned()))?;
         if meta.err.is_some() {
             return Err(ChainError::TxFailed(tx.to_owned()));
         }
-        let no_match = || ChainError::NoMatchingTransfer { tx: tx.to_owned(), token: token.to_string(), to: to.to_string() };
-        let (amount_units, senders) = matching(&token_deltas(meta), token, to).ok_or_else(no_match)?;
+        let no_match = || ChainError::NoMatchingTransfer {
+            tx: tx.to_owned(),
+            token: token.to_string(),
+            to: to.to_string(),
+        };
+        let (amount_units, senders) =
+            matching(&token_deltas(meta), token, to).ok_or_else(no_match)?;
         let from = senders.first().map(|p| p.from).ok_or_else(no_match)?;
         let block_hash = self.block_hash(found.slot).await?.unwrap_or_default();
         Ok(ObservedTransfer {
@@ -317,14 +398,21 @@ impl ChainNode for SolanaNode {
             block_hash,
             log_index: 0,
             confirmations: self.depth(&signature, found.slot).await?,
-            block_timestamp: found.block_time.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+            block_timestamp: found
+                .block_time
+                .and_then(|t| u64::try_from(t).ok())
+                .unwrap_or(0),
         })
     }
 
     async fn receipt(&self, tx: &str) -> Result<Option<Receipt>, ChainError> {
         let signature = self.signature(tx)?;
-        let Some(found) = self.transaction(tx).await? else { return Ok(None) };
-        let Some(meta) = found.transaction.meta.as_ref() else { return Ok(None) };
+        let Some(found) = self.transaction(tx).await? else {
+            return Ok(None);
+        };
+        let Some(meta) = found.transaction.meta.as_ref() else {
+            return Ok(None);
+        };
         Ok(Some(Receipt {
             success: meta.err.is_none(),
             block_number: found.slot,
@@ -336,7 +424,12 @@ impl ChainNode for SolanaNode {
 
     /// A leg whose blockhash expired unseen is failed by the rail's own drive (it can never
     /// land), so a submitted leg is never "lost" here.
-    async fn leg_lost(&self, _tx: &str, _from: &Address, _sequence: u64) -> Result<bool, ChainError> {
+    async fn leg_lost(
+        &self,
+        _tx: &str,
+        _from: &Address,
+        _sequence: u64,
+    ) -> Result<bool, ChainError> {
         Ok(false)
     }
 
@@ -350,7 +443,10 @@ impl ChainNode for SolanaNode {
             LegAction::Transfer { asset: Some(_), .. } => TOKEN_ACCOUNT_RENT,
             _ => 0,
         };
-        Ok(FeeQuote { units: 1, max_fee_per_unit: LAMPORTS_PER_SIGNATURE + priority + rent })
+        Ok(FeeQuote {
+            units: 1,
+            max_fee_per_unit: LAMPORTS_PER_SIGNATURE + priority + rent,
+        })
     }
 
     async fn unit_price(&self) -> Result<u128, ChainError> {

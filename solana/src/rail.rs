@@ -22,7 +22,9 @@ use rialto_connectors::rail::{
 };
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
-use solana_client::rpc_config::{RpcBlockConfig, RpcSimulateTransactionConfig, RpcTransactionConfig};
+use solana_client::rpc_config::{
+    RpcBlockConfig, RpcSimulateTransactionConfig, RpcTransactionConfig,
+};
 use solana_client::rpc_request::RpcRequest;
 use solana_commitment_config::CommitmentConfig;
 use solana_compute_budget_interface::ComputeBudgetInstruction;
@@ -75,9 +77,16 @@ impl<'a> SolanaRail<'a> {
                 amount,
             } => {
                 let units = u64::try_from(*amount).map_err(|_| SolanaError::Amount(*amount))?;
-                let info = token::read_mint(self.chain.rpc(), &pubkey_of(mint)?, confirmed()).await?;
+                let info =
+                    token::read_mint(self.chain.rpc(), &pubkey_of(mint)?, confirmed()).await?;
                 Ok(Plan {
-                    instructions: token::transfer_instructions(from, from, &pubkey_of(to)?, &info, units)?,
+                    instructions: token::transfer_instructions(
+                        from,
+                        from,
+                        &pubkey_of(to)?,
+                        &info,
+                        units,
+                    )?,
                     to: *to,
                     moves: Some((*mint, *amount)),
                 })
@@ -113,7 +122,8 @@ impl<'a> SolanaRail<'a> {
         if let Some(cap) = request.fees.max_fee_per_unit {
             price = price.min(u64::try_from(cap).unwrap_or(u64::MAX));
         }
-        let limit = u64::from(self.chain.compute_unit_limit).saturating_add(request.fees.extra_units);
+        let limit =
+            u64::from(self.chain.compute_unit_limit).saturating_add(request.fees.extra_units);
         let mut budget = vec![ComputeBudgetInstruction::set_compute_unit_limit(
             u32::try_from(limit).unwrap_or(u32::MAX),
         )];
@@ -127,7 +137,10 @@ impl<'a> SolanaRail<'a> {
     async fn record(&self, request: &LegRequest, now_ms: i64) -> Result<ChainTransfer, RailError> {
         let keypair = keypair_of(&request.from).map_err(|e| RailError::Key(Box::new(e)))?;
         let from = keypair.pubkey();
-        let plan = self.plan(&from, &request.action).await.map_err(chain_error)?;
+        let plan = self
+            .plan(&from, &request.action)
+            .await
+            .map_err(chain_error)?;
         let leg_id = LegId::generate().to_string();
         let mut instructions = self.budget(request);
         instructions.extend(plan.instructions);
@@ -195,7 +208,12 @@ impl<'a> SolanaRail<'a> {
             leg.raw_tx,
             {"encoding": "base64", "skipPreflight": true, "maxRetries": 0}
         ]);
-        match self.chain.rpc().send::<String>(RpcRequest::SendTransaction, params).await {
+        match self
+            .chain
+            .rpc()
+            .send::<String>(RpcRequest::SendTransaction, params)
+            .await
+        {
             Ok(_) => {
                 if leg.status == LegStatus::Pending {
                     self.journal
@@ -244,7 +262,12 @@ impl SolanaRail<'_> {
 
     /// The block of `slot` and what the sender paid for `signature` (fee and the rent of the
     /// accounts it created: both leave the sender's balance for the network's sake).
-    async fn mined_at(&self, slot: u64, signature: &Signature, leg: &ChainTransfer) -> Result<Mined, SolanaError> {
+    async fn mined_at(
+        &self,
+        slot: u64,
+        signature: &Signature,
+        leg: &ChainTransfer,
+    ) -> Result<Mined, SolanaError> {
         let rpc = self.chain.rpc();
         let block = rpc
             .get_block_with_config(
@@ -308,7 +331,9 @@ impl SolanaRail<'_> {
             .map_err(|_| chain_error(SolanaError::Decode(format!("signature {}", leg.tx_hash))))?;
         let seen = self.look_up(&signature).await.map_err(chain_error)?;
         let (status, slot, failure) = match seen {
-            Seen::At { deep_enough: false, .. } => {
+            Seen::At {
+                deep_enough: false, ..
+            } => {
                 if leg.status == LegStatus::Pending {
                     self.journal
                         .set_status(&leg.draft.leg_id, LegStatus::Submitted, None, None, now_ms)
@@ -317,20 +342,42 @@ impl SolanaRail<'_> {
                 }
                 return Ok(false);
             }
-            Seen::At { slot, failure: Some(reason), .. } => (LegStatus::Failed, slot, Some(reason)),
-            Seen::At { slot, failure: None, .. } => (LegStatus::Confirmed, slot, None),
+            Seen::At {
+                slot,
+                failure: Some(reason),
+                ..
+            } => (LegStatus::Failed, slot, Some(reason)),
+            Seen::At {
+                slot,
+                failure: None,
+                ..
+            } => (LegStatus::Confirmed, slot, None),
             Seen::NotFound => return self.not_found(leg, &signature, now_ms).await,
         };
-        let mined = self.mined_at(slot, &signature, leg).await.map_err(chain_error)?;
+        let mined = self
+            .mined_at(slot, &signature, leg)
+            .await
+            .map_err(chain_error)?;
         self.journal
-            .set_status(&leg.draft.leg_id, status, Some(mined), failure.as_deref(), now_ms)
+            .set_status(
+                &leg.draft.leg_id,
+                status,
+                Some(mined),
+                failure.as_deref(),
+                now_ms,
+            )
             .await?;
         Ok(true)
     }
 
     /// A leg the node does not know: broadcast again while its blockhash lives; once it has
     /// expired (and the signature is still unknown after that) it can never land: `failed`.
-    async fn not_found(&self, leg: &ChainTransfer, signature: &Signature, now_ms: i64) -> Result<bool, RailError> {
+    async fn not_found(
+        &self,
+        leg: &ChainTransfer,
+        signature: &Signature,
+        now_ms: i64,
+    ) -> Result<bool, RailError> {
         let recorded = tx::decode(&leg.raw_tx).map_err(chain_error)?;
         let alive = self
             .chain
@@ -342,7 +389,10 @@ impl SolanaRail<'_> {
             self.broadcast(leg, now_ms).await?;
             return Ok(false);
         }
-        if !matches!(self.look_up(signature).await.map_err(chain_error)?, Seen::NotFound) {
+        if !matches!(
+            self.look_up(signature).await.map_err(chain_error)?,
+            Seen::NotFound
+        ) {
             return Ok(false); // it landed meanwhile: the next drive follows it
         }
         self.journal
@@ -386,9 +436,10 @@ impl Rail for SolanaRail<'_> {
 
     async fn token_metadata(&self, token: &Address) -> Result<TokenMetadata, RailError> {
         let mint = pubkey_of(token).map_err(|_| RailError::ForeignAddress(token.to_string()))?;
-        let info: MintInfo = token::read_mint(self.chain.rpc(), &mint, self.chain.commitment.config())
-            .await
-            .map_err(chain_error)?;
+        let info: MintInfo =
+            token::read_mint(self.chain.rpc(), &mint, self.chain.commitment.config())
+                .await
+                .map_err(chain_error)?;
         // Classic SPL mints carry no symbol on chain: the configuration names them, else the
         // mint's own address stands for it.
         let symbol = self
@@ -408,8 +459,11 @@ impl Rail for SolanaRail<'_> {
         let rpc = self.chain.rpc();
         match token {
             Some(token) => {
-                let mint = pubkey_of(token).map_err(|_| RailError::ForeignAddress(token.to_string()))?;
-                let info = token::read_mint(rpc, &mint, commitment).await.map_err(chain_error)?;
+                let mint =
+                    pubkey_of(token).map_err(|_| RailError::ForeignAddress(token.to_string()))?;
+                let info = token::read_mint(rpc, &mint, commitment)
+                    .await
+                    .map_err(chain_error)?;
                 let units = token::ata_balance(rpc, &owner, &info, commitment)
                     .await
                     .map_err(chain_error)?;

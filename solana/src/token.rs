@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn the_two_token_programs_are_told_apart_by_owner() {
-        assert_eq!(TokenProgram::of_owner(&TOKEN_PROGRAM), Some(TokenProgram::Spl));
+        assert_eq!(
+            TokenProgram::of_owner(&TOKEN_PROGRAM),
+            Some(TokenProgram::Spl)
+        );
         assert_eq!(
             TokenProgram::of_owner(&TOKEN_2022_PROGRAM),
             Some(TokenProgram::Token2022)
@@ -161,8 +164,15 @@ mod tests {
     fn a_wallets_token_account_differs_per_program() {
         let owner = Pubkey::new_from_array([3; 32]);
         let mint = Pubkey::new_from_array([4; 32]);
-        let spl = MintInfo { mint, program: TokenProgram::Spl, decimals: 6 };
-        let t22 = MintInfo { program: TokenProgram::Token2022, ..spl };
+        let spl = MintInfo {
+            mint,
+            program: TokenProgram::Spl,
+            decimals: 6,
+        };
+        let t22 = MintInfo {
+            program: TokenProgram::Token2022,
+            ..spl
+        };
         assert_ne!(ata(&owner, &spl), ata(&owner, &t22));
     }
 }

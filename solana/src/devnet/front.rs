@@ -55,7 +55,9 @@ fn sent_signature(request: &Value) -> Option<String> {
     let bytes = if base58 {
         bs58::decode(text).into_vec().ok()?
     } else {
-        base64::engine::general_purpose::STANDARD.decode(text).ok()?
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?
     };
     // Wire format: a short-vec count of signatures (one byte below 128), then 64-byte each.
     let signature = bytes.get(1..65)?;
@@ -119,7 +121,11 @@ impl PausableFront {
     }
 }
 
-async fn forward(client: &reqwest::Client, upstream: &str, body: Bytes) -> Result<Bytes, reqwest::Error> {
+async fn forward(
+    client: &reqwest::Client,
+    upstream: &str,
+    body: Bytes,
+) -> Result<Bytes, reqwest::Error> {
     client
         .post(upstream)
         .header("content-type", "application/json")
@@ -150,7 +156,9 @@ async fn handle(
         Err(_) => return Ok(json_response(Bytes::new())),
     };
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    if let Some(request) = parsed.filter(|r| r.get("method").and_then(Value::as_str) == Some("sendTransaction")) {
+    if let Some(request) =
+        parsed.filter(|r| r.get("method").and_then(Value::as_str) == Some("sendTransaction"))
+    {
         let mut state = held.lock().unwrap_or_else(|p| p.into_inner());
         if state.paused {
             if let Some(signature) = sent_signature(&request) {

@@ -79,23 +79,40 @@ pub struct SolanaManifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Json { path: String, source: serde_json::Error },
+    Json {
+        path: String,
+        source: serde_json::Error,
+    },
 }
 
 impl SolanaManifest {
     /// The `solana` key of the manifest at `path`; `None` when the devnet ran without Solana.
     pub fn read(path: &Path) -> Result<Option<Self>, ManifestError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+            path: shown.clone(),
+            source,
+        })?;
         let mut whole: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| ManifestError::Json { path: shown.clone(), source })?;
+            serde_json::from_str(&text).map_err(|source| ManifestError::Json {
+                path: shown.clone(),
+                source,
+            })?;
         match whole.get_mut("solana").map(serde_json::Value::take) {
             None | Some(serde_json::Value::Null) => Ok(None),
-            Some(section) => serde_json::from_value(section)
-                .map(Some)
-                .map_err(|source| ManifestError::Json { path: shown, source }),
+            Some(section) => {
+                serde_json::from_value(section)
+                    .map(Some)
+                    .map_err(|source| ManifestError::Json {
+                        path: shown,
+                        source,
+                    })
+            }
         }
     }
 
@@ -103,9 +120,15 @@ impl SolanaManifest {
     /// through a sibling temporary file and a rename, so a reader never sees half a file.
     pub fn write_into(&self, path: &Path) -> Result<(), ManifestError> {
         let shown = path.display().to_string();
-        let io = |source| ManifestError::Io { path: shown.clone(), source };
+        let io = |source| ManifestError::Io {
+            path: shown.clone(),
+            source,
+        };
         let text = std::fs::read_to_string(path).map_err(io)?;
-        let json = |source| ManifestError::Json { path: shown.clone(), source };
+        let json = |source| ManifestError::Json {
+            path: shown.clone(),
+            source,
+        };
         let mut whole: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
         let section = serde_json::to_value(self).map_err(json)?;
         if let Some(object) = whole.as_object_mut() {

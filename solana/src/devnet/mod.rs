@@ -81,8 +81,16 @@ impl SolanaDevnet {
             _simnet: simnet,
             rpc_url,
             caip2,
-            usdc: MintInfo { mint: Pubkey::default(), program: TokenProgram::Spl, decimals: DEVNET_DECIMALS },
-            pyusd: MintInfo { mint: Pubkey::default(), program: TokenProgram::Token2022, decimals: DEVNET_DECIMALS },
+            usdc: MintInfo {
+                mint: Pubkey::default(),
+                program: TokenProgram::Spl,
+                decimals: DEVNET_DECIMALS,
+            },
+            pyusd: MintInfo {
+                mint: Pubkey::default(),
+                program: TokenProgram::Token2022,
+                decimals: DEVNET_DECIMALS,
+            },
             authority,
             rpc,
         };
@@ -90,7 +98,10 @@ impl SolanaDevnet {
             .create_mint(&manifest::devnet_keypair("USDC mint"), TokenProgram::Spl)
             .await?;
         devnet.pyusd = devnet
-            .create_mint(&manifest::devnet_keypair("PYUSD mint"), TokenProgram::Token2022)
+            .create_mint(
+                &manifest::devnet_keypair("PYUSD mint"),
+                TokenProgram::Token2022,
+            )
             .await?;
         Ok(devnet)
     }
@@ -99,9 +110,16 @@ impl SolanaDevnet {
         &self.rpc
     }
 
-    async fn create_mint(&self, mint: &Keypair, program: TokenProgram) -> Result<MintInfo, SolanaError> {
+    async fn create_mint(
+        &self,
+        mint: &Keypair,
+        program: TokenProgram,
+    ) -> Result<MintInfo, SolanaError> {
         let space = spl_token_2022_interface::state::Mint::LEN;
-        let rent = self.rpc.get_minimum_balance_for_rent_exemption(space).await?;
+        let rent = self
+            .rpc
+            .get_minimum_balance_for_rent_exemption(space)
+            .await?;
         let authority = self.authority.pubkey();
         let instructions = vec![
             solana_system_interface::instruction::create_account(
@@ -121,11 +139,21 @@ impl SolanaDevnet {
             .map_err(|e| SolanaError::Instruction(e.to_string()))?,
         ];
         self.submit(&instructions, &[mint]).await?;
-        Ok(MintInfo { mint: mint.pubkey(), program, decimals: DEVNET_DECIMALS })
+        Ok(MintInfo {
+            mint: mint.pubkey(),
+            program,
+            decimals: DEVNET_DECIMALS,
+        })
     }
 
     /// Gives `owner` `lamports` of SOL and mints `units` of `mint` into its token account.
-    pub async fn fund(&self, owner: &Pubkey, lamports: u64, mint: &MintInfo, units: u64) -> Result<(), SolanaError> {
+    pub async fn fund(
+        &self,
+        owner: &Pubkey,
+        lamports: u64,
+        mint: &MintInfo,
+        units: u64,
+    ) -> Result<(), SolanaError> {
         if lamports > 0 {
             airdrop(&self.rpc, owner, lamports).await?;
         }
@@ -164,7 +192,11 @@ impl SolanaDevnet {
 
     /// Sends `instructions` paid and signed by the authority (and `extra` signers) and waits
     /// until they are confirmed.
-    async fn submit(&self, instructions: &[Instruction], extra: &[&Keypair]) -> Result<(), SolanaError> {
+    async fn submit(
+        &self,
+        instructions: &[Instruction],
+        extra: &[&Keypair],
+    ) -> Result<(), SolanaError> {
         let blockhash = self.rpc.get_latest_blockhash().await?;
         let mut signers: Vec<&Keypair> = vec![&self.authority];
         signers.extend_from_slice(extra);
@@ -206,7 +238,9 @@ pub async fn confirm(rpc: &RpcClient, signature: &Signature) -> Result<(), Solan
             }
         }
         if started.elapsed() > CONFIRM_TIMEOUT {
-            return Err(failed(&format!("{signature} not confirmed within {CONFIRM_TIMEOUT:?}")));
+            return Err(failed(&format!(
+                "{signature} not confirmed within {CONFIRM_TIMEOUT:?}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -226,8 +260,10 @@ impl SolanaDevnet {
         let mut payers = Vec::new();
         for n in 1..=DEVNET_PAYERS {
             let payer = manifest::devnet_keypair(&format!("payer {n}"));
-            self.fund(&payer.pubkey(), DEVNET_LAMPORTS, &self.usdc, PAYER_UNITS).await?;
-            self.fund(&payer.pubkey(), 0, &self.pyusd, PAYER_UNITS).await?;
+            self.fund(&payer.pubkey(), DEVNET_LAMPORTS, &self.usdc, PAYER_UNITS)
+                .await?;
+            self.fund(&payer.pubkey(), 0, &self.pyusd, PAYER_UNITS)
+                .await?;
             payers.push(manifest::SolanaAccount::of(&payer));
         }
         let hot = manifest::devnet_keypair("gateway hot wallet");
@@ -241,9 +277,12 @@ impl SolanaDevnet {
             chain_id: self.caip2.clone(),
             alias: manifest::DEVNET_ALIAS.into(),
             rpc_url: self.rpc_url.clone(),
-            tokens: [("USDC".to_owned(), entry(&self.usdc, "spl-token")), ("PYUSD".to_owned(), entry(&self.pyusd, "token-2022"))]
-                .into_iter()
-                .collect(),
+            tokens: [
+                ("USDC".to_owned(), entry(&self.usdc, "spl-token")),
+                ("PYUSD".to_owned(), entry(&self.pyusd, "token-2022")),
+            ]
+            .into_iter()
+            .collect(),
             payers,
             gateway_hot_wallet: manifest::SolanaAccount::of(&hot),
             mint_authority: manifest::SolanaAccount::of(&self.authority),
@@ -254,7 +293,13 @@ impl SolanaDevnet {
 impl SolanaDevnet {
     /// `payer` sends `units` of `mint` to `to`'s token account (created if missing, rent paid by
     /// the payer), as a wallet paying a Solana Pay request would; the confirmed signature.
-    pub async fn pay(&self, payer: &Keypair, to: &Pubkey, mint: &MintInfo, units: u64) -> Result<String, SolanaError> {
+    pub async fn pay(
+        &self,
+        payer: &Keypair,
+        to: &Pubkey,
+        mint: &MintInfo,
+        units: u64,
+    ) -> Result<String, SolanaError> {
         let from = payer.pubkey();
         let instructions = token::transfer_instructions(&from, &from, to, mint, units)?;
         let blockhash = self.rpc.get_latest_blockhash().await?;

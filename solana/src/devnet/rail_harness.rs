@@ -149,7 +149,10 @@ impl RailHarness for SimnetRailHarness {
         let start = self.slot().await;
         let started = Instant::now();
         while self.slot().await < start + n + 1 {
-            assert!(started.elapsed() < Duration::from_secs(60), "the simnet stopped producing slots");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the simnet stopped producing slots"
+            );
             tokio::time::sleep(Duration::from_millis(HARNESS_SLOT_MS / 4)).await;
         }
     }

@@ -47,7 +47,10 @@ pub fn locate_simnet(repo_root: &Path, explicit: Option<PathBuf>) -> Result<Path
 /// The simnet binary as tests find it: `SOLANA_SIMNET_BIN`, else the workspace's build.
 pub fn locate_for_tests() -> Result<PathBuf, SimnetError> {
     let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    locate_simnet(&repo_root, std::env::var_os("SOLANA_SIMNET_BIN").map(PathBuf::from))
+    locate_simnet(
+        &repo_root,
+        std::env::var_os("SOLANA_SIMNET_BIN").map(PathBuf::from),
+    )
 }
 
 /// A running simnet. Dropping it kills the process and waits for it.

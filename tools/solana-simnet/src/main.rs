@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, RecvTimeoutError};
 use surfpool_core::surfnet::svm::{SurfnetSvm, SurfnetSvmConfig};
-use surfpool_types::{
-    BlockProductionMode, RpcConfig, SimnetConfig, SimnetEvent, SurfpoolConfig,
-};
+use surfpool_types::{BlockProductionMode, RpcConfig, SimnetConfig, SimnetEvent, SurfpoolConfig};
 
 /// How long the simnet may take to say it started.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
@@ -43,7 +41,10 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag}: not a number: {v}"));
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--port" => args.port = u16::try_from(number(&value)?).map_err(|e| e.to_string())?,
             "--ws-port" => {
