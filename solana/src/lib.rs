@@ -12,6 +12,8 @@
 //! - [`rail`]: [`rail::SolanaRail`].
 //! - [`node`]: [`node::SolanaNode`], the `ChainNode` role (slots, signatures, what a transaction
 //!   paid, the payer's ed25519 proof, Solana Pay URIs).
+//! - [`pay`]: Solana Pay detection: a payment found by its reference key and checked against
+//!   the request (recipient, mint, exact amount, memo).
 //! - [`balances`]: a transaction's token balance changes per mint and owner.
 //! - [`devnet`]: the local simnet (the `rialto-solana-simnet` binary), a pausable RPC front for
 //!   the rail conformance suite, and its harness. Test and devnet support only.
@@ -23,6 +25,7 @@ pub mod devnet;
 pub mod error;
 pub mod keys;
 pub mod node;
+pub mod pay;
 pub mod rail;
 pub mod token;
 pub mod tx;

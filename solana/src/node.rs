@@ -60,7 +60,7 @@ impl SolanaNode {
         tx.parse().map_err(|_| ChainError::TxRef(tx.to_owned()))
     }
 
-    async fn transaction(
+    pub(crate) async fn transaction(
         &self,
         tx: &str,
     ) -> Result<Option<EncodedConfirmedTransactionWithStatusMeta>, ChainError> {

@@ -309,6 +309,36 @@ impl SolanaDevnet {
         Ok(signature.to_string())
     }
 
+    /// Pays a Solana Pay transfer request as a wallet does: `reference` added to the transfer
+    /// instruction as a read-only account, and `memo` (if any) as an SPL Memo instruction
+    /// before it. The confirmed signature.
+    pub async fn pay_request(
+        &self,
+        payer: &Keypair,
+        to: &Pubkey,
+        mint: &MintInfo,
+        units: u64,
+        reference: &Pubkey,
+        memo: Option<&str>,
+    ) -> Result<String, SolanaError> {
+        let from = payer.pubkey();
+        let mut instructions = token::transfer_instructions(&from, &from, to, mint, units)?;
+        if let Some(transfer) = instructions.last_mut() {
+            transfer
+                .accounts
+                .push(solana_instruction::AccountMeta::new_readonly(*reference, false));
+        }
+        if let Some(text) = memo {
+            let at = instructions.len() - 1;
+            instructions.insert(at, token::memo(text, &from));
+        }
+        let blockhash = self.rpc.get_latest_blockhash().await?;
+        let signed = crate::tx::signed(payer, &instructions, blockhash);
+        let signature = self.rpc.send_transaction(&signed).await?;
+        confirm(&self.rpc, &signature).await?;
+        Ok(signature.to_string())
+    }
+
     /// What `owner`'s token account holds of `mint`, at `confirmed`.
     pub async fn token_balance(&self, owner: &Pubkey, mint: &MintInfo) -> Result<u64, SolanaError> {
         token::ata_balance(&self.rpc, owner, mint, CommitmentConfig::confirmed()).await
