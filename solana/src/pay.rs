@@ -37,7 +37,10 @@ pub enum Mismatch {
 
 /// The oldest successful transaction naming `reference`, if any (a reference is fresh per
 /// request, so anything later is a second payment someone must look at, not this one).
-pub async fn find_by_reference(node: &SolanaNode, reference: &Address) -> Result<Option<String>, ChainError> {
+pub async fn find_by_reference(
+    node: &SolanaNode,
+    reference: &Address,
+) -> Result<Option<String>, ChainError> {
     let key = pubkey_of(reference).map_err(|e| ChainError::Invalid(e.to_string()))?;
     let config = GetConfirmedSignaturesForAddress2Config {
         commitment: Some(CommitmentConfig::confirmed()),
@@ -59,7 +62,11 @@ pub async fn find_by_reference(node: &SolanaNode, reference: &Address) -> Result
 
 /// Checks transaction `signature` pays `requested` (module docs): the observed transfer when it
 /// does.
-pub async fn validate(node: &SolanaNode, signature: &str, requested: &Requested) -> Result<ObservedTransfer, Mismatch> {
+pub async fn validate(
+    node: &SolanaNode,
+    signature: &str,
+    requested: &Requested,
+) -> Result<ObservedTransfer, Mismatch> {
     let observed = node
         .observe_transfer(signature, &requested.mint, &requested.recipient)
         .await?;

@@ -28,13 +28,24 @@ async fn a_payment_is_found_by_its_reference_and_checked_against_the_request() {
     let payer = devnet_keypair("payer 1");
     let merchant = Keypair::new().pubkey();
     let reference = Keypair::new().pubkey();
-    let nothing_yet = find_by_reference(&node, &address_of(&reference)).await.unwrap();
-    assert_eq!(nothing_yet, None);
-    let signature = devnet
-        .pay_request(&payer, &merchant, &devnet.usdc, 25_000_000, &reference, Some("order 42"))
+    let nothing_yet = find_by_reference(&node, &address_of(&reference))
         .await
         .unwrap();
-    let found = find_by_reference(&node, &address_of(&reference)).await.unwrap();
+    assert_eq!(nothing_yet, None);
+    let signature = devnet
+        .pay_request(
+            &payer,
+            &merchant,
+            &devnet.usdc,
+            25_000_000,
+            &reference,
+            Some("order 42"),
+        )
+        .await
+        .unwrap();
+    let found = find_by_reference(&node, &address_of(&reference))
+        .await
+        .unwrap();
     assert_eq!(found.as_deref(), Some(signature.as_str()));
 
     let requested = Requested {
@@ -47,12 +58,36 @@ async fn a_payment_is_found_by_its_reference_and_checked_against_the_request() {
     assert_eq!(observed.amount_units, 25_000_000);
     assert_eq!(observed.from, address_of(&payer.pubkey()));
 
-    let more = Requested { units: 25_000_001, ..requested.clone() };
-    assert!(matches!(validate(&node, &signature, &more).await, Err(Mismatch::Amount { .. })));
-    let other_memo = Requested { memo: Some("order 43".into()), ..requested.clone() };
-    assert!(matches!(validate(&node, &signature, &other_memo).await, Err(Mismatch::Memo)));
-    let other_mint = Requested { mint: address_of(&devnet.pyusd.mint), ..requested.clone() };
-    assert!(matches!(validate(&node, &signature, &other_mint).await, Err(Mismatch::Chain(_))));
-    let other_to = Requested { recipient: address_of(&Keypair::new().pubkey()), ..requested };
-    assert!(matches!(validate(&node, &signature, &other_to).await, Err(Mismatch::Chain(_))));
+    let more = Requested {
+        units: 25_000_001,
+        ..requested.clone()
+    };
+    assert!(matches!(
+        validate(&node, &signature, &more).await,
+        Err(Mismatch::Amount { .. })
+    ));
+    let other_memo = Requested {
+        memo: Some("order 43".into()),
+        ..requested.clone()
+    };
+    assert!(matches!(
+        validate(&node, &signature, &other_memo).await,
+        Err(Mismatch::Memo)
+    ));
+    let other_mint = Requested {
+        mint: address_of(&devnet.pyusd.mint),
+        ..requested.clone()
+    };
+    assert!(matches!(
+        validate(&node, &signature, &other_mint).await,
+        Err(Mismatch::Chain(_))
+    ));
+    let other_to = Requested {
+        recipient: address_of(&Keypair::new().pubkey()),
+        ..requested
+    };
+    assert!(matches!(
+        validate(&node, &signature, &other_to).await,
+        Err(Mismatch::Chain(_))
+    ));
 }

@@ -326,7 +326,9 @@ impl SolanaDevnet {
         if let Some(transfer) = instructions.last_mut() {
             transfer
                 .accounts
-                .push(solana_instruction::AccountMeta::new_readonly(*reference, false));
+                .push(solana_instruction::AccountMeta::new_readonly(
+                    *reference, false,
+                ));
         }
         if let Some(text) = memo {
             let at = instructions.len() - 1;
