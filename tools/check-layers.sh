@@ -68,6 +68,6 @@ if [ -n "$long" ]; then
 fi
 
 if [ "$status" -eq 0 ]; then
-  echo "check-layers: engine free of web, SQL, HTTP-client and chain-SDK crates and of venue clients; crate::api only in the HTTP layer; no file over 800 lines"
+  echo "check-layers: engine free of web, SQL, HTTP-client and chain-SDK crates and of venue clients; rialto-solana on core and connectors only; no simnet in the gateway; crate::api only in the HTTP layer; no file over 800 lines"
 fi
 exit "$status"
