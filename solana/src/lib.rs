@@ -9,7 +9,7 @@
 //! - [`token`]: the two token programs, mints, associated token accounts, the transfer and
 //!   memo instructions.
 //! - [`tx`]: a leg's signed transaction as the journal records it.
-//! - [`rail`]: [`rail::SolanaRail`].
+//! - [`rail`]: the rail role, [`rail::SolanaRail`].
 //! - [`node`]: [`node::SolanaNode`], the `ChainNode` role (slots, signatures, what a transaction
 //!   paid, the payer's ed25519 proof, Solana Pay URIs).
 //! - [`pay`]: Solana Pay detection: a payment found by its reference key and checked against
@@ -17,7 +17,7 @@
 //! - [`balances`]: a transaction's token balance changes per mint and owner.
 //! - [`devnet`]: the local simnet (the `rialto-solana-simnet` binary), a pausable RPC front for
 //!   the rail conformance suite, and its harness. Test and devnet support only.
-//! - [`error`]: [`SolanaError`].
+//! - [`error`]: its error type, [`SolanaError`].
 
 pub mod balances;
 pub mod chain;
