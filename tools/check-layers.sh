@@ -13,13 +13,27 @@ engine_deps="$(cargo tree -p rialto-engine -e normal --prefix none | sed 's/ v[0
 # and price feeds through the `connectors` roles only.
 for forbidden in axum axum-core sqlx sqlx-core hyper hyper-util h2 reqwest tower tower-http \
   rustls tokio-rustls hyper-rustls webpki-roots ring \
-  alloy alloy-provider alloy-transport-http rialto-evm; do
+  alloy alloy-provider alloy-transport-http rialto-evm rialto-solana solana-client surfpool-core; do
   if grep -qx "$forbidden" <<<"$engine_deps"; then
     echo "check-layers: rialto-engine depends on $forbidden:" >&2
     cargo tree -p rialto-engine -e normal -i "$forbidden" >&2 || true
     status=1
   fi
 done
+
+# The Solana rail sits beside evm: of our crates it uses core and connectors only.
+solana_ours="$(cargo tree -p rialto-solana -e normal --prefix none | sed 's/ v[0-9].*//' | grep '^rialto-' | sort -u)"
+for forbidden in rialto-engine rialto-gateway rialto-evm rialto-router rialto-compliance; do
+  if grep -qx "$forbidden" <<<"$solana_ours"; then
+    echo "check-layers: rialto-solana depends on $forbidden" >&2
+    status=1
+  fi
+done
+# The local simnet (surfpool, a whole SVM) is dev/test-only: never linked into the gateway.
+if cargo tree -p rialto-gateway -e normal --prefix none | grep -q '^surfpool-core '; then
+  echo "check-layers: rialto-gateway links surfpool-core (the simnet is a dev/test-only binary)" >&2
+  status=1
+fi
 
 # Only the HTTP layer (gateway/src/api) and the gateway's start-up files may name `crate::api`.
 offenders="$(grep -rln 'crate::api' --include='*.rs' gateway/src engine/src \
@@ -56,6 +70,6 @@ if [ -n "$long" ]; then
 fi
 
 if [ "$status" -eq 0 ]; then
-  echo "check-layers: engine free of web, SQL, HTTP-client and chain-SDK crates and of venue clients; crate::api only in the HTTP layer; no file over 800 lines"
+  echo "check-layers: engine free of web, SQL, HTTP-client and chain-SDK crates and of venue clients; rialto-solana on core and connectors only; no simnet in the gateway; crate::api only in the HTTP layer; no file over 800 lines"
 fi
 exit "$status"

@@ -13,6 +13,11 @@ pg_start
 # The devnet toolchain first: the EVM suites start real anvil chains.
 ANVIL_BIN="$(tools/devnet/install.sh)"
 export ANVIL_BIN
+# The local Solana endpoint is a cargo binary of the workspace (surfpool's offline simnet), built
+# here so the Solana suites find it; no other install.
+cargo build -p rialto-solana-simnet
+SOLANA_SIMNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rialto-solana-simnet"
+export SOLANA_SIMNET_BIN
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"
 echo "== TypeScript SDK against a real gateway" >&2

@@ -1,15 +1,17 @@
 //! The asset registry shipped with the binary: `data/assets/chains.json`, the real tokens in
-//! `data/assets/reference.json` and the devnet's tokens in `data/assets/sandbox.json` (see
-//! `data/assets/README.md` for provenance and refresh).
+//! `data/assets/reference.json` and the devnet's tokens in `data/assets/sandbox.json` and
+//! `data/assets/sandbox-solana.json` (the Solana simnet's stand-in mints); see
+//! `data/assets/README.md` for provenance and refresh.
 
 use rialto_core::asset::{AssetRegistry, RegistryError};
 
 const CHAINS: &str = include_str!("../../data/assets/chains.json");
 const REFERENCE: &str = include_str!("../../data/assets/reference.json");
 const SANDBOX: &str = include_str!("../../data/assets/sandbox.json");
+const SANDBOX_SOLANA: &str = include_str!("../../data/assets/sandbox-solana.json");
 
 pub fn builtin() -> Result<AssetRegistry, RegistryError> {
-    AssetRegistry::from_json(CHAINS, &[REFERENCE, SANDBOX])
+    AssetRegistry::from_json(CHAINS, &[REFERENCE, SANDBOX, SANDBOX_SOLANA])
 }
 
 #[cfg(test)]

@@ -173,6 +173,14 @@ pub fn from_sandbox(
     if let Some(keys) = deposit_keys(&sandbox.deposit_mnemonic, "sandbox.deposit_mnemonic")? {
         set.engine = set.engine.with_deposit_keys(false, keys);
     }
+    if let Some(caip2) = crate::solana_chains::add_sandbox(
+        &mut set.engine,
+        Path::new(&sandbox.devnet_manifest),
+        registry,
+        sandbox.confirmations.max(1),
+    )? {
+        tracing::info!(chain = %caip2, "sandbox Solana chain from the devnet manifest");
+    }
     let chains = set.chains_of(false);
     let bridge =
         DevnetBurnMint::from_manifest(&manifest, &chains).context("the devnet bridge's minters")?;

@@ -12,6 +12,9 @@
 //!   PostgreSQL, with the migrations.
 //! - [`chains`]: the configuration's chains wired behind the connectors' roles (EVM nodes,
 //!   the devnet DEX and bridge, deposit keys, Chainlink feeds) for the engine.
+//! - [`devnet_cli`]: `rialto devnet`: the anvil chains and the Solana simnet, one manifest.
+//! - [`solana_chains`]: the devnet manifest's Solana chain (`SolanaNode` over the simnet) for
+//!   the engine, sandbox mode.
 //! - [`config`]: `rialto.toml` + `RIALTO__…` environment + flags, validated at start-up.
 //! - [`server`]: start-up, telemetry and graceful shutdown.
 //! - [`exchange`]: the engine's exchange module under its old path, plus the sandbox exchange's
@@ -33,12 +36,14 @@ pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod dev_secrets;
+pub mod devnet_cli;
 pub mod doctor;
 pub mod error;
 pub mod exchange;
 pub mod http_client;
 pub mod reconcile_cli;
 pub mod server;
+pub mod solana_chains;
 pub mod store;
 pub mod uri_cli;
 pub mod tls;

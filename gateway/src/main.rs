@@ -44,14 +44,18 @@ enum Command {
         #[command(subcommand)]
         command: MerchantsCommand,
     },
-    /// Run the local sandbox devnet (two anvil chains with the sandbox contracts) in the
-    /// foreground; writes the manifest `serve --devnet-manifest` reads, removes it on exit.
+    /// Run the local sandbox devnet (two anvil chains with the sandbox contracts, and the Solana
+    /// simnet with stand-in USDC and PYUSD mints) in the foreground; writes the manifest `serve --devnet-manifest` reads, removes it on exit.
     Devnet {
         #[arg(long, default_value = "devnet.json")]
         manifest: PathBuf,
         /// The anvil binary (default: the one tools/devnet/install.sh installs, or ANVIL_BIN).
         #[arg(long, env = "ANVIL_BIN")]
         anvil: Option<PathBuf>,
+        /// The Solana simnet binary (default: `rialto-solana-simnet` beside this binary, from
+        /// `cargo build -p rialto-solana-simnet`, or SOLANA_SIMNET_BIN).
+        #[arg(long, env = "SOLANA_SIMNET_BIN")]
+        solana_simnet: Option<PathBuf>,
     },
     /// Manage operator keys (the compliance operator surface).
     Operators {
@@ -306,7 +310,11 @@ async fn main() -> anyhow::Result<()> {
             let created = create_merchant(&store, &registry, &new, SystemClock.now_ms()).await?;
             print_merchant(&created, json)
         }
-        Command::Devnet { manifest, anvil } => {
+        Command::Devnet {
+            manifest,
+            anvil,
+            solana_simnet,
+        } => {
             let config = load_config(&cli.config, Overrides::default())?;
             server::init_tracing(&config);
             let root = rialto_evm::DevnetConfig::default_repo_root();
@@ -315,8 +323,7 @@ async fn main() -> anyhow::Result<()> {
                 anvil_bin,
                 ..rialto_evm::DevnetConfig::for_repo(&root)
             };
-            rialto_evm::run_devnet_foreground(&manifest, devnet).await?;
-            Ok(())
+            rialto_gateway::devnet_cli::run(&manifest, devnet, solana_simnet).await
         }
         Command::Operators { command } => operators(&cli.config, registry, command).await,
         Command::Keys { command } => keys(&cli.config, registry, command).await,

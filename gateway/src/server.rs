@@ -228,6 +228,12 @@ pub async fn sandbox_exchange(
     }
     let manifest = rialto_evm::DevnetManifest::read(Path::new(&config.sandbox.devnet_manifest))
         .with_context(|| format!("sandbox.devnet_manifest {}", config.sandbox.devnet_manifest))?;
+    if manifest.chains.is_empty() {
+        // A devnet of the Solana simnet alone: the sandbox exchange withdraws on the EVM
+        // chains, so there is none.
+        tracing::info!("no EVM chain in the devnet manifest: no sandbox exchange");
+        return Ok(None);
+    }
     let (sandbox, venues) = crate::exchange::sandbox_for_manifest(&manifest).await?;
     tracing::info!(url = %sandbox.base_url(), "sandbox exchange (binance, kraken, coinbase APIs) ready");
     Ok(Some((sandbox, venues)))

@@ -1,0 +1,104 @@
+//! Solana Pay detection: a transfer request carries a `reference` key the wallet adds to the
+//! transfer instruction as a read-only account, so the gateway finds the payment with
+//! `getSignaturesForAddress(reference)` and then checks it against the request before binding
+//! it: recipient, mint and the exact amount from the chain's token balance changes (never from
+//! the wallet), and the memo, which must be an SPL Memo instruction of the transaction with
+//! exactly the requested text.
+
+use rialto_connectors::chain::{ChainError, ChainNode, ObservedTransfer};
+use rialto_core::address::Address;
+use solana_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
+use solana_commitment_config::CommitmentConfig;
+
+use crate::keys::pubkey_of;
+use crate::node::SolanaNode;
+use crate::token::MEMO_PROGRAM;
+
+/// What a transfer request asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    pub recipient: Address,
+    pub mint: Address,
+    /// Exactly this many base units must reach the recipient.
+    pub units: u128,
+    pub memo: Option<String>,
+}
+
+/// Why a transaction found by reference does not pay the request.
+#[derive(Debug, thiserror::Error)]
+pub enum Mismatch {
+    #[error("it moved {paid} base units, not the {asked} requested")]
+    Amount { paid: u128, asked: u128 },
+    #[error("its memo is not the requested one")]
+    Memo,
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// The oldest successful transaction naming `reference`, if any (a reference is fresh per
+/// request, so anything later is a second payment someone must look at, not this one).
+pub async fn find_by_reference(
+    node: &SolanaNode,
+    reference: &Address,
+) -> Result<Option<String>, ChainError> {
+    let key = pubkey_of(reference).map_err(|e| ChainError::Invalid(e.to_string()))?;
+    let config = GetConfirmedSignaturesForAddress2Config {
+        commitment: Some(CommitmentConfig::confirmed()),
+        ..Default::default()
+    };
+    let found = node
+        .chain
+        .rpc()
+        .get_signatures_for_address_with_config(&key, config)
+        .await
+        .map_err(|e| ChainError::Node(Box::new(crate::SolanaError::from(e))))?;
+    // Newest first: the oldest successful one is the last.
+    Ok(found
+        .into_iter()
+        .rev()
+        .find(|s| s.err.is_none())
+        .map(|s| s.signature))
+}
+
+/// Checks transaction `signature` pays `requested` (module docs): the observed transfer when it
+/// does.
+pub async fn validate(
+    node: &SolanaNode,
+    signature: &str,
+    requested: &Requested,
+) -> Result<ObservedTransfer, Mismatch> {
+    let observed = node
+        .observe_transfer(signature, &requested.mint, &requested.recipient)
+        .await?;
+    if observed.amount_units != requested.units {
+        return Err(Mismatch::Amount {
+            paid: observed.amount_units,
+            asked: requested.units,
+        });
+    }
+    if let Some(memo) = &requested.memo {
+        if !memos(node, signature).await?.iter().any(|m| m == memo) {
+            return Err(Mismatch::Memo);
+        }
+    }
+    Ok(observed)
+}
+
+/// The texts of the transaction's SPL Memo instructions.
+async fn memos(node: &SolanaNode, signature: &str) -> Result<Vec<String>, ChainError> {
+    let found = node
+        .transaction(signature)
+        .await?
+        .ok_or_else(|| ChainError::TxNotFound(signature.to_owned()))?;
+    let Some(tx) = found.transaction.transaction.decode() else {
+        return Ok(Vec::new());
+    };
+    let keys = tx.message.static_account_keys();
+    Ok(tx
+        .message
+        .instructions()
+        .iter()
+        .filter(|ix| keys.get(usize::from(ix.program_id_index)) == Some(&MEMO_PROGRAM))
+        .filter_map(|ix| String::from_utf8(ix.data.clone()).ok())
+        .collect())
+}
