@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test. Self-contained: starts a throwaway PostgreSQL for the Postgres half of the
 # store and API suites (and stops it afterwards), runs the TypeScript SDK against a real
-# gateway, installs the pinned devnet toolchain from npm and checks the committed contract
-# artifacts deploy and work on a real local anvil chain.
+# gateway, drives the x402 facilitator with the real x402 npm packages, installs the pinned
+# devnet toolchain from npm and checks the committed contract artifacts deploy and work on a
+# real local anvil chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=tools/pg.sh
@@ -19,6 +20,13 @@ echo "== TypeScript SDK against a real gateway" >&2
   cd sdk-ts
   npm ci --no-audit --no-fund --loglevel=error >&2
   RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../target}/debug/rialto" npm test
+)
+echo "== x402 facilitator with the real x402 packages from npm" >&2
+(
+  # Uses sdk-ts/dist and its test harness, built just above.
+  cd tools/x402
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/rialto" node --test x402.test.mjs
 )
 echo "== devnet contracts on a local anvil chain" >&2
 node contracts/build.mjs --check

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod money;
 pub mod quote;
 pub mod reconcile;
+pub mod x402;
 
 use async_trait::async_trait;
 use rialto_compliance::{AuditEntry, AuditRecord, ComplianceCaseId};
@@ -697,6 +698,7 @@ pub trait Store:
     + quote::QuoteStore
     + reconcile::ReconcileStore
     + access::AccessStore
+    + x402::X402Store
     + Send
     + Sync
     + 'static
