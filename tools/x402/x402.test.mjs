@@ -82,6 +82,8 @@ test("a paid request gets 200 and a PAYMENT-RESPONSE, the payment is a succeeded
   };
   const pay = wrapFetchWithPaymentFromConfig(recording, {
     schemes: [{ network, client: new ExactEvmClient(account) }],
+    // The devnet USDC is not one of the client's default assets: allow it, capped at the price.
+    spendControls: { allowedAssets: [{ network, asset: usdc, maxAmountPerPayment: PRICE }] },
   });
   const res = await pay(`${resource}/forecast`);
   assert.equal(res.status, 200, await res.clone().text());
@@ -96,7 +98,7 @@ test("a paid request gets 200 and a PAYMENT-RESPONSE, the payment is a succeeded
   const page = await rialto.listPaymentIntents({ limit: 10 });
   const intent = page.data.find((i) => i.metadata?.x402_payer === account.address);
   assert.ok(intent, "no payment intent for the x402 payment");
-  assert.equal(intent.amount, "0.01");
+  assert.match(intent.amount, /^0\.010*$/, "the price, 10000 base units of USDC");
   assert.equal(intent.metadata.x402_resource, `${resource}/forecast`);
   assert.equal((await rialto.waitForIntent(intent.id)).status, "succeeded");
 
