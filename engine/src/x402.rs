@@ -226,9 +226,19 @@ pub fn check_request(request: &FacilitatorRequest) -> Result<CheckedPayment, Inv
         amount,
         payer,
         value,
-        valid_after: auth.valid_after.parse().map_err(|_| InvalidReason::InvalidPayload)?,
-        valid_before: auth.valid_before.parse().map_err(|_| InvalidReason::InvalidPayload)?,
-        nonce: if nonce_ok { nonce } else { return Err(InvalidReason::InvalidPayload) },
+        valid_after: auth
+            .valid_after
+            .parse()
+            .map_err(|_| InvalidReason::InvalidPayload)?,
+        valid_before: auth
+            .valid_before
+            .parse()
+            .map_err(|_| InvalidReason::InvalidPayload)?,
+        nonce: if nonce_ok {
+            nonce
+        } else {
+            return Err(InvalidReason::InvalidPayload);
+        },
         signature,
     })
 }

@@ -410,14 +410,30 @@ async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
         payment_intent_id: PaymentIntentId::generate(),
         created_at_ms: T0,
     };
-    let find = || store.get_x402_payment(&payment.network, &payment.asset, &payment.payer, &payment.nonce);
+    let find = || {
+        store.get_x402_payment(
+            &payment.network,
+            &payment.asset,
+            &payment.payer,
+            &payment.nonce,
+        )
+    };
     assert_eq!(find().await.unwrap(), None);
     assert!(store.claim_x402_payment(&payment).await.unwrap());
-    let replay = X402Payment { payment_intent_id: PaymentIntentId::generate(), ..payment.clone() };
-    assert!(!store.claim_x402_payment(&replay).await.unwrap(), "a replay claims nothing");
+    let replay = X402Payment {
+        payment_intent_id: PaymentIntentId::generate(),
+        ..payment.clone()
+    };
+    assert!(
+        !store.claim_x402_payment(&replay).await.unwrap(),
+        "a replay claims nothing"
+    );
     assert_eq!(find().await.unwrap(), Some(payment.clone()));
     // Another nonce of the same payer is another payment.
-    let next = X402Payment { nonce: format!("0x{}", "cd".repeat(32)), ..replay };
+    let next = X402Payment {
+        nonce: format!("0x{}", "cd".repeat(32)),
+        ..replay
+    };
     assert!(store.claim_x402_payment(&next).await.unwrap());
 }
 

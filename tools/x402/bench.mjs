@@ -26,7 +26,7 @@ try {
     name: await client.readContract({ address: usdc, abi, functionName: "name" }),
     version: await client.readContract({ address: usdc, abi, functionName: "version" }),
   };
-  const account = privateKeyToAccount(chain.payers[3].private_key);
+  const account = privateKeyToAccount(chain.payers[chain.payers.length - 1].private_key);
   const requirements = { scheme: "exact", network, amount: "1000", asset: usdc, payTo: MERCHANT, maxTimeoutSeconds: 600, extra: domain };
   const bodies = [];
   for (let i = 0; i < N; i++) {

@@ -69,10 +69,19 @@ fn version_scheme_network_recipient_and_signature_each_have_their_reason() {
     let mut upto = request("1", "1");
     upto["paymentRequirements"]["scheme"] = json!("upto");
     assert_eq!(check(upto), Err(InvalidReason::UnsupportedScheme));
-    for network in ["solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "eip155:", "eip155:0x1", "base"] {
+    for network in [
+        "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+        "eip155:",
+        "eip155:0x1",
+        "base",
+    ] {
         let mut other = request("1", "1");
         other["paymentRequirements"]["network"] = json!(network);
-        assert_eq!(check(other), Err(InvalidReason::InvalidNetwork), "{network}");
+        assert_eq!(
+            check(other),
+            Err(InvalidReason::InvalidNetwork),
+            "{network}"
+        );
     }
     let mut elsewhere = request("1", "1");
     elsewhere["paymentPayload"]["payload"]["authorization"]["to"] = json!(PAYER);

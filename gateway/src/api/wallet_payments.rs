@@ -484,16 +484,19 @@ pub async fn submit_authorization(
         relayer: relayer_address,
     };
     let now_secs = u64::try_from(state.clock.now_ms() / 1000).unwrap_or_default();
-    let calldata = check_authorization(evm, &expected, &auth, &signature, params.chain_id, now_secs)
-        .await
-        .map_err(authorization_error)?;
+    let calldata =
+        check_authorization(evm, &expected, &auth, &signature, params.chain_id, now_secs)
+            .await
+            .map_err(authorization_error)?;
     let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
     let tx_hash = relay_for_intent(&state, &intent, chain, hot, calldata, units).await?;
     Ok(relayed(&intent, chain, &tx_hash))
 }
 
 /// The chain's relaying wallet and its address.
-pub(crate) fn relayer(chain: &Chain) -> Result<(&rialto_connectors::rail::SigningKey, Address), ApiError> {
+pub(crate) fn relayer(
+    chain: &Chain,
+) -> Result<(&rialto_connectors::rail::SigningKey, Address), ApiError> {
     let hot = chain.hot_wallet.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::ChainUnavailable,

@@ -98,7 +98,12 @@ async fn verify_payment<'a>(
     };
     let claim = state
         .store
-        .get_x402_payment(&payment.network, &lower(&payment.token), &lower(&payment.payer), &payment.nonce)
+        .get_x402_payment(
+            &payment.network,
+            &lower(&payment.token),
+            &lower(&payment.payer),
+            &payment.nonce,
+        )
         .await?;
     if claim.is_some() {
         return refuse(InvalidReason::NonceAlreadyUsed);
@@ -109,7 +114,16 @@ async fn verify_payment<'a>(
         point: "x402_payer",
         intent: None,
     };
-    if !screen_outgoing(state, &caller.merchant_id, caller.livemode, &payment.payer, at, now).await? {
+    if !screen_outgoing(
+        state,
+        &caller.merchant_id,
+        caller.livemode,
+        &payment.payer,
+        at,
+        now,
+    )
+    .await?
+    {
         return refuse(InvalidReason::PayerRefused);
     }
     let (_, relayer_address) = relayer(chain)?;
@@ -136,7 +150,11 @@ async fn verify_payment<'a>(
     };
     let now_secs = u64::try_from(now / 1000).unwrap_or_default();
     match check_authorization(evm, &expected, &auth, &payment.signature, None, now_secs).await {
-        Ok(calldata) => Ok(Ok(Verified { payment, chain, calldata })),
+        Ok(calldata) => Ok(Ok(Verified {
+            payment,
+            chain,
+            calldata,
+        })),
         Err(err) => match reason_of(&err) {
             Some(reason) => refuse(reason),
             None => {
@@ -248,14 +266,24 @@ pub async fn settle(
     };
     // Claimed before anything is stored or sent: of two settles of one header, one relays.
     if !state.store.claim_x402_payment(&claim).await? {
-        let body = settle_failure(InvalidReason::NonceAlreadyUsed, &network, Some(&payment.payer));
+        let body = settle_failure(
+            InvalidReason::NonceAlreadyUsed,
+            &network,
+            Some(&payment.payer),
+        );
         return Ok(json_response(StatusCode::OK, body.to_string()));
     }
     payment_intents::store_new_intent(&state, &intent, now).await?;
     let (hot, _) = relayer(verified.chain)?;
-    let tx_hash =
-        relay_for_intent(&state, &intent, verified.chain, hot, verified.calldata, payment.value)
-            .await?;
+    let tx_hash = relay_for_intent(
+        &state,
+        &intent,
+        verified.chain,
+        hot,
+        verified.calldata,
+        payment.value,
+    )
+    .await?;
     let body = json!({
         "success": true,
         "payer": payment.payer.to_string(),
@@ -275,15 +303,26 @@ pub async fn settle(
               (status = 401, body = ErrorBody)),
     security(("api_key" = []))
 )]
-pub async fn supported(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn supported(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     let mut kinds = Vec::new();
     let mut signers = Vec::new();
-    for chain in state.chains.iter().filter(|c| c.livemode == caller.livemode) {
+    for chain in state
+        .chains
+        .iter()
+        .filter(|c| c.livemode == caller.livemode)
+    {
         if state.evm_chains.get(chain.livemode, &chain.caip2).is_none() {
             continue;
         }
-        let Ok((_, address)) = relayer(chain) else { continue };
-        kinds.push(json!({"x402Version": X402_VERSION, "scheme": SCHEME_EXACT, "network": chain.caip2}));
+        let Ok((_, address)) = relayer(chain) else {
+            continue;
+        };
+        kinds.push(
+            json!({"x402Version": X402_VERSION, "scheme": SCHEME_EXACT, "network": chain.caip2}),
+        );
         signers.push(address.to_string());
     }
     signers.sort();

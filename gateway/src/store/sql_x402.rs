@@ -63,7 +63,9 @@ impl X402Store for SqlStore {
             asset: text("asset")?,
             payer: text("payer")?,
             nonce: text("nonce")?,
-            merchant_id: text("merchant_id")?.parse().map_err(|_| corrupt("merchant_id"))?,
+            merchant_id: text("merchant_id")?
+                .parse()
+                .map_err(|_| corrupt("merchant_id"))?,
             livemode: row.try_get::<i64, _>("livemode").db()? != 0,
             payment_intent_id: text("payment_intent_id")?
                 .parse()
