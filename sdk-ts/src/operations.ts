@@ -310,4 +310,19 @@ export abstract class Operations {
   rotateWebhookSecret(id: string, options?: RequestOptions): Promise<Ok<paths["/v1/webhook_endpoints/{id}/rotate_secret"]["post"]>> {
     return this.transport.request("POST", `/v1/webhook_endpoints/${encodeURIComponent(id)}/rotate_secret`, {}, options);
   }
+
+  /** `POST /v1/x402/settle`: Settles a verified x402 payment: claims its header, records it as a payment intent of the merchant and relays the authorization. */
+  x402Settle(body: Body<paths["/v1/x402/settle"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/settle"]["post"]>> {
+    return this.transport.request("POST", `/v1/x402/settle`, { body }, options);
+  }
+
+  /** `GET /v1/x402/supported`: The kinds this gateway settles in the caller's mode: `exact` on every EVM chain it can relay on, and the relaying wallets as signers. */
+  x402Supported(options?: RequestOptions): Promise<Ok<paths["/v1/x402/supported"]["get"]>> {
+    return this.transport.request("GET", `/v1/x402/supported`, {}, options);
+  }
+
+  /** `POST /v1/x402/verify`: Checks an x402 payment without moving anything. */
+  x402Verify(body: Body<paths["/v1/x402/verify"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/verify"]["post"]>> {
+    return this.transport.request("POST", `/v1/x402/verify`, { body }, options);
+  }
 }
