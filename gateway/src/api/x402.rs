@@ -83,7 +83,14 @@ async fn verify_payment<'a>(
     };
     let payer = Some(payment.payer);
     let refuse = |reason| Ok(Err((reason, payer)));
-    let target = payment_intents::merchant_default_settlement(state, caller).await?;
+    // A merchant without a default settlement target has no `payTo` a payment could match.
+    let target = match payment_intents::merchant_default_settlement(state, caller).await {
+        Ok(target) => target,
+        Err(e) if e.code == ErrorCode::ParameterMissing => {
+            return refuse(InvalidReason::PayToNotMerchant)
+        }
+        Err(e) => return Err(e),
+    };
     let settles_here = target.asset.id.chain().to_string() == payment.network
         && target.asset.contract == payment.token
         && target.address == payment.pay_to;
@@ -206,8 +213,13 @@ async fn intent_for(
 ) -> Result<PaymentIntent, ApiError> {
     let target = payment_intents::merchant_default_settlement(state, caller).await?;
     let asset = &target.asset;
-    let price = Money::from_base_units(payment.amount, asset.currency())
-        .map_err(|e| ApiError::internal(&e))?;
+    let price = Money::from_base_units(payment.amount, asset.currency()).map_err(|_| {
+        ApiError::new(
+            ErrorCode::AmountTooLarge,
+            "paymentRequirements.amount is more than a payment intent can hold.",
+        )
+        .param("paymentRequirements.amount")
+    })?;
     let mut metadata = std::collections::BTreeMap::new();
     metadata.insert("x402_payer".to_owned(), payment.payer.to_string());
     let resource = request.payment_payload.resource.as_ref();
