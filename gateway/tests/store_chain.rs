@@ -386,7 +386,7 @@ async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn 
 async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
     use rialto_core::id::{MerchantId, PaymentIntentId};
     use rialto_gateway::keys::generate_key;
-    use rialto_gateway::store::x402::{X402Payment, X402Store};
+    use rialto_gateway::store::x402::X402Payment;
     use rialto_gateway::store::{KeyKind, Merchant};
 
     let merchant = MerchantId::generate();
