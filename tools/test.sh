@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test. Self-contained: starts a throwaway PostgreSQL for the Postgres half of the
 # store and API suites (and stops it afterwards), runs the TypeScript SDK against a real
-# gateway, drives the hosted checkout page in Debian's chromium (tools/browser), installs
-# the pinned devnet toolchain from npm and checks the committed contract
-# artifacts deploy and work on a real local anvil chain.
+# gateway, drives the hosted checkout page in Debian's chromium (tools/browser) and the x402
+# facilitator with the real x402 npm packages (tools/x402), installs the pinned devnet toolchain
+# from npm and checks the committed contract artifacts deploy and work on a real local anvil chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=tools/pg.sh
@@ -32,6 +32,13 @@ tools/browser/install.sh
   cd tools/browser
   RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/rialto" \
     CHECKOUT_ARTIFACTS="${CARGO_TARGET_DIR:-$PWD/../../target}/browser-artifacts" npm test
+)
+echo "== x402 facilitator with the real x402 packages from npm" >&2
+(
+  # Uses sdk-ts/dist and its test harness, built just above.
+  cd tools/x402
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/rialto" node --test x402.test.mjs
 )
 echo "== devnet contracts on a local anvil chain" >&2
 node contracts/build.mjs --check

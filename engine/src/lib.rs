@@ -42,6 +42,8 @@
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
+//! - [`x402`]: the x402 v2 facilitator's protocol shape and checks (`exact` on EVM through
+//!   the EIP-3009 relay; each settled payment becomes a payment intent of the merchant).
 //! - [`workers`]: background jobs (expiring intents, pruning idempotency keys).
 //! - [`outbound`]: the outbound-HTTP port ([`HttpClient`](outbound::HttpClient)) webhook
 //!   delivery and the external screener send through; the gateway implements it (reqwest),
@@ -75,6 +77,7 @@ pub mod telemetry;
 pub mod treasury;
 pub mod webhooks;
 pub mod workers;
+pub mod x402;
 
 pub use error::{EngineError, ErrorCode};
 pub use services::Engine;

@@ -1,6 +1,7 @@
 //! The EVM rail's store contract, on SQLite and PostgreSQL: a leg is signed once and only
 //! once, nonces are never handed out twice (concurrent senders, a restarted gateway, a wallet
-//! someone else also sends from), and deposit addresses are one per intent.
+//! someone else also sends from), deposit addresses are one per intent, and an x402
+//! authorization is claimed once.
 
 mod common;
 
@@ -380,6 +381,62 @@ async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn 
     );
 }
 
+/// The x402 replay guard: one claim per (network, token, payer, nonce), whoever asks again,
+/// and the claim reads back exactly.
+async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
+    use rialto_core::id::{MerchantId, PaymentIntentId};
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::store::x402::X402Payment;
+    use rialto_gateway::store::{KeyKind, Merchant};
+
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Agent shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let payment = X402Payment {
+        network: CHAIN.into(),
+        asset: "0x036cbd53842c5426634e7929541ec2318f3dcf7e".into(),
+        payer: "0x857b06519e91e3a54538791bdbb0e22373e36b66".into(),
+        nonce: format!("0x{}", "ab".repeat(32)),
+        merchant_id: merchant,
+        livemode: false,
+        payment_intent_id: PaymentIntentId::generate(),
+        created_at_ms: T0,
+    };
+    let find = || {
+        store.get_x402_payment(
+            &payment.network,
+            &payment.asset,
+            &payment.payer,
+            &payment.nonce,
+        )
+    };
+    assert_eq!(find().await.unwrap(), None);
+    assert!(store.claim_x402_payment(&payment).await.unwrap());
+    let replay = X402Payment {
+        payment_intent_id: PaymentIntentId::generate(),
+        ..payment.clone()
+    };
+    assert!(
+        !store.claim_x402_payment(&replay).await.unwrap(),
+        "a replay claims nothing"
+    );
+    assert_eq!(find().await.unwrap(), Some(payment.clone()));
+    // Another nonce of the same payer is another payment.
+    let next = X402Payment {
+        nonce: format!("0x{}", "cd".repeat(32)),
+        ..replay
+    };
+    assert!(store.claim_x402_payment(&next).await.unwrap());
+}
+
 async fn run(db: Db) {
     let (url, _dir) = fresh_database(db).await;
     let store = open(&url).await;
@@ -388,6 +445,7 @@ async fn run(db: Db) {
     nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(&url).await;
     the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
     only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store.as_ref()).await;
+    an_x402_authorization_is_claimed_once(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -60,7 +60,7 @@ test("a merchant creates an intent and a wallet reads it with the client secret"
   assert.equal(intent.amount, "25.00");
   assert.equal(intent.settlement.chain_id, "eip155:8453");
   const wallet = new RialtoClient({ apiKey: keys.publishable_key, baseUrl: base });
-  const seen = await wallet.retrievePaymentIntent(intent.id, { clientSecret: intent.client_secret });
+  const seen = await wallet.retrievePaymentIntent(intent.id, { client_secret: intent.client_secret });
   assert.equal(seen.id, intent.id);
   assert.equal(seen.metadata, undefined);
   const replay = await merchant.createPaymentIntent(
@@ -100,6 +100,10 @@ test("lists page through intents and cancel moves one to canceled", async () => 
     cancellation_reason: "abandoned",
   });
   assert.equal(canceled.status, "canceled");
+  // Iterating walks every page with the cursor: all three, newest first, two per request.
+  const seen = [];
+  for await (const intent of merchant.listPaymentIntents({ limit: 2 })) seen.push(intent.id);
+  assert.deepEqual(seen.slice(0, 3), created.map((i) => i.id).reverse());
   const filtered = await merchant.listPaymentIntents({ status: "canceled" });
   assert.deepEqual(filtered.data.map((i) => i.id), [created[0].id]);
 });
@@ -107,10 +111,10 @@ test("lists page through intents and cancel moves one to canceled", async () => 
 test("a merchant screens addresses and a sanctioned payer's funds are frozen", async () => {
   const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
   const tornado = "0xd90e2f925da726b50c4ed8d0fb90ad053324f31b";
-  const blocked = await merchant.screenAddress(tornado, "ethereum");
+  const blocked = await merchant.createComplianceScreening({ address: tornado, chain: "ethereum" });
   assert.equal(blocked.decision, "block");
   assert.equal(blocked.reasons, undefined, "merchants never see which list matched");
-  assert.equal((await merchant.screenAddress(ADDRESS, "base")).decision, "clear");
+  assert.equal((await merchant.createComplianceScreening({ address: ADDRESS, chain: "base" })).decision, "clear");
   const intent = await merchant.createPaymentIntent({ amount: "5.00", currency: "usd" });
   const funded = await merchant.fundPaymentIntentTestHelper(intent.id, {
     chain: "base",

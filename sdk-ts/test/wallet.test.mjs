@@ -1,6 +1,7 @@
 // The wallet-side SDK calls against a real `rialto serve` in sandbox mode on the local devnet
 // (`rialto devnet`, real anvil chains): deposit addresses with their EIP-681 URI, the EIP-3009
-// typed data to sign, and transaction reports, with errors as RialtoError.
+// typed data to sign, transaction reports, and the viem helpers paying for real, with errors
+// as RialtoError.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -8,7 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createPublicClient, createWalletClient, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { RialtoClient, RialtoError, fundingMessage, paymentMessage } from "../dist/index.js";
+import { payWithTransfer } from "../dist/wallet.js";
 
 const bin = process.env.RIALTO_BIN ?? new URL("../../target/debug/rialto", import.meta.url).pathname;
 const MERCHANT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -63,7 +67,7 @@ test("a wallet gets the intent's deposit address and the EIP-3009 typed data to 
   const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
   const intent = await merchant.createPaymentIntent({ amount: "25.00", currency: "usd" });
   const wallet = new RialtoClient({ apiKey: keys.publishable_key, baseUrl: base });
-  const opts = { clientSecret: intent.client_secret };
+  const opts = { client_secret: intent.client_secret };
   const deposit = await wallet.createDepositAddress(intent.id, opts);
   assert.equal(deposit.object, "deposit_address");
   assert.equal(deposit.amount_units, "25000000");
@@ -83,7 +87,7 @@ test("a wallet gets the intent's deposit address and the EIP-3009 typed data to 
     ["from", "to", "value", "validAfter", "validBefore", "nonce"]);
 
   // Without the client secret the intent does not exist for a publishable key.
-  await assert.rejects(wallet.createDepositAddress(intent.id), (err) => {
+  await assert.rejects(wallet.createDepositAddress(intent.id, {}), (err) => {
     assert.ok(err instanceof RialtoError);
     assert.equal(err.code, "resource_missing");
     return true;
@@ -161,7 +165,7 @@ test("a wallet quotes a route, accepts it, follows it and is told to sign its fu
   assert.equal(exec.status, "awaiting_funds");
   assert.equal(exec.pay_to.asset, "USDT");
   assert.equal(exec.pay_to.amount, best.payer_amount);
-  const again = await wallet.retrieveRouteExecution(exec.id, { clientSecret });
+  const again = await wallet.retrieveRouteExecution(exec.id, { client_secret: clientSecret });
   assert.equal(again.id, exec.id);
   // A report not signed by the payer's key is refused with a stable code.
   await assert.rejects(
@@ -177,4 +181,30 @@ test("a wallet quotes a route, accepts it, follows it and is told to sign its fu
     },
   );
   assert.equal(fundingMessage(exec.id, "0xABCD"), `Rialto: fund ${exec.id} with 0xabcd`);
+});
+
+test("a viem wallet pays by transfer, proves it with personal_sign, and the intent is followed to success", async () => {
+  const merchant = new RialtoClient({ apiKey: keys.secret_key, baseUrl: base });
+  const intent = await merchant.createPaymentIntent({ amount: "4.25", currency: "usd" });
+  const chain = manifest.chains.find((c) => c.alias === "devnet-base");
+  const account = privateKeyToAccount(chain.payers[1].private_key);
+  const transport = http(chain.rpc_url);
+  const wallet = createWalletClient({ account, transport });
+  const publicClient = createPublicClient({ transport });
+  const rialto = new RialtoClient({ apiKey: keys.publishable_key, baseUrl: base });
+  const clientSecret = intent.client_secret;
+  const { intent: reported, txHash } = await payWithTransfer({ rialto, wallet, publicClient, clientSecret }, intent.id);
+  assert.match(txHash, /^0x[0-9a-f]{64}$/);
+  assert.ok(["funds_received", "settling", "succeeded"].includes(reported.status), reported.status);
+  const done = await rialto.waitForIntent(intent.id, { clientSecret });
+  assert.equal(done.status, "succeeded");
+  // Reporting the same transfer for another intent is refused: it paid this one.
+  const other = await merchant.createPaymentIntent({ amount: "4.25", currency: "usd" });
+  await assert.rejects(
+    rialto.submitTransaction(other.id, txHash, {
+      clientSecret: other.client_secret,
+      sign: (message) => wallet.signMessage({ account, message }),
+    }),
+    (err) => err instanceof RialtoError && err.code === "transaction_already_used",
+  );
 });

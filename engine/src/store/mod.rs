@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod money;
 pub mod quote;
 pub mod reconcile;
+pub mod x402;
 
 use async_trait::async_trait;
 use rialto_compliance::{AuditEntry, AuditRecord, ComplianceCaseId};
@@ -699,6 +700,7 @@ pub trait Store:
     + quote::QuoteStore
     + reconcile::ReconcileStore
     + access::AccessStore
+    + x402::X402Store
     + Send
     + Sync
     + 'static

@@ -24,6 +24,7 @@ mod settings;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
+mod x402;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -210,6 +211,9 @@ pub fn router(state: AppState) -> Router {
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
         .route("/openapi.json", get(ops::openapi))
+        .route("/x402/verify", post(x402::verify))
+        .route("/x402/settle", post(x402::settle))
+        .route("/x402/supported", get(x402::supported))
         .merge(access_routes())
         .merge(checkout_session_routes())
         .route_layer(axum::middleware::from_fn_with_state(

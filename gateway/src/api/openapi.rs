@@ -10,7 +10,7 @@ use super::reports;
 use super::routing;
 use super::{
     balance, checkout_sessions, compliance, events, exchange_accounts, keys, money,
-    payment_intents, settings, transactions, wallet_payments, webhook_endpoints,
+    payment_intents, settings, transactions, wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -85,7 +85,10 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         reports::retrieve_run,
         checkout_sessions::create,
         checkout_sessions::retrieve,
-        checkout_sessions::cancel
+        checkout_sessions::cancel,
+        x402::verify,
+        x402::settle,
+        x402::supported
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
     modifiers(&BearerAuth),
@@ -102,7 +105,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         (name = "webhooks", description = "Endpoints that receive signed events (Standard Webhooks)"),
         (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),
         (name = "test_helpers", description = "Sandbox only: simulate what chains and venues report"),
-        (name = "reports", description = "Per-merchant reports from the ledger and the chain records, and reconciliation runs (operator keys op_… start them)")
+        (name = "reports", description = "Per-merchant reports from the ledger and the chain records, and reconciliation runs (operator keys op_… start them)"),
+        (name = "x402", description = "Rialto as an x402 v2 facilitator (`exact` on EVM, EIP-3009 relay) for resource servers that are merchants: point @x402/core's HTTPFacilitatorClient at /v1/x402 with the secret key; each settled payment is a payment intent")
     )
 )]
 struct ApiDoc;

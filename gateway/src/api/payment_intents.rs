@@ -249,7 +249,7 @@ fn settlement_is_sandbox(state: &AppState, target: &SettlementTarget) -> bool {
         .is_some_and(|c| c.sandbox)
 }
 
-async fn merchant_default_settlement(
+pub(crate) async fn merchant_default_settlement(
     state: &AppState,
     caller: &Caller,
 ) -> Result<SettlementTarget, ApiError> {
@@ -320,6 +320,20 @@ async fn create_inner(
         .await?;
     metrics::counter!("rialto_payment_intents_created_total").increment(1);
     Ok(json_response(StatusCode::OK, json))
+}
+
+/// Stores an intent built by [`build_intent`] outside a create request (an x402 settlement),
+/// with its `payment_intent.created` event.
+pub(crate) async fn store_new_intent(
+    state: &AppState,
+    intent: &PaymentIntent,
+    now: i64,
+) -> Result<(), ApiError> {
+    let json = serialize(&PaymentIntentObject::new(intent, true))?;
+    let event = intent_event(intent, "payment_intent.created", &json, now);
+    state.store.create_intent(intent, &event, None).await?;
+    metrics::counter!("rialto_payment_intents_created_total").increment(1);
+    Ok(())
 }
 
 fn parse_intent_id(id: &str) -> Result<PaymentIntentId, ApiError> {

@@ -471,16 +471,7 @@ pub async fn submit_authorization(
         return relayed_before(&state, &intent, chain, &leg, &signature).await;
     }
     awaiting(&intent)?;
-    let hot = chain.hot_wallet.as_ref().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ChainUnavailable,
-            "This chain has no relaying wallet configured.",
-        )
-    })?;
-    let relayer_address = chain
-        .node
-        .address_of(hot)
-        .map_err(|e| ApiError::internal(&e))?;
+    let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(&state, chain)?;
     let asset = &intent.settlement.asset;
     let auth = authorization_of(&params, &intent)?;
@@ -492,35 +483,79 @@ pub async fn submit_authorization(
         nonce: eip3009::intent_nonce(&reference, evm.chain_id, &asset.contract),
         relayer: relayer_address,
     };
-    let provider = rialto_evm::connect(evm.rpc_url())
-        .await
-        .map_err(unavailable)?;
-    let mut domain = eip3009::read_domain(&provider, &asset.contract)
-        .await
-        .map_err(unavailable)?;
-    if let Some(claimed) = params.chain_id {
-        // Verify against what the wallet says it signed, so a wrong chain gets its own error.
-        domain.chain_id = claimed;
-    }
     let now_secs = u64::try_from(state.clock.now_ms() / 1000).unwrap_or_default();
-    eip3009::verify_offchain(&domain, &auth, &signature, &expected, now_secs)
-        .map_err(authorization_error)?;
-    eip3009::check_onchain(&provider, &asset.contract, &auth)
-        .await
-        .map_err(authorization_error)?;
-    let calldata = eip3009::calldata(&auth, &signature).map_err(|_| {
+    let calldata =
+        check_authorization(evm, &expected, &auth, &signature, params.chain_id, now_secs)
+            .await
+            .map_err(authorization_error)?;
+    let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
+    let tx_hash = relay_for_intent(&state, &intent, chain, hot, calldata, units).await?;
+    Ok(relayed(&intent, chain, &tx_hash))
+}
+
+/// The chain's relaying wallet and its address.
+pub(crate) fn relayer(
+    chain: &Chain,
+) -> Result<(&rialto_connectors::rail::SigningKey, Address), ApiError> {
+    let hot = chain.hot_wallet.as_ref().ok_or_else(|| {
         ApiError::new(
-            ErrorCode::AuthorizationInvalidSignature,
-            "The signature is malformed.",
+            ErrorCode::ChainUnavailable,
+            "This chain has no relaying wallet configured.",
         )
     })?;
-    eip3009::simulate(&provider, &relayer_address, &asset.contract, &calldata)
+    let address = chain
+        .node
+        .address_of(hot)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((hot, address))
+}
+
+/// Everything checked before an authorization is relayed: the signature, payee, amount,
+/// window, chain and nonce off-chain, then the nonce state and balance on chain, then a
+/// simulation from the relayer. Answers the `transferWithAuthorization` calldata.
+/// `claimed_chain` is the chain id the wallet says it signed for, so a wrong chain gets its
+/// own error rather than a bad signature.
+pub(crate) async fn check_authorization(
+    evm: &EvmChain,
+    expected: &ExpectedPayment,
+    auth: &Authorization,
+    signature: &[u8],
+    claimed_chain: Option<u64>,
+    now_secs: u64,
+) -> Result<alloy::primitives::Bytes, AuthorizationError> {
+    let chain_error = |e: rialto_evm::EvmError| AuthorizationError::Chain(Box::new(e));
+    let provider = rialto_evm::connect(evm.rpc_url())
         .await
-        .map_err(authorization_error)?;
+        .map_err(chain_error)?;
+    let mut domain = eip3009::read_domain(&provider, &expected.token)
+        .await
+        .map_err(chain_error)?;
+    if let Some(claimed) = claimed_chain {
+        domain.chain_id = claimed;
+    }
+    eip3009::verify_offchain(&domain, auth, signature, expected, now_secs)?;
+    eip3009::check_onchain(&provider, &expected.token, auth).await?;
+    let calldata = eip3009::calldata(auth, signature)
+        .map_err(|_| AuthorizationError::BadSignature("the signature is malformed"))?;
+    eip3009::simulate(&provider, &expected.relayer, &expected.token, &calldata).await?;
+    Ok(calldata)
+}
+
+/// Relays checked calldata from the chain's hot wallet as the intent's relay leg (recorded
+/// before it is sent, at most once per intent) and binds its transaction to the intent, so
+/// the chain worker confirms, screens and books it like any payment. Answers the tx hash.
+pub(crate) async fn relay_for_intent(
+    state: &AppState,
+    intent: &PaymentIntent,
+    chain: &Chain,
+    hot: &rialto_connectors::rail::SigningKey,
+    calldata: alloy::primitives::Bytes,
+    units: u128,
+) -> Result<String, ApiError> {
     let journal = StoreJournal(state.store.as_ref());
     let rail = chain.rail(&journal);
-    let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
-    let now = state.clock.now_ms();
+    let asset = &intent.settlement.asset;
+    let reference = intent.id.to_string();
     let request = LegRequest {
         purpose: EIP3009_RELAY,
         reference: reference.clone(),
@@ -534,7 +569,7 @@ pub async fn submit_authorization(
         },
         fees: FeeLimits::default(),
     };
-    let sent = rail.send(&request, now).await;
+    let sent = rail.send(&request, state.clock.now_ms()).await;
     // Stored means it will be sent (the worker re-broadcasts it), even if this call failed
     // after storing: bind it to the intent either way, so the money is never unattributed.
     let stored = state
@@ -542,10 +577,10 @@ pub async fn submit_authorization(
         .get_chain_transfer(EIP3009_RELAY, &reference)
         .await?;
     if let Some(leg) = &stored {
-        claim_relay(&state, &intent, chain, leg).await?;
+        claim_relay(state, intent, chain, leg).await?;
     }
     match (sent, stored) {
-        (Ok(leg), _) | (Err(_), Some(leg)) => Ok(relayed(&intent, chain, &leg.tx_hash)),
+        (Ok(leg), _) | (Err(_), Some(leg)) => Ok(leg.tx_hash),
         (Err(e), None) => {
             tracing::warn!(error = %e, intent = %intent.id, "relaying an authorization failed");
             Err(ApiError::new(

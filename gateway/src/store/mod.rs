@@ -19,6 +19,7 @@ mod sql_money;
 mod sql_quote;
 mod sql_reconcile;
 mod sql_webhooks;
+mod sql_x402;
 
 pub use rialto_engine::store::*;
 pub use sql::{Backend, SqlStore};

@@ -1,0 +1,344 @@
+//! `/v1/x402/*`: Rialto as an x402 (v2) facilitator for resource servers that are Rialto
+//! merchants. `@x402/core`'s `HTTPFacilitatorClient` calls `{url}/verify`, `{url}/settle` and
+//! `{url}/supported`, so its `url` is `https://<gateway>/v1/x402`, and its `createAuthHeaders`
+//! sends the merchant's secret key (`Authorization: Bearer sk_…`).
+//!
+//! `exact` on EVM only: the payer's EIP-3009 authorization is checked like a wallet's
+//! (`wallet_payments::check_authorization`: signature, payee, amount, window, nonce state,
+//! balance, simulation), the payer is screened, and on settle it becomes a payment intent of
+//! the merchant, relayed through the intent relay (`wallet_payments::relay_for_intent`), so
+//! the chain worker confirms, screens, books, reconciles and sends webhooks for it as for any
+//! payment, and it can be refunded. The protocol's shape and pure checks are the engine's
+//! (`rialto_engine::x402`); the replay guard is the `x402_payments` table.
+//!
+//! A verdict about the payment is `200` with `isValid: false` / `success: false` and the
+//! specification's reason; what is not about the payment (no key, a chain that cannot be
+//! reached) is a Rialto error.
+
+use alloy::primitives::{B256, U256};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use rialto_core::address::Address;
+use rialto_core::intent::PaymentIntent;
+use rialto_core::money::Money;
+use rialto_engine::x402::{
+    check_request, settle_failure, verify_response, CheckedPayment, FacilitatorRequest,
+    InvalidReason, SCHEME_EXACT, X402_VERSION,
+};
+use rialto_evm::eip3009::{Authorization, AuthorizationKind, ExpectedPayment};
+use rialto_evm::error::AuthorizationError;
+use serde_json::json;
+
+use super::body::{parse_json, RawBody};
+use super::payment_intents::{self, CreatePaymentIntentParams};
+use super::wallet_payments::{check_authorization, relay_for_intent, relayer};
+use super::{json_response, AppState, Caller};
+use crate::chain::Chain;
+use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::store::x402::X402Payment;
+
+/// A payment that passed every check, with what settling it needs.
+struct Verified<'a> {
+    payment: CheckedPayment,
+    chain: &'a Chain,
+    calldata: alloy::primitives::Bytes,
+}
+
+type Verdict<T> = Result<Result<T, (InvalidReason, Option<Address>)>, ApiError>;
+
+fn reason_of(err: &AuthorizationError) -> Option<InvalidReason> {
+    use AuthorizationError as A;
+    use InvalidReason as R;
+    Some(match err {
+        A::BadSignature(_) | A::SignerMismatch { .. } | A::ReceiveNeedsPayee { .. } => R::Signature,
+        A::WrongRecipient { .. } => R::RecipientMismatch,
+        A::WrongAmount { .. } => R::AuthorizationValue,
+        A::NotYetValid { .. } => R::ValidAfter,
+        A::Expired { .. } => R::ValidBefore,
+        A::WrongChain { .. } | A::WrongToken { .. } => R::InvalidNetwork,
+        A::WrongNonce { .. } | A::NonceUsed { .. } => R::NonceAlreadyUsed,
+        A::InsufficientBalance { .. } => R::InsufficientFunds,
+        A::WouldRevert(_) => R::InvalidTransactionState,
+        A::Chain(_) => return None,
+    })
+}
+
+fn lower(address: &Address) -> String {
+    address.to_string().to_ascii_lowercase()
+}
+
+/// Every check of a payment, in order: the request itself, that it pays this merchant's
+/// settlement address in its settlement token on a chain this gateway relays on, that the
+/// header was never settled, the payer's screening, then the authorization on chain.
+async fn verify_payment<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    request: &FacilitatorRequest,
+) -> Verdict<Verified<'a>> {
+    let payment = match check_request(request) {
+        Ok(p) => p,
+        Err(reason) => return Ok(Err((reason, None))),
+    };
+    let payer = Some(payment.payer);
+    let refuse = |reason| Ok(Err((reason, payer)));
+    // A merchant without a default settlement target has no `payTo` a payment could match.
+    let target = match payment_intents::merchant_default_settlement(state, caller).await {
+        Ok(target) => target,
+        Err(e) if e.code == ErrorCode::ParameterMissing => {
+            return refuse(InvalidReason::PayToNotMerchant)
+        }
+        Err(e) => return Err(e),
+    };
+    let settles_here = target.asset.id.chain().to_string() == payment.network
+        && target.asset.contract == payment.token
+        && target.address == payment.pay_to;
+    if !settles_here {
+        return refuse(InvalidReason::PayToNotMerchant);
+    }
+    let (Some(chain), Some(evm)) = (
+        state.chains.get(caller.livemode, &payment.network),
+        state.evm_chains.get(caller.livemode, &payment.network),
+    ) else {
+        return refuse(InvalidReason::InvalidNetwork);
+    };
+    let claim = state
+        .store
+        .get_x402_payment(
+            &payment.network,
+            &lower(&payment.token),
+            &lower(&payment.payer),
+            &payment.nonce,
+        )
+        .await?;
+    if claim.is_some() {
+        return refuse(InvalidReason::NonceAlreadyUsed);
+    }
+    let now = state.clock.now_ms();
+    let at = OutgoingAddress {
+        role: rialto_compliance::decision::AddressRole::Payer,
+        point: "x402_payer",
+        intent: None,
+    };
+    if !screen_outgoing(
+        state,
+        &caller.merchant_id,
+        caller.livemode,
+        &payment.payer,
+        at,
+        now,
+    )
+    .await?
+    {
+        return refuse(InvalidReason::PayerRefused);
+    }
+    let (_, relayer_address) = relayer(chain)?;
+    let nonce: B256 = payment
+        .nonce
+        .parse()
+        .map_err(|_| ApiError::internal(&"a checked nonce did not parse"))?;
+    let auth = Authorization {
+        kind: AuthorizationKind::Transfer,
+        from: payment.payer,
+        to: payment.pay_to,
+        value: U256::from(payment.value),
+        valid_after: payment.valid_after,
+        valid_before: payment.valid_before,
+        nonce,
+    };
+    let expected = ExpectedPayment {
+        chain_id: payment.chain_id,
+        token: payment.token,
+        to: payment.pay_to,
+        min_value: U256::from(payment.amount),
+        nonce,
+        relayer: relayer_address,
+    };
+    let now_secs = u64::try_from(now / 1000).unwrap_or_default();
+    match check_authorization(evm, &expected, &auth, &payment.signature, None, now_secs).await {
+        Ok(calldata) => Ok(Ok(Verified {
+            payment,
+            chain,
+            calldata,
+        })),
+        Err(err) => match reason_of(&err) {
+            Some(reason) => refuse(reason),
+            None => {
+                tracing::warn!(error = %err, "chain unavailable while verifying an x402 payment");
+                Err(ApiError::new(
+                    ErrorCode::ChainUnavailable,
+                    "The chain could not be reached; retry shortly.",
+                ))
+            }
+        },
+    }
+}
+
+fn parse_request(body: &[u8]) -> Result<FacilitatorRequest, ApiError> {
+    parse_json(body)
+}
+
+/// Checks an x402 payment without moving anything.
+#[utoipa::path(
+    post, path = "/v1/x402/verify", operation_id = "x402_verify", tag = "x402",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = Object,
+    responses((status = 200, description = "`{isValid, invalidReason?, payer?}` (x402 v2 VerifyResponse)"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 503, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let request = parse_request(&body)?;
+    let body = match verify_payment(&state, &caller, &request).await? {
+        Ok(verified) => verify_response(Ok(&verified.payment.payer)),
+        Err((reason, payer)) => verify_response(Err((reason, payer.as_ref()))),
+    };
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// The payment intent that records a settled x402 payment: the resource's price in the
+/// merchant's settlement asset, paid to its default settlement target.
+async fn intent_for(
+    state: &AppState,
+    caller: &Caller,
+    request: &FacilitatorRequest,
+    payment: &CheckedPayment,
+) -> Result<PaymentIntent, ApiError> {
+    let target = payment_intents::merchant_default_settlement(state, caller).await?;
+    let asset = &target.asset;
+    let price = Money::from_base_units(payment.amount, asset.currency()).map_err(|_| {
+        ApiError::new(
+            ErrorCode::AmountTooLarge,
+            "paymentRequirements.amount is more than a payment intent can hold.",
+        )
+        .param("paymentRequirements.amount")
+    })?;
+    let mut metadata = std::collections::BTreeMap::new();
+    metadata.insert("x402_payer".to_owned(), payment.payer.to_string());
+    let resource = request.payment_payload.resource.as_ref();
+    if let Some(url) = resource.and_then(|r| r["url"].as_str()) {
+        metadata.insert("x402_resource".to_owned(), url.chars().take(500).collect());
+    }
+    let params = CreatePaymentIntentParams {
+        amount: price.to_amount_string(),
+        currency: asset.currency().code().to_ascii_lowercase(),
+        settlement: None,
+        description: Some("x402 payment".to_owned()),
+        metadata: Some(metadata),
+        expires_in: None,
+    };
+    payment_intents::build_intent(state, caller, params, state.clock.now_ms()).await
+}
+
+/// Settles a verified x402 payment: claims its header, records it as a payment intent of the
+/// merchant and relays the authorization.
+#[utoipa::path(
+    post, path = "/v1/x402/settle", operation_id = "x402_settle", tag = "x402",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = Object,
+    responses((status = 200, description = "`{success, errorReason?, payer?, transaction, network, extra: {payment_intent}}` (x402 v2 SettleResponse)"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 503, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn settle(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    caller.require_secret()?;
+    let request = parse_request(&body)?;
+    let network = request.payment_requirements.network.clone();
+    let verified = match verify_payment(&state, &caller, &request).await? {
+        Ok(v) => v,
+        Err((reason, payer)) => {
+            let body = settle_failure(reason, &network, payer.as_ref());
+            return Ok(json_response(StatusCode::OK, body.to_string()));
+        }
+    };
+    let payment = &verified.payment;
+    let intent = intent_for(&state, &caller, &request, payment).await?;
+    let now = state.clock.now_ms();
+    let claim = X402Payment {
+        network: payment.network.clone(),
+        asset: lower(&payment.token),
+        payer: lower(&payment.payer),
+        nonce: payment.nonce.clone(),
+        merchant_id: caller.merchant_id,
+        livemode: caller.livemode,
+        payment_intent_id: intent.id,
+        created_at_ms: now,
+    };
+    // Claimed before anything is stored or sent: of two settles of one header, one relays.
+    if !state.store.claim_x402_payment(&claim).await? {
+        let body = settle_failure(
+            InvalidReason::NonceAlreadyUsed,
+            &network,
+            Some(&payment.payer),
+        );
+        return Ok(json_response(StatusCode::OK, body.to_string()));
+    }
+    payment_intents::store_new_intent(&state, &intent, now).await?;
+    let (hot, _) = relayer(verified.chain)?;
+    let tx_hash = relay_for_intent(
+        &state,
+        &intent,
+        verified.chain,
+        hot,
+        verified.calldata,
+        payment.value,
+    )
+    .await?;
+    let body = json!({
+        "success": true,
+        "payer": payment.payer.to_string(),
+        "transaction": tx_hash,
+        "network": network,
+        "amount": payment.value.to_string(),
+        "extra": {"payment_intent": intent.id.to_string()},
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// The kinds this gateway settles in the caller's mode: `exact` on every EVM chain it can
+/// relay on, and the relaying wallets as signers.
+#[utoipa::path(
+    get, path = "/v1/x402/supported", operation_id = "x402_supported", tag = "x402",
+    responses((status = 200, description = "`{kinds, extensions, signers}` (x402 v2 SupportedResponse)"),
+              (status = 401, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+pub async fn supported(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let mut kinds = Vec::new();
+    let mut signers = Vec::new();
+    for chain in state
+        .chains
+        .iter()
+        .filter(|c| c.livemode == caller.livemode)
+    {
+        if state.evm_chains.get(chain.livemode, &chain.caip2).is_none() {
+            continue;
+        }
+        let Ok((_, address)) = relayer(chain) else {
+            continue;
+        };
+        kinds.push(
+            json!({"x402Version": X402_VERSION, "scheme": SCHEME_EXACT, "network": chain.caip2}),
+        );
+        signers.push(address.to_string());
+    }
+    signers.sort();
+    signers.dedup();
+    let body = json!({"kinds": kinds, "extensions": [], "signers": {"eip155:*": signers}});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
