@@ -14,7 +14,9 @@ use rialto_connectors::chain::{
 };
 use rialto_connectors::rail::{FeeLimits, LegAction, PlannedLeg, Rail, RailJournal, SigningKey};
 use rialto_core::address::Address;
+use rialto_core::payment_uri::solana_pay::TransferRequest;
 use rialto_core::ChainNamespace;
+use rust_decimal::Decimal;
 use solana_client::rpc_config::{RpcBlockConfig, RpcTransactionConfig};
 use solana_commitment_config::CommitmentConfig;
 use solana_signature::Signature;
@@ -183,16 +185,6 @@ fn no_block(err: &solana_client::client_error::ClientError) -> bool {
 }
 
 /// `units` base units as the decimal a Solana Pay `amount` is (no exponent, no trailing zeros).
-fn decimal_amount(units: u128, decimals: u8) -> String {
-    let scale = 10u128.pow(u32::from(decimals));
-    let (whole, frac) = (units / scale, units % scale);
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:0width$}", width = usize::from(decimals));
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
 #[async_trait]
 impl ChainNode for SolanaNode {
     fn chain_id(&self) -> &str {
@@ -243,14 +235,17 @@ impl ChainNode for SolanaNode {
     }
 
     fn payment_uri(&self, token: &Address, to: &Address, units: u128) -> String {
-        match self.chain.token(token) {
-            Some(t) => format!(
-                "solana:{to}?amount={}&spl-token={token}",
-                decimal_amount(units, t.decimals)
-            ),
-            // Unknown decimals: no amount rather than a wrong one; the wallet asks the payer.
-            None => format!("solana:{to}?spl-token={token}"),
-        }
+        // One Solana Pay writer for the gateway, the CLI and the checkout page: core's.
+        let mut request = TransferRequest::new(*to);
+        request.spl_token = Some(*token);
+        // Unknown decimals: no amount rather than a wrong one; the wallet asks the payer.
+        request.amount = self.chain.token(token).and_then(|t| {
+            let units = i128::try_from(units).ok()?;
+            Decimal::try_from_i128_with_scale(units, u32::from(t.decimals)).ok()
+        });
+        request
+            .to_url()
+            .unwrap_or_else(|_| format!("solana:{to}?spl-token={token}"))
     }
 
     fn token_transfer(&self, token: &Address, to: &Address, units: u128) -> PlannedLeg {
@@ -459,9 +454,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn solana_pay_amounts_are_plain_decimals() {
-        assert_eq!(decimal_amount(1_500_000, 6), "1.5");
-        assert_eq!(decimal_amount(2_000_000, 6), "2");
-        assert_eq!(decimal_amount(1, 6), "0.000001");
+    fn solana_pay_amounts_are_plain_decimals_from_cores_writer() {
+        let url = |units: i128| {
+            let mut r = TransferRequest::new(
+                Address::parse("11111111111111111111111111111111", ChainNamespace::Solana).unwrap(),
+            );
+            r.amount = Some(Decimal::from_i128_with_scale(units, 6));
+            r.to_url().unwrap()
+        };
+        assert!(url(1_500_000).contains("amount=1.5"));
+        assert!(url(2_000_000).contains("amount=2"));
+        assert!(url(1).contains("amount=0.000001"));
     }
 }
