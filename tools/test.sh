@@ -23,3 +23,5 @@ echo "== TypeScript SDK against a real gateway" >&2
 echo "== devnet contracts on a local anvil chain" >&2
 node contracts/build.mjs --check
 node tools/devnet/smoke.mjs
+echo "== schemathesis, every check, secret/publishable/operator keys, sandbox and devnet gateways" >&2
+RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rialto" tools/fuzz/schemathesis.sh

@@ -14,7 +14,8 @@
 //! confirmations.
 
 use crate::store::exchange::ExchangeAccountStatus;
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_connectors::exchange::{

@@ -4,7 +4,8 @@
 //! appear once, in the answer to create or roll; the replayable answer stored under an
 //! `Idempotency-Key` leaves them out, since only the hash of a key is ever stored.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::id::ApiKeyId;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::Address;
@@ -136,6 +137,7 @@ pub async fn create_refund(
 pub struct ListRefundsParams {
     /// Only this payment intent's refunds.
     payment_intent: Option<String>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     starting_after: Option<String>,
 }
@@ -346,6 +348,7 @@ pub async fn approve_refund(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListPayoutsParams {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     starting_after: Option<String>,
 }

@@ -6,6 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::executions;
+use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
@@ -85,7 +86,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         reports::retrieve_run
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedResponses, &ClosedRequestBodies),
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
         (name = "routing", description = "SmartFunding quotes: ranked, exactly priced ways to pay an intent from an exchange account or a wallet, locked on accept; venue health for operators"),

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::AddressError;
@@ -77,19 +78,23 @@ pub struct CancelPaymentIntentParams {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100, default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// An intent id: return the page after it (older intents).
+    #[param(pattern = "^pi_[0-7][0-9a-hjkmnp-tv-z]{25}$")]
     starting_after: Option<String>,
     /// An intent id: return the page before it (newer intents).
+    #[param(pattern = "^pi_[0-7][0-9a-hjkmnp-tv-z]{25}$")]
     ending_before: Option<String>,
+    #[param(pattern = "^(awaiting_funds|funds_received|in_review|converting|settling|succeeded|blocked|expired|canceled|failed)$")]
     status: Option<String>,
     /// Unix seconds, inclusive.
     #[serde(rename = "created[gte]")]
-    #[param(rename = "created[gte]")]
+    #[param(rename = "created[gte]", value_type = Option<i64>, minimum = 0, maximum = 253_402_300_799_i64)]
     created_gte: Option<String>,
     /// Unix seconds, inclusive.
     #[serde(rename = "created[lte]")]
-    #[param(rename = "created[lte]")]
+    #[param(rename = "created[lte]", value_type = Option<i64>, minimum = 0, maximum = 253_402_300_799_i64)]
     created_lte: Option<String>,
 }
 

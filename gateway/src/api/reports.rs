@@ -5,7 +5,8 @@
 //! merchant's secret key: the run and the merchant's own exceptions). Column names are a
 //! stable contract (docs/reports.md).
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
@@ -41,6 +42,7 @@ pub struct ReportParams {
     /// Same as `created[lte]`.
     to: Option<String>,
     /// Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     limit: Option<String>,
 }
 

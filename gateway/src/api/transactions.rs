@@ -4,7 +4,8 @@
 //! signature is a sender's, binds it to this one intent (a transaction can never pay two), and
 //! hands every sender it observed to the funds screening.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;

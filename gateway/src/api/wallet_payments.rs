@@ -11,7 +11,8 @@
 //!   before it is sent, at most once per intent) and follows it like any payment.
 
 use alloy::primitives::U256;
-use axum::extract::{Path, State};
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::address::Address;
@@ -221,7 +222,7 @@ pub async fn authorization_request(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<ClientSecretParams>,
+    Query(query): Query<ClientSecretParams>,
 ) -> Result<Response, ApiError> {
     let intent = load_intent(&state, &caller, &id, query.client_secret.as_deref()).await?;
     awaiting(&intent)?;
@@ -451,8 +452,9 @@ pub async fn submit_authorization(
 ) -> Result<Response, ApiError> {
     let params: AuthorizationParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    let chain = chain_of(&state, &intent)?;
-    let reference = intent.id.to_string();
+    // Every field is checked before the chain is asked for: malformed input is a 400 even when
+    // the chain is unreachable (503).
+    let auth = authorization_of(&params, &intent)?;
     let signature = alloy::hex::decode(params.signature.trim_start_matches("0x"))
         .ok()
         .filter(|bytes| bytes.len() == 65)
@@ -463,6 +465,8 @@ pub async fn submit_authorization(
             )
             .param("signature")
         })?;
+    let chain = chain_of(&state, &intent)?;
+    let reference = intent.id.to_string();
     if let Some(leg) = state
         .store
         .get_chain_transfer(EIP3009_RELAY, &reference)
@@ -483,7 +487,6 @@ pub async fn submit_authorization(
         .map_err(|e| ApiError::internal(&e))?;
     let evm = evm_of(&state, chain)?;
     let asset = &intent.settlement.asset;
-    let auth = authorization_of(&params, &intent)?;
     let expected = ExpectedPayment {
         chain_id: evm.chain_id,
         token: asset.contract,

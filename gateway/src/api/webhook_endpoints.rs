@@ -1,7 +1,8 @@
 //! `/v1/webhook_endpoints`: where a merchant wants events sent, with a signing secret per
 //! endpoint (shown on creation and rotation only; stored sealed).
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::id::WebhookEndpointId;

@@ -162,6 +162,7 @@ pub async fn create_list_entry(
 #[into_params(parameter_in = Query)]
 pub struct ListEntriesParams {
     /// 1 to 100, default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// A `cle_…` id: the page after it.
     starting_after: Option<String>,
