@@ -45,10 +45,11 @@ pub struct MerchantSettings {
     pub settlement_schedule: Schedule,
     /// Batched: pay out once the held balance of an asset reaches this (whole units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "1000.00")]
+    #[schema(value_type = Option<String>, example = "1000.00", pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
     pub payout_threshold: Option<Decimal>,
     /// Batched: pay out any held balance at least this often.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub payout_interval_secs: Option<u64>,
     /// Batched: where payouts go, per chain (CAIP-2 or alias → address). Without one, a
     /// payout goes to the merchant's default settlement address when it is on that chain.
@@ -56,17 +57,18 @@ pub struct MerchantSettings {
     pub payout_addresses: std::collections::BTreeMap<String, String>,
     /// Payouts above this amount wait for a second key to approve them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "10000.00")]
+    #[schema(value_type = Option<String>, example = "10000.00", pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
     pub payout_approval_above: Option<Decimal>,
     /// An under-payment within this percentage of the amount is accepted (0 to 10).
     #[serde(default)]
-    #[schema(value_type = String, example = "1.5")]
+    #[schema(value_type = String, example = "1.5", pattern = "^(0*10(\\.0{1,18})?|0*[0-9](\\.[0-9]{1,18})?)$")]
     pub underpaid_tolerance_percent: Decimal,
     #[serde(default)]
     pub overpaid: OverpaidPolicy,
     /// Funds arriving up to this long after expiry are accepted with a fresh quote; later
     /// ones are refunded. 0 refunds every late payment.
     #[serde(default)]
+    #[schema(maximum = 2_592_000)]
     pub late_payment_window_secs: u64,
 }
 

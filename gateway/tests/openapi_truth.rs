@@ -40,7 +40,7 @@ fn every_operation_lists_what_its_shared_layers_answer_with_the_error_object() {
         if has_input {
             wanted.push("400");
         }
-        if path.contains('{') {
+        if path.contains('{') || has_input {
             wanted.push("404");
         }
         if method == "post" || method == "delete" {

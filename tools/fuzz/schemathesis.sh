@@ -107,10 +107,9 @@ for target in $TARGETS; do
     esac
     name="$target-$kind"
     echo "== schemathesis --checks all, $target gateway, $kind key, $MAX_EXAMPLES examples"
-    (cd "$ROOT/tools/fuzz" && SCHEMATHESIS_HOOKS="$ROOT/tools/fuzz/hooks.py" \
+    (cd "$OUT" && RIALTO_FUZZ_KEY="$key" SCHEMATHESIS_HOOKS="$ROOT/tools/fuzz/hooks.py" \
       "$VENV/bin/schemathesis" --config-file "$ROOT/tools/fuzz/schemathesis.toml" run \
       "http://127.0.0.1:$PORT/v1/openapi.json" \
-      --header "Authorization: Bearer $key" \
       --checks all \
       "${skip[@]}" \
       --max-examples "$MAX_EXAMPLES" \

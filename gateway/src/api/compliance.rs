@@ -269,13 +269,13 @@ impl CaseObject {
 #[into_params(parameter_in = Query)]
 pub struct CaseListParams {
     /// `open`, `approved`, `rejected`, `frozen` or `closed`.
-    #[param(pattern = "^(open|approved|rejected|frozen|closed)$")]
+    #[param(pattern = "^(open|approved|rejected|frozen|closed)?$")]
     status: Option<String>,
-    #[param(pattern = "^pi_[0-7][0-9a-hjkmnp-tv-z]{25}$")]
+    #[param(pattern = "^(pi_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     payment_intent: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
-    #[param(pattern = "^cc_[0-7][0-9a-hjkmnp-tv-z]{25}$")]
+    #[param(pattern = "^(cc_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     starting_after: Option<String>,
 }
 

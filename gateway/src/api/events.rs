@@ -23,9 +23,9 @@ pub use rialto_engine::objects::event_object_json;
 pub struct ListEventsParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
-    #[param(pattern = "^evt_[0-7][0-9a-hjkmnp-tv-z]{25}$")]
+    #[param(pattern = "^(evt_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     starting_after: Option<String>,
-    #[param(pattern = "^evt_[0-7][0-9a-hjkmnp-tv-z]{25}$")]
+    #[param(pattern = "^(evt_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     ending_before: Option<String>,
     /// Only events of this type, e.g. `payment_intent.created`.
     #[serde(rename = "type")]

@@ -41,6 +41,7 @@ use crate::store::exchange::ExchangeAccount;
 #[serde(deny_unknown_fields)]
 pub struct LinkExchangeParams {
     /// `binance`, `kraken` or `coinbase`.
+    #[schema(pattern = "^(binance|kraken|coinbase)$")]
     pub venue: String,
     /// Read, trade and withdraw scopes. Coinbase: the CDP key name.
     pub api_key: String,

@@ -7,7 +7,7 @@
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, ObjectBuilder, Schema, Type};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::Modify;
 
 /// The status, and why any operation of the kind may answer it.
@@ -20,7 +20,8 @@ const WITH_INPUT: (&str, &str) = (
     "400",
     "A parameter, query string, header or body is malformed or breaks a rule of the API",
 );
-const WITH_PATH_ID: (&str, &str) = ("404", "No such object for this key");
+/// A path id, a cursor or an id in the body that names no object of this key.
+const NAMES_AN_OBJECT: (&str, &str) = ("404", "No such object for this key");
 const IDEMPOTENT: [(&str, &str); 2] = [
     ("409", "A request with this Idempotency-Key is still being processed, or the object's state forbids the change"),
     ("422", "This Idempotency-Key was already used with a different request"),
@@ -60,8 +61,8 @@ fn complete(op: &mut Operation, has_path_id: bool, writes: bool) {
     if has_input {
         statuses.push(WITH_INPUT);
     }
-    if has_path_id {
-        statuses.push(WITH_PATH_ID);
+    if has_path_id || has_input {
+        statuses.push(NAMES_AN_OBJECT);
     }
     if writes {
         statuses.extend(IDEMPOTENT);
@@ -118,6 +119,25 @@ impl Modify for ClosedRequestBodies {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
+        // An empty body is read as `{}` (`body::parse_json`), so a body whose fields are all
+        // optional may be left out.
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.delete, &mut item.put, &mut item.patch];
+            for body in ops.into_iter().flatten().filter_map(|op| op.request_body.as_mut()) {
+                let all_optional = body.content.values().all(|c| match &c.schema {
+                    Some(RefOr::Ref(r)) => {
+                        let name = r.ref_location.rsplit('/').next().unwrap_or_default();
+                        matches!(components.schemas.get(name),
+                            Some(RefOr::T(Schema::Object(o))) if o.required.is_empty())
+                    }
+                    Some(RefOr::T(Schema::Object(o))) => o.required.is_empty(),
+                    _ => false,
+                });
+                if all_optional {
+                    body.required = Some(Required::False);
+                }
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         while let Some(next) = pending.pop() {
             let RefOr::Ref(reference) = next else { continue };

@@ -23,6 +23,7 @@ const MAX_ENDPOINTS: usize = 16;
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpointParams {
     /// Where to POST events. Live mode: https and a public address only.
+    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$")]
     pub url: String,
     /// Event types to send, or `["*"]` for all.
     pub enabled_events: Vec<String>,
@@ -32,6 +33,7 @@ pub struct CreateEndpointParams {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpointParams {
+    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$")]
     pub url: Option<String>,
     pub enabled_events: Option<Vec<String>>,
     pub description: Option<String>,

@@ -10,6 +10,7 @@ pub struct ListEntryParams {
     /// operator's (an operator key) and only silence the external screener's medium/high
     /// ratings, for every merchant's payments; they never override OFAC, a block-list or a
     /// rule.
+    #[schema(pattern = "^(block|allow)$")]
     pub kind: String,
     pub address: String,
     pub chain: Option<String>,
