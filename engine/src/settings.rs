@@ -35,6 +35,9 @@ pub enum OverpaidPolicy {
 
 /// Upper bound of the under-payment tolerance, in percent.
 pub const MAX_TOLERANCE_PERCENT: u32 = 10;
+/// Upper bound of the batched payout interval: a year (larger values overflowed the
+/// document's int64 and meant "never").
+pub const MAX_PAYOUT_INTERVAL_SECS: u64 = 365 * 24 * 3600;
 /// Upper bound of the late-payment window: 30 days.
 pub const MAX_LATE_WINDOW_SECS: u64 = 30 * 24 * 3600;
 
@@ -49,7 +52,7 @@ pub struct MerchantSettings {
     pub payout_threshold: Option<Decimal>,
     /// Batched: pay out any held balance at least this often.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub payout_interval_secs: Option<u64>,
     /// Batched: where payouts go, per chain (CAIP-2 or alias → address). Without one, a
     /// payout goes to the merchant's default settlement address when it is on that chain.
@@ -84,6 +87,12 @@ impl MerchantSettings {
         }
         if self.payout_interval_secs == Some(0) {
             return Err(("payout_interval_secs", "must be at least 1".into()));
+        }
+        if self.payout_interval_secs > Some(MAX_PAYOUT_INTERVAL_SECS) {
+            return Err((
+                "payout_interval_secs",
+                format!("must be at most {MAX_PAYOUT_INTERVAL_SECS} (a year)"),
+            ));
         }
         if self.settlement_schedule == Schedule::Batched
             && self.payout_threshold.is_none()

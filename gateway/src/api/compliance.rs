@@ -354,7 +354,8 @@ pub async fn retrieve_case(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveParams {
-    /// Why: kept on the case and in the audit log.
+    /// Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
 }
 

@@ -43,6 +43,7 @@ pub struct CreateKeyParams {
 pub struct RollKeyParams {
     /// How long the old key keeps working, 0 (revoked at once, the default) to 604800.
     #[serde(default)]
+    #[schema(maximum = 604_800)]
     pub expires_in_seconds: u64,
 }
 

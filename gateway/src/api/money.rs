@@ -37,6 +37,7 @@ pub struct CreateRefundParams {
     /// `requested_by_customer` (default), `duplicate` or `fraudulent`.
     pub reason: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::payment_intents::metadata_schema)]
     pub metadata: BTreeMap<String, String>,
 }
 

@@ -60,9 +60,11 @@ pub struct CreatePaymentIntentParams {
     pub settlement: Option<SettlementParams>,
     pub description: Option<String>,
     /// Up to 50 string keys (≤ 40 chars) with string values (≤ 500 chars).
+    #[schema(schema_with = nullable_metadata_schema)]
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Seconds the payer has to fund the intent.
-    #[schema(example = 3600)]
+    /// Seconds the payer has to fund the intent: 60 to 604800 with the default
+    /// `limits.min_expires_in_secs` / `limits.max_expires_in_secs`.
+    #[schema(example = 3600, minimum = 60, maximum = 604_800)]
     pub expires_in: Option<i64>,
 }
 
@@ -104,6 +106,34 @@ pub struct ListParams {
 pub struct RetrieveParams {
     /// Required with a publishable key.
     client_secret: Option<String>,
+}
+
+/// `metadata`: at most 50 keys of 1 to 40 characters without brackets, values up to 500.
+pub(crate) fn metadata_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_METADATA_VALUE_LEN));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_METADATA_KEY_LEN))
+        .pattern(Some("^[^\\[\\]]*$"))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(MAX_METADATA_KEYS))
+        .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+        .property_names(Some(key))
+        .build()
+}
+
+/// [`metadata_schema`], or `null` (the same as leaving it out).
+fn nullable_metadata_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut object = metadata_schema();
+    object.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+    object
 }
 
 fn money_error(err: MoneyError, param: &str) -> ApiError {

@@ -264,16 +264,22 @@ pub async fn authorization_request(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationParams {
-    /// The payer's address (the authorization's `from`).
+    /// The payer's address (the authorization's `from`); mixed case must be EIP-55.
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub from: String,
     /// Defaults to the intent's settlement address; anything else is refused.
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub to: Option<String>,
     /// Base units, as a decimal string.
+    #[schema(pattern = "^[0-9]{1,78}$")]
     pub value: String,
     /// Unix seconds, as decimal strings.
+    #[schema(pattern = "^[0-9]{1,20}$")]
     pub valid_after: String,
+    #[schema(pattern = "^[0-9]{1,20}$")]
     pub valid_before: String,
     /// `0x` + 64 hex digits: the `nonce` of the authorization request.
+    #[schema(pattern = "^0x[0-9a-fA-F]{64}$")]
     pub nonce: String,
     /// `0x` + 130 hex digits (r ‖ s ‖ v).
     pub signature: String,

@@ -12,6 +12,8 @@ pub struct ListEntryParams {
     /// rule.
     #[schema(pattern = "^(block|allow)$")]
     pub kind: String,
+    /// No whitespace; validated for `chain` when it is given.
+    #[schema(pattern = "^\\S+$")]
     pub address: String,
     pub chain: Option<String>,
     pub note: Option<String>,
