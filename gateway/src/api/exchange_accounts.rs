@@ -13,8 +13,8 @@
 //! then pays the intent like a reported transfer: the chain worker follows it to its
 //! confirmations.
 
-use crate::store::exchange::ExchangeAccountStatus;
 use super::extract::Path;
+use crate::store::exchange::ExchangeAccountStatus;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;

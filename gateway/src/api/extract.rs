@@ -23,8 +23,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        use axum::extract::rejection::PathRejection;
         use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
             Err(PathRejection::FailedToDeserializePathParams(err)) => {

@@ -164,7 +164,9 @@ pub fn begin_in(
         .to_str()
         .ok()
         // Visible ASCII only, no spaces: what the OpenAPI document's pattern states.
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|k| {
+            !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::IdempotencyKeyInvalid,

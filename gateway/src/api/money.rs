@@ -30,7 +30,10 @@ pub struct CreateRefundParams {
     /// The payment intent to refund (`pi_…`); it must have succeeded.
     pub payment_intent: String,
     /// In the asset the merchant received; defaults to everything not yet refunded.
-    #[schema(example = "10.00", pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
+    #[schema(
+        example = "10.00",
+        pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$"
+    )]
     pub amount: Option<String>,
     /// Where to send it; defaults to the address that paid. Screened either way.
     pub destination: Option<String>,

@@ -13,8 +13,14 @@ use utoipa::Modify;
 /// The status, and why any operation of the kind may answer it.
 const AUTHENTICATED: [(&str, &str); 3] = [
     ("401", "No API key, or an unknown, revoked or expired one"),
-    ("403", "This kind of key (secret, publishable, operator) may not call this operation"),
-    ("429", "Too many requests for this key or from this address; see Retry-After"),
+    (
+        "403",
+        "This kind of key (secret, publishable, operator) may not call this operation",
+    ),
+    (
+        "429",
+        "Too many requests for this key or from this address; see Retry-After",
+    ),
 ];
 const WITH_INPUT: (&str, &str) = (
     "400",
@@ -57,7 +63,8 @@ fn complete(op: &mut Operation, has_path_id: bool, writes: bool) {
     if op.security.is_some() {
         statuses.extend(AUTHENTICATED);
     }
-    let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || op.request_body.is_some();
+    let has_input =
+        op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || op.request_body.is_some();
     if has_input {
         statuses.push(WITH_INPUT);
     }
@@ -107,9 +114,19 @@ impl Modify for ClosedRequestBodies {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let mut pending: Vec<RefOr<Schema>> = Vec::new();
         for item in openapi.paths.paths.values_mut() {
-            let ops = [&mut item.get, &mut item.post, &mut item.delete, &mut item.put, &mut item.patch];
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ];
             for op in ops.into_iter().flatten() {
-                for content in op.request_body.iter_mut().flat_map(|b| b.content.values_mut()) {
+                for content in op
+                    .request_body
+                    .iter_mut()
+                    .flat_map(|b| b.content.values_mut())
+                {
                     if let Some(schema) = content.schema.as_mut() {
                         close(schema, &mut pending);
                     }
@@ -122,8 +139,18 @@ impl Modify for ClosedRequestBodies {
         // An empty body is read as `{}` (`body::parse_json`), so a body whose fields are all
         // optional may be left out.
         for item in openapi.paths.paths.values_mut() {
-            let ops = [&mut item.get, &mut item.post, &mut item.delete, &mut item.put, &mut item.patch];
-            for body in ops.into_iter().flatten().filter_map(|op| op.request_body.as_mut()) {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ];
+            for body in ops
+                .into_iter()
+                .flatten()
+                .filter_map(|op| op.request_body.as_mut())
+            {
                 let all_optional = body.content.values().all(|c| match &c.schema {
                     Some(RefOr::Ref(r)) => {
                         let name = r.ref_location.rsplit('/').next().unwrap_or_default();
@@ -140,8 +167,15 @@ impl Modify for ClosedRequestBodies {
         }
         let mut seen = std::collections::BTreeSet::new();
         while let Some(next) = pending.pop() {
-            let RefOr::Ref(reference) = next else { continue };
-            let name = reference.ref_location.rsplit('/').next().unwrap_or_default().to_owned();
+            let RefOr::Ref(reference) = next else {
+                continue;
+            };
+            let name = reference
+                .ref_location
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             if !seen.insert(name.clone()) {
                 continue;
             }
@@ -164,7 +198,8 @@ fn close(schema: &mut RefOr<Schema>, refs: &mut Vec<RefOr<Schema>>) {
     match schema {
         Schema::Object(object) => {
             if !object.properties.is_empty() && object.additional_properties.is_none() {
-                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
             object.properties.values_mut().for_each(|p| close(p, refs));
             if let Some(extra) = object.additional_properties.as_deref_mut() {

@@ -52,7 +52,10 @@ pub struct SettlementParams {
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentIntentParams {
     /// Decimal string in whole units of `currency`; no more decimals than it has.
-    #[schema(example = "25.00", pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
+    #[schema(
+        example = "25.00",
+        pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$"
+    )]
     pub amount: String,
     /// `usd`, `eur`, or a stablecoin (`usdc`, `eurc`, …).
     #[schema(example = "usd")]
@@ -88,7 +91,9 @@ pub struct ListParams {
     /// An intent id: return the page before it (newer intents).
     #[param(pattern = "^(pi_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     ending_before: Option<String>,
-    #[param(pattern = "^(awaiting_funds|funds_received|in_review|converting|settling|succeeded|blocked|expired|canceled|failed)?$")]
+    #[param(
+        pattern = "^(awaiting_funds|funds_received|in_review|converting|settling|succeeded|blocked|expired|canceled|failed)?$"
+    )]
     status: Option<String>,
     /// Unix seconds, inclusive.
     #[serde(rename = "created[gte]")]

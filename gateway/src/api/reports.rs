@@ -66,7 +66,11 @@ fn period_bound() -> utoipa::openapi::schema::Schema {
         .item(string(KnownFormat::Date))
         .item(string(KnownFormat::DateTime))
         // Given empty, as HTML forms send it: not given (`body::parse_query`).
-        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
         .build()
         .into()
 }

@@ -10,8 +10,8 @@
 //!   nonce state and balance on chain, simulates, then relays it from its hot wallet (recorded
 //!   before it is sent, at most once per intent) and follows it like any payment.
 
-use alloy::primitives::U256;
 use super::extract::{Path, Query};
+use alloy::primitives::U256;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
