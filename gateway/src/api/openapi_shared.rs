@@ -202,10 +202,10 @@ fn close(schema: &mut RefOr<Schema>, refs: &mut Vec<RefOr<Schema>>) {
                     Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
             object.properties.values_mut().for_each(|p| close(p, refs));
-            if let Some(extra) = object.additional_properties.as_deref_mut() {
-                if let AdditionalProperties::RefOr(inner) = extra {
-                    close(inner, refs);
-                }
+            if let Some(AdditionalProperties::RefOr(inner)) =
+                object.additional_properties.as_deref_mut()
+            {
+                close(inner, refs);
             }
         }
         Schema::Array(array) => {
