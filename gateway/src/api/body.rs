@@ -44,7 +44,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("Request body is not valid JSON: {e}"),
         )
     })?;
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b"{"[0]) {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,
             "The request body must be a JSON object.",
