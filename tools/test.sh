@@ -43,3 +43,5 @@ echo "== x402 facilitator with the real x402 packages from npm" >&2
 echo "== devnet contracts on a local anvil chain" >&2
 node contracts/build.mjs --check
 node tools/devnet/smoke.mjs
+echo "== schemathesis, every check, secret/publishable/operator keys, sandbox and devnet gateways" >&2
+RIALTO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rialto" tools/fuzz/schemathesis.sh

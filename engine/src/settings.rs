@@ -35,6 +35,9 @@ pub enum OverpaidPolicy {
 
 /// Upper bound of the under-payment tolerance, in percent.
 pub const MAX_TOLERANCE_PERCENT: u32 = 10;
+/// Upper bound of the batched payout interval: a year (larger values overflowed the
+/// document's int64 and meant "never").
+pub const MAX_PAYOUT_INTERVAL_SECS: u64 = 365 * 24 * 3600;
 /// Upper bound of the late-payment window: 30 days.
 pub const MAX_LATE_WINDOW_SECS: u64 = 30 * 24 * 3600;
 
@@ -45,10 +48,11 @@ pub struct MerchantSettings {
     pub settlement_schedule: Schedule,
     /// Batched: pay out once the held balance of an asset reaches this (whole units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "1000.00")]
+    #[schema(value_type = Option<String>, example = "1000.00", pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
     pub payout_threshold: Option<Decimal>,
     /// Batched: pay out any held balance at least this often.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub payout_interval_secs: Option<u64>,
     /// Batched: where payouts go, per chain (CAIP-2 or alias → address). Without one, a
     /// payout goes to the merchant's default settlement address when it is on that chain.
@@ -56,17 +60,18 @@ pub struct MerchantSettings {
     pub payout_addresses: std::collections::BTreeMap<String, String>,
     /// Payouts above this amount wait for a second key to approve them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "10000.00")]
+    #[schema(value_type = Option<String>, example = "10000.00", pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
     pub payout_approval_above: Option<Decimal>,
     /// An under-payment within this percentage of the amount is accepted (0 to 10).
     #[serde(default)]
-    #[schema(value_type = String, example = "1.5")]
+    #[schema(value_type = String, example = "1.5", pattern = "^(0*10(\\.0{1,18})?|0*[0-9](\\.[0-9]{1,18})?)$")]
     pub underpaid_tolerance_percent: Decimal,
     #[serde(default)]
     pub overpaid: OverpaidPolicy,
     /// Funds arriving up to this long after expiry are accepted with a fresh quote; later
     /// ones are refunded. 0 refunds every late payment.
     #[serde(default)]
+    #[schema(maximum = 2_592_000)]
     pub late_payment_window_secs: u64,
 }
 
@@ -82,6 +87,12 @@ impl MerchantSettings {
         }
         if self.payout_interval_secs == Some(0) {
             return Err(("payout_interval_secs", "must be at least 1".into()));
+        }
+        if self.payout_interval_secs > Some(MAX_PAYOUT_INTERVAL_SECS) {
+            return Err((
+                "payout_interval_secs",
+                format!("must be at most {MAX_PAYOUT_INTERVAL_SECS} (a year)"),
+            ));
         }
         if self.settlement_schedule == Schedule::Batched
             && self.payout_threshold.is_none()

@@ -70,6 +70,7 @@ pub async fn retrieve(State(state): State<AppState>, caller: Caller) -> Result<R
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListBalanceTransactionsParams {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// A balance transaction id (`ltx_…`): the page after it.
     starting_after: Option<String>,

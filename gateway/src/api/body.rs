@@ -44,34 +44,57 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("Request body is not valid JSON: {e}"),
         )
     })?;
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b"{"[0]) {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,
             "The request body must be a JSON object.",
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("Request body is not valid JSON: {e}"),
+        )
+    })?;
+    integral_floats_to_integers(&mut value);
+    let value = serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        json_error(&path, err.into_inner())
+        serde_error(&path, &err.into_inner().to_string())
     })?;
     Ok(value)
 }
 
-fn json_error(path: &str, err: serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    match err.classify() {
-        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("Request body is not valid JSON: {err}"),
-        ),
-        Category::Data => serde_error(path, &err.to_string()),
+/// JSON has one number type: `3600.0` is the integer 3600 to JSON Schema (and so to every
+/// client generated from the OpenAPI document), so it is read as one. Only exact integers
+/// change; `1.5` stays a float and is refused where an integer is wanted. Amounts are strings
+/// and never pass through here as numbers.
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Bounds of the exactly representable integers, so the cast below is exact.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if f.fract() == 0.0 && f.abs() <= EXACT {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *value = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
     }
 }
 
 /// Turns serde's message into a code and a param. serde reports unknown and missing fields by
 /// name inside the message, so the name is lifted from between the backticks.
 fn serde_error(path: &str, message: &str) -> ApiError {
+    // Inside an internally tagged enum the path ends with a bare `.`: `source.`.
+    let path = match path.strip_suffix('.') {
+        Some(parent) if !parent.is_empty() => parent,
+        _ => path,
+    };
     let message = message.split(" at line ").next().unwrap_or(message);
     let quoted = message.split('`').nth(1).unwrap_or_default();
     let join = |field: &str| match path {

@@ -5,7 +5,8 @@
 //! Merchants only ever see neutral outcomes (`clear`/`block` and a fixed message); operators
 //! see every finding with its evidence.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use rialto_compliance::{
@@ -268,9 +269,13 @@ impl CaseObject {
 #[into_params(parameter_in = Query)]
 pub struct CaseListParams {
     /// `open`, `approved`, `rejected`, `frozen` or `closed`.
+    #[param(pattern = "^(open|approved|rejected|frozen|closed)?$")]
     status: Option<String>,
+    #[param(pattern = "^(pi_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     payment_intent: Option<String>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    #[param(pattern = "^(cc_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     starting_after: Option<String>,
 }
 
@@ -349,7 +354,8 @@ pub async fn retrieve_case(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveParams {
-    /// Why: kept on the case and in the audit log.
+    /// Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
 }
 

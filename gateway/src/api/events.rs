@@ -1,7 +1,8 @@
 //! `/v1/events`: what happened to a merchant's objects, and how each event's webhook deliveries
 //! went (with every attempt), plus manual redelivery.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::id::{EventId, WebhookEndpointId};
@@ -20,8 +21,11 @@ pub use rialto_engine::objects::event_object_json;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListEventsParams {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    #[param(pattern = "^(evt_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     starting_after: Option<String>,
+    #[param(pattern = "^(evt_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     ending_before: Option<String>,
     /// Only events of this type, e.g. `payment_intent.created`.
     #[serde(rename = "type")]
@@ -172,6 +176,7 @@ pub struct DeliveryList {
 #[into_params(parameter_in = Query)]
 pub struct ListDeliveriesParams {
     /// 1 to 100, default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// A delivery id: the page after it.
     starting_after: Option<String>,

@@ -13,8 +13,9 @@
 //! then pays the intent like a reported transfer: the chain worker follows it to its
 //! confirmations.
 
+use super::extract::Path;
 use crate::store::exchange::ExchangeAccountStatus;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_connectors::exchange::{
@@ -40,6 +41,7 @@ use crate::store::exchange::ExchangeAccount;
 #[serde(deny_unknown_fields)]
 pub struct LinkExchangeParams {
     /// `binance`, `kraken` or `coinbase`.
+    #[schema(pattern = "^(binance|kraken|coinbase)$")]
     pub venue: String,
     /// Read, trade and withdraw scopes. Coinbase: the CDP key name.
     pub api_key: String,

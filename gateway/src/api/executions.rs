@@ -1,6 +1,7 @@
 //! `/v1/route_executions`: follow an execution, and report the wallet transfer that funds one.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::intent::PaymentIntent;

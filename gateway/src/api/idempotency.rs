@@ -163,7 +163,10 @@ pub fn begin_in(
     let key = value
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        // Visible ASCII only, no spaces: what the OpenAPI document's pattern states.
+        .filter(|k| {
+            !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::IdempotencyKeyInvalid,

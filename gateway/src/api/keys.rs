@@ -4,7 +4,8 @@
 //! appear once, in the answer to create or roll; the replayable answer stored under an
 //! `Idempotency-Key` leaves them out, since only the hash of a key is ever stored.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::id::ApiKeyId;
@@ -42,6 +43,7 @@ pub struct CreateKeyParams {
 pub struct RollKeyParams {
     /// How long the old key keeps working, 0 (revoked at once, the default) to 604800.
     #[serde(default)]
+    #[schema(maximum = 604_800)]
     pub expires_in_seconds: u64,
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::Address;
@@ -29,13 +30,17 @@ pub struct CreateRefundParams {
     /// The payment intent to refund (`pi_…`); it must have succeeded.
     pub payment_intent: String,
     /// In the asset the merchant received; defaults to everything not yet refunded.
-    #[schema(example = "10.00")]
+    #[schema(
+        example = "10.00",
+        pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$"
+    )]
     pub amount: Option<String>,
     /// Where to send it; defaults to the address that paid. Screened either way.
     pub destination: Option<String>,
     /// `requested_by_customer` (default), `duplicate` or `fraudulent`.
     pub reason: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = super::payment_intents::metadata_schema)]
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -136,6 +141,7 @@ pub async fn create_refund(
 pub struct ListRefundsParams {
     /// Only this payment intent's refunds.
     payment_intent: Option<String>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     starting_after: Option<String>,
 }
@@ -216,6 +222,7 @@ pub struct CreatePayoutParams {
     pub asset: String,
     pub chain: Option<String>,
     /// Defaults to the whole available balance of that asset.
+    #[schema(pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$")]
     pub amount: Option<String>,
 }
 
@@ -346,6 +353,7 @@ pub async fn approve_refund(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListPayoutsParams {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     starting_after: Option<String>,
 }

@@ -6,6 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::executions;
+use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
@@ -91,7 +92,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         x402::supported
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedResponses, &ClosedRequestBodies),
     tags(
         (name = "payment_intents", description = "Charge a payer, settle to the merchant"),
         (name = "checkout_sessions", description = "Hosted checkout: a page (no API key; its URL is the shopper's capability) that pays one payment intent and returns the shopper to the merchant"),

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::AddressError;
@@ -51,7 +52,10 @@ pub struct SettlementParams {
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentIntentParams {
     /// Decimal string in whole units of `currency`; no more decimals than it has.
-    #[schema(example = "25.00")]
+    #[schema(
+        example = "25.00",
+        pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$"
+    )]
     pub amount: String,
     /// `usd`, `eur`, or a stablecoin (`usdc`, `eurc`, …).
     #[schema(example = "usd")]
@@ -59,9 +63,11 @@ pub struct CreatePaymentIntentParams {
     pub settlement: Option<SettlementParams>,
     pub description: Option<String>,
     /// Up to 50 string keys (≤ 40 chars) with string values (≤ 500 chars).
+    #[schema(schema_with = nullable_metadata_schema)]
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Seconds the payer has to fund the intent.
-    #[schema(example = 3600)]
+    /// Seconds the payer has to fund the intent: 60 to 604800 with the default
+    /// `limits.min_expires_in_secs` / `limits.max_expires_in_secs`.
+    #[schema(example = 3600, minimum = 60, maximum = 604_800)]
     pub expires_in: Option<i64>,
 }
 
@@ -77,19 +83,25 @@ pub struct CancelPaymentIntentParams {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100, default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// An intent id: return the page after it (older intents).
+    #[param(pattern = "^(pi_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     starting_after: Option<String>,
     /// An intent id: return the page before it (newer intents).
+    #[param(pattern = "^(pi_[0-7][0-9a-hjkmnp-tv-z]{25})?$")]
     ending_before: Option<String>,
+    #[param(
+        pattern = "^(awaiting_funds|funds_received|in_review|converting|settling|succeeded|blocked|expired|canceled|failed)?$"
+    )]
     status: Option<String>,
     /// Unix seconds, inclusive.
     #[serde(rename = "created[gte]")]
-    #[param(rename = "created[gte]")]
+    #[param(rename = "created[gte]", value_type = Option<i64>, minimum = 0, maximum = 253_402_300_799_i64)]
     created_gte: Option<String>,
     /// Unix seconds, inclusive.
     #[serde(rename = "created[lte]")]
-    #[param(rename = "created[lte]")]
+    #[param(rename = "created[lte]", value_type = Option<i64>, minimum = 0, maximum = 253_402_300_799_i64)]
     created_lte: Option<String>,
 }
 
@@ -99,6 +111,34 @@ pub struct ListParams {
 pub struct RetrieveParams {
     /// Required with a publishable key.
     client_secret: Option<String>,
+}
+
+/// `metadata`: at most 50 keys of 1 to 40 characters without brackets, values up to 500.
+pub(crate) fn metadata_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_METADATA_VALUE_LEN));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_METADATA_KEY_LEN))
+        .pattern(Some("^[^\\[\\]]*$"))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(MAX_METADATA_KEYS))
+        .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+        .property_names(Some(key))
+        .build()
+}
+
+/// [`metadata_schema`], or `null` (the same as leaving it out).
+fn nullable_metadata_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut object = metadata_schema();
+    object.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+    object
 }
 
 fn money_error(err: MoneyError, param: &str) -> ApiError {

@@ -5,7 +5,8 @@
 //! merchant's secret key: the run and the merchant's own exceptions). Column names are a
 //! stable contract (docs/reports.md).
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
@@ -30,18 +31,48 @@ const MAX_ROWS: u32 = 10_000;
 pub struct ReportParams {
     /// Period start, inclusive: Unix seconds, `YYYY-MM-DD` or RFC 3339 (UTC if no offset).
     #[serde(rename = "created[gte]")]
-    #[param(rename = "created[gte]")]
+    #[param(rename = "created[gte]", schema_with = period_bound)]
     created_gte: Option<String>,
     /// Period end, inclusive; a bare date means the whole day.
     #[serde(rename = "created[lte]")]
-    #[param(rename = "created[lte]")]
+    #[param(rename = "created[lte]", schema_with = period_bound)]
     created_lte: Option<String>,
     /// Same as `created[gte]`.
+    #[param(schema_with = period_bound)]
     from: Option<String>,
     /// Same as `created[lte]`.
+    #[param(schema_with = period_bound)]
     to: Option<String>,
     /// Rows per answer, 1 to 10000 (default 1000); `has_more` says to narrow the period.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     limit: Option<String>,
+}
+
+/// What `parse_bound` reads: Unix seconds, a date or an RFC 3339 time.
+fn period_bound() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(9_223_372_036_854_775_i64)),
+        )
+        .item(string(KnownFormat::Date))
+        .item(string(KnownFormat::DateTime))
+        // Given empty, as HTML forms send it: not given (`body::parse_query`).
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
+        .build()
+        .into()
 }
 
 fn bound(value: Option<String>, param: &str, end: bool) -> Result<Option<i64>, ApiError> {

@@ -9,7 +9,8 @@
 //! `/v1` idempotency layer), so a retried request gets the first answer back rather than a
 //! second set of quotes or a refused second accept.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_connectors::exchange::AssetCode;

@@ -3,12 +3,14 @@
 //! while an approval limit is set, raising or removing it or changing `payout_addresses`
 //! answers 202 with a pending change that a key of another custody or an operator approves.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::Address;
 use rialto_core::id::SettingsChangeId;
 use serde_json::json;
+use utoipa::openapi::{Ref, RefOr, Schema};
 
 use super::auth::Principal;
 use super::body::{parse_json, RawBody};
@@ -22,7 +24,7 @@ use rialto_engine::settings_changes::{self, change_json, Requester, SettingsChan
 /// The merchant's settlement schedule and payment policy in this mode.
 #[utoipa::path(
     get, path = "/v1/settings", operation_id = "get_settings", tag = "settings",
-    responses((status = 200, body = MerchantSettings), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = SettingsObject), (status = 401, body = ErrorBody)),
     security(("api_key" = []))
 )]
 pub async fn get_settings(
@@ -38,6 +40,45 @@ pub async fn get_settings(
         StatusCode::OK,
         settings_json(&settings, None),
     ))
+}
+
+/// The answer of `/v1/settings`: the [`MerchantSettings`] the request takes, plus
+/// `object: "settings"` and, on a 202, the `pending_change`. Its schema is derived from
+/// `MerchantSettings` (which refuses unknown fields, so it cannot describe the answer itself).
+pub struct SettingsObject;
+
+impl utoipa::PartialSchema for SettingsObject {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let RefOr::T(Schema::Object(mut object)) =
+            <MerchantSettings as utoipa::PartialSchema>::schema()
+        else {
+            return <MerchantSettings as utoipa::PartialSchema>::schema();
+        };
+        object.properties.insert(
+            "object".into(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["settings"]))
+                .into(),
+        );
+        object.required.push("object".into());
+        object.properties.insert(
+            "pending_change".into(),
+            Ref::from_schema_name("SettingsChangeObject").into(),
+        );
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+impl utoipa::ToSchema for SettingsObject {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <MerchantSettings as utoipa::ToSchema>::schemas(schemas);
+        schemas.push((
+            "SettingsChangeObject".into(),
+            <SettingsChangeObject as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 fn settings_json(settings: &MerchantSettings, pending: Option<&SettingsChange>) -> String {
@@ -88,8 +129,8 @@ async fn check_addresses(
     post, path = "/v1/settings", operation_id = "update_settings", tag = "settings",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body = MerchantSettings,
-    responses((status = 200, body = MerchantSettings),
-              (status = 202, description = "Applied in part; `pending_change` waits for approval"),
+    responses((status = 200, body = SettingsObject),
+              (status = 202, body = SettingsObject, description = "Applied in part; `pending_change` waits for approval"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("api_key" = []))
 )]

@@ -4,7 +4,8 @@
 //! signature is a sender's, binds it to this one intent (a transaction can never pay two), and
 //! hands every sender it observed to the funds screening.
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -22,6 +23,7 @@ use crate::store::KeyKind;
 #[serde(deny_unknown_fields)]
 pub struct SubmitTransactionParams {
     /// `0x` and 64 hex digits.
+    #[schema(pattern = "^0x[0-9a-fA-F]{64}$")]
     pub tx_hash: String,
     /// Defaults to the intent's settlement chain, the only one accepted for now.
     pub chain: Option<String>,
@@ -34,6 +36,7 @@ pub struct SubmitTransactionParams {
     /// hash of that text. Required: without it nothing is bound (`payer_proof_required`); a
     /// signature by anyone else is `payer_proof_invalid`. Only the signer's own transfers in
     /// the transaction count toward the intent; every sender in it is screened.
+    #[schema(required = true, value_type = String, pattern = "^0x([0-9a-fA-F]{2})+$")]
     pub signature: Option<String>,
 }
 

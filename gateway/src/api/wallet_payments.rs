@@ -10,8 +10,9 @@
 //!   nonce state and balance on chain, simulates, then relays it from its hot wallet (recorded
 //!   before it is sent, at most once per intent) and follows it like any payment.
 
+use super::extract::{Path, Query};
 use alloy::primitives::U256;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::address::Address;
@@ -221,7 +222,7 @@ pub async fn authorization_request(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<ClientSecretParams>,
+    Query(query): Query<ClientSecretParams>,
 ) -> Result<Response, ApiError> {
     let intent = load_intent(&state, &caller, &id, query.client_secret.as_deref()).await?;
     awaiting(&intent)?;
@@ -263,16 +264,22 @@ pub async fn authorization_request(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationParams {
-    /// The payer's address (the authorization's `from`).
+    /// The payer's address (the authorization's `from`); mixed case must be EIP-55.
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub from: String,
     /// Defaults to the intent's settlement address; anything else is refused.
+    #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub to: Option<String>,
     /// Base units, as a decimal string.
+    #[schema(pattern = "^[0-9]{1,78}$")]
     pub value: String,
     /// Unix seconds, as decimal strings.
+    #[schema(pattern = "^[0-9]{1,20}$")]
     pub valid_after: String,
+    #[schema(pattern = "^[0-9]{1,20}$")]
     pub valid_before: String,
     /// `0x` + 64 hex digits: the `nonce` of the authorization request.
+    #[schema(pattern = "^0x[0-9a-fA-F]{64}$")]
     pub nonce: String,
     /// `0x` + 130 hex digits (r ‖ s ‖ v).
     pub signature: String,
@@ -451,8 +458,9 @@ pub async fn submit_authorization(
 ) -> Result<Response, ApiError> {
     let params: AuthorizationParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    let chain = chain_of(&state, &intent)?;
-    let reference = intent.id.to_string();
+    // Every field is checked before the chain is asked for: malformed input is a 400 even when
+    // the chain is unreachable (503).
+    let auth = authorization_of(&params, &intent)?;
     let signature = alloy::hex::decode(params.signature.trim_start_matches("0x"))
         .ok()
         .filter(|bytes| bytes.len() == 65)
@@ -463,6 +471,8 @@ pub async fn submit_authorization(
             )
             .param("signature")
         })?;
+    let chain = chain_of(&state, &intent)?;
+    let reference = intent.id.to_string();
     if let Some(leg) = state
         .store
         .get_chain_transfer(EIP3009_RELAY, &reference)
@@ -474,7 +484,6 @@ pub async fn submit_authorization(
     let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(&state, chain)?;
     let asset = &intent.settlement.asset;
-    let auth = authorization_of(&params, &intent)?;
     let expected = ExpectedPayment {
         chain_id: evm.chain_id,
         token: asset.contract,

@@ -1,7 +1,8 @@
 //! `/v1/webhook_endpoints`: where a merchant wants events sent, with a signing secret per
 //! endpoint (shown on creation and rotation only; stored sealed).
 
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::id::WebhookEndpointId;
@@ -22,6 +23,7 @@ const MAX_ENDPOINTS: usize = 16;
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpointParams {
     /// Where to POST events. Live mode: https and a public address only.
+    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$")]
     pub url: String,
     /// Event types to send, or `["*"]` for all.
     pub enabled_events: Vec<String>,
@@ -31,6 +33,7 @@ pub struct CreateEndpointParams {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpointParams {
+    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$")]
     pub url: Option<String>,
     pub enabled_events: Option<Vec<String>>,
     pub description: Option<String>,

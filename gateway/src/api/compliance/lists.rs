@@ -10,7 +10,10 @@ pub struct ListEntryParams {
     /// operator's (an operator key) and only silence the external screener's medium/high
     /// ratings, for every merchant's payments; they never override OFAC, a block-list or a
     /// rule.
+    #[schema(pattern = "^(block|allow)$")]
     pub kind: String,
+    /// No whitespace; validated for `chain` when it is given.
+    #[schema(pattern = "^\\S+$")]
     pub address: String,
     pub chain: Option<String>,
     pub note: Option<String>,
@@ -162,6 +165,7 @@ pub async fn create_list_entry(
 #[into_params(parameter_in = Query)]
 pub struct ListEntriesParams {
     /// 1 to 100, default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// A `cle_…` id: the page after it.
     starting_after: Option<String>,
