@@ -12,7 +12,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/api_keys`: Create a key in this mode; it joins the calling key's custody. */
-  createApiKey(body: Body<paths["/v1/api_keys"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/api_keys"]["post"]>> {
+  createApiKey(body?: Body<paths["/v1/api_keys"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/api_keys"]["post"]>> {
     return this.transport.request("POST", `/v1/api_keys`, { body }, options);
   }
 
@@ -22,7 +22,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/api_keys/{id}/roll`: Roll a key of the caller's custody: a new key replaces it; the old one keeps working for `expires_in_seconds`. */
-  rollApiKey(id: string, body: Body<paths["/v1/api_keys/{id}/roll"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/api_keys/{id}/roll"]["post"]>> {
+  rollApiKey(id: string, body?: Body<paths["/v1/api_keys/{id}/roll"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/api_keys/{id}/roll"]["post"]>> {
     return this.transport.request("POST", `/v1/api_keys/${encodeURIComponent(id)}/roll`, { body }, options);
   }
 
@@ -87,7 +87,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/compliance/policies/{merchant}`: Set a merchant's compliance policy: limits per fiat unit, velocity, blocked countries. */
-  setCompliancePolicy(merchant: string, body: Body<paths["/v1/compliance/policies/{merchant}"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/compliance/policies/{merchant}"]["post"]>> {
+  setCompliancePolicy(merchant: string, body?: Body<paths["/v1/compliance/policies/{merchant}"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/compliance/policies/{merchant}"]["post"]>> {
     return this.transport.request("POST", `/v1/compliance/policies/${encodeURIComponent(merchant)}`, { body }, options);
   }
 
@@ -97,7 +97,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/compliance/screenings`: Screen an address (operators and merchants) or a name (operators). */
-  createComplianceScreening(body: Body<paths["/v1/compliance/screenings"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/compliance/screenings"]["post"]>> {
+  createComplianceScreening(body?: Body<paths["/v1/compliance/screenings"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/compliance/screenings"]["post"]>> {
     return this.transport.request("POST", `/v1/compliance/screenings`, { body }, options);
   }
 
@@ -152,12 +152,12 @@ export abstract class Operations {
   }
 
   /** `POST /v1/payment_intents/{id}/cancel`: Cancel a payment intent that is still awaiting funds. */
-  cancelPaymentIntent(id: string, body: Body<paths["/v1/payment_intents/{id}/cancel"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/cancel"]["post"]>> {
+  cancelPaymentIntent(id: string, body?: Body<paths["/v1/payment_intents/{id}/cancel"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/cancel"]["post"]>> {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/cancel`, { body }, options);
   }
 
   /** `POST /v1/payment_intents/{id}/deposit_address`: Get (or create on first call) the intent's deposit address. */
-  createDepositAddress(id: string, body: Body<paths["/v1/payment_intents/{id}/deposit_address"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/deposit_address"]["post"]>> {
+  createDepositAddress(id: string, body?: Body<paths["/v1/payment_intents/{id}/deposit_address"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/deposit_address"]["post"]>> {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/deposit_address`, { body }, options);
   }
 
@@ -197,7 +197,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/quotes/{id}/accept`: Accept a quote: locks its merchant amount until it expires. Refused after expiry (`quote_expired`) and for a second accept on the same intent (`quote_already_accepted`). */
-  acceptQuote(id: string, body: Body<paths["/v1/quotes/{id}/accept"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/quotes/{id}/accept"]["post"]>> {
+  acceptQuote(id: string, body?: Body<paths["/v1/quotes/{id}/accept"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/quotes/{id}/accept"]["post"]>> {
     return this.transport.request("POST", `/v1/quotes/${encodeURIComponent(id)}/accept`, { body }, options);
   }
 
@@ -277,7 +277,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/settings`: Replace the settlement schedule and payment policy (fields left out take their defaults). While `payout_approval_above` is set, raising or removing it or changing `payout_addresses` does not apply at once: the answer is 202 with the settings in force and `pending_change`, which a second key or an operator approves. */
-  updateSettings(body: Body<paths["/v1/settings"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/settings"]["post"]>> {
+  updateSettings(body?: Body<paths["/v1/settings"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/settings"]["post"]>> {
     return this.transport.request("POST", `/v1/settings`, { body }, options);
   }
 
@@ -317,7 +317,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/webhook_endpoints/{id}`: Update a webhook endpoint's url, events, description, or disable it. */
-  updateWebhookEndpoint(id: string, body: Body<paths["/v1/webhook_endpoints/{id}"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/webhook_endpoints/{id}"]["post"]>> {
+  updateWebhookEndpoint(id: string, body?: Body<paths["/v1/webhook_endpoints/{id}"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/webhook_endpoints/{id}"]["post"]>> {
     return this.transport.request("POST", `/v1/webhook_endpoints/${encodeURIComponent(id)}`, { body }, options);
   }
 
@@ -327,7 +327,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/x402/settle`: Settles a verified x402 payment: claims its header, records it as a payment intent of the merchant and relays the authorization. */
-  x402Settle(body: Body<paths["/v1/x402/settle"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/settle"]["post"]>> {
+  x402Settle(body?: Body<paths["/v1/x402/settle"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/settle"]["post"]>> {
     return this.transport.request("POST", `/v1/x402/settle`, { body }, options);
   }
 
@@ -337,7 +337,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/x402/verify`: Checks an x402 payment without moving anything. */
-  x402Verify(body: Body<paths["/v1/x402/verify"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/verify"]["post"]>> {
+  x402Verify(body?: Body<paths["/v1/x402/verify"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/verify"]["post"]>> {
     return this.transport.request("POST", `/v1/x402/verify`, { body }, options);
   }
 }

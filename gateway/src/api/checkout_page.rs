@@ -13,7 +13,7 @@
 //! The page, its script and its style are compiled into the binary; the Content-Security-Policy
 //! allows nothing but this origin, and no third-party request is ever needed.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use super::body::RawBody;
 use super::checkout_sessions::{session_status, LineItemParams, Locale};
+use super::extract::{Path, Query};
 use super::limits::{client_address, Presented};
 use super::wallet_payments::ClientSecretParams;
 use super::{json_response, serialize, AppState, Caller};

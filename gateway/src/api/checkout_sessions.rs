@@ -5,7 +5,7 @@
 //! capability (see `checkout_page`); the session and intent ids never appear in it. The
 //! session expires with its intent; `complete` and `expired` are read from the intent.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use rialto_core::id::{CheckoutSessionId, PaymentIntentId};
@@ -16,6 +16,7 @@ use url::Url;
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
+use super::extract::Path;
 use super::payment_intents::{
     build_intent, intent_event, CreatePaymentIntentParams, SettlementParams,
 };
