@@ -45,8 +45,8 @@ pub mod reconcile_cli;
 pub mod server;
 pub mod solana_chains;
 pub mod store;
-pub mod uri_cli;
 pub mod tls;
+pub mod uri_cli;
 pub mod webhooks;
 
 pub use rialto_engine::{

@@ -327,7 +327,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/x402/settle`: Settles a verified x402 payment: claims its header, records it as a payment intent of the merchant and relays the authorization. */
-  x402Settle(body?: Body<paths["/v1/x402/settle"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/settle"]["post"]>> {
+  x402Settle(body: Body<paths["/v1/x402/settle"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/settle"]["post"]>> {
     return this.transport.request("POST", `/v1/x402/settle`, { body }, options);
   }
 
@@ -337,7 +337,7 @@ export abstract class Operations {
   }
 
   /** `POST /v1/x402/verify`: Checks an x402 payment without moving anything. */
-  x402Verify(body?: Body<paths["/v1/x402/verify"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/verify"]["post"]>> {
+  x402Verify(body: Body<paths["/v1/x402/verify"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/x402/verify"]["post"]>> {
     return this.transport.request("POST", `/v1/x402/verify`, { body }, options);
   }
 }

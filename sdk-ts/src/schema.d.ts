@@ -1251,7 +1251,9 @@ export interface components {
             description?: string | null;
             /**
              * Format: int64
-             * @description Seconds the shopper has, for a new intent; the session expires with it.
+             * @description Seconds the shopper has, for a new intent; the session expires with it. 60 to 604800
+             *     with the default `limits.min_expires_in_secs` / `limits.max_expires_in_secs`.
+             * @example 3600
              */
             expires_in?: number | null;
             /**
@@ -2031,6 +2033,24 @@ export interface components {
              *     reference and merchant, so a retried request cannot write off twice.
              */
             reference: string;
+        };
+        /**
+         * @description The request body of `/verify` and `/settle` as the x402 v2 specification names it; its two
+         *     objects are the specification's `PaymentPayload` and `PaymentRequirements` (documented there,
+         *     checked by the engine's `x402` module).
+         */
+        X402FacilitatorRequest: {
+            /**
+             * Format: int64
+             * @example 2
+             */
+            x402Version?: number | null;
+            paymentPayload: {
+                [key: string]: unknown;
+            };
+            paymentRequirements: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -6909,9 +6929,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["X402FacilitatorRequest"];
             };
         };
         responses: {
@@ -7047,9 +7067,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["X402FacilitatorRequest"];
             };
         };
         responses: {

@@ -64,13 +64,23 @@ pub struct CreateCheckoutSessionParams {
     /// Where to pay the merchant, for a new intent (defaults to the merchant's setting).
     pub settlement: Option<SettlementParams>,
     pub description: Option<String>,
-    /// Seconds the shopper has, for a new intent; the session expires with it.
+    /// Seconds the shopper has, for a new intent; the session expires with it. 60 to 604800
+    /// with the default `limits.min_expires_in_secs` / `limits.max_expires_in_secs`.
+    #[schema(example = 3600, minimum = 60, maximum = 604_800)]
     pub expires_in: Option<i64>,
     /// Where the shopper goes after paying: https (http only on localhost in test mode).
-    #[schema(max_length = 2048, example = "https://shop.example/thanks")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$",
+        example = "https://shop.example/thanks"
+    )]
     pub success_url: String,
     /// Where the shopper goes on leaving without paying (same rules as `success_url`).
-    #[schema(max_length = 2048, example = "https://shop.example/cart")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$",
+        example = "https://shop.example/cart"
+    )]
     pub cancel_url: String,
     #[schema(max_items = 50)]
     pub line_items: Option<Vec<LineItemParams>>,

@@ -32,6 +32,7 @@ pub enum KeyType {
 pub struct CreateKeyParams {
     /// What you call it (at most 100 characters).
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub name: String,
     /// `secret` (default) or `publishable`.
     #[serde(default, rename = "type")]

@@ -28,6 +28,7 @@ use rialto_engine::x402::{
 };
 use rialto_evm::eip3009::{Authorization, AuthorizationKind, ExpectedPayment};
 use rialto_evm::error::AuthorizationError;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::body::{parse_json, RawBody};
@@ -175,6 +176,20 @@ async fn verify_payment<'a>(
     }
 }
 
+/// The request body of `/verify` and `/settle` as the x402 v2 specification names it; its two
+/// objects are the specification's `PaymentPayload` and `PaymentRequirements` (documented there,
+/// checked by the engine's `x402` module).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = X402FacilitatorRequest)]
+#[allow(dead_code)] // Documentation only: the body is read into `FacilitatorRequest`.
+struct FacilitatorRequestDoc {
+    #[schema(example = 2)]
+    x402_version: Option<u64>,
+    payment_payload: serde_json::Map<String, serde_json::Value>,
+    payment_requirements: serde_json::Map<String, serde_json::Value>,
+}
+
 fn parse_request(body: &[u8]) -> Result<FacilitatorRequest, ApiError> {
     parse_json(body)
 }
@@ -183,7 +198,7 @@ fn parse_request(body: &[u8]) -> Result<FacilitatorRequest, ApiError> {
 #[utoipa::path(
     post, path = "/v1/x402/verify", operation_id = "x402_verify", tag = "x402",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
-    request_body = Object,
+    request_body = FacilitatorRequestDoc,
     responses((status = 200, description = "`{isValid, invalidReason?, payer?}` (x402 v2 VerifyResponse)"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 503, body = ErrorBody)),
@@ -242,7 +257,7 @@ async fn intent_for(
 #[utoipa::path(
     post, path = "/v1/x402/settle", operation_id = "x402_settle", tag = "x402",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
-    request_body = Object,
+    request_body = FacilitatorRequestDoc,
     responses((status = 200, description = "`{success, errorReason?, payer?, transaction, network, extra: {payment_intent}}` (x402 v2 SettleResponse)"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 503, body = ErrorBody)),
