@@ -340,3 +340,18 @@ async fn a_withdrawal_that_timed_out_is_found_and_never_sent_twice() {
     assert_eq!(sent.tx_hash.as_deref(), Some(TX_HASH));
     server.verify().await;
 }
+
+#[tokio::test]
+async fn a_secret_that_is_not_base64_is_refused_as_bad_credentials_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    let mut config = KrakenConfig::new(
+        &server.uri(),
+        SecretString::from("test-key".to_owned()),
+        SecretString::from("not base64!!".to_owned()),
+    );
+    config.timeout = Duration::from_secs(1);
+    let kraken = Kraken::new(config).expect("client");
+    let err = kraken.balances().await.expect_err("an unsignable secret");
+    assert!(matches!(err, ExchangeError::Auth { .. }), "{err:?}");
+    assert!(server.received_requests().await.unwrap_or_default().is_empty());
+}

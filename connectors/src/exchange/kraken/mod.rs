@@ -204,8 +204,10 @@ impl Kraken {
                 message: e.to_string(),
             })?;
         let body = form_body(nonce, params);
+        // A secret that cannot sign (not base64) is the caller's credential, not our set-up:
+        // an authentication failure they can fix, never a "retry later".
         let signature = api_sign(self.config.api_secret.expose_secret(), &path, nonce, &body)
-            .map_err(|e| ExchangeError::Config {
+            .map_err(|e| ExchangeError::Auth {
                 venue: VENUE,
                 message: e.to_string(),
             })?;
