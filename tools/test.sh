@@ -14,8 +14,9 @@ pg_start
 ANVIL_BIN="$(tools/devnet/install.sh)"
 export ANVIL_BIN
 # The local Solana endpoint is a cargo binary of the workspace (surfpool's offline simnet), built
-# here so the Solana suites find it; no other install.
-cargo build -p rialto-solana-simnet
+# here so the Solana suites find it; no other install. Built with every target of the workspace,
+# so it shares the test build's feature resolution and nothing is compiled twice.
+cargo build --workspace --all-targets
 SOLANA_SIMNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rialto-solana-simnet"
 export SOLANA_SIMNET_BIN
 cargo test --workspace --all-targets "$@"

@@ -120,9 +120,21 @@ test("a reported transaction the chain does not know is refused with a clear cod
   });
   assert.deepEqual(signed, [`Rialto: fund ${intent.id} with ${unknown}`]);
   assert.equal(paymentMessage(intent.id, "0xABCD"), `Rialto: fund ${intent.id} with 0xabcd`);
+  // An authorization that would outlive the intent could move money after it expired.
   await assert.rejects(
     merchant.submitAuthorization(intent.id, {
       from: MERCHANT, value: "5000000", valid_after: "0", valid_before: "99999999999",
+      nonce: `0x${"00".repeat(32)}`, signature: `0x${"11".repeat(65)}`,
+    }),
+    (err) => {
+      assert.equal(err.code, "parameter_invalid");
+      assert.equal(err.param, "valid_before");
+      return true;
+    },
+  );
+  await assert.rejects(
+    merchant.submitAuthorization(intent.id, {
+      from: MERCHANT, value: "5000000", valid_after: "0", valid_before: String(intent.expires_at),
       nonce: `0x${"00".repeat(32)}`, signature: "0x1234",
     }),
     (err) => {
