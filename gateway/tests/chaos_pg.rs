@@ -240,7 +240,9 @@ async fn wallet_payments(
             .get_receipt()
             .await
             .unwrap();
-        wait_succeeded(api(0), &[id.as_str()], Duration::from_secs(90)).await;
+        // The killer is still running: each SIGKILL of the gateway sweeping or settling this
+        // payment costs a restart and a lease take-over, so allow what the end of the run allows.
+        wait_succeeded(api(0), &[id.as_str()], SETTLE).await;
         intents.push(id.clone());
         let (status, refund) = api(1)
             .post_settled(
