@@ -19,7 +19,9 @@
 //! - [`names`]: name normalisation, the SDN `NameIndex`, word-level fuzzy scoring
 //!   (`names::similarity`), thresholds.
 //! - [`rules`]: payment limits, daily volume, velocity, blocked jurisdictions, as pure functions.
-//! - [`travel`]: travel-rule thresholds and IVMS101 originator/beneficiary validation.
+//! - [`travel`]: travel-rule thresholds and the names screening takes from the payer data.
+//! - [`ivms101`]: the IVMS101 payload and its validation (constraints C1–C12, code lists, text
+//!   lengths), each problem naming the rule it breaks.
 //! - [`country`]: ISO 3166-1 alpha-2 `CountryCode` and the EU/EEA perimeter.
 //! - [`external`]: the `ExternalScreener` trait and how its answers (or outages) map to findings.
 //! - [`identifiers`]: dates of birth, nationalities and ID numbers, listed (SDN Remarks) and
@@ -36,6 +38,7 @@ pub mod decision;
 pub mod error;
 pub mod external;
 pub mod identifiers;
+pub mod ivms101;
 pub mod names;
 pub mod ofac;
 pub mod rules;

@@ -8,7 +8,8 @@ use rialto_core::Money;
 
 use crate::country::CountryCode;
 use crate::decision::{Evidence, Finding, Outcome, PartyRole, Reason};
-use crate::travel::{self, TravelRuleData, TravelRulePolicy};
+use crate::ivms101;
+use crate::travel::{TravelRuleData, TravelRulePolicy};
 
 /// A payment the same payer made before (the caller chooses the scope: per merchant or global).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,7 +219,10 @@ pub fn travel_rule(ctx: &PaymentContext, policy: &TravelRulePolicy) -> Option<Fi
             evidence: rule_evidence("travel_rule"),
         });
     };
-    let problems = travel::validate(data);
+    let problems: Vec<String> = ivms101::validate(data, ctx.now_ms)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     (!problems.is_empty()).then(|| Finding {
         outcome: Outcome::Review,
         reason: Reason::TravelRuleInvalid { problems },

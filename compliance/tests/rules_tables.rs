@@ -3,11 +3,20 @@
 //! the code in `src/rules.rs`.)
 
 use rialto_compliance::rules::travel_rule;
-use rialto_compliance::travel::validate;
 use rialto_compliance::{CountryCode, Outcome, PaymentContext, TravelRuleData, TravelRulePolicy};
 use rialto_core::id::MerchantId;
 use rialto_core::{Currency, Money};
 use serde_json::{json, Value};
+
+/// 2026-12-06 12:00 UTC.
+const NOW_MS: u64 = 1_796_558_400_000;
+
+fn validate(data: &TravelRuleData) -> Vec<String> {
+    rialto_compliance::ivms101::validate(data, NOW_MS)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
 
 fn usd(s: &str) -> Money {
     Money::parse(s, Currency::usd()).unwrap()
@@ -268,20 +277,25 @@ fn ivms101_name_identifier_and_other_code_types_are_checked() {
             vec![("$N/geographicAddress/0/addressType", json!("BIZZ"))],
             vec![],
         ),
-        // National id types; a legal person only RAID, MISC, LEIX or TXID (IVMS101 C9).
+        // National id types; a legal person only RAID, MISC, LEIX or TXID (IVMS101 C7).
         (
             "legal passport",
             vec![(
                 "$L/nationalIdentification/nationalIdentifierType",
                 json!("CCPT"),
             )],
-            vec!["nationalIdentifierType"],
+            // No longer an LEI, so C9 wants the registration authority too.
+            vec![
+                "C7 ValidNationalIdentifierLegalPerson",
+                "registrationAuthority",
+            ],
         ),
         (
             "legal tax id",
             vec![(
                 "$L/nationalIdentification",
-                json!({"nationalIdentifier": "DE123", "nationalIdentifierType": "TXID"}),
+                json!({"nationalIdentifier": "DE123", "nationalIdentifierType": "TXID",
+                    "registrationAuthority": "RA000548"}),
             )],
             vec![],
         ),

@@ -329,7 +329,7 @@ async fn travel_rule_data_clears_large_payments_and_is_name_screened() {
     // Well-formed IVMS101 that fails validation (unknown country, name type) holds for review…
     let mut invalid = ivms101("Smith", "Test Shop Inc");
     invalid["originator"]["originatorPersons"][0]["naturalPerson"]["geographicAddress"][0]
-        ["country"] = "XX".into();
+        ["country"] = "ZZ".into();
     invalid["beneficiary"]["beneficiaryPersons"][0]["legalPerson"]["name"]["nameIdentifier"][0]
         ["legalPersonNameIdentifierType"] = "NICK".into();
     assert_eq!(
