@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::address::Address;
 use rialto_core::intent::PaymentIntent;
+use rialto_core::intent::PaymentStatus;
 use rialto_core::money::Money;
 use rialto_engine::x402::{
     check_request, settle_failure, verify_response, CheckedPayment, FacilitatorRequest,
@@ -28,7 +29,6 @@ use rialto_engine::x402::{
 };
 use rialto_evm::eip3009::{Authorization, AuthorizationKind, ExpectedPayment};
 use rialto_evm::error::AuthorizationError;
-use rialto_core::intent::PaymentStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -434,7 +434,11 @@ async fn settled_before(
     };
     let intent = state
         .store
-        .get_intent(&caller.merchant_id, caller.livemode, &claim.payment_intent_id)
+        .get_intent(
+            &caller.merchant_id,
+            caller.livemode,
+            &claim.payment_intent_id,
+        )
         .await?;
     let chain = state.chains.get(caller.livemode, &payment.network);
     if let (Some(intent), Some(chain)) = (intent, chain) {
