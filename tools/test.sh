@@ -22,6 +22,8 @@ export SOLANA_SIMNET_BIN
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"
 echo "== TypeScript SDK against a real gateway" >&2
+# Its devnet gets ANVIL_BIN and SOLANA_SIMNET_BIN from here (sdk-ts/test/harness.mjs passes
+# both on): the Solana Pay helpers pay USDC and PYUSD intents on the simnet.
 (
   cd sdk-ts
   npm ci --no-audit --no-fund --loglevel=error >&2

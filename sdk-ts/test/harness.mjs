@@ -19,14 +19,21 @@ export function freePort() {
   });
 }
 
+/** The devnet's toolchain as tools/test.sh exports it: the anvil and Solana simnet binaries. */
+export function toolchainEnv() {
+  const env = {};
+  for (const key of ["ANVIL_BIN", "SOLANA_SIMNET_BIN"]) if (process.env[key]) env[key] = process.env[key];
+  return env;
+}
+
 /**
- * A devnet and a gateway; `env` adds settings (e.g. `RIALTO__WEBHOOKS__ALLOW_PRIVATE_TARGETS`).
+ * A devnet and a gateway; `solana: true` waits for the devnet's Solana simnet too; `env` adds settings (e.g. `RIALTO__WEBHOOKS__ALLOW_PRIVATE_TARGETS`).
  * Returns `{ base, keys, manifest, dir, stop }`.
  */
-export async function startDevnetGateway({ name, settlementAddress, env: extra = {} }) {
+export async function startDevnetGateway({ name, settlementAddress, env: extra = {}, solana = false }) {
   const dir = mkdtempSync(join(tmpdir(), "rialto-sdk-"));
   const manifestPath = join(dir, "devnet.json");
-  const env = { PATH: process.env.PATH, ...(process.env.ANVIL_BIN ? { ANVIL_BIN: process.env.ANVIL_BIN } : {}), ...extra };
+  const env = { PATH: process.env.PATH, ...toolchainEnv(), ...extra };
   const devnet = spawn(bin, ["--config", "/nonexistent", "devnet", "--manifest", manifestPath], { env, stdio: "ignore" });
   let server;
   const stop = () => {
@@ -37,7 +44,16 @@ export async function startDevnetGateway({ name, settlementAddress, env: extra =
   try {
     for (let i = 0; i < 1200 && !existsSync(manifestPath); i++) await sleep(50);
     if (!existsSync(manifestPath)) throw new Error("devnet did not write its manifest");
-    const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    let manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    // The Solana section is added once the simnet is up and funded, after the EVM chains; the
+    // gateway reads the manifest once, at start.
+    for (let i = 0; solana && !manifest.solana && i < 1200; i++) {
+      await sleep(50);
+      manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    }
+    if (solana && !manifest.solana) {
+      throw new Error("the devnet has no Solana chain: build it with `cargo build -p rialto-solana-simnet` or set SOLANA_SIMNET_BIN");
+    }
     const db = `sqlite://${join(dir, "r.db")}`;
     const keys = JSON.parse(execFileSync(bin, ["--config", "/nonexistent", "merchants", "create", "--name", name,
       "--settlement-asset", "usdc", "--settlement-chain", "devnet-base", "--settlement-address", settlementAddress,

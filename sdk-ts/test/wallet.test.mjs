@@ -13,6 +13,7 @@ import { createPublicClient, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { RialtoClient, RialtoError, fundingMessage, paymentMessage } from "../dist/index.js";
 import { payWithTransfer } from "../dist/wallet.js";
+import { toolchainEnv } from "./harness.mjs";
 
 const bin = process.env.RIALTO_BIN ?? new URL("../../target/debug/rialto", import.meta.url).pathname;
 const MERCHANT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -32,7 +33,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "rialto-sdk-wallet-"));
   const manifestPath = join(dir, "devnet.json");
-  const env = { PATH: process.env.PATH, ...(process.env.ANVIL_BIN ? { ANVIL_BIN: process.env.ANVIL_BIN } : {}) };
+  const env = { PATH: process.env.PATH, ...toolchainEnv() };
   devnet = spawn(bin, ["--config", "/nonexistent", "devnet", "--manifest", manifestPath], { env, stdio: "ignore" });
   for (let i = 0; i < 600 && !existsSync(manifestPath); i++) await sleep(50);
   assert.ok(existsSync(manifestPath), "devnet did not write its manifest");

@@ -11,6 +11,9 @@ use crate::store::chain::ChainTransfer;
 use crate::store::PaymentTransaction;
 use crate::store::{PaymentSource, PaymentTxStatus};
 
+/// The payer of a relay's payment transaction until it confirms (not an address).
+pub const RELAY_PAYER_PENDING: &str = "eip3009";
+
 /// Binds a stored relay leg's transaction to its intent (idempotent); `transaction_already_used`
 /// if another intent holds it. The payer and amount
 /// are read again from the chain when it confirms; these are only what the leg says.
@@ -33,7 +36,9 @@ pub async fn claim_relay(
         chain_id: chain.caip2.clone(),
         tx_hash: leg.tx_hash.clone(),
         payment_intent_id: intent.id,
-        payer: "eip3009".to_owned(),
+        // Unknown until the chain says who authorized it: the watcher records the sender when
+        // the relay confirms (refunds go back to it).
+        payer: RELAY_PAYER_PENDING.to_owned(),
         amount: paid.to_amount_string(),
         asset: asset.id.to_string(),
         block_number: 0,

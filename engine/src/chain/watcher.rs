@@ -340,6 +340,13 @@ async fn advance_pending(
     }
     ptx.status = PaymentTxStatus::Confirmed;
     ptx.amount = paid.to_amount_string();
+    if ptx.source == PaymentSource::Authorization {
+        // A relay's sender is the wallet that signed the authorization (the relayer only sent
+        // it): the payer a refund goes back to.
+        if let Some(sender) = observed.senders.first() {
+            ptx.payer = sender.from.to_string();
+        }
+    }
     ptx.block_number = block_i64(observed.block_number);
     ptx.block_hash = observed.block_hash;
     ptx.log_index = block_i64(observed.log_index);

@@ -83,7 +83,7 @@ pub trait ChainStore: Send + Sync + 'static {
         intent: &PaymentIntentId,
     ) -> Result<Vec<PaymentTransaction>, StoreError>;
 
-    /// Updates a payment transaction's status, amount and block, compare-and-set on its stored
+    /// Updates a payment transaction's status, amount, block and payer, compare-and-set on its stored
     /// status being `expected`, and, when given, applies the intent change in the same
     /// transaction. `Conflict`, nothing written, if either moved meanwhile.
     async fn set_payment_transaction(

@@ -22,6 +22,10 @@ pub struct X402Payment {
     pub livemode: bool,
     pub payment_intent_id: PaymentIntentId,
     pub created_at_ms: i64,
+    /// SHA-256 (hex) of the canonical `/settle` request that claimed it: a retry of the very
+    /// same request is answered with the first settlement. `None` on rows claimed before it
+    /// was recorded, which are never replayed.
+    pub request_sha256: Option<String>,
 }
 
 #[async_trait]

@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::address::Address;
 use rialto_core::intent::PaymentIntent;
+use rialto_core::intent::PaymentStatus;
 use rialto_core::money::Money;
 use rialto_engine::x402::{
     check_request, settle_failure, verify_response, CheckedPayment, FacilitatorRequest,
@@ -29,11 +30,14 @@ use rialto_engine::x402::{
 use rialto_evm::eip3009::{Authorization, AuthorizationKind, ExpectedPayment};
 use rialto_evm::error::AuthorizationError;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::body::{parse_json, RawBody};
 use super::payment_intents::{self, CreatePaymentIntentParams};
-use super::wallet_payments::{check_authorization, relay_for_intent, relayer};
+use super::wallet_payments::{
+    check_authorization, claim_relay, relay_for_intent, relayer, EIP3009_RELAY,
+};
 use super::{json_response, AppState, Caller};
 use crate::chain::Chain;
 use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
@@ -45,6 +49,9 @@ struct Verified<'a> {
     payment: CheckedPayment,
     chain: &'a Chain,
     calldata: alloy::primitives::Bytes,
+    /// This very request claimed the authorization before, and it was not relayed then (a
+    /// failure between the claim and the relay): settling it again resumes that claim.
+    claimed: Option<X402Payment>,
 }
 
 type Verdict<T> = Result<Result<T, (InvalidReason, Option<Address>)>, ApiError>;
@@ -73,10 +80,14 @@ fn lower(address: &Address) -> String {
 /// Every check of a payment, in order: the request itself, that it pays this merchant's
 /// settlement address in its settlement token on a chain this gateway relays on, that the
 /// header was never settled, the payer's screening, then the authorization on chain.
+///
+/// `retry_of`: the SHA-256 of a `/settle` request; a claim made by that very request (same
+/// merchant, mode and hash) does not refuse it. `/verify` passes `None`: a claimed header is spent.
 async fn verify_payment<'a>(
     state: &'a AppState,
     caller: &Caller,
     request: &FacilitatorRequest,
+    retry_of: Option<&str>,
 ) -> Verdict<Verified<'a>> {
     let payment = match check_request(request) {
         Ok(p) => p,
@@ -113,9 +124,11 @@ async fn verify_payment<'a>(
             &payment.nonce,
         )
         .await?;
-    if claim.is_some() {
-        return refuse(InvalidReason::NonceAlreadyUsed);
-    }
+    let claimed = match claim {
+        None => None,
+        Some(claim) if retry_of.is_some_and(|sha| same_request(&claim, caller, sha)) => Some(claim),
+        Some(_) => return refuse(InvalidReason::NonceAlreadyUsed),
+    };
     let now = state.clock.now_ms();
     let at = OutgoingAddress {
         role: rialto_compliance::decision::AddressRole::Payer,
@@ -162,6 +175,7 @@ async fn verify_payment<'a>(
             payment,
             chain,
             calldata,
+            claimed,
         })),
         Err(err) => match reason_of(&err) {
             Some(reason) => refuse(reason),
@@ -211,7 +225,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     caller.require_secret()?;
     let request = parse_request(&body)?;
-    let body = match verify_payment(&state, &caller, &request).await? {
+    let body = match verify_payment(&state, &caller, &request, None).await? {
         Ok(verified) => verify_response(Ok(&verified.payment.payer)),
         Err((reason, payer)) => verify_response(Err((reason, payer.as_ref()))),
     };
@@ -270,8 +284,14 @@ pub async fn settle(
 ) -> Result<Response, ApiError> {
     caller.require_secret()?;
     let request = parse_request(&body)?;
+    let sha = request_sha256(&body)?;
     let network = request.payment_requirements.network.clone();
-    let verified = match verify_payment(&state, &caller, &request).await? {
+    // The x402 clients send no Idempotency-Key: the very same request again, after it was
+    // relayed, gets the first answer (same transaction) instead of a refusal.
+    if let Some(answer) = settled_before(&state, &caller, &request, &sha).await? {
+        return Ok(json_response(StatusCode::OK, answer.to_string()));
+    }
+    let verified = match verify_payment(&state, &caller, &request, Some(&sha)).await? {
         Ok(v) => v,
         Err((reason, payer)) => {
             let body = settle_failure(reason, &network, payer.as_ref());
@@ -279,28 +299,36 @@ pub async fn settle(
         }
     };
     let payment = &verified.payment;
-    let intent = intent_for(&state, &caller, &request, payment).await?;
-    let now = state.clock.now_ms();
-    let claim = X402Payment {
-        network: payment.network.clone(),
-        asset: lower(&payment.token),
-        payer: lower(&payment.payer),
-        nonce: payment.nonce.clone(),
-        merchant_id: caller.merchant_id,
-        livemode: caller.livemode,
-        payment_intent_id: intent.id,
-        created_at_ms: now,
+    let intent = match &verified.claimed {
+        Some(claim) => resumed_intent(&state, &caller, &request, payment, claim).await?,
+        None => {
+            let intent = intent_for(&state, &caller, &request, payment).await?;
+            let now = state.clock.now_ms();
+            let claim = X402Payment {
+                network: payment.network.clone(),
+                asset: lower(&payment.token),
+                payer: lower(&payment.payer),
+                nonce: payment.nonce.clone(),
+                merchant_id: caller.merchant_id,
+                livemode: caller.livemode,
+                payment_intent_id: intent.id,
+                created_at_ms: now,
+                request_sha256: Some(sha),
+            };
+            // Claimed before anything is stored or sent: of two settles of one header, one
+            // relays.
+            if !state.store.claim_x402_payment(&claim).await? {
+                let body = settle_failure(
+                    InvalidReason::NonceAlreadyUsed,
+                    &network,
+                    Some(&payment.payer),
+                );
+                return Ok(json_response(StatusCode::OK, body.to_string()));
+            }
+            payment_intents::store_new_intent(&state, &intent, now).await?;
+            intent
+        }
     };
-    // Claimed before anything is stored or sent: of two settles of one header, one relays.
-    if !state.store.claim_x402_payment(&claim).await? {
-        let body = settle_failure(
-            InvalidReason::NonceAlreadyUsed,
-            &network,
-            Some(&payment.payer),
-        );
-        return Ok(json_response(StatusCode::OK, body.to_string()));
-    }
-    payment_intents::store_new_intent(&state, &intent, now).await?;
     let (hot, _) = relayer(verified.chain)?;
     let tx_hash = relay_for_intent(
         &state,
@@ -311,15 +339,150 @@ pub async fn settle(
         payment.value,
     )
     .await?;
-    let body = json!({
+    let body = settled(payment, &tx_hash, &network, &intent.id.to_string());
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// `POST /settle`'s answer when the payment was relayed.
+fn settled(payment: &CheckedPayment, tx_hash: &str, network: &str, intent: &str) -> Value {
+    json!({
         "success": true,
         "payer": payment.payer.to_string(),
         "transaction": tx_hash,
         "network": network,
         "amount": payment.value.to_string(),
-        "extra": {"payment_intent": intent.id.to_string()},
-    });
-    Ok(json_response(StatusCode::OK, body.to_string()))
+        "extra": {"payment_intent": intent},
+    })
+}
+
+/// SHA-256 (hex) of the request's JSON with every object's keys sorted and no whitespace, so
+/// the same request re-serialised by another client library hashes alike.
+fn request_sha256(body: &[u8]) -> Result<String, ApiError> {
+    fn canonical(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[key], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let value: Value = parse_json(body)?;
+    let mut text = String::new();
+    canonical(&value, &mut text);
+    Ok(hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Whether `claim` was made by this very request: same merchant, mode and request hash.
+fn same_request(claim: &X402Payment, caller: &Caller, sha: &str) -> bool {
+    claim.merchant_id == caller.merchant_id
+        && claim.livemode == caller.livemode
+        && claim.request_sha256.as_deref() == Some(sha)
+}
+
+/// The first answer to this very request, when it claimed the authorization and its relay is
+/// stored (bound to the intent again if a failure came between storing and binding it).
+/// `None` when it is not a retry of a relayed settle: the ordinary checks decide.
+async fn settled_before(
+    state: &AppState,
+    caller: &Caller,
+    request: &FacilitatorRequest,
+    sha: &str,
+) -> Result<Option<Value>, ApiError> {
+    let Ok(payment) = check_request(request) else {
+        return Ok(None);
+    };
+    let claim = state
+        .store
+        .get_x402_payment(
+            &payment.network,
+            &lower(&payment.token),
+            &lower(&payment.payer),
+            &payment.nonce,
+        )
+        .await?;
+    let Some(claim) = claim.filter(|c| same_request(c, caller, sha)) else {
+        return Ok(None);
+    };
+    let intent_id = claim.payment_intent_id.to_string();
+    let Some(leg) = state
+        .store
+        .get_chain_transfer(EIP3009_RELAY, &intent_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let intent = state
+        .store
+        .get_intent(
+            &caller.merchant_id,
+            caller.livemode,
+            &claim.payment_intent_id,
+        )
+        .await?;
+    let chain = state.chains.get(caller.livemode, &payment.network);
+    if let (Some(intent), Some(chain)) = (intent, chain) {
+        if intent.status == PaymentStatus::AwaitingFunds {
+            claim_relay(state, &intent, chain, &leg).await?;
+        }
+    }
+    Ok(Some(settled(
+        &payment,
+        &leg.tx_hash,
+        &payment.network,
+        &intent_id,
+    )))
+}
+
+/// The intent of a claim this very request made before its relay was stored: read back, or
+/// written now under the claimed id if the failure came before it was stored.
+async fn resumed_intent(
+    state: &AppState,
+    caller: &Caller,
+    request: &FacilitatorRequest,
+    payment: &CheckedPayment,
+    claim: &X402Payment,
+) -> Result<PaymentIntent, ApiError> {
+    let id = &claim.payment_intent_id;
+    let stored = state
+        .store
+        .get_intent(&caller.merchant_id, caller.livemode, id)
+        .await?;
+    if let Some(intent) = stored {
+        return Ok(intent);
+    }
+    let mut intent = intent_for(state, caller, request, payment).await?;
+    intent.id = *id;
+    let written = payment_intents::store_new_intent(state, &intent, state.clock.now_ms()).await;
+    // Two retries at once: the one that lost the write reads the winner's intent.
+    match state
+        .store
+        .get_intent(&caller.merchant_id, caller.livemode, id)
+        .await?
+    {
+        Some(intent) => Ok(intent),
+        None => written.map(|()| intent),
+    }
 }
 
 /// The kinds this gateway settles in the caller's mode: `exact` on every EVM chain it can
@@ -356,4 +519,22 @@ pub async fn supported(
     signers.dedup();
     let body = json!({"kinds": kinds, "extensions": [], "signers": {"eip155:*": signers}});
     Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_sha256;
+
+    #[test]
+    fn the_request_hash_ignores_key_order_and_whitespace_but_not_any_value() {
+        let a = br#"{"x402Version":2,"paymentPayload":{"a":1,"b":[{"y":"2","x":true}]},"paymentRequirements":{"amount":"10000"}}"#;
+        let b = br#"{ "paymentRequirements": {"amount": "10000"},
+                      "paymentPayload": {"b": [{"x": true, "y": "2"}], "a": 1}, "x402Version": 2 }"#;
+        let c = br#"{"x402Version":2,"paymentPayload":{"a":1,"b":[{"y":"2","x":true}]},"paymentRequirements":{"amount":"10001"}}"#;
+        let hash = |body: &[u8]| request_sha256(body).unwrap();
+        assert_eq!(hash(a), hash(b));
+        assert_ne!(hash(a), hash(c));
+        assert_eq!(hash(a).len(), 64);
+        assert!(request_sha256(b"{not json").is_err());
+    }
 }

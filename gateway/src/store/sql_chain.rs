@@ -340,8 +340,8 @@ impl ChainStore for SqlStore {
         }
         let updated = sqlx::query(
             "UPDATE payment_transactions SET status = $1, block_number = $2, block_hash = $3, \
-             log_index = $4, amount = $5, updated_at = $6 WHERE chain_id = $7 AND tx_hash = $8 \
-             AND status = $9",
+             log_index = $4, amount = $5, updated_at = $6, payer = $10 WHERE chain_id = $7 AND \
+             tx_hash = $8 AND status = $9",
         )
         .bind(ptx.status.as_str())
         .bind(ptx.block_number)
@@ -352,6 +352,7 @@ impl ChainStore for SqlStore {
         .bind(ptx.chain_id.clone())
         .bind(ptx.tx_hash.clone())
         .bind(expected.as_str())
+        .bind(ptx.payer.clone())
         .execute(&mut *tx)
         .await
         .db()?

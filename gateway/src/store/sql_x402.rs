@@ -17,7 +17,8 @@ impl X402Store for SqlStore {
     async fn claim_x402_payment(&self, payment: &X402Payment) -> Result<bool, StoreError> {
         let insert = sqlx::query(
             "INSERT INTO x402_payments (network, asset, payer, nonce, merchant_id, livemode, \
-             payment_intent_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             payment_intent_id, created_at, request_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             $8, $9)",
         )
         .bind(&payment.network)
         .bind(&payment.asset)
@@ -27,6 +28,7 @@ impl X402Store for SqlStore {
         .bind(i64::from(payment.livemode))
         .bind(payment.payment_intent_id.to_string())
         .bind(payment.created_at_ms)
+        .bind(payment.request_sha256.clone())
         .execute(&self.writer)
         .await
         .db();
@@ -46,7 +48,7 @@ impl X402Store for SqlStore {
     ) -> Result<Option<X402Payment>, StoreError> {
         let row = sqlx::query(
             "SELECT network, asset, payer, nonce, merchant_id, livemode, payment_intent_id, \
-             created_at FROM x402_payments WHERE network = $1 AND asset = $2 AND payer = $3 \
+             created_at, request_sha256 FROM x402_payments WHERE network = $1 AND asset = $2 AND payer = $3 \
              AND nonce = $4",
         )
         .bind(network)
@@ -71,6 +73,7 @@ impl X402Store for SqlStore {
                 .parse()
                 .map_err(|_| corrupt("payment_intent_id"))?,
             created_at_ms: row.try_get::<i64, _>("created_at").db()?,
+            request_sha256: row.try_get::<Option<String>, _>("request_sha256").db()?,
         }))
     }
 }
