@@ -75,6 +75,8 @@ pub enum ErrorCode {
     PayerProofRequired,
     PayerProofInvalid,
     AuthorizationInvalidSignature,
+    /// Payer details whose IVMS101 travel-rule data breaks a rule of the standard.
+    TravelRuleInvalid,
     AuthorizationSignerMismatch,
     AuthorizationWrongRecipient,
     AuthorizationAmountTooLow,
@@ -170,6 +172,7 @@ impl ErrorCode {
             ErrorCode::PayerProofRequired => "payer_proof_required",
             ErrorCode::PayerProofInvalid => "payer_proof_invalid",
             ErrorCode::AuthorizationInvalidSignature => "authorization_invalid_signature",
+            ErrorCode::TravelRuleInvalid => "travel_rule_invalid",
             ErrorCode::AuthorizationSignerMismatch => "authorization_signer_mismatch",
             ErrorCode::AuthorizationWrongRecipient => "authorization_wrong_recipient",
             ErrorCode::AuthorizationAmountTooLow => "authorization_amount_too_low",

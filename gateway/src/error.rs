@@ -100,6 +100,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::PayerProofInvalid
         | C::PaymentMethodUnavailable
         | C::AuthorizationInvalidSignature
+        | C::TravelRuleInvalid
         | C::AuthorizationSignerMismatch
         | C::AuthorizationWrongRecipient
         | C::AuthorizationAmountTooLow

@@ -438,6 +438,58 @@ async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
     assert!(store.claim_x402_payment(&next).await.unwrap());
 }
 
+/// Payer details: one sealed row per intent, replaced (keeping its creation time) when the
+/// payer corrects them, read back exactly.
+async fn payer_details_are_one_row_per_intent_replaced_in_place(store: &dyn Store) {
+    use rialto_core::id::{MerchantId, PaymentIntentId};
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::store::payer::PayerDetailsRecord;
+    use rialto_gateway::store::{KeyKind, Merchant};
+
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Café Berlin".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let intent = PaymentIntentId::generate();
+    assert_eq!(store.get_payer_details(&intent).await.unwrap(), None);
+    let first = PayerDetailsRecord {
+        payment_intent_id: intent,
+        merchant_id: merchant,
+        livemode: false,
+        sealed: "v2:first".into(),
+        created_at_ms: T0,
+        updated_at_ms: T0,
+    };
+    store.put_payer_details(&first).await.unwrap();
+    assert_eq!(
+        store.get_payer_details(&intent).await.unwrap(),
+        Some(first.clone())
+    );
+    let corrected = PayerDetailsRecord {
+        sealed: "v2:corrected".into(),
+        created_at_ms: T0 + 5,
+        updated_at_ms: T0 + 5,
+        ..first.clone()
+    };
+    store.put_payer_details(&corrected).await.unwrap();
+    let stored = store.get_payer_details(&intent).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.sealed.as_str(),
+            stored.created_at_ms,
+            stored.updated_at_ms
+        ),
+        ("v2:corrected", T0, T0 + 5)
+    );
+}
+
 async fn run(db: Db) {
     let (url, _dir) = fresh_database(db).await;
     let store = open(&url).await;
@@ -447,6 +499,7 @@ async fn run(db: Db) {
     the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
     only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store.as_ref()).await;
     an_x402_authorization_is_claimed_once(store.as_ref()).await;
+    payer_details_are_one_row_per_intent_replaced_in_place(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

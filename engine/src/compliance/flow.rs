@@ -27,8 +27,10 @@ use crate::store::{
 };
 
 mod cases;
+mod payer;
 mod resume;
 pub use cases::*;
+pub use payer::{load_payer_details, save_payer_details, PayerDetails};
 pub use resume::*;
 
 /// What arrived for an intent and what is known about who sent it: the subject of the funds
@@ -540,6 +542,8 @@ async fn screen_funds(
     subject: &FundsSubject,
     now_ms: i64,
 ) -> Result<FundsScreening, EngineError> {
+    let merged = payer::with_payer_details(state, intent, subject).await?;
+    let subject = &merged;
     let payers = parse_payers(state, subject)?;
     let FundsRequest {
         request,

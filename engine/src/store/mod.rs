@@ -16,6 +16,7 @@ pub mod exchange;
 pub mod idempotency;
 pub mod ledger;
 pub mod money;
+pub mod payer;
 pub mod quote;
 pub mod reconcile;
 pub mod x402;
@@ -701,6 +702,7 @@ pub trait Store:
     + reconcile::ReconcileStore
     + access::AccessStore
     + x402::X402Store
+    + payer::PayerDetailsStore
     + Send
     + Sync
     + 'static

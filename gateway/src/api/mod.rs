@@ -19,6 +19,7 @@ mod money;
 pub mod openapi;
 mod openapi_shared;
 mod ops;
+mod payer_details;
 mod payment_intents;
 mod reports;
 mod routing;
@@ -140,6 +141,10 @@ pub fn router(state: AppState) -> Router {
             post(wallet_payments::submit_authorization),
         )
         .route(
+            "/payment_intents/{id}/payer_details",
+            post(payer_details::submit),
+        )
+        .route(
             "/payment_intents/{id}/exchange_accounts",
             post(exchange_accounts::link),
         )
@@ -187,6 +192,10 @@ pub fn router(state: AppState) -> Router {
         .route("/compliance/reload", post(compliance::reload))
         .route("/compliance/cases", get(compliance::list_cases))
         .route("/compliance/cases/{id}", get(compliance::retrieve_case))
+        .route(
+            "/compliance/payment_intents/{id}/payer_details",
+            get(payer_details::retrieve),
+        )
         .route("/compliance/cases/{id}/approve", post(compliance::approve))
         .route("/compliance/cases/{id}/reject", post(compliance::reject))
         .route(

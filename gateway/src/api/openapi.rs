@@ -10,7 +10,7 @@ use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
-    balance, checkout_sessions, compliance, events, exchange_accounts, keys, money,
+    balance, checkout_sessions, compliance, events, exchange_accounts, keys, money, payer_details,
     payment_intents, settings, transactions, wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
@@ -31,6 +31,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         wallet_payments::deposit_address,
         wallet_payments::authorization_request,
         wallet_payments::submit_authorization,
+        payer_details::submit,
+        payer_details::retrieve,
         exchange_accounts::link,
         routing::create,
         routing::accept,

@@ -16,6 +16,7 @@ mod sql_exchange;
 mod sql_idempotency;
 mod sql_ledger;
 mod sql_money;
+mod sql_payer;
 mod sql_quote;
 mod sql_reconcile;
 mod sql_webhooks;

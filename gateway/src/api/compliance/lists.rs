@@ -312,7 +312,7 @@ pub struct PayerParams {
 impl PayerParams {
     /// The identifiers the payer gave, validated: a malformed one is refused rather than
     /// silently dropped, since it decides whether a name match can block.
-    fn identifiers(&self) -> Result<PartyIdentifiers, ApiError> {
+    pub(crate) fn identifiers(&self) -> Result<PartyIdentifiers, ApiError> {
         let invalid = |param: &str, message: &str| {
             ApiError::new(ErrorCode::ParameterInvalid, message).param(param)
         };
