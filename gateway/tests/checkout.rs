@@ -248,3 +248,54 @@ async fn a_retried_create_with_its_idempotency_key_makes_one_session() {
     assert_eq!(first, second);
     assert_eq!(app.intent_count().await, 1);
 }
+
+/// Makes the database refuse every new checkout session, as a full disk or a lost connection
+/// between the two writes would.
+async fn refuse_sessions(app: &TestApp, db: Db) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    let statements: &[&str] = match db {
+        Db::Sqlite => &["CREATE TRIGGER refuse_sessions BEFORE INSERT ON checkout_sessions \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+        Db::Postgres => &[
+            "CREATE FUNCTION refuse_sessions() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON checkout_sessions \
+             FOR EACH ROW EXECUTE FUNCTION refuse_sessions()",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn a_failed_session_write_leaves_no_intent(db: Db) {
+    let app = spawn_app(db).await;
+    refuse_sessions(&app, db).await;
+    let response = app
+        .post("/v1/checkout_sessions", app.sk())
+        .json(&session_body())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_ne!(status, 200, "{body}");
+    assert_eq!(body["error"]["type"], "api_error", "{body}");
+    assert_eq!(
+        app.intent_count().await,
+        0,
+        "the intent was written without its session"
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_written_leaves_no_intent_behind_on_sqlite() {
+    a_failed_session_write_leaves_no_intent(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_written_leaves_no_intent_behind_on_postgres() {
+    a_failed_session_write_leaves_no_intent(Db::Postgres).await;
+}

@@ -44,8 +44,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// A shopper holding a valid page token: the session and its intent.
 pub struct Shopper {
-    session: CheckoutSession,
-    intent: PaymentIntent,
+    pub(super) session: CheckoutSession,
+    pub(super) intent: PaymentIntent,
 }
 
 fn unknown_session() -> ApiError {
@@ -99,7 +99,7 @@ impl FromRequestParts<AppState> for Shopper {
 impl Shopper {
     /// The payer-side caller the `/v1` handlers see: the merchant's publishable access to this
     /// one intent (the client secret filled in by [`Shopper::with_secret`] does the scoping).
-    fn caller(&self) -> Caller {
+    pub(super) fn caller(&self) -> Caller {
         let key = ApiKeyId::generate();
         Caller {
             merchant_id: self.session.merchant_id,
@@ -112,7 +112,7 @@ impl Shopper {
     }
 
     /// Refuses payments once the session is not open (canceled, complete, expired).
-    fn open(&self) -> Result<(), ApiError> {
+    pub(super) fn open(&self) -> Result<(), ApiError> {
         match session_status(&self.session, &self.intent) {
             "open" => Ok(()),
             status => Err(ApiError::new(
@@ -124,7 +124,7 @@ impl Shopper {
 
     /// The shopper's JSON body with the intent's client secret added; a body naming its own
     /// `client_secret` is refused, so nothing but this session's intent can be named.
-    fn with_secret(&self, body: &[u8]) -> Result<RawBody, ApiError> {
+    pub(super) fn with_secret(&self, body: &[u8]) -> Result<RawBody, ApiError> {
         let text = if body.iter().all(u8::is_ascii_whitespace) {
             b"{}".as_slice()
         } else {
@@ -156,7 +156,7 @@ impl Shopper {
 
 /// Removes what a shopper must not see from a `/v1` answer (the intent's client secret and
 /// the merchant's metadata).
-async fn scrub(response: Response) -> Response {
+pub(super) async fn scrub(response: Response) -> Response {
     let status = response.status();
     if !status.is_success() {
         return response;
@@ -270,7 +270,7 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
     })
 }
 
-fn with_headers(
+pub(super) fn with_headers(
     mut response: Response,
     content_type: &'static str,
     cache: &'static str,

@@ -3,6 +3,7 @@
 mod auth;
 mod balance;
 mod body;
+mod checkout_funding;
 mod checkout_page;
 mod checkout_sessions;
 pub mod compliance;
@@ -279,6 +280,18 @@ fn checkout_page_routes() -> Router<AppState> {
             get(checkout_page::deposit_qr),
         )
         .route("/checkout/{token}/quotes", post(checkout_page::quotes))
+        .route(
+            "/checkout/{token}/funding_quotes",
+            post(checkout_funding::funding_quotes),
+        )
+        .route(
+            "/checkout/{token}/quotes/{id}/accept",
+            post(checkout_funding::accept),
+        )
+        .route(
+            "/checkout/{token}/route_executions/{id}/fund",
+            post(checkout_funding::fund),
+        )
         .route("/checkout-assets/{file}", get(checkout_page::asset))
 }
 
