@@ -197,3 +197,43 @@ pub async fn fund(
         super::executions::fund(State(state), shopper.caller(), Path(execution), body).await?;
     Ok(with_headers(scrub(answer).await, "application/json", "no-store"))
 }
+
+/// The exchanges the page offers for paying this intent from an exchange account: the
+/// configured venues of the intent's mode (in test mode the sandbox exchange speaking each
+/// venue's API), for an intent settling to an EVM address, where a venue withdrawal can pay
+/// it one for one. Empty where the intent does not allow it.
+pub(super) fn exchange_venues(state: &AppState, shopper: &Shopper) -> Vec<&'static str> {
+    let intent = &shopper.intent;
+    let evm = matches!(
+        intent.settlement.address,
+        rialto_core::address::Address::Evm(_)
+    );
+    if !evm || !crate::chain::one_for_one(intent) || !state.venues.contains_key(&intent.livemode)
+    {
+        return Vec::new();
+    }
+    crate::routing::market::MARKET_VENUES.to_vec()
+}
+
+/// `POST /checkout/{token}/exchange_accounts`: pay from the shopper's exchange account
+/// (`{"venue", "api_key", "api_secret", "withdraw_key"}`), through
+/// `/v1/payment_intents/{id}/exchange_accounts`. The credentials are sealed, never returned,
+/// and erased once the payment ends (the page never sets `keep_credentials`).
+pub async fn exchange_account(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    shopper.open()?;
+    if exchange_venues(&state, &shopper).is_empty() {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::CheckoutSessionUnexpectedState,
+            "This payment cannot be paid from an exchange account.",
+        ));
+    }
+    let body = shopper.with_secret(&body)?;
+    let id = shopper.intent.id.to_string();
+    let answer =
+        super::exchange_accounts::link(State(state), shopper.caller(), Path(id), body).await?;
+    Ok(with_headers(scrub(answer).await, "application/json", "no-store"))
+}

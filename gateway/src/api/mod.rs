@@ -281,6 +281,14 @@ fn checkout_page_routes() -> Router<AppState> {
         )
         .route("/checkout/{token}/quotes", post(checkout_page::quotes))
         .route(
+            "/checkout/{token}/solana_pay_qr.svg",
+            get(checkout_page::solana_pay_qr),
+        )
+        .route(
+            "/checkout/{token}/exchange_accounts",
+            post(checkout_funding::exchange_account),
+        )
+        .route(
             "/checkout/{token}/funding_quotes",
             post(checkout_funding::funding_quotes),
         )
