@@ -143,7 +143,7 @@ test("a shopper pays through a SmartFunding quote from another chain and the mer
   await shot(page, "quote-success");
   const intent = await merchantApi(gw, "GET", `/v1/payment_intents/${s.payment_intent}`);
   assert.equal(intent.status, "succeeded");
-  assert.equal(quote.intent_amount, "25.00");
+  assert.equal(parseUnits(quote.intent_amount, 6), 25_000_000n);
   const paid = (await usdcBalance(net, MERCHANT)) - merchantBefore;
   assert.equal(paid, parseUnits(quote.merchant_amount, 6), "the merchant gets the locked amount");
   assert.ok(paid >= 25_000_000n, "never less than the intent amount");
