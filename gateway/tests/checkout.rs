@@ -255,8 +255,10 @@ async fn refuse_sessions(app: &TestApp, db: Db) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
     let statements: &[&str] = match db {
-        Db::Sqlite => &["CREATE TRIGGER refuse_sessions BEFORE INSERT ON checkout_sessions \
-             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+        Db::Sqlite => &[
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON checkout_sessions \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
         Db::Postgres => &[
             "CREATE FUNCTION refuse_sessions() RETURNS trigger AS $$ BEGIN \
              RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",

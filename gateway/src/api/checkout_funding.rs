@@ -180,7 +180,11 @@ pub async fn accept(
         .ok_or_else(|| ApiError::internal(&"unreadable accept answer"))?;
     let value = with_wallet_terms(&state, value);
     let response = json_response(status, value.to_string());
-    Ok(with_headers(scrub(response).await, "application/json", "no-store"))
+    Ok(with_headers(
+        scrub(response).await,
+        "application/json",
+        "no-store",
+    ))
 }
 
 /// `POST /checkout/{token}/route_executions/{id}/fund`: report the wallet transfer that
@@ -195,7 +199,11 @@ pub async fn fund(
     let body = shopper.with_secret(&body)?;
     let answer =
         super::executions::fund(State(state), shopper.caller(), Path(execution), body).await?;
-    Ok(with_headers(scrub(answer).await, "application/json", "no-store"))
+    Ok(with_headers(
+        scrub(answer).await,
+        "application/json",
+        "no-store",
+    ))
 }
 
 /// The exchanges the page offers for paying this intent from an exchange account: the
@@ -208,8 +216,7 @@ pub(super) fn exchange_venues(state: &AppState, shopper: &Shopper) -> Vec<&'stat
         intent.settlement.address,
         rialto_core::address::Address::Evm(_)
     );
-    if !evm || !crate::chain::one_for_one(intent) || !state.venues.contains_key(&intent.livemode)
-    {
+    if !evm || !crate::chain::one_for_one(intent) || !state.venues.contains_key(&intent.livemode) {
         return Vec::new();
     }
     crate::routing::market::MARKET_VENUES.to_vec()
@@ -235,5 +242,9 @@ pub async fn exchange_account(
     let id = shopper.intent.id.to_string();
     let answer =
         super::exchange_accounts::link(State(state), shopper.caller(), Path(id), body).await?;
-    Ok(with_headers(scrub(answer).await, "application/json", "no-store"))
+    Ok(with_headers(
+        scrub(answer).await,
+        "application/json",
+        "no-store",
+    ))
 }

@@ -17,9 +17,9 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use rialto_core::address::Address;
 use rialto_core::id::ApiKeyId;
 use rialto_core::intent::PaymentIntent;
-use rialto_core::address::Address;
 use rialto_core::money::Money;
 use rialto_core::payment_uri::solana_pay::TransferRequest;
 use rust_decimal::Decimal;
@@ -446,7 +446,10 @@ pub async fn solana_pay_qr(
     shopper: Shopper,
 ) -> Result<Response, ApiError> {
     shopper.open()?;
-    let merchant = state.store.get_merchant(&shopper.session.merchant_id).await?;
+    let merchant = state
+        .store
+        .get_merchant(&shopper.session.merchant_id)
+        .await?;
     let label = merchant.map(|m| m.name).unwrap_or_default();
     let url = solana_pay_url(&shopper.intent, &label).ok_or_else(|| {
         ApiError::new(

@@ -134,6 +134,8 @@
     $('screen-final').hidden = true;
     $('m-wallet').hidden = !(v.direct && v.evm_chain_id);
     $('m-deposit').hidden = !(v.direct && v.evm_chain_id);
+    // The router routes between EVM chains only, and the page's wallet is an EIP-1193 one.
+    $('m-quotes').hidden = !(v.direct && v.evm_chain_id);
     // Solana Pay, for an intent settling on a Solana chain: the server writes the URL and
     // draws its QR.
     renderExchange(v);
