@@ -83,6 +83,9 @@ pub async fn funding_quotes(
     shopper: Shopper,
 ) -> Result<Response, ApiError> {
     shopper.open()?;
+    // Once funds arrived (or for an intent that needs a conversion) there is nothing to
+    // offer: say so rather than answer an empty list.
+    super::wallet_payments::awaiting(&shopper.intent)?;
     let id = shopper.intent.id.to_string();
     let mut offers: Vec<Value> = Vec::new();
     for source in wallet_sources(&state, &shopper) {
