@@ -248,3 +248,123 @@ async fn a_retried_create_with_its_idempotency_key_makes_one_session() {
     assert_eq!(first, second);
     assert_eq!(app.intent_count().await, 1);
 }
+
+/// Makes the database refuse every new checkout session, as a full disk or a lost connection
+/// between the two writes would.
+async fn refuse_sessions(app: &TestApp, db: Db) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    let statements: &[&str] = match db {
+        Db::Sqlite => &[
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON checkout_sessions \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
+        Db::Postgres => &[
+            "CREATE FUNCTION refuse_sessions() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON checkout_sessions \
+             FOR EACH ROW EXECUTE FUNCTION refuse_sessions()",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn a_failed_session_write_leaves_no_intent(db: Db) {
+    let app = spawn_app(db).await;
+    refuse_sessions(&app, db).await;
+    let response = app
+        .post("/v1/checkout_sessions", app.sk())
+        .json(&session_body())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_ne!(status, 200, "{body}");
+    assert_eq!(body["error"]["type"], "api_error", "{body}");
+    assert_eq!(
+        app.intent_count().await,
+        0,
+        "the intent was written without its session"
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_written_leaves_no_intent_behind_on_sqlite() {
+    a_failed_session_write_leaves_no_intent(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_written_leaves_no_intent_behind_on_postgres() {
+    a_failed_session_write_leaves_no_intent(Db::Postgres).await;
+}
+
+const SOLANA_MERCHANT: &str = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM";
+const DEVNET_SOLANA_USDC: &str = "EJmoxGPnKiawaonenHtcpGqEEUHq9Bpsqpq5etrQw4bi";
+
+#[tokio::test]
+async fn a_solana_session_shows_the_servers_solana_pay_url_and_draws_its_qr() {
+    use rialto_core::payment_uri::{PaymentUri, SolanaPayRequest};
+    let app = spawn_app(Db::Sqlite).await;
+    let mut body = session_body();
+    body["settlement"] =
+        json!({"asset": "usdc", "chain": "devnet-solana", "address": SOLANA_MERCHANT});
+    body["description"] = json!("Order 7");
+    let session = create_session(&app, body).await;
+    let path = page_path(&session);
+    let view: Value = app
+        .client
+        .get(format!("{}{path}/session", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = view["solana_pay_url"].as_str().expect("a Solana Pay URL");
+    let Ok(PaymentUri::SolanaPay(SolanaPayRequest::Transfer(request))) = PaymentUri::parse(url)
+    else {
+        panic!("not a Solana Pay transfer request: {url}");
+    };
+    assert_eq!(request.recipient.to_string(), SOLANA_MERCHANT);
+    assert_eq!(
+        request.spl_token.map(|m| m.to_string()).as_deref(),
+        Some(DEVNET_SOLANA_USDC)
+    );
+    assert_eq!(request.amount, Some("25".parse().unwrap()));
+    assert_eq!(request.message.as_deref(), Some("Order 7"));
+    assert!(view["evm_chain_id"].is_null());
+    let qr = app
+        .client
+        .get(format!("{}{path}/solana_pay_qr.svg", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+
+    // An EVM intent offers no Solana Pay, and its page draws no such QR.
+    let evm = create_session(&app, session_body()).await;
+    let evm_path = page_path(&evm);
+    let view: Value = app
+        .client
+        .get(format!("{}{evm_path}/session", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(view["solana_pay_url"].is_null(), "{view}");
+    let qr = app
+        .client
+        .get(format!("{}{evm_path}/solana_pay_qr.svg", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.status(), 404);
+}

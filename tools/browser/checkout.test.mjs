@@ -1,6 +1,7 @@
 // The hosted checkout page in a real Chromium (Debian's, driven by playwright-core) against a
 // real gateway on the devnet: a shopper pays through the page with an injected test wallet and
-// the merchant's USDC balance on chain rises by exactly the amount; expired, canceled and
+// the merchant's USDC balance on chain rises by exactly the amount, also through a SmartFunding
+// quote paid from another chain and from a sandbox exchange account; a Solana Pay QR; expired, canceled and
 // German pages; axe-core accessibility; a phone viewport; and not one request leaves
 // 127.0.0.1. Screenshots go to $CHECKOUT_ARTIFACTS (default target/browser-artifacts).
 import { test, before, after } from "node:test";
@@ -8,20 +9,22 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { startGateway, merchantApi, devnetBase, usdcBalance, launch, MERCHANT } from "./harness.mjs";
+import { parseUnits } from "viem";
+import { startGateway, merchantApi, devnetBase, usdcBalance, tokenBalance, launch, MERCHANT } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const ARTIFACTS = process.env.CHECKOUT_ARTIFACTS ?? new URL("../../target/browser-artifacts", import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
 
-let gw, net, browser;
+let gw, net, eth, browser;
 const requested = [];
 
 before(async () => {
   gw = await startGateway();
   net = devnetBase(gw);
-  browser = await launch(net);
+  eth = devnetBase(gw, "devnet-ethereum");
+  browser = await launch(net, [eth]);
   browser.context.on("request", (r) => requested.push(r.url()));
 });
 
@@ -113,6 +116,76 @@ test("a German session renders in German, accessibly, on a phone", async () => {
   await page.waitForFunction(() => document.getElementById("qr").naturalWidth > 0);
   assert.deepEqual(await axeViolations(page), []);
   await shot(page, "german-phone");
+  await page.close();
+});
+
+test("a shopper pays through a SmartFunding quote from another chain and the merchant receives exactly the amount", async () => {
+  const s = await session();
+  const merchantBefore = await usdcBalance(net, MERCHANT);
+  const payerBefore = await tokenBalance(eth, eth.usdc, eth.account.address);
+  const page = await open(s.url);
+  const served = page.waitForResponse((r) => r.url().endsWith("/funding_quotes"));
+  await page.click("#quotes-show");
+  const offers = (await (await served).json()).data;
+  await page.waitForSelector("#quotes li");
+  // The page lists what the server offers, nothing of its own.
+  assert.deepEqual(await page.$$eval("#quotes li", (lis) => lis.map((li) => li.dataset.quote)), offers.map((q) => q.id));
+  assert.ok(offers.every((q) => !(q.source.asset === "USDC" && q.source_chain === "devnet-base")), "the direct asset is paid directly, not quoted");
+  const quote = offers.find((q) => q.source.asset === "USDC" && q.source_chain === "devnet-ethereum");
+  assert.ok(quote, `a quote for USDC on devnet-ethereum among ${JSON.stringify(offers.map((q) => [q.source, q.source_chain]))}`);
+  const row = page.locator(`#quotes li[data-quote='${quote.id}']`);
+  const text = await row.textContent();
+  assert.ok(text.includes(`You send ${quote.payer_amount} USDC on devnet-ethereum · fee `), text);
+  assert.deepEqual(await axeViolations(page), []);
+  await shot(page, "quotes");
+  await row.locator("button").click();
+  await page.waitForSelector("body[data-state='success']", { timeout: 180_000 });
+  await shot(page, "quote-success");
+  const intent = await merchantApi(gw, "GET", `/v1/payment_intents/${s.payment_intent}`);
+  assert.equal(intent.status, "succeeded");
+  assert.equal(parseUnits(quote.intent_amount, 6), 25_000_000n);
+  const paid = (await usdcBalance(net, MERCHANT)) - merchantBefore;
+  assert.equal(paid, parseUnits(quote.merchant_amount, 6), "the merchant gets the locked amount");
+  assert.ok(paid >= 25_000_000n, "never less than the intent amount");
+  assert.equal(payerBefore - (await tokenBalance(eth, eth.usdc, eth.account.address)), parseUnits(quote.payer_amount, 6), "the payer sent exactly the quoted amount");
+  assert.ok(browser.calls.includes("personal_sign"), "the funding was reported with the payer's proof");
+  await page.close();
+});
+
+test("a shopper pays from a sandbox exchange account and the merchant receives exactly the amount", async () => {
+  const s = await session();
+  const before_ = await usdcBalance(net, MERCHANT);
+  const page = await open(s.url);
+  assert.ok(await page.isVisible("#m-exchange"));
+  assert.deepEqual(await page.$$eval("#x-venue option", (os) => os.map((o) => o.textContent)), ["Binance (sandbox)", "Kraken (sandbox)", "Coinbase (sandbox)"]);
+  await page.selectOption("#x-venue", "binance");
+  await page.fill("#x-key", "payer-key");
+  // The sandbox payer's test secret (the same fixture as gateway/tests/exchange_funding.rs).
+  await page.fill("#x-secret", "c2VjcmV0LW9mLXRoZS1wYXllcg==");
+  assert.deepEqual(await axeViolations(page), []);
+  await shot(page, "exchange");
+  await page.click("#exchange-pay");
+  await page.waitForSelector("body[data-state='success']", { timeout: 180_000 });
+  await shot(page, "exchange-success");
+  const intent = await merchantApi(gw, "GET", `/v1/payment_intents/${s.payment_intent}`);
+  assert.equal(intent.status, "succeeded");
+  assert.equal((await usdcBalance(net, MERCHANT)) - before_, 25_000_000n);
+  await page.close();
+});
+
+test("a Solana session shows the server's Solana Pay URL and its QR code", async () => {
+  const s = await session({ settlement: { asset: "usdc", chain: "devnet-solana", address: "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM" } });
+  const view = await (await fetch(`${s.url}/session`)).json();
+  assert.match(view.solana_pay_url, /^solana:9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM\?amount=25&spl-token=EJmoxGPnKiawaonenHtcpGqEEUHq9Bpsqpq5etrQw4bi/);
+  const page = await open(s.url, { width: 390, height: 844 });
+  assert.equal(await page.textContent("#solana-url"), view.solana_pay_url);
+  assert.equal(await page.getAttribute("#solana-uri", "href"), view.solana_pay_url);
+  await page.waitForFunction(() => document.getElementById("solana-qr").naturalWidth > 0);
+  assert.ok(await page.isHidden("#m-wallet"), "no EVM wallet for a Solana payment");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px)`);
+  assert.deepEqual(await axeViolations(page), []);
+  await shot(page, "solana-pay");
   await page.close();
 });
 

@@ -75,25 +75,33 @@ export async function merchantApi(gw, method, path, body) {
   return json;
 }
 
-/** The devnet chain the merchant settles on, with viem clients for its payer 0. */
-export function devnetBase(gw) {
-  const c = gw.manifest.chains.find((x) => x.alias === "devnet-base");
+/** The devnet chain `alias` (default: the one the merchant settles on), with viem clients for
+ * its payer 0 (the same anvil account on every devnet chain). */
+export function devnetBase(gw, alias = "devnet-base") {
+  const c = gw.manifest.chains.find((x) => x.alias === alias);
   const chain = defineChain({ id: Number(String(c.chain_id).split(":").pop()), name: c.alias, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [c.rpc_url] } } });
   const account = privateKeyToAccount(c.payers[0].private_key);
   const transport = http(c.rpc_url);
   return {
-    chain, account, usdc: c.tokens.USDC.address,
+    chain, account, usdc: c.tokens.USDC.address, tokens: c.tokens,
     reader: createPublicClient({ chain, transport }),
     wallet: createWalletClient({ chain, transport, account }),
   };
+}
+
+/** `token`'s balance of `who` on `net`, in base units. */
+export async function tokenBalance(net, token, who) {
+  return net.reader.readContract({ address: token, abi: erc20Abi, functionName: "balanceOf", args: [who] });
 }
 
 export async function usdcBalance(net, who) {
   return net.reader.readContract({ address: net.usdc, abi: erc20Abi, functionName: "balanceOf", args: [who] });
 }
 
-/** Chromium with a fresh profile and the test wallet: `{ context, close }`. */
-export async function launch(net) {
+/** Chromium with a fresh profile and the test wallet, on `net` first and able to switch to
+ * each of `others`: `{ context, calls, close }`. */
+export async function launch(net, others = []) {
+  const wallet = { current: net, nets: [net, ...others] };
   const profile = mkdtempSync(join(tmpdir(), "rialto-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
@@ -105,7 +113,7 @@ export async function launch(net) {
   const calls = [];
   await context.exposeFunction("__rialtoTestWallet", async (method, params) => {
     calls.push(method);
-    return walletCall(net, method, params ?? []);
+    return walletCall(wallet, method, params ?? []);
   });
   await context.addInitScript(() => {
     // A test EIP-1193 provider: every request goes to the Node side, which signs with the
@@ -119,16 +127,20 @@ export async function launch(net) {
   return { context, calls, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
 }
 
-async function walletCall(net, method, params) {
+async function walletCall(wallet, method, params) {
+  const net = wallet.current;
   switch (method) {
     case "eth_requestAccounts":
     case "eth_accounts":
       return [net.account.address];
     case "eth_chainId":
       return `0x${net.chain.id.toString(16)}`;
-    case "wallet_switchEthereumChain":
-      if (Number(params[0].chainId) !== net.chain.id) throw new Error("unknown chain");
+    case "wallet_switchEthereumChain": {
+      const next = wallet.nets.find((n) => n.chain.id === Number(params[0].chainId));
+      if (!next) throw new Error("unknown chain");
+      wallet.current = next;
       return null;
+    }
     case "eth_signTypedData_v4": {
       const typed = JSON.parse(params[1]);
       const { EIP712Domain, ...types } = typed.types;

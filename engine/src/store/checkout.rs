@@ -10,7 +10,8 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use rialto_core::id::{CheckoutSessionId, MerchantId, PaymentIntentId};
 
-use super::StoreError;
+use super::{Event, StoreError};
+use rialto_core::intent::PaymentIntent;
 
 /// The page's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +97,16 @@ pub fn checkout_token() -> String {
 pub trait CheckoutStore: Send + Sync + 'static {
     /// Inserts a new session. Tokens are unique; a collision is a database error.
     async fn create_checkout_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
+
+    /// Inserts a new intent (with its `payment_intent.created` event) and the session that
+    /// pays it in one transaction: if either write fails, neither exists, so a failed create
+    /// never leaves a payable intent that no page and no merchant response names.
+    async fn create_checkout_session_with_intent(
+        &self,
+        intent: &PaymentIntent,
+        event: &Event,
+        session: &CheckoutSession,
+    ) -> Result<(), StoreError>;
 
     /// The session, only if it belongs to this merchant in this mode.
     async fn get_checkout_session(

@@ -17,9 +17,12 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use rialto_core::address::Address;
 use rialto_core::id::ApiKeyId;
 use rialto_core::intent::PaymentIntent;
 use rialto_core::money::Money;
+use rialto_core::payment_uri::solana_pay::TransferRequest;
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::body::RawBody;
@@ -44,8 +47,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// A shopper holding a valid page token: the session and its intent.
 pub struct Shopper {
-    session: CheckoutSession,
-    intent: PaymentIntent,
+    pub(super) session: CheckoutSession,
+    pub(super) intent: PaymentIntent,
 }
 
 fn unknown_session() -> ApiError {
@@ -99,7 +102,7 @@ impl FromRequestParts<AppState> for Shopper {
 impl Shopper {
     /// The payer-side caller the `/v1` handlers see: the merchant's publishable access to this
     /// one intent (the client secret filled in by [`Shopper::with_secret`] does the scoping).
-    fn caller(&self) -> Caller {
+    pub(super) fn caller(&self) -> Caller {
         let key = ApiKeyId::generate();
         Caller {
             merchant_id: self.session.merchant_id,
@@ -112,7 +115,7 @@ impl Shopper {
     }
 
     /// Refuses payments once the session is not open (canceled, complete, expired).
-    fn open(&self) -> Result<(), ApiError> {
+    pub(super) fn open(&self) -> Result<(), ApiError> {
         match session_status(&self.session, &self.intent) {
             "open" => Ok(()),
             status => Err(ApiError::new(
@@ -124,7 +127,7 @@ impl Shopper {
 
     /// The shopper's JSON body with the intent's client secret added; a body naming its own
     /// `client_secret` is refused, so nothing but this session's intent can be named.
-    fn with_secret(&self, body: &[u8]) -> Result<RawBody, ApiError> {
+    pub(super) fn with_secret(&self, body: &[u8]) -> Result<RawBody, ApiError> {
         let text = if body.iter().all(u8::is_ascii_whitespace) {
             b"{}".as_slice()
         } else {
@@ -156,7 +159,7 @@ impl Shopper {
 
 /// Removes what a shopper must not see from a `/v1` answer (the intent's client secret and
 /// the merchant's metadata).
-async fn scrub(response: Response) -> Response {
+pub(super) async fn scrub(response: Response) -> Response {
     let status = response.status();
     if !status.is_success() {
         return response;
@@ -205,8 +208,14 @@ pub struct ShopperView {
     pay_to: String,
     /// Whether the asset is paid one for one (wallet, deposit); otherwise only quotes.
     direct: bool,
-    /// A Solana Pay URL when the intent offers one (the Solana rail; none yet).
+    /// The Solana Pay transfer request for an intent settling on a Solana chain, paid one for
+    /// one (written by core's `payment_uri`; its QR is `/checkout/{token}/solana_pay_qr.svg`).
     solana_pay_url: Option<String>,
+    /// Exchanges the shopper may pay from (`binance`, ...); empty where the intent does not
+    /// allow it.
+    exchange_venues: Vec<&'static str>,
+    /// Whether the exchanges are the sandbox exchange (test mode), which the page says.
+    sandbox: bool,
     description: Option<String>,
     line_items: Vec<LineItemParams>,
     locale: Locale,
@@ -219,16 +228,38 @@ pub struct ShopperView {
     payment_detail: Option<serde_json::Value>,
 }
 
+/// The Solana Pay URL a Solana wallet pays this intent with: the merchant's settlement
+/// address, the mint and the exact amount (never rounded: an amount with more decimals than
+/// the mint has gives no URL). It carries no `reference`: the payment is bound to the intent by
+/// the payer's report and proof (`/checkout/{token}/transactions`), as on EVM.
+fn solana_pay_url(intent: &PaymentIntent, label: &str) -> Option<String> {
+    let asset = &intent.settlement.asset;
+    if !matches!(intent.settlement.address, Address::Solana(_))
+        || !crate::chain::one_for_one(intent)
+    {
+        return None;
+    }
+    let mut request = TransferRequest::new(intent.settlement.address);
+    request.spl_token = Some(asset.contract);
+    request.amount = Some(intent.amount.to_amount_string().parse::<Decimal>().ok()?);
+    request.check_decimals(asset.decimals).ok()?;
+    request.label = Some(label.to_owned()).filter(|l| !l.is_empty());
+    request.message = intent.description.clone();
+    request.to_url().ok()
+}
+
 async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiError> {
     let (session, intent) = (&shopper.session, &shopper.intent);
     let merchant = state.store.get_merchant(&session.merchant_id).await?;
     let asset = &intent.settlement.asset;
     let chain = asset.id.chain().to_string();
     let evm_chain_id = chain.strip_prefix("eip155:").and_then(|n| n.parse().ok());
+    let merchant_name = merchant.map(|m| m.name).unwrap_or_default();
     Ok(ShopperView {
+        solana_pay_url: solana_pay_url(intent, &merchant_name),
         status: session_status(session, intent),
         payment_status: intent.status.as_str(),
-        merchant_name: merchant.map(|m| m.name).unwrap_or_default(),
+        merchant_name,
         payment_intent: intent.id.to_string(),
         amount: intent.amount.to_amount_string(),
         currency: intent.amount.currency().code().to_owned(),
@@ -244,7 +275,8 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
         token_contract: asset.contract.to_string(),
         pay_to: intent.settlement.address.to_string(),
         direct: crate::chain::one_for_one(intent),
-        solana_pay_url: None,
+        exchange_venues: super::checkout_funding::exchange_venues(state, shopper),
+        sandbox: !intent.livemode,
         description: intent.description.clone(),
         line_items: session
             .line_items
@@ -270,7 +302,7 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
     })
 }
 
-fn with_headers(
+pub(super) fn with_headers(
     mut response: Response,
     content_type: &'static str,
     cache: &'static str,
@@ -402,6 +434,31 @@ pub async fn deposit_qr(
     let svg = qr_svg(&uri)?;
     Ok(with_headers(
         svg.into_response(),
+        "image/svg+xml",
+        "no-store",
+    ))
+}
+
+/// `GET /checkout/{token}/solana_pay_qr.svg`: the intent's Solana Pay URL as a QR code, drawn
+/// here like the deposit QR. Not found when the intent offers no Solana Pay.
+pub async fn solana_pay_qr(
+    State(state): State<AppState>,
+    shopper: Shopper,
+) -> Result<Response, ApiError> {
+    shopper.open()?;
+    let merchant = state
+        .store
+        .get_merchant(&shopper.session.merchant_id)
+        .await?;
+    let label = merchant.map(|m| m.name).unwrap_or_default();
+    let url = solana_pay_url(&shopper.intent, &label).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ResourceMissing,
+            "This payment is not paid with Solana Pay.",
+        )
+    })?;
+    Ok(with_headers(
+        qr_svg(&url)?.into_response(),
         "image/svg+xml",
         "no-store",
     ))

@@ -339,15 +339,6 @@ pub async fn create(
     let existing = params.payment_intent.is_some();
     let intent = intent_for(&state, &caller, &mut params, now).await?;
     let line_items = check_line_items(params.line_items.take(), &intent)?;
-    if !existing {
-        // The idempotency layer holds the request's key: a retry after success replays this
-        // response instead of creating a second intent.
-        let json = serialize(&super::payment_intents::PaymentIntentObject::new(
-            &intent, true,
-        ))?;
-        let event = intent_event(&intent, "payment_intent.created", &json, now);
-        state.store.create_intent(&intent, &event, None).await?;
-    }
     let session = CheckoutSession {
         id: CheckoutSessionId::generate(),
         token: checkout_token(),
@@ -365,7 +356,21 @@ pub async fn create(
         created_at_ms: now,
         canceled_at_ms: None,
     };
-    state.store.create_checkout_session(&session).await?;
+    if existing {
+        state.store.create_checkout_session(&session).await?;
+    } else {
+        // One transaction: a new intent never exists without the session that pays it. The
+        // idempotency layer holds the request's key, so a retry after success replays this
+        // response instead of creating a second intent.
+        let json = serialize(&super::payment_intents::PaymentIntentObject::new(
+            &intent, true,
+        ))?;
+        let event = intent_event(&intent, "payment_intent.created", &json, now);
+        state
+            .store
+            .create_checkout_session_with_intent(&intent, &event, &session)
+            .await?;
+    }
     let base = base_url(&state, &headers);
     Ok(json_response(
         StatusCode::OK,

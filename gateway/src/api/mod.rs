@@ -3,6 +3,7 @@
 mod auth;
 mod balance;
 mod body;
+mod checkout_funding;
 mod checkout_page;
 mod checkout_sessions;
 pub mod compliance;
@@ -288,6 +289,26 @@ fn checkout_page_routes() -> Router<AppState> {
             get(checkout_page::deposit_qr),
         )
         .route("/checkout/{token}/quotes", post(checkout_page::quotes))
+        .route(
+            "/checkout/{token}/solana_pay_qr.svg",
+            get(checkout_page::solana_pay_qr),
+        )
+        .route(
+            "/checkout/{token}/exchange_accounts",
+            post(checkout_funding::exchange_account),
+        )
+        .route(
+            "/checkout/{token}/funding_quotes",
+            post(checkout_funding::funding_quotes),
+        )
+        .route(
+            "/checkout/{token}/quotes/{id}/accept",
+            post(checkout_funding::accept),
+        )
+        .route(
+            "/checkout/{token}/route_executions/{id}/fund",
+            post(checkout_funding::fund),
+        )
         .route("/checkout-assets/{file}", get(checkout_page::asset))
 }
 

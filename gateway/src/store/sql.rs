@@ -68,7 +68,7 @@ const IDEMPOTENCY_COLUMNS: &str =
 
 /// Creates an intent with its event, outbox entry and (when keyed) idempotency record in one
 /// statement: PostgreSQL through a data-modifying CTE…
-static PG_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
+pub(super) static PG_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
          {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, type, \
@@ -82,7 +82,7 @@ static PG_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
 
 /// …and SQLite, which has no data-modifying CTEs, through the view whose INSTEAD OF trigger
 /// does the same (migration 0003).
-static SQLITE_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
+pub(super) static SQLITE_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO intent_creations ({INTENT_COLUMNS}, event_id, event_type, event_object, \
          scope, idempotency_key, request_hash, response_status, response_body, key_created_at, \
@@ -293,9 +293,9 @@ fn metadata_json(intent: &PaymentIntent) -> String {
     .to_string()
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> {
+pub(super) fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> {
     query
         .bind(intent.id.to_string())
         .bind(intent.merchant_id.to_string())
@@ -318,7 +318,7 @@ fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> 
 
 /// Binds an idempotency record's six columns, or six NULLs when the request had no key. With
 /// `store_body` false the body is bound NULL (it is stored elsewhere, as an event's object).
-fn bind_record<'q>(
+pub(super) fn bind_record<'q>(
     query: AnyQuery<'q>,
     record: Option<&IdempotencyRecord>,
     store_body: bool,

@@ -8,11 +8,17 @@ use sqlx::Row;
 use super::checkout::{
     CheckoutLocale, CheckoutSession, CheckoutSessionState, CheckoutStore, LineItem,
 };
-use super::sql::SqlStore;
-use super::{Db, StoreError};
+use super::sql::{bind_intent, bind_record, map_key_conflict, AnyQuery, Backend, SqlStore};
+use super::sql::{PG_CREATE_INTENT, SQLITE_CREATE_INTENT};
+use super::{Db, Event, StoreError};
+use rialto_core::intent::PaymentIntent;
 
 const COLUMNS: &str = "id, token, merchant_id, livemode, payment_intent_id, success_url, \
     cancel_url, locale, line_items, status, created_at, canceled_at";
+
+const INSERT_SESSION: &str = "INSERT INTO checkout_sessions (id, token, merchant_id, livemode, \
+    payment_intent_id, success_url, cancel_url, locale, line_items, status, created_at, \
+    canceled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("checkout session {what}"))
@@ -42,14 +48,9 @@ fn from_row(row: &AnyRow) -> Result<CheckoutSession, StoreError> {
     })
 }
 
-#[async_trait]
-impl CheckoutStore for SqlStore {
-    async fn create_checkout_session(&self, s: &CheckoutSession) -> Result<(), StoreError> {
-        let line_items = serde_json::to_string(&s.line_items).map_err(|_| corrupt("line items"))?;
-        sqlx::query(&format!(
-            "INSERT INTO checkout_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12)"
-        ))
+fn insert_session(s: &CheckoutSession) -> Result<AnyQuery<'static>, StoreError> {
+    let line_items = serde_json::to_string(&s.line_items).map_err(|_| corrupt("line items"))?;
+    Ok(sqlx::query(INSERT_SESSION)
         .bind(s.id.to_string())
         .bind(s.token.clone())
         .bind(s.merchant_id.to_string())
@@ -61,10 +62,38 @@ impl CheckoutStore for SqlStore {
         .bind(line_items)
         .bind(s.state.as_str())
         .bind(s.created_at_ms)
-        .bind(s.canceled_at_ms)
-        .execute(&self.writer)
-        .await
-        .db()?;
+        .bind(s.canceled_at_ms))
+}
+
+#[async_trait]
+impl CheckoutStore for SqlStore {
+    async fn create_checkout_session(&self, s: &CheckoutSession) -> Result<(), StoreError> {
+        insert_session(s)?.execute(&self.writer).await.db()?;
+        Ok(())
+    }
+
+    async fn create_checkout_session_with_intent(
+        &self,
+        intent: &PaymentIntent,
+        event: &Event,
+        session: &CheckoutSession,
+    ) -> Result<(), StoreError> {
+        // The intent's own create statement (event and outbox included, no idempotency row:
+        // the /v1 layer records the response), then the session, committed together. Not
+        // through the SQLite group committer: its batches take single statements.
+        let sql: &str = match self.backend {
+            Backend::Postgres => &PG_CREATE_INTENT,
+            Backend::Sqlite => &SQLITE_CREATE_INTENT,
+        };
+        let create = bind_intent(sqlx::query(sql), intent)
+            .bind(event.id.to_string())
+            .bind(event.kind.clone())
+            .bind(event.object_json.clone());
+        let create = bind_record(create, None, true).bind(None::<String>);
+        let mut tx = self.writer.begin().await.db()?;
+        map_key_conflict(create.execute(&mut *tx).await)?;
+        insert_session(session)?.execute(&mut *tx).await.db()?;
+        tx.commit().await.db()?;
         Ok(())
     }
 

@@ -6,9 +6,13 @@
     en: {
       pay: 'Pay', total: 'Total', ways: 'How would you like to pay?', wallet: 'Browser wallet',
       wallet_pay: 'Pay with wallet', deposit: 'Send from any wallet', deposit_show: 'Show deposit address and QR code',
-      send_exactly: 'Send exactly', open_wallet: 'Open in wallet app', other: 'Other tokens, chains or an exchange account',
-      source: 'Pay from', get_quotes: 'Get quotes', back: 'Back to the shop', you_send: 'You send {amount} {asset} on {chain}',
-      expires_in: 'Expires in {time}', fee: 'fee', takes: 'about {s} s', no_quotes: 'No quotes for this source.',
+      send_exactly: 'Send exactly', open_wallet: 'Open in wallet app', solana_scan: 'Scan the code with a Solana wallet, or open the link on this device.', other: 'Pay with another token or chain',
+      get_quotes: 'Show offers', pay_offer: 'Pay {amount} on {chain}', offer_line: 'You send {amount} on {chain} · fee {fee} · about {s} s',
+      exchange: 'Exchange account', exchange_intro: 'Pay from your exchange account: if needed, Rialto buys the amount there and withdraws it to the merchant. Use an API key that may trade and withdraw; it is erased after this payment.',
+      venue: 'Exchange', api_key: 'API key', api_secret: 'API secret', withdraw_key: 'Withdrawal key name (Kraken only)', exchange_pay: 'Pay from exchange account',
+      step_exchange: 'Asking your exchange…', sandbox: 'sandbox',
+      step_accept: 'Locking the offer…', loading_quotes: 'Finding offers…', back: 'Back to the shop', you_send: 'You send {amount} {asset} on {chain}',
+      expires_in: 'Expires in {time}', fee: 'fee', takes: 'about {s} s', no_quotes: 'No other way to pay is on offer right now.',
       no_wallet: 'No browser wallet found. Use the deposit address instead.',
       step_connect: 'Connecting your wallet…', step_chain: 'Switching network…', step_sign: 'Confirm in your wallet…',
       step_send: 'Sending…', step_proof: 'Sign the payment proof in your wallet…', step_wait: 'Waiting for the network…',
@@ -24,9 +28,13 @@
     de: {
       pay: 'Bezahlen', total: 'Gesamtbetrag', ways: 'Wie möchten Sie bezahlen?', wallet: 'Browser-Wallet',
       wallet_pay: 'Mit Wallet bezahlen', deposit: 'Von einer beliebigen Wallet senden', deposit_show: 'Einzahlungsadresse und QR-Code anzeigen',
-      send_exactly: 'Senden Sie genau', open_wallet: 'In der Wallet-App öffnen', other: 'Andere Token, Chains oder ein Börsenkonto',
-      source: 'Bezahlen von', get_quotes: 'Angebote abrufen', back: 'Zurück zum Shop', you_send: 'Sie senden {amount} {asset} auf {chain}',
-      expires_in: 'Läuft ab in {time}', fee: 'Gebühr', takes: 'ca. {s} s', no_quotes: 'Keine Angebote für diese Quelle.',
+      send_exactly: 'Senden Sie genau', open_wallet: 'In der Wallet-App öffnen', solana_scan: 'Scannen Sie den Code mit einer Solana-Wallet oder öffnen Sie den Link auf diesem Gerät.', other: 'Mit einem anderen Token oder einer anderen Chain bezahlen',
+      get_quotes: 'Angebote anzeigen', pay_offer: '{amount} auf {chain} bezahlen', offer_line: 'Sie senden {amount} auf {chain} · Gebühr {fee} · ca. {s} s',
+      exchange: 'Börsenkonto', exchange_intro: 'Bezahlen Sie von Ihrem Börsenkonto: Bei Bedarf kauft Rialto den Betrag dort und hebt ihn an den Händler ab. Verwenden Sie einen API-Schlüssel mit Handels- und Auszahlungsrechten; er wird nach dieser Zahlung gelöscht.',
+      venue: 'Börse', api_key: 'API-Schlüssel', api_secret: 'API-Geheimnis', withdraw_key: 'Name des Auszahlungsschlüssels (nur Kraken)', exchange_pay: 'Vom Börsenkonto bezahlen',
+      step_exchange: 'Ihre Börse wird angefragt…', sandbox: 'Sandbox',
+      step_accept: 'Angebot wird festgelegt…', loading_quotes: 'Angebote werden gesucht…', back: 'Zurück zum Shop', you_send: 'Sie senden {amount} {asset} auf {chain}',
+      expires_in: 'Läuft ab in {time}', fee: 'Gebühr', takes: 'ca. {s} s', no_quotes: 'Derzeit gibt es keine andere Zahlungsmöglichkeit.',
       no_wallet: 'Keine Browser-Wallet gefunden. Nutzen Sie stattdessen die Einzahlungsadresse.',
       step_connect: 'Wallet wird verbunden…', step_chain: 'Netzwerk wird gewechselt…', step_sign: 'Bitte in der Wallet bestätigen…',
       step_send: 'Wird gesendet…', step_proof: 'Bitte den Zahlungsnachweis in der Wallet signieren…', step_wait: 'Warten auf das Netzwerk…',
@@ -126,10 +134,51 @@
     $('screen-final').hidden = true;
     $('m-wallet').hidden = !(v.direct && v.evm_chain_id);
     $('m-deposit').hidden = !(v.direct && v.evm_chain_id);
-    // Hook for the Solana rail: shown only when the intent offers a Solana Pay URL.
+    // The router routes between EVM chains only, and the page's wallet is an EIP-1193 one.
+    $('m-quotes').hidden = !(v.direct && v.evm_chain_id);
+    // Solana Pay, for an intent settling on a Solana chain: the server writes the URL and
+    // draws its QR.
+    renderExchange(v);
     $('m-solana').hidden = !v.solana_pay_url;
-    if (v.solana_pay_url) $('solana-uri').href = v.solana_pay_url;
+    if (v.solana_pay_url && $('solana-uri').getAttribute('href') !== v.solana_pay_url) {
+      $('solana-uri').href = v.solana_pay_url;
+      $('solana-url').textContent = v.solana_pay_url;
+      $('solana-qr').src = base + '/solana_pay_qr.svg';
+      $('solana-qr').alt = 'QR: ' + v.solana_pay_url;
+    }
     return false;
+  }
+
+  const VENUE_NAMES = { binance: 'Binance', kraken: 'Kraken', coinbase: 'Coinbase' };
+
+  function renderExchange(v) {
+    const select = $('x-venue');
+    $('m-exchange').hidden = !v.exchange_venues.length;
+    if (select.options.length === v.exchange_venues.length) return;
+    select.textContent = '';
+    v.exchange_venues.forEach((venue) => {
+      const option = document.createElement('option');
+      option.value = venue;
+      option.textContent = (VENUE_NAMES[venue] || venue) + (v.sandbox ? ' (' + t('sandbox') + ')' : '');
+      select.append(option);
+    });
+    $('x-withdraw').hidden = select.value !== 'kraken';
+  }
+
+  async function payFromExchange(event) {
+    event.preventDefault();
+    const button = $('exchange-pay');
+    button.disabled = true;
+    say(t('step_exchange'));
+    const body = { venue: $('x-venue').value, api_key: $('x-key').value.trim(), api_secret: $('x-secret').value };
+    if (body.venue === 'kraken' && $('x-withdraw-key').value.trim()) body.withdraw_key = $('x-withdraw-key').value.trim();
+    const r = await api('POST', '/exchange_accounts', body);
+    // The secret leaves the page once: it is not kept in the form after the request.
+    $('x-secret').value = '';
+    button.disabled = false;
+    if (!r.ok) { say(t('error', { msg: failure(r).message }), true); return; }
+    say(t('step_wait'));
+    refresh();
   }
 
   async function refresh() {
@@ -165,20 +214,7 @@
   }
 
   async function payByTransfer(eth, from) {
-    say(t('step_send'));
-    const data = '0xa9059cbb' + word(view.pay_to) + word(BigInt(view.pay_amount_units).toString(16));
-    const txHash = await eth.request({ method: 'eth_sendTransaction', params: [{ from, to: view.token_contract, data }] });
-    say(t('step_proof'));
-    const message = 'Rialto: fund ' + view.payment_intent + ' with ' + txHash.toLowerCase();
-    const signature = await eth.request({ method: 'personal_sign', params: [hex(message), from] });
-    say(t('step_wait'));
-    for (let i = 0; i < 40; i++) {
-      const r = await api('POST', '/transactions', { tx_hash: txHash, signature });
-      if (r.ok) return;
-      if (r.status !== 400 && r.status !== 503) throw failure(r);
-      await new Promise((ok) => setTimeout(ok, 3000));
-    }
-    throw { message: 'timeout' };
+    await transferAndReport(eth, from, view.token_contract, view.pay_to, view.pay_amount_units, view.payment_intent, '/transactions');
   }
 
   async function payWithWallet() {
@@ -217,18 +253,68 @@
     $('deposit-show').hidden = true;
   }
 
-  async function getQuotes(event) {
-    event.preventDefault();
-    const [type, where, asset] = $('q-source').value.split(':');
-    const source = type === 'exchange' ? { type, venue: where, asset } : { type, chain: where, asset };
+  // Sends `units` of `token` to `to` from the wallet and reports it with the payer's proof,
+  // retrying while the chain has not mined it yet.
+  async function transferAndReport(eth, from, token, to, units, proofId, path) {
+    say(t('step_send'));
+    const data = '0xa9059cbb' + word(to) + word(BigInt(units).toString(16));
+    const txHash = await eth.request({ method: 'eth_sendTransaction', params: [{ from, to: token, data }] });
+    say(t('step_proof'));
+    const message = 'Rialto: fund ' + proofId + ' with ' + txHash.toLowerCase();
+    const signature = await eth.request({ method: 'personal_sign', params: [hex(message), from] });
+    say(t('step_wait'));
+    for (let i = 0; i < 40; i++) {
+      const r = await api('POST', path, { tx_hash: txHash, signature });
+      if (r.ok) return;
+      const code = failure(r).code;
+      if (code !== 'transaction_not_found' && code !== 'chain_unavailable' && r.status !== 503) throw failure(r);
+      await new Promise((ok) => setTimeout(ok, 3000));
+    }
+    throw { message: 'timeout' };
+  }
+
+  async function payQuote(q, button) {
+    const eth = window.ethereum;
+    if (!eth) { say(t('no_wallet'), true); return; }
+    document.querySelectorAll('#quotes button').forEach((b) => { b.disabled = true; });
+    try {
+      say(t('step_connect'));
+      const [from] = await eth.request({ method: 'eth_requestAccounts' });
+      say(t('step_accept'));
+      const r = await api('POST', '/quotes/' + encodeURIComponent(q.id) + '/accept', { payer_address: from });
+      if (!r.ok) throw failure(r);
+      const exec = r.body.execution, to = exec.pay_to;
+      say(t('step_chain'));
+      await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x' + to.evm_chain_id.toString(16) }] });
+      await transferAndReport(eth, from, to.token, to.address, to.amount_units, exec.id, '/route_executions/' + encodeURIComponent(exec.id) + '/fund');
+      say(t('step_wait'));
+      refresh();
+    } catch (e) {
+      say(t('error', { msg: (e && e.message) || String(e) }), true);
+      document.querySelectorAll('#quotes button').forEach((b) => { b.disabled = false; });
+    }
+    return button;
+  }
+
+  async function getQuotes() {
     const list = $('quotes');
     list.textContent = '';
-    const r = await api('POST', '/quotes', { source });
+    say(t('loading_quotes'));
+    const r = await api('POST', '/funding_quotes');
     if (!r.ok) { say(t('error', { msg: failure(r).message }), true); return; }
-    if (!r.body.data.length) say(t('no_quotes'));
+    say(r.body.data.length ? '' : t('no_quotes'));
     r.body.data.forEach((q) => {
       const li = document.createElement('li');
-      li.textContent = money(q.payer_amount, q.source.asset) + ' · ' + t('fee') + ' ' + money(q.total_fee_usd, 'usd') + ' · ' + t('takes', { s: q.expected_seconds });
+      li.dataset.quote = q.id;
+      const amount = money(q.payer_amount, q.source.asset);
+      const text = document.createElement('span');
+      text.textContent = t('offer_line', { amount, chain: q.source_chain, fee: money(q.total_fee_usd, 'usd'), s: q.expected_seconds });
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary';
+      button.textContent = t('pay_offer', { amount, chain: q.source_chain });
+      button.addEventListener('click', () => payQuote(q, button));
+      li.append(text, button);
       list.append(li);
     });
   }
@@ -236,7 +322,9 @@
   document.addEventListener('DOMContentLoaded', () => {
     $('wallet-pay').addEventListener('click', payWithWallet);
     $('deposit-show').addEventListener('click', showDeposit);
-    $('quote-form').addEventListener('submit', getQuotes);
+    $('quotes-show').addEventListener('click', getQuotes);
+    $('exchange-form').addEventListener('submit', payFromExchange);
+    $('x-venue').addEventListener('change', () => { $('x-withdraw').hidden = $('x-venue').value !== 'kraken'; });
     translate();
     refresh().then(() => {
       document.body.dataset.ready = '1';
