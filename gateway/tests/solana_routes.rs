@@ -69,13 +69,13 @@ fn relay_only() -> Vec<(String, String)> {
     vec![("bridge".into(), DEVNET_RELAY_VENUE.into())]
 }
 
-/// Reconciliation explains every transfer it observed (at least `least` of them), on every
-/// chain: no exception.
-async fn assert_explained(app: &TestApp, least: u64) {
+/// Reconciliation explains every transfer it observed (`observed` of them): no exception.
+/// It reads EVM transfers only (its observations are 20-byte addresses and 32-byte hashes):
+/// the Solana legs of a route are not reconciled by slot yet (issue 16, point 4).
+async fn assert_explained(app: &TestApp, observed: u64) {
     let run = reconcile(app).await;
     assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
-    let observed = run["counts"]["observed"].as_u64().unwrap();
-    assert!(observed >= least, "{run:#}");
+    assert_eq!(run["counts"]["observed"], observed, "{run:#}");
     assert_eq!(run["counts"]["matched"], observed, "{run:#}");
 }
 
@@ -160,8 +160,8 @@ async fn a_solana_payers_usdc_settles_to_an_evm_merchant_through_the_devnet_rela
     );
     assert_eq!(done["legs"][1]["input"], done["legs"][0]["received"]);
     assert_books(app).await;
-    // The payer's funding and the lock on Solana, the mint and the settlement on EVM.
-    assert_explained(app, 4).await;
+    // The mint and the settlement on EVM (the funding and the lock are on Solana).
+    assert_explained(app, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,9 +211,9 @@ async fn an_evm_payers_usdc_settles_to_a_solana_merchant_through_the_devnet_rela
     );
     assert_eq!(payer_before - usdc_balance(base, &payer).await, units(quoted));
     assert_books(app).await;
-    // The funding, the delivery to the minter and its burn on EVM, the release and the
-    // settlement on Solana.
-    assert_explained(app, 4).await;
+    // The funding, the delivery to the minter and its burn on EVM (the release and the
+    // settlement are on Solana).
+    assert_explained(app, 3).await;
 }
 
 async fn fund(app: &TestApp, exec: &str, tx: &str, signature: &str) -> reqwest::Response {
