@@ -223,3 +223,44 @@ async fn fund(app: &TestApp, exec: &str, tx: &str, signature: &str) -> reqwest::
         .await
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_exchange_withdrawal_to_solana_is_a_real_spl_transfer_that_settles_the_intent() {
+    let setup = setup().await;
+    let (app, solana) = (&setup.devnet.app, &setup.solana);
+    let sandbox = app
+        .sandbox_exchange
+        .clone()
+        .expect("the sandbox exchange runs with a devnet");
+    let merchant = Keypair::new();
+    let paying = app
+        .create_intent(json!({"amount": "25.00", "currency": "usd",
+            "settlement": {"asset": "usdc", "chain": "devnet-solana",
+                "address": merchant.pubkey().to_string()}}))
+        .await;
+    let id = paying["id"].as_str().unwrap();
+    // The account holds 10 USDC and USD: it buys the rest, then withdraws to Solana.
+    let answer = app
+        .post(
+            &format!("/v1/payment_intents/{id}/exchange_accounts"),
+            &app.merchant.publishable_key,
+        )
+        .json(&json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET,
+            "client_secret": paying["client_secret"]}))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    assert_eq!(status, 202, "{}", answer.text().await.unwrap());
+    assert_eq!(sandbox.executed_withdrawals(), 1);
+    wait_intent(app, &paying, "succeeded").await;
+    assert_eq!(
+        solana
+            .token_balance(&merchant.pubkey(), &solana.usdc)
+            .await
+            .unwrap(),
+        25_000_000,
+        "the withdrawal landed as an SPL transfer of exactly the amount"
+    );
+    assert_ledger_balanced(app).await;
+}
