@@ -73,7 +73,10 @@ mod tests {
         .unwrap();
         let minter = FiatTokenMinter { usdc };
         let burn = minter.burn(5).expect("the EVM end burns");
-        let LegAction::Call { to, data, moves, .. } = burn.action else {
+        let LegAction::Call {
+            to, data, moves, ..
+        } = burn.action
+        else {
             panic!("a call");
         };
         assert_eq!((to, moves), (usdc, Some((usdc, 5))));

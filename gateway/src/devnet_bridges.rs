@@ -83,10 +83,8 @@ fn evm_ends(
 
 /// The relay's Solana end: the devnet's mint authority locks and releases USDC.
 fn solana_end(solana: &SolanaManifest, chains: &Chains) -> anyhow::Result<Option<RelayEnd>> {
-    let (Some(served), Some(usdc)) = (
-        chains.get(false, &solana.chain_id),
-        solana.tokens.get(USDC),
-    ) else {
+    let (Some(served), Some(usdc)) = (chains.get(false, &solana.chain_id), solana.tokens.get(USDC))
+    else {
         return Ok(None);
     };
     let token = Address::parse(&usdc.mint, ChainNamespace::Solana)

@@ -155,7 +155,11 @@ async fn a_solana_payers_usdc_settles_to_an_evm_merchant_through_the_devnet_rela
         units(Decimal::new(3000, 2))
     );
     assert_eq!(
-        payer_before.unwrap() - solana.token_balance(&payer.pubkey(), &solana.usdc).await.unwrap(),
+        payer_before.unwrap()
+            - solana
+                .token_balance(&payer.pubkey(), &solana.usdc)
+                .await
+                .unwrap(),
         paid_units
     );
     assert_eq!(done["legs"][1]["input"], done["legs"][0]["received"]);
@@ -209,7 +213,10 @@ async fn an_evm_payers_usdc_settles_to_a_solana_merchant_through_the_devnet_rela
         25_000_000,
         "the merchant's token account holds exactly the intent's amount"
     );
-    assert_eq!(payer_before - usdc_balance(base, &payer).await, units(quoted));
+    assert_eq!(
+        payer_before - usdc_balance(base, &payer).await,
+        units(quoted)
+    );
     assert_books(app).await;
     // The funding, the delivery to the minter and its burn on EVM (the release and the
     // settlement are on Solana).
@@ -245,8 +252,10 @@ async fn a_sandbox_exchange_withdrawal_to_solana_is_a_real_spl_transfer_that_set
             &format!("/v1/payment_intents/{id}/exchange_accounts"),
             &app.merchant.publishable_key,
         )
-        .json(&json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET,
-            "client_secret": paying["client_secret"]}))
+        .json(
+            &json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET,
+            "client_secret": paying["client_secret"]}),
+        )
         .send()
         .await
         .unwrap();

@@ -165,9 +165,7 @@ impl DevnetRelay {
         self.ends
             .iter()
             .find(|e| e.chain() == chain || e.alias == chain)
-            .ok_or_else(|| {
-                BridgeError::Refused(format!("the devnet relay has no chain {chain}"))
-            })
+            .ok_or_else(|| BridgeError::Refused(format!("the devnet relay has no chain {chain}")))
     }
 
     /// Resolves and checks a transfer: USDC only; two different chains with the same
