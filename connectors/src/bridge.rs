@@ -5,7 +5,18 @@
 //! method is idempotent per route leg and safe to call again after a crash, and nothing is
 //! sent twice. The caller's journal (its store) is passed in, so the bridge records its legs
 //! before sending them without knowing the store. `rialto-evm` implements it with a devnet
-//! stand-in (`DevnetBurnMint`, sandbox only; it is not CCTP).
+//! stand-in (`DevnetBurnMint`, sandbox only; it is not CCTP); [`relay::DevnetRelay`] is the
+//! chain-agnostic devnet stand-in that carries USDC between chain families (Solana ↔ EVM);
+//! [`set::BridgeSet`] serves every lane of several bridges as one.
+//!
+//! # Layout
+//! - this file: [`Bridge`], [`BridgeLane`], [`BridgeTransfer`], [`BridgeStatus`],
+//!   [`BridgeError`].
+//! - [`relay`]: [`relay::DevnetRelay`], the devnet relayer stand-in over any two `ChainNode`s.
+//! - [`set`]: [`set::BridgeSet`], several bridges behind the one role.
+
+pub mod relay;
+pub mod set;
 
 use std::fmt;
 
@@ -39,6 +50,9 @@ pub struct BridgeLane {
     pub to_chain: String,
     pub asset: String,
     pub fee: Decimal,
+    /// The venue that carries it, as the router's market and the API name it (a devnet
+    /// stand-in says so in its name: `devnet-relay`).
+    pub venue: String,
 }
 
 /// Where a bridge transfer is.

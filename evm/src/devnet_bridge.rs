@@ -40,6 +40,9 @@ use crate::EvmError;
 /// What the devnet bridge keeps of every transfer, USDC.
 pub const DEVNET_BRIDGE_FEE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
+/// Its venue, as the market and the API name it: a devnet stand-in, by name (not `cctp`).
+pub const DEVNET_BURN_MINT_VENUE: &str = "devnet-burn-mint";
+
 /// The asset it moves.
 const ASSET: &str = "USDC";
 
@@ -251,6 +254,7 @@ impl Bridge for DevnetBurnMint {
                     to_chain: to.clone(),
                     asset: ASSET.into(),
                     fee: DEVNET_BRIDGE_FEE,
+                    venue: DEVNET_BURN_MINT_VENUE.into(),
                 });
             }
         }

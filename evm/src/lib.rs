@@ -22,6 +22,9 @@
 //!   `getAmountsOut`, and the exact-approve and swap legs.
 //! - [`devnet_bridge`]: [`devnet_bridge::DevnetBurnMint`], the connectors' `Bridge` role on the
 //!   devnet: a stand-in for CCTP (burn and mint by the devnet FiatToken's minter), not CCTP.
+//!   Its lanes are the market's venue `devnet-burn-mint`.
+//! - [`devnet_relay`]: [`devnet_relay::FiatTokenMinter`], the EVM end of the connectors'
+//!   devnet relay stand-in (`DevnetRelay`, Solana ↔ EVM): the same minter burns and mints.
 //! - [`rail`]: [`rail::EvmRail`], the chain-agnostic `Rail` role of `rialto-connectors` on one
 //!   EVM chain: legs estimated, recorded in the caller's journal, signed, then broadcast.
 //! - [`chainlink`]: [`chainlink::read_latest`] and the pure [`chainlink::judge_round`]: positive,
@@ -58,6 +61,7 @@ pub mod contracts;
 pub mod deposit;
 pub mod devnet;
 pub mod devnet_bridge;
+pub mod devnet_relay;
 pub mod eip1271;
 pub mod eip3009;
 pub mod error;

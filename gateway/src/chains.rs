@@ -20,7 +20,6 @@ use rialto_engine::clock::Clock;
 use rialto_engine::config::{EngineConfig, SandboxConfig};
 use rialto_evm::chain::EvmChain;
 use rialto_evm::deposit::DepositKeys;
-use rialto_evm::devnet_bridge::DevnetBurnMint;
 use rialto_evm::feeds::{FeedRegistry, DEFAULT_STABLE_HEARTBEAT};
 use rialto_evm::node::EvmNode;
 use rialto_evm::price_feed::ChainlinkPriceFeed;
@@ -182,8 +181,12 @@ pub fn from_sandbox(
         tracing::info!(chain = %caip2, "sandbox Solana chain from the devnet manifest");
     }
     let chains = set.chains_of(false);
-    let bridge =
-        DevnetBurnMint::from_manifest(&manifest, &chains).context("the devnet bridge's minters")?;
+    let bridge = crate::devnet_bridges::sandbox_bridge(
+        &manifest,
+        Path::new(&sandbox.devnet_manifest),
+        &set.engine,
+        &chains,
+    )?;
     // The mocks have no heartbeat of their own; they are judged like real stablecoin feeds.
     let feeds = FeedRegistry::from_devnet(&manifest, DEFAULT_STABLE_HEARTBEAT)
         .context("the devnet manifest's feeds")?;
@@ -193,7 +196,7 @@ pub fn from_sandbox(
     let feed = price_feed(&chains, feeds, clock)?.with_sequencer_grace(Duration::ZERO);
     set.engine = set
         .engine
-        .with_bridge(false, Arc::new(bridge))
+        .with_bridge(false, bridge)
         .with_price_feed(false, Arc::new(feed));
     tracing::info!(chains = ?chains.iter().map(|c| &c.caip2).collect::<Vec<_>>(), "sandbox chains from the devnet manifest");
     Ok(set)

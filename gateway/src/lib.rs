@@ -12,6 +12,8 @@
 //!   PostgreSQL, with the migrations.
 //! - [`chains`]: the configuration's chains wired behind the connectors' roles (EVM nodes,
 //!   the devnet DEX and bridge, deposit keys, Chainlink feeds) for the engine.
+//! - [`devnet_bridges`]: the sandbox's bridge from the devnet manifest, every one a devnet
+//!   stand-in: `DevnetBurnMint` between the anvil chains, `DevnetRelay` to and from Solana.
 //! - [`devnet_cli`]: `rialto devnet`: the anvil chains and the Solana simnet, one manifest.
 //! - [`solana_chains`]: the devnet manifest's Solana chain (`SolanaNode` over the simnet) for
 //!   the engine, sandbox mode.
@@ -36,6 +38,7 @@ pub mod chains;
 pub mod cli_ops;
 pub mod config;
 pub mod dev_secrets;
+pub mod devnet_bridges;
 pub mod devnet_cli;
 pub mod doctor;
 pub mod error;

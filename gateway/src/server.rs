@@ -234,7 +234,11 @@ pub async fn sandbox_exchange(
         tracing::info!("no EVM chain in the devnet manifest: no sandbox exchange");
         return Ok(None);
     }
-    let (sandbox, venues) = crate::exchange::sandbox_for_manifest(&manifest).await?;
+    let rails =
+        crate::exchange::rail_sink::devnet_solana(Path::new(&config.sandbox.devnet_manifest))?
+            .into_iter()
+            .collect();
+    let (sandbox, venues) = crate::exchange::sandbox_for_manifest(&manifest, rails).await?;
     tracing::info!(url = %sandbox.base_url(), "sandbox exchange (binance, kraken, coinbase APIs) ready");
     Ok(Some((sandbox, venues)))
 }

@@ -145,7 +145,7 @@ async fn quotes_from_a_kraken_usd_account_are_ranked_exact_and_lock_once_per_int
     .await;
     let legs = from_wallet[0]["legs"].as_array().unwrap();
     assert_eq!(legs.len(), 1, "{}", from_wallet[0]);
-    assert_eq!(legs[0]["kind"], "cctp_bridge", "{}", from_wallet[0]);
+    assert_eq!(legs[0]["kind"], "bridge", "{}", from_wallet[0]);
     assert_eq!(
         dec(&from_wallet[0]["payer_amount"]),
         Decimal::new(2500, 2) + rialto_evm::devnet_bridge::DEVNET_BRIDGE_FEE

@@ -28,13 +28,13 @@ async fn usdt_on_one_chain_becomes_the_merchants_usdc_on_another_through_a_swap_
         .iter()
         .map(|l| l["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(legs, ["dex_swap", "cctp_bridge"], "{quote}");
+    assert_eq!(legs, ["dex_swap", "bridge"], "{quote}");
     let done = wait_execution(app, &exec_id, "succeeded").await;
     assert_eq!(
         kinds(&done),
         vec![
             ("dex_swap".into(), "confirmed".into()),
-            ("cctp_bridge".into(), "confirmed".into()),
+            ("bridge".into(), "confirmed".into()),
             ("settlement".into(), "confirmed".into()),
         ],
         "{done}"
@@ -145,7 +145,7 @@ async fn an_overpaid_route_pays_the_merchant_the_locked_amount_and_sends_the_sur
         kinds(&done),
         vec![
             ("dex_swap".into(), "confirmed".into()),
-            ("cctp_bridge".into(), "confirmed".into()),
+            ("bridge".into(), "confirmed".into()),
             ("settlement".into(), "confirmed".into()),
             ("surplus_return".into(), "confirmed".into()),
         ],

@@ -327,8 +327,19 @@ pub fn spec_for(
                 fee: *fee,
             },
         },
+        // The chains' bridge lanes are fixed-fee `Bridge` edges (see `onchain::edges`): the
+        // mode's bridge carries them. A share-of-amount fee is no lane of it.
+        EdgeKind::Bridge { fee_bps: 0, fixed } => LegSpec::Chain {
+            leg: ChainLeg::Bridge {
+                from_chain: chain_of(&from.location)?,
+                to_chain: chain_of(&to.location)?,
+                asset: from.asset.to_string(),
+                amount: order.input,
+                fee: *fixed,
+            },
+        },
         EdgeKind::Bridge { .. } => LegSpec::Unsupported {
-            why: "no generic bridge driver is configured".into(),
+            why: "no bridge with a share-of-amount fee is configured".into(),
         },
         EdgeKind::Transfer { .. } => LegSpec::Unsupported {
             why: "deposits into a venue are not driven".into(),

@@ -13,12 +13,14 @@
 //! before it is confirmed. One caller drives a leg at a time (the executor's claim on it).
 //!
 //! Chains are reached through the connectors' roles only: each chain's `ChainNode` (reads and
-//! its rail), its `Dex` (swaps) and the mode's `Bridge`. **The one bridge is a sandbox
-//! stand-in for CCTP**: `rialto_evm::devnet_bridge::DevnetBurnMint` moves USDC with the devnet
-//! FiatToken's configured minter (burn on the source chain, mint on the destination). It only
-//! exists in sandbox mode. A live CCTP driver (`TokenMessenger.depositForBurn`, the Iris
-//! attestation, `MessageTransmitter.receiveMessage`) is not built: live mode has no bridge and
-//! no `Cctp` edges.
+//! its rail), its `Dex` (swaps) and the mode's `Bridge`. **The bridges are sandbox stand-ins,
+//! not CCTP**: `rialto_evm::devnet_bridge::DevnetBurnMint` (venue `devnet-burn-mint`) moves
+//! USDC between the anvil chains with the devnet FiatToken's configured minter (burn on the
+//! source chain, mint on the destination), and the connectors' `DevnetRelay` (venue
+//! `devnet-relay`) between the Solana simnet and them (locked with a relayer on Solana,
+//! burned or minted by the minter on EVM). They only exist in sandbox mode. A live CCTP driver
+//! (`TokenMessenger.depositForBurn`, the Iris attestation, `MessageTransmitter.receiveMessage`,
+//! on Solana the CCTP programs) is not built: live mode has no bridge and no bridge edges.
 //!
 //! # When a leg is `Unknown`
 //! A transaction the node accepted is `Pending` for as long as it is neither mined nor refused

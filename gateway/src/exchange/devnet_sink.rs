@@ -1,6 +1,7 @@
 //! The sandbox exchange's withdrawals as real ERC-20 transfers on the devnet, sent from the
 //! exchange's omnibus wallet (a funded devnet account), one at a time so its nonces never
-//! collide, and only reported once mined.
+//! collide, and only reported once mined. Chains reached through the connectors' roles (the
+//! Solana simnet) go through their rail instead ([`super::rail_sink`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -14,6 +15,8 @@ use rialto_core::{ChainId, ChainNamespace};
 use rialto_evm::sender::{self, CallSpec, PrivateKeySigner};
 use rust_decimal::Decimal;
 use tokio::sync::Mutex;
+
+use super::rail_sink::RailSinkChain;
 
 /// A token the sink can send on one chain.
 #[derive(Debug, Clone)]
@@ -42,6 +45,8 @@ pub struct DevnetSink {
     signer: PrivateKeySigner,
     /// By CAIP-2.
     chains: BTreeMap<String, SinkChain>,
+    /// Chains sent on through their rail, by CAIP-2.
+    rails: BTreeMap<String, RailSinkChain>,
     sending: Mutex<()>,
 }
 
@@ -51,8 +56,15 @@ impl DevnetSink {
         Self {
             signer,
             chains,
+            rails: BTreeMap::new(),
             sending: Mutex::new(()),
         }
+    }
+
+    /// Withdrawals to `chain` go through its rail.
+    pub fn with_rail(mut self, chain: RailSinkChain) -> Self {
+        self.rails.insert(chain.node.chain_id().to_owned(), chain);
+        self
     }
 
     /// The omnibus wallet withdrawals come from.
@@ -70,6 +82,9 @@ impl SettlementSink for DevnetSink {
         address: &str,
         amount: Decimal,
     ) -> Result<String, SinkError> {
+        if let Some(rail) = self.rails.get(&chain.to_string()) {
+            return rail.transfer(&asset.to_string(), address, amount).await;
+        }
         let target = self
             .chains
             .get(&chain.to_string())

@@ -10,8 +10,11 @@
 //!   [`HttpVenueClients`](rialto_connectors::exchange::HttpVenueClients)).
 //! - [`devnet_sink`]: [`DevnetSink`], the sandbox's withdrawals as ERC-20 transfers from the
 //!   omnibus wallet.
+//! - [`rail_sink`]: [`rail_sink::RailSinkChain`], the sandbox's withdrawals on a chain reached
+//!   through its rail (the Solana simnet: a real SPL transfer).
 
 pub mod devnet_sink;
+pub mod rail_sink;
 pub mod sandbox;
 
 pub use devnet_sink::DevnetSink;

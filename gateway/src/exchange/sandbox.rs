@@ -14,7 +14,18 @@ use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 
 use super::devnet_sink::{DevnetSink, SinkChain, SinkToken};
+use super::rail_sink::RailSinkChain;
 use super::{VenueMap, Venues};
+
+/// Where the sandbox exchange says deposits go on a chain: a burn address of its family (the
+/// routes never deposit into a venue).
+fn sandbox_deposit_address(caip2: &str) -> &'static str {
+    if caip2.starts_with("solana:") {
+        "1nc1nerator11111111111111111111111111111111"
+    } else {
+        "0x000000000000000000000000000000000000dEaD"
+    }
+}
 
 /// The network names the sandbox exchange knows a devnet chain by.
 fn sandbox_network_name(alias: &str) -> String {
@@ -61,7 +72,7 @@ pub async fn start_sandbox_exchange(
             coinbase: name.to_ascii_lowercase(),
             withdrawal_fee: d("0.1"),
             withdrawal_minimum: d("1"),
-            deposit_address: "0x000000000000000000000000000000000000dEaD".into(),
+            deposit_address: sandbox_deposit_address(caip2).into(),
         });
         map.networks.insert(caip2.clone(), name);
         map.coinbase_terms.insert(caip2.clone(), (d("0.1"), d("1")));
@@ -79,9 +90,11 @@ pub async fn start_sandbox_exchange(
 }
 
 /// The sandbox exchange for a devnet manifest: its omnibus wallet is the manifest's last payer
-/// account (funded with every sandbox token on every chain).
+/// account (funded with every sandbox token on every chain); `rails` (by alias: the Solana
+/// simnet) are withdrawn to through their rail.
 pub async fn sandbox_for_manifest(
     manifest: &rialto_evm::DevnetManifest,
+    rails: Vec<(String, RailSinkChain)>,
 ) -> anyhow::Result<(Sandbox, Venues)> {
     let first = manifest
         .chains
@@ -122,6 +135,11 @@ pub async fn sandbox_for_manifest(
         );
         named.push((caip2, c.alias.clone()));
     }
-    let sink = Arc::new(DevnetSink::new(signer, sink_chains));
+    let mut sink = DevnetSink::new(signer, sink_chains);
+    for (alias, chain) in rails {
+        named.push((chain.node.chain_id().to_owned(), alias));
+        sink = sink.with_rail(chain);
+    }
+    let sink = Arc::new(sink);
     Ok(start_sandbox_exchange(sink, &named).await?)
 }

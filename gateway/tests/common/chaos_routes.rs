@@ -103,7 +103,7 @@ pub async fn pay_intent(
             .iter()
             .map(|l| l["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(legs, ["dex_swap", "cctp_bridge"], "{quote}");
+        assert_eq!(legs, ["dex_swap", "bridge"], "{quote}");
         let quote_id = quote["id"].as_str().unwrap();
         let (status, accepted) = api
             .call(
@@ -386,7 +386,7 @@ impl RouteChains {
             if kinds
                 != [
                     ("dex_swap", "confirmed"),
-                    ("cctp_bridge", "confirmed"),
+                    ("bridge", "confirmed"),
                     ("settlement", "confirmed"),
                 ]
             {
@@ -503,7 +503,7 @@ impl RouteChains {
                 transfer_logs(eth_usdc, eth_hot, minter_eth, eth_from)
             )
             .await,
-            n("cctp_bridge"),
+            n("bridge"),
             "USDC delivered to the bridge"
         );
         assert_eq!(
@@ -512,7 +512,7 @@ impl RouteChains {
                 transfer_logs(base_usdc, WireAddress::ZERO, base_hot, base_from)
             )
             .await,
-            n("cctp_bridge"),
+            n("bridge"),
             "USDC minted to the hot wallet on devnet-base"
         );
         for (p, payer) in other.payers.iter().enumerate() {

@@ -38,6 +38,16 @@ pub async fn start_clocked(
     confirmations: u64,
     clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
 ) -> DevnetApp {
+    start_full(confirmations, clock, None).await
+}
+
+/// [`start_clocked`], with the `solana` section of a started Solana simnet devnet written into
+/// the manifest beside the anvil chains (as `rialto devnet` does).
+pub async fn start_full(
+    confirmations: u64,
+    clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
+    solana: Option<&rialto_solana::devnet::manifest::SolanaManifest>,
+) -> DevnetApp {
     let root = DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
@@ -50,6 +60,9 @@ pub async fn start_clocked(
     let dir = tempfile::tempdir().unwrap();
     let manifest_path = dir.path().join("devnet.json");
     devnet.manifest().write(&manifest_path).unwrap();
+    if let Some(section) = solana {
+        section.write_into(&manifest_path).unwrap();
+    }
     let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
     let other_chain = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
     let manifest = manifest_path.display().to_string();

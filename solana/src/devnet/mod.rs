@@ -250,6 +250,8 @@ pub async fn confirm(rpc: &RpcClient, signature: &Signature) -> Result<(), Solan
 pub const DEVNET_PAYERS: usize = 3;
 /// What each payer gets of each stand-in token: 10,000.
 const PAYER_UNITS: u64 = 10_000_000_000;
+/// USDC the devnet relay's relayer (the mint authority) holds to release on Solana: 1,000,000.
+pub const RELAY_RESERVE_UNITS: u64 = 1_000_000_000_000;
 /// SOL each payer and the hot wallet get: 100.
 const DEVNET_LAMPORTS: u64 = 100_000_000_000;
 
@@ -266,6 +268,10 @@ impl SolanaDevnet {
                 .await?;
             payers.push(manifest::SolanaAccount::of(&payer));
         }
+        // The mint authority is also the relayer of the devnet relay stand-in (Solana ↔ EVM):
+        // it releases USDC to the gateway's hot wallet from this reserve.
+        self.fund(&self.authority.pubkey(), 0, &self.usdc, RELAY_RESERVE_UNITS)
+            .await?;
         let hot = manifest::devnet_keypair("gateway hot wallet");
         airdrop(&self.rpc, &hot.pubkey(), DEVNET_LAMPORTS).await?;
         let entry = |m: &MintInfo, program: &str| manifest::SolanaTokenEntry {

@@ -1,8 +1,10 @@
 //! A route's bridge leg ([`ChainLeg::Bridge`]) through the mode's bridge: the connectors'
 //! [`Bridge`] role, whose legs are recorded in the engine's store before they are sent.
 //!
-//! The only bridge built is the sandbox's stand-in for CCTP
-//! (`rialto_evm::devnet_bridge::DevnetBurnMint`); live mode has none, and refuses bridge legs.
+//! The only bridges built are the sandbox's devnet stand-ins, behind one `BridgeSet`:
+//! `rialto_evm::devnet_bridge::DevnetBurnMint` between the anvil chains and the connectors'
+//! `DevnetRelay` between the Solana simnet and them. Live mode has none, and refuses bridge
+//! legs.
 
 use rialto_connectors::bridge::{Bridge, BridgeStatus, BridgeTransfer};
 use rialto_core::id::LegId;

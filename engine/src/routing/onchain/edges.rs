@@ -1,8 +1,10 @@
 //! What the chains add to the router's market: each sandbox chain's stablecoins as assets at
 //! Rialto's address there, a `Dex(Pool)` edge each way per pool of the chain's DEX from its
-//! live reserves, and a `Cctp` edge for each lane of the mode's bridge (in sandbox mode the
-//! devnet burn/mint stand-in, [`super::bridge`]). Read-only. Live chains add nothing yet: no
-//! DEX registry and no CCTP driver are configured for them.
+//! live reserves, and a `Bridge` edge (a fixed fee, no share of the amount) for each lane of
+//! the mode's bridge, under the lane's own venue (in sandbox mode the devnet stand-ins,
+//! [`super::bridge`]: `devnet-burn-mint` between the anvil chains, `devnet-relay` between
+//! Solana and them; never named `cctp`). Read-only. Live chains add nothing yet: no DEX
+//! registry and no CCTP driver are configured for them.
 
 use rialto_connectors::bridge::BridgeLane;
 use rialto_connectors::dex::PoolReserves;
@@ -16,8 +18,6 @@ use crate::services::Engine;
 
 /// The stablecoins routed on chains, by symbol.
 pub const CHAIN_ASSETS: [&str; 4] = ["USDC", "USDT", "EURC", "PYUSD"];
-/// The bridge's venue, for health.
-pub const CCTP_VENUE: &str = "cctp";
 const DEX_SECS: u32 = 15;
 const BRIDGE_SECS: u32 = 30;
 
@@ -218,7 +218,8 @@ fn add_pool(
     Ok(())
 }
 
-/// A `Cctp` edge for one lane of the bridge, where its asset is routable at both ends.
+/// A `Bridge` edge for one lane of the bridge, where its asset is routable at both ends: the
+/// lane's fixed fee, under the lane's venue (what the quote's leg and health show).
 fn add_bridge(graph: &mut Graph, lane: &BridgeLane) -> Result<(), OnchainError> {
     let Some(asset) = chain_asset(graph, &lane.asset) else {
         return Ok(());
@@ -231,8 +232,11 @@ fn add_bridge(graph: &mut Graph, lane: &BridgeLane) -> Result<(), OnchainError> 
         .add_edge(Edge {
             from: a,
             to: b,
-            kind: EdgeKind::Cctp { fee: lane.fee },
-            venue: VenueId(CCTP_VENUE.into()),
+            kind: EdgeKind::Bridge {
+                fee_bps: 0,
+                fixed: lane.fee,
+            },
+            venue: VenueId(lane.venue.clone()),
             seconds: BRIDGE_SECS,
         })
         .map(|_| ())

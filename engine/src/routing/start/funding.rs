@@ -51,8 +51,10 @@ pub async fn fund(
             "This execution is funded from an exchange account.",
         ));
     };
-    let hash = tx_hash.trim().to_ascii_lowercase();
-    if bound.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(hash.as_str()) {
+    // The chain's own form of the reference: EVM hashes are lower-cased, a Solana signature
+    // (base58) is case-sensitive and kept as it is.
+    let hash = canonical_tx_ref(state, &exec, &chain, tx_hash)?;
+    if bound.as_deref().map(str::to_ascii_lowercase) == Some(hash.to_ascii_lowercase()) {
         // A repeated report of the transaction that funded it: where it stands now.
         return Ok(exec);
     }
@@ -66,7 +68,7 @@ pub async fn fund(
             exec.status
         )));
     }
-    check_signature(state, &exec, &chain, (&payer, &hash), signature)?;
+    check_signature(state, &exec, &chain, (&payer, &hash), signature).await?;
     let observed = verify_funding(state, &exec, &chain, &asset, &payer, &hash).await?;
     let decimals = onchain::token_on(state, &chain, &asset)
         .map_err(|e| EngineError::internal(&e))?
@@ -125,29 +127,74 @@ pub(super) fn unexpected(message: &str) -> EngineError {
     EngineError::new(ErrorCode::RouteExecutionUnexpectedState, message)
 }
 
-pub(super) fn check_signature(
+/// `tx_hash` in the funding chain's canonical form; `transaction_invalid` when it is none.
+fn canonical_tx_ref(
+    state: &Engine,
+    exec: &RouteExecution,
+    chain: &str,
+    tx_hash: &str,
+) -> Result<String, EngineError> {
+    served(state, exec, chain)?
+        .node
+        .parse_tx_ref(tx_hash)
+        .map_err(|_| {
+            EngineError::new(
+                ErrorCode::TransactionInvalid,
+                "tx_hash is not a transaction hash.",
+            )
+            .param("tx_hash")
+        })
+}
+
+/// The payer's signature of [`funding_message`]: on a chain whose signatures recover their
+/// signer (EVM `personal_sign`), the recovered address must be the payer's; otherwise (ed25519
+/// on Solana) the signature must verify against the payer's own key, compared exactly.
+pub(super) async fn check_signature(
     state: &Engine,
     exec: &RouteExecution,
     chain: &str,
     (payer, tx_hash): (&str, &str),
     signature: &str,
 ) -> Result<(), EngineError> {
-    let node = &served(state, exec, chain)?.node;
+    let served = served(state, exec, chain)?;
+    let node = &served.node;
     let refused = || {
         EngineError::new(
             ErrorCode::AuthorizationInvalidSignature,
-            "signature must be the payer's personal_sign of the funding text.",
+            "signature must be the payer's signature (EVM: personal_sign; Solana: ed25519 \
+             signMessage) of the funding text.",
         )
         .param("signature")
     };
     let bytes = hex::decode(signature.trim().trim_start_matches("0x")).map_err(|_| refused())?;
-    let signer = node
-        .recover_signer(&funding_message(&exec.id, tx_hash), &bytes)
-        .map_err(|_| refused())?;
-    if !signer.to_string().eq_ignore_ascii_case(payer) {
-        return Err(refused());
+    let message = funding_message(&exec.id, tx_hash);
+    match node.recover_signer(&message, &bytes) {
+        Ok(signer) if signer.to_string().eq_ignore_ascii_case(payer) => Ok(()),
+        Ok(_) => Err(refused()),
+        Err(ChainError::Signature(_)) => {
+            let namespace = served
+                .caip2
+                .parse::<rialto_core::ChainId>()
+                .map(|c| c.namespace())
+                .map_err(|e| EngineError::internal(&e))?;
+            let payer = Address::parse(payer, namespace).map_err(|_| refused())?;
+            let accepted = node
+                .contract_accepts_signature(&payer, &message, &bytes)
+                .await
+                .map_err(|_| {
+                    EngineError::new(
+                        ErrorCode::ChainUnavailable,
+                        "The chain could not be reached to check the signature; retry shortly.",
+                    )
+                })?;
+            if accepted {
+                Ok(())
+            } else {
+                Err(refused())
+            }
+        }
+        Err(_) => Err(refused()),
     }
-    Ok(())
 }
 
 /// The execution's funding chain, if this engine serves it.
@@ -358,7 +405,13 @@ pub(super) async fn verify_funding(
              alone.",
         ));
     }
-    if !observed.from.to_string().eq_ignore_ascii_case(payer) {
+    // EVM addresses compare in any case; a Solana address (base58) only exactly.
+    let from = observed.from.to_string();
+    let same = match observed.from {
+        Address::Evm(_) => from.eq_ignore_ascii_case(payer),
+        Address::Solana(_) => from == payer,
+    };
+    if !same {
         return Err(invalid(
             ErrorCode::TransactionMismatch,
             "That transaction was not sent from payer_address.",

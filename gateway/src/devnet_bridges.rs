@@ -1,0 +1,105 @@
+//! The sandbox's bridge, wired from the devnet manifest: every one is a **devnet stand-in**,
+//! never CCTP. Between the anvil chains, `rialto_evm::devnet_bridge::DevnetBurnMint` (venue
+//! `devnet-burn-mint`); between the Solana simnet and the anvil chains, the connectors'
+//! `DevnetRelay` (venue `devnet-relay`): on Solana the devnet's mint authority is the relayer
+//! and locks and releases USDC from its reserve, on EVM the FiatToken's minter burns and mints.
+//! Both sit behind one `BridgeSet`, the mode's one `Bridge`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rialto_connectors::bridge::relay::{DevnetRelay, LockRelease, RelayEnd};
+use rialto_connectors::bridge::set::BridgeSet;
+use rialto_connectors::bridge::Bridge;
+use rialto_connectors::rail::SigningKey;
+use rialto_core::address::Address;
+use rialto_core::ChainNamespace;
+use rialto_engine::chain::Chains;
+use rialto_evm::chain::EvmChain;
+use rialto_evm::devnet_bridge::DevnetBurnMint;
+use rialto_evm::devnet_relay::FiatTokenMinter;
+use rialto_evm::manifest::DevnetManifest;
+use rialto_solana::devnet::manifest::SolanaManifest;
+
+const USDC: &str = "USDC";
+
+/// The sandbox's bridge over `evm` (the manifest's anvil chains) and, when the devnet ran the
+/// Solana simnet, its chain in `chains`.
+pub fn sandbox_bridge(
+    manifest: &DevnetManifest,
+    manifest_path: &Path,
+    chains: &Chains,
+    evm: &[EvmChain],
+) -> anyhow::Result<Arc<dyn Bridge>> {
+    let burn_mint =
+        DevnetBurnMint::from_manifest(manifest, evm).context("the devnet bridge's minters")?;
+    let Some(solana) = SolanaManifest::read(manifest_path)
+        .with_context(|| format!("the Solana part of {}", manifest_path.display()))?
+    else {
+        return Ok(Arc::new(burn_mint));
+    };
+    let mut ends = evm_ends(manifest, chains, evm)?;
+    if let Some(end) = solana_end(&solana, chains)? {
+        ends.push(end);
+    }
+    Ok(Arc::new(BridgeSet::new(vec![
+        Arc::new(burn_mint),
+        Arc::new(DevnetRelay::new(ends)),
+    ])))
+}
+
+/// The relay's EVM ends: each anvil chain with a hot wallet and USDC, its minter the relayer.
+fn evm_ends(
+    manifest: &DevnetManifest,
+    chains: &Chains,
+    evm: &[EvmChain],
+) -> anyhow::Result<Vec<RelayEnd>> {
+    let mut ends = Vec::new();
+    for chain in evm {
+        let (Some(entry), Some(hot), Some(served)) = (
+            manifest.chain(&chain.caip2),
+            &chain.hot_wallet,
+            chains.get(false, &chain.caip2),
+        ) else {
+            continue;
+        };
+        let Some(usdc) = entry.tokens.get(USDC) else {
+            continue;
+        };
+        let end = RelayEnd::new(
+            served.node.clone(),
+            &chain.alias,
+            (usdc.address, u32::from(usdc.decimals)),
+            SigningKey(hot.clone()),
+            SigningKey(entry.minter.private_key.clone()),
+            Arc::new(FiatTokenMinter { usdc: usdc.address }),
+        )
+        .with_context(|| format!("the devnet relay on {}", chain.caip2))?;
+        ends.push(end);
+    }
+    Ok(ends)
+}
+
+/// The relay's Solana end: the devnet's mint authority locks and releases USDC.
+fn solana_end(solana: &SolanaManifest, chains: &Chains) -> anyhow::Result<Option<RelayEnd>> {
+    let (Some(served), Some(usdc)) = (chains.get(false, &solana.chain_id), solana.tokens.get(USDC))
+    else {
+        return Ok(None);
+    };
+    let token = Address::parse(&usdc.mint, ChainNamespace::Solana)
+        .with_context(|| format!("devnet Solana mint {USDC}"))?;
+    let end = RelayEnd::new(
+        served.node.clone(),
+        &solana.alias,
+        (token, u32::from(usdc.decimals)),
+        SigningKey(solana.gateway_hot_wallet.secret_key.clone()),
+        SigningKey(solana.mint_authority.secret_key.clone()),
+        Arc::new(LockRelease {
+            node: served.node.clone(),
+            token,
+        }),
+    )
+    .context("the devnet relay on the Solana simnet")?;
+    Ok(Some(end))
+}
