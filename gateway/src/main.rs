@@ -180,6 +180,10 @@ enum ComplianceCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Download the sanctions lists from `[compliance.refresh]` (HTTPS), verify them and
+    /// replace `compliance.ofac_dir` with them; running gateways pick them up on their next
+    /// watch tick (`compliance.watch_secs`) or on `rialto compliance reload`.
+    Refresh,
     /// Ask a running gateway to re-read its list folder now.
     Reload {
         /// The gateway's base URL.
@@ -336,6 +340,19 @@ async fn main() -> anyhow::Result<()> {
                 let config = load_config(&cli.config, Overrides::default())?;
                 let out = cli_ops::screen(&config, &registry, address, chain, name)?;
                 println!("{}", serde_json::to_string_pretty(&out)?);
+                Ok(())
+            }
+            ComplianceCommand::Refresh => {
+                let config = load_config(&cli.config, Overrides::default())?;
+                let tls = rialto_gateway::tls::client_config(&config.tls)?;
+                let report = rialto_gateway::lists_refresh::refresh(
+                    &config.compliance,
+                    &tls,
+                    SystemClock.now_ms(),
+                )
+                .await
+                .context("refreshing the compliance lists (the lists in force are unchanged)")?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
             ComplianceCommand::Reload { url, operator_key } => {
