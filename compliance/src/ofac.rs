@@ -418,9 +418,12 @@ mod tests {
         .unwrap();
         assert_eq!(m.aliases, Some(("a.csv".into(), "s.csv".into())));
         assert_eq!(m.fetched_at_ms, None);
-        let fetched = OfacManifest::parse("addresses_commit=a\nsdn=x\nfetched_at_ms=1700000000000\n");
+        let fetched =
+            OfacManifest::parse("addresses_commit=a\nsdn=x\nfetched_at_ms=1700000000000\n");
         assert_eq!(fetched.unwrap().fetched_at_ms, Some(1_700_000_000_000));
-        assert!(OfacManifest::parse("addresses_commit=a\nsdn=x\nfetched_at_ms=yesterday\n").is_err());
+        assert!(
+            OfacManifest::parse("addresses_commit=a\nsdn=x\nfetched_at_ms=yesterday\n").is_err()
+        );
         assert!(OfacManifest::parse("addresses_commit=abc\nsdn=x\naliases=a.csv\n").is_err());
         assert!(OfacManifest::parse("sdn=x\n").is_err());
     }

@@ -221,11 +221,19 @@ fn lists(config: &Config) -> Finding {
         match OfacLists::from_dir(Path::new(&c.ofac_dir)) {
             Ok(lists) => (lists.fetched_at_ms, c.ofac_dir.clone()),
             Err(e) => {
-                return Finding::failed(setting, format!("{}: the lists do not load: {e}", c.ofac_dir))
+                return Finding::failed(
+                    setting,
+                    format!("{}: the lists do not load: {e}", c.ofac_dir),
+                )
             }
         }
     };
-    let age = assess(fetched_at_ms, now_ms, c.warn_after_secs, c.refuse_after_secs);
+    let age = assess(
+        fetched_at_ms,
+        now_ms,
+        c.warn_after_secs,
+        c.refuse_after_secs,
+    );
     let how_old = match age.age_secs {
         Some(secs) => format!("{} hours old", secs / 3600),
         None => "of unknown age (not written by `rialto compliance refresh`)".to_owned(),

@@ -182,7 +182,10 @@ fn sources(r: &ListsRefreshConfig) -> Result<Vec<(String, String)>, RefreshError
     }
     for asset in &r.assets {
         // The code becomes a file name: nothing but letters and digits.
-        if asset.is_empty() || !asset.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        if asset.is_empty()
+            || !asset
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         {
             return Err(RefreshError::BadAsset(asset.clone()));
         }
@@ -195,7 +198,11 @@ fn sources(r: &ListsRefreshConfig) -> Result<Vec<(String, String)>, RefreshError
 /// Downloads `url` (200 only, at most `max_bytes`) as text. OFAC's files are ASCII in
 /// practice; a body that is not UTF-8 is read as Latin-1, byte for character, rather than
 /// refused, so an accented name in a future file cannot stop refreshes.
-async fn fetch(client: &reqwest::Client, url: &str, max_bytes: u64) -> Result<String, RefreshError> {
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: u64,
+) -> Result<String, RefreshError> {
     let failed = |reason: String| RefreshError::Fetch {
         url: url.to_owned(),
         reason,

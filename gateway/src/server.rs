@@ -264,7 +264,8 @@ pub async fn run_list_watch(
 ) {
     let every = compliance.watch_secs();
     // With watching off, the age is still checked, once a minute.
-    let mut ticker = tokio::time::interval(Duration::from_secs(if every == 0 { 60 } else { every }));
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs(if every == 0 { 60 } else { every }));
     let mut last = None;
     let mut last_logged_ms = 0;
     loop {

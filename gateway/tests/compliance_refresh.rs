@@ -39,7 +39,10 @@ fn official_files() -> HashMap<String, Vec<u8>> {
     for entry in std::fs::read_dir(shipped()).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("sanctioned_addresses_") {
-            files.insert(format!("/lists/{name}"), std::fs::read(entry.path()).unwrap());
+            files.insert(
+                format!("/lists/{name}"),
+                std::fs::read(entry.path()).unwrap(),
+            );
         }
     }
     files
@@ -224,7 +227,14 @@ async fn a_running_gateway_blocks_an_address_listed_by_a_refresh_without_a_resta
     refresh(&config, &ca.client_config(), 7).await.unwrap();
     let payer = AddressKey::parse(PAYER).unwrap();
     let started = Instant::now();
-    while app.state.compliance.lists().sanctions.check(&payer).is_none() {
+    while app
+        .state
+        .compliance
+        .lists()
+        .sanctions
+        .check(&payer)
+        .is_none()
+    {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the gateway never re-read the refreshed folder"

@@ -44,7 +44,11 @@ async fn create(app: &TestApp, key: &str) -> reqwest::Response {
 fn write_fetched_at(dir: &std::path::Path, at_ms: i64) {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/ofac/SOURCE");
     let source = std::fs::read_to_string(shipped).unwrap();
-    std::fs::write(dir.join("SOURCE"), format!("{source}fetched_at_ms={at_ms}\n")).unwrap();
+    std::fs::write(
+        dir.join("SOURCE"),
+        format!("{source}fetched_at_ms={at_ms}\n"),
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -73,12 +77,18 @@ async fn stale_lists_warn_then_refuse_live_payments_but_never_sandbox_ones() {
     let test = app.sk().to_owned();
 
     assert_eq!(create(&app, &live).await.status(), 200);
-    assert_eq!(gauge(&app, "rialto_compliance_lists_stale").await, Some(0.0));
+    assert_eq!(
+        gauge(&app, "rialto_compliance_lists_stale").await,
+        Some(0.0)
+    );
 
     // Two days old: a warning, live payments still taken.
     clock.set_ms(FETCHED_AT + 2 * DAY_MS);
     assert_eq!(create(&app, &live).await.status(), 200);
-    assert_eq!(gauge(&app, "rialto_compliance_lists_stale").await, Some(1.0));
+    assert_eq!(
+        gauge(&app, "rialto_compliance_lists_stale").await,
+        Some(1.0)
+    );
     assert_eq!(
         gauge(&app, "rialto_compliance_lists_age_seconds").await,
         Some(2.0 * 86_400.0)
@@ -89,7 +99,10 @@ async fn stale_lists_warn_then_refuse_live_payments_but_never_sandbox_ones() {
     let refused = expect_error(create(&app, &live).await, 503, "compliance_lists_stale").await;
     assert!(!refused["message"].as_str().unwrap().contains("OFAC"));
     assert_eq!(create(&app, &test).await.status(), 200);
-    assert_eq!(gauge(&app, "rialto_compliance_lists_stale").await, Some(2.0));
+    assert_eq!(
+        gauge(&app, "rialto_compliance_lists_stale").await,
+        Some(2.0)
+    );
 
     // A refresh (here: the folder rewritten, then reloaded) lifts the refusal.
     write_fetched_at(dir.path(), FETCHED_AT + 8 * DAY_MS);
@@ -97,5 +110,8 @@ async fn stale_lists_warn_then_refuse_live_payments_but_never_sandbox_ones() {
     let reload = app.post("/v1/compliance/reload", &op).send().await.unwrap();
     assert_eq!(reload.status(), 200);
     assert_eq!(create(&app, &live).await.status(), 200);
-    assert_eq!(gauge(&app, "rialto_compliance_lists_stale").await, Some(0.0));
+    assert_eq!(
+        gauge(&app, "rialto_compliance_lists_stale").await,
+        Some(0.0)
+    );
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::providers::Provider;
+use common::tls_ca::{tls_proxy, TestCa};
 use rialto_connectors::exchange::sandbox::{RecordingSink, Sandbox, SandboxConfig};
 use rialto_connectors::exchange::{
     AssetCode, Credentials, HttpVenueClients, SettlementTarget, VenueClients, VenueMap,
@@ -25,7 +26,6 @@ use rialto_gateway::webhooks::DeliveryConfig;
 use rust_decimal::Decimal;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
-use common::tls_ca::{tls_proxy, TestCa};
 
 /// A bare anvil (no contracts) on a free port; killed on drop.
 struct Anvil(std::process::Child, SocketAddr);

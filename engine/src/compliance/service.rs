@@ -153,7 +153,9 @@ pub fn validate_config(config: &ComplianceConfig) -> Result<(), PolicyError> {
         && config.refuse_after_secs > 0
         && config.warn_after_secs > config.refuse_after_secs
     {
-        return Err("compliance: need warn_after_secs <= refuse_after_secs (a warning first)".into());
+        return Err(
+            "compliance: need warn_after_secs <= refuse_after_secs (a warning first)".into(),
+        );
     }
     if config.velocity_max_count > 0 && config.velocity_window_secs == 0 {
         return Err("compliance.velocity_window_secs must be at least 1".into());

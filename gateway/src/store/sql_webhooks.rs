@@ -357,12 +357,11 @@ impl WebhookStore for SqlStore {
     }
 
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .db()?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .db()?;
         let n: i64 = row.try_get("n").db()?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

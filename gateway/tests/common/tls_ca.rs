@@ -85,4 +85,3 @@ pub async fn tls_proxy(server: Arc<rustls::ServerConfig>, upstream: SocketAddr) 
     });
     port
 }
-
