@@ -18,6 +18,10 @@ pub struct OfacManifest {
     pub sdn: String,
     /// `alt.csv` and the `sdn.csv` of the same download, when aliases are shipped.
     pub aliases: Option<(String, String)>,
+    /// When `rialto compliance refresh` downloaded the files (Unix milliseconds): what the
+    /// lists' age is measured from. `None` for folders written by hand or by the repository's
+    /// script, whose age is therefore unknown.
+    pub fetched_at_ms: Option<i64>,
 }
 
 impl OfacManifest {
@@ -51,10 +55,17 @@ impl OfacManifest {
                 })
             }
         };
+        let fetched_at_ms = match values.get("fetched_at_ms") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| ComplianceError::MalformedManifest {
+                reason: format!("fetched_at_ms must be Unix milliseconds, got {v:?}"),
+            })?),
+        };
         Ok(Self {
             addresses_commit: required("addresses_commit")?,
             sdn: required("sdn")?,
             aliases,
+            fetched_at_ms,
         })
     }
 }
@@ -406,6 +417,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.aliases, Some(("a.csv".into(), "s.csv".into())));
+        assert_eq!(m.fetched_at_ms, None);
+        let fetched =
+            OfacManifest::parse("addresses_commit=a\nsdn=x\nfetched_at_ms=1700000000000\n");
+        assert_eq!(fetched.unwrap().fetched_at_ms, Some(1_700_000_000_000));
+        assert!(
+            OfacManifest::parse("addresses_commit=a\nsdn=x\nfetched_at_ms=yesterday\n").is_err()
+        );
         assert!(OfacManifest::parse("addresses_commit=abc\nsdn=x\naliases=a.csv\n").is_err());
         assert!(OfacManifest::parse("sdn=x\n").is_err());
     }

@@ -71,6 +71,61 @@ pub struct ComplianceConfig {
     pub velocity_window_secs: u64,
     /// Third-party risk screener for payer addresses (disabled while its url is empty).
     pub external: crate::compliance::external_http::ExternalScreenerConfig,
+    /// Lists older than this (seconds since `rialto compliance refresh` fetched them) are
+    /// warned about: a log line and `rialto_compliance_lists_stale` = 1. 0: off.
+    pub warn_after_secs: u64,
+    /// Lists older than this refuse new live payments (`503 compliance_lists_stale`) and set
+    /// `rialto_compliance_lists_stale` = 2; sandbox payments go on. 0: off. Lists of unknown
+    /// age (the compiled-in snapshot, a folder written by hand) count as older than any limit.
+    pub refuse_after_secs: u64,
+    /// Where `rialto compliance refresh` downloads the lists from.
+    pub refresh: ListsRefreshConfig,
+}
+
+/// `[compliance.refresh]`: the official files `rialto compliance refresh` downloads (HTTPS
+/// only, through the gateway's one TLS configuration) into `compliance.ofac_dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListsRefreshConfig {
+    /// OFAC's legacy SDN CSV (`SDN.CSV`), e.g.
+    /// `https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/SDN.CSV`.
+    pub sdn_url: String,
+    /// OFAC's `ALT.CSV` (aliases) of the same publication; empty: Remarks aliases only.
+    pub alt_url: String,
+    /// A folder URL serving `sanctioned_addresses_<ASSET>.txt` (one address a line), e.g.
+    /// `https://raw.githubusercontent.com/0xB10C/ofac-sanctioned-digital-currency-addresses/lists/`.
+    pub addresses_url: String,
+    /// The assets whose address list is fetched (`ETH` → `sanctioned_addresses_ETH.txt`).
+    pub assets: Vec<String>,
+    /// A download with fewer SDN entries is refused (a truncated or empty file).
+    pub min_sdn_entries: usize,
+    /// A download with fewer distinct sanctioned addresses is refused.
+    pub min_addresses: usize,
+    /// Optional pins: file name (`sdn.csv`, `alt.csv`, `sanctioned_addresses_ETH.txt`) →
+    /// lower-case hex SHA-256 the download must have (for a mirror that publishes them).
+    pub sha256: std::collections::BTreeMap<String, String>,
+    /// Largest file accepted, bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Default for ListsRefreshConfig {
+    fn default() -> Self {
+        Self {
+            sdn_url: String::new(),
+            alt_url: String::new(),
+            addresses_url: String::new(),
+            assets: [
+                "ARB", "BCH", "BSC", "BSV", "BTG", "DASH", "ETC", "ETH", "LTC", "TRX", "USDC",
+                "USDT", "XBT", "XMR", "XRP", "XVG", "ZEC",
+            ]
+            .map(String::from)
+            .to_vec(),
+            min_sdn_entries: 10_000,
+            min_addresses: 500,
+            sha256: std::collections::BTreeMap::new(),
+            max_file_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// Amount limits in one fiat unit; empty strings switch a limit off. Breaches go to review.
@@ -95,6 +150,9 @@ impl Default for ComplianceConfig {
             velocity_max_count: 0,
             velocity_window_secs: 3600,
             external: Default::default(),
+            warn_after_secs: 0,
+            refuse_after_secs: 0,
+            refresh: ListsRefreshConfig::default(),
         }
     }
 }

@@ -63,6 +63,9 @@ pub enum ErrorCode {
     ListEntryExists,
     TestHelpersUnavailable,
     ComplianceListsUnavailable,
+    /// The sanctions lists are older than `compliance.refuse_after_secs`: live payments wait
+    /// for a refresh.
+    ComplianceListsStale,
     ChainUnavailable,
     TransactionInvalid,
     TransactionNotFound,
@@ -160,6 +163,7 @@ impl ErrorCode {
             ErrorCode::ListEntryExists => "list_entry_exists",
             ErrorCode::TestHelpersUnavailable => "test_helpers_unavailable",
             ErrorCode::ComplianceListsUnavailable => "compliance_lists_unavailable",
+            ErrorCode::ComplianceListsStale => "compliance_lists_stale",
             ErrorCode::ChainUnavailable => "chain_unavailable",
             ErrorCode::TransactionInvalid => "transaction_invalid",
             ErrorCode::TransactionNotFound => "transaction_not_found",
@@ -252,6 +256,7 @@ impl EngineError {
             ErrorCode::ApiError
                 | ErrorCode::OracleUnavailable
                 | ErrorCode::ComplianceListsUnavailable
+                | ErrorCode::ComplianceListsStale
                 | ErrorCode::ChainUnavailable
                 | ErrorCode::DepositAddressesUnavailable
                 | ErrorCode::ExchangeUnavailable

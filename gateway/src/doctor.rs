@@ -6,7 +6,9 @@
 //! Checked: the configuration itself (loading and validation, done before this module runs),
 //! `database.url` (reachable, migrations applied), `secrets.master_key_file` (present, owner
 //! only), `tls.extra_ca_file` (loads), each `live.chains[i].rpc_urls[j]` (answers the
-//! configured chain's id, head fresh), and the compliance lists (`compliance.ofac_dir` age).
+//! configured chain's id, head fresh), and the compliance lists (`compliance.ofac_dir` loads;
+//! its age, from `rialto compliance refresh`'s `fetched_at_ms`, against
+//! `compliance.warn_after_secs` and `refuse_after_secs`, which must be set with live money).
 //! Live venues are not checked yet: `[[live.venues]]` with base URLs and credentials is not
 //! built, so there is nothing to reach.
 
@@ -18,13 +20,13 @@ use alloy::providers::Provider;
 use rialto_core::asset::AssetRegistry;
 use serde::Serialize;
 
+use crate::compliance::freshness::{assess, ListFreshness};
+use crate::compliance::lists::OfacLists;
 use crate::config::Config;
 use crate::store::{Backend, SqlStore};
 
 /// A chain head older than this is stale: the node is behind or stuck.
 pub const HEAD_STALE_AFTER: Duration = Duration::from_secs(120);
-/// List files older than this are flagged: OFAC publishes changes several times a week.
-pub const LISTS_STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long one network check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -200,28 +202,57 @@ async fn rpc_endpoint(setting: String, url: &str, chain: &str, expected: Option<
 
 fn lists(config: &Config) -> Finding {
     let setting = "compliance.ofac_dir";
-    let dir = &config.compliance.ofac_dir;
-    if dir.is_empty() {
-        return Finding::ok(
-            setting,
-            "empty: the OFAC snapshot compiled into this binary screens, and it never \
-             refreshes; point this at a folder kept fresh for live money",
+    let c = &config.compliance;
+    let live = !config.live.chains.is_empty() || !config.live.venues.is_empty();
+    if c.refuse_after_secs == 0 && live {
+        return Finding::failed(
+            "compliance.refuse_after_secs",
+            "0 with live chains or venues configured: live payments would go on against lists \
+             of any age; set a maximum age (e.g. 604800, 7 days)",
         );
     }
-    let newest = std::fs::read_dir(dir).ok().and_then(|entries| {
-        entries
-            .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
-            .max()
-    });
-    match newest.map(|t| t.elapsed().unwrap_or_default()) {
-        None => Finding::failed(setting, format!("{dir} cannot be read or holds no files")),
-        Some(age) if age > LISTS_STALE_AFTER => Finding::failed(
-            setting,
-            format!(
-                "the newest list file in {dir} is {} days old",
-                age.as_secs() / 86_400
-            ),
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let (fetched_at_ms, shown) = if c.ofac_dir.is_empty() {
+        (None, "the snapshot compiled into this binary".to_owned())
+    } else {
+        match OfacLists::from_dir(Path::new(&c.ofac_dir)) {
+            Ok(lists) => (lists.fetched_at_ms, c.ofac_dir.clone()),
+            Err(e) => {
+                return Finding::failed(
+                    setting,
+                    format!("{}: the lists do not load: {e}", c.ofac_dir),
+                )
+            }
+        }
+    };
+    let age = assess(
+        fetched_at_ms,
+        now_ms,
+        c.warn_after_secs,
+        c.refuse_after_secs,
+    );
+    let how_old = match age.age_secs {
+        Some(secs) => format!("{} hours old", secs / 3600),
+        None => "of unknown age (not written by `rialto compliance refresh`)".to_owned(),
+    };
+    let (limit, consequence) = match age.freshness {
+        ListFreshness::Fresh => {
+            return Finding::ok(setting, format!("{shown}: lists load, {how_old}"));
+        }
+        ListFreshness::Warn => ("compliance.warn_after_secs", "the gateway warns"),
+        ListFreshness::Refuse => (
+            "compliance.refuse_after_secs",
+            "live payments are refused (503 compliance_lists_stale)",
         ),
-        Some(_) => Finding::ok(setting, format!("{dir}: lists fresh")),
-    }
+    };
+    Finding::failed(
+        setting,
+        format!(
+            "{shown}: the lists are {how_old}, older than {limit} allows, so {consequence}; run \
+             `rialto compliance refresh`"
+        ),
+    )
 }

@@ -47,6 +47,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::ExchangePaymentInProgress => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         C::ComplianceListsUnavailable
+        | C::ComplianceListsStale
         | C::ChainUnavailable
         | C::DepositAddressesUnavailable
         | C::ExchangeUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),

@@ -30,6 +30,7 @@
 //!   deadlines, capped bodies), which webhook delivery and the external screener send through.
 //! - [`tls`]: the one TLS client configuration (rustls, webpki roots, `[tls] extra_ca_file`)
 //!   every outbound connection uses.
+//! - [`lists_refresh`]: `rialto compliance refresh`: download, verify and swap in the OFAC lists.
 //! - [`webhooks`]: the engine's webhooks, plus [`webhooks::http_client`], the client deliveries
 //!   use.
 
@@ -44,6 +45,7 @@ pub mod doctor;
 pub mod error;
 pub mod exchange;
 pub mod http_client;
+pub mod lists_refresh;
 pub mod reconcile_cli;
 pub mod server;
 pub mod solana_chains;

@@ -180,6 +180,10 @@ enum ComplianceCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Download the sanctions lists from `[compliance.refresh]` (HTTPS), verify them and
+    /// replace `compliance.ofac_dir` with them; running gateways pick them up on their next
+    /// watch tick (`compliance.watch_secs`) or on `rialto compliance reload`.
+    Refresh,
     /// Ask a running gateway to re-read its list folder now.
     Reload {
         /// The gateway's base URL.
@@ -327,34 +331,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Operators { command } => operators(&cli.config, registry, command).await,
         Command::Keys { command } => keys(&cli.config, registry, command).await,
-        Command::Compliance { command } => match command {
-            ComplianceCommand::Screen {
-                address,
-                chain,
-                name,
-            } => {
-                let config = load_config(&cli.config, Overrides::default())?;
-                let out = cli_ops::screen(&config, &registry, address, chain, name)?;
-                println!("{}", serde_json::to_string_pretty(&out)?);
-                Ok(())
-            }
-            ComplianceCommand::Reload { url, operator_key } => {
-                let out = cli_ops::reload(&url, &operator_key).await?;
-                println!("{}", serde_json::to_string_pretty(&out)?);
-                Ok(())
-            }
-            ComplianceCommand::VerifyLog { database_url } => {
-                let config = load_config(&cli.config, db_override(database_url))?;
-                let store = server::open_store(&config, registry).await?;
-                let report = cli_ops::verify_log(&store).await?;
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                if report["ok"] == serde_json::Value::Bool(true) {
-                    Ok(())
-                } else {
-                    std::process::exit(1)
-                }
-            }
-        },
+        Command::Compliance { command } => compliance(&cli.config, &registry, command).await,
         Command::Doctor { database_url } => doctor(&cli.config, registry, database_url).await,
         Command::Reports { command } => {
             rialto_gateway::reconcile_cli::reports(&cli.config, registry, command).await
@@ -363,6 +340,55 @@ async fn main() -> anyhow::Result<()> {
             rialto_gateway::reconcile_cli::reconcile_run(&cli.config, registry, command).await
         }
         Command::Uri { command } => rialto_gateway::uri_cli::main(command),
+    }
+}
+
+/// `rialto compliance …`.
+async fn compliance(
+    path: &std::path::Path,
+    registry: &Arc<rialto_core::asset::AssetRegistry>,
+    command: ComplianceCommand,
+) -> anyhow::Result<()> {
+    match command {
+        ComplianceCommand::Screen {
+            address,
+            chain,
+            name,
+        } => {
+            let config = load_config(path, Overrides::default())?;
+            let out = cli_ops::screen(&config, registry, address, chain, name)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        ComplianceCommand::Refresh => {
+            let config = load_config(path, Overrides::default())?;
+            let tls = rialto_gateway::tls::client_config(&config.tls)?;
+            let report = rialto_gateway::lists_refresh::refresh(
+                &config.compliance,
+                &tls,
+                SystemClock.now_ms(),
+            )
+            .await
+            .context("refreshing the compliance lists (the lists in force are unchanged)")?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        ComplianceCommand::Reload { url, operator_key } => {
+            let out = cli_ops::reload(&url, &operator_key).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        ComplianceCommand::VerifyLog { database_url } => {
+            let config = load_config(path, db_override(database_url))?;
+            let store = server::open_store(&config, registry.clone()).await?;
+            let report = cli_ops::verify_log(&store).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if report["ok"] == serde_json::Value::Bool(true) {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::api::AppState;
 use crate::clock::{Clock, SystemClock};
+use crate::compliance::freshness::ListFreshness;
 use crate::compliance::Compliance;
 use crate::config::{redact_url, Config, LogFormat};
 use crate::http_client::{outbound_with, CONNECT_TIMEOUT};
@@ -155,7 +156,11 @@ pub async fn serve(
     tracing::info!(lists = ?compliance.lists().versions(), source = %compliance.lists().source, "compliance lists loaded");
     let shutdown = shutdown_signal();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(run_list_watch(compliance.clone(), stop_rx.clone()));
+    let watcher = tokio::spawn(run_list_watch(
+        compliance.clone(),
+        clock.clone(),
+        stop_rx.clone(),
+    ));
     // Before any chain is built or read: its endpoints' providers take this configuration.
     crate::tls::trust_rpc_endpoints(config.live.chains.iter().flat_map(|c| &c.rpc_urls), &tls);
     let chains = sandbox_chains(&config, &registry, clock.clone())?;
@@ -253,30 +258,54 @@ pub fn sandbox_chains(
 }
 
 /// Re-reads the compliance list folder when its files change (a no-op for the embedded
-/// snapshot). A broken refresh is logged and the old lists keep screening.
-pub async fn run_list_watch(compliance: Arc<Compliance>, mut shutdown: watch::Receiver<bool>) {
+/// snapshot) and checks the lists' age. A broken refresh is logged and the old lists keep
+/// screening; lists past `warn_after_secs` or `refuse_after_secs` are logged (as a warning
+/// when their state changes, then hourly) and shown by `rialto_compliance_lists_stale`.
+pub async fn run_list_watch(
+    compliance: Arc<Compliance>,
+    clock: Arc<dyn Clock>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let every = compliance.watch_secs();
-    if every == 0 {
-        return;
-    }
-    let mut ticker = tokio::time::interval(Duration::from_secs(every));
-    ticker.tick().await;
+    // With watching off, the age is still checked, once a minute.
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs(if every == 0 { 60 } else { every }));
+    let mut last = None;
+    let mut last_logged_ms = 0;
     loop {
+        if every > 0 {
+            reload_if_changed(&compliance).await;
+        }
+        let now = clock.now_ms();
+        let age = compliance.freshness(now);
+        let changed = last != Some(age.freshness);
+        if age.freshness != ListFreshness::Fresh && (changed || now - last_logged_ms >= 3_600_000) {
+            last_logged_ms = now;
+            let refusing = age.freshness == ListFreshness::Refuse;
+            tracing::warn!(age_secs = ?age.age_secs, refusing_live_payments = refusing,
+                "compliance lists are stale: run `rialto compliance refresh`");
+        } else if changed && last.is_some() {
+            tracing::info!(age_secs = ?age.age_secs, "compliance lists are fresh again");
+        }
+        last = Some(age.freshness);
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let service = compliance.clone();
-        match tokio::task::spawn_blocking(move || service.reload(true)).await {
-            Ok(Ok(report)) if report.changed => {
-                tracing::info!(lists = ?report.list_versions, "compliance lists reloaded")
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, "compliance list reload failed; the previous lists stay in force")
-            }
-            Err(err) => tracing::error!(error = %err, "compliance list reload panicked"),
+    }
+}
+
+async fn reload_if_changed(compliance: &Arc<Compliance>) {
+    let service = compliance.clone();
+    match tokio::task::spawn_blocking(move || service.reload(true)).await {
+        Ok(Ok(report)) if report.changed => {
+            tracing::info!(lists = ?report.list_versions, "compliance lists reloaded")
         }
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "compliance list reload failed; the previous lists stay in force")
+        }
+        Err(err) => tracing::error!(error = %err, "compliance list reload panicked"),
     }
 }
 

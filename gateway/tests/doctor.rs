@@ -71,6 +71,7 @@ fn doctor_names_each_broken_setting_and_exits_non_zero() {
     let anvil = anvil();
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(dir.path(), 0o644);
+    let lists = stale_lists(dir.path());
     let config = dir.path().join("rialto.toml");
     std::fs::write(
         &config,
@@ -78,11 +79,14 @@ fn doctor_names_each_broken_setting_and_exits_non_zero() {
             "[database]\nurl = \"sqlite://{db}\"\n\
              [secrets]\nmaster_key_file = \"{key}\"\n\
              [tls]\nextra_ca_file = \"{dir}/no-such-ca.pem\"\n\
+             [compliance]\nofac_dir = \"{lists}\"\nwarn_after_secs = 3600\n\
+             refuse_after_secs = 86400\n\
              [[live.chains]]\nchain = \"base\"\nrpc_urls = [\"http://127.0.0.1:{port}\"]\n\
              confirmations = 1\n",
             db = dir.path().join("never-migrated.db").display(),
             key = key.display(),
             dir = dir.path().display(),
+            lists = lists.display(),
             port = anvil.1,
         ),
     )
@@ -97,6 +101,10 @@ fn doctor_names_each_broken_setting_and_exits_non_zero() {
             "live.chains[0].rpc_urls[0]",
             "is chain 31337, but base is chain 8453",
         ),
+        (
+            "compliance.ofac_dir",
+            "72 hours old, older than compliance.refuse_after_secs allows",
+        ),
     ] {
         let line = stdout
             .lines()
@@ -104,6 +112,50 @@ fn doctor_names_each_broken_setting_and_exits_non_zero() {
             .unwrap_or_else(|| panic!("no FAIL line for {setting}:\n{stdout}"));
         assert!(line.contains(says), "{line}");
     }
+}
+
+/// A copy of the shipped lists as `rialto compliance refresh` would have written it three
+/// days ago.
+fn stale_lists(dir: &Path) -> PathBuf {
+    let lists = dir.join("ofac");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/ofac");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(&shipped)
+        .arg(&lists)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let source = std::fs::read_to_string(lists.join("SOURCE")).unwrap();
+    let fetched = now_ms - 72 * 3_600_000 - 60_000;
+    std::fs::write(
+        lists.join("SOURCE"),
+        format!("{source}fetched_at_ms={fetched}\n"),
+    )
+    .unwrap();
+    lists
+}
+
+#[test]
+fn doctor_wants_a_list_age_limit_when_live_money_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rialto.toml");
+    std::fs::write(
+        &config,
+        "[[live.chains]]\nchain = \"base\"\nrpc_urls = [\"http://127.0.0.1:9\"]\nconfirmations = 1\n",
+    )
+    .unwrap();
+    let (out, stdout) = doctor(&config);
+    assert!(!out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL") && l.contains("compliance.refuse_after_secs"))
+        .unwrap_or_else(|| panic!("no FAIL line for the list age limit:\n{stdout}"));
+    assert!(line.contains("set a maximum age"), "{line}");
 }
 
 #[test]

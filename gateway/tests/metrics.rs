@@ -75,6 +75,8 @@ async fn a_devnet_payment_leaves_every_listed_series_on_metrics() {
         format!("rialto_chain_legs{{chain=\"{base}\",state=\"submitted\"}}"),
         "rialto_route_executions_due{state=\"running\"}".to_owned(),
         "rialto_webhook_deliveries_claimed".to_owned(),
+        "rialto_webhook_queue_depth".to_owned(),
+        "rialto_compliance_lists_stale".to_owned(),
         "rialto_webhook_attempts_total{result=\"succeeded\"}".to_owned(),
     ] {
         assert!(
@@ -82,4 +84,99 @@ async fn a_devnet_payment_leaves_every_listed_series_on_metrics() {
             "{series} missing from /metrics:\n{metrics}"
         );
     }
+}
+
+/// The series a devnet payment does not produce (a venue refusing, a reconciliation run with
+/// exceptions, a route execution failing) render with their labels through the engine's
+/// telemetry functions, which the venue error mappings, `run_and_store` and the execution
+/// steps call.
+#[test]
+fn venue_errors_reconciliation_exceptions_and_ended_routes_render_with_their_labels() {
+    use rialto_connectors::exchange::{ExchangeError, Venue};
+    use rialto_engine::store::quote::{ExecutionStatus, Funding, RouteExecution};
+    use rialto_engine::store::reconcile::{ExceptionRecord, ReconciliationRun};
+    use rialto_engine::telemetry;
+
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let run = ReconciliationRun {
+        id: "rec_1".into(),
+        period_start_ms: None,
+        period_end_ms: None,
+        block_ranges: "[]".into(),
+        expected_count: 1,
+        observed_count: 0,
+        matched_count: 0,
+        ledger_count: 0,
+        exception_count: 1,
+        status: "succeeded".into(),
+        failure: None,
+        created_by: "operator:alice".into(),
+        created_at_ms: 0,
+    };
+    let missing = ExceptionRecord {
+        run_id: "rec_1".into(),
+        seq: 0,
+        kind: "missing_on_chain".into(),
+        merchant_id: None,
+        livemode: false,
+        chain_id: None,
+        tx_hash: None,
+        log_index: None,
+        expected_amount: None,
+        observed_amount: None,
+        asset: None,
+        purpose: None,
+        reference: None,
+        detail: String::new(),
+        created_at_ms: 0,
+    };
+    let failed = RouteExecution {
+        id: "rx_1".into(),
+        quote_id: "qt_1".into(),
+        payment_intent_id: rialto_core::id::PaymentIntentId::generate(),
+        merchant_id: rialto_core::id::MerchantId::generate(),
+        livemode: false,
+        status: ExecutionStatus::Failed,
+        funding: Funding::Exchange {
+            account: "xa_1".into(),
+            venue: "sandbox".into(),
+        },
+        funding_ref: None,
+        plan: None,
+        graph: String::new(),
+        failure_code: Some("no_route".into()),
+        failure_message: None,
+        returned: None,
+        version: 2,
+        next_at_ms: 0,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+    };
+    let running = RouteExecution {
+        status: ExecutionStatus::Running,
+        failure_code: None,
+        ..failed.clone()
+    };
+    metrics::with_local_recorder(&recorder, || {
+        telemetry::route_execution_saved(&running);
+        telemetry::route_execution_saved(&failed);
+        telemetry::venue_error(&ExchangeError::Auth {
+            venue: Venue::Kraken,
+            message: "bad key".into(),
+        });
+        telemetry::reconciliation_run(&run, &[missing]);
+    });
+    let text = handle.render();
+    for series in [
+        "rialto_venue_errors_total{venue=\"kraken\",kind=\"auth\"} 1",
+        "rialto_reconciliation_runs_total{status=\"succeeded\"} 1",
+        "rialto_reconciliation_exceptions_total{kind=\"missing_on_chain\"} 1",
+        "rialto_reconciliation_last_run_exceptions 1",
+        "rialto_route_executions_ended_total{state=\"failed\",reason=\"no_route\"} 1",
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    // A step that leaves the execution running ends nothing.
+    assert!(!text.contains("reason=\"none\""), "{text}");
 }

@@ -40,6 +40,9 @@ pub struct OfacLists {
     pub source: String,
     /// Entries in the SDN list (primary names), for reports.
     pub sdn_entries: usize,
+    /// When `rialto compliance refresh` fetched them (SOURCE's `fetched_at_ms`); `None`:
+    /// unknown age (the compiled-in snapshot, a folder written otherwise).
+    pub fetched_at_ms: Option<i64>,
 }
 
 impl OfacLists {
@@ -81,6 +84,7 @@ impl OfacLists {
         Ok(Self {
             names: NameIndex::build(&sdn),
             sdn_entries: sdn.entries.len(),
+            fetched_at_ms: manifest.fetched_at_ms,
             sanctions,
             source,
         })

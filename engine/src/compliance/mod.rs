@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`lists`]: the embedded OFAC snapshot, or a folder re-read on change.
+//! - [`freshness`]: the lists' age against the configured warn and refuse limits.
 //! - [`service`]: [`Compliance`]: current lists, thresholds, rules policy per merchant, and
 //!   the external screener built over the outbound-HTTP port it is given.
 //! - [`screening`]: ad-hoc screenings: the address to screen and the screening object.
@@ -14,6 +15,7 @@
 
 pub mod external_http;
 pub mod flow;
+pub mod freshness;
 pub mod lists;
 pub mod screening;
 pub mod service;

@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::external_http::HttpScreener;
+use super::freshness::{self, ListAge, ListFreshness};
 use super::lists::{dir_fingerprint, ListsError, OfacLists};
 use crate::config::{ComplianceConfig, LimitConfig};
+use crate::error::EngineError;
 use crate::outbound::HttpClient;
 use crate::store::ListEntry;
 
@@ -147,6 +149,14 @@ pub fn validate_config(config: &ComplianceConfig) -> Result<(), PolicyError> {
     countries(&config.blocked_countries)
         .map_err(|e| format!("compliance.blocked_countries: {e}"))?;
     validate_limits(&config.limits).map_err(|e| format!("compliance.limits: {e}"))?;
+    if config.warn_after_secs > 0
+        && config.refuse_after_secs > 0
+        && config.warn_after_secs > config.refuse_after_secs
+    {
+        return Err(
+            "compliance: need warn_after_secs <= refuse_after_secs (a warning first)".into(),
+        );
+    }
     if config.velocity_max_count > 0 && config.velocity_window_secs == 0 {
         return Err("compliance.velocity_window_secs must be at least 1".into());
     }
@@ -321,6 +331,28 @@ impl Compliance {
             sdn_entries: lists.sdn_entries,
             changed,
         }
+    }
+
+    /// The current lists' age against the configured limits at `now_ms`, also recorded as
+    /// the `rialto_compliance_lists_*` gauges.
+    pub fn freshness(&self, now_ms: i64) -> ListAge {
+        let age = freshness::assess(
+            self.lists().fetched_at_ms,
+            now_ms,
+            self.config.warn_after_secs,
+            self.config.refuse_after_secs,
+        );
+        freshness::record(&age);
+        age
+    }
+
+    /// Refuses a new live payment while the lists are older than `refuse_after_secs`; sandbox
+    /// payments always pass (see [`freshness`]).
+    pub fn ensure_fresh_for(&self, livemode: bool, now_ms: i64) -> Result<(), EngineError> {
+        if livemode && self.freshness(now_ms).freshness == ListFreshness::Refuse {
+            return Err(freshness::stale_error());
+        }
+        Ok(())
     }
 
     pub fn watch_secs(&self) -> u64 {

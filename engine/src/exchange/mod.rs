@@ -220,6 +220,7 @@ pub async fn claim_withdrawal(
 /// help (never a credential).
 pub fn exchange_error(err: &ExchangeError) -> EngineError {
     use ExchangeError as E;
+    crate::telemetry::venue_error(err);
     let (code, message) = match err {
         E::InsufficientFunds { message, .. } | E::InsufficientLiquidity { message, .. } => (
             crate::error::ErrorCode::ExchangeInsufficientFunds,

@@ -603,10 +603,12 @@ pub async fn run_and_store(
                 created_at_ms: now_ms,
             };
             store.create_reconciliation_run(&failed, &[]).await?;
+            crate::telemetry::reconciliation_run(&failed, &[]);
             return Err(err);
         }
     };
     store.create_reconciliation_run(&run, &exceptions).await?;
+    crate::telemetry::reconciliation_run(&run, &exceptions);
     Ok((run, exceptions))
 }
 

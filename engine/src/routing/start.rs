@@ -370,7 +370,10 @@ pub async fn complete_start(
         .save_execution_step(&exec, expected, &legs, idempotency.as_ref(), &[])
         .await
     {
-        Ok(CasOutcome::Updated) => Ok(object),
+        Ok(CasOutcome::Updated) => {
+            crate::telemetry::route_execution_saved(&exec);
+            Ok(object)
+        }
         Ok(CasOutcome::Conflict) => Err(EngineError::new(
             ErrorCode::RouteExecutionUnexpectedState,
             "This payment changed while it was started; retrieve its execution.",

@@ -329,6 +329,9 @@ pub trait WebhookStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Deliveries still to be sent, due now or at a later retry: the webhook queue's depth.
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+
     /// Records an attempt and its effect on the delivery, releasing the lease.
     async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<(), StoreError>;
 

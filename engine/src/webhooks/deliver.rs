@@ -107,6 +107,8 @@ pub async fn deliver_due(
         .await?;
     let count = claimed.len();
     crate::telemetry::webhook_deliveries_claimed(count);
+    // The whole queue, not just this pass's batch: what grows when endpoints are down.
+    crate::telemetry::webhook_queue_depth(store.pending_deliveries().await?);
     let (timeout, allow_private) = (config.timeout, config.allow_private_targets);
     let mut tasks = JoinSet::new();
     for delivery in claimed {

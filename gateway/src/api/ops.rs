@@ -30,6 +30,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // The lists' age is a function of the clock, not of any worker pass: set it as rendered.
+    state.compliance.freshness(state.clock.now_ms());
     match &state.metrics {
         Some(handle) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -252,6 +252,7 @@ pub(crate) async fn build_intent(
         .param("expires_in"));
     }
     // Last, so a malformed request never reaches screening (or its audit log).
+    state.compliance.ensure_fresh_for(caller.livemode, now_ms)?;
     crate::compliance::flow::check_settlement(
         state,
         &caller.merchant_id,

@@ -130,6 +130,7 @@ async fn verify_payment<'a>(
         Some(_) => return refuse(InvalidReason::NonceAlreadyUsed),
     };
     let now = state.clock.now_ms();
+    state.compliance.ensure_fresh_for(caller.livemode, now)?;
     let at = OutgoingAddress {
         role: rialto_compliance::decision::AddressRole::Payer,
         point: "x402_payer",

@@ -356,6 +356,16 @@ impl WebhookStore for SqlStore {
         rows.iter().map(delivery_from_row).collect()
     }
 
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .db()?;
+        let n: i64 = row.try_get("n").db()?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<(), StoreError> {
         let a = &outcome.attempt;
         let mut tx = self.writer.begin().await.db()?;

@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod chaos_routes;
 pub mod devnet;
 pub mod fixtures;
+pub mod tls_ca;
 
 use std::sync::Arc;
 

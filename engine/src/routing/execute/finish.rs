@@ -272,7 +272,10 @@ pub(super) async fn save_with(
         .await
         .map_err(|e| e.to_string())?
     {
-        CasOutcome::Updated => Ok(true),
+        CasOutcome::Updated => {
+            crate::telemetry::route_execution_saved(exec);
+            Ok(true)
+        }
         CasOutcome::Conflict => Ok(false),
     }
 }

@@ -45,6 +45,7 @@ pub(super) async fn venue_client(
 }
 
 pub(super) fn exchange_failure(err: &ExchangeError) -> Option<LegFailure> {
+    crate::telemetry::venue_error(err);
     Some(match err {
         ExchangeError::RateLimited { .. } => LegFailure::RateLimited,
         ExchangeError::Unavailable { .. } => LegFailure::VenueUnavailable,

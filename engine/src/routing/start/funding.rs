@@ -312,7 +312,10 @@ pub async fn start_funded(
         .save_execution_step(&exec, expected, &legs, None, &postings)
         .await?
     {
-        CasOutcome::Updated => Ok(exec),
+        CasOutcome::Updated => {
+            crate::telemetry::route_execution_saved(&exec);
+            Ok(exec)
+        }
         CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
     }
 }
