@@ -205,6 +205,7 @@ async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store
         version: 1,
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
+        payment_reference: None,
     };
     let event = |kind: &str| Event {
         id: EventId::generate(),
@@ -314,6 +315,7 @@ async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn 
             version: 1,
             amount_refunded: rust_decimal::Decimal::ZERO,
             payment_detail: None,
+            payment_reference: None,
         }
     };
     let claim = |intent: &PaymentIntent, chain: &str, status: &str, n: u8| PaymentTransaction {

@@ -205,7 +205,7 @@ pub struct ShopperView {
     pay_to: String,
     /// Whether the asset is paid one for one (wallet, deposit); otherwise only quotes.
     direct: bool,
-    /// A Solana Pay URL when the intent offers one (the Solana rail; none yet).
+    /// The intent's Solana Pay transfer request (with its reference key), on Solana.
     solana_pay_url: Option<String>,
     description: Option<String>,
     line_items: Vec<LineItemParams>,
@@ -244,7 +244,7 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
         token_contract: asset.contract.to_string(),
         pay_to: intent.settlement.address.to_string(),
         direct: crate::chain::one_for_one(intent),
-        solana_pay_url: None,
+        solana_pay_url: rialto_engine::objects::solana_pay_url(intent),
         description: intent.description.clone(),
         line_items: session
             .line_items

@@ -23,6 +23,7 @@ mod payment_intents;
 mod reports;
 mod routing;
 mod settings;
+pub mod solana_pay;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
@@ -228,6 +229,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .merge(checkout_page_routes())
+        .route("/solana_pay/icon.svg", get(solana_pay::icon))
+        .route(
+            "/solana_pay/{id}",
+            get(solana_pay::info).post(solana_pay::transaction),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::request_context))
