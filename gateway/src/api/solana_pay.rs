@@ -143,7 +143,7 @@ fn base(state: &AppState) -> String {
     }
 }
 
-/// `GET /solana_pay/{id}`: the label and icon of an open intent's transaction request.
+/// The label and icon a wallet shows for an open intent's Solana Pay transaction request.
 #[utoipa::path(
     get, path = "/solana_pay/{id}", operation_id = "get_solana_pay_transaction_request",
     tag = "solana_pay", params(("id" = String, Path, description = "The payment intent")),
@@ -168,7 +168,7 @@ pub async fn info(
     Ok(json_response(StatusCode::OK, serialize(&answer)?))
 }
 
-/// `POST /solana_pay/{id}`: the transaction paying an open intent, for `account` to sign.
+/// The unsigned transaction paying an open intent exactly, for `account` to sign and send.
 #[utoipa::path(
     post, path = "/solana_pay/{id}", operation_id = "create_solana_pay_transaction",
     tag = "solana_pay", params(("id" = String, Path, description = "The payment intent")),

@@ -197,29 +197,6 @@ impl SqlStore {
 
     /// Intents of one mode in `status` with a confirmed payment transaction on `chain_id`,
     /// least recently changed first.
-    pub(super) async fn chain_funded(
-        &self,
-        chain_id: &str,
-        livemode: bool,
-        status: PaymentStatus,
-        limit: u32,
-    ) -> Result<Vec<PaymentIntent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
-             EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
-             payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
-             updated_at LIMIT $4"
-        ))
-        .bind(status.as_str())
-        .bind(i64::from(livemode))
-        .bind(chain_id.to_owned())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .db()?;
-        self.intents_from_rows(&rows)
-    }
-
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

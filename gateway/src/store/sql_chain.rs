@@ -489,7 +489,20 @@ impl ChainStore for SqlStore {
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
-        self.chain_funded(chain_id, livemode, status, limit).await
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
+             EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
+             payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
+             updated_at LIMIT $4"
+        ))
+        .bind(status.as_str())
+        .bind(i64::from(livemode))
+        .bind(chain_id.to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        self.intents_from_rows(&rows)
     }
 
     async fn reference_intents(
