@@ -114,6 +114,14 @@ async fn open_request(state: &AppState, wallet: &Wallet, id: &str) -> Result<Ope
         wallet.0,
     )?;
     let now = state.clock.now_ms();
+    // An intent priced in another unit than its settlement asset needs a quote first: its
+    // amount is not a number of tokens to send.
+    if !crate::chain::one_for_one(&intent) {
+        return Err(ApiError::new(
+            ErrorCode::PaymentIntentUnexpectedState,
+            "This payment is paid through a quote, not a Solana Pay transfer.",
+        ));
+    }
     if intent.status != PaymentStatus::AwaitingFunds || now > intent.expires_at_ms {
         return Err(ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,
