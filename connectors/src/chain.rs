@@ -245,6 +245,35 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
 
     /// The price of one unit of work now, in the native coin's base units (EVM: gas price).
     async fn unit_price(&self) -> Result<u128, ChainError>;
+
+    /// A fresh key for one payment request to carry (Solana Pay's `reference`), so that its
+    /// payment is found on chain by that key alone; `None` on chains that find payments
+    /// otherwise (EVM: deposit addresses and reports).
+    fn payment_reference(&self) -> Option<Address> {
+        None
+    }
+
+    /// The successful transactions naming `reference`, oldest first (Solana:
+    /// `getSignaturesForAddress`). Reads only: safe to retry.
+    async fn transactions_naming(&self, _reference: &Address) -> Result<Vec<String>, ChainError> {
+        Ok(Vec::new())
+    }
+
+    /// An unsigned transaction for `payer` to sign and send that pays `units` of `token` to
+    /// `to` and names `reference`, in the chain's own encoding (Solana Pay transaction
+    /// requests: a base64 serialized transaction, fee payer `payer`).
+    async fn payment_transaction(
+        &self,
+        _payer: &Address,
+        _token: &Address,
+        _to: &Address,
+        _units: u128,
+        _reference: &Address,
+    ) -> Result<String, ChainError> {
+        Err(ChainError::Invalid(
+            "this chain builds no payment transactions for payers".into(),
+        ))
+    }
 }
 
 /// One recorded rail leg, as a step of a multi-transaction flow (a swap, a bridge transfer).

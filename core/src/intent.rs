@@ -323,6 +323,10 @@ pub struct PaymentIntent {
     pub amount_refunded: rust_decimal::Decimal,
     /// Set when the funds that arrived differ from the amount (under, over, late).
     pub payment_detail: Option<PaymentDetail>,
+    /// A fresh key only this intent's payment request carries (Solana Pay's `reference`): the
+    /// payment is found on chain by it, with no report from the payer. `None` on chains that
+    /// find payments otherwise (EVM: deposit addresses, reports).
+    pub payment_reference: Option<crate::address::Address>,
 }
 
 impl PaymentIntent {

@@ -52,6 +52,16 @@ pub struct PaymentIntentObject {
     pub expires_at: i64,
     pub canceled_at: Option<i64>,
     pub cancellation_reason: Option<String>,
+    /// The fresh key (base58) this intent's Solana Pay requests carry: the gateway finds the
+    /// payment on chain by it, with no report needed. Only on intents settling on Solana.
+    pub payment_reference: Option<String>,
+    /// Solana Pay transfer request (`solana:<recipient>?amount=…&spl-token=…&reference=…`)
+    /// paying exactly this intent; a wallet that opens it pays with the reference.
+    pub solana_pay_url: Option<String>,
+    /// Solana Pay transaction request (`solana:https://…`): the wallet fetches the transaction
+    /// to sign from the gateway. Only when `server.public_url` is an `https` URL; shown by
+    /// create, retrieve and list (later events' objects carry only the two fields above).
+    pub solana_pay_transaction_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,8 +102,48 @@ impl PaymentIntentObject {
             expires_at: intent.expires_at_ms / 1000,
             canceled_at: intent.canceled_at_ms.map(|ms| ms / 1000),
             cancellation_reason: intent.cancellation_reason.map(|r| r.as_str().to_owned()),
+            payment_reference: intent.payment_reference.map(|r| r.to_string()),
+            solana_pay_url: solana_pay_url(intent),
+            solana_pay_transaction_url: None,
         }
     }
+
+    /// Adds the Solana Pay transaction-request link, served at `{public_url}/solana_pay/{id}`
+    /// (none unless `public_url` is `https`: wallets fetch nothing else).
+    pub fn with_transaction_request(mut self, intent: &PaymentIntent, public_url: &str) -> Self {
+        if intent.payment_reference.is_some() {
+            let request = rialto_core::payment_uri::solana_pay::TransactionRequest {
+                link: format!(
+                    "{}/solana_pay/{}",
+                    public_url.trim_end_matches('/'),
+                    intent.id
+                ),
+                label: None,
+                message: None,
+            };
+            self.solana_pay_transaction_url = request.to_url().ok();
+        }
+        self
+    }
+}
+
+/// The Solana Pay transfer request paying exactly `intent`, with its reference; none for an
+/// intent without one, or one whose amount is not one for one in its settlement asset.
+pub fn solana_pay_url(intent: &PaymentIntent) -> Option<String> {
+    let reference = intent.payment_reference?;
+    if !crate::chain::one_for_one(intent) {
+        return None;
+    }
+    let asset = &intent.settlement.asset;
+    let amount =
+        rialto_core::money::Money::parse(&intent.amount.to_amount_string(), asset.currency())
+            .ok()?;
+    let mut request =
+        rialto_core::payment_uri::solana_pay::TransferRequest::new(intent.settlement.address);
+    request.amount = Some(amount.amount().normalize());
+    request.spl_token = Some(asset.contract);
+    request.references = vec![reference];
+    request.to_url().ok()
 }
 
 /// The event recording a change to `intent`, carrying the object as the API shows it.

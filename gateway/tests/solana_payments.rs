@@ -8,49 +8,14 @@
 //! The simnet comes from `SOLANA_SIMNET_BIN` (set by tools/test.sh) or the workspace's build.
 
 mod common;
+mod solana_support;
 
-use common::{assert_ledger_balanced, expect_error, spawn_app_full, Db, TestApp};
-use rialto_solana::devnet::manifest::{devnet_keypair, SolanaManifest};
-use rialto_solana::devnet::{sign_message_hex, simnet, SolanaDevnet};
+use common::{assert_ledger_balanced, expect_error, TestApp};
+use rialto_solana::devnet::manifest::devnet_keypair;
+use rialto_solana::devnet::sign_message_hex;
 use rialto_solana::sdk::{Keypair, Signer};
 use serde_json::{json, Value};
-
-struct Setup {
-    app: TestApp,
-    devnet: SolanaDevnet,
-    _dir: tempfile::TempDir,
-}
-
-/// A simnet with the devnet's mints and payers, and a gateway in sandbox mode on it (one slot
-/// of confirmation: `confirmed`).
-async fn setup() -> Setup {
-    let bin = simnet::locate_for_tests().unwrap_or_else(|e| panic!("{e}"));
-    let devnet = SolanaDevnet::start(&bin, 200)
-        .await
-        .expect("the simnet starts");
-    let section: SolanaManifest = devnet.provision().await.expect("the devnet is funded");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("devnet.json");
-    // A devnet of the Solana simnet alone: no anvil chain.
-    std::fs::write(&path, r#"{"chains": []}"#).unwrap();
-    section.write_into(&path).unwrap();
-    let manifest = path.display().to_string();
-    let app = spawn_app_full(
-        Db::Sqlite,
-        |c| {
-            c.sandbox.devnet_manifest = manifest;
-            c.sandbox.confirmations = 1;
-            c.sandbox.poll_ms = 50;
-        },
-        None,
-    )
-    .await;
-    Setup {
-        app,
-        devnet,
-        _dir: dir,
-    }
-}
+use solana_support::setup;
 
 async fn intent(app: &TestApp, asset: &str, merchant: &Keypair) -> Value {
     app.create_intent(json!({"amount": "25.00", "currency": "usd",

@@ -205,6 +205,7 @@ async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store
         version: 1,
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
+        payment_reference: None,
     };
     let event = |kind: &str| Event {
         id: EventId::generate(),
@@ -314,6 +315,7 @@ async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn 
             version: 1,
             amount_refunded: rust_decimal::Decimal::ZERO,
             payment_detail: None,
+            payment_reference: None,
         }
     };
     let claim = |intent: &PaymentIntent, chain: &str, status: &str, n: u8| PaymentTransaction {
@@ -409,7 +411,6 @@ async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
         livemode: false,
         payment_intent_id: PaymentIntentId::generate(),
         created_at_ms: T0,
-        request_sha256: Some("ab".repeat(32)),
     };
     let find = || {
         store.get_x402_payment(
@@ -436,6 +437,123 @@ async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
         ..replay
     };
     assert!(store.claim_x402_payment(&next).await.unwrap());
+}
+
+/// A Solana Pay reference names one intent only (UNIQUE), reads back, and the reference watcher
+/// is handed exactly the open intents of the chain and mode with a reference and no payment.
+async fn a_reference_names_one_intent_and_only_open_unpaid_ones_are_watched(store: &dyn Store) {
+    use rialto_core::address::Address;
+    use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
+    use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
+    use rialto_core::money::{Currency, Money};
+    use rialto_core::ChainNamespace;
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::store::{Event, KeyKind, Merchant, PaymentTransaction};
+
+    const SOLANA: &str = "solana:rialto-devnet-simnet";
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Solana shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let key = |n: u8| Some(Address::Solana([n; 32]));
+    let make = |livemode: bool, at: i64, status: PaymentStatus, reference: Option<Address>| {
+        let id = PaymentIntentId::generate();
+        let to = Address::parse("11111111111111111111111111111112", ChainNamespace::Solana)
+            .unwrap()
+            .to_string();
+        PaymentIntent {
+            id,
+            merchant_id: merchant,
+            livemode,
+            amount: Money::parse("1.00", Currency::usd()).unwrap(),
+            settlement: SettlementTarget::resolve(&registry(), "usdc", "devnet-solana", &to)
+                .unwrap(),
+            status,
+            description: None,
+            metadata: Default::default(),
+            client_secret: format!("{id}_secret_x"),
+            created_at_ms: at,
+            expires_at_ms: at + 60_000,
+            updated_at_ms: at,
+            canceled_at_ms: None,
+            cancellation_reason: None,
+            version: 1,
+            amount_refunded: rust_decimal::Decimal::ZERO,
+            payment_detail: None,
+            payment_reference: reference,
+        }
+    };
+    let event = |intent: &PaymentIntent| Event {
+        id: EventId::generate(),
+        merchant_id: merchant,
+        livemode: intent.livemode,
+        kind: "payment_intent.created".into(),
+        object_json: "{}".into(),
+        created_at_ms: T0,
+    };
+    let open = PaymentStatus::AwaitingFunds;
+    let first = make(false, T0, open, key(1));
+    let paid = make(false, T0 + 1, open, key(2));
+    let no_key = make(false, T0 + 2, open, None);
+    let live = make(true, T0 + 3, open, key(3));
+    let canceled = make(false, T0 + 4, PaymentStatus::Canceled, key(4));
+    let second = make(false, T0 + 5, open, key(5));
+    for intent in [&first, &paid, &no_key, &live, &canceled, &second] {
+        store
+            .create_intent(intent, &event(intent), None)
+            .await
+            .unwrap();
+    }
+    let reused = make(false, T0 + 6, open, key(1));
+    assert!(
+        store
+            .create_intent(&reused, &event(&reused), None)
+            .await
+            .is_err(),
+        "a reference names one intent only"
+    );
+    let read = store.get_intent_unscoped(&first.id).await.unwrap().unwrap();
+    assert_eq!(read.payment_reference, key(1));
+    store
+        .claim_transaction(&PaymentTransaction {
+            chain_id: SOLANA.into(),
+            tx_hash: "5".repeat(88),
+            payment_intent_id: paid.id,
+            payer: "11111111111111111111111111111112".into(),
+            amount: "1".into(),
+            asset: paid.settlement.asset.id.to_string(),
+            block_number: 1,
+            block_hash: "h".into(),
+            log_index: 0,
+            status: PaymentTxStatus::Pending,
+            source: PaymentSource::Reference,
+            created_at_ms: T0,
+        })
+        .await
+        .unwrap();
+    let ids = |list: Vec<PaymentIntent>| list.iter().map(|i| i.id).collect::<Vec<_>>();
+    let watched = store.reference_intents(SOLANA, false, 10).await.unwrap();
+    assert_eq!(ids(watched), vec![first.id, second.id]);
+    let live_watched = store.reference_intents(SOLANA, true, 10).await.unwrap();
+    assert_eq!(ids(live_watched), vec![live.id]);
+    assert!(store
+        .reference_intents(CHAIN, false, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let reread = store.payment_transactions_of(&paid.id).await.unwrap();
+    assert_eq!(
+        reread[0].source,
+        PaymentSource::Reference,
+        "the source reads back"
+    );
 }
 
 /// Payer details: one sealed row per intent, replaced (keeping its creation time) when the
@@ -499,6 +617,7 @@ async fn run(db: Db) {
     the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
     only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store.as_ref()).await;
     an_x402_authorization_is_claimed_once(store.as_ref()).await;
+    a_reference_names_one_intent_and_only_open_unpaid_ones_are_watched(store.as_ref()).await;
     payer_details_are_one_row_per_intent_replaced_in_place(store.as_ref()).await;
 }
 

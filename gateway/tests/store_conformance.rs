@@ -59,6 +59,7 @@ fn intent(merchant: MerchantId, created_at_ms: i64) -> PaymentIntent {
         version: 1,
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
+        payment_reference: None,
     }
 }
 

@@ -55,6 +55,7 @@ async fn paying_intent(store: &dyn Store) -> PaymentIntent {
         version: 1,
         amount_refunded: Decimal::ZERO,
         payment_detail: None,
+        payment_reference: None,
     };
     let created = Event {
         id: EventId::generate(),

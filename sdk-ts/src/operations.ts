@@ -6,6 +6,16 @@ import type { Body, ListPromise, Ok, Query, RequestOptions, Transport } from "./
 export abstract class Operations {
   protected abstract readonly transport: Transport;
 
+  /** `GET /solana_pay/{id}`: The label and icon a wallet shows for an open intent's Solana Pay transaction request. */
+  getSolanaPayTransactionRequest(id: string, options?: RequestOptions): Promise<Ok<paths["/solana_pay/{id}"]["get"]>> {
+    return this.transport.request("GET", `/solana_pay/${encodeURIComponent(id)}`, {}, options);
+  }
+
+  /** `POST /solana_pay/{id}`: The unsigned transaction paying an open intent exactly, for `account` to sign and send. */
+  createSolanaPayTransaction(id: string, body: Body<paths["/solana_pay/{id}"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/solana_pay/{id}"]["post"]>> {
+    return this.transport.request("POST", `/solana_pay/${encodeURIComponent(id)}`, { body }, options);
+  }
+
   /** `GET /v1/api_keys`: The merchant's keys in this mode, newest first (revoked ones included). */
   listApiKeys(options?: RequestOptions): ListPromise<Ok<paths["/v1/api_keys"]["get"]>> {
     return this.transport.list(`/v1/api_keys`, {}, false, options);

@@ -4,6 +4,24 @@
  */
 
 export interface paths {
+    "/solana_pay/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The label and icon a wallet shows for an open intent's Solana Pay transaction request. */
+        get: operations["get_solana_pay_transaction_request"];
+        put?: never;
+        /** The unsigned transaction paying an open intent exactly, for `account` to sign and send. */
+        post: operations["create_solana_pay_transaction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api_keys": {
         parameters: {
             query?: never;
@@ -1644,6 +1662,22 @@ export interface components {
             /** Format: int64 */
             canceled_at?: number | null;
             cancellation_reason?: string | null;
+            /**
+             * @description The fresh key (base58) this intent's Solana Pay requests carry: the gateway finds the
+             *     payment on chain by it, with no report needed. Only on intents settling on Solana.
+             */
+            payment_reference?: string | null;
+            /**
+             * @description Solana Pay transfer request (`solana:<recipient>?amount=…&spl-token=…&reference=…`)
+             *     paying exactly this intent; a wallet that opens it pays with the reference.
+             */
+            solana_pay_url?: string | null;
+            /**
+             * @description Solana Pay transaction request (`solana:https://…`): the wallet fetches the transaction
+             *     to sign from the gateway. Only when `server.public_url` is an `https` URL; shown by
+             *     create, retrieve and list (later events' objects carry only the two fields above).
+             */
+            solana_pay_transaction_url?: string | null;
         };
         PayoutObject: {
             id: string;
@@ -2010,6 +2044,25 @@ export interface components {
              */
             signature: string;
         };
+        /** @description `POST` answer: the transaction to sign. */
+        TransactionRequestAnswer: {
+            /** @description Base64 of the serialized, unsigned transaction (fee payer: `account`). */
+            transaction: string;
+            /** @description What the wallet shows the payer. */
+            message: string;
+        };
+        /** @description `GET`: what the wallet shows before it asks for the transaction. */
+        TransactionRequestInfo: {
+            /** @description The merchant's name. */
+            label: string;
+            /** @description Absolute URL of an SVG icon. */
+            icon: string;
+        };
+        /** @description `POST` body: the payer's account. */
+        TransactionRequestParams: {
+            /** @description The payer's public key, base58. */
+            account: string;
+        };
         UpdateEndpointParams: {
             url?: string | null;
             enabled_events?: string[] | null;
@@ -2061,6 +2114,112 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_solana_pay_transaction_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The payment intent */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionRequestInfo"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_solana_pay_transaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The payment intent */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransactionRequestParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionRequestAnswer"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_api_keys: {
         parameters: {
             query?: never;

@@ -447,6 +447,25 @@ impl ChainNode for SolanaNode {
     async fn unit_price(&self) -> Result<u128, ChainError> {
         Ok(LAMPORTS_PER_SIGNATURE)
     }
+
+    fn payment_reference(&self) -> Option<Address> {
+        Some(crate::pay::fresh_reference())
+    }
+
+    async fn transactions_naming(&self, reference: &Address) -> Result<Vec<String>, ChainError> {
+        crate::pay::transactions_naming(self, reference).await
+    }
+
+    async fn payment_transaction(
+        &self,
+        payer: &Address,
+        token: &Address,
+        to: &Address,
+        units: u128,
+        reference: &Address,
+    ) -> Result<String, ChainError> {
+        crate::pay::payment_transaction(self, payer, token, to, units, reference).await
+    }
 }
 
 #[cfg(test)]

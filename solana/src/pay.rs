@@ -41,6 +41,18 @@ pub async fn find_by_reference(
     node: &SolanaNode,
     reference: &Address,
 ) -> Result<Option<String>, ChainError> {
+    Ok(transactions_naming(node, reference)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Every successful transaction naming `reference`, oldest first (the node's most recent
+/// 1,000: a reference is fresh per request, so a real one names a handful at most).
+pub async fn transactions_naming(
+    node: &SolanaNode,
+    reference: &Address,
+) -> Result<Vec<String>, ChainError> {
     let key = pubkey_of(reference).map_err(|e| ChainError::Invalid(e.to_string()))?;
     let config = GetConfirmedSignaturesForAddress2Config {
         commitment: Some(CommitmentConfig::confirmed()),
@@ -52,12 +64,64 @@ pub async fn find_by_reference(
         .get_signatures_for_address_with_config(&key, config)
         .await
         .map_err(|e| ChainError::Node(Box::new(crate::SolanaError::from(e))))?;
-    // Newest first: the oldest successful one is the last.
+    // Newest first from the node.
     Ok(found
         .into_iter()
         .rev()
-        .find(|s| s.err.is_none())
-        .map(|s| s.signature))
+        .filter(|s| s.err.is_none())
+        .map(|s| s.signature)
+        .collect())
+}
+
+/// A fresh reference key: the public half of a new ed25519 keypair whose secret is dropped
+/// (nobody needs to sign with it; it only has to be unique and unguessable).
+pub fn fresh_reference() -> Address {
+    crate::keys::keypair_address(&solana_keypair::Keypair::new())
+}
+
+/// The unsigned transaction of a Solana Pay transaction request: `payer` (the fee payer and
+/// only signer) creates `to`'s token account if it is missing and sends exactly `units` of
+/// `mint` with `transferChecked`, which names `reference` as a read-only account so the
+/// watcher finds it. Base64 of the serialized transaction, signature slot empty.
+pub async fn payment_transaction(
+    node: &SolanaNode,
+    payer: &Address,
+    mint: &Address,
+    to: &Address,
+    units: u128,
+    reference: &Address,
+) -> Result<String, ChainError> {
+    let invalid = |e: crate::SolanaError| ChainError::Invalid(e.to_string());
+    let (payer, to) = (
+        pubkey_of(payer).map_err(invalid)?,
+        pubkey_of(to).map_err(invalid)?,
+    );
+    let (mint, reference) = (
+        pubkey_of(mint).map_err(invalid)?,
+        pubkey_of(reference).map_err(invalid)?,
+    );
+    let units = u64::try_from(units).map_err(|_| ChainError::Invalid("amount too large".into()))?;
+    let rpc = node.chain.rpc();
+    let commitment = node.chain.commitment.config();
+    let info = crate::token::read_mint(rpc, &mint, commitment)
+        .await
+        .map_err(|e| ChainError::Node(Box::new(e)))?;
+    let mut instructions =
+        crate::token::transfer_instructions(&payer, &payer, &to, &info, units).map_err(invalid)?;
+    if let Some(transfer) = instructions.last_mut() {
+        transfer
+            .accounts
+            .push(solana_instruction::AccountMeta::new_readonly(
+                reference, false,
+            ));
+    }
+    let blockhash = rpc
+        .get_latest_blockhash()
+        .await
+        .map_err(|e| ChainError::Node(Box::new(crate::SolanaError::from(e))))?;
+    let message =
+        solana_message::Message::new_with_blockhash(&instructions, Some(&payer), &blockhash);
+    crate::tx::encode(&solana_transaction::Transaction::new_unsigned(message)).map_err(invalid)
 }
 
 /// Checks transaction `signature` pays `requested` (module docs): the observed transfer when it

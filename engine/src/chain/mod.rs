@@ -2,7 +2,8 @@
 //! through the connectors' `ChainNode`, built by the gateway), how it reaches their rails
 //! ([`rail`]: the `Rail` role, the store as the rails' journal), the watcher that turns chain
 //! state into payment state ([`watcher`]), the payment policy for under-, over- and late payments ([`policy`]), payer reports
-//! ([`report`]) with the payer's proof ([`proof`]) and relays ([`relay`]), and the step that settles funded intents ([`settle`]);
+//! ([`report`]) with the payer's proof ([`proof`]), relays ([`relay`]), payments found by their
+//! request's reference key ([`reference`], Solana Pay), and the step that settles funded intents ([`settle`]);
 //! [`worker`] runs them.
 //!
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
@@ -11,6 +12,7 @@
 pub mod policy;
 pub mod proof;
 pub mod rail;
+pub mod reference;
 pub mod relay;
 pub mod report;
 pub mod settle;

@@ -490,6 +490,7 @@ mod tests {
             version: 1,
             amount_refunded: Decimal::ZERO,
             payment_detail: detail,
+            payment_reference: None,
         }
     }
 

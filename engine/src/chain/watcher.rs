@@ -256,7 +256,8 @@ fn credited_units(ptx: &PaymentTransaction, observed: &ObservedTransfer) -> u128
     if ptx.source != PaymentSource::Transaction {
         return observed.amount_units;
     }
-    match rialto_core::address::Address::parse(&ptx.payer, rialto_core::ChainNamespace::Eip155) {
+    // The payer in the chain's own form (a Solana payer is base58, never an EVM address).
+    match rialto_core::address::Address::parse(&ptx.payer, observed.to.namespace()) {
         Ok(payer) => observed.units_from(&payer),
         Err(_) => 0,
     }

@@ -139,4 +139,14 @@ pub trait ChainStore: Send + Sync + 'static {
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError>;
+
+    /// Intents awaiting funds in one mode that settle on `chain_id`, carry a payment
+    /// reference and have no payment transaction bound yet, oldest first: what the reference
+    /// watcher looks for on chain.
+    async fn reference_intents(
+        &self,
+        chain_id: &str,
+        livemode: bool,
+        limit: u32,
+    ) -> Result<Vec<PaymentIntent>, StoreError>;
 }

@@ -514,6 +514,9 @@ pub enum PaymentSource {
     Exchange,
     /// The settlement leg of a SmartFunding route.
     Route,
+    /// Found on chain by the intent's payment reference (Solana Pay), checked against the
+    /// request: the whole transfer to the settlement address is the intent's.
+    Reference,
 }
 
 impl PaymentSource {
@@ -524,6 +527,7 @@ impl PaymentSource {
             PaymentSource::Deposit => "deposit",
             PaymentSource::Exchange => "exchange",
             PaymentSource::Route => "route",
+            PaymentSource::Reference => "reference",
         }
     }
 
@@ -534,6 +538,7 @@ impl PaymentSource {
             PaymentSource::Deposit,
             PaymentSource::Exchange,
             PaymentSource::Route,
+            PaymentSource::Reference,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)

@@ -209,7 +209,7 @@ pub struct ShopperView {
     /// Whether the asset is paid one for one (wallet, deposit); otherwise only quotes.
     direct: bool,
     /// The Solana Pay transfer request for an intent settling on a Solana chain, paid one for
-    /// one (written by core's `payment_uri`; its QR is `/checkout/{token}/solana_pay_qr.svg`).
+    /// one with its reference key (written by core's `payment_uri`; its QR is `/checkout/{token}/solana_pay_qr.svg`).
     solana_pay_url: Option<String>,
     /// Exchanges the shopper may pay from (`binance`, ...); empty where the intent does not
     /// allow it.
@@ -230,8 +230,8 @@ pub struct ShopperView {
 
 /// The Solana Pay URL a Solana wallet pays this intent with: the merchant's settlement
 /// address, the mint and the exact amount (never rounded: an amount with more decimals than
-/// the mint has gives no URL). It carries no `reference`: the payment is bound to the intent by
-/// the payer's report and proof (`/checkout/{token}/transactions`), as on EVM.
+/// the mint has gives no URL), and the intent's reference key, by which the chain watcher finds
+/// the payment without a report (a payer may still report it with its proof).
 fn solana_pay_url(intent: &PaymentIntent, label: &str) -> Option<String> {
     let asset = &intent.settlement.asset;
     if !matches!(intent.settlement.address, Address::Solana(_))
@@ -245,6 +245,7 @@ fn solana_pay_url(intent: &PaymentIntent, label: &str) -> Option<String> {
     request.check_decimals(asset.decimals).ok()?;
     request.label = Some(label.to_owned()).filter(|l| !l.is_empty());
     request.message = intent.description.clone();
+    request.references = intent.payment_reference.into_iter().collect();
     request.to_url().ok()
 }
 

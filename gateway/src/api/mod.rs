@@ -25,6 +25,7 @@ mod payment_intents;
 mod reports;
 mod routing;
 mod settings;
+pub mod solana_pay;
 mod transactions;
 pub(crate) mod wallet_payments;
 mod webhook_endpoints;
@@ -237,7 +238,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
-        .merge(checkout_page_routes())
+        .merge(checkout_page_routes().merge(solana_pay_routes()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::request_context))
@@ -310,6 +311,16 @@ fn checkout_page_routes() -> Router<AppState> {
             post(checkout_funding::fund),
         )
         .route("/checkout-assets/{file}", get(checkout_page::asset))
+}
+
+/// Solana Pay transaction requests (no API key; see `solana_pay`).
+fn solana_pay_routes() -> Router<AppState> {
+    Router::new()
+        .route("/solana_pay/icon.svg", get(solana_pay::icon))
+        .route(
+            "/solana_pay/{id}",
+            get(solana_pay::info).post(solana_pay::transaction),
+        )
 }
 
 /// Keys and the maker-checker requests on settings.

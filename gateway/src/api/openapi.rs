@@ -11,7 +11,7 @@ use super::reports;
 use super::routing;
 use super::{
     balance, checkout_sessions, compliance, events, exchange_accounts, keys, money, payer_details,
-    payment_intents, settings, transactions, wallet_payments, webhook_endpoints, x402,
+    payment_intents, settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -91,7 +91,9 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         checkout_sessions::cancel,
         x402::verify,
         x402::settle,
-        x402::supported
+        x402::supported,
+        solana_pay::info,
+        solana_pay::transaction
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorType)),
     modifiers(&BearerAuth, &SharedResponses, &ClosedRequestBodies),
@@ -109,6 +111,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),
         (name = "test_helpers", description = "Sandbox only: simulate what chains and venues report"),
         (name = "reports", description = "Per-merchant reports from the ledger and the chain records, and reconciliation runs (operator keys op_… start them)"),
+        (name = "solana_pay", description = "Solana Pay transaction requests (no API key: the intent's link is the wallet's capability, and only open intents answer); the payment is found on chain by the intent's reference key"),
         (name = "x402", description = "Rialto as an x402 v2 facilitator (`exact` on EVM, EIP-3009 relay) for resource servers that are merchants: point @x402/core's HTTPFacilitatorClient at /v1/x402 with the secret key; each settled payment is a payment intent")
     )
 )]

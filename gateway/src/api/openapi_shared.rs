@@ -62,6 +62,9 @@ fn complete(op: &mut Operation, has_path_id: bool, writes: bool) {
     let mut statuses = Vec::new();
     if op.security.is_some() {
         statuses.extend(AUTHENTICATED);
+    } else {
+        // Public operations are rate limited per client address and per object.
+        statuses.push(AUTHENTICATED[2]);
     }
     let has_input =
         op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || op.request_body.is_some();
@@ -71,7 +74,9 @@ fn complete(op: &mut Operation, has_path_id: bool, writes: bool) {
     if has_path_id || has_input {
         statuses.push(NAMES_AN_OBJECT);
     }
-    if writes {
+    // Public writes (no key: Solana Pay transaction requests) store nothing and are outside
+    // the idempotency layer, which scopes keys to an authenticated caller.
+    if writes && op.security.is_some() {
         statuses.extend(IDEMPOTENT);
     }
     for (status, description) in statuses {

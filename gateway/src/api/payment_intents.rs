@@ -262,6 +262,11 @@ pub(crate) async fn build_intent(
     )
     .await?;
     let id = PaymentIntentId::generate();
+    // A chain that finds payments by a request's key (Solana Pay) gets a fresh one per intent.
+    let payment_reference = state
+        .chains
+        .get(caller.livemode, settlement.asset.id.chain().as_str())
+        .and_then(|chain| chain.node.payment_reference());
     Ok(PaymentIntent {
         id,
         merchant_id: caller.merchant_id,
@@ -280,6 +285,7 @@ pub(crate) async fn build_intent(
         version: 1,
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
+        payment_reference,
     })
 }
 
@@ -352,7 +358,10 @@ async fn create_inner(
     let params: CreatePaymentIntentParams = parse_json(body)?;
     let now = state.clock.now_ms();
     let intent = build_intent(state, caller, params, now).await?;
-    let json = serialize(&PaymentIntentObject::new(&intent, true))?;
+    let json = serialize(
+        &PaymentIntentObject::new(&intent, true)
+            .with_transaction_request(&intent, &state.config.server.public_url),
+    )?;
     let record = record_for(guard, &json, now);
     let event = intent_event(&intent, "payment_intent.created", &json, now);
     state
@@ -425,7 +434,10 @@ pub async fn retrieve(
     };
     Ok(json_response(
         StatusCode::OK,
-        serialize(&PaymentIntentObject::new(&intent, full_view))?,
+        serialize(
+            &PaymentIntentObject::new(&intent, full_view)
+                .with_transaction_request(&intent, &state.config.server.public_url),
+        )?,
     ))
 }
 
@@ -536,7 +548,10 @@ pub async fn list(
         data: page
             .data
             .iter()
-            .map(|i| PaymentIntentObject::new(i, true))
+            .map(|i| {
+                PaymentIntentObject::new(i, true)
+                    .with_transaction_request(i, &state.config.server.public_url)
+            })
             .collect(),
         has_more: page.has_more,
         url: "/v1/payment_intents",

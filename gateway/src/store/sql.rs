@@ -61,8 +61,9 @@ pub struct SqlStore {
     registry: Arc<AssetRegistry>,
 }
 
-const INTENT_VALUES: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-    $15, $16, $17)";
+/// The intent's columns, then (last, `$28`, after the event's and the key's) its reference.
+const INTENT_VALUES_REF: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+    $14, $15, $16, $17, $28)";
 const IDEMPOTENCY_COLUMNS: &str =
     "scope, idempotency_key, request_hash, response_status, response_body, created_at";
 
@@ -70,8 +71,8 @@ const IDEMPOTENCY_COLUMNS: &str =
 /// statement: PostgreSQL through a data-modifying CTE…
 pub(super) static PG_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
-         {INTENT_VALUES}), event AS (INSERT INTO events (id, merchant_id, livemode, type, \
+        "WITH created AS (INSERT INTO payment_intents ({INTENT_COLUMNS}, payment_reference) \
+         VALUES {INTENT_VALUES_REF}), event AS (INSERT INTO events (id, merchant_id, livemode, type, \
          object_json, created_at) VALUES ($18, $2, $3, $19, $20, $12)), outbox AS (INSERT INTO \
          event_outbox (event_id, merchant_id, livemode, type) SELECT $18, $2, $3, $19 WHERE \
          EXISTS (SELECT 1 FROM webhook_endpoints WHERE merchant_id = $2 AND livemode = $3 AND \
@@ -86,8 +87,9 @@ pub(super) static SQLITE_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO intent_creations ({INTENT_COLUMNS}, event_id, event_type, event_object, \
          scope, idempotency_key, request_hash, response_status, response_body, key_created_at, \
-         response_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+         response_event_id, payment_reference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
+         $27, $28)"
     )
 });
 
@@ -98,7 +100,7 @@ const INTENT_COLUMNS: &str = "id, merchant_id, livemode, amount, currency, settl
 pub(super) const INTENT_SELECT: &str = "id, merchant_id, livemode, amount, currency, \
     settlement_asset, settlement_address, status, description, metadata, client_secret, \
     created_at, expires_at, canceled_at, cancellation_reason, version, updated_at, \
-    amount_refunded, payment_detail";
+    amount_refunded, payment_detail, payment_reference";
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`). SQLite files are
@@ -195,29 +197,6 @@ impl SqlStore {
 
     /// Intents of one mode in `status` with a confirmed payment transaction on `chain_id`,
     /// least recently changed first.
-    pub(super) async fn chain_funded(
-        &self,
-        chain_id: &str,
-        livemode: bool,
-        status: PaymentStatus,
-        limit: u32,
-    ) -> Result<Vec<PaymentIntent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
-             EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
-             payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
-             updated_at LIMIT $4"
-        ))
-        .bind(status.as_str())
-        .bind(i64::from(livemode))
-        .bind(chain_id.to_owned())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .db()?;
-        self.intents_from_rows(&rows)
-    }
-
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -274,10 +253,19 @@ impl SqlStore {
                 .db()?
                 .map(|d| serde_json::from_str(&d).map_err(|_| corrupt("payment detail")))
                 .transpose()?,
+            payment_reference: row
+                .try_get::<Option<String>, _>("payment_reference")
+                .db()?
+                .map(|r| Address::parse(&r, rialto_core::ChainNamespace::Solana))
+                .transpose()
+                .map_err(|_| corrupt("payment reference"))?,
         })
     }
 
-    fn intents_from_rows(&self, rows: &[AnyRow]) -> Result<Vec<PaymentIntent>, StoreError> {
+    pub(super) fn intents_from_rows(
+        &self,
+        rows: &[AnyRow],
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
         rows.iter().map(|r| self.intent_from_row(r)).collect()
     }
 }
@@ -586,7 +574,8 @@ impl Store for SqlStore {
         // A create's response is its event's object: store those bytes once.
         let body_is_event = idempotency.is_some_and(|r| r.response_body == event.object_json);
         let query = bind_record(query, idempotency, !body_is_event)
-            .bind(body_is_event.then(|| event.id.to_string()));
+            .bind(body_is_event.then(|| event.id.to_string()))
+            .bind(intent.payment_reference.map(|r| r.to_string()));
         let result = match &self.committer {
             Some(committer) => committer.execute(query).await,
             None => query.execute(&self.writer).await.map(|_| ()),

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::chain::{ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft};
-use super::sql::{cas_intent, insert_event, SqlStore};
+use super::sql::{cas_intent, insert_event, SqlStore, INTENT_SELECT};
 use super::{
     CasOutcome, IntentChange, PaymentSource, PaymentTransaction, PaymentTxStatus, StoreError,
 };
@@ -490,6 +490,41 @@ impl ChainStore for SqlStore {
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
-        self.chain_funded(chain_id, livemode, status, limit).await
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
+             EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
+             payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
+             updated_at LIMIT $4"
+        ))
+        .bind(status.as_str())
+        .bind(i64::from(livemode))
+        .bind(chain_id.to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        self.intents_from_rows(&rows)
+    }
+
+    async fn reference_intents(
+        &self,
+        chain_id: &str,
+        livemode: bool,
+        limit: u32,
+    ) -> Result<Vec<PaymentIntent>, StoreError> {
+        // The settlement asset's id starts with its chain's CAIP-2 id (`solana:…/token:…`).
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = 'awaiting_funds' AND \
+             livemode = $1 AND payment_reference IS NOT NULL AND settlement_asset LIKE $2 AND \
+             NOT EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
+             payment_intents.id AND t.status <> 'reverted') ORDER BY created_at LIMIT $3"
+        ))
+        .bind(i64::from(livemode))
+        .bind(format!("{chain_id}/%"))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        self.intents_from_rows(&rows)
     }
 }

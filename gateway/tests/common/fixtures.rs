@@ -46,6 +46,7 @@ pub async fn stored_intent(
         version: 1,
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
+        payment_reference: None,
     };
     let event = Event {
         id: EventId::generate(),

@@ -1,0 +1,50 @@
+//! What the Solana suites share: a simnet with the devnet's mints and payers, and a gateway in
+//! sandbox mode on it.
+
+use crate::common::{spawn_app_full, Db, TestApp};
+use rialto_gateway::config::Config;
+use rialto_solana::devnet::manifest::SolanaManifest;
+use rialto_solana::devnet::{simnet, SolanaDevnet};
+
+pub struct Setup {
+    pub app: TestApp,
+    pub devnet: SolanaDevnet,
+    _dir: tempfile::TempDir,
+}
+
+/// A simnet with the devnet's mints and payers, and a gateway in sandbox mode on it (one slot
+/// of confirmation: `confirmed`).
+pub async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+/// [`setup`] with the gateway's configuration changed by `tweak`.
+pub async fn setup_with(tweak: impl FnOnce(&mut Config)) -> Setup {
+    let bin = simnet::locate_for_tests().unwrap_or_else(|e| panic!("{e}"));
+    let devnet = SolanaDevnet::start(&bin, 200)
+        .await
+        .expect("the simnet starts");
+    let section: SolanaManifest = devnet.provision().await.expect("the devnet is funded");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devnet.json");
+    // A devnet of the Solana simnet alone: no anvil chain.
+    std::fs::write(&path, r#"{"chains": []}"#).unwrap();
+    section.write_into(&path).unwrap();
+    let manifest = path.display().to_string();
+    let app = spawn_app_full(
+        Db::Sqlite,
+        |c| {
+            c.sandbox.devnet_manifest = manifest;
+            c.sandbox.confirmations = 1;
+            c.sandbox.poll_ms = 50;
+            tweak(c);
+        },
+        None,
+    )
+    .await;
+    Setup {
+        app,
+        devnet,
+        _dir: dir,
+    }
+}
