@@ -96,6 +96,11 @@ export abstract class Operations {
     return this.transport.request("DELETE", `/v1/compliance/list_entries/${encodeURIComponent(id)}`, {}, options);
   }
 
+  /** `GET /v1/compliance/payment_intents/{id}/payer_details`: The payer details given for an intent, in full (operators). */
+  retrievePayerDetails(id: string, options?: RequestOptions): Promise<Ok<paths["/v1/compliance/payment_intents/{id}/payer_details"]["get"]>> {
+    return this.transport.request("GET", `/v1/compliance/payment_intents/${encodeURIComponent(id)}/payer_details`, {}, options);
+  }
+
   /** `POST /v1/compliance/policies/{merchant}`: Set a merchant's compliance policy: limits per fiat unit, velocity, blocked countries. */
   setCompliancePolicy(merchant: string, body?: Body<paths["/v1/compliance/policies/{merchant}"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/compliance/policies/{merchant}"]["post"]>> {
     return this.transport.request("POST", `/v1/compliance/policies/${encodeURIComponent(merchant)}`, { body }, options);
@@ -174,6 +179,11 @@ export abstract class Operations {
   /** `POST /v1/payment_intents/{id}/exchange_accounts`: Link an exchange account to the intent and pay from it: Rialto converts on the account if needed and withdraws exactly the intent amount (plus the venue's fee) to the settlement address. Answers `202`; the intent succeeds once the withdrawal's transaction is confirmed. */
   linkExchangeAccount(id: string, body: Body<paths["/v1/payment_intents/{id}/exchange_accounts"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/exchange_accounts"]["post"]>> {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/exchange_accounts`, { body }, options);
+  }
+
+  /** `POST /v1/payment_intents/{id}/payer_details`: Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule data. Only while the intent awaits funds; a second call replaces the first. */
+  submitPayerDetails(id: string, body?: Body<paths["/v1/payment_intents/{id}/payer_details"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/payer_details"]["post"]>> {
+    return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/payer_details`, { body }, options);
   }
 
   /** `POST /v1/payment_intents/{id}/quotes`: Ranked quotes for paying the intent from `source`: the exact payer amount, what the merchant receives (never less than the intent amount), each leg with its fee, the oracle rounds every conversion was checked against, and an expiry. */

@@ -280,6 +280,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/compliance/payment_intents/{id}/payer_details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The payer details given for an intent, in full (operators). */
+        get: operations["retrieve_payer_details"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/compliance/policies/{merchant}": {
         parameters: {
             query?: never;
@@ -547,6 +564,26 @@ export interface paths {
          *     address. Answers `202`; the intent succeeds once the withdrawal's transaction is confirmed.
          */
         post: operations["link_exchange_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payment_intents/{id}/payer_details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule
+         *     data. Only while the intent awaits funds; a second call replaces the first.
+         */
+        post: operations["submit_payer_details"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1605,6 +1642,24 @@ export interface components {
             /** @description Rialto's address on the chain. */
             address: string;
             amount: string;
+        };
+        PayerDetailsParams: {
+            /** @description Required with a publishable key: the intent's client secret. */
+            client_secret?: string | null;
+            payer?: null | components["schemas"]["PayerParams"];
+            /**
+             * @description IVMS101 (2020) originator and beneficiary, as the travel rule needs them
+             *     (`{"originator": …, "beneficiary": …}`); validated against every rule of the standard.
+             */
+            travel_rule?: Record<string, never> | null;
+        };
+        /** @description What was stored for the intent, without the data itself. */
+        PayerDetailsReceipt: {
+            /** @description Always `payer_details`. */
+            object: string;
+            payment_intent: string;
+            payer_name: boolean;
+            travel_rule: boolean;
         };
         PayerParams: {
             name?: string | null;
@@ -3405,6 +3460,69 @@ export interface operations {
             };
         };
     };
+    retrieve_payer_details: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description A parameter, query string, header or body is malformed or breaks a rule of the API */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     set_compliance_policy: {
         parameters: {
             query?: never;
@@ -4703,6 +4821,94 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    submit_payer_details: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PayerDetailsParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayerDetailsReceipt"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still being processed, or the object's state forbids the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
