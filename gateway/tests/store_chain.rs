@@ -411,6 +411,7 @@ async fn an_x402_authorization_is_claimed_once(store: &dyn Store) {
         livemode: false,
         payment_intent_id: PaymentIntentId::generate(),
         created_at_ms: T0,
+        request_sha256: Some("ab".repeat(32)),
     };
     let find = || {
         store.get_x402_payment(
