@@ -31,6 +31,8 @@ pub struct EvmChain {
     pub hot_wallet: Option<SecretString>,
     /// Token contracts whose transfers the deposit watcher follows.
     pub tokens: Vec<Address>,
+    /// When and how the gateway's legs left unmined here are replaced at their nonce.
+    pub replacement: crate::replace::ReplacementPolicy,
 }
 
 impl std::fmt::Debug for EvmChain {
@@ -48,6 +50,7 @@ impl std::fmt::Debug for EvmChain {
                 &self.hot_wallet.as_ref().map(|_| "[redacted]"),
             )
             .field("tokens", &self.tokens)
+            .field("replacement", &self.replacement)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +74,7 @@ impl EvmChain {
             confirmations,
             hot_wallet: None,
             tokens: Vec::new(),
+            replacement: crate::replace::ReplacementPolicy::default(),
         }
     }
 

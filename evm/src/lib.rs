@@ -67,6 +67,8 @@ pub mod node;
 pub mod price_feed;
 pub mod provider;
 pub mod rail;
+mod rail_replace;
+pub mod replace;
 pub mod sender;
 pub mod transfers;
 pub mod uniswap;

@@ -113,6 +113,7 @@ impl ChainNode for EvmNode {
             fees: FeeLimits {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
+                pinned: false,
             },
         }
     }

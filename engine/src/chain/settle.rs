@@ -410,6 +410,7 @@ pub(super) async fn sweep_legs(
                 fees: FeeLimits {
                     max_fee_per_unit: Some(gas_held / u128::from(gas.max(1))),
                     extra_units: 0,
+                    pinned: false,
                 },
             };
             rail.send(&request, now_ms).await?
