@@ -225,7 +225,7 @@ mod tests {
             ladder(first(), Some(first().max_fee_per_gas), &policy(100 * GWEI)).is_empty(),
             "a leg already at its own cap is never replaced"
         );
-        let tight = ladder(first(), None, &policy(11 * GWEI));
+        let tight = ladder(first(), None, &policy(11_500_000_000));
         assert_eq!(tight.len(), 1, "{tight:?}");
         assert_eq!(tight[0].0, ReplacementKind::Cancel);
     }
