@@ -33,6 +33,9 @@ pub struct EvmChain {
     pub tokens: Vec<Address>,
     /// When and how the gateway's legs left unmined here are replaced at their nonce.
     pub replacement: crate::replace::ReplacementPolicy,
+    /// An OP-stack rollup's `GasPriceOracle` (normally [`crate::l1_fee::GAS_PRICE_ORACLE`]):
+    /// every transaction here also pays an L1 data fee, which sweeps must be funded for.
+    pub l1_fee_oracle: Option<Address>,
 }
 
 impl std::fmt::Debug for EvmChain {
@@ -51,6 +54,7 @@ impl std::fmt::Debug for EvmChain {
             )
             .field("tokens", &self.tokens)
             .field("replacement", &self.replacement)
+            .field("l1_fee_oracle", &self.l1_fee_oracle)
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +79,7 @@ impl EvmChain {
             hot_wallet: None,
             tokens: Vec::new(),
             replacement: crate::replace::ReplacementPolicy::default(),
+            l1_fee_oracle: None,
         }
     }
 

@@ -62,6 +62,7 @@ pub mod eip1271;
 pub mod eip3009;
 pub mod error;
 pub mod feeds;
+pub mod l1_fee;
 pub mod manifest;
 pub mod node;
 pub mod price_feed;

@@ -141,6 +141,7 @@ pub fn from_config(
             (!c.hot_wallet_key.is_empty()).then(|| SecretString::from(c.hot_wallet_key.clone()));
         evm.tokens = registry_tokens(registry, &caip2, &c.tokens);
         evm.replacement = replacement_policy(&c.replacement);
+        evm.l1_fee_oracle = rialto_evm::l1_fee::oracle_of(evm.chain_id);
         set.add(evm, None);
     }
     if let Some(keys) = deposit_keys(&config.live.deposit_mnemonic, "live.deposit_mnemonic")? {

@@ -376,10 +376,12 @@ pub(super) async fn sweep_legs(
                 action: LegAction::Transfer {
                     asset: None,
                     to: deposit_address,
-                    // Twice the estimate's fee cap: head-room for the base fee to rise while
-                    // the gas leg confirms. The sweep is then capped to what the address holds.
+                    // Twice the estimate's fee cap and L1 data fee (OP-stack rollups): head-room
+                    // for both to rise while the gas leg confirms. The sweep is then capped to
+                    // what the address holds.
                     amount: u128::from(fee.units)
                         .saturating_mul(fee.max_fee_per_unit)
+                        .saturating_add(fee.fixed_fee)
                         .saturating_mul(2),
                 },
                 fees: FeeLimits::default(),
@@ -393,14 +395,14 @@ pub(super) async fn sweep_legs(
     let sweep_leg = match store.get_chain_transfer(sweep_purpose, &reference).await? {
         Some(leg) => leg,
         None => {
-            // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
-            // covered yet: docs/evm.md).
+            // Spend at most what the deposit address holds: the L1 data fee (OP-stack rollups)
+            // is charged first, whatever the gas price, so the gas gets the rest.
             let gas_held = rail.balance(None, &deposit_address).await?;
-            let gas = chain
+            let quote = chain
                 .node
                 .fee_quote(&deposit_address, &sweep_action)
-                .await?
-                .units;
+                .await?;
+            let gas = quote.units;
             let request = LegRequest {
                 purpose: sweep_purpose,
                 reference: reference.clone(),
@@ -408,7 +410,9 @@ pub(super) async fn sweep_legs(
                 from: deposit_key,
                 action: sweep_action,
                 fees: FeeLimits {
-                    max_fee_per_unit: Some(gas_held / u128::from(gas.max(1))),
+                    max_fee_per_unit: Some(
+                        gas_held.saturating_sub(quote.fixed_fee) / u128::from(gas.max(1)),
+                    ),
                     extra_units: 0,
                     pinned: false,
                 },
