@@ -353,5 +353,9 @@ async fn a_secret_that_is_not_base64_is_refused_as_bad_credentials_before_anythi
     let kraken = Kraken::new(config).expect("client");
     let err = kraken.balances().await.expect_err("an unsignable secret");
     assert!(matches!(err, ExchangeError::Auth { .. }), "{err:?}");
-    assert!(server.received_requests().await.unwrap_or_default().is_empty());
+    assert!(server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty());
 }

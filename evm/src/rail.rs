@@ -15,8 +15,7 @@
 use async_trait::async_trait;
 use rialto_connectors::rail::{
     ChainTransfer, FeeLimits, LegAction, LegRequest, LegStatus, Mined, Rail, RailError,
-    RailJournal, ReplacementKind, SignError, SignedLeg, SigningKey, TokenMetadata,
-    TransferDraft,
+    RailJournal, ReplacementKind, SignError, SignedLeg, SigningKey, TokenMetadata, TransferDraft,
 };
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
@@ -172,7 +171,11 @@ impl<'a> EvmRail<'a> {
         Ok(self.journal.record(&draft, chain_nonce, &sign).await?)
     }
 
-    pub(crate) async fn broadcast(&self, leg: &ChainTransfer, now_ms: i64) -> Result<(), RailError> {
+    pub(crate) async fn broadcast(
+        &self,
+        leg: &ChainTransfer,
+        now_ms: i64,
+    ) -> Result<(), RailError> {
         let signed = SignedTx {
             raw: leg.raw_tx.clone(),
             hash: leg.tx_hash.clone(),

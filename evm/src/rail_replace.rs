@@ -18,7 +18,12 @@ impl EvmRail<'_> {
             return;
         }
         let result = async {
-            if !self.journal.replacements(&leg.draft.leg_id).await?.is_empty() {
+            if !self
+                .journal
+                .replacements(&leg.draft.leg_id)
+                .await?
+                .is_empty()
+            {
                 return Ok(());
             }
             let signer = signer_of(&request.from)?;
@@ -100,7 +105,10 @@ impl EvmRail<'_> {
             match sender::broadcast(self.chain.rpc_url(), &signed).await {
                 Ok(()) => {
                     tracing::info!(leg = %leg_id, seq = next.seq, kind = next.kind.as_str(), tx = %next.tx_hash, "stuck leg replaced at its nonce");
-                    if let Err(err) = self.journal.replacement_sent(leg_id, next.seq, now_ms).await
+                    if let Err(err) = self
+                        .journal
+                        .replacement_sent(leg_id, next.seq, now_ms)
+                        .await
                     {
                         tracing::warn!(leg = %leg_id, error = %err, "replacement sent but not noted; it is sent again next time");
                     }

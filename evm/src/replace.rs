@@ -118,7 +118,9 @@ pub fn decode(raw: &str) -> Result<(CallSpec, u64, Fees), EvmError> {
         .ok_or_else(|| EvmError::Key("stored transaction is not EIP-1559".into()))?
         .tx();
     let TxKind::Call(to) = tx.to else {
-        return Err(EvmError::Key("stored transaction creates a contract".into()));
+        return Err(EvmError::Key(
+            "stored transaction creates a contract".into(),
+        ));
     };
     let value = u128::try_from(tx.value)
         .map_err(|_| EvmError::Key("stored transaction's value is over 128 bits".into()))?;

@@ -129,6 +129,14 @@ pub fn from_config(
             .chain(&c.chain)
             .with_context(|| format!("live.chains: unknown chain {:?}", c.chain))?;
         let caip2 = chain.id.to_string();
+        // Nonces (per chain and wallet) and the deposit scan cursor (per chain) are keyed by
+        // CAIP-2: a devnet fork answering as the same chain would share them with the real one.
+        if set.chains_of(false).iter().any(|c| c.caip2 == caip2) {
+            anyhow::bail!(
+                "live.chains: {caip2} is also a sandbox devnet chain; they would share wallet \
+                 nonces and the deposit scan cursor: give the devnet fork another chain id"
+            );
+        }
         let mut evm = EvmChain::new(
             caip2.clone(),
             eip155_id(&caip2)?,

@@ -15,7 +15,13 @@ use rialto_evm::{locate_anvil, Devnet, DevnetConfig};
 use rialto_gateway::chain::rail::StoreJournal;
 use rialto_gateway::store::Store;
 
-async fn harness(db: Db) -> (AnvilRailHarness, &'static dyn Store, Option<tempfile::TempDir>) {
+async fn harness(
+    db: Db,
+) -> (
+    AnvilRailHarness,
+    &'static dyn Store,
+    Option<tempfile::TempDir>,
+) {
     let (store, dir) = fresh_store(db).await;
     // The harness outlives every journal it hands out: the store lives as long as the test.
     let store: &'static dyn Store = Box::leak(Box::new(store.as_ref().clone()));

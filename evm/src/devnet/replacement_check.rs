@@ -80,7 +80,10 @@ async fn stuck_then_mined(
     assert!(!ladder.is_empty(), "a replaceable leg gets its ladder");
     drive(&rail, T0 + AFTER_MS - 1).await;
     assert!(
-        replacements(journal, &leg).await.iter().all(|r| r.sent_at_ms.is_none()),
+        replacements(journal, &leg)
+            .await
+            .iter()
+            .all(|r| r.sent_at_ms.is_none()),
         "nothing is replaced before the policy's time"
     );
     drive(&rail, T0 + AFTER_MS).await;
@@ -89,7 +92,11 @@ async fn stuck_then_mined(
         .into_iter()
         .filter(|r| r.sent_at_ms.is_some())
         .collect();
-    assert_eq!(sent.len(), 1, "one replacement once the leg waited: {sent:?}");
+    assert_eq!(
+        sent.len(),
+        1,
+        "one replacement once the leg waited: {sent:?}"
+    );
     assert_eq!(sent[0].seq, 1);
     let rpc = chain.rpc_url();
     assert_eq!(
@@ -159,7 +166,9 @@ pub async fn a_stuck_leg_configured_to_cancel_is_cancelled_and_moves_nothing(
     assert_eq!(ladder[0].kind, ReplacementKind::Cancel);
     assert_eq!(leg.status, LegStatus::Failed, "{leg:?}");
     assert!(
-        leg.failure.as_deref().is_some_and(|f| f.starts_with("cancelled")),
+        leg.failure
+            .as_deref()
+            .is_some_and(|f| f.starts_with("cancelled")),
         "{leg:?}"
     );
     assert_eq!(leg.tx_hash, ladder[0].tx_hash);
