@@ -28,7 +28,9 @@ pub struct SandboxConfig {
     /// default is the public BIP-39 test phrase: fine for the sandbox, where the coins are
     /// worthless; empty turns deposit addresses off.
     pub deposit_mnemonic: String,
-    /// How the gateway's own devnet transactions left unmined are replaced.
+    /// How the gateway's own devnet transactions left unmined are replaced. Off by default
+    /// (`after_secs = 0`): the devnet mines every transaction at once, and tests that pause
+    /// it and move the clock expect their legs' first hashes.
     pub replacement: ReplacementConfig,
 }
 
@@ -43,7 +45,10 @@ impl Default for SandboxConfig {
             confirmations: 1,
             poll_ms: 200,
             deposit_mnemonic: SANDBOX_DEPOSIT_MNEMONIC.to_owned(),
-            replacement: ReplacementConfig::default(),
+            replacement: ReplacementConfig {
+                after_secs: 0,
+                ..ReplacementConfig::default()
+            },
         }
     }
 }

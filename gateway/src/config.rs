@@ -382,4 +382,15 @@ mod tests {
             "anvil's account 1 is public too"
         );
     }
+
+    #[test]
+    fn a_replacement_bump_under_the_ten_percent_nodes_require_is_refused_at_start() {
+        let mut config = Config::default();
+        config.sandbox.replacement.after_secs = 60;
+        config.sandbox.replacement.bump_percent = 9;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("sandbox.replacement.bump_percent"), "{err}");
+        config.sandbox.replacement.after_secs = 0;
+        assert!(config.validate().is_ok(), "no replacement, no bump to check");
+    }
 }
