@@ -391,6 +391,9 @@ mod tests {
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("sandbox.replacement.bump_percent"), "{err}");
         config.sandbox.replacement.after_secs = 0;
-        assert!(config.validate().is_ok(), "no replacement, no bump to check");
+        assert!(
+            config.validate().is_ok(),
+            "no replacement, no bump to check"
+        );
     }
 }
