@@ -153,6 +153,9 @@ pub struct FeeQuote {
     pub units: u64,
     /// The most the chain would charge per unit now (EVM: `maxFeePerGas` in wei).
     pub max_fee_per_unit: u128,
+    /// What the chain charges on top of the units, whatever their price, in the native coin's
+    /// base units: an OP-stack rollup's L1 data fee (0 elsewhere).
+    pub fixed_fee: u128,
 }
 
 /// The keys deposit addresses derive from: one address per index, never reused.

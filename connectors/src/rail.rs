@@ -129,6 +129,49 @@ pub struct Mined {
     pub block_hash: String,
     /// Native base units paid for it, where known.
     pub fee_units: Option<u128>,
+    /// The transaction that landed when it is one of the leg's [`Replacement`]s rather than
+    /// the one first recorded: the journal makes it the leg's `tx_hash` and `raw_tx`.
+    pub replacement: Option<String>,
+}
+
+/// What a pre-signed replacement of a leg's transaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplacementKind {
+    /// The same call at higher fees (EVM: same nonce, both fee caps bumped).
+    SpeedUp,
+    /// Nothing at all: a zero-value transfer to the sender itself that uses up the sequence
+    /// number, so the leg's call can never land afterwards.
+    Cancel,
+}
+
+impl ReplacementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplacementKind::SpeedUp => "speed_up",
+            ReplacementKind::Cancel => "cancel",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [ReplacementKind::SpeedUp, ReplacementKind::Cancel]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// A transaction that replaces a leg's recorded one at the same sequence number. The rail
+/// signs a leg's whole ladder of replacements right after recording it (it holds the key
+/// then, not later), so every transaction that can ever land for the leg is in the journal,
+/// and whichever lands is recognised as the leg's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// 1 for the first replacement, then 2, …: each one outbids the one before.
+    pub seq: u32,
+    pub kind: ReplacementKind,
+    pub raw_tx: String,
+    pub tx_hash: String,
+    /// When it was first broadcast; `None` while it is held back.
+    pub sent_at_ms: Option<i64>,
 }
 
 /// The journal failed; its own error is the source.
@@ -162,7 +205,27 @@ pub trait RailJournal: Send + Sync {
     /// Legs of `chain_id` still `pending` or `submitted`, oldest first.
     async fn open(&self, chain_id: &str, limit: u32) -> Result<Vec<ChainTransfer>, JournalError>;
 
-    /// Moves a leg forward; a leg already `confirmed` or `failed` is left as it is.
+    /// Stores the replacement ladder of an open leg, once: a leg that already has replacements
+    /// keeps them (a second rail instance signing its own ladder changes nothing).
+    async fn add_replacements(
+        &self,
+        leg_id: &str,
+        replacements: &[Replacement],
+    ) -> Result<(), JournalError>;
+
+    /// The leg's replacements, by `seq`.
+    async fn replacements(&self, leg_id: &str) -> Result<Vec<Replacement>, JournalError>;
+
+    /// Notes when replacement `seq` was first broadcast (a later call keeps the first time).
+    async fn replacement_sent(
+        &self,
+        leg_id: &str,
+        seq: u32,
+        now_ms: i64,
+    ) -> Result<(), JournalError>;
+
+    /// Moves a leg forward; a leg already `confirmed` or `failed` is left as it is. A `mined`
+    /// naming a replacement makes that replacement the leg's transaction.
     async fn set_status(
         &self,
         leg_id: &str,
@@ -226,6 +289,9 @@ pub struct FeeLimits {
     /// Work units on top of the estimate and its margin, for calls whose cost depends on the
     /// block they land in. Unused units are not paid for.
     pub extra_units: u64,
+    /// The caller binds the leg's first transaction reference elsewhere (a relay's payment
+    /// transaction is watched by its hash): the rail never replaces it, only sends it again.
+    pub pinned: bool,
 }
 
 /// A leg's action with the fee limits it needs, as a connector prepares it (a DEX call, a

@@ -28,6 +28,10 @@ pub struct SandboxConfig {
     /// default is the public BIP-39 test phrase: fine for the sandbox, where the coins are
     /// worthless; empty turns deposit addresses off.
     pub deposit_mnemonic: String,
+    /// How the gateway's own devnet transactions left unmined are replaced. Off by default
+    /// (`after_secs = 0`): the devnet mines every transaction at once, and tests that pause
+    /// it and move the clock expect their legs' first hashes.
+    pub replacement: ReplacementConfig,
 }
 
 /// The BIP-39 specification's all-`abandon` test phrase: public, sandbox only.
@@ -41,6 +45,10 @@ impl Default for SandboxConfig {
             confirmations: 1,
             poll_ms: 200,
             deposit_mnemonic: SANDBOX_DEPOSIT_MNEMONIC.to_owned(),
+            replacement: ReplacementConfig {
+                after_secs: 0,
+                ..ReplacementConfig::default()
+            },
         }
     }
 }
@@ -242,6 +250,37 @@ pub struct ChainConfig {
     /// the chain.
     #[serde(default)]
     pub tokens: Vec<String>,
+    /// How the gateway's own transactions left unmined are replaced (`[live.chains.replacement]`).
+    #[serde(default)]
+    pub replacement: ReplacementConfig,
+}
+
+/// When the gateway replaces one of its own transactions that stays unmined: always at the
+/// same nonce (never a new one while the old can land), with both EIP-1559 fee caps raised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplacementConfig {
+    /// Seconds a transaction may wait unmined before the next replacement is sent; 0: never
+    /// replaced, only broadcast again as it is.
+    pub after_secs: u64,
+    /// Percent each replacement raises both fee caps by; nodes refuse less than 10.
+    pub bump_percent: u32,
+    /// No replacement pays more than this per gas, in wei; 0: four times the first fee cap.
+    pub max_fee_per_gas_wei: u64,
+    /// Cancel a stuck transaction (a zero-value transfer to the sender at its nonce) at once,
+    /// instead of speeding it up until the cap and cancelling then.
+    pub cancel: bool,
+}
+
+impl Default for ReplacementConfig {
+    fn default() -> Self {
+        Self {
+            after_secs: 180,
+            bump_percent: 15,
+            max_fee_per_gas_wei: 0,
+            cancel: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for ChainConfig {
@@ -259,6 +298,7 @@ impl std::fmt::Debug for ChainConfig {
             .field("confirmations", &self.confirmations)
             .field("hot_wallet_key", &"[redacted]")
             .field("tokens", &self.tokens)
+            .field("replacement", &self.replacement)
             .finish()
     }
 }

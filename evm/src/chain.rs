@@ -31,6 +31,11 @@ pub struct EvmChain {
     pub hot_wallet: Option<SecretString>,
     /// Token contracts whose transfers the deposit watcher follows.
     pub tokens: Vec<Address>,
+    /// When and how the gateway's legs left unmined here are replaced at their nonce.
+    pub replacement: crate::replace::ReplacementPolicy,
+    /// An OP-stack rollup's `GasPriceOracle` (normally [`crate::l1_fee::GAS_PRICE_ORACLE`]):
+    /// every transaction here also pays an L1 data fee, which sweeps must be funded for.
+    pub l1_fee_oracle: Option<Address>,
 }
 
 impl std::fmt::Debug for EvmChain {
@@ -48,6 +53,8 @@ impl std::fmt::Debug for EvmChain {
                 &self.hot_wallet.as_ref().map(|_| "[redacted]"),
             )
             .field("tokens", &self.tokens)
+            .field("replacement", &self.replacement)
+            .field("l1_fee_oracle", &self.l1_fee_oracle)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +78,8 @@ impl EvmChain {
             confirmations,
             hot_wallet: None,
             tokens: Vec::new(),
+            replacement: crate::replace::ReplacementPolicy::default(),
+            l1_fee_oracle: None,
         }
     }
 

@@ -190,6 +190,7 @@ async fn send_token_call(
         fees: FeeLimits {
             max_fee_per_unit: None,
             extra_units: TOKEN_GAS_HEADROOM,
+            pinned: false,
         },
     };
     side.node.rail(journal).send(&request, now_ms).await?;

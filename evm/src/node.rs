@@ -113,6 +113,7 @@ impl ChainNode for EvmNode {
             fees: FeeLimits {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
+                pinned: false,
             },
         }
     }
@@ -199,9 +200,20 @@ impl ChainNode for EvmNode {
         let rpc = self.chain.rpc_url();
         let units = sender::estimate_gas(rpc, from, &spec).await?;
         let fees = sender::estimate_fees(rpc).await?;
+        let fixed_fee = match self.chain.l1_fee_oracle {
+            Some(oracle) => {
+                let spec = CallSpec {
+                    gas_limit: units,
+                    ..spec
+                };
+                crate::l1_fee::estimate(rpc, &oracle, &spec, fees).await?
+            }
+            None => 0,
+        };
         Ok(FeeQuote {
             units,
             max_fee_per_unit: fees.max_fee_per_gas,
+            fixed_fee,
         })
     }
 

@@ -6,11 +6,16 @@
 //! anywhere after the commit leaves a recorded raw transaction that [`Rail::drive`]
 //! re-broadcasts: the same bytes, so the same hash and nonce, which the chain can include at
 //! most once. Asking for the same leg again returns the recorded one.
+//!
+//! Where the chain's [`ReplacementPolicy`](crate::replace::ReplacementPolicy) says so, a leg
+//! also gets a ladder of pre-signed replacements at its nonce (`crate::replace`), and a leg left
+//! unmined for the policy's time is replaced by the next one. `drive` looks for a receipt of
+//! every transaction of the leg that was sent, so whichever lands finishes the leg, once.
 
 use async_trait::async_trait;
 use rialto_connectors::rail::{
     ChainTransfer, FeeLimits, LegAction, LegRequest, LegStatus, Mined, Rail, RailError,
-    RailJournal, SignError, SignedLeg, SigningKey, TokenMetadata, TransferDraft,
+    RailJournal, ReplacementKind, SignError, SignedLeg, SigningKey, TokenMetadata, TransferDraft,
 };
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
@@ -127,6 +132,7 @@ impl<'a> EvmRail<'a> {
         let FeeLimits {
             max_fee_per_unit,
             extra_units,
+            pinned: _,
         } = request.fees;
         spec.gas_limit = sender::estimate_gas(chain.rpc_url(), &from, &spec)
             .await
@@ -165,7 +171,11 @@ impl<'a> EvmRail<'a> {
         Ok(self.journal.record(&draft, chain_nonce, &sign).await?)
     }
 
-    async fn broadcast(&self, leg: &ChainTransfer, now_ms: i64) -> Result<(), RailError> {
+    pub(crate) async fn broadcast(
+        &self,
+        leg: &ChainTransfer,
+        now_ms: i64,
+    ) -> Result<(), RailError> {
         let signed = SignedTx {
             raw: leg.raw_tx.clone(),
             hash: leg.tx_hash.clone(),
@@ -188,47 +198,46 @@ impl<'a> EvmRail<'a> {
         }
     }
 
-    /// Moves one open leg on: finished when mined deep enough, re-broadcast when not mined.
-    /// Whether its status changed.
+    /// Moves one open leg on: finished when one of its transactions is mined deep enough;
+    /// when none is mined, the latest sent again, or replaced once it waited the policy's
+    /// time. Whether its status changed.
     async fn advance(&self, leg: &ChainTransfer, now_ms: i64) -> Result<bool, RailError> {
+        let replacements = self.replacements_of(leg).await?;
         // One leg the node cannot answer for must not stop the others.
-        let mined = match sender::mined(self.chain.rpc_url(), &leg.tx_hash).await {
-            Ok(mined) => mined,
+        let landed = match self.landed(leg, &replacements).await {
+            Ok(landed) => landed,
             Err(err) => {
                 tracing::warn!(leg = %leg.draft.leg_id, error = %err, "leg status unavailable; will retry");
                 return Ok(false);
             }
         };
-        let at = |m: &sender::Mined| Mined {
+        let Some((replacement, m)) = landed else {
+            // Not mined: never sent, dropped from the pool, reorged out, or stuck.
+            self.resend_or_replace(leg, &replacements, now_ms).await;
+            return Ok(false);
+        };
+        if m.confirmations < self.chain.confirmations {
+            return Ok(false); // mined, not yet deep enough
+        }
+        let (status, failure) = match replacement.map(|r| r.kind) {
+            // A cancel took the nonce: the leg's call can never land now.
+            Some(ReplacementKind::Cancel) => (
+                LegStatus::Failed,
+                Some("cancelled: a zero-value transfer to the sender took its nonce"),
+            ),
+            // A revert counts once it is as deep as a success would need to be: a reorg can
+            // still re-include the transaction and let it succeed.
+            _ if !m.success => (LegStatus::Failed, Some("reverted on chain")),
+            _ => (LegStatus::Confirmed, None),
+        };
+        let mined = Mined {
             block_number: i64::try_from(m.block_number).unwrap_or(i64::MAX),
             block_hash: m.block_hash.clone(),
             fee_units: Some(m.fee_wei),
-        };
-        let (status, failure) = match &mined {
-            // A revert counts once it is as deep as a success would need to be: a reorg can
-            // still re-include the transaction and let it succeed.
-            Some(m) if !m.success && m.confirmations >= self.chain.confirmations => {
-                (LegStatus::Failed, Some("reverted on chain"))
-            }
-            Some(m) if m.confirmations >= self.chain.confirmations => (LegStatus::Confirmed, None),
-            Some(_) => return Ok(false), // mined, not yet deep enough
-            // Not mined: never sent, dropped from the pool, or reorged out. Send the same bytes
-            // again; the chain includes them at most once.
-            None => {
-                if let Err(err) = self.broadcast(leg, now_ms).await {
-                    tracing::warn!(leg = %leg.draft.leg_id, error = %err, "re-broadcast failed; will retry");
-                }
-                return Ok(false);
-            }
+            replacement: replacement.map(|r| r.tx_hash.clone()),
         };
         self.journal
-            .set_status(
-                &leg.draft.leg_id,
-                status,
-                mined.as_ref().map(at),
-                failure,
-                now_ms,
-            )
+            .set_status(&leg.draft.leg_id, status, Some(mined), failure, now_ms)
             .await?;
         Ok(true)
     }
@@ -250,9 +259,12 @@ impl Rail for EvmRail<'_> {
             .find(request.purpose, &request.reference)
             .await?
         {
+            // A leg recorded by a process that died before signing its ladder gets it now.
+            self.prepare_replacements(&leg, request).await;
             return Ok(leg);
         }
         let leg = self.record(request, now_ms).await?;
+        self.prepare_replacements(&leg, request).await;
         if leg.status == LegStatus::Pending {
             self.broadcast(&leg, now_ms).await?;
         }

@@ -167,6 +167,7 @@ impl Dex for UniswapV2 {
             fees: FeeLimits {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
+                pinned: false,
             },
         })
     }
@@ -195,6 +196,7 @@ impl Dex for UniswapV2 {
             fees: FeeLimits {
                 max_fee_per_unit: None,
                 extra_units: SWAP_GAS_HEADROOM + TOKEN_GAS_HEADROOM,
+                pinned: false,
             },
         })
     }

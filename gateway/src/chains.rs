@@ -17,12 +17,13 @@ use rialto_connectors::rail::SigningKey;
 use rialto_core::asset::AssetRegistry;
 use rialto_engine::chain::{eip155_id, registry_tokens, Chain, Chains};
 use rialto_engine::clock::Clock;
-use rialto_engine::config::{EngineConfig, SandboxConfig};
+use rialto_engine::config::{EngineConfig, ReplacementConfig, SandboxConfig};
 use rialto_evm::chain::EvmChain;
 use rialto_evm::deposit::DepositKeys;
 use rialto_evm::feeds::{FeedRegistry, DEFAULT_STABLE_HEARTBEAT};
 use rialto_evm::node::EvmNode;
 use rialto_evm::price_feed::ChainlinkPriceFeed;
+use rialto_evm::replace::ReplacementPolicy;
 use rialto_evm::uniswap::UniswapV2;
 use rialto_evm::DevnetManifest;
 use secrecy::SecretString;
@@ -103,6 +104,17 @@ fn price_feed(
     Ok(ChainlinkPriceFeed::new(rpc_urls, registry, clock)?)
 }
 
+/// A chain's replacement settings as the EVM rail applies them.
+pub fn replacement_policy(c: &ReplacementConfig) -> ReplacementPolicy {
+    ReplacementPolicy {
+        after_ms: (c.after_secs > 0)
+            .then(|| i64::try_from(c.after_secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
+        bump_percent: c.bump_percent,
+        max_fee_per_gas: (c.max_fee_per_gas_wei > 0).then_some(u128::from(c.max_fee_per_gas_wei)),
+        cancel_only: c.cancel,
+    }
+}
+
 /// The sandbox chains of the devnet manifest (if `sandbox.devnet_manifest` names one) and the
 /// live chains of `live.chains`, with their hot wallets and watched tokens.
 pub fn from_config(
@@ -116,6 +128,14 @@ pub fn from_config(
             .chain(&c.chain)
             .with_context(|| format!("live.chains: unknown chain {:?}", c.chain))?;
         let caip2 = chain.id.to_string();
+        // Nonces (per chain and wallet) and the deposit scan cursor (per chain) are keyed by
+        // CAIP-2: a devnet fork answering as the same chain would share them with the real one.
+        if set.chains_of(false).iter().any(|c| c.caip2 == caip2) {
+            anyhow::bail!(
+                "live.chains: {caip2} is also a sandbox devnet chain; they would share wallet \
+                 nonces and the deposit scan cursor: give the devnet fork another chain id"
+            );
+        }
         let mut evm = EvmChain::new(
             caip2.clone(),
             eip155_id(&caip2)?,
@@ -127,6 +147,8 @@ pub fn from_config(
         evm.hot_wallet =
             (!c.hot_wallet_key.is_empty()).then(|| SecretString::from(c.hot_wallet_key.clone()));
         evm.tokens = registry_tokens(registry, &caip2, &c.tokens);
+        evm.replacement = replacement_policy(&c.replacement);
+        evm.l1_fee_oracle = rialto_evm::l1_fee::oracle_of(evm.chain_id);
         set.add(evm, None);
     }
     if let Some(keys) = deposit_keys(&config.live.deposit_mnemonic, "live.deposit_mnemonic")? {
@@ -166,6 +188,7 @@ pub fn from_sandbox(
         );
         evm.hot_wallet = Some(c.gateway_hot_wallet.private_key.clone());
         evm.tokens = registry_tokens(registry, &caip2, &[]);
+        evm.replacement = replacement_policy(&sandbox.replacement);
         let dex = UniswapV2::devnet(evm.clone(), c);
         set.add(evm, Some(dex));
     }
@@ -225,6 +248,7 @@ mod tests {
             confirmations: 10,
             hot_wallet_key: String::new(),
             tokens: vec!["usdc".into()],
+            replacement: Default::default(),
         });
         let set = from_config(&config, &registry(), clock()).unwrap();
         assert!(
@@ -260,6 +284,7 @@ mod tests {
             confirmations: 1,
             hot_wallet_key: String::new(),
             tokens: vec![],
+            replacement: Default::default(),
         });
         assert!(from_config(&config, &registry(), clock()).is_err());
         let mut config = EngineConfig::default();

@@ -238,6 +238,7 @@ impl Config {
         if self.sandbox.confirmations == 0 {
             return invalid("sandbox.confirmations must be at least 1".into());
         }
+        check_replacement("sandbox.replacement", &self.sandbox.replacement)?;
         if !self.live.deposit_mnemonic.is_empty()
             && crate::dev_secrets::is_public_mnemonic(&self.live.deposit_mnemonic)
         {
@@ -267,6 +268,7 @@ impl Config {
             if chain.confirmations == 0 {
                 return invalid(format!("live.chains[{i}].confirmations must be at least 1"));
             }
+            check_replacement(&format!("live.chains[{i}].replacement"), &chain.replacement)?;
             if crate::dev_secrets::is_public_key(&chain.hot_wallet_key) {
                 return invalid(format!(
                     "live.chains[{i}].hot_wallet_key is one of anvil's or Hardhat's public \
@@ -285,6 +287,17 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A replacement bump under 10 % is refused by the nodes, so every replacement would fail.
+fn check_replacement(at: &str, r: &ReplacementConfig) -> Result<(), ConfigError> {
+    if r.after_secs > 0 && r.bump_percent < 10 {
+        return Err(ConfigError::Invalid(format!(
+            "{at}.bump_percent must be at least 10 (nodes refuse a smaller fee bump), got {}",
+            r.bump_percent
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -357,6 +370,7 @@ mod tests {
             hot_wallet_key: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
                 .into(),
             tokens: vec![],
+            replacement: Default::default(),
         });
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("live.chains[0].hot_wallet_key"), "{err}");
@@ -366,6 +380,20 @@ mod tests {
         assert!(
             config.validate().is_err(),
             "anvil's account 1 is public too"
+        );
+    }
+
+    #[test]
+    fn a_replacement_bump_under_the_ten_percent_nodes_require_is_refused_at_start() {
+        let mut config = Config::default();
+        config.sandbox.replacement.after_secs = 60;
+        config.sandbox.replacement.bump_percent = 9;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("sandbox.replacement.bump_percent"), "{err}");
+        config.sandbox.replacement.after_secs = 0;
+        assert!(
+            config.validate().is_ok(),
+            "no replacement, no bump to check"
         );
     }
 }

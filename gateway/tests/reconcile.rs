@@ -203,7 +203,12 @@ async fn a_run_reports_exactly_the_seeded_discrepancies_and_the_reports_tie_paym
         .set_chain_transfer_status(
             "leg_ghost",
             LegStatus::Confirmed,
-            Some((1, "0x01".into(), None)),
+            Some(rialto_engine::store::chain::Mined {
+                block_number: 1,
+                block_hash: "0x01".into(),
+                fee_units: None,
+                replacement: None,
+            }),
             None,
             app.clock.now_ms(),
         )

@@ -13,7 +13,7 @@ use common::{fresh_database, registry, Db};
 use rialto_connectors::rail::SignError;
 use rialto_gateway::config::Config;
 use rialto_gateway::server::open_store;
-use rialto_gateway::store::chain::{ChainStore, LegStatus, SignedLeg, TransferDraft};
+use rialto_gateway::store::chain::{ChainStore, LegStatus, Mined, SignedLeg, TransferDraft};
 use rialto_gateway::store::{PaymentSource, PaymentTxStatus, SqlStore, Store};
 
 const CHAIN: &str = "eip155:31338";
@@ -78,7 +78,12 @@ async fn a_leg_is_signed_once_however_often_it_is_asked_for(store: &dyn Store) {
         .set_chain_transfer_status(
             &first.draft.leg_id,
             LegStatus::Confirmed,
-            Some((7, "0xb".into(), Some(21_000))),
+            Some(Mined {
+                block_number: 7,
+                block_hash: "0xb".into(),
+                fee_units: Some(21_000),
+                replacement: None,
+            }),
             None,
             T0 + 1,
         )

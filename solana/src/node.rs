@@ -441,6 +441,7 @@ impl ChainNode for SolanaNode {
         Ok(FeeQuote {
             units: 1,
             max_fee_per_unit: LAMPORTS_PER_SIGNATURE + priority + rent,
+            fixed_fee: 0,
         })
     }
 

@@ -308,6 +308,8 @@ impl SolanaRail<'_> {
             block_number: i64::try_from(slot).unwrap_or(i64::MAX),
             block_hash: block.blockhash,
             fee_units: Some(u128::from(spent.saturating_sub(moved).max(meta.fee))),
+            // A Solana leg is never replaced: a blockhash that expires ends it instead.
+            replacement: None,
         })
     }
 

@@ -28,7 +28,7 @@ use rialto_core::address::Address;
 
 use super::{
     ChainTransfer, JournalError, LegAction, LegRequest, LegStatus, MemoryJournal, Mined, Rail,
-    RailError, RailJournal, SignFn, SigningKey, TransferDraft,
+    RailError, RailJournal, Replacement, SignFn, SigningKey, TransferDraft,
 };
 
 /// The chain a rail under test runs on, and the powers a test needs over it.
@@ -217,6 +217,27 @@ impl RailJournal for CrashAfterRecord<'_> {
 
     async fn open(&self, chain_id: &str, limit: u32) -> Result<Vec<ChainTransfer>, JournalError> {
         self.0.open(chain_id, limit).await
+    }
+
+    async fn add_replacements(
+        &self,
+        leg_id: &str,
+        replacements: &[Replacement],
+    ) -> Result<(), JournalError> {
+        self.0.add_replacements(leg_id, replacements).await
+    }
+
+    async fn replacements(&self, leg_id: &str) -> Result<Vec<Replacement>, JournalError> {
+        self.0.replacements(leg_id).await
+    }
+
+    async fn replacement_sent(
+        &self,
+        leg_id: &str,
+        seq: u32,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0.replacement_sent(leg_id, seq, now_ms).await
     }
 
     async fn set_status(

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{ChainTransfer, JournalError, LegStatus, Mined, RailJournal, SignFn, TransferDraft};
+use super::{
+    ChainTransfer, JournalError, LegStatus, Mined, RailJournal, Replacement, SignFn, TransferDraft,
+};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -15,6 +17,8 @@ struct Inner {
     legs: Vec<ChainTransfer>,
     /// Next sequence number per `(chain, from)`.
     next: BTreeMap<(String, String), u64>,
+    /// Replacement ladders per leg id.
+    replacements: BTreeMap<String, Vec<Replacement>>,
 }
 
 /// A journal in memory.
@@ -117,9 +121,62 @@ impl RailJournal for MemoryJournal {
                 leg.block_number = Some(m.block_number);
                 leg.block_hash = Some(m.block_hash);
                 leg.fee_units = m.fee_units.or(leg.fee_units);
+                if let Some(landed) = m.replacement {
+                    leg.tx_hash = landed;
+                }
             }
             leg.failure = failure.map(str::to_owned);
             leg.updated_at_ms = now_ms;
+        }
+        let Inner {
+            legs, replacements, ..
+        } = &mut *inner;
+        // A replacement that landed becomes the leg's transaction, raw bytes included.
+        if let Some(leg) = legs.iter_mut().find(|l| l.draft.leg_id == leg_id) {
+            if let Some(r) = replacements
+                .get(leg_id)
+                .and_then(|rs| rs.iter().find(|r| r.tx_hash == leg.tx_hash))
+            {
+                leg.raw_tx = r.raw_tx.clone();
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_replacements(
+        &self,
+        leg_id: &str,
+        replacements: &[Replacement],
+    ) -> Result<(), JournalError> {
+        self.lock()?
+            .replacements
+            .entry(leg_id.to_owned())
+            .or_insert_with(|| replacements.to_vec());
+        Ok(())
+    }
+
+    async fn replacements(&self, leg_id: &str) -> Result<Vec<Replacement>, JournalError> {
+        Ok(self
+            .lock()?
+            .replacements
+            .get(leg_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn replacement_sent(
+        &self,
+        leg_id: &str,
+        seq: u32,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        if let Some(r) = self
+            .lock()?
+            .replacements
+            .get_mut(leg_id)
+            .and_then(|rs| rs.iter_mut().find(|r| r.seq == seq))
+        {
+            r.sent_at_ms.get_or_insert(now_ms);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 pub use rialto_connectors::chain::ChainError;
 use rialto_connectors::rail::{
-    ChainTransfer, JournalError, LegStatus, Mined, SignFn, TransferDraft,
+    ChainTransfer, JournalError, LegStatus, Mined, Replacement, SignFn, TransferDraft,
 };
 pub use rialto_connectors::rail::{
     FeeLimits, LegAction, LegRequest, PlannedLeg, Rail, RailError, RailJournal, SigningKey,
@@ -63,9 +63,38 @@ impl RailJournal for StoreJournal<'_> {
         failure: Option<&str>,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        let mined = mined.map(|m| (m.block_number, m.block_hash, m.fee_units));
         self.0
             .set_chain_transfer_status(leg_id, status, mined, failure, now_ms)
+            .await
+            .map_err(journal_error)
+    }
+
+    async fn add_replacements(
+        &self,
+        leg_id: &str,
+        replacements: &[Replacement],
+    ) -> Result<(), JournalError> {
+        self.0
+            .add_chain_transfer_replacements(leg_id, replacements)
+            .await
+            .map_err(journal_error)
+    }
+
+    async fn replacements(&self, leg_id: &str) -> Result<Vec<Replacement>, JournalError> {
+        self.0
+            .chain_transfer_replacements(leg_id)
+            .await
+            .map_err(journal_error)
+    }
+
+    async fn replacement_sent(
+        &self,
+        leg_id: &str,
+        seq: u32,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0
+            .set_chain_transfer_replacement_sent(leg_id, seq, now_ms)
             .await
             .map_err(journal_error)
     }

@@ -376,11 +376,7 @@ pub(super) async fn sweep_legs(
                 action: LegAction::Transfer {
                     asset: None,
                     to: deposit_address,
-                    // Twice the estimate's fee cap: head-room for the base fee to rise while
-                    // the gas leg confirms. The sweep is then capped to what the address holds.
-                    amount: u128::from(fee.units)
-                        .saturating_mul(fee.max_fee_per_unit)
-                        .saturating_mul(2),
+                    amount: gas_to_fund(&fee),
                 },
                 fees: FeeLimits::default(),
             };
@@ -393,14 +389,13 @@ pub(super) async fn sweep_legs(
     let sweep_leg = match store.get_chain_transfer(sweep_purpose, &reference).await? {
         Some(leg) => leg,
         None => {
-            // Spend at most the gas the deposit address holds (L1 data fees of rollups are not
-            // covered yet: docs/evm.md).
+            // Spend at most what the deposit address holds: the L1 data fee (OP-stack rollups)
+            // is charged first, whatever the gas price, so the gas gets the rest.
             let gas_held = rail.balance(None, &deposit_address).await?;
-            let gas = chain
+            let quote = chain
                 .node
                 .fee_quote(&deposit_address, &sweep_action)
-                .await?
-                .units;
+                .await?;
             let request = LegRequest {
                 purpose: sweep_purpose,
                 reference: reference.clone(),
@@ -408,8 +403,8 @@ pub(super) async fn sweep_legs(
                 from: deposit_key,
                 action: sweep_action,
                 fees: FeeLimits {
-                    max_fee_per_unit: Some(gas_held / u128::from(gas.max(1))),
-                    extra_units: 0,
+                    max_fee_per_unit: Some(sweep_fee_cap(gas_held, &quote)),
+                    ..FeeLimits::default()
                 },
             };
             rail.send(&request, now_ms).await?
@@ -428,6 +423,22 @@ pub(super) async fn sweep_legs(
     Ok(Some(Swept { amount, held }))
 }
 
+/// What a sweep's gas leg sends its deposit address: twice the estimate's gas cost at its fee
+/// cap and twice its L1 data fee (OP-stack rollups), head-room for both to rise while the gas
+/// leg confirms. The sweep is then capped to what the address holds ([`sweep_fee_cap`]).
+fn gas_to_fund(fee: &rialto_connectors::chain::FeeQuote) -> u128 {
+    u128::from(fee.units)
+        .saturating_mul(fee.max_fee_per_unit)
+        .saturating_add(fee.fixed_fee)
+        .saturating_mul(2)
+}
+
+/// The most a sweep may pay per gas out of the `held` wei of its address: the L1 data fee is
+/// charged whatever the gas price, so the gas gets what is left after it.
+fn sweep_fee_cap(held: u128, quote: &rialto_connectors::chain::FeeQuote) -> u128 {
+    held.saturating_sub(quote.fixed_fee) / u128::from(quote.units.max(1))
+}
+
 /// Whether the leg (re-read, the rail may have confirmed it since) is confirmed.
 async fn confirmed(
     leg: &ChainTransfer,
@@ -442,4 +453,31 @@ async fn confirmed(
         .get_chain_transfer(purpose, reference)
         .await?
         .is_some_and(|l| l.status == LegStatus::Confirmed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rialto_connectors::chain::FeeQuote;
+
+    #[test]
+    fn a_sweep_on_an_op_stack_chain_is_funded_for_its_l1_data_fee_and_pays_gas_from_the_rest() {
+        let quote = FeeQuote {
+            units: 50_000,
+            max_fee_per_unit: 2_000_000_000,
+            fixed_fee: 30_000_000_000_000,
+        };
+        let funded = gas_to_fund(&quote);
+        assert_eq!(funded, 2 * (50_000 * 2_000_000_000 + 30_000_000_000_000));
+        let cap = sweep_fee_cap(funded, &quote);
+        assert!(
+            u128::from(quote.units) * cap + quote.fixed_fee <= funded,
+            "gas at the cap plus the L1 fee fits in what the address holds"
+        );
+        assert_eq!(
+            sweep_fee_cap(quote.fixed_fee, &quote),
+            0,
+            "an address holding only the L1 fee can pay no gas"
+        );
+    }
 }

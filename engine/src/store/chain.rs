@@ -11,7 +11,9 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use super::{CasOutcome, IntentChange, PaymentTransaction, StoreError};
 
 /// The legs a rail records (its journal's types, from `rialto-connectors`).
-pub use rialto_connectors::rail::{ChainTransfer, LegStatus, SignFn, SignedLeg, TransferDraft};
+pub use rialto_connectors::rail::{
+    ChainTransfer, LegStatus, Mined, Replacement, ReplacementKind, SignFn, SignedLeg, TransferDraft,
+};
 
 /// A per-intent deposit address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +46,8 @@ pub trait ChainStore: Send + Sync + 'static {
         reference: &str,
     ) -> Result<Option<ChainTransfer>, StoreError>;
 
-    /// The gateway's own leg whose transaction is `tx_hash` on `chain_id`, if any.
+    /// The gateway's own leg whose transaction is `tx_hash` on `chain_id`, if any: its recorded
+    /// transaction or any of its replacements.
     async fn chain_transfer_by_hash(
         &self,
         chain_id: &str,
@@ -58,14 +61,35 @@ pub trait ChainStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ChainTransfer>, StoreError>;
 
-    /// Moves a leg forward; a leg that is already `confirmed` or `failed` is left as it is.
+    /// Moves a leg forward; a leg that is already `confirmed` or `failed` is left as it is. A
+    /// `mined` naming a replacement makes it the leg's transaction (hash and raw bytes).
     async fn set_chain_transfer_status(
         &self,
         leg_id: &str,
         status: LegStatus,
-        // (block number, block hash, gas fee paid in wei)
-        mined: Option<(i64, String, Option<u128>)>,
+        mined: Option<Mined>,
         failure: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Stores the replacement ladder of a leg, once (a leg that has one keeps it).
+    async fn add_chain_transfer_replacements(
+        &self,
+        leg_id: &str,
+        replacements: &[Replacement],
+    ) -> Result<(), StoreError>;
+
+    /// A leg's replacements, by `seq`.
+    async fn chain_transfer_replacements(
+        &self,
+        leg_id: &str,
+    ) -> Result<Vec<Replacement>, StoreError>;
+
+    /// Notes when replacement `seq` of a leg was first broadcast.
+    async fn set_chain_transfer_replacement_sent(
+        &self,
+        leg_id: &str,
+        seq: u32,
         now_ms: i64,
     ) -> Result<(), StoreError>;
 

@@ -11,6 +11,7 @@ mod anvil;
 mod artifact;
 mod deploy;
 pub mod rail_harness;
+pub mod replacement_check;
 mod sandbox;
 mod tx;
 

@@ -84,6 +84,11 @@ impl AnvilRailHarness {
         }
     }
 
+    /// The chain the harness's rails run on (a test may clone it with another policy).
+    pub fn chain(&self) -> &EvmChain {
+        &self.chain
+    }
+
     fn usdc(&self) -> WireAddress {
         to_wire(&self.manifest.tokens["USDC"].address).unwrap()
     }

@@ -576,7 +576,12 @@ pub(crate) async fn relay_for_intent(
             data: calldata.to_vec(),
             moves: Some((asset.contract, units)),
         },
-        fees: FeeLimits::default(),
+        // The payment transaction bound below is watched by this leg's first hash: a
+        // replacement landing under another hash would leave the payment unseen.
+        fees: FeeLimits {
+            pinned: true,
+            ..FeeLimits::default()
+        },
     };
     let sent = rail.send(&request, state.clock.now_ms()).await;
     // Stored means it will be sent (the worker re-broadcasts it), even if this call failed

@@ -7,7 +7,10 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::chain::{ChainStore, ChainTransfer, DepositAddress, LegStatus, SignFn, TransferDraft};
+use super::chain::{
+    ChainStore, ChainTransfer, DepositAddress, LegStatus, Mined, Replacement, ReplacementKind,
+    SignFn, TransferDraft,
+};
 use super::sql::{cas_intent, insert_event, SqlStore, INTENT_SELECT};
 use super::{
     CasOutcome, IntentChange, PaymentSource, PaymentTransaction, PaymentTxStatus, StoreError,
@@ -228,8 +231,11 @@ impl ChainStore for SqlStore {
         chain_id: &str,
         tx_hash: &str,
     ) -> Result<Option<ChainTransfer>, StoreError> {
+        // Any transaction that can land for a leg names it: a replacement of it too.
         let row = sqlx::query(&format!(
-            "SELECT {LEG_SELECT} FROM chain_transfers WHERE chain_id = $1 AND tx_hash = $2"
+            "SELECT {LEG_SELECT} FROM chain_transfers WHERE chain_id = $1 AND (tx_hash = $2 OR \
+             leg_id IN (SELECT leg_id FROM chain_transfer_replacements WHERE chain_id = $1 AND \
+             tx_hash = $2))"
         ))
         .bind(chain_id.to_owned())
         .bind(tx_hash.to_ascii_lowercase())
@@ -260,19 +266,30 @@ impl ChainStore for SqlStore {
         &self,
         leg_id: &str,
         status: LegStatus,
-        mined: Option<(i64, String, Option<u128>)>,
+        mined: Option<Mined>,
         failure: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (block_number, block_hash, fee) = match mined {
-            Some((n, h, f)) => (Some(n), Some(h), f.map(|f| f.to_string())),
-            None => (None, None, None),
+        let (block_number, block_hash, fee, landed) = match mined {
+            Some(m) => (
+                Some(m.block_number),
+                Some(m.block_hash),
+                m.fee_units.map(|f| f.to_string()),
+                m.replacement,
+            ),
+            None => (None, None, None, None),
         };
+        // A replacement that landed becomes the leg's transaction; its hash must be one of the
+        // leg's own replacements (the sub-selects find nothing otherwise, and COALESCE keeps
+        // the recorded one).
         sqlx::query(
             "UPDATE chain_transfers SET status = $1, block_number = COALESCE($2, block_number), \
              block_hash = COALESCE($3, block_hash), failure = COALESCE($4, failure), updated_at \
-             = $5, fee_wei = COALESCE($7, fee_wei) WHERE leg_id = $6 AND status IN ('pending', \
-             'submitted')",
+             = $5, fee_wei = COALESCE($7, fee_wei), raw_tx = COALESCE((SELECT r.raw_tx FROM \
+             chain_transfer_replacements r WHERE r.leg_id = $6 AND r.tx_hash = $8), raw_tx), \
+             tx_hash = COALESCE((SELECT r.tx_hash FROM chain_transfer_replacements r WHERE \
+             r.leg_id = $6 AND r.tx_hash = $8), tx_hash) WHERE leg_id = $6 AND status IN \
+             ('pending', 'submitted')",
         )
         .bind(status.as_str())
         .bind(block_number)
@@ -281,6 +298,96 @@ impl ChainStore for SqlStore {
         .bind(now_ms)
         .bind(leg_id.to_owned())
         .bind(fee)
+        .bind(landed)
+        .execute(&self.writer)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn add_chain_transfer_replacements(
+        &self,
+        leg_id: &str,
+        replacements: &[Replacement],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.db()?;
+        // One ladder per leg: a second instance's ladder (other fees, other hashes) is not
+        // mixed into the first.
+        let has: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM chain_transfer_replacements WHERE leg_id = $1 LIMIT 1",
+        )
+        .bind(leg_id.to_owned())
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+        if has.is_some() {
+            return Ok(());
+        }
+        for r in replacements {
+            let inserted = sqlx::query(
+                "INSERT INTO chain_transfer_replacements (leg_id, seq, chain_id, kind, raw_tx, \
+                 tx_hash, sent_at) SELECT leg_id, $2, chain_id, $3, $4, $5, NULL FROM \
+                 chain_transfers WHERE leg_id = $1",
+            )
+            .bind(leg_id.to_owned())
+            .bind(i64::from(r.seq))
+            .bind(r.kind.as_str())
+            .bind(r.raw_tx.clone())
+            .bind(r.tx_hash.to_ascii_lowercase())
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                // Another instance stored its ladder meanwhile: keep that one.
+                Err(err) if is_unique_violation(&err) => return Ok(()),
+                Err(err) => return Err(StoreError::Database(Box::new(err))),
+            }
+        }
+        tx.commit().await.db()?;
+        Ok(())
+    }
+
+    async fn chain_transfer_replacements(
+        &self,
+        leg_id: &str,
+    ) -> Result<Vec<Replacement>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, raw_tx, tx_hash, sent_at FROM chain_transfer_replacements WHERE \
+             leg_id = $1 ORDER BY seq",
+        )
+        .bind(leg_id.to_owned())
+        .fetch_all(&self.writer)
+        .await
+        .db()?;
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.try_get("seq").db()?;
+                let kind: String = row.try_get("kind").db()?;
+                Ok(Replacement {
+                    seq: u32::try_from(seq).map_err(|_| corrupt("replacement seq"))?,
+                    kind: ReplacementKind::parse(&kind)
+                        .ok_or_else(|| corrupt("replacement kind"))?,
+                    raw_tx: row.try_get("raw_tx").db()?,
+                    tx_hash: row.try_get("tx_hash").db()?,
+                    sent_at_ms: row.try_get("sent_at").db()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_chain_transfer_replacement_sent(
+        &self,
+        leg_id: &str,
+        seq: u32,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE chain_transfer_replacements SET sent_at = $3 WHERE leg_id = $1 AND seq = $2 \
+             AND sent_at IS NULL",
+        )
+        .bind(leg_id.to_owned())
+        .bind(i64::from(seq))
+        .bind(now_ms)
         .execute(&self.writer)
         .await
         .db()?;
