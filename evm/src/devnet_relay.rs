@@ -32,6 +32,7 @@ impl FiatTokenMinter {
             fees: FeeLimits {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
+                pinned: false,
             },
         }
     }
