@@ -1,9 +1,7 @@
-//! The store ports: what the engine needs persisted, split by area ([`WebhookStore`],
-//! [`ComplianceStore`], [`chain::ChainStore`], [`exchange::ExchangeStore`],
-//! [`ledger::LedgerStore`], [`money::MoneyStore`], [`quote::QuoteStore`],
-//! [`reconcile::ReconcileStore`], [`access::AccessStore`], [`checkout::CheckoutStore`]) and gathered in [`Store`]. The gateway's `SqlStore`
-//! implements them for SQLite (the embedded default) and PostgreSQL; the conformance suite in
-//! `gateway/tests/store_conformance.rs` runs against both.
+//! The store ports: what the engine needs persisted, split by area (one trait per module
+//! below, plus [`WebhookStore`] and [`ComplianceStore`] here) and gathered in [`Store`]. The
+//! gateway's `SqlStore` implements them for SQLite (the embedded default) and PostgreSQL; the
+//! shared store suites (`gateway/tests/store_*.rs`) run against both.
 //!
 //! Writes that answer an API request carry the request's idempotency record, and the store
 //! commits both in one transaction: a crash can never leave a created object without its

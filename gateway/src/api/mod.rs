@@ -114,6 +114,37 @@ impl AppState {
     }
 }
 
+/// Compliance operators' routes (and the sandbox's funds helper that drives screening).
+fn compliance_routes() -> Router<AppState> {
+    Router::new()
+        .route("/compliance/screenings", post(compliance::screen))
+        .route("/compliance/reload", post(compliance::reload))
+        .route("/compliance/cases", get(compliance::list_cases))
+        .route("/compliance/cases/{id}", get(compliance::retrieve_case))
+        .route(
+            "/compliance/payment_intents/{id}/payer_details",
+            get(payer_details::retrieve),
+        )
+        .route("/compliance/cases/{id}/approve", post(compliance::approve))
+        .route("/compliance/cases/{id}/reject", post(compliance::reject))
+        .route(
+            "/compliance/list_entries",
+            post(compliance::create_list_entry).get(compliance::list_list_entries),
+        )
+        .route(
+            "/compliance/list_entries/{id}",
+            axum::routing::delete(compliance::delete_list_entry),
+        )
+        .route(
+            "/compliance/policies/{merchant}",
+            post(compliance::set_policy),
+        )
+        .route(
+            "/test_helpers/payment_intents/{id}/fund",
+            post(compliance::fund_test_helper),
+        )
+}
+
 /// The whole application: `/v1` API, operations endpoints and the layers around them.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
@@ -190,32 +221,6 @@ pub fn router(state: AppState) -> Router {
             "/webhook_endpoints/{id}/rotate_secret",
             post(webhook_endpoints::rotate_secret),
         )
-        .route("/compliance/screenings", post(compliance::screen))
-        .route("/compliance/reload", post(compliance::reload))
-        .route("/compliance/cases", get(compliance::list_cases))
-        .route("/compliance/cases/{id}", get(compliance::retrieve_case))
-        .route(
-            "/compliance/payment_intents/{id}/payer_details",
-            get(payer_details::retrieve),
-        )
-        .route("/compliance/cases/{id}/approve", post(compliance::approve))
-        .route("/compliance/cases/{id}/reject", post(compliance::reject))
-        .route(
-            "/compliance/list_entries",
-            post(compliance::create_list_entry).get(compliance::list_list_entries),
-        )
-        .route(
-            "/compliance/list_entries/{id}",
-            axum::routing::delete(compliance::delete_list_entry),
-        )
-        .route(
-            "/compliance/policies/{merchant}",
-            post(compliance::set_policy),
-        )
-        .route(
-            "/test_helpers/payment_intents/{id}/fund",
-            post(compliance::fund_test_helper),
-        )
         .route("/reports/payments", get(reports::payments))
         .route("/reports/fees", get(reports::fees))
         .route("/reports/settlements", get(reports::settlements))
@@ -228,6 +233,7 @@ pub fn router(state: AppState) -> Router {
         .route("/x402/settle", post(x402::settle))
         .route("/x402/supported", get(x402::supported))
         .merge(access_routes())
+        .merge(compliance_routes())
         .merge(checkout_session_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
