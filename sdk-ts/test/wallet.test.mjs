@@ -169,7 +169,7 @@ test("a wallet quotes a route, accepts it, follows it and is told to sign its fu
   }
   assert.equal(quotes.object, "list");
   const best = quotes.data[0];
-  assert.deepEqual(best.legs.map((l) => l.kind), ["dex_swap", "cctp_bridge"]);
+  assert.deepEqual(best.legs.map((l) => l.kind), ["dex_swap", "bridge"]);
   assert.ok(Number(best.merchant_amount) >= 20);
   const payer = manifest.chains.find((c) => c.alias === "devnet-ethereum").payers[0].address;
   const accepted = await wallet.acceptQuote(best.id, { payer_address: payer, client_secret: clientSecret });
