@@ -1647,11 +1647,7 @@ export interface components {
             /** @description Required with a publishable key: the intent's client secret. */
             client_secret?: string | null;
             payer?: null | components["schemas"]["PayerParams"];
-            /**
-             * @description IVMS101 (2020) originator and beneficiary, as the travel rule needs them
-             *     (`{"originator": …, "beneficiary": …}`); validated against every rule of the standard.
-             */
-            travel_rule?: Record<string, never> | null;
+            travel_rule?: null | components["schemas"]["TravelRulePayload"];
         };
         /** @description What was stored for the intent, without the data itself. */
         PayerDetailsReceipt: {
@@ -2117,6 +2113,17 @@ export interface components {
         TransactionRequestParams: {
             /** @description The payer's public key, base58. */
             account: string;
+        };
+        /**
+         * @description The IVMS101 payload as the document states it: the two parties are required (other
+         *     IVMS101 members such as `originatingVASP` or `transferPath` may be given); the standard's
+         *     own rules are checked by the server, which names the one broken (`travel_rule_invalid`).
+         */
+        TravelRulePayload: {
+            /** @description `{"originatorPersons": [...], "accountNumber": [...]}`. */
+            originator: Record<string, never>;
+            /** @description `{"beneficiaryPersons": [...], "accountNumber": [...]}`. */
+            beneficiary: Record<string, never>;
         };
         UpdateEndpointParams: {
             url?: string | null;

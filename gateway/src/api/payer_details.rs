@@ -34,8 +34,22 @@ pub struct PayerDetailsParams {
     pub payer: Option<PayerParams>,
     /// IVMS101 (2020) originator and beneficiary, as the travel rule needs them
     /// (`{"originator": …, "beneficiary": …}`); validated against every rule of the standard.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<TravelRulePayload>)]
     pub travel_rule: Option<serde_json::Value>,
+}
+
+/// The IVMS101 payload as the document states it: the two parties are required (other
+/// IVMS101 members such as `originatingVASP` or `transferPath` may be given); the standard's
+/// own rules are checked by the server, which names the one broken (`travel_rule_invalid`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TravelRulePayload {
+    /// `{"originatorPersons": [...], "accountNumber": [...]}`.
+    #[schema(value_type = Object)]
+    originator: serde_json::Value,
+    /// `{"beneficiaryPersons": [...], "accountNumber": [...]}`.
+    #[schema(value_type = Object)]
+    beneficiary: serde_json::Value,
 }
 
 /// What was stored for the intent, without the data itself.

@@ -53,6 +53,7 @@ pub struct TransactionRequestInfo {
 #[serde(deny_unknown_fields)]
 pub struct TransactionRequestParams {
     /// The payer's public key, base58.
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
     pub account: String,
 }
 
