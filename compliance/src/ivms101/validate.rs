@@ -6,8 +6,8 @@
 use std::fmt;
 
 use super::{
-    GeographicAddress, LegalPerson, NationalIdentification, NaturalPerson, NaturalPersonNameId,
-    Party, Person, TravelRuleData,
+    GeographicAddress, LegalPerson, LegalPersonNameId, NationalIdentification, NaturalPerson,
+    NaturalPersonNameId, Party, Person, TravelRuleData,
 };
 use crate::country::CountryCode;
 use crate::identifiers::BirthDate;
@@ -273,28 +273,48 @@ impl Check {
         }
     }
 
-    fn natural(&mut self, path: &str, p: &NaturalPerson, originator: bool) {
-        if !p
-            .name
-            .name_identifier
-            .iter()
-            .any(|n| n.name_identifier_type == "LEGL")
-        {
+    /// A person's three name lists (legal-script, local and phonetic), each name checked by
+    /// `each`, and the rule that one name of the first list is of type LEGL (C5 or C6).
+    fn names<T>(
+        &mut self,
+        path: &str,
+        lists: [&[T]; 3],
+        is_legal: impl Fn(&T) -> bool,
+        rule: Rule,
+        each: impl Fn(&mut Self, &str, &T),
+    ) {
+        if !lists[0].iter().any(is_legal) {
             self.push(
                 &format!("{path}.name"),
-                Rule::LegalNamePresentNaturalPerson,
+                rule,
                 "a nameIdentifier of type LEGL is required",
             );
         }
-        for (list, names) in [
-            ("nameIdentifier", &p.name.name_identifier),
-            ("localNameIdentifier", &p.name.local_name_identifier),
-            ("phoneticNameIdentifier", &p.name.phonetic_name_identifier),
-        ] {
+        let kinds = [
+            "nameIdentifier",
+            "localNameIdentifier",
+            "phoneticNameIdentifier",
+        ];
+        for (kind, names) in kinds.into_iter().zip(lists) {
             for (j, n) in names.iter().enumerate() {
-                self.natural_name(&format!("{path}.name.{list}[{j}]"), n);
+                each(self, &format!("{path}.name.{kind}[{j}]"), n);
             }
         }
+    }
+
+    fn natural(&mut self, path: &str, p: &NaturalPerson, originator: bool) {
+        let name = &p.name;
+        self.names(
+            path,
+            [
+                &name.name_identifier,
+                &name.local_name_identifier,
+                &name.phonetic_name_identifier,
+            ],
+            |n| n.name_identifier_type == "LEGL",
+            Rule::LegalNamePresentNaturalPerson,
+            Self::natural_name,
+        );
         self.addresses(path, &p.geographic_address);
         if let Some(id) = &p.national_identification {
             self.national_id(path, id, false);
@@ -367,40 +387,34 @@ impl Check {
         );
     }
 
+    fn legal_name(&mut self, at: &str, n: &LegalPersonNameId) {
+        self.text(
+            &format!("{at}.legalPersonName"),
+            Some(&n.legal_person_name),
+            100,
+            true,
+        );
+        self.code(
+            &format!("{at}.legalPersonNameIdentifierType"),
+            &n.legal_person_name_identifier_type,
+            "LegalPersonNameTypeCode",
+            &LEGAL_NAME_TYPES,
+        );
+    }
+
     fn legal(&mut self, path: &str, p: &LegalPerson, originator: bool) {
-        if !p
-            .name
-            .name_identifier
-            .iter()
-            .any(|n| n.legal_person_name_identifier_type == "LEGL")
-        {
-            self.push(
-                &format!("{path}.name"),
-                Rule::LegalNamePresentLegalPerson,
-                "a nameIdentifier of type LEGL is required",
-            );
-        }
-        for (list, names) in [
-            ("nameIdentifier", &p.name.name_identifier),
-            ("localNameIdentifier", &p.name.local_name_identifier),
-            ("phoneticNameIdentifier", &p.name.phonetic_name_identifier),
-        ] {
-            for (j, n) in names.iter().enumerate() {
-                let at = format!("{path}.name.{list}[{j}]");
-                self.text(
-                    &format!("{at}.legalPersonName"),
-                    Some(&n.legal_person_name),
-                    100,
-                    true,
-                );
-                self.code(
-                    &format!("{at}.legalPersonNameIdentifierType"),
-                    &n.legal_person_name_identifier_type,
-                    "LegalPersonNameTypeCode",
-                    &LEGAL_NAME_TYPES,
-                );
-            }
-        }
+        let name = &p.name;
+        self.names(
+            path,
+            [
+                &name.name_identifier,
+                &name.local_name_identifier,
+                &name.phonetic_name_identifier,
+            ],
+            |n| n.legal_person_name_identifier_type == "LEGL",
+            Rule::LegalNamePresentLegalPerson,
+            Self::legal_name,
+        );
         self.addresses(path, &p.geographic_address);
         self.text(
             &format!("{path}.customerNumber"),
