@@ -119,6 +119,7 @@ impl Devnet {
                 artifacts: &artifacts,
                 accounts: &accounts,
                 sandbox: &sandbox,
+                peers: &config.chains,
             })
         });
         let chains = futures::future::try_join_all(deploys).await?;
