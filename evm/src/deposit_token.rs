@@ -127,9 +127,9 @@ mod tests {
             minter.to_string(),
             "0x9f2df0fed2c77648de5860a4cc508cd0818c85b8b8a1ab4ceeef8d981c8956a6"
         );
-        let slot = alloy::primitives::U256::from_be_bytes(
-            keccak256("eip1967.proxy.implementation").0,
-        ) - alloy::primitives::U256::from(1);
+        let slot =
+            alloy::primitives::U256::from_be_bytes(keccak256("eip1967.proxy.implementation").0)
+                - alloy::primitives::U256::from(1);
         assert_eq!(B256::from(slot), IMPLEMENTATION_SLOT);
     }
 }
