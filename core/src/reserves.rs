@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn reserves_exactly_equal_to_the_supply_pass_and_one_base_unit_less_is_a_breach() {
-        assert_eq!(GUARD.check(&report("100", 1000), &token("100"), 1000), Ok(()));
+        assert_eq!(
+            GUARD.check(&report("100", 1000), &token("100"), 1000),
+            Ok(())
+        );
         let breach = GUARD
             .check(&report("99.999999", 1000), &token("100"), 1000)
             .unwrap_err();

@@ -19,6 +19,7 @@ sol! {
     interface IDepositToken {
         error HolderNotAllowed(address holder);
         error EnforcedPause();
+        error InvalidInitialization();
         error AccessControlUnauthorizedAccount(address account, bytes32 neededRole);
         event AllowlistUpdated(address indexed holder, bool allowed);
         event Transfer(address indexed from, address indexed to, uint256 value);

@@ -198,6 +198,18 @@ async fn an_upgrade_keeps_balances_roles_and_the_allow_list_and_only_the_upgrade
     let bank_address = to_wire(&rails(chain).issuing_bank.address).unwrap();
     let old = implementation(&p, &token_address).await.unwrap();
     assert_eq!(old, rails(chain).deposit_tokens[SYMBOL].implementation);
+    let inst = institution(chain).await;
+    let take_over = IDepositToken::new(to_wire(&old).unwrap(), &inst)
+        .initialize("x".into(), "x".into(), institution_address)
+        .call()
+        .await;
+    assert!(
+        matches!(
+            token_error(take_over),
+            IDepositTokenErrors::InvalidInitialization(_)
+        ),
+        "the bare implementation cannot be initialized"
+    );
 
     // A second implementation from the committed artifact, as an upgrade would deploy.
     let artifact: serde_json::Value = serde_json::from_str(
@@ -226,7 +238,6 @@ async fn an_upgrade_keeps_balances_roles_and_the_allow_list_and_only_the_upgrade
     let token = IDepositToken::new(to_wire(&token_address).unwrap(), &b);
     let balance_before = token.balanceOf(institution_address).call().await.unwrap();
     let supply_before = token.totalSupply().call().await.unwrap();
-    let inst = institution(chain).await;
     let stranger = IDepositToken::new(to_wire(&token_address).unwrap(), &inst)
         .upgradeToAndCall(new_impl, Bytes::new())
         .call()

@@ -54,7 +54,7 @@ impl Deployment<'_> {
             ),
         ]);
         for (dest, lane) in &ccip.lanes {
-            allow_listed.insert(format!("ccip_on_ramp:{dest}"), lane.on_ramp.clone());
+            allow_listed.insert(format!("ccip_on_ramp:{dest}"), lane.on_ramp);
         }
         let contract = IDepositToken::new(token, &self.p);
         for (who, address) in &allow_listed {
