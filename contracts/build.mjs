@@ -138,7 +138,44 @@ const OWN_TARGETS = {
   "PayPalUsdLike.sol": ["PayPalUsdLike"],
   "ContractWalletLike.sol": ["ContractWalletLike"],
   "chainlink/v0.8/shared/mocks/MockV3Aggregator.sol": ["MockV3Aggregator"],
+  "DepositToken.sol": ["DepositToken"],
+  "ccip/DevnetCcipStandIns.sol": ["DevnetCcipOnRamp", "DevnetRmnStandIn"],
+  // imported by the files above and emitted verbatim from their packages
+  "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol": ["ERC1967Proxy"],
+  "@chainlink/contracts-ccip/contracts/Router.sol": ["Router"],
 };
+
+// npm import prefixes -> where they live: pinned npm packages, or vendor packs (extracted by
+// tools/devnet/install.sh) for the Chainlink packages whose `npm install` fails. The
+// `@openzeppelin/contracts@x.y.z/` prefixes are Chainlink's remappings (contracts-ccip's
+// remappings.txt) for the two OpenZeppelin versions its sources pin.
+const IMPORT_ROOTS = [
+  ["@openzeppelin/contracts@4.8.3/", { pkg: "@openzeppelin/contracts-4.8.3" }],
+  ["@openzeppelin/contracts@5.0.2/", { pkg: "@openzeppelin/contracts-5.0.2" }],
+  ["@openzeppelin/contracts-upgradeable/", { pkg: "@openzeppelin/contracts-upgradeable" }],
+  ["@openzeppelin/contracts/", { pkg: "@openzeppelin/contracts" }],
+  ["@chainlink/contracts-ccip/", { vendor: "@chainlink/contracts-ccip" }],
+  ["@chainlink/contracts/", { vendor: "@chainlink/contracts" }],
+];
+
+/** {file, origin} of an npm import path, or null for our own sources */
+function resolveImport(p) {
+  for (const [prefix, where] of IMPORT_ROOTS) {
+    if (!p.startsWith(prefix)) continue;
+    const inner = p.slice(prefix.length);
+    if (where.pkg) {
+      const dir = path.join(nm, where.pkg);
+      const meta = pkgJson(where.pkg);
+      return { file: path.join(dir, inner), origin: { package: meta.name, version: meta.version, path: inner, via: `npm ${where.pkg}` } };
+    }
+    const pack = pkgJsonSafe(path.join(devnet, "package.json")).vendorPacks[where.vendor];
+    return {
+      file: path.join(devnet, pack.dir, inner),
+      origin: { package: where.vendor, version: pack.version, path: inner, integrity: pack.integrity, via: "vendor pack (npm pack)" },
+    };
+  }
+  return null;
+}
 
 // verbatim copies of @chainlink/contracts files (checked against the vendor pack when present)
 const CHAINLINK = pkgJsonSafe(path.join(devnet, "package.json")).vendorPacks["@chainlink/contracts"];
@@ -186,7 +223,12 @@ function compileOwn() {
   const input = { language: "Solidity", sources, settings: SOLC_SETTINGS };
   const out = JSON.parse(
     solc.compile(JSON.stringify(input), {
-      import: (p) => ({ error: `import ${p} not found (all sources must live in contracts/src)` }),
+      import: (p) => {
+        const r = resolveImport(p);
+        if (!r) return { error: `import ${p} is neither in contracts/src nor a known npm prefix` };
+        if (!fs.existsSync(r.file)) return { error: `${p}: ${rel(r.file)} missing (run tools/devnet/install.sh)` };
+        return { contents: fs.readFileSync(r.file, "utf8") };
+      },
     }),
   );
   const errors = (out.errors || []).filter((e) => e.severity === "error");
@@ -200,6 +242,7 @@ function compileOwn() {
     for (const name of names) {
       const c = out.contracts[file][name];
       const isChainlink = file.startsWith("chainlink/");
+      const npm = resolveImport(file);
       const settings = { ...SOLC_SETTINGS };
       delete settings.outputSelection;
       addArtifact({
@@ -212,10 +255,11 @@ function compileOwn() {
         libraries: {},
         methodIdentifiers: methodIdentifiers(c.abi),
         compiler: { name: "solc-js", version, settings },
-        sourceHash: `sha256:${sha256(fs.readFileSync(path.join(srcDir, file)))}`,
+        sourceHash: `sha256:${sha256(fs.readFileSync(npm ? npm.file : path.join(srcDir, file)))}`,
         provenance: {
           kind: "compiled",
-          source: `contracts/src/${file}`,
+          source: npm ? file : `contracts/src/${file}`,
+          ...(npm ? { sourceOrigin: npm.origin } : {}),
           ...(isChainlink
             ? {
                 sourceOrigin: {

@@ -15,6 +15,8 @@
 //! - [`clock`]: the one injected `Clock` (system and manual).
 //! - [`ledger`]: the double-entry ledger's `Account`, `Entry` and `Posting`, balanced per asset.
 //! - [`payment_uri`]: Solana Pay and EIP-681 payment URIs, strict parsers and canonical builders.
+//! - [`reserves`]: Proof of Reserve as a guard: `PorGuard` (reserves cover supply, report fresh)
+//!   and Chainlink's secure-mint rule (supply + mint ≤ reserves).
 
 pub mod address;
 pub mod asset;
@@ -25,6 +27,7 @@ pub mod intent;
 pub mod ledger;
 pub mod money;
 pub mod payment_uri;
+pub mod reserves;
 
 pub use address::{Address, AddressError};
 pub use asset::{Asset, AssetKind, AssetRegistry, Chain, RegistryError};
@@ -33,3 +36,4 @@ pub use clock::Clock;
 pub use id::{Id, IdError, IdKind};
 pub use intent::{PaymentEvent, PaymentStatus, TransitionError};
 pub use money::{Currency, CurrencyKind, Money, MoneyError};
+pub use reserves::{PorGuard, ReserveBreach, ReserveReport};

@@ -138,7 +138,7 @@ pub fn judge_sequencer(
     Ok(())
 }
 
-fn u80_to_u128(v: U80) -> u128 {
+pub(crate) fn u80_to_u128(v: U80) -> u128 {
     // 80 bits always fit in 128.
     v.to::<u128>()
 }
@@ -190,7 +190,7 @@ pub fn judge_round(
 
 /// `answer / 10^decimals`, exactly. `Decimal` holds 96-bit mantissas and scales up to 28, which
 /// covers every real feed (8 or 18 decimals, answers far below 2^96).
-fn scale_answer(feed: &str, answer: I256, decimals: u8) -> Result<Decimal, EvmError> {
+pub(crate) fn scale_answer(feed: &str, answer: I256, decimals: u8) -> Result<Decimal, EvmError> {
     let out_of_range = || EvmError::FeedAnswerOutOfRange {
         feed: feed.to_owned(),
         answer: answer.to_string(),

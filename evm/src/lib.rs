@@ -36,6 +36,12 @@
 //!   [`price_feed::ChainlinkPriceFeed`], which also implements the connectors' `PriceFeed`
 //!   (sequencer first, then a judged `latestRoundData`, over an injected clock) and
 //!   [`price_feed::FallbackPriceFeed`] (second source on outages only, never on refusals).
+//! - [`deposit_token`]: the permissioned deposit token (JPMD-shaped devnet stand-in): bindings,
+//!   roles, `is_allowed`, `total_supply` and the EIP-1967 implementation read.
+//! - [`reserves`]: Proof of Reserve reads: a reserve feed's `latestRoundData` as a
+//!   `ReserveReport`, judged by `rialto_core::PorGuard` (coverage, freshness, secure mint).
+//! - [`ccip`]: Chainlink CCIP's `IRouterClient` (`getFee`, `ccipSend`, `EVM2AnyMessage`) and the
+//!   devnet on-ramp stand-in's event.
 //! - [`contracts`]: `sol!` bindings for the deployed contracts and the conversions between
 //!   `rialto_core::Address` and alloy's address.
 //! - [`transfers`]: [`transfers::observe_transfer`]: what a submitted transaction paid (its
@@ -55,10 +61,12 @@
 //! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
 //!   an EIP-3009 authorization.
 
+pub mod ccip;
 pub mod chain;
 pub mod chainlink;
 pub mod contracts;
 pub mod deposit;
+pub mod deposit_token;
 pub mod devnet;
 pub mod devnet_bridge;
 pub mod devnet_relay;
@@ -74,6 +82,7 @@ pub mod provider;
 pub mod rail;
 mod rail_replace;
 pub mod replace;
+pub mod reserves;
 pub mod sender;
 pub mod transfers;
 pub mod uniswap;

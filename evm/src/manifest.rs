@@ -49,8 +49,87 @@ pub struct ChainManifest {
     pub proxy_admin: Address,
     /// Configured FiatToken minter, so a sandbox faucet can mint more USDC/EURC.
     pub minter: Account,
-    /// The gateway's own hot wallet (anvil #8), funded with ETH only.
+    /// The gateway's own hot wallet (anvil #8), funded with ETH only. Also Rialto's treasury
+    /// address, allow-listed for the deposit token.
     pub gateway_hot_wallet: Account,
+    /// Issue 17's institutional rails; absent from manifests written before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institutional: Option<InstitutionalManifest>,
+}
+
+/// The institutional rails on one chain: the devnet stand-in deposit token, a Proof of Reserve
+/// feed per stablecoin and deposit token, and Chainlink's CCIP router.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstitutionalManifest {
+    /// By symbol, e.g. `JPMD-DEV`.
+    pub deposit_tokens: BTreeMap<String, DepositTokenEntry>,
+    /// By token symbol (`USDC`, `EURC`, `USDT`, `PYUSD`, `JPMD-DEV`).
+    pub reserve_feeds: BTreeMap<String, ReserveFeedEntry>,
+    pub ccip: CcipEntry,
+    /// Holds every deposit-token role (mint, burn, allow-list admin, pause, upgrade, admin).
+    pub issuing_bank: Account,
+    /// An allow-listed institution holding deposit tokens, to pay with.
+    pub institution_payer: Account,
+}
+
+/// A permissioned deposit token (`DepositToken` behind an `ERC1967Proxy`, UUPS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositTokenEntry {
+    /// The proxy: the token's address.
+    #[serde(with = "evm_address")]
+    pub address: Address,
+    #[serde(with = "evm_address")]
+    pub implementation: Address,
+    pub name: String,
+    pub decimals: u8,
+    /// Who was allow-listed at deploy, by role (`institution_payer`, `gateway_treasury`, …).
+    #[serde(with = "evm_address_map")]
+    pub allow_listed: BTreeMap<String, Address>,
+}
+
+/// A devnet reserve feed: Chainlink's `MockV3Aggregator` posting reserves, not a live PoR feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReserveFeedEntry {
+    #[serde(with = "evm_address")]
+    pub address: Address,
+    pub decimals: u8,
+    pub heartbeat_secs: u64,
+    /// Whole units of the token's currency the feed started with (supply plus headroom).
+    pub initial_reserves: Decimal,
+    /// Says what it is: `devnet reserve feed (Chainlink MockV3Aggregator)`.
+    pub kind: String,
+}
+
+/// Chainlink's CCIP `Router` on this chain and the devnet stand-ins behind it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CcipEntry {
+    /// This chain's selector on the devnet. Rialto's devnet value (the EIP-155 id), not one of
+    /// Chainlink's registry.
+    pub chain_selector: u64,
+    /// Chainlink's `Router` (CCIP 1.6.2), compiled verbatim.
+    #[serde(with = "evm_address")]
+    pub router: Address,
+    /// `DevnetRmnStandIn`: stands in for Chainlink's Risk Management Network.
+    #[serde(with = "evm_address")]
+    pub rmn_stand_in: Address,
+    /// The fee token a native-fee send is wrapped into (the devnet WETH9).
+    #[serde(with = "evm_address")]
+    pub wrapped_native: Address,
+    /// By destination alias.
+    pub lanes: BTreeMap<String, CcipLane>,
+    /// The devnet relayer, stand-in for Chainlink's DON: registered on this router as the
+    /// off-ramp of every other devnet chain, it delivers with `routeMessage`.
+    pub relayer: Account,
+}
+
+/// One destination: its selector and the `DevnetCcipOnRamp` (stand-in on-ramp and lock pool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CcipLane {
+    pub dest_chain_selector: u64,
+    #[serde(with = "evm_address")]
+    pub on_ramp: Address,
+    /// The flat fee the on-ramp quotes for a native-fee message, in wei.
+    pub native_fee_wei: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +276,7 @@ mod tests {
                 chain_id: "eip155:31337".parse().unwrap(),
                 alias: "devnet-ethereum".into(),
                 rpc_url: "http://127.0.0.1:1".into(),
+                institutional: None,
                 tokens: BTreeMap::from([(
                     "USDC".into(),
                     TokenEntry {

@@ -11,7 +11,9 @@
 // Covered: SignatureChecker + FiatTokenV2_2 (linked) behind FiatTokenProxy,
 // initialize..initializeV2_2, configureMinter, mint, transfer, balanceOf;
 // TetherLikeToken (no-return-value ERC-20); PayPalUsdLike; MockV3Aggregator;
-// WETH9 + UniswapV2Factory + UniswapV2Router02: createPair, addLiquidity, swap.
+// WETH9 + UniswapV2Factory + UniswapV2Router02: createPair, addLiquidity, swap;
+// DepositToken (JPMD-shaped devnet stand-in) behind ERC1967Proxy: roles, allow-list, pause;
+// a reserve feed; Chainlink's CCIP Router with the devnet on-ramp stand-in: getFee, ccipSend.
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -407,6 +409,99 @@ async function scenario() {
   eq(usdtAfter - usdtBefore, expectedOut, "swap 100 USDC -> USDT-like matches getAmountsOut");
   eq(await usdc.call("balanceOf", [alice]), 650n * U6, "alice USDC after swap");
   console.log(`  swapped 100.000000 USDC for ${(Number(expectedOut) / 1e6).toFixed(6)} USDT-like`);
+
+  await institutional({ accounts, deployer, alice, bob, usdc, weth });
+}
+
+// ----------------------------------------------------------------------------- institutional rails
+
+/** true if an eth_call reverts with the custom error `signature` */
+async function revertsWith(c, from, name, args, signature) {
+  const require = createRequire(path.join(here, "package.json"));
+  const selector = require("js-sha3").keccak256(signature).slice(0, 8);
+  try {
+    await c.rawCall(from, name, args);
+    return false;
+  } catch (e) {
+    return JSON.stringify(e.rpc || e.message).includes(selector);
+  }
+}
+
+/** ABI of getFee/ccipSend(uint64, EVM2AnyMessage) for one token amount and empty data */
+function ccipCalldata(artifact, name, dest, { receiver, token, amount, feeToken, extraArgs }) {
+  const selector = artifact.methodIdentifiers[`${name}(uint64,(bytes,bytes,(address,uint256)[],address,bytes))`];
+  const bytes = (hex) => encodeDynamic("bytes", hex);
+  const receiverBytes = bytes(encodeStatic("address", receiver));
+  const dataBytes = bytes("0x");
+  const tokens = pad32("1") + encodeStatic("address", token) + encodeStatic("uint256", amount);
+  const extra = bytes(extraArgs);
+  const heads = 5 * 32;
+  const offsets = [heads, heads + receiverBytes.length / 2];
+  offsets.push(offsets[1] + dataBytes.length / 2);
+  offsets.push(offsets[2] + tokens.length / 2);
+  const tuple =
+    encodeStatic("uint256", offsets[0]) + encodeStatic("uint256", offsets[1]) + encodeStatic("uint256", offsets[2]) +
+    encodeStatic("address", feeToken) + encodeStatic("uint256", offsets[3]) + receiverBytes + dataBytes + tokens + extra;
+  return `0x${selector}${encodeStatic("uint64", dest)}${encodeStatic("uint256", 64)}${tuple}`;
+}
+
+async function institutional({ accounts, deployer, alice, bob, usdc, weth }) {
+  const A = Object.fromEntries(
+    ["DepositToken", "ERC1967Proxy", "MockV3Aggregator", "Router", "DevnetCcipOnRamp", "DevnetRmnStandIn"].map((n) => [n, loadArtifact(n)]),
+  );
+  const [bank, treasury] = [accounts[5], accounts[6]];
+  console.log("DepositToken (JPMD-shaped devnet stand-in) behind ERC1967Proxy");
+  const implAddr = await deploy(A.DepositToken, deployer);
+  const init = contract(A.DepositToken, implAddr).calldata("initialize", ["Devnet USD Deposit Token", "JPMD-DEV", bank]);
+  const token = contract(A.DepositToken, await deploy(A.ERC1967Proxy, deployer, [implAddr, init]));
+  eq(await token.call("symbol"), "JPMD-DEV", "deposit token symbol() through the proxy");
+  eq(await token.call("decimals"), 6n, "deposit token decimals()");
+  for (const role of ["MINTER_ROLE", "BURNER_ROLE", "ALLOWLIST_ADMIN_ROLE", "PAUSER_ROLE"]) {
+    await token.send(bank, "grantRole", [await rpc("eth_call", [{ to: token.address, data: token.calldata(role, []) }, "latest"]), bank]);
+  }
+  await token.send(bank, "setAllowed", [alice, true]);
+  await token.send(bank, "setAllowed", [treasury, true]);
+  eq(await token.call("isAllowed", [bob]), false, "bob is not allow-listed");
+  await token.send(bank, "mint", [alice, 1000n * U6]);
+  await token.send(alice, "transfer", [treasury, 10n * U6]);
+  eq(await token.call("balanceOf", [treasury]), 10n * U6, "allow-listed transfer alice -> treasury");
+  check(await revertsWith(token, alice, "transfer", [bob, 1n], "HolderNotAllowed(address)"), "transfer to a holder not allow-listed reverts HolderNotAllowed");
+  check(await revertsWith(token, alice, "mint", [alice, 1n], "AccessControlUnauthorizedAccount(address,bytes32)"), "only the bank mints");
+  await token.send(bank, "pause");
+  check(await revertsWith(token, alice, "transfer", [treasury, 1n], "EnforcedPause()"), "paused: transfers revert EnforcedPause");
+  await token.send(bank, "unpause");
+  await token.send(alice, "transfer", [treasury, 1n]);
+
+  console.log("Proof of Reserve (devnet reserve feed)");
+  const supply = await token.call("totalSupply");
+  const por = contract(A.MockV3Aggregator, await deploy(A.MockV3Aggregator, deployer, [8, supply * 100n]));
+  const [, reserves, , porUpdatedAt] = await por.call("latestRoundData");
+  check(reserves / 100n >= supply && porUpdatedAt > 0n, "reserves cover supply", `reserves ${reserves} (8 dp), supply ${supply} (6 dp)`);
+
+  console.log("Chainlink CCIP Router with devnet stand-ins");
+  const rmn = await deploy(A.DevnetRmnStandIn, deployer);
+  const router = contract(A.Router, await deploy(A.Router, deployer, [weth.address, rmn]));
+  const DEST = 31338n;
+  const onRamp = contract(A.DevnetCcipOnRamp, await deploy(A.DevnetCcipOnRamp, deployer, [router.address, DEST]));
+  const FEE = 10n ** 15n;
+  await onRamp.send(deployer, "setFee", [weth.address, FEE]);
+  await onRamp.send(deployer, "addToken", [usdc.address]);
+  // applyRampUpdates([{DEST, onRamp}], [], [{DEST, relayer}]): arrays of static tuples
+  const rampData =
+    `0x${A.Router.methodIdentifiers["applyRampUpdates((uint64,address)[],(uint64,address)[],(uint64,address)[])"]}` +
+    encodeStatic("uint256", 96) + encodeStatic("uint256", 96 + 96) + encodeStatic("uint256", 96 + 96 + 32) +
+    pad32("1") + encodeStatic("uint64", DEST) + encodeStatic("address", onRamp.address) +
+    pad32("0") +
+    pad32("1") + encodeStatic("uint64", DEST) + encodeStatic("address", accounts[0]);
+  await sendTx({ from: deployer, to: router.address, data: rampData }, "Router.applyRampUpdates");
+  eq(await router.call("isChainSupported", [DEST]), true, "router supports the other devnet chain");
+  const message = { receiver: bob, token: usdc.address, amount: 5n * U6, feeToken: "0x0000000000000000000000000000000000000000", extraArgs: `0x97a657c9${pad32("0")}` };
+  const fee = BigInt(await rpc("eth_call", [{ to: router.address, data: ccipCalldata(A.Router, "getFee", DEST, message) }, "latest"]));
+  eq(fee, FEE, "router getFee (native) = the on-ramp's flat fee");
+  await usdc.send(alice, "approve", [router.address, message.amount]);
+  const sent = await sendTx({ from: alice, to: router.address, data: ccipCalldata(A.Router, "ccipSend", DEST, message), value: `0x${fee.toString(16)}` }, "Router.ccipSend");
+  eq(await usdc.call("balanceOf", [onRamp.address]), message.amount, "ccipSend locked the USDC in the on-ramp's pool");
+  check(sent.logs.some((l) => l.address.toLowerCase() === onRamp.address.toLowerCase()), "the on-ramp recorded the message for the relayer");
 }
 
 // ----------------------------------------------------------------------------- main

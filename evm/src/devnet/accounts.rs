@@ -23,6 +23,12 @@ const ANVIL_KEYS: [&str; 10] = [
     "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 ];
 
+/// The devnet CCIP relayer, stand-in for Chainlink's DON (an off-ramp on every router).
+pub(crate) const CCIP_RELAYER: usize = 0;
+/// The devnet issuing bank: every role of the deposit token.
+pub(crate) const ISSUING_BANK: usize = 4;
+/// An allow-listed institution holding deposit tokens.
+pub(crate) const INSTITUTION_PAYER: usize = 5;
 /// The payers' account numbers.
 pub(crate) const PAYERS: [usize; 3] = [1, 2, 3];
 pub(crate) const MINTER: usize = 6;

@@ -31,6 +31,8 @@ use crate::manifest::{
 };
 use crate::EvmError;
 
+mod institutional;
+
 pub(crate) const TOKEN_DECIMALS: u8 = 6;
 pub(crate) const FEED_DECIMALS: u8 = 8;
 /// Whole tokens of each sandbox token every payer starts with.
@@ -63,6 +65,8 @@ pub(crate) struct ChainPlan<'a> {
     pub artifacts: &'a ArtifactDir,
     pub accounts: &'a SandboxAccounts,
     pub sandbox: &'a SandboxExpectations,
+    /// Every devnet chain (this one included): the CCIP lanes go to the others.
+    pub peers: &'a [super::DevnetChain],
 }
 
 /// The contracts at fixed addresses (deployer nonces 0..=5).
@@ -124,7 +128,11 @@ pub(crate) async fn deploy_chain(plan: ChainPlan<'_>) -> Result<ChainManifest, E
     // Deployed last, so every address above stays what it was before this feed existed.
     let (name, sequencer) = d.deploy_sequencer_feed().await?;
     feeds.insert(name.to_owned(), sequencer);
-    d.manifest(&fixed, feeds, dex, pairs)
+    // After everything else for the same reason: the older addresses do not move.
+    let institutional = d.deploy_institutional(&fixed, dex.weth).await?;
+    let mut manifest = d.manifest(&fixed, feeds, dex, pairs)?;
+    manifest.institutional = Some(institutional);
+    Ok(manifest)
 }
 
 impl Deployment<'_> {
@@ -556,6 +564,7 @@ impl Deployment<'_> {
             proxy_admin: from_wire(self.account(accounts::PROXY_ADMIN)),
             minter: account_entry(accounts.get(accounts::MINTER)),
             gateway_hot_wallet: account_entry(accounts.get(accounts::GATEWAY_HOT_WALLET)),
+            institutional: None,
         })
     }
 }

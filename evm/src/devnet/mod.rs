@@ -1,6 +1,7 @@
 //! The local devnet: two anvil chains (the Ethereum and Base roles of the sandbox) with the
-//! sandbox tokens, Chainlink mock feeds and Uniswap V2 deployed and funded, described by a
-//! [`DevnetManifest`].
+//! sandbox tokens, Chainlink mock feeds and Uniswap V2 deployed and funded, then the
+//! institutional rails (the `JPMD-DEV` deposit token stand-in, reserve feeds, Chainlink's CCIP
+//! router over devnet stand-ins; `docs/deposit-tokens.md`), described by a [`DevnetManifest`].
 //!
 //! Every fresh start yields the same addresses: the deployer (anvil #9) starts at nonce 0 on
 //! each chain and sends the same transactions in the same order. The four token addresses are
@@ -119,6 +120,7 @@ impl Devnet {
                 artifacts: &artifacts,
                 accounts: &accounts,
                 sandbox: &sandbox,
+                peers: &config.chains,
             })
         });
         let chains = futures::future::try_join_all(deploys).await?;
