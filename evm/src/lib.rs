@@ -55,6 +55,7 @@
 //! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
 //!   an EIP-3009 authorization.
 
+pub mod batch_relay;
 pub mod chain;
 pub mod chainlink;
 pub mod contracts;

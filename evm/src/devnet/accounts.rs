@@ -28,6 +28,8 @@ pub(crate) const PAYERS: [usize; 3] = [1, 2, 3];
 pub(crate) const MINTER: usize = 6;
 pub(crate) const PROXY_ADMIN: usize = 7;
 pub(crate) const GATEWAY_HOT_WALLET: usize = 8;
+/// The relaying keys besides the hot wallet: nonce lanes for batched EIP-3009 relays.
+pub(crate) const RELAY_LANES: [usize; 2] = [4, 5];
 /// Fixed because the sandbox token addresses are CREATE addresses of (deployer, nonce).
 pub(crate) const DEPLOYER: usize = 9;
 

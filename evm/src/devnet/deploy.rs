@@ -124,7 +124,10 @@ pub(crate) async fn deploy_chain(plan: ChainPlan<'_>) -> Result<ChainManifest, E
     // Deployed last, so every address above stays what it was before this feed existed.
     let (name, sequencer) = d.deploy_sequencer_feed().await?;
     feeds.insert(name.to_owned(), sequencer);
-    d.manifest(&fixed, feeds, dex, pairs)
+    let batch_relayer = d.deploy("BatchRelayer", vec![], &[]).await?;
+    let mut manifest = d.manifest(&fixed, feeds, dex, pairs)?;
+    manifest.batch_relayer = Some(from_wire(batch_relayer));
+    Ok(manifest)
 }
 
 impl Deployment<'_> {
@@ -556,6 +559,11 @@ impl Deployment<'_> {
             proxy_admin: from_wire(self.account(accounts::PROXY_ADMIN)),
             minter: account_entry(accounts.get(accounts::MINTER)),
             gateway_hot_wallet: account_entry(accounts.get(accounts::GATEWAY_HOT_WALLET)),
+            relay_lanes: accounts::RELAY_LANES
+                .iter()
+                .map(|i| account_entry(accounts.get(*i)))
+                .collect(),
+            batch_relayer: None,
         })
     }
 }
