@@ -154,9 +154,18 @@ async fn a_batch_with_one_invalid_authorization_settles_the_others_and_skips_tha
         };
         items.push(item(c, payer, &signer, "mixed", n).await);
     }
-    let merchants: Vec<Address> = items.iter().map(|i| i.auth.to).collect();
-    let payers: Vec<Address> = c.payers.iter().map(|a| a.address).collect();
+    // Item 5 pays the relayer itself: it is skipped, so the relayer never holds anything.
     let relayer = c.batch_relayer.unwrap();
+    let payer = &c.payers[2];
+    let mut to_relayer = item(c, payer, &key(payer), "mixed", 5).await;
+    to_relayer.auth.to = relayer;
+    let domain = read_domain(&p, &usdc).await.unwrap();
+    to_relayer.signature = sign(&key(payer), &domain, &to_relayer.auth)
+        .unwrap()
+        .to_vec();
+    items.push(to_relayer);
+    let merchants: Vec<Address> = items[..5].iter().map(|i| i.auth.to).collect();
+    let payers: Vec<Address> = c.payers.iter().map(|a| a.address).collect();
     let payers_before = balances(&p, &usdc, &payers).await;
 
     let chain = evm_chain(c);
@@ -169,8 +178,15 @@ async fn a_batch_with_one_invalid_authorization_settles_the_others_and_skips_tha
 
     let out = outcomes_of(c, &leg.tx_hash, &items).await;
     for (n, o) in out.iter().enumerate() {
-        assert_eq!(o.is_relayed(), n != 2, "item {n}: {o:?}");
+        assert_eq!(o.is_relayed(), n != 2 && n != 5, "item {n}: {o:?}");
     }
+    match &out[5] {
+        ItemOutcome::Skipped { reason } => {
+            assert!(reason.contains("payee is the batch relayer"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!used(&p, c, &items[5]).await);
     match &out[2] {
         ItemOutcome::Skipped { reason } => {
             assert!(reason.contains("invalid signature"), "{reason}")
