@@ -80,6 +80,18 @@ async fn items(c: &ChainManifest, n: usize) -> Vec<BatchItem> {
         .collect()
 }
 
+/// "123.4 settled/s, 12.34 s" in integers (no floating point in this repository).
+fn rate(n: usize, ms: u128) -> String {
+    let tenths = n as u128 * 10_000 / ms;
+    format!(
+        "{}.{} settled/s, {}.{:03} s",
+        tenths / 10,
+        tenths % 10,
+        ms / 1000,
+        ms % 1000
+    )
+}
+
 fn request(from: SigningKey, reference: String, to: Address, data: Vec<u8>) -> LegRequest {
     LegRequest {
         purpose: "bench",
@@ -96,8 +108,8 @@ fn request(from: SigningKey, reference: String, to: Address, data: Vec<u8>) -> L
     }
 }
 
-/// Sends every request at once; waits for every receipt. Answers (seconds, total gas).
-async fn run(chain: &EvmChain, requests: Vec<LegRequest>) -> (f64, u128, Vec<ChainTransfer>) {
+/// Sends every request at once; waits for every receipt. Answers (milliseconds, total gas).
+async fn run(chain: &EvmChain, requests: Vec<LegRequest>) -> (u128, u128, Vec<ChainTransfer>) {
     let journal = MemoryJournal::new();
     let rail = EvmRail::new(chain, &journal);
     let start = Instant::now();
@@ -120,7 +132,7 @@ async fn run(chain: &EvmChain, requests: Vec<LegRequest>) -> (f64, u128, Vec<Cha
         assert!(receipt.status(), "{}", leg.tx_hash);
         gas += u128::from(receipt.gas_used);
     }
-    (start.elapsed().as_secs_f64(), gas, legs)
+    (start.elapsed().as_millis().max(1), gas, legs)
 }
 
 #[tokio::main]
@@ -183,12 +195,11 @@ async fn main() {
         .collect();
     let (secs, gas, _) = run(&chain, single).await;
     println!(
-        "single  n={} lanes={} {mining}: {:.1} settled/s, {} gas/payment, {:.2} s",
+        "single  n={} lanes={} {mining}: {}, {} gas/payment",
         a.n,
         lanes.len(),
-        a.n as f64 / secs,
+        rate(a.n, secs),
         gas / a.n as u128,
-        secs
     );
 
     // Batched: BatchRelayer batches of `batch` items, from the lanes in turn. Fresh nonces
@@ -233,13 +244,12 @@ async fn main() {
     }
     assert_eq!(relayed, a.n, "every item of every batch relayed");
     println!(
-        "batched n={} batch={} lanes={} {mining}: {:.1} settled/s, {} gas/payment, {:.2} s",
+        "batched n={} batch={} lanes={} {mining}: {}, {} gas/payment",
         a.n,
         a.batch,
         lanes.len(),
-        a.n as f64 / secs,
+        rate(a.n, secs),
         gas / a.n as u128,
-        secs
     );
     devnet.stop();
 }
