@@ -137,6 +137,7 @@ const OWN_TARGETS = {
   "TetherLikeToken.sol": ["TetherLikeToken"],
   "PayPalUsdLike.sol": ["PayPalUsdLike"],
   "ContractWalletLike.sol": ["ContractWalletLike"],
+  "BatchRelayer.sol": ["BatchRelayer"],
   "chainlink/v0.8/shared/mocks/MockV3Aggregator.sol": ["MockV3Aggregator"],
   "DepositToken.sol": ["DepositToken"],
   "ccip/DevnetCcipStandIns.sol": ["DevnetCcipOnRamp", "DevnetRmnStandIn"],

@@ -166,6 +166,11 @@ pub enum EvmError {
     #[error("invalid signature: {0}")]
     InvalidSignature(&'static str),
 
+    /// A batch relay's receipt that does not describe the batch sent (an event for an item it
+    /// does not have, or naming another authorization): no item is decided from it.
+    #[error("batch relay receipt: {0}")]
+    Batch(String),
+
     #[error("signing failed: {0}")]
     Signing(String),
 

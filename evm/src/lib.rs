@@ -61,6 +61,7 @@
 //! - [`error`]: [`EvmError`], the crate's error type, and [`AuthorizationError`], the verdict on
 //!   an EIP-3009 authorization.
 
+pub mod batch_relay;
 pub mod ccip;
 pub mod chain;
 pub mod chainlink;

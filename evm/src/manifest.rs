@@ -52,6 +52,14 @@ pub struct ChainManifest {
     /// The gateway's own hot wallet (anvil #8), funded with ETH only. Also Rialto's treasury
     /// address, allow-listed for the deposit token.
     pub gateway_hot_wallet: Account,
+    /// More relaying keys besides the hot wallet (anvil #10 and #11, ETH only): each is a nonce
+    /// lane of its own for batched EIP-3009 relays. Empty in manifests written before lanes.
+    #[serde(default)]
+    pub relay_lanes: Vec<Account>,
+    /// Rialto's `BatchRelayer` (contracts/src/BatchRelayer.sol), deployed last so every other
+    /// address stays what it was. `None` in manifests written before it.
+    #[serde(default, with = "opt_evm_address")]
+    pub batch_relayer: Option<Address>,
     /// Issue 17's institutional rails; absent from manifests written before them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub institutional: Option<InstitutionalManifest>,
@@ -228,6 +236,24 @@ pub(crate) mod evm_address {
     }
 }
 
+mod opt_evm_address {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(a: &Option<Address>, s: S) -> Result<S::Ok, S::Error> {
+        match a {
+            Some(a) => s.collect_str(a),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Address>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| Address::parse(&text, ChainNamespace::Eip155))
+            .transpose()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 mod evm_address_map {
     use super::*;
 
@@ -303,6 +329,8 @@ mod tests {
                 proxy_admin: addr(a),
                 minter: account(a),
                 gateway_hot_wallet: account(a),
+                relay_lanes: vec![account(a)],
+                batch_relayer: Some(addr(a)),
             }],
         }
     }

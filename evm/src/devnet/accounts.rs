@@ -10,7 +10,7 @@ use alloy::signers::local::PrivateKeySigner;
 use crate::EvmError;
 
 /// anvil's default private keys, indexed by account number.
-const ANVIL_KEYS: [&str; 10] = [
+const ANVIL_KEYS: [&str; 12] = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
@@ -21,6 +21,8 @@ const ANVIL_KEYS: [&str; 10] = [
     "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
     "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
     "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+    "0xf214f2b2cd398c806f84e317254e0f0b801d0643303237d97a22a48e01628897",
+    "0x701b615bbdfb9de65240bc28bd21bbc0d996645a3dd57e7b12bc2bdf6f192c82",
 ];
 
 /// The devnet CCIP relayer, stand-in for Chainlink's DON (an off-ramp on every router).
@@ -34,6 +36,8 @@ pub(crate) const PAYERS: [usize; 3] = [1, 2, 3];
 pub(crate) const MINTER: usize = 6;
 pub(crate) const PROXY_ADMIN: usize = 7;
 pub(crate) const GATEWAY_HOT_WALLET: usize = 8;
+/// The relaying keys besides the hot wallet: nonce lanes for batched EIP-3009 relays.
+pub(crate) const RELAY_LANES: [usize; 2] = [10, 11];
 /// Fixed because the sandbox token addresses are CREATE addresses of (deployer, nonce).
 pub(crate) const DEPLOYER: usize = 9;
 
@@ -50,7 +54,7 @@ impl SandboxAccount {
     }
 }
 
-/// All ten accounts, parsed once.
+/// All twelve accounts, parsed once.
 #[derive(Debug, Clone)]
 pub(crate) struct SandboxAccounts {
     accounts: Vec<SandboxAccount>,
@@ -71,7 +75,7 @@ impl SandboxAccounts {
         Ok(Self { accounts })
     }
 
-    /// Account `index` (0..=9; the constants above are the only callers).
+    /// Account `index` (0..=11; the constants above are the only callers).
     pub fn get(&self, index: usize) -> &SandboxAccount {
         &self.accounts[index]
     }

@@ -70,7 +70,7 @@ impl AnvilProcess {
         let mut child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--chain-id", &chain_id.to_string()])
-            .args(["--mnemonic", TEST_MNEMONIC, "--accounts", "10", "--silent"])
+            .args(["--mnemonic", TEST_MNEMONIC, "--accounts", "12", "--silent"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

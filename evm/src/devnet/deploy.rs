@@ -130,8 +130,10 @@ pub(crate) async fn deploy_chain(plan: ChainPlan<'_>) -> Result<ChainManifest, E
     feeds.insert(name.to_owned(), sequencer);
     // After everything else for the same reason: the older addresses do not move.
     let institutional = d.deploy_institutional(&fixed, dex.weth).await?;
+    let batch_relayer = d.deploy("BatchRelayer", vec![], &[]).await?;
     let mut manifest = d.manifest(&fixed, feeds, dex, pairs)?;
     manifest.institutional = Some(institutional);
+    manifest.batch_relayer = Some(from_wire(batch_relayer));
     Ok(manifest)
 }
 
@@ -565,6 +567,11 @@ impl Deployment<'_> {
             minter: account_entry(accounts.get(accounts::MINTER)),
             gateway_hot_wallet: account_entry(accounts.get(accounts::GATEWAY_HOT_WALLET)),
             institutional: None,
+            relay_lanes: accounts::RELAY_LANES
+                .iter()
+                .map(|i| account_entry(accounts.get(*i)))
+                .collect(),
+            batch_relayer: None,
         })
     }
 }
