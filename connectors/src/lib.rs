@@ -55,5 +55,6 @@ pub mod bridge;
 pub mod chain;
 pub mod dex;
 pub mod exchange;
+pub mod issuer;
 pub mod price_feed;
 pub mod rail;
