@@ -385,3 +385,17 @@ async fn a_mint_the_guard_refuses_is_never_sent_to_the_bank() {
         "{unknown:?}"
     );
 }
+
+#[tokio::test]
+async fn a_reference_the_status_url_could_not_name_is_refused_before_anything_executes() {
+    let bank = start().await;
+    for reference in ["onb:1", "onb/1", "", &"x".repeat(65)] {
+        let err = bank
+            .client
+            .onboard(&onboarding(reference, WALLET))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "issuer_invalid_request", "{reference:?}");
+    }
+    assert_eq!(bank.sink.allow_calls(), 0);
+}

@@ -52,6 +52,16 @@ pub(crate) enum Begun {
 
 pub(crate) type Key = (String, String);
 
+/// What a new request says, before the bank has looked at it.
+#[derive(Debug)]
+pub(crate) struct Draft {
+    pub kind: RequestKind,
+    pub chain: ChainId,
+    pub wallet: Option<String>,
+    pub institution: Option<String>,
+    pub amount: Option<Decimal>,
+}
+
 #[derive(Debug)]
 pub(crate) struct BankEngine {
     pub accounts: BTreeMap<String, Account>,
@@ -113,18 +123,7 @@ impl BankEngine {
     }
 
     /// Records a new reference as pending, or answers what the reference already holds.
-    #[allow(clippy::too_many_arguments)]
-    pub fn begin(
-        &mut self,
-        key: &Key,
-        kind: RequestKind,
-        fingerprint: String,
-        chain: &ChainId,
-        wallet: Option<&str>,
-        institution: Option<&str>,
-        amount: Option<Decimal>,
-        now_ms: u64,
-    ) -> Begun {
+    pub fn begin(&mut self, key: &Key, fingerprint: String, draft: Draft, now_ms: u64) -> Begun {
         if let Some(record) = self.requests.get(key) {
             if record.fingerprint != fingerprint {
                 return Begun::Conflict;
@@ -134,12 +133,12 @@ impl BankEngine {
         }
         let request = IssuerRequest {
             reference: key.1.clone(),
-            kind,
+            kind: draft.kind,
             status: RequestStatus::Pending,
-            chain: chain.clone(),
-            wallet: wallet.map(str::to_owned),
-            institution: institution.map(str::to_owned),
-            amount,
+            chain: draft.chain,
+            wallet: draft.wallet,
+            institution: draft.institution,
+            amount: draft.amount,
             fee: Decimal::ZERO,
             usd_amount: None,
             tx_hash: None,

@@ -26,7 +26,7 @@ use secrecy::SecretString;
 
 pub use crate::exchange::sandbox::Fault;
 
-use self::engine::{BankEngine, Begun, Key};
+use self::engine::{BankEngine, Begun, Draft, Key};
 use super::{
     CutOffWindow, DepositTokenSink, FeeSchedule, IssuerRequest, MintRequest, OnboardingRequest,
     RedemptionRequest, RejectionCode, RequestKind,
@@ -164,16 +164,14 @@ impl Bank {
     pub(crate) async fn onboard(&self, account: &str, request: OnboardingRequest) -> Outcome {
         let key = (account.to_owned(), request.reference.clone());
         let fingerprint = fingerprint(RequestKind::Onboarding, &request);
-        let begun = self.engine().begin(
-            &key,
-            RequestKind::Onboarding,
-            fingerprint,
-            &request.chain,
-            Some(&request.wallet),
-            Some(&request.institution),
-            None,
-            self.now_ms(),
-        );
+        let draft = Draft {
+            kind: RequestKind::Onboarding,
+            chain: request.chain.clone(),
+            wallet: Some(request.wallet.clone()),
+            institution: Some(request.institution.clone()),
+            amount: None,
+        };
+        let begun = self.engine().begin(&key, fingerprint, draft, self.now_ms());
         if let Some(done) = replayed(begun) {
             return done;
         }
@@ -193,16 +191,14 @@ impl Bank {
     pub(crate) async fn mint(&self, account: &str, request: MintRequest) -> Outcome {
         let key = (account.to_owned(), request.reference.clone());
         let fingerprint = fingerprint(RequestKind::Mint, &request);
-        let begun = self.engine().begin(
-            &key,
-            RequestKind::Mint,
-            fingerprint,
-            &request.chain,
-            Some(&request.wallet),
-            None,
-            Some(request.amount),
-            self.now_ms(),
-        );
+        let draft = Draft {
+            kind: RequestKind::Mint,
+            chain: request.chain.clone(),
+            wallet: Some(request.wallet.clone()),
+            institution: None,
+            amount: Some(request.amount),
+        };
+        let begun = self.engine().begin(&key, fingerprint, draft, self.now_ms());
         if let Some(done) = replayed(begun) {
             return done;
         }
@@ -234,16 +230,14 @@ impl Bank {
     pub(crate) async fn redeem(&self, account: &str, request: RedemptionRequest) -> Outcome {
         let key = (account.to_owned(), request.reference.clone());
         let fingerprint = fingerprint(RequestKind::Redemption, &request);
-        let begun = self.engine().begin(
-            &key,
-            RequestKind::Redemption,
-            fingerprint,
-            &request.chain,
-            None,
-            None,
-            Some(request.amount),
-            self.now_ms(),
-        );
+        let draft = Draft {
+            kind: RequestKind::Redemption,
+            chain: request.chain.clone(),
+            wallet: None,
+            institution: None,
+            amount: Some(request.amount),
+        };
+        let begun = self.engine().begin(&key, fingerprint, draft, self.now_ms());
         if let Some(done) = replayed(begun) {
             return done;
         }

@@ -171,12 +171,14 @@ fn parse<T: DeserializeOwned + HasReference>(req: &Req) -> Result<T, Reply> {
         && reference.len() <= 64
         && reference
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    // Characters that never need escaping in a URL path: the status lookup
+    // `/v1/requests/{reference}` then names the reference as it was sent.
     if !valid {
         return Err(error(
             400,
             "invalid_reference",
-            "a reference is 1 to 64 of A-Z a-z 0-9 _ - . :",
+            "a reference is 1 to 64 of A-Z a-z 0-9 _ - .",
         ));
     }
     Ok(body)
