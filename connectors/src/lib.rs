@@ -1,5 +1,5 @@
-//! Connectors to the outside world that moves money: exchanges, EVM and Solana chains, rails
-//! (public stablecoins, bank deposit tokens) and price feeds.
+//! Connectors to the outside world that moves money: exchanges, issuing banks, EVM and Solana
+//! chains, rails (public stablecoins, bank deposit tokens) and price feeds.
 //!
 //! It holds the roles every outside party implements ([`rail::Rail`] with its journal port,
 //! [`chain::ChainNode`], [`dex::Dex`], [`bridge::Bridge`], [`price_feed::PriceFeed`],
@@ -43,6 +43,12 @@
 //!     latency, fault injection and a settlement sink for withdrawals; `SandboxExchange`
 //!     (`Sandbox::exchange()`) is that same account as an in-process `Exchange`, straight
 //!     on the engine, so the sandbox itself passes the conformance suite.
+//! - [`issuer`]: [`issuer::Issuer`], an issuing bank of a USD deposit token (onboarding that
+//!   allow-lists a wallet, USD balance, mints behind a [`issuer::MintGuard`], redemptions,
+//!   request status by reference, quotes), [`issuer::IssuerError`], the bank's chain side
+//!   [`issuer::DepositTokenSink`] with [`issuer::MemoryTokenSink`], the API's signing
+//!   ([`issuer::sign`]); `IssuerHttpClient` (feature `clients`) and the sandbox issuing bank
+//!   `issuer::sandbox::SandboxBank` (feature `sandbox`).
 //!
 //! # Features
 //! - `clients` (default): the venue clients, on reqwest. Without it (and without `sandbox`) the
@@ -55,5 +61,6 @@ pub mod bridge;
 pub mod chain;
 pub mod dex;
 pub mod exchange;
+pub mod issuer;
 pub mod price_feed;
 pub mod rail;

@@ -32,6 +32,9 @@ pub struct SandboxConfig {
     /// (`after_secs = 0`): the devnet mines every transaction at once, and tests that pause
     /// it and move the clock expect their legs' first hashes.
     pub replacement: ReplacementConfig,
+    /// Start the sandbox issuing bank (`docs/issuer-api.md`) beside the sandbox exchange when
+    /// the devnet has EVM chains.
+    pub bank: bool,
 }
 
 /// The BIP-39 specification's all-`abandon` test phrase: public, sandbox only.
@@ -49,6 +52,7 @@ impl Default for SandboxConfig {
                 after_secs: 0,
                 ..ReplacementConfig::default()
             },
+            bank: true,
         }
     }
 }

@@ -22,6 +22,8 @@
 //! - [`exchange`]: the engine's exchange module under its old path, plus the sandbox exchange's
 //!   start-up ([`exchange::sandbox`], with its devnet settlement sink) and the real venue
 //!   clients wired into [`exchange::Venues`].
+//! - [`sandbox_bank`]: the sandbox issuing bank's start-up beside the sandbox exchange
+//!   (`[sandbox] bank`), with Rialto's treasury account.
 //! - [`doctor`]: `rialto doctor`, the configuration checked end to end in plain words.
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
@@ -47,6 +49,7 @@ pub mod exchange;
 pub mod http_client;
 pub mod lists_refresh;
 pub mod reconcile_cli;
+pub mod sandbox_bank;
 pub mod server;
 pub mod solana_chains;
 pub mod store;

@@ -165,6 +165,9 @@ pub async fn serve(
     crate::tls::trust_rpc_endpoints(config.live.chains.iter().flat_map(|c| &c.rpc_urls), &tls);
     let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let sandbox_exchange = sandbox_exchange(&config).await?;
+    // Beside the exchange; nothing calls it yet (the issuer edges are to come), but its base
+    // URL is logged for the demo and for clients pointed at it by hand.
+    let _sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
     chains.verify_endpoints().await?;
     let state = AppState::new(
         store.clone(),

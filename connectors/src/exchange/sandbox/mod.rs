@@ -20,7 +20,7 @@ mod coinbase;
 mod direct;
 mod engine;
 mod kraken;
-mod server;
+pub(crate) mod server;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;

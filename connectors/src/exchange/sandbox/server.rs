@@ -1,8 +1,10 @@
 //! The sandbox's HTTP server on hyper: parses requests into [`Req`], applies faults and
-//! latency, and routes to the venue dialect by path.
+//! latency, and routes to the venue dialect by path. The accept loop ([`serve_with`]),
+//! [`read`] and [`render`] also serve the sandbox issuing bank.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt as _, Full};
@@ -17,6 +19,9 @@ use super::{binance, coinbase, kraken, Fault, Operation, Shared};
 pub(crate) struct Req {
     pub method: Method,
     pub path: String,
+    /// The raw query string, as signed by clients that sign the path with its query.
+    pub query: Option<String>,
+    pub headers: hyper::HeaderMap,
     pub params: BTreeMap<String, String>,
     pub body: Vec<u8>,
 }
@@ -46,14 +51,28 @@ impl Reply {
 }
 
 pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    serve_with(listener, move |req| handle(shared.clone(), req)).await;
+}
+
+/// Accepts connections and answers each request with `handler`, until the task is aborted.
+pub(crate) async fn serve_with<F, Fut>(listener: tokio::net::TcpListener, handler: F)
+where
+    F: Fn(Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let shared = shared.clone();
+        let handler = handler.clone();
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| handle(shared.clone(), request));
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let handler = handler.clone();
+                async move {
+                    let reply = handler(read(request).await).await;
+                    Ok::<_, Infallible>(render(reply))
+                }
+            });
             // A client that hangs up mid-answer (a timeout) is expected under fault injection.
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -62,43 +81,48 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
     }
 }
 
-async fn handle(
-    shared: Arc<Shared>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let req = read(request).await;
+async fn handle(shared: Arc<Shared>, req: Req) -> Reply {
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
-    let fault = shared.take_fault(operation(&req));
-    let reply = match fault {
-        Some(Fault::Outage) => Reply::json(503, serde_json::json!({ "message": "sandbox outage" })),
+    with_fault(shared.take_fault(operation(&req)), route(&shared, &req)).await
+}
+
+/// Answers `route` as the injected `fault` (if any) says: before executing (503, 429), or
+/// after it (500, or the answer held past the client's timeout).
+pub(crate) async fn with_fault(fault: Option<Fault>, route: impl Future<Output = Reply>) -> Reply {
+    match fault {
+        Some(Fault::Outage) => Reply::json(
+            503,
+            serde_json::json!({ "message": "sandbox outage", "sandbox": true }),
+        ),
         Some(Fault::RateLimit { retry_after_secs }) => {
-            let mut reply =
-                Reply::json(429, serde_json::json!({ "message": "sandbox rate limit" }));
+            let mut reply = Reply::json(
+                429,
+                serde_json::json!({ "message": "sandbox rate limit", "sandbox": true }),
+            );
             reply
                 .headers
                 .push(("Retry-After", retry_after_secs.to_string()));
             reply
         }
         Some(Fault::ErrorAfterExecuting) => {
-            let _ = route(&shared, &req).await;
+            let _ = route.await;
             Reply::json(
                 500,
-                serde_json::json!({ "message": "sandbox error after executing" }),
+                serde_json::json!({ "message": "sandbox error after executing", "sandbox": true }),
             )
         }
         Some(Fault::SlowAfterExecuting { delay }) => {
-            let reply = route(&shared, &req).await;
+            let reply = route.await;
             tokio::time::sleep(delay).await;
             reply
         }
-        None => route(&shared, &req).await,
-    };
-    Ok(render(reply))
+        None => route.await,
+    }
 }
 
-async fn read(request: Request<Incoming>) -> Req {
+pub(crate) async fn read(request: Request<Incoming>) -> Req {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -121,6 +145,8 @@ async fn read(request: Request<Incoming>) -> Req {
     Req {
         method: parts.method,
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
         params,
         body,
     }
@@ -157,7 +183,7 @@ async fn route(shared: &Shared, req: &Req) -> Reply {
     }
 }
 
-fn render(reply: Reply) -> Response<Full<Bytes>> {
+pub(crate) fn render(reply: Reply) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -1,0 +1,118 @@
+//! Starting the sandbox issuing bank (`SandboxBank`, `docs/issuer-api.md`) beside the sandbox
+//! exchange, for the devnet's EVM chains: Rialto's treasury holds an account there, opened with
+//! sandbox USD, under a key and a secret made up at start (nothing to leak, nothing to commit).
+//!
+//! Its token side is a `MemoryTokenSink` until the devnet's deposit-token contract implements
+//! `DepositTokenSink`: the bank's allow-list, mints and burns are then on no chain, and the
+//! start-up log says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::RngCore;
+use rialto_connectors::issuer::sandbox::{SandboxBank, SandboxBankAccount, SandboxBankConfig};
+use rialto_connectors::issuer::{FeeSchedule, IssuerHttpConfig, MemoryTokenSink};
+use rialto_core::ChainId;
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+
+/// The treasury's key id at the sandbox bank.
+pub const TREASURY_KEY: &str = "acct_rialto_treasury_sandbox";
+
+/// Starts the bank for `chains` with the treasury's account (1,000,000 sandbox USD; mint and
+/// redemption fees 0.05 %; no cut-off, so devnet payments never wait for a window). Returns
+/// it (dropping it stops it) and the treasury's client configuration.
+pub async fn start_sandbox_bank(
+    chains: Vec<ChainId>,
+) -> std::io::Result<(SandboxBank, IssuerHttpConfig)> {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let secret = SecretString::from(hex::encode(secret));
+    let sink = Arc::new(MemoryTokenSink::default());
+    let mut config = SandboxBankConfig::new(sink, chains);
+    config.accounts = vec![SandboxBankAccount {
+        key: TREASURY_KEY.into(),
+        secret: secret.clone(),
+        usd: Decimal::new(1_000_000, 0),
+    }];
+    let fee = FeeSchedule {
+        fixed: Decimal::ZERO,
+        rate: Decimal::new(5, 4),
+    };
+    config.mint_fee = fee;
+    config.redemption_fee = fee;
+    let bank = SandboxBank::start(config).await?;
+    let client = IssuerHttpConfig {
+        base_url: bank.base_url(),
+        key: TREASURY_KEY.into(),
+        secret,
+        timeout: Duration::from_secs(10),
+    };
+    Ok((bank, client))
+}
+
+/// The sandbox bank `rialto serve` starts: with a devnet manifest that has EVM chains and
+/// `[sandbox] bank` on. Keep the returned handle alive: dropping it stops the bank.
+pub async fn sandbox_bank(
+    config: &crate::config::Config,
+) -> anyhow::Result<Option<(SandboxBank, IssuerHttpConfig)>> {
+    if config.sandbox.devnet_manifest.is_empty() || !config.sandbox.bank {
+        return Ok(None);
+    }
+    let path = std::path::Path::new(&config.sandbox.devnet_manifest);
+    let manifest = rialto_evm::DevnetManifest::read(path)
+        .with_context(|| format!("sandbox.devnet_manifest {}", config.sandbox.devnet_manifest))?;
+    Ok(sandbox_bank_for(true, &manifest).await?)
+}
+
+/// The bank for the devnet manifest's EVM chains, when `enabled`.
+pub async fn sandbox_bank_for(
+    enabled: bool,
+    manifest: &rialto_evm::DevnetManifest,
+) -> std::io::Result<Option<(SandboxBank, IssuerHttpConfig)>> {
+    let chains: Vec<ChainId> = manifest
+        .chains
+        .iter()
+        .filter_map(|c| c.chain_id.to_string().parse().ok())
+        .collect();
+    if !enabled || chains.is_empty() {
+        return Ok(None);
+    }
+    let started = start_sandbox_bank(chains).await?;
+    tracing::info!(
+        url = %started.0.base_url(),
+        "sandbox issuing bank (a stand-in, not a bank) ready; its deposit token is in memory \
+         until the devnet deposit-token contract backs it"
+    );
+    Ok(Some(started))
+}
+
+#[cfg(test)]
+mod tests {
+    use rialto_connectors::issuer::{Issuer, IssuerHttpClient, RequestKind};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_treasury_reaches_the_sandbox_bank_with_its_generated_secret_and_its_sandbox_usd() {
+        let base: ChainId = "eip155:31337".parse().expect("chain");
+        let (bank, config) = start_sandbox_bank(vec![base]).await.expect("bank");
+        let client = IssuerHttpClient::new(config.clone()).expect("client");
+        let balance = client.balance().await.expect("balance");
+        assert_eq!(balance.available, Decimal::new(1_000_000, 0));
+        let quote = client
+            .quote(RequestKind::Mint, Decimal::new(10_000, 2))
+            .await
+            .expect("quote");
+        assert_eq!(quote.fee, Decimal::new(5, 2));
+        let mut wrong = config;
+        wrong.secret = SecretString::from("0".repeat(64));
+        let refused = IssuerHttpClient::new(wrong)
+            .expect("client")
+            .balance()
+            .await;
+        assert_eq!(refused.map_err(|e| e.code()), Err("issuer_auth_failed"));
+        drop(bank);
+    }
+}
