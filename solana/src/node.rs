@@ -452,7 +452,15 @@ impl ChainNode for SolanaNode {
     }
 
     async fn transactions_naming(&self, reference: &Address) -> Result<Vec<String>, ChainError> {
-        crate::pay::transactions_naming(self, reference).await
+        crate::pay::transactions_naming(self, reference, None).await
+    }
+
+    async fn transactions_naming_after(
+        &self,
+        reference: &Address,
+        after: Option<&str>,
+    ) -> Result<Vec<String>, ChainError> {
+        crate::pay::transactions_naming(self, reference, after).await
     }
 
     async fn payment_transaction(
