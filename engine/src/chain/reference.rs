@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use futures::stream::{self, StreamExt};
+use futures::future::join_all;
 use rialto_connectors::chain::ChainError;
 use rialto_core::address::Address;
 use rialto_core::intent::PaymentIntent;
@@ -95,28 +95,37 @@ pub async fn scan_references(
     }
     let open: HashSet<Address> = watched.iter().map(|(_, r)| *r).collect();
     state.reference_cursors.keep_only(&chain.caip2, &open);
-    let bound = stream::iter(watched.iter())
-        .map(|(intent, reference)| async move {
-            let cursors = &state.reference_cursors;
-            let mut judged = cursors.get(&chain.caip2, reference);
-            let outcome =
-                bind_by_reference(state, chain, intent, reference, &mut judged, now_ms).await;
-            // What was judged stays judged, even when a later read failed.
-            cursors.set(&chain.caip2, reference, judged);
-            match outcome {
-                Ok(bound) => bound,
-                // One intent whose lookup fails must not hold up the others.
-                Err(err) => {
-                    tracing::warn!(intent = %intent.id, error = %err, "reference lookup failed; will retry");
-                    false
-                }
-            }
-        })
-        .buffer_unordered(LOOKUPS_IN_FLIGHT)
-        .filter(|bound| std::future::ready(*bound))
-        .count()
-        .await;
+    let mut bound = 0;
+    for chunk in watched.chunks(LOOKUPS_IN_FLIGHT) {
+        let lookups = chunk
+            .iter()
+            .map(|(intent, reference)| look_up(state, chain, intent, reference, now_ms));
+        bound += join_all(lookups).await.into_iter().filter(|b| *b).count();
+    }
     Ok(bound)
+}
+
+/// One intent's lookup from its cursor; whether it bound a payment.
+async fn look_up(
+    state: &Engine,
+    chain: &Chain,
+    intent: &PaymentIntent,
+    reference: &Address,
+    now_ms: i64,
+) -> bool {
+    let cursors = &state.reference_cursors;
+    let mut judged = cursors.get(&chain.caip2, reference);
+    let outcome = bind_by_reference(state, chain, intent, reference, &mut judged, now_ms).await;
+    // What was judged stays judged, even when a later read failed.
+    cursors.set(&chain.caip2, reference, judged);
+    match outcome {
+        Ok(bound) => bound,
+        // One intent whose lookup fails must not hold up the others.
+        Err(err) => {
+            tracing::warn!(intent = %intent.id, error = %err, "reference lookup failed; will retry");
+            false
+        }
+    }
 }
 
 /// The intent's amount in its settlement asset's base units: what its request asks for.
