@@ -262,6 +262,22 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// The successful transactions naming `reference` that came after `after` (one this
+    /// method or [`ChainNode::transactions_naming`] answered), oldest first: a watcher that
+    /// remembers the newest transaction it judged reads only new ones. Chains that can ask the
+    /// node for "newer than" override it; this default reads them all and drops the rest.
+    async fn transactions_naming_after(
+        &self,
+        reference: &Address,
+        after: Option<&str>,
+    ) -> Result<Vec<String>, ChainError> {
+        let all = self.transactions_naming(reference).await?;
+        Ok(match after.and_then(|a| all.iter().position(|t| t == a)) {
+            Some(at) => all[at + 1..].to_vec(),
+            None => all,
+        })
+    }
+
     /// An unsigned transaction for `payer` to sign and send that pays `units` of `token` to
     /// `to` and names `reference`, in the chain's own encoding (Solana Pay transaction
     /// requests: a base64 serialized transaction, fee payer `payer`).

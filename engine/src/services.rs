@@ -30,6 +30,8 @@ pub struct Engine {
     pub venues: Arc<BTreeMap<bool, Venues>>,
     /// The SmartFunding router's quotes, locks and venue health.
     pub routing: Arc<Routing>,
+    /// What the Solana Pay reference watcher has already judged, per key.
+    pub reference_cursors: Arc<crate::chain::reference::ReferenceCursors>,
 }
 
 impl Engine {
@@ -51,6 +53,7 @@ impl Engine {
             chains: Arc::default(),
             venues: Arc::default(),
             routing: Arc::new(Routing::new()),
+            reference_cursors: Arc::default(),
         }
     }
 

@@ -14,13 +14,13 @@ use std::time::Instant;
 use rialto_core::id::MerchantId;
 use rialto_gateway::ledger::{Account, Entry, Posting};
 use rialto_gateway::reconcile::engine::{
-    hex0x, Addr, ExceptionKind, Expected, Interner, Observations, Observed, Outcome, Role, Rules,
-    TxHash, Watch,
+    Addr, ExceptionKind, Expected, Interner, Observations, Observed, Outcome, Role, Rules, TxHash,
+    Watch,
 };
 
-const USDC: Addr = [0xaa; 20];
-const EURC: Addr = [0xbb; 20];
-const HOT: Addr = [0x01; 20];
+const USDC: Addr = Addr::Evm([0xaa; 20]);
+const EURC: Addr = Addr::Evm([0xbb; 20]);
+const HOT: Addr = Addr::Evm([0x01; 20]);
 const MERCHANTS: u64 = 100;
 const SEED: u64 = 0x5eed_2026;
 
@@ -35,14 +35,14 @@ fn addr(tag: u8, n: u64) -> Addr {
     let mut a = [0u8; 20];
     a[0] = tag;
     a[12..].copy_from_slice(&n.to_be_bytes());
-    a
+    Addr::Evm(a)
 }
 
 fn tx(tag: u8, n: u64) -> TxHash {
     let mut t = [0u8; 32];
     t[0] = tag;
     t[24..].copy_from_slice(&n.to_be_bytes());
-    t
+    TxHash::Evm(t)
 }
 
 fn amount(i: u64) -> u128 {
@@ -244,6 +244,7 @@ fn expect_all(w: &World, engine: &mut rialto_gateway::reconcile::engine::Reconci
             to: Some(w.deposit(i)),
             token: USDC,
             amount: a,
+            block: None,
             must_be_observed: true,
             confirmed: true,
         };
@@ -320,8 +321,8 @@ fn wanted(w: &World) -> BTreeSet<(ExceptionKind, String)> {
             Seed::AmountMismatch => (ExceptionKind::AmountMismatch, reference(i)),
             Seed::DuplicateInTx | Seed::DuplicateResent => (ExceptionKind::Duplicate, reference(i)),
             Seed::DuplicateClaim => (ExceptionKind::Duplicate, format!("{}_again", reference(i))),
-            Seed::UnexpectedInflow => (ExceptionKind::UnexpectedInflow, hex0x(&tx(8, i))),
-            Seed::UnexpectedOutflow => (ExceptionKind::UnexpectedOutflow, hex0x(&tx(9, i))),
+            Seed::UnexpectedInflow => (ExceptionKind::UnexpectedInflow, tx(8, i).to_string()),
+            Seed::UnexpectedOutflow => (ExceptionKind::UnexpectedOutflow, tx(9, i).to_string()),
             Seed::WrongAsset => (ExceptionKind::WrongAsset, reference(i)),
             Seed::WrongChain => (ExceptionKind::WrongChain, reference(i)),
             Seed::Unbalanced => (ExceptionKind::LedgerUnbalanced, reference(i)),
@@ -337,7 +338,7 @@ fn found(outcome: &Outcome) -> Vec<(ExceptionKind, String)> {
         .map(|x| {
             let key = match x.kind {
                 ExceptionKind::UnexpectedInflow | ExceptionKind::UnexpectedOutflow => {
-                    x.tx.map(|t| hex0x(&t)).unwrap_or_default()
+                    x.tx.map(|t| t.to_string()).unwrap_or_default()
                 }
                 _ => x.reference.clone().unwrap_or_default(),
             };

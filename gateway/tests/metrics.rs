@@ -123,6 +123,7 @@ fn venue_errors_reconciliation_exceptions_and_ended_routes_render_with_their_lab
         chain_id: None,
         tx_hash: None,
         log_index: None,
+        block_number: None,
         expected_amount: None,
         observed_amount: None,
         asset: None,

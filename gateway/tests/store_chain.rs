@@ -545,12 +545,31 @@ async fn a_reference_names_one_intent_and_only_open_unpaid_ones_are_watched(stor
         .await
         .unwrap();
     let ids = |list: Vec<PaymentIntent>| list.iter().map(|i| i.id).collect::<Vec<_>>();
-    let watched = store.reference_intents(SOLANA, false, 10).await.unwrap();
+    let watched = store
+        .reference_intents(SOLANA, false, None, 10)
+        .await
+        .unwrap();
     assert_eq!(ids(watched), vec![first.id, second.id]);
-    let live_watched = store.reference_intents(SOLANA, true, 10).await.unwrap();
+    // Page by page: the next page starts after the last one seen.
+    let page = store
+        .reference_intents(SOLANA, false, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(page.clone()), vec![first.id]);
+    let next = store
+        .reference_intents(SOLANA, false, page.last(), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(next.clone()), vec![second.id]);
+    let none = store.reference_intents(SOLANA, false, next.last(), 1);
+    assert!(none.await.unwrap().is_empty());
+    let live_watched = store
+        .reference_intents(SOLANA, true, None, 10)
+        .await
+        .unwrap();
     assert_eq!(ids(live_watched), vec![live.id]);
     assert!(store
-        .reference_intents(CHAIN, false, 10)
+        .reference_intents(CHAIN, false, None, 10)
         .await
         .unwrap()
         .is_empty());

@@ -45,6 +45,7 @@ fn exception(run: &str, seq: i64, merchant: Option<&MerchantId>, at: i64) -> Exc
         chain_id: Some(CHAIN.into()),
         tx_hash: Some(format!("0x{seq:064x}")),
         log_index: Some(seq),
+        block_number: Some(seq + 100),
         expected_amount: None,
         observed_amount: Some("1.5".into()),
         asset: Some(format!(

@@ -308,12 +308,7 @@ impl ChainNode for SolanaNode {
                 Err(err) if no_block(&err) => continue,
                 Err(err) => return Err(rpc_error(err)),
             };
-            for (index, item) in block
-                .transactions
-                .unwrap_or_default()
-                .into_iter()
-                .enumerate()
-            {
+            for item in block.transactions.unwrap_or_default() {
                 let (Some(meta), Some(decoded)) = (item.meta.as_ref(), item.transaction.decode())
                 else {
                     continue;
@@ -327,9 +322,12 @@ impl ChainNode for SolanaNode {
                     .map(ToString::to_string)
                     .unwrap_or_default();
                 let deltas = token_deltas(meta);
-                for gain in deltas
+                // A transaction has no logs: its n-th gain (in the deltas' stable order)
+                // stands for the n-th log, so two gains of one transaction stay two.
+                for (nth, gain) in deltas
                     .iter()
                     .filter(|d| d.delta > 0 && mints.contains(&d.mint))
+                    .enumerate()
                 {
                     let sender = deltas.iter().find(|d| d.mint == gain.mint && d.delta < 0);
                     let (Some(token), Some(to)) = (address(&gain.mint), address(&gain.owner))
@@ -346,7 +344,7 @@ impl ChainNode for SolanaNode {
                         tx_hash: tx_hash.clone(),
                         block_number: slot,
                         block_hash: block.blockhash.clone(),
-                        log_index: index as u64,
+                        log_index: nth as u64,
                     });
                 }
             }
@@ -454,7 +452,15 @@ impl ChainNode for SolanaNode {
     }
 
     async fn transactions_naming(&self, reference: &Address) -> Result<Vec<String>, ChainError> {
-        crate::pay::transactions_naming(self, reference).await
+        crate::pay::transactions_naming(self, reference, None).await
+    }
+
+    async fn transactions_naming_after(
+        &self,
+        reference: &Address,
+        after: Option<&str>,
+    ) -> Result<Vec<String>, ChainError> {
+        crate::pay::transactions_naming(self, reference, after).await
     }
 
     async fn payment_transaction(

@@ -9,6 +9,7 @@ use rialto_connectors::chain::{ChainError, ChainNode, ObservedTransfer};
 use rialto_core::address::Address;
 use solana_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
 use solana_commitment_config::CommitmentConfig;
+use solana_signature::Signature;
 
 use crate::keys::pubkey_of;
 use crate::node::SolanaNode;
@@ -41,36 +42,73 @@ pub async fn find_by_reference(
     node: &SolanaNode,
     reference: &Address,
 ) -> Result<Option<String>, ChainError> {
-    Ok(transactions_naming(node, reference)
+    Ok(transactions_naming(node, reference, None)
         .await?
         .into_iter()
         .next())
 }
 
-/// Every successful transaction naming `reference`, oldest first (the node's most recent
-/// 1,000: a reference is fresh per request, so a real one names a handful at most).
+/// Signatures the node answers per `getSignaturesForAddress` call at most.
+const SIGNATURES_PER_PAGE: usize = 1_000;
+/// Pages read per lookup at most: anyone can name a reference in a transaction, so a key may
+/// be flooded; past this the lookup fails (and is retried) rather than skip the oldest.
+const MAX_PAGES: usize = 50;
+
+/// Every successful transaction naming `reference` after `after` (a signature naming it, as
+/// [`transactions_naming`] answered it earlier; everything when `None`), oldest first. The
+/// node is asked only for what is newer (`until`), page after page (`before`), so a caller
+/// that remembers the newest one it judged pays for new transactions only.
 pub async fn transactions_naming(
     node: &SolanaNode,
     reference: &Address,
+    after: Option<&str>,
 ) -> Result<Vec<String>, ChainError> {
     let key = pubkey_of(reference).map_err(|e| ChainError::Invalid(e.to_string()))?;
-    let config = GetConfirmedSignaturesForAddress2Config {
-        commitment: Some(CommitmentConfig::confirmed()),
-        ..Default::default()
-    };
-    let found = node
-        .chain
-        .rpc()
-        .get_signatures_for_address_with_config(&key, config)
-        .await
-        .map_err(|e| ChainError::Node(Box::new(crate::SolanaError::from(e))))?;
-    // Newest first from the node.
-    Ok(found
-        .into_iter()
-        .rev()
-        .filter(|s| s.err.is_none())
-        .map(|s| s.signature)
-        .collect())
+    let until = after
+        .map(|text| {
+            text.parse::<Signature>()
+                .map_err(|_| ChainError::TxRef(text.to_owned()))
+        })
+        .transpose()?;
+    let mut newest_first = Vec::new();
+    let mut before = None;
+    for _ in 0..MAX_PAGES {
+        let config = GetConfirmedSignaturesForAddress2Config {
+            before,
+            until,
+            limit: Some(SIGNATURES_PER_PAGE),
+            commitment: Some(CommitmentConfig::confirmed()),
+        };
+        let page = node
+            .chain
+            .rpc()
+            .get_signatures_for_address_with_config(&key, config)
+            .await
+            .map_err(|e| ChainError::Node(Box::new(crate::SolanaError::from(e))))?;
+        let full = page.len() >= SIGNATURES_PER_PAGE;
+        before = match page.last() {
+            Some(oldest) => Some(
+                oldest
+                    .signature
+                    .parse()
+                    .map_err(|_| ChainError::TxRef(oldest.signature.clone()))?,
+            ),
+            None => None,
+        };
+        newest_first.extend(
+            page.into_iter()
+                .filter(|s| s.err.is_none())
+                .map(|s| s.signature),
+        );
+        if !full {
+            newest_first.reverse();
+            return Ok(newest_first);
+        }
+    }
+    Err(ChainError::Invalid(format!(
+        "more than {} transactions name reference {reference}",
+        MAX_PAGES * SIGNATURES_PER_PAGE
+    )))
 }
 
 /// A fresh reference key: the public half of a new ed25519 keypair whose secret is dropped

@@ -91,3 +91,47 @@ async fn a_payment_is_found_by_its_reference_and_checked_against_the_request() {
         Err(Mismatch::Chain(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_naming_a_reference_after_one_already_judged_are_only_the_newer_ones() {
+    use rialto_connectors::chain::ChainNode;
+    let bin = simnet::locate_for_tests().unwrap_or_else(|e| panic!("{e}"));
+    let devnet = SolanaDevnet::start(&bin, 200).await.unwrap();
+    devnet.provision().await.unwrap();
+    let node = SolanaNode::new(SolanaChain::new(
+        devnet.caip2.clone(),
+        "devnet-solana".into(),
+        false,
+        vec![devnet.rpc_url.clone()],
+        Commitment::Confirmed,
+        Duration::from_secs(10),
+    ));
+    let payer = devnet_keypair("payer 2");
+    let merchant = Keypair::new().pubkey();
+    let reference = Keypair::new().pubkey();
+    let key = address_of(&reference);
+    let mut sent = Vec::new();
+    for units in [1, 2, 3] {
+        let signature = devnet
+            .pay_request(&payer, &merchant, &devnet.usdc, units, &reference, None)
+            .await
+            .unwrap();
+        sent.push(signature);
+    }
+    let all = node.transactions_naming_after(&key, None).await.unwrap();
+    assert_eq!(all, sent, "everything, oldest first");
+    let after_first = node
+        .transactions_naming_after(&key, Some(&sent[0]))
+        .await
+        .unwrap();
+    assert_eq!(
+        after_first,
+        sent[1..],
+        "only what came after the judged one"
+    );
+    let after_last = node
+        .transactions_naming_after(&key, Some(&sent[2]))
+        .await
+        .unwrap();
+    assert!(after_last.is_empty(), "nothing new: {after_last:?}");
+}

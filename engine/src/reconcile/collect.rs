@@ -1,8 +1,9 @@
 //! Builds the engine's inputs from the store and the chains, runs it, and turns its findings
-//! into a stored run: observed `Transfer` logs of the tokens the gateway knows over a block
-//! range per configured EVM chain (kept when they touch a gateway-controlled address or a
-//! merchant settlement address), every leg and payment transaction of those chains, and the
-//! whole ledger.
+//! into a stored run: observed token transfers of the tokens the gateway knows over a block
+//! range per configured chain (EVM: `Transfer` logs; Solana: token balance changes, slots for
+//! blocks, signatures for hashes), kept when they touch a gateway-controlled address or a
+//! merchant settlement address; every leg and payment transaction of those chains; and the
+//! whole ledger. Texts are read per chain family ([`super::keys`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,9 +14,9 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::engine::{
-    hex0x, parse_addr, parse_tx_hash, Addr, Exception, Expected, Interner, Observations, Observed,
-    Outcome, Role, Rules, TxHash, Watch,
+    Exception, Expected, Interner, Observations, Observed, Outcome, Role, Rules, Watch,
 };
+use super::keys::{addr_text, family, parse_addr, parse_tx_hash, zero_addr, Addr, TxHash};
 use crate::chain::{Chain, Chains};
 use crate::store::chain::LegStatus;
 use crate::store::reconcile::{ExceptionRecord, OwnedLeg, OwnedPayment, ReconciliationRun};
@@ -113,10 +114,9 @@ pub enum Call {
 /// The token call of a signed transaction, as the chain's node decodes it (another call, e.g.
 /// a swap: `None`).
 pub fn call_parties(node: &dyn ChainNode, raw_tx: &str) -> Option<Call> {
-    let addr = |a: rialto_core::Address| parse_addr(&a.to_string());
     Some(match node.token_call(raw_tx)? {
-        TokenCall::Transfer { to } => Call::Transfer { to: addr(to)? },
-        TokenCall::Mint { to } => Call::Mint { to: addr(to)? },
+        TokenCall::Transfer { to } => Call::Transfer { to },
+        TokenCall::Mint { to } => Call::Mint { to },
         TokenCall::Burn => Call::Burn,
     })
 }
@@ -141,11 +141,12 @@ async fn watch_addresses(
         };
         obs.watch(id, a, watch);
     }
+    let fam = family(&chain.caip2);
     let deposits = store.deposit_addresses_on(&chain.caip2).await?;
     let settlements = store.settlement_addresses_on(&chain.caip2).await?;
     for (role, list) in [(Role::Deposit, deposits), (Role::Settlement, settlements)] {
         for owned in list.into_iter().filter(|o| o.livemode == chain.livemode) {
-            if let Some(a) = parse_addr(&owned.address) {
+            if let Some(a) = parse_addr(&owned.address, fam) {
                 let owner = Some(obs.interner.intern(&owned.merchant_id));
                 obs.watch(id, a, Watch { role, owner });
             }
@@ -154,7 +155,7 @@ async fn watch_addresses(
     // Whatever else the gateway signs for (a sandbox bridge's minter): its burns and
     // transfers are the gateway's own.
     for sender in store.leg_senders_on(&chain.caip2).await? {
-        if let Some(a) = parse_addr(&sender) {
+        if let Some(a) = parse_addr(&sender, fam) {
             let watch = Watch {
                 role: Role::HotWallet,
                 owner: None,
@@ -174,7 +175,7 @@ fn hot_address(chain: &Chain) -> Result<Option<Addr>, ReconcileError> {
         .node
         .address_of(hot)
         .map_err(|e| chain_err(chain, e))?;
-    Ok(parse_addr(&address.to_string()))
+    Ok(Some(address))
 }
 
 async fn observe_chain(
@@ -184,6 +185,7 @@ async fn observe_chain(
     req: &RunRequest,
 ) -> Result<Range, ReconcileError> {
     let id = obs.interner.intern(&chain.caip2);
+    let fam = family(&chain.caip2);
     watch_addresses(store, obs, chain, id).await?;
     let head = chain.node.head().await.map_err(|e| chain_err(chain, e))?;
     let to = req.to_block.map_or(head, |t| t.min(head));
@@ -197,14 +199,10 @@ async fn observe_chain(
             .await
             .map_err(|e| chain_err(chain, e))?;
         for log in logs {
-            let (Some(tx), Some(f), Some(t), Some(token)) = (
-                parse_tx_hash(&log.tx_hash),
-                parse_addr(&log.from.to_string()),
-                parse_addr(&log.to.to_string()),
-                parse_addr(&log.token.to_string()),
-            ) else {
+            let Some(tx) = parse_tx_hash(&log.tx_hash, fam) else {
                 continue;
             };
+            let (f, t, token) = (log.from, log.to, log.token);
             if !obs.is_watched(id, &f) && !obs.is_watched(id, &t) {
                 continue;
             }
@@ -240,16 +238,17 @@ fn leg_expected(
     if leg.status == LegStatus::Failed || CARRIER_PURPOSES.contains(&d.purpose.as_str()) {
         return None;
     }
-    let token = parse_addr(d.token.as_deref()?)?;
+    let fam = family(&d.chain_id);
+    let token = parse_addr(d.token.as_deref()?, fam)?;
     let amount: u128 = d.amount_units.as_deref()?.parse().ok()?;
     let chain = interner.intern(&d.chain_id);
     let confirmed = leg.status == LegStatus::Confirmed;
     // A mint's log comes from the zero address, a burn's goes to it.
     let (from, to) = match call_parties(node, &leg.raw_tx) {
-        Some(Call::Transfer { to }) => (parse_addr(&d.from), Some(to)),
-        Some(Call::Mint { to }) => (Some([0; 20]), Some(to)),
-        Some(Call::Burn) => (parse_addr(&d.from), Some([0; 20])),
-        None => (parse_addr(&d.from), None),
+        Some(Call::Transfer { to }) => (parse_addr(&d.from, fam), Some(to)),
+        Some(Call::Mint { to }) => (Some(zero_addr(fam)), Some(to)),
+        Some(Call::Burn) => (parse_addr(&d.from, fam), Some(zero_addr(fam))),
+        None => (parse_addr(&d.from, fam), None),
     };
     Some(Expected {
         incoming: false,
@@ -257,12 +256,13 @@ fn leg_expected(
         reference: d.reference.clone(),
         owner: owned.merchant_id.as_deref().map(|m| interner.intern(m)),
         chain,
-        tx: parse_tx_hash(&leg.tx_hash)?,
+        tx: parse_tx_hash(&leg.tx_hash, fam)?,
         log_index: None,
         from,
         to,
         token,
         amount,
+        block: leg.block_number.and_then(|b| u64::try_from(b).ok()),
         must_be_observed: confirmed
             && ctx.in_blocks(chain, leg.block_number)
             && ctx.in_period(d.created_at_ms),
@@ -286,6 +286,7 @@ fn payment_expected(
         .to_base_units()
         .ok()?;
     let chain = interner.intern(&p.chain_id);
+    let fam = family(&p.chain_id);
     let confirmed = p.status == PaymentTxStatus::Confirmed;
     Some(Expected {
         incoming: true,
@@ -293,12 +294,13 @@ fn payment_expected(
         reference: p.payment_intent_id.to_string(),
         owner: Some(interner.intern(&owned.merchant_id)),
         chain,
-        tx: parse_tx_hash(&p.tx_hash)?,
+        tx: parse_tx_hash(&p.tx_hash, fam)?,
         log_index: u32::try_from(p.log_index).ok(),
-        from: parse_addr(&p.payer),
-        to: parse_addr(&owned.recipient),
-        token: parse_addr(&asset.contract.to_string())?,
+        from: parse_addr(&p.payer, fam),
+        to: parse_addr(&owned.recipient, fam),
+        token: asset.contract,
         amount,
+        block: u64::try_from(p.block_number).ok(),
         must_be_observed: confirmed
             && ctx.in_blocks(chain, Some(p.block_number))
             && ctx.in_period(p.created_at_ms),
@@ -324,10 +326,8 @@ pub async fn run(
         selected_chains.push(chain);
     }
     for a in registry.assets() {
-        if let Some(contract) = parse_addr(&a.contract.to_string()) {
-            let chain = obs.interner.intern(&a.id.chain().to_string());
-            assets.insert((chain, contract), (a.id.to_string(), a.decimals));
-        }
+        let chain = obs.interner.intern(&a.id.chain().to_string());
+        assets.insert((chain, a.contract), (a.id.to_string(), a.decimals));
     }
     let ctx = Ctx {
         req,
@@ -463,8 +463,9 @@ fn arrival_expected(
         .iter()
         .find(|c| c.livemode == livemode && (c.caip2 == a.chain || c.alias == a.chain))?;
     let token = crate::routing::onchain::token_in(registry, &chain.caip2, &a.asset).ok()?;
+    let fam = family(&chain.caip2);
     let to = match &a.to {
-        Some(to) => parse_addr(to)?,
+        Some(to) => parse_addr(to, fam)?,
         None => hot_address(chain).ok().flatten()?,
     };
     let chain_id = interner.intern(&chain.caip2);
@@ -474,12 +475,13 @@ fn arrival_expected(
         reference: reference.to_owned(),
         owner: Some(interner.intern(merchant)),
         chain: chain_id,
-        tx: parse_tx_hash(&a.tx_hash)?,
+        tx: parse_tx_hash(&a.tx_hash, fam)?,
         log_index: None,
-        from: a.from.as_deref().and_then(parse_addr),
+        from: a.from.as_deref().and_then(|f| parse_addr(f, fam)),
         to: Some(to),
-        token: parse_addr(&token.address.to_string())?,
+        token: token.address,
         amount: token.units(a.amount).ok()?,
+        block: a.block.and_then(|b| u64::try_from(b).ok()),
         must_be_observed: ctx.in_blocks(chain_id, a.block) && ctx.in_period(created_ms),
         confirmed: true,
     })
@@ -520,8 +522,9 @@ fn record(
         merchant_id: x.owner.map(|o| interner.name(o).to_owned()),
         livemode,
         chain_id: x.chain.map(|c| interner.name(c).to_owned()),
-        tx_hash: x.tx.map(|t| hex0x(&t)),
+        tx_hash: x.tx.map(|t| t.to_string()),
         log_index: x.log_index.map(i64::from),
+        block_number: x.block.and_then(|b| i64::try_from(b).ok()),
         expected_amount: amount(x.expected_units),
         observed_amount: amount(x.observed_units)
             .or_else(|| x.ledger_sum.map(|s| s.normalize().to_string())),
@@ -529,7 +532,7 @@ fn record(
             .asset
             .clone()
             .or_else(|| asset.map(|(id, _)| id.clone()))
-            .or_else(|| x.token.map(|t| hex0x(&t))),
+            .or_else(|| x.token.as_ref().map(addr_text)),
         purpose: x.purpose.clone(),
         reference: x.reference.clone(),
         detail: x.detail.clone(),

@@ -18,33 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::ledger::Posting;
 
-pub type TxHash = [u8; 32];
-pub type Addr = [u8; 20];
-
-/// Parses `0x`-prefixed hex of exactly `N` bytes, any case.
-fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let body = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))?;
-    if body.len() != N * 2 {
-        return None;
-    }
-    let mut out = [0u8; N];
-    hex::decode_to_slice(body, &mut out).ok()?;
-    Some(out)
-}
-
-pub fn parse_tx_hash(text: &str) -> Option<TxHash> {
-    parse_hex(text)
-}
-
-pub fn parse_addr(text: &str) -> Option<Addr> {
-    parse_hex(text)
-}
-
-pub fn hex0x(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
+pub use super::keys::{addr_text, hex0x, parse_addr, parse_tx_hash, Addr, TxHash};
 
 /// Small ids for the few distinct chains, purposes and merchants.
 #[derive(Debug, Default, Clone)]
@@ -82,6 +56,7 @@ pub struct Observed {
     pub to: Addr,
     pub token: Addr,
     pub amount: u128,
+    /// Block number (Solana: slot).
     pub block: u64,
 }
 
@@ -105,6 +80,8 @@ pub struct Expected {
     pub to: Option<Addr>,
     pub token: Addr,
     pub amount: u128,
+    /// Block number (Solana: slot) the records say it was mined in, if they know it.
+    pub block: Option<u64>,
     /// Confirmed within the run's range: it must be on chain. Open legs may be.
     pub must_be_observed: bool,
     /// Confirmed: needs its ledger posting if its purpose has a ledger meaning.
@@ -206,6 +183,8 @@ pub struct Exception {
     pub chain: Option<u32>,
     pub tx: Option<TxHash>,
     pub log_index: Option<u32>,
+    /// Block number (Solana: slot): on chain where observed, else as recorded.
+    pub block: Option<u64>,
     pub expected_units: Option<u128>,
     pub observed_units: Option<u128>,
     /// The token contract the amounts are of.
@@ -227,6 +206,7 @@ impl Exception {
             chain: None,
             tx: None,
             log_index: None,
+            block: None,
             expected_units: None,
             observed_units: None,
             token: None,
@@ -245,6 +225,7 @@ impl Exception {
             chain: Some(e.chain),
             tx: Some(e.tx),
             log_index: e.log_index,
+            block: e.block,
             expected_units: Some(e.amount),
             token: Some(e.token),
             reference: Some(e.reference.clone()),
@@ -259,6 +240,7 @@ impl Exception {
             chain: Some(o.chain),
             tx: Some(o.tx),
             log_index: Some(o.log_index),
+            block: Some(o.block),
             observed_units: Some(o.amount),
             token: Some(o.token),
             ..Self::new(kind, detail)
@@ -432,11 +414,12 @@ impl Reconciler {
                     e,
                     format!(
                         "the transfer moved token {} instead",
-                        hex0x(&self.observed[i].token)
+                        addr_text(&self.observed[i].token)
                     ),
                 );
                 x.observed_units = Some(self.observed[i].amount);
                 x.log_index = Some(self.observed[i].log_index);
+                x.block = Some(self.observed[i].block);
                 self.claim(i, seq);
                 self.outcome.exceptions.push(x);
             }
@@ -488,10 +471,11 @@ impl Reconciler {
                 let mut x = Exception::of_expected(
                     ExceptionKind::WrongAsset,
                     e,
-                    format!("the transfer moved token {} instead", hex0x(&o.token)),
+                    format!("the transfer moved token {} instead", addr_text(&o.token)),
                 );
                 x.observed_units = Some(o.amount);
                 x.log_index = Some(o.log_index);
+                x.block = Some(o.block);
                 self.claim(i, seq);
                 self.outcome.exceptions.push(x);
             } else if e.must_be_observed {
@@ -525,6 +509,7 @@ impl Reconciler {
         let mut x = Exception::of_expected(kind, e, detail);
         x.observed_units = Some(total);
         x.log_index = Some(self.observed[of_token[0]].log_index);
+        x.block = Some(self.observed[of_token[0]].block);
         self.outcome.exceptions.push(x);
     }
 
@@ -553,6 +538,7 @@ impl Reconciler {
             );
             x.observed_units = Some(o.amount);
             x.log_index = Some(o.log_index);
+            x.block = Some(o.block);
             self.outcome.exceptions.push(x);
             return;
         }
@@ -564,6 +550,7 @@ impl Reconciler {
             );
             x.observed_units = Some(o.amount);
             x.log_index = Some(o.log_index);
+            x.block = Some(o.block);
             self.outcome.exceptions.push(x);
             return;
         }
@@ -628,7 +615,7 @@ impl Reconciler {
                                 o,
                                 format!(
                                     "a gateway-controlled address sent to {} with no record",
-                                    hex0x(&o.to)
+                                    addr_text(&o.to)
                                 ),
                             );
                             x.owner = w.owner;
@@ -643,7 +630,7 @@ impl Reconciler {
                         format!(
                             "{} received from {} with no payment bound to it",
                             role_name(w.role),
-                            hex0x(&o.from)
+                            addr_text(&o.from)
                         ),
                     );
                     x.owner = w.owner;

@@ -1,17 +1,21 @@
 use super::*;
 use crate::ledger::Entry;
 use rialto_core::id::MerchantId;
+use rialto_core::ChainNamespace;
 
-const HOT: Addr = [0x11; 20];
-const DEPOSIT: Addr = [0x22; 20];
-const MERCHANT: Addr = [0x33; 20];
-const PAYER: Addr = [0x44; 20];
-const STRANGER: Addr = [0x55; 20];
-const USDC: Addr = [0xaa; 20];
-const EURC: Addr = [0xbb; 20];
+const EVM: ChainNamespace = ChainNamespace::Eip155;
+const SOLANA: ChainNamespace = ChainNamespace::Solana;
+
+const HOT: Addr = Addr::Evm([0x11; 20]);
+const DEPOSIT: Addr = Addr::Evm([0x22; 20]);
+const MERCHANT: Addr = Addr::Evm([0x33; 20]);
+const PAYER: Addr = Addr::Evm([0x44; 20]);
+const STRANGER: Addr = Addr::Evm([0x55; 20]);
+const USDC: Addr = Addr::Evm([0xaa; 20]);
+const EURC: Addr = Addr::Evm([0xbb; 20]);
 
 fn tx(n: u8) -> TxHash {
-    [n; 32]
+    TxHash::Evm([n; 32])
 }
 
 struct Fixture {
@@ -53,7 +57,7 @@ fn payment(chain: u32, tx: TxHash, li: u32, to: Addr, amount: u128) -> Expected 
     Expected {
         incoming: true,
         purpose: "payment".into(),
-        reference: format!("pi_{}", tx[0]),
+        reference: format!("pi_{}", tx.as_bytes()[0]),
         owner: None,
         chain,
         tx,
@@ -62,6 +66,7 @@ fn payment(chain: u32, tx: TxHash, li: u32, to: Addr, amount: u128) -> Expected 
         to: Some(to),
         token: USDC,
         amount,
+        block: Some(10),
         must_be_observed: true,
         confirmed: true,
     }
@@ -71,7 +76,7 @@ fn leg(chain: u32, purpose: &str, tx: TxHash, from: Addr, to: Addr, amount: u128
     Expected {
         incoming: false,
         purpose: purpose.into(),
-        reference: format!("pi_{}", tx[0]),
+        reference: format!("pi_{}", tx.as_bytes()[0]),
         owner: None,
         chain,
         tx,
@@ -80,6 +85,7 @@ fn leg(chain: u32, purpose: &str, tx: TxHash, from: Addr, to: Addr, amount: u128
         to: Some(to),
         token: USDC,
         amount,
+        block: Some(10),
         must_be_observed: true,
         confirmed: true,
     }
@@ -346,15 +352,103 @@ fn purposes_are_data_and_prefix_rules_match_new_ones() {
 
 #[test]
 fn hex_parsing_is_case_blind_and_length_checked() {
-    let a = parse_addr("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap();
+    let a = parse_addr("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", EVM).unwrap();
     assert_eq!(
         Some(a),
-        parse_addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")
+        parse_addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", EVM)
     );
-    assert_eq!(parse_addr("0x5aaeb6"), None);
-    assert_eq!(parse_tx_hash("deadbeef"), None);
+    assert_eq!(parse_addr("0x5aaeb6", EVM), None);
+    assert_eq!(parse_tx_hash("deadbeef", EVM), None);
     assert_eq!(
-        hex0x(&a),
+        addr_text(&a),
         "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed".to_owned()
     );
+}
+
+/// A Solana signature (64 bytes in base58), the mainnet USDC mint and a wallet.
+fn sig() -> String {
+    bs58::encode([0xa5u8; 64]).into_string()
+}
+const SOL_USDC: &str = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v";
+const SOL_MERCHANT: &str = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM";
+
+#[test]
+fn solana_signatures_and_keys_are_read_as_base58_and_case_sensitive() {
+    let text = sig();
+    let sig = parse_tx_hash(&text, SOLANA).expect("a 64-byte signature");
+    assert_eq!(sig, TxHash::Solana([0xa5; 64]));
+    assert_eq!(sig.to_string(), text, "printed back as written");
+    let key = parse_addr(SOL_MERCHANT, SOLANA).expect("a 32-byte key");
+    assert_eq!(addr_text(&key), SOL_MERCHANT);
+    // One letter's case changed is another key (or none), never the same one.
+    let flipped = SOL_MERCHANT.replacen('W', "w", 1);
+    assert_ne!(parse_addr(&flipped, SOLANA), Some(key));
+    // The families do not read each other's texts.
+    assert_eq!(parse_tx_hash(&text, EVM), None);
+    assert_eq!(parse_addr(SOL_MERCHANT, EVM), None);
+    assert_eq!(
+        parse_tx_hash(&format!("0x{}", "ab".repeat(32)), SOLANA),
+        None
+    );
+    // A 32-byte base58 text is a key, not a signature.
+    assert_eq!(parse_tx_hash(SOL_MERCHANT, SOLANA), None);
+}
+
+#[test]
+fn a_solana_payment_matches_its_balance_change_and_an_unbooked_one_is_reported_with_its_slot() {
+    let mut obs = Observations::new(Interner::default());
+    let chain = obs.interner.intern("solana:simnet");
+    let owner = Some(obs.interner.intern("mer_1"));
+    let merchant = parse_addr(SOL_MERCHANT, SOLANA).unwrap();
+    let mint = parse_addr(SOL_USDC, SOLANA).unwrap();
+    let payer = Addr::Solana([7; 32]);
+    obs.watch(
+        chain,
+        merchant,
+        Watch {
+            role: Role::Settlement,
+            owner,
+        },
+    );
+    let paid = parse_tx_hash(&sig(), SOLANA).unwrap();
+    let stray = TxHash::Solana([9; 64]);
+    let change = |tx, amount, slot| Observed {
+        chain,
+        tx,
+        log_index: 0,
+        from: payer,
+        to: merchant,
+        token: mint,
+        amount,
+        block: slot,
+    };
+    obs.push(change(paid, 25_000_000, 40));
+    obs.push(change(stray, 1_500_000, 41));
+    let mut engine = obs.seal(rules());
+    engine.expect(&Expected {
+        incoming: true,
+        purpose: "payment".into(),
+        reference: "pi_sol".into(),
+        owner,
+        chain,
+        tx: paid,
+        log_index: Some(0),
+        from: Some(payer),
+        to: Some(merchant),
+        token: mint,
+        amount: 25_000_000,
+        block: Some(40),
+        must_be_observed: true,
+        confirmed: true,
+    });
+    let outcome = engine.finish();
+    assert_eq!(
+        (outcome.expected, outcome.observed, outcome.matched),
+        (1, 2, 1)
+    );
+    assert_eq!(kinds(&outcome), ["unexpected_inflow"]);
+    let x = &outcome.exceptions[0];
+    assert_eq!(x.tx, Some(stray));
+    assert_eq!(x.block, Some(41), "the slot it landed in");
+    assert!(x.detail.contains(&addr_text(&payer)), "{}", x.detail);
 }

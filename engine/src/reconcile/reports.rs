@@ -79,6 +79,7 @@ pub const EXCEPTION_COLUMNS: &[&str] = &[
     "chain",
     "tx_hash",
     "log_index",
+    "block_number",
     "expected_amount",
     "observed_amount",
     "asset",
@@ -237,6 +238,10 @@ fn exception_row(x: &ExceptionRecord) -> Row {
     row.insert(
         "log_index".into(),
         x.log_index.map_or(Value::Null, Value::from),
+    );
+    row.insert(
+        "block_number".into(),
+        x.block_number.map_or(Value::Null, Value::from),
     );
     row.insert(
         "expected_amount".into(),

@@ -165,12 +165,14 @@ pub trait ChainStore: Send + Sync + 'static {
     ) -> Result<Vec<PaymentIntent>, StoreError>;
 
     /// Intents awaiting funds in one mode that settle on `chain_id`, carry a payment
-    /// reference and have no payment transaction bound yet, oldest first: what the reference
-    /// watcher looks for on chain.
+    /// reference and have no payment transaction bound yet, oldest first (then by id), after
+    /// `after` (the last one of the previous page): what the reference watcher looks for on
+    /// chain, page by page.
     async fn reference_intents(
         &self,
         chain_id: &str,
         livemode: bool,
+        after: Option<&PaymentIntent>,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError>;
 }

@@ -67,6 +67,8 @@ pub struct ExceptionRecord {
     pub chain_id: Option<String>,
     pub tx_hash: Option<String>,
     pub log_index: Option<i64>,
+    /// Block number (Solana: slot) of the transaction, where known.
+    pub block_number: Option<i64>,
     pub expected_amount: Option<String>,
     pub observed_amount: Option<String>,
     pub asset: Option<String>,

@@ -246,6 +246,7 @@ fn exception_json(x: &ExceptionRecord) -> Value {
         "run_id": x.run_id, "seq": x.seq, "kind": x.kind,
         "merchant_id": x.merchant_id, "livemode": x.livemode,
         "chain": x.chain_id, "tx_hash": x.tx_hash, "log_index": x.log_index,
+        "block_number": x.block_number,
         "expected_amount": x.expected_amount, "observed_amount": x.observed_amount,
         "asset": x.asset, "purpose": x.purpose, "reference": x.reference, "detail": x.detail,
         "created": x.created_at_ms.div_euclid(1000), "created_utc": format_utc(x.created_at_ms),

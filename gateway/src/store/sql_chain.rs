@@ -617,17 +617,25 @@ impl ChainStore for SqlStore {
         &self,
         chain_id: &str,
         livemode: bool,
+        after: Option<&PaymentIntent>,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
         // The settlement asset's id starts with its chain's CAIP-2 id (`solana:…/token:…`).
+        // Keyset pages on (created_at, id): no intent is skipped or seen twice in a pass.
+        let (after_ms, after_id) = after.map_or((i64::MIN, String::new()), |i| {
+            (i.created_at_ms, i.id.to_string())
+        });
         let rows = sqlx::query(&format!(
             "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = 'awaiting_funds' AND \
              livemode = $1 AND payment_reference IS NOT NULL AND settlement_asset LIKE $2 AND \
              NOT EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
-             payment_intents.id AND t.status <> 'reverted') ORDER BY created_at LIMIT $3"
+             payment_intents.id AND t.status <> 'reverted') AND (created_at > $3 OR \
+             (created_at = $3 AND id > $4)) ORDER BY created_at, id LIMIT $5"
         ))
         .bind(i64::from(livemode))
         .bind(format!("{chain_id}/%"))
+        .bind(after_ms)
+        .bind(after_id)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await

@@ -29,7 +29,8 @@ const RUN_COLUMNS: &str = "id, period_start, period_end, block_ranges, expected_
     observed_count, matched_count, ledger_count, exception_count, status, failure, created_by, \
     created_at";
 const EXCEPTION_COLUMNS: &str = "run_id, seq, kind, merchant_id, livemode, chain_id, tx_hash, \
-    log_index, expected_amount, observed_amount, asset, purpose, reference, detail, created_at";
+    log_index, expected_amount, observed_amount, asset, purpose, reference, detail, created_at, \
+    block_number";
 
 fn payment_from_row(row: &AnyRow) -> Result<OwnedPayment, StoreError> {
     Ok(OwnedPayment {
@@ -71,6 +72,7 @@ fn exception_from_row(row: &AnyRow) -> Result<ExceptionRecord, StoreError> {
         chain_id: row.try_get("chain_id").db()?,
         tx_hash: row.try_get("tx_hash").db()?,
         log_index: row.try_get("log_index").db()?,
+        block_number: row.try_get("block_number").db()?,
         expected_amount: row.try_get("expected_amount").db()?,
         observed_amount: row.try_get("observed_amount").db()?,
         asset: row.try_get("asset").db()?,
@@ -318,7 +320,7 @@ impl ReconcileStore for SqlStore {
         for x in exceptions {
             sqlx::query(&format!(
                 "INSERT INTO reconciliation_exceptions ({EXCEPTION_COLUMNS}) VALUES ($1, $2, $3, \
-                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ))
             .bind(x.run_id.clone())
             .bind(x.seq)
@@ -335,6 +337,7 @@ impl ReconcileStore for SqlStore {
             .bind(x.reference.clone())
             .bind(x.detail.clone())
             .bind(x.created_at_ms)
+            .bind(x.block_number)
             .execute(&mut *tx)
             .await
             .db()?;

@@ -347,6 +347,23 @@ impl SolanaDevnet {
         Ok(signature.to_string())
     }
 
+    /// The slot a confirmed transaction landed in, as the chain reports it (not as any ledger
+    /// records it): what reconciliation tests compare reports against.
+    pub async fn slot_of(&self, signature: &str) -> Result<u64, SolanaError> {
+        let parsed: Signature = signature
+            .parse()
+            .map_err(|_| failed(&format!("{signature} is not a signature")))?;
+        self.rpc
+            .get_signature_statuses_with_history(std::slice::from_ref(&parsed))
+            .await?
+            .value
+            .into_iter()
+            .next()
+            .flatten()
+            .map(|status| status.slot)
+            .ok_or_else(|| failed(&format!("{signature} is not on chain")))
+    }
+
     /// What `owner`'s token account holds of `mint`, at `confirmed`.
     pub async fn token_balance(&self, owner: &Pubkey, mint: &MintInfo) -> Result<u64, SolanaError> {
         token::ata_balance(&self.rpc, owner, mint, CommitmentConfig::confirmed()).await
