@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Pool::Postgres(
             PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(pool_size)
                 .connect(&url)
                 .await?,
         )

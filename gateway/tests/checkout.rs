@@ -293,6 +293,21 @@ async fn a_failed_session_write_leaves_no_intent(db: Db) {
 }
 
 #[tokio::test]
+async fn on_postgres_a_session_is_written_with_its_intent_and_every_create_parameter() {
+    // The session's intent goes through the single-create statement, which takes 28
+    // parameters; PostgreSQL refuses a statement given fewer.
+    let app = spawn_app(Db::Postgres).await;
+    let session = create_session(&app, session_body()).await;
+    assert_eq!(session["status"], "open");
+    let intent_id = session["payment_intent"].as_str().unwrap();
+    let intent = app
+        .get_json(&format!("/v1/payment_intents/{intent_id}"))
+        .await;
+    assert_eq!(intent["id"], intent_id);
+    assert_eq!(app.intent_count().await, 1);
+}
+
+#[tokio::test]
 async fn a_session_that_cannot_be_written_leaves_no_intent_behind_on_sqlite() {
     a_failed_session_write_leaves_no_intent(Db::Sqlite).await;
 }

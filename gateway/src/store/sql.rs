@@ -19,7 +19,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
-use super::group_commit::GroupCommitter;
+use super::group_commit::{GroupCommitter, NewIntent};
 use super::{
     ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page,
     Store, StoreError,
@@ -55,8 +55,8 @@ pub struct SqlStore {
     /// queueing writers here (async, in order) beats letting them collide in SQLite's busy
     /// handler, which sleeps and retries.
     pub(super) writer: AnyPool,
-    /// SQLite only: batches creates into shared transactions (see `group_commit`).
-    committer: Option<GroupCommitter>,
+    /// Batches intent creates into shared commits (see `group_commit`).
+    committer: GroupCommitter,
     pub(super) backend: Backend,
     registry: Arc<AssetRegistry>,
 }
@@ -64,7 +64,7 @@ pub struct SqlStore {
 /// The intent's columns, then (last, `$28`, after the event's and the key's) its reference.
 const INTENT_VALUES_REF: &str = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
     $14, $15, $16, $17, $28)";
-const IDEMPOTENCY_COLUMNS: &str =
+pub(super) const IDEMPOTENCY_COLUMNS: &str =
     "scope, idempotency_key, request_hash, response_status, response_body, created_at";
 
 /// Creates an intent with its event, outbox entry and (when keyed) idempotency record in one
@@ -93,7 +93,8 @@ pub(super) static SQLITE_CREATE_INTENT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-const INTENT_COLUMNS: &str = "id, merchant_id, livemode, amount, currency, settlement_asset, \
+pub(super) const INTENT_COLUMNS: &str =
+    "id, merchant_id, livemode, amount, currency, settlement_asset, \
     settlement_address, status, description, metadata, client_secret, created_at, expires_at, \
     canceled_at, cancellation_reason, version, updated_at";
 /// What intent reads select: the created columns plus those only updates write.
@@ -131,10 +132,11 @@ impl SqlStore {
             Backend::Postgres => pool.clone(),
         };
         let committer = match backend {
-            Backend::Sqlite => Some(GroupCommitter::spawn(
+            Backend::Sqlite => GroupCommitter::spawn(
                 Self::pool_options(backend, 1).connect(&url).await.db()?,
-            )),
-            Backend::Postgres => None,
+                backend,
+            ),
+            Backend::Postgres => GroupCommitter::spawn(pool.clone(), backend),
         };
         Ok(Self {
             pool,
@@ -282,6 +284,24 @@ fn metadata_json(intent: &PaymentIntent) -> String {
 }
 
 pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds one create's 28 parameters in the order of the create statements (the intent's 17,
+/// the event's 3, the idempotency record's 7, the payment reference).
+pub(super) fn bind_create<'q>(query: AnyQuery<'q>, create: &NewIntent) -> AnyQuery<'q> {
+    let (intent, event) = (&create.intent, &create.event);
+    let query = bind_intent(query, intent)
+        .bind(event.id.to_string())
+        .bind(event.kind.clone())
+        .bind(event.object_json.clone());
+    // A create's response is its event's object: store those bytes once.
+    let body_is_event = create
+        .record
+        .as_ref()
+        .is_some_and(|r| r.response_body == event.object_json);
+    bind_record(query, create.record.as_ref(), !body_is_event)
+        .bind(body_is_event.then(|| event.id.to_string()))
+        .bind(intent.payment_reference.map(|r| r.to_string()))
+}
 
 pub(super) fn bind_intent<'q>(query: AnyQuery<'q>, intent: &PaymentIntent) -> AnyQuery<'q> {
     query
@@ -562,24 +582,16 @@ impl Store for SqlStore {
         event: &Event,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        // One statement, one round trip: the hot path of every create.
-        let sql: &'static str = match self.backend {
-            Backend::Postgres => &PG_CREATE_INTENT,
-            Backend::Sqlite => &SQLITE_CREATE_INTENT,
-        };
-        let query = bind_intent(sqlx::query(sql), intent)
-            .bind(event.id.to_string())
-            .bind(event.kind.clone())
-            .bind(event.object_json.clone());
-        // A create's response is its event's object: store those bytes once.
-        let body_is_event = idempotency.is_some_and(|r| r.response_body == event.object_json);
-        let query = bind_record(query, idempotency, !body_is_event)
-            .bind(body_is_event.then(|| event.id.to_string()))
-            .bind(intent.payment_reference.map(|r| r.to_string()));
-        let result = match &self.committer {
-            Some(committer) => committer.execute(query).await,
-            None => query.execute(&self.writer).await.map(|_| ()),
-        };
+        // The hot path of every create: queued to the group committer, which writes it with
+        // the creates queued beside it.
+        let result = self
+            .committer
+            .execute(NewIntent {
+                intent: intent.clone(),
+                event: event.clone(),
+                record: idempotency.cloned(),
+            })
+            .await;
         map_key_conflict(result)?;
         Ok(())
     }

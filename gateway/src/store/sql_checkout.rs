@@ -8,7 +8,8 @@ use sqlx::Row;
 use super::checkout::{
     CheckoutLocale, CheckoutSession, CheckoutSessionState, CheckoutStore, LineItem,
 };
-use super::sql::{bind_intent, bind_record, map_key_conflict, AnyQuery, Backend, SqlStore};
+use super::group_commit::NewIntent;
+use super::sql::{bind_create, map_key_conflict, AnyQuery, Backend, SqlStore};
 use super::sql::{PG_CREATE_INTENT, SQLITE_CREATE_INTENT};
 use super::{Db, Event, StoreError};
 use rialto_core::intent::PaymentIntent;
@@ -80,16 +81,19 @@ impl CheckoutStore for SqlStore {
     ) -> Result<(), StoreError> {
         // The intent's own create statement (event and outbox included, no idempotency row:
         // the /v1 layer records the response), then the session, committed together. Not
-        // through the SQLite group committer: its batches take single statements.
+        // through the group committer: its batches hold intent creates only.
         let sql: &str = match self.backend {
             Backend::Postgres => &PG_CREATE_INTENT,
             Backend::Sqlite => &SQLITE_CREATE_INTENT,
         };
-        let create = bind_intent(sqlx::query(sql), intent)
-            .bind(event.id.to_string())
-            .bind(event.kind.clone())
-            .bind(event.object_json.clone());
-        let create = bind_record(create, None, true).bind(None::<String>);
+        let create = bind_create(
+            sqlx::query(sql),
+            &NewIntent {
+                intent: intent.clone(),
+                event: event.clone(),
+                record: None,
+            },
+        );
         let mut tx = self.writer.begin().await.db()?;
         map_key_conflict(create.execute(&mut *tx).await)?;
         insert_session(session)?.execute(&mut *tx).await.db()?;
