@@ -18,12 +18,19 @@ pub(crate) struct Req {
     pub method: Method,
     pub path: String,
     pub params: BTreeMap<String, String>,
+    /// The raw query string (signatures cover the bytes as sent).
+    pub query: String,
+    pub headers: hyper::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Req {
     pub fn param(&self, key: &str) -> Option<&str> {
         self.params.get(key).map(String::as_str)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -69,6 +76,9 @@ async fn handle(
     let req = read(request).await;
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
+    }
+    if let Some(refusal) = super::auth::refuse(&shared, &req, operation(&req)) {
+        return Ok(render(refusal));
     }
     let fault = shared.take_fault(operation(&req));
     let reply = match fault {
@@ -122,6 +132,8 @@ async fn read(request: Request<Incoming>) -> Req {
         method: parts.method,
         path: parts.uri.path().to_owned(),
         params,
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
         body,
     }
 }
