@@ -276,6 +276,7 @@ impl Config {
                 ));
             }
         }
+        check_venues(&self.live.venues)?;
         if let Err(msg) = rialto_engine::compliance::validate_config(&self.compliance) {
             return invalid(msg.0);
         }
@@ -287,6 +288,79 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `[[live.venues]]`, structurally: one entry per kind, an https base URL, at least one network
+/// with a name, each credential from exactly one of env or file, and withdrawal terms that are
+/// decimals on a configured network (required for every Coinbase network: its API publishes
+/// none). Whether the secrets exist and the venue accepts them is `rialto venues check`'s.
+fn check_venues(venues: &[VenueConfig]) -> Result<(), ConfigError> {
+    let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+    for (i, v) in venues.iter().enumerate() {
+        let at = format!("live.venues[{i}]");
+        if venues[..i].iter().any(|o| o.kind == v.kind) {
+            return invalid(format!("{at}.kind: {} is configured twice", v.kind.as_str()));
+        }
+        let host = v.base_url.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') {
+            return invalid(format!(
+                "{at}.base_url must be an https:// URL (credentials and orders never travel in                  clear), got {:?}",
+                redact_url(&v.base_url)
+            ));
+        }
+        if v.networks.is_empty() {
+            return invalid(format!(
+                "{at}.networks needs at least one chain = "venue's network name""
+            ));
+        }
+        if let Some((chain, _)) = v.networks.iter().find(|(_, name)| name.trim().is_empty()) {
+            return invalid(format!("{at}.networks: {chain:?} has an empty network name"));
+        }
+        for (field, secret) in [
+            ("market_api_key", &v.market_api_key),
+            ("market_api_secret", &v.market_api_secret),
+        ] {
+            if secret.env.is_empty() == secret.file.is_empty() {
+                return invalid(format!(
+                    "{at}.{field}: set exactly one of env (a variable's name) or file (a path);                      credentials are never written in the configuration itself"
+                ));
+            }
+        }
+        for (j, w) in v.withdrawals.iter().enumerate() {
+            let wat = format!("{at}.withdrawals[{j}]");
+            if !v.networks.contains_key(&w.chain) {
+                return invalid(format!(
+                    "{wat}.chain: {:?} is not one of {at}.networks",
+                    w.chain
+                ));
+            }
+            if w.asset.trim().is_empty() {
+                return invalid(format!("{wat}.asset must name an asset ("USDC")"));
+            }
+            for (field, text) in [("fee", &w.fee), ("minimum", &w.minimum)] {
+                let ok = text
+                    .parse::<rust_decimal::Decimal>()
+                    .is_ok_and(|d| !d.is_sign_negative());
+                if !ok {
+                    return invalid(format!(
+                        "{wat}.{field} must be a non-negative decimal string, got {text:?}"
+                    ));
+                }
+            }
+        }
+        if v.kind == VenueKind::Coinbase {
+            if let Some(chain) = v
+                .networks
+                .keys()
+                .find(|c| !v.withdrawals.iter().any(|w| &w.chain == *c))
+            {
+                return invalid(format!(
+                    "{at}.withdrawals: Coinbase publishes no withdrawal terms, so each network                      needs its fee and minimum; {chain:?} has none"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A replacement bump under 10 % is refused by the nodes, so every replacement would fail.

@@ -39,7 +39,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn ok(setting: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn ok(setting: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             setting: setting.into(),
             ok: true,
@@ -47,7 +47,7 @@ impl Finding {
         }
     }
 
-    fn failed(setting: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn failed(setting: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             setting: setting.into(),
             ok: false,
