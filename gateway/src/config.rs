@@ -310,7 +310,7 @@ fn check_venues(venues: &[VenueConfig]) -> Result<(), ConfigError> {
         }
         if v.networks.is_empty() {
             return invalid(format!(
-                "{at}.networks needs at least one chain = "venue's network name""
+                "{at}.networks needs at least one chain = \"<the venue's network name>\""
             ));
         }
         if let Some((chain, _)) = v.networks.iter().find(|(_, name)| name.trim().is_empty()) {
@@ -335,7 +335,7 @@ fn check_venues(venues: &[VenueConfig]) -> Result<(), ConfigError> {
                 ));
             }
             if w.asset.trim().is_empty() {
-                return invalid(format!("{wat}.asset must name an asset ("USDC")"));
+                return invalid(format!("{wat}.asset must name an asset (\"USDC\")"));
             }
             for (field, text) in [("fee", &w.fee), ("minimum", &w.minimum)] {
                 let ok = text
