@@ -470,4 +470,57 @@ mod tests {
             "no replacement, no bump to check"
         );
     }
+
+    #[test]
+    fn live_venues_load_from_toml_and_each_bad_setting_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "rialto.toml",
+                r#"
+[[live.venues]]
+kind = "coinbase"
+base_url = "https://api.coinbase.com"
+networks = { base = "base" }
+market_api_key = { env = "RIALTO_COINBASE_KEY" }
+market_api_secret = { file = "/etc/rialto/coinbase.pem" }
+withdrawals = [{ asset = "USDC", chain = "base", fee = "0", minimum = "1", typical_secs = 300 }]
+"#,
+            )?;
+            let config = Config::load(Path::new("rialto.toml"), &Overrides::default()).unwrap();
+            assert_eq!(config.live.venues[0].kind, VenueKind::Coinbase);
+            assert_eq!(config.live.venues[0].market_api_secret.file, "/etc/rialto/coinbase.pem");
+            Ok(())
+        });
+        let good = VenueConfig {
+            kind: VenueKind::Binance,
+            base_url: "https://api.binance.com".into(),
+            networks: [("base".to_owned(), "BASE".to_owned())].into(),
+            market_api_key: SecretRef { env: "K".into(), file: String::new() },
+            market_api_secret: SecretRef { env: String::new(), file: "/s".into() },
+            withdrawals: vec![],
+        };
+        let named = |change: &dyn Fn(&mut Vec<VenueConfig>), setting: &str| {
+            let mut config = Config::default();
+            config.live.venues = vec![good.clone()];
+            assert!(config.validate().is_ok());
+            change(&mut config.live.venues);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(setting), "{setting}: {err}");
+        };
+        named(&|v| v[0].base_url = "http://api.binance.com".into(), "live.venues[0].base_url");
+        named(&|v| v[0].networks.clear(), "live.venues[0].networks");
+        named(&|v| v[0].market_api_key.file = "/k".into(), "live.venues[0].market_api_key");
+        named(&|v| v[0].market_api_secret = SecretRef::default(), "live.venues[0].market_api_secret");
+        named(&|v| v.push(v[0].clone()), "live.venues[1].kind");
+        let terms = |chain: &str, fee: &str| WithdrawalTermsConfig {
+            asset: "USDC".into(),
+            chain: chain.into(),
+            fee: fee.into(),
+            minimum: "1".into(),
+            typical_secs: 0,
+        };
+        named(&|v| v[0].withdrawals = vec![terms("solana", "0.1")], "live.venues[0].withdrawals[0].chain");
+        named(&|v| v[0].withdrawals = vec![terms("base", "-1")], "live.venues[0].withdrawals[0].fee");
+        named(&|v| v[0].kind = VenueKind::Coinbase, "live.venues[0].withdrawals: Coinbase");
+    }
 }
