@@ -299,7 +299,10 @@ fn check_venues(venues: &[VenueConfig]) -> Result<(), ConfigError> {
     for (i, v) in venues.iter().enumerate() {
         let at = format!("live.venues[{i}]");
         if venues[..i].iter().any(|o| o.kind == v.kind) {
-            return invalid(format!("{at}.kind: {} is configured twice", v.kind.as_str()));
+            return invalid(format!(
+                "{at}.kind: {} is configured twice",
+                v.kind.as_str()
+            ));
         }
         let host = v.base_url.strip_prefix("https://").unwrap_or_default();
         if host.is_empty() || host.starts_with('/') {
@@ -314,7 +317,9 @@ fn check_venues(venues: &[VenueConfig]) -> Result<(), ConfigError> {
             ));
         }
         if let Some((chain, _)) = v.networks.iter().find(|(_, name)| name.trim().is_empty()) {
-            return invalid(format!("{at}.networks: {chain:?} has an empty network name"));
+            return invalid(format!(
+                "{at}.networks: {chain:?} has an empty network name"
+            ));
         }
         for (field, secret) in [
             ("market_api_key", &v.market_api_key),
@@ -488,15 +493,24 @@ withdrawals = [{ asset = "USDC", chain = "base", fee = "0", minimum = "1", typic
             )?;
             let config = Config::load(Path::new("rialto.toml"), &Overrides::default()).unwrap();
             assert_eq!(config.live.venues[0].kind, VenueKind::Coinbase);
-            assert_eq!(config.live.venues[0].market_api_secret.file, "/etc/rialto/coinbase.pem");
+            assert_eq!(
+                config.live.venues[0].market_api_secret.file,
+                "/etc/rialto/coinbase.pem"
+            );
             Ok(())
         });
         let good = VenueConfig {
             kind: VenueKind::Binance,
             base_url: "https://api.binance.com".into(),
             networks: [("base".to_owned(), "BASE".to_owned())].into(),
-            market_api_key: SecretRef { env: "K".into(), file: String::new() },
-            market_api_secret: SecretRef { env: String::new(), file: "/s".into() },
+            market_api_key: SecretRef {
+                env: "K".into(),
+                file: String::new(),
+            },
+            market_api_secret: SecretRef {
+                env: String::new(),
+                file: "/s".into(),
+            },
             withdrawals: vec![],
         };
         let named = |change: &dyn Fn(&mut Vec<VenueConfig>), setting: &str| {
@@ -507,10 +521,19 @@ withdrawals = [{ asset = "USDC", chain = "base", fee = "0", minimum = "1", typic
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(setting), "{setting}: {err}");
         };
-        named(&|v| v[0].base_url = "http://api.binance.com".into(), "live.venues[0].base_url");
+        named(
+            &|v| v[0].base_url = "http://api.binance.com".into(),
+            "live.venues[0].base_url",
+        );
         named(&|v| v[0].networks.clear(), "live.venues[0].networks");
-        named(&|v| v[0].market_api_key.file = "/k".into(), "live.venues[0].market_api_key");
-        named(&|v| v[0].market_api_secret = SecretRef::default(), "live.venues[0].market_api_secret");
+        named(
+            &|v| v[0].market_api_key.file = "/k".into(),
+            "live.venues[0].market_api_key",
+        );
+        named(
+            &|v| v[0].market_api_secret = SecretRef::default(),
+            "live.venues[0].market_api_secret",
+        );
         named(&|v| v.push(v[0].clone()), "live.venues[1].kind");
         let terms = |chain: &str, fee: &str| WithdrawalTermsConfig {
             asset: "USDC".into(),
@@ -519,8 +542,17 @@ withdrawals = [{ asset = "USDC", chain = "base", fee = "0", minimum = "1", typic
             minimum: "1".into(),
             typical_secs: 0,
         };
-        named(&|v| v[0].withdrawals = vec![terms("solana", "0.1")], "live.venues[0].withdrawals[0].chain");
-        named(&|v| v[0].withdrawals = vec![terms("base", "-1")], "live.venues[0].withdrawals[0].fee");
-        named(&|v| v[0].kind = VenueKind::Coinbase, "live.venues[0].withdrawals: Coinbase");
+        named(
+            &|v| v[0].withdrawals = vec![terms("solana", "0.1")],
+            "live.venues[0].withdrawals[0].chain",
+        );
+        named(
+            &|v| v[0].withdrawals = vec![terms("base", "-1")],
+            "live.venues[0].withdrawals[0].fee",
+        );
+        named(
+            &|v| v[0].kind = VenueKind::Coinbase,
+            "live.venues[0].withdrawals: Coinbase",
+        );
     }
 }

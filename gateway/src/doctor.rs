@@ -87,7 +87,8 @@ pub async fn run(config: &Config, registry: Arc<AssetRegistry>) -> Vec<Finding> 
             findings.push(rpc_endpoint(setting, url, &chain.chain, expected).await);
         }
     }
-    findings.extend(crate::exchange::check::check_venues(&registry, &config.live.venues, &tls).await);
+    findings
+        .extend(crate::exchange::check::check_venues(&registry, &config.live.venues, &tls).await);
     findings.push(lists(config));
     findings
 }

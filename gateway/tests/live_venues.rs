@@ -89,7 +89,13 @@ async fn a_payer_pays_through_venues_configured_as_live_over_tls_and_the_merchan
             let venues = vec![
                 venue(d, VenueKind::Binance, &url, "rialto-md", BINANCE_SECRET),
                 venue(d, VenueKind::Kraken, &url, "rialto-md", KRAKEN_SECRET),
-                venue(d, VenueKind::Coinbase, &url, "organizations/r/apiKeys/md", &coinbase_pem(9)),
+                venue(
+                    d,
+                    VenueKind::Coinbase,
+                    &url,
+                    "organizations/r/apiKeys/md",
+                    &coinbase_pem(9),
+                ),
             ];
             rialto_gateway::exchange::live::live_venues(
                 &common::registry(),
@@ -115,8 +121,12 @@ async fn a_payer_pays_through_venues_configured_as_live_over_tls_and_the_merchan
     let before = usdc_balance(chain, MERCHANT).await;
 
     let paying = intent(app, "25.00").await;
-    let answer = link(app, &paying, json!({"venue": "binance", "api_key": "payer",
-        "api_secret": "payer-secret"}))
+    let answer = link(
+        app,
+        &paying,
+        json!({"venue": "binance", "api_key": "payer",
+        "api_secret": "payer-secret"}),
+    )
     .await;
     assert_eq!(answer.0, 202, "{}", answer.1);
     wait_for(app, &paying, "succeeded").await;
@@ -127,8 +137,12 @@ async fn a_payer_pays_through_venues_configured_as_live_over_tls_and_the_merchan
     );
 
     let second = intent(app, "12.50").await;
-    let answer = link(app, &second, json!({"venue": "kraken", "api_key": "payer",
-        "api_secret": KRAKEN_SECRET, "withdraw_key": "merchant-devnet-base"}))
+    let answer = link(
+        app,
+        &second,
+        json!({"venue": "kraken", "api_key": "payer",
+        "api_secret": KRAKEN_SECRET, "withdraw_key": "merchant-devnet-base"}),
+    )
     .await;
     assert_eq!(answer.0, 202, "{}", answer.1);
     wait_for(app, &second, "succeeded").await;
@@ -170,7 +184,10 @@ async fn checking_sandbox(readable: bool) -> Sandbox {
     config.keys = BTreeMap::from([
         ("binance-md".to_owned(), key(BINANCE_SECRET.to_owned())),
         ("kraken-md".to_owned(), key(KRAKEN_SECRET.to_owned())),
-        ("organizations/r/apiKeys/md".to_owned(), key(coinbase_pem(9))),
+        (
+            "organizations/r/apiKeys/md".to_owned(),
+            key(coinbase_pem(9)),
+        ),
     ]);
     Sandbox::start(config).await.unwrap()
 }
@@ -179,13 +196,37 @@ async fn checking_sandbox(readable: bool) -> Sandbox {
 /// status and the printed lines.
 async fn venues_check(dir: &Path, ca: &TestCa, venues: &[VenueConfig]) -> (bool, String) {
     let q = |text: &str| serde_json::to_string(text).unwrap();
-    let mut file = format!("[tls]\nextra_ca_file = {}\n", q(&ca.pem_file.display().to_string()));
+    let mut file = format!(
+        "[tls]\nextra_ca_file = {}\n",
+        q(&ca.pem_file.display().to_string())
+    );
     for v in venues {
-        let networks: Vec<String> = v.networks.iter().map(|(c, n)| format!("{} = {}", q(c), q(n))).collect();
-        let secret = |s: &SecretRef| if s.env.is_empty() { format!("{{ file = {} }}", q(&s.file)) } else { format!("{{ env = {} }}", q(&s.env)) };
-        let terms: Vec<String> = v.withdrawals.iter().map(|w| format!(
-            "{{ asset = {}, chain = {}, fee = {}, minimum = {}, typical_secs = {} }}",
-            q(&w.asset), q(&w.chain), q(&w.fee), q(&w.minimum), w.typical_secs)).collect();
+        let networks: Vec<String> = v
+            .networks
+            .iter()
+            .map(|(c, n)| format!("{} = {}", q(c), q(n)))
+            .collect();
+        let secret = |s: &SecretRef| {
+            if s.env.is_empty() {
+                format!("{{ file = {} }}", q(&s.file))
+            } else {
+                format!("{{ env = {} }}", q(&s.env))
+            }
+        };
+        let terms: Vec<String> = v
+            .withdrawals
+            .iter()
+            .map(|w| {
+                format!(
+                    "{{ asset = {}, chain = {}, fee = {}, minimum = {}, typical_secs = {} }}",
+                    q(&w.asset),
+                    q(&w.chain),
+                    q(&w.fee),
+                    q(&w.minimum),
+                    w.typical_secs
+                )
+            })
+            .collect();
         file.push_str(&format!(
             "[[live.venues]]\nkind = {}\nbase_url = {}\nnetworks = {{ {} }}\nmarket_api_key = {}\nmarket_api_secret = {}\nwithdrawals = [{}]\n",
             q(v.kind.as_str()), q(&v.base_url), networks.join(", "),
@@ -214,7 +255,13 @@ fn all_three(dir: &Path, url: &str, secrets: [&str; 3]) -> Vec<VenueConfig> {
     vec![
         venue(dir, VenueKind::Binance, url, "binance-md", secrets[0]),
         venue(dir, VenueKind::Kraken, url, "kraken-md", secrets[1]),
-        venue(dir, VenueKind::Coinbase, url, "organizations/r/apiKeys/md", secrets[2]),
+        venue(
+            dir,
+            VenueKind::Coinbase,
+            url,
+            "organizations/r/apiKeys/md",
+            secrets[2],
+        ),
     ]
 }
 
@@ -226,15 +273,28 @@ async fn venues_check_passes_good_credentials_and_names_a_wrong_secret_in_plain_
     let url = https_url(&ca, &sandbox.base_url()).await;
     let pem = coinbase_pem(9);
 
-    let (ok, text) = venues_check(dir.path(), &ca, &all_three(dir.path(), &url, [BINANCE_SECRET, KRAKEN_SECRET, &pem])).await;
+    let (ok, text) = venues_check(
+        dir.path(),
+        &ca,
+        &all_three(dir.path(), &url, [BINANCE_SECRET, KRAKEN_SECRET, &pem]),
+    )
+    .await;
     assert!(ok, "{text}");
     for kind in ["binance", "kraken", "coinbase"] {
-        assert!(text.contains(&format!("ok   live.venues[")) && text.contains(&format!("({kind}): {url}: credentials accepted")), "{kind}: {text}");
+        assert!(
+            text.contains(&format!("ok   live.venues["))
+                && text.contains(&format!("({kind}): {url}: credentials accepted")),
+            "{kind}: {text}"
+        );
     }
 
     // Each venue's secret replaced by another valid-looking one: the venue refuses it.
     let other_pem = coinbase_pem(10);
-    let wrong = ["another-secret", "b3RoZXItc2VjcmV0LW9mLXRoZS1yaWdodC1sZW5ndGgxMjM0", &other_pem];
+    let wrong = [
+        "another-secret",
+        "b3RoZXItc2VjcmV0LW9mLXRoZS1yaWdodC1sZW5ndGgxMjM0",
+        &other_pem,
+    ];
     let (ok, text) = venues_check(dir.path(), &ca, &all_three(dir.path(), &url, wrong)).await;
     assert!(!ok, "a wrong secret fails the check: {text}");
     for i in 0..3 {
@@ -242,9 +302,16 @@ async fn venues_check_passes_good_credentials_and_names_a_wrong_secret_in_plain_
             .lines()
             .find(|l| l.starts_with(&format!("FAIL live.venues[{i}]")))
             .unwrap_or_else(|| panic!("venue {i} fails: {text}"));
-        assert!(line.contains("secret"), "the line says the secret is wrong: {line}");
+        assert!(
+            line.contains("secret"),
+            "the line says the secret is wrong: {line}"
+        );
     }
-    assert_eq!(sandbox.executed_orders() + sandbox.executed_withdrawals(), 0, "nothing moved");
+    assert_eq!(
+        sandbox.executed_orders() + sandbox.executed_withdrawals(),
+        0,
+        "nothing moved"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -254,22 +321,58 @@ async fn venues_check_names_a_key_without_read_permission_and_an_unreachable_url
     let sandbox = checking_sandbox(false).await;
     let url = https_url(&ca, &sandbox.base_url()).await;
     let pem = coinbase_pem(9);
-    let (ok, text) = venues_check(dir.path(), &ca, &all_three(dir.path(), &url, [BINANCE_SECRET, KRAKEN_SECRET, &pem])).await;
+    let (ok, text) = venues_check(
+        dir.path(),
+        &ca,
+        &all_three(dir.path(), &url, [BINANCE_SECRET, KRAKEN_SECRET, &pem]),
+    )
+    .await;
     assert!(!ok, "{text}");
-    assert_eq!(text.matches("lacks the read permission").count(), 3, "{text}");
-    assert!(text.contains("\"Enable Reading\"") && text.contains("\"Query Funds\"") && text.contains("\"View\""), "{text}");
+    assert_eq!(
+        text.matches("lacks the read permission").count(),
+        3,
+        "{text}"
+    );
+    assert!(
+        text.contains("\"Enable Reading\"")
+            && text.contains("\"Query Funds\"")
+            && text.contains("\"View\""),
+        "{text}"
+    );
 
     // Nothing listens on port 1.
-    let gone = vec![venue(dir.path(), VenueKind::Binance, "https://localhost:1", "binance-md", BINANCE_SECRET)];
+    let gone = vec![venue(
+        dir.path(),
+        VenueKind::Binance,
+        "https://localhost:1",
+        "binance-md",
+        BINANCE_SECRET,
+    )];
     let (ok, text) = venues_check(dir.path(), &ca, &gone).await;
     assert!(!ok, "{text}");
-    assert!(text.contains("FAIL live.venues[0] (binance): cannot reach https://localhost:1"), "{text}");
+    assert!(
+        text.contains("FAIL live.venues[0] (binance): cannot reach https://localhost:1"),
+        "{text}"
+    );
 
     // A credential file others can read is refused before anything is sent.
-    let mut open = venue(dir.path(), VenueKind::Kraken, &url, "kraken-md", KRAKEN_SECRET);
-    std::fs::set_permissions(&open.market_api_secret.file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut open = venue(
+        dir.path(),
+        VenueKind::Kraken,
+        &url,
+        "kraken-md",
+        KRAKEN_SECRET,
+    );
+    std::fs::set_permissions(
+        &open.market_api_secret.file,
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     open.market_api_key = secret_file(dir.path(), "k2", "kraken-md");
     let (ok, text) = venues_check(dir.path(), &ca, &[open]).await;
     assert!(!ok, "{text}");
-    assert!(text.contains("FAIL live.venues[0].market_api_secret") && text.contains("chmod 600"), "{text}");
+    assert!(
+        text.contains("FAIL live.venues[0].market_api_secret") && text.contains("chmod 600"),
+        "{text}"
+    );
 }

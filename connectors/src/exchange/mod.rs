@@ -54,9 +54,9 @@ pub use ids::{client_order_id, withdrawal_reference};
 pub use limit::VenueLimiter;
 pub use once::{place_order_once, withdraw_once, RetryPolicy};
 pub use types::{
-    AssetCode, Balance, Capabilities, DepositAddress, KeyAccess, Order, OrderKind, OrderRequest, OrderStatus,
-    OrderType, Pair, Quote, Side, Venue, Withdrawal, WithdrawalRequest, WithdrawalStatus,
-    WithdrawalTerms,
+    AssetCode, Balance, Capabilities, DepositAddress, KeyAccess, Order, OrderKind, OrderRequest,
+    OrderStatus, OrderType, Pair, Quote, Side, Venue, Withdrawal, WithdrawalRequest,
+    WithdrawalStatus, WithdrawalTerms,
 };
 pub use venues::{Credentials, SettlementTarget, VenueClients, VenueMap};
 

@@ -14,7 +14,6 @@ use rialto_core::asset::AssetRegistry;
 use rialto_core::ChainId;
 use rialto_engine::config::{VenueConfig, VenueKind};
 
-
 use super::live::{chain_id, market_credentials, venue_map};
 use crate::doctor::Finding;
 
@@ -73,8 +72,9 @@ async fn check_one(
         chain: &chain,
         address: NO_ADDRESS,
     };
-    let clients =
-        rialto_connectors::exchange::HttpVenueClients::with_http_setup(crate::tls::venue_http_setup(tls));
+    let clients = rialto_connectors::exchange::HttpVenueClients::with_http_setup(
+        crate::tls::venue_http_setup(tls),
+    );
     let client = match rialto_connectors::exchange::VenueClients::client(
         &clients,
         venue.kind.as_str(),
@@ -90,7 +90,11 @@ async fn check_one(
         Ok(Err(e)) => failed(&setting, venue, &e),
         Err(_) => Finding::failed(
             setting,
-            format!("{} did not answer within {}s", venue.base_url, CHECK_TIMEOUT.as_secs()),
+            format!(
+                "{} did not answer within {}s",
+                venue.base_url,
+                CHECK_TIMEOUT.as_secs()
+            ),
         ),
     }
 }
@@ -124,7 +128,10 @@ fn judge(setting: &str, venue: &VenueConfig, access: KeyAccess) -> Finding {
     if access.withdraw == Some(true) {
         extra.push("withdraw");
     }
-    let mut message = format!("{}: credentials accepted, read permission present", venue.base_url);
+    let mut message = format!(
+        "{}: credentials accepted, read permission present",
+        venue.base_url
+    );
     if !extra.is_empty() {
         message.push_str(&format!(
             "; warning: the key may also {} — Rialto reads only, so a narrower key limits what \
@@ -164,7 +171,9 @@ fn failed(setting: &str, venue: &VenueConfig, err: &ExchangeError) -> Finding {
         ExchangeError::Unavailable { message, .. } => {
             format!("cannot reach {url}: {message}")
         }
-        ExchangeError::Config { message, .. } => format!("the venue client cannot be set up: {message}"),
+        ExchangeError::Config { message, .. } => {
+            format!("the venue client cannot be set up: {message}")
+        }
         other => format!("{url} answered the check with an error: {other}"),
     };
     Finding::failed(setting, message)

@@ -18,7 +18,6 @@ use rialto_core::ChainId;
 use rialto_engine::config::{SecretRef, VenueConfig, VenueKind};
 use rust_decimal::Decimal;
 
-
 use super::{VenueMap, Venues};
 
 /// A `[[live.venues]]` entry that cannot be built, naming its setting.
@@ -133,7 +132,10 @@ pub fn live_venues(
     let map = venue_map(registry, venues)?;
     let mut market = BTreeMap::new();
     for (i, venue) in venues.iter().enumerate() {
-        market.insert(venue.kind.as_str().to_owned(), market_credentials(i, venue)?);
+        market.insert(
+            venue.kind.as_str().to_owned(),
+            market_credentials(i, venue)?,
+        );
     }
     let clients = HttpVenueClients::with_http_setup(crate::tls::venue_http_setup(tls))
         .with_market_credentials(market);

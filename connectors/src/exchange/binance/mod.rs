@@ -25,8 +25,8 @@ use self::wire::*;
 use super::http::{self, Effect, RawResponse};
 use super::{
     client_order_id, walk_book, withdrawal_reference, AssetCode, Balance, BookLevel, Capabilities,
-    Clock, DepositAddress, Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest, OrderType,
-    Pair, Quote, Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest,
+    Clock, DepositAddress, Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest,
+    OrderType, Pair, Quote, Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest,
     WithdrawalTerms,
 };
 

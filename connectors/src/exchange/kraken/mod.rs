@@ -23,8 +23,8 @@ use self::wire::*;
 use super::http::{self, Effect};
 use super::{
     client_order_id, walk_book, AssetCode, Balance, BookLevel, Capabilities, DepositAddress,
-    Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest, OrderType, Pair, Quote, Side,
-    SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest, WithdrawalTerms,
+    Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest, OrderType, Pair, Quote,
+    Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest, WithdrawalTerms,
 };
 
 const VENUE: Venue = Venue::Kraken;
@@ -632,8 +632,10 @@ impl Exchange for Kraken {
             Err(e) => return Err(e),
         };
         let asset = self.config.networks.first().map(|n| n.asset.clone());
-        let params: Vec<(&str, String)> =
-            asset.iter().map(|a| ("asset", to_kraken_asset(a))).collect();
+        let params: Vec<(&str, String)> = asset
+            .iter()
+            .map(|a| ("asset", to_kraken_asset(a)))
+            .collect();
         let withdraw = match self
             .private::<serde_json::Value>("WithdrawMethods", &params, None)
             .await

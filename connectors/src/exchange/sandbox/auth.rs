@@ -140,7 +140,8 @@ pub(super) fn permissions(shared: &Shared, key: Option<&str>) -> SandboxKey {
 pub(super) fn coinbase_key_name(req: &Req) -> Option<String> {
     let token = req.header("authorization")?.strip_prefix("Bearer ")?;
     let claims = token.split('.').nth(1)?;
-    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
     claims["sub"].as_str().map(str::to_owned)
 }
 
@@ -155,15 +156,21 @@ fn coinbase<'a>(shared: &'a Shared, req: &Req) -> Result<&'a SandboxKey, Denial>
     };
     let name = coinbase_key_name(req);
     let key = known(shared, name.as_deref())?;
-    let cdp = CdpKey::from_pem(name.unwrap_or_default(), &SecretString::from(key.secret.clone()))
-        .map_err(|_| Denial::BadSignature)?;
+    let cdp = CdpKey::from_pem(
+        name.unwrap_or_default(),
+        &SecretString::from(key.secret.clone()),
+    )
+    .map_err(|_| Denial::BadSignature)?;
     let signature = URL_SAFE_NO_PAD
         .decode(sig)
         .ok()
         .and_then(|s| p256::ecdsa::Signature::from_slice(&s).ok())
         .ok_or(Denial::BadSignature)?;
     cdp.verifying_key()
-        .verify(format!("{header}.{claims_b64}", claims_b64 = parts[1]).as_bytes(), &signature)
+        .verify(
+            format!("{header}.{claims_b64}", claims_b64 = parts[1]).as_bytes(),
+            &signature,
+        )
         .map(|()| key)
         .map_err(|_| Denial::BadSignature)
 }
