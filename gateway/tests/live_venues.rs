@@ -282,7 +282,7 @@ async fn venues_check_passes_good_credentials_and_names_a_wrong_secret_in_plain_
     assert!(ok, "{text}");
     for kind in ["binance", "kraken", "coinbase"] {
         assert!(
-            text.contains(&format!("ok   live.venues["))
+            text.contains("ok   live.venues[")
                 && text.contains(&format!("({kind}): {url}: credentials accepted")),
             "{kind}: {text}"
         );
