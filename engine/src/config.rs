@@ -215,9 +215,9 @@ pub struct IntentConfig {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveConfig {
-    /// Venues configured for live money. While this and `chains` are both empty,
-    /// `sk_live_`/`pk_live_` keys are refused with `livemode_unavailable`.
-    pub venues: Vec<String>,
+    /// Exchange venues live payers can pay from (`[[live.venues]]`). While this and `chains`
+    /// are both empty, `sk_live_`/`pk_live_` keys are refused with `livemode_unavailable`.
+    pub venues: Vec<VenueConfig>,
     /// Real EVM chains live intents are paid and settled on (`[[live.chains]]`).
     pub chains: Vec<ChainConfig>,
     /// BIP-39 phrase live deposit addresses derive from; empty: no live deposit addresses.
@@ -233,6 +233,77 @@ impl std::fmt::Debug for LiveConfig {
             .field("deposit_mnemonic", &"[redacted]")
             .finish()
     }
+}
+
+/// The exchange venues' kinds: whose wire API a `[[live.venues]]` entry speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VenueKind {
+    Coinbase,
+    Kraken,
+    Binance,
+}
+
+impl VenueKind {
+    /// The name the API and the stored exchange accounts use (`venue` in requests).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VenueKind::Coinbase => "coinbase",
+            VenueKind::Kraken => "kraken",
+            VenueKind::Binance => "binance",
+        }
+    }
+}
+
+/// Where a secret comes from: an environment variable or a file (mode 0600), never the
+/// configuration file itself, so a committed or shared `rialto.toml` carries no credential.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretRef {
+    /// The name of an environment variable holding the value.
+    pub env: String,
+    /// A file holding the value (surrounding whitespace ignored); refused when group or
+    /// others may read it.
+    pub file: String,
+}
+
+/// One live exchange venue (`[[live.venues]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    /// Whose API this is: `coinbase`, `kraken` or `binance`.
+    pub kind: VenueKind,
+    /// The venue's REST base URL (`https://api.kraken.com`); must be https.
+    pub base_url: String,
+    /// CAIP-2 chain id or registry alias → the venue's own id for that network (Binance
+    /// `BASE`, Coinbase `base`, Kraken's withdrawal method name such as `USDC - Base`).
+    pub networks: std::collections::BTreeMap<String, String>,
+    /// Rialto's own read-only key for market data (books, withdrawal terms).
+    pub market_api_key: SecretRef,
+    /// Its secret (Coinbase: the CDP key's EC private key, PEM).
+    pub market_api_secret: SecretRef,
+    /// What withdrawing costs and takes, per asset and network.
+    #[serde(default)]
+    pub withdrawals: Vec<WithdrawalTermsConfig>,
+}
+
+/// A venue's withdrawal terms for one asset on one network (`[[live.venues.withdrawals]]`).
+/// Coinbase publishes none through its API, so they are required there; on Binance and Kraken
+/// `rialto venues check` compares them with what the venue publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalTermsConfig {
+    /// Asset code (`USDC`).
+    pub asset: String,
+    /// CAIP-2 chain id or registry alias; must be one of the venue's `networks`.
+    pub chain: String,
+    /// Fee the venue takes, in the asset (decimal string, `"0.10"`).
+    pub fee: String,
+    /// Smallest withdrawal, in the asset (decimal string).
+    pub minimum: String,
+    /// How long a withdrawal usually takes to land, seconds (what operators tell payers).
+    #[serde(default)]
+    pub typical_secs: u64,
 }
 
 /// One real EVM chain (`[[live.chains]]`).

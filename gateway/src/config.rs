@@ -276,6 +276,7 @@ impl Config {
                 ));
             }
         }
+        check_venues(&self.live.venues)?;
         if let Err(msg) = rialto_engine::compliance::validate_config(&self.compliance) {
             return invalid(msg.0);
         }
@@ -287,6 +288,84 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `[[live.venues]]`, structurally: one entry per kind, an https base URL, at least one network
+/// with a name, each credential from exactly one of env or file, and withdrawal terms that are
+/// decimals on a configured network (required for every Coinbase network: its API publishes
+/// none). Whether the secrets exist and the venue accepts them is `rialto venues check`'s.
+fn check_venues(venues: &[VenueConfig]) -> Result<(), ConfigError> {
+    let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+    for (i, v) in venues.iter().enumerate() {
+        let at = format!("live.venues[{i}]");
+        if venues[..i].iter().any(|o| o.kind == v.kind) {
+            return invalid(format!(
+                "{at}.kind: {} is configured twice",
+                v.kind.as_str()
+            ));
+        }
+        let host = v.base_url.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') {
+            return invalid(format!(
+                "{at}.base_url must be an https:// URL (credentials and orders never travel in                  clear), got {:?}",
+                redact_url(&v.base_url)
+            ));
+        }
+        if v.networks.is_empty() {
+            return invalid(format!(
+                "{at}.networks needs at least one chain = \"<the venue's network name>\""
+            ));
+        }
+        if let Some((chain, _)) = v.networks.iter().find(|(_, name)| name.trim().is_empty()) {
+            return invalid(format!(
+                "{at}.networks: {chain:?} has an empty network name"
+            ));
+        }
+        for (field, secret) in [
+            ("market_api_key", &v.market_api_key),
+            ("market_api_secret", &v.market_api_secret),
+        ] {
+            if secret.env.is_empty() == secret.file.is_empty() {
+                return invalid(format!(
+                    "{at}.{field}: set exactly one of env (a variable's name) or file (a path);                      credentials are never written in the configuration itself"
+                ));
+            }
+        }
+        for (j, w) in v.withdrawals.iter().enumerate() {
+            let wat = format!("{at}.withdrawals[{j}]");
+            if !v.networks.contains_key(&w.chain) {
+                return invalid(format!(
+                    "{wat}.chain: {:?} is not one of {at}.networks",
+                    w.chain
+                ));
+            }
+            if w.asset.trim().is_empty() {
+                return invalid(format!("{wat}.asset must name an asset (\"USDC\")"));
+            }
+            for (field, text) in [("fee", &w.fee), ("minimum", &w.minimum)] {
+                let ok = text
+                    .parse::<rust_decimal::Decimal>()
+                    .is_ok_and(|d| !d.is_sign_negative());
+                if !ok {
+                    return invalid(format!(
+                        "{wat}.{field} must be a non-negative decimal string, got {text:?}"
+                    ));
+                }
+            }
+        }
+        if v.kind == VenueKind::Coinbase {
+            if let Some(chain) = v
+                .networks
+                .keys()
+                .find(|c| !v.withdrawals.iter().any(|w| &w.chain == *c))
+            {
+                return invalid(format!(
+                    "{at}.withdrawals: Coinbase publishes no withdrawal terms, so each network                      needs its fee and minimum; {chain:?} has none"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A replacement bump under 10 % is refused by the nodes, so every replacement would fail.
@@ -394,6 +473,86 @@ mod tests {
         assert!(
             config.validate().is_ok(),
             "no replacement, no bump to check"
+        );
+    }
+
+    #[test]
+    fn live_venues_load_from_toml_and_each_bad_setting_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "rialto.toml",
+                r#"
+[[live.venues]]
+kind = "coinbase"
+base_url = "https://api.coinbase.com"
+networks = { base = "base" }
+market_api_key = { env = "RIALTO_COINBASE_KEY" }
+market_api_secret = { file = "/etc/rialto/coinbase.pem" }
+withdrawals = [{ asset = "USDC", chain = "base", fee = "0", minimum = "1", typical_secs = 300 }]
+"#,
+            )?;
+            let config = Config::load(Path::new("rialto.toml"), &Overrides::default()).unwrap();
+            assert_eq!(config.live.venues[0].kind, VenueKind::Coinbase);
+            assert_eq!(
+                config.live.venues[0].market_api_secret.file,
+                "/etc/rialto/coinbase.pem"
+            );
+            Ok(())
+        });
+        let good = VenueConfig {
+            kind: VenueKind::Binance,
+            base_url: "https://api.binance.com".into(),
+            networks: [("base".to_owned(), "BASE".to_owned())].into(),
+            market_api_key: SecretRef {
+                env: "K".into(),
+                file: String::new(),
+            },
+            market_api_secret: SecretRef {
+                env: String::new(),
+                file: "/s".into(),
+            },
+            withdrawals: vec![],
+        };
+        let named = |change: &dyn Fn(&mut Vec<VenueConfig>), setting: &str| {
+            let mut config = Config::default();
+            config.live.venues = vec![good.clone()];
+            assert!(config.validate().is_ok());
+            change(&mut config.live.venues);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(setting), "{setting}: {err}");
+        };
+        named(
+            &|v| v[0].base_url = "http://api.binance.com".into(),
+            "live.venues[0].base_url",
+        );
+        named(&|v| v[0].networks.clear(), "live.venues[0].networks");
+        named(
+            &|v| v[0].market_api_key.file = "/k".into(),
+            "live.venues[0].market_api_key",
+        );
+        named(
+            &|v| v[0].market_api_secret = SecretRef::default(),
+            "live.venues[0].market_api_secret",
+        );
+        named(&|v| v.push(v[0].clone()), "live.venues[1].kind");
+        let terms = |chain: &str, fee: &str| WithdrawalTermsConfig {
+            asset: "USDC".into(),
+            chain: chain.into(),
+            fee: fee.into(),
+            minimum: "1".into(),
+            typical_secs: 0,
+        };
+        named(
+            &|v| v[0].withdrawals = vec![terms("solana", "0.1")],
+            "live.venues[0].withdrawals[0].chain",
+        );
+        named(
+            &|v| v[0].withdrawals = vec![terms("base", "-1")],
+            "live.venues[0].withdrawals[0].fee",
+        );
+        named(
+            &|v| v[0].kind = VenueKind::Coinbase,
+            "live.venues[0].withdrawals: Coinbase",
         );
     }
 }

@@ -9,8 +9,9 @@
 //! configured chain's id, head fresh), and the compliance lists (`compliance.ofac_dir` loads;
 //! its age, from `rialto compliance refresh`'s `fetched_at_ms`, against
 //! `compliance.warn_after_secs` and `refuse_after_secs`, which must be set with live money).
-//! Live venues are not checked yet: `[[live.venues]]` with base URLs and credentials is not
-//! built, so there is nothing to reach.
+//! Each `[[live.venues]]` entry is checked as `rialto venues check` does it (the same code,
+//! [`crate::exchange::check`]): its credentials readable, accepted by the venue, with the read
+//! permission, through read-only calls only.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn ok(setting: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn ok(setting: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             setting: setting.into(),
             ok: true,
@@ -47,7 +48,7 @@ impl Finding {
         }
     }
 
-    fn failed(setting: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn failed(setting: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             setting: setting.into(),
             ok: false,
@@ -86,6 +87,8 @@ pub async fn run(config: &Config, registry: Arc<AssetRegistry>) -> Vec<Finding> 
             findings.push(rpc_endpoint(setting, url, &chain.chain, expected).await);
         }
     }
+    findings
+        .extend(crate::exchange::check::check_venues(&registry, &config.live.venues, &tls).await);
     findings.push(lists(config));
     findings
 }

@@ -87,12 +87,26 @@ enum Command {
         #[command(subcommand)]
         command: rialto_gateway::uri_cli::UriCommand,
     },
-    /// Check the configuration end to end (database, master key, TLS, each RPC endpoint, the
-    /// compliance lists) without changing anything; exits non-zero when a check fails.
+    /// Live exchange venues (`[[live.venues]]`).
+    Venues {
+        #[command(subcommand)]
+        command: VenuesCommand,
+    },
+    /// Check the configuration end to end (database, master key, TLS, each RPC endpoint, each
+    /// live venue, the compliance lists) without changing anything; exits non-zero when a
+    /// check fails.
     Doctor {
         #[arg(long)]
         database_url: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum VenuesCommand {
+    /// For each `[[live.venues]]` entry: read its market-data credentials, then ask the venue
+    /// what the key may do through its read-only calls (nothing is ordered or withdrawn).
+    /// Prints one line per venue; exits non-zero when one fails.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +262,30 @@ async fn doctor(
     }
 }
 
+/// `rialto venues check`.
+async fn venues_check(
+    path: &std::path::Path,
+    registry: &rialto_core::asset::AssetRegistry,
+) -> anyhow::Result<()> {
+    let config = load_config(path, Overrides::default())?;
+    if config.live.venues.is_empty() {
+        println!("no [[live.venues]] configured: nothing to check");
+        return Ok(());
+    }
+    let tls = rialto_gateway::tls::client_config(&config.tls)?;
+    let findings =
+        rialto_gateway::exchange::check::check_venues(registry, &config.live.venues, &tls).await;
+    for finding in &findings {
+        println!("{}", finding.line());
+    }
+    if findings.iter().all(|f| f.ok) {
+        Ok(())
+    } else {
+        eprintln!("rialto venues check: some venues failed (FAIL lines above)");
+        std::process::exit(1)
+    }
+}
+
 fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<Config> {
     Config::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -333,6 +371,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys { command } => keys(&cli.config, registry, command).await,
         Command::Compliance { command } => compliance(&cli.config, &registry, command).await,
         Command::Doctor { database_url } => doctor(&cli.config, registry, database_url).await,
+        Command::Venues {
+            command: VenuesCommand::Check,
+        } => venues_check(&cli.config, &registry).await,
         Command::Reports { command } => {
             rialto_gateway::reconcile_cli::reports(&cli.config, registry, command).await
         }

@@ -168,6 +168,9 @@ pub async fn serve(
     // Beside the exchange; nothing calls it yet (the issuer edges are to come), but its base
     // URL is logged for the demo and for clients pointed at it by hand.
     let _sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
+    // `[[live.venues]]`: the real clients at the configured URLs, through the one TLS
+    // configuration; a missing credential stops start-up naming its setting.
+    let live_venues = crate::exchange::live::live_venues(&registry, &config.live.venues, &tls)?;
     chains.verify_endpoints().await?;
     let state = AppState::new(
         store.clone(),
@@ -181,6 +184,10 @@ pub async fn serve(
     .with_chains(chains);
     let state = match &sandbox_exchange {
         Some((_, venues)) => state.with_venues(false, venues.clone()),
+        None => state,
+    };
+    let state = match live_venues {
+        Some(venues) => state.with_venues(true, venues),
         None => state,
     };
     let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
@@ -372,7 +379,14 @@ mod tests {
         let path = dir.path().join("rialto.key");
         let mut config = Config::default();
         config.secrets.master_key_file = path.display().to_string();
-        config.live.venues = vec!["kraken".into()];
+        config.live.venues = vec![rialto_engine::config::VenueConfig {
+            kind: rialto_engine::config::VenueKind::Kraken,
+            base_url: "https://api.kraken.com".into(),
+            networks: [("base".to_owned(), "USDC - Base".to_owned())].into(),
+            market_api_key: Default::default(),
+            market_api_secret: Default::default(),
+            withdrawals: vec![],
+        }];
         let err = load_sealer(&config).unwrap_err().to_string();
         assert!(err.contains("allow_new_key_in_live"), "{err}");
         assert!(!path.exists(), "nothing was written");

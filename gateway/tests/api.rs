@@ -649,7 +649,10 @@ async fn the_served_openapi_document_lists_the_payment_intent_routes() {
 
 #[tokio::test]
 async fn sandbox_chains_take_test_payments_and_refuse_live_ones() {
-    let app = spawn_app_with(Db::Sqlite, |c| c.live.venues = vec!["test-venue".into()]).await;
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.live.venues = vec![common::fixtures::live_venue()]
+    })
+    .await;
     let body = json!({"amount": "3.00", "currency": "usd",
         "settlement": {"asset": "usdc", "chain": "devnet-base", "address": ADDRESS}});
     let test = app.create_intent(body.clone()).await;

@@ -64,7 +64,7 @@ async fn stale_lists_warn_then_refuse_live_payments_but_never_sandbox_ones() {
     let app = spawn_app_full(
         Db::Sqlite,
         |c| {
-            c.live.venues = vec!["test-venue".into()];
+            c.live.venues = vec![common::fixtures::live_venue()];
             c.compliance.ofac_dir = path;
             c.compliance.watch_secs = 0;
             c.compliance.warn_after_secs = 86_400;

@@ -182,3 +182,47 @@ fn doctor_passes_a_sound_configuration() {
         "{stdout}"
     );
 }
+
+#[test]
+fn doctor_names_a_venue_whose_secret_is_missing_and_one_it_cannot_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("binance.secret");
+    std::fs::write(&secret, "s").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.path().join("rialto.toml");
+    // Kraken's secret names a variable the environment lacks (the doctor runs with a cleared
+    // environment); Binance's credentials are there but nothing listens at its URL.
+    std::fs::write(
+        &config,
+        format!(
+            "[[live.venues]]\nkind = \"kraken\"\nbase_url = \"https://127.0.0.1:1\"\n\
+             networks = {{ base = \"USDC - Base\" }}\n\
+             market_api_key = {{ env = \"RIALTO_DOCTOR_TEST_KRAKEN_KEY\" }}\n\
+             market_api_secret = {{ env = \"RIALTO_DOCTOR_TEST_KRAKEN_SECRET\" }}\n\
+             [[live.venues]]\nkind = \"binance\"\nbase_url = \"https://127.0.0.1:1\"\n\
+             networks = {{ base = \"BASE\" }}\n\
+             market_api_key = {{ file = \"{secret}\" }}\n\
+             market_api_secret = {{ file = \"{secret}\" }}\n",
+            secret = secret.display()
+        ),
+    )
+    .unwrap();
+    let (out, stdout) = doctor(&config);
+    assert!(!out.status.success(), "{stdout}");
+    for (setting, says) in [
+        (
+            "live.venues[0].market_api_key",
+            "the environment variable RIALTO_DOCTOR_TEST_KRAKEN_KEY is not set",
+        ),
+        (
+            "live.venues[1] (binance)",
+            "cannot reach https://127.0.0.1:1",
+        ),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("FAIL") && l.contains(setting))
+            .unwrap_or_else(|| panic!("no FAIL line for {setting}:\n{stdout}"));
+        assert!(line.contains(says), "{line}");
+    }
+}

@@ -193,7 +193,10 @@ async fn endpoints_show_their_secret_once_and_validate_input() {
 
 #[tokio::test]
 async fn live_webhook_urls_on_private_addresses_are_refused() {
-    let app = common::spawn_app_with(Db::Sqlite, |c| c.live.venues = vec!["v".into()]).await;
+    let app = common::spawn_app_with(Db::Sqlite, |c| {
+        c.live.venues = vec![common::fixtures::live_venue()]
+    })
+    .await;
     let live = app.merchant.live_secret_key.clone().unwrap();
     for url in [
         "https://127.0.0.1/h",

@@ -27,6 +27,9 @@ const MARKET_CDP_SEED: u8 = 0x52;
 #[derive(Debug, Clone, Default)]
 pub struct HttpVenueClients {
     http_setup: Option<HttpSetup>,
+    /// Rialto's own market-data credentials per venue (live). `None`: the sandbox's
+    /// placeholders, which no real venue accepts.
+    market: Option<std::collections::BTreeMap<String, Credentials>>,
 }
 
 impl HttpVenueClients {
@@ -34,7 +37,19 @@ impl HttpVenueClients {
     pub fn with_http_setup(setup: HttpSetup) -> Self {
         Self {
             http_setup: Some(setup),
+            market: None,
         }
+    }
+
+    /// These clients with Rialto's own market-data credentials per venue (`[[live.venues]]`):
+    /// a venue missing from `market` has none, and its market reads fail as misconfigured
+    /// rather than fall back to the sandbox's placeholders.
+    pub fn with_market_credentials(
+        mut self,
+        market: std::collections::BTreeMap<String, Credentials>,
+    ) -> Self {
+        self.market = Some(market);
+        self
     }
 }
 
@@ -69,9 +84,7 @@ impl VenueClients for HttpVenueClients {
             .ok_or_else(|| config_error(format!("venue {venue} is not configured")))?;
         let chain = settlement.chain;
         let network = venues
-            .networks
-            .get(&chain.to_string())
-            .cloned()
+            .network_name(venue, &chain.to_string())
             .ok_or_else(|| config_error(format!("no network name for {chain}")))?;
         let setup = Setup {
             base,
@@ -88,6 +101,11 @@ impl VenueClients for HttpVenueClients {
     }
 
     fn market_credentials(&self, venue: &str) -> Result<Credentials, ExchangeError> {
+        if let Some(market) = &self.market {
+            return market.get(venue).cloned().ok_or_else(|| {
+                config_error(format!("no market-data credentials configured for {venue}"))
+            });
+        }
         if venue == "coinbase" {
             // The sandbox checks the JWT's signature, not whose key it is; live mode needs
             // Rialto's own CDP read key here.
@@ -124,7 +142,7 @@ fn binance(
     c.networks = vec![BinanceNetwork {
         asset: setup.target.asset.clone(),
         network: setup.target.chain.clone(),
-        binance_network: setup.network.to_ascii_uppercase(),
+        binance_network: setup.network,
     }];
     Ok(Box::new(Binance::new(c)?))
 }
@@ -180,7 +198,7 @@ fn coinbase(
     c.networks = vec![CoinbaseNetwork {
         asset: setup.target.asset.clone(),
         network: chain.clone(),
-        coinbase_network: setup.network.to_ascii_lowercase(),
+        coinbase_network: setup.network,
         withdrawal_fee: fee,
         withdrawal_minimum: minimum,
     }];

@@ -54,9 +54,9 @@ pub use ids::{client_order_id, withdrawal_reference};
 pub use limit::VenueLimiter;
 pub use once::{place_order_once, withdraw_once, RetryPolicy};
 pub use types::{
-    AssetCode, Balance, Capabilities, DepositAddress, Order, OrderKind, OrderRequest, OrderStatus,
-    OrderType, Pair, Quote, Side, Venue, Withdrawal, WithdrawalRequest, WithdrawalStatus,
-    WithdrawalTerms,
+    AssetCode, Balance, Capabilities, DepositAddress, KeyAccess, Order, OrderKind, OrderRequest,
+    OrderStatus, OrderType, Pair, Quote, Side, Venue, Withdrawal, WithdrawalRequest,
+    WithdrawalStatus, WithdrawalTerms,
 };
 pub use venues::{Credentials, SettlementTarget, VenueClients, VenueMap};
 
@@ -137,4 +137,14 @@ pub trait Exchange: Send + Sync {
         asset: &AssetCode,
         network: &ChainId,
     ) -> Result<DepositAddress, ExchangeError>;
+
+    /// What this key may do, from the venue's documented read-only calls (Binance
+    /// `apiRestrictions`, Coinbase `key_permissions`, Kraken `Balance` and `WithdrawMethods`).
+    /// Moves nothing; fails with [`ExchangeError::Auth`] when the venue refuses the key.
+    async fn key_access(&self) -> Result<KeyAccess, ExchangeError> {
+        Err(ExchangeError::Unsupported {
+            venue: self.venue(),
+            what: "reading a key's permissions".into(),
+        })
+    }
 }

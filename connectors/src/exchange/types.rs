@@ -293,3 +293,15 @@ impl Capabilities {
         self.order_types.contains(&order_type)
     }
 }
+
+/// What an API key may do on its venue, as the venue itself reports it through read-only
+/// calls (nothing is moved to find out). `None`: the venue offers no read that tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyAccess {
+    /// Balances and account data can be read.
+    pub read: Option<bool>,
+    /// Orders can be placed.
+    pub trade: Option<bool>,
+    /// Funds can be withdrawn.
+    pub withdraw: Option<bool>,
+}

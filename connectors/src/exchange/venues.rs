@@ -43,6 +43,10 @@ pub struct VenueMap {
     /// The networks the venues withdraw to: CAIP-2 → the venue's name for it (we use one
     /// lower-case alias for all three on the devnet; live venues need their real names).
     pub networks: BTreeMap<String, String>,
+    /// Per venue, its own names for the networks (CAIP-2 → name), used as written and taking
+    /// precedence over `networks`: live venues name one chain differently (Binance `BASE`,
+    /// Coinbase `base`, a Kraken withdrawal method).
+    pub venue_networks: BTreeMap<String, BTreeMap<String, String>>,
     /// Coinbase's withdrawal fee and minimum per network (CAIP-2): its API does not publish
     /// them, so they are configured (the sandbox's own terms in sandbox mode).
     pub coinbase_terms: BTreeMap<String, (Decimal, Decimal)>,
@@ -52,6 +56,20 @@ impl VenueMap {
     /// Whether `venue` is configured in this mode.
     pub fn offers(&self, venue: &str) -> bool {
         self.base_urls.contains_key(venue)
+    }
+
+    /// `venue`'s name for the network `caip2`: its own configured name, else the shared one
+    /// in the venue's case convention (Binance upper, Coinbase lower, Kraken as written).
+    pub fn network_name(&self, venue: &str, caip2: &str) -> Option<String> {
+        if let Some(own) = self.venue_networks.get(venue) {
+            return own.get(caip2).cloned();
+        }
+        let shared = self.networks.get(caip2)?;
+        Some(match venue {
+            "binance" => shared.to_ascii_uppercase(),
+            "coinbase" => shared.to_ascii_lowercase(),
+            _ => shared.clone(),
+        })
     }
 }
 

@@ -10,10 +10,15 @@
 //!   [`HttpVenueClients`](rialto_connectors::exchange::HttpVenueClients)).
 //! - [`devnet_sink`]: [`DevnetSink`], the sandbox's withdrawals as ERC-20 transfers from the
 //!   omnibus wallet.
+//! - [`live`]: the live mode's [`Venues`] from `[[live.venues]]` (the same real clients, at the
+//!   configured base URLs, with Rialto's market-data credentials read from env or files).
+//! - [`check`]: `rialto venues check`, each venue's key and permissions through read-only calls.
 //! - [`rail_sink`]: [`rail_sink::RailSinkChain`], the sandbox's withdrawals on a chain reached
 //!   through its rail (the Solana simnet: a real SPL transfer).
 
+pub mod check;
 pub mod devnet_sink;
+pub mod live;
 pub mod rail_sink;
 pub mod sandbox;
 

@@ -48,6 +48,17 @@ pub async fn start_full(
     clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
     solana: Option<&rialto_solana::devnet::manifest::SolanaManifest>,
 ) -> DevnetApp {
+    start_wired(confirmations, clock, solana, None).await
+}
+
+/// [`start_full`], with the test mode's venues built by `venues` (see
+/// [`super::VenueHook`]) instead of the sandbox wiring.
+pub async fn start_wired(
+    confirmations: u64,
+    clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
+    solana: Option<&rialto_solana::devnet::manifest::SolanaManifest>,
+    venues: Option<super::VenueHook>,
+) -> DevnetApp {
     let root = DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
@@ -66,7 +77,7 @@ pub async fn start_full(
     let chain = devnet.manifest().chain("devnet-base").unwrap().clone();
     let other_chain = devnet.manifest().chain("devnet-ethereum").unwrap().clone();
     let manifest = manifest_path.display().to_string();
-    let app = super::spawn_app_full(
+    let app = super::spawn_app_wired(
         Db::Sqlite,
         |c| {
             c.sandbox.devnet_manifest = manifest;
@@ -74,6 +85,7 @@ pub async fn start_full(
             c.sandbox.poll_ms = 50;
         },
         clock,
+        venues,
     )
     .await;
     DevnetApp {

@@ -59,3 +59,21 @@ pub async fn stored_intent(
     store.create_intent(&intent, &event, None).await.unwrap();
     intent
 }
+
+/// A `[[live.venues]]` entry that makes a gateway count as live (Kraken on Base). Its
+/// credentials name variables no test sets: nothing ever reaches a venue through it.
+pub fn live_venue() -> rialto_gateway::config::VenueConfig {
+    use rialto_gateway::config::{SecretRef, VenueConfig, VenueKind};
+    let env = |name: &str| SecretRef {
+        env: name.into(),
+        file: String::new(),
+    };
+    VenueConfig {
+        kind: VenueKind::Kraken,
+        base_url: "https://api.kraken.com".into(),
+        networks: [("base".to_owned(), "USDC - Base".to_owned())].into(),
+        market_api_key: env("RIALTO_TEST_UNSET_KRAKEN_KEY"),
+        market_api_secret: env("RIALTO_TEST_UNSET_KRAKEN_SECRET"),
+        withdrawals: vec![],
+    }
+}

@@ -111,10 +111,30 @@ pub async fn spawn_app_with_clock(db: Db, clock: Arc<dyn Clock>) -> TestApp {
     spawn_app_full(db, |_| {}, Some(clock)).await
 }
 
+/// Builds the test mode's venues from the started sandbox exchange's base URL, in place of the
+/// sandbox wiring (the live-venue suite wires `[[live.venues]]` at it over TLS).
+pub type VenueHook = Box<
+    dyn FnOnce(
+            String,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = rialto_gateway::exchange::Venues> + Send>,
+        > + Send,
+>;
+
 pub async fn spawn_app_full(
     db: Db,
     tweak: impl FnOnce(&mut Config),
     clock_override: Option<Arc<dyn Clock>>,
+) -> TestApp {
+    spawn_app_wired(db, tweak, clock_override, None).await
+}
+
+/// [`spawn_app_full`], with the test mode's venues built by `venues` when given.
+pub async fn spawn_app_wired(
+    db: Db,
+    tweak: impl FnOnce(&mut Config),
+    clock_override: Option<Arc<dyn Clock>>,
+    venues: Option<VenueHook>,
 ) -> TestApp {
     let (url, dir) = fresh_database(db).await;
     let mut config = Config::default();
@@ -161,9 +181,15 @@ pub async fn spawn_app_full(
         compliance,
     )
     .with_chains(chains);
-    let (state, sandbox_exchange) = match exchange {
-        Some((sandbox, venues)) => (state.with_venues(false, venues), Some(Arc::new(sandbox))),
-        None => (state, None),
+    let (state, sandbox_exchange) = match (exchange, venues) {
+        (Some((sandbox, _)), Some(hook)) => {
+            let wired = hook(sandbox.base_url()).await;
+            (state.with_venues(false, wired), Some(Arc::new(sandbox)))
+        }
+        (Some((sandbox, venues)), None) => {
+            (state.with_venues(false, venues), Some(Arc::new(sandbox)))
+        }
+        (None, _) => (state, None),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -25,8 +25,8 @@ use self::wire::*;
 use super::http::{self, Effect, RawResponse};
 use super::{
     client_order_id, walk_book, withdrawal_reference, AssetCode, Balance, BookLevel, Capabilities,
-    Clock, DepositAddress, Exchange, ExchangeError, Order, OrderKind, OrderRequest, OrderType,
-    Pair, Quote, Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest,
+    Clock, DepositAddress, Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest,
+    OrderType, Pair, Quote, Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest,
     WithdrawalTerms,
 };
 
@@ -586,6 +586,24 @@ impl Exchange for Binance {
             .into_iter()
             .find(|r| r.withdraw_order_id.as_deref() == Some(reference.as_str()))
             .map(|r| self.to_withdrawal(r, &request.asset)))
+    }
+
+    async fn key_access(&self) -> Result<KeyAccess, ExchangeError> {
+        // `GET /sapi/v1/account/apiRestrictions` (USER_DATA, weight 1): the key's own flags.
+        let call = Call {
+            method: Method::GET,
+            path: "/sapi/v1/account/apiRestrictions",
+            params: Vec::new(),
+            signed: true,
+            weight: 1,
+            operation: None,
+        };
+        let flags: BinanceApiRestrictions = self.call(call).await?;
+        Ok(KeyAccess {
+            read: Some(flags.enable_reading),
+            trade: Some(flags.enable_spot_and_margin_trading),
+            withdraw: Some(flags.enable_withdrawals),
+        })
     }
 
     async fn deposit_address(

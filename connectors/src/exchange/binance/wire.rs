@@ -310,3 +310,15 @@ mod tests {
         );
     }
 }
+
+/// `GET /sapi/v1/account/apiRestrictions`: what the key may do (fields absent read as false).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct BinanceApiRestrictions {
+    #[serde(default)]
+    pub enable_reading: bool,
+    #[serde(default)]
+    pub enable_spot_and_margin_trading: bool,
+    #[serde(default)]
+    pub enable_withdrawals: bool,
+}

@@ -65,7 +65,8 @@ impl CdpKey {
             .map_err(|_| SigningError::PemEncoding)
     }
 
-    #[cfg(test)]
+    /// The public half (the sandbox checks JWTs with it).
+    #[cfg(any(test, feature = "sandbox"))]
     pub(crate) fn verifying_key(&self) -> p256::ecdsa::VerifyingKey {
         *self.signing_key.verifying_key()
     }

@@ -22,8 +22,8 @@ use self::wire::*;
 use super::http::{self, Effect, RawResponse};
 use super::{
     client_order_id, walk_book, withdrawal_reference, AssetCode, Balance, BookLevel, Capabilities,
-    Clock, DepositAddress, Exchange, ExchangeError, Order, OrderKind, OrderRequest, OrderType,
-    Pair, Quote, Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest,
+    Clock, DepositAddress, Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest,
+    OrderType, Pair, Quote, Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest,
     WithdrawalTerms,
 };
 
@@ -526,6 +526,17 @@ impl Exchange for Coinbase {
             .into_iter()
             .find(|t| t.idem.as_deref() == Some(idem.as_str()))
             .map(|t| self.to_withdrawal(t, &request.asset)))
+    }
+
+    async fn key_access(&self) -> Result<KeyAccess, ExchangeError> {
+        // `GET /api/v3/brokerage/key_permissions`: the CDP key's own view/trade/transfer flags.
+        let permissions: CoinbaseKeyPermissions =
+            self.get("/api/v3/brokerage/key_permissions").await?;
+        Ok(KeyAccess {
+            read: Some(permissions.can_view),
+            trade: Some(permissions.can_trade),
+            withdraw: Some(permissions.can_transfer),
+        })
     }
 
     async fn deposit_address(

@@ -381,3 +381,14 @@ mod tests {
         );
     }
 }
+
+/// `GET /api/v3/brokerage/key_permissions` (fields absent read as false).
+#[derive(Debug, Deserialize)]
+pub(super) struct CoinbaseKeyPermissions {
+    #[serde(default)]
+    pub can_view: bool,
+    #[serde(default)]
+    pub can_trade: bool,
+    #[serde(default)]
+    pub can_transfer: bool,
+}

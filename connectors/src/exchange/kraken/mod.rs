@@ -23,11 +23,16 @@ use self::wire::*;
 use super::http::{self, Effect};
 use super::{
     client_order_id, walk_book, AssetCode, Balance, BookLevel, Capabilities, DepositAddress,
-    Exchange, ExchangeError, Order, OrderKind, OrderRequest, OrderType, Pair, Quote, Side,
-    SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest, WithdrawalTerms,
+    Exchange, ExchangeError, KeyAccess, Order, OrderKind, OrderRequest, OrderType, Pair, Quote,
+    Side, SystemClock, Venue, VenueLimiter, Withdrawal, WithdrawalRequest, WithdrawalTerms,
 };
 
 const VENUE: Venue = Venue::Kraken;
+
+/// Kraken's refusal of a valid key that lacks the call's permission.
+fn permission_denied(error: &ExchangeError) -> bool {
+    matches!(error, ExchangeError::Auth { message, .. } if message.contains("Permission denied"))
+}
 
 /// One asset on one network as Kraken names it.
 #[derive(Debug, Clone)]
@@ -611,6 +616,39 @@ impl Exchange for Kraken {
                 ),
             }),
         }
+    }
+
+    async fn key_access(&self) -> Result<KeyAccess, ExchangeError> {
+        // Kraken has no call that lists a key's permissions: `Balance` needs "Query Funds",
+        // `WithdrawMethods` "Withdraw Funds"; a refusal of either for want of permission is
+        // `EGeneral:Permission denied`, while a bad key or signature fails `Balance` itself.
+        // No read-only call proves the trading permission.
+        let read = match self
+            .private::<serde_json::Value>("Balance", &[], None)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if permission_denied(&e) => false,
+            Err(e) => return Err(e),
+        };
+        let asset = self.config.networks.first().map(|n| n.asset.clone());
+        let params: Vec<(&str, String)> = asset
+            .iter()
+            .map(|a| ("asset", to_kraken_asset(a)))
+            .collect();
+        let withdraw = match self
+            .private::<serde_json::Value>("WithdrawMethods", &params, None)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if permission_denied(&e) => false,
+            Err(e) => return Err(e),
+        };
+        Ok(KeyAccess {
+            read: Some(read),
+            trade: None,
+            withdraw: Some(withdraw),
+        })
     }
 
     async fn deposit_address(

@@ -12,6 +12,16 @@ use crate::exchange::{AssetCode, Pair, Side, WithdrawalStatus};
 pub(super) async fn handle(shared: &Shared, req: &Req) -> Reply {
     let mut reply = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/api/v3/account") => account(shared),
+        ("GET", "/sapi/v1/account/apiRestrictions") => {
+            let key = super::auth::permissions(shared, req.header("x-mbx-apikey"));
+            Reply::json(
+                200,
+                json!({ "ipRestrict": false, "createTime": 0, "enableReading": key.read,
+                    "enableSpotAndMarginTrading": key.trade, "enableWithdrawals": key.withdraw,
+                    "enableInternalTransfer": false, "enableMargin": false,
+                    "enableFutures": false, "permitsUniversalTransfer": false }),
+            )
+        }
         ("GET", "/api/v3/depth") => depth(shared, req),
         ("POST", "/api/v3/order") => place(shared, req),
         ("GET", "/api/v3/order") => query_order(shared, req),

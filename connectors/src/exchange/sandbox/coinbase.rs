@@ -31,6 +31,16 @@ pub(super) async fn handle(shared: &Shared, req: &Req) -> Reply {
     }
     match (post, path) {
         (false, "/api/v3/brokerage/accounts") => accounts(shared),
+        (false, "/api/v3/brokerage/key_permissions") => {
+            let name = super::auth::coinbase_key_name(req);
+            let key = super::auth::permissions(shared, name.as_deref());
+            Reply::json(
+                200,
+                json!({ "can_view": key.read, "can_trade": key.trade,
+                    "can_transfer": key.withdraw, "portfolio_uuid": "sandbox-portfolio",
+                    "portfolio_type": "DEFAULT" }),
+            )
+        }
         (false, "/api/v3/brokerage/product_book") => product_book(shared, req),
         (true, "/api/v3/brokerage/orders") => create_order(shared, req),
         (false, "/api/v3/brokerage/orders/historical/batch") => list_orders(shared, req),

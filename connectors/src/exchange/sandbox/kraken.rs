@@ -170,16 +170,18 @@ fn closed_orders(shared: &Shared, req: &Req) -> Reply {
     ok(json!({ "count": map.len(), "closed": map }))
 }
 
+/// Kraken's `asset` is optional here: without it, every asset's methods.
 fn withdraw_methods(shared: &Shared, req: &Req) -> Reply {
-    let Some(asset) = asset_param(req) else {
+    let wanted = asset_param(req);
+    if req.param("asset").is_some() && wanted.is_none() {
         return refusal(&Refusal::UnknownNetwork);
-    };
+    }
     let engine = shared.engine();
     let methods: Vec<Value> = engine
         .networks
         .iter()
-        .filter(|n| n.asset == asset)
-        .map(|n| json!({ "asset": request_name(&asset), "method": format!("{} - {}", asset, n.kraken), "network": n.kraken,
+        .filter(|n| wanted.as_ref().is_none_or(|a| &n.asset == a))
+        .map(|n| json!({ "asset": request_name(&n.asset), "method": format!("{} - {}", n.asset, n.kraken), "network": n.kraken,
             "minimum": n.withdrawal_minimum.to_string() }))
         .collect();
     ok(Value::Array(methods))

@@ -15,6 +15,7 @@
 //! The sandbox does not check signatures: it is reached with `_test_` credentials only.
 //! It is served on hyper directly (the `sandbox` feature), keeping axum out of this crate.
 
+mod auth;
 mod binance;
 mod coinbase;
 mod direct;
@@ -32,6 +33,7 @@ use rialto_core::ChainId;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+pub use auth::SandboxKey;
 pub use direct::SandboxExchange;
 pub use engine::{SandboxBook, SandboxNetwork};
 
@@ -130,6 +132,9 @@ pub struct SandboxConfig {
     pub stuck_withdrawals: bool,
     pub sink: Arc<dyn SettlementSink>,
     pub clock: Arc<dyn Clock>,
+    /// API key → its secret and permissions. Empty (the default): any credentials are
+    /// accepted; set: private calls are verified and refused as the venue would.
+    pub keys: BTreeMap<String, SandboxKey>,
 }
 
 impl SandboxConfig {
@@ -145,6 +150,7 @@ impl SandboxConfig {
             stuck_withdrawals: false,
             sink,
             clock: Arc::new(SystemClock),
+            keys: BTreeMap::new(),
         }
     }
 }
@@ -158,6 +164,7 @@ pub(crate) struct Shared {
     stuck_withdrawals: std::sync::atomic::AtomicBool,
     sink: Arc<dyn SettlementSink>,
     clock: Arc<dyn Clock>,
+    keys: BTreeMap<String, SandboxKey>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -252,6 +259,7 @@ impl Sandbox {
             stuck_withdrawals: std::sync::atomic::AtomicBool::new(config.stuck_withdrawals),
             sink: config.sink,
             clock: config.clock,
+            keys: config.keys,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;

@@ -19,16 +19,20 @@ use super::{binance, coinbase, kraken, Fault, Operation, Shared};
 pub(crate) struct Req {
     pub method: Method,
     pub path: String,
-    /// The raw query string, as signed by clients that sign the path with its query.
-    pub query: Option<String>,
-    pub headers: hyper::HeaderMap,
     pub params: BTreeMap<String, String>,
+    /// The raw query string, empty when there is none (signatures cover the bytes as sent).
+    pub query: String,
+    pub headers: hyper::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Req {
     pub fn param(&self, key: &str) -> Option<&str> {
         self.params.get(key).map(String::as_str)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -84,6 +88,9 @@ where
 async fn handle(shared: Arc<Shared>, req: Req) -> Reply {
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
+    }
+    if let Some(refusal) = super::auth::refuse(&shared, &req, operation(&req)) {
+        return refusal;
     }
     with_fault(shared.take_fault(operation(&req)), route(&shared, &req)).await
 }
@@ -145,9 +152,9 @@ pub(crate) async fn read(request: Request<Incoming>) -> Req {
     Req {
         method: parts.method,
         path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts.headers,
         params,
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
         body,
     }
 }

@@ -78,9 +78,9 @@ fn authenticate(bank: &Bank, req: &Req) -> Result<String, Reply> {
             "X-Bank-Timestamp is more than 30 seconds from the bank's clock",
         ));
     }
-    let path = match &req.query {
-        Some(query) => format!("{}?{query}", req.path),
-        None => req.path.clone(),
+    let path = match req.query.as_str() {
+        "" => req.path.clone(),
+        query => format!("{}?{query}", req.path),
     };
     let engine = bank.engine();
     let Some(account) = engine.accounts.get(key) else {
