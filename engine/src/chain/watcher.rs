@@ -74,13 +74,14 @@ pub async fn scan_deposits(
         .watched_deposit_addresses(&chain.caip2, now_ms - LATE_WATCH_MS)
         .await?
         .into_iter()
-        .map(|d| (d.address.to_ascii_lowercase(), d))
+        .map(|d| (address_key(&d.address, chain.family()), d))
         .collect();
     if !watched.is_empty() {
         let logs = chain.node.transfer_logs(&chain.tokens, from, to).await?;
         report.logs = logs.len();
         for log in logs {
-            let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
+            let Some(deposit) = watched.get(&address_key(&log.to.to_string(), chain.family()))
+            else {
                 continue;
             };
             let Some(intent) = store
@@ -136,6 +137,15 @@ pub async fn scan_deposits(
         .await?;
     report.blocks = to + 1 - from;
     Ok(report)
+}
+
+/// How an address is looked up among the watched ones: EVM hex whatever its checksum case;
+/// a base58 (Solana) address exactly, its case being part of it.
+fn address_key(text: &str, family: rialto_core::ChainNamespace) -> String {
+    match family {
+        rialto_core::ChainNamespace::Eip155 => text.to_ascii_lowercase(),
+        _ => text.to_owned(),
+    }
 }
 
 /// Advances pending payment transactions and reverts received funds that a reorg removed.
@@ -210,9 +220,13 @@ async fn recipient(
     let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
         return Ok(None);
     };
+    // The deposit address in the intent's chain family (an EVM hex or a Solana base58 one).
     Ok(
-        rialto_core::address::Address::parse(&deposit.address, rialto_core::ChainNamespace::Eip155)
-            .ok(),
+        rialto_core::address::Address::parse(
+            &deposit.address,
+            intent.settlement.address.namespace(),
+        )
+        .ok(),
     )
 }
 
@@ -242,7 +256,11 @@ pub(super) async fn deposit_senders(
             }
         }
         for sender in found {
-            if !senders.iter().any(|s| s.eq_ignore_ascii_case(&sender)) {
+            let key = address_key(&sender, chain.family());
+            if !senders
+                .iter()
+                .any(|s| address_key(s, chain.family()) == key)
+            {
                 senders.push(sender);
             }
         }

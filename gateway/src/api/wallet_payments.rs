@@ -176,7 +176,8 @@ pub async fn deposit_address(
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     awaiting(&intent)?;
     let chain = chain_of(&state, &intent)?;
-    let keys = state.chains.deposit_keys(intent.livemode).ok_or_else(|| {
+    let family = intent.settlement.address.namespace();
+    let keys = state.chains.deposit_keys(intent.livemode, family).ok_or_else(|| {
         ApiError::new(
             ErrorCode::DepositAddressesUnavailable,
             "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
@@ -187,8 +188,7 @@ pub async fn deposit_address(
         .store
         .deposit_address(&intent.id, &chain.caip2, &derive, state.clock.now_ms())
         .await?;
-    let address = Address::parse(&deposit.address, ChainNamespace::Eip155)
-        .map_err(|e| ApiError::internal(&e))?;
+    let address = Address::parse(&deposit.address, family).map_err(|e| ApiError::internal(&e))?;
     let asset = &intent.settlement.asset;
     let units = intent_units(&intent)?;
     let object = DepositAddressObject {
