@@ -1,8 +1,10 @@
 //! The two wallet payment paths besides reporting a transaction:
 //!
-//! - `POST /v1/payment_intents/{id}/deposit_address`: a per-intent address (BIP-44 derived)
-//!   with an EIP-681 URI for wallets that can only scan a QR code. The chain watcher sees the
-//!   transfer, waits for its confirmations, screens it and sweeps it to the merchant.
+//! - `POST /v1/payment_intents/{id}/deposit_address`: a per-intent address (BIP-44 derived on
+//!   EVM chains, a Solana wallet of `rialto_solana::deposit` on Solana) with a payment URI for
+//!   wallets that can only scan a QR code (EIP-681; a Solana Pay transfer request). The chain
+//!   watcher sees the transfer, waits for its confirmations, screens it and sweeps it to the
+//!   merchant (on Solana the gateway's hot wallet pays the sweep's fee).
 //! - `GET /v1/payment_intents/{id}/authorization_request` and
 //!   `POST /v1/payment_intents/{id}/authorizations`: gasless USDC/EURC (EIP-3009). The payer
 //!   signs `transferWithAuthorization` to the settlement address with a nonce bound to the
@@ -56,13 +58,17 @@ pub struct DepositAddressObject {
     pub chain_alias: String,
     /// The asset to send (the intent's settlement asset).
     pub asset: String,
+    /// The token contract (EVM) or mint (Solana).
     pub token_contract: String,
+    /// The deposit address: EIP-55 hex on EVM chains, base58 on Solana.
     pub address: String,
     /// Whole units of `asset`, e.g. `"25.000000"`.
     pub amount: String,
     /// Base units of `asset`.
     pub amount_units: String,
-    /// EIP-681 request a wallet can scan: `ethereum:<token>@<chain>/transfer?address=…&uint256=…`.
+    /// A payment request a wallet can scan: on EVM chains EIP-681,
+    /// `ethereum:<token>@<chain>/transfer?address=…&uint256=…`; on Solana a Solana Pay transfer
+    /// request, `solana:<deposit address>?amount=…&spl-token=<mint>`.
     pub uri: String,
 }
 
