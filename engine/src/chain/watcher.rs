@@ -437,3 +437,30 @@ async fn revert_if_gone(
         .await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rialto_core::ChainNamespace;
+
+    #[test]
+    fn a_base58_deposit_address_matches_only_exactly_and_evm_hex_matches_in_any_case() {
+        // Two Solana addresses differing only in case are two different keys.
+        let a = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+        let b = "9xqeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+        assert_ne!(
+            address_key(a, ChainNamespace::Solana),
+            address_key(b, ChainNamespace::Solana)
+        );
+        assert_eq!(
+            address_key(
+                "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+                ChainNamespace::Eip155
+            ),
+            address_key(
+                "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+                ChainNamespace::Eip155
+            )
+        );
+    }
+}
