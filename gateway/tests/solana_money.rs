@@ -135,8 +135,8 @@ fn hot_wallet() -> Pubkey {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deposit_wallet_payment_pays_the_merchant_exactly_and_the_deposit_wallet_never_holds_sol(
-) {
+async fn a_deposit_wallet_payment_pays_the_merchant_exactly_and_the_deposit_wallet_never_holds_sol()
+{
     let setup = setup().await;
     let (app, devnet) = (&setup.app, &setup.devnet);
     let merchant = Keypair::new().pubkey();
@@ -180,12 +180,21 @@ async fn a_deposit_wallet_payment_pays_the_merchant_exactly_and_the_deposit_wall
     );
     let spent = hot_before - lamports(devnet, &hot_wallet()).await;
     assert_eq!(sweep.fee_units, Some(u128::from(spent)));
-    assert!(spent > 2_039_280, "rent of the token account and the fee: {spent}");
+    assert!(
+        spent > 2_039_280,
+        "rent of the token account and the fee: {spent}"
+    );
     assert_eq!(
         booked_fee(app, &sweep.draft.leg_id).await,
         vec![
-            (SOL.to_owned(), Decimal::new(i64::try_from(spent).unwrap(), 9)),
-            (SOL.to_owned(), Decimal::new(i64::try_from(spent).unwrap(), 9))
+            (
+                SOL.to_owned(),
+                Decimal::new(i64::try_from(spent).unwrap(), 9)
+            ),
+            (
+                SOL.to_owned(),
+                Decimal::new(i64::try_from(spent).unwrap(), 9)
+            )
         ]
     );
     assert_ledger_balanced(app).await;

@@ -443,7 +443,10 @@ async fn sponsored_sweep(
     hot: &rail::SigningKey,
     now_ms: i64,
 ) -> Result<Option<ChainTransfer>, FlowError> {
-    if let Some(leg) = store.get_chain_transfer(plan.purpose, &plan.reference).await? {
+    if let Some(leg) = store
+        .get_chain_transfer(plan.purpose, &plan.reference)
+        .await?
+    {
         return Ok(Some(leg));
     }
     let request = LegRequest {

@@ -221,13 +221,11 @@ async fn recipient(
         return Ok(None);
     };
     // The deposit address in the intent's chain family (an EVM hex or a Solana base58 one).
-    Ok(
-        rialto_core::address::Address::parse(
-            &deposit.address,
-            intent.settlement.address.namespace(),
-        )
-        .ok(),
+    Ok(rialto_core::address::Address::parse(
+        &deposit.address,
+        intent.settlement.address.namespace(),
     )
+    .ok())
 }
 
 /// Every sender of the confirmed deposits `deposits` of `intent`, read again from the chain:

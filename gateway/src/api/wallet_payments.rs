@@ -183,12 +183,15 @@ pub async fn deposit_address(
     awaiting(&intent)?;
     let chain = chain_of(&state, &intent)?;
     let family = intent.settlement.address.namespace();
-    let keys = state.chains.deposit_keys(intent.livemode, family).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::DepositAddressesUnavailable,
-            "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
-        )
-    })?;
+    let keys = state
+        .chains
+        .deposit_keys(intent.livemode, family)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::DepositAddressesUnavailable,
+                "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
+            )
+        })?;
     let derive = |index: u32| keys.address(index);
     let deposit = state
         .store
