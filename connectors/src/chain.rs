@@ -158,8 +158,11 @@ pub struct FeeQuote {
     pub fixed_fee: u128,
 }
 
-/// The keys deposit addresses derive from: one address per index, never reused.
+/// The keys deposit addresses derive from: one address per index, never reused. One keyring
+/// serves one chain family ([`DepositKeyring::namespace`]): an EVM key is no Solana key.
 pub trait DepositKeyring: Send + Sync + fmt::Debug {
+    /// The chain family whose addresses this keyring derives.
+    fn namespace(&self) -> rialto_core::ChainNamespace;
     /// The signing key of deposit address `index`.
     fn signing_key(&self, index: u32) -> Result<SigningKey, ChainError>;
     /// The address of index `index`.

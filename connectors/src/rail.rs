@@ -336,6 +336,9 @@ pub enum RailError {
     /// An address of another chain family.
     #[error("{0} is not an address of this chain")]
     ForeignAddress(String),
+    /// Something this chain's rail cannot do (a sponsored leg on EVM). Nothing was recorded.
+    #[error("not supported on this chain: {0}")]
+    Unsupported(&'static str),
 }
 
 /// A chain the gateway moves money on. Every method is safe to call again after a crash or a
@@ -351,6 +354,23 @@ pub trait Rail: Send + Sync {
     /// Records (signed, before sending) and broadcasts the leg, or returns the recorded one
     /// (broadcast or not: `drive` sends what the node does not have).
     async fn send(&self, request: &LegRequest, now_ms: i64) -> Result<ChainTransfer, RailError>;
+
+    /// [`Rail::send`], with `fee_payer` paying the network (the fee, and the rent of an
+    /// account the leg creates) while `request.from` only signs for what it moves: a deposit
+    /// address holding tokens and no native coin can then be swept without first being sent
+    /// gas. The same guarantees as `send` (recorded before broadcast, idempotent per
+    /// `(purpose, reference)`); the recorded leg's `fee_units` is what the fee payer spent.
+    /// Chains whose transactions have one payer (EVM) answer [`RailError::Unsupported`].
+    async fn send_sponsored(
+        &self,
+        _request: &LegRequest,
+        _fee_payer: &SigningKey,
+        _now_ms: i64,
+    ) -> Result<ChainTransfer, RailError> {
+        Err(RailError::Unsupported(
+            "a leg whose network fee another key pays",
+        ))
+    }
 
     /// The token's symbol and decimals.
     async fn token_metadata(&self, token: &Address) -> Result<TokenMetadata, RailError>;

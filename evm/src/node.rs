@@ -248,6 +248,10 @@ pub fn token_call(raw_tx: &str) -> Option<TokenCall> {
 }
 
 impl DepositKeyring for DepositKeys {
+    fn namespace(&self) -> rialto_core::ChainNamespace {
+        rialto_core::ChainNamespace::Eip155
+    }
+
     fn signing_key(&self, index: u32) -> Result<SigningKey, ChainError> {
         Ok(DepositKeys::signing_key(self, index)?)
     }

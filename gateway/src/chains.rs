@@ -194,6 +194,12 @@ pub fn from_sandbox(
     }
     if let Some(keys) = deposit_keys(&sandbox.deposit_mnemonic, "sandbox.deposit_mnemonic")? {
         set.engine = set.engine.with_deposit_keys(false, keys);
+        // The same phrase (checked just above) gives the Solana deposit wallets, by their
+        // own derivation (rialto_solana::deposit).
+        let phrase = SecretString::from(sandbox.deposit_mnemonic.clone());
+        if let Some(solana) = rialto_solana::deposit::SolanaDepositKeys::from_phrase(&phrase) {
+            set.engine = set.engine.with_deposit_keys(false, Arc::new(solana));
+        }
     }
     if let Some(caip2) = crate::solana_chains::add_sandbox(
         &mut set.engine,
@@ -270,7 +276,10 @@ mod tests {
         );
         base.fail_over();
         assert_eq!(base.rpc_url(), "http://a.invalid", "wraps around");
-        assert!(set.engine.deposit_keys(true).is_none());
+        assert!(set
+            .engine
+            .deposit_keys(true, rialto_core::ChainNamespace::Eip155)
+            .is_none());
         assert!(set.engine.price_feed(true).is_some());
         assert!(set.engine.bridge(true).is_none(), "no live bridge");
     }

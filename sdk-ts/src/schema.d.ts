@@ -1419,13 +1419,19 @@ export interface components {
             chain_alias: string;
             /** @description The asset to send (the intent's settlement asset). */
             asset: string;
+            /** @description The token contract (EVM) or mint (Solana). */
             token_contract: string;
+            /** @description The deposit address: EIP-55 hex on EVM chains, base58 on Solana. */
             address: string;
             /** @description Whole units of `asset`, e.g. `"25.000000"`. */
             amount: string;
             /** @description Base units of `asset`. */
             amount_units: string;
-            /** @description EIP-681 request a wallet can scan: `ethereum:<token>@<chain>/transfer?address=…&uint256=…`. */
+            /**
+             * @description A payment request a wallet can scan: on EVM chains EIP-681,
+             *     `ethereum:<token>@<chain>/transfer?address=…&uint256=…`; on Solana a Solana Pay transfer
+             *     request, `solana:<deposit address>?amount=…&spl-token=<mint>`.
+             */
             uri: string;
         };
         EndpointList: {

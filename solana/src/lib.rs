@@ -8,6 +8,8 @@
 //! - [`keys`]: signing keys as Solana keypairs, workspace addresses as public keys.
 //! - [`token`]: the two token programs, mints, associated token accounts, the transfer and
 //!   memo instructions.
+//! - [`deposit`]: per-intent deposit wallets derived from the deposit phrase
+//!   ([`deposit::SolanaDepositKeys`], the `DepositKeyring` role).
 //! - [`tx`]: a leg's signed transaction as the journal records it.
 //! - [`rail`]: the rail role, [`rail::SolanaRail`].
 //! - [`node`]: [`node::SolanaNode`], the `ChainNode` role (slots, signatures, what a transaction
@@ -21,6 +23,7 @@
 
 pub mod balances;
 pub mod chain;
+pub mod deposit;
 pub mod devnet;
 pub mod error;
 pub mod keys;

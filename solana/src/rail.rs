@@ -69,7 +69,13 @@ impl<'a> SolanaRail<'a> {
         Self { chain, journal }
     }
 
-    async fn plan(&self, from: &Pubkey, action: &LegAction) -> Result<Plan, SolanaError> {
+    /// What the leg does; `payer` pays the rent of a token account it creates.
+    async fn plan(
+        &self,
+        payer: &Pubkey,
+        from: &Pubkey,
+        action: &LegAction,
+    ) -> Result<Plan, SolanaError> {
         match action {
             LegAction::Transfer {
                 asset: Some(mint),
@@ -81,7 +87,7 @@ impl<'a> SolanaRail<'a> {
                     token::read_mint(self.chain.rpc(), &pubkey_of(mint)?, confirmed()).await?;
                 Ok(Plan {
                     instructions: token::transfer_instructions(
-                        from,
+                        payer,
                         from,
                         &pubkey_of(to)?,
                         &info,
@@ -134,11 +140,23 @@ impl<'a> SolanaRail<'a> {
     }
 
     /// Builds, signs and simulates the leg's transaction, then records it; does not broadcast.
-    async fn record(&self, request: &LegRequest, now_ms: i64) -> Result<ChainTransfer, RailError> {
+    /// With a `fee_payer`, that key pays the fee and any rent and signs first (the
+    /// transaction's reference is its signature); `request.from` signs for what it moves.
+    async fn record(
+        &self,
+        request: &LegRequest,
+        fee_payer: Option<&SigningKey>,
+        now_ms: i64,
+    ) -> Result<ChainTransfer, RailError> {
         let keypair = keypair_of(&request.from).map_err(|e| RailError::Key(Box::new(e)))?;
+        let sponsor = fee_payer
+            .map(keypair_of)
+            .transpose()
+            .map_err(|e| RailError::Key(Box::new(e)))?;
         let from = keypair.pubkey();
+        let payer = sponsor.as_ref().map_or(from, Signer::pubkey);
         let plan = self
-            .plan(&from, &request.action)
+            .plan(&payer, &from, &request.action)
             .await
             .map_err(chain_error)?;
         let leg_id = LegId::generate().to_string();
@@ -151,7 +169,11 @@ impl<'a> SolanaRail<'a> {
             .get_latest_blockhash_with_commitment(confirmed())
             .await
             .map_err(|e| chain_error(e.into()))?;
-        let signed = tx::signed(&keypair, &instructions, blockhash);
+        let signed = match &sponsor {
+            Some(sponsor) => tx::signed_sponsored(sponsor, &keypair, &instructions, blockhash)
+                .map_err(chain_error)?,
+            None => tx::signed(&keypair, &instructions, blockhash),
+        };
         self.simulate(&signed).await.map_err(chain_error)?;
         let raw_tx = tx::encode(&signed).map_err(chain_error)?;
         let tx_hash = tx::reference(&signed);
@@ -429,7 +451,28 @@ impl Rail for SolanaRail<'_> {
         {
             return Ok(leg);
         }
-        let leg = self.record(request, now_ms).await?;
+        let leg = self.record(request, None, now_ms).await?;
+        if leg.status == LegStatus::Pending {
+            self.broadcast(&leg, now_ms).await?;
+        }
+        Ok(leg)
+    }
+
+    /// The hot wallet pays a deposit wallet's sweep: the deposit wallet never holds SOL.
+    async fn send_sponsored(
+        &self,
+        request: &LegRequest,
+        fee_payer: &SigningKey,
+        now_ms: i64,
+    ) -> Result<ChainTransfer, RailError> {
+        if let Some(leg) = self
+            .journal
+            .find(request.purpose, &request.reference)
+            .await?
+        {
+            return Ok(leg);
+        }
+        let leg = self.record(request, Some(fee_payer), now_ms).await?;
         if leg.status == LegStatus::Pending {
             self.broadcast(&leg, now_ms).await?;
         }

@@ -1,4 +1,5 @@
-//! A leg's transaction in the rail's record: a legacy transaction, signed by its one signer,
+//! A leg's transaction in the rail's record: a legacy transaction, signed by its one signer (or
+//! by a fee payer and the owner of what it moves),
 //! kept as base64 of its wire bytes (what `sendTransaction` takes), named by its signature.
 
 use base64::Engine as _;
@@ -15,6 +16,22 @@ use crate::SolanaError;
 pub fn signed(signer: &Keypair, instructions: &[Instruction], blockhash: Hash) -> Transaction {
     let message = Message::new_with_blockhash(instructions, Some(&signer.pubkey()), &blockhash);
     Transaction::new(&[signer], message, blockhash)
+}
+
+/// `instructions`, paid by `fee_payer` (it signs first, so the transaction is named by its
+/// signature) and signed by `owner` too, valid while `blockhash` is.
+pub fn signed_sponsored(
+    fee_payer: &Keypair,
+    owner: &Keypair,
+    instructions: &[Instruction],
+    blockhash: Hash,
+) -> Result<Transaction, SolanaError> {
+    let message = Message::new_with_blockhash(instructions, Some(&fee_payer.pubkey()), &blockhash);
+    let mut tx = Transaction::new_unsigned(message);
+    // `try_sign` refuses (rather than panics on) a key the message does not name.
+    tx.try_sign(&[fee_payer, owner], blockhash)
+        .map_err(|e| SolanaError::Instruction(format!("signing: {e}")))?;
+    Ok(tx)
 }
 
 /// The transaction's wire bytes in base64.

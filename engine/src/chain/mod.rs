@@ -19,7 +19,7 @@ pub mod settle;
 pub mod watcher;
 pub mod worker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -31,6 +31,7 @@ use rialto_core::address::Address;
 use rialto_core::asset::{AssetKind, AssetRegistry};
 use rialto_core::intent::PaymentIntent;
 use rialto_core::money::Money;
+use rialto_core::ChainNamespace;
 
 use crate::compliance::service::fiat_unit;
 use rail::{Rail, RailJournal, SigningKey};
@@ -63,6 +64,13 @@ impl Chain {
             && intent.settlement.asset.id.chain().to_string() == self.caip2
     }
 
+    /// The chain's family (EVM, Solana), from its CAIP-2 id.
+    pub fn family(&self) -> ChainNamespace {
+        self.caip2
+            .parse::<rialto_core::ChainId>()
+            .map_or(ChainNamespace::Other, |id| id.namespace())
+    }
+
     /// The chain's rail, recording its legs in `journal`.
     pub fn rail<'a>(&'a self, journal: &'a dyn RailJournal) -> Box<dyn Rail + 'a> {
         self.node.rail(journal)
@@ -75,9 +83,9 @@ impl Chain {
 #[derive(Clone, Default)]
 pub struct Chains {
     by_id: BTreeMap<(bool, String), Chain>,
-    /// The keys deposit addresses derive from, per mode (`true` = live); none means no
-    /// deposit addresses in that mode.
-    deposit_keys: BTreeMap<bool, Arc<dyn DepositKeyring>>,
+    /// The keys deposit addresses derive from, per mode (`true` = live) and chain family (an
+    /// EVM keyring and a Solana one); none means no deposit addresses there.
+    deposit_keys: HashMap<(bool, ChainNamespace), Arc<dyn DepositKeyring>>,
     /// The bridge between the chains of a mode, if there is one.
     bridges: BTreeMap<bool, Arc<dyn Bridge>>,
     /// The price feeds of a mode, read over its chains.
@@ -92,7 +100,7 @@ impl std::fmt::Debug for Chains {
             .field("chains", &self.by_id.keys().collect::<Vec<_>>())
             .field(
                 "deposit_keys",
-                &self.deposit_keys.keys().collect::<Vec<_>>(),
+                &self.deposit_keys.values().collect::<Vec<_>>(),
             )
             .field("bridges", &self.bridges.keys().collect::<Vec<_>>())
             .field("feeds", &self.feeds.keys().collect::<Vec<_>>())
@@ -133,7 +141,7 @@ impl Chains {
                 .into_iter()
                 .map(|c| ((c.livemode, c.caip2.clone()), c))
                 .collect(),
-            deposit_keys: BTreeMap::new(),
+            deposit_keys: HashMap::new(),
             bridges: BTreeMap::new(),
             feeds: BTreeMap::new(),
             poll_ms: 500,
@@ -146,9 +154,10 @@ impl Chains {
             .insert((chain.livemode, chain.caip2.clone()), chain);
     }
 
-    /// The keys deposit addresses of `livemode` derive from.
+    /// The keys deposit addresses of `livemode` derive from on the chains of the keyring's
+    /// family ([`DepositKeyring::namespace`]).
     pub fn with_deposit_keys(mut self, livemode: bool, keys: Arc<dyn DepositKeyring>) -> Self {
-        self.deposit_keys.insert(livemode, keys);
+        self.deposit_keys.insert((livemode, keys.namespace()), keys);
         self
     }
 
@@ -172,9 +181,14 @@ impl Chains {
         self.by_id.values()
     }
 
-    /// The deposit keys of a mode, if deposit addresses are configured for it.
-    pub fn deposit_keys(&self, livemode: bool) -> Option<&dyn DepositKeyring> {
-        self.deposit_keys.get(&livemode).map(Arc::as_ref)
+    /// The deposit keys of a mode on chains of `family`, if deposit addresses are configured
+    /// there.
+    pub fn deposit_keys(
+        &self,
+        livemode: bool,
+        family: ChainNamespace,
+    ) -> Option<&dyn DepositKeyring> {
+        self.deposit_keys.get(&(livemode, family)).map(Arc::as_ref)
     }
 
     /// The bridge of a mode, if it has one.
@@ -218,10 +232,18 @@ pub fn fee_postings(
                     a.id.to_string(),
                     Money::from_base_units(wei, a.currency()).ok()?.amount(),
                 ),
-                None => (
-                    format!("{}/slip44:60", leg.draft.chain_id),
-                    rust_decimal::Decimal::from_i128_with_scale(i128::try_from(wei).ok()?, 18),
-                ),
+                // No native asset in the registry: the chain family's own coin (SOL is
+                // SLIP-44 501 with 9 decimals, lamports; ETH 60 with 18, wei).
+                None => {
+                    let (slip44, decimals) = native_coin(&leg.draft.chain_id);
+                    (
+                        format!("{}/slip44:{slip44}", leg.draft.chain_id),
+                        rust_decimal::Decimal::from_i128_with_scale(
+                            i128::try_from(wei).ok()?,
+                            decimals,
+                        ),
+                    )
+                }
             };
             crate::ledger::transfer(
                 owner,
@@ -238,6 +260,14 @@ pub fn fee_postings(
             .ok()
         })
         .collect()
+}
+
+/// The SLIP-44 coin type and decimals of a chain's native coin, by its family.
+fn native_coin(caip2: &str) -> (u32, u32) {
+    match caip2.parse::<rialto_core::ChainId>().map(|c| c.namespace()) {
+        Ok(ChainNamespace::Solana) => (501, 9),
+        _ => (60, 18),
+    }
 }
 
 /// Whether the intent's settlement asset pays its currency one for one (USD intents in USDC,

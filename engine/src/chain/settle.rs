@@ -5,7 +5,10 @@
 //!   `funds_received → settling → succeeded` at once.
 //! - Paid into a deposit address: the gateway sends the deposit address the gas for one token
 //!   transfer (leg `sweep_gas`), then sweeps everything received to the settlement address
-//!   (leg `sweep`, signed by the deposit address's derived key). Both legs are recorded before
+//!   (leg `sweep`, signed by the deposit address's derived key). On Solana there is no gas
+//!   leg: the hot wallet is the sweep's fee payer (`Rail::send_sponsored`), so a deposit
+//!   wallet never holds SOL, and what the hot wallet spent (fee, the recipient token
+//!   account's rent) is booked as a network fee in SOL. Both legs are recorded before
 //!   they are sent and named by the intent, so a restart resumes them and never sends twice;
 //!   the intent succeeds when the sweep has the chain's confirmations.
 //! - Merchants on batched settlement (`crate::settings`): the sweep goes to the treasury (the
@@ -15,7 +18,7 @@
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
-use super::rail::{ChainError, FeeLimits, FlowError, LegAction, LegRequest, StoreJournal};
+use super::rail::{self, ChainError, FeeLimits, FlowError, LegAction, LegRequest, StoreJournal};
 use super::Chain;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
@@ -217,16 +220,24 @@ pub(super) async fn deposited(
     Ok(total)
 }
 
-/// Whether the intent's deposit address has been (or is being) swept: its gas leg is recorded.
+/// Whether the intent's deposit address has been (or is being) swept: a leg of its sweep is
+/// recorded (the gas leg comes first on EVM; a Solana sweep is its one leg).
 pub(super) async fn sweep_recorded(
     state: &Engine,
     intent: &PaymentIntent,
 ) -> Result<bool, FlowError> {
-    Ok(state
-        .store
-        .get_chain_transfer(SWEEP_GAS, &intent.id.to_string())
-        .await?
-        .is_some())
+    let reference = intent.id.to_string();
+    for purpose in [SWEEP_GAS, SWEEP, SWEEP_TO_TREASURY] {
+        if state
+            .store
+            .get_chain_transfer(purpose, &reference)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Whether the policy gives part of this payment back (the surplus of an over-payment).
@@ -304,9 +315,23 @@ pub(super) struct Swept {
     pub held: bool,
 }
 
-/// Sends (or resumes) the two legs that empty the intent's deposit address: gas from the hot
-/// wallet, then the tokens to the settlement address or, when `to_treasury`, to the treasury.
-/// Where the sweep goes is decided once, when its leg is recorded; `Some` once it confirmed.
+/// What a sweep moves, from where to where, under which purpose.
+struct SweepPlan {
+    deposit_key: rail::SigningKey,
+    deposit_address: rialto_core::address::Address,
+    reference: String,
+    purpose: &'static str,
+    held: bool,
+    action: LegAction,
+    /// Everything confirmed into the deposit address, whole units.
+    amount: rust_decimal::Decimal,
+}
+
+/// Sends (or resumes) the legs that empty the intent's deposit address to the settlement
+/// address or, when `to_treasury`, to the treasury. On EVM: gas from the hot wallet, then the
+/// tokens. On Solana one leg: the hot wallet is the sweep's fee payer (and pays the rent of the
+/// recipient's token account), so the deposit wallet never holds SOL. Where the sweep goes is
+/// decided once, when its leg is recorded; `Some` once it confirmed.
 pub(super) async fn sweep_legs(
     state: &Engine,
     chain: &Chain,
@@ -317,8 +342,48 @@ pub(super) async fn sweep_legs(
     let store = state.store.as_ref();
     let journal = StoreJournal(store);
     let rail = chain.rail(&journal);
+    let Some(hot) = chain.hot_wallet.as_ref() else {
+        return Ok(None);
+    };
+    let Some(plan) = plan_sweep(state, chain, rail.as_ref(), intent, to_treasury).await? else {
+        return Ok(None);
+    };
+    let leg = if chain.family() == rialto_core::ChainNamespace::Solana {
+        sponsored_sweep(store, rail.as_ref(), intent, &plan, hot, now_ms).await?
+    } else {
+        gas_funded_sweep(store, chain, rail.as_ref(), intent, &plan, hot, now_ms).await?
+    };
+    let Some(leg) = leg else {
+        return Ok(None);
+    };
+    if !confirmed(&leg, store, plan.purpose, &plan.reference).await? {
+        return Ok(None);
+    }
+    let currency = intent.settlement.asset.currency();
+    let amount = leg
+        .draft
+        .amount_units
+        .as_deref()
+        .and_then(|u| u.parse::<u128>().ok())
+        .and_then(|u| Money::from_base_units(u, currency).ok())
+        .map_or(plan.amount, |m| m.amount());
+    Ok(Some(Swept {
+        amount,
+        held: plan.held,
+    }))
+}
+
+/// The sweep of the intent's deposit address: its key, what it holds, and where it goes.
+async fn plan_sweep(
+    state: &Engine,
+    chain: &Chain,
+    rail: &dyn rail::Rail,
+    intent: &PaymentIntent,
+    to_treasury: bool,
+) -> Result<Option<SweepPlan>, FlowError> {
+    let store = state.store.as_ref();
     let (Some(keys), Some(hot)) = (
-        state.chains.deposit_keys(intent.livemode),
+        state.chains.deposit_keys(intent.livemode, chain.family()),
         chain.hot_wallet.as_ref(),
     ) else {
         return Ok(None);
@@ -338,7 +403,6 @@ pub(super) async fn sweep_legs(
             FlowError::Chain(ChainError::Invalid(format!("swept amount {amount}: {e}")))
         })?;
     let reference = intent.id.to_string();
-    let treasury = rail.address_of(hot)?;
     let held = if store.get_chain_transfer(SWEEP, &reference).await?.is_some() {
         false
     } else if store
@@ -350,23 +414,70 @@ pub(super) async fn sweep_legs(
     } else {
         to_treasury
     };
-    let sweep_purpose = if held { SWEEP_TO_TREASURY } else { SWEEP };
     let destination = if held {
-        treasury
+        rail.address_of(hot)?
     } else {
         intent.settlement.address
     };
-    let sweep_action = LegAction::Transfer {
-        asset: Some(asset.contract),
-        to: destination,
-        amount: units,
+    Ok(Some(SweepPlan {
+        deposit_key,
+        deposit_address,
+        reference,
+        purpose: if held { SWEEP_TO_TREASURY } else { SWEEP },
+        held,
+        action: LegAction::Transfer {
+            asset: Some(asset.contract),
+            to: destination,
+            amount: units,
+        },
+        amount,
+    }))
+}
+
+/// Solana: one leg signed by the deposit wallet and paid for by the hot wallet.
+async fn sponsored_sweep(
+    store: &dyn crate::store::Store,
+    rail: &dyn rail::Rail,
+    intent: &PaymentIntent,
+    plan: &SweepPlan,
+    hot: &rail::SigningKey,
+    now_ms: i64,
+) -> Result<Option<ChainTransfer>, FlowError> {
+    if let Some(leg) = store
+        .get_chain_transfer(plan.purpose, &plan.reference)
+        .await?
+    {
+        return Ok(Some(leg));
+    }
+    let request = LegRequest {
+        purpose: plan.purpose,
+        reference: plan.reference.clone(),
+        payment_intent_id: Some(intent.id),
+        from: plan.deposit_key.clone(),
+        action: plan.action.clone(),
+        fees: FeeLimits::default(),
     };
-    let gas_leg = match store.get_chain_transfer(SWEEP_GAS, &reference).await? {
+    Ok(Some(rail.send_sponsored(&request, hot, now_ms).await?))
+}
+
+/// EVM: the hot wallet sends the deposit address the gas of one token transfer (leg
+/// `sweep_gas`), then the deposit address sends the tokens; `None` until the gas confirmed.
+async fn gas_funded_sweep(
+    store: &dyn crate::store::Store,
+    chain: &Chain,
+    rail: &dyn rail::Rail,
+    intent: &PaymentIntent,
+    plan: &SweepPlan,
+    hot: &rail::SigningKey,
+    now_ms: i64,
+) -> Result<Option<ChainTransfer>, FlowError> {
+    let reference = &plan.reference;
+    let gas_leg = match store.get_chain_transfer(SWEEP_GAS, reference).await? {
         Some(leg) => leg,
         None => {
             let fee = chain
                 .node
-                .fee_quote(&deposit_address, &sweep_action)
+                .fee_quote(&plan.deposit_address, &plan.action)
                 .await?;
             let request = LegRequest {
                 purpose: SWEEP_GAS,
@@ -375,7 +486,7 @@ pub(super) async fn sweep_legs(
                 from: hot.clone(),
                 action: LegAction::Transfer {
                     asset: None,
-                    to: deposit_address,
+                    to: plan.deposit_address,
                     amount: gas_to_fund(&fee),
                 },
                 fees: FeeLimits::default(),
@@ -383,44 +494,31 @@ pub(super) async fn sweep_legs(
             rail.send(&request, now_ms).await?
         }
     };
-    if !confirmed(&gas_leg, store, SWEEP_GAS, &reference).await? {
+    if !confirmed(&gas_leg, store, SWEEP_GAS, reference).await? {
         return Ok(None);
     }
-    let sweep_leg = match store.get_chain_transfer(sweep_purpose, &reference).await? {
-        Some(leg) => leg,
-        None => {
-            // Spend at most what the deposit address holds: the L1 data fee (OP-stack rollups)
-            // is charged first, whatever the gas price, so the gas gets the rest.
-            let gas_held = rail.balance(None, &deposit_address).await?;
-            let quote = chain
-                .node
-                .fee_quote(&deposit_address, &sweep_action)
-                .await?;
-            let request = LegRequest {
-                purpose: sweep_purpose,
-                reference: reference.clone(),
-                payment_intent_id: Some(intent.id),
-                from: deposit_key,
-                action: sweep_action,
-                fees: FeeLimits {
-                    max_fee_per_unit: Some(sweep_fee_cap(gas_held, &quote)),
-                    ..FeeLimits::default()
-                },
-            };
-            rail.send(&request, now_ms).await?
-        }
+    if let Some(leg) = store.get_chain_transfer(plan.purpose, reference).await? {
+        return Ok(Some(leg));
+    }
+    // Spend at most what the deposit address holds: the L1 data fee (OP-stack rollups) is
+    // charged first, whatever the gas price, so the gas gets the rest.
+    let gas_held = rail.balance(None, &plan.deposit_address).await?;
+    let quote = chain
+        .node
+        .fee_quote(&plan.deposit_address, &plan.action)
+        .await?;
+    let request = LegRequest {
+        purpose: plan.purpose,
+        reference: reference.clone(),
+        payment_intent_id: Some(intent.id),
+        from: plan.deposit_key.clone(),
+        action: plan.action.clone(),
+        fees: FeeLimits {
+            max_fee_per_unit: Some(sweep_fee_cap(gas_held, &quote)),
+            ..FeeLimits::default()
+        },
     };
-    if !confirmed(&sweep_leg, store, sweep_purpose, &reference).await? {
-        return Ok(None);
-    }
-    let amount = sweep_leg
-        .draft
-        .amount_units
-        .as_deref()
-        .and_then(|u| u.parse::<u128>().ok())
-        .and_then(|u| Money::from_base_units(u, asset.currency()).ok())
-        .map_or(amount, |m| m.amount());
-    Ok(Some(Swept { amount, held }))
+    Ok(Some(rail.send(&request, now_ms).await?))
 }
 
 /// What a sweep's gas leg sends its deposit address: twice the estimate's gas cost at its fee

@@ -74,13 +74,14 @@ pub async fn scan_deposits(
         .watched_deposit_addresses(&chain.caip2, now_ms - LATE_WATCH_MS)
         .await?
         .into_iter()
-        .map(|d| (d.address.to_ascii_lowercase(), d))
+        .map(|d| (address_key(&d.address, chain.family()), d))
         .collect();
     if !watched.is_empty() {
         let logs = chain.node.transfer_logs(&chain.tokens, from, to).await?;
         report.logs = logs.len();
         for log in logs {
-            let Some(deposit) = watched.get(&log.to.to_string().to_ascii_lowercase()) else {
+            let Some(deposit) = watched.get(&address_key(&log.to.to_string(), chain.family()))
+            else {
                 continue;
             };
             let Some(intent) = store
@@ -136,6 +137,15 @@ pub async fn scan_deposits(
         .await?;
     report.blocks = to + 1 - from;
     Ok(report)
+}
+
+/// How an address is looked up among the watched ones: EVM hex whatever its checksum case;
+/// a base58 (Solana) address exactly, its case being part of it.
+fn address_key(text: &str, family: rialto_core::ChainNamespace) -> String {
+    match family {
+        rialto_core::ChainNamespace::Eip155 => text.to_ascii_lowercase(),
+        _ => text.to_owned(),
+    }
 }
 
 /// Advances pending payment transactions and reverts received funds that a reorg removed.
@@ -210,10 +220,12 @@ async fn recipient(
     let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
         return Ok(None);
     };
-    Ok(
-        rialto_core::address::Address::parse(&deposit.address, rialto_core::ChainNamespace::Eip155)
-            .ok(),
+    // The deposit address in the intent's chain family (an EVM hex or a Solana base58 one).
+    Ok(rialto_core::address::Address::parse(
+        &deposit.address,
+        intent.settlement.address.namespace(),
     )
+    .ok())
 }
 
 /// Every sender of the confirmed deposits `deposits` of `intent`, read again from the chain:
@@ -242,7 +254,11 @@ pub(super) async fn deposit_senders(
             }
         }
         for sender in found {
-            if !senders.iter().any(|s| s.eq_ignore_ascii_case(&sender)) {
+            let key = address_key(&sender, chain.family());
+            if !senders
+                .iter()
+                .any(|s| address_key(s, chain.family()) == key)
+            {
                 senders.push(sender);
             }
         }
@@ -418,4 +434,31 @@ async fn revert_if_gone(
         .set_payment_transaction(&ptx, PaymentTxStatus::Confirmed, Some(&change), now_ms)
         .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rialto_core::ChainNamespace;
+
+    #[test]
+    fn a_base58_deposit_address_matches_only_exactly_and_evm_hex_matches_in_any_case() {
+        // Two Solana addresses differing only in case are two different keys.
+        let a = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+        let b = "9xqeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+        assert_ne!(
+            address_key(a, ChainNamespace::Solana),
+            address_key(b, ChainNamespace::Solana)
+        );
+        assert_eq!(
+            address_key(
+                "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+                ChainNamespace::Eip155
+            ),
+            address_key(
+                "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+                ChainNamespace::Eip155
+            )
+        );
+    }
 }

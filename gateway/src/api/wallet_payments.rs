@@ -1,8 +1,10 @@
 //! The two wallet payment paths besides reporting a transaction:
 //!
-//! - `POST /v1/payment_intents/{id}/deposit_address`: a per-intent address (BIP-44 derived)
-//!   with an EIP-681 URI for wallets that can only scan a QR code. The chain watcher sees the
-//!   transfer, waits for its confirmations, screens it and sweeps it to the merchant.
+//! - `POST /v1/payment_intents/{id}/deposit_address`: a per-intent address (BIP-44 derived on
+//!   EVM chains, a Solana wallet of `rialto_solana::deposit` on Solana) with a payment URI for
+//!   wallets that can only scan a QR code (EIP-681; a Solana Pay transfer request). The chain
+//!   watcher sees the transfer, waits for its confirmations, screens it and sweeps it to the
+//!   merchant (on Solana the gateway's hot wallet pays the sweep's fee).
 //! - `GET /v1/payment_intents/{id}/authorization_request` and
 //!   `POST /v1/payment_intents/{id}/authorizations`: gasless USDC/EURC (EIP-3009). The payer
 //!   signs `transferWithAuthorization` to the settlement address with a nonce bound to the
@@ -56,13 +58,17 @@ pub struct DepositAddressObject {
     pub chain_alias: String,
     /// The asset to send (the intent's settlement asset).
     pub asset: String,
+    /// The token contract (EVM) or mint (Solana).
     pub token_contract: String,
+    /// The deposit address: EIP-55 hex on EVM chains, base58 on Solana.
     pub address: String,
     /// Whole units of `asset`, e.g. `"25.000000"`.
     pub amount: String,
     /// Base units of `asset`.
     pub amount_units: String,
-    /// EIP-681 request a wallet can scan: `ethereum:<token>@<chain>/transfer?address=…&uint256=…`.
+    /// A payment request a wallet can scan: on EVM chains EIP-681,
+    /// `ethereum:<token>@<chain>/transfer?address=…&uint256=…`; on Solana a Solana Pay transfer
+    /// request, `solana:<deposit address>?amount=…&spl-token=<mint>`.
     pub uri: String,
 }
 
@@ -176,19 +182,22 @@ pub async fn deposit_address(
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     awaiting(&intent)?;
     let chain = chain_of(&state, &intent)?;
-    let keys = state.chains.deposit_keys(intent.livemode).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::DepositAddressesUnavailable,
-            "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
-        )
-    })?;
+    let family = intent.settlement.address.namespace();
+    let keys = state
+        .chains
+        .deposit_keys(intent.livemode, family)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::DepositAddressesUnavailable,
+                "This gateway has no deposit seed configured (sandbox.deposit_mnemonic).",
+            )
+        })?;
     let derive = |index: u32| keys.address(index);
     let deposit = state
         .store
         .deposit_address(&intent.id, &chain.caip2, &derive, state.clock.now_ms())
         .await?;
-    let address = Address::parse(&deposit.address, ChainNamespace::Eip155)
-        .map_err(|e| ApiError::internal(&e))?;
+    let address = Address::parse(&deposit.address, family).map_err(|e| ApiError::internal(&e))?;
     let asset = &intent.settlement.asset;
     let units = intent_units(&intent)?;
     let object = DepositAddressObject {

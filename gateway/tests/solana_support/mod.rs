@@ -20,6 +20,14 @@ pub async fn setup() -> Setup {
 
 /// [`setup`] with the gateway's configuration changed by `tweak`.
 pub async fn setup_with(tweak: impl FnOnce(&mut Config)) -> Setup {
+    setup_clocked(tweak, None).await
+}
+
+/// [`setup_with`], the gateway reading the time from `clock` (a test's manual clock).
+pub async fn setup_clocked(
+    tweak: impl FnOnce(&mut Config),
+    clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
+) -> Setup {
     let bin = simnet::locate_for_tests().unwrap_or_else(|e| panic!("{e}"));
     let devnet = SolanaDevnet::start(&bin, 200)
         .await
@@ -39,7 +47,7 @@ pub async fn setup_with(tweak: impl FnOnce(&mut Config)) -> Setup {
             c.sandbox.poll_ms = 50;
             tweak(c);
         },
-        None,
+        clock,
     )
     .await;
     Setup {
