@@ -153,6 +153,16 @@ pub fn lock_fx(
     })
 }
 
+/// The feed pairs [`lock_fx`] reads to price `from` in `to`, in the order it reads them
+/// (`USD` needs none of its own).
+pub fn pairs_for(from: &Currency, to: &Currency) -> Vec<String> {
+    [from, to]
+        .into_iter()
+        .filter(|c| c.code() != USD)
+        .map(|c| pair_of(c.code()))
+        .collect()
+}
+
 /// `BASE/USD` for a currency code.
 fn pair_of(code: &str) -> String {
     format!("{}/USD", code.to_ascii_uppercase())

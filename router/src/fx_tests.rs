@@ -205,3 +205,9 @@ fn an_amount_too_large_for_exact_arithmetic_is_refused_not_rounded() {
     let eur = Money::parse("999999999999.99", Currency::eur()).unwrap();
     assert_eq!(lock(&eur, &usdc(), 0, &oracle), Err(FxRefusal::TooLarge));
 }
+
+#[test]
+fn the_pairs_to_read_go_through_usd_and_skip_usd_itself() {
+    assert_eq!(pairs_for(&Currency::eur(), &usdc()), ["EUR/USD", "USDC/USD"]);
+    assert_eq!(pairs_for(&Currency::usd(), &usdc()), ["USDC/USD"]);
+}
