@@ -47,7 +47,12 @@ fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
 }
 
-fn lock(amount: &Money, to: &Currency, spread_bps: u32, oracle: &Feeds) -> Result<FxLock, FxRefusal> {
+fn lock(
+    amount: &Money,
+    to: &Currency,
+    spread_bps: u32,
+    oracle: &Feeds,
+) -> Result<FxLock, FxRefusal> {
     let req = FxRequest {
         amount,
         settlement: to,
@@ -86,7 +91,10 @@ fn the_merchant_amount_is_above_the_exact_value_by_less_than_one_base_unit() {
         let over = got.settlement_amount - exact;
         assert!(over >= Decimal::ZERO, "{text}: {over}");
         assert!(over < dec("0.000001"), "{text}: {over}");
-        assert_eq!(got.settlement_amount.scale().min(6), got.settlement_amount.scale());
+        assert_eq!(
+            got.settlement_amount.scale().min(6),
+            got.settlement_amount.scale()
+        );
     }
 }
 
@@ -101,8 +109,13 @@ fn a_jpy_amount_with_no_minor_unit_is_priced_and_fractional_yen_is_refused() {
     // 1500 × 0.00667 = 10.005 exactly: nothing to round.
     assert_eq!(got.settlement_amount, dec("10.005"));
     let one = Money::parse("1", Currency::fiat("jpy").unwrap()).unwrap();
-    let got = lock(&one, &usdc(), 0, &feeds(&[("JPY/USD", "0.0066712345"), ("USDC/USD", "1")]))
-        .unwrap();
+    let got = lock(
+        &one,
+        &usdc(),
+        0,
+        &feeds(&[("JPY/USD", "0.0066712345"), ("USDC/USD", "1")]),
+    )
+    .unwrap();
     // 0.0066712345 rounds up to 0.006672: the merchant's favour, by under one base unit.
     assert_eq!(got.settlement_amount, dec("0.006672"));
 }
@@ -156,9 +169,15 @@ fn a_feed_read_while_the_sequencer_is_down_or_missing_refuses_the_lock() {
         pair: "EUR/USD".into(),
         refusal: r,
     };
-    assert_eq!(lock(&eur, &usdc(), 0, &oracle), Err(refusal(PriceRefusal::SequencerDown)));
+    assert_eq!(
+        lock(&eur, &usdc(), 0, &oracle),
+        Err(refusal(PriceRefusal::SequencerDown))
+    );
     oracle.0.remove("EUR/USD");
-    assert_eq!(lock(&eur, &usdc(), 0, &oracle), Err(refusal(PriceRefusal::Unavailable)));
+    assert_eq!(
+        lock(&eur, &usdc(), 0, &oracle),
+        Err(refusal(PriceRefusal::Unavailable))
+    );
 }
 
 #[test]
@@ -201,13 +220,19 @@ fn a_non_fiat_price_currency_or_a_fiat_settlement_is_refused() {
 
 #[test]
 fn an_amount_too_large_for_exact_arithmetic_is_refused_not_rounded() {
-    let oracle = feeds(&[("EUR/USD", "1.081234567890123456789012"), ("USDC/USD", "0.99987654321")]);
+    let oracle = feeds(&[
+        ("EUR/USD", "1.081234567890123456789012"),
+        ("USDC/USD", "0.99987654321"),
+    ]);
     let eur = Money::parse("999999999999.99", Currency::eur()).unwrap();
     assert_eq!(lock(&eur, &usdc(), 0, &oracle), Err(FxRefusal::TooLarge));
 }
 
 #[test]
 fn the_pairs_to_read_go_through_usd_and_skip_usd_itself() {
-    assert_eq!(pairs_for(&Currency::eur(), &usdc()), ["EUR/USD", "USDC/USD"]);
+    assert_eq!(
+        pairs_for(&Currency::eur(), &usdc()),
+        ["EUR/USD", "USDC/USD"]
+    );
     assert_eq!(pairs_for(&Currency::usd(), &usdc()), ["USDC/USD"]);
 }

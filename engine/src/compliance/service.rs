@@ -456,7 +456,10 @@ mod tests {
     fn an_amount_priced_in_gbp_or_jpy_is_valued_in_itself_so_its_own_limits_apply() {
         let jpy = Currency::fiat("jpy").unwrap();
         let v = fiat_value(&Money::parse("1500", jpy).unwrap()).unwrap();
-        assert_eq!((v.currency().code(), v.to_amount_string().as_str()), ("jpy", "1500"));
+        assert_eq!(
+            (v.currency().code(), v.to_amount_string().as_str()),
+            ("jpy", "1500")
+        );
         let gbp = Currency::fiat("gbp").unwrap();
         assert_eq!(fiat_unit(gbp.code()), Some(gbp));
     }

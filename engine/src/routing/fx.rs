@@ -162,6 +162,9 @@ mod tests {
             to: "usd".into(),
         });
         assert_eq!(pair.code.as_str(), "payment_method_unavailable");
-        assert_eq!(refusal_error(&FxRefusal::TooLarge).code.as_str(), "amount_too_large");
+        assert_eq!(
+            refusal_error(&FxRefusal::TooLarge).code.as_str(),
+            "amount_too_large"
+        );
     }
 }
