@@ -47,11 +47,15 @@ impl Currency {
         Self::new("eur", 2, CurrencyKind::Fiat)
     }
 
-    /// The fiat currency with this ISO code, if Rialto prices in it.
+    /// The fiat currency with this ISO code, if Rialto prices in it. Decimals are ISO 4217's
+    /// minor units: the yen has none, so `"1000.5"` JPY is refused rather than rounded.
     pub fn fiat(code: &str) -> Option<Self> {
         match code.to_ascii_lowercase().as_str() {
             "usd" => Some(Self::usd()),
             "eur" => Some(Self::eur()),
+            "gbp" => Some(Self::new("gbp", 2, CurrencyKind::Fiat)),
+            "chf" => Some(Self::new("chf", 2, CurrencyKind::Fiat)),
+            "jpy" => Some(Self::new("jpy", 0, CurrencyKind::Fiat)),
             _ => None,
         }
     }

@@ -33,7 +33,9 @@ pub const DEFAULT_STABLE_HEARTBEAT: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_VOLATILE_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 /// Bases that are pegged to a fiat currency, or are one (FX feeds).
-const STABLE_BASES: &[&str] = &["USDC", "USDT", "PYUSD", "EURC", "DAI", "EUR"];
+const STABLE_BASES: &[&str] = &[
+    "USDC", "USDT", "PYUSD", "EURC", "DAI", "EUR", "GBP", "CHF", "JPY",
+];
 
 /// One price feed on one chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,6 +302,21 @@ mod tests {
         let listed = raw["chainlink_feeds"].as_array().unwrap().len();
         assert_eq!(registry.feeds().count(), listed);
         assert!(listed > 20, "{listed}");
+    }
+
+    #[test]
+    fn the_fiat_pairs_an_intent_may_be_priced_in_have_ethereum_feeds_with_a_day_heartbeat() {
+        let registry = FeedRegistry::builtin().unwrap();
+        for (pair, proxy) in [
+            ("EUR/USD", "0xb49f677943BC038e9857d61E7d053CaA2C1734C1"),
+            ("GBP/USD", "0x5c0Ab2d9b5a7ed9f470386e82BB36A3613cDd4b5"),
+            ("CHF/USD", "0x449d117117838fFA61263B61dA6301AA2a88B13A"),
+            ("JPY/USD", "0xBcE206caE7f0ec07b545EddE332A47C2F75bbeb3"),
+        ] {
+            let feed = registry.feed(1, pair).unwrap();
+            assert_eq!(feed.proxy.to_string(), proxy, "{pair}");
+            assert_eq!(feed.heartbeat, DEFAULT_STABLE_HEARTBEAT, "{pair}");
+        }
     }
 
     #[test]

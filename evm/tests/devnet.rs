@@ -207,7 +207,7 @@ async fn feeds_answer_as_configured_on_both_chains() {
     for chain in &devnet.manifest().chains {
         let p = reader(chain).await;
         let now = UNIX_EPOCH + Duration::from_secs(block_time(&p).await);
-        assert_eq!(chain.feeds.len(), 7);
+        assert_eq!(chain.feeds.len(), 10);
         let sequencer = &chain.feeds[SEQUENCER_UPTIME_FEED];
         assert_eq!(
             (sequencer.decimals, sequencer.initial_answer),

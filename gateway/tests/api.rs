@@ -102,6 +102,17 @@ async fn bad_intent_parameters_get_stable_codes_and_create_nothing() {
             "currency",
         ),
         (
+            with(json!({"currency": "xau", "amount": "1"})),
+            "invalid_currency",
+            "currency",
+        ),
+        (
+            // The yen has no minor unit: a fraction is refused, never rounded.
+            with(json!({"currency": "jpy", "amount": "1500.5"})),
+            "invalid_amount",
+            "amount",
+        ),
+        (
             with(settle("usdc", "dogechain", ADDRESS)),
             "invalid_chain",
             "settlement.chain",

@@ -16,6 +16,8 @@
 //! - [`oracle`]: `OracleReading`, the `Oracle` trait, reading checks (stale, non-positive,
 //!   sequencer down), the per-quote `PriceTable` with the deviation bound and the depeg
 //!   breaker, `depegged_assets`.
+//! - [`fx`]: fiat pricing through USD (`EUR → USDC = EUR/USD ÷ USDC/USD`), checked like every
+//!   conversion, with a spread, rounded once at the asset's precision; `lock_fx` and `FxLock`.
 //! - [`score`]: the scoring policy (cost bps, expected time, success probability).
 //! - [`health`]: per-venue and per-edge success rate and latency over a sliding window, and
 //!   the serializable snapshot for `GET /v1/routing/health`.
@@ -31,6 +33,7 @@ pub mod edge;
 pub mod error;
 pub mod execute;
 pub mod exhaustive;
+pub mod fx;
 pub mod graph;
 pub mod health;
 pub mod oracle;

@@ -85,6 +85,8 @@ pub fn fiat_unit(code: &str) -> Option<Currency> {
     match code {
         "usd" | "usdc" | "usdt" | "pyusd" | "jpmd" => Some(Currency::usd()),
         "eur" | "eurc" => Some(Currency::eur()),
+        // Priced in, with no stablecoin of their own here: valued in themselves.
+        "gbp" | "chf" | "jpy" => Currency::fiat(code),
         _ => None,
     }
 }
@@ -448,6 +450,18 @@ mod tests {
         );
         let eth = Currency::new("eth", 18, rialto_core::money::CurrencyKind::Native);
         assert!(fiat_value(&Money::parse("1", eth).unwrap()).is_none());
+    }
+
+    #[test]
+    fn an_amount_priced_in_gbp_or_jpy_is_valued_in_itself_so_its_own_limits_apply() {
+        let jpy = Currency::fiat("jpy").unwrap();
+        let v = fiat_value(&Money::parse("1500", jpy).unwrap()).unwrap();
+        assert_eq!(
+            (v.currency().code(), v.to_amount_string().as_str()),
+            ("jpy", "1500")
+        );
+        let gbp = Currency::fiat("gbp").unwrap();
+        assert_eq!(fiat_unit(gbp.code()), Some(gbp));
     }
 
     #[test]

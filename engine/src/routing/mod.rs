@@ -9,6 +9,8 @@
 //! - [`oracle`]: `PriceReadings`, the router's `Oracle` over the mode's connectors `PriceFeed`
 //!   (the gateway wires Chainlink: devnet mocks in sandbox mode, the reference feeds for live
 //!   chains).
+//! - [`fx`]: locking a fiat-priced intent's amount in its settlement asset (the router's
+//!   `lock_fx` over the mode's feeds) and the `fx` object intents and receipts show.
 //! - [`onchain`]: the on-chain legs of routes (swaps through the chain's `Dex`, bridge legs
 //!   through the mode's `Bridge`, token transfers) sent from the hot wallets, and their
 //!   `Dex`/`Cctp` market edges.
@@ -23,6 +25,7 @@
 
 pub mod booking;
 pub mod execute;
+pub mod fx;
 pub mod market;
 pub mod onchain;
 pub mod oracle;

@@ -41,13 +41,17 @@ pub(crate) const PAYER_FUNDING: &str = "10000";
 const MINTER_ALLOWANCE: &str = "1000000000";
 const USDT_INITIAL_SUPPLY: &str = "10000000";
 /// Feeds by pair with their initial price.
-pub(crate) const FEEDS: [(&str, &str); 6] = [
+/// The fiat pairs (EUR, GBP, CHF, JPY against USD) price intents in those currencies (FX).
+pub(crate) const FEEDS: [(&str, &str); 9] = [
     ("USDC/USD", "1.00"),
     ("USDT/USD", "1.00"),
     ("EUR/USD", "1.08"),
     ("ETH/USD", "3000"),
     ("EURC/USD", "1.08"),
     ("PYUSD/USD", "1.00"),
+    ("GBP/USD", "1.27"),
+    ("CHF/USD", "1.13"),
+    ("JPY/USD", "0.0067"),
 ];
 /// Uniswap V2 pools: (token A, token B, whole A, whole B). USDC/EURC sits at the EUR/USD feed.
 pub(crate) const POOLS: [(&str, &str, &str, &str); 2] = [

@@ -206,7 +206,7 @@ pub(crate) async fn build_intent(
         ApiError::new(
             ErrorCode::InvalidCurrency,
             format!(
-                "Unknown currency `{}`: use usd, eur or a supported stablecoin such as usdc.",
+                "Unknown currency `{}`: use usd, eur, gbp, chf, jpy or a supported stablecoin such as usdc.",
                 params.currency
             ),
         )
