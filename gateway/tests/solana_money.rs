@@ -1,7 +1,8 @@
 //! Money held by Rialto on Solana: per-intent deposit wallets on the devnet's Solana simnet,
 //! swept with the gateway's hot wallet as fee payer (the deposit wallet never holds SOL); the
 //! merchant's payment policy (a top-up, an over-payment's surplus, a late payment); refunds from
-//! the treasury to the payer's wallet; a batched payout. Base units exact, books balanced.
+//! the treasury to the payer's wallet; a batched payout. Base units exact, books balanced, and a
+//! reconciliation run over the chain clean after a sweep, a refund and a payout.
 //!
 //! The simnet comes from `SOLANA_SIMNET_BIN` (set by tools/test.sh) or the workspace's build.
 
@@ -22,7 +23,7 @@ use rialto_solana::devnet::SolanaDevnet;
 use rialto_solana::sdk::{Keypair, Pubkey, Signer};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use solana_support::{setup, setup_clocked, Setup};
+use solana_support::{reconcile, setup, setup_clocked, Setup};
 
 /// Where the devnet's chain books its native coin: SOL, SLIP-44 501, in lamports' 9 decimals.
 const SOL: &str = "solana:rialto-devnet-simnet/slip44:501";
@@ -130,6 +131,16 @@ async fn booked_fee(app: &TestApp, leg_id: &str) -> Vec<(String, Decimal)> {
         .collect()
 }
 
+/// A reconciliation run over the Solana chain finds every recorded transfer on chain and
+/// nothing else: no exception, and everything it expected matched.
+async fn reconciles_clean(app: &TestApp) {
+    let run = reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "{run}");
+    let counts = &run["counts"];
+    assert!(counts["expected"].as_u64().unwrap() > 0, "{run}");
+    assert_eq!(counts["matched"], counts["expected"], "{run}");
+}
+
 fn hot_wallet() -> Pubkey {
     devnet_keypair("gateway hot wallet").pubkey()
 }
@@ -198,6 +209,7 @@ async fn a_deposit_wallet_payment_pays_the_merchant_exactly_and_the_deposit_wall
         ]
     );
     assert_ledger_balanced(app).await;
+    reconciles_clean(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,6 +372,7 @@ async fn a_balance_settled_payment_is_refunded_from_the_treasury_to_the_payers_w
         (SOL.to_owned(), Decimal::new(i64::try_from(fee).unwrap(), 9))
     );
     assert_ledger_balanced(app).await;
+    reconciles_clean(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,4 +407,5 @@ async fn a_solana_merchants_balance_is_paid_out_in_one_batched_transfer() {
         .expect("one payout leg");
     assert!(leg.fee_units.is_some_and(|f| f > 0));
     assert_ledger_balanced(app).await;
+    reconciles_clean(app).await;
 }

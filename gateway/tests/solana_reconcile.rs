@@ -17,7 +17,7 @@ use rialto_solana::devnet::manifest::devnet_keypair;
 use rialto_solana::devnet::sign_message_hex;
 use rialto_solana::sdk::{Keypair, Pubkey, Signer};
 use serde_json::{json, Value};
-use solana_support::setup;
+use solana_support::{reconcile as run, setup};
 
 async fn intent(app: &TestApp, merchant: &Keypair) -> Value {
     app.create_intent(json!({"amount": "25.00", "currency": "usd",
@@ -65,26 +65,6 @@ async fn pay_and_report(setup: &solana_support::Setup, intent: &Value, payer: &K
         .unwrap();
     assert_eq!(answer.status(), 200);
     signature
-}
-
-/// Starts a run over the Solana chain as an operator; the run's JSON.
-async fn run(app: &TestApp) -> Value {
-    let operator = rialto_gateway::cli_ops::create_operator(app.store.as_ref(), "ops", 0)
-        .await
-        .unwrap()["operator_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let answer = app
-        .post("/v1/reconciliation_runs", &operator)
-        .json(&json!({"chains": ["devnet-solana"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let run: Value = answer.json().await.unwrap();
-    assert_eq!(run["status"], "succeeded", "{run}");
-    run
 }
 
 fn kinds(run: &Value) -> Vec<String> {

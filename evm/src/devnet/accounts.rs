@@ -109,9 +109,18 @@ mod tests {
             accounts.get(0).address().to_checksum(None),
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
         );
+        // The relay lanes are anvil's accounts 10 and 11 of the same mnemonic.
+        assert_eq!(
+            accounts.get(RELAY_LANES[0]).address().to_checksum(None),
+            "0xBcd4042DE499D14e55001CcbB24a551F3b954096"
+        );
+        assert_eq!(
+            accounts.get(RELAY_LANES[1]).address().to_checksum(None),
+            "0x71bE63f3384f5fb98995898A86B02Fb2426c5788"
+        );
         let mut unique = accounts.addresses();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), 10);
+        assert_eq!(unique.len(), ANVIL_KEYS.len());
     }
 }
