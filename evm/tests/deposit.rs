@@ -28,7 +28,11 @@ async fn deposit_addresses_from_anvils_mnemonic_are_the_accounts_anvil_reports()
     let devnet = start().await;
     let p = reader(&devnet.manifest().chains[0]).await;
     let accounts = p.get_accounts().await.unwrap();
-    assert_eq!(accounts.len(), 10);
+    assert_eq!(
+        accounts.len(),
+        12,
+        "the devnet starts anvil with twelve accounts"
+    );
     let keys = keys();
     for (i, account) in accounts.into_iter().enumerate() {
         assert_eq!(
