@@ -26,18 +26,35 @@ pub async fn run(
     evm: rialto_evm::DevnetConfig,
     solana: Option<PathBuf>,
 ) -> anyhow::Result<()> {
+    // Listening before anything starts: a SIGTERM while the chains come up (a harness that
+    // stops once the EVM manifest exists, while the simnet is still being funded) must stop
+    // them too, not kill this process and leave anvil and the simnet running.
+    let mut shutdown = Box::pin(shutdown_signal()?);
     let devnet = rialto_evm::Devnet::start(evm).await?;
     devnet.manifest().write(manifest)?;
     // Without the simnet binary the devnet still runs its EVM chains, and says so.
     let solana = match simnet_bin(solana) {
-        Ok(bin) => Some(start_solana(&bin, manifest).await?),
+        Ok(bin) => tokio::select! {
+            started = start_solana(&bin, manifest) => Some(started?),
+            waited = &mut shutdown => return stop(devnet, None, manifest, waited),
+        },
         Err(err) => {
             tracing::warn!(error = %err, "no Solana simnet: the devnet runs without its Solana chain");
             None
         }
     };
     tracing::info!(manifest = %manifest.display(), solana = solana.is_some(), "devnet running; Ctrl-C to stop");
-    let waited = wait_for_shutdown().await;
+    let waited = shutdown.await;
+    stop(devnet, solana, manifest, waited)
+}
+
+/// Stops the chains (the simnet by dropping it) and removes the manifest.
+fn stop(
+    devnet: rialto_evm::Devnet,
+    solana: Option<SolanaDevnet>,
+    manifest: &Path,
+    waited: anyhow::Result<()>,
+) -> anyhow::Result<()> {
     devnet.stop();
     drop(solana);
     if let Err(e) = std::fs::remove_file(manifest) {
@@ -61,17 +78,22 @@ async fn start_solana(bin: &Path, manifest: &Path) -> anyhow::Result<SolanaDevne
     Ok(solana)
 }
 
+/// SIGINT or SIGTERM. The handlers are installed when this is called (not when the future is
+/// first polled), so a signal that arrives while the devnet starts is kept for the wait.
 #[cfg(unix)]
-async fn wait_for_shutdown() -> anyhow::Result<()> {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => Ok(r?),
-        _ = term.recv() => Ok(()),
-    }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => Ok(()),
+            _ = term.recv() => Ok(()),
+        }
+    })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_shutdown() -> anyhow::Result<()> {
-    Ok(tokio::signal::ctrl_c().await?)
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    Ok(async { Ok(tokio::signal::ctrl_c().await?) })
 }
