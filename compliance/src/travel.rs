@@ -36,6 +36,16 @@ impl TravelRulePolicy {
         }
     }
 
+    /// Whether a payment of `amount` to a merchant in `merchant_country` needs IVMS101 data to
+    /// clear without review: at or above the threshold, or in another currency than a non-zero
+    /// threshold (which [`crate::rules::travel_rule`] cannot evaluate, so it holds the payment).
+    pub fn requires_data(&self, merchant_country: CountryCode, amount: &Money) -> bool {
+        let threshold = self.threshold_for(merchant_country);
+        threshold.is_zero()
+            || amount.currency() != threshold.currency()
+            || amount.amount() >= threshold.amount()
+    }
+
     pub fn threshold_for(&self, merchant_country: CountryCode) -> &Money {
         if let Some(threshold) = self.by_country.get(&merchant_country) {
             return threshold;
@@ -156,6 +166,19 @@ mod tests {
             }
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn travel_rule_data_is_required_from_the_first_cent_in_the_eu_and_from_usd_3000_elsewhere() {
+        let policy = TravelRulePolicy::standard();
+        let (de, us): (CountryCode, CountryCode) = ("DE".parse().unwrap(), "US".parse().unwrap());
+        let eur = |a: &str| Money::parse(a, Currency::eur()).unwrap();
+        assert!(policy.requires_data(de, &eur("0.01")));
+        assert!(policy.requires_data(de, &usd("0.01")));
+        assert!(!policy.requires_data(us, &usd("2999.99")));
+        assert!(policy.requires_data(us, &usd("3000")));
+        // A EUR payment to a US merchant cannot be compared with USD 3,000: data is asked for.
+        assert!(policy.requires_data(us, &eur("10")));
     }
 
     #[test]

@@ -180,6 +180,7 @@ async fn checking_sandbox(readable: bool) -> Sandbox {
         read: readable,
         trade: false,
         withdraw: false,
+        holder: None,
     };
     config.keys = BTreeMap::from([
         ("binance-md".to_owned(), key(BINANCE_SECRET.to_owned())),

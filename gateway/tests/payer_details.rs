@@ -207,3 +207,166 @@ async fn a_publishable_key_without_the_client_secret_cannot_give_details() {
     .await;
     expect_error(response, 404, "resource_missing").await;
 }
+
+async fn requirements(app: &TestApp, key: &str, intent: &Value) -> Value {
+    let path = format!(
+        "/v1/payment_intents/{}/payer_details?client_secret={}",
+        intent["id"].as_str().unwrap(),
+        intent["client_secret"].as_str().unwrap()
+    );
+    let response = app.get(&path, key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_requirements_say_what_the_merchants_rules_need_before_the_payer_pays() {
+    let app = spawn_app(Db::Sqlite).await;
+    let eu = eu_merchant(&app).await;
+    // An EU merchant: the travel rule applies from the first cent, and nothing was given yet.
+    let paid = intent(&app, &eu.secret_key).await;
+    assert_eq!(
+        requirements(&app, &eu.publishable_key, &paid).await,
+        json!({"object": "payer_details_requirements", "payment_intent": paid["id"],
+               "travel_rule_required": true, "payer_name": false, "travel_rule": false})
+    );
+    let given = give(
+        &app,
+        &eu.publishable_key,
+        &paid,
+        json!({"travel_rule": ivms101("Smith", "Cafe Berlin GmbH")}),
+    )
+    .await;
+    assert_eq!(given.status(), 200);
+    let after = requirements(&app, &eu.secret_key, &paid).await;
+    assert_eq!(after["travel_rule"], true, "{after}");
+    // A US merchant (the test app's own) under USD 3,000 needs none; at 3,000 it does.
+    let small = app
+        .create_intent(json!({"amount": "2999.99", "currency": "usd"}))
+        .await;
+    let key = &app.merchant.publishable_key;
+    assert_eq!(
+        requirements(&app, key, &small).await["travel_rule_required"],
+        false
+    );
+    let large = app
+        .create_intent(json!({"amount": "3000.00", "currency": "usd"}))
+        .await;
+    assert_eq!(
+        requirements(&app, key, &large).await["travel_rule_required"],
+        true
+    );
+    // Without the client secret a publishable key learns nothing.
+    let path = format!(
+        "/v1/payment_intents/{}/payer_details",
+        paid["id"].as_str().unwrap()
+    );
+    let refused = app.get(&path, &eu.publishable_key).send().await.unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+}
+
+/// An EU merchant's hosted checkout session and its page path.
+async fn eu_checkout(app: &TestApp, eu: &CreatedMerchant) -> String {
+    let response = app
+        .post("/v1/checkout_sessions", &eu.secret_key)
+        .json(&json!({
+            "amount": "1.00", "currency": "eur",
+            "success_url": "https://shop.example/thanks", "cancel_url": "https://shop.example/cart",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session: Value = response.json().await.unwrap();
+    let url = session["url"].as_str().unwrap();
+    url[url.find("/checkout/").unwrap()..].to_owned()
+}
+
+async fn page_post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}/payer_details", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_payer_who_fills_the_checkout_form_clears_an_eu_payment_without_review() {
+    let app = spawn_app(Db::Sqlite).await;
+    let eu = eu_merchant(&app).await;
+    let path = eu_checkout(&app, &eu).await;
+    let session_path = format!("{}{path}/session", app.base);
+    let view: Value = app
+        .client
+        .get(&session_path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        view["payer_details"]["travel_rule_required"], true,
+        "{view}"
+    );
+    assert_eq!(view["payer_details"]["travel_rule"], false);
+    // A blank family name is named; nothing is stored.
+    let person = json!({"kind": "person", "given_name": "Jane", "family_name": " ",
+        "date_of_birth": "1980-04-01", "place_of_birth": "Lyon", "country": "fr"});
+    let blank = page_post(&app, &path, person.clone()).await;
+    let body = expect_error(blank, 400, "parameter_missing").await;
+    assert_eq!(body["param"], "family_name");
+    // A company whose LEI has wrong check digits: refused naming IVMS101's C11.
+    let company = json!({"kind": "company", "legal_name": "Acme Trading SAS",
+        "lei": "5493001KJTIIGC8Y1R13", "country": "FR"});
+    let bad_lei = page_post(&app, &path, company).await;
+    let body = expect_error(bad_lei, 400, "travel_rule_invalid").await;
+    assert!(body["message"].as_str().unwrap().contains("C11"), "{body}");
+    let mut valid = person;
+    valid["family_name"] = json!("Smith");
+    let stored = page_post(&app, &path, valid).await;
+    assert_eq!(stored.status(), 200);
+    let answer: Value = stored.json().await.unwrap();
+    assert_eq!(answer["travel_rule"], true, "{answer}");
+    assert_eq!(answer["payer_name"], true);
+    // Funds arrive: the payment clears with no review, the wallet addresses filled in from
+    // the funds and the intent at screening.
+    let intent_id = answer["payment_intent"].as_str().unwrap();
+    let intent = app
+        .get(&format!("/v1/payment_intents/{intent_id}"), &eu.secret_key)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let cleared = funded(&app, &eu.secret_key, &intent).await;
+    assert_eq!(cleared["status"], "funds_received", "{cleared}");
+    // The operator sees the IVMS101 payload the form built: the payer as originator, the
+    // merchant as beneficiary.
+    let op = operator(&app).await;
+    let shown: Value = app
+        .get(
+            &format!("/v1/compliance/payment_intents/{intent_id}/payer_details"),
+            &op,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let originator = &shown["travel_rule"]["originator"]["persons"][0]["naturalPerson"];
+    assert_eq!(
+        originator["name"]["nameIdentifier"][0]["primaryIdentifier"],
+        "Smith"
+    );
+    assert_eq!(originator["countryOfResidence"], "FR");
+    let beneficiary = &shown["travel_rule"]["beneficiary"]["persons"][0]["legalPerson"];
+    assert_eq!(
+        beneficiary["name"]["nameIdentifier"][0]["legalPersonName"],
+        "Café Berlin"
+    );
+    assert_eq!(beneficiary["countryOfRegistration"], "DE");
+}

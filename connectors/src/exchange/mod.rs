@@ -147,4 +147,11 @@ pub trait Exchange: Send + Sync {
             what: "reading a key's permissions".into(),
         })
     }
+
+    /// The account holder's name where the venue's API gives it (Coinbase `GET /v2/user`),
+    /// which name screening checks; `None` where it gives none (Binance and Kraken have no
+    /// such call) or the name is blank.
+    async fn account_holder(&self) -> Result<Option<String>, ExchangeError> {
+        Ok(None)
+    }
 }

@@ -27,10 +27,14 @@ use crate::store::{
 };
 
 mod cases;
+mod checkout_payer;
 mod payer;
 mod resume;
 pub use cases::*;
-pub use payer::{load_payer_details, save_payer_details, PayerDetails};
+pub use checkout_payer::{checkout_payer_details, CheckoutPayer};
+pub use payer::{
+    load_payer_details, payer_details_status, save_payer_details, PayerDetails, PayerDetailsStatus,
+};
 pub use resume::*;
 
 /// What arrived for an intent and what is known about who sent it: the subject of the funds
@@ -422,11 +426,7 @@ async fn funds_request(
     payers: &[Address],
     now_ms: i64,
 ) -> Result<FundsRequest, EngineError> {
-    let merchant = state.store.get_merchant(&intent.merchant_id).await?;
-    let merchant_country = merchant
-        .and_then(|m| m.country)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| state.compliance.default_merchant_country());
+    let merchant_country = payer::merchant_country(state, &intent.merchant_id).await?;
     let policy = match state.store.get_policy(&intent.merchant_id).await? {
         Some(json) => Some(
             serde_json::from_str::<MerchantPolicy>(&json).map_err(|e| EngineError::internal(&e))?,

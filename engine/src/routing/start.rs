@@ -245,8 +245,8 @@ pub const BOUND_GRACE_MS: i64 = 5_000;
 #[derive(Debug)]
 pub struct Prepared {
     pub exec: RouteExecution,
-    /// Exchange payers: their linked account and the address they are screened as.
-    account: Option<(ExchangeAccount, String)>,
+    /// Exchange payers: their linked account and who they are screened as.
+    account: Option<(ExchangeAccount, AccountIdentity)>,
 }
 
 /// Builds the execution of an accepted quote. Exchange payers' credentials are stored sealed
@@ -288,7 +288,7 @@ pub async fn prepare(
         } => {
             // The account's on-chain identity, to screen: its deposit address on the settlement
             // chain (the venue answers it for these credentials).
-            let screened_as = account_address(state, intent, &venue, &credentials).await?;
+            let screened_as = account_identity(state, intent, &venue, &credentials).await?;
             let account = link_account(state, intent, &venue, &credentials, keep).await?;
             (
                 Funding::Exchange {
@@ -348,13 +348,19 @@ pub async fn complete_start(
           + Sync),
 ) -> Result<RouteExecutionObject, EngineError> {
     let Prepared { mut exec, account } = prepared;
-    let Some((account, screened_as)) = account else {
+    let Some((_account, screened_as)) = account else {
         return object_of(state, &exec, &[]);
     };
     let expected = exec.version;
     exec.version += 1;
     let chain = intent.settlement.asset.id.chain().to_string();
-    let subject = subject(intent, &chain, vec![screened_as], None, Some(&account));
+    let subject = subject(
+        intent,
+        &chain,
+        vec![screened_as.address],
+        None,
+        screened_as.holder,
+    );
     let legs = screen_and_plan(state, &mut exec, intent, subject, locked, graph).await?;
     if exec.status == ExecutionStatus::Starting {
         exec.status = ExecutionStatus::Failed;
@@ -429,13 +435,14 @@ pub fn object_of(
     })
 }
 
-/// The exchange account's deposit address for the settlement coin on the settlement chain.
-async fn account_address(
+/// The exchange account's deposit address for the settlement coin on the settlement chain,
+/// and its holder's name where the venue gives it.
+async fn account_identity(
     state: &Engine,
     intent: &PaymentIntent,
     venue: &str,
     credentials: &Credentials,
-) -> Result<String, EngineError> {
+) -> Result<AccountIdentity, EngineError> {
     let unavailable = |why: String| {
         tracing::warn!(venue, error = %why, "exchange account address unavailable");
         EngineError::new(
@@ -462,11 +469,25 @@ async fn account_address(
     let client = venues
         .client(venue, credentials, target)
         .map_err(|e| crate::exchange::exchange_error(&e))?;
-    client
+    let address = client
         .deposit_address(&coin, &chain)
         .await
         .map(|d| d.address)
-        .map_err(|e| unavailable(e.to_string()))
+        .map_err(|e| unavailable(e.to_string()))?;
+    let holder = client
+        .account_holder()
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok(AccountIdentity { address, holder })
+}
+
+/// Who a linked exchange account is, as the venue answers for its credentials.
+#[derive(Debug)]
+struct AccountIdentity {
+    /// Its deposit address for the settlement coin on the settlement chain.
+    address: String,
+    /// The holder's name, where the venue's API gives one.
+    holder: Option<String>,
 }
 
 /// The screening subject of a routed payment.
@@ -476,7 +497,7 @@ fn subject(
     chain: &str,
     payers: Vec<String>,
     tx_hash: Option<String>,
-    account: Option<&ExchangeAccount>,
+    account_holder: Option<String>,
 ) -> FundsSubject {
     FundsSubject {
         chain: chain.to_owned(),
@@ -487,7 +508,7 @@ fn subject(
         payer_name: None,
         payer_country: None,
         payer_identifiers: Default::default(),
-        account_holder: account.map(|a| format!("{} account {}", a.venue, a.id)),
+        account_holder,
         travel_rule: None,
     }
 }

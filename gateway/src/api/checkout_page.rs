@@ -19,7 +19,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rialto_core::address::Address;
 use rialto_core::id::ApiKeyId;
-use rialto_core::intent::PaymentIntent;
+use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 use rialto_core::payment_uri::solana_pay::TransferRequest;
 use rust_decimal::Decimal;
@@ -226,6 +226,9 @@ pub struct ShopperView {
     cancel_url: String,
     /// `underpaid`, `overpaid`, `late` with amounts, once funds arrive.
     payment_detail: Option<serde_json::Value>,
+    /// While the intent awaits funds: whether the merchant's rules need the payer's details
+    /// (travel rule) before paying, and whether they were given; the page asks for them first.
+    payer_details: Option<super::payer_details::PayerDetailsRequirements>,
 }
 
 /// The Solana Pay URL a Solana wallet pays this intent with: the merchant's settlement
@@ -256,7 +259,14 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
     let chain = asset.id.chain().to_string();
     let evm_chain_id = chain.strip_prefix("eip155:").and_then(|n| n.parse().ok());
     let merchant_name = merchant.map(|m| m.name).unwrap_or_default();
+    let payer_details = match intent.status {
+        PaymentStatus::AwaitingFunds => {
+            Some(super::payer_details::requirements_of(state, intent).await?)
+        }
+        _ => None,
+    };
     Ok(ShopperView {
+        payer_details,
         solana_pay_url: solana_pay_url(intent, &merchant_name),
         status: session_status(session, intent),
         payment_status: intent.status.as_str(),

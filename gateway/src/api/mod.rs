@@ -175,7 +175,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/payment_intents/{id}/payer_details",
-            post(payer_details::submit),
+            post(payer_details::submit).get(payer_details::requirements),
         )
         .route(
             "/payment_intents/{id}/exchange_accounts",
@@ -296,6 +296,10 @@ fn checkout_page_routes() -> Router<AppState> {
             get(checkout_page::deposit_qr),
         )
         .route("/checkout/{token}/quotes", post(checkout_page::quotes))
+        .route(
+            "/checkout/{token}/payer_details",
+            post(payer_details::checkout_submit),
+        )
         .route(
             "/checkout/{token}/solana_pay_qr.svg",
             get(checkout_page::solana_pay_qr),

@@ -32,6 +32,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         wallet_payments::authorization_request,
         wallet_payments::submit_authorization,
         payer_details::submit,
+        payer_details::requirements,
         payer_details::retrieve,
         exchange_accounts::link,
         routing::create,

@@ -539,6 +539,12 @@ impl Exchange for Coinbase {
         })
     }
 
+    async fn account_holder(&self) -> Result<Option<String>, ExchangeError> {
+        // The App API's "Show current user": `data.name` is the user's name.
+        let user: CoinbaseV2Data<CoinbaseUser> = self.get("/v2/user").await?;
+        Ok(user.data.name.filter(|n| !n.trim().is_empty()))
+    }
+
     async fn deposit_address(
         &self,
         asset: &AssetCode,

@@ -187,6 +187,13 @@ pub(super) struct CoinbaseV2Data<T> {
     pub data: T,
 }
 
+/// `GET /v2/user`: the fields read of the current user.
+#[derive(Debug, Deserialize)]
+pub(super) struct CoinbaseUser {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct CoinbaseSendRequest {
     #[serde(rename = "type")]

@@ -24,6 +24,8 @@ pub struct SandboxKey {
     pub read: bool,
     pub trade: bool,
     pub withdraw: bool,
+    /// The account holder's name, as Coinbase's `GET /v2/user` answers it (`None`: no name).
+    pub holder: Option<String>,
 }
 
 impl SandboxKey {
@@ -34,7 +36,14 @@ impl SandboxKey {
             read: true,
             trade: true,
             withdraw: true,
+            holder: None,
         }
+    }
+
+    /// The same key, its account held by `name`.
+    pub fn held_by(mut self, name: impl Into<String>) -> Self {
+        self.holder = Some(name.into());
+        self
     }
 }
 
@@ -133,6 +142,7 @@ pub(super) fn permissions(shared: &Shared, key: Option<&str>) -> SandboxKey {
             read: false,
             trade: false,
             withdraw: false,
+            holder: None,
         })
 }
 

@@ -41,6 +41,16 @@ pub(super) async fn handle(shared: &Shared, req: &Req) -> Reply {
                     "portfolio_type": "DEFAULT" }),
             )
         }
+        (false, "/v2/user") => {
+            // The App API's current user: the sandbox knows a holder only for configured keys.
+            let name = super::auth::coinbase_key_name(req);
+            let key = super::auth::permissions(shared, name.as_deref());
+            Reply::json(
+                200,
+                json!({ "data": { "id": "sandbox-user", "name": key.holder,
+                    "resource": "user", "resource_path": "/v2/user/sandbox-user" } }),
+            )
+        }
         (false, "/api/v3/brokerage/product_book") => product_book(shared, req),
         (true, "/api/v3/brokerage/orders") => create_order(shared, req),
         (false, "/api/v3/brokerage/orders/historical/batch") => list_orders(shared, req),

@@ -5,7 +5,7 @@
 //! operators, and merged into the funds screening, so a payment whose rules need the data (every
 //! EU/EEA merchant's, under the Transfer of Funds Regulation) clears without manual review.
 
-use rialto_compliance::{ivms101, CountryCode, PartyIdentifiers, TravelRuleData};
+use rialto_compliance::{ivms101, CountryCode, PartyIdentifiers, TravelRuleData, TravelRulePolicy};
 use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,13 @@ impl PayerDetails {
             }
         }
         if let Some(data) = &self.travel_rule {
-            let problems = ivms101::validate(data, u64::try_from(now_ms).unwrap_or(0));
+            // The wallet addresses may be left out: screening fills them in from the funds
+            // (the paying addresses) and the intent (the settlement address), which is what
+            // the chain says, before the rules check the payload again.
+            let problems: Vec<_> = ivms101::validate(data, u64::try_from(now_ms).unwrap_or(0))
+                .into_iter()
+                .filter(|p| p.rule != ivms101::Rule::AccountNumberRequired)
+                .collect();
             if !problems.is_empty() {
                 let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 return Err(EngineError::new(
@@ -151,7 +157,56 @@ pub(super) async fn with_payer_details(
         merged.payer_identifiers = details.identifiers;
     }
     if merged.travel_rule.is_none() {
-        merged.travel_rule = details.travel_rule;
+        merged.travel_rule = details.travel_rule.map(|mut data| {
+            if data.originator.account_number.is_empty() {
+                data.originator.account_number = subject.payer_addresses.clone();
+            }
+            if data.beneficiary.account_number.is_empty() {
+                data.beneficiary.account_number = vec![intent.settlement.address.to_string()];
+            }
+            data
+        });
     }
     Ok(merged)
+}
+
+/// What the merchant's rules need from the payer of `intent` before funds move, and what was
+/// given (never the data itself): what the hosted checkout asks and a wallet may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayerDetailsStatus {
+    /// IVMS101 originator data is needed for the payment to clear without review (every
+    /// payment to an EU/EEA merchant; elsewhere from the jurisdiction's threshold).
+    pub travel_rule_required: bool,
+    pub payer_name_given: bool,
+    pub travel_rule_given: bool,
+}
+
+/// The merchant's country as its rules see it: its own, or the configured default.
+pub(super) async fn merchant_country(
+    state: &Engine,
+    merchant: &rialto_core::id::MerchantId,
+) -> Result<CountryCode, EngineError> {
+    Ok(state
+        .store
+        .get_merchant(merchant)
+        .await?
+        .and_then(|m| m.country)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| state.compliance.default_merchant_country()))
+}
+
+/// [`PayerDetailsStatus`] of `intent`.
+pub async fn payer_details_status(
+    state: &Engine,
+    intent: &PaymentIntent,
+) -> Result<PayerDetailsStatus, EngineError> {
+    let country = merchant_country(state, &intent.merchant_id).await?;
+    let valued = crate::compliance::service::fiat_value(&intent.amount)
+        .unwrap_or_else(|| intent.amount.clone());
+    let given = load_payer_details(state, &intent.id).await?;
+    Ok(PayerDetailsStatus {
+        travel_rule_required: TravelRulePolicy::standard().requires_data(country, &valued),
+        payer_name_given: given.as_ref().is_some_and(|d| d.name.is_some()),
+        travel_rule_given: given.as_ref().is_some_and(|d| d.travel_rule.is_some()),
+    })
 }
