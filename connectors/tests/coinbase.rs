@@ -464,3 +464,30 @@ async fn a_send_that_timed_out_is_found_by_its_idem_and_not_resent() {
     assert_eq!(posts, 1);
     server.verify().await;
 }
+
+/// The App API's "Show current user" as Coinbase documents it (`GET /v2/user`).
+const USER: &str = r#"{"data": {"id": "9da7a204-544e-5fd1-9a12-61176c5d4cd8", "name": "User One",
+  "username": "user1", "profile_location": null, "profile_bio": null,
+  "profile_url": "https://coinbase.com/user1", "avatar_url": "https://images.coinbase.com/avatar?s=128",
+  "resource": "user", "resource_path": "/v2/user"}}"#;
+
+#[tokio::test]
+async fn the_account_holders_name_is_read_from_the_current_user_with_a_signed_request() {
+    let server = MockServer::start().await;
+    let user = ResponseTemplate::new(200).set_body_string(USER);
+    mount(&server, "GET", "/v2/user", user).await;
+    let holder = client(&server.uri()).account_holder().await.unwrap();
+    assert_eq!(holder.as_deref(), Some("User One"));
+    let requests = server.received_requests().await.unwrap();
+    let (_, claims) = verified_jwt(&requests[0]);
+    assert!(
+        claims["uri"].as_str().unwrap().ends_with("/v2/user"),
+        "{claims}"
+    );
+    // A blank or missing name is no name: nothing to screen, never an empty string.
+    let blank = MockServer::start().await;
+    let nameless = ResponseTemplate::new(200)
+        .set_body_string(r#"{"data": {"id": "u", "name": "  ", "resource": "user"}}"#);
+    mount(&blank, "GET", "/v2/user", nameless).await;
+    assert_eq!(client(&blank.uri()).account_holder().await.unwrap(), None);
+}

@@ -181,6 +181,11 @@ export abstract class Operations {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/exchange_accounts`, { body }, options);
   }
 
+  /** `GET /v1/payment_intents/{id}/payer_details`: What the merchant's rules need from the payer of this intent (travel-rule data or not) and what was given so far; never the data itself. */
+  getPayerDetailsRequirements(id: string, query?: Query<paths["/v1/payment_intents/{id}/payer_details"]["get"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/payer_details"]["get"]>> {
+    return this.transport.request("GET", `/v1/payment_intents/${encodeURIComponent(id)}/payer_details`, { query }, options);
+  }
+
   /** `POST /v1/payment_intents/{id}/payer_details`: Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule data. Only while the intent awaits funds; a second call replaces the first. */
   submitPayerDetails(id: string, body?: Body<paths["/v1/payment_intents/{id}/payer_details"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/payer_details"]["post"]>> {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/payer_details`, { body }, options);

@@ -577,7 +577,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * What the merchant's rules need from the payer of this intent (travel-rule data or not) and
+         *     what was given so far; never the data itself.
+         */
+        get: operations["get_payer_details_requirements"];
         put?: never;
         /**
          * Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule
@@ -1661,6 +1665,22 @@ export interface components {
             object: string;
             payment_intent: string;
             payer_name: boolean;
+            travel_rule: boolean;
+        };
+        /** @description What the merchant's rules need from the payer before funds move, and what was given. */
+        PayerDetailsRequirements: {
+            /** @description Always `payer_details_requirements`. */
+            object: string;
+            payment_intent: string;
+            /**
+             * @description IVMS101 originator data is needed for the payment to clear without review: every
+             *     payment to an EU/EEA merchant (Transfer of Funds Regulation), elsewhere from the
+             *     jurisdiction's threshold (USD 3,000 by default).
+             */
+            travel_rule_required: boolean;
+            /** @description Whether a payer name was given. */
+            payer_name: boolean;
+            /** @description Whether travel-rule data was given. */
             travel_rule: boolean;
         };
         PayerParams: {
@@ -4834,6 +4854,71 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_payer_details_requirements: {
+        parameters: {
+            query?: {
+                client_secret?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayerDetailsRequirements"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,7 +2,7 @@
 // real gateway on the devnet: a shopper pays through the page with an injected test wallet and
 // the merchant's USDC balance on chain rises by exactly the amount, also through a SmartFunding
 // quote paid from another chain and from a sandbox exchange account; a Solana Pay QR; expired, canceled and
-// German pages; axe-core accessibility; a phone viewport; and not one request leaves
+// German pages; the payer's details the travel rule needs; axe-core accessibility; a phone viewport; and not one request leaves
 // 127.0.0.1. Screenshots go to $CHECKOUT_ARTIFACTS (default target/browser-artifacts).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -116,6 +116,35 @@ test("a German session renders in German, accessibly, on a phone", async () => {
   await page.waitForFunction(() => document.getElementById("qr").naturalWidth > 0);
   assert.deepEqual(await axeViolations(page), []);
   await shot(page, "german-phone");
+  await page.close();
+});
+
+test("a payment the travel rule covers asks who is paying first, then offers the ways to pay", async () => {
+  // USD 3,000 is the default threshold of the US Funds Transfer/Travel Rule.
+  const s = await session({ amount: "3000.00", line_items: [{ name: "Espresso machine", quantity: 1, unit_amount: "3000.00" }] });
+  const page = await open(s.url);
+  assert.equal(await page.getAttribute("body", "data-state"), "payer");
+  assert.ok(await page.isHidden("#wallet-pay"), "no way to pay before the payer's details");
+  assert.deepEqual(await axeViolations(page), []);
+  // A company whose LEI fails its check digits: the page shows the rule it breaks.
+  await page.check("input[name='kind'][value='company']");
+  await page.fill("#p-legal", "Acme Trading SAS");
+  await page.fill("#p-lei", "5493001KJTIIGC8Y1R13");
+  await page.fill("#p-country", "FR");
+  await page.click("#payer-submit");
+  await page.waitForSelector("#payer-status.error");
+  assert.match(await page.textContent("#payer-status"), /C11/);
+  await page.check("input[name='kind'][value='person']");
+  await page.fill("#p-given", "Jane");
+  await page.fill("#p-family", "Smith");
+  await page.fill("#p-dob", "1980-04-01");
+  await page.fill("#p-pob", "Lyon");
+  await shot(page, "payer-details");
+  await page.click("#payer-submit");
+  await page.waitForSelector("body[data-state='open']");
+  assert.ok(await page.isVisible("#wallet-pay"));
+  const given = await merchantApi(gw, "GET", `/v1/payment_intents/${s.payment_intent}/payer_details`);
+  assert.deepEqual([given.travel_rule_required, given.payer_name, given.travel_rule], [true, true, true]);
   await page.close();
 });
 

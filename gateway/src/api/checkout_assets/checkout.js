@@ -23,7 +23,11 @@
       canceled_t: 'This checkout was canceled', canceled: 'This payment is no longer possible. Nothing was charged.',
       failed_t: 'Payment failed', failed: 'The payment could not be completed. Any funds received are returned to you.',
       notfound_t: 'Checkout not found', notfound: 'This link is wrong or no longer exists.',
-      error: 'Something went wrong: {msg}', qty: '{n} ×'
+      error: 'Something went wrong: {msg}', qty: '{n} ×',
+      payer_title: 'Who is paying?', payer_intro: 'The law on crypto transfers (the travel rule) requires the payer\'s details for this payment. They are stored encrypted and used only for the compliance checks of this payment.',
+      payer_kind: 'I pay as', payer_person: 'a person', payer_company: 'a company', given_name: 'First name', family_name: 'Last name',
+      date_of_birth: 'Date of birth', place_of_birth: 'Place of birth (town)', legal_name: 'Company legal name', lei: 'LEI (Legal Entity Identifier)',
+      payer_country: 'Country (two letters, e.g. DE)', payer_continue: 'Continue to payment', payer_saving: 'Saving…'
     },
     de: {
       pay: 'Bezahlen', total: 'Gesamtbetrag', ways: 'Wie möchten Sie bezahlen?', wallet: 'Browser-Wallet',
@@ -45,7 +49,11 @@
       canceled_t: 'Dieser Bezahlvorgang wurde abgebrochen', canceled: 'Diese Zahlung ist nicht mehr möglich. Es wurde nichts belastet.',
       failed_t: 'Zahlung fehlgeschlagen', failed: 'Die Zahlung konnte nicht abgeschlossen werden. Eingegangene Beträge werden erstattet.',
       notfound_t: 'Bezahlvorgang nicht gefunden', notfound: 'Dieser Link ist falsch oder existiert nicht mehr.',
-      error: 'Etwas ist schiefgelaufen: {msg}', qty: '{n} ×'
+      error: 'Etwas ist schiefgelaufen: {msg}', qty: '{n} ×',
+      payer_title: 'Wer bezahlt?', payer_intro: 'Das Gesetz über Kryptotransfers (Travel Rule) verlangt für diese Zahlung Angaben zum Zahler. Sie werden verschlüsselt gespeichert und nur für die Compliance-Prüfung dieser Zahlung verwendet.',
+      payer_kind: 'Ich zahle als', payer_person: 'Privatperson', payer_company: 'Unternehmen', given_name: 'Vorname', family_name: 'Nachname',
+      date_of_birth: 'Geburtsdatum', place_of_birth: 'Geburtsort', legal_name: 'Firmenname (rechtlich)', lei: 'LEI (Legal Entity Identifier)',
+      payer_country: 'Land (zwei Buchstaben, z. B. DE)', payer_continue: 'Weiter zur Zahlung', payer_saving: 'Wird gespeichert…'
     }
   };
   const PROCESSING = ['funds_received', 'converting', 'settling'];
@@ -109,6 +117,7 @@
     document.body.dataset.state = kind;
     document.querySelector('footer').hidden = true;
     $('screen-open').hidden = true;
+    $('screen-payer').hidden = true;
     $('screen-final').hidden = false;
     $('countdown').hidden = true;
     $('final-title').textContent = t(kind + '_t');
@@ -129,9 +138,19 @@
     if (v.payment_status === 'failed' || v.payment_status === 'blocked') { showFinal('failed', v.cancel_url, t('back')); return true; }
     if (v.payment_status === 'in_review') { showFinal('review', null); return false; }
     if (PROCESSING.includes(v.payment_status)) { showFinal('processing', null); return false; }
-    document.body.dataset.state = 'open';
-    $('screen-open').hidden = false;
     $('screen-final').hidden = true;
+    // The merchant's rules need the payer's details first (the travel rule): no way to pay
+    // is shown until they are given.
+    const pd = v.payer_details;
+    if (pd && pd.travel_rule_required && !pd.travel_rule) {
+      document.body.dataset.state = 'payer';
+      $('screen-payer').hidden = false;
+      $('screen-open').hidden = true;
+      return false;
+    }
+    document.body.dataset.state = 'open';
+    $('screen-payer').hidden = true;
+    $('screen-open').hidden = false;
     $('m-wallet').hidden = !(v.direct && v.evm_chain_id);
     $('m-deposit').hidden = !(v.direct && v.evm_chain_id);
     // The router routes between EVM chains only, and the page's wallet is an EIP-1193 one.
@@ -178,6 +197,30 @@
     button.disabled = false;
     if (!r.ok) { say(t('error', { msg: failure(r).message }), true); return; }
     say(t('step_wait'));
+    refresh();
+  }
+
+  function payerKind() {
+    const company = document.querySelector('input[name="kind"]:checked').value === 'company';
+    $('p-person').hidden = company;
+    $('p-company').hidden = !company;
+    return company ? 'company' : 'person';
+  }
+
+  async function givePayerDetails(event) {
+    event.preventDefault();
+    const kind = payerKind(), v = (id) => $(id).value.trim();
+    const body = kind === 'company'
+      ? { kind, legal_name: v('p-legal'), lei: v('p-lei'), country: v('p-country') }
+      : { kind, given_name: v('p-given'), family_name: v('p-family'), date_of_birth: v('p-dob'), place_of_birth: v('p-pob'), country: v('p-country') };
+    const button = $('payer-submit'), status = $('payer-status');
+    button.disabled = true;
+    status.className = 'status';
+    status.textContent = t('payer_saving');
+    const r = await api('POST', '/payer_details', body);
+    button.disabled = false;
+    if (!r.ok) { status.className = 'status error'; status.textContent = t('error', { msg: failure(r).message }); return; }
+    status.textContent = '';
     refresh();
   }
 
@@ -324,6 +367,8 @@
     $('deposit-show').addEventListener('click', showDeposit);
     $('quotes-show').addEventListener('click', getQuotes);
     $('exchange-form').addEventListener('submit', payFromExchange);
+    $('payer-form').addEventListener('submit', givePayerDetails);
+    document.querySelectorAll('input[name="kind"]').forEach((r) => r.addEventListener('change', payerKind));
     $('x-venue').addEventListener('change', () => { $('x-withdraw').hidden = $('x-venue').value !== 'kraken'; });
     translate();
     refresh().then(() => {
