@@ -7,6 +7,7 @@
 //! sqlx type.
 
 mod group_commit;
+mod key_cache;
 mod sql;
 mod sql_access;
 mod sql_chain;
@@ -23,6 +24,7 @@ mod sql_webhooks;
 mod sql_x402;
 
 pub use rialto_engine::store::*;
+pub use key_cache::{CacheState, KeyCache, TTL as KEY_CACHE_TTL};
 pub use sql::{Backend, SqlStore};
 
 /// Turns a sqlx result into a store result (the orphan rule keeps a `From` impl out of reach:
