@@ -43,7 +43,7 @@ measure() { # label pid url
   echo "$label: $out"
   echo "$label: CPU per create: server $(( ds * 1000000 / hz / creates )) us, postgres $(( dp * 1000000 / hz / creates )) us"
   echo "$label: statements per create (pg_stat_statements, calls / creates):"
-  psql "$url" -Atc "SELECT to_char(sum(calls)::numeric / $creates, 'FM990.000') || '  ' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'rialto_profile') GROUP BY query HAVING sum(calls) > $creates / 100 ORDER BY sum(calls) DESC" | sed 's/^/    /'
+  psql "$RIALTO_TEST_PG_URL" -Atc "SELECT to_char(sum(calls)::numeric / $creates, 'FM990.000') || '  ' || left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'rialto_profile') GROUP BY query HAVING sum(calls) > $creates / 100 ORDER BY sum(calls) DESC" | sed 's/^/    /'
 }
 $bin --config /nonexistent migrate --database-url "$url" 2>/dev/null
 out=$($bin --config /nonexistent merchants create --name bench --database-url "$url" --json)

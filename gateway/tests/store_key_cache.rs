@@ -19,7 +19,7 @@ use rialto_gateway::config::Config;
 use rialto_gateway::keys::{generate_key, hash_key};
 use rialto_gateway::server::open_store;
 use rialto_gateway::store::{
-    ApiKeyRecord, CacheState, CasOutcome, KeyKind, Merchant, SqlStore, Store,
+    access::AccessStore, ApiKeyRecord, CacheState, CasOutcome, KeyKind, Merchant, SqlStore, Store,
 };
 use sqlx::any::AnyPoolOptions;
 
