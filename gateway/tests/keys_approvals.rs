@@ -148,10 +148,8 @@ async fn a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_noti
 }
 
 #[tokio::test]
-async fn a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified_on_postgres(
-) {
-    a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified(Db::Postgres)
-        .await;
+async fn a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified_on_postgres() {
+    a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified(Db::Postgres).await;
 }
 
 #[tokio::test]

@@ -78,7 +78,11 @@ async fn a_revoked_key_is_refused_at_once_even_when_cached(db: Db) {
         wait_for(&store, |s| s.listening).await;
         assert_eq!(reads_for_two_lookups(&store, &hash).await, 1, "cached");
     } else {
-        assert_eq!(reads_for_two_lookups(&store, &hash).await, 2, "SQLite reads fresh");
+        assert_eq!(
+            reads_for_two_lookups(&store, &hash).await,
+            2,
+            "SQLite reads fresh"
+        );
     }
     let outcome = store.revoke_api_key(&key.id, T0 + 1, None).await.unwrap();
     assert_eq!(outcome, CasOutcome::Updated);
@@ -123,7 +127,11 @@ async fn a_key_revoked_through_another_store_is_refused_there_once_the_notice_ar
     let (secret, key) = merchant_with_key(here.as_ref()).await;
     let hash = hash_key(&secret);
     wait_for(&there, |s| s.listening).await;
-    assert_eq!(reads_for_two_lookups(&there, &hash).await, 1, "cached there");
+    assert_eq!(
+        reads_for_two_lookups(&there, &hash).await,
+        1,
+        "cached there"
+    );
     let flushes = there.key_cache().watch().borrow().flushes;
     let outcome = here.revoke_api_key(&key.id, T0 + 1, None).await.unwrap();
     assert_eq!(outcome, CasOutcome::Updated);

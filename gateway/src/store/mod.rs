@@ -23,8 +23,8 @@ mod sql_reconcile;
 mod sql_webhooks;
 mod sql_x402;
 
-pub use rialto_engine::store::*;
 pub use key_cache::{CacheState, KeyCache, TTL as KEY_CACHE_TTL};
+pub use rialto_engine::store::*;
 pub use sql::{Backend, SqlStore};
 
 /// Turns a sqlx result into a store result (the orphan rule keeps a `From` impl out of reach:
