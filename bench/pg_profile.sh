@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 conns=${2:-32}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 target_dir=${CARGO_TARGET_DIR:-target}
 bin=$target_dir/release/rialto
 ceiling=$target_dir/release/examples/insert_ceiling
