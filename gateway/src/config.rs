@@ -70,6 +70,9 @@ pub struct DatabaseConfig {
     /// `sqlite://rialto.db` (default) or `postgres://user@host/db`.
     pub url: String,
     pub max_connections: u32,
+    /// PostgreSQL: keep found API keys in memory for up to 5 s, flushed by every revoke or roll
+    /// (`docs/keys.md`). `false` reads the key on every request. SQLite never caches.
+    pub api_key_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +115,7 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://rialto.db".into(),
             max_connections: 16,
+            api_key_cache: true,
         }
     }
 }

@@ -52,6 +52,9 @@ pub async fn open_store(
         registry,
     )
     .await?;
+    if !config.database.api_key_cache {
+        store.key_cache().set_ttl(std::time::Duration::ZERO);
+    }
     store.migrate().await?;
     Ok(store)
 }

@@ -1,12 +1,14 @@
 //! Keys and maker-checker (issue 15, points 3 and 4), walked through the API as an attacker
 //! holding one key would: several named keys per mode, listed by prefix, rolled with a grace
-//! period, revoked at once on every instance sharing the database; and no setting that lets
-//! money leave (raising or removing `payout_approval_above`, moving `payout_addresses`) moves
-//! with one key, nor with any key that key can mint.
+//! period, revoked at once on the instance that revokes it and, on another sharing the
+//! database, as soon as that one is notified (PostgreSQL; SQLite caches nothing); and no
+//! setting that lets money leave (raising or removing `payout_approval_above`, moving
+//! `payout_addresses`) moves with one key, nor with any key that key can mint.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::{expect_error, spawn_app_full, Db, TestApp, ADDRESS};
 use rialto_gateway::api::{router, AppState};
@@ -15,6 +17,7 @@ use rialto_gateway::clock::{Clock, ManualClock};
 use rialto_gateway::compliance::Compliance;
 use rialto_gateway::config::Config;
 use rialto_gateway::server::{metrics_handle, open_store};
+use rialto_gateway::store::{CacheState, SqlStore};
 use serde_json::{json, Value};
 
 const OTHER: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
@@ -45,7 +48,7 @@ async fn cli_key(app: &TestApp) -> String {
 }
 
 /// A second gateway on the same database, as a second `rialto serve` would be.
-async fn second_instance(app: &TestApp) -> String {
+async fn second_instance(app: &TestApp) -> (String, Arc<SqlStore>) {
     let mut config = Config::default();
     config.database.url = app.database_url.clone();
     let registry = common::registry();
@@ -54,7 +57,7 @@ async fn second_instance(app: &TestApp) -> String {
         .unwrap();
     let compliance = Arc::new(Compliance::new(&config.compliance, http).unwrap());
     let state = AppState::new(
-        store,
+        store.clone(),
         registry,
         Arc::new(config),
         app.clock.clone(),
@@ -67,7 +70,7 @@ async fn second_instance(app: &TestApp) -> String {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router(state)).await;
     });
-    base
+    (base, store)
 }
 
 async fn clocked(db: Db, delay_secs: u64) -> (TestApp, Arc<ManualClock>) {
@@ -81,9 +84,19 @@ async fn clocked(db: Db, delay_secs: u64) -> (TestApp, Arc<ManualClock>) {
     (app, clock)
 }
 
-async fn a_key_revoked_through_one_instance_is_refused_by_another_at_once(db: Db) {
+/// Waits (bounded, so a broken listener fails instead of hanging) until `store`'s key cache
+/// state satisfies `ready`.
+async fn wait_for_cache(store: &SqlStore, ready: impl Fn(&CacheState) -> bool) {
+    let mut state = store.key_cache().watch();
+    tokio::time::timeout(Duration::from_secs(60), state.wait_for(ready))
+        .await
+        .expect("the key cache never reached the awaited state")
+        .expect("the key cache is gone");
+}
+
+async fn a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified(db: Db) {
     let app = common::spawn_app(db).await;
-    let other = second_instance(&app).await;
+    let (other, other_store) = second_instance(&app).await;
     let key = new_key(&app, app.sk(), "ci").await;
     let secret = key["secret"].as_str().unwrap();
     let on_other = || {
@@ -91,31 +104,52 @@ async fn a_key_revoked_through_one_instance_is_refused_by_another_at_once(db: Db
             .get(format!("{other}/v1/payment_intents"))
             .bearer_auth(secret)
     };
-    // The other instance has seen (and, before, cached) the key.
+    if db == Db::Postgres {
+        // Both instances cache keys, for an hour here: only the revoke can evict them.
+        app.store.key_cache().set_ttl(Duration::from_secs(3600));
+        other_store.key_cache().set_ttl(Duration::from_secs(3600));
+        wait_for_cache(&app.store, |s| s.listening).await;
+        wait_for_cache(&other_store, |s| s.listening).await;
+    }
+    // Both instances have seen the key; on PostgreSQL they cached it (later uses read nothing).
     assert_eq!(send(on_other()).await.0, 200);
+    assert_eq!(send(app.get("/v1/payment_intents", secret)).await.0, 200);
+    let reads = |s: &SqlStore| s.key_cache().database_reads();
+    let before = (reads(&app.store), reads(&other_store));
+    for _ in 0..2 {
+        assert_eq!(send(on_other()).await.0, 200);
+        assert_eq!(send(app.get("/v1/payment_intents", secret)).await.0, 200);
+    }
+    let read = (reads(&app.store) - before.0, reads(&other_store) - before.1);
+    assert_eq!(read, if db == Db::Postgres { (0, 0) } else { (2, 2) });
+    let flushes = other_store.key_cache().watch().borrow().flushes;
     let path = format!("/v1/api_keys/{}/revoke", key["id"].as_str().unwrap());
     let (status, revoked) = send(app.post(&path, app.sk())).await;
     assert_eq!(status, 200, "{revoked}");
     assert!(revoked["revoked_at"].is_i64(), "{revoked}");
-    expect_error(on_other().send().await.unwrap(), 401, "api_key_invalid").await;
+    // At once on the instance that revoked it, cached or not.
     expect_error(
         app.get("/v1/payment_intents", secret).send().await.unwrap(),
         401,
         "api_key_invalid",
     )
     .await;
+    if db == Db::Postgres {
+        wait_for_cache(&other_store, |s| s.flushes > flushes).await;
+    }
+    expect_error(on_other().send().await.unwrap(), 401, "api_key_invalid").await;
     // The merchant's own key, from before keys had names, still works on both.
     assert_eq!(send(app.get("/v1/payment_intents", app.sk())).await.0, 200);
 }
 
 #[tokio::test]
-async fn a_key_revoked_through_one_instance_is_refused_by_another_at_once_on_sqlite() {
-    a_key_revoked_through_one_instance_is_refused_by_another_at_once(Db::Sqlite).await;
+async fn a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified_on_sqlite() {
+    a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified(Db::Sqlite).await;
 }
 
 #[tokio::test]
-async fn a_key_revoked_through_one_instance_is_refused_by_another_at_once_on_postgres() {
-    a_key_revoked_through_one_instance_is_refused_by_another_at_once(Db::Postgres).await;
+async fn a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified_on_postgres() {
+    a_revoked_key_is_refused_at_once_here_and_by_another_instance_once_notified(Db::Postgres).await;
 }
 
 #[tokio::test]

@@ -74,8 +74,10 @@ fn invalid_key() -> ApiError {
     ApiError::new(ErrorCode::ApiKeyInvalid, "Invalid API key provided.")
 }
 
-/// The key's record, read from the database on every request: no instance keeps a copy, so a
-/// revoke (or the end of a rolled key's grace period) takes effect at once on all of them.
+/// The key's record by its hash. On PostgreSQL the store may answer from its key cache, which
+/// a revoke or roll flushes at once on this instance and, through `NOTIFY`, on the others
+/// (`store::key_cache`); a rolled key's grace period is checked here against the record on
+/// every request.
 async fn lookup(state: &AppState, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
     Ok(state
         .store

@@ -7,6 +7,7 @@
 //! sqlx type.
 
 mod group_commit;
+mod key_cache;
 mod sql;
 mod sql_access;
 mod sql_chain;
@@ -22,6 +23,7 @@ mod sql_reconcile;
 mod sql_webhooks;
 mod sql_x402;
 
+pub use key_cache::{CacheState, KeyCache, TTL as KEY_CACHE_TTL};
 pub use rialto_engine::store::*;
 pub use sql::{Backend, SqlStore};
 

@@ -20,6 +20,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 use super::group_commit::{GroupCommitter, NewIntent};
+use super::key_cache::KeyCache;
 use super::{
     ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page,
     Store, StoreError,
@@ -57,6 +58,8 @@ pub struct SqlStore {
     pub(super) writer: AnyPool,
     /// Batches intent creates into shared commits (see `group_commit`).
     committer: GroupCommitter,
+    /// API keys by hash, trusted only while revokes can be heard (`key_cache`).
+    pub(super) key_cache: Arc<KeyCache>,
     pub(super) backend: Backend,
     registry: Arc<AssetRegistry>,
 }
@@ -138,10 +141,15 @@ impl SqlStore {
             ),
             Backend::Postgres => GroupCommitter::spawn(pool.clone(), backend),
         };
+        let key_cache = KeyCache::new();
+        if backend == Backend::Postgres {
+            key_cache.listen(url);
+        }
         Ok(Self {
             pool,
             writer,
             committer,
+            key_cache,
             backend,
             registry,
         })
@@ -176,6 +184,10 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn key_cache(&self) -> &KeyCache {
+        &self.key_cache
     }
 
     /// The migrations this binary carries that the database has not applied, by version
@@ -566,14 +578,7 @@ impl Store for SqlStore {
     }
 
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-        ))
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .db()?;
-        row.as_ref().map(key_from_row).transpose()
+        self.key_cache.find(&self.pool, key_hash).await
     }
 
     async fn create_intent(

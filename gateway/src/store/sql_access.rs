@@ -1,14 +1,16 @@
 //! [`AccessStore`] on SQL: API keys and operator keys (roll, revoke, list) and pending settings
-//! changes. Nothing here is cached: a revoke committed by one instance is seen by the next
-//! request on every instance.
+//! changes. A key's revoke or roll flushes this store's key cache after its commit and, on
+//! PostgreSQL, notifies every other store in the same transaction (`key_cache.rs`). Operator
+//! keys and settings changes are not cached.
 
 use async_trait::async_trait;
 use rialto_core::id::{ApiKeyId, MerchantId, SettingsChangeId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::key_cache::CHANNEL as KEY_CHANNEL;
 use super::sql::{
-    insert_event, insert_idempotency, insert_key, key_from_row, SqlStore, KEY_COLUMNS,
+    insert_event, insert_idempotency, insert_key, key_from_row, Backend, SqlStore, KEY_COLUMNS,
 };
 use super::sql_compliance::{operator_key_from_row, OPERATOR_KEY_COLUMNS};
 use super::{
@@ -137,6 +139,27 @@ async fn retire(
     Ok(rows == 1)
 }
 
+impl SqlStore {
+    /// Tells every gateway on this PostgreSQL that a key changed: the notice is delivered when
+    /// `tx` commits (never if it rolls back), and each store's key cache flushes on it. The
+    /// caller flushes this store's own cache after the commit, before answering.
+    async fn key_changed(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: &ApiKeyId,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(KEY_CHANNEL)
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await
+                .db()?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl AccessStore for SqlStore {
     async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -198,7 +221,11 @@ impl AccessStore for SqlStore {
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
-        tx.commit().await.db()?;
+        self.key_changed(&mut tx, old).await?;
+        // Flushed even when the commit's outcome is unknown: a stale entry must not outlive it.
+        let committed = tx.commit().await.db();
+        self.key_cache.flush();
+        committed?;
         Ok(CasOutcome::Updated)
     }
 
@@ -223,7 +250,11 @@ impl AccessStore for SqlStore {
         if let Some(record) = idempotency {
             insert_idempotency(&mut tx, record).await?;
         }
-        tx.commit().await.db()?;
+        self.key_changed(&mut tx, id).await?;
+        // Flushed even when the commit's outcome is unknown: a stale entry must not outlive it.
+        let committed = tx.commit().await.db();
+        self.key_cache.flush();
+        committed?;
         Ok(CasOutcome::Updated)
     }
 
