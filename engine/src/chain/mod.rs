@@ -9,6 +9,7 @@
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.
 
+pub mod direct;
 pub mod policy;
 pub mod proof;
 pub mod rail;

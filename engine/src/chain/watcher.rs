@@ -335,9 +335,17 @@ async fn advance_pending(
     )
     .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))?;
     // Deposits are judged by the payment policy once confirmed, over everything received
-    // (several transfers may top an intent up); direct payments must cover the amount.
+    // (several transfers may top an intent up); a direct payment (reported, relayed, an
+    // exchange withdrawal) alone, by the same policy, as of its block (`super::direct`).
     let deposit = ptx.source == PaymentSource::Deposit;
-    if !deposit && intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
+    if !deposit {
+        let settings =
+            crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
+                .await?;
+        let mined_ms = i64::try_from(observed.block_timestamp)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        let judged = super::direct::judge(intent, &settings, paid.amount(), mined_ms);
         let subject = FundsSubject {
             chain: chain.caip2.clone(),
             // Every sender whose funds arrived, not only the first.
@@ -351,7 +359,7 @@ async fn advance_pending(
             account_holder: None,
             travel_rule: None,
         };
-        screen_received_funds(state, intent, subject, now_ms)
+        super::direct::apply(state, intent, judged, subject, now_ms)
             .await
             .map_err(FlowError::Screening)?;
     }
