@@ -321,12 +321,10 @@ async fn a_late_reported_transfer_within_the_window_reopens_the_intent_and_one_a
     let setup = start_clocked(1, Some(clock.clone())).await;
     let (app, chain) = (&setup.app, &setup.chain);
     settings(app, json!({"late_payment_window_secs": 3600})).await;
-    let create = |app: &TestApp| {
-        app.create_intent(json!({"amount": "25.00", "currency": "usd", "expires_in": 60,
-            "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
-    };
-    let late = create(app).await;
-    let too_late = create(app).await;
+    let body = json!({"amount": "25.00", "currency": "usd", "expires_in": 60,
+        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}});
+    let late = app.create_intent(body.clone()).await;
+    let too_late = app.create_intent(body).await;
     clock.advance_ms(120_000);
     let expired =
         rialto_gateway::workers::expire_due_intents(app.store.as_ref(), clock.as_ref())

@@ -70,7 +70,23 @@ pub fn judge(
             minimum: minimum.normalize(),
         };
     }
+    // An expired intent that already gave funds back (a deposit refunded by the policy) is
+    // never reopened: what arrives late is the merchant's to return.
+    let reopenable = intent.amount_refunded <= Decimal::ZERO;
     match decide(&seen, settings, received, true, mined_ms) {
+        Decision::Fund { .. } | Decision::Reopen { .. }
+            if intent.status == PaymentStatus::Expired && !reopenable =>
+        {
+            Judged::Owed {
+                detail: PaymentDetail {
+                    kind: Kind::Late,
+                    resolution: Resolution::OwedByMerchant,
+                    expected: expected.normalize(),
+                    received: received.normalize(),
+                    refund: received.normalize(),
+                },
+            }
+        }
         Decision::Fund { detail } => Judged::Fund {
             detail: detail.map(|d| owed_if_refunded(d, expected)),
         },
@@ -293,6 +309,16 @@ mod tests {
             (X, &settings, "50", EXPIRES + 10, ("too_low", None)),
             (S, &settings, "100", T0, ("refused", None)),
         ];
+        let mut refunded = intent(X);
+        refunded.amount_refunded = d("10");
+        assert_eq!(
+            summary(&judge(&refunded, &settings, d("100"), EXPIRES + 10)),
+            (
+                "owed",
+                Some((Kind::Late, Resolution::OwedByMerchant, d("100")))
+            ),
+            "an intent that gave funds back is never reopened"
+        );
         for (i, (status, settings, received, mined, want)) in rows.into_iter().enumerate() {
             let judged = judge(&intent(status), settings, d(received), mined);
             let (got, detail) = summary(&judged);

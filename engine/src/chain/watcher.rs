@@ -17,8 +17,8 @@ use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
 use super::rail::FlowError;
-use super::{block_i64, covers, Chain};
-use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use super::{block_i64, Chain};
+use crate::compliance::flow::FundsSubject;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::{IntentChange, PaymentTransaction};
