@@ -174,7 +174,7 @@ async fn an_underpaid_reported_transfer_within_tolerance_succeeds_and_a_shorter_
     )
     .await;
     assert!(
-        refused["error"]["message"].as_str().unwrap().contains("24.5"),
+        refused["message"].as_str().unwrap().contains("24.5"),
         "names the least accepted: {refused}"
     );
     assert_eq!(status_of(app, &short).await, "awaiting_funds");
