@@ -53,7 +53,12 @@ async fn latest_tx(chain: &ChainManifest) -> String {
         .unwrap_or_default()
 }
 
-async fn report(app: &TestApp, chain: &ChainManifest, intent: &Value, hash: &str) -> reqwest::Response {
+async fn report(
+    app: &TestApp,
+    chain: &ChainManifest,
+    intent: &Value,
+    hash: &str,
+) -> reqwest::Response {
     let id = intent["id"].as_str().unwrap();
     app.post(&format!("/v1/payment_intents/{id}/transactions"), app.sk())
         .json(&json!({"tx_hash": hash, "signature": payer_proof(chain, 0, id, hash).await}))
@@ -163,7 +168,10 @@ async fn an_underpaid_reported_transfer_within_tolerance_succeeds_and_a_shorter_
         kind_and_resolution(&d),
         (Some("underpaid"), Some("accepted"), Some("0"))
     );
-    assert_eq!((d["expected"].as_str(), d["received"].as_str()), (Some("25"), Some("24.6")));
+    assert_eq!(
+        (d["expected"].as_str(), d["received"].as_str()),
+        (Some("25"), Some("24.6"))
+    );
 
     let short = intent(app, "25.00").await;
     let hash = pay(chain, MERCHANT, 24_000_000).await; // 4 % short
@@ -187,7 +195,10 @@ async fn an_underpaid_reported_transfer_within_tolerance_succeeds_and_a_shorter_
     );
     let balance: Value = app.get_json("/v1/balance").await;
     assert_eq!(balance["settled"][0]["amount"], "24.6", "{balance}");
-    assert!(event_types(app).await.iter().any(|e| e == "payment_intent.underpaid_accepted"));
+    assert!(event_types(app)
+        .await
+        .iter()
+        .any(|e| e == "payment_intent.underpaid_accepted"));
     assert_ledger_balanced(app).await;
 }
 
@@ -207,7 +218,10 @@ async fn an_overpaid_reported_transfer_is_settled_and_its_surplus_shown_as_owed_
     );
     let balance: Value = app.get_json("/v1/balance").await;
     assert_eq!(balance["settled"][0]["amount"], "30", "{balance}");
-    assert!(event_types(app).await.iter().any(|e| e == "payment_intent.overpaid_surplus_owed"));
+    assert!(event_types(app)
+        .await
+        .iter()
+        .any(|e| e == "payment_intent.overpaid_surplus_owed"));
     assert_ledger_balanced(app).await;
 }
 
@@ -237,12 +251,19 @@ async fn an_overpaid_authorization_to_the_deposit_address_returns_its_surplus_an
         "authorization_amount_too_high",
     )
     .await;
-    assert_eq!(usdc_balance(chain, &payer).await, payer_before, "nothing moved");
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before,
+        "nothing moved"
+    );
 
     // The same 30 made out to the intent's deposit address: relayed, the surplus returned.
     let deposit = deposit_address(app, &paying).await;
     auth.to = Address::parse(&deposit, ChainNamespace::Eip155).unwrap();
-    assert_eq!(submit(app, chain, &paying, &domain, &auth).await.status(), 202);
+    assert_eq!(
+        submit(app, chain, &paying, &domain, &auth).await.status(),
+        202
+    );
     wait_for(app, &paying, "succeeded").await;
     let id = paying["id"].as_str().unwrap();
     let refunds = wait_for_refunds(app, id).await;
@@ -260,7 +281,10 @@ async fn an_overpaid_authorization_to_the_deposit_address_returns_its_surplus_an
     let within = intent(app, "10.00").await;
     let (domain, mut auth) = authorization_for(app, chain, &within).await;
     auth.value = U256::from(9_900_000u64);
-    assert_eq!(submit(app, chain, &within, &domain, &auth).await.status(), 202);
+    assert_eq!(
+        submit(app, chain, &within, &domain, &auth).await.status(),
+        202
+    );
     wait_for(app, &within, "succeeded").await;
     assert_eq!(
         kind_and_resolution(&detail(app, &within).await),
@@ -326,10 +350,9 @@ async fn a_late_reported_transfer_within_the_window_reopens_the_intent_and_one_a
     let late = app.create_intent(body.clone()).await;
     let too_late = app.create_intent(body).await;
     clock.advance_ms(120_000);
-    let expired =
-        rialto_gateway::workers::expire_due_intents(app.store.as_ref(), clock.as_ref())
-            .await
-            .unwrap();
+    let expired = rialto_gateway::workers::expire_due_intents(app.store.as_ref(), clock.as_ref())
+        .await
+        .unwrap();
     assert_eq!(expired, 2);
 
     // Mined two minutes after the intent was made: late, within the hour's window.
@@ -361,10 +384,16 @@ async fn a_late_reported_transfer_within_the_window_reopens_the_intent_and_one_a
     )
     .await;
     let events = event_types(app).await;
-    for kind in ["payment_intent.late_accepted", "payment_intent.late_refund_owed"] {
+    for kind in [
+        "payment_intent.late_accepted",
+        "payment_intent.late_refund_owed",
+    ] {
         assert!(events.iter().any(|e| e == kind), "{kind} in {events:?}");
     }
     let balance: Value = app.get_json("/v1/balance").await;
-    assert_eq!(balance["settled"][0]["amount"], "25", "only the accepted one is booked: {balance}");
+    assert_eq!(
+        balance["settled"][0]["amount"], "25",
+        "only the accepted one is booked: {balance}"
+    );
     assert_ledger_balanced(app).await;
 }

@@ -57,7 +57,9 @@ pub fn judge(
     // Funds mined before the intent expired were on time, whether or not the expiry worker
     // has run since; funds mined after it are late, whether or not it has.
     seen.status = match intent.status {
-        PaymentStatus::AwaitingFunds | PaymentStatus::Expired if mined_ms <= intent.expires_at_ms => {
+        PaymentStatus::AwaitingFunds | PaymentStatus::Expired
+            if mined_ms <= intent.expires_at_ms =>
+        {
             PaymentStatus::AwaitingFunds
         }
         PaymentStatus::AwaitingFunds | PaymentStatus::Expired => PaymentStatus::Expired,
@@ -155,7 +157,9 @@ pub async fn apply(
                 let Ok(next) = intent.transition(PaymentEvent::LateFundsAccepted, now_ms) else {
                     return Ok(false);
                 };
-                let late = detail.clone().unwrap_or_else(|| late_accepted(intent, &subject));
+                let late = detail
+                    .clone()
+                    .unwrap_or_else(|| late_accepted(intent, &subject));
                 if !super::policy::note(state, intent, Some(next.clone()), late.clone(), now_ms)
                     .await
                     .map_err(|e| EngineError::internal(&e))?
@@ -172,11 +176,9 @@ pub async fn apply(
             screen_received_funds(state, &open, subject, now_ms).await?;
             Ok(true)
         }
-        Judged::Owed { detail } => {
-            super::policy::note(state, intent, None, detail, now_ms)
-                .await
-                .map_err(|e| EngineError::internal(&e))
-        }
+        Judged::Owed { detail } => super::policy::note(state, intent, None, detail, now_ms)
+            .await
+            .map_err(|e| EngineError::internal(&e)),
         Judged::TooLow { .. } | Judged::Refused => Ok(false),
     }
 }
@@ -272,7 +274,10 @@ mod tests {
                 &settings,
                 "98.5",
                 T0,
-                ("fund", Some((Kind::Underpaid, Resolution::Accepted, d("0")))),
+                (
+                    "fund",
+                    Some((Kind::Underpaid, Resolution::Accepted, d("0"))),
+                ),
             ),
             (W, &settings, "97.99", T0, ("too_low", None)),
             (
@@ -280,7 +285,10 @@ mod tests {
                 &settings,
                 "120",
                 T0,
-                ("fund", Some((Kind::Overpaid, Resolution::OwedByMerchant, d("20")))),
+                (
+                    "fund",
+                    Some((Kind::Overpaid, Resolution::OwedByMerchant, d("20"))),
+                ),
             ),
             (
                 W,
@@ -304,7 +312,10 @@ mod tests {
                 &settings,
                 "100",
                 EXPIRES + 3_600_001,
-                ("owed", Some((Kind::Late, Resolution::OwedByMerchant, d("100")))),
+                (
+                    "owed",
+                    Some((Kind::Late, Resolution::OwedByMerchant, d("100"))),
+                ),
             ),
             (X, &settings, "50", EXPIRES + 10, ("too_low", None)),
             (S, &settings, "100", T0, ("refused", None)),

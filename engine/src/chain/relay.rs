@@ -72,6 +72,9 @@ pub async fn pays_deposit_address(
     let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
         return Ok(false);
     };
-    let hex = deposit.address.trim_start_matches("0x").to_ascii_lowercase();
+    let hex = deposit
+        .address
+        .trim_start_matches("0x")
+        .to_ascii_lowercase();
     Ok(hex.len() == 40 && leg.raw_tx.to_ascii_lowercase().contains(&hex))
 }

@@ -146,13 +146,17 @@ async fn verify<'a>(
     // (a batch, someone's relayed authorization) are not theirs to claim.
     let paid = Money::from_base_units(observed.units_from(&payer), asset.currency())
         .map_err(|e| EngineError::internal(&e))?;
-    let settings = crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
-        .await?;
+    let settings =
+        crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
     let judged = direct::judge(intent, &settings, paid.amount(), mined_ms(&observed));
     match &judged {
         Judged::TooLow { minimum } => return Err(direct::too_low(intent, paid.amount(), *minimum)),
         Judged::Refused if !super::one_for_one(intent) => {
-            return Err(direct::too_low(intent, paid.amount(), intent.amount.amount()))
+            return Err(direct::too_low(
+                intent,
+                paid.amount(),
+                intent.amount.amount(),
+            ))
         }
         _ => {}
     }

@@ -524,8 +524,9 @@ async fn authorization_terms(
     intent: &PaymentIntent,
     auth: &Authorization,
 ) -> Result<(Address, U256), ApiError> {
-    let settings = rialto_engine::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
-        .await?;
+    let settings =
+        rialto_engine::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
+            .await?;
     let amount = intent_units(intent)?;
     let minimum = Money::parse(
         &settings
@@ -545,7 +546,8 @@ async fn authorization_terms(
         return Ok((auth.to, U256::from(minimum)));
     }
     let overpays = auth.value > U256::from(amount);
-    if overpays && auth.to == intent.settlement.address
+    if overpays
+        && auth.to == intent.settlement.address
         && settings.overpaid == rialto_engine::settings::OverpaidPolicy::RefundSurplus
     {
         return Err(ApiError::new(
