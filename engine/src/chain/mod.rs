@@ -207,13 +207,6 @@ impl Chains {
     }
 }
 
-/// Whether `paid` (of the intent's settlement asset) covers the intent. A stablecoin pays an
-/// intent in its own fiat unit one for one; anything else needs a quote (the router), so it
-/// does not count here.
-pub fn covers(intent: &PaymentIntent, paid: &Money) -> bool {
-    one_for_one(intent) && paid.amount() >= intent.amount.amount()
-}
-
 /// The `network_fee` postings of mined legs sent on behalf of a merchant: the gas each paid, in
 /// the chain's native asset. Legs not mined yet (no fee known) post nothing.
 pub fn fee_postings(

@@ -339,29 +339,7 @@ async fn advance_pending(
     // exchange withdrawal) alone, by the same policy, as of its block (`super::direct`).
     let deposit = ptx.source == PaymentSource::Deposit;
     if !deposit {
-        let settings =
-            crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
-                .await?;
-        let mined_ms = i64::try_from(observed.block_timestamp)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
-        let judged = super::direct::judge(intent, &settings, paid.amount(), mined_ms);
-        let subject = FundsSubject {
-            chain: chain.caip2.clone(),
-            // Every sender whose funds arrived, not only the first.
-            payer_addresses: observed.sender_texts(),
-            asset: Some(intent.settlement.asset.code.clone()),
-            amount: Some(paid.to_amount_string()),
-            tx_hash: Some(observed.tx_hash.clone()),
-            payer_name: None,
-            payer_country: None,
-            payer_identifiers: Default::default(),
-            account_holder: None,
-            travel_rule: None,
-        };
-        super::direct::apply(state, intent, judged, subject, now_ms)
-            .await
-            .map_err(FlowError::Screening)?;
+        judge_direct(state, chain, intent, &paid, &observed, now_ms).await?;
     }
     ptx.status = PaymentTxStatus::Confirmed;
     ptx.amount = paid.to_amount_string();
@@ -382,6 +360,41 @@ async fn advance_pending(
         super::policy::apply(state, chain, intent, now_ms).await?;
     }
     Ok(true)
+}
+
+/// The payment policy on a confirmed direct payment (reported, relayed, an exchange
+/// withdrawal): funds the intent, reopens it, or records what the merchant owes.
+async fn judge_direct(
+    state: &Engine,
+    chain: &Chain,
+    intent: &PaymentIntent,
+    paid: &Money,
+    observed: &ObservedTransfer,
+    now_ms: i64,
+) -> Result<(), FlowError> {
+    let settings =
+        crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    let mined_ms = i64::try_from(observed.block_timestamp)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    let judged = super::direct::judge(intent, &settings, paid.amount(), mined_ms);
+    let subject = FundsSubject {
+        chain: chain.caip2.clone(),
+        // Every sender whose funds arrived, not only the first.
+        payer_addresses: observed.sender_texts(),
+        asset: Some(intent.settlement.asset.code.clone()),
+        amount: Some(paid.to_amount_string()),
+        tx_hash: Some(observed.tx_hash.clone()),
+        payer_name: None,
+        payer_country: None,
+        payer_identifiers: Default::default(),
+        account_holder: None,
+        travel_rule: None,
+    };
+    super::direct::apply(state, intent, judged, subject, now_ms)
+        .await
+        .map_err(FlowError::Screening)?;
+    Ok(())
 }
 
 /// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash
