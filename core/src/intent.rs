@@ -262,6 +262,10 @@ pub enum PaymentResolution {
     Refunded,
     /// The payment is accepted and the surplus goes back to the payer.
     SurplusRefunded,
+    /// The funds the policy would give back (an over-payment's surplus, a payment too late to
+    /// accept) went straight to the merchant's own address, where Rialto cannot move them: the
+    /// merchant owes `refund` to the payer and returns it itself (`docs/money.md`).
+    OwedByMerchant,
 }
 
 /// `payment_detail` of an intent: amounts are in the settlement asset's whole units.
@@ -287,15 +291,19 @@ impl PaymentDetail {
         match (self.kind, self.resolution) {
             (K::Underpaid, R::Accepted) => "payment_intent.underpaid_accepted",
             (K::Underpaid, R::AwaitingTopUp) => "payment_intent.underpaid_awaiting_top_up",
-            (K::Underpaid, R::Refunded | R::SurplusRefunded) => "payment_intent.underpaid_refunded",
+            (K::Underpaid, R::Refunded | R::SurplusRefunded | R::OwedByMerchant) => {
+                "payment_intent.underpaid_refunded"
+            }
             (K::Overpaid, R::Accepted | R::AwaitingTopUp) => "payment_intent.overpaid_kept",
             (K::Overpaid, R::Refunded | R::SurplusRefunded) => {
                 "payment_intent.overpaid_surplus_refunded"
             }
+            (K::Overpaid, R::OwedByMerchant) => "payment_intent.overpaid_surplus_owed",
             (K::Late, R::Accepted | R::AwaitingTopUp | R::SurplusRefunded) => {
                 "payment_intent.late_accepted"
             }
             (K::Late, R::Refunded) => "payment_intent.late_refunded",
+            (K::Late, R::OwedByMerchant) => "payment_intent.late_refund_owed",
         }
     }
 }

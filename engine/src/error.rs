@@ -83,6 +83,9 @@ pub enum ErrorCode {
     AuthorizationSignerMismatch,
     AuthorizationWrongRecipient,
     AuthorizationAmountTooLow,
+    /// More than the amount, made out to the merchant's own address, while the merchant's
+    /// policy refunds surpluses: Rialto could not give the surplus back.
+    AuthorizationAmountTooHigh,
     AuthorizationNotYetValid,
     AuthorizationExpired,
     AuthorizationWrongChain,
@@ -180,6 +183,7 @@ impl ErrorCode {
             ErrorCode::AuthorizationSignerMismatch => "authorization_signer_mismatch",
             ErrorCode::AuthorizationWrongRecipient => "authorization_wrong_recipient",
             ErrorCode::AuthorizationAmountTooLow => "authorization_amount_too_low",
+            ErrorCode::AuthorizationAmountTooHigh => "authorization_amount_too_high",
             ErrorCode::AuthorizationNotYetValid => "authorization_not_yet_valid",
             ErrorCode::AuthorizationExpired => "authorization_expired",
             ErrorCode::AuthorizationWrongChain => "authorization_wrong_chain",

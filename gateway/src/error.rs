@@ -105,6 +105,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::AuthorizationSignerMismatch
         | C::AuthorizationWrongRecipient
         | C::AuthorizationAmountTooLow
+        | C::AuthorizationAmountTooHigh
         | C::AuthorizationNotYetValid
         | C::AuthorizationExpired
         | C::AuthorizationWrongChain

@@ -9,6 +9,7 @@
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.
 
+pub mod direct;
 pub mod policy;
 pub mod proof;
 pub mod rail;
@@ -204,13 +205,6 @@ impl Chains {
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
-}
-
-/// Whether `paid` (of the intent's settlement asset) covers the intent. A stablecoin pays an
-/// intent in its own fiat unit one for one; anything else needs a quote (the router), so it
-/// does not count here.
-pub fn covers(intent: &PaymentIntent, paid: &Money) -> bool {
-    one_for_one(intent) && paid.amount() >= intent.amount.amount()
 }
 
 /// The `network_fee` postings of mined legs sent on behalf of a merchant: the gas each paid, in

@@ -60,6 +60,8 @@ fn detail(
     let refund = match resolution {
         Resolution::Refunded => received,
         Resolution::SurplusRefunded => received - expected,
+        // Only the direct-payment policy (`super::direct`) owes; it sets its own refund.
+        Resolution::OwedByMerchant => received,
         Resolution::Accepted | Resolution::AwaitingTopUp => Decimal::ZERO,
     };
     PaymentDetail {
@@ -267,7 +269,7 @@ pub async fn apply(
 const REOPEN_MS: i64 = 15 * 60 * 1000;
 
 /// Records the policy's decision on the intent (with its own event) when it is news.
-async fn note(
+pub(super) async fn note(
     state: &Engine,
     intent: &PaymentIntent,
     next: Option<PaymentIntent>,

@@ -17,12 +17,17 @@ pub const RELAY_PAYER_PENDING: &str = "eip3009";
 /// Binds a stored relay leg's transaction to its intent (idempotent); `transaction_already_used`
 /// if another intent holds it. The payer and amount
 /// are read again from the chain when it confirms; these are only what the leg says.
+/// A relay made out to the intent's deposit address is not bound here: the deposit watcher
+/// attributes it like any transfer into that address, and the deposit policy judges it.
 pub async fn claim_relay(
     state: &Engine,
     intent: &PaymentIntent,
     chain: &Chain,
     leg: &ChainTransfer,
 ) -> Result<(), EngineError> {
+    if pays_deposit_address(state, intent, leg).await? {
+        return Ok(());
+    }
     let asset = &intent.settlement.asset;
     let units: u128 = leg
         .draft
@@ -55,4 +60,21 @@ pub async fn claim_relay(
         return Err(super::report::already_used());
     }
     Ok(())
+}
+
+/// Whether a relay leg's authorization pays the intent's deposit address: its calldata names
+/// that address (ABI-encoded, 20 bytes, lower-case hex in the signed transaction).
+pub async fn pays_deposit_address(
+    state: &Engine,
+    intent: &PaymentIntent,
+    leg: &ChainTransfer,
+) -> Result<bool, EngineError> {
+    let Some(deposit) = state.store.get_deposit_address(&intent.id).await? else {
+        return Ok(false);
+    };
+    let hex = deposit
+        .address
+        .trim_start_matches("0x")
+        .to_ascii_lowercase();
+    Ok(hex.len() == 40 && leg.raw_tx.to_ascii_lowercase().contains(&hex))
 }

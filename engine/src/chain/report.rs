@@ -10,8 +10,9 @@ use rialto_core::address::Address;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
-use super::{covers, Chain, EIP3009_RELAY};
-use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use super::direct::{self, Judged};
+use super::{Chain, EIP3009_RELAY};
+use crate::compliance::flow::FundsSubject;
 use crate::error::{EngineError, ErrorCode};
 use crate::services::Engine;
 use crate::store::PaymentTransaction;
@@ -75,6 +76,8 @@ struct Proven<'a> {
     observed: ObservedTransfer,
     payer: Address,
     paid: Money,
+    /// The merchant's payment policy on it (`super::direct`).
+    judged: Judged,
 }
 
 /// Verifies the reported transaction on the intent's settlement chain and the payer's proof
@@ -143,25 +146,34 @@ async fn verify<'a>(
     // (a batch, someone's relayed authorization) are not theirs to claim.
     let paid = Money::from_base_units(observed.units_from(&payer), asset.currency())
         .map_err(|e| EngineError::internal(&e))?;
-    if !covers(intent, &paid) {
-        return Err(EngineError::new(
-            ErrorCode::TransactionAmountTooLow,
-            format!(
-                "The transaction paid {} {}; this intent needs {} {}.",
-                paid.to_amount_string(),
-                asset.code,
-                intent.amount.to_amount_string(),
-                intent.amount.currency().code()
-            ),
-        )
-        .param("tx_hash"));
+    let settings =
+        crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    let judged = direct::judge(intent, &settings, paid.amount(), mined_ms(&observed));
+    match &judged {
+        Judged::TooLow { minimum } => return Err(direct::too_low(intent, paid.amount(), *minimum)),
+        Judged::Refused if !super::one_for_one(intent) => {
+            return Err(direct::too_low(
+                intent,
+                paid.amount(),
+                intent.amount.amount(),
+            ))
+        }
+        _ => {}
     }
     Ok(Proven {
         chain,
         observed,
         payer,
         paid,
+        judged,
     })
+}
+
+/// When the transfer's block was mined: when the funds reached the merchant.
+fn mined_ms(observed: &ObservedTransfer) -> i64 {
+    i64::try_from(observed.block_timestamp)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
 }
 
 /// Binds the observed transfer to the intent (once, against every other intent) and screens
@@ -176,6 +188,7 @@ async fn bind(
         observed,
         payer,
         paid,
+        judged,
     } = proven;
     let asset = &intent.settlement.asset;
     let chain_id = asset.id.chain().to_string();
@@ -186,23 +199,24 @@ async fn bind(
         .await?
         .iter()
         .any(|p| p.chain_id == chain_id && p.tx_hash == observed.tx_hash);
-    if already_ours || intent.status != PaymentStatus::AwaitingFunds {
-        if already_ours {
-            // A retry of a report that already went through: answer as it stands.
-            return Ok(Reported::Screened(intent.clone()));
-        }
+    if already_ours {
+        // A retry of a report that already went through: answer as it stands.
+        return Ok(Reported::Screened(intent.clone()));
+    }
+    // An expired intent still hears of a payment: the late-payment policy reopens it or
+    // records what the merchant owes the payer (`super::direct`).
+    if judged == Judged::Refused
+        || !matches!(
+            intent.status,
+            PaymentStatus::AwaitingFunds | PaymentStatus::Expired
+        )
+    {
         return Err(EngineError::new(
             ErrorCode::PaymentIntentUnexpectedState,
             format!(
                 "This payment intent is {}; it takes no new payment.",
                 intent.status
             ),
-        ));
-    }
-    if now > intent.expires_at_ms {
-        return Err(EngineError::new(
-            ErrorCode::PaymentIntentUnexpectedState,
-            "This payment intent's funding window has closed.",
         ));
     }
     // The gateway's own transfers (sweeps, payouts, relays of other intents) and anything
@@ -218,11 +232,8 @@ async fn bind(
             return Err(already_used());
         }
     }
-    let mined_ms = i64::try_from(observed.block_timestamp)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1000);
     // A minute of slack for the chain's clock against ours.
-    if mined_ms < intent.created_at_ms - 60_000 {
+    if mined_ms(&observed) < intent.created_at_ms - 60_000 {
         return Err(EngineError::new(
             ErrorCode::TransactionPredatesIntent,
             "That transaction was mined before this payment intent was created.",
@@ -269,6 +280,11 @@ async fn bind(
         account_holder: None,
         travel_rule: None,
     };
-    let outcome = screen_received_funds(state, intent, subject, now).await?;
-    Ok(Reported::Screened(outcome.intent().clone()))
+    direct::apply(state, intent, judged, subject, now).await?;
+    let current = state
+        .store
+        .get_intent_unscoped(&intent.id)
+        .await?
+        .unwrap_or_else(|| intent.clone());
+    Ok(Reported::Screened(current))
 }

@@ -17,8 +17,8 @@ use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
 use super::rail::FlowError;
-use super::{block_i64, covers, Chain};
-use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use super::{block_i64, Chain};
+use crate::compliance::flow::FundsSubject;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::{IntentChange, PaymentTransaction};
@@ -335,25 +335,11 @@ async fn advance_pending(
     )
     .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))?;
     // Deposits are judged by the payment policy once confirmed, over everything received
-    // (several transfers may top an intent up); direct payments must cover the amount.
+    // (several transfers may top an intent up); a direct payment (reported, relayed, an
+    // exchange withdrawal) alone, by the same policy, as of its block (`super::direct`).
     let deposit = ptx.source == PaymentSource::Deposit;
-    if !deposit && intent.status == PaymentStatus::AwaitingFunds && covers(intent, &paid) {
-        let subject = FundsSubject {
-            chain: chain.caip2.clone(),
-            // Every sender whose funds arrived, not only the first.
-            payer_addresses: observed.sender_texts(),
-            asset: Some(intent.settlement.asset.code.clone()),
-            amount: Some(paid.to_amount_string()),
-            tx_hash: Some(observed.tx_hash.clone()),
-            payer_name: None,
-            payer_country: None,
-            payer_identifiers: Default::default(),
-            account_holder: None,
-            travel_rule: None,
-        };
-        screen_received_funds(state, intent, subject, now_ms)
-            .await
-            .map_err(FlowError::Screening)?;
+    if !deposit {
+        judge_direct(state, chain, intent, &paid, &observed, now_ms).await?;
     }
     ptx.status = PaymentTxStatus::Confirmed;
     ptx.amount = paid.to_amount_string();
@@ -374,6 +360,41 @@ async fn advance_pending(
         super::policy::apply(state, chain, intent, now_ms).await?;
     }
     Ok(true)
+}
+
+/// The payment policy on a confirmed direct payment (reported, relayed, an exchange
+/// withdrawal): funds the intent, reopens it, or records what the merchant owes.
+async fn judge_direct(
+    state: &Engine,
+    chain: &Chain,
+    intent: &PaymentIntent,
+    paid: &Money,
+    observed: &ObservedTransfer,
+    now_ms: i64,
+) -> Result<(), FlowError> {
+    let settings =
+        crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    let mined_ms = i64::try_from(observed.block_timestamp)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    let judged = super::direct::judge(intent, &settings, paid.amount(), mined_ms);
+    let subject = FundsSubject {
+        chain: chain.caip2.clone(),
+        // Every sender whose funds arrived, not only the first.
+        payer_addresses: observed.sender_texts(),
+        asset: Some(intent.settlement.asset.code.clone()),
+        amount: Some(paid.to_amount_string()),
+        tx_hash: Some(observed.tx_hash.clone()),
+        payer_name: None,
+        payer_country: None,
+        payer_identifiers: Default::default(),
+        account_holder: None,
+        travel_rule: None,
+    };
+    super::direct::apply(state, intent, judged, subject, now_ms)
+        .await
+        .map_err(FlowError::Screening)?;
+    Ok(())
 }
 
 /// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash

@@ -53,7 +53,7 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 34] = [
+pub const EVENT_TYPES: [&str; 36] = [
     "payment_intent.created",
     "payment_intent.converting",
     "payment_intent.failed",
@@ -73,6 +73,8 @@ pub const EVENT_TYPES: [&str; 34] = [
     "payment_intent.overpaid_surplus_refunded",
     "payment_intent.late_accepted",
     "payment_intent.late_refunded",
+    "payment_intent.overpaid_surplus_owed",
+    "payment_intent.late_refund_owed",
     "refund.created",
     "refund.succeeded",
     "refund.failed",

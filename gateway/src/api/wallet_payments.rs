@@ -276,7 +276,8 @@ pub struct AuthorizationParams {
     /// The payer's address (the authorization's `from`); mixed case must be EIP-55.
     #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub from: String,
-    /// Defaults to the intent's settlement address; anything else is refused.
+    /// Defaults to the intent's settlement address; the intent's deposit address (once issued)
+    /// is accepted too, and anything else refused.
     #[schema(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub to: Option<String>,
     /// Base units, as a decimal string.
@@ -493,11 +494,12 @@ pub async fn submit_authorization(
     let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(&state, chain)?;
     let asset = &intent.settlement.asset;
+    let (to, min_value) = authorization_terms(&state, &intent, &auth).await?;
     let expected = ExpectedPayment {
         chain_id: evm.chain_id,
         token: asset.contract,
-        to: intent.settlement.address,
-        min_value: U256::from(intent_units(&intent)?),
+        to,
+        min_value,
         nonce: eip3009::intent_nonce(&reference, evm.chain_id, &asset.contract),
         relayer: relayer_address,
     };
@@ -509,6 +511,55 @@ pub async fn submit_authorization(
     let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
     let tx_hash = relay_for_intent(&state, &intent, chain, hot, calldata, units).await?;
     Ok(relayed(&intent, chain, &tx_hash))
+}
+
+/// Where an authorization may pay the intent and the least it must move, per the merchant's
+/// payment policy (`docs/money.md`): at least the amount less the under-payment tolerance; to
+/// the settlement address, or to the intent's deposit address (if one was issued), where the
+/// deposit policy judges it. More than the amount to the settlement address while the merchant
+/// refunds surpluses is refused (`authorization_amount_too_high`): the surplus would be the
+/// merchant's, and Rialto could not give it back.
+async fn authorization_terms(
+    state: &AppState,
+    intent: &PaymentIntent,
+    auth: &Authorization,
+) -> Result<(Address, U256), ApiError> {
+    let settings =
+        rialto_engine::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode)
+            .await?;
+    let amount = intent_units(intent)?;
+    let minimum = Money::parse(
+        &settings
+            .minimum_accepted(intent.amount.amount())
+            .normalize()
+            .to_string(),
+        intent.settlement.asset.currency(),
+    )
+    .and_then(|m| m.to_base_units())
+    // More decimals than the asset has (an odd tolerance): the exact amount is always enough.
+    .unwrap_or(amount);
+    let deposit = match state.store.get_deposit_address(&intent.id).await? {
+        Some(d) => Address::parse(&d.address, ChainNamespace::Eip155).ok(),
+        None => None,
+    };
+    if deposit.is_some_and(|d| d == auth.to) {
+        return Ok((auth.to, U256::from(minimum)));
+    }
+    let overpays = auth.value > U256::from(amount);
+    if overpays
+        && auth.to == intent.settlement.address
+        && settings.overpaid == rialto_engine::settings::OverpaidPolicy::RefundSurplus
+    {
+        return Err(ApiError::new(
+            ErrorCode::AuthorizationAmountTooHigh,
+            "The authorization moves more than the intent amount to the merchant's address, and \
+             this merchant refunds surpluses: authorize exactly the amount, or make it out to the \
+             intent's deposit address (POST /v1/payment_intents/{id}/deposit_address), from \
+             which the surplus is returned.",
+        )
+        .param("value"));
+    }
+    Ok((intent.settlement.address, U256::from(minimum)))
 }
 
 /// The chain's relaying wallet and its address.
