@@ -17,6 +17,7 @@ pub mod money;
 pub mod payer;
 pub mod quote;
 pub mod reconcile;
+pub mod relay_queue;
 pub mod x402;
 
 use async_trait::async_trait;
@@ -506,6 +507,10 @@ pub enum PaymentSource {
     Transaction,
     /// An EIP-3009 authorization the gateway relayed.
     Authorization,
+    /// One EIP-3009 authorization of a `BatchRelayer` transaction that carries several: the
+    /// row's payer and amount are the authorization's (its `AuthorizationUsed` was in the
+    /// receipt), and only that payer's transfer to the settlement address counts for it.
+    BatchAuthorization,
     /// Seen arriving at the intent's deposit address.
     Deposit,
     /// A withdrawal from the payer's exchange account.
@@ -522,6 +527,7 @@ impl PaymentSource {
         match self {
             PaymentSource::Transaction => "transaction",
             PaymentSource::Authorization => "authorization",
+            PaymentSource::BatchAuthorization => "batch_authorization",
             PaymentSource::Deposit => "deposit",
             PaymentSource::Exchange => "exchange",
             PaymentSource::Route => "route",
@@ -533,6 +539,7 @@ impl PaymentSource {
         [
             PaymentSource::Transaction,
             PaymentSource::Authorization,
+            PaymentSource::BatchAuthorization,
             PaymentSource::Deposit,
             PaymentSource::Exchange,
             PaymentSource::Route,
@@ -708,6 +715,7 @@ pub trait Store:
     + reconcile::ReconcileStore
     + access::AccessStore
     + x402::X402Store
+    + relay_queue::RelayQueueStore
     + payer::PayerDetailsStore
     + Send
     + Sync
