@@ -87,8 +87,9 @@ impl ChainSet {
         lanes: Vec<SigningKey>,
         settings: &BatchRelayConfig,
     ) -> anyhow::Result<()> {
-        let lanes = NonceLanes::new(lanes)
-            .with_context(|| format!("{}: batch relaying needs at least one lane key", evm.caip2))?;
+        let lanes = NonceLanes::new(lanes).with_context(|| {
+            format!("{}: batch relaying needs at least one lane key", evm.caip2)
+        })?;
         let batch = Arc::get_mut(&mut self.batch).context("batch relays are built once")?;
         batch.insert(
             evm.livemode,

@@ -110,7 +110,8 @@ pub trait RelayQueueStore: Send + Sync + 'static {
     ) -> Result<Option<RelayItem>, StoreError>;
 
     /// Queued rows of a chain, oldest first.
-    async fn queued_relays(&self, chain_id: &str, limit: u32) -> Result<Vec<RelayItem>, StoreError>;
+    async fn queued_relays(&self, chain_id: &str, limit: u32)
+        -> Result<Vec<RelayItem>, StoreError>;
 
     /// Binds each of `intents` still `queued` to `batch_id` (in that order) and answers the
     /// batch's items as they now stand. Rows another gateway took meanwhile are left out.

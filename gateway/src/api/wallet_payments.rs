@@ -657,7 +657,10 @@ async fn relay_batched(
                 )
             })?;
     match outcome {
-        Q::Relayed { tx_hash } | Q::InFlight { tx_hash: Some(tx_hash) } => Ok(tx_hash),
+        Q::Relayed { tx_hash }
+        | Q::InFlight {
+            tx_hash: Some(tx_hash),
+        } => Ok(tx_hash),
         Q::InFlight { tx_hash: None } => Err(ApiError::new(
             ErrorCode::ChainUnavailable,
             "The authorization is queued for relaying; submit it again to follow it.",

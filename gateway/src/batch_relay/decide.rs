@@ -46,16 +46,20 @@ pub(super) async fn decide_batch(
             }
             let token = Address::parse(&items[0].token, rialto_core::ChainNamespace::Eip155)
                 .map_err(|e| invalid(e.to_string()))?;
-            let outcomes =
-                match batch_relay::outcomes(&logs, &lanes.relayer, &token, &batch_items(items)?) {
-                    Ok(outcomes) => outcomes,
-                    Err(err) => {
-                        // A receipt naming other authorizations decides nothing: an operator
-                        // looks at it; the items stay in flight.
-                        tracing::error!(tx = %leg.tx_hash, error = %err, "a batch receipt does not match its batch");
-                        return Ok(0);
-                    }
-                };
+            let outcomes = match batch_relay::outcomes(
+                &logs,
+                &lanes.relayer,
+                &token,
+                &batch_items(items)?,
+            ) {
+                Ok(outcomes) => outcomes,
+                Err(err) => {
+                    // A receipt naming other authorizations decides nothing: an operator
+                    // looks at it; the items stay in flight.
+                    tracing::error!(tx = %leg.tx_hash, error = %err, "a batch receipt does not match its batch");
+                    return Ok(0);
+                }
+            };
             let mut decided = 0;
             for (item, outcome) in items.iter().zip(outcomes) {
                 if item.status == RelayItemStatus::Batched {
@@ -76,7 +80,10 @@ async fn fail_all(
 ) -> Result<usize, FlowError> {
     let now = state.clock.now_ms();
     let mut decided = 0;
-    for item in items.iter().filter(|i| i.status == RelayItemStatus::Batched) {
+    for item in items
+        .iter()
+        .filter(|i| i.status == RelayItemStatus::Batched)
+    {
         tracing::warn!(intent = %item.payment_intent_id, tx = tx_hash, why, "batch relay failed; nothing moved");
         state
             .store
@@ -108,7 +115,10 @@ async fn decide_item(
     let (status, reason) = match outcome {
         ItemOutcome::Skipped { reason } => (RelayItemStatus::Skipped, Some(reason)),
         ItemOutcome::Relayed => match store.get_intent_unscoped(&item.payment_intent_id).await? {
-            None => (RelayItemStatus::Failed, Some("no such payment intent".into())),
+            None => (
+                RelayItemStatus::Failed,
+                Some("no such payment intent".into()),
+            ),
             Some(intent) => {
                 let units: u128 = item.amount_units.parse().unwrap_or_default();
                 let claim = PaymentTransaction {

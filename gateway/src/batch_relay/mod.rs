@@ -115,14 +115,20 @@ pub async fn enqueue_and_wait(
     intent: &PaymentIntent,
     calldata: &[u8],
 ) -> Result<QueuedOutcome, FlowError> {
-    let item = batch_relay::item_from_calldata(calldata)
-        .map_err(|e| FlowError::Chain(rialto_connectors::chain::ChainError::Invalid(e.to_string())))?;
+    let item = batch_relay::item_from_calldata(calldata).map_err(|e| {
+        FlowError::Chain(rialto_connectors::chain::ChainError::Invalid(e.to_string()))
+    })?;
     let now = state.clock.now_ms();
     let row = RelayItem {
         payment_intent_id: intent.id,
         chain_id: intent.settlement.asset.id.chain().to_string(),
         livemode: intent.livemode,
-        token: intent.settlement.asset.contract.to_string().to_ascii_lowercase(),
+        token: intent
+            .settlement
+            .asset
+            .contract
+            .to_string()
+            .to_ascii_lowercase(),
         payer: item.auth.from.to_string().to_ascii_lowercase(),
         nonce: format!("{:#x}", item.auth.nonce),
         amount_units: item.auth.value.to_string(),
@@ -221,7 +227,11 @@ async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<usize
 
 /// Binds queued authorizations into batches and sends them, while a full batch is waiting or
 /// the oldest waited `max_wait_ms`.
-async fn form_batches(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<usize, FlowError> {
+async fn form_batches(
+    state: &Engine,
+    chain: &Chain,
+    lanes: &BatchLanes,
+) -> Result<usize, FlowError> {
     let mut changed = 0;
     let limit = u32::try_from(lanes.max_batch.max(1)).unwrap_or(u32::MAX);
     loop {
@@ -260,7 +270,11 @@ async fn drive_batch(
     batch_id: &str,
 ) -> Result<usize, FlowError> {
     let items = state.store.relay_batch(batch_id).await?;
-    match state.store.get_chain_transfer(EIP3009_BATCH, batch_id).await? {
+    match state
+        .store
+        .get_chain_transfer(EIP3009_BATCH, batch_id)
+        .await?
+    {
         None => {
             // Bound before a crash, never recorded: the same items, the same batch id.
             send_batch(state, chain, lanes, batch_id, &items).await?;
@@ -327,7 +341,11 @@ async fn send_batch(
     let sent = chain.rail(&journal).send(&request, now).await;
     // Stored means it will be sent (the chain worker re-broadcasts it) even if this call
     // failed after storing.
-    if let Some(leg) = state.store.get_chain_transfer(EIP3009_BATCH, batch_id).await? {
+    if let Some(leg) = state
+        .store
+        .get_chain_transfer(EIP3009_BATCH, batch_id)
+        .await?
+    {
         state
             .store
             .set_relay_batch_tx(batch_id, &leg.tx_hash, now)

@@ -99,7 +99,11 @@ impl RelayQueueStore for SqlStore {
         row.as_ref().map(item_from_row).transpose()
     }
 
-    async fn queued_relays(&self, chain_id: &str, limit: u32) -> Result<Vec<RelayItem>, StoreError> {
+    async fn queued_relays(
+        &self,
+        chain_id: &str,
+        limit: u32,
+    ) -> Result<Vec<RelayItem>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM relay_queue WHERE chain_id = $1 AND status = $2 ORDER BY \
              created_at, payment_intent_id LIMIT $3"
