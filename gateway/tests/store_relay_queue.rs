@@ -74,7 +74,11 @@ async fn queue_suite(db: Db) {
         store.open_relay_batches("eip155:8453").await.unwrap(),
         ["rb_1"]
     );
-    assert!(store.queued_relays("eip155:8453", 10).await.unwrap().is_empty());
+    assert!(store
+        .queued_relays("eip155:8453", 10)
+        .await
+        .unwrap()
+        .is_empty());
     // While batched, a new authorization cannot take the row.
     let kept = store
         .enqueue_relay(&row(&a, "0xpayer", "0x03"))
@@ -88,7 +92,13 @@ async fn queue_suite(db: Db) {
 
     // Skipped: decided once; then a new authorization takes the row.
     assert!(store
-        .finish_relay_item(&a.id, RelayItemStatus::Skipped, "0xbatch", Some("no funds"), 4)
+        .finish_relay_item(
+            &a.id,
+            RelayItemStatus::Skipped,
+            "0xbatch",
+            Some("no funds"),
+            4
+        )
         .await
         .unwrap());
     assert!(!store
@@ -137,18 +147,28 @@ async fn claim_suite(db: Db) {
     let batch = PaymentSource::BatchAuthorization;
     // One batch transaction pays two intents, each with its own row.
     for intent in &intents[..2] {
-        let owner = store.claim_transaction(&ptx(intent, "0xbatch", batch)).await;
+        let owner = store
+            .claim_transaction(&ptx(intent, "0xbatch", batch))
+            .await;
         assert_eq!(owner.unwrap(), intent.id);
     }
     // Claimed again (a crash before the item was marked): still its own.
-    let owner = store.claim_transaction(&ptx(&intents[0], "0xbatch", batch)).await;
+    let owner = store
+        .claim_transaction(&ptx(&intents[0], "0xbatch", batch))
+        .await;
     assert_eq!(owner.unwrap(), intents[0].id);
     // A payer reporting the batch transaction for a third intent is refused.
     let reported = ptx(&intents[2], "0xbatch", PaymentSource::Transaction);
-    assert_ne!(store.claim_transaction(&reported).await.unwrap(), intents[2].id);
+    assert_ne!(
+        store.claim_transaction(&reported).await.unwrap(),
+        intents[2].id
+    );
     // A reported transaction binds one intent: neither a batch row nor another report joins.
     let single = ptx(&intents[2], "0xsingle", PaymentSource::Transaction);
-    assert_eq!(store.claim_transaction(&single).await.unwrap(), intents[2].id);
+    assert_eq!(
+        store.claim_transaction(&single).await.unwrap(),
+        intents[2].id
+    );
     let joined = ptx(&intents[3], "0xsingle", batch);
     assert_eq!(
         store.claim_transaction(&joined).await.unwrap(),
