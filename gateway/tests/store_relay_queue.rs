@@ -8,10 +8,8 @@ mod common;
 use common::fixtures::stored_intent;
 use common::{fresh_store, Db};
 use rialto_core::intent::PaymentStatus;
-use rialto_gateway::store::relay_queue::{RelayItem, RelayItemStatus, RelayQueueStore};
-use rialto_gateway::store::{
-    ComplianceStore, PaymentSource, PaymentTransaction, PaymentTxStatus, Store,
-};
+use rialto_gateway::store::relay_queue::{RelayItem, RelayItemStatus};
+use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus, Store};
 
 const TO: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 
@@ -179,7 +177,6 @@ async fn claim_suite(db: Db) {
         store.claim_transaction(&joined).await.unwrap(),
         intents[2].id
     );
-    use rialto_gateway::store::chain::ChainStore;
     assert!(store
         .payment_transactions_of(&intents[3].id)
         .await
