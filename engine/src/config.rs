@@ -35,6 +35,60 @@ pub struct SandboxConfig {
     /// Start the sandbox issuing bank (`docs/issuer-api.md`) beside the sandbox exchange when
     /// the devnet has EVM chains.
     pub bank: bool,
+    /// Batched EIP-3009 relays through the devnet's `BatchRelayer` from its relay lanes
+    /// (`[sandbox.batch_relay]`). Off by default: each authorization is its own transaction
+    /// from the hot wallet.
+    pub batch_relay: BatchRelayConfig,
+}
+
+/// How gasless payments (EIP-3009 authorizations) are relayed in batches: queued, drained per
+/// chain into `BatchRelayer` transactions of at most `max_batch` items (or whatever waited
+/// `max_wait_ms`), each sent from the next nonce lane (docs/evm.md, "Batched relays").
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchRelayConfig {
+    /// Relay in batches; off: one transaction per authorization from the hot wallet.
+    pub enabled: bool,
+    /// The most authorizations in one batch transaction.
+    pub max_batch: usize,
+    /// How long the oldest queued authorization may wait for others before a smaller batch
+    /// is sent, milliseconds.
+    pub max_wait_ms: u64,
+    /// How long `POST …/authorizations` waits for its batch to be mined and decided before
+    /// answering with the recorded transaction alone, milliseconds.
+    pub answer_within_ms: u64,
+    /// Live chains only: the `BatchRelayer` contract's address (the devnet's comes from its
+    /// manifest).
+    pub relayer: String,
+    /// Live chains only: the nonce lanes' private keys, each from `{env}` or `{file}` (the
+    /// devnet's lanes come from its manifest). Each lane is its own nonce sequence.
+    pub lane_keys: Vec<SecretRef>,
+}
+
+impl Default for BatchRelayConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_batch: 100,
+            max_wait_ms: 100,
+            answer_within_ms: 30_000,
+            relayer: String::new(),
+            lane_keys: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for BatchRelayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchRelayConfig")
+            .field("enabled", &self.enabled)
+            .field("max_batch", &self.max_batch)
+            .field("max_wait_ms", &self.max_wait_ms)
+            .field("answer_within_ms", &self.answer_within_ms)
+            .field("relayer", &self.relayer)
+            .field("lane_keys", &self.lane_keys)
+            .finish()
+    }
 }
 
 /// The BIP-39 specification's all-`abandon` test phrase: public, sandbox only.
@@ -53,6 +107,7 @@ impl Default for SandboxConfig {
                 ..ReplacementConfig::default()
             },
             bank: true,
+            batch_relay: BatchRelayConfig::default(),
         }
     }
 }
@@ -328,6 +383,10 @@ pub struct ChainConfig {
     /// How the gateway's own transactions left unmined are replaced (`[live.chains.replacement]`).
     #[serde(default)]
     pub replacement: ReplacementConfig,
+    /// Batched EIP-3009 relays here (`[live.chains.batch_relay]`, with `relayer` and
+    /// `lane_keys`); off by default.
+    #[serde(default)]
+    pub batch_relay: BatchRelayConfig,
 }
 
 /// When the gateway replaces one of its own transactions that stays unmined: always at the
@@ -374,6 +433,7 @@ impl std::fmt::Debug for ChainConfig {
             .field("hot_wallet_key", &"[redacted]")
             .field("tokens", &self.tokens)
             .field("replacement", &self.replacement)
+            .field("batch_relay", &self.batch_relay)
             .finish()
     }
 }

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     RefundExceedsPayment,
     RefundDestinationRequired,
     RefundDestinationRefused,
+    /// The payer of a gasless payment did not pass screening (neutral words: never which list).
+    PayerRefused,
     BalanceInsufficient,
     RefundsUnavailable,
     PayoutDestinationMissing,
@@ -150,6 +152,7 @@ impl ErrorCode {
             ErrorCode::RefundExceedsPayment => "refund_exceeds_payment",
             ErrorCode::RefundDestinationRequired => "refund_destination_required",
             ErrorCode::RefundDestinationRefused => "refund_destination_refused",
+            ErrorCode::PayerRefused => "payer_refused",
             ErrorCode::BalanceInsufficient => "balance_insufficient",
             ErrorCode::RefundsUnavailable => "refunds_unavailable",
             ErrorCode::PayoutDestinationMissing => "payout_destination_missing",

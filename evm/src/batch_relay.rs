@@ -128,6 +128,30 @@ pub fn calldata(
     .into())
 }
 
+/// The batch item a checked `transferWithAuthorization` calldata stands for (the gateway
+/// queues the calldata it checked; what is batched is exactly that).
+pub fn item_from_calldata(data: &[u8]) -> Result<BatchItem, EvmError> {
+    let call = crate::contracts::IFiatToken::transferWithAuthorizationCall::abi_decode(data)
+        .map_err(|_| EvmError::Batch("not a transferWithAuthorization call".into()))?;
+    let mut signature = Vec::with_capacity(65);
+    signature.extend_from_slice(call.r.as_slice());
+    signature.extend_from_slice(call.s.as_slice());
+    signature.push(call.v);
+    let valid = |n: U256| u64::try_from(n).map_err(|_| EvmError::Batch("window beyond u64".into()));
+    Ok(BatchItem {
+        auth: Authorization {
+            kind: AuthorizationKind::Transfer,
+            from: crate::contracts::from_wire(call.from),
+            to: crate::contracts::from_wire(call.to),
+            value: call.value,
+            valid_after: valid(call.validAfter)?,
+            valid_before: valid(call.validBefore)?,
+            nonce: call.nonce,
+        },
+        signature,
+    })
+}
+
 /// Each item's outcome, in the batch's order, from the logs of the mined batch transaction
 /// (a successful receipt: a reverted batch moved nothing and every item is to be sent again).
 /// `relayer` and `token` are the addresses the batch was sent to and for: logs from anyone

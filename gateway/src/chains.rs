@@ -28,6 +28,10 @@ use rialto_evm::uniswap::UniswapV2;
 use rialto_evm::DevnetManifest;
 use secrecy::SecretString;
 
+use crate::batch_relay::{BatchLanes, BatchRelays};
+use rialto_engine::config::BatchRelayConfig;
+use rialto_evm::batch_relay::NonceLanes;
+
 /// The EVM chains by mode and CAIP-2 id, for the endpoints that speak EVM itself.
 #[derive(Debug, Clone, Default)]
 pub struct EvmChains(BTreeMap<(bool, String), EvmChain>);
@@ -47,6 +51,8 @@ impl EvmChains {
 pub struct ChainSet {
     pub engine: Chains,
     pub evm: EvmChains,
+    /// The chains that relay gasless payments in batches (`batch_relay` settings).
+    pub batch: Arc<BatchRelays>,
 }
 
 impl ChainSet {
@@ -71,6 +77,33 @@ impl ChainSet {
             dex: dex.map(|d| Arc::new(d) as _),
         });
         self.evm.0.insert((evm.livemode, evm.caip2.clone()), evm);
+    }
+
+    /// Relays `evm`'s gasless payments in batches through `relayer` from `lanes`.
+    fn add_batch(
+        &mut self,
+        evm: &EvmChain,
+        relayer: rialto_core::Address,
+        lanes: Vec<SigningKey>,
+        settings: &BatchRelayConfig,
+    ) -> anyhow::Result<()> {
+        let lanes = NonceLanes::new(lanes).with_context(|| {
+            format!("{}: batch relaying needs at least one lane key", evm.caip2)
+        })?;
+        let batch = Arc::get_mut(&mut self.batch).context("batch relays are built once")?;
+        batch.insert(
+            evm.livemode,
+            &evm.caip2,
+            BatchLanes {
+                relayer,
+                lanes,
+                max_batch: settings.max_batch.max(1),
+                max_wait_ms: i64::try_from(settings.max_wait_ms).unwrap_or(i64::MAX),
+                answer_within: Duration::from_millis(settings.answer_within_ms),
+                rpc_url: evm.rpc_url().to_owned(),
+            },
+        );
+        Ok(())
     }
 
     fn chains_of(&self, livemode: bool) -> Vec<EvmChain> {
@@ -149,6 +182,25 @@ pub fn from_config(
         evm.tokens = registry_tokens(registry, &caip2, &c.tokens);
         evm.replacement = replacement_policy(&c.replacement);
         evm.l1_fee_oracle = rialto_evm::l1_fee::oracle_of(evm.chain_id);
+        if c.batch_relay.enabled {
+            let setting = format!("live.chains ({caip2}).batch_relay");
+            let relayer = rialto_core::Address::parse(
+                &c.batch_relay.relayer,
+                rialto_core::ChainNamespace::Eip155,
+            )
+            .with_context(|| format!("{setting}.relayer: not an EVM address"))?;
+            let lanes = c
+                .batch_relay
+                .lane_keys
+                .iter()
+                .map(|secret| {
+                    crate::exchange::live::read_secret(&format!("{setting}.lane_keys"), secret)
+                        .map(|key| SigningKey(SecretString::from(key)))
+                        .map_err(|e| anyhow::anyhow!("{e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            set.add_batch(&evm, relayer, lanes, &c.batch_relay)?;
+        }
         set.add(evm, None);
     }
     if let Some(keys) = deposit_keys(&config.live.deposit_mnemonic, "live.deposit_mnemonic")? {
@@ -189,6 +241,16 @@ pub fn from_sandbox(
         evm.hot_wallet = Some(c.gateway_hot_wallet.private_key.clone());
         evm.tokens = registry_tokens(registry, &caip2, &[]);
         evm.replacement = replacement_policy(&sandbox.replacement);
+        if sandbox.batch_relay.enabled {
+            if let Some(relayer) = c.batch_relayer {
+                let lanes = c
+                    .relay_lanes
+                    .iter()
+                    .map(|lane| SigningKey(lane.private_key.clone()))
+                    .collect();
+                set.add_batch(&evm, relayer, lanes, &sandbox.batch_relay)?;
+            }
+        }
         let dex = UniswapV2::devnet(evm.clone(), c);
         set.add(evm, Some(dex));
     }
@@ -255,6 +317,7 @@ mod tests {
             hot_wallet_key: String::new(),
             tokens: vec!["usdc".into()],
             replacement: Default::default(),
+            batch_relay: Default::default(),
         });
         let set = from_config(&config, &registry(), clock()).unwrap();
         assert!(
@@ -294,6 +357,7 @@ mod tests {
             hot_wallet_key: String::new(),
             tokens: vec![],
             replacement: Default::default(),
+            batch_relay: Default::default(),
         });
         assert!(from_config(&config, &registry(), clock()).is_err());
         let mut config = EngineConfig::default();

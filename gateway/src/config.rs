@@ -454,6 +454,7 @@ mod tests {
                 .into(),
             tokens: vec![],
             replacement: Default::default(),
+            batch_relay: Default::default(),
         });
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("live.chains[0].hot_wallet_key"), "{err}");

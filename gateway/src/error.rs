@@ -85,6 +85,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::RefundExceedsPayment
         | C::RefundDestinationRequired
         | C::RefundDestinationRefused
+        | C::PayerRefused
         | C::BalanceInsufficient
         | C::RefundsUnavailable
         | C::PayoutDestinationMissing

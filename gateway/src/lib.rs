@@ -10,6 +10,8 @@
 //! - [`error`]: the one mapping from engine errors to Stripe-style error objects and statuses.
 //! - [`store`]: [`SqlStore`](store::SqlStore), the engine's store ports for SQLite and
 //!   PostgreSQL, with the migrations.
+//! - [`batch_relay`]: gasless payments relayed in `BatchRelayer` batches from nonce lanes: the
+//!   relay queue's worker and the payer's wait for the outcome.
 //! - [`chains`]: the configuration's chains wired behind the connectors' roles (EVM nodes,
 //!   the devnet DEX and bridge, deposit keys, Chainlink feeds) for the engine.
 //! - [`devnet_bridges`]: the sandbox's bridge from the devnet manifest, every one a devnet
@@ -37,6 +39,7 @@
 //!   use.
 
 pub mod api;
+pub mod batch_relay;
 pub mod chains;
 pub mod cli_ops;
 pub mod config;

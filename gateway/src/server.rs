@@ -197,6 +197,11 @@ pub async fn serve(
         state.engine.clone(),
         stop_rx.clone(),
     ));
+    let batch_worker = tokio::spawn(crate::batch_relay::run_batch_relay_worker(
+        state.engine.clone(),
+        state.batch_relays.clone(),
+        stop_rx.clone(),
+    ));
     let webhooks = tokio::spawn(run_webhook_worker(
         store.clone(),
         sealer,
@@ -225,6 +230,7 @@ pub async fn serve(
     }
     let _ = worker.await;
     let _ = chain_worker.await;
+    let _ = batch_worker.await;
     let _ = watcher.await;
     let _ = webhooks.await;
     tracing::info!("stopped");

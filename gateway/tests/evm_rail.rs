@@ -19,13 +19,14 @@ use common::{assert_ledger_balanced, expect_error, TestApp};
 use rialto_core::address::Address;
 use rialto_core::ChainNamespace;
 use rialto_evm::contracts::{to_wire, IERC20};
-use rialto_evm::eip3009::{self, Authorization, AuthorizationKind, TokenDomain};
+use rialto_evm::eip3009::{self, Authorization, TokenDomain};
 use rialto_evm::manifest::ChainManifest;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use common::devnet::{
-    intent, payer_proof, start as setup, status_of, usdc_balance, wait_for, MERCHANT,
+    authorization_for, intent, payer_proof, start as setup, status_of, usdc_balance, wait_for,
+    MERCHANT,
 };
 
 fn usdc(chain: &ChainManifest) -> WireAddress {
@@ -117,54 +118,8 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
     assert_ledger_balanced(app).await;
 }
 
-/// The typed data the gateway asks for, as an [`Authorization`] from `from`.
-async fn authorization_for(
-    app: &TestApp,
-    intent: &Value,
-    from: &PrivateKeySigner,
-) -> (TokenDomain, Authorization) {
-    let id = intent["id"].as_str().unwrap();
-    let request = app
-        .get(
-            &format!("/v1/payment_intents/{id}/authorization_request"),
-            app.sk(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(request.status(), 200);
-    let request: Value = request.json().await.unwrap();
-    let domain = &request["domain"];
-    let message = &request["message"];
-    let evm = |v: &Value| Address::parse(v.as_str().unwrap(), ChainNamespace::Eip155).unwrap();
-    let domain = TokenDomain {
-        name: domain["name"].as_str().unwrap().to_owned(),
-        version: domain["version"].as_str().unwrap().to_owned(),
-        chain_id: domain["chainId"].as_u64().unwrap(),
-        verifying_contract: evm(&domain["verifyingContract"]),
-    };
-    let auth = Authorization {
-        kind: AuthorizationKind::Transfer,
-        from: rialto_evm::contracts::from_wire(from.address()),
-        to: evm(&message["to"]),
-        value: message["value"].as_str().unwrap().parse().unwrap(),
-        valid_after: message["validAfter"].as_str().unwrap().parse().unwrap(),
-        valid_before: message["validBefore"].as_str().unwrap().parse().unwrap(),
-        nonce: message["nonce"].as_str().unwrap().parse().unwrap(),
-    };
-    (domain, auth)
-}
-
 fn body_of(auth: &Authorization, signature: &[u8]) -> Value {
-    json!({
-        "from": auth.from.to_string(),
-        "to": auth.to.to_string(),
-        "value": auth.value.to_string(),
-        "valid_after": auth.valid_after.to_string(),
-        "valid_before": auth.valid_before.to_string(),
-        "nonce": format!("{:#x}", auth.nonce),
-        "signature": format!("0x{}", alloy::hex::encode(signature)),
-    })
+    common::devnet::authorization_body(auth, signature)
 }
 
 async fn submit_auth(app: &TestApp, intent: &Value, body: &Value) -> reqwest::Response {

@@ -40,6 +40,10 @@ use rail::{Rail, RailJournal, SigningKey};
 /// The purpose of an EIP-3009 relay leg; one per intent.
 pub const EIP3009_RELAY: &str = "eip3009_relay";
 
+/// The purpose of a `BatchRelayer` transaction carrying several intents' authorizations; its
+/// reference is the batch id of the relay queue (`store::relay_queue`).
+pub const EIP3009_BATCH: &str = "eip3009_batch";
+
 /// One chain the engine serves, in one mode: what the flows need to know of it, its node (the
 /// connectors' [`ChainNode`]: reads, and the rail) and its DEX, if it has one.
 #[derive(Debug, Clone)]

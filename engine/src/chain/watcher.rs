@@ -267,16 +267,33 @@ pub(super) async fn deposit_senders(
 }
 
 /// What a payment transaction brings its intent: a reported transfer only its proven payer's
-/// own part (the payer recorded at the report), anything else the whole of it.
-fn credited_units(ptx: &PaymentTransaction, observed: &ObservedTransfer) -> u128 {
-    if ptx.source != PaymentSource::Transaction {
+/// own part (the payer recorded at the report); one item of a batch relay its authorization's
+/// value, and never more than its payer moved to the address in that transaction (one batch
+/// may pay several intents of one merchant); anything else the whole of it.
+fn credited_units(
+    ptx: &PaymentTransaction,
+    observed: &ObservedTransfer,
+    currency: &rialto_core::money::Currency,
+) -> u128 {
+    if !matches!(
+        ptx.source,
+        PaymentSource::Transaction | PaymentSource::BatchAuthorization
+    ) {
         return observed.amount_units;
     }
     // The payer in the chain's own form (a Solana payer is base58, never an EVM address).
-    match rialto_core::address::Address::parse(&ptx.payer, observed.to.namespace()) {
+    let from_payer = match rialto_core::address::Address::parse(&ptx.payer, observed.to.namespace())
+    {
         Ok(payer) => observed.units_from(&payer),
         Err(_) => 0,
+    };
+    if ptx.source == PaymentSource::Transaction {
+        return from_payer;
     }
+    let authorized = Money::parse(&ptx.amount, currency.clone())
+        .and_then(|m| m.to_base_units())
+        .unwrap_or(0);
+    authorized.min(from_payer)
 }
 
 async fn advance_pending(
@@ -330,7 +347,7 @@ async fn advance_pending(
         Err(other) => return Err(other.into()),
     };
     let paid = Money::from_base_units(
-        credited_units(&ptx, &observed),
+        credited_units(&ptx, &observed, &intent.settlement.asset.currency()),
         intent.settlement.asset.currency(),
     )
     .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))?;
@@ -339,7 +356,7 @@ async fn advance_pending(
     // exchange withdrawal) alone, by the same policy, as of its block (`super::direct`).
     let deposit = ptx.source == PaymentSource::Deposit;
     if !deposit {
-        judge_direct(state, chain, intent, &paid, &observed, now_ms).await?;
+        judge_direct(state, chain, intent, &ptx, &paid, &observed, now_ms).await?;
     }
     ptx.status = PaymentTxStatus::Confirmed;
     ptx.amount = paid.to_amount_string();
@@ -368,6 +385,7 @@ async fn judge_direct(
     state: &Engine,
     chain: &Chain,
     intent: &PaymentIntent,
+    ptx: &PaymentTransaction,
     paid: &Money,
     observed: &ObservedTransfer,
     now_ms: i64,
@@ -380,8 +398,13 @@ async fn judge_direct(
     let judged = super::direct::judge(intent, &settings, paid.amount(), mined_ms);
     let subject = FundsSubject {
         chain: chain.caip2.clone(),
-        // Every sender whose funds arrived, not only the first.
-        payer_addresses: observed.sender_texts(),
+        // Every sender whose funds arrived, not only the first; in a batch relay only this
+        // item's payer (the others pay other intents and are screened for those).
+        payer_addresses: if ptx.source == PaymentSource::BatchAuthorization {
+            vec![ptx.payer.clone()]
+        } else {
+            observed.sender_texts()
+        },
         asset: Some(intent.settlement.asset.code.clone()),
         amount: Some(paid.to_amount_string()),
         tx_hash: Some(observed.tx_hash.clone()),

@@ -28,8 +28,9 @@ const PAGE: u32 = 1000;
 const LOG_CHUNK: u64 = 2000;
 
 /// Legs whose token movement is a payer's payment carried by our transaction (a relayed
-/// EIP-3009 authorization): the payment transaction already expects that transfer.
-pub const CARRIER_PURPOSES: &[&str] = &[crate::chain::EIP3009_RELAY];
+/// EIP-3009 authorization, alone or in a batch): the payment transactions already expect those
+/// transfers.
+pub const CARRIER_PURPOSES: &[&str] = &[crate::chain::EIP3009_RELAY, crate::chain::EIP3009_BATCH];
 
 /// Which purpose must have which ledger posting once confirmed. Prefix rules let the legs of
 /// new features (`refund…`, `payout…`) be checked without changing the engine.

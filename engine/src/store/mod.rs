@@ -15,8 +15,10 @@ pub mod idempotency;
 pub mod ledger;
 pub mod money;
 pub mod payer;
+mod payment_source;
 pub mod quote;
 pub mod reconcile;
+pub mod relay_queue;
 pub mod x402;
 
 use async_trait::async_trait;
@@ -499,49 +501,7 @@ impl PaymentTxStatus {
     }
 }
 
-/// How a payment transaction came to be bound to its intent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PaymentSource {
-    /// Reported by the payer, with proof.
-    Transaction,
-    /// An EIP-3009 authorization the gateway relayed.
-    Authorization,
-    /// Seen arriving at the intent's deposit address.
-    Deposit,
-    /// A withdrawal from the payer's exchange account.
-    Exchange,
-    /// The settlement leg of a SmartFunding route.
-    Route,
-    /// Found on chain by the intent's payment reference (Solana Pay), checked against the
-    /// request: the whole transfer to the settlement address is the intent's.
-    Reference,
-}
-
-impl PaymentSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentSource::Transaction => "transaction",
-            PaymentSource::Authorization => "authorization",
-            PaymentSource::Deposit => "deposit",
-            PaymentSource::Exchange => "exchange",
-            PaymentSource::Route => "route",
-            PaymentSource::Reference => "reference",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            PaymentSource::Transaction,
-            PaymentSource::Authorization,
-            PaymentSource::Deposit,
-            PaymentSource::Exchange,
-            PaymentSource::Route,
-            PaymentSource::Reference,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
+pub use payment_source::PaymentSource;
 
 /// An on-chain transfer bound to the intent it pays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -708,6 +668,7 @@ pub trait Store:
     + reconcile::ReconcileStore
     + access::AccessStore
     + x402::X402Store
+    + relay_queue::RelayQueueStore
     + payer::PayerDetailsStore
     + Send
     + Sync

@@ -68,6 +68,8 @@ pub struct AppState {
     /// The EVM chains themselves, for the EVM-only endpoints (EIP-3009 authorizations); the
     /// engine reaches the same chains through the connectors' roles.
     pub evm_chains: Arc<crate::chains::EvmChains>,
+    /// The chains that relay gasless payments in batches, and the signals to their worker.
+    pub batch_relays: Arc<crate::batch_relay::BatchRelays>,
 }
 
 impl std::ops::Deref for AppState {
@@ -97,6 +99,7 @@ impl AppState {
             limits: Arc::new(limits),
             inflight: Arc::default(),
             evm_chains: Arc::default(),
+            batch_relays: Arc::default(),
         }
     }
 
@@ -110,6 +113,7 @@ impl AppState {
     pub fn with_chains(mut self, chains: crate::chains::ChainSet) -> Self {
         self.engine = self.engine.with_chains(chains.engine);
         self.evm_chains = Arc::new(chains.evm);
+        self.batch_relays = chains.batch;
         self
     }
 }

@@ -490,6 +490,17 @@ pub async fn submit_authorization(
     {
         return relayed_before(&state, &intent, chain, &leg, &signature).await;
     }
+    if let Some(row) = state.store.get_relay_item(&intent.id).await? {
+        // Relayed in a batch already: the same answers as for a single relay above.
+        if row.status == crate::store::relay_queue::RelayItemStatus::Relayed
+            && intent.status != PaymentStatus::AwaitingFunds
+        {
+            return Err(ApiError::new(
+                ErrorCode::AuthorizationNonceUsed,
+                "An authorization already paid this payment intent.",
+            ));
+        }
+    }
     awaiting(&intent)?;
     let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(&state, chain)?;
@@ -509,6 +520,13 @@ pub async fn submit_authorization(
             .await
             .map_err(authorization_error)?;
     let units = u128::try_from(auth.value).map_err(|_| invalid("value", "at most 2^128"))?;
+    if state
+        .batch_relays
+        .get(intent.livemode, &chain.caip2)
+        .is_some()
+    {
+        screen_payer(&state, &intent, &auth.from).await?;
+    }
     let tx_hash = relay_for_intent(&state, &intent, chain, hot, calldata, units).await?;
     Ok(relayed(&intent, chain, &tx_hash))
 }
@@ -621,6 +639,9 @@ pub(crate) async fn relay_for_intent(
     calldata: alloy::primitives::Bytes,
     units: u128,
 ) -> Result<String, ApiError> {
+    if let Some(lanes) = state.batch_relays.get(intent.livemode, &chain.caip2) {
+        return relay_batched(state, intent, lanes, &calldata).await;
+    }
     let journal = StoreJournal(state.store.as_ref());
     let rail = chain.rail(&journal);
     let asset = &intent.settlement.asset;
@@ -663,6 +684,78 @@ pub(crate) async fn relay_for_intent(
             ))
         }
     }
+}
+
+/// Relays checked calldata in a batch (the chain has a `BatchRelayer`): queued at most once per
+/// intent, then answered with the batch transaction once its outcome is known (or once it is
+/// recorded, when the batch takes longer than `answer_within_ms`). A skipped item is refused
+/// with the token's reason; the intent still awaits payment.
+async fn relay_batched(
+    state: &AppState,
+    intent: &PaymentIntent,
+    lanes: &crate::batch_relay::BatchLanes,
+    calldata: &[u8],
+) -> Result<String, ApiError> {
+    use crate::batch_relay::QueuedOutcome as Q;
+    let outcome =
+        crate::batch_relay::enqueue_and_wait(state, &state.batch_relays, lanes, intent, calldata)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, intent = %intent.id, "queueing an authorization failed");
+                ApiError::new(
+                    ErrorCode::ChainUnavailable,
+                    "The authorization could not be queued for relaying; retry shortly.",
+                )
+            })?;
+    match outcome {
+        Q::Relayed { tx_hash }
+        | Q::InFlight {
+            tx_hash: Some(tx_hash),
+        } => Ok(tx_hash),
+        Q::InFlight { tx_hash: None } => Err(ApiError::new(
+            ErrorCode::ChainUnavailable,
+            "The authorization is queued for relaying; submit it again to follow it.",
+        )),
+        Q::Skipped { reason } => Err(ApiError::new(
+            ErrorCode::AuthorizationWouldRevert,
+            format!(
+                "The token refused this authorization when it was relayed ({reason}); nothing \
+                 moved and the payment intent still awaits payment."
+            ),
+        )),
+        Q::Failed { .. } => Err(ApiError::new(
+            ErrorCode::ChainUnavailable,
+            "The transaction carrying this authorization failed; nothing moved. Submit it again.",
+        )),
+        Q::AnotherQueued => Err(ApiError::new(
+            ErrorCode::AuthorizationAlreadyRelayed,
+            "An authorization for this payment intent was already relayed.",
+        )),
+    }
+}
+
+/// Screens the payer of an authorization before it is queued for a batch (the batch is sent
+/// with others' payments, so a refused payer must never get into one).
+async fn screen_payer(
+    state: &AppState,
+    intent: &PaymentIntent,
+    payer: &Address,
+) -> Result<(), ApiError> {
+    use crate::compliance::flow::{screen_outgoing, OutgoingAddress};
+    let now = state.clock.now_ms();
+    state.compliance.ensure_fresh_for(intent.livemode, now)?;
+    let at = OutgoingAddress {
+        role: rialto_compliance::decision::AddressRole::Payer,
+        point: "authorization_payer",
+        intent: Some(intent.id),
+    };
+    if screen_outgoing(state, &intent.merchant_id, intent.livemode, payer, at, now).await? {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PayerRefused,
+        "This payment cannot be accepted.",
+    ))
 }
 
 fn relayed(intent: &PaymentIntent, chain: &Chain, tx_hash: &str) -> Response {

@@ -448,7 +448,7 @@ impl ChainStore for SqlStore {
         let updated = sqlx::query(
             "UPDATE payment_transactions SET status = $1, block_number = $2, block_hash = $3, \
              log_index = $4, amount = $5, updated_at = $6, payer = $10 WHERE chain_id = $7 AND \
-             tx_hash = $8 AND status = $9",
+             tx_hash = $8 AND status = $9 AND payment_intent_id = $11",
         )
         .bind(ptx.status.as_str())
         .bind(ptx.block_number)
@@ -460,6 +460,7 @@ impl ChainStore for SqlStore {
         .bind(ptx.tx_hash.clone())
         .bind(expected.as_str())
         .bind(ptx.payer.clone())
+        .bind(ptx.payment_intent_id.to_string())
         .execute(&mut *tx)
         .await
         .db()?

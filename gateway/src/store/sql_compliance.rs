@@ -16,7 +16,7 @@ use sqlx::{Any, Row, Transaction};
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::{
     CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore, IntentChange,
-    ListEntry, OperatorKey, Page, PaymentTransaction, ScreenedPayment, StoreError,
+    ListEntry, OperatorKey, Page, PaymentSource, PaymentTransaction, ScreenedPayment, StoreError,
 };
 
 /// Any constant: it names the audit chain's lock among the database's advisory locks.
@@ -562,12 +562,16 @@ impl ComplianceStore for SqlStore {
         tx: &PaymentTransaction,
     ) -> Result<PaymentIntentId, StoreError> {
         // Insert-or-keep, then read who owns it: two intents racing for one hash both read
-        // the single winner.
+        // the single winner (the partial unique index `payment_transactions_one_owner`). The
+        // one exception is a batch relay: one transaction spends several authorizations, each
+        // paying its own intent, so its rows live beside each other, never beside another kind.
+        let batch = PaymentSource::BatchAuthorization.as_str();
         sqlx::query(
             "INSERT INTO payment_transactions (chain_id, tx_hash, payment_intent_id, payer, \
              amount, asset, block_number, block_hash, log_index, created_at, status, source, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10) ON \
-             CONFLICT (chain_id, tx_hash) DO NOTHING",
+             updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10 WHERE NOT \
+             EXISTS (SELECT 1 FROM payment_transactions WHERE chain_id = $1 AND tx_hash = $2 AND \
+             (payment_intent_id = $3 OR source <> $13 OR $12 <> $13)) ON CONFLICT DO NOTHING",
         )
         .bind(tx.chain_id.clone())
         .bind(tx.tx_hash.clone())
@@ -581,15 +585,18 @@ impl ComplianceStore for SqlStore {
         .bind(tx.created_at_ms)
         .bind(tx.status.as_str())
         .bind(tx.source.as_str())
+        .bind(batch)
         .execute(&self.writer)
         .await
         .db()?;
+        // This intent's own row if it has one, else whoever holds the hash.
         let owner: String = sqlx::query(
             "SELECT payment_intent_id FROM payment_transactions WHERE chain_id = $1 AND tx_hash = \
-             $2",
+             $2 ORDER BY CASE WHEN payment_intent_id = $3 THEN 0 ELSE 1 END, created_at LIMIT 1",
         )
         .bind(tx.chain_id.clone())
         .bind(tx.tx_hash.clone())
+        .bind(tx.payment_intent_id.to_string())
         .fetch_one(&self.writer)
         .await
         .db()?

@@ -46,6 +46,8 @@ pub struct Gateway {
     pub log: PathBuf,
     /// The master key every instance on this database seals and opens secrets with.
     pub master_key: String,
+    /// Extra `RIALTO__…` settings for every start (batch relaying on, say).
+    pub env: Vec<(String, String)>,
     pub child: Option<Child>,
 }
 
@@ -66,6 +68,7 @@ impl Gateway {
             &self.manifest,
         ])
         .env("RIALTO__SECRETS__MASTER_KEY", &self.master_key)
+        .envs(self.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
@@ -82,6 +85,7 @@ impl Gateway {
             listen: format!("127.0.0.1:{port}"),
             log,
             master_key: self.master_key.clone(),
+            env: self.env.clone(),
             child: None,
         };
         (gateway, Api::new(port, sk))
@@ -308,6 +312,7 @@ pub async fn start_on(merchant_name: &str, log: Option<PathBuf>, url: Option<Str
         listen: format!("127.0.0.1:{port}"),
         log: log.unwrap_or_else(|| dir.path().join("gateway.log")),
         master_key: rialto_gateway::webhooks::Sealer::generate_key(),
+        env: Vec::new(),
         child: None,
     };
     let api = Api::new(port, created["secret_key"].as_str().unwrap());

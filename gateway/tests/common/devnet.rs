@@ -59,6 +59,18 @@ pub async fn start_wired(
     solana: Option<&rialto_solana::devnet::manifest::SolanaManifest>,
     venues: Option<super::VenueHook>,
 ) -> DevnetApp {
+    start_configured(confirmations, clock, solana, venues, |_| {}).await
+}
+
+/// [`start_wired`], with `tweak` applied to the gateway's configuration last (batch relaying
+/// on, say).
+pub async fn start_configured(
+    confirmations: u64,
+    clock: Option<std::sync::Arc<dyn rialto_gateway::clock::Clock>>,
+    solana: Option<&rialto_solana::devnet::manifest::SolanaManifest>,
+    venues: Option<super::VenueHook>,
+    tweak: impl FnOnce(&mut rialto_gateway::config::Config),
+) -> DevnetApp {
     let root = DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let anvil_bin = locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
@@ -83,6 +95,7 @@ pub async fn start_wired(
             c.sandbox.devnet_manifest = manifest;
             c.sandbox.confirmations = confirmations;
             c.sandbox.poll_ms = 50;
+            tweak(c);
         },
         clock,
         venues,
@@ -251,4 +264,72 @@ pub async fn payer_proof(
     let text = rialto_gateway::api::executions::funding_message(intent_id, tx_hash);
     let signature = key.sign_message(text.as_bytes()).await.unwrap();
     format!("0x{}", hex::encode(signature.as_bytes()))
+}
+
+/// The typed data the gateway asks `from` to sign for `intent` (`GET …/authorization_request`),
+/// as an EIP-3009 authorization and its token's domain.
+pub async fn authorization_for(
+    app: &TestApp,
+    intent: &Value,
+    from: &alloy::signers::local::PrivateKeySigner,
+) -> (
+    rialto_evm::eip3009::TokenDomain,
+    rialto_evm::eip3009::Authorization,
+) {
+    let id = intent["id"].as_str().unwrap();
+    let request = app
+        .get(
+            &format!("/v1/payment_intents/{id}/authorization_request"),
+            app.sk(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request.status(), 200);
+    authorization_from_request(&request.json().await.unwrap(), from)
+}
+
+/// [`authorization_for`] from the `authorization_request` object itself.
+pub fn authorization_from_request(
+    request: &Value,
+    from: &alloy::signers::local::PrivateKeySigner,
+) -> (
+    rialto_evm::eip3009::TokenDomain,
+    rialto_evm::eip3009::Authorization,
+) {
+    use rialto_core::address::Address;
+    use rialto_core::ChainNamespace;
+    use rialto_evm::eip3009::{Authorization, AuthorizationKind, TokenDomain};
+    let domain = &request["domain"];
+    let message = &request["message"];
+    let evm = |v: &Value| Address::parse(v.as_str().unwrap(), ChainNamespace::Eip155).unwrap();
+    let domain = TokenDomain {
+        name: domain["name"].as_str().unwrap().to_owned(),
+        version: domain["version"].as_str().unwrap().to_owned(),
+        chain_id: domain["chainId"].as_u64().unwrap(),
+        verifying_contract: evm(&domain["verifyingContract"]),
+    };
+    let auth = Authorization {
+        kind: AuthorizationKind::Transfer,
+        from: rialto_evm::contracts::from_wire(from.address()),
+        to: evm(&message["to"]),
+        value: message["value"].as_str().unwrap().parse().unwrap(),
+        valid_after: message["validAfter"].as_str().unwrap().parse().unwrap(),
+        valid_before: message["validBefore"].as_str().unwrap().parse().unwrap(),
+        nonce: message["nonce"].as_str().unwrap().parse().unwrap(),
+    };
+    (domain, auth)
+}
+
+/// The `POST …/authorizations` body of a signed authorization.
+pub fn authorization_body(auth: &rialto_evm::eip3009::Authorization, signature: &[u8]) -> Value {
+    json!({
+        "from": auth.from.to_string(),
+        "to": auth.to.to_string(),
+        "value": auth.value.to_string(),
+        "valid_after": auth.valid_after.to_string(),
+        "valid_before": auth.valid_before.to_string(),
+        "nonce": format!("{:#x}", auth.nonce),
+        "signature": format!("0x{}", alloy::hex::encode(signature)),
+    })
 }

@@ -200,6 +200,11 @@ pub async fn spawn_app_wired(
     let (chain_stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(rialto_gateway::chain::worker::run_chain_worker(
         state.engine.clone(),
+        stop_rx.clone(),
+    ));
+    tokio::spawn(rialto_gateway::batch_relay::run_batch_relay_worker(
+        state.engine.clone(),
+        state.batch_relays.clone(),
         stop_rx,
     ));
     let served = state.clone();

@@ -1,0 +1,162 @@
+//! Deciding a mined batch: each item from the receipt of whichever transaction of the batch's
+//! leg was mined (the leg's final hash), never from the payer's word or the batch's intent.
+
+use rialto_connectors::rail::{ChainTransfer, LegStatus};
+use rialto_core::address::Address;
+use rialto_engine::chain::rail::FlowError;
+use rialto_engine::chain::Chain;
+use rialto_engine::services::Engine;
+use rialto_engine::store::relay_queue::{RelayItem, RelayItemStatus};
+use rialto_engine::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
+use rialto_evm::batch_relay::{self, ItemOutcome};
+
+use super::{amount_text, batch_items, invalid, BatchLanes};
+
+/// Decides the batch's undecided items once its leg is confirmed (each relayed or skipped by
+/// the receipt) or failed (all failed). Returns how many items were decided.
+pub(super) async fn decide_batch(
+    state: &Engine,
+    chain: &Chain,
+    lanes: &BatchLanes,
+    items: &[RelayItem],
+    leg: &ChainTransfer,
+) -> Result<usize, FlowError> {
+    if !items.iter().any(|i| i.status == RelayItemStatus::Batched) {
+        return Ok(0);
+    }
+    match leg.status {
+        LegStatus::Pending | LegStatus::Submitted => Ok(0),
+        LegStatus::Failed => {
+            let why = leg
+                .failure
+                .clone()
+                .unwrap_or_else(|| "the batch transaction failed".into());
+            fail_all(state, items, &leg.tx_hash, &why).await
+        }
+        LegStatus::Confirmed => {
+            let receipt = batch_relay::receipt_logs(&lanes.rpc_url, &leg.tx_hash)
+                .await
+                .map_err(|e| invalid(e.to_string()))?;
+            let Some((success, logs)) = receipt else {
+                return Ok(0); // confirmed by the rail, not visible on this endpoint yet
+            };
+            if !success {
+                return fail_all(state, items, &leg.tx_hash, "the batch transaction reverted")
+                    .await;
+            }
+            let token = Address::parse(&items[0].token, rialto_core::ChainNamespace::Eip155)
+                .map_err(|e| invalid(e.to_string()))?;
+            let outcomes = match batch_relay::outcomes(
+                &logs,
+                &lanes.relayer,
+                &token,
+                &batch_items(items)?,
+            ) {
+                Ok(outcomes) => outcomes,
+                Err(err) => {
+                    // A receipt naming other authorizations decides nothing: an operator
+                    // looks at it; the items stay in flight.
+                    tracing::error!(tx = %leg.tx_hash, error = %err, "a batch receipt does not match its batch");
+                    return Ok(0);
+                }
+            };
+            let mut decided = 0;
+            for (item, outcome) in items.iter().zip(outcomes) {
+                if item.status == RelayItemStatus::Batched {
+                    decide_item(state, chain, item, outcome, leg).await?;
+                    decided += 1;
+                }
+            }
+            Ok(decided)
+        }
+    }
+}
+
+async fn fail_all(
+    state: &Engine,
+    items: &[RelayItem],
+    tx_hash: &str,
+    why: &str,
+) -> Result<usize, FlowError> {
+    let now = state.clock.now_ms();
+    let mut decided = 0;
+    for item in items
+        .iter()
+        .filter(|i| i.status == RelayItemStatus::Batched)
+    {
+        tracing::warn!(intent = %item.payment_intent_id, tx = tx_hash, why, "batch relay failed; nothing moved");
+        state
+            .store
+            .finish_relay_item(
+                &item.payment_intent_id,
+                RelayItemStatus::Failed,
+                tx_hash,
+                Some(why),
+                now,
+            )
+            .await?;
+        decided += 1;
+    }
+    Ok(decided)
+}
+
+/// A relayed item: its payment transaction (the batch transaction, this payer, this
+/// authorization's value) is bound to its intent BEFORE the item is marked relayed, so a crash
+/// in between binds it again (idempotent) on the next pass. A skipped item only says why.
+async fn decide_item(
+    state: &Engine,
+    chain: &Chain,
+    item: &RelayItem,
+    outcome: ItemOutcome,
+    leg: &ChainTransfer,
+) -> Result<(), FlowError> {
+    let now = state.clock.now_ms();
+    let store = state.store.as_ref();
+    let (status, reason) = match outcome {
+        ItemOutcome::Skipped { reason } => (RelayItemStatus::Skipped, Some(reason)),
+        ItemOutcome::Relayed => match store.get_intent_unscoped(&item.payment_intent_id).await? {
+            None => (
+                RelayItemStatus::Failed,
+                Some("no such payment intent".into()),
+            ),
+            Some(intent) => {
+                let units: u128 = item.amount_units.parse().unwrap_or_default();
+                let claim = PaymentTransaction {
+                    chain_id: chain.caip2.clone(),
+                    tx_hash: leg.tx_hash.clone(),
+                    payment_intent_id: intent.id,
+                    payer: item.payer.clone(),
+                    amount: amount_text(&intent, units)?,
+                    asset: intent.settlement.asset.id.to_string(),
+                    block_number: leg.block_number.unwrap_or_default(),
+                    block_hash: leg.block_hash.clone().unwrap_or_default(),
+                    log_index: 0,
+                    status: PaymentTxStatus::Pending,
+                    source: PaymentSource::BatchAuthorization,
+                    created_at_ms: now,
+                };
+                if store.claim_transaction(&claim).await? == intent.id {
+                    (RelayItemStatus::Relayed, None)
+                } else {
+                    // Cannot happen for a batch the gateway built (its hashes are its own
+                    // legs', refused to reporters); if it does, the payer must hear of it.
+                    tracing::error!(intent = %intent.id, tx = %leg.tx_hash, "a batch transaction is bound to another payment");
+                    (
+                        RelayItemStatus::Failed,
+                        Some("the batch transaction is bound to another payment".into()),
+                    )
+                }
+            }
+        },
+    };
+    store
+        .finish_relay_item(
+            &item.payment_intent_id,
+            status,
+            &leg.tx_hash,
+            reason.as_deref(),
+            now,
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! [`RelayQueueStore`] over sqlx `Any` (migration 0032): the intent key and the unique
+//! authorization index are the at-most-once guards; every status move is a compare-and-set on
+//! the row's status, so several gateway instances can drain one queue.
+
+use async_trait::async_trait;
+use rialto_core::id::PaymentIntentId;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::relay_queue::{RelayItem, RelayItemStatus, RelayQueueStore};
+use super::sql::SqlStore;
+use super::{is_unique_violation, Db, StoreError};
+
+const COLUMNS: &str = "payment_intent_id, chain_id, livemode, token, payer, nonce, amount_units, \
+    calldata, status, batch_id, batch_index, tx_hash, reason, created_at, updated_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("relay queue {what}"))
+}
+
+fn item_from_row(row: &AnyRow) -> Result<RelayItem, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).db();
+    let maybe = |name: &str| row.try_get::<Option<String>, _>(name).db();
+    Ok(RelayItem {
+        payment_intent_id: text("payment_intent_id")?
+            .parse()
+            .map_err(|_| corrupt("payment_intent_id"))?,
+        chain_id: text("chain_id")?,
+        livemode: row.try_get::<i64, _>("livemode").db()? != 0,
+        token: text("token")?,
+        payer: text("payer")?,
+        nonce: text("nonce")?,
+        amount_units: text("amount_units")?,
+        calldata: text("calldata")?,
+        status: RelayItemStatus::parse(&text("status")?).ok_or_else(|| corrupt("status"))?,
+        batch_id: maybe("batch_id")?,
+        batch_index: row.try_get::<Option<i64>, _>("batch_index").db()?,
+        tx_hash: maybe("tx_hash")?,
+        reason: maybe("reason")?,
+        created_at_ms: row.try_get::<i64, _>("created_at").db()?,
+        updated_at_ms: row.try_get::<i64, _>("updated_at").db()?,
+    })
+}
+
+#[async_trait]
+impl RelayQueueStore for SqlStore {
+    async fn enqueue_relay(&self, item: &RelayItem) -> Result<Option<RelayItem>, StoreError> {
+        let queued = RelayItemStatus::Queued.as_str();
+        // A new row, or a row whose authorization ended without paying (skipped, failed)
+        // taken over by this one; a live row is kept as it is.
+        let written = sqlx::query(&format!(
+            "INSERT INTO relay_queue ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             NULL, NULL, NULL, NULL, $10, $10) ON CONFLICT (payment_intent_id) DO UPDATE SET \
+             token = $4, payer = $5, nonce = $6, amount_units = $7, calldata = $8, status = $9, \
+             batch_id = NULL, batch_index = NULL, tx_hash = NULL, reason = NULL, created_at = \
+             $10, updated_at = $10 WHERE relay_queue.status IN ($11, $12)"
+        ))
+        .bind(item.payment_intent_id.to_string())
+        .bind(&item.chain_id)
+        .bind(i64::from(item.livemode))
+        .bind(&item.token)
+        .bind(&item.payer)
+        .bind(&item.nonce)
+        .bind(&item.amount_units)
+        .bind(&item.calldata)
+        .bind(queued)
+        .bind(item.created_at_ms)
+        .bind(RelayItemStatus::Skipped.as_str())
+        .bind(RelayItemStatus::Failed.as_str())
+        .execute(&self.writer)
+        .await
+        .db();
+        match written {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => return Ok(None),
+            Err(err) => return Err(err),
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
+        ))
+        .bind(item.payment_intent_id.to_string())
+        .fetch_one(&self.writer)
+        .await
+        .db()?;
+        item_from_row(&row).map(Some)
+    }
+
+    async fn get_relay_item(
+        &self,
+        intent: &PaymentIntentId,
+    ) -> Result<Option<RelayItem>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
+        ))
+        .bind(intent.to_string())
+        .fetch_optional(&self.writer)
+        .await
+        .db()?;
+        row.as_ref().map(item_from_row).transpose()
+    }
+
+    async fn queued_relays(
+        &self,
+        chain_id: &str,
+        limit: u32,
+    ) -> Result<Vec<RelayItem>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM relay_queue WHERE chain_id = $1 AND status = $2 ORDER BY \
+             created_at, payment_intent_id LIMIT $3"
+        ))
+        .bind(chain_id)
+        .bind(RelayItemStatus::Queued.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .db()?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    async fn assign_relay_batch(
+        &self,
+        batch_id: &str,
+        intents: &[PaymentIntentId],
+        now_ms: i64,
+    ) -> Result<Vec<RelayItem>, StoreError> {
+        let mut tx = self.writer.begin().await.db()?;
+        for (index, intent) in intents.iter().enumerate() {
+            sqlx::query(
+                "UPDATE relay_queue SET status = $1, batch_id = $2, batch_index = $3, \
+                 updated_at = $4 WHERE payment_intent_id = $5 AND status = $6",
+            )
+            .bind(RelayItemStatus::Batched.as_str())
+            .bind(batch_id)
+            .bind(i64::try_from(index).unwrap_or(i64::MAX))
+            .bind(now_ms)
+            .bind(intent.to_string())
+            .bind(RelayItemStatus::Queued.as_str())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        }
+        tx.commit().await.db()?;
+        self.relay_batch(batch_id).await
+    }
+
+    async fn open_relay_batches(&self, chain_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT batch_id FROM relay_queue WHERE chain_id = $1 AND status = $2 AND \
+             batch_id IS NOT NULL",
+        )
+        .bind(chain_id)
+        .bind(RelayItemStatus::Batched.as_str())
+        .fetch_all(&self.writer)
+        .await
+        .db()?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("batch_id").db())
+            .collect()
+    }
+
+    async fn relay_batch(&self, batch_id: &str) -> Result<Vec<RelayItem>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM relay_queue WHERE batch_id = $1 ORDER BY batch_index"
+        ))
+        .bind(batch_id)
+        .fetch_all(&self.writer)
+        .await
+        .db()?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    async fn set_relay_batch_tx(
+        &self,
+        batch_id: &str,
+        tx_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE relay_queue SET tx_hash = $1, updated_at = $2 WHERE batch_id = $3 AND \
+             status = $4 AND tx_hash IS NULL",
+        )
+        .bind(tx_hash)
+        .bind(now_ms)
+        .bind(batch_id)
+        .bind(RelayItemStatus::Batched.as_str())
+        .execute(&self.writer)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn finish_relay_item(
+        &self,
+        intent: &PaymentIntentId,
+        status: RelayItemStatus,
+        tx_hash: &str,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE relay_queue SET status = $1, tx_hash = $2, reason = $3, updated_at = $4 \
+             WHERE payment_intent_id = $5 AND status = $6",
+        )
+        .bind(status.as_str())
+        .bind(tx_hash)
+        .bind(reason)
+        .bind(now_ms)
+        .bind(intent.to_string())
+        .bind(RelayItemStatus::Batched.as_str())
+        .execute(&self.writer)
+        .await
+        .db()?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+}

@@ -1,0 +1,216 @@
+//! The relay queue (migration 0032) and payment transactions of a batch, on SQLite and
+//! PostgreSQL: one live authorization per intent, each row bound to one batch only, a skipped
+//! row replaceable; one batch transaction binds several intents while no other kind of payment
+//! can claim a transaction already bound.
+
+mod common;
+
+use common::fixtures::stored_intent;
+use common::{fresh_store, Db};
+use rialto_core::intent::PaymentStatus;
+use rialto_gateway::store::relay_queue::{RelayItem, RelayItemStatus};
+use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus, Store};
+
+const TO: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+
+fn row(intent: &rialto_core::intent::PaymentIntent, payer: &str, nonce: &str) -> RelayItem {
+    RelayItem {
+        payment_intent_id: intent.id,
+        chain_id: "eip155:8453".into(),
+        livemode: false,
+        token: "0xtoken".into(),
+        payer: payer.into(),
+        nonce: nonce.into(),
+        amount_units: "10000000".into(),
+        calldata: "0x".into(),
+        status: RelayItemStatus::Queued,
+        batch_id: None,
+        batch_index: None,
+        tx_hash: None,
+        reason: None,
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    }
+}
+
+async fn queue_suite(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let a = stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await;
+    let b = stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await;
+    let first = store
+        .enqueue_relay(&row(&a, "0xpayer", "0x01"))
+        .await
+        .unwrap()
+        .expect("queued");
+    assert_eq!(first.status, RelayItemStatus::Queued);
+    // Another authorization for the same intent: the first stands.
+    let again = store
+        .enqueue_relay(&row(&a, "0xpayer", "0x02"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.nonce, "0x01");
+    // The same authorization for another intent: refused, nothing stored.
+    assert!(store
+        .enqueue_relay(&row(&b, "0xpayer", "0x01"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.get_relay_item(&b.id).await.unwrap().is_none());
+
+    // Bound to one batch only.
+    let batch = store.assign_relay_batch("rb_1", &[a.id], 2).await.unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].status, RelayItemStatus::Batched);
+    assert!(store
+        .assign_relay_batch("rb_2", &[a.id], 3)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.open_relay_batches("eip155:8453").await.unwrap(),
+        ["rb_1"]
+    );
+    assert!(store
+        .queued_relays("eip155:8453", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // While batched, a new authorization cannot take the row.
+    let kept = store
+        .enqueue_relay(&row(&a, "0xpayer", "0x03"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.nonce.as_str(), kept.status),
+        ("0x01", RelayItemStatus::Batched)
+    );
+
+    // Skipped: decided once; then a new authorization takes the row.
+    assert!(store
+        .finish_relay_item(
+            &a.id,
+            RelayItemStatus::Skipped,
+            "0xbatch",
+            Some("no funds"),
+            4
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .finish_relay_item(&a.id, RelayItemStatus::Relayed, "0xbatch", None, 5)
+        .await
+        .unwrap());
+    let retaken = store
+        .enqueue_relay(&row(&a, "0xpayer", "0x03"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (retaken.nonce.as_str(), retaken.status, retaken.batch_id),
+        ("0x03", RelayItemStatus::Queued, None)
+    );
+}
+
+fn ptx(
+    intent: &rialto_core::intent::PaymentIntent,
+    tx: &str,
+    source: PaymentSource,
+) -> PaymentTransaction {
+    PaymentTransaction {
+        chain_id: "eip155:8453".into(),
+        tx_hash: tx.into(),
+        payment_intent_id: intent.id,
+        payer: "0xpayer".into(),
+        amount: "10".into(),
+        asset: intent.settlement.asset.id.to_string(),
+        block_number: 0,
+        block_hash: String::new(),
+        log_index: 0,
+        status: PaymentTxStatus::Pending,
+        source,
+        created_at_ms: 1,
+    }
+}
+
+async fn claim_suite(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let mut intents = Vec::new();
+    for _ in 0..4 {
+        intents.push(stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await);
+    }
+    let batch = PaymentSource::BatchAuthorization;
+    // One batch transaction pays two intents, each with its own row.
+    for intent in &intents[..2] {
+        let owner = store
+            .claim_transaction(&ptx(intent, "0xbatch", batch))
+            .await;
+        assert_eq!(owner.unwrap(), intent.id);
+    }
+    // Claimed again (a crash before the item was marked): still its own.
+    let owner = store
+        .claim_transaction(&ptx(&intents[0], "0xbatch", batch))
+        .await;
+    assert_eq!(owner.unwrap(), intents[0].id);
+    // A payer reporting the batch transaction for a third intent is refused.
+    let reported = ptx(&intents[2], "0xbatch", PaymentSource::Transaction);
+    assert_ne!(
+        store.claim_transaction(&reported).await.unwrap(),
+        intents[2].id
+    );
+    // A reported transaction binds one intent: neither a batch row nor another report joins.
+    let single = ptx(&intents[2], "0xsingle", PaymentSource::Transaction);
+    assert_eq!(
+        store.claim_transaction(&single).await.unwrap(),
+        intents[2].id
+    );
+    let joined = ptx(&intents[3], "0xsingle", batch);
+    assert_eq!(
+        store.claim_transaction(&joined).await.unwrap(),
+        intents[2].id
+    );
+    let joined = ptx(&intents[3], "0xsingle", PaymentSource::Transaction);
+    assert_eq!(
+        store.claim_transaction(&joined).await.unwrap(),
+        intents[2].id
+    );
+    assert!(store
+        .payment_transactions_of(&intents[3].id)
+        .await
+        .unwrap()
+        .is_empty());
+    // Each batch row moves on its own.
+    let mut confirmed = ptx(&intents[1], "0xbatch", batch);
+    confirmed.status = PaymentTxStatus::Confirmed;
+    store
+        .set_payment_transaction(&confirmed, PaymentTxStatus::Pending, None, 2)
+        .await
+        .unwrap();
+    let first = store.payment_transactions_of(&intents[0].id).await.unwrap();
+    let second = store.payment_transactions_of(&intents[1].id).await.unwrap();
+    assert_eq!(first[0].status, PaymentTxStatus::Pending);
+    assert_eq!(second[0].status, PaymentTxStatus::Confirmed);
+}
+
+#[tokio::test]
+async fn the_relay_queue_takes_one_live_authorization_per_intent_on_sqlite() {
+    queue_suite(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_relay_queue_takes_one_live_authorization_per_intent_on_postgres() {
+    queue_suite(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_batch_transaction_pays_several_intents_and_no_other_payment_can_join_it_on_sqlite() {
+    claim_suite(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_batch_transaction_pays_several_intents_and_no_other_payment_can_join_it_on_postgres() {
+    claim_suite(Db::Postgres).await;
+}
