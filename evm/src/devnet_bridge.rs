@@ -256,6 +256,7 @@ impl Bridge for DevnetBurnMint {
                     asset: ASSET.into(),
                     fee: DEVNET_BRIDGE_FEE,
                     venue: DEVNET_BURN_MINT_VENUE.into(),
+                    kind: rialto_connectors::bridge::LaneKind::FeeInAsset,
                 });
             }
         }

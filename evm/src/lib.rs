@@ -63,6 +63,7 @@
 
 pub mod batch_relay;
 pub mod ccip;
+pub mod ccip_bridge;
 pub mod chain;
 pub mod chainlink;
 pub mod contracts;
@@ -70,6 +71,7 @@ pub mod deposit;
 pub mod deposit_token;
 pub mod devnet;
 pub mod devnet_bridge;
+pub mod devnet_don;
 pub mod devnet_relay;
 pub mod eip1271;
 pub mod eip3009;

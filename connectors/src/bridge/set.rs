@@ -20,6 +20,7 @@ fn same_lane(lane: &BridgeLane, transfer: &BridgeTransfer) -> bool {
     lane.from_chain == transfer.from_chain
         && lane.to_chain == transfer.to_chain
         && lane.asset.eq_ignore_ascii_case(&transfer.asset)
+        && transfer.venue.as_ref().is_none_or(|v| *v == lane.venue)
 }
 
 impl BridgeSet {
@@ -52,6 +53,7 @@ impl Bridge for BridgeSet {
                 l.from_chain == lane.from_chain
                     && l.to_chain == lane.to_chain
                     && l.asset.eq_ignore_ascii_case(&lane.asset)
+                    && l.venue == lane.venue
             });
             if !taken {
                 lanes.push(lane);
@@ -95,6 +97,17 @@ impl Bridge for BridgeSet {
             .status(journal, leg, transfer, now_ms)
             .await
     }
+
+    async fn network_fees(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Vec<super::BridgeNetworkFee>, BridgeError> {
+        self.member(transfer)?
+            .network_fees(journal, leg, transfer)
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +129,7 @@ mod tests {
                     asset: "USDC".into(),
                     fee: Decimal::ONE,
                     venue: (*venue).into(),
+                    kind: super::super::LaneKind::FeeInAsset,
                 })
                 .collect()
         }
@@ -155,6 +169,7 @@ mod tests {
             asset: "usdc".into(),
             amount: Decimal::TEN,
             fee: Decimal::ONE,
+            venue: None,
         }
     }
 
