@@ -112,6 +112,11 @@ impl DevnetDonStandIn {
         })
     }
 
+    /// Whether no chain has the CCIP rails (nothing to carry).
+    pub fn is_empty(&self) -> bool {
+        self.chains.len() < 2
+    }
+
     /// Runs passes every `interval` until the task is dropped, logging what it carries.
     pub async fn run(self, interval: Duration) {
         tracing::info!(chains = self.chains.len(), "{DON_STAND_IN} started");

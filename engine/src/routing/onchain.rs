@@ -85,8 +85,9 @@ pub enum ChainLeg {
         #[serde(with = "rust_decimal::serde::str")]
         min_out: Decimal,
     },
-    /// USDC burn on `from_chain` and mint on `to_chain` (hot wallet to hot wallet), `fee` kept
-    /// by the bridge.
+    /// `asset` from Rialto's hot wallet on `from_chain` to its hot wallet on `to_chain`, `fee`
+    /// kept by the bridge, through the lane of `venue` (`ccip`, `devnet-burn-mint`; absent in
+    /// legs stored before lanes were told apart: the first bridge carrying the lane).
     Bridge {
         from_chain: String,
         to_chain: String,
@@ -95,6 +96,8 @@ pub enum ChainLeg {
         amount: Decimal,
         #[serde(with = "rust_decimal::serde::str")]
         fee: Decimal,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        venue: Option<String>,
     },
     /// A token transfer from the hot wallet on `chain` to `to` (delivering into an intent's
     /// deposit address, or returning a payer's funds).
@@ -230,6 +233,8 @@ pub async fn rail_legs(state: &Engine, leg: &LegId) -> Result<Vec<ChainTransfer>
         format!("{id}:reset"),
         format!("{id}:revoke"),
         format!("{id}:deliver"),
+        format!("{id}:ccip_approve"),
+        format!("{id}:ccip_send"),
     ];
     let mut out = Vec::new();
     for purpose in [
