@@ -5,7 +5,7 @@
 //! method is idempotent per route leg and safe to call again after a crash, and nothing is
 //! sent twice. The caller's journal (its store) is passed in, so the bridge records its legs
 //! before sending them without knowing the store. `rialto-evm` implements it with a devnet
-//! stand-in (`DevnetBurnMint`, sandbox only; it is not CCTP); [`relay::DevnetRelay`] is the
+//! stand-in (`DevnetBurnMint`, sandbox only) and `CcipBridge` (Chainlink CCIP's router); [`relay::DevnetRelay`] is the
 //! chain-agnostic devnet stand-in that carries USDC between chain families (Solana ↔ EVM);
 //! [`set::BridgeSet`] serves every lane of several bridges as one.
 //!

@@ -1,5 +1,4 @@
-//! The sandbox's bridge, wired from the devnet manifest: every one is a **devnet stand-in**,
-//! never CCTP. Between the anvil chains, `rialto_evm::devnet_bridge::DevnetBurnMint` (venue
+//! The sandbox's bridge, wired from the devnet manifest. Between the anvil chains, `rialto_evm::devnet_bridge::DevnetBurnMint` (venue
 //! `devnet-burn-mint`); between the Solana simnet and the anvil chains, the connectors'
 //! `DevnetRelay` (venue `devnet-relay`): on Solana the devnet's mint authority is the relayer
 //! and locks and releases USDC from its reserve, on EVM the FiatToken's minter burns and mints.

@@ -1,10 +1,11 @@
 //! What the chains add to the router's market: each sandbox chain's stablecoins as assets at
 //! Rialto's address there, a `Dex(Pool)` edge each way per pool of the chain's DEX from its
-//! live reserves, and a `Bridge` edge (a fixed fee, no share of the amount) for each lane of
-//! the mode's bridge, under the lane's own venue (in sandbox mode the devnet stand-ins,
-//! [`super::bridge`]: `devnet-burn-mint` between the anvil chains, `devnet-relay` between
-//! Solana and them; never named `cctp`). Read-only. Live chains add nothing yet: no DEX
-//! registry and no CCTP driver are configured for them.
+//! live reserves, and for each lane of the mode's bridge an edge under the lane's own venue: a
+//! `Bridge` edge (a fixed fee, no share of the amount) for the devnet stand-ins
+//! (`devnet-burn-mint` between the anvil chains, `devnet-relay` between Solana and them), a
+//! `Ccip` edge for CCIP lanes (venue `ccip`: the amount arrives whole, the router's native fee
+//! valued at ETH/USD like gas). Read-only. Live chains add nothing yet: no DEX registry and no
+//! bridge are configured for them.
 
 use rialto_connectors::bridge::{BridgeLane, LaneKind};
 use rialto_connectors::dex::PoolReserves;
