@@ -180,9 +180,9 @@ impl CcipBridge {
                 "CCIP keeps nothing of the amount; its fee is paid in native coin".into(),
             ));
         }
-        let units = units(t.amount, token.1)
-            .filter(|u| *u > 0)
-            .ok_or_else(|| BridgeError::Refused(format!("{} {}: not an amount", t.asset, t.amount)))?;
+        let units = units(t.amount, token.1).filter(|u| *u > 0).ok_or_else(|| {
+            BridgeError::Refused(format!("{} {}: not an amount", t.asset, t.amount))
+        })?;
         Ok(Plan {
             from,
             to,
@@ -327,8 +327,9 @@ impl Bridge for CcipBridge {
         {
             return Ok(());
         }
-        let message = token_transfer_message(&plan.to.hot_address, &plan.token.0, U256::from(plan.units))
-            .map_err(chain_err)?;
+        let message =
+            token_transfer_message(&plan.to.hot_address, &plan.token.0, U256::from(plan.units))
+                .map_err(chain_err)?;
         let provider = crate::provider::provider(from.node.chain.rpc_url()).map_err(chain_err)?;
         let fee = crate::ccip::get_fee(&provider, &from.router, plan.to.selector, message.clone())
             .await
@@ -410,7 +411,8 @@ impl Bridge for CcipBridge {
         if step(plan.from, &sent).await? != LegStep::Confirmed {
             return Ok(Vec::new());
         }
-        let provider = crate::provider::provider(plan.from.node.chain.rpc_url()).map_err(chain_err)?;
+        let provider =
+            crate::provider::provider(plan.from.node.chain.rpc_url()).map_err(chain_err)?;
         let tx = provider
             .get_transaction_by_hash(hash(&sent.tx_hash)?)
             .await

@@ -196,7 +196,12 @@ async fn carry(
         .lanes
         .get(&source.alias)
         .and_then(|l| l.off_ramp)
-        .ok_or_else(|| fail(format!("{} has no off-ramp from {}", dest.alias, source.alias)))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "{} has no off-ramp from {}",
+                dest.alias, source.alias
+            ))
+        })?;
     let off_ramp = IDevnetCcipOffRamp::new(to_wire(&off_ramp)?, &dest.provider);
     if off_ramp.executionState(event.messageId).call().await? != 0 {
         return Ok(None);

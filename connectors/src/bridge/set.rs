@@ -174,13 +174,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn each_lane_is_served_by_the_first_member_that_carries_it() {
+    async fn a_transfer_goes_to_the_member_of_its_venue_or_else_the_first_that_carries_its_lane() {
         let set = BridgeSet::new(vec![
             Arc::new(Lanes(vec![("a", "b", "first")])),
             Arc::new(Lanes(vec![("a", "b", "second"), ("s", "a", "second")])),
+            Arc::new(Lanes(vec![("a", "b", "first")])),
         ]);
         let venues: Vec<_> = set.lanes().into_iter().map(|l| l.venue).collect();
-        assert_eq!(venues, ["first", "second"], "a lane is offered once");
+        assert_eq!(
+            venues,
+            ["first", "second", "second"],
+            "a lane is offered once per venue"
+        );
         let journal = crate::rail::MemoryJournal::new();
         let served_by = |t| {
             let set = set.clone();
@@ -194,6 +199,9 @@ mod tests {
         };
         assert_eq!(served_by(transfer("a", "b")).await, "first");
         assert_eq!(served_by(transfer("s", "a")).await, "second");
+        let mut by_venue = transfer("a", "b");
+        by_venue.venue = Some("second".into());
+        assert_eq!(served_by(by_venue).await, "second");
         assert!(matches!(
             set.burn(&journal, "leg", &transfer("b", "s"), 0).await,
             Err(BridgeError::Refused(_))

@@ -11,8 +11,8 @@ use rialto_connectors::bridge::{BridgeLane, LaneKind};
 use rialto_connectors::dex::PoolReserves;
 use rialto_connectors::exchange::AssetCode;
 use rialto_core::ChainId;
-use rust_decimal::Decimal;
 use rialto_router::{AssetInfo, AssetIx, Edge, EdgeKind, Graph, Location, Peg, Pool, VenueId};
+use rust_decimal::Decimal;
 
 use super::{from_units, token_in, OnchainError, Token};
 use crate::chain::Chain;
@@ -88,7 +88,7 @@ pub async fn add_chain_edges(
 ) -> Result<Vec<String>, OnchainError> {
     if livemode {
         return Ok(vec![
-            "live chains: no DEX pools or bridge are configured".into(),
+            "live chains: no DEX pools or bridge are configured".into()
         ]);
     }
     let mut skipped = Vec::new();

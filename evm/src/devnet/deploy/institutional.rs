@@ -248,8 +248,12 @@ impl Deployment<'_> {
                 continue;
             };
             let off_ramp = crate::contracts::to_wire(&off_ramp)?;
-            self.send(usdc.mint(off_ramp, liquidity), minter, "off-ramp USDC liquidity")
-                .await?;
+            self.send(
+                usdc.mint(off_ramp, liquidity),
+                minter,
+                "off-ramp USDC liquidity",
+            )
+            .await?;
             let mint = token.mint(off_ramp, liquidity);
             self.send(mint, bank, "off-ramp deposit token liquidity")
                 .await?;
