@@ -141,6 +141,7 @@ const OWN_TARGETS = {
   "chainlink/v0.8/shared/mocks/MockV3Aggregator.sol": ["MockV3Aggregator"],
   "DepositToken.sol": ["DepositToken"],
   "ccip/DevnetCcipStandIns.sol": ["DevnetCcipOnRamp", "DevnetRmnStandIn"],
+  "ccip/DevnetCcipOffRamp.sol": ["DevnetCcipOffRamp", "DevnetCcipReceiverStandIn"],
   // imported by the files above and emitted verbatim from their packages
   "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol": ["ERC1967Proxy"],
   "@chainlink/contracts-ccip/contracts/Router.sol": ["Router"],

@@ -5,7 +5,7 @@
 //! method is idempotent per route leg and safe to call again after a crash, and nothing is
 //! sent twice. The caller's journal (its store) is passed in, so the bridge records its legs
 //! before sending them without knowing the store. `rialto-evm` implements it with a devnet
-//! stand-in (`DevnetBurnMint`, sandbox only; it is not CCTP); [`relay::DevnetRelay`] is the
+//! stand-in (`DevnetBurnMint`, sandbox only) and `CcipBridge` (Chainlink CCIP's router); [`relay::DevnetRelay`] is the
 //! chain-agnostic devnet stand-in that carries USDC between chain families (Solana ↔ EVM);
 //! [`set::BridgeSet`] serves every lane of several bridges as one.
 //!
@@ -41,6 +41,9 @@ pub struct BridgeTransfer {
     pub amount: Decimal,
     /// Kept by the bridge: `amount − fee` arrives.
     pub fee: Decimal,
+    /// The lane's venue when the route chose one (`ccip`, `devnet-burn-mint`): a set of
+    /// bridges serving the same chains and asset sends the transfer to that one.
+    pub venue: Option<String>,
 }
 
 /// A way the bridge moves money: from one chain to another, one asset, at a fee.
@@ -53,6 +56,29 @@ pub struct BridgeLane {
     /// The venue that carries it, as the router's market and the API name it (a devnet
     /// stand-in says so in its name: `devnet-relay`).
     pub venue: String,
+    /// How the lane charges: a fee in the asset, or (CCIP) a fee in the source chain's native
+    /// coin while the amount arrives whole.
+    pub kind: LaneKind,
+}
+
+/// How a [`BridgeLane`] charges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneKind {
+    /// `fee` of the asset is kept from the amount (the devnet stand-ins).
+    FeeInAsset,
+    /// Chainlink CCIP: the amount arrives whole and the sender pays the router's `getFee` quote
+    /// in the source chain's native coin (here the last quote seen, in base units), booked as
+    /// a network fee.
+    Ccip { native_fee_units: u128 },
+}
+
+/// A native-coin fee a bridge paid for a transfer beyond gas (CCIP's router fee), to be booked
+/// as a network fee: the chain (CAIP-2), base units, and the transaction that paid it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeNetworkFee {
+    pub chain: String,
+    pub units: u128,
+    pub tx_hash: String,
 }
 
 /// Where a bridge transfer is.
@@ -135,4 +161,16 @@ pub trait Bridge: Send + Sync + fmt::Debug {
         transfer: &BridgeTransfer,
         now_ms: i64,
     ) -> Result<BridgeStatus, BridgeError>;
+
+    /// What the transfer paid in native coin beyond its transactions' gas, read from the chain
+    /// once sent (CCIP's router fee). Nothing for bridges that keep their fee in the asset.
+    async fn network_fees(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Vec<BridgeNetworkFee>, BridgeError> {
+        let _ = (journal, leg, transfer);
+        Ok(Vec::new())
+    }
 }

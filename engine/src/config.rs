@@ -35,6 +35,13 @@ pub struct SandboxConfig {
     /// Start the sandbox issuing bank (`docs/issuer-api.md`) beside the sandbox exchange when
     /// the devnet has EVM chains.
     pub bank: bool,
+    /// Seconds a CCIP message may take from its `ccipSend` to its execution on the destination
+    /// before the route leg is `unknown` (never sent again; an operator reconciles it).
+    pub ccip_delivery_secs: u64,
+    /// Run the devnet DON stand-in (`docs/ccip.md`) inside `rialto serve`, carrying CCIP
+    /// messages between the devnet chains. `rialto devnet` runs it too; two running at once
+    /// deliver nothing twice (the stand-in off-ramp executes a message once).
+    pub don_stand_in: bool,
     /// Batched EIP-3009 relays through the devnet's `BatchRelayer` from its relay lanes
     /// (`[sandbox.batch_relay]`). Off by default: each authorization is its own transaction
     /// from the hot wallet.
@@ -107,6 +114,8 @@ impl Default for SandboxConfig {
                 ..ReplacementConfig::default()
             },
             bank: true,
+            ccip_delivery_secs: 600,
+            don_stand_in: true,
             batch_relay: BatchRelayConfig::default(),
         }
     }

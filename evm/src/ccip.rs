@@ -67,6 +67,49 @@ sol! {
         function addToken(address token) external;
         function sequenceNumber() external view returns (uint64);
     }
+
+    /// The devnet stand-in off-ramp (`contracts/src/ccip/DevnetCcipOffRamp.sol`). Its event has
+    /// the name and indexed fields of Chainlink's OffRamp `ExecutionStateChanged`.
+    #[sol(rpc)]
+    interface IDevnetCcipOffRamp {
+        event ExecutionStateChanged(uint64 indexed sourceChainSelector, uint64 indexed sequenceNumber, bytes32 indexed messageId, uint8 state, bytes returnData);
+        error AlreadyExecuted(bytes32 messageId);
+        error ReceiverError(bytes returnData);
+        function executionState(bytes32 messageId) external view returns (uint8);
+        function execute(Client.Any2EVMMessage message, uint64 sequenceNumber, address receiver, uint256 gasLimit) external;
+    }
+
+    /// The devnet test receiver (`DevnetCcipReceiverStandIn`).
+    #[sol(rpc)]
+    interface IDevnetCcipReceiver {
+        function lastMessageId() external view returns (bytes32);
+        function lastData() external view returns (bytes);
+        function received() external view returns (uint256);
+    }
+}
+
+/// `Internal.MessageExecutionState.SUCCESS`.
+pub const EXECUTION_SUCCESS: u8 = 2;
+
+/// The gas limit an `EVM2AnyMessage` asks for: `EVMExtraArgsV1` (tag `0x97a657c9`), or CCIP's
+/// default of 200,000 when `extraArgs` is empty. `None` for any other encoding.
+pub fn gas_limit_of(extra_args: &[u8]) -> Option<U256> {
+    if extra_args.is_empty() {
+        return Some(U256::from(200_000u64));
+    }
+    let (tag, rest) = extra_args.split_at_checked(4)?;
+    if tag != [0x97, 0xa6, 0x57, 0xc9] || rest.len() < 32 {
+        return None;
+    }
+    Some(U256::from_be_slice(&rest[..32]))
+}
+
+/// The EVM receiver of an `EVM2AnyMessage` (`abi.encode(address)`), if it is one.
+pub fn evm_receiver(receiver: &[u8]) -> Option<WireAddress> {
+    if receiver.len() != 32 || receiver[..12].iter().any(|b| *b != 0) {
+        return None;
+    }
+    Some(WireAddress::from_slice(&receiver[12..]))
 }
 
 /// `Client._argsToBytes(EVMExtraArgsV1{gasLimit})`: tag `0x97a657c9` and the gas limit. A

@@ -1,6 +1,6 @@
 //! [`DevnetBurnMint`]: the bridge role of `rialto-connectors` ([`Bridge`]) on the devnet.
 //!
-//! **It stands in for CCTP; it is not CCTP.** The devnet has no Circle
+//! **A devnet burn/mint stand-in, not a real bridge protocol.** The devnet has no Circle
 //! `TokenMessenger`/`MessageTransmitter` and no attestation service, so the devnet FiatToken's
 //! configured minter (its key is in the devnet manifest) plays both: on the source chain the hot
 //! wallet transfers `amount` to the minter (`route_burn <leg>:deliver`) and the minter burns it
@@ -40,7 +40,7 @@ use crate::EvmError;
 /// What the devnet bridge keeps of every transfer, USDC.
 pub const DEVNET_BRIDGE_FEE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
-/// Its venue, as the market and the API name it: a devnet stand-in, by name (not `cctp`).
+/// Its venue, as the market and the API name it: a devnet stand-in, by name.
 pub const DEVNET_BURN_MINT_VENUE: &str = "devnet-burn-mint";
 
 /// The asset it moves.
@@ -256,6 +256,7 @@ impl Bridge for DevnetBurnMint {
                     asset: ASSET.into(),
                     fee: DEVNET_BRIDGE_FEE,
                     venue: DEVNET_BURN_MINT_VENUE.into(),
+                    kind: rialto_connectors::bridge::LaneKind::FeeInAsset,
                 });
             }
         }

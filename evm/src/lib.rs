@@ -21,7 +21,8 @@
 //! - [`uniswap`]: [`uniswap::UniswapV2`], the connectors' `Dex` role: pool reserves, allowance,
 //!   `getAmountsOut`, and the exact-approve and swap legs.
 //! - [`devnet_bridge`]: [`devnet_bridge::DevnetBurnMint`], the connectors' `Bridge` role on the
-//!   devnet: a stand-in for CCTP (burn and mint by the devnet FiatToken's minter), not CCTP.
+//!   devnet: a burn/mint stand-in (burn and mint by the devnet FiatToken's minter); [`ccip_bridge`]: the `Bridge`
+//!   over Chainlink CCIP's router; [`devnet_don`]: the devnet stand-in for Chainlink's DON.
 //!   Its lanes are the market's venue `devnet-burn-mint`.
 //! - [`devnet_relay`]: [`devnet_relay::FiatTokenMinter`], the EVM end of the connectors'
 //!   devnet relay stand-in (`DevnetRelay`, Solana ↔ EVM): the same minter burns and mints.
@@ -63,6 +64,7 @@
 
 pub mod batch_relay;
 pub mod ccip;
+pub mod ccip_bridge;
 pub mod chain;
 pub mod chainlink;
 pub mod contracts;
@@ -70,6 +72,7 @@ pub mod deposit;
 pub mod deposit_token;
 pub mod devnet;
 pub mod devnet_bridge;
+pub mod devnet_don;
 pub mod devnet_relay;
 pub mod eip1271;
 pub mod eip3009;

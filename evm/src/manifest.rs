@@ -125,8 +125,8 @@ pub struct CcipEntry {
     pub wrapped_native: Address,
     /// By destination alias.
     pub lanes: BTreeMap<String, CcipLane>,
-    /// The devnet relayer, stand-in for Chainlink's DON: registered on this router as the
-    /// off-ramp of every other devnet chain, it delivers with `routeMessage`.
+    /// The devnet DON stand-in's key: the only executor of this chain's stand-in off-ramps,
+    /// which deliver through the router's `routeMessage`.
     pub relayer: Account,
 }
 
@@ -138,6 +138,11 @@ pub struct CcipLane {
     pub on_ramp: Address,
     /// The flat fee the on-ramp quotes for a native-fee message, in wei.
     pub native_fee_wei: u64,
+    /// `DevnetCcipOffRamp` on *this* chain for messages *from* that chain (stand-in off-ramp
+    /// and release pool, registered on this router; the devnet DON stand-in executes through
+    /// it). `None` in manifests written before it.
+    #[serde(default, with = "opt_evm_address")]
+    pub off_ramp: Option<Address>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -277,6 +277,7 @@ pub fn from_sandbox(
         Path::new(&sandbox.devnet_manifest),
         &set.engine,
         &chains,
+        Duration::from_secs(sandbox.ccip_delivery_secs),
     )?;
     // The mocks have no heartbeat of their own; they are judged like real stablecoin feeds.
     let feeds = FeedRegistry::from_devnet(&manifest, DEFAULT_STABLE_HEARTBEAT)

@@ -1,12 +1,16 @@
-//! The sandbox's bridge, wired from the devnet manifest: every one is a **devnet stand-in**,
-//! never CCTP. Between the anvil chains, `rialto_evm::devnet_bridge::DevnetBurnMint` (venue
+//! The sandbox's bridge, wired from the devnet manifest. Between the anvil chains, `rialto_evm::devnet_bridge::DevnetBurnMint` (venue
 //! `devnet-burn-mint`); between the Solana simnet and the anvil chains, the connectors'
 //! `DevnetRelay` (venue `devnet-relay`): on Solana the devnet's mint authority is the relayer
 //! and locks and releases USDC from its reserve, on EVM the FiatToken's minter burns and mints.
-//! Both sit behind one `BridgeSet`, the mode's one `Bridge`.
+//! Between the anvil chains there is also `rialto_evm::ccip_bridge::CcipBridge` (venue
+//! `ccip`, USDC and the `JPMD-DEV` deposit token): it speaks Chainlink's real `Router` on each
+//! chain; the on-ramp, off-ramp and DON behind the router are devnet stand-ins (the DON's is
+//! `rialto_evm::devnet_don::DevnetDonStandIn`). All sit behind one `BridgeSet`, the mode's one
+//! `Bridge`; a route leg names its lane's venue, so the set sends it to the bridge it chose.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use rialto_connectors::bridge::relay::{DevnetRelay, LockRelease, RelayEnd};
@@ -16,8 +20,10 @@ use rialto_connectors::rail::SigningKey;
 use rialto_core::address::Address;
 use rialto_core::ChainNamespace;
 use rialto_engine::chain::Chains;
+use rialto_evm::ccip_bridge::CcipBridge;
 use rialto_evm::chain::EvmChain;
 use rialto_evm::devnet_bridge::DevnetBurnMint;
+use rialto_evm::devnet_don::DevnetDonStandIn;
 use rialto_evm::devnet_relay::FiatTokenMinter;
 use rialto_evm::manifest::DevnetManifest;
 use rialto_solana::devnet::manifest::SolanaManifest;
@@ -31,22 +37,40 @@ pub fn sandbox_bridge(
     manifest_path: &Path,
     chains: &Chains,
     evm: &[EvmChain],
+    ccip_delivery: Duration,
 ) -> anyhow::Result<Arc<dyn Bridge>> {
     let burn_mint =
         DevnetBurnMint::from_manifest(manifest, evm).context("the devnet bridge's minters")?;
-    let Some(solana) = SolanaManifest::read(manifest_path)
+    let ccip = CcipBridge::from_manifest(manifest, evm, ccip_delivery)
+        .context("the CCIP bridge from the devnet manifest")?;
+    let mut members: Vec<Arc<dyn Bridge>> = vec![Arc::new(burn_mint), Arc::new(ccip)];
+    if let Some(solana) = SolanaManifest::read(manifest_path)
         .with_context(|| format!("the Solana part of {}", manifest_path.display()))?
-    else {
-        return Ok(Arc::new(burn_mint));
-    };
-    let mut ends = evm_ends(manifest, chains, evm)?;
-    if let Some(end) = solana_end(&solana, chains)? {
-        ends.push(end);
+    {
+        let mut ends = evm_ends(manifest, chains, evm)?;
+        if let Some(end) = solana_end(&solana, chains)? {
+            ends.push(end);
+        }
+        members.push(Arc::new(DevnetRelay::new(ends)));
     }
-    Ok(Arc::new(BridgeSet::new(vec![
-        Arc::new(burn_mint),
-        Arc::new(DevnetRelay::new(ends)),
-    ])))
+    Ok(Arc::new(BridgeSet::new(members)))
+}
+
+/// How often the devnet DON stand-in looks for CCIP messages.
+const DON_POLL: Duration = Duration::from_millis(500);
+
+/// Starts the devnet DON stand-in over `manifest`'s chains (those with the CCIP rails), or
+/// nothing when none has them.
+pub async fn spawn_don_stand_in(
+    manifest: &DevnetManifest,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let don = DevnetDonStandIn::from_manifest(manifest)
+        .await
+        .context("the devnet DON stand-in")?;
+    if don.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(tokio::spawn(don.run(DON_POLL))))
 }
 
 /// The relay's EVM ends: each anvil chain with a hot wallet and USDC, its minter the relayer.

@@ -43,8 +43,12 @@ pub async fn run(
             None
         }
     };
+    let don = crate::devnet_bridges::spawn_don_stand_in(devnet.manifest()).await?;
     tracing::info!(manifest = %manifest.display(), solana = solana.is_some(), "devnet running; Ctrl-C to stop");
     let waited = shutdown.await;
+    if let Some(don) = don {
+        don.abort();
+    }
     stop(devnet, solana, manifest, waited)
 }
 

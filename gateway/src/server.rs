@@ -171,6 +171,16 @@ pub async fn serve(
     // Beside the exchange; nothing calls it yet (the issuer edges are to come), but its base
     // URL is logged for the demo and for clients pointed at it by hand.
     let _sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
+    // The devnet DON stand-in carries CCIP messages between the devnet chains (a devnet
+    // stand-in for Chainlink's DON; `docs/ccip.md`).
+    let don = match (&config.sandbox.devnet_manifest, config.sandbox.don_stand_in) {
+        (path, true) if !path.is_empty() => {
+            let manifest = rialto_evm::manifest::DevnetManifest::read(Path::new(path))
+                .context("the devnet manifest, for the DON stand-in")?;
+            crate::devnet_bridges::spawn_don_stand_in(&manifest).await?
+        }
+        _ => None,
+    };
     // `[[live.venues]]`: the real clients at the configured URLs, through the one TLS
     // configuration; a missing credential stops start-up naming its setting.
     let live_venues = crate::exchange::live::live_venues(&registry, &config.live.venues, &tls)?;
@@ -233,6 +243,9 @@ pub async fn serve(
     let _ = batch_worker.await;
     let _ = watcher.await;
     let _ = webhooks.await;
+    if let Some(don) = don {
+        don.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -299,6 +299,7 @@ async fn a_bridge_leg_burns_on_one_chain_and_mints_less_the_fee_on_the_other() {
         asset: "USDC".into(),
         amount: dec("50"),
         fee: dec("0.25"),
+        venue: None,
     };
     onchain::submit(state, false, &leg, &spec, now_ms())
         .await

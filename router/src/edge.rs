@@ -46,8 +46,9 @@ pub enum EdgeKind {
     Withdrawal { fee: Decimal, minimum: Decimal },
     /// DEX swap: same chain, two assets.
     Dex(Pool),
-    /// CCTP burn and mint: USDC one for one across chains, minus a fixed fee.
-    Cctp { fee: Decimal },
+    /// Chainlink CCIP: the same asset across chains, arriving whole; the sender pays the
+    /// router's fee in native coin, valued here in USD (`network_fee_usd`) like gas.
+    Ccip { network_fee_usd: Decimal },
     /// A generic bridge: same asset across chains, `fee_bps` of the amount plus `fixed`.
     Bridge { fee_bps: u32, fixed: Decimal },
     /// On-chain transfer from Rialto's address to an exchange deposit address on that chain:
@@ -62,7 +63,7 @@ pub enum LegKind {
     Trade,
     Withdrawal,
     DexSwap,
-    CctpBridge,
+    Ccip,
     Bridge,
     Transfer,
 }
@@ -107,7 +108,7 @@ impl EdgeKind {
             Self::Trade(_) => LegKind::Trade,
             Self::Withdrawal { .. } => LegKind::Withdrawal,
             Self::Dex(_) => LegKind::DexSwap,
-            Self::Cctp { .. } => LegKind::CctpBridge,
+            Self::Ccip { .. } => LegKind::Ccip,
             Self::Bridge { .. } => LegKind::Bridge,
             Self::Transfer { .. } => LegKind::Transfer,
         }
@@ -118,7 +119,7 @@ impl EdgeKind {
         match self {
             Self::Trade(_) | Self::Dex(_) => true,
             Self::Withdrawal { .. }
-            | Self::Cctp { .. }
+            | Self::Ccip { .. }
             | Self::Bridge { .. }
             | Self::Transfer { .. } => false,
         }
@@ -137,7 +138,7 @@ impl EdgeKind {
             Self::Trade(_) => !same_asset && same_location && !to_chain,
             Self::Dex(_) => !same_asset && same_location && to_chain,
             Self::Withdrawal { .. } => same_asset && !same_location && to_chain,
-            Self::Cctp { .. } | Self::Bridge { .. } => same_asset && !same_location && to_chain,
+            Self::Ccip { .. } | Self::Bridge { .. } => same_asset && !same_location && to_chain,
             Self::Transfer { .. } => same_asset && !same_location && !to_chain,
         };
         if ok {
@@ -161,12 +162,7 @@ impl EdgeKind {
                 }
                 Ok(same_asset(input, input - fee, *fee))
             }
-            Self::Cctp { fee } => {
-                if input <= *fee {
-                    return Err(EdgeRefusal::BelowMinimum);
-                }
-                Ok(same_asset(input, input - fee, *fee))
-            }
+            Self::Ccip { .. } => Ok(same_asset(input, input, Decimal::ZERO)),
             Self::Bridge { fee_bps, fixed } => {
                 let output = round_down(input * (Decimal::ONE - bps(*fee_bps)) - fixed, out_dp);
                 if output <= Decimal::ZERO {
@@ -178,10 +174,12 @@ impl EdgeKind {
         }
     }
 
-    /// Gas Rialto pays for the edge, in USD (only transfers have any).
+    /// Network fees Rialto pays for the edge in native coin, in USD (a transfer's gas, CCIP's
+    /// router fee).
     pub fn gas_usd(&self) -> Decimal {
         match self {
             Self::Transfer { gas_usd } => *gas_usd,
+            Self::Ccip { network_fee_usd } => *network_fee_usd,
             _ => Decimal::ZERO,
         }
     }
@@ -195,7 +193,7 @@ impl EdgeKind {
                 let input = (output + fee).max(*minimum);
                 Ok(same_asset(input, input - fee, *fee))
             }
-            Self::Cctp { fee } => Ok(same_asset(output + fee, output, *fee)),
+            Self::Ccip { .. } => Ok(same_asset(output, output, Decimal::ZERO)),
             Self::Bridge { fee_bps, fixed } => {
                 let input = round_up((output + fixed) / (Decimal::ONE - bps(*fee_bps)), in_dp);
                 Ok(same_asset(input, output, input - output))

@@ -12,7 +12,7 @@
 //! - [`graph`]: nodes (asset, location), locations (exchange account or CAIP-2 chain), edges,
 //!   settlement costs per chain, interned into dense indices.
 //! - [`edge`]: the edge kinds (book trade, withdrawal, deposit transfer, constant-product DEX
-//!   swap, CCTP, generic bridge) and their exact forward and inverse pricing.
+//!   swap, Chainlink CCIP, generic bridge) and their exact forward and inverse pricing.
 //! - [`oracle`]: `OracleReading`, the `Oracle` trait, reading checks (stale, non-positive,
 //!   sequencer down), the per-quote `PriceTable` with the deviation bound and the depeg
 //!   breaker, `depegged_assets`.

@@ -162,14 +162,12 @@ fn a_withdrawal_deducts_its_fee_and_honours_the_venue_minimum() {
 }
 
 #[test]
-fn cctp_moves_usdc_one_for_one_less_its_fixed_fee() {
-    let cctp = EdgeKind::Cctp { fee: d("0.02") };
-    assert_eq!(
-        cctp.inverse(d("100"), 6).expect("inverse").input,
-        d("100.02")
-    );
-    assert_eq!(
-        cctp.forward(d("100.02"), 6).expect("forward").output,
-        d("100")
-    );
+fn ccip_moves_the_amount_whole_and_charges_its_router_fee_as_a_network_fee() {
+    let ccip = EdgeKind::Ccip {
+        network_fee_usd: d("2.41"),
+    };
+    assert_eq!(ccip.inverse(d("100"), 6).expect("inverse").input, d("100"));
+    assert_eq!(ccip.forward(d("100"), 6).expect("forward").output, d("100"));
+    assert_eq!(ccip.gas_usd(), d("2.41"));
+    assert_eq!(ccip.leg_kind(), rialto_router::LegKind::Ccip);
 }

@@ -1810,7 +1810,7 @@ export interface components {
         QuoteLegObject: {
             /** @description `leg_…`: exchange order and withdrawal references derive from it. */
             id: string;
-            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `cctp_bridge`, `bridge`. */
+            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`. */
             kind: string;
             /** @description The exchange account, DEX or bridge that executes it. */
             venue: string;
@@ -1954,7 +1954,7 @@ export interface components {
             /** @description `leg_…`: the idempotency key the venue or chain sees. */
             id: string;
             /**
-             * @description `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
+             * @description `trade`, `withdrawal`, `dex_swap`, `ccip`, `bridge`, `settlement`, `return` (the payer's
              *     funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
              *     back once the merchant is paid).
              */

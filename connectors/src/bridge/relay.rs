@@ -307,6 +307,7 @@ impl Bridge for DevnetRelay {
                     asset: ASSET.into(),
                     fee: DEVNET_RELAY_FEE,
                     venue: DEVNET_RELAY_VENUE.into(),
+                    kind: crate::bridge::LaneKind::FeeInAsset,
                 });
             }
         }
@@ -420,6 +421,7 @@ mod tests {
             asset: "USDC".into(),
             amount: Decimal::TEN,
             fee: DEVNET_RELAY_FEE,
+            venue: None,
         };
         assert!(matches!(
             relay.plan(&transfer),

@@ -20,6 +20,7 @@ fn same_lane(lane: &BridgeLane, transfer: &BridgeTransfer) -> bool {
     lane.from_chain == transfer.from_chain
         && lane.to_chain == transfer.to_chain
         && lane.asset.eq_ignore_ascii_case(&transfer.asset)
+        && transfer.venue.as_ref().is_none_or(|v| *v == lane.venue)
 }
 
 impl BridgeSet {
@@ -52,6 +53,7 @@ impl Bridge for BridgeSet {
                 l.from_chain == lane.from_chain
                     && l.to_chain == lane.to_chain
                     && l.asset.eq_ignore_ascii_case(&lane.asset)
+                    && l.venue == lane.venue
             });
             if !taken {
                 lanes.push(lane);
@@ -95,6 +97,17 @@ impl Bridge for BridgeSet {
             .status(journal, leg, transfer, now_ms)
             .await
     }
+
+    async fn network_fees(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Vec<super::BridgeNetworkFee>, BridgeError> {
+        self.member(transfer)?
+            .network_fees(journal, leg, transfer)
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +129,7 @@ mod tests {
                     asset: "USDC".into(),
                     fee: Decimal::ONE,
                     venue: (*venue).into(),
+                    kind: super::super::LaneKind::FeeInAsset,
                 })
                 .collect()
         }
@@ -155,17 +169,23 @@ mod tests {
             asset: "usdc".into(),
             amount: Decimal::TEN,
             fee: Decimal::ONE,
+            venue: None,
         }
     }
 
     #[tokio::test]
-    async fn each_lane_is_served_by_the_first_member_that_carries_it() {
+    async fn a_transfer_goes_to_the_member_of_its_venue_or_else_the_first_that_carries_its_lane() {
         let set = BridgeSet::new(vec![
             Arc::new(Lanes(vec![("a", "b", "first")])),
             Arc::new(Lanes(vec![("a", "b", "second"), ("s", "a", "second")])),
+            Arc::new(Lanes(vec![("a", "b", "first")])),
         ]);
         let venues: Vec<_> = set.lanes().into_iter().map(|l| l.venue).collect();
-        assert_eq!(venues, ["first", "second"], "a lane is offered once");
+        assert_eq!(
+            venues,
+            ["first", "second", "second"],
+            "a lane is offered once per venue"
+        );
         let journal = crate::rail::MemoryJournal::new();
         let served_by = |t| {
             let set = set.clone();
@@ -179,6 +199,9 @@ mod tests {
         };
         assert_eq!(served_by(transfer("a", "b")).await, "first");
         assert_eq!(served_by(transfer("s", "a")).await, "second");
+        let mut by_venue = transfer("a", "b");
+        by_venue.venue = Some("second".into());
+        assert_eq!(served_by(by_venue).await, "second");
         assert!(matches!(
             set.burn(&journal, "leg", &transfer("b", "s"), 0).await,
             Err(BridgeError::Refused(_))

@@ -222,42 +222,58 @@ pub fn fee_postings(
     legs.iter()
         .filter_map(|leg| {
             let wei = leg.fee_units.filter(|w| *w > 0)?;
-            let native = registry.assets().iter().find(|a| {
-                a.kind == AssetKind::Native && a.id.chain().to_string() == leg.draft.chain_id
-            });
-            let (asset, amount) = match native {
-                Some(a) => (
-                    a.id.to_string(),
-                    Money::from_base_units(wei, a.currency()).ok()?.amount(),
-                ),
-                // No native asset in the registry: the chain family's own coin (SOL is
-                // SLIP-44 501 with 9 decimals, lamports; ETH 60 with 18, wei).
-                None => {
-                    let (slip44, decimals) = native_coin(&leg.draft.chain_id);
-                    (
-                        format!("{}/slip44:{slip44}", leg.draft.chain_id),
-                        rust_decimal::Decimal::from_i128_with_scale(
-                            i128::try_from(wei).ok()?,
-                            decimals,
-                        ),
-                    )
-                }
-            };
-            crate::ledger::transfer(
+            native_fee_posting(
+                registry,
                 owner,
-                "network_fee",
-                &leg.draft.leg_id,
-                &asset,
-                (
-                    crate::ledger::GAS_WALLET.to_owned(),
-                    crate::ledger::NETWORK_FEES.to_owned(),
-                ),
-                amount.normalize(),
+                (&leg.draft.leg_id, &leg.draft.chain_id),
+                wei,
                 now_ms,
             )
-            .ok()
         })
         .collect()
+}
+
+/// One `network_fee` posting of `units` of `chain`'s native coin paid for `leg_id` (gas, or a
+/// bridge's native fee such as CCIP's router fee), from the gas wallet to network fees.
+pub fn native_fee_posting(
+    registry: &AssetRegistry,
+    owner: (rialto_core::id::MerchantId, bool),
+    (leg_id, chain_id): (&str, &str),
+    units: u128,
+    now_ms: i64,
+) -> Option<crate::ledger::Posting> {
+    let native = registry
+        .assets()
+        .iter()
+        .find(|a| a.kind == AssetKind::Native && a.id.chain().to_string() == chain_id);
+    let (asset, amount) = match native {
+        Some(a) => (
+            a.id.to_string(),
+            Money::from_base_units(units, a.currency()).ok()?.amount(),
+        ),
+        // No native asset in the registry: the chain family's own coin (SOL is SLIP-44 501 with
+        // 9 decimals, lamports; ETH 60 with 18, wei).
+        None => {
+            let (slip44, decimals) = native_coin(chain_id);
+            (
+                format!("{chain_id}/slip44:{slip44}"),
+                rust_decimal::Decimal::from_i128_with_scale(i128::try_from(units).ok()?, decimals),
+            )
+        }
+    };
+    crate::ledger::transfer(
+        owner,
+        "network_fee",
+        leg_id,
+        &asset,
+        (
+            crate::ledger::GAS_WALLET.to_owned(),
+            crate::ledger::NETWORK_FEES.to_owned(),
+        ),
+        amount.normalize(),
+        now_ms,
+    )
+    .ok()
 }
 
 /// The SLIP-44 coin type and decimals of a chain's native coin, by its family.

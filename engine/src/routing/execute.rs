@@ -318,13 +318,14 @@ pub fn spec_for(
                 min_out: order.min_output,
             },
         },
-        EdgeKind::Cctp { fee } => LegSpec::Chain {
+        EdgeKind::Ccip { .. } => LegSpec::Chain {
             leg: ChainLeg::Bridge {
                 from_chain: chain_of(&from.location)?,
                 to_chain: chain_of(&to.location)?,
                 asset: from.asset.to_string(),
                 amount: order.input,
-                fee: *fee,
+                fee: Decimal::ZERO,
+                venue: Some(edge.venue.0.clone()),
             },
         },
         // The chains' bridge lanes are fixed-fee `Bridge` edges (see `onchain::edges`): the
@@ -336,6 +337,7 @@ pub fn spec_for(
                 asset: from.asset.to_string(),
                 amount: order.input,
                 fee: *fixed,
+                venue: Some(edge.venue.0.clone()),
             },
         },
         EdgeKind::Bridge { .. } => LegSpec::Unsupported {

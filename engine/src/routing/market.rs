@@ -150,7 +150,14 @@ pub async fn snapshot(
             }
         }
     }
-    match super::onchain::add_chain_edges(state, intent.livemode, &mut graph).await {
+    match super::onchain::add_chain_edges(
+        state,
+        intent.livemode,
+        &mut graph,
+        prices.price("ETH/USD"),
+    )
+    .await
+    {
         Ok(left_out) => skipped.extend(left_out),
         Err(why) => skipped.push(format!("chains: {why}")),
     }

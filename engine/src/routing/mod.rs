@@ -13,7 +13,7 @@
 //!   `lock_fx` over the mode's feeds) and the `fx` object intents and receipts show.
 //! - [`onchain`]: the on-chain legs of routes (swaps through the chain's `Dex`, bridge legs
 //!   through the mode's `Bridge`, token transfers) sent from the hot wallets, and their
-//!   `Dex`/`Cctp` market edges.
+//!   `Dex`/`Ccip`/`Bridge` market edges.
 //! - [`start`]: starting accepted quotes: exchange payers screened and linked, wallet payers'
 //!   signed funding reports verified and bound, the execution objects.
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs (the

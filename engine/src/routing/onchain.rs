@@ -13,14 +13,15 @@
 //! before it is confirmed. One caller drives a leg at a time (the executor's claim on it).
 //!
 //! Chains are reached through the connectors' roles only: each chain's `ChainNode` (reads and
-//! its rail), its `Dex` (swaps) and the mode's `Bridge`. **The bridges are sandbox stand-ins,
-//! not CCTP**: `rialto_evm::devnet_bridge::DevnetBurnMint` (venue `devnet-burn-mint`) moves
+//! its rail), its `Dex` (swaps) and the mode's `Bridge`. **The bridges exist in sandbox mode
+//! only**: `rialto_evm::ccip_bridge::CcipBridge` (venue `ccip`) speaks Chainlink CCIP's real
+//! router between the anvil chains (with devnet stand-ins behind it, `docs/ccip.md`);
+//! `rialto_evm::devnet_bridge::DevnetBurnMint` (venue `devnet-burn-mint`) moves
 //! USDC between the anvil chains with the devnet FiatToken's configured minter (burn on the
 //! source chain, mint on the destination), and the connectors' `DevnetRelay` (venue
 //! `devnet-relay`) between the Solana simnet and them (locked with a relayer on Solana,
-//! burned or minted by the minter on EVM). They only exist in sandbox mode. A live CCTP driver
-//! (`TokenMessenger.depositForBurn`, the Iris attestation, `MessageTransmitter.receiveMessage`,
-//! on Solana the CCTP programs) is not built: live mode has no bridge and no bridge edges.
+//! burned or minted by the minter on EVM). They only exist in sandbox mode. Live mode has no bridge
+//! (no live CCIP router configuration, no other bridge driver) and no bridge edges.
 //!
 //! # When a leg is `Unknown`
 //! A transaction the node accepted is `Pending` for as long as it is neither mined nor refused
@@ -85,8 +86,9 @@ pub enum ChainLeg {
         #[serde(with = "rust_decimal::serde::str")]
         min_out: Decimal,
     },
-    /// USDC burn on `from_chain` and mint on `to_chain` (hot wallet to hot wallet), `fee` kept
-    /// by the bridge.
+    /// `asset` from Rialto's hot wallet on `from_chain` to its hot wallet on `to_chain`, `fee`
+    /// kept by the bridge, through the lane of `venue` (`ccip`, `devnet-burn-mint`; absent in
+    /// legs stored before lanes were told apart: the first bridge carrying the lane).
     Bridge {
         from_chain: String,
         to_chain: String,
@@ -95,6 +97,8 @@ pub enum ChainLeg {
         amount: Decimal,
         #[serde(with = "rust_decimal::serde::str")]
         fee: Decimal,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        venue: Option<String>,
     },
     /// A token transfer from the hot wallet on `chain` to `to` (delivering into an intent's
     /// deposit address, or returning a payer's funds).
@@ -230,6 +234,8 @@ pub async fn rail_legs(state: &Engine, leg: &LegId) -> Result<Vec<ChainTransfer>
         format!("{id}:reset"),
         format!("{id}:revoke"),
         format!("{id}:deliver"),
+        format!("{id}:ccip_approve"),
+        format!("{id}:ccip_send"),
     ];
     let mut out = Vec::new();
     for purpose in [

@@ -55,7 +55,7 @@ pub struct PayToObject {
 pub struct RouteLegObject {
     /// `leg_…`: the idempotency key the venue or chain sees.
     pub id: String,
-    /// `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
+    /// `trade`, `withdrawal`, `dex_swap`, `ccip`, `bridge`, `settlement`, `return` (the payer's
     /// funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
     /// back once the merchant is paid).
     pub kind: String,

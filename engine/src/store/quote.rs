@@ -293,7 +293,8 @@ pub enum RouteLegKind {
     Trade,
     Withdrawal,
     DexSwap,
-    CctpBridge,
+    /// Chainlink CCIP (`ccip`).
+    Ccip,
     Bridge,
     Transfer,
     /// The final transfer to the merchant's settlement address.
@@ -309,7 +310,7 @@ impl RouteLegKind {
         RouteLegKind::Trade,
         RouteLegKind::Withdrawal,
         RouteLegKind::DexSwap,
-        RouteLegKind::CctpBridge,
+        RouteLegKind::Ccip,
         RouteLegKind::Bridge,
         RouteLegKind::Transfer,
         RouteLegKind::Settlement,
@@ -322,7 +323,7 @@ impl RouteLegKind {
             RouteLegKind::Trade => "trade",
             RouteLegKind::Withdrawal => "withdrawal",
             RouteLegKind::DexSwap => "dex_swap",
-            RouteLegKind::CctpBridge => "cctp_bridge",
+            RouteLegKind::Ccip => "ccip",
             RouteLegKind::Bridge => "bridge",
             RouteLegKind::Transfer => "transfer",
             RouteLegKind::Settlement => "settlement",
@@ -341,7 +342,7 @@ impl RouteLegKind {
             rialto_router::LegKind::Trade => RouteLegKind::Trade,
             rialto_router::LegKind::Withdrawal => RouteLegKind::Withdrawal,
             rialto_router::LegKind::DexSwap => RouteLegKind::DexSwap,
-            rialto_router::LegKind::CctpBridge => RouteLegKind::CctpBridge,
+            rialto_router::LegKind::Ccip => RouteLegKind::Ccip,
             rialto_router::LegKind::Bridge => RouteLegKind::Bridge,
             rialto_router::LegKind::Transfer => RouteLegKind::Transfer,
         }

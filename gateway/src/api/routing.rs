@@ -94,7 +94,7 @@ pub struct PriceSourceObject {
 pub struct QuoteLegObject {
     /// `leg_…`: exchange order and withdrawal references derive from it.
     pub id: String,
-    /// `trade`, `withdrawal`, `transfer`, `dex_swap`, `cctp_bridge`, `bridge`.
+    /// `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`.
     pub kind: String,
     /// The exchange account, DEX or bridge that executes it.
     pub venue: String,

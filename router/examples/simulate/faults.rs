@@ -215,11 +215,11 @@ impl Faults {
                 self.counts.reverted += 1;
                 Drawn::Failed(LegFailure::Reverted)
             }
-            LegKind::Bridge | LegKind::CctpBridge if r(3) < 100 => {
+            LegKind::Bridge | LegKind::Ccip if r(3) < 100 => {
                 self.counts.reverted += 1;
                 Drawn::Failed(LegFailure::Reverted)
             }
-            LegKind::Bridge | LegKind::CctpBridge if r(3) < 200 => {
+            LegKind::Bridge | LegKind::Ccip if r(3) < 200 => {
                 self.counts.stuck += 1;
                 Drawn::Unknown(if r(4) < 8_000 {
                     Resolved::Confirmed(out)

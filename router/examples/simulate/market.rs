@@ -429,9 +429,27 @@ impl Market {
                     continue;
                 };
                 let slow = self.chains[from].confirm_secs.max(300) + 60;
-                self.edge(f, t, EdgeKind::Cctp { fee: Decimal::ZERO }, &cctp, slow);
+                self.edge(
+                    f,
+                    t,
+                    EdgeKind::Bridge {
+                        fee_bps: 0,
+                        fixed: Decimal::ZERO,
+                    },
+                    &cctp,
+                    slow,
+                );
                 let fast_fee = dec(rng.gen_range(5..=50), 2);
-                self.edge(f, t, EdgeKind::Cctp { fee: fast_fee }, &cctp_fast, 25);
+                self.edge(
+                    f,
+                    t,
+                    EdgeKind::Bridge {
+                        fee_bps: 0,
+                        fixed: fast_fee,
+                    },
+                    &cctp_fast,
+                    25,
+                );
             }
         }
         for a in 1..self.assets.len() {

@@ -28,6 +28,43 @@ pub(super) async fn gas_postings(
     )
 }
 
+/// The `network_fee` postings of what a bridge leg paid in native coin beyond its gas (CCIP's
+/// router fee, the `value` of its `ccipSend`), read from the chain. A fee that cannot be read
+/// is logged, not guessed.
+pub(super) async fn bridge_fee_postings(
+    state: &Engine,
+    exec: &RouteExecution,
+    spec: &LegSpec,
+    leg: &LegId,
+    now_ms: i64,
+) -> Vec<crate::ledger::Posting> {
+    let LegSpec::Chain {
+        leg: chain_leg @ onchain::ChainLeg::Bridge { .. },
+    } = spec
+    else {
+        return Vec::new();
+    };
+    let fees = match onchain::bridge::network_fees(state, exec.livemode, leg, chain_leg).await {
+        Ok(fees) => fees,
+        Err(e) => {
+            tracing::warn!(%leg, error = %e, "bridge network fee unreadable; not booked");
+            return Vec::new();
+        }
+    };
+    let id = leg.to_string();
+    fees.iter()
+        .filter_map(|f| {
+            crate::chain::native_fee_posting(
+                &state.registry,
+                (exec.merchant_id, exec.livemode),
+                (&id, &f.chain),
+                f.units,
+                now_ms,
+            )
+        })
+        .collect()
+}
+
 /// The postings of a confirmed leg of the plan (see `routing::booking`).
 pub(super) fn leg_postings(
     state: &Engine,
@@ -59,7 +96,7 @@ pub(super) fn leg_postings(
             now_ms,
         ),
         EdgeKind::Withdrawal { .. } => booking::funding(exec, &asset_out, received, &leg, now_ms),
-        EdgeKind::Dex(_) | EdgeKind::Cctp { .. } | EdgeKind::Bridge { .. } => booking::conversion(
+        EdgeKind::Dex(_) | EdgeKind::Ccip { .. } | EdgeKind::Bridge { .. } => booking::conversion(
             exec,
             venue,
             (&asset_in, order.input),

@@ -348,6 +348,7 @@ pub(super) async fn advance(
         (LegOutcome::Confirmed { received }, Some(order)) => {
             let mut postings = leg_postings(state, &exec, &graph, &order, received, now_ms);
             postings.extend(gas_postings(state, &exec, &order.leg, now_ms).await);
+            postings.extend(bridge_fee_postings(state, &exec, &leg.spec, &order.leg, now_ms).await);
             postings
         }
         _ => Vec::new(),

@@ -25,14 +25,15 @@ fn for_leg<'a>(
         asset,
         amount,
         fee,
+        venue,
     } = spec
     else {
         return Err(OnchainError::Refused("not a bridge leg".into()));
     };
     let bridge = state.chains.bridge(livemode).ok_or_else(|| {
         OnchainError::Refused(if livemode {
-            "no bridge in live mode: the CCTP driver (depositForBurn, attestation, \
-             receiveMessage) is not built"
+            "no bridge in live mode: no live bridge (a CCIP router configuration, a CCTP \
+             driver) is configured"
                 .into()
         } else {
             "no bridge is configured in sandbox mode (it comes with the devnet manifest)".into()
@@ -44,6 +45,7 @@ fn for_leg<'a>(
         asset: asset.clone(),
         amount: *amount,
         fee: *fee,
+        venue: venue.clone(),
     };
     Ok((bridge, transfer))
 }
@@ -105,4 +107,18 @@ pub async fn progress(
             }
         },
     )
+}
+
+/// What a bridge leg paid in native coin beyond gas (CCIP's router fee), read from the chain.
+pub async fn network_fees(
+    state: &Engine,
+    livemode: bool,
+    leg: &LegId,
+    spec: &ChainLeg,
+) -> Result<Vec<rialto_connectors::bridge::BridgeNetworkFee>, OnchainError> {
+    let (bridge, transfer) = for_leg(state, livemode, spec)?;
+    let journal = StoreJournal(state.store.as_ref());
+    Ok(bridge
+        .network_fees(&journal, &leg.to_string(), &transfer)
+        .await?)
 }

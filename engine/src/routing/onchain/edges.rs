@@ -1,16 +1,18 @@
 //! What the chains add to the router's market: each sandbox chain's stablecoins as assets at
 //! Rialto's address there, a `Dex(Pool)` edge each way per pool of the chain's DEX from its
-//! live reserves, and a `Bridge` edge (a fixed fee, no share of the amount) for each lane of
-//! the mode's bridge, under the lane's own venue (in sandbox mode the devnet stand-ins,
-//! [`super::bridge`]: `devnet-burn-mint` between the anvil chains, `devnet-relay` between
-//! Solana and them; never named `cctp`). Read-only. Live chains add nothing yet: no DEX
-//! registry and no CCTP driver are configured for them.
+//! live reserves, and for each lane of the mode's bridge an edge under the lane's own venue: a
+//! `Bridge` edge (a fixed fee, no share of the amount) for the devnet stand-ins
+//! (`devnet-burn-mint` between the anvil chains, `devnet-relay` between Solana and them), a
+//! `Ccip` edge for CCIP lanes (venue `ccip`: the amount arrives whole, the router's native fee
+//! valued at ETH/USD like gas). Read-only. Live chains add nothing yet: no DEX registry and no
+//! bridge are configured for them.
 
-use rialto_connectors::bridge::BridgeLane;
+use rialto_connectors::bridge::{BridgeLane, LaneKind};
 use rialto_connectors::dex::PoolReserves;
 use rialto_connectors::exchange::AssetCode;
 use rialto_core::ChainId;
 use rialto_router::{AssetInfo, AssetIx, Edge, EdgeKind, Graph, Location, Peg, Pool, VenueId};
+use rust_decimal::Decimal;
 
 use super::{from_units, token_in, OnchainError, Token};
 use crate::chain::Chain;
@@ -82,10 +84,11 @@ pub async fn add_chain_edges(
     state: &Engine,
     livemode: bool,
     graph: &mut Graph,
+    eth_usd: Option<Decimal>,
 ) -> Result<Vec<String>, OnchainError> {
     if livemode {
         return Ok(vec![
-            "live chains: no DEX pools or CCTP bridge are configured".into(),
+            "live chains: no DEX pools or bridge are configured".into()
         ]);
     }
     let mut skipped = Vec::new();
@@ -107,7 +110,9 @@ pub async fn add_chain_edges(
     }
     if let Some(bridge) = state.chains.bridge(livemode) {
         for lane in bridge.lanes() {
-            add_bridge(graph, &lane)?;
+            if let Err(why) = add_bridge(graph, &lane, eth_usd) {
+                skipped.push(format!("{} lane: {why}", lane.venue));
+            }
         }
     }
     Ok(skipped)
@@ -218,9 +223,14 @@ fn add_pool(
     Ok(())
 }
 
-/// A `Bridge` edge for one lane of the bridge, where its asset is routable at both ends: the
-/// lane's fixed fee, under the lane's venue (what the quote's leg and health show).
-fn add_bridge(graph: &mut Graph, lane: &BridgeLane) -> Result<(), OnchainError> {
+/// An edge for one lane of the bridge, where its asset is routable at both ends, under the
+/// lane's venue (what the quote's leg and health show): a `Bridge` edge at the lane's fixed
+/// fee, or a `Ccip` edge whose router fee (native coin) is valued at `eth_usd` like gas.
+fn add_bridge(
+    graph: &mut Graph,
+    lane: &BridgeLane,
+    eth_usd: Option<Decimal>,
+) -> Result<(), OnchainError> {
     let Some(asset) = chain_asset(graph, &lane.asset) else {
         return Ok(());
     };
@@ -232,13 +242,33 @@ fn add_bridge(graph: &mut Graph, lane: &BridgeLane) -> Result<(), OnchainError> 
         .add_edge(Edge {
             from: a,
             to: b,
-            kind: EdgeKind::Bridge {
-                fee_bps: 0,
-                fixed: lane.fee,
-            },
+            kind: lane_edge(lane, eth_usd)?,
             venue: VenueId(lane.venue.clone()),
             seconds: BRIDGE_SECS,
         })
         .map(|_| ())
         .map_err(graph_error)
+}
+
+/// The edge kind of a lane (see [`add_bridge`]).
+fn lane_edge(lane: &BridgeLane, eth_usd: Option<Decimal>) -> Result<EdgeKind, OnchainError> {
+    Ok(match lane.kind {
+        LaneKind::FeeInAsset => EdgeKind::Bridge {
+            fee_bps: 0,
+            fixed: lane.fee,
+        },
+        LaneKind::Ccip { native_fee_units } => {
+            let eth_usd = eth_usd.ok_or_else(|| {
+                OnchainError::Refused("no usable ETH/USD reading to value the CCIP fee".into())
+            })?;
+            let wei = i128::try_from(native_fee_units)
+                .ok()
+                .and_then(|w| Decimal::try_from_i128_with_scale(w, 18).ok())
+                .ok_or_else(|| OnchainError::Refused("CCIP fee out of range".into()))?;
+            // A cost: rounded up to the cent, as gas is.
+            EdgeKind::Ccip {
+                network_fee_usd: rialto_router::edge::round_up(wei * eth_usd, 2),
+            }
+        }
+    })
 }

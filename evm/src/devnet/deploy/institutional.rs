@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::{account_entry, feed_answer, units, Deployment, FixedContracts, FEED_DECIMALS};
 use crate::ccip::{ICcipRouter, IDevnetCcipOnRamp};
-use crate::contracts::from_wire;
+use crate::contracts::{from_wire, IFiatToken};
 use crate::deposit_token::{total_supply, DepositTokenRole, IDepositToken};
 use crate::devnet::accounts;
 use crate::manifest::{
@@ -32,6 +32,10 @@ pub(crate) const RESERVE_HEARTBEAT_SECS: u64 = 86_400;
 const RESERVE_FEED_KIND: &str = "devnet reserve feed (Chainlink MockV3Aggregator)";
 /// The stand-in on-ramp's flat fee for a native-fee message: 0.001 ETH.
 const CCIP_NATIVE_FEE_WEI: u64 = 1_000_000_000_000_000;
+/// Whole tokens of each lane token every stand-in off-ramp holds to release from (its pool's
+/// liquidity: the tokens a send locks on the source stay locked there, as in a lock/release
+/// pool).
+const CCIP_POOL_LIQUIDITY: &str = "1000000";
 
 impl Deployment<'_> {
     pub(super) async fn deploy_institutional(
@@ -53,8 +57,11 @@ impl Deployment<'_> {
                 from_wire(self.account(accounts::GATEWAY_HOT_WALLET)),
             ),
         ]);
-        for (dest, lane) in &ccip.lanes {
-            allow_listed.insert(format!("ccip_on_ramp:{dest}"), lane.on_ramp);
+        for (peer, lane) in &ccip.lanes {
+            allow_listed.insert(format!("ccip_on_ramp:{peer}"), lane.on_ramp);
+            if let Some(off_ramp) = lane.off_ramp {
+                allow_listed.insert(format!("ccip_off_ramp:{peer}"), off_ramp);
+            }
         }
         let contract = IDepositToken::new(token, &self.p);
         for (who, address) in &allow_listed {
@@ -66,6 +73,7 @@ impl Deployment<'_> {
         let mint = contract.mint(payer, units(INSTITUTION_FUNDING)?);
         self.send(mint, bank, &format!("{DEPOSIT_TOKEN_SYMBOL} mint"))
             .await?;
+        self.fund_off_ramps(&ccip, fixed.usdc, token).await?;
         let mut tokens: Vec<(&str, WireAddress)> = ["USDC", "EURC", "USDT", "PYUSD"]
             .into_iter()
             .filter_map(|s| fixed.token(s).map(|a| (s, a)))
@@ -167,6 +175,8 @@ impl Deployment<'_> {
             .await?;
         let relayer = self.account(accounts::CCIP_RELAYER);
         let (mut on_ramps, mut off_ramps, mut lanes) = (vec![], vec![], BTreeMap::new());
+        // Off-ramps after every on-ramp, so the on-ramps keep the addresses they had before.
+        let mut pending_off_ramps = Vec::new();
         for peer in self.plan.peers {
             if peer.chain_id == self.plan.chain_id {
                 continue;
@@ -186,16 +196,25 @@ impl Deployment<'_> {
                 destChainSelector: selector,
                 onRamp: on_ramp,
             });
-            off_ramps.push(ICcipRouter::OffRamp {
-                sourceChainSelector: selector,
-                offRamp: relayer,
-            });
             let lane = CcipLane {
                 dest_chain_selector: selector,
                 on_ramp: from_wire(on_ramp),
                 native_fee_wei: CCIP_NATIVE_FEE_WEI,
+                off_ramp: None,
             };
             lanes.insert(peer.alias.clone(), lane);
+            pending_off_ramps.push((peer.alias.clone(), selector));
+        }
+        for (alias, selector) in pending_off_ramps {
+            let args = (router_address, selector, relayer).abi_encode_params();
+            let off_ramp = self.deploy("DevnetCcipOffRamp", args, &[]).await?;
+            off_ramps.push(ICcipRouter::OffRamp {
+                sourceChainSelector: selector,
+                offRamp: off_ramp,
+            });
+            if let Some(lane) = lanes.get_mut(&alias) {
+                lane.off_ramp = Some(from_wire(off_ramp));
+            }
         }
         let router = ICcipRouter::new(router_address, &self.p);
         let update = router.applyRampUpdates(on_ramps, vec![], off_ramps);
@@ -209,5 +228,36 @@ impl Deployment<'_> {
             lanes,
             relayer: account_entry(self.plan.accounts.get(accounts::CCIP_RELAYER)),
         })
+    }
+
+    /// Every stand-in off-ramp gets [`CCIP_POOL_LIQUIDITY`] of USDC (from the devnet minter)
+    /// and of the deposit token (from the issuing bank; the off-ramp is allow-listed first).
+    async fn fund_off_ramps(
+        &self,
+        ccip: &CcipEntry,
+        usdc: WireAddress,
+        deposit_token: WireAddress,
+    ) -> Result<(), EvmError> {
+        let liquidity = units(CCIP_POOL_LIQUIDITY)?;
+        let minter = self.account(accounts::MINTER);
+        let bank = self.account(accounts::ISSUING_BANK);
+        let usdc = IFiatToken::new(usdc, &self.p);
+        let token = IDepositToken::new(deposit_token, &self.p);
+        for lane in ccip.lanes.values() {
+            let Some(off_ramp) = lane.off_ramp else {
+                continue;
+            };
+            let off_ramp = crate::contracts::to_wire(&off_ramp)?;
+            self.send(
+                usdc.mint(off_ramp, liquidity),
+                minter,
+                "off-ramp USDC liquidity",
+            )
+            .await?;
+            let mint = token.mint(off_ramp, liquidity);
+            self.send(mint, bank, "off-ramp deposit token liquidity")
+                .await?;
+        }
+        Ok(())
     }
 }
