@@ -17,6 +17,7 @@ pub mod money;
 pub mod payer;
 pub mod quote;
 pub mod reconcile;
+pub mod reserves;
 pub mod x402;
 
 use async_trait::async_trait;
@@ -709,6 +710,7 @@ pub trait Store:
     + access::AccessStore
     + x402::X402Store
     + payer::PayerDetailsStore
+    + reserves::ReserveStore
     + Send
     + Sync
     + 'static

@@ -19,6 +19,7 @@ mod sql_money;
 mod sql_payer;
 mod sql_quote;
 mod sql_reconcile;
+mod sql_reserves;
 mod sql_webhooks;
 mod sql_x402;
 
