@@ -304,7 +304,9 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
     /// freshness and coverage are judged by `rialto_core::reserves::PorGuard`. Chains with no
     /// reserve feeds answer [`ChainError::Invalid`].
     async fn reserve_report(&self, _feed: &Address) -> Result<ReserveReport, ChainError> {
-        Err(ChainError::Invalid("this chain reads no reserve feeds".into()))
+        Err(ChainError::Invalid(
+            "this chain reads no reserve feeds".into(),
+        ))
     }
 
     /// The token's total supply on this chain, in its base units. Reads only: safe to retry.

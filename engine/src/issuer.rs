@@ -26,7 +26,11 @@ impl<I: Issuer> MeteredIssuer<I> {
         }
     }
 
-    fn count<T>(&self, operation: &'static str, result: Result<T, IssuerError>) -> Result<T, IssuerError> {
+    fn count<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, IssuerError>,
+    ) -> Result<T, IssuerError> {
         if let Err(err) = &result {
             metrics::counter!("rialto_issuer_errors_total", "issuer" => self.name.clone(),
                 "operation" => operation, "code" => err.code())

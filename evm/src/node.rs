@@ -231,7 +231,11 @@ impl ChainNode for EvmNode {
     async fn total_supply_units(&self, token: &Address) -> Result<u128, ChainError> {
         let node = crate::provider::provider(self.chain.rpc_url())?;
         let contract = crate::contracts::IERC20::new(crate::contracts::to_wire(token)?, &node);
-        let units = contract.totalSupply().call().await.map_err(EvmError::from)?;
+        let units = contract
+            .totalSupply()
+            .call()
+            .await
+            .map_err(EvmError::from)?;
         u128::try_from(units)
             .map_err(|_| ChainError::Invalid(format!("totalSupply of {token} exceeds 128 bits")))
     }

@@ -15,8 +15,8 @@ use rialto_connectors::issuer::sandbox::{SandboxBank, SandboxBankAccount, Sandbo
 use rialto_connectors::issuer::{
     FeeSchedule, IssuerError, IssuerHttpClient, IssuerHttpConfig, MemoryTokenSink,
 };
-use rialto_engine::issuer::MeteredIssuer;
 use rialto_core::ChainId;
+use rialto_engine::issuer::MeteredIssuer;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 

@@ -150,7 +150,10 @@ async fn a_reserve_breach_halts_usdc_within_a_poll_sends_a_funded_intent_to_revi
     post_reserves(chain, supply - Decimal::new(1, 2)).await;
     let refused = wait_quotes(app, &quoting, 503, Some("reserves_breached")).await;
     assert!(
-        refused["error"]["message"].as_str().unwrap().contains("USDC"),
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("USDC"),
         "{refused}"
     );
     expect_error(create(app).await, 503, "reserves_breached").await;
@@ -191,7 +194,11 @@ async fn a_reserve_breach_halts_usdc_within_a_poll_sends_a_funded_intent_to_revi
     post_reserves(chain, supply).await;
     let resumed = wait_quotes(app, &quoting, 200, None).await;
     assert_eq!(resumed["object"], "list");
-    assert_eq!(create(app).await.status(), 200, "new intents are accepted again");
+    assert_eq!(
+        create(app).await.status(),
+        200,
+        "new intents are accepted again"
+    );
     let restored = event_types(app, "reserves.restored").await;
     assert_eq!(restored.len(), 1, "{restored:?}");
     assert_eq!(restored[0]["data"]["object"]["status"], "ok");
@@ -230,7 +237,10 @@ async fn a_reserve_report_older_than_its_heartbeat_halts_the_asset_as_stale() {
     expect_error(create(app).await, 503, "reserves_stale").await;
     let id = quoting["id"].as_str().unwrap();
     let deposit = app
-        .post(&format!("/v1/payment_intents/{id}/deposit_address"), app.sk())
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
         .send()
         .await
         .unwrap();
@@ -280,7 +290,10 @@ async fn an_issuer_mint_above_the_reserves_is_refused_by_the_secure_mint_guard_b
     // Within the reserves the guard lets it through and the bank records it.
     let within = mint("mint-within", Decimal::from(100));
     issuer.mint(&within, guard.as_ref()).await.unwrap();
-    assert_eq!(issuer.request("mint-within").await.unwrap().reference, "mint-within");
+    assert_eq!(
+        issuer.request("mint-within").await.unwrap().reference,
+        "mint-within"
+    );
     let scraped = metrics(app).await;
     assert!(
         scraped.contains("rialto_issuer_errors_total{issuer=\"sandbox\",operation=\"mint\",code=\"mint_guard_refused\"}"),

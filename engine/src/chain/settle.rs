@@ -46,7 +46,9 @@ pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result
             // A halted asset (Proof of Reserve) settles nothing new: the reserves worker moves
             // these intents to review. One already settling finishes what it started.
             if status == PaymentStatus::FundsReceived
-                && state.reserves.halted(intent.livemode, &intent.settlement.asset)
+                && state
+                    .reserves
+                    .halted(intent.livemode, &intent.settlement.asset)
             {
                 continue;
             }

@@ -52,7 +52,11 @@ impl MintGuard for PorMintGuard {
             .increment(1);
             Err(format!("{code}: {why}"))
         };
-        let Some(feed) = self.engine.reserves.feed(self.livemode, &chain, &self.asset) else {
+        let Some(feed) = self
+            .engine
+            .reserves
+            .feed(self.livemode, &chain, &self.asset)
+        else {
             return refused(
                 "reserves_unverified",
                 format!("{} has no reserve feed on {chain}", self.asset),

@@ -171,10 +171,7 @@ impl Reserves {
     pub fn new(feeds: Vec<ReserveFeed>, unverified: &[(bool, String, String)]) -> Self {
         Self {
             feeds,
-            unverified: unverified
-                .iter()
-                .map(|(l, c, a)| key(*l, c, a))
-                .collect(),
+            unverified: unverified.iter().map(|(l, c, a)| key(*l, c, a)).collect(),
             board: RwLock::default(),
         }
     }
@@ -207,7 +204,10 @@ impl Reserves {
     /// Refuses money into `asset` (of `livemode`) while it is halted or unverified.
     pub fn check(&self, livemode: bool, asset: &Asset) -> Result<(), EngineError> {
         let chain = asset.id.chain().to_string();
-        if self.unverified.contains(&key(livemode, &chain, &asset.code)) {
+        if self
+            .unverified
+            .contains(&key(livemode, &chain, &asset.code))
+        {
             return Err(EngineError::new(
                 ErrorCode::ReservesUnverified,
                 format!(

@@ -17,7 +17,7 @@ use super::{ReserveFeed, ReserveState, ReserveStatus};
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::{
-    CaseFilter, CaseRecord, CaseStatus, CasOutcome, Event, IntentChange, StoreError,
+    CasOutcome, CaseFilter, CaseRecord, CaseStatus, Event, IntentChange, StoreError,
 };
 
 /// The compliance case point of an intent held for its asset's reserves.

@@ -108,10 +108,8 @@ impl AppState {
 
     /// The chains payments are verified, watched and settled on.
     pub fn with_chains(mut self, chains: crate::chains::ChainSet) -> Self {
-        let reserves = rialto_engine::reserves::Reserves::new(
-            chains.reserve_feeds,
-            &chains.unverified,
-        );
+        let reserves =
+            rialto_engine::reserves::Reserves::new(chains.reserve_feeds, &chains.unverified);
         self.engine = self
             .engine
             .with_chains(chains.engine)
