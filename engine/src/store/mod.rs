@@ -36,8 +36,7 @@ pub enum StoreError {
     /// A row could not be turned back into a domain object (unknown asset, bad amount, …).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
-    /// The database failed (connection, constraint, I/O); the backend's error is kept as the
-    /// source for the logs.
+    /// The database failed (connection, constraint, I/O); its error is the logs' source.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("migration failed: {0}")]
