@@ -233,8 +233,12 @@ impl Reserves {
         }
     }
 
-    /// Whether money into `asset` must wait (settlement holds while this is true).
+    /// Whether the stored verdict on `asset` is a halt: settlement holds its funded intents
+    /// (and the worker sends them to review). An unverified asset is refused up front and
+    /// holds nothing: no worker verdict would ever release it.
     pub fn halted(&self, livemode: bool, asset: &Asset) -> bool {
-        self.check(livemode, asset).is_err()
+        let chain = asset.id.chain().to_string();
+        self.status(livemode, &chain, &asset.code)
+            .is_some_and(|s| s != ReserveStatus::Ok)
     }
 }
