@@ -6,10 +6,10 @@ mod common;
 
 use common::{fresh_store, Db};
 use rialto_core::id::{EventId, MerchantId};
+use rialto_engine::reserves::{ReserveState, ReserveStatus};
 use rialto_gateway::merchants::{create_merchant, NewMerchant};
 use rialto_gateway::store::reserves::ReserveStore;
 use rialto_gateway::store::{CasOutcome, Event, EventFilter, WebhookStore};
-use rialto_engine::reserves::{ReserveState, ReserveStatus};
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -55,7 +55,10 @@ async fn verdicts_are_written_once_per_change(db: Db) {
 
     // Both instances saw the breach first; one insert wins, the other announces nothing.
     let first = state(ReserveStatus::Breached, T0);
-    let won = store.save_reserve_state(None, &first, &[halted(T0)]).await.unwrap();
+    let won = store
+        .save_reserve_state(None, &first, &[halted(T0)])
+        .await
+        .unwrap();
     let lost = store
         .save_reserve_state(None, &first, &[halted(T0 + 1)])
         .await
@@ -74,7 +77,11 @@ async fn verdicts_are_written_once_per_change(db: Db) {
         .unwrap();
     assert_eq!(kept, CasOutcome::Updated);
     let stale_view = store
-        .save_reserve_state(Some(ReserveStatus::Ok), &state(ReserveStatus::Ok, T0 + 20), &[])
+        .save_reserve_state(
+            Some(ReserveStatus::Ok),
+            &state(ReserveStatus::Ok, T0 + 20),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(stale_view, CasOutcome::Conflict);
@@ -93,7 +100,11 @@ async fn verdicts_are_written_once_per_change(db: Db) {
         )
         .await
         .unwrap();
-    assert_eq!(events.data.len(), 1, "only the winning write's announcement exists");
+    assert_eq!(
+        events.data.len(),
+        1,
+        "only the winning write's announcement exists"
+    );
 }
 
 #[tokio::test]
