@@ -15,6 +15,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use rialto_core::address::Address;
+use rialto_core::ReserveReport;
 
 use crate::rail::{ChainTransfer, LegAction, LegStatus, PlannedLeg, Rail, RailJournal, SigningKey};
 
@@ -294,6 +295,24 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
     ) -> Result<String, ChainError> {
         Err(ChainError::Invalid(
             "this chain builds no payment transactions for payers".into(),
+        ))
+    }
+
+    /// Proof of Reserve: the latest report of the reserve feed at `feed` (Chainlink's
+    /// aggregator interface, `answer` = reserves). Reads only: safe to retry. A feed that
+    /// answers no usable report (negative, incomplete round) is an error, not a breach;
+    /// freshness and coverage are judged by `rialto_core::reserves::PorGuard`. Chains with no
+    /// reserve feeds answer [`ChainError::Invalid`].
+    async fn reserve_report(&self, _feed: &Address) -> Result<ReserveReport, ChainError> {
+        Err(ChainError::Invalid(
+            "this chain reads no reserve feeds".into(),
+        ))
+    }
+
+    /// The token's total supply on this chain, in its base units. Reads only: safe to retry.
+    async fn total_supply_units(&self, _token: &Address) -> Result<u128, ChainError> {
+        Err(ChainError::Invalid(
+            "this chain reads no token supplies".into(),
         ))
     }
 }

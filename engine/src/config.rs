@@ -12,6 +12,47 @@ pub struct EngineConfig {
     pub live: LiveConfig,
     pub compliance: ComplianceConfig,
     pub sandbox: SandboxConfig,
+    pub reserves: ReservesConfig,
+}
+
+/// `[reserves]`: Proof of Reserve as a guard (`docs/proof-of-reserve.md`). Sandbox feeds come
+/// from the devnet manifest; live feeds are listed here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReservesConfig {
+    /// How often the reserves worker reads every feed, milliseconds. A halt takes effect
+    /// within one interval of the feed (or the supply) changing.
+    pub poll_ms: u64,
+    /// `[[reserves.feeds]]`: a live asset's reserve feed on a live chain.
+    pub feeds: Vec<ReserveFeedConfig>,
+    /// Live assets accepted with no reserve feed, as `chain/asset` (`base/usdc`): the operator's
+    /// explicit choice. Any other asset a live chain watches without a feed is refused
+    /// (`reserves_unverified`).
+    pub unguarded: Vec<String>,
+}
+
+impl Default for ReservesConfig {
+    fn default() -> Self {
+        Self {
+            poll_ms: 15_000,
+            feeds: Vec::new(),
+            unguarded: Vec::new(),
+        }
+    }
+}
+
+/// One live reserve feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveFeedConfig {
+    /// A live chain's alias or CAIP-2 id (`base`).
+    pub chain: String,
+    /// The asset's code on that chain (`usdc`).
+    pub asset: String,
+    /// The Chainlink Proof of Reserve feed's address (aggregator interface).
+    pub feed: String,
+    /// The feed's heartbeat: a report older than this halts the asset.
+    pub heartbeat_secs: u64,
 }
 /// Sandbox mode's chains: the local devnet `rialto devnet --manifest …` runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,6 +108,12 @@ pub enum ErrorCode {
     QuoteAlreadyAccepted,
     RouteExecutionUnexpectedState,
     OracleUnavailable,
+    /// Proof of Reserve: the asset's reported reserves do not cover its supply.
+    ReservesBreached,
+    /// Proof of Reserve: the asset's reserve report is older than its heartbeat.
+    ReservesStale,
+    /// A live asset with no reserve feed that the operator has not accepted unguarded.
+    ReservesUnverified,
     ApiError,
 }
 
@@ -207,6 +213,9 @@ impl ErrorCode {
             ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
             ErrorCode::RouteExecutionUnexpectedState => "route_execution_unexpected_state",
             ErrorCode::OracleUnavailable => "oracle_unavailable",
+            ErrorCode::ReservesBreached => "reserves_breached",
+            ErrorCode::ReservesStale => "reserves_stale",
+            ErrorCode::ReservesUnverified => "reserves_unverified",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -267,6 +276,9 @@ impl EngineError {
                 | ErrorCode::ChainUnavailable
                 | ErrorCode::DepositAddressesUnavailable
                 | ErrorCode::ExchangeUnavailable
+                | ErrorCode::ReservesBreached
+                | ErrorCode::ReservesStale
+                | ErrorCode::ReservesUnverified
         )
     }
 }

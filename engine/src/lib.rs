@@ -39,6 +39,10 @@
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`], [`payouts`], [`treasury`]: money leaving Rialto: claimed, screened,
 //!   recorded, sent.
+//! - [`reserves`]: Proof of Reserve as a guard: the reserves worker, the per-asset halt the
+//!   request paths and settlement check, and the secure-mint `MintGuard` over chain reads
+//!   (`reserves::mint::PorMintGuard`; `docs/proof-of-reserve.md`).
+//! - [`issuer`]: `MeteredIssuer`, an issuing bank with its failures counted.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
@@ -59,6 +63,7 @@ pub mod config;
 pub mod error;
 pub mod exchange;
 pub mod idempotency;
+pub mod issuer;
 pub mod keys;
 pub mod ledger;
 pub mod merchants;
@@ -68,6 +73,7 @@ pub mod payouts;
 pub mod reconcile;
 pub mod refunds;
 pub mod registry;
+pub mod reserves;
 pub mod routing;
 pub mod services;
 pub mod settings;

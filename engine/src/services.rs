@@ -32,6 +32,8 @@ pub struct Engine {
     pub routing: Arc<Routing>,
     /// What the Solana Pay reference watcher has already judged, per key.
     pub reference_cursors: Arc<crate::chain::reference::ReferenceCursors>,
+    /// Proof of Reserve: the feeds the reserves worker reads and the per-asset halts.
+    pub reserves: Arc<crate::reserves::Reserves>,
 }
 
 impl Engine {
@@ -54,6 +56,7 @@ impl Engine {
             venues: Arc::default(),
             routing: Arc::new(Routing::new()),
             reference_cursors: Arc::default(),
+            reserves: Arc::default(),
         }
     }
 
@@ -62,6 +65,12 @@ impl Engine {
         let mut all = (*self.venues).clone();
         all.insert(livemode, venues);
         self.venues = Arc::new(all);
+        self
+    }
+
+    /// The reserve feeds to guard assets with (see [`crate::reserves`]).
+    pub fn with_reserves(mut self, reserves: crate::reserves::Reserves) -> Self {
+        self.reserves = Arc::new(reserves);
         self
     }
 

@@ -12,6 +12,7 @@ use rialto_connectors::chain::{
 };
 use rialto_connectors::rail::{FeeLimits, LegAction, PlannedLeg, Rail, RailJournal, SigningKey};
 use rialto_core::address::Address;
+use rialto_core::ReserveReport;
 
 use crate::chain::EvmChain;
 use crate::deposit::DepositKeys;
@@ -220,6 +221,23 @@ impl ChainNode for EvmNode {
     async fn unit_price(&self) -> Result<u128, ChainError> {
         let node = crate::provider::provider(self.chain.rpc_url())?;
         Ok(node.get_gas_price().await.map_err(EvmError::from)?)
+    }
+
+    async fn reserve_report(&self, feed: &Address) -> Result<ReserveReport, ChainError> {
+        let node = crate::provider::provider(self.chain.rpc_url())?;
+        Ok(crate::reserves::read_reserves(&node, feed).await?)
+    }
+
+    async fn total_supply_units(&self, token: &Address) -> Result<u128, ChainError> {
+        let node = crate::provider::provider(self.chain.rpc_url())?;
+        let contract = crate::contracts::IERC20::new(crate::contracts::to_wire(token)?, &node);
+        let units = contract
+            .totalSupply()
+            .call()
+            .await
+            .map_err(EvmError::from)?;
+        u128::try_from(units)
+            .map_err(|_| ChainError::Invalid(format!("totalSupply of {token} exceeds 128 bits")))
     }
 }
 

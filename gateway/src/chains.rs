@@ -53,6 +53,10 @@ pub struct ChainSet {
     pub evm: EvmChains,
     /// The chains that relay gasless payments in batches (`batch_relay` settings).
     pub batch: Arc<BatchRelays>,
+    /// Proof of Reserve feeds over these chains (`crate::reserve_feeds`).
+    pub reserve_feeds: Vec<rialto_engine::reserves::ReserveFeed>,
+    /// Live assets refused for want of a feed.
+    pub unverified: Vec<crate::reserve_feeds::Unverified>,
 }
 
 impl ChainSet {
@@ -203,6 +207,10 @@ pub fn from_config(
         }
         set.add(evm, None);
     }
+    let (feeds, unverified) =
+        crate::reserve_feeds::live_feeds(&config.reserves, registry, &set.engine)?;
+    set.reserve_feeds.extend(feeds);
+    set.unverified = unverified;
     if let Some(keys) = deposit_keys(&config.live.deposit_mnemonic, "live.deposit_mnemonic")? {
         set.engine = set.engine.with_deposit_keys(true, keys);
     }
@@ -228,6 +236,7 @@ pub fn from_sandbox(
     }
     let manifest = DevnetManifest::read(Path::new(&sandbox.devnet_manifest))
         .with_context(|| format!("sandbox.devnet_manifest {}", sandbox.devnet_manifest))?;
+    set.reserve_feeds = crate::reserve_feeds::sandbox_feeds(&manifest, registry)?;
     for c in &manifest.chains {
         let caip2 = c.chain_id.to_string();
         let mut evm = EvmChain::new(

@@ -25,6 +25,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub compliance: ComplianceConfig,
     pub sandbox: SandboxConfig,
+    pub reserves: ReservesConfig,
     pub approvals: ApprovalsConfig,
     pub webhooks: WebhooksConfig,
     pub tls: crate::tls::TlsConfig,
@@ -165,6 +166,7 @@ impl Config {
             live: self.live.clone(),
             compliance: self.compliance.clone(),
             sandbox: self.sandbox.clone(),
+            reserves: self.reserves.clone(),
         }
     }
 

@@ -50,7 +50,10 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::ComplianceListsStale
         | C::ChainUnavailable
         | C::DepositAddressesUnavailable
-        | C::ExchangeUnavailable => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
+        | C::ExchangeUnavailable
+        | C::ReservesBreached
+        | C::ReservesStale
+        | C::ReservesUnverified => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),
         C::TransactionUnconfirmed
         | C::TransactionAlreadyUsed
         | C::AuthorizationNonceUsed

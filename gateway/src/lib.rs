@@ -28,6 +28,8 @@
 //!   (`[sandbox] bank`), with Rialto's treasury account.
 //! - [`doctor`]: `rialto doctor`, the configuration checked end to end in plain words.
 //! - [`cli_ops`]: what the operator commands (`operators`, `compliance …`) do.
+//! - [`reserve_feeds`]: the Proof of Reserve feeds to guard assets with (the devnet
+//!   manifest's, `[[reserves.feeds]]` on live chains) and the live assets refused without one.
 //! - [`reconcile_cli`]: `rialto reports export` and `rialto reconcile run`.
 //! - [`uri_cli`]: `rialto uri parse` and `rialto uri build` (Solana Pay and EIP-681 links).
 //! - [`http_client`]: the engine's outbound-HTTP port implemented with reqwest (no redirects,
@@ -52,6 +54,7 @@ pub mod exchange;
 pub mod http_client;
 pub mod lists_refresh;
 pub mod reconcile_cli;
+pub mod reserve_feeds;
 pub mod sandbox_bank;
 pub mod server;
 pub mod solana_chains;

@@ -12,8 +12,11 @@ use std::time::Duration;
 use anyhow::Context;
 use rand::RngCore;
 use rialto_connectors::issuer::sandbox::{SandboxBank, SandboxBankAccount, SandboxBankConfig};
-use rialto_connectors::issuer::{FeeSchedule, IssuerHttpConfig, MemoryTokenSink};
+use rialto_connectors::issuer::{
+    FeeSchedule, IssuerError, IssuerHttpClient, IssuerHttpConfig, MemoryTokenSink,
+};
 use rialto_core::ChainId;
+use rialto_engine::issuer::MeteredIssuer;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 
@@ -86,6 +89,15 @@ pub async fn sandbox_bank_for(
          until the devnet deposit-token contract backs it"
     );
     Ok(Some(started))
+}
+
+/// The one way the gateway builds an issuer client: wrapped in `MeteredIssuer`, so every
+/// failed call counts in `rialto_issuer_errors_total` (labels `issuer`, `operation`, `code`).
+pub fn metered_issuer(
+    config: IssuerHttpConfig,
+    name: &str,
+) -> Result<MeteredIssuer<IssuerHttpClient>, IssuerError> {
+    Ok(MeteredIssuer::new(IssuerHttpClient::new(config)?, name))
 }
 
 #[cfg(test)]

@@ -220,6 +220,12 @@ pub async fn serve(
         deliveries,
         stop_rx.clone(),
     ));
+    // Proof of Reserve: a no-op without feeds.
+    let reserves = tokio::spawn(rialto_engine::reserves::worker::run_reserves_worker(
+        state.engine.clone(),
+        Duration::from_millis(state.engine.config.reserves.poll_ms),
+        stop_rx.clone(),
+    ));
     let worker = tokio::spawn(run_maintenance(
         store,
         clock,
@@ -241,6 +247,7 @@ pub async fn serve(
     let _ = worker.await;
     let _ = chain_worker.await;
     let _ = batch_worker.await;
+    let _ = reserves.await;
     let _ = watcher.await;
     let _ = webhooks.await;
     if let Some(don) = don {

@@ -43,6 +43,15 @@ pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result
             if !chain.serves(&intent) {
                 continue;
             }
+            // A halted asset (Proof of Reserve) settles nothing new: the reserves worker moves
+            // these intents to review. One already settling finishes what it started.
+            if status == PaymentStatus::FundsReceived
+                && state
+                    .reserves
+                    .halted(intent.livemode, &intent.settlement.asset)
+            {
+                continue;
+            }
             let paid = store.payment_transactions_of(&intent.id).await?;
             let Some(payment) = paid
                 .into_iter()

@@ -19,6 +19,7 @@ mod payment_source;
 pub mod quote;
 pub mod reconcile;
 pub mod relay_queue;
+pub mod reserves;
 pub mod x402;
 
 use async_trait::async_trait;
@@ -37,8 +38,7 @@ pub enum StoreError {
     /// A row could not be turned back into a domain object (unknown asset, bad amount, …).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
-    /// The database failed (connection, constraint, I/O); the backend's error is kept as the
-    /// source for the logs.
+    /// The database failed (connection, constraint, I/O); its error is the logs' source.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("migration failed: {0}")]
@@ -670,6 +670,7 @@ pub trait Store:
     + x402::X402Store
     + relay_queue::RelayQueueStore
     + payer::PayerDetailsStore
+    + reserves::ReserveStore
     + Send
     + Sync
     + 'static

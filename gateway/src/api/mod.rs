@@ -111,7 +111,12 @@ impl AppState {
 
     /// The chains payments are verified, watched and settled on.
     pub fn with_chains(mut self, chains: crate::chains::ChainSet) -> Self {
-        self.engine = self.engine.with_chains(chains.engine);
+        let reserves =
+            rialto_engine::reserves::Reserves::new(chains.reserve_feeds, &chains.unverified);
+        self.engine = self
+            .engine
+            .with_chains(chains.engine)
+            .with_reserves(reserves);
         self.evm_chains = Arc::new(chains.evm);
         self.batch_relays = chains.batch;
         self

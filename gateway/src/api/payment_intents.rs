@@ -253,6 +253,8 @@ pub(crate) async fn build_intent(
     }
     // Last, so a malformed request never reaches screening (or its audit log).
     state.compliance.ensure_fresh_for(caller.livemode, now_ms)?;
+    // Proof of Reserve: no new intent settles in a halted asset.
+    state.reserves.check(caller.livemode, &settlement.asset)?;
     crate::compliance::flow::check_settlement(
         state,
         &caller.merchant_id,
@@ -332,7 +334,7 @@ pub(crate) async fn merchant_default_settlement(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody)
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)
     ),
     security(("api_key" = []))
 )]

@@ -299,6 +299,10 @@ pub async fn create(
     let params: CreateQuotesParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     awaiting(&intent)?;
+    // Proof of Reserve: no quote into a halted asset.
+    state
+        .reserves
+        .check(intent.livemode, &intent.settlement.asset)?;
     let source = funding_source(&state, &intent, &params.source)?;
     let coin = AssetCode::new(&intent.settlement.asset.symbol.to_ascii_uppercase())
         .ok_or_else(|| ApiError::internal(&"settlement asset code"))?;
@@ -405,7 +409,8 @@ fn already_accepted() -> ApiError {
     post, path = "/v1/quotes/{id}/accept", operation_id = "accept_quote",
     tag = "routing", params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)), request_body = AcceptQuoteParams,
     responses((status = 200, body = QuoteObject), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 503, body = ErrorBody)),
     security(("api_key" = []))
 )]
 pub async fn accept(
@@ -458,6 +463,10 @@ async fn accept_quote(
         }
         return Err(err);
     }
+    // Proof of Reserve: no route starts into a halted asset.
+    state
+        .reserves
+        .check(intent.livemode, &intent.settlement.asset)?;
     let stored_json = record.route.clone().ok_or_else(expired)?;
     let stored: crate::routing::StoredRoute =
         serde_json::from_str(&stored_json).map_err(|e| ApiError::internal(&e))?;

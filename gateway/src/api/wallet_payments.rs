@@ -181,6 +181,10 @@ pub async fn deposit_address(
     };
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
     awaiting(&intent)?;
+    // Proof of Reserve: no payer is told where to pay a halted asset.
+    state
+        .reserves
+        .check(intent.livemode, &intent.settlement.asset)?;
     let chain = chain_of(&state, &intent)?;
     let family = intent.settlement.address.namespace();
     let keys = state
@@ -235,6 +239,9 @@ pub async fn authorization_request(
 ) -> Result<Response, ApiError> {
     let intent = load_intent(&state, &caller, &id, query.client_secret.as_deref()).await?;
     awaiting(&intent)?;
+    state
+        .reserves
+        .check(intent.livemode, &intent.settlement.asset)?;
     let chain = evm_of(&state, chain_of(&state, &intent)?)?;
     let asset = &intent.settlement.asset;
     let provider = rialto_evm::connect(chain.rpc_url())
@@ -471,6 +478,10 @@ pub async fn submit_authorization(
     // Every field is checked before the chain is asked for: malformed input is a 400 even when
     // the chain is unreachable (503).
     let auth = authorization_of(&params, &intent)?;
+    // Proof of Reserve: Rialto relays no payment into a halted asset.
+    state
+        .reserves
+        .check(intent.livemode, &intent.settlement.asset)?;
     let signature = alloy::hex::decode(params.signature.trim_start_matches("0x"))
         .ok()
         .filter(|bytes| bytes.len() == 65)

@@ -21,6 +21,7 @@ mod sql_payer;
 mod sql_quote;
 mod sql_reconcile;
 mod sql_relay_queue;
+mod sql_reserves;
 mod sql_webhooks;
 mod sql_x402;
 
