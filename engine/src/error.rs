@@ -103,6 +103,13 @@ pub enum ErrorCode {
     QuoteAlreadyAccepted,
     RouteExecutionUnexpectedState,
     OracleUnavailable,
+    /// A deposit token's settlement address is not on the token's allow-list (read on chain).
+    SettlementAddressNotAllowlisted,
+    /// The payer's wallet is not on the deposit token's allow-list (read on chain).
+    PayerNotAllowlisted,
+    /// The chain of a deposit token cannot answer whether a holder is allow-listed; nothing
+    /// proceeds unchecked.
+    AllowlistUnavailable,
     ApiError,
 }
 
@@ -198,6 +205,9 @@ impl ErrorCode {
             ErrorCode::NoRoute => "no_route",
             ErrorCode::QuoteExpired => "quote_expired",
             ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
+            ErrorCode::SettlementAddressNotAllowlisted => "settlement_address_not_allowlisted",
+            ErrorCode::PayerNotAllowlisted => "payer_not_allowlisted",
+            ErrorCode::AllowlistUnavailable => "allowlist_unavailable",
             ErrorCode::RouteExecutionUnexpectedState => "route_execution_unexpected_state",
             ErrorCode::OracleUnavailable => "oracle_unavailable",
             ErrorCode::ApiError => "api_error",
@@ -258,6 +268,7 @@ impl EngineError {
                 | ErrorCode::ComplianceListsUnavailable
                 | ErrorCode::ComplianceListsStale
                 | ErrorCode::ChainUnavailable
+                | ErrorCode::AllowlistUnavailable
                 | ErrorCode::DepositAddressesUnavailable
                 | ErrorCode::ExchangeUnavailable
         )
