@@ -284,7 +284,11 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
     /// Whether `holder` is on the allow-list of the permissioned deposit token at `token`
     /// (the contract's own view, read now). Reads only: safe to retry. Chains that cannot
     /// read one answer [`ChainError::Invalid`], so a caller refuses rather than assumes.
-    async fn holder_allowed(&self, _token: &Address, _holder: &Address) -> Result<bool, ChainError> {
+    async fn holder_allowed(
+        &self,
+        _token: &Address,
+        _holder: &Address,
+    ) -> Result<bool, ChainError> {
         Err(ChainError::Invalid(
             "this chain cannot read a deposit token's allow-list".into(),
         ))

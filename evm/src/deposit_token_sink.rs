@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address as WireAddress, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
 use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use async_trait::async_trait;
 use rialto_connectors::issuer::{DepositTokenSink, Redemption, TokenSinkError};
@@ -109,10 +109,7 @@ fn holder(wallet: &str) -> Result<WireAddress, TokenSinkError> {
 
 /// Sends `data` to `token` as the bank and waits for its receipt; a revert is an error naming
 /// the transaction. The lock is held throughout, so the bank's nonces go out one by one.
-async fn send_as_bank(
-    on: &TokenOnChain,
-    data: Vec<u8>,
-) -> Result<String, TokenSinkError> {
+async fn send_as_bank(on: &TokenOnChain, data: Vec<u8>) -> Result<String, TokenSinkError> {
     let bank = on.bank.lock().await;
     let request = TransactionRequest::default()
         .to(on.token)

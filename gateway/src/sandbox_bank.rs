@@ -90,13 +90,12 @@ pub async fn sandbox_bank_for(
         })
         .filter_map(|c| c.chain_id.to_string().parse().ok())
         .collect();
-    let sink =
-        rialto_evm::deposit_token_sink::DevnetDepositTokenSink::from_manifest(
-            manifest,
-            DEVNET_DEPOSIT_TOKEN,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("the sandbox bank's {DEVNET_DEPOSIT_TOKEN} key: {e}"))?;
+    let sink = rialto_evm::deposit_token_sink::DevnetDepositTokenSink::from_manifest(
+        manifest,
+        DEVNET_DEPOSIT_TOKEN,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("the sandbox bank's {DEVNET_DEPOSIT_TOKEN} key: {e}"))?;
     let Some(sink) = sink else {
         anyhow::bail!(
             "sandbox.bank is on but the devnet manifest has no {DEVNET_DEPOSIT_TOKEN}: restart \
@@ -121,7 +120,9 @@ mod tests {
     #[tokio::test]
     async fn the_treasury_reaches_the_sandbox_bank_with_its_generated_secret_and_its_sandbox_usd() {
         let base: ChainId = "eip155:31337".parse().expect("chain");
-        let (bank, config) = start_sandbox_bank(Arc::new(MemoryTokenSink::default()), vec![base]).await.expect("bank");
+        let (bank, config) = start_sandbox_bank(Arc::new(MemoryTokenSink::default()), vec![base])
+            .await
+            .expect("bank");
         let client = IssuerHttpClient::new(config.clone()).expect("client");
         let balance = client.balance().await.expect("balance");
         assert_eq!(balance.available, Decimal::new(1_000_000, 0));

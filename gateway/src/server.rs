@@ -135,8 +135,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // The devnet's deposit tokens are deployed at run time: they join the registry before the
     // store or any chain reads it.
-    let registry =
-        crate::deposit_tokens::with_devnet_deposit_tokens(registry, &config.sandbox.devnet_manifest)?;
+    let registry = crate::deposit_tokens::with_devnet_deposit_tokens(
+        registry,
+        &config.sandbox.devnet_manifest,
+    )?;
     let store: Arc<dyn Store> = Arc::new(open_store(&config, registry.clone()).await?);
     tracing::info!(
         database = %redact_url(&config.database.url),

@@ -182,7 +182,11 @@ async fn an_allow_listed_institution_pays_jpmd_dev_directly_and_the_merchant_hol
         .send()
         .await
         .unwrap();
-    assert!(report.status().is_success(), "{}", report.text().await.unwrap());
+    assert!(
+        report.status().is_success(),
+        "{}",
+        report.text().await.unwrap()
+    );
     devnet::wait_for(app, &intent, "succeeded").await;
     assert_eq!(
         balance(&setup.chain, &merchant).await,
@@ -202,7 +206,10 @@ async fn a_payer_wallet_off_the_allow_list_is_told_why_before_anything_moves() {
     let before = balance(&setup.chain, &payer).await;
     // A deposit address is on no allow-list: the token could never reach it.
     let deposit = app
-        .post(&format!("/v1/payment_intents/{id}/deposit_address"), app.sk())
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
         .send()
         .await
         .unwrap();
@@ -211,10 +218,15 @@ async fn a_payer_wallet_off_the_allow_list_is_told_why_before_anything_moves() {
     // before any relay.
     let valid_before = (intent["expires_at"].as_i64().unwrap()).to_string();
     let authorization = app
-        .post(&format!("/v1/payment_intents/{id}/authorizations"), app.sk())
-        .json(&json!({"from": payer, "value": "25000000", "valid_after": "0",
+        .post(
+            &format!("/v1/payment_intents/{id}/authorizations"),
+            app.sk(),
+        )
+        .json(
+            &json!({"from": payer, "value": "25000000", "valid_after": "0",
             "valid_before": valid_before, "nonce": format!("0x{}", "11".repeat(32)),
-            "signature": format!("0x{}", "22".repeat(65))}))
+            "signature": format!("0x{}", "22".repeat(65))}),
+        )
         .send()
         .await
         .unwrap();
