@@ -282,6 +282,19 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
         })
     }
 
+    /// Whether `holder` is on the allow-list of the permissioned deposit token at `token`
+    /// (the contract's own view, read now). Reads only: safe to retry. Chains that cannot
+    /// read one answer [`ChainError::Invalid`], so a caller refuses rather than assumes.
+    async fn holder_allowed(
+        &self,
+        _token: &Address,
+        _holder: &Address,
+    ) -> Result<bool, ChainError> {
+        Err(ChainError::Invalid(
+            "this chain cannot read a deposit token's allow-list".into(),
+        ))
+    }
+
     /// An unsigned transaction for `payer` to sign and send that pays `units` of `token` to
     /// `to` and names `reference`, in the chain's own encoding (Solana Pay transaction
     /// requests: a base64 serialized transaction, fee payer `payer`).

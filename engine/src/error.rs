@@ -114,6 +114,13 @@ pub enum ErrorCode {
     ReservesStale,
     /// A live asset with no reserve feed that the operator has not accepted unguarded.
     ReservesUnverified,
+    /// A deposit token's settlement address is not on the token's allow-list (read on chain).
+    SettlementAddressNotAllowlisted,
+    /// The payer's wallet is not on the deposit token's allow-list (read on chain).
+    PayerNotAllowlisted,
+    /// The chain of a deposit token cannot answer whether a holder is allow-listed; nothing
+    /// proceeds unchecked.
+    AllowlistUnavailable,
     ApiError,
 }
 
@@ -211,6 +218,9 @@ impl ErrorCode {
             ErrorCode::NoRoute => "no_route",
             ErrorCode::QuoteExpired => "quote_expired",
             ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
+            ErrorCode::SettlementAddressNotAllowlisted => "settlement_address_not_allowlisted",
+            ErrorCode::PayerNotAllowlisted => "payer_not_allowlisted",
+            ErrorCode::AllowlistUnavailable => "allowlist_unavailable",
             ErrorCode::RouteExecutionUnexpectedState => "route_execution_unexpected_state",
             ErrorCode::OracleUnavailable => "oracle_unavailable",
             ErrorCode::ReservesBreached => "reserves_breached",
@@ -274,6 +284,7 @@ impl EngineError {
                 | ErrorCode::ComplianceListsUnavailable
                 | ErrorCode::ComplianceListsStale
                 | ErrorCode::ChainUnavailable
+                | ErrorCode::AllowlistUnavailable
                 | ErrorCode::DepositAddressesUnavailable
                 | ErrorCode::ExchangeUnavailable
                 | ErrorCode::ReservesBreached

@@ -39,6 +39,8 @@
 //!   [`price_feed::FallbackPriceFeed`] (second source on outages only, never on refusals).
 //! - [`deposit_token`]: the permissioned deposit token (JPMD-shaped devnet stand-in): bindings,
 //!   roles, `is_allowed`, `total_supply` and the EIP-1967 implementation read.
+//! - [`deposit_token_sink`]: the sandbox issuing bank's chain side on the devnet deposit token
+//!   (`DepositTokenSink`: allow, mint and read burns, signed with the devnet bank's key).
 //! - [`reserves`]: Proof of Reserve reads: a reserve feed's `latestRoundData` as a
 //!   `ReserveReport`, judged by `rialto_core::PorGuard` (coverage, freshness, secure mint).
 //! - [`ccip`]: Chainlink CCIP's `IRouterClient` (`getFee`, `ccipSend`, `EVM2AnyMessage`) and the
@@ -70,6 +72,7 @@ pub mod chainlink;
 pub mod contracts;
 pub mod deposit;
 pub mod deposit_token;
+pub mod deposit_token_sink;
 pub mod devnet;
 pub mod devnet_bridge;
 pub mod devnet_don;

@@ -149,6 +149,11 @@ impl ChainNode for EvmNode {
         Ok(crate::transfers::observe_transfer(self.chain.rpc_url(), tx, token, to).await?)
     }
 
+    async fn holder_allowed(&self, token: &Address, holder: &Address) -> Result<bool, ChainError> {
+        let node = crate::provider::provider(self.chain.rpc_url())?;
+        Ok(crate::deposit_token::is_allowed(&node, token, holder).await?)
+    }
+
     async fn receipt(&self, tx: &str) -> Result<Option<Receipt>, ChainError> {
         Ok(sender::mined(self.chain.rpc_url(), tx)
             .await?

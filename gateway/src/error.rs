@@ -49,6 +49,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::ComplianceListsUnavailable
         | C::ComplianceListsStale
         | C::ChainUnavailable
+        | C::AllowlistUnavailable
         | C::DepositAddressesUnavailable
         | C::ExchangeUnavailable
         | C::ReservesBreached
@@ -83,6 +84,8 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::InvalidCursor
         | C::InvalidUrl
         | C::SettlementAddressRefused
+        | C::SettlementAddressNotAllowlisted
+        | C::PayerNotAllowlisted
         | C::PayoutsUnavailable
         | C::RefundNotAllowed
         | C::RefundExceedsPayment

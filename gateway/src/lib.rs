@@ -16,6 +16,8 @@
 //!   the devnet DEX and bridge, deposit keys, Chainlink feeds) for the engine.
 //! - [`devnet_bridges`]: the sandbox's bridge from the devnet manifest, every one a devnet
 //!   stand-in: `DevnetBurnMint` between the anvil chains, `DevnetRelay` to and from Solana.
+//! - [`deposit_tokens`]: the devnet manifest's permissioned deposit tokens (`JPMD-DEV`) added
+//!   to the asset registry at start-up, as settlement assets of kind `DepositToken`.
 //! - [`devnet_cli`]: `rialto devnet`: the anvil chains and the Solana simnet, one manifest.
 //! - [`solana_chains`]: the devnet manifest's Solana chain (`SolanaNode` over the simnet) for
 //!   the engine, sandbox mode.
@@ -45,6 +47,7 @@ pub mod batch_relay;
 pub mod chains;
 pub mod cli_ops;
 pub mod config;
+pub mod deposit_tokens;
 pub mod dev_secrets;
 pub mod devnet_bridges;
 pub mod devnet_cli;

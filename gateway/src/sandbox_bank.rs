@@ -2,9 +2,10 @@
 //! exchange, for the devnet's EVM chains: Rialto's treasury holds an account there, opened with
 //! sandbox USD, under a key and a secret made up at start (nothing to leak, nothing to commit).
 //!
-//! Its token side is a `MemoryTokenSink` until the devnet's deposit-token contract implements
-//! `DepositTokenSink`: the bank's allow-list, mints and burns are then on no chain, and the
-//! start-up log says so.
+//! Its token side is the devnet's `JPMD-DEV` contract (`rialto_evm::deposit_token_sink`): the
+//! bank onboards, mints and reads burns on chain with the issuing bank's devnet key. A manifest
+//! written before the institutional rails has no token; the bank then refuses to start rather
+//! than keep an allow-list on no chain (the in-memory sink is for unit tests only).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +14,15 @@ use anyhow::Context;
 use rand::RngCore;
 use rialto_connectors::issuer::sandbox::{SandboxBank, SandboxBankAccount, SandboxBankConfig};
 use rialto_connectors::issuer::{
-    FeeSchedule, IssuerError, IssuerHttpClient, IssuerHttpConfig, MemoryTokenSink,
+    DepositTokenSink, FeeSchedule, IssuerError, IssuerHttpClient, IssuerHttpConfig, MemoryTokenSink,
 };
 use rialto_core::ChainId;
 use rialto_engine::issuer::MeteredIssuer;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
+
+/// The devnet's deposit token, the one the sandbox bank issues.
+pub const DEVNET_DEPOSIT_TOKEN: &str = "JPMD-DEV";
 
 /// The treasury's key id at the sandbox bank.
 pub const TREASURY_KEY: &str = "acct_rialto_treasury_sandbox";
@@ -27,12 +31,12 @@ pub const TREASURY_KEY: &str = "acct_rialto_treasury_sandbox";
 /// redemption fees 0.05 %; no cut-off, so devnet payments never wait for a window). Returns
 /// it (dropping it stops it) and the treasury's client configuration.
 pub async fn start_sandbox_bank(
+    sink: Arc<dyn DepositTokenSink>,
     chains: Vec<ChainId>,
 ) -> std::io::Result<(SandboxBank, IssuerHttpConfig)> {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let secret = SecretString::from(hex::encode(secret));
-    let sink = Arc::new(MemoryTokenSink::default());
     let mut config = SandboxBankConfig::new(sink, chains);
     config.accounts = vec![SandboxBankAccount {
         key: TREASURY_KEY.into(),
@@ -66,27 +70,46 @@ pub async fn sandbox_bank(
     let path = std::path::Path::new(&config.sandbox.devnet_manifest);
     let manifest = rialto_evm::DevnetManifest::read(path)
         .with_context(|| format!("sandbox.devnet_manifest {}", config.sandbox.devnet_manifest))?;
-    Ok(sandbox_bank_for(true, &manifest).await?)
+    sandbox_bank_for(true, &manifest).await
 }
 
 /// The bank for the devnet manifest's EVM chains, when `enabled`.
+/// The bank for the devnet manifest's chains that carry [`DEVNET_DEPOSIT_TOKEN`], when
+/// `enabled`, minting and onboarding on those chains' contracts.
 pub async fn sandbox_bank_for(
     enabled: bool,
     manifest: &rialto_evm::DevnetManifest,
-) -> std::io::Result<Option<(SandboxBank, IssuerHttpConfig)>> {
+) -> anyhow::Result<Option<(SandboxBank, IssuerHttpConfig)>> {
+    if !enabled {
+        return Ok(None);
+    }
     let chains: Vec<ChainId> = manifest
         .chains
         .iter()
+        .filter(|c| {
+            c.institutional
+                .as_ref()
+                .is_some_and(|i| i.deposit_tokens.contains_key(DEVNET_DEPOSIT_TOKEN))
+        })
         .filter_map(|c| c.chain_id.to_string().parse().ok())
         .collect();
-    if !enabled || chains.is_empty() {
-        return Ok(None);
-    }
-    let started = start_sandbox_bank(chains).await?;
+    let sink = rialto_evm::deposit_token_sink::DevnetDepositTokenSink::from_manifest(
+        manifest,
+        DEVNET_DEPOSIT_TOKEN,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("the sandbox bank's {DEVNET_DEPOSIT_TOKEN} key: {e}"))?;
+    let Some(sink) = sink else {
+        anyhow::bail!(
+            "sandbox.bank is on but the devnet manifest has no {DEVNET_DEPOSIT_TOKEN}: restart \
+             `rialto devnet` (or set sandbox.bank = false)"
+        );
+    };
+    let started = start_sandbox_bank(Arc::new(sink), chains).await?;
     tracing::info!(
         url = %started.0.base_url(),
-        "sandbox issuing bank (a stand-in, not a bank) ready; its deposit token is in memory \
-         until the devnet deposit-token contract backs it"
+        "sandbox issuing bank (a stand-in, not a bank) ready; it mints {DEVNET_DEPOSIT_TOKEN} \
+         on the devnet chains with the devnet issuing bank's key"
     );
     Ok(Some(started))
 }
@@ -102,14 +125,16 @@ pub fn metered_issuer(
 
 #[cfg(test)]
 mod tests {
-    use rialto_connectors::issuer::{Issuer, IssuerHttpClient, RequestKind};
+    use rialto_connectors::issuer::{Issuer, IssuerHttpClient, MemoryTokenSink, RequestKind};
 
     use super::*;
 
     #[tokio::test]
     async fn the_treasury_reaches_the_sandbox_bank_with_its_generated_secret_and_its_sandbox_usd() {
         let base: ChainId = "eip155:31337".parse().expect("chain");
-        let (bank, config) = start_sandbox_bank(vec![base]).await.expect("bank");
+        let (bank, config) = start_sandbox_bank(Arc::new(MemoryTokenSink::default()), vec![base])
+            .await
+            .expect("bank");
         let client = IssuerHttpClient::new(config.clone()).expect("client");
         let balance = client.balance().await.expect("balance");
         assert_eq!(balance.available, Decimal::new(1_000_000, 0));

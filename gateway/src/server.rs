@@ -136,6 +136,12 @@ pub async fn serve(
     registry: Arc<AssetRegistry>,
     listener: TcpListener,
 ) -> anyhow::Result<()> {
+    // The devnet's deposit tokens are deployed at run time: they join the registry before the
+    // store or any chain reads it.
+    let registry = crate::deposit_tokens::with_devnet_deposit_tokens(
+        registry,
+        &config.sandbox.devnet_manifest,
+    )?;
     let store: Arc<dyn Store> = Arc::new(open_store(&config, registry.clone()).await?);
     tracing::info!(
         database = %redact_url(&config.database.url),
@@ -168,8 +174,9 @@ pub async fn serve(
     crate::tls::trust_rpc_endpoints(config.live.chains.iter().flat_map(|c| &c.rpc_urls), &tls);
     let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let sandbox_exchange = sandbox_exchange(&config).await?;
-    // Beside the exchange; nothing calls it yet (the issuer edges are to come), but its base
-    // URL is logged for the demo and for clients pointed at it by hand.
+    // Beside the exchange, minting and onboarding on the devnet's JPMD-DEV contract; nothing in
+    // the gateway calls it yet (the router's issuer edges are to come), but its base URL is
+    // logged for the demo and for clients pointed at it by hand.
     let _sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
     // The devnet DON stand-in carries CCIP messages between the devnet chains (a devnet
     // stand-in for Chainlink's DON; `docs/ccip.md`).

@@ -4,12 +4,14 @@
 //! state into payment state ([`watcher`]), the payment policy for under-, over- and late payments ([`policy`]), payer reports
 //! ([`report`]) with the payer's proof ([`proof`]), relays ([`relay`]), payments found by their
 //! request's reference key ([`reference`], Solana Pay), and the step that settles funded intents ([`settle`]);
-//! [`worker`] runs them.
+//! [`worker`] runs them. [`permissioned`] asks a chain whether a wallet may hold a
+//! permissioned deposit token (settlement addresses and payers).
 //!
 //! Nothing here trusts a payer's word: amounts, recipients and confirmations are read from the
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.
 
 pub mod direct;
+pub mod permissioned;
 pub mod policy;
 pub mod proof;
 pub mod rail;

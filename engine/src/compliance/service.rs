@@ -83,7 +83,8 @@ impl std::fmt::Debug for Compliance {
 /// tokens count at par with their peg. `None` for anything without a fixed peg.
 pub fn fiat_unit(code: &str) -> Option<Currency> {
     match code {
-        "usd" | "usdc" | "usdt" | "pyusd" | "jpmd" => Some(Currency::usd()),
+        // `jpmd-dev`: the devnet's USD deposit token (a stand-in, docs/deposit-tokens.md).
+        "usd" | "usdc" | "usdt" | "pyusd" | "jpmd" | "jpmd-dev" => Some(Currency::usd()),
         "eur" | "eurc" => Some(Currency::eur()),
         // Priced in, with no stablecoin of their own here: valued in themselves.
         "gbp" | "chf" | "jpy" => Currency::fiat(code),

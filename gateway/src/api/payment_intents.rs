@@ -263,6 +263,17 @@ pub(crate) async fn build_intent(
         now_ms,
     )
     .await?;
+    // A permissioned deposit token reaches only allow-listed holders: the chain says whether
+    // this address is one, before any intent exists (no-op for every other asset).
+    crate::chain::permissioned::ensure_allow_listed(
+        state,
+        caller.livemode,
+        &settlement.asset,
+        &settlement.address,
+        crate::chain::permissioned::Holder::Settlement,
+        "settlement.address",
+    )
+    .await?;
     let id = PaymentIntentId::generate();
     // A chain that finds payments by a request's key (Solana Pay) gets a fresh one per intent.
     let payment_reference = state

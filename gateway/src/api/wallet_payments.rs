@@ -113,6 +113,26 @@ pub(crate) fn payable_directly(intent: &PaymentIntent) -> Result<(), ApiError> {
     ))
 }
 
+/// Refuses `method` (a deposit address, an EIP-3009 authorization) for an intent settling in a
+/// permissioned deposit token: a fresh deposit address is on no allow-list, so the token
+/// cannot reach it, and the token takes no authorizations. Its payers send from an
+/// allow-listed wallet to the settlement address and report the transaction.
+fn refuse_for_deposit_token(intent: &PaymentIntent, method: &str) -> Result<(), ApiError> {
+    let asset = &intent.settlement.asset;
+    if asset.kind != rialto_core::asset::AssetKind::DepositToken {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PaymentMethodUnavailable,
+        format!(
+            "This intent settles in {}, a permissioned deposit token: {method} cannot carry it. \
+             Send it from an allow-listed wallet to the settlement address and report the \
+             transaction (POST /v1/payment_intents/{{id}}/transactions).",
+            asset.symbol
+        ),
+    ))
+}
+
 pub(crate) fn awaiting(intent: &PaymentIntent) -> Result<(), ApiError> {
     payable_directly(intent)?;
     if intent.status != PaymentStatus::AwaitingFunds {
@@ -185,6 +205,7 @@ pub async fn deposit_address(
     state
         .reserves
         .check(intent.livemode, &intent.settlement.asset)?;
+    refuse_for_deposit_token(&intent, "a deposit address")?;
     let chain = chain_of(&state, &intent)?;
     let family = intent.settlement.address.namespace();
     let keys = state
@@ -242,6 +263,7 @@ pub async fn authorization_request(
     state
         .reserves
         .check(intent.livemode, &intent.settlement.asset)?;
+    refuse_for_deposit_token(&intent, "an EIP-3009 authorization")?;
     let chain = evm_of(&state, chain_of(&state, &intent)?)?;
     let asset = &intent.settlement.asset;
     let provider = rialto_evm::connect(chain.rpc_url())
@@ -493,6 +515,18 @@ pub async fn submit_authorization(
             .param("signature")
         })?;
     let chain = chain_of(&state, &intent)?;
+    // A payer whose wallet may not hold the deposit token hears so first; anyone else hears
+    // that the token takes no authorizations. Nothing is relayed either way.
+    crate::chain::permissioned::ensure_allow_listed(
+        &state,
+        intent.livemode,
+        &intent.settlement.asset,
+        &auth.from,
+        crate::chain::permissioned::Holder::Payer,
+        "from",
+    )
+    .await?;
+    refuse_for_deposit_token(&intent, "an EIP-3009 authorization")?;
     let reference = intent.id.to_string();
     if let Some(leg) = state
         .store

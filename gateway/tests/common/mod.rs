@@ -144,7 +144,12 @@ pub async fn spawn_app_wired(
     // The suites' webhook receivers listen on loopback: the development setting, explicitly.
     config.webhooks.allow_private_targets = true;
     tweak(&mut config);
-    let registry = registry();
+    // As `rialto serve` does: the devnet's deposit tokens join the registry first.
+    let registry = rialto_gateway::deposit_tokens::with_devnet_deposit_tokens(
+        registry(),
+        &config.sandbox.devnet_manifest,
+    )
+    .expect("devnet deposit tokens");
     let store = Arc::new(
         open_store(&config, registry.clone())
             .await
