@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address as WireAddress, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use common::{assert_ledger_balanced, expect_error, TestApp};
+use common::eip3009::{authorization_for, body_of, submit_auth};
+use common::{assert_ledger_balanced, expect_error};
 use rialto_core::address::Address;
 use rialto_core::ChainNamespace;
 use rialto_evm::contracts::{to_wire, IERC20};
-use rialto_evm::eip3009::{self, Authorization, AuthorizationKind, TokenDomain};
+use rialto_evm::eip3009::{self, Authorization, TokenDomain};
 use rialto_evm::manifest::ChainManifest;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -115,68 +116,6 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
     assert_eq!(types, ["settlement", "payment"], "newest first: {txs}");
     assert_eq!(txs["data"][1]["source"], paying["id"]);
     assert_ledger_balanced(app).await;
-}
-
-/// The typed data the gateway asks for, as an [`Authorization`] from `from`.
-async fn authorization_for(
-    app: &TestApp,
-    intent: &Value,
-    from: &PrivateKeySigner,
-) -> (TokenDomain, Authorization) {
-    let id = intent["id"].as_str().unwrap();
-    let request = app
-        .get(
-            &format!("/v1/payment_intents/{id}/authorization_request"),
-            app.sk(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(request.status(), 200);
-    let request: Value = request.json().await.unwrap();
-    let domain = &request["domain"];
-    let message = &request["message"];
-    let evm = |v: &Value| Address::parse(v.as_str().unwrap(), ChainNamespace::Eip155).unwrap();
-    let domain = TokenDomain {
-        name: domain["name"].as_str().unwrap().to_owned(),
-        version: domain["version"].as_str().unwrap().to_owned(),
-        chain_id: domain["chainId"].as_u64().unwrap(),
-        verifying_contract: evm(&domain["verifyingContract"]),
-    };
-    let auth = Authorization {
-        kind: AuthorizationKind::Transfer,
-        from: rialto_evm::contracts::from_wire(from.address()),
-        to: evm(&message["to"]),
-        value: message["value"].as_str().unwrap().parse().unwrap(),
-        valid_after: message["validAfter"].as_str().unwrap().parse().unwrap(),
-        valid_before: message["validBefore"].as_str().unwrap().parse().unwrap(),
-        nonce: message["nonce"].as_str().unwrap().parse().unwrap(),
-    };
-    (domain, auth)
-}
-
-fn body_of(auth: &Authorization, signature: &[u8]) -> Value {
-    json!({
-        "from": auth.from.to_string(),
-        "to": auth.to.to_string(),
-        "value": auth.value.to_string(),
-        "valid_after": auth.valid_after.to_string(),
-        "valid_before": auth.valid_before.to_string(),
-        "nonce": format!("{:#x}", auth.nonce),
-        "signature": format!("0x{}", alloy::hex::encode(signature)),
-    })
-}
-
-async fn submit_auth(app: &TestApp, intent: &Value, body: &Value) -> reqwest::Response {
-    let id = intent["id"].as_str().unwrap();
-    app.post(
-        &format!("/v1/payment_intents/{id}/authorizations"),
-        app.sk(),
-    )
-    .json(body)
-    .send()
-    .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -402,7 +341,8 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     // Its only sender is the deposit address, which no payer can sign for.
     expect_error(reused, 400, "payer_proof_invalid").await;
 
-    // An intent that needs a conversion (EUR settling in USDC) cannot take a deposit address.
+    // An intent that needs a conversion (EUR settling in USDC) takes no reported transfer before
+    // its rate is locked: no amount was ever asked of the payer.
     let euros = app
         .create_intent(json!({"amount": "5.00", "currency": "eur",
             "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
@@ -410,9 +350,11 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     let euros_id = euros["id"].as_str().unwrap();
     let refused = app
         .post(
-            &format!("/v1/payment_intents/{euros_id}/deposit_address"),
+            &format!("/v1/payment_intents/{euros_id}/transactions"),
             app.sk(),
         )
+        .json(&json!({"tx_hash": sweep.tx_hash,
+            "signature": payer_proof(chain, 0, euros_id, &sweep.tx_hash).await}))
         .send()
         .await
         .unwrap();
