@@ -108,7 +108,10 @@ impl PaymentIntentObject {
             payment_reference: intent.payment_reference.map(|r| r.to_string()),
             solana_pay_url: solana_pay_url(intent),
             solana_pay_transaction_url: None,
-            fx: intent.fx.as_ref().map(crate::routing::fx::FxLockObject::new),
+            fx: intent
+                .fx
+                .as_ref()
+                .map(crate::routing::fx::FxLockObject::new),
         }
     }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use alloy::primitives::{aliases::U80, I256, U256};
 use alloy::providers::ProviderBuilder;
 use common::devnet::{
-    deposit_address, past_the_deploy, pay_usdc, payer_proof, settings, start_clocked,
-    usdc_balance, wait_for, DevnetApp, MERCHANT,
+    deposit_address, past_the_deploy, pay_usdc, payer_proof, settings, start_clocked, usdc_balance,
+    wait_for, DevnetApp, MERCHANT,
 };
 use common::eip3009::{authorization_for, body_of, submit_auth};
 use common::{assert_ledger_balanced, expect_error, TestApp};
@@ -40,9 +40,11 @@ async fn clocked() -> (DevnetApp, Arc<ManualClock>) {
 
 /// An intent for `amount` `currency` settling in USDC on `devnet-base` to [`MERCHANT`].
 async fn priced(app: &TestApp, amount: &str, currency: &str) -> Value {
-    app.create_intent(json!({"amount": amount, "currency": currency, "expires_in": 3600,
-        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
-        .await
+    app.create_intent(
+        json!({"amount": amount, "currency": currency, "expires_in": 3600,
+        "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}),
+    )
+    .await
 }
 
 fn id(intent: &Value) -> &str {
@@ -81,7 +83,10 @@ fn rounds(fx: &Value) -> Vec<String> {
     for round in rounds {
         let round_id = round["round_id"].as_str().unwrap();
         assert!(round_id.parse::<u128>().unwrap() > 0, "{round}");
-        assert!(round["updated_at"].as_u64().unwrap() > 1_700_000_000, "{round}");
+        assert!(
+            round["updated_at"].as_u64().unwrap() > 1_700_000_000,
+            "{round}"
+        );
     }
     rounds
         .iter()
@@ -147,7 +152,10 @@ async fn a_eur_intent_paid_in_usdc_settles_the_locked_amount_exactly_and_shows_t
     assert_eq!(fx["pair"], "EUR/USDC");
     assert_eq!(fx["payer_amount"], "13.3272");
     assert_eq!(fx["settlement_amount"], "13.3272");
-    assert_eq!((fx["spread_bps"].as_u64(), &fx["spread_amount"]), (Some(0), &json!("0")));
+    assert_eq!(
+        (fx["spread_bps"].as_u64(), &fx["spread_amount"]),
+        (Some(0), &json!("0"))
+    );
     assert_eq!(fx["mid_rate"], "1.08");
     assert_eq!(rounds(&fx), ["EUR/USD", "USDC/USD"]);
     // Asking again while the lock lives answers the same lock.
@@ -181,7 +189,10 @@ async fn a_eur_intent_paid_in_usdc_settles_the_locked_amount_exactly_and_shows_t
     assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
     wait_for(app, &reported, "succeeded").await;
     let paid = retrieve(app, &reported).await;
-    assert_eq!((&paid["amount"], &paid["currency"]), (&json!("12.34"), &json!("eur")));
+    assert_eq!(
+        (&paid["amount"], &paid["currency"]),
+        (&json!("12.34"), &json!("eur"))
+    );
     assert_eq!(paid["fx"], fx, "the intent keeps the lock it was paid at");
 
     // An EIP-3009 authorization: the typed data asks for the locked amount, valid only as long
@@ -209,7 +220,10 @@ async fn a_eur_intent_paid_in_usdc_settles_the_locked_amount_exactly_and_shows_t
 
     // The merchant received exactly the three locked amounts.
     let received = usdc_balance(chain, MERCHANT).await - start;
-    assert_eq!(received, units("13.3272") + units("8.3916") + units("21.6108"));
+    assert_eq!(
+        received,
+        units("13.3272") + units("8.3916") + units("21.6108")
+    );
 
     // The webhook event (the receipt a merchant's system gets) carries the lock and its rounds.
     let events = app
@@ -235,11 +249,17 @@ async fn gbp_and_jpy_intents_lock_at_the_feed_rates_and_a_stale_feed_locks_nothi
     // 10.01 × 1.27 = 12.7127; 1500 JPY × 0.0067 = 10.05 (the yen has no minor unit).
     let pounds = priced(app, "10.01", "gbp").await;
     let fx = locked(app, &pounds).await;
-    assert_eq!((&fx["pair"], &fx["payer_amount"]), (&json!("GBP/USDC"), &json!("12.7127")));
+    assert_eq!(
+        (&fx["pair"], &fx["payer_amount"]),
+        (&json!("GBP/USDC"), &json!("12.7127"))
+    );
     assert_eq!(rounds(&fx), ["GBP/USD", "USDC/USD"]);
     let yen = priced(app, "1500", "jpy").await;
     let fx_yen = locked(app, &yen).await;
-    assert_eq!((&fx_yen["pair"], &fx_yen["payer_amount"]), (&json!("JPY/USDC"), &json!("10.05")));
+    assert_eq!(
+        (&fx_yen["pair"], &fx_yen["payer_amount"]),
+        (&json!("JPY/USDC"), &json!("10.05"))
+    );
     assert_eq!(rounds(&fx_yen), ["JPY/USD", "USDC/USD"]);
     assert_eq!(retrieve(app, &yen).await["fx"], fx_yen);
 
@@ -248,16 +268,32 @@ async fn gbp_and_jpy_intents_lock_at_the_feed_rates_and_a_stale_feed_locks_nothi
     let deposit = deposit_address(app, &yen).await;
     pay_usdc(chain, 0, &deposit, units("4")).await;
     let started = std::time::Instant::now();
-    while app.store.payment_transactions_of(&id(&yen).parse().unwrap()).await.unwrap().is_empty() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "deposit never seen");
+    while app
+        .store
+        .payment_transactions_of(&id(&yen).parse().unwrap())
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "deposit never seen"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // Past the lock of the pound intent too, with nothing paid: a fresh lock replaces it.
     clock.advance_ms(601_000);
     deposit_address(app, &yen).await;
-    assert_eq!(retrieve(app, &yen).await["fx"], fx_yen, "final once funds were seen");
+    assert_eq!(
+        retrieve(app, &yen).await["fx"],
+        fx_yen,
+        "final once funds were seen"
+    );
     let relocked = locked(app, &pounds).await;
-    assert!(relocked["locked_at"].as_u64() > fx["locked_at"].as_u64(), "{relocked}");
+    assert!(
+        relocked["locked_at"].as_u64() > fx["locked_at"].as_u64(),
+        "{relocked}"
+    );
     assert_eq!(relocked["payer_amount"], "12.7127");
     pay_usdc(chain, 0, &deposit, units("6.05")).await;
     wait_for(app, &yen, "succeeded").await;
@@ -269,7 +305,10 @@ async fn gbp_and_jpy_intents_lock_at_the_feed_rates_and_a_stale_feed_locks_nothi
     }
     let euros = priced(app, "5.00", "eur").await;
     let refused = expect_error(lock_rate(app, &euros).await, 503, "oracle_unavailable").await;
-    assert!(refused["message"].as_str().unwrap().contains("EUR/USD"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("EUR/USD"),
+        "{refused}"
+    );
     assert!(retrieve(app, &euros).await["fx"].is_null());
     assert_ledger_balanced(app).await;
 }
@@ -293,7 +332,11 @@ async fn a_batched_merchant_keeps_its_locked_amount_and_the_spread_is_booked_as_
     let fx = retrieve(app, &intent).await["fx"].clone();
     assert_eq!(fx["spread_bps"], 50);
     assert_eq!(
-        (&fx["settlement_amount"], &fx["spread_amount"], &fx["payer_amount"]),
+        (
+            &fx["settlement_amount"],
+            &fx["spread_amount"],
+            &fx["payer_amount"]
+        ),
         (&json!("108"), &json!("0.54"), &json!("108.54"))
     );
     pay_usdc(chain, 0, &deposit, units("108.54")).await;

@@ -18,7 +18,6 @@
 use rialto_core::money::{Currency, CurrencyKind, Money};
 use rust_decimal::Decimal;
 
-
 use crate::oracle::{check_reading, CheckedPrice, Oracle, PricePolicy, PriceRefusal};
 
 /// The reference currency: every feed used here is quoted in it.

@@ -153,7 +153,9 @@ pub async fn commit(
             .store
             .get_intent_unscoped(&current.id)
             .await?
-            .ok_or_else(|| EngineError::new(ErrorCode::ResourceMissing, "No such payment intent."))?;
+            .ok_or_else(|| {
+                EngineError::new(ErrorCode::ResourceMissing, "No such payment intent.")
+            })?;
     }
     Err(EngineError::new(
         ErrorCode::PaymentIntentUnexpectedState,

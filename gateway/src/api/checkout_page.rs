@@ -276,7 +276,10 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
             .and_then(|m| m.to_base_units().ok())
             .map(|u| u.to_string())
             .unwrap_or_default(),
-        fx: intent.fx.as_ref().map(crate::routing::fx::FxLockObject::new),
+        fx: intent
+            .fx
+            .as_ref()
+            .map(crate::routing::fx::FxLockObject::new),
         chain,
         chain_alias: asset.chain_alias.clone(),
         evm_chain_id,

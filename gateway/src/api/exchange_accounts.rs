@@ -118,8 +118,8 @@ pub async fn link(
 ) -> Result<Response, ApiError> {
     let params: LinkExchangeParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    let intent = super::fx_locks::committed(&state, &intent, crate::routing::fx::PayMethod::Direct)
-        .await?;
+    let intent =
+        super::fx_locks::committed(&state, &intent, crate::routing::fx::PayMethod::Direct).await?;
     if !["binance", "kraken", "coinbase"].contains(&params.venue.as_str()) {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,

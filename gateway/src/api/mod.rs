@@ -166,10 +166,7 @@ pub fn router(state: AppState) -> Router {
             "/payment_intents/{id}/deposit_address",
             post(wallet_payments::deposit_address),
         )
-        .route(
-            "/payment_intents/{id}/fx_lock",
-            post(fx_locks::create),
-        )
+        .route("/payment_intents/{id}/fx_lock", post(fx_locks::create))
         .route(
             "/payment_intents/{id}/authorization_request",
             get(wallet_payments::authorization_request),

@@ -10,8 +10,9 @@ use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
-    balance, checkout_sessions, compliance, events, exchange_accounts, keys, money, payer_details,
-    fx_locks, payment_intents, settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
+    balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks, keys, money,
+    payer_details, payment_intents, settings, solana_pay, transactions, wallet_payments,
+    webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 

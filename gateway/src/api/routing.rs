@@ -298,8 +298,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let params: CreateQuotesParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    let intent = super::fx_locks::committed(&state, &intent, crate::routing::fx::PayMethod::Routed)
-        .await?;
+    let intent =
+        super::fx_locks::committed(&state, &intent, crate::routing::fx::PayMethod::Routed).await?;
     let source = funding_source(&state, &intent, &params.source)?;
     let coin = AssetCode::new(&intent.settlement.asset.symbol.to_ascii_uppercase())
         .ok_or_else(|| ApiError::internal(&"settlement asset code"))?;

@@ -33,9 +33,9 @@ use super::body::{parse_json, RawBody};
 use super::{json_response, parse_id, AppState, Caller};
 use crate::chain::rail::{FeeLimits, LegAction, LegRequest, StoreJournal};
 use crate::chain::Chain;
-use crate::routing::fx::PayMethod;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::constant_time_eq;
+use crate::routing::fx::PayMethod;
 use crate::store::KeyKind;
 
 pub use rialto_engine::chain::relay::claim_relay;

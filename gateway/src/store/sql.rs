@@ -402,7 +402,11 @@ pub(super) async fn cas_intent(
             .map(|d| serde_json::to_string(d).unwrap_or_default()),
     )
     .bind(next.expires_at_ms)
-    .bind(next.fx.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default()))
+    .bind(
+        next.fx
+            .as_ref()
+            .map(|f| serde_json::to_string(f).unwrap_or_default()),
+    )
     .execute(&mut **tx)
     .await
     .db()?
