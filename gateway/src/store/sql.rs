@@ -396,22 +396,19 @@ pub(super) async fn cas_intent(
     .bind(expected.as_str())
     .bind(next.version - 1)
     .bind(next.amount_refunded.normalize().to_string())
-    .bind(
-        next.payment_detail
-            .as_ref()
-            .map(|d| serde_json::to_string(d).unwrap_or_default()),
-    )
+    .bind(json_text(next.payment_detail.as_ref()))
     .bind(next.expires_at_ms)
-    .bind(
-        next.fx
-            .as_ref()
-            .map(|f| serde_json::to_string(f).unwrap_or_default()),
-    )
+    .bind(json_text(next.fx.as_ref()))
     .execute(&mut **tx)
     .await
     .db()?
     .rows_affected();
     Ok(updated == 1)
+}
+
+/// A JSON column's text (`""` if it cannot serialize: read back as corrupt, never as absent).
+fn json_text<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
+    value.map(|v| serde_json::to_string(v).unwrap_or_default())
 }
 
 pub(super) async fn insert_event(
