@@ -183,6 +183,14 @@ mod tests {
     }
 
     #[test]
+    fn the_fx_spread_defaults_to_zero_and_is_bounded() {
+        assert_eq!(parse("{}").fx_spread_bps, 0);
+        let s = parse(r#"{"fx_spread_bps":501}"#);
+        assert_eq!(s.validate().unwrap_err().0, "fx_spread_bps");
+        assert!(parse(r#"{"fx_spread_bps":50}"#).validate().is_ok());
+    }
+
+    #[test]
     fn unknown_fields_and_bad_amounts_are_refused() {
         assert!(serde_json::from_str::<MerchantSettings>(r#"{"payout_thresh":"1"}"#).is_err());
         assert!(serde_json::from_str::<MerchantSettings>(r#"{"payout_threshold":"x"}"#).is_err());
