@@ -207,7 +207,12 @@ async fn a_eur_intent_paid_in_usdc_settles_the_locked_amount_exactly_and_shows_t
     assert!(auth.valid_before <= fx_auth["expires_at"].as_u64().unwrap());
     let signature = rialto_evm::eip3009::sign(&key, &domain, &auth).unwrap();
     let answer = submit_auth(app, &authorized, &body_of(&auth, &signature)).await;
-    assert_eq!(answer.status(), 202, "relayed: {}", answer.text().await.unwrap());
+    assert_eq!(
+        answer.status(),
+        202,
+        "relayed: {}",
+        answer.text().await.unwrap()
+    );
     wait_for(app, &authorized, "succeeded").await;
 
     // A deposit address asks for the locked amount; the sweep pays it to the merchant.
