@@ -335,6 +335,9 @@ pub struct PaymentIntent {
     /// payment is found on chain by it, with no report from the payer. `None` on chains that
     /// find payments otherwise (EVM: deposit addresses, reports).
     pub payment_reference: Option<crate::address::Address>,
+    /// The locked rate of an intent priced in another unit than its settlement asset (a EUR
+    /// intent settling in USDC): set when the payer commits to pay, final once funds are seen.
+    pub fx: Option<crate::fx::FxLock>,
 }
 
 impl PaymentIntent {

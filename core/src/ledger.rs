@@ -37,6 +37,8 @@ pub enum Account {
     WriteOffs,
     /// Funds Rialto holds while routes run.
     Routing,
+    /// Rialto's FX spread kept from conversion payments it held (docs/money.md).
+    FxRevenue,
     /// A payer's account on an exchange venue (outside Rialto's custody).
     Venue(String),
     /// What an exchange venue charged the payer.
@@ -62,6 +64,7 @@ impl fmt::Display for Account {
             Account::GasWallet => f.write_str("rialto:gas_wallet"),
             Account::WriteOffs => f.write_str("rialto:write_offs"),
             Account::Routing => f.write_str("rialto:routing"),
+            Account::FxRevenue => f.write_str("rialto:fx_revenue"),
             Account::Venue(v) => write!(f, "venue:{v}"),
             Account::VenueFees(v) => write!(f, "fees:venue:{v}"),
             Account::RouteVenue(v) => write!(f, "route_venue:{v}"),
@@ -85,6 +88,7 @@ impl FromStr for Account {
             "rialto:gas_wallet" => Account::GasWallet,
             "rialto:write_offs" => Account::WriteOffs,
             "rialto:routing" => Account::Routing,
+            "rialto:fx_revenue" => Account::FxRevenue,
             _ => {
                 if let Some(v) = named("fees:venue:") {
                     Account::VenueFees(v)

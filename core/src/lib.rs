@@ -13,6 +13,7 @@
 //! - [`id`]: typed, prefixed, time-ordered identifiers (`pi_…`, `mer_…`, …).
 //! - [`intent`]: the payment intent, its statuses and the transition table of DESIGN.md §4.
 //! - [`clock`]: the one injected `Clock` (system and manual).
+//! - [`fx`]: `FxLock`, a fiat amount's locked price in a settlement asset, with its feed rounds.
 //! - [`ledger`]: the double-entry ledger's `Account`, `Entry` and `Posting`, balanced per asset.
 //! - [`payment_uri`]: Solana Pay and EIP-681 payment URIs, strict parsers and canonical builders.
 //! - [`reserves`]: Proof of Reserve as a guard: `PorGuard` (reserves cover supply, report fresh)
@@ -22,6 +23,7 @@ pub mod address;
 pub mod asset;
 pub mod chain;
 pub mod clock;
+pub mod fx;
 pub mod id;
 pub mod intent;
 pub mod ledger;

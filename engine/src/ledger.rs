@@ -37,6 +37,8 @@ pub const NETWORK_FEES: Account = Account::NetworkFees;
 pub const GAS_WALLET: Account = Account::GasWallet;
 /// Amounts operators wrote off merchants' balances.
 pub const WRITE_OFFS: Account = Account::WriteOffs;
+/// Rialto's FX spread on conversion payments it held.
+pub const FX_REVENUE: Account = Account::FxRevenue;
 
 pub fn refunds_pending(merchant: &MerchantId) -> Account {
     Account::RefundsPending(*merchant)
@@ -81,6 +83,10 @@ pub fn paid_and_settled(
 
 /// The `payment` posting alone: the funds are held for the merchant (batched settlement, or a
 /// policy refund still to come out of them).
+///
+/// A conversion intent locked with a spread (only held funds carry one) books the spread as
+/// Rialto's FX revenue out of what was paid: the merchant's balance gets the rest, at least the
+/// lock's `settlement_amount` when the payer paid what the lock asked.
 pub fn paid_and_held(
     intent: &PaymentIntent,
     paid: Decimal,
@@ -88,7 +94,42 @@ pub fn paid_and_held(
 ) -> Result<Vec<Posting>, Unbalanced> {
     let mut postings = paid_and_settled(intent, paid, now_ms)?;
     postings.truncate(1);
+    let spread = fx_spread(intent).min(paid);
+    if spread > Decimal::ZERO {
+        let asset = intent.settlement.asset.id.to_string();
+        let balance = merchant_balance(&intent.merchant_id);
+        postings[0] = Posting::new(
+            intent,
+            "payment",
+            vec![
+                Entry {
+                    account: PAYERS,
+                    asset: asset.clone(),
+                    amount: -paid,
+                },
+                Entry {
+                    account: balance,
+                    asset: asset.clone(),
+                    amount: paid - spread,
+                },
+                Entry {
+                    account: FX_REVENUE,
+                    asset,
+                    amount: spread,
+                },
+            ],
+            now_ms,
+        )?;
+    }
     Ok(postings)
+}
+
+/// The FX spread the intent's lock keeps for Rialto (zero without a lock).
+pub fn fx_spread(intent: &PaymentIntent) -> Decimal {
+    intent
+        .fx
+        .as_ref()
+        .map_or(Decimal::ZERO, |lock| lock.spread_amount.max(Decimal::ZERO))
 }
 
 /// Moves `amount` of `asset` from one of the merchant's accounts to another (or to payers).

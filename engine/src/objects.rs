@@ -62,6 +62,9 @@ pub struct PaymentIntentObject {
     /// to sign from the gateway. Only when `server.public_url` is an `https` URL; shown by
     /// create, retrieve and list (later events' objects carry only the two fields above).
     pub solana_pay_transaction_url: Option<String>,
+    /// The locked rate of an intent priced in another unit than its settlement asset, once
+    /// the payer committed to pay (absent for one-for-one intents and before any commitment).
+    pub fx: Option<crate::routing::fx::FxLockObject>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,6 +108,10 @@ impl PaymentIntentObject {
             payment_reference: intent.payment_reference.map(|r| r.to_string()),
             solana_pay_url: solana_pay_url(intent),
             solana_pay_transaction_url: None,
+            fx: intent
+                .fx
+                .as_ref()
+                .map(crate::routing::fx::FxLockObject::new),
         }
     }
 
@@ -128,20 +135,15 @@ impl PaymentIntentObject {
 }
 
 /// The Solana Pay transfer request paying exactly `intent`, with its reference; none for an
-/// intent without one, or one whose amount is not one for one in its settlement asset.
+/// intent without one, or one with no amount due in its settlement asset yet (a conversion
+/// intent before its rate is locked).
 pub fn solana_pay_url(intent: &PaymentIntent) -> Option<String> {
     let reference = intent.payment_reference?;
-    if !crate::chain::one_for_one(intent) {
-        return None;
-    }
-    let asset = &intent.settlement.asset;
-    let amount =
-        rialto_core::money::Money::parse(&intent.amount.to_amount_string(), asset.currency())
-            .ok()?;
+    let amount = crate::chain::due(intent)?;
     let mut request =
         rialto_core::payment_uri::solana_pay::TransferRequest::new(intent.settlement.address);
     request.amount = Some(amount.amount().normalize());
-    request.spl_token = Some(asset.contract);
+    request.spl_token = Some(intent.settlement.asset.contract);
     request.references = vec![reference];
     request.to_url().ok()
 }

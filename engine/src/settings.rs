@@ -40,6 +40,9 @@ pub const MAX_TOLERANCE_PERCENT: u32 = 10;
 pub const MAX_PAYOUT_INTERVAL_SECS: u64 = 365 * 24 * 3600;
 /// Upper bound of the late-payment window: 30 days.
 pub const MAX_LATE_WINDOW_SECS: u64 = 30 * 24 * 3600;
+/// The largest FX spread a merchant may set: 5 %, far above any market spread, so a typo
+/// (5000 for 50) is refused rather than charged to payers.
+pub const MAX_FX_SPREAD_BPS: u32 = 500;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +76,13 @@ pub struct MerchantSettings {
     #[serde(default)]
     #[schema(maximum = 2_592_000)]
     pub late_payment_window_secs: u64,
+    /// Rialto's FX spread in bps of the mid amount, on intents priced in another currency than
+    /// their settlement asset (0 to 500). Charged only where Rialto holds the funds (deposit
+    /// addresses of a batched merchant): a direct payment goes to the merchant's address, so
+    /// it locks with no spread (docs/money.md, "Fiat pricing and FX locks").
+    #[serde(default)]
+    #[schema(maximum = 500)]
+    pub fx_spread_bps: u32,
 }
 
 impl MerchantSettings {
@@ -108,6 +118,12 @@ impl MerchantSettings {
             return Err((
                 "underpaid_tolerance_percent",
                 format!("must be between 0 and {MAX_TOLERANCE_PERCENT}"),
+            ));
+        }
+        if self.fx_spread_bps > MAX_FX_SPREAD_BPS {
+            return Err((
+                "fx_spread_bps",
+                format!("must be at most {MAX_FX_SPREAD_BPS} (5 %)"),
             ));
         }
         if self.late_payment_window_secs > MAX_LATE_WINDOW_SECS {
@@ -164,6 +180,14 @@ mod tests {
             s.minimum_accepted("25.00".parse().unwrap()).to_string(),
             "24.625"
         );
+    }
+
+    #[test]
+    fn the_fx_spread_defaults_to_zero_and_is_bounded() {
+        assert_eq!(parse("{}").fx_spread_bps, 0);
+        let s = parse(r#"{"fx_spread_bps":501}"#);
+        assert_eq!(s.validate().unwrap_err().0, "fx_spread_bps");
+        assert!(parse(r#"{"fx_spread_bps":50}"#).validate().is_ok());
     }
 
     #[test]

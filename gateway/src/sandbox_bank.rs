@@ -14,7 +14,7 @@ use anyhow::Context;
 use rand::RngCore;
 use rialto_connectors::issuer::sandbox::{SandboxBank, SandboxBankAccount, SandboxBankConfig};
 use rialto_connectors::issuer::{
-    DepositTokenSink, FeeSchedule, IssuerError, IssuerHttpClient, IssuerHttpConfig, MemoryTokenSink,
+    DepositTokenSink, FeeSchedule, IssuerError, IssuerHttpClient, IssuerHttpConfig,
 };
 use rialto_core::ChainId;
 use rialto_engine::issuer::MeteredIssuer;

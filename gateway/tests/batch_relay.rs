@@ -14,9 +14,9 @@ use alloy::primitives::U256;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use common::devnet::{
-    authorization_body, authorization_for, authorization_from_request, intent, pay_usdc,
-    start_configured, status_of, usdc_balance, wait_for, DevnetApp, MERCHANT,
+    intent, pay_usdc, start_configured, status_of, usdc_balance, wait_for, DevnetApp, MERCHANT,
 };
+use common::eip3009::{authorization_for, authorization_from_request, body_of};
 use common::{assert_ledger_balanced, expect_error, TestApp};
 use rialto_evm::eip3009;
 use rialto_evm::manifest::ChainManifest;
@@ -65,7 +65,7 @@ async fn signed(app: &TestApp, amount: &str, key: &PrivateKeySigner) -> (Value, 
     let paying = intent(app, amount).await;
     let (domain, auth) = authorization_for(app, &paying, key).await;
     let signature = eip3009::sign(key, &domain, &auth).unwrap();
-    (paying, authorization_body(&auth, &signature))
+    (paying, body_of(&auth, &signature))
 }
 
 async fn submit(app: &TestApp, intent: &Value, body: &Value) -> reqwest::Response {
@@ -344,7 +344,7 @@ async fn a_batch_recorded_but_never_sent_before_a_crash_is_sent_once_after_the_r
             .await;
         let key = payer_key(&chain, i);
         let (domain, auth) = authorization_from_request(&request, &key);
-        let body = authorization_body(&auth, &eip3009::sign(&key, &domain, &auth).unwrap());
+        let body = body_of(&auth, &eip3009::sign(&key, &domain, &auth).unwrap());
         payments.push((id, body));
     }
     let merchant_before = usdc_balance(&chain, MERCHANT).await;

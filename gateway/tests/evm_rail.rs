@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address as WireAddress, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use common::{assert_ledger_balanced, expect_error, TestApp};
+use common::eip3009::{authorization_for, body_of, submit_auth};
+use common::{assert_ledger_balanced, expect_error};
 use rialto_core::address::Address;
 use rialto_core::ChainNamespace;
 use rialto_evm::contracts::{to_wire, IERC20};
@@ -25,8 +26,7 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use common::devnet::{
-    authorization_for, intent, payer_proof, start as setup, status_of, usdc_balance, wait_for,
-    MERCHANT,
+    intent, payer_proof, start as setup, status_of, usdc_balance, wait_for, MERCHANT,
 };
 
 fn usdc(chain: &ChainManifest) -> WireAddress {
@@ -116,22 +116,6 @@ async fn a_reported_transfer_succeeds_and_the_merchant_holds_exactly_the_amount(
     assert_eq!(types, ["settlement", "payment"], "newest first: {txs}");
     assert_eq!(txs["data"][1]["source"], paying["id"]);
     assert_ledger_balanced(app).await;
-}
-
-fn body_of(auth: &Authorization, signature: &[u8]) -> Value {
-    common::devnet::authorization_body(auth, signature)
-}
-
-async fn submit_auth(app: &TestApp, intent: &Value, body: &Value) -> reqwest::Response {
-    let id = intent["id"].as_str().unwrap();
-    app.post(
-        &format!("/v1/payment_intents/{id}/authorizations"),
-        app.sk(),
-    )
-    .json(body)
-    .send()
-    .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -357,7 +341,8 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     // Its only sender is the deposit address, which no payer can sign for.
     expect_error(reused, 400, "payer_proof_invalid").await;
 
-    // An intent that needs a conversion (EUR settling in USDC) cannot take a deposit address.
+    // An intent that needs a conversion (EUR settling in USDC) takes no reported transfer before
+    // its rate is locked: no amount was ever asked of the payer.
     let euros = app
         .create_intent(json!({"amount": "5.00", "currency": "eur",
             "settlement": {"asset": "usdc", "chain": "devnet-base", "address": MERCHANT}}))
@@ -365,9 +350,11 @@ async fn a_deposit_address_payment_is_swept_to_the_merchant() {
     let euros_id = euros["id"].as_str().unwrap();
     let refused = app
         .post(
-            &format!("/v1/payment_intents/{euros_id}/deposit_address"),
+            &format!("/v1/payment_intents/{euros_id}/transactions"),
             app.sk(),
         )
+        .json(&json!({"tx_hash": sweep.tx_hash,
+            "signature": payer_proof(chain, 0, euros_id, &sweep.tx_hash).await}))
         .send()
         .await
         .unwrap();

@@ -211,6 +211,7 @@ async fn the_ledger_posts_with_its_status_change_or_not_at_all(store: &dyn Store
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
         payment_reference: None,
+        fx: None,
     };
     let event = |kind: &str| Event {
         id: EventId::generate(),
@@ -321,6 +322,7 @@ async fn only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store: &dyn 
             amount_refunded: rust_decimal::Decimal::ZERO,
             payment_detail: None,
             payment_reference: None,
+            fx: None,
         }
     };
     let claim = |intent: &PaymentIntent, chain: &str, status: &str, n: u8| PaymentTransaction {
@@ -494,6 +496,7 @@ async fn a_reference_names_one_intent_and_only_open_unpaid_ones_are_watched(stor
             amount_refunded: rust_decimal::Decimal::ZERO,
             payment_detail: None,
             payment_reference: reference,
+            fx: None,
         }
     };
     let event = |intent: &PaymentIntent| Event {

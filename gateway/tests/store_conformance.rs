@@ -60,6 +60,7 @@ fn intent(merchant: MerchantId, created_at_ms: i64) -> PaymentIntent {
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
         payment_reference: None,
+        fx: None,
     }
 }
 

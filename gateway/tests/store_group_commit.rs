@@ -58,6 +58,7 @@ fn intent(merchant: MerchantId) -> PaymentIntent {
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
         payment_reference: None,
+        fx: None,
     }
 }
 

@@ -56,6 +56,7 @@ async fn paying_intent(store: &dyn Store) -> PaymentIntent {
         amount_refunded: Decimal::ZERO,
         payment_detail: None,
         payment_reference: None,
+        fx: None,
     };
     let created = Event {
         id: EventId::generate(),

@@ -181,9 +181,9 @@ export abstract class Operations {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/exchange_accounts`, { body }, options);
   }
 
-  /** `GET /v1/payment_intents/{id}/payer_details`: What the merchant's rules need from the payer of this intent (travel-rule data or not) and what was given so far; never the data itself. */
-  getPayerDetailsRequirements(id: string, query?: Query<paths["/v1/payment_intents/{id}/payer_details"]["get"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/payer_details"]["get"]>> {
-    return this.transport.request("GET", `/v1/payment_intents/${encodeURIComponent(id)}/payer_details`, { query }, options);
+  /** `POST /v1/payment_intents/{id}/fx_lock`: Lock (or read the live lock of) a conversion intent's rate, to pay it by a direct transfer reported afterwards: the answer's `payer_amount` is what to send, before `expires_at`. */
+  createFxLock(id: string, body?: Body<paths["/v1/payment_intents/{id}/fx_lock"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/fx_lock"]["post"]>> {
+    return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/fx_lock`, { body }, options);
   }
 
   /** `POST /v1/payment_intents/{id}/payer_details`: Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule data. Only while the intent awaits funds; a second call replaces the first. */

@@ -570,6 +570,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payment_intents/{id}/fx_lock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lock (or read the live lock of) a conversion intent's rate, to pay it by a direct transfer
+         *     reported afterwards: the answer's `payer_amount` is what to send, before `expires_at`.
+         */
+        post: operations["create_fx_lock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents/{id}/payer_details": {
         parameters: {
             query?: never;
@@ -577,11 +597,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * What the merchant's rules need from the payer of this intent (travel-rule data or not) and
-         *     what was given so far; never the data itself.
-         */
-        get: operations["get_payer_details_requirements"];
+        get?: never;
         put?: never;
         /**
          * Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule
@@ -1525,6 +1541,59 @@ export interface components {
             /** @description IVMS101 originator and beneficiary (`{"originator": …, "beneficiary": …}`). */
             travel_rule?: Record<string, never> | null;
         };
+        /**
+         * @description The locked rate of an intent priced in another unit than its settlement asset. Amounts are
+         *     decimal strings in whole units of the settlement asset; times are Unix seconds.
+         */
+        FxLockObject: {
+            /** @description Always `fx_lock`. */
+            object: string;
+            /** @description `EUR/USDC`: the intent's currency, then its settlement asset. */
+            pair: string;
+            /** @description The intent's amount, in its currency. */
+            amount: string;
+            /**
+             * @description Settlement units per unit of the intent's currency that the payer pays (spread
+             *     included), rounded to 10 decimals for display.
+             */
+            rate: string;
+            /** @description The mid rate from the feeds, rounded to 10 decimals for display. */
+            mid_rate: string;
+            /**
+             * Format: int32
+             * @description Rialto's spread in bps of the mid amount (0 on direct payments).
+             */
+            spread_bps: number;
+            /** @description `payer_amount − settlement_amount`: Rialto's FX revenue. */
+            spread_amount: string;
+            /** @description What the merchant receives, exactly (the mid amount rounded up at the asset's precision). */
+            settlement_amount: string;
+            /** @description What the payer sends. */
+            payer_amount: string;
+            /** @description The feed rounds the rate was priced from, the intent's currency first. */
+            feed_rounds: components["schemas"]["FxRoundObject"][];
+            /** Format: int64 */
+            locked_at: number;
+            /**
+             * Format: int64
+             * @description After this, a payer-side step locks a fresh rate unless funds were already seen.
+             */
+            expires_at: number;
+        };
+        /** @description One feed round of a lock, as the API shows it. */
+        FxRoundObject: {
+            /** @description The feed's pair, `EUR/USD`. */
+            pair: string;
+            /** @description The feed's answer, in USD. */
+            price: string;
+            /** @description Chainlink's round id, as a string (80 bits: beyond a JSON number's exact range). */
+            round_id: string;
+            /**
+             * Format: int64
+             * @description The round's `updatedAt`, Unix seconds.
+             */
+            updated_at: number;
+        };
         /** @description The fields a pending change carries (all of them: applying it sets both). */
         GuardedFields: {
             /** @example 10000.00 */
@@ -1634,6 +1703,14 @@ export interface components {
              *     ones are refunded. 0 refunds every late payment.
              */
             late_payment_window_secs?: number;
+            /**
+             * Format: int32
+             * @description Rialto's FX spread in bps of the mid amount, on intents priced in another currency than
+             *     their settlement asset (0 to 500). Charged only where Rialto holds the funds (deposit
+             *     addresses of a batched merchant): a direct payment goes to the merchant's address, so
+             *     it locks with no spread (docs/money.md, "Fiat pricing and FX locks").
+             */
+            fx_spread_bps?: number;
         };
         /** @description An asset at a location: `{"asset": "USDC", "location": "eip155:31338"}` (`venue:kraken`). */
         NodeObject: {
@@ -1665,22 +1742,6 @@ export interface components {
             object: string;
             payment_intent: string;
             payer_name: boolean;
-            travel_rule: boolean;
-        };
-        /** @description What the merchant's rules need from the payer before funds move, and what was given. */
-        PayerDetailsRequirements: {
-            /** @description Always `payer_details_requirements`. */
-            object: string;
-            payment_intent: string;
-            /**
-             * @description IVMS101 originator data is needed for the payment to clear without review: every
-             *     payment to an EU/EEA merchant (Transfer of Funds Regulation), elsewhere from the
-             *     jurisdiction's threshold (USD 3,000 by default).
-             */
-            travel_rule_required: boolean;
-            /** @description Whether a payer name was given. */
-            payer_name: boolean;
-            /** @description Whether travel-rule data was given. */
             travel_rule: boolean;
         };
         PayerParams: {
@@ -1755,6 +1816,7 @@ export interface components {
              *     create, retrieve and list (later events' objects carry only the two fields above).
              */
             solana_pay_transaction_url?: string | null;
+            fx?: null | components["schemas"]["FxLockObject"];
         };
         PayoutObject: {
             id: string;
@@ -1810,7 +1872,7 @@ export interface components {
         QuoteLegObject: {
             /** @description `leg_…`: exchange order and withdrawal references derive from it. */
             id: string;
-            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`. */
+            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `cctp_bridge`, `bridge`. */
             kind: string;
             /** @description The exchange account, DEX or bridge that executes it. */
             venue: string;
@@ -1954,7 +2016,7 @@ export interface components {
             /** @description `leg_…`: the idempotency key the venue or chain sees. */
             id: string;
             /**
-             * @description `trade`, `withdrawal`, `dex_swap`, `ccip`, `bridge`, `settlement`, `return` (the payer's
+             * @description `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
              *     funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
              *     back once the merchant is paid).
              */
@@ -2058,6 +2120,14 @@ export interface components {
              *     ones are refunded. 0 refunds every late payment.
              */
             late_payment_window_secs?: number;
+            /**
+             * Format: int32
+             * @description Rialto's FX spread in bps of the mid amount, on intents priced in another currency than
+             *     their settlement asset (0 to 500). Charged only where Rialto holds the funds (deposit
+             *     addresses of a batched merchant): a direct payment goes to the merchant's address, so
+             *     it locks with no spread (docs/money.md, "Fiat pricing and FX locks").
+             */
+            fx_spread_bps?: number;
             /** @enum {string} */
             object: "settings";
             pending_change?: components["schemas"]["SettingsChangeObject"];
@@ -4346,14 +4416,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
         };
     };
     retrieve_payment_intent: {
@@ -4871,25 +4933,30 @@ export interface operations {
             };
         };
     };
-    get_payer_details_requirements: {
+    create_fx_lock: {
         parameters: {
-            query?: {
-                client_secret?: string;
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
             };
-            header?: never;
             path: {
                 id: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ClientSecretParams"];
+            };
+        };
         responses: {
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PayerDetailsRequirements"];
+                    "application/json": components["schemas"]["FxLockObject"];
                 };
             };
             400: {
@@ -4900,6 +4967,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No API key, or an unknown, revoked or expired one */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4925,8 +4993,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still being processed, or the object's state forbids the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests for this key or from this address; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `oracle_unavailable`: a feed failed its checks (stale, sequencer down, sources disagree); nothing was locked */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5594,14 +5689,6 @@ export interface operations {
             };
             /** @description Too many requests for this key or from this address; see Retry-After */
             429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };

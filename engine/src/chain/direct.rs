@@ -48,11 +48,11 @@ pub fn judge(
     received: Decimal,
     mined_ms: i64,
 ) -> Judged {
-    // Paid without a quote only (one for one): a conversion intent is the router's.
-    if !super::one_for_one(intent) {
+    // What the payer owes in the settlement asset: one for one, or the locked FX amount. A
+    // conversion intent with no lock is the router's (or needs a lock first).
+    let Some(expected) = super::due(intent).map(|d| d.amount()) else {
         return Judged::Refused;
-    }
-    let expected = intent.amount.amount();
+    };
     let mut seen = intent.clone();
     // Funds mined before the intent expired were on time, whether or not the expiry worker
     // has run since; funds mined after it are late, whether or not it has.
@@ -131,8 +131,14 @@ pub fn too_low(intent: &PaymentIntent, paid: Decimal, minimum: Decimal) -> Engin
              merchant's tolerance).",
             paid.normalize(),
             asset.code,
-            intent.amount.to_amount_string(),
-            intent.amount.currency().code(),
+            super::due(intent).map_or_else(
+                || intent.amount.to_amount_string(),
+                |d| d.to_amount_string()
+            ),
+            super::due(intent).map_or_else(
+                || intent.amount.currency().code().to_owned(),
+                |_| asset.code.clone()
+            ),
             minimum.normalize(),
             asset.code,
         ),
@@ -193,7 +199,9 @@ fn late_accepted(intent: &PaymentIntent, subject: &FundsSubject) -> PaymentDetai
     PaymentDetail {
         kind: Kind::Late,
         resolution: Resolution::Accepted,
-        expected: intent.amount.amount().normalize(),
+        expected: super::due(intent)
+            .map_or_else(|| intent.amount.amount(), |d| d.amount())
+            .normalize(),
         received: received.normalize(),
         refund: Decimal::ZERO,
     }
@@ -237,6 +245,7 @@ mod tests {
             amount_refunded: Decimal::ZERO,
             payment_detail: None,
             payment_reference: None,
+            fx: None,
         }
     }
 

@@ -213,6 +213,51 @@ impl Chains {
     }
 }
 
+/// Whether `paid` (of the intent's settlement asset) covers the intent: at least what the
+/// payer owes ([`due`]). An intent with neither a one-for-one asset nor an FX lock is covered
+/// by nothing here (it needs a lock or a route first).
+pub fn covers(intent: &PaymentIntent, paid: &Money) -> bool {
+    due(intent).is_some_and(|d| paid.amount() >= d.amount())
+}
+
+/// What the payer owes, in the intent's settlement asset: the amount itself when the asset
+/// pays its currency one for one (USD in USDC), else the locked FX `payer_amount`. `None` for
+/// a conversion intent not locked yet. A lock past its `expires_at` still answers: funds seen
+/// are judged against the lock the payer was shown; payer-side steps re-lock an expired lock
+/// while nothing was paid (`routing::fx::commit`).
+pub fn due(intent: &PaymentIntent) -> Option<Money> {
+    locked_or_own(intent, |lock| lock.payer_amount)
+}
+
+/// What the merchant is owed, in the settlement asset: the one-for-one amount, or the lock's
+/// `settlement_amount` (the payer's amount less Rialto's spread).
+pub fn owed(intent: &PaymentIntent) -> Option<Money> {
+    locked_or_own(intent, |lock| lock.settlement_amount)
+}
+
+fn locked_or_own(
+    intent: &PaymentIntent,
+    pick: impl Fn(&rialto_core::fx::FxLock) -> rust_decimal::Decimal,
+) -> Option<Money> {
+    let asset = intent.settlement.asset.currency();
+    if one_for_one(intent) {
+        return Money::parse(&intent.amount.to_amount_string(), asset).ok();
+    }
+    let lock = intent.fx.as_ref()?;
+    // A lock made for another pair (the settlement cannot change, but never trust a column).
+    if lock.settlement_currency != asset.code()
+        || lock.price_currency != intent.amount.currency().code()
+    {
+        return None;
+    }
+    Money::parse(&pick(lock).normalize().to_string(), asset).ok()
+}
+
+/// Whether the intent can be paid in its settlement asset now, without a route.
+pub fn payable(intent: &PaymentIntent) -> bool {
+    due(intent).is_some()
+}
+
 /// The `network_fee` postings of mined legs sent on behalf of a merchant: the gas each paid, in
 /// the chain's native asset. Legs not mined yet (no fee known) post nothing.
 pub fn fee_postings(

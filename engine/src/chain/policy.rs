@@ -109,7 +109,8 @@ pub fn decide(
     if received <= Decimal::ZERO {
         return Decision::Nothing;
     }
-    let expected = intent.amount.amount();
+    // What the payer owes in the settlement asset (a conversion intent's locked amount).
+    let expected = super::due(intent).map_or_else(|| intent.amount.amount(), |d| d.amount());
     let enough = received >= settings.minimum_accepted(expected);
     match intent.status {
         PaymentStatus::AwaitingFunds if enough => Decision::Fund {
@@ -345,7 +346,8 @@ pub async fn settle_surplus(
     batched: bool,
     now_ms: i64,
 ) -> Result<bool, FlowError> {
-    let expected = intent.amount.amount();
+    // What the payer owes in the settlement asset (a conversion intent's locked amount).
+    let expected = super::due(intent).map_or_else(|| intent.amount.amount(), |d| d.amount());
     let surplus = swept - expected;
     if surplus > Decimal::ZERO {
         let mut credit = crate::ledger::paid_and_held(intent, swept, now_ms)
@@ -493,6 +495,7 @@ mod tests {
             amount_refunded: Decimal::ZERO,
             payment_detail: detail,
             payment_reference: None,
+            fx: None,
         }
     }
 

@@ -86,7 +86,7 @@ pub async fn scan_references(
         after = page.last().cloned();
         watched.extend(
             page.into_iter()
-                .filter(|i| chain.serves(i) && super::one_for_one(i))
+                .filter(|i| chain.serves(i) && super::payable(i))
                 .filter_map(|i| i.payment_reference.map(|r| (i, r))),
         );
         if last_page {
@@ -128,14 +128,16 @@ async fn look_up(
     }
 }
 
-/// The intent's amount in its settlement asset's base units: what its request asks for.
+/// What the intent's request asks for, in its settlement asset's base units (the locked
+/// amount of a conversion intent).
 fn requested_units(intent: &PaymentIntent) -> Result<u128, FlowError> {
-    Money::parse(
-        &intent.amount.to_amount_string(),
-        intent.settlement.asset.currency(),
-    )
-    .and_then(|m| m.to_base_units())
-    .map_err(|e| FlowError::Chain(ChainError::Invalid(e.to_string())))
+    super::due(intent)
+        .ok_or_else(|| ChainError::Invalid(format!("{} has no amount due yet", intent.id)))
+        .and_then(|m| {
+            m.to_base_units()
+                .map_err(|e| ChainError::Invalid(e.to_string()))
+        })
+        .map_err(FlowError::Chain)
 }
 
 /// Binds the first transaction naming `reference` after `judged` that pays the intent's

@@ -92,6 +92,20 @@ pub async fn report_transaction(
     signature: Option<&str>,
 ) -> Result<Reported, EngineError> {
     let signature = super::proof::signature_bytes(signature)?;
+    if !super::payable(intent) {
+        // A conversion intent's amount is known only once its rate is locked; a transfer
+        // sent before that cannot have been for the right amount.
+        return Err(EngineError::new(
+            ErrorCode::PaymentMethodUnavailable,
+            format!(
+                "This intent is in {} and settles in {}: lock its rate first \
+                 (POST /v1/payment_intents/{}/fx_lock) and send the amount it gives.",
+                intent.amount.currency().code(),
+                intent.settlement.asset.code,
+                intent.id
+            ),
+        ));
+    }
     let proven = verify(state, intent, tx_hash, chain, &signature).await?;
     bind(state, intent, proven).await
 }
@@ -151,12 +165,18 @@ async fn verify<'a>(
     let judged = direct::judge(intent, &settings, paid.amount(), mined_ms(&observed));
     match &judged {
         Judged::TooLow { minimum } => return Err(direct::too_low(intent, paid.amount(), *minimum)),
-        Judged::Refused if !super::one_for_one(intent) => {
-            return Err(direct::too_low(
-                intent,
-                paid.amount(),
-                intent.amount.amount(),
-            ))
+        // A conversion intent not locked yet: nothing it could be judged against.
+        Judged::Refused if super::due(intent).is_none() => {
+            return Err(EngineError::new(
+                ErrorCode::TransactionAmountTooLow,
+                format!(
+                    "The transaction paid {} {}; this intent needs {}.",
+                    paid.to_amount_string(),
+                    asset.code,
+                    needed(intent)
+                ),
+            )
+            .param("tx_hash"))
         }
         _ => {}
     }
@@ -178,6 +198,25 @@ fn mined_ms(observed: &ObservedTransfer) -> i64 {
 
 /// Binds the observed transfer to the intent (once, against every other intent) and screens
 /// it when it has its confirmations.
+/// What the intent needs, in words: `108.000001 usdc`, with the fiat price when locked.
+fn needed(intent: &PaymentIntent) -> String {
+    let asset = &intent.settlement.asset.code;
+    match super::due(intent) {
+        Some(due) if intent.fx.is_some() => format!(
+            "{} {asset} ({} {} at the locked rate)",
+            due.to_amount_string(),
+            intent.amount.to_amount_string(),
+            intent.amount.currency().code()
+        ),
+        Some(due) => format!("{} {asset}", due.to_amount_string()),
+        None => format!(
+            "{} {}",
+            intent.amount.to_amount_string(),
+            intent.amount.currency().code()
+        ),
+    }
+}
+
 async fn bind(
     state: &Engine,
     intent: &PaymentIntent,

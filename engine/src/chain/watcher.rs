@@ -101,8 +101,8 @@ pub async fn scan_deposits(
             else {
                 continue;
             };
-            if !super::one_for_one(&intent) {
-                continue; // needs a quote: the router's
+            if !super::payable(&intent) {
+                continue; // needs a lock or a quote first
             }
             if super::settle::sweep_recorded(state, &intent).await? {
                 // Swept already: a later transfer is not part of this payment. Reconciliation

@@ -198,8 +198,12 @@ pub enum MarketError {
     Amount(#[from] rialto_core::MoneyError),
 }
 
-/// The intent amount in the settlement coin (stablecoins settle one for one).
+/// What the route must deliver, in the settlement coin: the amount itself (stablecoins settle
+/// one for one) or a conversion intent's locked `settlement_amount`.
 pub fn intent_amount(intent: &PaymentIntent) -> Result<Decimal, rialto_core::MoneyError> {
+    if let Some(owed) = crate::chain::owed(intent) {
+        return Ok(owed.amount());
+    }
     let asset = &intent.settlement.asset;
     rialto_core::money::Money::parse(&intent.amount.to_amount_string(), asset.currency())
         .map(|m| m.amount())

@@ -22,7 +22,6 @@ use rialto_core::id::ApiKeyId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 use rialto_core::payment_uri::solana_pay::TransferRequest;
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::body::RawBody;
@@ -229,6 +228,9 @@ pub struct ShopperView {
     /// While the intent awaits funds: whether the merchant's rules need the payer's details
     /// (travel rule) before paying, and whether they were given; the page asks for them first.
     payer_details: Option<super::payer_details::PayerDetailsRequirements>,
+    /// The locked rate with its Chainlink rounds (a conversion intent, once the payer
+    /// committed): the page and its receipt show it.
+    fx: Option<crate::routing::fx::FxLockObject>,
 }
 
 /// The Solana Pay URL a Solana wallet pays this intent with: the merchant's settlement
@@ -237,14 +239,13 @@ pub struct ShopperView {
 /// the payment without a report (a payer may still report it with its proof).
 fn solana_pay_url(intent: &PaymentIntent, label: &str) -> Option<String> {
     let asset = &intent.settlement.asset;
-    if !matches!(intent.settlement.address, Address::Solana(_))
-        || !crate::chain::one_for_one(intent)
-    {
+    if !matches!(intent.settlement.address, Address::Solana(_)) {
         return None;
     }
+    let due = crate::chain::due(intent)?;
     let mut request = TransferRequest::new(intent.settlement.address);
     request.spl_token = Some(asset.contract);
-    request.amount = Some(intent.amount.to_amount_string().parse::<Decimal>().ok()?);
+    request.amount = Some(due.amount());
     request.check_decimals(asset.decimals).ok()?;
     request.label = Some(label.to_owned()).filter(|l| !l.is_empty());
     request.message = intent.description.clone();
@@ -265,6 +266,7 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
         }
         _ => None,
     };
+    let due = crate::chain::due(intent);
     Ok(ShopperView {
         payer_details,
         solana_pay_url: solana_pay_url(intent, &merchant_name),
@@ -275,17 +277,25 @@ async fn view(state: &AppState, shopper: &Shopper) -> Result<ShopperView, ApiErr
         amount: intent.amount.to_amount_string(),
         currency: intent.amount.currency().code().to_owned(),
         pay_asset: asset.code.clone(),
-        pay_amount: intent.amount.to_amount_string(),
-        pay_amount_units: Money::parse(&intent.amount.to_amount_string(), asset.currency())
-            .and_then(|m| m.to_base_units())
+        // What the payer sends: the locked amount of a conversion intent.
+        pay_amount: due
+            .as_ref()
+            .map_or_else(|| intent.amount.to_amount_string(), Money::to_amount_string),
+        pay_amount_units: due
+            .as_ref()
+            .and_then(|m| m.to_base_units().ok())
             .map(|u| u.to_string())
             .unwrap_or_default(),
+        fx: intent
+            .fx
+            .as_ref()
+            .map(crate::routing::fx::FxLockObject::new),
         chain,
         chain_alias: asset.chain_alias.clone(),
         evm_chain_id,
         token_contract: asset.contract.to_string(),
         pay_to: intent.settlement.address.to_string(),
-        direct: crate::chain::one_for_one(intent),
+        direct: crate::chain::payable(intent),
         exchange_venues: super::checkout_funding::exchange_venues(state, shopper),
         sandbox: !intent.livemode,
         description: intent.description.clone(),

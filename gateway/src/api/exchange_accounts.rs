@@ -24,13 +24,12 @@ use rialto_connectors::exchange::{
 };
 use rialto_core::id::LegId;
 use rialto_core::intent::PaymentIntent;
-use rialto_core::money::Money;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
-use super::wallet_payments::{awaiting, load_intent};
+use super::wallet_payments::load_intent;
 use super::{json_response, AppState, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::exchange::{Conversion, ConversionTrade};
@@ -119,7 +118,8 @@ pub async fn link(
 ) -> Result<Response, ApiError> {
     let params: LinkExchangeParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    awaiting(&intent)?;
+    let intent =
+        super::fx_locks::committed(&state, &intent, crate::routing::fx::PayMethod::Direct).await?;
     if !["binance", "kraken", "coinbase"].contains(&params.venue.as_str()) {
         return Err(ApiError::new(
             ErrorCode::ParameterInvalid,
@@ -161,8 +161,9 @@ pub async fn link(
     else {
         return answer_current(&state, &intent).await;
     };
-    let owed = Money::parse(&intent.amount.to_amount_string(), asset.currency())
-        .map_err(|e| ApiError::internal(&e))?
+    // The locked amount of a conversion intent (the venue withdraws it to the merchant).
+    let owed = crate::chain::due(&intent)
+        .ok_or_else(|| ApiError::internal(&"no amount due"))?
         .amount();
     // One holder at a time: a second tab, a retried request or another gateway instance that
     // resumes the same attempt gets `exchange_payment_in_progress` instead of sending again.

@@ -11,6 +11,7 @@ mod events;
 pub(crate) mod exchange_accounts;
 pub mod executions;
 mod extract;
+mod fx_locks;
 pub(crate) mod idempotency;
 mod idempotency_layer;
 mod keys;
@@ -174,6 +175,7 @@ pub fn router(state: AppState) -> Router {
             "/payment_intents/{id}/deposit_address",
             post(wallet_payments::deposit_address),
         )
+        .route("/payment_intents/{id}/fx_lock", post(fx_locks::create))
         .route(
             "/payment_intents/{id}/authorization_request",
             get(wallet_payments::authorization_request),

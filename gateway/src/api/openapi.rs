@@ -10,8 +10,9 @@ use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
-    balance, checkout_sessions, compliance, events, exchange_accounts, keys, money, payer_details,
-    payment_intents, settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
+    balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks, keys, money,
+    payer_details, payment_intents, settings, solana_pay, transactions, wallet_payments,
+    webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -29,6 +30,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         payment_intents::cancel,
         transactions::submit,
         wallet_payments::deposit_address,
+        fx_locks::create,
         wallet_payments::authorization_request,
         wallet_payments::submit_authorization,
         payer_details::submit,

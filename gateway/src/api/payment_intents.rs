@@ -299,6 +299,7 @@ pub(crate) async fn build_intent(
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
         payment_reference,
+        fx: None,
     })
 }
 

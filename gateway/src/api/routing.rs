@@ -303,6 +303,8 @@ pub async fn create(
     state
         .reserves
         .check(intent.livemode, &intent.settlement.asset)?;
+    let intent =
+        super::fx_locks::committed(&state, &intent, crate::routing::fx::PayMethod::Routed).await?;
     let source = funding_source(&state, &intent, &params.source)?;
     let coin = AssetCode::new(&intent.settlement.asset.symbol.to_ascii_uppercase())
         .ok_or_else(|| ApiError::internal(&"settlement asset code"))?;

@@ -22,7 +22,6 @@ use rialto_connectors::chain::ChainError;
 use rialto_core::address::Address;
 use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
-use rialto_core::money::Money;
 use rialto_core::ChainNamespace;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -115,12 +114,12 @@ async fn open_request(state: &AppState, wallet: &Wallet, id: &str) -> Result<Ope
         wallet.0,
     )?;
     let now = state.clock.now_ms();
-    // An intent priced in another unit than its settlement asset needs a quote first: its
-    // amount is not a number of tokens to send.
-    if !crate::chain::one_for_one(&intent) {
+    // An intent priced in another unit than its settlement asset is a number of tokens only
+    // once its rate is locked (on the intent's payer-side steps).
+    if !crate::chain::payable(&intent) {
         return Err(ApiError::new(
             ErrorCode::PaymentIntentUnexpectedState,
-            "This payment is paid through a quote, not a Solana Pay transfer.",
+            "This payment needs its rate locked or a quote, not a Solana Pay transfer yet.",
         ));
     }
     if intent.status != PaymentStatus::AwaitingFunds || now > intent.expires_at_ms {
@@ -210,8 +209,7 @@ pub async fn transaction(
     }
     let chain = chain_of(&state, &intent)?;
     let asset = &intent.settlement.asset;
-    let amount = Money::parse(&intent.amount.to_amount_string(), asset.currency())
-        .map_err(|e| ApiError::internal(&e))?;
+    let amount = crate::chain::due(&intent).ok_or_else(|| ApiError::internal(&"no amount due"))?;
     let units = amount.to_base_units().map_err(|e| ApiError::internal(&e))?;
     let transaction = chain
         .node

@@ -35,6 +35,7 @@ use crate::chain::rail::{FeeLimits, LegAction, LegRequest, StoreJournal};
 use crate::chain::Chain;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::keys::constant_time_eq;
+use crate::routing::fx::PayMethod;
 use crate::store::KeyKind;
 
 pub use rialto_engine::chain::relay::claim_relay;
@@ -96,19 +97,21 @@ pub(crate) async fn load_intent(
     Ok(intent)
 }
 
-/// Refuses a payment that would need a conversion quote (e.g. a EUR intent settling in USDC):
-/// these paths move the settlement asset one for one.
+/// Refuses a payment whose amount in the settlement asset is not known: a conversion intent
+/// (e.g. EUR settling in USDC) before its rate is locked ([`super::fx_locks::committed`]
+/// locks it on the payer-side steps).
 pub(crate) fn payable_directly(intent: &PaymentIntent) -> Result<(), ApiError> {
-    if crate::chain::one_for_one(intent) {
+    if crate::chain::payable(intent) {
         return Ok(());
     }
     Err(ApiError::new(
         ErrorCode::PaymentMethodUnavailable,
         format!(
-            "This intent is in {} and settles in {}: it needs a conversion quote, which this \
-             payment method cannot give.",
+            "This intent is in {} and settles in {}: lock its rate first \
+             (POST /v1/payment_intents/{}/fx_lock).",
             intent.amount.currency().code(),
-            intent.settlement.asset.code
+            intent.settlement.asset.code,
+            intent.id
         ),
     ))
 }
@@ -170,14 +173,24 @@ fn evm_of<'a>(state: &'a AppState, chain: &Chain) -> Result<&'a EvmChain, ApiErr
         })
 }
 
-/// The intent amount in base units of its settlement asset.
+/// What the payer owes in base units of the settlement asset (the locked amount of a
+/// conversion intent).
 fn intent_units(intent: &PaymentIntent) -> Result<u128, ApiError> {
-    Money::parse(
-        &intent.amount.to_amount_string(),
-        intent.settlement.asset.currency(),
-    )
-    .and_then(|m| m.to_base_units())
-    .map_err(|e| ApiError::internal(&e))
+    payable_directly(intent)?;
+    crate::chain::due(intent)
+        .ok_or_else(|| ApiError::internal(&"no amount due"))?
+        .to_base_units()
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Until when an authorization may be valid: the intent's expiry, or the lock's if sooner (a
+/// signature must not outlive the rate it was priced at).
+fn valid_before(intent: &PaymentIntent) -> u64 {
+    let intent_end = u64::try_from(intent.expires_at_ms / 1000).unwrap_or_default();
+    intent
+        .fx
+        .as_ref()
+        .map_or(intent_end, |lock| lock.expires_at.min(intent_end))
 }
 
 /// Get (or create on first call) the intent's deposit address.
@@ -206,6 +219,7 @@ pub async fn deposit_address(
         .reserves
         .check(intent.livemode, &intent.settlement.asset)?;
     refuse_for_deposit_token(&intent, "a deposit address")?;
+    let intent = super::fx_locks::committed(&state, &intent, PayMethod::Deposit).await?;
     let chain = chain_of(&state, &intent)?;
     let family = intent.settlement.address.namespace();
     let keys = state
@@ -264,6 +278,7 @@ pub async fn authorization_request(
         .reserves
         .check(intent.livemode, &intent.settlement.asset)?;
     refuse_for_deposit_token(&intent, "an EIP-3009 authorization")?;
+    let intent = super::fx_locks::committed(&state, &intent, PayMethod::Direct).await?;
     let chain = evm_of(&state, chain_of(&state, &intent)?)?;
     let asset = &intent.settlement.asset;
     let provider = rialto_evm::connect(chain.rpc_url())
@@ -292,7 +307,7 @@ pub async fn authorization_request(
             "to": intent.settlement.address.to_string(),
             "value": intent_units(&intent)?.to_string(),
             "validAfter": "0",
-            "validBefore": (intent.expires_at_ms / 1000).to_string(),
+            "validBefore": valid_before(&intent).to_string(),
             "nonce": format!("{nonce:#x}"),
         },
     });
@@ -547,6 +562,7 @@ pub async fn submit_authorization(
         }
     }
     awaiting(&intent)?;
+    let intent = super::fx_locks::committed(&state, &intent, PayMethod::Direct).await?;
     let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(&state, chain)?;
     let asset = &intent.settlement.asset;

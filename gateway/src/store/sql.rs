@@ -104,7 +104,7 @@ pub(super) const INTENT_COLUMNS: &str =
 pub(super) const INTENT_SELECT: &str = "id, merchant_id, livemode, amount, currency, \
     settlement_asset, settlement_address, status, description, metadata, client_secret, \
     created_at, expires_at, canceled_at, cancellation_reason, version, updated_at, \
-    amount_refunded, payment_detail, payment_reference";
+    amount_refunded, payment_detail, payment_reference, fx_lock";
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`). SQLite files are
@@ -273,6 +273,11 @@ impl SqlStore {
                 .map(|r| Address::parse(&r, rialto_core::ChainNamespace::Solana))
                 .transpose()
                 .map_err(|_| corrupt("payment reference"))?,
+            fx: row
+                .try_get::<Option<String>, _>("fx_lock")
+                .db()?
+                .map(|f| serde_json::from_str(&f).map_err(|_| corrupt("fx lock")))
+                .transpose()?,
         })
     }
 
@@ -392,7 +397,7 @@ pub(super) async fn cas_intent(
     let updated = sqlx::query(
         "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
          version = $4, updated_at = $5, amount_refunded = $9, payment_detail = $10, expires_at = \
-         $11 WHERE id = $6 AND status = $7 AND version = $8",
+         $11, fx_lock = $12 WHERE id = $6 AND status = $7 AND version = $8",
     )
     .bind(next.status.as_str())
     .bind(next.canceled_at_ms)
@@ -403,17 +408,19 @@ pub(super) async fn cas_intent(
     .bind(expected.as_str())
     .bind(next.version - 1)
     .bind(next.amount_refunded.normalize().to_string())
-    .bind(
-        next.payment_detail
-            .as_ref()
-            .map(|d| serde_json::to_string(d).unwrap_or_default()),
-    )
+    .bind(json_text(next.payment_detail.as_ref()))
     .bind(next.expires_at_ms)
+    .bind(json_text(next.fx.as_ref()))
     .execute(&mut **tx)
     .await
     .db()?
     .rows_affected();
     Ok(updated == 1)
+}
+
+/// A JSON column's text (`""` if it cannot serialize: read back as corrupt, never as absent).
+fn json_text<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
+    value.map(|v| serde_json::to_string(v).unwrap_or_default())
 }
 
 pub(super) async fn insert_event(

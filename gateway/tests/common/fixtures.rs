@@ -47,6 +47,7 @@ pub async fn stored_intent(
         amount_refunded: rust_decimal::Decimal::ZERO,
         payment_detail: None,
         payment_reference: None,
+        fx: None,
     };
     let event = Event {
         id: EventId::generate(),

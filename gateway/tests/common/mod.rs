@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod chaos_routes;
 pub mod devnet;
+pub mod eip3009;
 pub mod fixtures;
 pub mod tls_ca;
 
