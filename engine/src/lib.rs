@@ -66,6 +66,7 @@ pub mod objects;
 pub mod outbound;
 pub mod payouts;
 pub mod reconcile;
+pub mod refund_funding;
 pub mod refunds;
 pub mod registry;
 pub mod routing;

@@ -57,7 +57,10 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::AuthorizationAlreadyRelayed
         | C::WriteOffExists
         | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
-        C::SettingsChangeNotPending | C::RefundNotPendingApproval | C::ApiKeyNotActive => {
+        C::SettingsChangeNotPending
+        | C::RefundNotPendingApproval
+        | C::RefundNotAwaitingFunding
+        | C::ApiKeyNotActive => {
             (StatusCode::CONFLICT, T::InvalidRequestError)
         }
         C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
@@ -85,6 +88,8 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::RefundExceedsPayment
         | C::RefundDestinationRequired
         | C::RefundDestinationRefused
+        | C::FundingSenderMismatch
+        | C::RefundAssetUnsupported
         | C::BalanceInsufficient
         | C::RefundsUnavailable
         | C::PayoutDestinationMissing
