@@ -39,6 +39,9 @@
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`], [`payouts`], [`treasury`]: money leaving Rialto: claimed, screened,
 //!   recorded, sent.
+//! - [`refund_funding`]: refunds the merchant's balance cannot cover (`requires_funding`),
+//!   funded from its settlement address (a proven transfer or a relayed EIP-3009
+//!   authorization) or from its prepaid refund reserve.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.

@@ -77,6 +77,8 @@ pub const EVENT_TYPES: [&str; 34] = [
     "refund.succeeded",
     "refund.failed",
     "refund.approved",
+    "refund.requires_funding",
+    "refund.funded",
     "settings.change_requested",
     "settings.change_applied",
     "settings.change_canceled",
