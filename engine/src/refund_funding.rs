@@ -362,14 +362,15 @@ pub struct TopUp {
 /// Credits the merchant's refund reserve in `asset` with a proven transfer to the treasury:
 /// the sender's signature of `Rialto: fund <reserve account> with <tx hash>` (the account is
 /// `merchant:{id}:refund_reserve`, so the proof names whose reserve it tops up). The whole
-/// amount the proven sender sent is credited.
+/// amount the proven sender sent is credited. Claiming the same transaction again for the same
+/// reserve answers the top-up as it stands (so a retry is safe); for anything else it is
+/// `transaction_already_used`.
 pub async fn top_up_reserve(
     state: &Engine,
     (merchant, livemode): (MerchantId, bool),
     asset: &str,
     tx_hash: &str,
     signature: &[u8],
-    guard: Option<&IdempotencyKey>,
     now_ms: i64,
 ) -> Result<TopUp, WriteError> {
     let (asset, chain, treasury) = treasury_of(state, livemode, asset)?;
@@ -412,7 +413,6 @@ pub async fn top_up_reserve(
         postings: std::slice::from_ref(&posting),
         ..Effects::default()
     };
-    let _ = guard; // the API layer records the response (the balance is read after the write)
     if !state.store.record_funding(&funding, effects).await? {
         return Err(proof_used().into());
     }

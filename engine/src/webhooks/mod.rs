@@ -53,7 +53,7 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 34] = [
+pub const EVENT_TYPES: [&str; 36] = [
     "payment_intent.created",
     "payment_intent.converting",
     "payment_intent.failed",

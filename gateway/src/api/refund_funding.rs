@@ -12,7 +12,7 @@
 use super::extract::Path;
 use alloy::primitives::U256;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use rialto_core::address::Address;
 use rialto_core::id::RefundId;
@@ -23,7 +23,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::body::{parse_json, RawBody};
-use super::idempotency::{claim, finish, WriteError};
+use super::idempotency::{finish, WriteError};
 use super::wallet_payments::{
     authorization_error, check_authorization, evm_of, invalid, relayer, unavailable,
 };
@@ -112,12 +112,11 @@ pub async fn fund_refund(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
+    // `Idempotency-Key` is handled by the `/v1` layer (`idempotency_layer`): a proof or a
+    // relay is deduplicated by its own transaction, so a replayed request repeats nothing.
     caller.require_secret()?;
-    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
     let result: Result<Response, WriteError> = async {
         let params: FundRefundParams = parse_json(&body)?;
         let refund = own_refund(&state, &caller, &id).await?;
@@ -131,7 +130,7 @@ pub async fn fund_refund(
                     &refund,
                     &tx_hash.to_ascii_lowercase(),
                     &signature,
-                    guard.as_deref(),
+                    None,
                     now,
                 )
                 .await?;
@@ -157,7 +156,7 @@ pub async fn fund_refund(
         }
     }
     .await;
-    finish(&state, result, guard).await
+    finish(&state, result, None).await
 }
 
 fn parse_authorization(a: &FundingAuthorization) -> Result<Authorization, ApiError> {
@@ -365,12 +364,10 @@ fn reserve_json(
 pub async fn top_up(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    uri: Uri,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
+    // `Idempotency-Key`: the `/v1` layer (a top-up is deduplicated by its transaction too).
     caller.require_secret()?;
-    let guard = claim(&state, &caller, &headers, &uri, &body).await?;
     let result: Result<Response, WriteError> = async {
         let params: TopUpParams = parse_json(&body)?;
         let asset = super::money::resolve_asset(&state, &params.asset, params.chain.as_deref())?;
@@ -382,7 +379,6 @@ pub async fn top_up(
             &asset.id.to_string(),
             &params.transaction_hash.to_ascii_lowercase(),
             &signature,
-            guard.as_deref(),
             now,
         )
         .await?;
@@ -395,7 +391,7 @@ pub async fn top_up(
         Ok(json_response(StatusCode::OK, body.to_string()))
     }
     .await;
-    finish(&state, result, guard).await
+    finish(&state, result, None).await
 }
 
 /// The merchant's refund reserves: one per asset (so per asset and chain) of the chains this
