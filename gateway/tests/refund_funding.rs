@@ -124,11 +124,40 @@ async fn top_up(setup: &DevnetApp, payer: usize, whole: u64) -> Value {
     ok(post(app, "/v1/refund_reserves/top_ups", body).await, 200).await
 }
 
-/// No exception, and the ledger balances.
-async fn books_hold(app: &TestApp) {
+/// No exception, and the ledger balances. `since`: the first block of devnet-base to
+/// reconcile (after the devnet minted the payers' USDC: a payer used as a settlement address
+/// would otherwise show that mint as an inflow no record explains); `None`: every chain.
+async fn books_hold(app: &TestApp, since: Option<u64>) {
     assert_ledger_balanced(app).await;
-    let run = reconcile(app).await;
+    let run = match since {
+        None => reconcile(app).await,
+        Some(from) => {
+            let name = format!("recon-{}", rialto_core::id::LegId::generate());
+            let created = rialto_gateway::cli_ops::create_operator(app.store.as_ref(), &name, 0)
+                .await
+                .unwrap();
+            let op = created["operator_key"].as_str().unwrap();
+            let body = json!({"chains": ["devnet-base"], "from_block": from});
+            let answer = app
+                .post("/v1/reconciliation_runs", op)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            ok(answer, 200).await
+        }
+    };
+    assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
+}
+
+async fn head(chain: &ChainManifest) -> u64 {
+    use alloy::providers::{Provider, ProviderBuilder};
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap();
+    node.get_block_number().await.unwrap() + 1
 }
 
 #[tokio::test]
@@ -136,10 +165,11 @@ async fn an_immediate_settlement_merchant_refunds_half_by_its_own_authorization_
 ) {
     let setup = start(1).await;
     let (app, chain) = (&setup.app, &setup.chain);
+    let since = Some(head(chain).await);
     let paying = paid_to(&setup, "20", 1).await;
     let payer = chain.payers[0].address.to_string();
     let before = usdc_balance(chain, &payer).await;
-    books_hold(app).await;
+    books_hold(app, since).await;
 
     // Half: the balance holds nothing, the reserve is empty, so the refund waits for funds.
     let first = refund(app, &paying, "10").await;
@@ -156,7 +186,7 @@ async fn an_immediate_settlement_merchant_refunds_half_by_its_own_authorization_
     app.wait_status(&format!("/v1/refunds/{id}"), "succeeded")
         .await;
     assert_eq!(usdc_balance(chain, &payer).await - before, units(10));
-    books_hold(app).await;
+    books_hold(app, since).await;
 
     // The other half: from the reserve the merchant topped up, drawn when it is created.
     let reserve = top_up(&setup, 1, 10).await;
@@ -179,13 +209,14 @@ async fn an_immediate_settlement_merchant_refunds_half_by_its_own_authorization_
         .get_json(&format!("/v1/payment_intents/{}", paying["id"].as_str().unwrap()))
         .await;
     assert_eq!(intent["amount_refunded"], "20", "{intent}");
-    books_hold(app).await;
+    books_hold(app, since).await;
 }
 
 #[tokio::test]
 async fn a_funding_transfer_funds_one_refund_and_is_refused_for_a_second() {
     let setup = start(1).await;
     let (app, chain) = (&setup.app, &setup.chain);
+    let since = Some(head(chain).await);
     let paying = paid_to(&setup, "20", 1).await;
     let a = refund(app, &paying, "5").await;
     let b = refund(app, &paying, "5").await;
@@ -211,7 +242,7 @@ async fn a_funding_transfer_funds_one_refund_and_is_refused_for_a_second() {
         app.get_json(&format!("/v1/refunds/{b_id}")).await["status"],
         "requires_funding"
     );
-    books_hold(app).await;
+    books_hold(app, since).await;
 }
 
 #[tokio::test]
@@ -242,5 +273,5 @@ async fn a_routed_payment_is_refunded_to_the_wallet_that_funded_the_route() {
     app.wait_status(&format!("/v1/refunds/{id}"), "succeeded")
         .await;
     assert_eq!(usdc_balance(chain, &payer).await - before, units(10));
-    books_hold(app).await;
+    books_hold(app, None).await;
 }
