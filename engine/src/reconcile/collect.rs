@@ -42,7 +42,9 @@ pub fn default_rules() -> Rules {
     Rules {
         ledger_kinds: vec![
             rule(crate::chain::settle::SWEEP, "settlement"),
-            rule("refund*", "refund"),
+            // `refund_sent`, posted when the leg confirms: a refund's reservation may be a
+            // `refund`, a `refund_from_reserve` or a `refund_funding` (crate::refund_funding).
+            rule("refund*", "refund_sent"),
             rule("payout*", "payout"),
         ],
     }
