@@ -37,9 +37,7 @@ use crate::idempotency::{IdempotencyKey, WriteError};
 use crate::ledger::{self, merchant_settled, refund_reserve, refunds_pending};
 use crate::refunds::{needs_approval, refund_event, refund_json};
 use crate::services::Engine;
-use crate::store::money::{
-    Effects, FundOutcome, Funding, Refund, RefundStatus, Reservation,
-};
+use crate::store::money::{Effects, FundOutcome, Funding, Refund, RefundStatus, Reservation};
 
 /// The purpose of the leg relaying a merchant's EIP-3009 authorization that funds a refund.
 /// (Not `refund…`: reconciliation expects a `refund` posting of those.)
@@ -119,7 +117,11 @@ async fn observe(
 }
 
 /// What `sender` sent in the observed transfer, in whole units of `asset`.
-fn sent_by(asset: &Asset, observed: &ObservedTransfer, sender: &Address) -> Result<Decimal, EngineError> {
+fn sent_by(
+    asset: &Asset,
+    observed: &ObservedTransfer,
+    sender: &Address,
+) -> Result<Decimal, EngineError> {
     Money::from_base_units(observed.units_from(sender), asset.currency())
         .map(|m| m.amount())
         .map_err(|e| EngineError::internal(&e))
@@ -201,7 +203,11 @@ async fn fund_from_chain(
     if refund.status != RefundStatus::RequiresFunding {
         return Err(not_awaiting().into());
     }
-    if let Some(used) = state.store.get_funding(&chain_id_of(state, refund)?, tx_hash).await? {
+    if let Some(used) = state
+        .store
+        .get_funding(&chain_id_of(state, refund)?, tx_hash)
+        .await?
+    {
         if used.reference != refund.id.to_string() {
             return Err(proof_used().into());
         }
@@ -254,7 +260,15 @@ async fn fund_from_chain(
         now_ms,
     );
     let from = merchant_settled(&refund.merchant_id);
-    fund(state, refund, ("refund_funding", from), Some(&funding), guard, now_ms).await
+    fund(
+        state,
+        refund,
+        ("refund_funding", from),
+        Some(&funding),
+        guard,
+        now_ms,
+    )
+    .await
 }
 
 fn chain_id_of(state: &Engine, refund: &Refund) -> Result<String, EngineError> {
@@ -349,7 +363,15 @@ pub async fn fund_from_reserve(
         return Err(not_awaiting().into());
     }
     let from = refund_reserve(&refund.merchant_id);
-    fund(state, refund, ("refund_from_reserve", from), None, guard, now_ms).await
+    fund(
+        state,
+        refund,
+        ("refund_from_reserve", from),
+        None,
+        guard,
+        now_ms,
+    )
+    .await
 }
 
 /// A reserve top-up as the API shows it.
@@ -380,7 +402,10 @@ pub async fn top_up_reserve(
             return Err(proof_used().into());
         }
         let balance = reserve_balance(state, (merchant, livemode), &used.asset).await?;
-        return Ok(TopUp { funding: used, balance });
+        return Ok(TopUp {
+            funding: used,
+            balance,
+        });
     }
     let observed = observe(chain, &asset, &treasury, tx_hash).await?;
     let sender = crate::chain::proof::proven_sender(

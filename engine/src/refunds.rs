@@ -33,8 +33,8 @@ use crate::services::Engine;
 use crate::settings;
 use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
-use crate::store::{PaymentSource, PaymentTxStatus};
 use crate::store::{CasOutcome, Event};
+use crate::store::{PaymentSource, PaymentTxStatus};
 use crate::treasury::{self, Outgoing, Sent};
 
 pub const REFUND_LEG: &str = "refund";
@@ -119,16 +119,15 @@ pub fn refund_json(state: &Engine, refund: &Refund) -> String {
         .unwrap_or_default();
     let mut object = RefundObject::new(refund, &code);
     if refund.status == RefundStatus::RequiresFunding {
-        object.funding = crate::refund_funding::pay_to(state, refund).map(|pay_to| {
-            FundingInstructions {
+        object.funding =
+            crate::refund_funding::pay_to(state, refund).map(|pay_to| FundingInstructions {
                 pay_to,
                 amount: refund.amount.normalize().to_string(),
                 proof_message: crate::chain::proof::payment_message(
                     &refund.id.to_string(),
                     "<tx_hash>",
                 ),
-            }
-        });
+            });
     }
     serde_json::to_string(&object).unwrap_or_default()
 }
@@ -231,8 +230,16 @@ pub async fn create(
         let (planned, reservation, next) = plan(state, &intent, spec, now_ms).await?;
         let mut conflict = false;
         for source in [Source::Balance, Source::Reserve, Source::Unfunded] {
-            match record(state, &planned, &reservation, (&intent, &next), spec, source, guard)
-                .await?
+            match record(
+                state,
+                &planned,
+                &reservation,
+                (&intent, &next),
+                spec,
+                source,
+                guard,
+            )
+            .await?
             {
                 (ReserveOutcome::Reserved, refund) => return Ok(refund),
                 (ReserveOutcome::Insufficient { .. }, _) => continue,

@@ -60,9 +60,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::SettingsChangeNotPending
         | C::RefundNotPendingApproval
         | C::RefundNotAwaitingFunding
-        | C::ApiKeyNotActive => {
-            (StatusCode::CONFLICT, T::InvalidRequestError)
-        }
+        | C::ApiKeyNotActive => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
             (StatusCode::CONFLICT, T::InvalidRequestError)
         }

@@ -74,7 +74,12 @@ async fn proof(chain: &ChainManifest, payer: usize, what: &str, tx_hash: &str) -
 }
 
 /// The refund's authorization request, signed by payer `payer`, as the funding body.
-async fn signed_authorization(app: &TestApp, chain: &ChainManifest, payer: usize, id: &str) -> Value {
+async fn signed_authorization(
+    app: &TestApp,
+    chain: &ChainManifest,
+    payer: usize,
+    id: &str,
+) -> Value {
     let request = app
         .get_json(&format!("/v1/refunds/{id}/authorization_request"))
         .await;
@@ -179,7 +184,12 @@ async fn an_immediate_settlement_merchant_refunds_half_by_its_own_authorization_
     // Signed by anyone but the settlement address, the authorization is refused.
     let stranger = signed_authorization(app, chain, 2, id).await;
     let path = format!("/v1/refunds/{id}/funding");
-    expect_error(post(app, &path, stranger).await, 400, "funding_sender_mismatch").await;
+    expect_error(
+        post(app, &path, stranger).await,
+        400,
+        "funding_sender_mismatch",
+    )
+    .await;
     let body = signed_authorization(app, chain, 1, id).await;
     let relayed = ok(post(app, &path, body).await, 202).await;
     assert_eq!(relayed["status"], "requires_funding", "{relayed}");
@@ -206,7 +216,10 @@ async fn an_immediate_settlement_merchant_refunds_half_by_its_own_authorization_
         .collect();
     assert!(left.is_empty(), "the reserve is spent: {reserves}");
     let intent = app
-        .get_json(&format!("/v1/payment_intents/{}", paying["id"].as_str().unwrap()))
+        .get_json(&format!(
+            "/v1/payment_intents/{}",
+            paying["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(intent["amount_refunded"], "20", "{intent}");
     books_hold(app, since).await;
@@ -225,7 +238,11 @@ async fn a_funding_transfer_funds_one_refund_and_is_refused_for_a_second() {
     let tx = pay_usdc_hash(chain, 1, treasury, units(5)).await;
     let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
     let first = json!({"transaction_hash": tx, "signature": proof(chain, 1, a_id, &tx).await});
-    let funded = ok(post(app, &format!("/v1/refunds/{a_id}/funding"), first).await, 200).await;
+    let funded = ok(
+        post(app, &format!("/v1/refunds/{a_id}/funding"), first).await,
+        200,
+    )
+    .await;
     assert_eq!(funded["status"], "pending", "{funded}");
     let again = json!({"transaction_hash": tx, "signature": proof(chain, 1, b_id, &tx).await});
     let refused = post(app, &format!("/v1/refunds/{b_id}/funding"), again).await;

@@ -200,7 +200,9 @@ pub enum FundOutcome {
     /// The funding transaction already funded something; nothing was written.
     ProofUsed,
     /// The reserve holds less than the refund; nothing was written.
-    Insufficient { available: Decimal },
+    Insufficient {
+        available: Decimal,
+    },
     /// The refund is no longer in the expected status; nothing was written.
     Conflict,
 }

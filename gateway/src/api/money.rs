@@ -81,8 +81,8 @@ pub async fn create_refund(
             })?;
         if let Some(asset) = params.asset.as_deref() {
             let received = &intent.settlement.asset;
-            let same = asset.eq_ignore_ascii_case(&received.code)
-                || asset == received.id.to_string();
+            let same =
+                asset.eq_ignore_ascii_case(&received.code) || asset == received.id.to_string();
             if !same {
                 return Err(ApiError::new(
                     ErrorCode::RefundAssetUnsupported,

@@ -11,8 +11,8 @@ use super::reports;
 use super::routing;
 use super::{
     balance, checkout_sessions, compliance, events, exchange_accounts, keys, money, payer_details,
-    refund_funding,
-    payment_intents, settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
+    payment_intents, refund_funding, settings, solana_pay, transactions, wallet_payments,
+    webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 

@@ -232,7 +232,10 @@ async fn relay_funding(
     }
     let units = units_of(refund, &asset)?;
     if auth.value != U256::from(units) {
-        return Err(invalid("value", "exactly the refund's amount in base units"));
+        return Err(invalid(
+            "value",
+            "exactly the refund's amount in base units",
+        ));
     }
     let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(state, chain)?;

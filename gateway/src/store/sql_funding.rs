@@ -119,7 +119,8 @@ pub(super) async fn get_funding(
     chain_id: &str,
     tx_hash: &str,
 ) -> Result<Option<Funding>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM merchant_fundings WHERE chain_id = $1 AND tx_hash = $2");
+    let sql =
+        format!("SELECT {COLUMNS} FROM merchant_fundings WHERE chain_id = $1 AND tx_hash = $2");
     sqlx::query(&sql)
         .bind(chain_id.to_owned())
         .bind(tx_hash.to_owned())
@@ -135,7 +136,8 @@ pub(super) async fn fundings_on(
     pool: &sqlx::AnyPool,
     chain_id: &str,
 ) -> Result<Vec<Funding>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM merchant_fundings WHERE chain_id = $1 ORDER BY created_at");
+    let sql =
+        format!("SELECT {COLUMNS} FROM merchant_fundings WHERE chain_id = $1 ORDER BY created_at");
     sqlx::query(&sql)
         .bind(chain_id.to_owned())
         .fetch_all(pool)

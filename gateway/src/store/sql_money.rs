@@ -12,8 +12,8 @@ use super::money::{
     Effects, FundOutcome, Funding, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund,
     RefundStatus, Reservation, ReserveOutcome,
 };
-use super::sql_funding;
 use super::sql::{cas_intent, insert_event, insert_idempotency, SqlStore};
+use super::sql_funding;
 use super::sql_ledger::insert_postings;
 use super::{CasOutcome, Page, StoreError};
 
@@ -136,7 +136,10 @@ fn sum_amounts(rows: &[AnyRow]) -> Result<Decimal, StoreError> {
 
 /// The rest of a write: the intent's compare-and-set, postings, events, idempotency record.
 /// `false` when the intent moved (the caller rolls back).
-pub(super) async fn apply_effects(tx: &mut Tx<'_>, effects: &Effects<'_>) -> Result<bool, StoreError> {
+pub(super) async fn apply_effects(
+    tx: &mut Tx<'_>,
+    effects: &Effects<'_>,
+) -> Result<bool, StoreError> {
     if let Some((expected, next)) = effects.intent {
         if !cas_intent(tx, expected, next).await? {
             return Ok(false);
