@@ -29,6 +29,9 @@ pub enum Account {
     RefundsPending(MerchantId),
     /// Balance reserved by a payout on its way.
     PayoutsPending(MerchantId),
+    /// The merchant's prepaid refund reserve (per asset, so per asset and chain): funds it
+    /// sent to Rialto's treasury for refunds, drawn by refunds its balance cannot cover.
+    RefundReserve(MerchantId),
     /// Gas Rialto paid for its own transactions (an operating expense).
     NetworkFees,
     /// The gas wallet that gas came from, per native asset.
@@ -60,6 +63,7 @@ impl fmt::Display for Account {
             Account::MerchantSettled(m) => write!(f, "merchant:{m}:settled"),
             Account::RefundsPending(m) => write!(f, "merchant:{m}:refunds_pending"),
             Account::PayoutsPending(m) => write!(f, "merchant:{m}:payouts_pending"),
+            Account::RefundReserve(m) => write!(f, "merchant:{m}:refund_reserve"),
             Account::NetworkFees => f.write_str("rialto:network_fees"),
             Account::GasWallet => f.write_str("rialto:gas_wallet"),
             Account::WriteOffs => f.write_str("rialto:write_offs"),
@@ -105,6 +109,7 @@ impl FromStr for Account {
                         "settled" => Account::MerchantSettled(m),
                         "refunds_pending" => Account::RefundsPending(m),
                         "payouts_pending" => Account::PayoutsPending(m),
+                        "refund_reserve" => Account::RefundReserve(m),
                         _ => return Err(bad()),
                     }
                 }

@@ -57,6 +57,13 @@ pub enum ErrorCode {
     SettingsInvalid,
     SettingsChangeNotPending,
     RefundNotPendingApproval,
+    /// Funding a refund that is not in `requires_funding`.
+    RefundNotAwaitingFunding,
+    /// A refund funded by a transfer whose proven sender is not the payment's settlement
+    /// address.
+    FundingSenderMismatch,
+    /// A refund asked in another asset than the one received (not built: see docs/money.md).
+    RefundAssetUnsupported,
     ApiKeyNotActive,
     ApiKeyOtherCustody,
     OperatorKeyRequired,
@@ -174,6 +181,9 @@ impl ErrorCode {
             ErrorCode::SettingsInvalid => "settings_invalid",
             ErrorCode::SettingsChangeNotPending => "settings_change_not_pending",
             ErrorCode::RefundNotPendingApproval => "refund_not_pending_approval",
+            ErrorCode::RefundNotAwaitingFunding => "refund_not_awaiting_funding",
+            ErrorCode::FundingSenderMismatch => "funding_sender_mismatch",
+            ErrorCode::RefundAssetUnsupported => "refund_asset_unsupported",
             ErrorCode::ApiKeyNotActive => "api_key_not_active",
             ErrorCode::ApiKeyOtherCustody => "api_key_other_custody",
             ErrorCode::OperatorKeyRequired => "operator_key_required",

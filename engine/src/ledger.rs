@@ -44,6 +44,10 @@ pub fn refunds_pending(merchant: &MerchantId) -> Account {
     Account::RefundsPending(*merchant)
 }
 
+pub fn refund_reserve(merchant: &MerchantId) -> Account {
+    Account::RefundReserve(*merchant)
+}
+
 pub fn payouts_pending(merchant: &MerchantId) -> Account {
     Account::PayoutsPending(*merchant)
 }

@@ -43,6 +43,9 @@
 //!   request paths and settlement check, and the secure-mint `MintGuard` over chain reads
 //!   (`reserves::mint::PorMintGuard`; `docs/proof-of-reserve.md`).
 //! - [`issuer`]: `MeteredIssuer`, an issuing bank with its failures counted.
+//! - [`refund_funding`]: refunds the merchant's balance cannot cover (`requires_funding`),
+//!   funded from its settlement address (a proven transfer or a relayed EIP-3009
+//!   authorization) or from its prepaid refund reserve.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
@@ -71,6 +74,7 @@ pub mod objects;
 pub mod outbound;
 pub mod payouts;
 pub mod reconcile;
+pub mod refund_funding;
 pub mod refunds;
 pub mod registry;
 pub mod reserves;

@@ -33,8 +33,8 @@ use crate::services::Engine;
 use crate::settings;
 use crate::store::chain::{ChainTransfer, LegStatus};
 use crate::store::money::{Effects, MoneyTable, Refund, RefundStatus, Reservation, ReserveOutcome};
-use crate::store::PaymentTxStatus;
 use crate::store::{CasOutcome, Event};
+use crate::store::{PaymentSource, PaymentTxStatus};
 use crate::treasury::{self, Outgoing, Sent};
 
 pub const REFUND_LEG: &str = "refund";
@@ -60,13 +60,30 @@ pub struct RefundObject {
     pub chain_id: String,
     pub destination: String,
     pub reason: String,
-    /// `pending_approval` (to an address other than the payer's, above the approval limit),
-    /// `pending`, `succeeded` or `failed`.
+    /// `requires_funding` (neither the balance nor the refund reserve covers it: see
+    /// `funding`), `pending_approval` (to an address other than the payer's, above the
+    /// approval limit), `pending`, `succeeded` or `failed`.
     pub status: String,
     pub failure_code: Option<String>,
     pub transaction_hash: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub created: i64,
+    /// Set while the refund is `requires_funding`: where to send the funds (see
+    /// `POST /v1/refunds/{id}/funding`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funding: Option<FundingInstructions>,
+}
+
+/// How to fund a refund waiting in `requires_funding`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundingInstructions {
+    /// Rialto's treasury on the refund's chain.
+    pub pay_to: String,
+    /// Exactly this amount of the refund's asset, from the payment's settlement address.
+    pub amount: String,
+    /// What the settlement address signs (EIP-191) to prove a transfer, with the transaction
+    /// hash in lower case in place of `<tx_hash>`.
+    pub proof_message: String,
 }
 
 impl RefundObject {
@@ -87,6 +104,7 @@ impl RefundObject {
             transaction_hash: refund.tx_hash.clone(),
             metadata: refund.metadata.clone(),
             created: refund.created_at_ms / 1000,
+            funding: None,
         }
     }
 }
@@ -99,10 +117,22 @@ pub fn refund_json(state: &Engine, refund: &Refund) -> String {
         .and_then(|id| state.registry.asset(&id))
         .map(|a| a.code.clone())
         .unwrap_or_default();
-    serde_json::to_string(&RefundObject::new(refund, &code)).unwrap_or_default()
+    let mut object = RefundObject::new(refund, &code);
+    if refund.status == RefundStatus::RequiresFunding {
+        object.funding =
+            crate::refund_funding::pay_to(state, refund).map(|pay_to| FundingInstructions {
+                pay_to,
+                amount: refund.amount.normalize().to_string(),
+                proof_message: crate::chain::proof::payment_message(
+                    &refund.id.to_string(),
+                    "<tx_hash>",
+                ),
+            });
+    }
+    serde_json::to_string(&object).unwrap_or_default()
 }
 
-fn refund_event(state: &Engine, refund: &Refund, kind: &str, now_ms: i64) -> Event {
+pub(crate) fn refund_event(state: &Engine, refund: &Refund, kind: &str, now_ms: i64) -> Event {
     Event {
         id: rialto_core::id::EventId::generate(),
         merchant_id: refund.merchant_id,
@@ -130,20 +160,57 @@ pub struct RefundSpec {
     pub credit: Vec<crate::ledger::Posting>,
 }
 
-/// The payer's address: who sent the (first) confirmed payment.
-async fn payer_of(state: &Engine, intent: &PaymentIntent) -> Result<Option<Address>, EngineError> {
+/// The payer's address: who sent the (first) confirmed payment. For a routed payment, the
+/// wallet that funded the route (its source address, from the execution's funding): the
+/// payment transaction's own sender is Rialto's hot wallet. An exchange withdrawal's sender is
+/// the venue's hot wallet, where a refund may not be credited: no default then.
+pub(crate) async fn payer_of(
+    state: &Engine,
+    intent: &PaymentIntent,
+) -> Result<Option<Address>, EngineError> {
     let paid = state.store.payment_transactions_of(&intent.id).await?;
-    Ok(paid
-        .iter()
-        .find(|p| p.status == PaymentTxStatus::Confirmed)
-        .and_then(|p| Address::parse(&p.payer, intent.settlement.address.namespace()).ok()))
+    let Some(first) = paid.iter().find(|p| p.status == PaymentTxStatus::Confirmed) else {
+        return Ok(None);
+    };
+    let namespace = intent.settlement.address.namespace();
+    match first.source {
+        PaymentSource::Route => {
+            let Some(execution) = first.payer.strip_prefix("route:") else {
+                return Ok(None);
+            };
+            Ok(match state.store.get_execution(execution).await? {
+                Some(exec) => match exec.funding {
+                    crate::routing::execute::Funding::Wallet { payer, .. } => {
+                        Address::parse(&payer, namespace).ok()
+                    }
+                    crate::routing::execute::Funding::Exchange { .. } => None,
+                },
+                None => None,
+            })
+        }
+        PaymentSource::Exchange => Ok(None),
+        _ => Ok(Address::parse(&first.payer, namespace).ok()),
+    }
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> EngineError {
     EngineError::new(code, message)
 }
 
-/// Validates and records a refund with its reservation; the worker sends it.
+/// Where a refund's money comes from, tried in this order when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The merchant's held balance (`refund`: balance → refunds_pending).
+    Balance,
+    /// The merchant's prepaid refund reserve (`refund_from_reserve`: reserve →
+    /// refunds_pending).
+    Reserve,
+    /// Neither covers it: recorded in `requires_funding` with nothing reserved.
+    Unfunded,
+}
+
+/// Validates and records a refund with its reservation; the worker sends it. A refund that
+/// neither the balance nor the refund reserve covers is recorded in `requires_funding`.
 pub async fn create(
     state: &Engine,
     intent_id: &rialto_core::id::PaymentIntentId,
@@ -160,54 +227,104 @@ pub async fn create(
             .ok_or_else(|| {
                 EngineError::missing("payment_intent", &intent_id.to_string(), "payment_intent")
             })?;
-        let (refund, reservation, next) = plan(state, &intent, spec, now_ms).await?;
-        let record = guard.map(|g| g.record(200, &refund_json(state, &refund), now_ms));
-        let posting = ledger::transfer(
-            (refund.merchant_id, refund.livemode),
-            "refund",
-            &refund.id.to_string(),
-            &refund.asset,
-            (
-                merchant_balance(&refund.merchant_id),
-                refunds_pending(&refund.merchant_id),
-            ),
-            refund.amount,
-            now_ms,
-        )
-        .map_err(|e| EngineError::internal(&e))?;
-        let events = [refund_event(state, &refund, "refund.created", now_ms)];
-        let effects = Effects {
-            intent: Some((intent.status, &next)),
-            credit: &spec.credit,
-            postings: std::slice::from_ref(&posting),
-            events: &events,
-            idempotency: record.as_ref(),
-        };
-        match state
-            .store
-            .create_refund(&refund, &reservation, effects)
+        let (planned, reservation, next) = plan(state, &intent, spec, now_ms).await?;
+        let mut conflict = false;
+        for source in [Source::Balance, Source::Reserve, Source::Unfunded] {
+            match record(
+                state,
+                &planned,
+                &reservation,
+                (&intent, &next),
+                spec,
+                source,
+                guard,
+            )
             .await?
-        {
-            ReserveOutcome::Reserved => return Ok(refund),
-            ReserveOutcome::Insufficient { available } => {
-                return Err(WriteError::Engine(refuse(
-                    ErrorCode::BalanceInsufficient,
-                    format!(
-                        "Refunds are paid from your Rialto balance, which holds {} of this asset; \
-                         this refund needs {}. Payments settled immediately to your own address \
-                         are not held by Rialto.",
-                        available.normalize(),
-                        refund.amount.normalize()
-                    ),
-                )))
+            {
+                (ReserveOutcome::Reserved, refund) => return Ok(refund),
+                (ReserveOutcome::Insufficient { .. }, _) => continue,
+                (ReserveOutcome::Conflict, _) => {
+                    conflict = true;
+                    break;
+                }
             }
-            ReserveOutcome::Conflict => continue,
+        }
+        if !conflict {
+            return Err(WriteError::Engine(EngineError::internal(
+                &"an unfunded refund reserved nothing and was still refused",
+            )));
         }
     }
     Err(WriteError::Engine(refuse(
         ErrorCode::PaymentIntentUnexpectedState,
         "The payment intent changed while the refund was being created. Retry.",
     )))
+}
+
+/// Records the refund funded from `source`, in one transaction with its reservation, the
+/// intent's compare-and-set, its events and the idempotency record.
+async fn record(
+    state: &Engine,
+    planned: &Refund,
+    reservation: &Reservation,
+    (intent, next): (&PaymentIntent, &PaymentIntent),
+    spec: &RefundSpec,
+    source: Source,
+    guard: Option<&IdempotencyKey>,
+) -> Result<(ReserveOutcome, Refund), WriteError> {
+    let now_ms = planned.created_at_ms;
+    let mut refund = planned.clone();
+    let mut reservation = reservation.clone();
+    let m = refund.merchant_id;
+    let from = match source {
+        Source::Balance => Some(("refund", merchant_balance(&m))),
+        Source::Reserve => Some(("refund_from_reserve", crate::ledger::refund_reserve(&m))),
+        Source::Unfunded => None,
+    };
+    let mut postings = Vec::new();
+    if let Some((kind, account)) = from {
+        reservation.account = account.clone();
+        postings.push(
+            ledger::transfer(
+                (m, refund.livemode),
+                kind,
+                &refund.id.to_string(),
+                &refund.asset,
+                (account, refunds_pending(&m)),
+                refund.amount,
+                now_ms,
+            )
+            .map_err(|e| EngineError::internal(&e))?,
+        );
+    } else {
+        // Nothing is reserved (a zero reservation still serializes with the merchant's
+        // other reservations); `amount_refunded` is bumped all the same, so refunds waiting
+        // for funds can never add up to more than was paid.
+        reservation.amount = Decimal::ZERO;
+        refund.status = RefundStatus::RequiresFunding;
+    }
+    let mut events = vec![refund_event(state, &refund, "refund.created", now_ms)];
+    if source == Source::Unfunded {
+        events.push(refund_event(
+            state,
+            &refund,
+            "refund.requires_funding",
+            now_ms,
+        ));
+    }
+    let record = guard.map(|g| g.record(200, &refund_json(state, &refund), now_ms));
+    let effects = Effects {
+        intent: Some((intent.status, next)),
+        credit: &spec.credit,
+        postings: &postings,
+        events: &events,
+        idempotency: record.as_ref(),
+    };
+    let outcome = state
+        .store
+        .create_refund(&refund, &reservation, effects)
+        .await?;
+    Ok((outcome, refund))
 }
 
 /// How much this refund is: as asked, or all that is left to refund; exact in the asset,
@@ -290,7 +407,9 @@ async fn plan(
         None => payer.ok_or_else(|| {
             refuse(
                 ErrorCode::RefundDestinationRequired,
-                "This payment has no on-chain payer address to refund to; give a destination.",
+                "This payment has no on-chain payer address to refund to (an exchange \
+                 withdrawal's sender is the venue's wallet): give a destination, such as the \
+                 payer's deposit address at the venue.",
             )
             .param("destination")
         })?,
@@ -365,7 +484,7 @@ async fn plan(
 
 /// A refund elsewhere than to the payer's own address moves money like a payout: above the
 /// merchant's `payout_approval_above` it waits for a second key.
-async fn needs_approval(
+pub(crate) async fn needs_approval(
     state: &Engine,
     intent: &PaymentIntent,
     amount: Decimal,
@@ -429,7 +548,12 @@ pub async fn approve(
 
 /// Sends pending refunds and settles those whose transfer finished. Returns how many changed.
 pub async fn drive(state: &Engine, now_ms: i64) -> Result<usize, FlowError> {
-    let mut changed = 0;
+    let mut changed = crate::refund_funding::drive(state, now_ms)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "refunds waiting for funds not advanced; will retry");
+            0
+        });
     for refund in state.store.refunds_in(RefundStatus::Pending, 200).await? {
         match drive_one(state, &refund, now_ms).await {
             Ok(moved) => changed += usize::from(moved),

@@ -61,9 +61,10 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::AuthorizationAlreadyRelayed
         | C::WriteOffExists
         | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
-        C::SettingsChangeNotPending | C::RefundNotPendingApproval | C::ApiKeyNotActive => {
-            (StatusCode::CONFLICT, T::InvalidRequestError)
-        }
+        C::SettingsChangeNotPending
+        | C::RefundNotPendingApproval
+        | C::RefundNotAwaitingFunding
+        | C::ApiKeyNotActive => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::ComplianceCaseNotOpen | C::ComplianceCaseNotReleasable | C::ListEntryExists => {
             (StatusCode::CONFLICT, T::InvalidRequestError)
         }
@@ -92,6 +93,8 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::RefundDestinationRequired
         | C::RefundDestinationRefused
         | C::PayerRefused
+        | C::FundingSenderMismatch
+        | C::RefundAssetUnsupported
         | C::BalanceInsufficient
         | C::RefundsUnavailable
         | C::PayoutDestinationMissing

@@ -36,7 +36,7 @@ pub(crate) fn already_used() -> EngineError {
     .param("tx_hash")
 }
 
-fn chain_error(err: ChainError) -> EngineError {
+pub(crate) fn chain_error(err: ChainError) -> EngineError {
     match err {
         ChainError::TxRef(_) => EngineError::new(
             ErrorCode::TransactionInvalid,

@@ -29,8 +29,13 @@ const LOG_CHUNK: u64 = 2000;
 
 /// Legs whose token movement is a payer's payment carried by our transaction (a relayed
 /// EIP-3009 authorization, alone or in a batch): the payment transactions already expect those
-/// transfers.
-pub const CARRIER_PURPOSES: &[&str] = &[crate::chain::EIP3009_RELAY, crate::chain::EIP3009_BATCH];
+/// transfers. A merchant's relayed authorization funding a refund is expected by its funding
+/// record.
+pub const CARRIER_PURPOSES: &[&str] = &[
+    crate::chain::EIP3009_RELAY,
+    crate::chain::EIP3009_BATCH,
+    crate::refund_funding::FUNDING_RELAY,
+];
 
 /// Which purpose must have which ledger posting once confirmed. Prefix rules let the legs of
 /// new features (`refund…`, `payout…`) be checked without changing the engine.
@@ -39,7 +44,9 @@ pub fn default_rules() -> Rules {
     Rules {
         ledger_kinds: vec![
             rule(crate::chain::settle::SWEEP, "settlement"),
-            rule("refund*", "refund"),
+            // `refund_sent`, posted when the leg confirms: a refund's reservation may be a
+            // `refund`, a `refund_from_reserve` or a `refund_funding` (crate::refund_funding).
+            rule("refund*", "refund_sent"),
             rule("payout*", "payout"),
         ],
     }
@@ -309,6 +316,40 @@ fn payment_expected(
     })
 }
 
+/// A merchant's transfer to the treasury that funded a refund or topped up its refund reserve
+/// (`crate::refund_funding`): an incoming transfer the records explain.
+fn funding_expected(
+    ctx: &Ctx<'_>,
+    registry: &AssetRegistry,
+    interner: &mut Interner,
+    f: &crate::store::money::Funding,
+) -> Option<Expected> {
+    let asset = registry.asset(&f.asset.parse().ok()?)?;
+    let amount = Money::parse(&f.amount.normalize().to_string(), asset.currency())
+        .ok()?
+        .to_base_units()
+        .ok()?;
+    let chain = interner.intern(&f.chain_id);
+    let fam = family(&f.chain_id);
+    Some(Expected {
+        incoming: true,
+        purpose: "merchant_funding".into(),
+        reference: f.reference.clone(),
+        owner: Some(interner.intern(&f.merchant_id.to_string())),
+        chain,
+        tx: parse_tx_hash(&f.tx_hash, fam)?,
+        log_index: None,
+        from: parse_addr(&f.from_address, fam),
+        to: parse_addr(&f.to_address, fam),
+        token: asset.contract,
+        amount,
+        block: u64::try_from(f.block_number).ok(),
+        must_be_observed: ctx.in_blocks(chain, Some(f.block_number))
+            && ctx.in_period(f.created_at_ms),
+        confirmed: true,
+    })
+}
+
 /// Runs a reconciliation and stores it with its exceptions; answers the stored run.
 pub async fn run(
     store: &dyn Store,
@@ -356,6 +397,11 @@ pub async fn run(
             after = page.last().map(|p| p.tx.tx_hash.clone());
             if page.len() < PAGE as usize {
                 break;
+            }
+        }
+        for funding in store.fundings_on(caip2).await? {
+            if let Some(e) = funding_expected(&ctx, registry, &mut engine.interner, &funding) {
+                engine.expect(&e);
             }
         }
         let mut after: Option<String> = None;

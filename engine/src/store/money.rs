@@ -23,6 +23,11 @@ pub enum RefundStatus {
     /// Above the merchant's approval limit to an address other than the payer's: reserved,
     /// waiting for a second key (see `crate::approvals`); nothing is sent until then.
     PendingApproval,
+    /// The merchant's balance and refund reserve could not cover it (a merchant on immediate
+    /// settlement holds nothing): recorded with no reservation, nothing sent, until the
+    /// merchant funds it from its settlement address or tops up its reserve
+    /// (`crate::refund_funding`).
+    RequiresFunding,
     /// Recorded with its reservation; the transfer may or may not be signed or sent yet.
     Pending,
     Succeeded,
@@ -34,6 +39,7 @@ impl RefundStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RefundStatus::PendingApproval => "pending_approval",
+            RefundStatus::RequiresFunding => "requires_funding",
             RefundStatus::Pending => "pending",
             RefundStatus::Succeeded => "succeeded",
             RefundStatus::Failed => "failed",
@@ -43,6 +49,7 @@ impl RefundStatus {
     pub fn parse(text: &str) -> Option<Self> {
         [
             Self::PendingApproval,
+            Self::RequiresFunding,
             Self::Pending,
             Self::Succeeded,
             Self::Failed,
@@ -161,6 +168,42 @@ pub enum ReserveOutcome {
         available: Decimal,
     },
     /// The intent moved since it was read (compare-and-set failed); nothing was written.
+    Conflict,
+}
+
+/// A verified on-chain transfer from a merchant's address to Rialto's treasury that funded a
+/// refund or topped up a refund reserve. Unique by `(chain_id, tx_hash)`: a transaction funds
+/// one thing, once. Reconciliation expects it as an incoming transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funding {
+    pub chain_id: String,
+    pub tx_hash: String,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    /// `refund` (funds `reference`, a `re_…`) or `refund_reserve` (a top-up).
+    pub purpose: String,
+    pub reference: String,
+    /// CAIP-19.
+    pub asset: String,
+    /// Whole units of `asset`.
+    pub amount: Decimal,
+    pub from_address: String,
+    pub to_address: String,
+    pub block_number: i64,
+    pub created_at_ms: i64,
+}
+
+/// Where funding a refund left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FundOutcome {
+    Funded,
+    /// The funding transaction already funded something; nothing was written.
+    ProofUsed,
+    /// The reserve holds less than the refund; nothing was written.
+    Insufficient {
+        available: Decimal,
+    },
+    /// The refund is no longer in the expected status; nothing was written.
     Conflict,
 }
 
@@ -295,6 +338,37 @@ pub trait MoneyStore: Send + Sync + 'static {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Moves a refund from `expected` to `next` (its funded status) in one transaction with:
+    /// the funding record, refused as [`FundOutcome::ProofUsed`] when its transaction is
+    /// already recorded; and/or a reservation of the merchant's reserve, serialized like every
+    /// reservation. All or nothing.
+    async fn fund_refund(
+        &self,
+        next: &Refund,
+        expected: RefundStatus,
+        funding: Option<&Funding>,
+        reservation: Option<&Reservation>,
+        effects: Effects<'_>,
+    ) -> Result<FundOutcome, StoreError>;
+
+    /// Records a funding (a reserve top-up) with `effects`; `false` (nothing written) when its
+    /// transaction is already recorded.
+    async fn record_funding(
+        &self,
+        funding: &Funding,
+        effects: Effects<'_>,
+    ) -> Result<bool, StoreError>;
+
+    /// The funding recorded for a transaction, if any.
+    async fn get_funding(
+        &self,
+        chain_id: &str,
+        tx_hash: &str,
+    ) -> Result<Option<Funding>, StoreError>;
+
+    /// Every funding on `chain_id` (reconciliation's expected incoming transfers).
+    async fn fundings_on(&self, chain_id: &str) -> Result<Vec<Funding>, StoreError>;
 
     /// Sum of `account`'s entries in `asset` posted in `livemode`.
     async fn account_balance(

@@ -53,7 +53,7 @@ pub fn next_retry_delay_ms(failures: i64) -> Option<i64> {
 }
 
 /// Event types a merchant can subscribe to; `*` means all.
-pub const EVENT_TYPES: [&str; 36] = [
+pub const EVENT_TYPES: [&str; 38] = [
     "payment_intent.created",
     "payment_intent.converting",
     "payment_intent.failed",
@@ -79,6 +79,8 @@ pub const EVENT_TYPES: [&str; 36] = [
     "refund.succeeded",
     "refund.failed",
     "refund.approved",
+    "refund.requires_funding",
+    "refund.funded",
     "settings.change_requested",
     "settings.change_applied",
     "settings.change_canceled",

@@ -23,6 +23,7 @@ mod openapi_shared;
 mod ops;
 mod payer_details;
 mod payment_intents;
+mod refund_funding;
 mod reports;
 mod routing;
 mod settings;
@@ -208,6 +209,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/refunds/{id}", get(money::retrieve_refund))
         .route("/refunds/{id}/approve", post(money::approve_refund))
+        .route("/refunds/{id}/funding", post(refund_funding::fund_refund))
+        .route(
+            "/refunds/{id}/authorization_request",
+            get(refund_funding::authorization_request),
+        )
+        .route("/refund_reserves", get(refund_funding::list))
+        .route("/refund_reserves/top_ups", post(refund_funding::top_up))
         .route(
             "/payouts",
             post(money::create_payout).get(money::list_payouts),

@@ -35,8 +35,13 @@ pub struct CreateRefundParams {
         pattern = "^(0*[1-9][0-9]{0,11}(\\.[0-9]{1,18})?|0+\\.[0-9]{0,17}[1-9][0-9]{0,17})$"
     )]
     pub amount: Option<String>,
-    /// Where to send it; defaults to the address that paid. Screened either way.
+    /// Where to send it; defaults to the address that paid (for a routed payment, the wallet
+    /// that funded the route). Screened either way.
     pub destination: Option<String>,
+    /// The asset to refund in; only the asset received (CAIP-19 or its code) is accepted:
+    /// another is refused with `refund_asset_unsupported` (refunds through the router are not
+    /// built).
+    pub asset: Option<String>,
     /// `requested_by_customer` (default), `duplicate` or `fraudulent`.
     pub reason: Option<String>,
     #[serde(default)]
@@ -74,6 +79,23 @@ pub async fn create_refund(
             .ok_or_else(|| {
                 ApiError::missing("payment_intent", &params.payment_intent, "payment_intent")
             })?;
+        if let Some(asset) = params.asset.as_deref() {
+            let received = &intent.settlement.asset;
+            let same =
+                asset.eq_ignore_ascii_case(&received.code) || asset == received.id.to_string();
+            if !same {
+                return Err(ApiError::new(
+                    ErrorCode::RefundAssetUnsupported,
+                    format!(
+                        "Refunds are paid in the asset received ({}); refunds in another asset \
+                         are not supported.",
+                        received.code
+                    ),
+                )
+                .param("asset")
+                .into());
+            }
+        }
         let amount = params
             .amount
             .as_deref()
@@ -275,7 +297,7 @@ pub async fn create_payout(
     finish(&state, result, guard).await
 }
 
-fn resolve_asset(
+pub(crate) fn resolve_asset(
     state: &AppState,
     asset: &str,
     chain: Option<&str>,

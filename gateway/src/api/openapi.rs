@@ -11,8 +11,8 @@ use super::reports;
 use super::routing;
 use super::{
     balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks, keys, money,
-    payer_details, payment_intents, settings, solana_pay, transactions, wallet_payments,
-    webhook_endpoints, x402,
+    payer_details, payment_intents, refund_funding, settings, solana_pay, transactions,
+    wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -57,6 +57,10 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         money::list_refunds,
         money::retrieve_refund,
         money::approve_refund,
+        refund_funding::fund_refund,
+        refund_funding::authorization_request,
+        refund_funding::top_up,
+        refund_funding::list,
         money::create_payout,
         money::list_payouts,
         money::retrieve_payout,

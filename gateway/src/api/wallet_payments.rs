@@ -161,7 +161,7 @@ fn chain_of<'a>(state: &'a AppState, intent: &PaymentIntent) -> Result<&'a Chain
 }
 
 /// The EVM chain itself, for EIP-3009 (only EVM chains take authorizations).
-fn evm_of<'a>(state: &'a AppState, chain: &Chain) -> Result<&'a EvmChain, ApiError> {
+pub(crate) fn evm_of<'a>(state: &'a AppState, chain: &Chain) -> Result<&'a EvmChain, ApiError> {
     state
         .evm_chains
         .get(chain.livemode, &chain.caip2)
@@ -344,7 +344,7 @@ pub struct AuthorizationParams {
     pub client_secret: Option<String>,
 }
 
-fn unavailable(err: rialto_evm::EvmError) -> ApiError {
+pub(crate) fn unavailable(err: rialto_evm::EvmError) -> ApiError {
     tracing::warn!(error = %err, "chain unavailable");
     ApiError::new(
         ErrorCode::ChainUnavailable,
@@ -352,7 +352,7 @@ fn unavailable(err: rialto_evm::EvmError) -> ApiError {
     )
 }
 
-fn invalid(param: &str, what: &str) -> ApiError {
+pub(crate) fn invalid(param: &str, what: &str) -> ApiError {
     ApiError::new(
         ErrorCode::ParameterInvalid,
         format!("{param} must be {what}."),
@@ -360,7 +360,7 @@ fn invalid(param: &str, what: &str) -> ApiError {
     .param(param)
 }
 
-fn authorization_error(err: AuthorizationError) -> ApiError {
+pub(crate) fn authorization_error(err: AuthorizationError) -> ApiError {
     use AuthorizationError as A;
     let (code, message) = match &err {
         A::BadSignature(_) => (

@@ -14,6 +14,7 @@ mod sql_chain;
 mod sql_checkout;
 mod sql_compliance;
 mod sql_exchange;
+mod sql_funding;
 mod sql_idempotency;
 mod sql_ledger;
 mod sql_money;

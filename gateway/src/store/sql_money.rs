@@ -9,10 +9,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::money::{
-    Effects, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund, RefundStatus, Reservation,
-    ReserveOutcome,
+    Effects, FundOutcome, Funding, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund,
+    RefundStatus, Reservation, ReserveOutcome,
 };
 use super::sql::{cas_intent, insert_event, insert_idempotency, SqlStore};
+use super::sql_funding;
 use super::sql_ledger::insert_postings;
 use super::{CasOutcome, Page, StoreError};
 
@@ -26,7 +27,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-fn decimal(row: &AnyRow, col: &str) -> Result<Decimal, StoreError> {
+pub(super) fn decimal(row: &AnyRow, col: &str) -> Result<Decimal, StoreError> {
     row.try_get::<String, _>(col)
         .db()?
         .parse()
@@ -83,10 +84,10 @@ fn payout_from_row(row: &AnyRow) -> Result<Payout, StoreError> {
     })
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 /// Locks the merchant's balance for this transaction, then reads `account` in `asset`.
-async fn lock_and_read(
+pub(super) async fn lock_and_read(
     tx: &mut Tx<'_>,
     r: &Reservation,
     credit: &[crate::ledger::Posting],
@@ -135,7 +136,10 @@ fn sum_amounts(rows: &[AnyRow]) -> Result<Decimal, StoreError> {
 
 /// The rest of a write: the intent's compare-and-set, postings, events, idempotency record.
 /// `false` when the intent moved (the caller rolls back).
-async fn apply_effects(tx: &mut Tx<'_>, effects: &Effects<'_>) -> Result<bool, StoreError> {
+pub(super) async fn apply_effects(
+    tx: &mut Tx<'_>,
+    effects: &Effects<'_>,
+) -> Result<bool, StoreError> {
     if let Some((expected, next)) = effects.intent {
         if !cas_intent(tx, expected, next).await? {
             return Ok(false);
@@ -565,6 +569,37 @@ impl MoneyStore for SqlStore {
         .await
         .db()?;
         sum_amounts(&rows)
+    }
+
+    async fn fund_refund(
+        &self,
+        next: &Refund,
+        expected: RefundStatus,
+        funding: Option<&Funding>,
+        reservation: Option<&Reservation>,
+        effects: Effects<'_>,
+    ) -> Result<FundOutcome, StoreError> {
+        sql_funding::fund_refund(&self.writer, next, expected, funding, reservation, effects).await
+    }
+
+    async fn record_funding(
+        &self,
+        funding: &Funding,
+        effects: Effects<'_>,
+    ) -> Result<bool, StoreError> {
+        sql_funding::record_funding(&self.writer, funding, effects).await
+    }
+
+    async fn get_funding(
+        &self,
+        chain_id: &str,
+        tx_hash: &str,
+    ) -> Result<Option<Funding>, StoreError> {
+        sql_funding::get_funding(&self.pool, chain_id, tx_hash).await
+    }
+
+    async fn fundings_on(&self, chain_id: &str) -> Result<Vec<Funding>, StoreError> {
+        sql_funding::fundings_on(&self.pool, chain_id).await
     }
 
     async fn account_balance(
