@@ -186,6 +186,11 @@ export abstract class Operations {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/fx_lock`, { body }, options);
   }
 
+  /** `GET /v1/payment_intents/{id}/payer_details`: What the merchant's rules need from the payer of this intent (travel-rule data or not) and what was given so far; never the data itself. */
+  getPayerDetailsRequirements(id: string, query?: Query<paths["/v1/payment_intents/{id}/payer_details"]["get"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/payer_details"]["get"]>> {
+    return this.transport.request("GET", `/v1/payment_intents/${encodeURIComponent(id)}/payer_details`, { query }, options);
+  }
+
   /** `POST /v1/payment_intents/{id}/payer_details`: Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule data. Only while the intent awaits funds; a second call replaces the first. */
   submitPayerDetails(id: string, body?: Body<paths["/v1/payment_intents/{id}/payer_details"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/payment_intents/{id}/payer_details"]["post"]>> {
     return this.transport.request("POST", `/v1/payment_intents/${encodeURIComponent(id)}/payer_details`, { body }, options);
@@ -236,6 +241,16 @@ export abstract class Operations {
     return this.transport.request("GET", `/v1/reconciliation_runs/${encodeURIComponent(id)}`, {}, options);
   }
 
+  /** `GET /v1/refund_reserves`: The merchant's refund reserves: one per asset (so per asset and chain) of the chains this gateway serves, with the treasury address to top it up. */
+  listRefundReserves(options?: RequestOptions): ListPromise<Ok<paths["/v1/refund_reserves"]["get"]>> {
+    return this.transport.list(`/v1/refund_reserves`, {}, false, options);
+  }
+
+  /** `POST /v1/refund_reserves/top_ups`: Top up the refund reserve of an asset with a proven transfer to the treasury; refunds the balance cannot cover draw on it. The whole amount the proven sender sent is credited. */
+  topUpRefundReserve(body: Body<paths["/v1/refund_reserves/top_ups"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/refund_reserves/top_ups"]["post"]>> {
+    return this.transport.request("POST", `/v1/refund_reserves/top_ups`, { body }, options);
+  }
+
   /** `GET /v1/refunds`: The merchant's refunds, newest first. */
   listRefunds(query?: Query<paths["/v1/refunds"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/refunds"]["get"]>> {
     return this.transport.list(`/v1/refunds`, query ?? {}, true, options);
@@ -254,6 +269,16 @@ export abstract class Operations {
   /** `POST /v1/refunds/{id}/approve`: Approve a refund waiting for approval (above the approval limit, to an address other than the payer's): an operator key, or a secret key of another custody than the one that asked. */
   approveRefund(id: string, options?: RequestOptions): Promise<Ok<paths["/v1/refunds/{id}/approve"]["post"]>> {
     return this.transport.request("POST", `/v1/refunds/${encodeURIComponent(id)}/approve`, {}, options);
+  }
+
+  /** `GET /v1/refunds/{id}/authorization_request`: The EIP-3009 typed data that funds this refund from the payment's settlement address. */
+  refundAuthorizationRequest(id: string, options?: RequestOptions): Promise<Ok<paths["/v1/refunds/{id}/authorization_request"]["get"]>> {
+    return this.transport.request("GET", `/v1/refunds/${encodeURIComponent(id)}/authorization_request`, {}, options);
+  }
+
+  /** `POST /v1/refunds/{id}/funding`: Fund a refund waiting in `requires_funding` from the payment's settlement address: with a proven transfer (funded at once: `200`), or an EIP-3009 authorization (relayed: `202`, the refund moves on once the relay confirms). */
+  fundRefund(id: string, body?: Body<paths["/v1/refunds/{id}/funding"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/refunds/{id}/funding"]["post"]>> {
+    return this.transport.request("POST", `/v1/refunds/${encodeURIComponent(id)}/funding`, { body }, options);
   }
 
   /** `GET /v1/reports/exceptions`: The merchant's reconciliation exceptions, from every run in the period. */

@@ -597,7 +597,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * What the merchant's rules need from the payer of this intent (travel-rule data or not) and
+         *     what was given so far; never the data itself.
+         */
+        get: operations["get_payer_details_requirements"];
         put?: never;
         /**
          * Give the payer's details for screening: name, country, identifiers and IVMS101 travel-rule
@@ -766,6 +770,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/refund_reserves": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The merchant's refund reserves: one per asset (so per asset and chain) of the chains this
+         *     gateway serves, with the treasury address to top it up.
+         */
+        get: operations["list_refund_reserves"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refund_reserves/top_ups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Top up the refund reserve of an asset with a proven transfer to the treasury; refunds the
+         *     balance cannot cover draw on it. The whole amount the proven sender sent is credited.
+         */
+        post: operations["top_up_refund_reserve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/refunds": {
         parameters: {
             query?: never;
@@ -815,6 +859,44 @@ export interface paths {
          *     the payer's): an operator key, or a secret key of another custody than the one that asked.
          */
         post: operations["approve_refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{id}/authorization_request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The EIP-3009 typed data that funds this refund from the payment's settlement address. */
+        get: operations["refund_authorization_request"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{id}/funding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fund a refund waiting in `requires_funding` from the payment's settlement address: with a
+         *     proven transfer (funded at once: `200`), or an EIP-3009 authorization (relayed: `202`, the
+         *     refund moves on once the relay confirms).
+         */
+        post: operations["fund_refund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1225,7 +1307,10 @@ export interface components {
         AuthorizationParams: {
             /** @description The payer's address (the authorization's `from`); mixed case must be EIP-55. */
             from: string;
-            /** @description Defaults to the intent's settlement address; anything else is refused. */
+            /**
+             * @description Defaults to the intent's settlement address; the intent's deposit address (once issued)
+             *     is accepted too, and anything else refused.
+             */
             to?: string | null;
             /** @description Base units, as a decimal string. */
             value: string;
@@ -1401,8 +1486,17 @@ export interface components {
              * @example 10.00
              */
             amount?: string | null;
-            /** @description Where to send it; defaults to the address that paid. Screened either way. */
+            /**
+             * @description Where to send it; defaults to the address that paid (for a routed payment, the wallet
+             *     that funded the route). Screened either way.
+             */
             destination?: string | null;
+            /**
+             * @description The asset to refund in; only the asset received (CAIP-19 or its code) is accepted:
+             *     another is refused with `refund_asset_unsupported` (refunds through the router are not
+             *     built).
+             */
+            asset?: string | null;
             /** @description `requested_by_customer` (default), `duplicate` or `fraudulent`. */
             reason?: string | null;
             metadata?: {
@@ -1540,6 +1634,41 @@ export interface components {
             account_holder?: string | null;
             /** @description IVMS101 originator and beneficiary (`{"originator": …, "beneficiary": …}`). */
             travel_rule?: Record<string, never> | null;
+        };
+        FundRefundParams: {
+            /** @description A transfer from the settlement address to the treasury of exactly the refund's amount. */
+            transaction_hash?: string | null;
+            /**
+             * @description With `transaction_hash`: the settlement address's EIP-191 signature (EIP-1271 for a
+             *     contract wallet) of `Rialto: fund <refund id> with <transaction_hash in lower case>`.
+             */
+            signature?: string | null;
+            authorization?: null | components["schemas"]["FundingAuthorization"];
+        };
+        /** @description An EIP-3009 `transferWithAuthorization` signed by the settlement address. */
+        FundingAuthorization: {
+            from: string;
+            /** @description The treasury (`funding.pay_to` on the refund). */
+            to: string;
+            /** @description Base units, exactly the refund's amount. */
+            value: string;
+            valid_after: string;
+            valid_before: string;
+            nonce: string;
+            /** @description `0x` + 130 hex digits (r ‖ s ‖ v). */
+            signature: string;
+        };
+        /** @description How to fund a refund waiting in `requires_funding`. */
+        FundingInstructions: {
+            /** @description Rialto's treasury on the refund's chain. */
+            pay_to: string;
+            /** @description Exactly this amount of the refund's asset, from the payment's settlement address. */
+            amount: string;
+            /**
+             * @description What the settlement address signs (EIP-191) to prove a transfer, with the transaction
+             *     hash in lower case in place of `<tx_hash>`.
+             */
+            proof_message: string;
         };
         /**
          * @description The locked rate of an intent priced in another unit than its settlement asset. Amounts are
@@ -1744,6 +1873,22 @@ export interface components {
             payer_name: boolean;
             travel_rule: boolean;
         };
+        /** @description What the merchant's rules need from the payer before funds move, and what was given. */
+        PayerDetailsRequirements: {
+            /** @description Always `payer_details_requirements`. */
+            object: string;
+            payment_intent: string;
+            /**
+             * @description IVMS101 originator data is needed for the payment to clear without review: every
+             *     payment to an EU/EEA merchant (Transfer of Funds Regulation), elsewhere from the
+             *     jurisdiction's threshold (USD 3,000 by default).
+             */
+            travel_rule_required: boolean;
+            /** @description Whether a payer name was given. */
+            payer_name: boolean;
+            /** @description Whether travel-rule data was given. */
+            travel_rule: boolean;
+        };
         PayerParams: {
             name?: string | null;
             /** @description ISO 3166-1 alpha-2, upper case. */
@@ -1872,7 +2017,7 @@ export interface components {
         QuoteLegObject: {
             /** @description `leg_…`: exchange order and withdrawal references derive from it. */
             id: string;
-            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `cctp_bridge`, `bridge`. */
+            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`. */
             kind: string;
             /** @description The exchange account, DEX or bridge that executes it. */
             venue: string;
@@ -1958,8 +2103,9 @@ export interface components {
             destination: string;
             reason: string;
             /**
-             * @description `pending_approval` (to an address other than the payer's, above the approval limit),
-             *     `pending`, `succeeded` or `failed`.
+             * @description `requires_funding` (neither the balance nor the refund reserve covers it: see
+             *     `funding`), `pending_approval` (to an address other than the payer's, above the
+             *     approval limit), `pending`, `succeeded` or `failed`.
              */
             status: string;
             failure_code?: string | null;
@@ -1969,6 +2115,7 @@ export interface components {
             };
             /** Format: int64 */
             created: number;
+            funding?: null | components["schemas"]["FundingInstructions"];
         };
         ResolveParams: {
             /** @description Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces. */
@@ -2016,7 +2163,7 @@ export interface components {
             /** @description `leg_…`: the idempotency key the venue or chain sees. */
             id: string;
             /**
-             * @description `trade`, `withdrawal`, `dex_swap`, `cctp_bridge`, `settlement`, `return` (the payer's
+             * @description `trade`, `withdrawal`, `dex_swap`, `ccip`, `bridge`, `settlement`, `return` (the payer's
              *     funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
              *     back once the merchant is paid).
              */
@@ -2190,6 +2337,19 @@ export interface components {
              *     the transaction count toward the intent; every sender in it is screened.
              */
             signature: string;
+        };
+        TopUpParams: {
+            /** @description The reserve's asset: CAIP-19, or a code with `chain`. */
+            asset: string;
+            chain?: string | null;
+            /** @description A transfer of `asset` to the chain's treasury (`GET /v1/refund_reserves` shows it). */
+            transaction_hash: string;
+            /**
+             * @description The sender's EIP-191 signature (EIP-1271 for a contract wallet) of
+             *     `Rialto: fund merchant:<merchant id>:refund_reserve with <transaction_hash in lower
+             *     case>`: it names whose reserve the transfer tops up.
+             */
+            signature?: string | null;
         };
         /** @description `POST` answer: the transaction to sign. */
         TransactionRequestAnswer: {
@@ -4416,6 +4576,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     retrieve_payment_intent: {
@@ -5022,6 +5190,71 @@ export interface operations {
             };
             /** @description `oracle_unavailable`: a feed failed its checks (stale, sequencer down, sources disagree); nothing was locked */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_payer_details_requirements: {
+        parameters: {
+            query?: {
+                client_secret?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayerDetailsRequirements"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5696,6 +5929,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     create_reconciliation_run: {
@@ -5842,6 +6083,145 @@ export interface operations {
             };
             /** @description Too many requests for this key or from this address; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_refund_reserves: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [refund_reserve], has_more}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    top_up_refund_reserve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopUpParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or an unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6142,6 +6522,193 @@ export interface operations {
             };
             /** @description Too many requests for this key or from this address; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refund_authorization_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description re_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description A parameter, query string, header or body is malformed or breaks a rule of the API */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or an unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    fund_refund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description re_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["FundRefundParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundObject"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or an unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This kind of key (secret, publishable, operator) may not call this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
