@@ -178,16 +178,7 @@ pub async fn serve(
     // the gateway calls it yet (the router's issuer edges are to come), but its base URL is
     // logged for the demo and for clients pointed at it by hand.
     let _sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
-    // The devnet DON stand-in carries CCIP messages between the devnet chains (a devnet
-    // stand-in for Chainlink's DON; `docs/ccip.md`).
-    let don = match (&config.sandbox.devnet_manifest, config.sandbox.don_stand_in) {
-        (path, true) if !path.is_empty() => {
-            let manifest = rialto_evm::manifest::DevnetManifest::read(Path::new(path))
-                .context("the devnet manifest, for the DON stand-in")?;
-            crate::devnet_bridges::spawn_don_stand_in(&manifest).await?
-        }
-        _ => None,
-    };
+    let don = don_stand_in(&config).await?;
     // `[[live.venues]]`: the real clients at the configured URLs, through the one TLS
     // configuration; a missing credential stops start-up naming its setting.
     let live_venues = crate::exchange::live::live_venues(&registry, &config.live.venues, &tls)?;
@@ -202,14 +193,7 @@ pub async fn serve(
         compliance,
     )
     .with_chains(chains);
-    let state = match &sandbox_exchange {
-        Some((_, venues)) => state.with_venues(false, venues.clone()),
-        None => state,
-    };
-    let state = match live_venues {
-        Some(venues) => state.with_venues(true, venues),
-        None => state,
-    };
+    let state = with_venues(state, &sandbox_exchange, live_venues);
     let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
         state.engine.clone(),
         stop_rx.clone(),
@@ -262,6 +246,36 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The devnet DON stand-in carrying CCIP messages between the devnet chains (a devnet
+/// stand-in for Chainlink's DON; `docs/ccip.md`), when a devnet manifest is configured and
+/// `[sandbox] don_stand_in` is on.
+async fn don_stand_in(config: &Config) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    match (&config.sandbox.devnet_manifest, config.sandbox.don_stand_in) {
+        (path, true) if !path.is_empty() => {
+            let manifest = rialto_evm::manifest::DevnetManifest::read(Path::new(path))
+                .context("the devnet manifest, for the DON stand-in")?;
+            crate::devnet_bridges::spawn_don_stand_in(&manifest).await
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The state with the sandbox exchange's venues (test mode) and the live ones (live mode).
+fn with_venues<T>(
+    state: AppState,
+    sandbox: &Option<(T, crate::exchange::Venues)>,
+    live: Option<crate::exchange::Venues>,
+) -> AppState {
+    let state = match sandbox {
+        Some((_, venues)) => state.with_venues(false, venues.clone()),
+        None => state,
+    };
+    match live {
+        Some(venues) => state.with_venues(true, venues),
+        None => state,
+    }
 }
 
 /// The sandbox exchange (all three venues' APIs, withdrawals landing on the devnet) when a

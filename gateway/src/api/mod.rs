@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and the layers every request passes through.
 
 mod auth;
+mod authorization_relay;
 mod balance;
 mod body;
 mod checkout_funding;

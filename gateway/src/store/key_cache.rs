@@ -33,7 +33,7 @@ use sqlx::AnyPool;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use super::sql::{key_from_row, KEY_COLUMNS};
+use super::sql_access::{key_from_row, KEY_COLUMNS};
 use super::{ApiKeyRecord, Db, StoreError};
 
 /// The PostgreSQL channel a key's revoke or roll is announced on.

@@ -21,9 +21,10 @@ use sqlx::{AnyPool, Row};
 
 use super::group_commit::{GroupCommitter, NewIntent};
 use super::key_cache::KeyCache;
+use super::sql_access::insert_key;
 use super::{
-    ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, KeyKind, Merchant, Page,
-    Store, StoreError,
+    ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, Merchant, Page, Store,
+    StoreError,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -449,71 +450,6 @@ pub(super) async fn insert_event(
     .bind(event.merchant_id.to_string())
     .bind(i64::from(event.livemode))
     .bind(event.kind.clone())
-    .execute(&mut **tx)
-    .await
-    .db()?;
-    Ok(())
-}
-
-/// The columns [`key_from_row`] reads.
-pub(super) const KEY_COLUMNS: &str = "id, merchant_id, kind, livemode, key_hash, key_hint, \
-    created_at, name, custody, expires_at, revoked_at";
-
-pub(super) fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("api key {what}"));
-    let kind = match row.try_get::<String, _>("kind").db()?.as_str() {
-        "secret" => KeyKind::Secret,
-        "publishable" => KeyKind::Publishable,
-        _ => return Err(corrupt("kind")),
-    };
-    let id: rialto_core::id::ApiKeyId = row
-        .try_get::<String, _>("id")
-        .db()?
-        .parse()
-        .map_err(|_| corrupt("id"))?;
-    // Keys from before custodies existed are each their own.
-    let custody = match row.try_get::<Option<String>, _>("custody").db()? {
-        Some(text) => text.parse().map_err(|_| corrupt("custody"))?,
-        None => id,
-    };
-    Ok(ApiKeyRecord {
-        id,
-        merchant_id: row
-            .try_get::<String, _>("merchant_id")
-            .db()?
-            .parse()
-            .map_err(|_| corrupt("merchant"))?,
-        kind,
-        livemode: row.try_get::<i64, _>("livemode").db()? == 1,
-        key_hash: row.try_get("key_hash").db()?,
-        key_hint: row.try_get("key_hint").db()?,
-        created_at_ms: row.try_get("created_at").db()?,
-        name: row.try_get("name").db()?,
-        custody,
-        expires_at_ms: row.try_get("expires_at").db()?,
-        revoked_at_ms: row.try_get("revoked_at").db()?,
-    })
-}
-
-/// Inserts one API key inside `tx`.
-pub(super) async fn insert_key(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    key: &ApiKeyRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, created_at, \
-         name, custody, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(key.id.to_string())
-    .bind(key.merchant_id.to_string())
-    .bind(key.kind.as_str())
-    .bind(i64::from(key.livemode))
-    .bind(&key.key_hash)
-    .bind(&key.key_hint)
-    .bind(key.created_at_ms)
-    .bind(&key.name)
-    .bind(key.custody.to_string())
-    .bind(key.expires_at_ms)
     .execute(&mut **tx)
     .await
     .db()?;

@@ -9,13 +9,11 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::key_cache::CHANNEL as KEY_CHANNEL;
-use super::sql::{
-    insert_event, insert_idempotency, insert_key, key_from_row, Backend, SqlStore, KEY_COLUMNS,
-};
+use super::sql::{insert_event, insert_idempotency, Backend, SqlStore};
 use super::sql_compliance::{operator_key_from_row, OPERATOR_KEY_COLUMNS};
 use super::{
     access::{AccessStore, SettingsChange, SettingsChangeStatus, SettingsSwap},
-    ApiKeyRecord, CasOutcome, Db, Event, IdempotencyRecord, OperatorKey, StoreError,
+    ApiKeyRecord, CasOutcome, Db, Event, IdempotencyRecord, KeyKind, OperatorKey, StoreError,
 };
 
 const CHANGE_COLUMNS: &str = "id, merchant_id, livemode, status, change_json, requested_by, \
@@ -433,4 +431,69 @@ impl AccessStore for SqlStore {
         tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
     }
+}
+
+/// The columns [`key_from_row`] reads.
+pub(super) const KEY_COLUMNS: &str = "id, merchant_id, kind, livemode, key_hash, key_hint, \
+    created_at, name, custody, expires_at, revoked_at";
+
+pub(super) fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("api key {what}"));
+    let kind = match row.try_get::<String, _>("kind").db()?.as_str() {
+        "secret" => KeyKind::Secret,
+        "publishable" => KeyKind::Publishable,
+        _ => return Err(corrupt("kind")),
+    };
+    let id: rialto_core::id::ApiKeyId = row
+        .try_get::<String, _>("id")
+        .db()?
+        .parse()
+        .map_err(|_| corrupt("id"))?;
+    // Keys from before custodies existed are each their own.
+    let custody = match row.try_get::<Option<String>, _>("custody").db()? {
+        Some(text) => text.parse().map_err(|_| corrupt("custody"))?,
+        None => id,
+    };
+    Ok(ApiKeyRecord {
+        id,
+        merchant_id: row
+            .try_get::<String, _>("merchant_id")
+            .db()?
+            .parse()
+            .map_err(|_| corrupt("merchant"))?,
+        kind,
+        livemode: row.try_get::<i64, _>("livemode").db()? == 1,
+        key_hash: row.try_get("key_hash").db()?,
+        key_hint: row.try_get("key_hint").db()?,
+        created_at_ms: row.try_get("created_at").db()?,
+        name: row.try_get("name").db()?,
+        custody,
+        expires_at_ms: row.try_get("expires_at").db()?,
+        revoked_at_ms: row.try_get("revoked_at").db()?,
+    })
+}
+
+/// Inserts one API key inside `tx`.
+pub(super) async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &ApiKeyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, created_at, \
+         name, custody, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(key.id.to_string())
+    .bind(key.merchant_id.to_string())
+    .bind(key.kind.as_str())
+    .bind(i64::from(key.livemode))
+    .bind(&key.key_hash)
+    .bind(&key.key_hint)
+    .bind(key.created_at_ms)
+    .bind(&key.name)
+    .bind(key.custody.to_string())
+    .bind(key.expires_at_ms)
+    .execute(&mut **tx)
+    .await
+    .db()?;
+    Ok(())
 }
