@@ -27,8 +27,9 @@ function freePort() {
   });
 }
 
-/** Starts the devnet and a gateway; `stop()` ends both. */
-export async function startGateway() {
+/** Starts the devnet and a gateway; `stop()` ends both. `options.env` adds to the gateway's
+ * environment; `options.databaseUrl` replaces its throwaway SQLite file (it is migrated). */
+export async function startGateway(options = {}) {
   const bin = process.env.RIALTO_BIN ?? new URL("../../target/debug/rialto", import.meta.url).pathname;
   const dir = mkdtempSync(join(tmpdir(), "rialto-browser-"));
   const manifestPath = join(dir, "devnet.json");
@@ -37,12 +38,14 @@ export async function startGateway() {
     ...(process.env.ANVIL_BIN ? { ANVIL_BIN: process.env.ANVIL_BIN } : {}),
     // Short-lived sessions for the expiry screen (the default floor is 60 s).
     RIALTO__INTENTS__MIN_EXPIRES_IN_SECS: "5",
+    ...(options.env ?? {}),
   };
   const devnet = spawn(bin, ["--config", "/nonexistent", "devnet", "--manifest", manifestPath], { env, stdio: "ignore" });
   for (let i = 0; i < 1200 && !existsSync(manifestPath); i++) await sleep(50);
   if (!existsSync(manifestPath)) throw new Error("devnet did not write its manifest");
   const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
-  const db = `sqlite://${join(dir, "r.db")}`;
+  const db = options.databaseUrl ?? `sqlite://${join(dir, "r.db")}`;
+  if (options.databaseUrl) execFileSync(bin, ["--config", "/nonexistent", "migrate", "--database-url", db], { env });
   const keys = JSON.parse(execFileSync(bin, ["--config", "/nonexistent", "merchants", "create", "--name", "Kaffeerösterei Rialto",
     "--settlement-asset", "usdc", "--settlement-chain", "devnet-base", "--settlement-address", MERCHANT,
     "--database-url", db, "--json"], { env }));

@@ -1,0 +1,88 @@
+// Settlement throughput through the gateway (not a test; nothing is asserted): N gasless USDC
+// payments of 0.01 on the devnet, each its own payment intent, their EIP-3009 authorizations
+// signed by the devnet payer with viem BEFORE the clock starts, then all submitted at once to
+// `POST /v1/payment_intents/{id}/authorizations` of a real `rialto serve` (screening, the
+// relay queue or single relays, the chain watcher, settlement). Settled/s is N over the time
+// from the first submission to the last intent `succeeded`; gas per payment is the gas of
+// every transaction mined meanwhile on the chain, over N.
+//
+//   RIALTO_BIN=… ANVIL_BIN=… node settle_load.mjs N single|batched [DATABASE_URL]
+//
+// Used by bench/settle_load.sh, which builds the binary and starts PostgreSQL when asked.
+import { startGateway, merchantApi, devnetBase } from "./harness.mjs";
+
+const n = Number(process.argv[2] ?? 1000);
+const mode = process.argv[3] ?? "batched";
+const databaseUrl = process.argv[4];
+const env = {
+  RIALTO__RATE_LIMIT__PER_SECOND: "1000000",
+  RIALTO__RATE_LIMIT__BURST: "1000000",
+  RIALTO__LOG__LEVEL: "warn",
+  ...(mode === "batched" ? { RIALTO__SANDBOX__BATCH_RELAY__ENABLED: "true" } : {}),
+};
+const gw = await startGateway({ env, databaseUrl });
+const net = devnetBase(gw);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `f` over `items` with at most `width` at once. */
+async function pool(items, width, f) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) { const i = next++; out[i] = await f(items[i], i); }
+  }));
+  return out;
+}
+
+async function succeeded() {
+  let count = 0, after = "";
+  for (;;) {
+    const page = await merchantApi(gw, "GET", `/v1/payment_intents?status=succeeded&limit=100${after}`);
+    count += page.data.length;
+    if (!page.has_more) return count;
+    after = `&starting_after=${page.data[page.data.length - 1].id}`;
+  }
+}
+
+try {
+  const intents = await pool(Array.from({ length: n }), 16, () =>
+    merchantApi(gw, "POST", "/v1/payment_intents", { amount: "0.01", currency: "usd" }));
+  // Sign every authorization first: the figure is the gateway's and the chain's, not viem's.
+  const bodies = await pool(intents, 16, async (intent) => {
+    const req = await merchantApi(gw, "GET", `/v1/payment_intents/${intent.id}/authorization_request`);
+    const message = { ...req.message, from: net.account.address };
+    const signature = await net.account.signTypedData({
+      domain: req.domain, types: req.types, primaryType: req.primary_type, message,
+    });
+    return { id: intent.id, body: { from: message.from, value: message.value, valid_after: message.validAfter,
+      valid_before: message.validBefore, nonce: message.nonce, signature, chain_id: req.domain.chainId } };
+  });
+  const startBlock = await net.reader.getBlockNumber();
+  const t0 = performance.now();
+  const answers = await Promise.all(bodies.map(({ id, body }) =>
+    fetch(`${gw.base}/v1/payment_intents/${id}/authorizations`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${gw.keys.secret_key}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }).then((r) => r.status)));
+  const refused = answers.filter((s) => s >= 400 && s !== 503).length;
+  let done = 0;
+  const deadline = t0 + 600_000;
+  while ((done = await succeeded()) < n - refused && performance.now() < deadline) await sleep(200);
+  const seconds = (performance.now() - t0) / 1000;
+  const endBlock = await net.reader.getBlockNumber();
+  let gas = 0n, txs = 0;
+  for (let b = startBlock + 1n; b <= endBlock; b++) {
+    const block = await net.reader.getBlock({ blockNumber: b });
+    gas += block.gasUsed;
+    txs += block.transactions.length;
+  }
+  console.log(JSON.stringify({
+    mode, n, database: databaseUrl ? databaseUrl.split(":")[0] : "sqlite", succeeded: done,
+    refused, statuses: Object.fromEntries([...new Set(answers)].map((s) => [s, answers.filter((x) => x === s).length])),
+    seconds: Number(seconds.toFixed(2)), settled_per_second: Number((done / seconds).toFixed(1)),
+    transactions: txs, gas_per_payment: done ? Number(gas / BigInt(done)) : null,
+  }));
+} finally {
+  gw.stop();
+}
