@@ -288,17 +288,19 @@ async fn a_reserve_breach_and_a_stale_feed_are_detected_and_the_guard_lifts_when
         .await
         .unwrap();
     assert_eq!(healthy.verdict, Ok(()));
+    // The institution's funding (10,000) and the CCIP stand-in off-ramp's liquidity on this
+    // chain (`CCIP_POOL_LIQUIDITY`, 1,000,000; one lane per chain on the devnet).
     assert_eq!(
         healthy.supply,
-        money("10000"),
-        "the institution's funding is the supply"
+        money("1010000"),
+        "the institution's funding and the off-ramp's liquidity are the supply"
     );
     assert_eq!(healthy.report.reserves, feed.initial_reserves);
 
     // The bank's reserves drop one cent below the supply.
     let b = bank(chain).await;
     let aggregator = IMockV3Aggregator::new(to_wire(&feed.address).unwrap(), &b);
-    let below = alloy::primitives::I256::try_from(999_999_000_000i64).unwrap(); // 9999.99 at 8 decimals
+    let below = alloy::primitives::I256::try_from(100_999_999_000_000i64).unwrap(); // 1009999.99 at 8 decimals
     aggregator
         .updateAnswer(below)
         .send()
@@ -314,12 +316,12 @@ async fn a_reserve_breach_and_a_stale_feed_are_detected_and_the_guard_lifts_when
     assert_eq!(
         breached.verdict,
         Err(ReserveBreach::Undercollateralized {
-            reserves: "9999.99".parse().unwrap(),
-            supply: "10000".parse().unwrap()
+            reserves: "1009999.99".parse().unwrap(),
+            supply: "1010000".parse().unwrap()
         })
     );
 
-    let exact = alloy::primitives::I256::try_from(1_000_000_000_000i64).unwrap(); // 10000
+    let exact = alloy::primitives::I256::try_from(101_000_000_000_000i64).unwrap(); // 1010000
     aggregator
         .updateAnswer(exact)
         .send()
@@ -355,7 +357,8 @@ async fn secure_mint_refuses_a_mint_that_would_take_the_supply_above_the_reserve
     };
     let token = jpmd(chain);
     let now = block_time(&p).await;
-    // Reserves start at supply (10000) + 1,000,000 of headroom.
+    // Reserves start at the supply (the institution's 10,000 and the CCIP off-ramp's 1,000,000)
+    // + 1,000,000 of headroom.
     let up_to = check_secure_mint(&p, &token, &feed.address, guard, &money("1000000"), now)
         .await
         .unwrap();

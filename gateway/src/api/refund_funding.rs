@@ -14,10 +14,8 @@ use alloy::primitives::U256;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use rialto_core::address::Address;
 use rialto_core::id::RefundId;
-use rialto_core::ChainNamespace;
-use rialto_evm::eip3009::{self, Authorization, AuthorizationKind, ExpectedPayment};
+use rialto_evm::eip3009::{self, Authorization, ExpectedPayment};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -160,30 +158,16 @@ pub async fn fund_refund(
 }
 
 fn parse_authorization(a: &FundingAuthorization) -> Result<Authorization, ApiError> {
-    let addr = |p: &str, v: &str| {
-        Address::parse(v, ChainNamespace::Eip155).map_err(|_| invalid(p, "an EVM address"))
-    };
-    Ok(Authorization {
-        kind: AuthorizationKind::Transfer,
-        from: addr("from", &a.from)?,
-        to: addr("to", &a.to)?,
-        value: a
-            .value
-            .parse::<U256>()
-            .map_err(|_| invalid("value", "an integer"))?,
-        valid_after: a
-            .valid_after
-            .parse()
-            .map_err(|_| invalid("valid_after", "unix seconds"))?,
-        valid_before: a
-            .valid_before
-            .parse()
-            .map_err(|_| invalid("valid_before", "unix seconds"))?,
-        nonce: a
-            .nonce
-            .parse()
-            .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
-    })
+    super::wallet_payments::parse_authorization_fields(
+        super::wallet_payments::AuthorizationFields {
+            from: &a.from,
+            to: &a.to,
+            value: &a.value,
+            valid_after: &a.valid_after,
+            valid_before: &a.valid_before,
+            nonce: &a.nonce,
+        },
+    )
 }
 
 /// Checks the merchant's authorization (signed by the payment's settlement address, to the

@@ -421,39 +421,61 @@ pub(crate) fn authorization_error(err: AuthorizationError) -> ApiError {
     ApiError::new(code, message)
 }
 
+/// A signed EIP-3009 authorization's fields as a request states them (decimal and hex strings).
+pub(crate) struct AuthorizationFields<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub value: &'a str,
+    pub valid_after: &'a str,
+    pub valid_before: &'a str,
+    pub nonce: &'a str,
+}
+
+/// [`AuthorizationFields`] parsed into a `transferWithAuthorization`; a bad field is named.
+pub(crate) fn parse_authorization_fields(
+    f: AuthorizationFields<'_>,
+) -> Result<Authorization, ApiError> {
+    let addr = |p: &str, v: &str| {
+        Address::parse(v, ChainNamespace::Eip155).map_err(|_| invalid(p, "an EVM address"))
+    };
+    Ok(Authorization {
+        kind: AuthorizationKind::Transfer,
+        from: addr("from", f.from)?,
+        to: addr("to", f.to)?,
+        value: f
+            .value
+            .parse::<U256>()
+            .map_err(|_| invalid("value", "an integer"))?,
+        valid_after: f
+            .valid_after
+            .parse()
+            .map_err(|_| invalid("valid_after", "unix seconds"))?,
+        valid_before: f
+            .valid_before
+            .parse()
+            .map_err(|_| invalid("valid_before", "unix seconds"))?,
+        nonce: f
+            .nonce
+            .parse()
+            .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
+    })
+}
+
 /// The authorization the payer signed, as the request states it, bounded by the intent's
 /// expiry.
 fn authorization_of(
     params: &AuthorizationParams,
     intent: &PaymentIntent,
 ) -> Result<Authorization, ApiError> {
-    let parse_addr = |p: &str, v: &str| {
-        Address::parse(v, ChainNamespace::Eip155).map_err(|_| invalid(p, "an EVM address"))
-    };
-    let auth = Authorization {
-        kind: AuthorizationKind::Transfer,
-        from: parse_addr("from", &params.from)?,
-        to: match &params.to {
-            Some(to) => parse_addr("to", to)?,
-            None => intent.settlement.address,
-        },
-        value: params
-            .value
-            .parse::<U256>()
-            .map_err(|_| invalid("value", "an integer"))?,
-        valid_after: params
-            .valid_after
-            .parse()
-            .map_err(|_| invalid("valid_after", "unix seconds"))?,
-        valid_before: params
-            .valid_before
-            .parse()
-            .map_err(|_| invalid("valid_before", "unix seconds"))?,
-        nonce: params
-            .nonce
-            .parse()
-            .map_err(|_| invalid("nonce", "0x and 64 hex digits"))?,
-    };
+    let settlement = intent.settlement.address.to_string();
+    let auth = parse_authorization_fields(AuthorizationFields {
+        from: &params.from,
+        to: params.to.as_deref().unwrap_or(&settlement),
+        value: &params.value,
+        valid_after: &params.valid_after,
+        valid_before: &params.valid_before,
+        nonce: &params.nonce,
+    })?;
     // An authorization that outlives the intent could still move money after it expired.
     if auth.valid_before > u64::try_from(intent.expires_at_ms / 1000).unwrap_or(0) + 60 {
         return Err(invalid(
