@@ -251,10 +251,11 @@ async fn wallet_payments(
                 &format!("wallet-refund-{p}-{round}"),
             )
             .await;
-        if status == 200 {
+        // A payout may have taken the balance first: then the refund waits for the merchant
+        // to fund it (`requires_funding`), moves nothing, and is not followed here.
+        assert_eq!(status, 200, "{refund}");
+        if refund["status"] != "requires_funding" {
             refunds.push(refund["id"].as_str().unwrap().to_owned());
-        } else {
-            assert_eq!(refund["error"]["code"], "balance_insufficient", "{refund}");
         }
     }
     (intents, refunds)
