@@ -57,7 +57,7 @@ try {
     return { id: intent.id, body: { from: message.from, value: message.value, valid_after: message.validAfter,
       valid_before: message.validBefore, nonce: message.nonce, signature, chain_id: req.domain.chainId } };
   });
-  const startBlock = await net.reader.getBlockNumber();
+  const startBlock = await net.reader.getBlockNumber({ cacheTime: 0 });
   const t0 = performance.now();
   const answers = await Promise.all(bodies.map(({ id, body }) =>
     fetch(`${gw.base}/v1/payment_intents/${id}/authorizations`, {
@@ -70,7 +70,7 @@ try {
   const deadline = t0 + 600_000;
   while ((done = await succeeded()) < n - refused && performance.now() < deadline) await sleep(200);
   const seconds = (performance.now() - t0) / 1000;
-  const endBlock = await net.reader.getBlockNumber();
+  const endBlock = await net.reader.getBlockNumber({ cacheTime: 0 });
   let gas = 0n, txs = 0;
   for (let b = startBlock + 1n; b <= endBlock; b++) {
     const block = await net.reader.getBlock({ blockNumber: b });
