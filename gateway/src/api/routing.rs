@@ -298,7 +298,6 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let params: CreateQuotesParams = parse_json(&body)?;
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    awaiting(&intent)?;
     // Proof of Reserve: no quote into a halted asset.
     state
         .reserves

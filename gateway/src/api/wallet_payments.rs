@@ -212,7 +212,6 @@ pub async fn deposit_address(
         parse_json(&body)?
     };
     let intent = load_intent(&state, &caller, &id, params.client_secret.as_deref()).await?;
-    awaiting(&intent)?;
     // Proof of Reserve: no payer is told where to pay a halted asset.
     state
         .reserves
@@ -272,7 +271,6 @@ pub async fn authorization_request(
     Query(query): Query<ClientSecretParams>,
 ) -> Result<Response, ApiError> {
     let intent = load_intent(&state, &caller, &id, query.client_secret.as_deref()).await?;
-    awaiting(&intent)?;
     state
         .reserves
         .check(intent.livemode, &intent.settlement.asset)?;
@@ -582,7 +580,6 @@ pub async fn submit_authorization(
             ));
         }
     }
-    awaiting(&intent)?;
     let intent = super::fx_locks::committed(&state, &intent, PayMethod::Direct).await?;
     let (hot, relayer_address) = relayer(chain)?;
     let evm = evm_of(&state, chain)?;

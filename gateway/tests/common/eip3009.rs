@@ -24,8 +24,10 @@ pub async fn authorization_for(
         .send()
         .await
         .unwrap();
-    assert_eq!(request.status(), 200);
-    authorization_from_request(&request.json().await.unwrap(), from)
+    let status = request.status();
+    let request: Value = request.json().await.unwrap();
+    assert_eq!(status, 200, "{request}");
+    authorization_from_request(&request, from)
 }
 
 /// [`authorization_for`] from the `authorization_request` object itself.
