@@ -1,14 +1,14 @@
 //! The relay queue (migration 0032) and payment transactions of a batch, on SQLite and
 //! PostgreSQL: one live authorization per intent, each row bound to one batch only, a skipped
 //! row replaceable; one batch transaction binds several intents while no other kind of payment
-//! can claim a transaction already bound.
+//! can claim a transaction already bound; a mined batch's items decided in one transaction.
 
 mod common;
 
 use common::fixtures::stored_intent;
 use common::{fresh_store, Db};
 use rialto_core::intent::PaymentStatus;
-use rialto_gateway::store::relay_queue::{RelayItem, RelayItemStatus};
+use rialto_gateway::store::relay_queue::{ItemDecision, RelayItem, RelayItemStatus};
 use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus, Store};
 
 const TO: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
@@ -193,6 +193,131 @@ async fn claim_suite(db: Db) {
     let second = store.payment_transactions_of(&intents[1].id).await.unwrap();
     assert_eq!(first[0].status, PaymentTxStatus::Pending);
     assert_eq!(second[0].status, PaymentTxStatus::Confirmed);
+}
+
+/// A mined batch's items decided in one transaction: relayed items are bound to their intents,
+/// a skipped one only says why, an item whose transaction another payment holds fails, an item
+/// no longer batched is left as it is.
+async fn decide_suite(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let mut intents = Vec::new();
+    for _ in 0..5 {
+        intents.push(stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await);
+    }
+    let ids: Vec<_> = intents.iter().map(|i| i.id).collect();
+    for (n, intent) in intents.iter().enumerate() {
+        store
+            .enqueue_relay(&row(intent, "0xpayer", &format!("0x0{n}")))
+            .await
+            .unwrap()
+            .expect("queued");
+    }
+    assert_eq!(
+        store
+            .assign_relay_batch("rb_d", &ids, 2)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    // The last one was decided already (a pass that ran before this one).
+    assert!(store
+        .finish_relay_item(&ids[4], RelayItemStatus::Skipped, "0xbatch", Some("x"), 3)
+        .await
+        .unwrap());
+    // Another payment holds the transaction the fourth item's claim names.
+    let other = stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await;
+    let held = ptx(&other, "0xheld", PaymentSource::Transaction);
+    assert_eq!(store.claim_transaction(&held).await.unwrap(), other.id);
+    let relayed = |i: usize, tx: &str| ItemDecision {
+        payment_intent_id: ids[i],
+        status: RelayItemStatus::Relayed,
+        reason: None,
+        claim: Some(ptx(&intents[i], tx, PaymentSource::BatchAuthorization)),
+    };
+    let decisions = vec![
+        relayed(0, "0xbatch"),
+        relayed(1, "0xbatch"),
+        ItemDecision {
+            payment_intent_id: ids[2],
+            status: RelayItemStatus::Skipped,
+            reason: Some("FiatTokenV2: authorization is used or canceled".into()),
+            claim: None,
+        },
+        relayed(3, "0xheld"),
+        relayed(4, "0xbatch"),
+    ];
+    let decided = store
+        .decide_relay_items("0xbatch", &decisions, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        decided,
+        [
+            Some(RelayItemStatus::Relayed),
+            Some(RelayItemStatus::Relayed),
+            Some(RelayItemStatus::Skipped),
+            Some(RelayItemStatus::Failed),
+            None,
+        ]
+    );
+    for i in 0..2 {
+        let paid = store.payment_transactions_of(&ids[i]).await.unwrap();
+        assert_eq!(paid.len(), 1);
+        assert_eq!(paid[0].tx_hash, "0xbatch");
+        assert_eq!(paid[0].source, PaymentSource::BatchAuthorization);
+    }
+    let skipped = store.get_relay_item(&ids[2]).await.unwrap().unwrap();
+    assert_eq!(
+        (skipped.status, skipped.reason.as_deref()),
+        (
+            RelayItemStatus::Skipped,
+            Some("FiatTokenV2: authorization is used or canceled")
+        )
+    );
+    assert!(store
+        .payment_transactions_of(&ids[2])
+        .await
+        .unwrap()
+        .is_empty());
+    let failed = store.get_relay_item(&ids[3]).await.unwrap().unwrap();
+    assert_eq!(failed.status, RelayItemStatus::Failed);
+    assert!(store
+        .payment_transactions_of(&ids[3])
+        .await
+        .unwrap()
+        .is_empty());
+    let earlier = store.get_relay_item(&ids[4]).await.unwrap().unwrap();
+    assert_eq!(
+        (earlier.status, earlier.reason.as_deref()),
+        (RelayItemStatus::Skipped, Some("x"))
+    );
+    assert!(store
+        .payment_transactions_of(&ids[4])
+        .await
+        .unwrap()
+        .is_empty());
+    // Decided again (a crash before the answer): nothing changes.
+    let again = store
+        .decide_relay_items("0xbatch", &decisions, 5)
+        .await
+        .unwrap();
+    assert!(again.iter().all(Option::is_none));
+    assert_eq!(
+        store.payment_transactions_of(&ids[0]).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_mined_batch_is_decided_in_one_transaction_on_sqlite() {
+    decide_suite(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_mined_batch_is_decided_in_one_transaction_on_postgres() {
+    decide_suite(Db::Postgres).await;
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ pub mod permissioned;
 pub mod policy;
 pub mod proof;
 pub mod rail;
+mod reads;
 pub mod reference;
 pub mod relay;
 pub mod report;

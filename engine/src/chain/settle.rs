@@ -15,6 +15,7 @@
 //!   chain's hot wallet) instead, the ledger holds the funds in the merchant's balance, and a
 //!   payout (`crate::payouts`) moves them later with many others.
 
+use futures::stream::{self, StreamExt};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
@@ -31,49 +32,68 @@ pub const SWEEP: &str = "sweep";
 /// The sweep of a batched merchant's deposit: to the treasury, held for a payout.
 pub const SWEEP_TO_TREASURY: &str = "sweep_treasury";
 
+/// Funded intents one pass settles at once: each intent's steps are compare-and-set and its
+/// legs are named by the intent, so intents are independent (as under several instances).
+const PARALLEL_INTENTS: usize = 16;
+
 /// Moves funded intents of `chain` towards `succeeded`; returns how many changed status.
 pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
-        for intent in store
-            .chain_funded_intents(&chain.caip2, chain.livemode, status, 200)
-            .await?
-        {
-            if !chain.serves(&intent) {
-                continue;
-            }
-            // A halted asset (Proof of Reserve) settles nothing new: the reserves worker moves
-            // these intents to review. One already settling finishes what it started.
-            if status == PaymentStatus::FundsReceived
-                && state
-                    .reserves
-                    .halted(intent.livemode, &intent.settlement.asset)
-            {
-                continue;
-            }
-            let paid = store.payment_transactions_of(&intent.id).await?;
-            let Some(payment) = paid
-                .into_iter()
-                .find(|p| p.status == PaymentTxStatus::Confirmed)
-            else {
-                continue; // funded by a sandbox helper or a route: not ours to settle
-            };
-            let moved = if payment.source == PaymentSource::Deposit {
-                sweep(state, chain, &intent, &payment, now_ms).await
-            } else {
-                settle_direct(state, &intent, &payment, now_ms).await
-            };
-            match moved {
-                Ok(moved) => changed += usize::from(moved),
-                // One intent that cannot settle now must not hold up the others.
-                Err(err) => {
-                    tracing::warn!(intent = %intent.id, error = %err, "settling failed; will retry")
+        let intents = store
+            .chain_funded_intents(&chain.caip2, chain.livemode, status, 500)
+            .await?;
+        changed += stream::iter(intents)
+            .map(|intent| async move {
+                match settle_one(state, chain, &intent, status, now_ms).await {
+                    Ok(moved) => usize::from(moved),
+                    // One intent that cannot settle now must not hold up the others.
+                    Err(err) => {
+                        tracing::warn!(intent = %intent.id, error = %err, "settling failed; will retry");
+                        0
+                    }
                 }
-            }
-        }
+            })
+            .buffer_unordered(PARALLEL_INTENTS)
+            .fold(0, |sum, n| async move { sum + n })
+            .await;
     }
     Ok(changed)
+}
+
+/// One funded intent of `chain` in `status`, a step towards `succeeded`.
+async fn settle_one(
+    state: &Engine,
+    chain: &Chain,
+    intent: &PaymentIntent,
+    status: PaymentStatus,
+    now_ms: i64,
+) -> Result<bool, FlowError> {
+    if !chain.serves(intent) {
+        return Ok(false);
+    }
+    // A halted asset (Proof of Reserve) settles nothing new: the reserves worker moves these
+    // intents to review. One already settling finishes what it started.
+    if status == PaymentStatus::FundsReceived
+        && state
+            .reserves
+            .halted(intent.livemode, &intent.settlement.asset)
+    {
+        return Ok(false);
+    }
+    let paid = state.store.payment_transactions_of(&intent.id).await?;
+    let Some(payment) = paid
+        .into_iter()
+        .find(|p| p.status == PaymentTxStatus::Confirmed)
+    else {
+        return Ok(false); // funded by a sandbox helper or a route: not ours to settle
+    };
+    if payment.source == PaymentSource::Deposit {
+        sweep(state, chain, intent, &payment, now_ms).await
+    } else {
+        settle_direct(state, intent, &payment, now_ms).await
+    }
 }
 
 async fn settle_direct(

@@ -12,11 +12,13 @@
 
 use std::collections::HashMap;
 
+use futures::stream::{self, StreamExt};
 use rialto_connectors::chain::{ChainError, ObservedTransfer};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
 use super::rail::FlowError;
+use super::reads::{Observed, PassReads};
 use super::{block_i64, Chain};
 use crate::compliance::flow::FundsSubject;
 use crate::objects::{intent_event, intent_json};
@@ -148,6 +150,12 @@ fn address_key(text: &str, family: rialto_core::ChainNamespace) -> String {
     }
 }
 
+/// Intents whose payment transactions one pass follows at once. Each intent's own
+/// transactions are taken in order by one task (its policy sees them one after the other);
+/// different intents are independent (every step is compare-and-set), as when several
+/// gateway instances run the worker.
+const PARALLEL_INTENTS: usize = 16;
+
 /// Advances pending payment transactions and reverts received funds that a reorg removed.
 /// Returns how many payment transactions changed.
 pub async fn track_payments(
@@ -156,28 +164,47 @@ pub async fn track_payments(
     now_ms: i64,
 ) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
-    let mut changed = 0;
     let pending = store
         .payment_transactions_in(&chain.caip2, PaymentTxStatus::Pending, 500)
         .await?;
     crate::telemetry::chain_confirmations_pending(&chain.caip2, pending.len());
+    let mut by_intent: Vec<(rialto_core::id::PaymentIntentId, Vec<PaymentTransaction>)> =
+        Vec::new();
+    let mut slot = HashMap::new();
     for ptx in pending {
-        let Some(intent) = store.get_intent_unscoped(&ptx.payment_intent_id).await? else {
-            continue;
-        };
-        if !chain.serves(&intent) {
-            continue;
-        }
-        let tx = ptx.tx_hash.clone();
-        match advance_pending(state, chain, &intent, ptx, now_ms).await {
-            Ok(true) => changed += 1,
-            Ok(false) => {}
-            // One payment that cannot be advanced must not hold up the others.
-            Err(err) => {
-                tracing::warn!(intent = %intent.id, %tx, error = %err, "payment not advanced; will retry")
-            }
-        }
+        let at = *slot.entry(ptx.payment_intent_id).or_insert_with(|| {
+            by_intent.push((ptx.payment_intent_id, Vec::new()));
+            by_intent.len() - 1
+        });
+        by_intent[at].1.push(ptx);
     }
+    let reads = PassReads::new(chain);
+    let reads = &reads;
+    let mut changed: usize = stream::iter(by_intent)
+        .map(|(id, list)| async move {
+            let Ok(Some(intent)) = store.get_intent_unscoped(&id).await else {
+                return 0;
+            };
+            if !chain.serves(&intent) {
+                return 0;
+            }
+            let mut changed = 0;
+            for ptx in list {
+                let tx = ptx.tx_hash.clone();
+                match advance_pending(state, chain, reads, &intent, ptx, now_ms).await {
+                    Ok(true) => changed += 1,
+                    Ok(false) => {}
+                    // One payment that cannot be advanced must not hold up the others.
+                    Err(err) => {
+                        tracing::warn!(intent = %intent.id, %tx, error = %err, "payment not advanced; will retry")
+                    }
+                }
+            }
+            changed
+        })
+        .buffer_unordered(PARALLEL_INTENTS)
+        .fold(0, |sum, n| async move { sum + n })
+        .await;
     changed += apply_policies(state, chain, now_ms).await?;
     for intent in store
         .chain_funded_intents(
@@ -195,7 +222,7 @@ pub async fn track_payments(
             if ptx.status != PaymentTxStatus::Confirmed {
                 continue;
             }
-            match revert_if_gone(state, chain, &intent, ptx, now_ms).await {
+            match revert_if_gone(state, reads, &intent, ptx, now_ms).await {
                 Ok(true) => changed += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -299,12 +326,13 @@ fn credited_units(
 async fn advance_pending(
     state: &Engine,
     chain: &Chain,
+    reads: &PassReads<'_>,
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, FlowError> {
     let store = state.store.as_ref();
-    let mined = chain.node.receipt(&ptx.tx_hash).await?;
+    let mined = reads.receipt(&ptx.tx_hash).await?;
     let Some(mined) = mined.filter(|m| m.success) else {
         // Not (or no longer) on chain. It may come back (a relay we re-broadcast, a payer's
         // transaction still in the pool) until the intent's window closes.
@@ -331,20 +359,18 @@ async fn advance_pending(
     let Some(to) = recipient(state, intent, &ptx).await? else {
         return Ok(false);
     };
-    let observed = match chain
-        .node
-        .observe_transfer(&ptx.tx_hash, &intent.settlement.asset.contract, &to)
-        .await
+    let observed = match reads
+        .observe(&ptx.tx_hash, &intent.settlement.asset.contract, &to)
+        .await?
     {
-        Ok(observed) => observed,
-        Err(ChainError::NoMatchingTransfer { .. } | ChainError::TxFailed(_)) => {
+        Observed::Paid(observed) => observed,
+        Observed::Gone => {
             ptx.status = PaymentTxStatus::Reverted;
             store
                 .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
                 .await?;
             return Ok(true);
         }
-        Err(other) => return Err(other.into()),
     };
     let paid = Money::from_base_units(
         credited_units(&ptx, &observed, &intent.settlement.asset.currency()),
@@ -448,12 +474,12 @@ async fn apply_policies(state: &Engine, chain: &Chain, now_ms: i64) -> Result<us
 /// the intent goes back to waiting and the transaction is marked `reverted`.
 async fn revert_if_gone(
     state: &Engine,
-    chain: &Chain,
+    reads: &PassReads<'_>,
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
 ) -> Result<bool, FlowError> {
-    let mined = chain.node.receipt(&ptx.tx_hash).await?;
+    let mined = reads.receipt(&ptx.tx_hash).await?;
     if mined.is_some_and(|m| m.success) {
         return Ok(false);
     }

@@ -64,6 +64,19 @@ impl RelayItemStatus {
     }
 }
 
+/// What a mined batch made of one of its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemDecision {
+    pub payment_intent_id: PaymentIntentId,
+    /// `relayed`, `skipped` or `failed`.
+    pub status: RelayItemStatus,
+    /// Why a skipped or failed item moved nothing.
+    pub reason: Option<String>,
+    /// A relayed item's payment transaction: bound to its intent before the item is marked
+    /// relayed, in the same database transaction.
+    pub claim: Option<crate::store::PaymentTransaction>,
+}
+
 /// One authorization in the relay queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayItem {
@@ -146,4 +159,16 @@ pub trait RelayQueueStore: Send + Sync + 'static {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Decides many `batched` items of the mined batch transaction `tx_hash` in one database
+    /// transaction: for each, binds its claim first (as `ComplianceStore::claim_transaction`;
+    /// a transaction already bound to another payment makes the item `failed`), then moves it
+    /// compare-and-set from `batched`. Answers each item's status afterwards (`None`: it was
+    /// not `batched` any more and nothing changed).
+    async fn decide_relay_items(
+        &self,
+        tx_hash: &str,
+        decisions: &[ItemDecision],
+        now_ms: i64,
+    ) -> Result<Vec<Option<RelayItemStatus>>, StoreError>;
 }

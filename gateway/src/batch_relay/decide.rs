@@ -1,16 +1,20 @@
 //! Deciding a mined batch: each item from the receipt of whichever transaction of the batch's
 //! leg was mined (the leg's final hash), never from the payer's word or the batch's intent.
 
+use futures::future::join_all;
 use rialto_connectors::rail::{ChainTransfer, LegStatus};
 use rialto_core::address::Address;
 use rialto_engine::chain::rail::FlowError;
 use rialto_engine::chain::Chain;
 use rialto_engine::services::Engine;
-use rialto_engine::store::relay_queue::{RelayItem, RelayItemStatus};
+use rialto_engine::store::relay_queue::{ItemDecision, RelayItem, RelayItemStatus};
 use rialto_engine::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
 use rialto_evm::batch_relay::{self, ItemOutcome};
 
 use super::{amount_text, batch_items, invalid, BatchLanes};
+
+/// Intents read at once while deciding a batch.
+const PARALLEL_READS: usize = 16;
 
 /// Decides the batch's undecided items once its leg is confirmed (each relayed or skipped by
 /// the receipt) or failed (all failed). Returns how many items were decided.
@@ -60,14 +64,32 @@ pub(super) async fn decide_batch(
                     return Ok(0);
                 }
             };
-            let mut decided = 0;
-            for (item, outcome) in items.iter().zip(outcomes) {
-                if item.status == RelayItemStatus::Batched {
-                    decide_item(state, chain, item, outcome, leg).await?;
-                    decided += 1;
+            let mut undecided: Vec<_> = items
+                .iter()
+                .zip(outcomes)
+                .filter(|(item, _)| item.status == RelayItemStatus::Batched)
+                .collect();
+            // The intents are read side by side; the decisions are written in one transaction.
+            let mut decisions: Vec<ItemDecision> = Vec::with_capacity(undecided.len());
+            while !undecided.is_empty() {
+                let chunk: Vec<_> = undecided
+                    .drain(..PARALLEL_READS.min(undecided.len()))
+                    .collect();
+                for made in join_all(
+                    chunk
+                        .into_iter()
+                        .map(|(item, outcome)| decision(state, chain, item, outcome, leg)),
+                )
+                .await
+                {
+                    decisions.push(made?);
                 }
             }
-            Ok(decided)
+            let decided = state
+                .store
+                .decide_relay_items(&leg.tx_hash, &decisions, state.clock.now_ms())
+                .await?;
+            Ok(decided.iter().flatten().count())
         }
     }
 }
@@ -100,63 +122,54 @@ async fn fail_all(
     Ok(decided)
 }
 
-/// A relayed item: its payment transaction (the batch transaction, this payer, this
-/// authorization's value) is bound to its intent BEFORE the item is marked relayed, so a crash
-/// in between binds it again (idempotent) on the next pass. A skipped item only says why.
-async fn decide_item(
+/// A relayed item's decision carries its payment transaction (the batch transaction, this
+/// payer, this authorization's value), which the store binds to its intent BEFORE the item is
+/// marked relayed; a skipped item only says why.
+async fn decision(
     state: &Engine,
     chain: &Chain,
     item: &RelayItem,
     outcome: ItemOutcome,
     leg: &ChainTransfer,
-) -> Result<(), FlowError> {
-    let now = state.clock.now_ms();
-    let store = state.store.as_ref();
-    let (status, reason) = match outcome {
-        ItemOutcome::Skipped { reason } => (RelayItemStatus::Skipped, Some(reason)),
-        ItemOutcome::Relayed => match store.get_intent_unscoped(&item.payment_intent_id).await? {
-            None => (
-                RelayItemStatus::Failed,
-                Some("no such payment intent".into()),
-            ),
-            Some(intent) => {
-                let units: u128 = item.amount_units.parse().unwrap_or_default();
-                let claim = PaymentTransaction {
-                    chain_id: chain.caip2.clone(),
-                    tx_hash: leg.tx_hash.clone(),
-                    payment_intent_id: intent.id,
-                    payer: item.payer.clone(),
-                    amount: amount_text(&intent, units)?,
-                    asset: intent.settlement.asset.id.to_string(),
-                    block_number: leg.block_number.unwrap_or_default(),
-                    block_hash: leg.block_hash.clone().unwrap_or_default(),
-                    log_index: 0,
-                    status: PaymentTxStatus::Pending,
-                    source: PaymentSource::BatchAuthorization,
-                    created_at_ms: now,
-                };
-                if store.claim_transaction(&claim).await? == intent.id {
-                    (RelayItemStatus::Relayed, None)
-                } else {
-                    // Cannot happen for a batch the gateway built (its hashes are its own
-                    // legs', refused to reporters); if it does, the payer must hear of it.
-                    tracing::error!(intent = %intent.id, tx = %leg.tx_hash, "a batch transaction is bound to another payment");
-                    (
-                        RelayItemStatus::Failed,
-                        Some("the batch transaction is bound to another payment".into()),
-                    )
-                }
-            }
-        },
+) -> Result<ItemDecision, FlowError> {
+    let decided = |status, reason: Option<String>, claim| ItemDecision {
+        payment_intent_id: item.payment_intent_id,
+        status,
+        reason,
+        claim,
     };
-    store
-        .finish_relay_item(
-            &item.payment_intent_id,
-            status,
-            &leg.tx_hash,
-            reason.as_deref(),
-            now,
-        )
-        .await?;
-    Ok(())
+    let intent = match outcome {
+        ItemOutcome::Skipped { reason } => {
+            return Ok(decided(RelayItemStatus::Skipped, Some(reason), None))
+        }
+        ItemOutcome::Relayed => {
+            state
+                .store
+                .get_intent_unscoped(&item.payment_intent_id)
+                .await?
+        }
+    };
+    let Some(intent) = intent else {
+        return Ok(decided(
+            RelayItemStatus::Failed,
+            Some("no such payment intent".into()),
+            None,
+        ));
+    };
+    let units: u128 = item.amount_units.parse().unwrap_or_default();
+    let claim = PaymentTransaction {
+        chain_id: chain.caip2.clone(),
+        tx_hash: leg.tx_hash.clone(),
+        payment_intent_id: intent.id,
+        payer: item.payer.clone(),
+        amount: amount_text(&intent, units)?,
+        asset: intent.settlement.asset.id.to_string(),
+        block_number: leg.block_number.unwrap_or_default(),
+        block_hash: leg.block_hash.clone().unwrap_or_default(),
+        log_index: 0,
+        status: PaymentTxStatus::Pending,
+        source: PaymentSource::BatchAuthorization,
+        created_at_ms: state.clock.now_ms(),
+    };
+    Ok(decided(RelayItemStatus::Relayed, None, Some(claim)))
 }

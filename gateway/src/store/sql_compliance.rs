@@ -561,48 +561,8 @@ impl ComplianceStore for SqlStore {
         &self,
         tx: &PaymentTransaction,
     ) -> Result<PaymentIntentId, StoreError> {
-        // Insert-or-keep, then read who owns it: two intents racing for one hash both read
-        // the single winner (the partial unique index `payment_transactions_one_owner`). The
-        // one exception is a batch relay: one transaction spends several authorizations, each
-        // paying its own intent, so its rows live beside each other, never beside another kind.
-        let batch = PaymentSource::BatchAuthorization.as_str();
-        sqlx::query(
-            "INSERT INTO payment_transactions (chain_id, tx_hash, payment_intent_id, payer, \
-             amount, asset, block_number, block_hash, log_index, created_at, status, source, \
-             updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10 WHERE NOT \
-             EXISTS (SELECT 1 FROM payment_transactions WHERE chain_id = $1 AND tx_hash = $2 AND \
-             (payment_intent_id = $3 OR source <> $13 OR $12 <> $13)) ON CONFLICT DO NOTHING",
-        )
-        .bind(tx.chain_id.clone())
-        .bind(tx.tx_hash.clone())
-        .bind(tx.payment_intent_id.to_string())
-        .bind(tx.payer.clone())
-        .bind(tx.amount.clone())
-        .bind(tx.asset.clone())
-        .bind(tx.block_number)
-        .bind(tx.block_hash.clone())
-        .bind(tx.log_index)
-        .bind(tx.created_at_ms)
-        .bind(tx.status.as_str())
-        .bind(tx.source.as_str())
-        .bind(batch)
-        .execute(&self.writer)
-        .await
-        .db()?;
-        // This intent's own row if it has one, else whoever holds the hash.
-        let owner: String = sqlx::query(
-            "SELECT payment_intent_id FROM payment_transactions WHERE chain_id = $1 AND tx_hash = \
-             $2 ORDER BY CASE WHEN payment_intent_id = $3 THEN 0 ELSE 1 END, created_at LIMIT 1",
-        )
-        .bind(tx.chain_id.clone())
-        .bind(tx.tx_hash.clone())
-        .bind(tx.payment_intent_id.to_string())
-        .fetch_one(&self.writer)
-        .await
-        .db()?
-        .try_get("payment_intent_id")
-        .db()?;
-        owner.parse().map_err(|_| corrupt("transaction intent"))
+        let mut conn = self.writer.acquire().await.db()?;
+        claim_in(&mut conn, tx).await
     }
 
     async fn create_operator_key(&self, key: &OperatorKey) -> Result<(), StoreError> {
@@ -681,4 +641,54 @@ pub(super) fn operator_key_from_row(row: &sqlx::any::AnyRow) -> Result<OperatorK
         expires_at_ms: row.try_get("expires_at").db()?,
         revoked_at_ms: row.try_get("revoked_at").db()?,
     })
+}
+
+/// Binds `tx` to its intent once (see `ComplianceStore::claim_transaction`), on `conn`: the
+/// writer, or a transaction of it.
+pub(super) async fn claim_in(
+    conn: &mut sqlx::AnyConnection,
+    tx: &PaymentTransaction,
+) -> Result<PaymentIntentId, StoreError> {
+    // Insert-or-keep, then read who owns it: two intents racing for one hash both read the
+    // single winner (the partial unique index `payment_transactions_one_owner`). The one
+    // exception is a batch relay: one transaction spends several authorizations, each paying
+    // its own intent, so its rows live beside each other, never beside another kind.
+    let batch = PaymentSource::BatchAuthorization.as_str();
+    sqlx::query(
+        "INSERT INTO payment_transactions (chain_id, tx_hash, payment_intent_id, payer, \
+         amount, asset, block_number, block_hash, log_index, created_at, status, source, \
+         updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10 WHERE NOT \
+         EXISTS (SELECT 1 FROM payment_transactions WHERE chain_id = $1 AND tx_hash = $2 AND \
+         (payment_intent_id = $3 OR source <> $13 OR $12 <> $13)) ON CONFLICT DO NOTHING",
+    )
+    .bind(tx.chain_id.clone())
+    .bind(tx.tx_hash.clone())
+    .bind(tx.payment_intent_id.to_string())
+    .bind(tx.payer.clone())
+    .bind(tx.amount.clone())
+    .bind(tx.asset.clone())
+    .bind(tx.block_number)
+    .bind(tx.block_hash.clone())
+    .bind(tx.log_index)
+    .bind(tx.created_at_ms)
+    .bind(tx.status.as_str())
+    .bind(tx.source.as_str())
+    .bind(batch)
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    // This intent's own row if it has one, else whoever holds the hash.
+    let owner: String = sqlx::query(
+        "SELECT payment_intent_id FROM payment_transactions WHERE chain_id = $1 AND tx_hash = \
+         $2 ORDER BY CASE WHEN payment_intent_id = $3 THEN 0 ELSE 1 END, created_at LIMIT 1",
+    )
+    .bind(tx.chain_id.clone())
+    .bind(tx.tx_hash.clone())
+    .bind(tx.payment_intent_id.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .db()?
+    .try_get("payment_intent_id")
+    .db()?;
+    owner.parse().map_err(|_| corrupt("transaction intent"))
 }

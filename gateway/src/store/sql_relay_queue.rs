@@ -7,7 +7,7 @@ use rialto_core::id::PaymentIntentId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::relay_queue::{RelayItem, RelayItemStatus, RelayQueueStore};
+use super::relay_queue::{ItemDecision, RelayItem, RelayItemStatus, RelayQueueStore};
 use super::sql::SqlStore;
 use super::{is_unique_violation, Db, StoreError};
 
@@ -212,5 +212,63 @@ impl RelayQueueStore for SqlStore {
         .db()?
         .rows_affected();
         Ok(updated == 1)
+    }
+
+    async fn decide_relay_items(
+        &self,
+        tx_hash: &str,
+        decisions: &[ItemDecision],
+        now_ms: i64,
+    ) -> Result<Vec<Option<RelayItemStatus>>, StoreError> {
+        let mut tx = self.writer.begin().await.db()?;
+        let mut decided = Vec::with_capacity(decisions.len());
+        for decision in decisions {
+            let intent = decision.payment_intent_id;
+            let set = |status: RelayItemStatus, reason: Option<String>, from: RelayItemStatus| {
+                sqlx::query(
+                    "UPDATE relay_queue SET status = $1, tx_hash = $2, reason = $3, \
+                     updated_at = $4 WHERE payment_intent_id = $5 AND status = $6",
+                )
+                .bind(status.as_str())
+                .bind(tx_hash.to_owned())
+                .bind(reason)
+                .bind(now_ms)
+                .bind(intent.to_string())
+                .bind(from.as_str())
+            };
+            // Only an item still `batched` is decided (and only then is its claim bound): in
+            // one transaction, so the claim and the item's status commit together.
+            let moved = set(
+                decision.status,
+                decision.reason.clone(),
+                RelayItemStatus::Batched,
+            )
+            .execute(&mut *tx)
+            .await
+            .db()?
+            .rows_affected()
+                == 1;
+            if !moved {
+                decided.push(None);
+                continue;
+            }
+            let mut status = decision.status;
+            if let Some(claim) = &decision.claim {
+                if super::sql_compliance::claim_in(&mut tx, claim).await? != intent {
+                    // Cannot happen for a batch the gateway built (its hashes are its own
+                    // legs', refused to reporters); if it does, the payer must hear of it.
+                    tracing::error!(%intent, tx = tx_hash, "a batch transaction is bound to another payment");
+                    status = RelayItemStatus::Failed;
+                    let why = "the batch transaction is bound to another payment".to_owned();
+                    set(status, Some(why), decision.status)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+            }
+            decided.push(Some(status));
+        }
+        tx.commit().await.db()?;
+        Ok(decided)
     }
 }
