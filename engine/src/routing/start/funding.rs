@@ -1,6 +1,7 @@
 //! Funding a wallet-sourced execution: the payer's signed report, verification on chain, the start, and returns of what cannot be used.
 
 use super::*;
+use crate::routing::policy::Verdict;
 use rialto_connectors::chain::{ChainError, ObservedTransfer};
 
 /// The text a payer signs to claim their funding transfer.
@@ -239,9 +240,21 @@ pub async fn start_funded(
     let stored: crate::routing::StoredRoute =
         serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
     let (quote, graph) = stored.into_parts();
-    let short = arrived < quote.payer_amount;
+    // The merchant's payment policy on what arrived (`routing::policy`).
+    let settings =
+        crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    let amounts = crate::routing::policy::Funding {
+        quoted: quote.payer_amount,
+        arrived,
+        locked: quote.intent_amount,
+        settlement_decimals: intent.settlement.asset.decimals,
+    };
+    let (short, funded, detail) = match crate::routing::policy::judge(&settings, amounts) {
+        Verdict::Start { funded, detail } => (false, funded, detail),
+        Verdict::ReturnAll { detail } => (true, None, Some(detail)),
+    };
     let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
-    let current = state
+    let mut current = state
         .store
         .get_intent_unscoped(&intent.id)
         .await?
@@ -251,11 +264,31 @@ pub async fn start_funded(
     let resumable = !late && interrupted_start(state, &current).await?;
     match (locked, short) {
         (Ok(locked), false) if (open && !late) || resumable => {
+            if open && detail.is_some() {
+                // Stored with the screening's move to `funds_received`.
+                current.payment_detail = detail;
+            }
             let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
             legs = if open {
-                screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?
+                screen_and_plan(
+                    state,
+                    &mut exec,
+                    &current,
+                    subject,
+                    (locked, funded),
+                    &graph,
+                )
+                .await?
             } else {
-                resume_plan(state, &mut exec, &current, subject, locked, &graph).await?
+                resume_plan(
+                    state,
+                    &mut exec,
+                    &current,
+                    subject,
+                    (locked, funded),
+                    &graph,
+                )
+                .await?
             };
             if exec.failure_code.as_deref() == Some("compliance_blocked") {
                 // The funds are in Rialto's treasury, frozen with the case.
@@ -287,6 +320,16 @@ pub async fn start_funded(
             exec.failure_code = Some(code.into());
             exec.failure_message =
                 Some("The funds did not match an open quote; they are being sent back.".into());
+            let detail = match code {
+                "funding_short" => detail,
+                "quote_expired" => Some(crate::routing::policy::late(&amounts)),
+                _ => None,
+            };
+            if let Some(detail) = detail.filter(|_| open) {
+                crate::chain::policy::note(state, &current, None, detail, now_ms)
+                    .await
+                    .map_err(|e| EngineError::internal(&e))?;
+            }
             if current.status == rialto_core::intent::PaymentStatus::FundsReceived {
                 // Screened, then interrupted before the plan started: it ends here.
                 execute::move_intent(state, &current, PaymentEvent::ConversionStarted, now_ms)
