@@ -377,12 +377,15 @@ fn a_plan_started_from_other_funds_routes_them_all_and_guarantees_the_scaled_amo
         guaranteed: d("990"),
     };
     let (mut plan, next) =
-        FundingPlan::start(&lq, &m.graph, PlanPolicy::default(), NOW, Some(funded))
-            .expect("start");
+        FundingPlan::start(&lq, &m.graph, PlanPolicy::default(), NOW, Some(funded)).expect("start");
     let first = order(&next);
     assert_eq!(plan.funded_input(), Some(input));
     assert_eq!(first.input, input, "everything that arrived goes in");
-    assert_eq!(first.min_output, d("990"), "the swap must deliver the scaled amount");
+    assert_eq!(
+        first.min_output,
+        d("990"),
+        "the swap must deliver the scaled amount"
+    );
     let prices = m.prices();
     let ctx = m.ctx(&prices);
     let last = order(&plan.on_outcome(
