@@ -143,13 +143,13 @@ mod tests {
         }
     }
 
-    fn summary(
-        v: &Verdict,
-    ) -> (
+    type Summary = (
         &'static str,
         Option<(Decimal, Decimal)>,
         Option<(Kind, PaymentResolution, Decimal)>,
-    ) {
+    );
+
+    fn summary(v: &Verdict) -> Summary {
         let of = |d: &PaymentDetail| (d.kind, d.resolution, d.refund);
         match v {
             Verdict::Start { funded, detail } => (

@@ -330,21 +330,18 @@ pub async fn start_funded(
     }
 }
 
+/// Whether the funding is short (all of it goes back), what the plan starts from, and the
+/// intent's `payment_detail`.
+type Judged = (bool, Option<Funded>, Option<PaymentDetail>);
+
 /// The merchant's payment policy on what arrived (`routing::policy`): whether it is short (all
 /// of it goes back), what the plan starts from, and the intent's `payment_detail`.
-#[allow(clippy::type_complexity)]
 async fn judged(
     state: &Engine,
     intent: &PaymentIntent,
     quote: &rialto_router::Quote,
     arrived: Decimal,
-) -> Result<
-    (
-        crate::routing::policy::Funding,
-        (bool, Option<Funded>, Option<PaymentDetail>),
-    ),
-    EngineError,
-> {
+) -> Result<(crate::routing::policy::Funding, Judged), EngineError> {
     let amounts = crate::routing::policy::Funding {
         quoted: quote.payer_amount,
         arrived,
