@@ -521,3 +521,38 @@ async fn a_routed_funding_follows_the_merchants_policy_kept_overpayment_tolerate
     let run = reconcile(app).await;
     assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
 }
+
+#[tokio::test]
+async fn a_routed_funding_reported_after_its_quote_expired_goes_back_and_is_recorded_late() {
+    let (setup, clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let payer = chain.payers[0].address.to_string();
+    let paying = intent(app, "20.00").await;
+    let (quote, exec) = accept_base_usdc(app, &payer, &paying).await;
+    let quoted = dec(&exec["pay_to"]["amount"]);
+    // Just past the quote's life; the intent itself is still open.
+    let life = quote["expires_at"].as_u64().unwrap() - quote["created_at"].as_u64().unwrap();
+    clock.advance_ms((life as i64 + 1) * 1000);
+    let payer_before = usdc_balance(chain, &payer).await;
+    let exec_id = exec["id"].as_str().unwrap();
+    let pay_to = exec["pay_to"]["address"].as_str().unwrap();
+    let hash = pay_usdc_hash(chain, 0, pay_to, units(quoted)).await;
+    let answer = report_funding(app, chain, 0, exec_id, &hash).await;
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    let failed = wait_execution(app, exec_id, "failed").await;
+    assert_eq!(failed["failure_code"], "quote_expired", "{failed}");
+    assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before,
+        "the payer is whole"
+    );
+    assert_eq!(status_of(app, &paying).await, "awaiting_funds");
+    assert_eq!(
+        routed_detail(app, &paying).await,
+        ("late".into(), "refunded".into(), quoted, quoted, quoted)
+    );
+    common::assert_ledger_balanced(app).await;
+    let run = reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
+}
