@@ -5,6 +5,7 @@
 //! as owed; exact on-chain balances and a balanced ledger after each (`docs/money.md`).
 
 mod common;
+mod routing_support;
 
 use std::sync::Arc;
 
@@ -306,6 +307,9 @@ async fn an_overpaid_authorization_to_the_deposit_address_returns_its_surplus_an
         U256::from(34_900_000u64)
     );
     assert_ledger_balanced(app).await;
+    // Every transfer (the relays, the sweep, the surplus refund) is explained.
+    let run = routing_support::reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
 }
 
 /// Polls until the intent has a refund and all its refunds succeeded; 30 s at most.

@@ -379,3 +379,180 @@ async fn a_coinbase_account_pays_through_the_router_with_the_venues_own_withdraw
     assert_eq!(usdc_balance(chain, MERCHANT).await - before, units(settled));
     wait_intent(app, &paying, "succeeded").await;
 }
+
+/// Payer 0 funds a fresh `amount` USD intent's devnet-base USDC quote with what `pay` makes of
+/// the quoted amount; answers the intent, the execution id, the quoted and the paid amounts.
+async fn fund_route_with(
+    app: &common::TestApp,
+    chain: &rialto_evm::manifest::ChainManifest,
+    amount: &str,
+    pay: impl Fn(Decimal) -> Decimal,
+) -> (Value, String, Decimal, Decimal) {
+    let payer = chain.payers[0].address.to_string();
+    let paying = intent(app, amount).await;
+    let (_quote, exec) = accept_base_usdc(app, &payer, &paying).await;
+    let quoted = dec(&exec["pay_to"]["amount"]);
+    let paid = pay(quoted).round_dp(6);
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let pay_to = exec["pay_to"]["address"].as_str().unwrap();
+    let hash = pay_usdc_hash(chain, 0, pay_to, units(paid)).await;
+    let answer = report_funding(app, chain, 0, &exec_id, &hash).await;
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    (paying, exec_id, quoted, paid)
+}
+
+/// The intent's `payment_detail`: type, resolution, expected, received, refund.
+async fn routed_detail(
+    app: &common::TestApp,
+    paying: &Value,
+) -> (String, String, Decimal, Decimal, Decimal) {
+    let id = paying["id"].as_str().unwrap();
+    let d = app.get_json(&format!("/v1/payment_intents/{id}")).await["payment_detail"].clone();
+    let text = |k: &str| {
+        d[k].as_str()
+            .unwrap_or_else(|| panic!("{k} in {d}"))
+            .to_owned()
+    };
+    (
+        text("type"),
+        text("resolution"),
+        dec(&d["expected"]),
+        dec(&d["received"]),
+        dec(&d["refund"]),
+    )
+}
+
+#[tokio::test]
+async fn a_routed_funding_follows_the_merchants_policy_kept_overpayment_tolerated_underpayment_and_a_short_one_returned(
+) {
+    let (setup, _clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    common::devnet::settings(
+        app,
+        json!({"overpaid": "keep", "underpaid_tolerance_percent": "2"}),
+    )
+    .await;
+    let payer = chain.payers[0].address.to_string();
+    let last_received =
+        |exec: &Value| dec(&exec["legs"].as_array().unwrap().last().unwrap()["received"]);
+
+    // 1.5 over with `keep`: all of it is routed to the merchant, nothing goes back.
+    let (merchant_before, payer_before) = (
+        usdc_balance(chain, MERCHANT).await,
+        usdc_balance(chain, &payer).await,
+    );
+    let (over, exec_id, quoted, paid) =
+        fund_route_with(app, chain, "20.00", |q| q + Decimal::new(15, 1)).await;
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![("settlement".into(), "confirmed".into())],
+        "{done}"
+    );
+    wait_intent(app, &over, "succeeded").await;
+    assert_eq!(last_received(&done), paid, "{done}");
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        units(paid)
+    );
+    assert_eq!(
+        payer_before - usdc_balance(chain, &payer).await,
+        units(paid)
+    );
+    assert_eq!(
+        routed_detail(app, &over).await,
+        (
+            "overpaid".into(),
+            "accepted".into(),
+            quoted,
+            paid,
+            Decimal::ZERO
+        )
+    );
+
+    // 1 % short, within the 2 % tolerance: what arrived is routed and the intent succeeds.
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    let (under, exec_id, quoted, paid) =
+        fund_route_with(app, chain, "20.00", |q| q * Decimal::new(99, 2)).await;
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert_eq!(
+        kinds(&done),
+        vec![("settlement".into(), "confirmed".into())],
+        "{done}"
+    );
+    wait_intent(app, &under, "succeeded").await;
+    assert_eq!(last_received(&done), paid, "{done}");
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        units(paid)
+    );
+    assert_eq!(
+        routed_detail(app, &under).await,
+        (
+            "underpaid".into(),
+            "accepted".into(),
+            quoted,
+            paid,
+            Decimal::ZERO
+        )
+    );
+
+    // 3 % short: nothing converts, exactly what arrived goes back, the intent stays open.
+    let payer_before = usdc_balance(chain, &payer).await;
+    let (short, exec_id, quoted, paid) =
+        fund_route_with(app, chain, "20.00", |q| q * Decimal::new(97, 2)).await;
+    let failed = wait_execution(app, &exec_id, "failed").await;
+    assert_eq!(failed["failure_code"], "funding_short", "{failed}");
+    assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before,
+        "the payer is whole"
+    );
+    assert_eq!(status_of(app, &short).await, "awaiting_funds");
+    assert_eq!(
+        routed_detail(app, &short).await,
+        ("underpaid".into(), "refunded".into(), quoted, paid, paid)
+    );
+
+    let (held, _kinds) = routing_books(app).await;
+    assert!(held.values().all(|v| v.is_zero()), "{held:?}");
+    common::assert_ledger_balanced(app).await;
+    let run = reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
+}
+
+#[tokio::test]
+async fn a_routed_funding_reported_after_its_quote_expired_goes_back_and_is_recorded_late() {
+    let (setup, clock) = clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let payer = chain.payers[0].address.to_string();
+    let paying = intent(app, "20.00").await;
+    let (quote, exec) = accept_base_usdc(app, &payer, &paying).await;
+    let quoted = dec(&exec["pay_to"]["amount"]);
+    // Just past the quote's life; the intent itself is still open.
+    let life = quote["expires_at"].as_u64().unwrap() - quote["created_at"].as_u64().unwrap();
+    clock.advance_ms((life as i64 + 1) * 1000);
+    let payer_before = usdc_balance(chain, &payer).await;
+    let exec_id = exec["id"].as_str().unwrap();
+    let pay_to = exec["pay_to"]["address"].as_str().unwrap();
+    let hash = pay_usdc_hash(chain, 0, pay_to, units(quoted)).await;
+    let answer = report_funding(app, chain, 0, exec_id, &hash).await;
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    let failed = wait_execution(app, exec_id, "failed").await;
+    assert_eq!(failed["failure_code"], "quote_expired", "{failed}");
+    assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);
+    assert_eq!(
+        usdc_balance(chain, &payer).await,
+        payer_before,
+        "the payer is whole"
+    );
+    assert_eq!(status_of(app, &paying).await, "awaiting_funds");
+    assert_eq!(
+        routed_detail(app, &paying).await,
+        ("late".into(), "refunded".into(), quoted, quoted, quoted)
+    );
+    common::assert_ledger_balanced(app).await;
+    let run = reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
+}

@@ -1,6 +1,7 @@
 //! Executing accepted quotes whose legs run on chain: USDT on one chain becoming the merchant's
-//! USDC on another through a swap and the devnet bridge, an over-paid route, a swap that keeps
-//! reverting, racing workers, and a payment held for review.
+//! USDC on another through a swap and the devnet bridge, an over-paid route whose merchant
+//! gives the surplus back, a swap that keeps reverting, racing workers, and a payment held
+//! for review.
 
 mod common;
 mod routing_support;
@@ -126,6 +127,8 @@ async fn an_overpaid_route_pays_the_merchant_the_locked_amount_and_sends_the_sur
     let (app, chain, other) = (&setup.app, &setup.chain, &setup.other_chain);
     let merchant_before = usdc_balance(chain, MERCHANT).await;
     let payer = other.payers[0].address.to_string();
+    // The merchant's policy gives an over-payment's surplus back (`keep` routes all of it).
+    common::devnet::settings(app, json!({"overpaid": "refund_surplus"})).await;
     let paying = intent(app, "20.00").await;
     let (exec, _quote) = accept_usdt(&setup, &paying).await;
     let quoted = dec(&exec["pay_to"]["amount"]);
@@ -159,6 +162,13 @@ async fn an_overpaid_route_pays_the_merchant_the_locked_amount_and_sends_the_sur
         usdt_before - units(quoted)
     );
     wait_intent(app, &paying, "succeeded").await;
+    let id = paying["id"].as_str().unwrap();
+    let d = app.get_json(&format!("/v1/payment_intents/{id}")).await["payment_detail"].clone();
+    assert_eq!(
+        (&d["type"], &d["resolution"], dec(&d["refund"])),
+        (&json!("overpaid"), &json!("surplus_refunded"), surplus),
+        "{d}"
+    );
     let settled = dec(&done["legs"][2]["received"]);
     assert!(settled >= Decimal::new(2000, 2), "{done}");
     assert_eq!(
@@ -178,6 +188,8 @@ async fn a_swap_that_keeps_reverting_ends_failed_and_the_payers_usdt_goes_back()
     let (app, other) = (&setup.app, &setup.other_chain);
     let merchant_before = usdc_balance(&setup.chain, MERCHANT).await;
     let payer = other.payers[0].address.to_string();
+    // The surplus stays out of the route (with `keep` it would be swapped too).
+    common::devnet::settings(app, json!({"overpaid": "refund_surplus"})).await;
     let paying = intent(app, "30.00").await;
     let (exec, _quote) = accept_usdt(&setup, &paying).await;
     // After the lock, someone drains the pool's USDC side: the locked route's swap can no

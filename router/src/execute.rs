@@ -215,6 +215,20 @@ pub struct FundingPlan {
     backoffs: u32,
     pending_delay: u32,
     history: Vec<(LegOrder, LegOutcome)>,
+    /// What the plan started with at its source, where it differs from the quote's payer
+    /// amount ([`Funded`]); `None` for a plan of exactly the quoted amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    funded_input: Option<Decimal>,
+}
+
+/// A start from funds that differ from the quote's payer amount, which the merchant's payment
+/// policy (decided by the caller) still accepts: `input` of the source asset goes into the
+/// route (an over-payment the merchant keeps, an under-payment within its tolerance), and the
+/// merchant must receive at least `guaranteed` (the caller scales the locked amount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funded {
+    pub input: Decimal,
+    pub guaranteed: Decimal,
 }
 
 /// The gateway's entry point: only a screened, cleared quote can be executed.
@@ -228,6 +242,18 @@ pub fn execute(
     FundingPlan::new(&locked, graph, policy, now)
 }
 
+/// [`execute`] from funds that differ from the quote's payer amount (see [`Funded`]).
+pub fn execute_funded(
+    cleared: Cleared<LockedQuote>,
+    graph: &Graph,
+    policy: PlanPolicy,
+    now: u64,
+    funded: Funded,
+) -> Result<(FundingPlan, Next), GiveUpReason> {
+    let (locked, _decision) = cleared.into_parts();
+    FundingPlan::start(&locked, graph, policy, now, Some(funded))
+}
+
 impl FundingPlan {
     /// Starts executing `locked` at `now`: refused with `quote_expired` after its expiry.
     pub fn new(
@@ -236,13 +262,25 @@ impl FundingPlan {
         policy: PlanPolicy,
         now: u64,
     ) -> Result<(Self, Next), GiveUpReason> {
+        Self::start(locked, graph, policy, now, None)
+    }
+
+    /// [`FundingPlan::new`], from `funded` instead of the quoted amounts where given.
+    pub fn start(
+        locked: &LockedQuote,
+        graph: &Graph,
+        policy: PlanPolicy,
+        now: u64,
+        funded: Option<Funded>,
+    ) -> Result<(Self, Next), GiveUpReason> {
         let quote = locked.accept(now).map_err(|_| GiveUpReason::QuoteExpired)?;
         let route = quote.route().ok_or(GiveUpReason::NoRoute)?;
+        let guaranteed = funded.map_or(locked.guaranteed_amount(), |f| f.guaranteed);
         let mut plan = Self {
             target: route.target,
-            guaranteed: locked.guaranteed_amount(),
+            guaranteed,
             position: route.source,
-            held: route.input,
+            held: funded.map_or(route.input, |f| f.input),
             remaining: VecDeque::new(),
             state: State::Finished(Next::Done {
                 merchant_amount: Decimal::ZERO,
@@ -250,17 +288,22 @@ impl FundingPlan {
             exclusions: Exclusions::default(),
             replans: 0,
             policy,
-            topup_left: locked.guaranteed_amount() * Decimal::from(policy.max_topup_bps)
-                / Decimal::from(10_000),
+            topup_left: guaranteed * Decimal::from(policy.max_topup_bps) / Decimal::from(10_000),
             topped_up: Decimal::ZERO,
             pending_topup: Decimal::ZERO,
             backoffs: 0,
             pending_delay: 0,
             history: Vec::new(),
+            funded_input: funded.map(|f| f.input),
         };
         plan.adopt(route, graph);
         let next = plan.dispatch(graph);
         Ok((plan, next))
+    }
+
+    /// What the plan started with at its source when it was not the quote's payer amount.
+    pub fn funded_input(&self) -> Option<Decimal> {
+        self.funded_input
     }
 
     /// Every leg sent so far with its reported outcome, in order.

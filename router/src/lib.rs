@@ -44,8 +44,8 @@ pub mod search;
 pub use edge::{BookTrade, EdgeKind, EdgeRefusal, LegKind, Pool, Priced};
 pub use error::RouterError;
 pub use execute::{
-    execute, idempotency_key, FundingPlan, GiveUpReason, LegFailure, LegOrder, LegOutcome, Next,
-    PlanPolicy, ReturnFunds,
+    execute, execute_funded, idempotency_key, Funded, FundingPlan, GiveUpReason, LegFailure,
+    LegOrder, LegOutcome, Next, PlanPolicy, ReturnFunds,
 };
 pub use graph::{
     AssetInfo, AssetIx, Edge, EdgeIx, Graph, Location, NodeIx, NodeRef, Peg, Settlement, VenueId,

@@ -4,7 +4,7 @@
 mod support;
 
 use rialto_router::{
-    idempotency_key, lock, quote, FundingPlan, GiveUpReason, LegFailure, LegKind, LegOrder,
+    idempotency_key, lock, quote, Funded, FundingPlan, GiveUpReason, LegFailure, LegKind, LegOrder,
     LegOutcome, LockedQuote, Next, PlanPolicy, QuoteRequest, Source,
 };
 use support::{base, d, Market, NOW};
@@ -360,4 +360,44 @@ fn on_the_payers_own_exchange_account_slippage_is_never_topped_up() {
         }
         other => panic!("expected a give-up, got {other:?}"),
     }
+}
+
+#[test]
+fn a_plan_started_from_other_funds_routes_them_all_and_guarantees_the_scaled_amount() {
+    let mut m = market();
+    let lq = locked(&mut m, "1000");
+    let (quoted_plan, quoted_next) =
+        FundingPlan::new(&lq, &m.graph, PlanPolicy::default(), NOW).expect("start");
+    let quoted = order(&quoted_next);
+    assert_eq!(quoted_plan.funded_input(), None);
+    // 1 % less arrived, and the merchant accepts 990 for it.
+    let input = quoted.input * d("0.99");
+    let funded = Funded {
+        input,
+        guaranteed: d("990"),
+    };
+    let (mut plan, next) =
+        FundingPlan::start(&lq, &m.graph, PlanPolicy::default(), NOW, Some(funded)).expect("start");
+    let first = order(&next);
+    assert_eq!(plan.funded_input(), Some(input));
+    assert_eq!(first.input, input, "everything that arrived goes in");
+    assert_eq!(
+        first.min_output,
+        d("990"),
+        "the swap must deliver the scaled amount"
+    );
+    let prices = m.prices();
+    let ctx = m.ctx(&prices);
+    let last = order(&plan.on_outcome(
+        first.leg,
+        LegOutcome::Confirmed {
+            received: d("990.5"),
+        },
+        &ctx,
+    ));
+    assert_eq!((last.edge, last.input), (None, d("990.5")));
+    // A stored plan keeps where it started from.
+    let stored = serde_json::to_string(&plan).unwrap();
+    let back: FundingPlan = serde_json::from_str(&stored).unwrap();
+    assert_eq!(back.funded_input(), Some(input));
 }

@@ -270,7 +270,7 @@ pub async fn apply(
 const REOPEN_MS: i64 = 15 * 60 * 1000;
 
 /// Records the policy's decision on the intent (with its own event) when it is news.
-pub(super) async fn note(
+pub(crate) async fn note(
     state: &Engine,
     intent: &PaymentIntent,
     next: Option<PaymentIntent>,

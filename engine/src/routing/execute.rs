@@ -396,12 +396,18 @@ pub fn start_plan(
     state: &Engine,
     exec: &mut RouteExecution,
     intent: &PaymentIntent,
-    cleared: rialto_compliance::Cleared<LockedQuote>,
+    (cleared, funded): (
+        rialto_compliance::Cleared<LockedQuote>,
+        Option<rialto_router::Funded>,
+    ),
     graph: &Graph,
     now_ms: i64,
 ) -> Result<Vec<RouteLegRecord>, GiveUpReason> {
     let now = u64::try_from(now_ms / 1000).unwrap_or(0);
-    let (plan, next) = rialto_router::execute(cleared, graph, policy(), now)?;
+    let (plan, next) = match funded {
+        None => rialto_router::execute(cleared, graph, policy(), now)?,
+        Some(funded) => rialto_router::execute_funded(cleared, graph, policy(), now, funded)?,
+    };
     let Next::Execute(order) = next else {
         return Err(GiveUpReason::NoRoute);
     };

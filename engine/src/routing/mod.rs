@@ -19,6 +19,8 @@
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs (the
 //!   router's `FundingPlan` and each leg's `LegSpec` stored typed; steps fail with `ExecError`).
 //! - [`booking`]: the ledger postings of executions (funding, conversions, returns).
+//! - [`policy`]: the merchant's payment policy (tolerance, over-payment) on a wallet payer's
+//!   funding of a route: how the plan starts, and the intent's `payment_detail`.
 //!
 //! Quotes are persisted by the API (`gateway/src/api/routing.rs`) with their route and graph
 //! ([`StoredRoute`]), so any gateway instance, restarted or not, can lock and execute them.
@@ -29,6 +31,7 @@ pub mod fx;
 pub mod market;
 pub mod onchain;
 pub mod oracle;
+pub mod policy;
 pub mod start;
 
 use std::sync::Mutex;

@@ -7,7 +7,7 @@ use crate::webhooks::Sealer;
 use rialto_core::address::Address;
 use rialto_core::id::LegId;
 use rialto_core::intent::{PaymentEvent, PaymentIntent};
-use rialto_router::{Graph, Location, LockedQuote};
+use rialto_router::{Funded, Graph, Location, LockedQuote};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -361,7 +361,7 @@ pub async fn complete_start(
         None,
         screened_as.holder,
     );
-    let legs = screen_and_plan(state, &mut exec, intent, subject, locked, graph).await?;
+    let legs = screen_and_plan(state, &mut exec, intent, subject, (locked, None), graph).await?;
     if exec.status == ExecutionStatus::Starting {
         exec.status = ExecutionStatus::Failed;
     }
@@ -520,7 +520,7 @@ async fn screen_and_plan(
     exec: &mut RouteExecution,
     intent: &PaymentIntent,
     subject: FundsSubject,
-    locked: LockedQuote,
+    (locked, funded): (LockedQuote, Option<Funded>),
     graph: &Graph,
 ) -> Result<Vec<RouteLegRecord>, EngineError> {
     let now_ms = state.clock.now_ms();
@@ -538,7 +538,8 @@ async fn screen_and_plan(
             return Ok(Vec::new());
         }
     };
-    plan_cleared(state, exec, &screened, proof.map(|_| locked), graph, now_ms).await
+    let cleared = proof.map(|_| locked);
+    plan_cleared(state, exec, &screened, (cleared, funded), graph, now_ms).await
 }
 
 /// Resumes a start that died after the funds screening and before its plan was stored (the
@@ -550,7 +551,7 @@ async fn resume_plan(
     exec: &mut RouteExecution,
     intent: &PaymentIntent,
     subject: FundsSubject,
-    locked: LockedQuote,
+    (locked, funded): (LockedQuote, Option<Funded>),
     graph: &Graph,
 ) -> Result<Vec<RouteLegRecord>, EngineError> {
     let now_ms = state.clock.now_ms();
@@ -561,7 +562,8 @@ async fn resume_plan(
         exec.failure_message = Some("This payment cannot be processed.".into());
         return Ok(Vec::new());
     };
-    plan_cleared(state, exec, intent, proof.map(|_| locked), graph, now_ms).await
+    let cleared = proof.map(|_| locked);
+    plan_cleared(state, exec, intent, (cleared, funded), graph, now_ms).await
 }
 
 /// Starts the plan of a cleared payment: the intent moves to `converting` (or on to `settling`
@@ -570,14 +572,14 @@ async fn plan_cleared(
     state: &Engine,
     exec: &mut RouteExecution,
     screened: &PaymentIntent,
-    cleared: rialto_compliance::Cleared<LockedQuote>,
+    (cleared, funded): (rialto_compliance::Cleared<LockedQuote>, Option<Funded>),
     graph: &Graph,
     now_ms: i64,
 ) -> Result<Vec<RouteLegRecord>, EngineError> {
     execute::move_intent(state, screened, PaymentEvent::ConversionStarted, now_ms)
         .await
         .map_err(|e| EngineError::internal(&e))?;
-    match execute::start_plan(state, exec, screened, cleared, graph, now_ms) {
+    match execute::start_plan(state, exec, screened, (cleared, funded), graph, now_ms) {
         Ok(legs) => {
             if legs
                 .first()

@@ -305,12 +305,14 @@ pub(super) async fn advance(
     }
     let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph)
         .map_err(|e| format!("stored route: {e}"))?;
-    let quoted_payer_amount = stored.quote.payer_amount;
     let graph = stored.graph;
     let mut plan: FundingPlan = exec
         .plan
         .clone()
         .ok_or_else(|| format!("execution {} has no plan", exec.id))?;
+    // What the plan spends of the payer's funds: the quoted amount, or what the merchant's
+    // policy put in (all of an over-payment it keeps, an under-payment within its tolerance).
+    let quoted_payer_amount = plan.funded_input().unwrap_or(stored.quote.payer_amount);
     let leg_id: LegId = leg.id.parse().map_err(|_| format!("leg id {}", leg.id))?;
     let now = u64::try_from(now_ms).unwrap_or(0);
     // Health: a finished leg counts (an unknown one only once reconciled).

@@ -1,7 +1,9 @@
 //! Funding a wallet-sourced execution: the payer's signed report, verification on chain, the start, and returns of what cannot be used.
 
 use super::*;
+use crate::routing::policy::Verdict;
 use rialto_connectors::chain::{ChainError, ObservedTransfer};
+use rialto_core::intent::PaymentDetail;
 
 /// The text a payer signs to claim their funding transfer.
 pub fn funding_message(execution: &str, tx_hash: &str) -> String {
@@ -239,9 +241,9 @@ pub async fn start_funded(
     let stored: crate::routing::StoredRoute =
         serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
     let (quote, graph) = stored.into_parts();
-    let short = arrived < quote.payer_amount;
+    let (amounts, (short, funded, detail)) = judged(state, intent, &quote, arrived).await?;
     let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
-    let current = state
+    let mut current = state
         .store
         .get_intent_unscoped(&intent.id)
         .await?
@@ -251,11 +253,16 @@ pub async fn start_funded(
     let resumable = !late && interrupted_start(state, &current).await?;
     match (locked, short) {
         (Ok(locked), false) if (open && !late) || resumable => {
+            if open && detail.is_some() {
+                // Stored with the screening's move to `funds_received`.
+                current.payment_detail = detail;
+            }
             let subject = subject(&current, &chain, vec![payer.clone()], tx_hash, None);
+            let start = (locked, funded);
             legs = if open {
-                screen_and_plan(state, &mut exec, &current, subject, locked, &graph).await?
+                screen_and_plan(state, &mut exec, &current, subject, start, &graph).await?
             } else {
-                resume_plan(state, &mut exec, &current, subject, locked, &graph).await?
+                resume_plan(state, &mut exec, &current, subject, start, &graph).await?
             };
             if exec.failure_code.as_deref() == Some("compliance_blocked") {
                 // The funds are in Rialto's treasury, frozen with the case.
@@ -287,6 +294,9 @@ pub async fn start_funded(
             exec.failure_code = Some(code.into());
             exec.failure_message =
                 Some("The funds did not match an open quote; they are being sent back.".into());
+            if open {
+                note_returned(state, &current, (code, detail), &amounts, now_ms).await?;
+            }
             if current.status == rialto_core::intent::PaymentStatus::FundsReceived {
                 // Screened, then interrupted before the plan started: it ends here.
                 execute::move_intent(state, &current, PaymentEvent::ConversionStarted, now_ms)
@@ -318,6 +328,55 @@ pub async fn start_funded(
         }
         CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
     }
+}
+
+/// Whether the funding is short (all of it goes back), what the plan starts from, and the
+/// intent's `payment_detail`.
+type Judged = (bool, Option<Funded>, Option<PaymentDetail>);
+
+/// The merchant's payment policy on what arrived (`routing::policy`): whether it is short (all
+/// of it goes back), what the plan starts from, and the intent's `payment_detail`.
+async fn judged(
+    state: &Engine,
+    intent: &PaymentIntent,
+    quote: &rialto_router::Quote,
+    arrived: Decimal,
+) -> Result<(crate::routing::policy::Funding, Judged), EngineError> {
+    let amounts = crate::routing::policy::Funding {
+        quoted: quote.payer_amount,
+        arrived,
+        locked: quote.intent_amount,
+        settlement_decimals: intent.settlement.asset.decimals,
+    };
+    let settings =
+        crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
+    let verdict = match crate::routing::policy::judge(&settings, amounts) {
+        Verdict::Start { funded, detail } => (false, funded, detail),
+        Verdict::ReturnAll { detail } => (true, None, Some(detail)),
+    };
+    Ok((amounts, verdict))
+}
+
+/// Records on the open intent why its funding goes back: `underpaid` / `refunded` for a short
+/// one, `late` / `refunded` after the quote expired (nothing for an intent no longer open).
+async fn note_returned(
+    state: &Engine,
+    intent: &PaymentIntent,
+    (code, short): (&str, Option<PaymentDetail>),
+    amounts: &crate::routing::policy::Funding,
+    now_ms: i64,
+) -> Result<(), EngineError> {
+    let detail = match code {
+        "funding_short" => short,
+        "quote_expired" => Some(crate::routing::policy::late(amounts)),
+        _ => None,
+    };
+    if let Some(detail) = detail {
+        crate::chain::policy::note(state, intent, None, detail, now_ms)
+            .await
+            .map_err(|e| EngineError::internal(&e))?;
+    }
+    Ok(())
 }
 
 /// The leg sending what arrived back to the payer, if the payer screens clear; otherwise the
