@@ -345,6 +345,15 @@ pub async fn create(
                 ErrorCode::OracleUnavailable,
                 format!("Prices needed for this payment cannot be checked right now: {why}."),
             ),
+            // The bank mints the settlement token but Rialto's float there is short: said
+            // so, rather than a bare `no_route`.
+            QuoteRefusal::NoRoute(_) if snapshot.issuer_refusal.is_some() => ApiError::new(
+                ErrorCode::IssuerFloatInsufficient,
+                format!(
+                    "No route can pay this intent now: {}.",
+                    snapshot.issuer_refusal.as_deref().unwrap_or_default()
+                ),
+            ),
             QuoteRefusal::NoRoute(why) => ApiError::new(
                 ErrorCode::NoRoute,
                 format!("No route can pay this intent from that source: {why}."),
