@@ -156,7 +156,8 @@ pub async fn wire_sandbox_issuer(
             .to_string();
         let done = issuer
             .onboard(&OnboardingRequest {
-                reference: format!("treasury-onboarding-{caip2}-{wallet}"),
+                // The bank's references are at most 64 of `A-Za-z0-9_-.`: one per chain and wallet.
+                reference: format!("tr-{}-{wallet}", caip2.replace(':', ".")),
                 institution: "Rialto treasury (sandbox)".into(),
                 chain: chain.clone(),
                 wallet: wallet.clone(),
