@@ -215,7 +215,7 @@ async fn a_float_too_small_for_the_mint_refuses_the_quote_and_mints_nothing() {
         .await
         .unwrap();
     let body = expect_error(answer, 400, "issuer_float_insufficient").await;
-    let message = body["error"]["message"].as_str().unwrap();
+    let message = body["message"].as_str().unwrap();
     assert!(message.contains("10"), "{body}");
     let desk = app.state.engine.issuers[&false].clone();
     assert_eq!(desk.issuer.balance().await.unwrap().available, d("10"));

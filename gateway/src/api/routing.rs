@@ -341,18 +341,18 @@ pub async fn create(
         .routing
         .quotes(&snapshot, &readings, amount, now)
         .map_err(|refusal| match refusal {
-            QuoteRefusal::OracleUnavailable(why) => ApiError::new(
-                ErrorCode::OracleUnavailable,
-                format!("Prices needed for this payment cannot be checked right now: {why}."),
-            ),
             // The bank mints the settlement token but Rialto's float there is short: said
-            // so, rather than a bare `no_route`.
-            QuoteRefusal::NoRoute(_) if snapshot.issuer_refusal.is_some() => ApiError::new(
+            // so, rather than a bare `no_route` (or a missing feed nothing else needed).
+            _ if snapshot.issuer_refusal.is_some() => ApiError::new(
                 ErrorCode::IssuerFloatInsufficient,
                 format!(
                     "No route can pay this intent now: {}.",
                     snapshot.issuer_refusal.as_deref().unwrap_or_default()
                 ),
+            ),
+            QuoteRefusal::OracleUnavailable(why) => ApiError::new(
+                ErrorCode::OracleUnavailable,
+                format!("Prices needed for this payment cannot be checked right now: {why}."),
             ),
             QuoteRefusal::NoRoute(why) => ApiError::new(
                 ErrorCode::NoRoute,
