@@ -94,7 +94,8 @@ pub struct PriceSourceObject {
 pub struct QuoteLegObject {
     /// `leg_…`: exchange order and withdrawal references derive from it.
     pub id: String,
-    /// `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`.
+    /// `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`, `issuer_mint` (an
+    /// issuing bank mints the deposit token from Rialto's USD float there).
     pub kind: String,
     /// The exchange account, DEX or bridge that executes it.
     pub venue: String,
