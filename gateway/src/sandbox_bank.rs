@@ -141,16 +141,16 @@ pub const SANDBOX_BANK_VENUE: &str = "sandbox-bank";
 /// whose onboarding the bank does not complete stops start-up: routes must never mint to a
 /// wallet the token refuses.
 pub async fn wire_sandbox_issuer(
-    state: crate::api::AppState,
+    engine: rialto_engine::Engine,
     client: IssuerHttpConfig,
     chains: &[ChainId],
-) -> anyhow::Result<crate::api::AppState> {
+) -> anyhow::Result<rialto_engine::Engine> {
     use rialto_connectors::issuer::{Issuer, OnboardingRequest, RequestStatus};
     let issuer = Arc::new(metered_issuer(client, SANDBOX_BANK_VENUE)?);
     let mut treasury = std::collections::BTreeMap::new();
     for chain in chains {
         let caip2 = chain.to_string();
-        let wallet = rialto_engine::routing::onchain::hot_wallet(&state.engine, false, &caip2)
+        let wallet = rialto_engine::routing::onchain::hot_wallet(&engine, false, &caip2)
             .map_err(|e| anyhow::anyhow!("the treasury on {caip2}: {e}"))?
             .address
             .to_string();
@@ -178,21 +178,36 @@ pub async fn wire_sandbox_issuer(
         asset: DEVNET_DEPOSIT_TOKEN.into(),
         treasury,
     };
-    let mut state = state;
-    state.engine = state.engine.with_issuer(false, desk);
-    Ok(state)
+    Ok(engine.with_issuer(false, desk))
+}
+
+/// [`wire_sandbox_issuer`] for the bank `rialto serve` started, if it did; keep the returned
+/// bank alive.
+pub async fn wire_started(
+    engine: rialto_engine::Engine,
+    bank: Option<(SandboxBank, IssuerHttpConfig)>,
+) -> anyhow::Result<(rialto_engine::Engine, Option<SandboxBank>)> {
+    let Some((bank, client)) = bank else {
+        return Ok((engine, None));
+    };
+    let chains = bank_chains(&engine);
+    let engine = wire_sandbox_issuer(engine, client, &chains).await?;
+    Ok((engine, Some(bank)))
 }
 
 /// The chains the sandbox bank mints on (the served sandbox chains that carry its token).
-pub fn bank_chains(state: &crate::api::AppState) -> Vec<ChainId> {
-    state
-        .engine
+pub fn bank_chains(engine: &rialto_engine::Engine) -> Vec<ChainId> {
+    engine
         .chains
         .iter()
         .filter(|c| !c.livemode)
         .filter(|c| {
-            rialto_engine::routing::onchain::token_in(&state.registry, &c.caip2, DEVNET_DEPOSIT_TOKEN)
-                .is_ok()
+            rialto_engine::routing::onchain::token_in(
+                &engine.registry,
+                &c.caip2,
+                DEVNET_DEPOSIT_TOKEN,
+            )
+            .is_ok()
         })
         .filter_map(|c| c.caip2.parse().ok())
         .collect()

@@ -192,15 +192,10 @@ pub async fn serve(
         compliance,
     )
     .with_chains(chains);
-    let state = with_venues(state, &sandbox_exchange, live_venues);
-    let (state, _sandbox_bank) = match sandbox_bank {
-        Some((bank, client)) => {
-            let chains = crate::sandbox_bank::bank_chains(&state);
-            let state = crate::sandbox_bank::wire_sandbox_issuer(state, client, &chains).await?;
-            (state, Some(bank))
-        }
-        None => (state, None),
-    };
+    let mut state = with_venues(state, &sandbox_exchange, live_venues);
+    let (engine, _sandbox_bank) =
+        crate::sandbox_bank::wire_started(state.engine.clone(), sandbox_bank).await?;
+    state.engine = engine;
     let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
         state.engine.clone(),
         stop_rx.clone(),

@@ -36,17 +36,12 @@ fn d(text: &str) -> Decimal {
 /// A devnet gateway with the sandbox bank on, its treasury's account opened with `usd`.
 async fn with_bank(usd: u64) -> DevnetApp {
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
-    let setup = devnet::start_configured(
-        1,
-        Some(clock.clone() as Arc<dyn Clock>),
-        None,
-        None,
-        |c| {
+    let setup =
+        devnet::start_configured(1, Some(clock.clone() as Arc<dyn Clock>), None, None, |c| {
             c.sandbox.bank = true;
             c.sandbox.bank_usd = usd;
-        },
-    )
-    .await;
+        })
+        .await;
     devnet::past_the_deploy(&setup, &clock).await;
     setup
 }
@@ -93,7 +88,12 @@ async fn jpmd_intent(setup: &DevnetApp, merchant: &str) -> Value {
 }
 
 /// Sum per (account, asset) over every posting, and the posting kinds.
-async fn books(setup: &DevnetApp) -> (std::collections::BTreeMap<(String, String), Decimal>, Vec<String>) {
+async fn books(
+    setup: &DevnetApp,
+) -> (
+    std::collections::BTreeMap<(String, String), Decimal>,
+    Vec<String>,
+) {
     let mut sums = std::collections::BTreeMap::new();
     let mut kinds = Vec::new();
     for posting in setup.app.store.all_postings().await.unwrap() {
@@ -149,21 +149,42 @@ async fn a_usdc_payer_pays_a_jpmd_dev_merchant_through_the_issuers_mint_from_ria
     // The mint's leg: the bank's transaction, exactly the amount, to the treasury.
     let mint = &done["legs"][0];
     assert_eq!(dec(&mint["received"]), d("25.00"), "{done}");
-    assert!(mint["tx_hash"].as_str().is_some_and(|h| h.starts_with("0x")), "{done}");
+    assert!(
+        mint["tx_hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("0x")),
+        "{done}"
+    );
     // The merchant holds exactly the amount on chain; the treasury passed on all it minted.
-    assert_eq!(token_units(base, &merchant).await, U256::from(25_000_000u64));
+    assert_eq!(
+        token_units(base, &merchant).await,
+        U256::from(25_000_000u64)
+    );
     let hot = base.gateway_hot_wallet.address.to_string();
     assert_eq!(token_units(base, &hot).await, U256::ZERO);
     // The bank debited the float exactly the amount and its fee.
     let desk = app.state.engine.issuers[&false].clone();
     let float = desk.issuer.balance().await.unwrap().available;
     assert_eq!(float, d("1000000") - d("25.02"));
-    let request = desk.issuer.request(mint["id"].as_str().unwrap()).await.unwrap();
-    assert_eq!((request.status, request.fee), (RequestStatus::Completed, d("0.02")));
+    let request = desk
+        .issuer
+        .request(mint["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (request.status, request.fee),
+        (RequestStatus::Completed, d("0.02"))
+    );
     // The books: the fee booked, the float's USD out, the payer's USDC now the treasury's,
     // nothing left on the route.
     let (sums, kinds) = books(&setup).await;
-    for kind in ["route_funding", "issuer_mint", "issuer_fee", "payment", "settlement"] {
+    for kind in [
+        "route_funding",
+        "issuer_mint",
+        "issuer_fee",
+        "payment",
+        "settlement",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
     let sum = |account: &Account, asset: &str| {
@@ -178,7 +199,10 @@ async fn a_usdc_payer_pays_a_jpmd_dev_merchant_through_the_issuers_mint_from_ria
         .filter(|((account, _), _)| account == "rialto:treasury")
         .collect();
     assert_eq!(treasury.len(), 1, "{treasury:?}");
-    assert!(treasury[0].0 .1.contains("erc20"), "USDC on devnet-base: {treasury:?}");
+    assert!(
+        treasury[0].0 .1.contains("erc20"),
+        "USDC on devnet-base: {treasury:?}"
+    );
     assert_eq!(*treasury[0].1, d("25.02"));
     let routing: Vec<_> = sums
         .iter()
@@ -190,13 +214,17 @@ async fn a_usdc_payer_pays_a_jpmd_dev_merchant_through_the_issuers_mint_from_ria
     // transfer, each explained; the mint by its `issuer_mint` posting.
     let run = reconcile(app).await;
     assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
-    assert_eq!(run["counts"]["observed"], run["counts"]["matched"], "{run:#}");
+    assert_eq!(
+        run["counts"]["observed"], run["counts"]["matched"],
+        "{run:#}"
+    );
     assert!(run["counts"]["matched"].as_u64().unwrap() >= 3, "{run:#}");
     // The fees report lists the bank's fee under the leg (the bank's request reference).
     let report: Value = app.get_json("/v1/reports/fees").await;
     let rows = report["data"].as_array().unwrap();
     assert!(
-        rows.iter().any(|r| r["type"] == "issuer_fee" && r["reference"] == mint["id"]),
+        rows.iter()
+            .any(|r| r["type"] == "issuer_fee" && r["reference"] == mint["id"]),
         "{report:#}"
     );
 }

@@ -124,8 +124,8 @@ impl IssuerFees {
         if self.rate >= Decimal::ONE {
             return Err(EdgeRefusal::InsufficientLiquidity);
         }
-        let mut burned = round_up((output + self.fixed) / (Decimal::ONE - self.rate), CENT_DP)
-            .max(self.minimum);
+        let mut burned =
+            round_up((output + self.fixed) / (Decimal::ONE - self.rate), CENT_DP).max(self.minimum);
         while burned - self.fee(burned) < output {
             burned += CENT;
         }
@@ -459,7 +459,10 @@ mod issuer_tests {
         let mint = EdgeKind::IssuerMint(sandbox());
         // 25.00 × 0.0005 = 0.0125 → 0.02.
         let needed = mint.inverse(d("25.00"), 6).unwrap();
-        assert_eq!((needed.input, needed.output, needed.fee), (d("25.02"), d("25.00"), d("0.02")));
+        assert_eq!(
+            (needed.input, needed.output, needed.fee),
+            (d("25.02"), d("25.00"), d("0.02"))
+        );
         let minted = mint.forward(d("25.02"), 6).unwrap();
         assert_eq!((minted.output, minted.fee), (d("25.00"), d("0.02")));
         // A cent short of the fee mints a cent less, never more than the USD covers.
@@ -482,7 +485,10 @@ mod issuer_tests {
         assert_eq!((credited.output, credited.fee), (d("999.25"), d("0.75")));
         let burn = redeem.inverse(d("999.25"), 6).unwrap();
         assert_eq!(burn.input, d("1000.00"));
-        assert_eq!(redeem.forward(d("10.001"), 2), Err(EdgeRefusal::BelowMinimum));
+        assert_eq!(
+            redeem.forward(d("10.001"), 2),
+            Err(EdgeRefusal::BelowMinimum)
+        );
     }
 
     #[test]

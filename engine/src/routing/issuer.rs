@@ -77,8 +77,8 @@ pub async fn add_mint_edge(
         return Ok(None);
     };
     let chain = intent.settlement.asset.id.chain().clone();
-    let code = rialto_connectors::exchange::AssetCode::new(FLOAT_FUNDING)
-        .ok_or("funding asset code")?;
+    let code =
+        rialto_connectors::exchange::AssetCode::new(FLOAT_FUNDING).ok_or("funding asset code")?;
     let source = graph
         .asset_by_code(&code)
         .and_then(|usdc| graph.find_node(usdc, &Location::Chain(chain.clone())))
@@ -274,7 +274,11 @@ async fn on_chain(state: &Engine, livemode: bool, mint: &MintLeg, tx: &str) -> M
     ) else {
         return MintProgress::Unknown(format!("treasury wallet {}", mint.wallet));
     };
-    match chain.node.observe_transfer(tx.trim(), &token, &wallet).await {
+    match chain
+        .node
+        .observe_transfer(tx.trim(), &token, &wallet)
+        .await
+    {
         Ok(t) if t.confirmations >= chain.confirmations => {
             let from_zero = t.senders.iter().all(|s| is_zero(&s.from.to_string()));
             match onchain::from_units(t.amount_units, decimals) {

@@ -204,16 +204,13 @@ pub async fn spawn_app_wired(
         }
         (None, _) => (state, None),
     };
-    let (state, sandbox_bank) = match bank {
-        Some((bank, client)) => {
-            let chains = rialto_gateway::sandbox_bank::bank_chains(&state);
-            let state = rialto_gateway::sandbox_bank::wire_sandbox_issuer(state, client, &chains)
-                .await
-                .expect("treasury onboarded at the sandbox bank");
-            (state, Some(Arc::new(bank)))
-        }
-        None => (state, None),
-    };
+    let mut state = state;
+    let (engine, sandbox_bank) =
+        rialto_gateway::sandbox_bank::wire_started(state.engine.clone(), bank)
+            .await
+            .expect("treasury onboarded at the sandbox bank");
+    state.engine = engine;
+    let sandbox_bank = sandbox_bank.map(Arc::new);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
