@@ -212,13 +212,7 @@ async fn a_usdc_payer_pays_a_jpmd_dev_merchant_through_the_issuers_mint_from_ria
     assert_ledger_balanced(app).await;
     // Reconciliation: the payer's USDC in, the mint (from the zero address) and the merchant's
     // transfer, each explained; the mint by its `issuer_mint` posting.
-    let run = reconcile(app).await;
-    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
-    assert_eq!(
-        run["counts"]["observed"], run["counts"]["matched"],
-        "{run:#}"
-    );
-    assert!(run["counts"]["matched"].as_u64().unwrap() >= 3, "{run:#}");
+    assert_reconciled(app, 3).await;
     // The fees report lists the bank's fee under the leg (the bank's request reference).
     let report: Value = app.get_json("/v1/reports/fees").await;
     let rows = report["data"].as_array().unwrap();
