@@ -5,7 +5,8 @@
 //! which [`Account`] writes and parses: `payers`, `merchant:{id}:balance`,
 //! `merchant:{id}:settled`, `merchant:{id}:refunds_pending`, `merchant:{id}:payouts_pending`,
 //! `rialto:network_fees`, `rialto:gas_wallet`, `rialto:write_offs`, `rialto:routing`,
-//! `venue:{venue}`, `fees:venue:{venue}` and `route_venue:{venue}`.
+//! `venue:{venue}`, `fees:venue:{venue}`, `route_venue:{venue}`, `rialto:treasury`,
+//! `issuer_float:{issuer}` and `fees:issuer:{issuer}`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,6 +49,14 @@ pub enum Account {
     VenueFees(String),
     /// The other side of a route's swap or bridge on `venue` (a DEX, a bridge).
     RouteVenue(String),
+    /// Rialto's own stablecoins at its addresses, outside any route: a routed payer's USDC
+    /// once an issuer minted the merchant's deposit token against Rialto's USD float.
+    Treasury,
+    /// Rialto's USD account at an issuing bank (its float; negative = spent since the books
+    /// began), in the ledger asset `usd`.
+    IssuerFloat(String),
+    /// What an issuing bank charged for mints and redemptions, in `usd`.
+    IssuerFees(String),
 }
 
 /// Not an account name.
@@ -72,6 +81,9 @@ impl fmt::Display for Account {
             Account::Venue(v) => write!(f, "venue:{v}"),
             Account::VenueFees(v) => write!(f, "fees:venue:{v}"),
             Account::RouteVenue(v) => write!(f, "route_venue:{v}"),
+            Account::Treasury => f.write_str("rialto:treasury"),
+            Account::IssuerFloat(v) => write!(f, "issuer_float:{v}"),
+            Account::IssuerFees(v) => write!(f, "fees:issuer:{v}"),
         }
     }
 }
@@ -93,9 +105,14 @@ impl FromStr for Account {
             "rialto:write_offs" => Account::WriteOffs,
             "rialto:routing" => Account::Routing,
             "rialto:fx_revenue" => Account::FxRevenue,
+            "rialto:treasury" => Account::Treasury,
             _ => {
                 if let Some(v) = named("fees:venue:") {
                     Account::VenueFees(v)
+                } else if let Some(v) = named("fees:issuer:") {
+                    Account::IssuerFees(v)
+                } else if let Some(v) = named("issuer_float:") {
+                    Account::IssuerFloat(v)
                 } else if let Some(v) = named("route_venue:") {
                     Account::RouteVenue(v)
                 } else if let Some(v) = named("venue:") {
@@ -231,6 +248,9 @@ mod tests {
             Account::Venue("kraken".into()),
             Account::VenueFees("kraken".into()),
             Account::RouteVenue("uniswap-v2:eip155:31337".into()),
+            Account::Treasury,
+            Account::IssuerFloat("sandbox-bank".into()),
+            Account::IssuerFees("sandbox-bank".into()),
         ];
         for account in all {
             let name = account.to_string();

@@ -76,6 +76,9 @@ pub struct SandboxConfig {
     /// Start the sandbox issuing bank (`docs/issuer-api.md`) beside the sandbox exchange when
     /// the devnet has EVM chains.
     pub bank: bool,
+    /// Whole sandbox USD the treasury's account at the sandbox bank opens with: the float
+    /// issuer mints of routed payments are paid from.
+    pub bank_usd: u64,
     /// Seconds a CCIP message may take from its `ccipSend` to its execution on the destination
     /// before the route leg is `unknown` (never sent again; an operator reconciles it).
     pub ccip_delivery_secs: u64,
@@ -155,6 +158,7 @@ impl Default for SandboxConfig {
                 ..ReplacementConfig::default()
             },
             bank: true,
+            bank_usd: 1_000_000,
             ccip_delivery_secs: 600,
             don_stand_in: true,
             batch_relay: BatchRelayConfig::default(),

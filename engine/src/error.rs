@@ -111,6 +111,9 @@ pub enum ErrorCode {
     ExchangeUnavailable,
     ExchangePaymentInProgress,
     NoRoute,
+    /// The issuing bank's USD float (Rialto's treasury account there) cannot cover the mint a
+    /// route to a deposit token needs, with its fee: no route is offered, never a partial mint.
+    IssuerFloatInsufficient,
     QuoteExpired,
     QuoteAlreadyAccepted,
     RouteExecutionUnexpectedState,
@@ -226,6 +229,7 @@ impl ErrorCode {
             ErrorCode::ExchangeUnavailable => "exchange_unavailable",
             ErrorCode::ExchangePaymentInProgress => "exchange_payment_in_progress",
             ErrorCode::NoRoute => "no_route",
+            ErrorCode::IssuerFloatInsufficient => "issuer_float_insufficient",
             ErrorCode::QuoteExpired => "quote_expired",
             ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
             ErrorCode::SettlementAddressNotAllowlisted => "settlement_address_not_allowlisted",

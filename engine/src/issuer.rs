@@ -76,3 +76,35 @@ impl<I: Issuer> Issuer for MeteredIssuer<I> {
         self.count("quote", result)
     }
 }
+
+/// An issuing bank Rialto's treasury holds a USD account at, as routes use it: the bank (any
+/// [`Issuer`], metered), its name (the route venue, `sandbox-bank`), the deposit token it
+/// issues (`JPMD-DEV`) and the chains where it mints, each with the treasury's allow-listed
+/// wallet (the chain's hot wallet, onboarded at start-up). Mints go to that wallet; the
+/// route's settlement transfer then pays the merchant, as on every route.
+#[derive(Clone)]
+pub struct IssuerDesk {
+    pub name: String,
+    pub issuer: std::sync::Arc<dyn Issuer>,
+    /// The token's symbol, upper case.
+    pub asset: String,
+    /// CAIP-2 → the treasury's allow-listed wallet there.
+    pub treasury: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for IssuerDesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerDesk")
+            .field("name", &self.name)
+            .field("asset", &self.asset)
+            .field("treasury", &self.treasury)
+            .finish()
+    }
+}
+
+impl IssuerDesk {
+    /// Whether this desk mints `symbol` on `caip2`.
+    pub fn mints(&self, symbol: &str, caip2: &str) -> bool {
+        self.asset.eq_ignore_ascii_case(symbol) && self.treasury.contains_key(caip2)
+    }
+}

@@ -43,7 +43,8 @@
 //! - [`reserves`]: Proof of Reserve as a guard: the reserves worker, the per-asset halt the
 //!   request paths and settlement check, and the secure-mint `MintGuard` over chain reads
 //!   (`reserves::mint::PorMintGuard`; `docs/proof-of-reserve.md`).
-//! - [`issuer`]: `MeteredIssuer`, an issuing bank with its failures counted.
+//! - [`issuer`]: `MeteredIssuer`, an issuing bank with its failures counted; `IssuerDesk`, the
+//!   mode's bank as routes mint at it (`routing::issuer`).
 //! - [`refund_funding`]: refunds the merchant's balance cannot cover (`requires_funding`),
 //!   funded from its settlement address (a proven transfer or a relayed EIP-3009
 //!   authorization) or from its prepaid refund reserve.

@@ -34,6 +34,8 @@ pub struct Engine {
     pub reference_cursors: Arc<crate::chain::reference::ReferenceCursors>,
     /// Proof of Reserve: the feeds the reserves worker reads and the per-asset halts.
     pub reserves: Arc<crate::reserves::Reserves>,
+    /// Issuing banks routes mint deposit tokens at, per mode (`true` = live).
+    pub issuers: Arc<BTreeMap<bool, crate::issuer::IssuerDesk>>,
 }
 
 impl Engine {
@@ -57,7 +59,16 @@ impl Engine {
             routing: Arc::new(Routing::new()),
             reference_cursors: Arc::default(),
             reserves: Arc::default(),
+            issuers: Arc::default(),
         }
+    }
+
+    /// The issuing bank routes of `livemode` mint at (see [`crate::issuer::IssuerDesk`]).
+    pub fn with_issuer(mut self, livemode: bool, desk: crate::issuer::IssuerDesk) -> Self {
+        let mut all = (*self.issuers).clone();
+        all.insert(livemode, desk);
+        self.issuers = Arc::new(all);
+        self
     }
 
     /// The exchange venues of one mode.

@@ -45,7 +45,9 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::RouteExecutionUnexpectedState => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::ExchangePaymentInProgress => (StatusCode::CONFLICT, T::InvalidRequestError),
-        C::NoRoute | C::QuoteExpired => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
+        C::NoRoute | C::QuoteExpired | C::IssuerFloatInsufficient => {
+            (StatusCode::BAD_REQUEST, T::InvalidRequestError)
+        }
         C::ComplianceListsUnavailable
         | C::ComplianceListsStale
         | C::ChainUnavailable

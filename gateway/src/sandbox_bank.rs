@@ -34,6 +34,15 @@ pub async fn start_sandbox_bank(
     sink: Arc<dyn DepositTokenSink>,
     chains: Vec<ChainId>,
 ) -> std::io::Result<(SandboxBank, IssuerHttpConfig)> {
+    start_sandbox_bank_with(sink, chains, Decimal::new(1_000_000, 0)).await
+}
+
+/// [`start_sandbox_bank`] with the treasury's account opened with `usd` (`[sandbox] bank_usd`).
+pub async fn start_sandbox_bank_with(
+    sink: Arc<dyn DepositTokenSink>,
+    chains: Vec<ChainId>,
+    usd: Decimal,
+) -> std::io::Result<(SandboxBank, IssuerHttpConfig)> {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let secret = SecretString::from(hex::encode(secret));
@@ -41,7 +50,7 @@ pub async fn start_sandbox_bank(
     config.accounts = vec![SandboxBankAccount {
         key: TREASURY_KEY.into(),
         secret: secret.clone(),
-        usd: Decimal::new(1_000_000, 0),
+        usd,
     }];
     let fee = FeeSchedule {
         fixed: Decimal::ZERO,
@@ -70,15 +79,24 @@ pub async fn sandbox_bank(
     let path = std::path::Path::new(&config.sandbox.devnet_manifest);
     let manifest = rialto_evm::DevnetManifest::read(path)
         .with_context(|| format!("sandbox.devnet_manifest {}", config.sandbox.devnet_manifest))?;
-    sandbox_bank_for(true, &manifest).await
+    let usd = Decimal::from(config.sandbox.bank_usd);
+    sandbox_bank_with(true, &manifest, usd).await
 }
 
-/// The bank for the devnet manifest's EVM chains, when `enabled`.
 /// The bank for the devnet manifest's chains that carry [`DEVNET_DEPOSIT_TOKEN`], when
 /// `enabled`, minting and onboarding on those chains' contracts.
 pub async fn sandbox_bank_for(
     enabled: bool,
     manifest: &rialto_evm::DevnetManifest,
+) -> anyhow::Result<Option<(SandboxBank, IssuerHttpConfig)>> {
+    sandbox_bank_with(enabled, manifest, Decimal::new(1_000_000, 0)).await
+}
+
+/// [`sandbox_bank_for`] with the treasury's account opened with `usd`.
+pub async fn sandbox_bank_with(
+    enabled: bool,
+    manifest: &rialto_evm::DevnetManifest,
+    usd: Decimal,
 ) -> anyhow::Result<Option<(SandboxBank, IssuerHttpConfig)>> {
     if !enabled {
         return Ok(None);
@@ -105,13 +123,94 @@ pub async fn sandbox_bank_for(
              `rialto devnet` (or set sandbox.bank = false)"
         );
     };
-    let started = start_sandbox_bank(Arc::new(sink), chains).await?;
+    let started = start_sandbox_bank_with(Arc::new(sink), chains, usd).await?;
     tracing::info!(
         url = %started.0.base_url(),
         "sandbox issuing bank (a stand-in, not a bank) ready; it mints {DEVNET_DEPOSIT_TOKEN} \
          on the devnet chains with the devnet issuing bank's key"
     );
     Ok(Some(started))
+}
+
+/// The name routes, legs and the ledger know the sandbox bank by (`route_venue:sandbox-bank`,
+/// `issuer_float:sandbox-bank`, `fees:issuer:sandbox-bank`).
+pub const SANDBOX_BANK_VENUE: &str = "sandbox-bank";
+
+/// Onboards Rialto's treasury at the bank (each of `chains`' hot wallet, allow-listed on the
+/// token by the bank) and hands the bank to the engine's routes for sandbox mode. A chain
+/// whose onboarding the bank does not complete stops start-up: routes must never mint to a
+/// wallet the token refuses.
+pub async fn wire_sandbox_issuer(
+    engine: rialto_engine::Engine,
+    client: IssuerHttpConfig,
+    chains: &[ChainId],
+) -> anyhow::Result<rialto_engine::Engine> {
+    use rialto_connectors::issuer::{Issuer, OnboardingRequest, RequestStatus};
+    let issuer = Arc::new(metered_issuer(client, SANDBOX_BANK_VENUE)?);
+    let mut treasury = std::collections::BTreeMap::new();
+    for chain in chains {
+        let caip2 = chain.to_string();
+        let wallet = rialto_engine::routing::onchain::hot_wallet(&engine, false, &caip2)
+            .map_err(|e| anyhow::anyhow!("the treasury on {caip2}: {e}"))?
+            .address
+            .to_string();
+        let done = issuer
+            .onboard(&OnboardingRequest {
+                // The bank's references are at most 64 of `A-Za-z0-9_-.`: one per chain and wallet.
+                reference: format!("tr-{}-{wallet}", caip2.replace(':', ".")),
+                institution: "Rialto treasury (sandbox)".into(),
+                chain: chain.clone(),
+                wallet: wallet.clone(),
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("onboarding the treasury on {caip2}: {e}"))?;
+        if done.status != RequestStatus::Completed {
+            anyhow::bail!("the sandbox bank did not onboard the treasury on {caip2}: {done:?}");
+        }
+        treasury.insert(caip2, wallet);
+    }
+    let balance = issuer.balance().await?;
+    tracing::info!(float = %balance.available, ?treasury, "treasury onboarded at the sandbox \
+        issuing bank (a stand-in); routes mint {DEVNET_DEPOSIT_TOKEN} from its USD float");
+    let desk = rialto_engine::issuer::IssuerDesk {
+        name: SANDBOX_BANK_VENUE.into(),
+        issuer,
+        asset: DEVNET_DEPOSIT_TOKEN.into(),
+        treasury,
+    };
+    Ok(engine.with_issuer(false, desk))
+}
+
+/// [`wire_sandbox_issuer`] for the bank `rialto serve` started, if it did; keep the returned
+/// bank alive.
+pub async fn wire_started(
+    engine: rialto_engine::Engine,
+    bank: Option<(SandboxBank, IssuerHttpConfig)>,
+) -> anyhow::Result<(rialto_engine::Engine, Option<SandboxBank>)> {
+    let Some((bank, client)) = bank else {
+        return Ok((engine, None));
+    };
+    let chains = bank_chains(&engine);
+    let engine = wire_sandbox_issuer(engine, client, &chains).await?;
+    Ok((engine, Some(bank)))
+}
+
+/// The chains the sandbox bank mints on (the served sandbox chains that carry its token).
+pub fn bank_chains(engine: &rialto_engine::Engine) -> Vec<ChainId> {
+    engine
+        .chains
+        .iter()
+        .filter(|c| !c.livemode)
+        .filter(|c| {
+            rialto_engine::routing::onchain::token_in(
+                &engine.registry,
+                &c.caip2,
+                DEVNET_DEPOSIT_TOKEN,
+            )
+            .is_ok()
+        })
+        .filter_map(|c| c.caip2.parse().ok())
+        .collect()
 }
 
 /// The one way the gateway builds an issuer client: wrapped in `MeteredIssuer`, so every

@@ -174,10 +174,9 @@ pub async fn serve(
     crate::tls::trust_rpc_endpoints(config.live.chains.iter().flat_map(|c| &c.rpc_urls), &tls);
     let chains = sandbox_chains(&config, &registry, clock.clone())?;
     let sandbox_exchange = sandbox_exchange(&config).await?;
-    // Beside the exchange, minting and onboarding on the devnet's JPMD-DEV contract; nothing in
-    // the gateway calls it yet (the router's issuer edges are to come), but its base URL is
-    // logged for the demo and for clients pointed at it by hand.
-    let _sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
+    // Beside the exchange, minting and onboarding on the devnet's JPMD-DEV contract: the
+    // treasury is onboarded below and routes into JPMD-DEV mint from its USD float there.
+    let sandbox_bank = crate::sandbox_bank::sandbox_bank(&config).await?;
     let don = don_stand_in(&config).await?;
     // `[[live.venues]]`: the real clients at the configured URLs, through the one TLS
     // configuration; a missing credential stops start-up naming its setting.
@@ -193,7 +192,10 @@ pub async fn serve(
         compliance,
     )
     .with_chains(chains);
-    let state = with_venues(state, &sandbox_exchange, live_venues);
+    let mut state = with_venues(state, &sandbox_exchange, live_venues);
+    let (engine, _sandbox_bank) =
+        crate::sandbox_bank::wire_started(state.engine.clone(), sandbox_bank).await?;
+    state.engine = engine;
     let chain_worker = tokio::spawn(crate::chain::worker::run_chain_worker(
         state.engine.clone(),
         stop_rx.clone(),

@@ -54,6 +54,84 @@ pub enum EdgeKind {
     /// On-chain transfer from Rialto's address to an exchange deposit address on that chain:
     /// the amount arrives whole, Rialto pays `gas_usd`.
     Transfer { gas_usd: Decimal },
+    /// An issuing bank mints its USD deposit token (JPMD-DEV on the devnet) on the chain where
+    /// Rialto holds the input stablecoin, paid from Rialto's USD float at the bank: the token
+    /// arrives one for one with the USD, less the bank's fee (see [`IssuerFees`]). Valued at
+    /// par, not at an oracle price: the bank's own 1:1 is the rate.
+    IssuerMint(IssuerFees),
+    /// The reverse: the token is burned and the bank credits Rialto's USD float there (the
+    /// `to` node is the bank, a venue), less its fee.
+    IssuerRedeem(IssuerFees),
+}
+
+/// An issuing bank's fee and minimum for a mint or a redemption: `fixed + amount × rate`, the
+/// rate's part rounded up to the cent, on the token amount; amounts are whole cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerFees {
+    pub fixed: Decimal,
+    pub rate: Decimal,
+    pub minimum: Decimal,
+}
+
+/// Issuers' amounts are whole cents.
+const CENT_DP: u32 = 2;
+const CENT: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+
+impl IssuerFees {
+    /// The bank's fee on `amount` tokens.
+    pub fn fee(&self, amount: Decimal) -> Decimal {
+        self.fixed + round_up(amount * self.rate, CENT_DP)
+    }
+
+    /// Mint: the whole-cent tokens the USD `input` pays for with the fee, and what is spent.
+    fn mint_forward(&self, input: Decimal, out_dp: u32) -> Result<Priced, EdgeRefusal> {
+        if self.rate <= -Decimal::ONE {
+            return Err(EdgeRefusal::BelowMinimum);
+        }
+        let mut minted = round_down((input - self.fixed) / (Decimal::ONE + self.rate), CENT_DP);
+        // The rate's rounding can put one cent too many: step down until it fits.
+        while minted > Decimal::ZERO && minted + self.fee(minted) > input {
+            minted -= CENT;
+        }
+        let minted = round_down(minted, out_dp);
+        if minted <= Decimal::ZERO || minted < self.minimum {
+            return Err(EdgeRefusal::BelowMinimum);
+        }
+        Ok(same_asset(input, minted, input - minted))
+    }
+
+    /// Mint: the USD to put in for at least `output` tokens (rounded up to the cent).
+    fn mint_inverse(&self, output: Decimal, in_dp: u32) -> Result<Priced, EdgeRefusal> {
+        let minted = round_up(output, CENT_DP).max(self.minimum);
+        let input = round_up(minted + self.fee(minted), in_dp);
+        Ok(same_asset(input, minted, input - minted))
+    }
+
+    /// Redemption: the USD credited for `input` tokens (whole cents only).
+    fn redeem_forward(&self, input: Decimal, out_dp: u32) -> Result<Priced, EdgeRefusal> {
+        if round_down(input, CENT_DP) != input || input < self.minimum {
+            return Err(EdgeRefusal::BelowMinimum);
+        }
+        let output = round_down(input - self.fee(input), out_dp);
+        if output <= Decimal::ZERO {
+            return Err(EdgeRefusal::BelowMinimum);
+        }
+        Ok(same_asset(input, output, input - output))
+    }
+
+    /// Redemption: the whole-cent tokens to burn for at least `output` USD.
+    fn redeem_inverse(&self, output: Decimal, in_dp: u32) -> Result<Priced, EdgeRefusal> {
+        if self.rate >= Decimal::ONE {
+            return Err(EdgeRefusal::InsufficientLiquidity);
+        }
+        let mut burned =
+            round_up((output + self.fixed) / (Decimal::ONE - self.rate), CENT_DP).max(self.minimum);
+        while burned - self.fee(burned) < output {
+            burned += CENT;
+        }
+        let burned = round_up(burned, in_dp);
+        Ok(same_asset(burned, output, burned - output))
+    }
 }
 
 /// The short name of an edge kind, as legs and the health snapshot show it.
@@ -66,6 +144,8 @@ pub enum LegKind {
     Ccip,
     Bridge,
     Transfer,
+    IssuerMint,
+    IssuerRedeem,
 }
 
 /// Why an edge cannot carry an amount.
@@ -111,6 +191,8 @@ impl EdgeKind {
             Self::Ccip { .. } => LegKind::Ccip,
             Self::Bridge { .. } => LegKind::Bridge,
             Self::Transfer { .. } => LegKind::Transfer,
+            Self::IssuerMint(_) => LegKind::IssuerMint,
+            Self::IssuerRedeem(_) => LegKind::IssuerRedeem,
         }
     }
 
@@ -121,7 +203,10 @@ impl EdgeKind {
             Self::Withdrawal { .. }
             | Self::Ccip { .. }
             | Self::Bridge { .. }
-            | Self::Transfer { .. } => false,
+            | Self::Transfer { .. }
+            // At the bank's par: its fee is the only cost, priced in `forward`/`inverse`.
+            | Self::IssuerMint(_)
+            | Self::IssuerRedeem(_) => false,
         }
     }
 
@@ -140,6 +225,8 @@ impl EdgeKind {
             Self::Withdrawal { .. } => same_asset && !same_location && to_chain,
             Self::Ccip { .. } | Self::Bridge { .. } => same_asset && !same_location && to_chain,
             Self::Transfer { .. } => same_asset && !same_location && !to_chain,
+            Self::IssuerMint(_) => !same_asset && same_location && to_chain,
+            Self::IssuerRedeem(_) => !same_asset && !same_location && !to_chain,
         };
         if ok {
             Ok(())
@@ -171,11 +258,13 @@ impl EdgeKind {
                 Ok(same_asset(input, output, input - output))
             }
             Self::Transfer { .. } => Ok(same_asset(input, input, Decimal::ZERO)),
+            Self::IssuerMint(fees) => fees.mint_forward(input, out_dp),
+            Self::IssuerRedeem(fees) => fees.redeem_forward(input, out_dp),
         }
     }
 
     /// Network fees Rialto pays for the edge in native coin, in USD (a transfer's gas, CCIP's
-    /// router fee).
+    /// router fee; an issuer's mint is the bank's own transaction).
     pub fn gas_usd(&self) -> Decimal {
         match self {
             Self::Transfer { gas_usd } => *gas_usd,
@@ -199,6 +288,8 @@ impl EdgeKind {
                 Ok(same_asset(input, output, input - output))
             }
             Self::Transfer { .. } => Ok(same_asset(output, output, Decimal::ZERO)),
+            Self::IssuerMint(fees) => fees.mint_inverse(output, in_dp),
+            Self::IssuerRedeem(fees) => fees.redeem_inverse(output, in_dp),
         }
     }
 }
@@ -343,5 +434,76 @@ impl Pool {
             in_dp,
         );
         Ok(same_asset(input, output, input - input * gamma))
+    }
+}
+
+#[cfg(test)]
+mod issuer_tests {
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    /// The sandbox bank's terms: 0.05 %, no fixed part, a minimum of one token.
+    fn sandbox() -> IssuerFees {
+        IssuerFees {
+            fixed: Decimal::ZERO,
+            rate: d("0.0005"),
+            minimum: Decimal::ONE,
+        }
+    }
+
+    #[test]
+    fn a_mint_costs_the_amount_and_the_banks_fee_rounded_up_to_the_cent_both_ways() {
+        let mint = EdgeKind::IssuerMint(sandbox());
+        // 25.00 × 0.0005 = 0.0125 → 0.02.
+        let needed = mint.inverse(d("25.00"), 6).unwrap();
+        assert_eq!(
+            (needed.input, needed.output, needed.fee),
+            (d("25.02"), d("25.00"), d("0.02"))
+        );
+        let minted = mint.forward(d("25.02"), 6).unwrap();
+        assert_eq!((minted.output, minted.fee), (d("25.00"), d("0.02")));
+        // A cent short of the fee mints a cent less, never more than the USD covers.
+        let short = mint.forward(d("25.019999"), 6).unwrap();
+        assert_eq!(short.output, d("24.99"));
+        assert!(short.output + sandbox().fee(short.output) <= d("25.019999"));
+        // Sub-cent outputs are minted up to the cent.
+        assert_eq!(mint.inverse(d("10.001"), 6).unwrap().output, d("10.01"));
+        assert_eq!(mint.forward(d("0.50"), 6), Err(EdgeRefusal::BelowMinimum));
+    }
+
+    #[test]
+    fn a_redemption_credits_the_amount_less_the_fee_and_burns_whole_cents() {
+        let redeem = EdgeKind::IssuerRedeem(IssuerFees {
+            fixed: d("0.25"),
+            rate: d("0.0005"),
+            minimum: Decimal::ONE,
+        });
+        let credited = redeem.forward(d("1000.00"), 2).unwrap();
+        assert_eq!((credited.output, credited.fee), (d("999.25"), d("0.75")));
+        let burn = redeem.inverse(d("999.25"), 6).unwrap();
+        assert_eq!(burn.input, d("1000.00"));
+        assert_eq!(
+            redeem.forward(d("10.001"), 2),
+            Err(EdgeRefusal::BelowMinimum)
+        );
+    }
+
+    #[test]
+    fn issuer_edges_keep_to_their_places() {
+        use crate::graph::Location;
+        let chain = Location::Chain("eip155:8453".parse().unwrap());
+        let bank = Location::Venue(crate::graph::VenueId("sandbox-bank".into()));
+        let mint = EdgeKind::IssuerMint(sandbox());
+        assert!(mint.validate(false, true, &chain).is_ok());
+        assert!(mint.validate(true, true, &chain).is_err());
+        assert!(mint.validate(false, false, &chain).is_err());
+        let redeem = EdgeKind::IssuerRedeem(sandbox());
+        assert!(redeem.validate(false, false, &bank).is_ok());
+        assert!(redeem.validate(false, true, &chain).is_err());
+        assert!(!mint.converts() && !redeem.converts());
+        assert_eq!(mint.leg_kind(), LegKind::IssuerMint);
     }
 }

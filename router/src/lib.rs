@@ -12,7 +12,8 @@
 //! - [`graph`]: nodes (asset, location), locations (exchange account or CAIP-2 chain), edges,
 //!   settlement costs per chain, interned into dense indices.
 //! - [`edge`]: the edge kinds (book trade, withdrawal, deposit transfer, constant-product DEX
-//!   swap, Chainlink CCIP, generic bridge) and their exact forward and inverse pricing.
+//!   swap, Chainlink CCIP, generic bridge, an issuing bank's mint and redemption) and their
+//!   exact forward and inverse pricing.
 //! - [`oracle`]: `OracleReading`, the `Oracle` trait, reading checks (stale, non-positive,
 //!   sequencer down), the per-quote `PriceTable` with the deviation bound and the depeg
 //!   breaker, `depegged_assets`.
@@ -41,7 +42,7 @@ pub mod quote;
 pub mod score;
 pub mod search;
 
-pub use edge::{BookTrade, EdgeKind, EdgeRefusal, LegKind, Pool, Priced};
+pub use edge::{BookTrade, EdgeKind, EdgeRefusal, IssuerFees, LegKind, Pool, Priced};
 pub use error::RouterError;
 pub use execute::{
     execute, execute_funded, idempotency_key, Funded, FundingPlan, GiveUpReason, LegFailure,

@@ -2017,7 +2017,10 @@ export interface components {
         QuoteLegObject: {
             /** @description `leg_…`: exchange order and withdrawal references derive from it. */
             id: string;
-            /** @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`. */
+            /**
+             * @description `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`, `issuer_mint` (an
+             *     issuing bank mints the deposit token from Rialto's USD float there).
+             */
             kind: string;
             /** @description The exchange account, DEX or bridge that executes it. */
             venue: string;
@@ -2165,7 +2168,8 @@ export interface components {
             /**
              * @description `trade`, `withdrawal`, `dex_swap`, `ccip`, `bridge`, `settlement`, `return` (the payer's
              *     funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
-             *     back once the merchant is paid).
+             *     back once the merchant is paid), `issuer_mint` (an issuing bank's mint of the deposit
+             *     token, its request under the leg id).
              */
             kind: string;
             venue: string;

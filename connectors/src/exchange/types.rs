@@ -38,9 +38,13 @@ impl fmt::Display for Venue {
 pub struct AssetCode(String);
 
 impl AssetCode {
-    /// Parses a ticker; lower case is accepted and upper-cased.
+    /// Parses a ticker; lower case is accepted and upper-cased. A hyphen may join two parts
+    /// (the devnet's deposit token `JPMD-DEV`), never lead, end or double.
     pub fn new(code: &str) -> Option<Self> {
-        let ok = (1..=12).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
+        let ok = (1..=12).contains(&code.len())
+            && code
+                .split('-')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
         ok.then(|| Self(code.to_ascii_uppercase()))
     }
 

@@ -190,6 +190,10 @@ pub struct IssuerQuote {
     pub minimum: Decimal,
     pub executes_at_ms: u64,
     pub window: Option<CutOffWindow>,
+    /// The schedule `fee` came from, where the bank publishes it: a router can then price
+    /// other amounts exactly. Absent: `fee` holds for `amount` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_schedule: Option<FeeSchedule>,
 }
 
 #[cfg(test)]

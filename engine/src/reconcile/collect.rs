@@ -48,6 +48,9 @@ pub fn default_rules() -> Rules {
             // `refund`, a `refund_from_reserve` or a `refund_funding` (crate::refund_funding).
             rule("refund*", "refund_sent"),
             rule("payout*", "payout"),
+            // An issuer's mint (a `Transfer` from the zero address in the bank's transaction,
+            // expected as the leg's arrival) must have its `issuer_mint` posting.
+            rule("route_issuer_mint", "issuer_mint"),
         ],
     }
 }

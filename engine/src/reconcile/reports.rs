@@ -122,7 +122,7 @@ impl ReportKind {
     /// The ledger kinds a ledger-derived report lists.
     pub fn ledger_kinds(self) -> &'static [&'static str] {
         match self {
-            ReportKind::Fees => &["fee", "network_fee", "write_off"],
+            ReportKind::Fees => &["fee", "network_fee", "write_off", "issuer_fee"],
             ReportKind::Settlements => &["settlement", "payout"],
             ReportKind::Refunds => &["refund"],
             ReportKind::Payments | ReportKind::Exceptions => &[],

@@ -10,6 +10,8 @@
 //! | `route_conversion` | a swap or bridge leg confirmed | `rialto:routing` − input, `<venue>` + input; `<venue>` − output, `rialto:routing` + output |
 //! | `conversion` | a trade on the payer's exchange account | `payers` − quote, `venue:<v>` +; `venue:<v>` − base, `payers` + (venue-held assets `venue:<v>/<code>`) |
 //! | `route_return` | funds sent back to the payer | `rialto:routing` −, `payers` + |
+//! | `issuer_mint` | an issuer's mint leg confirmed (reference: the leg, which is the bank's request reference) | `rialto:routing` − the USDC input, `rialto:treasury` + (Rialto keeps it, to refill its float); `issuer_float:<bank>` − the minted amount in `usd`, `route_venue:<bank>` +; `route_venue:<bank>` − the token, `rialto:routing` + |
+//! | `issuer_fee` | the same leg | `issuer_float:<bank>` − the bank's fee in `usd`, `fees:issuer:<bank>` + |
 //! | `payment` | the merchant is paid (`crate::chain::settle`, source `route`) | `rialto:routing` −, merchant balance + |
 //!
 //! What is left in `rialto:routing` per asset after an execution is a top-up Rialto spent
@@ -178,4 +180,47 @@ pub fn returned(
         ],
         now_ms,
     )
+}
+
+/// An issuer's mint: the payer's `input` USDC becomes Rialto's treasury's, and Rialto's USD
+/// float at `bank` pays for `minted` tokens (and, in a second posting, the bank's `fee`).
+pub fn issuer_mint(
+    exec: &RouteExecution,
+    bank: &str,
+    (usdc, input): (&str, Decimal),
+    (token, minted): (&str, Decimal),
+    fee: Decimal,
+    leg: &str,
+    now_ms: i64,
+) -> Vec<Posting> {
+    let usd = super::issuer::USD;
+    let float = Account::IssuerFloat(bank.to_owned());
+    let issuer = Account::RouteVenue(bank.to_owned());
+    let mut postings = post(
+        exec,
+        "issuer_mint",
+        leg,
+        vec![
+            entry(&ROUTING, usdc, -input),
+            entry(&Account::Treasury, usdc, input),
+            entry(&float, usd, -minted),
+            entry(&issuer, usd, minted),
+            entry(&issuer, token, -minted),
+            entry(&ROUTING, token, minted),
+        ],
+        now_ms,
+    );
+    if fee > Decimal::ZERO {
+        postings.extend(post(
+            exec,
+            "issuer_fee",
+            leg,
+            vec![
+                entry(&float, usd, -fee),
+                entry(&Account::IssuerFees(bank.to_owned()), usd, fee),
+            ],
+            now_ms,
+        ));
+    }
+    postings
 }

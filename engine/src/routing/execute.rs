@@ -143,6 +143,10 @@ pub enum LegSpec {
     Chain {
         leg: ChainLeg,
     },
+    /// An issuing bank mints the deposit token to the treasury's wallet (`routing::issuer`).
+    IssuerMint {
+        mint: super::issuer::MintLeg,
+    },
     /// No driver can send it (a generic bridge or a venue deposit): it fails at once, so the
     /// plan falls back.
     Unsupported {
@@ -172,7 +176,8 @@ pub struct Arrival {
 }
 
 /// What a confirmed route leg delivered to Rialto from someone else's transaction: a venue's
-/// withdrawal (to the address it was sent to) and a swap's output (to the hot wallet).
+/// withdrawal (to the address it was sent to), a swap's output (to the hot wallet) and an
+/// issuer's mint (from the zero address to the treasury's wallet).
 /// Transfers, returns and the bridge's mint are rail legs the gateway signed, which
 /// reconciliation already expects; a trade stays on the venue's books.
 pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
@@ -206,6 +211,16 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
             tx_hash,
             to: None,
             from: None,
+            amount,
+            block: leg.block_number,
+        }),
+        // The bank's transaction, a `Transfer` from the zero address to the treasury's wallet.
+        LegSpec::IssuerMint { mint } => Some(Arrival {
+            chain: mint.chain,
+            asset: mint.asset,
+            tx_hash,
+            to: Some(mint.wallet),
+            from: Some(super::issuer::ZERO_ADDRESS.to_owned()),
             amount,
             block: leg.block_number,
         }),
@@ -345,6 +360,15 @@ pub fn spec_for(
         },
         EdgeKind::Transfer { .. } => LegSpec::Unsupported {
             why: "deposits into a venue are not driven".into(),
+        },
+        EdgeKind::IssuerMint(fees) => {
+            let out_dp = graph.asset(graph.node_info(edge.to).asset).decimals;
+            let mint =
+                super::issuer::mint_leg(state, exec.livemode, fees, &to, order.input, out_dp)?;
+            LegSpec::IssuerMint { mint }
+        }
+        EdgeKind::IssuerRedeem(_) => LegSpec::Unsupported {
+            why: "redemptions are not driven by routes".into(),
         },
     })
 }
@@ -579,7 +603,11 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
         // Never sent blind: the venue is asked by the leg's reference first.
         // On-chain legs answer at once (the rail stored every transaction before broadcasting
         // it, and submitting again returns the stored one): only venue sends need to settle.
-        let answers_now = matches!(spec, LegSpec::Chain { .. } | LegSpec::Unsupported { .. });
+        // So does an issuer: it holds every request under the leg's reference.
+        let answers_now = matches!(
+            spec,
+            LegSpec::Chain { .. } | LegSpec::Unsupported { .. } | LegSpec::IssuerMint { .. }
+        );
         let since = leg.submitted_at_ms.unwrap_or(leg.created_at_ms);
         if !answers_now && now_ms - since < SEND_SETTLE_MS {
             return Ok(false);

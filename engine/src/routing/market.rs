@@ -4,7 +4,8 @@
 //! on each chain, valued with the chain's gas price and its `ETH/USD` feed.
 //!
 //! The chains' own side (stablecoins at Rialto's addresses, Uniswap V2 pools, the sandbox USDC
-//! bridge) comes from [`super::onchain::add_chain_edges`].
+//! bridge) comes from [`super::onchain::add_chain_edges`]; an issuing bank's mint into a deposit
+//! token from [`super::issuer::add_mint_edge`].
 //!
 //! In sandbox mode every venue is the sandbox exchange speaking that venue's API. Read-only
 //! calls only; nothing here moves money.
@@ -56,6 +57,9 @@ pub struct Market {
     pub target: NodeIx,
     /// Why a venue or chain is missing from the snapshot, for the logs.
     pub skipped: Vec<String>,
+    /// Why the issuer's mint into the target was not offered although a bank mints it there:
+    /// Rialto's USD float at the bank cannot cover it (`issuer_float_insufficient`).
+    pub issuer_refusal: Option<String>,
 }
 
 /// The oracle pairs a market of these assets needs, plus `ETH/USD` for gas.
@@ -163,6 +167,15 @@ pub async fn snapshot(
     }
     let target_chain: ChainId = intent.settlement.asset.id.chain().clone();
     let target = graph.node(coin_ix, Location::Chain(target_chain))?;
+    // A deposit token the mode's issuing bank mints there: the mint from USDC (issuer.rs).
+    let issuer_refusal =
+        match super::issuer::add_mint_edge(state, intent, &mut graph, target, owed).await {
+            Ok(refusal) => refusal,
+            Err(why) => {
+                skipped.push(format!("issuer: {why}"));
+                None
+            }
+        };
     let source = match source {
         FundingSource::Exchange { venue, asset } => {
             let ix = asset_ix(&graph, asset)?;
@@ -178,6 +191,7 @@ pub async fn snapshot(
         source,
         target,
         skipped,
+        issuer_refusal,
     })
 }
 

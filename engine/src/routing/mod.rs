@@ -14,6 +14,9 @@
 //! - [`onchain`]: the on-chain legs of routes (swaps through the chain's `Dex`, bridge legs
 //!   through the mode's `Bridge`, token transfers) sent from the hot wallets, and their
 //!   `Dex`/`Ccip`/`Bridge` market edges.
+//! - [`issuer`]: the issuing bank's mint as a market edge (`IssuerMint`, priced with the bank's
+//!   fee schedule, offered only when Rialto's USD float covers it) and as a leg (the request
+//!   under the leg id, secure-mint checked, confirmed by the mint on chain).
 //! - [`start`]: starting accepted quotes: exchange payers screened and linked, wallet payers'
 //!   signed funding reports verified and bound, the execution objects.
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs (the
@@ -28,6 +31,7 @@
 pub mod booking;
 pub mod execute;
 pub mod fx;
+pub mod issuer;
 pub mod market;
 pub mod onchain;
 pub mod oracle;

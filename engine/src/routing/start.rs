@@ -57,7 +57,8 @@ pub struct RouteLegObject {
     pub id: String,
     /// `trade`, `withdrawal`, `dex_swap`, `ccip`, `bridge`, `settlement`, `return` (the payer's
     /// funds going back after a failure), `surplus_return` (a wallet payer's over-payment going
-    /// back once the merchant is paid).
+    /// back once the merchant is paid), `issuer_mint` (an issuing bank's mint of the deposit
+    /// token, its request under the leg id).
     pub kind: String,
     pub venue: String,
     pub from: String,

@@ -303,10 +303,14 @@ pub enum RouteLegKind {
     Return,
     /// An over-payment's surplus back to the payer, once the merchant is paid.
     SurplusReturn,
+    /// An issuing bank's mint of the deposit token (`issuer_mint`).
+    IssuerMint,
+    /// An issuing bank's redemption (`issuer_redeem`; priced, not driven yet).
+    IssuerRedeem,
 }
 
 impl RouteLegKind {
-    const ALL: [RouteLegKind; 9] = [
+    const ALL: [RouteLegKind; 11] = [
         RouteLegKind::Trade,
         RouteLegKind::Withdrawal,
         RouteLegKind::DexSwap,
@@ -316,6 +320,8 @@ impl RouteLegKind {
         RouteLegKind::Settlement,
         RouteLegKind::Return,
         RouteLegKind::SurplusReturn,
+        RouteLegKind::IssuerMint,
+        RouteLegKind::IssuerRedeem,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -329,6 +335,8 @@ impl RouteLegKind {
             RouteLegKind::Settlement => "settlement",
             RouteLegKind::Return => "return",
             RouteLegKind::SurplusReturn => "surplus_return",
+            RouteLegKind::IssuerMint => "issuer_mint",
+            RouteLegKind::IssuerRedeem => "issuer_redeem",
         }
     }
 
@@ -345,6 +353,8 @@ impl RouteLegKind {
             rialto_router::LegKind::Ccip => RouteLegKind::Ccip,
             rialto_router::LegKind::Bridge => RouteLegKind::Bridge,
             rialto_router::LegKind::Transfer => RouteLegKind::Transfer,
+            rialto_router::LegKind::IssuerMint => RouteLegKind::IssuerMint,
+            rialto_router::LegKind::IssuerRedeem => RouteLegKind::IssuerRedeem,
         }
     }
 

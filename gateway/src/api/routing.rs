@@ -94,7 +94,8 @@ pub struct PriceSourceObject {
 pub struct QuoteLegObject {
     /// `leg_…`: exchange order and withdrawal references derive from it.
     pub id: String,
-    /// `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`.
+    /// `trade`, `withdrawal`, `transfer`, `dex_swap`, `ccip`, `bridge`, `issuer_mint` (an
+    /// issuing bank mints the deposit token from Rialto's USD float there).
     pub kind: String,
     /// The exchange account, DEX or bridge that executes it.
     pub venue: String,
@@ -341,6 +342,15 @@ pub async fn create(
         .routing
         .quotes(&snapshot, &readings, amount, now)
         .map_err(|refusal| match refusal {
+            // The bank mints the settlement token but Rialto's float there is short: said
+            // so, rather than a bare `no_route` (or a missing feed nothing else needed).
+            _ if snapshot.issuer_refusal.is_some() => ApiError::new(
+                ErrorCode::IssuerFloatInsufficient,
+                format!(
+                    "No route can pay this intent now: {}.",
+                    snapshot.issuer_refusal.as_deref().unwrap_or_default()
+                ),
+            ),
             QuoteRefusal::OracleUnavailable(why) => ApiError::new(
                 ErrorCode::OracleUnavailable,
                 format!("Prices needed for this payment cannot be checked right now: {why}."),

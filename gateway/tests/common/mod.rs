@@ -95,6 +95,8 @@ pub struct TestApp {
     _chain_stop: tokio::sync::watch::Sender<bool>,
     /// Running when the test configured a devnet manifest.
     pub sandbox_exchange: Option<Arc<rialto_connectors::exchange::sandbox::Sandbox>>,
+    /// Running when the test turned `sandbox.bank` on (with a devnet manifest).
+    pub sandbox_bank: Option<Arc<rialto_connectors::issuer::sandbox::SandboxBank>>,
     /// The gateway's state, for suites that call its modules directly.
     pub state: AppState,
 }
@@ -144,6 +146,8 @@ pub async fn spawn_app_wired(
     config.rate_limit.burst = 10_000;
     // The suites' webhook receivers listen on loopback: the development setting, explicitly.
     config.webhooks.allow_private_targets = true;
+    // The sandbox bank (and the treasury's onboarding on chain) only where a suite asks for it.
+    config.sandbox.bank = false;
     tweak(&mut config);
     // As `rialto serve` does: the devnet's deposit tokens join the registry first.
     let registry = rialto_gateway::deposit_tokens::with_devnet_deposit_tokens(
@@ -177,6 +181,9 @@ pub async fn spawn_app_wired(
     let exchange = rialto_gateway::server::sandbox_exchange(&config)
         .await
         .expect("sandbox exchange");
+    let bank = rialto_gateway::sandbox_bank::sandbox_bank(&config)
+        .await
+        .expect("sandbox bank");
     let state = AppState::new(
         store.clone(),
         registry,
@@ -197,6 +204,13 @@ pub async fn spawn_app_wired(
         }
         (None, _) => (state, None),
     };
+    let mut state = state;
+    let (engine, sandbox_bank) =
+        rialto_gateway::sandbox_bank::wire_started(state.engine.clone(), bank)
+            .await
+            .expect("treasury onboarded at the sandbox bank");
+    state.engine = engine;
+    let sandbox_bank = sandbox_bank.map(Arc::new);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
@@ -228,6 +242,7 @@ pub async fn spawn_app_wired(
         _dir: dir,
         _chain_stop: chain_stop,
         sandbox_exchange,
+        sandbox_bank,
         state,
     }
 }

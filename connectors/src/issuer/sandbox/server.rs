@@ -236,14 +236,14 @@ fn quote(bank: &Bank, req: &Req) -> Reply {
     if let Some(why) = engine.check_amount(kind, amount) {
         return error(400, "invalid_amount", why);
     }
-    let (fee, usd_amount) = match kind {
+    let (schedule, fee, usd_amount) = match kind {
         RequestKind::Mint => {
             let fee = engine.mint_fee.fee(amount);
-            (fee, amount + fee)
+            (engine.mint_fee, fee, amount + fee)
         }
         RequestKind::Redemption | RequestKind::Onboarding => {
             let fee = engine.redemption_fee.fee(amount);
-            (fee, amount - fee)
+            (engine.redemption_fee, fee, amount - fee)
         }
     };
     let quote = IssuerQuote {
@@ -254,6 +254,7 @@ fn quote(bank: &Bank, req: &Req) -> Reply {
         minimum: engine.minimum,
         executes_at_ms: engine.executes_at(bank.now_ms()),
         window: engine.window,
+        fee_schedule: Some(schedule),
     };
     let mut body = serde_json::to_value(&quote).unwrap_or(Value::Null);
     if let Some(object) = body.as_object_mut() {

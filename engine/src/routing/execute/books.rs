@@ -65,12 +65,13 @@ pub(super) async fn bridge_fee_postings(
         .collect()
 }
 
-/// The postings of a confirmed leg of the plan (see `routing::booking`).
+/// The postings of a confirmed leg of the plan (see `routing::booking`); `spec` is the leg as
+/// stored (an issuer's mint carries the bank's fee).
 pub(super) fn leg_postings(
     state: &Engine,
     exec: &RouteExecution,
     graph: &Graph,
-    order: &LegOrder,
+    (order, spec): (&LegOrder, &LegSpec),
     received: Decimal,
     now_ms: i64,
 ) -> Vec<crate::ledger::Posting> {
@@ -104,7 +105,22 @@ pub(super) fn leg_postings(
             &leg,
             now_ms,
         ),
-        EdgeKind::Transfer { .. } => Vec::new(),
+        EdgeKind::Transfer { .. } | EdgeKind::IssuerRedeem(_) => Vec::new(),
+        EdgeKind::IssuerMint(_) => {
+            let LegSpec::IssuerMint { mint } = spec else {
+                tracing::error!(%leg, "an issuer edge's leg is not a mint; not booked");
+                return Vec::new();
+            };
+            booking::issuer_mint(
+                exec,
+                venue,
+                (&asset_in, order.input),
+                (&asset_out, received),
+                mint.fee,
+                &leg,
+                now_ms,
+            )
+        }
     }
 }
 

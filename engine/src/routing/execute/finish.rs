@@ -348,7 +348,8 @@ pub(super) async fn advance(
     let next = plan.on_outcome(leg_id, outcome, &ctx);
     let postings = match (outcome, in_flight) {
         (LegOutcome::Confirmed { received }, Some(order)) => {
-            let mut postings = leg_postings(state, &exec, &graph, &order, received, now_ms);
+            let mut postings =
+                leg_postings(state, &exec, &graph, (&order, &leg.spec), received, now_ms);
             postings.extend(gas_postings(state, &exec, &order.leg, now_ms).await);
             postings.extend(bridge_fee_postings(state, &exec, &leg.spec, &order.leg, now_ms).await);
             postings

@@ -149,6 +149,13 @@ pub(super) async fn send(
 ) -> Sent {
     match spec {
         LegSpec::Unsupported { why } => Sent::Failed(LegFailure::Rejected, why.clone()),
+        LegSpec::IssuerMint { mint } => {
+            match crate::routing::issuer::send_mint(state, exec.livemode, leg, mint).await {
+                Ok(reference) => Sent::Ok(Some(reference)),
+                Err((Some(reason), why)) => Sent::Failed(reason, why),
+                Err((None, why)) => Sent::Retry(why),
+            }
+        }
         LegSpec::Chain { leg: chain_leg } => {
             match onchain::submit(state, exec.livemode, leg, chain_leg, now_ms).await {
                 Ok(()) => Sent::Ok(None),
@@ -206,6 +213,9 @@ pub(super) async fn was_sent(
 ) -> Option<bool> {
     match spec {
         LegSpec::Chain { .. } => onchain::started(state, leg).await.ok(),
+        LegSpec::IssuerMint { .. } => {
+            crate::routing::issuer::was_sent(state, exec.livemode, leg).await
+        }
         LegSpec::Unsupported { .. } => Some(false),
         LegSpec::Trade { .. } | LegSpec::Withdrawal { .. } => {
             let client = leg_client(state, exec, spec).await.ok()?;
@@ -238,6 +248,20 @@ pub(super) async fn ask(
 ) -> Asked {
     match spec {
         LegSpec::Unsupported { why } => Asked::Failed(LegFailure::Rejected, why.clone()),
+        LegSpec::IssuerMint { mint } => {
+            use crate::routing::issuer::{progress, MintProgress};
+            match progress(state, exec.livemode, leg, mint).await {
+                MintProgress::Pending => Asked::Pending,
+                MintProgress::Confirmed(amount, tx, block) => {
+                    Asked::Confirmed(amount, Some((tx, block)))
+                }
+                MintProgress::Failed(why) => Asked::Failed(LegFailure::Rejected, why),
+                MintProgress::Unknown(why) => {
+                    tracing::warn!(%leg, %why, "issuer mint does not match its leg");
+                    Asked::Unknown
+                }
+            }
+        }
         LegSpec::Chain { leg: chain_leg } => {
             match onchain::progress(state, exec.livemode, leg, chain_leg, now_ms).await {
                 Ok(LegProgress::Pending) => Asked::Pending,
