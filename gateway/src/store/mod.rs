@@ -21,6 +21,7 @@ mod sql_money;
 mod sql_payer;
 mod sql_quote;
 mod sql_reconcile;
+mod sql_misdirected;
 mod sql_relay_queue;
 mod sql_reserves;
 mod sql_webhooks;
