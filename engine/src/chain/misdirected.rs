@@ -138,9 +138,10 @@ fn from_hot_wallet(chain: &Chain, sender: &Address) -> bool {
         .is_some_and(|hot| hot == *sender)
 }
 
-/// CAIP-19 of `token` on `caip2` (the native coin for `None`), when the registry knows it.
+/// CAIP-19 of `token` on `caip2` (the native coin for `None`), when the registry knows it; a
+/// native coin the registry does not list is its family's SLIP-44 coin (ETH: `slip44:60`).
 pub fn asset_of(state: &Engine, caip2: &str, token: Option<&Address>) -> Option<String> {
-    state
+    let known = state
         .registry
         .assets()
         .iter()
@@ -151,7 +152,25 @@ pub fn asset_of(state: &Engine, caip2: &str, token: Option<&Address>) -> Option<
                     None => a.kind == AssetKind::Native,
                 }
         })
-        .map(|a| a.id.to_string())
+        .map(|a| a.id.to_string());
+    match (known, token) {
+        (Some(id), _) => Some(id),
+        (None, None) => {
+            let (slip44, _) = super::native_coin(caip2);
+            Some(format!("{caip2}/slip44:{slip44}"))
+        }
+        (None, Some(_)) => None,
+    }
+}
+
+/// The decimals of a row's asset: the registry's, or a SLIP-44 native coin's own.
+pub fn asset_decimals(state: &Engine, asset: &str) -> Option<u32> {
+    if let Some(a) = asset.parse().ok().and_then(|id| state.registry.asset(&id)) {
+        return Some(a.decimals);
+    }
+    let (chain, coin) = asset.split_once("/slip44:")?;
+    let (slip44, decimals) = super::native_coin(chain);
+    (coin == slip44.to_string()).then_some(decimals)
 }
 
 /// A transfer log into a deposit address of the family that is not a payment of the intent
@@ -341,9 +360,18 @@ pub async fn decide(
                 Decision::Waiting
             })
         }
+        // A feed refusing for a moment (stale, an L2 sequencer in its grace period) is not a
+        // reason to bother an operator: the worker asks again, for a while.
+        Err(Hold::NoPrice) if book && now_ms - row.created_at_ms < PRICE_PATIENCE_MS => {
+            Ok(Decision::Waiting)
+        }
         Err(why) => hold(state, row, why, received, now_ms).await,
     }
 }
+
+/// How long the worker retries a row whose return cannot be priced before it goes to the
+/// operators (`no_price`).
+const PRICE_PATIENCE_MS: i64 = 10 * 60 * 1000;
 
 async fn hold(
     state: &Engine,
@@ -420,10 +448,10 @@ async fn judge(
 }
 
 /// `units` of the row's asset in whole units.
-pub(super) fn whole(state: &Engine, row: &MisdirectedDeposit, units: u128) -> Option<Decimal> {
-    let asset = state.registry.asset(&row.asset.as_deref()?.parse().ok()?)?;
+pub fn whole(state: &Engine, row: &MisdirectedDeposit, units: u128) -> Option<Decimal> {
+    let decimals = asset_decimals(state, row.asset.as_deref()?)?;
     let units = i128::try_from(units).ok()?;
-    Some(Decimal::try_from_i128_with_scale(units, asset.decimals).ok()?.normalize())
+    Some(Decimal::try_from_i128_with_scale(units, decimals).ok()?.normalize())
 }
 
 /// A posting of the row's asset for its intent's merchant.

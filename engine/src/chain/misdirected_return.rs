@@ -122,7 +122,7 @@ async fn in_token(
         .iter()
         .find(|a| a.kind == AssetKind::Native && a.id.chain().to_string() == chain.caip2);
     let (native_code, native_decimals) = native.map_or(("ETH".to_owned(), 18), |a| {
-        (a.code.as_str().to_owned(), a.decimals)
+        (a.code.as_str().to_ascii_uppercase(), a.decimals)
     });
     let mut chains = vec![chain.caip2.clone()];
     chains.extend(
@@ -136,9 +136,11 @@ async fn in_token(
         let chains = chains.clone();
         async move {
             for c in &chains {
-                if let Ok(p) = feed.price(c, &pair).await {
-                    if p.price > Decimal::ZERO {
-                        return Some(p.price);
+                match feed.price(c, &pair).await {
+                    Ok(p) if p.price > Decimal::ZERO => return Some(p.price),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::debug!(chain = %c, %pair, error = %err, "no price for a misdirected return")
                     }
                 }
             }
@@ -146,7 +148,8 @@ async fn in_token(
         }
     };
     let native_usd = price(format!("{native_code}/USD")).await?;
-    let token_usd = price(format!("{}/USD", token.code.as_str())).await?;
+    // Feeds are named by upper-case symbol (`USDT/USD`); registry codes are lower case.
+    let token_usd = price(format!("{}/USD", token.code.as_str().to_ascii_uppercase())).await?;
     let native_amount = Decimal::try_from_i128_with_scale(i128::try_from(wei).ok()?, native_decimals).ok()?;
     let in_token = native_amount.checked_mul(native_usd)?.checked_div(token_usd)?;
     let scaled = in_token

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use rialto_core::address::Address;
-use rialto_engine::chain::misdirected::{resolve as resolve_row, Resolution};
+use rialto_engine::chain::misdirected::{resolve as resolve_row, whole, Resolution};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -64,19 +64,7 @@ pub struct MisdirectedObject {
 
 impl MisdirectedObject {
     fn new(state: &AppState, row: &MisdirectedDeposit) -> Self {
-        let decimals = row
-            .asset
-            .as_deref()
-            .and_then(|a| a.parse().ok())
-            .and_then(|a| state.registry.asset(&a))
-            .map(|a| a.decimals);
-        let whole = |units: u128| {
-            let d = decimals?;
-            let units = i128::try_from(units).ok()?;
-            rust_decimal::Decimal::try_from_i128_with_scale(units, d)
-                .ok()
-                .map(|v| v.normalize().to_string())
-        };
+        let whole = |units: u128| whole(state, row, units).map(|v| v.to_string());
         Self {
             object: "misdirected_deposit",
             id: row.id.clone(),
