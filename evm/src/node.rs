@@ -7,8 +7,8 @@ use alloy::primitives::U256;
 use alloy::providers::Provider;
 use async_trait::async_trait;
 use rialto_connectors::chain::{
-    ChainError, ChainNode, DepositKeyring, FeeQuote, ObservedTransfer, Receipt, TokenCall,
-    NativeTransfer, TransferLog,
+    ChainError, ChainNode, DepositKeyring, FeeQuote, NativeTransfer, ObservedTransfer, Receipt,
+    TokenCall, TransferLog,
 };
 use rialto_connectors::rail::{FeeLimits, LegAction, PlannedLeg, Rail, RailJournal, SigningKey};
 use rialto_core::address::Address;

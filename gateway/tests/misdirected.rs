@@ -152,7 +152,10 @@ async fn reconcile(app: &TestApp, operator: &str) -> Vec<String> {
 }
 
 async fn account(app: &TestApp, account: &Account, asset: &str) -> rust_decimal::Decimal {
-    app.store.account_balance(account, asset, false).await.unwrap()
+    app.store
+        .account_balance(account, asset, false)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -253,10 +256,7 @@ async fn usdc_on_the_other_chain_at_the_same_address_is_returned_there() {
     let cost = units(&row, "network_cost_units");
     assert_eq!(balance_of(other_chain, "USDC", payer).await, before - cost);
     // Nothing arrived on the intent's own chain, and nothing was credited.
-    assert_eq!(
-        balance_of(chain, "USDC", address.parse().unwrap()).await,
-        0
-    );
+    assert_eq!(balance_of(chain, "USDC", address.parse().unwrap()).await, 0);
     assert_eq!(status_of(app, &order).await, "awaiting_funds");
     assert_ledger_balanced(app).await;
     assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
@@ -311,7 +311,11 @@ async fn a_listed_sender_is_not_returned_to_and_an_operator_resolves_it() {
     let row = wait_row(app, &operator, &order, "needs_operator").await;
     assert_eq!(row["reason"], "destination_refused", "{row}");
     assert_eq!(row["returned_units"], Value::Null);
-    assert_eq!(balance_of(chain, "USDT", tornado).await, 0, "nothing went back");
+    assert_eq!(
+        balance_of(chain, "USDT", tornado).await,
+        0,
+        "nothing went back"
+    );
     let deposit: WireAddress = address.parse().unwrap();
     assert_eq!(balance_of(chain, "USDT", deposit).await, 2_000_000);
     let id = row["id"].as_str().unwrap();

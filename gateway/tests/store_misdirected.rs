@@ -19,7 +19,11 @@ use rialto_gateway::store::Store;
 const TO: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const ASSET: &str = "eip155:8453/erc20:0xfde4C96c8593536E31F229EA8f37b2ADa2699bb2";
 
-fn row(intent: &rialto_core::intent::PaymentIntent, id: &str, log_index: i64) -> MisdirectedDeposit {
+fn row(
+    intent: &rialto_core::intent::PaymentIntent,
+    id: &str,
+    log_index: i64,
+) -> MisdirectedDeposit {
     MisdirectedDeposit {
         id: id.into(),
         chain_id: "eip155:8453".into(),
@@ -58,7 +62,10 @@ fn received(r: &MisdirectedDeposit, amount: &str) -> Posting {
         false,
         "misdirected_received",
         &r.id,
-        vec![entry(Account::Payers, -amount), entry(Account::Misdirected, amount)],
+        vec![
+            entry(Account::Payers, -amount),
+            entry(Account::Misdirected, amount),
+        ],
         2,
     )
     .unwrap()
@@ -77,7 +84,10 @@ async fn suite(db: Db) {
     // Another log of the same transaction is another movement.
     let second = row(&intent, "md_01jd0000000000000000000003", 4);
     assert!(store.record_misdirected(&second).await.unwrap());
-    assert_eq!(store.get_misdirected(&first.id).await.unwrap().unwrap(), first);
+    assert_eq!(
+        store.get_misdirected(&first.id).await.unwrap().unwrap(),
+        first
+    );
 
     let update = MisdirectedUpdate {
         network_cost_units: Some(12_345),
@@ -176,9 +186,10 @@ async fn suite(db: Db) {
     assert!(store.misdirected_on("eip155:1").await.unwrap().is_empty());
 
     // Deposit addresses of the whole EVM family, in the intent's mode only.
-    let derive = |_: u32| Address::parse(TO, ChainNamespace::Eip155).map_err(|e| {
-        rialto_connectors::chain::ChainError::Invalid(e.to_string())
-    });
+    let derive = |_: u32| {
+        Address::parse(TO, ChainNamespace::Eip155)
+            .map_err(|e| rialto_connectors::chain::ChainError::Invalid(e.to_string()))
+    };
     store
         .deposit_address(&intent.id, "eip155:8453", &derive, 1)
         .await

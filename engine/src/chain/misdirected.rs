@@ -435,12 +435,11 @@ async fn judge(
     {
         return Ok(Err(Hold::DestinationRefused));
     }
-    let cost = match super::misdirected_return::network_cost(state, chain, row, &destination)
-        .await?
-    {
-        Ok(cost) => cost,
-        Err(hold) => return Ok(Err(hold)),
-    };
+    let cost =
+        match super::misdirected_return::network_cost(state, chain, row, &destination).await? {
+            Ok(cost) => cost,
+            Err(hold) => return Ok(Err(hold)),
+        };
     if cost >= row.amount_units {
         return Ok(Err(Hold::BelowNetworkCost));
     }
@@ -451,7 +450,11 @@ async fn judge(
 pub fn whole(state: &Engine, row: &MisdirectedDeposit, units: u128) -> Option<Decimal> {
     let decimals = asset_decimals(state, row.asset.as_deref()?)?;
     let units = i128::try_from(units).ok()?;
-    Some(Decimal::try_from_i128_with_scale(units, decimals).ok()?.normalize())
+    Some(
+        Decimal::try_from_i128_with_scale(units, decimals)
+            .ok()?
+            .normalize(),
+    )
 }
 
 /// A posting of the row's asset for its intent's merchant.
@@ -504,7 +507,9 @@ pub async fn drive(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, 
         match decide(state, chain, &row, true, now_ms).await {
             Ok(Decision::Waiting) => {}
             Ok(_) => changed += 1,
-            Err(err) => tracing::warn!(id = %row.id, error = %err, "misdirected deposit not decided; will retry"),
+            Err(err) => {
+                tracing::warn!(id = %row.id, error = %err, "misdirected deposit not decided; will retry")
+            }
         }
     }
     for row in store
@@ -513,7 +518,9 @@ pub async fn drive(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, 
     {
         match super::misdirected_return::advance(state, chain, &row, now_ms).await {
             Ok(moved) => changed += usize::from(moved),
-            Err(err) => tracing::warn!(id = %row.id, error = %err, "misdirected return not advanced; will retry"),
+            Err(err) => {
+                tracing::warn!(id = %row.id, error = %err, "misdirected return not advanced; will retry")
+            }
         }
     }
     Ok(changed)
@@ -565,7 +572,10 @@ pub async fn resolve(
                 (true, Some(amount)) => posting(
                     &row,
                     "misdirected_write_off",
-                    vec![(Account::Misdirected, -amount), (Account::WriteOffs, amount)],
+                    vec![
+                        (Account::Misdirected, -amount),
+                        (Account::WriteOffs, amount),
+                    ],
                     now_ms,
                 )
                 .into_iter()

@@ -150,8 +150,11 @@ async fn in_token(
     let native_usd = price(format!("{native_code}/USD")).await?;
     // Feeds are named by upper-case symbol (`USDT/USD`); registry codes are lower case.
     let token_usd = price(format!("{}/USD", token.code.as_str().to_ascii_uppercase())).await?;
-    let native_amount = Decimal::try_from_i128_with_scale(i128::try_from(wei).ok()?, native_decimals).ok()?;
-    let in_token = native_amount.checked_mul(native_usd)?.checked_div(token_usd)?;
+    let native_amount =
+        Decimal::try_from_i128_with_scale(i128::try_from(wei).ok()?, native_decimals).ok()?;
+    let in_token = native_amount
+        .checked_mul(native_usd)?
+        .checked_div(token_usd)?;
     let scaled = in_token
         .checked_mul(Decimal::from(10u64.checked_pow(token.decimals)?))?
         .ceil();
@@ -187,7 +190,10 @@ pub(super) async fn advance(
         to: destination,
         amount: returned,
     };
-    let leg = match store.get_chain_transfer(MISDIRECTED_RETURN, &row.id).await? {
+    let leg = match store
+        .get_chain_transfer(MISDIRECTED_RETURN, &row.id)
+        .await?
+    {
         Some(leg) => leg,
         None => {
             let cap = match token {
@@ -293,7 +299,10 @@ async fn finish(
         whole(state, row, returned),
         whole(state, row, cost),
     ) else {
-        return Err(FlowError::Ledger(format!("misdirected {} unbookable", row.id)));
+        return Err(FlowError::Ledger(format!(
+            "misdirected {} unbookable",
+            row.id
+        )));
     };
     let mut entries = vec![(Account::Misdirected, -amount), (Account::Payers, back)];
     if !fee.is_zero() {

@@ -153,7 +153,12 @@ pub async fn list(
     let limit = parse_limit(params.limit)?;
     let mut rows = state
         .store
-        .list_misdirected(livemode, status, params.starting_after.as_deref(), limit + 1)
+        .list_misdirected(
+            livemode,
+            status,
+            params.starting_after.as_deref(),
+            limit + 1,
+        )
         .await?;
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);

@@ -249,10 +249,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
-        .route(
-            "/operator/misdirected_deposits",
-            get(misdirected::list),
-        )
+        .route("/operator/misdirected_deposits", get(misdirected::list))
         .route(
             "/operator/misdirected_deposits/{id}/resolve",
             post(misdirected::resolve),

@@ -10,8 +10,8 @@ use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
-    balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks, keys, misdirected, money,
-    payer_details, payment_intents, refund_funding, settings, solana_pay, transactions,
+    balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks, keys, misdirected,
+    money, payer_details, payment_intents, refund_funding, settings, solana_pay, transactions,
     wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};

@@ -7,12 +7,12 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::chain::DepositAddress;
-use crate::ledger::Posting;
 use super::misdirected::{
     MisdirectedDeposit, MisdirectedKind, MisdirectedStatus, MisdirectedStore, MisdirectedUpdate,
 };
 use super::sql::SqlStore;
 use super::{Db, StoreError};
+use crate::ledger::Posting;
 
 const COLUMNS: &str = "id, chain_id, livemode, payment_intent_id, merchant_id, address, kind, \
     token, asset, amount_units, sender, tx_hash, log_index, block_number, status, reason, \
@@ -228,6 +228,8 @@ impl MisdirectedStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .db()?;
-        rows.iter().map(super::sql_chain::deposit_from_row).collect()
+        rows.iter()
+            .map(super::sql_chain::deposit_from_row)
+            .collect()
     }
 }
