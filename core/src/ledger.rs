@@ -44,7 +44,7 @@ pub enum Account {
     FxRevenue,
     /// Funds that reached a deposit address but pay nothing (another token, the native coin,
     /// the right token on another chain), held until returned or written off
-    /// (docs/payments.md, "Misdirected deposits").
+    /// (docs/evm.md, "Misdirected deposits").
     Misdirected,
     /// A payer's account on an exchange venue (outside Rialto's custody).
     Venue(String),

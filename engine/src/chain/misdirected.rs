@@ -1,4 +1,4 @@
-//! Misdirected deposits (issue 20, point 4; docs/payments.md, "Misdirected deposits"): funds
+//! Misdirected deposits (issue 20, point 4; docs/evm.md, "Misdirected deposits"): funds
 //! that reach a deposit address but pay nothing of its intent.
 //!
 //! The protocol, in order:

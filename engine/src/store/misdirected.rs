@@ -1,7 +1,7 @@
 //! Misdirected deposits: funds that reached a deposit address but pay nothing of its intent
 //! (another token, the native coin, the intent's token on another chain at the same address,
 //! the intent's token after its deposit was swept). Issue 20, point 4; `crate::chain::misdirected`
-//! runs them, docs/payments.md has the protocol.
+//! runs them, docs/evm.md has the protocol.
 //!
 //! A row is recorded once per on-chain movement (chain, transaction, log index; `-1` for a
 //! native transfer) and never credits its intent. Every status move is a compare-and-set on

@@ -1,4 +1,4 @@
--- Misdirected deposits (issue 20, point 4; docs/payments.md, "Misdirected deposits").
+-- Misdirected deposits (issue 20, point 4; docs/evm.md, "Misdirected deposits").
 --
 -- Funds that reached a deposit address but pay nothing of its intent: another token, the
 -- native coin, the intent's token on another chain at the same address, or the intent's token
