@@ -1886,7 +1886,7 @@ export interface components {
             /** @example misdirected_deposit */
             object: string;
             id: string;
-            /** @description `other_token`, `native`, `wrong_chain` or `after_sweep`. */
+            /** @description `other_token`, `native` or `wrong_chain`. */
             kind: string;
             /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
             status: string;

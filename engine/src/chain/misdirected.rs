@@ -5,8 +5,8 @@
 //! 1. **Detect** ([`detect_log`], [`scan_native`], called by the deposit watcher over the block
 //!    range it scans): a token transfer into a deposit address in another token than the
 //!    intent's (`other_token`), in any token on another chain of the family at the same
-//!    address (`wrong_chain`: an EVM address exists on every EVM chain), the intent's token
-//!    after its address was swept (`after_sweep`), or the chain's native coin sent to it
+//!    address (`wrong_chain`: an EVM address exists on every EVM chain), or the chain's
+//!    native coin sent to it
 //!    (`native`) is recorded once per movement (`MisdirectedStore::record_misdirected`),
 //!    status `detected`. It never credits the intent. Transfers from the chain's hot wallet
 //!    (sweep gas) are the gateway's own and are not recorded.
@@ -181,7 +181,6 @@ pub(super) async fn detect_log(
     chain: &Chain,
     family: &HashMap<String, DepositAddress>,
     log: &TransferLog,
-    after_sweep: bool,
     now_ms: i64,
 ) -> Result<bool, FlowError> {
     let Some(deposit) = family.get(&log.to.to_string().to_ascii_lowercase()) else {
@@ -189,8 +188,6 @@ pub(super) async fn detect_log(
     };
     let kind = if deposit.chain_id != chain.caip2 {
         MisdirectedKind::WrongChain
-    } else if after_sweep {
-        MisdirectedKind::AfterSweep
     } else {
         let Some(intent) = state
             .store
@@ -199,15 +196,12 @@ pub(super) async fn detect_log(
         else {
             return Ok(false);
         };
-        if intent.settlement.asset.contract != log.token {
-            MisdirectedKind::OtherToken
-        } else if super::settle::sweep_recorded(state, &intent).await? {
-            MisdirectedKind::AfterSweep
-        } else {
-            // The intent's own token on its own chain, the address not swept: the watcher's
-            // payment, or (an intent no longer watched) reconciliation's unexpected inflow.
+        if intent.settlement.asset.contract == log.token {
+            // The intent's own token on its own chain: the watcher's payment, or (late, after
+            // the sweep, an intent no longer watched) reconciliation's unexpected inflow.
             return Ok(false);
         }
+        MisdirectedKind::OtherToken
     };
     let arrival = Arrival {
         kind,

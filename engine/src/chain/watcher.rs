@@ -4,8 +4,8 @@
 //!   and binds a transfer into an intent's deposit address to that intent (a `pending`
 //!   payment transaction). Its cursor stores the last block's hash: when the chain's hash at
 //!   that height changes (a reorg), it rewinds and scans again. What reaches a deposit address
-//!   of the family and pays nothing (another token, the native coin, another chain, after the
-//!   sweep) is recorded as a misdirected deposit (`super::misdirected`).
+//!   of the family and pays nothing (another token, the native coin, another chain) is
+//!   recorded as a misdirected deposit (`super::misdirected`).
 //! - [`track_payments`] follows every `pending` payment transaction until it has the chain's
 //!   confirmations, re-reads what it paid, and only then screens the funds (`funds_received`).
 //!   A transaction that drops out of the chain goes back to waiting (`reverted`); an intent
@@ -87,7 +87,7 @@ pub async fn scan_deposits(
         for log in logs {
             let Some(deposit) = watched.get(&address_key(&log.to.to_string(), chain.family()))
             else {
-                super::misdirected::detect_log(state, chain, &family, &log, false, now_ms).await?;
+                super::misdirected::detect_log(state, chain, &family, &log, now_ms).await?;
                 continue;
             };
             if claim_log(state, chain, deposit, &log, &family, now_ms).await? {
@@ -107,8 +107,8 @@ pub async fn scan_deposits(
 }
 
 /// A transfer log into a watched deposit address: bound to its intent as a pending payment
-/// when it pays it (`true` when this call claimed it); another token, or the intent's token
-/// after the address was swept, is recorded as a misdirected deposit instead.
+/// when it pays it (`true` when this call claimed it); another token is recorded as a
+/// misdirected deposit instead.
 async fn claim_log(
     state: &Engine,
     chain: &Chain,
@@ -126,7 +126,7 @@ async fn claim_log(
     };
     if log.token != intent.settlement.asset.contract {
         // Another token than the intent's: not a payment of it.
-        super::misdirected::detect_log(state, chain, family, log, false, now_ms).await?;
+        super::misdirected::detect_log(state, chain, family, log, now_ms).await?;
         return Ok(false);
     }
     let Ok(paid) = Money::from_base_units(log.amount_units, intent.settlement.asset.currency())
@@ -137,9 +137,9 @@ async fn claim_log(
         return Ok(false); // needs a lock or a quote first
     }
     if super::settle::sweep_recorded(state, &intent).await? {
-        // Swept already: a later transfer is not part of this payment.
-        tracing::warn!(intent = %intent.id, tx = %log.tx_hash, "transfer into an already swept deposit address is misdirected");
-        super::misdirected::detect_log(state, chain, family, log, true, now_ms).await?;
+        // Swept already: a later transfer is not part of this payment. Reconciliation reports
+        // it (an unexpected inflow to a deposit address) for an operator.
+        tracing::warn!(intent = %intent.id, tx = %log.tx_hash, "transfer into an already swept deposit address left unclaimed");
         return Ok(false);
     }
     let claim = PaymentTransaction {

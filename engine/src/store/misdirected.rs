@@ -1,6 +1,7 @@
 //! Misdirected deposits: funds that reached a deposit address but pay nothing of its intent
 //! (another token, the native coin, the intent's token on another chain at the same address,
-//! the intent's token after its deposit was swept). Issue 20, point 4; `crate::chain::misdirected`
+//! not the intent's own token on its own chain: that one, arriving after the sweep, stays
+//! reconciliation's unexpected inflow). Issue 20, point 4; `crate::chain::misdirected`
 //! runs them, docs/evm.md has the protocol.
 //!
 //! A row is recorded once per on-chain movement (chain, transaction, log index; `-1` for a
@@ -24,16 +25,13 @@ pub enum MisdirectedKind {
     /// The intent's token (or any known token) on another configured chain of the family, at
     /// the same address.
     WrongChain,
-    /// The intent's own token, after the deposit address was swept: pays nothing any more.
-    AfterSweep,
 }
 
 impl MisdirectedKind {
-    pub const ALL: [MisdirectedKind; 4] = [
+    pub const ALL: [MisdirectedKind; 3] = [
         MisdirectedKind::OtherToken,
         MisdirectedKind::Native,
         MisdirectedKind::WrongChain,
-        MisdirectedKind::AfterSweep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,7 +39,6 @@ impl MisdirectedKind {
             MisdirectedKind::OtherToken => "other_token",
             MisdirectedKind::Native => "native",
             MisdirectedKind::WrongChain => "wrong_chain",
-            MisdirectedKind::AfterSweep => "after_sweep",
         }
     }
 

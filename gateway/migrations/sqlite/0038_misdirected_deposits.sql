@@ -1,9 +1,9 @@
 -- Misdirected deposits (issue 20, point 4; docs/evm.md, "Misdirected deposits").
 --
 -- Funds that reached a deposit address but pay nothing of its intent: another token, the
--- native coin, the intent's token on another chain at the same address, or the intent's token
--- after the address was swept. One row per on-chain movement (chain, transaction, log index;
--- -1 for a native transfer); it never credits the intent. Status moves are compare-and-set on
+-- native coin, or the intent's token on another chain at the same address. One row per
+-- on-chain movement (chain, transaction, log index; -1 for a native transfer); it never
+-- credits the intent. Status moves are compare-and-set on
 -- the status, with their ledger postings in the same transaction.
 CREATE TABLE misdirected_deposits (
     id                   TEXT PRIMARY KEY,
@@ -12,7 +12,7 @@ CREATE TABLE misdirected_deposits (
     payment_intent_id    TEXT NOT NULL REFERENCES payment_intents(id),
     merchant_id          TEXT NOT NULL,
     address              TEXT NOT NULL,
-    -- other_token | native | wrong_chain | after_sweep
+    -- other_token | native | wrong_chain
     kind                 TEXT NOT NULL,
     -- token contract; NULL for the native coin
     token                TEXT,

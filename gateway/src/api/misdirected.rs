@@ -25,7 +25,7 @@ pub struct MisdirectedObject {
     #[schema(example = "misdirected_deposit")]
     object: &'static str,
     id: String,
-    /// `other_token`, `native`, `wrong_chain` or `after_sweep`.
+    /// `other_token`, `native` or `wrong_chain`.
     kind: &'static str,
     /// `detected`, `returning`, `returned`, `needs_operator` or `written_off`.
     status: &'static str,
