@@ -123,6 +123,19 @@ pub struct TransferLog {
     pub log_index: u64,
 }
 
+/// A transaction that moved the chain's native coin to an address by its own value (EVM: a
+/// successful transaction whose `to` is the address and whose `value` is not zero). Value a
+/// contract forwards inside a transaction (an internal transfer) is not one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeTransfer {
+    pub from: Address,
+    pub to: Address,
+    pub amount_units: u128,
+    pub tx_hash: String,
+    pub block_number: u64,
+    pub block_hash: String,
+}
+
 /// A mined transaction's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -309,6 +322,18 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
         Err(ChainError::Invalid(
             "this chain builds no payment transactions for payers".into(),
         ))
+    }
+
+    /// The native-coin transfers into any of `to` in blocks `from..=to_block`
+    /// ([`NativeTransfer`]), in chain order: the misdirected-deposit watcher's read. Reads
+    /// only: safe to retry. Chains that cannot list them answer none.
+    async fn native_transfers(
+        &self,
+        _to: &[Address],
+        _from: u64,
+        _to_block: u64,
+    ) -> Result<Vec<NativeTransfer>, ChainError> {
+        Ok(Vec::new())
     }
 
     /// Proof of Reserve: the latest report of the reserve feed at `feed` (Chainlink's

@@ -203,6 +203,13 @@ impl IdKind for LegKind {
     const PREFIX: &'static str = "leg";
 }
 
+/// Marker for misdirected deposit ids (`md_`): funds at a deposit address that pay nothing.
+#[derive(Debug)]
+pub enum MisdirectedKind {}
+impl IdKind for MisdirectedKind {
+    const PREFIX: &'static str = "md";
+}
+
 /// Marker for refund ids (`re_`).
 #[derive(Debug)]
 pub enum RefundKind {}
@@ -235,6 +242,7 @@ impl IdKind for CheckoutSessionKind {
 pub type CheckoutSessionId = Id<CheckoutSessionKind>;
 pub type SettingsChangeId = Id<SettingsChangeKind>;
 pub type LegId = Id<LegKind>;
+pub type MisdirectedId = Id<MisdirectedKind>;
 pub type RefundId = Id<RefundKind>;
 pub type PayoutId = Id<PayoutKind>;
 pub type MerchantId = Id<MerchantKind>;

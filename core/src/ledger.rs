@@ -43,6 +43,10 @@ pub enum Account {
     Routing,
     /// Rialto's FX spread kept from conversion payments it held (docs/money.md).
     FxRevenue,
+    /// Funds that reached a deposit address but pay nothing (another token, the native coin,
+    /// the right token on another chain), held until returned or written off
+    /// (docs/evm.md, "Misdirected deposits").
+    Misdirected,
     /// A payer's account on an exchange venue (outside Rialto's custody).
     Venue(String),
     /// What an exchange venue charged the payer.
@@ -78,6 +82,7 @@ impl fmt::Display for Account {
             Account::WriteOffs => f.write_str("rialto:write_offs"),
             Account::Routing => f.write_str("rialto:routing"),
             Account::FxRevenue => f.write_str("rialto:fx_revenue"),
+            Account::Misdirected => f.write_str("rialto:misdirected"),
             Account::Venue(v) => write!(f, "venue:{v}"),
             Account::VenueFees(v) => write!(f, "fees:venue:{v}"),
             Account::RouteVenue(v) => write!(f, "route_venue:{v}"),
@@ -106,6 +111,7 @@ impl FromStr for Account {
             "rialto:routing" => Account::Routing,
             "rialto:fx_revenue" => Account::FxRevenue,
             "rialto:treasury" => Account::Treasury,
+            "rialto:misdirected" => Account::Misdirected,
             _ => {
                 if let Some(v) = named("fees:venue:") {
                     Account::VenueFees(v)
@@ -249,6 +255,7 @@ mod tests {
             Account::VenueFees("kraken".into()),
             Account::RouteVenue("uniswap-v2:eip155:31337".into()),
             Account::Treasury,
+            Account::Misdirected,
             Account::IssuerFloat("sandbox-bank".into()),
             Account::IssuerFees("sandbox-bank".into()),
         ];

@@ -131,6 +131,11 @@ pub enum ErrorCode {
     /// The chain of a deposit token cannot answer whether a holder is allow-listed; nothing
     /// proceeds unchecked.
     AllowlistUnavailable,
+    /// A misdirected deposit an operator asked to resolve is not waiting for one.
+    MisdirectedDepositNotResolvable,
+    /// A misdirected deposit cannot be returned now (the destination is refused, or the
+    /// network cost takes it all); it stays with the operators.
+    MisdirectedReturnRefused,
     ApiError,
 }
 
@@ -240,6 +245,8 @@ impl ErrorCode {
             ErrorCode::ReservesBreached => "reserves_breached",
             ErrorCode::ReservesStale => "reserves_stale",
             ErrorCode::ReservesUnverified => "reserves_unverified",
+            ErrorCode::MisdirectedDepositNotResolvable => "misdirected_deposit_not_resolvable",
+            ErrorCode::MisdirectedReturnRefused => "misdirected_return_refused",
             ErrorCode::ApiError => "api_error",
         }
     }

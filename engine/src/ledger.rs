@@ -13,8 +13,11 @@
 //! a direct payment at once, a deposit when its sweep is confirmed), `refund` (reserved from the
 //! balance when created), `refund_sent` (reached the payer), `refund_reversal` (failed; back to
 //! the balance), and `payout`, `payout_paid`, `payout_reversal` likewise; `network_fee` (the
-//! gas one of Rialto's own transactions paid, in the chain's native asset, per leg), and
-//! `write_off` (an operator writes a merchant's amount off).
+//! gas one of Rialto's own transactions paid, in the chain's native asset, per leg),
+//! `write_off` (an operator writes a merchant's amount off), and a misdirected deposit's
+//! `misdirected_received` (payers → `rialto:misdirected`), `misdirected_returned` (back to
+//! payers, the network cost to `rialto:network_fees`) or `misdirected_write_off` (to
+//! `rialto:write_offs`).
 
 use rialto_core::id::MerchantId;
 use rialto_core::intent::PaymentIntent;

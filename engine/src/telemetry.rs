@@ -15,6 +15,13 @@ pub fn chain_head_lag(chain: &str, lag_blocks: u64) {
         .set(lag_blocks as f64);
 }
 
+/// Misdirected deposits detected (another token, the native coin, another chain, after the
+/// sweep), by chain and kind.
+pub fn misdirected_detected(chain: &str, kind: &'static str) {
+    metrics::counter!("rialto_misdirected_deposits_total", "chain" => chain.to_owned(), "kind" => kind)
+        .increment(1);
+}
+
 /// Payment transactions seen on the chain and waiting for their confirmations.
 pub fn chain_confirmations_pending(chain: &str, pending: usize) {
     metrics::gauge!("rialto_chain_confirmations_pending", "chain" => chain.to_owned())

@@ -7,8 +7,8 @@ use alloy::primitives::U256;
 use alloy::providers::Provider;
 use async_trait::async_trait;
 use rialto_connectors::chain::{
-    ChainError, ChainNode, DepositKeyring, FeeQuote, ObservedTransfer, Receipt, TokenCall,
-    TransferLog,
+    ChainError, ChainNode, DepositKeyring, FeeQuote, NativeTransfer, ObservedTransfer, Receipt,
+    TokenCall, TransferLog,
 };
 use rialto_connectors::rail::{FeeLimits, LegAction, PlannedLeg, Rail, RailJournal, SigningKey};
 use rialto_core::address::Address;
@@ -138,6 +138,15 @@ impl ChainNode for EvmNode {
         to: u64,
     ) -> Result<Vec<TransferLog>, ChainError> {
         Ok(crate::watch::transfer_logs(self.chain.rpc_url(), tokens, from, to).await?)
+    }
+
+    async fn native_transfers(
+        &self,
+        to: &[Address],
+        from: u64,
+        to_block: u64,
+    ) -> Result<Vec<NativeTransfer>, ChainError> {
+        Ok(crate::watch::native_transfers(self.chain.rpc_url(), to, from, to_block).await?)
     }
 
     async fn observe_transfer(

@@ -14,7 +14,7 @@ use rialto_core::address::Address;
 use crate::contracts::{from_wire, to_wire};
 use crate::EvmError;
 
-pub use rialto_connectors::chain::TransferLog;
+pub use rialto_connectors::chain::{NativeTransfer, TransferLog};
 
 /// The chain head's number.
 pub async fn head(rpc_url: &str) -> Result<u64, EvmError> {
@@ -86,6 +86,62 @@ pub async fn transfer_logs(
             block_hash: format!("{block_hash:#x}"),
             log_index,
         });
+    }
+    Ok(out)
+}
+
+/// Every successful transaction in blocks `from..=to_block` sending a non-zero value of the
+/// native coin straight to one of `to`, in chain order. One block read (with its transactions)
+/// per block, and one receipt read per match: meant for the short ranges the watcher scans.
+pub async fn native_transfers(
+    rpc_url: &str,
+    to: &[Address],
+    from: u64,
+    to_block: u64,
+) -> Result<Vec<NativeTransfer>, EvmError> {
+    use alloy::consensus::Transaction as _;
+    use alloy::network::TransactionResponse as _;
+    if to.is_empty() || from > to_block {
+        return Ok(Vec::new());
+    }
+    let wanted: std::collections::HashSet<WireAddress> =
+        to.iter().map(to_wire).collect::<Result<_, _>>()?;
+    let provider = crate::provider::provider(rpc_url)?;
+    let mut out = Vec::new();
+    for number in from..=to_block {
+        let Some(block) = provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .full()
+            .await?
+        else {
+            break; // past the head
+        };
+        let block_hash = format!("{:#x}", block.header.hash);
+        for tx in block.transactions.txns() {
+            let Some(recipient) = tx.to() else { continue };
+            if tx.value().is_zero() || !wanted.contains(&recipient) {
+                continue;
+            }
+            let Ok(amount_units) = u128::try_from(tx.value()) else {
+                continue;
+            };
+            let hash = tx.tx_hash();
+            let succeeded = provider
+                .get_transaction_receipt(hash)
+                .await?
+                .is_some_and(|r| r.status());
+            if !succeeded {
+                continue;
+            }
+            out.push(NativeTransfer {
+                from: from_wire(tx.from()),
+                to: from_wire(recipient),
+                amount_units,
+                tx_hash: format!("{hash:#x}"),
+                block_number: number,
+                block_hash: block_hash.clone(),
+            });
+        }
     }
     Ok(out)
 }

@@ -62,7 +62,9 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::AuthorizationNonceUsed
         | C::AuthorizationAlreadyRelayed
         | C::WriteOffExists
-        | C::BalanceChanged => (StatusCode::CONFLICT, T::InvalidRequestError),
+        | C::BalanceChanged
+        | C::MisdirectedDepositNotResolvable
+        | C::MisdirectedReturnRefused => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::SettingsChangeNotPending
         | C::RefundNotPendingApproval
         | C::RefundNotAwaitingFunding

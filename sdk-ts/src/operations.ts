@@ -141,6 +141,16 @@ export abstract class Operations {
     return this.transport.request("POST", `/v1/ledger/write_offs`, { body }, options);
   }
 
+  /** `GET /v1/operator/misdirected_deposits`: List misdirected deposits, newest first (operators). */
+  listMisdirectedDeposits(query?: Query<paths["/v1/operator/misdirected_deposits"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/operator/misdirected_deposits"]["get"]>> {
+    return this.transport.list(`/v1/operator/misdirected_deposits`, query ?? {}, true, options);
+  }
+
+  /** `POST /v1/operator/misdirected_deposits/{id}/resolve`: Resolve a misdirected deposit that waits for an operator: return it or write it off. */
+  resolveMisdirectedDeposit(id: string, body: Body<paths["/v1/operator/misdirected_deposits/{id}/resolve"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/operator/misdirected_deposits/{id}/resolve"]["post"]>> {
+    return this.transport.request("POST", `/v1/operator/misdirected_deposits/${encodeURIComponent(id)}/resolve`, { body }, options);
+  }
+
   /** `GET /v1/payment_intents`: List payment intents, newest first. */
   listPaymentIntents(query?: Query<paths["/v1/payment_intents"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/payment_intents"]["get"]>> {
     return this.transport.list(`/v1/payment_intents`, query ?? {}, true, options);

@@ -440,6 +440,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/misdirected_deposits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List misdirected deposits, newest first (operators). */
+        get: operations["list_misdirected_deposits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/misdirected_deposits/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolve a misdirected deposit that waits for an operator: return it or write it off. */
+        post: operations["resolve_misdirected_deposit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents": {
         parameters: {
             query?: never;
@@ -1841,6 +1875,58 @@ export interface components {
              */
             fx_spread_bps?: number;
         };
+        MisdirectedList: {
+            /** @example list */
+            object: string;
+            data: components["schemas"]["MisdirectedObject"][];
+            has_more: boolean;
+        };
+        /** @description Funds that reached a deposit address but pay nothing of its intent. */
+        MisdirectedObject: {
+            /** @example misdirected_deposit */
+            object: string;
+            id: string;
+            /** @description `other_token`, `native` or `wrong_chain`. */
+            kind: string;
+            /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
+            status: string;
+            /** @description CAIP-2 of the chain the funds arrived on. */
+            chain: string;
+            payment_intent: string;
+            merchant: string;
+            livemode: boolean;
+            /** @description The deposit address. */
+            address: string;
+            /** @description Token contract; null for the native coin. */
+            token?: string | null;
+            /** @description CAIP-19 of what arrived, when known. */
+            asset?: string | null;
+            /** @description What arrived, in base units (a decimal string). */
+            amount_units: string;
+            /** @description What arrived, in whole units of `asset`. */
+            amount?: string | null;
+            sender: string;
+            tx_hash: string;
+            /** Format: int64 */
+            block_number: number;
+            /** @description Why an operator is needed, or why it was written off. */
+            reason?: string | null;
+            return_to?: string | null;
+            /** @description What the return's network cost took, base units of what arrived. */
+            network_cost_units?: string | null;
+            network_cost?: string | null;
+            /** @description What goes (or went) back to `return_to`, base units. */
+            returned_units?: string | null;
+            returned?: string | null;
+            resolved_by?: string | null;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created: number;
+            /** Format: int64 */
+            updated: number;
+        };
         /** @description An asset at a location: `{"asset": "USDC", "location": "eip155:31338"}` (`venue:kraken`). */
         NodeObject: {
             asset: string;
@@ -2121,8 +2207,12 @@ export interface components {
             funding?: null | components["schemas"]["FundingInstructions"];
         };
         ResolveParams: {
-            /** @description Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces. */
-            note: string;
+            /** @description `return` (to the sender, or to `destination`; screened again) or `write_off`. */
+            action: string;
+            /** @description Where a return goes instead of the sender. */
+            destination?: string | null;
+            /** @description Why it is written off (required for `write_off`). */
+            reason?: string | null;
         };
         RollKeyParams: {
             /**
@@ -4391,6 +4481,160 @@ export interface operations {
                 };
             };
             /** @description A request with this Idempotency-Key is still being processed, or the object's state forbids the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_misdirected_deposits: {
+        parameters: {
+            query?: {
+                /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
+                status?: string;
+                /** @description `true` for live mode; test mode by default. */
+                livemode?: boolean;
+                limit?: number;
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MisdirectedList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolve_misdirected_deposit: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MisdirectedObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             409: {
                 headers: {
                     [name: string]: unknown;

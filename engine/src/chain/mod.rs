@@ -4,6 +4,8 @@
 //! state into payment state ([`watcher`]), the payment policy for under-, over- and late payments ([`policy`]), payer reports
 //! ([`report`]) with the payer's proof ([`proof`]), relays ([`relay`]), payments found by their
 //! request's reference key ([`reference`], Solana Pay), and the step that settles funded intents ([`settle`]);
+//! what reaches a deposit address and pays nothing ([`misdirected`]: detected, screened,
+//! returned to the sender less the network cost, or held for an operator);
 //! [`worker`] runs them. [`permissioned`] asks a chain whether a wallet may hold a
 //! permissioned deposit token (settlement addresses and payers).
 //!
@@ -11,6 +13,8 @@
 //! chain, and every transaction the gateway sends is stored, signed, before it is broadcast.
 
 pub mod direct;
+pub mod misdirected;
+mod misdirected_return;
 pub mod permissioned;
 pub mod policy;
 pub mod proof;

@@ -553,7 +553,7 @@ async fn gas_funded_sweep(
 /// What a sweep's gas leg sends its deposit address: twice the estimate's gas cost at its fee
 /// cap and twice its L1 data fee (OP-stack rollups), head-room for both to rise while the gas
 /// leg confirms. The sweep is then capped to what the address holds ([`sweep_fee_cap`]).
-fn gas_to_fund(fee: &rialto_connectors::chain::FeeQuote) -> u128 {
+pub(super) fn gas_to_fund(fee: &rialto_connectors::chain::FeeQuote) -> u128 {
     u128::from(fee.units)
         .saturating_mul(fee.max_fee_per_unit)
         .saturating_add(fee.fixed_fee)
@@ -562,7 +562,7 @@ fn gas_to_fund(fee: &rialto_connectors::chain::FeeQuote) -> u128 {
 
 /// The most a sweep may pay per gas out of the `held` wei of its address: the L1 data fee is
 /// charged whatever the gas price, so the gas gets what is left after it.
-fn sweep_fee_cap(held: u128, quote: &rialto_connectors::chain::FeeQuote) -> u128 {
+pub(super) fn sweep_fee_cap(held: u128, quote: &rialto_connectors::chain::FeeQuote) -> u128 {
     held.saturating_sub(quote.fixed_fee) / u128::from(quote.units.max(1))
 }
 

@@ -3,7 +3,9 @@
 //! - [`scan_deposits`] reads `Transfer` logs of the chain's tokens block range by block range
 //!   and binds a transfer into an intent's deposit address to that intent (a `pending`
 //!   payment transaction). Its cursor stores the last block's hash: when the chain's hash at
-//!   that height changes (a reorg), it rewinds and scans again.
+//!   that height changes (a reorg), it rewinds and scans again. What reaches a deposit address
+//!   of the family and pays nothing (another token, the native coin, another chain) is
+//!   recorded as a misdirected deposit (`super::misdirected`).
 //! - [`track_payments`] follows every `pending` payment transaction until it has the chain's
 //!   confirmations, re-reads what it paid, and only then screens the funds (`funds_received`).
 //!   A transaction that drops out of the chain goes back to waiting (`reverted`); an intent
@@ -78,58 +80,23 @@ pub async fn scan_deposits(
         .into_iter()
         .map(|d| (address_key(&d.address, chain.family()), d))
         .collect();
-    if !watched.is_empty() {
+    // Every deposit address of the chain's family, whatever its intent's status or chain:
+    // what reaches one and pays nothing is a misdirected deposit (`super::misdirected`).
+    let family = super::misdirected::family_addresses(state, chain).await?;
+    if !watched.is_empty() || !family.is_empty() {
         let logs = chain.node.transfer_logs(&chain.tokens, from, to).await?;
         report.logs = logs.len();
         for log in logs {
             let Some(deposit) = watched.get(&address_key(&log.to.to_string(), chain.family()))
             else {
+                super::misdirected::detect_log(state, chain, &family, &log, now_ms).await?;
                 continue;
             };
-            let Some(intent) = store
-                .get_intent_unscoped(&deposit.payment_intent_id)
-                .await?
-            else {
-                continue;
-            };
-            if log.token != intent.settlement.asset.contract {
-                // Another token than the intent's: not a payment of it. Reconciliation reports
-                // such inflows; nothing is attributed here.
-                tracing::warn!(intent = %intent.id, token = %log.token, "deposit in another token ignored");
-                continue;
-            }
-            let Ok(paid) =
-                Money::from_base_units(log.amount_units, intent.settlement.asset.currency())
-            else {
-                continue;
-            };
-            if !super::payable(&intent) {
-                continue; // needs a lock or a quote first
-            }
-            if super::settle::sweep_recorded(state, &intent).await? {
-                // Swept already: a later transfer is not part of this payment. Reconciliation
-                // reports it (an unexpected inflow to a deposit address) for an operator.
-                tracing::warn!(intent = %intent.id, tx = %log.tx_hash, "transfer into an already swept deposit address left unclaimed");
-                continue;
-            }
-            let claim = PaymentTransaction {
-                chain_id: chain.caip2.clone(),
-                tx_hash: log.tx_hash.clone(),
-                payment_intent_id: intent.id,
-                payer: log.from.to_string(),
-                amount: paid.to_amount_string(),
-                asset: intent.settlement.asset.id.to_string(),
-                block_number: block_i64(log.block_number),
-                block_hash: log.block_hash.clone(),
-                log_index: block_i64(log.log_index),
-                status: PaymentTxStatus::Pending,
-                source: PaymentSource::Deposit,
-                created_at_ms: now_ms,
-            };
-            if store.claim_transaction(&claim).await? == intent.id {
+            if claim_log(state, chain, deposit, &log, &family, now_ms).await? {
                 report.claimed += 1;
             }
         }
+        super::misdirected::scan_native(state, chain, &family, (from, to), now_ms).await?;
     }
     let Some(hash) = chain.node.block_hash(to).await? else {
         return Ok(report); // the head moved back under us; next call sees the reorg
@@ -139,6 +106,59 @@ pub async fn scan_deposits(
         .await?;
     report.blocks = to + 1 - from;
     Ok(report)
+}
+
+/// A transfer log into a watched deposit address: bound to its intent as a pending payment
+/// when it pays it (`true` when this call claimed it); another token is recorded as a
+/// misdirected deposit instead.
+async fn claim_log(
+    state: &Engine,
+    chain: &Chain,
+    deposit: &crate::store::chain::DepositAddress,
+    log: &rialto_connectors::chain::TransferLog,
+    family: &HashMap<String, crate::store::chain::DepositAddress>,
+    now_ms: i64,
+) -> Result<bool, FlowError> {
+    let store = state.store.as_ref();
+    let Some(intent) = store
+        .get_intent_unscoped(&deposit.payment_intent_id)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if log.token != intent.settlement.asset.contract {
+        // Another token than the intent's: not a payment of it.
+        super::misdirected::detect_log(state, chain, family, log, now_ms).await?;
+        return Ok(false);
+    }
+    let Ok(paid) = Money::from_base_units(log.amount_units, intent.settlement.asset.currency())
+    else {
+        return Ok(false);
+    };
+    if !super::payable(&intent) {
+        return Ok(false); // needs a lock or a quote first
+    }
+    if super::settle::sweep_recorded(state, &intent).await? {
+        // Swept already: a later transfer is not part of this payment. Reconciliation reports
+        // it (an unexpected inflow to a deposit address) for an operator.
+        tracing::warn!(intent = %intent.id, tx = %log.tx_hash, "transfer into an already swept deposit address left unclaimed");
+        return Ok(false);
+    }
+    let claim = PaymentTransaction {
+        chain_id: chain.caip2.clone(),
+        tx_hash: log.tx_hash.clone(),
+        payment_intent_id: intent.id,
+        payer: log.from.to_string(),
+        amount: paid.to_amount_string(),
+        asset: intent.settlement.asset.id.to_string(),
+        block_number: block_i64(log.block_number),
+        block_hash: log.block_hash.clone(),
+        log_index: block_i64(log.log_index),
+        status: PaymentTxStatus::Pending,
+        source: PaymentSource::Deposit,
+        created_at_ms: now_ms,
+    };
+    Ok(store.claim_transaction(&claim).await? == intent.id)
 }
 
 /// How an address is looked up among the watched ones: EVM hex whatever its checksum case;

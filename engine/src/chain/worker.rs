@@ -30,6 +30,7 @@ pub async fn tick(state: &Engine, chain: &Chain) -> Result<usize, FlowError> {
     changed += super::reference::scan_references(state, chain, now).await?;
     changed += watcher::track_payments(state, chain, now).await?;
     changed += settle::settle_funded(state, chain, now).await?;
+    changed += super::misdirected::drive(state, chain, now).await?;
     // Legs the settlement just sent are driven in the same pass.
     changed += rail.drive(now).await?;
     Ok(changed)

@@ -51,6 +51,10 @@ pub fn default_rules() -> Rules {
             // An issuer's mint (a `Transfer` from the zero address in the bank's transaction,
             // expected as the leg's arrival) must have its `issuer_mint` posting.
             rule("route_issuer_mint", "issuer_mint"),
+            rule(
+                crate::chain::misdirected::MISDIRECTED_RETURN,
+                "misdirected_returned",
+            ),
         ],
     }
 }
@@ -161,6 +165,21 @@ async fn watch_addresses(
                 let owner = Some(obs.interner.intern(&owned.merchant_id));
                 obs.watch(id, a, Watch { role, owner });
             }
+        }
+    }
+    // Deposit addresses that received misdirected funds here (another chain's address
+    // included: the same EVM address exists on every EVM chain).
+    for row in store.misdirected_on(&chain.caip2).await? {
+        if let Some(a) = parse_addr(&row.address, fam) {
+            let owner = Some(obs.interner.intern(&row.merchant_id));
+            obs.watch(
+                id,
+                a,
+                Watch {
+                    role: Role::Deposit,
+                    owner,
+                },
+            );
         }
     }
     // Whatever else the gateway signs for (a sandbox bridge's minter): its burns and
@@ -353,6 +372,35 @@ fn funding_expected(
     })
 }
 
+/// A misdirected deposit's token transfer (`crate::chain::misdirected`): an inflow the
+/// records explain (it pays no intent; its return is a leg like any other).
+fn misdirected_expected(
+    ctx: &Ctx<'_>,
+    interner: &mut Interner,
+    row: &crate::store::misdirected::MisdirectedDeposit,
+) -> Option<Expected> {
+    let fam = family(&row.chain_id);
+    let token = parse_addr(row.token.as_deref()?, fam)?;
+    let chain = interner.intern(&row.chain_id);
+    Some(Expected {
+        incoming: true,
+        purpose: "misdirected_deposit".into(),
+        reference: row.id.clone(),
+        owner: Some(interner.intern(&row.merchant_id)),
+        chain,
+        tx: parse_tx_hash(&row.tx_hash, fam)?,
+        log_index: u32::try_from(row.log_index).ok(),
+        from: parse_addr(&row.sender, fam),
+        to: parse_addr(&row.address, fam),
+        token,
+        amount: row.amount_units,
+        block: u64::try_from(row.block_number).ok(),
+        must_be_observed: ctx.in_blocks(chain, Some(row.block_number))
+            && ctx.in_period(row.created_at_ms),
+        confirmed: true,
+    })
+}
+
 /// Runs a reconciliation and stores it with its exceptions; answers the stored run.
 pub async fn run(
     store: &dyn Store,
@@ -400,6 +448,11 @@ pub async fn run(
             after = page.last().map(|p| p.tx.tx_hash.clone());
             if page.len() < PAGE as usize {
                 break;
+            }
+        }
+        for row in store.misdirected_on(caip2).await? {
+            if let Some(e) = misdirected_expected(&ctx, &mut engine.interner, &row) {
+                engine.expect(&e);
             }
         }
         for funding in store.fundings_on(caip2).await? {

@@ -13,6 +13,7 @@ pub mod checkout;
 pub mod exchange;
 pub mod idempotency;
 pub mod ledger;
+pub mod misdirected;
 pub mod money;
 pub mod payer;
 mod payment_source;
@@ -669,6 +670,7 @@ pub trait Store:
     + access::AccessStore
     + x402::X402Store
     + relay_queue::RelayQueueStore
+    + misdirected::MisdirectedStore
     + payer::PayerDetailsStore
     + reserves::ReserveStore
     + Send

@@ -18,6 +18,7 @@ mod idempotency_layer;
 mod keys;
 mod limits;
 mod middleware;
+mod misdirected;
 mod money;
 pub mod openapi;
 mod openapi_shared;
@@ -248,6 +249,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
+        .route("/operator/misdirected_deposits", get(misdirected::list))
+        .route(
+            "/operator/misdirected_deposits/{id}/resolve",
+            post(misdirected::resolve),
+        )
         .route("/openapi.json", get(ops::openapi))
         .route("/x402/verify", post(x402::verify))
         .route("/x402/settle", post(x402::settle))

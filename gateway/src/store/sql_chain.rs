@@ -86,7 +86,7 @@ pub(super) fn payment_tx_from_row(row: &AnyRow) -> Result<PaymentTransaction, St
     })
 }
 
-fn deposit_from_row(row: &AnyRow) -> Result<DepositAddress, StoreError> {
+pub(super) fn deposit_from_row(row: &AnyRow) -> Result<DepositAddress, StoreError> {
     let intent: String = row.try_get("payment_intent_id").db()?;
     let index: i64 = row.try_get("derivation_index").db()?;
     Ok(DepositAddress {

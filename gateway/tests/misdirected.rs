@@ -1,0 +1,421 @@
+//! Misdirected deposits on the devnet (issue 20, point 4): funds that reach a USDC intent's
+//! deposit address but pay nothing of it — USDT, native ETH, USDC on the other chain — are
+//! detected, never credited, and returned to the sender less the network cost recorded on the
+//! row (exactly, on chain); an OFAC-listed sender is not returned to and waits for an operator,
+//! who resolves it (merchant keys refused). The books balance and reconciliation finds nothing.
+//!
+//! anvil comes from `ANVIL_BIN` (set by tools/test.sh) or the pinned npm package.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address as WireAddress, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use common::devnet::{intent, start, status_of, DevnetApp};
+use common::{assert_ledger_balanced, expect_error, TestApp};
+use rialto_evm::contracts::{to_wire, IERC20};
+use rialto_evm::manifest::ChainManifest;
+use rialto_gateway::ledger::Account;
+use rialto_gateway::store::money::MoneyStore;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+const TORNADO_ROUTER: &str = "0xd90e2f925DA726b50C4Ed8D0Fb90Ad053324F31b";
+
+async fn wallet(chain: &ChainManifest) -> DynProvider {
+    let key: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
+    ProviderBuilder::new()
+        .wallet(key)
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased()
+}
+
+fn payer_address(chain: &ChainManifest) -> WireAddress {
+    let key: PrivateKeySigner = chain.payers[0].private_key.expose_secret().parse().unwrap();
+    key.address()
+}
+
+fn token(chain: &ChainManifest, code: &str) -> WireAddress {
+    to_wire(&chain.tokens[code].address).unwrap()
+}
+
+async fn balance_of(chain: &ChainManifest, code: &str, owner: WireAddress) -> u128 {
+    let node = wallet(chain).await;
+    let units: U256 = IERC20::new(token(chain, code), &node)
+        .balanceOf(owner)
+        .call()
+        .await
+        .unwrap();
+    u128::try_from(units).unwrap()
+}
+
+async fn send_token(chain: &ChainManifest, code: &str, to: &str, units: u64) {
+    let node = wallet(chain).await;
+    let receipt = IERC20::new(token(chain, code), &node)
+        .transfer(to.parse().unwrap(), U256::from(units))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+}
+
+async fn deposit_address(app: &TestApp, order: &Value) -> String {
+    let id = order["id"].as_str().unwrap();
+    let answer: Value = app
+        .post(
+            &format!("/v1/payment_intents/{id}/deposit_address"),
+            app.sk(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["address"].as_str().unwrap().to_owned()
+}
+
+async fn operator_key(app: &TestApp) -> String {
+    rialto_gateway::cli_ops::create_operator(app.store.as_ref(), "ops", 0)
+        .await
+        .unwrap()["operator_key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Polls the operator list until the intent's only misdirected deposit is in `want`; fails
+/// after 60 s (a hang, not a timing check).
+async fn wait_row(app: &TestApp, operator: &str, order: &Value, want: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let list: Value = app
+            .get("/v1/operator/misdirected_deposits?limit=100", operator)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rows: Vec<&Value> = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["payment_intent"] == order["id"])
+            .collect();
+        if let [row] = rows.as_slice() {
+            if row["status"] == want {
+                return (*row).clone();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "misdirected deposit of {} not {want}: {list}",
+            order["id"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn units(row: &Value, field: &str) -> u128 {
+    row[field].as_str().unwrap().parse().unwrap()
+}
+
+/// A reconciliation run over everything: its exception kinds.
+async fn reconcile(app: &TestApp, operator: &str) -> Vec<String> {
+    let run: Value = app
+        .post("/v1/reconciliation_runs", operator)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    run["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| format!("{} {}", x["kind"], x["detail"]))
+        .collect()
+}
+
+async fn account(app: &TestApp, account: &Account, asset: &str) -> rust_decimal::Decimal {
+    app.store
+        .account_balance(account, asset, false)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn usdt_sent_to_a_usdc_deposit_address_is_returned_to_the_sender_less_the_network_cost() {
+    let DevnetApp { app, chain, .. } = &start(1).await;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let payer = payer_address(chain);
+    let before = balance_of(chain, "USDT", payer).await;
+    send_token(chain, "USDT", &address, 5_000_000).await;
+
+    let row = wait_row(app, &operator, &order, "returned").await;
+    assert_eq!(row["object"], "misdirected_deposit");
+    assert_eq!(row["kind"], "other_token", "{row}");
+    assert_eq!(row["amount_units"], "5000000");
+    assert_eq!(row["amount"], "5");
+    assert_eq!(
+        row["sender"].as_str().unwrap().to_lowercase(),
+        format!("{payer:#x}")
+    );
+    let cost = units(&row, "network_cost_units");
+    assert!(cost > 0 && cost < 5_000_000, "{row}");
+    assert_eq!(units(&row, "returned_units"), 5_000_000 - cost);
+    // The sender has everything back but the recorded network cost, exactly.
+    assert_eq!(balance_of(chain, "USDT", payer).await, before - cost);
+    // Never credited: the intent still waits for its USDC.
+    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
+    let cost_whole: rust_decimal::Decimal = row["network_cost"].as_str().unwrap().parse().unwrap();
+    assert_eq!(account(app, &Account::NetworkFees, asset).await, cost_whole);
+    assert_eq!(account(app, &Account::Payers, asset).await, -cost_whole);
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn native_eth_sent_to_a_deposit_address_is_returned_less_the_network_cost() {
+    let DevnetApp { app, chain, .. } = &start(1).await;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let node = wallet(chain).await;
+    let payer = payer_address(chain);
+    let sent = 10u128.pow(16); // 0.01 ETH
+    let tx = TransactionRequest::default()
+        .with_to(address.parse().unwrap())
+        .with_value(U256::from(sent));
+    let receipt = node
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    let after_send = node.get_balance(payer).await.unwrap();
+
+    let row = wait_row(app, &operator, &order, "returned").await;
+    assert_eq!(row["kind"], "native", "{row}");
+    assert_eq!(row["token"], Value::Null);
+    assert_eq!(units(&row, "amount_units"), sent);
+    let cost = units(&row, "network_cost_units");
+    assert!(cost > 0 && cost < sent, "{row}");
+    assert_eq!(units(&row, "returned_units"), sent - cost);
+    assert_eq!(
+        node.get_balance(payer).await.unwrap(),
+        after_send + U256::from(sent - cost),
+        "the sender gets exactly what arrived less the recorded cost"
+    );
+    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn usdc_on_the_other_chain_at_the_same_address_is_returned_there() {
+    let DevnetApp {
+        app,
+        chain,
+        other_chain,
+        ..
+    } = &start(1).await;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let payer = payer_address(other_chain);
+    let before = balance_of(other_chain, "USDC", payer).await;
+    send_token(other_chain, "USDC", &address, 3_000_000).await;
+
+    let row = wait_row(app, &operator, &order, "returned").await;
+    assert_eq!(row["kind"], "wrong_chain", "{row}");
+    assert_eq!(row["chain"], other_chain.chain_id.to_string());
+    let cost = units(&row, "network_cost_units");
+    assert_eq!(balance_of(other_chain, "USDC", payer).await, before - cost);
+    // Nothing arrived on the intent's own chain, and nothing was credited.
+    assert_eq!(balance_of(chain, "USDC", address.parse().unwrap()).await, 0);
+    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+/// Gives the OFAC-listed address USDT from payer 0 and gas, and a node that sends as it.
+async fn listed_sender_with_usdt(chain: &ChainManifest, units: u64) -> DynProvider {
+    send_token(chain, "USDT", TORNADO_ROUTER, units).await;
+    let node = ProviderBuilder::new()
+        .connect(&chain.rpc_url)
+        .await
+        .unwrap()
+        .erased();
+    let tornado: WireAddress = TORNADO_ROUTER.parse().unwrap();
+    node.raw_request::<_, Value>(
+        "anvil_setBalance".into(),
+        (tornado, U256::from(10u128.pow(18))),
+    )
+    .await
+    .unwrap();
+    node.raw_request::<_, Value>("anvil_impersonateAccount".into(), (tornado,))
+        .await
+        .unwrap();
+    node
+}
+
+#[tokio::test]
+async fn a_listed_sender_is_not_returned_to_and_an_operator_resolves_it() {
+    let DevnetApp { app, chain, .. } = &start(1).await;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let node = listed_sender_with_usdt(chain, 2_000_000).await;
+    let tornado: WireAddress = TORNADO_ROUTER.parse().unwrap();
+    let call = IERC20::transferCall {
+        to: address.parse().unwrap(),
+        amount: U256::from(2_000_000u64),
+    };
+    let tx = TransactionRequest::default()
+        .with_from(tornado)
+        .with_to(token(chain, "USDT"))
+        .with_input(call.abi_encode());
+    let receipt = node
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+
+    let row = wait_row(app, &operator, &order, "needs_operator").await;
+    assert_eq!(row["reason"], "destination_refused", "{row}");
+    assert_eq!(row["returned_units"], Value::Null);
+    assert_eq!(
+        balance_of(chain, "USDT", tornado).await,
+        0,
+        "nothing went back"
+    );
+    let deposit: WireAddress = address.parse().unwrap();
+    assert_eq!(balance_of(chain, "USDT", deposit).await, 2_000_000);
+    let id = row["id"].as_str().unwrap();
+    let path = format!("/v1/operator/misdirected_deposits/{id}/resolve");
+
+    // Merchants neither list nor resolve.
+    let listed = app
+        .get("/v1/operator/misdirected_deposits", app.sk())
+        .send()
+        .await
+        .unwrap();
+    expect_error(listed, 403, "operator_key_required").await;
+    let refused = app
+        .post(&path, app.sk())
+        .json(&json!({"action": "write_off", "reason": "mine"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 403, "operator_key_required").await;
+
+    // A return to the listed sender is refused again, and moves nothing.
+    let again = app
+        .post(&path, &operator)
+        .json(&json!({"action": "return"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(again, 409, "misdirected_return_refused").await;
+    let bad = app
+        .post(&path, &operator)
+        .json(&json!({"action": "write_off"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(bad, 400, "parameter_missing").await;
+    let unknown = app
+        .post(
+            "/v1/operator/misdirected_deposits/md_01jd0000000000000000000000/resolve",
+            &operator,
+        )
+        .json(&json!({"action": "write_off", "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(unknown, 404, "resource_missing").await;
+
+    let written: Value = app
+        .post(&path, &operator)
+        .json(&json!({"action": "write_off", "reason": "sanctioned sender; held for the authorities"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(written["status"], "written_off", "{written}");
+    assert_eq!(written["resolved_by"], "operator:ops");
+    assert_eq!(
+        written["reason"],
+        "sanctioned sender; held for the authorities"
+    );
+    let twice = app
+        .post(&path, &operator)
+        .json(&json!({"action": "write_off", "reason": "again"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(twice, 409, "misdirected_deposit_not_resolvable").await;
+
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
+    assert_eq!(
+        account(app, &Account::WriteOffs, asset).await,
+        "2".parse().unwrap()
+    );
+    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    let filtered: Value = app
+        .get(
+            "/v1/operator/misdirected_deposits?status=written_off",
+            &operator,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 1, "{filtered}");
+    let none: Value = app
+        .get(
+            "/v1/operator/misdirected_deposits?status=returning",
+            &operator,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["data"].as_array().unwrap().len(), 0, "{none}");
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
