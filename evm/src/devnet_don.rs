@@ -33,11 +33,17 @@ use crate::EvmError;
 /// How it names itself in logs and errors.
 pub const DON_STAND_IN: &str = "devnet DON stand-in";
 
+/// How long a pass waits for an `execute` receipt before it gives up on the message for this
+/// pass (an error, retried next pass), so a pass never hangs on a transaction that is not mined.
+const RECEIPT_WAIT: Duration = Duration::from_secs(30);
+
 /// One chain as the stand-in sees it.
 #[derive(Debug)]
 struct DonChain {
     alias: String,
     provider: DynProvider,
+    /// The stand-in's account (the off-ramps' only executor); its nonce is read per execute.
+    executor: WireAddress,
     ccip: CcipEntry,
     /// Lane tokens by address (lower-case hex) → symbol, and symbol → address.
     symbols: BTreeMap<WireAddress, String>,
@@ -74,6 +80,7 @@ async fn don_chain(chain: &ChainManifest) -> Result<Option<DonChain>, EvmError> 
         return Ok(None);
     };
     let signer = crate::sender::signer_from_key(&rails.ccip.relayer.private_key)?;
+    let executor = signer.address();
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
         .connect(&chain.rpc_url)
@@ -90,6 +97,7 @@ async fn don_chain(chain: &ChainManifest) -> Result<Option<DonChain>, EvmError> 
     Ok(Some(DonChain {
         alias: chain.alias.clone(),
         provider,
+        executor,
         ccip: rails.ccip.clone(),
         symbols,
         tokens,
@@ -233,10 +241,24 @@ async fn carry(
         data: message.data.clone(),
         destTokenAmounts: dest_tokens,
     };
-    let receipt = off_ramp
-        .execute(any2evm, event.sequenceNumber, receiver, gas_limit)
+    let call = off_ramp.execute(any2evm, event.sequenceNumber, receiver, gas_limit);
+    // Simulated first: a message the destination refuses (a receiver the deposit token does not
+    // allow-list) fails here, before any nonce is taken. Alloy's cached nonce manager would
+    // otherwise spend a nonce on the failed estimate and queue every later execute behind the
+    // gap, never mined, with the pass waiting on its receipt forever.
+    call.call()
+        .await
+        .map_err(|e| fail(format!("execute would revert: {e}")))?;
+    let nonce = dest
+        .provider
+        .get_transaction_count(dest.executor)
+        .pending()
+        .await?;
+    let receipt = call
+        .nonce(nonce)
         .send()
         .await?
+        .with_timeout(Some(RECEIPT_WAIT))
         .get_receipt()
         .await
         .map_err(|e| fail(format!("execute receipt: {e}")))?;

@@ -26,6 +26,9 @@ use rialto_evm::devnet_don::DevnetDonStandIn;
 use rialto_evm::manifest::{ChainManifest, InstitutionalManifest};
 use rust_decimal::Decimal;
 
+/// How many DON stand-in passes a test runs before it gives up on a delivery.
+const DON_PASSES: usize = 5;
+
 fn rails(chain: &ChainManifest) -> &InstitutionalManifest {
     chain.institutional.as_ref().expect("institutional rails")
 }
@@ -194,7 +197,6 @@ async fn an_undelivered_ccip_message_becomes_unknown_and_is_never_sent_again() {
 }
 
 #[tokio::test]
-#[ignore = "hangs on the devnet (seen once, 2026-12-07, not yet diagnosed); see docs/ccip.md"]
 async fn the_deposit_token_crosses_through_ccip_between_allow_listed_holders_and_reaches_ccip_receive(
 ) {
     let devnet = start().await;
@@ -262,13 +264,24 @@ async fn the_deposit_token_crosses_through_ccip_between_allow_listed_holders_and
     let don = DevnetDonStandIn::from_manifest(devnet.manifest())
         .await
         .unwrap();
-    let delivered = don.pass().await.unwrap();
-
-    let ids: Vec<_> = delivered.iter().map(|d| d.message_id).collect();
+    // Bounded: the stand-in's passes run until the two deliverable messages are carried, or
+    // the test fails with what was delivered (never waits for delivery without end).
+    let mut ids = Vec::new();
+    for _ in 0..DON_PASSES {
+        let delivered = don.pass().await.unwrap();
+        ids.extend(delivered.iter().map(|d| d.message_id));
+        if ids.len() >= 2 {
+            break;
+        }
+    }
     assert_eq!(
         ids,
         vec![to_holder, to_contract],
-        "the stranger's is refused"
+        "within {DON_PASSES} passes, the holder's and the contract's are delivered, the stranger's is refused"
+    );
+    assert!(
+        don.pass().await.unwrap().is_empty(),
+        "the stranger's stays refused, nothing is delivered twice"
     );
     assert_eq!(balance(&rb, &jpmd_b, &holder).await - before, amount);
     assert_eq!(balance(&rb, &jpmd_b, &stranger).await, U256::ZERO);
