@@ -6,14 +6,23 @@
 // from the first submission to the last intent `succeeded`; gas per payment is the gas of
 // every transaction mined meanwhile on the chain, over N.
 //
-//   RIALTO_BIN=… ANVIL_BIN=… node settle_load.mjs N single|batched [DATABASE_URL]
+//   RIALTO_BIN=… ANVIL_BIN=… [PAYERS=K] node settle_load.mjs N single|batched [DATABASE_URL]
+//
+// PAYERS (default 1): how many distinct payer wallets sign the N authorizations. With 1, one
+// wallet (an agent) pays every intent, and its payments are screened one after the other
+// (screening serialises per merchant and payer, so that limits see every earlier payment);
+// with K > 1, K fresh wallets (funded with USDC by the devnet payer before the clock starts,
+// no ETH: the payments are gasless) sign in turn, as K customers would.
 //
 // Used by bench/settle_load.sh, which builds the binary and starts PostgreSQL when asked.
+import { erc20Abi } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { startGateway, merchantApi, devnetBase } from "./harness.mjs";
 
 const n = Number(process.argv[2] ?? 1000);
 const mode = process.argv[3] ?? "batched";
 const databaseUrl = process.argv[4];
+const payerCount = Math.max(1, Number(process.env.PAYERS ?? 1));
 const env = {
   RIALTO__RATE_LIMIT__PER_SECOND: "1000000",
   RIALTO__RATE_LIMIT__BURST: "1000000",
@@ -47,11 +56,23 @@ async function succeeded() {
 try {
   const intents = await pool(Array.from({ length: n }), 16, () =>
     merchantApi(gw, "POST", "/v1/payment_intents", { amount: "0.01", currency: "usd" }));
+  // The payers, funded before the clock starts (one transfer each from the devnet payer).
+  const payers = payerCount === 1 ? [net.account]
+    : Array.from({ length: payerCount }, () => privateKeyToAccount(generatePrivateKey()));
+  if (payerCount > 1) {
+    const each = 10_000n * BigInt(Math.ceil(n / payerCount)); // 0.01 USDC per payment
+    let hash;
+    for (const p of payers) {
+      hash = await net.wallet.writeContract({ address: net.usdc, abi: erc20Abi, functionName: "transfer", args: [p.address, each] });
+    }
+    await net.reader.waitForTransactionReceipt({ hash });
+  }
   // Sign every authorization first: the figure is the gateway's and the chain's, not viem's.
-  const bodies = await pool(intents, 16, async (intent) => {
+  const bodies = await pool(intents, 16, async (intent, i) => {
+    const payer = payers[i % payers.length];
     const req = await merchantApi(gw, "GET", `/v1/payment_intents/${intent.id}/authorization_request`);
-    const message = { ...req.message, from: net.account.address };
-    const signature = await net.account.signTypedData({
+    const message = { ...req.message, from: payer.address };
+    const signature = await payer.signTypedData({
       domain: req.domain, types: req.types, primaryType: req.primary_type, message,
     });
     return { id: intent.id, body: { from: message.from, value: message.value, valid_after: message.validAfter,
@@ -59,12 +80,14 @@ try {
   });
   const startBlock = await net.reader.getBlockNumber({ cacheTime: 0 });
   const t0 = performance.now();
+  const wall0 = Date.now();
   const answers = await Promise.all(bodies.map(({ id, body }) =>
     fetch(`${gw.base}/v1/payment_intents/${id}/authorizations`, {
       method: "POST",
       headers: { Authorization: `Bearer ${gw.keys.secret_key}`, "Content-Type": "application/json" },
       body: JSON.stringify(body),
     }).then((r) => r.status)));
+  const answered = performance.now();
   const refused = answers.filter((s) => s >= 400 && s !== 503).length;
   let done = 0;
   const deadline = t0 + 600_000;
@@ -78,8 +101,9 @@ try {
     txs += block.transactions.length;
   }
   console.log(JSON.stringify({
-    mode, n, database: databaseUrl ? databaseUrl.split(":")[0] : "sqlite", succeeded: done,
+    mode, n, payers: payerCount, database: databaseUrl ? databaseUrl.split(":")[0] : "sqlite", succeeded: done,
     refused, statuses: Object.fromEntries([...new Set(answers)].map((s) => [s, answers.filter((x) => x === s).length])),
+    started_at_ms: wall0, all_answered_after_s: Number(((answered - t0) / 1000).toFixed(2)),
     seconds: Number(seconds.toFixed(2)), settled_per_second: Number((done / seconds).toFixed(1)),
     transactions: txs, gas_per_payment: done ? Number(gas / BigInt(done)) : null,
   }));
