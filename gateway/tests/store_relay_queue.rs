@@ -262,8 +262,8 @@ async fn decide_suite(db: Db) {
             None,
         ]
     );
-    for i in 0..2 {
-        let paid = store.payment_transactions_of(&ids[i]).await.unwrap();
+    for id in &ids[..2] {
+        let paid = store.payment_transactions_of(id).await.unwrap();
         assert_eq!(paid.len(), 1);
         assert_eq!(paid[0].tx_hash, "0xbatch");
         assert_eq!(paid[0].source, PaymentSource::BatchAuthorization);

@@ -21,7 +21,7 @@ use super::Chain;
 /// What a transaction paid an address in a token, as the chain answered in this pass.
 #[derive(Debug, Clone)]
 pub(super) enum Observed {
-    Paid(ObservedTransfer),
+    Paid(Box<ObservedTransfer>),
     /// Failed, or no transfer of the token to the address (`TxFailed`, `NoMatchingTransfer`).
     Gone,
 }
@@ -60,7 +60,7 @@ impl<'a> PassReads<'a> {
         self.observed
             .get_or_read(key, || async {
                 match self.chain.node.observe_transfer(tx, token, to).await {
-                    Ok(observed) => Ok(Observed::Paid(observed)),
+                    Ok(observed) => Ok(Observed::Paid(Box::new(observed))),
                     Err(ChainError::NoMatchingTransfer { .. } | ChainError::TxFailed(_)) => {
                         Ok(Observed::Gone)
                     }

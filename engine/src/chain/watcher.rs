@@ -383,7 +383,7 @@ async fn advance_pending(
         .observe(&ptx.tx_hash, &intent.settlement.asset.contract, &to)
         .await?
     {
-        Observed::Paid(observed) => observed,
+        Observed::Paid(observed) => *observed,
         Observed::Gone => {
             ptx.status = PaymentTxStatus::Reverted;
             store
