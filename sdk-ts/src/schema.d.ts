@@ -1927,6 +1927,14 @@ export interface components {
             /** Format: int64 */
             updated: number;
         };
+        MisdirectedResolveParams: {
+            /** @description `return` (to the sender, or to `destination`; screened again) or `write_off`. */
+            action: string;
+            /** @description Where a return goes instead of the sender. */
+            destination?: string | null;
+            /** @description Why it is written off (required for `write_off`). */
+            reason?: string | null;
+        };
         /** @description An asset at a location: `{"asset": "USDC", "location": "eip155:31338"}` (`venue:kraken`). */
         NodeObject: {
             asset: string;
@@ -2207,12 +2215,8 @@ export interface components {
             funding?: null | components["schemas"]["FundingInstructions"];
         };
         ResolveParams: {
-            /** @description `return` (to the sender, or to `destination`; screened again) or `write_off`. */
-            action: string;
-            /** @description Where a return goes instead of the sender. */
-            destination?: string | null;
-            /** @description Why it is written off (required for `write_off`). */
-            reason?: string | null;
+            /** @description Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces. */
+            note: string;
         };
         RollKeyParams: {
             /**
@@ -4591,7 +4595,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ResolveParams"];
+                "application/json": components["schemas"]["MisdirectedResolveParams"];
             };
         };
         responses: {

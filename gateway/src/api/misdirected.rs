@@ -175,7 +175,7 @@ pub async fn list(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ResolveParams {
+pub struct MisdirectedResolveParams {
     /// `return` (to the sender, or to `destination`; screened again) or `write_off`.
     #[schema(pattern = "^(return|write_off)$")]
     action: String,
@@ -190,7 +190,7 @@ pub struct ResolveParams {
     post, path = "/v1/operator/misdirected_deposits/{id}/resolve",
     operation_id = "resolve_misdirected_deposit", tag = "operator",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"), ("id" = String, Path)),
-    request_body = ResolveParams,
+    request_body = MisdirectedResolveParams,
     responses((status = 200, body = MisdirectedObject), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -202,7 +202,7 @@ pub async fn resolve(
     Path(id): Path<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let params: ResolveParams = parse_json(&body)?;
+    let params: MisdirectedResolveParams = parse_json(&body)?;
     let Some(row) = state.store.get_misdirected(&id).await? else {
         return Err(ApiError::missing("misdirected deposit", &id, "id"));
     };
