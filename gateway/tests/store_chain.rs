@@ -636,6 +636,141 @@ async fn payer_details_are_one_row_per_intent_replaced_in_place(store: &dyn Stor
     );
 }
 
+async fn many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store: &dyn Store) {
+    use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
+    use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, SettlementTarget};
+    use rialto_core::money::{Currency, Money};
+    use rialto_gateway::keys::generate_key;
+    use rialto_gateway::ledger::{paid_and_settled, Entry};
+    use rialto_gateway::store::ledger::IntentWrite;
+    use rialto_gateway::store::{CasOutcome, Event, EventFilter, KeyKind, Merchant};
+
+    let merchant = MerchantId::generate();
+    let m = Merchant {
+        id: merchant,
+        name: "Shop".into(),
+        settlement_asset: None,
+        settlement_address: None,
+        created_at_ms: T0,
+        country: None,
+    };
+    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
+    store.create_merchant(&m, &[sk]).await.unwrap();
+    let event = |kind: &str| Event {
+        id: EventId::generate(),
+        merchant_id: merchant,
+        livemode: false,
+        kind: kind.into(),
+        object_json: "{}".into(),
+        created_at_ms: T0,
+    };
+    let mut intents = Vec::new();
+    for amount in ["1.00", "2.00", "3.00"] {
+        let id = PaymentIntentId::generate();
+        let intent = PaymentIntent {
+            id,
+            merchant_id: merchant,
+            livemode: false,
+            amount: Money::parse(amount, Currency::usd()).unwrap(),
+            settlement: SettlementTarget::resolve(&registry(), "usdc", "base", HOT).unwrap(),
+            status: PaymentStatus::FundsReceived,
+            description: None,
+            metadata: Default::default(),
+            client_secret: format!("{id}_secret_x"),
+            created_at_ms: T0,
+            expires_at_ms: T0 + 60_000,
+            updated_at_ms: T0,
+            canceled_at_ms: None,
+            cancellation_reason: None,
+            version: 1,
+            amount_refunded: rust_decimal::Decimal::ZERO,
+            payment_detail: None,
+            payment_reference: None,
+            fx: None,
+        };
+        store
+            .create_intent(&intent, &event("payment_intent.created"), None)
+            .await
+            .unwrap();
+        intents.push(intent);
+    }
+    // Two transitions in memory, written as one from the stored version.
+    let write = |intent: &PaymentIntent, expected_version: i64| {
+        let settling = intent
+            .transition(PaymentEvent::SettlementStarted, T0 + 1)
+            .unwrap();
+        let next = settling.transition(PaymentEvent::Settled, T0 + 1).unwrap();
+        let postings = paid_and_settled(&next, intent.amount.amount(), T0 + 1).unwrap();
+        IntentWrite {
+            expected: intent.status,
+            expected_version,
+            next,
+            events: vec![
+                event("payment_intent.settling"),
+                event("payment_intent.succeeded"),
+            ],
+            postings,
+        }
+    };
+    let writes = [
+        write(&intents[0], 1),
+        write(&intents[1], 7), // stale: another worker moved it
+        write(&intents[2], 1),
+    ];
+    // An unbalanced posting anywhere refuses the whole batch; nothing is written.
+    let mut broken = writes.clone();
+    broken[2].postings[0].entries.push(Entry {
+        account: rialto_gateway::ledger::Account::WriteOffs,
+        asset: "y".into(),
+        amount: "1".parse().unwrap(),
+    });
+    assert!(store.update_intents_with_postings(&broken).await.is_err());
+    assert!(store
+        .merchant_postings(&merchant, false)
+        .await
+        .unwrap()
+        .is_empty());
+    let outcomes = store.update_intents_with_postings(&writes).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [CasOutcome::Updated, CasOutcome::Conflict, CasOutcome::Updated]
+    );
+    let status = |i: usize| {
+        let id = intents[i].id;
+        async move {
+            let stored = store.get_intent_unscoped(&id).await.unwrap().unwrap();
+            (stored.status, stored.version)
+        }
+    };
+    assert_eq!(status(0).await, (PaymentStatus::Succeeded, 3));
+    assert_eq!(status(1).await, (PaymentStatus::FundsReceived, 1));
+    assert_eq!(status(2).await, (PaymentStatus::Succeeded, 3));
+    let posted = store.merchant_postings(&merchant, false).await.unwrap();
+    let mut want = writes[0].postings.clone();
+    want.extend(writes[2].postings.clone());
+    assert_eq!(posted, want, "the applied writes' postings, exactly, and no others");
+    let filter = EventFilter {
+        kind: None,
+        starting_after: None,
+        ending_before: None,
+        limit: 100,
+    };
+    let kinds: Vec<String> = store
+        .list_events(&merchant, false, &filter)
+        .await
+        .unwrap()
+        .data
+        .into_iter()
+        .map(|e| e.kind)
+        .filter(|k| k != "payment_intent.created")
+        .collect();
+    assert_eq!(kinds.len(), 4, "two events for each applied write: {kinds:?}");
+    // Written again, both applied ones conflict: a settlement is posted once.
+    let again = store.update_intents_with_postings(&writes).await.unwrap();
+    assert_eq!(again, [CasOutcome::Conflict; 3]);
+    assert_eq!(store.merchant_postings(&merchant, false).await.unwrap(), want);
+}
+
 async fn run(db: Db) {
     let (url, _dir) = fresh_database(db).await;
     let store = open(&url).await;
@@ -643,6 +778,7 @@ async fn run(db: Db) {
     concurrent_senders_get_distinct_consecutive_nonces(store.clone()).await;
     nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(&url).await;
     the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
+    many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store.as_ref()).await;
     only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store.as_ref()).await;
     an_x402_authorization_is_claimed_once(store.as_ref()).await;
     a_reference_names_one_intent_and_only_open_unpaid_ones_are_watched(store.as_ref()).await;
