@@ -2,7 +2,8 @@
 //!
 //! - Paid straight to the settlement address (a reported transaction, a relayed EIP-3009
 //!   authorization): the confirmed payment *is* the settlement, so the intent goes
-//!   `funds_received → settling → succeeded` at once.
+//!   `funds_received → settling → succeeded` at once; a pass works these out side by side and
+//!   writes up to 100 of them in one store transaction, each compare-and-set on its own.
 //! - Paid into a deposit address: the gateway sends the deposit address the gas for one token
 //!   transfer (leg `sweep_gas`), then sweeps everything received to the settlement address
 //!   (leg `sweep`, signed by the deposit address's derived key). On Solana there is no gas
