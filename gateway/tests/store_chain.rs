@@ -1,7 +1,8 @@
 //! The EVM rail's store contract, on SQLite and PostgreSQL: a leg is signed once and only
 //! once, nonces are never handed out twice (concurrent senders, a restarted gateway, a wallet
-//! someone else also sends from), deposit addresses are one per intent, and an x402
-//! authorization is claimed once.
+//! someone else also sends from), deposit addresses are one per intent, an x402
+//! authorization is claimed once, and intents settled together in one write each stand or
+//! fall on their own compare-and-set.
 
 mod common;
 
@@ -637,62 +638,16 @@ async fn payer_details_are_one_row_per_intent_replaced_in_place(store: &dyn Stor
 }
 
 async fn many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store: &dyn Store) {
-    use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
-    use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, SettlementTarget};
-    use rialto_core::money::{Currency, Money};
-    use rialto_gateway::keys::generate_key;
-    use rialto_gateway::ledger::{paid_and_settled, Entry};
+    use common::fixtures::stored_intent;
+    use rialto_core::id::EventId;
+    use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+    use rialto_gateway::ledger::{paid_and_settled, Entry, Posting};
     use rialto_gateway::store::ledger::IntentWrite;
-    use rialto_gateway::store::{CasOutcome, Event, EventFilter, KeyKind, Merchant};
+    use rialto_gateway::store::{CasOutcome, Event, EventFilter};
 
-    let merchant = MerchantId::generate();
-    let m = Merchant {
-        id: merchant,
-        name: "Shop".into(),
-        settlement_asset: None,
-        settlement_address: None,
-        created_at_ms: T0,
-        country: None,
-    };
-    let (_, sk) = generate_key(merchant, KeyKind::Secret, false, T0);
-    store.create_merchant(&m, &[sk]).await.unwrap();
-    let event = |kind: &str| Event {
-        id: EventId::generate(),
-        merchant_id: merchant,
-        livemode: false,
-        kind: kind.into(),
-        object_json: "{}".into(),
-        created_at_ms: T0,
-    };
     let mut intents = Vec::new();
     for amount in ["1.00", "2.00", "3.00"] {
-        let id = PaymentIntentId::generate();
-        let intent = PaymentIntent {
-            id,
-            merchant_id: merchant,
-            livemode: false,
-            amount: Money::parse(amount, Currency::usd()).unwrap(),
-            settlement: SettlementTarget::resolve(&registry(), "usdc", "base", HOT).unwrap(),
-            status: PaymentStatus::FundsReceived,
-            description: None,
-            metadata: Default::default(),
-            client_secret: format!("{id}_secret_x"),
-            created_at_ms: T0,
-            expires_at_ms: T0 + 60_000,
-            updated_at_ms: T0,
-            canceled_at_ms: None,
-            cancellation_reason: None,
-            version: 1,
-            amount_refunded: rust_decimal::Decimal::ZERO,
-            payment_detail: None,
-            payment_reference: None,
-            fx: None,
-        };
-        store
-            .create_intent(&intent, &event("payment_intent.created"), None)
-            .await
-            .unwrap();
-        intents.push(intent);
+        intents.push(stored_intent(store, amount, PaymentStatus::FundsReceived, HOT, T0).await);
     }
     // Two transitions in memory, written as one from the stored version.
     let write = |intent: &PaymentIntent, expected_version: i64| {
@@ -701,6 +656,14 @@ async fn many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store:
             .unwrap();
         let next = settling.transition(PaymentEvent::Settled, T0 + 1).unwrap();
         let postings = paid_and_settled(&next, intent.amount.amount(), T0 + 1).unwrap();
+        let event = |kind: &str| Event {
+            id: EventId::generate(),
+            merchant_id: intent.merchant_id,
+            livemode: false,
+            kind: kind.into(),
+            object_json: "{}".into(),
+            created_at_ms: T0 + 1,
+        };
         IntentWrite {
             expected: intent.status,
             expected_version,
@@ -717,6 +680,10 @@ async fn many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store:
         write(&intents[1], 7), // stale: another worker moved it
         write(&intents[2], 1),
     ];
+    let postings = |i: usize| {
+        let merchant = intents[i].merchant_id;
+        async move { store.merchant_postings(&merchant, false).await.unwrap() }
+    };
     // An unbalanced posting anywhere refuses the whole batch; nothing is written.
     let mut broken = writes.clone();
     broken[2].postings[0].entries.push(Entry {
@@ -725,50 +692,65 @@ async fn many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store:
         amount: "1".parse().unwrap(),
     });
     assert!(store.update_intents_with_postings(&broken).await.is_err());
-    assert!(store
-        .merchant_postings(&merchant, false)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(postings(0).await.is_empty());
     let outcomes = store.update_intents_with_postings(&writes).await.unwrap();
     assert_eq!(
         outcomes,
-        [CasOutcome::Updated, CasOutcome::Conflict, CasOutcome::Updated]
+        [
+            CasOutcome::Updated,
+            CasOutcome::Conflict,
+            CasOutcome::Updated
+        ]
     );
-    let status = |i: usize| {
-        let id = intents[i].id;
-        async move {
-            let stored = store.get_intent_unscoped(&id).await.unwrap().unwrap();
-            (stored.status, stored.version)
-        }
-    };
-    assert_eq!(status(0).await, (PaymentStatus::Succeeded, 3));
-    assert_eq!(status(1).await, (PaymentStatus::FundsReceived, 1));
-    assert_eq!(status(2).await, (PaymentStatus::Succeeded, 3));
-    let posted = store.merchant_postings(&merchant, false).await.unwrap();
-    let mut want = writes[0].postings.clone();
-    want.extend(writes[2].postings.clone());
-    assert_eq!(posted, want, "the applied writes' postings, exactly, and no others");
     let filter = EventFilter {
         kind: None,
         starting_after: None,
         ending_before: None,
         limit: 100,
     };
-    let kinds: Vec<String> = store
-        .list_events(&merchant, false, &filter)
-        .await
-        .unwrap()
-        .data
-        .into_iter()
-        .map(|e| e.kind)
-        .filter(|k| k != "payment_intent.created")
-        .collect();
-    assert_eq!(kinds.len(), 4, "two events for each applied write: {kinds:?}");
+    for (i, (status, version, events)) in [
+        (PaymentStatus::Succeeded, 3, 3),
+        (PaymentStatus::FundsReceived, 1, 1),
+        (PaymentStatus::Succeeded, 3, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let stored = store
+            .get_intent_unscoped(&intents[i].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.status, stored.version),
+            (status, version),
+            "intent {i}"
+        );
+        let written = store
+            .list_events(&intents[i].merchant_id, false, &filter)
+            .await
+            .unwrap()
+            .data;
+        assert_eq!(
+            written.len(),
+            events,
+            "intent {i}: created, settling, succeeded"
+        );
+        let want: Vec<Posting> = if status == PaymentStatus::Succeeded {
+            writes[i].postings.clone()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            postings(i).await,
+            want,
+            "intent {i}: exactly its own postings"
+        );
+    }
     // Written again, both applied ones conflict: a settlement is posted once.
     let again = store.update_intents_with_postings(&writes).await.unwrap();
     assert_eq!(again, [CasOutcome::Conflict; 3]);
-    assert_eq!(store.merchant_postings(&merchant, false).await.unwrap(), want);
+    assert_eq!(postings(0).await, writes[0].postings);
 }
 
 async fn run(db: Db) {
