@@ -14,6 +14,7 @@
 
 pub mod direct;
 pub mod misdirected;
+mod misdirected_convert;
 mod misdirected_return;
 pub mod permissioned;
 pub mod policy;

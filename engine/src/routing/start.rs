@@ -277,6 +277,7 @@ pub async fn prepare(
                 tx_hash: None,
                 amount: None,
                 block: None,
+                misdirected: None,
             },
             ExecutionStatus::AwaitingFunds,
             expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
