@@ -28,8 +28,9 @@
 //!
 //! The execution is found again by its funding (`misdirected` = the row's id), so a crash
 //! between accepting it and moving the row hands the same execution over on the next pass.
-//! Not converted: the native coin (no route starts from it), and intents priced in another
-//! currency than their settlement asset.
+//! Not converted: the native coin (no route starts from it), and intents whose price converts
+//! into their settlement at a locked rate (`one_for_one` only: a stablecoin priced in its own
+//! fiat or in itself).
 
 use rialto_connectors::exchange::AssetCode;
 use rialto_core::address::Address;
@@ -126,7 +127,7 @@ async fn sender_clear(
 }
 
 /// The intent of `row` when it can still be paid by a route: awaiting funds, not expired,
-/// priced in its settlement asset, and no route execution of it under way.
+/// settling one for one with its price, and no route execution of it under way.
 async fn open_intent(
     state: &Engine,
     row: &MisdirectedDeposit,
@@ -141,8 +142,8 @@ async fn open_intent(
     };
     if intent.status != PaymentStatus::AwaitingFunds
         || intent.expires_at_ms <= now_ms
+        || !crate::chain::one_for_one(&intent)
         || market::intent_amount(&intent).is_err()
-        || intent.amount.currency().code() != intent.settlement.asset.currency().code()
     {
         return Ok(None);
     }
