@@ -157,7 +157,10 @@ async fn reconcile(app: &TestApp, operator: &str) -> Vec<String> {
 
 /// A devnet whose clock the test holds just past the deploy, so the price feeds the router
 /// checks are fresh (the conversion's quote needs them).
-async fn start_priced() -> (DevnetApp, std::sync::Arc<rialto_gateway::clock::ManualClock>) {
+async fn start_priced() -> (
+    DevnetApp,
+    std::sync::Arc<rialto_gateway::clock::ManualClock>,
+) {
     use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
     let clock = std::sync::Arc::new(ManualClock::new(SystemClock.now_ms()));
     let setup = start_clocked(1, Some(clock.clone() as std::sync::Arc<dyn Clock>)).await;
@@ -184,8 +187,7 @@ async fn account(app: &TestApp, account: &Account, asset: &str) -> rust_decimal:
 }
 
 #[tokio::test]
-async fn usdt_sent_to_a_canceled_intents_address_is_returned_to_the_sender_less_the_network_cost(
-) {
+async fn usdt_sent_to_a_canceled_intents_address_is_returned_to_the_sender_less_the_network_cost() {
     let DevnetApp { app, chain, .. } = &start(1).await;
     let operator = operator_key(app).await;
     let order = intent(app, "10.00").await;
@@ -467,8 +469,12 @@ async fn quoted_units(app: &TestApp, order: &Value, asset: &str) -> u64 {
         .unwrap()
         .parse()
         .unwrap();
-    u64::try_from((amount * rust_decimal::Decimal::from(1_000_000)).normalize().mantissa())
-        .unwrap()
+    u64::try_from(
+        (amount * rust_decimal::Decimal::from(1_000_000))
+            .normalize()
+            .mantissa(),
+    )
+    .unwrap()
 }
 
 /// Polls the route execution until it reaches `want`; fails after 60 s (a hang).
@@ -523,7 +529,10 @@ async fn usdt_sent_to_an_open_usdc_intent_is_converted_and_pays_the_merchant_exa
     );
     let started = Instant::now();
     while status_of(app, &order).await != "succeeded" {
-        assert!(started.elapsed() < Duration::from_secs(60), "intent not paid");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "intent not paid"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The merchant holds exactly the intent's amount; the sender's USDT is all gone into it,
@@ -553,7 +562,12 @@ async fn usdt_sent_to_an_open_usdc_intent_is_converted_and_pays_the_merchant_exa
         .into_iter()
         .map(|p| p.kind)
         .collect();
-    for kind in ["misdirected_received", "misdirected_routed", "route_conversion", "payment"] {
+    for kind in [
+        "misdirected_received",
+        "misdirected_routed",
+        "route_conversion",
+        "payment",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
     assert!(!kinds.iter().any(|k| k == "route_funding"), "{kinds:?}");

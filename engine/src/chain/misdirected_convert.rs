@@ -319,9 +319,9 @@ async fn hand_over(
         .executions_of(&row.payment_intent_id)
         .await?
         .into_iter()
-        .find(|e| {
-            matches!(&e.funding, Funding::Wallet { misdirected: Some(m), .. } if *m == row.id)
-        });
+        .find(
+            |e| matches!(&e.funding, Funding::Wallet { misdirected: Some(m), .. } if *m == row.id),
+        );
     let exec = match existing {
         Some(exec) => exec,
         None => match accept(state, row, now_ms).await? {
@@ -330,7 +330,10 @@ async fn hand_over(
         },
     };
     let Some(amount) = whole(state, row, row.amount_units) else {
-        return Err(FlowError::Ledger(format!("misdirected {} unbookable", row.id)));
+        return Err(FlowError::Ledger(format!(
+            "misdirected {} unbookable",
+            row.id
+        )));
     };
     let mut postings: Vec<_> = posting(
         row,
@@ -417,7 +420,8 @@ async fn accept(
         return Ok(None);
     };
     let quote = &stored.quote;
-    let route_json = serde_json::to_string(&stored).map_err(|e| FlowError::Ledger(e.to_string()))?;
+    let route_json =
+        serde_json::to_string(&stored).map_err(|e| FlowError::Ledger(e.to_string()))?;
     let record = QuoteRecord {
         id: quote.id.to_string(),
         payment_intent_id: intent.id,

@@ -116,7 +116,9 @@ pub struct MisdirectedListParams {
     /// `detected`, `converting` (being swept to the hot wallet to pay its intent through the
     /// router), `converted` (handed to `route_execution`), `returning`, `returned`,
     /// `needs_operator` or `written_off`.
-    #[param(pattern = "^(detected|converting|converted|returning|returned|needs_operator|written_off)?$")]
+    #[param(
+        pattern = "^(detected|converting|converted|returning|returned|needs_operator|written_off)?$"
+    )]
     status: Option<String>,
     /// `true` for live mode; test mode by default.
     #[param(value_type = Option<bool>)]
