@@ -452,13 +452,13 @@ async fn a_listed_sender_is_not_returned_to_and_an_operator_resolves_it() {
     assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
 }
 
-/// The payer amount of the best quote paying `order` from `asset` on devnet-base: what the
+/// The payer amount of the best quote paying `order` from `asset` on `chain`: what the
 /// gateway's own conversion quote asks (same pools, same feeds), in base units (6 decimals).
-async fn quoted_units(app: &TestApp, order: &Value, asset: &str) -> u64 {
+async fn quoted_units(app: &TestApp, order: &Value, (chain, asset): (&str, &str)) -> u64 {
     let id = order["id"].as_str().unwrap();
     let answer = app
         .post(&format!("/v1/payment_intents/{id}/quotes"), app.sk())
-        .json(&json!({"source": {"type": "wallet", "chain": "devnet-base", "asset": asset}}))
+        .json(&json!({"source": {"type": "wallet", "chain": chain, "asset": asset}}))
         .send()
         .await
         .unwrap();
@@ -504,7 +504,7 @@ async fn usdt_sent_to_an_open_usdc_intent_is_converted_and_pays_the_merchant_exa
     let merchant_before = balance_of(chain, "USDC", merchant).await;
     let payer = payer_address(chain);
     let payer_before = balance_of(chain, "USDT", payer).await;
-    let sent = quoted_units(app, &order, "usdt").await;
+    let sent = quoted_units(app, &order, ("devnet-base", "usdt")).await;
     assert!(sent > 10_000_000, "the pool's fee is on the payer: {sent}");
     send_token(chain, "USDT", &address, sent).await;
 
@@ -594,6 +594,55 @@ async fn pyusd_sent_to_an_open_usdc_intent_has_no_route_and_is_returned() {
     assert!(cost > 0 && cost < 4_000_000, "{row}");
     assert_eq!(balance_of(chain, "PYUSD", payer).await, before - cost);
     assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn usdc_on_the_other_chain_for_an_open_intent_is_bridged_and_pays_the_merchant() {
+    let (setup, _clock) = start_priced().await;
+    let DevnetApp {
+        app,
+        chain,
+        other_chain,
+        ..
+    } = &setup;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let merchant: WireAddress = common::devnet::MERCHANT.parse().unwrap();
+    let merchant_before = balance_of(chain, "USDC", merchant).await;
+    let sent = quoted_units(app, &order, ("devnet-ethereum", "usdc")).await;
+    send_token(other_chain, "USDC", &address, sent).await;
+
+    let row = wait_row(app, &operator, &order, "converted").await;
+    assert_eq!(row["kind"], "wrong_chain", "{row}");
+    assert_eq!(row["chain"], other_chain.chain_id.to_string());
+    let exec_id = row["route_execution"].as_str().unwrap();
+    let done = wait_execution(app, exec_id, "succeeded").await;
+    let legs: Vec<&str> = done["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(legs, ["bridge", "settlement"], "{done}");
+    let started = Instant::now();
+    while status_of(app, &order).await != "succeeded" {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "intent not paid"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        balance_of(chain, "USDC", merchant).await - merchant_before,
+        10_000_000
+    );
+    let deposit: WireAddress = address.parse().unwrap();
+    assert_eq!(balance_of(other_chain, "USDC", deposit).await, 0);
     let asset = row["asset"].as_str().unwrap();
     assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
     assert_ledger_balanced(app).await;
