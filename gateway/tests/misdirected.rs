@@ -516,7 +516,11 @@ async fn usdt_sent_to_an_open_usdc_intent_is_converted_and_pays_the_merchant_exa
     assert!(exec_id.starts_with("rx_"), "{row}");
     let done = wait_execution(app, exec_id, "succeeded").await;
     assert_eq!(done["payment_intent"], order["id"]);
-    assert_eq!(done["pay_to"], Value::Null, "nobody is asked to pay: {done}");
+    assert_eq!(
+        done["pay_to"],
+        Value::Null,
+        "nobody is asked to pay: {done}"
+    );
     let legs: Vec<(&str, &str)> = done["legs"]
         .as_array()
         .unwrap()
