@@ -221,7 +221,8 @@ async fn wait_for_item(
 }
 
 /// Drains the relay queues of every batch-relaying chain until `shutdown` flips: it wakes when
-/// something is queued, and otherwise every `poll_ms` to decide batches in flight.
+/// something is queued, and otherwise every `poll_ms` to decide batches in flight; after a
+/// pass that moved something it goes again at once.
 pub async fn run_batch_relay_worker(
     state: Engine,
     relays: Arc<BatchRelays>,
@@ -232,17 +233,24 @@ pub async fn run_batch_relay_worker(
     }
     let poll = Duration::from_millis(state.chains.poll_ms.clamp(10, 100));
     loop {
+        let mut moved = false;
         for ((livemode, caip2), lanes) in &relays.by_chain {
             let Some(chain) = state.chains.get(*livemode, caip2) else {
                 continue;
             };
             match pass(&state, chain, lanes).await {
-                Ok(decided) => relays.wake_decided(&decided),
+                Ok(passed) => {
+                    moved |= passed.changed > 0;
+                    relays.wake_decided(&passed.decided);
+                }
                 Err(err) => {
                     rialto_engine::telemetry::worker_failed("batch_relay");
                     tracing::warn!(chain = %caip2, error = %err, "batch relay pass failed; will retry");
                 }
             }
+        }
+        if moved && !*shutdown.borrow() {
+            continue;
         }
         tokio::select! {
             _ = relays.wake.notified() => {}
@@ -252,14 +260,20 @@ pub async fn run_batch_relay_worker(
     }
 }
 
+/// What one pass over a chain did.
+#[derive(Debug, Default)]
+struct Passed {
+    /// Items decided and batches sent.
+    changed: usize,
+    /// The intents whose items were decided.
+    decided: Vec<PaymentIntentId>,
+}
+
 /// One pass over one chain: finish the batches already bound (record the ones a crash left
-/// unrecorded, decide the mined ones), then bind and send new ones. Returns the intents whose
-/// items it decided.
-async fn pass(
-    state: &Engine,
-    chain: &Chain,
-    lanes: &BatchLanes,
-) -> Result<Vec<PaymentIntentId>, FlowError> {
+/// unrecorded, decide the mined ones), then bind and send at most one new one, so that while
+/// payments keep arriving each mined batch is decided (and its payments move on) before the
+/// next is sent, rather than all of them once the queue runs dry.
+async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<Passed, FlowError> {
     let mut changed = 0;
     let mut decided = Vec::new();
     for batch_id in state.store.open_relay_batches(&chain.caip2).await? {
@@ -274,7 +288,7 @@ async fn pass(
         let journal = StoreJournal(state.store.as_ref());
         chain.rail(&journal).drive(state.clock.now_ms()).await?;
     }
-    Ok(decided)
+    Ok(Passed { changed, decided })
 }
 
 /// What driving one bound batch did.
@@ -286,40 +300,35 @@ struct Driven {
     decided: Vec<PaymentIntentId>,
 }
 
-/// Binds queued authorizations into batches and sends them, while a full batch is waiting or
-/// the oldest waited `max_wait_ms`.
+/// Binds queued authorizations into one batch and sends it, when a full batch is waiting or
+/// the oldest waited `max_wait_ms` (the worker's next pass takes the next one).
 async fn form_batches(
     state: &Engine,
     chain: &Chain,
     lanes: &BatchLanes,
 ) -> Result<usize, FlowError> {
-    let mut changed = 0;
     let limit = u32::try_from(lanes.max_batch.max(1)).unwrap_or(u32::MAX);
-    loop {
-        let queued = state.store.queued_relays(&chain.caip2, limit).await?;
-        let Some(first) = queued.first() else {
-            return Ok(changed);
-        };
-        let now = state.clock.now_ms();
-        // One batch carries one token: `relay(token, …)`.
-        let ids: Vec<_> = queued
-            .iter()
-            .filter(|i| i.token == first.token)
-            .map(|i| i.payment_intent_id)
-            .collect();
-        if ids.len() < lanes.max_batch && now - first.created_at_ms < lanes.max_wait_ms {
-            return Ok(changed);
-        }
-        let batch_id = format!("rb_{}", &LegId::generate().to_string()["leg_".len()..]);
-        let items = state.store.assign_relay_batch(&batch_id, &ids, now).await?;
-        if !items.is_empty() {
-            send_batch(state, chain, lanes, &batch_id, &items).await?;
-            changed += 1;
-        }
-        if queued.len() < lanes.max_batch {
-            return Ok(changed);
-        }
+    let queued = state.store.queued_relays(&chain.caip2, limit).await?;
+    let Some(first) = queued.first() else {
+        return Ok(0);
+    };
+    let now = state.clock.now_ms();
+    // One batch carries one token: `relay(token, …)`.
+    let ids: Vec<_> = queued
+        .iter()
+        .filter(|i| i.token == first.token)
+        .map(|i| i.payment_intent_id)
+        .collect();
+    if ids.len() < lanes.max_batch && now - first.created_at_ms < lanes.max_wait_ms {
+        return Ok(0);
     }
+    let batch_id = format!("rb_{}", &LegId::generate().to_string()["leg_".len()..]);
+    let items = state.store.assign_relay_batch(&batch_id, &ids, now).await?;
+    if items.is_empty() {
+        return Ok(0); // another instance bound them first
+    }
+    send_batch(state, chain, lanes, &batch_id, &items).await?;
+    Ok(1)
 }
 
 /// A bound batch: record and send it if no leg is recorded for it yet; decide its items once
