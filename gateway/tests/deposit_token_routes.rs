@@ -22,6 +22,7 @@ use rialto_evm::manifest::ChainManifest;
 use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
 use rialto_gateway::ledger::Account;
 use rialto_gateway::store::ledger::LedgerStore;
+use rialto_gateway::store::reconcile::ReconcileStore;
 use routing_support::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -35,11 +36,18 @@ fn d(text: &str) -> Decimal {
 
 /// A devnet gateway with the sandbox bank on, its treasury's account opened with `usd`.
 async fn with_bank(usd: u64) -> DevnetApp {
+    with_bank_and(usd, true).await
+}
+
+/// [`with_bank`], the devnet burn/mint USDC stand-in offered or not (`burn_mint`): without it
+/// USDC crosses between the anvil chains only through CCIP.
+async fn with_bank_and(usd: u64, burn_mint: bool) -> DevnetApp {
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let setup =
         devnet::start_configured(1, Some(clock.clone() as Arc<dyn Clock>), None, None, |c| {
             c.sandbox.bank = true;
             c.sandbox.bank_usd = usd;
+            c.sandbox.burn_mint_bridge = burn_mint;
         })
         .await;
     devnet::past_the_deploy(&setup, &clock).await;
@@ -243,4 +251,300 @@ async fn a_float_too_small_for_the_mint_refuses_the_quote_and_mints_nothing() {
     assert_eq!(desk.issuer.balance().await.unwrap().available, d("10"));
     assert_eq!(token_units(&setup.chain, &merchant).await, U256::ZERO);
     assert_eq!(devnet::status_of(app, &paying).await, "awaiting_funds");
+}
+
+/// The first of `paying`'s quotes from `source` whose legs run through `venue`.
+async fn quote_through(app: &common::TestApp, paying: &Value, source: Value, venue: &str) -> Value {
+    let id = paying["id"].as_str().unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/quotes"), app.sk())
+        .json(&json!({ "source": source }))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| {
+            q["legs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["venue"] == venue)
+        })
+        .unwrap_or_else(|| panic!("no quote through {venue}: {body:#}"))
+        .clone()
+}
+
+/// A USDC payer on devnet-ethereum pays a JPMD-DEV merchant on devnet-base through the quote
+/// that crosses with CCIP: funded, then `succeeded`; the execution and the quote.
+pub async fn pay_across_with_ccip(
+    setup: &DevnetApp,
+    paying: &Value,
+    payer: usize,
+) -> (Value, Value) {
+    let (app, other) = (&setup.app, &setup.other_chain);
+    let source = json!({"type": "wallet", "chain": "devnet-ethereum", "asset": "usdc"});
+    let quote = quote_through(app, paying, source, "ccip").await;
+    let who = other.payers[payer].address.to_string();
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": who }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = accepted["execution"].clone();
+    assert_eq!(exec["pay_to"]["asset"], "USDC", "{accepted}");
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let hash = pay_usdc_hash(
+        other,
+        payer,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        units(dec(&exec["pay_to"]["amount"])),
+    )
+    .await;
+    let answer = report_funding(app, other, payer, &exec_id, &hash).await;
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    (done, quote)
+}
+
+/// The devnet DON stand-in, as `rialto serve` runs it beside a devnet gateway.
+async fn don(setup: &DevnetApp) -> tokio::task::JoinHandle<()> {
+    let manifest = rialto_evm::manifest::DevnetManifest::read(&setup.manifest_path).unwrap();
+    rialto_gateway::devnet_bridges::spawn_don_stand_in(&manifest)
+        .await
+        .unwrap()
+        .expect("the devnet has CCIP rails")
+}
+
+#[tokio::test]
+async fn a_usdc_payer_on_another_chain_pays_a_jpmd_dev_merchant_through_ccip_and_the_issuers_mint()
+{
+    // Without the devnet burn/mint stand-in, CCIP is the only USDC lane between the chains.
+    let setup = with_bank_and(1_000_000, false).await;
+    let _don = don(&setup).await;
+    let (app, base, other) = (&setup.app, &setup.chain, &setup.other_chain);
+    let merchant = onboarded_merchant(&setup).await;
+    let paying = jpmd_intent(&setup, &merchant).await;
+    let hot_base = base.gateway_hot_wallet.address.to_string();
+    let hot_other = other.gateway_hot_wallet.address.to_string();
+    let usdc_base = token_balance(base, "USDC", &hot_base).await;
+    let usdc_other = token_balance(other, "USDC", &hot_other).await;
+    let (done, quote) = pay_across_with_ccip(&setup, &paying, 0).await;
+    let route: Vec<(&str, &str)> = quote["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["venue"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        route,
+        [("ccip", "ccip"), ("issuer_mint", BANK)],
+        "{quote:#}"
+    );
+    // CCIP keeps nothing of the amount: the payer pays the amount and the bank's fee.
+    assert_eq!(dec(&quote["payer_amount"]), d("25.02"), "{quote}");
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("ccip".into(), "confirmed".into()),
+            ("issuer_mint".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+        ],
+        "{done:#}"
+    );
+    let (ccip, mint) = (&done["legs"][0], &done["legs"][1]);
+    assert_eq!(dec(&ccip["received"]), d("25.02"), "{done:#}");
+    let message = ccip["external_reference"].as_str().unwrap();
+    assert!(message.starts_with("0x") && message.len() == 66, "{done:#}");
+    // The bank's request is the mint leg's reference.
+    assert_eq!(mint["external_reference"], mint["id"], "{done:#}");
+    wait_intent(app, &paying, "succeeded").await;
+    // On chain: the merchant holds exactly the amount; the USDC crossed whole and stays in the
+    // treasury on devnet-base (the float paid for the mint); the treasury passed on all it
+    // minted.
+    assert_eq!(
+        token_units(base, &merchant).await,
+        U256::from(25_000_000u64)
+    );
+    assert_eq!(token_units(base, &hot_base).await, U256::ZERO);
+    assert_eq!(
+        token_balance(base, "USDC", &hot_base).await - usdc_base,
+        U256::from(25_020_000u64)
+    );
+    assert_eq!(token_balance(other, "USDC", &hot_other).await, usdc_other);
+    let desk = app.state.engine.issuers[&false].clone();
+    assert_eq!(
+        desk.issuer.balance().await.unwrap().available,
+        d("1000000") - d("25.02")
+    );
+    // The books: the router's fee (0.001 ETH on devnet-ethereum) a network fee under the CCIP
+    // leg, the bank's fee, the float out; balanced.
+    let (sums, kinds) = books(&setup).await;
+    for kind in [
+        "route_funding",
+        "route_conversion",
+        "issuer_mint",
+        "issuer_fee",
+        "network_fee",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let sum = |account: &Account, asset: &str| {
+        sums.get(&(account.to_string(), asset.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    };
+    assert_eq!(sum(&Account::IssuerFees(BANK.into()), "usd"), d("0.02"));
+    assert_eq!(sum(&Account::IssuerFloat(BANK.into()), "usd"), d("-25.02"));
+    assert_ledger_balanced(app).await;
+    // Reconciliation: the payer's USDC in, the ccipSend's lock into the on-ramp, the message's
+    // delivery by the off-ramp, the mint from zero and the merchant's transfer, all matched.
+    assert_reconciled(app, 5).await;
+    // The fees report: the CCIP fee tied to the ccipSend on devnet-ethereum, the bank's fee
+    // under its request reference.
+    let report: Value = app.get_json("/v1/reports/fees").await;
+    let rows = report["data"].as_array().unwrap();
+    let ccip_fee = rows
+        .iter()
+        .find(|r| {
+            r["type"] == "network_fee" && r["reference"] == ccip["id"] && r["amount"] == "0.001"
+        })
+        .unwrap_or_else(|| panic!("the CCIP fee: {report:#}"));
+    assert_eq!(ccip_fee["chain"], other.chain_id.as_str(), "{ccip_fee}");
+    assert_eq!(ccip_fee["leg_purpose"], "route_burn", "{ccip_fee}");
+    assert!(
+        ccip_fee["tx_hash"]
+            .as_str()
+            .is_some_and(|h| h != ccip["tx_hash"]),
+        "the send, not the delivery: {ccip_fee}"
+    );
+    assert!(
+        rows.iter().any(|r| r["type"] == "issuer_fee"
+            && r["reference"] == mint["id"]
+            && r["amount"] == "0.02"),
+        "{report:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_ccip_message_not_delivered_in_time_leaves_its_leg_unknown_and_is_never_sent_again() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
+    let setup =
+        devnet::start_configured(1, Some(clock.clone() as Arc<dyn Clock>), None, None, |c| {
+            c.sandbox.bank = true;
+            c.sandbox.burn_mint_bridge = false;
+            c.sandbox.ccip_delivery_secs = 60;
+        })
+        .await;
+    devnet::past_the_deploy(&setup, &clock).await;
+    // No DON stand-in: the message is sent and never executed.
+    let (app, other) = (&setup.app, &setup.other_chain);
+    let merchant = onboarded_merchant(&setup).await;
+    let paying = jpmd_intent(&setup, &merchant).await;
+    let source = json!({"type": "wallet", "chain": "devnet-ethereum", "asset": "usdc"});
+    let quote = quote_through(app, &paying, source, "ccip").await;
+    let who = other.payers[0].address.to_string();
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": who }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = &accepted["execution"];
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let hot_other = other.gateway_hot_wallet.address.to_string();
+    let before = token_balance(other, "USDC", &hot_other).await;
+    let hash = pay_usdc_hash(
+        other,
+        0,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        units(dec(&exec["pay_to"]["amount"])),
+    )
+    .await;
+    let answer = report_funding(app, other, 0, &exec_id, &hash).await;
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    // The send leaves the treasury on devnet-ethereum once.
+    let sent = loop {
+        let now = token_balance(other, "USDC", &hot_other).await;
+        if now == before {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        }
+        break now;
+    };
+    assert_eq!(sent, before);
+    clock.advance_ms(61_000);
+    let held = loop {
+        let now = execution(app, &exec_id).await;
+        if now["legs"][0]["status"] == "unknown" {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_ne!(held["status"], "succeeded", "{held:#}");
+    // Time passes, passes run: nothing is sent again.
+    clock.advance_ms(600_000);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(token_balance(other, "USDC", &hot_other).await, before);
+    assert_eq!(token_units(&setup.chain, &merchant).await, U256::ZERO);
+    let sends = app
+        .store
+        .legs_for_references(&[format!(
+            "{}:ccip_send",
+            held["legs"][0]["id"].as_str().unwrap()
+        )])
+        .await
+        .unwrap();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+}
+
+#[tokio::test]
+async fn a_payer_with_an_exchange_account_pays_a_jpmd_dev_merchant_through_usdc_and_the_issuers_mint(
+) {
+    let setup = with_bank(1_000_000).await;
+    let (app, base) = (&setup.app, &setup.chain);
+    let merchant = onboarded_merchant(&setup).await;
+    let paying = jpmd_intent(&setup, &merchant).await;
+    let source = json!({"type": "exchange", "venue": "binance", "asset": "usd"});
+    let quote = best_quote(app, &paying, source).await;
+    let route: Vec<(&str, &str)> = quote["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["venue"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        route,
+        [
+            ("trade", "binance"),
+            ("withdrawal", "binance"),
+            ("issuer_mint", BANK)
+        ],
+        "{quote:#}"
+    );
+    let exec_id = accept_exchange(app, &quote).await;
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert!(
+        kinds(&done).iter().all(|(_, status)| status == "confirmed"),
+        "{done:#}"
+    );
+    wait_intent(app, &paying, "succeeded").await;
+    assert_eq!(
+        token_units(base, &merchant).await,
+        U256::from(25_000_000u64)
+    );
+    let hot = base.gateway_hot_wallet.address.to_string();
+    assert_eq!(token_units(base, &hot).await, U256::ZERO);
+    let desk = app.state.engine.issuers[&false].clone();
+    assert_eq!(
+        desk.issuer.balance().await.unwrap().available,
+        d("1000000") - d("25.02")
+    );
+    assert_ledger_balanced(app).await;
+    // The venue's withdrawal into the treasury, the mint, the merchant's transfer.
+    assert_reconciled(app, 3).await;
 }

@@ -75,6 +75,10 @@ pub struct RouteLegObject {
     /// withdrawal, the swap, the bridge's mint, the transfer); none for a trade on the
     /// venue's books.
     pub tx_hash: Option<String>,
+    /// The venue's own reference for the leg, once sent: the bank's request reference for an
+    /// `issuer_mint` (the leg id), the CCIP message id (`0x…`) for a confirmed `ccip` leg, the
+    /// venue's order or withdrawal id for a `trade` or `withdrawal`.
+    pub external_reference: Option<String>,
 }
 
 /// The execution of an accepted quote.
@@ -130,6 +134,7 @@ fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
         received: l.received.clone(),
         failure: l.failure.clone(),
         tx_hash: l.tx_hash.clone(),
+        external_reference: l.external_ref.clone(),
     }
 }
 
