@@ -441,8 +441,8 @@ pub fn object_of(
     })
 }
 
-/// The exchange account's deposit address for the settlement coin on the settlement chain,
-/// and its holder's name where the venue gives it.
+/// The exchange account's deposit address for the settlement coin (USDC for a minted deposit
+/// token) on the settlement chain, and its holder's name where the venue gives it.
 async fn account_identity(
     state: &Engine,
     intent: &PaymentIntent,
@@ -457,7 +457,13 @@ async fn account_identity(
         )
     };
     let asset = &intent.settlement.asset;
-    let coin = rialto_connectors::exchange::AssetCode::new(&asset.symbol.to_ascii_uppercase())
+    // A deposit token the bank mints is no venue's: the account withdraws USDC, the float's
+    // funding asset (`routing::market`), so its USDC address is the one screened.
+    let symbol = match crate::routing::issuer::desk_for(state, intent) {
+        Some(_) => crate::routing::issuer::FLOAT_FUNDING.to_owned(),
+        None => asset.symbol.to_ascii_uppercase(),
+    };
+    let coin = rialto_connectors::exchange::AssetCode::new(&symbol)
         .ok_or_else(|| EngineError::internal(&"asset code"))?;
     let chain = asset.id.chain().clone();
     let venues = state.venues.get(&intent.livemode).ok_or_else(|| {
