@@ -336,12 +336,15 @@ async fn a_ccip_message_not_delivered_in_time_leaves_its_leg_unknown_and_is_neve
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_ne!(held["status"], "succeeded", "{held:#}");
+    // Sent and not delivered: for reconciliation, not for a retry or a return.
+    assert_eq!(held["status"], "awaiting_reconciliation", "{held:#}");
+    assert_eq!(held["legs"].as_array().unwrap().len(), 1, "{held:#}");
     // Time passes, passes run: nothing is sent again.
     clock.advance_ms(600_000);
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(token_balance(other, "USDC", &hot_other).await, before);
     assert_eq!(token_units(&setup.chain, &merchant).await, U256::ZERO);
+    assert_eq!(execution(app, &exec_id).await["status"], "awaiting_reconciliation");
     let sends = app
         .store
         .legs_for_references(&[format!(
