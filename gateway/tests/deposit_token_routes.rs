@@ -344,7 +344,10 @@ async fn a_ccip_message_not_delivered_in_time_leaves_its_leg_unknown_and_is_neve
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(token_balance(other, "USDC", &hot_other).await, before);
     assert_eq!(token_units(&setup.chain, &merchant).await, U256::ZERO);
-    assert_eq!(execution(app, &exec_id).await["status"], "awaiting_reconciliation");
+    assert_eq!(
+        execution(app, &exec_id).await["status"],
+        "awaiting_reconciliation"
+    );
     let sends = app
         .store
         .legs_for_references(&[format!(
