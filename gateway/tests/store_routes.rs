@@ -100,6 +100,7 @@ fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
             tx_hash: None,
             amount: None,
             block: None,
+            misdirected: None,
         },
         funding_ref: None,
         plan: None,

@@ -117,6 +117,12 @@ pub enum Funding {
         /// The block the funding transaction was mined in, once bound.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         block: Option<u64>,
+        /// A misdirected deposit (`md_…`, `crate::chain::misdirected_convert`) swept to the hot
+        /// wallet funds it: `payer` is its sender, `tx_hash` the sender's transfer to the
+        /// deposit address, and the sweep leg (not this transfer) is what reached the hot
+        /// wallet. Its funds are booked out of `rialto:misdirected`, not from payers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        misdirected: Option<String>,
     },
 }
 
@@ -257,6 +263,7 @@ pub fn funding_arrival(funding: &Funding) -> Option<Arrival> {
             tx_hash: Some(tx_hash),
             amount: Some(amount),
             block,
+            misdirected: None,
         } => Some(Arrival {
             chain,
             asset,

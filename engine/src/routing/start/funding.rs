@@ -91,6 +91,7 @@ pub async fn fund(
         tx_hash: Some(observed.tx_hash.clone()),
         amount: Some(arrived),
         block: Some(observed.block_number),
+        misdirected: None,
     };
     if late {
         exec.status = ExecutionStatus::AwaitingFunds;
@@ -227,6 +228,7 @@ pub async fn start_funded(
         payer,
         tx_hash,
         amount,
+        misdirected,
         ..
     } = exec.funding.clone()
     else {
@@ -312,7 +314,9 @@ pub async fn start_funded(
     // The payer's funds are Rialto's to route (or return) from here: booked with this step.
     let node = execute::chain_node(&chain, &asset).map_err(|e| EngineError::internal(&e))?;
     let asset_id = crate::routing::booking::asset_id(state, &node);
-    let postings = if arrived > Decimal::ZERO {
+    // A swept misdirected deposit was booked into `rialto:routing` when it was handed over
+    // (`crate::chain::misdirected_convert`).
+    let postings = if arrived > Decimal::ZERO && misdirected.is_none() {
         crate::routing::booking::funding(&exec, &asset_id, arrived, &exec.id, now_ms)
     } else {
         Vec::new()
