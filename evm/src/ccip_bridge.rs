@@ -399,6 +399,25 @@ impl Bridge for CcipBridge {
         delivery(self, &plan, &sent, now_ms).await
     }
 
+    /// The message id the confirmed `ccipSend`'s receipt records.
+    async fn message_id(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Option<String>, BridgeError> {
+        let plan = self.plan(transfer)?;
+        let Some(sent) = journal.find(BRIDGE_BURN, &refs(leg).1).await? else {
+            return Ok(None);
+        };
+        if step(plan.from, &sent).await? != LegStep::Confirmed {
+            return Ok(None);
+        }
+        Ok(message_id(plan.from, &sent)
+            .await?
+            .map(|id| format!("{id:#x}")))
+    }
+
     async fn network_fees(
         &self,
         journal: &dyn RailJournal,

@@ -2292,6 +2292,12 @@ export interface components {
              *     venue's books.
              */
             tx_hash?: string | null;
+            /**
+             * @description The venue's own reference for the leg, once sent: the bank's request reference for an
+             *     `issuer_mint` (the leg id), the CCIP message id (`0x…`) for a confirmed `ccip` leg, the
+             *     venue's order or withdrawal id for a `trade` or `withdrawal`.
+             */
+            external_reference?: string | null;
         };
         /** @enum {string} */
         Schedule: "immediate" | "batched";

@@ -183,9 +183,10 @@ pub struct Arrival {
 
 /// What a confirmed route leg delivered to Rialto from someone else's transaction: a venue's
 /// withdrawal (to the address it was sent to), a swap's output (to the hot wallet) and an
-/// issuer's mint (from the zero address to the treasury's wallet).
-/// Transfers, returns and the bridge's mint are rail legs the gateway signed, which
-/// reconciliation already expects; a trade stays on the venue's books.
+/// issuer's mint (from the zero address to the treasury's wallet) and a CCIP message's delivery
+/// (the destination off-ramp's release to the hot wallet, in the transaction that executed the
+/// message). Transfers, returns and the devnet stand-in bridges' mints are rail legs the
+/// gateway signed, which reconciliation already expects; a trade stays on the venue's books.
 pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
     if leg.status != RouteLegStatus::Confirmed {
         return None;
@@ -214,6 +215,23 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
         } => Some(Arrival {
             chain,
             asset: token_out,
+            tx_hash,
+            to: None,
+            from: None,
+            amount,
+            block: leg.block_number,
+        }),
+        LegSpec::Chain {
+            leg:
+                ChainLeg::Bridge {
+                    to_chain,
+                    asset,
+                    venue: Some(venue),
+                    ..
+                },
+        } if venue == onchain::CCIP_VENUE => Some(Arrival {
+            chain: to_chain,
+            asset,
             tx_hash,
             to: None,
             from: None,
@@ -658,6 +676,9 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
                 leg.tx_hash = Some(tx_hash);
                 leg.block_number = block;
             }
+            if leg.external_ref.is_none() {
+                leg.external_ref = bridge_message_id(state, &exec, &leg_id, &spec).await;
+            }
             LegOutcome::Confirmed { received }
         }
         Asked::Failed(reason, why) => {
@@ -666,6 +687,29 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
         }
     };
     advance(state, exec, expected, leg, outcome, now_ms).await
+}
+
+/// A confirmed bridge leg's message id (CCIP), kept as its `external_ref`; none for other legs
+/// or when it cannot be read (logged).
+async fn bridge_message_id(
+    state: &Engine,
+    exec: &RouteExecution,
+    leg: &LegId,
+    spec: &LegSpec,
+) -> Option<String> {
+    let LegSpec::Chain {
+        leg: chain_leg @ ChainLeg::Bridge { .. },
+    } = spec
+    else {
+        return None;
+    };
+    match onchain::bridge::message_id(state, exec.livemode, leg, chain_leg).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(%leg, error = %e, "bridge message id unreadable");
+            None
+        }
+    }
 }
 
 /// Sends a leg that is due (`created`, or `sending` and known not to have arrived): marked

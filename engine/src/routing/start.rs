@@ -75,6 +75,10 @@ pub struct RouteLegObject {
     /// withdrawal, the swap, the bridge's mint, the transfer); none for a trade on the
     /// venue's books.
     pub tx_hash: Option<String>,
+    /// The venue's own reference for the leg, once sent: the bank's request reference for an
+    /// `issuer_mint` (the leg id), the CCIP message id (`0x…`) for a confirmed `ccip` leg, the
+    /// venue's order or withdrawal id for a `trade` or `withdrawal`.
+    pub external_reference: Option<String>,
 }
 
 /// The execution of an accepted quote.
@@ -130,6 +134,7 @@ fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
         received: l.received.clone(),
         failure: l.failure.clone(),
         tx_hash: l.tx_hash.clone(),
+        external_reference: l.external_ref.clone(),
     }
 }
 
@@ -444,8 +449,8 @@ pub fn object_of(
     })
 }
 
-/// The exchange account's deposit address for the settlement coin on the settlement chain,
-/// and its holder's name where the venue gives it.
+/// The exchange account's deposit address for the settlement coin (USDC for a minted deposit
+/// token) on the settlement chain, and its holder's name where the venue gives it.
 async fn account_identity(
     state: &Engine,
     intent: &PaymentIntent,
@@ -460,7 +465,13 @@ async fn account_identity(
         )
     };
     let asset = &intent.settlement.asset;
-    let coin = rialto_connectors::exchange::AssetCode::new(&asset.symbol.to_ascii_uppercase())
+    // A deposit token the bank mints is no venue's: the account withdraws USDC, the float's
+    // funding asset (`routing::market`), so its USDC address is the one screened.
+    let symbol = match crate::routing::issuer::desk_for(state, intent) {
+        Some(_) => crate::routing::issuer::FLOAT_FUNDING.to_owned(),
+        None => asset.symbol.to_ascii_uppercase(),
+    };
+    let coin = rialto_connectors::exchange::AssetCode::new(&symbol)
         .ok_or_else(|| EngineError::internal(&"asset code"))?;
     let chain = asset.id.chain().clone();
     let venues = state.venues.get(&intent.livemode).ok_or_else(|| {
