@@ -100,6 +100,8 @@ fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
             tx_hash: None,
             amount: None,
             block: None,
+            top_ups: Vec::new(),
+            booked: None,
         },
         funding_ref: None,
         plan: None,

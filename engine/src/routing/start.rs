@@ -23,7 +23,10 @@ use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegKind, RouteLe
 use crate::store::CasOutcome;
 
 mod funding;
+mod topup;
 pub use funding::*;
+pub use topup::TopUp;
+use topup::{add_top_up, await_top_up, fresh_route, unbooked_postings};
 
 /// The payer's API credentials for the venue a quote's source names.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -277,6 +280,8 @@ pub async fn prepare(
                 tx_hash: None,
                 amount: None,
                 block: None,
+                top_ups: Vec::new(),
+                booked: None,
             },
             ExecutionStatus::AwaitingFunds,
             expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
