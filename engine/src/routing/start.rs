@@ -95,6 +95,11 @@ pub struct RouteExecutionObject {
     pub status: String,
     /// For a wallet source: where to send the quoted amount.
     pub pay_to: Option<PayToObject>,
+    /// For a wallet source, once a transfer is reported: what the payer's transfers delivered
+    /// so far (the first and each top-up), in `pay_to`'s asset. Still `awaiting_funds` with
+    /// this set, the funding is short and waits for a top-up until the quote expires (the
+    /// intent's `payment_detail` says `underpaid` / `awaiting_top_up`).
+    pub received: Option<String>,
     /// Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
     /// `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
     /// `compliance_blocked`, `funding_short`.
@@ -431,6 +436,13 @@ pub fn object_of(
         payment_intent: exec.payment_intent_id.to_string(),
         status: exec.status.as_str().to_owned(),
         pay_to,
+        received: match &exec.funding {
+            Funding::Wallet {
+                amount: Some(amount),
+                ..
+            } => Some(amount.normalize().to_string()),
+            _ => None,
+        },
         failure_code: exec.failure_code.clone(),
         failure_message: exec.failure_message.clone(),
         returned: exec

@@ -80,8 +80,9 @@ pub async fn fund(
         .map_err(|e| EngineError::internal(&e))?;
     // Bound first, durably: from here the worker finishes it if this request does not.
     let now_ms = state.clock.now_ms();
-    // A top-up completing a funding after its quote expired is a late payment too.
-    let late = ended_unfunded || (topping_up && quote_expired(&exec, now_ms)?);
+    // Reported after the quote expired (a first transfer, or a top-up completing a short
+    // one): a late payment.
+    let late = ended_unfunded || quote_expired(&exec, now_ms)?;
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;
