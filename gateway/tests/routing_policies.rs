@@ -13,7 +13,10 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 /// The intent's `payment_detail`: type, resolution, expected, received, refund.
-async fn detail(app: &common::TestApp, paying: &Value) -> (String, String, Decimal, Decimal, Decimal) {
+async fn detail(
+    app: &common::TestApp,
+    paying: &Value,
+) -> (String, String, Decimal, Decimal, Decimal) {
     let id = paying["id"].as_str().unwrap();
     let d = app.get_json(&format!("/v1/payment_intents/{id}")).await["payment_detail"].clone();
     let text = |k: &str| {

@@ -364,8 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn a_late_funding_starts_a_fresh_plan_only_within_the_window_when_it_covers_the_fresh_quote()
-    {
+    fn a_late_funding_starts_a_fresh_plan_only_within_the_window_when_it_covers_the_fresh_quote() {
         use PaymentResolution as R;
         let late = |arrived: &str, in_window, fresh: Option<(&str, &str)>| LateFunding {
             arrived: d(arrived),

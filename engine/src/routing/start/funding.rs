@@ -282,7 +282,9 @@ pub async fn start_funded(
         Verdict::AwaitTopUp { detail } if open => {
             return top_up_awaited(state, exec, expected, &current, detail, window_end_ms).await;
         }
-        Verdict::AwaitTopUp { detail } | Verdict::ReturnAll { detail } => (true, None, Some(detail)),
+        Verdict::AwaitTopUp { detail } | Verdict::ReturnAll { detail } => {
+            (true, None, Some(detail))
+        }
     };
     let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
     let mut legs = Vec::new();
@@ -324,15 +326,7 @@ pub async fn start_funded(
             exec.failure_message = Some("This payment cannot be processed.".into());
         }
         (locked, _) => {
-            let code = if late {
-                "quote_expired"
-            } else if short {
-                "funding_short"
-            } else if locked.is_err() {
-                "quote_expired"
-            } else {
-                "intent_not_open"
-            };
+            let code = return_code(late, short, locked.is_err());
             exec.failure_code = Some(code.into());
             exec.failure_message =
                 Some("The funds did not match an open quote; they are being sent back.".into());
@@ -363,6 +357,17 @@ pub async fn start_funded(
             Ok(exec)
         }
         CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
+    }
+}
+
+/// Why a funding goes back: late, short, its quote expired before the start, or the intent is
+/// no longer open.
+fn return_code(late: bool, short: bool, expired: bool) -> &'static str {
+    match (late, short, expired) {
+        (true, _, _) => "quote_expired",
+        (false, true, _) => "funding_short",
+        (false, false, true) => "quote_expired",
+        (false, false, false) => "intent_not_open",
     }
 }
 

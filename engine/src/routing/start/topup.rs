@@ -133,7 +133,9 @@ pub(super) async fn fresh_route(
     asset: &str,
 ) -> Option<crate::routing::StoredRoute> {
     use crate::routing::{market, oracle};
-    let coin = rialto_connectors::exchange::AssetCode::new(&intent.settlement.asset.symbol.to_ascii_uppercase())?;
+    let coin = rialto_connectors::exchange::AssetCode::new(
+        &intent.settlement.asset.symbol.to_ascii_uppercase(),
+    )?;
     let served = state.chains.get(intent.livemode, chain)?;
     let source = market::FundingSource::Wallet {
         chain: served.caip2.parse().ok()?,
