@@ -32,8 +32,10 @@ async fn interrupted_start(state: &Engine, intent: &PaymentIntent) -> Result<boo
 /// Binds the payer's reported funding transaction to a wallet-sourced execution and starts
 /// it. The report must be signed by the payer (EIP-191 over [`funding_message`]) and the
 /// transfer must send the quoted token from the payer to `pay_to`, with the chain's
-/// confirmations; one transaction funds one execution only. A repeated report of the bound
-/// transaction answers the execution as it stands.
+/// confirmations; one transaction funds one execution only. While a short funding waits for
+/// a top-up (`routing::policy`), a further transaction adds to it; one reported after the
+/// quote expired is judged late. A repeated report of a bound transaction answers the
+/// execution as it stands.
 pub async fn fund(
     state: &Engine,
     mut exec: RouteExecution,
