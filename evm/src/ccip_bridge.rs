@@ -217,6 +217,7 @@ async fn send_call(
             max_fee_per_unit: None,
             extra_units: TOKEN_GAS_HEADROOM,
             pinned: false,
+            fixed_units: None,
         },
     };
     side.node.rail(journal).send(&request, now_ms).await?;

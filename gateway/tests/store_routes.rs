@@ -102,6 +102,7 @@ fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
             block: None,
             top_ups: Vec::new(),
             booked: None,
+            misdirected: None,
         },
         funding_ref: None,
         plan: None,
@@ -383,6 +384,7 @@ async fn route_store_conformance(db: Db) {
             })
             .collect(),
         booked: None,
+        misdirected: None,
     };
     let mut topped = two.clone();
     topped.version = 2;

@@ -1888,7 +1888,11 @@ export interface components {
             id: string;
             /** @description `other_token`, `native` or `wrong_chain`. */
             kind: string;
-            /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
+            /**
+             * @description `detected`, `converting` (being swept to the hot wallet to pay its intent through the
+             *     router), `converted` (handed to `route_execution`), `returning`, `returned`,
+             *     `needs_operator` or `written_off`.
+             */
             status: string;
             /** @description CAIP-2 of the chain the funds arrived on. */
             chain: string;
@@ -1919,6 +1923,11 @@ export interface components {
             returned_units?: string | null;
             returned?: string | null;
             resolved_by?: string | null;
+            /**
+             * @description The route execution (`rx_…`, `GET /v1/route_executions/{id}`) a converted deposit
+             *     funds: it pays the intent, or sends what it holds back to the sender when it cannot.
+             */
+            route_execution?: string | null;
             /**
              * Format: int64
              * @description Unix seconds.
@@ -4523,7 +4532,11 @@ export interface operations {
     list_misdirected_deposits: {
         parameters: {
             query?: {
-                /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
+                /**
+                 * @description `detected`, `converting` (being swept to the hot wallet to pay its intent through the
+                 *     router), `converted` (handed to `route_execution`), `returning`, `returned`,
+                 *     `needs_operator` or `written_off`.
+                 */
                 status?: string;
                 /** @description `true` for live mode; test mode by default. */
                 livemode?: boolean;

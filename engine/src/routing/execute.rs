@@ -128,6 +128,12 @@ pub enum Funding {
             with = "rust_decimal::serde::str_option"
         )]
         booked: Option<Decimal>,
+        /// A misdirected deposit (`md_…`, `crate::chain::misdirected_convert`) swept to the hot
+        /// wallet funds it: `payer` is its sender, `tx_hash` the sender's transfer to the
+        /// deposit address, and the sweep leg (not this transfer) is what reached the hot
+        /// wallet. Its funds are booked out of `rialto:misdirected`, not from payers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        misdirected: Option<String>,
     },
 }
 
@@ -250,6 +256,7 @@ pub fn funding_arrivals(funding: &Funding) -> Vec<Arrival> {
         amount: Some(amount),
         block,
         top_ups,
+        misdirected: None,
         ..
     } = funding.clone()
     else {

@@ -287,6 +287,7 @@ pub async fn prepare(
                 block: None,
                 top_ups: Vec::new(),
                 booked: None,
+                misdirected: None,
             },
             ExecutionStatus::AwaitingFunds,
             expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
@@ -409,9 +410,16 @@ pub fn object_of(
     // The stored route holds the whole graph: read once.
     let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph).ok();
     let pay_to = match (&exec.funding, &stored) {
-        (Funding::Wallet { chain, asset, .. }, Some(s)) => {
-            pay_to(state, exec, &s.quote, chain, asset).ok()
-        }
+        // A swept misdirected deposit funds it: there is nothing for anyone to pay.
+        (
+            Funding::Wallet {
+                chain,
+                asset,
+                misdirected: None,
+                ..
+            },
+            Some(s),
+        ) => pay_to(state, exec, &s.quote, chain, asset).ok(),
         _ => None,
     };
     let price_sources = stored

@@ -66,8 +66,17 @@ pub async fn fund(
         && exec.funding_ref.is_none()
         && exec.failure_code.as_deref() == Some("quote_expired");
     // A short funding waits for top-ups (`routing::policy`): a later transfer adds to it.
-    let topping_up = exec.status == ExecutionStatus::AwaitingFunds && exec.funding_ref.is_some();
-    if exec.status != ExecutionStatus::AwaitingFunds && !ended_unfunded {
+    let topping_up = exec.status == ExecutionStatus::AwaitingFunds
+        && exec.funding_ref.is_some()
+        && matches!(
+            exec.funding,
+            Funding::Wallet {
+                misdirected: None,
+                ..
+            }
+        );
+    let unfunded = exec.status == ExecutionStatus::AwaitingFunds && exec.funding_ref.is_none();
+    if !(unfunded || topping_up || ended_unfunded) {
         return Err(unexpected(&format!(
             "This execution is {} and already funded or ended.",
             exec.status
@@ -109,6 +118,7 @@ pub async fn fund(
             block: Some(observed.block_number),
             top_ups: Vec::new(),
             booked: None,
+            misdirected: None,
         };
     }
     if ended_unfunded {
@@ -348,6 +358,8 @@ pub async fn start_funded(
         exec.status = ExecutionStatus::Failed;
     }
     // The payer's funds are Rialto's to route (or return) from here: booked with this step.
+    // A swept misdirected deposit was booked into `rialto:routing` when it was handed over
+    // (`crate::chain::misdirected_convert`): `unbooked_postings` posts nothing for it.
     let postings = unbooked_postings(state, &mut exec, now_ms)?;
     match state
         .store
@@ -417,7 +429,15 @@ async fn judged(
         arrived,
         locked: quote.intent_amount,
         settlement_decimals: intent.settlement.asset.decimals,
-        top_up_open: now_ms / 1000 < i64::try_from(quote.expires_at).unwrap_or(i64::MAX),
+        // A swept misdirected deposit cannot be topped up: nobody is asked to pay.
+        top_up_open: now_ms / 1000 < i64::try_from(quote.expires_at).unwrap_or(i64::MAX)
+            && matches!(
+                exec.funding,
+                Funding::Wallet {
+                    misdirected: None,
+                    ..
+                }
+            ),
     };
     let settings =
         crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;

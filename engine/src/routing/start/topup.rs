@@ -16,14 +16,17 @@ pub struct TopUp {
 }
 
 impl Funding {
-    /// Every funding transaction bound to the execution, as `funding_ref` names the first
-    /// (`{chain}:{tx hash}`): the store keeps each one bound to one execution only.
+    /// Every funding transaction a payer reported for the execution, as `funding_ref` names
+    /// the first (`{chain}:{tx hash}`): the store keeps each one bound to one execution only.
+    /// None for a swept misdirected deposit (bound by its row).
     pub fn transfer_refs(&self) -> Vec<String> {
         match self {
+            // A swept misdirected deposit is bound by its row (`funding_ref`), not a transfer.
             Funding::Wallet {
                 chain,
                 tx_hash: Some(first),
                 top_ups,
+                misdirected: None,
                 ..
             } => std::iter::once(first)
                 .chain(top_ups.iter().map(|t| &t.tx_hash))
@@ -74,9 +77,12 @@ pub(super) fn unbooked_postings(
         amount,
         booked,
         top_ups,
+        misdirected: None,
         ..
     } = &mut exec.funding
     else {
+        // A swept misdirected deposit was booked into `rialto:routing` when it was handed
+        // over (`crate::chain::misdirected_convert`).
         return Ok(Vec::new());
     };
     let arrived = amount.unwrap_or_default();
