@@ -2250,6 +2250,13 @@ export interface components {
             status: string;
             pay_to?: null | components["schemas"]["PayToObject"];
             /**
+             * @description For a wallet source, once a transfer is reported: what the payer's transfers delivered
+             *     so far (the first and each top-up), in `pay_to`'s asset. Still `awaiting_funds` with
+             *     this set, the funding is short and waits for a top-up until the quote expires (the
+             *     intent's `payment_detail` says `underpaid` / `awaiting_top_up`).
+             */
+            received?: string | null;
+            /**
              * @description Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
              *     `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
              *     `compliance_blocked`, `funding_short`.

@@ -177,12 +177,14 @@ async fn route_for(
         arrived,
         locked: stored.quote.intent_amount,
         settlement_decimals: intent.settlement.asset.decimals,
+        // Nobody is asked to top a misdirected deposit up.
+        top_up_open: false,
     };
     let settings =
         crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
     Ok(match policy::judge(&settings, amounts) {
         Verdict::Start { .. } => Some((intent, stored, arrived)),
-        Verdict::ReturnAll { .. } => None,
+        Verdict::AwaitTopUp { .. } | Verdict::ReturnAll { .. } => None,
     })
 }
 
@@ -460,6 +462,8 @@ async fn accept(
             tx_hash: Some(row.tx_hash.clone()),
             amount: Some(arrived),
             block: u64::try_from(row.block_number).ok(),
+            top_ups: Vec::new(),
+            booked: None,
             misdirected: Some(row.id.clone()),
         },
         // One per row (a transaction may carry several misdirected transfers).

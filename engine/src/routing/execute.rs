@@ -107,16 +107,27 @@ pub enum Funding {
         payer: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tx_hash: Option<String>,
-        /// What the funding transaction delivered, once bound.
+        /// What the funding transactions delivered, once bound: the first one's plus its
+        /// `top_ups`.
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
             with = "rust_decimal::serde::str_option"
         )]
         amount: Option<Decimal>,
-        /// The block the funding transaction was mined in, once bound.
+        /// The block the first funding transaction was mined in, once bound.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         block: Option<u64>,
+        /// Later transfers that topped a short funding up (`routing::start::topup`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        top_ups: Vec<crate::routing::start::TopUp>,
+        /// Of `amount`, what the ledger has been posted (`route_funding`) so far.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "rust_decimal::serde::str_option"
+        )]
+        booked: Option<Decimal>,
         /// A misdirected deposit (`md_…`, `crate::chain::misdirected_convert`) swept to the hot
         /// wallet funds it: `payer` is its sender, `tx_hash` the sender's transfer to the
         /// deposit address, and the sweep leg (not this transfer) is what reached the hot
@@ -252,29 +263,40 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
     }
 }
 
-/// The payer's transfer that funded a wallet execution, once bound (`funding` is the
-/// execution's stored JSON).
-pub fn funding_arrival(funding: &Funding) -> Option<Arrival> {
-    match funding.clone() {
-        Funding::Wallet {
-            chain,
-            asset,
-            payer,
-            tx_hash: Some(tx_hash),
-            amount: Some(amount),
-            block,
-            misdirected: None,
-        } => Some(Arrival {
-            chain,
-            asset,
-            tx_hash,
-            to: None,
-            from: Some(payer),
-            amount,
-            block: block.and_then(|b| i64::try_from(b).ok()),
-        }),
-        _ => None,
-    }
+/// The payer's transfers that funded a wallet execution, once bound (`funding` is the
+/// execution's stored JSON): the first, then each top-up.
+pub fn funding_arrivals(funding: &Funding) -> Vec<Arrival> {
+    let Funding::Wallet {
+        chain,
+        asset,
+        payer,
+        tx_hash: Some(tx_hash),
+        amount: Some(amount),
+        block,
+        top_ups,
+        misdirected: None,
+        ..
+    } = funding.clone()
+    else {
+        return Vec::new();
+    };
+    let topped: Decimal = top_ups.iter().map(|t| t.amount).sum();
+    let arrival = |tx_hash, amount, block: Option<u64>| Arrival {
+        chain: chain.clone(),
+        asset: asset.clone(),
+        tx_hash,
+        to: None,
+        from: Some(payer.clone()),
+        amount,
+        block: block.and_then(|b| i64::try_from(b).ok()),
+    };
+    let mut out = vec![arrival(tx_hash, amount - topped, block)];
+    out.extend(
+        top_ups
+            .into_iter()
+            .map(|t| arrival(t.tx_hash, t.amount, t.block)),
+    );
+    out
 }
 
 /// The plan's policy for gateway executions: exchange accounts are the payer's, so Rialto's

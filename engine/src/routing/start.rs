@@ -23,7 +23,10 @@ use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegKind, RouteLe
 use crate::store::CasOutcome;
 
 mod funding;
+mod topup;
 pub use funding::*;
+pub use topup::TopUp;
+use topup::{add_top_up, await_top_up, fresh_route, unbooked_postings};
 
 /// The payer's API credentials for the venue a quote's source names.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -96,6 +99,11 @@ pub struct RouteExecutionObject {
     pub status: String,
     /// For a wallet source: where to send the quoted amount.
     pub pay_to: Option<PayToObject>,
+    /// For a wallet source, once a transfer is reported: what the payer's transfers delivered
+    /// so far (the first and each top-up), in `pay_to`'s asset. Still `awaiting_funds` with
+    /// this set, the funding is short and waits for a top-up until the quote expires (the
+    /// intent's `payment_detail` says `underpaid` / `awaiting_top_up`).
+    pub received: Option<String>,
     /// Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
     /// `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
     /// `compliance_blocked`, `funding_short`.
@@ -282,6 +290,8 @@ pub async fn prepare(
                 tx_hash: None,
                 amount: None,
                 block: None,
+                top_ups: Vec::new(),
+                booked: None,
                 misdirected: None,
             },
             ExecutionStatus::AwaitingFunds,
@@ -439,6 +449,13 @@ pub fn object_of(
         payment_intent: exec.payment_intent_id.to_string(),
         status: exec.status.as_str().to_owned(),
         pay_to,
+        received: match &exec.funding {
+            Funding::Wallet {
+                amount: Some(amount),
+                ..
+            } => Some(amount.normalize().to_string()),
+            _ => None,
+        },
         failure_code: exec.failure_code.clone(),
         failure_message: exec.failure_message.clone(),
         returned: exec
