@@ -21,10 +21,11 @@ use rialto_core::intent::{
 use rust_decimal::Decimal;
 
 use super::policy::{decide, Decision};
-use crate::compliance::flow::{screen_received_funds, FundsSubject};
+use crate::compliance::flow::{screen_received_funds_confirming, FundsSubject};
 use crate::error::{EngineError, ErrorCode};
 use crate::services::Engine;
 use crate::settings::MerchantSettings;
+use crate::store::PaymentTransaction;
 
 /// What the policy makes of one payment to the merchant's own address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,12 +157,40 @@ pub async fn apply(
     subject: FundsSubject,
     now_ms: i64,
 ) -> Result<bool, EngineError> {
+    apply_confirming(state, intent, judged, subject, None, now_ms)
+        .await
+        .map(|applied| applied.changed)
+}
+
+/// What [`apply_confirming`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The intent changed.
+    pub changed: bool,
+    /// The payment transaction given was written (confirmed) with the intent's funding.
+    pub confirmed: bool,
+}
+
+/// [`apply`], writing `confirms` (the payment transaction, as confirmed) with the funding's
+/// screening when the verdict funds the intent; the caller writes it otherwise.
+pub async fn apply_confirming(
+    state: &Engine,
+    intent: &PaymentIntent,
+    judged: Judged,
+    subject: FundsSubject,
+    confirms: Option<PaymentTransaction>,
+    now_ms: i64,
+) -> Result<Applied, EngineError> {
+    let unconfirmed = |changed| Applied {
+        changed,
+        confirmed: false,
+    };
     match judged {
         Judged::Fund { detail } => {
             let mut open = intent.clone();
             if intent.status == PaymentStatus::Expired {
                 let Ok(next) = intent.transition(PaymentEvent::LateFundsAccepted, now_ms) else {
-                    return Ok(false);
+                    return Ok(unconfirmed(false));
                 };
                 let late = detail
                     .clone()
@@ -170,7 +199,7 @@ pub async fn apply(
                     .await
                     .map_err(|e| EngineError::internal(&e))?
                 {
-                    return Ok(false); // someone else moved it first
+                    return Ok(unconfirmed(false)); // someone else moved it first
                 }
                 // As stored by `note`: reopened, with the late detail.
                 open = next;
@@ -179,13 +208,18 @@ pub async fn apply(
             if let Some(detail) = detail.filter(|d| d.kind != Kind::Late) {
                 open.payment_detail = Some(detail);
             }
-            screen_received_funds(state, &open, subject, now_ms).await?;
-            Ok(true)
+            let confirmed = confirms.is_some();
+            screen_received_funds_confirming(state, &open, subject, confirms, now_ms).await?;
+            Ok(Applied {
+                changed: true,
+                confirmed,
+            })
         }
         Judged::Owed { detail } => super::policy::note(state, intent, None, detail, now_ms)
             .await
+            .map(unconfirmed)
             .map_err(|e| EngineError::internal(&e)),
-        Judged::TooLow { .. } | Judged::Refused => Ok(false),
+        Judged::TooLow { .. } | Judged::Refused => Ok(unconfirmed(false)),
     }
 }
 

@@ -401,9 +401,6 @@ async fn advance_pending(
     // (several transfers may top an intent up); a direct payment (reported, relayed, an
     // exchange withdrawal) alone, by the same policy, as of its block (`super::direct`).
     let deposit = ptx.source == PaymentSource::Deposit;
-    if !deposit {
-        judge_direct(state, chain, intent, &ptx, &paid, &observed, now_ms).await?;
-    }
     ptx.status = PaymentTxStatus::Confirmed;
     ptx.amount = paid.to_amount_string();
     if ptx.source == PaymentSource::Authorization {
@@ -414,8 +411,13 @@ async fn advance_pending(
         }
     }
     ptx.block_number = block_i64(observed.block_number);
-    ptx.block_hash = observed.block_hash;
+    ptx.block_hash = observed.block_hash.clone();
     ptx.log_index = block_i64(observed.log_index);
+    // A direct payment's confirmation is written with the screening that funds its intent
+    // when the policy funds it (one transaction); otherwise on its own here.
+    if !deposit && judge_direct(state, chain, intent, &paid, &observed, &ptx, now_ms).await? {
+        return Ok(true);
+    }
     store
         .set_payment_transaction(&ptx, PaymentTxStatus::Pending, None, now_ms)
         .await?;
@@ -426,16 +428,17 @@ async fn advance_pending(
 }
 
 /// The payment policy on a confirmed direct payment (reported, relayed, an exchange
-/// withdrawal): funds the intent, reopens it, or records what the merchant owes.
+/// withdrawal): funds the intent, reopens it, or records what the merchant owes. `true` when
+/// `ptx` (the payment transaction as confirmed) was written with the intent's funding.
 async fn judge_direct(
     state: &Engine,
     chain: &Chain,
     intent: &PaymentIntent,
-    ptx: &PaymentTransaction,
     paid: &Money,
     observed: &ObservedTransfer,
+    ptx: &PaymentTransaction,
     now_ms: i64,
-) -> Result<(), FlowError> {
+) -> Result<bool, FlowError> {
     let settings =
         crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
     let mined_ms = i64::try_from(observed.block_timestamp)
@@ -460,10 +463,11 @@ async fn judge_direct(
         account_holder: None,
         travel_rule: None,
     };
-    super::direct::apply(state, intent, judged, subject, now_ms)
-        .await
-        .map_err(FlowError::Screening)?;
-    Ok(())
+    let applied =
+        super::direct::apply_confirming(state, intent, judged, subject, Some(ptx.clone()), now_ms)
+            .await
+            .map_err(FlowError::Screening)?;
+    Ok(applied.confirmed)
 }
 
 /// The payment policy over intents with confirmed deposits that still wait (a top-up, a crash
@@ -518,6 +522,7 @@ async fn revert_if_gone(
         expected: intent.status,
         next,
         events: vec![event],
+        confirms: None,
     };
     state
         .store

@@ -23,7 +23,8 @@ use crate::error::{EngineError, ErrorCode};
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::{
-    CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, IntentChange, ScreenedPayment,
+    CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, IntentChange, PaymentTransaction,
+    ScreenedPayment,
 };
 
 mod cases;
@@ -676,6 +677,19 @@ pub async fn screen_received_funds(
     subject: FundsSubject,
     now_ms: i64,
 ) -> Result<FundsOutcome, EngineError> {
+    screen_received_funds_confirming(state, intent, subject, None, now_ms).await
+}
+
+/// [`screen_received_funds`], recording `confirms` (the payment transaction that brought the
+/// funds, as confirmed) in the same transaction as the decision and the intent's change: one
+/// write for the chain watcher's confirmation and its screening. An `Ok` means it was written.
+pub async fn screen_received_funds_confirming(
+    state: &Engine,
+    intent: &PaymentIntent,
+    subject: FundsSubject,
+    confirms: Option<PaymentTransaction>,
+    now_ms: i64,
+) -> Result<FundsOutcome, EngineError> {
     let received = intent
         .transition(PaymentEvent::FundsDetected, now_ms)
         .map_err(|e| EngineError::new(ErrorCode::PaymentIntentUnexpectedState, format!("{e}.")))?;
@@ -710,6 +724,7 @@ pub async fn screen_received_funds(
             expected: PaymentStatus::AwaitingFunds,
             next: next.clone(),
             events,
+            confirms: confirms.clone(),
         };
         let payment = ScreenedPayment {
             payment_intent_id: intent.id,

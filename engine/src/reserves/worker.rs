@@ -260,6 +260,7 @@ async fn review(
             now_ms,
         )],
         next,
+        confirms: None,
     };
     state
         .store

@@ -431,6 +431,11 @@ pub struct IntentChange {
     pub expected: PaymentStatus,
     pub next: PaymentIntent,
     pub events: Vec<Event>,
+    /// The payment transaction whose confirmation the change records, written as given
+    /// compare-and-set from `pending` in the same transaction (`ComplianceStore::record_decision`
+    /// only): the watcher's confirmed payment and the intent it funds land together. `Conflict`
+    /// when it is no longer pending.
+    pub confirms: Option<PaymentTransaction>,
 }
 
 /// How an operator resolves an open case.

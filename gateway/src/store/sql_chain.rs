@@ -445,27 +445,7 @@ impl ChainStore for SqlStore {
                 insert_event(&mut tx, event).await?;
             }
         }
-        let updated = sqlx::query(
-            "UPDATE payment_transactions SET status = $1, block_number = $2, block_hash = $3, \
-             log_index = $4, amount = $5, updated_at = $6, payer = $10 WHERE chain_id = $7 AND \
-             tx_hash = $8 AND status = $9 AND payment_intent_id = $11",
-        )
-        .bind(ptx.status.as_str())
-        .bind(ptx.block_number)
-        .bind(ptx.block_hash.clone())
-        .bind(ptx.log_index)
-        .bind(ptx.amount.clone())
-        .bind(now_ms)
-        .bind(ptx.chain_id.clone())
-        .bind(ptx.tx_hash.clone())
-        .bind(expected.as_str())
-        .bind(ptx.payer.clone())
-        .bind(ptx.payment_intent_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .db()?
-        .rows_affected();
-        if updated == 0 {
+        if !update_payment_transaction(&mut tx, ptx, expected, now_ms).await? {
             tx.rollback().await.db()?;
             return Ok(CasOutcome::Conflict);
         }
@@ -643,4 +623,35 @@ impl ChainStore for SqlStore {
         .db()?;
         self.intents_from_rows(&rows)
     }
+}
+
+/// Writes `ptx` (status, block, amount, payer) compare-and-set from `expected` inside `tx`;
+/// `false` when it is not in `expected` any more.
+pub(super) async fn update_payment_transaction(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ptx: &PaymentTransaction,
+    expected: PaymentTxStatus,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE payment_transactions SET status = $1, block_number = $2, block_hash = $3, \
+         log_index = $4, amount = $5, updated_at = $6, payer = $10 WHERE chain_id = $7 AND \
+         tx_hash = $8 AND status = $9 AND payment_intent_id = $11",
+    )
+    .bind(ptx.status.as_str())
+    .bind(ptx.block_number)
+    .bind(ptx.block_hash.clone())
+    .bind(ptx.log_index)
+    .bind(ptx.amount.clone())
+    .bind(now_ms)
+    .bind(ptx.chain_id.clone())
+    .bind(ptx.tx_hash.clone())
+    .bind(expected.as_str())
+    .bind(ptx.payer.clone())
+    .bind(ptx.payment_intent_id.to_string())
+    .execute(&mut **tx)
+    .await
+    .db()?
+    .rows_affected();
+    Ok(updated == 1)
 }

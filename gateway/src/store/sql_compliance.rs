@@ -14,9 +14,11 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
+use super::sql_chain::update_payment_transaction;
 use super::{
     CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore, IntentChange,
-    ListEntry, OperatorKey, Page, PaymentSource, PaymentTransaction, ScreenedPayment, StoreError,
+    ListEntry, OperatorKey, Page, PaymentSource, PaymentTransaction, PaymentTxStatus,
+    ScreenedPayment, StoreError,
 };
 
 /// Any constant: it names the audit chain's lock among the database's advisory locks.
@@ -251,6 +253,10 @@ impl SqlStore {
         }
         for event in &change.events {
             insert_event(tx, event).await?;
+        }
+        if let Some(ptx) = &change.confirms {
+            let at = change.next.updated_at_ms;
+            return update_payment_transaction(tx, ptx, PaymentTxStatus::Pending, at).await;
         }
         Ok(true)
     }

@@ -123,6 +123,7 @@ pub async fn approve_case(
             now_ms,
         )],
         next,
+        confirms: None,
     };
     let resolution = CaseResolution {
         case_id: case.id,
@@ -178,6 +179,7 @@ pub(super) async fn block_on_rescreen<T>(
             now_ms,
         )],
         next,
+        confirms: None,
     };
     let resolution = CaseResolution {
         case_id: case.id,
@@ -221,6 +223,7 @@ pub async fn reject_case(
             now_ms,
         )],
         next,
+        confirms: None,
     };
     let resolution = CaseResolution {
         case_id: case.id,
