@@ -76,6 +76,7 @@ pub mod objects;
 pub mod outbound;
 pub mod payouts;
 pub mod reconcile;
+pub mod refund_convert;
 pub mod refund_funding;
 pub mod refunds;
 pub mod registry;

@@ -33,6 +33,7 @@ async fn pending_account(store: &SqlStore) -> ExchangeAccount {
         updated_at_ms: T0,
         erased_at_ms: None,
         conversion: None,
+        deposit_address: None,
     };
     store.create_exchange_account(&account).await.unwrap();
     account

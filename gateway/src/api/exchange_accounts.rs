@@ -282,6 +282,17 @@ impl Leased {
     ) -> Result<Response, ApiError> {
         let (coin, chain, address) = &self.target;
         let legs = Legs::of(&self.account, coin, address)?;
+        // The account's own deposit address for this coin and chain: where a refund of the
+        // payment goes when the merchant names no destination. Best effort: a venue that does
+        // not answer leaves the refund to name one (`refund_destination_required`).
+        if self.account.deposit_address.is_none() {
+            match venue.deposit_address(coin, chain).await {
+                Ok(d) => self.account.deposit_address = Some(d.address),
+                Err(err) => {
+                    tracing::warn!(account = %self.account.id, error = %err, "the venue did not give the account's deposit address")
+                }
+            }
+        }
         let work = pay_from_account(venue.as_ref(), &legs, coin, chain, self.owed, self.resumed);
         let outcome = tokio::time::timeout(WORK_LIMIT, work)
             .await
@@ -352,6 +363,7 @@ fn new_account(
         tx_hash: None,
         failure: None,
         conversion: None,
+        deposit_address: None,
         created_at_ms: now,
         updated_at_ms: now,
         erased_at_ms: None,
