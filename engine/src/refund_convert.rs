@@ -163,6 +163,105 @@ impl RefundConversion {
     }
 }
 
+/// A refund's conversion as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundConversionObject {
+    /// The router's locked quote (`qt_…`).
+    pub quote_id: String,
+    /// What the payer receives: the asset (CAIP-19, and its code) on `chain_id`.
+    pub asset_id: String,
+    #[schema(example = "usdt")]
+    pub asset: String,
+    pub chain_id: String,
+    /// Exactly what the payer receives, locked: the route's output for `amount`, rounded
+    /// down to the asset's decimals.
+    #[schema(example = "9.969900")]
+    pub amount_out: String,
+    /// Unix seconds. A refund whose conversion has not started by then fails with
+    /// `quote_expired` (the merchant's balance restored).
+    pub locked_at: u64,
+    pub expires_at: u64,
+    /// The route's legs in order: `dex_swap`, `bridge`, `ccip`.
+    pub route: Vec<RefundConversionLegObject>,
+    /// The Chainlink rounds the router checked the conversion against.
+    pub price_sources: Vec<RefundPriceSource>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundConversionLegObject {
+    pub kind: String,
+    pub venue: String,
+    #[schema(example = "10")]
+    pub input: String,
+    /// The quoted output; a swap is sent with this as its minimum.
+    pub min_output: String,
+    /// `pending`, `confirmed`, `failed` or `unknown`.
+    pub status: String,
+    pub transaction_hash: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundPriceSource {
+    #[schema(example = "USDT/USD")]
+    pub pair: String,
+    pub price: String,
+    /// The feed's round id, as a decimal string.
+    pub round_id: String,
+    /// Unix seconds.
+    pub updated_at: u64,
+}
+
+/// A unit enum's snake_case name, as serde writes it.
+fn text(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl RefundConversionObject {
+    pub fn new(state: &Engine, c: &RefundConversion) -> Self {
+        let code = c
+            .asset
+            .parse()
+            .ok()
+            .and_then(|id| state.registry.asset(&id))
+            .map(|a| a.code.clone())
+            .unwrap_or_default();
+        Self {
+            quote_id: c.quote_id.clone(),
+            asset_id: c.asset.clone(),
+            asset: code,
+            chain_id: c.chain_id.clone(),
+            amount_out: c.amount_out.normalize().to_string(),
+            locked_at: c.locked_at,
+            expires_at: c.expires_at,
+            route: c
+                .legs
+                .iter()
+                .map(|l| RefundConversionLegObject {
+                    kind: text(&l.kind),
+                    venue: l.venue.clone(),
+                    input: l.input.normalize().to_string(),
+                    min_output: l.min_output.normalize().to_string(),
+                    status: text(&l.status),
+                    transaction_hash: l.tx_hash.clone(),
+                })
+                .collect(),
+            price_sources: c
+                .price_sources
+                .iter()
+                .map(|p| RefundPriceSource {
+                    pair: p.pair.clone(),
+                    price: p.price.normalize().to_string(),
+                    round_id: p.round_id.to_string(),
+                    updated_at: p.updated_at,
+                })
+                .collect(),
+        }
+    }
+}
+
 fn unsupported(target: &Asset, received: &Asset, why: &str) -> EngineError {
     EngineError::new(
         ErrorCode::RefundAssetUnsupported,
@@ -598,7 +697,7 @@ pub fn closing_postings(
 
 /// What confirmed swap legs of refund conversions delivered to Rialto's hot wallets, for
 /// reconciliation (a swap's output arrives in the pool's transaction, not one Rialto signed).
-pub fn arrivals(refund: &Refund) -> Vec<crate::routing::execute::Arrival> {
+pub fn arrivals(refund: &Refund) -> Vec<(String, crate::routing::execute::Arrival)> {
     let Ok(Some(conv)) = RefundConversion::of(refund) else {
         return Vec::new();
     };
@@ -607,7 +706,7 @@ pub fn arrivals(refund: &Refund) -> Vec<crate::routing::execute::Arrival> {
         .filter(|l| l.status == ConversionLegStatus::Confirmed)
         .filter_map(|l| match (&l.spec, &l.tx_hash, l.received) {
             (ChainLeg::Swap { chain, token_out, .. }, Some(tx), Some(amount)) => {
-                Some(crate::routing::execute::Arrival {
+                let arrival = crate::routing::execute::Arrival {
                     chain: chain.clone(),
                     asset: token_out.clone(),
                     tx_hash: tx.clone(),
@@ -615,7 +714,8 @@ pub fn arrivals(refund: &Refund) -> Vec<crate::routing::execute::Arrival> {
                     from: None,
                     amount,
                     block: l.block,
-                })
+                };
+                Some((l.id.clone(), arrival))
             }
             _ => None,
         })

@@ -53,7 +53,8 @@ pub struct RefundObject {
     pub payment_intent: String,
     #[schema(example = "10.00")]
     pub amount: String,
-    /// The asset refunded (what the merchant received), CAIP-19, and its code.
+    /// The asset refunded (what the merchant received, debited from its balance), CAIP-19,
+    /// and its code.
     pub asset_id: String,
     #[schema(example = "usdc")]
     pub asset: String,
@@ -72,6 +73,10 @@ pub struct RefundObject {
     /// `POST /v1/refunds/{id}/funding`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub funding: Option<FundingInstructions>,
+    /// A refund in another asset than the one received: the locked conversion of `amount`
+    /// into what the payer receives, `chain_id` being that asset's chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<crate::refund_convert::RefundConversionObject>,
 }
 
 /// How to fund a refund waiting in `requires_funding`.
@@ -105,6 +110,7 @@ impl RefundObject {
             metadata: refund.metadata.clone(),
             created: refund.created_at_ms / 1000,
             funding: None,
+            conversion: None,
         }
     }
 }
@@ -118,6 +124,10 @@ pub fn refund_json(state: &Engine, refund: &Refund) -> String {
         .map(|a| a.code.clone())
         .unwrap_or_default();
     let mut object = RefundObject::new(refund, &code);
+    object.conversion = crate::refund_convert::RefundConversion::of(refund)
+        .ok()
+        .flatten()
+        .map(|c| crate::refund_convert::RefundConversionObject::new(state, &c));
     if refund.status == RefundStatus::RequiresFunding {
         object.funding =
             crate::refund_funding::pay_to(state, refund).map(|pay_to| FundingInstructions {

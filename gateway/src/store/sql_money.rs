@@ -517,7 +517,6 @@ impl MoneyStore for SqlStore {
         .bind(next.updated_at_ms)
         .bind(next.id.to_string())
         .bind(expected.as_str())
-        .bind(next.conversion.clone())
         .execute(&mut *tx)
         .await
         .db()?
