@@ -356,6 +356,13 @@ pub async fn quote(
         })
         .filter(|r| r.input == amount_in)
         .ok_or_else(|| {
+            if outcome.refusals.is_empty() && readings.any_refused() {
+                // Nothing connects because a feed was refused: not a missing route.
+                return EngineError::new(
+                    ErrorCode::OracleUnavailable,
+                    "Prices needed for this refund cannot be checked right now; retry shortly.",
+                );
+            }
             let why = if outcome.refusals.is_empty() {
                 "no pool or bridge connects them".to_owned()
             } else {
