@@ -48,6 +48,9 @@
 //! - [`refund_funding`]: refunds the merchant's balance cannot cover (`requires_funding`),
 //!   funded from its settlement address (a proven transfer or a relayed EIP-3009
 //!   authorization) or from its prepaid refund reserve.
+//! - [`refund_convert`]: refunds in another asset than the one received: a router quote over
+//!   the chains' pools and bridge lanes, priced forwards from the refunded amount and locked on
+//!   the refund, its legs sent from the hot wallets with the routes' on-chain legs.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.

@@ -427,10 +427,9 @@ async fn market_for(
                 .map_err(|e| e.to_string())?;
         }
     }
-    let skipped =
-        onchain::add_chain_edges(state, livemode, &mut graph, readings.price("ETH/USD"))
-            .await
-            .map_err(|e| e.to_string())?;
+    let skipped = onchain::add_chain_edges(state, livemode, &mut graph, readings.price("ETH/USD"))
+        .await
+        .map_err(|e| e.to_string())?;
     for why in skipped {
         tracing::debug!(skipped = %why, "left out of a refund's market");
     }
@@ -505,6 +504,57 @@ fn conversion_leg(
     })
 }
 
+/// The payer's deposit address at the venue an exchange payment came from, as the venue
+/// answered when the account was linked: the exchange account `account` (a route's), or the
+/// intent's account that did not fail (a direct exchange payment).
+pub(crate) async fn venue_deposit_address(
+    state: &Engine,
+    account: Option<&str>,
+    intent: &PaymentIntent,
+) -> Result<Option<rialto_core::address::Address>, EngineError> {
+    use crate::store::exchange::ExchangeAccountStatus;
+    let accounts = state.store.exchange_accounts_of(&intent.id).await?;
+    let namespace = intent.settlement.address.namespace();
+    Ok(accounts
+        .iter()
+        .rev()
+        .filter(|a| match account {
+            Some(id) => a.id == id,
+            None => a.status != ExchangeAccountStatus::Failed,
+        })
+        .find_map(|a| a.deposit_address.as_deref())
+        .and_then(|d| rialto_core::address::Address::parse(d, namespace).ok()))
+}
+
+/// A refund in another asset: its locked conversion, and the chain its transfer goes on
+/// (the target's); else none, and the payment's chain.
+pub(crate) async fn conversion_for(
+    state: &Engine,
+    intent: &PaymentIntent,
+    spec: &crate::refunds::RefundSpec,
+    amount: Decimal,
+    chain: &crate::chain::Chain,
+    now_ms: i64,
+) -> Result<(Option<RefundConversion>, String), EngineError> {
+    let Some(target) = &spec.convert_to else {
+        return Ok((None, chain.caip2.clone()));
+    };
+    let conversion = quote(state, intent, target, amount, now_ms).await?;
+    let chain_id = state
+        .chains
+        .get(intent.livemode, &conversion.chain_id)
+        .filter(|c| c.hot_wallet.is_some())
+        .map(|c| c.caip2.clone())
+        .ok_or_else(|| {
+            EngineError::new(
+                ErrorCode::RefundsUnavailable,
+                "Refunds are not available on the chain of the asset asked for: no treasury \
+                 wallet is configured for it.",
+            )
+        })?;
+    Ok((Some(conversion), chain_id))
+}
+
 /// What one pass over a converting refund did.
 #[derive(Debug)]
 pub enum Advance {
@@ -552,7 +602,10 @@ pub async fn advance(
             // Refused before anything was sent: this leg will never go.
             Err(OnchainError::Refused(why)) => {
                 tracing::warn!(refund = %refund.id, leg = %id, %why, "a refund conversion leg was refused");
-                Ok(Advance::Failed(with_status(conv, i, ConversionLegStatus::Failed), "conversion_failed"))
+                Ok(Advance::Failed(
+                    with_status(conv, i, ConversionLegStatus::Failed),
+                    "conversion_failed",
+                ))
             }
             Err(other) => Err(other),
         };
@@ -601,8 +654,17 @@ fn entry(account: &Account, asset: &str, amount: Decimal) -> Entry {
     }
 }
 
-fn post(refund: &Refund, kind: &str, reference: &str, entries: Vec<Entry>, now_ms: i64) -> Vec<Posting> {
-    let entries: Vec<Entry> = entries.into_iter().filter(|e| !e.amount.is_zero()).collect();
+fn post(
+    refund: &Refund,
+    kind: &str,
+    reference: &str,
+    entries: Vec<Entry>,
+    now_ms: i64,
+) -> Vec<Posting> {
+    let entries: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| !e.amount.is_zero())
+        .collect();
     match Posting::for_merchant(
         refund.merchant_id,
         refund.livemode,
@@ -712,7 +774,13 @@ pub fn arrivals(refund: &Refund) -> Vec<(String, crate::routing::execute::Arriva
         .iter()
         .filter(|l| l.status == ConversionLegStatus::Confirmed)
         .filter_map(|l| match (&l.spec, &l.tx_hash, l.received) {
-            (ChainLeg::Swap { chain, token_out, .. }, Some(tx), Some(amount)) => {
+            (
+                ChainLeg::Swap {
+                    chain, token_out, ..
+                },
+                Some(tx),
+                Some(amount),
+            ) => {
                 let arrival = crate::routing::execute::Arrival {
                     chain: chain.clone(),
                     asset: token_out.clone(),

@@ -197,37 +197,18 @@ pub(crate) async fn payer_of(
                         Address::parse(&payer, namespace).ok()
                     }
                     crate::routing::execute::Funding::Exchange { account, .. } => {
-                        venue_deposit_address(state, Some(&account), intent).await?
+                        crate::refund_convert::venue_deposit_address(state, Some(&account), intent)
+                            .await?
                     }
                 },
                 None => None,
             })
         }
-        PaymentSource::Exchange => venue_deposit_address(state, None, intent).await,
+        PaymentSource::Exchange => {
+            crate::refund_convert::venue_deposit_address(state, None, intent).await
+        }
         _ => Ok(Address::parse(&first.payer, namespace).ok()),
     }
-}
-
-/// The payer's deposit address at the venue an exchange payment came from, as the venue
-/// answered when the account was linked: the exchange account `account` (a route's), or the
-/// intent's account that did not fail (a direct exchange payment).
-async fn venue_deposit_address(
-    state: &Engine,
-    account: Option<&str>,
-    intent: &PaymentIntent,
-) -> Result<Option<Address>, EngineError> {
-    use crate::store::exchange::ExchangeAccountStatus;
-    let accounts = state.store.exchange_accounts_of(&intent.id).await?;
-    let namespace = intent.settlement.address.namespace();
-    Ok(accounts
-        .iter()
-        .rev()
-        .filter(|a| match account {
-            Some(id) => a.id == id,
-            None => a.status != ExchangeAccountStatus::Failed,
-        })
-        .find_map(|a| a.deposit_address.as_deref())
-        .and_then(|d| Address::parse(d, namespace).ok()))
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> EngineError {
@@ -485,7 +466,8 @@ async fn plan(
         .param("destination"));
     }
     // Quoted only once the destination screened clear.
-    let (conversion, chain_id) = conversion_for(state, intent, spec, amount, chain, now_ms).await?;
+    let (conversion, chain_id) =
+        crate::refund_convert::conversion_for(state, intent, spec, amount, chain, now_ms).await?;
     let refund = Refund {
         id: RefundId::generate(),
         merchant_id: intent.merchant_id,
@@ -521,35 +503,6 @@ async fn plan(
     next.version += 1;
     next.updated_at_ms = now_ms;
     Ok((refund, reservation, next))
-}
-
-/// A refund in another asset: its locked conversion, and the chain its transfer goes on
-/// (the target's); else none, and the payment's chain.
-async fn conversion_for(
-    state: &Engine,
-    intent: &PaymentIntent,
-    spec: &RefundSpec,
-    amount: Decimal,
-    chain: &crate::chain::Chain,
-    now_ms: i64,
-) -> Result<(Option<crate::refund_convert::RefundConversion>, String), EngineError> {
-    let Some(target) = &spec.convert_to else {
-        return Ok((None, chain.caip2.clone()));
-    };
-    let conversion = crate::refund_convert::quote(state, intent, target, amount, now_ms).await?;
-    let chain_id = state
-        .chains
-        .get(intent.livemode, &conversion.chain_id)
-        .filter(|c| c.hot_wallet.is_some())
-        .map(|c| c.caip2.clone())
-        .ok_or_else(|| {
-            refuse(
-                ErrorCode::RefundsUnavailable,
-                "Refunds are not available on the chain of the asset asked for: no treasury \
-                 wallet is configured for it.",
-            )
-        })?;
-    Ok((Some(conversion), chain_id))
 }
 
 /// A refund elsewhere than to the payer's own address moves money like a payout: above the

@@ -88,7 +88,10 @@ async fn a_usdc_payment_is_refunded_in_usdt_at_the_locked_quote() {
     assert_eq!(status, 200, "{refund}");
     assert_eq!(refund["status"], "pending", "{refund}");
     // The merchant's side is unchanged: 10 USDC debited.
-    assert_eq!((refund["amount"].as_str(), refund["asset"].as_str()), (Some("10"), Some("usdc")));
+    assert_eq!(
+        (refund["amount"].as_str(), refund["asset"].as_str()),
+        (Some("10"), Some("usdc"))
+    );
     assert_eq!(available(app).await, held_before - Decimal::from(10));
     let conversion = &refund["conversion"];
     assert_eq!(conversion["asset"], "usdt", "{refund}");
@@ -111,7 +114,10 @@ async fn a_usdc_payment_is_refunded_in_usdt_at_the_locked_quote() {
         .iter()
         .map(|p| p["pair"].as_str().unwrap())
         .collect();
-    assert!(pairs.contains(&"USDC/USD") && pairs.contains(&"USDT/USD"), "{refund}");
+    assert!(
+        pairs.contains(&"USDC/USD") && pairs.contains(&"USDT/USD"),
+        "{refund}"
+    );
     // The devnet's pool holds 1,000,000 of each: the quote is its exact output for 10 USDC.
     let locked = dec(&conversion["amount_out"]);
     let expected = amount_out(10_000_000, 1_000_000_000_000, 1_000_000_000_000);
@@ -121,7 +127,10 @@ async fn a_usdc_payment_is_refunded_in_usdt_at_the_locked_quote() {
     let done = app
         .wait_status(&format!("/v1/refunds/{id}"), "succeeded")
         .await;
-    assert_eq!(done["conversion"]["route"][0]["status"], "confirmed", "{done}");
+    assert_eq!(
+        done["conversion"]["route"][0]["status"], "confirmed",
+        "{done}"
+    );
     // The payer receives exactly the locked amount in USDT, and no USDC.
     let usdt_after = token_balance(chain, "USDT", &payer).await;
     assert_eq!(usdt_after - usdt_before, units(locked));
@@ -191,8 +200,10 @@ async fn an_exchange_payment_is_refunded_to_the_deposit_address_the_venue_gave()
             &format!("/v1/payment_intents/{id}/exchange_accounts"),
             &app.merchant.publishable_key,
         )
-        .json(&json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET,
-                      "client_secret": paying["client_secret"]}))
+        .json(
+            &json!({"venue": "binance", "api_key": "payer-key", "api_secret": SECRET,
+                      "client_secret": paying["client_secret"]}),
+        )
         .send()
         .await
         .unwrap();
@@ -222,8 +233,15 @@ async fn an_exchange_payment_is_refunded_to_the_deposit_address_the_venue_gave()
     let client = app.state.engine.venues[&false]
         .client("binance", &credentials, target)
         .unwrap();
-    let venue_address = client.deposit_address(&coin, &chain_id).await.unwrap().address;
-    assert_eq!(account.deposit_address.as_deref(), Some(venue_address.as_str()));
+    let venue_address = client
+        .deposit_address(&coin, &chain_id)
+        .await
+        .unwrap()
+        .address;
+    assert_eq!(
+        account.deposit_address.as_deref(),
+        Some(venue_address.as_str())
+    );
     let before = usdc_balance(chain, &venue_address).await;
     let held_before = available(app).await;
 
