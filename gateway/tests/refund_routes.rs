@@ -264,3 +264,61 @@ async fn an_exchange_payment_is_refunded_to_the_deposit_address_the_venue_gave()
     let run = reconcile(app).await;
     assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
 }
+
+#[tokio::test]
+async fn a_conversion_not_started_before_its_lock_expires_fails_and_restores_the_balance() {
+    let (setup, clock) = routing_support::clocked().await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    settings(
+        app,
+        json!({"settlement_schedule": "batched", "payout_threshold": "100000",
+               "payout_addresses": {"devnet-base": MERCHANT}, "payout_approval_above": "5"}),
+    )
+    .await;
+    let paying = intent(app, "30").await;
+    let to = deposit_address(app, &paying).await;
+    pay_usdc(chain, 0, &to, U256::from(30_000_000u64)).await;
+    wait_for(app, &paying, "succeeded").await;
+    // To another address, above the approval limit: it waits for a second key.
+    let elsewhere = chain.payers[1].address.to_string();
+    let usdt_before = token_balance(chain, "USDT", &elsewhere).await;
+    let (status, refund) = post(
+        app,
+        json!({"payment_intent": paying["id"], "amount": "10", "asset": "usdt",
+               "destination": elsewhere}),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!(refund["status"], "pending_approval", "{refund}");
+    assert_eq!(available(app).await, Decimal::from(20));
+    // Approved after the lock's ten minutes: not converted at a stale price.
+    clock.advance_ms(601_000);
+    let made = rialto_gateway::cli_ops::create_key(
+        app.store.as_ref(),
+        &app.merchant.id,
+        ("checker", false, false),
+        0,
+    )
+    .await
+    .unwrap();
+    let path = format!("/v1/refunds/{}", refund["id"].as_str().unwrap());
+    let approved = app
+        .post(&format!("{path}/approve"), made["secret"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    let failed = app.wait_status(&path, "failed").await;
+    assert_eq!(failed["failure_code"], "quote_expired", "{failed}");
+    assert_eq!(failed["conversion"]["route"][0]["status"], "pending", "{failed}");
+    // Nothing was swapped or sent; the merchant's balance has the 10 USDC back.
+    assert_eq!(available(app).await, Decimal::from(30));
+    assert_eq!(token_balance(chain, "USDT", &elsewhere).await, usdt_before);
+    let intent_now = app
+        .get_json(&format!("/v1/payment_intents/{}", paying["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(intent_now["amount_refunded"], "0", "{intent_now}");
+    assert_ledger_balanced(app).await;
+    let run = reconcile(app).await;
+    assert_eq!(run["exceptions"], json!([]), "no exceptions: {run:#}");
+}
