@@ -310,12 +310,18 @@ async fn a_conversion_not_started_before_its_lock_expires_fails_and_restores_the
     assert_eq!(approved.status(), 200);
     let failed = app.wait_status(&path, "failed").await;
     assert_eq!(failed["failure_code"], "quote_expired", "{failed}");
-    assert_eq!(failed["conversion"]["route"][0]["status"], "pending", "{failed}");
+    assert_eq!(
+        failed["conversion"]["route"][0]["status"], "pending",
+        "{failed}"
+    );
     // Nothing was swapped or sent; the merchant's balance has the 10 USDC back.
     assert_eq!(available(app).await, Decimal::from(30));
     assert_eq!(token_balance(chain, "USDT", &elsewhere).await, usdt_before);
     let intent_now = app
-        .get_json(&format!("/v1/payment_intents/{}", paying["id"].as_str().unwrap()))
+        .get_json(&format!(
+            "/v1/payment_intents/{}",
+            paying["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(intent_now["amount_refunded"], "0", "{intent_now}");
     assert_ledger_balanced(app).await;

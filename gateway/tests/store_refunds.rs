@@ -18,7 +18,14 @@ const T0: i64 = 1_800_000_000_000;
 
 async fn a_refund_keeps_its_conversion(db: Db) {
     let (store, _dir) = fresh_store(db).await;
-    let pi = stored_intent(store.as_ref(), "12.34", PaymentStatus::Succeeded, ADDRESS, T0).await;
+    let pi = stored_intent(
+        store.as_ref(),
+        "12.34",
+        PaymentStatus::Succeeded,
+        ADDRESS,
+        T0,
+    )
+    .await;
     let refund = Refund {
         id: rialto_core::id::RefundId::generate(),
         merchant_id: pi.merchant_id,
@@ -71,7 +78,11 @@ async fn a_refund_keeps_its_conversion(db: Db) {
         .unwrap();
     let read = store.get_refund(&refund.id).await.unwrap().unwrap();
     assert_eq!(read.status, RefundStatus::Failed);
-    assert_eq!(read.conversion.as_deref(), Some(r#"{"quote_id":"qt_2"}"#), "{db:?}");
+    assert_eq!(
+        read.conversion.as_deref(),
+        Some(r#"{"quote_id":"qt_2"}"#),
+        "{db:?}"
+    );
 }
 
 #[tokio::test]
