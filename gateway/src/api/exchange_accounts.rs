@@ -282,17 +282,6 @@ impl Leased {
     ) -> Result<Response, ApiError> {
         let (coin, chain, address) = &self.target;
         let legs = Legs::of(&self.account, coin, address)?;
-        // The account's own deposit address for this coin and chain: where a refund of the
-        // payment goes when the merchant names no destination. Best effort: a venue that does
-        // not answer leaves the refund to name one (`refund_destination_required`).
-        if self.account.deposit_address.is_none() {
-            match venue.deposit_address(coin, chain).await {
-                Ok(d) => self.account.deposit_address = Some(d.address),
-                Err(err) => {
-                    tracing::warn!(account = %self.account.id, error = %err, "the venue did not give the account's deposit address")
-                }
-            }
-        }
         let work = pay_from_account(venue.as_ref(), &legs, coin, chain, self.owed, self.resumed);
         let outcome = tokio::time::timeout(WORK_LIMIT, work)
             .await
@@ -307,6 +296,18 @@ impl Leased {
         account.updated_at_ms = state.clock.now_ms();
         match outcome {
             Ok((withdrawal_id, tx_hash, conversion)) => {
+                // The account's own deposit address for this coin and chain: where a refund
+                // of the payment goes when the merchant names no destination. Asked once the
+                // payment is sent, best effort: a venue that does not answer leaves the
+                // refund to name one (`refund_destination_required`).
+                if account.deposit_address.is_none() {
+                    match venue.deposit_address(coin, chain).await {
+                        Ok(d) => account.deposit_address = Some(d.address),
+                        Err(err) => {
+                            tracing::warn!(account = %account.id, error = %err, "the venue did not give the account's deposit address")
+                        }
+                    }
+                }
                 account.venue_withdrawal_id = Some(withdrawal_id);
                 account.conversion = serde_json::to_string(&conversion).ok();
                 account.status = if tx_hash.is_some() {
