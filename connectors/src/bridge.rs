@@ -173,4 +173,16 @@ pub trait Bridge: Send + Sync + fmt::Debug {
         let _ = (journal, leg, transfer);
         Ok(Vec::new())
     }
+
+    /// The bridge's own id of the transfer once sent (CCIP's message id, `0x…`), for the leg's
+    /// records and reconciliation. `None` for bridges without one, or before it is known.
+    async fn message_id(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Option<String>, BridgeError> {
+        let _ = (journal, leg, transfer);
+        Ok(None)
+    }
 }

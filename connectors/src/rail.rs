@@ -292,6 +292,12 @@ pub struct FeeLimits {
     /// The caller binds the leg's first transaction reference elsewhere (a relay's payment
     /// transaction is watched by its hash): the rail never replaces it, only sends it again.
     pub pinned: bool,
+    /// Work units the caller has computed itself (EVM: the gas limit), sent as they are with no
+    /// estimate: for calls whose cost is bounded by construction (a batch of `n` items with a
+    /// fixed allowance each), where an estimate would execute the whole call several times.
+    /// Without the estimate nothing checks before the nonce is spent that the call succeeds,
+    /// so only a call that cannot revert for its inputs may use it.
+    pub fixed_units: Option<u64>,
 }
 
 /// A leg's action with the fee limits it needs, as a connector prepares it (a DEX call, a

@@ -82,6 +82,9 @@ pub struct SandboxConfig {
     /// Seconds a CCIP message may take from its `ccipSend` to its execution on the destination
     /// before the route leg is `unknown` (never sent again; an operator reconciles it).
     pub ccip_delivery_secs: u64,
+    /// Offer the devnet burn/mint USDC bridge stand-in (`devnet-burn-mint`) between the anvil
+    /// chains. Off: USDC crosses between them only through CCIP (`ccip`), the only other lane.
+    pub burn_mint_bridge: bool,
     /// Run the devnet DON stand-in (`docs/ccip.md`) inside `rialto serve`, carrying CCIP
     /// messages between the devnet chains. `rialto devnet` runs it too; two running at once
     /// deliver nothing twice (the stand-in off-ramp executes a message once).
@@ -160,6 +163,7 @@ impl Default for SandboxConfig {
             bank: true,
             bank_usd: 1_000_000,
             ccip_delivery_secs: 600,
+            burn_mint_bridge: true,
             don_stand_in: true,
             batch_relay: BatchRelayConfig::default(),
         }

@@ -35,7 +35,8 @@
 //! - [`routing`]: the SmartFunding router wired to the connectors: market snapshots, the
 //!   oracle adapter over the mode's `PriceFeed`, quotes and locks, venue health, starting and
 //!   executing routes (typed plans, `ExecError`), the payment policy on a wallet payer's
-//!   funding of a route, and the on-chain legs (swaps through the chain's `Dex`, bridge legs
+//!   funding of a route (top-up window and late window: `routing::start::topup`), and the
+//!   on-chain legs (swaps through the chain's `Dex`, bridge legs
 //!   through the mode's `Bridge`, transfers).
 //! - [`settings`]: a merchant's settlement schedule and payment policy.
 //! - [`refunds`], [`payouts`], [`treasury`]: money leaving Rialto: claimed, screened,

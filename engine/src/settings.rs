@@ -7,7 +7,8 @@
 //!   `payout_threshold` or `payout_interval_secs` passed since the last payout).
 //! - **Maker-checker**: payouts above `payout_approval_above` wait for a second key.
 //! - **Payment policy**: `underpaid_tolerance_percent` (accept an under-payment within it, else
-//!   wait for a top-up until expiry, else refund), `overpaid` (`keep` or `refund_surplus`),
+//!   wait for a top-up until expiry (a routed payment: until its quote expires), else
+//!   refund), `overpaid` (`keep` or `refund_surplus`),
 //!   `late_payment_window_secs` (accept funds arriving that long after expiry if a fresh quote
 //!   covers the amount, else refund).
 

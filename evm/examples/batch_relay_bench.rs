@@ -92,7 +92,13 @@ fn rate(n: usize, ms: u128) -> String {
     )
 }
 
-fn request(from: SigningKey, reference: String, to: Address, data: Vec<u8>) -> LegRequest {
+fn request(
+    from: SigningKey,
+    reference: String,
+    to: Address,
+    data: Vec<u8>,
+    fixed_units: Option<u64>,
+) -> LegRequest {
     LegRequest {
         purpose: "bench",
         reference,
@@ -104,7 +110,10 @@ fn request(from: SigningKey, reference: String, to: Address, data: Vec<u8>) -> L
             data,
             moves: None,
         },
-        fees: Default::default(),
+        fees: rialto_connectors::rail::FeeLimits {
+            fixed_units,
+            ..Default::default()
+        },
     }
 }
 
@@ -190,6 +199,7 @@ async fn main() {
                 format!("single_{i}"),
                 usdc,
                 data,
+                None,
             )
         })
         .collect();
@@ -221,11 +231,14 @@ async fn main() {
             let data = batch_relay::calldata(&usdc, GAS_PER_ITEM, chunk)
                 .unwrap()
                 .to_vec();
+            // As the gateway sends them: a computed gas limit, no estimate.
+            let units = batch_relay::gas_limit(GAS_PER_ITEM, chunk.len(), data.len());
             request(
                 lanes[b % lanes.len()].clone(),
                 format!("batch_{b}"),
                 relayer,
                 data,
+                Some(units),
             )
         })
         .collect();

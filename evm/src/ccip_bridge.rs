@@ -217,6 +217,7 @@ async fn send_call(
             max_fee_per_unit: None,
             extra_units: TOKEN_GAS_HEADROOM,
             pinned: false,
+            fixed_units: None,
         },
     };
     side.node.rail(journal).send(&request, now_ms).await?;
@@ -396,6 +397,25 @@ impl Bridge for CcipBridge {
             LegStep::Confirmed => {}
         }
         delivery(self, &plan, &sent, now_ms).await
+    }
+
+    /// The message id the confirmed `ccipSend`'s receipt records.
+    async fn message_id(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Option<String>, BridgeError> {
+        let plan = self.plan(transfer)?;
+        let Some(sent) = journal.find(BRIDGE_BURN, &refs(leg).1).await? else {
+            return Ok(None);
+        };
+        if step(plan.from, &sent).await? != LegStep::Confirmed {
+            return Ok(None);
+        }
+        Ok(message_id(plan.from, &sent)
+            .await?
+            .map(|id| format!("{id:#x}")))
     }
 
     async fn network_fees(

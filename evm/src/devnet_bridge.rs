@@ -191,6 +191,7 @@ async fn send_token_call(
             max_fee_per_unit: None,
             extra_units: TOKEN_GAS_HEADROOM,
             pinned: false,
+            fixed_units: None,
         },
     };
     side.node.rail(journal).send(&request, now_ms).await?;

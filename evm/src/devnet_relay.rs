@@ -33,6 +33,7 @@ impl FiatTokenMinter {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
                 pinned: false,
+                fixed_units: None,
             },
         }
     }

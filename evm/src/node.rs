@@ -115,6 +115,7 @@ impl ChainNode for EvmNode {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
                 pinned: false,
+                fixed_units: None,
             },
         }
     }

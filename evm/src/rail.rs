@@ -133,11 +133,15 @@ impl<'a> EvmRail<'a> {
             max_fee_per_unit,
             extra_units,
             pinned: _,
+            fixed_units,
         } = request.fees;
-        spec.gas_limit = sender::estimate_gas(chain.rpc_url(), &from, &spec)
-            .await
-            .map_err(chain_error)?
-            .saturating_add(extra_units);
+        let units = match fixed_units {
+            Some(units) => units,
+            None => sender::estimate_gas(chain.rpc_url(), &from, &spec)
+                .await
+                .map_err(chain_error)?,
+        };
+        spec.gas_limit = units.saturating_add(extra_units);
         let mut fees = sender::estimate_fees(chain.rpc_url())
             .await
             .map_err(chain_error)?;

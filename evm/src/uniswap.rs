@@ -168,6 +168,7 @@ impl Dex for UniswapV2 {
                 max_fee_per_unit: None,
                 extra_units: TOKEN_GAS_HEADROOM,
                 pinned: false,
+                fixed_units: None,
             },
         })
     }
@@ -197,6 +198,7 @@ impl Dex for UniswapV2 {
                 max_fee_per_unit: None,
                 extra_units: SWAP_GAS_HEADROOM + TOKEN_GAS_HEADROOM,
                 pinned: false,
+                fixed_units: None,
             },
         })
     }

@@ -287,6 +287,7 @@ pub fn from_sandbox(
         &set.engine,
         &chains,
         Duration::from_secs(sandbox.ccip_delivery_secs),
+        sandbox.burn_mint_bridge,
     )?;
     // The mocks have no heartbeat of their own; they are judged like real stablecoin feeds.
     let feeds = FeedRegistry::from_devnet(&manifest, DEFAULT_STABLE_HEARTBEAT)

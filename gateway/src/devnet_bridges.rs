@@ -31,19 +31,24 @@ use rialto_solana::devnet::manifest::SolanaManifest;
 const USDC: &str = "USDC";
 
 /// The sandbox's bridge over `evm` (the manifest's anvil chains) and, when the devnet ran the
-/// Solana simnet, its chain in `chains`.
+/// Solana simnet, its chain in `chains`; the burn/mint stand-in only when `burn_mint_bridge`.
 pub fn sandbox_bridge(
     manifest: &DevnetManifest,
     manifest_path: &Path,
     chains: &Chains,
     evm: &[EvmChain],
     ccip_delivery: Duration,
+    burn_mint_bridge: bool,
 ) -> anyhow::Result<Arc<dyn Bridge>> {
-    let burn_mint =
-        DevnetBurnMint::from_manifest(manifest, evm).context("the devnet bridge's minters")?;
     let ccip = CcipBridge::from_manifest(manifest, evm, ccip_delivery)
         .context("the CCIP bridge from the devnet manifest")?;
-    let mut members: Vec<Arc<dyn Bridge>> = vec![Arc::new(burn_mint), Arc::new(ccip)];
+    let mut members: Vec<Arc<dyn Bridge>> = vec![Arc::new(ccip)];
+    // `[sandbox] burn_mint_bridge = false` leaves USDC between the anvil chains to CCIP.
+    if burn_mint_bridge {
+        let burn_mint =
+            DevnetBurnMint::from_manifest(manifest, evm).context("the devnet bridge's minters")?;
+        members.insert(0, Arc::new(burn_mint));
+    }
     if let Some(solana) = SolanaManifest::read(manifest_path)
         .with_context(|| format!("the Solana part of {}", manifest_path.display()))?
     {

@@ -1,111 +1,29 @@
 //! A merchant settling in the devnet's deposit token (`JPMD-DEV`, docs/deposit-tokens.md) paid
-//! by a USDC payer through SmartFunding, on two real anvil chains: the sandbox bank mints the
-//! token from Rialto's USD float there to the treasury's allow-listed wallet, the route's
-//! settlement transfer pays the merchant, the bank's fee is booked, the books balance and
-//! reconciliation explains every transfer (the mint is a `Transfer` from the zero address). A
-//! float too small refuses the quote.
+//! through SmartFunding, on two real anvil chains: by a USDC payer on devnet-base (the sandbox
+//! bank mints the token from Rialto's USD float to the treasury's allow-listed wallet, the
+//! route's settlement transfer pays the merchant), by a USDC payer on devnet-ethereum (CCIP
+//! carries the USDC to devnet-base first; a message not delivered in time is `unknown`, never
+//! sent again) and by a payer's exchange account (USD bought into USDC and withdrawn to the
+//! treasury). The bank's and CCIP's fees are booked, the books balance and reconciliation
+//! explains every transfer (the mint is a `Transfer` from the zero address, the CCIP delivery
+//! the off-ramp's). A float too small refuses the quote.
 
 mod common;
+mod deposit_token_support;
 mod routing_support;
 
 use std::sync::Arc;
 
 use alloy::primitives::U256;
-use alloy::providers::ProviderBuilder;
-use alloy::signers::local::PrivateKeySigner;
-use common::devnet::{self, DevnetApp};
+use common::devnet;
 use common::{assert_ledger_balanced, expect_error};
-use rialto_connectors::issuer::{OnboardingRequest, RequestStatus};
-use rialto_core::ChainId;
-use rialto_evm::contracts::{to_wire, IERC20};
-use rialto_evm::manifest::ChainManifest;
+use deposit_token_support::*;
+use rialto_connectors::issuer::RequestStatus;
 use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
 use rialto_gateway::ledger::Account;
-use rialto_gateway::store::ledger::LedgerStore;
+use rialto_gateway::store::reconcile::ReconcileStore;
 use routing_support::*;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
-
-const TOKEN: &str = "JPMD-DEV";
-const BANK: &str = "sandbox-bank";
-
-fn d(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
-
-/// A devnet gateway with the sandbox bank on, its treasury's account opened with `usd`.
-async fn with_bank(usd: u64) -> DevnetApp {
-    let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
-    let setup =
-        devnet::start_configured(1, Some(clock.clone() as Arc<dyn Clock>), None, None, |c| {
-            c.sandbox.bank = true;
-            c.sandbox.bank_usd = usd;
-        })
-        .await;
-    devnet::past_the_deploy(&setup, &clock).await;
-    setup
-}
-
-async fn token_units(chain: &ChainManifest, of: &str) -> U256 {
-    let rails = chain.institutional.as_ref().expect("institutional rails");
-    let token = to_wire(&rails.deposit_tokens[TOKEN].address).unwrap();
-    let node = ProviderBuilder::new()
-        .connect(&chain.rpc_url)
-        .await
-        .unwrap();
-    IERC20::new(token, &node)
-        .balanceOf(of.parse().unwrap())
-        .call()
-        .await
-        .unwrap()
-}
-
-/// A fresh merchant wallet the bank onboards (allow-listed on the token).
-async fn onboarded_merchant(setup: &DevnetApp) -> String {
-    let desk = setup.app.state.engine.issuers[&false].clone();
-    let wallet = PrivateKeySigner::random().address().to_checksum(None);
-    let chain: ChainId = setup.chain.chain_id.to_string().parse().unwrap();
-    let done = desk
-        .issuer
-        .onboard(&OnboardingRequest {
-            reference: format!("onboard-{wallet}"),
-            institution: "Merchant Ltd (test)".into(),
-            chain,
-            wallet: wallet.clone(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(done.status, RequestStatus::Completed, "{done:?}");
-    wallet
-}
-
-async fn jpmd_intent(setup: &DevnetApp, merchant: &str) -> Value {
-    setup
-        .app
-        .create_intent(json!({"amount": "25.00", "currency": "usd",
-            "settlement": {"asset": "jpmd-dev", "chain": "devnet-base", "address": merchant}}))
-        .await
-}
-
-/// Sum per (account, asset) over every posting, and the posting kinds.
-async fn books(
-    setup: &DevnetApp,
-) -> (
-    std::collections::BTreeMap<(String, String), Decimal>,
-    Vec<String>,
-) {
-    let mut sums = std::collections::BTreeMap::new();
-    let mut kinds = Vec::new();
-    for posting in setup.app.store.all_postings().await.unwrap() {
-        kinds.push(posting.kind.clone());
-        for e in posting.entries {
-            *sums
-                .entry((e.account.to_string(), e.asset.clone()))
-                .or_insert(Decimal::ZERO) += e.amount;
-        }
-    }
-    (sums, kinds)
-}
 
 #[tokio::test]
 async fn a_usdc_payer_pays_a_jpmd_dev_merchant_through_the_issuers_mint_from_rialtos_float() {
@@ -243,4 +161,247 @@ async fn a_float_too_small_for_the_mint_refuses_the_quote_and_mints_nothing() {
     assert_eq!(desk.issuer.balance().await.unwrap().available, d("10"));
     assert_eq!(token_units(&setup.chain, &merchant).await, U256::ZERO);
     assert_eq!(devnet::status_of(app, &paying).await, "awaiting_funds");
+}
+
+#[tokio::test]
+async fn a_usdc_payer_on_another_chain_pays_a_jpmd_dev_merchant_through_ccip_and_the_issuers_mint()
+{
+    // Without the devnet burn/mint stand-in, CCIP is the only USDC lane between the chains.
+    let setup = with_bank_and(1_000_000, false).await;
+    let _don = don(&setup).await;
+    let (app, base, other) = (&setup.app, &setup.chain, &setup.other_chain);
+    let merchant = onboarded_merchant(&setup).await;
+    let paying = jpmd_intent(&setup, &merchant).await;
+    let hot_base = base.gateway_hot_wallet.address.to_string();
+    let hot_other = other.gateway_hot_wallet.address.to_string();
+    let usdc_base = token_balance(base, "USDC", &hot_base).await;
+    let usdc_other = token_balance(other, "USDC", &hot_other).await;
+    let (done, quote) = pay_across_with_ccip(&setup, &paying, 0).await;
+    let route: Vec<(&str, &str)> = quote["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["venue"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        route,
+        [("ccip", "ccip"), ("issuer_mint", BANK)],
+        "{quote:#}"
+    );
+    // CCIP keeps nothing of the amount: the payer pays the amount and the bank's fee.
+    assert_eq!(dec(&quote["payer_amount"]), d("25.02"), "{quote}");
+    assert_eq!(
+        kinds(&done),
+        vec![
+            ("ccip".into(), "confirmed".into()),
+            ("issuer_mint".into(), "confirmed".into()),
+            ("settlement".into(), "confirmed".into()),
+        ],
+        "{done:#}"
+    );
+    let (ccip, mint) = (&done["legs"][0], &done["legs"][1]);
+    assert_eq!(dec(&ccip["received"]), d("25.02"), "{done:#}");
+    let message = ccip["external_reference"].as_str().unwrap();
+    assert!(message.starts_with("0x") && message.len() == 66, "{done:#}");
+    // The bank's request is the mint leg's reference.
+    assert_eq!(mint["external_reference"], mint["id"], "{done:#}");
+    wait_intent(app, &paying, "succeeded").await;
+    // On chain: the merchant holds exactly the amount; the USDC crossed whole and stays in the
+    // treasury on devnet-base (the float paid for the mint); the treasury passed on all it
+    // minted.
+    assert_eq!(
+        token_units(base, &merchant).await,
+        U256::from(25_000_000u64)
+    );
+    assert_eq!(token_units(base, &hot_base).await, U256::ZERO);
+    assert_eq!(
+        token_balance(base, "USDC", &hot_base).await - usdc_base,
+        U256::from(25_020_000u64)
+    );
+    assert_eq!(token_balance(other, "USDC", &hot_other).await, usdc_other);
+    let desk = app.state.engine.issuers[&false].clone();
+    assert_eq!(
+        desk.issuer.balance().await.unwrap().available,
+        d("1000000") - d("25.02")
+    );
+    // The books: the router's fee (0.001 ETH on devnet-ethereum) a network fee under the CCIP
+    // leg, the bank's fee, the float out; balanced.
+    let (sums, kinds) = books(&setup).await;
+    for kind in [
+        "route_funding",
+        "route_conversion",
+        "issuer_mint",
+        "issuer_fee",
+        "network_fee",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let sum = |account: &Account, asset: &str| {
+        sums.get(&(account.to_string(), asset.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    };
+    assert_eq!(sum(&Account::IssuerFees(BANK.into()), "usd"), d("0.02"));
+    assert_eq!(sum(&Account::IssuerFloat(BANK.into()), "usd"), d("-25.02"));
+    assert_ledger_balanced(app).await;
+    // Reconciliation: the payer's USDC in, the ccipSend's lock into the on-ramp, the message's
+    // delivery by the off-ramp, the mint from zero and the merchant's transfer, all matched.
+    assert_reconciled(app, 5).await;
+    // The fees report: the CCIP fee tied to the ccipSend on devnet-ethereum, the bank's fee
+    // under its request reference.
+    let report: Value = app.get_json("/v1/reports/fees").await;
+    let rows = report["data"].as_array().unwrap();
+    let ccip_fee = rows
+        .iter()
+        .find(|r| {
+            r["type"] == "network_fee" && r["reference"] == ccip["id"] && r["amount"] == "0.001"
+        })
+        .unwrap_or_else(|| panic!("the CCIP fee: {report:#}"));
+    assert_eq!(ccip_fee["chain"], other.chain_id.as_str(), "{ccip_fee}");
+    assert_eq!(ccip_fee["leg_purpose"], "route_burn", "{ccip_fee}");
+    assert!(
+        ccip_fee["tx_hash"]
+            .as_str()
+            .is_some_and(|h| h != ccip["tx_hash"]),
+        "the send, not the delivery: {ccip_fee}"
+    );
+    assert!(
+        rows.iter().any(|r| r["type"] == "issuer_fee"
+            && r["reference"] == mint["id"]
+            && r["amount"] == "0.02"),
+        "{report:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_ccip_message_not_delivered_in_time_leaves_its_leg_unknown_and_is_never_sent_again() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
+    let setup =
+        devnet::start_configured(1, Some(clock.clone() as Arc<dyn Clock>), None, None, |c| {
+            c.sandbox.bank = true;
+            c.sandbox.burn_mint_bridge = false;
+            c.sandbox.ccip_delivery_secs = 60;
+        })
+        .await;
+    devnet::past_the_deploy(&setup, &clock).await;
+    // No DON stand-in: the message is sent and never executed.
+    let (app, other) = (&setup.app, &setup.other_chain);
+    let merchant = onboarded_merchant(&setup).await;
+    let paying = jpmd_intent(&setup, &merchant).await;
+    let source = json!({"type": "wallet", "chain": "devnet-ethereum", "asset": "usdc"});
+    let quote = quote_through(app, &paying, source, "ccip").await;
+    let who = other.payers[0].address.to_string();
+    let accepted: Value = accept(app, &quote, json!({ "payer_address": who }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exec = &accepted["execution"];
+    let exec_id = exec["id"].as_str().unwrap().to_owned();
+    let hot_other = other.gateway_hot_wallet.address.to_string();
+    let before = token_balance(other, "USDC", &hot_other).await;
+    let hash = pay_usdc_hash(
+        other,
+        0,
+        exec["pay_to"]["address"].as_str().unwrap(),
+        units(dec(&exec["pay_to"]["amount"])),
+    )
+    .await;
+    let answer = report_funding(app, other, 0, &exec_id, &hash).await;
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    // The payer's USDC reaches the treasury on devnet-ethereum and leaves it in the ccipSend.
+    let send_ref = |exec: &Value| format!("{}:ccip_send", exec["legs"][0]["id"].as_str().unwrap());
+    loop {
+        let now = execution(app, &exec_id).await;
+        let sent = match now["legs"][0]["kind"].as_str() {
+            Some("ccip") => app
+                .store
+                .legs_for_references(&[send_ref(&now)])
+                .await
+                .unwrap(),
+            _ => Vec::new(),
+        };
+        if sent.iter().any(|l| l.block_number.is_some())
+            && token_balance(other, "USDC", &hot_other).await == before
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    clock.advance_ms(61_000);
+    let held = loop {
+        let now = execution(app, &exec_id).await;
+        if now["legs"][0]["status"] == "unknown" {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // Sent and not delivered: for reconciliation, not for a retry or a return.
+    assert_eq!(held["status"], "awaiting_reconciliation", "{held:#}");
+    assert_eq!(held["legs"].as_array().unwrap().len(), 1, "{held:#}");
+    // Time passes, passes run: nothing is sent again.
+    clock.advance_ms(600_000);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(token_balance(other, "USDC", &hot_other).await, before);
+    assert_eq!(token_units(&setup.chain, &merchant).await, U256::ZERO);
+    assert_eq!(
+        execution(app, &exec_id).await["status"],
+        "awaiting_reconciliation"
+    );
+    let sends = app
+        .store
+        .legs_for_references(&[format!(
+            "{}:ccip_send",
+            held["legs"][0]["id"].as_str().unwrap()
+        )])
+        .await
+        .unwrap();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+}
+
+#[tokio::test]
+async fn a_payer_with_an_exchange_account_pays_a_jpmd_dev_merchant_through_usdc_and_the_issuers_mint(
+) {
+    let setup = with_bank(1_000_000).await;
+    let (app, base) = (&setup.app, &setup.chain);
+    let merchant = onboarded_merchant(&setup).await;
+    let paying = jpmd_intent(&setup, &merchant).await;
+    let source = json!({"type": "exchange", "venue": "binance", "asset": "usd"});
+    let quote = best_quote(app, &paying, source).await;
+    let route: Vec<(&str, &str)> = quote["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["venue"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        route,
+        [
+            ("trade", "binance"),
+            ("withdrawal", "binance"),
+            ("issuer_mint", BANK)
+        ],
+        "{quote:#}"
+    );
+    let exec_id = accept_exchange(app, &quote).await;
+    let done = wait_execution(app, &exec_id, "succeeded").await;
+    assert!(
+        kinds(&done).iter().all(|(_, status)| status == "confirmed"),
+        "{done:#}"
+    );
+    wait_intent(app, &paying, "succeeded").await;
+    assert_eq!(
+        token_units(base, &merchant).await,
+        U256::from(25_000_000u64)
+    );
+    let hot = base.gateway_hot_wallet.address.to_string();
+    assert_eq!(token_units(base, &hot).await, U256::ZERO);
+    let desk = app.state.engine.issuers[&false].clone();
+    assert_eq!(
+        desk.issuer.balance().await.unwrap().available,
+        d("1000000") - d("25.02")
+    );
+    assert_ledger_balanced(app).await;
+    // The venue's withdrawal into the treasury, the mint, the merchant's transfer.
+    assert_reconciled(app, 3).await;
 }

@@ -1,8 +1,11 @@
 //! Misdirected deposits on the devnet (issue 20, point 4): funds that reach a USDC intent's
-//! deposit address but pay nothing of it — USDT, native ETH, USDC on the other chain — are
-//! detected, never credited, and returned to the sender less the network cost recorded on the
-//! row (exactly, on chain); an OFAC-listed sender is not returned to and waits for an operator,
-//! who resolves it (merchant keys refused). The books balance and reconciliation finds nothing.
+//! deposit address but pay nothing of it directly. USDT sent while the intent is open is
+//! converted through the router (the devnet's USDC/USDT pool) and pays the merchant exactly;
+//! USDT or USDC on the other chain sent to a canceled intent's address, PYUSD (no pool: no
+//! route) and native ETH to an open one are detected, never credited, and returned to the sender
+//! less the network cost recorded on the row (exactly, on chain); an OFAC-listed sender is
+//! neither converted nor returned to and waits for an operator, who resolves it (merchant keys
+//! refused). The books balance and reconciliation finds nothing after each.
 //!
 //! anvil comes from `ANVIL_BIN` (set by tools/test.sh) or the pinned npm package.
 
@@ -16,11 +19,12 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use common::devnet::{intent, start, status_of, DevnetApp};
+use common::devnet::{intent, past_the_deploy, start, start_clocked, status_of, DevnetApp};
 use common::{assert_ledger_balanced, expect_error, TestApp};
 use rialto_evm::contracts::{to_wire, IERC20};
 use rialto_evm::manifest::ChainManifest;
 use rialto_gateway::ledger::Account;
+use rialto_gateway::store::ledger::LedgerStore;
 use rialto_gateway::store::money::MoneyStore;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -151,6 +155,30 @@ async fn reconcile(app: &TestApp, operator: &str) -> Vec<String> {
         .collect()
 }
 
+/// A devnet whose clock the test holds just past the deploy, so the price feeds the router
+/// checks are fresh (the conversion's quote needs them).
+async fn start_priced() -> (
+    DevnetApp,
+    std::sync::Arc<rialto_gateway::clock::ManualClock>,
+) {
+    use rialto_gateway::clock::{Clock, ManualClock, SystemClock};
+    let clock = std::sync::Arc::new(ManualClock::new(SystemClock.now_ms()));
+    let setup = start_clocked(1, Some(clock.clone() as std::sync::Arc<dyn Clock>)).await;
+    past_the_deploy(&setup, &clock).await;
+    (setup, clock)
+}
+
+async fn cancel(app: &TestApp, order: &Value) {
+    let id = order["id"].as_str().unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/cancel"), app.sk())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+}
+
 async fn account(app: &TestApp, account: &Account, asset: &str) -> rust_decimal::Decimal {
     app.store
         .account_balance(account, asset, false)
@@ -159,11 +187,13 @@ async fn account(app: &TestApp, account: &Account, asset: &str) -> rust_decimal:
 }
 
 #[tokio::test]
-async fn usdt_sent_to_a_usdc_deposit_address_is_returned_to_the_sender_less_the_network_cost() {
+async fn usdt_sent_to_a_canceled_intents_address_is_returned_to_the_sender_less_the_network_cost() {
     let DevnetApp { app, chain, .. } = &start(1).await;
     let operator = operator_key(app).await;
     let order = intent(app, "10.00").await;
     let address = deposit_address(app, &order).await;
+    // No longer open: nothing to convert into.
+    cancel(app, &order).await;
     let payer = payer_address(chain);
     let before = balance_of(chain, "USDT", payer).await;
     send_token(chain, "USDT", &address, 5_000_000).await;
@@ -182,8 +212,9 @@ async fn usdt_sent_to_a_usdc_deposit_address_is_returned_to_the_sender_less_the_
     assert_eq!(units(&row, "returned_units"), 5_000_000 - cost);
     // The sender has everything back but the recorded network cost, exactly.
     assert_eq!(balance_of(chain, "USDT", payer).await, before - cost);
-    // Never credited: the intent still waits for its USDC.
-    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    // Never credited.
+    assert_eq!(status_of(app, &order).await, "canceled");
+    assert_eq!(row["route_execution"], Value::Null);
 
     let asset = row["asset"].as_str().unwrap();
     assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
@@ -236,7 +267,7 @@ async fn native_eth_sent_to_a_deposit_address_is_returned_less_the_network_cost(
 }
 
 #[tokio::test]
-async fn usdc_on_the_other_chain_at_the_same_address_is_returned_there() {
+async fn usdc_on_the_other_chain_at_a_canceled_intents_address_is_returned_there() {
     let DevnetApp {
         app,
         chain,
@@ -246,6 +277,7 @@ async fn usdc_on_the_other_chain_at_the_same_address_is_returned_there() {
     let operator = operator_key(app).await;
     let order = intent(app, "10.00").await;
     let address = deposit_address(app, &order).await;
+    cancel(app, &order).await;
     let payer = payer_address(other_chain);
     let before = balance_of(other_chain, "USDC", payer).await;
     send_token(other_chain, "USDC", &address, 3_000_000).await;
@@ -257,7 +289,7 @@ async fn usdc_on_the_other_chain_at_the_same_address_is_returned_there() {
     assert_eq!(balance_of(other_chain, "USDC", payer).await, before - cost);
     // Nothing arrived on the intent's own chain, and nothing was credited.
     assert_eq!(balance_of(chain, "USDC", address.parse().unwrap()).await, 0);
-    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    assert_eq!(status_of(app, &order).await, "canceled");
     assert_ledger_balanced(app).await;
     assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
 }
@@ -416,6 +448,208 @@ async fn a_listed_sender_is_not_returned_to_and_an_operator_resolves_it() {
         .await
         .unwrap();
     assert_eq!(none["data"].as_array().unwrap().len(), 0, "{none}");
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+/// The payer amount of the best quote paying `order` from `asset` on `chain`: what the
+/// gateway's own conversion quote asks (same pools, same feeds), in base units (6 decimals).
+async fn quoted_units(app: &TestApp, order: &Value, (chain, asset): (&str, &str)) -> u64 {
+    let id = order["id"].as_str().unwrap();
+    let answer = app
+        .post(&format!("/v1/payment_intents/{id}/quotes"), app.sk())
+        .json(&json!({"source": {"type": "wallet", "chain": chain, "asset": asset}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let quotes: Value = answer.json().await.unwrap();
+    let amount: rust_decimal::Decimal = quotes["data"][0]["payer_amount"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    u64::try_from(
+        (amount * rust_decimal::Decimal::from(1_000_000))
+            .normalize()
+            .mantissa(),
+    )
+    .unwrap()
+}
+
+/// Polls the route execution until it reaches `want`; fails after 60 s (a hang).
+async fn wait_execution(app: &TestApp, id: &str, want: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let exec: Value = app.get_json(&format!("/v1/route_executions/{id}")).await;
+        if exec["status"] == want {
+            return exec;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "execution {id} not {want}: {exec}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn usdt_sent_to_an_open_usdc_intent_is_converted_and_pays_the_merchant_exactly() {
+    let (setup, _clock) = start_priced().await;
+    let DevnetApp { app, chain, .. } = &setup;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let merchant: WireAddress = common::devnet::MERCHANT.parse().unwrap();
+    let merchant_before = balance_of(chain, "USDC", merchant).await;
+    let payer = payer_address(chain);
+    let payer_before = balance_of(chain, "USDT", payer).await;
+    let sent = quoted_units(app, &order, ("devnet-base", "usdt")).await;
+    assert!(sent > 10_000_000, "the pool's fee is on the payer: {sent}");
+    send_token(chain, "USDT", &address, sent).await;
+
+    let row = wait_row(app, &operator, &order, "converted").await;
+    assert_eq!(row["kind"], "other_token", "{row}");
+    assert_eq!(units(&row, "amount_units"), u128::from(sent));
+    assert_eq!(row["returned_units"], Value::Null, "{row}");
+    let exec_id = row["route_execution"].as_str().unwrap();
+    assert!(exec_id.starts_with("rx_"), "{row}");
+    let done = wait_execution(app, exec_id, "succeeded").await;
+    assert_eq!(done["payment_intent"], order["id"]);
+    assert_eq!(
+        done["pay_to"],
+        Value::Null,
+        "nobody is asked to pay: {done}"
+    );
+    let legs: Vec<(&str, &str)> = done["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        legs,
+        [("dex_swap", "confirmed"), ("settlement", "confirmed")],
+        "{done}"
+    );
+    let started = Instant::now();
+    while status_of(app, &order).await != "succeeded" {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "intent not paid"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The merchant holds exactly the intent's amount; the sender's USDT is all gone into it,
+    // and nothing is left at the deposit address.
+    assert_eq!(
+        balance_of(chain, "USDC", merchant).await - merchant_before,
+        10_000_000
+    );
+    assert_eq!(
+        balance_of(chain, "USDT", payer).await,
+        payer_before - u128::from(sent)
+    );
+    let deposit: WireAddress = address.parse().unwrap();
+    assert_eq!(balance_of(chain, "USDT", deposit).await, 0);
+
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
+    assert_eq!(account(app, &Account::Payers, asset).await, {
+        let whole: rust_decimal::Decimal = row["amount"].as_str().unwrap().parse().unwrap();
+        -whole
+    });
+    let kinds: Vec<String> = app
+        .store
+        .all_postings()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.kind)
+        .collect();
+    for kind in [
+        "misdirected_received",
+        "misdirected_routed",
+        "route_conversion",
+        "payment",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.iter().any(|k| k == "route_funding"), "{kinds:?}");
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn pyusd_sent_to_an_open_usdc_intent_has_no_route_and_is_returned() {
+    let (setup, _clock) = start_priced().await;
+    let DevnetApp { app, chain, .. } = &setup;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let payer = payer_address(chain);
+    let before = balance_of(chain, "PYUSD", payer).await;
+    send_token(chain, "PYUSD", &address, 4_000_000).await;
+
+    // The devnet has no PYUSD pool: nothing converts it, it goes back.
+    let row = wait_row(app, &operator, &order, "returned").await;
+    assert_eq!(row["kind"], "other_token", "{row}");
+    assert_eq!(row["route_execution"], Value::Null);
+    let cost = units(&row, "network_cost_units");
+    assert!(cost > 0 && cost < 4_000_000, "{row}");
+    assert_eq!(balance_of(chain, "PYUSD", payer).await, before - cost);
+    assert_eq!(status_of(app, &order).await, "awaiting_funds");
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
+    assert_ledger_balanced(app).await;
+    assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn usdc_on_the_other_chain_for_an_open_intent_is_bridged_and_pays_the_merchant() {
+    let (setup, _clock) = start_priced().await;
+    let DevnetApp {
+        app,
+        chain,
+        other_chain,
+        ..
+    } = &setup;
+    let operator = operator_key(app).await;
+    let order = intent(app, "10.00").await;
+    let address = deposit_address(app, &order).await;
+    let merchant: WireAddress = common::devnet::MERCHANT.parse().unwrap();
+    let merchant_before = balance_of(chain, "USDC", merchant).await;
+    let sent = quoted_units(app, &order, ("devnet-ethereum", "usdc")).await;
+    send_token(other_chain, "USDC", &address, sent).await;
+
+    let row = wait_row(app, &operator, &order, "converted").await;
+    assert_eq!(row["kind"], "wrong_chain", "{row}");
+    assert_eq!(row["chain"], other_chain.chain_id.to_string());
+    let exec_id = row["route_execution"].as_str().unwrap();
+    let done = wait_execution(app, exec_id, "succeeded").await;
+    let legs: Vec<&str> = done["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(legs, ["bridge", "settlement"], "{done}");
+    let started = Instant::now();
+    while status_of(app, &order).await != "succeeded" {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "intent not paid"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        balance_of(chain, "USDC", merchant).await - merchant_before,
+        10_000_000
+    );
+    let deposit: WireAddress = address.parse().unwrap();
+    assert_eq!(balance_of(other_chain, "USDC", deposit).await, 0);
+    let asset = row["asset"].as_str().unwrap();
+    assert_eq!(account(app, &Account::Misdirected, asset).await, 0.into());
     assert_ledger_balanced(app).await;
     assert_eq!(reconcile(app, &operator).await, Vec::<String>::new());
 }

@@ -15,6 +15,9 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+/// Past a wallet quote's 60 s life and the 5 min grace after it: its top-up window is over.
+const QUOTE_WINDOW_MS: i64 = 61_000 + 5 * 60_000;
+
 #[tokio::test]
 async fn an_accepted_exchange_quote_is_executed_leg_by_leg_and_the_merchant_gets_the_locked_amount()
 {
@@ -207,7 +210,7 @@ async fn when_the_venue_stays_down_the_payment_fails_with_a_reason_and_the_funds
 
 #[tokio::test]
 async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_back() {
-    let (setup, _clock) = clocked().await;
+    let (setup, clock) = clocked().await;
     let (app, chain) = (&setup.app, &setup.chain);
     let payer = chain.payers[0].address.to_string();
     let before = usdc_balance(chain, MERCHANT).await;
@@ -263,12 +266,17 @@ async fn a_wallet_quote_is_funded_by_a_reported_transfer_and_a_short_one_goes_ba
     let reused = report_funding(app, chain, 0, &other_id, &hash).await;
     expect_error(reused, 409, "transaction_already_used").await;
 
-    // Too little arrives: nothing converts, and exactly what arrived goes back.
+    // Too little arrives: it waits for a top-up while the quote is live; none comes, so
+    // nothing converts, and exactly what arrived goes back when the quote's lock ends.
     let short = amount - Decimal::ONE;
     let payer_before = usdc_balance(chain, &payer).await;
     let hash = pay_usdc_hash(chain, 0, &pay_to, units(short)).await;
     let answer = report_funding(app, chain, 0, &other_id, &hash).await;
     assert_eq!(answer.status(), 200);
+    let waiting: Value = answer.json().await.unwrap();
+    assert_eq!(waiting["status"], "awaiting_funds", "{waiting}");
+    assert_eq!(dec(&waiting["received"]), short, "{waiting}");
+    clock.advance_ms(QUOTE_WINDOW_MS);
     let failed = wait_execution(app, &other_id, "failed").await;
     assert_eq!(failed["failure_code"], "funding_short", "{failed}");
     assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);
@@ -425,7 +433,7 @@ async fn routed_detail(
 #[tokio::test]
 async fn a_routed_funding_follows_the_merchants_policy_kept_overpayment_tolerated_underpayment_and_a_short_one_returned(
 ) {
-    let (setup, _clock) = clocked().await;
+    let (setup, clock) = clocked().await;
     let (app, chain) = (&setup.app, &setup.chain);
     common::devnet::settings(
         app,
@@ -497,10 +505,22 @@ async fn a_routed_funding_follows_the_merchants_policy_kept_overpayment_tolerate
         )
     );
 
-    // 3 % short: nothing converts, exactly what arrived goes back, the intent stays open.
+    // 3 % short: it waits for a top-up until the quote's lock ends; none comes, so nothing
+    // converts, exactly what arrived goes back, the intent stays open.
     let payer_before = usdc_balance(chain, &payer).await;
     let (short, exec_id, quoted, paid) =
         fund_route_with(app, chain, "20.00", |q| q * Decimal::new(97, 2)).await;
+    assert_eq!(
+        routed_detail(app, &short).await,
+        (
+            "underpaid".into(),
+            "awaiting_top_up".into(),
+            quoted,
+            paid,
+            Decimal::ZERO
+        )
+    );
+    clock.advance_ms(QUOTE_WINDOW_MS);
     let failed = wait_execution(app, &exec_id, "failed").await;
     assert_eq!(failed["failure_code"], "funding_short", "{failed}");
     assert_eq!(kinds(&failed), vec![("return".into(), "confirmed".into())]);

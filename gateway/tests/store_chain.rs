@@ -1,7 +1,8 @@
 //! The EVM rail's store contract, on SQLite and PostgreSQL: a leg is signed once and only
 //! once, nonces are never handed out twice (concurrent senders, a restarted gateway, a wallet
-//! someone else also sends from), deposit addresses are one per intent, and an x402
-//! authorization is claimed once.
+//! someone else also sends from), deposit addresses are one per intent, an x402
+//! authorization is claimed once, and intents settled together in one write each stand or
+//! fall on their own compare-and-set.
 
 mod common;
 
@@ -636,6 +637,122 @@ async fn payer_details_are_one_row_per_intent_replaced_in_place(store: &dyn Stor
     );
 }
 
+async fn many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store: &dyn Store) {
+    use common::fixtures::stored_intent;
+    use rialto_core::id::EventId;
+    use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
+    use rialto_gateway::ledger::{paid_and_settled, Entry, Posting};
+    use rialto_gateway::store::ledger::IntentWrite;
+    use rialto_gateway::store::{CasOutcome, Event, EventFilter};
+
+    let mut intents = Vec::new();
+    for amount in ["1.00", "2.00", "3.00"] {
+        intents.push(stored_intent(store, amount, PaymentStatus::FundsReceived, HOT, T0).await);
+    }
+    // Two transitions in memory, written as one from the stored version.
+    let write = |intent: &PaymentIntent, expected_version: i64| {
+        let settling = intent
+            .transition(PaymentEvent::SettlementStarted, T0 + 1)
+            .unwrap();
+        let next = settling.transition(PaymentEvent::Settled, T0 + 1).unwrap();
+        let postings = paid_and_settled(&next, intent.amount.amount(), T0 + 1).unwrap();
+        let event = |kind: &str| Event {
+            id: EventId::generate(),
+            merchant_id: intent.merchant_id,
+            livemode: false,
+            kind: kind.into(),
+            object_json: "{}".into(),
+            created_at_ms: T0 + 1,
+        };
+        IntentWrite {
+            expected: intent.status,
+            expected_version,
+            next,
+            events: vec![
+                event("payment_intent.settling"),
+                event("payment_intent.succeeded"),
+            ],
+            postings,
+        }
+    };
+    let writes = [
+        write(&intents[0], 1),
+        write(&intents[1], 7), // stale: another worker moved it
+        write(&intents[2], 1),
+    ];
+    let postings = |i: usize| {
+        let merchant = intents[i].merchant_id;
+        async move { store.merchant_postings(&merchant, false).await.unwrap() }
+    };
+    // An unbalanced posting anywhere refuses the whole batch; nothing is written.
+    let mut broken = writes.clone();
+    broken[2].postings[0].entries.push(Entry {
+        account: rialto_gateway::ledger::Account::WriteOffs,
+        asset: "y".into(),
+        amount: "1".parse().unwrap(),
+    });
+    assert!(store.update_intents_with_postings(&broken).await.is_err());
+    assert!(postings(0).await.is_empty());
+    let outcomes = store.update_intents_with_postings(&writes).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            CasOutcome::Updated,
+            CasOutcome::Conflict,
+            CasOutcome::Updated
+        ]
+    );
+    let filter = EventFilter {
+        kind: None,
+        starting_after: None,
+        ending_before: None,
+        limit: 100,
+    };
+    for (i, (status, version, events)) in [
+        (PaymentStatus::Succeeded, 3, 3),
+        (PaymentStatus::FundsReceived, 1, 1),
+        (PaymentStatus::Succeeded, 3, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let stored = store
+            .get_intent_unscoped(&intents[i].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.status, stored.version),
+            (status, version),
+            "intent {i}"
+        );
+        let written = store
+            .list_events(&intents[i].merchant_id, false, &filter)
+            .await
+            .unwrap()
+            .data;
+        assert_eq!(
+            written.len(),
+            events,
+            "intent {i}: created, settling, succeeded"
+        );
+        let want: Vec<Posting> = if status == PaymentStatus::Succeeded {
+            writes[i].postings.clone()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            postings(i).await,
+            want,
+            "intent {i}: exactly its own postings"
+        );
+    }
+    // Written again, both applied ones conflict: a settlement is posted once.
+    let again = store.update_intents_with_postings(&writes).await.unwrap();
+    assert_eq!(again, [CasOutcome::Conflict; 3]);
+    assert_eq!(postings(0).await, writes[0].postings);
+}
+
 async fn run(db: Db) {
     let (url, _dir) = fresh_database(db).await;
     let store = open(&url).await;
@@ -643,6 +760,7 @@ async fn run(db: Db) {
     concurrent_senders_get_distinct_consecutive_nonces(store.clone()).await;
     nonces_survive_a_restart_and_follow_the_node_when_it_is_ahead(&url).await;
     the_ledger_posts_with_its_status_change_or_not_at_all(store.as_ref()).await;
+    many_intents_settle_in_one_write_each_compare_and_set_on_its_own(store.as_ref()).await;
     only_intents_funded_on_the_chain_in_the_mode_are_picked_up(store.as_ref()).await;
     an_x402_authorization_is_claimed_once(store.as_ref()).await;
     a_reference_names_one_intent_and_only_open_unpaid_ones_are_watched(store.as_ref()).await;

@@ -100,6 +100,9 @@ fn execution(pi: &PaymentIntent, id: &str, quote: &str) -> RouteExecution {
             tx_hash: None,
             amount: None,
             block: None,
+            top_ups: Vec::new(),
+            booked: None,
+            misdirected: None,
         },
         funding_ref: None,
         plan: None,
@@ -361,6 +364,49 @@ async fn route_store_conformance(db: Db) {
         1
     );
     assert_eq!(store.executions_of(&pi.id).await.unwrap().len(), 2);
+
+    // So does a top-up of a short funding (each transfer of a funding is bound): one bound as
+    // another execution's first transfer is refused, a new one is taken, and that one is then
+    // refused to the other execution.
+    let wallet = |first: &str, top_ups: &[&str]| Funding::Wallet {
+        chain: "eip155:31337".into(),
+        asset: "USDT".into(),
+        payer: "0x00000000000000000000000000000000000000aa".into(),
+        tx_hash: Some(first.into()),
+        amount: Some(Decimal::new(30, 0)),
+        block: Some(1),
+        top_ups: top_ups
+            .iter()
+            .map(|h| rialto_gateway::routing::start::TopUp {
+                tx_hash: (*h).into(),
+                amount: Decimal::ONE,
+                block: Some(2),
+            })
+            .collect(),
+        booked: None,
+        misdirected: None,
+    };
+    let mut topped = two.clone();
+    topped.version = 2;
+    topped.funding_ref = Some("eip155:31337:0xdef".into());
+    topped.funding = wallet("0xdef", &["0xABC"]);
+    let save = |e: RouteExecution, expected: i64| async move {
+        store
+            .save_execution_step(&e, expected, &[], None, &[])
+            .await
+            .unwrap()
+    };
+    assert_eq!(save(topped.clone(), 1).await, CasOutcome::Conflict);
+    topped.funding = wallet("0xdef", &["0x123"]);
+    assert_eq!(save(topped.clone(), 1).await, CasOutcome::Updated);
+    let mut one_now = store.get_execution("rx_one").await.unwrap().unwrap();
+    let expected = one_now.version;
+    one_now.version += 1;
+    one_now.status = ExecutionStatus::AwaitingFunds;
+    one_now.funding = wallet("0xabc", &["0x123"]);
+    assert_eq!(save(one_now.clone(), expected).await, CasOutcome::Conflict);
+    one_now.funding = wallet("0xabc", &["0x456"]);
+    assert_eq!(save(one_now, expected).await, CasOutcome::Updated);
 
     // Due work, claimed by one holder at a time and released only by it.
     let due = store

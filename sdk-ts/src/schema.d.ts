@@ -1893,7 +1893,11 @@ export interface components {
             id: string;
             /** @description `other_token`, `native` or `wrong_chain`. */
             kind: string;
-            /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
+            /**
+             * @description `detected`, `converting` (being swept to the hot wallet to pay its intent through the
+             *     router), `converted` (handed to `route_execution`), `returning`, `returned`,
+             *     `needs_operator` or `written_off`.
+             */
             status: string;
             /** @description CAIP-2 of the chain the funds arrived on. */
             chain: string;
@@ -1924,6 +1928,11 @@ export interface components {
             returned_units?: string | null;
             returned?: string | null;
             resolved_by?: string | null;
+            /**
+             * @description The route execution (`rx_…`, `GET /v1/route_executions/{id}`) a converted deposit
+             *     funds: it pays the intent, or sends what it holds back to the sender when it cannot.
+             */
+            route_execution?: string | null;
             /**
              * Format: int64
              * @description Unix seconds.
@@ -2301,6 +2310,13 @@ export interface components {
             status: string;
             pay_to?: null | components["schemas"]["PayToObject"];
             /**
+             * @description For a wallet source, once a transfer is reported: what the payer's transfers delivered
+             *     so far (the first and each top-up), in `pay_to`'s asset. Still `awaiting_funds` with
+             *     this set, the funding is short and waits for a top-up until the quote expires (the
+             *     intent's `payment_detail` says `underpaid` / `awaiting_top_up`).
+             */
+            received?: string | null;
+            /**
              * @description Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
              *     `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
              *     `compliance_blocked`, `funding_short`.
@@ -2343,6 +2359,12 @@ export interface components {
              *     venue's books.
              */
             tx_hash?: string | null;
+            /**
+             * @description The venue's own reference for the leg, once sent: the bank's request reference for an
+             *     `issuer_mint` (the leg id), the CCIP message id (`0x…`) for a confirmed `ccip` leg, the
+             *     venue's order or withdrawal id for a `trade` or `withdrawal`.
+             */
+            external_reference?: string | null;
         };
         /** @enum {string} */
         Schedule: "immediate" | "batched";
@@ -4576,7 +4598,11 @@ export interface operations {
     list_misdirected_deposits: {
         parameters: {
             query?: {
-                /** @description `detected`, `returning`, `returned`, `needs_operator` or `written_off`. */
+                /**
+                 * @description `detected`, `converting` (being swept to the hot wallet to pay its intent through the
+                 *     router), `converted` (handed to `route_execution`), `returning`, `returned`,
+                 *     `needs_operator` or `written_off`.
+                 */
                 status?: string;
                 /** @description `true` for live mode; test mode by default. */
                 livemode?: boolean;

@@ -108,6 +108,17 @@ impl Bridge for BridgeSet {
             .network_fees(journal, leg, transfer)
             .await
     }
+
+    async fn message_id(
+        &self,
+        journal: &dyn RailJournal,
+        leg: &str,
+        transfer: &BridgeTransfer,
+    ) -> Result<Option<String>, BridgeError> {
+        self.member(transfer)?
+            .message_id(journal, leg, transfer)
+            .await
+    }
 }
 
 #[cfg(test)]

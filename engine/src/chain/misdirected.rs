@@ -22,10 +22,12 @@
 //!    `/v1/operator/misdirected_deposits`): return (screened again, possibly to another
 //!    address) or write off (`misdirected_write_off`).
 //!
-//! Not built: converting a misdirected token into the intent's settlement asset through the
-//! router (it is returned instead); native value a contract forwards inside a transaction
-//! (an internal transfer) is not seen, and shows only as a balance reconciliation does not
-//! read.
+//! Before a return is decided, a token deposit whose intent is still open and that the router
+//! can turn into the intent's settlement is **converted** instead (`super::misdirected_convert`:
+//! `converting`, swept to the hot wallet, then `converted`, handed to a route execution).
+//!
+//! Not built: native value a contract forwards inside a transaction (an internal transfer) is
+//! not seen, and shows only as a balance reconciliation does not read.
 
 use std::collections::HashMap;
 
@@ -120,6 +122,7 @@ pub(super) async fn record(
         resolved_by: None,
         created_at_ms: now_ms,
         updated_at_ms: now_ms,
+        route_execution_id: None,
     };
     let new = state.store.record_misdirected(&row).await?;
     if new {
@@ -299,6 +302,8 @@ pub enum Decision {
     Waiting,
     /// Returning: `cost` of the `amount` is the network's, the rest goes back.
     Returning { cost: u128, returned: u128 },
+    /// Converting through the router into its intent's settlement.
+    Converting,
     /// Held for an operator.
     Held(Hold),
 }
@@ -319,7 +324,6 @@ pub async fn decide(
             return Ok(Decision::Waiting);
         }
     }
-    let outcome = judge(state, chain, row, now_ms).await?;
     let received = if book {
         match received_posting(state, row, now_ms) {
             Some(p) => vec![p],
@@ -328,6 +332,14 @@ pub async fn decide(
     } else {
         Vec::new()
     };
+    if book {
+        let converting =
+            super::misdirected_convert::begin(state, chain, row, received.clone(), now_ms);
+        if let Some(decision) = converting.await? {
+            return Ok(decision);
+        }
+    }
+    let outcome = judge(state, chain, row, now_ms).await?;
     match outcome {
         Ok((cost, returned)) => {
             let update = MisdirectedUpdate {
@@ -367,7 +379,7 @@ pub async fn decide(
 /// operators (`no_price`).
 const PRICE_PATIENCE_MS: i64 = 10 * 60 * 1000;
 
-async fn hold(
+pub(super) async fn hold(
     state: &Engine,
     row: &MisdirectedDeposit,
     why: Hold,
@@ -507,6 +519,17 @@ pub async fn drive(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, 
         }
     }
     for row in store
+        .misdirected_in(&chain.caip2, MisdirectedStatus::Converting, 100)
+        .await?
+    {
+        match super::misdirected_convert::advance(state, chain, &row, now_ms).await {
+            Ok(moved) => changed += usize::from(moved),
+            Err(err) => {
+                tracing::warn!(id = %row.id, error = %err, "misdirected conversion not advanced; will retry")
+            }
+        }
+    }
+    for row in store
         .misdirected_in(&chain.caip2, MisdirectedStatus::Returning, 100)
         .await?
     {
@@ -611,7 +634,7 @@ pub async fn resolve(
                 .map_err(|e| EngineError::internal(&e))?;
             match decided {
                 Decision::Returning { .. } => {}
-                Decision::Waiting => return Err(not_resolvable()),
+                Decision::Waiting | Decision::Converting => return Err(not_resolvable()),
                 Decision::Held(Hold::DestinationRefused) => {
                     return Err(EngineError::new(
                         ErrorCode::MisdirectedReturnRefused,

@@ -9,6 +9,11 @@
 //!   leg sends plus its own fee, priced in the token through the mode's price feeds
 //!   (`<NATIVE>/USD` and `<TOKEN>/USD`), rounded up to the token's base unit.
 //!
+//! - A token a conversion already swept to the hot wallet (`super::misdirected_convert`, leg
+//!   `misdirected_sweep` confirmed) goes back from the hot wallet: no gas leg; the cost
+//!   deducted is the return's own fee, priced the same way. The gas and sweep legs' fees are
+//!   booked with the return.
+//!
 //! Every leg is recorded (signed) by the rail before it is broadcast, under the row's id, so a
 //! crash resumes the same legs. When the return confirms the row becomes `returned` with
 //! `misdirected_returned` (`rialto:misdirected` → payers, the cost to `rialto:network_fees`)
@@ -35,7 +40,7 @@ fn quoted_fee(quote: &FeeQuote) -> u128 {
 }
 
 /// The deposit address's key and address on `chain`, if this gateway holds its keys.
-async fn deposit_key(
+pub(super) async fn deposit_key(
     state: &Engine,
     chain: &Chain,
     row: &MisdirectedDeposit,
@@ -57,6 +62,33 @@ async fn deposit_key(
     Ok(Some((key, address)))
 }
 
+/// Whether a conversion swept the row's funds to the hot wallet (its sweep leg confirmed).
+async fn swept(state: &Engine, row: &MisdirectedDeposit) -> Result<bool, FlowError> {
+    Ok(state
+        .store
+        .get_chain_transfer(super::misdirected_convert::MISDIRECTED_SWEEP, &row.id)
+        .await?
+        .is_some_and(|l| l.status == LegStatus::Confirmed))
+}
+
+/// Where a return leaves from: the hot wallet once swept, else the deposit address; and
+/// whether it was swept.
+async fn source_key(
+    state: &Engine,
+    chain: &Chain,
+    row: &MisdirectedDeposit,
+) -> Result<Option<(SigningKey, Address, bool)>, FlowError> {
+    if swept(state, row).await? {
+        let Some(hot) = chain.hot_wallet.as_ref() else {
+            return Ok(None);
+        };
+        return Ok(Some((hot.clone(), chain.node.address_of(hot)?, true)));
+    }
+    Ok(deposit_key(state, chain, row)
+        .await?
+        .map(|(key, address)| (key, address, false)))
+}
+
 fn token_of(row: &MisdirectedDeposit, chain: &Chain) -> Option<Address> {
     row.token
         .as_deref()
@@ -70,7 +102,7 @@ pub(super) async fn network_cost(
     row: &MisdirectedDeposit,
     destination: &Address,
 ) -> Result<Result<u128, Hold>, FlowError> {
-    let Some((_, deposit)) = deposit_key(state, chain, row).await? else {
+    let Some((_, deposit, swept)) = source_key(state, chain, row).await? else {
         return Ok(Err(Hold::NoDepositKey));
     };
     let Some(token) = token_of(row, chain) else {
@@ -91,6 +123,11 @@ pub(super) async fn network_cost(
         to: *destination,
         amount: row.amount_units,
     };
+    if swept {
+        // From the hot wallet itself: the return's own fee.
+        let wei = quoted_fee(&chain.node.fee_quote(&deposit, &ret).await?);
+        return Ok(in_token(state, chain, row, wei).await.ok_or(Hold::NoPrice));
+    }
     let funding = super::settle::gas_to_fund(&chain.node.fee_quote(&deposit, &ret).await?);
     let gas = LegAction::Transfer {
         asset: None,
@@ -179,7 +216,7 @@ pub(super) async fn advance(
     ) else {
         return to_operator(state, row, Hold::Unbookable, now_ms).await;
     };
-    let Some((key, deposit)) = deposit_key(state, chain, row).await? else {
+    let Some((key, deposit, swept)) = source_key(state, chain, row).await? else {
         return to_operator(state, row, Hold::NoDepositKey, now_ms).await;
     };
     let journal = StoreJournal(store);
@@ -202,6 +239,8 @@ pub(super) async fn advance(
                     let quote = chain.node.fee_quote(&deposit, &action).await?;
                     cost.saturating_sub(quote.fixed_fee) / u128::from(quote.units.max(1))
                 }
+                // The hot wallet pays its own gas.
+                Some(_) if swept => u128::MAX,
                 Some(_) => {
                     let Some(cap) = gas_ready(state, chain, row, &action, deposit, now_ms).await?
                     else {
@@ -217,7 +256,7 @@ pub(super) async fn advance(
                 from: key,
                 action: action.clone(),
                 fees: FeeLimits {
-                    max_fee_per_unit: Some(cap),
+                    max_fee_per_unit: (cap != u128::MAX).then_some(cap),
                     ..FeeLimits::default()
                 },
             };
@@ -237,7 +276,7 @@ pub(super) async fn advance(
 
 /// A token return's gas leg: sent if not yet, and once confirmed the fee cap the return may
 /// pay per unit out of what the deposit address holds; `None` until then.
-async fn gas_ready(
+pub(super) async fn gas_ready(
     state: &Engine,
     chain: &Chain,
     row: &MisdirectedDeposit,
@@ -314,8 +353,16 @@ async fn finish(
     if row.token.is_some() {
         // The legs' gas, paid by the gas wallet (the native return paid its own out of the
         // cost above).
+        // A conversion's sweep that fell back to this return: its legs are booked here.
         let gas = store.get_chain_transfer(MISDIRECTED_GAS, &row.id).await?;
-        let legs: Vec<&ChainTransfer> = gas.iter().chain(std::iter::once(leg)).collect();
+        let sweep = store
+            .get_chain_transfer(super::misdirected_convert::MISDIRECTED_SWEEP, &row.id)
+            .await?;
+        let legs: Vec<&ChainTransfer> = gas
+            .iter()
+            .chain(sweep.iter())
+            .chain(std::iter::once(leg))
+            .collect();
         let owner = (
             row.merchant_id
                 .parse()

@@ -5,7 +5,8 @@
 //! ([`report`]) with the payer's proof ([`proof`]), relays ([`relay`]), payments found by their
 //! request's reference key ([`reference`], Solana Pay), and the step that settles funded intents ([`settle`]);
 //! what reaches a deposit address and pays nothing ([`misdirected`]: detected, screened,
-//! returned to the sender less the network cost, or held for an operator);
+//! converted into its open intent's settlement through a route execution, or returned to the
+//! sender less the network cost, or held for an operator);
 //! [`worker`] runs them. [`permissioned`] asks a chain whether a wallet may hold a
 //! permissioned deposit token (settlement addresses and payers).
 //!
@@ -14,6 +15,7 @@
 
 pub mod direct;
 pub mod misdirected;
+mod misdirected_convert;
 mod misdirected_return;
 pub mod permissioned;
 pub mod policy;

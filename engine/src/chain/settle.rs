@@ -2,7 +2,8 @@
 //!
 //! - Paid straight to the settlement address (a reported transaction, a relayed EIP-3009
 //!   authorization): the confirmed payment *is* the settlement, so the intent goes
-//!   `funds_received → settling → succeeded` at once.
+//!   `funds_received → settling → succeeded` at once; a pass works these out side by side and
+//!   writes up to 100 of them in one store transaction, each compare-and-set on its own.
 //! - Paid into a deposit address: the gateway sends the deposit address the gas for one token
 //!   transfer (leg `sweep_gas`), then sweeps everything received to the settlement address
 //!   (leg `sweep`, signed by the deposit address's derived key). On Solana there is no gas
@@ -24,6 +25,7 @@ use super::Chain;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
 use crate::store::chain::{ChainTransfer, LegStatus};
+use crate::store::ledger::IntentWrite;
 use crate::store::{CasOutcome, PaymentTransaction};
 use crate::store::{PaymentSource, PaymentTxStatus};
 
@@ -41,9 +43,14 @@ pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result
     let store = state.store.as_ref();
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
-        let intents = store
+        let mut intents = store
             .chain_funded_intents(&chain.caip2, chain.livemode, status, 500)
             .await?;
+        if status == PaymentStatus::FundsReceived {
+            let (settled, rest) = settle_direct_together(state, chain, intents, now_ms).await;
+            changed += settled;
+            intents = rest;
+        }
         changed += stream::iter(intents)
             .map(|intent| async move {
                 match settle_one(state, chain, &intent, status, now_ms).await {
@@ -60,6 +67,107 @@ pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result
             .await;
     }
     Ok(changed)
+}
+
+/// The funded intents paid straight to their settlement address, settled together: each
+/// one's `funds_received → settling → succeeded` (both events, the postings) is worked out
+/// side by side and all are written in one store transaction per [`WRITE_CHUNK`], each
+/// compare-and-set on its own. Answers how many succeeded and the intents left for
+/// [`settle_one`] (deposits, halted assets, and every intent of a chunk whose write failed).
+async fn settle_direct_together(
+    state: &Engine,
+    chain: &Chain,
+    intents: Vec<PaymentIntent>,
+    now_ms: i64,
+) -> (usize, Vec<PaymentIntent>) {
+    let planned: Vec<(PaymentIntent, Option<IntentWrite>)> = stream::iter(intents)
+        .map(|intent| async move {
+            let write = match direct_write(state, chain, &intent, now_ms).await {
+                Ok(write) => write,
+                Err(err) => {
+                    tracing::warn!(intent = %intent.id, error = %err, "settling failed; will retry");
+                    None
+                }
+            };
+            (intent, write)
+        })
+        .buffered(PARALLEL_INTENTS)
+        .collect()
+        .await;
+    let (direct, rest): (Vec<_>, Vec<_>) = planned.into_iter().partition(|(_, w)| w.is_some());
+    let mut rest: Vec<PaymentIntent> = rest.into_iter().map(|(intent, _)| intent).collect();
+    let mut settled = 0;
+    for chunk in direct.chunks(WRITE_CHUNK) {
+        let writes: Vec<IntentWrite> = chunk.iter().filter_map(|(_, w)| w.clone()).collect();
+        match state.store.update_intents_with_postings(&writes).await {
+            Ok(outcomes) => {
+                settled += outcomes
+                    .iter()
+                    .filter(|o| **o == CasOutcome::Updated)
+                    .count();
+            }
+            Err(err) => {
+                // One at a time instead, so one bad write does not hold up the others.
+                tracing::warn!(error = %err, "settling a chunk together failed; one by one");
+                rest.extend(chunk.iter().map(|(intent, _)| intent.clone()));
+            }
+        }
+    }
+    (settled, rest)
+}
+
+/// Intents written together in one store transaction.
+const WRITE_CHUNK: usize = 100;
+
+/// A halted asset (Proof of Reserve) settles nothing new (as in [`settle_one`]).
+fn is_direct_skip(state: &Engine, intent: &PaymentIntent) -> bool {
+    state
+        .reserves
+        .halted(intent.livemode, &intent.settlement.asset)
+}
+
+/// The write that settles a funded intent paid straight to its settlement address, or `None`
+/// when it is not such an intent (a deposit, a route's, an asset halted by Proof of Reserve).
+async fn direct_write(
+    state: &Engine,
+    chain: &Chain,
+    intent: &PaymentIntent,
+    now_ms: i64,
+) -> Result<Option<IntentWrite>, FlowError> {
+    if !chain.serves(intent) || is_direct_skip(state, intent) {
+        return Ok(None);
+    }
+    let paid = state.store.payment_transactions_of(&intent.id).await?;
+    let Some(payment) = paid
+        .into_iter()
+        .find(|p| p.status == PaymentTxStatus::Confirmed)
+    else {
+        return Ok(None);
+    };
+    if payment.source == PaymentSource::Deposit {
+        return Ok(None);
+    }
+    let Ok(settling) = intent.transition(PaymentEvent::SettlementStarted, now_ms) else {
+        return Ok(None);
+    };
+    let started = intent_event(
+        &settling,
+        "payment_intent.settling",
+        &intent_json(&settling),
+        now_ms,
+    );
+    let Some((next, event, postings)) =
+        succeed_plan(state, &settling, &payment, false, now_ms).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(IntentWrite {
+        expected: intent.status,
+        expected_version: intent.version,
+        next,
+        events: vec![started, event],
+        postings,
+    }))
 }
 
 /// One funded intent of `chain` in `status`, a step towards `succeeded`.
@@ -131,6 +239,32 @@ async fn succeed(
     held: bool,
     now_ms: i64,
 ) -> Result<Option<PaymentIntent>, FlowError> {
+    let Some((next, event, postings)) = succeed_plan(state, intent, payment, held, now_ms).await?
+    else {
+        return Ok(None);
+    };
+    let outcome = state
+        .store
+        .update_intent_with_postings(intent.status, &next, &event, &postings)
+        .await?;
+    Ok((outcome == CasOutcome::Updated).then_some(next))
+}
+
+/// What `settling → succeeded` writes: the intent, its event and the postings.
+async fn succeed_plan(
+    state: &Engine,
+    intent: &PaymentIntent,
+    payment: &PaymentTransaction,
+    held: bool,
+    now_ms: i64,
+) -> Result<
+    Option<(
+        PaymentIntent,
+        crate::store::Event,
+        Vec<crate::ledger::Posting>,
+    )>,
+    FlowError,
+> {
     let Ok(next) = intent.transition(PaymentEvent::Settled, now_ms) else {
         return Ok(None);
     };
@@ -177,11 +311,7 @@ async fn succeed(
         &intent_json(&next),
         now_ms,
     );
-    let outcome = state
-        .store
-        .update_intent_with_postings(intent.status, &next, &event, &postings)
-        .await?;
-    Ok((outcome == CasOutcome::Updated).then_some(next))
+    Ok(Some((next, event, postings)))
 }
 
 /// The `network_fee` postings of the gateway's legs that paid the intent (a relayed

@@ -503,19 +503,20 @@ async fn expect_route_arrivals(
     registry: &AssetRegistry,
     engine: &mut super::engine::Reconciler,
 ) -> Result<(), ReconcileError> {
-    use crate::routing::execute::{arrival, funding_arrival};
+    use crate::routing::execute::{arrival, funding_arrivals};
     let mut after: Option<String> = None;
     loop {
         let page = store.funded_executions_page(after.as_deref(), PAGE).await?;
         for f in &page {
-            let Some(a) = funding_arrival(&f.funding) else {
-                continue;
-            };
-            let owner = (f.merchant_id.as_str(), f.livemode);
-            let what = ("route_funding", f.id.as_str(), f.created_at_ms);
-            let interner = &mut engine.interner;
-            if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner) {
-                engine.expect(&e);
+            // The first funding transfer and each top-up.
+            for a in funding_arrivals(&f.funding) {
+                let owner = (f.merchant_id.as_str(), f.livemode);
+                let what = ("route_funding", f.id.as_str(), f.created_at_ms);
+                let interner = &mut engine.interner;
+                if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner)
+                {
+                    engine.expect(&e);
+                }
             }
         }
         after = page.last().map(|f| f.id.clone());

@@ -270,6 +270,9 @@ fn leg_moved(leg: &ChainTransfer) -> Moved {
     )
 }
 
+/// The reference suffix of a CCIP route leg's `ccipSend` (`rialto_evm::ccip_bridge`).
+const CCIP_SEND: &str = ":ccip_send";
+
 async fn moved_by(
     store: &dyn Store,
     postings: &[&Posting],
@@ -280,8 +283,17 @@ async fn moved_by(
     let mut out: HashMap<String, Moved> = HashMap::new();
     // A token-moving leg beats a gas top-up under the same reference.
     let mut with_token = std::collections::HashSet::new();
-    for leg in store.legs_for_references(&references).await? {
-        let reference = &leg.draft.reference;
+    // A CCIP route leg's transactions are recorded under `<leg>:ccip_approve` and
+    // `<leg>:ccip_send`: its fees are tied to the send (it carries the router's fee).
+    let mut asked = references.clone();
+    asked.extend(references.iter().map(|r| format!("{r}{CCIP_SEND}")));
+    for leg in store.legs_for_references(&asked).await? {
+        let reference = &leg
+            .draft
+            .reference
+            .strip_suffix(CCIP_SEND)
+            .unwrap_or(&leg.draft.reference)
+            .to_owned();
         if with_token.contains(reference) {
             continue;
         }

@@ -7,6 +7,7 @@
 //! | kind | when | entries |
 //! |---|---|---|
 //! | `route_funding` | the payer's funds reach Rialto's address: a wallet transfer, a venue withdrawal | `payers` −, `rialto:routing` + |
+//! | `misdirected_routed` | a misdirected deposit swept to the hot wallet funds an execution (`crate::chain::misdirected_convert`, reference: the row; instead of `route_funding`) | `rialto:misdirected` −, `rialto:routing` + |
 //! | `route_conversion` | a swap or bridge leg confirmed | `rialto:routing` − input, `<venue>` + input; `<venue>` − output, `rialto:routing` + output |
 //! | `conversion` | a trade on the payer's exchange account | `payers` − quote, `venue:<v>` +; `venue:<v>` − base, `payers` + (venue-held assets `venue:<v>/<code>`) |
 //! | `route_return` | funds sent back to the payer | `rialto:routing` −, `payers` + |

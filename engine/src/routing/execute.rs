@@ -107,16 +107,33 @@ pub enum Funding {
         payer: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tx_hash: Option<String>,
-        /// What the funding transaction delivered, once bound.
+        /// What the funding transactions delivered, once bound: the first one's plus its
+        /// `top_ups`.
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
             with = "rust_decimal::serde::str_option"
         )]
         amount: Option<Decimal>,
-        /// The block the funding transaction was mined in, once bound.
+        /// The block the first funding transaction was mined in, once bound.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         block: Option<u64>,
+        /// Later transfers that topped a short funding up (`routing::start::topup`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        top_ups: Vec<crate::routing::start::TopUp>,
+        /// Of `amount`, what the ledger has been posted (`route_funding`) so far.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "rust_decimal::serde::str_option"
+        )]
+        booked: Option<Decimal>,
+        /// A misdirected deposit (`md_…`, `crate::chain::misdirected_convert`) swept to the hot
+        /// wallet funds it: `payer` is its sender, `tx_hash` the sender's transfer to the
+        /// deposit address, and the sweep leg (not this transfer) is what reached the hot
+        /// wallet. Its funds are booked out of `rialto:misdirected`, not from payers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        misdirected: Option<String>,
     },
 }
 
@@ -177,9 +194,10 @@ pub struct Arrival {
 
 /// What a confirmed route leg delivered to Rialto from someone else's transaction: a venue's
 /// withdrawal (to the address it was sent to), a swap's output (to the hot wallet) and an
-/// issuer's mint (from the zero address to the treasury's wallet).
-/// Transfers, returns and the bridge's mint are rail legs the gateway signed, which
-/// reconciliation already expects; a trade stays on the venue's books.
+/// issuer's mint (from the zero address to the treasury's wallet) and a CCIP message's delivery
+/// (the destination off-ramp's release to the hot wallet, in the transaction that executed the
+/// message). Transfers, returns and the devnet stand-in bridges' mints are rail legs the
+/// gateway signed, which reconciliation already expects; a trade stays on the venue's books.
 pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
     if leg.status != RouteLegStatus::Confirmed {
         return None;
@@ -214,6 +232,23 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
             amount,
             block: leg.block_number,
         }),
+        LegSpec::Chain {
+            leg:
+                ChainLeg::Bridge {
+                    to_chain,
+                    asset,
+                    venue: Some(venue),
+                    ..
+                },
+        } if venue == onchain::CCIP_VENUE => Some(Arrival {
+            chain: to_chain,
+            asset,
+            tx_hash,
+            to: None,
+            from: None,
+            amount,
+            block: leg.block_number,
+        }),
         // The bank's transaction, a `Transfer` from the zero address to the treasury's wallet.
         LegSpec::IssuerMint { mint } => Some(Arrival {
             chain: mint.chain,
@@ -228,28 +263,40 @@ pub fn arrival(leg: &RouteLegRecord) -> Option<Arrival> {
     }
 }
 
-/// The payer's transfer that funded a wallet execution, once bound (`funding` is the
-/// execution's stored JSON).
-pub fn funding_arrival(funding: &Funding) -> Option<Arrival> {
-    match funding.clone() {
-        Funding::Wallet {
-            chain,
-            asset,
-            payer,
-            tx_hash: Some(tx_hash),
-            amount: Some(amount),
-            block,
-        } => Some(Arrival {
-            chain,
-            asset,
-            tx_hash,
-            to: None,
-            from: Some(payer),
-            amount,
-            block: block.and_then(|b| i64::try_from(b).ok()),
-        }),
-        _ => None,
-    }
+/// The payer's transfers that funded a wallet execution, once bound (`funding` is the
+/// execution's stored JSON): the first, then each top-up.
+pub fn funding_arrivals(funding: &Funding) -> Vec<Arrival> {
+    let Funding::Wallet {
+        chain,
+        asset,
+        payer,
+        tx_hash: Some(tx_hash),
+        amount: Some(amount),
+        block,
+        top_ups,
+        misdirected: None,
+        ..
+    } = funding.clone()
+    else {
+        return Vec::new();
+    };
+    let topped: Decimal = top_ups.iter().map(|t| t.amount).sum();
+    let arrival = |tx_hash, amount, block: Option<u64>| Arrival {
+        chain: chain.clone(),
+        asset: asset.clone(),
+        tx_hash,
+        to: None,
+        from: Some(payer.clone()),
+        amount,
+        block: block.and_then(|b| i64::try_from(b).ok()),
+    };
+    let mut out = vec![arrival(tx_hash, amount - topped, block)];
+    out.extend(
+        top_ups
+            .into_iter()
+            .map(|t| arrival(t.tx_hash, t.amount, t.block)),
+    );
+    out
 }
 
 /// The plan's policy for gateway executions: exchange accounts are the payer's, so Rialto's
@@ -651,6 +698,9 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
                 leg.tx_hash = Some(tx_hash);
                 leg.block_number = block;
             }
+            if leg.external_ref.is_none() {
+                leg.external_ref = bridge_message_id(state, &exec, &leg_id, &spec).await;
+            }
             LegOutcome::Confirmed { received }
         }
         Asked::Failed(reason, why) => {
@@ -659,6 +709,29 @@ async fn step(state: &Engine, mut exec: RouteExecution, now_ms: i64) -> Result<b
         }
     };
     advance(state, exec, expected, leg, outcome, now_ms).await
+}
+
+/// A confirmed bridge leg's message id (CCIP), kept as its `external_ref`; none for other legs
+/// or when it cannot be read (logged).
+async fn bridge_message_id(
+    state: &Engine,
+    exec: &RouteExecution,
+    leg: &LegId,
+    spec: &LegSpec,
+) -> Option<String> {
+    let LegSpec::Chain {
+        leg: chain_leg @ ChainLeg::Bridge { .. },
+    } = spec
+    else {
+        return None;
+    };
+    match onchain::bridge::message_id(state, exec.livemode, leg, chain_leg).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(%leg, error = %e, "bridge message id unreadable");
+            None
+        }
+    }
 }
 
 /// Sends a leg that is due (`created`, or `sending` and known not to have arrived): marked

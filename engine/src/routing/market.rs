@@ -135,24 +135,21 @@ pub async fn snapshot(
         }
     }
     let owed = intent_amount(intent)?;
-    if let Some(venues) = state.venues.get(&intent.livemode) {
-        for venue in MARKET_VENUES {
-            if !venues.offers(venue) {
-                continue;
-            }
-            let added = add_venue(
-                &mut graph,
-                venues,
-                venue,
-                (usd_ix, coin_ix, coin),
-                &gas,
-                owed,
-            )
-            .await;
-            if let Err(why) = added {
-                skipped.push(format!("{venue}: {why}"));
-            }
-        }
+    // A deposit token the mode's bank mints is bought on no venue: the venues sell USDC, the
+    // float's funding asset, which the mint edge takes (added with the chains' assets below).
+    let minted = super::issuer::desk_for(state, intent).is_some();
+    if !minted {
+        add_venues(
+            state,
+            intent,
+            &mut graph,
+            (usd_ix, coin_ix, coin),
+            &gas,
+            owed,
+        )
+        .await
+        .into_iter()
+        .for_each(|why| skipped.push(why));
     }
     match super::onchain::add_chain_edges(
         state,
@@ -164,6 +161,18 @@ pub async fn snapshot(
     {
         Ok(left_out) => skipped.extend(left_out),
         Err(why) => skipped.push(format!("chains: {why}")),
+    }
+    if minted {
+        let funding = AssetCode::new(super::issuer::FLOAT_FUNDING);
+        match funding.and_then(|c| graph.asset_by_code(&c).map(|ix| (ix, c))) {
+            Some((ix, code)) => {
+                add_venues(state, intent, &mut graph, (usd_ix, ix, &code), &gas, owed)
+                    .await
+                    .into_iter()
+                    .for_each(|why| skipped.push(why));
+            }
+            None => skipped.push("venues: no USDC on the chains to fund a mint with".into()),
+        }
     }
     let target_chain: ChainId = intent.settlement.asset.id.chain().clone();
     let target = graph.node(coin_ix, Location::Chain(target_chain))?;
@@ -193,6 +202,31 @@ pub async fn snapshot(
         skipped,
         issuer_refusal,
     })
+}
+
+/// Each market venue's trade, withdrawal and deposit edges for `coin`; what was left out.
+async fn add_venues(
+    state: &Engine,
+    intent: &PaymentIntent,
+    graph: &mut Graph,
+    (usd_ix, coin_ix, coin): (AssetIx, AssetIx, &AssetCode),
+    gas: &BTreeMap<ChainId, Decimal>,
+    owed: Decimal,
+) -> Vec<String> {
+    let mut skipped = Vec::new();
+    let Some(venues) = state.venues.get(&intent.livemode) else {
+        return skipped;
+    };
+    for venue in MARKET_VENUES {
+        if !venues.offers(venue) {
+            continue;
+        }
+        let added = add_venue(graph, venues, venue, (usd_ix, coin_ix, coin), gas, owed).await;
+        if let Err(why) = added {
+            skipped.push(format!("{venue}: {why}"));
+        }
+    }
+    skipped
 }
 
 fn asset_ix(graph: &Graph, asset: &AssetCode) -> Result<AssetIx, MarketError> {

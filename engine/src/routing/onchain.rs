@@ -69,6 +69,10 @@ pub const ROUTE_SWAP: &str = "route_swap";
 pub const ROUTE_BURN: &str = BRIDGE_BURN;
 pub const ROUTE_MINT: &str = BRIDGE_MINT;
 pub const ROUTE_TRANSFER: &str = "route_transfer";
+/// The venue of CCIP lanes (`rialto_evm::ccip_bridge::CCIP_VENUE`). Unlike the devnet
+/// stand-ins, whose destination mint the gateway signs, a CCIP message is delivered by the
+/// destination's off-ramp in a transaction the gateway did not sign.
+pub const CCIP_VENUE: &str = "ccip";
 
 /// One on-chain leg of a route, sent from the chain's hot wallet (Rialto's address there).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

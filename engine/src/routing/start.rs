@@ -23,7 +23,10 @@ use crate::store::quote::{ExecutionStatus, RouteExecution, RouteLegKind, RouteLe
 use crate::store::CasOutcome;
 
 mod funding;
+mod topup;
 pub use funding::*;
+pub use topup::TopUp;
+use topup::{add_top_up, await_top_up, fresh_route, unbooked_postings};
 
 /// The payer's API credentials for the venue a quote's source names.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,6 +78,10 @@ pub struct RouteLegObject {
     /// withdrawal, the swap, the bridge's mint, the transfer); none for a trade on the
     /// venue's books.
     pub tx_hash: Option<String>,
+    /// The venue's own reference for the leg, once sent: the bank's request reference for an
+    /// `issuer_mint` (the leg id), the CCIP message id (`0x…`) for a confirmed `ccip` leg, the
+    /// venue's order or withdrawal id for a `trade` or `withdrawal`.
+    pub external_reference: Option<String>,
 }
 
 /// The execution of an accepted quote.
@@ -92,6 +99,11 @@ pub struct RouteExecutionObject {
     pub status: String,
     /// For a wallet source: where to send the quoted amount.
     pub pay_to: Option<PayToObject>,
+    /// For a wallet source, once a transfer is reported: what the payer's transfers delivered
+    /// so far (the first and each top-up), in `pay_to`'s asset. Still `awaiting_funds` with
+    /// this set, the funding is short and waits for a top-up until the quote expires (the
+    /// intent's `payment_detail` says `underpaid` / `awaiting_top_up`).
+    pub received: Option<String>,
     /// Set when it failed: `slippage`, `no_route`, `venue_unavailable`,
     /// `insufficient_liquidity`, `execution_reverted`, `oracle_unavailable`, `quote_expired`,
     /// `compliance_blocked`, `funding_short`.
@@ -130,6 +142,7 @@ fn leg_object(l: &RouteLegRecord) -> RouteLegObject {
         received: l.received.clone(),
         failure: l.failure.clone(),
         tx_hash: l.tx_hash.clone(),
+        external_reference: l.external_ref.clone(),
     }
 }
 
@@ -277,6 +290,9 @@ pub async fn prepare(
                 tx_hash: None,
                 amount: None,
                 block: None,
+                top_ups: Vec::new(),
+                booked: None,
+                misdirected: None,
             },
             ExecutionStatus::AwaitingFunds,
             expires_at.saturating_mul(1000) + FUNDING_GRACE_MS,
@@ -406,9 +422,16 @@ pub fn object_of(
     // The stored route holds the whole graph: read once.
     let stored = serde_json::from_str::<crate::routing::StoredRoute>(&exec.graph).ok();
     let pay_to = match (&exec.funding, &stored) {
-        (Funding::Wallet { chain, asset, .. }, Some(s)) => {
-            pay_to(state, exec, &s.quote, chain, asset).ok()
-        }
+        // A swept misdirected deposit funds it: there is nothing for anyone to pay.
+        (
+            Funding::Wallet {
+                chain,
+                asset,
+                misdirected: None,
+                ..
+            },
+            Some(s),
+        ) => pay_to(state, exec, &s.quote, chain, asset).ok(),
         _ => None,
     };
     let price_sources = stored
@@ -433,6 +456,13 @@ pub fn object_of(
         payment_intent: exec.payment_intent_id.to_string(),
         status: exec.status.as_str().to_owned(),
         pay_to,
+        received: match &exec.funding {
+            Funding::Wallet {
+                amount: Some(amount),
+                ..
+            } => Some(amount.normalize().to_string()),
+            _ => None,
+        },
         failure_code: exec.failure_code.clone(),
         failure_message: exec.failure_message.clone(),
         returned: exec
@@ -443,8 +473,8 @@ pub fn object_of(
     })
 }
 
-/// The exchange account's deposit address for the settlement coin on the settlement chain,
-/// and its holder's name where the venue gives it.
+/// The exchange account's deposit address for the settlement coin (USDC for a minted deposit
+/// token) on the settlement chain, and its holder's name where the venue gives it.
 async fn account_identity(
     state: &Engine,
     intent: &PaymentIntent,
@@ -459,7 +489,13 @@ async fn account_identity(
         )
     };
     let asset = &intent.settlement.asset;
-    let coin = rialto_connectors::exchange::AssetCode::new(&asset.symbol.to_ascii_uppercase())
+    // A deposit token the bank mints is no venue's: the account withdraws USDC, the float's
+    // funding asset (`routing::market`), so its USDC address is the one screened.
+    let symbol = match crate::routing::issuer::desk_for(state, intent) {
+        Some(_) => crate::routing::issuer::FLOAT_FUNDING.to_owned(),
+        None => asset.symbol.to_ascii_uppercase(),
+    };
+    let coin = rialto_connectors::exchange::AssetCode::new(&symbol)
         .ok_or_else(|| EngineError::internal(&"asset code"))?;
     let chain = asset.id.chain().clone();
     let venues = state.venues.get(&intent.livemode).ok_or_else(|| {

@@ -19,6 +19,17 @@ pub trait LedgerStore: Send + Sync + 'static {
         postings: &[Posting],
     ) -> Result<CasOutcome, StoreError>;
 
+    /// Many compare-and-sets, each as [`Self::update_intent_with_postings`] with its own
+    /// events, written in one database transaction (a worker settling many intents pays one
+    /// commit for all of them). Each write stands alone: one whose intent another worker moved
+    /// first is skipped (`Conflict`) and the others still apply. Answers each write's outcome,
+    /// in order. Fails as a whole (nothing written) only when a posting does not balance or the
+    /// database fails.
+    async fn update_intents_with_postings(
+        &self,
+        writes: &[IntentWrite],
+    ) -> Result<Vec<CasOutcome>, StoreError>;
+
     /// The merchant's ledger transactions in one mode, oldest first, with their entries.
     async fn merchant_postings(
         &self,
@@ -28,4 +39,16 @@ pub trait LedgerStore: Send + Sync + 'static {
 
     /// Every ledger transaction with its entries (reconciliation, and the tests' invariant).
     async fn all_postings(&self) -> Result<Vec<Posting>, StoreError>;
+}
+
+/// One intent's step for [`LedgerStore::update_intents_with_postings`]: the row must still be
+/// at `expected` status and `expected_version` (the intent as it was read, so several
+/// transitions made in memory land as one), and becomes `next` with its events and postings.
+#[derive(Debug, Clone)]
+pub struct IntentWrite {
+    pub expected: PaymentStatus,
+    pub expected_version: i64,
+    pub next: PaymentIntent,
+    pub events: Vec<Event>,
+    pub postings: Vec<Posting>,
 }

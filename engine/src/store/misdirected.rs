@@ -52,6 +52,13 @@ impl MisdirectedKind {
 pub enum MisdirectedStatus {
     /// Seen on chain; waits for its confirmations, then for the sender's screening.
     Detected,
+    /// Booked and decided for conversion: swept from the deposit address to the chain's hot
+    /// wallet (gas and sweep legs recorded before they are sent), then handed to a route
+    /// execution into its intent's settlement.
+    Converting,
+    /// Handed to the route execution `route_execution_id` (which pays the merchant, or returns
+    /// what it holds to the sender when it cannot).
+    Converted,
     /// Booked and decided: its return legs are recorded (or about to be) and on their way.
     Returning,
     /// Back with the sender, less the network cost recorded on the row.
@@ -64,8 +71,10 @@ pub enum MisdirectedStatus {
 }
 
 impl MisdirectedStatus {
-    pub const ALL: [MisdirectedStatus; 5] = [
+    pub const ALL: [MisdirectedStatus; 7] = [
         MisdirectedStatus::Detected,
+        MisdirectedStatus::Converting,
+        MisdirectedStatus::Converted,
         MisdirectedStatus::Returning,
         MisdirectedStatus::Returned,
         MisdirectedStatus::NeedsOperator,
@@ -75,6 +84,8 @@ impl MisdirectedStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MisdirectedStatus::Detected => "detected",
+            MisdirectedStatus::Converting => "converting",
+            MisdirectedStatus::Converted => "converted",
             MisdirectedStatus::Returning => "returning",
             MisdirectedStatus::Returned => "returned",
             MisdirectedStatus::NeedsOperator => "needs_operator",
@@ -124,6 +135,8 @@ pub struct MisdirectedDeposit {
     pub resolved_by: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The route execution (`rx_…`) a converted deposit funds.
+    pub route_execution_id: Option<String>,
 }
 
 /// A status move of a misdirected deposit: the fields it sets beside the status.
@@ -134,6 +147,7 @@ pub struct MisdirectedUpdate {
     pub network_cost_units: Option<u128>,
     pub returned_units: Option<u128>,
     pub resolved_by: Option<String>,
+    pub route_execution_id: Option<String>,
 }
 
 #[async_trait]

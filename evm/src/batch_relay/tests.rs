@@ -152,3 +152,24 @@ fn lanes_are_handed_out_in_turn_and_no_key_means_no_lanes() {
     assert_eq!(got, ["a", "b", "c", "a"]);
     assert!(NonceLanes::<&str>::new(vec![]).is_none());
 }
+
+#[test]
+fn a_computed_batch_gas_limit_covers_the_contracts_check_for_every_item_and_fits_a_block() {
+    let items: Vec<BatchItem> = (1..=100).map(item).collect();
+    let data = calldata(&token(), GAS_PER_ITEM, &items).unwrap();
+    let limit = gas_limit(GAS_PER_ITEM, items.len(), data.len());
+    // Before the last item the contract wants `gasPerItem + gasPerItem / 63 + 10_000` left
+    // after every earlier item used at most its `gasPerItem` plus its bookkeeping.
+    let demanded = 21_000
+        + 16 * data.len() as u64
+        + 99 * (GAS_PER_ITEM + 10_000)
+        + GAS_PER_ITEM
+        + GAS_PER_ITEM / 63
+        + 10_000;
+    assert!(limit > demanded, "{limit} ≤ {demanded}");
+    assert!(
+        limit < 30_000_000,
+        "a batch of 100 fits a 30M-gas block: {limit}"
+    );
+    assert_eq!(gas_limit(GAS_PER_ITEM, 0, 0), 71_000);
+}

@@ -27,7 +27,9 @@ pub struct MisdirectedObject {
     id: String,
     /// `other_token`, `native` or `wrong_chain`.
     kind: &'static str,
-    /// `detected`, `returning`, `returned`, `needs_operator` or `written_off`.
+    /// `detected`, `converting` (being swept to the hot wallet to pay its intent through the
+    /// router), `converted` (handed to `route_execution`), `returning`, `returned`,
+    /// `needs_operator` or `written_off`.
     status: &'static str,
     /// CAIP-2 of the chain the funds arrived on.
     chain: String,
@@ -57,6 +59,9 @@ pub struct MisdirectedObject {
     returned_units: Option<String>,
     returned: Option<String>,
     resolved_by: Option<String>,
+    /// The route execution (`rx_…`, `GET /v1/route_executions/{id}`) a converted deposit
+    /// funds: it pays the intent, or sends what it holds back to the sender when it cannot.
+    route_execution: Option<String>,
     /// Unix seconds.
     created: i64,
     updated: i64,
@@ -89,6 +94,7 @@ impl MisdirectedObject {
             returned_units: row.returned_units.map(|u| u.to_string()),
             returned: row.returned_units.and_then(whole),
             resolved_by: row.resolved_by.clone(),
+            route_execution: row.route_execution_id.clone(),
             created: row.created_at_ms / 1000,
             updated: row.updated_at_ms / 1000,
         }
@@ -107,8 +113,12 @@ pub struct MisdirectedList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MisdirectedListParams {
-    /// `detected`, `returning`, `returned`, `needs_operator` or `written_off`.
-    #[param(pattern = "^(detected|returning|returned|needs_operator|written_off)?$")]
+    /// `detected`, `converting` (being swept to the hot wallet to pay its intent through the
+    /// router), `converted` (handed to `route_execution`), `returning`, `returned`,
+    /// `needs_operator` or `written_off`.
+    #[param(
+        pattern = "^(detected|converting|converted|returning|returned|needs_operator|written_off)?$"
+    )]
     status: Option<String>,
     /// `true` for live mode; test mode by default.
     #[param(value_type = Option<bool>)]

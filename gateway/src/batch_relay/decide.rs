@@ -4,6 +4,7 @@
 use futures::future::join_all;
 use rialto_connectors::rail::{ChainTransfer, LegStatus};
 use rialto_core::address::Address;
+use rialto_core::id::PaymentIntentId;
 use rialto_engine::chain::rail::FlowError;
 use rialto_engine::chain::Chain;
 use rialto_engine::services::Engine;
@@ -17,19 +18,19 @@ use super::{amount_text, batch_items, invalid, BatchLanes};
 const PARALLEL_READS: usize = 16;
 
 /// Decides the batch's undecided items once its leg is confirmed (each relayed or skipped by
-/// the receipt) or failed (all failed). Returns how many items were decided.
+/// the receipt) or failed (all failed). Returns the intents whose items were decided.
 pub(super) async fn decide_batch(
     state: &Engine,
     chain: &Chain,
     lanes: &BatchLanes,
     items: &[RelayItem],
     leg: &ChainTransfer,
-) -> Result<usize, FlowError> {
+) -> Result<Vec<PaymentIntentId>, FlowError> {
     if !items.iter().any(|i| i.status == RelayItemStatus::Batched) {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     match leg.status {
-        LegStatus::Pending | LegStatus::Submitted => Ok(0),
+        LegStatus::Pending | LegStatus::Submitted => Ok(Vec::new()),
         LegStatus::Failed => {
             let why = leg
                 .failure
@@ -42,7 +43,7 @@ pub(super) async fn decide_batch(
                 .await
                 .map_err(|e| invalid(e.to_string()))?;
             let Some((success, logs)) = receipt else {
-                return Ok(0); // confirmed by the rail, not visible on this endpoint yet
+                return Ok(Vec::new()); // confirmed by the rail, not visible on this endpoint yet
             };
             if !success {
                 return fail_all(state, items, &leg.tx_hash, "the batch transaction reverted")
@@ -61,7 +62,7 @@ pub(super) async fn decide_batch(
                     // A receipt naming other authorizations decides nothing: an operator
                     // looks at it; the items stay in flight.
                     tracing::error!(tx = %leg.tx_hash, error = %err, "a batch receipt does not match its batch");
-                    return Ok(0);
+                    return Ok(Vec::new());
                 }
             };
             let mut undecided: Vec<_> = items
@@ -89,7 +90,12 @@ pub(super) async fn decide_batch(
                 .store
                 .decide_relay_items(&leg.tx_hash, &decisions, state.clock.now_ms())
                 .await?;
-            Ok(decided.iter().flatten().count())
+            Ok(decisions
+                .iter()
+                .zip(decided)
+                .filter(|(_, status)| status.is_some())
+                .map(|(d, _)| d.payment_intent_id)
+                .collect())
         }
     }
 }
@@ -99,9 +105,9 @@ async fn fail_all(
     items: &[RelayItem],
     tx_hash: &str,
     why: &str,
-) -> Result<usize, FlowError> {
+) -> Result<Vec<PaymentIntentId>, FlowError> {
     let now = state.clock.now_ms();
-    let mut decided = 0;
+    let mut decided = Vec::new();
     for item in items
         .iter()
         .filter(|i| i.status == RelayItemStatus::Batched)
@@ -117,7 +123,7 @@ async fn fail_all(
                 now,
             )
             .await?;
-        decided += 1;
+        decided.push(item.payment_intent_id);
     }
     Ok(decided)
 }

@@ -21,13 +21,13 @@
 //! EIP-3009 nonces are single-use on the token itself, so even a batch sent twice could not
 //! move money twice; the queue makes sure it is never built twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rialto_connectors::rail::SigningKey;
 use rialto_core::address::Address;
-use rialto_core::id::LegId;
+use rialto_core::id::{LegId, PaymentIntentId};
 use rialto_core::intent::PaymentIntent;
 use rialto_core::money::Money;
 use rialto_engine::chain::rail::{FeeLimits, FlowError, LegAction, LegRequest, StoreJournal};
@@ -59,8 +59,11 @@ pub struct BatchRelays {
     by_chain: BTreeMap<(bool, String), Arc<BatchLanes>>,
     /// Something was queued: the worker looks now rather than at its next poll.
     wake: Notify,
-    /// Some items were decided or recorded: waiting requests read their rows again.
-    decided: Notify,
+    /// The requests waiting for their items, by intent: the worker wakes each when its own
+    /// item is decided, so a decision costs one row read per waiting request of that item
+    /// rather than one for every waiting request (a hundred items decided at once used to wake
+    /// all thousand waiters). A decision by another instance is seen at the waiter's poll.
+    waiters: std::sync::Mutex<HashMap<PaymentIntentId, Arc<Notify>>>,
 }
 
 impl BatchRelays {
@@ -75,6 +78,35 @@ impl BatchRelays {
 
     pub fn is_empty(&self) -> bool {
         self.by_chain.is_empty()
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<PaymentIntentId, Arc<Notify>>> {
+        // A panic while holding this lock left the map whole (inserts and removes only).
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The signal for `intent`'s item, shared by every request waiting for it.
+    fn waiter(&self, intent: &PaymentIntentId) -> Arc<Notify> {
+        self.waiters().entry(*intent).or_default().clone()
+    }
+
+    /// Drops `intent`'s signal once no other request waits for it.
+    fn forget(&self, intent: &PaymentIntentId, signal: Arc<Notify>) {
+        let mut waiters = self.waiters();
+        // Ours and the map's: nobody else holds it.
+        if Arc::strong_count(&signal) <= 2 {
+            waiters.remove(intent);
+        }
+    }
+
+    /// Wakes the requests waiting for these intents' items.
+    fn wake_decided(&self, intents: &[PaymentIntentId]) {
+        let waiters = self.waiters();
+        for intent in intents {
+            if let Some(signal) = waiters.get(intent) {
+                signal.notify_waiters();
+            }
+        }
     }
 }
 
@@ -148,11 +180,25 @@ pub async fn enqueue_and_wait(
         return Ok(QueuedOutcome::AnotherQueued);
     }
     relays.wake.notify_one();
+    let signal = relays.waiter(&intent.id);
+    let answer = wait_for_item(state, &signal, lanes, intent).await;
+    relays.forget(&intent.id, signal);
+    answer
+}
+
+/// Reads `intent`'s item until it is decided or `answer_within` has passed, woken by
+/// `signal` (this instance's worker decided it) or every 500 ms (another instance may have).
+async fn wait_for_item(
+    state: &Engine,
+    signal: &Notify,
+    lanes: &BatchLanes,
+    intent: &PaymentIntent,
+) -> Result<QueuedOutcome, FlowError> {
     let deadline = tokio::time::Instant::now() + lanes.answer_within;
     loop {
         // Registered before the row is read, so a decision between the read and the wait is
         // not missed.
-        let decided = relays.decided.notified();
+        let decided = signal.notified();
         tokio::pin!(decided);
         decided.as_mut().enable();
         let Some(current) = state.store.get_relay_item(&intent.id).await? else {
@@ -175,7 +221,8 @@ pub async fn enqueue_and_wait(
 }
 
 /// Drains the relay queues of every batch-relaying chain until `shutdown` flips: it wakes when
-/// something is queued, and otherwise every `poll_ms` to decide batches in flight.
+/// something is queued, and otherwise every `poll_ms` to decide batches in flight; after a
+/// pass that moved something it goes again at once.
 pub async fn run_batch_relay_worker(
     state: Engine,
     relays: Arc<BatchRelays>,
@@ -186,18 +233,24 @@ pub async fn run_batch_relay_worker(
     }
     let poll = Duration::from_millis(state.chains.poll_ms.clamp(10, 100));
     loop {
+        let mut moved = false;
         for ((livemode, caip2), lanes) in &relays.by_chain {
             let Some(chain) = state.chains.get(*livemode, caip2) else {
                 continue;
             };
             match pass(&state, chain, lanes).await {
-                Ok(0) => {}
-                Ok(_) => relays.decided.notify_waiters(),
+                Ok(passed) => {
+                    moved |= passed.changed > 0;
+                    relays.wake_decided(&passed.decided);
+                }
                 Err(err) => {
                     rialto_engine::telemetry::worker_failed("batch_relay");
                     tracing::warn!(chain = %caip2, error = %err, "batch relay pass failed; will retry");
                 }
             }
+        }
+        if moved && !*shutdown.borrow() {
+            continue;
         }
         tokio::select! {
             _ = relays.wake.notified() => {}
@@ -207,13 +260,26 @@ pub async fn run_batch_relay_worker(
     }
 }
 
+/// What one pass over a chain did.
+#[derive(Debug, Default)]
+struct Passed {
+    /// Items decided and batches sent.
+    changed: usize,
+    /// The intents whose items were decided.
+    decided: Vec<PaymentIntentId>,
+}
+
 /// One pass over one chain: finish the batches already bound (record the ones a crash left
-/// unrecorded, decide the mined ones), then bind and send new ones. Returns how many items or
-/// batches changed.
-async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<usize, FlowError> {
+/// unrecorded, decide the mined ones), then bind and send at most one new one, so that while
+/// payments keep arriving each mined batch is decided (and its payments move on) before the
+/// next is sent, rather than all of them once the queue runs dry.
+async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<Passed, FlowError> {
     let mut changed = 0;
+    let mut decided = Vec::new();
     for batch_id in state.store.open_relay_batches(&chain.caip2).await? {
-        changed += drive_batch(state, chain, lanes, &batch_id).await?;
+        let driven = drive_batch(state, chain, lanes, &batch_id).await?;
+        changed += usize::from(driven.sent) + driven.decided.len();
+        decided.extend(driven.decided);
     }
     changed += form_batches(state, chain, lanes).await?;
     if changed > 0 {
@@ -222,43 +288,47 @@ async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<usize
         let journal = StoreJournal(state.store.as_ref());
         chain.rail(&journal).drive(state.clock.now_ms()).await?;
     }
-    Ok(changed)
+    Ok(Passed { changed, decided })
 }
 
-/// Binds queued authorizations into batches and sends them, while a full batch is waiting or
-/// the oldest waited `max_wait_ms`.
+/// What driving one bound batch did.
+#[derive(Debug, Default)]
+struct Driven {
+    /// Its leg was recorded and sent.
+    sent: bool,
+    /// The intents whose items were decided.
+    decided: Vec<PaymentIntentId>,
+}
+
+/// Binds queued authorizations into one batch and sends it, when a full batch is waiting or
+/// the oldest waited `max_wait_ms` (the worker's next pass takes the next one).
 async fn form_batches(
     state: &Engine,
     chain: &Chain,
     lanes: &BatchLanes,
 ) -> Result<usize, FlowError> {
-    let mut changed = 0;
     let limit = u32::try_from(lanes.max_batch.max(1)).unwrap_or(u32::MAX);
-    loop {
-        let queued = state.store.queued_relays(&chain.caip2, limit).await?;
-        let Some(first) = queued.first() else {
-            return Ok(changed);
-        };
-        let now = state.clock.now_ms();
-        // One batch carries one token: `relay(token, …)`.
-        let ids: Vec<_> = queued
-            .iter()
-            .filter(|i| i.token == first.token)
-            .map(|i| i.payment_intent_id)
-            .collect();
-        if ids.len() < lanes.max_batch && now - first.created_at_ms < lanes.max_wait_ms {
-            return Ok(changed);
-        }
-        let batch_id = format!("rb_{}", &LegId::generate().to_string()["leg_".len()..]);
-        let items = state.store.assign_relay_batch(&batch_id, &ids, now).await?;
-        if !items.is_empty() {
-            send_batch(state, chain, lanes, &batch_id, &items).await?;
-            changed += 1;
-        }
-        if queued.len() < lanes.max_batch {
-            return Ok(changed);
-        }
+    let queued = state.store.queued_relays(&chain.caip2, limit).await?;
+    let Some(first) = queued.first() else {
+        return Ok(0);
+    };
+    let now = state.clock.now_ms();
+    // One batch carries one token: `relay(token, …)`.
+    let ids: Vec<_> = queued
+        .iter()
+        .filter(|i| i.token == first.token)
+        .map(|i| i.payment_intent_id)
+        .collect();
+    if ids.len() < lanes.max_batch && now - first.created_at_ms < lanes.max_wait_ms {
+        return Ok(0);
     }
+    let batch_id = format!("rb_{}", &LegId::generate().to_string()["leg_".len()..]);
+    let items = state.store.assign_relay_batch(&batch_id, &ids, now).await?;
+    if items.is_empty() {
+        return Ok(0); // another instance bound them first
+    }
+    send_batch(state, chain, lanes, &batch_id, &items).await?;
+    Ok(1)
 }
 
 /// A bound batch: record and send it if no leg is recorded for it yet; decide its items once
@@ -268,7 +338,7 @@ async fn drive_batch(
     chain: &Chain,
     lanes: &BatchLanes,
     batch_id: &str,
-) -> Result<usize, FlowError> {
+) -> Result<Driven, FlowError> {
     let items = state.store.relay_batch(batch_id).await?;
     match state
         .store
@@ -278,9 +348,15 @@ async fn drive_batch(
         None => {
             // Bound before a crash, never recorded: the same items, the same batch id.
             send_batch(state, chain, lanes, batch_id, &items).await?;
-            Ok(1)
+            Ok(Driven {
+                sent: true,
+                ..Driven::default()
+            })
         }
-        Some(leg) => decide::decide_batch(state, chain, lanes, &items, &leg).await,
+        Some(leg) => Ok(Driven {
+            sent: false,
+            decided: decide::decide_batch(state, chain, lanes, &items, &leg).await?,
+        }),
     }
 }
 
@@ -333,8 +409,16 @@ async fn send_batch(
             moves: Some((token, total)),
         },
         // Not pinned: the items are decided from whichever transaction of the leg was mined,
-        // so the stuck-transaction ladder may replace it at its nonce.
-        fees: FeeLimits::default(),
+        // so the stuck-transaction ladder may replace it at its nonce. The gas limit is
+        // computed, not estimated: the relayer skips a refused item rather than revert.
+        fees: FeeLimits {
+            fixed_units: Some(batch_relay::gas_limit(
+                GAS_PER_ITEM,
+                items.len(),
+                data.len(),
+            )),
+            ..FeeLimits::default()
+        },
     };
     let journal = StoreJournal(state.store.as_ref());
     let now = state.clock.now_ms();

@@ -395,6 +395,17 @@ pub(super) async fn cas_intent(
     expected: PaymentStatus,
     next: &PaymentIntent,
 ) -> Result<bool, StoreError> {
+    cas_intent_from(tx, expected, next.version - 1, next).await
+}
+
+/// [`cas_intent`] from a stored version other than the one before `next`'s: several
+/// transitions made in memory, written as one.
+pub(super) async fn cas_intent_from(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    expected: PaymentStatus,
+    expected_version: i64,
+    next: &PaymentIntent,
+) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE payment_intents SET status = $1, canceled_at = $2, cancellation_reason = $3, \
          version = $4, updated_at = $5, amount_refunded = $9, payment_detail = $10, expires_at = \
@@ -407,7 +418,7 @@ pub(super) async fn cas_intent(
     .bind(next.updated_at_ms)
     .bind(next.id.to_string())
     .bind(expected.as_str())
-    .bind(next.version - 1)
+    .bind(expected_version)
     .bind(next.amount_refunded.normalize().to_string())
     .bind(json_text(next.payment_detail.as_ref()))
     .bind(next.expires_at_ms)

@@ -8,8 +8,8 @@ use rialto_core::id::MerchantId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::Row;
 
-use super::ledger::LedgerStore;
-use super::sql::{cas_intent, insert_event, SqlStore};
+use super::ledger::{IntentWrite, LedgerStore};
+use super::sql::{cas_intent, cas_intent_from, insert_event, SqlStore};
 use super::{CasOutcome, Event, StoreError};
 use crate::ledger::{Entry, Posting};
 
@@ -132,6 +132,36 @@ impl LedgerStore for SqlStore {
         insert_postings(&mut tx, postings).await?;
         tx.commit().await.db()?;
         Ok(CasOutcome::Updated)
+    }
+
+    async fn update_intents_with_postings(
+        &self,
+        writes: &[IntentWrite],
+    ) -> Result<Vec<CasOutcome>, StoreError> {
+        for posting in writes.iter().flat_map(|w| &w.postings) {
+            posting
+                .check()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        let mut outcomes = Vec::with_capacity(writes.len());
+        let mut tx = self.writer.begin().await.db()?;
+        for write in writes {
+            // A compare-and-set that matches no row writes nothing: the write is skipped
+            // alone, with nothing to roll back.
+            if !cas_intent_from(&mut tx, write.expected, write.expected_version, &write.next)
+                .await?
+            {
+                outcomes.push(CasOutcome::Conflict);
+                continue;
+            }
+            for event in &write.events {
+                insert_event(&mut tx, event).await?;
+            }
+            insert_postings(&mut tx, &write.postings).await?;
+            outcomes.push(CasOutcome::Updated);
+        }
+        tx.commit().await.db()?;
+        Ok(outcomes)
     }
 
     async fn merchant_postings(

@@ -16,7 +16,8 @@ use crate::ledger::Posting;
 
 const COLUMNS: &str = "id, chain_id, livemode, payment_intent_id, merchant_id, address, kind, \
     token, asset, amount_units, sender, tx_hash, log_index, block_number, status, reason, \
-    return_to, network_cost_units, returned_units, resolved_by, created_at, updated_at";
+    return_to, network_cost_units, returned_units, resolved_by, created_at, updated_at, \
+    route_execution_id";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("misdirected deposit {what}"))
@@ -57,6 +58,7 @@ fn row_to(row: &AnyRow) -> Result<MisdirectedDeposit, StoreError> {
         resolved_by: maybe("resolved_by")?,
         created_at_ms: row.try_get::<i64, _>("created_at").db()?,
         updated_at_ms: row.try_get::<i64, _>("updated_at").db()?,
+        route_execution_id: maybe("route_execution_id")?,
     })
 }
 
@@ -65,7 +67,7 @@ impl MisdirectedStore for SqlStore {
     async fn record_misdirected(&self, r: &MisdirectedDeposit) -> Result<bool, StoreError> {
         let done = sqlx::query(&format!(
             "INSERT INTO misdirected_deposits ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
              ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING"
         ))
         .bind(r.id.clone())
@@ -90,6 +92,7 @@ impl MisdirectedStore for SqlStore {
         .bind(r.resolved_by.clone())
         .bind(r.created_at_ms)
         .bind(r.updated_at_ms)
+        .bind(r.route_execution_id.clone())
         .execute(&self.writer)
         .await
         .db()?;
@@ -190,7 +193,8 @@ impl MisdirectedStore for SqlStore {
             "UPDATE misdirected_deposits SET status = $1, reason = COALESCE($2, reason), \
              return_to = COALESCE($3, return_to), network_cost_units = COALESCE($4, \
              network_cost_units), returned_units = COALESCE($5, returned_units), resolved_by = \
-             COALESCE($6, resolved_by), updated_at = $7 WHERE id = $8 AND status = $9",
+             COALESCE($6, resolved_by), updated_at = $7, route_execution_id = COALESCE($10, \
+             route_execution_id) WHERE id = $8 AND status = $9",
         )
         .bind(next.as_str())
         .bind(u.reason.clone())
@@ -201,6 +205,7 @@ impl MisdirectedStore for SqlStore {
         .bind(now_ms)
         .bind(id.to_owned())
         .bind(expected.as_str())
+        .bind(u.route_execution_id.clone())
         .execute(&mut *tx)
         .await
         .db()?;

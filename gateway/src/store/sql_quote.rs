@@ -391,6 +391,14 @@ impl QuoteStore for SqlStore {
             }
             Err(err) => return Err(StoreError::Database(Box::new(err))),
         }
+        // Binding a wallet funding (the first transfer or a top-up) happens while it awaits
+        // funds: each transaction funds one execution only.
+        if e.status == ExecutionStatus::AwaitingFunds
+            && e.funding_ref.is_some()
+            && !bind_funding_refs(&mut tx, e).await?
+        {
+            return Ok(CasOutcome::Conflict);
+        }
         for leg in legs {
             upsert_leg(&mut tx, leg).await?;
         }
@@ -530,4 +538,43 @@ impl SqlStore {
             .db()?;
         Ok(AcceptOutcome::Expired)
     }
+}
+
+/// Binds every funding transaction of `e` to it (`route_funding_transfers`): false when one
+/// already funds another execution (as a top-up there, or as an execution's first transfer).
+async fn bind_funding_refs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &RouteExecution,
+) -> Result<bool, StoreError> {
+    for reference in e.funding.transfer_refs() {
+        sqlx::query(
+            "INSERT INTO route_funding_transfers (funding_ref, execution_id) VALUES ($1, $2) \
+             ON CONFLICT (funding_ref) DO NOTHING",
+        )
+        .bind(reference.clone())
+        .bind(e.id.clone())
+        .execute(&mut **tx)
+        .await
+        .db()?;
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT execution_id FROM route_funding_transfers WHERE funding_ref = $1",
+        )
+        .bind(reference.clone())
+        .fetch_optional(&mut **tx)
+        .await
+        .db()?;
+        // Executions bound before this table existed hold theirs in `funding_ref` only.
+        let first_elsewhere: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM route_executions WHERE funding_ref = $1 AND id <> $2",
+        )
+        .bind(reference)
+        .bind(e.id.clone())
+        .fetch_optional(&mut **tx)
+        .await
+        .db()?;
+        if owner.as_deref() != Some(e.id.as_str()) || first_elsewhere.is_some() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -1,10 +1,11 @@
 //! A route's bridge leg ([`ChainLeg::Bridge`]) through the mode's bridge: the connectors'
 //! [`Bridge`] role, whose legs are recorded in the engine's store before they are sent.
 //!
-//! The only bridges built are the sandbox's devnet stand-ins, behind one `BridgeSet`:
+//! The bridges built are the sandbox's, behind one `BridgeSet`: CCIP through Chainlink's
+//! router (`rialto_evm::ccip_bridge::CcipBridge`) and the devnet stand-ins
 //! `rialto_evm::devnet_bridge::DevnetBurnMint` between the anvil chains and the connectors'
 //! `DevnetRelay` between the Solana simnet and them. Live mode has none, and refuses bridge
-//! legs.
+//! legs. A confirmed CCIP leg keeps its message id as the route leg's `external_ref`.
 
 use rialto_connectors::bridge::{Bridge, BridgeStatus, BridgeTransfer};
 use rialto_core::id::LegId;
@@ -107,6 +108,20 @@ pub async fn progress(
             }
         },
     )
+}
+
+/// The bridge's id of a bridge leg's transfer (CCIP's message id), once known.
+pub async fn message_id(
+    state: &Engine,
+    livemode: bool,
+    leg: &LegId,
+    spec: &ChainLeg,
+) -> Result<Option<String>, OnchainError> {
+    let (bridge, transfer) = for_leg(state, livemode, spec)?;
+    let journal = StoreJournal(state.store.as_ref());
+    Ok(bridge
+        .message_id(&journal, &leg.to_string(), &transfer)
+        .await?)
 }
 
 /// What a bridge leg paid in native coin beyond gas (CCIP's router fee), read from the chain.

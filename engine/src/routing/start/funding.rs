@@ -3,7 +3,7 @@
 use super::*;
 use crate::routing::policy::Verdict;
 use rialto_connectors::chain::{ChainError, ObservedTransfer};
-use rialto_core::intent::PaymentDetail;
+use rialto_core::intent::{PaymentDetail, PaymentResolution};
 
 /// The text a payer signs to claim their funding transfer.
 pub fn funding_message(execution: &str, tx_hash: &str) -> String {
@@ -32,8 +32,10 @@ async fn interrupted_start(state: &Engine, intent: &PaymentIntent) -> Result<boo
 /// Binds the payer's reported funding transaction to a wallet-sourced execution and starts
 /// it. The report must be signed by the payer (EIP-191 over [`funding_message`]) and the
 /// transfer must send the quoted token from the payer to `pay_to`, with the chain's
-/// confirmations; one transaction funds one execution only. A repeated report of the bound
-/// transaction answers the execution as it stands.
+/// confirmations; one transaction funds one execution only. While a short funding waits for
+/// a top-up (`routing::policy`), a further transaction adds to it; one reported after the
+/// quote expired is judged late. A repeated report of a bound transaction answers the
+/// execution as it stands.
 pub async fn fund(
     state: &Engine,
     mut exec: RouteExecution,
@@ -45,7 +47,6 @@ pub async fn fund(
         chain,
         asset,
         payer,
-        tx_hash: bound,
         ..
     } = exec.funding.clone()
     else {
@@ -56,15 +57,26 @@ pub async fn fund(
     // The chain's own form of the reference: EVM hashes are lower-cased, a Solana signature
     // (base58) is case-sensitive and kept as it is.
     let hash = canonical_tx_ref(state, &exec, &chain, tx_hash)?;
-    if bound.as_deref().map(str::to_ascii_lowercase) == Some(hash.to_ascii_lowercase()) {
-        // A repeated report of the transaction that funded it: where it stands now.
+    if exec.funding.binds(&hash) {
+        // A repeated report of a transaction that funded it: where it stands now.
         return Ok(exec);
     }
-    // Funds sent after the execution ended unfunded (its quote expired) still go back.
-    let late = exec.status == ExecutionStatus::Failed
+    // Funds sent after the execution ended unfunded (its quote expired) are judged late.
+    let ended_unfunded = exec.status == ExecutionStatus::Failed
         && exec.funding_ref.is_none()
         && exec.failure_code.as_deref() == Some("quote_expired");
-    if (exec.status != ExecutionStatus::AwaitingFunds || exec.funding_ref.is_some()) && !late {
+    // A short funding waits for top-ups (`routing::policy`): a later transfer adds to it.
+    let topping_up = exec.status == ExecutionStatus::AwaitingFunds
+        && exec.funding_ref.is_some()
+        && matches!(
+            exec.funding,
+            Funding::Wallet {
+                misdirected: None,
+                ..
+            }
+        );
+    let unfunded = exec.status == ExecutionStatus::AwaitingFunds && exec.funding_ref.is_none();
+    if !(unfunded || topping_up || ended_unfunded) {
         return Err(unexpected(&format!(
             "This execution is {} and already funded or ended.",
             exec.status
@@ -79,20 +91,37 @@ pub async fn fund(
         .map_err(|e| EngineError::internal(&e))?;
     // Bound first, durably: from here the worker finishes it if this request does not.
     let now_ms = state.clock.now_ms();
+    // Reported after the quote expired (a first transfer, or a top-up completing a short
+    // one): a late payment.
+    let late = ended_unfunded || quote_expired(&exec, now_ms)?;
     let expected = exec.version;
     exec.version += 1;
     exec.updated_at_ms = now_ms;
     exec.next_at_ms = now_ms + BOUND_GRACE_MS;
-    exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
-    exec.funding = Funding::Wallet {
-        chain: chain.clone(),
-        asset: asset.clone(),
-        payer: payer.clone(),
-        tx_hash: Some(observed.tx_hash.clone()),
-        amount: Some(arrived),
-        block: Some(observed.block_number),
-    };
-    if late {
+    if topping_up {
+        add_top_up(
+            &mut exec.funding,
+            TopUp {
+                tx_hash: observed.tx_hash.clone(),
+                amount: arrived,
+                block: Some(observed.block_number),
+            },
+        );
+    } else {
+        exec.funding_ref = Some(format!("{chain}:{}", observed.tx_hash.to_ascii_lowercase()));
+        exec.funding = Funding::Wallet {
+            chain: chain.clone(),
+            asset: asset.clone(),
+            payer: payer.clone(),
+            tx_hash: Some(observed.tx_hash.clone()),
+            amount: Some(arrived),
+            block: Some(observed.block_number),
+            top_ups: Vec::new(),
+            booked: None,
+            misdirected: None,
+        };
+    }
+    if ended_unfunded {
         exec.status = ExecutionStatus::AwaitingFunds;
     }
     if state
@@ -123,6 +152,13 @@ pub async fn fund(
         }
     }
     started
+}
+
+/// Whether the execution's quote has expired at `now_ms`.
+fn quote_expired(exec: &RouteExecution, now_ms: i64) -> Result<bool, EngineError> {
+    let stored: crate::routing::StoredRoute =
+        serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
+    Ok(now_ms / 1000 >= i64::try_from(stored.quote.expires_at).unwrap_or(i64::MAX))
 }
 
 pub(super) fn unexpected(message: &str) -> EngineError {
@@ -211,10 +247,12 @@ fn served<'a>(
         .ok_or_else(|| EngineError::new(ErrorCode::ChainUnavailable, "That chain is not served."))
 }
 
-/// A funded wallet execution, bound to its transaction: the payer is screened and the plan
-/// starts, or (too little, too late, the intent no longer open, the plan refused) everything
-/// that arrived goes back, to a screened address. Called by `fund`, and by the worker for a
-/// funded execution whose request died before this ran.
+/// A funded wallet execution, bound to its transactions: the merchant's policy judges what
+/// arrived (`routing::policy`), then the payer is screened and the plan starts, or (short
+/// while the quote is live) it waits for a top-up, or (too little, too late, the intent no
+/// longer open, the plan refused) everything that arrived goes back, to a screened address.
+/// Called by `fund`, and by the worker for a funded execution whose request died before this
+/// ran or whose top-up window ended.
 pub async fn start_funded(
     state: &Engine,
     mut exec: RouteExecution,
@@ -238,22 +276,38 @@ pub async fn start_funded(
     exec.version += 1;
     exec.updated_at_ms = now_ms;
     exec.next_at_ms = now_ms;
-    let stored: crate::routing::StoredRoute =
-        serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
-    let (quote, graph) = stored.into_parts();
-    let (amounts, (short, funded, detail)) = judged(state, intent, &quote, arrived).await?;
-    let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
     let mut current = state
         .store
         .get_intent_unscoped(&intent.id)
         .await?
         .unwrap_or_else(|| intent.clone());
-    let mut legs = Vec::new();
     let open = current.status == rialto_core::intent::PaymentStatus::AwaitingFunds;
+    let (amounts, verdict, quote, graph) =
+        judged(state, &mut exec, &current, arrived, late && open).await?;
+    let window_end_ms = i64::try_from(quote.expires_at)
+        .unwrap_or(i64::MAX / 2_000)
+        .saturating_mul(1000)
+        + FUNDING_GRACE_MS;
+    let accepted_late = late && matches!(verdict, Verdict::Start { .. });
+    let (short, funded, detail) = match verdict {
+        Verdict::Start { funded, detail } => (false, funded, detail),
+        Verdict::AwaitTopUp { detail } if open => {
+            return top_up_awaited(state, exec, expected, &current, detail, window_end_ms).await;
+        }
+        Verdict::AwaitTopUp { detail } | Verdict::ReturnAll { detail } => {
+            (true, None, Some(detail))
+        }
+    };
+    let locked = rialto_router::lock(quote, u64::try_from(now_ms / 1000).unwrap_or(0));
+    let mut legs = Vec::new();
     let resumable = !late && interrupted_start(state, &current).await?;
     match (locked, short) {
-        (Ok(locked), false) if (open && !late) || resumable => {
-            if open && detail.is_some() {
+        (Ok(locked), false) if (open && (!late || accepted_late)) || resumable => {
+            let topped_up = current
+                .payment_detail
+                .as_ref()
+                .is_some_and(|d| d.resolution == PaymentResolution::AwaitingTopUp);
+            if open && (detail.is_some() || topped_up) {
                 // Stored with the screening's move to `funds_received`.
                 current.payment_detail = detail;
             }
@@ -284,13 +338,7 @@ pub async fn start_funded(
             exec.failure_message = Some("This payment cannot be processed.".into());
         }
         (locked, _) => {
-            let code = if short {
-                "funding_short"
-            } else if late || locked.is_err() {
-                "quote_expired"
-            } else {
-                "intent_not_open"
-            };
+            let code = return_code(late, short, locked.is_err());
             exec.failure_code = Some(code.into());
             exec.failure_message =
                 Some("The funds did not match an open quote; they are being sent back.".into());
@@ -310,13 +358,9 @@ pub async fn start_funded(
         exec.status = ExecutionStatus::Failed;
     }
     // The payer's funds are Rialto's to route (or return) from here: booked with this step.
-    let node = execute::chain_node(&chain, &asset).map_err(|e| EngineError::internal(&e))?;
-    let asset_id = crate::routing::booking::asset_id(state, &node);
-    let postings = if arrived > Decimal::ZERO {
-        crate::routing::booking::funding(&exec, &asset_id, arrived, &exec.id, now_ms)
-    } else {
-        Vec::new()
-    };
+    // A swept misdirected deposit was booked into `rialto:routing` when it was handed over
+    // (`crate::chain::misdirected_convert`): `unbooked_postings` posts nothing for it.
+    let postings = unbooked_postings(state, &mut exec, now_ms)?;
     match state
         .store
         .save_execution_step(&exec, expected, &legs, None, &postings)
@@ -330,31 +374,127 @@ pub async fn start_funded(
     }
 }
 
-/// Whether the funding is short (all of it goes back), what the plan starts from, and the
-/// intent's `payment_detail`.
-type Judged = (bool, Option<Funded>, Option<PaymentDetail>);
+/// Why a funding goes back: late, short, its quote expired before the start, or the intent is
+/// no longer open.
+fn return_code(late: bool, short: bool, expired: bool) -> &'static str {
+    match (late, short, expired) {
+        (true, _, _) => "quote_expired",
+        (false, true, _) => "funding_short",
+        (false, false, true) => "quote_expired",
+        (false, false, false) => "intent_not_open",
+    }
+}
 
-/// The merchant's payment policy on what arrived (`routing::policy`): whether it is short (all
-/// of it goes back), what the plan starts from, and the intent's `payment_detail`.
+/// Stores an execution that waits for a top-up, with the funds it holds booked.
+async fn top_up_awaited(
+    state: &Engine,
+    mut exec: RouteExecution,
+    expected: i64,
+    intent: &PaymentIntent,
+    detail: PaymentDetail,
+    window_end_ms: i64,
+) -> Result<RouteExecution, EngineError> {
+    let now_ms = state.clock.now_ms();
+    await_top_up(state, &mut exec, intent, detail, window_end_ms, now_ms).await?;
+    let postings = unbooked_postings(state, &mut exec, now_ms)?;
+    match state
+        .store
+        .save_execution_step(&exec, expected, &[], None, &postings)
+        .await?
+    {
+        CasOutcome::Updated => {
+            crate::telemetry::route_execution_saved(&exec);
+            Ok(exec)
+        }
+        CasOutcome::Conflict => Err(unexpected("This execution changed meanwhile; retrieve it.")),
+    }
+}
+
+/// The merchant's payment policy (`routing::policy`) on what arrived, with the quote and graph
+/// the plan starts from. A late funding (`late`, on an open intent) is judged against a fresh
+/// quote; when it is accepted, the fresh route replaces the expired one on `exec`.
 async fn judged(
     state: &Engine,
+    exec: &mut RouteExecution,
     intent: &PaymentIntent,
-    quote: &rialto_router::Quote,
     arrived: Decimal,
-) -> Result<(crate::routing::policy::Funding, Judged), EngineError> {
+    late: bool,
+) -> Result<(Amounts, Verdict, rialto_router::Quote, rialto_router::Graph), EngineError> {
+    let stored: crate::routing::StoredRoute =
+        serde_json::from_str(&exec.graph).map_err(|e| EngineError::internal(&e))?;
+    let (quote, graph) = stored.into_parts();
+    let now_ms = state.clock.now_ms();
     let amounts = crate::routing::policy::Funding {
         quoted: quote.payer_amount,
         arrived,
         locked: quote.intent_amount,
         settlement_decimals: intent.settlement.asset.decimals,
+        // A swept misdirected deposit cannot be topped up: nobody is asked to pay.
+        top_up_open: now_ms / 1000 < i64::try_from(quote.expires_at).unwrap_or(i64::MAX)
+            && matches!(
+                exec.funding,
+                Funding::Wallet {
+                    misdirected: None,
+                    ..
+                }
+            ),
     };
     let settings =
         crate::settings::load(state.store.as_ref(), &intent.merchant_id, intent.livemode).await?;
-    let verdict = match crate::routing::policy::judge(&settings, amounts) {
-        Verdict::Start { funded, detail } => (false, funded, detail),
-        Verdict::ReturnAll { detail } => (true, None, Some(detail)),
+    if !late {
+        let verdict = crate::routing::policy::judge(&settings, amounts);
+        return Ok((amounts, verdict, quote, graph));
+    }
+    let window_ms = i64::try_from(settings.late_payment_window_secs.saturating_mul(1000))
+        .unwrap_or(i64::MAX / 2);
+    let expired_ms = i64::try_from(quote.expires_at)
+        .unwrap_or(i64::MAX / 2_000)
+        .saturating_mul(1000);
+    let in_window = now_ms <= expired_ms.saturating_add(window_ms)
+        && !other_execution_live(state, exec, intent).await?;
+    let fresh = if in_window {
+        let Funding::Wallet { chain, asset, .. } = &exec.funding else {
+            return Err(EngineError::internal(&"not a wallet execution"));
+        };
+        fresh_route(state, intent, chain, asset).await
+    } else {
+        None
     };
-    Ok((amounts, verdict))
+    let late_funding = crate::routing::policy::LateFunding {
+        arrived,
+        quoted: quote.payer_amount,
+        in_window,
+        fresh: fresh
+            .as_ref()
+            .map(|f| (f.quote.payer_amount, f.quote.intent_amount)),
+        settlement_decimals: intent.settlement.asset.decimals,
+    };
+    let verdict = crate::routing::policy::judge_late(&settings, late_funding);
+    match (fresh, &verdict) {
+        (Some(fresh), Verdict::Start { .. }) => {
+            exec.graph = serde_json::to_string(&fresh).map_err(|e| EngineError::internal(&e))?;
+            let (quote, graph) = fresh.into_parts();
+            Ok((amounts, verdict, quote, graph))
+        }
+        _ => Ok((amounts, verdict, quote, graph)),
+    }
+}
+
+type Amounts = crate::routing::policy::Funding;
+
+/// Whether another execution of the intent is live (a quote accepted since this one expired):
+/// then the intent is no longer this late funding's to pay.
+async fn other_execution_live(
+    state: &Engine,
+    exec: &RouteExecution,
+    intent: &PaymentIntent,
+) -> Result<bool, EngineError> {
+    Ok(state
+        .store
+        .executions_of(&intent.id)
+        .await?
+        .iter()
+        .any(|e| e.id != exec.id && e.status != ExecutionStatus::Failed))
 }
 
 /// Records on the open intent why its funding goes back: `underpaid` / `refunded` for a short
