@@ -49,6 +49,9 @@
 //! - [`refund_funding`]: refunds the merchant's balance cannot cover (`requires_funding`),
 //!   funded from its settlement address (a proven transfer or a relayed EIP-3009
 //!   authorization) or from its prepaid refund reserve.
+//! - [`refund_convert`]: refunds in another asset than the one received: a router quote over
+//!   the chains' pools and bridge lanes, priced forwards from the refunded amount and locked on
+//!   the refund, its legs sent from the hot wallets with the routes' on-chain legs.
 //! - [`reconcile`]: reconciliation against the chains, its runs, and the merchant reports.
 //! - [`telemetry`]: the workers' Prometheus series (docs/METRICS.md).
 //! - [`webhooks`]: Standard Webhooks signing, sealed secrets, URL policy, the delivery outbox.
@@ -77,6 +80,7 @@ pub mod objects;
 pub mod outbound;
 pub mod payouts;
 pub mod reconcile;
+pub mod refund_convert;
 pub mod refund_funding;
 pub mod refunds;
 pub mod registry;

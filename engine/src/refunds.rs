@@ -53,7 +53,8 @@ pub struct RefundObject {
     pub payment_intent: String,
     #[schema(example = "10.00")]
     pub amount: String,
-    /// The asset refunded (what the merchant received), CAIP-19, and its code.
+    /// The asset refunded (what the merchant received, debited from its balance), CAIP-19,
+    /// and its code.
     pub asset_id: String,
     #[schema(example = "usdc")]
     pub asset: String,
@@ -72,6 +73,10 @@ pub struct RefundObject {
     /// `POST /v1/refunds/{id}/funding`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub funding: Option<FundingInstructions>,
+    /// A refund in another asset than the one received: the locked conversion of `amount`
+    /// into what the payer receives, `chain_id` being that asset's chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<crate::refund_convert::RefundConversionObject>,
 }
 
 /// How to fund a refund waiting in `requires_funding`.
@@ -105,6 +110,7 @@ impl RefundObject {
             metadata: refund.metadata.clone(),
             created: refund.created_at_ms / 1000,
             funding: None,
+            conversion: None,
         }
     }
 }
@@ -118,6 +124,10 @@ pub fn refund_json(state: &Engine, refund: &Refund) -> String {
         .map(|a| a.code.clone())
         .unwrap_or_default();
     let mut object = RefundObject::new(refund, &code);
+    object.conversion = crate::refund_convert::RefundConversion::of(refund)
+        .ok()
+        .flatten()
+        .map(|c| crate::refund_convert::RefundConversionObject::new(state, &c));
     if refund.status == RefundStatus::RequiresFunding {
         object.funding =
             crate::refund_funding::pay_to(state, refund).map(|pay_to| FundingInstructions {
@@ -158,6 +168,9 @@ pub struct RefundSpec {
     /// A `payment` posting recorded in the same transaction, before the balance is read: the
     /// policy books funds that never settled and refunds them at once.
     pub credit: Vec<crate::ledger::Posting>,
+    /// The asset the payer receives when it is not the one received: the refund converts
+    /// through the router with a locked quote ([`crate::refund_convert`]).
+    pub convert_to: Option<rialto_core::asset::Asset>,
 }
 
 /// The payer's address: who sent the (first) confirmed payment. For a routed payment, the
@@ -183,12 +196,17 @@ pub(crate) async fn payer_of(
                     crate::routing::execute::Funding::Wallet { payer, .. } => {
                         Address::parse(&payer, namespace).ok()
                     }
-                    crate::routing::execute::Funding::Exchange { .. } => None,
+                    crate::routing::execute::Funding::Exchange { account, .. } => {
+                        crate::refund_convert::venue_deposit_address(state, Some(&account), intent)
+                            .await?
+                    }
                 },
                 None => None,
             })
         }
-        PaymentSource::Exchange => Ok(None),
+        PaymentSource::Exchange => {
+            crate::refund_convert::venue_deposit_address(state, None, intent).await
+        }
         _ => Ok(Address::parse(&first.payer, namespace).ok()),
     }
 }
@@ -408,8 +426,9 @@ async fn plan(
             refuse(
                 ErrorCode::RefundDestinationRequired,
                 "This payment has no on-chain payer address to refund to (an exchange \
-                 withdrawal's sender is the venue's wallet): give a destination, such as the \
-                 payer's deposit address at the venue.",
+                 withdrawal's sender is the venue's wallet, and the venue gave no deposit \
+                 address for the account): give a destination, such as the payer's deposit \
+                 address at the venue.",
             )
             .param("destination")
         })?,
@@ -446,6 +465,9 @@ async fn plan(
         )
         .param("destination"));
     }
+    // Quoted only once the destination screened clear.
+    let (conversion, chain_id) =
+        crate::refund_convert::conversion_for(state, intent, spec, amount, chain, now_ms).await?;
     let refund = Refund {
         id: RefundId::generate(),
         merchant_id: intent.merchant_id,
@@ -453,7 +475,7 @@ async fn plan(
         payment_intent_id: intent.id,
         amount,
         asset: asset.id.to_string(),
-        chain_id: chain.caip2.clone(),
+        chain_id,
         destination: destination.to_string(),
         reason: spec.reason.clone(),
         status: if needs_approval(state, intent, amount, payer != Some(destination)).await? {
@@ -467,6 +489,7 @@ async fn plan(
         metadata: spec.metadata.clone(),
         created_at_ms: now_ms,
         updated_at_ms: now_ms,
+        conversion: conversion.as_ref().map(|c| c.to_json()),
     };
     let reservation = Reservation {
         merchant_id: intent.merchant_id,
@@ -574,6 +597,9 @@ async fn drive_one(state: &Engine, refund: &Refund, now_ms: i64) -> Result<bool,
     let leg = match store.get_chain_transfer(REFUND_LEG, &reference).await? {
         Some(leg) => leg,
         None => {
+            if let Some(moved) = convert(state, refund, now_ms).await? {
+                return Ok(moved);
+            }
             let (token, destination, units) =
                 transfer_of(state, refund).map_err(FlowError::Ledger)?;
             let out = Outgoing {
@@ -626,18 +652,60 @@ async fn drive_one(state: &Engine, refund: &Refund, now_ms: i64) -> Result<bool,
     }
 }
 
-/// The token, destination and base units of the refund's transfer.
+/// Moves a refund's conversion on, if it has one still running: `Some(changed)`, or `None`
+/// when there is none or it delivered (the refund's own transfer goes next).
+async fn convert(state: &Engine, refund: &Refund, now_ms: i64) -> Result<Option<bool>, FlowError> {
+    use crate::refund_convert::{advance, Advance, RefundConversion};
+    let Some(conv) = RefundConversion::of(refund).map_err(FlowError::Ledger)? else {
+        return Ok(None);
+    };
+    let step = advance(state, refund, &conv, now_ms).await.map_err(|e| {
+        tracing::warn!(refund = %refund.id, error = %e, "refund conversion not advanced; will retry");
+        FlowError::Ledger(e.to_string())
+    });
+    match step? {
+        Advance::Wait => Ok(Some(false)),
+        Advance::Delivered => Ok(None),
+        Advance::Failed(conv, code) => {
+            let mut failed = refund.clone();
+            failed.conversion = Some(conv.to_json());
+            finish(state, &failed, false, Some(code), None, now_ms)
+                .await
+                .map(Some)
+        }
+        Advance::Progressed(conv, postings) => {
+            let mut next = refund.clone();
+            next.conversion = Some(conv.to_json());
+            next.updated_at_ms = now_ms;
+            let effects = Effects {
+                postings: &postings,
+                ..Effects::default()
+            };
+            let outcome = state
+                .store
+                .update_refund(&next, RefundStatus::Pending, effects)
+                .await?;
+            Ok(Some(outcome == CasOutcome::Updated))
+        }
+    }
+}
+
+/// The token, destination and base units of the refund's transfer: the refund's amount in its
+/// asset, or a converted refund's locked amount in the asset converted to.
 fn transfer_of(state: &Engine, refund: &Refund) -> Result<(Address, Address, u128), String> {
     let corrupt = |what: &str| format!("refund {}: {what}", refund.id);
-    let asset = refund
-        .asset
+    let (asset, amount) = match crate::refund_convert::RefundConversion::of(refund)? {
+        Some(c) => (c.asset, c.amount_out),
+        None => (refund.asset.clone(), refund.amount),
+    };
+    let asset = asset
         .parse()
         .ok()
         .and_then(|id| state.registry.asset(&id))
         .ok_or_else(|| corrupt("unknown asset"))?;
     let destination = Address::parse(&refund.destination, asset.contract.namespace())
         .map_err(|_| corrupt("destination"))?;
-    let units = Money::parse(&refund.amount.normalize().to_string(), asset.currency())
+    let units = Money::parse(&amount.normalize().to_string(), asset.currency())
         .and_then(|m| m.to_base_units())
         .map_err(|_| corrupt("amount"))?;
     Ok((asset.contract, destination, units))
@@ -668,16 +736,22 @@ async fn finish(
     } else {
         ("refund_reversal", merchant_balance(&m), "refund.failed")
     };
-    let posting = ledger::transfer(
-        (m, refund.livemode),
-        kind,
-        &refund.id.to_string(),
-        &refund.asset,
-        (refunds_pending(&m), to),
-        refund.amount,
-        now_ms,
-    )
-    .map_err(|e| FlowError::Ledger(e.to_string()))?;
+    let converted = crate::refund_convert::RefundConversion::of(refund)
+        .map_err(FlowError::Ledger)?
+        .and_then(|c| crate::refund_convert::closing_postings(refund, &c, succeeded, now_ms));
+    let mut postings = match converted {
+        Some(postings) => postings,
+        None => vec![ledger::transfer(
+            (m, refund.livemode),
+            kind,
+            &refund.id.to_string(),
+            &refund.asset,
+            (refunds_pending(&m), to),
+            refund.amount,
+            now_ms,
+        )
+        .map_err(|e| FlowError::Ledger(e.to_string()))?],
+    };
     let events = [refund_event(state, &next, event, now_ms)];
     let intent = state
         .store
@@ -688,7 +762,6 @@ async fn finish(
     undone.amount_refunded -= refund.amount;
     undone.version += 1;
     undone.updated_at_ms = now_ms;
-    let mut postings = vec![posting];
     postings.extend(crate::chain::fee_postings(
         &state.registry,
         (m, refund.livemode),

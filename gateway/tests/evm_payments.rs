@@ -671,6 +671,7 @@ async fn a_relay_or_an_exchange_withdrawal_that_loses_its_claim_is_an_error_not_
         updated_at_ms: now,
         erased_at_ms: None,
         conversion: None,
+        deposit_address: None,
     };
     let lost = rialto_engine::exchange::claim_withdrawal(engine, &other, &account, &hash)
         .await

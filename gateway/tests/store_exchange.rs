@@ -33,6 +33,7 @@ async fn pending_account(store: &SqlStore) -> ExchangeAccount {
         updated_at_ms: T0,
         erased_at_ms: None,
         conversion: None,
+        deposit_address: None,
     };
     store.create_exchange_account(&account).await.unwrap();
     account
@@ -94,4 +95,47 @@ async fn one_holder_at_a_time_resumes_a_linked_account_on_sqlite() {
 #[tokio::test]
 async fn one_holder_at_a_time_resumes_a_linked_account_on_postgres() {
     one_holder_at_a_time_resumes_a_linked_account(Db::Postgres).await;
+}
+
+/// The venue's deposit address is kept with the account (a refund's default destination), and
+/// an update that carries none keeps it.
+async fn the_venue_deposit_address_is_kept_with_the_account(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let mut account = pending_account(&store).await;
+    assert_eq!(
+        store
+            .get_exchange_account(&account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .deposit_address,
+        None
+    );
+    account.deposit_address = Some("0x000000000000000000000000000000000000dEaD".into());
+    store.update_exchange_account(&account).await.unwrap();
+    let mut later = account.clone();
+    later.deposit_address = None;
+    later.status = ExchangeAccountStatus::Withdrawn;
+    store.update_exchange_account(&later).await.unwrap();
+    let read = store
+        .exchange_accounts_of(&account.payment_intent_id)
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 1, "{db:?}");
+    assert_eq!(read[0].status, ExchangeAccountStatus::Withdrawn);
+    assert_eq!(
+        read[0].deposit_address.as_deref(),
+        Some("0x000000000000000000000000000000000000dEaD"),
+        "{db:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_venue_deposit_address_is_kept_with_the_account_on_sqlite() {
+    the_venue_deposit_address_is_kept_with_the_account(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_venue_deposit_address_is_kept_with_the_account_on_postgres() {
+    the_venue_deposit_address_is_kept_with_the_account(Db::Postgres).await;
 }

@@ -1522,13 +1522,18 @@ export interface components {
             amount?: string | null;
             /**
              * @description Where to send it; defaults to the address that paid (for a routed payment, the wallet
-             *     that funded the route). Screened either way.
+             *     that funded the route; for a payment from an exchange account, direct or through a
+             *     route, the account's deposit address the venue gave when it was linked). Screened
+             *     either way.
              */
             destination?: string | null;
             /**
-             * @description The asset to refund in; only the asset received (CAIP-19 or its code) is accepted:
-             *     another is refused with `refund_asset_unsupported` (refunds through the router are not
-             *     built).
+             * @description The asset the payer receives: by default (or named) the asset received. Another asset
+             *     (its code, on the payment's chain, or a CAIP-19 id, on any chain of the mode) is reached
+             *     through the router: the refunded `amount`, still debited in the asset received, is
+             *     converted from Rialto's hot wallet (DEX swaps, bridges) at a quote locked when the
+             *     refund is created, and the payer receives exactly the locked `conversion.amount_out`.
+             *     An asset no route reaches is refused with `refund_asset_unsupported`.
              */
             asset?: string | null;
             /** @description `requested_by_customer` (default), `duplicate` or `fraudulent`. */
@@ -2192,6 +2197,45 @@ export interface components {
             /** @description The endpoint to send the event to again (`we_…`). */
             webhook_endpoint: string;
         };
+        RefundConversionLegObject: {
+            kind: string;
+            venue: string;
+            /** @example 10 */
+            input: string;
+            /** @description The quoted output; a swap is sent with this as its minimum. */
+            min_output: string;
+            /** @description `pending`, `confirmed`, `failed` or `unknown`. */
+            status: string;
+            transaction_hash?: string | null;
+        };
+        /** @description A refund's conversion as the API shows it. */
+        RefundConversionObject: {
+            /** @description The router's locked quote (`qt_…`). */
+            quote_id: string;
+            /** @description What the payer receives: the asset (CAIP-19, and its code) on `chain_id`. */
+            asset_id: string;
+            /** @example usdt */
+            asset: string;
+            chain_id: string;
+            /**
+             * @description Exactly what the payer receives, locked: the route's output for `amount`, rounded
+             *     down to the asset's decimals.
+             * @example 9.969900
+             */
+            amount_out: string;
+            /**
+             * Format: int64
+             * @description Unix seconds. A refund whose conversion has not started by then fails with
+             *     `quote_expired` (the merchant's balance restored).
+             */
+            locked_at: number;
+            /** Format: int64 */
+            expires_at: number;
+            /** @description The route's legs in order: `dex_swap`, `bridge`, `ccip`. */
+            route: components["schemas"]["RefundConversionLegObject"][];
+            /** @description The Chainlink rounds the router checked the conversion against. */
+            price_sources: components["schemas"]["RefundPriceSource"][];
+        };
         /** @description A refund as the API shows it. */
         RefundObject: {
             id: string;
@@ -2201,7 +2245,10 @@ export interface components {
             payment_intent: string;
             /** @example 10.00 */
             amount: string;
-            /** @description The asset refunded (what the merchant received), CAIP-19, and its code. */
+            /**
+             * @description The asset refunded (what the merchant received, debited from its balance), CAIP-19,
+             *     and its code.
+             */
             asset_id: string;
             /** @example usdc */
             asset: string;
@@ -2222,6 +2269,19 @@ export interface components {
             /** Format: int64 */
             created: number;
             funding?: null | components["schemas"]["FundingInstructions"];
+            conversion?: null | components["schemas"]["RefundConversionObject"];
+        };
+        RefundPriceSource: {
+            /** @example USDT/USD */
+            pair: string;
+            price: string;
+            /** @description The feed's round id, as a decimal string. */
+            round_id: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            updated_at: number;
         };
         ResolveParams: {
             /** @description Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces. */

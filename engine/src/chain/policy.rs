@@ -331,6 +331,7 @@ async fn refund_all(
         metadata: Default::default(),
         allowed: &[PaymentStatus::Expired],
         credit,
+        convert_to: None,
     };
     policy_refund(state, intent, &spec, now_ms).await;
 }
@@ -361,6 +362,7 @@ pub async fn settle_surplus(
             metadata: Default::default(),
             allowed: &[PaymentStatus::Settling],
             credit,
+            convert_to: None,
         };
         if !policy_refund(state, intent, &spec, now_ms).await {
             return Ok(false);

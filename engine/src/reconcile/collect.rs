@@ -550,6 +550,43 @@ async fn expect_route_arrivals(
             break;
         }
     }
+    expect_refund_conversions(store, ctx, chains, registry, engine).await
+}
+
+/// Refunds converted into another asset read at most this many per status.
+const REFUND_SCAN: u32 = 10_000;
+
+/// What the swaps of refunds' conversions delivered to the hot wallets
+/// (`crate::refund_convert`), expected like a route's swap output.
+async fn expect_refund_conversions(
+    store: &dyn Store,
+    ctx: &Ctx<'_>,
+    chains: &[&Chain],
+    registry: &AssetRegistry,
+    engine: &mut super::engine::Reconciler,
+) -> Result<(), ReconcileError> {
+    use crate::store::money::RefundStatus;
+    for status in [
+        RefundStatus::Pending,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ] {
+        for refund in store.refunds_in(status, REFUND_SCAN).await? {
+            if refund.conversion.is_none() {
+                continue;
+            }
+            let owner = refund.merchant_id.to_string();
+            for (leg, a) in crate::refund_convert::arrivals(&refund) {
+                let what = ("route_dex_swap", leg.as_str(), refund.created_at_ms);
+                let interner = &mut engine.interner;
+                let owner = (owner.as_str(), refund.livemode);
+                if let Some(e) = arrival_expected(ctx, chains, registry, interner, &a, what, owner)
+                {
+                    engine.expect(&e);
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -258,7 +258,7 @@ pub fn intent_amount(intent: &PaymentIntent) -> Result<Decimal, rialto_core::Mon
 }
 
 /// One ERC-20 transfer's gas in USD: the node's gas price, `ETH/USD` from the feed.
-async fn transfer_gas_usd(
+pub(crate) async fn transfer_gas_usd(
     chain: &crate::chain::Chain,
     prices: &PriceReadings,
 ) -> Result<Decimal, String> {

@@ -306,7 +306,14 @@ pub async fn prepare(
             // The account's on-chain identity, to screen: its deposit address on the settlement
             // chain (the venue answers it for these credentials).
             let screened_as = account_identity(state, intent, &venue, &credentials).await?;
-            let account = link_account(state, intent, &venue, &credentials, keep).await?;
+            let account = link_account(
+                state,
+                intent,
+                (&venue, &screened_as.address),
+                &credentials,
+                keep,
+            )
+            .await?;
             (
                 Funding::Exchange {
                     account: account.id.clone(),
@@ -646,11 +653,12 @@ async fn plan_cleared(
     }
 }
 
-/// Stores the payer's credentials sealed, on an exchange account of the intent.
+/// Stores the payer's credentials sealed, on an exchange account of the intent, with the
+/// account's deposit address the venue answered (where a refund goes by default).
 async fn link_account(
     state: &Engine,
     intent: &PaymentIntent,
-    venue: &str,
+    (venue, deposit_address): (&str, &str),
     credentials: &Credentials,
     keep: bool,
 ) -> Result<ExchangeAccount, EngineError> {
@@ -678,6 +686,7 @@ async fn link_account(
         tx_hash: None,
         failure: None,
         conversion: None,
+        deposit_address: Some(deposit_address.to_owned()),
         created_at_ms: now,
         updated_at_ms: now,
         erased_at_ms: None,

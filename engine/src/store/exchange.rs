@@ -32,6 +32,10 @@ pub struct ExchangeAccount {
     /// (filled amounts and fee) and the withdrawal fee, for the ledger's `conversion` and
     /// `fee` postings.
     pub conversion: Option<String>,
+    /// The account's deposit address for the settlement coin on the settlement chain, as the
+    /// venue answered when the account was linked: where a refund of the payment goes when the
+    /// merchant names no destination. An address, not a secret.
+    pub deposit_address: Option<String>,
 }
 
 /// Where an exchange account paying an intent stands.

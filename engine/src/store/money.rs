@@ -79,6 +79,10 @@ pub struct Refund {
     pub metadata: BTreeMap<String, String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// A refund in another asset than the one received: its locked conversion and the
+    /// progress of its legs, JSON of [`crate::refund_convert::RefundConversion`]. `None` for a
+    /// refund in the asset received.
+    pub conversion: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

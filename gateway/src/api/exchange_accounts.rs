@@ -296,6 +296,18 @@ impl Leased {
         account.updated_at_ms = state.clock.now_ms();
         match outcome {
             Ok((withdrawal_id, tx_hash, conversion)) => {
+                // The account's own deposit address for this coin and chain: where a refund
+                // of the payment goes when the merchant names no destination. Asked once the
+                // payment is sent, best effort: a venue that does not answer leaves the
+                // refund to name one (`refund_destination_required`).
+                if account.deposit_address.is_none() {
+                    match venue.deposit_address(coin, chain).await {
+                        Ok(d) => account.deposit_address = Some(d.address),
+                        Err(err) => {
+                            tracing::warn!(account = %account.id, error = %err, "the venue did not give the account's deposit address")
+                        }
+                    }
+                }
                 account.venue_withdrawal_id = Some(withdrawal_id);
                 account.conversion = serde_json::to_string(&conversion).ok();
                 account.status = if tx_hash.is_some() {
@@ -352,6 +364,7 @@ fn new_account(
         tx_hash: None,
         failure: None,
         conversion: None,
+        deposit_address: None,
         created_at_ms: now,
         updated_at_ms: now,
         erased_at_ms: None,

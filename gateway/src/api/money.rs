@@ -36,11 +36,16 @@ pub struct CreateRefundParams {
     )]
     pub amount: Option<String>,
     /// Where to send it; defaults to the address that paid (for a routed payment, the wallet
-    /// that funded the route). Screened either way.
+    /// that funded the route; for a payment from an exchange account, direct or through a
+    /// route, the account's deposit address the venue gave when it was linked). Screened
+    /// either way.
     pub destination: Option<String>,
-    /// The asset to refund in; only the asset received (CAIP-19 or its code) is accepted:
-    /// another is refused with `refund_asset_unsupported` (refunds through the router are not
-    /// built).
+    /// The asset the payer receives: by default (or named) the asset received. Another asset
+    /// (its code, on the payment's chain, or a CAIP-19 id, on any chain of the mode) is reached
+    /// through the router: the refunded `amount`, still debited in the asset received, is
+    /// converted from Rialto's hot wallet (DEX swaps, bridges) at a quote locked when the
+    /// refund is created, and the payer receives exactly the locked `conversion.amount_out`.
+    /// An asset no route reaches is refused with `refund_asset_unsupported`.
     pub asset: Option<String>,
     /// `requested_by_customer` (default), `duplicate` or `fraudulent`.
     pub reason: Option<String>,
@@ -79,23 +84,12 @@ pub async fn create_refund(
             .ok_or_else(|| {
                 ApiError::missing("payment_intent", &params.payment_intent, "payment_intent")
             })?;
-        if let Some(asset) = params.asset.as_deref() {
-            let received = &intent.settlement.asset;
-            let same =
-                asset.eq_ignore_ascii_case(&received.code) || asset == received.id.to_string();
-            if !same {
-                return Err(ApiError::new(
-                    ErrorCode::RefundAssetUnsupported,
-                    format!(
-                        "Refunds are paid in the asset received ({}); refunds in another asset \
-                         are not supported.",
-                        received.code
-                    ),
-                )
-                .param("asset")
-                .into());
-            }
-        }
+        let convert_to = params
+            .asset
+            .as_deref()
+            .map(|asset| refund_asset(&state, &intent, asset))
+            .transpose()?
+            .flatten();
         let amount = params
             .amount
             .as_deref()
@@ -140,6 +134,7 @@ pub async fn create_refund(
             metadata: params.metadata,
             allowed: &[PaymentStatus::Succeeded],
             credit: Vec::new(),
+            convert_to,
         };
         let now = state.clock.now_ms();
         let refund = refunds::create(
@@ -155,6 +150,48 @@ pub async fn create_refund(
     }
     .await;
     finish(&state, result, guard).await
+}
+
+/// The asset a refund is paid in when the request names one: `None` for the asset received,
+/// else the registry's asset (a code on the payment's chain, or a CAIP-19 id).
+fn refund_asset(
+    state: &AppState,
+    intent: &rialto_core::intent::PaymentIntent,
+    asset: &str,
+) -> Result<Option<rialto_core::asset::Asset>, ApiError> {
+    let received = &intent.settlement.asset;
+    if asset.eq_ignore_ascii_case(&received.code) || asset == received.id.to_string() {
+        return Ok(None);
+    }
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::RefundAssetUnsupported,
+            format!(
+                "Unknown asset {asset} for this payment's refunds: name one by its code (on the \
+                 payment's chain) or its CAIP-19 id."
+            ),
+        )
+        .param("asset")
+    };
+    let chain = state
+        .registry
+        .chain(&received.id.chain().to_string())
+        .ok_or_else(unknown)?;
+    let found = state
+        .registry
+        .asset_on(asset, chain)
+        .ok()
+        .or_else(|| {
+            asset
+                .parse()
+                .ok()
+                .and_then(|id: rialto_core::AssetId| state.registry.asset(&id))
+        })
+        .ok_or_else(unknown)?;
+    if found.id == received.id {
+        return Ok(None);
+    }
+    Ok(Some(found.clone()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

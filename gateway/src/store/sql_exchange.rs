@@ -13,10 +13,10 @@ use super::StoreError;
 
 const COLUMNS: &str = "id, payment_intent_id, merchant_id, livemode, venue, sealed_credentials, \
     keep_credentials, order_leg, withdrawal_leg, status, venue_withdrawal_id, tx_hash, failure, \
-    created_at, updated_at, erased_at";
+    created_at, updated_at, erased_at, deposit_address";
 const SELECT: &str = "id, payment_intent_id, merchant_id, livemode, venue, sealed_credentials, \
     keep_credentials, order_leg, withdrawal_leg, status, venue_withdrawal_id, tx_hash, failure, \
-    created_at, updated_at, erased_at, conversion";
+    created_at, updated_at, erased_at, conversion, deposit_address";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("exchange account {what}"))
@@ -44,6 +44,7 @@ fn from_row(row: &AnyRow) -> Result<ExchangeAccount, StoreError> {
         updated_at_ms: row.try_get("updated_at").db()?,
         erased_at_ms: row.try_get("erased_at").db()?,
         conversion: row.try_get("conversion").db()?,
+        deposit_address: row.try_get("deposit_address").db()?,
     })
 }
 
@@ -52,7 +53,7 @@ impl ExchangeStore for SqlStore {
     async fn create_exchange_account(&self, a: &ExchangeAccount) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO exchange_accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16)"
+             $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .bind(a.id.clone())
         .bind(a.payment_intent_id.to_string())
@@ -70,6 +71,7 @@ impl ExchangeStore for SqlStore {
         .bind(a.created_at_ms)
         .bind(a.updated_at_ms)
         .bind(a.erased_at_ms)
+        .bind(a.deposit_address.clone())
         .execute(&self.writer)
         .await
         .db()?;
@@ -116,7 +118,8 @@ impl ExchangeStore for SqlStore {
     async fn update_exchange_account(&self, a: &ExchangeAccount) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE exchange_accounts SET status = $1, venue_withdrawal_id = $2, tx_hash = $3, \
-             failure = $4, updated_at = $5, conversion = COALESCE($7, conversion) WHERE id = $6",
+             failure = $4, updated_at = $5, conversion = COALESCE($7, conversion), \
+             deposit_address = COALESCE($8, deposit_address) WHERE id = $6",
         )
         .bind(a.status.as_str())
         .bind(a.venue_withdrawal_id.clone())
@@ -125,6 +128,7 @@ impl ExchangeStore for SqlStore {
         .bind(a.updated_at_ms)
         .bind(a.id.clone())
         .bind(a.conversion.clone())
+        .bind(a.deposit_address.clone())
         .execute(&self.writer)
         .await
         .db()?;

@@ -19,7 +19,7 @@ use super::{CasOutcome, Page, StoreError};
 
 const REFUND_COLUMNS: &str = "id, merchant_id, livemode, payment_intent_id, amount, asset, \
     chain_id, destination, reason, status, failure_code, tx_hash, created_by, metadata, \
-    created_at, updated_at";
+    created_at, updated_at, conversion";
 const PAYOUT_COLUMNS: &str = "id, merchant_id, livemode, amount, asset, chain_id, destination, \
     status, created_by, approved_by, approved_at, failure_code, tx_hash, created_at, updated_at";
 
@@ -58,6 +58,7 @@ fn refund_from_row(row: &AnyRow) -> Result<Refund, StoreError> {
             .map_err(|_| corrupt("refund metadata"))?,
         created_at_ms: row.try_get("created_at").db()?,
         updated_at_ms: row.try_get("updated_at").db()?,
+        conversion: row.try_get("conversion").db()?,
     })
 }
 
@@ -168,7 +169,7 @@ enum Reserved<'a> {
 async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16)"
+         $10, $11, $12, $13, $14, $15, $16, $17)"
     );
     sqlx::query(&sql)
         .bind(refund.id.to_string())
@@ -187,6 +188,7 @@ async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreErro
         .bind(serde_json::to_string(&refund.metadata).unwrap_or_default())
         .bind(refund.created_at_ms)
         .bind(refund.updated_at_ms)
+        .bind(refund.conversion.clone())
         .execute(&mut **tx)
         .await
         .db()?;
@@ -385,8 +387,8 @@ impl MoneyStore for SqlStore {
     ) -> Result<CasOutcome, StoreError> {
         let mut tx = self.writer.begin().await.db()?;
         let updated = sqlx::query(
-            "UPDATE refunds SET status = $1, failure_code = $2, tx_hash = $3, updated_at = $4 \
-             WHERE id = $5 AND status = $6",
+            "UPDATE refunds SET status = $1, failure_code = $2, tx_hash = $3, updated_at = $4, \
+             conversion = COALESCE($7, conversion) WHERE id = $5 AND status = $6",
         )
         .bind(next.status.as_str())
         .bind(next.failure_code.clone())
@@ -394,6 +396,7 @@ impl MoneyStore for SqlStore {
         .bind(next.updated_at_ms)
         .bind(next.id.to_string())
         .bind(expected.as_str())
+        .bind(next.conversion.clone())
         .execute(&mut *tx)
         .await
         .db()?
