@@ -146,7 +146,8 @@ fn redemption(reference: &str, tx_hash: &str, amount: &str) -> RedemptionRequest
     RedemptionRequest {
         reference: reference.into(),
         chain: base(),
-        tx_hash: tx_hash.into(),
+        tx_hash: Some(tx_hash.into()),
+        wallet: None,
         amount: d(amount),
     }
 }
