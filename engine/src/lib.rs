@@ -70,6 +70,7 @@ pub mod error;
 pub mod exchange;
 pub mod idempotency;
 pub mod issuer;
+pub mod issuer_redemption;
 pub mod keys;
 pub mod ledger;
 pub mod merchants;
