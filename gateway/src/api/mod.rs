@@ -18,6 +18,7 @@ mod idempotency_layer;
 mod keys;
 mod limits;
 mod middleware;
+mod issuer_redemptions;
 mod misdirected;
 mod money;
 pub mod openapi;
@@ -249,6 +250,14 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
+        .route(
+            "/operator/issuer/redemptions",
+            get(issuer_redemptions::list).post(issuer_redemptions::create),
+        )
+        .route(
+            "/operator/issuer/redemptions/{id}",
+            get(issuer_redemptions::retrieve),
+        )
         .route("/operator/misdirected_deposits", get(misdirected::list))
         .route(
             "/operator/misdirected_deposits/{id}/resolve",

@@ -17,6 +17,7 @@ mod sql_exchange;
 mod sql_funding;
 mod sql_idempotency;
 mod sql_ledger;
+mod sql_issuer_redemption;
 mod sql_misdirected;
 mod sql_money;
 mod sql_payer;
