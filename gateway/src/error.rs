@@ -49,9 +49,7 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::QuoteExpired
         | C::IssuerFloatInsufficient
         | C::IssuerRedemptionAssetUnknown
-        | C::IssuerRedemptionExceedsBalance => {
-            (StatusCode::BAD_REQUEST, T::InvalidRequestError)
-        }
+        | C::IssuerRedemptionExceedsBalance => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         C::ComplianceListsUnavailable
         | C::ComplianceListsStale
         | C::ChainUnavailable

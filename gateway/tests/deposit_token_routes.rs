@@ -527,7 +527,9 @@ async fn an_operator_redeems_the_treasurys_jpmd_dev_at_the_bank_and_the_float_is
         limit: 100,
     };
     use rialto_gateway::reconcile::reports::{build, ReportKind};
-    let fees = build(app.store.as_ref(), ReportKind::Fees, &scope).await.unwrap();
+    let fees = build(app.store.as_ref(), ReportKind::Fees, &scope)
+        .await
+        .unwrap();
     let row = fees
         .rows
         .iter()

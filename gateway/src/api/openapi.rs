@@ -10,9 +10,9 @@ use super::openapi_shared::{ClosedRequestBodies, SharedResponses};
 use super::reports;
 use super::routing;
 use super::{
-    balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks, keys, issuer_redemptions, misdirected,
-    money, payer_details, payment_intents, refund_funding, settings, solana_pay, transactions,
-    wallet_payments, webhook_endpoints, x402,
+    balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks,
+    issuer_redemptions, keys, misdirected, money, payer_details, payment_intents, refund_funding,
+    settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
