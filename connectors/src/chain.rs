@@ -347,6 +347,17 @@ pub trait ChainNode: Send + Sync + fmt::Debug {
         ))
     }
 
+    /// What `holder` holds of `token` now, in its base units. Reads only: safe to retry.
+    async fn token_balance_units(
+        &self,
+        _token: &Address,
+        _holder: &Address,
+    ) -> Result<u128, ChainError> {
+        Err(ChainError::Invalid(
+            "this chain reads no token balances".into(),
+        ))
+    }
+
     /// The token's total supply on this chain, in its base units. Reads only: safe to retry.
     async fn total_supply_units(&self, _token: &Address) -> Result<u128, ChainError> {
         Err(ChainError::Invalid(

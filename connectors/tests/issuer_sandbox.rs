@@ -146,7 +146,8 @@ fn redemption(reference: &str, tx_hash: &str, amount: &str) -> RedemptionRequest
     RedemptionRequest {
         reference: reference.into(),
         chain: base(),
-        tx_hash: tx_hash.into(),
+        tx_hash: Some(tx_hash.into()),
+        wallet: None,
         amount: d(amount),
     }
 }
@@ -398,4 +399,60 @@ async fn a_reference_the_status_url_could_not_name_is_refused_before_anything_ex
         assert_eq!(err.code(), "issuer_invalid_request", "{reference:?}");
     }
     assert_eq!(bank.sink.allow_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_redemption_naming_an_onboarded_wallet_is_burned_by_the_bank_once_and_credited_minus_the_fee(
+) {
+    let bank = start().await;
+    bank.client
+        .onboard(&onboarding("onb-1", WALLET))
+        .await
+        .expect("onboard");
+    bank.client
+        .mint(&mint("mint-1", WALLET, "250.00"), &UncheckedMintGuard)
+        .await
+        .expect("mint");
+    let by_wallet = |reference: &str, wallet: &str, amount: &str| RedemptionRequest {
+        reference: reference.into(),
+        chain: base(),
+        tx_hash: None,
+        wallet: Some(wallet.into()),
+        amount: d(amount),
+    };
+    let stranger = "0x00000000000000000000000000000000000000bb";
+    let refused = bank
+        .client
+        .redeem(&by_wallet("red-0", stranger, "1.00"))
+        .await
+        .expect("answer");
+    assert_eq!(
+        refused.rejection.map(|r| r.code),
+        Some(RejectionCode::RedemptionMismatch)
+    );
+    let too_much = bank
+        .client
+        .redeem(&by_wallet("red-1", WALLET, "250.01"))
+        .await
+        .expect("answer");
+    assert_eq!(
+        too_much.rejection.map(|r| r.code),
+        Some(RejectionCode::ChainFailed)
+    );
+    assert_eq!(bank.sink.balance(&base(), WALLET), d("250.00"));
+    let request = by_wallet("red-2", WALLET, "100.00");
+    let redeemed = bank.client.redeem(&request).await.expect("redeem");
+    assert_eq!(redeemed.status, RequestStatus::Completed, "{redeemed:?}");
+    assert_eq!(
+        (redeemed.fee, redeemed.usd_amount),
+        (d("0.10"), Some(d("99.90")))
+    );
+    assert!(redeemed.tx_hash.is_some());
+    assert_eq!(bank.sink.balance(&base(), WALLET), d("150.00"));
+    // The same reference again answers the first result: burned once, credited once.
+    let again = bank.client.redeem(&request).await.expect("retry");
+    assert_eq!(again, redeemed);
+    assert_eq!(bank.sink.balance(&base(), WALLET), d("150.00"));
+    // 10,000.00 − 250.38 + 99.90.
+    assert_eq!(bank.bank.usd(KEY), d("9849.52"));
 }

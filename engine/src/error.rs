@@ -114,6 +114,12 @@ pub enum ErrorCode {
     /// The issuing bank's USD float (Rialto's treasury account there) cannot cover the mint a
     /// route to a deposit token needs, with its fee: no route is offered, never a partial mint.
     IssuerFloatInsufficient,
+    /// A redemption names an asset the mode's issuing bank does not issue on that chain.
+    IssuerRedemptionAssetUnknown,
+    /// A redemption asks more than the treasury's wallet holds on chain.
+    IssuerRedemptionExceedsBalance,
+    /// The issuing bank cannot be reached (or answered nothing usable); nothing was redeemed.
+    IssuerUnavailable,
     QuoteExpired,
     QuoteAlreadyAccepted,
     RouteExecutionUnexpectedState,
@@ -235,6 +241,9 @@ impl ErrorCode {
             ErrorCode::ExchangePaymentInProgress => "exchange_payment_in_progress",
             ErrorCode::NoRoute => "no_route",
             ErrorCode::IssuerFloatInsufficient => "issuer_float_insufficient",
+            ErrorCode::IssuerRedemptionAssetUnknown => "issuer_redemption_asset_unknown",
+            ErrorCode::IssuerRedemptionExceedsBalance => "issuer_redemption_exceeds_balance",
+            ErrorCode::IssuerUnavailable => "issuer_unavailable",
             ErrorCode::QuoteExpired => "quote_expired",
             ErrorCode::QuoteAlreadyAccepted => "quote_already_accepted",
             ErrorCode::SettlementAddressNotAllowlisted => "settlement_address_not_allowlisted",
@@ -308,6 +317,7 @@ impl EngineError {
                 | ErrorCode::AllowlistUnavailable
                 | ErrorCode::DepositAddressesUnavailable
                 | ErrorCode::ExchangeUnavailable
+                | ErrorCode::IssuerUnavailable
                 | ErrorCode::ReservesBreached
                 | ErrorCode::ReservesStale
                 | ErrorCode::ReservesUnverified

@@ -46,6 +46,9 @@
 //!   (`reserves::mint::PorMintGuard`; `docs/proof-of-reserve.md`).
 //! - [`issuer`]: `MeteredIssuer`, an issuing bank with its failures counted; `IssuerDesk`, the
 //!   mode's bank as routes mint at it (`routing::issuer`).
+//! - [`issuer_redemption`]: an operator's redemption of the treasury's deposit tokens at the
+//!   bank (stored first, the bank burns from the treasury's wallet, confirmed by the burn on
+//!   chain and the bank's credit, booked `issuer_redemption`/`issuer_fee`).
 //! - [`refund_funding`]: refunds the merchant's balance cannot cover (`requires_funding`),
 //!   funded from its settlement address (a proven transfer or a relayed EIP-3009
 //!   authorization) or from its prepaid refund reserve.
@@ -73,6 +76,7 @@ pub mod error;
 pub mod exchange;
 pub mod idempotency;
 pub mod issuer;
+pub mod issuer_redemption;
 pub mod keys;
 pub mod ledger;
 pub mod merchants;

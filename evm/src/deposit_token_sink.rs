@@ -1,7 +1,7 @@
 //! [`DevnetDepositTokenSink`]: the sandbox issuing bank's hands on the devnet's `JPMD-DEV`
 //! contract (`rialto_connectors::issuer::DepositTokenSink`). It signs with the issuing bank's
 //! key from the devnet manifest (anvil #4, a public test key): `setAllowed` to onboard, `mint`
-//! to issue, and it reads a redemption from the burn's `Transfer` logs. Devnet only: a real
+//! to issue, `burn(from, amount)` to redeem for a holder that asks it to, and it reads a redemption from the burn's `Transfer` logs. Devnet only: a real
 //! bank keeps its own keys and never hands them to Rialto.
 
 use std::collections::BTreeMap;
@@ -156,6 +156,20 @@ impl DepositTokenSink for DevnetDepositTokenSink {
         let on = self.on(chain)?;
         let call = IDepositToken::mintCall {
             to: holder(wallet)?,
+            amount: on.units(amount)?,
+        };
+        send_as_bank(on, call.abi_encode()).await
+    }
+
+    async fn burn_from(
+        &self,
+        chain: &ChainId,
+        wallet: &str,
+        amount: Decimal,
+    ) -> Result<String, TokenSinkError> {
+        let on = self.on(chain)?;
+        let call = IDepositToken::burnCall {
+            from: holder(wallet)?,
             amount: on.units(amount)?,
         };
         send_as_bank(on, call.abi_encode()).await

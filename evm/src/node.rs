@@ -243,6 +243,22 @@ impl ChainNode for EvmNode {
         Ok(crate::reserves::read_reserves(&node, feed).await?)
     }
 
+    async fn token_balance_units(
+        &self,
+        token: &Address,
+        holder: &Address,
+    ) -> Result<u128, ChainError> {
+        let node = crate::provider::provider(self.chain.rpc_url())?;
+        let contract = crate::contracts::IERC20::new(crate::contracts::to_wire(token)?, &node);
+        let units = contract
+            .balanceOf(crate::contracts::to_wire(holder)?)
+            .call()
+            .await
+            .map_err(EvmError::from)?;
+        u128::try_from(units)
+            .map_err(|_| ChainError::Invalid(format!("balance in {token} exceeds 128 bits")))
+    }
+
     async fn total_supply_units(&self, token: &Address) -> Result<u128, ChainError> {
         let node = crate::provider::provider(self.chain.rpc_url())?;
         let contract = crate::contracts::IERC20::new(crate::contracts::to_wire(token)?, &node);

@@ -45,15 +45,18 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         C::QuoteAlreadyAccepted => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::RouteExecutionUnexpectedState => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::ExchangePaymentInProgress => (StatusCode::CONFLICT, T::InvalidRequestError),
-        C::NoRoute | C::QuoteExpired | C::IssuerFloatInsufficient => {
-            (StatusCode::BAD_REQUEST, T::InvalidRequestError)
-        }
+        C::NoRoute
+        | C::QuoteExpired
+        | C::IssuerFloatInsufficient
+        | C::IssuerRedemptionAssetUnknown
+        | C::IssuerRedemptionExceedsBalance => (StatusCode::BAD_REQUEST, T::InvalidRequestError),
         C::ComplianceListsUnavailable
         | C::ComplianceListsStale
         | C::ChainUnavailable
         | C::AllowlistUnavailable
         | C::DepositAddressesUnavailable
         | C::ExchangeUnavailable
+        | C::IssuerUnavailable
         | C::ReservesBreached
         | C::ReservesStale
         | C::ReservesUnverified => (StatusCode::SERVICE_UNAVAILABLE, T::ApiError),

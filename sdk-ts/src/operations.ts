@@ -141,6 +141,21 @@ export abstract class Operations {
     return this.transport.request("POST", `/v1/ledger/write_offs`, { body }, options);
   }
 
+  /** `GET /v1/operator/issuer/redemptions`: List redemptions at the issuing bank, newest first (operators). */
+  listIssuerRedemptions(query?: Query<paths["/v1/operator/issuer/redemptions"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/operator/issuer/redemptions"]["get"]>> {
+    return this.transport.list(`/v1/operator/issuer/redemptions`, query ?? {}, false, options);
+  }
+
+  /** `POST /v1/operator/issuer/redemptions`: Redeem the treasury's deposit tokens at the issuing bank (operators). */
+  createIssuerRedemption(body: Body<paths["/v1/operator/issuer/redemptions"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/operator/issuer/redemptions"]["post"]>> {
+    return this.transport.request("POST", `/v1/operator/issuer/redemptions`, { body }, options);
+  }
+
+  /** `GET /v1/operator/issuer/redemptions/{id}`: Retrieve a redemption at the issuing bank (operators). */
+  retrieveIssuerRedemption(id: string, options?: RequestOptions): Promise<Ok<paths["/v1/operator/issuer/redemptions/{id}"]["get"]>> {
+    return this.transport.request("GET", `/v1/operator/issuer/redemptions/${encodeURIComponent(id)}`, {}, options);
+  }
+
   /** `GET /v1/operator/misdirected_deposits`: List misdirected deposits, newest first (operators). */
   listMisdirectedDeposits(query?: Query<paths["/v1/operator/misdirected_deposits"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/operator/misdirected_deposits"]["get"]>> {
     return this.transport.list(`/v1/operator/misdirected_deposits`, query ?? {}, true, options);

@@ -440,6 +440,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/issuer/redemptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List redemptions at the issuing bank, newest first (operators). */
+        get: operations["list_issuer_redemptions"];
+        put?: never;
+        /** Redeem the treasury's deposit tokens at the issuing bank (operators). */
+        post: operations["create_issuer_redemption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/issuer/redemptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a redemption at the issuing bank (operators). */
+        get: operations["retrieve_issuer_redemption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operator/misdirected_deposits": {
         parameters: {
             query?: never;
@@ -1470,6 +1505,25 @@ export interface components {
             enabled_events: string[];
             description?: string | null;
         };
+        CreateIssuerRedemptionParams: {
+            /**
+             * @description The deposit token's symbol (`JPMD-DEV` on the devnet).
+             * @example JPMD-DEV
+             */
+            asset: string;
+            /**
+             * @description The chain (CAIP-2 or alias) the treasury holds it on.
+             * @example eip155:31337
+             */
+            chain: string;
+            /**
+             * @description Whole tokens, a decimal string (the bank redeems whole cents).
+             * @example 25.00
+             */
+            amount: string;
+            /** @description `true` for live mode; test mode by default. */
+            livemode?: boolean;
+        };
         CreateKeyParams: {
             /** @description What you call it (at most 100 characters). */
             name?: string;
@@ -1769,6 +1823,57 @@ export interface components {
             payout_addresses: {
                 [key: string]: string;
             };
+        };
+        IssuerRedemptionList: {
+            /** @example list */
+            object: string;
+            data: components["schemas"]["IssuerRedemptionObject"][];
+            has_more: boolean;
+        };
+        /**
+         * @description A redemption of deposit tokens at the issuing bank (`sandbox-bank` on the devnet: a
+         *     stand-in, not a bank).
+         */
+        IssuerRedemptionObject: {
+            /** @example issuer_redemption */
+            object: string;
+            /** @description `leg_…`: also the bank's request reference. */
+            id: string;
+            /**
+             * @description `pending`, `completed` (burned on chain, credited at the bank, booked), `failed` (the
+             *     bank refused: nothing moved) or `unknown` (not confirmed as asked; never re-sent).
+             */
+            status: string;
+            livemode: boolean;
+            /** @description The issuing bank. */
+            issuer: string;
+            /** @example JPMD-DEV */
+            asset: string;
+            /** @description CAIP-19 of the token. */
+            asset_id: string;
+            /** @description CAIP-2. */
+            chain: string;
+            /** @description The treasury's wallet the tokens are burned from. */
+            wallet: string;
+            /** @example 25.00 */
+            amount: string;
+            /** @description The bank's redemption fee (USD). */
+            fee?: string | null;
+            /** @description USD credited to Rialto's float at the bank: amount − fee. */
+            usd_credited?: string | null;
+            /** @description The burn (a `Transfer` to the zero address, in the bank's transaction). */
+            tx_hash?: string | null;
+            /** Format: int64 */
+            block_number?: number | null;
+            reason?: string | null;
+            created_by: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created: number;
+            /** Format: int64 */
+            updated: number;
         };
         /** @enum {string} */
         KeyType: "secret" | "publishable";
@@ -4577,6 +4682,228 @@ export interface operations {
             };
             /** @description This Idempotency-Key was already used with a different request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_issuer_redemptions: {
+        parameters: {
+            query?: {
+                /** @description `true` for live mode; test mode by default. */
+                livemode?: boolean;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuerRedemptionList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_issuer_redemption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIssuerRedemptionParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuerRedemptionObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still being processed, or the object's state forbids the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retrieve_issuer_redemption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuerRedemptionObject"];
+                };
+            };
+            /** @description A parameter, query string, header or body is malformed or breaks a rule of the API */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -37,6 +37,14 @@ pub trait DepositTokenSink: Send + Sync + std::fmt::Debug {
         wallet: &str,
         amount: Decimal,
     ) -> Result<String, TokenSinkError>;
+    /// Burns `amount` from `wallet` with the bank's burner role (a redemption the holder asked
+    /// the bank to execute); returns the transaction hash.
+    async fn burn_from(
+        &self,
+        chain: &ChainId,
+        wallet: &str,
+        amount: Decimal,
+    ) -> Result<String, TokenSinkError>;
     /// The redemption made by `tx_hash`, if it is one.
     async fn redemption(
         &self,
@@ -157,6 +165,15 @@ impl DepositTokenSink for MemoryTokenSink {
             "mint|{chain}|{wallet}|{amount}|{}",
             ledger.mints.len()
         )))
+    }
+
+    async fn burn_from(
+        &self,
+        chain: &ChainId,
+        wallet: &str,
+        amount: Decimal,
+    ) -> Result<String, TokenSinkError> {
+        self.burn(chain, wallet, amount)
     }
 
     async fn redemption(

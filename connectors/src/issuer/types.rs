@@ -95,14 +95,20 @@ pub struct MintRequest {
     pub amount: Decimal,
 }
 
-/// Redeem `amount` tokens, burned (or sent to the redemption address) in `tx_hash`, for USD:
-/// the account is credited `amount` minus the fee.
+/// Redeem `amount` tokens for USD: the account is credited `amount` minus the fee. Either the
+/// holder already burned them (or sent them to the redemption address) in `tx_hash`, or it
+/// names `wallet` (one it onboarded, no `tx_hash`) and the bank burns `amount` from it with its
+/// burner role (JPMD-style: `burn(from, amount)`, a `Transfer` to the zero address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedemptionRequest {
     pub reference: String,
     pub chain: ChainId,
-    pub tx_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<String>,
+    /// The onboarded wallet the bank burns from, when there is no `tx_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
     pub amount: Decimal,
 }
 

@@ -51,6 +51,12 @@ pub fn default_rules() -> Rules {
             // An issuer's mint (a `Transfer` from the zero address in the bank's transaction,
             // expected as the leg's arrival) must have its `issuer_mint` posting.
             rule("route_issuer_mint", "issuer_mint"),
+            // A redemption's burn (the treasury's `Transfer` to zero, in the bank's
+            // transaction) must have its `issuer_redemption` posting.
+            rule(
+                crate::issuer_redemption::ISSUER_REDEMPTION,
+                crate::issuer_redemption::ISSUER_REDEMPTION,
+            ),
             rule(
                 crate::chain::misdirected::MISDIRECTED_RETURN,
                 "misdirected_returned",
@@ -401,6 +407,41 @@ fn misdirected_expected(
     })
 }
 
+/// A redemption's burn at the issuing bank (`crate::issuer_redemption`): the treasury's
+/// outflow to the zero address, in the bank's transaction.
+fn redemption_expected(
+    ctx: &Ctx<'_>,
+    interner: &mut Interner,
+    row: &crate::store::issuer_redemption::IssuerRedemption,
+) -> Option<Expected> {
+    use crate::store::issuer_redemption::RedemptionStatus;
+    let confirmed = row.status == RedemptionStatus::Completed;
+    if !confirmed && row.status != RedemptionStatus::Unknown {
+        return None;
+    }
+    let fam = family(&row.chain);
+    let chain = interner.intern(&row.chain);
+    let units = crate::routing::onchain::to_units(row.amount, row.decimals).ok()?;
+    Some(Expected {
+        incoming: false,
+        purpose: crate::issuer_redemption::ISSUER_REDEMPTION.into(),
+        reference: row.id.clone(),
+        owner: None,
+        chain,
+        tx: parse_tx_hash(row.tx_hash.as_deref()?, fam)?,
+        log_index: None,
+        from: parse_addr(&row.wallet, fam),
+        to: Some(zero_addr(fam)),
+        token: parse_addr(&row.token, fam)?,
+        amount: units,
+        block: row.block_number.and_then(|b| u64::try_from(b).ok()),
+        must_be_observed: confirmed
+            && ctx.in_blocks(chain, row.block_number)
+            && ctx.in_period(row.created_at_ms),
+        confirmed,
+    })
+}
+
 /// Runs a reconciliation and stores it with its exceptions; answers the stored run.
 pub async fn run(
     store: &dyn Store,
@@ -452,6 +493,11 @@ pub async fn run(
         }
         for row in store.misdirected_on(caip2).await? {
             if let Some(e) = misdirected_expected(&ctx, &mut engine.interner, &row) {
+                engine.expect(&e);
+            }
+        }
+        for row in store.issuer_redemptions_on(caip2).await? {
+            if let Some(e) = redemption_expected(&ctx, &mut engine.interner, &row) {
                 engine.expect(&e);
             }
         }

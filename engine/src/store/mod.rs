@@ -12,6 +12,7 @@ pub mod chain;
 pub mod checkout;
 pub mod exchange;
 pub mod idempotency;
+pub mod issuer_redemption;
 pub mod ledger;
 pub mod misdirected;
 pub mod money;
@@ -676,6 +677,7 @@ pub trait Store:
     + x402::X402Store
     + relay_queue::RelayQueueStore
     + misdirected::MisdirectedStore
+    + issuer_redemption::IssuerRedemptionStore
     + payer::PayerDetailsStore
     + reserves::ReserveStore
     + Send

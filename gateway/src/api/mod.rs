@@ -15,6 +15,7 @@ mod extract;
 mod fx_locks;
 pub(crate) mod idempotency;
 mod idempotency_layer;
+mod issuer_redemptions;
 mod keys;
 mod limits;
 mod middleware;
@@ -259,6 +260,7 @@ pub fn router(state: AppState) -> Router {
         .route("/x402/settle", post(x402::settle))
         .route("/x402/supported", get(x402::supported))
         .merge(access_routes())
+        .merge(issuer_routes())
         .merge(compliance_routes())
         .merge(checkout_session_routes())
         .route_layer(axum::middleware::from_fn_with_state(
@@ -360,6 +362,19 @@ fn solana_pay_routes() -> Router<AppState> {
 }
 
 /// Keys and the maker-checker requests on settings.
+/// Operators' redemptions at the issuing bank (`issuer_redemptions`).
+fn issuer_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/operator/issuer/redemptions",
+            get(issuer_redemptions::list).post(issuer_redemptions::create),
+        )
+        .route(
+            "/operator/issuer/redemptions/{id}",
+            get(issuer_redemptions::retrieve),
+        )
+}
+
 fn access_routes() -> Router<AppState> {
     Router::new()
         .route("/settings/changes", get(settings::list_changes))

@@ -16,6 +16,7 @@ mod sql_compliance;
 mod sql_exchange;
 mod sql_funding;
 mod sql_idempotency;
+mod sql_issuer_redemption;
 mod sql_ledger;
 mod sql_misdirected;
 mod sql_money;

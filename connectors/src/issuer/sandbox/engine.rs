@@ -254,6 +254,14 @@ impl BankEngine {
         Some(record.request.clone())
     }
 
+    /// Whether `account` onboarded `wallet` on `chain`.
+    pub fn onboarded(&self, account: &str, chain: &ChainId, wallet: &str) -> bool {
+        let wallet = normalize(chain, wallet);
+        self.accounts
+            .get(account)
+            .is_some_and(|a| a.wallets.contains(&(chain.clone(), wallet)))
+    }
+
     /// Checks a burn against the request and claims it, then schedules the credit.
     pub fn accept_redemption(
         &mut self,

@@ -247,18 +247,50 @@ impl Bank {
         if let Some(why) = refusal {
             return self.reject(&key, RejectionCode::InvalidAmount, why);
         }
-        let burn = match self.sink.redemption(&request.chain, &request.tx_hash).await {
+        let tx_hash = match (&request.tx_hash, &request.wallet) {
+            (Some(tx), None) => tx.clone(),
+            (None, Some(wallet)) => match self.burn_for(account, &request, wallet).await {
+                Ok(tx) => tx,
+                Err((code, why)) => return self.reject(&key, code, why),
+            },
+            _ => {
+                let why = "name either tx_hash (a burn) or wallet (the bank burns)".to_owned();
+                return self.reject(&key, RejectionCode::RedemptionMismatch, why);
+            }
+        };
+        let burn = match self.sink.redemption(&request.chain, &tx_hash).await {
             Ok(Some(burn)) => burn,
             Ok(None) => {
-                let why = format!("{} is no redemption of the token", request.tx_hash);
+                let why = format!("{tx_hash} is no redemption of the token");
                 return self.reject(&key, RejectionCode::RedemptionNotFound, why);
             }
             Err(e) => return self.reject(&key, RejectionCode::ChainFailed, e.0),
         };
         self.engine()
-            .accept_redemption(&key, &burn, &request.tx_hash, self.now_ms());
+            .accept_redemption(&key, &burn, &tx_hash, self.now_ms());
         self.execute_due().await;
         self.finish(&key)
+    }
+}
+
+impl Bank {
+    /// Burns the request's amount from `wallet` (one `account` onboarded) with the bank's
+    /// burner role: the redemption's burn, in the bank's own transaction.
+    async fn burn_for(
+        &self,
+        account: &str,
+        request: &RedemptionRequest,
+        wallet: &str,
+    ) -> Result<String, (RejectionCode, String)> {
+        let onboarded = self.engine().onboarded(account, &request.chain, wallet);
+        if !onboarded {
+            let why = format!("{wallet} is no wallet this account onboarded");
+            return Err((RejectionCode::RedemptionMismatch, why));
+        }
+        self.sink
+            .burn_from(&request.chain, wallet, request.amount)
+            .await
+            .map_err(|e| (RejectionCode::ChainFailed, e.0))
     }
 }
 
