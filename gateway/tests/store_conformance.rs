@@ -4,8 +4,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::fixtures::{case, entry};
 use common::{fresh_store, registry, Db, ADDRESS};
-use rialto_compliance::{AuditEntry, ComplianceCaseId};
+use rialto_compliance::ComplianceCaseId;
 use rialto_core::id::{CheckoutSessionId, EventId};
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus, SettlementTarget};
@@ -16,8 +17,8 @@ use rialto_gateway::store::checkout::{
     checkout_token, CheckoutLocale, CheckoutSession, CheckoutSessionState, LineItem,
 };
 use rialto_gateway::store::{
-    CasOutcome, CaseRecord, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord,
-    IntentChange, IntentFilter, KeyKind, ListEntry, Merchant, ScreenedPayment, Store, StoreError,
+    CasOutcome, CaseResolution, CaseStatus, Event, EventFilter, IdempotencyRecord, IntentChange,
+    IntentFilter, KeyKind, ListEntry, Merchant, ScreenedPayment, Store, StoreError,
 };
 use rialto_gateway::workers::{expire_due_intents, prune_idempotency_keys, IDEMPOTENCY_TTL_MS};
 
@@ -398,35 +399,6 @@ async fn idempotency_records_are_pruned_after_a_day(store: &dyn Store) {
         .is_some());
 }
 
-fn case(id: ComplianceCaseId, pi: &PaymentIntent, status: CaseStatus) -> CaseRecord {
-    CaseRecord {
-        id,
-        merchant_id: Some(pi.merchant_id),
-        livemode: false,
-        payment_intent_id: Some(pi.id),
-        point: "funds_received".into(),
-        outcome: "review".into(),
-        status,
-        decision_json: "{}".into(),
-        subject_json: "{}".into(),
-        created_at_ms: T0,
-        resolved_at_ms: None,
-        resolved_by: None,
-        resolution_note: None,
-    }
-}
-
-fn entry(id: &ComplianceCaseId, kind: &str) -> AuditEntry {
-    AuditEntry {
-        id: id.to_string(),
-        at_ms: 1,
-        kind: kind.into(),
-        subject: "pi".into(),
-        outcome: "review".into(),
-        detail: "{}".into(),
-    }
-}
-
 async fn decisions_commit_with_their_intent_change_and_audit_record_or_not_at_all(
     store: &dyn Store,
 ) {
@@ -514,87 +486,6 @@ async fn decisions_commit_with_their_intent_change_and_audit_record_or_not_at_al
     assert_eq!(
         store.audit_records(0, 10_000).await.unwrap().len(),
         before + 2
-    );
-}
-
-async fn a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(
-    store: &dyn Store,
-) {
-    use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
-    let m = merchant(store).await;
-    let pi = intent(m, T0);
-    store.create_intent(&pi, &created(&pi), None).await.unwrap();
-    let pending = PaymentTransaction {
-        chain_id: "eip155:8453".into(),
-        tx_hash: format!("0x{:064x}", 0xc0f1u32),
-        payment_intent_id: pi.id,
-        payer: ADDRESS.into(),
-        amount: "25".into(),
-        asset: pi.settlement.asset.id.to_string(),
-        block_number: 0,
-        block_hash: String::new(),
-        log_index: 0,
-        status: PaymentTxStatus::Pending,
-        source: PaymentSource::Transaction,
-        created_at_ms: T0,
-    };
-    assert_eq!(store.claim_transaction(&pending).await.unwrap(), pi.id);
-    let confirmed = PaymentTransaction {
-        status: PaymentTxStatus::Confirmed,
-        amount: "25.00".into(),
-        block_number: 7,
-        block_hash: "0xb7".into(),
-        log_index: 3,
-        ..pending.clone()
-    };
-    let mut funded = pi.transition(PaymentEvent::FundsDetected, T0 + 1).unwrap();
-    funded.version = pi.version + 1;
-    let pi = &pi;
-    let decide = |id: ComplianceCaseId, change: IntentChange| async move {
-        store
-            .record_decision(
-                &case(id, pi, CaseStatus::Open),
-                &entry(&id, "screening"),
-                Some(&change),
-                None,
-            )
-            .await
-            .unwrap()
-    };
-    let change = IntentChange {
-        expected: PaymentStatus::AwaitingFunds,
-        next: funded.clone(),
-        events: vec![],
-        confirms: Some(confirmed.clone()),
-    };
-    // A payment transaction that is no longer pending refuses the whole decision.
-    let mut elsewhere = change.clone();
-    elsewhere.confirms = Some(PaymentTransaction {
-        tx_hash: format!("0x{:064x}", 0xdeadu32),
-        ..confirmed.clone()
-    });
-    let refused = ComplianceCaseId::generate();
-    assert_eq!(decide(refused, elsewhere).await, CasOutcome::Conflict);
-    assert!(store.get_case(&refused).await.unwrap().is_none());
-    let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
-    assert_eq!(now.status, PaymentStatus::AwaitingFunds, "nothing moved");
-    // The real one: the intent and its confirmed transaction together.
-    assert_eq!(
-        decide(ComplianceCaseId::generate(), change.clone()).await,
-        CasOutcome::Updated
-    );
-    let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
-    assert_eq!(now.status, PaymentStatus::FundsReceived);
-    let stored = store.payment_transactions_of(&pi.id).await.unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_eq!(
-        (
-            stored[0].status,
-            stored[0].amount.as_str(),
-            stored[0].block_number,
-            stored[0].log_index
-        ),
-        (PaymentTxStatus::Confirmed, "25.00", 7, 3)
     );
 }
 
@@ -830,7 +721,6 @@ async fn run_suite(db: Db) {
     the_expiry_worker_expires_only_overdue_unfunded_intents(store).await;
     idempotency_records_are_pruned_after_a_day(store).await;
     decisions_commit_with_their_intent_change_and_audit_record_or_not_at_all(store).await;
-    a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(store).await;
     list_entries_are_unique_per_owner_and_kind_and_every_change_is_audited(store).await;
     a_decision_whose_payer_history_grew_meanwhile_is_refused(store).await;
     checkout_sessions_are_found_by_owner_or_exact_token_and_cancel_once(store).await;

@@ -9,6 +9,7 @@
 //! - [`reports`]: the report rows (payments, fees, settlements, refunds, exceptions), CSV.
 //! - [`time`]: UTC dates for periods and columns.
 
+mod arrivals;
 pub mod collect;
 pub mod engine;
 pub mod keys;

@@ -1,11 +1,12 @@
 //! Store fixtures: a merchant with one intent, written straight into a store, for the suites
 //! that test the store itself.
 
+use rialto_compliance::{AuditEntry, ComplianceCaseId};
 use rialto_core::id::{EventId, MerchantId, PaymentIntentId};
 use rialto_core::intent::{PaymentIntent, PaymentStatus, SettlementTarget};
 use rialto_core::money::{Currency, Money};
 use rialto_gateway::keys::generate_key;
-use rialto_gateway::store::{Event, KeyKind, Merchant, Store};
+use rialto_gateway::store::{CaseRecord, CaseStatus, Event, KeyKind, Merchant, Store};
 
 /// A new merchant (with a test secret key) and its intent of `amount` USD, settling in USDC on
 /// Base at `address`, in `status`, created at `at_ms` with its `payment_intent.created` event.
@@ -76,5 +77,36 @@ pub fn live_venue() -> rialto_gateway::config::VenueConfig {
         market_api_key: env("RIALTO_TEST_UNSET_KRAKEN_KEY"),
         market_api_secret: env("RIALTO_TEST_UNSET_KRAKEN_SECRET"),
         withdrawals: vec![],
+    }
+}
+
+/// An open-or-resolved compliance case of `pi` at the funds screening.
+pub fn case(id: ComplianceCaseId, pi: &PaymentIntent, status: CaseStatus) -> CaseRecord {
+    CaseRecord {
+        id,
+        merchant_id: Some(pi.merchant_id),
+        livemode: false,
+        payment_intent_id: Some(pi.id),
+        point: "funds_received".into(),
+        outcome: "review".into(),
+        status,
+        decision_json: "{}".into(),
+        subject_json: "{}".into(),
+        created_at_ms: 1_800_000_000_000,
+        resolved_at_ms: None,
+        resolved_by: None,
+        resolution_note: None,
+    }
+}
+
+/// An audit entry for the case `id`.
+pub fn entry(id: &ComplianceCaseId, kind: &str) -> AuditEntry {
+    AuditEntry {
+        id: id.to_string(),
+        at_ms: 1,
+        kind: kind.into(),
+        subject: "pi".into(),
+        outcome: "review".into(),
+        detail: "{}".into(),
     }
 }

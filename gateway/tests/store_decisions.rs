@@ -1,0 +1,105 @@
+//! A screening decision that funds an intent also confirms the payment transaction that
+//! brought the funds (`IntentChange::confirms`), in one store transaction, on SQLite and
+//! PostgreSQL: both land or neither does.
+
+mod common;
+
+use common::fixtures::{case, entry, stored_intent};
+use common::{fresh_store, Db, ADDRESS};
+use rialto_compliance::ComplianceCaseId;
+use rialto_core::intent::{PaymentEvent, PaymentStatus};
+use rialto_gateway::store::{CasOutcome, CaseStatus, IntentChange, Store};
+
+const T0: i64 = 1_800_000_000_000;
+
+async fn a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(
+    store: &dyn Store,
+) {
+    use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
+    let pi = stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await;
+    let m = pi.merchant_id;
+    let pending = PaymentTransaction {
+        chain_id: "eip155:8453".into(),
+        tx_hash: format!("0x{:064x}", 0xc0f1u32),
+        payment_intent_id: pi.id,
+        payer: ADDRESS.into(),
+        amount: "25".into(),
+        asset: pi.settlement.asset.id.to_string(),
+        block_number: 0,
+        block_hash: String::new(),
+        log_index: 0,
+        status: PaymentTxStatus::Pending,
+        source: PaymentSource::Transaction,
+        created_at_ms: T0,
+    };
+    assert_eq!(store.claim_transaction(&pending).await.unwrap(), pi.id);
+    let confirmed = PaymentTransaction {
+        status: PaymentTxStatus::Confirmed,
+        amount: "25.00".into(),
+        block_number: 7,
+        block_hash: "0xb7".into(),
+        log_index: 3,
+        ..pending.clone()
+    };
+    let mut funded = pi.transition(PaymentEvent::FundsDetected, T0 + 1).unwrap();
+    funded.version = pi.version + 1;
+    let pi = &pi;
+    let decide = |id: ComplianceCaseId, change: IntentChange| async move {
+        store
+            .record_decision(
+                &case(id, pi, CaseStatus::Open),
+                &entry(&id, "screening"),
+                Some(&change),
+                None,
+            )
+            .await
+            .unwrap()
+    };
+    let change = IntentChange {
+        expected: PaymentStatus::AwaitingFunds,
+        next: funded.clone(),
+        events: vec![],
+        confirms: Some(confirmed.clone()),
+    };
+    // A payment transaction that is no longer pending refuses the whole decision.
+    let mut elsewhere = change.clone();
+    elsewhere.confirms = Some(PaymentTransaction {
+        tx_hash: format!("0x{:064x}", 0xdeadu32),
+        ..confirmed.clone()
+    });
+    let refused = ComplianceCaseId::generate();
+    assert_eq!(decide(refused, elsewhere).await, CasOutcome::Conflict);
+    assert!(store.get_case(&refused).await.unwrap().is_none());
+    let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
+    assert_eq!(now.status, PaymentStatus::AwaitingFunds, "nothing moved");
+    // The real one: the intent and its confirmed transaction together.
+    assert_eq!(
+        decide(ComplianceCaseId::generate(), change.clone()).await,
+        CasOutcome::Updated
+    );
+    let now = store.get_intent(&m, false, &pi.id).await.unwrap().unwrap();
+    assert_eq!(now.status, PaymentStatus::FundsReceived);
+    let stored = store.payment_transactions_of(&pi.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (
+            stored[0].status,
+            stored[0].amount.as_str(),
+            stored[0].block_number,
+            stored[0].log_index
+        ),
+        (PaymentTxStatus::Confirmed, "25.00", 7, 3)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_confirms_its_payment_transaction_on_sqlite() {
+    let (store, _dir) = fresh_store(Db::Sqlite).await;
+    a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(store.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_confirms_its_payment_transaction_on_postgres() {
+    let (store, _dir) = fresh_store(Db::Postgres).await;
+    a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(store.as_ref()).await;
+}
