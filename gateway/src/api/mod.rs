@@ -22,6 +22,7 @@ mod misdirected;
 mod money;
 pub mod openapi;
 mod openapi_shared;
+mod operator_routes;
 mod ops;
 mod payer_details;
 mod payment_intents;
@@ -253,6 +254,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/operator/misdirected_deposits/{id}/resolve",
             post(misdirected::resolve),
+        )
+        .route("/operator/route_executions", get(operator_routes::list))
+        .route(
+            "/operator/route_executions/{id}/legs/{leg}/resolve",
+            post(operator_routes::resolve),
         )
         .route("/openapi.json", get(ops::openapi))
         .route("/x402/verify", post(x402::verify))
