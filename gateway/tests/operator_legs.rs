@@ -72,13 +72,21 @@ async fn setup() -> (DevnetApp, Arc<ManualClock>) {
     (setup, clock)
 }
 
-#[tokio::test]
-async fn an_operator_resolves_an_undelivered_ccip_leg_delivered_and_the_execution_pays_the_merchant(
-) {
-    let (setup, clock) = setup().await;
-    let (app, base, other) = (&setup.app, &setup.chain, &setup.other_chain);
+/// An execution whose CCIP leg is `unknown` (the DON stand-in never ran), as operators see it.
+struct UnknownLeg {
+    operator: String,
+    merchant: String,
+    paying: Value,
+    exec_id: String,
+    leg_id: String,
+}
+
+/// A USDC payer on devnet-ethereum pays the JPMD-DEV merchant through CCIP; the message is
+/// sent and not delivered in time. On the way, resolving the leg while it is still asked about
+/// is refused.
+async fn unknown_ccip_leg(setup: &DevnetApp, clock: &ManualClock) -> UnknownLeg {
+    let (app, other) = (&setup.app, &setup.other_chain);
     let operator = operator_key(app).await;
-    let merchant_key = app.merchant.secret_key.clone();
     let merchant = onboarded_merchant(&setup).await;
     let paying = jpmd_intent(&setup, &merchant).await;
     let source = json!({"type": "wallet", "chain": "devnet-ethereum", "asset": "usdc"});
@@ -91,8 +99,6 @@ async fn an_operator_resolves_an_undelivered_ccip_leg_delivered_and_the_executio
         .unwrap();
     let exec = &accepted["execution"];
     let exec_id = exec["id"].as_str().unwrap().to_owned();
-    let hot_base = base.gateway_hot_wallet.address.to_string();
-    let usdc_base = token_balance(base, "USDC", &hot_base).await;
     let hash = pay_usdc_hash(
         other,
         0,
@@ -135,6 +141,32 @@ async fn an_operator_resolves_an_undelivered_ccip_leg_delivered_and_the_executio
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert_eq!(held["status"], "awaiting_reconciliation", "{held:#}");
+    UnknownLeg {
+        operator,
+        merchant,
+        paying,
+        exec_id,
+        leg_id,
+    }
+}
+
+#[tokio::test]
+async fn an_operator_resolves_an_undelivered_ccip_leg_delivered_and_the_execution_pays_the_merchant(
+) {
+    let (setup, clock) = setup().await;
+    let (app, base) = (&setup.app, &setup.chain);
+    let merchant_key = app.merchant.secret_key.clone();
+    let hot_base = base.gateway_hot_wallet.address.to_string();
+    let usdc_base = token_balance(base, "USDC", &hot_base).await;
+    let UnknownLeg {
+        operator,
+        merchant,
+        paying,
+        exec_id,
+        leg_id,
+    } = unknown_ccip_leg(&setup, &clock).await;
+    let held = execution(app, &exec_id).await;
+    assert_eq!(held["legs"].as_array().unwrap().len(), 1, "{held:#}");
     // Listed for operators, with its legs; merchants are refused.
     let listed: Value = list(app, &operator, "").await.json().await.unwrap();
     let rows: Vec<&Value> = listed["data"]
@@ -296,4 +328,80 @@ async fn an_operator_resolves_an_undelivered_ccip_leg_delivered_and_the_executio
     let detail: Value = serde_json::from_str(&entry.detail).unwrap();
     assert_eq!(detail["by"], "operator:night-ops", "{detail}");
     assert_eq!(detail["received"], "25.02", "{detail}");
+}
+
+#[tokio::test]
+async fn an_operator_resolves_an_unknown_leg_failed_and_the_payer_gets_the_funds_back() {
+    let (setup, clock) = setup().await;
+    let (app, base, other) = (&setup.app, &setup.chain, &setup.other_chain);
+    let payer = other.payers[0].address.to_string();
+    let usdc_payer = token_balance(other, "USDC", &payer).await;
+    let UnknownLeg {
+        operator,
+        merchant,
+        paying,
+        exec_id,
+        leg_id,
+    } = unknown_ccip_leg(&setup, &clock).await;
+    assert_eq!(
+        token_balance(other, "USDC", &payer).await,
+        usdc_payer - U256::from(25_020_000u64)
+    );
+    // `failed` needs a note.
+    let bare = resolve(
+        app,
+        &operator,
+        &exec_id,
+        &leg_id,
+        json!({"outcome": "failed"}),
+    )
+    .await;
+    expect_error(bare, 400, "parameter_missing").await;
+    let answer = resolve(
+        app,
+        &operator,
+        &exec_id,
+        &leg_id,
+        json!({"outcome": "failed", "note": "the lane says the message was never sent"}),
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let resolved: Value = answer.json().await.unwrap();
+    assert_eq!(resolved["legs"][0]["status"], "failed", "{resolved:#}");
+    // CCIP was the only lane: the plan gives up and sends the payer's USDC back (backoffs pass
+    // as the clock moves).
+    let mut passes = 0;
+    let failed = loop {
+        let now = execution(app, &exec_id).await;
+        if now["status"] == "failed" {
+            break now;
+        }
+        assert_ne!(now["status"], "succeeded", "{now:#}");
+        passes += 1;
+        assert!(passes < 100, "never gave up: {now:#}");
+        clock.advance_ms(120_000);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let back = failed["legs"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(back["kind"], "return", "{failed:#}");
+    assert_eq!(back["status"], "confirmed", "{failed:#}");
+    assert_eq!(dec(&back["received"]), d("25.02"), "{failed:#}");
+    assert_eq!(token_balance(other, "USDC", &payer).await, usdc_payer);
+    assert_eq!(token_units(base, &merchant).await, U256::ZERO);
+    wait_intent(app, &paying, "failed").await;
+    let (held, kinds) = routing_books(app).await;
+    assert!(kinds.iter().any(|k| k == "route_return"), "{kinds:?}");
+    assert!(held.values().all(|v| v.is_zero()), "{held:?}");
+    assert_ledger_balanced(app).await;
+    let audit = app.store.audit_records(0, 10_000).await.unwrap();
+    let entry = audit
+        .iter()
+        .find(|r| r.entry.kind == "route_leg:failed")
+        .expect("audited");
+    let detail: Value = serde_json::from_str(&entry.entry.detail).unwrap();
+    assert_eq!(detail["by"], "operator:night-ops", "{detail}");
+    assert_eq!(
+        detail["note"], "the lane says the message was never sent",
+        "{detail}"
+    );
 }
