@@ -6,7 +6,9 @@
 //! resolved. Then the DON stand-in carries the message once, the operator resolves the leg
 //! `delivered` with what arrived on devnet-base, and the execution goes on to `succeeded`: the
 //! merchant holds exactly the amount on chain, the books balance, reconciliation explains every
-//! transfer, and the audit chain names the operator.
+//! transfer, and the audit chain names the operator. A leg resolved `failed` instead falls
+//! back: with CCIP the only lane the plan gives up, and since the USDC really left in the
+//! ccipSend the return cannot be funded: the execution is listed as `return_failed`.
 
 mod common;
 mod deposit_token_support;
@@ -331,7 +333,7 @@ async fn an_operator_resolves_an_undelivered_ccip_leg_delivered_and_the_executio
 }
 
 #[tokio::test]
-async fn an_operator_resolves_an_unknown_leg_failed_and_the_payer_gets_the_funds_back() {
+async fn an_unknown_leg_resolved_failed_falls_back_and_a_return_rialto_cannot_fund_is_listed() {
     let (setup, clock) = setup().await;
     let (app, base, other) = (&setup.app, &setup.chain, &setup.other_chain);
     let payer = other.payers[0].address.to_string();
@@ -368,30 +370,51 @@ async fn an_operator_resolves_an_unknown_leg_failed_and_the_payer_gets_the_funds
     assert_eq!(answer.status(), 200);
     let resolved: Value = answer.json().await.unwrap();
     assert_eq!(resolved["legs"][0]["status"], "failed", "{resolved:#}");
-    // CCIP was the only lane: the plan gives up and sends the payer's USDC back (backoffs pass
-    // as the clock moves).
+    // CCIP was the only lane: the plan gives up. The USDC really left in the ccipSend (the
+    // operator's `failed` was wrong on this devnet), so the hot wallet on devnet-ethereum cannot
+    // send it back: the return fails and the execution waits for operators as `return_failed`.
     let mut passes = 0;
-    let failed = loop {
+    let ended = loop {
         let now = execution(app, &exec_id).await;
-        if now["status"] == "failed" {
+        if now["status"] == "return_failed" {
             break now;
         }
-        assert_ne!(now["status"], "succeeded", "{now:#}");
+        assert!(
+            !matches!(now["status"].as_str(), Some("succeeded" | "failed")),
+            "{now:#}"
+        );
         passes += 1;
-        assert!(passes < 100, "never gave up: {now:#}");
+        assert!(passes < 100, "never ended: {now:#}");
         clock.advance_ms(120_000);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
-    let back = failed["legs"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(back["kind"], "return", "{failed:#}");
-    assert_eq!(back["status"], "confirmed", "{failed:#}");
-    assert_eq!(dec(&back["received"]), d("25.02"), "{failed:#}");
-    assert_eq!(token_balance(other, "USDC", &payer).await, usdc_payer);
+    assert_eq!(ended["failure_code"], "no_route", "{ended:#}");
+    assert_eq!(
+        kinds(&ended),
+        vec![
+            ("ccip".into(), "failed".into()),
+            ("return".into(), "failed".into()),
+        ],
+        "{ended:#}"
+    );
+    assert_eq!(
+        token_balance(other, "USDC", &payer).await,
+        usdc_payer - U256::from(25_020_000u64)
+    );
     assert_eq!(token_units(base, &merchant).await, U256::ZERO);
-    wait_intent(app, &paying, "failed").await;
-    let (held, kinds) = routing_books(app).await;
-    assert!(kinds.iter().any(|k| k == "route_return"), "{kinds:?}");
-    assert!(held.values().all(|v| v.is_zero()), "{held:?}");
+    let listed: Value = list(app, &operator, "?status=return_failed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&Value> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, [&json!(exec_id)], "{listed:#}");
+    assert_eq!(devnet::status_of(app, &paying).await, "failed");
     assert_ledger_balanced(app).await;
     let audit = app.store.audit_records(0, 10_000).await.unwrap();
     let entry = audit
