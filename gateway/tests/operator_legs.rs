@@ -89,8 +89,8 @@ struct UnknownLeg {
 async fn unknown_ccip_leg(setup: &DevnetApp, clock: &ManualClock) -> UnknownLeg {
     let (app, other) = (&setup.app, &setup.other_chain);
     let operator = operator_key(app).await;
-    let merchant = onboarded_merchant(&setup).await;
-    let paying = jpmd_intent(&setup, &merchant).await;
+    let merchant = onboarded_merchant(setup).await;
+    let paying = jpmd_intent(setup, &merchant).await;
     let source = json!({"type": "wallet", "chain": "devnet-ethereum", "asset": "usdc"});
     let quote = quote_through(app, &paying, source, "ccip").await;
     let who = other.payers[0].address.to_string();
