@@ -142,6 +142,8 @@ pub enum ErrorCode {
     /// A misdirected deposit cannot be returned now (the destination is refused, or the
     /// network cost takes it all); it stays with the operators.
     MisdirectedReturnRefused,
+    /// A route leg an operator asked to resolve is not `unknown` (or its execution moved).
+    RouteLegNotResolvable,
     ApiError,
 }
 
@@ -256,6 +258,7 @@ impl ErrorCode {
             ErrorCode::ReservesUnverified => "reserves_unverified",
             ErrorCode::MisdirectedDepositNotResolvable => "misdirected_deposit_not_resolvable",
             ErrorCode::MisdirectedReturnRefused => "misdirected_return_refused",
+            ErrorCode::RouteLegNotResolvable => "route_leg_not_resolvable",
             ErrorCode::ApiError => "api_error",
         }
     }

@@ -67,7 +67,8 @@ fn status_and_type(code: ErrorCode) -> (StatusCode, ErrorType) {
         | C::WriteOffExists
         | C::BalanceChanged
         | C::MisdirectedDepositNotResolvable
-        | C::MisdirectedReturnRefused => (StatusCode::CONFLICT, T::InvalidRequestError),
+        | C::MisdirectedReturnRefused
+        | C::RouteLegNotResolvable => (StatusCode::CONFLICT, T::InvalidRequestError),
         C::SettingsChangeNotPending
         | C::RefundNotPendingApproval
         | C::RefundNotAwaitingFunding

@@ -447,6 +447,24 @@ async fn route_store_conformance(db: Db) {
         .claim_execution("rx_one", T0 + 3, T0 + 30_003)
         .await
         .unwrap());
+
+    // The operators' list: by status whatever the schedule or claim, newest id first, paged.
+    let both = [ExecutionStatus::Running, ExecutionStatus::AwaitingFunds];
+    let ids = |rows: Vec<RouteExecution>| rows.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let listed = store.executions_in(&both, None, 10).await.unwrap();
+    assert_eq!(ids(listed), ["rx_two", "rx_one"]);
+    let first = store.executions_in(&both, None, 1).await.unwrap();
+    assert_eq!(ids(first), ["rx_two"]);
+    let after = store
+        .executions_in(&both, Some("rx_two"), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(after), ["rx_one"]);
+    let waiting = store
+        .executions_in(&[ExecutionStatus::AwaitingReconciliation], None, 10)
+        .await
+        .unwrap();
+    assert!(waiting.is_empty());
 }
 
 #[tokio::test]

@@ -166,6 +166,16 @@ export abstract class Operations {
     return this.transport.request("POST", `/v1/operator/misdirected_deposits/${encodeURIComponent(id)}/resolve`, { body }, options);
   }
 
+  /** `GET /v1/operator/route_executions`: List route executions that wait for an operator, newest first (operators). */
+  listOperatorRouteExecutions(query?: Query<paths["/v1/operator/route_executions"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/operator/route_executions"]["get"]>> {
+    return this.transport.list(`/v1/operator/route_executions`, query ?? {}, true, options);
+  }
+
+  /** `POST /v1/operator/route_executions/{id}/legs/{leg}/resolve`: Resolve a route leg whose outcome is `unknown`: delivered (with what arrived) or failed; the execution goes on from there at the next pass. */
+  resolveRouteLeg(id: string, leg: string, body: Body<paths["/v1/operator/route_executions/{id}/legs/{leg}/resolve"]["post"]>, options?: RequestOptions): Promise<Ok<paths["/v1/operator/route_executions/{id}/legs/{leg}/resolve"]["post"]>> {
+    return this.transport.request("POST", `/v1/operator/route_executions/${encodeURIComponent(id)}/legs/${encodeURIComponent(leg)}/resolve`, { body }, options);
+  }
+
   /** `GET /v1/payment_intents`: List payment intents, newest first. */
   listPaymentIntents(query?: Query<paths["/v1/payment_intents"]["get"]>, options?: RequestOptions): ListPromise<Ok<paths["/v1/payment_intents"]["get"]>> {
     return this.transport.list(`/v1/payment_intents`, query ?? {}, true, options);

@@ -509,6 +509,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/route_executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List route executions that wait for an operator, newest first (operators). */
+        get: operations["list_operator_route_executions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/route_executions/{id}/legs/{leg}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a route leg whose outcome is `unknown`: delivered (with what arrived) or failed;
+         *     the execution goes on from there at the next pass.
+         */
+        post: operations["resolve_route_leg"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment_intents": {
         parameters: {
             query?: never;
@@ -2059,6 +2096,12 @@ export interface components {
             asset: string;
             location: string;
         };
+        OperatorRouteExecutionList: {
+            /** @example list */
+            object: string;
+            data: components["schemas"]["RouteExecutionObject"][];
+            has_more: boolean;
+        };
         /** @enum {string} */
         OverpaidPolicy: "keep" | "refund_surplus";
         /** @description Where the payer sends a wallet-funded quote's amount. */
@@ -2391,6 +2434,25 @@ export interface components {
         ResolveParams: {
             /** @description Why: kept on the case and in the audit log; 1 to 2000 characters, not only spaces. */
             note: string;
+        };
+        ResolveRouteLegParams: {
+            /**
+             * @description `delivered` (it happened: give `received` and `evidence`) or `failed` (it did not: the
+             *     money is still where the leg was sent from).
+             */
+            outcome: string;
+            /**
+             * @description For `delivered`: what arrived at the leg's destination, in whole units of its asset (a
+             *     decimal string).
+             */
+            received?: string | null;
+            /**
+             * @description For `delivered`: the transaction that delivered it (`0x…`, kept as the leg's `tx_hash`
+             *     for reconciliation) or a text reference.
+             */
+            evidence?: string | null;
+            /** @description Why (required for `failed`); kept on the audit chain. */
+            note?: string | null;
         };
         RollKeyParams: {
             /**
@@ -5018,6 +5080,162 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MisdirectedObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_operator_route_executions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `awaiting_reconciliation` (a leg whose outcome is `unknown`) or `return_failed` (the
+                 *     payer's funds could not be sent back); both by default.
+                 */
+                status?: string;
+                limit?: number;
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorRouteExecutionList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object for this key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for this key or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolve_route_leg: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+                leg: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveRouteLegParams"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteExecutionObject"];
                 };
             };
             400: {

@@ -21,6 +21,8 @@
 //!   signed funding reports verified and bound, the execution objects.
 //! - [`execute`]: executing accepted quotes leg by leg with fallback, as stored jobs (the
 //!   router's `FundingPlan` and each leg's `LegSpec` stored typed; steps fail with `ExecError`).
+//! - [`resolve_leg`]: operators resolve a leg whose outcome is `unknown` (delivered with what
+//!   arrived, or failed), and the plan goes on as if the venue had answered; audited.
 //! - [`booking`]: the ledger postings of executions (funding, conversions, returns).
 //! - [`policy`]: the merchant's payment policy (tolerance, over-payment) on a wallet payer's
 //!   funding of a route: how the plan starts, and the intent's `payment_detail`.
@@ -36,6 +38,7 @@ pub mod market;
 pub mod onchain;
 pub mod oracle;
 pub mod policy;
+pub mod resolve_leg;
 pub mod start;
 
 use std::sync::Mutex;

@@ -115,6 +115,15 @@ pub trait QuoteStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<RouteExecution>, StoreError>;
 
+    /// Executions in `statuses` whatever their schedule or claim, newest first (by id),
+    /// after `starting_after` when given, at most `limit` (the operators' list).
+    async fn executions_in(
+        &self,
+        statuses: &[ExecutionStatus],
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RouteExecution>, StoreError>;
+
     /// One step: the execution (compare-and-set on `expected_version`; the stored version
     /// becomes `execution.version`), legs inserted or updated, the request's idempotency
     /// record and the step's ledger postings, all in one transaction.

@@ -23,6 +23,7 @@ mod misdirected;
 mod money;
 pub mod openapi;
 mod openapi_shared;
+mod operator_routes;
 mod ops;
 mod payer_details;
 mod payment_intents;
@@ -126,6 +127,21 @@ impl AppState {
         self.batch_relays = chains.batch;
         self
     }
+}
+
+/// The operators' work queues: misdirected deposits and route legs whose outcome is unknown.
+fn operator_queue_routes() -> Router<AppState> {
+    Router::new()
+        .route("/operator/misdirected_deposits", get(misdirected::list))
+        .route(
+            "/operator/misdirected_deposits/{id}/resolve",
+            post(misdirected::resolve),
+        )
+        .route("/operator/route_executions", get(operator_routes::list))
+        .route(
+            "/operator/route_executions/{id}/legs/{leg}/resolve",
+            post(operator_routes::resolve),
+        )
 }
 
 /// Compliance operators' routes (and the sandbox's funds helper that drives screening).
@@ -250,11 +266,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/exceptions", get(reports::exceptions))
         .route("/reconciliation_runs", post(reports::create_run))
         .route("/reconciliation_runs/{id}", get(reports::retrieve_run))
-        .route("/operator/misdirected_deposits", get(misdirected::list))
-        .route(
-            "/operator/misdirected_deposits/{id}/resolve",
-            post(misdirected::resolve),
-        )
+        .merge(operator_queue_routes())
         .route("/openapi.json", get(ops::openapi))
         .route("/x402/verify", post(x402::verify))
         .route("/x402/settle", post(x402::settle))

@@ -11,8 +11,8 @@ use super::reports;
 use super::routing;
 use super::{
     balance, checkout_sessions, compliance, events, exchange_accounts, fx_locks,
-    issuer_redemptions, keys, misdirected, money, payer_details, payment_intents, refund_funding,
-    settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
+    issuer_redemptions, keys, misdirected, money, operator_routes, payer_details, payment_intents,
+    refund_funding, settings, solana_pay, transactions, wallet_payments, webhook_endpoints, x402,
 };
 use crate::error::{ErrorBody, ErrorObject, ErrorType};
 
@@ -98,6 +98,8 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         issuer_redemptions::list,
         issuer_redemptions::retrieve,
         misdirected::resolve,
+        operator_routes::list,
+        operator_routes::resolve,
         checkout_sessions::create,
         checkout_sessions::retrieve,
         checkout_sessions::cancel,
@@ -123,7 +125,7 @@ use crate::error::{ErrorBody, ErrorObject, ErrorType};
         (name = "compliance", description = "Screenings, review cases, block/allow lists and policies (operator keys op_…; merchants may screen addresses and keep block-lists)"),
         (name = "test_helpers", description = "Sandbox only: simulate what chains and venues report"),
         (name = "reports", description = "Per-merchant reports from the ledger and the chain records, and reconciliation runs (operator keys op_… start them)"),
-        (name = "operator", description = "Operator work queues (operator keys op_…): misdirected deposits (another token, the native coin or another chain at a deposit address) to return or write off; redemptions of the treasury's deposit tokens at the issuing bank"),
+        (name = "operator", description = "Operator work queues (operator keys op_…): misdirected deposits (another token, the native coin or another chain at a deposit address) to return or write off; route executions awaiting reconciliation (a leg whose outcome is unknown: resolve it delivered or failed) or whose return failed; redemptions of the treasury's deposit tokens at the issuing bank"),
         (name = "solana_pay", description = "Solana Pay transaction requests (no API key: the intent's link is the wallet's capability, and only open intents answer); the payment is found on chain by the intent's reference key"),
         (name = "x402", description = "Rialto as an x402 v2 facilitator (`exact` on EVM, EIP-3009 relay) for resource servers that are merchants: point @x402/core's HTTPFacilitatorClient at /v1/x402 with the secret key; each settled payment is a payment intent")
     )

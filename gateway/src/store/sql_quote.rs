@@ -352,6 +352,33 @@ impl QuoteStore for SqlStore {
         Ok(out)
     }
 
+    async fn executions_in(
+        &self,
+        statuses: &[ExecutionStatus],
+        starting_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RouteExecution>, StoreError> {
+        let mut out = Vec::new();
+        for status in statuses {
+            let rows = sqlx::query(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM route_executions WHERE status = $1 AND \
+                 ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+            ))
+            .bind(status.as_str())
+            .bind(starting_after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .db()?;
+            for row in &rows {
+                out.push(execution_from_row(row)?);
+            }
+        }
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
     async fn save_execution_step(
         &self,
         execution: &RouteExecution,

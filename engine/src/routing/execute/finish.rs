@@ -281,7 +281,7 @@ pub(super) async fn save_with(
 }
 
 /// Reports `outcome` of `leg` to the plan and stores what comes next.
-pub(super) async fn advance(
+pub(crate) async fn advance(
     state: &Engine,
     mut exec: RouteExecution,
     expected: i64,
