@@ -103,3 +103,116 @@ async fn a_decision_confirms_its_payment_transaction_on_postgres() {
     let (store, _dir) = fresh_store(Db::Postgres).await;
     a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(store.as_ref()).await;
 }
+
+/// Decisions arriving together are committed together (`decision_commit`): each still stands
+/// or falls alone, and the audit chain stays one unbroken chain in commit order.
+async fn decisions_arriving_together_each_stand_or_fall_alone(store: &dyn Store) {
+    use futures::future::join_all;
+    use rialto_compliance::verify_chain;
+    let mut intents = Vec::new();
+    for _ in 0..12 {
+        intents
+            .push(stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await);
+    }
+    let change = |pi: &rialto_core::intent::PaymentIntent, expected| {
+        let mut next = pi.transition(PaymentEvent::FundsDetected, T0 + 1).unwrap();
+        next.version = pi.version + 1;
+        IntentChange {
+            expected,
+            next,
+            events: vec![],
+            confirms: None,
+        }
+    };
+    // Even intents are funded; odd ones are expected in a status they are not in (Conflict);
+    // and one decision reuses the first one's case id (the database refuses it: an error).
+    let ids: Vec<ComplianceCaseId> = intents
+        .iter()
+        .map(|_| ComplianceCaseId::generate())
+        .collect();
+    let decisions = intents.iter().enumerate().map(|(i, pi)| {
+        let expected = if i % 2 == 0 {
+            PaymentStatus::AwaitingFunds
+        } else {
+            PaymentStatus::Settling
+        };
+        let id = if i == 11 { ids[0] } else { ids[i] };
+        let change = change(pi, expected);
+        async move {
+            store
+                .record_decision(
+                    &case(id, pi, CaseStatus::Open),
+                    &entry(&id, "screening"),
+                    Some(&change),
+                    None,
+                )
+                .await
+        }
+    });
+    let answers = join_all(decisions).await;
+    for (i, answer) in answers.iter().enumerate() {
+        let pi = &intents[i];
+        let now = store
+            .get_intent(&pi.merchant_id, false, &pi.id)
+            .await
+            .unwrap()
+            .unwrap();
+        match i {
+            11 => {
+                assert!(
+                    answer.is_err(),
+                    "a duplicate case id is refused: {answer:?}"
+                );
+                assert_eq!(
+                    now.status,
+                    PaymentStatus::AwaitingFunds,
+                    "its intent did not move"
+                );
+            }
+            i if i % 2 == 0 => {
+                assert_eq!(
+                    answer.as_ref().unwrap(),
+                    &CasOutcome::Updated,
+                    "decision {i}"
+                );
+                assert_eq!(now.status, PaymentStatus::FundsReceived);
+                assert!(store.get_case(&ids[i]).await.unwrap().is_some());
+            }
+            i => {
+                assert_eq!(
+                    answer.as_ref().unwrap(),
+                    &CasOutcome::Conflict,
+                    "decision {i}"
+                );
+                assert_eq!(now.status, PaymentStatus::AwaitingFunds);
+                assert!(
+                    store.get_case(&ids[i]).await.unwrap().is_none(),
+                    "rolled back"
+                );
+            }
+        }
+    }
+    let records = store.audit_records(0, 100).await.unwrap();
+    let kept: Vec<String> = (0..12).step_by(2).map(|i| ids[i].to_string()).collect();
+    let mut chained: Vec<String> = records.iter().map(|r| r.entry.id.clone()).collect();
+    chained.sort();
+    let mut expected = kept.clone();
+    expected.sort();
+    assert_eq!(
+        chained, expected,
+        "one link per kept decision, none for the others"
+    );
+    verify_chain(&records).expect("one unbroken chain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_arriving_together_on_sqlite() {
+    let (store, _dir) = fresh_store(Db::Sqlite).await;
+    decisions_arriving_together_each_stand_or_fall_alone(store.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_arriving_together_on_postgres() {
+    let (store, _dir) = fresh_store(Db::Postgres).await;
+    decisions_arriving_together_each_stand_or_fall_alone(store.as_ref()).await;
+}

@@ -173,8 +173,10 @@ fn address_key(text: &str, family: rialto_core::ChainNamespace) -> String {
 /// Intents whose payment transactions one pass follows at once. Each intent's own
 /// transactions are taken in order by one task (its policy sees them one after the other);
 /// different intents are independent (every step is compare-and-set), as when several
-/// gateway instances run the worker.
-const PARALLEL_INTENTS: usize = 16;
+/// gateway instances run the worker. Sized to the batches in which the SQL store commits
+/// screening decisions arriving together (up to 64 per transaction), so a pass funding
+/// hundreds of relayed payments writes them in dozens rather than a few at a time.
+const PARALLEL_INTENTS: usize = 64;
 
 /// Advances pending payment transactions and reverts received funds that a reorg removed.
 /// Returns how many payment transactions changed.

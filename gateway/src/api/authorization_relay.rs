@@ -52,7 +52,7 @@ pub(crate) async fn check_authorization(
     let provider = rialto_evm::connect(evm.rpc_url())
         .await
         .map_err(chain_error)?;
-    let mut domain = eip3009::read_domain(&provider, &expected.token)
+    let mut domain = eip3009::read_domain_cached(&provider, evm.rpc_url(), &expected.token)
         .await
         .map_err(chain_error)?;
     if let Some(claimed) = claimed_chain {

@@ -284,7 +284,7 @@ pub async fn authorization_request(
     let provider = rialto_evm::connect(evm.rpc_url())
         .await
         .map_err(unavailable)?;
-    let domain = eip3009::read_domain(&provider, &asset.contract)
+    let domain = eip3009::read_domain_cached(&provider, evm.rpc_url(), &asset.contract)
         .await
         .map_err(unavailable)?;
     let nonce = eip3009::intent_nonce(&refund.id.to_string(), evm.chain_id, &asset.contract);

@@ -281,7 +281,7 @@ pub async fn authorization_request(
     let provider = rialto_evm::connect(chain.rpc_url())
         .await
         .map_err(unavailable)?;
-    let domain = eip3009::read_domain(&provider, &asset.contract)
+    let domain = eip3009::read_domain_cached(&provider, chain.rpc_url(), &asset.contract)
         .await
         .map_err(unavailable)?;
     let nonce = eip3009::intent_nonce(&intent.id.to_string(), chain.chain_id, &asset.contract);

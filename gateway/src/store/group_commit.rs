@@ -16,12 +16,12 @@
 //! so each create stands or falls alone and reports its own error, in queue order (of two
 //! creates with the same key, the first queued wins).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use rialto_core::intent::PaymentIntent;
 use sqlx::AnyPool;
-use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::batcher::Batcher;
 use super::sql::{bind_create, Backend, PG_CREATE_INTENT, SQLITE_CREATE_INTENT};
 use super::{Event, IdempotencyRecord};
 
@@ -42,67 +42,32 @@ pub struct NewIntent {
     pub record: Option<IdempotencyRecord>,
 }
 
-struct Job {
-    create: NewIntent,
-    reply: oneshot::Sender<Result<(), sqlx::Error>>,
-}
-
 #[derive(Debug, Clone)]
 pub struct GroupCommitter {
-    jobs: mpsc::Sender<Job>,
+    batches: Batcher<NewIntent, Result<(), sqlx::Error>>,
 }
 
 impl GroupCommitter {
     /// Starts the committers, writing through `pool` (SQLite: give it one connection).
     pub fn spawn(pool: AnyPool, backend: Backend) -> Self {
-        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        let rx = Arc::new(Mutex::new(rx));
         let committers = match backend {
             Backend::Sqlite => 1,
             Backend::Postgres => PG_COMMITTERS,
         };
-        for _ in 0..committers {
-            tokio::spawn(run(pool.clone(), backend, rx.clone()));
-        }
-        Self { jobs }
+        let batches = Batcher::spawn(committers, MAX_BATCH, move |creates: Vec<NewIntent>| {
+            let pool = pool.clone();
+            async move { commit_batch(&pool, backend, &creates).await }
+        });
+        Self { batches }
     }
 
     /// Writes `create` in the next batch; returns once that batch is committed (or failed).
     pub async fn execute(&self, create: NewIntent) -> Result<(), sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { create, reply })
+        self.batches
+            .submit(create)
             .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+            .unwrap_or(Err(sqlx::Error::PoolClosed))
     }
-}
-
-async fn run(pool: AnyPool, backend: Backend, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    while let Some(batch) = next_batch(&rx).await {
-        let (creates, replies): (Vec<NewIntent>, Vec<_>) =
-            batch.into_iter().map(|j| (j.create, j.reply)).unzip();
-        let results = commit_batch(&pool, backend, &creates).await;
-        for (reply, result) in replies.into_iter().zip(results) {
-            // A caller that gave up waiting is fine: its write stands or fell like the others.
-            let _ = reply.send(result);
-        }
-    }
-}
-
-/// Waits for a create, then takes whatever else is queued (up to [`MAX_BATCH`]). The queue is
-/// held only while taking, so another committer can take the next batch meanwhile.
-async fn next_batch(rx: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
-    let mut rx = rx.lock().await;
-    let first = rx.recv().await?;
-    let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
 }
 
 /// Commits `creates` and answers one result per create, in order.

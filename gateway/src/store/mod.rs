@@ -6,8 +6,11 @@
 //! sqlx errors become the engine's [`StoreError`] through [`Db::db`]: the engine never sees a
 //! sqlx type.
 
+mod batcher;
+mod decision_commit;
 mod group_commit;
 mod key_cache;
+mod savepoints;
 mod sql;
 mod sql_access;
 mod sql_chain;

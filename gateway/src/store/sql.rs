@@ -19,9 +19,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
+use super::batcher::Batcher;
+use super::decision_commit::DecisionCommitter;
 use super::group_commit::{GroupCommitter, NewIntent};
 use super::key_cache::KeyCache;
+use super::relay_queue::RelayItem;
 use super::sql_access::insert_key;
+use super::sql_relay_queue::{spawn_enqueuer, Enqueued};
 use super::{
     ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, Merchant, Page, Store,
     StoreError,
@@ -59,6 +63,10 @@ pub struct SqlStore {
     pub(super) writer: AnyPool,
     /// Batches intent creates into shared commits (see `group_commit`).
     committer: GroupCommitter,
+    /// Batches screening decisions into shared commits (see `decision_commit`).
+    pub(super) decisions: DecisionCommitter,
+    /// Batches relay enqueues into shared commits (`sql_relay_queue::spawn_enqueuer`).
+    pub(super) enqueues: Batcher<RelayItem, Enqueued>,
     /// API keys by hash, trusted only while revokes can be heard (`key_cache`).
     pub(super) key_cache: Arc<KeyCache>,
     pub(super) backend: Backend,
@@ -142,6 +150,8 @@ impl SqlStore {
             ),
             Backend::Postgres => GroupCommitter::spawn(pool.clone(), backend),
         };
+        let decisions = DecisionCommitter::spawn(writer.clone(), backend);
+        let enqueues = spawn_enqueuer(writer.clone(), backend);
         let key_cache = KeyCache::new();
         if backend == Backend::Postgres {
             key_cache.listen(url);
@@ -150,6 +160,8 @@ impl SqlStore {
             pool,
             writer,
             committer,
+            decisions,
+            enqueues,
             key_cache,
             backend,
             registry,

@@ -13,6 +13,7 @@ use rialto_core::id::{MerchantId, PaymentIntentId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::decision_commit::Decision;
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::sql_chain::update_payment_transaction;
 use super::{
@@ -124,7 +125,7 @@ async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result
 /// SQLite answers BUSY / BUSY_SNAPSHOT when another connection (the group committer of intent
 /// creates) wrote between this transaction's first read and its first write; a fresh attempt
 /// sees the new snapshot.
-fn is_busy(err: &StoreError) -> bool {
+pub(super) fn is_busy(err: &StoreError) -> bool {
     match super::sqlx_cause(err) {
         Some(sqlx::Error::Database(e)) => {
             matches!(e.code().as_deref(), Some("5" | "517" | "261" | "6"))
@@ -133,114 +134,119 @@ fn is_busy(err: &StoreError) -> bool {
     }
 }
 
-const BUSY_ATTEMPTS: usize = 5;
+pub(super) const BUSY_ATTEMPTS: usize = 5;
+
+/// Serialises decision writers: on PostgreSQL a transaction-scoped advisory lock (SQLite has one
+/// writer connection already).
+async fn lock_audit(backend: Backend, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK_KEY)
+            .execute(&mut **tx)
+            .await
+            .db()?;
+    }
+    Ok(())
+}
+
+/// Chains `entry` after the newest record, inside `tx`.
+async fn append_in(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+    entry: &AuditEntry,
+) -> Result<AuditRecord, StoreError> {
+    lock_audit(backend, tx).await?;
+    let last = sqlx::query(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
+    ))
+    .fetch_optional(&mut **tx)
+    .await
+    .db()?;
+    let mut chain = match last {
+        Some(row) => AuditChain::resume(&audit_from_row(&row)?),
+        None => AuditChain::genesis(),
+    };
+    let record = chain.append(entry.clone());
+    sqlx::query(&format!(
+        "INSERT INTO compliance_audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+         $8, $9)"
+    ))
+    .bind(to_i64(record.seq, "audit seq")?)
+    .bind(record.entry.id.clone())
+    .bind(to_i64(record.entry.at_ms, "audit time")?)
+    .bind(record.entry.kind.clone())
+    .bind(record.entry.subject.clone())
+    .bind(record.entry.outcome.clone())
+    .bind(record.entry.detail.clone())
+    .bind(record.prev_hash.clone())
+    .bind(record.hash.clone())
+    .execute(&mut **tx)
+    .await
+    .db()?;
+    Ok(record)
+}
+
+/// Writes one screening decision inside `tx` (the group committer's, one savepoint per
+/// decision): `Conflict` when its intent moved, its payer's history grew or its payment
+/// transaction is no longer pending; the caller then rolls back what this wrote.
+pub(super) async fn decide_in(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    decision: &Decision,
+) -> Result<CasOutcome, StoreError> {
+    // A write first, so SQLite takes its write lock before anything is read.
+    insert_case(tx, &decision.case).await?;
+    lock_audit(backend, tx).await?;
+    if let Some(change) = &decision.intent {
+        if !SqlStore::apply_change(tx, change).await? {
+            return Ok(CasOutcome::Conflict);
+        }
+    }
+    if let Some(p) = &decision.payment {
+        if let Some((since, seen)) = p.history_seen {
+            let now: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM compliance_payments WHERE merchant_id = $1 AND payer = \
+                 $2 AND at_ms >= $3 AND payment_intent_id <> $4",
+            )
+            .bind(p.merchant_id.to_string())
+            .bind(p.payer.clone())
+            .bind(since)
+            .bind(p.payment_intent_id.to_string())
+            .fetch_one(&mut **tx)
+            .await
+            .db()?
+            .try_get("n")
+            .db()?;
+            if usize::try_from(now).ok() != Some(seen) {
+                return Ok(CasOutcome::Conflict);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO compliance_payments (payment_intent_id, merchant_id, payer, amount, \
+             currency, at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_intent_id) DO \
+             NOTHING",
+        )
+        .bind(p.payment_intent_id.to_string())
+        .bind(p.merchant_id.to_string())
+        .bind(p.payer.clone())
+        .bind(p.amount.clone())
+        .bind(p.currency.clone())
+        .bind(p.at_ms)
+        .execute(&mut **tx)
+        .await
+        .db()?;
+    }
+    append_in(backend, tx, &decision.audit).await?;
+    Ok(CasOutcome::Updated)
+}
 
 impl SqlStore {
-    /// Serialises decision writers: on PostgreSQL a transaction-scoped advisory lock (SQLite
-    /// has one writer connection already).
-    async fn lock_audit(&self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(AUDIT_LOCK_KEY)
-                .execute(&mut **tx)
-                .await
-                .db()?;
-        }
-        Ok(())
-    }
-
-    /// Chains `entry` after the newest record, inside `tx`.
     async fn append_in(
         &self,
         tx: &mut Transaction<'_, Any>,
         entry: &AuditEntry,
     ) -> Result<AuditRecord, StoreError> {
-        self.lock_audit(tx).await?;
-        let last = sqlx::query(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
-        ))
-        .fetch_optional(&mut **tx)
-        .await
-        .db()?;
-        let mut chain = match last {
-            Some(row) => AuditChain::resume(&audit_from_row(&row)?),
-            None => AuditChain::genesis(),
-        };
-        let record = chain.append(entry.clone());
-        sqlx::query(&format!(
-            "INSERT INTO compliance_audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
-             $7, $8, $9)"
-        ))
-        .bind(to_i64(record.seq, "audit seq")?)
-        .bind(record.entry.id.clone())
-        .bind(to_i64(record.entry.at_ms, "audit time")?)
-        .bind(record.entry.kind.clone())
-        .bind(record.entry.subject.clone())
-        .bind(record.entry.outcome.clone())
-        .bind(record.entry.detail.clone())
-        .bind(record.prev_hash.clone())
-        .bind(record.hash.clone())
-        .execute(&mut **tx)
-        .await
-        .db()?;
-        Ok(record)
-    }
-
-    async fn try_record_decision(
-        &self,
-        case: &CaseRecord,
-        audit: &AuditEntry,
-        intent: Option<&IntentChange>,
-        payment: Option<&ScreenedPayment>,
-    ) -> Result<CasOutcome, StoreError> {
-        let mut tx = self.writer.begin().await.db()?;
-        // A write first, so SQLite takes its write lock before anything is read.
-        insert_case(&mut tx, case).await?;
-        self.lock_audit(&mut tx).await?;
-        if let Some(change) = intent {
-            if !Self::apply_change(&mut tx, change).await? {
-                tx.rollback().await.db()?;
-                return Ok(CasOutcome::Conflict);
-            }
-        }
-        if let Some(p) = payment {
-            if let Some((since, seen)) = p.history_seen {
-                let now: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM compliance_payments WHERE merchant_id = $1 AND \
-                     payer = $2 AND at_ms >= $3 AND payment_intent_id <> $4",
-                )
-                .bind(p.merchant_id.to_string())
-                .bind(p.payer.clone())
-                .bind(since)
-                .bind(p.payment_intent_id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .db()?
-                .try_get("n")
-                .db()?;
-                if usize::try_from(now).ok() != Some(seen) {
-                    tx.rollback().await.db()?;
-                    return Ok(CasOutcome::Conflict);
-                }
-            }
-            sqlx::query(
-                "INSERT INTO compliance_payments (payment_intent_id, merchant_id, payer, amount, \
-                 currency, at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT \
-                 (payment_intent_id) DO NOTHING",
-            )
-            .bind(p.payment_intent_id.to_string())
-            .bind(p.merchant_id.to_string())
-            .bind(p.payer.clone())
-            .bind(p.amount.clone())
-            .bind(p.currency.clone())
-            .bind(p.at_ms)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        }
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.db()?;
-        Ok(CasOutcome::Updated)
+        append_in(self.backend, tx, entry).await
     }
 
     /// Applies an intent change inside `tx`; `false` when the intent moved meanwhile.
@@ -271,13 +277,13 @@ impl ComplianceStore for SqlStore {
         intent: Option<&IntentChange>,
         payment: Option<&ScreenedPayment>,
     ) -> Result<CasOutcome, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.try_record_decision(case, audit, intent, payment).await {
-                Err(e) if is_busy(&e) && attempt + 1 < BUSY_ATTEMPTS => attempt += 1,
-                other => return other,
-            }
-        }
+        let decision = Decision {
+            case: case.clone(),
+            audit: audit.clone(),
+            intent: intent.cloned(),
+            payment: payment.cloned(),
+        };
+        self.decisions.execute(decision).await
     }
 
     async fn resolve_case(

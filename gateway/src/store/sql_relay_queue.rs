@@ -5,10 +5,12 @@
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, AnyPool, Row, Transaction};
 
+use super::batcher::Batcher;
 use super::relay_queue::{ItemDecision, RelayItem, RelayItemStatus, RelayQueueStore};
-use super::sql::SqlStore;
+use super::savepoints;
+use super::sql::{Backend, SqlStore};
 use super::{is_unique_violation, Db, StoreError};
 
 const COLUMNS: &str = "payment_intent_id, chain_id, livemode, token, payer, nonce, amount_units, \
@@ -42,58 +44,90 @@ fn item_from_row(row: &AnyRow) -> Result<RelayItem, StoreError> {
     })
 }
 
+/// What one enqueue answers inside its batch: the row as stored, or the database's refusal (a
+/// unique violation: the same authorization already queued for another intent).
+pub(super) type Enqueued = Result<RelayItem, StoreError>;
+
+/// Enqueues arriving together are written in one transaction, one savepoint each
+/// (`savepoints`): a thousand wallets submitting at once cost a few commits, not a thousand.
+/// One committer on SQLite (its writer), two on PostgreSQL.
+pub(super) fn spawn_enqueuer(writer: AnyPool, backend: Backend) -> Batcher<RelayItem, Enqueued> {
+    let committers = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    };
+    Batcher::spawn(committers, 64, move |items: Vec<RelayItem>| {
+        let writer = writer.clone();
+        async move {
+            savepoints::commit_each(
+                &writer,
+                backend,
+                &items,
+                |_| true,
+                |tx, _, item| Box::pin(enqueue_in(tx, item)),
+            )
+            .await
+        }
+    })
+}
+
+/// A new row, or a row whose authorization ended without paying (skipped, failed) taken over
+/// by this one; a live row is kept as it is. Answers the row as it now stands.
+async fn enqueue_in(tx: &mut Transaction<'_, Any>, item: &RelayItem) -> Enqueued {
+    let queued = RelayItemStatus::Queued.as_str();
+    sqlx::query(&format!(
+        "INSERT INTO relay_queue ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, \
+         NULL, NULL, NULL, $10, $10) ON CONFLICT (payment_intent_id) DO UPDATE SET token = $4, \
+         payer = $5, nonce = $6, amount_units = $7, calldata = $8, status = $9, batch_id = NULL, \
+         batch_index = NULL, tx_hash = NULL, reason = NULL, created_at = $10, updated_at = $10 \
+         WHERE relay_queue.status IN ($11, $12)"
+    ))
+    .bind(item.payment_intent_id.to_string())
+    .bind(&item.chain_id)
+    .bind(i64::from(item.livemode))
+    .bind(&item.token)
+    .bind(&item.payer)
+    .bind(&item.nonce)
+    .bind(&item.amount_units)
+    .bind(&item.calldata)
+    .bind(queued)
+    .bind(item.created_at_ms)
+    .bind(RelayItemStatus::Skipped.as_str())
+    .bind(RelayItemStatus::Failed.as_str())
+    .execute(&mut **tx)
+    .await
+    .db()?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
+    ))
+    .bind(item.payment_intent_id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .db()?;
+    item_from_row(&row)
+}
+
 #[async_trait]
 impl RelayQueueStore for SqlStore {
     async fn enqueue_relay(&self, item: &RelayItem) -> Result<Option<RelayItem>, StoreError> {
-        let queued = RelayItemStatus::Queued.as_str();
-        // A new row, or a row whose authorization ended without paying (skipped, failed)
-        // taken over by this one; a live row is kept as it is.
-        let written = sqlx::query(&format!(
-            "INSERT INTO relay_queue ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             NULL, NULL, NULL, NULL, $10, $10) ON CONFLICT (payment_intent_id) DO UPDATE SET \
-             token = $4, payer = $5, nonce = $6, amount_units = $7, calldata = $8, status = $9, \
-             batch_id = NULL, batch_index = NULL, tx_hash = NULL, reason = NULL, created_at = \
-             $10, updated_at = $10 WHERE relay_queue.status IN ($11, $12)"
-        ))
-        .bind(item.payment_intent_id.to_string())
-        .bind(&item.chain_id)
-        .bind(i64::from(item.livemode))
-        .bind(&item.token)
-        .bind(&item.payer)
-        .bind(&item.nonce)
-        .bind(&item.amount_units)
-        .bind(&item.calldata)
-        .bind(queued)
-        .bind(item.created_at_ms)
-        .bind(RelayItemStatus::Skipped.as_str())
-        .bind(RelayItemStatus::Failed.as_str())
-        .execute(&self.writer)
-        .await
-        .db();
-        match written {
-            Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => return Ok(None),
-            Err(err) => return Err(err),
+        match self.enqueues.submit(item.clone()).await {
+            Some(Err(err)) if is_unique_violation(&err) => Ok(None),
+            Some(answer) => answer.map(Some),
+            None => Err(sqlx::Error::PoolClosed).db(),
         }
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
-        ))
-        .bind(item.payment_intent_id.to_string())
-        .fetch_one(&self.writer)
-        .await
-        .db()?;
-        item_from_row(&row).map(Some)
     }
 
     async fn get_relay_item(
         &self,
         intent: &PaymentIntentId,
     ) -> Result<Option<RelayItem>, StoreError> {
+        // Through the readers: a thousand waiting requests re-read their rows as their items
+        // are decided, and must not queue behind the writes on SQLite's one writer connection.
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
         ))
         .bind(intent.to_string())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.pool)
         .await
         .db()?;
         row.as_ref().map(item_from_row).transpose()
