@@ -339,3 +339,53 @@ async fn a_batch_transaction_pays_several_intents_and_no_other_payment_can_join_
 async fn a_batch_transaction_pays_several_intents_and_no_other_payment_can_join_it_on_postgres() {
     claim_suite(Db::Postgres).await;
 }
+
+/// Enqueues arriving together share a commit (`sql_relay_queue::spawn_enqueuer`, a savepoint
+/// each): the one reusing another intent's authorization is refused alone, and every other is
+/// stored and answered with its own row.
+async fn together_suite(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let mut intents = Vec::new();
+    for _ in 0..10 {
+        intents.push(stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await);
+    }
+    // Intent 9 carries intent 0's authorization (same payer and nonce).
+    let rows: Vec<RelayItem> = intents
+        .iter()
+        .enumerate()
+        .map(|(i, pi)| {
+            row(
+                pi,
+                "0xpayer",
+                &format!("0x{:02x}", if i == 9 { 0 } else { i }),
+            )
+        })
+        .collect();
+    let answers = futures::future::join_all(rows.iter().map(|r| store.enqueue_relay(r))).await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        let stored = store.get_relay_item(&intents[i].id).await.unwrap();
+        if i == 9 {
+            assert!(
+                answer.unwrap().is_none(),
+                "the reused authorization is refused"
+            );
+            assert!(stored.is_none(), "and nothing of it is stored");
+        } else {
+            let answered = answer.unwrap().expect("queued");
+            assert_eq!(answered.payment_intent_id, intents[i].id, "its own row");
+            assert_eq!(answered.nonce, format!("0x{i:02x}"));
+            assert_eq!(stored.unwrap().status, RelayItemStatus::Queued);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueues_arriving_together_each_stand_or_fall_alone_on_sqlite() {
+    together_suite(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueues_arriving_together_each_stand_or_fall_alone_on_postgres() {
+    together_suite(Db::Postgres).await;
+}
