@@ -25,7 +25,7 @@ use alloy::signers::SignerSync;
 use alloy::sol_types::SolValue;
 use rialto_core::Address;
 
-pub use onchain::{calldata, check_onchain, read_domain, read_domain_cached, simulate, DOMAIN_TTL};
+pub use onchain::{calldata, check_onchain, read_domain, read_domain_cached, simulate};
 
 use crate::contracts::to_wire;
 use crate::error::AuthorizationError;

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use alloy::primitives::{Bytes, B256, U256};
 use alloy::providers::Provider;
@@ -41,36 +40,32 @@ pub async fn read_domain<P: Provider>(
     )
 }
 
-/// How long [`read_domain_cached`] reuses a token's domain. A token's name and version change
-/// only with an upgrade of its contract; until the cache catches up, a signature over the new
-/// domain is refused as not matching (the payer asks again), and nothing is sent on a stale
-/// domain: every authorization is also simulated on chain before it is relayed.
-pub const DOMAIN_TTL: Duration = Duration::from_secs(60);
-
-/// [`read_domain`], remembered per (RPC endpoint, token) for [`DOMAIN_TTL`]: four reads per
-/// authorization otherwise, when a thousand payers submit at once. Only a domain that
-/// reproduced the token's `DOMAIN_SEPARATOR()` is remembered.
+/// [`read_domain`] with the token's name, version and chain id remembered per (RPC endpoint,
+/// token): each use reads only `DOMAIN_SEPARATOR()` and checks the remembered domain still
+/// reproduces it (one read instead of four when a thousand payers submit at once). A token
+/// upgraded to another name or version no longer matches, and its domain is read afresh.
 pub async fn read_domain_cached<P: Provider>(
     provider: &P,
     endpoint: &str,
     token: &Address,
 ) -> Result<TokenDomain, EvmError> {
-    type Domains = Mutex<HashMap<(String, Address), (Instant, TokenDomain)>>;
+    type Domains = Mutex<HashMap<(String, Address), TokenDomain>>;
     static DOMAINS: OnceLock<Domains> = OnceLock::new();
     let domains = DOMAINS.get_or_init(Default::default);
     let key = (endpoint.to_owned(), *token);
-    let now = Instant::now();
-    let known = domains.lock().ok().and_then(|map| {
-        map.get(&key)
-            .filter(|(at, _)| now.duration_since(*at) < DOMAIN_TTL)
-            .map(|(_, domain)| domain.clone())
-    });
+    let known = domains.lock().ok().and_then(|map| map.get(&key).cloned());
     if let Some(domain) = known {
-        return Ok(domain);
+        let onchain = IFiatToken::new(to_wire(token)?, provider)
+            .DOMAIN_SEPARATOR()
+            .call()
+            .await?;
+        if let Ok(domain) = check_domain(domain, onchain) {
+            return Ok(domain);
+        }
     }
     let domain = read_domain(provider, token).await?;
     if let Ok(mut map) = domains.lock() {
-        map.insert(key, (now, domain.clone()));
+        map.insert(key, domain.clone());
     }
     Ok(domain)
 }

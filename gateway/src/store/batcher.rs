@@ -4,8 +4,10 @@
 //! in order. A caller is answered only once its batch is committed or failed.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 type Job<J, R> = (J, oneshot::Sender<R>);
@@ -55,7 +57,12 @@ where
 {
     while let Some(batch) = next_batch(&rx, max).await {
         let (jobs, replies): (Vec<J>, Vec<_>) = batch.into_iter().unzip();
-        let answers = commit(jobs).await;
+        // A panic inside one batch (its transaction dropped, so rolled back) answers that
+        // batch's callers "closed" and leaves the committer running for the next ones.
+        let Ok(answers) = AssertUnwindSafe(commit(jobs)).catch_unwind().await else {
+            tracing::error!("a store batch commit panicked; its callers are answered an error");
+            continue;
+        };
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that gave up waiting is fine: its write stands or fell like the others.
             let _ = reply.send(answer);

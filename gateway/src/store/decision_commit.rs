@@ -24,9 +24,6 @@ use super::sql_compliance::decide_in;
 use super::Db;
 use super::{CasOutcome, CaseRecord, IntentChange, ScreenedPayment, StoreError};
 
-/// The most decisions one transaction takes: bounds the latency a batch adds.
-const MAX_BATCH: usize = 64;
-
 /// One screening decision as `ComplianceStore::record_decision` takes it.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -47,7 +44,7 @@ impl DecisionCommitter {
     /// Starts the committer, writing through `writer` (the store's writer pool). One: every
     /// decision appends to the one audit chain, so two would only wait for each other.
     pub fn spawn(writer: AnyPool, backend: Backend) -> Self {
-        let batches = Batcher::spawn(1, MAX_BATCH, move |decisions: Vec<Decision>| {
+        let batches = Batcher::spawn(1, savepoints::MAX_BATCH, move |decisions: Vec<Decision>| {
             let writer = writer.clone();
             async move { commit_batch(&writer, backend, &decisions).await }
         });

@@ -27,7 +27,7 @@ use super::{Event, IdempotencyRecord};
 
 /// The most creates one batch takes; bounds the latency a batch adds (and PostgreSQL's batch
 /// statement to 64 × 28 parameters).
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = super::savepoints::MAX_BATCH;
 
 /// PostgreSQL committers: one fills a batch while another's commit waits for its flush. More
 /// only split the same queue into smaller batches on a small machine.

@@ -50,13 +50,10 @@ pub(super) type Enqueued = Result<RelayItem, StoreError>;
 
 /// Enqueues arriving together are written in one transaction, one savepoint each
 /// (`savepoints`): a thousand wallets submitting at once cost a few commits, not a thousand.
-/// One committer on SQLite (its writer), two on PostgreSQL.
+/// One committer on either backend: on PostgreSQL two batches taking rows in arrival order
+/// could wait on each other.
 pub(super) fn spawn_enqueuer(writer: AnyPool, backend: Backend) -> Batcher<RelayItem, Enqueued> {
-    let committers = match backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => 2,
-    };
-    Batcher::spawn(committers, 64, move |items: Vec<RelayItem>| {
+    Batcher::spawn(1, savepoints::MAX_BATCH, move |items: Vec<RelayItem>| {
         let writer = writer.clone();
         async move {
             savepoints::commit_each(
@@ -72,19 +69,35 @@ pub(super) fn spawn_enqueuer(writer: AnyPool, backend: Backend) -> Batcher<Relay
 }
 
 /// A new row, or a row whose authorization ended without paying (skipped, failed) taken over
-/// by this one; a live row is kept as it is. Answers the row as it now stands.
+/// by this one; a live row is kept as it is, and not locked (a conditional `DO UPDATE` would
+/// lock it until the batch commits, against the batch worker moving it). Answers the row as
+/// it now stands.
 async fn enqueue_in(tx: &mut Transaction<'_, Any>, item: &RelayItem) -> Enqueued {
     let queued = RelayItemStatus::Queued.as_str();
     sqlx::query(&format!(
         "INSERT INTO relay_queue ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, \
-         NULL, NULL, NULL, $10, $10) ON CONFLICT (payment_intent_id) DO UPDATE SET token = $4, \
-         payer = $5, nonce = $6, amount_units = $7, calldata = $8, status = $9, batch_id = NULL, \
-         batch_index = NULL, tx_hash = NULL, reason = NULL, created_at = $10, updated_at = $10 \
-         WHERE relay_queue.status IN ($11, $12)"
+         NULL, NULL, NULL, $10, $10) ON CONFLICT (payment_intent_id) DO NOTHING"
     ))
     .bind(item.payment_intent_id.to_string())
     .bind(&item.chain_id)
     .bind(i64::from(item.livemode))
+    .bind(&item.token)
+    .bind(&item.payer)
+    .bind(&item.nonce)
+    .bind(&item.amount_units)
+    .bind(&item.calldata)
+    .bind(queued)
+    .bind(item.created_at_ms)
+    .execute(&mut **tx)
+    .await
+    .db()?;
+    sqlx::query(
+        "UPDATE relay_queue SET token = $2, payer = $3, nonce = $4, amount_units = $5, \
+         calldata = $6, status = $7, batch_id = NULL, batch_index = NULL, tx_hash = NULL, reason \
+         = NULL, created_at = $8, updated_at = $8 WHERE payment_intent_id = $1 AND status IN \
+         ($9, $10)",
+    )
+    .bind(item.payment_intent_id.to_string())
     .bind(&item.token)
     .bind(&item.payer)
     .bind(&item.nonce)
