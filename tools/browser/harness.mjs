@@ -52,7 +52,7 @@ export async function startGateway(options = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(bin, ["--config", "/nonexistent", "serve", "--listen", `127.0.0.1:${port}`,
-    "--database-url", db, "--devnet-manifest", manifestPath], { env, stdio: "ignore" });
+    "--database-url", db, "--devnet-manifest", manifestPath], { env, stdio: process.env.GATEWAY_LOGS ? ["ignore", "inherit", "inherit"] : "ignore" });
   let up = false;
   for (let i = 0; i < 1200 && !up; i++) {
     try { up = (await fetch(`${base}/health`)).ok; } catch { await sleep(50); }

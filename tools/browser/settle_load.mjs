@@ -14,6 +14,9 @@
 // with K > 1, K fresh wallets (funded with USDC by the devnet payer before the clock starts,
 // no ETH: the payments are gasless) sign in turn, as K customers would.
 //
+// GATEWAY_LOGS=1 passes the gateway's log lines through (the harness otherwise drops them),
+// to read timings logged while investigating.
+//
 // Used by bench/settle_load.sh, which builds the binary and starts PostgreSQL when asked.
 import { erc20Abi } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
