@@ -216,3 +216,127 @@ async fn decisions_arriving_together_on_postgres() {
     let (store, _dir) = fresh_store(Db::Postgres).await;
     decisions_arriving_together_each_stand_or_fall_alone(store.as_ref()).await;
 }
+
+/// Decisions with payments arriving together (the multi-row fast path, `decision_batch`, when
+/// they form a batch): each kept decision writes its intent, event, case, payment and audit
+/// link; a conflicting one writes nothing; and of two payments by one payer screened on the
+/// same empty history, exactly one is kept, whether or not they share a batch.
+async fn decisions_with_payments_arriving_together(store: &dyn Store) {
+    use futures::future::join_all;
+    use rialto_compliance::verify_chain;
+    use rialto_core::id::EventId;
+    use rialto_gateway::store::{Event, ScreenedPayment};
+    let mut intents = Vec::new();
+    for _ in 0..12 {
+        intents
+            .push(stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await);
+    }
+    let ids: Vec<ComplianceCaseId> = intents
+        .iter()
+        .map(|_| ComplianceCaseId::generate())
+        .collect();
+    let events: Vec<EventId> = intents.iter().map(|_| EventId::generate()).collect();
+    let decisions = intents.iter().enumerate().map(|(i, pi)| {
+        // Odd intents are expected in a status they are not in (Conflict).
+        let expected = if i % 2 == 0 {
+            PaymentStatus::AwaitingFunds
+        } else {
+            PaymentStatus::Settling
+        };
+        let mut next = pi.transition(PaymentEvent::FundsDetected, T0 + 1).unwrap();
+        next.version = pi.version + 1;
+        let change = IntentChange {
+            expected,
+            next,
+            events: vec![Event {
+                id: events[i],
+                merchant_id: pi.merchant_id,
+                livemode: false,
+                kind: "payment_intent.funds_received".into(),
+                object_json: "{}".into(),
+                created_at_ms: T0 + 1,
+            }],
+            confirms: None,
+        };
+        // Intents 0 and 2 are paid by one payer to one merchant; the others each by their own.
+        let (merchant, payer) = match i {
+            2 => (intents[0].merchant_id, "0xshared".to_owned()),
+            0 => (pi.merchant_id, "0xshared".to_owned()),
+            i => (pi.merchant_id, format!("0xpayer{i}")),
+        };
+        let payment = ScreenedPayment {
+            payment_intent_id: pi.id,
+            merchant_id: merchant,
+            payer,
+            amount: "25.00".into(),
+            currency: "usd".into(),
+            at_ms: T0,
+            history_seen: Some((0, 0)),
+        };
+        let id = ids[i];
+        async move {
+            store
+                .record_decision(
+                    &case(id, pi, CaseStatus::Open),
+                    &entry(&id, "screening"),
+                    Some(&change),
+                    Some(&payment),
+                )
+                .await
+                .unwrap()
+        }
+    });
+    let answers = join_all(decisions).await;
+    let shared: Vec<&CasOutcome> = [&answers[0], &answers[2]].into_iter().collect();
+    assert!(
+        shared.contains(&&CasOutcome::Updated) && shared.contains(&&CasOutcome::Conflict),
+        "one of the shared payer's two payments is kept: {shared:?}"
+    );
+    let mut kept = Vec::new();
+    for (i, answer) in answers.iter().enumerate() {
+        let pi = &intents[i];
+        let now = store
+            .get_intent(&pi.merchant_id, false, &pi.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let event = store.get_event_by_id(&events[i]).await.unwrap();
+        let case = store.get_case(&ids[i]).await.unwrap();
+        if i % 2 == 1 {
+            assert_eq!(answer, &CasOutcome::Conflict, "decision {i}");
+        } else if i != 0 && i != 2 {
+            assert_eq!(answer, &CasOutcome::Updated, "decision {i}");
+        }
+        if answer == &CasOutcome::Updated {
+            kept.push(ids[i].to_string());
+            assert_eq!(now.status, PaymentStatus::FundsReceived, "decision {i}");
+            assert!(event.is_some() && case.is_some(), "decision {i} written");
+        } else {
+            assert_eq!(now.status, PaymentStatus::AwaitingFunds, "decision {i}");
+            assert!(
+                event.is_none() && case.is_none(),
+                "decision {i} not written"
+            );
+        }
+    }
+    // The even ones but one of the shared payer's.
+    assert_eq!(kept.len(), 5);
+    let records = store.audit_records(0, 100).await.unwrap();
+    let mut chained: Vec<String> = records.iter().map(|r| r.entry.id.clone()).collect();
+    chained.sort();
+    kept.sort();
+    assert_eq!(chained, kept, "one link per kept decision");
+    verify_chain(&records).expect("one unbroken chain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_with_payments_arriving_together_on_sqlite() {
+    let (store, _dir) = fresh_store(Db::Sqlite).await;
+    decisions_with_payments_arriving_together(store.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_with_payments_arriving_together_on_postgres() {
+    let (store, _dir) = fresh_store(Db::Postgres).await;
+    decisions_with_payments_arriving_together(store.as_ref()).await;
+}

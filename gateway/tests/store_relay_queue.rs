@@ -389,3 +389,76 @@ async fn enqueues_arriving_together_each_stand_or_fall_alone_on_sqlite() {
 async fn enqueues_arriving_together_each_stand_or_fall_alone_on_postgres() {
     together_suite(Db::Postgres).await;
 }
+
+/// Enqueues arriving together with no refusal among them (`enqueue_batch`, three statements
+/// for a whole batch, when they form one): a new row each; a second authorization for an
+/// intent already queued answers the first; a row whose authorization was skipped is taken
+/// over; a batched row is left alone.
+async fn together_taking_over_suite(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let mut intents = Vec::new();
+    for _ in 0..8 {
+        intents.push(stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await);
+    }
+    // Intent 0's row skipped, intent 1's batched, before the others arrive.
+    for (i, pi) in intents[..2].iter().enumerate() {
+        store
+            .enqueue_relay(&row(pi, "0xearlier", &format!("0x1{i}")))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    store
+        .assign_relay_batch("rb_1", &[intents[0].id, intents[1].id], 2)
+        .await
+        .unwrap();
+    assert!(store
+        .finish_relay_item(&intents[0].id, RelayItemStatus::Skipped, "0xb", None, 3)
+        .await
+        .unwrap());
+    // Items 0..8 for intents 0..8, and item 8 a second one for intent 2.
+    let mut rows: Vec<RelayItem> = intents
+        .iter()
+        .enumerate()
+        .map(|(i, pi)| row(pi, "0xpayer", &format!("0x{i:02x}")))
+        .collect();
+    rows.push(row(&intents[2], "0xpayer", "0x99"));
+    let answers = futures::future::join_all(rows.iter().map(|r| store.enqueue_relay(r))).await;
+    let answers: Vec<RelayItem> = answers
+        .into_iter()
+        .map(|a| a.unwrap().expect("answered its row"))
+        .collect();
+    assert_eq!(
+        (answers[0].nonce.as_str(), answers[0].status),
+        ("0x00", RelayItemStatus::Queued),
+        "the skipped row is taken over"
+    );
+    assert_eq!(
+        (answers[1].nonce.as_str(), answers[1].status),
+        ("0x11", RelayItemStatus::Batched),
+        "the batched row is left alone"
+    );
+    let second = &answers[8];
+    assert_eq!(second.payment_intent_id, intents[2].id);
+    assert_eq!(
+        second.nonce, answers[2].nonce,
+        "one row per intent: both items answer it"
+    );
+    for (i, pi) in intents.iter().enumerate().skip(3) {
+        assert_eq!(answers[i].payment_intent_id, pi.id);
+        assert_eq!(answers[i].nonce, format!("0x{i:02x}"));
+        let stored = store.get_relay_item(&pi.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RelayItemStatus::Queued);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueues_arriving_together_take_over_what_they_may_on_sqlite() {
+    together_taking_over_suite(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueues_arriving_together_take_over_what_they_may_on_postgres() {
+    together_taking_over_suite(Db::Postgres).await;
+}

@@ -18,6 +18,7 @@ use rialto_compliance::AuditEntry;
 use sqlx::AnyPool;
 
 use super::batcher::Batcher;
+use super::decision_batch;
 use super::savepoints;
 use super::sql::Backend;
 use super::sql_compliance::decide_in;
@@ -60,8 +61,14 @@ impl DecisionCommitter {
     }
 }
 
-/// Commits `decisions` together, one savepoint each; a `Conflict` is rolled back to its own.
+/// Commits `decisions` together: through the multi-row fast path when it can answer them
+/// all (`decision_batch`), else one savepoint each, a `Conflict` rolled back to its own.
 async fn commit_batch(writer: &AnyPool, backend: Backend, decisions: &[Decision]) -> Vec<Answer> {
+    if decisions.len() > 1 {
+        if let Some(answers) = decision_batch::try_commit(writer, backend, decisions).await {
+            return answers.into_iter().map(Ok).collect();
+        }
+    }
     savepoints::commit_each(
         writer,
         backend,

@@ -7,9 +7,12 @@
 //! sqlx type.
 
 mod batcher;
+mod decision_batch;
 mod decision_commit;
+mod enqueue_batch;
 mod group_commit;
 mod key_cache;
+mod rows;
 mod savepoints;
 mod sql;
 mod sql_access;

@@ -25,9 +25,11 @@ use super::{
 /// Any constant: it names the audit chain's lock among the database's advisory locks.
 const AUDIT_LOCK_KEY: i64 = 0x7269_616c_746f_4155;
 
-const CASE_COLUMNS: &str = "id, merchant_id, livemode, payment_intent_id, point, outcome, \
+pub(super) const CASE_COLUMNS: &str =
+    "id, merchant_id, livemode, payment_intent_id, point, outcome, \
     status, decision_json, subject_json, created_at, resolved_at, resolved_by, resolution_note";
-const AUDIT_COLUMNS: &str = "seq, id, at_ms, kind, subject, outcome, detail, prev_hash, hash";
+pub(super) const AUDIT_COLUMNS: &str =
+    "seq, id, at_ms, kind, subject, outcome, detail, prev_hash, hash";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("compliance {what}"))
@@ -71,7 +73,7 @@ fn case_from_row(row: &AnyRow) -> Result<CaseRecord, StoreError> {
     })
 }
 
-fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+pub(super) fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         seq: to_u64(row.try_get("seq").db()?, "audit seq")?,
         entry: AuditEntry {
@@ -138,7 +140,10 @@ pub(super) const BUSY_ATTEMPTS: usize = 5;
 
 /// Serialises decision writers: on PostgreSQL a transaction-scoped advisory lock (SQLite has one
 /// writer connection already).
-async fn lock_audit(backend: Backend, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+pub(super) async fn lock_audit(
+    backend: Backend,
+    tx: &mut Transaction<'_, Any>,
+) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK_KEY)

@@ -9,7 +9,10 @@ use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::Row;
 
 use super::ledger::{IntentWrite, LedgerStore};
-use super::sql::{cas_intent, cas_intent_from, insert_event, SqlStore};
+use super::rows::{insert_rows, Cell};
+use super::sql::{
+    cas_intent, cas_intent_from, cas_intents_from, insert_event, insert_events, SqlStore,
+};
 use super::{CasOutcome, Event, StoreError};
 use crate::ledger::{Entry, Posting};
 
@@ -77,35 +80,51 @@ pub(super) async fn insert_postings(
             .check()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     }
+    if postings.is_empty() {
+        return Ok(());
+    }
+    // Two statements whatever the number of postings: the transactions, then their entries.
+    let transactions = postings
+        .iter()
+        .map(|p| {
+            vec![
+                Cell::from(p.id.clone()),
+                Cell::from(p.merchant_id.to_string()),
+                Cell::from(i64::from(p.livemode)),
+                Cell::from(p.kind.clone()),
+                Cell::from(p.reference.clone()),
+                Cell::from(p.created_at_ms),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO ledger_transactions (id, merchant_id, livemode, kind, reference, created_at)",
+        6,
+        "",
+        transactions,
+    )
+    .await?;
+    let mut entries = Vec::new();
     for posting in postings {
-        sqlx::query(
-            "INSERT INTO ledger_transactions (id, merchant_id, livemode, kind, reference, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(posting.id.clone())
-        .bind(posting.merchant_id.to_string())
-        .bind(i64::from(posting.livemode))
-        .bind(posting.kind.clone())
-        .bind(posting.reference.clone())
-        .bind(posting.created_at_ms)
-        .execute(&mut **tx)
-        .await
-        .db()?;
         for (seq, entry) in posting.entries.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO ledger_entries (transaction_id, seq, account, asset, amount) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(posting.id.clone())
-            .bind(i64::try_from(seq).map_err(|_| corrupt("seq"))?)
-            .bind(entry.account.to_string())
-            .bind(entry.asset.clone())
-            .bind(entry.amount.normalize().to_string())
-            .execute(&mut **tx)
-            .await
-            .db()?;
+            entries.push(vec![
+                Cell::from(posting.id.clone()),
+                Cell::from(i64::try_from(seq).map_err(|_| corrupt("seq"))?),
+                Cell::from(entry.account.to_string()),
+                Cell::from(entry.asset.clone()),
+                Cell::from(entry.amount.normalize().to_string()),
+            ]);
         }
     }
+    insert_rows(
+        tx,
+        "INSERT INTO ledger_entries (transaction_id, seq, account, asset, amount)",
+        5,
+        "",
+        entries,
+    )
+    .await?;
     Ok(())
 }
 
@@ -143,23 +162,41 @@ impl LedgerStore for SqlStore {
                 .check()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         }
-        let mut outcomes = Vec::with_capacity(writes.len());
         let mut tx = self.writer.begin().await.db()?;
-        for write in writes {
-            // A compare-and-set that matches no row writes nothing: the write is skipped
-            // alone, with nothing to roll back.
-            if !cas_intent_from(&mut tx, write.expected, write.expected_version, &write.next)
-                .await?
-            {
+        // A compare-and-set that matches no row writes nothing: that write is skipped alone,
+        // with nothing to roll back. Distinct intents are set together, one statement.
+        let distinct = {
+            let mut seen = std::collections::HashSet::new();
+            writes.iter().all(|w| seen.insert(w.next.id))
+        };
+        let written = if distinct {
+            let cas: Vec<_> = writes
+                .iter()
+                .map(|w| (w.expected, w.expected_version, &w.next))
+                .collect();
+            cas_intents_from(&mut tx, &cas).await?
+        } else {
+            let mut written = Vec::with_capacity(writes.len());
+            for w in writes {
+                written
+                    .push(cas_intent_from(&mut tx, w.expected, w.expected_version, &w.next).await?);
+            }
+            written
+        };
+        let (mut events, mut postings) = (Vec::new(), Vec::new());
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for (write, written) in writes.iter().zip(written) {
+            if !written {
                 outcomes.push(CasOutcome::Conflict);
                 continue;
             }
-            for event in &write.events {
-                insert_event(&mut tx, event).await?;
-            }
-            insert_postings(&mut tx, &write.postings).await?;
+            events.extend(&write.events);
+            postings.extend(write.postings.iter().cloned());
             outcomes.push(CasOutcome::Updated);
         }
+        // The kept writes' events and postings, a statement per table for them all.
+        insert_events(&mut tx, &events).await?;
+        insert_postings(&mut tx, &postings).await?;
         tx.commit().await.db()?;
         Ok(outcomes)
     }

@@ -13,14 +13,15 @@ use super::savepoints;
 use super::sql::{Backend, SqlStore};
 use super::{is_unique_violation, Db, StoreError};
 
-const COLUMNS: &str = "payment_intent_id, chain_id, livemode, token, payer, nonce, amount_units, \
+pub(super) const COLUMNS: &str =
+    "payment_intent_id, chain_id, livemode, token, payer, nonce, amount_units, \
     calldata, status, batch_id, batch_index, tx_hash, reason, created_at, updated_at";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("relay queue {what}"))
 }
 
-fn item_from_row(row: &AnyRow) -> Result<RelayItem, StoreError> {
+pub(super) fn item_from_row(row: &AnyRow) -> Result<RelayItem, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name).db();
     let maybe = |name: &str| row.try_get::<Option<String>, _>(name).db();
     Ok(RelayItem {
@@ -48,14 +49,20 @@ fn item_from_row(row: &AnyRow) -> Result<RelayItem, StoreError> {
 /// unique violation: the same authorization already queued for another intent).
 pub(super) type Enqueued = Result<RelayItem, StoreError>;
 
-/// Enqueues arriving together are written in one transaction, one savepoint each
-/// (`savepoints`): a thousand wallets submitting at once cost a few commits, not a thousand.
+/// Enqueues arriving together are written in one transaction: with a few multi-row
+/// statements when they can be (`enqueue_batch`), else one savepoint each (`savepoints`). A
+/// thousand wallets submitting at once cost a few commits, not a thousand.
 /// One committer on either backend: on PostgreSQL two batches taking rows in arrival order
 /// could wait on each other.
 pub(super) fn spawn_enqueuer(writer: AnyPool, backend: Backend) -> Batcher<RelayItem, Enqueued> {
     Batcher::spawn(1, savepoints::MAX_BATCH, move |items: Vec<RelayItem>| {
         let writer = writer.clone();
         async move {
+            if items.len() > 1 {
+                if let Some(answers) = super::enqueue_batch::try_commit(&writer, &items).await {
+                    return answers;
+                }
+            }
             savepoints::commit_each(
                 &writer,
                 backend,
@@ -91,6 +98,23 @@ async fn enqueue_in(tx: &mut Transaction<'_, Any>, item: &RelayItem) -> Enqueued
     .execute(&mut **tx)
     .await
     .db()?;
+    take_over(tx, item).await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
+    ))
+    .bind(item.payment_intent_id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .db()?;
+    item_from_row(&row)
+}
+
+/// `item` takes over its intent's row if that row's authorization ended without paying
+/// (skipped, failed); a live row is left as it is.
+pub(super) async fn take_over(
+    tx: &mut Transaction<'_, Any>,
+    item: &RelayItem,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE relay_queue SET token = $2, payer = $3, nonce = $4, amount_units = $5, \
          calldata = $6, status = $7, batch_id = NULL, batch_index = NULL, tx_hash = NULL, reason \
@@ -103,21 +127,14 @@ async fn enqueue_in(tx: &mut Transaction<'_, Any>, item: &RelayItem) -> Enqueued
     .bind(&item.nonce)
     .bind(&item.amount_units)
     .bind(&item.calldata)
-    .bind(queued)
+    .bind(RelayItemStatus::Queued.as_str())
     .bind(item.created_at_ms)
     .bind(RelayItemStatus::Skipped.as_str())
     .bind(RelayItemStatus::Failed.as_str())
     .execute(&mut **tx)
     .await
     .db()?;
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM relay_queue WHERE payment_intent_id = $1"
-    ))
-    .bind(item.payment_intent_id.to_string())
-    .fetch_one(&mut **tx)
-    .await
-    .db()?;
-    item_from_row(&row)
+    Ok(())
 }
 
 #[async_trait]

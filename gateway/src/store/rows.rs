@@ -1,0 +1,146 @@
+//! Multi-row statements: many rows written by one statement. On SQLite every statement is a
+//! hand-off to the connection's worker thread and back, so a batch that wrote each row on its
+//! own spent most of its time in those hand-offs; one `INSERT … VALUES (…), (…), …` per table
+//! writes the same rows in one. Both backends take the same text (`$n` placeholders).
+
+use sqlx::{Any, Transaction};
+
+use super::{Db, StoreError};
+
+/// One bound value of a row.
+#[derive(Debug, Clone)]
+pub(super) enum Cell {
+    Text(String),
+    MaybeText(Option<String>),
+    Int(i64),
+    MaybeInt(Option<i64>),
+}
+
+impl From<String> for Cell {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl From<Option<String>> for Cell {
+    fn from(v: Option<String>) -> Self {
+        Self::MaybeText(v)
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<Option<i64>> for Cell {
+    fn from(v: Option<i64>) -> Self {
+        Self::MaybeInt(v)
+    }
+}
+
+/// Bound values per statement at most: under SQLite's default limit (32,766) and
+/// PostgreSQL's (65,535), with room to spare.
+const MAX_VALUES: usize = 16_000;
+
+/// `$first, $first+1, …` for `width` values, in parentheses.
+fn tuple(first: usize, width: usize) -> String {
+    let cells: Vec<String> = (first..first + width).map(|n| format!("${n}")).collect();
+    format!("({})", cells.join(", "))
+}
+
+/// `(…), (…), …`: `rows` tuples of `width` placeholders, numbered from `$1`.
+pub(super) fn tuples(rows: usize, width: usize) -> String {
+    let tuples: Vec<String> = (0..rows).map(|r| tuple(r * width + 1, width)).collect();
+    tuples.join(", ")
+}
+
+/// Runs `head VALUES (…), (…), … tail` over `rows` (each exactly `width` cells), as few
+/// statements as the bound-value limit allows. Answers the rows affected. The statements are
+/// not kept prepared: their text changes with the row count.
+pub(super) async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    head: &str,
+    width: usize,
+    tail: &str,
+    rows: Vec<Vec<Cell>>,
+) -> Result<u64, StoreError> {
+    debug_assert!(rows.iter().all(|r| r.len() == width));
+    let per_statement = (MAX_VALUES / width.max(1)).max(1);
+    let mut affected = 0;
+    for chunk in rows.chunks(per_statement) {
+        let sql = format!("{head} VALUES {}{tail}", tuples(chunk.len(), width));
+        let mut query = sqlx::query(&sql).persistent(false);
+        for cell in chunk.iter().flatten() {
+            query = match cell.clone() {
+                Cell::Text(v) => query.bind(v),
+                Cell::MaybeText(v) => query.bind(v),
+                Cell::Int(v) => query.bind(v),
+                Cell::MaybeInt(v) => query.bind(v),
+            };
+        }
+        affected += query.execute(&mut **tx).await.db()?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// `$1, $2, …, $count`, for an `IN (…)` list.
+pub(super) fn list(count: usize) -> String {
+    let cells: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+    cells.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_across_rows() {
+        assert_eq!(tuples(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(list(3), "$1, $2, $3");
+    }
+
+    #[tokio::test]
+    async fn rows_beyond_one_statement_are_all_written() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, note TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // 3 values a row: 5,334 rows per statement, so three statements.
+        let rows: Vec<Vec<Cell>> = (0..12_000i64)
+            .map(|i| {
+                vec![
+                    Cell::from(i),
+                    Cell::from(format!("n{i}")),
+                    Cell::from((i % 2 == 0).then(|| "even".to_owned())),
+                ]
+            })
+            .collect();
+        let mut tx = pool.begin().await.unwrap();
+        let written = insert_rows(&mut tx, "INSERT INTO t (id, name, note)", 3, "", rows)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(written, 12_000);
+        let (count, evens, last): (i64, i64, String) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(note), (SELECT name FROM t WHERE id = 11999) FROM t",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((count, evens, last.as_str()), (12_000, 6_000, "n11999"));
+    }
+}
