@@ -32,6 +32,7 @@ struct TokenOnChain {
     /// Signs as the issuing bank. Behind a lock: one bank key sends one transaction at a time,
     /// so two requests never race for a nonce.
     bank: Mutex<DynProvider>,
+    bank_address: WireAddress,
 }
 
 /// The devnet deposit token `symbol` on every manifest chain that deployed it.
@@ -65,6 +66,7 @@ impl DevnetDepositTokenSink {
                 .expose_secret()
                 .parse()
                 .map_err(sink_error)?;
+            let bank_address = key.address();
             let bank = ProviderBuilder::new()
                 .wallet(key)
                 .connect(&chain.rpc_url)
@@ -75,6 +77,7 @@ impl DevnetDepositTokenSink {
                 token: to_wire(&entry.address).map_err(sink_error)?,
                 decimals: u32::from(entry.decimals),
                 bank: Mutex::new(bank),
+                bank_address,
             };
             let id: ChainId = chain.chain_id.to_string().parse().map_err(sink_error)?;
             chains.insert(id, on_chain);
@@ -107,14 +110,52 @@ fn holder(wallet: &str) -> Result<WireAddress, TokenSinkError> {
     to_wire(&parsed).map_err(sink_error)
 }
 
+/// How often a transaction that lost its nonce to another sender is sent again.
+const NONCE_RACE_ATTEMPTS: u32 = 5;
+
+/// The node refused a transaction because another sender of the bank key took its nonce first
+/// (two sandbox banks on one devnet: two gateway instances, each with its own): nothing of it
+/// was accepted, so sending it again under the next nonce does it once.
+fn lost_nonce_race(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "transaction already imported",
+        "already known",
+        "nonce too low",
+        "replacement transaction underpriced",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
 /// Sends `data` to `token` as the bank and waits for its receipt; a revert is an error naming
-/// the transaction. The lock is held throughout, so the bank's nonces go out one by one.
+/// the transaction. The lock is held throughout, so this process's nonces go out one by one;
+/// a nonce another process took first is retried (`lost_nonce_race`).
 async fn send_as_bank(on: &TokenOnChain, data: Vec<u8>) -> Result<String, TokenSinkError> {
     let bank = on.bank.lock().await;
-    let request = TransactionRequest::default()
-        .to(on.token)
-        .input(data.into());
-    let pending = bank.send_transaction(request).await.map_err(sink_error)?;
+    let mut attempt = 0;
+    let pending = loop {
+        // The nonce as the node has it now (a cached one would lag behind the other sender's).
+        let nonce = bank
+            .get_transaction_count(on.bank_address)
+            .pending()
+            .await
+            .map_err(sink_error)?;
+        let request = TransactionRequest::default()
+            .from(on.bank_address)
+            .to(on.token)
+            .nonce(nonce)
+            .input(data.clone().into());
+        match bank.send_transaction(request).await {
+            Ok(pending) => break pending,
+            Err(err) if attempt + 1 < NONCE_RACE_ATTEMPTS && lost_nonce_race(&err.to_string()) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+            }
+            Err(err) => return Err(sink_error(err)),
+        }
+    };
     let receipt = pending.get_receipt().await.map_err(sink_error)?;
     if !receipt.status() {
         return Err(TokenSinkError(format!(
@@ -219,5 +260,22 @@ impl DepositTokenSink for DevnetDepositTokenSink {
             from: from_wire(from).to_string().to_ascii_lowercase(),
             amount,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost_nonce_race;
+
+    #[test]
+    fn only_a_nonce_taken_by_another_sender_is_sent_again() {
+        assert!(lost_nonce_race(
+            "server returned an error response: error code -32003: transaction already imported"
+        ));
+        assert!(lost_nonce_race("nonce too low: next nonce 7, tx nonce 6"));
+        assert!(!lost_nonce_race("execution reverted: not allowed"));
+        assert!(!lost_nonce_race(
+            "error sending request: connection refused"
+        ));
     }
 }

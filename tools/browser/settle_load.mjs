@@ -29,7 +29,8 @@ const payerCount = Math.max(1, Number(process.env.PAYERS ?? 1));
 const env = {
   RIALTO__RATE_LIMIT__PER_SECOND: "1000000",
   RIALTO__RATE_LIMIT__BURST: "1000000",
-  RIALTO__LOG__LEVEL: "warn",
+  // With GATEWAY_LOGS=1, e.g. RIALTO__LOG__LEVEL="warn,rialto_engine::chain::worker=debug".
+  RIALTO__LOG__LEVEL: process.env.RIALTO__LOG__LEVEL ?? "warn",
   ...(mode === "batched" ? { RIALTO__SANDBOX__BATCH_RELAY__ENABLED: "true" } : {}),
 };
 const gw = await startGateway({ env, databaseUrl });

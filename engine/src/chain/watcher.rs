@@ -228,32 +228,51 @@ pub async fn track_payments(
         .fold(0, |sum, n| async move { sum + n })
         .await;
     changed += apply_policies(state, chain, now_ms).await?;
-    for intent in store
+    let funded = store
         .chain_funded_intents(
             &chain.caip2,
             chain.livemode,
             PaymentStatus::FundsReceived,
             500,
         )
-        .await?
-    {
-        if !chain.serves(&intent) {
+        .await?;
+    // Side by side, as the pending ones above: each intent's check is its own.
+    changed += stream::iter(funded.into_iter().filter(|i| chain.serves(i)))
+        .map(|intent| async move { reorg_check(state, reads, &intent, now_ms).await })
+        .buffer_unordered(PARALLEL_INTENTS)
+        .fold(0, |sum, n| async move { sum + n })
+        .await;
+    Ok(changed)
+}
+
+/// [`revert_if_gone`] over `intent`'s confirmed payments; how many were reverted.
+async fn reorg_check(
+    state: &Engine,
+    reads: &PassReads<'_>,
+    intent: &PaymentIntent,
+    now_ms: i64,
+) -> usize {
+    let paid = match state.store.payment_transactions_of(&intent.id).await {
+        Ok(paid) => paid,
+        Err(err) => {
+            tracing::warn!(intent = %intent.id, error = %err, "reorg check failed; will retry");
+            return 0;
+        }
+    };
+    let mut changed = 0;
+    for ptx in paid {
+        if ptx.status != PaymentTxStatus::Confirmed {
             continue;
         }
-        for ptx in store.payment_transactions_of(&intent.id).await? {
-            if ptx.status != PaymentTxStatus::Confirmed {
-                continue;
-            }
-            match revert_if_gone(state, reads, &intent, ptx, now_ms).await {
-                Ok(true) => changed += 1,
-                Ok(false) => {}
-                Err(err) => {
-                    tracing::warn!(intent = %intent.id, error = %err, "reorg check failed; will retry")
-                }
+        match revert_if_gone(state, reads, intent, ptx, now_ms).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(intent = %intent.id, error = %err, "reorg check failed; will retry")
             }
         }
     }
-    Ok(changed)
+    changed
 }
 
 /// The address a payment transaction of `intent` must pay: its deposit address for deposits,

@@ -17,8 +17,10 @@ pub async fn tick(state: &Engine, chain: &Chain) -> Result<usize, FlowError> {
     let now = state.clock.now_ms();
     let journal = StoreJournal(state.store.as_ref());
     let rail = chain.rail(&journal);
+    let mut phases = Phases::start();
     let mut changed = rail.drive(now).await?;
     bind_stored_relays(state, chain).await;
+    phases.mark("legs");
     // A busy chain: keep scanning while whole chunks come back, so the cursor catches up.
     loop {
         let report = watcher::scan_deposits(state, chain, now).await?;
@@ -28,12 +30,55 @@ pub async fn tick(state: &Engine, chain: &Chain) -> Result<usize, FlowError> {
         }
     }
     changed += super::reference::scan_references(state, chain, now).await?;
+    phases.mark("scan");
     changed += watcher::track_payments(state, chain, now).await?;
+    phases.mark("track");
     changed += settle::settle_funded(state, chain, now).await?;
+    phases.mark("settle");
     changed += super::misdirected::drive(state, chain, now).await?;
     // Legs the settlement just sent are driven in the same pass.
     changed += rail.drive(now).await?;
+    phases.mark("drive");
+    phases.log(&chain.caip2, changed);
     Ok(changed)
+}
+
+/// How long a pass's phases took, logged at debug level for a pass of 50 ms or more (where a
+/// busy chain's time goes: `[log] level = "info,rialto_engine::chain::worker=debug"`).
+struct Phases {
+    started: std::time::Instant,
+    last: std::time::Instant,
+    took: Vec<(&'static str, u128)>,
+}
+
+impl Phases {
+    fn start() -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            started: now,
+            last: now,
+            took: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.took
+            .push((phase, now.duration_since(self.last).as_millis()));
+        self.last = now;
+    }
+
+    fn log(&self, chain: &str, changed: usize) {
+        let total = self.started.elapsed().as_millis();
+        if total >= 50 {
+            let phases: Vec<String> = self
+                .took
+                .iter()
+                .map(|(p, ms)| format!("{p}={ms}"))
+                .collect();
+            tracing::debug!(%chain, changed, total_ms = total, phases = %phases.join(" "), "chain worker pass");
+        }
+    }
 }
 
 /// A relay stored just before a crash is sent by `drive` regardless; make sure its transaction
