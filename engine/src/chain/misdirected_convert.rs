@@ -269,6 +269,8 @@ pub(super) async fn advance(
         let Some(cap) = gas_ready(state, chain, row, &action, deposit, now_ms).await? else {
             return Ok(false);
         };
+        // The head-room `gas_ready` funded and capped for.
+        let extra_units = super::settle::token_headroom(chain, &action);
         let request = LegRequest {
             purpose: MISDIRECTED_SWEEP,
             reference: row.id.clone(),
@@ -277,6 +279,7 @@ pub(super) async fn advance(
             action,
             fees: FeeLimits {
                 max_fee_per_unit: Some(cap),
+                extra_units,
                 ..FeeLimits::default()
             },
         };

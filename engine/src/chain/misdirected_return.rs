@@ -125,10 +125,11 @@ pub(super) async fn network_cost(
     };
     if swept {
         // From the hot wallet itself: the return's own fee.
-        let wei = quoted_fee(&chain.node.fee_quote(&deposit, &ret).await?);
+        let wei = quoted_fee(&super::settle::sweep_quote(chain, &deposit, &ret).await?.0);
         return Ok(in_token(state, chain, row, wei).await.ok_or(Hold::NoPrice));
     }
-    let funding = super::settle::gas_to_fund(&chain.node.fee_quote(&deposit, &ret).await?);
+    let funding =
+        super::settle::gas_to_fund(&super::settle::sweep_quote(chain, &deposit, &ret).await?.0);
     let gas = LegAction::Transfer {
         asset: None,
         to: deposit,
@@ -257,6 +258,8 @@ pub(super) async fn advance(
                 action: action.clone(),
                 fees: FeeLimits {
                     max_fee_per_unit: (cap != u128::MAX).then_some(cap),
+                    // The head-room `gas_ready` funded and capped for (none for the coin).
+                    extra_units: super::settle::token_headroom(chain, &action),
                     ..FeeLimits::default()
                 },
             };
@@ -293,7 +296,7 @@ pub(super) async fn gas_ready(
     let gas = match store.get_chain_transfer(MISDIRECTED_GAS, &row.id).await? {
         Some(leg) => leg,
         None => {
-            let quote = chain.node.fee_quote(&deposit, action).await?;
+            let (quote, _) = super::settle::sweep_quote(chain, &deposit, action).await?;
             let request = LegRequest {
                 purpose: MISDIRECTED_GAS,
                 reference: row.id.clone(),
@@ -318,7 +321,7 @@ pub(super) async fn gas_ready(
         return Ok(None);
     }
     let held = rail.balance(None, &deposit).await?;
-    let quote = chain.node.fee_quote(&deposit, action).await?;
+    let (quote, _) = super::settle::sweep_quote(chain, &deposit, action).await?;
     Ok(Some(super::settle::sweep_fee_cap(held, &quote)))
 }
 

@@ -634,10 +634,7 @@ async fn gas_funded_sweep(
     let gas_leg = match store.get_chain_transfer(SWEEP_GAS, reference).await? {
         Some(leg) => leg,
         None => {
-            let fee = chain
-                .node
-                .fee_quote(&plan.deposit_address, &plan.action)
-                .await?;
+            let (fee, _) = sweep_quote(chain, &plan.deposit_address, &plan.action).await?;
             let request = LegRequest {
                 purpose: SWEEP_GAS,
                 reference: reference.clone(),
@@ -662,10 +659,7 @@ async fn gas_funded_sweep(
     // Spend at most what the deposit address holds: the L1 data fee (OP-stack rollups) is
     // charged first, whatever the gas price, so the gas gets the rest.
     let gas_held = rail.balance(None, &plan.deposit_address).await?;
-    let quote = chain
-        .node
-        .fee_quote(&plan.deposit_address, &plan.action)
-        .await?;
+    let (quote, extra_units) = sweep_quote(chain, &plan.deposit_address, &plan.action).await?;
     let request = LegRequest {
         purpose: plan.purpose,
         reference: reference.clone(),
@@ -674,10 +668,47 @@ async fn gas_funded_sweep(
         action: plan.action.clone(),
         fees: FeeLimits {
             max_fee_per_unit: Some(sweep_fee_cap(gas_held, &quote)),
+            extra_units,
             ..FeeLimits::default()
         },
     };
     Ok(Some(rail.send(&request, now_ms).await?))
+}
+
+/// The fee quote of a leg sent from a deposit address, with the chain's token-transfer
+/// head-room counted in its units, and that head-room (the leg's `extra_units`). A sweep into
+/// a wallet whose balance of the token another leg empties meanwhile (the treasury, which
+/// payouts and refunds drain) writes a zero slot to non-zero, more gas than its estimate
+/// (`ChainNode::token_transfer`); funded and capped on the bare estimate, it ran out of gas,
+/// reverted, and left its intent `settling`.
+pub(super) async fn sweep_quote(
+    chain: &Chain,
+    from: &rialto_core::address::Address,
+    action: &LegAction,
+) -> Result<(rialto_connectors::chain::FeeQuote, u64), FlowError> {
+    let mut quote = chain.node.fee_quote(from, action).await?;
+    let extra = token_headroom(chain, action);
+    quote.units = quote.units.saturating_add(extra);
+    Ok((quote, extra))
+}
+
+/// The chain's token-transfer head-room for `action` ([`sweep_quote`]); 0 for anything but a
+/// token transfer.
+pub(super) fn token_headroom(chain: &Chain, action: &LegAction) -> u64 {
+    match action {
+        LegAction::Transfer {
+            asset: Some(token),
+            to,
+            amount,
+        } => {
+            chain
+                .node
+                .token_transfer(token, to, *amount)
+                .fees
+                .extra_units
+        }
+        _ => 0,
+    }
 }
 
 /// What a sweep's gas leg sends its deposit address: twice the estimate's gas cost at its fee

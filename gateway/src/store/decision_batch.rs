@@ -18,13 +18,16 @@
 //! other) without the database being asked whether the other's payment was already counted.
 
 use rialto_compliance::AuditChain;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 
+use super::batch_writes::insert_events;
 use super::decision_commit::Decision;
 use super::rows::{insert_rows, list, Cell};
-use super::sql::{cas_intent, insert_events, Backend};
+use super::sql::{cas_intent, Backend};
 use super::sql_chain::update_payment_transaction;
-use super::sql_compliance::{audit_from_row, lock_audit, AUDIT_COLUMNS, CASE_COLUMNS};
+use super::sql_compliance::{
+    audit_from_row, history_unchanged, lock_audit, AUDIT_COLUMNS, CASE_COLUMNS,
+};
 use super::{CasOutcome, Db, PaymentTxStatus, StoreError};
 
 /// The batch's answers, one per decision in order; `None` when the batch was given up
@@ -117,20 +120,7 @@ async fn history_holds(
     if earlier {
         return Ok(false);
     }
-    let now: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM compliance_payments WHERE merchant_id = $1 AND payer = $2 AND \
-         at_ms >= $3 AND payment_intent_id <> $4",
-    )
-    .bind(p.merchant_id.to_string())
-    .bind(p.payer.clone())
-    .bind(since)
-    .bind(p.payment_intent_id.to_string())
-    .fetch_one(&mut **tx)
-    .await
-    .db()?
-    .try_get("n")
-    .db()?;
-    Ok(usize::try_from(now).ok() == Some(seen))
+    history_unchanged(tx, p, since, seen).await
 }
 
 async fn insert_cases(tx: &mut Transaction<'_, Any>, kept: &[&Decision]) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@
 //! sqlx errors become the engine's [`StoreError`] through [`Db::db`]: the engine never sees a
 //! sqlx type.
 
+mod batch_writes;
 mod batcher;
 mod decision_batch;
 mod decision_commit;

@@ -191,6 +191,30 @@ async fn append_in(
     Ok(record)
 }
 
+/// Whether the payer's history since `since` (other intents' screened payments to the same
+/// merchant) still counts `seen`, read inside `tx`.
+pub(super) async fn history_unchanged(
+    tx: &mut Transaction<'_, Any>,
+    p: &ScreenedPayment,
+    since: i64,
+    seen: usize,
+) -> Result<bool, StoreError> {
+    let now: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM compliance_payments WHERE merchant_id = $1 AND payer = $2 AND \
+         at_ms >= $3 AND payment_intent_id <> $4",
+    )
+    .bind(p.merchant_id.to_string())
+    .bind(p.payer.clone())
+    .bind(since)
+    .bind(p.payment_intent_id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .db()?
+    .try_get("n")
+    .db()?;
+    Ok(usize::try_from(now).ok() == Some(seen))
+}
+
 /// Writes one screening decision inside `tx` (the group committer's, one savepoint per
 /// decision): `Conflict` when its intent moved, its payer's history grew or its payment
 /// transaction is no longer pending; the caller then rolls back what this wrote.
@@ -209,20 +233,7 @@ pub(super) async fn decide_in(
     }
     if let Some(p) = &decision.payment {
         if let Some((since, seen)) = p.history_seen {
-            let now: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM compliance_payments WHERE merchant_id = $1 AND payer = \
-                 $2 AND at_ms >= $3 AND payment_intent_id <> $4",
-            )
-            .bind(p.merchant_id.to_string())
-            .bind(p.payer.clone())
-            .bind(since)
-            .bind(p.payment_intent_id.to_string())
-            .fetch_one(&mut **tx)
-            .await
-            .db()?
-            .try_get("n")
-            .db()?;
-            if usize::try_from(now).ok() != Some(seen) {
+            if !history_unchanged(tx, p, since, seen).await? {
                 return Ok(CasOutcome::Conflict);
             }
         }

@@ -8,11 +8,10 @@ use rialto_core::id::MerchantId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::Row;
 
+use super::batch_writes::{cas_intents_from, insert_events};
 use super::ledger::{IntentWrite, LedgerStore};
 use super::rows::{insert_rows, Cell};
-use super::sql::{
-    cas_intent, cas_intent_from, cas_intents_from, insert_event, insert_events, SqlStore,
-};
+use super::sql::{cas_intent, cas_intent_from, insert_event, SqlStore};
 use super::{CasOutcome, Event, StoreError};
 use crate::ledger::{Entry, Posting};
 
