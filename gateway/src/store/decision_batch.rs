@@ -17,7 +17,6 @@
 //! `Conflict` (the caller screens it again, against the history that now includes the
 //! other) without the database being asked whether the other's payment was already counted.
 
-use rialto_compliance::AuditChain;
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::batch_writes::insert_events;
@@ -26,7 +25,7 @@ use super::rows::{insert_rows, list, Cell};
 use super::sql::{cas_intent, Backend};
 use super::sql_chain::update_payment_transaction;
 use super::sql_compliance::{
-    audit_from_row, history_unchanged, lock_audit, AUDIT_COLUMNS, CASE_COLUMNS,
+    audit_head, history_unchanged, lock_audit, AUDIT_COLUMNS, CASE_COLUMNS,
 };
 use super::{CasOutcome, Db, PaymentTxStatus, StoreError};
 
@@ -215,16 +214,7 @@ async fn append_audit(tx: &mut Transaction<'_, Any>, kept: &[&Decision]) -> Resu
     if kept.is_empty() {
         return Ok(());
     }
-    let last = sqlx::query(&format!(
-        "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
-    ))
-    .fetch_optional(&mut **tx)
-    .await
-    .db()?;
-    let mut chain = match last {
-        Some(row) => AuditChain::resume(&audit_from_row(&row)?),
-        None => AuditChain::genesis(),
-    };
+    let mut chain = audit_head(tx).await?;
     let mut rows = Vec::with_capacity(kept.len());
     for decision in kept {
         let record = chain.append(decision.audit.clone());

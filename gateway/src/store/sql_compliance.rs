@@ -73,7 +73,7 @@ fn case_from_row(row: &AnyRow) -> Result<CaseRecord, StoreError> {
     })
 }
 
-pub(super) fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+fn audit_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         seq: to_u64(row.try_get("seq").db()?, "audit seq")?,
         entry: AuditEntry {
@@ -154,6 +154,21 @@ pub(super) async fn lock_audit(
     Ok(())
 }
 
+/// The audit chain as it stands inside `tx`, ready to append after its newest record (the
+/// caller holds the chain's lock).
+pub(super) async fn audit_head(tx: &mut Transaction<'_, Any>) -> Result<AuditChain, StoreError> {
+    let last = sqlx::query(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
+    ))
+    .fetch_optional(&mut **tx)
+    .await
+    .db()?;
+    Ok(match last {
+        Some(row) => AuditChain::resume(&audit_from_row(&row)?),
+        None => AuditChain::genesis(),
+    })
+}
+
 /// Chains `entry` after the newest record, inside `tx`.
 async fn append_in(
     backend: Backend,
@@ -161,16 +176,7 @@ async fn append_in(
     entry: &AuditEntry,
 ) -> Result<AuditRecord, StoreError> {
     lock_audit(backend, tx).await?;
-    let last = sqlx::query(&format!(
-        "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
-    ))
-    .fetch_optional(&mut **tx)
-    .await
-    .db()?;
-    let mut chain = match last {
-        Some(row) => AuditChain::resume(&audit_from_row(&row)?),
-        None => AuditChain::genesis(),
-    };
+    let mut chain = audit_head(tx).await?;
     let record = chain.append(entry.clone());
     sqlx::query(&format!(
         "INSERT INTO compliance_audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
