@@ -8,7 +8,7 @@ use sqlx::{Any, Transaction};
 use super::{Db, StoreError};
 
 /// One bound value of a row.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum Cell {
     Text(String),
     MaybeText(Option<String>),
@@ -75,11 +75,14 @@ pub(super) async fn insert_rows(
     debug_assert!(rows.iter().all(|r| r.len() == width));
     let per_statement = (MAX_VALUES / width.max(1)).max(1);
     let mut affected = 0;
-    for chunk in rows.chunks(per_statement) {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let later = rest.split_off(per_statement.min(rest.len()));
+        let chunk = std::mem::replace(&mut rest, later);
         let sql = format!("{head} VALUES {}{tail}", tuples(chunk.len(), width));
         let mut query = sqlx::query(&sql).persistent(false);
-        for cell in chunk.iter().flatten() {
-            query = match cell.clone() {
+        for cell in chunk.into_iter().flatten() {
+            query = match cell {
                 Cell::Text(v) => query.bind(v),
                 Cell::MaybeText(v) => query.bind(v),
                 Cell::Int(v) => query.bind(v),
