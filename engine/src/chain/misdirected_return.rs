@@ -124,8 +124,9 @@ pub(super) async fn network_cost(
         amount: row.amount_units,
     };
     if swept {
-        // From the hot wallet itself: the return's own fee.
-        let wei = quoted_fee(&super::settle::sweep_quote(chain, &deposit, &ret).await?.0);
+        // From the hot wallet itself: the return's own fee (it pays what it uses, so the
+        // sender is charged the estimate, not the head-room it is sent with).
+        let wei = quoted_fee(&chain.node.fee_quote(&deposit, &ret).await?);
         return Ok(in_token(state, chain, row, wei).await.ok_or(Hold::NoPrice));
     }
     let funding =
