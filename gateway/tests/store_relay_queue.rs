@@ -310,6 +310,136 @@ async fn decide_suite(db: Db) {
     );
 }
 
+/// A mined batch whose claims all name its one transaction (as every batch the gateway builds)
+/// is decided a statement per table, with the guards of the one-by-one path: an item no longer
+/// batched is left alone and binds nothing, a claim bound before a crash stays its intent's one
+/// row, and a transaction held by a reported payment fails every item naming it.
+async fn decide_one_transaction_suite(db: Db) {
+    let (store, _dir) = fresh_store(db).await;
+    let store: &dyn Store = store.as_ref();
+    let mut intents = Vec::new();
+    for _ in 0..7 {
+        intents.push(stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await);
+    }
+    let ids: Vec<_> = intents.iter().map(|i| i.id).collect();
+    for (n, intent) in intents.iter().enumerate() {
+        let item = row(intent, "0xpayer", &format!("0x1{n}"));
+        store.enqueue_relay(&item).await.unwrap().expect("queued");
+    }
+    let bound = store
+        .assign_relay_batch("rb_a", &ids[..5], 2)
+        .await
+        .unwrap();
+    assert_eq!(bound.len(), 5);
+    let bound = store
+        .assign_relay_batch("rb_b", &ids[5..], 2)
+        .await
+        .unwrap();
+    assert_eq!(bound.len(), 2);
+    let finished =
+        store.finish_relay_item(&ids[4], RelayItemStatus::Skipped, "0xmined", Some("x"), 3);
+    assert!(finished.await.unwrap());
+    let batch = PaymentSource::BatchAuthorization;
+    let early = ptx(&intents[1], "0xmined", batch);
+    assert_eq!(store.claim_transaction(&early).await.unwrap(), ids[1]);
+    let relayed = |i: usize, tx: &str| ItemDecision {
+        payment_intent_id: ids[i],
+        status: RelayItemStatus::Relayed,
+        reason: None,
+        claim: Some(ptx(&intents[i], tx, batch)),
+    };
+    let decisions = vec![
+        relayed(0, "0xmined"),
+        relayed(1, "0xmined"),
+        ItemDecision {
+            payment_intent_id: ids[2],
+            status: RelayItemStatus::Skipped,
+            reason: Some("FiatTokenV2: invalid signature".into()),
+            claim: None,
+        },
+        relayed(3, "0xmined"),
+        relayed(4, "0xmined"),
+    ];
+    let decided = store
+        .decide_relay_items("0xmined", &decisions, 4)
+        .await
+        .unwrap();
+    let relayed_status = Some(RelayItemStatus::Relayed);
+    assert_eq!(
+        decided,
+        [
+            relayed_status,
+            relayed_status,
+            Some(RelayItemStatus::Skipped),
+            relayed_status,
+            None
+        ]
+    );
+    for i in [0, 1, 3] {
+        let paid = store.payment_transactions_of(&ids[i]).await.unwrap();
+        assert_eq!(paid.len(), 1, "intent {i}");
+        assert_eq!(
+            (paid[0].tx_hash.as_str(), paid[0].source),
+            ("0xmined", batch)
+        );
+        assert_eq!(
+            (paid[0].amount.as_str(), paid[0].status),
+            ("10", PaymentTxStatus::Pending)
+        );
+        let item = store.get_relay_item(&ids[i]).await.unwrap().unwrap();
+        assert_eq!(item.status, RelayItemStatus::Relayed);
+        assert_eq!(item.tx_hash.as_deref(), Some("0xmined"));
+    }
+    let skipped = store.get_relay_item(&ids[2]).await.unwrap().unwrap();
+    assert_eq!(
+        skipped.reason.as_deref(),
+        Some("FiatTokenV2: invalid signature")
+    );
+    let earlier = store.get_relay_item(&ids[4]).await.unwrap().unwrap();
+    assert_eq!(
+        (earlier.status, earlier.reason.as_deref()),
+        (RelayItemStatus::Skipped, Some("x"))
+    );
+    for i in [2, 4] {
+        assert!(store
+            .payment_transactions_of(&ids[i])
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    // Decided again (a crash before the answer): nothing changes.
+    let again = store
+        .decide_relay_items("0xmined", &decisions, 5)
+        .await
+        .unwrap();
+    assert!(again.iter().all(Option::is_none));
+    // A transaction a reported payment holds: every item naming it fails, nothing is bound.
+    let other = stored_intent(store, "10.00", PaymentStatus::AwaitingFunds, TO, 1).await;
+    let held = ptx(&other, "0xtaken", PaymentSource::Transaction);
+    assert_eq!(store.claim_transaction(&held).await.unwrap(), other.id);
+    let decisions = vec![relayed(5, "0xtaken"), relayed(6, "0xtaken")];
+    let decided = store
+        .decide_relay_items("0xtaken", &decisions, 6)
+        .await
+        .unwrap();
+    assert_eq!(decided, [Some(RelayItemStatus::Failed); 2]);
+    for id in &ids[5..] {
+        let item = store.get_relay_item(id).await.unwrap().unwrap();
+        assert_eq!(item.status, RelayItemStatus::Failed);
+        assert!(store.payment_transactions_of(id).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_mined_batch_naming_one_transaction_is_decided_together_on_sqlite() {
+    decide_one_transaction_suite(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_mined_batch_naming_one_transaction_is_decided_together_on_postgres() {
+    decide_one_transaction_suite(Db::Postgres).await;
+}
+
 #[tokio::test]
 async fn a_mined_batch_is_decided_in_one_transaction_on_sqlite() {
     decide_suite(Db::Sqlite).await;

@@ -26,6 +26,7 @@ pub mod reference;
 pub mod relay;
 pub mod report;
 pub mod settle;
+mod spread;
 pub mod watcher;
 pub mod worker;
 

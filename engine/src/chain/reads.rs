@@ -12,11 +12,9 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use rialto_connectors::chain::{ChainError, ObservedTransfer, Receipt};
+use rialto_connectors::chain::{ChainError, ChainNode, ObservedTransfer, Receipt};
 use rialto_core::address::Address;
 use tokio::sync::OnceCell;
-
-use super::Chain;
 
 /// What a transaction paid an address in a token, as the chain answered in this pass.
 #[derive(Debug, Clone)]
@@ -26,17 +24,17 @@ pub(super) enum Observed {
     Gone,
 }
 
-/// One pass's reads of `chain`.
-pub(super) struct PassReads<'a> {
-    chain: &'a Chain,
+/// One pass's reads of a chain (through its node). Shared by the pass's tasks.
+pub(super) struct PassReads {
+    node: Arc<dyn ChainNode>,
     receipts: Memo<String, Option<Receipt>>,
     observed: Memo<(String, String, String), Observed>,
 }
 
-impl<'a> PassReads<'a> {
-    pub(super) fn new(chain: &'a Chain) -> Self {
+impl PassReads {
+    pub(super) fn new(node: Arc<dyn ChainNode>) -> Self {
         Self {
-            chain,
+            node,
             receipts: Memo::default(),
             observed: Memo::default(),
         }
@@ -45,7 +43,7 @@ impl<'a> PassReads<'a> {
     /// The receipt of `tx`, if it is mined.
     pub(super) async fn receipt(&self, tx: &str) -> Result<Option<Receipt>, ChainError> {
         self.receipts
-            .get_or_read(tx.to_owned(), || self.chain.node.receipt(tx))
+            .get_or_read(tx.to_owned(), || self.node.receipt(tx))
             .await
     }
 
@@ -59,7 +57,7 @@ impl<'a> PassReads<'a> {
         let key = (tx.to_owned(), token.to_string(), to.to_string());
         self.observed
             .get_or_read(key, || async {
-                match self.chain.node.observe_transfer(tx, token, to).await {
+                match self.node.observe_transfer(tx, token, to).await {
                     Ok(observed) => Ok(Observed::Paid(Box::new(observed))),
                     Err(ChainError::NoMatchingTransfer { .. } | ChainError::TxFailed(_)) => {
                         Ok(Observed::Gone)

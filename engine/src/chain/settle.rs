@@ -16,11 +16,13 @@
 //!   chain's hot wallet) instead, the ledger holds the funds in the merchant's balance, and a
 //!   payout (`crate::payouts`) moves them later with many others.
 
-use futures::stream::{self, StreamExt};
+use std::sync::Arc;
+
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
 use super::rail::{self, ChainError, FeeLimits, FlowError, LegAction, LegRequest, StoreJournal};
+use super::spread::{spread, spread_ordered};
 use super::Chain;
 use crate::objects::{intent_event, intent_json};
 use crate::services::Engine;
@@ -37,23 +39,27 @@ pub const SWEEP_TO_TREASURY: &str = "sweep_treasury";
 /// Funded intents one pass settles at once: each intent's steps are compare-and-set and its
 /// legs are named by the intent, so intents are independent (as under several instances).
 const PARALLEL_INTENTS: usize = 16;
+/// Direct settlements worked out at once (reads and the postings' plan; nothing is sent).
+const PARALLEL_PLANS: usize = 64;
 
 /// Moves funded intents of `chain` towards `succeeded`; returns how many changed status.
 pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result<usize, FlowError> {
     let store = state.store.as_ref();
+    let owned = Arc::new(chain.clone());
     let mut changed = 0;
     for status in [PaymentStatus::FundsReceived, PaymentStatus::Settling] {
         let mut intents = store
             .chain_funded_intents(&chain.caip2, chain.livemode, status, 500)
             .await?;
         if status == PaymentStatus::FundsReceived {
-            let (settled, rest) = settle_direct_together(state, chain, intents, now_ms).await;
+            let (settled, rest) = settle_direct_together(state, &owned, intents, now_ms).await;
             changed += settled;
             intents = rest;
         }
-        changed += stream::iter(intents)
-            .map(|intent| async move {
-                match settle_one(state, chain, &intent, status, now_ms).await {
+        changed += spread(intents, PARALLEL_INTENTS, |intent| {
+            let (state, chain) = (state.clone(), owned.clone());
+            async move {
+                match settle_one(&state, &chain, &intent, status, now_ms).await {
                     Ok(moved) => usize::from(moved),
                     // One intent that cannot settle now must not hold up the others.
                     Err(err) => {
@@ -61,10 +67,9 @@ pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result
                         0
                     }
                 }
-            })
-            .buffer_unordered(PARALLEL_INTENTS)
-            .fold(0, |sum, n| async move { sum + n })
-            .await;
+            }
+        })
+        .await;
     }
     Ok(changed)
 }
@@ -76,13 +81,27 @@ pub async fn settle_funded(state: &Engine, chain: &Chain, now_ms: i64) -> Result
 /// [`settle_one`] (deposits, halted assets, and every intent of a chunk whose write failed).
 async fn settle_direct_together(
     state: &Engine,
-    chain: &Chain,
+    chain: &Arc<Chain>,
     intents: Vec<PaymentIntent>,
     now_ms: i64,
 ) -> (usize, Vec<PaymentIntent>) {
-    let planned: Vec<(PaymentIntent, Option<IntentWrite>)> = stream::iter(intents)
-        .map(|intent| async move {
-            let write = match direct_write(state, chain, &intent, now_ms).await {
+    // Their payment transactions in one read (an intent with none is left to `settle_one`).
+    let ids: Vec<_> = intents.iter().map(|i| i.id).collect();
+    let mut paid = match state.store.payment_transactions_of_intents(&ids).await {
+        Ok(paid) => paid,
+        Err(err) => {
+            tracing::warn!(error = %err, "settling failed; will retry");
+            return (0, Vec::new());
+        }
+    };
+    let intents = intents.into_iter().map(|intent| {
+        let of = paid.remove(&intent.id).unwrap_or_default();
+        (intent, of)
+    });
+    let planned = spread_ordered(intents, PARALLEL_PLANS, |(intent, paid)| {
+        let (state, chain) = (state.clone(), chain.clone());
+        async move {
+            let write = match direct_write(&state, &chain, &intent, paid, now_ms).await {
                 Ok(write) => write,
                 Err(err) => {
                     tracing::warn!(intent = %intent.id, error = %err, "settling failed; will retry");
@@ -90,10 +109,11 @@ async fn settle_direct_together(
                 }
             };
             (intent, write)
-        })
-        .buffered(PARALLEL_INTENTS)
-        .collect()
-        .await;
+        }
+    })
+    .await;
+    let planned: Vec<(PaymentIntent, Option<IntentWrite>)> =
+        planned.into_iter().flatten().collect();
     let (direct, rest): (Vec<_>, Vec<_>) = planned.into_iter().partition(|(_, w)| w.is_some());
     let mut rest: Vec<PaymentIntent> = rest.into_iter().map(|(intent, _)| intent).collect();
     let mut settled = 0;
@@ -126,18 +146,19 @@ fn is_direct_skip(state: &Engine, intent: &PaymentIntent) -> bool {
         .halted(intent.livemode, &intent.settlement.asset)
 }
 
-/// The write that settles a funded intent paid straight to its settlement address, or `None`
-/// when it is not such an intent (a deposit, a route's, an asset halted by Proof of Reserve).
+/// The write that settles a funded intent paid straight to its settlement address (`paid`,
+/// its payment transactions), or `None` when it is not such an intent (a deposit, a route's,
+/// an asset halted by Proof of Reserve).
 async fn direct_write(
     state: &Engine,
     chain: &Chain,
     intent: &PaymentIntent,
+    paid: Vec<PaymentTransaction>,
     now_ms: i64,
 ) -> Result<Option<IntentWrite>, FlowError> {
     if !chain.serves(intent) || is_direct_skip(state, intent) {
         return Ok(None);
     }
-    let paid = state.store.payment_transactions_of(&intent.id).await?;
     let Some(payment) = paid
         .into_iter()
         .find(|p| p.status == PaymentTxStatus::Confirmed)
@@ -321,18 +342,16 @@ pub(super) async fn intent_fee_postings(
     intent: &PaymentIntent,
     now_ms: i64,
 ) -> Result<Vec<crate::ledger::Posting>, FlowError> {
-    let reference = intent.id.to_string();
-    let mut legs = Vec::new();
-    for purpose in [
+    let purposes = [
         SWEEP_GAS,
         SWEEP,
         SWEEP_TO_TREASURY,
         crate::chain::EIP3009_RELAY,
-    ] {
-        if let Some(leg) = state.store.get_chain_transfer(purpose, &reference).await? {
-            legs.push(leg);
-        }
-    }
+    ];
+    let legs = state
+        .store
+        .get_chain_transfers(&purposes, &intent.id.to_string())
+        .await?;
     let refs: Vec<&ChainTransfer> = legs.iter().collect();
     Ok(super::fee_postings(
         &state.registry,

@@ -13,14 +13,15 @@
 //!   downstream (conversion, settlement) starts before the confirmations.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use futures::stream::{self, StreamExt};
 use rialto_connectors::chain::{ChainError, ObservedTransfer};
 use rialto_core::intent::{PaymentEvent, PaymentIntent, PaymentStatus};
 use rialto_core::money::Money;
 
 use super::rail::FlowError;
 use super::reads::{Observed, PassReads};
+use super::spread::spread;
 use super::{block_i64, Chain};
 use crate::compliance::flow::FundsSubject;
 use crate::objects::{intent_event, intent_json};
@@ -200,33 +201,13 @@ pub async fn track_payments(
         });
         by_intent[at].1.push(ptx);
     }
-    let reads = PassReads::new(chain);
-    let reads = &reads;
-    let mut changed: usize = stream::iter(by_intent)
-        .map(|(id, list)| async move {
-            let Ok(Some(intent)) = store.get_intent_unscoped(&id).await else {
-                return 0;
-            };
-            if !chain.serves(&intent) {
-                return 0;
-            }
-            let mut changed = 0;
-            for ptx in list {
-                let tx = ptx.tx_hash.clone();
-                match advance_pending(state, chain, reads, &intent, ptx, now_ms).await {
-                    Ok(true) => changed += 1,
-                    Ok(false) => {}
-                    // One payment that cannot be advanced must not hold up the others.
-                    Err(err) => {
-                        tracing::warn!(intent = %intent.id, %tx, error = %err, "payment not advanced; will retry")
-                    }
-                }
-            }
-            changed
-        })
-        .buffer_unordered(PARALLEL_INTENTS)
-        .fold(0, |sum, n| async move { sum + n })
-        .await;
+    let reads = Arc::new(PassReads::new(chain.node.clone()));
+    let owned = Arc::new(chain.clone());
+    let mut changed = spread(by_intent, PARALLEL_INTENTS, |(id, list)| {
+        let (state, chain, reads) = (state.clone(), owned.clone(), reads.clone());
+        async move { track_intent(&state, &chain, &reads, id, list, now_ms).await }
+    })
+    .await;
     changed += apply_policies(state, chain, now_ms).await?;
     let funded = store
         .chain_funded_intents(
@@ -236,29 +217,63 @@ pub async fn track_payments(
             500,
         )
         .await?;
-    // Side by side, as the pending ones above: each intent's check is its own.
-    changed += stream::iter(funded.into_iter().filter(|i| chain.serves(i)))
-        .map(|intent| async move { reorg_check(state, reads, &intent, now_ms).await })
-        .buffer_unordered(PARALLEL_INTENTS)
-        .fold(0, |sum, n| async move { sum + n })
-        .await;
+    // Side by side, as the pending ones above: each intent's check is its own. Their payment
+    // transactions are read in one go.
+    let funded: Vec<PaymentIntent> = funded.into_iter().filter(|i| chain.serves(i)).collect();
+    let ids: Vec<_> = funded.iter().map(|i| i.id).collect();
+    let mut paid = store.payment_transactions_of_intents(&ids).await?;
+    let funded = funded.into_iter().map(|intent| {
+        let of = paid.remove(&intent.id).unwrap_or_default();
+        (intent, of)
+    });
+    changed += spread(funded, PARALLEL_INTENTS, |(intent, paid)| {
+        let (state, reads) = (state.clone(), reads.clone());
+        async move { reorg_check(&state, &reads, &intent, paid, now_ms).await }
+    })
+    .await;
     Ok(changed)
 }
 
-/// [`revert_if_gone`] over `intent`'s confirmed payments; how many were reverted.
-async fn reorg_check(
+/// [`advance_pending`] over the pending payment transactions `list` of the intent `id`; how
+/// many changed.
+async fn track_intent(
     state: &Engine,
-    reads: &PassReads<'_>,
-    intent: &PaymentIntent,
+    chain: &Chain,
+    reads: &PassReads,
+    id: rialto_core::id::PaymentIntentId,
+    list: Vec<PaymentTransaction>,
     now_ms: i64,
 ) -> usize {
-    let paid = match state.store.payment_transactions_of(&intent.id).await {
-        Ok(paid) => paid,
-        Err(err) => {
-            tracing::warn!(intent = %intent.id, error = %err, "reorg check failed; will retry");
-            return 0;
-        }
+    let Ok(Some(intent)) = state.store.get_intent_unscoped(&id).await else {
+        return 0;
     };
+    if !chain.serves(&intent) {
+        return 0;
+    }
+    let mut changed = 0;
+    for ptx in list {
+        let tx = ptx.tx_hash.clone();
+        match advance_pending(state, chain, reads, &intent, ptx, now_ms).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            // One payment that cannot be advanced must not hold up the others.
+            Err(err) => {
+                tracing::warn!(intent = %intent.id, %tx, error = %err, "payment not advanced; will retry")
+            }
+        }
+    }
+    changed
+}
+
+/// [`revert_if_gone`] over `intent`'s confirmed payments (`paid`, its payment transactions);
+/// how many were reverted.
+async fn reorg_check(
+    state: &Engine,
+    reads: &PassReads,
+    intent: &PaymentIntent,
+    paid: Vec<PaymentTransaction>,
+    now_ms: i64,
+) -> usize {
     let mut changed = 0;
     for ptx in paid {
         if ptx.status != PaymentTxStatus::Confirmed {
@@ -367,7 +382,7 @@ fn credited_units(
 async fn advance_pending(
     state: &Engine,
     chain: &Chain,
-    reads: &PassReads<'_>,
+    reads: &PassReads,
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,
@@ -519,7 +534,7 @@ async fn apply_policies(state: &Engine, chain: &Chain, now_ms: i64) -> Result<us
 /// the intent goes back to waiting and the transaction is marked `reverted`.
 async fn revert_if_gone(
     state: &Engine,
-    reads: &PassReads<'_>,
+    reads: &PassReads,
     intent: &PaymentIntent,
     mut ptx: PaymentTransaction,
     now_ms: i64,

@@ -2,6 +2,8 @@
 //! gateway's own outgoing transactions (the rails' journal: recorded, signed and given a nonce
 //! before they are sent), deposit addresses and the watcher's scan cursor.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use rialto_connectors::chain::ChainError;
 use rialto_core::address::Address;
@@ -45,6 +47,20 @@ pub trait ChainStore: Send + Sync + 'static {
         purpose: &str,
         reference: &str,
     ) -> Result<Option<ChainTransfer>, StoreError>;
+
+    /// The legs stored under `reference` for any of `purposes` (each at most once), in the
+    /// order of `purposes`: what [`Self::get_chain_transfer`] answers for each, in one read.
+    async fn get_chain_transfers(
+        &self,
+        purposes: &[&str],
+        reference: &str,
+    ) -> Result<Vec<ChainTransfer>, StoreError> {
+        let mut legs = Vec::new();
+        for purpose in purposes {
+            legs.extend(self.get_chain_transfer(purpose, reference).await?);
+        }
+        Ok(legs)
+    }
 
     /// The gateway's own leg whose transaction is `tx_hash` on `chain_id`, if any: its recorded
     /// transaction or any of its replacements.
@@ -106,6 +122,19 @@ pub trait ChainStore: Send + Sync + 'static {
         &self,
         intent: &PaymentIntentId,
     ) -> Result<Vec<PaymentTransaction>, StoreError>;
+
+    /// [`Self::payment_transactions_of`] for each of `intents`, in one read where the store
+    /// can: every intent is a key, with no transactions if it has none.
+    async fn payment_transactions_of_intents(
+        &self,
+        intents: &[PaymentIntentId],
+    ) -> Result<HashMap<PaymentIntentId, Vec<PaymentTransaction>>, StoreError> {
+        let mut of = HashMap::with_capacity(intents.len());
+        for intent in intents {
+            of.insert(*intent, self.payment_transactions_of(intent).await?);
+        }
+        Ok(of)
+    }
 
     /// Updates a payment transaction's status, amount, block and payer, compare-and-set on its stored
     /// status being `expected`, and, when given, applies the intent change in the same

@@ -20,6 +20,10 @@ use rialto_core::id::PaymentIntentId;
 
 use super::StoreError;
 
+/// Why a relayed item is failed when its batch transaction is bound to another payment (never
+/// for a batch the gateway built).
+pub const BOUND_ELSEWHERE: &str = "the batch transaction is bound to another payment";
+
 /// Where a queued authorization stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RelayItemStatus {

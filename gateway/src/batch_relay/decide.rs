@@ -4,7 +4,6 @@
 use futures::future::join_all;
 use rialto_connectors::rail::{ChainTransfer, LegStatus};
 use rialto_core::address::Address;
-use rialto_core::id::PaymentIntentId;
 use rialto_engine::chain::rail::FlowError;
 use rialto_engine::chain::Chain;
 use rialto_engine::services::Engine;
@@ -12,20 +11,20 @@ use rialto_engine::store::relay_queue::{ItemDecision, RelayItem, RelayItemStatus
 use rialto_engine::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
 use rialto_evm::batch_relay::{self, ItemOutcome};
 
-use super::{amount_text, batch_items, invalid, BatchLanes};
+use super::{amount_text, batch_items, invalid, BatchLanes, Decided, QueuedOutcome};
 
 /// Intents read at once while deciding a batch.
 const PARALLEL_READS: usize = 16;
 
 /// Decides the batch's undecided items once its leg is confirmed (each relayed or skipped by
-/// the receipt) or failed (all failed). Returns the intents whose items were decided.
+/// the receipt) or failed (all failed). Returns the items decided, with their outcomes.
 pub(super) async fn decide_batch(
     state: &Engine,
     chain: &Chain,
     lanes: &BatchLanes,
     items: &[RelayItem],
     leg: &ChainTransfer,
-) -> Result<Vec<PaymentIntentId>, FlowError> {
+) -> Result<Vec<Decided>, FlowError> {
     if !items.iter().any(|i| i.status == RelayItemStatus::Batched) {
         return Ok(Vec::new());
     }
@@ -70,6 +69,7 @@ pub(super) async fn decide_batch(
                 .zip(outcomes)
                 .filter(|(item, _)| item.status == RelayItemStatus::Batched)
                 .collect();
+            let nonces: Vec<String> = undecided.iter().map(|(i, _)| i.nonce.clone()).collect();
             // The intents are read side by side; the decisions are written in one transaction.
             let mut decisions: Vec<ItemDecision> = Vec::with_capacity(undecided.len());
             while !undecided.is_empty() {
@@ -91,12 +91,36 @@ pub(super) async fn decide_batch(
                 .decide_relay_items(&leg.tx_hash, &decisions, state.clock.now_ms())
                 .await?;
             Ok(decisions
-                .iter()
+                .into_iter()
+                .zip(nonces)
                 .zip(decided)
-                .filter(|(_, status)| status.is_some())
-                .map(|(d, _)| d.payment_intent_id)
+                .filter_map(|((d, nonce), status)| {
+                    let outcome = outcome(status?, &d, &leg.tx_hash);
+                    Some((d.payment_intent_id, nonce, outcome))
+                })
                 .collect())
         }
+    }
+}
+
+/// What a decided item's waiting request is answered: `status` as the store decided it (a
+/// relayed item whose transaction another payment holds is failed there).
+fn outcome(status: RelayItemStatus, decision: &ItemDecision, tx_hash: &str) -> QueuedOutcome {
+    let reason = || decision.reason.clone().unwrap_or_default();
+    match status {
+        RelayItemStatus::Relayed => QueuedOutcome::Relayed {
+            tx_hash: tx_hash.to_owned(),
+        },
+        RelayItemStatus::Skipped => QueuedOutcome::Skipped { reason: reason() },
+        RelayItemStatus::Failed if decision.status != RelayItemStatus::Failed => {
+            QueuedOutcome::Failed {
+                reason: crate::store::relay_queue::BOUND_ELSEWHERE.to_owned(),
+            }
+        }
+        RelayItemStatus::Failed => QueuedOutcome::Failed { reason: reason() },
+        RelayItemStatus::Queued | RelayItemStatus::Batched => QueuedOutcome::InFlight {
+            tx_hash: Some(tx_hash.to_owned()),
+        },
     }
 }
 
@@ -105,7 +129,7 @@ async fn fail_all(
     items: &[RelayItem],
     tx_hash: &str,
     why: &str,
-) -> Result<Vec<PaymentIntentId>, FlowError> {
+) -> Result<Vec<Decided>, FlowError> {
     let now = state.clock.now_ms();
     let mut decided = Vec::new();
     for item in items
@@ -123,7 +147,10 @@ async fn fail_all(
                 now,
             )
             .await?;
-        decided.push(item.payment_intent_id);
+        let outcome = QueuedOutcome::Failed {
+            reason: why.to_owned(),
+        };
+        decided.push((item.payment_intent_id, item.nonce.clone(), outcome));
     }
     Ok(decided)
 }

@@ -59,12 +59,35 @@ pub struct BatchRelays {
     by_chain: BTreeMap<(bool, String), Arc<BatchLanes>>,
     /// Something was queued: the worker looks now rather than at its next poll.
     wake: Notify,
-    /// The requests waiting for their items, by intent: the worker wakes each when its own
-    /// item is decided, so a decision costs one row read per waiting request of that item
-    /// rather than one for every waiting request (a hundred items decided at once used to wake
-    /// all thousand waiters). A decision by another instance is seen at the waiter's poll.
-    waiters: std::sync::Mutex<HashMap<PaymentIntentId, Arc<Notify>>>,
+    /// The requests waiting for their items, by intent: the worker hands each its own item's
+    /// outcome when it decides it (after the decision is committed), so a waiting request
+    /// reads nothing more (a hundred items decided at once used to wake all thousand waiters,
+    /// then each read its row). A decision by another instance is read at the waiter's poll.
+    waiters: std::sync::Mutex<HashMap<PaymentIntentId, Arc<Waiter>>>,
 }
+
+/// What the requests waiting for one intent's item share: the worker's signal and the outcome
+/// it decided, by the authorization's nonce (a skipped authorization's intent may queue
+/// another while a request for the first still waits).
+#[derive(Debug, Default)]
+struct Waiter {
+    signal: Notify,
+    outcome: std::sync::Mutex<Option<(String, QueuedOutcome)>>,
+}
+
+impl Waiter {
+    fn outcome(&self, nonce: &str) -> Option<QueuedOutcome> {
+        let decided = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        decided
+            .as_ref()
+            .filter(|(of, _)| of == nonce)
+            .map(|(_, outcome)| outcome.clone())
+    }
+}
+
+/// An item's outcome as its worker decided it: the intent, the authorization's nonce, what
+/// became of it.
+pub(crate) type Decided = (PaymentIntentId, String, QueuedOutcome);
 
 impl BatchRelays {
     pub fn insert(&mut self, livemode: bool, caip2: &str, lanes: BatchLanes) {
@@ -80,31 +103,33 @@ impl BatchRelays {
         self.by_chain.is_empty()
     }
 
-    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<PaymentIntentId, Arc<Notify>>> {
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<PaymentIntentId, Arc<Waiter>>> {
         // A panic while holding this lock left the map whole (inserts and removes only).
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The signal for `intent`'s item, shared by every request waiting for it.
-    fn waiter(&self, intent: &PaymentIntentId) -> Arc<Notify> {
+    /// The waiter for `intent`'s item, shared by every request waiting for it.
+    fn waiter(&self, intent: &PaymentIntentId) -> Arc<Waiter> {
         self.waiters().entry(*intent).or_default().clone()
     }
 
-    /// Drops `intent`'s signal once no other request waits for it.
-    fn forget(&self, intent: &PaymentIntentId, signal: Arc<Notify>) {
+    /// Drops `intent`'s waiter once no other request waits for it.
+    fn forget(&self, intent: &PaymentIntentId, waiter: Arc<Waiter>) {
         let mut waiters = self.waiters();
         // Ours and the map's: nobody else holds it.
-        if Arc::strong_count(&signal) <= 2 {
+        if Arc::strong_count(&waiter) <= 2 {
             waiters.remove(intent);
         }
     }
 
-    /// Wakes the requests waiting for these intents' items.
-    fn wake_decided(&self, intents: &[PaymentIntentId]) {
+    /// Hands the requests waiting for these items their outcomes (committed).
+    fn wake_decided(&self, decided: Vec<Decided>) {
         let waiters = self.waiters();
-        for intent in intents {
-            if let Some(signal) = waiters.get(intent) {
-                signal.notify_waiters();
+        for (intent, nonce, outcome) in decided {
+            if let Some(waiter) = waiters.get(&intent) {
+                let mut slot = waiter.outcome.lock().unwrap_or_else(|e| e.into_inner());
+                *slot = Some((nonce, outcome));
+                waiter.signal.notify_waiters();
             }
         }
     }
@@ -179,44 +204,56 @@ pub async fn enqueue_and_wait(
     if stored.payer != row.payer || stored.nonce != row.nonce {
         return Ok(QueuedOutcome::AnotherQueued);
     }
+    if let Some(done) = outcome_of(&stored) {
+        return Ok(done); // the same authorization again, already decided
+    }
+    let waiter = relays.waiter(&intent.id);
     relays.wake.notify_one();
-    let signal = relays.waiter(&intent.id);
-    let answer = wait_for_item(state, &signal, lanes, intent).await;
-    relays.forget(&intent.id, signal);
+    let answer = wait_for_item(state, &waiter, lanes, intent, &row.nonce).await;
+    relays.forget(&intent.id, waiter);
     answer
 }
 
-/// Reads `intent`'s item until it is decided or `answer_within` has passed, woken by
-/// `signal` (this instance's worker decided it) or every 500 ms (another instance may have).
+/// Waits for `intent`'s item (the authorization with EIP-3009 nonce `nonce`) until it is
+/// decided or `answer_within` has passed: handed its outcome by this instance's worker, or
+/// reading its row every 500 ms (another instance may have decided it) and at the end.
 async fn wait_for_item(
     state: &Engine,
-    signal: &Notify,
+    waiter: &Waiter,
     lanes: &BatchLanes,
     intent: &PaymentIntent,
+    nonce: &str,
 ) -> Result<QueuedOutcome, FlowError> {
     let deadline = tokio::time::Instant::now() + lanes.answer_within;
+    // Just stored as queued: nothing to read before the first poll.
+    let mut poll = false;
     loop {
-        // Registered before the row is read, so a decision between the read and the wait is
-        // not missed.
-        let decided = signal.notified();
+        // Registered before the outcome is looked at, so a decision in between is not missed.
+        let decided = waiter.signal.notified();
         tokio::pin!(decided);
         decided.as_mut().enable();
-        let Some(current) = state.store.get_relay_item(&intent.id).await? else {
-            return Ok(QueuedOutcome::InFlight { tx_hash: None });
-        };
-        if let Some(done) = outcome_of(&current) {
+        if let Some(done) = waiter.outcome(nonce) {
             return Ok(done);
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(QueuedOutcome::InFlight {
-                tx_hash: current.tx_hash,
-            });
+        let past = tokio::time::Instant::now() >= deadline;
+        if poll || past {
+            let Some(current) = state.store.get_relay_item(&intent.id).await? else {
+                return Ok(QueuedOutcome::InFlight { tx_hash: None });
+            };
+            if let Some(done) = outcome_of(&current) {
+                return Ok(done);
+            }
+            if past {
+                return Ok(QueuedOutcome::InFlight {
+                    tx_hash: current.tx_hash,
+                });
+            }
         }
-        tokio::select! {
-            _ = decided => {}
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
+        poll = tokio::select! {
+            _ = decided => false,
+            _ = tokio::time::sleep_until(deadline) => false,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => true,
+        };
     }
 }
 
@@ -241,7 +278,7 @@ pub async fn run_batch_relay_worker(
             match pass(&state, chain, lanes).await {
                 Ok(passed) => {
                     moved |= passed.changed > 0;
-                    relays.wake_decided(&passed.decided);
+                    relays.wake_decided(passed.decided);
                 }
                 Err(err) => {
                     rialto_engine::telemetry::worker_failed("batch_relay");
@@ -265,8 +302,8 @@ pub async fn run_batch_relay_worker(
 struct Passed {
     /// Items decided and batches sent.
     changed: usize,
-    /// The intents whose items were decided.
-    decided: Vec<PaymentIntentId>,
+    /// The items decided, with their outcomes.
+    decided: Vec<Decided>,
 }
 
 /// One pass over one chain: finish the batches already bound (record the ones a crash left
@@ -296,8 +333,8 @@ async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<Passe
 struct Driven {
     /// Its leg was recorded and sent.
     sent: bool,
-    /// The intents whose items were decided.
-    decided: Vec<PaymentIntentId>,
+    /// The items decided, with their outcomes.
+    decided: Vec<Decided>,
 }
 
 /// Binds queued authorizations into one batch and sends it, when a full batch is waiting or

@@ -4,7 +4,7 @@
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
 use sqlx::Row;
 
-use super::rows::{insert_rows, list, tuples, Cell};
+use super::rows::{insert_rows, list, rows_per_statement, tuples, Cell, MAX_VALUES};
 use super::sql::json_text;
 use super::{Db, Event, StoreError};
 
@@ -15,7 +15,7 @@ pub(super) async fn cas_intents_from(
     writes: &[(PaymentStatus, i64, &PaymentIntent)],
 ) -> Result<Vec<bool>, StoreError> {
     let mut written = std::collections::HashSet::new();
-    for chunk in writes.chunks(500) {
+    for chunk in writes.chunks(rows_per_statement(12)) {
         let sql = format!(
             "UPDATE payment_intents SET status = v.column2, canceled_at = v.column3, \
              cancellation_reason = v.column4, version = v.column5, updated_at = v.column6, \
@@ -81,7 +81,7 @@ pub(super) async fn insert_events(
         rows,
     )
     .await?;
-    for chunk in events.chunks(10_000) {
+    for chunk in events.chunks(MAX_VALUES) {
         let sql = format!(
             "INSERT INTO event_outbox (event_id, merchant_id, livemode, type) SELECT e.id, \
              e.merchant_id, e.livemode, e.type FROM events e WHERE e.id IN ({}) AND EXISTS \

@@ -13,6 +13,7 @@ mod decision_commit;
 mod enqueue_batch;
 mod group_commit;
 mod key_cache;
+mod relay_decide_batch;
 mod rows;
 mod savepoints;
 mod sql;

@@ -172,6 +172,12 @@ impl SqlStore {
         AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
+            // A pooled SQLite connection is a file handle on this host: it cannot go stale as a
+            // network connection can, so it is not pinged before each use (a ping is a
+            // hand-off to the connection's thread and back, as much as a small statement).
+            // PostgreSQL connections are checked, so one the server dropped is replaced before
+            // a statement fails on it.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -1,5 +1,7 @@
 //! [`ChainStore`] over sqlx `Any` (SQLite and PostgreSQL).
 
+use std::collections::HashMap;
+
 use super::Db;
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
@@ -226,6 +228,34 @@ impl ChainStore for SqlStore {
         row.as_ref().map(leg_from_row).transpose()
     }
 
+    async fn get_chain_transfers(
+        &self,
+        purposes: &[&str],
+        reference: &str,
+    ) -> Result<Vec<ChainTransfer>, StoreError> {
+        if purposes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (0..purposes.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {LEG_SELECT} FROM chain_transfers WHERE reference = $1 AND purpose IN ({list})"
+        );
+        let mut query = sqlx::query(&sql).bind(reference.to_owned());
+        for purpose in purposes {
+            query = query.bind((*purpose).to_owned());
+        }
+        let rows = query.fetch_all(&self.writer).await.db()?;
+        let mut legs = rows
+            .iter()
+            .map(leg_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        legs.sort_by_key(|leg| purposes.iter().position(|p| *p == leg.draft.purpose));
+        Ok(legs)
+    }
+
     async fn chain_transfer_by_hash(
         &self,
         chain_id: &str,
@@ -426,6 +456,29 @@ impl ChainStore for SqlStore {
         .await
         .db()?;
         rows.iter().map(payment_tx_from_row).collect()
+    }
+
+    async fn payment_transactions_of_intents(
+        &self,
+        intents: &[PaymentIntentId],
+    ) -> Result<HashMap<PaymentIntentId, Vec<PaymentTransaction>>, StoreError> {
+        let mut of: HashMap<PaymentIntentId, Vec<PaymentTransaction>> =
+            intents.iter().map(|id| (*id, Vec::new())).collect();
+        for chunk in intents.chunks(super::rows::MAX_VALUES) {
+            let sql = format!(
+                "SELECT {PAYMENT_TX_COLUMNS} FROM payment_transactions WHERE payment_intent_id                  IN ({}) ORDER BY created_at",
+                super::rows::list(chunk.len())
+            );
+            let mut query = sqlx::query(&sql).persistent(false);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await.db()? {
+                let ptx = payment_tx_from_row(&row)?;
+                of.entry(ptx.payment_intent_id).or_default().push(ptx);
+            }
+        }
+        Ok(of)
     }
 
     async fn set_payment_transaction(

@@ -187,21 +187,29 @@ impl RelayQueueStore for SqlStore {
         intents: &[PaymentIntentId],
         now_ms: i64,
     ) -> Result<Vec<RelayItem>, StoreError> {
+        // Each row bound only if still queued, at its place in `intents`: one statement per
+        // chunk (a batch is a few hundred at most).
         let mut tx = self.writer.begin().await.db()?;
-        for (index, intent) in intents.iter().enumerate() {
-            sqlx::query(
-                "UPDATE relay_queue SET status = $1, batch_id = $2, batch_index = $3, \
-                 updated_at = $4 WHERE payment_intent_id = $5 AND status = $6",
-            )
-            .bind(RelayItemStatus::Batched.as_str())
-            .bind(batch_id)
-            .bind(i64::try_from(index).unwrap_or(i64::MAX))
-            .bind(now_ms)
-            .bind(intent.to_string())
-            .bind(RelayItemStatus::Queued.as_str())
-            .execute(&mut *tx)
-            .await
-            .db()?;
+        let per_statement = super::rows::rows_per_statement(6);
+        for (chunk_at, chunk) in intents.chunks(per_statement).enumerate() {
+            let sql = format!(
+                "UPDATE relay_queue SET status = v.column2, batch_id = v.column3, batch_index = \
+                 v.column4, updated_at = v.column5 FROM (VALUES {}) AS v WHERE \
+                 relay_queue.payment_intent_id = v.column1 AND relay_queue.status = v.column6",
+                super::rows::tuples(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(&sql).persistent(false);
+            for (at, intent) in chunk.iter().enumerate() {
+                let index = chunk_at * per_statement + at;
+                query = query
+                    .bind(intent.to_string())
+                    .bind(RelayItemStatus::Batched.as_str())
+                    .bind(batch_id)
+                    .bind(i64::try_from(index).unwrap_or(i64::MAX))
+                    .bind(now_ms)
+                    .bind(RelayItemStatus::Queued.as_str());
+            }
+            query.execute(&mut *tx).await.db()?;
         }
         tx.commit().await.db()?;
         self.relay_batch(batch_id).await
@@ -285,53 +293,8 @@ impl RelayQueueStore for SqlStore {
         now_ms: i64,
     ) -> Result<Vec<Option<RelayItemStatus>>, StoreError> {
         let mut tx = self.writer.begin().await.db()?;
-        let mut decided = Vec::with_capacity(decisions.len());
-        for decision in decisions {
-            let intent = decision.payment_intent_id;
-            let set = |status: RelayItemStatus, reason: Option<String>, from: RelayItemStatus| {
-                sqlx::query(
-                    "UPDATE relay_queue SET status = $1, tx_hash = $2, reason = $3, \
-                     updated_at = $4 WHERE payment_intent_id = $5 AND status = $6",
-                )
-                .bind(status.as_str())
-                .bind(tx_hash.to_owned())
-                .bind(reason)
-                .bind(now_ms)
-                .bind(intent.to_string())
-                .bind(from.as_str())
-            };
-            // Only an item still `batched` is decided (and only then is its claim bound): in
-            // one transaction, so the claim and the item's status commit together.
-            let moved = set(
-                decision.status,
-                decision.reason.clone(),
-                RelayItemStatus::Batched,
-            )
-            .execute(&mut *tx)
-            .await
-            .db()?
-            .rows_affected()
-                == 1;
-            if !moved {
-                decided.push(None);
-                continue;
-            }
-            let mut status = decision.status;
-            if let Some(claim) = &decision.claim {
-                if super::sql_compliance::claim_in(&mut tx, claim).await? != intent {
-                    // Cannot happen for a batch the gateway built (its hashes are its own
-                    // legs', refused to reporters); if it does, the payer must hear of it.
-                    tracing::error!(%intent, tx = tx_hash, "a batch transaction is bound to another payment");
-                    status = RelayItemStatus::Failed;
-                    let why = "the batch transaction is bound to another payment".to_owned();
-                    set(status, Some(why), decision.status)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                }
-            }
-            decided.push(Some(status));
-        }
+        let decided =
+            super::relay_decide_batch::decide_items(&mut tx, tx_hash, decisions, now_ms).await?;
         tx.commit().await.db()?;
         Ok(decided)
     }
