@@ -201,11 +201,17 @@ pub async fn track_payments(
         });
         by_intent[at].1.push(ptx);
     }
+    // Their intents in one read.
+    let ids: Vec<_> = by_intent.iter().map(|(id, _)| *id).collect();
+    let mut intents = store.get_intents_unscoped(&ids).await?;
+    let by_intent = by_intent
+        .into_iter()
+        .filter_map(|(id, list)| Some((intents.remove(&id)?, list)));
     let reads = Arc::new(PassReads::new(chain.node.clone()));
     let owned = Arc::new(chain.clone());
-    let mut changed = spread(by_intent, PARALLEL_INTENTS, |(id, list)| {
+    let mut changed = spread(by_intent, PARALLEL_INTENTS, |(intent, list)| {
         let (state, chain, reads) = (state.clone(), owned.clone(), reads.clone());
-        async move { track_intent(&state, &chain, &reads, id, list, now_ms).await }
+        async move { track_intent(&state, &chain, &reads, intent, list, now_ms).await }
     })
     .await;
     changed += apply_policies(state, chain, now_ms).await?;
@@ -234,19 +240,16 @@ pub async fn track_payments(
     Ok(changed)
 }
 
-/// [`advance_pending`] over the pending payment transactions `list` of the intent `id`; how
-/// many changed.
+/// [`advance_pending`] over the pending payment transactions `list` of `intent`; how many
+/// changed.
 async fn track_intent(
     state: &Engine,
     chain: &Chain,
     reads: &PassReads,
-    id: rialto_core::id::PaymentIntentId,
+    intent: PaymentIntent,
     list: Vec<PaymentTransaction>,
     now_ms: i64,
 ) -> usize {
-    let Ok(Some(intent)) = state.store.get_intent_unscoped(&id).await else {
-        return 0;
-    };
     if !chain.serves(&intent) {
         return 0;
     }

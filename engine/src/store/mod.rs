@@ -724,6 +724,21 @@ pub trait Store:
         id: &PaymentIntentId,
     ) -> Result<Option<PaymentIntent>, StoreError>;
 
+    /// [`Self::get_intent_unscoped`] for each of `ids`, in one read where the store can: the
+    /// intents found, by id (an id with no intent is absent).
+    async fn get_intents_unscoped(
+        &self,
+        ids: &[PaymentIntentId],
+    ) -> Result<std::collections::HashMap<PaymentIntentId, PaymentIntent>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(intent) = self.get_intent_unscoped(id).await? {
+                found.insert(*id, intent);
+            }
+        }
+        Ok(found)
+    }
+
     async fn list_intents(
         &self,
         merchant: &MerchantId,

@@ -1,9 +1,12 @@
 //! Deciding a mined batch: each item from the receipt of whichever transaction of the batch's
 //! leg was mined (the leg's final hash), never from the payer's word or the batch's intent.
 
-use futures::future::join_all;
+use std::collections::HashMap;
+
 use rialto_connectors::rail::{ChainTransfer, LegStatus};
 use rialto_core::address::Address;
+use rialto_core::id::PaymentIntentId;
+use rialto_core::intent::PaymentIntent;
 use rialto_engine::chain::rail::FlowError;
 use rialto_engine::chain::Chain;
 use rialto_engine::services::Engine;
@@ -12,9 +15,6 @@ use rialto_engine::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
 use rialto_evm::batch_relay::{self, ItemOutcome};
 
 use super::{amount_text, batch_items, invalid, BatchLanes, Decided, QueuedOutcome};
-
-/// Intents read at once while deciding a batch.
-const PARALLEL_READS: usize = 16;
 
 /// Decides the batch's undecided items once its leg is confirmed (each relayed or skipped by
 /// the receipt) or failed (all failed). Returns the items decided, with their outcomes.
@@ -64,28 +64,23 @@ pub(super) async fn decide_batch(
                     return Ok(Vec::new());
                 }
             };
-            let mut undecided: Vec<_> = items
+            let undecided: Vec<_> = items
                 .iter()
                 .zip(outcomes)
                 .filter(|(item, _)| item.status == RelayItemStatus::Batched)
                 .collect();
             let nonces: Vec<String> = undecided.iter().map(|(i, _)| i.nonce.clone()).collect();
-            // The intents are read side by side; the decisions are written in one transaction.
-            let mut decisions: Vec<ItemDecision> = Vec::with_capacity(undecided.len());
-            while !undecided.is_empty() {
-                let chunk: Vec<_> = undecided
-                    .drain(..PARALLEL_READS.min(undecided.len()))
-                    .collect();
-                for made in join_all(
-                    chunk
-                        .into_iter()
-                        .map(|(item, outcome)| decision(state, chain, item, outcome, leg)),
-                )
-                .await
-                {
-                    decisions.push(made?);
-                }
-            }
+            // The relayed items' intents in one read; the decisions written in one transaction.
+            let ids: Vec<_> = undecided
+                .iter()
+                .filter(|(_, outcome)| matches!(outcome, ItemOutcome::Relayed))
+                .map(|(item, _)| item.payment_intent_id)
+                .collect();
+            let intents = state.store.get_intents_unscoped(&ids).await?;
+            let decisions: Vec<ItemDecision> = undecided
+                .into_iter()
+                .map(|(item, outcome)| decision(state, chain, item, outcome, leg, &intents))
+                .collect::<Result<_, _>>()?;
             let decided = state
                 .store
                 .decide_relay_items(&leg.tx_hash, &decisions, state.clock.now_ms())
@@ -158,12 +153,13 @@ async fn fail_all(
 /// A relayed item's decision carries its payment transaction (the batch transaction, this
 /// payer, this authorization's value), which the store binds to its intent BEFORE the item is
 /// marked relayed; a skipped item only says why.
-async fn decision(
+fn decision(
     state: &Engine,
     chain: &Chain,
     item: &RelayItem,
     outcome: ItemOutcome,
     leg: &ChainTransfer,
+    intents: &HashMap<PaymentIntentId, PaymentIntent>,
 ) -> Result<ItemDecision, FlowError> {
     let decided = |status, reason: Option<String>, claim| ItemDecision {
         payment_intent_id: item.payment_intent_id,
@@ -175,12 +171,7 @@ async fn decision(
         ItemOutcome::Skipped { reason } => {
             return Ok(decided(RelayItemStatus::Skipped, Some(reason), None))
         }
-        ItemOutcome::Relayed => {
-            state
-                .store
-                .get_intent_unscoped(&item.payment_intent_id)
-                .await?
-        }
+        ItemOutcome::Relayed => intents.get(&item.payment_intent_id),
     };
     let Some(intent) = intent else {
         return Ok(decided(

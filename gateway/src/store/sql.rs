@@ -3,7 +3,7 @@
 //! placeholders in order (both engines accept them) and only portable types: TEXT, BIGINT.
 
 use super::Db;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -604,6 +604,28 @@ impl Store for SqlStore {
         .await
         .db()?;
         row.as_ref().map(|r| self.intent_from_row(r)).transpose()
+    }
+
+    async fn get_intents_unscoped(
+        &self,
+        ids: &[PaymentIntentId],
+    ) -> Result<HashMap<PaymentIntentId, PaymentIntent>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(super::rows::MAX_VALUES) {
+            let sql = format!(
+                "SELECT {INTENT_SELECT} FROM payment_intents WHERE id IN ({})",
+                super::rows::list(chunk.len())
+            );
+            let mut query = sqlx::query(&sql).persistent(false);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await.db()? {
+                let intent = self.intent_from_row(&row)?;
+                found.insert(intent.id, intent);
+            }
+        }
+        Ok(found)
     }
 
     async fn list_intents(
