@@ -186,7 +186,7 @@ fn decision(
         tx_hash: leg.tx_hash.clone(),
         payment_intent_id: intent.id,
         payer: item.payer.clone(),
-        amount: amount_text(&intent, units)?,
+        amount: amount_text(intent, units)?,
         asset: intent.settlement.asset.id.to_string(),
         block_number: leg.block_number.unwrap_or_default(),
         block_hash: leg.block_hash.clone().unwrap_or_default(),

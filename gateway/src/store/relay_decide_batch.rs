@@ -99,9 +99,9 @@ pub(super) async fn decide_one_by_one(
     Ok(decided)
 }
 
-/// One item's status compare-and-set; `true` when it moved.
-async fn set_status(
-    tx: &mut Transaction<'_, Any>,
+/// One item's status compare-and-set from `from`; `true` when it moved.
+pub(super) async fn set_status(
+    conn: &mut sqlx::AnyConnection,
     tx_hash: &str,
     intent: PaymentIntentId,
     (status, reason): (RelayItemStatus, Option<String>),
@@ -118,7 +118,7 @@ async fn set_status(
     .bind(now_ms)
     .bind(intent.to_string())
     .bind(from.as_str())
-    .execute(&mut **tx)
+    .execute(conn)
     .await
     .db()?
     .rows_affected();

@@ -103,6 +103,25 @@ pub(super) async fn insert_rows(
     Ok(affected)
 }
 
+/// `{select} WHERE {column} IN (…){tail}` over `keys` on `pool`, a statement per
+/// [`MAX_VALUES`] keys: every row found (ordered by `tail` within each statement).
+pub(super) async fn fetch_in(
+    pool: &sqlx::AnyPool,
+    (select, column, tail): (&str, &str, &str),
+    keys: &[String],
+) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(MAX_VALUES) {
+        let sql = format!("{select} WHERE {column} IN ({}){tail}", list(chunk.len()));
+        let mut query = sqlx::query(&sql).persistent(false);
+        for key in chunk {
+            query = query.bind(key.clone());
+        }
+        rows.extend(query.fetch_all(pool).await.db()?);
+    }
+    Ok(rows)
+}
+
 /// `$1, $2, …, $count`, for an `IN (…)` list.
 pub(super) fn list(count: usize) -> String {
     let cells: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();

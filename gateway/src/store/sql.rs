@@ -610,20 +610,13 @@ impl Store for SqlStore {
         &self,
         ids: &[PaymentIntentId],
     ) -> Result<HashMap<PaymentIntentId, PaymentIntent>, StoreError> {
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(super::rows::MAX_VALUES) {
-            let sql = format!(
-                "SELECT {INTENT_SELECT} FROM payment_intents WHERE id IN ({})",
-                super::rows::list(chunk.len())
-            );
-            let mut query = sqlx::query(&sql).persistent(false);
-            for id in chunk {
-                query = query.bind(id.to_string());
-            }
-            for row in query.fetch_all(&self.pool).await.db()? {
-                let intent = self.intent_from_row(&row)?;
-                found.insert(intent.id, intent);
-            }
+        let select = format!("SELECT {INTENT_SELECT} FROM payment_intents");
+        let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = super::rows::fetch_in(&self.pool, (&select, "id", ""), &keys).await?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let intent = self.intent_from_row(&row)?;
+            found.insert(intent.id, intent);
         }
         Ok(found)
     }

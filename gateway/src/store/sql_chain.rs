@@ -464,19 +464,12 @@ impl ChainStore for SqlStore {
     ) -> Result<HashMap<PaymentIntentId, Vec<PaymentTransaction>>, StoreError> {
         let mut of: HashMap<PaymentIntentId, Vec<PaymentTransaction>> =
             intents.iter().map(|id| (*id, Vec::new())).collect();
-        for chunk in intents.chunks(super::rows::MAX_VALUES) {
-            let sql = format!(
-                "SELECT {PAYMENT_TX_COLUMNS} FROM payment_transactions WHERE payment_intent_id                  IN ({}) ORDER BY created_at",
-                super::rows::list(chunk.len())
-            );
-            let mut query = sqlx::query(&sql).persistent(false);
-            for id in chunk {
-                query = query.bind(id.to_string());
-            }
-            for row in query.fetch_all(&self.pool).await.db()? {
-                let ptx = payment_tx_from_row(&row)?;
-                of.entry(ptx.payment_intent_id).or_default().push(ptx);
-            }
+        let select = format!("SELECT {PAYMENT_TX_COLUMNS} FROM payment_transactions");
+        let keys: Vec<String> = intents.iter().map(ToString::to_string).collect();
+        let shape = (select.as_str(), "payment_intent_id", " ORDER BY created_at");
+        for row in super::rows::fetch_in(&self.pool, shape, &keys).await? {
+            let ptx = payment_tx_from_row(&row)?;
+            of.entry(ptx.payment_intent_id).or_default().push(ptx);
         }
         Ok(of)
     }

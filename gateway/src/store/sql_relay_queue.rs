@@ -269,21 +269,10 @@ impl RelayQueueStore for SqlStore {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE relay_queue SET status = $1, tx_hash = $2, reason = $3, updated_at = $4 \
-             WHERE payment_intent_id = $5 AND status = $6",
-        )
-        .bind(status.as_str())
-        .bind(tx_hash)
-        .bind(reason)
-        .bind(now_ms)
-        .bind(intent.to_string())
-        .bind(RelayItemStatus::Batched.as_str())
-        .execute(&self.writer)
-        .await
-        .db()?
-        .rows_affected();
-        Ok(updated == 1)
+        let mut conn = self.writer.acquire().await.db()?;
+        let set = (status, reason.map(str::to_owned));
+        let from = RelayItemStatus::Batched;
+        super::relay_decide_batch::set_status(&mut conn, tx_hash, *intent, set, from, now_ms).await
     }
 
     async fn decide_relay_items(
