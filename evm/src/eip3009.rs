@@ -25,7 +25,10 @@ use alloy::signers::SignerSync;
 use alloy::sol_types::SolValue;
 use rialto_core::Address;
 
-pub use onchain::{calldata, check_onchain, read_domain, read_domain_cached, simulate};
+pub use onchain::{
+    calldata, check_onchain, read_domain, read_domain_cached, read_together, remembered_domain,
+    simulate, Together,
+};
 
 use crate::contracts::to_wire;
 use crate::error::AuthorizationError;

@@ -294,3 +294,74 @@ async fn a_receive_authorization_only_simulates_from_its_payee() {
         "{chain_says:?}"
     );
 }
+
+#[tokio::test]
+async fn the_four_reads_in_one_batch_answer_what_the_reads_one_by_one_answer() {
+    use rialto_evm::eip3009::read_together;
+    let devnet = start().await;
+    let chain = &devnet.manifest().chains[0];
+    let s = setup(chain).await;
+    let p = reader(chain).await;
+    let verdict = |auth: &Authorization, signature: &[u8]| {
+        let data = calldata(auth, signature).unwrap();
+        let p = &p;
+        let (usdc, hot, domain) = (s.usdc, s.hot, s.domain.clone());
+        let auth = auth.clone();
+        async move {
+            let mut read = read_together(p, &usdc, &auth, &hot, &data).await.unwrap();
+            (read.domain(domain).unwrap(), read.verdict(&auth))
+        }
+    };
+
+    // A good one: the remembered domain still holds, every check passes.
+    let auth = authorization(&s, "pi_together", merchant(0x42), VALUE);
+    let signature = sign(&s.payer, &s.domain, &auth).unwrap();
+    let (domain, ok) = verdict(&auth, &signature).await;
+    assert_eq!(domain.as_ref(), Some(&s.domain));
+    ok.unwrap();
+    // A domain the token does not use is not confirmed: the caller reads it afresh.
+    let data = calldata(&auth, &signature).unwrap();
+    let mut read = read_together(&p, &s.usdc, &auth, &s.hot, &data)
+        .await
+        .unwrap();
+    let guessed = TokenDomain {
+        name: "USDC".into(),
+        ..s.domain.clone()
+    };
+    assert_eq!(read.domain(guessed).unwrap(), None);
+
+    // More than the payer holds: the balance check's answer, as one by one.
+    let held = balance(&p, &s.usdc, &s.payer_address).await;
+    let too_much = Authorization {
+        value: held + U256::from(1),
+        ..authorization(&s, "pi_together_much", merchant(0x42), 0)
+    };
+    let signature_much = sign(&s.payer, &s.domain, &too_much).unwrap();
+    let (_, err) = verdict(&too_much, &signature_much).await;
+    assert!(
+        matches!(err, Err(AuthorizationError::InsufficientBalance { balance, .. }) if balance == held),
+        "{err:?}"
+    );
+
+    // Signed by another key: the reads pass, the token refuses it in the simulation, with the
+    // reason the simulation one by one gives.
+    let stranger = key(&chain.payers[1]);
+    let forged = sign(&stranger, &s.domain, &auth).unwrap();
+    let (_, refused) = verdict(&auth, &forged).await;
+    let one_by_one = simulate(&p, &s.hot, &s.usdc, &calldata(&auth, &forged).unwrap()).await;
+    match (refused, one_by_one) {
+        (Err(AuthorizationError::WouldRevert(a)), Err(AuthorizationError::WouldRevert(b))) => {
+            assert_eq!(a, b)
+        }
+        other => panic!("expected the same revert both ways, got {other:?}"),
+    }
+
+    // Once relayed, the nonce's state answers first (before the simulation's revert).
+    let hot = wallet(chain, key(&chain.gateway_hot_wallet)).await;
+    assert!(send_call(&hot, &s.usdc, data.clone()).await.status());
+    let (_, replay) = verdict(&auth, &signature).await;
+    assert!(
+        matches!(replay, Err(AuthorizationError::NonceUsed { nonce, .. }) if nonce == auth.nonce),
+        "{replay:?}"
+    );
+}
