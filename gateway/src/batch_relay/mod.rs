@@ -76,8 +76,12 @@ struct Waiter {
 }
 
 impl Waiter {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(String, QueuedOutcome)>> {
+        self.outcome.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn outcome(&self, nonce: &str) -> Option<QueuedOutcome> {
-        let decided = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let decided = self.slot();
         decided
             .as_ref()
             .filter(|(of, _)| of == nonce)
@@ -127,8 +131,7 @@ impl BatchRelays {
         let waiters = self.waiters();
         for (intent, nonce, outcome) in decided {
             if let Some(waiter) = waiters.get(&intent) {
-                let mut slot = waiter.outcome.lock().unwrap_or_else(|e| e.into_inner());
-                *slot = Some((nonce, outcome));
+                *waiter.slot() = Some((nonce, outcome));
                 waiter.signal.notify_waiters();
             }
         }
@@ -208,6 +211,10 @@ pub async fn enqueue_and_wait(
         return Ok(done); // the same authorization again, already decided
     }
     let waiter = relays.waiter(&intent.id);
+    // Whatever outcome the waiter holds was decided before this item was (re)queued: a failed
+    // item of this same authorization, queued again, is a new item. A request still waiting
+    // for the earlier one reads its row at its next poll instead.
+    *waiter.slot() = None;
     relays.wake.notify_one();
     let answer = wait_for_item(state, &waiter, lanes, intent, &row.nonce).await;
     relays.forget(&intent.id, waiter);
