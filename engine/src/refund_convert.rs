@@ -593,7 +593,10 @@ pub async fn advance(
         .map_err(|_| OnchainError::Refused(format!("leg id {}", leg.id)))?;
     let livemode = refund.livemode;
     if !onchain::started(state, &id).await? {
-        let now = u64::try_from(now_ms / 1000).unwrap_or(0);
+        // The clock as of this decision: the pass's `now_ms` was read before the refund was
+        // (an approval landing meanwhile must not start a conversion its lock no longer
+        // covers).
+        let now = u64::try_from(state.clock.now_ms().max(now_ms) / 1000).unwrap_or(0);
         if i == 0 && now >= conv.expires_at {
             return Ok(Advance::Failed(conv.clone(), "quote_expired"));
         }
