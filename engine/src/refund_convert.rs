@@ -593,9 +593,7 @@ pub async fn advance(
         .map_err(|_| OnchainError::Refused(format!("leg id {}", leg.id)))?;
     let livemode = refund.livemode;
     if !onchain::started(state, &id).await? {
-        // The clock as of this decision: the pass's `now_ms` was read before the refund was
-        // (an approval landing meanwhile must not start a conversion its lock no longer
-        // covers).
+        // The clock now, not the pass's start: an approval landing mid-pass is past its lock.
         let now = u64::try_from(state.clock.now_ms().max(now_ms) / 1000).unwrap_or(0);
         if i == 0 && now >= conv.expires_at {
             return Ok(Advance::Failed(conv.clone(), "quote_expired"));
