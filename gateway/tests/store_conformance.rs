@@ -537,6 +537,18 @@ async fn list_entries_are_unique_per_owner_and_kind_and_every_change_is_audited(
         .await
         .unwrap();
     assert_eq!(other.len(), 2, "another merchant's entry is not theirs");
+    // Several addresses are looked up together: only the listed one's entries come back.
+    let several = [
+        "0x0000000000000000000000000000000000000002".to_owned(),
+        address[0].clone(),
+        "0x0000000000000000000000000000000000000003".to_owned(),
+    ];
+    let found = store
+        .find_list_entries(&["operator", m.as_str()], &several)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    assert!(found.iter().all(|e| e.address == address[0]));
     let elsewhere = ["0x0000000000000000000000000000000000000001".to_owned()];
     assert!(store
         .find_list_entries(&["operator"], &elsewhere)

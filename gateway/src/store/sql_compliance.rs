@@ -537,18 +537,27 @@ impl ComplianceStore for SqlStore {
             // than silently ignore a list.
             return Err(corrupt("more than two list owners"));
         }
-        for address in addresses {
-            // One round trip per address, served by the address index.
-            let rows = sqlx::query(
+        // Every address in one statement (a request screens one to a few), each served by the
+        // address index; chunked only past the statement's value budget.
+        for chunk in addresses.chunks(super::rows::MAX_VALUES - 2) {
+            let n = chunk.len();
+            let sql = format!(
                 "SELECT id, owner, kind, address, note, created_at FROM compliance_list_entries \
-                 WHERE address = $1 AND owner IN ($2, $3)",
-            )
-            .bind(address.clone())
-            .bind(*first)
-            .bind(*second)
-            .fetch_all(&self.pool)
-            .await
-            .db()?;
+                 WHERE address IN ({}) AND owner IN (${}, ${})",
+                super::rows::list(n),
+                n + 1,
+                n + 2
+            );
+            let mut query = sqlx::query(&sql);
+            for address in chunk {
+                query = query.bind(address.clone());
+            }
+            let rows = query
+                .bind(*first)
+                .bind(*second)
+                .fetch_all(&self.pool)
+                .await
+                .db()?;
             for row in &rows {
                 entries.push(entry_from_row(row)?);
             }
