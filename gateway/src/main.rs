@@ -290,6 +290,11 @@ fn load_config(path: &std::path::Path, overrides: Overrides) -> anyhow::Result<C
     Config::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// mimalloc instead of glibc's malloc: its per-thread free lists suit the gateway's many small,
+/// short-lived allocations across threads (docs/BENCHMARKS.md, session 13).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
