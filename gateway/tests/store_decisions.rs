@@ -221,15 +221,44 @@ async fn decisions_arriving_together_on_postgres() {
 /// they form a batch): each kept decision writes its intent, event, case, payment and audit
 /// link; a conflicting one writes nothing; and of two payments by one payer screened on the
 /// same empty history, exactly one is kept, whether or not they share a batch.
-async fn decisions_with_payments_arriving_together(store: &dyn Store) {
+/// Screening decisions with payments and confirmations arriving together. With `refused`,
+/// that intent's decision names a transaction that is not pending.
+async fn decisions_with_payments_arriving_together(store: &dyn Store, refused: Option<usize>) {
     use futures::future::join_all;
     use rialto_compliance::verify_chain;
     use rialto_core::id::EventId;
-    use rialto_gateway::store::{Event, ScreenedPayment};
+    use rialto_gateway::store::{
+        Event, PaymentSource, PaymentTransaction, PaymentTxStatus, ScreenedPayment,
+    };
     let mut intents = Vec::new();
-    for _ in 0..12 {
-        intents
-            .push(stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await);
+    let mut paid = Vec::new();
+    for i in 0..12u32 {
+        let pi = stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await;
+        // Each funded by its own pending transaction, which its decision confirms.
+        let pending = PaymentTransaction {
+            chain_id: "eip155:8453".into(),
+            tx_hash: format!("0x{:064x}", 0xa000 + i),
+            payment_intent_id: pi.id,
+            payer: ADDRESS.into(),
+            amount: "25".into(),
+            asset: pi.settlement.asset.id.to_string(),
+            block_number: 0,
+            block_hash: String::new(),
+            log_index: 0,
+            status: PaymentTxStatus::Pending,
+            source: PaymentSource::Transaction,
+            created_at_ms: T0,
+        };
+        assert_eq!(store.claim_transaction(&pending).await.unwrap(), pi.id);
+        paid.push(PaymentTransaction {
+            status: PaymentTxStatus::Confirmed,
+            amount: "25.00".into(),
+            block_number: 9,
+            block_hash: "0xb9".into(),
+            log_index: i64::from(i),
+            ..pending
+        });
+        intents.push(pi);
     }
     let ids: Vec<ComplianceCaseId> = intents
         .iter()
@@ -256,7 +285,16 @@ async fn decisions_with_payments_arriving_together(store: &dyn Store) {
                 object_json: "{}".into(),
                 created_at_ms: T0 + 1,
             }],
-            confirms: None,
+            // The refused one names a transaction that is not pending (not stored at all):
+            // its decision is refused whole, whichever path writes its batch.
+            confirms: Some(if refused == Some(i) {
+                PaymentTransaction {
+                    tx_hash: format!("0x{:064x}", 0xdeadu32),
+                    ..paid[i].clone()
+                }
+            } else {
+                paid[i].clone()
+            }),
         };
         // Intents 0 and 2 are paid by one payer to one merchant; the others each by their own.
         let (merchant, payer) = match i {
@@ -302,25 +340,32 @@ async fn decisions_with_payments_arriving_together(store: &dyn Store) {
             .unwrap();
         let event = store.get_event_by_id(&events[i]).await.unwrap();
         let case = store.get_case(&ids[i]).await.unwrap();
-        if i % 2 == 1 {
+        if i % 2 == 1 || refused == Some(i) {
             assert_eq!(answer, &CasOutcome::Conflict, "decision {i}");
         } else if i != 0 && i != 2 {
             assert_eq!(answer, &CasOutcome::Updated, "decision {i}");
         }
+        let ptx = store.payment_transactions_of(&pi.id).await.unwrap();
         if answer == &CasOutcome::Updated {
             kept.push(ids[i].to_string());
             assert_eq!(now.status, PaymentStatus::FundsReceived, "decision {i}");
             assert!(event.is_some() && case.is_some(), "decision {i} written");
+            assert_eq!(
+                (ptx[0].status, ptx[0].block_number, ptx[0].log_index),
+                (PaymentTxStatus::Confirmed, 9, i as i64),
+                "decision {i} confirmed its transaction"
+            );
         } else {
             assert_eq!(now.status, PaymentStatus::AwaitingFunds, "decision {i}");
+            assert_eq!(ptx[0].status, PaymentTxStatus::Pending, "decision {i}");
             assert!(
                 event.is_none() && case.is_none(),
                 "decision {i} not written"
             );
         }
     }
-    // The even ones but one of the shared payer's.
-    assert_eq!(kept.len(), 5);
+    // The even ones but the refused one and one of the shared payer's.
+    assert_eq!(kept.len(), if refused.is_some() { 4 } else { 5 });
     let records = store.audit_records(0, 100).await.unwrap();
     let mut chained: Vec<String> = records.iter().map(|r| r.entry.id.clone()).collect();
     chained.sort();
@@ -332,11 +377,15 @@ async fn decisions_with_payments_arriving_together(store: &dyn Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_with_payments_arriving_together_on_sqlite() {
     let (store, _dir) = fresh_store(Db::Sqlite).await;
-    decisions_with_payments_arriving_together(store.as_ref()).await;
+    decisions_with_payments_arriving_together(store.as_ref(), None).await;
+    let (store, _dir) = fresh_store(Db::Sqlite).await;
+    decisions_with_payments_arriving_together(store.as_ref(), Some(4)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_with_payments_arriving_together_on_postgres() {
     let (store, _dir) = fresh_store(Db::Postgres).await;
-    decisions_with_payments_arriving_together(store.as_ref()).await;
+    decisions_with_payments_arriving_together(store.as_ref(), None).await;
+    let (store, _dir) = fresh_store(Db::Postgres).await;
+    decisions_with_payments_arriving_together(store.as_ref(), Some(4)).await;
 }

@@ -2,32 +2,33 @@
 //! multi-row statements instead of ten statements and two savepoint statements each.
 //!
 //! Every decision's case is inserted first, in one statement (as each decision writes its case
-//! first in the savepoint path). Then each decision's conditions are checked, in order: its
-//! payer's history (counted in the database and among the batch's earlier decisions), then its
-//! intent's compare-and-set (which writes nothing when it misses), then its payment
-//! transaction's confirmation. A decision that fails the first two is answered `Conflict` and
-//! its case deleted again, as its savepoint would be rolled back. Then the kept decisions'
-//! events, payments and audit links are written, a statement per table.
+//! first in the savepoint path). Then the decisions' conditions are checked, each kind in one
+//! statement for the whole batch: every payer's history (counted in the database, each against
+//! its own window), then the compare-and-set of the intents of the decisions whose history
+//! holds and to which no earlier such decision of the batch adds a payment, then the payment
+//! transactions the kept decisions confirm. A decision that fails the first two is answered
+//! `Conflict` and its case deleted again, as its savepoint would be rolled back. Then the kept
+//! decisions' events, payments and audit links are written, a statement per table.
 //!
-//! Anything else (a confirmation that is no longer pending after its intent was written, a
-//! case id the database refuses, any database error) gives the batch up: its transaction is rolled back
-//! unwritten and the caller writes it through the savepoint path, which answers each decision
-//! exactly. So the fast path never answers differently from the savepoint path, except that a
-//! decision whose payer already has an earlier decision in the same batch is answered
-//! `Conflict` (the caller screens it again, against the history that now includes the
-//! other) without the database being asked whether the other's payment was already counted.
+//! Anything else (a confirmation that is no longer pending, one intent named by two decisions,
+//! a case id the database refuses, any database error) gives the batch up: its transaction is
+//! rolled back unwritten and the caller writes it through the savepoint path, which answers
+//! each decision exactly. So the fast path never answers differently from the savepoint path,
+//! except that a decision whose payer has an earlier decision in the same batch (one whose
+//! history held) is answered `Conflict` (the caller screens it again, against the history
+//! that then includes the other) without the database being asked whether the other's
+//! payment was counted, or whether the other's intent moved meanwhile.
 
-use sqlx::{Any, AnyPool, Transaction};
+use std::collections::HashSet;
 
-use super::batch_writes::insert_events;
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use super::batch_writes::{cas_intents_from, insert_events};
 use super::decision_commit::Decision;
-use super::rows::{insert_rows, list, Cell};
-use super::sql::{cas_intent, Backend};
-use super::sql_chain::update_payment_transaction;
-use super::sql_compliance::{
-    audit_head, history_unchanged, lock_audit, AUDIT_COLUMNS, CASE_COLUMNS,
-};
-use super::{CasOutcome, Db, PaymentTxStatus, StoreError};
+use super::rows::{insert_rows, list, rows_per_statement, tuples, Cell};
+use super::sql::Backend;
+use super::sql_compliance::{audit_head, lock_audit, AUDIT_COLUMNS, CASE_COLUMNS};
+use super::{CasOutcome, Db, IntentChange, PaymentTransaction, ScreenedPayment, StoreError};
 
 /// The batch's answers, one per decision in order; `None` when the batch was given up
 /// (nothing of it written) and must go through the savepoint path.
@@ -64,26 +65,60 @@ async fn write(
     // (and on SQLite the first statement, a write, takes the write lock).
     let all: Vec<&Decision> = decisions.iter().collect();
     insert_cases(tx, &all).await?;
+    // The conditions, a statement each for the whole batch: every payer's history, then the
+    // intents' compare-and-set of the decisions whose history holds.
+    let histories = histories_hold(tx, decisions).await?;
+    let mut candidates: Vec<&Decision> = Vec::with_capacity(decisions.len());
+    let mut holds = Vec::with_capacity(decisions.len());
+    for (decision, history) in decisions.iter().zip(histories) {
+        let held = history && !earlier_payment(decision, &candidates);
+        if held {
+            candidates.push(decision);
+        }
+        holds.push(held);
+    }
+    let changes: Vec<&IntentChange> = candidates
+        .iter()
+        .filter_map(|d| d.intent.as_ref())
+        .collect();
+    let mut named = HashSet::new();
+    if !changes.iter().all(|c| named.insert(c.next.id)) {
+        return Ok(None); // one intent twice: only the savepoint path answers that exactly
+    }
+    let writes: Vec<_> = changes
+        .iter()
+        .map(|c| (c.expected, c.next.version - 1, &c.next))
+        .collect();
+    let moved: HashSet<_> = cas_intents_from(tx, &writes)
+        .await?
+        .into_iter()
+        .zip(&changes)
+        .filter(|(written, _)| !written)
+        .map(|(_, c)| c.next.id)
+        .collect();
     let mut answers = Vec::with_capacity(decisions.len());
     let mut kept: Vec<&Decision> = Vec::with_capacity(decisions.len());
-    for decision in decisions {
-        let holds = history_holds(tx, decision, &kept).await?
-            && match &decision.intent {
-                Some(change) => cas_intent(tx, change.expected, &change.next).await?,
-                None => true,
-            };
-        if !holds {
+    for (decision, held) in decisions.iter().zip(holds) {
+        let unmoved = decision
+            .intent
+            .as_ref()
+            .is_none_or(|c| !moved.contains(&c.next.id));
+        if held && unmoved {
+            kept.push(decision);
+            answers.push(CasOutcome::Updated);
+        } else {
             answers.push(CasOutcome::Conflict);
-            continue;
         }
-        if let Some(ptx) = decision.intent.as_ref().and_then(|c| c.confirms.as_ref()) {
-            let at = decision.intent.as_ref().map_or(0, |c| c.next.updated_at_ms);
-            if !update_payment_transaction(tx, ptx, PaymentTxStatus::Pending, at).await? {
-                return Ok(None);
-            }
-        }
-        kept.push(decision);
-        answers.push(CasOutcome::Updated);
+    }
+    // The kept decisions' payment transactions confirmed, one statement: one that is no
+    // longer pending gives the batch up.
+    let confirms: Vec<(&PaymentTransaction, i64)> = kept
+        .iter()
+        .filter_map(|d| d.intent.as_ref())
+        .filter_map(|c| c.confirms.as_ref().map(|p| (p, c.next.updated_at_ms)))
+        .collect();
+    if confirm_pending(tx, &confirms).await? != confirms.len() {
+        return Ok(None);
     }
     delete_cases(tx, decisions, &answers).await?;
     let events: Vec<_> = kept
@@ -97,29 +132,103 @@ async fn write(
     Ok(Some(answers))
 }
 
-/// The payer's history is what the rules saw: counted in the database, and no earlier kept
-/// decision of the batch adds to it.
-async fn history_holds(
-    tx: &mut Transaction<'_, Any>,
-    decision: &Decision,
-    kept: &[&Decision],
-) -> Result<bool, StoreError> {
+/// An earlier decision of the batch (one whose conditions held) adds to this decision's
+/// payer history: answered `Conflict`, and screened again by the caller against the history
+/// that then includes it, as the savepoint path would answer when that one is written.
+fn earlier_payment(decision: &Decision, earlier: &[&Decision]) -> bool {
     let Some(p) = &decision.payment else {
-        return Ok(true);
+        return false;
     };
-    let Some((since, seen)) = p.history_seen else {
-        return Ok(true);
+    let Some((since, _)) = p.history_seen else {
+        return false;
     };
-    let earlier = kept.iter().filter_map(|d| d.payment.as_ref()).any(|q| {
+    earlier.iter().filter_map(|d| d.payment.as_ref()).any(|q| {
         q.merchant_id == p.merchant_id
             && q.payer == p.payer
             && q.at_ms >= since
             && q.payment_intent_id != p.payment_intent_id
-    });
-    if earlier {
-        return Ok(false);
+    })
+}
+
+/// Per decision, whether its payer's history in the database is what its rules saw
+/// (`history_unchanged` for each, in one statement per chunk); `true` with no history to
+/// check.
+async fn histories_hold(
+    tx: &mut Transaction<'_, Any>,
+    decisions: &[Decision],
+) -> Result<Vec<bool>, StoreError> {
+    let mut holds = vec![true; decisions.len()];
+    let checked: Vec<(usize, &ScreenedPayment, i64, usize)> = decisions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let p = d.payment.as_ref()?;
+            let (since, seen) = p.history_seen?;
+            Some((i, p, since, seen))
+        })
+        .collect();
+    for chunk in checked.chunks(rows_per_statement(5)) {
+        let sql = format!(
+            "SELECT v.column1, (SELECT COUNT(*) FROM compliance_payments c WHERE c.merchant_id \
+             = v.column2 AND c.payer = v.column3 AND c.at_ms >= v.column4 AND \
+             c.payment_intent_id <> v.column5) FROM (VALUES {}) AS v",
+            tuples(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql).persistent(false);
+        for (i, p, since, _) in chunk {
+            query = query
+                .bind(i64::try_from(*i).unwrap_or(i64::MAX))
+                .bind(p.merchant_id.to_string())
+                .bind(p.payer.clone())
+                .bind(*since)
+                .bind(p.payment_intent_id.to_string());
+        }
+        let mut counted = std::collections::HashMap::new();
+        for row in query.fetch_all(&mut **tx).await.db()? {
+            counted.insert(row.try_get::<i64, _>(0).db()?, row.try_get::<i64, _>(1).db()?);
+        }
+        for (i, _, _, seen) in chunk {
+            let now = counted.get(&i64::try_from(*i).unwrap_or(i64::MAX));
+            holds[*i] = now.and_then(|n| usize::try_from(*n).ok()) == Some(*seen);
+        }
     }
-    history_unchanged(tx, p, since, seen).await
+    Ok(holds)
+}
+
+/// `sql_chain::update_payment_transaction` from `pending` for each `(ptx, at)`, one statement
+/// per chunk: how many were written.
+async fn confirm_pending(
+    tx: &mut Transaction<'_, Any>,
+    confirms: &[(&PaymentTransaction, i64)],
+) -> Result<usize, StoreError> {
+    let mut written = 0;
+    for chunk in confirms.chunks(rows_per_statement(10)) {
+        let sql = format!(
+            "UPDATE payment_transactions SET status = v.column1, block_number = v.column2, \
+             block_hash = v.column3, log_index = v.column4, amount = v.column5, updated_at = \
+             v.column6, payer = v.column7 FROM (VALUES {}) AS v WHERE \
+             payment_transactions.chain_id = v.column8 AND payment_transactions.tx_hash = \
+             v.column9 AND payment_transactions.payment_intent_id = v.column10 AND \
+             payment_transactions.status = 'pending' RETURNING payment_transactions.tx_hash",
+            tuples(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql).persistent(false);
+        for (ptx, at) in chunk {
+            query = query
+                .bind(ptx.status.as_str())
+                .bind(ptx.block_number)
+                .bind(ptx.block_hash.clone())
+                .bind(ptx.log_index)
+                .bind(ptx.amount.clone())
+                .bind(*at)
+                .bind(ptx.payer.clone())
+                .bind(ptx.chain_id.clone())
+                .bind(ptx.tx_hash.clone())
+                .bind(ptx.payment_intent_id.to_string());
+        }
+        written += query.fetch_all(&mut **tx).await.db()?.len();
+    }
+    Ok(written)
 }
 
 async fn insert_cases(tx: &mut Transaction<'_, Any>, kept: &[&Decision]) -> Result<(), StoreError> {
