@@ -57,12 +57,15 @@ where
 {
     while let Some(batch) = next_batch(&rx, max).await {
         let (jobs, replies): (Vec<J>, Vec<_>) = batch.into_iter().unzip();
+        let (count, started) = (jobs.len(), std::time::Instant::now());
         // A panic inside one batch (its transaction dropped, so rolled back) answers that
         // batch's callers "closed" and leaves the committer running for the next ones.
         let Ok(answers) = AssertUnwindSafe(commit(jobs)).catch_unwind().await else {
             tracing::error!("a store batch commit panicked; its callers are answered an error");
             continue;
         };
+        tracing::debug!(job = std::any::type_name::<J>(), jobs = count,
+            us = started.elapsed().as_micros() as u64, "store batch committed");
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that gave up waiting is fine: its write stands or fell like the others.
             let _ = reply.send(answer);
