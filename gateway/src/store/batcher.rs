@@ -64,8 +64,12 @@ where
             tracing::error!("a store batch commit panicked; its callers are answered an error");
             continue;
         };
-        tracing::debug!(job = std::any::type_name::<J>(), jobs = count,
-            us = started.elapsed().as_micros() as u64, "store batch committed");
+        tracing::debug!(
+            job = std::any::type_name::<J>(),
+            jobs = count,
+            us = started.elapsed().as_micros() as u64,
+            "store batch committed"
+        );
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that gave up waiting is fine: its write stands or fell like the others.
             let _ = reply.send(answer);

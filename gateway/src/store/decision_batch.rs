@@ -185,7 +185,10 @@ async fn histories_hold(
         }
         let mut counted = std::collections::HashMap::new();
         for row in query.fetch_all(&mut **tx).await.db()? {
-            counted.insert(row.try_get::<i64, _>(0).db()?, row.try_get::<i64, _>(1).db()?);
+            counted.insert(
+                row.try_get::<i64, _>(0).db()?,
+                row.try_get::<i64, _>(1).db()?,
+            );
         }
         for (i, _, _, seen) in chunk {
             let now = counted.get(&i64::try_from(*i).unwrap_or(i64::MAX));
