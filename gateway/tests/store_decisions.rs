@@ -12,15 +12,16 @@ use rialto_gateway::store::{CasOutcome, CaseStatus, IntentChange, Store};
 
 const T0: i64 = 1_800_000_000_000;
 
-async fn a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(
+/// A pending payment transaction of `pi` (hash `n`), claimed for it.
+async fn claimed_pending(
     store: &dyn Store,
-) {
+    pi: &rialto_core::intent::PaymentIntent,
+    n: u32,
+) -> rialto_gateway::store::PaymentTransaction {
     use rialto_gateway::store::{PaymentSource, PaymentTransaction, PaymentTxStatus};
-    let pi = stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await;
-    let m = pi.merchant_id;
     let pending = PaymentTransaction {
         chain_id: "eip155:8453".into(),
-        tx_hash: format!("0x{:064x}", 0xc0f1u32),
+        tx_hash: format!("0x{n:064x}"),
         payment_intent_id: pi.id,
         payer: ADDRESS.into(),
         amount: "25".into(),
@@ -33,6 +34,16 @@ async fn a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_a
         created_at_ms: T0,
     };
     assert_eq!(store.claim_transaction(&pending).await.unwrap(), pi.id);
+    pending
+}
+
+async fn a_decision_confirms_its_payment_transaction_with_the_intent_or_not_at_all(
+    store: &dyn Store,
+) {
+    use rialto_gateway::store::{PaymentTransaction, PaymentTxStatus};
+    let pi = stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await;
+    let m = pi.merchant_id;
+    let pending = claimed_pending(store, &pi, 0xc0f1).await;
     let confirmed = PaymentTransaction {
         status: PaymentTxStatus::Confirmed,
         amount: "25.00".into(),
@@ -227,29 +238,13 @@ async fn decisions_with_payments_arriving_together(store: &dyn Store, refused: O
     use futures::future::join_all;
     use rialto_compliance::verify_chain;
     use rialto_core::id::EventId;
-    use rialto_gateway::store::{
-        Event, PaymentSource, PaymentTransaction, PaymentTxStatus, ScreenedPayment,
-    };
+    use rialto_gateway::store::{Event, PaymentTransaction, PaymentTxStatus, ScreenedPayment};
     let mut intents = Vec::new();
     let mut paid = Vec::new();
     for i in 0..12u32 {
         let pi = stored_intent(store, "25.00", PaymentStatus::AwaitingFunds, ADDRESS, T0).await;
         // Each funded by its own pending transaction, which its decision confirms.
-        let pending = PaymentTransaction {
-            chain_id: "eip155:8453".into(),
-            tx_hash: format!("0x{:064x}", 0xa000 + i),
-            payment_intent_id: pi.id,
-            payer: ADDRESS.into(),
-            amount: "25".into(),
-            asset: pi.settlement.asset.id.to_string(),
-            block_number: 0,
-            block_hash: String::new(),
-            log_index: 0,
-            status: PaymentTxStatus::Pending,
-            source: PaymentSource::Transaction,
-            created_at_ms: T0,
-        };
-        assert_eq!(store.claim_transaction(&pending).await.unwrap(), pi.id);
+        let pending = claimed_pending(store, &pi, 0xa000 + i).await;
         paid.push(PaymentTransaction {
             status: PaymentTxStatus::Confirmed,
             amount: "25.00".into(),
