@@ -125,7 +125,13 @@ pub async fn money_pass(state: &Engine) {
     }
 }
 
-/// Runs [`tick`] for every chain every `poll_ms` until `shutdown` flips.
+/// Runs [`tick`] for every chain every `poll_ms`, and the exchange withdrawals and
+/// [`money_pass`] beside them, until `shutdown` flips; returns once every chain's loop has
+/// ended.
+///
+/// Each chain has its own loop: a slow pass on one chain (a long deposit scan on a busy
+/// chain, a node that answers slowly) never holds up another chain's payments, nor the money
+/// pass. Every step is compare-and-set or idempotent by leg, as for several instances.
 pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>) {
     if state.chains.is_empty() && state.venues.is_empty() {
         return;
@@ -134,6 +140,28 @@ pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>
         state.clone(),
         shutdown.clone(),
     ));
+    let mut chains = tokio::task::JoinSet::new();
+    for chain in state.chains.iter() {
+        chains.spawn(run_chain(state.clone(), chain.clone(), shutdown.clone()));
+    }
+    let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        if let Err(err) = crate::exchange::worker::poll_exchange_withdrawals(&state).await {
+            crate::telemetry::worker_failed("exchange_withdrawals");
+            tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
+        }
+        money_pass(&state).await;
+    }
+    while chains.join_next().await.is_some() {}
+}
+
+/// One chain's loop: [`tick`] every `poll_ms` until `shutdown` flips.
+async fn run_chain(state: Engine, chain: Chain, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -141,19 +169,12 @@ pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>
             _ = ticker.tick() => {}
             _ = shutdown.changed() => return,
         }
-        if let Err(err) = crate::exchange::worker::poll_exchange_withdrawals(&state).await {
-            crate::telemetry::worker_failed("exchange_withdrawals");
-            tracing::warn!(error = %err, "following exchange withdrawals failed; will retry");
-        }
-        money_pass(&state).await;
-        for chain in state.chains.iter() {
-            match tick(&state, chain).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
-                Err(err) => {
-                    crate::telemetry::worker_failed("chain");
-                    tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry")
-                }
+        match tick(&state, &chain).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
+            Err(err) => {
+                crate::telemetry::worker_failed("chain");
+                tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry")
             }
         }
     }
