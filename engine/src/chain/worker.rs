@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::watch;
 
 use super::rail::{FlowError, StoreJournal};
@@ -144,8 +145,7 @@ pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>
     for chain in state.chains.iter() {
         chains.spawn(run_chain(state.clone(), chain.clone(), shutdown.clone()));
     }
-    let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = poll_ticker(&state);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -160,21 +160,35 @@ pub async fn run_chain_worker(state: Engine, mut shutdown: watch::Receiver<bool>
     while chains.join_next().await.is_some() {}
 }
 
-/// One chain's loop: [`tick`] every `poll_ms` until `shutdown` flips.
-async fn run_chain(state: Engine, chain: Chain, mut shutdown: watch::Receiver<bool>) {
+/// Every `poll_ms`; a pass longer than that delays the next tick rather than bunching them.
+fn poll_ticker(state: &Engine) -> tokio::time::Interval {
     let mut ticker = tokio::time::interval(Duration::from_millis(state.chains.poll_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+/// One chain's loop: [`tick`] every `poll_ms` until `shutdown` flips. A pass that panics is
+/// logged and the loop goes on (it used to end the whole worker).
+async fn run_chain(state: Engine, chain: Chain, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = poll_ticker(&state);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.changed() => return,
         }
-        match tick(&state, &chain).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
-            Err(err) => {
+        let pass = std::panic::AssertUnwindSafe(tick(&state, &chain))
+            .catch_unwind()
+            .await;
+        match pass {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(chain = %chain.caip2, changed = n, "chain worker pass"),
+            Ok(Err(err)) => {
                 crate::telemetry::worker_failed("chain");
                 tracing::warn!(chain = %chain.caip2, error = %err, "chain worker pass failed; will retry")
+            }
+            Err(_) => {
+                crate::telemetry::worker_failed("chain");
+                tracing::error!(chain = %chain.caip2, "chain worker pass panicked; will retry");
             }
         }
     }
