@@ -172,9 +172,9 @@ impl ExchangeStore for SqlStore {
         let erased = sqlx::query(
             "UPDATE exchange_accounts SET sealed_credentials = '', erased_at = $1 WHERE \
              keep_credentials = 0 AND erased_at IS NULL AND status NOT IN ('pending', \
-             'submitted') AND payment_intent_id IN (SELECT id FROM \
-             payment_intents WHERE status IN ('succeeded', 'blocked', 'expired', 'canceled', \
-             'failed'))",
+             'submitted') AND EXISTS (SELECT 1 FROM payment_intents p WHERE p.id = \
+             exchange_accounts.payment_intent_id AND p.status IN ('succeeded', 'blocked', \
+             'expired', 'canceled', 'failed'))",
         )
         .bind(now_ms)
         .execute(&self.writer)
