@@ -13,6 +13,8 @@ mod decision_commit;
 mod enqueue_batch;
 mod group_commit;
 mod key_cache;
+#[cfg(test)]
+mod plans;
 mod relay_decide_batch;
 mod rows;
 mod savepoints;

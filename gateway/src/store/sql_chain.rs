@@ -624,19 +624,14 @@ impl ChainStore for SqlStore {
         status: PaymentStatus,
         limit: u32,
     ) -> Result<Vec<PaymentIntent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
-             EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
-             payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
-             updated_at LIMIT $4"
-        ))
-        .bind(status.as_str())
-        .bind(i64::from(livemode))
-        .bind(chain_id.to_owned())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .db()?;
+        let rows = sqlx::query(&funded_intents_sql())
+            .bind(status.as_str())
+            .bind(i64::from(livemode))
+            .bind(chain_id.to_owned())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .db()?;
         self.intents_from_rows(&rows)
     }
 
@@ -669,6 +664,18 @@ impl ChainStore for SqlStore {
         .db()?;
         self.intents_from_rows(&rows)
     }
+}
+
+/// The intents in a status with a confirmed payment transaction on a chain. The probe per
+/// intent is one seek in `payment_transactions_intent` (intent, chain, status; migration
+/// 0047), not a walk of the chain's confirmed transactions (`store::plans` checks the plan).
+pub(super) fn funded_intents_sql() -> String {
+    format!(
+        "SELECT {INTENT_SELECT} FROM payment_intents WHERE status = $1 AND livemode = $2 AND \
+         EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_intent_id = \
+         payment_intents.id AND t.chain_id = $3 AND t.status = 'confirmed') ORDER BY \
+         updated_at LIMIT $4"
+    )
 }
 
 /// Writes `ptx` (status, block, amount, payer) compare-and-set from `expected` inside `tx`;

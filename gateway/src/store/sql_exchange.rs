@@ -48,6 +48,16 @@ fn from_row(row: &AnyRow) -> Result<ExchangeAccount, StoreError> {
     })
 }
 
+/// Erases the credentials of exchange accounts whose payment ended. It starts from the
+/// accounts not erased yet (`exchange_accounts_to_erase`, migration 0047), not from every
+/// finished payment intent: it holds the writer, and the finished intents only grow
+/// (`store::plans` checks the plan).
+pub(super) const ERASE_FINISHED_CREDENTIALS: &str =
+    "UPDATE exchange_accounts SET sealed_credentials = '', erased_at = $1 WHERE \
+     keep_credentials = 0 AND erased_at IS NULL AND status NOT IN ('pending', 'submitted') AND \
+     EXISTS (SELECT 1 FROM payment_intents p WHERE p.id = exchange_accounts.payment_intent_id \
+     AND p.status IN ('succeeded', 'blocked', 'expired', 'canceled', 'failed'))";
+
 #[async_trait]
 impl ExchangeStore for SqlStore {
     async fn create_exchange_account(&self, a: &ExchangeAccount) -> Result<(), StoreError> {
@@ -169,18 +179,12 @@ impl ExchangeStore for SqlStore {
     }
 
     async fn erase_finished_exchange_credentials(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let erased = sqlx::query(
-            "UPDATE exchange_accounts SET sealed_credentials = '', erased_at = $1 WHERE \
-             keep_credentials = 0 AND erased_at IS NULL AND status NOT IN ('pending', \
-             'submitted') AND EXISTS (SELECT 1 FROM payment_intents p WHERE p.id = \
-             exchange_accounts.payment_intent_id AND p.status IN ('succeeded', 'blocked', \
-             'expired', 'canceled', 'failed'))",
-        )
-        .bind(now_ms)
-        .execute(&self.writer)
-        .await
-        .db()?
-        .rows_affected();
+        let erased = sqlx::query(ERASE_FINISHED_CREDENTIALS)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await
+            .db()?
+            .rows_affected();
         Ok(erased)
     }
 }
