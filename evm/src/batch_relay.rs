@@ -62,9 +62,10 @@ sol! {
 /// token behind a proxy on a chain with dearer storage.
 pub const GAS_PER_ITEM: u64 = 120_000;
 
-/// The most items one batch carries by default: about 30 items fit well inside a 30M-gas block
-/// with [`GAS_PER_ITEM`] reserved each, and a batch that large already amortises the 21,000
-/// base cost to under 1,000 gas per payment.
+/// The most items one batch carries by default: a batch of 100 reserves about 15M gas with
+/// [`GAS_PER_ITEM`] each (about 200 fit a 30M-gas block; [`items_within`] caps a batch at its
+/// chain's block), and a batch that large already amortises the 21,000 base cost to under
+/// 1,000 gas per payment.
 pub const DEFAULT_MAX_BATCH: usize = 100;
 
 /// One authorization of a batch with its payer's 65-byte signature.
@@ -106,6 +107,45 @@ pub fn gas_limit(gas_per_item: u64, items: usize, calldata_len: usize) -> u64 {
     BASE.saturating_add(SETUP)
         .saturating_add(16u64.saturating_mul(calldata_len as u64))
         .saturating_add(items.saturating_mul(per_item))
+}
+
+/// The most items of one batch whose computed [`gas_limit`] fits a block of
+/// `block_gas_limit`: a node refuses a transaction whose gas limit exceeds the block's, so a
+/// larger batch would never be mined and its payments would wait for ever. An item's calldata
+/// is the same size whatever it holds (a static tuple), so the size is known without items.
+pub fn items_within(gas_per_item: u64, block_gas_limit: u64) -> usize {
+    let empty = calldata_len(0);
+    let per_item = calldata_len(1) - empty;
+    let fits = |n: usize| gas_limit(gas_per_item, n, empty + n * per_item) <= block_gas_limit;
+    // The limit grows linearly with n: step down from the estimate to the first that fits.
+    let each = gas_limit(gas_per_item, 1, empty + per_item) - gas_limit(gas_per_item, 0, empty);
+    let base = gas_limit(gas_per_item, 0, empty);
+    let mut n = usize::try_from(block_gas_limit.saturating_sub(base) / each.max(1)).unwrap_or(0);
+    while n > 0 && !fits(n) {
+        n -= 1;
+    }
+    n
+}
+
+/// The size of `relay(token, gasPerItem, items)` calldata with `items` items.
+fn calldata_len(items: usize) -> usize {
+    let item = IBatchRelayer::Item {
+        from: alloy::primitives::Address::ZERO,
+        to: alloy::primitives::Address::ZERO,
+        value: U256::ZERO,
+        validAfter: U256::ZERO,
+        validBefore: U256::ZERO,
+        nonce: Default::default(),
+        v: 27,
+        r: Default::default(),
+        s: Default::default(),
+    };
+    IBatchRelayer::relayCall {
+        token: alloy::primitives::Address::ZERO,
+        gasPerItem: U256::ZERO,
+        items: vec![item; items],
+    }
+    .abi_encoded_size()
 }
 
 /// The `relay(token, gasPerItem, items)` calldata. Only `transferWithAuthorization` can be

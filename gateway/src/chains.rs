@@ -105,6 +105,7 @@ impl ChainSet {
                 max_wait_ms: i64::try_from(settings.max_wait_ms).unwrap_or(i64::MAX),
                 answer_within: Duration::from_millis(settings.answer_within_ms),
                 rpc_url: evm.rpc_url().to_owned(),
+                block_gas: crate::batch_relay::BlockGas::default(),
             },
         );
         Ok(())

@@ -1,7 +1,7 @@
 //! Gasless payments relayed in `BatchRelayer` batches through the gateway, on the local devnet
 //! (real anvil chains, Circle's FiatToken USDC): concurrent authorizations land in one batch
 //! and each intent is paid exactly; a refused authorization fails alone; batches go out from
-//! two nonce lanes at once; a batch recorded but never sent before a crash (the real `rialto`
+//! two nonce lanes at once; a batch is no larger than its chain's block holds; a batch recorded but never sent before a crash (the real `rialto`
 //! binary, SIGKILLed) is sent once after the restart and pays each intent once.
 //!
 //! anvil comes from `ANVIL_BIN` (set by tools/test.sh) or the pinned npm package.
@@ -286,6 +286,58 @@ async fn batches_go_out_from_two_nonce_lanes_at_once() {
     assert_eq!(
         usdc_balance(chain, MERCHANT).await - merchant_before,
         U256::from(20_000_000u64)
+    );
+}
+
+/// A batch never asks for more gas than its chain's block holds: a node refuses such a
+/// transaction at every broadcast, and its payments would wait for ever. With blocks of
+/// 400,000 gas (the computed limit of two items fits, of three does not), four payments
+/// queued for batches of four go out as two batches of two, and each lands.
+#[tokio::test]
+async fn a_batch_is_no_larger_than_the_chains_block_holds_and_every_payment_lands() {
+    use alloy::consensus::Transaction as _;
+    let setup = batched(4, 30_000).await;
+    let (app, chain) = (&setup.app, &setup.chain);
+    let block_gas = 400_000u64;
+    rpc(
+        chain,
+        "evm_setBlockGasLimit",
+        json!([format!("{block_gas:#x}")]),
+    )
+    .await;
+    // The next block carries the new limit, and the node checks transactions against it.
+    rpc(chain, "evm_mine", json!([])).await;
+    let mut payments = Vec::new();
+    for i in 0..4 {
+        payments.push(signed(app, "1.00", &payer_key(chain, i % 3)).await);
+    }
+    let merchant_before = usdc_balance(chain, MERCHANT).await;
+    let mut hashes = Vec::new();
+    for answer in submit_all(app, &payments).await {
+        assert_eq!(answer.status(), 202);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], "relayed", "{body}");
+        hashes.push(body["tx_hash"].as_str().unwrap().to_owned());
+    }
+    let batches: std::collections::BTreeSet<_> = hashes.iter().collect();
+    assert_eq!(batches.len(), 2, "two batches of two: {hashes:?}");
+    for tx in batches {
+        assert_eq!(hashes.iter().filter(|h| *h == tx).count(), 2, "{hashes:?}");
+        let sent = node(chain)
+            .await
+            .get_transaction_by_hash(tx.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("batch known");
+        assert!(sent.gas_limit() <= block_gas, "{}", sent.gas_limit());
+        mined(chain, tx).await;
+    }
+    for (paying, _) in &payments {
+        wait_for(app, paying, "succeeded").await;
+    }
+    assert_eq!(
+        usdc_balance(chain, MERCHANT).await - merchant_before,
+        U256::from(4_000_000u64)
     );
 }
 

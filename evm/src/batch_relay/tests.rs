@@ -173,3 +173,20 @@ fn a_computed_batch_gas_limit_covers_the_contracts_check_for_every_item_and_fits
     );
     assert_eq!(gas_limit(GAS_PER_ITEM, 0, 0), 71_000);
 }
+
+#[test]
+fn a_batch_is_capped_at_what_its_chains_block_can_hold() {
+    let fits = |n: usize| {
+        let items: Vec<BatchItem> = (1..=n).map(|i| item(i as u8)).collect();
+        let data = calldata(&token(), GAS_PER_ITEM, &items).unwrap();
+        gas_limit(GAS_PER_ITEM, n, data.len())
+    };
+    for block in [400_000, 1_000_000, 30_000_000, 36_000_000] {
+        let n = items_within(GAS_PER_ITEM, block);
+        assert!(fits(n) <= block, "{n} items fit {block}");
+        assert!(fits(n + 1) > block, "{} items do not fit {block}", n + 1);
+    }
+    assert!(items_within(GAS_PER_ITEM, 30_000_000) >= DEFAULT_MAX_BATCH);
+    assert_eq!(items_within(GAS_PER_ITEM, 100_000), 0);
+    assert_eq!(items_within(GAS_PER_ITEM, 0), 0);
+}

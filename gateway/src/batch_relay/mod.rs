@@ -38,7 +38,10 @@ use rialto_engine::store::StoreError;
 use rialto_evm::batch_relay::{self, BatchItem, NonceLanes, GAS_PER_ITEM};
 use tokio::sync::{watch, Notify};
 
+mod block_gas;
 mod decide;
+
+pub use block_gas::BlockGas;
 
 /// One chain's batch relaying: the relayer contract, the nonce lanes and the batch limits.
 #[derive(Debug)]
@@ -50,6 +53,8 @@ pub struct BatchLanes {
     pub answer_within: Duration,
     /// Where the receipts of mined batches are read.
     pub rpc_url: String,
+    /// The chain's block gas limit, which caps a batch below `max_batch` if need be.
+    pub block_gas: BlockGas,
 }
 
 /// The chains that relay in batches, by mode and CAIP-2, and the two signals between the
@@ -357,13 +362,19 @@ async fn form_batches(
         return Ok(0);
     };
     let now = state.clock.now_ms();
+    // No more than the chain's block holds (read only when something is queued).
+    let max_batch = lanes
+        .block_gas
+        .cap(&lanes.rpc_url, lanes.max_batch.max(1), now)
+        .await?;
     // One batch carries one token: `relay(token, …)`.
     let ids: Vec<_> = queued
         .iter()
         .filter(|i| i.token == first.token)
         .map(|i| i.payment_intent_id)
+        .take(max_batch)
         .collect();
-    if ids.len() < lanes.max_batch && now - first.created_at_ms < lanes.max_wait_ms {
+    if ids.len() < max_batch && now - first.created_at_ms < lanes.max_wait_ms {
         return Ok(0);
     }
     let batch_id = format!("rb_{}", &LegId::generate().to_string()["leg_".len()..]);
