@@ -319,9 +319,9 @@ struct Passed {
 }
 
 /// One pass over one chain: finish the batches already bound (record the ones a crash left
-/// unrecorded, decide the mined ones), then bind and send at most one new one, so that while
-/// payments keep arriving each mined batch is decided (and its payments move on) before the
-/// next is sent, rather than all of them once the queue runs dry.
+/// unrecorded, decide the mined ones), then bind and send at most one new one per nonce lane,
+/// so that while payments keep arriving each mined batch is decided (and its payments move
+/// on) before the next ones are sent, rather than all of them once the queue runs dry.
 async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<Passed, FlowError> {
     let mut changed = 0;
     let mut decided = Vec::new();
@@ -330,7 +330,14 @@ async fn pass(state: &Engine, chain: &Chain, lanes: &BatchLanes) -> Result<Passe
         changed += usize::from(driven.sent) + driven.decided.len();
         decided.extend(driven.decided);
     }
-    changed += form_batches(state, chain, lanes).await?;
+    // Up to one new batch per nonce lane: the lanes' transactions are mined side by side.
+    for _ in 0..lanes.lanes.len() {
+        let sent = form_batches(state, chain, lanes).await?;
+        if sent == 0 {
+            break;
+        }
+        changed += sent;
+    }
     if changed > 0 {
         // Legs just sent or mined: advance them now rather than at the chain worker's next
         // poll (idempotent per leg, as when two gateways run it).
