@@ -85,6 +85,18 @@ async fn submit_all(app: &TestApp, payments: &[(Value, Value)]) -> Vec<reqwest::
     futures::future::join_all(payments.iter().map(|(i, b)| submit(app, i, b))).await
 }
 
+/// All submitted at once; each must answer `202 relayed`. Their transactions, in order.
+async fn relayed_hashes(app: &TestApp, payments: &[(Value, Value)]) -> Vec<String> {
+    let mut hashes = Vec::new();
+    for answer in submit_all(app, payments).await {
+        assert_eq!(answer.status(), 202);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], "relayed", "{body}");
+        hashes.push(body["tx_hash"].as_str().unwrap().to_owned());
+    }
+    hashes
+}
+
 fn units(amount: &str) -> U256 {
     let whole: rust_decimal::Decimal = amount.parse().unwrap();
     U256::from(u64::try_from((whole * rust_decimal::Decimal::from(1_000_000)).trunc()).unwrap())
@@ -124,13 +136,7 @@ async fn concurrent_gasless_payments_land_in_one_batch_and_each_intent_is_paid_e
         payers_before.push(usdc_balance(chain, &p.address.to_string()).await);
     }
 
-    let mut hashes = Vec::new();
-    for answer in submit_all(app, &payments).await {
-        assert_eq!(answer.status(), 202);
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["status"], "relayed", "{body}");
-        hashes.push(body["tx_hash"].as_str().unwrap().to_owned());
-    }
+    let hashes = relayed_hashes(app, &payments).await;
     assert!(
         hashes.windows(2).all(|w| w[0] == w[1]),
         "one batch: {hashes:?}"
@@ -312,13 +318,7 @@ async fn a_batch_is_no_larger_than_the_chains_block_holds_and_every_payment_land
         payments.push(signed(app, "1.00", &payer_key(chain, i % 3)).await);
     }
     let merchant_before = usdc_balance(chain, MERCHANT).await;
-    let mut hashes = Vec::new();
-    for answer in submit_all(app, &payments).await {
-        assert_eq!(answer.status(), 202);
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["status"], "relayed", "{body}");
-        hashes.push(body["tx_hash"].as_str().unwrap().to_owned());
-    }
+    let hashes = relayed_hashes(app, &payments).await;
     let batches: std::collections::BTreeSet<_> = hashes.iter().collect();
     assert_eq!(batches.len(), 2, "two batches of two: {hashes:?}");
     for tx in batches {
