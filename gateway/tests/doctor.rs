@@ -37,25 +37,52 @@ fn anvil() -> Anvil {
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let bin =
         rialto_evm::locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--silent"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("anvil starts");
-    // Owned at once: a panic below kills and reaps it.
-    let anvil = Anvil(child, port);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return anvil;
+    // The free port is chosen before anvil binds it, so another process may take it first:
+    // then anvil exits, and whatever listens there is not anvil. Try another port.
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--silent"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("anvil starts");
+        // Owned at once: a panic below kills and reaps it.
+        let mut anvil = Anvil(child, port);
+        for _ in 0..200 {
+            if anvil.0.try_wait().unwrap().is_some() {
+                break; // it could not listen there
+            }
+            if answers_as_anvil(port) {
+                return anvil;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("anvil did not listen on {port}");
+    panic!("anvil did not listen");
+}
+
+/// Whether what listens on `port` answers `eth_chainId` with anvil's default chain (31337),
+/// not merely accepts a connection.
+fn answers_as_anvil(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut answer = String::new();
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.contains("\"0x7a69\"")
 }
 
 fn key_file(dir: &Path, mode: u32) -> PathBuf {
