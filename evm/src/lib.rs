@@ -100,7 +100,9 @@ pub async fn connect(rpc_url: &str) -> Result<alloy::providers::DynProvider, Evm
     provider::provider(rpc_url)
 }
 
-pub use devnet::{locate_anvil, run_devnet_foreground, Devnet, DevnetChain, DevnetConfig};
+pub use devnet::{
+    locate_anvil, run_devnet_foreground, AnvilProcess, Devnet, DevnetChain, DevnetConfig,
+};
 pub use error::{AuthorizationError, EvmError};
 pub use feeds::FeedRegistry;
 pub use manifest::DevnetManifest;

@@ -22,67 +22,16 @@ fn doctor(config: &Path) -> (Output, String) {
     (out, stdout)
 }
 
-/// A bare anvil (chain 31337) on a free port; killed on drop.
-struct Anvil(std::process::Child, u16);
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn anvil() -> Anvil {
+/// A bare anvil (chain 31337) on a free port, ready once it answers as that chain (the devnet's
+/// own start, which tries another port if one was taken meanwhile); killed on drop.
+async fn anvil() -> rialto_evm::AnvilProcess {
     let root = rialto_evm::DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let bin =
         rialto_evm::locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
-    // The free port is chosen before anvil binds it, so another process may take it first:
-    // then anvil exits, and whatever listens there is not anvil. Try another port.
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&bin)
-            .args(["--port", &port.to_string(), "--silent"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("anvil starts");
-        // Owned at once: a panic below kills and reaps it.
-        let mut anvil = Anvil(child, port);
-        for _ in 0..200 {
-            if anvil.0.try_wait().unwrap().is_some() {
-                break; // it could not listen there
-            }
-            if answers_as_anvil(port) {
-                return anvil;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("anvil did not listen");
-}
-
-/// Whether what listens on `port` answers `eth_chainId` with anvil's default chain (31337),
-/// not merely accepts a connection.
-fn answers_as_anvil(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut answer = String::new();
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer.contains("\"0x7a69\"")
+    rialto_evm::AnvilProcess::start(&bin, 31337, Duration::from_secs(30))
+        .await
+        .expect("anvil starts")
 }
 
 fn key_file(dir: &Path, mode: u32) -> PathBuf {
@@ -93,9 +42,9 @@ fn key_file(dir: &Path, mode: u32) -> PathBuf {
     path
 }
 
-#[test]
-fn doctor_names_each_broken_setting_and_exits_non_zero() {
-    let anvil = anvil();
+#[tokio::test]
+async fn doctor_names_each_broken_setting_and_exits_non_zero() {
+    let anvil = anvil().await;
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(dir.path(), 0o644);
     let lists = stale_lists(dir.path());
@@ -108,13 +57,13 @@ fn doctor_names_each_broken_setting_and_exits_non_zero() {
              [tls]\nextra_ca_file = \"{dir}/no-such-ca.pem\"\n\
              [compliance]\nofac_dir = \"{lists}\"\nwarn_after_secs = 3600\n\
              refuse_after_secs = 86400\n\
-             [[live.chains]]\nchain = \"base\"\nrpc_urls = [\"http://127.0.0.1:{port}\"]\n\
+             [[live.chains]]\nchain = \"base\"\nrpc_urls = [\"{rpc}\"]\n\
              confirmations = 1\n",
             db = dir.path().join("never-migrated.db").display(),
             key = key.display(),
             dir = dir.path().display(),
             lists = lists.display(),
-            port = anvil.1,
+            rpc = anvil.rpc_url(),
         ),
     )
     .unwrap();

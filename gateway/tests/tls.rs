@@ -24,50 +24,25 @@ use rialto_gateway::http_client::{outbound_with, CONNECT_TIMEOUT};
 use rialto_gateway::tls::{client_config, venue_http_setup, TlsConfig};
 use rialto_gateway::webhooks::DeliveryConfig;
 use rust_decimal::Decimal;
-use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-/// A bare anvil (no contracts) on a free port; killed on drop.
-struct Anvil(std::process::Child, SocketAddr);
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn anvil() -> Anvil {
+/// A bare anvil (no contracts, chain 31337) on a free port, ready once it answers as that
+/// chain (the devnet's own start, which tries another port if one was taken meanwhile), and
+/// its address; killed on drop.
+async fn anvil() -> (rialto_evm::AnvilProcess, SocketAddr) {
     let root = rialto_evm::DevnetConfig::default_repo_root();
     let explicit = std::env::var_os("ANVIL_BIN").map(PathBuf::from);
     let bin =
         rialto_evm::locate_anvil(&root, explicit).expect("anvil: run tools/devnet/install.sh");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--chain-id",
-            "31337",
-            "--silent",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
+    let anvil = rialto_evm::AnvilProcess::start(&bin, 31337, Duration::from_secs(30))
+        .await
         .expect("anvil starts");
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    // Owned at once: a panic below kills and reaps it.
-    let anvil = Anvil(child, addr);
-    for _ in 0..200 {
-        if TcpStream::connect(addr).await.is_ok() {
-            return anvil;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("anvil did not listen on {addr}");
+    let addr = anvil
+        .rpc_url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("anvil listens on an address");
+    (anvil, addr)
 }
 
 /// The chain id read over `https://{host}:{port}` with `tls`, or the error's text.

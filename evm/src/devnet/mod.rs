@@ -19,12 +19,11 @@ mod tx;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use anvil::{locate_anvil, ANVIL_REPO_PATH};
+pub use anvil::{locate_anvil, AnvilProcess, ANVIL_REPO_PATH};
 
 use crate::manifest::DevnetManifest;
 use crate::EvmError;
 use accounts::SandboxAccounts;
-use anvil::AnvilProcess;
 use artifact::ArtifactDir;
 use deploy::ChainPlan;
 use sandbox::SandboxExpectations;
