@@ -28,11 +28,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgListener;
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use super::coalesce::Coalesce;
 use super::sql_access::{key_from_row, KEY_COLUMNS};
 use super::{ApiKeyRecord, Db, StoreError};
 
@@ -133,21 +135,25 @@ impl KeyCache {
     pub(super) async fn find(
         &self,
         pool: &AnyPool,
+        shared: &Coalesce<Option<ApiKeyRecord>>,
         hash: &str,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
         let began = match self.cached(hash) {
             Ok(record) => return Ok(Some(record)),
             Err(began) => began,
         };
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-        ))
-        .bind(hash)
-        .fetch_optional(pool)
-        .await
-        .db()?;
-        let record = row.as_ref().map(key_from_row).transpose()?;
+        let read = |mut conn: PoolConnection<Any>| async move {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let row = sqlx::query(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+            ))
+            .bind(hash)
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+            row.as_ref().map(key_from_row).transpose()
+        };
+        let record = shared.read(pool, hash.to_owned(), read).await?;
         if let (Some(record), Some(began)) = (&record, began) {
             self.keep(hash, record, began);
         }

@@ -8,6 +8,7 @@
 
 mod batch_writes;
 mod batcher;
+mod coalesce;
 mod decision_batch;
 mod decision_commit;
 mod enqueue_batch;

@@ -17,9 +17,11 @@ use rialto_core::intent::{CancellationReason, PaymentIntent, PaymentStatus, Sett
 use rialto_core::money::Money;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Row};
 
 use super::batcher::Batcher;
+use super::coalesce::SharedReads;
 use super::decision_commit::DecisionCommitter;
 use super::group_commit::{GroupCommitter, NewIntent};
 use super::key_cache::KeyCache;
@@ -69,6 +71,8 @@ pub struct SqlStore {
     pub(super) enqueues: Batcher<RelayItem, Enqueued>,
     /// API keys by hash, trusted only while revokes can be heard (`key_cache`).
     pub(super) key_cache: Arc<KeyCache>,
+    /// Point reads a burst repeats, shared while they wait for a connection (`coalesce`).
+    pub(super) shared: Arc<SharedReads>,
     pub(super) backend: Backend,
     registry: Arc<AssetRegistry>,
 }
@@ -163,6 +167,7 @@ impl SqlStore {
             decisions,
             enqueues,
             key_cache,
+            shared: Arc::default(),
             backend,
             registry,
         })
@@ -528,29 +533,38 @@ impl Store for SqlStore {
     }
 
     async fn get_merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, settlement_asset, settlement_address, created_at, country FROM \
-             merchants WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .db()?;
-        row.map(|row| {
-            Ok(Merchant {
-                id: *id,
-                name: row.try_get("name").db()?,
-                settlement_asset: row.try_get("settlement_asset").db()?,
-                settlement_address: row.try_get("settlement_address").db()?,
-                created_at_ms: row.try_get("created_at").db()?,
-                country: row.try_get("country").db()?,
+        let id = *id;
+        let read = |mut conn: PoolConnection<Any>| async move {
+            let row = sqlx::query(
+                "SELECT id, name, settlement_asset, settlement_address, created_at, country \
+                 FROM merchants WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+            row.map(|row| {
+                Ok(Merchant {
+                    id,
+                    name: row.try_get("name").db()?,
+                    settlement_asset: row.try_get("settlement_asset").db()?,
+                    settlement_address: row.try_get("settlement_address").db()?,
+                    created_at_ms: row.try_get("created_at").db()?,
+                    country: row.try_get("country").db()?,
+                })
             })
-        })
-        .transpose()
+            .transpose()
+        };
+        self.shared
+            .merchants
+            .read(&self.pool, id.to_string(), read)
+            .await
     }
 
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.key_cache.find(&self.pool, key_hash).await
+        self.key_cache
+            .find(&self.pool, &self.shared.keys, key_hash)
+            .await
     }
 
     async fn create_intent(

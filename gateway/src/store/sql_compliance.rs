@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use rialto_compliance::{AuditChain, AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row, Transaction};
 
 use super::decision_commit::Decision;
@@ -637,12 +638,18 @@ impl ComplianceStore for SqlStore {
     }
 
     async fn get_policy(&self, merchant: &MerchantId) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT policy_json FROM compliance_policies WHERE merchant_id = $1")
-            .bind(merchant.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .db()?;
-        row.map(|r| r.try_get("policy_json").db()).transpose()
+        let merchant = merchant.to_string();
+        let key = merchant.clone();
+        let read = |mut conn: PoolConnection<Any>| async move {
+            let row =
+                sqlx::query("SELECT policy_json FROM compliance_policies WHERE merchant_id = $1")
+                    .bind(merchant)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .db()?;
+            row.map(|r| r.try_get("policy_json").db()).transpose()
+        };
+        self.shared.policies.read(&self.pool, key, read).await
     }
 
     async fn set_policy(

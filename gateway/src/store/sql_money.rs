@@ -6,7 +6,8 @@ use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
 use rialto_core::ledger::Account;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Row};
 
 use super::money::{
     Effects, FundOutcome, Funding, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund,
@@ -261,15 +262,20 @@ impl MoneyStore for SqlStore {
         merchant: &MerchantId,
         livemode: bool,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT settings FROM merchant_settings WHERE merchant_id = $1 AND livemode = $2",
-        )
-        .bind(merchant.to_string())
-        .bind(i64::from(livemode))
-        .fetch_optional(&self.pool)
-        .await
-        .db()?;
-        Ok(row.map(|r| r.try_get("settings")).transpose().db()?)
+        let merchant = merchant.to_string();
+        let key = format!("{merchant}/{livemode}");
+        let read = |mut conn: PoolConnection<Any>| async move {
+            let row = sqlx::query(
+                "SELECT settings FROM merchant_settings WHERE merchant_id = $1 AND livemode = $2",
+            )
+            .bind(merchant)
+            .bind(i64::from(livemode))
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+            row.map(|r| r.try_get("settings")).transpose().db()
+        };
+        self.shared.settings.read(&self.pool, key, read).await
     }
 
     async fn set_merchant_settings(
