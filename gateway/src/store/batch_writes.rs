@@ -6,12 +6,13 @@ use sqlx::Row;
 
 use super::rows::{insert_rows, list, rows_per_statement, tuples, Cell, MAX_VALUES};
 use super::sql::json_text;
+use super::Tx;
 use super::{Db, Event, StoreError};
 
 /// `sql::cas_intent_from` for many intents, one statement per 500: answers, in order, whether
 /// each was written. Intents must be distinct (the caller writes a repeated one on its own).
 pub(super) async fn cas_intents_from(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx,
     writes: &[(PaymentStatus, i64, &PaymentIntent)],
 ) -> Result<Vec<bool>, StoreError> {
     let mut written = std::collections::HashSet::new();
@@ -53,10 +54,7 @@ pub(super) async fn cas_intents_from(
 
 /// `sql::insert_event` for many events: one statement for the events and one for their outbox
 /// rows, whatever their number.
-pub(super) async fn insert_events(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    events: &[&Event],
-) -> Result<(), StoreError> {
+pub(super) async fn insert_events(tx: &mut Tx, events: &[&Event]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }

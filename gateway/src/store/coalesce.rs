@@ -15,11 +15,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool};
 use tokio::sync::watch;
 
-use super::{ApiKeyRecord, Db, Merchant, StoreError};
+use super::{ApiKeyRecord, Conn, Connections, Db, Merchant, StoreError};
 
 /// The reads a burst of one merchant's payments repeats, shared (see the module's doc).
 #[derive(Debug, Default)]
@@ -58,12 +56,12 @@ impl<V: Clone + Send + Sync> Coalesce<V> {
     /// yet, or else of `read` itself, run on a connection of `pool`.
     pub(super) async fn read<F, Fut>(
         &self,
-        pool: &AnyPool,
+        pool: &Connections,
         key: String,
         read: F,
     ) -> Result<V, StoreError>
     where
-        F: FnOnce(PoolConnection<Any>) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<V, StoreError>>,
     {
         let joined = self.waiting().get(&key).cloned();
@@ -124,31 +122,20 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use sqlx::any::AnyPoolOptions;
     use sqlx::Row;
 
-    async fn one_connection() -> AnyPool {
-        sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO t (k, v) VALUES ('a', 1)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool
+    async fn one_connection() -> Connections {
+        crate::store::memory_pool(
+            "CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL); \
+             INSERT INTO t (k, v) VALUES ('a', 1);",
+        )
+        .await
     }
 
     /// Reads `k`'s value through `coalesce`, counting the statements run.
     async fn read_v(
         coalesce: &Coalesce<i64>,
-        pool: &AnyPool,
+        pool: &Connections,
         statements: &AtomicUsize,
     ) -> Result<i64, StoreError> {
         coalesce

@@ -21,7 +21,9 @@
 
 use std::collections::HashSet;
 
-use sqlx::{Any, AnyPool, Row, Transaction};
+use super::Connections;
+use super::Tx;
+use sqlx::Row;
 
 use super::batch_writes::{cas_intents_from, insert_events};
 use super::decision_commit::Decision;
@@ -33,7 +35,7 @@ use super::{CasOutcome, Db, IntentChange, PaymentTransaction, ScreenedPayment, S
 /// The batch's answers, one per decision in order; `None` when the batch was given up
 /// (nothing of it written) and must go through the savepoint path.
 pub(super) async fn try_commit(
-    writer: &AnyPool,
+    writer: &Connections,
     backend: Backend,
     decisions: &[Decision],
 ) -> Option<Vec<CasOutcome>> {
@@ -55,7 +57,7 @@ pub(super) async fn try_commit(
 
 /// `Ok(None)`: give the batch up (the caller drops `tx`, rolling it back).
 async fn write(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     backend: Backend,
     decisions: &[Decision],
 ) -> Result<Option<Vec<CasOutcome>>, StoreError> {
@@ -153,10 +155,7 @@ fn earlier_payment(decision: &Decision, earlier: &[&Decision]) -> bool {
 /// Per decision, whether its payer's history in the database is what its rules saw
 /// (`history_unchanged` for each, in one statement per chunk); `true` with no history to
 /// check.
-async fn histories_hold(
-    tx: &mut Transaction<'_, Any>,
-    decisions: &[Decision],
-) -> Result<Vec<bool>, StoreError> {
+async fn histories_hold(tx: &mut Tx, decisions: &[Decision]) -> Result<Vec<bool>, StoreError> {
     let mut holds = vec![true; decisions.len()];
     let checked: Vec<(usize, &ScreenedPayment, i64, usize)> = decisions
         .iter()
@@ -201,7 +200,7 @@ async fn histories_hold(
 /// `sql_chain::update_payment_transaction` from `pending` for each `(ptx, at)`, one statement
 /// per chunk: how many were written.
 async fn confirm_pending(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     confirms: &[(&PaymentTransaction, i64)],
 ) -> Result<usize, StoreError> {
     let mut written = 0;
@@ -234,7 +233,7 @@ async fn confirm_pending(
     Ok(written)
 }
 
-async fn insert_cases(tx: &mut Transaction<'_, Any>, kept: &[&Decision]) -> Result<(), StoreError> {
+async fn insert_cases(tx: &mut Tx, kept: &[&Decision]) -> Result<(), StoreError> {
     let rows = kept
         .iter()
         .map(|d| {
@@ -263,7 +262,7 @@ async fn insert_cases(tx: &mut Transaction<'_, Any>, kept: &[&Decision]) -> Resu
 
 /// The cases of the decisions answered `Conflict`: undone, as their savepoints would be.
 async fn delete_cases(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     decisions: &[Decision],
     answers: &[CasOutcome],
 ) -> Result<(), StoreError> {
@@ -288,10 +287,7 @@ async fn delete_cases(
     Ok(())
 }
 
-async fn insert_payments(
-    tx: &mut Transaction<'_, Any>,
-    kept: &[&Decision],
-) -> Result<(), StoreError> {
+async fn insert_payments(tx: &mut Tx, kept: &[&Decision]) -> Result<(), StoreError> {
     let rows = kept
         .iter()
         .filter_map(|d| d.payment.as_ref())
@@ -322,7 +318,7 @@ async fn insert_payments(
 }
 
 /// The kept decisions' audit entries chained after the head, in the batch's order.
-async fn append_audit(tx: &mut Transaction<'_, Any>, kept: &[&Decision]) -> Result<(), StoreError> {
+async fn append_audit(tx: &mut Tx, kept: &[&Decision]) -> Result<(), StoreError> {
     if kept.is_empty() {
         return Ok(());
     }

@@ -14,8 +14,8 @@
 //! earlier ones of its batch (the audit head they appended, the payments they recorded), as
 //! it would have seen them committed.
 
+use super::Connections;
 use rialto_compliance::AuditEntry;
-use sqlx::AnyPool;
 
 use super::batcher::Batcher;
 use super::decision_batch;
@@ -44,7 +44,7 @@ pub struct DecisionCommitter {
 impl DecisionCommitter {
     /// Starts the committer, writing through `writer` (the store's writer pool). One: every
     /// decision appends to the one audit chain, so two would only wait for each other.
-    pub fn spawn(writer: AnyPool, backend: Backend) -> Self {
+    pub fn spawn(writer: Connections, backend: Backend) -> Self {
         let batches = Batcher::spawn(1, savepoints::MAX_BATCH, move |decisions: Vec<Decision>| {
             let writer = writer.clone();
             async move { commit_batch(&writer, backend, &decisions).await }
@@ -63,7 +63,11 @@ impl DecisionCommitter {
 
 /// Commits `decisions` together: through the multi-row fast path when it can answer them
 /// all (`decision_batch`), else one savepoint each, a `Conflict` rolled back to its own.
-async fn commit_batch(writer: &AnyPool, backend: Backend, decisions: &[Decision]) -> Vec<Answer> {
+async fn commit_batch(
+    writer: &Connections,
+    backend: Backend,
+    decisions: &[Decision],
+) -> Vec<Answer> {
     if decisions.len() > 1 {
         if let Some(answers) = decision_batch::try_commit(writer, backend, decisions).await {
             return answers.into_iter().map(Ok).collect();

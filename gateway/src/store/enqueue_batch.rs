@@ -11,9 +11,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::Connections;
+use super::Tx;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use super::relay_queue::{RelayItem, RelayItemStatus};
 use super::rows::{insert_rows, list, Cell};
@@ -21,7 +23,7 @@ use super::sql_relay_queue::{item_from_row, take_over, Enqueued, COLUMNS};
 use super::{Db, StoreError};
 
 /// One answer per item in order; `None` when the batch was given up (nothing of it written).
-pub(super) async fn try_commit(writer: &AnyPool, items: &[RelayItem]) -> Option<Vec<Enqueued>> {
+pub(super) async fn try_commit(writer: &Connections, items: &[RelayItem]) -> Option<Vec<Enqueued>> {
     let mut tx = writer.begin().await.ok()?;
     match write(&mut tx, items).await {
         Ok(answers) => {
@@ -36,10 +38,7 @@ pub(super) async fn try_commit(writer: &AnyPool, items: &[RelayItem]) -> Option<
     }
 }
 
-async fn write(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    items: &[RelayItem],
-) -> Result<Vec<Enqueued>, StoreError> {
+async fn write(tx: &mut Tx, items: &[RelayItem]) -> Result<Vec<Enqueued>, StoreError> {
     let ids: Vec<String> = items
         .iter()
         .map(|i| i.payment_intent_id.to_string())

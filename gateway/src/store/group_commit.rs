@@ -18,8 +18,8 @@
 
 use std::sync::OnceLock;
 
+use super::Connections;
 use rialto_core::intent::PaymentIntent;
-use sqlx::AnyPool;
 
 use super::batcher::Batcher;
 use super::sql::{bind_create, Backend, PG_CREATE_INTENT, SQLITE_CREATE_INTENT};
@@ -49,7 +49,7 @@ pub struct GroupCommitter {
 
 impl GroupCommitter {
     /// Starts the committers, writing through `pool` (SQLite: give it one connection).
-    pub fn spawn(pool: AnyPool, backend: Backend) -> Self {
+    pub fn spawn(pool: Connections, backend: Backend) -> Self {
         let committers = match backend {
             Backend::Sqlite => 1,
             Backend::Postgres => PG_COMMITTERS,
@@ -72,7 +72,7 @@ impl GroupCommitter {
 
 /// Commits `creates` and answers one result per create, in order.
 pub(super) async fn commit_batch(
-    pool: &AnyPool,
+    pool: &Connections,
     backend: Backend,
     creates: &[NewIntent],
 ) -> Vec<Result<(), sqlx::Error>> {
@@ -105,7 +105,7 @@ fn failed_all(count: usize, err: &sqlx::Error) -> Vec<Result<(), sqlx::Error>> {
 
 /// One transaction for the whole batch, one savepoint per create.
 async fn commit_each(
-    pool: &AnyPool,
+    pool: &Connections,
     backend: Backend,
     creates: &[NewIntent],
 ) -> Vec<Result<(), sqlx::Error>> {

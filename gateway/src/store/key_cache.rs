@@ -28,15 +28,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgListener;
-use sqlx::{Any, AnyPool};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::coalesce::Coalesce;
 use super::sql_access::{key_from_row, KEY_COLUMNS};
-use super::{ApiKeyRecord, Db, StoreError};
+use super::{ApiKeyRecord, Conn, Connections, Db, StoreError};
 
 /// The PostgreSQL channel a key's revoke or roll is announced on.
 pub(super) const CHANNEL: &str = "rialto_api_keys";
@@ -134,7 +132,7 @@ impl KeyCache {
     /// The key with this hash, from memory when it may be trusted, else from the database.
     pub(super) async fn find(
         &self,
-        pool: &AnyPool,
+        pool: &Connections,
         shared: &Coalesce<Option<ApiKeyRecord>>,
         hash: &str,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -142,7 +140,7 @@ impl KeyCache {
             Ok(record) => return Ok(Some(record)),
             Err(began) => began,
         };
-        let read = |mut conn: PoolConnection<Any>| async move {
+        let read = |mut conn: Conn| async move {
             self.reads.fetch_add(1, Ordering::Relaxed);
             let row = sqlx::query(&format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"

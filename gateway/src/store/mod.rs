@@ -9,6 +9,7 @@
 mod batch_writes;
 mod batcher;
 mod coalesce;
+mod connections;
 mod decision_batch;
 mod decision_commit;
 mod enqueue_batch;
@@ -39,6 +40,7 @@ mod sql_reserves;
 mod sql_webhooks;
 mod sql_x402;
 
+pub use connections::{Conn, Connections, Tx};
 pub use key_cache::{CacheState, KeyCache, TTL as KEY_CACHE_TTL};
 pub use rialto_engine::store::*;
 pub use sql::{Backend, SqlStore};
@@ -67,6 +69,23 @@ pub(crate) fn sqlx_cause(err: &StoreError) -> Option<&sqlx::Error> {
         StoreError::Database(cause) => cause.downcast_ref::<sqlx::Error>(),
         _ => None,
     }
+}
+
+/// Unit tests' database: one in-memory SQLite connection (sqlx's pool of one: each of our own
+/// connections would open a database of its own) with `schema` applied.
+#[cfg(test)]
+pub(crate) async fn memory_pool(schema: &str) -> Connections {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
+        .await
+        .expect("an in-memory SQLite database");
+    sqlx::raw_sql(schema)
+        .execute(&pool)
+        .await
+        .expect("the test schema");
+    Connections::Pool(pool)
 }
 
 /// True when the database refused a write for a duplicate key.

@@ -14,16 +14,17 @@
 use std::collections::{HashMap, HashSet};
 
 use rialto_core::id::PaymentIntentId;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::relay_queue::{ItemDecision, RelayItemStatus};
 use super::rows::{insert_rows, rows_per_statement, tuples, Cell};
+use super::Tx;
 use super::{Db, PaymentSource, PaymentTransaction, StoreError};
 
 /// Decides `decisions` (the items of the batch mined as `tx_hash`) in `tx`; answers, per
 /// decision, the status it got or `None` when the item was no longer `batched`.
 pub(super) async fn decide_items(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     tx_hash: &str,
     decisions: &[ItemDecision],
     now_ms: i64,
@@ -65,7 +66,7 @@ pub(super) async fn decide_items(
 
 /// The per-item path: each item's compare-and-set, then its claim.
 pub(super) async fn decide_one_by_one(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     tx_hash: &str,
     decisions: &[ItemDecision],
     now_ms: i64,
@@ -129,7 +130,7 @@ pub(super) async fn set_status(
 /// batch the gateway built (its hashes are its own legs', refused to reporters); if it does,
 /// the payer must hear of it.
 async fn fail_unowned(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     tx_hash: &str,
     intent: PaymentIntentId,
     decided: RelayItemStatus,
@@ -145,7 +146,7 @@ async fn fail_unowned(
 /// Every decision's compare-and-set from `batched`, a few hundred values a statement; answers the
 /// intents whose item moved.
 async fn move_batched(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     tx_hash: &str,
     decisions: &[ItemDecision],
     now_ms: i64,
@@ -180,7 +181,7 @@ async fn move_batched(
 /// Inserts the claims (batch items of one transaction) as `claim_in` would, then answers who
 /// owns each claimant's hash: the claimant if it holds a row of it, else the earliest holder.
 async fn bind_claims(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     claims: &[&PaymentTransaction],
 ) -> Result<HashMap<PaymentIntentId, PaymentIntentId>, StoreError> {
     let Some(first) = claims.first() else {

@@ -3,8 +3,7 @@
 //! own spent most of its time in those hand-offs; one `INSERT … VALUES (…), (…), …` per table
 //! writes the same rows in one. Both backends take the same text (`$n` placeholders).
 
-use sqlx::{Any, Transaction};
-
+use super::Tx;
 use super::{Db, StoreError};
 
 /// One bound value of a row.
@@ -75,7 +74,7 @@ pub(super) fn tuples(rows: usize, width: usize) -> String {
 /// statements as the bound-value limit allows. Answers the rows affected. The statements are
 /// not kept prepared: their text changes with the row count.
 pub(super) async fn insert_rows(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     head: &str,
     width: usize,
     tail: &str,
@@ -106,7 +105,7 @@ pub(super) async fn insert_rows(
 /// `{select} WHERE {column} IN (…){tail}` over `keys` on `pool`, a statement per
 /// [`MAX_VALUES`] keys: every row found (ordered by `tail` within each statement).
 pub(super) async fn fetch_in(
-    pool: &sqlx::AnyPool,
+    pool: &super::Connections,
     (select, column, tail): (&str, &str, &str),
     keys: &[String],
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
@@ -140,16 +139,10 @@ mod tests {
 
     #[tokio::test]
     async fn rows_beyond_one_statement_are_all_written() {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, note TEXT)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        let pool = crate::store::memory_pool(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, note TEXT)",
+        )
+        .await;
         // 3 values a row: 200 rows per statement, so sixty statements.
         let rows: Vec<Vec<Cell>> = (0..12_000i64)
             .map(|i| {

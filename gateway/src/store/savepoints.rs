@@ -7,7 +7,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::{Any, AnyPool, Transaction};
+use super::Connections;
+use super::Tx;
 
 use super::sql::Backend;
 use super::sql_compliance::{is_busy, BUSY_ATTEMPTS};
@@ -25,11 +26,11 @@ pub type Step<'t, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send
 /// successful result is kept (released) or undone (rolled back to its savepoint, as a refusal
 /// such as a compare-and-set `Conflict`).
 pub async fn commit_each<J: Sync, T: Send>(
-    writer: &AnyPool,
+    writer: &Connections,
     backend: Backend,
     jobs: &[J],
     kept: fn(&T) -> bool,
-    step: for<'t, 'c> fn(&'t mut Transaction<'c, Any>, Backend, &'t J) -> Step<'t, T>,
+    step: for<'t> fn(&'t mut Tx, Backend, &'t J) -> Step<'t, T>,
 ) -> Vec<Result<T, StoreError>> {
     let mut attempt = 0;
     loop {
@@ -54,11 +55,11 @@ fn failed_all<T>(count: usize, err: StoreError) -> Vec<Result<T, StoreError>> {
 /// `Err` only for what fails the whole batch (beginning, a savepoint statement, a BUSY, the
 /// commit): nothing of it is then kept.
 async fn try_each<J: Sync, T: Send>(
-    writer: &AnyPool,
+    writer: &Connections,
     backend: Backend,
     jobs: &[J],
     kept: fn(&T) -> bool,
-    step: for<'t, 'c> fn(&'t mut Transaction<'c, Any>, Backend, &'t J) -> Step<'t, T>,
+    step: for<'t> fn(&'t mut Tx, Backend, &'t J) -> Step<'t, T>,
 ) -> Result<Vec<Result<T, StoreError>>, StoreError> {
     let mut tx = writer.begin().await.db()?;
     let mut answers = Vec::with_capacity(jobs.len());
@@ -89,7 +90,7 @@ async fn try_each<J: Sync, T: Send>(
     Ok(answers)
 }
 
-async fn exec(tx: &mut Transaction<'_, Any>, statement: &str) -> Result<(), StoreError> {
+async fn exec(tx: &mut Tx, statement: &str) -> Result<(), StoreError> {
     sqlx::query(statement).execute(&mut **tx).await.db()?;
     Ok(())
 }
@@ -97,7 +98,6 @@ async fn exec(tx: &mut Transaction<'_, Any>, statement: &str) -> Result<(), Stor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::any::AnyPoolOptions;
 
     #[derive(Debug)]
     enum Job {
@@ -108,7 +108,7 @@ mod tests {
         InsertThenRefuse(i64),
     }
 
-    fn step<'t>(tx: &'t mut Transaction<'_, Any>, _: Backend, job: &'t Job) -> Step<'t, bool> {
+    fn step<'t>(tx: &'t mut Tx, _: Backend, job: &'t Job) -> Step<'t, bool> {
         Box::pin(async move {
             let insert = |id: i64| sqlx::query("INSERT INTO t (id) VALUES ($1)").bind(id);
             let (id, then) = match job {
@@ -127,16 +127,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_one_batch_a_late_failure_and_a_refusal_are_undone_alone() {
-        sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        let pool = crate::store::memory_pool("CREATE TABLE t (id INTEGER PRIMARY KEY)").await;
         let jobs = [
             Job::Insert(1),
             Job::InsertThenFail(2),

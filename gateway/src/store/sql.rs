@@ -3,6 +3,7 @@
 //! placeholders in order (both engines accept them) and only portable types: TEXT, BIGINT.
 
 use super::Db;
+use super::Tx;
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
@@ -17,8 +18,7 @@ use rialto_core::intent::{CancellationReason, PaymentIntent, PaymentStatus, Sett
 use rialto_core::money::Money;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::Row;
 
 use super::batcher::Batcher;
 use super::coalesce::SharedReads;
@@ -29,8 +29,8 @@ use super::relay_queue::RelayItem;
 use super::sql_access::insert_key;
 use super::sql_relay_queue::{spawn_enqueuer, Enqueued};
 use super::{
-    ApiKeyRecord, CasOutcome, Event, IdempotencyRecord, IntentFilter, Merchant, Page, Store,
-    StoreError,
+    ApiKeyRecord, CasOutcome, Conn, Connections, Event, IdempotencyRecord, IntentFilter, Merchant,
+    Page, Store, StoreError,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -58,11 +58,11 @@ impl Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     /// Reads (and, on PostgreSQL, writes).
-    pub(super) pool: AnyPool,
+    pub(super) pool: Connections,
     /// Writes. On SQLite a single connection: the database admits one writer at a time, and
     /// queueing writers here (async, in order) beats letting them collide in SQLite's busy
     /// handler, which sleeps and retries.
-    pub(super) writer: AnyPool,
+    pub(super) writer: Connections,
     /// Batches intent creates into shared commits (see `group_commit`).
     committer: GroupCommitter,
     /// Batches screening decisions into shared commits (see `decision_commit`).
@@ -139,20 +139,26 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
-        let pool = Self::pool_options(backend, max_connections)
-            .connect(&url)
-            .await
-            .db()?;
-        let writer = match backend {
-            Backend::Sqlite => Self::pool_options(backend, 1).connect(&url).await.db()?,
-            Backend::Postgres => pool.clone(),
-        };
-        let committer = match backend {
-            Backend::Sqlite => GroupCommitter::spawn(
-                Self::pool_options(backend, 1).connect(&url).await.db()?,
-                backend,
-            ),
-            Backend::Postgres => GroupCommitter::spawn(pool.clone(), backend),
+        // SQLite: connections of our own (`connections`); PostgreSQL: sqlx's pool.
+        let (pool, writer, committer) = match backend {
+            Backend::Sqlite => {
+                let pool = Connections::local(&url, max_connections).db()?;
+                let writer = Connections::local(&url, 1).db()?;
+                // Opened now, so a bad URL or an unwritable file fails here.
+                drop(writer.acquire().await.db()?);
+                let committer = GroupCommitter::spawn(Connections::local(&url, 1).db()?, backend);
+                (pool, writer, committer)
+            }
+            Backend::Postgres => {
+                let pool = Connections::Pool(
+                    Self::pg_pool_options(max_connections)
+                        .connect(&url)
+                        .await
+                        .db()?,
+                );
+                let committer = GroupCommitter::spawn(pool.clone(), backend);
+                (pool.clone(), pool, committer)
+            }
         };
         let decisions = DecisionCommitter::spawn(writer.clone(), backend);
         let enqueues = spawn_enqueuer(writer.clone(), backend);
@@ -173,37 +179,13 @@ impl SqlStore {
         })
     }
 
-    fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    /// PostgreSQL's pool: each connection checked before use, so one the server dropped is
+    /// replaced before a statement fails on it.
+    fn pg_pool_options(max_connections: u32) -> AnyPoolOptions {
         AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
-            // A pooled SQLite connection is a file handle on this host: it cannot go stale as a
-            // network connection can, so it is not pinged before each use (a ping is a
-            // hand-off to the connection's thread and back, as much as a small statement).
-            // PostgreSQL connections are checked, so one the server dropped is replaced before
-            // a statement fails on it.
-            .test_before_acquire(backend == Backend::Postgres)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; FULL keeps every commit
-                        // durable across power loss; the busy timeout queues writers.
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = FULL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
+            .test_before_acquire(true)
     }
 
     pub fn backend(&self) -> Backend {
@@ -235,7 +217,7 @@ impl SqlStore {
 
     /// Intents of one mode in `status` with a confirmed payment transaction on `chain_id`,
     /// least recently changed first.
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &Connections {
         &self.pool
     }
 
@@ -397,7 +379,7 @@ pub(super) fn map_key_conflict<T>(result: Result<T, sqlx::Error>) -> Result<T, S
 }
 
 pub(super) async fn insert_idempotency(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx,
     record: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
     let sql = format!(
@@ -414,7 +396,7 @@ pub(super) async fn insert_idempotency(
 /// Compare-and-set of an intent's mutable columns inside `tx`: `false` when the stored row is
 /// no longer in status `expected` at version `next.version - 1` (someone else moved it).
 pub(super) async fn cas_intent(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx,
     expected: PaymentStatus,
     next: &PaymentIntent,
 ) -> Result<bool, StoreError> {
@@ -424,7 +406,7 @@ pub(super) async fn cas_intent(
 /// [`cas_intent`] from a stored version other than the one before `next`'s: several
 /// transitions made in memory, written as one.
 pub(super) async fn cas_intent_from(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx,
     expected: PaymentStatus,
     expected_version: i64,
     next: &PaymentIntent,
@@ -458,10 +440,7 @@ pub(super) fn json_text<T: serde::Serialize>(value: Option<&T>) -> Option<String
     value.map(|v| serde_json::to_string(v).unwrap_or_default())
 }
 
-pub(super) async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    event: &Event,
-) -> Result<(), StoreError> {
+pub(super) async fn insert_event(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (id, merchant_id, livemode, type, object_json, created_at) VALUES \
          ($1, $2, $3, $4, $5, $6)",
@@ -497,7 +476,8 @@ impl Store for SqlStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.writer).await.db()?;
+        let mut conn = self.writer.acquire().await.db()?;
+        migrator.run_direct(&mut *conn).await.db()?;
         Ok(())
     }
 
@@ -534,7 +514,7 @@ impl Store for SqlStore {
 
     async fn get_merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
         let id = *id;
-        let read = |mut conn: PoolConnection<Any>| async move {
+        let read = |mut conn: Conn| async move {
             let row = sqlx::query(
                 "SELECT id, name, settlement_asset, settlement_address, created_at, country \
                  FROM merchants WHERE id = $1",

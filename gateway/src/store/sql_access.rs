@@ -6,11 +6,12 @@
 use async_trait::async_trait;
 use rialto_core::id::{ApiKeyId, MerchantId, SettingsChangeId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::key_cache::CHANNEL as KEY_CHANNEL;
 use super::sql::{insert_event, insert_idempotency, Backend, SqlStore};
 use super::sql_compliance::{operator_key_from_row, OPERATOR_KEY_COLUMNS};
+use super::Tx;
 use super::{
     access::{AccessStore, SettingsChange, SettingsChangeStatus, SettingsSwap},
     ApiKeyRecord, CasOutcome, Db, Event, IdempotencyRecord, KeyKind, OperatorKey, StoreError,
@@ -51,7 +52,7 @@ fn outcome(rows: u64) -> CasOutcome {
 
 /// Replaces the merchant's settings inside `tx` only if they still read `swap.expected`.
 async fn swap_settings(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     (merchant, livemode): (&MerchantId, bool),
     swap: SettingsSwap<'_>,
     at_ms: i64,
@@ -78,10 +79,7 @@ async fn swap_settings(
     Ok(query.execute(&mut **tx).await.db()?.rows_affected() == 1)
 }
 
-async fn insert_change(
-    tx: &mut Transaction<'_, Any>,
-    change: &SettingsChange,
-) -> Result<(), StoreError> {
+async fn insert_change(tx: &mut Tx, change: &SettingsChange) -> Result<(), StoreError> {
     // One pending change per merchant and mode: a newer request replaces the older one.
     sqlx::query(
         "UPDATE settings_changes SET status = 'canceled', updated_at = $3 WHERE merchant_id = $1 \
@@ -116,7 +114,7 @@ async fn insert_change(
 
 /// Ends a key's life at `expires_at_ms` (or now), once: `false` if revoked or rolled before.
 async fn retire(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     table: &str,
     id: &str,
     (expires_at_ms, now_ms, rolled_into): (i64, Option<i64>, Option<String>),
@@ -141,11 +139,7 @@ impl SqlStore {
     /// Tells every gateway on this PostgreSQL that a key changed: the notice is delivered when
     /// `tx` commits (never if it rolls back), and each store's key cache flushes on it. The
     /// caller flushes this store's own cache after the commit, before answering.
-    async fn key_changed(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        id: &ApiKeyId,
-    ) -> Result<(), StoreError> {
+    async fn key_changed(&self, tx: &mut Tx, id: &ApiKeyId) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(KEY_CHANNEL)
@@ -474,10 +468,7 @@ pub(super) fn key_from_row(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
 }
 
 /// Inserts one API key inside `tx`.
-pub(super) async fn insert_key(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    key: &ApiKeyRecord,
-) -> Result<(), StoreError> {
+pub(super) async fn insert_key(tx: &mut Tx, key: &ApiKeyRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO api_keys (id, merchant_id, kind, livemode, key_hash, key_hint, created_at, \
          name, custody, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

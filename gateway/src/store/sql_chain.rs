@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::Db;
+use super::Tx;
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
 use rialto_core::intent::{PaymentIntent, PaymentStatus};
@@ -681,7 +682,7 @@ pub(super) fn funded_intents_sql() -> String {
 /// Writes `ptx` (status, block, amount, payer) compare-and-set from `expected` inside `tx`;
 /// `false` when it is not in `expected` any more.
 pub(super) async fn update_payment_transaction(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx,
     ptx: &PaymentTransaction,
     expected: PaymentTxStatus,
     now_ms: i64,

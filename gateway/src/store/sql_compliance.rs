@@ -7,16 +7,17 @@
 //! same predecessor fails to insert instead of forking the chain.
 
 use super::Db;
+use super::Tx;
 use async_trait::async_trait;
 use rialto_compliance::{AuditChain, AuditEntry, AuditRecord, ComplianceCaseId};
 use rialto_core::id::{MerchantId, PaymentIntentId};
 use sqlx::any::AnyRow;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::decision_commit::Decision;
 use super::sql::{cas_intent, insert_event, Backend, SqlStore};
 use super::sql_chain::update_payment_transaction;
+use super::Conn;
 use super::{
     CasOutcome, CaseFilter, CaseRecord, CaseResolution, CaseStatus, ComplianceStore, IntentChange,
     ListEntry, OperatorKey, Page, PaymentSource, PaymentTransaction, PaymentTxStatus,
@@ -101,7 +102,7 @@ fn entry_from_row(row: &AnyRow) -> Result<ListEntry, StoreError> {
     })
 }
 
-async fn insert_case(tx: &mut Transaction<'_, Any>, case: &CaseRecord) -> Result<(), StoreError> {
+async fn insert_case(tx: &mut Tx, case: &CaseRecord) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO compliance_cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
          $9, $10, $11, $12, $13)"
@@ -141,10 +142,7 @@ pub(super) const BUSY_ATTEMPTS: usize = 5;
 
 /// Serialises decision writers: on PostgreSQL a transaction-scoped advisory lock (SQLite has one
 /// writer connection already).
-pub(super) async fn lock_audit(
-    backend: Backend,
-    tx: &mut Transaction<'_, Any>,
-) -> Result<(), StoreError> {
+pub(super) async fn lock_audit(backend: Backend, tx: &mut Tx) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK_KEY)
@@ -157,7 +155,7 @@ pub(super) async fn lock_audit(
 
 /// The audit chain as it stands inside `tx`, ready to append after its newest record (the
 /// caller holds the chain's lock).
-pub(super) async fn audit_head(tx: &mut Transaction<'_, Any>) -> Result<AuditChain, StoreError> {
+pub(super) async fn audit_head(tx: &mut Tx) -> Result<AuditChain, StoreError> {
     let last = sqlx::query(&format!(
         "SELECT {AUDIT_COLUMNS} FROM compliance_audit_log ORDER BY seq DESC LIMIT 1"
     ))
@@ -173,7 +171,7 @@ pub(super) async fn audit_head(tx: &mut Transaction<'_, Any>) -> Result<AuditCha
 /// Chains `entry` after the newest record, inside `tx`.
 async fn append_in(
     backend: Backend,
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     entry: &AuditEntry,
 ) -> Result<AuditRecord, StoreError> {
     lock_audit(backend, tx).await?;
@@ -201,7 +199,7 @@ async fn append_in(
 /// Whether the payer's history since `since` (other intents' screened payments to the same
 /// merchant) still counts `seen`, read inside `tx`.
 pub(super) async fn history_unchanged(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     p: &ScreenedPayment,
     since: i64,
     seen: usize,
@@ -226,7 +224,7 @@ pub(super) async fn history_unchanged(
 /// decision): `Conflict` when its intent moved, its payer's history grew or its payment
 /// transaction is no longer pending; the caller then rolls back what this wrote.
 pub(super) async fn decide_in(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     backend: Backend,
     decision: &Decision,
 ) -> Result<CasOutcome, StoreError> {
@@ -264,19 +262,12 @@ pub(super) async fn decide_in(
 }
 
 impl SqlStore {
-    async fn append_in(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        entry: &AuditEntry,
-    ) -> Result<AuditRecord, StoreError> {
+    async fn append_in(&self, tx: &mut Tx, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
         append_in(self.backend, tx, entry).await
     }
 
     /// Applies an intent change inside `tx`; `false` when the intent moved meanwhile.
-    async fn apply_change(
-        tx: &mut Transaction<'_, Any>,
-        change: &IntentChange,
-    ) -> Result<bool, StoreError> {
+    async fn apply_change(tx: &mut Tx, change: &IntentChange) -> Result<bool, StoreError> {
         if !cas_intent(tx, change.expected, &change.next).await? {
             return Ok(false);
         }
@@ -640,7 +631,7 @@ impl ComplianceStore for SqlStore {
     async fn get_policy(&self, merchant: &MerchantId) -> Result<Option<String>, StoreError> {
         let merchant = merchant.to_string();
         let key = merchant.clone();
-        let read = |mut conn: PoolConnection<Any>| async move {
+        let read = |mut conn: Conn| async move {
             let row =
                 sqlx::query("SELECT policy_json FROM compliance_policies WHERE merchant_id = $1")
                     .bind(merchant)

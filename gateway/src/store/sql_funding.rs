@@ -7,14 +7,15 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::money::{Effects, FundOutcome, Funding, Refund, RefundStatus, Reservation};
-use super::sql_money::{apply_effects, decimal, lock_and_read, Tx};
+use super::sql_money::{apply_effects, decimal, lock_and_read};
+use super::Tx;
 use super::{Db, StoreError};
 
 const COLUMNS: &str = "chain_id, tx_hash, merchant_id, livemode, purpose, reference, asset, \
     amount, from_address, to_address, block_number, created_at";
 
 /// Inserts the funding unless its transaction is already recorded: `false` then.
-async fn insert_funding(tx: &mut Tx<'_>, f: &Funding) -> Result<bool, StoreError> {
+async fn insert_funding(tx: &mut Tx, f: &Funding) -> Result<bool, StoreError> {
     let sql = format!(
         "INSERT INTO merchant_fundings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
          $10, $11, $12) ON CONFLICT (chain_id, tx_hash) DO NOTHING"
@@ -60,7 +61,7 @@ fn funding_from_row(row: &AnyRow) -> Result<Funding, StoreError> {
 }
 
 pub(super) async fn fund_refund(
-    writer: &sqlx::AnyPool,
+    writer: &super::Connections,
     next: &Refund,
     expected: RefundStatus,
     funding: Option<&Funding>,
@@ -101,7 +102,7 @@ pub(super) async fn fund_refund(
 }
 
 pub(super) async fn record_funding(
-    writer: &sqlx::AnyPool,
+    writer: &super::Connections,
     funding: &Funding,
     effects: Effects<'_>,
 ) -> Result<bool, StoreError> {
@@ -115,7 +116,7 @@ pub(super) async fn record_funding(
 }
 
 pub(super) async fn get_funding(
-    pool: &sqlx::AnyPool,
+    pool: &super::Connections,
     chain_id: &str,
     tx_hash: &str,
 ) -> Result<Option<Funding>, StoreError> {
@@ -133,7 +134,7 @@ pub(super) async fn get_funding(
 }
 
 pub(super) async fn fundings_on(
-    pool: &sqlx::AnyPool,
+    pool: &super::Connections,
     chain_id: &str,
 ) -> Result<Vec<Funding>, StoreError> {
     let sql =

@@ -1,6 +1,7 @@
 //! [`LedgerStore`] over sqlx `Any`.
 
 use super::Db;
+use super::Tx;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -70,10 +71,7 @@ impl SqlStore {
 }
 
 /// Inserts `postings` (checked to balance first) inside `tx`.
-pub(super) async fn insert_postings(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    postings: &[Posting],
-) -> Result<(), StoreError> {
+pub(super) async fn insert_postings(tx: &mut Tx, postings: &[Posting]) -> Result<(), StoreError> {
     for posting in postings {
         posting
             .check()

@@ -1,13 +1,13 @@
 //! [`MoneyStore`] over sqlx `Any`.
 
 use super::Db;
+use super::Tx;
 use async_trait::async_trait;
 use rialto_core::id::{MerchantId, PaymentIntentId, PayoutId, RefundId};
 use rialto_core::ledger::Account;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, Row};
+use sqlx::Row;
 
 use super::money::{
     Effects, FundOutcome, Funding, MoneyStore, MoneyTable, Payout, PayoutStatus, Refund,
@@ -16,7 +16,7 @@ use super::money::{
 use super::sql::{cas_intent, insert_event, insert_idempotency, SqlStore};
 use super::sql_funding;
 use super::sql_ledger::insert_postings;
-use super::{CasOutcome, Page, StoreError};
+use super::{CasOutcome, Conn, Page, StoreError};
 
 const REFUND_COLUMNS: &str = "id, merchant_id, livemode, payment_intent_id, amount, asset, \
     chain_id, destination, reason, status, failure_code, tx_hash, created_by, metadata, \
@@ -86,11 +86,9 @@ fn payout_from_row(row: &AnyRow) -> Result<Payout, StoreError> {
     })
 }
 
-pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
-
 /// Locks the merchant's balance for this transaction, then reads `account` in `asset`.
 pub(super) async fn lock_and_read(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     r: &Reservation,
     credit: &[crate::ledger::Posting],
     now_ms: i64,
@@ -138,10 +136,7 @@ fn sum_amounts(rows: &[AnyRow]) -> Result<Decimal, StoreError> {
 
 /// The rest of a write: the intent's compare-and-set, postings, events, idempotency record.
 /// `false` when the intent moved (the caller rolls back).
-pub(super) async fn apply_effects(
-    tx: &mut Tx<'_>,
-    effects: &Effects<'_>,
-) -> Result<bool, StoreError> {
+pub(super) async fn apply_effects(tx: &mut Tx, effects: &Effects<'_>) -> Result<bool, StoreError> {
     if let Some((expected, next)) = effects.intent {
         if !cas_intent(tx, expected, next).await? {
             return Ok(false);
@@ -167,7 +162,7 @@ enum Reserved<'a> {
     },
 }
 
-async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreError> {
+async fn insert_refund(tx: &mut Tx, refund: &Refund) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
          $10, $11, $12, $13, $14, $15, $16, $17)"
@@ -196,7 +191,7 @@ async fn insert_refund(tx: &mut Tx<'_>, refund: &Refund) -> Result<(), StoreErro
     Ok(())
 }
 
-async fn insert_payout(tx: &mut Tx<'_>, payout: &Payout) -> Result<(), StoreError> {
+async fn insert_payout(tx: &mut Tx, payout: &Payout) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO payouts ({PAYOUT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
          $10, $11, $12, $13, $14, $15)"
@@ -264,7 +259,7 @@ impl MoneyStore for SqlStore {
     ) -> Result<Option<String>, StoreError> {
         let merchant = merchant.to_string();
         let key = format!("{merchant}/{livemode}");
-        let read = |mut conn: PoolConnection<Any>| async move {
+        let read = |mut conn: Conn| async move {
             let row = sqlx::query(
                 "SELECT settings FROM merchant_settings WHERE merchant_id = $1 AND livemode = $2",
             )

@@ -1,6 +1,7 @@
 //! [`QuoteStore`] over sqlx `Any`.
 
 use super::Db;
+use super::Tx;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -120,10 +121,7 @@ fn leg_from_row(row: &AnyRow) -> Result<RouteLegRecord, StoreError> {
 }
 
 /// Inserts the leg, or updates what can change on it (status, outcome, timestamps).
-async fn upsert_leg(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    leg: &RouteLegRecord,
-) -> Result<(), StoreError> {
+async fn upsert_leg(tx: &mut Tx, leg: &RouteLegRecord) -> Result<(), StoreError> {
     let updated = sqlx::query(
         "UPDATE route_legs SET status = $1, received = $2, failure = $3, external_ref = $4, \
          submitted_at_ms = $5, finished_at_ms = $6, not_before_ms = $7, tx_hash = $8, \
@@ -569,10 +567,7 @@ impl SqlStore {
 
 /// Binds every funding transaction of `e` to it (`route_funding_transfers`): false when one
 /// already funds another execution (as a top-up there, or as an execution's first transfer).
-async fn bind_funding_refs(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    e: &RouteExecution,
-) -> Result<bool, StoreError> {
+async fn bind_funding_refs(tx: &mut Tx, e: &RouteExecution) -> Result<bool, StoreError> {
     for reference in e.funding.transfer_refs() {
         sqlx::query(
             "INSERT INTO route_funding_transfers (funding_ref, execution_id) VALUES ($1, $2) \

@@ -2,10 +2,12 @@
 //! authorization index are the at-most-once guards; every status move is a compare-and-set on
 //! the row's status, so several gateway instances can drain one queue.
 
+use super::Connections;
+use super::Tx;
 use async_trait::async_trait;
 use rialto_core::id::PaymentIntentId;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::Row;
 
 use super::batcher::Batcher;
 use super::relay_queue::{ItemDecision, RelayItem, RelayItemStatus, RelayQueueStore};
@@ -54,7 +56,10 @@ pub(super) type Enqueued = Result<RelayItem, StoreError>;
 /// thousand wallets submitting at once cost a few commits, not a thousand.
 /// One committer on either backend: on PostgreSQL two batches taking rows in arrival order
 /// could wait on each other.
-pub(super) fn spawn_enqueuer(writer: AnyPool, backend: Backend) -> Batcher<RelayItem, Enqueued> {
+pub(super) fn spawn_enqueuer(
+    writer: Connections,
+    backend: Backend,
+) -> Batcher<RelayItem, Enqueued> {
     Batcher::spawn(1, savepoints::MAX_BATCH, move |items: Vec<RelayItem>| {
         let writer = writer.clone();
         async move {
@@ -79,7 +84,7 @@ pub(super) fn spawn_enqueuer(writer: AnyPool, backend: Backend) -> Batcher<Relay
 /// by this one; a live row is kept as it is, and not locked (a conditional `DO UPDATE` would
 /// lock it until the batch commits, against the batch worker moving it). Answers the row as
 /// it now stands.
-async fn enqueue_in(tx: &mut Transaction<'_, Any>, item: &RelayItem) -> Enqueued {
+async fn enqueue_in(tx: &mut Tx, item: &RelayItem) -> Enqueued {
     let queued = RelayItemStatus::Queued.as_str();
     sqlx::query(&format!(
         "INSERT INTO relay_queue ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, \
@@ -111,10 +116,7 @@ async fn enqueue_in(tx: &mut Transaction<'_, Any>, item: &RelayItem) -> Enqueued
 
 /// `item` takes over its intent's row if that row's authorization ended without paying
 /// (skipped, failed); a live row is left as it is.
-pub(super) async fn take_over(
-    tx: &mut Transaction<'_, Any>,
-    item: &RelayItem,
-) -> Result<(), StoreError> {
+pub(super) async fn take_over(tx: &mut Tx, item: &RelayItem) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE relay_queue SET token = $2, payer = $3, nonce = $4, amount_units = $5, \
          calldata = $6, status = $7, batch_id = NULL, batch_index = NULL, tx_hash = NULL, reason \
