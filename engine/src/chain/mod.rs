@@ -107,7 +107,14 @@ pub struct Chains {
     feeds: BTreeMap<bool, Arc<dyn PriceFeed>>,
     /// How often the watcher polls, milliseconds.
     pub poll_ms: u64,
+    /// Per chain (mode, CAIP-2): the signal that wakes its worker before its next poll
+    /// ([`Chains::wake`]).
+    /// Shared by clones: they are the same chains.
+    wakes: Arc<std::sync::Mutex<Wakes>>,
 }
+
+/// Each chain's wake signal, by mode and CAIP-2.
+type Wakes = HashMap<(bool, String), Arc<tokio::sync::Notify>>;
 
 impl std::fmt::Debug for Chains {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,7 +167,24 @@ impl Chains {
             bridges: BTreeMap::new(),
             feeds: BTreeMap::new(),
             poll_ms: 500,
+            wakes: Arc::default(),
         }
+    }
+
+    /// The signal that wakes the worker of `caip2` in `livemode` before its next poll.
+    pub fn waker(&self, livemode: bool, caip2: &str) -> Arc<tokio::sync::Notify> {
+        // Inserts only: a panic while holding the lock left the map whole.
+        let mut wakes = self.wakes.lock().unwrap_or_else(|e| e.into_inner());
+        wakes
+            .entry((livemode, caip2.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// Something on the chain moved (for example a batch of relays decided): its worker runs
+    /// its next pass now rather than at its next poll (at once if it is mid-pass).
+    pub fn wake(&self, livemode: bool, caip2: &str) {
+        self.waker(livemode, caip2).notify_one();
     }
 
     /// Adds (or replaces) a chain.

@@ -167,13 +167,16 @@ fn poll_ticker(state: &Engine) -> tokio::time::Interval {
     ticker
 }
 
-/// One chain's loop: [`tick`] every `poll_ms` until `shutdown` flips. A pass that panics is
-/// logged and the loop goes on (it used to end the whole worker).
+/// One chain's loop: [`tick`] every `poll_ms`, or when woken ([`super::Chains::wake`]), until
+/// `shutdown` flips. A pass that panics is logged and the loop goes on (it used to end the
+/// whole worker).
 async fn run_chain(state: Engine, chain: Chain, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = poll_ticker(&state);
+    let wake = state.chains.waker(chain.livemode, &chain.caip2);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            _ = wake.notified() => {}
             _ = shutdown.changed() => return,
         }
         let pass = std::panic::AssertUnwindSafe(tick(&state, &chain))

@@ -290,6 +290,10 @@ pub async fn run_batch_relay_worker(
             match pass(&state, chain, lanes).await {
                 Ok(passed) => {
                     moved |= passed.changed > 0;
+                    if !passed.decided.is_empty() {
+                        // Relayed payments to confirm and settle: the chain worker goes now.
+                        state.chains.wake(*livemode, caip2);
+                    }
                     relays.wake_decided(passed.decided);
                 }
                 Err(err) => {
