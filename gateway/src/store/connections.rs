@@ -328,6 +328,17 @@ mod tests {
             .unwrap()
     }
 
+    /// A transaction that has inserted `id`, not yet ended.
+    async fn inserting(connections: &Connections, id: i64) -> Tx {
+        let mut tx = connections.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (id) VALUES ($1)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
     /// The only connection is free again within a second (it used to wait for a ping).
     async fn free_again(connections: &Connections) -> Conn {
         tokio::time::timeout(Duration::from_secs(1), connections.acquire())
@@ -339,11 +350,7 @@ mod tests {
     #[tokio::test]
     async fn a_committed_transaction_gives_its_connection_back_as_it_ends() {
         let (_dir, connections) = local(1).await;
-        let mut tx = connections.begin().await.unwrap();
-        sqlx::query("INSERT INTO t (id) VALUES (1)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let tx = inserting(&connections, 1).await;
         tx.commit().await.unwrap();
         // Still in the committer's scope: the connection is free all the same.
         drop(free_again(&connections).await);
@@ -353,18 +360,10 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_dropped_unfinished_is_rolled_back_before_the_next_user_runs() {
         let (_dir, connections) = local(1).await;
-        let mut tx = connections.begin().await.unwrap();
-        sqlx::query("INSERT INTO t (id) VALUES (1)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let tx = inserting(&connections, 1).await;
         drop(tx);
         // The next user may begin at once: no transaction is left open on the connection.
-        let mut tx = connections.begin().await.unwrap();
-        sqlx::query("INSERT INTO t (id) VALUES (2)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let tx = inserting(&connections, 2).await;
         tx.commit().await.unwrap();
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM t")
             .fetch_all(&connections)
