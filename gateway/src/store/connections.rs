@@ -8,7 +8,7 @@
 //! taken until then. Here a SQLite connection goes back to the idle list the moment its guard
 //! is dropped. A command still running then (its future dropped) finishes before the next
 //! user's first one, since the connection's thread takes commands in order, and a transaction
-//! dropped unfinished has queued its rollback (sqlx's `Transaction` does so on drop). A
+//! dropped unfinished has queued its rollback ([`Tx`], which owns its connection). A
 //! connection whose thread has gone (`WorkerCrashed`) or whose file failed (`Io`) is not given
 //! back: the next acquire opens a new one.
 //!
@@ -109,14 +109,6 @@ impl Connections {
         conn.check(begun)?;
         Ok(Tx { conn, open: true })
     }
-
-    /// sqlx's pool, for what needs one (PostgreSQL's `LISTEN` connection takes its own).
-    pub fn as_pool(&self) -> Option<&AnyPool> {
-        match self {
-            Self::Pool(pool) => Some(pool),
-            Self::Local(_) => None,
-        }
-    }
 }
 
 impl Local {
@@ -129,7 +121,7 @@ impl Local {
 /// What every SQLite connection of the store is set to: WAL lets readers run beside the one
 /// writer; FULL keeps every commit durable across power loss; the busy timeout queues
 /// writers of other processes (the CLI); foreign keys are checked.
-pub async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     for pragma in [
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = FULL",
@@ -253,7 +245,8 @@ impl<'p> Executor<'p> for &'_ Connections {
         E: 'q + Execute<'q, Any>,
     {
         let connections = self.clone();
-        // Collected before they are yielded: the store's reads are bounded (pages, batches).
+        // Collected before they are yielded: the store's reads are bounded (pages, batches, a
+        // `LIMIT` each) and none streams (no `fetch`).
         futures::stream::once(async move {
             let mut conn = connections.acquire().await?;
             let rows: Result<Vec<_>, _> = conn.fetch_many(query).try_collect().await;

@@ -215,8 +215,7 @@ impl SqlStore {
             .collect())
     }
 
-    /// Intents of one mode in `status` with a confirmed payment transaction on `chain_id`,
-    /// least recently changed first.
+    /// The connections reads run on (tests and tools run their own statements there).
     pub fn pool(&self) -> &Connections {
         &self.pool
     }
