@@ -1562,7 +1562,7 @@ export interface components {
             livemode?: boolean;
         };
         CreateKeyParams: {
-            /** @description What you call it (at most 100 characters). */
+            /** @description What you call it (at most 100 characters, no control characters). */
             name?: string;
             /** @description `secret` (default) or `publishable`. */
             type?: components["schemas"]["KeyType"];

@@ -34,7 +34,12 @@ const MAX_URL_LEN: usize = 2048;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemParams {
-    #[schema(min_length = 1, max_length = 200, example = "Coffee beans, 1 kg")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Coffee beans, 1 kg"
+    )]
     pub name: String,
     #[schema(minimum = 1, maximum = 10000, example = 2)]
     pub quantity: u32,

@@ -30,9 +30,9 @@ pub enum KeyType {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyParams {
-    /// What you call it (at most 100 characters).
+    /// What you call it (at most 100 characters, no control characters).
     #[serde(default)]
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: String,
     /// `secret` (default) or `publishable`.
     #[serde(default, rename = "type")]
